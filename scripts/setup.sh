@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs every Debian package Switchboard needs, when missing.
+# Idempotent and quiet when everything is present. Needs root (or sudo)
+# only when something must be installed.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ccache pkg-config clang-format
+  libcaf-dev
+  libboost1.81-dev libboost-json1.81-dev libboost-test1.81-dev
+  liblmdb-dev lmdb-utils
+  libspdlog-dev
+  libcurl4-openssl-dev
+  libbenchmark-dev
+  libssl-dev
+  python3 curl
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}" >&2
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+  sudo_cmd=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq >/dev/null
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
