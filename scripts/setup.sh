@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ccache pkg-config clang-format
+  build-essential cmake ninja-build ccache pkg-config clang-format
   libcaf-dev
   libboost1.81-dev libboost-json1.81-dev libboost-test1.81-dev
   liblmdb-dev lmdb-utils
