@@ -1,0 +1,175 @@
+#include "store/codec.hpp"
+
+#include <new>
+
+namespace switchboard::store {
+
+namespace {
+
+std::size_t varint_size(std::size_t n) noexcept {
+  std::size_t len = 1;
+  while (n >= 0x80) {
+    n >>= 7;
+    ++len;
+  }
+  return len;
+}
+
+char* put_varint(char* out, std::size_t n) noexcept {
+  while (n >= 0x80) {
+    *out++ = static_cast<char>((n & 0x7f) | 0x80);
+    n >>= 7;
+  }
+  *out++ = static_cast<char>(n);
+  return out;
+}
+
+char* put_le64(char* out, std::uint64_t x) noexcept {
+  for (int i = 0; i < 8; ++i) {
+    out[i] = static_cast<char>(x & 0xff);
+    x >>= 8;
+  }
+  return out + 8;
+}
+
+char* put_str(char* out, const std::string& s) noexcept {
+  out = put_varint(out, s.size());
+  if (!s.empty())
+    std::memcpy(out, s.data(), s.size());
+  return out + s.size();
+}
+
+/// A bounds-checked reader over one record.
+struct reader {
+  const unsigned char* pos;
+  const unsigned char* end;
+  bool ok = true;
+
+  std::uint64_t le64() noexcept {
+    if (end - pos < 8) {
+      ok = false;
+      return 0;
+    }
+    std::uint64_t x = 0;
+    for (int i = 7; i >= 0; --i)
+      x = (x << 8) | pos[i];
+    pos += 8;
+    return x;
+  }
+
+  std::string_view str() noexcept {
+    std::uint64_t n = 0;
+    for (int shift = 0;; shift += 7) {
+      if (pos == end || shift > 56) {
+        ok = false;
+        return {};
+      }
+      auto b = *pos++;
+      n |= std::uint64_t{b & 0x7fu} << shift;
+      if ((b & 0x80) == 0)
+        break;
+    }
+    if (static_cast<std::uint64_t>(end - pos) < n) {
+      ok = false;
+      return {};
+    }
+    std::string_view s{reinterpret_cast<const char*>(pos),
+                       static_cast<std::size_t>(n)};
+    pos += n;
+    return s;
+  }
+};
+
+} // namespace
+
+envelope envelope_view::to_envelope() const {
+  envelope e;
+  e.id = id;
+  e.type = type;
+  e.aggregate_type = aggregate_type;
+  e.aggregate_id = aggregate_id;
+  e.version = version;
+  e.company_id = company_id;
+  e.occurred_at = occurred_at;
+  e.sequence = sequence;
+  e.metadata.user_id = user_id;
+  e.metadata.ip_address = ip_address;
+  e.metadata.user_agent = user_agent;
+  e.metadata.source = source;
+  e.metadata.correlation_id = correlation_id;
+  e.metadata.causation_id = causation_id;
+  e.data = data;
+  return e;
+}
+
+std::size_t record_size(const envelope& e) noexcept {
+  std::size_t n = 1 + 3 * 8;
+  auto add = [&n](const std::string& s) {
+    n += varint_size(s.size()) + s.size();
+  };
+  add(e.id);
+  add(e.type);
+  add(e.aggregate_type);
+  add(e.aggregate_id);
+  add(e.company_id);
+  add(e.metadata.user_id);
+  add(e.metadata.ip_address);
+  add(e.metadata.user_agent);
+  add(e.metadata.source);
+  add(e.metadata.correlation_id);
+  add(e.metadata.causation_id);
+  add(e.data);
+  return n;
+}
+
+void encode_record(const envelope& e, char* out) noexcept {
+  *out++ = static_cast<char>(record_format_v1);
+  out = put_le64(out, e.version);
+  out = put_le64(out, static_cast<std::uint64_t>(e.occurred_at));
+  out = put_le64(out, e.sequence);
+  out = put_str(out, e.id);
+  out = put_str(out, e.type);
+  out = put_str(out, e.aggregate_type);
+  out = put_str(out, e.aggregate_id);
+  out = put_str(out, e.company_id);
+  out = put_str(out, e.metadata.user_id);
+  out = put_str(out, e.metadata.ip_address);
+  out = put_str(out, e.metadata.user_agent);
+  out = put_str(out, e.metadata.source);
+  out = put_str(out, e.metadata.correlation_id);
+  out = put_str(out, e.metadata.causation_id);
+  put_str(out, e.data);
+}
+
+result<envelope_view> decode_record(const void* data, std::size_t size) {
+  auto p = static_cast<const unsigned char*>(data);
+  if (size == 0)
+    return fail(errc::corrupt, "empty event record");
+  if (p[0] != record_format_v1)
+    return fail(errc::corrupt, "unknown event record format "
+                                   + std::to_string(static_cast<int>(p[0])));
+  reader r{p + 1, p + size};
+  envelope_view v;
+  v.version = r.le64();
+  v.occurred_at = static_cast<timestamp_ms>(r.le64());
+  v.sequence = r.le64();
+  v.id = r.str();
+  v.type = r.str();
+  v.aggregate_type = r.str();
+  v.aggregate_id = r.str();
+  v.company_id = r.str();
+  v.user_id = r.str();
+  v.ip_address = r.str();
+  v.user_agent = r.str();
+  v.source = r.str();
+  v.correlation_id = r.str();
+  v.causation_id = r.str();
+  v.data = r.str();
+  if (!r.ok)
+    return fail(errc::corrupt, "truncated event record");
+  if (r.pos != r.end)
+    return fail(errc::corrupt, "trailing bytes in event record");
+  return v;
+}
+
+} // namespace switchboard::store

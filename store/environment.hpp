@@ -1,0 +1,207 @@
+#pragma once
+
+#include "store/error.hpp"
+
+#include <lmdb.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace switchboard::store {
+
+/// Configuration of one LMDB environment (one per node).
+struct options {
+  /// Directory holding data.mdb and lock.mdb; created if missing.
+  std::string path;
+  /// Initial size of the memory map in bytes. The map grows by doubling
+  /// when a write transaction runs out of room.
+  std::size_t map_size = std::size_t{1} << 30;
+  /// The map never grows beyond this; appends that do not fit then fail
+  /// with `errc::map_full`.
+  std::size_t max_map_size = std::size_t{64} << 30;
+  /// When the writer tells its callers "committed".
+  enum class sync_mode {
+    /// After the data and the meta page are on disk (fdatasync).
+    full,
+    /// After the data is on disk; the meta page is flushed with the next
+    /// commit (MDB_NOMETASYNC): a system crash may undo the last commit.
+    no_meta_sync,
+    /// Without any sync (MDB_NOSYNC): a system crash may lose recent
+    /// commits. A process crash loses nothing.
+    none,
+  } sync
+      = sync_mode::full;
+  /// Most operations the writer puts into one transaction.
+  std::size_t max_batch = 1024;
+  /// Most concurrent read transactions (MDB's maxreaders).
+  unsigned max_readers = 512;
+  /// Most named databases, across all modules sharing the environment.
+  unsigned max_dbs = 32;
+};
+
+class environment;
+
+/// A read-only LMDB transaction. Cheap: it comes from a pool of reset
+/// transactions and goes back in its destructor. While it lives the map
+/// cannot be resized, so keep it short and never wait for the writer while
+/// holding one.
+class read_txn {
+public:
+  read_txn(read_txn&& other) noexcept;
+  read_txn& operator=(read_txn&&) = delete;
+  read_txn(const read_txn&) = delete;
+  ~read_txn();
+
+  /// The LMDB handle, valid until this object is destroyed.
+  MDB_txn* handle() const noexcept {
+    return txn_;
+  }
+
+private:
+  friend class environment;
+  read_txn(environment* env, MDB_txn* txn,
+           std::shared_lock<std::shared_mutex> lock) noexcept;
+
+  environment* env_;
+  MDB_txn* txn_;
+  std::shared_lock<std::shared_mutex> lock_;
+};
+
+/// A read-write LMDB transaction; aborts in its destructor unless
+/// committed. Only the writer thread (see writer.hpp) and
+/// `environment::open_db` create top-level ones.
+class write_txn {
+public:
+  write_txn(write_txn&& other) noexcept;
+  write_txn& operator=(write_txn&&) = delete;
+  write_txn(const write_txn&) = delete;
+  ~write_txn();
+
+  /// The LMDB handle, valid until commit or abort.
+  MDB_txn* handle() const noexcept {
+    return txn_;
+  }
+
+  /// The environment this transaction belongs to.
+  environment& env() const noexcept {
+    return *env_;
+  }
+
+  /// Returns a cursor on `dbi` owned by this transaction (cached: one per
+  /// database; LMDB closes it when the transaction ends). Errors: the
+  /// LMDB error of mdb_cursor_open.
+  result<MDB_cursor*> cursor(MDB_dbi dbi);
+
+  /// Begins a nested transaction (mdb_txn_begin with this as parent).
+  /// While the child lives, this transaction must not be used.
+  result<write_txn> begin_nested();
+
+  /// Commits. Errors: `errc::map_full` (the caller should grow the map and
+  /// redo the work), `errc::io_error` and other LMDB errors. The
+  /// transaction is finished either way.
+  result<void> commit();
+
+  /// Aborts; a no-op when already finished.
+  void abort() noexcept;
+
+private:
+  friend class environment;
+  write_txn(environment* env, MDB_txn* txn,
+            std::shared_lock<std::shared_mutex> lock) noexcept;
+
+  environment* env_;
+  MDB_txn* txn_;
+  std::shared_lock<std::shared_mutex> lock_;
+  std::vector<std::pair<MDB_dbi, MDB_cursor*>> cursors_;
+};
+
+/// Owns one MDB_env: the directory, the memory map (and its growth), the
+/// named databases and a pool of read transactions. Thread-safe. Open with
+/// `environment::open`; close by destroying it after every transaction,
+/// writer and store using it is gone.
+class environment {
+public:
+  /// Creates `opts.path` if missing and opens the environment in it with
+  /// MDB_NOTLS and the sync flags of `opts.sync`.
+  /// Errors: `errc::invalid_argument` (empty path, max_map_size below
+  /// map_size), `errc::io_error` (directory or files not creatable, lock
+  /// held by another process), `errc::corrupt` (not an LMDB file).
+  static result<std::unique_ptr<environment>> open(options opts);
+
+  ~environment();
+  environment(const environment&) = delete;
+  environment& operator=(const environment&) = delete;
+
+  /// Opens (creating it if missing) the named database `name` with
+  /// `flags` (MDB_DUPSORT, MDB_INTEGERKEY, ...; MDB_CREATE is implied) and
+  /// returns its handle, valid for the life of the environment. Opening a
+  /// name again returns the same handle. Modules (event store, job queue,
+  /// audit log, ...) call this once at start. Errors:
+  /// `errc::invalid_argument` (empty name), `errc::map_full` (max_dbs
+  /// reached: MDB_DBS_FULL), other LMDB errors.
+  result<MDB_dbi> open_db(std::string_view name, unsigned flags = 0);
+
+  /// Begins a read transaction. Errors: `errc::readers_full`, LMDB errors.
+  result<read_txn> begin_read();
+
+  /// Begins a top-level write transaction; blocks while another one is
+  /// active. Meant for the writer thread. Errors: LMDB errors.
+  result<write_txn> begin_write();
+
+  /// Doubles the map size, up to `options::max_map_size`. Waits until no
+  /// transaction of this process is active. Call it only from a thread
+  /// that holds no transaction. Errors: `errc::map_full` when the maximum
+  /// is reached, LMDB errors.
+  result<void> grow();
+
+  /// Flushes written data to disk (mdb_env_sync with force).
+  result<void> sync();
+
+  /// The options the environment was opened with.
+  const options& opts() const noexcept {
+    return opts_;
+  }
+
+  /// The current size of the memory map in bytes.
+  std::size_t map_size() const noexcept {
+    return map_size_.load(std::memory_order_relaxed);
+  }
+
+  /// How many times the map has grown since open.
+  std::uint64_t grow_count() const noexcept {
+    return grows_.load(std::memory_order_relaxed);
+  }
+
+  /// The raw handle, for LMDB calls this class does not wrap.
+  MDB_env* handle() const noexcept {
+    return env_;
+  }
+
+private:
+  friend class read_txn;
+  environment(options opts, MDB_env* env);
+  void release_read(MDB_txn* txn) noexcept;
+  void clear_pool() noexcept;
+  result<void> adopt_resized_map();
+
+  options opts_;
+  MDB_env* env_;
+  std::atomic<std::size_t> map_size_;
+  std::atomic<std::uint64_t> grows_{0};
+  /// Shared by every live transaction; taken exclusively to resize the map.
+  std::shared_mutex resize_mutex_;
+  std::mutex pool_mutex_;
+  std::vector<MDB_txn*> pool_;
+  std::mutex dbs_mutex_;
+  std::vector<std::pair<std::string, MDB_dbi>> dbs_;
+};
+
+} // namespace switchboard::store

@@ -1,0 +1,786 @@
+#include "store/event_store.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <future>
+#include <new>
+
+namespace switchboard::store {
+
+namespace {
+
+/// Longest id, type and company id accepted (bytes).
+constexpr std::size_t max_name_size = 255;
+
+/// Most slots probed past a stream's hash before giving up.
+constexpr int max_probes = 64;
+
+/// Database names.
+constexpr const char* events_db = "events";
+constexpr const char* streams_db = "streams";
+constexpr const char* event_ids_db = "event_ids";
+constexpr const char* by_type_db = "by_type";
+constexpr const char* by_time_db = "by_time";
+constexpr const char* by_company_db = "by_company";
+
+MDB_val as_val(const void* data, std::size_t size) {
+  return MDB_val{size, const_cast<void*>(data)};
+}
+
+MDB_val as_val(std::string_view s) {
+  return as_val(s.data(), s.size());
+}
+
+/// A key of the event_ids database. UUID text (any case) becomes a tag byte
+/// 1 and the 16 bytes; anything else a tag byte 0 and the id's bytes.
+struct id_key {
+  std::uint16_t size = 0;
+  char buf[1 + max_name_size];
+
+  MDB_val val() const {
+    return as_val(buf, size);
+  }
+  bool operator<(const id_key& other) const {
+    return std::string_view{buf, size}
+           < std::string_view{other.buf, other.size};
+  }
+  bool operator==(const id_key& other) const {
+    return std::string_view{buf, size}
+           == std::string_view{other.buf, other.size};
+  }
+};
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+bool parse_uuid(std::string_view s, char* out) {
+  if (s.size() != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-'
+      || s[23] != '-')
+    return false;
+  int n = 0;
+  for (std::size_t i = 0; i < 36;) {
+    if (s[i] == '-') {
+      ++i;
+      continue;
+    }
+    auto hi = hex_value(s[i]);
+    auto lo = hex_value(s[i + 1]);
+    if (hi < 0 || lo < 0)
+      return false;
+    out[n++] = static_cast<char>((hi << 4) | lo);
+    i += 2;
+  }
+  return n == 16;
+}
+
+/// Builds the key of `id`; its size must be 1..max_name_size.
+void make_id_key(std::string_view id, id_key& key) {
+  if (parse_uuid(id, key.buf + 1)) {
+    key.buf[0] = 1;
+    key.size = 17;
+    return;
+  }
+  key.buf[0] = 0;
+  std::memcpy(key.buf + 1, id.data(), id.size());
+  key.size = static_cast<std::uint16_t>(1 + id.size());
+}
+
+/// Key of the streams database: slot and version, big-endian.
+struct stream_key {
+  char buf[16];
+  stream_key(std::uint64_t slot, std::uint64_t version) {
+    put_be64(buf, slot);
+    put_be64(buf + 8, version);
+  }
+  MDB_val val() const {
+    return as_val(buf, 16);
+  }
+};
+
+/// Closes a read-transaction cursor.
+struct cursor_guard {
+  MDB_cursor* c = nullptr;
+  ~cursor_guard() {
+    if (c != nullptr)
+      mdb_cursor_close(c);
+  }
+};
+
+result<envelope_view> load(MDB_txn* txn, MDB_dbi events, std::uint64_t seq) {
+  char k[8];
+  put_be64(k, seq);
+  auto key = as_val(k, 8);
+  MDB_val val;
+  if (auto rc = mdb_get(txn, events, &key, &val); rc != 0) {
+    if (rc == MDB_NOTFOUND)
+      return fail(errc::not_found,
+                  "no event with sequence " + std::to_string(seq));
+    return fail_mdb(rc, "mdb_get(events)");
+  }
+  return decode_record(val.mv_data, val.mv_size);
+}
+
+/// Where a stream lives: its slot, and whether it exists.
+struct stream_slot {
+  std::uint64_t slot = 0;
+  bool exists = false;
+};
+
+result<stream_slot> find_stream(MDB_txn* txn, MDB_dbi streams, MDB_dbi events,
+                                std::uint64_t hash, std::string_view type,
+                                std::string_view id) {
+  auto slot = hash;
+  for (int probe = 0; probe < max_probes; ++probe, ++slot) {
+    stream_key k{slot, 1};
+    auto key = k.val();
+    MDB_val val;
+    auto rc = mdb_get(txn, streams, &key, &val);
+    if (rc == MDB_NOTFOUND)
+      return stream_slot{slot, false};
+    if (rc != 0)
+      return fail_mdb(rc, "mdb_get(streams)");
+    if (val.mv_size != 8)
+      return fail(errc::corrupt, "streams: bad value size");
+    auto first = load(txn, events, get_be64(val.mv_data));
+    if (!first) {
+      auto err = first.error();
+      if (err.code == errc::not_found)
+        err.code = errc::corrupt;
+      return make_unexpected(std::move(err));
+    }
+    if (first->aggregate_type == type && first->aggregate_id == id)
+      return stream_slot{slot, true};
+  }
+  return fail(errc::corrupt, "streams: more than 64 colliding stream hashes");
+}
+
+/// Returns the last version stored under `slot` (0: none).
+result<std::uint64_t> last_version(MDB_cursor* c, std::uint64_t slot) {
+  stream_key k{slot, ~std::uint64_t{0}};
+  auto key = k.val();
+  MDB_val val;
+  auto rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
+  if (rc == 0) {
+    if (key.mv_size == 16 && get_be64(key.mv_data) == slot)
+      return get_be64(static_cast<const char*>(key.mv_data) + 8);
+    rc = mdb_cursor_get(c, &key, &val, MDB_PREV);
+  } else if (rc == MDB_NOTFOUND) {
+    rc = mdb_cursor_get(c, &key, &val, MDB_LAST);
+  }
+  if (rc == MDB_NOTFOUND)
+    return std::uint64_t{0};
+  if (rc != 0)
+    return fail_mdb(rc, "mdb_cursor_get(streams)");
+  if (key.mv_size != 16)
+    return fail(errc::corrupt, "streams: bad key size");
+  if (get_be64(key.mv_data) != slot)
+    return std::uint64_t{0};
+  return get_be64(static_cast<const char*>(key.mv_data) + 8);
+}
+
+std::string describe(expected_version ev) {
+  switch (ev.what) {
+  case expected_version::kind::any:
+    return "any";
+  case expected_version::kind::no_stream:
+    return "no stream";
+  case expected_version::kind::exact:
+    return std::to_string(ev.version);
+  }
+  return "?";
+}
+
+/// Reads up to `max_count` events of a DUPSORT index under `key` with
+/// sequence >= `from_seq`.
+result<std::vector<envelope>> read_dup_index(const read_txn& txn, MDB_dbi index,
+                                             MDB_dbi events,
+                                             std::string_view key_text,
+                                             std::uint64_t from_seq,
+                                             std::size_t max_count) {
+  std::vector<envelope> out;
+  if (key_text.empty() || key_text.size() > max_name_size || max_count == 0)
+    return out;
+  cursor_guard c;
+  if (auto rc = mdb_cursor_open(txn.handle(), index, &c.c); rc != 0)
+    return fail_mdb(rc, "mdb_cursor_open");
+  char from[8];
+  put_be64(from, from_seq);
+  auto key = as_val(key_text);
+  auto val = as_val(from, 8);
+  auto rc = mdb_cursor_get(c.c, &key, &val, MDB_GET_BOTH_RANGE);
+  while (rc == 0 && out.size() < max_count) {
+    if (val.mv_size != 8)
+      return fail(errc::corrupt, "index: bad value size");
+    auto ev = load(txn.handle(), events, get_be64(val.mv_data));
+    if (!ev)
+      return make_unexpected(ev.error());
+    out.push_back(ev->to_envelope());
+    rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT_DUP);
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND)
+    return fail_mdb(rc, "mdb_cursor_get(index)");
+  return out;
+}
+
+template <class F>
+auto guarded(const char* what, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::bad_alloc&) {
+    return fail(errc::out_of_memory, what);
+  } catch (const std::exception& e) {
+    return fail(errc::internal, std::string{what} + ": " + e.what());
+  }
+}
+
+} // namespace
+
+// -- construction -------------------------------------------------------------
+
+event_store::event_store(environment& env, writer& w, config cfg, dbs d)
+    : env_(env), writer_(w), cfg_(cfg), db_(d) {
+  if (cfg_.hash == nullptr)
+    cfg_.hash = &default_stream_hash;
+}
+
+result<std::unique_ptr<event_store>> event_store::open(environment& env,
+                                                       writer& w, config cfg) {
+  return guarded(
+      "event_store::open", [&]() -> result<std::unique_ptr<event_store>> {
+        dbs d{};
+        struct spec {
+          const char* name;
+          unsigned flags;
+          MDB_dbi* out;
+        };
+        spec specs[] = {
+            {events_db, 0, &d.events},
+            {streams_db, 0, &d.streams},
+            {event_ids_db, 0, &d.event_ids},
+            {by_type_db, MDB_DUPSORT | MDB_DUPFIXED, &d.by_type},
+            {by_time_db, 0, &d.by_time},
+            {by_company_db, MDB_DUPSORT | MDB_DUPFIXED, &d.by_company},
+        };
+        for (auto& s : specs) {
+          auto dbi = env.open_db(s.name, s.flags);
+          if (!dbi)
+            return make_unexpected(dbi.error());
+          *s.out = *dbi;
+        }
+        return std::unique_ptr<event_store>{new event_store(env, w, cfg, d)};
+      });
+}
+
+std::uint64_t event_store::default_stream_hash(std::string_view type,
+                                               std::string_view id) {
+  // FNV-1a over (size of type, type, id), then the splitmix64 finalizer.
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  auto mix = [&h](unsigned char b) {
+    h ^= b;
+    h *= 0x100000001b3ull;
+  };
+  auto n = type.size();
+  for (int i = 0; i < 4; ++i)
+    mix(static_cast<unsigned char>(n >> (8 * i)));
+  for (char c : type)
+    mix(static_cast<unsigned char>(c));
+  for (char c : id)
+    mix(static_cast<unsigned char>(c));
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebull;
+  h ^= h >> 31;
+  return h;
+}
+
+// -- appends ------------------------------------------------------------------
+
+event_store::append_result event_store::append(std::vector<envelope> events,
+                                               expected_version expected) {
+  if (writer_.on_writer_thread())
+    return fail(errc::internal,
+                "blocking append on the writer thread; use append_in");
+  return guarded("event_store::append", [&]() -> append_result {
+    std::promise<append_result> promise;
+    auto future = promise.get_future();
+    append_async(std::move(events), expected, [&promise](append_result res) {
+      promise.set_value(std::move(res));
+    });
+    return future.get();
+  });
+}
+
+void event_store::append_async(std::vector<envelope> events,
+                               expected_version expected,
+                               std::function<void(append_result)> done) {
+  struct state {
+    std::vector<envelope> events;
+    append_result res{std::vector<std::uint64_t>{}};
+  };
+  std::shared_ptr<state> st;
+  try {
+    st = std::make_shared<state>();
+    st->events = std::move(events);
+  } catch (const std::bad_alloc&) {
+    done(fail(errc::out_of_memory, "append_async"));
+    return;
+  }
+  auto op = [this, st, expected](write_txn& txn) -> result<void> {
+    st->res = append_in(txn, st->events, expected);
+    if (!st->res)
+      return make_unexpected(st->res.error());
+    return {};
+  };
+  auto on_done = [st, done = std::move(done)](const result<void>& res) {
+    if (!res)
+      done(make_unexpected(res.error()));
+    else
+      done(std::move(st->res));
+  };
+  writer_.submit(std::move(op), std::move(on_done),
+                 cfg_.nested_txn ? isolation::nested : isolation::validated);
+}
+
+event_store::append_result event_store::append_in(write_txn& txn,
+                                                  std::vector<envelope>& events,
+                                                  expected_version expected) {
+  return guarded("event_store::append_in", [&]() -> append_result {
+    // 1. Validate, before touching the transaction.
+    if (events.empty())
+      return fail(errc::invalid_argument, "append: no events");
+    if (events.size() > cfg_.max_events_per_append)
+      return fail(errc::invalid_argument,
+                  "append: more than "
+                      + std::to_string(cfg_.max_events_per_append) + " events");
+    const auto& agg_type = events.front().aggregate_type;
+    const auto& agg_id = events.front().aggregate_id;
+    if (agg_type.empty() || agg_id.empty())
+      return fail(errc::invalid_argument,
+                  "append: empty aggregate_type or aggregate_id");
+    if (expected.what == expected_version::kind::no_stream)
+      expected = expected_version::exact(0);
+    std::vector<id_key> keys(events.size());
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      auto& e = events[i];
+      auto which = "event " + std::to_string(i) + ": ";
+      if (e.aggregate_type != agg_type || e.aggregate_id != agg_id)
+        return fail(errc::invalid_argument,
+                    which + "events of one append must share one aggregate");
+      if (e.id.empty() || e.id.size() > max_name_size)
+        return fail(errc::invalid_argument,
+                    which + "id must have 1 to 255 bytes");
+      if (e.type.empty() || e.type.size() > max_name_size)
+        return fail(errc::invalid_argument,
+                    which + "type must have 1 to 255 bytes");
+      if (e.company_id.size() > max_name_size)
+        return fail(errc::invalid_argument,
+                    which + "company_id must have at most 255 bytes");
+      if (record_size(e) > cfg_.max_record_size)
+        return fail(errc::invalid_argument,
+                    which + "record larger than max_record_size");
+      make_id_key(e.id, keys[i]);
+    }
+    if (keys.size() > 1) {
+      auto sorted = keys;
+      std::sort(sorted.begin(), sorted.end());
+      if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end())
+        return fail(errc::invalid_argument, "append: duplicate event id");
+    }
+    auto* t = txn.handle();
+    // 2. Idempotency: an append whose ids are all stored is a retry.
+    std::size_t found = 0;
+    std::vector<std::uint64_t> seqs(events.size(), 0);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      auto key = keys[i].val();
+      MDB_val val;
+      auto rc = mdb_get(t, db_.event_ids, &key, &val);
+      if (rc == MDB_NOTFOUND)
+        continue;
+      if (rc != 0)
+        return fail_mdb(rc, "mdb_get(event_ids)");
+      if (val.mv_size != 8)
+        return fail(errc::corrupt, "event_ids: bad value size");
+      seqs[i] = get_be64(val.mv_data);
+      ++found;
+    }
+    if (found == events.size()) {
+      for (std::size_t i = 0; i < events.size(); ++i) {
+        auto stored = load(t, db_.events, seqs[i]);
+        if (!stored)
+          return make_unexpected(stored.error());
+        if (stored->aggregate_type != agg_type
+            || stored->aggregate_id != agg_id)
+          return fail(errc::duplicate_event,
+                      "event id " + events[i].id
+                          + " is stored in another stream");
+        events[i].version = stored->version;
+        events[i].sequence = stored->sequence;
+      }
+      ++idempotent_;
+      return seqs;
+    }
+    if (found > 0) {
+      for (std::size_t i = 0; i < events.size(); ++i)
+        if (seqs[i] != 0)
+          return fail(
+              errc::duplicate_event,
+              "event id " + events[i].id
+                  + " is already stored, but not all ids of the append");
+    }
+    // 3. The stream and its version.
+    auto slot = find_stream(t, db_.streams, db_.events,
+                            cfg_.hash(agg_type, agg_id), agg_type, agg_id);
+    if (!slot)
+      return make_unexpected(slot.error());
+    auto streams_cursor = txn.cursor(db_.streams);
+    if (!streams_cursor)
+      return make_unexpected(streams_cursor.error());
+    std::uint64_t current = 0;
+    if (slot->exists) {
+      auto v = last_version(*streams_cursor, slot->slot);
+      if (!v)
+        return make_unexpected(v.error());
+      current = *v;
+    }
+    if (expected.what == expected_version::kind::exact
+        && expected.version != current) {
+      ++conflicts_;
+      return fail(errc::version_conflict,
+                  "stream " + agg_type + "/" + agg_id + " is at version "
+                      + std::to_string(current) + ", expected "
+                      + describe(expected),
+                  current);
+    }
+    // 4. The next sequence: one past the log's last key.
+    auto events_cursor = txn.cursor(db_.events);
+    if (!events_cursor)
+      return make_unexpected(events_cursor.error());
+    std::uint64_t next_seq = 1;
+    {
+      MDB_val k, v;
+      auto rc = mdb_cursor_get(*events_cursor, &k, &v, MDB_LAST);
+      if (rc == 0) {
+        if (k.mv_size != 8)
+          return fail(errc::corrupt, "events: bad key size");
+        next_seq = get_be64(k.mv_data) + 1;
+      } else if (rc != MDB_NOTFOUND) {
+        return fail_mdb(rc, "mdb_cursor_get(events)");
+      }
+    }
+    // 5. Write. From here on an error loses the transaction.
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      auto& e = events[i];
+      e.version = current + 1 + i;
+      e.sequence = next_seq + i;
+      seqs[i] = e.sequence;
+      char seq_be[8];
+      put_be64(seq_be, e.sequence);
+      auto seq_val = as_val(seq_be, 8);
+      // events: appended at the end of the log, encoded in place.
+      auto key = seq_val;
+      MDB_val rec{record_size(e), nullptr};
+      if (auto rc = mdb_cursor_put(*events_cursor, &key, &rec,
+                                   MDB_APPEND | MDB_RESERVE);
+          rc != 0)
+        return fail_mdb(rc, "mdb_cursor_put(events)");
+      encode_record(e, static_cast<char*>(rec.mv_data));
+      // streams
+      stream_key sk{slot->slot, e.version};
+      key = sk.val();
+      auto val = seq_val;
+      if (auto rc
+          = mdb_cursor_put(*streams_cursor, &key, &val, MDB_NOOVERWRITE);
+          rc != 0) {
+        if (rc == MDB_KEYEXIST)
+          return fail(errc::corrupt, "streams: version stored twice");
+        return fail_mdb(rc, "mdb_cursor_put(streams)");
+      }
+      // event_ids
+      key = keys[i].val();
+      val = seq_val;
+      if (auto rc = mdb_put(t, db_.event_ids, &key, &val, MDB_NOOVERWRITE);
+          rc != 0)
+        return fail_mdb(rc, "mdb_put(event_ids)");
+      // by_type
+      key = as_val(e.type);
+      val = seq_val;
+      if (auto rc = mdb_put(t, db_.by_type, &key, &val, MDB_APPENDDUP); rc != 0)
+        return fail_mdb(rc, "mdb_put(by_type)");
+      // by_time
+      char tk[16];
+      put_be64(tk, order_preserving(e.occurred_at));
+      put_be64(tk + 8, e.sequence);
+      key = as_val(tk, 16);
+      val = as_val(nullptr, 0);
+      if (auto rc = mdb_put(t, db_.by_time, &key, &val, 0); rc != 0)
+        return fail_mdb(rc, "mdb_put(by_time)");
+      // by_company
+      if (!e.company_id.empty()) {
+        key = as_val(e.company_id);
+        val = seq_val;
+        if (auto rc = mdb_put(t, db_.by_company, &key, &val, MDB_APPENDDUP);
+            rc != 0)
+          return fail_mdb(rc, "mdb_put(by_company)");
+      }
+    }
+    ++appends_;
+    return seqs;
+  });
+}
+
+// -- reads --------------------------------------------------------------------
+
+result<std::vector<envelope>> event_store::read_stream(
+    std::string_view aggregate_type, std::string_view aggregate_id,
+    std::uint64_t from_version, std::size_t max_count) const {
+  return guarded("read_stream", [&]() -> result<std::vector<envelope>> {
+    std::vector<envelope> out;
+    if (max_count == 0 || aggregate_type.empty() || aggregate_id.empty())
+      return out;
+    auto txn = env_.begin_read();
+    if (!txn)
+      return make_unexpected(txn.error());
+    auto slot = find_stream(txn->handle(), db_.streams, db_.events,
+                            cfg_.hash(aggregate_type, aggregate_id),
+                            aggregate_type, aggregate_id);
+    if (!slot)
+      return make_unexpected(slot.error());
+    if (!slot->exists)
+      return out;
+    cursor_guard c;
+    if (auto rc = mdb_cursor_open(txn->handle(), db_.streams, &c.c); rc != 0)
+      return fail_mdb(rc, "mdb_cursor_open");
+    stream_key k{slot->slot, std::max<std::uint64_t>(from_version, 1)};
+    auto key = k.val();
+    MDB_val val;
+    auto rc = mdb_cursor_get(c.c, &key, &val, MDB_SET_RANGE);
+    while (rc == 0 && out.size() < max_count) {
+      if (key.mv_size != 16 || val.mv_size != 8)
+        return fail(errc::corrupt, "streams: bad key or value size");
+      if (get_be64(key.mv_data) != slot->slot)
+        break;
+      auto ev = load(txn->handle(), db_.events, get_be64(val.mv_data));
+      if (!ev)
+        return make_unexpected(ev.error());
+      out.push_back(ev->to_envelope());
+      rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT);
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND)
+      return fail_mdb(rc, "mdb_cursor_get(streams)");
+    return out;
+  });
+}
+
+result<std::vector<envelope>>
+event_store::read_by_type(std::string_view type, std::uint64_t from_seq,
+                          std::size_t max_count) const {
+  return guarded("read_by_type", [&]() -> result<std::vector<envelope>> {
+    auto txn = env_.begin_read();
+    if (!txn)
+      return make_unexpected(txn.error());
+    return read_dup_index(*txn, db_.by_type, db_.events, type, from_seq,
+                          max_count);
+  });
+}
+
+result<std::vector<envelope>>
+event_store::read_by_company(std::string_view company_id,
+                             std::uint64_t from_seq,
+                             std::size_t max_count) const {
+  return guarded("read_by_company", [&]() -> result<std::vector<envelope>> {
+    auto txn = env_.begin_read();
+    if (!txn)
+      return make_unexpected(txn.error());
+    return read_dup_index(*txn, db_.by_company, db_.events, company_id,
+                          from_seq, max_count);
+  });
+}
+
+result<std::vector<envelope>>
+event_store::read_by_time(timestamp_ms from_ms, timestamp_ms to_ms,
+                          std::uint64_t after_seq,
+                          std::size_t max_count) const {
+  return guarded("read_by_time", [&]() -> result<std::vector<envelope>> {
+    std::vector<envelope> out;
+    if (max_count == 0 || from_ms >= to_ms)
+      return out;
+    auto txn = env_.begin_read();
+    if (!txn)
+      return make_unexpected(txn.error());
+    cursor_guard c;
+    if (auto rc = mdb_cursor_open(txn->handle(), db_.by_time, &c.c); rc != 0)
+      return fail_mdb(rc, "mdb_cursor_open");
+    char start[16];
+    auto from = order_preserving(from_ms);
+    if (after_seq == ~std::uint64_t{0}) {
+      if (from_ms + 1 >= to_ms)
+        return out;
+      put_be64(start, from + 1);
+      put_be64(start + 8, 0);
+    } else {
+      put_be64(start, from);
+      put_be64(start + 8, after_seq + 1);
+    }
+    auto end = order_preserving(to_ms);
+    auto key = as_val(start, 16);
+    MDB_val val;
+    auto rc = mdb_cursor_get(c.c, &key, &val, MDB_SET_RANGE);
+    while (rc == 0 && out.size() < max_count) {
+      if (key.mv_size != 16)
+        return fail(errc::corrupt, "by_time: bad key size");
+      if (get_be64(key.mv_data) >= end)
+        break;
+      auto seq = get_be64(static_cast<const char*>(key.mv_data) + 8);
+      auto ev = load(txn->handle(), db_.events, seq);
+      if (!ev)
+        return make_unexpected(ev.error());
+      out.push_back(ev->to_envelope());
+      rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT);
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND)
+      return fail_mdb(rc, "mdb_cursor_get(by_time)");
+    return out;
+  });
+}
+
+result<std::vector<envelope>>
+event_store::read_all(std::uint64_t from_seq, std::size_t max_count) const {
+  return guarded("read_all", [&]() -> result<std::vector<envelope>> {
+    std::vector<envelope> out;
+    if (max_count == 0)
+      return out;
+    auto res = scan(from_seq, [&](const envelope_view& v) {
+      out.push_back(v.to_envelope());
+      return out.size() < max_count;
+    });
+    if (!res)
+      return make_unexpected(res.error());
+    return out;
+  });
+}
+
+result<envelope> event_store::read_event(std::uint64_t seq) const {
+  return guarded("read_event", [&]() -> result<envelope> {
+    auto txn = env_.begin_read();
+    if (!txn)
+      return make_unexpected(txn.error());
+    auto ev = load(txn->handle(), db_.events, seq);
+    if (!ev)
+      return make_unexpected(ev.error());
+    return ev->to_envelope();
+  });
+}
+
+result<std::uint64_t> event_store::find_event(std::string_view event_id) const {
+  return guarded("find_event", [&]() -> result<std::uint64_t> {
+    if (event_id.empty() || event_id.size() > max_name_size)
+      return fail(errc::not_found, "no such event id");
+    id_key k;
+    make_id_key(event_id, k);
+    auto txn = env_.begin_read();
+    if (!txn)
+      return make_unexpected(txn.error());
+    auto key = k.val();
+    MDB_val val;
+    auto rc = mdb_get(txn->handle(), db_.event_ids, &key, &val);
+    if (rc == MDB_NOTFOUND)
+      return fail(errc::not_found, "no event with id " + std::string{event_id});
+    if (rc != 0)
+      return fail_mdb(rc, "mdb_get(event_ids)");
+    if (val.mv_size != 8)
+      return fail(errc::corrupt, "event_ids: bad value size");
+    return get_be64(val.mv_data);
+  });
+}
+
+result<std::uint64_t> event_store::last_sequence() const {
+  return guarded("last_sequence", [&]() -> result<std::uint64_t> {
+    auto txn = env_.begin_read();
+    if (!txn)
+      return make_unexpected(txn.error());
+    cursor_guard c;
+    if (auto rc = mdb_cursor_open(txn->handle(), db_.events, &c.c); rc != 0)
+      return fail_mdb(rc, "mdb_cursor_open");
+    MDB_val k, v;
+    auto rc = mdb_cursor_get(c.c, &k, &v, MDB_LAST);
+    if (rc == MDB_NOTFOUND)
+      return std::uint64_t{0};
+    if (rc != 0)
+      return fail_mdb(rc, "mdb_cursor_get(events)");
+    if (k.mv_size != 8)
+      return fail(errc::corrupt, "events: bad key size");
+    return get_be64(k.mv_data);
+  });
+}
+
+result<std::uint64_t>
+event_store::stream_version(std::string_view aggregate_type,
+                            std::string_view aggregate_id) const {
+  return guarded("stream_version", [&]() -> result<std::uint64_t> {
+    if (aggregate_type.empty() || aggregate_id.empty())
+      return std::uint64_t{0};
+    auto txn = env_.begin_read();
+    if (!txn)
+      return make_unexpected(txn.error());
+    auto slot = find_stream(txn->handle(), db_.streams, db_.events,
+                            cfg_.hash(aggregate_type, aggregate_id),
+                            aggregate_type, aggregate_id);
+    if (!slot)
+      return make_unexpected(slot.error());
+    if (!slot->exists)
+      return std::uint64_t{0};
+    cursor_guard c;
+    if (auto rc = mdb_cursor_open(txn->handle(), db_.streams, &c.c); rc != 0)
+      return fail_mdb(rc, "mdb_cursor_open");
+    return last_version(c.c, slot->slot);
+  });
+}
+
+result<std::uint64_t>
+event_store::scan(std::uint64_t from_seq,
+                  const std::function<bool(const envelope_view&)>& fn) const {
+  return guarded("scan", [&]() -> result<std::uint64_t> {
+    auto txn = env_.begin_read();
+    if (!txn)
+      return make_unexpected(txn.error());
+    cursor_guard c;
+    if (auto rc = mdb_cursor_open(txn->handle(), db_.events, &c.c); rc != 0)
+      return fail_mdb(rc, "mdb_cursor_open");
+    char start[8];
+    put_be64(start, from_seq);
+    auto key = as_val(start, 8);
+    MDB_val val;
+    std::uint64_t n = 0;
+    auto rc = mdb_cursor_get(c.c, &key, &val, MDB_SET_RANGE);
+    while (rc == 0) {
+      auto ev = decode_record(val.mv_data, val.mv_size);
+      if (!ev)
+        return make_unexpected(ev.error());
+      ++n;
+      if (!fn(*ev))
+        return n;
+      rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT);
+    }
+    if (rc != MDB_NOTFOUND)
+      return fail_mdb(rc, "mdb_cursor_get(events)");
+    return n;
+  });
+}
+
+event_store_stats event_store::stats() const {
+  event_store_stats s;
+  s.appends = appends_.load();
+  s.idempotent_appends = idempotent_.load();
+  s.conflicts = conflicts_.load();
+  return s;
+}
+
+} // namespace switchboard::store

@@ -1,0 +1,238 @@
+#pragma once
+
+#include "messages/envelope.hpp"
+#include "store/codec.hpp"
+#include "store/environment.hpp"
+#include "store/error.hpp"
+#include "store/writer.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+namespace switchboard::store {
+
+/// What an append expects of its stream's current version.
+struct expected_version {
+  enum class kind { any, no_stream, exact };
+  kind what = kind::any;
+  std::uint64_t version = 0;
+
+  /// Any version, including a stream that does not exist yet.
+  static expected_version any() noexcept {
+    return {kind::any, 0};
+  }
+  /// The stream must not exist yet (same as `exact(0)`).
+  static expected_version no_stream() noexcept {
+    return {kind::no_stream, 0};
+  }
+  /// The stream's current version must be `v` (0: it must not exist).
+  static expected_version exact(std::uint64_t v) noexcept {
+    return {kind::exact, v};
+  }
+};
+
+/// Counters of an event store.
+struct event_store_stats {
+  std::uint64_t appends = 0;            ///< Appends that stored events.
+  std::uint64_t idempotent_appends = 0; ///< Retries answered from storage.
+  std::uint64_t conflicts = 0;          ///< Appends refused on version.
+};
+
+/// Maps (aggregate type, aggregate id) to a stream slot. Replaceable for
+/// tests (a constant hash exercises collision handling).
+using stream_hash_fn = std::uint64_t (*)(std::string_view aggregate_type,
+                                         std::string_view aggregate_id);
+
+/// Tunables of the event store.
+struct event_store_config {
+  /// Most events in one append.
+  std::size_t max_events_per_append = 10000;
+  /// Largest encoded event record in bytes.
+  std::size_t max_record_size = std::size_t{16} << 20;
+  /// Run each append in a nested transaction (for measurements; appends
+  /// validate before they write, so they do not need one).
+  bool nested_txn = false;
+  /// The stream hash; the default is stable across versions.
+  stream_hash_fn hash = nullptr;
+};
+
+/// The event log of one node, on LMDB. Named databases (all keys
+/// big-endian, so LMDB's order is numeric order):
+///
+/// | database   | key → value                            | flags        |
+/// |------------|----------------------------------------|--------------|
+/// | events     | seq → event record (codec.hpp)         | appended     |
+/// | streams    | stream slot, version → seq             |              |
+/// | event_ids  | event id key → seq                     |              |
+/// | by_type    | type → seq, seq, ...                   | DUPSORT/FIXED|
+/// | by_time    | occurred_at, seq → (empty)             |              |
+/// | by_company | company id → seq, seq, ...             | DUPSORT/FIXED|
+///
+/// A stream's slot is a 64-bit hash of (aggregate type, aggregate id),
+/// which keeps stream keys at 16 bytes. Hash collisions are resolved
+/// exactly by linear probing: the stream owns the first slot whose version
+/// 1 event has its aggregate type and id (or that is free).
+/// Event ids that are UUID text are stored as 16 bytes, so that UUIDv7 ids
+/// (time ordered) land at the right edge of the index.
+///
+/// Sequences start at 1 and have no gaps. Versions start at 1 per stream.
+/// Thread-safe: reads run on the calling thread in their own read
+/// transaction; appends go through the writer's group commit.
+class event_store {
+public:
+  /// Tunables; see `event_store_config`.
+  using config = event_store_config;
+
+  /// The outcome of an append: the global sequence of each event, in the
+  /// order given.
+  using append_result = result<std::vector<std::uint64_t>>;
+
+  /// Opens (creating them if missing) the event store's databases in `env`
+  /// and returns a store that appends through `w`. Both must outlive the
+  /// store. Errors: those of `environment::open_db`.
+  static result<std::unique_ptr<event_store>> open(environment& env, writer& w,
+                                                   config cfg = {});
+
+  /// Returns the default stream hash of (aggregate type, aggregate id).
+  static std::uint64_t default_stream_hash(std::string_view aggregate_type,
+                                           std::string_view aggregate_id);
+
+  // -- appends ---------------------------------------------------------------
+
+  /// Appends `events`, all of one aggregate, and waits until they are
+  /// committed and synced. The store sets each event's version (current
+  /// version + 1, + 2, ...) and sequence; given values are ignored.
+  /// An append whose event ids are all stored already (a retry) stores
+  /// nothing and returns the original sequences, whatever `expected` says.
+  /// Must not be called on the writer thread or while holding a read
+  /// transaction.
+  /// @param events non-empty; each with a non-empty id (unique within the
+  ///        call, at most 255 bytes), type (at most 255 bytes),
+  ///        aggregate_type and aggregate_id (the same in all events);
+  ///        company_id at most 255 bytes.
+  /// @param expected the stream version the caller based its decision on.
+  /// @returns the sequences of the events, in order.
+  /// Errors: `errc::version_conflict` (`error::actual_version` is the
+  /// stream's version), `errc::invalid_argument` (the rules above),
+  /// `errc::duplicate_event` (some but not all ids already stored, or an id
+  /// stored in another stream), `errc::map_full`, `errc::closed`, LMDB
+  /// errors.
+  append_result append(std::vector<envelope> events, expected_version expected);
+
+  /// Like `append`, but returns at once; `done` runs on the writer thread
+  /// after the commit and sync, or with the error. `done` must be short and
+  /// must not block on the writer.
+  void append_async(std::vector<envelope> events, expected_version expected,
+                    std::function<void(append_result)> done);
+
+  /// Appends inside `txn`, the writer's transaction, for modules that add
+  /// their own records in the same transaction (the outbox). Sets the
+  /// version and sequence of each event in `events`. Checks everything
+  /// before writing: on a validation, conflict or duplicate error nothing
+  /// was written and `txn` is usable. On other errors (`poisons_txn`) the
+  /// transaction is lost: return the error from the op. Same rules and
+  /// errors as `append`; the events count as committed only when `txn`
+  /// commits.
+  append_result append_in(write_txn& txn, std::vector<envelope>& events,
+                          expected_version expected);
+
+  // -- reads -----------------------------------------------------------------
+
+  /// Reads the events of one stream with version >= `from_version`, in
+  /// version order, at most `max_count`. An unknown stream gives an empty
+  /// list. Errors: `errc::corrupt`, LMDB errors.
+  result<std::vector<envelope>> read_stream(std::string_view aggregate_type,
+                                            std::string_view aggregate_id,
+                                            std::uint64_t from_version,
+                                            std::size_t max_count) const;
+
+  /// Reads events of `type` with sequence >= `from_seq`, in sequence
+  /// order, at most `max_count`. Errors: `errc::corrupt`, LMDB errors.
+  result<std::vector<envelope>> read_by_type(std::string_view type,
+                                             std::uint64_t from_seq,
+                                             std::size_t max_count) const;
+
+  /// Reads events with `from_ms` <= occurred_at < `to_ms`, ordered by
+  /// (occurred_at, sequence), at most `max_count`. To page, pass the last
+  /// event's occurred_at as `from_ms` and its sequence as `after_seq`:
+  /// events at exactly `from_ms` are returned only if their sequence is
+  /// greater than `after_seq` (0: all of them). Errors: `errc::corrupt`,
+  /// LMDB errors.
+  result<std::vector<envelope>> read_by_time(timestamp_ms from_ms,
+                                             timestamp_ms to_ms,
+                                             std::uint64_t after_seq,
+                                             std::size_t max_count) const;
+
+  /// Reads events of `company_id` with sequence >= `from_seq`, in sequence
+  /// order, at most `max_count`. Events without a company are not indexed.
+  /// Errors: `errc::corrupt`, LMDB errors.
+  result<std::vector<envelope>> read_by_company(std::string_view company_id,
+                                                std::uint64_t from_seq,
+                                                std::size_t max_count) const;
+
+  /// Reads the global log from sequence `from_seq` on, at most
+  /// `max_count` events (catch-up, replay). Errors: `errc::corrupt`, LMDB
+  /// errors.
+  result<std::vector<envelope>> read_all(std::uint64_t from_seq,
+                                         std::size_t max_count) const;
+
+  /// Reads the event with sequence `seq`. Errors: `errc::not_found`,
+  /// `errc::corrupt`, LMDB errors.
+  result<envelope> read_event(std::uint64_t seq) const;
+
+  /// Returns the sequence of the event with id `event_id`. Errors:
+  /// `errc::not_found`, LMDB errors.
+  result<std::uint64_t> find_event(std::string_view event_id) const;
+
+  /// Returns the sequence of the last stored event, 0 when empty.
+  /// Errors: LMDB errors.
+  result<std::uint64_t> last_sequence() const;
+
+  /// Returns the current version of a stream, 0 when it does not exist.
+  /// Errors: `errc::corrupt`, LMDB errors.
+  result<std::uint64_t> stream_version(std::string_view aggregate_type,
+                                       std::string_view aggregate_id) const;
+
+  /// Visits the global log from `from_seq` on, without copying: `fn` gets a
+  /// view into the map, valid only during the call, and returns false to
+  /// stop. Runs in one read transaction; `fn` must not append.
+  /// @returns the number of events visited.
+  /// Errors: `errc::corrupt`, LMDB errors, `errc::internal` if `fn` throws.
+  result<std::uint64_t>
+  scan(std::uint64_t from_seq,
+       const std::function<bool(const envelope_view&)>& fn) const;
+
+  /// A snapshot of the counters.
+  event_store_stats stats() const;
+
+  /// The writer this store appends through.
+  writer& get_writer() const noexcept {
+    return writer_;
+  }
+
+  /// The environment this store lives in.
+  environment& env() const noexcept {
+    return env_;
+  }
+
+private:
+  struct dbs {
+    MDB_dbi events, streams, event_ids, by_type, by_time, by_company;
+  };
+
+  event_store(environment& env, writer& w, config cfg, dbs d);
+
+  environment& env_;
+  writer& writer_;
+  config cfg_;
+  dbs db_;
+  mutable std::atomic<std::uint64_t> appends_{0};
+  mutable std::atomic<std::uint64_t> idempotent_{0};
+  mutable std::atomic<std::uint64_t> conflicts_{0};
+};
+
+} // namespace switchboard::store

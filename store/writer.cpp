@@ -1,0 +1,186 @@
+#include "store/writer.hpp"
+
+#include <future>
+#include <new>
+
+namespace switchboard::store {
+
+writer::writer(environment& env) : env_(env) {
+  thread_ = std::thread([this] {
+    run();
+  });
+}
+
+writer::~writer() {
+  stop();
+}
+
+void writer::submit(op_fn op, done_fn done, isolation iso) {
+  {
+    std::unique_lock<std::mutex> lock{mtx_};
+    if (!stopping_) {
+      queue_.push_back(item{std::move(op), std::move(done), iso});
+      lock.unlock();
+      cv_.notify_one();
+      return;
+    }
+  }
+  if (done)
+    done(fail(errc::closed, "writer is stopped"));
+}
+
+result<void> writer::execute(op_fn op, isolation iso) {
+  if (on_writer_thread())
+    return fail(errc::internal, "writer::execute called on the writer thread");
+  try {
+    std::promise<result<void>> promise;
+    auto future = promise.get_future();
+    submit(
+        std::move(op),
+        [&promise](const result<void>& res) {
+          promise.set_value(res);
+        },
+        iso);
+    return future.get();
+  } catch (const std::bad_alloc&) {
+    return fail(errc::out_of_memory, "writer::execute");
+  } catch (const std::exception& e) {
+    return fail(errc::internal, e.what());
+  }
+}
+
+void writer::stop() {
+  {
+    std::lock_guard<std::mutex> lock{mtx_};
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable() && !on_writer_thread())
+    thread_.join();
+}
+
+writer_stats writer::stats() const {
+  writer_stats s;
+  s.commits = commits_.load();
+  s.ops_committed = ops_committed_.load();
+  s.ops_failed = ops_failed_.load();
+  s.batch_retries = batch_retries_.load();
+  s.largest_batch = largest_batch_.load();
+  return s;
+}
+
+bool writer::on_writer_thread() const noexcept {
+  return std::this_thread::get_id() == thread_.get_id();
+}
+
+void writer::run() {
+  std::vector<item> batch;
+  auto max_batch = env_.opts().max_batch;
+  batch.reserve(max_batch);
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock{mtx_};
+      cv_.wait(lock, [this] {
+        return stopping_ || !queue_.empty();
+      });
+      if (queue_.empty())
+        return; // stopping and drained
+      while (!queue_.empty() && batch.size() < max_batch) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    run_batch(batch);
+    batch.clear();
+  }
+}
+
+result<void> writer::run_op(write_txn& txn, item& it) {
+  try {
+    if (it.iso == isolation::validated)
+      return it.op(txn);
+    auto child = txn.begin_nested();
+    if (!child)
+      return make_unexpected(child.error());
+    auto res = it.op(*child);
+    if (!res) {
+      child->abort();
+      return res;
+    }
+    return child->commit();
+  } catch (const std::bad_alloc&) {
+    return fail(errc::out_of_memory, "operation threw std::bad_alloc");
+  } catch (const std::exception& e) {
+    return fail(errc::internal, std::string{"operation threw: "} + e.what());
+  } catch (...) {
+    return fail(errc::internal, "operation threw");
+  }
+}
+
+void writer::run_batch(std::vector<item>& batch) {
+  auto finish = [this](item& it, const result<void>& res) {
+    if (res)
+      ++ops_committed_;
+    else
+      ++ops_failed_;
+    if (!it.done)
+      return;
+    try {
+      it.done(res);
+    } catch (...) {
+      // A completion must not take the writer down.
+    }
+  };
+  std::vector<result<void>> results;
+  results.reserve(batch.size());
+  for (;;) {
+    results.clear();
+    auto txn = env_.begin_write();
+    if (!txn) {
+      for (auto& it : batch)
+        finish(it, make_unexpected(txn.error()));
+      return;
+    }
+    error poison;
+    for (auto& it : batch) {
+      results.push_back(run_op(*txn, it));
+      if (!results.back() && poisons_txn(results.back().error().code)) {
+        poison = results.back().error();
+        break;
+      }
+    }
+    if (poison.code == errc::none) {
+      if (auto res = txn->commit(); !res)
+        poison = res.error();
+    }
+    if (poison.code == errc::none) {
+      ++commits_;
+      auto n = static_cast<std::uint64_t>(batch.size());
+      if (n > largest_batch_.load(std::memory_order_relaxed))
+        largest_batch_ = n;
+      for (std::size_t i = 0; i < batch.size(); ++i)
+        finish(batch[i], results[i]);
+      return;
+    }
+    txn->abort();
+    ++batch_retries_;
+    if (poison.code == errc::map_full) {
+      if (env_.grow())
+        continue; // redo the whole batch in the larger map
+      poison.message += " (and the map cannot grow: max_map_size reached)";
+    }
+    if (batch.size() == 1) {
+      finish(batch.front(), make_unexpected(std::move(poison)));
+      return;
+    }
+    // Redo each operation alone, so that only the culprit fails.
+    for (auto& it : batch) {
+      std::vector<item> single;
+      single.push_back(std::move(it));
+      run_batch(single);
+    }
+    return;
+  }
+}
+
+} // namespace switchboard::store

@@ -1,0 +1,112 @@
+#pragma once
+
+#include "store/environment.hpp"
+#include "store/error.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace switchboard::store {
+
+/// How one operation is kept apart from the others of its batch.
+enum class isolation {
+  /// The operation checks everything before it writes: when it returns an
+  /// error it has written nothing (the event store's append works so).
+  validated,
+  /// The operation runs in its own nested LMDB transaction, aborted when it
+  /// returns an error. Costs a nested transaction per operation.
+  nested,
+};
+
+/// Counters of a writer, for tests, metrics and benchmarks.
+struct writer_stats {
+  std::uint64_t commits = 0;       ///< Committed write transactions.
+  std::uint64_t ops_committed = 0; ///< Operations that succeeded.
+  std::uint64_t ops_failed = 0;    ///< Operations that reported an error.
+  std::uint64_t batch_retries = 0; ///< Batches redone (map grown, split).
+  std::uint64_t largest_batch = 0; ///< Most operations in one commit.
+};
+
+/// Group commit: one thread owns every write transaction. Operations
+/// submitted while a commit is in progress go into the next transaction
+/// together (at most `options::max_batch`), which is committed (and
+/// synced, per `options::sync`) before any of them is told the outcome.
+///
+/// An operation that fails fails alone: the others of its batch commit.
+/// When the whole transaction fails (MDB_MAP_FULL, I/O error, an operation
+/// that throws), the writer grows the map and redoes the batch, or redoes
+/// each operation in a transaction of its own, so that every operation
+/// gets its own answer and none is half-written.
+class writer {
+public:
+  /// An operation: runs on the writer thread inside the shared write
+  /// transaction. It may run more than once (when its batch is redone), so
+  /// it must have no effect outside the transaction except on its own
+  /// result slot. It must not block on the writer (e.g. a blocking
+  /// append) nor hold read transactions.
+  using op_fn = std::function<result<void>(write_txn&)>;
+
+  /// A completion: called on the writer thread after the operation's
+  /// transaction committed (and synced), or with the operation's error.
+  /// Keep it short: the next batch waits for it.
+  using done_fn = std::function<void(const result<void>&)>;
+
+  /// Starts the writer thread on `env`, which must outlive the writer.
+  explicit writer(environment& env);
+
+  /// Drains the queue, then stops the thread.
+  ~writer();
+
+  writer(const writer&) = delete;
+  writer& operator=(const writer&) = delete;
+
+  /// Queues `op`; `done` is called with its outcome. After `stop`, `done`
+  /// is called at once, on the calling thread, with `errc::closed`.
+  void submit(op_fn op, done_fn done, isolation iso = isolation::validated);
+
+  /// Runs `op` like `submit` and waits for its outcome. Must not be called
+  /// from the writer thread (an op or a completion). Errors: the op's,
+  /// `errc::closed`, transaction errors.
+  result<void> execute(op_fn op, isolation iso = isolation::validated);
+
+  /// Finishes every queued operation, then stops the writer thread.
+  /// Idempotent; later submissions fail with `errc::closed`.
+  void stop();
+
+  /// A snapshot of the counters.
+  writer_stats stats() const;
+
+  /// True on the writer thread (inside an op or a completion).
+  bool on_writer_thread() const noexcept;
+
+private:
+  struct item {
+    op_fn op;
+    done_fn done;
+    isolation iso;
+  };
+
+  void run();
+  void run_batch(std::vector<item>& batch);
+  result<void> run_op(write_txn& txn, item& it);
+
+  environment& env_;
+  mutable std::mutex mtx_;
+  std::condition_variable cv_;
+  std::deque<item> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
+  std::atomic<std::uint64_t> commits_{0};
+  std::atomic<std::uint64_t> ops_committed_{0};
+  std::atomic<std::uint64_t> ops_failed_{0};
+  std::atomic<std::uint64_t> batch_retries_{0};
+  std::atomic<std::uint64_t> largest_batch_{0};
+};
+
+} // namespace switchboard::store

@@ -1,0 +1,61 @@
+#include "store/codec.hpp"
+
+#include "fixture.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <vector>
+
+using namespace switchboard;
+using namespace switchboard::store;
+
+BOOST_AUTO_TEST_SUITE(codec)
+
+BOOST_AUTO_TEST_CASE(record_round_trips) {
+  auto e = test::make_event("appointment", "a1");
+  e.version = 7;
+  e.sequence = 1234567890123ull;
+  e.occurred_at = -5;
+  e.metadata.ip_address = "10.0.0.1";
+  e.metadata.user_agent = "ua";
+  e.metadata.causation_id = "cause";
+  e.data = std::string(300, 'x');
+  std::vector<char> buf(record_size(e));
+  encode_record(e, buf.data());
+  BOOST_TEST(buf[0] == static_cast<char>(record_format_v1));
+  auto v = decode_record(buf.data(), buf.size());
+  BOOST_REQUIRE(v);
+  BOOST_TEST(v->data.size() == 300u);
+  BOOST_CHECK(v->to_envelope() == e);
+}
+
+BOOST_AUTO_TEST_CASE(bad_records_are_corrupt) {
+  auto e = test::make_event("appointment", "a1");
+  std::vector<char> buf(record_size(e));
+  encode_record(e, buf.data());
+  auto truncated = decode_record(buf.data(), buf.size() - 1);
+  BOOST_REQUIRE(!truncated);
+  BOOST_TEST(truncated.error().code == errc::corrupt);
+  buf.push_back('!');
+  auto trailing = decode_record(buf.data(), buf.size());
+  BOOST_REQUIRE(!trailing);
+  BOOST_TEST(trailing.error().code == errc::corrupt);
+  buf.pop_back();
+  buf[0] = 99;
+  auto version = decode_record(buf.data(), buf.size());
+  BOOST_REQUIRE(!version);
+  BOOST_TEST(version.error().code == errc::corrupt);
+  BOOST_TEST(!decode_record(buf.data(), 0));
+}
+
+BOOST_AUTO_TEST_CASE(keys_are_big_endian) {
+  char a[8], b[8];
+  put_be64(a, 255);
+  put_be64(b, 256);
+  BOOST_TEST(std::string_view(a, 8) < std::string_view(b, 8));
+  BOOST_TEST(get_be64(b) == 256u);
+  BOOST_TEST(order_preserving(-1) < order_preserving(0));
+  BOOST_TEST(order_preserving(0) < order_preserving(1));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

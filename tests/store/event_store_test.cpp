@@ -1,0 +1,364 @@
+#include "store/event_store.hpp"
+
+#include "fixture.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <string>
+#include <vector>
+
+using namespace switchboard;
+using namespace switchboard::store;
+using test::make_event;
+
+namespace {
+
+std::vector<envelope> events_of(const std::string& id, int n) {
+  std::vector<envelope> v;
+  for (int i = 0; i < n; ++i)
+    v.push_back(make_event("appointment", id));
+  return v;
+}
+
+std::vector<std::uint64_t> seqs_of(const std::vector<envelope>& v) {
+  std::vector<std::uint64_t> out;
+  for (auto& e : v)
+    out.push_back(e.sequence);
+  return out;
+}
+
+std::uint64_t constant_hash(std::string_view, std::string_view) {
+  return ~std::uint64_t{0} - 1; // also exercises wrap-around of probing
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(event_store_suite, test::store_fixture)
+
+BOOST_AUTO_TEST_CASE(empty_store) {
+  BOOST_TEST(*store->last_sequence() == 0u);
+  BOOST_TEST(*store->stream_version("appointment", "a1") == 0u);
+  BOOST_TEST(store->read_stream("appointment", "a1", 0, 10)->empty());
+  BOOST_TEST(store->read_all(0, 10)->empty());
+  BOOST_TEST(store->read_event(1).error().code == errc::not_found);
+  BOOST_TEST(store->find_event("nope").error().code == errc::not_found);
+}
+
+BOOST_AUTO_TEST_CASE(append_assigns_versions_and_sequences) {
+  auto input = events_of("a1", 3);
+  auto res = store->append(input, expected_version::no_stream());
+  BOOST_REQUIRE(res);
+  BOOST_TEST(*res == (std::vector<std::uint64_t>{1, 2, 3}),
+             boost::test_tools::per_element());
+  auto res2 = store->append(events_of("a2", 2), expected_version::any());
+  BOOST_REQUIRE(res2);
+  BOOST_TEST(*res2 == (std::vector<std::uint64_t>{4, 5}),
+             boost::test_tools::per_element());
+  BOOST_TEST(*store->last_sequence() == 5u);
+  BOOST_TEST(*store->stream_version("appointment", "a1") == 3u);
+  BOOST_TEST(*store->stream_version("appointment", "a2") == 2u);
+  BOOST_TEST(*store->stream_version("customer", "a1") == 0u);
+  auto stream = store->read_stream("appointment", "a1", 1, 100);
+  BOOST_REQUIRE(stream);
+  BOOST_REQUIRE_EQUAL(stream->size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    auto expected = input[i];
+    expected.version = i + 1;
+    expected.sequence = i + 1;
+    BOOST_CHECK((*stream)[i] == expected);
+  }
+  BOOST_TEST(*store->find_event(input[1].id) == 2u);
+  BOOST_CHECK(*store->read_event(2) == (*stream)[1]);
+}
+
+BOOST_AUTO_TEST_CASE(expected_versions) {
+  BOOST_REQUIRE(store->append(events_of("a1", 2), expected_version::exact(0)));
+  auto wrong = store->append(events_of("a1", 1), expected_version::exact(1));
+  BOOST_REQUIRE(!wrong);
+  BOOST_TEST(wrong.error().code == errc::version_conflict);
+  BOOST_TEST(wrong.error().actual_version == 2u);
+  BOOST_TEST(wrong.error().message.find("version 2") != std::string::npos);
+  auto exists
+      = store->append(events_of("a1", 1), expected_version::no_stream());
+  BOOST_REQUIRE(!exists);
+  BOOST_TEST(exists.error().code == errc::version_conflict);
+  BOOST_TEST(exists.error().actual_version == 2u);
+  auto missing = store->append(events_of("a9", 1), expected_version::exact(3));
+  BOOST_REQUIRE(!missing);
+  BOOST_TEST(missing.error().actual_version == 0u);
+  auto right = store->append(events_of("a1", 2), expected_version::exact(2));
+  BOOST_REQUIRE(right);
+  BOOST_TEST(*store->stream_version("appointment", "a1") == 4u);
+  BOOST_REQUIRE(store->append(events_of("a1", 1), expected_version::any()));
+  BOOST_TEST(*store->stream_version("appointment", "a1") == 5u);
+  // Nothing of the refused appends was stored.
+  BOOST_TEST(*store->last_sequence() == 5u);
+  BOOST_TEST(store->stats().conflicts == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(idempotent_append_returns_original_sequences) {
+  BOOST_REQUIRE(store->append(events_of("a0", 1), expected_version::any()));
+  auto input = events_of("a1", 3);
+  auto first = store->append(input, expected_version::exact(0));
+  BOOST_REQUIRE(first);
+  BOOST_REQUIRE(store->append(events_of("a1", 1), expected_version::any()));
+  // The retry's expected version is stale; it is still answered.
+  auto again = store->append(input, expected_version::exact(0));
+  BOOST_REQUIRE(again);
+  BOOST_TEST(*again == *first, boost::test_tools::per_element());
+  BOOST_TEST(*store->last_sequence() == 5u);
+  BOOST_TEST(store->stats().idempotent_appends == 1u);
+  // Partly stored: refused, nothing written.
+  auto mixed = input;
+  mixed[2] = make_event("appointment", "a1");
+  auto partial = store->append(mixed, expected_version::any());
+  BOOST_REQUIRE(!partial);
+  BOOST_TEST(partial.error().code == errc::duplicate_event);
+  // An id stored in another stream.
+  auto other = events_of("a2", 1);
+  other[0].id = input[0].id;
+  auto foreign = store->append(other, expected_version::any());
+  BOOST_REQUIRE(!foreign);
+  BOOST_TEST(foreign.error().code == errc::duplicate_event);
+  BOOST_TEST(*store->last_sequence() == 5u);
+  // Upper-case UUID text is the same id.
+  auto upper = input;
+  for (auto& e : upper)
+    for (auto& c : e.id)
+      c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  auto up = store->append(upper, expected_version::any());
+  BOOST_REQUIRE(up);
+  BOOST_TEST(*up == *first, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(malformed_input_is_rejected) {
+  auto check = [&](std::vector<envelope> v, const char* what) {
+    auto res = store->append(std::move(v), expected_version::any());
+    BOOST_TEST_CONTEXT(what) {
+      BOOST_REQUIRE(!res);
+      BOOST_TEST(res.error().code == errc::invalid_argument);
+      BOOST_TEST(!res.error().message.empty());
+    }
+  };
+  check({}, "empty");
+  auto mixed = events_of("a1", 2);
+  mixed[1].aggregate_id = "a2";
+  check(mixed, "two aggregates");
+  auto mixed_type = events_of("a1", 2);
+  mixed_type[1].aggregate_type = "customer";
+  check(mixed_type, "two aggregate types");
+  auto no_id = events_of("a1", 1);
+  no_id[0].id.clear();
+  check(no_id, "empty id");
+  auto long_id = events_of("a1", 1);
+  long_id[0].id = std::string(256, 'x');
+  check(long_id, "long id");
+  auto dup = events_of("a1", 2);
+  dup[1].id = dup[0].id;
+  check(dup, "duplicate id");
+  auto no_type = events_of("a1", 1);
+  no_type[0].type.clear();
+  check(no_type, "empty type");
+  auto no_agg = events_of("a1", 1);
+  no_agg[0].aggregate_id.clear();
+  check(no_agg, "empty aggregate id");
+  auto long_company = events_of("a1", 1);
+  long_company[0].company_id = std::string(300, 'c');
+  check(long_company, "long company");
+  BOOST_TEST(*store->last_sequence() == 0u);
+  // A non-UUID id is fine.
+  auto plain = events_of("a1", 1);
+  plain[0].id = "order-42";
+  BOOST_REQUIRE(store->append(plain, expected_version::any()));
+  BOOST_TEST(*store->find_event("order-42") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(reads_are_ordered_and_paged) {
+  // 30 events over 3 streams, 2 types, 2 companies, times going back and
+  // forth.
+  std::vector<envelope> all;
+  for (int i = 0; i < 30; ++i) {
+    auto e = make_event("appointment", "a" + std::to_string(i % 3),
+                        i % 2 ? "appointment.updated" : "appointment.created",
+                        i % 5 == 0 ? "c2" : "c1",
+                        1000 + (i * 7) % 11 - 5); // -4..1005 range
+    if (i == 29)
+      e.company_id.clear();
+    std::vector<envelope> one{e};
+    auto res = store->append(one, expected_version::any());
+    BOOST_REQUIRE(res);
+    e.sequence = res->front();
+    all.push_back(e);
+  }
+  // read_all pages.
+  std::vector<envelope> paged;
+  for (std::uint64_t from = 0;;) {
+    auto page = store->read_all(from, 7);
+    BOOST_REQUIRE(page);
+    if (page->empty())
+      break;
+    BOOST_TEST(page->size() <= 7u);
+    paged.insert(paged.end(), page->begin(), page->end());
+    from = page->back().sequence + 1;
+  }
+  BOOST_REQUIRE_EQUAL(paged.size(), 30u);
+  for (std::size_t i = 0; i < 30; ++i) {
+    BOOST_TEST(paged[i].sequence == i + 1);
+    BOOST_TEST(paged[i].id == all[i].id);
+  }
+  // read_stream pages by version.
+  std::vector<envelope> a1;
+  for (std::uint64_t from = 1;;) {
+    auto page = store->read_stream("appointment", "a1", from, 3);
+    BOOST_REQUIRE(page);
+    if (page->empty())
+      break;
+    a1.insert(a1.end(), page->begin(), page->end());
+    from = page->back().version + 1;
+  }
+  BOOST_REQUIRE_EQUAL(a1.size(), 10u);
+  for (std::size_t i = 0; i < a1.size(); ++i) {
+    BOOST_TEST(a1[i].version == i + 1);
+    BOOST_TEST(a1[i].id == all[1 + 3 * i].id);
+  }
+  BOOST_TEST(store->read_stream("appointment", "a1", 11, 5)->empty());
+  // read_by_type.
+  std::vector<std::uint64_t> updated;
+  for (std::uint64_t from = 0;;) {
+    auto page = store->read_by_type("appointment.updated", from, 4);
+    BOOST_REQUIRE(page);
+    if (page->empty())
+      break;
+    for (auto& e : *page) {
+      BOOST_TEST(e.type == "appointment.updated");
+      updated.push_back(e.sequence);
+    }
+    from = page->back().sequence + 1;
+  }
+  std::vector<std::uint64_t> want;
+  for (int i = 1; i < 30; i += 2)
+    want.push_back(i + 1);
+  BOOST_TEST(updated == want, boost::test_tools::per_element());
+  BOOST_TEST(store->read_by_type("nope", 0, 4)->empty());
+  // read_by_company.
+  std::vector<std::uint64_t> c2;
+  for (std::uint64_t from = 0;;) {
+    auto page = store->read_by_company("c2", from, 2);
+    BOOST_REQUIRE(page);
+    if (page->empty())
+      break;
+    for (auto& e : *page)
+      c2.push_back(e.sequence);
+    from = page->back().sequence + 1;
+  }
+  BOOST_TEST(c2 == (std::vector<std::uint64_t>{1, 6, 11, 16, 21, 26}),
+             boost::test_tools::per_element());
+  BOOST_TEST(store->read_by_company("c1", 0, 100)->size() == 23u);
+  BOOST_TEST(store->read_by_company("", 0, 100)->empty());
+  // read_by_time pages by (occurred_at, sequence), inside [from, to).
+  std::vector<std::pair<timestamp_ms, std::uint64_t>> expect_time;
+  for (auto& e : all)
+    if (e.occurred_at >= 996 && e.occurred_at < 1004)
+      expect_time.emplace_back(e.occurred_at, e.sequence);
+  std::sort(expect_time.begin(), expect_time.end());
+  std::vector<std::pair<timestamp_ms, std::uint64_t>> got_time;
+  timestamp_ms from_ms = 996;
+  std::uint64_t after = 0;
+  for (;;) {
+    auto page = store->read_by_time(from_ms, 1004, after, 4);
+    BOOST_REQUIRE(page);
+    if (page->empty())
+      break;
+    for (auto& e : *page)
+      got_time.emplace_back(e.occurred_at, e.sequence);
+    from_ms = page->back().occurred_at;
+    after = page->back().sequence;
+  }
+  BOOST_REQUIRE_EQUAL(got_time.size(), expect_time.size());
+  for (std::size_t i = 0; i < got_time.size(); ++i) {
+    BOOST_TEST(got_time[i].first == expect_time[i].first);
+    BOOST_TEST(got_time[i].second == expect_time[i].second);
+  }
+  BOOST_TEST(!expect_time.empty());
+  BOOST_TEST(store->read_by_time(5000, 6000, 0, 10)->empty());
+  // scan visits in order and stops when asked.
+  std::uint64_t last = 0;
+  auto n = store->scan(11, [&](const envelope_view& v) {
+    BOOST_TEST(v.sequence == last + (last ? 1 : 11));
+    last = v.sequence;
+    return v.sequence < 20;
+  });
+  BOOST_REQUIRE(n);
+  BOOST_TEST(*n == 10u);
+  BOOST_TEST(last == 20u);
+}
+
+BOOST_AUTO_TEST_CASE(negative_times_order_before_positive) {
+  append_one(make_event("appointment", "a1", "t", "c1", 5));
+  append_one(make_event("appointment", "a1", "t", "c1", -5));
+  auto page = store->read_by_time(-10, 10, 0, 10);
+  BOOST_REQUIRE(page);
+  BOOST_REQUIRE_EQUAL(page->size(), 2u);
+  BOOST_TEST((*page)[0].occurred_at == -5);
+  BOOST_TEST((*page)[1].occurred_at == 5);
+}
+
+BOOST_AUTO_TEST_CASE(reopen_keeps_everything) {
+  std::vector<envelope> appended;
+  for (int i = 0; i < 50; ++i) {
+    auto v = events_of("a" + std::to_string(i % 7), 2);
+    auto res = store->append(v, expected_version::any());
+    BOOST_REQUIRE(res);
+    for (std::size_t k = 0; k < v.size(); ++k)
+      v[k].sequence = (*res)[k];
+    appended.insert(appended.end(), v.begin(), v.end());
+  }
+  auto before = store->read_all(0, 1000);
+  BOOST_REQUIRE(before);
+  reopen();
+  auto after = store->read_all(0, 1000);
+  BOOST_REQUIRE(after);
+  BOOST_REQUIRE_EQUAL(after->size(), 100u);
+  BOOST_CHECK(*after == *before);
+  BOOST_TEST(seqs_of(*after) == seqs_of(appended),
+             boost::test_tools::per_element());
+  BOOST_TEST(*store->stream_version("appointment", "a0") == 16u);
+  auto next = store->append(events_of("a0", 1), expected_version::exact(16));
+  BOOST_REQUIRE(next);
+  BOOST_TEST(next->front() == 101u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Every stream hashes to the same slot: probing keeps them apart.
+struct colliding_fixture : test::store_fixture {
+  colliding_fixture() {
+    close();
+    cfg.hash = &constant_hash;
+    open();
+  }
+};
+
+BOOST_FIXTURE_TEST_SUITE(event_store_collisions, colliding_fixture)
+
+BOOST_AUTO_TEST_CASE(colliding_streams_stay_apart) {
+  for (int round = 0; round < 3; ++round)
+    for (int s = 0; s < 5; ++s) {
+      auto res = store->append(events_of("a" + std::to_string(s), 1),
+                               expected_version::exact(round));
+      BOOST_REQUIRE_MESSAGE(res, test::why(res));
+    }
+  for (int s = 0; s < 5; ++s) {
+    auto id = "a" + std::to_string(s);
+    BOOST_TEST(*store->stream_version("appointment", id) == 3u);
+    auto stream = store->read_stream("appointment", id, 0, 10);
+    BOOST_REQUIRE(stream);
+    BOOST_REQUIRE_EQUAL(stream->size(), 3u);
+    for (auto& e : *stream)
+      BOOST_TEST(e.aggregate_id == id);
+  }
+  BOOST_TEST(*store->stream_version("appointment", "a9") == 0u);
+  BOOST_TEST(store->read_stream("appointment", "a9", 0, 10)->empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,151 @@
+#pragma once
+
+#include "store/environment.hpp"
+#include "store/event_store.hpp"
+#include "store/writer.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <ostream>
+#include <random>
+#include <stdexcept>
+#include <string>
+
+namespace switchboard::store {
+
+/// Lets Boost.Test print error codes.
+inline std::ostream& operator<<(std::ostream& os, errc code) {
+  return os << to_string(code);
+}
+
+} // namespace switchboard::store
+
+namespace switchboard::store::test {
+
+/// A fresh directory under /tmp, removed with the object.
+struct temp_dir {
+  std::string path;
+
+  temp_dir() {
+    char tmpl[] = "/tmp/switchboard-store-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr)
+      throw std::runtime_error("mkdtemp failed");
+    path = tmpl;
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+/// A UUIDv7 in text form: later calls sort later (within one process).
+inline std::string uuid7() {
+  static std::atomic<std::uint64_t> counter{0};
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  auto ms = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  // 12 bits of counter in rand_a keep ids of one millisecond ordered.
+  auto seq = counter.fetch_add(1) & 0xfff;
+  auto rb = rng();
+  unsigned char b[16];
+  for (int i = 0; i < 6; ++i)
+    b[i] = static_cast<unsigned char>(ms >> (40 - 8 * i));
+  b[6] = static_cast<unsigned char>(0x70 | (seq >> 8));
+  b[7] = static_cast<unsigned char>(seq & 0xff);
+  for (int i = 8; i < 16; ++i)
+    b[i] = static_cast<unsigned char>(rb >> (8 * (i - 8)));
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
+  char out[37];
+  std::snprintf(out, sizeof out,
+                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+                "%02x%02x%02x%02x%02x%02x",
+                b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+                b[10], b[11], b[12], b[13], b[14], b[15]);
+  return out;
+}
+
+/// The error text of `res`, or "ok".
+template <class T>
+std::string why(const result<T>& res) {
+  return res ? std::string{"ok"} : to_string(res.error());
+}
+
+/// An event of aggregate `type`/`id`.
+inline envelope make_event(const std::string& agg_type,
+                           const std::string& agg_id,
+                           std::string type = "appointment.created",
+                           std::string company = "c1",
+                           timestamp_ms at = 1700000000000) {
+  envelope e;
+  e.id = uuid7();
+  e.type = std::move(type);
+  e.aggregate_type = agg_type;
+  e.aggregate_id = agg_id;
+  e.company_id = std::move(company);
+  e.occurred_at = at;
+  e.metadata.user_id = "u1";
+  e.metadata.source = "test";
+  e.metadata.correlation_id = "corr";
+  e.data = R"({"appointment_id":")" + agg_id + R"("})";
+  return e;
+}
+
+/// An environment, writer and event store in a temp dir.
+struct store_fixture {
+  temp_dir dir;
+  options opts;
+  event_store_config cfg;
+  std::unique_ptr<environment> env;
+  std::unique_ptr<writer> w;
+  std::unique_ptr<event_store> store;
+
+  store_fixture() {
+    opts.path = dir.path + "/db";
+    open();
+  }
+
+  ~store_fixture() {
+    close();
+  }
+
+  void open() {
+    auto e = environment::open(opts);
+    if (!e)
+      throw std::runtime_error(to_string(e.error()));
+    env = std::move(*e);
+    w = std::make_unique<writer>(*env);
+    auto s = event_store::open(*env, *w, cfg);
+    if (!s)
+      throw std::runtime_error(to_string(s.error()));
+    store = std::move(*s);
+  }
+
+  void close() {
+    store.reset();
+    w.reset();
+    env.reset();
+  }
+
+  void reopen() {
+    close();
+    open();
+  }
+
+  /// Appends one event with `expected` any; returns its sequence.
+  std::uint64_t append_one(envelope e) {
+    std::vector<envelope> v;
+    v.push_back(std::move(e));
+    auto res = store->append(std::move(v), expected_version::any());
+    if (!res)
+      throw std::runtime_error(to_string(res.error()));
+    return res->front();
+  }
+};
+
+} // namespace switchboard::store::test

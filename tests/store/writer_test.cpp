@@ -1,0 +1,261 @@
+#include "store/writer.hpp"
+
+#include "fixture.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+using namespace switchboard;
+using namespace switchboard::store;
+using test::make_event;
+
+namespace {
+
+/// Holds the writer thread inside an op until released.
+struct gate {
+  std::mutex mtx;
+  std::condition_variable cv;
+  bool entered = false;
+  bool open = false;
+
+  void block(writer& w) {
+    w.submit(
+        [this](write_txn&) -> result<void> {
+          std::unique_lock<std::mutex> lock{mtx};
+          entered = true;
+          cv.notify_all();
+          cv.wait(lock, [this] {
+            return open;
+          });
+          return {};
+        },
+        nullptr);
+    std::unique_lock<std::mutex> lock{mtx};
+    cv.wait(lock, [this] {
+      return entered;
+    });
+  }
+
+  void release() {
+    std::lock_guard<std::mutex> lock{mtx};
+    open = true;
+    cv.notify_all();
+  }
+};
+
+/// Writes key -> value in `dbi`.
+writer::op_fn put_op(MDB_dbi dbi, std::string key, std::string value) {
+  return [dbi, key, value](write_txn& txn) -> result<void> {
+    MDB_val k{key.size(), const_cast<char*>(key.data())};
+    MDB_val v{value.size(), const_cast<char*>(value.data())};
+    if (auto rc = mdb_put(txn.handle(), dbi, &k, &v, 0); rc != 0)
+      return fail_mdb(rc, "mdb_put");
+    return {};
+  };
+}
+
+bool has_key(environment& env, MDB_dbi dbi, const std::string& key) {
+  auto txn = env.begin_read();
+  BOOST_REQUIRE(txn);
+  MDB_val k{key.size(), const_cast<char*>(key.data())};
+  MDB_val v;
+  return mdb_get(txn->handle(), dbi, &k, &v) == 0;
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(writer_suite, test::store_fixture)
+
+BOOST_AUTO_TEST_CASE(queued_appends_share_one_transaction_and_fail_alone) {
+  // Seed a stream at version 1 for the conflicting append.
+  append_one(make_event("appointment", "seeded"));
+  gate g;
+  g.block(*w);
+  auto before = w->stats();
+  constexpr int n = 32;
+  std::vector<std::promise<event_store::append_result>> promises(n);
+  for (int i = 0; i < n; ++i) {
+    std::vector<envelope> v{make_event("appointment", "s" + std::to_string(i))};
+    auto ev = expected_version::no_stream();
+    if (i == 13) {
+      v[0].aggregate_id = "seeded";
+      ev = expected_version::exact(5); // conflicts: it is at 1
+    }
+    store->append_async(std::move(v), ev,
+                        [&promises, i](event_store::append_result res) {
+                          promises[i].set_value(std::move(res));
+                        });
+  }
+  g.release();
+  std::vector<std::uint64_t> seqs;
+  for (int i = 0; i < n; ++i) {
+    auto res = promises[i].get_future().get();
+    if (i == 13) {
+      BOOST_REQUIRE(!res);
+      BOOST_TEST(res.error().code == errc::version_conflict);
+      BOOST_TEST(res.error().actual_version == 1u);
+    } else {
+      BOOST_REQUIRE(res);
+      seqs.push_back(res->front());
+    }
+  }
+  auto after = w->stats();
+  // The gate's op had a transaction of its own; all 32 appends queued
+  // behind it went into the next one together.
+  BOOST_TEST(after.commits - before.commits == 2u);
+  BOOST_TEST(after.largest_batch >= 32u);
+  BOOST_TEST(after.ops_failed - before.ops_failed == 1u);
+  std::sort(seqs.begin(), seqs.end());
+  for (std::size_t i = 0; i < seqs.size(); ++i)
+    BOOST_TEST(seqs[i] == 2 + i);
+  BOOST_TEST(*store->last_sequence() == 32u);
+  BOOST_TEST(*store->stream_version("appointment", "seeded") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(many_concurrent_appenders) {
+  constexpr int threads = 32;
+  constexpr int per_thread = 40;
+  std::atomic<int> conflicts{0}, failures{0};
+  auto before = w->stats();
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      auto id = "agg" + std::to_string(t);
+      for (int i = 0; i < per_thread; ++i) {
+        std::vector<envelope> v{make_event("appointment", id)};
+        // Thread 0 always claims a wrong version.
+        auto ev = t == 0 ? expected_version::exact(1000)
+                         : expected_version::exact(i);
+        auto res = store->append(std::move(v), ev);
+        if (!res) {
+          if (res.error().code == errc::version_conflict)
+            ++conflicts;
+          else
+            ++failures;
+        }
+      }
+    });
+  for (auto& th : pool)
+    th.join();
+  auto after = w->stats();
+  BOOST_TEST(failures.load() == 0);
+  BOOST_TEST(conflicts.load() == per_thread);
+  BOOST_TEST(*store->last_sequence()
+             == static_cast<std::uint64_t>((threads - 1) * per_thread));
+  for (int t = 1; t < threads; ++t)
+    BOOST_TEST(*store->stream_version("appointment", "agg" + std::to_string(t))
+               == static_cast<std::uint64_t>(per_thread));
+  auto ops = after.ops_committed - before.ops_committed;
+  auto commits = after.commits - before.commits;
+  BOOST_TEST_MESSAGE("32 appenders: " << ops << " ops in " << commits
+                                      << " commits, largest batch "
+                                      << after.largest_batch);
+  BOOST_TEST(ops == static_cast<std::uint64_t>((threads - 1) * per_thread));
+  BOOST_TEST(commits < ops / 2); // transactions really were shared
+}
+
+BOOST_AUTO_TEST_CASE(nested_op_that_fails_leaves_nothing) {
+  auto dbi = env->open_db("test_kv");
+  BOOST_REQUIRE(dbi);
+  gate g;
+  g.block(*w);
+  std::promise<result<void>> bad, good;
+  w->submit(
+      [d = *dbi](write_txn& txn) -> result<void> {
+        auto res = put_op(d, "bad", "1")(txn);
+        if (!res)
+          return res;
+        return fail(errc::invalid_argument, "changed my mind");
+      },
+      [&bad](const result<void>& r) {
+        bad.set_value(r);
+      },
+      isolation::nested);
+  w->submit(put_op(*dbi, "good", "1"), [&good](const result<void>& r) {
+    good.set_value(r);
+  });
+  g.release();
+  auto bad_res = bad.get_future().get();
+  BOOST_REQUIRE(!bad_res);
+  BOOST_TEST(bad_res.error().code == errc::invalid_argument);
+  BOOST_TEST(good.get_future().get().has_value());
+  BOOST_TEST(!has_key(*env, *dbi, "bad"));
+  BOOST_TEST(has_key(*env, *dbi, "good"));
+}
+
+BOOST_AUTO_TEST_CASE(throwing_op_fails_alone) {
+  auto dbi = env->open_db("test_kv");
+  BOOST_REQUIRE(dbi);
+  gate g;
+  g.block(*w);
+  std::promise<result<void>> a, b, c;
+  w->submit(put_op(*dbi, "a", "1"), [&a](const result<void>& r) {
+    a.set_value(r);
+  });
+  w->submit(
+      [d = *dbi](write_txn& txn) -> result<void> {
+        auto res = put_op(d, "thrower", "1")(txn);
+        throw std::runtime_error("boom");
+      },
+      [&b](const result<void>& r) {
+        b.set_value(r);
+      });
+  w->submit(put_op(*dbi, "c", "1"), [&c](const result<void>& r) {
+    c.set_value(r);
+  });
+  g.release();
+  BOOST_TEST(a.get_future().get().has_value());
+  auto b_res = b.get_future().get();
+  BOOST_REQUIRE(!b_res);
+  BOOST_TEST(b_res.error().code == errc::internal);
+  BOOST_TEST(b_res.error().message.find("boom") != std::string::npos);
+  BOOST_TEST(c.get_future().get().has_value());
+  BOOST_TEST(has_key(*env, *dbi, "a"));
+  BOOST_TEST(has_key(*env, *dbi, "c"));
+  BOOST_TEST(!has_key(*env, *dbi, "thrower"));
+  BOOST_TEST(w->stats().batch_retries >= 1u);
+}
+
+BOOST_AUTO_TEST_CASE(append_in_runs_inside_another_op) {
+  auto dbi = env->open_db("outbox_test");
+  BOOST_REQUIRE(dbi);
+  std::vector<envelope> v{make_event("appointment", "a1")};
+  auto res = w->execute([&](write_txn& txn) -> result<void> {
+    auto seqs = store->append_in(txn, v, expected_version::no_stream());
+    if (!seqs)
+      return make_unexpected(seqs.error());
+    return put_op(*dbi, "job-for-" + std::to_string(seqs->front()), "x")(txn);
+  });
+  BOOST_REQUIRE(res);
+  BOOST_TEST(v[0].sequence == 1u);
+  BOOST_TEST(v[0].version == 1u);
+  BOOST_TEST(has_key(*env, *dbi, "job-for-1"));
+  BOOST_TEST(*store->last_sequence() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(stop_drains_then_refuses) {
+  std::atomic<int> done{0};
+  for (int i = 0; i < 100; ++i)
+    store->append_async({make_event("appointment", "a1")},
+                        expected_version::any(),
+                        [&done](event_store::append_result r) {
+                          if (r)
+                            ++done;
+                        });
+  w->stop();
+  BOOST_TEST(done.load() == 100);
+  auto res = store->append({make_event("appointment", "a1")},
+                           expected_version::any());
+  BOOST_REQUIRE(!res);
+  BOOST_TEST(res.error().code == errc::closed);
+  BOOST_TEST(*store->last_sequence() == 100u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
