@@ -1,0 +1,213 @@
+#pragma once
+
+#include <messages/decode_error.hpp>
+#include <messages/entities.hpp>
+#include <messages/envelope.hpp>
+#include <messages/events.hpp>
+
+#include <caf/meta/type_name.hpp>
+
+/// CAF 0.17 inspectors for every message type (binary serialization across
+/// nodes and `deep_to_string`). Enums need none: CAF serializes them through
+/// their underlying integer and prints them with `to_string`
+/// (messages/entities.hpp). Field order is the wire format between nodes.
+
+namespace switchboard {
+
+// -- entities -----------------------------------------------------------------
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, company& x) {
+  return f(caf::meta::type_name("company"), x.id, x.name, x.timezone);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, branch& x) {
+  return f(caf::meta::type_name("branch"), x.id, x.company_id, x.name,
+           x.address, x.phone);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, work_interval& x) {
+  return f(caf::meta::type_name("work_interval"), x.day, x.start_minute,
+           x.end_minute);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, staff& x) {
+  return f(caf::meta::type_name("staff"), x.id, x.company_id, x.branch_id,
+           x.name, x.email, x.phone, x.service_ids, x.working_hours, x.active);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, service& x) {
+  return f(caf::meta::type_name("service"), x.id, x.company_id, x.name,
+           x.price_cents, x.duration_minutes);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, customer& x) {
+  return f(caf::meta::type_name("customer"), x.id, x.company_id, x.name,
+           x.phone, x.email, x.prefers_sms, x.prefers_email,
+           x.prefers_whatsapp);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, appointment& x) {
+  return f(caf::meta::type_name("appointment"), x.id, x.company_id, x.branch_id,
+           x.service_id, x.staff_id, x.customer_id, x.start_time, x.end_time,
+           x.status, x.price_cents, x.notes);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, call& x) {
+  return f(caf::meta::type_name("call"), x.id, x.company_id, x.from_number,
+           x.to_number, x.state, x.started_at, x.ended_at, x.duration_s,
+           x.transcript);
+}
+
+// -- envelope and errors ------------------------------------------------------
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, event_metadata& x) {
+  return f(caf::meta::type_name("event_metadata"), x.user_id, x.ip_address,
+           x.user_agent, x.source, x.correlation_id, x.causation_id);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, envelope& x) {
+  return f(caf::meta::type_name("envelope"), x.id, x.type, x.aggregate_type,
+           x.aggregate_id, x.version, x.company_id, x.occurred_at, x.sequence,
+           x.metadata, x.data);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, decode_error& x) {
+  return f(caf::meta::type_name("decode_error"), x.field, x.problem, x.message);
+}
+
+// -- event parts --------------------------------------------------------------
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, change& x) {
+  return f(caf::meta::type_name("change"), x.old_value, x.new_value);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, appointment_request& x) {
+  return f(caf::meta::type_name("appointment_request"), x.service_id,
+           x.staff_id, x.branch_id, x.preferred_start, x.customer_name,
+           x.notes);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, call_analysis& x) {
+  return f(caf::meta::type_name("call_analysis"), x.sentiment, x.summary,
+           x.appointment_request, x.extra);
+}
+
+// -- events -------------------------------------------------------------------
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, appointment_created& x) {
+  return f(caf::meta::type_name("appointment_created"), x.appointment, x.source,
+           x.metadata);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, appointment_updated& x) {
+  return f(caf::meta::type_name("appointment_updated"), x.appointment,
+           x.changes, x.updated_by);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f,
+                                        appointment_cancelled& x) {
+  return f(caf::meta::type_name("appointment_cancelled"), x.appointment,
+           x.reason, x.cancelled_by);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, customer_created& x) {
+  return f(caf::meta::type_name("customer_created"), x.customer, x.source);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, customer_updated& x) {
+  return f(caf::meta::type_name("customer_updated"), x.customer, x.changes);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, customer_merged& x) {
+  return f(caf::meta::type_name("customer_merged"), x.primary, x.merged,
+           x.merged_data);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, staff_updated& x) {
+  return f(caf::meta::type_name("staff_updated"), x.staff, x.changes);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, call_completed& x) {
+  return f(caf::meta::type_name("call_completed"), x.call, x.analysis);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, call_started& x) {
+  return f(caf::meta::type_name("call_started"), x.call_id, x.company_id,
+           x.from_number, x.to_number, x.started_at);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, call_connected& x) {
+  return f(caf::meta::type_name("call_connected"), x.call_id, x.company_id,
+           x.connected_at);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, call_ended& x) {
+  return f(caf::meta::type_name("call_ended"), x.call_id, x.company_id,
+           x.ended_at, x.duration_s, x.end_reason, x.transcript);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, call_analyzed& x) {
+  return f(caf::meta::type_name("call_analyzed"), x.call_id, x.company_id,
+           x.analysis, x.analyzed_at);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f,
+                                        appointment_requested& x) {
+  return f(caf::meta::type_name("appointment_requested"), x.call_id,
+           x.company_id, x.customer_id, x.request, x.requested_at);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, appointment_failed& x) {
+  return f(caf::meta::type_name("appointment_failed"), x.call_id, x.company_id,
+           x.request, x.reason, x.failed_at);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, follow_up_scheduled& x) {
+  return f(caf::meta::type_name("follow_up_scheduled"), x.call_id, x.company_id,
+           x.customer_id, x.due_at, x.reason, x.alternative_slots);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, notification_sent& x) {
+  return f(caf::meta::type_name("notification_sent"), x.appointment_id,
+           x.company_id, x.customer_id, x.channel, x.recipient, x.sent_at,
+           x.call_id);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f,
+                                        call_information_only& x) {
+  return f(caf::meta::type_name("call_information_only"), x.call_id,
+           x.company_id, x.summary, x.concluded_at);
+}
+
+} // namespace switchboard

@@ -1,0 +1,757 @@
+#include <messages/json.hpp>
+
+#include <messages/time.hpp>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <exception>
+#include <limits>
+#include <map>
+#include <optional>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace switchboard {
+
+namespace {
+
+namespace json = boost::json;
+
+// -- field descriptions -------------------------------------------------------
+
+/// How a field behaves when absent. Required fields must be present (and not
+/// null); optional ones default when missing or null; omit_empty ones are
+/// optional and also left out of the output when empty.
+enum class presence { required, optional, omit_empty };
+
+constexpr auto req = presence::required;
+constexpr auto opt = presence::optional;
+constexpr auto omit = presence::omit_empty;
+
+/// A timestamp field, written as RFC 3339 (null when optional and 0).
+struct time_ref {
+  timestamp_ms& value;
+};
+
+/// A list of timestamps.
+struct time_list_ref {
+  std::vector<timestamp_ms>& values;
+};
+
+/// A string that holds JSON text, embedded as a JSON value.
+struct json_text_ref {
+  std::string& text;
+};
+
+time_ref as_time(timestamp_ms& x) {
+  return {x};
+}
+
+time_list_ref as_times(std::vector<timestamp_ms>& x) {
+  return {x};
+}
+
+// Each `fields` overload lists a type's JSON keys once; the writer and the
+// reader below both walk it. `v.check` states invariants checked on decode.
+
+template <class V>
+void fields(V& v, company& x) {
+  v("id", x.id);
+  v("name", x.name);
+  v("timezone", x.timezone, opt);
+}
+
+template <class V>
+void fields(V& v, branch& x) {
+  v("id", x.id);
+  v("company_id", x.company_id);
+  v("name", x.name);
+  v("address", x.address, opt);
+  v("phone", x.phone, opt);
+}
+
+template <class V>
+void fields(V& v, work_interval& x) {
+  v("day", x.day);
+  v("start_minute", x.start_minute);
+  v("end_minute", x.end_minute);
+  v.check(x.start_minute >= 0 && x.start_minute < 1440, "start_minute",
+          "must be in [0, 1440)");
+  v.check(x.end_minute > x.start_minute && x.end_minute <= 1440, "end_minute",
+          "must be after start_minute and at most 1440");
+}
+
+template <class V>
+void fields(V& v, staff& x) {
+  v("id", x.id);
+  v("company_id", x.company_id);
+  v("branch_id", x.branch_id, opt);
+  v("name", x.name);
+  v("email", x.email, opt);
+  v("phone", x.phone, opt);
+  v("service_ids", x.service_ids, opt);
+  v("working_hours", x.working_hours, opt);
+  v("active", x.active, opt);
+}
+
+template <class V>
+void fields(V& v, service& x) {
+  v("id", x.id);
+  v("company_id", x.company_id);
+  v("name", x.name);
+  v("price_cents", x.price_cents);
+  v("duration_minutes", x.duration_minutes);
+  v.check(x.price_cents >= 0, "price_cents", "must not be negative");
+  v.check(x.duration_minutes > 0, "duration_minutes", "must be positive");
+}
+
+template <class V>
+void fields(V& v, customer& x) {
+  v("id", x.id);
+  v("company_id", x.company_id);
+  v("name", x.name, opt);
+  v("phone", x.phone, opt);
+  v("email", x.email, opt);
+  v("prefers_sms", x.prefers_sms, opt);
+  v("prefers_email", x.prefers_email, opt);
+  v("prefers_whatsapp", x.prefers_whatsapp, opt);
+}
+
+template <class V>
+void fields(V& v, appointment& x) {
+  v("id", x.id);
+  v("company_id", x.company_id);
+  v("branch_id", x.branch_id);
+  v("service_id", x.service_id);
+  v("staff_id", x.staff_id);
+  v("customer_id", x.customer_id);
+  v("start_time", as_time(x.start_time));
+  v("end_time", as_time(x.end_time));
+  v("status", x.status);
+  v("price_cents", x.price_cents, opt);
+  v("notes", x.notes, opt);
+  v.check(x.end_time >= x.start_time, "end_time",
+          "must not be before start_time");
+  v.check(x.price_cents >= 0, "price_cents", "must not be negative");
+}
+
+template <class V>
+void fields(V& v, call& x) {
+  v("id", x.id);
+  v("company_id", x.company_id);
+  v("from_number", x.from_number, opt);
+  v("to_number", x.to_number, opt);
+  v("state", x.state);
+  v("started_at", as_time(x.started_at));
+  v("ended_at", as_time(x.ended_at), opt);
+  v("duration_s", x.duration_s, opt);
+  v("transcript", x.transcript, opt);
+  v.check(x.duration_s >= 0, "duration_s", "must not be negative");
+}
+
+template <class V>
+void fields(V& v, change& x) {
+  v("old", x.old_value, opt);
+  v("new", x.new_value, opt);
+}
+
+template <class V>
+void fields(V& v, appointment_request& x) {
+  v("service_id", x.service_id, opt);
+  v("staff_id", x.staff_id, opt);
+  v("branch_id", x.branch_id, opt);
+  v("preferred_start", as_time(x.preferred_start), opt);
+  v("customer_name", x.customer_name, opt);
+  v("notes", x.notes, opt);
+}
+
+template <class V>
+void fields(V& v, call_analysis& x) {
+  v("sentiment", x.sentiment, omit);
+  v("summary", x.summary, opt);
+  v("appointment_request", x.appointment_request, omit);
+  v("extra", x.extra, opt);
+}
+
+template <class V>
+void fields(V& v, event_metadata& x) {
+  v("user_id", x.user_id, opt);
+  v("ip_address", x.ip_address, opt);
+  v("user_agent", x.user_agent, opt);
+  v("source", x.source, opt);
+  v("correlation_id", x.correlation_id, opt);
+  v("causation_id", x.causation_id, opt);
+}
+
+template <class V>
+void fields(V& v, envelope& x) {
+  v("id", x.id);
+  v("type", x.type);
+  v("aggregate_type", x.aggregate_type);
+  v("aggregate_id", x.aggregate_id);
+  v("version", x.version);
+  v("company_id", x.company_id, opt);
+  v("occurred_at", as_time(x.occurred_at));
+  v("sequence", x.sequence, opt);
+  v("metadata", x.metadata, opt);
+  v("data", json_text_ref{x.data});
+}
+
+template <class V>
+void fields(V& v, decode_error& x) {
+  v("field", x.field);
+  v("problem", x.problem);
+  v("message", x.message, opt);
+}
+
+template <class V>
+void fields(V& v, appointment_created& x) {
+  v("appointment", x.appointment);
+  v("source", x.source, opt);
+  v("metadata", x.metadata, opt);
+}
+
+template <class V>
+void fields(V& v, appointment_updated& x) {
+  v("appointment", x.appointment);
+  v("changes", x.changes, opt);
+  v("updated_by", x.updated_by, opt);
+}
+
+template <class V>
+void fields(V& v, appointment_cancelled& x) {
+  v("appointment", x.appointment);
+  v("reason", x.reason, opt);
+  v("cancelled_by", x.cancelled_by, opt);
+}
+
+template <class V>
+void fields(V& v, customer_created& x) {
+  v("customer", x.customer);
+  v("source", x.source);
+}
+
+template <class V>
+void fields(V& v, customer_updated& x) {
+  v("customer", x.customer);
+  v("changes", x.changes, opt);
+}
+
+template <class V>
+void fields(V& v, customer_merged& x) {
+  v("primary", x.primary);
+  v("merged", x.merged);
+  v("merged_data", x.merged_data, opt);
+}
+
+template <class V>
+void fields(V& v, staff_updated& x) {
+  v("staff", x.staff);
+  v("changes", x.changes, opt);
+}
+
+template <class V>
+void fields(V& v, call_completed& x) {
+  v("call", x.call);
+  v("analysis", x.analysis);
+}
+
+template <class V>
+void fields(V& v, call_started& x) {
+  v("call_id", x.call_id);
+  v("company_id", x.company_id);
+  v("from_number", x.from_number, opt);
+  v("to_number", x.to_number, opt);
+  v("started_at", as_time(x.started_at));
+}
+
+template <class V>
+void fields(V& v, call_connected& x) {
+  v("call_id", x.call_id);
+  v("company_id", x.company_id);
+  v("connected_at", as_time(x.connected_at));
+}
+
+template <class V>
+void fields(V& v, call_ended& x) {
+  v("call_id", x.call_id);
+  v("company_id", x.company_id);
+  v("ended_at", as_time(x.ended_at));
+  v("duration_s", x.duration_s, opt);
+  v("end_reason", x.end_reason, opt);
+  v("transcript", x.transcript, opt);
+  v.check(x.duration_s >= 0, "duration_s", "must not be negative");
+}
+
+template <class V>
+void fields(V& v, call_analyzed& x) {
+  v("call_id", x.call_id);
+  v("company_id", x.company_id);
+  v("analysis", x.analysis);
+  v("analyzed_at", as_time(x.analyzed_at));
+}
+
+template <class V>
+void fields(V& v, appointment_requested& x) {
+  v("call_id", x.call_id);
+  v("company_id", x.company_id);
+  v("customer_id", x.customer_id, opt);
+  v("request", x.request);
+  v("requested_at", as_time(x.requested_at));
+}
+
+template <class V>
+void fields(V& v, appointment_failed& x) {
+  v("call_id", x.call_id);
+  v("company_id", x.company_id);
+  v("request", x.request);
+  v("reason", x.reason, opt);
+  v("failed_at", as_time(x.failed_at));
+}
+
+template <class V>
+void fields(V& v, follow_up_scheduled& x) {
+  v("call_id", x.call_id);
+  v("company_id", x.company_id);
+  v("customer_id", x.customer_id, opt);
+  v("due_at", as_time(x.due_at));
+  v("reason", x.reason, opt);
+  v("alternative_slots", as_times(x.alternative_slots), opt);
+}
+
+template <class V>
+void fields(V& v, notification_sent& x) {
+  v("appointment_id", x.appointment_id);
+  v("company_id", x.company_id);
+  v("customer_id", x.customer_id);
+  v("channel", x.channel);
+  v("recipient", x.recipient);
+  v("sent_at", as_time(x.sent_at));
+  v("call_id", x.call_id, opt);
+}
+
+template <class V>
+void fields(V& v, call_information_only& x) {
+  v("call_id", x.call_id);
+  v("company_id", x.company_id);
+  v("summary", x.summary, opt);
+  v("concluded_at", as_time(x.concluded_at));
+}
+
+// -- type classification ------------------------------------------------------
+
+template <class T>
+struct is_vector : std::false_type {};
+
+template <class T>
+struct is_vector<std::vector<T>> : std::true_type {};
+
+template <class T>
+struct is_string_map : std::false_type {};
+
+template <class T>
+struct is_string_map<std::map<std::string, T>> : std::true_type {};
+
+template <class T, class = void>
+struct has_empty : std::false_type {};
+
+template <class T>
+struct has_empty<T, std::void_t<decltype(std::declval<const T&>().empty())>>
+    : std::true_type {};
+
+json::string_view to_sv(const std::string& x) {
+  return {x.data(), x.size()};
+}
+
+std::string join(const std::string& path, std::string_view name) {
+  std::string result;
+  result.reserve(path.size() + name.size() + 1);
+  result = path;
+  if (!result.empty())
+    result += '.';
+  result += name;
+  return result;
+}
+
+std::string at_index(const std::string& path, std::size_t i) {
+  return path + '[' + std::to_string(i) + ']';
+}
+
+// -- encoding -----------------------------------------------------------------
+
+template <class T>
+json::value encode(const T& x);
+
+/// Builds a JSON object from a `fields` list.
+class writer {
+public:
+  template <class T>
+  void operator()(const char* name, const T& x, presence p = req) {
+    if constexpr (has_empty<T>::value)
+      if (p == omit && x.empty())
+        return;
+    obj_[name] = encode(x);
+  }
+
+  void operator()(const char* name, time_ref t, presence p = req) {
+    if (t.value == 0 && p != req) {
+      if (p == opt)
+        obj_[name] = nullptr;
+      return;
+    }
+    obj_[name] = to_sv(format_rfc3339(t.value));
+  }
+
+  void operator()(const char* name, time_list_ref t, presence = req) {
+    json::array arr;
+    arr.reserve(t.values.size());
+    for (auto x : t.values)
+      arr.emplace_back(to_sv(format_rfc3339(x)));
+    obj_[name] = std::move(arr);
+  }
+
+  void operator()(const char* name, json_text_ref t, presence = req) {
+    if (t.text.empty()) {
+      obj_[name] = nullptr;
+      return;
+    }
+    boost::system::error_code ec;
+    auto parsed = json::parse(to_sv(t.text), ec);
+    // Data that is not JSON text (it should always be) stays a string.
+    obj_[name] = ec ? json::value(to_sv(t.text)) : std::move(parsed);
+  }
+
+  void check(bool, const char*, const char*) {
+    // Invariants are checked when decoding only.
+  }
+
+  json::object& object() {
+    return obj_;
+  }
+
+private:
+  json::object obj_;
+};
+
+template <class T>
+json::value encode(const T& x) {
+  if constexpr (std::is_same_v<T, std::string>) {
+    return to_sv(x);
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return json::value(x);
+  } else if constexpr (std::is_enum_v<T>) {
+    return to_sv(to_string(x));
+  } else if constexpr (std::is_integral_v<T>) {
+    return json::value(x);
+  } else if constexpr (is_vector<T>::value) {
+    json::array arr;
+    arr.reserve(x.size());
+    for (const auto& item : x)
+      arr.push_back(encode(item));
+    return arr;
+  } else if constexpr (is_string_map<T>::value) {
+    json::object obj;
+    obj.reserve(x.size());
+    for (const auto& [key, item] : x)
+      obj[to_sv(key)] = encode(item);
+    return obj;
+  } else {
+    writer w;
+    // The writer only reads; `fields` takes a mutable reference so that one
+    // list serves both directions.
+    fields(w, const_cast<T&>(x));
+    return std::move(w.object());
+  }
+}
+
+// -- decoding -----------------------------------------------------------------
+
+using status = std::optional<decode_error>;
+
+decode_error error_at(const std::string& field, const char* problem,
+                      std::string what) {
+  std::string message = field.empty() ? std::string{"document"} : field;
+  message += ": ";
+  message += what;
+  return decode_error{field, problem, std::move(message)};
+}
+
+decode_error wrong_type(const std::string& field, const char* expected,
+                        const json::value& got) {
+  std::string what = "expected ";
+  what += expected;
+  what += ", got ";
+  what += json::to_string(got.kind());
+  return error_at(field, "wrong_type", std::move(what));
+}
+
+template <class E>
+std::string expected_names() {
+  std::string result;
+  for (auto name : enum_names(E{})) {
+    if (!result.empty())
+      result += ", ";
+    result += name;
+  }
+  return result;
+}
+
+status decode_time(const json::value& v, const std::string& path,
+                   timestamp_ms& out) {
+  if (!v.is_string())
+    return wrong_type(path, "an RFC 3339 timestamp string", v);
+  const auto& str = v.get_string();
+  auto parsed = parse_rfc3339({str.data(), str.size()});
+  if (!parsed)
+    return error_at(path, "bad_timestamp", parsed.error());
+  out = *parsed;
+  return std::nullopt;
+}
+
+template <class T>
+status decode(const json::value& v, const std::string& path, T& x);
+
+/// Reads the fields of a `fields` list from a JSON object, stopping at the
+/// first error.
+class reader {
+public:
+  reader(const json::object& obj, const std::string& path)
+      : obj_(obj), path_(path) {}
+
+  template <class T>
+  void operator()(const char* name, T& x, presence p = req) {
+    if (auto* v = find(name, p))
+      err_ = decode(*v, join(path_, name), x);
+  }
+
+  void operator()(const char* name, time_ref t, presence p = req) {
+    if (auto* v = find(name, p))
+      err_ = decode_time(*v, join(path_, name), t.value);
+  }
+
+  void operator()(const char* name, time_list_ref t, presence p = req) {
+    auto* v = find(name, p);
+    if (!v)
+      return;
+    auto path = join(path_, name);
+    if (!v->is_array()) {
+      err_ = wrong_type(path, "an array", *v);
+      return;
+    }
+    const auto& arr = v->get_array();
+    t.values.resize(arr.size());
+    for (std::size_t i = 0; i < arr.size() && !err_; ++i)
+      err_ = decode_time(arr[i], at_index(path, i), t.values[i]);
+  }
+
+  void operator()(const char* name, json_text_ref t, presence p = req) {
+    if (auto* v = find(name, p))
+      t.text = json::serialize(*v);
+  }
+
+  void check(bool ok, const char* name, const char* what) {
+    if (!err_ && !ok)
+      err_ = error_at(join(path_, name), "invalid", what);
+  }
+
+  status result() && {
+    return std::move(err_);
+  }
+
+private:
+  /// Returns the value to decode, or nullptr when there is none (absent
+  /// optional field, or an error, which is then recorded).
+  const json::value* find(const char* name, presence p) {
+    if (err_)
+      return nullptr;
+    auto* v = obj_.if_contains(name);
+    if (v == nullptr) {
+      if (p == req)
+        err_ = error_at(join(path_, name), "missing", "required field");
+      return nullptr;
+    }
+    if (v->is_null() && p != req)
+      return nullptr;
+    return v;
+  }
+
+  const json::object& obj_;
+  const std::string& path_;
+  status err_;
+};
+
+template <class T>
+status decode_int(const json::value& v, const std::string& path, T& x) {
+  using limits = std::numeric_limits<T>;
+  if (v.is_int64()) {
+    const auto i = v.get_int64();
+    if constexpr (std::is_signed_v<T>) {
+      if (i >= limits::min() && i <= limits::max()) {
+        x = static_cast<T>(i);
+        return std::nullopt;
+      }
+    } else {
+      if (i >= 0 && static_cast<std::uint64_t>(i) <= limits::max()) {
+        x = static_cast<T>(i);
+        return std::nullopt;
+      }
+    }
+    return error_at(path, "invalid", "integer out of range");
+  }
+  if (v.is_uint64()) {
+    const auto u = v.get_uint64();
+    if (u <= static_cast<std::uint64_t>(limits::max())) {
+      x = static_cast<T>(u);
+      return std::nullopt;
+    }
+    return error_at(path, "invalid", "integer out of range");
+  }
+  return wrong_type(path, "an integer", v);
+}
+
+template <class T>
+status decode(const json::value& v, const std::string& path, T& x) {
+  if constexpr (std::is_same_v<T, std::string>) {
+    if (!v.is_string())
+      return wrong_type(path, "a string", v);
+    const auto& str = v.get_string();
+    x.assign(str.data(), str.size());
+    return std::nullopt;
+  } else if constexpr (std::is_same_v<T, bool>) {
+    if (!v.is_bool())
+      return wrong_type(path, "a boolean", v);
+    x = v.get_bool();
+    return std::nullopt;
+  } else if constexpr (std::is_enum_v<T>) {
+    if (!v.is_string())
+      return wrong_type(path, "a string", v);
+    const auto& str = v.get_string();
+    if (parse_enum(std::string_view{str.data(), str.size()}, x))
+      return std::nullopt;
+    return error_at(path, "unknown_value",
+                    "unknown value \"" + std::string{str.data(), str.size()}
+                        + "\" (expected one of: " + expected_names<T>() + ")");
+  } else if constexpr (std::is_integral_v<T>) {
+    return decode_int(v, path, x);
+  } else if constexpr (is_vector<T>::value) {
+    if (!v.is_array())
+      return wrong_type(path, "an array", v);
+    const auto& arr = v.get_array();
+    x.clear();
+    x.resize(arr.size());
+    for (std::size_t i = 0; i < arr.size(); ++i)
+      if (auto err = decode(arr[i], at_index(path, i), x[i]))
+        return err;
+    return std::nullopt;
+  } else if constexpr (is_string_map<T>::value) {
+    if (!v.is_object())
+      return wrong_type(path, "an object", v);
+    x.clear();
+    for (const auto& kv : v.get_object()) {
+      std::string key{kv.key().data(), kv.key().size()};
+      auto& item = x[key];
+      if (auto err = decode(kv.value(), join(path, key), item))
+        return err;
+    }
+    return std::nullopt;
+  } else {
+    if (!v.is_object())
+      return wrong_type(path, "an object", v);
+    reader r{v.get_object(), path};
+    fields(r, x);
+    return std::move(r).result();
+  }
+}
+
+} // namespace
+
+// -- public API ---------------------------------------------------------------
+
+expected<json::value, decode_error> parse_json(std::string_view text) {
+  try {
+    boost::system::error_code ec;
+    auto result = json::parse(json::string_view{text.data(), text.size()}, ec);
+    if (ec)
+      return make_unexpected(
+          decode_error{"", "malformed", "malformed JSON: " + ec.message()});
+    return result;
+  } catch (const std::exception& e) {
+    return make_unexpected(decode_error{"", "malformed", e.what()});
+  }
+}
+
+std::string serialize_json(const json::value& v) {
+  return json::serialize(v);
+}
+
+template <class T>
+expected<T, decode_error> from_json(const json::value& v) {
+  try {
+    T result{};
+    if (auto err = decode(v, std::string{}, result))
+      return make_unexpected(std::move(*err));
+    return result;
+  } catch (const std::exception& e) {
+    return make_unexpected(decode_error{"", "invalid", e.what()});
+  }
+}
+
+#define SWITCHBOARD_DEFINE_CODEC(type)                                         \
+  json::value to_json(const type& x) {                                         \
+    return encode(x);                                                          \
+  }                                                                            \
+  template expected<type, decode_error> from_json<type>(const json::value&);
+#define SWITCHBOARD_DEFINE_EVENT_CODEC(type, ...) SWITCHBOARD_DEFINE_CODEC(type)
+SWITCHBOARD_EVENT_TYPES(SWITCHBOARD_DEFINE_EVENT_CODEC)
+SWITCHBOARD_VALUE_TYPES(SWITCHBOARD_DEFINE_CODEC)
+#undef SWITCHBOARD_DEFINE_EVENT_CODEC
+#undef SWITCHBOARD_DEFINE_CODEC
+
+namespace detail {
+
+expected<json::value, decode_error>
+envelope_payload(const envelope& env, std::string_view wire_name) {
+  if (env.type != wire_name) {
+    std::string what = "expected event type ";
+    what += wire_name;
+    what += ", got \"" + env.type + '"';
+    return make_unexpected(error_at("type", "invalid", std::move(what)));
+  }
+  auto payload = parse_json(env.data);
+  if (!payload)
+    return make_unexpected(in_payload(payload.error()));
+  return payload;
+}
+
+decode_error in_payload(decode_error err) {
+  err.field = err.field.empty() ? "data" : "data." + err.field;
+  err.message = "data: " + err.message;
+  return err;
+}
+
+} // namespace detail
+
+expected<void, decode_error> validate(const envelope& env) {
+  if (env.id.empty())
+    return make_unexpected(error_at("id", "missing", "required field"));
+  if (env.aggregate_id.empty())
+    return make_unexpected(
+        error_at("aggregate_id", "missing", "required field"));
+  const auto* info = find_event_type(env.type);
+  if (info == nullptr)
+    return make_unexpected(error_at("type", "unknown_value",
+                                    "unknown event type \"" + env.type + '"'));
+  if (env.aggregate_type != info->aggregate_type)
+    return make_unexpected(
+        error_at("aggregate_type", "invalid",
+                 "expected \"" + std::string{info->aggregate_type} + "\" for "
+                     + env.type + ", got \"" + env.aggregate_type + '"'));
+  auto checked = info->validate(env.data);
+  if (!checked)
+    return make_unexpected(detail::in_payload(checked.error()));
+  return {};
+}
+
+} // namespace switchboard

@@ -1,0 +1,62 @@
+#include <messages/registry.hpp>
+
+#include <messages/json.hpp>
+
+#include <algorithm>
+
+namespace switchboard {
+
+namespace {
+
+template <class E>
+expected<void, decode_error> validate_as(std::string_view data) {
+  auto json = parse_json(data);
+  if (!json)
+    return make_unexpected(json.error());
+  auto event = from_json<E>(*json);
+  if (!event)
+    return make_unexpected(event.error());
+  return {};
+}
+
+std::vector<event_type_info> make_table() {
+  std::vector<event_type_info> result;
+  result.reserve(event_type_count);
+  for_each_event_type([&](auto tag) {
+    using E = typename decltype(tag)::type;
+    using traits = event_traits<E>;
+    result.push_back({traits::wire_name, traits::cpp_name,
+                      traits::aggregate_type, traits::audited,
+                      traits::broadcast_as, traits::channel_prefix,
+                      traits::index, &validate_as<E>});
+  });
+  return result;
+}
+
+} // namespace
+
+const std::vector<event_type_info>& all_event_types() noexcept {
+  static const std::vector<event_type_info> table = make_table();
+  return table;
+}
+
+const event_type_info* find_event_type(std::string_view wire_name) noexcept {
+  const auto& table = all_event_types();
+  auto i = std::find_if(table.begin(), table.end(), [&](const auto& info) {
+    return info.wire_name == wire_name;
+  });
+  return i != table.end() ? &*i : nullptr;
+}
+
+std::string broadcast_channel(const event_type_info& info,
+                              std::string_view company_id) {
+  if (info.broadcast_as.empty() || info.channel_prefix.empty())
+    return {};
+  std::string result = "private-";
+  result += info.channel_prefix;
+  result += '.';
+  result += company_id;
+  return result;
+}
+
+} // namespace switchboard

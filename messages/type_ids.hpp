@@ -1,0 +1,28 @@
+#pragma once
+
+#include <messages/inspect.hpp>
+#include <messages/registry.hpp>
+
+#include <caf/type_id.hpp>
+
+#include <vector>
+
+/// The project's CAF type-ID block: every event (from the registry), every
+/// value type, and batches of envelopes. Register it with
+/// `cfg.add_message_types<caf::id_block::switchboard>()`. Other subsystems
+/// start their own blocks at `caf::id_block::switchboard::end`.
+
+#define SWITCHBOARD_ADD_TYPE_ID(type)                                          \
+  CAF_ADD_TYPE_ID(switchboard, (switchboard::type))
+#define SWITCHBOARD_ADD_EVENT_TYPE_ID(type, ...) SWITCHBOARD_ADD_TYPE_ID(type)
+
+CAF_BEGIN_TYPE_ID_BLOCK(switchboard, caf::first_custom_type_id)
+
+SWITCHBOARD_EVENT_TYPES(SWITCHBOARD_ADD_EVENT_TYPE_ID)
+SWITCHBOARD_VALUE_TYPES(SWITCHBOARD_ADD_TYPE_ID)
+CAF_ADD_TYPE_ID(switchboard, (std::vector<switchboard::envelope>))
+
+CAF_END_TYPE_ID_BLOCK(switchboard)
+
+#undef SWITCHBOARD_ADD_EVENT_TYPE_ID
+#undef SWITCHBOARD_ADD_TYPE_ID

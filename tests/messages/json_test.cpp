@@ -1,0 +1,344 @@
+#include <messages/json.hpp>
+
+#include "samples.hpp"
+
+#include <boost/core/demangle.hpp>
+#include <boost/json.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <functional>
+#include <string>
+#include <typeinfo>
+
+using namespace switchboard;
+using namespace switchboard::test;
+namespace json = boost::json;
+
+namespace {
+
+/// Fails the test if any leaf of `v` is a default value ("", 0, false, null,
+/// an empty array or object): the sample was meant to set every field.
+void check_no_defaults(const json::value& v, const std::string& path) {
+  switch (v.kind()) {
+  case json::kind::null:
+    BOOST_ERROR(path << " is null");
+    break;
+  case json::kind::bool_:
+    BOOST_CHECK_MESSAGE(v.get_bool(), path << " is false");
+    break;
+  case json::kind::int64:
+    BOOST_CHECK_MESSAGE(v.get_int64() != 0, path << " is 0");
+    break;
+  case json::kind::uint64:
+    BOOST_CHECK_MESSAGE(v.get_uint64() != 0, path << " is 0");
+    break;
+  case json::kind::double_:
+    break;
+  case json::kind::string:
+    BOOST_CHECK_MESSAGE(!v.get_string().empty(), path << " is empty");
+    break;
+  case json::kind::array:
+    BOOST_CHECK_MESSAGE(!v.get_array().empty(), path << " is empty");
+    for (std::size_t i = 0; i < v.get_array().size(); ++i)
+      check_no_defaults(v.get_array()[i], path + "[" + std::to_string(i) + "]");
+    break;
+  case json::kind::object:
+    BOOST_CHECK_MESSAGE(!v.get_object().empty(), path << " is empty");
+    for (const auto& kv : v.get_object())
+      check_no_defaults(kv.value(), path + "." + std::string{kv.key()});
+    break;
+  }
+}
+
+/// Encodes, prints, parses and decodes `x`, and checks it comes back equal.
+template <class T>
+void check_json_roundtrip(const T& x, const std::string& name) {
+  const auto text = to_json_text(x);
+  auto parsed = parse_json(text);
+  BOOST_REQUIRE_MESSAGE(parsed, name << ": " << why(parsed));
+  auto back = from_json<T>(*parsed);
+  BOOST_REQUIRE_MESSAGE(back, name << ": " << why(back) << " in " << text);
+  BOOST_CHECK_MESSAGE(*back == x, name << " changed: " << text << " became "
+                                       << to_json_text(*back));
+  BOOST_CHECK_MESSAGE(to_json(*back) == *parsed, name << " JSON changed");
+}
+
+/// Decodes `v` as `T`, expecting an error.
+template <class T>
+decode_error decode_failure(const json::value& v) {
+  auto result = from_json<T>(v);
+  if (result)
+    return decode_error{"<decoded>", "none", json::serialize(v)};
+  return result.error();
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(json_codecs)
+
+BOOST_AUTO_TEST_CASE(every_event_type_roundtrips) {
+  for_each_event_type([](auto tag) {
+    using E = typename decltype(tag)::type;
+    const std::string name{event_traits<E>::wire_name};
+    const auto sample = make_sample<E>();
+    check_no_defaults(to_json(sample), name);
+    check_json_roundtrip(sample, name);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(every_value_type_roundtrips) {
+  for_each_value_type([](auto tag) {
+    using T = typename decltype(tag)::type;
+    const auto sample = make_sample<T>();
+    const std::string name = boost::core::demangle(typeid(T).name());
+    check_no_defaults(to_json(sample), name);
+    check_json_roundtrip(sample, name);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(realistic_events_roundtrip) {
+  appointment_updated updated{
+      sample_appointment(),
+      {{"start_time", {"2024-05-01T08:30:00Z", "2024-05-01T09:30:00Z"}}},
+      "u-1"};
+  check_json_roundtrip(updated, "appointment_updated");
+  check_json_roundtrip(staff_updated{sample_staff(), {}}, "staff_updated");
+  // Optional parts left empty: no sentiment, no request, call not ended.
+  call open_call = sample_call();
+  open_call.ended_at = 0;
+  check_json_roundtrip(call_completed{open_call, {}}, "call_completed");
+}
+
+BOOST_AUTO_TEST_CASE(json_shape) {
+  appointment_created e{sample_appointment(), "phone", {{"call_id", "x"}}};
+  auto json = to_json(e);
+  const auto& appt = json.at("appointment");
+  BOOST_TEST(appt.at("start_time").as_string() == "2024-05-01T09:30:00Z");
+  BOOST_TEST(appt.at("end_time").as_string() == "2024-05-01T10:15:00Z");
+  BOOST_TEST(appt.at("status").as_string() == "scheduled");
+  BOOST_TEST(appt.at("price_cents").as_int64() == 4500);
+  BOOST_TEST(json.at("source").as_string() == "phone");
+  BOOST_TEST(json.at("metadata").at("call_id").as_string() == "x");
+  // Absent sentiment and request are left out; an open call's end is null.
+  call open_call = sample_call();
+  open_call.ended_at = 0;
+  auto completed = to_json(call_completed{open_call, {}});
+  BOOST_TEST(!completed.at("analysis").as_object().contains("sentiment"));
+  BOOST_TEST(
+      !completed.at("analysis").as_object().contains("appointment_request"));
+  BOOST_TEST(completed.at("call").at("ended_at").is_null());
+  auto w = to_json(sample_staff()).at("working_hours").at(2);
+  BOOST_TEST(w.at("day").as_string() == "tuesday");
+  BOOST_TEST(w.at("start_minute").as_int64() == 780);
+  auto upd = to_json(appointment_updated{
+      sample_appointment(), {{"staff_id", {"st-a", "st-b"}}}, ""});
+  BOOST_TEST(upd.at("changes").at("staff_id").at("old").as_string() == "st-a");
+  BOOST_TEST(upd.at("changes").at("staff_id").at("new").as_string() == "st-b");
+}
+
+BOOST_AUTO_TEST_CASE(optional_fields_default) {
+  auto parsed = parse_json(R"({"customer": {"id": "c1", "company_id": "k"},
+                               "source": "web", "unknown_key": 1})");
+  BOOST_REQUIRE(parsed);
+  auto e = from_json<customer_created>(*parsed);
+  BOOST_REQUIRE_MESSAGE(e, why(e));
+  BOOST_TEST(e->customer.id == "c1");
+  BOOST_TEST(e->customer.email == "");
+  BOOST_TEST(!e->customer.prefers_sms);
+  BOOST_TEST((e->source == customer_source::web));
+  // A request given as {} or null is "no request" (the seed's empty()).
+  auto completed
+      = edited(call_completed{sample_call(), {}}, [](json::object& o) {
+          o["analysis"].as_object()["appointment_request"] = json::object{};
+        });
+  auto c = from_json<call_completed>(completed);
+  BOOST_REQUIRE(c);
+  BOOST_TEST(!has_appointment_request(*c));
+}
+
+BOOST_AUTO_TEST_CASE(parse_json_rejects_malformed_text) {
+  for (const char* text : {"", "{", R"({"a":})", "[1,2", "nul", "{} x"}) {
+    auto result = parse_json(text);
+    BOOST_TEST_CONTEXT("input: " << text) {
+      BOOST_REQUIRE(!result);
+      BOOST_TEST(result.error().field == "");
+      BOOST_TEST(result.error().problem == "malformed");
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(decoders_name_the_bad_field) {
+  struct bad_case {
+    const char* name;
+    std::function<decode_error()> decode;
+    const char* field;
+    const char* problem;
+  };
+  const auto created = appointment_created{sample_appointment(), "api", {}};
+  const auto cust = customer_created{sample_customer(), customer_source::web};
+  const auto staff_upd = staff_updated{sample_staff(), {}};
+  auto with = [](auto x, auto edit) {
+    using T = decltype(x);
+    return [x, edit] {
+      return decode_failure<T>(edited(x, edit));
+    };
+  };
+  auto appt = [](json::object& o) -> json::object& {
+    return o["appointment"].as_object();
+  };
+  const bad_case cases[] = {
+      {"missing event field",
+       with(cust,
+            [](json::object& o) {
+              o.erase("customer");
+            }),
+       "customer", "missing"},
+      {"unknown customer source",
+       with(cust,
+            [](json::object& o) {
+              o["source"] = "fax";
+            }),
+       "source", "unknown_value"},
+      {"wrong type in nested entity",
+       with(cust,
+            [](json::object& o) {
+              o["customer"].as_object()["id"] = 7;
+            }),
+       "customer.id", "wrong_type"},
+      {"bool as string",
+       with(cust,
+            [](json::object& o) {
+              o["customer"].as_object()["prefers_sms"] = "yes";
+            }),
+       "customer.prefers_sms", "wrong_type"},
+      {"bad timestamp",
+       with(created,
+            [&](json::object& o) {
+              appt(o)["start_time"] = "2024-13-45T10:00:00Z";
+            }),
+       "appointment.start_time", "bad_timestamp"},
+      {"timestamp as number",
+       with(created,
+            [&](json::object& o) {
+              appt(o)["end_time"] = 17;
+            }),
+       "appointment.end_time", "wrong_type"},
+      {"missing nested field",
+       with(created,
+            [&](json::object& o) {
+              appt(o).erase("staff_id");
+            }),
+       "appointment.staff_id", "missing"},
+      {"required null",
+       with(created,
+            [](json::object& o) {
+              o["appointment"] = nullptr;
+            }),
+       "appointment", "wrong_type"},
+      {"end before start",
+       with(created,
+            [&](json::object& o) {
+              appt(o)["end_time"] = "2024-05-01T09:00:00Z";
+            }),
+       "appointment.end_time", "invalid"},
+      {"unknown status",
+       with(created,
+            [&](json::object& o) {
+              appt(o)["status"] = "maybe";
+            }),
+       "appointment.status", "unknown_value"},
+      {"metadata value not a string",
+       with(created,
+            [](json::object& o) {
+              o["metadata"] = json::object{{"n", 1}};
+            }),
+       "metadata.n", "wrong_type"},
+      {"working hours out of range",
+       with(staff_upd,
+            [](json::object& o) {
+              o["staff"]
+                  .as_object()["working_hours"]
+                  .as_array()[0]
+                  .as_object()["end_minute"]
+                  = 2000;
+            }),
+       "staff.working_hours[0].end_minute", "invalid"},
+      {"unknown weekday",
+       with(staff_upd,
+            [](json::object& o) {
+              o["staff"]
+                  .as_object()["working_hours"]
+                  .as_array()[1]
+                  .as_object()["day"]
+                  = "funday";
+            }),
+       "staff.working_hours[1].day", "unknown_value"},
+      {"change value wrong type",
+       with(appointment_updated{sample_appointment(),
+                                {{"notes", {"a", "b"}}},
+                                ""},
+            [](json::object& o) {
+              o["changes"].as_object()["notes"].as_object()["old"] = 1;
+            }),
+       "changes.notes.old", "wrong_type"},
+      {"bad preferred start",
+       with(
+           appointment_requested{
+               "call-9", "c-42", "", {"svc", "", "", 1, "", ""}, t_0930},
+           [](json::object& o) {
+             o["request"].as_object()["preferred_start"] = "tomorrow";
+           }),
+       "request.preferred_start", "bad_timestamp"},
+      {"bad slot in list",
+       with(follow_up_scheduled{"call-9", "c-42", "", t_0930, "", {1, 2}},
+            [](json::object& o) {
+              o["alternative_slots"].as_array()[1] = "2024-02-30T10:00:00Z";
+            }),
+       "alternative_slots[1]", "bad_timestamp"},
+      {"unknown channel",
+       with(make_sample<notification_sent>(),
+            [](json::object& o) {
+              o["channel"] = "fax";
+            }),
+       "channel", "unknown_value"},
+      {"integer out of range",
+       with(make_sample<call_ended>(),
+            [](json::object& o) {
+              o["duration_s"] = 1LL << 40;
+            }),
+       "duration_s", "invalid"},
+      {"negative unsigned",
+       with(make_sample<envelope>(),
+            [](json::object& o) {
+              o["version"] = -1;
+            }),
+       "version", "invalid"},
+      {"missing envelope time",
+       with(make_sample<envelope>(),
+            [](json::object& o) {
+              o.erase("occurred_at");
+            }),
+       "occurred_at", "missing"},
+      {"document not an object",
+       [] {
+         return decode_failure<customer_created>(json::array{1, 2});
+       },
+       "", "wrong_type"},
+      {"service price as string",
+       with(make_sample<service>(),
+            [](json::object& o) {
+              o["price_cents"] = "12";
+            }),
+       "price_cents", "wrong_type"},
+  };
+  for (const auto& c : cases) {
+    BOOST_TEST_CONTEXT(c.name) {
+      auto err = c.decode();
+      BOOST_TEST(err.field == c.field);
+      BOOST_TEST(err.problem == c.problem);
+      BOOST_TEST(!err.message.empty());
+    }
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
