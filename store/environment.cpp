@@ -123,9 +123,10 @@ result<std::unique_ptr<environment>> environment::open(options opts) {
     if (auto rc = mdb_env_set_maxreaders(env, opts.max_readers); rc != 0)
       return close_on_error(rc, "mdb_env_set_maxreaders");
     unsigned flags = MDB_NOTLS;
+    if (opts.write_map)
+      flags |= MDB_WRITEMAP;
     switch (opts.sync) {
-    case options::sync_mode::full:
-      break;
+    case options::sync_mode::full: // the writer syncs the meta page
     case options::sync_mode::no_meta_sync:
       flags |= MDB_NOMETASYNC;
       break;

@@ -29,7 +29,9 @@ struct options {
   std::size_t max_map_size = std::size_t{64} << 30;
   /// When the writer tells its callers "committed".
   enum class sync_mode {
-    /// After the data and the meta page are on disk (fdatasync).
+    /// After the data and the meta page are on disk. LMDB syncs the data
+    /// in the commit (MDB_NOMETASYNC); the writer's completion thread
+    /// syncs the meta page while the next transaction is being built.
     full,
     /// After the data is on disk; the meta page is flushed with the next
     /// commit (MDB_NOMETASYNC): a system crash may undo the last commit.
@@ -39,6 +41,11 @@ struct options {
     none,
   } sync
       = sync_mode::full;
+  /// Write through a writable memory map (MDB_WRITEMAP): commits skip
+  /// copying each dirty page with pwrite(2), but LMDB 0.9 then msyncs the
+  /// whole map per sync and the file is as large (sparse) as the map. Was
+  /// 10x slower for small commits in store_bench on ext4, hence off.
+  bool write_map = false;
   /// Most operations the writer puts into one transaction.
   std::size_t max_batch = 1024;
   /// Most concurrent read transactions (MDB's maxreaders).

@@ -27,10 +27,6 @@ MDB_val as_val(const void* data, std::size_t size) {
   return MDB_val{size, const_cast<void*>(data)};
 }
 
-MDB_val as_val(std::string_view s) {
-  return as_val(s.data(), s.size());
-}
-
 /// A key of the event_ids database. UUID text (any case) becomes a tag byte
 /// 1 and the 16 bytes; anything else a tag byte 0 and the id's bytes.
 struct id_key {
@@ -197,32 +193,56 @@ std::string describe(expected_version ev) {
   return "?";
 }
 
-/// Reads up to `max_count` events of a DUPSORT index under `key` with
+/// A key of the by_type and by_company indexes: the name's size (one
+/// byte), the name, and the sequence big-endian. One tree per index, so
+/// that a batch dirties one leaf per name at its right edge.
+struct name_key {
+  std::size_t size = 0;
+  char buf[1 + max_name_size + 8];
+
+  name_key(std::string_view name, std::uint64_t seq) {
+    buf[0] = static_cast<char>(name.size());
+    std::memcpy(buf + 1, name.data(), name.size());
+    put_be64(buf + 1 + name.size(), seq);
+    size = 1 + name.size() + 8;
+  }
+  MDB_val val() const {
+    return as_val(buf, size);
+  }
+  /// The bytes every key of the same name starts with.
+  std::string_view prefix() const {
+    return {buf, size - 8};
+  }
+};
+
+/// Reads up to `max_count` events of a name index under `name` with
 /// sequence >= `from_seq`.
-result<std::vector<envelope>> read_dup_index(const read_txn& txn, MDB_dbi index,
-                                             MDB_dbi events,
-                                             std::string_view key_text,
-                                             std::uint64_t from_seq,
-                                             std::size_t max_count) {
+result<std::vector<envelope>> read_name_index(const read_txn& txn,
+                                              MDB_dbi index, MDB_dbi events,
+                                              std::string_view name,
+                                              std::uint64_t from_seq,
+                                              std::size_t max_count) {
   std::vector<envelope> out;
-  if (key_text.empty() || key_text.size() > max_name_size || max_count == 0)
+  if (name.empty() || name.size() > max_name_size || max_count == 0)
     return out;
   cursor_guard c;
   if (auto rc = mdb_cursor_open(txn.handle(), index, &c.c); rc != 0)
     return fail_mdb(rc, "mdb_cursor_open");
-  char from[8];
-  put_be64(from, from_seq);
-  auto key = as_val(key_text);
-  auto val = as_val(from, 8);
-  auto rc = mdb_cursor_get(c.c, &key, &val, MDB_GET_BOTH_RANGE);
+  name_key start{name, from_seq};
+  auto prefix = start.prefix();
+  auto key = start.val();
+  MDB_val val;
+  auto rc = mdb_cursor_get(c.c, &key, &val, MDB_SET_RANGE);
   while (rc == 0 && out.size() < max_count) {
-    if (val.mv_size != 8)
-      return fail(errc::corrupt, "index: bad value size");
-    auto ev = load(txn.handle(), events, get_be64(val.mv_data));
+    if (key.mv_size != prefix.size() + 8
+        || std::memcmp(key.mv_data, prefix.data(), prefix.size()) != 0)
+      break;
+    auto seq = get_be64(static_cast<const char*>(key.mv_data) + prefix.size());
+    auto ev = load(txn.handle(), events, seq);
     if (!ev)
       return make_unexpected(ev.error());
     out.push_back(ev->to_envelope());
-    rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT_DUP);
+    rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT);
   }
   if (rc != 0 && rc != MDB_NOTFOUND)
     return fail_mdb(rc, "mdb_cursor_get(index)");
@@ -261,12 +281,9 @@ result<std::unique_ptr<event_store>> event_store::open(environment& env,
           MDB_dbi* out;
         };
         spec specs[] = {
-            {events_db, 0, &d.events},
-            {streams_db, 0, &d.streams},
-            {event_ids_db, 0, &d.event_ids},
-            {by_type_db, MDB_DUPSORT | MDB_DUPFIXED, &d.by_type},
-            {by_time_db, 0, &d.by_time},
-            {by_company_db, MDB_DUPSORT | MDB_DUPFIXED, &d.by_company},
+            {events_db, 0, &d.events},       {streams_db, 0, &d.streams},
+            {event_ids_db, 0, &d.event_ids}, {by_type_db, 0, &d.by_type},
+            {by_time_db, 0, &d.by_time},     {by_company_db, 0, &d.by_company},
         };
         for (auto& s : specs) {
           auto dbi = env.open_db(s.name, s.flags);
@@ -510,9 +527,10 @@ event_store::append_result event_store::append_in(write_txn& txn,
           rc != 0)
         return fail_mdb(rc, "mdb_put(event_ids)");
       // by_type
-      key = as_val(e.type);
-      val = seq_val;
-      if (auto rc = mdb_put(t, db_.by_type, &key, &val, MDB_APPENDDUP); rc != 0)
+      name_key type_key{e.type, e.sequence};
+      key = type_key.val();
+      val = as_val(nullptr, 0);
+      if (auto rc = mdb_put(t, db_.by_type, &key, &val, 0); rc != 0)
         return fail_mdb(rc, "mdb_put(by_type)");
       // by_time
       char tk[16];
@@ -524,10 +542,10 @@ event_store::append_result event_store::append_in(write_txn& txn,
         return fail_mdb(rc, "mdb_put(by_time)");
       // by_company
       if (!e.company_id.empty()) {
-        key = as_val(e.company_id);
-        val = seq_val;
-        if (auto rc = mdb_put(t, db_.by_company, &key, &val, MDB_APPENDDUP);
-            rc != 0)
+        name_key company_key{e.company_id, e.sequence};
+        key = company_key.val();
+        val = as_val(nullptr, 0);
+        if (auto rc = mdb_put(t, db_.by_company, &key, &val, 0); rc != 0)
           return fail_mdb(rc, "mdb_put(by_company)");
       }
     }
@@ -586,8 +604,8 @@ event_store::read_by_type(std::string_view type, std::uint64_t from_seq,
     auto txn = env_.begin_read();
     if (!txn)
       return make_unexpected(txn.error());
-    return read_dup_index(*txn, db_.by_type, db_.events, type, from_seq,
-                          max_count);
+    return read_name_index(*txn, db_.by_type, db_.events, type, from_seq,
+                           max_count);
   });
 }
 
@@ -599,8 +617,8 @@ event_store::read_by_company(std::string_view company_id,
     auto txn = env_.begin_read();
     if (!txn)
       return make_unexpected(txn.error());
-    return read_dup_index(*txn, db_.by_company, db_.events, company_id,
-                          from_seq, max_count);
+    return read_name_index(*txn, db_.by_company, db_.events, company_id,
+                           from_seq, max_count);
   });
 }
 

@@ -68,9 +68,9 @@ struct event_store_config {
 /// | events     | seq → event record (codec.hpp)         | appended     |
 /// | streams    | stream slot, version → seq             |              |
 /// | event_ids  | event id key → seq                     |              |
-/// | by_type    | type → seq, seq, ...                   | DUPSORT/FIXED|
+/// | by_type    | type size, type, seq → (empty)         |              |
 /// | by_time    | occurred_at, seq → (empty)             |              |
-/// | by_company | company id → seq, seq, ...             | DUPSORT/FIXED|
+/// | by_company | company size, company, seq → (empty)  |              |
 ///
 /// A stream's slot is a 64-bit hash of (aggregate type, aggregate id),
 /// which keeps stream keys at 16 bytes. Hash collisions are resolved

@@ -1,11 +1,16 @@
 #include "store/writer.hpp"
 
+#include <pthread.h>
+
 #include <future>
 #include <new>
 
 namespace switchboard::store {
 
 writer::writer(environment& env) : env_(env) {
+  done_thread_ = std::thread([this] {
+    run_completions();
+  });
   thread_ = std::thread([this] {
     run();
   });
@@ -55,8 +60,17 @@ void writer::stop() {
     stopping_ = true;
   }
   cv_.notify_all();
-  if (thread_.joinable() && !on_writer_thread())
+  if (on_writer_thread())
+    return; // a thread cannot join itself; the destructor will
+  if (thread_.joinable())
     thread_.join();
+  {
+    std::lock_guard<std::mutex> lock{done_mtx_};
+    done_stopping_ = true;
+  }
+  done_cv_.notify_all();
+  if (done_thread_.joinable())
+    done_thread_.join();
 }
 
 writer_stats writer::stats() const {
@@ -70,14 +84,16 @@ writer_stats writer::stats() const {
 }
 
 bool writer::on_writer_thread() const noexcept {
-  return std::this_thread::get_id() == thread_.get_id();
+  auto self = std::this_thread::get_id();
+  return self == thread_.get_id() || self == done_thread_.get_id();
 }
 
 void writer::run() {
+  pthread_setname_np(pthread_self(), "sb-store-writer");
   std::vector<item> batch;
   auto max_batch = env_.opts().max_batch;
-  batch.reserve(max_batch);
   for (;;) {
+    batch.reserve(max_batch);
     {
       std::unique_lock<std::mutex> lock{mtx_};
       cv_.wait(lock, [this] {
@@ -118,18 +134,12 @@ result<void> writer::run_op(write_txn& txn, item& it) {
 }
 
 void writer::run_batch(std::vector<item>& batch) {
-  auto finish = [this](item& it, const result<void>& res) {
-    if (res)
-      ++ops_committed_;
-    else
-      ++ops_failed_;
-    if (!it.done)
-      return;
-    try {
-      it.done(res);
-    } catch (...) {
-      // A completion must not take the writer down.
-    }
+  auto fail_all = [this](std::vector<item>& items, const error& err) {
+    std::vector<result<void>> results;
+    results.reserve(items.size());
+    for (std::size_t i = 0; i < items.size(); ++i)
+      results.emplace_back(make_unexpected(err));
+    complete(std::move(items), std::move(results));
   };
   std::vector<result<void>> results;
   results.reserve(batch.size());
@@ -137,8 +147,7 @@ void writer::run_batch(std::vector<item>& batch) {
     results.clear();
     auto txn = env_.begin_write();
     if (!txn) {
-      for (auto& it : batch)
-        finish(it, make_unexpected(txn.error()));
+      fail_all(batch, txn.error());
       return;
     }
     error poison;
@@ -158,8 +167,7 @@ void writer::run_batch(std::vector<item>& batch) {
       auto n = static_cast<std::uint64_t>(batch.size());
       if (n > largest_batch_.load(std::memory_order_relaxed))
         largest_batch_ = n;
-      for (std::size_t i = 0; i < batch.size(); ++i)
-        finish(batch[i], results[i]);
+      complete(std::move(batch), std::move(results));
       return;
     }
     txn->abort();
@@ -170,7 +178,7 @@ void writer::run_batch(std::vector<item>& batch) {
       poison.message += " (and the map cannot grow: max_map_size reached)";
     }
     if (batch.size() == 1) {
-      finish(batch.front(), make_unexpected(std::move(poison)));
+      fail_all(batch, poison);
       return;
     }
     // Redo each operation alone, so that only the culprit fails.
@@ -180,6 +188,61 @@ void writer::run_batch(std::vector<item>& batch) {
       run_batch(single);
     }
     return;
+  }
+}
+
+void writer::complete(std::vector<item> items,
+                      std::vector<result<void>> results) {
+  for (auto& r : results)
+    if (r)
+      ++ops_committed_;
+    else
+      ++ops_failed_;
+  {
+    std::lock_guard<std::mutex> lock{done_mtx_};
+    done_queue_.push_back(outcome{std::move(items), std::move(results)});
+  }
+  done_cv_.notify_one();
+}
+
+void writer::run_completions() {
+  pthread_setname_np(pthread_self(), "sb-store-done");
+  auto must_sync = env_.opts().sync == options::sync_mode::full;
+  std::deque<outcome> ready;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock{done_mtx_};
+      done_cv_.wait(lock, [this] {
+        return done_stopping_ || !done_queue_.empty();
+      });
+      if (done_queue_.empty())
+        return; // stopping and drained
+      ready.swap(done_queue_);
+    }
+    // One sync makes every batch committed so far durable, meta included.
+    // (Failed batches need none, but a sync costs little when clean.)
+    result<void> synced;
+    if (must_sync)
+      synced = env_.sync();
+    for (auto& o : ready) {
+      for (std::size_t i = 0; i < o.items.size(); ++i) {
+        auto& it = o.items[i];
+        if (!it.done)
+          continue;
+        try {
+          if (o.results[i] && !synced) {
+            auto err = synced.error();
+            err.message = "committed but not synced to disk: " + err.message;
+            it.done(make_unexpected(std::move(err)));
+          } else {
+            it.done(o.results[i]);
+          }
+        } catch (...) {
+          // A completion must not take the writer down.
+        }
+      }
+    }
+    ready.clear();
   }
 }
 

@@ -37,6 +37,8 @@ struct writer_stats {
 /// submitted while a commit is in progress go into the next transaction
 /// together (at most `options::max_batch`), which is committed (and
 /// synced, per `options::sync`) before any of them is told the outcome.
+/// A second thread runs the completions (after syncing the meta page with
+/// `sync_mode::full`), so that the next transaction overlaps with them.
 ///
 /// An operation that fails fails alone: the others of its batch commit.
 /// When the whole transaction fails (MDB_MAP_FULL, I/O error, an operation
@@ -52,9 +54,10 @@ public:
   /// append) nor hold read transactions.
   using op_fn = std::function<result<void>(write_txn&)>;
 
-  /// A completion: called on the writer thread after the operation's
-  /// transaction committed (and synced), or with the operation's error.
-  /// Keep it short: the next batch waits for it.
+  /// A completion: called after the operation's transaction committed
+  /// (and synced), or with the operation's error, on the writer's
+  /// completion thread, in commit order, while the writer thread builds
+  /// the next transaction. Keep it short: later completions wait for it.
   using done_fn = std::function<void(const result<void>&)>;
 
   /// Starts the writer thread on `env`, which must outlive the writer.
@@ -82,7 +85,8 @@ public:
   /// A snapshot of the counters.
   writer_stats stats() const;
 
-  /// True on the writer thread (inside an op or a completion).
+  /// True on the writer thread or its completion thread (inside an op or
+  /// a completion), where blocking on the writer would deadlock.
   bool on_writer_thread() const noexcept;
 
 private:
@@ -92,9 +96,17 @@ private:
     isolation iso;
   };
 
+  /// A committed (or failed) batch waiting for its completions.
+  struct outcome {
+    std::vector<item> items;
+    std::vector<result<void>> results;
+  };
+
   void run();
+  void run_completions();
   void run_batch(std::vector<item>& batch);
   result<void> run_op(write_txn& txn, item& it);
+  void complete(std::vector<item> items, std::vector<result<void>> results);
 
   environment& env_;
   mutable std::mutex mtx_;
@@ -102,6 +114,11 @@ private:
   std::deque<item> queue_;
   bool stopping_ = false;
   std::thread thread_;
+  std::mutex done_mtx_;
+  std::condition_variable done_cv_;
+  std::deque<outcome> done_queue_;
+  bool done_stopping_ = false;
+  std::thread done_thread_;
   std::atomic<std::uint64_t> commits_{0};
   std::atomic<std::uint64_t> ops_committed_{0};
   std::atomic<std::uint64_t> ops_failed_{0};

@@ -1,0 +1,419 @@
+// Store benchmark: durable appends per second through the writer's group
+// commit (1, 16 and 256 concurrent writers), append latency at 256
+// writers, a full scan of the global log and stream reads, beside the
+// anchor measured in the same run: raw LMDB puts of the same value size,
+// 1000 per transaction, with the same sync setting.
+//
+// Usage: store_bench [--quick] [--seconds S] [--aggregates N]
+//                    [--sync full|no_meta_sync|none] [--nested] [--dir D]
+// The last line is "RESULT store_bench ...". Timing never fails the run.
+
+#include "store/environment.hpp"
+#include "store/event_store.hpp"
+#include "store/writer.hpp"
+
+#include <lmdb.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace switchboard;
+using namespace switchboard::store;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+struct settings {
+  double seconds = 5;
+  std::uint64_t aggregates = 100000;
+  options::sync_mode sync = options::sync_mode::full;
+  bool nested = false;
+  std::string dir;
+};
+
+/// Bytes this process has written with write(2)/pwrite(2) so far.
+std::uint64_t written_bytes() {
+  std::FILE* f = std::fopen("/proc/self/io", "r");
+  if (f == nullptr)
+    return 0;
+  char line[128];
+  unsigned long long n = 0;
+  while (std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "wchar: %llu", &n) == 1)
+      break;
+  std::fclose(f);
+  return n;
+}
+
+/// CPU seconds used so far by this process's threads named `name`.
+double thread_cpu(const char* name) {
+  double total = 0;
+  std::error_code ec;
+  for (auto& task :
+       std::filesystem::directory_iterator("/proc/self/task", ec)) {
+    auto dir = task.path().string();
+    std::FILE* f = std::fopen((dir + "/comm").c_str(), "r");
+    if (f == nullptr)
+      continue;
+    char comm[64] = {};
+    auto ok = std::fgets(comm, sizeof comm, f) != nullptr;
+    std::fclose(f);
+    if (!ok || std::strncmp(comm, name, std::strlen(name)) != 0)
+      continue;
+    f = std::fopen((dir + "/stat").c_str(), "r");
+    if (f == nullptr)
+      continue;
+    char buf[1024];
+    auto n = std::fread(buf, 1, sizeof buf - 1, f);
+    std::fclose(f);
+    buf[n] = 0;
+    // Fields after the ")" that ends comm: utime is the 12th, stime 13th.
+    auto p = std::strrchr(buf, ')');
+    unsigned long long utime = 0, stime = 0;
+    if (p != nullptr
+        && std::sscanf(p + 2,
+                       "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+                       &utime, &stime)
+               == 2)
+      total += static_cast<double>(utime + stime)
+               / static_cast<double>(sysconf(_SC_CLK_TCK));
+  }
+  return total;
+}
+
+/// CPU seconds used so far by the whole process.
+double process_cpu() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + ts.tv_nsec / 1e9;
+}
+
+double since(clock_type::time_point t0) {
+  return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+/// A UUIDv7 in text form (time ordered).
+std::string uuid7(std::mt19937_64& rng) {
+  static std::atomic<std::uint64_t> counter{0};
+  auto ms = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  auto seq = counter.fetch_add(1) & 0xfff;
+  auto rb = rng();
+  unsigned char b[16];
+  for (int i = 0; i < 6; ++i)
+    b[i] = static_cast<unsigned char>(ms >> (40 - 8 * i));
+  b[6] = static_cast<unsigned char>(0x70 | (seq >> 8));
+  b[7] = static_cast<unsigned char>(seq & 0xff);
+  for (int i = 8; i < 16; ++i)
+    b[i] = static_cast<unsigned char>(rb >> (8 * (i - 8)));
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
+  char out[37];
+  std::snprintf(out, sizeof out,
+                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+                "%02x%02x%02x%02x%02x%02x",
+                b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+                b[10], b[11], b[12], b[13], b[14], b[15]);
+  return out;
+}
+
+const char* const types[]
+    = {"appointment.created", "appointment.updated", "appointment.cancelled",
+       "customer.updated", "call.completed"};
+
+/// An event of about 300 encoded bytes for a random aggregate.
+envelope make_event(std::mt19937_64& rng, std::uint64_t aggregates) {
+  envelope e;
+  e.id = uuid7(rng);
+  e.type = types[rng() % 5];
+  e.aggregate_type = "appointment";
+  e.aggregate_id = "apt-" + std::to_string(rng() % aggregates);
+  e.company_id = "company-" + std::to_string(rng() % 50);
+  e.occurred_at = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  e.metadata.user_id = "user-17";
+  e.metadata.source = "phone";
+  e.metadata.correlation_id = e.id;
+  e.data = R"({"appointment_id":")" + e.aggregate_id
+           + R"(","status":"scheduled","starts_at":"2026-03-01T10:00:00Z",)"
+             R"("ends_at":"2026-03-01T10:30:00Z","staff_id":"staff-3",)"
+             R"("service_id":"svc-9","notes":")"
+           + std::string(40, 'n') + "\"}";
+  return e;
+}
+
+struct run_result {
+  double eps = 0;
+  std::uint64_t appends = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+};
+
+run_result run_writers(event_store& store, int writers, const settings& s) {
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> failed{0};
+  std::vector<std::vector<float>> latencies(writers);
+  std::vector<std::thread> pool;
+  auto before = store.get_writer().stats();
+  auto bytes0 = written_bytes();
+  auto wcpu0 = thread_cpu("sb-store-writer");
+  auto dcpu0 = thread_cpu("sb-store-done");
+  auto pcpu0 = process_cpu();
+  auto t0 = clock_type::now();
+  for (int t = 0; t < writers; ++t)
+    pool.emplace_back([&, t] {
+      std::mt19937_64 rng(static_cast<std::uint64_t>(t) * 7919 + writers);
+      auto& lat = latencies[t];
+      lat.reserve(4096);
+      while (!stop.load(std::memory_order_relaxed)) {
+        std::vector<envelope> v;
+        v.push_back(make_event(rng, s.aggregates));
+        auto a0 = clock_type::now();
+        auto res = store.append(std::move(v), expected_version::any());
+        lat.push_back(static_cast<float>(since(a0) * 1000.0));
+        if (!res) {
+          ++failed;
+          std::fprintf(stderr, "append failed: %s\n",
+                       to_string(res.error()).c_str());
+        }
+      }
+    });
+  std::this_thread::sleep_for(std::chrono::duration<double>(s.seconds));
+  stop = true;
+  for (auto& th : pool)
+    th.join();
+  auto elapsed = since(t0);
+  auto after = store.get_writer().stats();
+  auto bytes = written_bytes() - bytes0;
+  auto wcpu = thread_cpu("sb-store-writer") - wcpu0;
+  auto dcpu = thread_cpu("sb-store-done") - dcpu0;
+  auto pcpu = process_cpu() - pcpu0;
+  std::vector<float> all;
+  for (auto& l : latencies)
+    all.insert(all.end(), l.begin(), l.end());
+  std::sort(all.begin(), all.end());
+  run_result r;
+  r.appends = after.ops_committed - before.ops_committed;
+  r.eps = static_cast<double>(r.appends) / elapsed;
+  if (!all.empty()) {
+    r.p50_ms = all[all.size() / 2];
+    r.p99_ms = all[std::min(all.size() - 1, all.size() * 99 / 100)];
+  }
+  auto commits = after.commits - before.commits;
+  std::printf("writers=%-4d appends=%-8llu durable_eps=%-9.0f p50_ms=%.3f "
+              "p99_ms=%.3f commits=%llu avg_batch=%.1f written/event=%.0f B "
+              "failed=%llu\n",
+              writers, static_cast<unsigned long long>(r.appends), r.eps,
+              r.p50_ms, r.p99_ms, static_cast<unsigned long long>(commits),
+              commits ? static_cast<double>(r.appends) / commits : 0.0,
+              r.appends ? static_cast<double>(bytes) / r.appends : 0.0,
+              static_cast<unsigned long long>(failed.load()));
+  if (r.appends > 0)
+    std::printf("  cpu per append: writer %.1f us, completions %.1f us, "
+                "whole process %.1f us\n",
+                wcpu * 1e6 / r.appends, dcpu * 1e6 / r.appends,
+                pcpu * 1e6 / r.appends);
+  std::fflush(stdout);
+  return r;
+}
+
+/// Raw LMDB: sequential 8-byte keys, 300-byte values, 1000 puts per txn.
+double raw_lmdb(const std::string& path, const settings& s) {
+  std::filesystem::create_directories(path);
+  MDB_env* env = nullptr;
+  mdb_env_create(&env);
+  mdb_env_set_mapsize(env, std::size_t{8} << 30);
+  unsigned flags = 0;
+  if (s.sync == options::sync_mode::no_meta_sync)
+    flags |= MDB_NOMETASYNC;
+  if (s.sync == options::sync_mode::none)
+    flags |= MDB_NOSYNC;
+  if (auto rc = mdb_env_open(env, path.c_str(), flags, 0644); rc != 0) {
+    std::fprintf(stderr, "raw lmdb: %s\n", mdb_strerror(rc));
+    return 0;
+  }
+  MDB_dbi dbi;
+  MDB_txn* txn;
+  mdb_txn_begin(env, nullptr, 0, &txn);
+  mdb_dbi_open(txn, nullptr, 0, &dbi);
+  mdb_txn_commit(txn);
+  std::string value(300, 'v');
+  std::uint64_t key = 0;
+  auto t0 = clock_type::now();
+  while (since(t0) < s.seconds) {
+    mdb_txn_begin(env, nullptr, 0, &txn);
+    for (int i = 0; i < 1000; ++i) {
+      char k[8];
+      put_be64(k, ++key);
+      MDB_val kv{8, k};
+      MDB_val vv{value.size(), value.data()};
+      if (auto rc = mdb_put(txn, dbi, &kv, &vv, MDB_APPEND); rc != 0) {
+        std::fprintf(stderr, "raw lmdb put: %s\n", mdb_strerror(rc));
+        mdb_txn_abort(txn);
+        mdb_env_close(env);
+        return 0;
+      }
+    }
+    mdb_txn_commit(txn);
+  }
+  auto puts = static_cast<double>(key) / since(t0);
+  mdb_env_close(env);
+  std::printf("raw lmdb: %llu puts, %.0f puts/s (1000 per txn)\n",
+              static_cast<unsigned long long>(key), puts);
+  return puts;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  settings s;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "%s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--quick") {
+      s.seconds = 0.5;
+      s.aggregates = 10000;
+    } else if (a == "--seconds") {
+      s.seconds = std::atof(next().c_str());
+    } else if (a == "--aggregates") {
+      s.aggregates = std::strtoull(next().c_str(), nullptr, 10);
+    } else if (a == "--nested") {
+      s.nested = true;
+    } else if (a == "--dir") {
+      s.dir = next();
+    } else if (a == "--sync") {
+      auto m = next();
+      if (m == "full")
+        s.sync = options::sync_mode::full;
+      else if (m == "no_meta_sync")
+        s.sync = options::sync_mode::no_meta_sync;
+      else if (m == "none")
+        s.sync = options::sync_mode::none;
+      else {
+        std::fprintf(stderr, "unknown sync mode %s\n", m.c_str());
+        return 2;
+      }
+    } else {
+      std::fprintf(stderr,
+                   "usage: %s [--quick] [--seconds S] [--aggregates N] "
+                   "[--sync full|no_meta_sync|none] [--nested] [--dir D]\n",
+                   argv[0]);
+      return 2;
+    }
+  }
+  std::string base;
+  if (s.dir.empty()) {
+    char tmpl[] = "/tmp/store_bench-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) {
+      std::perror("mkdtemp");
+      return 1;
+    }
+    base = tmpl;
+  } else {
+    base = s.dir + "/store_bench";
+    std::filesystem::remove_all(base);
+    std::filesystem::create_directories(base);
+  }
+  std::printf("store_bench: %.1f s per phase, %llu aggregates, sync=%s%s, "
+              "dir %s\n",
+              s.seconds, static_cast<unsigned long long>(s.aggregates),
+              s.sync == options::sync_mode::full           ? "full"
+              : s.sync == options::sync_mode::no_meta_sync ? "no_meta_sync"
+                                                           : "none",
+              s.nested ? ", nested txns" : "", base.c_str());
+  run_result r1, r16, r256;
+  double scan_eps = 0, raw = 0;
+  {
+    options opts;
+    opts.path = base + "/store";
+    opts.sync = s.sync;
+    auto env = environment::open(opts);
+    if (!env) {
+      std::fprintf(stderr, "%s\n", to_string(env.error()).c_str());
+      return 1;
+    }
+    writer w{**env};
+    event_store_config cfg;
+    cfg.nested_txn = s.nested;
+    auto store = event_store::open(**env, w, cfg);
+    if (!store) {
+      std::fprintf(stderr, "%s\n", to_string(store.error()).c_str());
+      return 1;
+    }
+    auto& st = **store;
+    r1 = run_writers(st, 1, s);
+    r16 = run_writers(st, 16, s);
+    r256 = run_writers(st, 256, s);
+    // Full scan of the global log (twice: the first warms the page cache).
+    for (int pass = 0; pass < 2; ++pass) {
+      std::uint64_t bytes = 0;
+      auto t0 = clock_type::now();
+      auto n = st.scan(0, [&bytes](const envelope_view& v) {
+        bytes += v.data.size();
+        return true;
+      });
+      auto secs = since(t0);
+      if (n) {
+        scan_eps = static_cast<double>(*n) / secs;
+        std::printf("scan pass %d: %llu events in %.3f s = %.0f events/s\n",
+                    pass, static_cast<unsigned long long>(*n), secs, scan_eps);
+      }
+    }
+    // Stream reads of random aggregates.
+    {
+      std::mt19937_64 rng(42);
+      std::uint64_t reads = 0, events = 0;
+      auto t0 = clock_type::now();
+      while (since(t0) < std::min(1.0, s.seconds)) {
+        auto id = "apt-" + std::to_string(rng() % s.aggregates);
+        auto res = st.read_stream("appointment", id, 1, 1000);
+        if (res)
+          events += res->size();
+        ++reads;
+      }
+      auto secs = since(t0);
+      std::printf("read_stream: %.0f streams/s, %.0f events/s (avg %.1f "
+                  "events per stream)\n",
+                  reads / secs, events / secs,
+                  reads ? static_cast<double>(events) / reads : 0.0);
+    }
+    auto ws = w.stats();
+    MDB_envinfo info;
+    mdb_env_info((*env)->handle(), &info);
+    std::printf("writer: commits=%llu largest_batch=%llu map=%zu MiB "
+                "(grown %llu times), last page %zu\n",
+                static_cast<unsigned long long>(ws.commits),
+                static_cast<unsigned long long>(ws.largest_batch),
+                (*env)->map_size() >> 20,
+                static_cast<unsigned long long>((*env)->grow_count()),
+                info.me_last_pgno);
+  }
+  raw = raw_lmdb(base + "/raw", s);
+  std::error_code ec;
+  std::filesystem::remove_all(base, ec);
+  std::printf("RESULT store_bench durable_eps_256=%.0f durable_eps_16=%.0f "
+              "durable_eps_1=%.0f p50_ms_256=%.3f p99_ms_256=%.3f "
+              "scan_eps=%.0f raw_lmdb_puts_per_s=%.0f\n",
+              r256.eps, r16.eps, r1.eps, r256.p50_ms, r256.p99_ms, scan_eps,
+              raw);
+  return 0;
+}
