@@ -32,11 +32,13 @@ read_txn::~read_txn() {
 
 write_txn::write_txn(environment* env, MDB_txn* txn,
                      std::shared_lock<std::shared_mutex> lock) noexcept
-    : env_(env), txn_(txn), lock_(std::move(lock)) {}
+    : env_(env), txn_(txn), serial_(++env->txn_serial_),
+      lock_(std::move(lock)) {}
 
 write_txn::write_txn(write_txn&& other) noexcept
     : env_(other.env_), txn_(std::exchange(other.txn_, nullptr)),
-      lock_(std::move(other.lock_)), cursors_(std::move(other.cursors_)) {}
+      serial_(other.serial_), lock_(std::move(other.lock_)),
+      cursors_(std::move(other.cursors_)) {}
 
 write_txn::~write_txn() {
   abort();

@@ -102,6 +102,13 @@ public:
     return *env_;
   }
 
+  /// A number that no other write transaction of this environment (nested
+  /// ones included) had or will have: lets a module cache values for the
+  /// life of one transaction, which a redone batch does not share.
+  std::uint64_t serial() const noexcept {
+    return serial_;
+  }
+
   /// Returns a cursor on `dbi` owned by this transaction (cached: one per
   /// database; LMDB closes it when the transaction ends). Errors: the
   /// LMDB error of mdb_cursor_open.
@@ -126,6 +133,7 @@ private:
 
   environment* env_;
   MDB_txn* txn_;
+  std::uint64_t serial_;
   std::shared_lock<std::shared_mutex> lock_;
   std::vector<std::pair<MDB_dbi, MDB_cursor*>> cursors_;
 };
@@ -194,6 +202,7 @@ public:
 
 private:
   friend class read_txn;
+  friend class write_txn;
   environment(options opts, MDB_env* env);
   void release_read(MDB_txn* txn) noexcept;
   void clear_pool() noexcept;
@@ -203,6 +212,7 @@ private:
   MDB_env* env_;
   std::atomic<std::size_t> map_size_;
   std::atomic<std::uint64_t> grows_{0};
+  std::atomic<std::uint64_t> txn_serial_{0};
   /// Shared by every live transaction; taken exclusively to resize the map.
   std::shared_mutex resize_mutex_;
   std::mutex pool_mutex_;

@@ -123,62 +123,52 @@ result<envelope_view> load(MDB_txn* txn, MDB_dbi events, std::uint64_t seq) {
   return decode_record(val.mv_data, val.mv_size);
 }
 
-/// Where a stream lives: its slot, and whether it exists.
+/// Where a stream lives: its slot, whether it exists and its version.
 struct stream_slot {
   std::uint64_t slot = 0;
   bool exists = false;
+  std::uint64_t version = 0;
 };
 
-result<stream_slot> find_stream(MDB_txn* txn, MDB_dbi streams, MDB_dbi events,
+/// Finds the stream of (`type`, `id`), starting at slot `hash`, with one
+/// cursor positioning per probe: the last key under a slot gives the
+/// stream's version, and its event (any event of a slot has the stream's
+/// aggregate type and id) tells whether the slot is this stream's.
+result<stream_slot> find_stream(MDB_txn* txn, MDB_cursor* c, MDB_dbi events,
                                 std::uint64_t hash, std::string_view type,
                                 std::string_view id) {
   auto slot = hash;
   for (int probe = 0; probe < max_probes; ++probe, ++slot) {
-    stream_key k{slot, 1};
+    stream_key k{slot, ~std::uint64_t{0}};
     auto key = k.val();
     MDB_val val;
-    auto rc = mdb_get(txn, streams, &key, &val);
+    auto rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
+    if (rc == 0) {
+      if (key.mv_size != 16 || get_be64(key.mv_data) != slot)
+        rc = mdb_cursor_get(c, &key, &val, MDB_PREV);
+    } else if (rc == MDB_NOTFOUND) {
+      rc = mdb_cursor_get(c, &key, &val, MDB_LAST);
+    }
     if (rc == MDB_NOTFOUND)
-      return stream_slot{slot, false};
+      return stream_slot{slot, false, 0};
     if (rc != 0)
-      return fail_mdb(rc, "mdb_get(streams)");
-    if (val.mv_size != 8)
-      return fail(errc::corrupt, "streams: bad value size");
-    auto first = load(txn, events, get_be64(val.mv_data));
-    if (!first) {
-      auto err = first.error();
+      return fail_mdb(rc, "mdb_cursor_get(streams)");
+    if (key.mv_size != 16 || val.mv_size != 8)
+      return fail(errc::corrupt, "streams: bad key or value size");
+    if (get_be64(key.mv_data) != slot)
+      return stream_slot{slot, false, 0};
+    auto version = get_be64(static_cast<const char*>(key.mv_data) + 8);
+    auto last = load(txn, events, get_be64(val.mv_data));
+    if (!last) {
+      auto err = last.error();
       if (err.code == errc::not_found)
         err.code = errc::corrupt;
       return make_unexpected(std::move(err));
     }
-    if (first->aggregate_type == type && first->aggregate_id == id)
-      return stream_slot{slot, true};
+    if (last->aggregate_type == type && last->aggregate_id == id)
+      return stream_slot{slot, true, version};
   }
   return fail(errc::corrupt, "streams: more than 64 colliding stream hashes");
-}
-
-/// Returns the last version stored under `slot` (0: none).
-result<std::uint64_t> last_version(MDB_cursor* c, std::uint64_t slot) {
-  stream_key k{slot, ~std::uint64_t{0}};
-  auto key = k.val();
-  MDB_val val;
-  auto rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
-  if (rc == 0) {
-    if (key.mv_size == 16 && get_be64(key.mv_data) == slot)
-      return get_be64(static_cast<const char*>(key.mv_data) + 8);
-    rc = mdb_cursor_get(c, &key, &val, MDB_PREV);
-  } else if (rc == MDB_NOTFOUND) {
-    rc = mdb_cursor_get(c, &key, &val, MDB_LAST);
-  }
-  if (rc == MDB_NOTFOUND)
-    return std::uint64_t{0};
-  if (rc != 0)
-    return fail_mdb(rc, "mdb_cursor_get(streams)");
-  if (key.mv_size != 16)
-    return fail(errc::corrupt, "streams: bad key size");
-  if (get_be64(key.mv_data) != slot)
-    return std::uint64_t{0};
-  return get_be64(static_cast<const char*>(key.mv_data) + 8);
 }
 
 std::string describe(expected_version ev) {
@@ -368,7 +358,10 @@ void event_store::append_async(std::vector<envelope> events,
 
 event_store::append_result event_store::append_in(write_txn& txn,
                                                   std::vector<envelope>& events,
-                                                  expected_version expected) {
+                                                  expected_version expected,
+                                                  bool* already_stored) {
+  if (already_stored != nullptr)
+    *already_stored = false;
   return guarded("event_store::append_in", [&]() -> append_result {
     // 1. Validate, before touching the transaction.
     if (events.empty())
@@ -387,22 +380,24 @@ event_store::append_result event_store::append_in(write_txn& txn,
     std::vector<id_key> keys(events.size());
     for (std::size_t i = 0; i < events.size(); ++i) {
       auto& e = events[i];
-      auto which = "event " + std::to_string(i) + ": ";
+      auto which = [i] {
+        return "event " + std::to_string(i) + ": ";
+      };
       if (e.aggregate_type != agg_type || e.aggregate_id != agg_id)
         return fail(errc::invalid_argument,
-                    which + "events of one append must share one aggregate");
+                    which() + "events of one append must share one aggregate");
       if (e.id.empty() || e.id.size() > max_name_size)
         return fail(errc::invalid_argument,
-                    which + "id must have 1 to 255 bytes");
+                    which() + "id must have 1 to 255 bytes");
       if (e.type.empty() || e.type.size() > max_name_size)
         return fail(errc::invalid_argument,
-                    which + "type must have 1 to 255 bytes");
+                    which() + "type must have 1 to 255 bytes");
       if (e.company_id.size() > max_name_size)
         return fail(errc::invalid_argument,
-                    which + "company_id must have at most 255 bytes");
+                    which() + "company_id must have at most 255 bytes");
       if (record_size(e) > cfg_.max_record_size)
         return fail(errc::invalid_argument,
-                    which + "record larger than max_record_size");
+                    which() + "record larger than max_record_size");
       make_id_key(e.id, keys[i]);
     }
     if (keys.size() > 1) {
@@ -442,6 +437,8 @@ event_store::append_result event_store::append_in(write_txn& txn,
         events[i].sequence = stored->sequence;
       }
       ++idempotent_;
+      if (already_stored != nullptr)
+        *already_stored = true;
       return seqs;
     }
     if (found > 0) {
@@ -453,20 +450,14 @@ event_store::append_result event_store::append_in(write_txn& txn,
                   + " is already stored, but not all ids of the append");
     }
     // 3. The stream and its version.
-    auto slot = find_stream(t, db_.streams, db_.events,
-                            cfg_.hash(agg_type, agg_id), agg_type, agg_id);
-    if (!slot)
-      return make_unexpected(slot.error());
     auto streams_cursor = txn.cursor(db_.streams);
     if (!streams_cursor)
       return make_unexpected(streams_cursor.error());
-    std::uint64_t current = 0;
-    if (slot->exists) {
-      auto v = last_version(*streams_cursor, slot->slot);
-      if (!v)
-        return make_unexpected(v.error());
-      current = *v;
-    }
+    auto slot = find_stream(t, *streams_cursor, db_.events,
+                            cfg_.hash(agg_type, agg_id), agg_type, agg_id);
+    if (!slot)
+      return make_unexpected(slot.error());
+    auto current = slot->version;
     if (expected.what == expected_version::kind::exact
         && expected.version != current) {
       ++conflicts_;
@@ -476,12 +467,15 @@ event_store::append_result event_store::append_in(write_txn& txn,
                       + describe(expected),
                   current);
     }
-    // 4. The next sequence: one past the log's last key.
+    // 4. The next sequence: one past the log's last key (remembered for
+    //    the rest of this transaction, so a batch reads it once).
     auto events_cursor = txn.cursor(db_.events);
     if (!events_cursor)
       return make_unexpected(events_cursor.error());
     std::uint64_t next_seq = 1;
-    {
+    if (next_seq_txn_ == txn.serial()) {
+      next_seq = next_seq_;
+    } else {
       MDB_val k, v;
       auto rc = mdb_cursor_get(*events_cursor, &k, &v, MDB_LAST);
       if (rc == 0) {
@@ -549,6 +543,8 @@ event_store::append_result event_store::append_in(write_txn& txn,
           return fail_mdb(rc, "mdb_put(by_company)");
       }
     }
+    next_seq_txn_ = txn.serial();
+    next_seq_ = next_seq + events.size();
     ++appends_;
     return seqs;
   });
@@ -566,16 +562,16 @@ result<std::vector<envelope>> event_store::read_stream(
     auto txn = env_.begin_read();
     if (!txn)
       return make_unexpected(txn.error());
-    auto slot = find_stream(txn->handle(), db_.streams, db_.events,
+    cursor_guard c;
+    if (auto rc = mdb_cursor_open(txn->handle(), db_.streams, &c.c); rc != 0)
+      return fail_mdb(rc, "mdb_cursor_open");
+    auto slot = find_stream(txn->handle(), c.c, db_.events,
                             cfg_.hash(aggregate_type, aggregate_id),
                             aggregate_type, aggregate_id);
     if (!slot)
       return make_unexpected(slot.error());
-    if (!slot->exists)
+    if (!slot->exists || slot->version < from_version)
       return out;
-    cursor_guard c;
-    if (auto rc = mdb_cursor_open(txn->handle(), db_.streams, &c.c); rc != 0)
-      return fail_mdb(rc, "mdb_cursor_open");
     stream_key k{slot->slot, std::max<std::uint64_t>(from_version, 1)};
     auto key = k.val();
     MDB_val val;
@@ -748,17 +744,15 @@ event_store::stream_version(std::string_view aggregate_type,
     auto txn = env_.begin_read();
     if (!txn)
       return make_unexpected(txn.error());
-    auto slot = find_stream(txn->handle(), db_.streams, db_.events,
+    cursor_guard c;
+    if (auto rc = mdb_cursor_open(txn->handle(), db_.streams, &c.c); rc != 0)
+      return fail_mdb(rc, "mdb_cursor_open");
+    auto slot = find_stream(txn->handle(), c.c, db_.events,
                             cfg_.hash(aggregate_type, aggregate_id),
                             aggregate_type, aggregate_id);
     if (!slot)
       return make_unexpected(slot.error());
-    if (!slot->exists)
-      return std::uint64_t{0};
-    cursor_guard c;
-    if (auto rc = mdb_cursor_open(txn->handle(), db_.streams, &c.c); rc != 0)
-      return fail_mdb(rc, "mdb_cursor_open");
-    return last_version(c.c, slot->slot);
+    return slot->version;
   });
 }
 

@@ -136,9 +136,12 @@ public:
   /// was written and `txn` is usable. On other errors (`poisons_txn`) the
   /// transaction is lost: return the error from the op. Same rules and
   /// errors as `append`; the events count as committed only when `txn`
-  /// commits.
+  /// commits. When `already_stored` is given it is set to true for an
+  /// idempotent retry (every id stored before), so that callers do not
+  /// repeat the side records of the first append.
   append_result append_in(write_txn& txn, std::vector<envelope>& events,
-                          expected_version expected);
+                          expected_version expected,
+                          bool* already_stored = nullptr);
 
   // -- reads -----------------------------------------------------------------
 
@@ -230,6 +233,10 @@ private:
   writer& writer_;
   config cfg_;
   dbs db_;
+  /// The next sequence within write transaction `next_seq_txn_` (touched
+  /// on the writer thread only).
+  std::uint64_t next_seq_txn_ = 0;
+  std::uint64_t next_seq_ = 0;
   mutable std::atomic<std::uint64_t> appends_{0};
   mutable std::atomic<std::uint64_t> idempotent_{0};
   mutable std::atomic<std::uint64_t> conflicts_{0};
