@@ -1,7 +1,7 @@
 # Every dependency is a Debian bookworm package; scripts/setup.sh installs
 # them. CAF 0.17 ships no CMake config, so it is found by hand.
 find_package(Threads REQUIRED)
-find_package(Boost 1.81 EXACT REQUIRED COMPONENTS json unit_test_framework)
+find_package(Boost 1.81.0 EXACT CONFIG REQUIRED COMPONENTS json unit_test_framework)
 find_package(spdlog REQUIRED)
 find_package(CURL REQUIRED)
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <messages/commands.hpp>
 #include <messages/decode_error.hpp>
 #include <messages/entities.hpp>
 #include <messages/envelope.hpp>
@@ -208,6 +209,56 @@ typename Inspector::result_type inspect(Inspector& f,
                                         call_information_only& x) {
   return f(caf::meta::type_name("call_information_only"), x.call_id,
            x.company_id, x.summary, x.concluded_at);
+}
+
+// -- actor requests and replies ----------------------------------------------
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, dispatch_request& x) {
+  return f(caf::meta::type_name("dispatch_request"), x.events, x.expect,
+           x.expected_version);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, listener_outcome& x) {
+  return f(caf::meta::type_name("listener_outcome"), x.listener, x.event_id,
+           x.ok, x.error, x.elapsed_us);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, dispatch_result& x) {
+  return f(caf::meta::type_name("dispatch_result"), x.sequences, x.versions,
+           x.sync_outcomes, x.jobs_enqueued);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_request& x) {
+  return f(caf::meta::type_name("job_request"), x.job_id, x.queue, x.listener,
+           x.attempt, x.max_tries, x.event, x.payload);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, queue_stats& x) {
+  return f(caf::meta::type_name("queue_stats"), x.queue, x.ready, x.delayed,
+           x.leased, x.failed, x.processed, x.retried, x.failed_since_start,
+           x.in_flight, x.concurrency);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cache_lookup& x) {
+  return f(caf::meta::type_name("cache_lookup"), x.found, x.value);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cache_stats& x) {
+  return f(caf::meta::type_name("cache_stats"), x.hits, x.misses, x.flushes,
+           x.flushed_entries, x.entries);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, outbound_call& x) {
+  return f(caf::meta::type_name("outbound_call"), x.target, x.operation,
+           x.idempotency_key, x.body);
 }
 
 } // namespace switchboard

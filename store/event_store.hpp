@@ -81,7 +81,9 @@ struct event_store_config {
 ///
 /// Sequences start at 1 and have no gaps. Versions start at 1 per stream.
 /// Thread-safe: reads run on the calling thread in their own read
-/// transaction; appends go through the writer's group commit.
+/// transaction; appends go through the writer's group commit. Stop the
+/// writer (`writer::stop`) before destroying the store, so that no queued
+/// append outlives it.
 class event_store {
 public:
   /// Tunables; see `event_store_config`.
@@ -129,7 +131,8 @@ public:
   void append_async(std::vector<envelope> events, expected_version expected,
                     std::function<void(append_result)> done);
 
-  /// Appends inside `txn`, the writer's transaction, for modules that add
+  /// Appends inside `txn`, the writer's transaction (call it only from a
+  /// writer op, on the writer thread), for modules that add
   /// their own records in the same transaction (the outbox). Sets the
   /// version and sequence of each event in `events`. Checks everything
   /// before writing: on a validation, conflict or duplicate error nothing

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include <spdlog/logger.h>
+
+#include <actors/clock.hpp>
+#include <actors/interfaces.hpp>
+#include <actors/listener_registry.hpp>
+
+namespace switchboard::store {
+class event_store;
+class job_queue;
+} // namespace switchboard::store
+
+namespace switchboard {
+
+/// What the dispatcher needs, handed over at spawn.
+struct dispatcher_deps {
+  std::shared_ptr<const listener_registry> registry;
+  store::event_store* events = nullptr;
+  store::job_queue* jobs = nullptr;
+  store_writer_actor writer;
+  std::map<std::string, sync_listener_actor> sync_listeners;
+  std::map<std::string, queue_supervisor_actor> queues;
+  clock_fn clock;
+};
+
+/// Counters of the dispatcher.
+struct dispatcher_counters {
+  std::uint64_t dispatched = 0;      ///< Events committed.
+  std::uint64_t rejected = 0;        ///< Requests refused (input, conflict).
+  std::uint64_t sync_failures = 0;   ///< Sync listener errors.
+  std::uint64_t sync_timeouts = 0;   ///< Sync listener timeouts.
+  std::uint64_t jobs_enqueued = 0;
+};
+
+struct dispatcher_state {
+  dispatcher_deps deps;
+  dispatcher_counters counters;
+  std::shared_ptr<spdlog::logger> log;
+  static inline const char* name = "dispatcher";
+};
+
+/// The dispatcher: for each request, one write transaction holds the
+/// events, their indexes and one job per queued listener of each event (the
+/// transactional outbox); then the sync listeners run by request/response,
+/// each with its timeout, and never fail the dispatch; then the caller gets
+/// the sequences and the listeners' outcomes and the queues are woken.
+dispatcher_actor::behavior_type
+dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
+           dispatcher_deps deps);
+
+} // namespace switchboard

@@ -1,0 +1,687 @@
+#include "actors/listeners.hpp"
+
+#include <boost/json.hpp>
+
+#include <actors/errors.hpp>
+#include <actors/log.hpp>
+#include <messages/json.hpp>
+#include <messages/time.hpp>
+#include <store/event_store.hpp>
+#include <store/job_queue.hpp>
+#include <store/outbox.hpp>
+#include <store/processed.hpp>
+#include <store/projections.hpp>
+
+namespace switchboard {
+
+namespace ln = listener_names;
+
+namespace {
+
+constexpr timestamp_ms hour_ms = 3600 * 1000;
+
+std::string text(const char* s) {
+  return std::string{s};
+}
+
+/// Effects of one job, run inside the writer's transaction.
+using effects_fn = std::function<store::result<void>(store::write_txn&)>;
+
+/// Commits `effects` together with the processed mark of (`mark`, event
+/// id): when the mark exists, the effects are skipped. Answers `rp` after
+/// the commit.
+void commit_once(queued_listener_actor::pointer self,
+                 const listener_context& ctx, std::string mark,
+                 std::string event_id, effects_fn effects,
+                 caf::typed_response_promise<ok_atom> rp) {
+  auto* processed = ctx.processed;
+  auto op = [processed, mark, event_id,
+             effects](store::write_txn& txn) -> store::result<void> {
+    auto fresh = processed->mark_in(txn, mark, event_id);
+    if (!fresh)
+      return make_unexpected(fresh.error());
+    if (!*fresh)
+      return {}; // Delivered before: its effects are stored already.
+    return effects(txn);
+  };
+  self
+    ->request(ctx.writer, caf::infinite, write_atom::value,
+              make_write_op(op, store::isolation::nested))
+    .then([rp](ok_atom) mutable { rp.deliver(ok_atom::value); },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+}
+
+caf::error bad_event(const job_request& req, const decode_error& err) {
+  return make_runtime_error(runtime_errc::invalid_argument,
+                            "event " + req.event.id + " (" + req.event.type
+                              + "): " + err.field + ": " + err.message);
+}
+
+/// The channels a customer wants, by the seed's rules.
+std::vector<std::string> channels_for(const customer& c) {
+  std::vector<std::string> out;
+  if (c.prefers_sms && !c.phone.empty())
+    out.emplace_back("sms");
+  if (!c.email.empty() && c.prefers_email)
+    out.emplace_back("email");
+  if (c.prefers_whatsapp && !c.phone.empty())
+    out.emplace_back("whatsapp");
+  return out;
+}
+
+std::string recipient_for(const customer& c, const std::string& channel) {
+  return channel == "email" ? c.email : c.phone;
+}
+
+std::string day_of(timestamp_ms t) {
+  return format_rfc3339(t).substr(0, 10);
+}
+
+/// A channel job for `msg_kind` ("confirmation", "rescheduled", ...).
+store::job channel_job(const job_request& req, const customer& c,
+                       const std::string& channel, const appointment& a,
+                       const std::string& kind, timestamp_ms now) {
+  store::job j;
+  j.queue = "notifications";
+  j.listener = "notify." + channel;
+  j.event_id = req.event.id;
+  j.event_seq = req.event.sequence;
+  boost::json::object payload{
+    {"kind", kind},
+    {"channel", channel},
+    {"recipient", recipient_for(c, channel)},
+    {"customer_name", c.name},
+    {"appointment_id", a.id},
+    {"start_time", format_rfc3339(a.start_time)},
+  };
+  j.payload = boost::json::serialize(payload);
+  j.created_at = now;
+  j.due_at = now;
+  auto policy = channel_retry_policy();
+  j.max_tries = policy.tries;
+  j.backoff_s = policy.backoff_s;
+  j.timeout_ms = static_cast<std::uint32_t>(policy.timeout.count());
+  return j;
+}
+
+std::string message_body(const boost::json::object& p) {
+  auto str = [&](const char* k) -> std::string {
+    if (auto* v = p.if_contains(k); v && v->is_string())
+      return std::string{v->get_string()};
+    return {};
+  };
+  auto kind = str("kind");
+  auto name = str("customer_name");
+  auto when = str("start_time");
+  if (kind == "rescheduled")
+    return "Hello " + name + ", your appointment was moved to " + when + ".";
+  if (kind == "reminder")
+    return "Hello " + name + ", a reminder of your appointment at " + when
+           + ".";
+  return "Hello " + name + ", your appointment at " + when
+         + " is confirmed.";
+}
+
+} // namespace
+
+// -- registration ---------------------------------------------------------------
+
+retry_policy channel_retry_policy() {
+  retry_policy p;
+  p.tries = 3;
+  p.backoff_s = {5, 30};
+  p.timeout = std::chrono::seconds(30);
+  return p;
+}
+
+void register_seed_listeners(listener_registry& reg) {
+  for (const auto& info : all_event_types()) {
+    if (info.audited)
+      reg.listen_sync(info.wire_name,
+                      {ln::audit_logger, 10, std::chrono::seconds(2)});
+  }
+  for (const char* type :
+       {"appointment.created", "appointment.updated", "appointment.cancelled",
+        "customer.created", "customer.updated", "customer.merged",
+        "staff.updated"})
+    reg.listen_sync(type, {ln::cache_invalidator, 20, std::chrono::seconds(1)});
+  queued_listener_spec notify;
+  notify.name = ln::send_notification;
+  notify.queue = "notifications";
+  notify.delay_s = 5;
+  notify.retry.tries = 3;
+  notify.retry.backoff_s = {10, 60};
+  reg.listen_queued("appointment.created", notify);
+  queued_listener_spec analytics;
+  analytics.name = ln::update_analytics;
+  analytics.queue = "analytics";
+  analytics.retry.tries = 3;
+  analytics.retry.backoff_s = {1, 5};
+  for (const char* type :
+       {"appointment.created", "call.completed", "customer.created"})
+    reg.listen_queued(type, analytics);
+  queued_listener_spec sync;
+  sync.name = ln::external_sync;
+  sync.queue = "default";
+  sync.retry.tries = 5;
+  sync.retry.backoff_s = {10, 30, 60, 120, 300};
+  sync.retry.timeout = std::chrono::seconds(30);
+  for (const char* type : {"appointment.created", "customer.updated"})
+    reg.listen_queued(type, sync);
+  subscriber_spec sub;
+  sub.name = ln::appointment_subscriber;
+  sub.queue = "default";
+  sub.retry.tries = 3;
+  sub.retry.backoff_s = {1, 10};
+  sub.event_types = {"appointment.created", "appointment.updated",
+                     "appointment.cancelled"};
+  reg.subscribe(sub);
+}
+
+expected<customer, std::string>
+load_customer(const store::event_store& events, const std::string& id) {
+  auto stream = events.read_stream("customer", id, 1, 100000);
+  if (!stream)
+    return make_unexpected("customer " + id + ": " + stream.error().message);
+  if (stream->empty())
+    return make_unexpected("customer " + id + " does not exist");
+  customer c;
+  for (const auto& ev : *stream) {
+    if (ev.type == "customer.created") {
+      if (auto e = event_from<customer_created>(ev))
+        c = e->customer;
+    } else if (ev.type == "customer.updated") {
+      if (auto e = event_from<customer_updated>(ev))
+        c = e->customer;
+    } else if (ev.type == "customer.merged") {
+      if (auto e = event_from<customer_merged>(ev); e && e->primary.id == id)
+        c = e->primary;
+    }
+  }
+  return c;
+}
+
+namespace projection_keys {
+
+std::string slot(const std::string& company, const std::string& staff,
+                 timestamp_ms start) {
+  return slots_of_staff(company, staff) + format_rfc3339(start);
+}
+
+std::string slots_of_staff(const std::string& company,
+                           const std::string& staff) {
+  return "slots/company=" + company + "/staff=" + staff + "/";
+}
+
+std::string analytics(const std::string& what, const std::string& company) {
+  return "analytics/" + what + "/company=" + company + "/";
+}
+
+std::string branch_stats(const std::string& company,
+                         const std::string& branch) {
+  return "branch_stats/company=" + company + "/branch=" + branch + "/";
+}
+
+} // namespace projection_keys
+
+// -- SendAppointmentNotification ----------------------------------------------
+
+queued_listener_actor::behavior_type
+send_appointment_notification(queued_listener_actor::pointer self,
+                              listener_context ctx) {
+  auto lg = log::get("listeners");
+  return {
+    [self, ctx](handle_atom, const job_request& req) -> caf::result<ok_atom> {
+      auto ev = event_from<appointment_created>(req.event);
+      if (!ev)
+        return bad_event(req, ev.error());
+      auto c = load_customer(*ctx.events, ev->appointment.customer_id);
+      if (!c)
+        return make_runtime_error(runtime_errc::not_found, c.error());
+      auto now = ctx.clock();
+      std::vector<store::job> jobs;
+      for (const auto& ch : channels_for(*c))
+        jobs.push_back(
+          channel_job(req, *c, ch, ev->appointment, "confirmation", now));
+      auto* queue = ctx.jobs;
+      auto rp = self->make_response_promise<ok_atom>();
+      commit_once(self, ctx, req.listener, req.event.id,
+                  [queue, jobs](store::write_txn& txn) -> store::result<void> {
+                    for (const auto& j : jobs)
+                      if (auto r = queue->enqueue_in(txn, j); !r)
+                        return make_unexpected(r.error());
+                    return {};
+                  },
+                  rp);
+      return rp;
+    },
+    [lg](failed_atom, const job_request& req, const std::string& error) {
+      // The seed's failed(): log the appointment and the error.
+      std::string appointment_id;
+      if (auto ev = event_from<appointment_created>(req.event))
+        appointment_id = ev->appointment.id;
+      lg->error("Failed to send appointment notification: appointment_id={} "
+                "error={}",
+                appointment_id, error);
+    },
+  };
+}
+
+// -- channel workers and reminders ---------------------------------------------
+
+queued_listener_actor::behavior_type
+channel_worker(queued_listener_actor::pointer self, listener_context ctx) {
+  auto lg = log::get("listeners");
+  return {
+    [self, ctx](handle_atom, const job_request& req) -> caf::result<ok_atom> {
+      boost::json::error_code ec;
+      auto parsed = boost::json::parse(req.payload, ec);
+      if (ec || !parsed.is_object())
+        return make_runtime_error(runtime_errc::invalid_argument,
+                                  "job " + std::to_string(req.job_id)
+                                    + ": payload is not a JSON object");
+      auto& p = parsed.as_object();
+      auto str = [&](const char* k) -> std::string {
+        if (auto* v = p.if_contains(k); v && v->is_string())
+          return std::string{v->get_string()};
+        return {};
+      };
+      std::vector<store::outbound_message> msgs;
+      auto now = ctx.clock();
+      if (req.listener == ln::reminder_24h || req.listener == ln::reminder_1h) {
+        // A reminder goes out on every channel the customer prefers now.
+        auto c = load_customer(*ctx.events, str("customer_id"));
+        if (!c)
+          return make_runtime_error(runtime_errc::not_found, c.error());
+        for (const auto& ch : channels_for(*c)) {
+          store::outbound_message m;
+          m.channel = ch;
+          m.recipient = recipient_for(*c, ch);
+          m.subject = "Appointment reminder";
+          boost::json::object rp{{"kind", "reminder"},
+                                 {"customer_name", c->name},
+                                 {"start_time", str("start_time")}};
+          m.body = message_body(rp);
+          m.company_id = req.event.company_id;
+          m.event_id = req.event.id;
+          m.idempotency_key = req.event.id + ":" + req.listener + ":" + ch;
+          m.created_at = now;
+          msgs.push_back(std::move(m));
+        }
+      } else {
+        store::outbound_message m;
+        m.channel = str("channel");
+        m.recipient = str("recipient");
+        if (m.recipient.empty())
+          return make_runtime_error(runtime_errc::invalid_argument,
+                                    "job " + std::to_string(req.job_id)
+                                      + ": payload.recipient is missing");
+        m.subject = str("kind") == "rescheduled" ? "Appointment moved"
+                                                 : "Appointment confirmed";
+        m.body = message_body(p);
+        m.company_id = req.event.company_id;
+        m.event_id = req.event.id;
+        m.idempotency_key = req.event.id + ":" + req.listener;
+        m.created_at = now;
+        msgs.push_back(std::move(m));
+      }
+      auto* outbox = ctx.outbox;
+      auto rp = self->make_response_promise<ok_atom>();
+      commit_once(self, ctx, req.listener + "#" + std::to_string(req.job_id),
+                  req.event.id,
+                  [outbox, msgs](store::write_txn& txn) -> store::result<void> {
+                    for (const auto& m : msgs)
+                      if (auto r = outbox->add_in(txn, m); !r)
+                        return make_unexpected(r.error());
+                    return {};
+                  },
+                  rp);
+      return rp;
+    },
+    [lg](failed_atom, const job_request& req, const std::string& error) {
+      lg->error("channel job {} ({}) failed: {}", req.job_id, req.listener,
+                error);
+    },
+  };
+}
+
+// -- UpdateAnalytics ------------------------------------------------------------
+
+queued_listener_actor::behavior_type
+update_analytics(queued_listener_actor::pointer self, listener_context ctx) {
+  auto lg = log::get("listeners");
+  return {
+    [self, ctx](handle_atom, const job_request& req) -> caf::result<ok_atom> {
+      std::vector<std::pair<std::string, std::int64_t>> deltas;
+      const auto& company = req.event.company_id;
+      if (req.event.type == "appointment.created") {
+        auto ev = event_from<appointment_created>(req.event);
+        if (!ev)
+          return bad_event(req, ev.error());
+        const auto& a = ev->appointment;
+        auto base = projection_keys::analytics("appointments", company);
+        auto lead_h = (a.start_time - req.event.occurred_at) / hour_ms;
+        deltas = {{base + "count", 1},
+                  {base + "branch=" + a.branch_id, 1},
+                  {base + "service=" + a.service_id, 1},
+                  {base + "source="
+                     + (ev->source.empty() ? text("unknown") : ev->source),
+                   1},
+                  {base + "day=" + day_of(req.event.occurred_at), 1},
+                  {base + "value_cents", a.price_cents},
+                  {base + "lead_time_hours_sum", lead_h}};
+      } else if (req.event.type == "call.completed") {
+        auto ev = event_from<call_completed>(req.event);
+        if (!ev)
+          return bad_event(req, ev.error());
+        auto base = projection_keys::analytics("calls", company);
+        deltas = {{base + "count", 1},
+                  {base + "sentiment=" + sentiment(*ev), 1},
+                  {base + "booking_intent",
+                   has_appointment_request(*ev) ? 1 : 0}};
+      } else if (req.event.type == "customer.created") {
+        auto ev = event_from<customer_created>(req.event);
+        if (!ev)
+          return bad_event(req, ev.error());
+        auto base = projection_keys::analytics("customers", company);
+        auto names = enum_names(ev->source);
+        deltas = {{base + "count", 1},
+                  {base + "source="
+                     + std::string{names[static_cast<std::size_t>(
+                       ev->source)]},
+                   1}};
+      } else {
+        return ok_atom::value;
+      }
+      auto* proj = ctx.projections;
+      auto rp = self->make_response_promise<ok_atom>();
+      commit_once(self, ctx, req.listener, req.event.id,
+                  [proj, deltas](store::write_txn& txn) -> store::result<void> {
+                    for (const auto& [key, delta] : deltas)
+                      if (auto r = proj->add_in(txn, key, delta); !r)
+                        return r;
+                    return {};
+                  },
+                  rp);
+      return rp;
+    },
+    [lg](failed_atom, const job_request& req, const std::string& error) {
+      lg->error("analytics for event {} failed: {}", req.event.id, error);
+    },
+  };
+}
+
+// -- SyncWithExternalServices -----------------------------------------------------
+
+namespace {
+
+struct sync_step {
+  std::string name; ///< Processed mark: listener + "." + name.
+  outbound_call call;
+};
+
+void run_steps(queued_listener_actor::pointer self, listener_context ctx,
+               endpoint_actor endpoint, std::string listener,
+               std::string event_id, std::shared_ptr<std::vector<sync_step>> steps,
+               std::size_t i, caf::typed_response_promise<ok_atom> rp) {
+  while (i < steps->size()) {
+    auto mark = listener + "." + (*steps)[i].name;
+    auto done = ctx.processed->contains(mark, event_id);
+    if (done && *done) {
+      ++i;
+      continue;
+    }
+    break;
+  }
+  if (i == steps->size()) {
+    rp.deliver(ok_atom::value);
+    return;
+  }
+  auto& step = (*steps)[i];
+  auto mark = listener + "." + step.name;
+  self->request(endpoint, std::chrono::seconds(30), sync_atom::value, step.call)
+    .then(
+      [=](ok_atom) mutable {
+        auto* processed = ctx.processed;
+        auto op = [processed, mark,
+                   event_id](store::write_txn& txn) -> store::result<void> {
+          auto r = processed->mark_in(txn, mark, event_id);
+          if (!r)
+            return make_unexpected(r.error());
+          return {};
+        };
+        self
+          ->request(ctx.writer, caf::infinite, write_atom::value,
+                    make_write_op(op))
+          .then(
+            [=](ok_atom) mutable {
+              run_steps(self, ctx, endpoint, listener, event_id, steps, i + 1,
+                        rp);
+            },
+            [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      },
+      [rp, step](caf::error& err) mutable {
+        rp.deliver(make_runtime_error(runtime_errc::listener_failed,
+                                      step.call.target + " sync failed: "
+                                        + describe(err)));
+      });
+}
+
+} // namespace
+
+queued_listener_actor::behavior_type
+sync_with_external_services(queued_listener_actor::pointer self,
+                            listener_context ctx, endpoint_actor endpoint) {
+  auto lg = log::get("listeners");
+  return {
+    [self, ctx, endpoint](handle_atom,
+                          const job_request& req) -> caf::result<ok_atom> {
+      auto steps = std::make_shared<std::vector<sync_step>>();
+      auto key = req.event.id;
+      if (req.event.type == "appointment.created") {
+        auto ev = event_from<appointment_created>(req.event);
+        if (!ev)
+          return bad_event(req, ev.error());
+        auto body = to_json_text(ev->appointment);
+        steps->push_back(
+          {"calcom", {"calcom", "booking.create", key + ":calcom", body}});
+        steps->push_back(
+          {"crm", {"crm", "appointment.upsert", key + ":crm", body}});
+      } else if (req.event.type == "customer.updated") {
+        auto ev = event_from<customer_updated>(req.event);
+        if (!ev)
+          return bad_event(req, ev.error());
+        steps->push_back({"crm",
+                          {"crm", "customer.upsert", key + ":crm",
+                           to_json_text(ev->customer)}});
+      } else {
+        return ok_atom::value;
+      }
+      auto rp = self->make_response_promise<ok_atom>();
+      run_steps(self, ctx, endpoint, req.listener, req.event.id, steps, 0, rp);
+      return rp;
+    },
+    [lg](failed_atom, const job_request& req, const std::string& error) {
+      lg->error("external sync of event {} ({}) failed for good: {}",
+                req.event.id, req.event.type, error);
+    },
+  };
+}
+
+// -- AppointmentEventSubscriber -----------------------------------------------------
+
+namespace {
+
+/// Reminder jobs for an appointment, 24 h and 1 h before its start; those
+/// already past are skipped.
+std::vector<store::job> reminder_jobs(const job_request& req,
+                                      const appointment& a, timestamp_ms now) {
+  std::vector<store::job> out;
+  for (auto [name, before] : {std::pair{ln::reminder_24h, 24 * hour_ms},
+                              std::pair{ln::reminder_1h, hour_ms}}) {
+    auto due = a.start_time - before;
+    if (due <= now)
+      continue;
+    store::job j;
+    j.queue = "notifications";
+    j.listener = name;
+    j.event_id = req.event.id;
+    j.event_seq = req.event.sequence;
+    j.unique_key = "reminder:" + a.id + ":" + (before == hour_ms ? "1h" : "24h");
+    boost::json::object payload{{"appointment_id", a.id},
+                                {"customer_id", a.customer_id},
+                                {"start_time", format_rfc3339(a.start_time)}};
+    j.payload = boost::json::serialize(payload);
+    j.created_at = now;
+    j.due_at = due;
+    auto policy = channel_retry_policy();
+    j.max_tries = policy.tries;
+    j.backoff_s = policy.backoff_s;
+    j.timeout_ms = static_cast<std::uint32_t>(policy.timeout.count());
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+store::result<void> cancel_reminders(store::job_queue* q, store::write_txn& txn,
+                                     const std::string& appointment_id) {
+  for (const char* k : {"24h", "1h"})
+    if (auto r = q->cancel_by_key_in(txn, "reminder:" + appointment_id + ":"
+                                            + k);
+        !r)
+      return make_unexpected(r.error());
+  return {};
+}
+
+timestamp_ms parse_change_time(const std::string& v) {
+  std::string_view s = v;
+  if (s.size() >= 2 && s.front() == '"' && s.back() == '"')
+    s = s.substr(1, s.size() - 2);
+  auto t = parse_rfc3339(s);
+  return t ? *t : 0;
+}
+
+std::string unquote(const std::string& v) {
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"')
+    return v.substr(1, v.size() - 2);
+  return v;
+}
+
+} // namespace
+
+queued_listener_actor::behavior_type
+appointment_event_subscriber(queued_listener_actor::pointer self,
+                             listener_context ctx) {
+  auto lg = log::get("listeners");
+  return {
+    [self, ctx](handle_atom, const job_request& req) -> caf::result<ok_atom> {
+      auto* proj = ctx.projections;
+      auto* queue = ctx.jobs;
+      auto now = ctx.clock();
+      const auto& company = req.event.company_id;
+      effects_fn effects;
+      if (req.event.type == "appointment.created") {
+        auto ev = event_from<appointment_created>(req.event);
+        if (!ev)
+          return bad_event(req, ev.error());
+        auto a = ev->appointment;
+        auto reminders = reminder_jobs(req, a, now);
+        effects = [=](store::write_txn& txn) -> store::result<void> {
+          if (auto r = proj->put_in(
+                txn, projection_keys::slot(company, a.staff_id, a.start_time),
+                a.id);
+              !r)
+            return r;
+          auto stats = projection_keys::branch_stats(company, a.branch_id);
+          if (auto r = proj->add_in(txn, stats + "appointments", 1); !r)
+            return r;
+          if (auto r = proj->add_in(txn, stats + "value_cents", a.price_cents);
+              !r)
+            return r;
+          for (const auto& j : reminders)
+            if (auto r = queue->enqueue_in(txn, j); !r)
+              return make_unexpected(r.error());
+          return {};
+        };
+      } else if (req.event.type == "appointment.updated") {
+        auto ev = event_from<appointment_updated>(req.event);
+        if (!ev)
+          return bad_event(req, ev.error());
+        auto a = ev->appointment;
+        bool moved = was_rescheduled(*ev);
+        bool reassigned = was_reassigned(*ev);
+        if (!moved && !reassigned)
+          return ok_atom::value;
+        auto old_start = a.start_time;
+        if (auto i = ev->changes.find("start_time"); i != ev->changes.end())
+          old_start = parse_change_time(i->second.old_value);
+        auto old_staff = a.staff_id;
+        if (auto i = ev->changes.find("staff_id"); i != ev->changes.end())
+          old_staff = unquote(i->second.old_value);
+        auto reminders = moved ? reminder_jobs(req, a, now)
+                               : std::vector<store::job>{};
+        std::vector<store::job> notices;
+        if (moved) {
+          auto c = load_customer(*ctx.events, a.customer_id);
+          if (!c)
+            return make_runtime_error(runtime_errc::not_found, c.error());
+          for (const auto& ch : channels_for(*c))
+            notices.push_back(channel_job(req, *c, ch, a, "rescheduled", now));
+        }
+        effects = [=](store::write_txn& txn) -> store::result<void> {
+          if (auto r = proj->erase_in(
+                txn, projection_keys::slot(company, old_staff, old_start));
+              !r)
+            return make_unexpected(r.error());
+          if (auto r = proj->put_in(
+                txn, projection_keys::slot(company, a.staff_id, a.start_time),
+                a.id);
+              !r)
+            return r;
+          if (moved) {
+            if (auto r = cancel_reminders(queue, txn, a.id); !r)
+              return r;
+            for (const auto& j : reminders)
+              if (auto r = queue->enqueue_in(txn, j); !r)
+                return make_unexpected(r.error());
+            for (const auto& j : notices)
+              if (auto r = queue->enqueue_in(txn, j); !r)
+                return make_unexpected(r.error());
+          }
+          return {};
+        };
+      } else if (req.event.type == "appointment.cancelled") {
+        auto ev = event_from<appointment_cancelled>(req.event);
+        if (!ev)
+          return bad_event(req, ev.error());
+        auto a = ev->appointment;
+        effects = [=](store::write_txn& txn) -> store::result<void> {
+          if (auto r = proj->erase_in(
+                txn, projection_keys::slot(company, a.staff_id, a.start_time));
+              !r)
+            return make_unexpected(r.error());
+          if (auto r = proj->add_in(
+                txn,
+                projection_keys::branch_stats(company, a.branch_id)
+                  + "cancellations",
+                1);
+              !r)
+            return r;
+          return cancel_reminders(queue, txn, a.id);
+        };
+      } else {
+        return ok_atom::value;
+      }
+      auto rp = self->make_response_promise<ok_atom>();
+      commit_once(self, ctx, req.listener, req.event.id, std::move(effects),
+                  rp);
+      return rp;
+    },
+    [lg](failed_atom, const job_request& req, const std::string& error) {
+      lg->error("appointment subscriber failed on event {} ({}): {}",
+                req.event.id, req.event.type, error);
+    },
+  };
+}
+
+} // namespace switchboard

@@ -1,0 +1,128 @@
+#pragma once
+
+// The seed's queued listeners and the channel workers: each an actor that
+// handles job attempts from its queue supervisor.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <spdlog/logger.h>
+
+#include <actors/clock.hpp>
+#include <actors/interfaces.hpp>
+#include <actors/listener_registry.hpp>
+#include <messages/entities.hpp>
+
+namespace switchboard::store {
+class event_store;
+class job_queue;
+class processed_set;
+class projections;
+class message_outbox;
+} // namespace switchboard::store
+
+namespace switchboard {
+
+/// What a listener needs from the node; handed over at spawn.
+struct listener_context {
+  store::event_store* events = nullptr;
+  store::job_queue* jobs = nullptr;
+  store::processed_set* processed = nullptr;
+  store::projections* projections = nullptr;
+  store::message_outbox* outbox = nullptr;
+  store_writer_actor writer;
+  clock_fn clock;
+};
+
+// -- names --------------------------------------------------------------------
+
+namespace listener_names {
+
+constexpr const char* audit_logger = "audit_logger";
+constexpr const char* cache_invalidator = "cache_invalidator";
+constexpr const char* send_notification = "send_appointment_notification";
+constexpr const char* update_analytics = "update_analytics";
+constexpr const char* external_sync = "sync_with_external_services";
+constexpr const char* appointment_subscriber = "appointment_event_subscriber";
+constexpr const char* notify_sms = "notify.sms";
+constexpr const char* notify_email = "notify.email";
+constexpr const char* notify_whatsapp = "notify.whatsapp";
+constexpr const char* reminder_24h = "reminder.24h";
+constexpr const char* reminder_1h = "reminder.1h";
+
+} // namespace listener_names
+
+/// The retry policy of channel and reminder jobs.
+retry_policy channel_retry_policy();
+
+/// Registers the seed's listeners: AuditLogger (audited types) and
+/// CacheInvalidator as sync listeners; SendAppointmentNotification (queue
+/// notifications, delay 5 s), UpdateAnalytics (queue analytics),
+/// SyncWithExternalServices (tries 5, backoff 10, 30, 60, 120, 300 s) and
+/// the AppointmentEventSubscriber as queued ones.
+void register_seed_listeners(listener_registry& reg);
+
+/// The current state of a customer, rehydrated from its stream.
+/// Errors (as text): no such customer, unreadable stream.
+expected<customer, std::string>
+load_customer(const store::event_store& events, const std::string& id);
+
+// -- outbound endpoints ---------------------------------------------------------
+
+using sync_atom = caf::atom_constant<caf::atom("sync")>;
+
+/// An external service endpoint; an error answer fails the attempt.
+using endpoint_actor
+  = caf::typed_actor<caf::replies_to<sync_atom, outbound_call>::with<ok_atom>>;
+
+// -- listener actors ------------------------------------------------------------
+
+/// SendAppointmentNotification: for appointment.created, one channel job
+/// per channel the customer prefers (SMS if prefers_sms; email if there is
+/// an email and prefers_email; WhatsApp if prefers_whatsapp).
+queued_listener_actor::behavior_type
+send_appointment_notification(queued_listener_actor::pointer self,
+                              listener_context ctx);
+
+/// The channel workers (notify.sms, notify.email, notify.whatsapp) and the
+/// reminders: with no provider configured, each message goes to the LMDB
+/// outbox, with its processed mark in the same transaction.
+queued_listener_actor::behavior_type
+channel_worker(queued_listener_actor::pointer self, listener_context ctx);
+
+/// UpdateAnalytics: projections of appointments (by company, branch,
+/// service, source, day; value; lead time), calls (by sentiment, booking
+/// intent) and customers (by source).
+queued_listener_actor::behavior_type
+update_analytics(queued_listener_actor::pointer self, listener_context ctx);
+
+/// SyncWithExternalServices: Cal.com and CRM for appointment.created, CRM
+/// for customer.updated, through `endpoint`; each step done is remembered,
+/// so a retry repeats only the steps that failed.
+queued_listener_actor::behavior_type
+sync_with_external_services(queued_listener_actor::pointer self,
+                            listener_context ctx, endpoint_actor endpoint);
+
+/// AppointmentEventSubscriber: staff availability (slots), branch stats,
+/// reminders 24 h and 1 h before the start (delayed unique jobs); a
+/// reschedule clears the old slot, moves the reminders and notifies; a
+/// cancellation removes the slot and the reminders.
+queued_listener_actor::behavior_type
+appointment_event_subscriber(queued_listener_actor::pointer self,
+                             listener_context ctx);
+
+/// The projection keys the listeners write, for readers and tests.
+namespace projection_keys {
+
+std::string slot(const std::string& company, const std::string& staff,
+                 timestamp_ms start);
+std::string slots_of_staff(const std::string& company,
+                           const std::string& staff);
+std::string analytics(const std::string& what, const std::string& company);
+std::string branch_stats(const std::string& company,
+                         const std::string& branch);
+
+} // namespace projection_keys
+
+} // namespace switchboard

@@ -1,0 +1,129 @@
+#include "actors/log.hpp"
+
+#include <chrono>
+#include <ctime>
+#include <mutex>
+
+#include <spdlog/formatter.h>
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+namespace switchboard::log {
+
+namespace {
+
+/// Writes each record as one JSON object: time, level, logger, message.
+class json_formatter final : public spdlog::formatter {
+public:
+  void format(const spdlog::details::log_msg& msg,
+              spdlog::memory_buf_t& dest) override {
+    using namespace std::chrono;
+    auto ms = duration_cast<milliseconds>(msg.time.time_since_epoch()).count();
+    std::time_t secs = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char ts[40];
+    auto n = std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    std::snprintf(ts + n, sizeof ts - n, ".%03dZ", static_cast<int>(ms % 1000));
+    append(dest, "{\"time\":\"");
+    append(dest, ts);
+    append(dest, "\",\"level\":\"");
+    auto lvl = spdlog::level::to_string_view(msg.level);
+    dest.append(lvl.data(), lvl.data() + lvl.size());
+    append(dest, "\",\"logger\":");
+    append_escaped(dest, {msg.logger_name.data(), msg.logger_name.size()});
+    append(dest, ",\"msg\":");
+    append_escaped(dest, {msg.payload.data(), msg.payload.size()});
+    append(dest, "}\n");
+  }
+
+  std::unique_ptr<spdlog::formatter> clone() const override {
+    return std::make_unique<json_formatter>();
+  }
+
+private:
+  static void append(spdlog::memory_buf_t& dest, std::string_view s) {
+    dest.append(s.data(), s.data() + s.size());
+  }
+
+  static void append_escaped(spdlog::memory_buf_t& dest, std::string_view s) {
+    dest.push_back('"');
+    for (char c : s) {
+      switch (c) {
+        case '"':
+          append(dest, "\\\"");
+          break;
+        case '\\':
+          append(dest, "\\\\");
+          break;
+        case '\n':
+          append(dest, "\\n");
+          break;
+        case '\r':
+          append(dest, "\\r");
+          break;
+        case '\t':
+          append(dest, "\\t");
+          break;
+        default:
+          if (static_cast<unsigned char>(c) < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", c);
+            append(dest, buf);
+          } else {
+            dest.push_back(c);
+          }
+      }
+    }
+    dest.push_back('"');
+  }
+};
+
+struct settings {
+  std::mutex mtx;
+  spdlog::level::level_enum level = spdlog::level::info;
+  format fmt = format::text;
+  spdlog::sink_ptr sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+};
+
+settings& global() {
+  static settings s;
+  return s;
+}
+
+void apply(spdlog::logger& lg, const settings& s) {
+  lg.set_level(s.level);
+  if (s.fmt == format::json)
+    lg.set_formatter(std::make_unique<json_formatter>());
+  else
+    lg.set_formatter(std::make_unique<spdlog::pattern_formatter>(
+      "%Y-%m-%dT%H:%M:%S.%eZ %-5l [%n] %v", spdlog::pattern_time_type::utc));
+}
+
+} // namespace
+
+void configure(const std::string& level, format fmt) {
+  auto& s = global();
+  std::lock_guard<std::mutex> guard{s.mtx};
+  s.level = spdlog::level::from_str(level);
+  s.fmt = fmt;
+  spdlog::apply_all([&s](const std::shared_ptr<spdlog::logger>& lg) {
+    apply(*lg, s);
+  });
+}
+
+std::shared_ptr<spdlog::logger> get(const std::string& subsystem) {
+  if (auto lg = spdlog::get(subsystem))
+    return lg;
+  auto& s = global();
+  std::lock_guard<std::mutex> guard{s.mtx};
+  if (auto lg = spdlog::get(subsystem))
+    return lg;
+  auto lg = std::make_shared<spdlog::logger>(subsystem, s.sink);
+  apply(*lg, s);
+  spdlog::register_logger(lg);
+  return lg;
+}
+
+} // namespace switchboard::log

@@ -1,0 +1,295 @@
+#include "actors/node.hpp"
+
+#include <random>
+
+#include <caf/exit_reason.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+
+#include <actors/audit_logger.hpp>
+#include <actors/cache.hpp>
+#include <actors/dispatcher.hpp>
+#include <actors/errors.hpp>
+#include <actors/log.hpp>
+#include <actors/queue_supervisor.hpp>
+#include <actors/store_writer.hpp>
+#include <messages/registry.hpp>
+#include <store/audit_log.hpp>
+#include <store/event_store.hpp>
+#include <store/job_queue.hpp>
+#include <store/outbox.hpp>
+#include <store/processed.hpp>
+#include <store/projections.hpp>
+#include <store/writer.hpp>
+
+namespace switchboard {
+
+namespace ln = listener_names;
+
+node_store::~node_store() {
+  if (writer)
+    writer->stop();
+  outbox.reset();
+  projections.reset();
+  audit.reset();
+  processed.reset();
+  jobs.reset();
+  events.reset();
+  writer.reset();
+  env.reset();
+}
+
+expected<std::unique_ptr<node_store>, std::string>
+node_store::open(const store::options& opts) {
+  auto out = std::make_unique<node_store>();
+  auto env = store::environment::open(opts);
+  if (!env)
+    return make_unexpected(store::to_string(env.error()));
+  out->env = std::move(*env);
+  out->writer = std::make_unique<store::writer>(*out->env);
+  auto fail = [](const store::error& e) {
+    return make_unexpected(store::to_string(e));
+  };
+  auto events = store::event_store::open(*out->env, *out->writer);
+  if (!events)
+    return fail(events.error());
+  out->events = std::move(*events);
+  auto jobs = store::job_queue::open(*out->env, *out->writer);
+  if (!jobs)
+    return fail(jobs.error());
+  out->jobs = std::move(*jobs);
+  auto processed = store::processed_set::open(*out->env);
+  if (!processed)
+    return fail(processed.error());
+  out->processed
+    = std::make_unique<store::processed_set>(std::move(*processed));
+  auto audit = store::audit_log::open(*out->env, [](std::string_view type) {
+    const auto* info = find_event_type(type);
+    return info != nullptr && info->audited;
+  });
+  if (!audit)
+    return fail(audit.error());
+  out->audit = std::move(*audit);
+  auto proj = store::projections::open(*out->env);
+  if (!proj)
+    return fail(proj.error());
+  out->projections = std::move(*proj);
+  auto outbox = store::message_outbox::open(*out->env);
+  if (!outbox)
+    return fail(outbox.error());
+  out->outbox = std::move(*outbox);
+  return out;
+}
+
+endpoint_actor spawn_outbox_endpoint(caf::actor_system& sys,
+                                     store::message_outbox* outbox,
+                                     store_writer_actor writer,
+                                     clock_fn clock) {
+  return sys.spawn([outbox, writer, clock](endpoint_actor::pointer self)
+                     -> endpoint_actor::behavior_type {
+    return {
+      [=](sync_atom, const outbound_call& call) -> caf::result<ok_atom> {
+        store::outbound_message m;
+        m.channel = call.target;
+        m.recipient = call.operation;
+        m.body = call.body;
+        m.idempotency_key = call.idempotency_key;
+        m.created_at = clock();
+        auto rp = self->make_response_promise<ok_atom>();
+        self
+          ->request(writer, caf::infinite, write_atom::value,
+                    make_write_op([outbox, m](store::write_txn& txn)
+                                    -> store::result<void> {
+                      auto r = outbox->add_in(txn, m);
+                      if (!r)
+                        return make_unexpected(r.error());
+                      return {};
+                    }))
+          .then([rp](ok_atom) mutable { rp.deliver(ok_atom::value); },
+                [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
+        return rp;
+      },
+    };
+  });
+}
+
+expected<std::unique_ptr<node>, std::string>
+node::start(caf::actor_system& sys, node_options opts) {
+  auto lg = log::get("node");
+  std::unique_ptr<node> n{new node(sys)};
+  auto st = node_store::open(opts.store);
+  if (!st)
+    return make_unexpected(st.error());
+  n->store_ = std::move(*st);
+  auto& s = *n->store_;
+  n->clock_ = opts.clock ? opts.clock : make_clock(sys);
+  auto now = n->clock_();
+  // Jobs leased by a previous process run again.
+  if (auto released = s.jobs->release_all_leases(now); !released)
+    return make_unexpected("releasing leases: "
+                           + store::to_string(released.error()));
+  else if (*released > 0)
+    lg->info("{} job(s) leased by a previous process are due again",
+             *released);
+  // The audit log catches up with events committed before a crash.
+  if (auto caught = s.audit->catch_up(*s.writer); !caught)
+    return make_unexpected("audit catch-up: "
+                           + store::to_string(caught.error()));
+  else if (*caught > 0)
+    lg->info("audit log caught up {} event(s)", *caught);
+  n->registry_ = std::make_shared<listener_registry>();
+  register_seed_listeners(*n->registry_);
+  if (opts.configure)
+    opts.configure(*n->registry_);
+  std::shared_ptr<const listener_registry> reg = n->registry_;
+  n->writer_ = sys.spawn(store_writer, s.writer.get(), opts.blocking_writer);
+  auto clock = n->clock_;
+  n->cache_ = sys.spawn(switchboard::cache, clock);
+  n->sync_[ln::audit_logger] = sys.spawn(audit_logger, s.audit.get(),
+                                         n->writer_);
+  n->sync_[ln::cache_invalidator] = sys.spawn(cache_invalidator, n->cache_);
+  listener_context ctx;
+  ctx.events = s.events.get();
+  ctx.jobs = s.jobs.get();
+  ctx.processed = s.processed.get();
+  ctx.projections = s.projections.get();
+  ctx.outbox = s.outbox.get();
+  ctx.writer = n->writer_;
+  ctx.clock = clock;
+  n->endpoint_ = opts.endpoint ? opts.endpoint
+                               : spawn_outbox_endpoint(sys, s.outbox.get(),
+                                                       n->writer_, clock);
+  n->own_endpoint_ = !opts.endpoint;
+  n->deterministic_ = opts.blocking_writer;
+  auto endpoint = n->endpoint_;
+  // Which actor serves which listener names.
+  std::vector<std::pair<listener_binding, std::string>> bindings = {
+    {{{ln::send_notification},
+      [ctx](caf::actor_system& sys) {
+        return sys.spawn(send_appointment_notification, ctx);
+      }},
+     "notifications"},
+    {{{ln::notify_sms, ln::notify_email, ln::notify_whatsapp, ln::reminder_24h,
+       ln::reminder_1h},
+      [ctx](caf::actor_system& sys) { return sys.spawn(channel_worker, ctx); }},
+     "notifications"},
+    {{{ln::update_analytics},
+      [ctx](caf::actor_system& sys) {
+        return sys.spawn(update_analytics, ctx);
+      }},
+     "analytics"},
+    {{{ln::external_sync},
+      [ctx, endpoint](caf::actor_system& sys) {
+        return sys.spawn(sync_with_external_services, ctx, endpoint);
+      }},
+     "default"},
+  };
+  listener_binding sub;
+  for (const auto& name : reg->queued_listener_names())
+    if (name.rfind(std::string{ln::appointment_subscriber} + "@", 0) == 0)
+      sub.names.push_back(name);
+  sub.spawn = [ctx](caf::actor_system& sys) {
+    return sys.spawn(appointment_event_subscriber, ctx);
+  };
+  bindings.emplace_back(sub, "default");
+  std::map<std::string, std::vector<listener_binding>> by_queue;
+  for (auto& [b, q] : bindings)
+    by_queue[q].push_back(b);
+  for (const auto& q : reg->queues())
+    by_queue[q];
+  auto random = opts.random;
+  if (!random) {
+    auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
+    random = [rng] {
+      return std::uniform_real_distribution<double>{0.0, 1.0}(*rng);
+    };
+  }
+  for (auto& [q, list] : by_queue) {
+    queue_deps d;
+    d.queue = q;
+    auto c = opts.concurrency.find(q);
+    d.concurrency = c != opts.concurrency.end() ? c->second : 4;
+    d.registry = reg;
+    d.events = s.events.get();
+    d.jobs = s.jobs.get();
+    d.writer = n->writer_;
+    d.listeners = std::move(list);
+    d.clock = clock;
+    d.tick = opts.tick;
+    d.random = random;
+    n->queues_[q] = sys.spawn(queue_supervisor, std::move(d));
+  }
+  dispatcher_deps dd;
+  dd.registry = reg;
+  dd.events = s.events.get();
+  dd.jobs = s.jobs.get();
+  dd.writer = n->writer_;
+  dd.sync_listeners = n->sync_;
+  dd.queues = n->queues_;
+  dd.clock = clock;
+  n->dispatcher_ = sys.spawn(switchboard::dispatcher, std::move(dd));
+  lg->info("node started: {} queue(s), {} sync listener(s)", n->queues_.size(),
+           n->sync_.size());
+  return n;
+}
+
+void node::stop() {
+  if (stopped_)
+    return;
+  stopped_ = true;
+  auto lg = log::get("node");
+  if (deterministic_) {
+    // Under the test coordinator nothing may block: the test runs the
+    // exits after this returns.
+    for (const auto& h : {caf::actor_cast<caf::actor>(dispatcher_),
+                          caf::actor_cast<caf::actor>(cache_),
+                          caf::actor_cast<caf::actor>(writer_)})
+      caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+    for (auto& [name, q] : queues_)
+      caf::anon_send_exit(q, caf::exit_reason::user_shutdown);
+    for (auto& [name, h] : sync_)
+      caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+    if (own_endpoint_)
+      caf::anon_send_exit(endpoint_, caf::exit_reason::user_shutdown);
+    store_.reset();
+    return;
+  }
+  {
+    caf::scoped_actor self{sys_};
+    for (auto& [name, q] : queues_) {
+      self->request(q, std::chrono::seconds(30), drain_atom::value)
+        .receive([](ok_atom) {},
+                 [&, name = name](caf::error& err) {
+                   lg->warn("queue {} did not drain: {}", name,
+                            describe(err));
+                 });
+    }
+    auto kill = [&](const auto& h) {
+      if (h)
+        self->send_exit(h, caf::exit_reason::user_shutdown);
+    };
+    kill(dispatcher_);
+    for (auto& [name, q] : queues_)
+      kill(q);
+    for (auto& [name, h] : sync_)
+      kill(h);
+    kill(cache_);
+    if (own_endpoint_)
+      kill(endpoint_);
+    kill(writer_);
+    self->wait_for(dispatcher_);
+    for (auto& [name, q] : queues_)
+      self->wait_for(q);
+    for (auto& [name, h] : sync_)
+      self->wait_for(h);
+    self->wait_for(writer_);
+  }
+  store_.reset();
+  lg->info("node stopped; store closed");
+}
+
+node::~node() {
+  stop();
+}
+
+} // namespace switchboard

@@ -1,0 +1,131 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <caf/actor_system.hpp>
+
+#include <actors/clock.hpp>
+#include <actors/interfaces.hpp>
+#include <actors/listener_registry.hpp>
+#include <actors/listeners.hpp>
+#include <store/environment.hpp>
+
+namespace switchboard::store {
+class writer;
+class event_store;
+class job_queue;
+class processed_set;
+class audit_log;
+class projections;
+class message_outbox;
+} // namespace switchboard::store
+
+namespace switchboard {
+
+/// How a node starts.
+struct node_options {
+  store::options store;
+  /// Concurrency per queue; queues not named get 4.
+  std::map<std::string, std::uint32_t> concurrency = {
+    {"notifications", 8}, {"analytics", 4}, {"default", 4}};
+  /// Wait for each commit inside the store writer actor (deterministic
+  /// tests on the test coordinator).
+  bool blocking_writer = false;
+  /// The clock; empty: the actor system's clock anchored at now.
+  clock_fn clock;
+  /// Jitter source for exponential backoff; empty: a seeded RNG.
+  std::function<double()> random;
+  /// How often queues reclaim expired leases and poll.
+  std::chrono::milliseconds tick{1000};
+  /// External services (Cal.com, CRM); empty: calls go to the outbox.
+  endpoint_actor endpoint;
+  /// Extra registrations (tests add listeners) before the actors start.
+  std::function<void(listener_registry&)> configure;
+};
+
+/// The store of one node: the LMDB environment and every module on it.
+struct node_store {
+  std::unique_ptr<store::environment> env;
+  std::unique_ptr<store::writer> writer;
+  std::unique_ptr<store::event_store> events;
+  std::unique_ptr<store::job_queue> jobs;
+  std::unique_ptr<store::processed_set> processed;
+  std::unique_ptr<store::audit_log> audit;
+  std::unique_ptr<store::projections> projections;
+  std::unique_ptr<store::message_outbox> outbox;
+
+  /// Opens the environment and every module. Errors: the store's.
+  static expected<std::unique_ptr<node_store>, std::string>
+  open(const store::options& opts);
+
+  ~node_store();
+};
+
+/// One Switchboard node: its store, and the actors of the event system
+/// (store writer, dispatcher, sync listeners, tagged cache, queue
+/// supervisors with their listeners).
+class node {
+public:
+  /// Opens the store, releases the leases of a previous process, lets the
+  /// audit log catch up, and spawns every actor.
+  static expected<std::unique_ptr<node>, std::string>
+  start(caf::actor_system& sys, node_options opts);
+
+  ~node();
+
+  /// Drains the queues (running jobs end), stops every actor, stops the
+  /// writer and closes LMDB. Idempotent.
+  void stop();
+
+  dispatcher_actor dispatcher() const {
+    return dispatcher_;
+  }
+  cache_actor cache() const {
+    return cache_;
+  }
+  store_writer_actor writer() const {
+    return writer_;
+  }
+  const std::map<std::string, queue_supervisor_actor>& queues() const {
+    return queues_;
+  }
+  const listener_registry& registry() const {
+    return *registry_;
+  }
+  node_store& store() const {
+    return *store_;
+  }
+  const clock_fn& clock() const {
+    return clock_;
+  }
+
+private:
+  node(caf::actor_system& sys) : sys_(sys) {
+  }
+  caf::actor_system& sys_;
+  std::unique_ptr<node_store> store_;
+  std::shared_ptr<listener_registry> registry_;
+  clock_fn clock_;
+  store_writer_actor writer_;
+  dispatcher_actor dispatcher_;
+  cache_actor cache_;
+  endpoint_actor endpoint_;
+  std::map<std::string, sync_listener_actor> sync_;
+  std::map<std::string, queue_supervisor_actor> queues_;
+  bool stopped_ = false;
+  bool own_endpoint_ = true;
+  bool deterministic_ = false;
+};
+
+/// The embedded default endpoint: each call is written to the message
+/// outbox (channel = target), so nothing is lost with no provider set.
+endpoint_actor spawn_outbox_endpoint(caf::actor_system& sys,
+                                     store::message_outbox* outbox,
+                                     store_writer_actor writer,
+                                     clock_fn clock);
+
+} // namespace switchboard

@@ -1,0 +1,332 @@
+#include "actors/queue_supervisor.hpp"
+
+#include <algorithm>
+
+#include <caf/system_messages.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+#include <caf/sec.hpp>
+
+#include <actors/errors.hpp>
+#include <actors/log.hpp>
+#include <store/event_store.hpp>
+#include <store/job_queue.hpp>
+
+namespace switchboard {
+
+namespace {
+
+using self_ptr
+  = queue_supervisor_actor::stateful_pointer<queue_supervisor_state>;
+
+/// Extra time a lease outlives the attempt's timeout, so that a slow
+/// answer is still acked by this process before another takes the job.
+constexpr timestamp_ms lease_margin_ms = 30000;
+
+void spawn_binding(self_ptr self, std::size_t index) {
+  auto& st = self->state;
+  auto handle = st.deps.listeners[index].spawn(self->system());
+  self->monitor(handle);
+  (*st.actors)[index] = handle;
+}
+
+timestamp_ms lease_span_ms(const queue_supervisor_state& st) {
+  timestamp_ms longest = 0;
+  for (const auto& name : st.deps.registry->queued_listener_names())
+    if (const auto* spec = st.deps.registry->find_queued(name);
+        spec != nullptr && spec->queue == st.deps.queue)
+      longest = std::max<timestamp_ms>(longest, spec->retry.timeout.count());
+  return std::max<timestamp_ms>(longest, 60000) + lease_margin_ms;
+}
+
+/// Answers the drain requests once nothing runs any more.
+void check_drained(self_ptr self) {
+  auto& st = self->state;
+  if (!st.draining || st.in_flight != 0 || st.leasing)
+    return;
+  for (auto& rp : st.drain_promises)
+    rp.deliver(ok_atom::value);
+  st.drain_promises.clear();
+}
+
+void job_ended(self_ptr self) {
+  auto& st = self->state;
+  --st.in_flight;
+  if (st.draining) {
+    check_drained(self);
+    return;
+  }
+  self->send(self, wake_atom::value);
+}
+
+/// Commits `op`; then runs `then` (on success or failure, after logging).
+template <class Then>
+void commit(self_ptr self, store::writer::op_fn op, std::string what,
+            Then then) {
+  self
+    ->request(self->state.deps.writer, caf::infinite, write_atom::value,
+              make_write_op(std::move(op)))
+    .then([then](ok_atom) mutable { then(); },
+          [self, what, then](caf::error& err) mutable {
+            self->state.log->error("{} on queue {}: {}", what,
+                                   self->state.deps.queue, describe(err));
+            then();
+          });
+}
+
+job_request to_request(const store::job& j, envelope ev) {
+  job_request req;
+  req.job_id = j.id;
+  req.queue = j.queue;
+  req.listener = j.listener;
+  req.attempt = j.attempts;
+  req.max_tries = j.max_tries;
+  req.event = std::move(ev);
+  req.payload = j.payload;
+  return req;
+}
+
+/// Moves the job to failed jobs, then runs the failed() hook once.
+void fail_job(self_ptr self, const store::job& j, job_request req,
+              std::string reason) {
+  auto* jobs = self->state.deps.jobs;
+  auto now = self->state.deps.clock();
+  auto id = j.id;
+  commit(
+    self,
+    [jobs, id, reason, now](store::write_txn& txn) {
+      return jobs->fail_in(txn, id, reason, now);
+    },
+    "failing job " + std::to_string(id),
+    [self, req = std::move(req), reason]() mutable {
+      auto& st = self->state;
+      ++st.failed;
+      st.log->warn("job {} ({}) failed for good after {} attempt(s): {}",
+                   req.job_id, req.listener, req.attempt, reason);
+      if (auto b = st.binding_of.find(req.listener);
+          b != st.binding_of.end())
+        self->send((*st.actors)[b->second], failed_atom::value, std::move(req),
+                   reason);
+      job_ended(self);
+    });
+}
+
+void on_attempt_failed(self_ptr self, const store::job& j, job_request req,
+                       const caf::error& err) {
+  auto& st = self->state;
+  auto reason = describe(err);
+  // An error answer or a crash counts towards max_exceptions; a timeout
+  // does not (Laravel counts only thrown exceptions).
+  bool is_exception = err != caf::sec::request_timeout;
+  auto now = st.deps.clock();
+  retry_policy policy;
+  if (const auto* spec = st.deps.registry->find_queued(j.listener))
+    policy = spec->retry;
+  policy.tries = j.max_tries;
+  policy.backoff_s = j.backoff_s;
+  bool out_of_tries = j.attempts >= j.max_tries;
+  bool past_deadline = j.retry_until != 0 && now >= j.retry_until;
+  bool too_many_exceptions = is_exception && j.max_exceptions != 0
+                             && j.exceptions + 1 >= j.max_exceptions;
+  if (out_of_tries || past_deadline || too_many_exceptions) {
+    fail_job(self, j, std::move(req), reason);
+    return;
+  }
+  double unit = st.deps.random ? st.deps.random() : 1.0;
+  auto due = now + retry_delay_ms(policy, j.attempts, unit);
+  auto* jobs = st.deps.jobs;
+  auto id = j.id;
+  st.log->info("job {} ({}) attempt {}/{} failed: {}; next try in {} ms", id,
+               j.listener, j.attempts, j.max_tries, reason, due - now);
+  commit(
+    self,
+    [jobs, id, due, reason, is_exception](store::write_txn& txn) {
+      return jobs->retry_in(txn, id, due, reason, is_exception);
+    },
+    "retrying job " + std::to_string(id),
+    [self, due] {
+      auto& st = self->state;
+      ++st.retried;
+      auto wait = std::max<timestamp_ms>(0, due - st.deps.clock());
+      self->delayed_send(self, std::chrono::milliseconds(wait),
+                         wake_atom::value);
+      job_ended(self);
+    });
+}
+
+void run_job(self_ptr self, store::job j) {
+  auto& st = self->state;
+  auto ev = st.deps.events->read_event(j.event_seq);
+  job_request req = to_request(j, ev ? std::move(*ev) : envelope{});
+  if (!ev) {
+    fail_job(self, j, std::move(req),
+             "event " + std::to_string(j.event_seq)
+               + " cannot be read: " + ev.error().message);
+    return;
+  }
+  auto b = st.binding_of.find(j.listener);
+  if (b == st.binding_of.end()) {
+    fail_job(self, j, std::move(req),
+             "no listener named " + j.listener + " runs on queue "
+               + st.deps.queue);
+    return;
+  }
+  auto timeout = std::chrono::milliseconds(std::max<std::uint32_t>(
+    j.timeout_ms, 1));
+  self->request((*st.actors)[b->second], timeout, handle_atom::value, req)
+    .then(
+      [self, j](ok_atom) {
+        auto* jobs = self->state.deps.jobs;
+        auto id = j.id;
+        commit(
+          self,
+          [jobs, id](store::write_txn& txn) {
+            return jobs->ack_in(txn, id);
+          },
+          "acking job " + std::to_string(id),
+          [self] {
+            ++self->state.processed;
+            job_ended(self);
+          });
+      },
+      [self, j, req](caf::error& err) mutable {
+        on_attempt_failed(self, j, std::move(req), err);
+      });
+}
+
+void arm_timer(self_ptr self) {
+  auto& st = self->state;
+  auto due = st.deps.jobs->next_due(st.deps.queue);
+  if (!due)
+    return;
+  auto wait = std::max<timestamp_ms>(0, *due - st.deps.clock());
+  self->delayed_send(self, std::chrono::milliseconds(wait), wake_atom::value);
+}
+
+void lease(self_ptr self) {
+  auto& st = self->state;
+  if (st.draining)
+    return;
+  if (st.leasing) {
+    st.rewake = true;
+    return;
+  }
+  if (st.in_flight >= st.deps.concurrency)
+    return;
+  auto slots = st.deps.concurrency - st.in_flight;
+  st.leasing = true;
+  st.rewake = false;
+  auto now = st.deps.clock();
+  auto until = now + lease_span_ms(st);
+  auto* jobs = st.deps.jobs;
+  auto queue = st.deps.queue;
+  auto leased = std::make_shared<std::vector<store::job>>();
+  commit(
+    self,
+    [=](store::write_txn& txn) -> store::result<void> {
+      auto got = jobs->lease_in(txn, queue, now, slots, until);
+      if (!got)
+        return make_unexpected(got.error());
+      *leased = std::move(*got);
+      return {};
+    },
+    "leasing",
+    [self, leased, slots] {
+      auto& st = self->state;
+      st.leasing = false;
+      st.in_flight += static_cast<std::uint32_t>(leased->size());
+      for (auto& j : *leased)
+        run_job(self, std::move(j));
+      if (st.draining)
+        check_drained(self);
+      else if (leased->size() == slots || st.rewake)
+        self->send(self, wake_atom::value);
+      else
+        arm_timer(self);
+    });
+}
+
+} // namespace
+
+queue_supervisor_actor::behavior_type queue_supervisor(
+  queue_supervisor_actor::stateful_pointer<queue_supervisor_state> self,
+  queue_deps deps) {
+  auto& st = self->state;
+  st.deps = std::move(deps);
+  st.log = log::get("queue");
+  st.actors->resize(st.deps.listeners.size());
+  for (std::size_t i = 0; i < st.deps.listeners.size(); ++i) {
+    for (const auto& name : st.deps.listeners[i].names)
+      st.binding_of[name] = i;
+    spawn_binding(self, i);
+  }
+  self->set_down_handler([self](caf::down_msg& dm) {
+    auto& st = self->state;
+    for (std::size_t i = 0; i < st.actors->size(); ++i) {
+      if ((*st.actors)[i].address() == dm.source) {
+        ++st.restarts;
+        st.log->warn("listener actor for {} on queue {} stopped ({}); "
+                     "restarting it",
+                     st.deps.listeners[i].names.front(), st.deps.queue,
+                     describe(dm.reason));
+        spawn_binding(self, i);
+        return;
+      }
+    }
+  });
+  // Listener actors end with their supervisor.
+  self->attach_functor([actors = st.actors] {
+    for (auto& a : *actors)
+      if (a)
+        caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  });
+  self->send(self, tick_atom::value);
+  return {
+    [self](wake_atom) { lease(self); },
+    [self](tick_atom) {
+      auto& st = self->state;
+      if (st.draining)
+        return;
+      auto* jobs = st.deps.jobs;
+      auto now = st.deps.clock();
+      commit(
+        self,
+        [jobs, now](store::write_txn& txn) -> store::result<void> {
+          auto n = jobs->release_expired_in(txn, now);
+          if (!n)
+            return make_unexpected(n.error());
+          return {};
+        },
+        "releasing expired leases", [self] { lease(self); });
+      self->delayed_send(self, st.deps.tick, tick_atom::value);
+    },
+    [self](stats_atom) -> queue_stats {
+      auto& st = self->state;
+      queue_stats out;
+      out.queue = st.deps.queue;
+      if (auto c = st.deps.jobs->counts(st.deps.queue, st.deps.clock())) {
+        out.ready = c->ready;
+        out.delayed = c->delayed;
+        out.leased = c->leased;
+        out.failed = c->failed;
+      }
+      out.processed = st.processed;
+      out.retried = st.retried;
+      out.failed_since_start = st.failed;
+      out.in_flight = st.in_flight;
+      out.concurrency = st.deps.concurrency;
+      return out;
+    },
+    [self](drain_atom) -> caf::result<ok_atom> {
+      auto& st = self->state;
+      st.draining = true;
+      if (st.in_flight == 0 && !st.leasing)
+        return ok_atom::value;
+      auto rp = self->make_response_promise<ok_atom>();
+      st.drain_promises.push_back(rp);
+      return rp;
+    },
+  };
+}
+
+} // namespace switchboard

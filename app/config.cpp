@@ -1,0 +1,273 @@
+#include "app/config.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+namespace switchboard::app {
+
+namespace {
+
+using ot = option_type;
+
+std::string_view trim(std::string_view s) {
+  auto is_space = [](char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+  };
+  while (!s.empty() && is_space(s.front()))
+    s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back()))
+    s.remove_suffix(1);
+  return s;
+}
+
+const option_spec* find_spec(std::string_view key) {
+  for (const auto& spec : option_specs())
+    if (spec.key == key)
+      return &spec;
+  return nullptr;
+}
+
+bool parse_int(std::string_view text, std::int64_t& out) {
+  auto first = text.data();
+  auto last = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(first, last, out);
+  return ec == std::errc{} && ptr == last && !text.empty();
+}
+
+/// Checks `value` against the spec; returns an error message or "".
+std::string check_value(const option_spec& spec, std::string_view value) {
+  switch (spec.type) {
+    case ot::string:
+      return {};
+    case ot::integer: {
+      std::int64_t n = 0;
+      if (!parse_int(value, n))
+        return "expects an integer, got \"" + std::string{value} + "\"";
+      if (n < spec.min || n > spec.max)
+        return "must be between " + std::to_string(spec.min) + " and "
+               + std::to_string(spec.max) + ", got " + std::string{value};
+      return {};
+    }
+    case ot::boolean:
+      if (value == "true" || value == "false")
+        return {};
+      return "expects true or false, got \"" + std::string{value} + "\"";
+    case ot::choice: {
+      if (std::find(spec.choices.begin(), spec.choices.end(), value)
+          != spec.choices.end())
+        return {};
+      std::string msg = "expects one of";
+      for (auto c : spec.choices)
+        msg.append(" ").append(c);
+      return msg + ", got \"" + std::string{value} + "\"";
+    }
+  }
+  return {};
+}
+
+std::string unquote(std::string_view v) {
+  if (v.size() >= 2
+      && ((v.front() == '"' && v.back() == '"')
+          || (v.front() == '\'' && v.back() == '\'')))
+    return std::string{v.substr(1, v.size() - 2)};
+  return std::string{v};
+}
+
+} // namespace
+
+const std::vector<option_spec>& option_specs() {
+  static const std::vector<option_spec> specs = {
+    {"store.path", ot::string, "./data",
+     "directory of the LMDB environment (created when missing)"},
+    {"store.map_size_mb", ot::integer, "1024",
+     "initial LMDB map size in MiB; grows on demand up to max_map_size_mb",
+     {}, 1, 1 << 24},
+    {"store.max_map_size_mb", ot::integer, "65536",
+     "largest the map may grow to, in MiB; past it appends fail cleanly",
+     {}, 1, 1 << 24},
+    {"store.sync", ot::choice, "full",
+     "full: fsync before acknowledging; no_meta_sync: skip the meta page "
+     "sync (last commit may roll back on power loss); none: no fsync",
+     {"full", "no_meta_sync", "none"}},
+    {"store.max_batch", ot::integer, "1024",
+     "most write operations committed together in one transaction "
+     "(group commit)",
+     {}, 1, 1 << 20},
+    {"log.level", ot::choice, "info", "least severe level that is logged",
+     {"trace", "debug", "info", "warn", "error", "off"}},
+    {"log.format", ot::choice, "text",
+     "text for people, json for one JSON object per line",
+     {"text", "json"}},
+    {"queues.notifications_concurrency", ot::integer, "8",
+     "jobs of the notifications queue that run at once", {}, 1, 4096},
+    {"queues.analytics_concurrency", ot::integer, "4",
+     "jobs of the analytics queue that run at once", {}, 1, 4096},
+    {"queues.default_concurrency", ot::integer, "4",
+     "jobs of the default queue that run at once", {}, 1, 4096},
+    {"scheduler.max_threads", ot::integer, "2",
+     "CAF scheduler worker threads (0 = one per core)", {}, 0, 256},
+  };
+  return specs;
+}
+
+std::string to_string(const std::vector<config_error>& errors) {
+  std::string out;
+  for (const auto& e : errors) {
+    if (!out.empty())
+      out += '\n';
+    out += e.message;
+  }
+  return out;
+}
+
+config config::defaults() {
+  config c;
+  for (const auto& spec : option_specs()) {
+    c.values_.emplace(std::string{spec.key}, std::string{spec.default_value});
+    c.origins_.emplace(std::string{spec.key}, "default");
+  }
+  return c;
+}
+
+const std::string& config::get_string(std::string_view key) const {
+  auto i = values_.find(key);
+  if (i == values_.end()) {
+    static const std::string empty;
+    return empty;
+  }
+  return i->second;
+}
+
+std::int64_t config::get_int(std::string_view key) const {
+  std::int64_t n = 0;
+  parse_int(get_string(key), n);
+  return n;
+}
+
+bool config::get_bool(std::string_view key) const {
+  return get_string(key) == "true";
+}
+
+const std::string& config::origin(std::string_view key) const {
+  auto i = origins_.find(key);
+  if (i == origins_.end()) {
+    static const std::string none = "unknown";
+    return none;
+  }
+  return i->second;
+}
+
+expected<config, std::vector<config_error>>
+parse_config(std::string_view text, std::string_view origin,
+             const std::vector<std::string>& overrides) {
+  auto result = config::defaults();
+  std::vector<config_error> errors;
+  std::map<std::string, int, std::less<>> seen;
+  auto assign = [&](const std::string& key, std::string_view value,
+                    int line_no, const std::string& where) {
+    auto* spec = find_spec(key);
+    std::string at = line_no > 0 ? std::string{origin} + ":"
+                                     + std::to_string(line_no) + ": "
+                                 : "override: ";
+    if (spec == nullptr) {
+      errors.push_back({key, line_no, at + "unknown option " + key});
+      return;
+    }
+    if (auto msg = check_value(*spec, value); !msg.empty()) {
+      errors.push_back({key, line_no, at + key + " " + msg});
+      return;
+    }
+    result.values_[key] = std::string{value};
+    result.origins_[key] = where;
+  };
+  std::string section;
+  std::istringstream in{std::string{text}};
+  std::string raw;
+  int line_no = 0;
+  while (std::getline(in, raw)) {
+    ++line_no;
+    auto line = trim(raw);
+    if (line.empty() || line.front() == ';' || line.front() == '#')
+      continue;
+    if (line.front() == '[') {
+      if (line.back() != ']') {
+        errors.push_back({"", line_no,
+                          std::string{origin} + ":" + std::to_string(line_no)
+                            + ": malformed section header"});
+        continue;
+      }
+      section = std::string{trim(line.substr(1, line.size() - 2))};
+      continue;
+    }
+    auto eq = line.find('=');
+    if (eq == std::string_view::npos) {
+      errors.push_back({"", line_no,
+                        std::string{origin} + ":" + std::to_string(line_no)
+                          + ": expected key = value"});
+      continue;
+    }
+    auto name = std::string{trim(line.substr(0, eq))};
+    auto value = trim(line.substr(eq + 1));
+    // Strip a trailing comment that follows whitespace (after the closing
+    // quote of a quoted value).
+    std::size_t from = 0;
+    if (!value.empty() && (value.front() == '"' || value.front() == '\'')) {
+      auto close = value.find(value.front(), 1);
+      from = close == std::string_view::npos ? value.size() : close + 1;
+    }
+    for (auto pos = value.find_first_of(";#", from);
+         pos != std::string_view::npos;
+         pos = value.find_first_of(";#", pos + 1)) {
+      if (pos > 0 && (value[pos - 1] == ' ' || value[pos - 1] == '\t')) {
+        value = trim(value.substr(0, pos));
+        break;
+      }
+    }
+    auto key = section.empty() ? name : section + "." + name;
+    if (section.empty()) {
+      errors.push_back({key, line_no,
+                        std::string{origin} + ":" + std::to_string(line_no)
+                          + ": option " + name + " outside any section"});
+      continue;
+    }
+    if (auto [it, fresh] = seen.emplace(key, line_no); !fresh) {
+      errors.push_back({key, line_no,
+                        std::string{origin} + ":" + std::to_string(line_no)
+                          + ": " + key + " set twice (first on line "
+                          + std::to_string(it->second) + ")"});
+      continue;
+    }
+    assign(key, unquote(value), line_no, std::string{origin});
+  }
+  for (const auto& o : overrides) {
+    auto eq = o.find('=');
+    if (eq == std::string::npos) {
+      errors.push_back({o, 0, "override: expected section.key=value, got "
+                                + o});
+      continue;
+    }
+    assign(std::string{trim(std::string_view{o}.substr(0, eq))},
+           unquote(trim(std::string_view{o}.substr(eq + 1))), 0, "override");
+  }
+  if (!errors.empty())
+    return make_unexpected(std::move(errors));
+  return result;
+}
+
+expected<config, std::vector<config_error>>
+load_config_file(const std::string& path,
+                 const std::vector<std::string>& overrides) {
+  std::ifstream in{path, std::ios::binary};
+  if (!in) {
+    return make_unexpected(std::vector<config_error>{
+      {"", 0, "cannot read config file " + path}});
+  }
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return parse_config(buf.str(), path, overrides);
+}
+
+} // namespace switchboard::app

@@ -1,0 +1,109 @@
+// `switchboard serve`: the daemon's process.
+
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+#include <pthread.h>
+
+#include <caf/actor_system.hpp>
+
+#include <actors/log.hpp>
+#include <actors/runtime.hpp>
+#include <app/cli.hpp>
+#include <actors/node.hpp>
+#include <store/event_store.hpp>
+
+namespace switchboard::app {
+
+namespace {
+
+constexpr const char* serve_usage
+  = R"(usage: switchboard serve [--config FILE] [--set section.key=value]...
+
+Runs the daemon until SIGTERM or SIGINT. Reads FILE, or ./config.ini when
+present, over the embedded defaults; each --set overrides one option.
+)";
+
+store::options store_options(const config& cfg) {
+  store::options opts;
+  opts.path = cfg.get_string("store.path");
+  constexpr std::size_t mib = 1024 * 1024;
+  opts.map_size = static_cast<std::size_t>(cfg.get_int("store.map_size_mb"))
+                  * mib;
+  opts.max_map_size
+    = static_cast<std::size_t>(cfg.get_int("store.max_map_size_mb")) * mib;
+  auto sync = cfg.get_string("store.sync");
+  using mode = store::options::sync_mode;
+  opts.sync = sync == "none"           ? mode::none
+              : sync == "no_meta_sync" ? mode::no_meta_sync
+                                       : mode::full;
+  opts.max_batch = static_cast<std::size_t>(cfg.get_int("store.max_batch"));
+  return opts;
+}
+
+} // namespace
+
+int run_serve(const std::vector<std::string>& args) {
+  auto flags = parse_common_flags(args);
+  if (!flags) {
+    std::cerr << "switchboard serve: " << flags.error() << '\n';
+    return 2;
+  }
+  if (flags->help) {
+    std::cout << serve_usage;
+    return 0;
+  }
+  if (!flags->rest.empty()) {
+    std::cerr << "switchboard serve: unexpected argument " << flags->rest[0]
+              << '\n';
+    return 2;
+  }
+  auto cfg = load_config(*flags);
+  if (!cfg) {
+    std::cerr << "switchboard serve: invalid configuration:\n"
+              << to_string(cfg.error()) << '\n';
+    return 2;
+  }
+  log::configure(cfg->get_string("log.level"),
+                 cfg->get_string("log.format") == "json" ? log::format::json
+                                                         : log::format::text);
+  auto lg = log::get("app");
+  // Block the stop signals in every thread; this one waits for them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto opts = store_options(*cfg);
+  std::error_code ec;
+  auto abs_path = std::filesystem::absolute(opts.path, ec).lexically_normal();
+  runtime_config rcfg{
+    static_cast<std::size_t>(cfg->get_int("scheduler.max_threads"))};
+  caf::actor_system sys{rcfg};
+  node_options nopts;
+  nopts.store = opts;
+  for (const auto& q : {"notifications", "analytics", "default"})
+    nopts.concurrency[q] = static_cast<std::uint32_t>(
+      cfg->get_int(std::string{"queues."} + q + "_concurrency"));
+  auto n = node::start(sys, std::move(nopts));
+  if (!n) {
+    lg->error("cannot start with the store at {}: {}", abs_path.string(),
+              n.error());
+    return 1;
+  }
+  auto last = (*n)->store().events->last_sequence();
+  lg->info("store open at {} (sync {}, last sequence {})", abs_path.string(),
+           cfg->get_string("store.sync"), last ? *last : 0);
+  lg->info("serving; store at {}; send SIGTERM to stop", abs_path.string());
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  lg->info("received {}, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  (*n)->stop();
+  n->reset();
+  lg->info("store closed");
+  lg->flush();
+  return 0;
+}
+
+} // namespace switchboard::app

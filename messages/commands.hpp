@@ -1,0 +1,165 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+#include <string>
+#include <vector>
+
+#include <messages/envelope.hpp>
+
+/// Requests and replies between the runtime's actors: dispatching events,
+/// delivering queued jobs to listeners, queue statistics. Plain data; the
+/// behaviour lives in actors/.
+
+/// Lists the request and reply types of the runtime's actors as X(type), for
+/// the CAF type-ID block (messages/type_ids.hpp) and the round-trip tests.
+#define SWITCHBOARD_COMMAND_TYPES(X)                                           \
+  X(dispatch_request)                                                          \
+  X(listener_outcome)                                                          \
+  X(dispatch_result)                                                           \
+  X(job_request)                                                               \
+  X(queue_stats)                                                               \
+  X(cache_lookup)                                                              \
+  X(cache_stats)                                                               \
+  X(outbound_call)
+
+namespace switchboard {
+
+/// How an append checks the stream's current version.
+enum class expect_kind : std::uint8_t {
+  any,       ///< No check.
+  no_stream, ///< The stream must not exist yet.
+  exact,     ///< The stream must be at `expected_version`.
+};
+
+constexpr std::array<std::string_view, 3> enum_names(expect_kind) {
+  return {"any", "no_stream", "exact"};
+}
+
+/// Events of one aggregate to store and dispatch. The envelopes carry id,
+/// type, aggregate, company, occurred_at, metadata and data; the store sets
+/// version and sequence.
+struct dispatch_request {
+  std::vector<envelope> events;
+  expect_kind expect = expect_kind::any;
+  std::uint64_t expected_version = 0;
+};
+
+/// What one synchronous listener did with one event.
+struct listener_outcome {
+  std::string listener;
+  std::string event_id;
+  bool ok = true;
+  std::string error; ///< Empty when ok.
+  std::uint32_t elapsed_us = 0;
+};
+
+/// The answer to a dispatch: the events' sequence numbers (and versions),
+/// every synchronous listener's outcome, and how many queued jobs the
+/// outbox holds for these events.
+struct dispatch_result {
+  std::vector<std::uint64_t> sequences;
+  std::vector<std::uint64_t> versions;
+  std::vector<listener_outcome> sync_outcomes;
+  std::uint32_t jobs_enqueued = 0;
+};
+
+/// One attempt of one queued job, as a listener actor receives it.
+struct job_request {
+  std::uint64_t job_id = 0;
+  std::string queue;
+  std::string listener;
+  std::uint32_t attempt = 0; ///< 1 for the first attempt.
+  std::uint32_t max_tries = 1;
+  envelope event;      ///< The event that caused the job.
+  std::string payload; ///< Listener-specific JSON ("" for none).
+};
+
+/// Counts of one queue, Horizon-style.
+struct queue_stats {
+  std::string queue;
+  std::uint64_t ready = 0;
+  std::uint64_t delayed = 0;
+  std::uint64_t leased = 0;
+  std::uint64_t failed = 0;
+  std::uint64_t processed = 0; ///< Jobs acked since start.
+  std::uint64_t retried = 0;   ///< Attempts that failed and were retried.
+  std::uint64_t failed_since_start = 0;
+  std::uint32_t in_flight = 0;
+  std::uint32_t concurrency = 0;
+};
+
+inline bool operator==(const listener_outcome& a, const listener_outcome& b) {
+  return a.listener == b.listener && a.event_id == b.event_id && a.ok == b.ok
+         && a.error == b.error && a.elapsed_us == b.elapsed_us;
+}
+
+inline bool operator==(const dispatch_request& a, const dispatch_request& b) {
+  return a.events == b.events && a.expect == b.expect
+         && a.expected_version == b.expected_version;
+}
+
+inline bool operator==(const dispatch_result& a, const dispatch_result& b) {
+  return a.sequences == b.sequences && a.versions == b.versions
+         && a.sync_outcomes == b.sync_outcomes
+         && a.jobs_enqueued == b.jobs_enqueued;
+}
+
+inline bool operator==(const job_request& a, const job_request& b) {
+  return a.job_id == b.job_id && a.queue == b.queue && a.listener == b.listener
+         && a.attempt == b.attempt && a.max_tries == b.max_tries
+         && a.event == b.event && a.payload == b.payload;
+}
+
+inline bool operator==(const queue_stats& a, const queue_stats& b) {
+  return a.queue == b.queue && a.ready == b.ready && a.delayed == b.delayed
+         && a.leased == b.leased && a.failed == b.failed
+         && a.processed == b.processed && a.retried == b.retried
+         && a.failed_since_start == b.failed_since_start
+         && a.in_flight == b.in_flight && a.concurrency == b.concurrency;
+}
+
+} // namespace switchboard
+
+namespace switchboard {
+
+/// The answer of the tagged cache to a lookup.
+struct cache_lookup {
+  bool found = false;
+  std::string value;
+};
+
+/// Counters of the tagged cache.
+struct cache_stats {
+  std::uint64_t hits = 0;
+  std::uint64_t misses = 0;
+  std::uint64_t flushes = 0;         ///< Flush requests.
+  std::uint64_t flushed_entries = 0; ///< Entries removed by flushes.
+  std::uint64_t entries = 0;         ///< Entries held now.
+};
+
+/// One call to an external service (Cal.com, a CRM). The daemon connects
+/// real HTTP providers behind the endpoint interface that takes these.
+struct outbound_call {
+  std::string target;          ///< "calcom" or "crm".
+  std::string operation;       ///< e.g. "booking.create", "customer.upsert".
+  std::string idempotency_key; ///< The event id (plus the step).
+  std::string body;            ///< JSON.
+};
+
+inline bool operator==(const outbound_call& a, const outbound_call& b) {
+  return a.target == b.target && a.operation == b.operation
+         && a.idempotency_key == b.idempotency_key && a.body == b.body;
+}
+
+inline bool operator==(const cache_lookup& a, const cache_lookup& b) {
+  return a.found == b.found && a.value == b.value;
+}
+
+inline bool operator==(const cache_stats& a, const cache_stats& b) {
+  return a.hits == b.hits && a.misses == b.misses && a.flushes == b.flushes
+         && a.flushed_entries == b.flushed_entries && a.entries == b.entries;
+}
+
+} // namespace switchboard

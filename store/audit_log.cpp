@@ -1,0 +1,289 @@
+#include "store/audit_log.hpp"
+
+#include "store/codec.hpp"
+#include "store/record.hpp"
+
+namespace switchboard::store {
+
+namespace {
+
+constexpr std::uint8_t audit_format_v1 = 1;
+constexpr std::string_view consumer = "audit";
+
+std::string encode(const audit_record& r) {
+  record_writer w{audit_format_v1};
+  w.u64(r.sequence)
+      .str(r.event_id)
+      .str(r.event_type)
+      .str(r.model_type)
+      .str(r.model_id)
+      .str(r.user_id)
+      .str(r.company_id)
+      .str(r.data)
+      .str(r.ip_address)
+      .str(r.user_agent)
+      .i64(r.occurred_at);
+  return w.bytes();
+}
+
+result<audit_record> decode(const MDB_val& v) {
+  record_reader r{v.mv_data, v.mv_size};
+  if (r.format() != audit_format_v1)
+    return fail(errc::corrupt, "audit record: unknown format");
+  audit_record out;
+  out.sequence = r.u64();
+  out.event_id = r.str();
+  out.event_type = r.str();
+  out.model_type = r.str();
+  out.model_id = r.str();
+  out.user_id = r.str();
+  out.company_id = r.str();
+  out.data = r.str();
+  out.ip_address = r.str();
+  out.user_agent = r.str();
+  out.occurred_at = r.i64();
+  if (!r.ok())
+    return fail(errc::corrupt, "audit record: truncated");
+  return out;
+}
+
+std::string seq_key(std::uint64_t seq) {
+  std::string k(8, '\0');
+  put_be64(k.data(), seq);
+  return k;
+}
+
+/// Index keys: the prefix (strings joined by NUL, ending in NUL), then the
+/// sequence big-endian.
+std::string index_prefix(std::initializer_list<std::string_view> parts) {
+  std::string k;
+  for (auto p : parts) {
+    k.append(p.data(), p.size());
+    k.push_back('\0');
+  }
+  return k;
+}
+
+} // namespace
+
+result<std::uint64_t> read_checkpoint(MDB_txn* txn, MDB_dbi checkpoints,
+                                      std::string_view name) {
+  auto key = to_val(name);
+  MDB_val val;
+  auto rc = mdb_get(txn, checkpoints, &key, &val);
+  if (rc == MDB_NOTFOUND)
+    return std::uint64_t{0};
+  if (rc != 0)
+    return fail_mdb(rc, "mdb_get(checkpoints)");
+  if (val.mv_size != 8)
+    return fail(errc::corrupt, "checkpoint: bad value size");
+  return get_be64(val.mv_data);
+}
+
+result<void> write_checkpoint(MDB_txn* txn, MDB_dbi checkpoints,
+                              std::string_view name, std::uint64_t seq) {
+  auto key = to_val(name);
+  char b[8];
+  put_be64(b, seq);
+  MDB_val val{8, b};
+  if (auto rc = mdb_put(txn, checkpoints, &key, &val, 0); rc != 0)
+    return fail_mdb(rc, "mdb_put(checkpoints)");
+  return {};
+}
+
+audit_log::audit_log(environment& env, audited_fn audited, MDB_dbi records,
+                     MDB_dbi by_company, MDB_dbi by_model, MDB_dbi checkpoints,
+                     MDB_dbi events)
+    : env_(env), audited_(std::move(audited)), records_(records),
+      by_company_(by_company), by_model_(by_model), checkpoints_(checkpoints),
+      events_(events) {}
+
+result<std::unique_ptr<audit_log>> audit_log::open(environment& env,
+                                                   audited_fn audited) {
+  MDB_dbi dbis[5];
+  const char* names[] = {"audit", "audit_by_company", "audit_by_model",
+                         "checkpoints", "events"};
+  for (int i = 0; i < 5; ++i) {
+    auto d = env.open_db(names[i]);
+    if (!d)
+      return make_unexpected(d.error());
+    dbis[i] = *d;
+  }
+  return std::unique_ptr<audit_log>{new audit_log(
+      env, std::move(audited), dbis[0], dbis[1], dbis[2], dbis[3], dbis[4])};
+}
+
+result<void> audit_log::advance_in(MDB_txn* txn) {
+  auto cp = read_checkpoint(txn, checkpoints_, consumer);
+  if (!cp)
+    return make_unexpected(cp.error());
+  auto next = *cp;
+  for (;;) {
+    auto key_bytes = seq_key(next + 1);
+    auto key = to_val(key_bytes);
+    MDB_val val;
+    auto rc = mdb_get(txn, events_, &key, &val);
+    if (rc == MDB_NOTFOUND)
+      break;
+    if (rc != 0)
+      return fail_mdb(rc, "mdb_get(events)");
+    auto ev = decode_record(val.mv_data, val.mv_size);
+    if (!ev)
+      return make_unexpected(ev.error());
+    if (audited_(ev->type)) {
+      MDB_val rec;
+      rc = mdb_get(txn, records_, &key, &rec);
+      if (rc == MDB_NOTFOUND)
+        break;
+      if (rc != 0)
+        return fail_mdb(rc, "mdb_get(audit)");
+    }
+    ++next;
+  }
+  if (next != *cp)
+    return write_checkpoint(txn, checkpoints_, consumer, next);
+  return {};
+}
+
+result<void> audit_log::record_in(write_txn& txn, const envelope& ev) {
+  auto* t = txn.handle();
+  if (audited_(ev.type)) {
+    audit_record r;
+    r.sequence = ev.sequence;
+    r.event_id = ev.id;
+    r.event_type = ev.type;
+    r.model_type = ev.aggregate_type;
+    r.model_id = ev.aggregate_id;
+    r.user_id = ev.metadata.user_id;
+    r.company_id = ev.company_id;
+    r.data = ev.data;
+    r.ip_address = ev.metadata.ip_address;
+    r.user_agent = ev.metadata.user_agent;
+    r.occurred_at = ev.occurred_at;
+    auto key_bytes = seq_key(ev.sequence);
+    auto key = to_val(key_bytes);
+    auto bytes = encode(r);
+    auto val = to_val(bytes);
+    if (auto rc = mdb_put(t, records_, &key, &val, 0); rc != 0)
+      return fail_mdb(rc, "mdb_put(audit)");
+    MDB_val empty{0, nullptr};
+    auto ck = index_prefix({ev.company_id}) + key_bytes;
+    auto ckv = to_val(ck);
+    if (auto rc = mdb_put(t, by_company_, &ckv, &empty, 0); rc != 0)
+      return fail_mdb(rc, "mdb_put(audit_by_company)");
+    auto mk = index_prefix({ev.aggregate_type, ev.aggregate_id}) + key_bytes;
+    auto mkv = to_val(mk);
+    if (auto rc = mdb_put(t, by_model_, &mkv, &empty, 0); rc != 0)
+      return fail_mdb(rc, "mdb_put(audit_by_model)");
+  }
+  return advance_in(t);
+}
+
+result<std::uint64_t> audit_log::catch_up(writer& w, std::size_t batch) {
+  std::uint64_t written = 0;
+  for (;;) {
+    bool more = false;
+    std::uint64_t count = 0;
+    auto res = w.execute([&](write_txn& txn) -> result<void> {
+      count = 0;
+      more = false;
+      auto* t = txn.handle();
+      auto cp = read_checkpoint(t, checkpoints_, consumer);
+      if (!cp)
+        return make_unexpected(cp.error());
+      auto seq = *cp;
+      for (std::size_t i = 0; i < batch; ++i) {
+        auto key_bytes = seq_key(seq + 1);
+        auto key = to_val(key_bytes);
+        MDB_val val;
+        auto rc = mdb_get(t, events_, &key, &val);
+        if (rc == MDB_NOTFOUND)
+          break;
+        if (rc != 0)
+          return fail_mdb(rc, "mdb_get(events)");
+        auto view = decode_record(val.mv_data, val.mv_size);
+        if (!view)
+          return make_unexpected(view.error());
+        ++seq;
+        if (!audited_(view->type))
+          continue;
+        MDB_val rec;
+        if (mdb_get(t, records_, &key, &rec) == 0)
+          continue;
+        if (auto ok = record_in(txn, view->to_envelope()); !ok)
+          return ok;
+        ++count;
+      }
+      more = seq != *cp;
+      return write_checkpoint(t, checkpoints_, consumer, seq);
+    });
+    if (!res)
+      return make_unexpected(res.error());
+    written += count;
+    if (!more)
+      return written;
+  }
+}
+
+result<std::vector<audit_record>>
+audit_log::scan_index(MDB_dbi index, const std::string& prefix,
+                      std::uint64_t after_seq, std::size_t max_count) const {
+  auto rtxn = env_.begin_read();
+  if (!rtxn)
+    return make_unexpected(rtxn.error());
+  auto* t = rtxn->handle();
+  MDB_cursor* cur = nullptr;
+  if (auto rc = mdb_cursor_open(t, index, &cur); rc != 0)
+    return fail_mdb(rc, "mdb_cursor_open(audit index)");
+  std::vector<audit_record> out;
+  auto start = prefix + seq_key(after_seq + 1);
+  auto key = to_val(start);
+  MDB_val val;
+  auto rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+  while (rc == 0 && out.size() < max_count) {
+    std::string_view k{static_cast<const char*>(key.mv_data), key.mv_size};
+    if (k.size() != prefix.size() + 8 || k.substr(0, prefix.size()) != prefix)
+      break;
+    auto seq_bytes = std::string{k.substr(prefix.size())};
+    auto sk = to_val(seq_bytes);
+    MDB_val rec;
+    if (auto g = mdb_get(t, records_, &sk, &rec); g != 0) {
+      mdb_cursor_close(cur);
+      return fail_mdb(g, "mdb_get(audit)");
+    }
+    auto r = decode(rec);
+    if (!r) {
+      mdb_cursor_close(cur);
+      return make_unexpected(r.error());
+    }
+    out.push_back(std::move(*r));
+    rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+  }
+  mdb_cursor_close(cur);
+  if (rc != 0 && rc != MDB_NOTFOUND)
+    return fail_mdb(rc, "mdb_cursor_get(audit index)");
+  return out;
+}
+
+result<std::vector<audit_record>>
+audit_log::by_company(std::string_view company_id, std::uint64_t after_seq,
+                      std::size_t max_count) const {
+  return scan_index(by_company_, index_prefix({company_id}), after_seq,
+                    max_count);
+}
+
+result<std::vector<audit_record>>
+audit_log::by_model(std::string_view model_type, std::string_view model_id,
+                    std::uint64_t after_seq, std::size_t max_count) const {
+  return scan_index(by_model_, index_prefix({model_type, model_id}), after_seq,
+                    max_count);
+}
+
+result<std::uint64_t> audit_log::checkpoint() const {
+  auto rtxn = env_.begin_read();
+  if (!rtxn)
+    return make_unexpected(rtxn.error());
+  return read_checkpoint(rtxn->handle(), checkpoints_, consumer);
+}
+
+} // namespace switchboard::store

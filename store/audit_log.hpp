@@ -1,0 +1,94 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "messages/envelope.hpp"
+#include "store/environment.hpp"
+#include "store/error.hpp"
+#include "store/writer.hpp"
+
+namespace switchboard::store {
+
+/// One entry of the audit log (the seed's AuditLog row).
+struct audit_record {
+  std::uint64_t sequence = 0; ///< The event's global sequence.
+  std::string event_id;
+  std::string event_type;
+  std::string model_type; ///< The aggregate type.
+  std::string model_id;   ///< The aggregate id.
+  std::string user_id;
+  std::string company_id;
+  std::string data; ///< The event's JSON payload.
+  std::string ip_address;
+  std::string user_agent;
+  timestamp_ms occurred_at = 0;
+};
+
+/// The audit log: records of audited events, readable by company and by
+/// model, with a checkpoint kept in the same transaction as the records.
+/// The checkpoint is the contiguous prefix of the event log that is fully
+/// audited, so that records written out of order (concurrent dispatches)
+/// never let catch-up skip an event.
+class audit_log {
+public:
+  /// Decides whether an event type is audited (the registry's flag).
+  using audited_fn = std::function<bool(std::string_view type)>;
+
+  /// Opens the audit databases in `env`. Errors: LMDB errors.
+  static result<std::unique_ptr<audit_log>> open(environment& env,
+                                                 audited_fn audited);
+
+  /// Records `ev` (already committed, its sequence set) inside `txn` when
+  /// its type is audited; records are keyed by sequence, so recording
+  /// twice is harmless. Advances the checkpoint. Errors: LMDB errors.
+  result<void> record_in(write_txn& txn, const envelope& ev);
+
+  /// Records every audited event of the log past the checkpoint, in
+  /// transactions of `batch` events through `w`. Returns how many records
+  /// were written. Call at start, before events are dispatched. Errors:
+  /// LMDB errors, `errc::corrupt`.
+  result<std::uint64_t> catch_up(writer& w, std::size_t batch = 1000);
+
+  /// Records of one company, in sequence order, after `after_seq`.
+  result<std::vector<audit_record>> by_company(std::string_view company_id,
+                                               std::uint64_t after_seq,
+                                               std::size_t max_count) const;
+
+  /// Records of one model (aggregate), in sequence order.
+  result<std::vector<audit_record>> by_model(std::string_view model_type,
+                                             std::string_view model_id,
+                                             std::uint64_t after_seq,
+                                             std::size_t max_count) const;
+
+  /// Every event up to this sequence is audited (or not auditable).
+  result<std::uint64_t> checkpoint() const;
+
+private:
+  audit_log(environment& env, audited_fn audited, MDB_dbi records,
+            MDB_dbi by_company, MDB_dbi by_model, MDB_dbi checkpoints,
+            MDB_dbi events);
+  result<void> advance_in(MDB_txn* txn);
+  result<std::vector<audit_record>> scan_index(MDB_dbi index,
+                                               const std::string& prefix,
+                                               std::uint64_t after_seq,
+                                               std::size_t max_count) const;
+
+  environment& env_;
+  audited_fn audited_;
+  MDB_dbi records_, by_company_, by_model_, checkpoints_, events_;
+};
+
+/// Reads a consumer's checkpoint (0 when none) inside a transaction.
+result<std::uint64_t> read_checkpoint(MDB_txn* txn, MDB_dbi checkpoints,
+                                      std::string_view consumer);
+
+/// Writes a consumer's checkpoint inside a write transaction.
+result<void> write_checkpoint(MDB_txn* txn, MDB_dbi checkpoints,
+                              std::string_view consumer, std::uint64_t seq);
+
+} // namespace switchboard::store

@@ -1,0 +1,100 @@
+#include "store/outbox.hpp"
+
+#include "store/codec.hpp"
+#include "store/record.hpp"
+
+namespace switchboard::store {
+
+namespace {
+
+constexpr std::uint8_t outbox_format_v1 = 1;
+
+result<outbound_message> decode(const MDB_val& key, const MDB_val& v) {
+  record_reader r{v.mv_data, v.mv_size};
+  if (r.format() != outbox_format_v1)
+    return fail(errc::corrupt, "outbox record: unknown format");
+  outbound_message m;
+  m.id = get_be64(key.mv_data);
+  m.channel = r.str();
+  m.recipient = r.str();
+  m.subject = r.str();
+  m.body = r.str();
+  m.company_id = r.str();
+  m.event_id = r.str();
+  m.idempotency_key = r.str();
+  m.created_at = r.i64();
+  if (!r.ok())
+    return fail(errc::corrupt, "outbox record: truncated");
+  return m;
+}
+
+} // namespace
+
+result<std::unique_ptr<message_outbox>> message_outbox::open(environment& env) {
+  auto d = env.open_db("outbox");
+  if (!d)
+    return make_unexpected(d.error());
+  return std::unique_ptr<message_outbox>{new message_outbox(env, *d)};
+}
+
+result<std::uint64_t> message_outbox::add_in(write_txn& txn,
+                                             outbound_message msg) {
+  auto cur = txn.cursor(dbi_);
+  if (!cur)
+    return make_unexpected(cur.error());
+  MDB_val k, v;
+  std::uint64_t id = 1;
+  auto rc = mdb_cursor_get(*cur, &k, &v, MDB_LAST);
+  if (rc == 0)
+    id = get_be64(k.mv_data) + 1;
+  else if (rc != MDB_NOTFOUND)
+    return fail_mdb(rc, "mdb_cursor_get(outbox)");
+  record_writer w{outbox_format_v1};
+  w.str(msg.channel)
+      .str(msg.recipient)
+      .str(msg.subject)
+      .str(msg.body)
+      .str(msg.company_id)
+      .str(msg.event_id)
+      .str(msg.idempotency_key)
+      .i64(msg.created_at);
+  char kb[8];
+  put_be64(kb, id);
+  MDB_val key{8, kb};
+  auto val = to_val(w.bytes());
+  if (rc = mdb_put(txn.handle(), dbi_, &key, &val, MDB_APPEND); rc != 0)
+    return fail_mdb(rc, "mdb_put(outbox)");
+  return id;
+}
+
+result<std::vector<outbound_message>>
+message_outbox::list(std::uint64_t after_id, std::size_t max_count,
+                     std::string_view channel) const {
+  auto rtxn = env_.begin_read();
+  if (!rtxn)
+    return make_unexpected(rtxn.error());
+  MDB_cursor* cur = nullptr;
+  if (auto rc = mdb_cursor_open(rtxn->handle(), dbi_, &cur); rc != 0)
+    return fail_mdb(rc, "mdb_cursor_open(outbox)");
+  char kb[8];
+  put_be64(kb, after_id + 1);
+  MDB_val k{8, kb}, v;
+  std::vector<outbound_message> out;
+  auto rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  while (rc == 0 && out.size() < max_count) {
+    auto m = decode(k, v);
+    if (!m) {
+      mdb_cursor_close(cur);
+      return make_unexpected(m.error());
+    }
+    if (channel.empty() || m->channel == channel)
+      out.push_back(std::move(*m));
+    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+  }
+  mdb_cursor_close(cur);
+  if (rc != 0 && rc != MDB_NOTFOUND)
+    return fail_mdb(rc, "mdb_cursor_get(outbox)");
+  return out;
+}
+
+} // namespace switchboard::store

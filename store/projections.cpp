@@ -1,0 +1,185 @@
+#include "store/projections.hpp"
+
+#include "store/codec.hpp"
+#include "store/record.hpp"
+
+namespace switchboard::store {
+
+namespace {
+
+template <class Fn>
+result<void> scan_prefix(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix,
+                         std::size_t max_count, Fn fn) {
+  MDB_cursor* cur = nullptr;
+  if (auto rc = mdb_cursor_open(txn, dbi, &cur); rc != 0)
+    return fail_mdb(rc, "mdb_cursor_open(projections)");
+  auto key = to_val(prefix);
+  MDB_val val;
+  std::size_t n = 0;
+  auto rc = prefix.empty() ? mdb_cursor_get(cur, &key, &val, MDB_FIRST)
+                           : mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+  while (rc == 0 && n < max_count) {
+    std::string_view k{static_cast<const char*>(key.mv_data), key.mv_size};
+    if (k.substr(0, prefix.size()) != prefix)
+      break;
+    fn(k, val);
+    ++n;
+    rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+  }
+  mdb_cursor_close(cur);
+  if (rc != 0 && rc != MDB_NOTFOUND)
+    return fail_mdb(rc, "mdb_cursor_get(projections)");
+  return {};
+}
+
+} // namespace
+
+result<std::unique_ptr<projections>> projections::open(environment& env) {
+  auto c = env.open_db("proj_counters");
+  if (!c)
+    return make_unexpected(c.error());
+  auto v = env.open_db("proj_values");
+  if (!v)
+    return make_unexpected(v.error());
+  return std::unique_ptr<projections>{new projections(env, *c, *v)};
+}
+
+result<void> projections::add_in(write_txn& txn, std::string_view key,
+                                 std::int64_t delta) {
+  auto k = to_val(key);
+  MDB_val v;
+  std::int64_t current = 0;
+  auto rc = mdb_get(txn.handle(), counters_, &k, &v);
+  if (rc == 0) {
+    if (v.mv_size != 8)
+      return fail(errc::corrupt, "projection counter: bad value size");
+    current = static_cast<std::int64_t>(get_be64(v.mv_data));
+  } else if (rc != MDB_NOTFOUND) {
+    return fail_mdb(rc, "mdb_get(proj_counters)");
+  }
+  char b[8];
+  put_be64(b, static_cast<std::uint64_t>(current + delta));
+  MDB_val nv{8, b};
+  if (rc = mdb_put(txn.handle(), counters_, &k, &nv, 0); rc != 0)
+    return fail_mdb(rc, "mdb_put(proj_counters)");
+  return {};
+}
+
+result<void> projections::put_in(write_txn& txn, std::string_view key,
+                                 std::string_view value) {
+  auto k = to_val(key);
+  auto v = to_val(value);
+  if (auto rc = mdb_put(txn.handle(), values_, &k, &v, 0); rc != 0)
+    return fail_mdb(rc, "mdb_put(proj_values)");
+  return {};
+}
+
+result<bool> projections::erase_in(write_txn& txn, std::string_view key) {
+  auto k = to_val(key);
+  auto rc = mdb_del(txn.handle(), values_, &k, nullptr);
+  if (rc == MDB_NOTFOUND)
+    return false;
+  if (rc != 0)
+    return fail_mdb(rc, "mdb_del(proj_values)");
+  return true;
+}
+
+result<std::string> projections::get_in(write_txn& txn,
+                                        std::string_view key) const {
+  auto k = to_val(key);
+  MDB_val v;
+  auto rc = mdb_get(txn.handle(), values_, &k, &v);
+  if (rc == MDB_NOTFOUND)
+    return fail(errc::not_found, "no projection value " + std::string{key});
+  if (rc != 0)
+    return fail_mdb(rc, "mdb_get(proj_values)");
+  return std::string{static_cast<const char*>(v.mv_data), v.mv_size};
+}
+
+result<std::int64_t> projections::counter(std::string_view key) const {
+  auto rtxn = env_.begin_read();
+  if (!rtxn)
+    return make_unexpected(rtxn.error());
+  auto k = to_val(key);
+  MDB_val v;
+  auto rc = mdb_get(rtxn->handle(), counters_, &k, &v);
+  if (rc == MDB_NOTFOUND)
+    return std::int64_t{0};
+  if (rc != 0)
+    return fail_mdb(rc, "mdb_get(proj_counters)");
+  if (v.mv_size != 8)
+    return fail(errc::corrupt, "projection counter: bad value size");
+  return static_cast<std::int64_t>(get_be64(v.mv_data));
+}
+
+result<std::string> projections::get(std::string_view key) const {
+  auto rtxn = env_.begin_read();
+  if (!rtxn)
+    return make_unexpected(rtxn.error());
+  auto k = to_val(key);
+  MDB_val v;
+  auto rc = mdb_get(rtxn->handle(), values_, &k, &v);
+  if (rc == MDB_NOTFOUND)
+    return fail(errc::not_found, "no projection value " + std::string{key});
+  if (rc != 0)
+    return fail_mdb(rc, "mdb_get(proj_values)");
+  return std::string{static_cast<const char*>(v.mv_data), v.mv_size};
+}
+
+result<std::vector<std::pair<std::string, std::int64_t>>>
+projections::counters(std::string_view prefix, std::size_t max_count) const {
+  auto rtxn = env_.begin_read();
+  if (!rtxn)
+    return make_unexpected(rtxn.error());
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  auto ok = scan_prefix(rtxn->handle(), counters_, prefix, max_count,
+                        [&](std::string_view k, const MDB_val& v) {
+                          auto n = v.mv_size == 8 ? get_be64(v.mv_data) : 0;
+                          out.emplace_back(std::string{k},
+                                           static_cast<std::int64_t>(n));
+                        });
+  if (!ok)
+    return make_unexpected(ok.error());
+  return out;
+}
+
+result<std::vector<std::pair<std::string, std::string>>>
+projections::values(std::string_view prefix, std::size_t max_count) const {
+  auto rtxn = env_.begin_read();
+  if (!rtxn)
+    return make_unexpected(rtxn.error());
+  std::vector<std::pair<std::string, std::string>> out;
+  auto ok = scan_prefix(
+      rtxn->handle(), values_, prefix, max_count,
+      [&](std::string_view k, const MDB_val& v) {
+        out.emplace_back(
+            std::string{k},
+            std::string{static_cast<const char*>(v.mv_data), v.mv_size});
+      });
+  if (!ok)
+    return make_unexpected(ok.error());
+  return out;
+}
+
+result<std::uint64_t> projections::clear_in(write_txn& txn,
+                                            std::string_view prefix) {
+  std::uint64_t removed = 0;
+  for (auto dbi : {counters_, values_}) {
+    std::vector<std::string> keys;
+    auto ok = scan_prefix(txn.handle(), dbi, prefix, SIZE_MAX,
+                          [&](std::string_view k, const MDB_val&) {
+                            keys.emplace_back(k);
+                          });
+    if (!ok)
+      return make_unexpected(ok.error());
+    for (const auto& key : keys) {
+      auto k = to_val(key);
+      if (auto rc = mdb_del(txn.handle(), dbi, &k, nullptr); rc != 0)
+        return fail_mdb(rc, "mdb_del(projections)");
+      ++removed;
+    }
+  }
+  return removed;
+}
+
+} // namespace switchboard::store
