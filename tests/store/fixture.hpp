@@ -127,6 +127,8 @@ struct store_fixture {
   }
 
   void close() {
+    if (w)
+      w->stop();
     store.reset();
     w.reset();
     env.reset();
