@@ -21,8 +21,8 @@ inline clock_fn make_clock(caf::actor_system& sys,
   auto* clk = &sys.clock();
   auto start = clk->now();
   return [clk, start, wall_anchor] {
-    auto d = std::chrono::duration_cast<std::chrono::milliseconds>(
-      clk->now() - start);
+    auto d = std::chrono::duration_cast<std::chrono::milliseconds>(clk->now()
+                                                                   - start);
     return wall_anchor + static_cast<timestamp_ms>(d.count());
   };
 }

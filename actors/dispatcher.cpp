@@ -29,12 +29,12 @@ struct dispatch_job {
 
 store::expected_version to_store(const dispatch_request& req) {
   switch (req.expect) {
-    case expect_kind::no_stream:
-      return store::expected_version::no_stream();
-    case expect_kind::exact:
-      return store::expected_version::exact(req.expected_version);
-    case expect_kind::any:
-      break;
+  case expect_kind::no_stream:
+    return store::expected_version::no_stream();
+  case expect_kind::exact:
+    return store::expected_version::exact(req.expected_version);
+  case expect_kind::any:
+    break;
   }
   return store::expected_version::any();
 }
@@ -51,16 +51,16 @@ caf::error validate(const dispatch_request& req) {
     if (info == nullptr)
       return make_runtime_error(runtime_errc::invalid_argument,
                                 at + ".type: unknown event type \"" + ev.type
-                                  + "\"");
+                                    + "\"");
     if (ev.aggregate_type != info->aggregate_type)
       return make_runtime_error(runtime_errc::invalid_argument,
                                 at + ".aggregate_type: " + ev.type
-                                  + " belongs to "
-                                  + std::string{info->aggregate_type});
+                                    + " belongs to "
+                                    + std::string{info->aggregate_type});
     if (auto ok = info->validate(ev.data); !ok)
       return make_runtime_error(runtime_errc::invalid_argument,
                                 at + ".data." + ok.error().field + ": "
-                                  + ok.error().message);
+                                    + ok.error().message);
   }
   return {};
 }
@@ -90,39 +90,39 @@ void run_next_listener(self_ptr self, std::shared_ptr<dispatch_job> job) {
     auto handle = st.deps.sync_listeners.find(spec.name);
     if (handle == st.deps.sync_listeners.end()) {
       job->result.sync_outcomes.push_back(
-        {spec.name, ev.id, false, "listener not running", 0});
+          {spec.name, ev.id, false, "listener not running", 0});
       ++st.counters.sync_failures;
       continue;
     }
     auto started = std::chrono::steady_clock::now();
     auto elapsed = [started] {
       return static_cast<std::uint32_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(
-          std::chrono::steady_clock::now() - started)
-          .count());
+          std::chrono::duration_cast<std::chrono::microseconds>(
+              std::chrono::steady_clock::now() - started)
+              .count());
     };
     auto name = spec.name;
     auto event_id = ev.id;
     self->request(handle->second, spec.timeout, handle_atom::value, ev)
-      .then(
-        [=](ok_atom) {
-          job->result.sync_outcomes.push_back(
-            {name, event_id, true, {}, elapsed()});
-          run_next_listener(self, job);
-        },
-        [=](caf::error& err) {
-          auto& st = self->state;
-          auto text = describe(err);
-          if (err == caf::sec::request_timeout)
-            ++st.counters.sync_timeouts;
-          else
-            ++st.counters.sync_failures;
-          st.log->warn("sync listener {} failed on event {}: {}", name,
-                       event_id, text);
-          job->result.sync_outcomes.push_back(
-            {name, event_id, false, text, elapsed()});
-          run_next_listener(self, job);
-        });
+        .then(
+            [=](ok_atom) {
+              job->result.sync_outcomes.push_back(
+                  {name, event_id, true, {}, elapsed()});
+              run_next_listener(self, job);
+            },
+            [=](caf::error& err) {
+              auto& st = self->state;
+              auto text = describe(err);
+              if (err == caf::sec::request_timeout)
+                ++st.counters.sync_timeouts;
+              else
+                ++st.counters.sync_failures;
+              st.log->warn("sync listener {} failed on event {}: {}", name,
+                           event_id, text);
+              job->result.sync_outcomes.push_back(
+                  {name, event_id, false, text, elapsed()});
+              run_next_listener(self, job);
+            });
     return;
   }
   finish(self, job);
@@ -136,96 +136,95 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
   self->state.deps = std::move(deps);
   self->state.log = log::get("dispatcher");
   return {
-    [=](dispatch_atom,
-        dispatch_request& req) -> caf::result<dispatch_result> {
-      auto& st = self->state;
-      auto now = st.deps.clock();
-      for (auto& ev : req.events) {
-        if (ev.id.empty())
-          ev.id = new_event_id();
-        if (ev.occurred_at == 0)
-          ev.occurred_at = now;
-      }
-      if (auto err = validate(req)) {
-        ++st.counters.rejected;
-        return err;
-      }
-      auto job = std::make_shared<dispatch_job>();
-      job->promise = self->make_response_promise<dispatch_result>();
-      // The outbox: everything the op computes lives in `out`, rebuilt on
-      // each run because the writer may redo a batch.
-      struct outcome {
-        std::vector<envelope> events;
-        std::uint32_t jobs = 0;
-        std::set<std::string> queues;
-      };
-      auto out = std::make_shared<outcome>();
-      auto input = std::make_shared<dispatch_request>(std::move(req));
-      auto registry = st.deps.registry;
-      auto* events = st.deps.events;
-      auto* jobs = st.deps.jobs;
-      auto op = [=](store::write_txn& txn) -> store::result<void> {
-        out->events = input->events;
-        out->jobs = 0;
-        out->queues.clear();
-        bool already_stored = false;
-        auto seqs = events->append_in(txn, out->events, to_store(*input),
-                                      &already_stored);
-        if (!seqs)
-          return make_unexpected(seqs.error());
-        if (already_stored)
-          return {}; // An idempotent retry: its jobs exist already.
-        for (const auto& ev : out->events) {
-          for (const auto& spec : registry->queued_for(ev.type)) {
-            store::job j;
-            j.queue = spec.queue;
-            j.listener = spec.name;
-            j.event_id = ev.id;
-            j.event_seq = ev.sequence;
-            j.created_at = now;
-            j.due_at = now + static_cast<timestamp_ms>(spec.delay_s) * 1000;
-            j.max_tries = spec.retry.tries;
-            j.backoff_s = spec.retry.backoff_s;
-            j.timeout_ms = static_cast<std::uint32_t>(
-              spec.retry.timeout.count());
-            if (spec.retry.retry_until_s > 0)
-              j.retry_until = now
-                              + static_cast<timestamp_ms>(
-                                  spec.retry.retry_until_s)
-                                  * 1000;
-            j.max_exceptions = spec.retry.max_exceptions;
-            auto added = jobs->enqueue_in(txn, std::move(j));
-            if (!added)
-              return make_unexpected(added.error());
-            ++out->jobs;
-            out->queues.insert(spec.queue);
-          }
+      [=](dispatch_atom,
+          dispatch_request& req) -> caf::result<dispatch_result> {
+        auto& st = self->state;
+        auto now = st.deps.clock();
+        for (auto& ev : req.events) {
+          if (ev.id.empty())
+            ev.id = new_event_id();
+          if (ev.occurred_at == 0)
+            ev.occurred_at = now;
         }
-        return {};
-      };
-      self
-        ->request(st.deps.writer, caf::infinite, write_atom::value,
-                  make_write_op(op))
-        .then(
-          [=](ok_atom) {
-            auto& st = self->state;
-            st.counters.dispatched += out->events.size();
-            st.counters.jobs_enqueued += out->jobs;
-            job->events = std::move(out->events);
-            for (const auto& ev : job->events) {
-              job->result.sequences.push_back(ev.sequence);
-              job->result.versions.push_back(ev.version);
+        if (auto err = validate(req)) {
+          ++st.counters.rejected;
+          return err;
+        }
+        auto job = std::make_shared<dispatch_job>();
+        job->promise = self->make_response_promise<dispatch_result>();
+        // The outbox: everything the op computes lives in `out`, rebuilt on
+        // each run because the writer may redo a batch.
+        struct outcome {
+          std::vector<envelope> events;
+          std::uint32_t jobs = 0;
+          std::set<std::string> queues;
+        };
+        auto out = std::make_shared<outcome>();
+        auto input = std::make_shared<dispatch_request>(std::move(req));
+        auto registry = st.deps.registry;
+        auto* events = st.deps.events;
+        auto* jobs = st.deps.jobs;
+        auto op = [=](store::write_txn& txn) -> store::result<void> {
+          out->events = input->events;
+          out->jobs = 0;
+          out->queues.clear();
+          bool already_stored = false;
+          auto seqs = events->append_in(txn, out->events, to_store(*input),
+                                        &already_stored);
+          if (!seqs)
+            return make_unexpected(seqs.error());
+          if (already_stored)
+            return {}; // An idempotent retry: its jobs exist already.
+          for (const auto& ev : out->events) {
+            for (const auto& spec : registry->queued_for(ev.type)) {
+              store::job j;
+              j.queue = spec.queue;
+              j.listener = spec.name;
+              j.event_id = ev.id;
+              j.event_seq = ev.sequence;
+              j.created_at = now;
+              j.due_at = now + static_cast<timestamp_ms>(spec.delay_s) * 1000;
+              j.max_tries = spec.retry.tries;
+              j.backoff_s = spec.retry.backoff_s;
+              j.timeout_ms
+                  = static_cast<std::uint32_t>(spec.retry.timeout.count());
+              if (spec.retry.retry_until_s > 0)
+                j.retry_until
+                    = now
+                      + static_cast<timestamp_ms>(spec.retry.retry_until_s)
+                            * 1000;
+              j.max_exceptions = spec.retry.max_exceptions;
+              auto added = jobs->enqueue_in(txn, std::move(j));
+              if (!added)
+                return make_unexpected(added.error());
+              ++out->jobs;
+              out->queues.insert(spec.queue);
             }
-            job->result.jobs_enqueued = out->jobs;
-            job->queues = std::move(out->queues);
-            run_next_listener(self, job);
-          },
-          [=](caf::error& err) {
-            ++self->state.counters.rejected;
-            job->promise.deliver(std::move(err));
-          });
-      return job->promise;
-    },
+          }
+          return {};
+        };
+        self->request(st.deps.writer, caf::infinite, write_atom::value,
+                      make_write_op(op))
+            .then(
+                [=](ok_atom) {
+                  auto& st = self->state;
+                  st.counters.dispatched += out->events.size();
+                  st.counters.jobs_enqueued += out->jobs;
+                  job->events = std::move(out->events);
+                  for (const auto& ev : job->events) {
+                    job->result.sequences.push_back(ev.sequence);
+                    job->result.versions.push_back(ev.version);
+                  }
+                  job->result.jobs_enqueued = out->jobs;
+                  job->queues = std::move(out->queues);
+                  run_next_listener(self, job);
+                },
+                [=](caf::error& err) {
+                  ++self->state.counters.rejected;
+                  job->promise.deliver(std::move(err));
+                });
+        return job->promise;
+      },
   };
 }
 

@@ -30,10 +30,10 @@ struct dispatcher_deps {
 
 /// Counters of the dispatcher.
 struct dispatcher_counters {
-  std::uint64_t dispatched = 0;      ///< Events committed.
-  std::uint64_t rejected = 0;        ///< Requests refused (input, conflict).
-  std::uint64_t sync_failures = 0;   ///< Sync listener errors.
-  std::uint64_t sync_timeouts = 0;   ///< Sync listener timeouts.
+  std::uint64_t dispatched = 0;    ///< Events committed.
+  std::uint64_t rejected = 0;      ///< Requests refused (input, conflict).
+  std::uint64_t sync_failures = 0; ///< Sync listener errors.
+  std::uint64_t sync_timeouts = 0; ///< Sync listener timeouts.
   std::uint64_t jobs_enqueued = 0;
 };
 

@@ -11,26 +11,26 @@ namespace {
 
 const char* code_name(runtime_errc c) {
   switch (c) {
-    case runtime_errc::none:
-      return "none";
-    case runtime_errc::version_conflict:
-      return "version_conflict";
-    case runtime_errc::not_found:
-      return "not_found";
-    case runtime_errc::invalid_argument:
-      return "invalid_argument";
-    case runtime_errc::storage:
-      return "storage";
-    case runtime_errc::timeout:
-      return "timeout";
-    case runtime_errc::listener_failed:
-      return "listener_failed";
-    case runtime_errc::unavailable:
-      return "unavailable";
-    case runtime_errc::conflict:
-      return "conflict";
-    case runtime_errc::closed:
-      return "closed";
+  case runtime_errc::none:
+    return "none";
+  case runtime_errc::version_conflict:
+    return "version_conflict";
+  case runtime_errc::not_found:
+    return "not_found";
+  case runtime_errc::invalid_argument:
+    return "invalid_argument";
+  case runtime_errc::storage:
+    return "storage";
+  case runtime_errc::timeout:
+    return "timeout";
+  case runtime_errc::listener_failed:
+    return "listener_failed";
+  case runtime_errc::unavailable:
+    return "unavailable";
+  case runtime_errc::conflict:
+    return "conflict";
+  case runtime_errc::closed:
+    return "closed";
   }
   return "unknown";
 }
@@ -49,21 +49,21 @@ caf::error make_runtime_error(runtime_errc code, std::string message) {
 caf::error to_caf_error(const store::error& err) {
   auto code = runtime_errc::storage;
   switch (err.code) {
-    case store::errc::version_conflict:
-      code = runtime_errc::version_conflict;
-      break;
-    case store::errc::not_found:
-      code = runtime_errc::not_found;
-      break;
-    case store::errc::invalid_argument:
-    case store::errc::duplicate_event:
-      code = runtime_errc::invalid_argument;
-      break;
-    case store::errc::closed:
-      code = runtime_errc::closed;
-      break;
-    default:
-      break;
+  case store::errc::version_conflict:
+    code = runtime_errc::version_conflict;
+    break;
+  case store::errc::not_found:
+    code = runtime_errc::not_found;
+    break;
+  case store::errc::invalid_argument:
+  case store::errc::duplicate_event:
+    code = runtime_errc::invalid_argument;
+    break;
+  case store::errc::closed:
+    code = runtime_errc::closed;
+    break;
+  default:
+    break;
   }
   return make_runtime_error(code, err.message);
 }

@@ -16,12 +16,12 @@ enum class runtime_errc : std::uint8_t {
   version_conflict, ///< An append's expected version did not match.
   not_found,
   invalid_argument,
-  storage,          ///< LMDB or the writer failed.
-  timeout,          ///< A listener or a request did not answer in time.
-  listener_failed,  ///< A listener reported an error.
-  unavailable,      ///< A dependency (node, provider) is down.
-  conflict,         ///< A state conflict, e.g. a slot already taken.
-  closed,           ///< The runtime is shutting down.
+  storage,         ///< LMDB or the writer failed.
+  timeout,         ///< A listener or a request did not answer in time.
+  listener_failed, ///< A listener reported an error.
+  unavailable,     ///< A dependency (node, provider) is down.
+  conflict,        ///< A state conflict, e.g. a slot already taken.
+  closed,          ///< The runtime is shutting down.
 };
 
 /// The category atom of runtime errors.

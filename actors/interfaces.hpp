@@ -13,10 +13,12 @@
 #include <caf/atom.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
 
 #include <messages/commands.hpp>
-#include <messages/inspect.hpp>
 #include <messages/envelope.hpp>
+#include <messages/inspect.hpp>
 #include <store/writer.hpp>
 
 namespace switchboard {
@@ -37,7 +39,8 @@ using put_atom = caf::atom_constant<caf::atom("put")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using done_atom = caf::atom_constant<caf::atom("done")>;
 
-// -- local-only message types ---------------------------------------------------
+// -- local-only message types
+// ---------------------------------------------------
 
 /// A write to run inside the group-commit transaction (see store/writer.hpp
 /// for the rules an op follows). Local to one node: it holds a callable.
@@ -65,55 +68,55 @@ namespace switchboard {
 /// The store writer: the one owner of LMDB write transactions, wrapping the
 /// group-commit writer thread so that no scheduler thread blocks on LMDB.
 using store_writer_actor = caf::typed_actor<
-  /// Runs the op in the next group commit; answers after the sync, or with
-  /// the op's error (the op then wrote nothing).
-  caf::replies_to<write_atom, write_op>::with<ok_atom>,
-  /// Internal: the writer thread reports that op `token` committed (or
-  /// failed with the error).
-  caf::reacts_to<done_atom, std::uint64_t, caf::error>>;
+    /// Runs the op in the next group commit; answers after the sync, or with
+    /// the op's error (the op then wrote nothing).
+    caf::replies_to<write_atom, write_op>::with<ok_atom>,
+    /// Internal: the writer thread reports that op `token` committed (or
+    /// failed with the error).
+    caf::reacts_to<done_atom, std::uint64_t, caf::error>>;
 
 /// A synchronous listener: runs while the dispatcher waits, with a timeout.
 using sync_listener_actor = caf::typed_actor<
-  /// Handles one committed event; an error answer is logged and counted by
-  /// the dispatcher and never fails the dispatch.
-  caf::replies_to<handle_atom, envelope>::with<ok_atom>>;
+    /// Handles one committed event; an error answer is logged and counted by
+    /// the dispatcher and never fails the dispatch.
+    caf::replies_to<handle_atom, envelope>::with<ok_atom>>;
 
 /// A queued listener: receives jobs from its queue's supervisor.
 using queued_listener_actor = caf::typed_actor<
-  /// Handles one attempt of a job; an error answer (or a timeout, or the
-  /// actor dying) schedules the next try by the listener's backoff.
-  caf::replies_to<handle_atom, job_request>::with<ok_atom>,
-  /// The job failed for good (the seed's failed() hook); runs once.
-  caf::reacts_to<failed_atom, job_request, std::string>>;
+    /// Handles one attempt of a job; an error answer (or a timeout, or the
+    /// actor dying) schedules the next try by the listener's backoff.
+    caf::replies_to<handle_atom, job_request>::with<ok_atom>,
+    /// The job failed for good (the seed's failed() hook); runs once.
+    caf::reacts_to<failed_atom, job_request, std::string>>;
 
 /// One supervisor per named queue: leases due jobs and hands them to the
 /// listener actors, up to the queue's concurrency.
 using queue_supervisor_actor = caf::typed_actor<
-  /// New jobs may be due: lease and run them.
-  caf::reacts_to<wake_atom>,
-  /// Periodic: reclaims expired leases and re-arms the due-time timer.
-  caf::reacts_to<tick_atom>,
-  /// Counts of the queue (LMDB) and of this supervisor.
-  caf::replies_to<stats_atom>::with<queue_stats>,
-  /// Stops leasing; answers once every running job has ended.
-  caf::replies_to<drain_atom>::with<ok_atom>>;
+    /// New jobs may be due: lease and run them.
+    caf::reacts_to<wake_atom>,
+    /// Periodic: reclaims expired leases and re-arms the due-time timer.
+    caf::reacts_to<tick_atom>,
+    /// Counts of the queue (LMDB) and of this supervisor.
+    caf::replies_to<stats_atom>::with<queue_stats>,
+    /// Stops leasing; answers once every running job has ended.
+    caf::replies_to<drain_atom>::with<ok_atom>>;
 
 /// The dispatcher: stores events with their outbox jobs in one transaction,
 /// runs the synchronous listeners, wakes the queues.
 using dispatcher_actor = caf::typed_actor<
-  caf::replies_to<dispatch_atom, dispatch_request>::with<dispatch_result>>;
+    caf::replies_to<dispatch_atom, dispatch_request>::with<dispatch_result>>;
 
 /// The tagged cache used by the read API and flushed by the
 /// CacheInvalidator.
 using cache_actor = caf::typed_actor<
-  /// Looks up a key (expired entries count as misses).
-  caf::replies_to<get_atom, std::string>::with<cache_lookup>,
-  /// Stores key → value with tags and a TTL in milliseconds (0 = none).
-  caf::replies_to<put_atom, std::string, std::string, std::vector<std::string>,
-                  std::uint32_t>::with<ok_atom>,
-  /// Removes every entry carrying any of the tags; answers how many.
-  caf::replies_to<flush_atom, std::vector<std::string>>::with<std::uint64_t>,
-  /// Hit, miss and flush counters.
-  caf::replies_to<stats_atom>::with<cache_stats>>;
+    /// Looks up a key (expired entries count as misses).
+    caf::replies_to<get_atom, std::string>::with<cache_lookup>,
+    /// Stores key → value with tags and a TTL in milliseconds (0 = none).
+    caf::replies_to<put_atom, std::string, std::string,
+                    std::vector<std::string>, std::uint32_t>::with<ok_atom>,
+    /// Removes every entry carrying any of the tags; answers how many.
+    caf::replies_to<flush_atom, std::vector<std::string>>::with<std::uint64_t>,
+    /// Hit, miss and flush counters.
+    caf::replies_to<stats_atom>::with<cache_stats>>;
 
 } // namespace switchboard

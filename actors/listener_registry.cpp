@@ -12,10 +12,10 @@ std::int64_t retry_delay_ms(const retry_policy& p, std::uint32_t attempts_done,
     attempts_done = 1;
   if (p.exponential) {
     auto shift = std::min<std::uint32_t>(attempts_done - 1, 40);
-    double wait_s = std::min<double>(static_cast<double>(p.base_s)
-                                       * std::ldexp(1.0, static_cast<int>(
-                                                           shift)),
-                                     static_cast<double>(p.cap_s));
+    double wait_s
+        = std::min<double>(static_cast<double>(p.base_s)
+                               * std::ldexp(1.0, static_cast<int>(shift)),
+                           static_cast<double>(p.cap_s));
     if (p.jitter)
       wait_s *= std::clamp(random_unit, 0.0, 1.0);
     return static_cast<std::int64_t>(wait_s * 1000.0);
@@ -39,10 +39,9 @@ bool listener_registry::listen_sync(std::string_view event_type,
     return false;
   auto& list = sync_[std::string{event_type}];
   list.push_back(std::move(spec));
-  std::stable_sort(list.begin(), list.end(),
-                   [](const auto& a, const auto& b) {
-                     return a.order < b.order;
-                   });
+  std::stable_sort(list.begin(), list.end(), [](const auto& a, const auto& b) {
+    return a.order < b.order;
+  });
   return true;
 }
 

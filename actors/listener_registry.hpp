@@ -106,8 +106,7 @@ public:
 
 private:
   std::map<std::string, std::vector<sync_listener_spec>, std::less<>> sync_;
-  std::map<std::string, std::vector<queued_listener_spec>, std::less<>>
-    queued_;
+  std::map<std::string, std::vector<queued_listener_spec>, std::less<>> queued_;
   std::map<std::string, std::vector<std::string>, std::less<>> subscribers_;
 };
 

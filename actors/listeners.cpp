@@ -33,7 +33,8 @@ using effects_fn = std::function<store::result<void>(store::write_txn&)>;
 void commit_once(queued_listener_actor::pointer self,
                  const listener_context& ctx, std::string mark,
                  std::string event_id, effects_fn effects,
-                 caf::typed_response_promise<ok_atom> rp) {
+                 caf::typed_response_promise<ok_atom> rp,
+                 std::vector<std::string> wake = {}) {
   auto* processed = ctx.processed;
   auto op = [processed, mark, event_id,
              effects](store::write_txn& txn) -> store::result<void> {
@@ -44,17 +45,24 @@ void commit_once(queued_listener_actor::pointer self,
       return {}; // Delivered before: its effects are stored already.
     return effects(txn);
   };
-  self
-    ->request(ctx.writer, caf::infinite, write_atom::value,
-              make_write_op(op, store::isolation::nested))
-    .then([rp](ok_atom) mutable { rp.deliver(ok_atom::value); },
-          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  self->request(ctx.writer, caf::infinite, write_atom::value,
+                make_write_op(op, store::isolation::nested))
+      .then(
+          [self, rp, wake, queues = ctx.queues](ok_atom) mutable {
+            for (const auto& q : wake)
+              if (auto i = queues->find(q); i != queues->end())
+                self->send(i->second, wake_atom::value);
+            rp.deliver(ok_atom::value);
+          },
+          [rp](caf::error& err) mutable {
+            rp.deliver(std::move(err));
+          });
 }
 
 caf::error bad_event(const job_request& req, const decode_error& err) {
   return make_runtime_error(runtime_errc::invalid_argument,
                             "event " + req.event.id + " (" + req.event.type
-                              + "): " + err.field + ": " + err.message);
+                                + "): " + err.field + ": " + err.message);
 }
 
 /// The channels a customer wants, by the seed's rules.
@@ -87,12 +95,12 @@ store::job channel_job(const job_request& req, const customer& c,
   j.event_id = req.event.id;
   j.event_seq = req.event.sequence;
   boost::json::object payload{
-    {"kind", kind},
-    {"channel", channel},
-    {"recipient", recipient_for(c, channel)},
-    {"customer_name", c.name},
-    {"appointment_id", a.id},
-    {"start_time", format_rfc3339(a.start_time)},
+      {"kind", kind},
+      {"channel", channel},
+      {"recipient", recipient_for(c, channel)},
+      {"customer_name", c.name},
+      {"appointment_id", a.id},
+      {"start_time", format_rfc3339(a.start_time)},
   };
   j.payload = boost::json::serialize(payload);
   j.created_at = now;
@@ -118,13 +126,13 @@ std::string message_body(const boost::json::object& p) {
   if (kind == "reminder")
     return "Hello " + name + ", a reminder of your appointment at " + when
            + ".";
-  return "Hello " + name + ", your appointment at " + when
-         + " is confirmed.";
+  return "Hello " + name + ", your appointment at " + when + " is confirmed.";
 }
 
 } // namespace
 
-// -- registration ---------------------------------------------------------------
+// -- registration
+// ---------------------------------------------------------------
 
 retry_policy channel_retry_policy() {
   retry_policy p;
@@ -173,13 +181,13 @@ void register_seed_listeners(listener_registry& reg) {
   sub.queue = "default";
   sub.retry.tries = 3;
   sub.retry.backoff_s = {1, 10};
-  sub.event_types = {"appointment.created", "appointment.updated",
-                     "appointment.cancelled"};
+  sub.event_types
+      = {"appointment.created", "appointment.updated", "appointment.cancelled"};
   reg.subscribe(sub);
 }
 
-expected<customer, std::string>
-load_customer(const store::event_store& events, const std::string& id) {
+expected<customer, std::string> load_customer(const store::event_store& events,
+                                              const std::string& id) {
   auto stream = events.read_stream("customer", id, 1, 100000);
   if (!stream)
     return make_unexpected("customer " + id + ": " + stream.error().message);
@@ -231,187 +239,194 @@ send_appointment_notification(queued_listener_actor::pointer self,
                               listener_context ctx) {
   auto lg = log::get("listeners");
   return {
-    [self, ctx](handle_atom, const job_request& req) -> caf::result<ok_atom> {
-      auto ev = event_from<appointment_created>(req.event);
-      if (!ev)
-        return bad_event(req, ev.error());
-      auto c = load_customer(*ctx.events, ev->appointment.customer_id);
-      if (!c)
-        return make_runtime_error(runtime_errc::not_found, c.error());
-      auto now = ctx.clock();
-      std::vector<store::job> jobs;
-      for (const auto& ch : channels_for(*c))
-        jobs.push_back(
-          channel_job(req, *c, ch, ev->appointment, "confirmation", now));
-      auto* queue = ctx.jobs;
-      auto rp = self->make_response_promise<ok_atom>();
-      commit_once(self, ctx, req.listener, req.event.id,
-                  [queue, jobs](store::write_txn& txn) -> store::result<void> {
-                    for (const auto& j : jobs)
-                      if (auto r = queue->enqueue_in(txn, j); !r)
-                        return make_unexpected(r.error());
-                    return {};
-                  },
-                  rp);
-      return rp;
-    },
-    [lg](failed_atom, const job_request& req, const std::string& error) {
-      // The seed's failed(): log the appointment and the error.
-      std::string appointment_id;
-      if (auto ev = event_from<appointment_created>(req.event))
-        appointment_id = ev->appointment.id;
-      lg->error("Failed to send appointment notification: appointment_id={} "
-                "error={}",
-                appointment_id, error);
-    },
+      [self, ctx](handle_atom, const job_request& req) -> caf::result<ok_atom> {
+        auto ev = event_from<appointment_created>(req.event);
+        if (!ev)
+          return bad_event(req, ev.error());
+        auto c = load_customer(*ctx.events, ev->appointment.customer_id);
+        if (!c)
+          return make_runtime_error(runtime_errc::not_found, c.error());
+        auto now = ctx.clock();
+        std::vector<store::job> jobs;
+        for (const auto& ch : channels_for(*c))
+          jobs.push_back(
+              channel_job(req, *c, ch, ev->appointment, "confirmation", now));
+        auto* queue = ctx.jobs;
+        auto rp = self->make_response_promise<ok_atom>();
+        commit_once(
+            self, ctx, req.listener, req.event.id,
+            [queue, jobs](store::write_txn& txn) -> store::result<void> {
+              for (const auto& j : jobs)
+                if (auto r = queue->enqueue_in(txn, j); !r)
+                  return make_unexpected(r.error());
+              return {};
+            },
+            rp, {"notifications"});
+        return rp;
+      },
+      [lg](failed_atom, const job_request& req, const std::string& error) {
+        // The seed's failed(): log the appointment and the error.
+        std::string appointment_id;
+        if (auto ev = event_from<appointment_created>(req.event))
+          appointment_id = ev->appointment.id;
+        lg->error("Failed to send appointment notification: appointment_id={} "
+                  "error={}",
+                  appointment_id, error);
+      },
   };
 }
 
-// -- channel workers and reminders ---------------------------------------------
+// -- channel workers and reminders
+// ---------------------------------------------
 
 queued_listener_actor::behavior_type
 channel_worker(queued_listener_actor::pointer self, listener_context ctx) {
   auto lg = log::get("listeners");
   return {
-    [self, ctx](handle_atom, const job_request& req) -> caf::result<ok_atom> {
-      boost::json::error_code ec;
-      auto parsed = boost::json::parse(req.payload, ec);
-      if (ec || !parsed.is_object())
-        return make_runtime_error(runtime_errc::invalid_argument,
-                                  "job " + std::to_string(req.job_id)
-                                    + ": payload is not a JSON object");
-      auto& p = parsed.as_object();
-      auto str = [&](const char* k) -> std::string {
-        if (auto* v = p.if_contains(k); v && v->is_string())
-          return std::string{v->get_string()};
-        return {};
-      };
-      std::vector<store::outbound_message> msgs;
-      auto now = ctx.clock();
-      if (req.listener == ln::reminder_24h || req.listener == ln::reminder_1h) {
-        // A reminder goes out on every channel the customer prefers now.
-        auto c = load_customer(*ctx.events, str("customer_id"));
-        if (!c)
-          return make_runtime_error(runtime_errc::not_found, c.error());
-        for (const auto& ch : channels_for(*c)) {
+      [self, ctx](handle_atom, const job_request& req) -> caf::result<ok_atom> {
+        boost::json::error_code ec;
+        auto parsed = boost::json::parse(req.payload, ec);
+        if (ec || !parsed.is_object())
+          return make_runtime_error(runtime_errc::invalid_argument,
+                                    "job " + std::to_string(req.job_id)
+                                        + ": payload is not a JSON object");
+        auto& p = parsed.as_object();
+        auto str = [&](const char* k) -> std::string {
+          if (auto* v = p.if_contains(k); v && v->is_string())
+            return std::string{v->get_string()};
+          return {};
+        };
+        std::vector<store::outbound_message> msgs;
+        auto now = ctx.clock();
+        if (req.listener == ln::reminder_24h
+            || req.listener == ln::reminder_1h) {
+          // A reminder goes out on every channel the customer prefers now.
+          auto c = load_customer(*ctx.events, str("customer_id"));
+          if (!c)
+            return make_runtime_error(runtime_errc::not_found, c.error());
+          for (const auto& ch : channels_for(*c)) {
+            store::outbound_message m;
+            m.channel = ch;
+            m.recipient = recipient_for(*c, ch);
+            m.subject = "Appointment reminder";
+            boost::json::object rp{{"kind", "reminder"},
+                                   {"customer_name", c->name},
+                                   {"start_time", str("start_time")}};
+            m.body = message_body(rp);
+            m.company_id = req.event.company_id;
+            m.event_id = req.event.id;
+            m.idempotency_key = req.event.id + ":" + req.listener + ":" + ch;
+            m.created_at = now;
+            msgs.push_back(std::move(m));
+          }
+        } else {
           store::outbound_message m;
-          m.channel = ch;
-          m.recipient = recipient_for(*c, ch);
-          m.subject = "Appointment reminder";
-          boost::json::object rp{{"kind", "reminder"},
-                                 {"customer_name", c->name},
-                                 {"start_time", str("start_time")}};
-          m.body = message_body(rp);
+          m.channel = str("channel");
+          m.recipient = str("recipient");
+          if (m.recipient.empty())
+            return make_runtime_error(runtime_errc::invalid_argument,
+                                      "job " + std::to_string(req.job_id)
+                                          + ": payload.recipient is missing");
+          m.subject = str("kind") == "rescheduled" ? "Appointment moved"
+                                                   : "Appointment confirmed";
+          m.body = message_body(p);
           m.company_id = req.event.company_id;
           m.event_id = req.event.id;
-          m.idempotency_key = req.event.id + ":" + req.listener + ":" + ch;
+          m.idempotency_key = req.event.id + ":" + req.listener;
           m.created_at = now;
           msgs.push_back(std::move(m));
         }
-      } else {
-        store::outbound_message m;
-        m.channel = str("channel");
-        m.recipient = str("recipient");
-        if (m.recipient.empty())
-          return make_runtime_error(runtime_errc::invalid_argument,
-                                    "job " + std::to_string(req.job_id)
-                                      + ": payload.recipient is missing");
-        m.subject = str("kind") == "rescheduled" ? "Appointment moved"
-                                                 : "Appointment confirmed";
-        m.body = message_body(p);
-        m.company_id = req.event.company_id;
-        m.event_id = req.event.id;
-        m.idempotency_key = req.event.id + ":" + req.listener;
-        m.created_at = now;
-        msgs.push_back(std::move(m));
-      }
-      auto* outbox = ctx.outbox;
-      auto rp = self->make_response_promise<ok_atom>();
-      commit_once(self, ctx, req.listener + "#" + std::to_string(req.job_id),
-                  req.event.id,
-                  [outbox, msgs](store::write_txn& txn) -> store::result<void> {
-                    for (const auto& m : msgs)
-                      if (auto r = outbox->add_in(txn, m); !r)
-                        return make_unexpected(r.error());
-                    return {};
-                  },
-                  rp);
-      return rp;
-    },
-    [lg](failed_atom, const job_request& req, const std::string& error) {
-      lg->error("channel job {} ({}) failed: {}", req.job_id, req.listener,
-                error);
-    },
+        auto* outbox = ctx.outbox;
+        auto rp = self->make_response_promise<ok_atom>();
+        commit_once(
+            self, ctx, req.listener + "#" + std::to_string(req.job_id),
+            req.event.id,
+            [outbox, msgs](store::write_txn& txn) -> store::result<void> {
+              for (const auto& m : msgs)
+                if (auto r = outbox->add_in(txn, m); !r)
+                  return make_unexpected(r.error());
+              return {};
+            },
+            rp);
+        return rp;
+      },
+      [lg](failed_atom, const job_request& req, const std::string& error) {
+        lg->error("channel job {} ({}) failed: {}", req.job_id, req.listener,
+                  error);
+      },
   };
 }
 
-// -- UpdateAnalytics ------------------------------------------------------------
+// -- UpdateAnalytics
+// ------------------------------------------------------------
 
 queued_listener_actor::behavior_type
 update_analytics(queued_listener_actor::pointer self, listener_context ctx) {
   auto lg = log::get("listeners");
   return {
-    [self, ctx](handle_atom, const job_request& req) -> caf::result<ok_atom> {
-      std::vector<std::pair<std::string, std::int64_t>> deltas;
-      const auto& company = req.event.company_id;
-      if (req.event.type == "appointment.created") {
-        auto ev = event_from<appointment_created>(req.event);
-        if (!ev)
-          return bad_event(req, ev.error());
-        const auto& a = ev->appointment;
-        auto base = projection_keys::analytics("appointments", company);
-        auto lead_h = (a.start_time - req.event.occurred_at) / hour_ms;
-        deltas = {{base + "count", 1},
-                  {base + "branch=" + a.branch_id, 1},
-                  {base + "service=" + a.service_id, 1},
-                  {base + "source="
-                     + (ev->source.empty() ? text("unknown") : ev->source),
-                   1},
-                  {base + "day=" + day_of(req.event.occurred_at), 1},
-                  {base + "value_cents", a.price_cents},
-                  {base + "lead_time_hours_sum", lead_h}};
-      } else if (req.event.type == "call.completed") {
-        auto ev = event_from<call_completed>(req.event);
-        if (!ev)
-          return bad_event(req, ev.error());
-        auto base = projection_keys::analytics("calls", company);
-        deltas = {{base + "count", 1},
-                  {base + "sentiment=" + sentiment(*ev), 1},
-                  {base + "booking_intent",
-                   has_appointment_request(*ev) ? 1 : 0}};
-      } else if (req.event.type == "customer.created") {
-        auto ev = event_from<customer_created>(req.event);
-        if (!ev)
-          return bad_event(req, ev.error());
-        auto base = projection_keys::analytics("customers", company);
-        auto names = enum_names(ev->source);
-        deltas = {{base + "count", 1},
-                  {base + "source="
-                     + std::string{names[static_cast<std::size_t>(
-                       ev->source)]},
-                   1}};
-      } else {
-        return ok_atom::value;
-      }
-      auto* proj = ctx.projections;
-      auto rp = self->make_response_promise<ok_atom>();
-      commit_once(self, ctx, req.listener, req.event.id,
-                  [proj, deltas](store::write_txn& txn) -> store::result<void> {
-                    for (const auto& [key, delta] : deltas)
-                      if (auto r = proj->add_in(txn, key, delta); !r)
-                        return r;
-                    return {};
-                  },
-                  rp);
-      return rp;
-    },
-    [lg](failed_atom, const job_request& req, const std::string& error) {
-      lg->error("analytics for event {} failed: {}", req.event.id, error);
-    },
+      [self, ctx](handle_atom, const job_request& req) -> caf::result<ok_atom> {
+        std::vector<std::pair<std::string, std::int64_t>> deltas;
+        const auto& company = req.event.company_id;
+        if (req.event.type == "appointment.created") {
+          auto ev = event_from<appointment_created>(req.event);
+          if (!ev)
+            return bad_event(req, ev.error());
+          const auto& a = ev->appointment;
+          auto base = projection_keys::analytics("appointments", company);
+          auto lead_h = (a.start_time - req.event.occurred_at) / hour_ms;
+          deltas = {{base + "count", 1},
+                    {base + "branch=" + a.branch_id, 1},
+                    {base + "service=" + a.service_id, 1},
+                    {base + "source="
+                         + (ev->source.empty() ? text("unknown") : ev->source),
+                     1},
+                    {base + "day=" + day_of(req.event.occurred_at), 1},
+                    {base + "value_cents", a.price_cents},
+                    {base + "lead_time_hours_sum", lead_h}};
+        } else if (req.event.type == "call.completed") {
+          auto ev = event_from<call_completed>(req.event);
+          if (!ev)
+            return bad_event(req, ev.error());
+          auto base = projection_keys::analytics("calls", company);
+          deltas = {
+              {base + "count", 1},
+              {base + "sentiment=" + sentiment(*ev), 1},
+              {base + "booking_intent", has_appointment_request(*ev) ? 1 : 0}};
+        } else if (req.event.type == "customer.created") {
+          auto ev = event_from<customer_created>(req.event);
+          if (!ev)
+            return bad_event(req, ev.error());
+          auto base = projection_keys::analytics("customers", company);
+          auto names = enum_names(ev->source);
+          deltas = {
+              {base + "count", 1},
+              {base + "source="
+                   + std::string{names[static_cast<std::size_t>(ev->source)]},
+               1}};
+        } else {
+          return ok_atom::value;
+        }
+        auto* proj = ctx.projections;
+        auto rp = self->make_response_promise<ok_atom>();
+        commit_once(
+            self, ctx, req.listener, req.event.id,
+            [proj, deltas](store::write_txn& txn) -> store::result<void> {
+              for (const auto& [key, delta] : deltas)
+                if (auto r = proj->add_in(txn, key, delta); !r)
+                  return r;
+              return {};
+            },
+            rp);
+        return rp;
+      },
+      [lg](failed_atom, const job_request& req, const std::string& error) {
+        lg->error("analytics for event {} failed: {}", req.event.id, error);
+      },
   };
 }
 
-// -- SyncWithExternalServices -----------------------------------------------------
+// -- SyncWithExternalServices
+// -----------------------------------------------------
 
 namespace {
 
@@ -422,8 +437,9 @@ struct sync_step {
 
 void run_steps(queued_listener_actor::pointer self, listener_context ctx,
                endpoint_actor endpoint, std::string listener,
-               std::string event_id, std::shared_ptr<std::vector<sync_step>> steps,
-               std::size_t i, caf::typed_response_promise<ok_atom> rp) {
+               std::string event_id,
+               std::shared_ptr<std::vector<sync_step>> steps, std::size_t i,
+               caf::typed_response_promise<ok_atom> rp) {
   while (i < steps->size()) {
     auto mark = listener + "." + (*steps)[i].name;
     auto done = ctx.processed->contains(mark, event_id);
@@ -440,31 +456,32 @@ void run_steps(queued_listener_actor::pointer self, listener_context ctx,
   auto& step = (*steps)[i];
   auto mark = listener + "." + step.name;
   self->request(endpoint, std::chrono::seconds(30), sync_atom::value, step.call)
-    .then(
-      [=](ok_atom) mutable {
-        auto* processed = ctx.processed;
-        auto op = [processed, mark,
-                   event_id](store::write_txn& txn) -> store::result<void> {
-          auto r = processed->mark_in(txn, mark, event_id);
-          if (!r)
-            return make_unexpected(r.error());
-          return {};
-        };
-        self
-          ->request(ctx.writer, caf::infinite, write_atom::value,
-                    make_write_op(op))
-          .then(
-            [=](ok_atom) mutable {
-              run_steps(self, ctx, endpoint, listener, event_id, steps, i + 1,
-                        rp);
-            },
-            [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-      },
-      [rp, step](caf::error& err) mutable {
-        rp.deliver(make_runtime_error(runtime_errc::listener_failed,
-                                      step.call.target + " sync failed: "
-                                        + describe(err)));
-      });
+      .then(
+          [=](ok_atom) mutable {
+            auto* processed = ctx.processed;
+            auto op = [processed, mark,
+                       event_id](store::write_txn& txn) -> store::result<void> {
+              auto r = processed->mark_in(txn, mark, event_id);
+              if (!r)
+                return make_unexpected(r.error());
+              return {};
+            };
+            self->request(ctx.writer, caf::infinite, write_atom::value,
+                          make_write_op(op))
+                .then(
+                    [=](ok_atom) mutable {
+                      run_steps(self, ctx, endpoint, listener, event_id, steps,
+                                i + 1, rp);
+                    },
+                    [rp](caf::error& err) mutable {
+                      rp.deliver(std::move(err));
+                    });
+          },
+          [rp, step](caf::error& err) mutable {
+            rp.deliver(make_runtime_error(
+                runtime_errc::listener_failed,
+                step.call.target + " sync failed: " + describe(err)));
+          });
 }
 
 } // namespace
@@ -474,41 +491,43 @@ sync_with_external_services(queued_listener_actor::pointer self,
                             listener_context ctx, endpoint_actor endpoint) {
   auto lg = log::get("listeners");
   return {
-    [self, ctx, endpoint](handle_atom,
-                          const job_request& req) -> caf::result<ok_atom> {
-      auto steps = std::make_shared<std::vector<sync_step>>();
-      auto key = req.event.id;
-      if (req.event.type == "appointment.created") {
-        auto ev = event_from<appointment_created>(req.event);
-        if (!ev)
-          return bad_event(req, ev.error());
-        auto body = to_json_text(ev->appointment);
-        steps->push_back(
-          {"calcom", {"calcom", "booking.create", key + ":calcom", body}});
-        steps->push_back(
-          {"crm", {"crm", "appointment.upsert", key + ":crm", body}});
-      } else if (req.event.type == "customer.updated") {
-        auto ev = event_from<customer_updated>(req.event);
-        if (!ev)
-          return bad_event(req, ev.error());
-        steps->push_back({"crm",
-                          {"crm", "customer.upsert", key + ":crm",
-                           to_json_text(ev->customer)}});
-      } else {
-        return ok_atom::value;
-      }
-      auto rp = self->make_response_promise<ok_atom>();
-      run_steps(self, ctx, endpoint, req.listener, req.event.id, steps, 0, rp);
-      return rp;
-    },
-    [lg](failed_atom, const job_request& req, const std::string& error) {
-      lg->error("external sync of event {} ({}) failed for good: {}",
-                req.event.id, req.event.type, error);
-    },
+      [self, ctx, endpoint](handle_atom,
+                            const job_request& req) -> caf::result<ok_atom> {
+        auto steps = std::make_shared<std::vector<sync_step>>();
+        auto key = req.event.id;
+        if (req.event.type == "appointment.created") {
+          auto ev = event_from<appointment_created>(req.event);
+          if (!ev)
+            return bad_event(req, ev.error());
+          auto body = to_json_text(ev->appointment);
+          steps->push_back(
+              {"calcom", {"calcom", "booking.create", key + ":calcom", body}});
+          steps->push_back(
+              {"crm", {"crm", "appointment.upsert", key + ":crm", body}});
+        } else if (req.event.type == "customer.updated") {
+          auto ev = event_from<customer_updated>(req.event);
+          if (!ev)
+            return bad_event(req, ev.error());
+          steps->push_back({"crm",
+                            {"crm", "customer.upsert", key + ":crm",
+                             to_json_text(ev->customer)}});
+        } else {
+          return ok_atom::value;
+        }
+        auto rp = self->make_response_promise<ok_atom>();
+        run_steps(self, ctx, endpoint, req.listener, req.event.id, steps, 0,
+                  rp);
+        return rp;
+      },
+      [lg](failed_atom, const job_request& req, const std::string& error) {
+        lg->error("external sync of event {} ({}) failed for good: {}",
+                  req.event.id, req.event.type, error);
+      },
   };
 }
 
-// -- AppointmentEventSubscriber -----------------------------------------------------
+// -- AppointmentEventSubscriber
+// -----------------------------------------------------
 
 namespace {
 
@@ -527,7 +546,8 @@ std::vector<store::job> reminder_jobs(const job_request& req,
     j.listener = name;
     j.event_id = req.event.id;
     j.event_seq = req.event.sequence;
-    j.unique_key = "reminder:" + a.id + ":" + (before == hour_ms ? "1h" : "24h");
+    j.unique_key
+        = "reminder:" + a.id + ":" + (before == hour_ms ? "1h" : "24h");
     boost::json::object payload{{"appointment_id", a.id},
                                 {"customer_id", a.customer_id},
                                 {"start_time", format_rfc3339(a.start_time)}};
@@ -546,8 +566,8 @@ std::vector<store::job> reminder_jobs(const job_request& req,
 store::result<void> cancel_reminders(store::job_queue* q, store::write_txn& txn,
                                      const std::string& appointment_id) {
   for (const char* k : {"24h", "1h"})
-    if (auto r = q->cancel_by_key_in(txn, "reminder:" + appointment_id + ":"
-                                            + k);
+    if (auto r
+        = q->cancel_by_key_in(txn, "reminder:" + appointment_id + ":" + k);
         !r)
       return make_unexpected(r.error());
   return {};
@@ -574,113 +594,118 @@ appointment_event_subscriber(queued_listener_actor::pointer self,
                              listener_context ctx) {
   auto lg = log::get("listeners");
   return {
-    [self, ctx](handle_atom, const job_request& req) -> caf::result<ok_atom> {
-      auto* proj = ctx.projections;
-      auto* queue = ctx.jobs;
-      auto now = ctx.clock();
-      const auto& company = req.event.company_id;
-      effects_fn effects;
-      if (req.event.type == "appointment.created") {
-        auto ev = event_from<appointment_created>(req.event);
-        if (!ev)
-          return bad_event(req, ev.error());
-        auto a = ev->appointment;
-        auto reminders = reminder_jobs(req, a, now);
-        effects = [=](store::write_txn& txn) -> store::result<void> {
-          if (auto r = proj->put_in(
-                txn, projection_keys::slot(company, a.staff_id, a.start_time),
-                a.id);
-              !r)
-            return r;
-          auto stats = projection_keys::branch_stats(company, a.branch_id);
-          if (auto r = proj->add_in(txn, stats + "appointments", 1); !r)
-            return r;
-          if (auto r = proj->add_in(txn, stats + "value_cents", a.price_cents);
-              !r)
-            return r;
-          for (const auto& j : reminders)
-            if (auto r = queue->enqueue_in(txn, j); !r)
-              return make_unexpected(r.error());
-          return {};
-        };
-      } else if (req.event.type == "appointment.updated") {
-        auto ev = event_from<appointment_updated>(req.event);
-        if (!ev)
-          return bad_event(req, ev.error());
-        auto a = ev->appointment;
-        bool moved = was_rescheduled(*ev);
-        bool reassigned = was_reassigned(*ev);
-        if (!moved && !reassigned)
-          return ok_atom::value;
-        auto old_start = a.start_time;
-        if (auto i = ev->changes.find("start_time"); i != ev->changes.end())
-          old_start = parse_change_time(i->second.old_value);
-        auto old_staff = a.staff_id;
-        if (auto i = ev->changes.find("staff_id"); i != ev->changes.end())
-          old_staff = unquote(i->second.old_value);
-        auto reminders = moved ? reminder_jobs(req, a, now)
-                               : std::vector<store::job>{};
-        std::vector<store::job> notices;
-        if (moved) {
-          auto c = load_customer(*ctx.events, a.customer_id);
-          if (!c)
-            return make_runtime_error(runtime_errc::not_found, c.error());
-          for (const auto& ch : channels_for(*c))
-            notices.push_back(channel_job(req, *c, ch, a, "rescheduled", now));
-        }
-        effects = [=](store::write_txn& txn) -> store::result<void> {
-          if (auto r = proj->erase_in(
-                txn, projection_keys::slot(company, old_staff, old_start));
-              !r)
-            return make_unexpected(r.error());
-          if (auto r = proj->put_in(
-                txn, projection_keys::slot(company, a.staff_id, a.start_time),
-                a.id);
-              !r)
-            return r;
-          if (moved) {
-            if (auto r = cancel_reminders(queue, txn, a.id); !r)
+      [self, ctx](handle_atom, const job_request& req) -> caf::result<ok_atom> {
+        auto* proj = ctx.projections;
+        auto* queue = ctx.jobs;
+        auto now = ctx.clock();
+        const auto& company = req.event.company_id;
+        effects_fn effects;
+        if (req.event.type == "appointment.created") {
+          auto ev = event_from<appointment_created>(req.event);
+          if (!ev)
+            return bad_event(req, ev.error());
+          auto a = ev->appointment;
+          auto reminders = reminder_jobs(req, a, now);
+          effects = [=](store::write_txn& txn) -> store::result<void> {
+            if (auto r = proj->put_in(
+                    txn,
+                    projection_keys::slot(company, a.staff_id, a.start_time),
+                    a.id);
+                !r)
+              return r;
+            auto stats = projection_keys::branch_stats(company, a.branch_id);
+            if (auto r = proj->add_in(txn, stats + "appointments", 1); !r)
+              return r;
+            if (auto r
+                = proj->add_in(txn, stats + "value_cents", a.price_cents);
+                !r)
               return r;
             for (const auto& j : reminders)
               if (auto r = queue->enqueue_in(txn, j); !r)
                 return make_unexpected(r.error());
-            for (const auto& j : notices)
-              if (auto r = queue->enqueue_in(txn, j); !r)
-                return make_unexpected(r.error());
+            return {};
+          };
+        } else if (req.event.type == "appointment.updated") {
+          auto ev = event_from<appointment_updated>(req.event);
+          if (!ev)
+            return bad_event(req, ev.error());
+          auto a = ev->appointment;
+          bool moved = was_rescheduled(*ev);
+          bool reassigned = was_reassigned(*ev);
+          if (!moved && !reassigned)
+            return ok_atom::value;
+          auto old_start = a.start_time;
+          if (auto i = ev->changes.find("start_time"); i != ev->changes.end())
+            old_start = parse_change_time(i->second.old_value);
+          auto old_staff = a.staff_id;
+          if (auto i = ev->changes.find("staff_id"); i != ev->changes.end())
+            old_staff = unquote(i->second.old_value);
+          auto reminders
+              = moved ? reminder_jobs(req, a, now) : std::vector<store::job>{};
+          std::vector<store::job> notices;
+          if (moved) {
+            auto c = load_customer(*ctx.events, a.customer_id);
+            if (!c)
+              return make_runtime_error(runtime_errc::not_found, c.error());
+            for (const auto& ch : channels_for(*c))
+              notices.push_back(
+                  channel_job(req, *c, ch, a, "rescheduled", now));
           }
-          return {};
-        };
-      } else if (req.event.type == "appointment.cancelled") {
-        auto ev = event_from<appointment_cancelled>(req.event);
-        if (!ev)
-          return bad_event(req, ev.error());
-        auto a = ev->appointment;
-        effects = [=](store::write_txn& txn) -> store::result<void> {
-          if (auto r = proj->erase_in(
-                txn, projection_keys::slot(company, a.staff_id, a.start_time));
-              !r)
-            return make_unexpected(r.error());
-          if (auto r = proj->add_in(
-                txn,
-                projection_keys::branch_stats(company, a.branch_id)
-                  + "cancellations",
-                1);
-              !r)
-            return r;
-          return cancel_reminders(queue, txn, a.id);
-        };
-      } else {
-        return ok_atom::value;
-      }
-      auto rp = self->make_response_promise<ok_atom>();
-      commit_once(self, ctx, req.listener, req.event.id, std::move(effects),
-                  rp);
-      return rp;
-    },
-    [lg](failed_atom, const job_request& req, const std::string& error) {
-      lg->error("appointment subscriber failed on event {} ({}): {}",
-                req.event.id, req.event.type, error);
-    },
+          effects = [=](store::write_txn& txn) -> store::result<void> {
+            if (auto r = proj->erase_in(
+                    txn, projection_keys::slot(company, old_staff, old_start));
+                !r)
+              return make_unexpected(r.error());
+            if (auto r = proj->put_in(
+                    txn,
+                    projection_keys::slot(company, a.staff_id, a.start_time),
+                    a.id);
+                !r)
+              return r;
+            if (moved) {
+              if (auto r = cancel_reminders(queue, txn, a.id); !r)
+                return r;
+              for (const auto& j : reminders)
+                if (auto r = queue->enqueue_in(txn, j); !r)
+                  return make_unexpected(r.error());
+              for (const auto& j : notices)
+                if (auto r = queue->enqueue_in(txn, j); !r)
+                  return make_unexpected(r.error());
+            }
+            return {};
+          };
+        } else if (req.event.type == "appointment.cancelled") {
+          auto ev = event_from<appointment_cancelled>(req.event);
+          if (!ev)
+            return bad_event(req, ev.error());
+          auto a = ev->appointment;
+          effects = [=](store::write_txn& txn) -> store::result<void> {
+            if (auto r
+                = proj->erase_in(txn, projection_keys::slot(company, a.staff_id,
+                                                            a.start_time));
+                !r)
+              return make_unexpected(r.error());
+            if (auto r = proj->add_in(
+                    txn,
+                    projection_keys::branch_stats(company, a.branch_id)
+                        + "cancellations",
+                    1);
+                !r)
+              return r;
+            return cancel_reminders(queue, txn, a.id);
+          };
+        } else {
+          return ok_atom::value;
+        }
+        auto rp = self->make_response_promise<ok_atom>();
+        commit_once(self, ctx, req.listener, req.event.id, std::move(effects),
+                    rp, {"notifications"});
+        return rp;
+      },
+      [lg](failed_atom, const job_request& req, const std::string& error) {
+        lg->error("appointment subscriber failed on event {} ({}): {}",
+                  req.event.id, req.event.type, error);
+      },
   };
 }
 

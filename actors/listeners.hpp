@@ -3,6 +3,7 @@
 // The seed's queued listeners and the channel workers: each an actor that
 // handles job attempts from its queue supervisor.
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +34,10 @@ struct listener_context {
   store::message_outbox* outbox = nullptr;
   store_writer_actor writer;
   clock_fn clock;
+  /// The queue supervisors by queue name, filled once they run: a listener
+  /// that enqueues jobs wakes their queue.
+  std::shared_ptr<std::map<std::string, queue_supervisor_actor>> queues
+      = std::make_shared<std::map<std::string, queue_supervisor_actor>>();
 };
 
 // -- names --------------------------------------------------------------------
@@ -65,18 +70,20 @@ void register_seed_listeners(listener_registry& reg);
 
 /// The current state of a customer, rehydrated from its stream.
 /// Errors (as text): no such customer, unreadable stream.
-expected<customer, std::string>
-load_customer(const store::event_store& events, const std::string& id);
+expected<customer, std::string> load_customer(const store::event_store& events,
+                                              const std::string& id);
 
-// -- outbound endpoints ---------------------------------------------------------
+// -- outbound endpoints
+// ---------------------------------------------------------
 
 using sync_atom = caf::atom_constant<caf::atom("sync")>;
 
 /// An external service endpoint; an error answer fails the attempt.
-using endpoint_actor
-  = caf::typed_actor<caf::replies_to<sync_atom, outbound_call>::with<ok_atom>>;
+using endpoint_actor = caf::typed_actor<
+    caf::replies_to<sync_atom, outbound_call>::with<ok_atom>>;
 
-// -- listener actors ------------------------------------------------------------
+// -- listener actors
+// ------------------------------------------------------------
 
 /// SendAppointmentNotification: for appointment.created, one channel job
 /// per channel the customer prefers (SMS if prefers_sms; email if there is
@@ -120,8 +127,7 @@ std::string slot(const std::string& company, const std::string& staff,
 std::string slots_of_staff(const std::string& company,
                            const std::string& staff);
 std::string analytics(const std::string& what, const std::string& company);
-std::string branch_stats(const std::string& company,
-                         const std::string& branch);
+std::string branch_stats(const std::string& company, const std::string& branch);
 
 } // namespace projection_keys
 

@@ -51,29 +51,29 @@ private:
     dest.push_back('"');
     for (char c : s) {
       switch (c) {
-        case '"':
-          append(dest, "\\\"");
-          break;
-        case '\\':
-          append(dest, "\\\\");
-          break;
-        case '\n':
-          append(dest, "\\n");
-          break;
-        case '\r':
-          append(dest, "\\r");
-          break;
-        case '\t':
-          append(dest, "\\t");
-          break;
-        default:
-          if (static_cast<unsigned char>(c) < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            append(dest, buf);
-          } else {
-            dest.push_back(c);
-          }
+      case '"':
+        append(dest, "\\\"");
+        break;
+      case '\\':
+        append(dest, "\\\\");
+        break;
+      case '\n':
+        append(dest, "\\n");
+        break;
+      case '\r':
+        append(dest, "\\r");
+        break;
+      case '\t':
+        append(dest, "\\t");
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          append(dest, buf);
+        } else {
+          dest.push_back(c);
+        }
       }
     }
     dest.push_back('"');
@@ -98,7 +98,7 @@ void apply(spdlog::logger& lg, const settings& s) {
     lg.set_formatter(std::make_unique<json_formatter>());
   else
     lg.set_formatter(std::make_unique<spdlog::pattern_formatter>(
-      "%Y-%m-%dT%H:%M:%S.%eZ %-5l [%n] %v", spdlog::pattern_time_type::utc));
+        "%Y-%m-%dT%H:%M:%S.%eZ %-5l [%n] %v", spdlog::pattern_time_type::utc));
 }
 
 } // namespace

@@ -62,7 +62,7 @@ node_store::open(const store::options& opts) {
   if (!processed)
     return fail(processed.error());
   out->processed
-    = std::make_unique<store::processed_set>(std::move(*processed));
+      = std::make_unique<store::processed_set>(std::move(*processed));
   auto audit = store::audit_log::open(*out->env, [](std::string_view type) {
     const auto* info = find_event_type(type);
     return info != nullptr && info->audited;
@@ -85,36 +85,41 @@ endpoint_actor spawn_outbox_endpoint(caf::actor_system& sys,
                                      store::message_outbox* outbox,
                                      store_writer_actor writer,
                                      clock_fn clock) {
-  return sys.spawn([outbox, writer, clock](endpoint_actor::pointer self)
-                     -> endpoint_actor::behavior_type {
-    return {
-      [=](sync_atom, const outbound_call& call) -> caf::result<ok_atom> {
-        store::outbound_message m;
-        m.channel = call.target;
-        m.recipient = call.operation;
-        m.body = call.body;
-        m.idempotency_key = call.idempotency_key;
-        m.created_at = clock();
-        auto rp = self->make_response_promise<ok_atom>();
-        self
-          ->request(writer, caf::infinite, write_atom::value,
-                    make_write_op([outbox, m](store::write_txn& txn)
-                                    -> store::result<void> {
-                      auto r = outbox->add_in(txn, m);
-                      if (!r)
-                        return make_unexpected(r.error());
-                      return {};
-                    }))
-          .then([rp](ok_atom) mutable { rp.deliver(ok_atom::value); },
-                [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
-        return rp;
-      },
-    };
-  });
+  return sys.spawn(
+      [outbox, writer,
+       clock](endpoint_actor::pointer self) -> endpoint_actor::behavior_type {
+        return {
+            [=](sync_atom, const outbound_call& call) -> caf::result<ok_atom> {
+              store::outbound_message m;
+              m.channel = call.target;
+              m.recipient = call.operation;
+              m.body = call.body;
+              m.idempotency_key = call.idempotency_key;
+              m.created_at = clock();
+              auto rp = self->make_response_promise<ok_atom>();
+              self->request(writer, caf::infinite, write_atom::value,
+                            make_write_op([outbox, m](store::write_txn& txn)
+                                              -> store::result<void> {
+                              auto r = outbox->add_in(txn, m);
+                              if (!r)
+                                return make_unexpected(r.error());
+                              return {};
+                            }))
+                  .then(
+                      [rp](ok_atom) mutable {
+                        rp.deliver(ok_atom::value);
+                      },
+                      [rp](caf::error& e) mutable {
+                        rp.deliver(std::move(e));
+                      });
+              return rp;
+            },
+        };
+      });
 }
 
-expected<std::unique_ptr<node>, std::string>
-node::start(caf::actor_system& sys, node_options opts) {
+expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
+                                                         node_options opts) {
   auto lg = log::get("node");
   std::unique_ptr<node> n{new node(sys)};
   auto st = node_store::open(opts.store);
@@ -129,8 +134,7 @@ node::start(caf::actor_system& sys, node_options opts) {
     return make_unexpected("releasing leases: "
                            + store::to_string(released.error()));
   else if (*released > 0)
-    lg->info("{} job(s) leased by a previous process are due again",
-             *released);
+    lg->info("{} job(s) leased by a previous process are due again", *released);
   // The audit log catches up with events committed before a crash.
   if (auto caught = s.audit->catch_up(*s.writer); !caught)
     return make_unexpected("audit catch-up: "
@@ -145,8 +149,8 @@ node::start(caf::actor_system& sys, node_options opts) {
   n->writer_ = sys.spawn(store_writer, s.writer.get(), opts.blocking_writer);
   auto clock = n->clock_;
   n->cache_ = sys.spawn(switchboard::cache, clock);
-  n->sync_[ln::audit_logger] = sys.spawn(audit_logger, s.audit.get(),
-                                         n->writer_);
+  n->sync_[ln::audit_logger]
+      = sys.spawn(audit_logger, s.audit.get(), n->writer_);
   n->sync_[ln::cache_invalidator] = sys.spawn(cache_invalidator, n->cache_);
   listener_context ctx;
   ctx.events = s.events.get();
@@ -156,42 +160,45 @@ node::start(caf::actor_system& sys, node_options opts) {
   ctx.outbox = s.outbox.get();
   ctx.writer = n->writer_;
   ctx.clock = clock;
-  n->endpoint_ = opts.endpoint ? opts.endpoint
+  n->endpoint_ = opts.endpoint ? opts.endpoint(sys)
                                : spawn_outbox_endpoint(sys, s.outbox.get(),
                                                        n->writer_, clock);
-  n->own_endpoint_ = !opts.endpoint;
   n->deterministic_ = opts.blocking_writer;
   auto endpoint = n->endpoint_;
   // Which actor serves which listener names.
   std::vector<std::pair<listener_binding, std::string>> bindings = {
-    {{{ln::send_notification},
-      [ctx](caf::actor_system& sys) {
-        return sys.spawn(send_appointment_notification, ctx);
-      }},
-     "notifications"},
-    {{{ln::notify_sms, ln::notify_email, ln::notify_whatsapp, ln::reminder_24h,
-       ln::reminder_1h},
-      [ctx](caf::actor_system& sys) { return sys.spawn(channel_worker, ctx); }},
-     "notifications"},
-    {{{ln::update_analytics},
-      [ctx](caf::actor_system& sys) {
-        return sys.spawn(update_analytics, ctx);
-      }},
-     "analytics"},
-    {{{ln::external_sync},
-      [ctx, endpoint](caf::actor_system& sys) {
-        return sys.spawn(sync_with_external_services, ctx, endpoint);
-      }},
-     "default"},
+      {{{ln::send_notification},
+        [](caf::actor_system& sys, const listener_context& ctx) {
+          return sys.spawn(send_appointment_notification, ctx);
+        }},
+       "notifications"},
+      {{{ln::notify_sms, ln::notify_email, ln::notify_whatsapp,
+         ln::reminder_24h, ln::reminder_1h},
+        [](caf::actor_system& sys, const listener_context& ctx) {
+          return sys.spawn(channel_worker, ctx);
+        }},
+       "notifications"},
+      {{{ln::update_analytics},
+        [](caf::actor_system& sys, const listener_context& ctx) {
+          return sys.spawn(update_analytics, ctx);
+        }},
+       "analytics"},
+      {{{ln::external_sync},
+        [endpoint](caf::actor_system& sys, const listener_context& ctx) {
+          return sys.spawn(sync_with_external_services, ctx, endpoint);
+        }},
+       "default"},
   };
   listener_binding sub;
   for (const auto& name : reg->queued_listener_names())
     if (name.rfind(std::string{ln::appointment_subscriber} + "@", 0) == 0)
       sub.names.push_back(name);
-  sub.spawn = [ctx](caf::actor_system& sys) {
+  sub.spawn = [](caf::actor_system& sys, const listener_context& ctx) {
     return sys.spawn(appointment_event_subscriber, ctx);
   };
   bindings.emplace_back(sub, "default");
+  for (auto& extra : opts.extra_listeners)
+    bindings.push_back(extra);
   std::map<std::string, std::vector<listener_binding>> by_queue;
   for (auto& [b, q] : bindings)
     by_queue[q].push_back(b);
@@ -214,11 +221,13 @@ node::start(caf::actor_system& sys, node_options opts) {
     d.jobs = s.jobs.get();
     d.writer = n->writer_;
     d.listeners = std::move(list);
+    d.context = ctx;
     d.clock = clock;
     d.tick = opts.tick;
     d.random = random;
     n->queues_[q] = sys.spawn(queue_supervisor, std::move(d));
   }
+  *ctx.queues = n->queues_;
   dispatcher_deps dd;
   dd.registry = reg;
   dd.events = s.events.get();
@@ -249,8 +258,7 @@ void node::stop() {
       caf::anon_send_exit(q, caf::exit_reason::user_shutdown);
     for (auto& [name, h] : sync_)
       caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
-    if (own_endpoint_)
-      caf::anon_send_exit(endpoint_, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(endpoint_, caf::exit_reason::user_shutdown);
     store_.reset();
     return;
   }
@@ -258,11 +266,11 @@ void node::stop() {
     caf::scoped_actor self{sys_};
     for (auto& [name, q] : queues_) {
       self->request(q, std::chrono::seconds(30), drain_atom::value)
-        .receive([](ok_atom) {},
-                 [&, name = name](caf::error& err) {
-                   lg->warn("queue {} did not drain: {}", name,
-                            describe(err));
-                 });
+          .receive([](ok_atom) {},
+                   [&, name = name](caf::error& err) {
+                     lg->warn("queue {} did not drain: {}", name,
+                              describe(err));
+                   });
     }
     auto kill = [&](const auto& h) {
       if (h)
@@ -274,8 +282,7 @@ void node::stop() {
     for (auto& [name, h] : sync_)
       kill(h);
     kill(cache_);
-    if (own_endpoint_)
-      kill(endpoint_);
+    kill(endpoint_);
     kill(writer_);
     self->wait_for(dispatcher_);
     for (auto& [name, q] : queues_)

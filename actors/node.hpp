@@ -12,6 +12,7 @@
 #include <actors/interfaces.hpp>
 #include <actors/listener_registry.hpp>
 #include <actors/listeners.hpp>
+#include <actors/queue_supervisor.hpp>
 #include <store/environment.hpp>
 
 namespace switchboard::store {
@@ -30,8 +31,8 @@ namespace switchboard {
 struct node_options {
   store::options store;
   /// Concurrency per queue; queues not named get 4.
-  std::map<std::string, std::uint32_t> concurrency = {
-    {"notifications", 8}, {"analytics", 4}, {"default", 4}};
+  std::map<std::string, std::uint32_t> concurrency
+      = {{"notifications", 8}, {"analytics", 4}, {"default", 4}};
   /// Wait for each commit inside the store writer actor (deterministic
   /// tests on the test coordinator).
   bool blocking_writer = false;
@@ -41,10 +42,13 @@ struct node_options {
   std::function<double()> random;
   /// How often queues reclaim expired leases and poll.
   std::chrono::milliseconds tick{1000};
-  /// External services (Cal.com, CRM); empty: calls go to the outbox.
-  endpoint_actor endpoint;
+  /// Spawns the endpoint of external services (Cal.com, CRM); empty:
+  /// calls go to the outbox.
+  std::function<endpoint_actor(caf::actor_system&)> endpoint;
   /// Extra registrations (tests add listeners) before the actors start.
   std::function<void(listener_registry&)> configure;
+  /// Extra listener actors, each with the queue whose supervisor runs it.
+  std::vector<std::pair<listener_binding, std::string>> extra_listeners;
 };
 
 /// The store of one node: the LMDB environment and every module on it.
@@ -104,8 +108,7 @@ public:
   }
 
 private:
-  node(caf::actor_system& sys) : sys_(sys) {
-  }
+  node(caf::actor_system& sys) : sys_(sys) {}
   caf::actor_system& sys_;
   std::unique_ptr<node_store> store_;
   std::shared_ptr<listener_registry> registry_;
@@ -117,7 +120,6 @@ private:
   std::map<std::string, sync_listener_actor> sync_;
   std::map<std::string, queue_supervisor_actor> queues_;
   bool stopped_ = false;
-  bool own_endpoint_ = true;
   bool deterministic_ = false;
 };
 
@@ -125,7 +127,6 @@ private:
 /// outbox (channel = target), so nothing is lost with no provider set.
 endpoint_actor spawn_outbox_endpoint(caf::actor_system& sys,
                                      store::message_outbox* outbox,
-                                     store_writer_actor writer,
-                                     clock_fn clock);
+                                     store_writer_actor writer, clock_fn clock);
 
 } // namespace switchboard

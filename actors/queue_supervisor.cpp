@@ -2,10 +2,10 @@
 
 #include <algorithm>
 
-#include <caf/system_messages.hpp>
 #include <caf/exit_reason.hpp>
-#include <caf/send.hpp>
 #include <caf/sec.hpp>
+#include <caf/send.hpp>
+#include <caf/system_messages.hpp>
 
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
@@ -17,7 +17,7 @@ namespace switchboard {
 namespace {
 
 using self_ptr
-  = queue_supervisor_actor::stateful_pointer<queue_supervisor_state>;
+    = queue_supervisor_actor::stateful_pointer<queue_supervisor_state>;
 
 /// Extra time a lease outlives the attempt's timeout, so that a slow
 /// answer is still acked by this process before another takes the job.
@@ -25,7 +25,7 @@ constexpr timestamp_ms lease_margin_ms = 30000;
 
 void spawn_binding(self_ptr self, std::size_t index) {
   auto& st = self->state;
-  auto handle = st.deps.listeners[index].spawn(self->system());
+  auto handle = st.deps.listeners[index].spawn(self->system(), st.deps.context);
   self->monitor(handle);
   (*st.actors)[index] = handle;
 }
@@ -63,10 +63,12 @@ void job_ended(self_ptr self) {
 template <class Then>
 void commit(self_ptr self, store::writer::op_fn op, std::string what,
             Then then) {
-  self
-    ->request(self->state.deps.writer, caf::infinite, write_atom::value,
-              make_write_op(std::move(op)))
-    .then([then](ok_atom) mutable { then(); },
+  self->request(self->state.deps.writer, caf::infinite, write_atom::value,
+                make_write_op(std::move(op)))
+      .then(
+          [then](ok_atom) mutable {
+            then();
+          },
           [self, what, then](caf::error& err) mutable {
             self->state.log->error("{} on queue {}: {}", what,
                                    self->state.deps.queue, describe(err));
@@ -93,22 +95,21 @@ void fail_job(self_ptr self, const store::job& j, job_request req,
   auto now = self->state.deps.clock();
   auto id = j.id;
   commit(
-    self,
-    [jobs, id, reason, now](store::write_txn& txn) {
-      return jobs->fail_in(txn, id, reason, now);
-    },
-    "failing job " + std::to_string(id),
-    [self, req = std::move(req), reason]() mutable {
-      auto& st = self->state;
-      ++st.failed;
-      st.log->warn("job {} ({}) failed for good after {} attempt(s): {}",
-                   req.job_id, req.listener, req.attempt, reason);
-      if (auto b = st.binding_of.find(req.listener);
-          b != st.binding_of.end())
-        self->send((*st.actors)[b->second], failed_atom::value, std::move(req),
-                   reason);
-      job_ended(self);
-    });
+      self,
+      [jobs, id, reason, now](store::write_txn& txn) {
+        return jobs->fail_in(txn, id, reason, now);
+      },
+      "failing job " + std::to_string(id),
+      [self, req = std::move(req), reason]() mutable {
+        auto& st = self->state;
+        ++st.failed;
+        st.log->warn("job {} ({}) failed for good after {} attempt(s): {}",
+                     req.job_id, req.listener, req.attempt, reason);
+        if (auto b = st.binding_of.find(req.listener); b != st.binding_of.end())
+          self->send((*st.actors)[b->second], failed_atom::value,
+                     std::move(req), reason);
+        job_ended(self);
+      });
 }
 
 void on_attempt_failed(self_ptr self, const store::job& j, job_request req,
@@ -124,11 +125,7 @@ void on_attempt_failed(self_ptr self, const store::job& j, job_request req,
     policy = spec->retry;
   policy.tries = j.max_tries;
   policy.backoff_s = j.backoff_s;
-  bool out_of_tries = j.attempts >= j.max_tries;
-  bool past_deadline = j.retry_until != 0 && now >= j.retry_until;
-  bool too_many_exceptions = is_exception && j.max_exceptions != 0
-                             && j.exceptions + 1 >= j.max_exceptions;
-  if (out_of_tries || past_deadline || too_many_exceptions) {
+  if (store::will_exceed_max_attempts(j, now, is_exception)) {
     fail_job(self, j, std::move(req), reason);
     return;
   }
@@ -139,59 +136,66 @@ void on_attempt_failed(self_ptr self, const store::job& j, job_request req,
   st.log->info("job {} ({}) attempt {}/{} failed: {}; next try in {} ms", id,
                j.listener, j.attempts, j.max_tries, reason, due - now);
   commit(
-    self,
-    [jobs, id, due, reason, is_exception](store::write_txn& txn) {
-      return jobs->retry_in(txn, id, due, reason, is_exception);
-    },
-    "retrying job " + std::to_string(id),
-    [self, due] {
-      auto& st = self->state;
-      ++st.retried;
-      auto wait = std::max<timestamp_ms>(0, due - st.deps.clock());
-      self->delayed_send(self, std::chrono::milliseconds(wait),
-                         wake_atom::value);
-      job_ended(self);
-    });
+      self,
+      [jobs, id, due, reason, is_exception](store::write_txn& txn) {
+        return jobs->retry_in(txn, id, due, reason, is_exception);
+      },
+      "retrying job " + std::to_string(id),
+      [self, due] {
+        auto& st = self->state;
+        ++st.retried;
+        auto wait = std::max<timestamp_ms>(0, due - st.deps.clock());
+        self->delayed_send(self, std::chrono::milliseconds(wait),
+                           wake_atom::value);
+        job_ended(self);
+      });
 }
 
 void run_job(self_ptr self, store::job j) {
   auto& st = self->state;
+  if (store::exceeds_max_attempts(j, st.deps.clock())) {
+    // Its lease expired on the last try (the process died or hung): it
+    // has had every attempt it may have.
+    fail_job(self, j, to_request(j, envelope{}),
+             "max attempts exceeded (lease expired on the last try)");
+    return;
+  }
   auto ev = st.deps.events->read_event(j.event_seq);
   job_request req = to_request(j, ev ? std::move(*ev) : envelope{});
   if (!ev) {
     fail_job(self, j, std::move(req),
              "event " + std::to_string(j.event_seq)
-               + " cannot be read: " + ev.error().message);
+                 + " cannot be read: " + ev.error().message);
     return;
   }
   auto b = st.binding_of.find(j.listener);
   if (b == st.binding_of.end()) {
     fail_job(self, j, std::move(req),
              "no listener named " + j.listener + " runs on queue "
-               + st.deps.queue);
+                 + st.deps.queue);
     return;
   }
-  auto timeout = std::chrono::milliseconds(std::max<std::uint32_t>(
-    j.timeout_ms, 1));
+  auto timeout
+      = std::chrono::milliseconds(std::max<std::uint32_t>(j.timeout_ms, 1));
   self->request((*st.actors)[b->second], timeout, handle_atom::value, req)
-    .then(
-      [self, j](ok_atom) {
-        auto* jobs = self->state.deps.jobs;
-        auto id = j.id;
-        commit(
-          self,
-          [jobs, id](store::write_txn& txn) {
-            return jobs->ack_in(txn, id);
+      .then(
+          [self, j](ok_atom) {
+            auto* jobs = self->state.deps.jobs;
+            auto id = j.id;
+            commit(
+                self,
+                [jobs, id](store::write_txn& txn) {
+                  return jobs->ack_in(txn, id);
+                },
+                "acking job " + std::to_string(id),
+                [self] {
+                  ++self->state.processed;
+                  job_ended(self);
+                });
           },
-          "acking job " + std::to_string(id),
-          [self] {
-            ++self->state.processed;
-            job_ended(self);
+          [self, j, req](caf::error& err) mutable {
+            on_attempt_failed(self, j, std::move(req), err);
           });
-      },
-      [self, j, req](caf::error& err) mutable {
-        on_attempt_failed(self, j, std::move(req), err);
-      });
 }
 
 void arm_timer(self_ptr self) {
@@ -222,35 +226,35 @@ void lease(self_ptr self) {
   auto queue = st.deps.queue;
   auto leased = std::make_shared<std::vector<store::job>>();
   commit(
-    self,
-    [=](store::write_txn& txn) -> store::result<void> {
-      auto got = jobs->lease_in(txn, queue, now, slots, until);
-      if (!got)
-        return make_unexpected(got.error());
-      *leased = std::move(*got);
-      return {};
-    },
-    "leasing",
-    [self, leased, slots] {
-      auto& st = self->state;
-      st.leasing = false;
-      st.in_flight += static_cast<std::uint32_t>(leased->size());
-      for (auto& j : *leased)
-        run_job(self, std::move(j));
-      if (st.draining)
-        check_drained(self);
-      else if (leased->size() == slots || st.rewake)
-        self->send(self, wake_atom::value);
-      else
-        arm_timer(self);
-    });
+      self,
+      [=](store::write_txn& txn) -> store::result<void> {
+        auto got = jobs->lease_in(txn, queue, now, slots, until);
+        if (!got)
+          return make_unexpected(got.error());
+        *leased = std::move(*got);
+        return {};
+      },
+      "leasing",
+      [self, leased, slots] {
+        auto& st = self->state;
+        st.leasing = false;
+        st.in_flight += static_cast<std::uint32_t>(leased->size());
+        for (auto& j : *leased)
+          run_job(self, std::move(j));
+        if (st.draining)
+          check_drained(self);
+        else if (leased->size() == slots || st.rewake)
+          self->send(self, wake_atom::value);
+        else
+          arm_timer(self);
+      });
 }
 
 } // namespace
 
 queue_supervisor_actor::behavior_type queue_supervisor(
-  queue_supervisor_actor::stateful_pointer<queue_supervisor_state> self,
-  queue_deps deps) {
+    queue_supervisor_actor::stateful_pointer<queue_supervisor_state> self,
+    queue_deps deps) {
   auto& st = self->state;
   st.deps = std::move(deps);
   st.log = log::get("queue");
@@ -282,50 +286,55 @@ queue_supervisor_actor::behavior_type queue_supervisor(
   });
   self->send(self, tick_atom::value);
   return {
-    [self](wake_atom) { lease(self); },
-    [self](tick_atom) {
-      auto& st = self->state;
-      if (st.draining)
-        return;
-      auto* jobs = st.deps.jobs;
-      auto now = st.deps.clock();
-      commit(
-        self,
-        [jobs, now](store::write_txn& txn) -> store::result<void> {
-          auto n = jobs->release_expired_in(txn, now);
-          if (!n)
-            return make_unexpected(n.error());
-          return {};
-        },
-        "releasing expired leases", [self] { lease(self); });
-      self->delayed_send(self, st.deps.tick, tick_atom::value);
-    },
-    [self](stats_atom) -> queue_stats {
-      auto& st = self->state;
-      queue_stats out;
-      out.queue = st.deps.queue;
-      if (auto c = st.deps.jobs->counts(st.deps.queue, st.deps.clock())) {
-        out.ready = c->ready;
-        out.delayed = c->delayed;
-        out.leased = c->leased;
-        out.failed = c->failed;
-      }
-      out.processed = st.processed;
-      out.retried = st.retried;
-      out.failed_since_start = st.failed;
-      out.in_flight = st.in_flight;
-      out.concurrency = st.deps.concurrency;
-      return out;
-    },
-    [self](drain_atom) -> caf::result<ok_atom> {
-      auto& st = self->state;
-      st.draining = true;
-      if (st.in_flight == 0 && !st.leasing)
-        return ok_atom::value;
-      auto rp = self->make_response_promise<ok_atom>();
-      st.drain_promises.push_back(rp);
-      return rp;
-    },
+      [self](wake_atom) {
+        lease(self);
+      },
+      [self](tick_atom) {
+        auto& st = self->state;
+        if (st.draining)
+          return;
+        auto* jobs = st.deps.jobs;
+        auto now = st.deps.clock();
+        commit(
+            self,
+            [jobs, now](store::write_txn& txn) -> store::result<void> {
+              auto n = jobs->release_expired_in(txn, now);
+              if (!n)
+                return make_unexpected(n.error());
+              return {};
+            },
+            "releasing expired leases",
+            [self] {
+              lease(self);
+            });
+        self->delayed_send(self, st.deps.tick, tick_atom::value);
+      },
+      [self](stats_atom) -> queue_stats {
+        auto& st = self->state;
+        queue_stats out;
+        out.queue = st.deps.queue;
+        if (auto c = st.deps.jobs->counts(st.deps.queue, st.deps.clock())) {
+          out.ready = c->ready;
+          out.delayed = c->delayed;
+          out.leased = c->leased;
+          out.failed = c->failed;
+        }
+        out.processed = st.processed;
+        out.retried = st.retried;
+        out.failed_since_start = st.failed;
+        out.in_flight = st.in_flight;
+        out.concurrency = st.deps.concurrency;
+        return out;
+      },
+      [self](drain_atom) -> caf::result<ok_atom> {
+        auto& st = self->state;
+        st.draining = true;
+        if (st.in_flight == 0 && !st.leasing)
+          return ok_atom::value;
+        auto rp = self->make_response_promise<ok_atom>();
+        st.drain_promises.push_back(rp);
+        return rp;
+      },
   };
 }
 

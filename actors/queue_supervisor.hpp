@@ -13,6 +13,7 @@
 #include <actors/clock.hpp>
 #include <actors/interfaces.hpp>
 #include <actors/listener_registry.hpp>
+#include <actors/listeners.hpp>
 
 namespace switchboard::store {
 class event_store;
@@ -25,7 +26,9 @@ namespace switchboard {
 /// names: a subscriber's handlers share one actor.
 struct listener_binding {
   std::vector<std::string> names;
-  std::function<queued_listener_actor(caf::actor_system&)> spawn;
+  std::function<queued_listener_actor(caf::actor_system&,
+                                      const listener_context&)>
+      spawn;
 };
 
 /// What a queue supervisor needs, handed over at spawn.
@@ -37,6 +40,8 @@ struct queue_deps {
   store::job_queue* jobs = nullptr;
   store_writer_actor writer;
   std::vector<listener_binding> listeners;
+  /// Handed to each listener actor the supervisor (re)starts.
+  listener_context context;
   clock_fn clock;
   /// How often expired leases are reclaimed and the queue polled.
   std::chrono::milliseconds tick{1000};
@@ -51,7 +56,7 @@ struct queue_supervisor_state {
   /// Binding index → its running actor; shared with the exit cleanup,
   /// which runs after the state is gone.
   std::shared_ptr<std::vector<queued_listener_actor>> actors
-    = std::make_shared<std::vector<queued_listener_actor>>();
+      = std::make_shared<std::vector<queued_listener_actor>>();
   std::uint32_t in_flight = 0;
   bool leasing = false;
   bool rewake = false;
@@ -73,7 +78,7 @@ struct queue_supervisor_state {
 /// failed() hook runs once. A listener actor that dies is restarted; the
 /// other jobs go on.
 queue_supervisor_actor::behavior_type queue_supervisor(
-  queue_supervisor_actor::stateful_pointer<queue_supervisor_state> self,
-  queue_deps deps);
+    queue_supervisor_actor::stateful_pointer<queue_supervisor_state> self,
+    queue_deps deps);
 
 } // namespace switchboard

@@ -15,7 +15,7 @@ struct store_writer_state {
   store::writer* writer = nullptr;
   std::uint64_t next_token = 1;
   std::unordered_map<std::uint64_t, caf::typed_response_promise<ok_atom>>
-    pending;
+      pending;
   static inline const char* name = "store_writer";
 };
 

@@ -10,10 +10,10 @@ parse_common_flags(const std::vector<std::string>& args) {
   common_flags out;
   for (size_t i = 0; i < args.size(); ++i) {
     const auto& a = args[i];
-    auto value_of = [&](const std::string& flag) -> expected<std::string,
-                                                             std::string> {
-      if (a.size() > flag.size() && a.compare(0, flag.size() + 1, flag + "=")
-                                      == 0)
+    auto value_of
+        = [&](const std::string& flag) -> expected<std::string, std::string> {
+      if (a.size() > flag.size()
+          && a.compare(0, flag.size() + 1, flag + "=") == 0)
         return a.substr(flag.size() + 1);
       if (i + 1 >= args.size())
         return make_unexpected(flag + " needs a value");

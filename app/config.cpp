@@ -40,30 +40,30 @@ bool parse_int(std::string_view text, std::int64_t& out) {
 /// Checks `value` against the spec; returns an error message or "".
 std::string check_value(const option_spec& spec, std::string_view value) {
   switch (spec.type) {
-    case ot::string:
+  case ot::string:
+    return {};
+  case ot::integer: {
+    std::int64_t n = 0;
+    if (!parse_int(value, n))
+      return "expects an integer, got \"" + std::string{value} + "\"";
+    if (n < spec.min || n > spec.max)
+      return "must be between " + std::to_string(spec.min) + " and "
+             + std::to_string(spec.max) + ", got " + std::string{value};
+    return {};
+  }
+  case ot::boolean:
+    if (value == "true" || value == "false")
       return {};
-    case ot::integer: {
-      std::int64_t n = 0;
-      if (!parse_int(value, n))
-        return "expects an integer, got \"" + std::string{value} + "\"";
-      if (n < spec.min || n > spec.max)
-        return "must be between " + std::to_string(spec.min) + " and "
-               + std::to_string(spec.max) + ", got " + std::string{value};
+    return "expects true or false, got \"" + std::string{value} + "\"";
+  case ot::choice: {
+    if (std::find(spec.choices.begin(), spec.choices.end(), value)
+        != spec.choices.end())
       return {};
-    }
-    case ot::boolean:
-      if (value == "true" || value == "false")
-        return {};
-      return "expects true or false, got \"" + std::string{value} + "\"";
-    case ot::choice: {
-      if (std::find(spec.choices.begin(), spec.choices.end(), value)
-          != spec.choices.end())
-        return {};
-      std::string msg = "expects one of";
-      for (auto c : spec.choices)
-        msg.append(" ").append(c);
-      return msg + ", got \"" + std::string{value} + "\"";
-    }
+    std::string msg = "expects one of";
+    for (auto c : spec.choices)
+      msg.append(" ").append(c);
+    return msg + ", got \"" + std::string{value} + "\"";
+  }
   }
   return {};
 }
@@ -80,35 +80,74 @@ std::string unquote(std::string_view v) {
 
 const std::vector<option_spec>& option_specs() {
   static const std::vector<option_spec> specs = {
-    {"store.path", ot::string, "./data",
-     "directory of the LMDB environment (created when missing)"},
-    {"store.map_size_mb", ot::integer, "1024",
-     "initial LMDB map size in MiB; grows on demand up to max_map_size_mb",
-     {}, 1, 1 << 24},
-    {"store.max_map_size_mb", ot::integer, "65536",
-     "largest the map may grow to, in MiB; past it appends fail cleanly",
-     {}, 1, 1 << 24},
-    {"store.sync", ot::choice, "full",
-     "full: fsync before acknowledging; no_meta_sync: skip the meta page "
-     "sync (last commit may roll back on power loss); none: no fsync",
-     {"full", "no_meta_sync", "none"}},
-    {"store.max_batch", ot::integer, "1024",
-     "most write operations committed together in one transaction "
-     "(group commit)",
-     {}, 1, 1 << 20},
-    {"log.level", ot::choice, "info", "least severe level that is logged",
-     {"trace", "debug", "info", "warn", "error", "off"}},
-    {"log.format", ot::choice, "text",
-     "text for people, json for one JSON object per line",
-     {"text", "json"}},
-    {"queues.notifications_concurrency", ot::integer, "8",
-     "jobs of the notifications queue that run at once", {}, 1, 4096},
-    {"queues.analytics_concurrency", ot::integer, "4",
-     "jobs of the analytics queue that run at once", {}, 1, 4096},
-    {"queues.default_concurrency", ot::integer, "4",
-     "jobs of the default queue that run at once", {}, 1, 4096},
-    {"scheduler.max_threads", ot::integer, "2",
-     "CAF scheduler worker threads (0 = one per core)", {}, 0, 256},
+      {"store.path", ot::string, "./data",
+       "directory of the LMDB environment (created when missing)"},
+      {"store.map_size_mb",
+       ot::integer,
+       "1024",
+       "initial LMDB map size in MiB; grows on demand up to max_map_size_mb",
+       {},
+       1,
+       1 << 24},
+      {"store.max_map_size_mb",
+       ot::integer,
+       "65536",
+       "largest the map may grow to, in MiB; past it appends fail cleanly",
+       {},
+       1,
+       1 << 24},
+      {"store.sync",
+       ot::choice,
+       "full",
+       "full: fsync before acknowledging; no_meta_sync: skip the meta page "
+       "sync (last commit may roll back on power loss); none: no fsync",
+       {"full", "no_meta_sync", "none"}},
+      {"store.max_batch",
+       ot::integer,
+       "1024",
+       "most write operations committed together in one transaction "
+       "(group commit)",
+       {},
+       1,
+       1 << 20},
+      {"log.level",
+       ot::choice,
+       "info",
+       "least severe level that is logged",
+       {"trace", "debug", "info", "warn", "error", "off"}},
+      {"log.format",
+       ot::choice,
+       "text",
+       "text for people, json for one JSON object per line",
+       {"text", "json"}},
+      {"queues.notifications_concurrency",
+       ot::integer,
+       "8",
+       "jobs of the notifications queue that run at once",
+       {},
+       1,
+       4096},
+      {"queues.analytics_concurrency",
+       ot::integer,
+       "4",
+       "jobs of the analytics queue that run at once",
+       {},
+       1,
+       4096},
+      {"queues.default_concurrency",
+       ot::integer,
+       "4",
+       "jobs of the default queue that run at once",
+       {},
+       1,
+       4096},
+      {"scheduler.max_threads",
+       ot::integer,
+       "2",
+       "CAF scheduler worker threads (0 = one per core)",
+       {},
+       0,
+       256},
   };
   return specs;
 }
@@ -166,11 +205,11 @@ parse_config(std::string_view text, std::string_view origin,
   auto result = config::defaults();
   std::vector<config_error> errors;
   std::map<std::string, int, std::less<>> seen;
-  auto assign = [&](const std::string& key, std::string_view value,
-                    int line_no, const std::string& where) {
+  auto assign = [&](const std::string& key, std::string_view value, int line_no,
+                    const std::string& where) {
     auto* spec = find_spec(key);
     std::string at = line_no > 0 ? std::string{origin} + ":"
-                                     + std::to_string(line_no) + ": "
+                                       + std::to_string(line_no) + ": "
                                  : "override: ";
     if (spec == nullptr) {
       errors.push_back({key, line_no, at + "unknown option " + key});
@@ -196,7 +235,7 @@ parse_config(std::string_view text, std::string_view origin,
       if (line.back() != ']') {
         errors.push_back({"", line_no,
                           std::string{origin} + ":" + std::to_string(line_no)
-                            + ": malformed section header"});
+                              + ": malformed section header"});
         continue;
       }
       section = std::string{trim(line.substr(1, line.size() - 2))};
@@ -206,7 +245,7 @@ parse_config(std::string_view text, std::string_view origin,
     if (eq == std::string_view::npos) {
       errors.push_back({"", line_no,
                         std::string{origin} + ":" + std::to_string(line_no)
-                          + ": expected key = value"});
+                            + ": expected key = value"});
       continue;
     }
     auto name = std::string{trim(line.substr(0, eq))};
@@ -230,14 +269,14 @@ parse_config(std::string_view text, std::string_view origin,
     if (section.empty()) {
       errors.push_back({key, line_no,
                         std::string{origin} + ":" + std::to_string(line_no)
-                          + ": option " + name + " outside any section"});
+                            + ": option " + name + " outside any section"});
       continue;
     }
     if (auto [it, fresh] = seen.emplace(key, line_no); !fresh) {
       errors.push_back({key, line_no,
                         std::string{origin} + ":" + std::to_string(line_no)
-                          + ": " + key + " set twice (first on line "
-                          + std::to_string(it->second) + ")"});
+                            + ": " + key + " set twice (first on line "
+                            + std::to_string(it->second) + ")"});
       continue;
     }
     assign(key, unquote(value), line_no, std::string{origin});
@@ -245,8 +284,8 @@ parse_config(std::string_view text, std::string_view origin,
   for (const auto& o : overrides) {
     auto eq = o.find('=');
     if (eq == std::string::npos) {
-      errors.push_back({o, 0, "override: expected section.key=value, got "
-                                + o});
+      errors.push_back(
+          {o, 0, "override: expected section.key=value, got " + o});
       continue;
     }
     assign(std::string{trim(std::string_view{o}.substr(0, eq))},
@@ -262,8 +301,8 @@ load_config_file(const std::string& path,
                  const std::vector<std::string>& overrides) {
   std::ifstream in{path, std::ios::binary};
   if (!in) {
-    return make_unexpected(std::vector<config_error>{
-      {"", 0, "cannot read config file " + path}});
+    return make_unexpected(
+        std::vector<config_error>{{"", 0, "cannot read config file " + path}});
   }
   std::ostringstream buf;
   buf << in.rdbuf();

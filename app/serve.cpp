@@ -8,9 +8,9 @@
 #include <caf/actor_system.hpp>
 
 #include <actors/log.hpp>
+#include <actors/node.hpp>
 #include <actors/runtime.hpp>
 #include <app/cli.hpp>
-#include <actors/node.hpp>
 #include <store/event_store.hpp>
 
 namespace switchboard::app {
@@ -18,7 +18,7 @@ namespace switchboard::app {
 namespace {
 
 constexpr const char* serve_usage
-  = R"(usage: switchboard serve [--config FILE] [--set section.key=value]...
+    = R"(usage: switchboard serve [--config FILE] [--set section.key=value]...
 
 Runs the daemon until SIGTERM or SIGINT. Reads FILE, or ./config.ini when
 present, over the embedded defaults; each --set overrides one option.
@@ -28,10 +28,10 @@ store::options store_options(const config& cfg) {
   store::options opts;
   opts.path = cfg.get_string("store.path");
   constexpr std::size_t mib = 1024 * 1024;
-  opts.map_size = static_cast<std::size_t>(cfg.get_int("store.map_size_mb"))
-                  * mib;
+  opts.map_size
+      = static_cast<std::size_t>(cfg.get_int("store.map_size_mb")) * mib;
   opts.max_map_size
-    = static_cast<std::size_t>(cfg.get_int("store.max_map_size_mb")) * mib;
+      = static_cast<std::size_t>(cfg.get_int("store.max_map_size_mb")) * mib;
   auto sync = cfg.get_string("store.sync");
   using mode = store::options::sync_mode;
   opts.sync = sync == "none"           ? mode::none
@@ -79,13 +79,13 @@ int run_serve(const std::vector<std::string>& args) {
   std::error_code ec;
   auto abs_path = std::filesystem::absolute(opts.path, ec).lexically_normal();
   runtime_config rcfg{
-    static_cast<std::size_t>(cfg->get_int("scheduler.max_threads"))};
+      static_cast<std::size_t>(cfg->get_int("scheduler.max_threads"))};
   caf::actor_system sys{rcfg};
   node_options nopts;
   nopts.store = opts;
   for (const auto& q : {"notifications", "analytics", "default"})
     nopts.concurrency[q] = static_cast<std::uint32_t>(
-      cfg->get_int(std::string{"queues."} + q + "_concurrency"));
+        cfg->get_int(std::string{"queues."} + q + "_concurrency"));
   auto n = node::start(sys, std::move(nopts));
   if (!n) {
     lg->error("cannot start with the store at {}: {}", abs_path.string(),

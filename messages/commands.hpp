@@ -1,9 +1,10 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
-#include <string_view>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <messages/envelope.hpp>
@@ -25,6 +26,12 @@
   X(outbound_call)
 
 namespace switchboard {
+
+#define SWITCHBOARD_COUNT_COMMAND(...) +1
+/// Number of request and reply types.
+inline constexpr std::size_t command_type_count
+    = 0 SWITCHBOARD_COMMAND_TYPES(SWITCHBOARD_COUNT_COMMAND);
+#undef SWITCHBOARD_COUNT_COMMAND
 
 /// How an append checks the stream's current version.
 enum class expect_kind : std::uint8_t {

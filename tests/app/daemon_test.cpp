@@ -57,8 +57,8 @@ BOOST_AUTO_TEST_CASE(unknown_command_and_flag_are_refused) {
 }
 
 BOOST_AUTO_TEST_CASE(config_show_names_origins) {
-  child_process proc({SWITCHBOARD_BINARY, "config", "show", "--set",
-                      "log.level=debug"});
+  child_process proc(
+      {SWITCHBOARD_BINARY, "config", "show", "--set", "log.level=debug"});
   BOOST_TEST(proc.wait(10s) == 0);
   BOOST_TEST(proc.output().find("log.level = debug  ; override")
              != std::string::npos);

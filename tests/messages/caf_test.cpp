@@ -92,6 +92,19 @@ BOOST_AUTO_TEST_CASE(every_event_type_roundtrips) {
   });
 }
 
+BOOST_AUTO_TEST_CASE(every_command_type_roundtrips){
+#define SWITCHBOARD_CHECK_COMMAND(type)                                        \
+  {                                                                            \
+    auto sample = make_sample<type>();                                         \
+    BOOST_TEST_CONTEXT(#type) {                                                \
+      BOOST_TEST((roundtrip(sample) == sample));                               \
+      check_message_roundtrip(sample);                                         \
+    }                                                                          \
+  }
+    SWITCHBOARD_COMMAND_TYPES(SWITCHBOARD_CHECK_COMMAND)
+#undef SWITCHBOARD_CHECK_COMMAND
+}
+
 BOOST_AUTO_TEST_CASE(every_value_type_roundtrips) {
   for_each_value_type([this](auto tag) {
     using T = typename decltype(tag)::type;
@@ -111,7 +124,7 @@ BOOST_AUTO_TEST_CASE(envelope_batches_and_names) {
   BOOST_TEST(text.find("scheduled") != std::string::npos);
   // The block holds every event and value type plus the batch.
   BOOST_TEST(caf::id_block::switchboard::end - caf::id_block::switchboard::begin
-             == event_type_count + 14u + 1u);
+             == event_type_count + 14u + command_type_count + 1u);
 }
 
 BOOST_AUTO_TEST_CASE(local_actor_delivery) {

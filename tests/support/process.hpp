@@ -76,8 +76,8 @@ public:
         return true;
       }
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    deadline - std::chrono::steady_clock::now())
-                    .count();
+                      deadline - std::chrono::steady_clock::now())
+                      .count();
       if (left <= 0)
         return false;
       pollfd p{out_fd_, POLLIN, 0};
@@ -106,7 +106,7 @@ public:
     std::string line;
     for (;;) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
+          deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0 || !read_line(line, left))
         return {};
       if (line.find(needle) != std::string::npos)

@@ -1,0 +1,283 @@
+// The seed's listeners, end to end through the queues in simulated time.
+
+#include <boost/test/unit_test.hpp>
+
+#include <actors/listeners.hpp>
+#include <actors/testing.hpp>
+#include <store/job_queue.hpp>
+#include <store/outbox.hpp>
+#include <store/projections.hpp>
+
+#include "tests/actors/helpers.hpp"
+
+using namespace switchboard;
+using namespace std::chrono_literals;
+using switchboard::testing::deterministic_node;
+
+namespace {
+
+constexpr timestamp_ms day_ms = 86400000;
+constexpr timestamp_ms hour_ms = 3600000;
+
+std::vector<store::outbound_message> outbox(deterministic_node& n,
+                                            std::string_view channel = {}) {
+  auto m = n.node().store().outbox->list(0, 1000, channel);
+  BOOST_REQUIRE(m);
+  return *m;
+}
+
+std::int64_t counter(deterministic_node& n, const std::string& key) {
+  auto c = n.node().store().projections->counter(key);
+  BOOST_REQUIRE(c);
+  return *c;
+}
+
+void create_customer(deterministic_node& n, customer c) {
+  customer_created e{c, customer_source::phone};
+  BOOST_REQUIRE(n.dispatch_event(e, c.id, c.company_id));
+}
+
+/// An endpoint that fails the first `failures` calls to `target`.
+struct flaky_endpoint {
+  struct state {
+    std::mutex mtx;
+    std::map<std::string, int> failures_left;
+    std::vector<outbound_call> calls;
+  };
+  std::shared_ptr<state> st = std::make_shared<state>();
+
+  endpoint_actor spawn(caf::actor_system& sys) {
+    auto s = st;
+    return sys.spawn(
+        [s](endpoint_actor::pointer) -> endpoint_actor::behavior_type {
+          return {
+              [s](sync_atom,
+                  const outbound_call& call) -> caf::result<ok_atom> {
+                std::lock_guard<std::mutex> guard{s->mtx};
+                s->calls.push_back(call);
+                auto& left = s->failures_left[call.target];
+                if (left > 0) {
+                  --left;
+                  return make_runtime_error(runtime_errc::unavailable,
+                                            call.target + " answered 503");
+                }
+                return ok_atom::value;
+              },
+          };
+        });
+  }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(listeners_suite)
+
+BOOST_AUTO_TEST_CASE(notification_goes_out_on_preferred_channels_after_5s) {
+  deterministic_node n;
+  auto c = test::sample_customer("cu1"); // SMS and email, no WhatsApp
+  create_customer(n, c);
+  auto a = test::sample_appointment("a1", n.now() + 3 * day_ms);
+  BOOST_REQUIRE(
+      n.dispatch_event(appointment_created{a, "phone", {}}, "a1", "c1"));
+  n.advance(4s);
+  BOOST_TEST(outbox(n, "sms").empty());
+  n.advance(2s);
+  auto sms = outbox(n, "sms");
+  auto email = outbox(n, "email");
+  BOOST_REQUIRE(sms.size() == 1u);
+  BOOST_REQUIRE(email.size() == 1u);
+  BOOST_TEST(outbox(n, "whatsapp").empty());
+  BOOST_TEST(sms[0].recipient == c.phone);
+  BOOST_TEST(email[0].recipient == c.email);
+  BOOST_TEST(sms[0].body.find("confirmed") != std::string::npos);
+  BOOST_TEST(!sms[0].idempotency_key.empty());
+  BOOST_TEST(sms[0].idempotency_key != email[0].idempotency_key);
+}
+
+BOOST_AUTO_TEST_CASE(whatsapp_only_customer_gets_whatsapp_only) {
+  deterministic_node n;
+  auto c = test::sample_customer("cu2");
+  c.prefers_sms = false;
+  c.prefers_email = true;
+  c.email.clear(); // prefers email but has none
+  c.prefers_whatsapp = true;
+  create_customer(n, c);
+  auto a = test::sample_appointment("a2", n.now() + 3 * day_ms, "cu2");
+  BOOST_REQUIRE(
+      n.dispatch_event(appointment_created{a, "web", {}}, "a2", "c1"));
+  n.advance(10s);
+  BOOST_TEST(outbox(n, "whatsapp").size() == 1u);
+  BOOST_TEST(outbox(n, "sms").empty());
+  BOOST_TEST(outbox(n, "email").empty());
+}
+
+BOOST_AUTO_TEST_CASE(analytics_projections_follow_the_seed) {
+  deterministic_node n;
+  create_customer(n, test::sample_customer("cu1"));
+  auto a = test::sample_appointment("a1", n.now() + 50 * hour_ms);
+  BOOST_REQUIRE(
+      n.dispatch_event(appointment_created{a, "phone", {}}, "a1", "c1"));
+  call_completed cc;
+  cc.call.id = "call1";
+  cc.call.company_id = "c1";
+  cc.analysis.appointment_request.service_id = "s1";
+  BOOST_REQUIRE(n.dispatch_event(cc, "call1", "c1"));
+  call_completed plain;
+  plain.call.id = "call2";
+  plain.call.company_id = "c1";
+  plain.analysis.sentiment = "positive";
+  BOOST_REQUIRE(n.dispatch_event(plain, "call2", "c1"));
+  n.advance(3s);
+  auto appts = projection_keys::analytics("appointments", "c1");
+  BOOST_TEST(counter(n, appts + "count") == 1);
+  BOOST_TEST(counter(n, appts + "branch=b1") == 1);
+  BOOST_TEST(counter(n, appts + "service=s1") == 1);
+  BOOST_TEST(counter(n, appts + "source=phone") == 1);
+  BOOST_TEST(counter(n, appts + "value_cents") == 4500);
+  BOOST_TEST(counter(n, appts + "lead_time_hours_sum") == 50);
+  BOOST_TEST(counter(n, appts + "day=2030-01-01") == 1);
+  auto calls = projection_keys::analytics("calls", "c1");
+  BOOST_TEST(counter(n, calls + "count") == 2);
+  BOOST_TEST(counter(n, calls + "sentiment=neutral") == 1);
+  BOOST_TEST(counter(n, calls + "sentiment=positive") == 1);
+  BOOST_TEST(counter(n, calls + "booking_intent") == 1);
+  BOOST_TEST(
+      counter(n, projection_keys::analytics("customers", "c1") + "source=phone")
+      == 1);
+}
+
+BOOST_AUTO_TEST_CASE(external_sync_retries_only_the_failed_step) {
+  flaky_endpoint ep;
+  ep.st->failures_left["crm"] = 2;
+  deterministic_node n{[&](node_options& o) {
+    o.endpoint = [&ep](caf::actor_system& sys) {
+      return ep.spawn(sys);
+    };
+  }};
+  auto t0 = n.now();
+  auto a = test::sample_appointment("a1", n.now() + 3 * day_ms);
+  BOOST_REQUIRE(
+      n.dispatch_event(appointment_created{a, "api", {}}, "a1", "c1"));
+  n.advance(100s);
+  std::vector<std::string> targets;
+  for (const auto& c : ep.st->calls)
+    targets.push_back(c.target);
+  // Cal.com once; the CRM failed twice (retried after 10 s and 30 s) and
+  // then succeeded; Cal.com was not called again.
+  BOOST_TEST(targets
+                 == (std::vector<std::string>{"calcom", "crm", "crm", "crm"}),
+             boost::test_tools::per_element());
+  for (const auto& c : ep.st->calls) {
+    BOOST_TEST(c.idempotency_key.find(c.target) != std::string::npos);
+    BOOST_TEST(c.body.find("\"a1\"") != std::string::npos);
+  }
+  auto c = n.node().store().jobs->counts("default", n.now());
+  BOOST_REQUIRE(c);
+  BOOST_TEST(c->failed == 0u);
+  (void)t0;
+}
+
+BOOST_AUTO_TEST_CASE(external_sync_fails_after_five_tries) {
+  flaky_endpoint ep;
+  ep.st->failures_left["calcom"] = 100;
+  deterministic_node n{[&](node_options& o) {
+    o.endpoint = [&ep](caf::actor_system& sys) {
+      return ep.spawn(sys);
+    };
+  }};
+  auto a = test::sample_appointment("a1", n.now() + 3 * day_ms);
+  BOOST_REQUIRE(
+      n.dispatch_event(appointment_created{a, "api", {}}, "a1", "c1"));
+  n.advance(std::chrono::seconds(10 + 30 + 60 + 120 + 5));
+  BOOST_TEST(ep.st->calls.size() == 5u);
+  auto failed = n.node().store().jobs->list_failed("default", 0, 10);
+  BOOST_REQUIRE(failed);
+  BOOST_REQUIRE(failed->size() == 1u);
+  BOOST_TEST((*failed)[0].listener == listener_names::external_sync);
+  BOOST_TEST((*failed)[0].last_error.find("503") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(subscriber_keeps_slots_stats_and_reminders) {
+  deterministic_node n;
+  create_customer(n, test::sample_customer("cu1"));
+  auto start = n.now() + 3 * day_ms;
+  auto a = test::sample_appointment("a1", start);
+  BOOST_REQUIRE(
+      n.dispatch_event(appointment_created{a, "api", {}}, "a1", "c1"));
+  n.advance(2s);
+  auto& proj = *n.node().store().projections;
+  auto slot = proj.get(projection_keys::slot("c1", "st1", start));
+  BOOST_REQUIRE(slot);
+  BOOST_TEST(*slot == "a1");
+  BOOST_TEST(
+      counter(n, projection_keys::branch_stats("c1", "b1") + "appointments")
+      == 1);
+  auto pending = n.node().store().jobs->list_pending("notifications", 0, 100);
+  BOOST_REQUIRE(pending);
+  std::map<std::string, timestamp_ms> reminders;
+  for (const auto& j : *pending)
+    if (j.listener.rfind("reminder.", 0) == 0)
+      reminders[j.listener] = j.due_at;
+  BOOST_REQUIRE(reminders.size() == 2u);
+  BOOST_TEST(reminders["reminder.24h"] == start - day_ms);
+  BOOST_TEST(reminders["reminder.1h"] == start - hour_ms);
+
+  // Reschedule by a day: old slot cleared, reminders moved, customer told.
+  auto moved = a;
+  moved.start_time = start + day_ms;
+  moved.end_time = a.end_time + day_ms;
+  appointment_updated upd;
+  upd.appointment = moved;
+  upd.changes["start_time"] = {"\"" + format_rfc3339(start) + "\"",
+                               "\"" + format_rfc3339(moved.start_time) + "\""};
+  BOOST_TEST(was_rescheduled(upd));
+  BOOST_REQUIRE(n.dispatch_event(upd, "a1", "c1"));
+  n.advance(2s);
+  BOOST_TEST(!proj.get(projection_keys::slot("c1", "st1", start)));
+  BOOST_REQUIRE(proj.get(projection_keys::slot("c1", "st1", moved.start_time)));
+  pending = n.node().store().jobs->list_pending("notifications", 0, 100);
+  BOOST_REQUIRE(pending);
+  reminders.clear();
+  for (const auto& j : *pending)
+    if (j.listener.rfind("reminder.", 0) == 0)
+      reminders[j.listener] = j.due_at;
+  BOOST_REQUIRE(reminders.size() == 2u);
+  BOOST_TEST(reminders["reminder.24h"] == moved.start_time - day_ms);
+  BOOST_TEST(reminders["reminder.1h"] == moved.start_time - hour_ms);
+  bool told = false;
+  for (const auto& m : outbox(n, "sms"))
+    told = told || m.body.find("moved") != std::string::npos;
+  BOOST_TEST(told);
+
+  // The reminder goes out when due.
+  n.advance(std::chrono::milliseconds(3 * day_ms + 10000));
+  int reminder_msgs = 0;
+  for (const auto& m : outbox(n, "sms"))
+    if (m.body.find("reminder") != std::string::npos)
+      ++reminder_msgs;
+  BOOST_TEST(reminder_msgs == 1); // 24 h before; the 1 h one is later
+}
+
+BOOST_AUTO_TEST_CASE(cancellation_removes_slot_and_reminders) {
+  deterministic_node n;
+  create_customer(n, test::sample_customer("cu1"));
+  auto start = n.now() + 3 * day_ms;
+  auto a = test::sample_appointment("a1", start);
+  BOOST_REQUIRE(
+      n.dispatch_event(appointment_created{a, "api", {}}, "a1", "c1"));
+  n.advance(2s);
+  appointment_cancelled c{a, "customer called", "u1"};
+  BOOST_REQUIRE(n.dispatch_event(c, "a1", "c1"));
+  n.advance(2s);
+  BOOST_TEST(!n.node().store().projections->get(
+      projection_keys::slot("c1", "st1", start)));
+  auto pending = n.node().store().jobs->list_pending("notifications", 0, 100);
+  BOOST_REQUIRE(pending);
+  for (const auto& j : *pending)
+    BOOST_TEST(j.listener.rfind("reminder.", 0) != 0);
+  BOOST_TEST(
+      counter(n, projection_keys::branch_stats("c1", "b1") + "cancellations")
+      == 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
