@@ -5,6 +5,7 @@
 #include <vector>
 
 #include <app/cli.hpp>
+#include <app/tenant_cli.hpp>
 
 namespace {
 
@@ -13,6 +14,7 @@ constexpr const char* usage = R"(usage: switchboard <command> [options]
 commands:
   serve     run the daemon until SIGTERM (reads ./config.ini when present)
   config    show or check the effective configuration
+  tenant    add companies and API tokens, list them
   version   print the version
   help      print this text
 
@@ -35,6 +37,8 @@ int main(int argc, char** argv) {
     return run_serve(args);
   if (cmd == "config")
     return run_config(args);
+  if (cmd == "tenant")
+    return run_tenant(args);
   if (cmd == "version" || cmd == "--version") {
     std::cout << "switchboard " << SWITCHBOARD_VERSION << '\n';
     return 0;

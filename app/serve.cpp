@@ -11,6 +11,8 @@
 #include <actors/node.hpp>
 #include <actors/runtime.hpp>
 #include <app/cli.hpp>
+#include <app/http/gateway.hpp>
+#include <app/store_options.hpp>
 #include <store/event_store.hpp>
 
 namespace switchboard::app {
@@ -23,23 +25,6 @@ constexpr const char* serve_usage
 Runs the daemon until SIGTERM or SIGINT. Reads FILE, or ./config.ini when
 present, over the embedded defaults; each --set overrides one option.
 )";
-
-store::options store_options(const config& cfg) {
-  store::options opts;
-  opts.path = cfg.get_string("store.path");
-  constexpr std::size_t mib = 1024 * 1024;
-  opts.map_size
-      = static_cast<std::size_t>(cfg.get_int("store.map_size_mb")) * mib;
-  opts.max_map_size
-      = static_cast<std::size_t>(cfg.get_int("store.max_map_size_mb")) * mib;
-  auto sync = cfg.get_string("store.sync");
-  using mode = store::options::sync_mode;
-  opts.sync = sync == "none"           ? mode::none
-              : sync == "no_meta_sync" ? mode::no_meta_sync
-                                       : mode::full;
-  opts.max_batch = static_cast<std::size_t>(cfg.get_int("store.max_batch"));
-  return opts;
-}
 
 } // namespace
 
@@ -95,10 +80,20 @@ int run_serve(const std::vector<std::string>& args) {
   auto last = (*n)->store().events->last_sequence();
   lg->info("store open at {} (sync {}, last sequence {})", abs_path.string(),
            cfg->get_string("store.sync"), last ? *last : 0);
-  lg->info("serving; store at {}; send SIGTERM to stop", abs_path.string());
+  auto gw = http::gateway::start(sys, **n, http::gateway_options_from(*cfg));
+  if (!gw) {
+    lg->error("cannot start the HTTP gateway: {}", gw.error());
+    (*n)->stop();
+    return 1;
+  }
+  lg->info("serving; store at {}; http port {}; send SIGTERM to stop",
+           abs_path.string(), (*gw)->port());
   int sig = 0;
   sigwait(&stop_signals, &sig);
   lg->info("received {}, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  // Stop taking requests and finish those in flight, then drain the node.
+  (*gw)->stop();
+  gw->reset();
   (*n)->stop();
   n->reset();
   lg->info("store closed");

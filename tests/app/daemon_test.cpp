@@ -17,7 +17,7 @@ BOOST_AUTO_TEST_CASE(serve_opens_the_store_and_stops_cleanly_on_sigterm) {
   auto data = dir.path() + "/data";
   child_process proc({SWITCHBOARD_BINARY, "serve", "--config",
                       std::string{SWITCHBOARD_SOURCE_DIR} + "/config.ini",
-                      "--set", "store.path=" + data});
+                      "--set", "store.path=" + data, "--set", "http.port=0"});
   auto line = proc.wait_for("serving", 30s);
   BOOST_TEST_INFO(proc.output());
   BOOST_REQUIRE(!line.empty());

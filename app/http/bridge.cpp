@@ -1,0 +1,120 @@
+#include "app/http/bridge.hpp"
+
+#include <atomic>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/sec.hpp>
+#include <caf/send.hpp>
+
+#include <actors/errors.hpp>
+#include <actors/log.hpp>
+#include <app/http/context.hpp>
+
+namespace switchboard::app::http {
+
+/// A task for a bridge actor. Local only: it holds a callable.
+struct bridge_task {
+  bridge::task fn;
+};
+
+} // namespace switchboard::app::http
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(switchboard::app::http::bridge_task)
+
+namespace switchboard::app::http {
+
+namespace {
+
+caf::behavior bridge_actor(caf::event_based_actor* self) {
+  return {
+      [self](bridge_task& t) {
+        try {
+          t.fn(self);
+        } catch (const std::exception& e) {
+          log::get("http")->error("bridge task threw: {}", e.what());
+        } catch (...) {
+          log::get("http")->error("bridge task threw");
+        }
+      },
+  };
+}
+
+} // namespace
+
+struct bridge::impl {
+  std::vector<caf::actor> actors;
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> stopped{false};
+};
+
+bridge::bridge(caf::actor_system& sys, std::size_t actors)
+    : impl_(std::make_unique<impl>()) {
+  if (actors == 0)
+    actors = 1;
+  for (std::size_t i = 0; i < actors; ++i)
+    impl_->actors.push_back(sys.spawn(bridge_actor));
+}
+
+bridge::~bridge() {
+  stop();
+}
+
+void bridge::post(task t) {
+  if (impl_->stopped.load())
+    return;
+  auto i = impl_->next.fetch_add(1, std::memory_order_relaxed)
+           % impl_->actors.size();
+  caf::anon_send(impl_->actors[i], bridge_task{std::move(t)});
+}
+
+void bridge::stop() {
+  if (impl_->stopped.exchange(true))
+    return;
+  for (auto& a : impl_->actors)
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+}
+
+void fail_with(request_context& ctx, const caf::error& err) {
+  auto msg = describe(err);
+  switch (runtime_code(err)) {
+  case runtime_errc::version_conflict:
+    ctx.fail(409, "version_conflict", msg);
+    return;
+  case runtime_errc::conflict:
+    ctx.fail(409, "conflict", msg);
+    return;
+  case runtime_errc::not_found:
+    ctx.fail(404, "not_found", msg);
+    return;
+  case runtime_errc::invalid_argument:
+    ctx.fail(422, "invalid_fields", msg);
+    return;
+  case runtime_errc::unavailable:
+  case runtime_errc::closed:
+    ctx.fail(503, "unavailable", msg);
+    return;
+  case runtime_errc::timeout:
+    ctx.fail(504, "timeout", msg);
+    return;
+  case runtime_errc::none:
+    if (err == caf::sec::request_timeout) {
+      ctx.fail(504, "timeout", "the runtime did not answer in time");
+      return;
+    }
+    if (err == caf::sec::request_receiver_down) {
+      ctx.fail(503, "unavailable", "the runtime is shutting down");
+      return;
+    }
+    break;
+  default:
+    break;
+  }
+  ctx.fail(500, "internal", msg);
+}
+
+} // namespace switchboard::app::http

@@ -1,0 +1,245 @@
+#include "app/http/context.hpp"
+
+#include <charconv>
+
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <app/http/bridge.hpp>
+
+namespace switchboard::app::http {
+
+namespace json = boost::json;
+
+std::string_view request::header(std::string_view name) const {
+  for (const auto& [k, v] : headers)
+    if (k == name)
+      return v;
+  return {};
+}
+
+request_context::~request_context() {
+  if (!answered_.exchange(true) && deliver_) {
+    response r;
+    r.status = 500;
+    r.body = json::serialize(
+        error_body("internal", "the request was dropped without an answer"));
+    deliver_(std::move(r));
+  }
+}
+
+const std::string& request_context::param(std::string_view name) const {
+  static const std::string empty;
+  auto i = params_.find(name);
+  return i == params_.end() ? empty : i->second;
+}
+
+std::string request_context::query(std::string_view name,
+                                   std::string fallback) const {
+  auto i = req_.query.find(name);
+  return i == req_.query.end() ? std::move(fallback) : i->second;
+}
+
+std::uint64_t request_context::query_uint(std::string_view name,
+                                          std::uint64_t fallback,
+                                          std::uint64_t min, std::uint64_t max,
+                                          field_errors& errors) const {
+  auto i = req_.query.find(name);
+  if (i == req_.query.end())
+    return fallback;
+  const auto& s = i->second;
+  std::uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || p != s.data() + s.size() || s.empty() || v < min
+      || v > max) {
+    errors[std::string{name}] = "invalid: expects an integer from "
+                                + std::to_string(min) + " to "
+                                + std::to_string(max);
+    return fallback;
+  }
+  return v;
+}
+
+const json::value* request_context::json_body() {
+  if (req_.body.empty()) {
+    fail(400, "malformed_json", "the request body must be a JSON document");
+    return nullptr;
+  }
+  std::error_code ec;
+  auto v = json::parse(req_.body, ec);
+  if (ec) {
+    fail(400, "malformed_json",
+         "the request body is not valid JSON: " + ec.message());
+    return nullptr;
+  }
+  body_json_ = std::move(v);
+  return &body_json_;
+}
+
+void request_context::with_actor(
+    std::function<void(caf::event_based_actor*)> task) {
+  svc_->bridge->post(std::move(task));
+}
+
+void request_context::deliver(response r) {
+  if (answered_.exchange(true))
+    return;
+  deliver_(std::move(r));
+}
+
+void request_context::respond(
+    int status, const json::value& body,
+    std::vector<std::pair<std::string, std::string>> headers) {
+  response r;
+  r.status = status;
+  r.body = json::serialize(body);
+  r.headers = std::move(headers);
+  deliver(std::move(r));
+}
+
+void request_context::respond_empty(int status) {
+  response r;
+  r.status = status;
+  deliver(std::move(r));
+}
+
+void request_context::fail(
+    int status, std::string_view code, std::string_view message,
+    const field_errors& fields,
+    std::vector<std::pair<std::string, std::string>> headers) {
+  respond(status, error_body(code, message, fields), std::move(headers));
+}
+
+void request_context::fail_fields(const field_errors& fields) {
+  std::string msg = "invalid fields:";
+  for (const auto& [k, v] : fields)
+    msg += " " + k;
+  fail(422, "invalid_fields", msg, fields);
+}
+
+void request_context::fail_store(const store::error& err) {
+  using store::errc;
+  switch (err.code) {
+  case errc::not_found:
+    fail(404, "not_found", err.message);
+    return;
+  case errc::version_conflict:
+    fail(409, "version_conflict", err.message);
+    return;
+  case errc::invalid_argument:
+  case errc::duplicate_event:
+    fail(422, "invalid_fields", err.message);
+    return;
+  case errc::closed:
+    fail(503, "unavailable", err.message);
+    return;
+  default:
+    fail(500, "storage", err.message);
+    return;
+  }
+}
+
+json::value error_body(std::string_view code, std::string_view message,
+                       const field_errors& fields) {
+  json::object f;
+  for (const auto& [k, v] : fields)
+    f[k] = v;
+  json::object e;
+  e["code"] = code;
+  e["message"] = message;
+  e["fields"] = std::move(f);
+  json::object out;
+  out["error"] = std::move(e);
+  return out;
+}
+
+std::string_view reason(int status) {
+  switch (status) {
+  case 200:
+    return "OK";
+  case 201:
+    return "Created";
+  case 202:
+    return "Accepted";
+  case 204:
+    return "No Content";
+  case 400:
+    return "Bad Request";
+  case 401:
+    return "Unauthorized";
+  case 403:
+    return "Forbidden";
+  case 404:
+    return "Not Found";
+  case 405:
+    return "Method Not Allowed";
+  case 408:
+    return "Request Timeout";
+  case 409:
+    return "Conflict";
+  case 413:
+    return "Payload Too Large";
+  case 422:
+    return "Unprocessable Entity";
+  case 431:
+    return "Request Header Fields Too Large";
+  case 500:
+    return "Internal Server Error";
+  case 503:
+    return "Service Unavailable";
+  case 504:
+    return "Gateway Timeout";
+  default:
+    return "Unknown";
+  }
+}
+
+std::string percent_decode(std::string_view s, bool plus_is_space) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9')
+      return c - '0';
+    if (c >= 'a' && c <= 'f')
+      return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+      return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '%' && i + 2 < s.size()) {
+      int hi = hex(s[i + 1]);
+      int lo = hex(s[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(plus_is_space && c == '+' ? ' ' : c);
+  }
+  return out;
+}
+
+std::map<std::string, std::string, std::less<>>
+parse_query(std::string_view q) {
+  std::map<std::string, std::string, std::less<>> out;
+  while (!q.empty()) {
+    auto amp = q.find('&');
+    auto part = q.substr(0, amp);
+    q = amp == std::string_view::npos ? std::string_view{} : q.substr(amp + 1);
+    if (part.empty())
+      continue;
+    auto eq = part.find('=');
+    auto k = percent_decode(part.substr(0, eq), true);
+    auto v = eq == std::string_view::npos
+                 ? std::string{}
+                 : percent_decode(part.substr(eq + 1), true);
+    out.emplace(std::move(k), std::move(v));
+  }
+  return out;
+}
+
+} // namespace switchboard::app::http

@@ -1,0 +1,186 @@
+#pragma once
+
+// One HTTP request as a route handler sees it, and the way it answers.
+// Free of Beast and CAF: handlers that talk to actors include
+// app/http/bridge.hpp.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/json/value.hpp>
+
+#include <store/tenants.hpp>
+
+namespace caf {
+class event_based_actor;
+} // namespace caf
+
+namespace switchboard {
+class node;
+} // namespace switchboard
+
+namespace switchboard::app::http {
+
+class bridge;
+
+/// A parsed HTTP request.
+struct request {
+  std::string method; ///< "GET", "POST", ...
+  std::string target; ///< As sent: path and query.
+  std::string path;   ///< Percent-decoded path, without the query.
+  std::map<std::string, std::string, std::less<>> query; ///< Decoded.
+  /// Header fields, names lower-cased, in the order received.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+
+  /// The first value of header `name` (lower case), or "".
+  std::string_view header(std::string_view name) const;
+};
+
+/// An answer: a status, a JSON body and extra header fields.
+struct response {
+  int status = 200;
+  std::string body; ///< JSON text; empty for none (e.g. 204).
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+/// What route handlers reach through their context: the node (actors and
+/// store) and the tenants. The gateway owns it; it outlives every request.
+struct services {
+  switchboard::node* node = nullptr;
+  store::tenants* tenants = nullptr;
+  http::bridge* bridge = nullptr;
+};
+
+/// Field name → problem, for 422 answers ("missing", "wrong_type", ...).
+using field_errors = std::map<std::string, std::string>;
+
+/// The context of one request: the parsed request, its route's path
+/// parameters, the authenticated principal, and `respond`.
+///
+/// Handlers get it as a `std::shared_ptr` and may keep it (capture it in an
+/// actor's callback) until they answer. Every request is answered exactly
+/// once: the first `respond` or `fail` wins, later ones are ignored; a
+/// context dropped without an answer answers 500. `respond` is
+/// thread-safe and never blocks: it posts the answer onto the connection's
+/// strand.
+class request_context : public std::enable_shared_from_this<request_context> {
+public:
+  /// Delivers a response to the connection (set by the server).
+  using deliver_fn = std::function<void(response)>;
+
+  request_context(request req, deliver_fn deliver)
+      : req_(std::move(req)), deliver_(std::move(deliver)) {}
+  ~request_context();
+  request_context(const request_context&) = delete;
+  request_context& operator=(const request_context&) = delete;
+
+  const http::request& req() const noexcept {
+    return req_;
+  }
+
+  /// The path parameter `name` of the route pattern ("{name}"), or "".
+  const std::string& param(std::string_view name) const;
+
+  /// The query parameter `name`, or `fallback` when absent.
+  std::string query(std::string_view name, std::string fallback = {}) const;
+
+  /// Reads query parameter `name` as an unsigned integer in [min, max];
+  /// absent: `fallback`. On a bad value records a field error ("invalid")
+  /// and returns `fallback`; answer with `fail_fields` when any was found.
+  std::uint64_t query_uint(std::string_view name, std::uint64_t fallback,
+                           std::uint64_t min, std::uint64_t max,
+                           field_errors& errors) const;
+
+  /// Whom the bearer token speaks for (empty company on public routes).
+  const store::principal& who() const noexcept {
+    return principal_;
+  }
+
+  /// True when the principal may see data of `company_id`: an admin, or
+  /// the principal's own company.
+  bool may_see(std::string_view company_id) const noexcept {
+    return principal_.admin || principal_.company_id == company_id;
+  }
+
+  switchboard::node& node() const noexcept {
+    return *svc_->node;
+  }
+  store::tenants& tenants() const noexcept {
+    return *svc_->tenants;
+  }
+  http::bridge& bridge() const noexcept {
+    return *svc_->bridge;
+  }
+
+  /// Parses the body as JSON. On malformed or empty input answers 400
+  /// (code "malformed_json") and returns nullptr.
+  const boost::json::value* json_body();
+
+  /// Runs `task` on a bridge actor, where it may `self->request(...)`
+  /// actors; their callbacks answer with `respond`/`fail`. Never blocks.
+  void with_actor(std::function<void(caf::event_based_actor*)> task);
+
+  /// Answers `status` with `body` as JSON.
+  void respond(int status, const boost::json::value& body,
+               std::vector<std::pair<std::string, std::string>> headers = {});
+
+  /// Answers 204 No Content.
+  void respond_empty(int status = 204);
+
+  /// Answers with the error body `{"error": {"code", "message",
+  /// "fields"}}`.
+  void fail(int status, std::string_view code, std::string_view message,
+            const field_errors& fields = {},
+            std::vector<std::pair<std::string, std::string>> headers = {});
+
+  /// Answers 422 "invalid_fields" naming each field.
+  void fail_fields(const field_errors& fields);
+
+  /// Answers a store error: not_found 404, version_conflict 409,
+  /// invalid_argument 422, closed 503, others 500.
+  void fail_store(const store::error& err);
+
+  /// True once answered.
+  bool answered() const noexcept {
+    return answered_.load();
+  }
+
+private:
+  friend class gateway;
+
+  void deliver(response r);
+
+  request req_;
+  deliver_fn deliver_;
+  std::map<std::string, std::string, std::less<>> params_;
+  store::principal principal_;
+  const services* svc_ = nullptr;
+  boost::json::value body_json_;
+  std::atomic<bool> answered_{false};
+};
+
+/// What handlers receive.
+using context_ptr = std::shared_ptr<request_context>;
+
+/// Builds the JSON error body `{"error": {"code", "message", "fields"}}`.
+boost::json::value error_body(std::string_view code, std::string_view message,
+                              const field_errors& fields = {});
+
+/// The reason phrase of `status`, e.g. "Not Found".
+std::string_view reason(int status);
+
+/// Decodes %XX escapes (and '+' as space when `plus_is_space`).
+std::string percent_decode(std::string_view s, bool plus_is_space);
+
+/// Splits a query string `a=1&b=x` into decoded pairs.
+std::map<std::string, std::string, std::less<>> parse_query(std::string_view q);
+
+} // namespace switchboard::app::http

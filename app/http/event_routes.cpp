@@ -1,0 +1,368 @@
+// The events API: a stream by aggregate (the seed's getEvents), recent /
+// by type / by time, and appends of client events through the dispatcher.
+
+#include <charconv>
+#include <chrono>
+#include <deque>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include <caf/event_based_actor.hpp>
+
+#include <actors/errors.hpp>
+#include <actors/interfaces.hpp>
+#include <actors/node.hpp>
+#include <app/http/bridge.hpp>
+#include <app/http/routes.hpp>
+#include <messages/cloudevents.hpp>
+#include <messages/ids.hpp>
+#include <messages/json.hpp>
+#include <messages/registry.hpp>
+#include <messages/time.hpp>
+#include <store/event_store.hpp>
+
+namespace switchboard::app::http {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto dispatch_timeout = 10s;
+constexpr std::string_view batch_type = "application/cloudevents-batch+json";
+/// Most events one listing scans to fill a page after filtering.
+constexpr std::size_t max_scan = 100000;
+
+/// The company owning a stream, or "" when the stream does not exist.
+store::result<std::string> stream_owner(const store::event_store& es,
+                                        std::string_view type,
+                                        std::string_view id) {
+  auto first = es.read_stream(type, id, 1, 1);
+  if (!first)
+    return make_unexpected(first.error());
+  if (first->empty())
+    return std::string{};
+  return std::move(first->front().company_id);
+}
+
+void get_stream(const context_ptr& ctx) {
+  field_errors errs;
+  auto from = ctx->query_uint("from_version", 1, 1, UINT64_MAX, errs);
+  auto limit = ctx->query_uint("limit", 100, 1, 1000, errs);
+  if (!errs.empty()) {
+    ctx->fail_fields(errs);
+    return;
+  }
+  const auto& type = ctx->param("aggregate_type");
+  const auto& id = ctx->param("aggregate_id");
+  const auto& es = *ctx->node().store().events;
+  auto owner = stream_owner(es, type, id);
+  if (!owner) {
+    ctx->fail_store(owner.error());
+    return;
+  }
+  // Another company's stream answers exactly like a missing one.
+  if (owner->empty() || !ctx->may_see(*owner)) {
+    ctx->fail(404, "not_found", "no stream " + type + "/" + id);
+    return;
+  }
+  auto events = es.read_stream(type, id, from, limit + 1);
+  if (!events) {
+    ctx->fail_store(events.error());
+    return;
+  }
+  std::vector<std::pair<std::string, std::string>> headers
+      = {{"Content-Type", std::string{batch_type}}};
+  if (events->size() > limit) {
+    events->resize(limit);
+    headers.emplace_back("X-Next-From-Version",
+                         std::to_string(events->back().version + 1));
+  }
+  ctx->respond(200, to_cloudevents_batch(*events), std::move(headers));
+}
+
+/// Reads a timestamp query parameter (RFC 3339 or epoch milliseconds).
+timestamp_ms query_time(const request_context& ctx, std::string_view name,
+                        timestamp_ms fallback, field_errors& errs) {
+  auto text = ctx.query(name);
+  if (text.empty())
+    return fallback;
+  if (auto t = parse_rfc3339(text))
+    return *t;
+  std::int64_t ms = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+  if (ec == std::errc{} && p == text.data() + text.size())
+    return ms;
+  errs[std::string{name}] = "invalid: expects an RFC 3339 time";
+  return fallback;
+}
+
+void list_events(const context_ptr& ctx) {
+  field_errors errs;
+  auto limit = ctx->query_uint("limit", 100, 1, 1000, errs);
+  bool has_after = !ctx->query("after").empty();
+  auto after = ctx->query_uint("after", 0, 0, UINT64_MAX - 1, errs);
+  auto from = query_time(*ctx, "from", INT64_MIN, errs);
+  auto to = query_time(*ctx, "to", INT64_MAX, errs);
+  auto type = ctx->query("type");
+  if (!type.empty() && find_event_type(type) == nullptr)
+    errs["type"] = "unknown_value: no event type " + type;
+  if (!errs.empty()) {
+    ctx->fail_fields(errs);
+    return;
+  }
+  const auto& es = *ctx->node().store().events;
+  const auto& who = ctx->who();
+  // The index to walk: a company token walks its company's events; an
+  // admin the type index, or the whole log.
+  auto fetch = [&](std::uint64_t from_seq, std::size_t n) {
+    if (!who.admin)
+      return es.read_by_company(who.company_id, from_seq, n);
+    if (!type.empty())
+      return es.read_by_type(type, from_seq, n);
+    return es.read_all(from_seq, n);
+  };
+  auto keep = [&](const envelope& e) {
+    return (type.empty() || e.type == type) && e.occurred_at >= from
+           && e.occurred_at < to;
+  };
+  std::deque<envelope> out;
+  std::uint64_t next = has_after ? after + 1 : 1;
+  std::size_t scanned = 0;
+  bool more = false;
+  if (!has_after && who.admin && type.empty() && from == INT64_MIN
+      && to == INT64_MAX) {
+    // Recent events of the whole log: its tail.
+    auto last = es.last_sequence();
+    if (!last) {
+      ctx->fail_store(last.error());
+      return;
+    }
+    next = *last > limit ? *last - limit + 1 : 1;
+  }
+  while (scanned < max_scan) {
+    auto page = fetch(next, 256);
+    if (!page) {
+      ctx->fail_store(page.error());
+      return;
+    }
+    for (auto& e : *page) {
+      next = e.sequence + 1;
+      ++scanned;
+      if (!keep(e))
+        continue;
+      out.push_back(std::move(e));
+      // With `after`, the first `limit` matches; without, the last ones.
+      if (out.size() > limit) {
+        if (has_after) {
+          out.pop_back();
+          more = true;
+          break;
+        }
+        out.pop_front();
+      }
+    }
+    if (more || page->size() < 256)
+      break;
+  }
+  std::vector<envelope> events(std::make_move_iterator(out.begin()),
+                               std::make_move_iterator(out.end()));
+  std::vector<std::pair<std::string, std::string>> headers
+      = {{"Content-Type", std::string{batch_type}}};
+  if (more || scanned >= max_scan)
+    headers.emplace_back(
+        "X-Next-After",
+        std::to_string(events.empty() ? next - 1 : events.back().sequence));
+  ctx->respond(200, to_cloudevents_batch(events), std::move(headers));
+}
+
+/// Reads an optional string member; records a problem when it has another
+/// type.
+std::string string_field(const json::object& o, std::string_view name,
+                         field_errors& errs, bool required) {
+  auto* v = o.if_contains(name);
+  if (v == nullptr || v->is_null()) {
+    if (required)
+      errs[std::string{name}] = "missing";
+    return {};
+  }
+  if (!v->is_string()) {
+    errs[std::string{name}] = "wrong_type: expects a string";
+    return {};
+  }
+  auto s = std::string{v->get_string()};
+  if (required && s.empty())
+    errs[std::string{name}] = "missing: must not be empty";
+  else if (s.size() > 255)
+    errs[std::string{name}] = "invalid: longer than 255 bytes";
+  return s;
+}
+
+void append_event(const context_ptr& ctx) {
+  const auto* body = ctx->json_body();
+  if (body == nullptr)
+    return;
+  if (!body->is_object()) {
+    ctx->fail_fields({{"", "wrong_type: the body must be a JSON object"}});
+    return;
+  }
+  const auto& o = body->get_object();
+  field_errors errs;
+  envelope env;
+  env.id = string_field(o, "id", errs, false);
+  env.type = string_field(o, "type", errs, true);
+  env.aggregate_id = string_field(o, "aggregate_id", errs, true);
+  env.aggregate_type = string_field(o, "aggregate_type", errs, false);
+  auto company = string_field(o, "company_id", errs, false);
+  if (!env.type.empty() && errs.count("type") == 0) {
+    const auto* info = find_event_type(env.type);
+    if (info == nullptr)
+      errs["type"] = "unknown_value: no event type " + env.type;
+    else if (env.aggregate_type.empty())
+      env.aggregate_type = std::string{info->aggregate_type};
+  }
+  if (auto* d = o.if_contains("data"); d == nullptr || d->is_null())
+    errs["data"] = "missing";
+  else if (!d->is_object())
+    errs["data"] = "wrong_type: expects an object";
+  else
+    env.data = serialize_json(*d);
+  if (auto* t = o.if_contains("occurred_at"); t != nullptr && !t->is_null()) {
+    auto parsed = t->is_string()
+                      ? parse_rfc3339(std::string_view{t->get_string()})
+                      : expected<timestamp_ms, std::string>{
+                          make_unexpected(std::string{"type"})};
+    if (parsed)
+      env.occurred_at = *parsed;
+    else
+      errs["occurred_at"] = "bad_timestamp: expects an RFC 3339 time";
+  }
+  if (auto* m = o.if_contains("metadata"); m != nullptr && !m->is_null()) {
+    if (!m->is_object()) {
+      errs["metadata"] = "wrong_type: expects an object";
+    } else {
+      auto md = from_json<event_metadata>(*m);
+      if (md)
+        env.metadata = std::move(*md);
+      else
+        errs["metadata." + md.error().field] = md.error().problem;
+    }
+  }
+  auto expect = expect_kind::any;
+  std::uint64_t expected_version = 0;
+  if (auto* v = o.if_contains("expected_version");
+      v != nullptr && !v->is_null()) {
+    if (v->is_uint64() || (v->is_int64() && v->get_int64() >= 0)) {
+      expect = expect_kind::exact;
+      expected_version = v->to_number<std::uint64_t>();
+    } else {
+      errs["expected_version"] = "wrong_type: expects an integer >= 0";
+    }
+  }
+  // The company: a company token writes for its own company only; an admin
+  // names one.
+  if (ctx->who().admin) {
+    env.company_id = company.empty() ? ctx->who().company_id : company;
+  } else {
+    if (!company.empty() && company != ctx->who().company_id)
+      errs["company_id"] = "invalid: not the token's company";
+    env.company_id = ctx->who().company_id;
+  }
+  if (env.id.empty())
+    env.id = new_event_id();
+  // The entities in the payload must belong to the event's company.
+  if (auto* d = o.if_contains("data"); errs.empty() && d->is_object()) {
+    for (const auto& [key, member] : d->get_object()) {
+      const auto* m = member.if_object();
+      const auto* c = m != nullptr ? m->if_contains("company_id") : nullptr;
+      if (c != nullptr && c->is_string() && c->get_string() != env.company_id)
+        errs["data." + std::string{key} + ".company_id"]
+            = "invalid: not the event's company";
+    }
+  }
+  if (errs.empty()) {
+    if (auto ok = validate(env); !ok) {
+      auto field
+          = ok.error().field.empty() ? std::string{"data"} : ok.error().field;
+      errs[field] = ok.error().problem + ": " + ok.error().message;
+    }
+  }
+  if (!errs.empty()) {
+    ctx->fail_fields(errs);
+    return;
+  }
+  if (env.metadata.user_agent.empty())
+    env.metadata.user_agent = std::string{ctx->req().header("user-agent")};
+  if (env.metadata.source.empty())
+    env.metadata.source = "api";
+  const auto& es = *ctx->node().store().events;
+  auto owner = stream_owner(es, env.aggregate_type, env.aggregate_id);
+  if (!owner) {
+    ctx->fail_store(owner.error());
+    return;
+  }
+  if (!owner->empty() && !ctx->may_see(*owner)) {
+    ctx->fail(404, "not_found",
+              "no stream " + env.aggregate_type + "/" + env.aggregate_id);
+    return;
+  }
+  dispatch_request req;
+  req.expect = expect;
+  req.expected_version = expected_version;
+  req.events.push_back(std::move(env));
+  ctx->with_actor([ctx, req = std::move(req)](caf::event_based_actor* self) {
+    auto stored = std::make_shared<envelope>(req.events.front());
+    self->request(ctx->node().dispatcher(), dispatch_timeout,
+                  dispatch_atom::value, req)
+        .then(
+            [ctx, stored](dispatch_result& r) {
+              if (!r.sequences.empty())
+                stored->sequence = r.sequences.front();
+              if (!r.versions.empty())
+                stored->version = r.versions.front();
+              json::object o;
+              o["id"] = stored->id;
+              o["sequence"] = stored->sequence;
+              o["version"] = stored->version;
+              o["jobs_enqueued"] = r.jobs_enqueued;
+              o["event"] = to_cloudevent(*stored);
+              ctx->respond(201, o);
+            },
+            [ctx, stored](caf::error& e) {
+              if (runtime_code(e) != runtime_errc::version_conflict) {
+                fail_with(*ctx, e);
+                return;
+              }
+              auto v = ctx->node().store().events->stream_version(
+                  stored->aggregate_type, stored->aggregate_id);
+              auto actual = v ? *v : 0;
+              auto body = error_body(
+                  "version_conflict",
+                  "stream " + stored->aggregate_type + "/"
+                      + stored->aggregate_id + " is at version "
+                      + std::to_string(actual),
+                  {{"expected_version", "stale: the stream is at version "
+                                            + std::to_string(actual)}});
+              body.as_object()["error"].as_object()["actual_version"] = actual;
+              ctx->respond(409, body);
+            });
+  });
+}
+
+} // namespace
+
+void add_event_routes(router& r) {
+  r.add("GET", "/api/events/{aggregate_type}/{aggregate_id}", access::company,
+        get_stream,
+        "The events of one aggregate in version order, as CloudEvents "
+        "(?from_version=&limit=)");
+  r.add("GET", "/api/events", access::company, list_events,
+        "Recent events, by type, by time, as CloudEvents "
+        "(?type=&from=&to=&after=&limit=)");
+  r.add("POST", "/api/events", access::company, append_event,
+        "Appends one event for the caller's company through the "
+        "dispatcher (optional expected_version)");
+}
+
+} // namespace switchboard::app::http

@@ -1,0 +1,146 @@
+#include "app/http/gateway.hpp"
+
+#include <caf/actor_system.hpp>
+
+#include <actors/log.hpp>
+#include <actors/node.hpp>
+#include <app/config.hpp>
+#include <app/http/bridge.hpp>
+#include <app/http/routes.hpp>
+
+namespace switchboard::app::http {
+
+namespace {
+
+/// The token of an `Authorization: Bearer <token>` header, or "".
+std::string_view bearer_token(std::string_view header) {
+  constexpr std::string_view scheme = "bearer ";
+  if (header.size() <= scheme.size())
+    return {};
+  for (std::size_t i = 0; i < scheme.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(header[i])) != scheme[i])
+      return {};
+  auto token = header.substr(scheme.size());
+  while (!token.empty() && token.front() == ' ')
+    token.remove_prefix(1);
+  while (!token.empty() && token.back() == ' ')
+    token.remove_suffix(1);
+  return token;
+}
+
+} // namespace
+
+gateway_options gateway_options_from(const config& cfg) {
+  gateway_options o;
+  auto& s = o.server;
+  s.host = cfg.get_string("http.host");
+  s.port = static_cast<std::uint16_t>(cfg.get_int("http.port"));
+  s.threads = static_cast<std::size_t>(cfg.get_int("http.threads"));
+  s.body_limit
+      = static_cast<std::uint64_t>(cfg.get_int("http.body_limit_bytes"));
+  s.header_limit
+      = static_cast<std::uint32_t>(cfg.get_int("http.header_limit_bytes"));
+  s.read_timeout
+      = std::chrono::milliseconds{cfg.get_int("http.read_timeout_ms")};
+  s.max_connections
+      = static_cast<std::size_t>(cfg.get_int("http.max_connections"));
+  s.drain_timeout
+      = std::chrono::milliseconds{cfg.get_int("http.shutdown_timeout_ms")};
+  o.bridge_actors = static_cast<std::size_t>(cfg.get_int("http.bridge_actors"));
+  return o;
+}
+
+void gateway::dispatch(const router& r, const services& svc,
+                       const context_ptr& ctx) {
+  ctx->svc_ = &svc;
+  const auto& req = ctx->req();
+  auto m = r.match(req.method, req.path);
+  if (m.what == route_match::kind::not_found) {
+    ctx->fail(404, "not_found", "no route for " + req.path);
+    return;
+  }
+  if (m.what == route_match::kind::method_not_allowed) {
+    std::string allow;
+    for (const auto& a : m.allow)
+      allow += (allow.empty() ? "" : ", ") + a;
+    ctx->fail(405, "method_not_allowed",
+              req.method + " is not allowed on " + req.path
+                  + " (allowed: " + allow + ")",
+              {}, {{"Allow", allow}});
+    return;
+  }
+  const auto& rt = *m.found;
+  if (rt.access != access::open) {
+    auto token = bearer_token(req.header("authorization"));
+    std::vector<std::pair<std::string, std::string>> challenge
+        = {{"WWW-Authenticate", "Bearer"}};
+    if (token.empty()) {
+      ctx->fail(401, "unauthorized",
+                "missing bearer token (Authorization: Bearer <token>)", {},
+                challenge);
+      return;
+    }
+    auto who = svc.tenants->resolve(token);
+    if (!who) {
+      if (who.error().code == store::errc::not_found)
+        ctx->fail(401, "unauthorized", "unknown or revoked token", {},
+                  challenge);
+      else
+        ctx->fail_store(who.error());
+      return;
+    }
+    if (rt.access == access::admin && !who->admin) {
+      ctx->fail(403, "forbidden", "this route needs an admin token");
+      return;
+    }
+    ctx->principal_ = std::move(*who);
+  }
+  ctx->params_ = std::move(m.params);
+  rt.handler(ctx);
+}
+
+expected<std::unique_ptr<gateway>, std::string>
+gateway::start(caf::actor_system& sys, switchboard::node& n,
+               gateway_options opts) {
+  auto lg = log::get("http");
+  std::unique_ptr<gateway> g{new gateway};
+  add_routes(g->router_);
+  auto t = store::tenants::open(*n.store().env);
+  if (!t)
+    return make_unexpected("opening tenants: " + store::to_string(t.error()));
+  g->tenants_ = std::move(*t);
+  g->bridge_ = std::make_unique<http::bridge>(sys, opts.bridge_actors);
+  g->services_.node = &n;
+  g->services_.tenants = g->tenants_.get();
+  g->services_.bridge = g->bridge_.get();
+  auto* self = g.get();
+  auto srv = server::start(opts.server, [self](const context_ptr& ctx) {
+    dispatch(self->router_, self->services_, ctx);
+  });
+  if (!srv) {
+    g->bridge_->stop();
+    return make_unexpected(srv.error());
+  }
+  g->server_ = std::move(*srv);
+  lg->info("http listening on {}:{} ({} thread(s), {} route(s))",
+           opts.server.host, g->server_->port(), opts.server.threads,
+           g->router_.routes().size());
+  return g;
+}
+
+gateway::~gateway() {
+  stop();
+}
+
+std::uint16_t gateway::port() const noexcept {
+  return server_ ? server_->port() : 0;
+}
+
+void gateway::stop() {
+  if (server_)
+    server_->stop();
+  if (bridge_)
+    bridge_->stop();
+}
+
+} // namespace switchboard::app::http

@@ -1,0 +1,73 @@
+#pragma once
+
+// The gateway: the HTTP server, the route table with authentication, and
+// the bridge into CAF, wired to one node.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <app/http/router.hpp>
+#include <app/http/server.hpp>
+#include <messages/expected.hpp>
+
+namespace caf {
+class actor_system;
+} // namespace caf
+
+namespace switchboard {
+class node;
+} // namespace switchboard
+
+namespace switchboard::app {
+class config;
+} // namespace switchboard::app
+
+namespace switchboard::app::http {
+
+/// How the gateway starts.
+struct gateway_options {
+  server_options server;
+  std::size_t bridge_actors = 2; ///< Actors of the CAF bridge pool.
+};
+
+/// Reads [http] of the configuration.
+gateway_options gateway_options_from(const config& cfg);
+
+/// The running gateway. Stop it before the node.
+class gateway {
+public:
+  /// Builds the route table (add_routes), spawns the bridge, opens the
+  /// tenants on the node's store and starts the server. Errors: the
+  /// server's (address in use, ...), the store's.
+  static expected<std::unique_ptr<gateway>, std::string>
+  start(caf::actor_system& sys, switchboard::node& n, gateway_options opts);
+
+  ~gateway();
+
+  /// The port the server listens on.
+  std::uint16_t port() const noexcept;
+
+  /// Stops taking connections, finishes in-flight requests, stops the
+  /// bridge. Idempotent.
+  void stop();
+
+  const router& routes() const noexcept {
+    return router_;
+  }
+
+  /// Routes one request: 404/405, authentication (401/403), then the
+  /// handler. Public for tests that drive the table without sockets.
+  static void dispatch(const router& r, const services& svc,
+                       const context_ptr& ctx);
+
+private:
+  gateway() = default;
+  router router_;
+  services services_;
+  std::unique_ptr<store::tenants> tenants_;
+  std::unique_ptr<http::bridge> bridge_;
+  std::unique_ptr<server> server_;
+};
+
+} // namespace switchboard::app::http

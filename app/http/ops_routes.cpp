@@ -1,0 +1,368 @@
+// Health, readiness and operations: queues, failed jobs, the message
+// outbox.
+
+#include <charconv>
+#include <chrono>
+#include <memory>
+#include <mutex>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include <caf/event_based_actor.hpp>
+
+#include <actors/interfaces.hpp>
+#include <actors/node.hpp>
+#include <app/http/bridge.hpp>
+#include <app/http/routes.hpp>
+#include <messages/time.hpp>
+#include <store/event_store.hpp>
+#include <store/job_queue.hpp>
+#include <store/outbox.hpp>
+
+namespace switchboard::app::http {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// How long a read route waits for an actor.
+constexpr auto actor_timeout = 5s;
+
+json::value rfc3339_or_null(timestamp_ms t) {
+  if (t == 0)
+    return nullptr;
+  return json::value(format_rfc3339(t));
+}
+
+json::object to_json(const store::job& j) {
+  json::object o;
+  o["id"] = j.id;
+  o["queue"] = j.queue;
+  o["listener"] = j.listener;
+  o["event_id"] = j.event_id;
+  o["event_sequence"] = j.event_seq;
+  o["state"] = store::to_string(j.state);
+  o["attempts"] = j.attempts;
+  o["max_tries"] = j.max_tries;
+  o["last_error"] = j.last_error;
+  o["created_at"] = rfc3339_or_null(j.created_at);
+  o["failed_at"] = rfc3339_or_null(j.failed_at);
+  o["payload"] = j.payload;
+  return o;
+}
+
+json::object to_json(const queue_stats& s) {
+  json::object o;
+  o["name"] = s.queue;
+  o["ready"] = s.ready;
+  o["delayed"] = s.delayed;
+  o["leased"] = s.leased;
+  o["failed"] = s.failed;
+  o["processed"] = s.processed;
+  o["retried"] = s.retried;
+  o["in_flight"] = s.in_flight;
+  o["concurrency"] = s.concurrency;
+  return o;
+}
+
+/// The company of the event a job handles ("" when unknown).
+std::string job_company(switchboard::node& n, const store::job& j) {
+  auto ev = n.store().events->read_event(j.event_seq);
+  return ev ? ev->company_id : std::string{};
+}
+
+/// Asks every queue supervisor for its stats; calls `done` once with all
+/// answers (in queue order) and the names of those that did not answer.
+/// Runs on a bridge actor.
+void gather_queue_stats(
+    caf::event_based_actor* self, switchboard::node& n,
+    std::function<void(std::vector<queue_stats>, std::vector<std::string>)>
+        done) {
+  struct state {
+    std::vector<queue_stats> stats;
+    std::vector<std::string> missing;
+    std::size_t pending = 0;
+    std::function<void(std::vector<queue_stats>, std::vector<std::string>)>
+        done;
+  };
+  auto st = std::make_shared<state>();
+  st->done = std::move(done);
+  st->pending = n.queues().size();
+  if (st->pending == 0) {
+    st->done({}, {});
+    return;
+  }
+  auto finish = [st] {
+    if (--st->pending == 0) {
+      std::sort(st->stats.begin(), st->stats.end(),
+                [](const auto& a, const auto& b) {
+                  return a.queue < b.queue;
+                });
+      st->done(std::move(st->stats), std::move(st->missing));
+    }
+  };
+  for (const auto& [name, q] : n.queues()) {
+    self->request(q, actor_timeout, stats_atom::value)
+        .then(
+            [st, finish](queue_stats& s) {
+              st->stats.push_back(std::move(s));
+              finish();
+            },
+            [st, finish, name = name](caf::error&) {
+              st->missing.push_back(name);
+              finish();
+            });
+  }
+}
+
+} // namespace
+
+void add_health_routes(router& r) {
+  r.add(
+      "GET", "/health", access::open,
+      [](const context_ptr& ctx) {
+        json::object o;
+        o["status"] = "ok";
+        ctx->respond(200, o);
+      },
+      "Liveness: the process answers");
+  r.add(
+      "GET", "/ready", access::open,
+      [](const context_ptr& ctx) {
+        auto last = ctx->node().store().events->last_sequence();
+        if (!last) {
+          ctx->fail(503, "not_ready",
+                    "store not readable: " + store::to_string(last.error()));
+          return;
+        }
+        auto seq = *last;
+        ctx->with_actor([ctx, seq](caf::event_based_actor* self) {
+          gather_queue_stats(self, ctx->node(),
+                             [ctx, seq](std::vector<queue_stats> stats,
+                                        std::vector<std::string> missing) {
+                               if (!missing.empty()) {
+                                 field_errors f;
+                                 for (const auto& m : missing)
+                                   f["queues." + m] = "not answering";
+                                 ctx->fail(503, "not_ready",
+                                           "queues not answering", f);
+                                 return;
+                               }
+                               json::object o;
+                               o["status"] = "ready";
+                               o["last_sequence"] = seq;
+                               json::array qs;
+                               for (const auto& s : stats)
+                                 qs.push_back(json::value(s.queue));
+                               o["queues"] = std::move(qs);
+                               ctx->respond(200, o);
+                             });
+        });
+      },
+      "Readiness: the store is open and every queue supervisor answers");
+}
+
+void add_ops_routes(router& r) {
+  r.add(
+      "GET", "/api/queues", access::admin,
+      [](const context_ptr& ctx) {
+        ctx->with_actor([ctx](caf::event_based_actor* self) {
+          gather_queue_stats(
+              self, ctx->node(),
+              [ctx](std::vector<queue_stats> stats,
+                    std::vector<std::string> missing) {
+                // A supervisor that does not answer still has its counts
+                // in LMDB.
+                auto now = ctx->node().clock()();
+                for (const auto& name : missing) {
+                  queue_stats s;
+                  s.queue = name;
+                  if (auto c = ctx->node().store().jobs->counts(name, now)) {
+                    s.ready = c->ready;
+                    s.delayed = c->delayed;
+                    s.leased = c->leased;
+                    s.failed = c->failed;
+                  }
+                  stats.push_back(std::move(s));
+                }
+                json::array qs;
+                for (const auto& s : stats)
+                  qs.push_back(to_json(s));
+                json::object o;
+                o["queues"] = std::move(qs);
+                ctx->respond(200, o);
+              });
+        });
+      },
+      "Counts per queue: ready, delayed, leased, failed (admin)");
+
+  r.add(
+      "GET", "/api/jobs/failed", access::company,
+      [](const context_ptr& ctx) {
+        field_errors errs;
+        auto after = ctx->query_uint("after", 0, 0, UINT64_MAX, errs);
+        auto limit = ctx->query_uint("limit", 100, 1, 1000, errs);
+        if (!errs.empty()) {
+          ctx->fail_fields(errs);
+          return;
+        }
+        auto queue = ctx->query("queue");
+        auto& n = ctx->node();
+        json::array out;
+        std::uint64_t last = after;
+        bool more = false;
+        // Company tokens see the jobs of their own events; scan pages.
+        for (int page = 0; page < 100 && out.size() < limit; ++page) {
+          auto jobs = n.store().jobs->list_failed(queue, last, 256);
+          if (!jobs) {
+            ctx->fail_store(jobs.error());
+            return;
+          }
+          for (const auto& j : *jobs) {
+            if (out.size() >= limit) {
+              more = true;
+              break;
+            }
+            last = j.id;
+            if (ctx->who().admin || job_company(n, j) == ctx->who().company_id)
+              out.push_back(to_json(j));
+          }
+          if (jobs->size() < 256)
+            break;
+        }
+        json::object o;
+        o["jobs"] = std::move(out);
+        o["next_after"] = more ? json::value(last) : json::value(nullptr);
+        ctx->respond(200, o);
+      },
+      "Failed jobs, by id (company tokens: jobs of their events)");
+
+  r.add(
+      "POST", "/api/jobs/failed/{id}/retry", access::company,
+      [](const context_ptr& ctx) {
+        field_errors errs;
+        std::uint64_t id = 0;
+        const auto& text = ctx->param("id");
+        auto [p, ec]
+            = std::from_chars(text.data(), text.data() + text.size(), id);
+        if (ec != std::errc{} || p != text.data() + text.size()) {
+          ctx->fail_fields({{"id", "invalid: expects a job id"}});
+          return;
+        }
+        auto& n = ctx->node();
+        auto j = n.store().jobs->get(id);
+        if (!j || j->state != store::job_state::failed
+            || !ctx->may_see(job_company(n, *j))) {
+          ctx->fail(404, "not_found", "no failed job " + text);
+          return;
+        }
+        auto* jobs = n.store().jobs.get();
+        auto now = n.clock()();
+        auto queue = j->queue;
+        ctx->with_actor([ctx, jobs, id, now,
+                         queue](caf::event_based_actor* self) {
+          auto& n = ctx->node();
+          self->request(n.writer(), actor_timeout, write_atom::value,
+                        make_write_op([jobs, id, now](store::write_txn& txn) {
+                          return jobs->retry_failed_in(txn, id, now);
+                        }))
+              .then(
+                  [ctx, id, queue, self](ok_atom) {
+                    auto& qs = ctx->node().queues();
+                    if (auto q = qs.find(queue); q != qs.end())
+                      self->send(q->second, wake_atom::value);
+                    json::object o;
+                    o["id"] = id;
+                    o["state"] = "pending";
+                    ctx->respond(202, o);
+                  },
+                  [ctx](caf::error& e) {
+                    fail_with(*ctx, e);
+                  });
+        });
+      },
+      "Puts a failed job back on its queue");
+
+  r.add(
+      "DELETE", "/api/jobs/failed/{id}", access::admin,
+      [](const context_ptr& ctx) {
+        std::uint64_t id = 0;
+        const auto& text = ctx->param("id");
+        auto [p, ec]
+            = std::from_chars(text.data(), text.data() + text.size(), id);
+        if (ec != std::errc{} || p != text.data() + text.size()) {
+          ctx->fail_fields({{"id", "invalid: expects a job id"}});
+          return;
+        }
+        auto* jobs = ctx->node().store().jobs.get();
+        ctx->with_actor([ctx, jobs, id](caf::event_based_actor* self) {
+          self->request(ctx->node().writer(), actor_timeout, write_atom::value,
+                        make_write_op([jobs, id](store::write_txn& txn) {
+                          return jobs->delete_failed_in(txn, id);
+                        }))
+              .then(
+                  [ctx](ok_atom) {
+                    ctx->respond_empty(204);
+                  },
+                  [ctx](caf::error& e) {
+                    fail_with(*ctx, e);
+                  });
+        });
+      },
+      "Deletes a failed job (admin)");
+
+  r.add(
+      "GET", "/api/outbox", access::company,
+      [](const context_ptr& ctx) {
+        field_errors errs;
+        auto after = ctx->query_uint("after", 0, 0, UINT64_MAX, errs);
+        auto limit = ctx->query_uint("limit", 100, 1, 1000, errs);
+        if (!errs.empty()) {
+          ctx->fail_fields(errs);
+          return;
+        }
+        auto channel = ctx->query("channel");
+        json::array out;
+        std::uint64_t last = after;
+        bool more = false;
+        for (int page = 0; page < 100 && out.size() < limit; ++page) {
+          auto msgs = ctx->node().store().outbox->list(last, 256, channel);
+          if (!msgs) {
+            ctx->fail_store(msgs.error());
+            return;
+          }
+          for (const auto& m : *msgs) {
+            if (out.size() >= limit) {
+              more = true;
+              break;
+            }
+            last = m.id;
+            if (!ctx->who().admin && m.company_id != ctx->who().company_id)
+              continue;
+            json::object o;
+            o["id"] = m.id;
+            o["channel"] = m.channel;
+            o["recipient"] = m.recipient;
+            o["subject"] = m.subject;
+            o["body"] = m.body;
+            o["company_id"] = m.company_id;
+            o["event_id"] = m.event_id;
+            o["idempotency_key"] = m.idempotency_key;
+            o["created_at"] = rfc3339_or_null(m.created_at);
+            out.push_back(std::move(o));
+          }
+          if (msgs->size() < 256)
+            break;
+        }
+        json::object o;
+        o["messages"] = std::move(out);
+        o["next_after"] = more ? json::value(last) : json::value(nullptr);
+        ctx->respond(200, o);
+      },
+      "Messages written to the outbox (SMS, email, WhatsApp, external "
+      "calls)");
+}
+
+} // namespace switchboard::app::http

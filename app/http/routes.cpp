@@ -1,0 +1,11 @@
+#include "app/http/routes.hpp"
+
+namespace switchboard::app::http {
+
+void add_routes(router& r) {
+  add_health_routes(r);
+  add_event_routes(r);
+  add_ops_routes(r);
+}
+
+} // namespace switchboard::app::http

@@ -1,0 +1,23 @@
+#pragma once
+
+// Every route the gateway serves is added here. Each area of the API has
+// its own `add_<area>_routes(router&)` in app/http/<area>_routes.cpp;
+// `add_routes` calls them all (the gateway and the OpenAPI test use it).
+
+#include <app/http/router.hpp>
+
+namespace switchboard::app::http {
+
+/// Adds every route of the API to `r`.
+void add_routes(router& r);
+
+/// GET /health, GET /ready.
+void add_health_routes(router& r);
+
+/// The events API: streams, recent / by type / by time, appends.
+void add_event_routes(router& r);
+
+/// Operations: queues, failed jobs, the message outbox.
+void add_ops_routes(router& r);
+
+} // namespace switchboard::app::http

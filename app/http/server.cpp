@@ -1,0 +1,462 @@
+#include "app/http/server.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <actors/log.hpp>
+
+namespace switchboard::app::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+class session;
+
+} // namespace
+
+struct server::impl : std::enable_shared_from_this<server::impl> {
+  explicit impl(server_options o, request_fn f)
+      : opts(std::move(o)), on_request(std::move(f)),
+        acceptor(asio::make_strand(ioc)) {}
+
+  void accept();
+  void refuse(tcp::socket sock);
+  void request_done() {
+    if (--in_flight == 0) {
+      std::lock_guard<std::mutex> g{mtx};
+      cv.notify_all();
+    }
+  }
+
+  server_options opts;
+  request_fn on_request;
+  asio::io_context ioc;
+  tcp::acceptor acceptor;
+  std::vector<std::thread> threads;
+  std::uint16_t port = 0;
+  std::atomic<bool> stopping{false};
+  bool stopped = false; // guarded by stop_mtx
+  std::mutex stop_mtx;
+  std::atomic<std::uint64_t> connections{0};
+  std::atomic<std::uint64_t> accepted{0};
+  std::atomic<std::uint64_t> refused{0};
+  std::atomic<std::uint64_t> requests{0};
+  std::atomic<std::uint64_t> in_flight{0};
+  std::mutex mtx; // with cv: in_flight and connections drained
+  std::condition_variable cv;
+  /// False once the io_context stops: answers arriving later are dropped.
+  std::mutex alive_mtx;
+  bool alive = true;
+  /// Open sessions, to close idle ones on stop.
+  std::mutex sessions_mtx;
+  std::map<session*, std::weak_ptr<session>> sessions;
+};
+
+namespace {
+
+/// One connection: reads requests one at a time, hands each out, writes
+/// its answer, and reads the next (keep-alive).
+class session : public std::enable_shared_from_this<session> {
+public:
+  session(tcp::socket sock, std::shared_ptr<server::impl> srv)
+      : stream_(std::move(sock)), srv_(std::move(srv)) {
+    ++srv_->connections;
+  }
+
+  ~session() {
+    {
+      std::lock_guard<std::mutex> g{srv_->sessions_mtx};
+      srv_->sessions.erase(this);
+    }
+    if (--srv_->connections == 0) {
+      std::lock_guard<std::mutex> g{srv_->mtx};
+      srv_->cv.notify_all();
+    }
+  }
+
+  void start() {
+    {
+      std::lock_guard<std::mutex> g{srv_->sessions_mtx};
+      srv_->sessions.emplace(this, weak_from_this());
+    }
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      self->do_read();
+    });
+  }
+
+  /// On stop: closes the connection unless a request is in flight (that
+  /// one closes after its answer). Runs on any thread.
+  void close_if_idle() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (!self->busy_)
+        self->close();
+    });
+  }
+
+private:
+  void do_read() {
+    if (srv_->stopping.load()) {
+      close();
+      return;
+    }
+    parser_.emplace();
+    parser_->body_limit(srv_->opts.body_limit);
+    parser_->header_limit(srv_->opts.header_limit);
+    stream_.expires_after(srv_->opts.read_timeout);
+    bhttp::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) {
+          self->on_read(ec);
+        });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout
+        || ec == asio::error::operation_aborted) {
+      close();
+      return;
+    }
+    if (ec == bhttp::error::body_limit) {
+      refuse_request(413, "body_too_large",
+                     "the request body is larger than "
+                         + std::to_string(srv_->opts.body_limit) + " bytes");
+      return;
+    }
+    if (ec == bhttp::error::header_limit) {
+      refuse_request(431, "headers_too_large",
+                     "the request header is larger than "
+                         + std::to_string(srv_->opts.header_limit) + " bytes");
+      return;
+    }
+    if (ec) {
+      if (ec.category()
+              == bhttp::make_error_code(bhttp::error::bad_target).category()
+          || ec == bhttp::error::partial_message) {
+        refuse_request(400, "bad_request",
+                       "malformed HTTP request: " + ec.message());
+        return;
+      }
+      close();
+      return;
+    }
+    handle(parser_->release());
+  }
+
+  void handle(bhttp::request<bhttp::string_body> msg) {
+    keep_alive_ = msg.keep_alive();
+    request req;
+    req.method = std::string{msg.method_string()};
+    req.target = std::string{msg.target()};
+    auto q = req.target.find('?');
+    req.path = percent_decode(std::string_view{req.target}.substr(0, q), false);
+    if (q != std::string::npos)
+      req.query = parse_query(std::string_view{req.target}.substr(q + 1));
+    for (const auto& f : msg) {
+      std::string name{f.name_string()};
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) {
+                       return std::tolower(c);
+                     });
+      req.headers.emplace_back(std::move(name), std::string{f.value()});
+    }
+    req.body = std::move(msg.body());
+    busy_ = true;
+    ++srv_->requests;
+    ++srv_->in_flight;
+    // The handler's own timeouts bound the wait; the socket does not.
+    stream_.expires_never();
+    auto srv = srv_;
+    auto ctx = std::make_shared<request_context>(
+        std::move(req), [self = shared_from_this(), srv](response r) {
+          std::lock_guard<std::mutex> g{srv->alive_mtx};
+          if (!srv->alive)
+            return;
+          asio::post(self->stream_.get_executor(),
+                     [self, r = std::move(r)]() mutable {
+                       self->write(std::move(r));
+                     });
+        });
+    try {
+      srv_->on_request(ctx);
+    } catch (const std::exception& e) {
+      log::get("http")->error("route handler threw: {}", e.what());
+      ctx->fail(500, "internal", "internal error");
+    }
+  }
+
+  void write(response r) {
+    auto res = std::make_shared<bhttp::response<bhttp::string_body>>();
+    res->version(11);
+    res->result(static_cast<unsigned>(r.status));
+    res->set(bhttp::field::server, "switchboard");
+    if (!r.body.empty())
+      res->set(bhttp::field::content_type, "application/json");
+    for (auto& [k, v] : r.headers)
+      res->set(k, v);
+    bool close_after = !keep_alive_ || srv_->stopping.load();
+    res->keep_alive(!close_after);
+    res->body() = std::move(r.body);
+    res->prepare_payload();
+    stream_.expires_after(srv_->opts.read_timeout);
+    bhttp::async_write(stream_, *res,
+                       [self = shared_from_this(), res,
+                        close_after](beast::error_code ec, std::size_t) {
+                         self->busy_ = false;
+                         self->srv_->request_done();
+                         if (ec || close_after) {
+                           self->close();
+                           return;
+                         }
+                         self->do_read();
+                       });
+  }
+
+  /// Answers an unreadable request and closes the connection, reading
+  /// (and dropping) what the client still sends for a moment, so that it
+  /// sees the answer rather than a reset.
+  void refuse_request(int status, std::string code, std::string message) {
+    auto res = std::make_shared<bhttp::response<bhttp::string_body>>();
+    res->version(11);
+    res->result(static_cast<unsigned>(status));
+    res->set(bhttp::field::server, "switchboard");
+    res->set(bhttp::field::content_type, "application/json");
+    res->keep_alive(false);
+    res->body() = boost::json::serialize(error_body(code, message));
+    res->prepare_payload();
+    stream_.expires_after(srv_->opts.read_timeout);
+    bhttp::async_write(
+        stream_, *res,
+        [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+          if (ec) {
+            self->close();
+            return;
+          }
+          beast::error_code ignored;
+          self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+          self->stream_.expires_after(std::chrono::seconds(2));
+          self->linger();
+        });
+  }
+
+  void linger() {
+    stream_.async_read_some(
+        asio::buffer(scratch_),
+        [self = shared_from_this()](beast::error_code ec, std::size_t) {
+          if (ec) {
+            self->close();
+            return;
+          }
+          self->linger();
+        });
+  }
+
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::shared_ptr<server::impl> srv_;
+  bool keep_alive_ = true;
+  bool busy_ = false;
+  char scratch_[4096];
+};
+
+} // namespace
+
+void server::impl::accept() {
+  acceptor.async_accept(
+      asio::make_strand(ioc),
+      [self = shared_from_this()](beast::error_code ec, tcp::socket sock) {
+        if (ec) {
+          if (ec == asio::error::operation_aborted || self->stopping.load())
+            return;
+          log::get("http")->warn("accept failed: {}", ec.message());
+        } else if (self->stopping.load()) {
+          beast::error_code ignored;
+          sock.close(ignored);
+        } else if (self->connections.load() >= self->opts.max_connections) {
+          ++self->refused;
+          self->refuse(std::move(sock));
+        } else {
+          ++self->accepted;
+          std::make_shared<session>(std::move(sock), self)->start();
+        }
+        if (!self->stopping.load())
+          self->accept();
+      });
+}
+
+void server::impl::refuse(tcp::socket sock) {
+  // Answer 503, stop sending, and read what the client sends for a moment
+  // before closing, so that it sees the answer rather than a reset.
+  struct refusal : std::enable_shared_from_this<refusal> {
+    explicit refusal(tcp::socket s) : stream(std::move(s)) {}
+    beast::tcp_stream stream;
+    std::string text;
+    char scratch[1024];
+    void linger() {
+      stream.async_read_some(
+          asio::buffer(scratch),
+          [self = shared_from_this()](beast::error_code ec, std::size_t) {
+            if (ec) {
+              beast::error_code ignored;
+              self->stream.socket().close(ignored);
+              return;
+            }
+            self->linger();
+          });
+    }
+  };
+  auto r = std::make_shared<refusal>(std::move(sock));
+  auto body = boost::json::serialize(
+      error_body("too_many_connections", "the server is at its connection "
+                                         "limit; try again later"));
+  r->text = "HTTP/1.1 503 Service Unavailable\r\nServer: switchboard\r\n"
+            "Content-Type: application/json\r\nConnection: close\r\n"
+            "Content-Length: "
+            + std::to_string(body.size()) + "\r\n\r\n" + body;
+  r->stream.expires_after(std::chrono::seconds(2));
+  asio::async_write(
+      r->stream, asio::buffer(r->text), [r](beast::error_code ec, std::size_t) {
+        beast::error_code ignored;
+        if (ec) {
+          r->stream.socket().close(ignored);
+          return;
+        }
+        r->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        r->linger();
+      });
+}
+
+expected<std::unique_ptr<server>, std::string>
+server::start(server_options opts, request_fn on_request) {
+  auto p = std::make_shared<impl>(std::move(opts), std::move(on_request));
+  beast::error_code ec;
+  auto addr = asio::ip::make_address(p->opts.host, ec);
+  if (ec)
+    return make_unexpected("http.host " + p->opts.host
+                           + " is not an IP address: " + ec.message());
+  tcp::endpoint ep{addr, p->opts.port};
+  auto where = p->opts.host + ":" + std::to_string(p->opts.port);
+  p->acceptor.open(ep.protocol(), ec);
+  if (!ec)
+    p->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec)
+    p->acceptor.bind(ep, ec);
+  if (!ec)
+    p->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    return make_unexpected("cannot listen on " + where + ": " + ec.message());
+  p->port = p->acceptor.local_endpoint().port();
+  p->accept();
+  auto n = std::max<std::size_t>(1, p->opts.threads);
+  for (std::size_t i = 0; i < n; ++i)
+    p->threads.emplace_back([p] {
+      p->ioc.run();
+    });
+  return std::unique_ptr<server>{new server(p)};
+}
+
+server::~server() {
+  stop();
+}
+
+std::uint16_t server::port() const noexcept {
+  return impl_->port;
+}
+
+void server::stop() {
+  auto& p = *impl_;
+  std::lock_guard<std::mutex> once{p.stop_mtx};
+  if (p.stopped)
+    return;
+  p.stopped = true;
+  auto lg = log::get("http");
+  p.stopping = true;
+  // 1. No new connections.
+  asio::post(p.acceptor.get_executor(), [s = impl_] {
+    beast::error_code ignored;
+    s->acceptor.close(ignored);
+  });
+  // 2. Idle connections close now; busy ones after their answer.
+  auto close_idle = [&p] {
+    std::vector<std::shared_ptr<session>> open;
+    {
+      std::lock_guard<std::mutex> g{p.sessions_mtx};
+      for (auto& [ptr, weak] : p.sessions)
+        if (auto s = weak.lock())
+          open.push_back(std::move(s));
+    }
+    for (auto& s : open)
+      s->close_if_idle();
+  };
+  close_idle();
+  // 3. In-flight requests finish.
+  {
+    std::unique_lock<std::mutex> g{p.mtx};
+    if (!p.cv.wait_for(g, p.opts.drain_timeout, [&p] {
+          return p.in_flight.load() == 0;
+        }))
+      lg->warn("{} request(s) still in flight after {} ms; closing",
+               p.in_flight.load(), p.opts.drain_timeout.count());
+  }
+  // 4. Every connection closes (a second sweep catches late arrivals).
+  close_idle();
+  {
+    std::unique_lock<std::mutex> g{p.mtx};
+    p.cv.wait_for(g, std::chrono::seconds(2), [&p] {
+      return p.connections.load() == 0;
+    });
+  }
+  {
+    std::lock_guard<std::mutex> g{p.alive_mtx};
+    p.alive = false;
+  }
+  p.ioc.stop();
+  for (auto& t : p.threads)
+    if (t.joinable())
+      t.join();
+  p.threads.clear();
+  lg->info("http server stopped ({} request(s) served)", p.requests.load());
+}
+
+server_stats server::stats() const {
+  server_stats s;
+  s.connections = impl_->connections.load();
+  s.accepted = impl_->accepted.load();
+  s.refused = impl_->refused.load();
+  s.requests = impl_->requests.load();
+  s.in_flight = impl_->in_flight.load();
+  return s;
+}
+
+} // namespace switchboard::app::http

@@ -1,0 +1,22 @@
+#include "app/store_options.hpp"
+
+namespace switchboard::app {
+
+store::options store_options(const config& cfg) {
+  store::options opts;
+  opts.path = cfg.get_string("store.path");
+  constexpr std::size_t mib = 1024 * 1024;
+  opts.map_size
+      = static_cast<std::size_t>(cfg.get_int("store.map_size_mb")) * mib;
+  opts.max_map_size
+      = static_cast<std::size_t>(cfg.get_int("store.max_map_size_mb")) * mib;
+  auto sync = cfg.get_string("store.sync");
+  using mode = store::options::sync_mode;
+  opts.sync = sync == "none"           ? mode::none
+              : sync == "no_meta_sync" ? mode::no_meta_sync
+                                       : mode::full;
+  opts.max_batch = static_cast<std::size_t>(cfg.get_int("store.max_batch"));
+  return opts;
+}
+
+} // namespace switchboard::app

@@ -1,0 +1,249 @@
+#include "store/tenants.hpp"
+
+#include "store/record.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+namespace switchboard::store {
+
+namespace {
+
+constexpr std::uint8_t company_format_v1 = 1;
+constexpr std::uint8_t token_format_v1 = 1;
+constexpr std::size_t max_company_id = 128;
+
+bool valid_company_id(std::string_view id) {
+  if (id.empty() || id.size() > max_company_id)
+    return false;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+    if (!ok)
+      return false;
+  }
+  return true;
+}
+
+std::string to_hex(const unsigned char* p, std::size_t n) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(n * 2);
+  for (std::size_t i = 0; i < n; ++i) {
+    out.push_back(digits[p[i] >> 4]);
+    out.push_back(digits[p[i] & 0xf]);
+  }
+  return out;
+}
+
+result<company_record> decode_company(const MDB_val& k, const MDB_val& v) {
+  record_reader r{v.mv_data, v.mv_size};
+  if (r.format() != company_format_v1)
+    return fail(errc::corrupt, "tenants record: unknown format");
+  company_record c;
+  c.id.assign(static_cast<const char*>(k.mv_data), k.mv_size);
+  c.name = r.str();
+  c.created_at = r.i64();
+  if (!r.ok())
+    return fail(errc::corrupt, "tenants record: truncated");
+  return c;
+}
+
+result<token_record> decode_token(const MDB_val& k, const MDB_val& v) {
+  record_reader r{v.mv_data, v.mv_size};
+  if (r.format() != token_format_v1)
+    return fail(errc::corrupt, "token record: unknown format");
+  token_record t;
+  t.hash_prefix
+      = to_hex(static_cast<const unsigned char*>(k.mv_data), k.mv_size)
+            .substr(0, 12);
+  t.company_id = r.str();
+  t.admin = r.u64() != 0;
+  t.created_at = r.i64();
+  if (!r.ok())
+    return fail(errc::corrupt, "token record: truncated");
+  return t;
+}
+
+/// Closes a cursor at scope exit.
+struct cursor_guard {
+  MDB_cursor* cur = nullptr;
+  ~cursor_guard() {
+    if (cur != nullptr)
+      mdb_cursor_close(cur);
+  }
+};
+
+} // namespace
+
+result<std::unique_ptr<tenants>> tenants::open(environment& env) {
+  auto c = env.open_db("tenants");
+  if (!c)
+    return make_unexpected(c.error());
+  auto t = env.open_db("tenant_tokens");
+  if (!t)
+    return make_unexpected(t.error());
+  return std::unique_ptr<tenants>{new tenants(env, *c, *t)};
+}
+
+std::string tenants::hash_token(std::string_view token) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(token.data(), token.size(), md, &len, EVP_sha256(), nullptr);
+  return std::string{reinterpret_cast<const char*>(md), len};
+}
+
+result<void> tenants::add_company_in(write_txn& txn, const company_record& c) {
+  if (!valid_company_id(c.id))
+    return fail(errc::invalid_argument,
+                "company id must be 1 to 128 characters of [A-Za-z0-9_.-]");
+  if (c.name.size() > 255)
+    return fail(errc::invalid_argument, "company name longer than 255 bytes");
+  record_writer w{company_format_v1};
+  w.str(c.name).i64(c.created_at);
+  auto key = to_val(c.id);
+  auto val = to_val(w.bytes());
+  auto rc = mdb_put(txn.handle(), companies_, &key, &val, MDB_NOOVERWRITE);
+  if (rc == MDB_KEYEXIST)
+    return fail(errc::invalid_argument, "company " + c.id + " exists");
+  if (rc != 0)
+    return fail_mdb(rc, "mdb_put(tenants)");
+  return {};
+}
+
+result<std::string> tenants::issue_token_in(write_txn& txn,
+                                            std::string_view company_id,
+                                            bool admin, timestamp_ms now) {
+  auto key = to_val(company_id);
+  MDB_val val;
+  auto rc = mdb_get(txn.handle(), companies_, &key, &val);
+  if (rc == MDB_NOTFOUND)
+    return fail(errc::not_found,
+                "no company " + std::string{company_id}
+                    + " (add it with `switchboard tenant add`)");
+  if (rc != 0)
+    return fail_mdb(rc, "mdb_get(tenants)");
+  unsigned char raw[32];
+  if (RAND_bytes(raw, sizeof raw) != 1)
+    return fail(errc::internal, "RAND_bytes failed");
+  auto token = std::string{token_prefix} + to_hex(raw, sizeof raw);
+  auto hash = hash_token(token);
+  record_writer w{token_format_v1};
+  w.str(company_id).u64(admin ? 1 : 0).i64(now);
+  auto tk = to_val(hash);
+  auto tv = to_val(w.bytes());
+  rc = mdb_put(txn.handle(), tokens_, &tk, &tv, MDB_NOOVERWRITE);
+  if (rc != 0)
+    return fail_mdb(rc, "mdb_put(tenant_tokens)");
+  return token;
+}
+
+template <class F>
+auto tenants::in_own_txn(F&& f) -> decltype(f(std::declval<write_txn&>())) {
+  auto txn = env_.begin_write();
+  if (!txn)
+    return make_unexpected(txn.error());
+  auto res = f(*txn);
+  if (!res)
+    return res;
+  if (auto c = txn->commit(); !c)
+    return make_unexpected(c.error());
+  // The environment may skip the meta-page sync in commits (the daemon's
+  // writer syncs it); sync here so that "added" means durable.
+  if (auto s = env_.sync(); !s)
+    return make_unexpected(s.error());
+  return res;
+}
+
+result<void> tenants::add_company(const company_record& c) {
+  return in_own_txn([&](write_txn& txn) {
+    return add_company_in(txn, c);
+  });
+}
+
+result<std::string> tenants::issue_token(std::string_view company_id,
+                                         bool admin, timestamp_ms now) {
+  return in_own_txn([&](write_txn& txn) {
+    return issue_token_in(txn, company_id, admin, now);
+  });
+}
+
+result<principal> tenants::resolve(std::string_view token) const {
+  if (token.size() != token_prefix.size() + 64
+      || token.substr(0, token_prefix.size()) != token_prefix)
+    return fail(errc::not_found, "unknown token");
+  auto hash = hash_token(token);
+  auto rtxn = env_.begin_read();
+  if (!rtxn)
+    return make_unexpected(rtxn.error());
+  auto key = to_val(hash);
+  MDB_val val;
+  auto rc = mdb_get(rtxn->handle(), tokens_, &key, &val);
+  if (rc == MDB_NOTFOUND)
+    return fail(errc::not_found, "unknown token");
+  if (rc != 0)
+    return fail_mdb(rc, "mdb_get(tenant_tokens)");
+  auto t = decode_token(key, val);
+  if (!t)
+    return make_unexpected(t.error());
+  return principal{std::move(t->company_id), t->admin};
+}
+
+result<company_record> tenants::company(std::string_view id) const {
+  auto rtxn = env_.begin_read();
+  if (!rtxn)
+    return make_unexpected(rtxn.error());
+  auto key = to_val(id);
+  MDB_val val;
+  auto rc = mdb_get(rtxn->handle(), companies_, &key, &val);
+  if (rc == MDB_NOTFOUND)
+    return fail(errc::not_found, "no company " + std::string{id});
+  if (rc != 0)
+    return fail_mdb(rc, "mdb_get(tenants)");
+  return decode_company(key, val);
+}
+
+result<std::vector<company_record>> tenants::companies() const {
+  auto rtxn = env_.begin_read();
+  if (!rtxn)
+    return make_unexpected(rtxn.error());
+  cursor_guard g;
+  if (auto rc = mdb_cursor_open(rtxn->handle(), companies_, &g.cur); rc != 0)
+    return fail_mdb(rc, "mdb_cursor_open(tenants)");
+  std::vector<company_record> out;
+  MDB_val k, v;
+  auto rc = mdb_cursor_get(g.cur, &k, &v, MDB_FIRST);
+  for (; rc == 0; rc = mdb_cursor_get(g.cur, &k, &v, MDB_NEXT)) {
+    auto c = decode_company(k, v);
+    if (!c)
+      return make_unexpected(c.error());
+    out.push_back(std::move(*c));
+  }
+  if (rc != MDB_NOTFOUND)
+    return fail_mdb(rc, "mdb_cursor_get(tenants)");
+  return out;
+}
+
+result<std::vector<token_record>> tenants::tokens(std::string_view id) const {
+  auto rtxn = env_.begin_read();
+  if (!rtxn)
+    return make_unexpected(rtxn.error());
+  cursor_guard g;
+  if (auto rc = mdb_cursor_open(rtxn->handle(), tokens_, &g.cur); rc != 0)
+    return fail_mdb(rc, "mdb_cursor_open(tenant_tokens)");
+  std::vector<token_record> out;
+  MDB_val k, v;
+  auto rc = mdb_cursor_get(g.cur, &k, &v, MDB_FIRST);
+  for (; rc == 0; rc = mdb_cursor_get(g.cur, &k, &v, MDB_NEXT)) {
+    auto t = decode_token(k, v);
+    if (!t)
+      return make_unexpected(t.error());
+    if (id.empty() || t->company_id == id)
+      out.push_back(std::move(*t));
+  }
+  if (rc != MDB_NOTFOUND)
+    return fail_mdb(rc, "mdb_cursor_get(tenant_tokens)");
+  return out;
+}
+
+} // namespace switchboard::store

@@ -1,0 +1,123 @@
+#pragma once
+
+#include "messages/envelope.hpp"
+#include "store/environment.hpp"
+#include "store/error.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace switchboard::store {
+
+/// A company (tenant): every event, job and message it owns carries its id.
+struct company_record {
+  std::string id; ///< 1 to 128 bytes of [A-Za-z0-9_.-].
+  std::string name;
+  timestamp_ms created_at = 0;
+};
+
+/// Who a bearer token speaks for: one company, with or without admin
+/// rights (admin routes: failed jobs, queues, other companies' data).
+struct principal {
+  std::string company_id;
+  bool admin = false;
+};
+
+/// A stored token, as listed (the token itself is never stored).
+struct token_record {
+  std::string hash_prefix; ///< First 12 hex digits of its SHA-256.
+  std::string company_id;
+  bool admin = false;
+  timestamp_ms created_at = 0;
+};
+
+/// The prefix of every API token, so that leaked tokens are recognisable.
+inline constexpr std::string_view token_prefix = "sb_";
+
+/// Companies and API tokens in LMDB. Named databases:
+///
+/// | database      | key → value                                   |
+/// |---------------|-----------------------------------------------|
+/// | tenants       | company id → (name, created_at)               |
+/// | tenant_tokens | SHA-256 of the token (32 bytes) → (company, admin,
+/// created_at) |
+///
+/// Tokens are `sb_` and 64 hex digits (32 random bytes from OpenSSL's
+/// RAND_bytes); only their SHA-256 is stored, so a copy of the store does
+/// not reveal them. A token is shown once, when issued.
+///
+/// Reads run in their own read transaction on the calling thread. Writes
+/// come in two forms: `*_in` inside a given write transaction (the daemon's
+/// writer), and the plain forms, which run a short write transaction of
+/// their own on the environment and sync it. The plain forms are for the
+/// CLI: LMDB lets several processes open one environment, and serialises
+/// their write transactions with the lock file's writer mutex, so
+/// `switchboard tenant add` works while the daemon runs (it waits at most
+/// for the daemon's current commit). Do not call the plain forms in a
+/// process whose store writer thread is running (it would wait on its own
+/// writer mutex while the writer holds it; use the `*_in` forms there).
+/// Thread-safe.
+class tenants {
+public:
+  /// Opens (creating them if missing) the databases in `env`, which must
+  /// outlive the object. Errors: those of `environment::open_db`.
+  static result<std::unique_ptr<tenants>> open(environment& env);
+
+  // -- writes ----------------------------------------------------------------
+
+  /// Adds company `c` (created_at as given). Errors:
+  /// `errc::invalid_argument` (id empty, too long, with other characters
+  /// than [A-Za-z0-9_.-], or already there; name over 255 bytes), LMDB
+  /// errors.
+  result<void> add_company_in(write_txn& txn, const company_record& c);
+
+  /// Issues a new token for company `company_id`; returns the token text.
+  /// Errors: `errc::not_found` (no such company), `errc::internal` (no
+  /// randomness), LMDB errors.
+  result<std::string> issue_token_in(write_txn& txn,
+                                     std::string_view company_id, bool admin,
+                                     timestamp_ms now);
+
+  /// `add_company_in` in a write transaction of its own, synced.
+  result<void> add_company(const company_record& c);
+
+  /// `issue_token_in` in a write transaction of its own, synced.
+  result<std::string> issue_token(std::string_view company_id, bool admin,
+                                  timestamp_ms now);
+
+  // -- reads -----------------------------------------------------------------
+
+  /// Returns whom `token` speaks for. Errors: `errc::not_found` (unknown,
+  /// malformed or empty token), LMDB errors.
+  result<principal> resolve(std::string_view token) const;
+
+  /// Returns the company `id`. Errors: `errc::not_found`, `errc::corrupt`,
+  /// LMDB errors.
+  result<company_record> company(std::string_view id) const;
+
+  /// Returns every company, by id. Errors: `errc::corrupt`, LMDB errors.
+  result<std::vector<company_record>> companies() const;
+
+  /// Returns the tokens of company `id` (empty: of all), by hash.
+  /// Errors: `errc::corrupt`, LMDB errors.
+  result<std::vector<token_record>> tokens(std::string_view id = {}) const;
+
+  /// Returns the SHA-256 of `token` (32 raw bytes).
+  static std::string hash_token(std::string_view token);
+
+private:
+  tenants(environment& env, MDB_dbi companies, MDB_dbi tokens)
+      : env_(env), companies_(companies), tokens_(tokens) {}
+
+  template <class F>
+  auto in_own_txn(F&& f) -> decltype(f(std::declval<write_txn&>()));
+
+  environment& env_;
+  MDB_dbi companies_;
+  MDB_dbi tokens_;
+};
+
+} // namespace switchboard::store

@@ -1,0 +1,428 @@
+// The HTTP gateway against the real daemon: `switchboard serve` on a free
+// port with a temp data dir, tenants made with the CLI binary, HTTP spoken
+// with a small blocking client.
+
+#include <thread>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include "tests/support/http_client.hpp"
+#include "tests/support/process.hpp"
+
+using namespace std::chrono_literals;
+using switchboard::test::child_process;
+using switchboard::test::http_client;
+using switchboard::test::http_reply;
+using switchboard::test::temp_dir;
+namespace json = boost::json;
+
+namespace {
+
+/// A running daemon with two companies (acme, globex) and an admin.
+struct daemon_fixture {
+  explicit daemon_fixture(std::vector<std::string> sets = {}) {
+    auto args = base_args();
+    args.insert(args.begin(), {SWITCHBOARD_BINARY, "serve"});
+    args.insert(args.end(), {"--set", "http.port=0"});
+    for (auto& s : sets)
+      args.insert(args.end(), {"--set", s});
+    proc = std::make_unique<child_process>(args);
+    auto line = proc->wait_for("http listening on", 30s);
+    BOOST_TEST_INFO(proc->output());
+    BOOST_REQUIRE(!line.empty());
+    auto colon = line.find(':', line.find("http listening on"));
+    port = static_cast<std::uint16_t>(std::stoi(line.substr(colon + 1)));
+    BOOST_REQUIRE(port != 0);
+    // The CLI writes tenants while the daemon runs.
+    acme = tenant({"add", "acme", "--name", "Acme"});
+    globex = tenant({"add", "globex"});
+    admin = tenant({"add", "ops", "--admin"});
+  }
+
+  ~daemon_fixture() {
+    if (proc) {
+      proc->signal(SIGTERM);
+      proc->wait(30s);
+    }
+  }
+
+  std::vector<std::string> base_args() const {
+    return {"--config", std::string{SWITCHBOARD_SOURCE_DIR} + "/config.ini",
+            "--set",    "store.path=" + dir.path() + "/data",
+            "--set",    "store.sync=none"};
+  }
+
+  /// Runs `switchboard tenant <args>` and returns the token it printed.
+  std::string tenant(std::vector<std::string> targs) {
+    std::vector<std::string> args{SWITCHBOARD_BINARY, "tenant"};
+    args.insert(args.end(), targs.begin(), targs.end());
+    auto base = base_args();
+    args.insert(args.end(), base.begin(), base.end());
+    child_process cli(args);
+    std::string token;
+    std::string line;
+    while (cli.read_line(line, 10s))
+      if (line.rfind("sb_", 0) == 0)
+        token = line;
+    BOOST_TEST_INFO(cli.output());
+    BOOST_REQUIRE(cli.wait(10s) == 0);
+    BOOST_REQUIRE(token.size() == 67u);
+    return token;
+  }
+
+  /// Stored events, counted by an admin.
+  std::size_t event_count() {
+    http_client c{port};
+    auto r = c.request("GET", "/api/events?limit=1000", "", admin);
+    BOOST_REQUIRE(r.status == 200);
+    return r.json().as_array().size();
+  }
+
+  temp_dir dir;
+  std::unique_ptr<child_process> proc;
+  std::uint16_t port = 0;
+  std::string acme, globex, admin;
+};
+
+/// A customer.created event for acme's customer `id`.
+std::string customer_event(const std::string& id, int expected = -1,
+                           const std::string& company = "acme") {
+  json::object customer{{"id", id},
+                        {"company_id", company},
+                        {"name", "Ada"},
+                        {"phone", "+4930123"}};
+  json::object o{
+      {"type", "customer.created"},
+      {"aggregate_id", id},
+      {"data", json::object{{"customer", customer}, {"source", "web"}}}};
+  if (expected >= 0)
+    o["expected_version"] = expected;
+  return json::serialize(o);
+}
+
+std::string error_code(const http_reply& r) {
+  auto v = r.json();
+  if (!v.is_object() || !v.as_object().contains("error"))
+    return "<no error body: " + r.body + ">";
+  return std::string{v.at("error").at("code").as_string()};
+}
+
+bool names_field(const http_reply& r, const std::string& field) {
+  auto v = r.json();
+  if (!v.is_object())
+    return false;
+  return v.at("error").at("fields").as_object().contains(field);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(gateway_suite)
+
+BOOST_AUTO_TEST_CASE(health_routing_and_auth) {
+  daemon_fixture d;
+  http_client c{d.port};
+  auto h = c.request("GET", "/health");
+  BOOST_TEST(h.status == 200);
+  BOOST_TEST(h.body == R"({"status":"ok"})");
+  auto ready = c.request("GET", "/ready");
+  BOOST_TEST(ready.status == 200);
+  BOOST_TEST(ready.body.find("notifications") != std::string::npos);
+  // Keep-alive: both went over one connection.
+  BOOST_TEST(!ready.closed);
+  // Unknown route, wrong method.
+  auto nf = c.request("GET", "/api/nope", "", d.acme);
+  BOOST_TEST(nf.status == 404);
+  BOOST_TEST(error_code(nf) == "not_found");
+  auto na = c.request("PUT", "/api/queues", "", d.admin);
+  BOOST_TEST(na.status == 405);
+  BOOST_TEST(na.header("allow") == "GET");
+  BOOST_TEST(error_code(na) == "method_not_allowed");
+  auto na2 = c.request("PATCH", "/api/events", "", d.admin);
+  BOOST_TEST(na2.status == 405);
+  BOOST_TEST(na2.header("allow") == "GET, POST");
+  // Missing, malformed and unknown tokens.
+  auto none = c.request("GET", "/api/events");
+  BOOST_TEST(none.status == 401);
+  BOOST_TEST(error_code(none) == "unauthorized");
+  BOOST_TEST(none.header("www-authenticate") == "Bearer");
+  auto wrong
+      = c.request("GET", "/api/events", "", "sb_" + std::string(64, '0'));
+  BOOST_TEST(wrong.status == 401);
+  auto basic = c.request("GET", "/api/events", "", "",
+                         {{"Authorization", "Basic " + d.acme}});
+  BOOST_TEST(basic.status == 401);
+  // A company token on an admin route.
+  auto forbidden = c.request("GET", "/api/queues", "", d.acme);
+  BOOST_TEST(forbidden.status == 403);
+  BOOST_TEST(error_code(forbidden) == "forbidden");
+  auto del = c.request("DELETE", "/api/jobs/failed/1", "", d.acme);
+  BOOST_TEST(del.status == 403);
+  // The admin sees the queues with their counts.
+  auto qs = c.request("GET", "/api/queues", "", d.admin);
+  BOOST_TEST_INFO(qs.body);
+  BOOST_REQUIRE(qs.status == 200);
+  auto queues = qs.json().at("queues").as_array();
+  BOOST_TEST(queues.size() >= 3u);
+  for (const auto& q : queues) {
+    BOOST_TEST(q.as_object().contains("ready"));
+    BOOST_TEST(q.as_object().contains("delayed"));
+    BOOST_TEST(q.as_object().contains("leased"));
+    BOOST_TEST(q.as_object().contains("failed"));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(events_append_read_and_tenancy) {
+  daemon_fixture d;
+  http_client c{d.port};
+  auto r = c.request("POST", "/api/events", customer_event("c-1", 0), d.acme);
+  BOOST_TEST_INFO(r.body);
+  BOOST_REQUIRE(r.status == 201);
+  auto created = r.json();
+  BOOST_TEST(created.at("version").as_int64() == 1);
+  BOOST_TEST(created.at("sequence").as_int64() >= 1);
+  // Read back as CloudEvents.
+  auto s = c.request("GET", "/api/events/customer/c-1", "", d.acme);
+  BOOST_TEST_INFO(s.body);
+  BOOST_REQUIRE(s.status == 200);
+  BOOST_TEST(s.header("content-type") == "application/cloudevents-batch+json");
+  auto events = s.json().as_array();
+  BOOST_REQUIRE(events.size() == 1u);
+  const auto& ce = events[0].as_object();
+  BOOST_TEST(ce.at("specversion").as_string() == "1.0");
+  BOOST_TEST(ce.at("type").as_string() == "customer.created");
+  BOOST_TEST(ce.at("subject").as_string() == "c-1");
+  BOOST_TEST(ce.at("companyid").as_string() == "acme");
+  BOOST_TEST(ce.at("id").as_string() == created.at("id").as_string());
+  BOOST_TEST(ce.at("data").at("customer").at("name").as_string() == "Ada");
+  // Another company: 404, never the data; nor may it append to the stream.
+  auto other = c.request("GET", "/api/events/customer/c-1", "", d.globex);
+  BOOST_TEST(other.status == 404);
+  BOOST_TEST(other.body.find("Ada") == std::string::npos);
+  auto missing = c.request("GET", "/api/events/customer/nope", "", d.acme);
+  BOOST_TEST(missing.status == 404);
+  auto foreign = c.request("POST", "/api/events",
+                           customer_event("c-1", -1, "globex"), d.globex);
+  BOOST_TEST(foreign.status == 404);
+  // The admin sees every company.
+  BOOST_TEST(c.request("GET", "/api/events/customer/c-1", "", d.admin).status
+             == 200);
+  // A stale expected version: 409 naming the actual version; nothing stored.
+  auto stale
+      = c.request("POST", "/api/events", customer_event("c-1", 0), d.acme);
+  BOOST_TEST_INFO(stale.body);
+  BOOST_TEST(stale.status == 409);
+  BOOST_TEST(error_code(stale) == "version_conflict");
+  BOOST_TEST(names_field(stale, "expected_version"));
+  BOOST_TEST(stale.json().at("error").at("actual_version").as_int64() == 1);
+  // The right version appends.
+  auto second
+      = c.request("POST", "/api/events", customer_event("c-1", 1), d.acme);
+  BOOST_TEST(second.status == 201);
+  BOOST_TEST(second.json().at("version").as_int64() == 2);
+  // Paging a stream.
+  auto page = c.request("GET", "/api/events/customer/c-1?limit=1", "", d.acme);
+  BOOST_TEST(page.json().as_array().size() == 1u);
+  BOOST_TEST(page.header("x-next-from-version") == "2");
+  auto page2 = c.request(
+      "GET", "/api/events/customer/c-1?from_version=2&limit=1", "", d.acme);
+  BOOST_REQUIRE(page2.json().as_array().size() == 1u);
+  BOOST_TEST(page2.json().as_array()[0].at("version").as_string() == "2");
+  // Listing by company and type: acme sees its 2, globex none.
+  auto mine = c.request("GET", "/api/events?type=customer.created", "", d.acme);
+  BOOST_REQUIRE(mine.status == 200);
+  BOOST_TEST(mine.json().as_array().size() == 2u);
+  auto theirs = c.request("GET", "/api/events", "", d.globex);
+  BOOST_TEST(theirs.json().as_array().size() == 0u);
+  auto after = c.request(
+      "GET",
+      "/api/events?after=" + std::to_string(created.at("sequence").as_int64()),
+      "", d.acme);
+  BOOST_TEST(after.json().as_array().size() == 1u);
+  auto future
+      = c.request("GET", "/api/events?from=2999-01-01T00:00:00Z", "", d.admin);
+  BOOST_TEST(future.json().as_array().size() == 0u);
+  // An idempotent retry with a client id stores once.
+  auto with_id = [&] {
+    auto v = json::parse(customer_event("c-2"));
+    v.as_object()["id"] = "0190f0c2-0000-7000-8000-000000000001";
+    return json::serialize(v);
+  }();
+  BOOST_TEST(c.request("POST", "/api/events", with_id, d.acme).status == 201);
+  BOOST_TEST(c.request("POST", "/api/events", with_id, d.acme).status == 201);
+  BOOST_TEST(d.event_count() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(bad_input_gets_its_status_and_stores_nothing) {
+  daemon_fixture d{
+      {"http.body_limit_bytes=4096", "http.header_limit_bytes=2048"}};
+  http_client c{d.port};
+  BOOST_REQUIRE(
+      c.request("POST", "/api/events", customer_event("c-1"), d.acme).status
+      == 201);
+  auto before = d.event_count();
+  struct bad {
+    std::string name;
+    std::string body;
+    int status;
+    std::string code;
+    std::vector<std::string> fields;
+  };
+  std::vector<bad> table = {
+      {"malformed JSON", "{\"type\": ", 400, "malformed_json", {}},
+      {"empty body", "", 400, "malformed_json", {}},
+      {"not an object", "[1,2]", 422, "invalid_fields", {""}},
+      {"missing fields",
+       "{}",
+       422,
+       "invalid_fields",
+       {"type", "aggregate_id", "data"}},
+      {"wrong types",
+       R"({"type": 5, "aggregate_id": [], "data": "x"})",
+       422,
+       "invalid_fields",
+       {"type", "aggregate_id", "data"}},
+      {"unknown type",
+       R"({"type": "x.y", "aggregate_id": "a", "data": {}})",
+       422,
+       "invalid_fields",
+       {"type"}},
+      {"payload field of the wrong type",
+       R"({"type": "customer.created", "aggregate_id": "c-9",
+           "data": {"customer": 5}})",
+       422,
+       "invalid_fields",
+       {"data.customer"}},
+      {"aggregate type not the registry's",
+       R"({"type": "customer.created", "aggregate_type": "staff",
+           "aggregate_id": "c-9", "data": {}})",
+       422,
+       "invalid_fields",
+       {"aggregate_type"}},
+      {"bad expected_version",
+       R"({"type": "customer.created", "aggregate_id": "c-9", "data": {},
+           "expected_version": "one"})",
+       422,
+       "invalid_fields",
+       {"expected_version"}},
+      {"another company's entity",
+       R"({"type": "customer.created", "aggregate_id": "c-9",
+           "data": {"customer": {"id": "c-9", "company_id": "globex"}}})",
+       422,
+       "invalid_fields",
+       {"data.customer.company_id"}},
+      {"another company's id",
+       R"({"type": "customer.created", "aggregate_id": "c-9", "data": {},
+           "company_id": "globex"})",
+       422,
+       "invalid_fields",
+       {"company_id"}},
+      {"bad timestamp",
+       R"({"type": "customer.created", "aggregate_id": "c-9", "data": {},
+           "occurred_at": "yesterday"})",
+       422,
+       "invalid_fields",
+       {"occurred_at"}},
+      {"stale version",
+       customer_event("c-1", 5),
+       409,
+       "version_conflict",
+       {"expected_version"}},
+      {"oversized body",
+       R"({"type": "customer.created", "aggregate_id": "c-9", "data": {"x": ")"
+           + std::string(8000, 'a') + "\"}}",
+       413,
+       "body_too_large",
+       {}},
+  };
+  for (const auto& b : table) {
+    BOOST_TEST_CONTEXT(b.name) {
+      auto r = c.request("POST", "/api/events", b.body, d.acme);
+      BOOST_TEST_INFO(r.body);
+      BOOST_TEST(r.status == b.status);
+      BOOST_TEST(error_code(r) == b.code);
+      for (const auto& f : b.fields)
+        BOOST_TEST(names_field(r, f), "names field " << f);
+    }
+  }
+  // Without a token or with a wrong one, nothing is stored either.
+  BOOST_TEST(c.request("POST", "/api/events", customer_event("c-7")).status
+             == 401);
+  BOOST_TEST(
+      c.request("POST", "/api/events", customer_event("c-7"), "sb_x").status
+      == 401);
+  // Bad query parameters are named too.
+  auto q = c.request("GET", "/api/events?limit=0&after=x", "", d.acme);
+  BOOST_TEST(q.status == 422);
+  BOOST_TEST(names_field(q, "limit"));
+  BOOST_TEST(names_field(q, "after"));
+  // A header over the limit: 431; a malformed request line: 400.
+  auto big = c.request("GET", "/health", "", "",
+                       {{"X-Padding", std::string(4000, 'p')}});
+  BOOST_TEST(big.status == 431);
+  auto garbage = c.raw("NOT HTTP AT ALL\r\n\r\n");
+  BOOST_TEST(garbage.status == 400);
+  BOOST_TEST(d.event_count() == before);
+  // The connection still serves after all that.
+  BOOST_TEST(c.request("GET", "/health").status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(failed_jobs_and_outbox_routes) {
+  daemon_fixture d;
+  http_client c{d.port};
+  auto list = c.request("GET", "/api/jobs/failed", "", d.admin);
+  BOOST_TEST_INFO(list.body);
+  BOOST_REQUIRE(list.status == 200);
+  BOOST_TEST(list.json().at("jobs").as_array().empty());
+  BOOST_TEST(c.request("GET", "/api/jobs/failed", "", d.acme).status == 200);
+  BOOST_TEST(c.request("GET", "/api/jobs/failed").status == 401);
+  auto retry = c.request("POST", "/api/jobs/failed/999/retry", "", d.acme);
+  BOOST_TEST(retry.status == 404);
+  auto bad_id = c.request("POST", "/api/jobs/failed/abc/retry", "", d.admin);
+  BOOST_TEST(bad_id.status == 422);
+  BOOST_TEST(names_field(bad_id, "id"));
+  auto del = c.request("DELETE", "/api/jobs/failed/999", "", d.admin);
+  BOOST_TEST(del.status == 404);
+  auto outbox = c.request("GET", "/api/outbox", "", d.acme);
+  BOOST_REQUIRE(outbox.status == 200);
+  BOOST_TEST(outbox.json().at("messages").is_array());
+}
+
+BOOST_AUTO_TEST_CASE(connection_limits_and_timeouts) {
+  daemon_fixture d{{"http.max_connections=2", "http.read_timeout_ms=500"}};
+  http_client c{d.port};
+  auto a = c.open_idle();
+  auto b = c.open_idle();
+  // Give the server a moment to count both.
+  std::this_thread::sleep_for(200ms);
+  http_client third{d.port};
+  auto refused = third.request("GET", "/health");
+  BOOST_TEST(refused.status == 503);
+  BOOST_TEST(error_code(refused) == "too_many_connections");
+  // Idle connections are closed after the read timeout; then there is room.
+  auto closed = c.read_from(a);
+  BOOST_TEST(closed.status == 0);
+  BOOST_TEST(closed.closed);
+  c.read_from(b);
+  std::this_thread::sleep_for(100ms);
+  BOOST_TEST(third.request("GET", "/health").status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_stops_cleanly) {
+  auto d = std::make_unique<daemon_fixture>();
+  http_client c{d->port};
+  BOOST_TEST(c.request("GET", "/health").status == 200);
+  d->proc->signal(SIGTERM);
+  BOOST_TEST(d->proc->wait(30s) == 0);
+  BOOST_TEST_INFO(d->proc->output());
+  BOOST_TEST(d->proc->output().find("http server stopped")
+             != std::string::npos);
+  BOOST_TEST(d->proc->output().find("store closed") != std::string::npos);
+  // Nothing listens any more.
+  BOOST_TEST(c.request("GET", "/health").status == 0);
+  d->proc.reset();
+}
+
+BOOST_AUTO_TEST_SUITE_END()
