@@ -31,6 +31,8 @@ const char* code_name(runtime_errc c) {
     return "conflict";
   case runtime_errc::closed:
     return "closed";
+  case runtime_errc::rejected:
+    return "rejected";
   }
   return "unknown";
 }

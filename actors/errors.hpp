@@ -22,6 +22,9 @@ enum class runtime_errc : std::uint8_t {
   unavailable,     ///< A dependency (node, provider) is down.
   conflict,        ///< A state conflict, e.g. a slot already taken.
   closed,          ///< The runtime is shutting down.
+  /// Refused for good (e.g. a provider answered 4xx): a queued job that
+  /// fails with it goes to failed jobs at once, without further tries.
+  rejected,
 };
 
 /// The category atom of runtime errors.

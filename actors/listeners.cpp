@@ -4,6 +4,7 @@
 
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
+#include <actors/providers.hpp>
 #include <messages/json.hpp>
 #include <messages/time.hpp>
 #include <store/event_store.hpp>
@@ -279,6 +280,55 @@ send_appointment_notification(queued_listener_actor::pointer self,
 // -- channel workers and reminders
 // ---------------------------------------------
 
+namespace {
+
+/// Sends `calls[i..]` through `ctx.messenger` one after the other, marking
+/// each sent one (`mark` + "." + target), so that a retry sends only those
+/// not sent yet; then runs `then` with no error, or with the first error.
+void send_calls(queued_listener_actor::pointer self, listener_context ctx,
+                std::string mark, std::string event_id,
+                std::shared_ptr<std::vector<outbound_call>> calls,
+                std::size_t i, std::function<void(caf::error)> then) {
+  for (; i < calls->size(); ++i) {
+    auto done
+        = ctx.processed->contains(mark + "." + (*calls)[i].target, event_id);
+    if (!done || !*done)
+      break;
+  }
+  if (i == calls->size()) {
+    then(caf::error{});
+    return;
+  }
+  const auto& call = (*calls)[i];
+  auto step_mark = mark + "." + call.target;
+  self->request(ctx.messenger, std::chrono::seconds(60), sync_atom::value, call)
+      .then(
+          [=](ok_atom) {
+            auto* processed = ctx.processed;
+            auto op = [processed, step_mark,
+                       event_id](store::write_txn& txn) -> store::result<void> {
+              auto r = processed->mark_in(txn, step_mark, event_id);
+              if (!r)
+                return make_unexpected(r.error());
+              return {};
+            };
+            self->request(ctx.writer, caf::infinite, write_atom::value,
+                          make_write_op(op))
+                .then(
+                    [=](ok_atom) {
+                      send_calls(self, ctx, mark, event_id, calls, i + 1, then);
+                    },
+                    [then](caf::error& err) {
+                      then(std::move(err));
+                    });
+          },
+          [then](caf::error& err) {
+            then(std::move(err));
+          });
+}
+
+} // namespace
+
 queued_listener_actor::behavior_type
 channel_worker(queued_listener_actor::pointer self, listener_context ctx) {
   auto lg = log::get("listeners");
@@ -336,18 +386,38 @@ channel_worker(queued_listener_actor::pointer self, listener_context ctx) {
           m.created_at = now;
           msgs.push_back(std::move(m));
         }
+        // Channels with a provider go out through it; the rest to the
+        // outbox.
+        auto sends = std::make_shared<std::vector<outbound_call>>();
+        std::vector<store::outbound_message> kept;
+        for (auto& m : msgs) {
+          if (ctx.messenger && ctx.provider_channels.count(m.channel) > 0)
+            sends->push_back(message_call(m));
+          else
+            kept.push_back(std::move(m));
+        }
         auto* outbox = ctx.outbox;
         auto rp = self->make_response_promise<ok_atom>();
-        commit_once(
-            self, ctx, req.listener + "#" + std::to_string(req.job_id),
-            req.event.id,
-            [outbox, msgs](store::write_txn& txn) -> store::result<void> {
-              for (const auto& m : msgs)
-                if (auto r = outbox->add_in(txn, m); !r)
-                  return make_unexpected(r.error());
-              return {};
-            },
-            rp);
+        auto mark = req.listener + "#" + std::to_string(req.job_id);
+        auto event_id = req.event.id;
+        send_calls(
+            self, ctx, mark, event_id, sends, 0,
+            [self, ctx, mark, event_id, outbox, kept,
+             rp](caf::error err) mutable {
+              if (err) {
+                rp.deliver(std::move(err));
+                return;
+              }
+              commit_once(
+                  self, ctx, mark, event_id,
+                  [outbox, kept](store::write_txn& txn) -> store::result<void> {
+                    for (const auto& m : kept)
+                      if (auto r = outbox->add_in(txn, m); !r)
+                        return make_unexpected(r.error());
+                    return {};
+                  },
+                  rp);
+            });
         return rp;
       },
       [lg](failed_atom, const job_request& req, const std::string& error) {
@@ -360,52 +430,59 @@ channel_worker(queued_listener_actor::pointer self, listener_context ctx) {
 // -- UpdateAnalytics
 // ------------------------------------------------------------
 
+expected<std::vector<std::pair<std::string, std::int64_t>>, decode_error>
+analytics_deltas(const envelope& event) {
+  std::vector<std::pair<std::string, std::int64_t>> deltas;
+  const auto& company = event.company_id;
+  if (event.type == "appointment.created") {
+    auto ev = event_from<appointment_created>(event);
+    if (!ev)
+      return make_unexpected(ev.error());
+    const auto& a = ev->appointment;
+    auto base = projection_keys::analytics("appointments", company);
+    auto lead_h = (a.start_time - event.occurred_at) / hour_ms;
+    deltas = {
+        {base + "count", 1},
+        {base + "branch=" + a.branch_id, 1},
+        {base + "service=" + a.service_id, 1},
+        {base + "source=" + (ev->source.empty() ? text("unknown") : ev->source),
+         1},
+        {base + "day=" + day_of(event.occurred_at), 1},
+        {base + "value_cents", a.price_cents},
+        {base + "lead_time_hours_sum", lead_h}};
+  } else if (event.type == "call.completed") {
+    auto ev = event_from<call_completed>(event);
+    if (!ev)
+      return make_unexpected(ev.error());
+    auto base = projection_keys::analytics("calls", company);
+    deltas = {{base + "count", 1},
+              {base + "sentiment=" + sentiment(*ev), 1},
+              {base + "booking_intent", has_appointment_request(*ev) ? 1 : 0}};
+  } else if (event.type == "customer.created") {
+    auto ev = event_from<customer_created>(event);
+    if (!ev)
+      return make_unexpected(ev.error());
+    auto base = projection_keys::analytics("customers", company);
+    auto names = enum_names(ev->source);
+    deltas = {{base + "count", 1},
+              {base + "source="
+                   + std::string{names[static_cast<std::size_t>(ev->source)]},
+               1}};
+  }
+  return deltas;
+}
+
 queued_listener_actor::behavior_type
 update_analytics(queued_listener_actor::pointer self, listener_context ctx) {
   auto lg = log::get("listeners");
   return {
       [self, ctx](handle_atom, const job_request& req) -> caf::result<ok_atom> {
-        std::vector<std::pair<std::string, std::int64_t>> deltas;
-        const auto& company = req.event.company_id;
-        if (req.event.type == "appointment.created") {
-          auto ev = event_from<appointment_created>(req.event);
-          if (!ev)
-            return bad_event(req, ev.error());
-          const auto& a = ev->appointment;
-          auto base = projection_keys::analytics("appointments", company);
-          auto lead_h = (a.start_time - req.event.occurred_at) / hour_ms;
-          deltas = {{base + "count", 1},
-                    {base + "branch=" + a.branch_id, 1},
-                    {base + "service=" + a.service_id, 1},
-                    {base + "source="
-                         + (ev->source.empty() ? text("unknown") : ev->source),
-                     1},
-                    {base + "day=" + day_of(req.event.occurred_at), 1},
-                    {base + "value_cents", a.price_cents},
-                    {base + "lead_time_hours_sum", lead_h}};
-        } else if (req.event.type == "call.completed") {
-          auto ev = event_from<call_completed>(req.event);
-          if (!ev)
-            return bad_event(req, ev.error());
-          auto base = projection_keys::analytics("calls", company);
-          deltas = {
-              {base + "count", 1},
-              {base + "sentiment=" + sentiment(*ev), 1},
-              {base + "booking_intent", has_appointment_request(*ev) ? 1 : 0}};
-        } else if (req.event.type == "customer.created") {
-          auto ev = event_from<customer_created>(req.event);
-          if (!ev)
-            return bad_event(req, ev.error());
-          auto base = projection_keys::analytics("customers", company);
-          auto names = enum_names(ev->source);
-          deltas = {
-              {base + "count", 1},
-              {base + "source="
-                   + std::string{names[static_cast<std::size_t>(ev->source)]},
-               1}};
-        } else {
+        auto computed = analytics_deltas(req.event);
+        if (!computed)
+          return bad_event(req, computed.error());
+        auto deltas = std::move(*computed);
+        if (deltas.empty())
           return ok_atom::value;
-        }
         auto* proj = ctx.projections;
         auto rp = self->make_response_promise<ok_atom>();
         commit_once(
@@ -478,9 +555,12 @@ void run_steps(queued_listener_actor::pointer self, listener_context ctx,
                     });
           },
           [rp, step](caf::error& err) mutable {
+            // A refusal stays one: the queue then fails the job at once.
+            auto code = runtime_code(err) == runtime_errc::rejected
+                            ? runtime_errc::rejected
+                            : runtime_errc::listener_failed;
             rp.deliver(make_runtime_error(
-                runtime_errc::listener_failed,
-                step.call.target + " sync failed: " + describe(err)));
+                code, step.call.target + " sync failed: " + describe(err)));
           });
 }
 
@@ -500,8 +580,17 @@ sync_with_external_services(queued_listener_actor::pointer self,
           if (!ev)
             return bad_event(req, ev.error());
           auto body = to_json_text(ev->appointment);
+          // Cal.com wants an attendee: the customer, when it can be read.
+          auto calcom_body = body;
+          if (auto c
+              = load_customer(*ctx.events, ev->appointment.customer_id)) {
+            auto v = boost::json::parse(body);
+            v.as_object()["customer"] = boost::json::parse(to_json_text(*c));
+            calcom_body = boost::json::serialize(v);
+          }
           steps->push_back(
-              {"calcom", {"calcom", "booking.create", key + ":calcom", body}});
+              {"calcom",
+               {"calcom", "booking.create", key + ":calcom", calcom_body}});
           steps->push_back(
               {"crm", {"crm", "appointment.upsert", key + ":crm", body}});
         } else if (req.event.type == "customer.updated") {

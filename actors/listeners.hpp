@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include <actors/clock.hpp>
 #include <actors/interfaces.hpp>
 #include <actors/listener_registry.hpp>
+#include <messages/decode_error.hpp>
 #include <messages/entities.hpp>
 
 namespace switchboard::store {
@@ -24,6 +26,16 @@ class message_outbox;
 } // namespace switchboard::store
 
 namespace switchboard {
+
+// -- outbound endpoints
+// ---------------------------------------------------------
+
+using sync_atom = caf::atom_constant<caf::atom("sync")>;
+
+/// An external service endpoint; an error answer fails the attempt (one
+/// with `runtime_errc::rejected` fails the job at once).
+using endpoint_actor = caf::typed_actor<
+    caf::replies_to<sync_atom, outbound_call>::with<ok_atom>>;
 
 /// What a listener needs from the node; handed over at spawn.
 struct listener_context {
@@ -38,6 +50,11 @@ struct listener_context {
   /// that enqueues jobs wakes their queue.
   std::shared_ptr<std::map<std::string, queue_supervisor_actor>> queues
       = std::make_shared<std::map<std::string, queue_supervisor_actor>>();
+  /// The provider endpoint of channel messages (see actors/providers.hpp),
+  /// used for the channels in `provider_channels`; the others go to the
+  /// outbox.
+  endpoint_actor messenger;
+  std::set<std::string> provider_channels;
 };
 
 // -- names --------------------------------------------------------------------
@@ -73,15 +90,6 @@ void register_seed_listeners(listener_registry& reg);
 expected<customer, std::string> load_customer(const store::event_store& events,
                                               const std::string& id);
 
-// -- outbound endpoints
-// ---------------------------------------------------------
-
-using sync_atom = caf::atom_constant<caf::atom("sync")>;
-
-/// An external service endpoint; an error answer fails the attempt.
-using endpoint_actor = caf::typed_actor<
-    caf::replies_to<sync_atom, outbound_call>::with<ok_atom>>;
-
 // -- listener actors
 // ------------------------------------------------------------
 
@@ -93,10 +101,18 @@ send_appointment_notification(queued_listener_actor::pointer self,
                               listener_context ctx);
 
 /// The channel workers (notify.sms, notify.email, notify.whatsapp) and the
-/// reminders: with no provider configured, each message goes to the LMDB
+/// reminders: a message on a channel with a provider goes to
+/// `ctx.messenger` (each sent one is marked, so a retry sends only the
+/// rest); with no provider configured, each message goes to the LMDB
 /// outbox, with its processed mark in the same transaction.
 queued_listener_actor::behavior_type
 channel_worker(queued_listener_actor::pointer self, listener_context ctx);
+
+/// The counter deltas UpdateAnalytics applies for `ev` (empty for types
+/// it does not count). Pure: the listener and `switchboard replay
+/// analytics` share it. Errors: the event's data does not decode.
+expected<std::vector<std::pair<std::string, std::int64_t>>, decode_error>
+analytics_deltas(const envelope& ev);
 
 /// UpdateAnalytics: projections of appointments (by company, branch,
 /// service, source, day; value; lead time), calls (by sentiment, booking

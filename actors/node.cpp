@@ -160,9 +160,23 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
   ctx.outbox = s.outbox.get();
   ctx.writer = n->writer_;
   ctx.clock = clock;
-  n->endpoint_ = opts.endpoint ? opts.endpoint(sys)
-                               : spawn_outbox_endpoint(sys, s.outbox.get(),
-                                                       n->writer_, clock);
+  auto with_providers = opts.providers.configured();
+  if (!opts.endpoint || !with_providers.empty())
+    n->outbox_endpoint_
+        = spawn_outbox_endpoint(sys, s.outbox.get(), n->writer_, clock);
+  if (!with_providers.empty()) {
+    // Blocking curl calls run on detached workers, except under the test
+    // coordinator, where they run inline.
+    n->provider_endpoint_ = spawn_provider_endpoint(
+        sys, opts.providers, n->outbox_endpoint_, clock, !opts.blocking_writer);
+    ctx.messenger = n->provider_endpoint_;
+    for (const char* ch : {"sms", "email", "whatsapp"})
+      if (with_providers.count(ch) > 0)
+        ctx.provider_channels.emplace(ch);
+  }
+  n->endpoint_ = opts.endpoint           ? opts.endpoint(sys)
+                 : n->provider_endpoint_ ? n->provider_endpoint_
+                                         : n->outbox_endpoint_;
   n->deterministic_ = opts.blocking_writer;
   auto endpoint = n->endpoint_;
   // Which actor serves which listener names.
@@ -258,7 +272,9 @@ void node::stop() {
       caf::anon_send_exit(q, caf::exit_reason::user_shutdown);
     for (auto& [name, h] : sync_)
       caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(endpoint_, caf::exit_reason::user_shutdown);
+    for (const auto& h : {endpoint_, outbox_endpoint_, provider_endpoint_})
+      if (h)
+        caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
     store_.reset();
     return;
   }
@@ -283,6 +299,8 @@ void node::stop() {
       kill(h);
     kill(cache_);
     kill(endpoint_);
+    kill(provider_endpoint_);
+    kill(outbox_endpoint_);
     kill(writer_);
     self->wait_for(dispatcher_);
     for (auto& [name, q] : queues_)

@@ -12,6 +12,7 @@
 #include <actors/interfaces.hpp>
 #include <actors/listener_registry.hpp>
 #include <actors/listeners.hpp>
+#include <actors/providers.hpp>
 #include <actors/queue_supervisor.hpp>
 #include <store/environment.hpp>
 
@@ -45,6 +46,10 @@ struct node_options {
   /// Spawns the endpoint of external services (Cal.com, CRM); empty:
   /// calls go to the outbox.
   std::function<endpoint_actor(caf::actor_system&)> endpoint;
+  /// Real providers (Cal.com, CRM, SMS, WhatsApp, SMTP); targets without
+  /// one go to the outbox. `endpoint`, when set, still serves Cal.com and
+  /// CRM.
+  provider_options providers;
   /// Extra registrations (tests add listeners) before the actors start.
   std::function<void(listener_registry&)> configure;
   /// Extra listener actors, each with the queue whose supervisor runs it.
@@ -117,6 +122,8 @@ private:
   dispatcher_actor dispatcher_;
   cache_actor cache_;
   endpoint_actor endpoint_;
+  endpoint_actor outbox_endpoint_;
+  endpoint_actor provider_endpoint_;
   std::map<std::string, sync_listener_actor> sync_;
   std::map<std::string, queue_supervisor_actor> queues_;
   bool stopped_ = false;

@@ -125,7 +125,9 @@ void on_attempt_failed(self_ptr self, const store::job& j, job_request req,
     policy = spec->retry;
   policy.tries = j.max_tries;
   policy.backoff_s = j.backoff_s;
-  if (store::will_exceed_max_attempts(j, now, is_exception)) {
+  // A refusal (a provider's 4xx) does not get better by retrying.
+  if (runtime_code(err) == runtime_errc::rejected
+      || store::will_exceed_max_attempts(j, now, is_exception)) {
     fail_job(self, j, std::move(req), reason);
     return;
   }

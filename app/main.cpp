@@ -5,6 +5,7 @@
 #include <vector>
 
 #include <app/cli.hpp>
+#include <app/cli_tools.hpp>
 #include <app/tenant_cli.hpp>
 
 namespace {
@@ -14,6 +15,11 @@ constexpr const char* usage = R"(usage: switchboard <command> [options]
 commands:
   serve     run the daemon until SIGTERM (reads ./config.ini when present)
   config    show or check the effective configuration
+  events    list stored events (by type, aggregate, sequence)
+  jobs      list failed jobs, retry or forget one
+  replay    rebuild a projection from the event log (analytics)
+  check     check the consistency of the store
+  outbox    list the messages in the outbox
   tenant    add companies and API tokens, list them
   version   print the version
   help      print this text
@@ -37,6 +43,16 @@ int main(int argc, char** argv) {
     return run_serve(args);
   if (cmd == "config")
     return run_config(args);
+  if (cmd == "events")
+    return run_events(args);
+  if (cmd == "jobs")
+    return run_jobs(args);
+  if (cmd == "replay")
+    return run_replay(args);
+  if (cmd == "check")
+    return run_check(args);
+  if (cmd == "outbox")
+    return run_outbox(args);
   if (cmd == "tenant")
     return run_tenant(args);
   if (cmd == "version" || cmd == "--version") {

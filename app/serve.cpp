@@ -11,6 +11,7 @@
 #include <actors/node.hpp>
 #include <actors/runtime.hpp>
 #include <app/cli.hpp>
+#include <app/cli_tools.hpp>
 #include <app/http/gateway.hpp>
 #include <app/store_options.hpp>
 #include <store/event_store.hpp>
@@ -68,6 +69,7 @@ int run_serve(const std::vector<std::string>& args) {
   caf::actor_system sys{rcfg};
   node_options nopts;
   nopts.store = opts;
+  nopts.providers = provider_options_from(*cfg);
   for (const auto& q : {"notifications", "analytics", "default"})
     nopts.concurrency[q] = static_cast<std::uint32_t>(
         cfg->get_int(std::string{"queues."} + q + "_concurrency"));

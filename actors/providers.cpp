@@ -1,0 +1,641 @@
+#include "actors/providers.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <ctime>
+#include <deque>
+#include <mutex>
+
+#include <boost/json.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+#include <curl/curl.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <actors/errors.hpp>
+#include <actors/log.hpp>
+#include <messages/json.hpp>
+#include <messages/time.hpp>
+
+namespace switchboard {
+
+namespace {
+
+namespace json = boost::json;
+
+std::string str_of(const json::object& o, const char* key) {
+  if (auto* v = o.if_contains(key); v && v->is_string())
+    return std::string{v->get_string()};
+  return {};
+}
+
+std::string trim_slash(std::string s) {
+  while (!s.empty() && s.back() == '/')
+    s.pop_back();
+  return s;
+}
+
+/// The fields of a message_call body.
+struct message_fields {
+  std::string to, subject, body, channel;
+};
+
+expected<message_fields, std::string> parse_message(const outbound_call& c) {
+  json::error_code ec;
+  auto v = json::parse(c.body, ec);
+  if (ec || !v.is_object())
+    return make_unexpected(c.target + " message " + c.idempotency_key
+                           + ": body is not a JSON object");
+  auto& o = v.as_object();
+  message_fields m{str_of(o, "to"), str_of(o, "subject"), str_of(o, "body"),
+                   str_of(o, "channel")};
+  if (m.to.empty())
+    return make_unexpected(c.target + " message " + c.idempotency_key
+                           + ": no recipient");
+  if (m.channel.empty())
+    m.channel = c.target;
+  return m;
+}
+
+std::string base64(std::string_view in) {
+  static constexpr char tbl[]
+      = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    auto n = (static_cast<unsigned char>(in[i]) << 16)
+             | (static_cast<unsigned char>(in[i + 1]) << 8)
+             | static_cast<unsigned char>(in[i + 2]);
+    out += tbl[(n >> 18) & 63];
+    out += tbl[(n >> 12) & 63];
+    out += tbl[(n >> 6) & 63];
+    out += tbl[n & 63];
+  }
+  if (i + 1 == in.size()) {
+    auto n = static_cast<unsigned char>(in[i]) << 16;
+    out += tbl[(n >> 18) & 63];
+    out += tbl[(n >> 12) & 63];
+    out += "==";
+  } else if (i + 2 == in.size()) {
+    auto n = (static_cast<unsigned char>(in[i]) << 16)
+             | (static_cast<unsigned char>(in[i + 1]) << 8);
+    out += tbl[(n >> 18) & 63];
+    out += tbl[(n >> 12) & 63];
+    out += tbl[(n >> 6) & 63];
+    out += '=';
+  }
+  return out;
+}
+
+/// A header value: as is when printable ASCII, else an RFC 2047 word.
+std::string header_text(const std::string& s) {
+  bool plain = true;
+  for (unsigned char c : s)
+    if (c >= 0x80 || c < 0x20)
+      plain = false;
+  return plain ? s : "=?UTF-8?B?" + base64(s) + "?=";
+}
+
+/// A Message-ID local part from an idempotency key (RFC 5322 atext).
+std::string message_id_part(const std::string& key) {
+  std::string out;
+  for (unsigned char c : key)
+    out += std::isalnum(c) != 0 || c == '-' || c == '.' || c == '_'
+               ? static_cast<char>(c)
+               : '.';
+  return out;
+}
+
+std::string rfc5322_date(timestamp_ms now) {
+  auto secs = static_cast<std::time_t>(now / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  static constexpr const char* days[]
+      = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* months[]
+      = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d +0000",
+                days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
+                tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return buf;
+}
+
+/// CRLF line ends for an SMTP body.
+std::string crlf(const std::string& text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r'))
+      out += '\r';
+    out += text[i];
+  }
+  return out;
+}
+
+void curl_init_once() {
+  static std::once_flag flag;
+  std::call_once(flag, [] {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+  });
+}
+
+std::size_t collect(char* ptr, std::size_t size, std::size_t n, void* out) {
+  auto* s = static_cast<std::string*>(out);
+  auto total = size * n;
+  if (s->size() < 64 * 1024)
+    s->append(ptr, total);
+  return total;
+}
+
+/// Maps a transport failure (no usable answer) to an outcome.
+provider_result transport_failure(const std::string& target, CURLcode rc,
+                                  const char* errbuf,
+                                  std::uint32_t timeout_ms) {
+  provider_result r;
+  std::string detail = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
+  switch (rc) {
+  case CURLE_OPERATION_TIMEDOUT:
+    r.outcome = provider_outcome::retry;
+    r.timeout = true;
+    r.message = target + " timed out after " + std::to_string(timeout_ms)
+                + " ms: " + detail;
+    break;
+  case CURLE_URL_MALFORMAT:
+  case CURLE_UNSUPPORTED_PROTOCOL:
+    r.outcome = provider_outcome::rejected;
+    r.message = target + " is misconfigured: " + detail;
+    break;
+  default:
+    r.outcome = provider_outcome::retry;
+    r.message = target + " unreachable: " + detail;
+    break;
+  }
+  return r;
+}
+
+struct curl_handle {
+  CURL* h = curl_easy_init();
+  curl_slist* headers = nullptr;
+  ~curl_handle() {
+    if (headers != nullptr)
+      curl_slist_free_all(headers);
+    if (h != nullptr)
+      curl_easy_cleanup(h);
+  }
+};
+
+} // namespace
+
+std::set<std::string> provider_options::configured() const {
+  std::set<std::string> out;
+  if (!calcom.base_url.empty())
+    out.emplace("calcom");
+  if (!crm.webhook_url.empty())
+    out.emplace("crm");
+  if (!sms.url.empty())
+    out.emplace("sms");
+  if (!whatsapp.url.empty())
+    out.emplace("whatsapp");
+  if (!smtp.host.empty())
+    out.emplace("email");
+  return out;
+}
+
+outbound_call message_call(const store::outbound_message& m) {
+  json::object body{{"to", m.recipient},
+                    {"subject", m.subject},
+                    {"body", m.body},
+                    {"channel", m.channel}};
+  return {m.channel, "message.send", m.idempotency_key, json::serialize(body)};
+}
+
+std::string hmac_sha256_hex(const std::string& key, const std::string& data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), md,
+       &len);
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out += hex[md[i] >> 4];
+    out += hex[md[i] & 15];
+  }
+  return out;
+}
+
+expected<http_request, std::string> calcom_request(const provider_options& opts,
+                                                   const outbound_call& call) {
+  if (call.operation != "booking.create")
+    return make_unexpected("calcom: unsupported operation " + call.operation);
+  json::error_code ec;
+  auto v = json::parse(call.body, ec);
+  if (ec || !v.is_object())
+    return make_unexpected("calcom: body is not a JSON object");
+  auto a = from_json<appointment>(v);
+  if (!a)
+    return make_unexpected("calcom: body is not an appointment: "
+                           + a.error().field + ": " + a.error().message);
+  json::object attendee{{"name", "Customer " + a->customer_id},
+                        {"timeZone", "UTC"}};
+  if (auto* c = v.as_object().if_contains("customer"); c && c->is_object()) {
+    auto& co = c->as_object();
+    if (auto n = str_of(co, "name"); !n.empty())
+      attendee["name"] = n;
+    if (auto e = str_of(co, "email"); !e.empty())
+      attendee["email"] = e;
+    if (auto p = str_of(co, "phone"); !p.empty())
+      attendee["phoneNumber"] = p;
+  }
+  json::object body{
+      {"start", format_rfc3339(a->start_time)},
+      {"lengthInMinutes", (a->end_time - a->start_time) / 60000},
+      {"attendee", attendee},
+      {"metadata",
+       {{"appointment_id", a->id},
+        {"company_id", a->company_id},
+        {"branch_id", a->branch_id},
+        {"staff_id", a->staff_id},
+        {"service_id", a->service_id},
+        {"customer_id", a->customer_id}}},
+  };
+  // A numeric service id is the Cal.com event type; otherwise its slug.
+  const auto& sid = a->service_id;
+  if (!sid.empty() && sid.size() < 16
+      && sid.find_first_not_of("0123456789") == std::string::npos)
+    body["eventTypeId"] = std::stoll(sid);
+  else
+    body["eventTypeSlug"] = sid;
+  http_request req;
+  req.url = trim_slash(opts.calcom.base_url) + "/v2/bookings";
+  req.headers = {{"Content-Type", "application/json"},
+                 {"cal-api-version", opts.calcom.api_version},
+                 {"Idempotency-Key", call.idempotency_key}};
+  if (!opts.calcom.api_key.empty())
+    req.headers.emplace_back("Authorization", "Bearer " + opts.calcom.api_key);
+  req.body = json::serialize(body);
+  req.timeout_ms = opts.calcom.timeout_ms;
+  return req;
+}
+
+http_request crm_request(const provider_options& opts,
+                         const outbound_call& call, timestamp_ms now) {
+  json::error_code ec;
+  auto data = json::parse(call.body, ec);
+  if (ec)
+    data = json::string{call.body};
+  json::object body{{"event", call.operation},
+                    {"idempotency_key", call.idempotency_key},
+                    {"sent_at", format_rfc3339(now)},
+                    {"data", data}};
+  http_request req;
+  req.url = opts.crm.webhook_url;
+  req.body = json::serialize(body);
+  req.timeout_ms = opts.crm.timeout_ms;
+  req.headers = {{"Content-Type", "application/json"},
+                 {"Idempotency-Key", call.idempotency_key}};
+  if (!opts.crm.token.empty())
+    req.headers.emplace_back("Authorization", "Bearer " + opts.crm.token);
+  if (!opts.crm.secret.empty()) {
+    auto ts = std::to_string(now / 1000);
+    req.headers.emplace_back("X-Switchboard-Timestamp", ts);
+    req.headers.emplace_back(
+        "X-Switchboard-Signature",
+        "sha256=" + hmac_sha256_hex(opts.crm.secret, ts + "." + req.body));
+  }
+  return req;
+}
+
+expected<http_request, std::string>
+messaging_request(const http_provider& p, const outbound_call& call) {
+  auto m = parse_message(call);
+  if (!m)
+    return make_unexpected(m.error());
+  json::object body{{"to", m->to}, {"body", m->body}, {"channel", m->channel}};
+  http_request req;
+  req.url = p.url;
+  req.body = json::serialize(body);
+  req.timeout_ms = p.timeout_ms;
+  req.headers = {{"Content-Type", "application/json"},
+                 {"Idempotency-Key", call.idempotency_key}};
+  if (!p.token.empty())
+    req.headers.emplace_back("Authorization", "Bearer " + p.token);
+  return req;
+}
+
+expected<smtp_request, std::string> email_request(const provider_options& opts,
+                                                  const outbound_call& call,
+                                                  timestamp_ms now) {
+  auto m = parse_message(call);
+  if (!m)
+    return make_unexpected(m.error());
+  const auto& s = opts.smtp;
+  smtp_request req;
+  req.url = (s.tls == "tls" ? "smtps://" : "smtp://") + s.host + ":"
+            + std::to_string(s.port);
+  auto from = s.from.empty() ? std::string{"switchboard@localhost"} : s.from;
+  req.mail_from = "<" + from + ">";
+  req.rcpt_to = {"<" + m->to + ">"};
+  auto at = from.find('@');
+  auto domain = at == std::string::npos ? std::string{"switchboard.local"}
+                                        : from.substr(at + 1);
+  std::string text;
+  text += "Date: " + rfc5322_date(now) + "\r\n";
+  text += "From: " + from + "\r\n";
+  text += "To: " + m->to + "\r\n";
+  text += "Subject: " + header_text(m->subject) + "\r\n";
+  text += "Message-ID: <" + message_id_part(call.idempotency_key) + "@" + domain
+          + ">\r\n";
+  text += "MIME-Version: 1.0\r\n";
+  text += "Content-Type: text/plain; charset=utf-8\r\n";
+  text += "Content-Transfer-Encoding: 8bit\r\n";
+  text += "\r\n";
+  text += crlf(m->body) + "\r\n";
+  req.message = std::move(text);
+  return req;
+}
+
+provider_result classify_http(const std::string& target, long status,
+                              const std::string& body) {
+  provider_result r;
+  r.status = status;
+  if (status >= 200 && status < 300) {
+    r.outcome = provider_outcome::delivered;
+    return r;
+  }
+  // The provider's own words: its JSON message, else the body's start.
+  std::string said;
+  json::error_code ec;
+  auto v = json::parse(body, ec);
+  if (!ec && v.is_object()) {
+    auto& o = v.as_object();
+    said = str_of(o, "message");
+    if (said.empty())
+      said = str_of(o, "error");
+    if (said.empty())
+      if (auto* e = o.if_contains("error"); e && e->is_object())
+        said = str_of(e->as_object(), "message");
+  }
+  if (said.empty())
+    said = body.substr(0, 300);
+  r.message = target + " answered " + std::to_string(status)
+              + (said.empty() ? std::string{} : ": " + said);
+  bool transient = status >= 500 || status == 408 || status == 425
+                   || status == 429 || status < 200;
+  r.outcome = transient ? provider_outcome::retry : provider_outcome::rejected;
+  return r;
+}
+
+provider_result perform_http(const std::string& target,
+                             const http_request& req) {
+  curl_init_once();
+  curl_handle c;
+  if (c.h == nullptr)
+    return {provider_outcome::retry, 0, false, "curl_easy_init failed"};
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  std::string answer;
+  for (const auto& [k, v] : req.headers)
+    c.headers = curl_slist_append(c.headers, (k + ": " + v).c_str());
+  // No "Expect: 100-continue" round trip.
+  c.headers = curl_slist_append(c.headers, "Expect:");
+  curl_easy_setopt(c.h, CURLOPT_URL, req.url.c_str());
+  curl_easy_setopt(c.h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c.h, CURLOPT_POST, 1L);
+  curl_easy_setopt(c.h, CURLOPT_POSTFIELDS, req.body.data());
+  curl_easy_setopt(c.h, CURLOPT_POSTFIELDSIZE,
+                   static_cast<long>(req.body.size()));
+  curl_easy_setopt(c.h, CURLOPT_HTTPHEADER, c.headers);
+  curl_easy_setopt(c.h, CURLOPT_TIMEOUT_MS, static_cast<long>(req.timeout_ms));
+  curl_easy_setopt(c.h, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(req.timeout_ms));
+  curl_easy_setopt(c.h, CURLOPT_WRITEFUNCTION, &collect);
+  curl_easy_setopt(c.h, CURLOPT_WRITEDATA, &answer);
+  curl_easy_setopt(c.h, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(c.h, CURLOPT_USERAGENT, "switchboard");
+  auto rc = curl_easy_perform(c.h);
+  if (rc != CURLE_OK)
+    return transport_failure(target, rc, errbuf, req.timeout_ms);
+  long status = 0;
+  curl_easy_getinfo(c.h, CURLINFO_RESPONSE_CODE, &status);
+  return classify_http(target, status, answer);
+}
+
+provider_result perform_smtp(const provider_options::smtp_options& opts,
+                             const smtp_request& req) {
+  curl_init_once();
+  curl_handle c;
+  if (c.h == nullptr)
+    return {provider_outcome::retry, 0, false, "curl_easy_init failed"};
+  char errbuf[CURL_ERROR_SIZE] = {0};
+  struct reader {
+    const std::string* text;
+    std::size_t pos = 0;
+  } rd{&req.message};
+  auto read_fn = +[](char* out, std::size_t size, std::size_t n,
+                     void* ud) -> std::size_t {
+    auto* r = static_cast<reader*>(ud);
+    auto left = r->text->size() - r->pos;
+    auto take = std::min(left, size * n);
+    std::memcpy(out, r->text->data() + r->pos, take);
+    r->pos += take;
+    return take;
+  };
+  for (const auto& to : req.rcpt_to)
+    c.headers = curl_slist_append(c.headers, to.c_str());
+  curl_easy_setopt(c.h, CURLOPT_URL, req.url.c_str());
+  curl_easy_setopt(c.h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c.h, CURLOPT_MAIL_FROM, req.mail_from.c_str());
+  curl_easy_setopt(c.h, CURLOPT_MAIL_RCPT, c.headers);
+  curl_easy_setopt(c.h, CURLOPT_UPLOAD, 1L);
+  curl_easy_setopt(c.h, CURLOPT_READFUNCTION, read_fn);
+  curl_easy_setopt(c.h, CURLOPT_READDATA, &rd);
+  curl_easy_setopt(c.h, CURLOPT_INFILESIZE,
+                   static_cast<long>(req.message.size()));
+  curl_easy_setopt(c.h, CURLOPT_TIMEOUT_MS, static_cast<long>(opts.timeout_ms));
+  curl_easy_setopt(c.h, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(opts.timeout_ms));
+  curl_easy_setopt(c.h, CURLOPT_ERRORBUFFER, errbuf);
+  if (opts.tls == "starttls")
+    curl_easy_setopt(c.h, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
+  if (!opts.user.empty()) {
+    curl_easy_setopt(c.h, CURLOPT_USERNAME, opts.user.c_str());
+    curl_easy_setopt(c.h, CURLOPT_PASSWORD, opts.password.c_str());
+  }
+  auto rc = curl_easy_perform(c.h);
+  long status = 0;
+  curl_easy_getinfo(c.h, CURLINFO_RESPONSE_CODE, &status);
+  if (rc == CURLE_OK)
+    return {provider_outcome::delivered, status, false, {}};
+  auto r = transport_failure("smtp", rc, errbuf, opts.timeout_ms);
+  r.status = status;
+  // A permanent SMTP reply (5xx) to MAIL, RCPT or DATA: a bad address or
+  // a refused message.
+  if (status >= 500 && status < 600 && rc != CURLE_OPERATION_TIMEDOUT) {
+    r.outcome = provider_outcome::rejected;
+    r.message = "smtp answered " + std::to_string(status) + ": "
+                + (errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
+  }
+  return r;
+}
+
+provider_result call_provider(const provider_options& opts,
+                              const outbound_call& call, timestamp_ms now) {
+  auto refuse = [](std::string msg) {
+    return provider_result{provider_outcome::rejected, 0, false,
+                           std::move(msg)};
+  };
+  if (call.target == "calcom") {
+    auto req = calcom_request(opts, call);
+    if (!req)
+      return refuse(req.error());
+    return perform_http("calcom", *req);
+  }
+  if (call.target == "crm")
+    return perform_http("crm", crm_request(opts, call, now));
+  if (call.target == "sms" || call.target == "whatsapp") {
+    const auto& p = call.target == "sms" ? opts.sms : opts.whatsapp;
+    auto req = messaging_request(p, call);
+    if (!req)
+      return refuse(req.error());
+    return perform_http(call.target, *req);
+  }
+  if (call.target == "email") {
+    auto req = email_request(opts, call, now);
+    if (!req)
+      return refuse(req.error());
+    return perform_smtp(opts.smtp, *req);
+  }
+  return refuse("no provider for target " + call.target);
+}
+
+caf::error to_error(const provider_result& r) {
+  switch (r.outcome) {
+  case provider_outcome::delivered:
+    return {};
+  case provider_outcome::rejected:
+    return make_runtime_error(runtime_errc::rejected, r.message);
+  case provider_outcome::retry:
+    break;
+  }
+  return make_runtime_error(
+      r.timeout ? runtime_errc::timeout : runtime_errc::unavailable, r.message);
+}
+
+// -- the endpoint actor -------------------------------------------------------
+
+namespace {
+
+/// A call waiting for a free worker.
+struct pending_call {
+  outbound_call call;
+  caf::typed_response_promise<ok_atom> rp;
+};
+
+struct provider_front_state {
+  std::vector<endpoint_actor> idle;
+  std::deque<pending_call> waiting;
+  static inline const char* name = "provider_endpoint";
+};
+
+using front_actor = endpoint_actor::stateful_pointer<provider_front_state>;
+
+void pump(front_actor self) {
+  auto& st = self->state;
+  while (!st.idle.empty() && !st.waiting.empty()) {
+    auto worker = st.idle.back();
+    st.idle.pop_back();
+    auto p = std::move(st.waiting.front());
+    st.waiting.pop_front();
+    // The worker's call ends by the provider's own timeout.
+    self->request(worker, caf::infinite, sync_atom::value, p.call)
+        .then(
+            [self, worker, rp = p.rp](ok_atom) mutable {
+              rp.deliver(ok_atom::value);
+              self->state.idle.push_back(worker);
+              pump(self);
+            },
+            [self, worker, rp = p.rp](caf::error& err) mutable {
+              rp.deliver(std::move(err));
+              self->state.idle.push_back(worker);
+              pump(self);
+            });
+  }
+}
+
+endpoint_actor::behavior_type provider_worker(endpoint_actor::pointer,
+                                              provider_options opts,
+                                              clock_fn clock) {
+  auto lg = log::get("providers");
+  return {
+      [opts, clock, lg](sync_atom,
+                        const outbound_call& call) -> caf::result<ok_atom> {
+        provider_result r;
+        try {
+          r = call_provider(opts, call, clock());
+        } catch (const std::exception& e) {
+          r = {provider_outcome::retry, 0, false,
+               call.target + " call failed: " + e.what()};
+        }
+        if (r.outcome == provider_outcome::delivered) {
+          lg->debug("{} {} delivered ({})", call.target, call.idempotency_key,
+                    r.status);
+          return ok_atom::value;
+        }
+        lg->warn("{} {} not delivered: {}", call.target, call.idempotency_key,
+                 r.message);
+        return to_error(r);
+      },
+  };
+}
+
+endpoint_actor::behavior_type provider_front(front_actor self,
+                                             provider_options opts,
+                                             endpoint_actor fallback,
+                                             clock_fn clock, bool detached) {
+  auto n = std::max<std::uint32_t>(opts.workers, 1);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    endpoint_actor w
+        = detached ? self->system().spawn<caf::detached>(provider_worker, opts,
+                                                         clock)
+                   : self->system().spawn(provider_worker, opts, clock);
+    self->state.idle.push_back(w);
+  }
+  self->attach_functor([workers = self->state.idle] {
+    for (const auto& w : workers)
+      caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
+  });
+  auto targets = opts.configured();
+  return {
+      [self, targets,
+       fallback](sync_atom, const outbound_call& call) -> caf::result<ok_atom> {
+        if (targets.count(call.target) == 0) {
+          if (!fallback)
+            return make_runtime_error(runtime_errc::rejected,
+                                      "no provider for " + call.target);
+          return self->delegate(fallback, sync_atom::value, call);
+        }
+        auto rp = self->make_response_promise<ok_atom>();
+        self->state.waiting.push_back({call, rp});
+        pump(self);
+        return rp;
+      },
+  };
+}
+
+} // namespace
+
+endpoint_actor spawn_provider_endpoint(caf::actor_system& sys,
+                                       provider_options opts,
+                                       endpoint_actor fallback, clock_fn clock,
+                                       bool detached) {
+  auto lg = log::get("providers");
+  for (const auto& t : opts.configured())
+    lg->info("provider for {} configured", t);
+  return sys.spawn(provider_front, std::move(opts), std::move(fallback),
+                   std::move(clock), detached);
+}
+
+} // namespace switchboard

@@ -1,0 +1,437 @@
+// `switchboard check`: the consistency of the store, read in one LMDB read
+// transaction (a snapshot, so it runs while the daemon writes).
+
+#include <cstring>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include <app/cli_common.hpp>
+#include <store/codec.hpp>
+#include <store/job_queue.hpp>
+
+namespace switchboard::app {
+
+namespace {
+
+constexpr const char* check_usage
+    = R"(usage: switchboard check [--max-problems N] [--config FILE]
+                         [--set section.key=value]...
+
+Checks the consistency of the store and exits 1 when it finds problems:
+  events       sequences 1..n without gaps; every record decodes and holds
+               its own sequence
+  streams      every stream's versions are 1..v without gaps, each entry
+               points at an event of that stream and version, and every
+               event is in exactly one stream
+  event_ids    every event id is indexed, and every entry points at the
+               event with that id
+  by_type, by_time, by_company
+               every event is indexed, and every entry points at an event
+               with that type, time or company
+  jobs         every job record decodes and has the index entry of its
+               state (due, leased, failed); every index entry points at a
+               job in that state and queue; unique keys point at live jobs
+Reads one snapshot: it runs while the daemon writes.
+)";
+
+std::string_view as_view(const MDB_val& v) {
+  return {static_cast<const char*>(v.mv_data), v.mv_size};
+}
+
+/// The event_ids key of an id: UUID text as a tag byte 1 and 16 bytes,
+/// anything else as a tag byte 0 and the id (see store/event_store.cpp).
+std::string id_key(std::string_view id) {
+  auto hex = [](char c) {
+    if (c >= '0' && c <= '9')
+      return c - '0';
+    if (c >= 'a' && c <= 'f')
+      return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+      return c - 'A' + 10;
+    return -1;
+  };
+  if (id.size() == 36 && id[8] == '-' && id[13] == '-' && id[18] == '-'
+      && id[23] == '-') {
+    std::string out(1, '\1');
+    bool ok = true;
+    for (std::size_t i = 0; i < 36 && ok;) {
+      if (id[i] == '-') {
+        ++i;
+        continue;
+      }
+      auto hi = hex(id[i]);
+      auto lo = hex(id[i + 1]);
+      ok = hi >= 0 && lo >= 0;
+      out += static_cast<char>((hi << 4) | lo);
+      i += 2;
+    }
+    if (ok && out.size() == 17)
+      return out;
+  }
+  return std::string(1, '\0') + std::string{id};
+}
+
+/// What an event is indexed under.
+struct event_facts {
+  std::string id, type, company, agg_type, agg_id;
+  timestamp_ms occurred_at = 0;
+  std::uint64_t version = 0;
+};
+
+class checker {
+public:
+  checker(node_store& st, std::uint64_t max_problems)
+      : st_(st), max_problems_(max_problems) {}
+
+  int run() {
+    auto txn = st_.env->begin_read();
+    if (!txn) {
+      std::cerr << "switchboard check: " << store::to_string(txn.error())
+                << '\n';
+      return 1;
+    }
+    t_ = txn->handle();
+    check_events();
+    check_streams();
+    check_event_ids();
+    check_name_index("by_type", [](const event_facts& f) {
+      return f.type;
+    });
+    check_name_index("by_company", [](const event_facts& f) {
+      return f.company;
+    });
+    check_by_time();
+    check_jobs();
+    if (problems_ == 0) {
+      std::cout << "store is consistent: " << events_.size() << " event(s), "
+                << jobs_ << " job(s)\n";
+      return 0;
+    }
+    std::cout << problems_ << " problem(s) found\n";
+    return 1;
+  }
+
+private:
+  void problem(const std::string& what) {
+    if (++problems_ <= max_problems_)
+      std::cout << "problem: " << what << '\n';
+  }
+
+  MDB_dbi db(const char* name, unsigned flags = 0) {
+    auto d = st_.env->open_db(name, flags);
+    if (!d) {
+      problem(std::string{"cannot open database "} + name + ": "
+              + store::to_string(d.error()));
+      return 0;
+    }
+    return *d;
+  }
+
+  /// Calls fn(key, value) for every entry of `dbi`.
+  template <class F>
+  void each(MDB_dbi dbi, const char* name, F fn) {
+    MDB_cursor* c = nullptr;
+    if (auto rc = mdb_cursor_open(t_, dbi, &c); rc != 0) {
+      problem(std::string{"cursor on "} + name + ": " + mdb_strerror(rc));
+      return;
+    }
+    MDB_val k, v;
+    int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+      fn(k, v);
+    if (rc != MDB_NOTFOUND)
+      problem(std::string{"reading "} + name + ": " + mdb_strerror(rc));
+    mdb_cursor_close(c);
+  }
+
+  void check_events() {
+    std::uint64_t expect = 1;
+    each(db("events"), "events", [&](const MDB_val& k, const MDB_val& v) {
+      if (k.mv_size != 8) {
+        problem("events: key of " + std::to_string(k.mv_size) + " bytes");
+        return;
+      }
+      auto seq = store::get_be64(k.mv_data);
+      if (seq != expect)
+        problem("events: sequence " + std::to_string(seq) + " follows "
+                + std::to_string(expect - 1) + " (gap)");
+      expect = seq + 1;
+      auto view = store::decode_record(v.mv_data, v.mv_size);
+      if (!view) {
+        problem("events: record " + std::to_string(seq)
+                + " does not decode: " + view.error().message);
+        return;
+      }
+      if (view->sequence != seq)
+        problem("events: record " + std::to_string(seq) + " says sequence "
+                + std::to_string(view->sequence));
+      events_[seq] = {std::string{view->id},
+                      std::string{view->type},
+                      std::string{view->company_id},
+                      std::string{view->aggregate_type},
+                      std::string{view->aggregate_id},
+                      view->occurred_at,
+                      view->version};
+    });
+  }
+
+  void check_streams() {
+    std::set<std::uint64_t> seen;
+    bool have_slot = false;
+    std::uint64_t slot = 0, last_version = 0;
+    std::string owner_type, owner_id;
+    each(db("streams"), "streams", [&](const MDB_val& k, const MDB_val& v) {
+      if (k.mv_size != 16 || v.mv_size != 8) {
+        problem("streams: malformed entry");
+        return;
+      }
+      auto s = store::get_be64(k.mv_data);
+      auto version = store::get_be64(static_cast<const char*>(k.mv_data) + 8);
+      auto seq = store::get_be64(v.mv_data);
+      if (!have_slot || s != slot) {
+        have_slot = true;
+        slot = s;
+        last_version = 0;
+        owner_type.clear();
+        owner_id.clear();
+      }
+      auto where = "streams: slot " + std::to_string(s) + " version "
+                   + std::to_string(version);
+      if (version != last_version + 1)
+        problem(where + " follows version " + std::to_string(last_version)
+                + " (not contiguous)");
+      last_version = version;
+      auto e = events_.find(seq);
+      if (e == events_.end()) {
+        problem(where + " points at missing event " + std::to_string(seq));
+        return;
+      }
+      if (!seen.insert(seq).second)
+        problem(where + ": event " + std::to_string(seq)
+                + " is in a stream twice");
+      if (e->second.version != version)
+        problem(where + " points at event " + std::to_string(seq)
+                + " of version " + std::to_string(e->second.version));
+      if (owner_type.empty()) {
+        owner_type = e->second.agg_type;
+        owner_id = e->second.agg_id;
+      } else if (owner_type != e->second.agg_type
+                 || owner_id != e->second.agg_id) {
+        problem(where + " holds event " + std::to_string(seq) + " of "
+                + e->second.agg_type + "/" + e->second.agg_id
+                + ", not of the stream " + owner_type + "/" + owner_id);
+      }
+    });
+    for (const auto& [seq, f] : events_)
+      if (seen.count(seq) == 0)
+        problem("streams: event " + std::to_string(seq) + " (" + f.agg_type
+                + "/" + f.agg_id + " v" + std::to_string(f.version)
+                + ") is in no stream");
+  }
+
+  void check_event_ids() {
+    std::unordered_map<std::string, std::uint64_t> index;
+    each(db("event_ids"), "event_ids", [&](const MDB_val& k, const MDB_val& v) {
+      if (v.mv_size != 8) {
+        problem("event_ids: malformed value");
+        return;
+      }
+      index.emplace(std::string{as_view(k)}, store::get_be64(v.mv_data));
+    });
+    std::set<std::uint64_t> pointed;
+    for (const auto& [key, seq] : index) {
+      auto e = events_.find(seq);
+      if (e == events_.end()) {
+        problem("event_ids: an entry points at missing event "
+                + std::to_string(seq));
+        continue;
+      }
+      if (id_key(e->second.id) != key)
+        problem("event_ids: an entry points at event " + std::to_string(seq)
+                + " whose id is " + e->second.id);
+      pointed.insert(seq);
+    }
+    for (const auto& [seq, f] : events_) {
+      auto i = index.find(id_key(f.id));
+      if (i == index.end())
+        problem("event_ids: event " + std::to_string(seq) + " (id " + f.id
+                + ") is not indexed");
+      else if (i->second != seq)
+        problem("event_ids: id " + f.id + " points at "
+                + std::to_string(i->second) + ", not at "
+                + std::to_string(seq));
+    }
+  }
+
+  template <class Name>
+  void check_name_index(const char* name, Name of) {
+    std::set<std::uint64_t> indexed;
+    each(db(name), name, [&](const MDB_val& k, const MDB_val&) {
+      auto* p = static_cast<const unsigned char*>(k.mv_data);
+      if (k.mv_size < 9 || std::size_t{p[0]} + 9 != k.mv_size) {
+        problem(std::string{name} + ": malformed key");
+        return;
+      }
+      std::string value(reinterpret_cast<const char*>(p + 1), p[0]);
+      auto seq = store::get_be64(p + 1 + p[0]);
+      auto e = events_.find(seq);
+      if (e == events_.end()) {
+        problem(std::string{name} + ": entry " + value
+                + " points at missing event " + std::to_string(seq));
+        return;
+      }
+      if (of(e->second) != value)
+        problem(std::string{name} + ": entry " + value + " points at event "
+                + std::to_string(seq) + " of " + of(e->second));
+      indexed.insert(seq);
+    });
+    for (const auto& [seq, f] : events_)
+      if (!of(f).empty() && indexed.count(seq) == 0)
+        problem(std::string{name} + ": event " + std::to_string(seq) + " ("
+                + of(f) + ") is not indexed");
+  }
+
+  void check_by_time() {
+    std::set<std::uint64_t> indexed;
+    each(db("by_time"), "by_time", [&](const MDB_val& k, const MDB_val&) {
+      if (k.mv_size != 16) {
+        problem("by_time: malformed key");
+        return;
+      }
+      auto t = static_cast<timestamp_ms>(store::get_be64(k.mv_data)
+                                         ^ (std::uint64_t{1} << 63));
+      auto seq = store::get_be64(static_cast<const char*>(k.mv_data) + 8);
+      auto e = events_.find(seq);
+      if (e == events_.end()) {
+        problem("by_time: an entry points at missing event "
+                + std::to_string(seq));
+        return;
+      }
+      if (e->second.occurred_at != t)
+        problem("by_time: the entry of event " + std::to_string(seq)
+                + " has the wrong time");
+      indexed.insert(seq);
+    });
+    for (const auto& [seq, f] : events_)
+      if (indexed.count(seq) == 0)
+        problem("by_time: event " + std::to_string(seq) + " is not indexed");
+  }
+
+  void check_jobs() {
+    // (queue, value bytes) of each index entry, by index.
+    using entries = std::set<std::pair<std::string, std::string>>;
+    std::map<store::job_state, entries> index;
+    const std::pair<store::job_state, const char*> dbs[]
+        = {{store::job_state::pending, "jobs_due"},
+           {store::job_state::leased, "jobs_leased"},
+           {store::job_state::failed, "jobs_failed"}};
+    for (auto [state, name] : dbs)
+      each(db(name, MDB_DUPSORT | MDB_DUPFIXED), name,
+           [&, state = state](const MDB_val& k, const MDB_val& v) {
+             index[state].emplace(std::string{as_view(k)},
+                                  std::string{as_view(v)});
+           });
+    std::map<std::uint64_t, store::job> jobs;
+    each(db("jobs"), "jobs", [&](const MDB_val& k, const MDB_val&) {
+      if (k.mv_size != 8) {
+        problem("jobs: malformed key");
+        return;
+      }
+      auto id = store::get_be64(k.mv_data);
+      auto j = st_.jobs->get(id);
+      if (!j) {
+        problem("jobs: job " + std::to_string(id)
+                + " does not decode: " + j.error().message);
+        return;
+      }
+      jobs.emplace(id, std::move(*j));
+    });
+    jobs_ = jobs.size();
+    auto value_of = [](const store::job& j) {
+      char buf[16];
+      if (j.state == store::job_state::failed) {
+        store::put_be64(buf, j.id);
+        return std::string{buf, 8};
+      }
+      auto t = j.state == store::job_state::pending ? j.due_at : j.lease_until;
+      store::put_be64(buf, store::order_preserving(t));
+      store::put_be64(buf + 8, j.id);
+      return std::string{buf, 16};
+    };
+    for (const auto& [id, j] : jobs) {
+      auto& entries = index[j.state];
+      auto i = entries.find({j.queue, value_of(j)});
+      if (i == entries.end())
+        problem("jobs: job " + std::to_string(id) + " (" + j.queue + ", "
+                + store::to_string(j.state) + ") has no index entry");
+      else
+        entries.erase(i);
+    }
+    for (const auto& [state, left] : index)
+      for (const auto& [queue, v] : left) {
+        auto id = store::get_be64(v.data() + (v.size() == 16 ? 8 : 0));
+        problem(std::string{"jobs: a "} + store::to_string(state)
+                + " index entry of queue " + queue + " points at job "
+                + std::to_string(id)
+                + (jobs.count(id) > 0 ? " in another state or time"
+                                      : ", which does not exist"));
+      }
+    each(db("jobs_unique"), "jobs_unique",
+         [&](const MDB_val& k, const MDB_val& v) {
+           auto key = std::string{as_view(k)};
+           if (v.mv_size != 8) {
+             problem("jobs_unique: malformed value for " + key);
+             return;
+           }
+           auto id = store::get_be64(v.mv_data);
+           auto j = jobs.find(id);
+           if (j == jobs.end() || j->second.state == store::job_state::failed
+               || j->second.unique_key != key)
+             problem("jobs_unique: key " + key + " points at job "
+                     + std::to_string(id)
+                     + ", which is not a live job holding it");
+         });
+  }
+
+  node_store& st_;
+  std::uint64_t max_problems_;
+  MDB_txn* t_ = nullptr;
+  std::map<std::uint64_t, event_facts> events_;
+  std::size_t jobs_ = 0;
+  std::uint64_t problems_ = 0;
+};
+
+} // namespace
+
+int run_check(const std::vector<std::string>& args) {
+  auto a = cli::parse_args(args, {"--max-problems"}, {});
+  if (!a) {
+    std::cerr << "switchboard check: " << a.error() << '\n';
+    return 2;
+  }
+  if (a->common.help) {
+    std::cout << check_usage;
+    return 0;
+  }
+  if (!a->common.rest.empty()) {
+    std::cerr << "switchboard check: unexpected argument " << a->common.rest[0]
+              << '\n';
+    return 2;
+  }
+  std::uint64_t max_problems = 100;
+  if (auto i = a->values.find("--max-problems"); i != a->values.end()) {
+    auto n = cli::to_uint("--max-problems", i->second);
+    if (!n) {
+      std::cerr << "switchboard check: " << n.error() << '\n';
+      return 2;
+    }
+    max_problems = *n;
+  }
+  auto st = cli::open_store("check", a->common);
+  if (!st)
+    return 1;
+  return checker{*st, max_problems}.run();
+}
+
+} // namespace switchboard::app

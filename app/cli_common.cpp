@@ -1,0 +1,132 @@
+#include "app/cli_common.hpp"
+
+#include <charconv>
+#include <chrono>
+#include <filesystem>
+
+namespace switchboard::app {
+
+store::options store_options_from(const config& cfg) {
+  store::options opts;
+  opts.path = cfg.get_string("store.path");
+  constexpr std::size_t mib = 1024 * 1024;
+  opts.map_size
+      = static_cast<std::size_t>(cfg.get_int("store.map_size_mb")) * mib;
+  opts.max_map_size
+      = static_cast<std::size_t>(cfg.get_int("store.max_map_size_mb")) * mib;
+  auto sync = cfg.get_string("store.sync");
+  using mode = store::options::sync_mode;
+  opts.sync = sync == "none"           ? mode::none
+              : sync == "no_meta_sync" ? mode::no_meta_sync
+                                       : mode::full;
+  opts.max_batch = static_cast<std::size_t>(cfg.get_int("store.max_batch"));
+  return opts;
+}
+
+provider_options provider_options_from(const config& cfg) {
+  auto ms = [&](const char* key) {
+    return static_cast<std::uint32_t>(cfg.get_int(key));
+  };
+  provider_options p;
+  p.calcom.base_url = cfg.get_string("providers.calcom_base_url");
+  p.calcom.api_key = cfg.get_string("providers.calcom_api_key");
+  p.calcom.api_version = cfg.get_string("providers.calcom_api_version");
+  p.calcom.timeout_ms = ms("providers.calcom_timeout_ms");
+  p.crm.webhook_url = cfg.get_string("providers.crm_webhook_url");
+  p.crm.secret = cfg.get_string("providers.crm_secret");
+  p.crm.token = cfg.get_string("providers.crm_token");
+  p.crm.timeout_ms = ms("providers.crm_timeout_ms");
+  p.sms.url = cfg.get_string("providers.sms_url");
+  p.sms.token = cfg.get_string("providers.sms_token");
+  p.sms.timeout_ms = ms("providers.messaging_timeout_ms");
+  p.whatsapp.url = cfg.get_string("providers.whatsapp_url");
+  p.whatsapp.token = cfg.get_string("providers.whatsapp_token");
+  p.whatsapp.timeout_ms = ms("providers.messaging_timeout_ms");
+  p.smtp.host = cfg.get_string("providers.smtp_host");
+  p.smtp.port = static_cast<std::uint16_t>(cfg.get_int("providers.smtp_port"));
+  p.smtp.tls = cfg.get_string("providers.smtp_tls");
+  p.smtp.from = cfg.get_string("providers.smtp_from");
+  p.smtp.user = cfg.get_string("providers.smtp_user");
+  p.smtp.password = cfg.get_string("providers.smtp_password");
+  p.smtp.timeout_ms = ms("providers.smtp_timeout_ms");
+  p.workers = ms("providers.workers");
+  return p;
+}
+
+namespace cli {
+
+expected<parsed_args, std::string>
+parse_args(const std::vector<std::string>& args,
+           const std::set<std::string>& value_flags,
+           const std::set<std::string>& switch_flags) {
+  parsed_args out;
+  std::vector<std::string> rest;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const auto& a = args[i];
+    auto eq = a.find('=');
+    auto name = a.rfind("--", 0) == 0 ? a.substr(0, eq) : std::string{};
+    if (!name.empty() && value_flags.count(name) > 0) {
+      if (eq != std::string::npos) {
+        out.values[name] = a.substr(eq + 1);
+      } else {
+        if (i + 1 >= args.size())
+          return make_unexpected(name + " needs a value");
+        out.values[name] = args[++i];
+      }
+    } else if (!name.empty() && eq == std::string::npos
+               && switch_flags.count(name) > 0) {
+      out.switches.insert(name);
+    } else {
+      rest.push_back(a);
+    }
+  }
+  auto common = parse_common_flags(rest);
+  if (!common)
+    return make_unexpected(common.error());
+  out.common = std::move(*common);
+  return out;
+}
+
+expected<std::uint64_t, std::string> to_uint(const std::string& flag,
+                                             const std::string& text) {
+  std::uint64_t n = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc{} || ptr != text.data() + text.size() || text.empty())
+    return make_unexpected(flag + " expects a non-negative integer, got \""
+                           + text + "\"");
+  return n;
+}
+
+std::unique_ptr<node_store> open_store(const std::string& cmd,
+                                       const common_flags& flags) {
+  auto cfg = load_config(flags);
+  if (!cfg) {
+    std::cerr << "switchboard " << cmd << ": invalid configuration:\n"
+              << to_string(cfg.error()) << '\n';
+    return nullptr;
+  }
+  auto opts = store_options_from(*cfg);
+  std::error_code ec;
+  if (!std::filesystem::exists(opts.path + "/data.mdb", ec)) {
+    std::cerr << "switchboard " << cmd << ": no store at " << opts.path
+              << " (set [store] path)\n";
+    return nullptr;
+  }
+  auto st = node_store::open(opts);
+  if (!st) {
+    std::cerr << "switchboard " << cmd << ": cannot open the store at "
+              << opts.path << ": " << st.error() << '\n';
+    return nullptr;
+  }
+  return std::move(*st);
+}
+
+timestamp_ms wall_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+} // namespace cli
+
+} // namespace switchboard::app

@@ -1,0 +1,46 @@
+#pragma once
+
+// Pieces shared by the store tools (app/cli_*.cpp).
+
+#include <iostream>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <actors/node.hpp>
+#include <app/cli.hpp>
+#include <app/cli_tools.hpp>
+
+namespace switchboard::app::cli {
+
+/// Arguments split into the command's own flags and the rest.
+struct parsed_args {
+  common_flags common;
+  std::map<std::string, std::string> values; ///< --flag VALUE
+  std::set<std::string> switches;            ///< --flag
+};
+
+/// Takes `value_flags` (with a value, `--f V` or `--f=V`) and `switch_flags`
+/// out of `args`, then parses the rest as common flags. Errors name the
+/// flag.
+expected<parsed_args, std::string>
+parse_args(const std::vector<std::string>& args,
+           const std::set<std::string>& value_flags,
+           const std::set<std::string>& switch_flags);
+
+/// Parses a non-negative integer flag value; errors name the flag.
+expected<std::uint64_t, std::string> to_uint(const std::string& flag,
+                                             const std::string& text);
+
+/// Loads the configuration and opens the store it names. An absent store
+/// is an error (the tools never create one). Prints errors to stderr with
+/// `cmd` and returns null.
+std::unique_ptr<node_store> open_store(const std::string& cmd,
+                                       const common_flags& flags);
+
+/// Milliseconds since the epoch, now.
+timestamp_ms wall_now();
+
+} // namespace switchboard::app::cli

@@ -1,0 +1,40 @@
+#pragma once
+
+// The store tools of the command line: events, jobs, replay, check,
+// outbox. Each opens the LMDB environment named by the same configuration
+// as `switchboard serve` and works while the daemon runs: reads need no
+// lock, and a write is one short transaction of its own, which LMDB
+// serialises with the daemon's writer through its lock file.
+
+#include <string>
+#include <vector>
+
+#include <actors/providers.hpp>
+#include <app/config.hpp>
+#include <store/environment.hpp>
+
+namespace switchboard::app {
+
+/// The `[store]` options as the store takes them.
+store::options store_options_from(const config& cfg);
+
+/// The `[providers]` options as the node takes them.
+provider_options provider_options_from(const config& cfg);
+
+/// `switchboard events [--type T] [--aggregate TYPE/ID] [--after SEQ]
+/// [--limit N] [--json]`.
+int run_events(const std::vector<std::string>& args);
+
+/// `switchboard outbox [--channel C] [--after ID] [--limit N] [--json]`.
+int run_outbox(const std::vector<std::string>& args);
+
+/// `switchboard jobs failed|retry <id>|forget <id>`.
+int run_jobs(const std::vector<std::string>& args);
+
+/// `switchboard replay <projection>`: rebuilds a projection from the log.
+int run_replay(const std::vector<std::string>& args);
+
+/// `switchboard check`: store consistency; exit 1 on problems.
+int run_check(const std::vector<std::string>& args);
+
+} // namespace switchboard::app

@@ -1,0 +1,399 @@
+// The store tools of the command line, run as the real binary on a store
+// the test fills through a real node: events, outbox, jobs, replay, check;
+// and a CLI write while `switchboard serve` holds the same store.
+
+#include <fstream>
+#include <thread>
+
+#include <boost/json.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <caf/scoped_actor.hpp>
+
+#include <actors/interfaces.hpp>
+#include <actors/listeners.hpp>
+#include <actors/node.hpp>
+#include <actors/runtime.hpp>
+#include <app/config.hpp>
+#include <messages/json.hpp>
+#include <store/event_store.hpp>
+#include <store/job_queue.hpp>
+#include <store/processed.hpp>
+#include <store/projections.hpp>
+#include <store/writer.hpp>
+
+#include "tests/support/process.hpp"
+
+using namespace switchboard;
+using namespace std::chrono_literals;
+using switchboard::test::child_process;
+using switchboard::test::temp_dir;
+
+namespace {
+
+using counters = std::vector<std::pair<std::string, std::int64_t>>;
+
+struct cli_result {
+  int rc = -1;
+  std::string out;
+};
+
+/// Runs `switchboard <args...> --set store.path=<data>`.
+cli_result cli(const std::string& data, std::vector<std::string> args) {
+  std::vector<std::string> argv{SWITCHBOARD_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.push_back("--set");
+  argv.push_back("store.path=" + data);
+  child_process p(argv);
+  cli_result r;
+  r.rc = p.wait(60s);
+  r.out = p.output();
+  return r;
+}
+
+std::size_t count_of(const std::string& text, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto pos = text.find(needle); pos != std::string::npos;
+       pos = text.find(needle, pos + 1))
+    ++n;
+  return n;
+}
+
+store::options store_at(const std::string& data) {
+  store::options o;
+  o.path = data;
+  o.sync = store::options::sync_mode::none;
+  return o;
+}
+
+customer make_customer(const std::string& id, bool sms) {
+  customer c;
+  c.id = id;
+  c.company_id = "c1";
+  c.name = "Customer " + id;
+  c.phone = "+49301234" + id;
+  c.email = id + "@example.com";
+  c.prefers_sms = sms;
+  c.prefers_email = true;
+  return c;
+}
+
+/// Fills a store at `data` through a real node: customers, appointments
+/// and a call, and waits until the analytics queue has counted them.
+/// Returns the live analytics counters.
+counters populate(const std::string& data) {
+  runtime_config cfg{1};
+  caf::actor_system sys{cfg};
+  node_options o;
+  o.store = store_at(data);
+  auto started = node::start(sys, o);
+  BOOST_REQUIRE_MESSAGE(started, (started ? "" : started.error()));
+  auto& n = *started;
+  caf::scoped_actor self{sys};
+  auto now = now_ms();
+  std::vector<envelope> evs;
+  customer_source sources[]
+      = {customer_source::phone, customer_source::web, customer_source::phone};
+  for (int i = 0; i < 3; ++i) {
+    auto c = make_customer("cu" + std::to_string(i), i != 1);
+    evs.push_back(
+        make_envelope(customer_created{c, sources[i]}, c.id, 0, "c1", now, {}));
+  }
+  for (int i = 0; i < 4; ++i) {
+    appointment a;
+    a.id = "a" + std::to_string(i);
+    a.company_id = "c1";
+    a.branch_id = i % 2 == 0 ? "b1" : "b2";
+    a.service_id = "s1";
+    a.staff_id = "st" + std::to_string(i);
+    a.customer_id = "cu" + std::to_string(i % 3);
+    a.start_time = now + (48 + i) * 3600 * 1000;
+    a.end_time = a.start_time + 1800 * 1000;
+    a.price_cents = 1000 * (i + 1);
+    evs.push_back(
+        make_envelope(appointment_created{a, i == 0 ? "phone" : "web", {}},
+                      a.id, 0, "c1", now, {}));
+  }
+  call_completed cc;
+  cc.call.id = "call1";
+  cc.call.company_id = "c1";
+  cc.call.from_number = "+4930123";
+  cc.analysis.sentiment = "positive";
+  evs.push_back(make_envelope(cc, "call1", 0, "c1", now, {}));
+  for (auto& e : evs) {
+    dispatch_request req;
+    req.events.push_back(e);
+    bool ok = false;
+    self->request(n->dispatcher(), 10s, dispatch_atom::value, req)
+        .receive(
+            [&](const dispatch_result&) {
+              ok = true;
+            },
+            [&](caf::error& err) {
+              BOOST_FAIL("dispatch failed: " << sys.render(err));
+            });
+    BOOST_REQUIRE(ok);
+  }
+  auto& st = n->store();
+  // UpdateAnalytics and the external sync run at once; wait until their
+  // queues are empty.
+  for (const char* q : {"analytics", "default"}) {
+    for (int i = 0; i < 400; ++i) {
+      auto c = st.jobs->counts(q, now_ms());
+      BOOST_REQUIRE(c);
+      if (c->ready + c->delayed + c->leased == 0)
+        break;
+      std::this_thread::sleep_for(25ms);
+    }
+  }
+  auto live = st.projections->counters("analytics/");
+  BOOST_REQUIRE(live);
+  BOOST_REQUIRE(!live->empty());
+  auto out = *live;
+  n->stop();
+  return out;
+}
+
+/// Opens the store in this process (while no daemon writes, or as another
+/// reader while one does).
+std::unique_ptr<node_store> open_store(const std::string& data) {
+  auto st = node_store::open(store_at(data));
+  BOOST_REQUIRE_MESSAGE(st, (st ? "" : st.error()));
+  return std::move(*st);
+}
+
+/// Adds a failed job of `listener` for the event with sequence `seq`.
+std::uint64_t add_failed_job(node_store& st, std::uint64_t seq,
+                             const std::string& queue,
+                             const std::string& listener) {
+  auto ev = st.events->read_event(seq);
+  BOOST_REQUIRE(ev);
+  store::job j;
+  j.queue = queue;
+  j.listener = listener;
+  j.event_id = ev->id;
+  j.event_seq = seq;
+  j.max_tries = 1;
+  j.timeout_ms = 5000;
+  j.created_at = now_ms();
+  j.due_at = j.created_at;
+  auto e = st.jobs->enqueue(j);
+  BOOST_REQUIRE(e);
+  BOOST_REQUIRE(st.jobs->fail(e->id, "provider said no", now_ms()));
+  return e->id;
+}
+
+/// Deletes the first entry of the named database with a raw LMDB write.
+void delete_first_entry(const std::string& data, const char* db) {
+  auto env = store::environment::open(store_at(data));
+  BOOST_REQUIRE(env);
+  auto dbi = (*env)->open_db(db);
+  BOOST_REQUIRE(dbi);
+  auto txn = (*env)->begin_write();
+  BOOST_REQUIRE(txn);
+  MDB_cursor* c = nullptr;
+  BOOST_REQUIRE(mdb_cursor_open(txn->handle(), *dbi, &c) == 0);
+  MDB_val k, v;
+  BOOST_REQUIRE(mdb_cursor_get(c, &k, &v, MDB_FIRST) == 0);
+  BOOST_REQUIRE(mdb_cursor_del(c, 0) == 0);
+  mdb_cursor_close(c);
+  BOOST_REQUIRE(txn->commit());
+}
+
+bool option_exists(std::string_view key) {
+  for (const auto& spec : app::option_specs())
+    if (spec.key == key)
+      return true;
+  return false;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(cli_suite)
+
+BOOST_AUTO_TEST_CASE(every_tool_has_help) {
+  for (const char* cmd : {"events", "jobs", "replay", "check", "outbox"}) {
+    child_process p({SWITCHBOARD_BINARY, cmd, "--help"});
+    BOOST_TEST_INFO(cmd);
+    BOOST_TEST(p.wait(10s) == 0);
+    BOOST_TEST(p.output().find(std::string{"usage: switchboard "} + cmd)
+               != std::string::npos);
+  }
+  // A store that does not exist is an error, not a new store.
+  temp_dir dir;
+  auto r = cli(dir.path() + "/nothing", {"events"});
+  BOOST_TEST(r.rc == 1);
+  BOOST_TEST(r.out.find("no store at") != std::string::npos);
+  auto bad = cli(dir.path(), {"events", "--limit", "many"});
+  BOOST_TEST(bad.rc == 2);
+  BOOST_TEST(bad.out.find("--limit expects") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(events_are_listed_by_type_aggregate_and_sequence) {
+  temp_dir dir;
+  auto data = dir.path() + "/data";
+  populate(data);
+  auto all = cli(data, {"events"});
+  BOOST_TEST_INFO(all.out);
+  BOOST_REQUIRE(all.rc == 0);
+  BOOST_TEST(all.out.find("8 event(s)") != std::string::npos);
+  auto created = cli(data, {"events", "--type", "customer.created"});
+  BOOST_TEST(created.rc == 0);
+  BOOST_TEST(count_of(created.out, "customer.created") == 3u);
+  BOOST_TEST(created.out.find("appointment.created") == std::string::npos);
+  auto stream = cli(data, {"events", "--aggregate", "appointment/a2"});
+  BOOST_TEST(stream.rc == 0);
+  BOOST_TEST(stream.out.find("appointment/a2 v1") != std::string::npos);
+  BOOST_TEST(stream.out.find("1 event(s)") != std::string::npos);
+  auto page = cli(data, {"events", "--after", "2", "--limit", "2"});
+  BOOST_TEST(page.rc == 0);
+  BOOST_TEST(page.out.rfind("3  ", 0) == 0u); // starts at sequence 3
+  BOOST_TEST(page.out.find("2 event(s)") != std::string::npos);
+  auto json = cli(data, {"events", "--json", "--type", "call.completed"});
+  BOOST_TEST(json.rc == 0);
+  auto v = boost::json::parse(json.out.substr(0, json.out.find('\n')));
+  BOOST_TEST(v.as_object().at("type").as_string() == "call.completed");
+  BOOST_TEST(v.as_object().at("specversion").as_string() == "1.0");
+  // The default endpoint wrote the Cal.com and CRM calls to the outbox.
+  auto crm = cli(data, {"outbox", "--channel", "crm"});
+  BOOST_TEST_INFO(crm.out);
+  BOOST_TEST(crm.rc == 0);
+  BOOST_TEST(crm.out.find("4 message(s)") != std::string::npos);
+  BOOST_TEST(crm.out.find("calcom") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(replay_analytics_gives_the_live_counters) {
+  temp_dir dir;
+  auto data = dir.path() + "/data";
+  auto live = populate(data);
+  {
+    // Damage the projection: a wrong counter and a stray key.
+    auto st = open_store(data);
+    auto* proj = st->projections.get();
+    auto key = live.front().first;
+    BOOST_REQUIRE(st->writer->execute([&](store::write_txn& txn) {
+      if (auto r = proj->add_in(txn, key, 1000); !r)
+        return r;
+      return proj->add_in(txn, "analytics/stray/company=c9/count", 7);
+    }));
+  }
+  auto r = cli(data, {"replay", "analytics"});
+  BOOST_TEST_INFO(r.out);
+  BOOST_REQUIRE(r.rc == 0);
+  BOOST_TEST(r.out.find("replay analytics: 8 event(s) in the log")
+             != std::string::npos);
+  BOOST_TEST(r.out.find("scanned 8 event(s), counted 8") != std::string::npos);
+  auto st = open_store(data);
+  auto rebuilt = st->projections->counters("analytics/");
+  BOOST_REQUIRE(rebuilt);
+  auto lines = [](const counters& cs) {
+    std::vector<std::string> out;
+    for (const auto& [k, v] : cs)
+      out.push_back(k + " = " + std::to_string(v));
+    return out;
+  };
+  BOOST_TEST(lines(*rebuilt) == lines(live), boost::test_tools::per_element());
+  // Every counted event is marked, so a job still queued skips it.
+  auto ev = st->events->read_event(1);
+  BOOST_REQUIRE(ev);
+  auto marked
+      = st->processed->contains(listener_names::update_analytics, ev->id);
+  BOOST_TEST((marked && *marked));
+  auto unknown = cli(data, {"replay", "nonsense"});
+  BOOST_TEST(unknown.rc == 2);
+}
+
+BOOST_AUTO_TEST_CASE(check_passes_on_a_good_store_and_fails_on_a_corrupt_one) {
+  temp_dir dir;
+  auto data = dir.path() + "/data";
+  populate(data);
+  {
+    auto st = open_store(data);
+    add_failed_job(*st, 1, "analytics", listener_names::update_analytics);
+  }
+  auto good = cli(data, {"check"});
+  BOOST_TEST_INFO(good.out);
+  BOOST_TEST(good.rc == 0);
+  BOOST_TEST(good.out.find("store is consistent: 8 event(s)")
+             != std::string::npos);
+  delete_first_entry(data, "event_ids");
+  auto bad = cli(data, {"check"});
+  BOOST_TEST_INFO(bad.out);
+  BOOST_TEST(bad.rc == 1);
+  BOOST_TEST(bad.out.find("event_ids: event ") != std::string::npos);
+  BOOST_TEST(bad.out.find("is not indexed") != std::string::npos);
+  BOOST_TEST(bad.out.find("1 problem(s) found") != std::string::npos);
+  delete_first_entry(data, "jobs_failed");
+  auto worse = cli(data, {"check"});
+  BOOST_TEST_INFO(worse.out);
+  BOOST_TEST(worse.rc == 1);
+  BOOST_TEST(worse.out.find("has no index entry") != std::string::npos);
+  BOOST_TEST(worse.out.find("2 problem(s) found") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(jobs_are_listed_retried_and_forgotten_while_serving) {
+  temp_dir dir;
+  auto data = dir.path() + "/data";
+  populate(data);
+  std::uint64_t keep = 0, drop = 0;
+  {
+    auto st = open_store(data);
+    // Its event was counted already: run again, the job succeeds at once.
+    keep
+        = add_failed_job(*st, 1, "analytics", listener_names::update_analytics);
+    drop
+        = add_failed_job(*st, 2, "analytics", listener_names::update_analytics);
+  }
+  std::vector<std::string> argv{SWITCHBOARD_BINARY,
+                                "serve",
+                                "--config",
+                                std::string{SWITCHBOARD_SOURCE_DIR}
+                                    + "/config.ini",
+                                "--set",
+                                "store.path=" + data};
+  if (option_exists("http.port")) {
+    argv.push_back("--set");
+    argv.push_back("http.port=0");
+  }
+  child_process daemon(argv);
+  BOOST_TEST_INFO(daemon.output());
+  BOOST_REQUIRE(!daemon.wait_for("serving", 30s).empty());
+  auto listed = cli(data, {"jobs", "failed"});
+  BOOST_TEST_INFO(listed.out);
+  BOOST_TEST(listed.rc == 0);
+  BOOST_TEST(listed.out.find("2 failed job(s)") != std::string::npos);
+  BOOST_TEST(listed.out.find("provider said no") != std::string::npos);
+  // Writes from the CLI while the daemon holds the store.
+  auto forget = cli(data, {"jobs", "forget", std::to_string(drop)});
+  BOOST_TEST_INFO(forget.out);
+  BOOST_TEST(forget.rc == 0);
+  auto again = cli(data, {"jobs", "forget", std::to_string(drop)});
+  BOOST_TEST(again.rc == 1);
+  BOOST_TEST(again.out.find("no failed job with id") != std::string::npos);
+  auto retry = cli(data, {"jobs", "retry", std::to_string(keep)});
+  BOOST_TEST_INFO(retry.out);
+  BOOST_TEST(retry.rc == 0);
+  // The daemon picks the retried job up and runs it to success.
+  bool gone = false;
+  for (int i = 0; i < 200 && !gone; ++i) {
+    auto st = open_store(data);
+    auto j = st->jobs->get(keep);
+    gone = !j && j.error().code == store::errc::not_found;
+    if (!gone)
+      std::this_thread::sleep_for(50ms);
+  }
+  BOOST_TEST(gone);
+  auto none = cli(data, {"jobs", "failed", "--json"});
+  BOOST_TEST(none.rc == 0);
+  BOOST_TEST(none.out.find("\"id\"") == std::string::npos);
+  // Readers and the consistency check run beside the daemon too.
+  auto check = cli(data, {"check"});
+  BOOST_TEST_INFO(check.out);
+  BOOST_TEST(check.rc == 0);
+  auto events = cli(data, {"events", "--type", "appointment.created"});
+  BOOST_TEST(count_of(events.out, "appointment.created") == 4u);
+  daemon.signal(SIGTERM);
+  BOOST_TEST(daemon.wait(30s) == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
