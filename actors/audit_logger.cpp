@@ -10,6 +10,9 @@ audit_logger(sync_listener_actor::pointer self, store::audit_log* log,
   return {
       [self, log, writer](handle_atom,
                           const envelope& ev) -> caf::result<ok_atom> {
+        // Written with the event (the dispatcher's transaction)?
+        if (auto done = log->recorded(ev); done && *done)
+          return ok_atom::value;
         auto rp = self->make_response_promise<ok_atom>();
         auto op = [log, ev](store::write_txn& txn) {
           return log->record_in(txn, ev);

@@ -6,8 +6,10 @@
 #include <caf/typed_response_promise.hpp>
 
 #include <actors/errors.hpp>
+#include <actors/listeners.hpp>
 #include <actors/log.hpp>
 #include <messages/ids.hpp>
+#include <store/audit_log.hpp>
 #include <store/event_store.hpp>
 #include <store/job_queue.hpp>
 
@@ -63,6 +65,14 @@ caf::error validate(const dispatch_request& req) {
                                     + ok.error().message);
   }
   return {};
+}
+
+bool has_sync_listener(const listener_registry& reg, std::string_view type,
+                       std::string_view name) {
+  for (const auto& spec : reg.sync_for(type))
+    if (spec.name == name)
+      return true;
+  return false;
 }
 
 void run_next_listener(self_ptr self, std::shared_ptr<dispatch_job> job);
@@ -164,6 +174,7 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
         auto registry = st.deps.registry;
         auto* events = st.deps.events;
         auto* jobs = st.deps.jobs;
+        auto* audit = st.deps.audit;
         auto op = [=](store::write_txn& txn) -> store::result<void> {
           out->events = input->events;
           out->jobs = 0;
@@ -201,6 +212,14 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
               out->queues.insert(spec.queue);
             }
           }
+          // The AuditLogger's record, in the events' commit: the logger
+          // then finds it written and answers at once.
+          if (audit != nullptr)
+            for (const auto& ev : out->events)
+              if (has_sync_listener(*registry, ev.type,
+                                    listener_names::audit_logger))
+                if (auto r = audit->record_in(txn, ev); !r)
+                  return r;
           return {};
         };
         self->request(st.deps.writer, caf::infinite, write_atom::value,

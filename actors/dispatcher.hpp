@@ -13,6 +13,7 @@
 namespace switchboard::store {
 class event_store;
 class job_queue;
+class audit_log;
 } // namespace switchboard::store
 
 namespace switchboard {
@@ -22,6 +23,10 @@ struct dispatcher_deps {
   std::shared_ptr<const listener_registry> registry;
   store::event_store* events = nullptr;
   store::job_queue* jobs = nullptr;
+  /// When set, the audit record of each event that has the AuditLogger
+  /// among its sync listeners is written in the event's transaction (the
+  /// AuditLogger then only confirms it): one commit per dispatch.
+  store::audit_log* audit = nullptr;
   store_writer_actor writer;
   std::map<std::string, sync_listener_actor> sync_listeners;
   std::map<std::string, queue_supervisor_actor> queues;
@@ -45,10 +50,11 @@ struct dispatcher_state {
 };
 
 /// The dispatcher: for each request, one write transaction holds the
-/// events, their indexes and one job per queued listener of each event (the
-/// transactional outbox); then the sync listeners run by request/response,
-/// each with its timeout, and never fail the dispatch; then the caller gets
-/// the sequences and the listeners' outcomes and the queues are woken.
+/// events, their indexes, one job per queued listener of each event (the
+/// transactional outbox) and their audit records; then the sync listeners run
+/// by request/response, each with its timeout, and never fail the dispatch;
+/// then the caller gets the sequences and the listeners' outcomes and the
+/// queues are woken.
 dispatcher_actor::behavior_type
 dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
            dispatcher_deps deps);

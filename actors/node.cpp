@@ -246,6 +246,7 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
   dd.registry = reg;
   dd.events = s.events.get();
   dd.jobs = s.jobs.get();
+  dd.audit = s.audit.get();
   dd.writer = n->writer_;
   dd.sync_listeners = n->sync_;
   dd.queues = n->queues_;

@@ -23,6 +23,11 @@ using self_ptr
 /// answer is still acked by this process before another takes the job.
 constexpr timestamp_ms lease_margin_ms = 30000;
 
+/// Ack commits one supervisor keeps in flight: one fills the writer's next
+/// transaction while the other is being synced; acks arriving meanwhile
+/// wait and go together into the next.
+constexpr std::uint32_t max_ack_commits = 2;
+
 void spawn_binding(self_ptr self, std::size_t index) {
   auto& st = self->state;
   auto handle = st.deps.listeners[index].spawn(self->system(), st.deps.context);
@@ -153,6 +158,8 @@ void on_attempt_failed(self_ptr self, const store::job& j, job_request req,
       });
 }
 
+void flush_acks(self_ptr self);
+
 void run_job(self_ptr self, store::job j) {
   auto& st = self->state;
   if (store::exceeds_max_attempts(j, st.deps.clock())) {
@@ -181,19 +188,11 @@ void run_job(self_ptr self, store::job j) {
       = std::chrono::milliseconds(std::max<std::uint32_t>(j.timeout_ms, 1));
   self->request((*st.actors)[b->second], timeout, handle_atom::value, req)
       .then(
-          [self, j](ok_atom) {
-            auto* jobs = self->state.deps.jobs;
-            auto id = j.id;
-            commit(
-                self,
-                [jobs, id](store::write_txn& txn) {
-                  return jobs->ack_in(txn, id);
-                },
-                "acking job " + std::to_string(id),
-                [self] {
-                  ++self->state.processed;
-                  job_ended(self);
-                });
+          [self, id = j.id](ok_atom) {
+            auto& st = self->state;
+            st.pending_acks.push_back(id);
+            if (st.acks_in_flight < max_ack_commits)
+              flush_acks(self);
           },
           [self, j, req](caf::error& err) mutable {
             on_attempt_failed(self, j, std::move(req), err);
@@ -207,6 +206,23 @@ void arm_timer(self_ptr self) {
     return;
   auto wait = std::max<timestamp_ms>(0, *due - st.deps.clock());
   self->delayed_send(self, std::chrono::milliseconds(wait), wake_atom::value);
+}
+
+/// What a lease commit found: runs the jobs, then leases again, waits for
+/// the next due job or answers the drain requests.
+void leased_jobs(self_ptr self, std::vector<store::job>& leased,
+                 std::size_t slots) {
+  auto& st = self->state;
+  st.leasing = false;
+  st.in_flight += static_cast<std::uint32_t>(leased.size());
+  for (auto& j : leased)
+    run_job(self, std::move(j));
+  if (st.draining)
+    check_drained(self);
+  else if (leased.size() == slots || st.rewake)
+    self->send(self, wake_atom::value);
+  else
+    arm_timer(self);
 }
 
 void lease(self_ptr self) {
@@ -238,18 +254,96 @@ void lease(self_ptr self) {
       },
       "leasing",
       [self, leased, slots] {
-        auto& st = self->state;
-        st.leasing = false;
-        st.in_flight += static_cast<std::uint32_t>(leased->size());
-        for (auto& j : *leased)
-          run_job(self, std::move(j));
-        if (st.draining)
-          check_drained(self);
-        else if (leased->size() == slots || st.rewake)
-          self->send(self, wake_atom::value);
-        else
-          arm_timer(self);
+        leased_jobs(self, *leased, slots);
       });
+}
+
+/// Acks every job that succeeded and is not being acked yet in one writer
+/// op; when no lease is in flight, the same transaction leases the next
+/// jobs into the slots the acks free. A job is gone only once the commit
+/// is synced; a failed ack leaves it leased until its lease expires.
+void flush_acks(self_ptr self) {
+  auto& st = self->state;
+  if (st.pending_acks.empty())
+    return;
+  auto ids = std::make_shared<std::vector<std::uint64_t>>();
+  ids->swap(st.pending_acks);
+  ++st.acks_in_flight;
+  bool and_lease = !st.draining && !st.leasing;
+  std::size_t slots = 0;
+  if (and_lease) {
+    st.leasing = true;
+    st.rewake = false;
+    slots = st.deps.concurrency - (st.in_flight - ids->size());
+  }
+  auto now = st.deps.clock();
+  auto until = now + lease_span_ms(st);
+  auto* jobs = st.deps.jobs;
+  auto queue = st.deps.queue;
+  struct outcome {
+    std::uint64_t acked = 0;
+    std::vector<std::uint64_t> missing;
+    std::vector<store::job> leased;
+  };
+  auto out = std::make_shared<outcome>();
+  auto finish = [self, ids, out, and_lease, slots](bool committed) {
+    auto& st = self->state;
+    if (!committed) {
+      // Nothing of the op stays: the jobs stay leased (their leases
+      // expire) and nothing was leased.
+      out->acked = 0;
+      out->missing.clear();
+      out->leased.clear();
+    }
+    for (auto id : out->missing)
+      st.log->error("acking job {} on queue {}: no such pending or leased "
+                    "job",
+                    id, st.deps.queue);
+    st.processed += out->acked;
+    st.in_flight -= static_cast<std::uint32_t>(ids->size());
+    --st.acks_in_flight;
+    if (and_lease)
+      leased_jobs(self, out->leased, slots);
+    else if (st.draining)
+      check_drained(self);
+    else
+      self->send(self, wake_atom::value);
+    if (!st.pending_acks.empty() && st.acks_in_flight < max_ack_commits)
+      flush_acks(self);
+  };
+  auto op = [=](store::write_txn& txn) -> store::result<void> {
+    out->acked = 0;
+    out->missing.clear();
+    out->leased.clear();
+    for (auto id : *ids) {
+      auto r = jobs->ack_in(txn, id);
+      if (r)
+        ++out->acked;
+      else if (r.error().code == store::errc::not_found)
+        out->missing.push_back(id); // wrote nothing; the others go on
+      else
+        return r;
+    }
+    if (slots > 0) {
+      auto got = jobs->lease_in(txn, queue, now, slots, until);
+      if (!got)
+        return make_unexpected(got.error());
+      out->leased = std::move(*got);
+    }
+    return {};
+  };
+  // Nested: an error after some acks must not leave them written.
+  self->request(st.deps.writer, caf::infinite, write_atom::value,
+                make_write_op(std::move(op), store::isolation::nested))
+      .then(
+          [finish](ok_atom) {
+            finish(true);
+          },
+          [self, finish, n = ids->size()](caf::error& err) {
+            self->state.log->error("acking {} job(s) on queue {}: {}", n,
+                                   self->state.deps.queue, describe(err));
+            finish(false);
+          });
 }
 
 } // namespace

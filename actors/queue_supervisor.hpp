@@ -58,6 +58,10 @@ struct queue_supervisor_state {
   std::shared_ptr<std::vector<queued_listener_actor>> actors
       = std::make_shared<std::vector<queued_listener_actor>>();
   std::uint32_t in_flight = 0;
+  /// Jobs whose listener answered ok, waiting for the next ack commit.
+  std::vector<std::uint64_t> pending_acks;
+  /// Ack commits in flight (at most `max_ack_commits`).
+  std::uint32_t acks_in_flight = 0;
   bool leasing = false;
   bool rewake = false;
   bool draining = false;

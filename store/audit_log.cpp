@@ -286,4 +286,26 @@ result<std::uint64_t> audit_log::checkpoint() const {
   return read_checkpoint(rtxn->handle(), checkpoints_, consumer);
 }
 
+result<bool> audit_log::recorded(const envelope& ev) const {
+  auto rtxn = env_.begin_read();
+  if (!rtxn)
+    return make_unexpected(rtxn.error());
+  auto* t = rtxn->handle();
+  if (audited_(ev.type)) {
+    auto key_bytes = seq_key(ev.sequence);
+    auto key = to_val(key_bytes);
+    MDB_val rec;
+    auto rc = mdb_get(t, records_, &key, &rec);
+    if (rc == MDB_NOTFOUND)
+      return false;
+    if (rc != 0)
+      return fail_mdb(rc, "mdb_get(audit)");
+    return true;
+  }
+  auto cp = read_checkpoint(t, checkpoints_, consumer);
+  if (!cp)
+    return make_unexpected(cp.error());
+  return *cp >= ev.sequence;
+}
+
 } // namespace switchboard::store

@@ -68,6 +68,11 @@ public:
   /// Every event up to this sequence is audited (or not auditable).
   result<std::uint64_t> checkpoint() const;
 
+  /// True when `ev` (committed, its sequence set) needs no `record_in`: its
+  /// record is stored (audited types) or the checkpoint has passed it. One
+  /// read transaction. Errors: LMDB errors.
+  result<bool> recorded(const envelope& ev) const;
+
 private:
   audit_log(environment& env, audited_fn audited, MDB_dbi records,
             MDB_dbi by_company, MDB_dbi by_model, MDB_dbi checkpoints,
