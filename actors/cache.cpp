@@ -86,6 +86,8 @@ std::vector<std::string> invalidated_tags(std::string_view type) {
     return {"customers"};
   if (type == "staff.updated")
     return {"staff", "availability"};
+  if (type == "service.updated")
+    return {"services", "availability"};
   return {};
 }
 

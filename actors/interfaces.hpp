@@ -38,6 +38,9 @@ using get_atom = caf::atom_constant<caf::atom("get")>;
 using put_atom = caf::atom_constant<caf::atom("put")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using done_atom = caf::atom_constant<caf::atom("done")>;
+using command_atom = caf::atom_constant<caf::atom("command")>;
+using release_atom = caf::atom_constant<caf::atom("release")>;
+using availability_atom = caf::atom_constant<caf::atom("avail")>;
 
 // -- local-only message types
 // ---------------------------------------------------
@@ -118,5 +121,32 @@ using cache_actor = caf::typed_actor<
     caf::replies_to<flush_atom, std::vector<std::string>>::with<std::uint64_t>,
     /// Hit, miss and flush counters.
     caf::replies_to<stats_atom>::with<cache_stats>>;
+
+/// An aggregate (customer, staff, service, appointment calendar, call):
+/// one actor per key serialises its commands.
+using aggregate_actor = caf::typed_actor<
+    /// Validates the command against the state, stores and dispatches the
+    /// events it decides, answers the new state.
+    caf::replies_to<command_atom, aggregate_command>::with<command_result>,
+    /// The current state as JSON (not_found when it does not exist).
+    caf::replies_to<get_atom, std::string>::with<std::string>,
+    /// Calendar only: forget an appointment that moved to another staff.
+    caf::reacts_to<release_atom, std::string>,
+    /// Calendar only: free start times on a day for a service, as JSON.
+    caf::replies_to<availability_atom, std::string,
+                    timestamp_ms>::with<std::string>>;
+
+/// The router: spawns aggregate actors on demand (rehydrated from their
+/// stream), forwards commands and reads to them, and forgets them when
+/// they stop after being idle.
+using router_actor = caf::typed_actor<
+    caf::replies_to<command_atom, aggregate_command>::with<command_result>,
+    /// Reads aggregate (type, company, id) as JSON.
+    caf::replies_to<get_atom, std::string, std::string,
+                    std::string>::with<std::string>,
+    /// Free start times of (company, staff, service, day "YYYY-MM-DD"),
+    /// served from the tagged cache when possible.
+    caf::replies_to<availability_atom, std::string, std::string, std::string,
+                    std::string>::with<std::string>>;
 
 } // namespace switchboard

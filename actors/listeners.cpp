@@ -152,7 +152,7 @@ void register_seed_listeners(listener_registry& reg) {
   for (const char* type :
        {"appointment.created", "appointment.updated", "appointment.cancelled",
         "customer.created", "customer.updated", "customer.merged",
-        "staff.updated"})
+        "staff.updated", "service.updated"})
     reg.listen_sync(type, {ln::cache_invalidator, 20, std::chrono::seconds(1)});
   queued_listener_spec notify;
   notify.name = ln::send_notification;

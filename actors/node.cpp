@@ -6,6 +6,7 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
+#include <actors/aggregates.hpp>
 #include <actors/audit_logger.hpp>
 #include <actors/cache.hpp>
 #include <actors/dispatcher.hpp>
@@ -252,6 +253,13 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
   dd.queues = n->queues_;
   dd.clock = clock;
   n->dispatcher_ = sys.spawn(switchboard::dispatcher, std::move(dd));
+  aggregate_deps ad;
+  ad.dispatcher = n->dispatcher_;
+  ad.cache = n->cache_;
+  ad.events = s.events.get();
+  ad.clock = clock;
+  ad.idle_timeout = opts.aggregate_idle;
+  n->router_ = sys.spawn(switchboard::router, std::move(ad));
   lg->info("node started: {} queue(s), {} sync listener(s)", n->queues_.size(),
            n->sync_.size());
   return n;
@@ -265,7 +273,8 @@ void node::stop() {
   if (deterministic_) {
     // Under the test coordinator nothing may block: the test runs the
     // exits after this returns.
-    for (const auto& h : {caf::actor_cast<caf::actor>(dispatcher_),
+    for (const auto& h : {caf::actor_cast<caf::actor>(router_),
+                          caf::actor_cast<caf::actor>(dispatcher_),
                           caf::actor_cast<caf::actor>(cache_),
                           caf::actor_cast<caf::actor>(writer_)})
       caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
@@ -293,6 +302,7 @@ void node::stop() {
       if (h)
         self->send_exit(h, caf::exit_reason::user_shutdown);
     };
+    kill(router_);
     kill(dispatcher_);
     for (auto& [name, q] : queues_)
       kill(q);
@@ -303,6 +313,7 @@ void node::stop() {
     kill(provider_endpoint_);
     kill(outbox_endpoint_);
     kill(writer_);
+    self->wait_for(router_);
     self->wait_for(dispatcher_);
     for (auto& [name, q] : queues_)
       self->wait_for(q);

@@ -52,6 +52,8 @@ struct node_options {
   provider_options providers;
   /// Extra registrations (tests add listeners) before the actors start.
   std::function<void(listener_registry&)> configure;
+  /// Aggregate actors stop after this long without a message.
+  std::chrono::milliseconds aggregate_idle{std::chrono::minutes(5)};
   /// Extra listener actors, each with the queue whose supervisor runs it.
   std::vector<std::pair<listener_binding, std::string>> extra_listeners;
 };
@@ -96,6 +98,9 @@ public:
   cache_actor cache() const {
     return cache_;
   }
+  router_actor router() const {
+    return router_;
+  }
   store_writer_actor writer() const {
     return writer_;
   }
@@ -121,6 +126,7 @@ private:
   store_writer_actor writer_;
   dispatcher_actor dispatcher_;
   cache_actor cache_;
+  router_actor router_;
   endpoint_actor endpoint_;
   endpoint_actor outbox_endpoint_;
   endpoint_actor provider_endpoint_;

@@ -23,7 +23,9 @@
   X(queue_stats)                                                               \
   X(cache_lookup)                                                              \
   X(cache_stats)                                                               \
-  X(outbound_call)
+  X(outbound_call)                                                             \
+  X(aggregate_command)                                                         \
+  X(command_result)
 
 namespace switchboard {
 
@@ -145,6 +147,44 @@ struct cache_stats {
   std::uint64_t flushed_entries = 0; ///< Entries removed by flushes.
   std::uint64_t entries = 0;         ///< Entries held now.
 };
+
+/// A command for one aggregate (customer, staff, service, appointment,
+/// call), as the gateway and the webhooks send it to the router. `payload`
+/// is a JSON object whose fields depend on `name`; the aggregate decodes
+/// it and names the field of any problem.
+struct aggregate_command {
+  std::string aggregate_type;
+  std::string aggregate_id; ///< Empty on create: the aggregate assigns one.
+  std::string company_id;
+  std::string name; ///< e.g. "create", "update", "book", "cancel".
+  std::string payload;
+  event_metadata metadata;
+  bool check_version = false; ///< Optimistic concurrency (If-Match).
+  std::uint64_t expected_version = 0;
+};
+
+/// What a command did: the aggregate's id, version and state after it.
+struct command_result {
+  std::string aggregate_id;
+  std::uint64_t version = 0;
+  std::vector<std::uint64_t> sequences; ///< Empty when nothing changed.
+  std::string state;                    ///< JSON of the aggregate.
+  bool created = false;
+};
+
+inline bool operator==(const aggregate_command& a, const aggregate_command& b) {
+  return a.aggregate_type == b.aggregate_type
+         && a.aggregate_id == b.aggregate_id && a.company_id == b.company_id
+         && a.name == b.name && a.payload == b.payload
+         && a.metadata == b.metadata && a.check_version == b.check_version
+         && a.expected_version == b.expected_version;
+}
+
+inline bool operator==(const command_result& a, const command_result& b) {
+  return a.aggregate_id == b.aggregate_id && a.version == b.version
+         && a.sequences == b.sequences && a.state == b.state
+         && a.created == b.created;
+}
 
 /// One call to an external service (Cal.com, a CRM). The daemon connects
 /// real HTTP providers behind the endpoint interface that takes these.

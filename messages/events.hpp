@@ -124,6 +124,12 @@ struct staff_updated {
   change_set changes;
 };
 
+/// A service (name, price, duration) was created or changed.
+struct service_updated {
+  switchboard::service service; ///< The state after the change.
+  change_set changes;
+};
+
 // -- call events --------------------------------------------------------------
 
 /// A call is over and has been analysed (the seed's CallCompleted).
@@ -295,6 +301,10 @@ inline bool operator==(const customer_updated& a, const customer_updated& b) {
 inline bool operator==(const customer_merged& a, const customer_merged& b) {
   return a.primary == b.primary && a.merged == b.merged
          && a.merged_data == b.merged_data;
+}
+
+inline bool operator==(const service_updated& a, const service_updated& b) {
+  return a.service == b.service && a.changes == b.changes;
 }
 
 inline bool operator==(const staff_updated& a, const staff_updated& b) {

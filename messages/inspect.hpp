@@ -145,6 +145,11 @@ typename Inspector::result_type inspect(Inspector& f, customer_merged& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, service_updated& x) {
+  return f(caf::meta::type_name("service_updated"), x.service, x.changes);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, staff_updated& x) {
   return f(caf::meta::type_name("staff_updated"), x.staff, x.changes);
 }
@@ -259,6 +264,19 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, outbound_call& x) {
   return f(caf::meta::type_name("outbound_call"), x.target, x.operation,
            x.idempotency_key, x.body);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, aggregate_command& x) {
+  return f(caf::meta::type_name("aggregate_command"), x.aggregate_type,
+           x.aggregate_id, x.company_id, x.name, x.payload, x.metadata,
+           x.check_version, x.expected_version);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, command_result& x) {
+  return f(caf::meta::type_name("command_result"), x.aggregate_id, x.version,
+           x.sequences, x.state, x.created);
 }
 
 } // namespace switchboard

@@ -253,6 +253,12 @@ void fields(V& v, staff_updated& x) {
 }
 
 template <class V>
+void fields(V& v, service_updated& x) {
+  v("service", x.service);
+  v("changes", x.changes, opt);
+}
+
+template <class V>
 void fields(V& v, call_completed& x) {
   v("call", x.call);
   v("analysis", x.analysis);

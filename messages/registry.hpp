@@ -42,6 +42,8 @@
     "customer.merged", "company")                                              \
   X(staff_updated, "staff.updated", "staff", true,                            \
     "staff.updated", "company")                                                \
+  X(service_updated, "service.updated", "service", true,                      \
+    "service.updated", "company")                                              \
   X(call_completed, "call.completed", "call", true,                           \
     "call.completed", "company")                                               \
   X(call_started, "call.started", "call", false, "call.started", "company")   \

@@ -226,6 +226,56 @@ BOOST_AUTO_TEST_CASE(failed_jobs_can_be_retried) {
   BOOST_TEST(*calls == 2);
 }
 
+BOOST_AUTO_TEST_CASE(retry_until_ends_retries_at_its_deadline) {
+  auto policy = seed_sync_policy();
+  policy.tries = 100;
+  policy.backoff_s = {10};
+  policy.retry_until_s = 35; // attempts at 0, 10, 20, 30; none at 40
+  probe_node p{policy, 0, [](std::uint32_t) {
+                 return test::script_action::fail;
+               }};
+  BOOST_REQUIRE(p.create_customer("cu1"));
+  p.n->advance(120s);
+  BOOST_TEST(p.log->attempts.size() == 4u);
+  BOOST_TEST(p.log->failed_calls == 1);
+  BOOST_TEST(p.counts().failed == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(max_exceptions_fails_before_the_tries_run_out) {
+  auto policy = seed_sync_policy();
+  policy.tries = 10;
+  policy.backoff_s = {1};
+  policy.max_exceptions = 3;
+  probe_node p{policy, 0, [](std::uint32_t) {
+                 return test::script_action::fail;
+               }};
+  BOOST_REQUIRE(p.create_customer("cu1"));
+  p.n->advance(60s);
+  BOOST_TEST(p.log->attempts.size() == 3u);
+  BOOST_TEST(p.log->failed_calls == 1);
+}
+
+BOOST_AUTO_TEST_CASE(exponential_backoff_with_jitter_and_cap) {
+  retry_policy policy;
+  policy.tries = 4;
+  policy.exponential = true;
+  policy.base_s = 4;
+  policy.cap_s = 10;
+  policy.jitter = true; // the deterministic node draws 0.5
+  probe_node p{policy, 0, [](std::uint32_t) {
+                 return test::script_action::fail;
+               }};
+  auto t0 = p.n->now();
+  BOOST_REQUIRE(p.create_customer("cu1"));
+  p.n->advance(60s);
+  std::vector<timestamp_ms> offsets;
+  for (auto t : p.log->attempt_times)
+    offsets.push_back(t - t0);
+  // Waits: 0.5 * 4 s, 0.5 * 8 s, 0.5 * min(16, 10) s.
+  std::vector<timestamp_ms> expected{0, 2000, 6000, 11000};
+  BOOST_TEST(offsets == expected, boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(queue_stats_report_counts) {
   probe_node p{seed_sync_policy(), 30, [](std::uint32_t) {
                  return test::script_action::succeed;

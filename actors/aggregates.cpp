@@ -1,0 +1,967 @@
+#include "actors/aggregates.hpp"
+
+#include <algorithm>
+
+#include <boost/json.hpp>
+
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+#include <caf/system_messages.hpp>
+
+#include <actors/errors.hpp>
+#include <actors/log.hpp>
+#include <actors/payload.hpp>
+#include <messages/ids.hpp>
+#include <messages/json.hpp>
+#include <messages/time.hpp>
+#include <store/event_store.hpp>
+
+namespace switchboard {
+
+namespace {
+
+constexpr timestamp_ms minute_ms = 60000;
+constexpr timestamp_ms day_ms = 86400000;
+
+caf::error not_found(const std::string& what) {
+  return make_runtime_error(runtime_errc::not_found, what + " not found");
+}
+
+caf::error conflict(const std::string& what) {
+  return make_runtime_error(runtime_errc::conflict, what);
+}
+
+caf::error invalid(const std::string& field, const std::string& what) {
+  return make_runtime_error(runtime_errc::invalid_argument,
+                            field + ": " + what);
+}
+
+std::string quoted(const std::string& s) {
+  return boost::json::serialize(boost::json::value(s));
+}
+
+/// Records a change of `field` when the value differs.
+template <class T>
+void track(change_set& changes, const char* field, const T& before,
+           const T& after) {
+  if (before == after)
+    return;
+  auto text = [](const auto& v) {
+    using V = std::decay_t<decltype(v)>;
+    if constexpr (std::is_same_v<V, std::string>)
+      return quoted(v);
+    else if constexpr (std::is_same_v<V, bool>)
+      return std::string{v ? "true" : "false"};
+    else
+      return std::to_string(v);
+  };
+  changes[field] = change{text(before), text(after)};
+}
+
+std::string key_of(const std::string& type, const std::string& company,
+                   const std::string& id) {
+  return type + "/" + company + "/" + id;
+}
+
+// -- deciding
+// -------------------------------------------------------------------
+
+/// Events a command decides, ready to dispatch.
+struct decision {
+  std::vector<envelope> events;
+  aggregate_state after; ///< The state the events lead to.
+};
+
+template <class E>
+envelope wrap(const E& e, const aggregate_state& st,
+              const aggregate_command& cmd, timestamp_ms now) {
+  return make_envelope(e, st.id, 0, st.company_id, now, cmd.metadata);
+}
+
+expected<decision, caf::error> decide_customer(const aggregate_state& st,
+                                               const aggregate_command& cmd,
+                                               const aggregate_deps& deps) {
+  payload_reader p{cmd.payload};
+  auto now = deps.clock();
+  decision d;
+  d.after = st;
+  auto& c = d.after.cust;
+  auto read_fields = [&](bool creating) {
+    if (auto v = p.str("name", creating))
+      c.name = *v;
+    if (auto v = p.str("phone"))
+      c.phone = *v;
+    if (auto v = p.str("email")) {
+      if (!v->empty() && v->find('@') == std::string::npos)
+        p.problem("email", "must be an email address");
+      c.email = *v;
+    }
+    if (auto v = p.boolean("prefers_sms"))
+      c.prefers_sms = *v;
+    if (auto v = p.boolean("prefers_email"))
+      c.prefers_email = *v;
+    if (auto v = p.boolean("prefers_whatsapp"))
+      c.prefers_whatsapp = *v;
+    if (!c.phone.empty()
+        && c.phone.find_first_not_of("+0123456789 -()") != std::string::npos)
+      p.problem("phone", "must be a phone number");
+  };
+  if (cmd.name == "create") {
+    if (st.exists)
+      return make_unexpected(conflict("customer " + st.id + " exists"));
+    read_fields(true);
+    customer_source source = customer_source::manual;
+    if (auto s = p.str("source"))
+      if (!parse_enum(*s, source))
+        p.problem("source", "must be one of phone, web, import, manual");
+    if (!p.valid())
+      return make_unexpected(p.error());
+    c.id = st.id;
+    c.company_id = st.company_id;
+    d.events.push_back(wrap(customer_created{c, source}, st, cmd, now));
+  } else if (cmd.name == "update") {
+    if (!st.exists)
+      return make_unexpected(not_found("customer " + st.id));
+    read_fields(false);
+    if (!p.valid())
+      return make_unexpected(p.error());
+    customer_updated e{c, {}};
+    const auto& b = st.cust;
+    track(e.changes, "name", b.name, c.name);
+    track(e.changes, "phone", b.phone, c.phone);
+    track(e.changes, "email", b.email, c.email);
+    track(e.changes, "prefers_sms", b.prefers_sms, c.prefers_sms);
+    track(e.changes, "prefers_email", b.prefers_email, c.prefers_email);
+    track(e.changes, "prefers_whatsapp", b.prefers_whatsapp,
+          c.prefers_whatsapp);
+    if (!e.changes.empty())
+      d.events.push_back(wrap(e, st, cmd, now));
+  } else if (cmd.name == "merge") {
+    if (!st.exists)
+      return make_unexpected(not_found("customer " + st.id));
+    auto other = p.str("merged_id", true);
+    if (!p.valid())
+      return make_unexpected(p.error());
+    if (*other == st.id)
+      return make_unexpected(
+          invalid("merged_id", "cannot merge a customer into itself"));
+    auto merged
+        = load_aggregate(*deps.events, "customer", st.company_id, *other);
+    if (!merged)
+      return make_unexpected(merged.error());
+    if (!merged->exists)
+      return make_unexpected(invalid("merged_id", "no such customer"));
+    customer_merged e;
+    e.merged = merged->cust;
+    auto take
+        = [&](const char* field, std::string& mine, const std::string& theirs) {
+            if (mine.empty() && !theirs.empty()) {
+              mine = theirs;
+              e.merged_data[field] = theirs;
+            }
+          };
+    take("phone", c.phone, merged->cust.phone);
+    take("email", c.email, merged->cust.email);
+    take("name", c.name, merged->cust.name);
+    e.primary = c;
+    d.events.push_back(wrap(e, st, cmd, now));
+  } else {
+    return make_unexpected(
+        invalid("command", "unknown customer command " + cmd.name));
+  }
+  return d;
+}
+
+expected<decision, caf::error> decide_staff(const aggregate_state& st,
+                                            const aggregate_command& cmd,
+                                            const aggregate_deps& deps) {
+  payload_reader p{cmd.payload};
+  decision d;
+  d.after = st;
+  auto& s = d.after.stf;
+  bool creating = cmd.name == "create";
+  if (creating && st.exists)
+    return make_unexpected(conflict("staff " + st.id + " exists"));
+  if (!creating && !st.exists)
+    return make_unexpected(not_found("staff " + st.id));
+  if (cmd.name != "create" && cmd.name != "update"
+      && cmd.name != "set_working_hours")
+    return make_unexpected(
+        invalid("command", "unknown staff command " + cmd.name));
+  if (auto v = p.str("name", creating))
+    s.name = *v;
+  if (auto v = p.str("branch_id"))
+    s.branch_id = *v;
+  if (auto v = p.str("email"))
+    s.email = *v;
+  if (auto v = p.str("phone"))
+    s.phone = *v;
+  if (auto v = p.boolean("active"))
+    s.active = *v;
+  if (auto v = p.strings("service_ids"))
+    s.service_ids = *v;
+  if (const auto* wh = p.raw("working_hours")) {
+    if (!wh->is_array()) {
+      p.problem("working_hours", "must be an array");
+    } else {
+      std::vector<work_interval> hours;
+      std::size_t i = 0;
+      for (const auto& item : wh->get_array()) {
+        auto at = "working_hours[" + std::to_string(i++) + "]";
+        auto w = from_json<work_interval>(item);
+        if (!w) {
+          p.problem(at + (w.error().field.empty() ? "" : "." + w.error().field),
+                    w.error().message);
+          continue;
+        }
+        hours.push_back(*w);
+      }
+      s.working_hours = std::move(hours);
+    }
+  } else if (cmd.name == "set_working_hours") {
+    p.problem("working_hours", "is required");
+  }
+  if (!p.valid())
+    return make_unexpected(p.error());
+  s.id = st.id;
+  s.company_id = st.company_id;
+  staff_updated e{s, {}};
+  const auto& b = st.stf;
+  track(e.changes, "name", b.name, s.name);
+  track(e.changes, "branch_id", b.branch_id, s.branch_id);
+  track(e.changes, "email", b.email, s.email);
+  track(e.changes, "phone", b.phone, s.phone);
+  track(e.changes, "active", b.active, s.active);
+  auto list_text = [](const auto& items, auto one) {
+    boost::json::array arr;
+    for (const auto& x : items)
+      arr.push_back(one(x));
+    return boost::json::serialize(arr);
+  };
+  auto as_string = [](const std::string& x) {
+    return boost::json::value(x);
+  };
+  auto as_json = [](const work_interval& x) {
+    return to_json(x);
+  };
+  if (b.service_ids != s.service_ids)
+    e.changes["service_ids"] = {list_text(b.service_ids, as_string),
+                                list_text(s.service_ids, as_string)};
+  if (!(b.working_hours == s.working_hours))
+    e.changes["working_hours"] = {list_text(b.working_hours, as_json),
+                                  list_text(s.working_hours, as_json)};
+  if (!e.changes.empty() || creating)
+    d.events.push_back(wrap(e, st, cmd, deps.clock()));
+  return d;
+}
+
+expected<decision, caf::error> decide_service(const aggregate_state& st,
+                                              const aggregate_command& cmd,
+                                              const aggregate_deps& deps) {
+  payload_reader p{cmd.payload};
+  decision d;
+  d.after = st;
+  auto& s = d.after.svc;
+  bool creating = cmd.name == "create";
+  if (creating && st.exists)
+    return make_unexpected(conflict("service " + st.id + " exists"));
+  if (!creating && !st.exists)
+    return make_unexpected(not_found("service " + st.id));
+  if (cmd.name != "create" && cmd.name != "update")
+    return make_unexpected(
+        invalid("command", "unknown service command " + cmd.name));
+  if (auto v = p.str("name", creating))
+    s.name = *v;
+  if (auto v = p.integer("price_cents", creating, 0, INT64_MAX / 2))
+    s.price_cents = *v;
+  if (auto v = p.integer("duration_minutes", creating, 5, 24 * 60))
+    s.duration_minutes = static_cast<std::int32_t>(*v);
+  if (!p.valid())
+    return make_unexpected(p.error());
+  s.id = st.id;
+  s.company_id = st.company_id;
+  service_updated e{s, {}};
+  track(e.changes, "name", st.svc.name, s.name);
+  track(e.changes, "price_cents", st.svc.price_cents, s.price_cents);
+  track(e.changes, "duration_minutes", st.svc.duration_minutes,
+        s.duration_minutes);
+  if (!e.changes.empty())
+    d.events.push_back(wrap(e, st, cmd, deps.clock()));
+  return d;
+}
+
+// -- generic aggregate actor
+// ------------------------------------------------------
+
+using decide_fn = expected<decision, caf::error> (*)(const aggregate_state&,
+                                                     const aggregate_command&,
+                                                     const aggregate_deps&);
+
+struct entity_state {
+  aggregate_state st;
+  aggregate_deps deps;
+  static inline const char* name = "aggregate";
+};
+
+/// Dispatches `d` for the aggregate in `self`'s state and answers `rp`.
+template <class Self>
+void commit_decision(Self* self, aggregate_state& st, decision d,
+                     const aggregate_command& cmd,
+                     caf::typed_response_promise<command_result> rp) {
+  if (d.events.empty()) {
+    rp.deliver(command_result{st.id, st.version, {}, render_state(st), false});
+    return;
+  }
+  if (cmd.check_version && cmd.expected_version != st.version) {
+    rp.deliver(make_runtime_error(
+        runtime_errc::version_conflict,
+        st.type + " " + st.id + " is at version " + std::to_string(st.version)
+            + ", expected " + std::to_string(cmd.expected_version)));
+    return;
+  }
+  dispatch_request req;
+  req.events = std::move(d.events);
+  req.expect = st.version == 0 ? expect_kind::no_stream : expect_kind::exact;
+  req.expected_version = st.version;
+  bool created = !st.exists;
+  auto after = std::make_shared<aggregate_state>(std::move(d.after));
+  self->request(self->state.deps.dispatcher, std::chrono::seconds(30),
+                dispatch_atom::value, std::move(req))
+      .then(
+          [self, rp, after, created](const dispatch_result& res) mutable {
+            auto& cur = self->state.st;
+            auto id = cur.id;
+            after->version
+                = res.versions.empty() ? cur.version : res.versions.back();
+            after->exists = true;
+            cur = *after;
+            rp.deliver(command_result{id, cur.version, res.sequences,
+                                      render_state(cur), created});
+          },
+          [self, rp](caf::error& err) mutable {
+            // Our view may be stale (another writer): reload it.
+            auto& cur = self->state.st;
+            if (auto fresh = load_aggregate(*self->state.deps.events, cur.type,
+                                            cur.company_id, cur.id))
+              cur = std::move(*fresh);
+            rp.deliver(std::move(err));
+          });
+}
+
+aggregate_actor::behavior_type
+entity_actor(aggregate_actor::stateful_pointer<entity_state> self,
+             aggregate_state initial, aggregate_deps deps, decide_fn decide) {
+  self->state.st = std::move(initial);
+  self->state.deps = std::move(deps);
+  auto idle = self->state.deps.idle_timeout;
+  return {
+      [self, decide](command_atom, const aggregate_command& cmd)
+          -> caf::result<command_result> {
+        auto& s = self->state;
+        auto d = decide(s.st, cmd, s.deps);
+        if (!d)
+          return d.error();
+        auto rp = self->make_response_promise<command_result>();
+        commit_decision(self, s.st, std::move(*d), cmd, rp);
+        return rp;
+      },
+      [self](get_atom, const std::string&) -> caf::result<std::string> {
+        auto& st = self->state.st;
+        if (!st.exists)
+          return not_found(st.type + " " + st.id);
+        return render_state(st);
+      },
+      [](release_atom, const std::string&) {},
+      [](availability_atom, const std::string&,
+         timestamp_ms) -> caf::result<std::string> {
+        return make_runtime_error(runtime_errc::invalid_argument,
+                                  "not a calendar");
+      },
+      caf::after(idle) >>
+          [self] {
+            self->quit();
+          },
+  };
+}
+
+// -- the staff calendar
+// -----------------------------------------------------------
+
+struct calendar_state {
+  std::string company_id;
+  std::string staff_id;
+  /// Appointment id → [start, end) of appointments that are not cancelled.
+  std::map<std::string, std::pair<timestamp_ms, timestamp_ms>> booked;
+  aggregate_deps deps;
+  static inline const char* name = "calendar";
+};
+
+bool overlaps(const calendar_state& cal, timestamp_ms start, timestamp_ms end,
+              const std::string& except) {
+  for (const auto& [id, iv] : cal.booked)
+    if (id != except && start < iv.second && iv.first < end)
+      return true;
+  return false;
+}
+
+/// Minutes since midnight UTC and weekday (Monday = 0) of `t`.
+std::pair<int, int> day_and_minute(timestamp_ms t) {
+  auto days = t >= 0 ? t / day_ms : (t - day_ms + 1) / day_ms;
+  // 1970-01-01 was a Thursday (3 when Monday is 0).
+  int weekday_idx = static_cast<int>(((days % 7) + 7 + 3) % 7);
+  int minute = static_cast<int>((t - days * day_ms) / minute_ms);
+  return {weekday_idx, minute};
+}
+
+bool within_hours(const staff& s, timestamp_ms start, timestamp_ms end) {
+  if (s.working_hours.empty())
+    return true; // no hours set: any time
+  auto [day, from] = day_and_minute(start);
+  auto to = from + static_cast<int>((end - start) / minute_ms);
+  for (const auto& w : s.working_hours)
+    if (static_cast<int>(w.day) == day && w.start_minute <= from
+        && to <= w.end_minute)
+      return true;
+  return false;
+}
+
+/// Rebuilds the calendar from the company's appointment events.
+void rehydrate(calendar_state& cal) {
+  std::uint64_t from = 1;
+  for (;;) {
+    auto batch = cal.deps.events->read_by_company(cal.company_id, from, 4096);
+    if (!batch || batch->empty())
+      return;
+    for (const auto& ev : *batch) {
+      from = ev.sequence + 1;
+      if (ev.aggregate_type != "appointment")
+        continue;
+      aggregate_state st;
+      st.type = "appointment";
+      apply_event(st, ev);
+      const auto& a = st.appt;
+      if (a.staff_id == cal.staff_id
+          && a.status == appointment_status::scheduled)
+        cal.booked[a.id] = {a.start_time, a.end_time};
+      else
+        cal.booked.erase(a.id);
+    }
+  }
+}
+
+aggregate_actor::behavior_type
+calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
+               std::string company_id, std::string staff_id,
+               aggregate_deps deps) {
+  auto& cal = self->state;
+  cal.company_id = std::move(company_id);
+  cal.staff_id = std::move(staff_id);
+  cal.deps = std::move(deps);
+  rehydrate(cal);
+  auto idle = cal.deps.idle_timeout;
+  return {
+      [self](command_atom,
+             const aggregate_command& cmd) -> caf::result<command_result> {
+        auto& cal = self->state;
+        auto now = cal.deps.clock();
+        payload_reader p{cmd.payload};
+        auto st = load_aggregate(*cal.deps.events, "appointment",
+                                 cal.company_id, cmd.aggregate_id);
+        if (!st)
+          return st.error();
+        decision d;
+        d.after = *st;
+        auto& a = d.after.appt;
+        auto staff_state = load_aggregate(*cal.deps.events, "staff",
+                                          cal.company_id, cal.staff_id);
+        if (!staff_state)
+          return staff_state.error();
+        if (!staff_state->exists)
+          return invalid("staff_id", "no such staff member");
+        const auto& stf = staff_state->stf;
+        std::string release_from;
+        if (cmd.name == "book") {
+          if (st->exists)
+            return conflict("appointment " + cmd.aggregate_id + " exists");
+          auto customer_id = p.str("customer_id", true);
+          auto service_id = p.str("service_id", true);
+          auto start = p.time("start_time", true);
+          auto branch = p.str("branch_id");
+          auto notes = p.str("notes");
+          auto source = p.str("source");
+          if (!p.valid())
+            return p.error();
+          auto svc = load_aggregate(*cal.deps.events, "service", cal.company_id,
+                                    *service_id);
+          if (!svc)
+            return svc.error();
+          if (!svc->exists)
+            p.problem("service_id", "no such service");
+          auto cust = load_aggregate(*cal.deps.events, "customer",
+                                     cal.company_id, *customer_id);
+          if (!cust)
+            return cust.error();
+          if (!cust->exists)
+            p.problem("customer_id", "no such customer");
+          if (!p.valid())
+            return p.error();
+          if (!stf.active)
+            return invalid("staff_id", "staff member is not active");
+          if (*start <= now)
+            return invalid("start_time", "must be in the future");
+          a.id = cmd.aggregate_id;
+          a.company_id = cal.company_id;
+          a.branch_id = branch ? *branch : stf.branch_id;
+          a.service_id = *service_id;
+          a.staff_id = cal.staff_id;
+          a.customer_id = *customer_id;
+          a.start_time = *start;
+          a.end_time = *start + svc->svc.duration_minutes * minute_ms;
+          a.status = appointment_status::scheduled;
+          a.price_cents = svc->svc.price_cents;
+          a.notes = notes ? *notes : std::string{};
+          if (!within_hours(stf, a.start_time, a.end_time))
+            return invalid("start_time", "outside the staff member's hours");
+          if (overlaps(cal, a.start_time, a.end_time, a.id))
+            return conflict("the slot is taken");
+          string_map meta;
+          if (!cmd.metadata.user_id.empty())
+            meta["user_id"] = cmd.metadata.user_id;
+          d.events.push_back(make_envelope(
+              appointment_created{a, source ? *source : std::string{"api"},
+                                  meta},
+              a.id, 0, a.company_id, now, cmd.metadata));
+        } else if (cmd.name == "reschedule" || cmd.name == "reassign") {
+          if (!st->exists)
+            return not_found("appointment " + cmd.aggregate_id);
+          if (a.status != appointment_status::scheduled)
+            return conflict("appointment " + a.id + " is "
+                            + to_string(a.status));
+          auto start = p.time("start_time", cmd.name == "reschedule");
+          auto notes = p.str("notes");
+          if (!p.valid())
+            return p.error();
+          appointment_updated e;
+          auto before = a;
+          if (start) {
+            auto length = a.end_time - a.start_time;
+            a.start_time = *start;
+            a.end_time = *start + length;
+            if (a.start_time <= now)
+              return invalid("start_time", "must be in the future");
+          }
+          if (cmd.name == "reassign" && a.staff_id != cal.staff_id) {
+            release_from = a.staff_id;
+            a.staff_id = cal.staff_id;
+          }
+          if (notes)
+            a.notes = *notes;
+          if (!within_hours(stf, a.start_time, a.end_time))
+            return invalid("start_time", "outside the staff member's hours");
+          if (overlaps(cal, a.start_time, a.end_time, a.id))
+            return conflict("the slot is taken");
+          if (before.start_time != a.start_time) {
+            e.changes["start_time"]
+                = {quoted(format_rfc3339(before.start_time)),
+                   quoted(format_rfc3339(a.start_time))};
+            e.changes["end_time"] = {quoted(format_rfc3339(before.end_time)),
+                                     quoted(format_rfc3339(a.end_time))};
+          }
+          track(e.changes, "staff_id", before.staff_id, a.staff_id);
+          track(e.changes, "notes", before.notes, a.notes);
+          e.appointment = a;
+          e.updated_by = cmd.metadata.user_id;
+          if (!e.changes.empty())
+            d.events.push_back(
+                make_envelope(e, a.id, 0, a.company_id, now, cmd.metadata));
+        } else if (cmd.name == "cancel") {
+          if (!st->exists)
+            return not_found("appointment " + cmd.aggregate_id);
+          if (a.status == appointment_status::cancelled)
+            return conflict("appointment " + a.id + " is already cancelled");
+          auto reason = p.str("reason");
+          if (!p.valid())
+            return p.error();
+          a.status = appointment_status::cancelled;
+          d.events.push_back(make_envelope(
+              appointment_cancelled{a, reason ? *reason : std::string{},
+                                    cmd.metadata.user_id},
+              a.id, 0, a.company_id, now, cmd.metadata));
+        } else {
+          return invalid("command", "unknown appointment command " + cmd.name);
+        }
+        // Reserve at once so that the next command in the mailbox sees it;
+        // undo when the dispatch fails.
+        auto id = a.id;
+        auto previous = cal.booked.find(id) != cal.booked.end()
+                            ? std::optional{cal.booked[id]}
+                            : std::nullopt;
+        if (a.status == appointment_status::scheduled)
+          cal.booked[id] = {a.start_time, a.end_time};
+        else
+          cal.booked.erase(id);
+        auto rp = self->make_response_promise<command_result>();
+        dispatch_request req;
+        req.events = std::move(d.events);
+        if (req.events.empty())
+          return command_result{id, st->version, {}, render_state(*st), false};
+        req.expect
+            = st->version == 0 ? expect_kind::no_stream : expect_kind::exact;
+        req.expected_version = st->version;
+        if (cmd.check_version && cmd.expected_version != st->version) {
+          if (previous)
+            cal.booked[id] = *previous;
+          else
+            cal.booked.erase(id);
+          return make_runtime_error(runtime_errc::version_conflict,
+                                    "appointment " + id + " is at version "
+                                        + std::to_string(st->version)
+                                        + ", expected "
+                                        + std::to_string(cmd.expected_version));
+        }
+        auto after = std::make_shared<aggregate_state>(std::move(d.after));
+        bool created = !st->exists;
+        self->request(cal.deps.dispatcher, std::chrono::seconds(30),
+                      dispatch_atom::value, std::move(req))
+            .then(
+                [rp, after, created, id](const dispatch_result& res) mutable {
+                  after->version = res.versions.back();
+                  after->exists = true;
+                  rp.deliver(command_result{id, after->version, res.sequences,
+                                            render_state(*after), created});
+                },
+                [self, rp, id, previous](caf::error& err) mutable {
+                  auto& cal = self->state;
+                  if (previous)
+                    cal.booked[id] = *previous;
+                  else
+                    cal.booked.erase(id);
+                  rp.deliver(std::move(err));
+                });
+        return rp;
+      },
+      [](get_atom, const std::string&) -> caf::result<std::string> {
+        return make_runtime_error(runtime_errc::invalid_argument,
+                                  "a calendar has no state of its own");
+      },
+      [self](release_atom, const std::string& appointment_id) {
+        self->state.booked.erase(appointment_id);
+      },
+      [self](availability_atom, const std::string& service_id,
+             timestamp_ms day_start) -> caf::result<std::string> {
+        auto& cal = self->state;
+        auto svc = load_aggregate(*cal.deps.events, "service", cal.company_id,
+                                  service_id);
+        if (!svc)
+          return svc.error();
+        if (!svc->exists)
+          return invalid("service_id", "no such service");
+        auto stf = load_aggregate(*cal.deps.events, "staff", cal.company_id,
+                                  cal.staff_id);
+        if (!stf)
+          return stf.error();
+        if (!stf->exists)
+          return not_found("staff " + cal.staff_id);
+        auto length = svc->svc.duration_minutes * minute_ms;
+        auto [day, unused] = day_and_minute(day_start);
+        (void)unused;
+        boost::json::array slots;
+        auto now = cal.deps.clock();
+        std::vector<std::pair<int, int>> windows;
+        for (const auto& w : stf->stf.working_hours)
+          if (static_cast<int>(w.day) == day)
+            windows.emplace_back(w.start_minute, w.end_minute);
+        if (stf->stf.working_hours.empty())
+          windows.emplace_back(0, 24 * 60);
+        for (auto [from, to] : windows) {
+          for (auto t = day_start + from * minute_ms;
+               t + length <= day_start + to * minute_ms; t += length) {
+            if (t > now && !overlaps(cal, t, t + length, {}))
+              slots.emplace_back(format_rfc3339(t));
+          }
+        }
+        boost::json::object out{
+            {"staff_id", cal.staff_id},
+            {"service_id", service_id},
+            {"date", format_rfc3339(day_start).substr(0, 10)},
+            {"slots", std::move(slots)}};
+        return boost::json::serialize(out);
+      },
+      caf::after(idle) >>
+          [self] {
+            self->quit();
+          },
+  };
+}
+
+} // namespace
+
+// -- state
+// ----------------------------------------------------------------------
+
+void apply_event(aggregate_state& st, const envelope& ev) {
+  st.version = ev.version;
+  st.company_id = ev.company_id;
+  st.id = ev.aggregate_id;
+  const auto& t = ev.type;
+  if (t == "customer.created") {
+    if (auto e = event_from<customer_created>(ev))
+      st.cust = e->customer;
+  } else if (t == "customer.updated") {
+    if (auto e = event_from<customer_updated>(ev))
+      st.cust = e->customer;
+  } else if (t == "customer.merged") {
+    if (auto e = event_from<customer_merged>(ev))
+      st.cust = e->primary;
+  } else if (t == "staff.updated") {
+    if (auto e = event_from<staff_updated>(ev))
+      st.stf = e->staff;
+  } else if (t == "service.updated") {
+    if (auto e = event_from<service_updated>(ev))
+      st.svc = e->service;
+  } else if (t == "appointment.created") {
+    if (auto e = event_from<appointment_created>(ev))
+      st.appt = e->appointment;
+  } else if (t == "appointment.updated") {
+    if (auto e = event_from<appointment_updated>(ev))
+      st.appt = e->appointment;
+  } else if (t == "appointment.cancelled") {
+    if (auto e = event_from<appointment_cancelled>(ev)) {
+      st.appt = e->appointment;
+      st.appt.status = appointment_status::cancelled;
+    }
+  }
+  st.exists = true;
+}
+
+expected<aggregate_state, caf::error>
+load_aggregate(const store::event_store& events, const std::string& type,
+               const std::string& company_id, const std::string& id) {
+  aggregate_state st;
+  st.type = type;
+  st.id = id;
+  st.company_id = company_id;
+  std::uint64_t from = 1;
+  for (;;) {
+    auto batch = events.read_stream(type, id, from, 1024);
+    if (!batch)
+      return make_unexpected(to_caf_error(batch.error()));
+    for (const auto& ev : *batch) {
+      if (ev.company_id != company_id) {
+        // Another company's aggregate: to this company it does not exist.
+        return make_unexpected(not_found(type + " " + id));
+      }
+      apply_event(st, ev);
+    }
+    if (batch->size() < 1024)
+      break;
+    from = batch->back().version + 1;
+  }
+  return st;
+}
+
+std::string render_state(const aggregate_state& st) {
+  boost::json::object out;
+  if (st.type == "customer")
+    out = to_json(st.cust).as_object();
+  else if (st.type == "staff")
+    out = to_json(st.stf).as_object();
+  else if (st.type == "service")
+    out = to_json(st.svc).as_object();
+  else if (st.type == "appointment")
+    out = to_json(st.appt).as_object();
+  out["version"] = st.version;
+  return boost::json::serialize(out);
+}
+
+// -- router
+// ---------------------------------------------------------------------
+
+namespace {
+
+using router_ptr = router_actor::stateful_pointer<router_state>;
+
+aggregate_actor spawn_for(router_ptr self, const std::string& type,
+                          const std::string& company, const std::string& id,
+                          caf::error& err) {
+  auto& st = self->state;
+  auto key = key_of(type, company, id);
+  if (auto i = st.actors.find(key); i != st.actors.end())
+    return i->second;
+  aggregate_actor h;
+  if (type == "calendar") {
+    h = self->system().spawn(calendar_actor, company, id, st.deps);
+  } else {
+    auto loaded = load_aggregate(*st.deps.events, type, company, id);
+    if (!loaded) {
+      err = loaded.error();
+      return {};
+    }
+    decide_fn fn = type == "customer" ? decide_customer
+                   : type == "staff"  ? decide_staff
+                                      : decide_service;
+    h = self->system().spawn(entity_actor, std::move(*loaded), st.deps, fn);
+  }
+  self->monitor(h);
+  st.actors[key] = h;
+  st.keys[h.address()] = key;
+  (*st.children)[h.address()] = h;
+  return h;
+}
+
+bool known_type(const std::string& t) {
+  return t == "customer" || t == "staff" || t == "service"
+         || t == "appointment";
+}
+
+} // namespace
+
+router_actor::behavior_type
+router(router_actor::stateful_pointer<router_state> self, aggregate_deps deps) {
+  self->state.deps = std::move(deps);
+  self->state.log = log::get("router");
+  // Aggregate actors end with the router.
+  self->attach_functor([children = self->state.children] {
+    for (auto& [addr, h] : *children)
+      caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+  });
+  self->set_down_handler([self](caf::down_msg& dm) {
+    auto& st = self->state;
+    if (auto i = st.keys.find(dm.source); i != st.keys.end()) {
+      st.actors.erase(i->second);
+      st.keys.erase(i);
+    }
+    st.children->erase(dm.source);
+  });
+  return {
+      [self](command_atom,
+             aggregate_command& cmd) -> caf::result<command_result> {
+        auto& st = self->state;
+        if (!known_type(cmd.aggregate_type))
+          return invalid("aggregate_type",
+                         "unknown aggregate type " + cmd.aggregate_type);
+        if (cmd.company_id.empty())
+          return invalid("company_id", "is required");
+        if (cmd.aggregate_id.empty()) {
+          if (cmd.name != "create" && cmd.name != "book")
+            return invalid("id", "is required");
+          cmd.aggregate_id = new_event_id();
+        }
+        std::string target_type = cmd.aggregate_type;
+        std::string target_id = cmd.aggregate_id;
+        std::string release_from;
+        if (cmd.aggregate_type == "appointment") {
+          // Appointments are decided by the calendar of their staff member.
+          target_type = "calendar";
+          payload_reader p{cmd.payload};
+          auto staff_id
+              = p.str("staff_id", cmd.name == "book" || cmd.name == "reassign");
+          if (!p.valid())
+            return p.error();
+          if (cmd.name == "book" || cmd.name == "reassign") {
+            target_id = *staff_id;
+          }
+          if (cmd.name != "book") {
+            auto appt = load_aggregate(*st.deps.events, "appointment",
+                                       cmd.company_id, cmd.aggregate_id);
+            if (!appt)
+              return appt.error();
+            if (!appt->exists)
+              return not_found("appointment " + cmd.aggregate_id);
+            if (cmd.name == "reassign") {
+              if (appt->appt.staff_id != target_id)
+                release_from = appt->appt.staff_id;
+            } else {
+              target_id = appt->appt.staff_id;
+            }
+          }
+        }
+        caf::error err;
+        auto h = spawn_for(self, target_type, cmd.company_id, target_id, err);
+        if (!h)
+          return err;
+        auto rp = self->make_response_promise<command_result>();
+        auto company = cmd.company_id;
+        auto appointment_id = cmd.aggregate_id;
+        self->request(h, std::chrono::seconds(60), command_atom::value, cmd)
+            .then(
+                [self, rp, release_from, company,
+                 appointment_id](command_result& res) mutable {
+                  if (!release_from.empty()) {
+                    auto& st = self->state;
+                    auto key = key_of("calendar", company, release_from);
+                    if (auto i = st.actors.find(key); i != st.actors.end())
+                      self->send(i->second, release_atom::value,
+                                 appointment_id);
+                  }
+                  rp.deliver(std::move(res));
+                },
+                [rp](caf::error& err) mutable {
+                  rp.deliver(std::move(err));
+                });
+        return rp;
+      },
+      [self](get_atom, const std::string& type, const std::string& company,
+             const std::string& id) -> caf::result<std::string> {
+        if (!known_type(type))
+          return invalid("aggregate_type", "unknown aggregate type " + type);
+        auto loaded
+            = load_aggregate(*self->state.deps.events, type, company, id);
+        if (!loaded)
+          return loaded.error();
+        if (!loaded->exists)
+          return not_found(type + " " + id);
+        return render_state(*loaded);
+      },
+      [self](availability_atom, const std::string& company,
+             const std::string& staff_id, const std::string& service_id,
+             const std::string& date) -> caf::result<std::string> {
+        auto day = parse_rfc3339(date + "T00:00:00Z");
+        if (date.size() != 10 || !day)
+          return invalid("date", "must be YYYY-MM-DD");
+        auto& st = self->state;
+        auto key = "availability:" + company + ":" + staff_id + ":" + service_id
+                   + ":" + date;
+        auto rp = self->make_response_promise<std::string>();
+        auto day_start = *day;
+        self->request(st.deps.cache, std::chrono::seconds(5), get_atom::value,
+                      key)
+            .then(
+                [self, rp, key, company, staff_id, service_id,
+                 day_start](const cache_lookup& hit) mutable {
+                  if (hit.found) {
+                    rp.deliver(hit.value);
+                    return;
+                  }
+                  caf::error err;
+                  auto h = spawn_for(self, "calendar", company, staff_id, err);
+                  if (!h) {
+                    rp.deliver(std::move(err));
+                    return;
+                  }
+                  self->request(h, std::chrono::seconds(30),
+                                availability_atom::value, service_id, day_start)
+                      .then(
+                          [self, rp, key, company](std::string& json) mutable {
+                            std::vector<std::string> tags{"availability",
+                                                          "company:" + company};
+                            self->request(self->state.deps.cache,
+                                          std::chrono::seconds(5),
+                                          put_atom::value, key, json, tags,
+                                          self->state.deps.availability_ttl_ms)
+                                .then([](ok_atom) {}, [](caf::error&) {});
+                            rp.deliver(std::move(json));
+                          },
+                          [rp](caf::error& e) mutable {
+                            rp.deliver(std::move(e));
+                          });
+                },
+                [rp](caf::error& e) mutable {
+                  rp.deliver(std::move(e));
+                });
+        return rp;
+      },
+  };
+}
+
+} // namespace switchboard

@@ -1,0 +1,286 @@
+// Aggregates behind the router: customers, staff, services and the staff
+// calendar that makes double booking impossible.
+
+#include <boost/json.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <actors/errors.hpp>
+#include <actors/testing.hpp>
+#include <store/event_store.hpp>
+
+using namespace switchboard;
+using namespace std::chrono_literals;
+using switchboard::testing::deterministic_node;
+
+namespace {
+
+constexpr timestamp_ms day_ms = 86400000;
+
+struct company_fixture {
+  deterministic_node n{[](node_options& o) {
+    o.aggregate_idle = 10s;
+  }};
+
+  expected<command_result, caf::error> command(std::string type, std::string id,
+                                               std::string name,
+                                               boost::json::object payload,
+                                               std::string company = "c1") {
+    aggregate_command cmd;
+    cmd.aggregate_type = std::move(type);
+    cmd.aggregate_id = std::move(id);
+    cmd.company_id = std::move(company);
+    cmd.name = std::move(name);
+    cmd.payload = boost::json::serialize(payload);
+    cmd.metadata.user_id = "u1";
+    return n.call<command_result>(n.node().router(), command_atom::value, cmd);
+  }
+
+  /// A customer, a 30-minute service and a staff member working 08:00 to
+  /// 18:00 every day.
+  void seed() {
+    BOOST_REQUIRE(command("customer", "cu1", "create",
+                          {{"name", "Ada"},
+                           {"phone", "+4930123"},
+                           {"prefers_sms", true},
+                           {"source", "phone"}}));
+    BOOST_REQUIRE(command(
+        "service", "s1", "create",
+        {{"name", "Cut"}, {"price_cents", 4500}, {"duration_minutes", 30}}));
+    boost::json::array hours;
+    for (const char* d : {"monday", "tuesday", "wednesday", "thursday",
+                          "friday", "saturday", "sunday"})
+      hours.push_back(boost::json::object{
+          {"day", d}, {"start_minute", 8 * 60}, {"end_minute", 18 * 60}});
+    auto r = command(
+        "staff", "st1", "create",
+        {{"name", "Bo"}, {"branch_id", "b1"}, {"working_hours", hours}});
+    BOOST_REQUIRE_MESSAGE(r, (r ? "" : describe(r.error())));
+    BOOST_REQUIRE(command(
+        "staff", "st2", "create",
+        {{"name", "Cy"}, {"branch_id", "b1"}, {"working_hours", hours}}));
+  }
+
+  /// Day `d` after the start at `hh`:00 UTC, RFC 3339.
+  std::string at(int d, int hh) {
+    auto day0 = n.now() - n.now() % day_ms;
+    return format_rfc3339(day0 + d * day_ms + hh * 3600000);
+  }
+
+  expected<command_result, caf::error> book(std::string id, std::string start,
+                                            std::string staff = "st1") {
+    return command("appointment", std::move(id), "book",
+                   {{"customer_id", "cu1"},
+                    {"service_id", "s1"},
+                    {"staff_id", staff},
+                    {"start_time", start}});
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(aggregates_suite, company_fixture)
+
+BOOST_AUTO_TEST_CASE(customer_lifecycle) {
+  auto created = command(
+      "customer", "", "create",
+      {{"name", "Ada"}, {"email", "ada@example.com"}, {"source", "web"}});
+  BOOST_REQUIRE(created);
+  BOOST_TEST(created->created);
+  BOOST_TEST(created->version == 1u);
+  BOOST_TEST(!created->aggregate_id.empty());
+  auto id = created->aggregate_id;
+  auto updated = command("customer", id, "update", {{"phone", "+4930999"}});
+  BOOST_REQUIRE(updated);
+  BOOST_TEST(updated->version == 2u);
+  BOOST_TEST(updated->state.find("+4930999") != std::string::npos);
+  // No change, no event.
+  auto same = command("customer", id, "update", {{"phone", "+4930999"}});
+  BOOST_REQUIRE(same);
+  BOOST_TEST(same->version == 2u);
+  BOOST_TEST(same->sequences.empty());
+  auto stream = n.node().store().events->read_stream("customer", id, 1, 10);
+  BOOST_REQUIRE(stream);
+  BOOST_TEST(stream->size() == 2u);
+  BOOST_TEST((*stream)[1].type == "customer.updated");
+  BOOST_TEST((*stream)[1].data.find("\"phone\"") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(invalid_fields_are_named) {
+  auto r = command(
+      "customer", "cu9", "create",
+      {{"email", "not-an-email"}, {"source", "fax"}, {"prefers_sms", "yes"}});
+  BOOST_REQUIRE(!r);
+  BOOST_TEST((runtime_code(r.error()) == runtime_errc::invalid_argument));
+  auto text = describe(r.error());
+  for (const char* field : {"name", "email", "source", "prefers_sms"})
+    BOOST_TEST(text.find(field) != std::string::npos, field);
+  BOOST_TEST(*n.node().store().events->last_sequence() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(merge_takes_missing_fields) {
+  BOOST_REQUIRE(command("customer", "p", "create", {{"name", "Ada"}}));
+  BOOST_REQUIRE(command("customer", "m", "create",
+                        {{"name", "Ada L."}, {"email", "ada@x.org"}}));
+  auto r = command("customer", "p", "merge", {{"merged_id", "m"}});
+  BOOST_REQUIRE(r);
+  BOOST_TEST(r->state.find("ada@x.org") != std::string::npos);
+  auto self_merge = command("customer", "p", "merge", {{"merged_id", "p"}});
+  BOOST_REQUIRE(!self_merge);
+  BOOST_TEST(describe(self_merge.error()).find("merged_id")
+             != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(stale_versions_conflict) {
+  BOOST_REQUIRE(command("customer", "cu1", "create", {{"name", "Ada"}}));
+  aggregate_command cmd;
+  cmd.aggregate_type = "customer";
+  cmd.aggregate_id = "cu1";
+  cmd.company_id = "c1";
+  cmd.name = "update";
+  cmd.payload = R"({"name":"Eve"})";
+  cmd.check_version = true;
+  cmd.expected_version = 7;
+  auto r = n.call<command_result>(n.node().router(), command_atom::value, cmd);
+  BOOST_REQUIRE(!r);
+  BOOST_TEST((runtime_code(r.error()) == runtime_errc::version_conflict));
+  BOOST_TEST(describe(r.error()).find("version 1") != std::string::npos);
+  cmd.expected_version = 1;
+  BOOST_REQUIRE(
+      n.call<command_result>(n.node().router(), command_atom::value, cmd));
+}
+
+BOOST_AUTO_TEST_CASE(other_companies_see_nothing) {
+  BOOST_REQUIRE(command("customer", "cu1", "create", {{"name", "Ada"}}));
+  auto r = command("customer", "cu1", "update", {{"name", "Eve"}}, "c2");
+  BOOST_REQUIRE(!r);
+  BOOST_TEST((runtime_code(r.error()) == runtime_errc::not_found));
+  auto get = n.call<std::string>(n.node().router(), get_atom::value,
+                                 std::string{"customer"}, std::string{"c2"},
+                                 std::string{"cu1"});
+  BOOST_REQUIRE(!get);
+  BOOST_TEST((runtime_code(get.error()) == runtime_errc::not_found));
+}
+
+BOOST_AUTO_TEST_CASE(booking_takes_the_slot_once) {
+  seed();
+  auto first = book("a1", at(1, 10));
+  BOOST_REQUIRE_MESSAGE(first, (first ? "" : describe(first.error())));
+  BOOST_TEST(first->created);
+  BOOST_TEST(first->state.find("4500") != std::string::npos);
+  auto overlap = book("a2", at(1, 10));
+  BOOST_REQUIRE(!overlap);
+  BOOST_TEST((runtime_code(overlap.error()) == runtime_errc::conflict));
+  // Another staff member is free then.
+  BOOST_REQUIRE(book("a3", at(1, 10), "st2"));
+  // Outside working hours and in the past are refused, naming the field.
+  auto late = book("a4", at(1, 20));
+  BOOST_REQUIRE(!late);
+  BOOST_TEST(describe(late.error()).find("start_time") != std::string::npos);
+  auto unknown = command("appointment", "a5", "book",
+                         {{"customer_id", "nobody"},
+                          {"service_id", "s1"},
+                          {"staff_id", "st1"},
+                          {"start_time", at(1, 12)}});
+  BOOST_REQUIRE(!unknown);
+  BOOST_TEST(describe(unknown.error()).find("customer_id")
+             != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(fifty_concurrent_bookings_of_one_slot_give_one) {
+  seed();
+  auto results = std::make_shared<std::vector<caf::error>>();
+  auto wins = std::make_shared<int>(0);
+  auto slot = at(2, 9);
+  for (int i = 0; i < 50; ++i) {
+    aggregate_command cmd;
+    cmd.aggregate_type = "appointment";
+    cmd.aggregate_id = "race" + std::to_string(i);
+    cmd.company_id = "c1";
+    cmd.name = "book";
+    cmd.payload
+        = boost::json::serialize(boost::json::object{{"customer_id", "cu1"},
+                                                     {"service_id", "s1"},
+                                                     {"staff_id", "st1"},
+                                                     {"start_time", slot}});
+    auto router = n.node().router();
+    n.sys().spawn([=](caf::event_based_actor* self) {
+      self->request(router, caf::infinite, command_atom::value, cmd)
+          .then(
+              [wins](const command_result&) {
+                ++*wins;
+              },
+              [results](caf::error& e) {
+                results->push_back(e);
+              });
+    });
+  }
+  n.run();
+  BOOST_TEST(*wins == 1);
+  BOOST_REQUIRE(results->size() == 49u);
+  for (const auto& e : *results)
+    BOOST_TEST((runtime_code(e) == runtime_errc::conflict));
+}
+
+BOOST_AUTO_TEST_CASE(reschedule_reassign_and_cancel_move_the_slot) {
+  seed();
+  BOOST_REQUIRE(book("a1", at(1, 10)));
+  auto moved
+      = command("appointment", "a1", "reschedule", {{"start_time", at(1, 11)}});
+  BOOST_REQUIRE_MESSAGE(moved, (moved ? "" : describe(moved.error())));
+  BOOST_TEST(moved->version == 2u);
+  // The old slot is free, the new one taken.
+  BOOST_REQUIRE(book("a2", at(1, 10)));
+  BOOST_REQUIRE(!book("a3", at(1, 11)));
+  auto stream
+      = n.node().store().events->read_stream("appointment", "a1", 1, 10);
+  BOOST_REQUIRE(stream && stream->size() == 2u);
+  auto upd = event_from<appointment_updated>((*stream)[1]);
+  BOOST_REQUIRE(upd);
+  BOOST_TEST(was_rescheduled(*upd));
+  BOOST_TEST(!was_reassigned(*upd));
+  // Reassign a1 to st2: st1's 11:00 frees up.
+  auto re = command("appointment", "a1", "reassign", {{"staff_id", "st2"}});
+  BOOST_REQUIRE_MESSAGE(re, (re ? "" : describe(re.error())));
+  BOOST_REQUIRE(book("a4", at(1, 11)));
+  BOOST_REQUIRE(!book("a5", at(1, 11), "st2"));
+  // Cancel a2: st1's 10:00 frees up; a second cancel conflicts.
+  BOOST_REQUIRE(command("appointment", "a2", "cancel", {{"reason", "ill"}}));
+  BOOST_REQUIRE(!command("appointment", "a2", "cancel", {}));
+  BOOST_REQUIRE(book("a6", at(1, 10)));
+}
+
+BOOST_AUTO_TEST_CASE(a_restarted_calendar_remembers_its_bookings) {
+  seed();
+  BOOST_REQUIRE(book("a1", at(1, 10)));
+  n.advance(30s); // every aggregate actor stops when idle
+  auto again = book("a2", at(1, 10));
+  BOOST_REQUIRE(!again);
+  BOOST_TEST((runtime_code(again.error()) == runtime_errc::conflict));
+}
+
+BOOST_AUTO_TEST_CASE(availability_is_cached_and_invalidated) {
+  seed();
+  auto date = at(1, 0).substr(0, 10);
+  auto ask = [&] {
+    auto r = n.call<std::string>(n.node().router(), availability_atom::value,
+                                 std::string{"c1"}, std::string{"st1"},
+                                 std::string{"s1"}, date);
+    BOOST_REQUIRE_MESSAGE(r, (r ? "" : describe(r.error())));
+    return boost::json::parse(*r).at("slots").as_array().size();
+  };
+  auto before = ask();
+  BOOST_TEST(before == 20u); // 08:00-18:00 in 30-minute steps
+  BOOST_TEST(ask() == before);
+  auto stats = n.call<cache_stats>(n.node().cache(), stats_atom::value);
+  BOOST_REQUIRE(stats);
+  BOOST_TEST(stats->hits >= 1u);
+  BOOST_REQUIRE(book("a1", at(1, 10)));
+  BOOST_TEST(ask() == before - 1); // the booking flushed the cached answer
+  auto bad = n.call<std::string>(n.node().router(), availability_atom::value,
+                                 std::string{"c1"}, std::string{"st1"},
+                                 std::string{"s1"}, std::string{"tomorrow"});
+  BOOST_REQUIRE(!bad);
+  BOOST_TEST(describe(bad.error()).find("date") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
