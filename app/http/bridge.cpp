@@ -91,9 +91,23 @@ void fail_with(request_context& ctx, const caf::error& err) {
   case runtime_errc::not_found:
     ctx.fail(404, "not_found", msg);
     return;
-  case runtime_errc::invalid_argument:
-    ctx.fail(422, "invalid_fields", msg);
+  case runtime_errc::invalid_argument: {
+    // Aggregates report "field: problem; field: problem".
+    field_errors fields;
+    std::string_view rest = msg;
+    while (!rest.empty()) {
+      auto end = rest.find("; ");
+      auto part = rest.substr(0, end);
+      if (auto colon = part.find(": "); colon != std::string_view::npos)
+        fields.emplace(std::string{part.substr(0, colon)},
+                       std::string{part.substr(colon + 2)});
+      if (end == std::string_view::npos)
+        break;
+      rest.remove_prefix(end + 2);
+    }
+    ctx.fail(422, "invalid_fields", msg, fields);
     return;
+  }
   case runtime_errc::unavailable:
   case runtime_errc::closed:
     ctx.fail(503, "unavailable", msg);

@@ -39,6 +39,7 @@ struct request {
   /// Header fields, names lower-cased, in the order received.
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  std::string remote_address; ///< The peer's IP address.
 
   /// The first value of header `name` (lower case), or "".
   std::string_view header(std::string_view name) const;

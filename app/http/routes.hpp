@@ -20,4 +20,7 @@ void add_event_routes(router& r);
 /// Operations: queues, failed jobs, the message outbox.
 void add_ops_routes(router& r);
 
+/// Customers, staff, services, appointments and availability.
+void add_aggregate_routes(router& r);
+
 } // namespace switchboard::app::http

@@ -170,6 +170,12 @@ private:
   void handle(bhttp::request<bhttp::string_body> msg) {
     keep_alive_ = msg.keep_alive();
     request req;
+    {
+      beast::error_code ep_ec;
+      auto ep = stream_.socket().remote_endpoint(ep_ec);
+      if (!ep_ec)
+        req.remote_address = ep.address().to_string();
+    }
     req.method = std::string{msg.method_string()};
     req.target = std::string{msg.target()};
     auto q = req.target.find('?');

@@ -1,0 +1,252 @@
+// The aggregates' API: customers, staff, services, appointments (book,
+// reschedule, reassign, cancel, read) and availability. Every command goes
+// to the router, which hands it to the aggregate's actor.
+
+#include <chrono>
+
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <caf/event_based_actor.hpp>
+
+#include <actors/errors.hpp>
+#include <actors/interfaces.hpp>
+#include <actors/node.hpp>
+#include <app/http/bridge.hpp>
+#include <app/http/routes.hpp>
+
+namespace switchboard::app::http {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto command_timeout = 30s;
+
+/// The company a request acts for: the token's, or for an admin token the
+/// `company_id` query parameter. Answers 422 and returns "" when missing.
+std::string company_of(const context_ptr& ctx) {
+  if (!ctx->who().admin)
+    return ctx->who().company_id;
+  auto c = ctx->query("company_id");
+  if (c.empty())
+    ctx->fail_fields({{"company_id", "admin tokens must name the company"}});
+  return c;
+}
+
+event_metadata metadata_of(const context_ptr& ctx) {
+  event_metadata m;
+  const auto& req = ctx->req();
+  m.user_id = std::string{req.header("x-user-id")};
+  auto fwd = req.header("x-forwarded-for");
+  m.ip_address = fwd.empty() ? req.remote_address
+                             : std::string{fwd.substr(0, fwd.find(','))};
+  m.user_agent = std::string{req.header("user-agent")};
+  m.source = "api";
+  m.correlation_id = std::string{req.header("x-correlation-id")};
+  return m;
+}
+
+/// Answers with the aggregate's state and its version as ETag.
+void respond_state(const context_ptr& ctx, int status,
+                   const command_result& res) {
+  json::error_code ec;
+  auto state = json::parse(res.state, ec);
+  std::vector<std::pair<std::string, std::string>> headers{
+      {"ETag", "\"" + std::to_string(res.version) + "\""}};
+  ctx->respond(status, ec ? json::value(json::object{}) : state,
+               std::move(headers));
+}
+
+/// Sends command `name` for (`type`, `id`) with the request body as its
+/// payload; answers `ok_status` (201 when it created the aggregate).
+void send_command(const context_ptr& ctx, std::string type, std::string id,
+                  std::string name, int ok_status = 200) {
+  auto company = company_of(ctx);
+  if (company.empty())
+    return;
+  aggregate_command cmd;
+  if (ctx->req().body.empty()) {
+    cmd.payload = "{}";
+  } else {
+    const auto* body = ctx->json_body();
+    if (body == nullptr)
+      return;
+    if (!body->is_object()) {
+      ctx->fail(400, "malformed_json", "the body must be a JSON object");
+      return;
+    }
+    cmd.payload = ctx->req().body;
+    if (id.empty())
+      if (const auto* v = body->as_object().if_contains("id");
+          v && v->is_string())
+        id = std::string{v->get_string()};
+  }
+  cmd.aggregate_type = std::move(type);
+  cmd.aggregate_id = std::move(id);
+  cmd.company_id = company;
+  cmd.name = std::move(name);
+  cmd.metadata = metadata_of(ctx);
+  // If-Match: "<version>" asks for optimistic concurrency.
+  if (auto im = ctx->req().header("if-match"); !im.empty()) {
+    std::string v{im};
+    v.erase(std::remove(v.begin(), v.end(), '"'), v.end());
+    try {
+      cmd.expected_version = std::stoull(v);
+      cmd.check_version = true;
+    } catch (...) {
+      ctx->fail_fields({{"If-Match", "must be a version number"}});
+      return;
+    }
+  }
+  auto router = ctx->node().router();
+  ctx->with_actor([ctx, router, cmd, ok_status](caf::event_based_actor* self) {
+    self->request(router, command_timeout, command_atom::value, cmd)
+        .then(
+            [ctx, ok_status](const command_result& res) {
+              respond_state(ctx, res.created ? 201 : ok_status, res);
+            },
+            [ctx](caf::error& e) {
+              fail_with(*ctx, e);
+            });
+  });
+}
+
+void get_state(const context_ptr& ctx, std::string type) {
+  auto company = company_of(ctx);
+  if (company.empty())
+    return;
+  auto router = ctx->node().router();
+  auto id = ctx->param("id");
+  ctx->with_actor([ctx, router, type, company,
+                   id](caf::event_based_actor* self) {
+    self->request(router, command_timeout, get_atom::value, type, company, id)
+        .then(
+            [ctx](const std::string& state) {
+              json::error_code ec;
+              auto v = json::parse(state, ec);
+              std::vector<std::pair<std::string, std::string>> headers;
+              if (!ec && v.is_object())
+                if (const auto* ver = v.as_object().if_contains("version"))
+                  headers.emplace_back("ETag",
+                                       "\"" + json::serialize(*ver) + "\"");
+              ctx->respond(200, v, std::move(headers));
+            },
+            [ctx](caf::error& e) {
+              fail_with(*ctx, e);
+            });
+  });
+}
+
+void add_entity(router& r, const std::string& plural, const std::string& type,
+                const std::string& label) {
+  auto base = "/api/" + plural;
+  r.add(
+      "POST", base, access::company,
+      [type](const context_ptr& ctx) {
+        send_command(ctx, type, "", "create");
+      },
+      "Create a " + label);
+  r.add(
+      "GET", base + "/{id}", access::company,
+      [type](const context_ptr& ctx) {
+        get_state(ctx, type);
+      },
+      "Read a " + label);
+  r.add(
+      "PATCH", base + "/{id}", access::company,
+      [type](const context_ptr& ctx) {
+        send_command(ctx, type, ctx->param("id"), "update");
+      },
+      "Update a " + label);
+}
+
+} // namespace
+
+void add_aggregate_routes(router& r) {
+  add_entity(r, "customers", "customer", "customer");
+  r.add(
+      "POST", "/api/customers/{id}/merge", access::company,
+      [](const context_ptr& ctx) {
+        send_command(ctx, "customer", ctx->param("id"), "merge");
+      },
+      "Merge another customer into this one");
+  add_entity(r, "staff", "staff", "staff member");
+  r.add(
+      "PUT", "/api/staff/{id}/working-hours", access::company,
+      [](const context_ptr& ctx) {
+        send_command(ctx, "staff", ctx->param("id"), "set_working_hours");
+      },
+      "Replace a staff member's working hours");
+  add_entity(r, "services", "service", "service");
+  r.add(
+      "POST", "/api/appointments", access::company,
+      [](const context_ptr& ctx) {
+        send_command(ctx, "appointment", "", "book", 201);
+      },
+      "Book an appointment");
+  r.add(
+      "GET", "/api/appointments/{id}", access::company,
+      [](const context_ptr& ctx) {
+        get_state(ctx, "appointment");
+      },
+      "Read an appointment");
+  r.add(
+      "PATCH", "/api/appointments/{id}", access::company,
+      [](const context_ptr& ctx) {
+        // A new staff_id reassigns (optionally to a new time); otherwise a
+        // new start_time reschedules.
+        json::error_code ec;
+        auto body = json::parse(ctx->req().body, ec);
+        bool reassign = !ec && body.is_object()
+                        && body.as_object().if_contains("staff_id") != nullptr;
+        send_command(ctx, "appointment", ctx->param("id"),
+                     reassign ? "reassign" : "reschedule");
+      },
+      "Reschedule or reassign an appointment");
+  r.add(
+      "POST", "/api/appointments/{id}/cancel", access::company,
+      [](const context_ptr& ctx) {
+        send_command(ctx, "appointment", ctx->param("id"), "cancel");
+      },
+      "Cancel an appointment");
+  r.add(
+      "GET", "/api/availability", access::company,
+      [](const context_ptr& ctx) {
+        auto company = company_of(ctx);
+        if (company.empty())
+          return;
+        field_errors errs;
+        auto staff = ctx->query("staff_id");
+        auto service = ctx->query("service_id");
+        auto date = ctx->query("date");
+        if (staff.empty())
+          errs["staff_id"] = "missing";
+        if (service.empty())
+          errs["service_id"] = "missing";
+        if (date.empty())
+          errs["date"] = "missing";
+        if (!errs.empty()) {
+          ctx->fail_fields(errs);
+          return;
+        }
+        auto router = ctx->node().router();
+        ctx->with_actor([=](caf::event_based_actor* self) {
+          self->request(router, command_timeout, availability_atom::value,
+                        company, staff, service, date)
+              .then(
+                  [ctx](const std::string& answer) {
+                    json::error_code ec;
+                    ctx->respond(200, json::parse(answer, ec));
+                  },
+                  [ctx](caf::error& e) {
+                    fail_with(*ctx, e);
+                  });
+        });
+      },
+      "Free start times of a staff member for a service on a day");
+}
+
+} // namespace switchboard::app::http

@@ -1,0 +1,273 @@
+// Customers, staff, services and appointments over HTTP against the real
+// daemon: the booking flow, bad input, the double-booking race, and a
+// kill -9 during a booking load.
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include <boost/json.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include "tests/app/daemon_fixture.hpp"
+
+using namespace std::chrono_literals;
+using switchboard::test::child_process;
+using switchboard::test::daemon_fixture;
+using switchboard::test::http_client;
+using switchboard::test::http_reply;
+namespace json = boost::json;
+
+namespace {
+
+/// An RFC 3339 time `days` from now at `hour`:00 UTC.
+std::string slot(int days, int hour, int minute = 0) {
+  auto now = std::chrono::system_clock::now();
+  auto secs
+      = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch())
+            .count();
+  auto day0 = secs - secs % 86400 + days * 86400;
+  std::time_t t = day0 + hour * 3600 + minute * 60;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+struct booking_fixture : daemon_fixture {
+  booking_fixture() {
+    http_client c{port};
+    auto ok = [&](const http_reply& r) {
+      BOOST_TEST_INFO(r.body);
+      BOOST_REQUIRE(r.status == 201);
+    };
+    ok(c.request("POST", "/api/customers",
+                 R"({"id":"cu1","name":"Ada","phone":"+4930123",
+                     "email":"ada@example.com","prefers_sms":true,
+                     "prefers_email":true})",
+                 acme));
+    ok(c.request("POST", "/api/services",
+                 R"({"id":"s1","name":"Cut","price_cents":4500,
+                     "duration_minutes":30})",
+                 acme));
+    ok(c.request("POST", "/api/staff", R"({"id":"st1","name":"Bo"})", acme));
+  }
+
+  http_reply book(http_client& c, const std::string& id,
+                  const std::string& start) {
+    json::object b{{"id", id},
+                   {"customer_id", "cu1"},
+                   {"service_id", "s1"},
+                   {"staff_id", "st1"},
+                   {"start_time", start}};
+    return c.request("POST", "/api/appointments", json::serialize(b), acme);
+  }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(booking_suite)
+
+BOOST_FIXTURE_TEST_CASE(book_read_reschedule_cancel, booking_fixture) {
+  http_client c{port};
+  auto r = book(c, "a1", slot(2, 10));
+  BOOST_TEST_INFO(r.body);
+  BOOST_REQUIRE(r.status == 201);
+  BOOST_TEST(r.json().at("price_cents").as_int64() == 4500);
+  auto got = c.request("GET", "/api/appointments/a1", "", acme);
+  BOOST_REQUIRE(got.status == 200);
+  BOOST_TEST(got.json().at("staff_id").as_string() == "st1");
+  // Another company cannot see it.
+  BOOST_TEST(c.request("GET", "/api/appointments/a1", "", globex).status
+             == 404);
+  auto moved = c.request("PATCH", "/api/appointments/a1",
+                         "{\"start_time\":\"" + slot(2, 11) + "\"}", acme);
+  BOOST_TEST_INFO(moved.body);
+  BOOST_REQUIRE(moved.status == 200);
+  BOOST_TEST(moved.json().at("version").as_int64() == 2);
+  // The old slot is free again; the new one is taken.
+  BOOST_TEST(book(c, "a2", slot(2, 10)).status == 201);
+  BOOST_TEST(book(c, "a3", slot(2, 11)).status == 409);
+  auto cancelled = c.request("POST", "/api/appointments/a1/cancel",
+                             R"({"reason":"ill"})", acme);
+  BOOST_REQUIRE(cancelled.status == 200);
+  BOOST_TEST(cancelled.json().at("status").as_string() == "cancelled");
+  BOOST_TEST(c.request("POST", "/api/appointments/a1/cancel", "", acme).status
+             == 409);
+  // The stream holds created, updated, cancelled.
+  auto events = c.request("GET", "/api/events/appointment/a1", "", acme);
+  BOOST_REQUIRE(events.status == 200);
+  BOOST_TEST(events.json().as_array().size() == 3u);
+}
+
+BOOST_FIXTURE_TEST_CASE(bad_input_is_refused_and_nothing_stored,
+                        booking_fixture) {
+  http_client c{port};
+  auto before = event_count();
+  auto r = c.request("POST", "/api/appointments",
+                     R"({"customer_id":7,"staff_id":"st1",
+                         "start_time":"tomorrow"})",
+                     acme);
+  BOOST_TEST_INFO(r.body);
+  BOOST_REQUIRE(r.status == 422);
+  auto fields = r.json().at("error").at("fields").as_object();
+  BOOST_TEST(fields.contains("customer_id"));
+  BOOST_TEST(fields.contains("service_id"));
+  BOOST_TEST(fields.contains("start_time"));
+  BOOST_TEST(c.request("POST", "/api/appointments", "{not json", acme).status
+             == 400);
+  BOOST_TEST(c.request("POST", "/api/customers",
+                       R"({"name":"X","email":"nope","source":"fax"})", acme)
+                 .status
+             == 422);
+  // A stale If-Match is a conflict naming the version.
+  auto stale = c.request("PATCH", "/api/customers/cu1", R"({"name":"Eve"})",
+                         acme, {{"If-Match", "\"9\""}});
+  BOOST_TEST_INFO(stale.body);
+  BOOST_TEST(stale.status == 409);
+  BOOST_TEST(stale.body.find("version 1") != std::string::npos);
+  BOOST_TEST(
+      c.request("PATCH", "/api/customers/cu1", R"({"name":"Eve"})", globex)
+          .status
+      == 404);
+  BOOST_TEST(event_count() == before);
+  auto avail = c.request("GET", "/api/availability?staff_id=st1", "", acme);
+  BOOST_TEST(avail.status == 422);
+}
+
+BOOST_FIXTURE_TEST_CASE(fifty_concurrent_bookings_of_one_slot,
+                        booking_fixture) {
+  std::atomic<int> created{0}, conflicts{0}, other{0};
+  auto start = slot(3, 9);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 50; ++i)
+    threads.emplace_back([&, i] {
+      http_client c{port};
+      auto r = book(c, "race" + std::to_string(i), start);
+      if (r.status == 201)
+        ++created;
+      else if (r.status == 409)
+        ++conflicts;
+      else
+        ++other;
+    });
+  for (auto& t : threads)
+    t.join();
+  BOOST_TEST(created.load() == 1);
+  BOOST_TEST(conflicts.load() == 49);
+  BOOST_TEST(other.load() == 0);
+}
+
+BOOST_FIXTURE_TEST_CASE(availability_follows_bookings, booking_fixture) {
+  http_client c{port};
+  auto date = slot(4, 0).substr(0, 10);
+  auto path = "/api/availability?staff_id=st1&service_id=s1&date=" + date;
+  auto a = c.request("GET", path, "", acme);
+  BOOST_TEST_INFO(a.body);
+  BOOST_REQUIRE(a.status == 200);
+  auto before = a.json().at("slots").as_array().size();
+  BOOST_TEST(before == 48u); // no working hours set: the whole day
+  BOOST_REQUIRE(book(c, "a1", slot(4, 10)).status == 201);
+  auto b = c.request("GET", path, "", acme);
+  BOOST_REQUIRE(b.status == 200);
+  BOOST_TEST(b.json().at("slots").as_array().size() == before - 1);
+}
+
+BOOST_AUTO_TEST_CASE(kill_9_during_a_booking_load_keeps_every_201) {
+  switchboard::test::temp_dir dir;
+  std::set<std::string> acked;
+  std::string token;
+  auto start_daemon
+      = [&](std::unique_ptr<child_process>& proc, std::uint16_t& port) {
+          proc = std::make_unique<child_process>(std::vector<std::string>{
+              SWITCHBOARD_BINARY, "serve", "--config",
+              std::string{SWITCHBOARD_SOURCE_DIR} + "/config.ini", "--set",
+              "store.path=" + dir.path() + "/data", "--set", "http.port=0"});
+          auto line = proc->wait_for("http listening on", 30s);
+          BOOST_TEST_INFO(proc->output());
+          BOOST_REQUIRE(!line.empty());
+          auto colon = line.find(':', line.find("http listening on"));
+          port = static_cast<std::uint16_t>(std::stoi(line.substr(colon + 1)));
+        };
+  std::unique_ptr<child_process> proc;
+  std::uint16_t port = 0;
+  start_daemon(proc, port);
+  {
+    child_process cli({SWITCHBOARD_BINARY, "tenant", "add", "acme", "--set",
+                       "store.path=" + dir.path() + "/data"});
+    std::string line;
+    while (cli.read_line(line, 10s))
+      if (line.rfind("sb_", 0) == 0)
+        token = line;
+    BOOST_REQUIRE(cli.wait(10s) == 0);
+  }
+  {
+    http_client c{port};
+    BOOST_REQUIRE(c.request("POST", "/api/customers",
+                            R"({"id":"cu1","name":"Ada"})", token)
+                      .status
+                  == 201);
+    BOOST_REQUIRE(c.request("POST", "/api/services",
+                            R"({"id":"s1","name":"Cut","price_cents":100,
+                                "duration_minutes":5})",
+                            token)
+                      .status
+                  == 201);
+    BOOST_REQUIRE(
+        c.request("POST", "/api/staff", R"({"id":"st1","name":"Bo"})", token)
+            .status
+        == 201);
+  }
+  std::mutex mtx;
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> load;
+  for (int t = 0; t < 4; ++t)
+    load.emplace_back([&, t] {
+      http_client c{port};
+      for (int i = 0; !stop; ++i) {
+        auto id = "k" + std::to_string(t) + "-" + std::to_string(i);
+        // Distinct 5-minute slots, days ahead, more than can be booked
+        // before the kill.
+        if (i >= 288 * 100)
+          break;
+        auto start = slot(2 + t * 100 + i / 288, 0, 5 * (i % 288));
+        json::object b{{"id", id},
+                       {"customer_id", "cu1"},
+                       {"service_id", "s1"},
+                       {"staff_id", "st1"},
+                       {"start_time", start}};
+        http_reply r;
+        try {
+          r = c.request("POST", "/api/appointments", json::serialize(b), token);
+        } catch (...) {
+          return; // the daemon died
+        }
+        if (r.status == 201) {
+          std::lock_guard<std::mutex> g{mtx};
+          acked.insert(id);
+        }
+      }
+    });
+  std::this_thread::sleep_for(1500ms);
+  auto before_kill = [&] {
+    std::lock_guard<std::mutex> g{mtx};
+    return acked.size();
+  }();
+  proc->signal(SIGKILL);
+  BOOST_TEST(proc->wait(30s) == 128 + SIGKILL);
+  stop = true;
+  for (auto& t : load)
+    t.join();
+  BOOST_TEST_MESSAGE(acked.size() << " bookings got a 201 before the kill");
+  BOOST_REQUIRE(before_kill > 0u);
+  start_daemon(proc, port);
+  http_client c{port};
+  for (const auto& id : acked) {
+    auto r = c.request("GET", "/api/appointments/" + id, "", token);
+    BOOST_TEST_INFO(id << ": " << r.body);
+    BOOST_TEST(r.status == 200);
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
