@@ -4,24 +4,9 @@
 #include <chrono>
 #include <filesystem>
 
-namespace switchboard::app {
+#include <app/store_options.hpp>
 
-store::options store_options_from(const config& cfg) {
-  store::options opts;
-  opts.path = cfg.get_string("store.path");
-  constexpr std::size_t mib = 1024 * 1024;
-  opts.map_size
-      = static_cast<std::size_t>(cfg.get_int("store.map_size_mb")) * mib;
-  opts.max_map_size
-      = static_cast<std::size_t>(cfg.get_int("store.max_map_size_mb")) * mib;
-  auto sync = cfg.get_string("store.sync");
-  using mode = store::options::sync_mode;
-  opts.sync = sync == "none"           ? mode::none
-              : sync == "no_meta_sync" ? mode::no_meta_sync
-                                       : mode::full;
-  opts.max_batch = static_cast<std::size_t>(cfg.get_int("store.max_batch"));
-  return opts;
-}
+namespace switchboard::app {
 
 provider_options provider_options_from(const config& cfg) {
   auto ms = [&](const char* key) {
@@ -105,7 +90,7 @@ std::unique_ptr<node_store> open_store(const std::string& cmd,
               << to_string(cfg.error()) << '\n';
     return nullptr;
   }
-  auto opts = store_options_from(*cfg);
+  auto opts = store_options(*cfg);
   std::error_code ec;
   if (!std::filesystem::exists(opts.path + "/data.mdb", ec)) {
     std::cerr << "switchboard " << cmd << ": no store at " << opts.path

@@ -16,7 +16,6 @@
 namespace switchboard::app {
 
 /// The `[store]` options as the store takes them.
-store::options store_options_from(const config& cfg);
 
 /// The `[providers]` options as the node takes them.
 provider_options provider_options_from(const config& cfg);
