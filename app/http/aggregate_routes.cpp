@@ -10,11 +10,15 @@
 
 #include <caf/event_based_actor.hpp>
 
+#include <actors/aggregates.hpp>
 #include <actors/errors.hpp>
 #include <actors/interfaces.hpp>
 #include <actors/node.hpp>
 #include <app/http/bridge.hpp>
 #include <app/http/routes.hpp>
+#include <messages/json.hpp>
+#include <messages/time.hpp>
+#include <store/event_store.hpp>
 
 namespace switchboard::app::http {
 
@@ -163,6 +167,73 @@ void add_entity(router& r, const std::string& plural, const std::string& type,
       "Update a " + label);
 }
 
+/// GET /api/appointments: the company's appointments as they are now,
+/// folded from its appointment events, filtered and in start order.
+void list_appointments(const context_ptr& ctx) {
+  auto company = company_of(ctx);
+  if (company.empty())
+    return;
+  field_errors errs;
+  auto limit = ctx->query_uint("limit", 100, 1, 1000, errs);
+  auto staff = ctx->query("staff_id");
+  auto customer = ctx->query("customer_id");
+  auto status = ctx->query("status");
+  timestamp_ms from = INT64_MIN;
+  timestamp_ms to = INT64_MAX;
+  for (auto [name, slot] : {std::pair{"from", &from}, std::pair{"to", &to}}) {
+    auto text = ctx->query(name);
+    if (text.empty())
+      continue;
+    if (auto t = parse_rfc3339(text))
+      *slot = *t;
+    else
+      errs[name] = "must be an RFC 3339 timestamp";
+  }
+  if (!errs.empty()) {
+    ctx->fail_fields(errs);
+    return;
+  }
+  const auto& es = *ctx->node().store().events;
+  std::map<std::string, aggregate_state> by_id;
+  for (std::uint64_t next = 1;;) {
+    auto batch = es.read_by_company(company, next, 4096);
+    if (!batch) {
+      ctx->fail_store(batch.error());
+      return;
+    }
+    if (batch->empty())
+      break;
+    for (const auto& ev : *batch) {
+      next = ev.sequence + 1;
+      if (ev.aggregate_type != "appointment")
+        continue;
+      auto& st = by_id[ev.aggregate_id];
+      st.type = "appointment";
+      apply_event(st, ev);
+    }
+  }
+  std::vector<const aggregate_state*> hits;
+  for (const auto& [id, st] : by_id) {
+    const auto& a = st.appt;
+    if ((!staff.empty() && a.staff_id != staff)
+        || (!customer.empty() && a.customer_id != customer)
+        || (!status.empty() && to_string(a.status) != status)
+        || a.start_time < from || a.start_time >= to)
+      continue;
+    hits.push_back(&st);
+  }
+  std::sort(hits.begin(), hits.end(), [](const auto* x, const auto* y) {
+    return x->appt.start_time < y->appt.start_time;
+  });
+  json::array out;
+  for (const auto* st : hits) {
+    if (out.size() >= limit)
+      break;
+    out.push_back(json::parse(render_state(*st)));
+  }
+  ctx->respond(200, json::object{{"appointments", std::move(out)}});
+}
+
 } // namespace
 
 void add_aggregate_routes(router& r) {
@@ -187,6 +258,9 @@ void add_aggregate_routes(router& r) {
         send_command(ctx, "appointment", "", "book", 201);
       },
       "Book an appointment");
+  r.add("GET", "/api/appointments", access::company, list_appointments,
+        "List appointments (filters: staff_id, customer_id, status, from, "
+        "to)");
   r.add(
       "GET", "/api/appointments/{id}", access::company,
       [](const context_ptr& ctx) {

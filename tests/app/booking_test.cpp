@@ -95,6 +95,23 @@ BOOST_FIXTURE_TEST_CASE(book_read_reschedule_cancel, booking_fixture) {
   BOOST_TEST(cancelled.json().at("status").as_string() == "cancelled");
   BOOST_TEST(c.request("POST", "/api/appointments/a1/cancel", "", acme).status
              == 409);
+  // The list shows a2 scheduled and a1 cancelled, filterable.
+  auto list = c.request("GET", "/api/appointments?staff_id=st1", "", acme);
+  BOOST_REQUIRE(list.status == 200);
+  BOOST_TEST(list.json().at("appointments").as_array().size() == 2u);
+  auto scheduled
+      = c.request("GET", "/api/appointments?status=scheduled", "", acme);
+  BOOST_REQUIRE(scheduled.status == 200);
+  BOOST_REQUIRE(scheduled.json().at("appointments").as_array().size() == 1u);
+  BOOST_TEST(scheduled.json().at("appointments").at(0).at("id").as_string()
+             == "a2");
+  BOOST_TEST(c.request("GET", "/api/appointments", "", globex)
+                 .json()
+                 .at("appointments")
+                 .as_array()
+                 .empty());
+  BOOST_TEST(c.request("GET", "/api/appointments?from=soon", "", acme).status
+             == 422);
   // The stream holds created, updated, cancelled.
   auto events = c.request("GET", "/api/events/appointment/a1", "", acme);
   BOOST_REQUIRE(events.status == 200);
