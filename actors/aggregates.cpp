@@ -8,6 +8,7 @@
 #include <caf/send.hpp>
 #include <caf/system_messages.hpp>
 
+#include <actors/call_workflow.hpp>
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
 #include <actors/payload.hpp>
@@ -791,6 +792,14 @@ aggregate_actor spawn_for(router_ptr self, const std::string& type,
   aggregate_actor h;
   if (type == "calendar") {
     h = self->system().spawn(calendar_actor, company, id, st.deps);
+  } else if (type == "call") {
+    auto loaded = load_call(*st.deps.events, company, id);
+    if (!loaded) {
+      err = loaded.error();
+      return {};
+    }
+    h = spawn_call_actor(self->system(), std::move(*loaded), st.deps,
+                         caf::actor_cast<router_actor>(self));
   } else {
     auto loaded = load_aggregate(*st.deps.events, type, company, id);
     if (!loaded) {
@@ -810,8 +819,8 @@ aggregate_actor spawn_for(router_ptr self, const std::string& type,
 }
 
 bool known_type(const std::string& t) {
-  return t == "customer" || t == "staff" || t == "service"
-         || t == "appointment";
+  return t == "customer" || t == "staff" || t == "service" || t == "appointment"
+         || t == "call";
 }
 
 } // namespace
@@ -905,6 +914,14 @@ router(router_actor::stateful_pointer<router_state> self, aggregate_deps deps) {
              const std::string& id) -> caf::result<std::string> {
         if (!known_type(type))
           return invalid("aggregate_type", "unknown aggregate type " + type);
+        if (type == "call") {
+          auto call = load_call(*self->state.deps.events, company, id);
+          if (!call)
+            return call.error();
+          if (!call->exists)
+            return not_found("call " + id);
+          return render_call(*call);
+        }
         auto loaded
             = load_aggregate(*self->state.deps.events, type, company, id);
         if (!loaded)

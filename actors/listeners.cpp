@@ -124,6 +124,10 @@ std::string message_body(const boost::json::object& p) {
   auto when = str("start_time");
   if (kind == "rescheduled")
     return "Hello " + name + ", your appointment was moved to " + when + ".";
+  if (kind == "follow_up")
+    return "Hello " + name
+           + ", we could not book the appointment you asked for on your "
+             "call. We will get back to you with other times.";
   if (kind == "reminder")
     return "Hello " + name + ", a reminder of your appointment at " + when
            + ".";
@@ -378,6 +382,7 @@ channel_worker(queued_listener_actor::pointer self, listener_context ctx) {
                                       "job " + std::to_string(req.job_id)
                                           + ": payload.recipient is missing");
           m.subject = str("kind") == "rescheduled" ? "Appointment moved"
+                      : str("kind") == "follow_up" ? "About your call"
                                                    : "Appointment confirmed";
           m.body = message_body(p);
           m.company_id = req.event.company_id;

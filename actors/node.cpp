@@ -9,6 +9,7 @@
 #include <actors/aggregates.hpp>
 #include <actors/audit_logger.hpp>
 #include <actors/cache.hpp>
+#include <actors/call_workflow.hpp>
 #include <actors/dispatcher.hpp>
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
@@ -144,6 +145,7 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
     lg->info("audit log caught up {} event(s)", *caught);
   n->registry_ = std::make_shared<listener_registry>();
   register_seed_listeners(*n->registry_);
+  register_call_listeners(*n->registry_);
   if (opts.configure)
     opts.configure(*n->registry_);
   std::shared_ptr<const listener_registry> reg = n->registry_;
@@ -191,6 +193,11 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
          ln::reminder_24h, ln::reminder_1h},
         [](caf::actor_system& sys, const listener_context& ctx) {
           return sys.spawn(channel_worker, ctx);
+        }},
+       "notifications"},
+      {{{ln::call_follow_up},
+        [](caf::actor_system& sys, const listener_context& ctx) {
+          return sys.spawn(call_follow_up, ctx);
         }},
        "notifications"},
       {{{ln::update_analytics},

@@ -284,6 +284,18 @@ const std::vector<option_spec>& option_specs() {
        {},
        1,
        64},
+      {"webhooks.call_provider_secret", ot::string, "",
+       "HMAC-SHA256 key of the call provider's webhooks; empty: refused "
+       "(503)"},
+      {"webhooks.calcom_secret", ot::string, "",
+       "HMAC-SHA256 key of the Cal.com webhooks; empty: refused (503)"},
+      {"webhooks.tolerance_s",
+       ot::integer,
+       "300",
+       "how far a webhook's timestamp may be from now, in seconds",
+       {},
+       1,
+       86400},
   };
   return specs;
 }

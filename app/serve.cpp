@@ -13,6 +13,7 @@
 #include <app/cli.hpp>
 #include <app/cli_tools.hpp>
 #include <app/http/gateway.hpp>
+#include <app/http/webhooks.hpp>
 #include <app/store_options.hpp>
 #include <store/event_store.hpp>
 
@@ -82,6 +83,7 @@ int run_serve(const std::vector<std::string>& args) {
   auto last = (*n)->store().events->last_sequence();
   lg->info("store open at {} (sync {}, last sequence {})", abs_path.string(),
            cfg->get_string("store.sync"), last ? *last : 0);
+  http::configure_webhooks(http::webhook_options_from(*cfg));
   auto gw = http::gateway::start(sys, **n, http::gateway_options_from(*cfg));
   if (!gw) {
     lg->error("cannot start the HTTP gateway: {}", gw.error());

@@ -7,6 +7,7 @@ void add_routes(router& r) {
   add_event_routes(r);
   add_ops_routes(r);
   add_aggregate_routes(r);
+  add_webhook_routes(r);
 }
 
 } // namespace switchboard::app::http

@@ -23,4 +23,7 @@ void add_ops_routes(router& r);
 /// Customers, staff, services, appointments and availability.
 void add_aggregate_routes(router& r);
 
+/// Webhooks: POST /webhooks/calls/{company_id}, /webhooks/calcom/{company_id}.
+void add_webhook_routes(router& r);
+
 } // namespace switchboard::app::http

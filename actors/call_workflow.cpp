@@ -1,0 +1,761 @@
+#include "actors/call_workflow.hpp"
+
+#include <deque>
+#include <map>
+
+#include <boost/json.hpp>
+
+#include <openssl/sha.h>
+
+#include <caf/event_based_actor.hpp>
+
+#include <actors/errors.hpp>
+#include <actors/listener_registry.hpp>
+#include <actors/log.hpp>
+#include <actors/payload.hpp>
+#include <messages/ids.hpp>
+#include <messages/json.hpp>
+#include <messages/time.hpp>
+#include <store/event_store.hpp>
+#include <store/job_queue.hpp>
+#include <store/processed.hpp>
+
+namespace switchboard {
+
+// -- ids ----------------------------------------------------------------------
+
+std::string derived_id(std::string_view key) {
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), md);
+  md[6] = static_cast<unsigned char>((md[6] & 0x0f) | 0x80); // version 8
+  md[8] = static_cast<unsigned char>((md[8] & 0x3f) | 0x80); // RFC variant
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(36);
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10)
+      out.push_back('-');
+    out.push_back(hex[md[i] >> 4]);
+    out.push_back(hex[md[i] & 0x0f]);
+  }
+  return out;
+}
+
+std::string call_appointment_id(const std::string& company_id,
+                                const std::string& call_id) {
+  return derived_id("call-appointment\n" + company_id + "\n" + call_id);
+}
+
+std::string phone_customer_id(const std::string& company_id,
+                              const std::string& phone) {
+  return derived_id("phone-customer\n" + company_id + "\n"
+                    + normalize_phone(phone));
+}
+
+std::string normalize_phone(std::string_view phone) {
+  std::string out;
+  for (char c : phone)
+    if ((c >= '0' && c <= '9') || (c == '+' && out.empty()))
+      out.push_back(c);
+  return out;
+}
+
+// -- state --------------------------------------------------------------------
+
+void apply_call_event(call_record& rec, const envelope& ev) {
+  rec.version = ev.version;
+  rec.exists = true;
+  auto& c = rec.call;
+  c.id = ev.aggregate_id;
+  c.company_id = ev.company_id;
+  const auto& t = ev.type;
+  if (t == "call.started") {
+    if (auto e = event_from<call_started>(ev)) {
+      c.from_number = e->from_number;
+      c.to_number = e->to_number;
+      c.started_at = e->started_at;
+    }
+    c.state = call_state::started;
+  } else if (t == "call.connected") {
+    c.state = call_state::in_progress;
+  } else if (t == "call.ended") {
+    if (auto e = event_from<call_ended>(ev)) {
+      c.ended_at = e->ended_at;
+      c.duration_s = e->duration_s;
+      c.transcript = e->transcript;
+    }
+    c.state = call_state::ended;
+  } else if (t == "call.analyzed") {
+    if (auto e = event_from<call_analyzed>(ev))
+      rec.analysis = e->analysis;
+    c.state = call_state::analyzed;
+  } else if (t == "appointment.requested") {
+    if (auto e = event_from<appointment_requested>(ev))
+      rec.customer_id = e->customer_id;
+    c.state = call_state::appointment_requested;
+  } else if (t == "appointment.failed") {
+    if (auto e = event_from<appointment_failed>(ev))
+      rec.failure_reason = e->reason;
+    c.state = call_state::appointment_failed;
+  } else if (t == "follow_up.scheduled") {
+    if (auto e = event_from<follow_up_scheduled>(ev))
+      rec.follow_up_due_at = e->due_at;
+    c.state = call_state::follow_up_scheduled;
+  } else if (t == "call.information_only") {
+    c.state = call_state::information_only;
+  }
+  // call.completed only records the analysis, already applied.
+}
+
+expected<call_record, caf::error> load_call(const store::event_store& events,
+                                            const std::string& company_id,
+                                            const std::string& call_id) {
+  call_record rec;
+  rec.call.id = call_id;
+  rec.call.company_id = company_id;
+  std::uint64_t from = 1;
+  for (;;) {
+    auto batch = events.read_stream("call", call_id, from, 1024);
+    if (!batch)
+      return make_unexpected(to_caf_error(batch.error()));
+    for (const auto& ev : *batch) {
+      if (ev.company_id != company_id)
+        return make_unexpected(make_runtime_error(
+            runtime_errc::not_found, "call " + call_id + " not found"));
+      apply_call_event(rec, ev);
+    }
+    if (batch->size() < 1024)
+      break;
+    from = batch->back().version + 1;
+  }
+  // Booked: the appointment of the call exists (its id is derived).
+  if (rec.call.state == call_state::appointment_requested) {
+    auto appt_id = call_appointment_id(company_id, call_id);
+    auto appt = events.read_stream("appointment", appt_id, 1, 1);
+    if (appt && !appt->empty()) {
+      rec.call.state = call_state::appointment_created;
+      rec.appointment_id = appt_id;
+    }
+  }
+  return rec;
+}
+
+std::string render_call(const call_record& rec) {
+  auto out = to_json(rec.call).as_object();
+  out["state"] = std::string{to_string(rec.call.state)};
+  out["version"] = rec.version;
+  out["customer_id"] = rec.customer_id;
+  out["appointment_id"] = rec.appointment_id;
+  if (rec.call.state >= call_state::analyzed)
+    out["analysis"] = to_json(rec.analysis);
+  if (!rec.failure_reason.empty())
+    out["failure_reason"] = rec.failure_reason;
+  if (rec.follow_up_due_at != 0)
+    out["follow_up_due_at"] = format_rfc3339(rec.follow_up_due_at);
+  return boost::json::serialize(out);
+}
+
+expected<std::string, caf::error>
+find_customer_by_phone(const store::event_store& events,
+                       const std::string& company_id,
+                       const std::string& phone) {
+  auto wanted = normalize_phone(phone);
+  if (wanted.empty())
+    return std::string{};
+  // Customer id → normalised phone, of customers not merged away.
+  std::map<std::string, std::string> phones;
+  std::uint64_t from = 1;
+  for (;;) {
+    auto batch = events.read_by_company(company_id, from, 4096);
+    if (!batch)
+      return make_unexpected(to_caf_error(batch.error()));
+    for (const auto& ev : *batch) {
+      from = ev.sequence + 1;
+      if (ev.aggregate_type != "customer")
+        continue;
+      if (ev.type == "customer.created") {
+        if (auto e = event_from<customer_created>(ev))
+          phones[e->customer.id] = normalize_phone(e->customer.phone);
+      } else if (ev.type == "customer.updated") {
+        if (auto e = event_from<customer_updated>(ev))
+          phones[e->customer.id] = normalize_phone(e->customer.phone);
+      } else if (ev.type == "customer.merged") {
+        if (auto e = event_from<customer_merged>(ev)) {
+          phones[e->primary.id] = normalize_phone(e->primary.phone);
+          phones.erase(e->merged.id);
+        }
+      }
+    }
+    if (batch->size() < 4096)
+      break;
+  }
+  for (const auto& [id, p] : phones)
+    if (p == wanted)
+      return id;
+  return std::string{};
+}
+
+// -- the call actor -----------------------------------------------------------
+
+namespace {
+
+caf::error conflict_in(const call_record& rec) {
+  return make_runtime_error(runtime_errc::conflict,
+                            "call " + rec.call.id + " is in state "
+                                + std::string{to_string(rec.call.state)});
+}
+
+struct pending_command {
+  aggregate_command cmd;
+  caf::typed_response_promise<command_result> rp;
+};
+
+struct call_actor_state {
+  call_record rec;
+  aggregate_deps deps;
+  router_actor router;
+  /// Commands wait here while one is in flight (the analyze step talks to
+  /// other aggregates asynchronously): one command at a time per call.
+  std::deque<pending_command> queue;
+  bool busy = false;
+  std::shared_ptr<spdlog::logger> log;
+  static inline const char* name = "call";
+};
+
+using call_ptr = aggregate_actor::stateful_pointer<call_actor_state>;
+
+void process_next(call_ptr self);
+
+/// Ends the current command: answers and moves on to the next one.
+void finish(call_ptr self, caf::typed_response_promise<command_result> rp,
+            expected<command_result, caf::error> res) {
+  if (res)
+    rp.deliver(std::move(*res));
+  else
+    rp.deliver(std::move(res.error()));
+  self->state.busy = false;
+  process_next(self);
+}
+
+command_result result_of(const call_record& rec,
+                         std::vector<std::uint64_t> seqs, bool created) {
+  return command_result{rec.call.id, rec.version, std::move(seqs),
+                        render_call(rec), created};
+}
+
+/// The id of event number `n` of a command: the delivery's event id for the
+/// first, ids derived from it for the others; fresh ids without one.
+std::string event_id_of(const std::string& base, const char* what) {
+  if (base.empty())
+    return new_event_id();
+  if (std::string_view{what}.empty())
+    return base;
+  return derived_id(base + "\n" + what);
+}
+
+/// Stores and dispatches `events` on the call stream; `then` gets the
+/// sequences (the record is reloaded), or the error.
+void append(
+    call_ptr self, std::vector<envelope> events,
+    std::function<void(expected<std::vector<std::uint64_t>, caf::error>)>
+        then) {
+  auto& s = self->state;
+  dispatch_request req;
+  req.events = std::move(events);
+  req.expect = s.rec.version == 0 ? expect_kind::no_stream : expect_kind::exact;
+  req.expected_version = s.rec.version;
+  self->request(s.deps.dispatcher, std::chrono::seconds(30),
+                dispatch_atom::value, std::move(req))
+      .then(
+          [self, then](const dispatch_result& res) {
+            auto& s = self->state;
+            if (auto fresh = load_call(*s.deps.events, s.rec.call.company_id,
+                                       s.rec.call.id))
+              s.rec = std::move(*fresh);
+            then(res.sequences);
+          },
+          [self, then](caf::error& err) {
+            auto& s = self->state;
+            if (auto fresh = load_call(*s.deps.events, s.rec.call.company_id,
+                                       s.rec.call.id))
+              s.rec = std::move(*fresh);
+            then(make_unexpected(std::move(err)));
+          });
+}
+
+template <class E>
+envelope wrap(call_ptr self, const E& e, const aggregate_command& cmd,
+              std::string id) {
+  auto& rec = self->state.rec;
+  return make_envelope(e, rec.call.id, 0, rec.call.company_id,
+                       self->state.deps.clock(), cmd.metadata, std::move(id));
+}
+
+void book(call_ptr self, aggregate_command cmd,
+          caf::typed_response_promise<command_result> rp,
+          std::vector<std::uint64_t> seqs, std::string base_id);
+
+/// Emits appointment.failed and follow_up.scheduled.
+void fail_booking(call_ptr self, const aggregate_command& cmd,
+                  caf::typed_response_promise<command_result> rp,
+                  std::vector<std::uint64_t> seqs, const std::string& base_id,
+                  const std::string& reason) {
+  auto& s = self->state;
+  auto now = s.deps.clock();
+  appointment_failed f;
+  f.call_id = s.rec.call.id;
+  f.company_id = s.rec.call.company_id;
+  f.request = s.rec.analysis.appointment_request;
+  f.reason = reason;
+  f.failed_at = now;
+  follow_up_scheduled fu;
+  fu.call_id = s.rec.call.id;
+  fu.company_id = s.rec.call.company_id;
+  fu.customer_id = s.rec.customer_id;
+  fu.due_at = now
+              + std::chrono::duration_cast<std::chrono::milliseconds>(
+                    call_follow_up_delay)
+                    .count();
+  fu.reason = reason;
+  std::vector<envelope> evs;
+  evs.push_back(wrap(self, f, cmd, event_id_of(base_id, "failed")));
+  evs.push_back(wrap(self, fu, cmd, event_id_of(base_id, "follow_up")));
+  append(self, std::move(evs),
+         [self, rp, seqs](expected<std::vector<std::uint64_t>, caf::error> r) {
+           if (!r) {
+             finish(self, rp, make_unexpected(r.error()));
+             return;
+           }
+           auto all = seqs;
+           all.insert(all.end(), r->begin(), r->end());
+           finish(self, rp, result_of(self->state.rec, all, false));
+         });
+}
+
+/// Books the requested appointment through the router (the staff
+/// calendar): appointment_created, or appointment_failed + follow-up.
+void book(call_ptr self, aggregate_command cmd,
+          caf::typed_response_promise<command_result> rp,
+          std::vector<std::uint64_t> seqs, std::string base_id) {
+  auto& s = self->state;
+  const auto& req = s.rec.analysis.appointment_request;
+  if (req.service_id.empty()) {
+    fail_booking(self, cmd, rp, seqs, base_id, "no_service");
+    return;
+  }
+  if (req.staff_id.empty()) {
+    fail_booking(self, cmd, rp, seqs, base_id, "no_staff");
+    return;
+  }
+  if (req.preferred_start == 0) {
+    fail_booking(self, cmd, rp, seqs, base_id, "no_time");
+    return;
+  }
+  aggregate_command b;
+  b.aggregate_type = "appointment";
+  b.aggregate_id = call_appointment_id(s.rec.call.company_id, s.rec.call.id);
+  b.company_id = s.rec.call.company_id;
+  b.name = "book";
+  boost::json::object p{{"customer_id", s.rec.customer_id},
+                        {"service_id", req.service_id},
+                        {"staff_id", req.staff_id},
+                        {"start_time", format_rfc3339(req.preferred_start)},
+                        {"source", "phone"}};
+  if (!req.branch_id.empty())
+    p["branch_id"] = req.branch_id;
+  if (!req.notes.empty())
+    p["notes"] = req.notes;
+  b.payload = boost::json::serialize(p);
+  b.metadata = cmd.metadata;
+  b.metadata.source = "phone";
+  b.metadata.correlation_id = s.rec.call.id;
+  auto appt_id = b.aggregate_id;
+  self->request(s.router, std::chrono::seconds(60), command_atom::value, b)
+      .then(
+          [self, rp, seqs, appt_id](const command_result& r) {
+            auto& rec = self->state.rec;
+            rec.call.state = call_state::appointment_created;
+            rec.appointment_id = appt_id;
+            auto all = seqs;
+            all.insert(all.end(), r.sequences.begin(), r.sequences.end());
+            finish(self, rp, result_of(rec, all, false));
+          },
+          [self, rp, seqs, cmd, base_id, appt_id](caf::error& err) {
+            auto& s = self->state;
+            auto code = runtime_code(err);
+            if (code == runtime_errc::conflict) {
+              // Booked before (a retry), or the slot is taken.
+              auto appt
+                  = s.deps.events->read_stream("appointment", appt_id, 1, 1);
+              if (appt && !appt->empty()) {
+                s.rec.call.state = call_state::appointment_created;
+                s.rec.appointment_id = appt_id;
+                finish(self, rp, result_of(s.rec, seqs, false));
+                return;
+              }
+              fail_booking(self, cmd, rp, seqs, base_id, "no_availability");
+            } else if (code == runtime_errc::invalid_argument
+                       || code == runtime_errc::not_found) {
+              fail_booking(self, cmd, rp, seqs, base_id,
+                           "not_bookable: " + describe(err));
+            } else {
+              s.log->warn("call {}: booking failed: {}", s.rec.call.id,
+                          describe(err));
+              finish(self, rp, make_unexpected(std::move(err)));
+            }
+          });
+}
+
+/// The caller's customer: found by phone, or created (source phone).
+void resolve_caller(call_ptr self, const aggregate_command& cmd,
+                    std::function<void(expected<std::string, caf::error>)> k) {
+  auto& s = self->state;
+  auto found = find_customer_by_phone(*s.deps.events, s.rec.call.company_id,
+                                      s.rec.call.from_number);
+  if (!found) {
+    k(make_unexpected(found.error()));
+    return;
+  }
+  if (!found->empty()) {
+    k(*found);
+    return;
+  }
+  if (normalize_phone(s.rec.call.from_number).empty()) {
+    k(std::string{}); // An anonymous caller.
+    return;
+  }
+  aggregate_command c;
+  c.aggregate_type = "customer";
+  c.aggregate_id
+      = phone_customer_id(s.rec.call.company_id, s.rec.call.from_number);
+  c.company_id = s.rec.call.company_id;
+  c.name = "create";
+  auto name = s.rec.analysis.appointment_request.customer_name;
+  boost::json::object p{{"name", name.empty() ? s.rec.call.from_number : name},
+                        {"phone", normalize_phone(s.rec.call.from_number)},
+                        {"prefers_sms", true},
+                        {"source", "phone"}};
+  c.payload = boost::json::serialize(p);
+  c.metadata = cmd.metadata;
+  c.metadata.source = "phone";
+  c.metadata.correlation_id = s.rec.call.id;
+  auto id = c.aggregate_id;
+  self->request(s.router, std::chrono::seconds(30), command_atom::value, c)
+      .then(
+          [k, id](const command_result&) {
+            k(id);
+          },
+          [k, id](caf::error& err) {
+            // Created by a concurrent call from the same number.
+            if (runtime_code(err) == runtime_errc::conflict)
+              k(id);
+            else
+              k(make_unexpected(std::move(err)));
+          });
+}
+
+void analyze(call_ptr self, aggregate_command cmd,
+             caf::typed_response_promise<command_result> rp,
+             call_analysis analysis, timestamp_ms analyzed_at,
+             std::string base_id) {
+  auto& s = self->state;
+  s.rec.analysis = analysis;
+  resolve_caller(self, cmd, [=](expected<std::string, caf::error> cust) {
+    auto& s = self->state;
+    if (!cust) {
+      finish(self, rp, make_unexpected(cust.error()));
+      return;
+    }
+    s.rec.customer_id = *cust;
+    auto& rec = s.rec;
+    std::vector<envelope> evs;
+    evs.push_back(wrap(
+        self,
+        call_analyzed{rec.call.id, rec.call.company_id, analysis, analyzed_at},
+        cmd, event_id_of(base_id, "")));
+    auto completed_call = rec.call;
+    completed_call.state = call_state::analyzed;
+    evs.push_back(wrap(self, call_completed{completed_call, analysis}, cmd,
+                       event_id_of(base_id, "completed")));
+    bool intent = has_appointment_request(analysis);
+    if (intent) {
+      evs.push_back(
+          wrap(self,
+               appointment_requested{rec.call.id, rec.call.company_id, *cust,
+                                     analysis.appointment_request, analyzed_at},
+               cmd, event_id_of(base_id, "requested")));
+    } else {
+      evs.push_back(wrap(self,
+                         call_information_only{rec.call.id, rec.call.company_id,
+                                               analysis.summary, analyzed_at},
+                         cmd, event_id_of(base_id, "information_only")));
+    }
+    append(self, std::move(evs),
+           [self, rp, cmd, intent,
+            base_id](expected<std::vector<std::uint64_t>, caf::error> r) {
+             if (!r) {
+               finish(self, rp, make_unexpected(r.error()));
+               return;
+             }
+             if (!intent) {
+               finish(self, rp, result_of(self->state.rec, *r, false));
+               return;
+             }
+             book(self, cmd, rp, *r, base_id);
+           });
+  });
+}
+
+void handle(call_ptr self, pending_command pc) {
+  auto& s = self->state;
+  auto& rec = s.rec;
+  const auto& cmd = pc.cmd;
+  auto rp = pc.rp;
+  payload_reader p{cmd.payload};
+  auto event_id = p.str("event_id");
+  std::string base_id = event_id ? *event_id : std::string{};
+  if (!base_id.empty() && base_id.size() > 200)
+    p.problem("event_id", "at most 200 bytes");
+  auto now = s.deps.clock();
+  // A redelivered command changes nothing; a booking it left unfinished
+  // (a crash, a timeout) is resumed.
+  if (!base_id.empty() && s.deps.events->find_event(base_id)) {
+    if (cmd.name == "analyze"
+        && rec.call.state == call_state::appointment_requested) {
+      book(self, cmd, rp, {}, base_id);
+      return;
+    }
+    finish(self, rp, result_of(rec, {}, false));
+    return;
+  }
+  auto stamp = [&](const char* field) {
+    auto t = p.time(field);
+    return t ? *t : now;
+  };
+  auto single = [&](envelope ev, bool created) {
+    append(self, {std::move(ev)},
+           [self, rp,
+            created](expected<std::vector<std::uint64_t>, caf::error> r) {
+             if (!r)
+               finish(self, rp, make_unexpected(r.error()));
+             else
+               finish(self, rp, result_of(self->state.rec, *r, created));
+           });
+  };
+  if (cmd.name == "start") {
+    auto from = p.str("from_number", true);
+    auto to = p.str("to_number");
+    auto at = stamp("started_at");
+    if (!p.valid())
+      return finish(self, rp, make_unexpected(p.error()));
+    if (rec.exists)
+      return finish(self, rp, make_unexpected(conflict_in(rec)));
+    rec.call.from_number = *from;
+    single(wrap(self,
+                call_started{rec.call.id, rec.call.company_id, *from,
+                             to ? *to : std::string{}, at},
+                cmd, event_id_of(base_id, "")),
+           true);
+    return;
+  }
+  if (cmd.name != "connect" && cmd.name != "end" && cmd.name != "analyze")
+    return finish(self, rp,
+                  make_unexpected(make_runtime_error(
+                      runtime_errc::invalid_argument,
+                      "command: unknown call command " + cmd.name)));
+  if (!rec.exists)
+    return finish(
+        self, rp,
+        make_unexpected(make_runtime_error(
+            runtime_errc::not_found, "call " + rec.call.id + " not found")));
+  if (cmd.name == "connect") {
+    auto at = stamp("connected_at");
+    if (!p.valid())
+      return finish(self, rp, make_unexpected(p.error()));
+    if (rec.call.state != call_state::started)
+      return finish(self, rp, make_unexpected(conflict_in(rec)));
+    single(wrap(self, call_connected{rec.call.id, rec.call.company_id, at}, cmd,
+                event_id_of(base_id, "")),
+           false);
+  } else if (cmd.name == "end") {
+    call_ended e{rec.call.id, rec.call.company_id, stamp("ended_at"), 0, "",
+                 ""};
+    if (auto v = p.integer("duration_s", false, 0, 86400 * 7))
+      e.duration_s = static_cast<std::int32_t>(*v);
+    if (auto v = p.str("end_reason"))
+      e.end_reason = *v;
+    if (auto v = p.str("transcript"))
+      e.transcript = *v;
+    if (!p.valid())
+      return finish(self, rp, make_unexpected(p.error()));
+    if (rec.call.state != call_state::in_progress)
+      return finish(self, rp, make_unexpected(conflict_in(rec)));
+    single(wrap(self, e, cmd, event_id_of(base_id, "")), false);
+  } else {
+    call_analysis analysis;
+    const auto* raw = p.raw("analysis");
+    if (raw == nullptr) {
+      p.problem("analysis", "is required");
+    } else if (!raw->is_object()) {
+      p.problem("analysis", "must be an object");
+    } else {
+      auto a = from_json<call_analysis>(*raw);
+      if (!a)
+        p.problem(
+            "analysis" + (a.error().field.empty() ? "" : "." + a.error().field),
+            a.error().problem.empty() ? a.error().message : a.error().problem);
+      else
+        analysis = std::move(*a);
+    }
+    auto at = stamp("analyzed_at");
+    if (!p.valid())
+      return finish(self, rp, make_unexpected(p.error()));
+    if (rec.call.state != call_state::ended)
+      return finish(self, rp, make_unexpected(conflict_in(rec)));
+    analyze(self, cmd, rp, std::move(analysis), at, base_id);
+  }
+}
+
+void process_next(call_ptr self) {
+  auto& s = self->state;
+  if (s.busy || s.queue.empty())
+    return;
+  s.busy = true;
+  auto pc = std::move(s.queue.front());
+  s.queue.pop_front();
+  handle(self, std::move(pc));
+}
+
+aggregate_actor::behavior_type call_actor(call_ptr self, call_record initial,
+                                          aggregate_deps deps,
+                                          router_actor router) {
+  auto& s = self->state;
+  s.rec = std::move(initial);
+  s.deps = std::move(deps);
+  s.router = std::move(router);
+  s.log = log::get("calls");
+  auto idle = s.deps.idle_timeout;
+  return {
+      [self](command_atom,
+             const aggregate_command& cmd) -> caf::result<command_result> {
+        auto rp = self->make_response_promise<command_result>();
+        self->state.queue.push_back({cmd, rp});
+        process_next(self);
+        return rp;
+      },
+      [self](get_atom, const std::string&) -> caf::result<std::string> {
+        auto& rec = self->state.rec;
+        if (!rec.exists)
+          return make_runtime_error(runtime_errc::not_found,
+                                    "call " + rec.call.id + " not found");
+        return render_call(rec);
+      },
+      [](release_atom, const std::string&) {},
+      [](availability_atom, const std::string&,
+         timestamp_ms) -> caf::result<std::string> {
+        return make_runtime_error(runtime_errc::invalid_argument,
+                                  "not a calendar");
+      },
+      caf::after(idle) >>
+          [self] {
+            if (!self->state.busy && self->state.queue.empty())
+              self->quit();
+          },
+  };
+}
+
+} // namespace
+
+aggregate_actor spawn_call_actor(caf::actor_system& sys, call_record initial,
+                                 aggregate_deps deps, router_actor router) {
+  return sys.spawn(call_actor, std::move(initial), std::move(deps),
+                   std::move(router));
+}
+
+// -- the follow-up listener
+// ----------------------------------------------------
+
+void register_call_listeners(listener_registry& reg) {
+  queued_listener_spec spec;
+  spec.name = listener_names::call_follow_up;
+  spec.queue = "notifications";
+  spec.retry.tries = 3;
+  spec.retry.backoff_s = {10, 60};
+  reg.listen_queued("follow_up.scheduled", spec);
+}
+
+queued_listener_actor::behavior_type
+call_follow_up(queued_listener_actor::pointer self, listener_context ctx) {
+  auto lg = log::get("calls");
+  return {
+      [self, ctx](handle_atom, const job_request& req) -> caf::result<ok_atom> {
+        auto ev = event_from<follow_up_scheduled>(req.event);
+        if (!ev)
+          return make_runtime_error(runtime_errc::invalid_argument,
+                                    "event " + req.event.id + ": "
+                                        + ev.error().field + ": "
+                                        + ev.error().message);
+        std::vector<store::job> jobs;
+        if (!ev->customer_id.empty()) {
+          auto c = load_customer(*ctx.events, ev->customer_id);
+          if (!c)
+            return make_runtime_error(runtime_errc::not_found, c.error());
+          if (!c->phone.empty()) {
+            store::job j;
+            j.queue = "notifications";
+            j.listener = listener_names::notify_sms;
+            j.event_id = req.event.id;
+            j.event_seq = req.event.sequence;
+            boost::json::object payload{
+                {"kind", "follow_up"},    {"channel", "sms"},
+                {"recipient", c->phone},  {"customer_name", c->name},
+                {"call_id", ev->call_id}, {"reason", ev->reason}};
+            j.payload = boost::json::serialize(payload);
+            j.created_at = ctx.clock();
+            j.due_at = ev->due_at;
+            auto policy = channel_retry_policy();
+            j.max_tries = policy.tries;
+            j.backoff_s = policy.backoff_s;
+            j.timeout_ms = static_cast<std::uint32_t>(policy.timeout.count());
+            jobs.push_back(std::move(j));
+          }
+        }
+        auto* processed = ctx.processed;
+        auto* queue = ctx.jobs;
+        auto mark = req.listener;
+        auto event_id = req.event.id;
+        auto op = [processed, queue, jobs, mark,
+                   event_id](store::write_txn& txn) -> store::result<void> {
+          auto fresh = processed->mark_in(txn, mark, event_id);
+          if (!fresh)
+            return make_unexpected(fresh.error());
+          if (!*fresh)
+            return {};
+          for (const auto& j : jobs)
+            if (auto r = queue->enqueue_in(txn, j); !r)
+              return make_unexpected(r.error());
+          return {};
+        };
+        auto rp = self->make_response_promise<ok_atom>();
+        self->request(ctx.writer, caf::infinite, write_atom::value,
+                      make_write_op(op, store::isolation::nested))
+            .then(
+                [self, rp, queues = ctx.queues](ok_atom) mutable {
+                  if (auto i = queues->find("notifications");
+                      i != queues->end())
+                    self->send(i->second, wake_atom::value);
+                  rp.deliver(ok_atom::value);
+                },
+                [rp](caf::error& err) mutable {
+                  rp.deliver(std::move(err));
+                });
+        return rp;
+      },
+      [lg](failed_atom, const job_request& req, const std::string& error) {
+        lg->error("Failed to schedule the follow-up of event {}: {}",
+                  req.event.id, error);
+      },
+  };
+}
+
+} // namespace switchboard
