@@ -14,6 +14,7 @@ packages=(
   libbenchmark-dev
   libssl-dev
   python3 curl
+  wrk nginx
 )
 
 missing=()

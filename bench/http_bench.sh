@@ -1,0 +1,361 @@
+#!/usr/bin/env bash
+# HTTP benchmark of the real daemon with wrk, beside nginx measured in the
+# same run as the ceiling of the loopback HTTP path on this machine.
+#
+#   1. book:   POST /api/appointments, each request a distinct 5-minute slot
+#              spread over --staff staff members (calendar actors), durable
+#              (store.sync=full, the default) with the sync listeners.
+#   2. paced:  booking latency at ~10k req/s. Debian's wrk 4 has no
+#              fixed-rate mode (that is wrk2), so each of 100 connections
+#              waits 10 ms before each request (wrk's delay()): at most 10k
+#              req/s, closed loop; the rate reached is printed beside p99.
+#   3. get:    GET /api/appointments/{id}.
+#   4. nginx:  `return 200 "ok";` on 127.0.0.1, one worker per core.
+#   5. rss:    the daemon's VmRSS after --bookings bookings in all (more
+#              bookings are made until that many got a 201).
+#
+# Usage: bench/http_bench.sh [--quick] [--seconds S] [--bookings N]
+#          [--staff N] [--connections C] [--binary PATH | PATH]
+# Needs wrk and nginx (scripts/setup.sh installs them) and a built daemon
+# (default build/app/switchboard). Installs and builds nothing. The last
+# line is "RESULT http_bench ...". Timing never fails the run; a daemon
+# that does not start, or answers with errors, does.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+seconds=10
+bookings=200000
+staff=64
+conns=64
+threads=2
+bin="$root/build/app/switchboard"
+quick=0
+
+usage() {
+  sed -n '/^# Usage/,/^# line/p' "$0" | sed 's/^# \{0,1\}//'
+}
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+  --quick) quick=1 ;;
+  --seconds) seconds=$2 && shift ;;
+  --bookings) bookings=$2 && shift ;;
+  --staff) staff=$2 && shift ;;
+  --connections) conns=$2 && shift ;;
+  --binary) bin=$2 && shift ;;
+  -h | --help) usage && exit 0 ;;
+  -*) echo "http_bench: unknown option $1" >&2 && usage >&2 && exit 2 ;;
+  *) bin=$1 ;;
+  esac
+  shift
+done
+if [ "$quick" -eq 1 ]; then
+  seconds=3
+  bookings=5000
+  staff=16
+fi
+
+die() {
+  echo "http_bench: $*" >&2
+  exit 1
+}
+for tool in wrk nginx curl; do
+  command -v "$tool" >/dev/null \
+    || [ -x "/usr/sbin/$tool" ] \
+    || die "$tool is missing (scripts/setup.sh installs it)"
+done
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+[ -x "$bin" ] || die "no daemon binary at $bin (build it, or pass its path)"
+bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+
+tmp=$(mktemp -d /tmp/http_bench.XXXXXX)
+daemon_pid=""
+nginx_pid=""
+cleanup() {
+  local rc=$?
+  if [ -n "$nginx_pid" ] && kill -0 "$nginx_pid" 2>/dev/null; then
+    kill -QUIT "$nginx_pid" 2>/dev/null || true
+    for _ in $(seq 50); do
+      kill -0 "$nginx_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$nginx_pid" 2>/dev/null || true
+  fi
+  if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
+    kill -TERM "$daemon_pid" 2>/dev/null || true
+    for _ in $(seq 300); do
+      kill -0 "$daemon_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$daemon_pid" 2>/dev/null; then
+      echo "http_bench: daemon did not stop on SIGTERM; killing it" >&2
+      kill -KILL "$daemon_pid" 2>/dev/null || true
+      rc=1
+    fi
+  fi
+  wait 2>/dev/null || true
+  if [ "$rc" -ne 0 ] && [ -f "$tmp/daemon.log" ]; then
+    echo "--- last lines of the daemon's log" >&2
+    tail -n 20 "$tmp/daemon.log" >&2
+  fi
+  rm -rf "$tmp"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+free_port() {
+  python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# --- the daemon -------------------------------------------------------------
+# Run from the temp dir so that no ./config.ini applies: embedded defaults.
+(cd "$tmp" && exec "$bin" serve --set "store.path=$tmp/data" \
+  --set store.sync=full --set http.port=0 >"$tmp/daemon.log" 2>&1) &
+daemon_pid=$!
+port=""
+for _ in $(seq 300); do
+  kill -0 "$daemon_pid" 2>/dev/null || die "the daemon exited at start"
+  line=$(grep -m1 -o 'http listening on [^ ]*' "$tmp/daemon.log" || true)
+  if [ -n "$line" ]; then
+    port=${line##*:}
+    break
+  fi
+  sleep 0.1
+done
+[ -n "$port" ] || die "the daemon did not log 'http listening on' in 30 s"
+url="http://127.0.0.1:$port"
+
+token=$(cd "$tmp" && "$bin" tenant add bench --set "store.path=$tmp/data" \
+  2>"$tmp/tenant.log" | grep -m1 '^sb_' || true)
+[ -n "$token" ] \
+  || die "switchboard tenant add printed no token: $(cat "$tmp/tenant.log")"
+
+admin=$(cd "$tmp" && "$bin" tenant add ops --admin \
+  --set "store.path=$tmp/data" 2>>"$tmp/tenant.log" | grep -m1 '^sb_' || true)
+[ -n "$admin" ] \
+  || die "switchboard tenant add --admin printed no token: $(cat "$tmp/tenant.log")"
+
+post() { # path body → fails unless 201
+  local code
+  code=$(curl -sS -o "$tmp/reply" -w '%{http_code}' -X POST "$url$1" \
+    -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    --data "$2")
+  [ "$code" = 201 ] || die "POST $1 answered $code: $(cat "$tmp/reply")"
+}
+post /api/customers '{"id":"cu1","name":"Ada","phone":"+4930123","email":"ada@example.com"}'
+post /api/services '{"id":"sv1","name":"Trim","price_cents":1500,"duration_minutes":5}'
+for ((i = 0; i < staff; i++)); do
+  post /api/staff "{\"id\":\"st$i\",\"name\":\"Staff $i\"}"
+done
+# Slots start at midnight UTC the day after tomorrow; one known booking
+# before them is what the GET phase reads.
+base=$((($(date +%s) / 86400 + 2) * 86400))
+probe_time=$(date -u -d "@$((base - 3600))" +%Y-%m-%dT%H:%M:%SZ)
+post /api/appointments "{\"id\":\"probe\",\"customer_id\":\"cu1\",\"service_id\":\"sv1\",\"staff_id\":\"st0\",\"start_time\":\"$probe_time\"}"
+
+# --- helpers ----------------------------------------------------------------
+export HTTP_BENCH_DIR="$here/http_bench" HTTP_BENCH_THREADS=$threads
+hz=$(getconf CLK_TCK)
+
+field() { # name file → value of name=value on the file's WRK line
+  sed -n "s/^WRK .*\b$1=\([^ ]*\).*/\1/p" "$2" | tail -n1
+}
+
+# CPU ticks of each of the daemon's threads: "tid name ticks" lines.
+cpu_snapshot() {
+  local t stat
+  for t in /proc/"$daemon_pid"/task/*; do
+    stat=$(cat "$t/stat" 2>/dev/null) || continue
+    local name=${stat#*(}
+    name=${name%)*}
+    local rest=${stat##*) }
+    # Fields after the name: state is 3rd overall; utime 14th, stime 15th.
+    set -- $rest
+    echo "${t##*/} ${name// /_} $((${12} + ${13}))"
+  done
+}
+
+# Prints CPU seconds per thread name between two snapshots, and % of wall.
+cpu_report() { # before after wall_seconds
+  awk -v hz="$hz" -v wall="$3" '
+    FNR == NR { before[$1] = $3; next }
+    { used[$2] += $3 - before[$1]; n[$2]++ }
+    END {
+      for (k in used) total += used[k]
+      printf "  daemon CPU %.2f s of %.1f s wall (%.0f%% of one core):", \
+        total / hz, wall, 100 * total / hz / wall
+      for (k in used) if (used[k] > 0)
+        printf " %s(x%d)=%.2fs", k, n[k], used[k] / hz
+      printf "\n"
+    }' "$1" "$2"
+}
+
+wrk_run() { # name wrk-args... → output in $tmp/<name>.out
+  local name=$1
+  shift
+  wrk -t"$threads" --timeout 10s "$@" >"$tmp/$name.out" 2>&1 \
+    || die "wrk ($name) failed: $(cat "$tmp/$name.out")"
+  grep -q '^WRK requests=' "$tmp/$name.out" \
+    || die "wrk ($name) printed no figures: $(cat "$tmp/$name.out")"
+}
+
+booked=1 # the probe
+offset=0
+book_run() { # name connections seconds → updates booked, offset
+  local name=$1 c=$2 d=$3
+  wrk_run "$name" -c"$c" -d"${d}s" -s "$here/http_bench/book.lua" \
+    "$url" -- "$token" "$base" "$staff" "$offset"
+  local req bad
+  req=$(field requests "$tmp/$name.out")
+  bad=$(field status_errors "$tmp/$name.out")
+  offset=$(sed -n 's/^WRK next_offset=//p' "$tmp/$name.out")
+  booked=$((booked + req - bad))
+  [ "$req" -gt 0 ] || die "no booking answered in $name"
+  # Every slot is distinct: anything but 201 means something is broken.
+  [ "$bad" -eq 0 ] || die "$bad of $req bookings in $name did not get a 201"
+}
+
+# Jobs not yet done (ready + leased + in flight; delayed jobs such as
+# reminders are due later and not counted), summed over the queues.
+backlog() {
+  curl -sS "$url/api/queues" -H "Authorization: Bearer $admin" \
+    | python3 -c 'import json, sys
+q = json.load(sys.stdin)["queues"]
+print(sum(x["ready"] + x["leased"] + x["in_flight"] for x in q),
+      sum(x["processed"] for x in q))'
+}
+
+# Waits (at most drain_max seconds; never fails) until the queues have
+# caught up with the bookings, so that the next run does not share the
+# CPU and the writer with their jobs; prints the jobs' rate.
+drain_max=60
+[ "$quick" -eq 1 ] && drain_max=2
+drain() {
+  local t0 n p0 p deadline
+  t0=$(date +%s.%N)
+  deadline=$(($(date +%s) + drain_max))
+  read -r n p0 < <(backlog)
+  p=$p0
+  while [ "$n" -gt 0 ] && [ "$(date +%s)" -lt "$deadline" ]; do
+    sleep 0.2
+    read -r n p < <(backlog)
+  done
+  awk -v a="$t0" -v b="$(date +%s.%N)" -v n="$n" -v p="$((p - p0))" \
+    'BEGIN { printf "  queues: %d jobs done in %.1f s after the run (%.0f/s), %d left\n", p, b - a, p / (b - a), n }'
+}
+
+rss_mb() {
+  awk '/^VmRSS:/ { printf "%.0f", $2 / 1024 }' /proc/"$daemon_pid"/status
+}
+
+summary() { # name label
+  local f="$tmp/$1.out"
+  printf '%-34s %8s req/s  p50 %6.2f ms  p99 %7.2f ms  (%s requests, %s socket errors)\n' \
+    "$2" "$(field rps "$f")" \
+    "$(awk -v u="$(field p50_us "$f")" 'BEGIN { print u / 1000 }')" \
+    "$(awk -v u="$(field p99_us "$f")" 'BEGIN { print u / 1000 }')" \
+    "$(field requests "$f")" "$(field socket_errors "$f")"
+}
+
+echo "http_bench: daemon $bin (pid $daemon_pid, sync=full) on $url;" \
+  "$staff staff, wrk -t$threads -c$conns, $seconds s per run, $(nproc) cores"
+rss_start=$(rss_mb)
+
+# --- 1. bookings, as fast as they go ----------------------------------------
+cpu_snapshot >"$tmp/cpu0"
+book_run book "$conns" "$seconds"
+cpu_snapshot >"$tmp/cpu1"
+summary book "POST /api/appointments (c=$conns)"
+cpu_report "$tmp/cpu0" "$tmp/cpu1" "$seconds"
+drain
+
+# --- 2. bookings at ~10k req/s -------------------------------------------------
+HTTP_BENCH_DELAY_MS=10 book_run paced 100 "$seconds"
+summary paced "POST paced (c=100, 10 ms gaps)"
+drain
+
+# --- 3. GET one appointment -----------------------------------------------------
+cpu_snapshot >"$tmp/cpu2"
+wrk_run get -c"$conns" -d"${seconds}s" -s "$here/http_bench/get.lua" \
+  -H "Authorization: Bearer $token" "$url/api/appointments/probe"
+cpu_snapshot >"$tmp/cpu3"
+[ "$(field status_errors "$tmp/get.out")" -eq 0 ] \
+  || die "GET /api/appointments/probe answered errors: $(cat "$tmp/get.out")"
+summary get "GET /api/appointments/{id} (c=$conns)"
+cpu_report "$tmp/cpu2" "$tmp/cpu3" "$seconds"
+
+# --- 4. nginx, the loopback ceiling ---------------------------------------------
+nport=$(free_port)
+mkdir -p "$tmp/nginx"
+user_line=""
+[ "$(id -u)" -eq 0 ] && user_line="user root;"
+cat >"$tmp/nginx/nginx.conf" <<EOF
+$user_line
+worker_processes $(nproc);
+daemon off;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  client_body_temp_path $tmp/nginx/body;
+  proxy_temp_path $tmp/nginx/proxy;
+  fastcgi_temp_path $tmp/nginx/fastcgi;
+  uwsgi_temp_path $tmp/nginx/uwsgi;
+  scgi_temp_path $tmp/nginx/scgi;
+  server {
+    listen 127.0.0.1:$nport;
+    location / { return 200 "ok"; }
+  }
+}
+EOF
+"$nginx_bin" -p "$tmp/nginx" -e "$tmp/nginx/error.log" \
+  -c "$tmp/nginx/nginx.conf" >"$tmp/nginx/out.log" 2>&1 &
+nginx_pid=$!
+for _ in $(seq 100); do
+  curl -sf -o /dev/null "http://127.0.0.1:$nport/" && break
+  kill -0 "$nginx_pid" 2>/dev/null \
+    || die "nginx exited: $(cat "$tmp/nginx/out.log" "$tmp/nginx/error.log")"
+  sleep 0.1
+done
+wrk_run nginx -c"$conns" -d"${seconds}s" -s "$here/http_bench/get.lua" \
+  "http://127.0.0.1:$nport/"
+summary nginx "nginx return 200 (c=$conns)"
+kill -QUIT "$nginx_pid" 2>/dev/null || true
+wait "$nginx_pid" 2>/dev/null || true
+nginx_pid=""
+
+# --- 5. resident memory after N bookings ----------------------------------------
+fill_start=$(date +%s)
+rate=$(field rps "$tmp/book.out")
+while [ "$booked" -lt "$bookings" ]; do
+  left=$((bookings - booked))
+  d=$((left / (rate > 0 ? rate : 1) + 2))
+  [ "$d" -gt 60 ] && d=60
+  HTTP_BENCH_QUOTA=$(((left + threads - 1) / threads)) \
+    book_run fill "$conns" "$d"
+  rate=$(field rps "$tmp/fill.out")
+done
+fill_secs=$(($(date +%s) - fill_start))
+rss=$(rss_mb)
+echo "rss: ${rss_start} MB after setup, ${rss} MB after $booked bookings" \
+  "(${fill_secs} s to fill)"
+
+book_rps=$(field rps "$tmp/book.out")
+book_p99=$(awk -v u="$(field p99_us "$tmp/paced.out")" \
+  'BEGIN { printf "%.2f", u / 1000 }')
+get_rps=$(field rps "$tmp/get.out")
+nginx_rps=$(field rps "$tmp/nginx.out")
+echo "booking p99 at $(field rps "$tmp/paced.out") req/s paced" \
+  "(target 10k); GET at" \
+  "$(awk -v a="$get_rps" -v b="$nginx_rps" 'BEGIN { printf "%.0f", 100 * a / b }')%" \
+  "of nginx; rss after N=$booked bookings"
+echo "RESULT http_bench book_rps=$book_rps book_p99_ms=$book_p99" \
+  "get_rps=$get_rps nginx_rps=$nginx_rps rss_mb=$rss"
