@@ -36,9 +36,18 @@ usage() {
   sed -n '/^# Usage/,/^# line/p' "$0" | sed 's/^# \{0,1\}//'
 }
 
+# --quick sets CI-sized defaults; options given with it still apply.
+for a in "$@"; do
+  if [ "$a" = --quick ]; then
+    quick=1
+    seconds=3
+    bookings=5000
+    staff=16
+  fi
+done
 while [ $# -gt 0 ]; do
   case "$1" in
-  --quick) quick=1 ;;
+  --quick) ;;
   --seconds) seconds=$2 && shift ;;
   --bookings) bookings=$2 && shift ;;
   --staff) staff=$2 && shift ;;
@@ -50,11 +59,6 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-if [ "$quick" -eq 1 ]; then
-  seconds=3
-  bookings=5000
-  staff=16
-fi
 
 die() {
   echo "http_bench: $*" >&2
