@@ -1,6 +1,7 @@
 #include "actors/aggregates.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include <boost/json.hpp>
 
@@ -388,21 +389,69 @@ entity_actor(aggregate_actor::stateful_pointer<entity_state> self,
 // -- the staff calendar
 // -----------------------------------------------------------
 
+/// The [start, end) intervals of a calendar's appointments, by id and by
+/// start. They never overlap, so an overlap check looks only at the
+/// intervals that start just before the end of the new one.
+class interval_book {
+public:
+  using interval = std::pair<timestamp_ms, timestamp_ms>;
+
+  void set(const std::string& id, interval iv) {
+    erase(id);
+    by_id_[id] = iv;
+    by_start_.emplace(iv.first, std::make_pair(iv.second, id));
+  }
+
+  void erase(const std::string& id) {
+    auto i = by_id_.find(id);
+    if (i == by_id_.end())
+      return;
+    auto range = by_start_.equal_range(i->second.first);
+    for (auto j = range.first; j != range.second; ++j)
+      if (j->second.second == id) {
+        by_start_.erase(j);
+        break;
+      }
+    by_id_.erase(i);
+  }
+
+  std::optional<interval> find(const std::string& id) const {
+    auto i = by_id_.find(id);
+    if (i == by_id_.end())
+      return std::nullopt;
+    return i->second;
+  }
+
+  /// True when [start, end) meets an interval other than `except`'s.
+  bool overlaps(timestamp_ms start, timestamp_ms end,
+                const std::string& except) const {
+    auto i = by_start_.lower_bound(end);
+    while (i != by_start_.begin()) {
+      --i;
+      if (i->second.second == except)
+        continue;
+      return i->second.first > start;
+    }
+    return false;
+  }
+
+private:
+  std::map<std::string, interval> by_id_;
+  std::multimap<timestamp_ms, std::pair<timestamp_ms, std::string>> by_start_;
+};
+
 struct calendar_state {
   std::string company_id;
   std::string staff_id;
-  /// Appointment id → [start, end) of appointments that are not cancelled.
-  std::map<std::string, std::pair<timestamp_ms, timestamp_ms>> booked;
+  /// Appointments that are not cancelled.
+  interval_book booked;
   aggregate_deps deps;
   static inline const char* name = "calendar";
 };
 
 bool overlaps(const calendar_state& cal, timestamp_ms start, timestamp_ms end,
               const std::string& except) {
-  for (const auto& [id, iv] : cal.booked)
-    if (id != except && start < iv.second && iv.first < end)
-      return true;
-  return false;
+  return cal.booked.overlaps(start, end, except);
 }
 
 /// Minutes since midnight UTC and weekday (Monday = 0) of `t`.
@@ -443,7 +492,7 @@ void rehydrate(calendar_state& cal) {
       const auto& a = st.appt;
       if (a.staff_id == cal.staff_id
           && a.status == appointment_status::scheduled)
-        cal.booked[a.id] = {a.start_time, a.end_time};
+        cal.booked.set(a.id, {a.start_time, a.end_time});
       else
         cal.booked.erase(a.id);
     }
@@ -594,11 +643,9 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
         // Reserve at once so that the next command in the mailbox sees it;
         // undo when the dispatch fails.
         auto id = a.id;
-        auto previous = cal.booked.find(id) != cal.booked.end()
-                            ? std::optional{cal.booked[id]}
-                            : std::nullopt;
+        auto previous = cal.booked.find(id);
         if (a.status == appointment_status::scheduled)
-          cal.booked[id] = {a.start_time, a.end_time};
+          cal.booked.set(id, {a.start_time, a.end_time});
         else
           cal.booked.erase(id);
         auto rp = self->make_response_promise<command_result>();
@@ -611,7 +658,7 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
         req.expected_version = st->version;
         if (cmd.check_version && cmd.expected_version != st->version) {
           if (previous)
-            cal.booked[id] = *previous;
+            cal.booked.set(id, *previous);
           else
             cal.booked.erase(id);
           return make_runtime_error(runtime_errc::version_conflict,
@@ -634,7 +681,7 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
                 [self, rp, id, previous](caf::error& err) mutable {
                   auto& cal = self->state;
                   if (previous)
-                    cal.booked[id] = *previous;
+                    cal.booked.set(id, *previous);
                   else
                     cal.booked.erase(id);
                   rp.deliver(std::move(err));

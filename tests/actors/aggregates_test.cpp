@@ -172,6 +172,14 @@ BOOST_AUTO_TEST_CASE(booking_takes_the_slot_once) {
   BOOST_TEST((runtime_code(overlap.error()) == runtime_errc::conflict));
   // Another staff member is free then.
   BOOST_REQUIRE(book("a3", at(1, 10), "st2"));
+  // Back to back is fine; a start inside a booking is not.
+  auto day0 = n.now() - n.now() % day_ms;
+  BOOST_REQUIRE(
+      book("a8", format_rfc3339(day0 + day_ms + 10 * 3600000 + 30 * 60000)));
+  BOOST_REQUIRE(
+      book("a9", format_rfc3339(day0 + day_ms + 9 * 3600000 + 30 * 60000)));
+  BOOST_REQUIRE(
+      !book("a10", format_rfc3339(day0 + day_ms + 10 * 3600000 + 15 * 60000)));
   // Outside working hours and in the past are refused, naming the field.
   auto late = book("a4", at(1, 20));
   BOOST_REQUIRE(!late);
