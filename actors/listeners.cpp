@@ -593,9 +593,11 @@ sync_with_external_services(queued_listener_actor::pointer self,
             v.as_object()["customer"] = boost::json::parse(to_json_text(*c));
             calcom_body = boost::json::serialize(v);
           }
-          steps->push_back(
-              {"calcom",
-               {"calcom", "booking.create", key + ":calcom", calcom_body}});
+          // A booking that came from Cal.com is not sent back to it.
+          if (ev->source != "calcom")
+            steps->push_back(
+                {"calcom",
+                 {"calcom", "booking.create", key + ":calcom", calcom_body}});
           steps->push_back(
               {"crm", {"crm", "appointment.upsert", key + ":crm", body}});
         } else if (req.event.type == "customer.updated") {

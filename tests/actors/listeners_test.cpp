@@ -177,6 +177,21 @@ BOOST_AUTO_TEST_CASE(external_sync_retries_only_the_failed_step) {
   (void)t0;
 }
 
+BOOST_AUTO_TEST_CASE(bookings_from_calcom_are_not_sent_back_to_calcom) {
+  flaky_endpoint ep;
+  deterministic_node n{[&](node_options& o) {
+    o.endpoint = [&ep](caf::actor_system& sys) {
+      return ep.spawn(sys);
+    };
+  }};
+  auto a = test::sample_appointment("a1", n.now() + 3 * day_ms);
+  BOOST_REQUIRE(
+      n.dispatch_event(appointment_created{a, "calcom", {}}, "a1", "c1"));
+  n.advance(5s);
+  BOOST_REQUIRE(ep.st->calls.size() == 1u);
+  BOOST_TEST(ep.st->calls[0].target == "crm");
+}
+
 BOOST_AUTO_TEST_CASE(external_sync_fails_after_five_tries) {
   flaky_endpoint ep;
   ep.st->failures_left["calcom"] = 100;
