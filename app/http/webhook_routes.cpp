@@ -117,6 +117,13 @@ bool verify(const context_ptr& ctx, bool calcom) {
     ctx->fail(401, "unauthorized", "stale timestamp");
     return false;
   }
+  // The secret is the provider's; the path must still name a company of
+  // ours, so that a signed delivery cannot create data for anyone else.
+  if (auto c = ctx->tenants().company(ctx->param("company_id")); !c) {
+    ctx->fail(404, "not_found",
+              "no company " + std::string{ctx->param("company_id")});
+    return false;
+  }
   std::lock_guard<std::mutex> guard{st.mtx};
   for (auto i = st.seen.begin(); i != st.seen.end();)
     i = i->second < now - tolerance ? st.seen.erase(i) : std::next(i);

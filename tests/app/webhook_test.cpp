@@ -193,6 +193,8 @@ BOOST_FIXTURE_TEST_CASE(forged_stale_and_replayed_get_401, webhook_fixture) {
                    {"call_id", "k9"},
                    {"data", json::object{{"from_number", "+4930999"}}}});
   BOOST_TEST(post("/webhooks/calls/acme", body, 0, "wrong").status == 401);
+  // Well signed, but for a company that does not exist.
+  BOOST_TEST(post("/webhooks/calls/nosuchco", body).status == 404);
   BOOST_TEST(post("/webhooks/calls/acme", body, unix_now() - 3600).status
              == 401);
   http_client c{port};
