@@ -445,6 +445,8 @@ struct calendar_state {
   std::string staff_id;
   /// Appointments that are not cancelled.
   interval_book booked;
+  /// Set when rehydration failed: the calendar refuses every command.
+  std::string broken;
   aggregate_deps deps;
   static inline const char* name = "calendar";
 };
@@ -480,7 +482,11 @@ void rehydrate(calendar_state& cal) {
   std::uint64_t from = 1;
   for (;;) {
     auto batch = cal.deps.events->read_by_company(cal.company_id, from, 4096);
-    if (!batch || batch->empty())
+    if (!batch) {
+      cal.broken = "cannot read the calendar: " + batch.error().message;
+      return;
+    }
+    if (batch->empty())
       return;
     for (const auto& ev : *batch) {
       from = ev.sequence + 1;
@@ -513,6 +519,8 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
       [self](command_atom,
              const aggregate_command& cmd) -> caf::result<command_result> {
         auto& cal = self->state;
+        if (!cal.broken.empty())
+          return make_runtime_error(runtime_errc::storage, cal.broken);
         auto now = cal.deps.clock();
         payload_reader p{cmd.payload};
         auto st = load_aggregate(*cal.deps.events, "appointment",
@@ -584,6 +592,9 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
         } else if (cmd.name == "reschedule" || cmd.name == "reassign") {
           if (!st->exists)
             return not_found("appointment " + cmd.aggregate_id);
+          if (cmd.name == "reschedule" && a.staff_id != cal.staff_id)
+            return conflict("appointment " + a.id
+                            + " moved to another staff member; retry");
           if (a.status != appointment_status::scheduled)
             return conflict("appointment " + a.id + " is "
                             + to_string(a.status));
@@ -627,6 +638,9 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
         } else if (cmd.name == "cancel") {
           if (!st->exists)
             return not_found("appointment " + cmd.aggregate_id);
+          if (a.staff_id != cal.staff_id)
+            return conflict("appointment " + a.id
+                            + " moved to another staff member; retry");
           if (a.status == appointment_status::cancelled)
             return conflict("appointment " + a.id + " is already cancelled");
           auto reason = p.str("reason");
@@ -669,19 +683,28 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
         }
         auto after = std::make_shared<aggregate_state>(std::move(d.after));
         bool created = !st->exists;
+        // `await`: the calendar takes no other command until this one's
+        // fate is known, so its bookings always match what is stored.
         self->request(cal.deps.dispatcher, std::chrono::seconds(30),
                       dispatch_atom::value, std::move(req))
-            .then(
+            .await(
                 [rp, after, created, id](const dispatch_result& res) mutable {
                   after->version = res.versions.back();
                   after->exists = true;
                   rp.deliver(command_result{id, after->version, res.sequences,
                                             render_state(*after), created});
                 },
-                [self, rp, id, previous](caf::error& err) mutable {
+                [self, rp, id](caf::error& err) mutable {
+                  // An error does not always mean nothing was stored (a
+                  // timeout after the commit): rebuild this appointment's
+                  // slot from the store.
                   auto& cal = self->state;
-                  if (previous)
-                    cal.booked.set(id, *previous);
+                  auto now = load_aggregate(*cal.deps.events, "appointment",
+                                            cal.company_id, id);
+                  if (now && now->exists && now->appt.staff_id == cal.staff_id
+                      && now->appt.status == appointment_status::scheduled)
+                    cal.booked.set(id,
+                                   {now->appt.start_time, now->appt.end_time});
                   else
                     cal.booked.erase(id);
                   rp.deliver(std::move(err));
@@ -875,6 +898,8 @@ bool known_type(const std::string& t) {
 router_actor::behavior_type
 router(router_actor::stateful_pointer<router_state> self, aggregate_deps deps) {
   self->state.deps = std::move(deps);
+  if (self->state.deps.children)
+    self->state.children = self->state.deps.children;
   self->state.log = log::get("router");
   // Aggregate actors end with the router.
   self->attach_functor([children = self->state.children] {

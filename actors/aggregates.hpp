@@ -27,6 +27,9 @@ struct aggregate_deps {
   std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};
   /// TTL of cached availability answers.
   std::uint32_t availability_ttl_ms = 60000;
+  /// Where the router keeps its running aggregate actors; the node waits
+  /// for them at stop. Empty: the router makes its own.
+  std::shared_ptr<std::map<caf::actor_addr, aggregate_actor>> children;
 };
 
 /// The current state of one aggregate, rebuilt from its stream.

@@ -45,18 +45,34 @@ bool listener_registry::listen_sync(std::string_view event_type,
   return true;
 }
 
+namespace {
+
+/// What the job queue accepts (store/job_queue.hpp): a spec it would refuse
+/// is refused here, at registration, and never half-way through an append.
+bool storable(const queued_listener_spec& spec) {
+  return !spec.name.empty() && spec.name.size() <= 255 && !spec.queue.empty()
+         && spec.queue.size() <= 255 && spec.retry.backoff_s.size() <= 64;
+}
+
+} // namespace
+
 bool listener_registry::listen_queued(std::string_view event_type,
                                       queued_listener_spec spec) {
-  if (find_event_type(event_type) == nullptr)
+  if (find_event_type(event_type) == nullptr || !storable(spec))
     return false;
   queued_[std::string{event_type}].push_back(std::move(spec));
   return true;
 }
 
 bool listener_registry::subscribe(const subscriber_spec& sub) {
-  for (const auto& type : sub.event_types)
-    if (find_event_type(type) == nullptr)
+  for (const auto& type : sub.event_types) {
+    queued_listener_spec probe;
+    probe.name = sub.name + "@" + type;
+    probe.queue = sub.queue;
+    probe.retry = sub.retry;
+    if (find_event_type(type) == nullptr || !storable(probe))
       return false;
+  }
   for (const auto& type : sub.event_types) {
     queued_listener_spec spec;
     spec.name = sub.name + "@" + type;

@@ -247,6 +247,8 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
     d.clock = clock;
     d.tick = opts.tick;
     d.random = random;
+    d.actors = std::make_shared<std::vector<queued_listener_actor>>();
+    n->listeners_.push_back(d.actors);
     n->queues_[q] = sys.spawn(queue_supervisor, std::move(d));
   }
   *ctx.queues = n->queues_;
@@ -266,6 +268,7 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
   ad.events = s.events.get();
   ad.clock = clock;
   ad.idle_timeout = opts.aggregate_idle;
+  ad.children = n->aggregates_;
   n->router_ = sys.spawn(switchboard::router, std::move(ad));
   lg->info("node started: {} queue(s), {} sync listener(s)", n->queues_.size(),
            n->sync_.size());
@@ -326,6 +329,14 @@ void node::stop() {
       self->wait_for(q);
     for (auto& [name, h] : sync_)
       self->wait_for(h);
+    // The router's and the supervisors' children end after them (their
+    // exit hooks); none may outlive the store.
+    for (const auto& [addr, h] : *aggregates_)
+      self->wait_for(h);
+    for (const auto& list : listeners_)
+      for (const auto& h : *list)
+        if (h)
+          self->wait_for(h);
     self->wait_for(writer_);
   }
   store_.reset();

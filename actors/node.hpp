@@ -33,7 +33,7 @@ struct node_options {
   store::options store;
   /// Concurrency per queue; queues not named get 4.
   std::map<std::string, std::uint32_t> concurrency
-      = {{"notifications", 8}, {"analytics", 4}, {"default", 4}};
+      = {{"notifications", 64}, {"analytics", 32}, {"default", 64}};
   /// Wait for each commit inside the store writer actor (deterministic
   /// tests on the test coordinator).
   bool blocking_writer = false;
@@ -132,6 +132,11 @@ private:
   endpoint_actor provider_endpoint_;
   std::map<std::string, sync_listener_actor> sync_;
   std::map<std::string, queue_supervisor_actor> queues_;
+  /// The actors that the router and the supervisors spawn, so that stop
+  /// can wait for them before the store closes.
+  std::shared_ptr<std::map<caf::actor_addr, aggregate_actor>> aggregates_
+      = std::make_shared<std::map<caf::actor_addr, aggregate_actor>>();
+  std::vector<std::shared_ptr<std::vector<queued_listener_actor>>> listeners_;
   bool stopped_ = false;
   bool deterministic_ = false;
 };

@@ -64,7 +64,7 @@ void job_ended(self_ptr self) {
   self->send(self, wake_atom::value);
 }
 
-/// Commits `op`; then runs `then` (on success or failure, after logging).
+/// Commits `op`; then runs `then(committed)` (after logging a failure).
 template <class Then>
 void commit(self_ptr self, store::writer::op_fn op, std::string what,
             Then then) {
@@ -72,12 +72,12 @@ void commit(self_ptr self, store::writer::op_fn op, std::string what,
                 make_write_op(std::move(op)))
       .then(
           [then](ok_atom) mutable {
-            then();
+            then(true);
           },
           [self, what, then](caf::error& err) mutable {
             self->state.log->error("{} on queue {}: {}", what,
                                    self->state.deps.queue, describe(err));
-            then();
+            then(false);
           });
 }
 
@@ -105,8 +105,14 @@ void fail_job(self_ptr self, const store::job& j, job_request req,
         return jobs->fail_in(txn, id, reason, now);
       },
       "failing job " + std::to_string(id),
-      [self, req = std::move(req), reason]() mutable {
+      [self, req = std::move(req), reason](bool committed) mutable {
         auto& st = self->state;
+        if (!committed) {
+          // Still leased: it comes back when its lease expires, and the
+          // failed() hook runs when the move to failed jobs commits.
+          job_ended(self);
+          return;
+        }
         ++st.failed;
         st.log->warn("job {} ({}) failed for good after {} attempt(s): {}",
                      req.job_id, req.listener, req.attempt, reason);
@@ -148,7 +154,7 @@ void on_attempt_failed(self_ptr self, const store::job& j, job_request req,
         return jobs->retry_in(txn, id, due, reason, is_exception);
       },
       "retrying job " + std::to_string(id),
-      [self, due] {
+      [self, due](bool) {
         auto& st = self->state;
         ++st.retried;
         auto wait = std::max<timestamp_ms>(0, due - st.deps.clock());
@@ -253,7 +259,10 @@ void lease(self_ptr self) {
         return {};
       },
       "leasing",
-      [self, leased, slots] {
+      [self, leased, slots](bool committed) {
+        // A lease that did not commit leased nothing.
+        if (!committed)
+          leased->clear();
         leased_jobs(self, *leased, slots);
       });
 }
@@ -354,6 +363,8 @@ queue_supervisor_actor::behavior_type queue_supervisor(
   auto& st = self->state;
   st.deps = std::move(deps);
   st.log = log::get("queue");
+  if (st.deps.actors)
+    st.actors = st.deps.actors;
   st.actors->resize(st.deps.listeners.size());
   for (std::size_t i = 0; i < st.deps.listeners.size(); ++i) {
     for (const auto& name : st.deps.listeners[i].names)
@@ -400,7 +411,7 @@ queue_supervisor_actor::behavior_type queue_supervisor(
               return {};
             },
             "releasing expired leases",
-            [self] {
+            [self](bool) {
               lease(self);
             });
         self->delayed_send(self, st.deps.tick, tick_atom::value);

@@ -47,6 +47,9 @@ struct queue_deps {
   std::chrono::milliseconds tick{1000};
   /// Draws jitter for exponential backoff; uniform in [0, 1).
   std::function<double()> random;
+  /// Where the supervisor keeps its listener actors; the node waits for
+  /// them at stop. Empty: the supervisor makes its own.
+  std::shared_ptr<std::vector<queued_listener_actor>> actors;
 };
 
 struct queue_supervisor_state {

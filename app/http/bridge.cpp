@@ -8,6 +8,7 @@
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/sec.hpp>
 #include <caf/send.hpp>
 
@@ -47,6 +48,7 @@ caf::behavior bridge_actor(caf::event_based_actor* self) {
 } // namespace
 
 struct bridge::impl {
+  caf::actor_system* sys = nullptr;
   std::vector<caf::actor> actors;
   std::atomic<std::size_t> next{0};
   std::atomic<bool> stopped{false};
@@ -54,6 +56,7 @@ struct bridge::impl {
 
 bridge::bridge(caf::actor_system& sys, std::size_t actors)
     : impl_(std::make_unique<impl>()) {
+  impl_->sys = &sys;
   if (actors == 0)
     actors = 1;
   for (std::size_t i = 0; i < actors; ++i)
@@ -77,6 +80,11 @@ void bridge::stop() {
     return;
   for (auto& a : impl_->actors)
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  // Late replies run on these actors and reach the gateway's services:
+  // they must be gone before the gateway is.
+  caf::scoped_actor self{*impl_->sys};
+  for (auto& a : impl_->actors)
+    self->wait_for(a);
 }
 
 void fail_with(request_context& ctx, const caf::error& err) {

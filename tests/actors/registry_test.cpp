@@ -57,6 +57,14 @@ BOOST_AUTO_TEST_CASE(unknown_event_types_are_refused) {
   sub.event_types = {"appointment.created", "nope"};
   BOOST_TEST(!reg.subscribe(sub));
   BOOST_TEST(!reg.is_listening("appointment.created", "s"));
+  // Specs the job queue would refuse are refused at registration.
+  queued_listener_spec long_name;
+  long_name.name = std::string(300, 'x');
+  BOOST_TEST(!reg.listen_queued("customer.created", long_name));
+  queued_listener_spec many;
+  many.name = "many";
+  many.retry.backoff_s.assign(65, 1);
+  BOOST_TEST(!reg.listen_queued("customer.created", many));
 }
 
 BOOST_AUTO_TEST_CASE(sync_listeners_run_in_order) {
