@@ -1,4 +1,5 @@
 #include "store/audit_log.hpp"
+#include "store/lmdb_util.hpp"
 
 #include "store/codec.hpp"
 #include "store/record.hpp"
@@ -68,7 +69,7 @@ std::string index_prefix(std::initializer_list<std::string_view> parts) {
 
 result<std::uint64_t> read_checkpoint(MDB_txn* txn, MDB_dbi checkpoints,
                                       std::string_view name) {
-  auto key = to_val(name);
+  auto key = as_val(name);
   MDB_val val;
   auto rc = mdb_get(txn, checkpoints, &key, &val);
   if (rc == MDB_NOTFOUND)
@@ -82,7 +83,7 @@ result<std::uint64_t> read_checkpoint(MDB_txn* txn, MDB_dbi checkpoints,
 
 result<void> write_checkpoint(MDB_txn* txn, MDB_dbi checkpoints,
                               std::string_view name, std::uint64_t seq) {
-  auto key = to_val(name);
+  auto key = as_val(name);
   char b[8];
   put_be64(b, seq);
   MDB_val val{8, b};
@@ -120,7 +121,7 @@ result<void> audit_log::advance_in(MDB_txn* txn) {
   auto next = *cp;
   for (;;) {
     auto key_bytes = seq_key(next + 1);
-    auto key = to_val(key_bytes);
+    auto key = as_val(key_bytes);
     MDB_val val;
     auto rc = mdb_get(txn, events_, &key, &val);
     if (rc == MDB_NOTFOUND)
@@ -161,18 +162,18 @@ result<void> audit_log::record_in(write_txn& txn, const envelope& ev) {
     r.user_agent = ev.metadata.user_agent;
     r.occurred_at = ev.occurred_at;
     auto key_bytes = seq_key(ev.sequence);
-    auto key = to_val(key_bytes);
+    auto key = as_val(key_bytes);
     auto bytes = encode(r);
-    auto val = to_val(bytes);
+    auto val = as_val(bytes);
     if (auto rc = mdb_put(t, records_, &key, &val, 0); rc != 0)
       return fail_mdb(rc, "mdb_put(audit)");
     MDB_val empty{0, nullptr};
     auto ck = index_prefix({ev.company_id}) + key_bytes;
-    auto ckv = to_val(ck);
+    auto ckv = as_val(ck);
     if (auto rc = mdb_put(t, by_company_, &ckv, &empty, 0); rc != 0)
       return fail_mdb(rc, "mdb_put(audit_by_company)");
     auto mk = index_prefix({ev.aggregate_type, ev.aggregate_id}) + key_bytes;
-    auto mkv = to_val(mk);
+    auto mkv = as_val(mk);
     if (auto rc = mdb_put(t, by_model_, &mkv, &empty, 0); rc != 0)
       return fail_mdb(rc, "mdb_put(audit_by_model)");
   }
@@ -194,7 +195,7 @@ result<std::uint64_t> audit_log::catch_up(writer& w, std::size_t batch) {
       auto seq = *cp;
       for (std::size_t i = 0; i < batch; ++i) {
         auto key_bytes = seq_key(seq + 1);
-        auto key = to_val(key_bytes);
+        auto key = as_val(key_bytes);
         MDB_val val;
         auto rc = mdb_get(t, events_, &key, &val);
         if (rc == MDB_NOTFOUND)
@@ -237,7 +238,7 @@ audit_log::scan_index(MDB_dbi index, const std::string& prefix,
     return fail_mdb(rc, "mdb_cursor_open(audit index)");
   std::vector<audit_record> out;
   auto start = prefix + seq_key(after_seq + 1);
-  auto key = to_val(start);
+  auto key = as_val(start);
   MDB_val val;
   auto rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
   while (rc == 0 && out.size() < max_count) {
@@ -245,7 +246,7 @@ audit_log::scan_index(MDB_dbi index, const std::string& prefix,
     if (k.size() != prefix.size() + 8 || k.substr(0, prefix.size()) != prefix)
       break;
     auto seq_bytes = std::string{k.substr(prefix.size())};
-    auto sk = to_val(seq_bytes);
+    auto sk = as_val(seq_bytes);
     MDB_val rec;
     if (auto g = mdb_get(t, records_, &sk, &rec); g != 0) {
       mdb_cursor_close(cur);
@@ -293,7 +294,7 @@ result<bool> audit_log::recorded(const envelope& ev) const {
   auto* t = rtxn->handle();
   if (audited_(ev.type)) {
     auto key_bytes = seq_key(ev.sequence);
-    auto key = to_val(key_bytes);
+    auto key = as_val(key_bytes);
     MDB_val rec;
     auto rc = mdb_get(t, records_, &key, &rec);
     if (rc == MDB_NOTFOUND)

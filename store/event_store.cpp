@@ -1,4 +1,5 @@
 #include "store/event_store.hpp"
+#include "store/lmdb_util.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -22,10 +23,6 @@ constexpr const char* event_ids_db = "event_ids";
 constexpr const char* by_type_db = "by_type";
 constexpr const char* by_time_db = "by_time";
 constexpr const char* by_company_db = "by_company";
-
-MDB_val as_val(const void* data, std::size_t size) {
-  return MDB_val{size, const_cast<void*>(data)};
-}
 
 /// A key of the event_ids database. UUID text (any case) becomes a tag byte
 /// 1 and the 16 bytes; anything else a tag byte 0 and the id's bytes.
@@ -97,15 +94,6 @@ struct stream_key {
   }
   MDB_val val() const {
     return as_val(buf, 16);
-  }
-};
-
-/// Closes a read-transaction cursor.
-struct cursor_guard {
-  MDB_cursor* c = nullptr;
-  ~cursor_guard() {
-    if (c != nullptr)
-      mdb_cursor_close(c);
   }
 };
 
@@ -237,17 +225,6 @@ result<std::vector<envelope>> read_name_index(const read_txn& txn,
   if (rc != 0 && rc != MDB_NOTFOUND)
     return fail_mdb(rc, "mdb_cursor_get(index)");
   return out;
-}
-
-template <class F>
-auto guarded(const char* what, F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const std::bad_alloc&) {
-    return fail(errc::out_of_memory, what);
-  } catch (const std::exception& e) {
-    return fail(errc::internal, std::string{what} + ": " + e.what());
-  }
 }
 
 } // namespace

@@ -1,4 +1,5 @@
 #include "store/job_queue.hpp"
+#include "store/lmdb_util.hpp"
 
 #include "store/codec.hpp"
 
@@ -42,18 +43,6 @@ inline unexpected<error> err(errc code, std::string message) {
   return store::fail(code, std::move(message));
 }
 
-MDB_val as_val(const void* data, std::size_t size) {
-  return MDB_val{size, const_cast<void*>(data)};
-}
-
-MDB_val as_val(std::string_view s) {
-  return as_val(s.data(), s.size());
-}
-
-std::string_view as_view(const MDB_val& v) {
-  return {static_cast<const char*>(v.mv_data), v.mv_size};
-}
-
 /// Maps a time onto 8 bytes that sort like the time.
 void put_time(char* out, timestamp_ms t) noexcept {
   put_be64(out, order_preserving(t));
@@ -73,26 +62,6 @@ struct id_key {
     return as_val(buf, 8);
   }
 };
-
-/// Closes a read-transaction cursor.
-struct cursor_guard {
-  MDB_cursor* c = nullptr;
-  ~cursor_guard() {
-    if (c != nullptr)
-      mdb_cursor_close(c);
-  }
-};
-
-template <class F>
-auto guarded(const char* what, F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const std::bad_alloc&) {
-    return err(errc::out_of_memory, what);
-  } catch (const std::exception& e) {
-    return err(errc::internal, std::string{what} + ": " + e.what());
-  }
-}
 
 // -- the job record -----------------------------------------------------------
 

@@ -1,4 +1,5 @@
 #include "store/outbox.hpp"
+#include "store/lmdb_util.hpp"
 
 #include "store/codec.hpp"
 #include "store/record.hpp"
@@ -61,7 +62,7 @@ result<std::uint64_t> message_outbox::add_in(write_txn& txn,
   char kb[8];
   put_be64(kb, id);
   MDB_val key{8, kb};
-  auto val = to_val(w.bytes());
+  auto val = as_val(w.bytes());
   if (rc = mdb_put(txn.handle(), dbi_, &key, &val, MDB_APPEND); rc != 0)
     return fail_mdb(rc, "mdb_put(outbox)");
   return id;

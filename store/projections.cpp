@@ -1,4 +1,5 @@
 #include "store/projections.hpp"
+#include "store/lmdb_util.hpp"
 
 #include "store/codec.hpp"
 #include "store/record.hpp"
@@ -13,7 +14,7 @@ result<void> scan_prefix(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix,
   MDB_cursor* cur = nullptr;
   if (auto rc = mdb_cursor_open(txn, dbi, &cur); rc != 0)
     return fail_mdb(rc, "mdb_cursor_open(projections)");
-  auto key = to_val(prefix);
+  auto key = as_val(prefix);
   MDB_val val;
   std::size_t n = 0;
   auto rc = prefix.empty() ? mdb_cursor_get(cur, &key, &val, MDB_FIRST)
@@ -46,7 +47,7 @@ result<std::unique_ptr<projections>> projections::open(environment& env) {
 
 result<void> projections::add_in(write_txn& txn, std::string_view key,
                                  std::int64_t delta) {
-  auto k = to_val(key);
+  auto k = as_val(key);
   MDB_val v;
   std::int64_t current = 0;
   auto rc = mdb_get(txn.handle(), counters_, &k, &v);
@@ -67,15 +68,15 @@ result<void> projections::add_in(write_txn& txn, std::string_view key,
 
 result<void> projections::put_in(write_txn& txn, std::string_view key,
                                  std::string_view value) {
-  auto k = to_val(key);
-  auto v = to_val(value);
+  auto k = as_val(key);
+  auto v = as_val(value);
   if (auto rc = mdb_put(txn.handle(), values_, &k, &v, 0); rc != 0)
     return fail_mdb(rc, "mdb_put(proj_values)");
   return {};
 }
 
 result<bool> projections::erase_in(write_txn& txn, std::string_view key) {
-  auto k = to_val(key);
+  auto k = as_val(key);
   auto rc = mdb_del(txn.handle(), values_, &k, nullptr);
   if (rc == MDB_NOTFOUND)
     return false;
@@ -86,7 +87,7 @@ result<bool> projections::erase_in(write_txn& txn, std::string_view key) {
 
 result<std::string> projections::get_in(write_txn& txn,
                                         std::string_view key) const {
-  auto k = to_val(key);
+  auto k = as_val(key);
   MDB_val v;
   auto rc = mdb_get(txn.handle(), values_, &k, &v);
   if (rc == MDB_NOTFOUND)
@@ -100,7 +101,7 @@ result<std::int64_t> projections::counter(std::string_view key) const {
   auto rtxn = env_.begin_read();
   if (!rtxn)
     return make_unexpected(rtxn.error());
-  auto k = to_val(key);
+  auto k = as_val(key);
   MDB_val v;
   auto rc = mdb_get(rtxn->handle(), counters_, &k, &v);
   if (rc == MDB_NOTFOUND)
@@ -116,7 +117,7 @@ result<std::string> projections::get(std::string_view key) const {
   auto rtxn = env_.begin_read();
   if (!rtxn)
     return make_unexpected(rtxn.error());
-  auto k = to_val(key);
+  auto k = as_val(key);
   MDB_val v;
   auto rc = mdb_get(rtxn->handle(), values_, &k, &v);
   if (rc == MDB_NOTFOUND)
@@ -173,7 +174,7 @@ result<std::uint64_t> projections::clear_in(write_txn& txn,
     if (!ok)
       return make_unexpected(ok.error());
     for (const auto& key : keys) {
-      auto k = to_val(key);
+      auto k = as_val(key);
       if (auto rc = mdb_del(txn.handle(), dbi, &k, nullptr); rc != 0)
         return fail_mdb(rc, "mdb_del(projections)");
       ++removed;

@@ -5,8 +5,6 @@
 #include <string>
 #include <string_view>
 
-#include <lmdb.h>
-
 #include "store/codec.hpp"
 
 namespace switchboard::store {
@@ -95,10 +93,5 @@ private:
   const char* end_;
   bool ok_ = true;
 };
-
-/// An LMDB value viewing `s`.
-inline MDB_val to_val(std::string_view s) {
-  return MDB_val{s.size(), const_cast<char*>(s.data())};
-}
 
 } // namespace switchboard::store

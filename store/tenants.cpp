@@ -1,4 +1,5 @@
 #include "store/tenants.hpp"
+#include "store/lmdb_util.hpp"
 
 #include "store/record.hpp"
 
@@ -65,15 +66,6 @@ result<token_record> decode_token(const MDB_val& k, const MDB_val& v) {
   return t;
 }
 
-/// Closes a cursor at scope exit.
-struct cursor_guard {
-  MDB_cursor* cur = nullptr;
-  ~cursor_guard() {
-    if (cur != nullptr)
-      mdb_cursor_close(cur);
-  }
-};
-
 } // namespace
 
 result<std::unique_ptr<tenants>> tenants::open(environment& env) {
@@ -101,8 +93,8 @@ result<void> tenants::add_company_in(write_txn& txn, const company_record& c) {
     return fail(errc::invalid_argument, "company name longer than 255 bytes");
   record_writer w{company_format_v1};
   w.str(c.name).i64(c.created_at);
-  auto key = to_val(c.id);
-  auto val = to_val(w.bytes());
+  auto key = as_val(c.id);
+  auto val = as_val(w.bytes());
   auto rc = mdb_put(txn.handle(), companies_, &key, &val, MDB_NOOVERWRITE);
   if (rc == MDB_KEYEXIST)
     return fail(errc::invalid_argument, "company " + c.id + " exists");
@@ -114,7 +106,7 @@ result<void> tenants::add_company_in(write_txn& txn, const company_record& c) {
 result<std::string> tenants::issue_token_in(write_txn& txn,
                                             std::string_view company_id,
                                             bool admin, timestamp_ms now) {
-  auto key = to_val(company_id);
+  auto key = as_val(company_id);
   MDB_val val;
   auto rc = mdb_get(txn.handle(), companies_, &key, &val);
   if (rc == MDB_NOTFOUND)
@@ -130,8 +122,8 @@ result<std::string> tenants::issue_token_in(write_txn& txn,
   auto hash = hash_token(token);
   record_writer w{token_format_v1};
   w.str(company_id).u64(admin ? 1 : 0).i64(now);
-  auto tk = to_val(hash);
-  auto tv = to_val(w.bytes());
+  auto tk = as_val(hash);
+  auto tv = as_val(w.bytes());
   rc = mdb_put(txn.handle(), tokens_, &tk, &tv, MDB_NOOVERWRITE);
   if (rc != 0)
     return fail_mdb(rc, "mdb_put(tenant_tokens)");
@@ -176,7 +168,7 @@ result<principal> tenants::resolve(std::string_view token) const {
   auto rtxn = env_.begin_read();
   if (!rtxn)
     return make_unexpected(rtxn.error());
-  auto key = to_val(hash);
+  auto key = as_val(hash);
   MDB_val val;
   auto rc = mdb_get(rtxn->handle(), tokens_, &key, &val);
   if (rc == MDB_NOTFOUND)
@@ -193,7 +185,7 @@ result<company_record> tenants::company(std::string_view id) const {
   auto rtxn = env_.begin_read();
   if (!rtxn)
     return make_unexpected(rtxn.error());
-  auto key = to_val(id);
+  auto key = as_val(id);
   MDB_val val;
   auto rc = mdb_get(rtxn->handle(), companies_, &key, &val);
   if (rc == MDB_NOTFOUND)
@@ -208,12 +200,12 @@ result<std::vector<company_record>> tenants::companies() const {
   if (!rtxn)
     return make_unexpected(rtxn.error());
   cursor_guard g;
-  if (auto rc = mdb_cursor_open(rtxn->handle(), companies_, &g.cur); rc != 0)
+  if (auto rc = mdb_cursor_open(rtxn->handle(), companies_, &g.c); rc != 0)
     return fail_mdb(rc, "mdb_cursor_open(tenants)");
   std::vector<company_record> out;
   MDB_val k, v;
-  auto rc = mdb_cursor_get(g.cur, &k, &v, MDB_FIRST);
-  for (; rc == 0; rc = mdb_cursor_get(g.cur, &k, &v, MDB_NEXT)) {
+  auto rc = mdb_cursor_get(g.c, &k, &v, MDB_FIRST);
+  for (; rc == 0; rc = mdb_cursor_get(g.c, &k, &v, MDB_NEXT)) {
     auto c = decode_company(k, v);
     if (!c)
       return make_unexpected(c.error());
@@ -229,12 +221,12 @@ result<std::vector<token_record>> tenants::tokens(std::string_view id) const {
   if (!rtxn)
     return make_unexpected(rtxn.error());
   cursor_guard g;
-  if (auto rc = mdb_cursor_open(rtxn->handle(), tokens_, &g.cur); rc != 0)
+  if (auto rc = mdb_cursor_open(rtxn->handle(), tokens_, &g.c); rc != 0)
     return fail_mdb(rc, "mdb_cursor_open(tenant_tokens)");
   std::vector<token_record> out;
   MDB_val k, v;
-  auto rc = mdb_cursor_get(g.cur, &k, &v, MDB_FIRST);
-  for (; rc == 0; rc = mdb_cursor_get(g.cur, &k, &v, MDB_NEXT)) {
+  auto rc = mdb_cursor_get(g.c, &k, &v, MDB_FIRST);
+  for (; rc == 0; rc = mdb_cursor_get(g.c, &k, &v, MDB_NEXT)) {
     auto t = decode_token(k, v);
     if (!t)
       return make_unexpected(t.error());
