@@ -587,19 +587,9 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  std::string base;
-  if (s.dir.empty()) {
-    char tmpl[] = "/tmp/dispatch_bench-XXXXXX";
-    if (mkdtemp(tmpl) == nullptr) {
-      std::perror("mkdtemp");
-      return 1;
-    }
-    base = tmpl;
-  } else {
-    base = s.dir + "/dispatch_bench";
-    std::filesystem::remove_all(base);
-    std::filesystem::create_directories(base);
-  }
+  auto base = run_dir("dispatch_bench", s.dir);
+  if (base.empty())
+    return 1;
   log::configure("warn", log::format::text);
   std::printf("dispatch_bench: %.1f s per phase, %d producers, %llu "
               "aggregates, %llu jobs, sync=full, %u cores, dir %s\n",

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <string>
 #include <system_error>
 
 namespace switchboard::bench {
@@ -77,6 +78,29 @@ inline double process_cpu() {
 
 inline double since(clock_type::time_point t0) {
   return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+/// The directory a run writes to: a fresh one under /tmp named after the
+/// benchmark, or `<dir>/<name>` emptied when `dir` is given. Empty (after
+/// printing why) when it cannot be made.
+inline std::string run_dir(const char* name, const std::string& dir) {
+  if (dir.empty()) {
+    std::string tmpl = std::string{"/tmp/"} + name + "-XXXXXX";
+    if (mkdtemp(tmpl.data()) == nullptr) {
+      std::perror("mkdtemp");
+      return {};
+    }
+    return tmpl;
+  }
+  auto base = dir + "/" + name;
+  std::error_code ec;
+  std::filesystem::remove_all(base, ec);
+  std::filesystem::create_directories(base, ec);
+  if (ec) {
+    std::fprintf(stderr, "%s: %s\n", base.c_str(), ec.message().c_str());
+    return {};
+  }
+  return base;
 }
 
 } // namespace switchboard::bench

@@ -9,6 +9,7 @@
 // The last line is "RESULT store_bench ...". Timing never fails the run.
 
 #include "bench/probes.hpp"
+#include "messages/ids.hpp"
 #include "store/environment.hpp"
 #include "store/event_store.hpp"
 #include "store/writer.hpp"
@@ -43,32 +44,6 @@ struct settings {
   std::string dir;
 };
 
-/// A UUIDv7 in text form (time ordered).
-std::string uuid7(std::mt19937_64& rng) {
-  static std::atomic<std::uint64_t> counter{0};
-  auto ms = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
-  auto seq = counter.fetch_add(1) & 0xfff;
-  auto rb = rng();
-  unsigned char b[16];
-  for (int i = 0; i < 6; ++i)
-    b[i] = static_cast<unsigned char>(ms >> (40 - 8 * i));
-  b[6] = static_cast<unsigned char>(0x70 | (seq >> 8));
-  b[7] = static_cast<unsigned char>(seq & 0xff);
-  for (int i = 8; i < 16; ++i)
-    b[i] = static_cast<unsigned char>(rb >> (8 * (i - 8)));
-  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
-  char out[37];
-  std::snprintf(out, sizeof out,
-                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-                "%02x%02x%02x%02x%02x%02x",
-                b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
-                b[10], b[11], b[12], b[13], b[14], b[15]);
-  return out;
-}
-
 const char* const types[]
     = {"appointment.created", "appointment.updated", "appointment.cancelled",
        "customer.updated", "call.completed"};
@@ -76,7 +51,7 @@ const char* const types[]
 /// An event of about 300 encoded bytes for a random aggregate.
 envelope make_event(std::mt19937_64& rng, std::uint64_t aggregates) {
   envelope e;
-  e.id = uuid7(rng);
+  e.id = new_event_id();
   e.type = types[rng() % 5];
   e.aggregate_type = "appointment";
   e.aggregate_id = "apt-" + std::to_string(rng() % aggregates);
@@ -260,19 +235,9 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  std::string base;
-  if (s.dir.empty()) {
-    char tmpl[] = "/tmp/store_bench-XXXXXX";
-    if (mkdtemp(tmpl) == nullptr) {
-      std::perror("mkdtemp");
-      return 1;
-    }
-    base = tmpl;
-  } else {
-    base = s.dir + "/store_bench";
-    std::filesystem::remove_all(base);
-    std::filesystem::create_directories(base);
-  }
+  auto base = run_dir("store_bench", s.dir);
+  if (base.empty())
+    return 1;
   std::printf("store_bench: %.1f s per phase, %llu aggregates, sync=%s%s, "
               "dir %s\n",
               s.seconds, static_cast<unsigned long long>(s.aggregates),

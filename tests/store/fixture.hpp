@@ -1,5 +1,7 @@
 #pragma once
 
+#include <messages/ids.hpp>
+
 #include "store/environment.hpp"
 #include "store/event_store.hpp"
 #include "store/writer.hpp"
@@ -42,32 +44,9 @@ struct temp_dir {
   }
 };
 
-/// A UUIDv7 in text form: later calls sort later (within one process).
+/// A UUIDv7 in text form: later calls sort later (the project's ids).
 inline std::string uuid7() {
-  static std::atomic<std::uint64_t> counter{0};
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  auto ms = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
-  // 12 bits of counter in rand_a keep ids of one millisecond ordered.
-  auto seq = counter.fetch_add(1) & 0xfff;
-  auto rb = rng();
-  unsigned char b[16];
-  for (int i = 0; i < 6; ++i)
-    b[i] = static_cast<unsigned char>(ms >> (40 - 8 * i));
-  b[6] = static_cast<unsigned char>(0x70 | (seq >> 8));
-  b[7] = static_cast<unsigned char>(seq & 0xff);
-  for (int i = 8; i < 16; ++i)
-    b[i] = static_cast<unsigned char>(rb >> (8 * (i - 8)));
-  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
-  char out[37];
-  std::snprintf(out, sizeof out,
-                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-                "%02x%02x%02x%02x%02x%02x",
-                b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
-                b[10], b[11], b[12], b[13], b[14], b[15]);
-  return out;
+  return switchboard::new_event_id();
 }
 
 /// The error text of `res`, or "ok".
