@@ -65,10 +65,11 @@ node_store::open(const store::options& opts) {
     return fail(processed.error());
   out->processed
       = std::make_unique<store::processed_set>(std::move(*processed));
-  auto audit = store::audit_log::open(*out->env, [](std::string_view type) {
-    const auto* info = find_event_type(type);
-    return info != nullptr && info->audited;
-  });
+  auto audit = store::audit_log::open(
+      *out->env, *out->events, [](std::string_view type) {
+        const auto* info = find_event_type(type);
+        return info != nullptr && info->audited;
+      });
   if (!audit)
     return fail(audit.error());
   out->audit = std::move(*audit);

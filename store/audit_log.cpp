@@ -54,17 +54,6 @@ std::string seq_key(std::uint64_t seq) {
   return k;
 }
 
-/// Index keys: the prefix (strings joined by NUL, ending in NUL), then the
-/// sequence big-endian.
-std::string index_prefix(std::initializer_list<std::string_view> parts) {
-  std::string k;
-  for (auto p : parts) {
-    k.append(p.data(), p.size());
-    k.push_back('\0');
-  }
-  return k;
-}
-
 } // namespace
 
 result<std::uint64_t> read_checkpoint(MDB_txn* txn, MDB_dbi checkpoints,
@@ -92,26 +81,25 @@ result<void> write_checkpoint(MDB_txn* txn, MDB_dbi checkpoints,
   return {};
 }
 
-audit_log::audit_log(environment& env, audited_fn audited, MDB_dbi records,
-                     MDB_dbi by_company, MDB_dbi by_model, MDB_dbi checkpoints,
+audit_log::audit_log(environment& env, const event_store& store,
+                     audited_fn audited, MDB_dbi records, MDB_dbi checkpoints,
                      MDB_dbi events)
-    : env_(env), audited_(std::move(audited)), records_(records),
-      by_company_(by_company), by_model_(by_model), checkpoints_(checkpoints),
-      events_(events) {}
+    : env_(env), store_(store), audited_(std::move(audited)), records_(records),
+      checkpoints_(checkpoints), events_(events) {}
 
 result<std::unique_ptr<audit_log>> audit_log::open(environment& env,
+                                                   const event_store& events,
                                                    audited_fn audited) {
-  MDB_dbi dbis[5];
-  const char* names[] = {"audit", "audit_by_company", "audit_by_model",
-                         "checkpoints", "events"};
-  for (int i = 0; i < 5; ++i) {
+  MDB_dbi dbis[3];
+  const char* names[] = {"audit", "checkpoints", "events"};
+  for (int i = 0; i < 3; ++i) {
     auto d = env.open_db(names[i]);
     if (!d)
       return make_unexpected(d.error());
     dbis[i] = *d;
   }
   return std::unique_ptr<audit_log>{new audit_log(
-      env, std::move(audited), dbis[0], dbis[1], dbis[2], dbis[3], dbis[4])};
+      env, events, std::move(audited), dbis[0], dbis[1], dbis[2])};
 }
 
 result<void> audit_log::advance_in(MDB_txn* txn) {
@@ -167,15 +155,6 @@ result<void> audit_log::record_in(write_txn& txn, const envelope& ev) {
     auto val = as_val(bytes);
     if (auto rc = mdb_put(t, records_, &key, &val, 0); rc != 0)
       return fail_mdb(rc, "mdb_put(audit)");
-    MDB_val empty{0, nullptr};
-    auto ck = index_prefix({ev.company_id}) + key_bytes;
-    auto ckv = as_val(ck);
-    if (auto rc = mdb_put(t, by_company_, &ckv, &empty, 0); rc != 0)
-      return fail_mdb(rc, "mdb_put(audit_by_company)");
-    auto mk = index_prefix({ev.aggregate_type, ev.aggregate_id}) + key_bytes;
-    auto mkv = as_val(mk);
-    if (auto rc = mdb_put(t, by_model_, &mkv, &empty, 0); rc != 0)
-      return fail_mdb(rc, "mdb_put(audit_by_model)");
   }
   return advance_in(t);
 }
@@ -226,58 +205,57 @@ result<std::uint64_t> audit_log::catch_up(writer& w, std::size_t batch) {
   }
 }
 
-result<std::vector<audit_record>>
-audit_log::scan_index(MDB_dbi index, const std::string& prefix,
-                      std::uint64_t after_seq, std::size_t max_count) const {
+template <class Visit>
+result<std::vector<audit_record>> audit_log::collect(std::size_t max_count,
+                                                     Visit visit) const {
+  std::vector<audit_record> out;
+  if (max_count == 0)
+    return out;
   auto rtxn = env_.begin_read();
   if (!rtxn)
     return make_unexpected(rtxn.error());
   auto* t = rtxn->handle();
-  MDB_cursor* cur = nullptr;
-  if (auto rc = mdb_cursor_open(t, index, &cur); rc != 0)
-    return fail_mdb(rc, "mdb_cursor_open(audit index)");
-  std::vector<audit_record> out;
-  auto start = prefix + seq_key(after_seq + 1);
-  auto key = as_val(start);
-  MDB_val val;
-  auto rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-  while (rc == 0 && out.size() < max_count) {
-    std::string_view k{static_cast<const char*>(key.mv_data), key.mv_size};
-    if (k.size() != prefix.size() + 8 || k.substr(0, prefix.size()) != prefix)
-      break;
-    auto seq_bytes = std::string{k.substr(prefix.size())};
-    auto sk = as_val(seq_bytes);
+  result<void> failed;
+  auto walked = visit(*rtxn, [&](std::uint64_t seq) {
+    auto key_bytes = seq_key(seq);
+    auto key = as_val(key_bytes);
     MDB_val rec;
-    if (auto g = mdb_get(t, records_, &sk, &rec); g != 0) {
-      mdb_cursor_close(cur);
-      return fail_mdb(g, "mdb_get(audit)");
+    auto rc = mdb_get(t, records_, &key, &rec);
+    if (rc == MDB_NOTFOUND)
+      return true; // not an audited event
+    if (rc != 0) {
+      failed = fail_mdb(rc, "mdb_get(audit)");
+      return false;
     }
     auto r = decode(rec);
     if (!r) {
-      mdb_cursor_close(cur);
-      return make_unexpected(r.error());
+      failed = make_unexpected(r.error());
+      return false;
     }
     out.push_back(std::move(*r));
-    rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
-  }
-  mdb_cursor_close(cur);
-  if (rc != 0 && rc != MDB_NOTFOUND)
-    return fail_mdb(rc, "mdb_cursor_get(audit index)");
+    return out.size() < max_count;
+  });
+  if (!walked)
+    return make_unexpected(walked.error());
+  if (!failed)
+    return make_unexpected(failed.error());
   return out;
 }
 
 result<std::vector<audit_record>>
 audit_log::by_company(std::string_view company_id, std::uint64_t after_seq,
                       std::size_t max_count) const {
-  return scan_index(by_company_, index_prefix({company_id}), after_seq,
-                    max_count);
+  return collect(max_count, [&](const read_txn& txn, const auto& fn) {
+    return store_.visit_company(txn, company_id, after_seq, fn);
+  });
 }
 
 result<std::vector<audit_record>>
 audit_log::by_model(std::string_view model_type, std::string_view model_id,
                     std::uint64_t after_seq, std::size_t max_count) const {
-  return scan_index(by_model_, index_prefix({model_type, model_id}), after_seq,
-                    max_count);
+  return collect(max_count, [&](const read_txn& txn, const auto& fn) {
+    return store_.visit_stream(txn, model_type, model_id, after_seq, fn);
+  });
 }
 
 result<std::uint64_t> audit_log::checkpoint() const {

@@ -10,6 +10,7 @@
 #include "messages/envelope.hpp"
 #include "store/environment.hpp"
 #include "store/error.hpp"
+#include "store/event_store.hpp"
 #include "store/writer.hpp"
 
 namespace switchboard::store {
@@ -29,8 +30,11 @@ struct audit_record {
   timestamp_ms occurred_at = 0;
 };
 
-/// The audit log: records of audited events, readable by company and by
-/// model, with a checkpoint kept in the same transaction as the records.
+/// The audit log: records of audited events keyed by sequence, readable by
+/// company and by model, with a checkpoint kept in the same transaction as
+/// the records. The reads by company and by model walk the event store's
+/// own indexes (by_company, streams), so a record costs one appended entry
+/// and no index pages of its own.
 /// The checkpoint is the contiguous prefix of the event log that is fully
 /// audited, so that records written out of order (concurrent dispatches)
 /// never let catch-up skip an event.
@@ -39,9 +43,10 @@ public:
   /// Decides whether an event type is audited (the registry's flag).
   using audited_fn = std::function<bool(std::string_view type)>;
 
-  /// Opens the audit databases in `env`. Errors: LMDB errors.
-  static result<std::unique_ptr<audit_log>> open(environment& env,
-                                                 audited_fn audited);
+  /// Opens the audit databases in `env`, beside `events` (which must
+  /// outlive the log). Errors: LMDB errors.
+  static result<std::unique_ptr<audit_log>>
+  open(environment& env, const event_store& events, audited_fn audited);
 
   /// Records `ev` (already committed, its sequence set) inside `txn` when
   /// its type is audited; records are keyed by sequence, so recording
@@ -74,18 +79,18 @@ public:
   result<bool> recorded(const envelope& ev) const;
 
 private:
-  audit_log(environment& env, audited_fn audited, MDB_dbi records,
-            MDB_dbi by_company, MDB_dbi by_model, MDB_dbi checkpoints,
-            MDB_dbi events);
+  audit_log(environment& env, const event_store& store, audited_fn audited,
+            MDB_dbi records, MDB_dbi checkpoints, MDB_dbi events);
   result<void> advance_in(MDB_txn* txn);
-  result<std::vector<audit_record>> scan_index(MDB_dbi index,
-                                               const std::string& prefix,
-                                               std::uint64_t after_seq,
-                                               std::size_t max_count) const;
+  /// Collects the records of the sequences `visit` walks.
+  template <class Visit>
+  result<std::vector<audit_record>> collect(std::size_t max_count,
+                                            Visit visit) const;
 
   environment& env_;
+  const event_store& store_;
   audited_fn audited_;
-  MDB_dbi records_, by_company_, by_model_, checkpoints_, events_;
+  MDB_dbi records_, checkpoints_, events_;
 };
 
 /// Reads a consumer's checkpoint (0 when none) inside a transaction.

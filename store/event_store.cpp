@@ -570,6 +570,71 @@ result<std::vector<envelope>> event_store::read_stream(
   });
 }
 
+result<void>
+event_store::visit_stream(const read_txn& txn, std::string_view aggregate_type,
+                          std::string_view aggregate_id,
+                          std::uint64_t after_seq,
+                          const std::function<bool(std::uint64_t)>& fn) const {
+  return guarded("visit_stream", [&]() -> result<void> {
+    if (aggregate_type.empty() || aggregate_id.empty())
+      return {};
+    cursor_guard c;
+    if (auto rc = mdb_cursor_open(txn.handle(), db_.streams, &c.c); rc != 0)
+      return fail_mdb(rc, "mdb_cursor_open");
+    auto slot = find_stream(txn.handle(), c.c, db_.events,
+                            cfg_.hash(aggregate_type, aggregate_id),
+                            aggregate_type, aggregate_id);
+    if (!slot)
+      return make_unexpected(slot.error());
+    if (!slot->exists)
+      return {};
+    stream_key k{slot->slot, 1};
+    auto key = k.val();
+    MDB_val val;
+    auto rc = mdb_cursor_get(c.c, &key, &val, MDB_SET_RANGE);
+    for (; rc == 0; rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT)) {
+      if (key.mv_size != 16 || val.mv_size != 8)
+        return fail(errc::corrupt, "streams: bad key or value size");
+      if (get_be64(key.mv_data) != slot->slot)
+        break;
+      auto seq = get_be64(val.mv_data);
+      if (seq > after_seq && !fn(seq))
+        return {};
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND)
+      return fail_mdb(rc, "mdb_cursor_get(streams)");
+    return {};
+  });
+}
+
+result<void>
+event_store::visit_company(const read_txn& txn, std::string_view company_id,
+                           std::uint64_t after_seq,
+                           const std::function<bool(std::uint64_t)>& fn) const {
+  return guarded("visit_company", [&]() -> result<void> {
+    if (company_id.empty() || company_id.size() > max_name_size)
+      return {};
+    cursor_guard c;
+    if (auto rc = mdb_cursor_open(txn.handle(), db_.by_company, &c.c); rc != 0)
+      return fail_mdb(rc, "mdb_cursor_open");
+    name_key start{company_id, after_seq + 1};
+    auto prefix = start.prefix();
+    auto key = start.val();
+    MDB_val val;
+    auto rc = mdb_cursor_get(c.c, &key, &val, MDB_SET_RANGE);
+    for (; rc == 0; rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT)) {
+      if (key.mv_size != prefix.size() + 8
+          || std::memcmp(key.mv_data, prefix.data(), prefix.size()) != 0)
+        break;
+      if (!fn(get_be64(static_cast<const char*>(key.mv_data) + prefix.size())))
+        return {};
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND)
+      return fail_mdb(rc, "mdb_cursor_get(by_company)");
+    return {};
+  });
+}
+
 result<std::vector<envelope>>
 event_store::read_by_type(std::string_view type, std::uint64_t from_seq,
                           std::size_t max_count) const {

@@ -203,6 +203,23 @@ public:
   result<std::uint64_t> stream_version(std::string_view aggregate_type,
                                        std::string_view aggregate_id) const;
 
+  /// Visits, inside `txn`, the sequences of the events of one stream that
+  /// are greater than `after_seq`, in order (index entries only: no event
+  /// is decoded). `fn` returns false to stop. For modules that keep records
+  /// keyed by sequence (the audit log) and read them by aggregate.
+  /// Errors: `errc::corrupt`, LMDB errors.
+  result<void> visit_stream(const read_txn& txn,
+                            std::string_view aggregate_type,
+                            std::string_view aggregate_id,
+                            std::uint64_t after_seq,
+                            const std::function<bool(std::uint64_t)>& fn) const;
+
+  /// Like `visit_stream`, over the events of one company.
+  result<void>
+  visit_company(const read_txn& txn, std::string_view company_id,
+                std::uint64_t after_seq,
+                const std::function<bool(std::uint64_t)>& fn) const;
+
   /// Visits the global log from `from_seq` on, without copying: `fn` gets a
   /// view into the map, valid only during the call, and returns false to
   /// stop. Runs in one read transaction; `fn` must not append.
