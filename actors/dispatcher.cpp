@@ -1,6 +1,7 @@
 #include "actors/dispatcher.hpp"
 
 #include <chrono>
+#include <functional>
 #include <set>
 
 #include <caf/typed_response_promise.hpp>
@@ -14,6 +15,15 @@
 #include <store/job_queue.hpp>
 
 namespace switchboard {
+
+struct sync_call {
+  bool done = false;
+  /// Settles the call as timed out (cleared once settled).
+  std::function<void(caf::error)> on_timeout;
+  /// Its entry in `sync_deadlines::calls`.
+  std::multimap<caf::actor_clock::time_point,
+                std::shared_ptr<sync_call>>::iterator at;
+};
 
 namespace {
 
@@ -77,6 +87,37 @@ bool has_sync_listener(const listener_registry& reg, std::string_view type,
 
 void run_next_listener(self_ptr self, std::shared_ptr<dispatch_job> job);
 
+/// Sets the tick for `deadline` unless one fires before it.
+void schedule_tick(self_ptr self, caf::actor_clock::time_point deadline) {
+  auto& d = self->state.deadlines;
+  if (d.tick_pending && d.tick_at <= deadline)
+    return;
+  d.tick_pending = true;
+  d.tick_at = deadline;
+  auto now = self->clock().now();
+  auto wait
+      = deadline > now ? deadline - now : caf::actor_clock::duration_type{0};
+  self->delayed_send(self, wait, tick_atom::value);
+}
+
+/// Times out every call whose deadline has passed; sets the next tick.
+void expire_calls(self_ptr self) {
+  auto& d = self->state.deadlines;
+  d.tick_pending = false;
+  auto now = self->clock().now();
+  while (!d.calls.empty() && d.calls.begin()->first <= now) {
+    auto call = d.calls.begin()->second;
+    d.calls.erase(d.calls.begin());
+    call->done = true;
+    auto settle = std::move(call->on_timeout);
+    call->on_timeout = nullptr;
+    if (settle)
+      settle(caf::make_error(caf::sec::request_timeout));
+  }
+  if (!d.calls.empty())
+    schedule_tick(self, d.calls.begin()->first);
+}
+
 void finish(self_ptr self, std::shared_ptr<dispatch_job> job) {
   for (const auto& q : job->queues) {
     auto i = self->state.deps.queues.find(q);
@@ -113,25 +154,45 @@ void run_next_listener(self_ptr self, std::shared_ptr<dispatch_job> job) {
     };
     auto name = spec.name;
     auto event_id = ev.id;
-    self->request(handle->second, spec.timeout, handle_atom::value, ev)
+    // The outcome, once: from the reply or from the deadline.
+    auto settle = [=](caf::error err) {
+      auto& st = self->state;
+      if (!err) {
+        job->result.sync_outcomes.push_back(
+            {name, event_id, true, {}, elapsed()});
+      } else {
+        auto text = describe(err);
+        if (err == caf::sec::request_timeout)
+          ++st.counters.sync_timeouts;
+        else
+          ++st.counters.sync_failures;
+        st.log->warn("sync listener {} failed on event {}: {}", name, event_id,
+                     text);
+        job->result.sync_outcomes.push_back(
+            {name, event_id, false, text, elapsed()});
+      }
+      run_next_listener(self, job);
+    };
+    auto call = std::make_shared<sync_call>();
+    call->on_timeout = settle;
+    auto deadline = self->clock().now() + spec.timeout;
+    call->at = st.deadlines.calls.emplace(deadline, call);
+    schedule_tick(self, deadline);
+    auto reply = [=](caf::error err) {
+      if (call->done)
+        return; // timed out already
+      call->done = true;
+      self->state.deadlines.calls.erase(call->at);
+      call->on_timeout = nullptr;
+      settle(std::move(err));
+    };
+    self->request(handle->second, caf::infinite, handle_atom::value, ev)
         .then(
             [=](ok_atom) {
-              job->result.sync_outcomes.push_back(
-                  {name, event_id, true, {}, elapsed()});
-              run_next_listener(self, job);
+              reply(caf::error{});
             },
             [=](caf::error& err) {
-              auto& st = self->state;
-              auto text = describe(err);
-              if (err == caf::sec::request_timeout)
-                ++st.counters.sync_timeouts;
-              else
-                ++st.counters.sync_failures;
-              st.log->warn("sync listener {} failed on event {}: {}", name,
-                           event_id, text);
-              job->result.sync_outcomes.push_back(
-                  {name, event_id, false, text, elapsed()});
-              run_next_listener(self, job);
+              reply(std::move(err));
             });
     return;
   }
@@ -146,6 +207,9 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
   self->state.deps = std::move(deps);
   self->state.log = log::get("dispatcher");
   return {
+      [=](tick_atom) {
+        expire_calls(self);
+      },
       [=](dispatch_atom,
           dispatch_request& req) -> caf::result<dispatch_result> {
         auto& st = self->state;

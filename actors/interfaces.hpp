@@ -107,7 +107,9 @@ using queue_supervisor_actor = caf::typed_actor<
 /// The dispatcher: stores events with their outbox jobs in one transaction,
 /// runs the synchronous listeners, wakes the queues.
 using dispatcher_actor = caf::typed_actor<
-    caf::replies_to<dispatch_atom, dispatch_request>::with<dispatch_result>>;
+    caf::replies_to<dispatch_atom, dispatch_request>::with<dispatch_result>,
+    /// Times out the sync listener calls whose deadline has passed.
+    caf::reacts_to<tick_atom>>;
 
 /// The tagged cache used by the read API and flushed by the
 /// CacheInvalidator.

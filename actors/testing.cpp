@@ -36,6 +36,9 @@ event_fake::event_fake(caf::actor_system& sys,
               }
               return res;
             },
+            [](tick_atom) {
+              // The fake runs no sync listeners, so it sets no deadlines.
+            },
         };
       });
 }
