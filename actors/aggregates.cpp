@@ -831,7 +831,7 @@ load_aggregate(const store::event_store& events, const std::string& type,
   return st;
 }
 
-std::string render_state(const aggregate_state& st) {
+boost::json::object state_json(const aggregate_state& st) {
   boost::json::object out;
   if (st.type == "customer")
     out = to_json(st.cust).as_object();
@@ -842,7 +842,11 @@ std::string render_state(const aggregate_state& st) {
   else if (st.type == "appointment")
     out = to_json(st.appt).as_object();
   out["version"] = st.version;
-  return boost::json::serialize(out);
+  return out;
+}
+
+std::string render_state(const aggregate_state& st) {
+  return boost::json::serialize(state_json(st));
 }
 
 // -- router

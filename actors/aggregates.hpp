@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include <boost/json/object.hpp>
 #include <spdlog/logger.h>
 
 #include <actors/clock.hpp>
@@ -52,6 +53,9 @@ void apply_event(aggregate_state& st, const envelope& ev);
 expected<aggregate_state, caf::error>
 load_aggregate(const store::event_store& events, const std::string& type,
                const std::string& company_id, const std::string& id);
+
+/// The state as the API shows it.
+boost::json::object state_json(const aggregate_state& st);
 
 /// The state as the API shows it (JSON text).
 std::string render_state(const aggregate_state& st);

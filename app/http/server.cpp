@@ -11,10 +11,10 @@
 #include <vector>
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -41,8 +41,17 @@ class session;
 
 struct server::impl : std::enable_shared_from_this<server::impl> {
   explicit impl(server_options o, request_fn f)
-      : opts(std::move(o)), on_request(std::move(f)),
-        acceptor(asio::make_strand(ioc)) {}
+      : opts(std::move(o)), on_request(std::move(f)) {
+    // One io_context per thread, each run by its thread alone: a
+    // connection stays on one thread, so its handlers need no strand and
+    // no other thread is woken to run them.
+    auto n = std::max<std::size_t>(1, opts.threads);
+    for (std::size_t i = 0; i < n; ++i) {
+      iocs.push_back(std::make_unique<asio::io_context>(1));
+      guards.emplace_back(iocs.back()->get_executor());
+    }
+    acceptor.emplace(*iocs.front());
+  }
 
   void accept();
   void refuse(tcp::socket sock);
@@ -55,8 +64,11 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
 
   server_options opts;
   request_fn on_request;
-  asio::io_context ioc;
-  tcp::acceptor acceptor;
+  std::vector<std::unique_ptr<asio::io_context>> iocs;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>>
+      guards;
+  std::size_t next_ioc = 0; // on the acceptor's thread
+  std::optional<tcp::acceptor> acceptor;
   std::vector<std::thread> threads;
   std::uint16_t port = 0;
   std::atomic<bool> stopping{false};
@@ -104,6 +116,10 @@ public:
       std::lock_guard<std::mutex> g{srv_->sessions_mtx};
       srv_->sessions.emplace(this, weak_from_this());
     }
+    beast::error_code ep_ec;
+    auto ep = stream_.socket().remote_endpoint(ep_ec);
+    if (!ep_ec)
+      remote_address_ = ep.address().to_string();
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
       self->do_read();
     });
@@ -170,12 +186,7 @@ private:
   void handle(bhttp::request<bhttp::string_body> msg) {
     keep_alive_ = msg.keep_alive();
     request req;
-    {
-      beast::error_code ep_ec;
-      auto ep = stream_.socket().remote_endpoint(ep_ec);
-      if (!ep_ec)
-        req.remote_address = ep.address().to_string();
-    }
+    req.remote_address = remote_address_;
     req.method = std::string{msg.method_string()};
     req.target = std::string{msg.target()};
     auto q = req.target.find('?');
@@ -199,13 +210,17 @@ private:
     auto srv = srv_;
     auto ctx = std::make_shared<request_context>(
         std::move(req), [self = shared_from_this(), srv](response r) {
-          std::lock_guard<std::mutex> g{srv->alive_mtx};
-          if (!srv->alive)
-            return;
-          asio::post(self->stream_.get_executor(),
-                     [self, r = std::move(r)]() mutable {
-                       self->write(std::move(r));
-                     });
+          {
+            std::lock_guard<std::mutex> g{srv->alive_mtx};
+            if (!srv->alive)
+              return;
+          }
+          // Inline when answered on the connection's own thread (reads
+          // served there), queued to that thread otherwise.
+          asio::dispatch(self->stream_.get_executor(),
+                         [self, r = std::move(r)]() mutable {
+                           self->write(std::move(r));
+                         });
         });
     try {
       srv_->on_request(ctx);
@@ -291,6 +306,7 @@ private:
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::shared_ptr<server::impl> srv_;
+  std::string remote_address_;
   bool keep_alive_ = true;
   bool busy_ = false;
   char scratch_[4096];
@@ -299,9 +315,10 @@ private:
 } // namespace
 
 void server::impl::accept() {
-  acceptor.async_accept(
-      asio::make_strand(ioc),
-      [self = shared_from_this()](beast::error_code ec, tcp::socket sock) {
+  // Connections go to the threads in turn.
+  asio::any_io_executor ex = iocs[next_ioc++ % iocs.size()]->get_executor();
+  acceptor->async_accept(
+      ex, [self = shared_from_this()](beast::error_code ec, tcp::socket sock) {
         if (ec) {
           if (ec == asio::error::operation_aborted || self->stopping.load())
             return;
@@ -373,21 +390,20 @@ server::start(server_options opts, request_fn on_request) {
                            + " is not an IP address: " + ec.message());
   tcp::endpoint ep{addr, p->opts.port};
   auto where = p->opts.host + ":" + std::to_string(p->opts.port);
-  p->acceptor.open(ep.protocol(), ec);
+  p->acceptor->open(ep.protocol(), ec);
   if (!ec)
-    p->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    p->acceptor->set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec)
-    p->acceptor.bind(ep, ec);
+    p->acceptor->bind(ep, ec);
   if (!ec)
-    p->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    p->acceptor->listen(asio::socket_base::max_listen_connections, ec);
   if (ec)
     return make_unexpected("cannot listen on " + where + ": " + ec.message());
-  p->port = p->acceptor.local_endpoint().port();
+  p->port = p->acceptor->local_endpoint().port();
   p->accept();
-  auto n = std::max<std::size_t>(1, p->opts.threads);
-  for (std::size_t i = 0; i < n; ++i)
-    p->threads.emplace_back([p] {
-      p->ioc.run();
+  for (auto& ioc : p->iocs)
+    p->threads.emplace_back([p, ctx = ioc.get()] {
+      ctx->run();
     });
   return std::unique_ptr<server>{new server(p)};
 }
@@ -409,9 +425,9 @@ void server::stop() {
   auto lg = log::get("http");
   p.stopping = true;
   // 1. No new connections.
-  asio::post(p.acceptor.get_executor(), [s = impl_] {
+  asio::post(p.acceptor->get_executor(), [s = impl_] {
     beast::error_code ignored;
-    s->acceptor.close(ignored);
+    s->acceptor->close(ignored);
   });
   // 2. Idle connections close now; busy ones after their answer.
   auto close_idle = [&p] {
@@ -447,7 +463,10 @@ void server::stop() {
     std::lock_guard<std::mutex> g{p.alive_mtx};
     p.alive = false;
   }
-  p.ioc.stop();
+  for (auto& g : p.guards)
+    g.reset();
+  for (auto& ioc : p.iocs)
+    ioc->stop();
   for (auto& t : p.threads)
     if (t.joinable())
       t.join();
