@@ -327,7 +327,7 @@ void commit_decision(Self* self, aggregate_state& st, decision d,
   req.expected_version = st.version;
   bool created = !st.exists;
   auto after = std::make_shared<aggregate_state>(std::move(d.after));
-  self->request(self->state.deps.dispatcher, std::chrono::seconds(30),
+  self->request(self->state.deps.dispatcher, caf::infinite,
                 dispatch_atom::value, std::move(req))
       .then(
           [self, rp, after, created](const dispatch_result& res) mutable {
@@ -685,8 +685,8 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
         bool created = !st->exists;
         // `await`: the calendar takes no other command until this one's
         // fate is known, so its bookings always match what is stored.
-        self->request(cal.deps.dispatcher, std::chrono::seconds(30),
-                      dispatch_atom::value, std::move(req))
+        self->request(cal.deps.dispatcher, caf::infinite, dispatch_atom::value,
+                      std::move(req))
             .await(
                 [rp, after, created, id](const dispatch_result& res) mutable {
                   after->version = res.versions.back();
@@ -968,7 +968,7 @@ router(router_actor::stateful_pointer<router_state> self, aggregate_deps deps) {
         auto rp = self->make_response_promise<command_result>();
         auto company = cmd.company_id;
         auto appointment_id = cmd.aggregate_id;
-        self->request(h, std::chrono::seconds(60), command_atom::value, cmd)
+        self->request(h, caf::infinite, command_atom::value, cmd)
             .then(
                 [self, rp, release_from, company,
                  appointment_id](command_result& res) mutable {
@@ -1017,8 +1017,7 @@ router(router_actor::stateful_pointer<router_state> self, aggregate_deps deps) {
                    + ":" + date;
         auto rp = self->make_response_promise<std::string>();
         auto day_start = *day;
-        self->request(st.deps.cache, std::chrono::seconds(5), get_atom::value,
-                      key)
+        self->request(st.deps.cache, caf::infinite, get_atom::value, key)
             .then(
                 [self, rp, key, company, staff_id, service_id,
                  day_start](const cache_lookup& hit) mutable {
@@ -1032,14 +1031,13 @@ router(router_actor::stateful_pointer<router_state> self, aggregate_deps deps) {
                     rp.deliver(std::move(err));
                     return;
                   }
-                  self->request(h, std::chrono::seconds(30),
-                                availability_atom::value, service_id, day_start)
+                  self->request(h, caf::infinite, availability_atom::value,
+                                service_id, day_start)
                       .then(
                           [self, rp, key, company](std::string& json) mutable {
                             std::vector<std::string> tags{"availability",
                                                           "company:" + company};
-                            self->request(self->state.deps.cache,
-                                          std::chrono::seconds(5),
+                            self->request(self->state.deps.cache, caf::infinite,
                                           put_atom::value, key, json, tags,
                                           self->state.deps.availability_ttl_ms)
                                 .then([](ok_atom) {}, [](caf::error&) {});

@@ -101,7 +101,7 @@ cache_invalidator(sync_listener_actor::pointer self, cache_actor target) {
         if (!ev.company_id.empty())
           tags.push_back("company:" + ev.company_id);
         auto rp = self->make_response_promise<ok_atom>();
-        self->request(target, std::chrono::seconds(5), flush_atom::value, tags)
+        self->request(target, caf::infinite, flush_atom::value, tags)
             .then(
                 [rp](std::uint64_t) mutable {
                   rp.deliver(ok_atom::value);

@@ -264,8 +264,8 @@ void append(
   req.events = std::move(events);
   req.expect = s.rec.version == 0 ? expect_kind::no_stream : expect_kind::exact;
   req.expected_version = s.rec.version;
-  self->request(s.deps.dispatcher, std::chrono::seconds(30),
-                dispatch_atom::value, std::move(req))
+  self->request(s.deps.dispatcher, caf::infinite, dispatch_atom::value,
+                std::move(req))
       .then(
           [self, then](const dispatch_result& res) {
             auto& s = self->state;
@@ -370,7 +370,7 @@ void book(call_ptr self, aggregate_command cmd,
   b.metadata.source = "phone";
   b.metadata.correlation_id = s.rec.call.id;
   auto appt_id = b.aggregate_id;
-  self->request(s.router, std::chrono::seconds(60), command_atom::value, b)
+  self->request(s.router, caf::infinite, command_atom::value, b)
       .then(
           [self, rp, seqs, appt_id](const command_result& r) {
             auto& rec = self->state.rec;
@@ -440,7 +440,7 @@ void resolve_caller(call_ptr self, const aggregate_command& cmd,
   c.metadata.source = "phone";
   c.metadata.correlation_id = s.rec.call.id;
   auto id = c.aggregate_id;
-  self->request(s.router, std::chrono::seconds(30), command_atom::value, c)
+  self->request(s.router, caf::infinite, command_atom::value, c)
       .then(
           [k, id](const command_result&) {
             k(id);

@@ -16,15 +16,6 @@
 
 namespace switchboard {
 
-struct sync_call {
-  bool done = false;
-  /// Settles the call as timed out (cleared once settled).
-  std::function<void(caf::error)> on_timeout;
-  /// Its entry in `sync_deadlines::calls`.
-  std::multimap<caf::actor_clock::time_point,
-                std::shared_ptr<sync_call>>::iterator at;
-};
-
 namespace {
 
 using self_ptr = dispatcher_actor::stateful_pointer<dispatcher_state>;
@@ -87,35 +78,13 @@ bool has_sync_listener(const listener_registry& reg, std::string_view type,
 
 void run_next_listener(self_ptr self, std::shared_ptr<dispatch_job> job);
 
-/// Sets the tick for `deadline` unless one fires before it.
-void schedule_tick(self_ptr self, caf::actor_clock::time_point deadline) {
-  auto& d = self->state.deadlines;
-  if (d.tick_pending && d.tick_at <= deadline)
-    return;
-  d.tick_pending = true;
-  d.tick_at = deadline;
-  auto now = self->clock().now();
-  auto wait
-      = deadline > now ? deadline - now : caf::actor_clock::duration_type{0};
-  self->delayed_send(self, wait, tick_atom::value);
-}
-
-/// Times out every call whose deadline has passed; sets the next tick.
-void expire_calls(self_ptr self) {
-  auto& d = self->state.deadlines;
-  d.tick_pending = false;
-  auto now = self->clock().now();
-  while (!d.calls.empty() && d.calls.begin()->first <= now) {
-    auto call = d.calls.begin()->second;
-    d.calls.erase(d.calls.begin());
-    call->done = true;
-    auto settle = std::move(call->on_timeout);
-    call->on_timeout = nullptr;
-    if (settle)
-      settle(caf::make_error(caf::sec::request_timeout));
+/// Sets the tick for the earliest deadline unless one fires before it.
+void arm_expiry(self_ptr self) {
+  if (auto at = self->state.calls.tick_needed()) {
+    auto now = self->clock().now();
+    auto wait = *at > now ? *at - now : caf::actor_clock::duration_type{0};
+    self->delayed_send(self, wait, expire_atom::value);
   }
-  if (!d.calls.empty())
-    schedule_tick(self, d.calls.begin()->first);
 }
 
 void finish(self_ptr self, std::shared_ptr<dispatch_job> job) {
@@ -173,18 +142,13 @@ void run_next_listener(self_ptr self, std::shared_ptr<dispatch_job> job) {
       }
       run_next_listener(self, job);
     };
-    auto call = std::make_shared<sync_call>();
-    call->on_timeout = settle;
-    auto deadline = self->clock().now() + spec.timeout;
-    call->at = st.deadlines.calls.emplace(deadline, call);
-    schedule_tick(self, deadline);
+    auto call = st.calls.add(self->clock().now() + spec.timeout, [=] {
+      settle(caf::make_error(caf::sec::request_timeout));
+    });
+    arm_expiry(self);
     auto reply = [=](caf::error err) {
-      if (call->done)
-        return; // timed out already
-      call->done = true;
-      self->state.deadlines.calls.erase(call->at);
-      call->on_timeout = nullptr;
-      settle(std::move(err));
+      if (self->state.calls.settle(call))
+        settle(std::move(err));
     };
     self->request(handle->second, caf::infinite, handle_atom::value, ev)
         .then(
@@ -207,8 +171,11 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
   self->state.deps = std::move(deps);
   self->state.log = log::get("dispatcher");
   return {
-      [=](tick_atom) {
-        expire_calls(self);
+      [=](expire_atom) {
+        auto& calls = self->state.calls;
+        calls.tick_fired();
+        calls.expire(self->clock().now());
+        arm_expiry(self);
       },
       [=](dispatch_atom,
           dispatch_request& req) -> caf::result<dispatch_result> {

@@ -4,10 +4,10 @@
 #include <memory>
 #include <string>
 
-#include <caf/actor_clock.hpp>
 #include <spdlog/logger.h>
 
 #include <actors/clock.hpp>
+#include <actors/deadlines.hpp>
 #include <actors/interfaces.hpp>
 #include <actors/listener_registry.hpp>
 
@@ -43,25 +43,11 @@ struct dispatcher_counters {
   std::uint64_t jobs_enqueued = 0;
 };
 
-/// A sync listener call in flight, until its reply or its deadline.
-struct sync_call;
-
-/// The deadlines of the sync listener calls in flight. Calls go out without
-/// a CAF request timeout (each would cost two trips through the clock
-/// thread); one tick message, set for the earliest deadline, times them
-/// out instead.
-struct sync_deadlines {
-  using time_point = caf::actor_clock::time_point;
-  std::multimap<time_point, std::shared_ptr<sync_call>> calls;
-  /// When the tick in flight fires (meaningful when `tick_pending`).
-  time_point tick_at;
-  bool tick_pending = false;
-};
-
 struct dispatcher_state {
   dispatcher_deps deps;
   dispatcher_counters counters;
-  sync_deadlines deadlines;
+  /// Deadlines of the sync listener calls in flight.
+  deadlines calls;
   std::shared_ptr<spdlog::logger> log;
   static inline const char* name = "dispatcher";
 };

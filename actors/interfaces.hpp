@@ -31,6 +31,8 @@ using failed_atom = caf::atom_constant<caf::atom("failed")>;
 using ok_atom = caf::atom_constant<caf::atom("ok")>;
 using wake_atom = caf::atom_constant<caf::atom("wake")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
+/// Times out the calls whose deadline has passed (see deadlines.hpp).
+using expire_atom = caf::atom_constant<caf::atom("expire")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 using dispatch_atom = caf::atom_constant<caf::atom("dispatch")>;
@@ -99,6 +101,8 @@ using queue_supervisor_actor = caf::typed_actor<
     caf::reacts_to<wake_atom>,
     /// Periodic: reclaims expired leases and re-arms the due-time timer.
     caf::reacts_to<tick_atom>,
+    /// Times out the jobs whose listener has not answered in time.
+    caf::reacts_to<expire_atom>,
     /// Counts of the queue (LMDB) and of this supervisor.
     caf::replies_to<stats_atom>::with<queue_stats>,
     /// Stops leasing; answers once every running job has ended.
@@ -109,7 +113,7 @@ using queue_supervisor_actor = caf::typed_actor<
 using dispatcher_actor = caf::typed_actor<
     caf::replies_to<dispatch_atom, dispatch_request>::with<dispatch_result>,
     /// Times out the sync listener calls whose deadline has passed.
-    caf::reacts_to<tick_atom>>;
+    caf::reacts_to<expire_atom>>;
 
 /// The tagged cache used by the read API and flushed by the
 /// CacheInvalidator.

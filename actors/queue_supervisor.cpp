@@ -166,6 +166,15 @@ void on_attempt_failed(self_ptr self, const store::job& j, job_request req,
 
 void flush_acks(self_ptr self);
 
+/// Sets the tick for the earliest attempt deadline unless one fires before.
+void arm_expiry(self_ptr self) {
+  if (auto at = self->state.attempts.tick_needed()) {
+    auto now = self->clock().now();
+    auto wait = *at > now ? *at - now : caf::actor_clock::duration_type{0};
+    self->delayed_send(self, wait, expire_atom::value);
+  }
+}
+
 void run_job(self_ptr self, store::job j) {
   auto& st = self->state;
   if (store::exceeds_max_attempts(j, st.deps.clock())) {
@@ -192,16 +201,26 @@ void run_job(self_ptr self, store::job j) {
   }
   auto timeout
       = std::chrono::milliseconds(std::max<std::uint32_t>(j.timeout_ms, 1));
-  self->request((*st.actors)[b->second], timeout, handle_atom::value, req)
+  // The job's timeout: a deadline (one tick for the earliest), not a CAF
+  // request timeout per job.
+  auto attempt = st.attempts.add(self->clock().now() + timeout, [=]() mutable {
+    on_attempt_failed(self, j, std::move(req),
+                      caf::make_error(caf::sec::request_timeout));
+  });
+  arm_expiry(self);
+  self->request((*st.actors)[b->second], caf::infinite, handle_atom::value, req)
       .then(
-          [self, id = j.id](ok_atom) {
+          [self, attempt, id = j.id](ok_atom) {
             auto& st = self->state;
+            if (!st.attempts.settle(attempt))
+              return; // timed out already
             st.pending_acks.push_back(id);
             if (st.acks_in_flight < max_ack_commits)
               flush_acks(self);
           },
-          [self, j, req](caf::error& err) mutable {
-            on_attempt_failed(self, j, std::move(req), err);
+          [self, attempt, j, req](caf::error& err) mutable {
+            if (self->state.attempts.settle(attempt))
+              on_attempt_failed(self, j, std::move(req), err);
           });
 }
 
@@ -210,7 +229,13 @@ void arm_timer(self_ptr self) {
   auto due = st.deps.jobs->next_due(st.deps.queue);
   if (!due)
     return;
-  auto wait = std::max<timestamp_ms>(0, *due - st.deps.clock());
+  // One timer at a time: a wake already set for this due time or earlier
+  // (and not yet past) will lease the job.
+  auto now = st.deps.clock();
+  if (st.timer_due > now && st.timer_due <= *due)
+    return;
+  st.timer_due = *due;
+  auto wait = std::max<timestamp_ms>(0, *due - now);
   self->delayed_send(self, std::chrono::milliseconds(wait), wake_atom::value);
 }
 
@@ -395,6 +420,12 @@ queue_supervisor_actor::behavior_type queue_supervisor(
   return {
       [self](wake_atom) {
         lease(self);
+      },
+      [self](expire_atom) {
+        auto& attempts = self->state.attempts;
+        attempts.tick_fired();
+        attempts.expire(self->clock().now());
+        arm_expiry(self);
       },
       [self](tick_atom) {
         auto& st = self->state;

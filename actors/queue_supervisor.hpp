@@ -11,6 +11,7 @@
 #include <spdlog/logger.h>
 
 #include <actors/clock.hpp>
+#include <actors/deadlines.hpp>
 #include <actors/interfaces.hpp>
 #include <actors/listener_registry.hpp>
 #include <actors/listeners.hpp>
@@ -61,6 +62,10 @@ struct queue_supervisor_state {
   std::shared_ptr<std::vector<queued_listener_actor>> actors
       = std::make_shared<std::vector<queued_listener_actor>>();
   std::uint32_t in_flight = 0;
+  /// Deadlines of the jobs handed to listener actors (their timeouts).
+  deadlines attempts;
+  /// When the wake set by the last timer fires (0: none set).
+  timestamp_ms timer_due = 0;
   /// Jobs whose listener answered ok, waiting for the next ack commit.
   std::vector<std::uint64_t> pending_acks;
   /// Ack commits in flight (at most `max_ack_commits`).

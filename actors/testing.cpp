@@ -36,7 +36,7 @@ event_fake::event_fake(caf::actor_system& sys,
               }
               return res;
             },
-            [](tick_atom) {
+            [](expire_atom) {
               // The fake runs no sync listeners, so it sets no deadlines.
             },
         };
