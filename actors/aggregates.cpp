@@ -11,6 +11,7 @@
 
 #include <actors/call_workflow.hpp>
 #include <actors/errors.hpp>
+#include <actors/idle_watch.hpp>
 #include <actors/log.hpp>
 #include <actors/payload.hpp>
 #include <messages/ids.hpp>
@@ -302,6 +303,7 @@ using decide_fn = expected<decision, caf::error> (*)(const aggregate_state&,
 struct entity_state {
   aggregate_state st;
   aggregate_deps deps;
+  idle_watch idle;
   static inline const char* name = "aggregate";
 };
 
@@ -327,10 +329,12 @@ void commit_decision(Self* self, aggregate_state& st, decision d,
   req.expected_version = st.version;
   bool created = !st.exists;
   auto after = std::make_shared<aggregate_state>(std::move(d.after));
+  ++self->state.idle.in_flight;
   self->request(self->state.deps.dispatcher, caf::infinite,
                 dispatch_atom::value, std::move(req))
       .then(
           [self, rp, after, created](const dispatch_result& res) mutable {
+            --self->state.idle.in_flight;
             auto& cur = self->state.st;
             auto id = cur.id;
             after->version
@@ -341,6 +345,7 @@ void commit_decision(Self* self, aggregate_state& st, decision d,
                                       render_state(cur), created});
           },
           [self, rp](caf::error& err) mutable {
+            --self->state.idle.in_flight;
             // Our view may be stale (another writer): reload it.
             auto& cur = self->state.st;
             if (auto fresh = load_aggregate(*self->state.deps.events, cur.type,
@@ -355,11 +360,15 @@ entity_actor(aggregate_actor::stateful_pointer<entity_state> self,
              aggregate_state initial, aggregate_deps deps, decide_fn decide) {
   self->state.st = std::move(initial);
   self->state.deps = std::move(deps);
-  auto idle = self->state.deps.idle_timeout;
+  auto& watch = self->state.idle;
+  watch.timeout = self->state.deps.idle_timeout;
+  watch.touch(self->clock().now());
+  self->delayed_send(self, watch.timeout, idle_atom::value);
   return {
       [self, decide](command_atom, const aggregate_command& cmd)
           -> caf::result<command_result> {
         auto& s = self->state;
+        s.idle.touch(self->clock().now());
         auto d = decide(s.st, cmd, s.deps);
         if (!d)
           return d.error();
@@ -368,6 +377,7 @@ entity_actor(aggregate_actor::stateful_pointer<entity_state> self,
         return rp;
       },
       [self](get_atom, const std::string&) -> caf::result<std::string> {
+        self->state.idle.touch(self->clock().now());
         auto& st = self->state.st;
         if (!st.exists)
           return not_found(st.type + " " + st.id);
@@ -379,10 +389,11 @@ entity_actor(aggregate_actor::stateful_pointer<entity_state> self,
         return make_runtime_error(runtime_errc::invalid_argument,
                                   "not a calendar");
       },
-      caf::after(idle) >>
-          [self] {
-            self->quit();
-          },
+      [self](idle_atom) {
+        on_idle_check(self, self->state.idle, idle_atom::value, [] {
+          return true;
+        });
+      },
   };
 }
 
@@ -448,6 +459,7 @@ struct calendar_state {
   /// Set when rehydration failed: the calendar refuses every command.
   std::string broken;
   aggregate_deps deps;
+  idle_watch idle;
   static inline const char* name = "calendar";
 };
 
@@ -514,11 +526,14 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
   cal.staff_id = std::move(staff_id);
   cal.deps = std::move(deps);
   rehydrate(cal);
-  auto idle = cal.deps.idle_timeout;
+  cal.idle.timeout = cal.deps.idle_timeout;
+  cal.idle.touch(self->clock().now());
+  self->delayed_send(self, cal.idle.timeout, idle_atom::value);
   return {
       [self](command_atom,
              const aggregate_command& cmd) -> caf::result<command_result> {
         auto& cal = self->state;
+        cal.idle.touch(self->clock().now());
         if (!cal.broken.empty())
           return make_runtime_error(runtime_errc::storage, cal.broken);
         auto now = cal.deps.clock();
@@ -721,6 +736,7 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
       [self](availability_atom, const std::string& service_id,
              timestamp_ms day_start) -> caf::result<std::string> {
         auto& cal = self->state;
+        cal.idle.touch(self->clock().now());
         auto svc = load_aggregate(*cal.deps.events, "service", cal.company_id,
                                   service_id);
         if (!svc)
@@ -758,10 +774,12 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
             {"slots", std::move(slots)}};
         return boost::json::serialize(out);
       },
-      caf::after(idle) >>
-          [self] {
-            self->quit();
-          },
+      [self](idle_atom) {
+        // A dispatch in flight is awaited: this check waits behind it.
+        on_idle_check(self, self->state.idle, idle_atom::value, [] {
+          return true;
+        });
+      },
   };
 }
 

@@ -10,6 +10,7 @@
 #include <caf/event_based_actor.hpp>
 
 #include <actors/errors.hpp>
+#include <actors/idle_watch.hpp>
 #include <actors/listener_registry.hpp>
 #include <actors/log.hpp>
 #include <actors/payload.hpp>
@@ -218,6 +219,7 @@ struct call_actor_state {
   /// other aggregates asynchronously): one command at a time per call.
   std::deque<pending_command> queue;
   bool busy = false;
+  idle_watch idle;
   std::shared_ptr<spdlog::logger> log;
   static inline const char* name = "call";
 };
@@ -634,16 +636,20 @@ aggregate_actor::behavior_type call_actor(call_ptr self, call_record initial,
   s.deps = std::move(deps);
   s.router = std::move(router);
   s.log = log::get("calls");
-  auto idle = s.deps.idle_timeout;
+  s.idle.timeout = s.deps.idle_timeout;
+  s.idle.touch(self->clock().now());
+  self->delayed_send(self, s.idle.timeout, idle_atom::value);
   return {
       [self](command_atom,
              const aggregate_command& cmd) -> caf::result<command_result> {
+        self->state.idle.touch(self->clock().now());
         auto rp = self->make_response_promise<command_result>();
         self->state.queue.push_back({cmd, rp});
         process_next(self);
         return rp;
       },
       [self](get_atom, const std::string&) -> caf::result<std::string> {
+        self->state.idle.touch(self->clock().now());
         auto& rec = self->state.rec;
         if (!rec.exists)
           return make_runtime_error(runtime_errc::not_found,
@@ -656,11 +662,12 @@ aggregate_actor::behavior_type call_actor(call_ptr self, call_record initial,
         return make_runtime_error(runtime_errc::invalid_argument,
                                   "not a calendar");
       },
-      caf::after(idle) >>
-          [self] {
-            if (!self->state.busy && self->state.queue.empty())
-              self->quit();
-          },
+      [self](idle_atom) {
+        auto& st = self->state;
+        on_idle_check(self, st.idle, idle_atom::value, [&st] {
+          return !st.busy && st.queue.empty();
+        });
+      },
   };
 }
 

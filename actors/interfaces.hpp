@@ -33,6 +33,8 @@ using wake_atom = caf::atom_constant<caf::atom("wake")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 /// Times out the calls whose deadline has passed (see deadlines.hpp).
 using expire_atom = caf::atom_constant<caf::atom("expire")>;
+/// Asks an actor that stops when idle whether it has been.
+using idle_atom = caf::atom_constant<caf::atom("idle")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 using dispatch_atom = caf::atom_constant<caf::atom("dispatch")>;
@@ -140,7 +142,9 @@ using aggregate_actor = caf::typed_actor<
     caf::reacts_to<release_atom, std::string>,
     /// Calendar only: free start times on a day for a service, as JSON.
     caf::replies_to<availability_atom, std::string,
-                    timestamp_ms>::with<std::string>>;
+                    timestamp_ms>::with<std::string>,
+    /// Stops the actor if it has had nothing to do for its idle timeout.
+    caf::reacts_to<idle_atom>>;
 
 /// The router: spawns aggregate actors on demand (rehydrated from their
 /// stream), forwards commands and reads to them, and forgets them when

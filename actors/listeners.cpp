@@ -305,7 +305,7 @@ void send_calls(queued_listener_actor::pointer self, listener_context ctx,
   }
   const auto& call = (*calls)[i];
   auto step_mark = mark + "." + call.target;
-  self->request(ctx.messenger, std::chrono::seconds(60), sync_atom::value, call)
+  self->request(ctx.messenger, caf::infinite, sync_atom::value, call)
       .then(
           [=](ok_atom) {
             auto* processed = ctx.processed;
@@ -537,7 +537,7 @@ void run_steps(queued_listener_actor::pointer self, listener_context ctx,
   }
   auto& step = (*steps)[i];
   auto mark = listener + "." + step.name;
-  self->request(endpoint, std::chrono::seconds(30), sync_atom::value, step.call)
+  self->request(endpoint, caf::infinite, sync_atom::value, step.call)
       .then(
           [=](ok_atom) mutable {
             auto* processed = ctx.processed;
