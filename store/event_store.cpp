@@ -159,6 +159,18 @@ result<stream_slot> find_stream(MDB_txn* txn, MDB_cursor* c, MDB_dbi events,
   return fail(errc::corrupt, "streams: more than 64 colliding stream hashes");
 }
 
+/// Puts at the right edge of the tree when `key` sorts after its last key
+/// (MDB_APPEND: no descent from the root), otherwise an ordinary put.
+int put_at_edge(MDB_cursor* c, MDB_val key, MDB_val val, unsigned flags) {
+  auto k = key;
+  auto v = val;
+  auto rc = mdb_cursor_put(c, &k, &v, flags | MDB_APPEND);
+  if (rc != MDB_KEYEXIST)
+    return rc;
+  // Out of order (or a duplicate, which the ordinary put reports).
+  return mdb_cursor_put(c, &key, &val, flags);
+}
+
 std::string describe(expected_version ev) {
   switch (ev.what) {
   case expected_version::kind::any:
@@ -463,6 +475,12 @@ event_store::append_result event_store::append_in(write_txn& txn,
         return fail_mdb(rc, "mdb_cursor_get(events)");
       }
     }
+    auto ids_cursor = txn.cursor(db_.event_ids);
+    if (!ids_cursor)
+      return make_unexpected(ids_cursor.error());
+    auto time_cursor = txn.cursor(db_.by_time);
+    if (!time_cursor)
+      return make_unexpected(time_cursor.error());
     // 5. Write. From here on an error loses the transaction.
     for (std::size_t i = 0; i < events.size(); ++i) {
       auto& e = events[i];
@@ -491,10 +509,11 @@ event_store::append_result event_store::append_in(write_txn& txn,
           return fail(errc::corrupt, "streams: version stored twice");
         return fail_mdb(rc, "mdb_cursor_put(streams)");
       }
-      // event_ids
+      // event_ids: UUIDv7 ids come in nearly in order, so first try the
+      // right edge (no descent), then an ordinary insert.
       key = keys[i].val();
       val = seq_val;
-      if (auto rc = mdb_put(t, db_.event_ids, &key, &val, MDB_NOOVERWRITE);
+      if (auto rc = put_at_edge(*ids_cursor, key, val, MDB_NOOVERWRITE);
           rc != 0)
         return fail_mdb(rc, "mdb_put(event_ids)");
       // by_type
@@ -509,7 +528,7 @@ event_store::append_result event_store::append_in(write_txn& txn,
       put_be64(tk + 8, e.sequence);
       key = as_val(tk, 16);
       val = as_val(nullptr, 0);
-      if (auto rc = mdb_put(t, db_.by_time, &key, &val, 0); rc != 0)
+      if (auto rc = put_at_edge(*time_cursor, key, val, 0); rc != 0)
         return fail_mdb(rc, "mdb_put(by_time)");
       // by_company
       if (!e.company_id.empty()) {
