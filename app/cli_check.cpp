@@ -23,7 +23,8 @@ Checks the consistency of the store and exits 1 when it finds problems:
                its own sequence
   streams      every stream's versions are 1..v without gaps, each entry
                points at an event of that stream and version, and every
-               event is in exactly one stream
+               event up to the index's checkpoint is in exactly one stream
+               (later ones may still be in the daemon's memory)
   event_ids    every event id is indexed, and every entry points at the
                event with that id
   by_type, by_time, by_company
@@ -176,12 +177,35 @@ private:
     });
   }
 
+  /// The checkpoint of the streams database: the events it must hold.
+  std::uint64_t streams_checkpoint(MDB_dbi streams) {
+    auto cps = db("checkpoints");
+    MDB_val k{13, const_cast<char*>("streams_index")};
+    MDB_val v;
+    auto rc = mdb_get(t_, cps, &k, &v);
+    if (rc == 0 && v.mv_size == 8)
+      return store::get_be64(v.mv_data);
+    if (rc == 0)
+      problem("checkpoints: streams_index has a bad size");
+    // None: a store whose streams database is written with every append
+    // (complete when it has any entry), or an empty one.
+    MDB_cursor* c = nullptr;
+    MDB_val key, val;
+    bool any = mdb_cursor_open(t_, streams, &c) == 0
+               && mdb_cursor_get(c, &key, &val, MDB_FIRST) == 0;
+    if (c != nullptr)
+      mdb_cursor_close(c);
+    return any && !events_.empty() ? events_.rbegin()->first : 0;
+  }
+
   void check_streams() {
+    auto streams = db("streams");
+    auto through = streams_checkpoint(streams);
     std::set<std::uint64_t> seen;
     bool have_slot = false;
     std::uint64_t slot = 0, last_version = 0;
     std::string owner_type, owner_id;
-    each(db("streams"), "streams", [&](const MDB_val& k, const MDB_val& v) {
+    each(streams, "streams", [&](const MDB_val& k, const MDB_val& v) {
       if (k.mv_size != 16 || v.mv_size != 8) {
         problem("streams: malformed entry");
         return;
@@ -224,7 +248,7 @@ private:
       }
     });
     for (const auto& [seq, f] : events_)
-      if (seen.count(seq) == 0)
+      if (seq <= through && seen.count(seq) == 0)
         problem("streams: event " + std::to_string(seq) + " (" + f.agg_type
                 + "/" + f.agg_id + " v" + std::to_string(f.version)
                 + ") is in no stream");

@@ -253,8 +253,8 @@ audit_log::by_company(std::string_view company_id, std::uint64_t after_seq,
 result<std::vector<audit_record>>
 audit_log::by_model(std::string_view model_type, std::string_view model_id,
                     std::uint64_t after_seq, std::size_t max_count) const {
-  return collect(max_count, [&](const read_txn& txn, const auto& fn) {
-    return store_.visit_stream(txn, model_type, model_id, after_seq, fn);
+  return collect(max_count, [&](const read_txn&, const auto& fn) {
+    return store_.visit_stream(model_type, model_id, after_seq, fn);
   });
 }
 

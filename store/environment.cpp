@@ -38,7 +38,8 @@ write_txn::write_txn(environment* env, MDB_txn* txn,
 write_txn::write_txn(write_txn&& other) noexcept
     : env_(other.env_), txn_(std::exchange(other.txn_, nullptr)),
       serial_(other.serial_), lock_(std::move(other.lock_)),
-      cursors_(std::move(other.cursors_)) {}
+      cursors_(std::move(other.cursors_)), parent_(other.parent_),
+      hooks_(std::move(other.hooks_)) {}
 
 write_txn::~write_txn() {
   abort();
@@ -64,7 +65,31 @@ result<write_txn> write_txn::begin_nested() {
   MDB_txn* child = nullptr;
   if (auto rc = mdb_txn_begin(env_->handle(), txn_, 0, &child); rc != 0)
     return fail_mdb(rc, "mdb_txn_begin(nested)");
-  return write_txn{env_, child, {}};
+  write_txn out{env_, child, {}};
+  out.parent_ = this;
+  return out;
+}
+
+void write_txn::on_end(std::function<void(bool committed)> fn) {
+  hooks_.push_back(std::move(fn));
+}
+
+void write_txn::finish_hooks(bool committed) noexcept {
+  auto hooks = std::move(hooks_);
+  hooks_.clear();
+  if (committed && parent_ != nullptr) {
+    // A nested commit: final only when the parent commits.
+    for (auto& h : hooks)
+      parent_->hooks_.push_back(std::move(h));
+    return;
+  }
+  for (auto& h : hooks) {
+    try {
+      h(committed);
+    } catch (...) {
+      // A hook must not throw; the transaction has ended either way.
+    }
+  }
 }
 
 result<void> write_txn::commit() {
@@ -74,6 +99,7 @@ result<void> write_txn::commit() {
   cursors_.clear();
   auto rc = mdb_txn_commit(std::exchange(txn_, nullptr));
   lock_ = {};
+  finish_hooks(rc == 0);
   if (rc != 0)
     return fail_mdb(rc, "mdb_txn_commit");
   return {};
@@ -81,8 +107,10 @@ result<void> write_txn::commit() {
 
 void write_txn::abort() noexcept {
   cursors_.clear();
-  if (txn_ != nullptr)
+  if (txn_ != nullptr) {
     mdb_txn_abort(std::exchange(txn_, nullptr));
+    finish_hooks(false);
+  }
   if (lock_.owns_lock())
     lock_.unlock();
 }

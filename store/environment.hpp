@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -115,8 +116,22 @@ public:
   result<MDB_cursor*> cursor(MDB_dbi dbi);
 
   /// Begins a nested transaction (mdb_txn_begin with this as parent).
-  /// While the child lives, this transaction must not be used.
+  /// While the child lives, this transaction must not be used, nor moved.
   result<write_txn> begin_nested();
+
+  /// The top-level transaction this one is nested in (itself when it is
+  /// top-level).
+  write_txn& top() noexcept {
+    return parent_ == nullptr ? *this : parent_->top();
+  }
+
+  /// Runs `fn(true)` once the changes made in this transaction are
+  /// committed for good (at the top-level commit, for a nested one), or
+  /// `fn(false)` once they are dropped (an abort of this transaction or of
+  /// an ancestor, or a failed commit). Runs on the thread that ends the
+  /// transaction; `fn` must not throw. For modules that keep in memory what
+  /// a transaction wrote.
+  void on_end(std::function<void(bool committed)> fn);
 
   /// Commits. Errors: `errc::map_full` (the caller should grow the map and
   /// redo the work), `errc::io_error` and other LMDB errors. The
@@ -131,11 +146,15 @@ private:
   write_txn(environment* env, MDB_txn* txn,
             std::shared_lock<std::shared_mutex> lock) noexcept;
 
+  void finish_hooks(bool committed) noexcept;
+
   environment* env_;
   MDB_txn* txn_;
   std::uint64_t serial_;
   std::shared_lock<std::shared_mutex> lock_;
   std::vector<std::pair<MDB_dbi, MDB_cursor*>> cursors_;
+  write_txn* parent_ = nullptr;
+  std::vector<std::function<void(bool)>> hooks_;
 };
 
 /// Owns one MDB_env: the directory, the memory map (and its growth), the

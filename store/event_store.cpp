@@ -4,7 +4,10 @@
 #include <algorithm>
 #include <cstring>
 #include <future>
+#include <map>
+#include <mutex>
 #include <new>
+#include <unordered_map>
 
 namespace switchboard::store {
 
@@ -23,6 +26,10 @@ constexpr const char* event_ids_db = "event_ids";
 constexpr const char* by_type_db = "by_type";
 constexpr const char* by_time_db = "by_time";
 constexpr const char* by_company_db = "by_company";
+constexpr const char* checkpoints_db = "checkpoints";
+
+/// The checkpoint of the streams database: every event up to it is there.
+constexpr std::string_view streams_checkpoint = "streams_index";
 
 /// A key of the event_ids database. UUID text (any case) becomes a tag byte
 /// 1 and the 16 bytes; anything else a tag byte 0 and the id's bytes.
@@ -118,15 +125,44 @@ struct stream_slot {
   std::uint64_t version = 0;
 };
 
-/// Finds the stream of (`type`, `id`), starting at slot `hash`, with one
-/// cursor positioning per probe: the last key under a slot gives the
-/// stream's version, and its event (any event of a slot has the stream's
-/// aggregate type and id) tells whether the slot is this stream's.
+/// A stream index entry held in memory.
+struct tail_entry {
+  std::uint64_t version = 0;
+  std::uint64_t seq = 0;
+};
+
+/// A stream's index entries not yet in the streams database, ascending.
+struct stream_tail {
+  std::string type;
+  std::string id;
+  std::vector<tail_entry> entries;
+};
+
+/// What memory knows of a slot: its owner and version (type null: nothing).
+struct mem_owner {
+  const std::string* type = nullptr;
+  const std::string* id = nullptr;
+  std::uint64_t version = 0;
+};
+
+/// Finds the stream of (`type`, `id`), starting at slot `hash`. A slot that
+/// memory knows (`mem(slot)`: entries not yet flushed, always the newest)
+/// is decided there; otherwise with one cursor positioning per probe: the
+/// last key under a slot gives the stream's version, and its event (any
+/// event of a slot has the stream's aggregate type and id) tells whether
+/// the slot is this stream's.
+template <class Mem>
 result<stream_slot> find_stream(MDB_txn* txn, MDB_cursor* c, MDB_dbi events,
                                 std::uint64_t hash, std::string_view type,
-                                std::string_view id) {
+                                std::string_view id, const Mem& mem) {
   auto slot = hash;
   for (int probe = 0; probe < max_probes; ++probe, ++slot) {
+    auto m = mem(slot);
+    if (m.type != nullptr) {
+      if (*m.type == type && *m.id == id)
+        return stream_slot{slot, true, m.version};
+      continue;
+    }
     stream_key k{slot, ~std::uint64_t{0}};
     auto key = k.val();
     MDB_val val;
@@ -157,6 +193,33 @@ result<stream_slot> find_stream(MDB_txn* txn, MDB_cursor* c, MDB_dbi events,
       return stream_slot{slot, true, version};
   }
   return fail(errc::corrupt, "streams: more than 64 colliding stream hashes");
+}
+
+/// Tails by slot, in key order (a flush cycle walks them in order).
+using tail_map = std::map<std::uint64_t, stream_tail>;
+
+/// The owner a map of tails gives a slot.
+mem_owner owner_in(const tail_map& tails, std::uint64_t slot) {
+  auto i = tails.find(slot);
+  if (i == tails.end() || i->second.entries.empty())
+    return {};
+  return {&i->second.type, &i->second.id, i->second.entries.back().version};
+}
+
+/// Reads a checkpoint; `found` tells whether it exists.
+result<std::uint64_t> get_checkpoint(MDB_txn* txn, MDB_dbi dbi,
+                                     std::string_view name, bool& found) {
+  auto key = as_val(name);
+  MDB_val val;
+  auto rc = mdb_get(txn, dbi, &key, &val);
+  found = rc == 0;
+  if (rc == MDB_NOTFOUND)
+    return std::uint64_t{0};
+  if (rc != 0)
+    return fail_mdb(rc, "mdb_get(checkpoints)");
+  if (val.mv_size != 8)
+    return fail(errc::corrupt, "checkpoint: bad value size");
+  return get_be64(val.mv_data);
 }
 
 /// Puts at the right edge of the tree when `key` sorts after its last key
@@ -241,13 +304,90 @@ result<std::vector<envelope>> read_name_index(const read_txn& txn,
 
 } // namespace
 
+// -- the streams index in memory ---------------------------------------------
+
+struct staged_entry {
+  std::uint64_t slot;
+  std::uint64_t version;
+  std::uint64_t seq;
+  std::string type;
+  std::string id;
+};
+
+struct event_store::stream_tails {
+  // Shared with readers under `mtx`; changed on the writer thread only, so
+  // the writer reads them without it.
+  mutable std::mutex mtx;
+  std::uint64_t indexed_through = 0;
+  tail_map committed;
+  std::size_t committed_entries = 0;
+  std::uint64_t last_seq = 0; ///< Of the newest committed entry.
+
+  // Writer thread only: the entries of the open transaction, published
+  // when its top-level transaction commits.
+  std::uint64_t top_serial = 0;
+  std::uint64_t child_serial = 0;
+  std::vector<staged_entry> staged;
+  std::unordered_map<std::uint64_t, std::size_t> staged_last;
+
+  // Writer thread only: the flush cycle under way writes the entries up to
+  // `flush_through` (the checkpoint it ends at), slot by slot in key order,
+  // a chunk per transaction, from `flush_next` on.
+  bool flushing = false;
+  std::uint64_t flush_through = 0;
+  std::uint64_t flush_next = 0;
+  std::uint64_t flush_serial = 0;
+
+  /// What the writer knows of a slot: staged entries, then committed ones.
+  mem_owner writer_owner(std::uint64_t slot) const {
+    if (auto i = staged_last.find(slot); i != staged_last.end()) {
+      const auto& e = staged[i->second];
+      return {&e.type, &e.id, e.version};
+    }
+    return owner_in(committed, slot);
+  }
+
+  void truncate(std::size_t mark) {
+    if (mark >= staged.size())
+      return;
+    staged.resize(mark);
+    staged_last.clear();
+    for (std::size_t i = 0; i < staged.size(); ++i)
+      staged_last[staged[i].slot] = i;
+  }
+
+  /// Adds one committed entry (under `mtx`, or before readers exist).
+  void add(std::uint64_t slot, std::string_view type, std::string_view id,
+           std::uint64_t version, std::uint64_t seq) {
+    auto& t = committed[slot];
+    if (t.entries.empty()) {
+      t.type = std::string{type};
+      t.id = std::string{id};
+    }
+    t.entries.push_back({version, seq});
+    ++committed_entries;
+    last_seq = std::max(last_seq, seq);
+  }
+};
+
+struct event_store::found_stream {
+  read_txn txn;
+  stream_slot slot;
+  std::vector<tail_entry> mem; ///< The stream's entries in memory.
+};
+
 // -- construction -------------------------------------------------------------
 
 event_store::event_store(environment& env, writer& w, config cfg, dbs d)
-    : env_(env), writer_(w), cfg_(cfg), db_(d) {
+    : env_(env), writer_(w), cfg_(cfg), db_(d),
+      tails_(std::make_unique<stream_tails>()) {
   if (cfg_.hash == nullptr)
     cfg_.hash = &default_stream_hash;
+  if (cfg_.stream_index_chunk == 0)
+    cfg_.stream_index_chunk = 1;
 }
+
+event_store::~event_store() = default;
 
 result<std::unique_ptr<event_store>> event_store::open(environment& env,
                                                        writer& w, config cfg) {
@@ -260,9 +400,13 @@ result<std::unique_ptr<event_store>> event_store::open(environment& env,
           MDB_dbi* out;
         };
         spec specs[] = {
-            {events_db, 0, &d.events},       {streams_db, 0, &d.streams},
-            {event_ids_db, 0, &d.event_ids}, {by_type_db, 0, &d.by_type},
-            {by_time_db, 0, &d.by_time},     {by_company_db, 0, &d.by_company},
+            {events_db, 0, &d.events},
+            {streams_db, 0, &d.streams},
+            {event_ids_db, 0, &d.event_ids},
+            {by_type_db, 0, &d.by_type},
+            {by_time_db, 0, &d.by_time},
+            {by_company_db, 0, &d.by_company},
+            {checkpoints_db, 0, &d.checkpoints},
         };
         for (auto& s : specs) {
           auto dbi = env.open_db(s.name, s.flags);
@@ -270,8 +414,225 @@ result<std::unique_ptr<event_store>> event_store::open(environment& env,
             return make_unexpected(dbi.error());
           *s.out = *dbi;
         }
-        return std::unique_ptr<event_store>{new event_store(env, w, cfg, d)};
+        std::unique_ptr<event_store> out{new event_store(env, w, cfg, d)};
+        if (auto ok = out->recover_stream_tails(); !ok)
+          return make_unexpected(ok.error());
+        return out;
       });
+}
+
+result<void> event_store::recover_stream_tails() {
+  auto txn = env_.begin_read();
+  if (!txn)
+    return make_unexpected(txn.error());
+  auto* t = txn->handle();
+  bool found = false;
+  auto through = get_checkpoint(t, db_.checkpoints, streams_checkpoint, found);
+  if (!through)
+    return make_unexpected(through.error());
+  cursor_guard sc;
+  if (auto rc = mdb_cursor_open(t, db_.streams, &sc.c); rc != 0)
+    return fail_mdb(rc, "mdb_cursor_open");
+  cursor_guard ec;
+  if (auto rc = mdb_cursor_open(t, db_.events, &ec.c); rc != 0)
+    return fail_mdb(rc, "mdb_cursor_open");
+  MDB_val key, val;
+  if (!found) {
+    // No checkpoint: a new store, or one whose streams database was
+    // written with every append (complete).
+    auto rc = mdb_cursor_get(sc.c, &key, &val, MDB_FIRST);
+    if (rc == 0) {
+      rc = mdb_cursor_get(ec.c, &key, &val, MDB_LAST);
+      if (rc == 0 && key.mv_size == 8)
+        *through = get_be64(key.mv_data);
+    } else if (rc != MDB_NOTFOUND) {
+      return fail_mdb(rc, "mdb_cursor_get(streams)");
+    }
+  }
+  auto& T = *tails_;
+  T.indexed_through = *through;
+  // The entries of the events past the checkpoint, in log order, as the
+  // appends placed them.
+  char start[8];
+  put_be64(start, *through + 1);
+  key = as_val(start, 8);
+  auto rc = mdb_cursor_get(ec.c, &key, &val, MDB_SET_RANGE);
+  for (; rc == 0; rc = mdb_cursor_get(ec.c, &key, &val, MDB_NEXT)) {
+    auto ev = decode_record(val.mv_data, val.mv_size);
+    if (!ev)
+      return make_unexpected(ev.error());
+    auto slot = find_stream(
+        t, sc.c, db_.events, cfg_.hash(ev->aggregate_type, ev->aggregate_id),
+        ev->aggregate_type, ev->aggregate_id, [&T](std::uint64_t s) {
+          return owner_in(T.committed, s);
+        });
+    if (!slot)
+      return make_unexpected(slot.error());
+    T.add(slot->slot, ev->aggregate_type, ev->aggregate_id, ev->version,
+          ev->sequence);
+  }
+  if (rc != MDB_NOTFOUND)
+    return fail_mdb(rc, "mdb_cursor_get(events)");
+  return {};
+}
+
+event_store::stream_index_stats event_store::stream_index() const {
+  std::lock_guard<std::mutex> lock{tails_->mtx};
+  return {tails_->committed_entries, tails_->indexed_through};
+}
+
+result<event_store::found_stream>
+event_store::find_for_read(std::string_view type, std::string_view id) const {
+  auto& T = *tails_;
+  // The snapshot begins under the lock: memory and the database then agree
+  // (entries leave memory only after their flush has committed).
+  std::unique_lock<std::mutex> lock{T.mtx};
+  auto txn = env_.begin_read();
+  if (!txn)
+    return make_unexpected(txn.error());
+  cursor_guard c;
+  if (auto rc = mdb_cursor_open(txn->handle(), db_.streams, &c.c); rc != 0)
+    return fail_mdb(rc, "mdb_cursor_open");
+  auto slot = find_stream(txn->handle(), c.c, db_.events, cfg_.hash(type, id),
+                          type, id, [&T](std::uint64_t s) {
+                            return owner_in(T.committed, s);
+                          });
+  if (!slot)
+    return make_unexpected(slot.error());
+  std::vector<tail_entry> mem;
+  if (slot->exists)
+    if (auto i = T.committed.find(slot->slot); i != T.committed.end())
+      mem = i->second.entries;
+  lock.unlock();
+  mdb_cursor_close(c.c);
+  c.c = nullptr;
+  return found_stream{std::move(*txn), *slot, std::move(mem)};
+}
+
+void event_store::stage(write_txn& txn, std::uint64_t slot, const envelope& e) {
+  auto& T = *tails_;
+  auto& top = txn.top();
+  if (T.top_serial != top.serial()) {
+    T.top_serial = top.serial();
+    T.child_serial = 0;
+    T.staged.clear();
+    T.staged_last.clear();
+    top.on_end([this](bool committed) {
+      auto& T = *tails_;
+      if (committed && !T.staged.empty()) {
+        std::lock_guard<std::mutex> lock{T.mtx};
+        for (const auto& s : T.staged)
+          T.add(s.slot, s.type, s.id, s.version, s.seq);
+      }
+      T.staged.clear();
+      T.staged_last.clear();
+      T.top_serial = 0;
+      T.child_serial = 0;
+    });
+  }
+  if (&txn != &top && T.child_serial != txn.serial()) {
+    T.child_serial = txn.serial();
+    auto mark = T.staged.size();
+    txn.on_end([this, mark](bool committed) {
+      if (!committed)
+        tails_->truncate(mark);
+    });
+  }
+  T.staged.push_back(
+      {slot, e.version, e.sequence, e.aggregate_type, e.aggregate_id});
+  T.staged_last[slot] = T.staged.size() - 1;
+}
+
+result<void> event_store::flush_step(write_txn& txn) {
+  auto& T = *tails_;
+  auto& top = txn.top();
+  if (T.flush_serial == top.serial())
+    return {}; // one chunk per transaction
+  if (!T.flushing) {
+    if (T.committed_entries < cfg_.stream_index_batch)
+      return {};
+    // A new cycle: every entry committed so far.
+    T.flushing = true;
+    T.flush_through = T.last_seq;
+    T.flush_next = 0;
+  }
+  T.flush_serial = top.serial();
+  auto c = txn.cursor(db_.streams);
+  if (!c)
+    return make_unexpected(c.error());
+  auto put_checkpoint = [&](std::uint64_t seq) -> result<void> {
+    char b[8];
+    put_be64(b, seq);
+    auto key = as_val(streams_checkpoint);
+    auto val = as_val(b, 8);
+    if (auto rc = mdb_put(txn.handle(), db_.checkpoints, &key, &val, 0);
+        rc != 0)
+      return fail_mdb(rc, "mdb_put(checkpoints)");
+    return {};
+  };
+  if (T.flush_next == 0)
+    // The checkpoint exists before the first flushed entry does, so that
+    // an open after a crash never takes a part-flushed store for complete.
+    if (auto ok = put_checkpoint(T.indexed_through); !ok)
+      return ok;
+  auto from = T.flush_next;
+  std::size_t written = 0;
+  auto i = T.committed.lower_bound(from);
+  for (; i != T.committed.end() && written < cfg_.stream_index_chunk; ++i) {
+    for (const auto& e : i->second.entries) {
+      if (e.seq > T.flush_through)
+        break;
+      stream_key sk{i->first, e.version};
+      auto key = sk.val();
+      char seq_be[8];
+      put_be64(seq_be, e.seq);
+      auto val = as_val(seq_be, 8);
+      auto rc = mdb_cursor_put(*c, &key, &val, MDB_NOOVERWRITE);
+      if (rc == MDB_KEYEXIST) {
+        // Written by a cycle a crash cut short: it must say the same.
+        if (val.mv_size != 8 || get_be64(val.mv_data) != e.seq)
+          return fail(errc::corrupt, "streams: version stored twice");
+      } else if (rc != 0) {
+        return fail_mdb(rc, "mdb_cursor_put(streams)");
+      }
+      ++written;
+    }
+  }
+  bool done = i == T.committed.end();
+  auto next = done ? 0 : i->first;
+  if (done)
+    if (auto ok = put_checkpoint(T.flush_through); !ok)
+      return ok;
+  txn.on_end([this, from, next, done](bool committed) {
+    auto& T = *tails_;
+    if (!committed) {
+      T.flush_serial = 0; // the next transaction writes this chunk again
+      return;
+    }
+    // The chunk's entries are in the database: memory lets them go.
+    std::lock_guard<std::mutex> lock{T.mtx};
+    auto i = T.committed.lower_bound(from);
+    while (i != T.committed.end() && (done || i->first < next)) {
+      auto& es = i->second.entries;
+      auto keep = std::find_if(es.begin(), es.end(), [&T](const tail_entry& e) {
+        return e.seq > T.flush_through;
+      });
+      T.committed_entries -= static_cast<std::size_t>(keep - es.begin());
+      es.erase(es.begin(), keep);
+      if (es.empty())
+        i = T.committed.erase(i);
+      else
+        ++i;
+    }
+    if (done) {
+      T.indexed_through = T.flush_through;
+      T.flushing = false;
+      T.flush_next = 0;
+    } else {
+      T.flush_next = next;
+    }
+  });
+  return {};
 }
 
 std::uint64_t event_store::default_stream_hash(std::string_view type,
@@ -438,12 +799,17 @@ event_store::append_result event_store::append_in(write_txn& txn,
               "event id " + events[i].id
                   + " is already stored, but not all ids of the append");
     }
-    // 3. The stream and its version.
+    // 3. The stream and its version (memory first: its entries are the
+    //    newest).
     auto streams_cursor = txn.cursor(db_.streams);
     if (!streams_cursor)
       return make_unexpected(streams_cursor.error());
+    const auto& tails = *tails_;
     auto slot = find_stream(t, *streams_cursor, db_.events,
-                            cfg_.hash(agg_type, agg_id), agg_type, agg_id);
+                            cfg_.hash(agg_type, agg_id), agg_type, agg_id,
+                            [&tails](std::uint64_t s) {
+                              return tails.writer_owner(s);
+                            });
     if (!slot)
       return make_unexpected(slot.error());
     auto current = slot->version;
@@ -482,6 +848,8 @@ event_store::append_result event_store::append_in(write_txn& txn,
     if (!time_cursor)
       return make_unexpected(time_cursor.error());
     // 5. Write. From here on an error loses the transaction.
+    if (auto ok = flush_step(txn); !ok)
+      return make_unexpected(ok.error());
     for (std::size_t i = 0; i < events.size(); ++i) {
       auto& e = events[i];
       e.version = current + 1 + i;
@@ -498,17 +866,9 @@ event_store::append_result event_store::append_in(write_txn& txn,
           rc != 0)
         return fail_mdb(rc, "mdb_cursor_put(events)");
       encode_record(e, static_cast<char*>(rec.mv_data));
-      // streams
-      stream_key sk{slot->slot, e.version};
-      key = sk.val();
-      auto val = seq_val;
-      if (auto rc
-          = mdb_cursor_put(*streams_cursor, &key, &val, MDB_NOOVERWRITE);
-          rc != 0) {
-        if (rc == MDB_KEYEXIST)
-          return fail(errc::corrupt, "streams: version stored twice");
-        return fail_mdb(rc, "mdb_cursor_put(streams)");
-      }
+      // streams: in memory until a flush cycle writes them.
+      stage(txn, slot->slot, e);
+      MDB_val val;
       // event_ids: UUIDv7 ids come in nearly in order, so first try the
       // right edge (no descent), then an ordinary insert.
       key = keys[i].val();
@@ -548,6 +908,47 @@ event_store::append_result event_store::append_in(write_txn& txn,
 
 // -- reads --------------------------------------------------------------------
 
+namespace {
+
+/// The sequences of a stream from `from_version` on, at most `max_count`:
+/// the streams database's entries (a gap-free prefix) and then memory's
+/// newer ones (the two overlap while a flush is being let go).
+result<std::vector<tail_entry>>
+stream_entries(MDB_txn* txn, MDB_dbi streams, std::uint64_t slot,
+               const std::vector<tail_entry>& mem, std::uint64_t from_version,
+               std::size_t max_count) {
+  std::vector<tail_entry> out;
+  cursor_guard c;
+  if (auto rc = mdb_cursor_open(txn, streams, &c.c); rc != 0)
+    return fail_mdb(rc, "mdb_cursor_open");
+  stream_key k{slot, std::max<std::uint64_t>(from_version, 1)};
+  auto key = k.val();
+  MDB_val val;
+  auto rc = mdb_cursor_get(c.c, &key, &val, MDB_SET_RANGE);
+  for (; rc == 0 && out.size() < max_count;
+       rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT)) {
+    if (key.mv_size != 16 || val.mv_size != 8)
+      return fail(errc::corrupt, "streams: bad key or value size");
+    if (get_be64(key.mv_data) != slot)
+      break;
+    out.push_back({get_be64(static_cast<const char*>(key.mv_data) + 8),
+                   get_be64(val.mv_data)});
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND)
+    return fail_mdb(rc, "mdb_cursor_get(streams)");
+  for (const auto& e : mem) {
+    if (out.size() >= max_count)
+      break;
+    if (e.version < from_version
+        || (!out.empty() && e.version <= out.back().version))
+      continue;
+    out.push_back(e);
+  }
+  return out;
+}
+
+} // namespace
+
 result<std::vector<envelope>> event_store::read_stream(
     std::string_view aggregate_type, std::string_view aggregate_id,
     std::uint64_t from_version, std::size_t max_count) const {
@@ -555,73 +956,51 @@ result<std::vector<envelope>> event_store::read_stream(
     std::vector<envelope> out;
     if (max_count == 0 || aggregate_type.empty() || aggregate_id.empty())
       return out;
-    auto txn = env_.begin_read();
-    if (!txn)
-      return make_unexpected(txn.error());
-    cursor_guard c;
-    if (auto rc = mdb_cursor_open(txn->handle(), db_.streams, &c.c); rc != 0)
-      return fail_mdb(rc, "mdb_cursor_open");
-    auto slot = find_stream(txn->handle(), c.c, db_.events,
-                            cfg_.hash(aggregate_type, aggregate_id),
-                            aggregate_type, aggregate_id);
-    if (!slot)
-      return make_unexpected(slot.error());
-    if (!slot->exists || slot->version < from_version)
+    auto f = find_for_read(aggregate_type, aggregate_id);
+    if (!f)
+      return make_unexpected(f.error());
+    if (!f->slot.exists || f->slot.version < from_version)
       return out;
-    stream_key k{slot->slot, std::max<std::uint64_t>(from_version, 1)};
-    auto key = k.val();
-    MDB_val val;
-    auto rc = mdb_cursor_get(c.c, &key, &val, MDB_SET_RANGE);
-    while (rc == 0 && out.size() < max_count) {
-      if (key.mv_size != 16 || val.mv_size != 8)
-        return fail(errc::corrupt, "streams: bad key or value size");
-      if (get_be64(key.mv_data) != slot->slot)
-        break;
-      auto ev = load(txn->handle(), db_.events, get_be64(val.mv_data));
-      if (!ev)
-        return make_unexpected(ev.error());
+    auto* t = f->txn.handle();
+    auto entries = stream_entries(t, db_.streams, f->slot.slot, f->mem,
+                                  from_version, max_count);
+    if (!entries)
+      return make_unexpected(entries.error());
+    out.reserve(entries->size());
+    for (const auto& e : *entries) {
+      auto ev = load(t, db_.events, e.seq);
+      if (!ev) {
+        auto err = ev.error();
+        if (err.code == errc::not_found)
+          err.code = errc::corrupt;
+        return make_unexpected(std::move(err));
+      }
       out.push_back(ev->to_envelope());
-      rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT);
     }
-    if (rc != 0 && rc != MDB_NOTFOUND)
-      return fail_mdb(rc, "mdb_cursor_get(streams)");
     return out;
   });
 }
 
 result<void>
-event_store::visit_stream(const read_txn& txn, std::string_view aggregate_type,
+event_store::visit_stream(std::string_view aggregate_type,
                           std::string_view aggregate_id,
                           std::uint64_t after_seq,
                           const std::function<bool(std::uint64_t)>& fn) const {
   return guarded("visit_stream", [&]() -> result<void> {
     if (aggregate_type.empty() || aggregate_id.empty())
       return {};
-    cursor_guard c;
-    if (auto rc = mdb_cursor_open(txn.handle(), db_.streams, &c.c); rc != 0)
-      return fail_mdb(rc, "mdb_cursor_open");
-    auto slot = find_stream(txn.handle(), c.c, db_.events,
-                            cfg_.hash(aggregate_type, aggregate_id),
-                            aggregate_type, aggregate_id);
-    if (!slot)
-      return make_unexpected(slot.error());
-    if (!slot->exists)
+    auto f = find_for_read(aggregate_type, aggregate_id);
+    if (!f)
+      return make_unexpected(f.error());
+    if (!f->slot.exists)
       return {};
-    stream_key k{slot->slot, 1};
-    auto key = k.val();
-    MDB_val val;
-    auto rc = mdb_cursor_get(c.c, &key, &val, MDB_SET_RANGE);
-    for (; rc == 0; rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT)) {
-      if (key.mv_size != 16 || val.mv_size != 8)
-        return fail(errc::corrupt, "streams: bad key or value size");
-      if (get_be64(key.mv_data) != slot->slot)
-        break;
-      auto seq = get_be64(val.mv_data);
-      if (seq > after_seq && !fn(seq))
+    auto entries = stream_entries(f->txn.handle(), db_.streams, f->slot.slot,
+                                  f->mem, 1, f->slot.version);
+    if (!entries)
+      return make_unexpected(entries.error());
+    for (const auto& e : *entries)
+      if (e.seq > after_seq && !fn(e.seq))
         return {};
-    }
-    if (rc != 0 && rc != MDB_NOTFOUND)
-      return fail_mdb(rc, "mdb_cursor_get(streams)");
     return {};
   });
 }
@@ -802,18 +1181,10 @@ event_store::stream_version(std::string_view aggregate_type,
   return guarded("stream_version", [&]() -> result<std::uint64_t> {
     if (aggregate_type.empty() || aggregate_id.empty())
       return std::uint64_t{0};
-    auto txn = env_.begin_read();
-    if (!txn)
-      return make_unexpected(txn.error());
-    cursor_guard c;
-    if (auto rc = mdb_cursor_open(txn->handle(), db_.streams, &c.c); rc != 0)
-      return fail_mdb(rc, "mdb_cursor_open");
-    auto slot = find_stream(txn->handle(), c.c, db_.events,
-                            cfg_.hash(aggregate_type, aggregate_id),
-                            aggregate_type, aggregate_id);
-    if (!slot)
-      return make_unexpected(slot.error());
-    return slot->version;
+    auto f = find_for_read(aggregate_type, aggregate_id);
+    if (!f)
+      return make_unexpected(f.error());
+    return f->slot.exists ? f->slot.version : 0;
   });
 }
 

@@ -58,6 +58,11 @@ struct event_store_config {
   bool nested_txn = false;
   /// The stream hash; the default is stable across versions.
   stream_hash_fn hash = nullptr;
+  /// Stream index entries kept in memory before a flush cycle writes them
+  /// to the streams database, sorted (see `event_store`).
+  std::size_t stream_index_batch = 65536;
+  /// Entries a flush cycle writes per write transaction.
+  std::size_t stream_index_chunk = 1024;
 };
 
 /// The event log of one node, on LMDB. Named databases (all keys
@@ -66,7 +71,7 @@ struct event_store_config {
 /// | database   | key → value                            | flags        |
 /// |------------|----------------------------------------|--------------|
 /// | events     | seq → event record (codec.hpp)         | appended     |
-/// | streams    | stream slot, version → seq             |              |
+/// | streams    | stream slot, version → seq             | in batches   |
 /// | event_ids  | event id key → seq                     |              |
 /// | by_type    | type size, type, seq → (empty)         |              |
 /// | by_time    | occurred_at, seq → (empty)             |              |
@@ -78,6 +83,18 @@ struct event_store_config {
 /// 1 event has its aggregate type and id (or that is free).
 /// Event ids that are UUID text are stored as 16 bytes, so that UUIDv7 ids
 /// (time ordered) land at the right edge of the index.
+///
+/// The streams index is written behind the log, as EventStoreDB writes its
+/// index from a memtable: an append keeps its stream entries in memory
+/// (published when its transaction commits), and once `stream_index_batch`
+/// have gathered a flush cycle writes them sorted by key, a chunk per write
+/// transaction, so that a leaf takes many entries at once instead of one
+/// random leaf per event. The checkpoint `streams_index` (database
+/// checkpoints) says that every event up to it is in the streams database;
+/// at open the entries of the later events are rebuilt from the log. Reads
+/// of a stream merge the database with memory. One process appends (the
+/// daemon); a process that only reads sees the streams as of its open plus
+/// what has been flushed since.
 ///
 /// Sequences start at 1 and have no gaps. Versions start at 1 per stream.
 /// Thread-safe: reads run on the calling thread in their own read
@@ -98,6 +115,8 @@ public:
   /// store. Errors: those of `environment::open_db`.
   static result<std::unique_ptr<event_store>> open(environment& env, writer& w,
                                                    config cfg = {});
+
+  ~event_store();
 
   /// Returns the default stream hash of (aggregate type, aggregate id).
   static std::uint64_t default_stream_hash(std::string_view aggregate_type,
@@ -203,18 +222,18 @@ public:
   result<std::uint64_t> stream_version(std::string_view aggregate_type,
                                        std::string_view aggregate_id) const;
 
-  /// Visits, inside `txn`, the sequences of the events of one stream that
-  /// are greater than `after_seq`, in order (index entries only: no event
-  /// is decoded). `fn` returns false to stop. For modules that keep records
-  /// keyed by sequence (the audit log) and read them by aggregate.
+  /// Visits the sequences of the events of one stream that are greater than
+  /// `after_seq`, in order (index entries only: no event is decoded), as of
+  /// one snapshot. `fn` returns false to stop. For modules that keep
+  /// records keyed by sequence (the audit log) and read them by aggregate.
   /// Errors: `errc::corrupt`, LMDB errors.
-  result<void> visit_stream(const read_txn& txn,
-                            std::string_view aggregate_type,
+  result<void> visit_stream(std::string_view aggregate_type,
                             std::string_view aggregate_id,
                             std::uint64_t after_seq,
                             const std::function<bool(std::uint64_t)>& fn) const;
 
-  /// Like `visit_stream`, over the events of one company.
+  /// Visits, inside `txn`, the sequences of the events of one company that
+  /// are greater than `after_seq`, in order.
   result<void>
   visit_company(const read_txn& txn, std::string_view company_id,
                 std::uint64_t after_seq,
@@ -242,10 +261,27 @@ public:
     return env_;
   }
 
+  /// Stream index entries in memory (not yet flushed) and the checkpoint
+  /// of the streams database, for tests and `switchboard check`.
+  struct stream_index_stats {
+    std::size_t in_memory = 0;
+    std::uint64_t indexed_through = 0;
+  };
+  stream_index_stats stream_index() const;
+
 private:
   struct dbs {
-    MDB_dbi events, streams, event_ids, by_type, by_time, by_company;
+    MDB_dbi events, streams, event_ids, by_type, by_time, by_company,
+        checkpoints;
   };
+  struct stream_tails;
+  struct found_stream;
+
+  result<void> recover_stream_tails();
+  result<found_stream> find_for_read(std::string_view type,
+                                     std::string_view id) const;
+  void stage(write_txn& txn, std::uint64_t slot, const envelope& e);
+  result<void> flush_step(write_txn& txn);
 
   event_store(environment& env, writer& w, config cfg, dbs d);
 
@@ -253,6 +289,7 @@ private:
   writer& writer_;
   config cfg_;
   dbs db_;
+  std::unique_ptr<stream_tails> tails_;
   /// The next sequence within write transaction `next_seq_txn_` (touched
   /// on the writer thread only).
   std::uint64_t next_seq_txn_ = 0;

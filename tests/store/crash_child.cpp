@@ -52,7 +52,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   writer w{**env};
-  auto store = event_store::open(**env, w);
+  // Small flush cycles of the streams index, so that the kill lands in
+  // the middle of one.
+  event_store_config cfg;
+  cfg.stream_index_batch = 300;
+  cfg.stream_index_chunk = 16;
+  auto store = event_store::open(**env, w, cfg);
   if (!store) {
     std::fprintf(stderr, "%s\n", to_string(store.error()).c_str());
     return 1;
