@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <new>
+#include <shared_mutex>
 #include <unordered_map>
 
 namespace switchboard::store {
@@ -317,7 +318,7 @@ struct staged_entry {
 struct event_store::stream_tails {
   // Shared with readers under `mtx`; changed on the writer thread only, so
   // the writer reads them without it.
-  mutable std::mutex mtx;
+  mutable std::shared_mutex mtx;
   std::uint64_t indexed_through = 0;
   tail_map committed;
   std::size_t committed_entries = 0;
@@ -477,7 +478,7 @@ result<void> event_store::recover_stream_tails() {
 }
 
 event_store::stream_index_stats event_store::stream_index() const {
-  std::lock_guard<std::mutex> lock{tails_->mtx};
+  std::shared_lock<std::shared_mutex> lock{tails_->mtx};
   return {tails_->committed_entries, tails_->indexed_through};
 }
 
@@ -486,7 +487,7 @@ event_store::find_for_read(std::string_view type, std::string_view id) const {
   auto& T = *tails_;
   // The snapshot begins under the lock: memory and the database then agree
   // (entries leave memory only after their flush has committed).
-  std::unique_lock<std::mutex> lock{T.mtx};
+  std::shared_lock<std::shared_mutex> lock{T.mtx};
   auto txn = env_.begin_read();
   if (!txn)
     return make_unexpected(txn.error());
@@ -520,7 +521,7 @@ void event_store::stage(write_txn& txn, std::uint64_t slot, const envelope& e) {
     top.on_end([this](bool committed) {
       auto& T = *tails_;
       if (committed && !T.staged.empty()) {
-        std::lock_guard<std::mutex> lock{T.mtx};
+        std::lock_guard<std::shared_mutex> lock{T.mtx};
         for (const auto& s : T.staged)
           T.add(s.slot, s.type, s.id, s.version, s.seq);
       }
@@ -610,7 +611,7 @@ result<void> event_store::flush_step(write_txn& txn) {
       return;
     }
     // The chunk's entries are in the database: memory lets them go.
-    std::lock_guard<std::mutex> lock{T.mtx};
+    std::lock_guard<std::shared_mutex> lock{T.mtx};
     auto i = T.committed.lower_bound(from);
     while (i != T.committed.end() && (done || i->first < next)) {
       auto& es = i->second.entries;
