@@ -83,13 +83,11 @@ void write_txn::finish_hooks(bool committed) noexcept {
       parent_->hooks_.push_back(std::move(h));
     return;
   }
-  for (auto& h : hooks) {
-    try {
-      h(committed);
-    } catch (...) {
-      // A hook must not throw; the transaction has ended either way.
-    }
-  }
+  // noexcept: a hook that throws (out of memory) stops the process rather
+  // than leave what it keeps in memory behind the database; such state is
+  // rebuilt from the database at the next open.
+  for (auto& h : hooks)
+    h(committed);
 }
 
 result<void> write_txn::commit() {

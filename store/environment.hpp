@@ -129,8 +129,9 @@ public:
   /// committed for good (at the top-level commit, for a nested one), or
   /// `fn(false)` once they are dropped (an abort of this transaction or of
   /// an ancestor, or a failed commit). Runs on the thread that ends the
-  /// transaction; `fn` must not throw. For modules that keep in memory what
-  /// a transaction wrote.
+  /// transaction; a hook that throws terminates the process (it could not
+  /// keep its memory in step with the database). For modules that keep in
+  /// memory what a transaction wrote, and can rebuild it at open.
   void on_end(std::function<void(bool committed)> fn);
 
   /// Commits. Errors: `errc::map_full` (the caller should grow the map and

@@ -152,17 +152,39 @@ struct mem_owner {
 /// last key under a slot gives the stream's version, and its event (any
 /// event of a slot has the stream's aggregate type and id) tells whether
 /// the slot is this stream's.
+/// The writer's memory is never behind the database, so it skips the
+/// database for a slot memory knows; a process that only reads may be
+/// behind (`db_too`), and takes the higher version.
 template <class Mem>
 result<stream_slot> find_stream(MDB_txn* txn, MDB_cursor* c, MDB_dbi events,
                                 std::uint64_t hash, std::string_view type,
-                                std::string_view id, const Mem& mem) {
+                                std::string_view id, const Mem& mem,
+                                bool db_too = false) {
   auto slot = hash;
   for (int probe = 0; probe < max_probes; ++probe, ++slot) {
     auto m = mem(slot);
     if (m.type != nullptr) {
-      if (*m.type == type && *m.id == id)
+      if (*m.type != type || *m.id != id)
+        continue;
+      if (!db_too)
         return stream_slot{slot, true, m.version};
-      continue;
+      stream_key k{slot, ~std::uint64_t{0}};
+      auto key = k.val();
+      MDB_val val;
+      auto rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
+      if (rc == 0) {
+        if (key.mv_size != 16 || get_be64(key.mv_data) != slot)
+          rc = mdb_cursor_get(c, &key, &val, MDB_PREV);
+      } else if (rc == MDB_NOTFOUND) {
+        rc = mdb_cursor_get(c, &key, &val, MDB_LAST);
+      }
+      if (rc != 0 && rc != MDB_NOTFOUND)
+        return fail_mdb(rc, "mdb_cursor_get(streams)");
+      auto version = m.version;
+      if (rc == 0 && key.mv_size == 16 && get_be64(key.mv_data) == slot)
+        version = std::max(version,
+                           get_be64(static_cast<const char*>(key.mv_data) + 8));
+      return stream_slot{slot, true, version};
     }
     stream_key k{slot, ~std::uint64_t{0}};
     auto key = k.val();
@@ -386,6 +408,8 @@ event_store::event_store(environment& env, writer& w, config cfg, dbs d)
     cfg_.hash = &default_stream_hash;
   if (cfg_.stream_index_chunk == 0)
     cfg_.stream_index_chunk = 1;
+  if (cfg_.stream_index_batch == 0)
+    cfg_.stream_index_batch = 1;
 }
 
 event_store::~event_store() = default;
@@ -452,6 +476,22 @@ result<void> event_store::recover_stream_tails() {
   }
   auto& T = *tails_;
   T.indexed_through = *through;
+  if (!found && *through > 0) {
+    // Settle it now: once later events commit, the rule above would take
+    // their (unflushed) entries for flushed ones.
+    auto value = *through;
+    auto ok = writer_.execute([this, value](write_txn& w) -> result<void> {
+      char b[8];
+      put_be64(b, value);
+      auto k = as_val(streams_checkpoint);
+      auto v = as_val(b, 8);
+      if (auto rc = mdb_put(w.handle(), db_.checkpoints, &k, &v, 0); rc != 0)
+        return fail_mdb(rc, "mdb_put(checkpoints)");
+      return {};
+    });
+    if (!ok)
+      return ok;
+  }
   // The entries of the events past the checkpoint, in log order, as the
   // appends placed them.
   char start[8];
@@ -485,26 +525,43 @@ event_store::stream_index_stats event_store::stream_index() const {
 result<event_store::found_stream>
 event_store::find_for_read(std::string_view type, std::string_view id) const {
   auto& T = *tails_;
-  // The snapshot begins under the lock: memory and the database then agree
-  // (entries leave memory only after their flush has committed).
+  auto hash = cfg_.hash(type, id);
+  // The snapshot begins under the lock, with a copy of what memory holds
+  // for the slots a probe can visit: the two then agree (entries leave
+  // memory only after their flush has committed). The probe runs unlocked.
+  tail_map window;
   std::shared_lock<std::shared_mutex> lock{T.mtx};
   auto txn = env_.begin_read();
   if (!txn)
     return make_unexpected(txn.error());
+  auto last = hash + static_cast<std::uint64_t>(max_probes - 1);
+  auto copy = [&](std::uint64_t from, std::uint64_t to) {
+    for (auto i = T.committed.lower_bound(from);
+         i != T.committed.end() && i->first <= to; ++i)
+      window.emplace(i->first, i->second);
+  };
+  if (last >= hash) {
+    copy(hash, last);
+  } else { // the window wraps around
+    copy(hash, ~std::uint64_t{0});
+    copy(0, last);
+  }
+  lock.unlock();
   cursor_guard c;
   if (auto rc = mdb_cursor_open(txn->handle(), db_.streams, &c.c); rc != 0)
     return fail_mdb(rc, "mdb_cursor_open");
-  auto slot = find_stream(txn->handle(), c.c, db_.events, cfg_.hash(type, id),
-                          type, id, [&T](std::uint64_t s) {
-                            return owner_in(T.committed, s);
-                          });
+  auto slot = find_stream(
+      txn->handle(), c.c, db_.events, hash, type, id,
+      [&window](std::uint64_t s) {
+        return owner_in(window, s);
+      },
+      true);
   if (!slot)
     return make_unexpected(slot.error());
   std::vector<tail_entry> mem;
   if (slot->exists)
-    if (auto i = T.committed.find(slot->slot); i != T.committed.end())
-      mem = i->second.entries;
-  lock.unlock();
+    if (auto i = window.find(slot->slot); i != window.end())
+      mem = std::move(i->second.entries);
   mdb_cursor_close(c.c);
   c.c = nullptr;
   return found_stream{std::move(*txn), *slot, std::move(mem)};
@@ -554,7 +611,7 @@ result<void> event_store::flush_step(write_txn& txn) {
       return {};
     // A new cycle: every entry committed so far.
     T.flushing = true;
-    T.flush_through = T.last_seq;
+    T.flush_through = std::max(T.last_seq, T.indexed_through);
     T.flush_next = 0;
   }
   T.flush_serial = top.serial();
@@ -579,7 +636,10 @@ result<void> event_store::flush_step(write_txn& txn) {
   auto from = T.flush_next;
   std::size_t written = 0;
   auto i = T.committed.lower_bound(from);
-  for (; i != T.committed.end() && written < cfg_.stream_index_chunk; ++i) {
+  // A chunk grows with the backlog, so that cycles keep pace with appends
+  // however many a transaction holds.
+  auto chunk = std::max(cfg_.stream_index_chunk, T.committed_entries / 64);
+  for (; i != T.committed.end() && written < chunk; ++i) {
     for (const auto& e : i->second.entries) {
       if (e.seq > T.flush_through)
         break;
