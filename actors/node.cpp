@@ -313,7 +313,12 @@ void node::stop() {
       if (h)
         self->send_exit(h, caf::exit_reason::user_shutdown);
     };
+    // The aggregates first, while the dispatcher still answers: a calendar
+    // awaiting its dispatch handles nothing else, its exit included.
     kill(router_);
+    self->wait_for(router_);
+    for (const auto& [addr, h] : *aggregates_)
+      self->wait_for(h);
     kill(dispatcher_);
     for (auto& [name, q] : queues_)
       kill(q);
@@ -324,16 +329,13 @@ void node::stop() {
     kill(provider_endpoint_);
     kill(outbox_endpoint_);
     kill(writer_);
-    self->wait_for(router_);
     self->wait_for(dispatcher_);
     for (auto& [name, q] : queues_)
       self->wait_for(q);
     for (auto& [name, h] : sync_)
       self->wait_for(h);
-    // The router's and the supervisors' children end after them (their
-    // exit hooks); none may outlive the store.
-    for (const auto& [addr, h] : *aggregates_)
-      self->wait_for(h);
+    // The supervisors' children end after them (their exit hooks); none
+    // may outlive the store.
     for (const auto& list : listeners_)
       for (const auto& h : *list)
         if (h)
