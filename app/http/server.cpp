@@ -17,6 +17,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
@@ -231,30 +232,47 @@ private:
   }
 
   void write(response r) {
-    auto res = std::make_shared<bhttp::response<bhttp::string_body>>();
-    res->version(11);
-    res->result(static_cast<unsigned>(r.status));
-    res->set(bhttp::field::server, "switchboard");
-    if (!r.body.empty())
-      res->set(bhttp::field::content_type, "application/json");
-    for (auto& [k, v] : r.headers)
-      res->set(k, v);
+    // The answer in one buffer and one write (Beast's serializer costs
+    // more than the rest of a small answer).
     bool close_after = !keep_alive_ || srv_->stopping.load();
-    res->keep_alive(!close_after);
-    res->body() = std::move(r.body);
-    res->prepare_payload();
+    auto status = static_cast<unsigned>(r.status);
+    auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
+    out_.clear();
+    out_.reserve(160 + r.body.size());
+    out_ += "HTTP/1.1 ";
+    out_ += std::to_string(status);
+    out_ += ' ';
+    out_.append(reason.data(), reason.size());
+    out_ += "\r\nServer: switchboard\r\n";
+    bool typed = false;
+    for (const auto& [k, v] : r.headers)
+      typed = typed || beast::iequals(k, "content-type");
+    if (!r.body.empty() && !typed)
+      out_ += "Content-Type: application/json\r\n";
+    for (const auto& [k, v] : r.headers) {
+      out_ += k;
+      out_ += ": ";
+      out_ += v;
+      out_ += "\r\n";
+    }
+    if (close_after)
+      out_ += "Connection: close\r\n";
+    out_ += "Content-Length: ";
+    out_ += std::to_string(r.body.size());
+    out_ += "\r\n\r\n";
+    out_ += r.body;
     stream_.expires_after(srv_->opts.read_timeout);
-    bhttp::async_write(stream_, *res,
-                       [self = shared_from_this(), res,
-                        close_after](beast::error_code ec, std::size_t) {
-                         self->busy_ = false;
-                         self->srv_->request_done();
-                         if (ec || close_after) {
-                           self->close();
-                           return;
-                         }
-                         self->do_read();
-                       });
+    asio::async_write(stream_, asio::buffer(out_),
+                      [self = shared_from_this(),
+                       close_after](beast::error_code ec, std::size_t) {
+                        self->busy_ = false;
+                        self->srv_->request_done();
+                        if (ec || close_after) {
+                          self->close();
+                          return;
+                        }
+                        self->do_read();
+                      });
   }
 
   /// Answers an unreadable request and closes the connection, reading
@@ -307,6 +325,7 @@ private:
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::shared_ptr<server::impl> srv_;
   std::string remote_address_;
+  std::string out_; ///< The answer being written.
   bool keep_alive_ = true;
   bool busy_ = false;
   char scratch_[4096];
