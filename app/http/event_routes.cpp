@@ -7,6 +7,7 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
 
 #include <caf/event_based_actor.hpp>
 
@@ -20,6 +21,7 @@
 #include <messages/json.hpp>
 #include <messages/registry.hpp>
 #include <messages/time.hpp>
+#include <store/audit_log.hpp>
 #include <store/event_store.hpp>
 
 namespace switchboard::app::http {
@@ -350,9 +352,76 @@ void append_event(const context_ptr& ctx) {
   });
 }
 
+json::object audit_json(const store::audit_record& r) {
+  json::error_code ec;
+  auto data = json::parse(r.data, ec);
+  return json::object{{"sequence", r.sequence},
+                      {"event_id", r.event_id},
+                      {"event_type", r.event_type},
+                      {"model_type", r.model_type},
+                      {"model_id", r.model_id},
+                      {"user_id", r.user_id},
+                      {"company_id", r.company_id},
+                      {"data", ec ? json::value(r.data) : std::move(data)},
+                      {"ip_address", r.ip_address},
+                      {"user_agent", r.user_agent},
+                      {"occurred_at", format_rfc3339(r.occurred_at)}};
+}
+
+/// GET /api/audit: the AuditLogger's records, of the caller's company or of
+/// one model (aggregate), in sequence order after a cursor.
+void list_audit(const context_ptr& ctx) {
+  field_errors errs;
+  auto limit = ctx->query_uint("limit", 100, 1, 1000, errs);
+  auto after = ctx->query_uint("after", 0, 0, UINT64_MAX - 1, errs);
+  auto model_type = ctx->query("model_type");
+  auto model_id = ctx->query("model_id");
+  if (model_type.empty() != model_id.empty())
+    errs[model_type.empty() ? "model_type" : "model_id"]
+        = "missing: model_type and model_id go together";
+  const auto& who = ctx->who();
+  auto company = who.admin ? ctx->query("company_id") : who.company_id;
+  if (who.admin && company.empty() && model_type.empty())
+    errs["company_id"] = "missing: an admin names a company or a model";
+  if (!errs.empty()) {
+    ctx->fail_fields(errs);
+    return;
+  }
+  const auto& log = *ctx->node().store().audit;
+  // A model's records hold its company: those of another company are
+  // skipped as if absent (the page may then come back short).
+  auto recs = model_type.empty()
+                  ? log.by_company(company, after, limit + 1)
+                  : log.by_model(model_type, model_id, after, limit + 1);
+  if (!recs) {
+    ctx->fail_store(recs.error());
+    return;
+  }
+  json::array out;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::uint64_t last = after;
+  for (const auto& r : *recs) {
+    if (out.size() == limit) {
+      headers.emplace_back("X-Next-After", std::to_string(last));
+      break;
+    }
+    last = r.sequence;
+    if (!company.empty() && r.company_id != company)
+      continue;
+    out.push_back(audit_json(r));
+  }
+  if (headers.empty() && recs->size() == limit + 1)
+    headers.emplace_back("X-Next-After", std::to_string(last));
+  ctx->respond(200, json::object{{"records", std::move(out)}},
+               std::move(headers));
+}
+
 } // namespace
 
 void add_event_routes(router& r) {
+  r.add("GET", "/api/audit", access::company, list_audit,
+        "The audit log of the caller's company, or of one model "
+        "(?model_type=&model_id=&after=&limit=; admins add company_id=)");
   r.add("GET", "/api/events/{aggregate_type}/{aggregate_id}", access::company,
         get_stream,
         "The events of one aggregate in version order, as CloudEvents "
