@@ -42,7 +42,7 @@ node_store::~node_store() {
 }
 
 expected<std::unique_ptr<node_store>, std::string>
-node_store::open(const store::options& opts) {
+node_store::open(const store::options& opts, bool rebuild_stream_index) {
   auto out = std::make_unique<node_store>();
   auto env = store::environment::open(opts);
   if (!env)
@@ -52,7 +52,9 @@ node_store::open(const store::options& opts) {
   auto fail = [](const store::error& e) {
     return make_unexpected(store::to_string(e));
   };
-  auto events = store::event_store::open(*out->env, *out->writer);
+  store::event_store_config ecfg;
+  ecfg.rebuild_stream_index = rebuild_stream_index;
+  auto events = store::event_store::open(*out->env, *out->writer, ecfg);
   if (!events)
     return fail(events.error());
   out->events = std::move(*events);

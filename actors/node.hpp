@@ -70,8 +70,11 @@ struct node_store {
   std::unique_ptr<store::message_outbox> outbox;
 
   /// Opens the environment and every module. Errors: the store's.
+  /// `rebuild_stream_index` false leaves the event store's in-memory
+  /// stream index empty (no log replay at open): for `switchboard check`,
+  /// which reads the databases itself and must open a damaged store.
   static expected<std::unique_ptr<node_store>, std::string>
-  open(const store::options& opts);
+  open(const store::options& opts, bool rebuild_stream_index = true);
 
   ~node_store();
 };

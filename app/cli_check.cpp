@@ -452,7 +452,9 @@ int run_check(const std::vector<std::string>& args) {
     }
     max_problems = *n;
   }
-  auto st = cli::open_store("check", a->common);
+  // No stream index rebuild: check reads the databases itself, and must
+  // open a store whose log is damaged.
+  auto st = cli::open_store("check", a->common, false);
   if (!st)
     return 1;
   return checker{*st, max_problems}.run();

@@ -83,7 +83,8 @@ expected<std::uint64_t, std::string> to_uint(const std::string& flag,
 }
 
 std::unique_ptr<node_store> open_store(const std::string& cmd,
-                                       const common_flags& flags) {
+                                       const common_flags& flags,
+                                       bool rebuild_stream_index) {
   auto cfg = load_config(flags);
   if (!cfg) {
     std::cerr << "switchboard " << cmd << ": invalid configuration:\n"
@@ -97,7 +98,7 @@ std::unique_ptr<node_store> open_store(const std::string& cmd,
               << " (set [store] path)\n";
     return nullptr;
   }
-  auto st = node_store::open(opts);
+  auto st = node_store::open(opts, rebuild_stream_index);
   if (!st) {
     std::cerr << "switchboard " << cmd << ": cannot open the store at "
               << opts.path << ": " << st.error() << '\n';

@@ -36,9 +36,10 @@ expected<std::uint64_t, std::string> to_uint(const std::string& flag,
 
 /// Loads the configuration and opens the store it names. An absent store
 /// is an error (the tools never create one). Prints errors to stderr with
-/// `cmd` and returns null.
+/// `cmd` and returns null. `rebuild_stream_index`: see `node_store::open`.
 std::unique_ptr<node_store> open_store(const std::string& cmd,
-                                       const common_flags& flags);
+                                       const common_flags& flags,
+                                       bool rebuild_stream_index = true);
 
 /// Milliseconds since the epoch, now.
 timestamp_ms wall_now();

@@ -440,8 +440,9 @@ result<std::unique_ptr<event_store>> event_store::open(environment& env,
           *s.out = *dbi;
         }
         std::unique_ptr<event_store> out{new event_store(env, w, cfg, d)};
-        if (auto ok = out->recover_stream_tails(); !ok)
-          return make_unexpected(ok.error());
+        if (cfg.rebuild_stream_index)
+          if (auto ok = out->recover_stream_tails(); !ok)
+            return make_unexpected(ok.error());
         return out;
       });
 }

@@ -63,6 +63,10 @@ struct event_store_config {
   std::size_t stream_index_batch = 65536;
   /// Entries a flush cycle writes per write transaction.
   std::size_t stream_index_chunk = 1024;
+  /// Rebuild the in-memory stream index from the log at open. Off only
+  /// for a process that neither appends nor reads streams (`switchboard
+  /// check`, which must open a store whose log is damaged).
+  bool rebuild_stream_index = true;
 };
 
 /// The event log of one node, on LMDB. Named databases (all keys

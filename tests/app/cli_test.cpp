@@ -200,6 +200,26 @@ void delete_first_entry(const std::string& data, const char* db) {
   BOOST_REQUIRE(txn->commit());
 }
 
+/// Overwrites the value of the last entry of `db` with bytes that do not
+/// decode.
+void garble_last_entry(const std::string& data, const char* db) {
+  auto env = store::environment::open(store_at(data));
+  BOOST_REQUIRE(env);
+  auto dbi = (*env)->open_db(db);
+  BOOST_REQUIRE(dbi);
+  auto txn = (*env)->begin_write();
+  BOOST_REQUIRE(txn);
+  MDB_cursor* c = nullptr;
+  BOOST_REQUIRE(mdb_cursor_open(txn->handle(), *dbi, &c) == 0);
+  MDB_val k, v;
+  BOOST_REQUIRE(mdb_cursor_get(c, &k, &v, MDB_LAST) == 0);
+  char junk[3] = {'\x7f', '\x7f', '\x7f'};
+  MDB_val garbage{sizeof junk, junk};
+  BOOST_REQUIRE(mdb_cursor_put(c, &k, &garbage, MDB_CURRENT) == 0);
+  mdb_cursor_close(c);
+  BOOST_REQUIRE(txn->commit());
+}
+
 bool option_exists(std::string_view key) {
   for (const auto& spec : app::option_specs())
     if (spec.key == key)
@@ -329,6 +349,17 @@ BOOST_AUTO_TEST_CASE(check_passes_on_a_good_store_and_fails_on_a_corrupt_one) {
   BOOST_TEST(worse.rc == 1);
   BOOST_TEST(worse.out.find("has no index entry") != std::string::npos);
   BOOST_TEST(worse.out.find("2 problem(s) found") != std::string::npos);
+  // A log record that does not decode: the daemon refuses to open the
+  // store (it cannot rebuild its stream index), check opens it and says
+  // where the damage is.
+  garble_last_entry(data, "events");
+  auto damaged = cli(data, {"check"});
+  BOOST_TEST_INFO(damaged.out);
+  BOOST_TEST(damaged.rc == 1);
+  BOOST_TEST(damaged.out.find("events: record 8 does not decode")
+             != std::string::npos);
+  auto events = cli(data, {"events"});
+  BOOST_TEST(events.rc != 0);
 }
 
 BOOST_AUTO_TEST_CASE(jobs_are_listed_retried_and_forgotten_while_serving) {
