@@ -54,6 +54,7 @@ node_store::open(const store::options& opts, bool rebuild_stream_index) {
   };
   store::event_store_config ecfg;
   ecfg.rebuild_stream_index = rebuild_stream_index;
+  ecfg.stream_index_batch = opts.stream_index_batch;
   auto events = store::event_store::open(*out->env, *out->writer, ecfg);
   if (!events)
     return fail(events.error());

@@ -49,6 +49,9 @@ struct options {
   bool write_map = false;
   /// Most operations the writer puts into one transaction.
   std::size_t max_batch = 1024;
+  /// Stream index entries the event store keeps in memory before it
+  /// flushes them (`event_store_config::stream_index_batch`).
+  std::size_t stream_index_batch = 65536;
   /// Most concurrent read transactions (MDB's maxreaders).
   unsigned max_readers = 512;
   /// Most named databases, across all modules sharing the environment.

@@ -204,7 +204,9 @@ void stop_during_a_booking_load(int sig) {
           proc = std::make_unique<child_process>(std::vector<std::string>{
               SWITCHBOARD_BINARY, "serve", "--config",
               std::string{SWITCHBOARD_SOURCE_DIR} + "/config.ini", "--set",
-              "store.path=" + dir.path() + "/data", "--set", "http.port=0"});
+              "store.path=" + dir.path() + "/data", "--set", "http.port=0",
+              // Small stream index flush cycles: the stop lands in one.
+              "--set", "store.stream_index_batch=50"});
           auto line = proc->wait_for("http listening on", 30s);
           BOOST_TEST_INFO(proc->output());
           BOOST_REQUIRE(!line.empty());
