@@ -983,6 +983,9 @@ router(router_actor::stateful_pointer<router_state> self, aggregate_deps deps) {
         auto h = spawn_for(self, target_type, cmd.company_id, target_id, err);
         if (!h)
           return err;
+        if (release_from.empty())
+          // The aggregate answers the caller itself: one hop less.
+          return self->delegate(h, command_atom::value, cmd);
         auto rp = self->make_response_promise<command_result>();
         auto company = cmd.company_id;
         auto appointment_id = cmd.aggregate_id;
