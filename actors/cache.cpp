@@ -100,16 +100,11 @@ cache_invalidator(sync_listener_actor::pointer self, cache_actor target) {
           return ok_atom::value;
         if (!ev.company_id.empty())
           tags.push_back("company:" + ev.company_id);
-        auto rp = self->make_response_promise<ok_atom>();
-        self->request(target, caf::infinite, flush_atom::value, tags)
-            .then(
-                [rp](std::uint64_t) mutable {
-                  rp.deliver(ok_atom::value);
-                },
-                [rp](caf::error& err) mutable {
-                  rp.deliver(std::move(err));
-                });
-        return rp;
+        // The flush is in the cache's mailbox when this returns, ahead of
+        // any lookup sent after the dispatch has answered: no need to wait
+        // for the cache to confirm it.
+        caf::anon_send(target, flush_atom::value, std::move(tags));
+        return ok_atom::value;
       },
   };
 }
