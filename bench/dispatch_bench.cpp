@@ -368,6 +368,11 @@ percentiles run_paced(caf::actor_system& sys, node& n,
               "p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
               rate, elapsed, static_cast<unsigned long long>(count),
               static_cast<double>(count) / elapsed, p.p50, p.p99, p.max);
+  auto ws = n.store().writer->stats();
+  std::printf("  writer so far: longest transaction %.1f ms, longest meta "
+              "sync %.1f ms\n",
+              static_cast<double>(ws.longest_commit_us) / 1000.0,
+              static_cast<double>(ws.longest_sync_us) / 1000.0);
   cpu.print("event", count);
   std::fflush(stdout);
   return p;

@@ -1,11 +1,29 @@
 #include "store/writer.hpp"
 
+#include <chrono>
+
 #include <pthread.h>
 
 #include <future>
 #include <new>
 
 namespace switchboard::store {
+
+namespace {
+
+/// Raises `slot` to the microseconds since `began` when longer.
+void note_max(std::atomic<std::uint64_t>& slot,
+              std::chrono::steady_clock::time_point began) {
+  auto us = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(
+          std::chrono::steady_clock::now() - began)
+          .count());
+  auto cur = slot.load(std::memory_order_relaxed);
+  while (us > cur && !slot.compare_exchange_weak(cur, us))
+    ;
+}
+
+} // namespace
 
 writer::writer(environment& env) : env_(env) {
   done_thread_ = std::thread([this] {
@@ -80,6 +98,8 @@ writer_stats writer::stats() const {
   s.ops_failed = ops_failed_.load();
   s.batch_retries = batch_retries_.load();
   s.largest_batch = largest_batch_.load();
+  s.longest_commit_us = longest_commit_us_.load();
+  s.longest_sync_us = longest_sync_us_.load();
   return s;
 }
 
@@ -145,6 +165,7 @@ void writer::run_batch(std::vector<item>& batch) {
   results.reserve(batch.size());
   for (;;) {
     results.clear();
+    auto began = std::chrono::steady_clock::now();
     auto txn = env_.begin_write();
     if (!txn) {
       fail_all(batch, txn.error());
@@ -164,6 +185,7 @@ void writer::run_batch(std::vector<item>& batch) {
     }
     if (poison.code == errc::none) {
       ++commits_;
+      note_max(longest_commit_us_, began);
       auto n = static_cast<std::uint64_t>(batch.size());
       if (n > largest_batch_.load(std::memory_order_relaxed))
         largest_batch_ = n;
@@ -222,8 +244,11 @@ void writer::run_completions() {
     // One sync makes every batch committed so far durable, meta included.
     // (Failed batches need none, but a sync costs little when clean.)
     result<void> synced;
-    if (must_sync)
+    if (must_sync) {
+      auto began = std::chrono::steady_clock::now();
       synced = env_.sync();
+      note_max(longest_sync_us_, began);
+    }
     for (auto& o : ready) {
       for (std::size_t i = 0; i < o.items.size(); ++i) {
         auto& it = o.items[i];

@@ -31,6 +31,11 @@ struct writer_stats {
   std::uint64_t ops_failed = 0;    ///< Operations that reported an error.
   std::uint64_t batch_retries = 0; ///< Batches redone (map grown, split).
   std::uint64_t largest_batch = 0; ///< Most operations in one commit.
+  /// Longest write transaction, from its begin to its commit's return
+  /// (the data sync included), in microseconds.
+  std::uint64_t longest_commit_us = 0;
+  /// Longest sync of the completion thread (the meta page), microseconds.
+  std::uint64_t longest_sync_us = 0;
 };
 
 /// Group commit: one thread owns every write transaction. Operations
@@ -124,6 +129,8 @@ private:
   std::atomic<std::uint64_t> ops_failed_{0};
   std::atomic<std::uint64_t> batch_retries_{0};
   std::atomic<std::uint64_t> largest_batch_{0};
+  std::atomic<std::uint64_t> longest_commit_us_{0};
+  std::atomic<std::uint64_t> longest_sync_us_{0};
 };
 
 } // namespace switchboard::store
