@@ -360,10 +360,8 @@ entity_actor(aggregate_actor::stateful_pointer<entity_state> self,
              aggregate_state initial, aggregate_deps deps, decide_fn decide) {
   self->state.st = std::move(initial);
   self->state.deps = std::move(deps);
-  auto& watch = self->state.idle;
-  watch.timeout = self->state.deps.idle_timeout;
-  watch.touch(self->clock().now());
-  self->delayed_send(self, watch.timeout, idle_atom::value);
+  start_idle_watch(self, self->state.idle, idle_atom::value,
+                   self->state.deps.idle_timeout);
   return {
       [self, decide](command_atom, const aggregate_command& cmd)
           -> caf::result<command_result> {
@@ -526,9 +524,7 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
   cal.staff_id = std::move(staff_id);
   cal.deps = std::move(deps);
   rehydrate(cal);
-  cal.idle.timeout = cal.deps.idle_timeout;
-  cal.idle.touch(self->clock().now());
-  self->delayed_send(self, cal.idle.timeout, idle_atom::value);
+  start_idle_watch(self, cal.idle, idle_atom::value, cal.deps.idle_timeout);
   return {
       [self](command_atom,
              const aggregate_command& cmd) -> caf::result<command_result> {

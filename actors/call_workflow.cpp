@@ -636,9 +636,7 @@ aggregate_actor::behavior_type call_actor(call_ptr self, call_record initial,
   s.deps = std::move(deps);
   s.router = std::move(router);
   s.log = log::get("calls");
-  s.idle.timeout = s.deps.idle_timeout;
-  s.idle.touch(self->clock().now());
-  self->delayed_send(self, s.idle.timeout, idle_atom::value);
+  start_idle_watch(self, s.idle, idle_atom::value, s.deps.idle_timeout);
   return {
       [self](command_atom,
              const aggregate_command& cmd) -> caf::result<command_result> {

@@ -111,4 +111,23 @@ inline std::optional<deadlines::time_point> deadlines::tick_needed() {
   return first;
 }
 
+/// Sends `self` the tick `atom` for the earliest deadline of `d`, unless a
+/// tick in flight fires before it.
+template <class Self, class Atom>
+void arm_expiry(Self* self, deadlines& d, Atom atom) {
+  if (auto at = d.tick_needed()) {
+    auto now = self->clock().now();
+    auto wait = *at > now ? *at - now : decltype(*at - now){0};
+    self->delayed_send(self, wait, atom);
+  }
+}
+
+/// Handles the tick: times out what is due and sets the next tick.
+template <class Self, class Atom>
+void on_expiry_tick(Self* self, deadlines& d, Atom atom) {
+  d.tick_fired();
+  d.expire(self->clock().now());
+  arm_expiry(self, d, atom);
+}
+
 } // namespace switchboard

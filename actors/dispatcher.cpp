@@ -78,15 +78,6 @@ bool has_sync_listener(const listener_registry& reg, std::string_view type,
 
 void run_next_listener(self_ptr self, std::shared_ptr<dispatch_job> job);
 
-/// Sets the tick for the earliest deadline unless one fires before it.
-void arm_expiry(self_ptr self) {
-  if (auto at = self->state.calls.tick_needed()) {
-    auto now = self->clock().now();
-    auto wait = *at > now ? *at - now : caf::actor_clock::duration_type{0};
-    self->delayed_send(self, wait, expire_atom::value);
-  }
-}
-
 void finish(self_ptr self, std::shared_ptr<dispatch_job> job) {
   for (const auto& q : job->queues) {
     auto i = self->state.deps.queues.find(q);
@@ -145,7 +136,7 @@ void run_next_listener(self_ptr self, std::shared_ptr<dispatch_job> job) {
     auto call = st.calls.add(self->clock().now() + spec.timeout, [=] {
       settle(caf::make_error(caf::sec::request_timeout));
     });
-    arm_expiry(self);
+    arm_expiry(self, st.calls, expire_atom::value);
     auto reply = [=](caf::error err) {
       if (self->state.calls.settle(call))
         settle(std::move(err));
@@ -172,10 +163,7 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
   self->state.log = log::get("dispatcher");
   return {
       [=](expire_atom) {
-        auto& calls = self->state.calls;
-        calls.tick_fired();
-        calls.expire(self->clock().now());
-        arm_expiry(self);
+        on_expiry_tick(self, self->state.calls, expire_atom::value);
       },
       [=](dispatch_atom,
           dispatch_request& req) -> caf::result<dispatch_result> {

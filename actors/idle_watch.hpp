@@ -32,6 +32,14 @@ struct idle_watch {
   }
 };
 
+/// Starts watching: the timeout, used now, the first check after it.
+template <class Self, class Atom, class Duration>
+void start_idle_watch(Self* self, idle_watch& w, Atom atom, Duration timeout) {
+  w.timeout = timeout;
+  w.touch(self->clock().now());
+  self->delayed_send(self, w.timeout, atom);
+}
+
 /// Handles an `idle_atom`: stops `self` when `w` says so and `may_stop`
 /// agrees, or schedules the next check.
 template <class Self, class Atom, class MayStop>

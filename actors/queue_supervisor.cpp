@@ -166,15 +166,6 @@ void on_attempt_failed(self_ptr self, const store::job& j, job_request req,
 
 void flush_acks(self_ptr self);
 
-/// Sets the tick for the earliest attempt deadline unless one fires before.
-void arm_expiry(self_ptr self) {
-  if (auto at = self->state.attempts.tick_needed()) {
-    auto now = self->clock().now();
-    auto wait = *at > now ? *at - now : caf::actor_clock::duration_type{0};
-    self->delayed_send(self, wait, expire_atom::value);
-  }
-}
-
 void run_job(self_ptr self, store::job j) {
   auto& st = self->state;
   if (store::exceeds_max_attempts(j, st.deps.clock())) {
@@ -207,7 +198,7 @@ void run_job(self_ptr self, store::job j) {
     on_attempt_failed(self, j, std::move(req),
                       caf::make_error(caf::sec::request_timeout));
   });
-  arm_expiry(self);
+  arm_expiry(self, st.attempts, expire_atom::value);
   self->request((*st.actors)[b->second], caf::infinite, handle_atom::value, req)
       .then(
           [self, attempt, id = j.id](ok_atom) {
@@ -422,10 +413,7 @@ queue_supervisor_actor::behavior_type queue_supervisor(
         lease(self);
       },
       [self](expire_atom) {
-        auto& attempts = self->state.attempts;
-        attempts.tick_fired();
-        attempts.expire(self->clock().now());
-        arm_expiry(self);
+        on_expiry_tick(self, self->state.attempts, expire_atom::value);
       },
       [self](tick_atom) {
         auto& st = self->state;

@@ -8,6 +8,7 @@
 
 #include <app/cli_common.hpp>
 #include <store/codec.hpp>
+#include <store/event_store.hpp>
 #include <store/job_queue.hpp>
 
 namespace switchboard::app {
@@ -180,7 +181,8 @@ private:
   /// The checkpoint of the streams database: the events it must hold.
   std::uint64_t streams_checkpoint(MDB_dbi streams) {
     auto cps = db("checkpoints");
-    MDB_val k{13, const_cast<char*>("streams_index")};
+    auto name = store::event_store::streams_checkpoint;
+    MDB_val k{name.size(), const_cast<char*>(name.data())};
     MDB_val v;
     auto rc = mdb_get(t_, cps, &k, &v);
     if (rc == 0 && v.mv_size == 8)

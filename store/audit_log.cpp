@@ -56,31 +56,6 @@ std::string seq_key(std::uint64_t seq) {
 
 } // namespace
 
-result<std::uint64_t> read_checkpoint(MDB_txn* txn, MDB_dbi checkpoints,
-                                      std::string_view name) {
-  auto key = as_val(name);
-  MDB_val val;
-  auto rc = mdb_get(txn, checkpoints, &key, &val);
-  if (rc == MDB_NOTFOUND)
-    return std::uint64_t{0};
-  if (rc != 0)
-    return fail_mdb(rc, "mdb_get(checkpoints)");
-  if (val.mv_size != 8)
-    return fail(errc::corrupt, "checkpoint: bad value size");
-  return get_be64(val.mv_data);
-}
-
-result<void> write_checkpoint(MDB_txn* txn, MDB_dbi checkpoints,
-                              std::string_view name, std::uint64_t seq) {
-  auto key = as_val(name);
-  char b[8];
-  put_be64(b, seq);
-  MDB_val val{8, b};
-  if (auto rc = mdb_put(txn, checkpoints, &key, &val, 0); rc != 0)
-    return fail_mdb(rc, "mdb_put(checkpoints)");
-  return {};
-}
-
 audit_log::audit_log(environment& env, const event_store& store,
                      audited_fn audited, MDB_dbi records, MDB_dbi checkpoints,
                      MDB_dbi events)

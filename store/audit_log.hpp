@@ -93,12 +93,4 @@ private:
   MDB_dbi records_, checkpoints_, events_;
 };
 
-/// Reads a consumer's checkpoint (0 when none) inside a transaction.
-result<std::uint64_t> read_checkpoint(MDB_txn* txn, MDB_dbi checkpoints,
-                                      std::string_view consumer);
-
-/// Writes a consumer's checkpoint inside a write transaction.
-result<void> write_checkpoint(MDB_txn* txn, MDB_dbi checkpoints,
-                              std::string_view consumer, std::uint64_t seq);
-
 } // namespace switchboard::store

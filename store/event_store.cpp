@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <shared_mutex>
 #include <unordered_map>
 
@@ -28,9 +29,6 @@ constexpr const char* by_type_db = "by_type";
 constexpr const char* by_time_db = "by_time";
 constexpr const char* by_company_db = "by_company";
 constexpr const char* checkpoints_db = "checkpoints";
-
-/// The checkpoint of the streams database: every event up to it is there.
-constexpr std::string_view streams_checkpoint = "streams_index";
 
 /// A key of the event_ids database. UUID text (any case) becomes a tag byte
 /// 1 and the 16 bytes; anything else a tag byte 0 and the id's bytes.
@@ -146,15 +144,46 @@ struct mem_owner {
   std::uint64_t version = 0;
 };
 
+/// The last entry of `slot` in the streams database, if it has any.
+struct slot_head {
+  std::uint64_t version = 0;
+  std::uint64_t seq = 0;
+};
+
+/// Positions `c` on the last key under `slot` (one seek).
+result<std::optional<slot_head>> last_in_slot(MDB_cursor* c,
+                                              std::uint64_t slot) {
+  stream_key k{slot, ~std::uint64_t{0}};
+  auto key = k.val();
+  MDB_val val;
+  auto rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
+  if (rc == 0) {
+    if (key.mv_size != 16 || get_be64(key.mv_data) != slot)
+      rc = mdb_cursor_get(c, &key, &val, MDB_PREV);
+  } else if (rc == MDB_NOTFOUND) {
+    rc = mdb_cursor_get(c, &key, &val, MDB_LAST);
+  }
+  if (rc == MDB_NOTFOUND)
+    return std::optional<slot_head>{};
+  if (rc != 0)
+    return fail_mdb(rc, "mdb_cursor_get(streams)");
+  if (key.mv_size != 16 || val.mv_size != 8)
+    return fail(errc::corrupt, "streams: bad key or value size");
+  if (get_be64(key.mv_data) != slot)
+    return std::optional<slot_head>{};
+  return std::optional<slot_head>{
+      slot_head{get_be64(static_cast<const char*>(key.mv_data) + 8),
+                get_be64(val.mv_data)}};
+}
+
 /// Finds the stream of (`type`, `id`), starting at slot `hash`. A slot that
-/// memory knows (`mem(slot)`: entries not yet flushed, always the newest)
-/// is decided there; otherwise with one cursor positioning per probe: the
-/// last key under a slot gives the stream's version, and its event (any
-/// event of a slot has the stream's aggregate type and id) tells whether
-/// the slot is this stream's.
-/// The writer's memory is never behind the database, so it skips the
-/// database for a slot memory knows; a process that only reads may be
-/// behind (`db_too`), and takes the higher version.
+/// memory knows (`mem(slot)`: entries not yet flushed) is decided there;
+/// otherwise the last entry under the slot gives the stream's version, and
+/// its event (any event of a slot has the stream's aggregate type and id)
+/// tells whether the slot is this stream's. The writer's memory is never
+/// behind the database, so it skips the database for a slot memory knows;
+/// a process that only reads may be behind (`db_too`), and takes the
+/// higher version.
 template <class Mem>
 result<stream_slot> find_stream(MDB_txn* txn, MDB_cursor* c, MDB_dbi events,
                                 std::uint64_t hash, std::string_view type,
@@ -166,46 +195,22 @@ result<stream_slot> find_stream(MDB_txn* txn, MDB_cursor* c, MDB_dbi events,
     if (m.type != nullptr) {
       if (*m.type != type || *m.id != id)
         continue;
-      if (!db_too)
-        return stream_slot{slot, true, m.version};
-      stream_key k{slot, ~std::uint64_t{0}};
-      auto key = k.val();
-      MDB_val val;
-      auto rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
-      if (rc == 0) {
-        if (key.mv_size != 16 || get_be64(key.mv_data) != slot)
-          rc = mdb_cursor_get(c, &key, &val, MDB_PREV);
-      } else if (rc == MDB_NOTFOUND) {
-        rc = mdb_cursor_get(c, &key, &val, MDB_LAST);
-      }
-      if (rc != 0 && rc != MDB_NOTFOUND)
-        return fail_mdb(rc, "mdb_cursor_get(streams)");
       auto version = m.version;
-      if (rc == 0 && key.mv_size == 16 && get_be64(key.mv_data) == slot)
-        version = std::max(version,
-                           get_be64(static_cast<const char*>(key.mv_data) + 8));
+      if (db_too) {
+        auto head = last_in_slot(c, slot);
+        if (!head)
+          return make_unexpected(head.error());
+        if (*head)
+          version = std::max(version, (*head)->version);
+      }
       return stream_slot{slot, true, version};
     }
-    stream_key k{slot, ~std::uint64_t{0}};
-    auto key = k.val();
-    MDB_val val;
-    auto rc = mdb_cursor_get(c, &key, &val, MDB_SET_RANGE);
-    if (rc == 0) {
-      if (key.mv_size != 16 || get_be64(key.mv_data) != slot)
-        rc = mdb_cursor_get(c, &key, &val, MDB_PREV);
-    } else if (rc == MDB_NOTFOUND) {
-      rc = mdb_cursor_get(c, &key, &val, MDB_LAST);
-    }
-    if (rc == MDB_NOTFOUND)
+    auto head = last_in_slot(c, slot);
+    if (!head)
+      return make_unexpected(head.error());
+    if (!*head)
       return stream_slot{slot, false, 0};
-    if (rc != 0)
-      return fail_mdb(rc, "mdb_cursor_get(streams)");
-    if (key.mv_size != 16 || val.mv_size != 8)
-      return fail(errc::corrupt, "streams: bad key or value size");
-    if (get_be64(key.mv_data) != slot)
-      return stream_slot{slot, false, 0};
-    auto version = get_be64(static_cast<const char*>(key.mv_data) + 8);
-    auto last = load(txn, events, get_be64(val.mv_data));
+    auto last = load(txn, events, (*head)->seq);
     if (!last) {
       auto err = last.error();
       if (err.code == errc::not_found)
@@ -213,7 +218,7 @@ result<stream_slot> find_stream(MDB_txn* txn, MDB_cursor* c, MDB_dbi events,
       return make_unexpected(std::move(err));
     }
     if (last->aggregate_type == type && last->aggregate_id == id)
-      return stream_slot{slot, true, version};
+      return stream_slot{slot, true, (*head)->version};
   }
   return fail(errc::corrupt, "streams: more than 64 colliding stream hashes");
 }
@@ -227,22 +232,6 @@ mem_owner owner_in(const tail_map& tails, std::uint64_t slot) {
   if (i == tails.end() || i->second.entries.empty())
     return {};
   return {&i->second.type, &i->second.id, i->second.entries.back().version};
-}
-
-/// Reads a checkpoint; `found` tells whether it exists.
-result<std::uint64_t> get_checkpoint(MDB_txn* txn, MDB_dbi dbi,
-                                     std::string_view name, bool& found) {
-  auto key = as_val(name);
-  MDB_val val;
-  auto rc = mdb_get(txn, dbi, &key, &val);
-  found = rc == 0;
-  if (rc == MDB_NOTFOUND)
-    return std::uint64_t{0};
-  if (rc != 0)
-    return fail_mdb(rc, "mdb_get(checkpoints)");
-  if (val.mv_size != 8)
-    return fail(errc::corrupt, "checkpoint: bad value size");
-  return get_be64(val.mv_data);
 }
 
 /// Puts at the right edge of the tree when `key` sorts after its last key
@@ -453,7 +442,8 @@ result<void> event_store::recover_stream_tails() {
     return make_unexpected(txn.error());
   auto* t = txn->handle();
   bool found = false;
-  auto through = get_checkpoint(t, db_.checkpoints, streams_checkpoint, found);
+  auto through
+      = read_checkpoint(t, db_.checkpoints, streams_checkpoint, &found);
   if (!through)
     return make_unexpected(through.error());
   cursor_guard sc;
@@ -481,14 +471,9 @@ result<void> event_store::recover_stream_tails() {
     // Settle it now: once later events commit, the rule above would take
     // their (unflushed) entries for flushed ones.
     auto value = *through;
-    auto ok = writer_.execute([this, value](write_txn& w) -> result<void> {
-      char b[8];
-      put_be64(b, value);
-      auto k = as_val(streams_checkpoint);
-      auto v = as_val(b, 8);
-      if (auto rc = mdb_put(w.handle(), db_.checkpoints, &k, &v, 0); rc != 0)
-        return fail_mdb(rc, "mdb_put(checkpoints)");
-      return {};
+    auto ok = writer_.execute([this, value](write_txn& w) {
+      return write_checkpoint(w.handle(), db_.checkpoints, streams_checkpoint,
+                              value);
     });
     if (!ok)
       return ok;
@@ -619,15 +604,9 @@ result<void> event_store::flush_step(write_txn& txn) {
   auto c = txn.cursor(db_.streams);
   if (!c)
     return make_unexpected(c.error());
-  auto put_checkpoint = [&](std::uint64_t seq) -> result<void> {
-    char b[8];
-    put_be64(b, seq);
-    auto key = as_val(streams_checkpoint);
-    auto val = as_val(b, 8);
-    if (auto rc = mdb_put(txn.handle(), db_.checkpoints, &key, &val, 0);
-        rc != 0)
-      return fail_mdb(rc, "mdb_put(checkpoints)");
-    return {};
+  auto put_checkpoint = [&](std::uint64_t seq) {
+    return write_checkpoint(txn.handle(), db_.checkpoints, streams_checkpoint,
+                            seq);
   };
   if (T.flush_next == 0)
     // The checkpoint exists before the first flushed entry does, so that

@@ -122,6 +122,10 @@ public:
 
   ~event_store();
 
+  /// The checkpoint (database `checkpoints`) up to which every event is in
+  /// the streams database.
+  static constexpr std::string_view streams_checkpoint = "streams_index";
+
   /// Returns the default stream hash of (aggregate type, aggregate id).
   static std::uint64_t default_stream_hash(std::string_view aggregate_type,
                                            std::string_view aggregate_id);

@@ -11,6 +11,7 @@
 
 #include <lmdb.h>
 
+#include "store/codec.hpp"
 #include "store/error.hpp"
 
 namespace switchboard::store {
@@ -51,6 +52,37 @@ auto guarded(const char* what, F&& f) -> decltype(f()) {
   } catch (const std::exception& e) {
     return store::fail(errc::internal, std::string{what} + ": " + e.what());
   }
+}
+
+/// Reads a consumer's checkpoint (database `checkpoints`, key `name`)
+/// inside a transaction: 0 when there is none; `found` tells which.
+inline result<std::uint64_t> read_checkpoint(MDB_txn* txn, MDB_dbi checkpoints,
+                                             std::string_view name,
+                                             bool* found = nullptr) {
+  auto key = as_val(name);
+  MDB_val val;
+  auto rc = mdb_get(txn, checkpoints, &key, &val);
+  if (found != nullptr)
+    *found = rc == 0;
+  if (rc == MDB_NOTFOUND)
+    return std::uint64_t{0};
+  if (rc != 0)
+    return fail_mdb(rc, "mdb_get(checkpoints)");
+  if (val.mv_size != 8)
+    return fail(errc::corrupt, "checkpoint: bad value size");
+  return get_be64(val.mv_data);
+}
+
+/// Writes a consumer's checkpoint inside a write transaction.
+inline result<void> write_checkpoint(MDB_txn* txn, MDB_dbi checkpoints,
+                                     std::string_view name, std::uint64_t seq) {
+  auto key = as_val(name);
+  char b[8];
+  put_be64(b, seq);
+  MDB_val val{8, b};
+  if (auto rc = mdb_put(txn, checkpoints, &key, &val, 0); rc != 0)
+    return fail_mdb(rc, "mdb_put(checkpoints)");
+  return {};
 }
 
 } // namespace switchboard::store

@@ -184,7 +184,9 @@ std::uint64_t add_failed_job(node_store& st, std::uint64_t seq,
 }
 
 /// Deletes the first entry of the named database with a raw LMDB write.
-void delete_first_entry(const std::string& data, const char* db) {
+/// Runs `fn` on a cursor over `db` in a write transaction of its own.
+template <class F>
+void edit_db(const std::string& data, const char* db, F fn) {
   auto env = store::environment::open(store_at(data));
   BOOST_REQUIRE(env);
   auto dbi = (*env)->open_db(db);
@@ -193,31 +195,29 @@ void delete_first_entry(const std::string& data, const char* db) {
   BOOST_REQUIRE(txn);
   MDB_cursor* c = nullptr;
   BOOST_REQUIRE(mdb_cursor_open(txn->handle(), *dbi, &c) == 0);
-  MDB_val k, v;
-  BOOST_REQUIRE(mdb_cursor_get(c, &k, &v, MDB_FIRST) == 0);
-  BOOST_REQUIRE(mdb_cursor_del(c, 0) == 0);
+  fn(c);
   mdb_cursor_close(c);
   BOOST_REQUIRE(txn->commit());
+}
+
+void delete_first_entry(const std::string& data, const char* db) {
+  edit_db(data, db, [](MDB_cursor* c) {
+    MDB_val k, v;
+    BOOST_REQUIRE(mdb_cursor_get(c, &k, &v, MDB_FIRST) == 0);
+    BOOST_REQUIRE(mdb_cursor_del(c, 0) == 0);
+  });
 }
 
 /// Overwrites the value of the last entry of `db` with bytes that do not
 /// decode.
 void garble_last_entry(const std::string& data, const char* db) {
-  auto env = store::environment::open(store_at(data));
-  BOOST_REQUIRE(env);
-  auto dbi = (*env)->open_db(db);
-  BOOST_REQUIRE(dbi);
-  auto txn = (*env)->begin_write();
-  BOOST_REQUIRE(txn);
-  MDB_cursor* c = nullptr;
-  BOOST_REQUIRE(mdb_cursor_open(txn->handle(), *dbi, &c) == 0);
-  MDB_val k, v;
-  BOOST_REQUIRE(mdb_cursor_get(c, &k, &v, MDB_LAST) == 0);
-  char junk[3] = {'\x7f', '\x7f', '\x7f'};
-  MDB_val garbage{sizeof junk, junk};
-  BOOST_REQUIRE(mdb_cursor_put(c, &k, &garbage, MDB_CURRENT) == 0);
-  mdb_cursor_close(c);
-  BOOST_REQUIRE(txn->commit());
+  edit_db(data, db, [](MDB_cursor* c) {
+    MDB_val k, v;
+    BOOST_REQUIRE(mdb_cursor_get(c, &k, &v, MDB_LAST) == 0);
+    char junk[3] = {'\x7f', '\x7f', '\x7f'};
+    MDB_val garbage{sizeof junk, junk};
+    BOOST_REQUIRE(mdb_cursor_put(c, &k, &garbage, MDB_CURRENT) == 0);
+  });
 }
 
 bool option_exists(std::string_view key) {
