@@ -13,6 +13,7 @@ packages=(
   libcurl4-openssl-dev
   libbenchmark-dev
   libssl-dev
+  libjemalloc-dev
   python3 curl
   wrk nginx
 )

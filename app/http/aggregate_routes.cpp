@@ -107,13 +107,16 @@ void send_command(const context_ptr& ctx, std::string type, std::string id,
   }
   auto router = ctx->node().router();
   ctx->with_actor([ctx, router, cmd, ok_status](caf::event_based_actor* self) {
-    self->request(router, command_timeout, command_atom::value, cmd)
+    bridge_deadline d{self, command_timeout, ctx};
+    self->request(router, caf::infinite, command_atom::value, cmd)
         .then(
-            [ctx, ok_status](const command_result& res) {
-              respond_state(ctx, res.created ? 201 : ok_status, res);
+            [ctx, ok_status, d](const command_result& res) {
+              if (d.settle())
+                respond_state(ctx, res.created ? 201 : ok_status, res);
             },
-            [ctx](caf::error& e) {
-              fail_with(*ctx, e);
+            [ctx, d](caf::error& e) {
+              if (d.settle())
+                fail_with(*ctx, e);
             });
   });
 }
@@ -141,24 +144,28 @@ void get_state(const context_ptr& ctx, std::string type) {
     return;
   }
   auto router = ctx->node().router();
-  ctx->with_actor([ctx, router, type, company,
-                   id](caf::event_based_actor* self) {
-    self->request(router, command_timeout, get_atom::value, type, company, id)
-        .then(
-            [ctx](const std::string& state) {
-              json::error_code ec;
-              auto v = json::parse(state, ec);
-              std::vector<std::pair<std::string, std::string>> headers;
-              if (!ec && v.is_object())
-                if (const auto* ver = v.as_object().if_contains("version"))
-                  headers.emplace_back("ETag",
-                                       "\"" + json::serialize(*ver) + "\"");
-              ctx->respond(200, v, std::move(headers));
-            },
-            [ctx](caf::error& e) {
-              fail_with(*ctx, e);
-            });
-  });
+  ctx->with_actor(
+      [ctx, router, type, company, id](caf::event_based_actor* self) {
+        bridge_deadline d{self, command_timeout, ctx};
+        self->request(router, caf::infinite, get_atom::value, type, company, id)
+            .then(
+                [ctx, d](const std::string& state) {
+                  if (!d.settle())
+                    return;
+                  json::error_code ec;
+                  auto v = json::parse(state, ec);
+                  std::vector<std::pair<std::string, std::string>> headers;
+                  if (!ec && v.is_object())
+                    if (const auto* ver = v.as_object().if_contains("version"))
+                      headers.emplace_back("ETag",
+                                           "\"" + json::serialize(*ver) + "\"");
+                  ctx->respond(200, v, std::move(headers));
+                },
+                [ctx, d](caf::error& e) {
+                  if (d.settle())
+                    fail_with(*ctx, e);
+                });
+      });
 }
 
 void add_entity(router& r, const std::string& plural, const std::string& type,
@@ -325,15 +332,19 @@ void add_aggregate_routes(router& r) {
         }
         auto router = ctx->node().router();
         ctx->with_actor([=](caf::event_based_actor* self) {
-          self->request(router, command_timeout, availability_atom::value,
+          bridge_deadline d{self, command_timeout, ctx};
+          self->request(router, caf::infinite, availability_atom::value,
                         company, staff, service, date)
               .then(
-                  [ctx](const std::string& answer) {
+                  [ctx, d](const std::string& answer) {
+                    if (!d.settle())
+                      return;
                     json::error_code ec;
                     ctx->respond(200, json::parse(answer, ec));
                   },
-                  [ctx](caf::error& e) {
-                    fail_with(*ctx, e);
+                  [ctx, d](caf::error& e) {
+                    if (d.settle())
+                      fail_with(*ctx, e);
                   });
         });
       },

@@ -11,8 +11,11 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/sec.hpp>
 #include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
 
+#include <actors/deadlines.hpp>
 #include <actors/errors.hpp>
+#include <actors/interfaces.hpp>
 #include <actors/log.hpp>
 #include <app/http/context.hpp>
 
@@ -31,8 +34,19 @@ namespace switchboard::app::http {
 
 namespace {
 
-caf::behavior bridge_actor(caf::event_based_actor* self) {
+struct bridge_state {
+  /// The deadlines of the requests its tasks have in flight.
+  deadlines pending;
+  static inline const char* name = "http.bridge";
+};
+
+using bridge_actor_type = caf::stateful_actor<bridge_state>;
+
+caf::behavior bridge_actor(bridge_actor_type* self) {
   return {
+      [self](expire_atom) {
+        on_expiry_tick(self, self->state.pending, expire_atom::value);
+      },
       [self](bridge_task& t) {
         try {
           t.fn(self);
@@ -85,6 +99,31 @@ void bridge::stop() {
   caf::scoped_actor self{*impl_->sys};
   for (auto& a : impl_->actors)
     self->wait_for(a);
+}
+
+struct bridge_deadline::state {
+  deadlines* table = nullptr;
+  deadlines::handle h;
+};
+
+bridge_deadline::bridge_deadline(caf::event_based_actor* self,
+                                 std::chrono::milliseconds timeout,
+                                 std::shared_ptr<request_context> ctx)
+    : st_(std::make_shared<state>()) {
+  // Tasks run on bridge actors only (see bridge::post).
+  auto* bridge_self = static_cast<bridge_actor_type*>(self);
+  auto& table = bridge_self->state.pending;
+  st_->table = &table;
+  st_->h = table.add(self->clock().now() + timeout, [ctx, timeout] {
+    ctx->fail(504, "timeout",
+              "the runtime did not answer in " + std::to_string(timeout.count())
+                  + " ms");
+  });
+  arm_expiry(bridge_self, table, expire_atom::value);
+}
+
+bool bridge_deadline::settle() const {
+  return st_->table->settle(st_->h);
 }
 
 void fail_with(request_context& ctx, const caf::error& err) {

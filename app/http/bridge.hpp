@@ -7,6 +7,7 @@
 // the answer back onto the connection's strand. Posting never blocks and
 // no scoped_actor is made per request.
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -48,6 +49,33 @@ public:
 private:
   struct impl;
   std::unique_ptr<impl> impl_;
+};
+
+/// The deadline of one request a task sends: kept in the running bridge
+/// actor's deadline table, which has one tick in flight for the earliest
+/// deadline, instead of a CAF request timeout per request (each of which
+/// costs two trips through CAF's clock thread and a late message):
+///
+///     auto d = bridge_deadline(self, 30s, ctx);
+///     self->request(dest, caf::infinite, ...).then(
+///         [=](reply r) { if (d.settle()) ... },
+///         [=](caf::error& e) { if (d.settle()) fail_with(*ctx, e); });
+///
+/// When the deadline passes first, `ctx` answers 504 and the reply, if
+/// it comes, is dropped. Only for tasks run by the bridge (`self` is a
+/// bridge actor); callbacks run on that actor, so no locking.
+class bridge_deadline {
+public:
+  bridge_deadline(caf::event_based_actor* self,
+                  std::chrono::milliseconds timeout,
+                  std::shared_ptr<request_context> ctx);
+
+  /// True for the first of the answer and the timeout: go on.
+  bool settle() const;
+
+private:
+  struct state;
+  std::shared_ptr<state> st_;
 };
 
 /// Answers `ctx` with an error an actor reported: the runtime's codes map

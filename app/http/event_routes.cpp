@@ -315,10 +315,13 @@ void append_event(const context_ptr& ctx) {
   req.events.push_back(std::move(env));
   ctx->with_actor([ctx, req = std::move(req)](caf::event_based_actor* self) {
     auto stored = std::make_shared<envelope>(req.events.front());
-    self->request(ctx->node().dispatcher(), dispatch_timeout,
-                  dispatch_atom::value, req)
+    bridge_deadline d{self, dispatch_timeout, ctx};
+    self->request(ctx->node().dispatcher(), caf::infinite, dispatch_atom::value,
+                  req)
         .then(
-            [ctx, stored](dispatch_result& r) {
+            [ctx, stored, d](dispatch_result& r) {
+              if (!d.settle())
+                return;
               if (!r.sequences.empty())
                 stored->sequence = r.sequences.front();
               if (!r.versions.empty())
@@ -331,7 +334,9 @@ void append_event(const context_ptr& ctx) {
               o["event"] = to_cloudevent(*stored);
               ctx->respond(201, o);
             },
-            [ctx, stored](caf::error& e) {
+            [ctx, stored, d](caf::error& e) {
+              if (!d.settle())
+                return;
               if (runtime_code(e) != runtime_errc::version_conflict) {
                 fail_with(*ctx, e);
                 return;
