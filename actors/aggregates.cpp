@@ -324,6 +324,7 @@ void commit_decision(Self* self, aggregate_state& st, decision d,
     return;
   }
   dispatch_request req;
+  req.typed = true; // data serialized from typed events
   req.events = std::move(d.events);
   req.expect = st.version == 0 ? expect_kind::no_stream : expect_kind::exact;
   req.expected_version = st.version;
@@ -675,6 +676,7 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
           cal.booked.erase(id);
         auto rp = self->make_response_promise<command_result>();
         dispatch_request req;
+        req.typed = true; // data serialized from typed events
         req.events = std::move(d.events);
         if (req.events.empty())
           return command_result{id, st->version, {}, render_state(*st), false};

@@ -263,6 +263,7 @@ void append(
         then) {
   auto& s = self->state;
   dispatch_request req;
+  req.typed = true; // data serialized from typed events
   req.events = std::move(events);
   req.expect = s.rec.version == 0 ? expect_kind::no_stream : expect_kind::exact;
   req.expected_version = s.rec.version;

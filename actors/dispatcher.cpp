@@ -28,6 +28,9 @@ struct dispatch_job {
   caf::typed_response_promise<dispatch_result> promise;
   std::size_t event_index = 0;
   std::size_t listener_index = 0;
+  /// The AuditLogger's records went into the events' commit: its outcome
+  /// is known without asking it.
+  bool audited_in_commit = false;
 };
 
 store::expected_version to_store(const dispatch_request& req) {
@@ -60,6 +63,8 @@ caf::error validate(const dispatch_request& req) {
                                 at + ".aggregate_type: " + ev.type
                                     + " belongs to "
                                     + std::string{info->aggregate_type});
+    if (req.typed)
+      continue; // serialized from a typed event by the runtime itself
     if (auto ok = info->validate(ev.data); !ok)
       return make_runtime_error(runtime_errc::invalid_argument,
                                 at + ".data." + ok.error().field + ": "
@@ -98,6 +103,10 @@ void run_next_listener(self_ptr self, std::shared_ptr<dispatch_job> job) {
       continue;
     }
     const auto& spec = listeners[job->listener_index++];
+    if (job->audited_in_commit && spec.name == listener_names::audit_logger) {
+      job->result.sync_outcomes.push_back({spec.name, ev.id, true, {}, 0});
+      continue;
+    }
     auto handle = st.deps.sync_listeners.find(spec.name);
     if (handle == st.deps.sync_listeners.end()) {
       job->result.sync_outcomes.push_back(
@@ -181,6 +190,7 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
         }
         auto job = std::make_shared<dispatch_job>();
         job->promise = self->make_response_promise<dispatch_result>();
+        job->audited_in_commit = st.deps.audit != nullptr;
         // The outbox: everything the op computes lives in `out`, rebuilt on
         // each run because the writer may redo a batch.
         struct outcome {
@@ -231,8 +241,8 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
               out->queues.insert(spec.queue);
             }
           }
-          // The AuditLogger's record, in the events' commit: the logger
-          // then finds it written and answers at once.
+          // The AuditLogger's record, in the events' commit: durable with
+          // the events, so the dispatch does not ask the logger again.
           if (audit != nullptr)
             for (const auto& ev : out->events)
               if (has_sync_listener(*registry, ev.type,

@@ -53,6 +53,10 @@ struct dispatch_request {
   std::vector<envelope> events;
   expect_kind expect = expect_kind::any;
   std::uint64_t expected_version = 0;
+  /// Set by the runtime's aggregates, whose event data is serialized
+  /// from typed structs: the dispatcher skips decoding it again. Events
+  /// from outside (POST /api/events, imports) leave it false.
+  bool typed = false;
 };
 
 /// What one synchronous listener did with one event.

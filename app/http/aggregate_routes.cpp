@@ -56,12 +56,11 @@ event_metadata metadata_of(const context_ptr& ctx) {
 /// Answers with the aggregate's state and its version as ETag.
 void respond_state(const context_ptr& ctx, int status,
                    const command_result& res) {
-  json::error_code ec;
-  auto state = json::parse(res.state, ec);
+  // The state is JSON the aggregate rendered: passed on as it is.
   std::vector<std::pair<std::string, std::string>> headers{
       {"ETag", "\"" + std::to_string(res.version) + "\""}};
-  ctx->respond(status, ec ? json::value(json::object{}) : state,
-               std::move(headers));
+  ctx->respond_json(status, res.state.empty() ? "{}" : res.state,
+                    std::move(headers));
 }
 
 /// Sends command `name` for (`type`, `id`) with the request body as its

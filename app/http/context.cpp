@@ -98,6 +98,16 @@ void request_context::respond(
   deliver(std::move(r));
 }
 
+void request_context::respond_json(
+    int status, std::string json_text,
+    std::vector<std::pair<std::string, std::string>> headers) {
+  response r;
+  r.status = status;
+  r.body = std::move(json_text);
+  r.headers = std::move(headers);
+  deliver(std::move(r));
+}
+
 void request_context::respond_empty(int status) {
   response r;
   r.status = status;

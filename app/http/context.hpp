@@ -133,6 +133,12 @@ public:
   void respond(int status, const boost::json::value& body,
                std::vector<std::pair<std::string, std::string>> headers = {});
 
+  /// Answers `status` with `json_text`, a JSON document the runtime has
+  /// serialized already (not parsed again).
+  void respond_json(int status, std::string json_text,
+                    std::vector<std::pair<std::string, std::string>> headers
+                    = {});
+
   /// Answers 204 No Content.
   void respond_empty(int status = 204);
 
