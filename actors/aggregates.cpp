@@ -1,7 +1,9 @@
 #include "actors/aggregates.hpp"
 
 #include <algorithm>
+#include <memory>
 #include <optional>
+#include <unordered_map>
 
 #include <boost/json.hpp>
 
@@ -459,8 +461,37 @@ struct calendar_state {
   std::string broken;
   aggregate_deps deps;
   idle_watch idle;
+  /// Staff, services and customers this calendar has read, each as of
+  /// its stream version: reused while the version is unchanged.
+  std::unordered_map<std::string, std::shared_ptr<const aggregate_state>> seen;
   static inline const char* name = "calendar";
 };
+
+/// Bound of `calendar_state::seen` (emptied when reached).
+constexpr std::size_t max_seen = 1024;
+
+/// The state of (`type`, `id`) of the calendar's company: from `seen`
+/// when its stream is still at the version read, loaded otherwise. A
+/// version lookup costs one index probe; a load also reads and decodes
+/// every event of the stream.
+expected<std::shared_ptr<const aggregate_state>, caf::error>
+load_seen(calendar_state& cal, const std::string& type, const std::string& id) {
+  auto version = cal.deps.events->stream_version(type, id);
+  if (!version)
+    return make_unexpected(to_caf_error(version.error()));
+  auto key = type + '\n' + id;
+  if (auto i = cal.seen.find(key);
+      i != cal.seen.end() && i->second->version == *version)
+    return i->second;
+  auto loaded = load_aggregate(*cal.deps.events, type, cal.company_id, id);
+  if (!loaded)
+    return make_unexpected(loaded.error());
+  auto st = std::make_shared<const aggregate_state>(std::move(*loaded));
+  if (cal.seen.size() >= max_seen)
+    cal.seen.clear();
+  cal.seen[key] = st;
+  return st;
+}
 
 bool overlaps(const calendar_state& cal, timestamp_ms start, timestamp_ms end,
               const std::string& except) {
@@ -542,13 +573,12 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
         decision d;
         d.after = *st;
         auto& a = d.after.appt;
-        auto staff_state = load_aggregate(*cal.deps.events, "staff",
-                                          cal.company_id, cal.staff_id);
+        auto staff_state = load_seen(cal, "staff", cal.staff_id);
         if (!staff_state)
           return staff_state.error();
-        if (!staff_state->exists)
+        if (!(*staff_state)->exists)
           return invalid("staff_id", "no such staff member");
-        const auto& stf = staff_state->stf;
+        const auto& stf = (*staff_state)->stf;
         std::string release_from;
         if (cmd.name == "book") {
           if (st->exists)
@@ -561,17 +591,15 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
           auto source = p.str("source");
           if (!p.valid())
             return p.error();
-          auto svc = load_aggregate(*cal.deps.events, "service", cal.company_id,
-                                    *service_id);
+          auto svc = load_seen(cal, "service", *service_id);
           if (!svc)
             return svc.error();
-          if (!svc->exists)
+          if (!(*svc)->exists)
             p.problem("service_id", "no such service");
-          auto cust = load_aggregate(*cal.deps.events, "customer",
-                                     cal.company_id, *customer_id);
+          auto cust = load_seen(cal, "customer", *customer_id);
           if (!cust)
             return cust.error();
-          if (!cust->exists)
+          if (!(*cust)->exists)
             p.problem("customer_id", "no such customer");
           if (!p.valid())
             return p.error();
@@ -586,9 +614,9 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
           a.staff_id = cal.staff_id;
           a.customer_id = *customer_id;
           a.start_time = *start;
-          a.end_time = *start + svc->svc.duration_minutes * minute_ms;
+          a.end_time = *start + (*svc)->svc.duration_minutes * minute_ms;
           a.status = appointment_status::scheduled;
-          a.price_cents = svc->svc.price_cents;
+          a.price_cents = (*svc)->svc.price_cents;
           a.notes = notes ? *notes : std::string{};
           if (!within_hours(stf, a.start_time, a.end_time))
             return invalid("start_time", "outside the staff member's hours");
