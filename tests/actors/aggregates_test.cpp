@@ -194,6 +194,55 @@ BOOST_AUTO_TEST_CASE(booking_takes_the_slot_once) {
              != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(the_calendar_sees_later_changes_to_what_it_read) {
+  // The calendar reuses the staff, service and customer it has read while
+  // their streams stay at that version: every change must reach it.
+  seed();
+  auto first = book("a1", at(1, 10));
+  BOOST_REQUIRE(first);
+  BOOST_TEST(first->state.find("4500") != std::string::npos);
+  BOOST_REQUIRE(command("service", "s1", "update",
+                        {{"price_cents", 6000}, {"duration_minutes", 60}}));
+  auto second = book("a2", at(1, 12));
+  BOOST_REQUIRE_MESSAGE(second, (second ? "" : describe(second.error())));
+  BOOST_TEST(second->state.find("6000") != std::string::npos);
+  auto day0 = n.now() - n.now() % day_ms;
+  BOOST_TEST(second->state.find(format_rfc3339(day0 + day_ms + 13 * 3600000))
+             != std::string::npos);
+  // Shorter hours: 12:00 is now outside them.
+  boost::json::array hours;
+  for (const char* d : {"monday", "tuesday", "wednesday", "thursday", "friday",
+                        "saturday", "sunday"})
+    hours.push_back(boost::json::object{
+        {"day", d}, {"start_minute", 8 * 60}, {"end_minute", 11 * 60}});
+  BOOST_REQUIRE(
+      command("staff", "st1", "set_working_hours", {{"working_hours", hours}}));
+  auto outside = book("a3", at(2, 12));
+  BOOST_REQUIRE(!outside);
+  BOOST_TEST(describe(outside.error()).find("start_time") != std::string::npos);
+  // A customer the calendar found missing, created afterwards.
+  auto unknown = command("appointment", "a4", "book",
+                         {{"customer_id", "cu2"},
+                          {"service_id", "s1"},
+                          {"staff_id", "st1"},
+                          {"start_time", at(2, 9)}});
+  BOOST_REQUIRE(!unknown);
+  BOOST_REQUIRE(command("customer", "cu2", "create",
+                        {{"name", "Eve"}, {"phone", "+4930999"}}));
+  auto known = command("appointment", "a4", "book",
+                       {{"customer_id", "cu2"},
+                        {"service_id", "s1"},
+                        {"staff_id", "st1"},
+                        {"start_time", at(2, 9)}});
+  BOOST_REQUIRE_MESSAGE(known, (known ? "" : describe(known.error())));
+  // A deactivated staff member takes no bookings.
+  BOOST_REQUIRE(command("staff", "st1", "update", {{"active", false}}));
+  auto inactive = book("a5", at(3, 9));
+  BOOST_REQUIRE(!inactive);
+  BOOST_TEST(describe(inactive.error()).find("not active")
+             != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(fifty_concurrent_bookings_of_one_slot_give_one) {
   seed();
   auto results = std::make_shared<std::vector<caf::error>>();
