@@ -16,6 +16,7 @@
 #include <actors/node.hpp>
 #include <app/http/bridge.hpp>
 #include <app/http/routes.hpp>
+#include <app/http/state_cache.hpp>
 #include <messages/json.hpp>
 #include <messages/time.hpp>
 #include <store/event_store.hpp>
@@ -128,8 +129,21 @@ void get_state(const context_ptr& ctx, std::string type) {
   if (type != "call") {
     // The read side: the state folded from the stream in a read
     // transaction on this thread, without a trip through the actors.
-    auto loaded
-        = load_aggregate(*ctx->node().store().events, type, company, id);
+    // While the stream stays at the version a state was rendered from,
+    // that rendering is the answer.
+    auto& events = *ctx->node().store().events;
+    auto at = events.stream_version(type, id);
+    if (!at) {
+      ctx->fail_store(at.error());
+      return;
+    }
+    if (*at > 0)
+      if (auto body = ctx->states().find(type, id, company, *at)) {
+        ctx->respond_json(200, std::move(*body),
+                          {{"ETag", "\"" + std::to_string(*at) + "\""}});
+        return;
+      }
+    auto loaded = load_aggregate(events, type, company, id);
     if (!loaded) {
       fail_with(*ctx, loaded.error());
       return;
@@ -138,8 +152,11 @@ void get_state(const context_ptr& ctx, std::string type) {
       ctx->fail(404, "not_found", type + " " + id + " not found");
       return;
     }
-    auto version = "\"" + std::to_string(loaded->version) + "\"";
-    ctx->respond(200, state_json(*loaded), {{"ETag", std::move(version)}});
+    auto body = json::serialize(state_json(*loaded));
+    ctx->states().put(type, id, company, loaded->version, body);
+    ctx->respond_json(
+        200, std::move(body),
+        {{"ETag", "\"" + std::to_string(loaded->version) + "\""}});
     return;
   }
   auto router = ctx->node().router();

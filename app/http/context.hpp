@@ -29,6 +29,7 @@ class node;
 namespace switchboard::app::http {
 
 class bridge;
+class state_cache;
 
 /// A parsed HTTP request.
 struct request {
@@ -58,6 +59,8 @@ struct services {
   switchboard::node* node = nullptr;
   store::tenants* tenants = nullptr;
   http::bridge* bridge = nullptr;
+  /// Rendered aggregate states for GET (state_cache.hpp).
+  http::state_cache* states = nullptr;
 };
 
 /// Field name → problem, for 422 answers ("missing", "wrong_type", ...).
@@ -119,6 +122,9 @@ public:
   }
   http::bridge& bridge() const noexcept {
     return *svc_->bridge;
+  }
+  http::state_cache& states() const noexcept {
+    return *svc_->states;
   }
 
   /// Parses the body as JSON. On malformed or empty input answers 400

@@ -113,6 +113,8 @@ gateway::start(caf::actor_system& sys, switchboard::node& n,
   g->services_.node = &n;
   g->services_.tenants = g->tenants_.get();
   g->services_.bridge = g->bridge_.get();
+  g->states_ = std::make_unique<state_cache>();
+  g->services_.states = g->states_.get();
   auto* self = g.get();
   auto srv = server::start(opts.server, [self](const context_ptr& ctx) {
     dispatch(self->router_, self->services_, ctx);

@@ -9,6 +9,7 @@
 
 #include <app/http/router.hpp>
 #include <app/http/server.hpp>
+#include <app/http/state_cache.hpp>
 #include <messages/expected.hpp>
 
 namespace caf {
@@ -67,6 +68,7 @@ private:
   services services_;
   std::unique_ptr<store::tenants> tenants_;
   std::unique_ptr<http::bridge> bridge_;
+  std::unique_ptr<state_cache> states_;
   std::unique_ptr<server> server_;
 };
 

@@ -409,6 +409,33 @@ BOOST_AUTO_TEST_CASE(the_audit_log_is_read_by_company_and_by_model) {
   BOOST_TEST(bad_limit.status == 422);
 }
 
+BOOST_AUTO_TEST_CASE(get_answers_the_latest_state_of_an_aggregate) {
+  // GET answers from a rendering kept per stream version: every change
+  // must show, and another company must never get it.
+  daemon_fixture d;
+  http_client c{d.port};
+  auto made
+      = c.request("POST", "/api/customers",
+                  R"({"id":"cu1","name":"Ada","phone":"+4930123"})", d.acme);
+  BOOST_REQUIRE_EQUAL(made.status, 201);
+  for (int i = 0; i < 2; ++i) {
+    auto got = c.request("GET", "/api/customers/cu1", "", d.acme);
+    BOOST_REQUIRE_EQUAL(got.status, 200);
+    BOOST_TEST(got.json().at("name").as_string() == "Ada");
+    BOOST_TEST(got.header("etag") == "\"1\"");
+  }
+  auto upd = c.request("PATCH", "/api/customers/cu1", R"({"name":"Ada L."})",
+                       d.acme);
+  BOOST_REQUIRE_EQUAL(upd.status, 200);
+  auto after = c.request("GET", "/api/customers/cu1", "", d.acme);
+  BOOST_REQUIRE_EQUAL(after.status, 200);
+  BOOST_TEST(after.json().at("name").as_string() == "Ada L.");
+  BOOST_TEST(after.header("etag") == "\"2\"");
+  auto other = c.request("GET", "/api/customers/cu1", "", d.globex);
+  BOOST_TEST(other.status == 404);
+  BOOST_TEST(other.body.find("Ada") == std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(sigterm_stops_cleanly) {
   auto d = std::make_unique<daemon_fixture>();
   http_client c{d->port};
