@@ -15,6 +15,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
@@ -52,10 +53,22 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
       guards.emplace_back(iocs.back()->get_executor());
     }
     acceptor.emplace(*iocs.front());
+    thread_sessions.resize(n);
+    for (auto& ioc : iocs)
+      sweepers.push_back(std::make_unique<asio::steady_timer>(*ioc));
   }
 
   void accept();
   void refuse(tcp::socket sock);
+  /// Closes the sessions of thread `i` whose deadline has passed, every
+  /// `sweep_interval`: one timer per thread instead of one re-armed on
+  /// every read and write.
+  void sweep(std::size_t i);
+  std::chrono::milliseconds sweep_interval() const {
+    auto t = opts.read_timeout / 4;
+    return std::clamp<std::chrono::milliseconds>(
+        t, std::chrono::milliseconds{10}, std::chrono::milliseconds{1000});
+  }
   void request_done() {
     if (--in_flight == 0) {
       std::lock_guard<std::mutex> g{mtx};
@@ -68,6 +81,10 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   std::vector<std::unique_ptr<asio::io_context>> iocs;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>>
       guards;
+  /// Per thread: its sessions (touched on that thread only) and its sweep
+  /// timer.
+  std::vector<std::vector<std::weak_ptr<session>>> thread_sessions;
+  std::vector<std::unique_ptr<asio::steady_timer>> sweepers;
   std::size_t next_ioc = 0; // on the acceptor's thread
   std::optional<tcp::acceptor> acceptor;
   std::vector<std::thread> threads;
@@ -96,8 +113,11 @@ namespace {
 /// its answer, and reads the next (keep-alive).
 class session : public std::enable_shared_from_this<session> {
 public:
-  session(tcp::socket sock, std::shared_ptr<server::impl> srv)
-      : stream_(std::move(sock)), srv_(std::move(srv)) {
+  using clock = std::chrono::steady_clock;
+
+  session(tcp::socket sock, std::shared_ptr<server::impl> srv,
+          std::size_t thread)
+      : sock_(std::move(sock)), srv_(std::move(srv)), thread_(thread) {
     ++srv_->connections;
   }
 
@@ -118,18 +138,31 @@ public:
       srv_->sessions.emplace(this, weak_from_this());
     }
     beast::error_code ep_ec;
-    auto ep = stream_.socket().remote_endpoint(ep_ec);
+    auto ep = sock_.remote_endpoint(ep_ec);
     if (!ep_ec)
       remote_address_ = ep.address().to_string();
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+    asio::dispatch(sock_.get_executor(), [self = shared_from_this()] {
+      self->srv_->thread_sessions[self->thread_].push_back(self);
       self->do_read();
     });
+  }
+
+  /// On the session's thread: closes it when its deadline has passed.
+  /// Returns false once it is closed.
+  bool sweep(clock::time_point now) {
+    if (!sock_.is_open())
+      return false;
+    if (now >= deadline_) {
+      close();
+      return false;
+    }
+    return true;
   }
 
   /// On stop: closes the connection unless a request is in flight (that
   /// one closes after its answer). Runs on any thread.
   void close_if_idle() {
-    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+    asio::post(sock_.get_executor(), [self = shared_from_this()] {
       if (!self->busy_)
         self->close();
     });
@@ -144,16 +177,16 @@ private:
     parser_.emplace();
     parser_->body_limit(srv_->opts.body_limit);
     parser_->header_limit(srv_->opts.header_limit);
-    stream_.expires_after(srv_->opts.read_timeout);
+    deadline_ = clock::now() + srv_->opts.read_timeout;
     bhttp::async_read(
-        stream_, buffer_, *parser_,
+        sock_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, std::size_t) {
           self->on_read(ec);
         });
   }
 
   void on_read(beast::error_code ec) {
-    if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout
+    if (ec == bhttp::error::end_of_stream
         || ec == asio::error::operation_aborted) {
       close();
       return;
@@ -207,7 +240,7 @@ private:
     ++srv_->requests;
     ++srv_->in_flight;
     // The handler's own timeouts bound the wait; the socket does not.
-    stream_.expires_never();
+    deadline_ = clock::time_point::max();
     auto srv = srv_;
     auto ctx = std::make_shared<request_context>(
         std::move(req), [self = shared_from_this(), srv](response r) {
@@ -218,7 +251,7 @@ private:
           }
           // Inline when answered on the connection's own thread (reads
           // served there), queued to that thread otherwise.
-          asio::dispatch(self->stream_.get_executor(),
+          asio::dispatch(self->sock_.get_executor(),
                          [self, r = std::move(r)]() mutable {
                            self->write(std::move(r));
                          });
@@ -261,8 +294,8 @@ private:
     out_ += std::to_string(r.body.size());
     out_ += "\r\n\r\n";
     out_ += r.body;
-    stream_.expires_after(srv_->opts.read_timeout);
-    asio::async_write(stream_, asio::buffer(out_),
+    deadline_ = clock::now() + srv_->opts.read_timeout;
+    asio::async_write(sock_, asio::buffer(out_),
                       [self = shared_from_this(),
                        close_after](beast::error_code ec, std::size_t) {
                         self->busy_ = false;
@@ -287,23 +320,23 @@ private:
     res->keep_alive(false);
     res->body() = boost::json::serialize(error_body(code, message));
     res->prepare_payload();
-    stream_.expires_after(srv_->opts.read_timeout);
+    deadline_ = clock::now() + srv_->opts.read_timeout;
     bhttp::async_write(
-        stream_, *res,
+        sock_, *res,
         [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
           if (ec) {
             self->close();
             return;
           }
           beast::error_code ignored;
-          self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-          self->stream_.expires_after(std::chrono::seconds(2));
+          self->sock_.shutdown(tcp::socket::shutdown_send, ignored);
+          self->deadline_ = clock::now() + std::chrono::seconds(2);
           self->linger();
         });
   }
 
   void linger() {
-    stream_.async_read_some(
+    sock_.async_read_some(
         asio::buffer(scratch_),
         [self = shared_from_this()](beast::error_code ec, std::size_t) {
           if (ec) {
@@ -316,14 +349,17 @@ private:
 
   void close() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.socket().close(ignored);
+    sock_.shutdown(tcp::socket::shutdown_both, ignored);
+    sock_.close(ignored);
   }
 
-  beast::tcp_stream stream_;
+  tcp::socket sock_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::shared_ptr<server::impl> srv_;
+  std::size_t thread_; ///< Index of the thread (io_context) it runs on.
+  /// Closed by the thread's sweep after this (max: in a handler).
+  clock::time_point deadline_ = clock::time_point::max();
   std::string remote_address_;
   std::string out_; ///< The answer being written.
   bool keep_alive_ = true;
@@ -335,26 +371,45 @@ private:
 
 void server::impl::accept() {
   // Connections go to the threads in turn.
-  asio::any_io_executor ex = iocs[next_ioc++ % iocs.size()]->get_executor();
-  acceptor->async_accept(
-      ex, [self = shared_from_this()](beast::error_code ec, tcp::socket sock) {
-        if (ec) {
-          if (ec == asio::error::operation_aborted || self->stopping.load())
-            return;
-          log::get("http")->warn("accept failed: {}", ec.message());
-        } else if (self->stopping.load()) {
-          beast::error_code ignored;
-          sock.close(ignored);
-        } else if (self->connections.load() >= self->opts.max_connections) {
-          ++self->refused;
-          self->refuse(std::move(sock));
-        } else {
-          ++self->accepted;
-          std::make_shared<session>(std::move(sock), self)->start();
-        }
-        if (!self->stopping.load())
-          self->accept();
-      });
+  auto thread = next_ioc++ % iocs.size();
+  asio::any_io_executor ex = iocs[thread]->get_executor();
+  acceptor->async_accept(ex, [self = shared_from_this(),
+                              thread](beast::error_code ec, tcp::socket sock) {
+    if (ec) {
+      if (ec == asio::error::operation_aborted || self->stopping.load())
+        return;
+      log::get("http")->warn("accept failed: {}", ec.message());
+    } else if (self->stopping.load()) {
+      beast::error_code ignored;
+      sock.close(ignored);
+    } else if (self->connections.load() >= self->opts.max_connections) {
+      ++self->refused;
+      self->refuse(std::move(sock));
+    } else {
+      ++self->accepted;
+      std::make_shared<session>(std::move(sock), self, thread)->start();
+    }
+    if (!self->stopping.load())
+      self->accept();
+  });
+}
+
+void server::impl::sweep(std::size_t i) {
+  auto& t = *sweepers[i];
+  t.expires_after(sweep_interval());
+  t.async_wait([self = shared_from_this(), i](beast::error_code ec) {
+    if (ec || self->stopping.load())
+      return;
+    auto now = session::clock::now();
+    auto& list = self->thread_sessions[i];
+    list.erase(std::remove_if(list.begin(), list.end(),
+                              [now](const std::weak_ptr<session>& w) {
+                                auto s = w.lock();
+                                return !s || !s->sweep(now);
+                              }),
+               list.end());
+    self->sweep(i);
+  });
 }
 
 void server::impl::refuse(tcp::socket sock) {
@@ -420,6 +475,8 @@ server::start(server_options opts, request_fn on_request) {
     return make_unexpected("cannot listen on " + where + ": " + ec.message());
   p->port = p->acceptor->local_endpoint().port();
   p->accept();
+  for (std::size_t i = 0; i < p->iocs.size(); ++i)
+    p->sweep(i);
   for (auto& ioc : p->iocs)
     p->threads.emplace_back([p, ctx = ioc.get()] {
       ctx->run();
