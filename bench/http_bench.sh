@@ -366,7 +366,9 @@ done
 fill_secs=$(($(date +%s) - fill_start))
 rss=$(rss_mb)
 echo "rss: ${rss_start} MB after setup, ${rss} MB after $booked bookings" \
-  "(${fill_secs} s to fill)"
+  "(${fill_secs} s to fill; of it $(awk '/^RssAnon:/ { printf "%.0f", $2 / 1024 }' \
+    /proc/"$daemon_pid"/status) MB heap, $(awk '/^RssFile:/ { printf "%.0f", $2 / 1024 }' \
+    /proc/"$daemon_pid"/status) MB of LMDB's map and the binary's pages)"
 
 book_rps=$(field rps "$tmp/book.out")
 book_p99=$(awk -v u="$(field p99_us "$tmp/paced.out")" \
