@@ -468,7 +468,7 @@ struct calendar_state {
 };
 
 /// Bound of `calendar_state::seen` (emptied when reached).
-constexpr std::size_t max_seen = 1024;
+constexpr std::size_t max_seen = 256;
 
 /// The state of (`type`, `id`) of the calendar's company: from `seen`
 /// when its stream is still at the version read, loaded otherwise. A

@@ -190,13 +190,13 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
         }
         auto job = std::make_shared<dispatch_job>();
         job->promise = self->make_response_promise<dispatch_result>();
-        job->audited_in_commit = st.deps.audit != nullptr;
         // The outbox: everything the op computes lives in `out`, rebuilt on
         // each run because the writer may redo a batch.
         struct outcome {
           std::vector<envelope> events;
           std::uint32_t jobs = 0;
           std::set<std::string> queues;
+          bool audited = false; ///< Audit records written by this op.
         };
         auto out = std::make_shared<outcome>();
         auto input = std::make_shared<dispatch_request>(std::move(req));
@@ -208,6 +208,7 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
           out->events = input->events;
           out->jobs = 0;
           out->queues.clear();
+          out->audited = false;
           bool already_stored = false;
           auto seqs = events->append_in(txn, out->events, to_store(*input),
                                         &already_stored);
@@ -243,12 +244,14 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
           }
           // The AuditLogger's record, in the events' commit: durable with
           // the events, so the dispatch does not ask the logger again.
-          if (audit != nullptr)
+          if (audit != nullptr) {
             for (const auto& ev : out->events)
               if (has_sync_listener(*registry, ev.type,
                                     listener_names::audit_logger))
                 if (auto r = audit->record_in(txn, ev); !r)
                   return r;
+            out->audited = true;
+          }
           return {};
         };
         self->request(st.deps.writer, caf::infinite, write_atom::value,
@@ -265,6 +268,8 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
                   }
                   job->result.jobs_enqueued = out->jobs;
                   job->queues = std::move(out->queues);
+                  // An idempotent retry wrote no record: the logger checks.
+                  job->audited_in_commit = out->audited;
                   run_next_listener(self, job);
                 },
                 [=](caf::error& err) {

@@ -28,8 +28,8 @@ set_target_properties(lmdb::lmdb PROPERTIES IMPORTED_LOCATION ${LMDB_LIBRARY}
 # that in arena locks and consolidation, about a fifth of the daemon's CPU
 # on the booking path. jemalloc's thread caches do not. Sanitizer builds
 # keep the sanitizer's own allocator.
-find_library(JEMALLOC_LIBRARY jemalloc REQUIRED)
 add_library(switchboard_allocator INTERFACE)
 if(NOT SWITCHBOARD_SANITIZE)
+  find_library(JEMALLOC_LIBRARY jemalloc REQUIRED)
   target_link_libraries(switchboard_allocator INTERFACE ${JEMALLOC_LIBRARY})
 endif()

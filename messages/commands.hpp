@@ -110,7 +110,7 @@ inline bool operator==(const listener_outcome& a, const listener_outcome& b) {
 
 inline bool operator==(const dispatch_request& a, const dispatch_request& b) {
   return a.events == b.events && a.expect == b.expect
-         && a.expected_version == b.expected_version;
+         && a.expected_version == b.expected_version && a.typed == b.typed;
 }
 
 inline bool operator==(const dispatch_result& a, const dispatch_result& b) {

@@ -110,12 +110,12 @@ void send_command(const context_ptr& ctx, std::string type, std::string id,
     bridge_deadline d{self, command_timeout, ctx};
     self->request(router, caf::infinite, command_atom::value, cmd)
         .then(
-            [ctx, ok_status, d](const command_result& res) {
-              if (d.settle())
+            [ok_status, d](const command_result& res) {
+              if (auto ctx = d.settle())
                 respond_state(ctx, res.created ? 201 : ok_status, res);
             },
-            [ctx, d](caf::error& e) {
-              if (d.settle())
+            [d](caf::error& e) {
+              if (auto ctx = d.settle())
                 fail_with(*ctx, e);
             });
   });
@@ -134,7 +134,7 @@ void get_state(const context_ptr& ctx, std::string type) {
     auto& events = *ctx->node().store().events;
     auto at = events.stream_version(type, id);
     if (!at) {
-      ctx->fail_store(at.error());
+      fail_with(*ctx, to_caf_error(at.error()));
       return;
     }
     if (*at > 0)
@@ -165,8 +165,9 @@ void get_state(const context_ptr& ctx, std::string type) {
         bridge_deadline d{self, command_timeout, ctx};
         self->request(router, caf::infinite, get_atom::value, type, company, id)
             .then(
-                [ctx, d](const std::string& state) {
-                  if (!d.settle())
+                [d](const std::string& state) {
+                  auto ctx = d.settle();
+                  if (!ctx)
                     return;
                   json::error_code ec;
                   auto v = json::parse(state, ec);
@@ -177,8 +178,8 @@ void get_state(const context_ptr& ctx, std::string type) {
                                            "\"" + json::serialize(*ver) + "\"");
                   ctx->respond(200, v, std::move(headers));
                 },
-                [ctx, d](caf::error& e) {
-                  if (d.settle())
+                [d](caf::error& e) {
+                  if (auto ctx = d.settle())
                     fail_with(*ctx, e);
                 });
       });
@@ -352,14 +353,15 @@ void add_aggregate_routes(router& r) {
           self->request(router, caf::infinite, availability_atom::value,
                         company, staff, service, date)
               .then(
-                  [ctx, d](const std::string& answer) {
-                    if (!d.settle())
+                  [d](const std::string& answer) {
+                    auto ctx = d.settle();
+                    if (!ctx)
                       return;
                     json::error_code ec;
                     ctx->respond(200, json::parse(answer, ec));
                   },
-                  [ctx, d](caf::error& e) {
-                    if (d.settle())
+                  [d](caf::error& e) {
+                    if (auto ctx = d.settle())
                       fail_with(*ctx, e);
                   });
         });

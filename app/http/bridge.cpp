@@ -104,6 +104,7 @@ void bridge::stop() {
 struct bridge_deadline::state {
   deadlines* table = nullptr;
   deadlines::handle h;
+  std::shared_ptr<request_context> ctx;
 };
 
 bridge_deadline::bridge_deadline(caf::event_based_actor* self,
@@ -114,16 +115,20 @@ bridge_deadline::bridge_deadline(caf::event_based_actor* self,
   auto* bridge_self = static_cast<bridge_actor_type*>(self);
   auto& table = bridge_self->state.pending;
   st_->table = &table;
-  st_->h = table.add(self->clock().now() + timeout, [ctx, timeout] {
-    ctx->fail(504, "timeout",
-              "the runtime did not answer in " + std::to_string(timeout.count())
-                  + " ms");
+  st_->ctx = std::move(ctx);
+  std::weak_ptr<state> weak = st_;
+  st_->h = table.add(self->clock().now() + timeout, [weak] {
+    if (auto st = weak.lock())
+      if (auto c = std::move(st->ctx))
+        c->fail(504, "timeout", "the runtime did not answer in time");
   });
   arm_expiry(bridge_self, table, expire_atom::value);
 }
 
-bool bridge_deadline::settle() const {
-  return st_->table->settle(st_->h);
+std::shared_ptr<request_context> bridge_deadline::settle() const {
+  if (!st_->table->settle(st_->h))
+    return nullptr;
+  return std::move(st_->ctx);
 }
 
 void fail_with(request_context& ctx, const caf::error& err) {

@@ -56,22 +56,26 @@ private:
 /// deadline, instead of a CAF request timeout per request (each of which
 /// costs two trips through CAF's clock thread and a late message):
 ///
-///     auto d = bridge_deadline(self, 30s, ctx);
+///     bridge_deadline d{self, 30s, ctx};
 ///     self->request(dest, caf::infinite, ...).then(
-///         [=](reply r) { if (d.settle()) ... },
-///         [=](caf::error& e) { if (d.settle()) fail_with(*ctx, e); });
+///         [d](reply r) { if (auto ctx = d.settle()) ... },
+///         [d](caf::error& e) { if (auto ctx = d.settle()) fail_with(*ctx, e);
+///         });
 ///
-/// When the deadline passes first, `ctx` answers 504 and the reply, if
-/// it comes, is dropped. Only for tasks run by the bridge (`self` is a
-/// bridge actor); callbacks run on that actor, so no locking.
+/// The deadline holds the context, not the callbacks: when it passes
+/// first, the context answers 504 and is released at once (the
+/// connection with it), and the reply, if it comes, is dropped. Only for
+/// tasks run by the bridge (`self` is a bridge actor); callbacks run on
+/// that actor, so no locking.
 class bridge_deadline {
 public:
   bridge_deadline(caf::event_based_actor* self,
                   std::chrono::milliseconds timeout,
                   std::shared_ptr<request_context> ctx);
 
-  /// True for the first of the answer and the timeout: go on.
-  bool settle() const;
+  /// The request's context for the first of the answer and the timeout
+  /// (go on with it); null once the timeout has answered.
+  std::shared_ptr<request_context> settle() const;
 
 private:
   struct state;

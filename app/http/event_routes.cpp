@@ -319,8 +319,9 @@ void append_event(const context_ptr& ctx) {
     self->request(ctx->node().dispatcher(), caf::infinite, dispatch_atom::value,
                   req)
         .then(
-            [ctx, stored, d](dispatch_result& r) {
-              if (!d.settle())
+            [stored, d](dispatch_result& r) {
+              auto ctx = d.settle();
+              if (!ctx)
                 return;
               if (!r.sequences.empty())
                 stored->sequence = r.sequences.front();
@@ -334,8 +335,9 @@ void append_event(const context_ptr& ctx) {
               o["event"] = to_cloudevent(*stored);
               ctx->respond(201, o);
             },
-            [ctx, stored, d](caf::error& e) {
-              if (!d.settle())
+            [stored, d](caf::error& e) {
+              auto ctx = d.settle();
+              if (!ctx)
                 return;
               if (runtime_code(e) != runtime_errc::version_conflict) {
                 fail_with(*ctx, e);

@@ -387,7 +387,11 @@ void server::impl::accept() {
       self->refuse(std::move(sock));
     } else {
       ++self->accepted;
-      std::make_shared<session>(std::move(sock), self, thread)->start();
+      // Not make_shared: the thread's list holds a weak reference until
+      // its next sweep, which would keep a closed session's memory
+      // (buffers included) in the same block until then.
+      std::shared_ptr<session>(new session(std::move(sock), self, thread))
+          ->start();
     }
     if (!self->stopping.load())
       self->accept();
@@ -397,8 +401,12 @@ void server::impl::accept() {
 void server::impl::sweep(std::size_t i) {
   auto& t = *sweepers[i];
   t.expires_after(sweep_interval());
-  t.async_wait([self = shared_from_this(), i](beast::error_code ec) {
-    if (ec || self->stopping.load())
+  // A weak reference: the handler is owned by an io_context the server
+  // owns, and one still pending at stop must not keep the server alive.
+  // It goes on while the server drains, so that deadlines hold then too.
+  t.async_wait([weak = weak_from_this(), i](beast::error_code ec) {
+    auto self = weak.lock();
+    if (ec || !self)
       return;
     auto now = session::clock::now();
     auto& list = self->thread_sessions[i];
