@@ -126,6 +126,16 @@ BOOST_AUTO_TEST_CASE(an_idempotent_retry_stores_and_enqueues_once) {
              boost::test_tools::per_element());
   BOOST_TEST(again->jobs_enqueued == 0u);
   BOOST_TEST(all_jobs(n) == jobs);
+  // The retry's commit wrote no audit record: the AuditLogger is asked,
+  // finds the first one, and the log holds one record.
+  bool audited = false;
+  for (const auto& o : again->sync_outcomes)
+    if (o.listener == listener_names::audit_logger)
+      audited = o.ok;
+  BOOST_TEST(audited);
+  auto recs = n.node().store().audit->by_model("customer", "cu1", 0, 10);
+  BOOST_REQUIRE(recs);
+  BOOST_TEST(recs->size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(bad_input_is_refused_naming_the_field) {
