@@ -4,6 +4,7 @@
 #include <functional>
 #include <set>
 
+#include <caf/send.hpp>
 #include <caf/typed_response_promise.hpp>
 
 #include <actors/errors.hpp>
@@ -13,6 +14,7 @@
 #include <store/audit_log.hpp>
 #include <store/event_store.hpp>
 #include <store/job_queue.hpp>
+#include <store/writer.hpp>
 
 namespace switchboard {
 
@@ -174,6 +176,15 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
       [=](expire_atom) {
         on_expiry_tick(self, self->state.calls, expire_atom::value);
       },
+      [=](done_atom, std::uint64_t token, caf::error& err) {
+        auto& commits = self->state.commits;
+        auto i = commits.find(token);
+        if (i == commits.end())
+          return;
+        auto then = std::move(i->second);
+        commits.erase(i);
+        then(std::move(err));
+      },
       [=](dispatch_atom,
           dispatch_request& req) -> caf::result<dispatch_result> {
         auto& st = self->state;
@@ -254,28 +265,45 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
           }
           return {};
         };
-        self->request(st.deps.writer, caf::infinite, write_atom::value,
-                      make_write_op(op))
-            .then(
-                [=](ok_atom) {
-                  auto& st = self->state;
-                  st.counters.dispatched += out->events.size();
-                  st.counters.jobs_enqueued += out->jobs;
-                  job->events = std::move(out->events);
-                  for (const auto& ev : job->events) {
-                    job->result.sequences.push_back(ev.sequence);
-                    job->result.versions.push_back(ev.version);
-                  }
-                  job->result.jobs_enqueued = out->jobs;
-                  job->queues = std::move(out->queues);
-                  // An idempotent retry wrote no record: the logger checks.
-                  job->audited_in_commit = out->audited;
-                  run_next_listener(self, job);
-                },
-                [=](caf::error& err) {
-                  ++self->state.counters.rejected;
-                  job->promise.deliver(std::move(err));
-                });
+        auto committed = [=](caf::error err) {
+          if (err) {
+            ++self->state.counters.rejected;
+            job->promise.deliver(std::move(err));
+            return;
+          }
+          auto& st = self->state;
+          st.counters.dispatched += out->events.size();
+          st.counters.jobs_enqueued += out->jobs;
+          job->events = std::move(out->events);
+          for (const auto& ev : job->events) {
+            job->result.sequences.push_back(ev.sequence);
+            job->result.versions.push_back(ev.version);
+          }
+          job->result.jobs_enqueued = out->jobs;
+          job->queues = std::move(out->queues);
+          // An idempotent retry wrote no record: the logger checks.
+          job->audited_in_commit = out->audited;
+          run_next_listener(self, job);
+        };
+        if (auto* w = st.deps.direct_writer) {
+          auto token = st.next_commit++;
+          st.commits.emplace(token, std::move(committed));
+          dispatcher_actor me = self;
+          w->submit(std::move(op), [me, token](const store::result<void>& r) {
+            caf::anon_send(me, done_atom::value, token,
+                           r ? caf::error{} : to_caf_error(r.error()));
+          });
+        } else {
+          self->request(st.deps.writer, caf::infinite, write_atom::value,
+                        make_write_op(std::move(op)))
+              .then(
+                  [committed](ok_atom) {
+                    committed(caf::error{});
+                  },
+                  [committed](caf::error& err) {
+                    committed(std::move(err));
+                  });
+        }
         return job->promise;
       },
   };

@@ -1,8 +1,10 @@
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 
 #include <spdlog/logger.h>
 
@@ -29,6 +31,11 @@ struct dispatcher_deps {
   /// AuditLogger then only confirms it): one commit per dispatch.
   store::audit_log* audit = nullptr;
   store_writer_actor writer;
+  /// When set, each dispatch's commit goes to the writer thread directly
+  /// and its end comes back as (done, token, error): one message instead
+  /// of three through the store writer actor. Unset (a blocking writer,
+  /// in deterministic tests): through `writer`.
+  store::writer* direct_writer = nullptr;
   std::map<std::string, sync_listener_actor> sync_listeners;
   std::map<std::string, queue_supervisor_actor> queues;
   clock_fn clock;
@@ -48,6 +55,10 @@ struct dispatcher_state {
   dispatcher_counters counters;
   /// Deadlines of the sync listener calls in flight.
   deadlines calls;
+  /// Commits submitted to `deps.direct_writer`, by token: what to do when
+  /// each ends.
+  std::unordered_map<std::uint64_t, std::function<void(caf::error)>> commits;
+  std::uint64_t next_commit = 1;
   std::shared_ptr<spdlog::logger> log;
   static inline const char* name = "dispatcher";
 };

@@ -115,7 +115,10 @@ using queue_supervisor_actor = caf::typed_actor<
 using dispatcher_actor = caf::typed_actor<
     caf::replies_to<dispatch_atom, dispatch_request>::with<dispatch_result>,
     /// Times out the sync listener calls whose deadline has passed.
-    caf::reacts_to<expire_atom>>;
+    caf::reacts_to<expire_atom>,
+    /// A commit submitted to the writer thread directly has ended (token,
+    /// error or none).
+    caf::reacts_to<done_atom, std::uint64_t, caf::error>>;
 
 /// The tagged cache used by the read API and flushed by the
 /// CacheInvalidator.

@@ -262,6 +262,8 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
   dd.jobs = s.jobs.get();
   dd.audit = s.audit.get();
   dd.writer = n->writer_;
+  if (!opts.blocking_writer)
+    dd.direct_writer = s.writer.get();
   dd.sync_listeners = n->sync_;
   dd.queues = n->queues_;
   dd.clock = clock;

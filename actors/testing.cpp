@@ -39,6 +39,9 @@ event_fake::event_fake(caf::actor_system& sys,
             [](expire_atom) {
               // The fake runs no sync listeners, so it sets no deadlines.
             },
+            [](done_atom, std::uint64_t, const caf::error&) {
+              // The fake commits nothing.
+            },
         };
       });
 }
