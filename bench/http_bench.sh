@@ -16,12 +16,14 @@
 #              req/s at 4-5 ms a booking, closed loop; the rate reached is
 #              printed beside p99.
 #   3. get:    GET /api/appointments/{id}.
-#   4. nginx:  `return 200 "ok";` on 127.0.0.1, one worker per core.
+#   4. nginx:  `return 200 "ok";` on 127.0.0.1, one worker per core. GET
+#              and nginx alternate --rounds times (3; 1 with --quick), and
+#              each figure is the median of its rounds.
 #   5. rss:    the daemon's VmRSS after --bookings bookings in all (more
 #              bookings are made until that many got a 201).
 #
 # Usage: bench/http_bench.sh [--quick] [--seconds S] [--bookings N]
-#          [--staff N] [--connections C] [--book-connections C]
+#          [--staff N] [--connections C] [--book-connections C] [--rounds R]
 #          [--binary PATH | PATH]
 # Needs wrk and nginx (scripts/setup.sh installs them) and a built daemon
 # (default build/app/switchboard). Installs and builds nothing. The last
@@ -36,6 +38,7 @@ bookings=200000
 staff=128
 conns=64
 book_conns=128
+rounds=3
 # Paced run: connections * 1000 / (10 ms + latency) is about 10k req/s at
 # the ~4-5 ms a booking takes here.
 paced_conns=150
@@ -54,6 +57,7 @@ for a in "$@"; do
     seconds=3
     bookings=5000
     staff=16
+    rounds=1
   fi
 done
 while [ $# -gt 0 ]; do
@@ -64,6 +68,7 @@ while [ $# -gt 0 ]; do
   --staff) staff=$2 && shift ;;
   --connections) conns=$2 && shift ;;
   --book-connections) book_conns=$2 && shift ;;
+  --rounds) rounds=$2 && shift ;;
   --binary) bin=$2 && shift ;;
   -h | --help) usage && exit 0 ;;
   -*) echo "http_bench: unknown option $1" >&2 && usage >&2 && exit 2 ;;
@@ -300,17 +305,10 @@ HTTP_BENCH_DELAY_MS=10 book_run paced "$paced_conns" "$seconds"
 summary paced "POST paced (c=$paced_conns, 10 ms gaps)"
 drain
 
-# --- 3. GET one appointment -----------------------------------------------------
-cpu_snapshot >"$tmp/cpu2"
-wrk_run get -c"$conns" -d"${seconds}s" -s "$here/http_bench/get.lua" \
-  -H "Authorization: Bearer $token" "$url/api/appointments/probe"
-cpu_snapshot >"$tmp/cpu3"
-[ "$(field status_errors "$tmp/get.out")" -eq 0 ] \
-  || die "GET /api/appointments/probe answered errors: $(cat "$tmp/get.out")"
-summary get "GET /api/appointments/{id} (c=$conns)"
-cpu_report "$tmp/cpu2" "$tmp/cpu3" "$seconds"
-
-# --- 4. nginx, the loopback ceiling ---------------------------------------------
+# --- 3. and 4. GET one appointment, and nginx: the loopback ceiling ---------
+# The two alternate, --rounds times each, and each figure is the median of
+# its rounds: this VM's speed drifts from minute to minute, and a ratio of
+# two runs made a minute apart swings with it.
 nport=$(free_port)
 mkdir -p "$tmp/nginx"
 user_line=""
@@ -345,9 +343,40 @@ for _ in $(seq 100); do
     || die "nginx exited: $(cat "$tmp/nginx/out.log" "$tmp/nginx/error.log")"
   sleep 0.1
 done
-wrk_run nginx -c"$conns" -d"${seconds}s" -s "$here/http_bench/get.lua" \
-  "http://127.0.0.1:$nport/"
+
+# Copies the run of median rps among <name>1..<name>N to <name>.out.
+pick_median() { # name rounds
+  local r best
+  best=$(for ((r = 1; r <= $2; r++)); do
+    echo "$(field rps "$tmp/$1$r.out") $r"
+  done | sort -n | awk -v n="$2" 'NR == int((n + 1) / 2) { print $2 }')
+  cp "$tmp/$1$best.out" "$tmp/$1.out"
+}
+rounds_line() { # name rounds
+  local r
+  [ "$2" -gt 1 ] || return 0
+  printf '  rounds:'
+  for ((r = 1; r <= $2; r++)); do printf ' %s' "$(field rps "$tmp/$1$r.out")"; done
+  printf ' req/s; the median above\n'
+}
+
+for ((r = 1; r <= rounds; r++)); do
+  [ "$r" -eq 1 ] && cpu_snapshot >"$tmp/cpu2"
+  wrk_run "get$r" -c"$conns" -d"${seconds}s" -s "$here/http_bench/get.lua" \
+    -H "Authorization: Bearer $token" "$url/api/appointments/probe"
+  [ "$r" -eq 1 ] && cpu_snapshot >"$tmp/cpu3"
+  [ "$(field status_errors "$tmp/get$r.out")" -eq 0 ] \
+    || die "GET /api/appointments/probe answered errors: $(cat "$tmp/get$r.out")"
+  wrk_run "nginx$r" -c"$conns" -d"${seconds}s" -s "$here/http_bench/get.lua" \
+    "http://127.0.0.1:$nport/"
+done
+pick_median get "$rounds"
+pick_median nginx "$rounds"
+summary get "GET /api/appointments/{id} (c=$conns)"
+rounds_line get "$rounds"
+cpu_report "$tmp/cpu2" "$tmp/cpu3" "$seconds"
 summary nginx "nginx return 200 (c=$conns)"
+rounds_line nginx "$rounds"
 kill -QUIT "$nginx_pid" 2>/dev/null || true
 wait "$nginx_pid" 2>/dev/null || true
 nginx_pid=""
