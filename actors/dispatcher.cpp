@@ -177,13 +177,7 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
         on_expiry_tick(self, self->state.calls, expire_atom::value);
       },
       [=](done_atom, std::uint64_t token, caf::error& err) {
-        auto& commits = self->state.commits;
-        auto i = commits.find(token);
-        if (i == commits.end())
-          return;
-        auto then = std::move(i->second);
-        commits.erase(i);
-        then(std::move(err));
+        self->state.commits.finish(token, std::move(err));
       },
       [=](dispatch_atom,
           dispatch_request& req) -> caf::result<dispatch_result> {
@@ -286,13 +280,8 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
           run_next_listener(self, job);
         };
         if (auto* w = st.deps.direct_writer) {
-          auto token = st.next_commit++;
-          st.commits.emplace(token, std::move(committed));
-          dispatcher_actor me = self;
-          w->submit(std::move(op), [me, token](const store::result<void>& r) {
-            caf::anon_send(me, done_atom::value, token,
-                           r ? caf::error{} : to_caf_error(r.error()));
-          });
+          st.commits.submit(*w, dispatcher_actor{self}, std::move(op),
+                            store::isolation::validated, std::move(committed));
         } else {
           self->request(st.deps.writer, caf::infinite, write_atom::value,
                         make_write_op(std::move(op)))

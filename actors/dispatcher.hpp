@@ -1,15 +1,14 @@
 #pragma once
 
-#include <functional>
 #include <map>
 #include <memory>
 #include <string>
-#include <unordered_map>
 
 #include <spdlog/logger.h>
 
 #include <actors/clock.hpp>
 #include <actors/deadlines.hpp>
+#include <actors/direct_commit.hpp>
 #include <actors/interfaces.hpp>
 #include <actors/listener_registry.hpp>
 
@@ -55,10 +54,8 @@ struct dispatcher_state {
   dispatcher_counters counters;
   /// Deadlines of the sync listener calls in flight.
   deadlines calls;
-  /// Commits submitted to `deps.direct_writer`, by token: what to do when
-  /// each ends.
-  std::unordered_map<std::uint64_t, std::function<void(caf::error)>> commits;
-  std::uint64_t next_commit = 1;
+  /// Commits submitted to `deps.direct_writer`.
+  commit_table commits;
   std::shared_ptr<spdlog::logger> log;
   static inline const char* name = "dispatcher";
 };

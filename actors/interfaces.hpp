@@ -108,7 +108,9 @@ using queue_supervisor_actor = caf::typed_actor<
     /// Counts of the queue (LMDB) and of this supervisor.
     caf::replies_to<stats_atom>::with<queue_stats>,
     /// Stops leasing; answers once every running job has ended.
-    caf::replies_to<drain_atom>::with<ok_atom>>;
+    caf::replies_to<drain_atom>::with<ok_atom>,
+    /// A commit submitted to the writer thread directly has ended.
+    caf::reacts_to<done_atom, std::uint64_t, caf::error>>;
 
 /// The dispatcher: stores events with their outbox jobs in one transaction,
 /// runs the synchronous listeners, wakes the queues.

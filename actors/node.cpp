@@ -246,6 +246,8 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
     d.events = s.events.get();
     d.jobs = s.jobs.get();
     d.writer = n->writer_;
+    if (!opts.blocking_writer)
+      d.direct_writer = s.writer.get();
     d.listeners = std::move(list);
     d.context = ctx;
     d.clock = clock;

@@ -64,21 +64,38 @@ void job_ended(self_ptr self) {
   self->send(self, wake_atom::value);
 }
 
+/// Commits `op` (straight to the writer thread when it may, else through
+/// the store writer actor); then runs `ended(error or none)`.
+void submit(self_ptr self, store::writer::op_fn op, store::isolation iso,
+            std::function<void(caf::error)> ended) {
+  auto& st = self->state;
+  if (auto* w = st.deps.direct_writer) {
+    st.commits.submit(*w, queue_supervisor_actor{self}, std::move(op), iso,
+                      std::move(ended));
+    return;
+  }
+  self->request(st.deps.writer, caf::infinite, write_atom::value,
+                make_write_op(std::move(op), iso))
+      .then(
+          [ended](ok_atom) {
+            ended(caf::error{});
+          },
+          [ended](caf::error& err) {
+            ended(std::move(err));
+          });
+}
+
 /// Commits `op`; then runs `then(committed)` (after logging a failure).
 template <class Then>
 void commit(self_ptr self, store::writer::op_fn op, std::string what,
             Then then) {
-  self->request(self->state.deps.writer, caf::infinite, write_atom::value,
-                make_write_op(std::move(op)))
-      .then(
-          [then](ok_atom) mutable {
-            then(true);
-          },
-          [self, what, then](caf::error& err) mutable {
-            self->state.log->error("{} on queue {}: {}", what,
-                                   self->state.deps.queue, describe(err));
-            then(false);
-          });
+  submit(self, std::move(op), store::isolation::validated,
+         [self, what, then](caf::error err) mutable {
+           if (err)
+             self->state.log->error("{} on queue {}: {}", what,
+                                    self->state.deps.queue, describe(err));
+           then(!err);
+         });
 }
 
 job_request to_request(const store::job& j, envelope ev) {
@@ -358,17 +375,13 @@ void flush_acks(self_ptr self) {
     return {};
   };
   // Nested: an error after some acks must not leave them written.
-  self->request(st.deps.writer, caf::infinite, write_atom::value,
-                make_write_op(std::move(op), store::isolation::nested))
-      .then(
-          [finish](ok_atom) {
-            finish(true);
-          },
-          [self, finish, n = ids->size()](caf::error& err) {
-            self->state.log->error("acking {} job(s) on queue {}: {}", n,
-                                   self->state.deps.queue, describe(err));
-            finish(false);
-          });
+  submit(self, std::move(op), store::isolation::nested,
+         [self, finish, n = ids->size()](caf::error err) {
+           if (err)
+             self->state.log->error("acking {} job(s) on queue {}: {}", n,
+                                    self->state.deps.queue, describe(err));
+           finish(!err);
+         });
 }
 
 } // namespace
@@ -411,6 +424,9 @@ queue_supervisor_actor::behavior_type queue_supervisor(
   return {
       [self](wake_atom) {
         lease(self);
+      },
+      [self](done_atom, std::uint64_t token, caf::error& err) {
+        self->state.commits.finish(token, std::move(err));
       },
       [self](expire_atom) {
         on_expiry_tick(self, self->state.attempts, expire_atom::value);

@@ -12,6 +12,7 @@
 
 #include <actors/clock.hpp>
 #include <actors/deadlines.hpp>
+#include <actors/direct_commit.hpp>
 #include <actors/interfaces.hpp>
 #include <actors/listener_registry.hpp>
 #include <actors/listeners.hpp>
@@ -40,6 +41,10 @@ struct queue_deps {
   store::event_store* events = nullptr;
   store::job_queue* jobs = nullptr;
   store_writer_actor writer;
+  /// When set, the supervisor's commits (leases, acks, retries) go to the
+  /// writer thread directly (direct_commit.hpp); unset (a blocking writer,
+  /// in deterministic tests): through `writer`.
+  store::writer* direct_writer = nullptr;
   std::vector<listener_binding> listeners;
   /// Handed to each listener actor the supervisor (re)starts.
   listener_context context;
@@ -64,6 +69,8 @@ struct queue_supervisor_state {
   std::uint32_t in_flight = 0;
   /// Deadlines of the jobs handed to listener actors (their timeouts).
   deadlines attempts;
+  /// Commits submitted to `deps.direct_writer`.
+  commit_table commits;
   /// When the wake set by the last timer fires (0: none set).
   timestamp_ms timer_due = 0;
   /// Jobs whose listener answered ok, waiting for the next ack commit.
