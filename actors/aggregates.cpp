@@ -763,28 +763,27 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
              timestamp_ms day_start) -> caf::result<std::string> {
         auto& cal = self->state;
         cal.idle.touch(self->clock().now());
-        auto svc = load_aggregate(*cal.deps.events, "service", cal.company_id,
-                                  service_id);
+        auto svc = load_seen(cal, "service", service_id);
         if (!svc)
           return svc.error();
-        if (!svc->exists)
+        if (!(*svc)->exists)
           return invalid("service_id", "no such service");
-        auto stf = load_aggregate(*cal.deps.events, "staff", cal.company_id,
-                                  cal.staff_id);
-        if (!stf)
-          return stf.error();
-        if (!stf->exists)
+        auto stf_state = load_seen(cal, "staff", cal.staff_id);
+        if (!stf_state)
+          return stf_state.error();
+        if (!(*stf_state)->exists)
           return not_found("staff " + cal.staff_id);
-        auto length = svc->svc.duration_minutes * minute_ms;
+        const auto& stf = (*stf_state)->stf;
+        auto length = (*svc)->svc.duration_minutes * minute_ms;
         auto [day, unused] = day_and_minute(day_start);
         (void)unused;
         boost::json::array slots;
         auto now = cal.deps.clock();
         std::vector<std::pair<int, int>> windows;
-        for (const auto& w : stf->stf.working_hours)
+        for (const auto& w : stf.working_hours)
           if (static_cast<int>(w.day) == day)
             windows.emplace_back(w.start_minute, w.end_minute);
-        if (stf->stf.working_hours.empty())
+        if (stf.working_hours.empty())
           windows.emplace_back(0, 24 * 60);
         for (auto [from, to] : windows) {
           for (auto t = day_start + from * minute_ms;

@@ -1,12 +1,15 @@
 #pragma once
 
-// Commits an actor submits to the writer thread directly: the op goes onto
-// the writer's queue and its end comes back to the actor as one
-// (done, token, error) message, instead of a request to the store writer
-// actor (three messages: the request, the writer's completion to that
-// actor, its answer). The actor keeps what to do next by token:
+// The commits of an actor that may submit them to the writer thread
+// directly: the op goes onto the writer's queue and its end comes back to
+// the actor as one (done, token, error) message, instead of a request to
+// the store writer actor (three messages: the request, the writer's
+// completion to that actor, its answer). Without a direct writer (a
+// blocking writer, in deterministic tests) the same call makes that
+// request. The actor keeps what to do next by token:
 //
-//     st.commits.submit(*writer, self_handle, op, iso, [=](caf::error e) {..});
+//     st.commits.commit(self, st.deps.direct_writer, st.deps.writer, op, iso,
+//                       [=](caf::error e) { ... });
 //     ...
 //     [=](done_atom, std::uint64_t token, caf::error& e) {
 //       st.commits.finish(token, std::move(e));
@@ -19,6 +22,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include <caf/actor.hpp>
+#include <caf/actor_cast.hpp>
 #include <caf/error.hpp>
 #include <caf/send.hpp>
 
@@ -32,16 +37,30 @@ class commit_table {
 public:
   using then_fn = std::function<void(caf::error)>;
 
-  /// Submits `op` to `w`; `me` (the actor owning this table) is told when
-  /// it ends, and `finish` then runs `then`.
-  template <class Handle>
-  void submit(store::writer& w, const Handle& me, store::writer::op_fn op,
-              store::isolation iso, then_fn then) {
+  /// Commits `op` for `self` (the actor owning this table) and runs
+  /// `then(error or none)` on it when the commit has ended: through
+  /// `direct` when set, else by a request to `via`.
+  template <class Self>
+  void commit(Self* self, store::writer* direct, const store_writer_actor& via,
+              store::writer::op_fn op, store::isolation iso, then_fn then) {
+    if (direct == nullptr) {
+      self->request(via, caf::infinite, write_atom::value,
+                    make_write_op(std::move(op), iso))
+          .then(
+              [then](ok_atom) {
+                then(caf::error{});
+              },
+              [then](caf::error& err) {
+                then(std::move(err));
+              });
+      return;
+    }
     auto token = next_++;
     pending_.emplace(token, std::move(then));
-    w.submit(
+    direct->submit(
         std::move(op),
-        [me, token](const store::result<void>& r) {
+        [me = caf::actor_cast<caf::actor>(self),
+         token](const store::result<void>& r) {
           caf::anon_send(me, done_atom::value, token,
                          r ? caf::error{} : to_caf_error(r.error()));
         },
@@ -56,11 +75,6 @@ public:
     auto then = std::move(i->second);
     pending_.erase(i);
     then(std::move(err));
-  }
-
-  /// Commits in flight.
-  std::size_t size() const noexcept {
-    return pending_.size();
   }
 
 private:

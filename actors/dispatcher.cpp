@@ -4,7 +4,6 @@
 #include <functional>
 #include <set>
 
-#include <caf/send.hpp>
 #include <caf/typed_response_promise.hpp>
 
 #include <actors/errors.hpp>
@@ -14,7 +13,6 @@
 #include <store/audit_log.hpp>
 #include <store/event_store.hpp>
 #include <store/job_queue.hpp>
-#include <store/writer.hpp>
 
 namespace switchboard {
 
@@ -279,20 +277,9 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
           job->audited_in_commit = out->audited;
           run_next_listener(self, job);
         };
-        if (auto* w = st.deps.direct_writer) {
-          st.commits.submit(*w, dispatcher_actor{self}, std::move(op),
-                            store::isolation::validated, std::move(committed));
-        } else {
-          self->request(st.deps.writer, caf::infinite, write_atom::value,
-                        make_write_op(std::move(op)))
-              .then(
-                  [committed](ok_atom) {
-                    committed(caf::error{});
-                  },
-                  [committed](caf::error& err) {
-                    committed(std::move(err));
-                  });
-        }
+        st.commits.commit(self, st.deps.direct_writer, st.deps.writer,
+                          std::move(op), store::isolation::validated,
+                          std::move(committed));
         return job->promise;
       },
   };

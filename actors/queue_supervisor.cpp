@@ -64,25 +64,12 @@ void job_ended(self_ptr self) {
   self->send(self, wake_atom::value);
 }
 
-/// Commits `op` (straight to the writer thread when it may, else through
-/// the store writer actor); then runs `ended(error or none)`.
+/// Commits `op` (direct_commit.hpp); then runs `ended(error or none)`.
 void submit(self_ptr self, store::writer::op_fn op, store::isolation iso,
-            std::function<void(caf::error)> ended) {
+            commit_table::then_fn ended) {
   auto& st = self->state;
-  if (auto* w = st.deps.direct_writer) {
-    st.commits.submit(*w, queue_supervisor_actor{self}, std::move(op), iso,
-                      std::move(ended));
-    return;
-  }
-  self->request(st.deps.writer, caf::infinite, write_atom::value,
-                make_write_op(std::move(op), iso))
-      .then(
-          [ended](ok_atom) {
-            ended(caf::error{});
-          },
-          [ended](caf::error& err) {
-            ended(std::move(err));
-          });
+  st.commits.commit(self, st.deps.direct_writer, st.deps.writer, std::move(op),
+                    iso, std::move(ended));
 }
 
 /// Commits `op`; then runs `then(committed)` (after logging a failure).

@@ -54,14 +54,12 @@ event_metadata metadata_of(const context_ptr& ctx) {
   return m;
 }
 
-/// Answers with the aggregate's state and its version as ETag.
-void respond_state(const context_ptr& ctx, int status,
-                   const command_result& res) {
-  // The state is JSON the aggregate rendered: passed on as it is.
-  std::vector<std::pair<std::string, std::string>> headers{
-      {"ETag", "\"" + std::to_string(res.version) + "\""}};
-  ctx->respond_json(status, res.state.empty() ? "{}" : res.state,
-                    std::move(headers));
+/// Answers with an aggregate's state, JSON rendered by the runtime and
+/// passed on as it is, and its version as ETag.
+void respond_state(const context_ptr& ctx, int status, std::string state,
+                   std::uint64_t version) {
+  ctx->respond_json(status, state.empty() ? "{}" : std::move(state),
+                    {{"ETag", "\"" + std::to_string(version) + "\""}});
 }
 
 /// Sends command `name` for (`type`, `id`) with the request body as its
@@ -112,7 +110,8 @@ void send_command(const context_ptr& ctx, std::string type, std::string id,
         .then(
             [ok_status, d](const command_result& res) {
               if (auto ctx = d.settle())
-                respond_state(ctx, res.created ? 201 : ok_status, res);
+                respond_state(ctx, res.created ? 201 : ok_status, res.state,
+                              res.version);
             },
             [d](caf::error& e) {
               if (auto ctx = d.settle())
@@ -139,8 +138,7 @@ void get_state(const context_ptr& ctx, std::string type) {
     }
     if (*at > 0)
       if (auto body = ctx->states().find(type, id, company, *at)) {
-        ctx->respond_json(200, std::move(*body),
-                          {{"ETag", "\"" + std::to_string(*at) + "\""}});
+        respond_state(ctx, 200, std::move(*body), *at);
         return;
       }
     auto loaded = load_aggregate(events, type, company, id);
@@ -154,9 +152,7 @@ void get_state(const context_ptr& ctx, std::string type) {
     }
     auto body = json::serialize(state_json(*loaded));
     ctx->states().put(type, id, company, loaded->version, body);
-    ctx->respond_json(
-        200, std::move(body),
-        {{"ETag", "\"" + std::to_string(loaded->version) + "\""}});
+    respond_state(ctx, 200, std::move(body), loaded->version);
     return;
   }
   auto router = ctx->node().router();
@@ -353,12 +349,10 @@ void add_aggregate_routes(router& r) {
           self->request(router, caf::infinite, availability_atom::value,
                         company, staff, service, date)
               .then(
-                  [d](const std::string& answer) {
-                    auto ctx = d.settle();
-                    if (!ctx)
-                      return;
-                    json::error_code ec;
-                    ctx->respond(200, json::parse(answer, ec));
+                  [d](std::string& answer) {
+                    // JSON the calendar (or the cache) rendered.
+                    if (auto ctx = d.settle())
+                      ctx->respond_json(200, std::move(answer));
                   },
                   [d](caf::error& e) {
                     if (auto ctx = d.settle())

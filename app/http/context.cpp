@@ -91,11 +91,7 @@ void request_context::deliver(response r) {
 void request_context::respond(
     int status, const json::value& body,
     std::vector<std::pair<std::string, std::string>> headers) {
-  response r;
-  r.status = status;
-  r.body = json::serialize(body);
-  r.headers = std::move(headers);
-  deliver(std::move(r));
+  respond_json(status, json::serialize(body), std::move(headers));
 }
 
 void request_context::respond_json(

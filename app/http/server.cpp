@@ -4,7 +4,6 @@
 #include <atomic>
 #include <cctype>
 #include <condition_variable>
-#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -102,9 +101,6 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   /// False once the io_context stops: answers arriving later are dropped.
   std::mutex alive_mtx;
   bool alive = true;
-  /// Open sessions, to close idle ones on stop.
-  std::mutex sessions_mtx;
-  std::map<session*, std::weak_ptr<session>> sessions;
 };
 
 namespace {
@@ -122,10 +118,6 @@ public:
   }
 
   ~session() {
-    {
-      std::lock_guard<std::mutex> g{srv_->sessions_mtx};
-      srv_->sessions.erase(this);
-    }
     if (--srv_->connections == 0) {
       std::lock_guard<std::mutex> g{srv_->mtx};
       srv_->cv.notify_all();
@@ -133,10 +125,6 @@ public:
   }
 
   void start() {
-    {
-      std::lock_guard<std::mutex> g{srv_->sessions_mtx};
-      srv_->sessions.emplace(this, weak_from_this());
-    }
     beast::error_code ep_ec;
     auto ep = sock_.remote_endpoint(ep_ec);
     if (!ep_ec)
@@ -159,13 +147,11 @@ public:
     return true;
   }
 
-  /// On stop: closes the connection unless a request is in flight (that
-  /// one closes after its answer). Runs on any thread.
+  /// On stop, on the session's thread: closes the connection unless a
+  /// request is in flight (that one closes after its answer).
   void close_if_idle() {
-    asio::post(sock_.get_executor(), [self = shared_from_this()] {
-      if (!self->busy_)
-        self->close();
-    });
+    if (!busy_)
+      close();
   }
 
 private:
@@ -513,17 +499,16 @@ void server::stop() {
     beast::error_code ignored;
     s->acceptor->close(ignored);
   });
-  // 2. Idle connections close now; busy ones after their answer.
-  auto close_idle = [&p] {
-    std::vector<std::shared_ptr<session>> open;
-    {
-      std::lock_guard<std::mutex> g{p.sessions_mtx};
-      for (auto& [ptr, weak] : p.sessions)
-        if (auto s = weak.lock())
-          open.push_back(std::move(s));
-    }
-    for (auto& s : open)
-      s->close_if_idle();
+  // 2. Idle connections close now; busy ones after their answer. Each
+  // thread walks its own sessions (a session registering later closes at
+  // its first read, which sees `stopping`).
+  auto close_idle = [this] {
+    for (std::size_t i = 0; i < impl_->iocs.size(); ++i)
+      asio::post(*impl_->iocs[i], [s = impl_, i] {
+        for (const auto& w : s->thread_sessions[i])
+          if (auto session = w.lock())
+            session->close_if_idle();
+      });
   };
   close_idle();
   // 3. In-flight requests finish.

@@ -70,6 +70,37 @@ caf::behavior slow_actor(caf::event_based_actor* self,
   };
 }
 
+/// A request context whose answers go to `got`.
+std::shared_ptr<request_context> context_into(std::shared_ptr<answers> got) {
+  return std::make_shared<request_context>(request{}, [got](response r) {
+    got->add(std::move(r));
+  });
+}
+
+/// Asks `slow` from a bridge task with a deadline of `timeout`: an answer
+/// in time goes to `ctx` as a JSON string, a late one is counted in
+/// `late`.
+void ask_with_deadline(bridge& b, caf::actor slow,
+                       std::shared_ptr<request_context> ctx,
+                       std::chrono::milliseconds timeout,
+                       std::shared_ptr<std::atomic<int>> late) {
+  b.post([ctx, slow, timeout, late](caf::event_based_actor* self) {
+    bridge_deadline d{self, timeout, ctx};
+    self->request(slow, caf::infinite, get_atom::value)
+        .then(
+            [d, late](const std::string& s) {
+              if (auto c = d.settle())
+                c->respond_json(200, "\"" + s + "\"");
+              else
+                ++*late;
+            },
+            [d](caf::error& e) {
+              if (auto c = d.settle())
+                fail_with(*c, e);
+            });
+  });
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(bridge_suite)
@@ -85,26 +116,9 @@ BOOST_AUTO_TEST_CASE(a_deadline_answers_504_and_drops_the_late_reply) {
   {
     bridge b{sys, 1};
     {
-      auto ctx
-          = std::make_shared<request_context>(request{}, [got](response r) {
-              got->add(std::move(r));
-            });
+      auto ctx = context_into(got);
       watch = ctx;
-      b.post([ctx, slow, late_replies](caf::event_based_actor* self) {
-        bridge_deadline d{self, 50ms, ctx};
-        self->request(slow, caf::infinite, get_atom::value)
-            .then(
-                [d, late_replies](const std::string&) {
-                  if (auto c = d.settle())
-                    c->respond_empty(200);
-                  else
-                    ++*late_replies;
-                },
-                [d](caf::error& e) {
-                  if (auto c = d.settle())
-                    fail_with(*c, e);
-                });
-      });
+      ask_with_deadline(b, slow, ctx, 50ms, late_replies);
     }
     BOOST_REQUIRE(got->wait_for_one(10s));
     {
@@ -136,22 +150,9 @@ BOOST_AUTO_TEST_CASE(an_answer_in_time_settles_the_deadline) {
   auto got = std::make_shared<answers>();
   {
     bridge b{sys, 1};
-    auto ctx = std::make_shared<request_context>(request{}, [got](response r) {
-      got->add(std::move(r));
-    });
-    b.post([ctx, slow](caf::event_based_actor* self) {
-      bridge_deadline d{self, 500ms, ctx};
-      self->request(slow, caf::infinite, get_atom::value)
-          .then(
-              [d](const std::string& s) {
-                if (auto c = d.settle())
-                  c->respond_json(200, "\"" + s + "\"");
-              },
-              [d](caf::error& e) {
-                if (auto c = d.settle())
-                  fail_with(*c, e);
-              });
-    });
+    auto ctx = context_into(got);
+    ask_with_deadline(b, slow, ctx, 500ms,
+                      std::make_shared<std::atomic<int>>(0));
     ctx.reset();
     // Answer before the deadline, then let it pass: still one answer.
     for (int i = 0; i < 200 && received->load() == 0; ++i)
