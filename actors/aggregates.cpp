@@ -402,28 +402,40 @@ entity_actor(aggregate_actor::stateful_pointer<entity_state> self,
 // -----------------------------------------------------------
 
 /// The [start, end) intervals of a calendar's appointments, by id and by
-/// start. They never overlap, so an overlap check looks only at the
-/// intervals that start just before the end of the new one.
+/// start. A calendar's booked intervals, in buckets by the day they start on
+/// (a sorted vector each): a check reads the few days an overlapping
+/// interval can start on, instead of descending a tree of every booking.
 class interval_book {
 public:
   using interval = std::pair<timestamp_ms, timestamp_ms>;
 
   void set(const std::string& id, interval iv) {
     erase(id);
-    by_id_[id] = iv;
-    by_start_.emplace(iv.first, std::make_pair(iv.second, id));
+    by_id_.emplace(id, iv);
+    auto& day = days_[day_of(iv.first)];
+    auto at = std::upper_bound(day.begin(), day.end(), iv.first,
+                               [](timestamp_ms t, const booked& b) {
+                                 return t < b.start;
+                               });
+    day.insert(at, booked{iv.first, iv.second, id});
+    longest_ = std::max(longest_, iv.second - iv.first);
   }
 
   void erase(const std::string& id) {
     auto i = by_id_.find(id);
     if (i == by_id_.end())
       return;
-    auto range = by_start_.equal_range(i->second.first);
-    for (auto j = range.first; j != range.second; ++j)
-      if (j->second.second == id) {
-        by_start_.erase(j);
-        break;
-      }
+    auto d = days_.find(day_of(i->second.first));
+    if (d != days_.end()) {
+      auto& day = d->second;
+      auto j = std::find_if(day.begin(), day.end(), [&id](const booked& b) {
+        return b.id == id;
+      });
+      if (j != day.end())
+        day.erase(j);
+      if (day.empty())
+        days_.erase(d);
+    }
     by_id_.erase(i);
   }
 
@@ -437,19 +449,41 @@ public:
   /// True when [start, end) meets an interval other than `except`'s.
   bool overlaps(timestamp_ms start, timestamp_ms end,
                 const std::string& except) const {
-    auto i = by_start_.lower_bound(end);
-    while (i != by_start_.begin()) {
-      --i;
-      if (i->second.second == except)
+    if (end <= start)
+      return false;
+    // An interval that meets [start, end) starts before `end`, and after
+    // `start` less the longest interval ever booked here.
+    auto first = start - longest_;
+    for (auto d = day_of(first), last = day_of(end - 1); d <= last; ++d) {
+      auto i = days_.find(d);
+      if (i == days_.end())
         continue;
-      return i->second.first > start;
+      const auto& day = i->second;
+      auto j = std::upper_bound(day.begin(), day.end(), first,
+                                [](timestamp_ms t, const booked& b) {
+                                  return t < b.start;
+                                });
+      for (; j != day.end() && j->start < end; ++j)
+        if (j->end > start && j->id != except)
+          return true;
     }
     return false;
   }
 
 private:
-  std::map<std::string, interval> by_id_;
-  std::multimap<timestamp_ms, std::pair<timestamp_ms, std::string>> by_start_;
+  struct booked {
+    timestamp_ms start;
+    timestamp_ms end;
+    std::string id;
+  };
+
+  static std::int64_t day_of(timestamp_ms t) {
+    return t >= 0 ? t / day_ms : (t - day_ms + 1) / day_ms;
+  }
+
+  std::unordered_map<std::string, interval> by_id_;
+  std::unordered_map<std::int64_t, std::vector<booked>> days_;
+  timestamp_ms longest_ = 0;
 };
 
 struct calendar_state {
@@ -463,7 +497,13 @@ struct calendar_state {
   idle_watch idle;
   /// Staff, services and customers this calendar has read, each as of
   /// its stream version: reused while the version is unchanged.
-  std::unordered_map<std::string, std::shared_ptr<const aggregate_state>> seen;
+  struct seen_state {
+    std::shared_ptr<const aggregate_state> state;
+    /// The type's stream_generation read before the version was last
+    /// found current: while it is the same, the version is not read.
+    std::uint64_t generation = 0;
+  };
+  std::unordered_map<std::string, seen_state> seen;
   static inline const char* name = "calendar";
 };
 
@@ -471,25 +511,33 @@ struct calendar_state {
 constexpr std::size_t max_seen = 256;
 
 /// The state of (`type`, `id`) of the calendar's company: from `seen`
-/// when its stream is still at the version read, loaded otherwise. A
-/// version lookup costs one index probe; a load also reads and decodes
-/// every event of the stream.
+/// when its stream is still at the version read, loaded otherwise. While
+/// no stream of `type` has changed since the last check, there is nothing
+/// to read; a version lookup costs one index probe; a load also reads and
+/// decodes every event of the stream.
 expected<std::shared_ptr<const aggregate_state>, caf::error>
 load_seen(calendar_state& cal, const std::string& type, const std::string& id) {
-  auto version = cal.deps.events->stream_version(type, id);
+  const auto& events = *cal.deps.events;
+  // Read first: a commit counted after this is seen by the reads below.
+  auto generation = events.stream_generation(type);
+  auto key = type + '\n' + id;
+  auto i = cal.seen.find(key);
+  if (i != cal.seen.end() && i->second.generation == generation)
+    return i->second.state;
+  auto version = events.stream_version(type, id);
   if (!version)
     return make_unexpected(to_caf_error(version.error()));
-  auto key = type + '\n' + id;
-  if (auto i = cal.seen.find(key);
-      i != cal.seen.end() && i->second->version == *version)
-    return i->second;
-  auto loaded = load_aggregate(*cal.deps.events, type, cal.company_id, id);
+  if (i != cal.seen.end() && i->second.state->version == *version) {
+    i->second.generation = generation;
+    return i->second.state;
+  }
+  auto loaded = load_aggregate(events, type, cal.company_id, id);
   if (!loaded)
     return make_unexpected(loaded.error());
   auto st = std::make_shared<const aggregate_state>(std::move(*loaded));
   if (cal.seen.size() >= max_seen)
     cal.seen.clear();
-  cal.seen[key] = st;
+  cal.seen[key] = {st, generation};
   return st;
 }
 

@@ -2,6 +2,8 @@
 #include "store/lmdb_util.hpp"
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <cstring>
 #include <future>
 #include <map>
@@ -20,6 +22,8 @@ constexpr std::size_t max_name_size = 255;
 
 /// Most slots probed past a stream's hash before giving up.
 constexpr int max_probes = 64;
+static_assert(max_probes <= 64,
+              "a probe window spans at most two blocks of 64 slots");
 
 /// Database names.
 constexpr const char* events_db = "events";
@@ -332,8 +336,18 @@ struct event_store::stream_tails {
   mutable std::shared_mutex mtx;
   std::uint64_t indexed_through = 0;
   tail_map committed;
+  /// Slot / 64 → how many slots of `committed` lie in that block: most
+  /// probes find their window's blocks absent and skip the tree.
+  std::unordered_map<std::uint64_t, std::uint32_t> blocks;
   std::size_t committed_entries = 0;
   std::uint64_t last_seq = 0; ///< Of the newest committed entry.
+  /// stream_generation's numbers, by a hash of the aggregate type.
+  static constexpr std::size_t generations = 64;
+  std::array<std::atomic<std::uint64_t>, generations> generation{};
+
+  static std::size_t generation_of(std::string_view type) noexcept {
+    return std::hash<std::string_view>{}(type) % generations;
+  }
 
   // Writer thread only: the entries of the open transaction, published
   // when its top-level transaction commits.
@@ -356,7 +370,30 @@ struct event_store::stream_tails {
       const auto& e = staged[i->second];
       return {&e.type, &e.id, e.version};
     }
+    return owner(slot);
+  }
+
+  /// The owner `committed` gives a slot.
+  mem_owner owner(std::uint64_t slot) const {
+    if (blocks.find(slot >> 6) == blocks.end())
+      return {};
     return owner_in(committed, slot);
+  }
+
+  /// False when no slot of `committed` lies in [from, from + 63] (a
+  /// probe's window; it may wrap around).
+  bool may_hold(std::uint64_t from) const {
+    auto to = from + static_cast<std::uint64_t>(max_probes - 1);
+    return blocks.find(from >> 6) != blocks.end()
+           || blocks.find(to >> 6) != blocks.end();
+  }
+
+  /// Erases `i` from `committed`; returns the next.
+  tail_map::iterator drop(tail_map::iterator i) {
+    if (auto b = blocks.find(i->first >> 6);
+        b != blocks.end() && --b->second == 0)
+      blocks.erase(b);
+    return committed.erase(i);
   }
 
   void truncate(std::size_t mark) {
@@ -371,7 +408,10 @@ struct event_store::stream_tails {
   /// Adds one committed entry (under `mtx`, or before readers exist).
   void add(std::uint64_t slot, std::string_view type, std::string_view id,
            std::uint64_t version, std::uint64_t seq) {
-    auto& t = committed[slot];
+    auto [it, fresh] = committed.try_emplace(slot);
+    if (fresh)
+      ++blocks[slot >> 6];
+    auto& t = it->second;
     if (t.entries.empty()) {
       t.type = std::string{type};
       t.id = std::string{id};
@@ -491,7 +531,7 @@ result<void> event_store::recover_stream_tails() {
     auto slot = find_stream(
         t, sc.c, db_.events, cfg_.hash(ev->aggregate_type, ev->aggregate_id),
         ev->aggregate_type, ev->aggregate_id, [&T](std::uint64_t s) {
-          return owner_in(T.committed, s);
+          return T.owner(s);
         });
     if (!slot)
       return make_unexpected(slot.error());
@@ -526,7 +566,9 @@ event_store::find_for_read(std::string_view type, std::string_view id) const {
          i != T.committed.end() && i->first <= to; ++i)
       window.emplace(i->first, i->second);
   };
-  if (last >= hash) {
+  if (!T.may_hold(hash)) {
+    // Nothing in memory near the stream's slots.
+  } else if (last >= hash) {
     copy(hash, last);
   } else { // the window wraps around
     copy(hash, ~std::uint64_t{0});
@@ -564,9 +606,19 @@ void event_store::stage(write_txn& txn, std::uint64_t slot, const envelope& e) {
     top.on_end([this](bool committed) {
       auto& T = *tails_;
       if (committed && !T.staged.empty()) {
-        std::lock_guard<std::shared_mutex> lock{T.mtx};
-        for (const auto& s : T.staged)
-          T.add(s.slot, s.type, s.id, s.version, s.seq);
+        std::uint64_t touched = 0; // bit i: generation i
+        {
+          std::lock_guard<std::shared_mutex> lock{T.mtx};
+          for (const auto& s : T.staged) {
+            T.add(s.slot, s.type, s.id, s.version, s.seq);
+            touched |= std::uint64_t{1} << stream_tails::generation_of(s.type);
+          }
+        }
+        // After the entries are readers' to see, before the commit is
+        // reported (the hooks run inside commit()).
+        for (std::size_t i = 0; i < stream_tails::generations; ++i)
+          if ((touched >> i) & 1)
+            T.generation[i].fetch_add(1, std::memory_order_release);
       }
       T.staged.clear();
       T.staged_last.clear();
@@ -661,7 +713,7 @@ result<void> event_store::flush_step(write_txn& txn) {
       T.committed_entries -= static_cast<std::size_t>(keep - es.begin());
       es.erase(es.begin(), keep);
       if (es.empty())
-        i = T.committed.erase(i);
+        i = T.drop(i);
       else
         ++i;
     }
@@ -1227,6 +1279,12 @@ event_store::stream_version(std::string_view aggregate_type,
       return make_unexpected(f.error());
     return f->slot.exists ? f->slot.version : 0;
   });
+}
+
+std::uint64_t
+event_store::stream_generation(std::string_view aggregate_type) const noexcept {
+  return tails_->generation[stream_tails::generation_of(aggregate_type)].load(
+      std::memory_order_acquire);
 }
 
 result<std::uint64_t>

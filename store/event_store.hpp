@@ -230,6 +230,15 @@ public:
   result<std::uint64_t> stream_version(std::string_view aggregate_type,
                                        std::string_view aggregate_id) const;
 
+  /// A number that changes after every commit that appended to a stream
+  /// of `aggregate_type` (types may share one number), before the commit
+  /// is reported to anybody. Read it before reading streams of that type:
+  /// while it is unchanged, what that read found still holds, and the
+  /// read need not be made again (a calendar's check of the staff member
+  /// on each booking, a GET of a state rendered before).
+  std::uint64_t
+  stream_generation(std::string_view aggregate_type) const noexcept;
+
   /// Visits the sequences of the events of one stream that are greater than
   /// `after_seq`, in order (index entries only: no event is decoded), as of
   /// one snapshot. `fn` returns false to stop. For modules that keep

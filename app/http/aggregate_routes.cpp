@@ -129,15 +129,21 @@ void get_state(const context_ptr& ctx, std::string type) {
     // The read side: the state folded from the stream in a read
     // transaction on this thread, without a trip through the actors.
     // While the stream stays at the version a state was rendered from,
-    // that rendering is the answer.
+    // that rendering is the answer; while no stream of the type has
+    // changed, the stream need not be looked at.
     auto& events = *ctx->node().store().events;
+    auto generation = events.stream_generation(type); // before any read
+    if (auto hit = ctx->states().find_current(type, id, company, generation)) {
+      respond_state(ctx, 200, std::move(hit->body), hit->version);
+      return;
+    }
     auto at = events.stream_version(type, id);
     if (!at) {
       fail_with(*ctx, to_caf_error(at.error()));
       return;
     }
     if (*at > 0)
-      if (auto body = ctx->states().find(type, id, company, *at)) {
+      if (auto body = ctx->states().find(type, id, company, *at, generation)) {
         respond_state(ctx, 200, std::move(*body), *at);
         return;
       }
@@ -151,7 +157,7 @@ void get_state(const context_ptr& ctx, std::string type) {
       return;
     }
     auto body = json::serialize(state_json(*loaded));
-    ctx->states().put(type, id, company, loaded->version, body);
+    ctx->states().put(type, id, company, loaded->version, generation, body);
     respond_state(ctx, 200, std::move(body), loaded->version);
     return;
   }

@@ -23,10 +23,34 @@ public:
   explicit state_cache(std::size_t capacity = 1 << 14)
       : per_shard_(capacity / shards + 1) {}
 
-  /// The body rendered for (`type`, `id`) of `company` at `version`.
+  struct hit {
+    std::string body;
+    std::uint64_t version = 0;
+  };
+
+  /// The body rendered for (`type`, `id`) of `company`, when the type's
+  /// stream generation (event_store::stream_generation) is still the one
+  /// at which that body was last found current: no stream of the type
+  /// has changed since, so it is current without a look at the stream.
+  std::optional<hit> find_current(std::string_view type, std::string_view id,
+                                  std::string_view company,
+                                  std::uint64_t generation) const {
+    auto k = key(type, id);
+    auto& s = shard_of(k);
+    std::lock_guard<std::mutex> g{s.mtx};
+    auto i = s.map.find(k);
+    if (i == s.map.end() || i->second.generation != generation
+        || i->second.company != company)
+      return std::nullopt;
+    return hit{i->second.body, i->second.version};
+  }
+
+  /// The body rendered for (`type`, `id`) of `company` at `version`; it is
+  /// then current as of `generation` (read before the version was).
   std::optional<std::string> find(std::string_view type, std::string_view id,
                                   std::string_view company,
-                                  std::uint64_t version) const {
+                                  std::uint64_t version,
+                                  std::uint64_t generation) {
     auto k = key(type, id);
     auto& s = shard_of(k);
     std::lock_guard<std::mutex> g{s.mtx};
@@ -34,23 +58,28 @@ public:
     if (i == s.map.end() || i->second.version != version
         || i->second.company != company)
       return std::nullopt;
+    i->second.generation = generation;
     return i->second.body;
   }
 
+  /// Keeps `body`, the state at `version`, current as of `generation`
+  /// (read before the state was).
   void put(std::string_view type, std::string_view id, std::string company,
-           std::uint64_t version, std::string body) {
+           std::uint64_t version, std::uint64_t generation, std::string body) {
     auto k = key(type, id);
     auto& s = shard_of(k);
     std::lock_guard<std::mutex> g{s.mtx};
     if (s.map.size() >= per_shard_ && s.map.find(k) == s.map.end())
       s.map.clear();
-    s.map[std::move(k)] = entry{version, std::move(company), std::move(body)};
+    s.map[std::move(k)]
+        = entry{version, generation, std::move(company), std::move(body)};
   }
 
 private:
   static constexpr std::size_t shards = 16;
   struct entry {
     std::uint64_t version = 0;
+    std::uint64_t generation = 0;
     std::string company;
     std::string body;
   };

@@ -194,6 +194,39 @@ BOOST_AUTO_TEST_CASE(booking_takes_the_slot_once) {
              != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(a_booking_across_midnight_holds_its_slot_on_both_days) {
+  seed();
+  // No working hours: any time. A 24-hour service from noon to noon.
+  BOOST_REQUIRE(command("staff", "st3", "create", {{"name", "Di"}}));
+  BOOST_REQUIRE(command("service", "day", "create",
+                        {{"name", "Retreat"},
+                         {"price_cents", 90000},
+                         {"duration_minutes", 24 * 60}}));
+  auto long_one = command("appointment", "l1", "book",
+                          {{"customer_id", "cu1"},
+                           {"service_id", "day"},
+                           {"staff_id", "st3"},
+                           {"start_time", at(1, 12)}});
+  BOOST_REQUIRE_MESSAGE(long_one, (long_one ? "" : describe(long_one.error())));
+  auto day0 = n.now() - n.now() % day_ms;
+  auto at_minute = [&](int d, int minutes) {
+    return format_rfc3339(day0 + d * day_ms + minutes * 60000);
+  };
+  // Inside it on the next day, across its start, and across its end.
+  for (auto start :
+       {at(2, 3), at_minute(1, 11 * 60 + 45), at_minute(2, 11 * 60 + 45)}) {
+    auto r = book("x" + start, start, "st3");
+    BOOST_REQUIRE_MESSAGE(!r, start);
+    BOOST_TEST((runtime_code(r.error()) == runtime_errc::conflict), start);
+  }
+  // Back to back on either side is free.
+  BOOST_REQUIRE(book("b1", at_minute(1, 11 * 60 + 30), "st3"));
+  BOOST_REQUIRE(book("b2", at(2, 12), "st3"));
+  // Cancelled, the day is free again.
+  BOOST_REQUIRE(command("appointment", "l1", "cancel", {}));
+  BOOST_REQUIRE(book("b3", at(2, 3), "st3"));
+}
+
 BOOST_AUTO_TEST_CASE(the_calendar_sees_later_changes_to_what_it_read) {
   // The calendar reuses the staff, service and customer it has read while
   // their streams stay at that version: every change must reach it.

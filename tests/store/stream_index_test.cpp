@@ -133,6 +133,8 @@ BOOST_AUTO_TEST_CASE(an_open_rebuilds_what_was_not_flushed) {
 
 BOOST_AUTO_TEST_CASE(a_dropped_transaction_leaves_no_entry_in_memory) {
   append("kept");
+  // What readers of the type check before looking at a stream again.
+  auto generation = store->stream_generation("appointment");
   // An append whose transaction is aborted (the op fails after it, with an
   // error that poisons the transaction).
   auto res = w->execute([&](write_txn& txn) -> result<void> {
@@ -157,8 +159,10 @@ BOOST_AUTO_TEST_CASE(a_dropped_transaction_leaves_no_entry_in_memory) {
   BOOST_TEST(!res);
   BOOST_TEST(*store->stream_version("appointment", "dropped") == 0u);
   BOOST_TEST(store->read_stream("appointment", "dropped", 1, 10)->empty());
+  BOOST_TEST(store->stream_generation("appointment") == generation);
   // The sequence it would have had goes to the next append.
   append("kept");
+  BOOST_TEST(store->stream_generation("appointment") != generation);
   verify();
   BOOST_TEST(model["kept"].back() == 2u);
   reopen();
