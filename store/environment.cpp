@@ -240,6 +240,15 @@ result<read_txn> environment::begin_read() {
   return fail(errc::io_error, "begin_read: map keeps being resized");
 }
 
+std::uint64_t environment::last_txn_id() {
+  // The meta pages live in the map, which a resize replaces.
+  std::shared_lock<std::shared_mutex> lock{resize_mutex_};
+  MDB_envinfo info{};
+  if (mdb_env_info(env_, &info) != 0)
+    return 0;
+  return static_cast<std::uint64_t>(info.me_last_txnid);
+}
+
 result<write_txn> environment::begin_write() {
   for (int attempt = 0; attempt < 3; ++attempt) {
     std::shared_lock<std::shared_mutex> lock{resize_mutex_};

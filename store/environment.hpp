@@ -203,6 +203,11 @@ public:
   /// Flushes written data to disk (mdb_env_sync with force).
   result<void> sync();
 
+  /// The id of the last committed write transaction, by any process (from
+  /// the meta page, without a transaction): while it is unchanged, the
+  /// database is.
+  std::uint64_t last_txn_id();
+
   /// The options the environment was opened with.
   const options& opts() const noexcept {
     return opts_;

@@ -3,7 +3,10 @@
 
 #include "store/record.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <memory>
+#include <vector>
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -179,10 +182,49 @@ result<std::string> tenants::issue_token(std::string_view company_id,
   });
 }
 
+tenants::tenants(environment& env, MDB_dbi companies, MDB_dbi tokens)
+    : env_(env), companies_(companies), tokens_(tokens) {
+  static std::atomic<std::uint64_t> instances{0};
+  instance_ = ++instances;
+}
+
 result<principal> tenants::resolve(std::string_view token) const {
   if (token.size() != token_prefix.size() + 64
       || token.substr(0, token_prefix.size()) != token_prefix)
     return fail(errc::not_found, "unknown token");
+  // Each thread keeps its last answers, each with the id of the last
+  // commit before it was read: while no process has committed since, the
+  // answer stands, without a hash and a lookup per request.
+  struct answer {
+    std::uint64_t instance;
+    std::uint64_t txn_id;
+    std::string token;
+    principal who;
+  };
+  constexpr std::size_t max_answers = 16;
+  thread_local std::vector<answer> answers;
+  auto txn_id = env_.last_txn_id(); // before the read
+  for (const auto& a : answers)
+    if (a.instance == instance_ && a.txn_id == txn_id && a.token == token)
+      return a.who;
+  auto found = lookup(token);
+  if (!found)
+    return found;
+  auto i = std::find_if(answers.begin(), answers.end(), [&](const answer& a) {
+    return a.instance == instance_ && a.token == token;
+  });
+  if (i != answers.end()) {
+    i->txn_id = txn_id;
+    i->who = *found;
+  } else {
+    if (answers.size() >= max_answers)
+      answers.clear();
+    answers.push_back({instance_, txn_id, std::string{token}, *found});
+  }
+  return found;
+}
+
+result<principal> tenants::lookup(std::string_view token) const {
   auto hash = hash_token(token);
   auto rtxn = env_.begin_read();
   if (!rtxn)

@@ -109,8 +109,10 @@ public:
   static std::string hash_token(std::string_view token);
 
 private:
-  tenants(environment& env, MDB_dbi companies, MDB_dbi tokens)
-      : env_(env), companies_(companies), tokens_(tokens) {}
+  tenants(environment& env, MDB_dbi companies, MDB_dbi tokens);
+
+  /// resolve() without its cache.
+  result<principal> lookup(std::string_view token) const;
 
   template <class F>
   auto in_own_txn(F&& f) -> decltype(f(std::declval<write_txn&>()));
@@ -118,6 +120,9 @@ private:
   environment& env_;
   MDB_dbi companies_;
   MDB_dbi tokens_;
+  /// Tells this instance's entries in the threads' caches of resolve()
+  /// from those of another (unique in the process).
+  std::uint64_t instance_;
 };
 
 } // namespace switchboard::store

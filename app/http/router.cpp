@@ -72,20 +72,28 @@ void router::add(std::string method, std::string pattern, access who,
   r.access = who;
   r.handler = std::move(handler);
   r.summary = std::move(summary);
+  auto size = r.segments.size();
   routes_.push_back(std::move(r));
+  if (by_size_.size() <= size)
+    by_size_.resize(size + 1);
+  by_size_[size].push_back(routes_.size() - 1);
 }
 
 route_match router::match(std::string_view method,
                           std::string_view path) const {
   route_match out;
   auto segs = split_path(path);
+  if (segs.size() >= by_size_.size())
+    return out;
+  const auto& candidates = by_size_[segs.size()];
   int best = -1;
   // The best-scoring pattern decides the path; then the method.
-  for (const auto& r : routes_)
-    best = std::max(best, score(r, segs, nullptr));
+  for (auto i : candidates)
+    best = std::max(best, score(routes_[i], segs, nullptr));
   if (best < 0)
     return out;
-  for (const auto& r : routes_) {
+  for (auto i : candidates) {
+    const auto& r = routes_[i];
     if (score(r, segs, nullptr) != best)
       continue;
     if (r.method == method) {

@@ -85,6 +85,9 @@ public:
 
 private:
   std::vector<route> routes_;
+  /// By segment count, the indexes in `routes_` of the patterns that have
+  /// that many: a path is only matched against those.
+  std::vector<std::vector<std::size_t>> by_size_;
 };
 
 } // namespace switchboard::app::http

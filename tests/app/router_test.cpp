@@ -139,6 +139,24 @@ BOOST_AUTO_TEST_CASE(tenants_store_only_token_hashes) {
   BOOST_TEST(who->company_id == "acme");
   BOOST_TEST(!who->admin);
   BOOST_TEST(ts.resolve(*adm)->admin);
+  // Answers are reused only while nothing has been committed: a token
+  // whose record goes (as another process could delete it) stops at once.
+  auto gone = ts.issue_token("acme", true, 1000);
+  BOOST_REQUIRE(gone);
+  BOOST_TEST(ts.resolve(*gone)->admin);
+  BOOST_TEST(ts.resolve(*gone)->admin); // from this thread's answers
+  {
+    auto db = (*env)->open_db("tenant_tokens");
+    BOOST_REQUIRE(db);
+    auto txn = (*env)->begin_write();
+    BOOST_REQUIRE(txn);
+    auto h = store::tenants::hash_token(*gone);
+    MDB_val key{h.size(), h.data()};
+    BOOST_REQUIRE(mdb_del(txn->handle(), *db, &key, nullptr) == 0);
+    BOOST_REQUIRE(txn->commit());
+  }
+  BOOST_TEST((ts.resolve(*gone).error().code == store::errc::not_found));
+  BOOST_TEST(ts.resolve(*tok)->company_id == "acme");
   // Unknown, malformed, and a one-character change: not found.
   auto changed = *tok;
   changed.back() = changed.back() == '0' ? '1' : '0';
