@@ -5,8 +5,9 @@
 #   1. book:   POST /api/appointments, each request a distinct 5-minute slot
 #              spread over --staff staff members (calendar actors), durable
 #              (store.sync=full, the default) with the sync listeners; with
-#              --book-connections in flight (128), and with --connections
-#              (64) for comparison. Bookings in flight share group
+#              --book-connections in flight (128), --rounds times (the
+#              median is the figure; the queues drain between rounds), and
+#              once with --connections (64) for comparison. Bookings in flight share group
 #              commits: measured here, a commit carries about 4 bookings
 #              at 64 and 6 at 128, and the daemon's CPU per booking drops
 #              from about 72 to 59 us (the writer's from 29 to 20 us).
@@ -18,7 +19,8 @@
 #   3. get:    GET /api/appointments/{id}.
 #   4. nginx:  `return 200 "ok";` on 127.0.0.1, one worker per core. GET
 #              and nginx alternate --rounds times (3; 1 with --quick), and
-#              each figure is the median of its rounds.
+#              each figure is the median of its rounds (this VM's speed
+#              drifts by more than 15 % from one minute to the next).
 #   5. rss:    the daemon's VmRSS after --bookings bookings in all (more
 #              bookings are made until that many got a 201).
 #
@@ -284,6 +286,22 @@ summary() { # name label
     "$(field requests "$f")" "$(field socket_errors "$f")"
 }
 
+# Copies the run of median rps among <name>1..<name>N to <name>.out.
+pick_median() { # name rounds
+  local r best
+  best=$(for ((r = 1; r <= $2; r++)); do
+    echo "$(field rps "$tmp/$1$r.out") $r"
+  done | sort -n | awk -v n="$2" 'NR == int((n + 1) / 2) { print $2 }')
+  cp "$tmp/$1$best.out" "$tmp/$1.out"
+}
+rounds_line() { # name rounds
+  local r
+  [ "$2" -gt 1 ] || return 0
+  printf '  rounds:'
+  for ((r = 1; r <= $2; r++)); do printf ' %s' "$(field rps "$tmp/$1$r.out")"; done
+  printf ' req/s; the median above\n'
+}
+
 echo "http_bench: daemon $bin (pid $daemon_pid, sync=full) on $url;" \
   "$staff staff, wrk -t$threads -c$conns (bookings also -c$book_conns)," \
   "$seconds s per run, $(nproc) cores"
@@ -293,12 +311,16 @@ rss_start=$(rss_mb)
 book_run book64 "$conns" "$seconds"
 summary book64 "POST /api/appointments (c=$conns)"
 drain
-cpu_snapshot >"$tmp/cpu0"
-book_run book "$book_conns" "$seconds"
-cpu_snapshot >"$tmp/cpu1"
+for ((r = 1; r <= rounds; r++)); do
+  [ "$r" -eq 1 ] && cpu_snapshot >"$tmp/cpu0"
+  book_run "book$r" "$book_conns" "$seconds"
+  [ "$r" -eq 1 ] && cpu_snapshot >"$tmp/cpu1"
+  drain
+done
+pick_median book "$rounds"
 summary book "POST /api/appointments (c=$book_conns)"
+rounds_line book "$rounds"
 cpu_report "$tmp/cpu0" "$tmp/cpu1" "$seconds"
-drain
 
 # --- 2. bookings at ~10k req/s -------------------------------------------------
 HTTP_BENCH_DELAY_MS=10 book_run paced "$paced_conns" "$seconds"
@@ -343,22 +365,6 @@ for _ in $(seq 100); do
     || die "nginx exited: $(cat "$tmp/nginx/out.log" "$tmp/nginx/error.log")"
   sleep 0.1
 done
-
-# Copies the run of median rps among <name>1..<name>N to <name>.out.
-pick_median() { # name rounds
-  local r best
-  best=$(for ((r = 1; r <= $2; r++)); do
-    echo "$(field rps "$tmp/$1$r.out") $r"
-  done | sort -n | awk -v n="$2" 'NR == int((n + 1) / 2) { print $2 }')
-  cp "$tmp/$1$best.out" "$tmp/$1.out"
-}
-rounds_line() { # name rounds
-  local r
-  [ "$2" -gt 1 ] || return 0
-  printf '  rounds:'
-  for ((r = 1; r <= $2; r++)); do printf ' %s' "$(field rps "$tmp/$1$r.out")"; done
-  printf ' req/s; the median above\n'
-}
 
 for ((r = 1; r <= rounds; r++)); do
   [ "$r" -eq 1 ] && cpu_snapshot >"$tmp/cpu2"
