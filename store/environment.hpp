@@ -204,8 +204,9 @@ public:
   result<void> sync();
 
   /// The id of the last committed write transaction, by any process (from
-  /// the meta page, without a transaction): while it is unchanged, the
-  /// database is.
+  /// the meta page, without a transaction): while it equals the id of the
+  /// snapshot a read was made in (mdb_txn_id), nothing has changed since.
+  /// (It may run ahead of what new read transactions see for a moment.)
   std::uint64_t last_txn_id();
 
   /// The options the environment was opened with.

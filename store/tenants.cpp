@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -192,43 +193,53 @@ result<principal> tenants::resolve(std::string_view token) const {
   if (token.size() != token_prefix.size() + 64
       || token.substr(0, token_prefix.size()) != token_prefix)
     return fail(errc::not_found, "unknown token");
-  // Each thread keeps its last answers, each with the id of the last
-  // commit before it was read: while no process has committed since, the
-  // answer stands, without a hash and a lookup per request.
+  // Each thread keeps its last answers, each with the id of the snapshot
+  // it was read in: while that is still the last commit of any process,
+  // the answer stands, without a hash and a lookup per request. (The
+  // snapshot's id, not the last commit's id read before: LMDB publishes
+  // a commit's id in the meta page before new readers see the commit.)
   struct answer {
     std::uint64_t instance;
-    std::uint64_t txn_id;
+    std::uint64_t snapshot;
     std::string token;
     principal who;
   };
   constexpr std::size_t max_answers = 16;
   thread_local std::vector<answer> answers;
-  auto txn_id = env_.last_txn_id(); // before the read
+  // Tokens are secrets: compared in constant time, as their hashes were.
+  auto same = [&token](const std::string& t) {
+    return t.size() == token.size()
+           && CRYPTO_memcmp(t.data(), token.data(), t.size()) == 0;
+  };
+  auto last = env_.last_txn_id();
   for (const auto& a : answers)
-    if (a.instance == instance_ && a.txn_id == txn_id && a.token == token)
+    if (a.instance == instance_ && a.snapshot == last && same(a.token))
       return a.who;
-  auto found = lookup(token);
+  std::uint64_t snapshot = 0;
+  auto found = lookup(token, snapshot);
   if (!found)
     return found;
   auto i = std::find_if(answers.begin(), answers.end(), [&](const answer& a) {
-    return a.instance == instance_ && a.token == token;
+    return a.instance == instance_ && same(a.token);
   });
   if (i != answers.end()) {
-    i->txn_id = txn_id;
+    i->snapshot = snapshot;
     i->who = *found;
   } else {
     if (answers.size() >= max_answers)
       answers.clear();
-    answers.push_back({instance_, txn_id, std::string{token}, *found});
+    answers.push_back({instance_, snapshot, std::string{token}, *found});
   }
   return found;
 }
 
-result<principal> tenants::lookup(std::string_view token) const {
+result<principal> tenants::lookup(std::string_view token,
+                                  std::uint64_t& snapshot) const {
   auto hash = hash_token(token);
   auto rtxn = env_.begin_read();
   if (!rtxn)
     return make_unexpected(rtxn.error());
+  snapshot = mdb_txn_id(rtxn->handle());
   auto key = as_val(hash);
   MDB_val val;
   auto rc = mdb_get(rtxn->handle(), tokens_, &key, &val);

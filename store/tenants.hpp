@@ -111,8 +111,10 @@ public:
 private:
   tenants(environment& env, MDB_dbi companies, MDB_dbi tokens);
 
-  /// resolve() without its cache.
-  result<principal> lookup(std::string_view token) const;
+  /// resolve() without its cache; `snapshot`: the id of the transaction
+  /// it read in.
+  result<principal> lookup(std::string_view token,
+                           std::uint64_t& snapshot) const;
 
   template <class F>
   auto in_own_txn(F&& f) -> decltype(f(std::declval<write_txn&>()));
