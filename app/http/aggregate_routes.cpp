@@ -143,8 +143,8 @@ void get_state(const context_ptr& ctx, std::string type) {
       return;
     }
     if (*at > 0)
-      if (auto body = ctx->states().find(type, id, company, *at, generation)) {
-        respond_state(ctx, 200, std::move(*body), *at);
+      if (auto hit = ctx->states().find(type, id, company, *at, generation)) {
+        respond_state(ctx, 200, std::move(hit->body), hit->version);
         return;
       }
     auto loaded = load_aggregate(events, type, company, id);

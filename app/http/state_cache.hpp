@@ -35,31 +35,22 @@ public:
   std::optional<hit> find_current(std::string_view type, std::string_view id,
                                   std::string_view company,
                                   std::uint64_t generation) const {
-    auto k = key(type, id);
-    auto& s = shard_of(k);
-    std::lock_guard<std::mutex> g{s.mtx};
-    auto i = s.map.find(k);
-    if (i == s.map.end() || i->second.generation != generation
-        || i->second.company != company)
-      return std::nullopt;
-    return hit{i->second.body, i->second.version};
+    return find_if(type, id, company, [generation](entry& e) {
+      return e.generation == generation;
+    });
   }
 
   /// The body rendered for (`type`, `id`) of `company` at `version`; it is
   /// then current as of `generation` (read before the version was).
-  std::optional<std::string> find(std::string_view type, std::string_view id,
-                                  std::string_view company,
-                                  std::uint64_t version,
-                                  std::uint64_t generation) {
-    auto k = key(type, id);
-    auto& s = shard_of(k);
-    std::lock_guard<std::mutex> g{s.mtx};
-    auto i = s.map.find(k);
-    if (i == s.map.end() || i->second.version != version
-        || i->second.company != company)
-      return std::nullopt;
-    i->second.generation = generation;
-    return i->second.body;
+  std::optional<hit> find(std::string_view type, std::string_view id,
+                          std::string_view company, std::uint64_t version,
+                          std::uint64_t generation) {
+    return find_if(type, id, company, [version, generation](entry& e) {
+      if (e.version != version)
+        return false;
+      e.generation = generation;
+      return true;
+    });
   }
 
   /// Keeps `body`, the state at `version`, current as of `generation`
@@ -87,6 +78,20 @@ private:
     mutable std::mutex mtx;
     std::unordered_map<std::string, entry> map;
   };
+
+  /// The entry of (`type`, `id`) when it is `company`'s and `pred` (which
+  /// may update it, under the shard's lock) holds.
+  template <class Pred>
+  std::optional<hit> find_if(std::string_view type, std::string_view id,
+                             std::string_view company, Pred pred) const {
+    auto k = key(type, id);
+    auto& s = shard_of(k);
+    std::lock_guard<std::mutex> g{s.mtx};
+    auto i = s.map.find(k);
+    if (i == s.map.end() || i->second.company != company || !pred(i->second))
+      return std::nullopt;
+    return hit{i->second.body, i->second.version};
+  }
 
   static std::string key(std::string_view type, std::string_view id) {
     std::string k;

@@ -67,10 +67,11 @@ struct company_fixture {
   }
 
   expected<command_result, caf::error> book(std::string id, std::string start,
-                                            std::string staff = "st1") {
+                                            std::string staff = "st1",
+                                            std::string service = "s1") {
     return command("appointment", std::move(id), "book",
                    {{"customer_id", "cu1"},
-                    {"service_id", "s1"},
+                    {"service_id", service},
                     {"staff_id", staff},
                     {"start_time", start}});
   }
@@ -202,11 +203,7 @@ BOOST_AUTO_TEST_CASE(a_booking_across_midnight_holds_its_slot_on_both_days) {
                         {{"name", "Retreat"},
                          {"price_cents", 90000},
                          {"duration_minutes", 24 * 60}}));
-  auto long_one = command("appointment", "l1", "book",
-                          {{"customer_id", "cu1"},
-                           {"service_id", "day"},
-                           {"staff_id", "st3"},
-                           {"start_time", at(1, 12)}});
+  auto long_one = book("l1", at(1, 12), "st3", "day");
   BOOST_REQUIRE_MESSAGE(long_one, (long_one ? "" : describe(long_one.error())));
   auto day0 = n.now() - n.now() % day_ms;
   auto at_minute = [&](int d, int minutes) {

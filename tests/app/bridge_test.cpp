@@ -101,16 +101,25 @@ void ask_with_deadline(bridge& b, caf::actor slow,
   });
 }
 
-} // namespace
-
-BOOST_AUTO_TEST_SUITE(bridge_suite)
-
-BOOST_AUTO_TEST_CASE(a_deadline_answers_504_and_drops_the_late_reply) {
+/// An actor system with the slow actor, and where answers are collected.
+struct bridge_fixture {
   runtime_config cfg{1};
   caf::actor_system sys{cfg};
-  auto received = std::make_shared<std::atomic<int>>(0);
-  auto slow = sys.spawn(slow_actor, received);
-  auto got = std::make_shared<answers>();
+  std::shared_ptr<std::atomic<int>> received
+      = std::make_shared<std::atomic<int>>(0);
+  caf::actor slow = sys.spawn(slow_actor, received);
+  std::shared_ptr<answers> got = std::make_shared<answers>();
+
+  ~bridge_fixture() {
+    caf::anon_send_exit(slow, caf::exit_reason::user_shutdown);
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(bridge_suite, bridge_fixture)
+
+BOOST_AUTO_TEST_CASE(a_deadline_answers_504_and_drops_the_late_reply) {
   auto late_replies = std::make_shared<std::atomic<int>>(0);
   std::weak_ptr<request_context> watch;
   {
@@ -139,15 +148,9 @@ BOOST_AUTO_TEST_CASE(a_deadline_answers_504_and_drops_the_late_reply) {
     BOOST_TEST(late_replies->load() == 1);
     BOOST_TEST(got->size() == 1u);
   }
-  caf::anon_send_exit(slow, caf::exit_reason::user_shutdown);
 }
 
 BOOST_AUTO_TEST_CASE(an_answer_in_time_settles_the_deadline) {
-  runtime_config cfg{1};
-  caf::actor_system sys{cfg};
-  auto received = std::make_shared<std::atomic<int>>(0);
-  auto slow = sys.spawn(slow_actor, received);
-  auto got = std::make_shared<answers>();
   {
     bridge b{sys, 1};
     auto ctx = context_into(got);
@@ -165,7 +168,6 @@ BOOST_AUTO_TEST_CASE(an_answer_in_time_settles_the_deadline) {
     BOOST_TEST(got->got.front().status == 200);
     BOOST_TEST(got->got.front().body == "\"late\"");
   }
-  caf::anon_send_exit(slow, caf::exit_reason::user_shutdown);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
