@@ -744,7 +744,8 @@ call_follow_up(queued_listener_actor::pointer self, listener_context ctx) {
         };
         auto rp = self->make_response_promise<ok_atom>();
         self->request(ctx.writer, caf::infinite, write_atom::value,
-                      make_write_op(op, store::isolation::nested))
+                      make_write_op(op, store::isolation::nested,
+                                    store::lane::background))
             .then(
                 [self, rp, queues = ctx.queues](ok_atom) mutable {
                   if (auto i = queues->find("notifications");

@@ -9,6 +9,7 @@
 // request. The actor keeps what to do next by token:
 //
 //     st.commits.commit(self, st.deps.direct_writer, st.deps.writer, op, iso,
+//                       store::lane::foreground,
 //                       [=](caf::error e) { ... });
 //     ...
 //     [=](done_atom, std::uint64_t token, caf::error& e) {
@@ -37,15 +38,16 @@ class commit_table {
 public:
   using then_fn = std::function<void(caf::error)>;
 
-  /// Commits `op` for `self` (the actor owning this table) and runs
-  /// `then(error or none)` on it when the commit has ended: through
-  /// `direct` when set, else by a request to `via`.
+  /// Commits `op` in lane `ln` for `self` (the actor owning this table)
+  /// and runs `then(error or none)` on it when the commit has ended:
+  /// through `direct` when set, else by a request to `via`.
   template <class Self>
   void commit(Self* self, store::writer* direct, const store_writer_actor& via,
-              store::writer::op_fn op, store::isolation iso, then_fn then) {
+              store::writer::op_fn op, store::isolation iso, store::lane ln,
+              then_fn then) {
     if (direct == nullptr) {
       self->request(via, caf::infinite, write_atom::value,
-                    make_write_op(std::move(op), iso))
+                    make_write_op(std::move(op), iso, ln))
           .then(
               [then](ok_atom) {
                 then(caf::error{});
@@ -64,7 +66,7 @@ public:
           caf::anon_send(me, done_atom::value, token,
                          r ? caf::error{} : to_caf_error(r.error()));
         },
-        iso);
+        iso, ln);
   }
 
   /// Runs what waits for commit `token` (an unknown token is ignored).

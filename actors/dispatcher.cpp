@@ -279,7 +279,7 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
         };
         st.commits.commit(self, st.deps.direct_writer, st.deps.writer,
                           std::move(op), store::isolation::validated,
-                          std::move(committed));
+                          store::lane::foreground, std::move(committed));
         return job->promise;
       },
   };

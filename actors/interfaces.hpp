@@ -54,13 +54,15 @@ using availability_atom = caf::atom_constant<caf::atom("avail")>;
 struct write_op {
   std::shared_ptr<store::writer::op_fn> fn;
   store::isolation iso = store::isolation::validated;
+  store::lane lane = store::lane::foreground;
 };
 
 /// Wraps a callable as a write_op.
 inline write_op make_write_op(store::writer::op_fn fn,
                               store::isolation iso
-                              = store::isolation::validated) {
-  return {std::make_shared<store::writer::op_fn>(std::move(fn)), iso};
+                              = store::isolation::validated,
+                              store::lane ln = store::lane::foreground) {
+  return {std::make_shared<store::writer::op_fn>(std::move(fn)), iso, ln};
 }
 
 } // namespace switchboard

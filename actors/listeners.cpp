@@ -46,8 +46,9 @@ void commit_once(queued_listener_actor::pointer self,
       return {}; // Delivered before: its effects are stored already.
     return effects(txn);
   };
-  self->request(ctx.writer, caf::infinite, write_atom::value,
-                make_write_op(op, store::isolation::nested))
+  self->request(
+          ctx.writer, caf::infinite, write_atom::value,
+          make_write_op(op, store::isolation::nested, store::lane::background))
       .then(
           [self, rp, wake, queues = ctx.queues](ok_atom) mutable {
             for (const auto& q : wake)
@@ -317,7 +318,8 @@ void send_calls(queued_listener_actor::pointer self, listener_context ctx,
               return {};
             };
             self->request(ctx.writer, caf::infinite, write_atom::value,
-                          make_write_op(op))
+                          make_write_op(op, store::isolation::validated,
+                                        store::lane::background))
                 .then(
                     [=](ok_atom) {
                       send_calls(self, ctx, mark, event_id, calls, i + 1, then);
@@ -549,7 +551,8 @@ void run_steps(queued_listener_actor::pointer self, listener_context ctx,
               return {};
             };
             self->request(ctx.writer, caf::infinite, write_atom::value,
-                          make_write_op(op))
+                          make_write_op(op, store::isolation::validated,
+                                        store::lane::background))
                 .then(
                     [=](ok_atom) mutable {
                       run_steps(self, ctx, endpoint, listener, event_id, steps,

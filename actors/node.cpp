@@ -91,37 +91,38 @@ endpoint_actor spawn_outbox_endpoint(caf::actor_system& sys,
                                      store::message_outbox* outbox,
                                      store_writer_actor writer,
                                      clock_fn clock) {
-  return sys.spawn(
-      [outbox, writer,
-       clock](endpoint_actor::pointer self) -> endpoint_actor::behavior_type {
-        return {
-            [=](sync_atom, const outbound_call& call) -> caf::result<ok_atom> {
-              store::outbound_message m;
-              m.channel = call.target;
-              m.recipient = call.operation;
-              m.body = call.body;
-              m.idempotency_key = call.idempotency_key;
-              m.created_at = clock();
-              auto rp = self->make_response_promise<ok_atom>();
-              self->request(writer, caf::infinite, write_atom::value,
-                            make_write_op([outbox, m](store::write_txn& txn)
-                                              -> store::result<void> {
-                              auto r = outbox->add_in(txn, m);
-                              if (!r)
-                                return make_unexpected(r.error());
-                              return {};
-                            }))
-                  .then(
-                      [rp](ok_atom) mutable {
-                        rp.deliver(ok_atom::value);
-                      },
-                      [rp](caf::error& e) mutable {
-                        rp.deliver(std::move(e));
-                      });
-              return rp;
-            },
-        };
-      });
+  return sys.spawn([outbox, writer, clock](endpoint_actor::pointer self)
+                       -> endpoint_actor::behavior_type {
+    return {
+        [=](sync_atom, const outbound_call& call) -> caf::result<ok_atom> {
+          store::outbound_message m;
+          m.channel = call.target;
+          m.recipient = call.operation;
+          m.body = call.body;
+          m.idempotency_key = call.idempotency_key;
+          m.created_at = clock();
+          auto rp = self->make_response_promise<ok_atom>();
+          auto op = [outbox, m](store::write_txn& txn) -> store::result<void> {
+            auto r = outbox->add_in(txn, m);
+            if (!r)
+              return make_unexpected(r.error());
+            return {};
+          };
+          // Called by queued listeners: their writes yield to requests.
+          self->request(writer, caf::infinite, write_atom::value,
+                        make_write_op(op, store::isolation::validated,
+                                      store::lane::background))
+              .then(
+                  [rp](ok_atom) mutable {
+                    rp.deliver(ok_atom::value);
+                  },
+                  [rp](caf::error& e) mutable {
+                    rp.deliver(std::move(e));
+                  });
+          return rp;
+        },
+    };
+  });
 }
 
 expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,

@@ -16,7 +16,7 @@ store_writer(store_writer_actor::stateful_pointer<store_writer_state> self,
           return make_runtime_error(runtime_errc::invalid_argument,
                                     "write_op without a function");
         if (blocking) {
-          auto res = self->state.writer->execute(*op.fn, op.iso);
+          auto res = self->state.writer->execute(*op.fn, op.iso, op.lane);
           if (!res)
             return to_caf_error(res.error());
           return ok_atom::value;
@@ -31,7 +31,7 @@ store_writer(store_writer_actor::stateful_pointer<store_writer_state> self,
               caf::anon_send(me, done_atom::value, token,
                              res ? caf::error{} : to_caf_error(res.error()));
             },
-            op.iso);
+            op.iso, op.lane);
         return rp;
       },
       [=](done_atom, std::uint64_t token, caf::error& err) {

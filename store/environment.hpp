@@ -49,6 +49,12 @@ struct options {
   bool write_map = false;
   /// Most operations the writer puts into one transaction.
   std::size_t max_batch = 1024;
+  /// Most background operations (`lane::background`: the queues' leases,
+  /// acks and listener effects) a transaction takes besides the foreground
+  /// ones (requests, appends) waiting, so that requests go first and the
+  /// queues catch up when the load drops; without foreground ones it takes
+  /// up to `max_batch`. 0: no lanes, one first-come queue.
+  std::size_t background_per_commit = 4;
   /// Stream index entries the event store keeps in memory before it
   /// flushes them (`event_store_config::stream_index_batch`).
   std::size_t stream_index_batch = 65536;

@@ -38,11 +38,14 @@ writer::~writer() {
   stop();
 }
 
-void writer::submit(op_fn op, done_fn done, isolation iso) {
+void writer::submit(op_fn op, done_fn done, isolation iso, lane ln) {
   {
     std::unique_lock<std::mutex> lock{mtx_};
     if (!stopping_) {
-      queue_.push_back(item{std::move(op), std::move(done), iso});
+      auto& q = ln == lane::background && env_.opts().background_per_commit > 0
+                    ? background_
+                    : queue_;
+      q.push_back(item{std::move(op), std::move(done), iso, ln});
       lock.unlock();
       cv_.notify_one();
       return;
@@ -52,7 +55,7 @@ void writer::submit(op_fn op, done_fn done, isolation iso) {
     done(fail(errc::closed, "writer is stopped"));
 }
 
-result<void> writer::execute(op_fn op, isolation iso) {
+result<void> writer::execute(op_fn op, isolation iso, lane ln) {
   if (on_writer_thread())
     return fail(errc::internal, "writer::execute called on the writer thread");
   try {
@@ -63,7 +66,7 @@ result<void> writer::execute(op_fn op, isolation iso) {
         [&promise](const result<void>& res) {
           promise.set_value(res);
         },
-        iso);
+        iso, ln);
     return future.get();
   } catch (const std::bad_alloc&) {
     return fail(errc::out_of_memory, "writer::execute");
@@ -98,6 +101,7 @@ writer_stats writer::stats() const {
   s.ops_failed = ops_failed_.load();
   s.batch_retries = batch_retries_.load();
   s.largest_batch = largest_batch_.load();
+  s.background_ops = background_ops_.load();
   s.longest_commit_us = longest_commit_us_.load();
   s.longest_sync_us = longest_sync_us_.load();
   return s;
@@ -117,17 +121,29 @@ void writer::run() {
     {
       std::unique_lock<std::mutex> lock{mtx_};
       cv_.wait(lock, [this] {
-        return stopping_ || !queue_.empty();
+        return stopping_ || !queue_.empty() || !background_.empty();
       });
-      if (queue_.empty())
+      if (queue_.empty() && background_.empty())
         return; // stopping and drained
-      while (!queue_.empty() && batch.size() < max_batch) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
+      take_batch(batch);
     }
     run_batch(batch);
     batch.clear();
+  }
+}
+
+void writer::take_batch(std::vector<item>& batch) {
+  auto max_batch = env_.opts().max_batch;
+  while (!queue_.empty() && batch.size() < max_batch) {
+    batch.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  // Besides a full lane of foreground ops too, so that requests cannot
+  // starve the queues.
+  auto room = batch.empty() ? max_batch : env_.opts().background_per_commit;
+  for (; room > 0 && !background_.empty(); --room) {
+    batch.push_back(std::move(background_.front()));
+    background_.pop_front();
   }
 }
 
@@ -215,11 +231,14 @@ void writer::run_batch(std::vector<item>& batch) {
 
 void writer::complete(std::vector<item> items,
                       std::vector<result<void>> results) {
-  for (auto& r : results)
-    if (r)
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    if (results[i])
       ++ops_committed_;
     else
       ++ops_failed_;
+    if (items[i].ln == lane::background)
+      ++background_ops_;
+  }
   {
     std::lock_guard<std::mutex> lock{done_mtx_};
     done_queue_.push_back(outcome{std::move(items), std::move(results)});

@@ -24,6 +24,18 @@ enum class isolation {
   nested,
 };
 
+/// Who waits for an operation: a transaction takes the foreground
+/// operations waiting (up to `options::max_batch`) and at most
+/// `options::background_per_commit` background ones besides them (up to
+/// `max_batch` when no foreground one waits). FIFO within a lane.
+enum class lane : std::uint8_t {
+  /// Requests and what they wait for: appends, commands, admin changes.
+  foreground,
+  /// Work nobody waits for at once: the queues' leases, acks, retries and
+  /// the effects of queued listeners.
+  background,
+};
+
 /// Counters of a writer, for tests, metrics and benchmarks.
 struct writer_stats {
   std::uint64_t commits = 0;       ///< Committed write transactions.
@@ -31,6 +43,8 @@ struct writer_stats {
   std::uint64_t ops_failed = 0;    ///< Operations that reported an error.
   std::uint64_t batch_retries = 0; ///< Batches redone (map grown, split).
   std::uint64_t largest_batch = 0; ///< Most operations in one commit.
+  /// Background operations that ended (committed or failed).
+  std::uint64_t background_ops = 0;
   /// Longest write transaction, from its begin to its commit's return
   /// (the data sync included), in microseconds.
   std::uint64_t longest_commit_us = 0;
@@ -40,7 +54,7 @@ struct writer_stats {
 
 /// Group commit: one thread owns every write transaction. Operations
 /// submitted while a commit is in progress go into the next transaction
-/// together (at most `options::max_batch`), which is committed (and
+/// together (see `lane` for how many), which is committed (and
 /// synced, per `options::sync`) before any of them is told the outcome.
 /// A second thread runs the completions (after syncing the meta page with
 /// `sync_mode::full`), so that the next transaction overlaps with them.
@@ -74,14 +88,17 @@ public:
   writer(const writer&) = delete;
   writer& operator=(const writer&) = delete;
 
-  /// Queues `op`; `done` is called with its outcome. After `stop`, `done`
-  /// is called at once, on the calling thread, with `errc::closed`.
-  void submit(op_fn op, done_fn done, isolation iso = isolation::validated);
+  /// Queues `op` in lane `ln`; `done` is called with its outcome. After
+  /// `stop`, `done` is called at once, on the calling thread, with
+  /// `errc::closed`.
+  void submit(op_fn op, done_fn done, isolation iso = isolation::validated,
+              lane ln = lane::foreground);
 
   /// Runs `op` like `submit` and waits for its outcome. Must not be called
   /// from the writer thread (an op or a completion). Errors: the op's,
   /// `errc::closed`, transaction errors.
-  result<void> execute(op_fn op, isolation iso = isolation::validated);
+  result<void> execute(op_fn op, isolation iso = isolation::validated,
+                       lane ln = lane::foreground);
 
   /// Finishes every queued operation, then stops the writer thread.
   /// Idempotent; later submissions fail with `errc::closed`.
@@ -99,6 +116,7 @@ private:
     op_fn op;
     done_fn done;
     isolation iso;
+    lane ln;
   };
 
   /// A committed (or failed) batch waiting for its completions.
@@ -108,6 +126,8 @@ private:
   };
 
   void run();
+  /// Moves the next transaction's operations from the lanes to `batch`.
+  void take_batch(std::vector<item>& batch);
   void run_completions();
   void run_batch(std::vector<item>& batch);
   result<void> run_op(write_txn& txn, item& it);
@@ -116,7 +136,8 @@ private:
   environment& env_;
   mutable std::mutex mtx_;
   std::condition_variable cv_;
-  std::deque<item> queue_;
+  std::deque<item> queue_;      ///< Foreground (or every op: no limit).
+  std::deque<item> background_; ///< Background, with a limit per commit.
   bool stopping_ = false;
   std::thread thread_;
   std::mutex done_mtx_;
@@ -129,6 +150,7 @@ private:
   std::atomic<std::uint64_t> ops_failed_{0};
   std::atomic<std::uint64_t> batch_retries_{0};
   std::atomic<std::uint64_t> largest_batch_{0};
+  std::atomic<std::uint64_t> background_ops_{0};
   std::atomic<std::uint64_t> longest_commit_us_{0};
   std::atomic<std::uint64_t> longest_sync_us_{0};
 };

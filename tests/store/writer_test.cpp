@@ -9,7 +9,9 @@
 #include <future>
 #include <mutex>
 #include <stdexcept>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 using namespace switchboard;
@@ -67,6 +69,32 @@ bool has_key(environment& env, MDB_dbi dbi, const std::string& key) {
   MDB_val k{key.size(), const_cast<char*>(key.data())};
   MDB_val v;
   return mdb_get(txn->handle(), dbi, &k, &v) == 0;
+}
+
+/// Where each op of a lane test ran: its transaction and its turn.
+struct ran_log {
+  std::mutex mtx;
+  std::vector<std::pair<std::string, std::uint64_t>> runs; // name, txn
+
+  writer::op_fn op(std::string name) {
+    return [this, name](write_txn& txn) -> result<void> {
+      std::lock_guard<std::mutex> lock{mtx};
+      runs.emplace_back(name, txn.top().serial());
+      return {};
+    };
+  }
+};
+
+/// Submits `op` in `ln` and counts its outcome in `done`.
+void submit_counted(writer& w, writer::op_fn op, lane ln,
+                    std::atomic<int>& done) {
+  w.submit(
+      std::move(op),
+      [&done](const result<void>& r) {
+        if (r)
+          ++done;
+      },
+      isolation::validated, ln);
 }
 
 } // namespace
@@ -256,6 +284,96 @@ BOOST_AUTO_TEST_CASE(stop_drains_then_refuses) {
   BOOST_REQUIRE(!res);
   BOOST_TEST(res.error().code == errc::closed);
   BOOST_TEST(*store->last_sequence() == 100u);
+}
+
+BOOST_AUTO_TEST_CASE(background_ops_yield_to_foreground_ones) {
+  // The default: 4 background ops besides the foreground ones waiting.
+  BOOST_REQUIRE(opts.background_per_commit == 4u);
+  gate g;
+  g.block(*w);
+  ran_log log;
+  std::atomic<int> done{0};
+  for (int i = 0; i < 10; ++i)
+    submit_counted(*w, log.op("bg" + std::to_string(i)), lane::background,
+                   done);
+  for (int i = 0; i < 3; ++i)
+    submit_counted(*w, log.op("fg" + std::to_string(i)), lane::foreground,
+                   done);
+  auto before = w->stats();
+  g.release();
+  w->stop(); // drains
+  BOOST_TEST(done.load() == 13);
+  std::lock_guard<std::mutex> lock{log.mtx};
+  BOOST_REQUIRE(log.runs.size() == 13u);
+  // First the foreground ops, queued last, with the 4 oldest background
+  // ones in the same transaction; then the 6 others, alone in the next.
+  std::vector<std::string> order;
+  for (const auto& r : log.runs)
+    order.push_back(r.first);
+  std::vector<std::string> want{"fg0", "fg1", "fg2", "bg0", "bg1", "bg2", "bg3",
+                                "bg4", "bg5", "bg6", "bg7", "bg8", "bg9"};
+  BOOST_TEST(order == want, boost::test_tools::per_element());
+  for (std::size_t i = 1; i < 7; ++i)
+    BOOST_TEST(log.runs[i].second == log.runs[0].second);
+  for (std::size_t i = 8; i < 13; ++i)
+    BOOST_TEST(log.runs[i].second == log.runs[7].second);
+  BOOST_TEST(log.runs[7].second != log.runs[0].second);
+  auto after = w->stats();
+  BOOST_TEST(after.commits - before.commits == 3u); // the gate's, 2 more
+  BOOST_TEST(after.background_ops - before.background_ops == 10u);
+}
+
+BOOST_AUTO_TEST_CASE(background_ops_are_taken_past_a_full_batch) {
+  // A batch full of foreground ops still takes its background ones: the
+  // queues are never starved by requests.
+  close();
+  opts.max_batch = 2;
+  opts.background_per_commit = 1;
+  open();
+  gate g;
+  g.block(*w);
+  ran_log log;
+  std::atomic<int> done{0};
+  submit_counted(*w, log.op("bg0"), lane::background, done);
+  submit_counted(*w, log.op("bg1"), lane::background, done);
+  for (int i = 0; i < 4; ++i)
+    submit_counted(*w, log.op("fg" + std::to_string(i)), lane::foreground,
+                   done);
+  g.release();
+  w->stop();
+  BOOST_TEST(done.load() == 6);
+  std::lock_guard<std::mutex> lock{log.mtx};
+  std::vector<std::string> order;
+  for (const auto& r : log.runs)
+    order.push_back(r.first);
+  std::vector<std::string> want{"fg0", "fg1", "bg0", "fg2", "fg3", "bg1"};
+  BOOST_TEST(order == want, boost::test_tools::per_element());
+  BOOST_REQUIRE(log.runs.size() == 6u);
+  BOOST_TEST(log.runs[2].second == log.runs[0].second);
+  BOOST_TEST(log.runs[5].second == log.runs[3].second);
+  BOOST_TEST(log.runs[3].second != log.runs[0].second);
+}
+
+BOOST_AUTO_TEST_CASE(without_a_limit_every_op_is_first_come_first_served) {
+  close();
+  opts.background_per_commit = 0;
+  open();
+  gate g;
+  g.block(*w);
+  ran_log log;
+  std::atomic<int> done{0};
+  for (int i = 0; i < 6; ++i)
+    submit_counted(*w, log.op("op" + std::to_string(i)),
+                   i % 2 == 0 ? lane::background : lane::foreground, done);
+  g.release();
+  w->stop();
+  BOOST_TEST(done.load() == 6);
+  std::lock_guard<std::mutex> lock{log.mtx};
+  BOOST_REQUIRE(log.runs.size() == 6u);
+  for (std::size_t i = 0; i < 6; ++i) {
+    BOOST_TEST(log.runs[i].first == "op" + std::to_string(i));
+    BOOST_TEST(log.runs[i].second == log.runs[0].second);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
