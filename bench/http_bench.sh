@@ -257,7 +257,7 @@ print(sum(x["ready"] + x["leased"] + x["in_flight"] for x in q),
 # Waits (at most drain_max seconds; never fails) until the queues have
 # caught up with the bookings, so that the next run does not share the
 # CPU and the writer with their jobs; prints the jobs' rate.
-drain_max=60
+drain_max=180
 [ "$quick" -eq 1 ] && drain_max=2
 drain() {
   local t0 n p0 p deadline
