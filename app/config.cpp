@@ -105,8 +105,8 @@ const std::vector<option_spec>& option_specs() {
       {"store.max_batch",
        ot::integer,
        "1024",
-       "most write operations committed together in one transaction "
-       "(group commit)",
+       "most request writes committed together in one transaction (group "
+       "commit), and most queue writes when no request waits",
        {},
        1,
        1 << 20},
@@ -114,7 +114,8 @@ const std::vector<option_spec>& option_specs() {
        ot::integer,
        "4",
        "most queue operations (leases, acks, listener effects) a commit "
-       "takes besides the requests' writes waiting; 0: no limit",
+       "takes besides the requests' writes waiting (at most max_batch "
+       "counts); 0: no lanes, every write first come first served",
        {},
        0,
        1 << 20},

@@ -47,13 +47,15 @@ struct options {
   /// whole map per sync and the file is as large (sparse) as the map. Was
   /// 10x slower for small commits in store_bench on ext4, hence off.
   bool write_map = false;
-  /// Most operations the writer puts into one transaction.
+  /// Most foreground operations the writer puts into one transaction (and
+  /// most background ones when no foreground one waits).
   std::size_t max_batch = 1024;
   /// Most background operations (`lane::background`: the queues' leases,
   /// acks and listener effects) a transaction takes besides the foreground
   /// ones (requests, appends) waiting, so that requests go first and the
   /// queues catch up when the load drops; without foreground ones it takes
-  /// up to `max_batch`. 0: no lanes, one first-come queue.
+  /// up to `max_batch`. At most `max_batch` counts. 0: no lanes, one
+  /// first-come queue.
   std::size_t background_per_commit = 4;
   /// Stream index entries the event store keeps in memory before it
   /// flushes them (`event_store_config::stream_index_batch`).

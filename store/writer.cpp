@@ -1,5 +1,6 @@
 #include "store/writer.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include <pthread.h>
@@ -140,7 +141,9 @@ void writer::take_batch(std::vector<item>& batch) {
   }
   // Besides a full lane of foreground ops too, so that requests cannot
   // starve the queues.
-  auto room = batch.empty() ? max_batch : env_.opts().background_per_commit;
+  auto room = batch.empty()
+                  ? max_batch
+                  : std::min(env_.opts().background_per_commit, max_batch);
   for (; room > 0 && !background_.empty(); --room) {
     batch.push_back(std::move(background_.front()));
     background_.pop_front();

@@ -354,6 +354,34 @@ BOOST_AUTO_TEST_CASE(background_ops_are_taken_past_a_full_batch) {
   BOOST_TEST(log.runs[3].second != log.runs[0].second);
 }
 
+BOOST_AUTO_TEST_CASE(a_background_quota_above_max_batch_counts_as_max_batch) {
+  close();
+  opts.max_batch = 2;
+  opts.background_per_commit = 100;
+  open();
+  gate g;
+  g.block(*w);
+  ran_log log;
+  std::atomic<int> done{0};
+  for (int i = 0; i < 5; ++i)
+    submit_counted(*w, log.op("bg" + std::to_string(i)), lane::background,
+                   done);
+  submit_counted(*w, log.op("fg0"), lane::foreground, done);
+  g.release();
+  w->stop();
+  BOOST_TEST(done.load() == 6);
+  std::lock_guard<std::mutex> lock{log.mtx};
+  BOOST_REQUIRE(log.runs.size() == 6u);
+  // {fg0, bg0, bg1}, {bg2, bg3}, {bg4}.
+  std::vector<std::string> want{"fg0", "bg0", "bg1", "bg2", "bg3", "bg4"};
+  for (std::size_t i = 0; i < want.size(); ++i)
+    BOOST_TEST(log.runs[i].first == want[i]);
+  BOOST_TEST(log.runs[2].second == log.runs[0].second);
+  BOOST_TEST(log.runs[3].second != log.runs[0].second);
+  BOOST_TEST(log.runs[4].second == log.runs[3].second);
+  BOOST_TEST(log.runs[5].second != log.runs[3].second);
+}
+
 BOOST_AUTO_TEST_CASE(without_a_limit_every_op_is_first_come_first_served) {
   close();
   opts.background_per_commit = 0;
