@@ -45,6 +45,44 @@ store::expected_version to_store(const dispatch_request& req) {
   return store::expected_version::any();
 }
 
+/// Appends `events` in `txn`, a run of consecutive events of one stream
+/// at a time (the first at the request's expectation, the others at
+/// `linked_versions`), setting their versions and sequences.
+/// `already_stored` is set when every run was stored before (a retry).
+store::result<void> append_runs(store::write_txn& txn,
+                                store::event_store& store,
+                                std::vector<envelope>& events,
+                                const dispatch_request& req,
+                                bool& already_stored) {
+  already_stored = true;
+  std::size_t run = 0;
+  for (std::size_t begin = 0; begin < events.size(); ++run) {
+    auto end = begin + 1;
+    while (end < events.size()
+           && events[end].aggregate_type == events[begin].aggregate_type
+           && events[end].aggregate_id == events[begin].aggregate_id)
+      ++end;
+    auto expected = to_store(req);
+    if (run > 0) {
+      if (run > req.linked_versions.size())
+        return make_unexpected(store::error{
+            store::errc::invalid_argument,
+            "append: a run of another stream without a linked version"});
+      expected = store::expected_version::exact(req.linked_versions[run - 1]);
+    }
+    std::vector<envelope> part(std::make_move_iterator(events.begin() + begin),
+                               std::make_move_iterator(events.begin() + end));
+    bool stored = false;
+    auto seqs = store.append_in(txn, part, expected, &stored);
+    std::move(part.begin(), part.end(), events.begin() + begin);
+    if (!seqs)
+      return make_unexpected(seqs.error());
+    already_stored = already_stored && stored;
+    begin = end;
+  }
+  return {};
+}
+
 /// Checks what the store does not: registered types with valid payloads.
 caf::error validate(const dispatch_request& req) {
   if (req.events.empty())
@@ -213,10 +251,10 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
           out->queues.clear();
           out->audited = false;
           bool already_stored = false;
-          auto seqs = events->append_in(txn, out->events, to_store(*input),
-                                        &already_stored);
-          if (!seqs)
-            return make_unexpected(seqs.error());
+          if (auto r
+              = append_runs(txn, *events, out->events, *input, already_stored);
+              !r)
+            return r;
           if (already_stored)
             return {}; // An idempotent retry: its jobs exist already.
           for (const auto& ev : out->events) {
@@ -277,9 +315,14 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
           job->audited_in_commit = out->audited;
           run_next_listener(self, job);
         };
+        // Appends to several streams check each stream as they go: the
+        // op's own nested transaction undoes the first when a later one
+        // conflicts.
+        auto iso = input->linked_versions.empty() ? store::isolation::validated
+                                                  : store::isolation::nested;
         st.commits.commit(self, st.deps.direct_writer, st.deps.writer,
-                          std::move(op), store::isolation::validated,
-                          store::lane::foreground, std::move(committed));
+                          std::move(op), iso, store::lane::foreground,
+                          std::move(committed));
         return job->promise;
       },
   };

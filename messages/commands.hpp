@@ -57,6 +57,11 @@ struct dispatch_request {
   /// from typed structs: the dispatcher skips decoding it again. Events
   /// from outside (POST /api/events, imports) leave it false.
   bool typed = false;
+  /// Events may span several streams, each a run of consecutive events of
+  /// one aggregate, all appended in one transaction: the first run at
+  /// `expect`, run i + 1 at exactly `linked_versions[i]` (a customer merge
+  /// writes the primary and the tombstone of the customer merged away).
+  std::vector<std::uint64_t> linked_versions;
 };
 
 /// What one synchronous listener did with one event.
@@ -110,7 +115,8 @@ inline bool operator==(const listener_outcome& a, const listener_outcome& b) {
 
 inline bool operator==(const dispatch_request& a, const dispatch_request& b) {
   return a.events == b.events && a.expect == b.expect
-         && a.expected_version == b.expected_version && a.typed == b.typed;
+         && a.expected_version == b.expected_version && a.typed == b.typed
+         && a.linked_versions == b.linked_versions;
 }
 
 inline bool operator==(const dispatch_result& a, const dispatch_result& b) {

@@ -221,7 +221,7 @@ typename Inspector::result_type inspect(Inspector& f,
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, dispatch_request& x) {
   return f(caf::meta::type_name("dispatch_request"), x.events, x.expect,
-           x.expected_version, x.typed);
+           x.expected_version, x.typed, x.linked_versions);
 }
 
 template <class Inspector>
