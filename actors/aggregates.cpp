@@ -74,6 +74,9 @@ std::string key_of(const std::string& type, const std::string& company,
 /// Events a command decides, ready to dispatch.
 struct decision {
   std::vector<envelope> events;
+  /// Versions expected of the further streams `events` write to, in
+  /// order (see dispatch_request::linked_versions).
+  std::vector<std::uint64_t> linked_versions;
   aggregate_state after; ///< The state the events lead to.
 };
 
@@ -127,6 +130,9 @@ expected<decision, caf::error> decide_customer(const aggregate_state& st,
   } else if (cmd.name == "update") {
     if (!st.exists)
       return make_unexpected(not_found("customer " + st.id));
+    if (!st.merged_into.empty())
+      return make_unexpected(
+          conflict("customer " + st.id + " was merged into " + st.merged_into));
     read_fields(false);
     if (!p.valid())
       return make_unexpected(p.error());
@@ -142,8 +148,15 @@ expected<decision, caf::error> decide_customer(const aggregate_state& st,
     if (!e.changes.empty())
       d.events.push_back(wrap(e, st, cmd, now));
   } else if (cmd.name == "merge") {
+    // A merge writes the primary and a tombstone of the customer merged
+    // away in one transaction, each at the version it was decided on: of
+    // two merges that cross (A into B, B into A), one fails on a version,
+    // and a tombstone is never merged, changed or booked again.
     if (!st.exists)
       return make_unexpected(not_found("customer " + st.id));
+    if (!st.merged_into.empty())
+      return make_unexpected(
+          conflict("customer " + st.id + " was merged into " + st.merged_into));
     auto other = p.str("merged_id", true);
     if (!p.valid())
       return make_unexpected(p.error());
@@ -156,6 +169,10 @@ expected<decision, caf::error> decide_customer(const aggregate_state& st,
       return make_unexpected(merged.error());
     if (!merged->exists)
       return make_unexpected(invalid("merged_id", "no such customer"));
+    if (!merged->merged_into.empty())
+      return make_unexpected(
+          invalid("merged_id", "customer " + *other + " was merged into "
+                                   + merged->merged_into + " already"));
     customer_merged e;
     e.merged = merged->cust;
     auto take
@@ -170,6 +187,9 @@ expected<decision, caf::error> decide_customer(const aggregate_state& st,
     take("name", c.name, merged->cust.name);
     e.primary = c;
     d.events.push_back(wrap(e, st, cmd, now));
+    d.events.push_back(
+        make_envelope(e, *other, 0, st.company_id, now, cmd.metadata));
+    d.linked_versions.push_back(merged->version);
   } else {
     return make_unexpected(
         invalid("command", "unknown customer command " + cmd.name));
@@ -314,10 +334,6 @@ template <class Self>
 void commit_decision(Self* self, aggregate_state& st, decision d,
                      const aggregate_command& cmd,
                      caf::typed_response_promise<command_result> rp) {
-  if (d.events.empty()) {
-    rp.deliver(command_result{st.id, st.version, {}, render_state(st), false});
-    return;
-  }
   if (cmd.check_version && cmd.expected_version != st.version) {
     rp.deliver(make_runtime_error(
         runtime_errc::version_conflict,
@@ -325,17 +341,25 @@ void commit_decision(Self* self, aggregate_state& st, decision d,
             + ", expected " + std::to_string(cmd.expected_version)));
     return;
   }
+  if (d.events.empty()) {
+    rp.deliver(command_result{st.id, st.version, {}, render_state(st), false});
+    return;
+  }
   dispatch_request req;
   req.typed = true; // data serialized from typed events
   req.events = std::move(d.events);
   req.expect = st.version == 0 ? expect_kind::no_stream : expect_kind::exact;
   req.expected_version = st.version;
+  req.linked_versions = std::move(d.linked_versions);
   bool created = !st.exists;
   auto after = std::make_shared<aggregate_state>(std::move(d.after));
   ++self->state.idle.in_flight;
+  // `await`: the next command is decided against the state this one
+  // leads to, so commands without If-Match serialize instead of failing
+  // on a version they could not know.
   self->request(self->state.deps.dispatcher, caf::infinite,
                 dispatch_atom::value, std::move(req))
-      .then(
+      .await(
           [self, rp, after, created](const dispatch_result& res) mutable {
             --self->state.idle.in_flight;
             auto& cur = self->state.st;
@@ -370,6 +394,14 @@ entity_actor(aggregate_actor::stateful_pointer<entity_state> self,
           -> caf::result<command_result> {
         auto& s = self->state;
         s.idle.touch(self->clock().now());
+        // Another actor's command may have written this stream (a merge
+        // writes the tombstone of the customer merged away): one index
+        // probe tells, and a stale state is read again before deciding.
+        if (auto at = s.deps.events->stream_version(s.st.type, s.st.id);
+            at && *at != s.st.version)
+          if (auto fresh = load_aggregate(*s.deps.events, s.st.type,
+                                          s.st.company_id, s.st.id))
+            s.st = std::move(*fresh);
         auto d = decide(s.st, cmd, s.deps);
         if (!d)
           return d.error();
@@ -555,6 +587,14 @@ std::pair<int, int> day_and_minute(timestamp_ms t) {
   return {weekday_idx, minute};
 }
 
+/// True when `s` performs `service_id`: a staff member without a list of
+/// services performs every service.
+bool performs(const staff& s, const std::string& service_id) {
+  return s.service_ids.empty()
+         || std::find(s.service_ids.begin(), s.service_ids.end(), service_id)
+                != s.service_ids.end();
+}
+
 bool within_hours(const staff& s, timestamp_ms start, timestamp_ms end) {
   if (s.working_hours.empty())
     return true; // no hours set: any time
@@ -649,10 +689,18 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
             return cust.error();
           if (!(*cust)->exists)
             p.problem("customer_id", "no such customer");
+          else if (!(*cust)->merged_into.empty())
+            p.problem("customer_id", "customer " + *customer_id
+                                         + " was merged into "
+                                         + (*cust)->merged_into);
           if (!p.valid())
             return p.error();
           if (!stf.active)
             return invalid("staff_id", "staff member is not active");
+          if (!performs(stf, *service_id))
+            return invalid("service_id", "staff member " + stf.id
+                                             + " does not perform service "
+                                             + *service_id);
           if (*start <= now)
             return invalid("start_time", "must be in the future");
           a.id = cmd.aggregate_id;
@@ -700,6 +748,12 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
               return invalid("start_time", "must be in the future");
           }
           if (cmd.name == "reassign" && a.staff_id != cal.staff_id) {
+            if (!stf.active)
+              return invalid("staff_id", "staff member is not active");
+            if (!performs(stf, a.service_id))
+              return invalid("staff_id", "staff member " + stf.id
+                                             + " does not perform service "
+                                             + a.service_id);
             release_from = a.staff_id;
             a.staff_id = cal.staff_id;
           }
@@ -750,15 +804,8 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
           cal.booked.set(id, {a.start_time, a.end_time});
         else
           cal.booked.erase(id);
-        auto rp = self->make_response_promise<command_result>();
-        dispatch_request req;
-        req.typed = true; // data serialized from typed events
-        req.events = std::move(d.events);
-        if (req.events.empty())
-          return command_result{id, st->version, {}, render_state(*st), false};
-        req.expect
-            = st->version == 0 ? expect_kind::no_stream : expect_kind::exact;
-        req.expected_version = st->version;
+        // Answered here, before a response promise exists: once one is
+        // made, a returned value no longer reaches the caller.
         if (cmd.check_version && cmd.expected_version != st->version) {
           if (previous)
             cal.booked.set(id, *previous);
@@ -770,6 +817,15 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
                                         + ", expected "
                                         + std::to_string(cmd.expected_version));
         }
+        if (d.events.empty())
+          return command_result{id, st->version, {}, render_state(*st), false};
+        auto rp = self->make_response_promise<command_result>();
+        dispatch_request req;
+        req.typed = true; // data serialized from typed events
+        req.events = std::move(d.events);
+        req.expect
+            = st->version == 0 ? expect_kind::no_stream : expect_kind::exact;
+        req.expected_version = st->version;
         auto after = std::make_shared<aggregate_state>(std::move(d.after));
         bool created = !st->exists;
         // `await`: the calendar takes no other command until this one's
@@ -822,6 +878,10 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
         if (!(*stf_state)->exists)
           return not_found("staff " + cal.staff_id);
         const auto& stf = (*stf_state)->stf;
+        if (!performs(stf, service_id))
+          return invalid("service_id", "staff member " + stf.id
+                                           + " does not perform service "
+                                           + service_id);
         auto length = (*svc)->svc.duration_minutes * minute_ms;
         auto [day, unused] = day_and_minute(day_start);
         (void)unused;
@@ -873,8 +933,12 @@ void apply_event(aggregate_state& st, const envelope& ev) {
     if (auto e = event_from<customer_updated>(ev))
       st.cust = e->customer;
   } else if (t == "customer.merged") {
-    if (auto e = event_from<customer_merged>(ev))
-      st.cust = e->primary;
+    if (auto e = event_from<customer_merged>(ev)) {
+      if (e->merged.id == ev.aggregate_id && e->primary.id != ev.aggregate_id)
+        st.merged_into = e->primary.id; // the tombstone of a merged customer
+      else
+        st.cust = e->primary;
+    }
   } else if (t == "staff.updated") {
     if (auto e = event_from<staff_updated>(ev))
       st.stf = e->staff;
@@ -932,6 +996,8 @@ boost::json::object state_json(const aggregate_state& st) {
     out = to_json(st.svc).as_object();
   else if (st.type == "appointment")
     out = to_json(st.appt).as_object();
+  if (!st.merged_into.empty())
+    out["merged_into"] = st.merged_into;
   out["version"] = st.version;
   return out;
 }

@@ -40,6 +40,9 @@ struct aggregate_state {
   std::string company_id;
   std::uint64_t version = 0;
   bool exists = false;
+  /// For a customer merged away: the customer it was merged into. Such a
+  /// customer is a tombstone: read, never changed, booked or merged.
+  std::string merged_into;
   customer cust;
   staff stf;
   service svc;
