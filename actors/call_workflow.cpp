@@ -1,5 +1,7 @@
 #include "actors/call_workflow.hpp"
 
+#include <algorithm>
+#include <cstdlib>
 #include <deque>
 #include <map>
 
@@ -298,11 +300,93 @@ void book(call_ptr self, aggregate_command cmd,
           caf::typed_response_promise<command_result> rp,
           std::vector<std::uint64_t> seqs, std::string base_id);
 
-/// Emits appointment.failed and follow_up.scheduled.
+/// Days searched for alternatives, from the requested day on.
+constexpr int alternative_days = 7;
+/// Alternatives a follow-up offers.
+constexpr std::size_t max_alternatives = 3;
+
+/// Free start times of the requested staff member and service, read day by
+/// day through the router (the calendar's availability) from `day` on,
+/// until `max_alternatives` are found or `alternative_days` were read;
+/// `k` gets the ones nearest to `preferred`, in time order. An unknown
+/// staff member or service, or any error, ends the search with what it has.
+void find_alternatives(call_ptr self, std::string staff, std::string service,
+                       timestamp_ms preferred, timestamp_ms day, int days_left,
+                       std::vector<timestamp_ms> found,
+                       std::function<void(std::vector<timestamp_ms>)> k) {
+  auto finish = [preferred](std::vector<timestamp_ms> all) {
+    std::sort(all.begin(), all.end(), [preferred](auto x, auto y) {
+      return std::llabs(x - preferred) < std::llabs(y - preferred);
+    });
+    if (all.size() > max_alternatives)
+      all.resize(max_alternatives);
+    std::sort(all.begin(), all.end());
+    return all;
+  };
+  if (days_left == 0 || found.size() >= max_alternatives) {
+    k(finish(std::move(found)));
+    return;
+  }
+  auto& s = self->state;
+  auto date = format_rfc3339(day).substr(0, 10);
+  self->request(s.router, caf::infinite, availability_atom::value,
+                s.rec.call.company_id, staff, service, date)
+      .then(
+          [=](const std::string& answer) mutable {
+            boost::json::error_code ec;
+            auto v = boost::json::parse(answer, ec);
+            if (!ec && v.is_object())
+              if (auto* slots = v.as_object().if_contains("slots");
+                  slots && slots->is_array())
+                for (const auto& slot : slots->get_array())
+                  if (slot.is_string())
+                    if (auto t = parse_rfc3339(slot.get_string()))
+                      found.push_back(*t);
+            find_alternatives(self, std::move(staff), std::move(service),
+                              preferred, day + 86400000, days_left - 1,
+                              std::move(found), std::move(k));
+          },
+          [k, found, finish](caf::error&) mutable {
+            k(finish(std::move(found)));
+          });
+}
+
+void emit_failure(call_ptr self, const aggregate_command& cmd,
+                  caf::typed_response_promise<command_result> rp,
+                  std::vector<std::uint64_t> seqs, const std::string& base_id,
+                  const std::string& reason,
+                  std::vector<timestamp_ms> alternatives);
+
+/// Emits appointment.failed and follow_up.scheduled, the follow-up with
+/// the free times nearest to the requested one when the request named a
+/// staff member and a service.
 void fail_booking(call_ptr self, const aggregate_command& cmd,
                   caf::typed_response_promise<command_result> rp,
                   std::vector<std::uint64_t> seqs, const std::string& base_id,
                   const std::string& reason) {
+  auto& s = self->state;
+  const auto& req = s.rec.analysis.appointment_request;
+  if (req.staff_id.empty() || req.service_id.empty()) {
+    emit_failure(self, cmd, rp, std::move(seqs), base_id, reason, {});
+    return;
+  }
+  auto now = s.deps.clock();
+  auto preferred = std::max(req.preferred_start, now);
+  auto day = preferred - (preferred % 86400000);
+  find_alternatives(self, req.staff_id, req.service_id, preferred, day,
+                    alternative_days, {},
+                    [self, cmd, rp, seqs, base_id,
+                     reason](std::vector<timestamp_ms> alternatives) mutable {
+                      emit_failure(self, cmd, rp, std::move(seqs), base_id,
+                                   reason, std::move(alternatives));
+                    });
+}
+
+void emit_failure(call_ptr self, const aggregate_command& cmd,
+                  caf::typed_response_promise<command_result> rp,
+                  std::vector<std::uint64_t> seqs, const std::string& base_id,
+                  const std::string& reason,
+                  std::vector<timestamp_ms> alternatives) {
   auto& s = self->state;
   auto now = s.deps.clock();
   appointment_failed f;
@@ -320,6 +404,7 @@ void fail_booking(call_ptr self, const aggregate_command& cmd,
                     call_follow_up_delay)
                     .count();
   fu.reason = reason;
+  fu.alternative_slots = std::move(alternatives);
   std::vector<envelope> evs;
   evs.push_back(wrap(self, f, cmd, event_id_of(base_id, "failed")));
   evs.push_back(wrap(self, fu, cmd, event_id_of(base_id, "follow_up")));
@@ -716,6 +801,12 @@ call_follow_up(queued_listener_actor::pointer self, listener_context ctx) {
                 {"kind", "follow_up"},    {"channel", "sms"},
                 {"recipient", c->phone},  {"customer_name", c->name},
                 {"call_id", ev->call_id}, {"reason", ev->reason}};
+            std::string alternatives;
+            for (auto t : ev->alternative_slots)
+              alternatives
+                  += (alternatives.empty() ? "" : ", ") + format_rfc3339(t);
+            if (!alternatives.empty())
+              payload["alternatives"] = alternatives;
             j.payload = boost::json::serialize(payload);
             j.created_at = ctx.clock();
             j.due_at = ev->due_at;

@@ -209,6 +209,26 @@ BOOST_AUTO_TEST_CASE(taken_slot_fails_and_schedules_a_follow_up) {
   BOOST_TEST(seen[7] == "follow_up.scheduled");
   auto st = boost::json::parse(r->state).as_object();
   BOOST_TEST(st.at("failure_reason").as_string() == "no_availability");
+  // The follow-up offers the free times nearest to the one asked for
+  // (the staff member has no hours set: any half hour of the day).
+  auto stream = n.node().store().events->read_stream("call", "k3", 8, 1);
+  BOOST_REQUIRE(stream);
+  BOOST_REQUIRE(stream->size() == 1u);
+  auto fu = event_from<follow_up_scheduled>(stream->front());
+  BOOST_REQUIRE(fu);
+  std::vector<std::string> offered;
+  for (auto t : fu->alternative_slots)
+    offered.push_back(format_rfc3339(t));
+  BOOST_TEST(offered.size() == 3u);
+  auto half = [&](int hh, int mm) {
+    auto day0 = n.now() - n.now() % day_ms;
+    return format_rfc3339(day0 + day_ms + hh * 3600000 + mm * 60000);
+  };
+  BOOST_TEST((
+      offered == std::vector<std::string>{half(9, 0), half(9, 30), half(10, 30)}
+      || offered
+             == std::vector<std::string>{half(9, 30), half(10, 30),
+                                         half(11, 0)}));
   // The follow-up listener queues an SMS due an hour later.
   n.advance(1s);
   BOOST_TEST(jobs_of("notify.sms") == 1u);
@@ -223,6 +243,8 @@ BOOST_AUTO_TEST_CASE(taken_slot_fails_and_schedules_a_follow_up) {
   BOOST_REQUIRE(box->size() == 1u);
   BOOST_TEST((*box)[0].recipient == "+4930333");
   BOOST_TEST((*box)[0].body.find("could not book") != std::string::npos);
+  BOOST_TEST((*box)[0].body.find("Free times: " + offered.front())
+             != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(redelivered_commands_change_nothing) {
