@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include <actors/aggregates.hpp>
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
 #include <actors/providers.hpp>
@@ -59,6 +60,37 @@ void commit_once(queued_listener_actor::pointer self,
           [rp](caf::error& err) mutable {
             rp.deliver(std::move(err));
           });
+}
+
+/// The appointment `id` of `company` as it is now (the read a queued
+/// notification makes when it runs, as Laravel's SerializesModels reloads
+/// the model), and whether its confirmation has been handled.
+struct current_appointment {
+  appointment appt;
+  bool exists = false;
+  bool confirmation_handled = false;
+};
+
+expected<current_appointment, caf::error>
+load_current(const listener_context& ctx, const std::string& company,
+             const std::string& id) {
+  current_appointment out;
+  auto st = load_aggregate(*ctx.events, "appointment", company, id);
+  if (!st)
+    return make_unexpected(st.error());
+  out.exists = st->exists;
+  out.appt = st->appt;
+  if (!out.exists)
+    return out;
+  auto first = ctx.events->read_stream("appointment", id, 1, 1);
+  if (!first)
+    return make_unexpected(to_caf_error(first.error()));
+  if (!first->empty()) {
+    auto done = ctx.processed->contains(listener_names::send_notification,
+                                        first->front().id);
+    out.confirmation_handled = done && *done;
+  }
+  return out;
 }
 
 caf::error bad_event(const job_request& req, const decode_error& err) {
@@ -125,10 +157,18 @@ std::string message_body(const boost::json::object& p) {
   auto when = str("start_time");
   if (kind == "rescheduled")
     return "Hello " + name + ", your appointment was moved to " + when + ".";
-  if (kind == "follow_up")
+  if (kind == "cancelled")
+    return "Hello " + name + ", your appointment at " + when
+           + " was cancelled.";
+  if (kind == "follow_up") {
+    auto alternatives = str("alternatives");
     return "Hello " + name
            + ", we could not book the appointment you asked for on your "
-             "call. We will get back to you with other times.";
+             "call. "
+           + (alternatives.empty()
+                  ? std::string{"We will get back to you with other times."}
+                  : "Free times: " + alternatives + ".");
+  }
   if (kind == "reminder")
     return "Hello " + name + ", a reminder of your appointment at " + when
            + ".";
@@ -180,7 +220,8 @@ void register_seed_listeners(listener_registry& reg) {
   sync.retry.tries = 5;
   sync.retry.backoff_s = {10, 30, 60, 120, 300};
   sync.retry.timeout = std::chrono::seconds(30);
-  for (const char* type : {"appointment.created", "customer.updated"})
+  for (const char* type : {"appointment.created", "appointment.updated",
+                           "appointment.cancelled", "customer.updated"})
     reg.listen_queued(type, sync);
   subscriber_spec sub;
   sub.name = ln::appointment_subscriber;
@@ -249,14 +290,21 @@ send_appointment_notification(queued_listener_actor::pointer self,
         auto ev = event_from<appointment_created>(req.event);
         if (!ev)
           return bad_event(req, ev.error());
-        auto c = load_customer(*ctx.events, ev->appointment.customer_id);
-        if (!c)
-          return make_runtime_error(runtime_errc::not_found, c.error());
+        // The appointment as it is now: a reschedule within the delay is
+        // confirmed at its new time, a cancelled one is not confirmed.
+        auto cur = load_current(ctx, req.event.company_id, ev->appointment.id);
+        if (!cur)
+          return cur.error();
         auto now = ctx.clock();
         std::vector<store::job> jobs;
-        for (const auto& ch : channels_for(*c))
-          jobs.push_back(
-              channel_job(req, *c, ch, ev->appointment, "confirmation", now));
+        if (cur->exists && cur->appt.status == appointment_status::scheduled) {
+          auto c = load_customer(*ctx.events, cur->appt.customer_id);
+          if (!c)
+            return make_runtime_error(runtime_errc::not_found, c.error());
+          for (const auto& ch : channels_for(*c))
+            jobs.push_back(
+                channel_job(req, *c, ch, cur->appt, "confirmation", now));
+        }
         auto* queue = ctx.jobs;
         auto rp = self->make_response_promise<ok_atom>();
         commit_once(
@@ -335,6 +383,36 @@ void send_calls(queued_listener_actor::pointer self, listener_context ctx,
 
 } // namespace
 
+/// True when the appointment message of `p` (a confirmation or a notice
+/// of a move) no longer describes the appointment: it was cancelled, or
+/// moved again since a notice was queued, or a notice of a move would go
+/// out before the confirmation (which then gives the new time). Otherwise
+/// sets the message's start time to the appointment's as it is now.
+/// Other messages are never superseded.
+bool superseded(const listener_context& ctx, const job_request& req,
+                boost::json::object& p) {
+  auto str = [&](const char* k) -> std::string {
+    if (auto* v = p.if_contains(k); v && v->is_string())
+      return std::string{v->get_string()};
+    return {};
+  };
+  auto kind = str("kind");
+  auto id = str("appointment_id");
+  if ((kind != "confirmation" && kind != "rescheduled") || id.empty())
+    return false;
+  auto cur = load_current(ctx, req.event.company_id, id);
+  if (!cur)
+    return false; // sent as queued; the read error is not the customer's
+  if (!cur->exists || cur->appt.status != appointment_status::scheduled)
+    return true;
+  auto now_start = format_rfc3339(cur->appt.start_time);
+  if (kind == "rescheduled"
+      && (!cur->confirmation_handled || str("start_time") != now_start))
+    return true;
+  p["start_time"] = now_start;
+  return false;
+}
+
 queued_listener_actor::behavior_type
 channel_worker(queued_listener_actor::pointer self, listener_context ctx) {
   auto lg = log::get("listeners");
@@ -375,7 +453,7 @@ channel_worker(queued_listener_actor::pointer self, listener_context ctx) {
             m.created_at = now;
             msgs.push_back(std::move(m));
           }
-        } else {
+        } else if (!superseded(ctx, req, p)) {
           store::outbound_message m;
           m.channel = str("channel");
           m.recipient = str("recipient");
@@ -384,6 +462,7 @@ channel_worker(queued_listener_actor::pointer self, listener_context ctx) {
                                       "job " + std::to_string(req.job_id)
                                           + ": payload.recipient is missing");
           m.subject = str("kind") == "rescheduled" ? "Appointment moved"
+                      : str("kind") == "cancelled" ? "Appointment cancelled"
                       : str("kind") == "follow_up" ? "About your call"
                                                    : "Appointment confirmed";
           m.body = message_body(p);
@@ -452,6 +531,7 @@ analytics_deltas(const envelope& event) {
         {base + "count", 1},
         {base + "branch=" + a.branch_id, 1},
         {base + "service=" + a.service_id, 1},
+        {base + "staff=" + a.staff_id, 1},
         {base + "source=" + (ev->source.empty() ? text("unknown") : ev->source),
          1},
         {base + "day=" + day_of(event.occurred_at), 1},
@@ -601,6 +681,25 @@ sync_with_external_services(queued_listener_actor::pointer self,
             steps->push_back(
                 {"calcom",
                  {"calcom", "booking.create", key + ":calcom", calcom_body}});
+          steps->push_back(
+              {"crm", {"crm", "appointment.upsert", key + ":crm", body}});
+        } else if (req.event.type == "appointment.updated") {
+          // Changes reach the CRM with the same retries as the booking.
+          // (Cal.com's reschedule and cancel need the booking uid its
+          // create answered, which is not kept yet.)
+          auto ev = event_from<appointment_updated>(req.event);
+          if (!ev)
+            return bad_event(req, ev.error());
+          auto body = to_json_text(ev->appointment);
+          steps->push_back(
+              {"crm", {"crm", "appointment.upsert", key + ":crm", body}});
+        } else if (req.event.type == "appointment.cancelled") {
+          auto ev = event_from<appointment_cancelled>(req.event);
+          if (!ev)
+            return bad_event(req, ev.error());
+          auto v = boost::json::parse(to_json_text(ev->appointment));
+          v.as_object()["cancellation_reason"] = ev->reason;
+          auto body = boost::json::serialize(v);
           steps->push_back(
               {"crm", {"crm", "appointment.upsert", key + ":crm", body}});
         } else if (req.event.type == "customer.updated") {
@@ -778,7 +877,15 @@ appointment_event_subscriber(queued_listener_actor::pointer self,
           if (!ev)
             return bad_event(req, ev.error());
           auto a = ev->appointment;
+          // The customer hears of it on every channel they prefer.
+          std::vector<store::job> notices;
+          if (auto c = load_customer(*ctx.events, a.customer_id))
+            for (const auto& ch : channels_for(*c))
+              notices.push_back(channel_job(req, *c, ch, a, "cancelled", now));
           effects = [=](store::write_txn& txn) -> store::result<void> {
+            for (const auto& j : notices)
+              if (auto r = queue->enqueue_in(txn, j); !r)
+                return make_unexpected(r.error());
             if (auto r
                 = proj->erase_in(txn, projection_keys::slot(company, a.staff_id,
                                                             a.start_time));
