@@ -3,6 +3,7 @@
 // to the router, which hands it to the aggregate's actor.
 
 #include <chrono>
+#include <optional>
 
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
@@ -39,6 +40,32 @@ std::string company_of(const context_ptr& ctx) {
   if (c.empty())
     ctx->fail_fields({{"company_id", "admin tokens must name the company"}});
   return c;
+}
+
+/// What `If-Match: *` stands for in `parse_if_match`.
+constexpr std::uint64_t any_version = UINT64_MAX;
+
+/// The version an If-Match header names: `"7"` (or `7`), or `*` as
+/// `any_version`; nothing for anything else (signs, suffixes, lists,
+/// weak tags, overflow).
+std::optional<std::uint64_t> parse_if_match(std::string_view v) {
+  while (!v.empty() && v.front() == ' ')
+    v.remove_prefix(1);
+  while (!v.empty() && v.back() == ' ')
+    v.remove_suffix(1);
+  if (v == "*")
+    return any_version;
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"')
+    v = v.substr(1, v.size() - 2);
+  if (v.empty() || v.size() > 19)
+    return std::nullopt;
+  std::uint64_t out = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9')
+      return std::nullopt;
+    out = out * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return out;
 }
 
 event_metadata metadata_of(const context_ptr& ctx) {
@@ -91,16 +118,19 @@ void send_command(const context_ptr& ctx, std::string type, std::string id,
   cmd.company_id = company;
   cmd.name = std::move(name);
   cmd.metadata = metadata_of(ctx);
-  // If-Match: "<version>" asks for optimistic concurrency.
+  // If-Match: "<version>" asks for optimistic concurrency; `*` matches
+  // any current version (RFC 9110 13.1.1), which a command on an existing
+  // aggregate has anyway.
   if (auto im = ctx->req().header("if-match"); !im.empty()) {
-    std::string v{im};
-    v.erase(std::remove(v.begin(), v.end(), '"'), v.end());
-    try {
-      cmd.expected_version = std::stoull(v);
-      cmd.check_version = true;
-    } catch (...) {
-      ctx->fail_fields({{"If-Match", "must be a version number"}});
+    auto version = parse_if_match(im);
+    if (!version) {
+      ctx->fail_fields({{"If-Match", "must be * or a quoted version number "
+                                     "such as \"3\""}});
       return;
+    }
+    if (*version != any_version) {
+      cmd.expected_version = *version;
+      cmd.check_version = true;
     }
   }
   auto router = ctx->node().router();
@@ -221,6 +251,9 @@ void list_appointments(const context_ptr& ctx) {
   auto staff = ctx->query("staff_id");
   auto customer = ctx->query("customer_id");
   auto status = ctx->query("status");
+  if (appointment_status parsed; !status.empty() && !parse_enum(status, parsed))
+    errs["status"] = "unknown status \"" + status
+                     + "\" (one of scheduled, cancelled, completed, no_show)";
   timestamp_ms from = INT64_MIN;
   timestamp_ms to = INT64_MAX;
   for (auto [name, slot] : {std::pair{"from", &from}, std::pair{"to", &to}}) {

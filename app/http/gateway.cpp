@@ -1,5 +1,7 @@
 #include "app/http/gateway.hpp"
 
+#include <algorithm>
+
 #include <caf/actor_system.hpp>
 
 #include <actors/log.hpp>
@@ -70,6 +72,15 @@ void gateway::dispatch(const router& r, const services& svc,
     return;
   }
   const auto& rt = *m.found;
+  auto authorizations = std::count_if(req.headers.begin(), req.headers.end(),
+                                      [](const auto& h) {
+                                        return h.first == "authorization";
+                                      });
+  if (authorizations > 1) {
+    ctx->fail(400, "bad_request",
+              "Authorization: the header must be sent at most once");
+    return;
+  }
   if (rt.access != access::open) {
     auto token = bearer_token(req.header("authorization"));
     std::vector<std::pair<std::string, std::string>> challenge

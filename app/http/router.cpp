@@ -38,7 +38,8 @@ int score(const route& r, const std::vector<std::string_view>& segs,
       if (segs[i].empty())
         return -1;
       if (params != nullptr)
-        params->emplace(p.substr(1, p.size() - 2), std::string{segs[i]});
+        params->emplace(p.substr(1, p.size() - 2),
+                        percent_decode(segs[i], false));
     } else if (p == segs[i]) {
       ++literals;
     } else {

@@ -164,6 +164,39 @@ private:
     parser_->body_limit(srv_->opts.body_limit);
     parser_->header_limit(srv_->opts.header_limit);
     deadline_ = clock::now() + srv_->opts.read_timeout;
+    bhttp::async_read_header(
+        sock_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) {
+          self->on_header(ec);
+        });
+  }
+
+  /// The header is in: a client that sent `Expect: 100-continue` gets the
+  /// interim answer before the body is read (RFC 9110 10.1.1), so that it
+  /// does not wait for its own timeout.
+  void on_header(beast::error_code ec) {
+    if (ec || parser_->is_done()) {
+      on_read(ec);
+      return;
+    }
+    if (beast::iequals(parser_->get()[bhttp::field::expect], "100-continue")) {
+      static constexpr std::string_view interim
+          = "HTTP/1.1 100 Continue\r\n\r\n";
+      asio::async_write(
+          sock_, asio::buffer(interim.data(), interim.size()),
+          [self = shared_from_this()](beast::error_code ec, std::size_t) {
+            if (ec) {
+              self->close();
+              return;
+            }
+            self->read_body();
+          });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
     bhttp::async_read(
         sock_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, std::size_t) {
@@ -210,7 +243,9 @@ private:
     req.method = std::string{msg.method_string()};
     req.target = std::string{msg.target()};
     auto q = req.target.find('?');
-    req.path = percent_decode(std::string_view{req.target}.substr(0, q), false);
+    // Routed as sent: a parameter is decoded once matched, so an encoded
+    // slash stays inside its segment instead of making a new one.
+    req.path = std::string{std::string_view{req.target}.substr(0, q)};
     if (q != std::string::npos)
       req.query = parse_query(std::string_view{req.target}.substr(q + 1));
     for (const auto& f : msg) {
