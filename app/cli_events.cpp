@@ -1,13 +1,20 @@
 // `switchboard events` and `switchboard outbox`: read the log and the
 // message outbox.
 
+#include <algorithm>
+#include <iterator>
+
 #include <boost/json.hpp>
 
+#include <app/analytics.hpp>
 #include <app/cli_common.hpp>
 #include <messages/cloudevents.hpp>
+#include <messages/registry.hpp>
 #include <messages/time.hpp>
 #include <store/event_store.hpp>
 #include <store/outbox.hpp>
+#include <store/projections.hpp>
+#include <store/tenants.hpp>
 
 namespace switchboard::app {
 
@@ -25,6 +32,16 @@ Lists stored events in sequence order (of one stream: in version order).
   --limit N            at most N events (default 100)
   --json               one CloudEvents 1.0 JSON object per line
 Reads the store while the daemon runs (LMDB readers take no lock).
+)";
+
+constexpr const char* analytics_usage
+    = R"(usage: switchboard analytics COMPANY [--json] [--config FILE]
+                          [--set section.key=value]...
+
+Shows a company's analytics (the UpdateAnalytics counters), as
+GET /api/analytics does: appointments by day, service, staff, branch and
+source with value and lead time; calls by sentiment; customers by source.
+  --json   the report as one JSON object
 )";
 
 constexpr const char* outbox_usage
@@ -81,14 +98,34 @@ int run_events(const std::vector<std::string>& args) {
     agg_type = i->second.substr(0, slash);
     agg_id = i->second.substr(slash + 1);
   }
+  std::string type;
+  if (auto i = a->values.find("--type"); i != a->values.end()) {
+    type = i->second;
+    if (find_event_type(type) == nullptr) {
+      std::string known;
+      for (const auto& info : all_event_types())
+        known += (known.empty() ? "" : ", ") + std::string{info.wire_name};
+      std::cerr << "switchboard events: --type: unknown event type \"" << type
+                << "\" (one of " << known << ")\n";
+      return 2;
+    }
+  }
+  auto known_aggregate = [](const std::string& t) {
+    const auto& all = all_event_types();
+    return std::any_of(all.begin(), all.end(), [&t](const auto& info) {
+      return info.aggregate_type == t;
+    });
+  };
+  if (!agg_type.empty() && !known_aggregate(agg_type)) {
+    std::cerr << "switchboard events: --aggregate: unknown aggregate type \""
+              << agg_type << "\"\n";
+    return 2;
+  }
   auto st = cli::open_store("events", a->common);
   if (!st)
     return 1;
   auto max = static_cast<std::size_t>(limit);
   store::result<std::vector<envelope>> got{std::vector<envelope>{}};
-  std::string type;
-  if (auto i = a->values.find("--type"); i != a->values.end())
-    type = i->second;
   if (!agg_type.empty()) {
     got = st->events->read_stream(agg_type, agg_id, 1, 1000000);
     if (got) {
@@ -156,8 +193,17 @@ int run_outbox(const std::vector<std::string>& args) {
     }
   }
   std::string channel;
-  if (auto i = a->values.find("--channel"); i != a->values.end())
+  if (auto i = a->values.find("--channel"); i != a->values.end()) {
     channel = i->second;
+    static constexpr std::string_view channels[]
+        = {"sms", "email", "whatsapp", "calcom", "crm"};
+    if (std::find(std::begin(channels), std::end(channels), channel)
+        == std::end(channels)) {
+      std::cerr << "switchboard outbox: --channel: unknown channel \""
+                << channel << "\" (one of sms, email, whatsapp, calcom, crm)\n";
+      return 2;
+    }
+  }
   auto st = cli::open_store("outbox", a->common);
   if (!st)
     return 1;
@@ -188,6 +234,61 @@ int run_outbox(const std::vector<std::string>& args) {
   }
   if (!json)
     std::cout << got->size() << " message(s)\n";
+  return 0;
+}
+
+int run_analytics(const std::vector<std::string>& args) {
+  auto a = cli::parse_args(args, {}, {"--json"});
+  if (!a) {
+    std::cerr << "switchboard analytics: " << a.error() << '\n';
+    return 2;
+  }
+  if (a->common.help) {
+    std::cout << analytics_usage;
+    return 0;
+  }
+  if (a->common.rest.size() != 1) {
+    std::cerr << "switchboard analytics: expects one company id\n"
+              << analytics_usage;
+    return 2;
+  }
+  const auto& company = a->common.rest[0];
+  auto st = cli::open_store("analytics", a->common);
+  if (!st)
+    return 1;
+  auto tenants = store::tenants::open(*st->env);
+  if (!tenants) {
+    std::cerr << "switchboard analytics: " << store::to_string(tenants.error())
+              << '\n';
+    return 1;
+  }
+  if (auto known = (*tenants)->company(company); !known) {
+    std::cerr << "switchboard analytics: no company " << company << '\n';
+    return 1;
+  }
+  auto report = analytics_report(*st->projections, company);
+  if (!report) {
+    std::cerr << "switchboard analytics: " << store::to_string(report.error())
+              << '\n';
+    return 1;
+  }
+  if (a->switches.count("--json") > 0) {
+    std::cout << boost::json::serialize(*report) << '\n';
+    return 0;
+  }
+  // One line per figure: "appointments.by_service.s1  3".
+  for (const auto& [section, body] : *report) {
+    for (const auto& [name, value] : body.as_object()) {
+      if (value.is_object()) {
+        for (const auto& [key, n] : value.as_object())
+          std::cout << section << '.' << name << '.' << key << "  "
+                    << boost::json::serialize(n) << '\n';
+      } else {
+        std::cout << section << '.' << name << "  "
+                  << boost::json::serialize(value) << '\n';
+      }
+    }
+  }
   return 0;
 }
 

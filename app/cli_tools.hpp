@@ -27,6 +27,9 @@ int run_events(const std::vector<std::string>& args);
 /// `switchboard outbox [--channel C] [--after ID] [--limit N] [--json]`.
 int run_outbox(const std::vector<std::string>& args);
 
+/// `switchboard analytics COMPANY [--json]`: the company's analytics.
+int run_analytics(const std::vector<std::string>& args);
+
 /// `switchboard jobs failed|retry <id>|forget <id>`.
 int run_jobs(const std::vector<std::string>& args);
 

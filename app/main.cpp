@@ -20,6 +20,7 @@ commands:
   replay    rebuild a projection from the event log (analytics)
   check     check the consistency of the store
   outbox    list the messages in the outbox
+  analytics show a company's analytics
   tenant    add companies and API tokens, list them
   version   print the version
   help      print this text
@@ -53,6 +54,8 @@ int main(int argc, char** argv) {
     return run_check(args);
   if (cmd == "outbox")
     return run_outbox(args);
+  if (cmd == "analytics")
+    return run_analytics(args);
   if (cmd == "tenant")
     return run_tenant(args);
   if (cmd == "version" || cmd == "--version") {

@@ -13,12 +13,14 @@
 
 #include <actors/interfaces.hpp>
 #include <actors/node.hpp>
+#include <app/analytics.hpp>
 #include <app/http/bridge.hpp>
 #include <app/http/routes.hpp>
 #include <messages/time.hpp>
 #include <store/event_store.hpp>
 #include <store/job_queue.hpp>
 #include <store/outbox.hpp>
+#include <store/projections.hpp>
 
 namespace switchboard::app::http {
 
@@ -363,6 +365,29 @@ void add_ops_routes(router& r) {
       },
       "Messages written to the outbox (SMS, email, WhatsApp, external "
       "calls)");
+
+  r.add(
+      "GET", "/api/analytics", access::company,
+      [](const context_ptr& ctx) {
+        const auto& who = ctx->who();
+        auto company = who.admin ? ctx->query("company_id") : who.company_id;
+        if (company.empty()) {
+          ctx->fail_fields(
+              {{"company_id", "admin tokens must name the company"}});
+          return;
+        }
+        auto report
+            = analytics_report(*ctx->node().store().projections, company);
+        if (!report) {
+          ctx->fail_store(report.error());
+          return;
+        }
+        (*report)["company_id"] = company;
+        ctx->respond(200, *report);
+      },
+      "The company's analytics: appointments by day, service, staff, "
+      "branch and source with value and lead time; calls by sentiment; "
+      "customers by source");
 }
 
 } // namespace switchboard::app::http
