@@ -117,10 +117,16 @@ bridge_deadline::bridge_deadline(caf::event_based_actor* self,
   st_->table = &table;
   st_->ctx = std::move(ctx);
   std::weak_ptr<state> weak = st_;
-  st_->h = table.add(self->clock().now() + timeout, [weak] {
+  st_->h = table.add(self->clock().now() + timeout, [weak, timeout] {
     if (auto st = weak.lock())
-      if (auto c = std::move(st->ctx))
-        c->fail(504, "timeout", "the runtime did not answer in time");
+      if (auto c = std::move(st->ctx)) {
+        // Which request waited on what, so that a 504 can be traced.
+        log::get("http")->warn("504: {} {} had no answer from {} within {} ms",
+                               c->req().method, c->req().target,
+                               c->waiting_on(), timeout.count());
+        c->fail(504, "timeout",
+                "the runtime (" + c->waiting_on() + ") did not answer in time");
+      }
   });
   arm_expiry(bridge_self, table, expire_atom::value);
 }

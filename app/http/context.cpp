@@ -6,6 +6,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <actors/log.hpp>
 #include <app/http/bridge.hpp>
 
 namespace switchboard::app::http {
@@ -85,6 +86,20 @@ void request_context::with_actor(
 void request_context::deliver(response r) {
   if (answered_.exchange(true))
     return;
+  if (svc_ != nullptr && svc_->access_log_sample > 0
+      && svc_->access_count.fetch_add(1, std::memory_order_relaxed)
+                 % svc_->access_log_sample
+             == 0) {
+    static auto lg = log::get("http.access");
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                  std::chrono::steady_clock::now() - started_)
+                  .count();
+    lg->info("{} {} {} {:.3f}ms company={}", req_.method,
+             route_ != nullptr ? *route_ : std::string{"-"}, r.status,
+             static_cast<double>(us) / 1000.0,
+             principal_.company_id.empty() ? std::string{"-"}
+                                           : principal_.company_id);
+  }
   deliver_(std::move(r));
 }
 

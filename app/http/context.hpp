@@ -5,6 +5,7 @@
 // app/http/bridge.hpp.
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -61,6 +62,10 @@ struct services {
   http::bridge* bridge = nullptr;
   /// Rendered aggregate states for GET (state_cache.hpp).
   http::state_cache* states = nullptr;
+  /// Access log: 0 off, 1 every request, N one request in N.
+  std::uint32_t access_log_sample = 0;
+  /// Requests seen, for the access log's sampling.
+  mutable std::atomic<std::uint64_t> access_count{0};
 };
 
 /// Field name → problem, for 422 answers ("missing", "wrong_type", ...).
@@ -81,7 +86,8 @@ public:
   using deliver_fn = std::function<void(response)>;
 
   request_context(request req, deliver_fn deliver)
-      : req_(std::move(req)), deliver_(std::move(deliver)) {}
+      : req_(std::move(req)), deliver_(std::move(deliver)),
+        started_(std::chrono::steady_clock::now()) {}
   ~request_context();
   request_context(const request_context&) = delete;
   request_context& operator=(const request_context&) = delete;
@@ -166,6 +172,15 @@ public:
     return answered_.load();
   }
 
+  /// Names the actor the request waits on (for the log of a 504); set it
+  /// before handing the request to `with_actor`.
+  void waiting_for(std::string what) {
+    waiting_on_ = std::move(what);
+  }
+  const std::string& waiting_on() const noexcept {
+    return waiting_on_;
+  }
+
 private:
   friend class gateway;
 
@@ -176,6 +191,10 @@ private:
   std::map<std::string, std::string, std::less<>> params_;
   store::principal principal_;
   const services* svc_ = nullptr;
+  std::string waiting_on_ = "the runtime";
+  /// The pattern of the route matched, for logs ("" before routing).
+  const std::string* route_ = nullptr;
+  std::chrono::steady_clock::time_point started_;
   boost::json::value body_json_;
   std::atomic<bool> answered_{false};
 };

@@ -49,6 +49,8 @@ gateway_options gateway_options_from(const config& cfg) {
   s.drain_timeout
       = std::chrono::milliseconds{cfg.get_int("http.shutdown_timeout_ms")};
   o.bridge_actors = static_cast<std::size_t>(cfg.get_int("http.bridge_actors"));
+  o.access_log_sample
+      = static_cast<std::uint32_t>(cfg.get_int("http.access_log_sample"));
   return o;
 }
 
@@ -72,6 +74,7 @@ void gateway::dispatch(const router& r, const services& svc,
     return;
   }
   const auto& rt = *m.found;
+  ctx->route_ = &rt.pattern;
   auto authorizations = std::count_if(req.headers.begin(), req.headers.end(),
                                       [](const auto& h) {
                                         return h.first == "authorization";
@@ -126,6 +129,7 @@ gateway::start(caf::actor_system& sys, switchboard::node& n,
   g->services_.bridge = g->bridge_.get();
   g->states_ = std::make_unique<state_cache>();
   g->services_.states = g->states_.get();
+  g->services_.access_log_sample = opts.access_log_sample;
   auto* self = g.get();
   auto srv = server::start(opts.server, [self](const context_ptr& ctx) {
     dispatch(self->router_, self->services_, ctx);

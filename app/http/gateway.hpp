@@ -30,6 +30,8 @@ namespace switchboard::app::http {
 struct gateway_options {
   server_options server;
   std::size_t bridge_actors = 2; ///< Actors of the CAF bridge pool.
+  /// Access log: 0 off, 1 every request, N one request in N.
+  std::uint32_t access_log_sample = 0;
 };
 
 /// Reads [http] of the configuration.
