@@ -134,6 +134,9 @@ void send_command(const context_ptr& ctx, std::string type, std::string id,
     }
   }
   auto router = ctx->node().router();
+  ctx->waiting_for(
+      "the router and the actor of " + cmd.aggregate_type + " "
+      + (cmd.aggregate_id.empty() ? std::string{"(new)"} : cmd.aggregate_id));
   ctx->with_actor([ctx, router, cmd, ok_status](caf::event_based_actor* self) {
     bridge_deadline d{self, command_timeout, ctx};
     self->request(router, caf::infinite, command_atom::value, cmd)
@@ -192,6 +195,7 @@ void get_state(const context_ptr& ctx, std::string type) {
     return;
   }
   auto router = ctx->node().router();
+  ctx->waiting_for("the router and the actor of " + type + " " + id);
   ctx->with_actor(
       [ctx, router, type, company, id](caf::event_based_actor* self) {
         bridge_deadline d{self, command_timeout, ctx};
@@ -329,6 +333,13 @@ void add_aggregate_routes(router& r) {
       "Replace a staff member's working hours");
   add_entity(r, "services", "service", "service");
   r.add(
+      "GET", "/api/calls/{id}", access::company,
+      [](const context_ptr& ctx) {
+        get_state(ctx, "call");
+      },
+      "Read a call: its state in the workflow, numbers, analysis, the "
+      "appointment it booked");
+  r.add(
       "POST", "/api/appointments", access::company,
       [](const context_ptr& ctx) {
         send_command(ctx, "appointment", "", "book", 201);
@@ -383,6 +394,8 @@ void add_aggregate_routes(router& r) {
           return;
         }
         auto router = ctx->node().router();
+        ctx->waiting_for("the router, the cache and the calendar of staff "
+                         + staff);
         ctx->with_actor([=](caf::event_based_actor* self) {
           bridge_deadline d{self, command_timeout, ctx};
           self->request(router, caf::infinite, availability_atom::value,

@@ -420,4 +420,17 @@ BOOST_FIXTURE_TEST_CASE(analytics_can_be_read_per_company, first_day) {
              == 1);
 }
 
+// The access log, when on, has a line per request naming the route
+// template, the status and the company.
+BOOST_AUTO_TEST_CASE(access_log_names_route_status_and_company) {
+  daemon_fixture d{{"http.access_log_sample=1"}};
+  http_client c{d.port};
+  BOOST_TEST(c.request("GET", "/api/customers/nobody", "", d.acme).status
+             == 404);
+  auto line = d.proc->wait_for("GET /api/customers/{id} 404", 10s);
+  BOOST_TEST_INFO(d.proc->output());
+  BOOST_TEST(line.find("company=acme") != std::string::npos);
+  BOOST_TEST(line.find("http.access") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -170,6 +170,12 @@ BOOST_FIXTURE_TEST_CASE(call_workflow_from_webhooks_to_notifications,
   call = r.json().at("call").as_object();
   BOOST_TEST(call.at("state").as_string() == "follow_up_scheduled");
   BOOST_TEST(call.at("customer_id").as_string() == "cu1");
+  // The call can be read by its company, and only by it.
+  auto read = c.request("GET", "/api/calls/k2", "", acme);
+  BOOST_TEST_INFO(read.body);
+  BOOST_REQUIRE(read.status == 200);
+  BOOST_TEST(read.json().at("state").as_string() == "follow_up_scheduled");
+  BOOST_TEST(c.request("GET", "/api/calls/k2", "", globex).status == 404);
   // The confirmation SMS goes out after the 5 s notification delay.
   std::this_thread::sleep_for(6500ms);
   auto sms = outbox("sms");
