@@ -14,7 +14,7 @@ packages=(
   libbenchmark-dev
   libssl-dev
   libjemalloc-dev
-  python3 curl
+  python3 curl tzdata
   wrk nginx
 )
 
