@@ -12,6 +12,7 @@
 #include <actors/runtime.hpp>
 #include <app/cli.hpp>
 #include <app/cli_tools.hpp>
+#include <app/data_lock.hpp>
 #include <app/http/gateway.hpp>
 #include <app/http/webhooks.hpp>
 #include <app/store_options.hpp>
@@ -24,8 +25,11 @@ namespace {
 constexpr const char* serve_usage
     = R"(usage: switchboard serve [--config FILE] [--set section.key=value]...
 
-Runs the daemon until SIGTERM or SIGINT. Reads FILE, or ./config.ini when
-present, over the embedded defaults; each --set overrides one option.
+Runs the daemon until SIGTERM or SIGINT. Reads FILE, else the file named
+by $SWITCHBOARD_CONFIG, else ./config.ini when present, over the embedded
+defaults; each --set overrides one option. Holds an exclusive lock on the
+data directory ([store] path, file switchboard.lock with its pid): a
+second daemon on the same directory refuses to start, naming that pid.
 )";
 
 } // namespace
@@ -65,6 +69,13 @@ int run_serve(const std::vector<std::string>& args) {
   auto opts = store_options(*cfg);
   std::error_code ec;
   auto abs_path = std::filesystem::absolute(opts.path, ec).lexically_normal();
+  // One daemon per data directory, locked before LMDB opens it and held
+  // until it is closed (the lock is destroyed last).
+  auto dir_lock = data_dir_lock::acquire(abs_path.string());
+  if (!dir_lock) {
+    lg->error("cannot start: {}", dir_lock.error());
+    return 1;
+  }
   runtime_config rcfg{
       static_cast<std::size_t>(cfg->get_int("scheduler.max_threads"))};
   caf::actor_system sys{rcfg};

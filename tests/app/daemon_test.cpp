@@ -1,6 +1,8 @@
 // Runs the real switchboard binary.
 
+#include <cstdlib>
 #include <fstream>
+#include <optional>
 
 #include <boost/test/unit_test.hpp>
 
@@ -10,7 +12,92 @@ using namespace std::chrono_literals;
 using switchboard::test::child_process;
 using switchboard::test::temp_dir;
 
+namespace {
+
+/// `switchboard serve` on `data`, on a free port.
+std::vector<std::string> serve_args(const std::string& data) {
+  return {SWITCHBOARD_BINARY,
+          "serve",
+          "--config",
+          std::string{SWITCHBOARD_SOURCE_DIR} + "/config.ini",
+          "--set",
+          "store.path=" + data,
+          "--set",
+          "store.sync=none",
+          "--set",
+          "http.port=0"};
+}
+
+/// Sets an environment variable for the processes the test starts, and
+/// restores it after.
+class scoped_env {
+public:
+  scoped_env(const char* name, const std::string& value) : name_(name) {
+    if (const char* old = std::getenv(name))
+      old_ = old;
+    ::setenv(name, value.c_str(), 1);
+  }
+  ~scoped_env() {
+    if (old_)
+      ::setenv(name_, old_->c_str(), 1);
+    else
+      ::unsetenv(name_);
+  }
+  scoped_env(const scoped_env&) = delete;
+  scoped_env& operator=(const scoped_env&) = delete;
+
+private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+bool contains(const std::string& text, const std::string& needle) {
+  return text.find(needle) != std::string::npos;
+}
+
+} // namespace
+
 BOOST_AUTO_TEST_SUITE(daemon_suite)
+
+BOOST_AUTO_TEST_CASE(a_second_daemon_on_one_data_directory_refuses_to_start) {
+  temp_dir dir;
+  auto data = dir.path() + "/data";
+  child_process first(serve_args(data));
+  BOOST_TEST_INFO(first.output());
+  BOOST_REQUIRE(!first.wait_for("serving", 30s).empty());
+  // The second names the first's pid and never opens the store.
+  child_process second(serve_args(data));
+  BOOST_TEST(second.wait(30s) == 1);
+  BOOST_TEST_INFO(second.output());
+  BOOST_TEST(
+      contains(second.output(), "the data directory " + data
+                                    + " is in use by switchboard process "
+                                    + std::to_string(first.pid())));
+  BOOST_TEST(!contains(second.output(), "store open"));
+  std::string pid;
+  std::ifstream{data + "/switchboard.lock"} >> pid;
+  BOOST_TEST(pid == std::to_string(first.pid()));
+  // The same directory named another way is the same directory.
+  child_process third(serve_args(dir.path() + "/./data/"));
+  BOOST_TEST(third.wait(30s) == 1);
+  BOOST_TEST_INFO(third.output());
+  BOOST_TEST(contains(third.output(), std::to_string(first.pid())));
+  // The first was not disturbed, and stops cleanly; then the directory is
+  // free again.
+  first.signal(SIGTERM);
+  BOOST_TEST(first.wait(30s) == 0);
+  child_process after_stop(serve_args(data));
+  BOOST_TEST_INFO(after_stop.output());
+  BOOST_REQUIRE(!after_stop.wait_for("serving", 30s).empty());
+  // A daemon that dies holds nothing: the kernel drops its lock.
+  after_stop.signal(SIGKILL);
+  BOOST_TEST(after_stop.wait(30s) == 128 + SIGKILL);
+  child_process after_kill(serve_args(data));
+  BOOST_TEST_INFO(after_kill.output());
+  BOOST_REQUIRE(!after_kill.wait_for("serving", 30s).empty());
+  after_kill.signal(SIGTERM);
+  BOOST_TEST(after_kill.wait(30s) == 0);
+}
 
 BOOST_AUTO_TEST_CASE(serve_opens_the_store_and_stops_cleanly_on_sigterm) {
   temp_dir dir;
