@@ -22,7 +22,10 @@ constexpr const char* check_usage
 Checks the consistency of the store and exits 1 when it finds problems:
   events       sequences 1..n without gaps; every record decodes and holds
                its own sequence
-  streams      every stream's versions are 1..v without gaps, each entry
+  streams      every aggregate's events in the log have versions 1..v in
+               order, none twice (an acknowledged event whose version its
+               stream already has is missing from the stream); every
+               stream's index entries are 1..v without gaps, each entry
                points at an event of that stream and version, and every
                event up to the index's checkpoint is in exactly one stream
                (later ones may still be in the daemon's memory)
@@ -95,6 +98,7 @@ public:
     }
     t_ = txn->handle();
     check_events();
+    check_log_versions();
     check_streams();
     check_event_ids();
     check_name_index("by_type", [](const event_facts& f) {
@@ -176,6 +180,39 @@ private:
                       view->occurred_at,
                       view->version};
     });
+  }
+
+  /// Every aggregate's events, in log order, have versions 1, 2, 3...: an
+  /// event whose version its stream has already (or that skips one) was
+  /// appended by a writer that did not see the stream's head, as a second
+  /// daemon on the same data directory would, and is missing from its
+  /// stream (reads take one event per version). This holds for the whole
+  /// log, also past the streams index's checkpoint.
+  void check_log_versions() {
+    struct head {
+      std::uint64_t version = 0;
+      std::uint64_t seq = 0;
+    };
+    std::map<std::pair<std::string, std::string>, head> heads;
+    for (const auto& [seq, f] : events_) {
+      auto& h = heads[{f.agg_type, f.agg_id}];
+      if (f.version != h.version + 1) {
+        auto what = "streams: event " + std::to_string(seq) + " (" + f.agg_type
+                    + "/" + f.agg_id + " v" + std::to_string(f.version) + ")";
+        if (f.version <= h.version)
+          problem(what + " repeats a version its stream has already (event "
+                  + std::to_string(h.seq) + " is at v"
+                  + std::to_string(h.version)
+                  + "): it is missing from its stream; two writers "
+                    "appended to one store");
+        else
+          problem(what + " follows v" + std::to_string(h.version) + " (event "
+                  + std::to_string(h.seq)
+                  + "): versions in between are missing");
+      }
+      if (f.version > h.version)
+        h = {f.version, seq};
+    }
   }
 
   /// The checkpoint of the streams database: the events it must hold.

@@ -81,11 +81,13 @@ customer make_customer(const std::string& id, bool sms) {
 /// Fills a store at `data` through a real node: customers, appointments
 /// and a call, and waits until the analytics queue has counted them.
 /// Returns the live analytics counters.
-counters populate(const std::string& data) {
+counters populate(const std::string& data,
+                  std::size_t stream_index_batch = 65536) {
   runtime_config cfg{1};
   caf::actor_system sys{cfg};
   node_options o;
   o.store = store_at(data);
+  o.store.stream_index_batch = stream_index_batch;
   auto started = node::start(sys, o);
   BOOST_REQUIRE_MESSAGE(started, (started ? "" : started.error()));
   auto& n = *started;
@@ -360,6 +362,61 @@ BOOST_AUTO_TEST_CASE(check_passes_on_a_good_store_and_fails_on_a_corrupt_one) {
              != std::string::npos);
   auto events = cli(data, {"events"});
   BOOST_TEST(events.rc != 0);
+}
+
+BOOST_AUTO_TEST_CASE(check_finds_a_removed_stream_entry) {
+  temp_dir dir;
+  auto data = dir.path() + "/data";
+  // Flush cycles of one entry: the streams database holds the entries.
+  populate(data, 1);
+  auto good = cli(data, {"check"});
+  BOOST_TEST_INFO(good.out);
+  BOOST_TEST(good.rc == 0);
+  std::string removed;
+  edit_db(data, "streams", [&](MDB_cursor* c) {
+    MDB_val k, v;
+    BOOST_REQUIRE(mdb_cursor_get(c, &k, &v, MDB_FIRST) == 0);
+    BOOST_REQUIRE(v.mv_size == 8u);
+    removed = std::to_string(store::get_be64(v.mv_data));
+    BOOST_REQUIRE(mdb_cursor_del(c, 0) == 0);
+  });
+  auto bad = cli(data, {"check"});
+  BOOST_TEST_INFO(bad.out);
+  BOOST_TEST(bad.rc == 1);
+  BOOST_TEST(bad.out.find("streams: event " + removed + " (")
+             != std::string::npos);
+  BOOST_TEST(bad.out.find("is in no stream") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(
+    check_finds_an_acknowledged_event_missing_from_its_stream) {
+  // What a second daemon on the same data directory did: it decided the
+  // next version from its own memory, which had not seen the stream, and
+  // appended customer cu0 at version 1 again. Its append succeeded (it
+  // was acknowledged), and the stream shows only one of the two.
+  temp_dir dir;
+  auto data = dir.path() + "/data";
+  populate(data);
+  {
+    // A writer that did not rebuild its memory of the streams.
+    auto st = node_store::open(store_at(data), false);
+    BOOST_REQUIRE_MESSAGE(st, (st ? "" : st.error()));
+    auto c = make_customer("cu0", true);
+    c.name = "Second daemon's Ada";
+    auto e = make_envelope(customer_created{c, customer_source::web}, c.id, 0,
+                           "c1", now_ms(), {});
+    auto seqs
+        = (*st)->events->append({e}, store::expected_version::no_stream());
+    BOOST_REQUIRE(seqs);
+    BOOST_REQUIRE(seqs->front() == 9u);
+  }
+  auto bad = cli(data, {"check"});
+  BOOST_TEST_INFO(bad.out);
+  BOOST_TEST(bad.rc == 1);
+  BOOST_TEST(bad.out.find("streams: event 9 (customer/cu0 v1) repeats a "
+                          "version its stream has already (event 1 is at v1)")
+             != std::string::npos);
+  BOOST_TEST(bad.out.find("1 problem(s) found") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(jobs_are_listed_retried_and_forgotten_while_serving) {
