@@ -1,7 +1,11 @@
 #include "app/cli.hpp"
 
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <sys/stat.h>
+
+#include <app/data_lock.hpp>
 
 namespace switchboard::app {
 
@@ -40,14 +44,71 @@ parse_common_flags(const std::vector<std::string>& args) {
   return out;
 }
 
-expected<config, std::vector<config_error>>
-load_config(const common_flags& flags) {
+config_source find_config(const common_flags& flags) {
   if (!flags.config_path.empty())
-    return load_config_file(flags.config_path, flags.overrides);
+    return {flags.config_path, flags.config_path + " (--config)"};
+  if (const char* env = std::getenv(config_env_var);
+      env != nullptr && *env != '\0')
+    return {env, std::string{env} + " ($" + config_env_var + ")", true};
   struct stat st {};
   if (::stat("config.ini", &st) == 0)
-    return load_config_file("config.ini", flags.overrides);
-  return parse_config("", "defaults", flags.overrides);
+    return {"config.ini", "./config.ini"};
+  return {"", "embedded defaults; no --config, $" + std::string{config_env_var}
+                  + " or ./config.ini"};
+}
+
+expected<config, std::vector<config_error>>
+load_config(const common_flags& flags) {
+  auto src = find_config(flags);
+  if (src.path.empty())
+    return parse_config("", "defaults", flags.overrides);
+  auto cfg = load_config_file(src.path, flags.overrides);
+  if (!cfg && src.from_env && cfg.error().size() == 1
+      && cfg.error()[0].key.empty() && cfg.error()[0].line == 0)
+    // The file named by the environment: say where its name came from.
+    cfg.error()[0].message
+        += " (named by $" + std::string{config_env_var} + ")";
+  return cfg;
+}
+
+bool is_secret_option(std::string_view key) {
+  auto name = key.substr(key.find('.') + 1);
+  for (std::string_view word : {"secret", "key", "token", "password"})
+    if (name.find(word) != std::string_view::npos)
+      return true;
+  return false;
+}
+
+expected<store_location, int>
+locate_store(const std::string& cmd, const common_flags& flags, bool create) {
+  auto cfg = load_config(flags);
+  if (!cfg) {
+    std::cerr << "switchboard " << cmd << ": invalid configuration:\n"
+              << to_string(cfg.error()) << '\n';
+    return make_unexpected(2);
+  }
+  std::error_code ec;
+  auto path = std::filesystem::absolute(cfg->get_string("store.path"), ec)
+                  .lexically_normal()
+                  .string();
+  if (path.size() > 1 && path.back() == '/')
+    path.pop_back();
+  auto held_by = data_dir_lock::holder(path);
+  std::cerr << "switchboard " << cmd << ": store " << path << " (config "
+            << find_config(flags).label << ")"
+            << (held_by > 0
+                    ? "; daemon pid " + std::to_string(held_by) + " holds it"
+                    : std::string{})
+            << '\n';
+  if (!create && !std::filesystem::exists(path + "/data.mdb", ec)) {
+    std::cerr << "switchboard " << cmd << ": no store at " << path
+              << " (set [store] path, --config FILE or $" << config_env_var
+              << " to the daemon's configuration; `switchboard serve`"
+              << (cmd == "tenant add" ? " or `tenant add --create`" : "")
+              << " creates a store)\n";
+    return make_unexpected(1);
+  }
+  return store_location{std::move(*cfg), std::move(path)};
 }
 
 int run_config(const std::vector<std::string>& args) {

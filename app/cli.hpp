@@ -21,11 +21,46 @@ struct common_flags {
 expected<common_flags, std::string>
 parse_common_flags(const std::vector<std::string>& args);
 
-/// Loads the configuration the flags ask for: `--config FILE` when given,
-/// else ./config.ini when it exists, else the embedded defaults; then the
-/// overrides. On error prints every problem to stderr.
+/// The environment variable naming the configuration file when no
+/// `--config` is given.
+inline constexpr const char* config_env_var = "SWITCHBOARD_CONFIG";
+
+/// The configuration file the flags ask for: `--config FILE` when given,
+/// else the file named by $SWITCHBOARD_CONFIG when set and not empty, else
+/// ./config.ini when it exists, else none (the embedded defaults).
+struct config_source {
+  std::string path;      ///< Empty: the embedded defaults only.
+  std::string label;     ///< How it was chosen, for messages.
+  bool from_env = false; ///< Named by $SWITCHBOARD_CONFIG.
+};
+config_source find_config(const common_flags& flags);
+
+/// Loads the configuration `find_config` names, then the overrides. A
+/// named file that cannot be read is an error naming it.
 expected<config, std::vector<config_error>>
 load_config(const common_flags& flags);
+
+/// True for an option whose value is a secret (its name contains secret,
+/// key, token or password): `config show` prints it as `***`.
+bool is_secret_option(std::string_view key);
+
+/// Where a command-line tool finds the store: the configuration it read
+/// and the store's absolute path.
+struct store_location {
+  config cfg;
+  std::string path; ///< Absolute `[store] path`.
+};
+
+/// Loads the configuration for tool `cmd` (as `serve` does) and prints
+/// one line to stderr naming the store path, the configuration it came
+/// from and the pid of the daemon that holds the store, if one does. An
+/// absent store is an error naming the path, unless `create` (the tool
+/// then creates it). Prints errors to stderr, prefixed with `cmd`.
+/// @returns the location, or the exit code (2: bad configuration, 1: no
+///          store).
+expected<store_location, int> locate_store(const std::string& cmd,
+                                           const common_flags& flags,
+                                           bool create = false);
 
 /// `switchboard serve`: runs the daemon until SIGTERM or SIGINT. Returns the
 /// process exit code.

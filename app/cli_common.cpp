@@ -2,7 +2,6 @@
 
 #include <charconv>
 #include <chrono>
-#include <filesystem>
 
 #include <app/store_options.hpp>
 
@@ -85,19 +84,11 @@ expected<std::uint64_t, std::string> to_uint(const std::string& flag,
 std::unique_ptr<node_store> open_store(const std::string& cmd,
                                        const common_flags& flags,
                                        bool rebuild_stream_index) {
-  auto cfg = load_config(flags);
-  if (!cfg) {
-    std::cerr << "switchboard " << cmd << ": invalid configuration:\n"
-              << to_string(cfg.error()) << '\n';
+  auto where = locate_store(cmd, flags);
+  if (!where)
     return nullptr;
-  }
-  auto opts = store_options(*cfg);
-  std::error_code ec;
-  if (!std::filesystem::exists(opts.path + "/data.mdb", ec)) {
-    std::cerr << "switchboard " << cmd << ": no store at " << opts.path
-              << " (set [store] path)\n";
-    return nullptr;
-  }
+  auto opts = store_options(where->cfg);
+  opts.path = where->path;
   auto st = node_store::open(opts, rebuild_stream_index);
   if (!st) {
     std::cerr << "switchboard " << cmd << ": cannot open the store at "

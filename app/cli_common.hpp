@@ -34,9 +34,10 @@ parse_args(const std::vector<std::string>& args,
 expected<std::uint64_t, std::string> to_uint(const std::string& flag,
                                              const std::string& text);
 
-/// Loads the configuration and opens the store it names. An absent store
-/// is an error (the tools never create one). Prints errors to stderr with
-/// `cmd` and returns null. `rebuild_stream_index`: see `node_store::open`.
+/// Loads the configuration (`locate_store`: one line on stderr names the
+/// store) and opens the store it names. An absent store is an error (the
+/// tools never create one). Prints errors to stderr with `cmd` and returns
+/// null. `rebuild_stream_index`: see `node_store::open`.
 std::unique_ptr<node_store> open_store(const std::string& cmd,
                                        const common_flags& flags,
                                        bool rebuild_stream_index = true);

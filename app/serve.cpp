@@ -92,8 +92,9 @@ int run_serve(const std::vector<std::string>& args) {
     return 1;
   }
   auto last = (*n)->store().events->last_sequence();
-  lg->info("store open at {} (sync {}, last sequence {})", abs_path.string(),
-           cfg->get_string("store.sync"), last ? *last : 0);
+  lg->info("store open at {} (sync {}, last sequence {}; config {})",
+           abs_path.string(), cfg->get_string("store.sync"), last ? *last : 0,
+           find_config(*flags).label);
   http::configure_webhooks(http::webhook_options_from(*cfg));
   auto gw = http::gateway::start(sys, **n, http::gateway_options_from(*cfg));
   if (!gw) {

@@ -17,15 +17,20 @@ constexpr const char* tenant_usage
     = R"(usage: switchboard tenant <command> [options] [--config FILE] [--set k=v]...
 
 commands:
-  add <company-id> [--name NAME] [--admin]
+  add <company-id> [--name NAME] [--admin] [--create]
         add a company and print a new API token for it (on stdout, alone;
-        --admin makes it an admin token)
+        --admin makes it an admin token; --create makes a new store when
+        there is none at [store] path, which is otherwise an error)
   token <company-id> [--admin]
         print another new token for an existing company
   list  list the companies and their tokens (hash prefixes only)
 
-Tokens are shown once: only their SHA-256 is stored. Works while the
-daemon runs (each change is a short LMDB write transaction of its own).
+Reads the configuration as `switchboard serve` does (--config FILE, else
+$SWITCHBOARD_CONFIG, else ./config.ini) and names the store it uses on
+stderr. Tokens are shown once: only their SHA-256 is stored. Works while
+the daemon runs: each change is a short LMDB write transaction of its
+own, and the daemon's token lookups are cached per LMDB snapshot, so the
+next request sees it.
 )";
 
 } // namespace
@@ -35,10 +40,13 @@ int run_tenant(const std::vector<std::string>& args) {
   std::vector<std::string> rest;
   std::string name;
   bool admin = false;
+  bool create = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const auto& a = args[i];
     if (a == "--admin") {
       admin = true;
+    } else if (a == "--create") {
+      create = true;
     } else if (a == "--name") {
       if (i + 1 >= args.size()) {
         std::cerr << "switchboard tenant: --name needs a value\n";
@@ -73,13 +81,18 @@ int run_tenant(const std::vector<std::string>& args) {
                            : ": expects no arguments\n");
     return 2;
   }
-  auto cfg = load_config(*flags);
-  if (!cfg) {
-    std::cerr << "switchboard tenant: invalid configuration:\n"
-              << to_string(cfg.error()) << '\n';
+  if (create && cmd != "add") {
+    std::cerr << "switchboard tenant " << cmd
+              << ": --create is for tenant add only\n";
     return 2;
   }
-  auto env = store::environment::open(store_options(*cfg));
+  // The store the daemon uses, named on stderr; a new one only when asked.
+  auto where = locate_store("tenant " + cmd, *flags, create);
+  if (!where)
+    return where.error();
+  auto opts = store_options(where->cfg);
+  opts.path = where->path;
+  auto env = store::environment::open(opts);
   if (!env) {
     std::cerr << "switchboard tenant: cannot open the store: "
               << store::to_string(env.error()) << '\n';

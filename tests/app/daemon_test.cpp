@@ -99,6 +99,69 @@ BOOST_AUTO_TEST_CASE(a_second_daemon_on_one_data_directory_refuses_to_start) {
   BOOST_TEST(after_kill.wait(30s) == 0);
 }
 
+BOOST_AUTO_TEST_CASE(the_cli_finds_the_daemons_store_through_its_config) {
+  temp_dir dir;
+  auto data = dir.path() + "/data";
+  auto ini = dir.path() + "/switchboard.ini";
+  std::ofstream{ini} << "[store]\npath = " << data
+                     << "\nsync = none\n[http]\nport = 0\n";
+  scoped_env env{"SWITCHBOARD_CONFIG", ini};
+  auto via_env = "(config " + ini + " ($SWITCHBOARD_CONFIG))";
+  child_process daemon({SWITCHBOARD_BINARY, "serve"});
+  BOOST_TEST_INFO(daemon.output());
+  BOOST_REQUIRE(!daemon.wait_for("serving", 30s).empty());
+  BOOST_TEST(contains(daemon.output(), "store open at " + data));
+  BOOST_TEST(
+      contains(daemon.output(), "config " + ini + " ($SWITCHBOARD_CONFIG)"));
+  // The CLI reads the same file and says which store it used.
+  child_process add({SWITCHBOARD_BINARY, "tenant", "add", "acme"});
+  BOOST_TEST(add.wait(30s) == 0);
+  BOOST_TEST_INFO(add.output());
+  BOOST_TEST(contains(add.output(), "switchboard tenant add: store " + data
+                                        + " " + via_env + "; daemon pid "
+                                        + std::to_string(daemon.pid())
+                                        + " holds it\n"));
+  BOOST_TEST(contains(add.output(), "\nsb_"));
+  // --config comes before the environment.
+  child_process list({SWITCHBOARD_BINARY, "tenant", "list", "--config", ini});
+  BOOST_TEST(list.wait(30s) == 0);
+  BOOST_TEST_INFO(list.output());
+  BOOST_TEST(contains(list.output(), "(config " + ini + " (--config))"));
+  BOOST_TEST(contains(list.output(), "acme"));
+  // A path without a store is an error naming it, and stays empty.
+  auto elsewhere = dir.path() + "/elsewhere";
+  for (const char* cmd : {"add", "token"}) {
+    child_process wrong({SWITCHBOARD_BINARY, "tenant", cmd, "globex", "--set",
+                         "store.path=" + elsewhere});
+    BOOST_TEST(wrong.wait(30s) == 1);
+    BOOST_TEST_INFO(wrong.output());
+    BOOST_TEST(contains(wrong.output(), "no store at " + elsewhere));
+    BOOST_TEST(!contains(wrong.output(), "sb_"));
+  }
+  BOOST_TEST(!std::ifstream{elsewhere + "/data.mdb"}.good());
+  // Unless asked to create one.
+  child_process created({SWITCHBOARD_BINARY, "tenant", "add", "globex",
+                         "--create", "--set", "store.path=" + elsewhere});
+  BOOST_TEST(created.wait(30s) == 0);
+  BOOST_TEST_INFO(created.output());
+  BOOST_TEST(contains(created.output(), "\nsb_"));
+  BOOST_TEST(std::ifstream{elsewhere + "/data.mdb"}.good());
+  child_process create_token({SWITCHBOARD_BINARY, "tenant", "token", "globex",
+                              "--create", "--set", "store.path=" + elsewhere});
+  BOOST_TEST(create_token.wait(30s) == 2);
+  // A file named by the environment that is not there: an error naming it.
+  {
+    scoped_env missing{"SWITCHBOARD_CONFIG", dir.path() + "/missing.ini"};
+    child_process events({SWITCHBOARD_BINARY, "events"});
+    BOOST_TEST(events.wait(30s) != 0);
+    BOOST_TEST_INFO(events.output());
+    BOOST_TEST(contains(events.output(), dir.path() + "/missing.ini"));
+    BOOST_TEST(contains(events.output(), "$SWITCHBOARD_CONFIG"));
+  }
+  daemon.signal(SIGTERM);
+  BOOST_TEST(daemon.wait(30s) == 0);
+}
+
 BOOST_AUTO_TEST_CASE(serve_opens_the_store_and_stops_cleanly_on_sigterm) {
   temp_dir dir;
   auto data = dir.path() + "/data";
