@@ -121,7 +121,9 @@ int run_config(const std::vector<std::string>& args) {
     std::cout << "usage: switchboard config [show|check] [--config FILE] "
                  "[--set section.key=value]...\n"
                  "  show   print every option, its value and where it came "
-                 "from (default)\n"
+                 "from (default);\n"
+                 "         secrets (names with secret, key, token or "
+                 "password) as ***\n"
                  "  check  only validate; exit 0 when valid\n";
     return 0;
   }
@@ -140,8 +142,11 @@ int run_config(const std::vector<std::string>& args) {
     return 2;
   }
   for (const auto& spec : option_specs()) {
-    std::cout << spec.key << " = " << cfg->get_string(spec.key) << "  ; "
-              << cfg->origin(spec.key) << '\n';
+    const auto& value = cfg->get_string(spec.key);
+    // Secrets are shown as set or not, never their value.
+    std::cout << spec.key << " = "
+              << (is_secret_option(spec.key) && !value.empty() ? "***" : value)
+              << "  ; " << cfg->origin(spec.key) << '\n';
   }
   return 0;
 }

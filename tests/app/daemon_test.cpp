@@ -162,6 +162,29 @@ BOOST_AUTO_TEST_CASE(the_cli_finds_the_daemons_store_through_its_config) {
   BOOST_TEST(daemon.wait(30s) == 0);
 }
 
+BOOST_AUTO_TEST_CASE(config_show_prints_secrets_as_stars) {
+  child_process proc({SWITCHBOARD_BINARY, "config", "show", "--set",
+                      "providers.crm_secret=hunter2", "--set",
+                      "providers.calcom_api_key=cal-key-123", "--set",
+                      "providers.smtp_password=pa55word", "--set",
+                      "providers.sms_token=sms-tok-9", "--set",
+                      "providers.crm_webhook_url=http://127.0.0.1:9/crm"});
+  BOOST_TEST(proc.wait(10s) == 0);
+  const auto& out = proc.output();
+  BOOST_TEST_INFO(out);
+  for (const char* secret : {"hunter2", "cal-key-123", "pa55word", "sms-tok-9"})
+    BOOST_TEST(!contains(out, secret));
+  BOOST_TEST(contains(out, "providers.crm_secret = ***  ; override"));
+  BOOST_TEST(contains(out, "providers.calcom_api_key = ***  ; override"));
+  BOOST_TEST(contains(out, "providers.smtp_password = ***  ; override"));
+  BOOST_TEST(contains(out, "providers.sms_token = ***  ; override"));
+  // An unset secret shows that it is unset; other values show as they are.
+  BOOST_TEST(contains(out, "providers.whatsapp_token =   ; "));
+  BOOST_TEST(contains(
+      out, "providers.crm_webhook_url = http://127.0.0.1:9/crm  ; override"));
+  BOOST_TEST(contains(out, "store.path = "));
+}
+
 BOOST_AUTO_TEST_CASE(serve_opens_the_store_and_stops_cleanly_on_sigterm) {
   temp_dir dir;
   auto data = dir.path() + "/data";
