@@ -6,6 +6,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "tests/support/http_client.hpp"
 #include "tests/support/process.hpp"
 
 using namespace std::chrono_literals;
@@ -109,7 +110,10 @@ BOOST_AUTO_TEST_CASE(the_cli_finds_the_daemons_store_through_its_config) {
   auto via_env = "(config " + ini + " ($SWITCHBOARD_CONFIG))";
   child_process daemon({SWITCHBOARD_BINARY, "serve"});
   BOOST_TEST_INFO(daemon.output());
-  BOOST_REQUIRE(!daemon.wait_for("serving", 30s).empty());
+  auto listening = daemon.wait_for("http listening on", 30s);
+  BOOST_REQUIRE(!listening.empty());
+  auto port = static_cast<std::uint16_t>(std::stoi(
+      listening.substr(listening.find(':', listening.find("listening")) + 1)));
   BOOST_TEST(contains(daemon.output(), "store open at " + data));
   BOOST_TEST(
       contains(daemon.output(), "config " + ini + " ($SWITCHBOARD_CONFIG)"));
@@ -121,7 +125,13 @@ BOOST_AUTO_TEST_CASE(the_cli_finds_the_daemons_store_through_its_config) {
                                         + " " + via_env + "; daemon pid "
                                         + std::to_string(daemon.pid())
                                         + " holds it\n"));
-  BOOST_TEST(contains(add.output(), "\nsb_"));
+  auto at = add.output().find("\nsb_");
+  BOOST_REQUIRE(at != std::string::npos);
+  // The daemon honours the token the CLI wrote beside it.
+  auto token = add.output().substr(at + 1, 67);
+  switchboard::test::http_client http{port};
+  BOOST_TEST(http.request("GET", "/api/events", "", token).status == 200);
+  BOOST_TEST(http.request("GET", "/api/events", "", token + "x").status == 401);
   // --config comes before the environment.
   child_process list({SWITCHBOARD_BINARY, "tenant", "list", "--config", ini});
   BOOST_TEST(list.wait(30s) == 0);
