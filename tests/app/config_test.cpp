@@ -1,5 +1,7 @@
+#include "app/cli.hpp"
 #include "app/config.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -113,6 +115,28 @@ BOOST_AUTO_TEST_CASE(missing_file_is_an_error) {
   BOOST_REQUIRE(!cfg);
   BOOST_TEST(cfg.error().front().message.find("/nonexistent/switchboard.ini")
              != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(secrets_are_the_options_named_so) {
+  std::vector<std::string> secrets;
+  for (const auto& spec : option_specs())
+    if (is_secret_option(spec.key))
+      secrets.emplace_back(spec.key);
+  // Every credential of config.ini, and nothing else.
+  for (const char* key :
+       {"providers.calcom_api_key", "providers.crm_secret",
+        "providers.crm_token", "providers.sms_token",
+        "providers.whatsapp_token", "providers.smtp_password",
+        "webhooks.call_provider_secret", "webhooks.calcom_secret"}) {
+    BOOST_TEST_INFO(key);
+    BOOST_TEST(std::count(secrets.begin(), secrets.end(), key) == 1);
+  }
+  for (const char* key :
+       {"store.path", "providers.smtp_user", "providers.calcom_base_url",
+        "providers.calcom_api_version", "webhooks.tolerance_s"}) {
+    BOOST_TEST_INFO(key);
+    BOOST_TEST(!is_secret_option(key));
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
