@@ -3,9 +3,40 @@
 #include <boost/json/parse.hpp>
 
 #include <actors/errors.hpp>
+#include <messages/id_check.hpp>
 #include <messages/time.hpp>
 
+#include <cstring>
+
 namespace switchboard {
+
+namespace {
+
+/// Fields that hold the id of an aggregate (checked by `id_problem`).
+bool is_id_field(const char* name) {
+  for (const char* f : {"id", "customer_id", "staff_id", "service_id",
+                        "branch_id", "merged_id"})
+    if (std::strcmp(name, f) == 0)
+      return true;
+  return false;
+}
+
+/// Longest value of a string field, in bytes.
+std::size_t max_length(const char* name) {
+  static const std::pair<const char*, std::size_t> limits[] = {
+      {"name", 200},  {"email", 254},  {"phone", 40},
+      {"source", 64}, {"notes", 2000}, {"reason", 2000},
+  };
+  for (const auto& [f, n] : limits)
+    if (std::strcmp(name, f) == 0)
+      return n;
+  return 1000;
+}
+
+/// Most items of a list field.
+constexpr std::size_t max_items = 1000;
+
+} // namespace
 
 payload_reader::payload_reader(const std::string& json) {
   boost::json::error_code ec;
@@ -38,7 +69,19 @@ std::optional<std::string> payload_reader::str(const char* name,
     problems_[name] = "must be a string";
     return std::nullopt;
   }
-  return std::string{v->get_string()};
+  std::string_view text{v->get_string()};
+  if (is_id_field(name)) {
+    if (text.empty() && std::strcmp(name, "branch_id") == 0)
+      return std::string{};
+    if (auto bad = id_problem(text)) {
+      problems_[name] = *bad;
+      return std::nullopt;
+    }
+  } else if (auto n = max_length(name); text.size() > n) {
+    problems_[name] = "must have at most " + std::to_string(n) + " bytes";
+    return std::nullopt;
+  }
+  return std::string{text};
 }
 
 std::optional<bool> payload_reader::boolean(const char* name, bool required) {
@@ -104,10 +147,21 @@ payload_reader::strings(const char* name) {
     problems_[name] = "must be an array of strings";
     return std::nullopt;
   }
+  if (v->get_array().size() > max_items) {
+    problems_[name]
+        = "must have at most " + std::to_string(max_items) + " items";
+    return std::nullopt;
+  }
   std::vector<std::string> out;
   for (const auto& e : v->get_array()) {
     if (!e.is_string()) {
       problems_[name] = "must be an array of strings";
+      return std::nullopt;
+    }
+    // Every list of strings in a payload is a list of ids.
+    if (auto bad = id_problem(e.get_string())) {
+      problems_[name + std::string{"["} + std::to_string(out.size()) + "]"]
+          = *bad;
       return std::nullopt;
     }
     out.emplace_back(e.get_string());

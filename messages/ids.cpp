@@ -1,3 +1,4 @@
+#include <messages/id_check.hpp>
 #include <messages/ids.hpp>
 
 #include <atomic>
@@ -74,6 +75,27 @@ bool is_uuid(std::string_view text) noexcept {
       return false;
   }
   return true;
+}
+
+std::optional<std::string> id_problem(std::string_view id) {
+  if (id.empty())
+    return std::string{"missing: must not be empty"};
+  if (id.size() > max_id_size)
+    return "invalid: longer than " + std::to_string(max_id_size) + " bytes";
+  for (char c : id) {
+    auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7f)
+      return std::string{
+          "invalid: only printable ASCII without whitespace or control "
+          "characters"};
+    if (c == '/' || c == '?' || c == '#' || c == '%')
+      return std::string{"invalid: must not contain '/', '?', '#' or '%'"};
+  }
+  return std::nullopt;
+}
+
+bool is_derived_id(std::string_view id) noexcept {
+  return is_uuid(id) && id[14] == '8';
 }
 
 } // namespace switchboard

@@ -27,6 +27,7 @@
 #include <app/config.hpp>
 #include <app/http/bridge.hpp>
 #include <app/http/routes.hpp>
+#include <messages/id_check.hpp>
 #include <store/event_store.hpp>
 
 namespace switchboard::app::http {
@@ -198,8 +199,8 @@ void call_webhook(const context_ptr& ctx) {
   if (cmd_name == commands.end())
     errs["type"] = "invalid: expects call.started, call.connected, "
                    "call.ended or call.analyzed";
-  if (call_id.empty() || call_id.size() > 200)
-    errs["call_id"] = "missing: a call id of at most 200 bytes";
+  if (auto bad = id_problem(call_id))
+    errs["call_id"] = *bad;
   json::object data;
   if (const auto* d = o->if_contains("data"); d != nullptr && !d->is_null()) {
     if (d->is_object())
@@ -289,11 +290,11 @@ void calcom_webhook(const context_ptr& ctx) {
     auto* events = ctx->node().store().events.get();
     auto id = cmd.aggregate_id;
     // Booked by an earlier delivery: "appointment X exists".
-    dup = [events, id](const caf::error& e) {
+    dup = [events, id, company = cmd.company_id](const caf::error& e) {
       if (runtime_code(e) != runtime_errc::conflict)
         return false;
       auto s = events->read_stream("appointment", id, 1, 1);
-      return s && !s->empty();
+      return s && !s->empty() && s->front().company_id == company;
     };
   } else if (trigger == "BOOKING_RESCHEDULED") {
     cmd.name = "reschedule";
