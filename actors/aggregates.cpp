@@ -36,6 +36,13 @@ caf::error conflict(const std::string& what) {
   return make_runtime_error(runtime_errc::conflict, what);
 }
 
+/// A create's answer when the id is in use: the same whether this company
+/// or another one holds it (stream ids are global), so that it tells no
+/// more than that the id cannot be had.
+caf::error taken(const std::string& type, const std::string& id) {
+  return conflict(type + " " + id + ": the id is taken");
+}
+
 caf::error invalid(const std::string& field, const std::string& what) {
   return make_runtime_error(runtime_errc::invalid_argument,
                             field + ": " + what);
@@ -116,7 +123,7 @@ expected<decision, caf::error> decide_customer(const aggregate_state& st,
   };
   if (cmd.name == "create") {
     if (st.exists)
-      return make_unexpected(conflict("customer " + st.id + " exists"));
+      return make_unexpected(taken("customer", st.id));
     read_fields(true);
     customer_source source = customer_source::manual;
     if (auto s = p.str("source"))
@@ -165,9 +172,10 @@ expected<decision, caf::error> decide_customer(const aggregate_state& st,
           invalid("merged_id", "cannot merge a customer into itself"));
     auto merged
         = load_aggregate(*deps.events, "customer", st.company_id, *other);
-    if (!merged)
+    if (!merged && runtime_code(merged.error()) != runtime_errc::not_found)
       return make_unexpected(merged.error());
-    if (!merged->exists)
+    // Another company's customer answers as a missing one.
+    if (!merged || !merged->exists)
       return make_unexpected(invalid("merged_id", "no such customer"));
     if (!merged->merged_into.empty())
       return make_unexpected(
@@ -206,7 +214,7 @@ expected<decision, caf::error> decide_staff(const aggregate_state& st,
   auto& s = d.after.stf;
   bool creating = cmd.name == "create";
   if (creating && st.exists)
-    return make_unexpected(conflict("staff " + st.id + " exists"));
+    return make_unexpected(taken("staff", st.id));
   if (!creating && !st.exists)
     return make_unexpected(not_found("staff " + st.id));
   if (cmd.name != "create" && cmd.name != "update"
@@ -289,7 +297,7 @@ expected<decision, caf::error> decide_service(const aggregate_state& st,
   auto& s = d.after.svc;
   bool creating = cmd.name == "create";
   if (creating && st.exists)
-    return make_unexpected(conflict("service " + st.id + " exists"));
+    return make_unexpected(taken("service", st.id));
   if (!creating && !st.exists)
     return make_unexpected(not_found("service " + st.id));
   if (cmd.name != "create" && cmd.name != "update")
@@ -564,8 +572,17 @@ load_seen(calendar_state& cal, const std::string& type, const std::string& id) {
     return i->second.state;
   }
   auto loaded = load_aggregate(events, type, cal.company_id, id);
-  if (!loaded)
-    return make_unexpected(loaded.error());
+  if (!loaded) {
+    if (runtime_code(loaded.error()) != runtime_errc::not_found)
+      return make_unexpected(loaded.error());
+    // Another company's: to this calendar it does not exist, and it says
+    // so as it would of a missing one.
+    aggregate_state none;
+    none.type = type;
+    none.id = id;
+    none.company_id = cal.company_id;
+    loaded = std::move(none);
+  }
   auto st = std::make_shared<const aggregate_state>(std::move(*loaded));
   if (cal.seen.size() >= max_seen)
     cal.seen.clear();
@@ -656,8 +673,12 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
         payload_reader p{cmd.payload};
         auto st = load_aggregate(*cal.deps.events, "appointment",
                                  cal.company_id, cmd.aggregate_id);
-        if (!st)
+        if (!st) {
+          if (cmd.name == "book"
+              && runtime_code(st.error()) == runtime_errc::not_found)
+            return taken("appointment", cmd.aggregate_id);
           return st.error();
+        }
         decision d;
         d.after = *st;
         auto& a = d.after.appt;
@@ -670,7 +691,7 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
         std::string release_from;
         if (cmd.name == "book") {
           if (st->exists)
-            return conflict("appointment " + cmd.aggregate_id + " exists");
+            return taken("appointment", cmd.aggregate_id);
           auto customer_id = p.str("customer_id", true);
           auto service_id = p.str("service_id", true);
           auto start = p.time("start_time", true);
@@ -1120,8 +1141,13 @@ router(router_actor::stateful_pointer<router_state> self, aggregate_deps deps) {
         }
         caf::error err;
         auto h = spawn_for(self, target_type, cmd.company_id, target_id, err);
-        if (!h)
+        if (!h) {
+          // Another company's stream: to a create, the id is taken.
+          if (cmd.name == "create"
+              && runtime_code(err) == runtime_errc::not_found)
+            return taken(cmd.aggregate_type, cmd.aggregate_id);
           return err;
+        }
         if (release_from.empty())
           // The aggregate answers the caller itself: one hop less.
           return self->delegate(h, command_atom::value, cmd);

@@ -64,6 +64,9 @@ caf::error to_caf_error(const store::error& err) {
   case store::errc::closed:
     code = runtime_errc::closed;
     break;
+  case store::errc::taken:
+    code = runtime_errc::conflict;
+    break;
   default:
     break;
   }

@@ -29,6 +29,7 @@ Checks the consistency of the store and exits 1 when it finds problems:
                points at an event of that stream and version, and every
                event up to the index's checkpoint is in exactly one stream
                (later ones may still be in the daemon's memory)
+  tenancy      every stream's events are of one company
   event_ids    every event id is indexed, and every entry points at the
                event with that id
   by_type, by_time, by_company
@@ -100,6 +101,7 @@ public:
     check_events();
     check_log_versions();
     check_streams();
+    check_stream_companies();
     check_event_ids();
     check_name_index("by_type", [](const event_facts& f) {
       return f.type;
@@ -291,6 +293,22 @@ private:
         problem("streams: event " + std::to_string(seq) + " (" + f.agg_type
                 + "/" + f.agg_id + " v" + std::to_string(f.version)
                 + ") is in no stream");
+  }
+
+  /// A stream belongs to one company: every event of it names that one.
+  void check_stream_companies() {
+    std::map<std::pair<std::string, std::string>, std::string> owner;
+    std::set<std::pair<std::string, std::string>> reported;
+    for (const auto& [seq, f] : events_) {
+      auto key = std::make_pair(f.agg_type, f.agg_id);
+      auto [it, fresh] = owner.emplace(key, f.company);
+      if (fresh || it->second == f.company || !reported.insert(key).second)
+        continue;
+      problem("tenancy: stream " + f.agg_type + "/" + f.agg_id
+              + " holds events of more than one company (" + it->second
+              + ", then " + f.company + " at event " + std::to_string(seq)
+              + ")");
+    }
   }
 
   void check_event_ids() {

@@ -34,6 +34,8 @@ const char* to_string(errc code) noexcept {
     return "out_of_memory";
   case errc::internal:
     return "internal";
+  case errc::taken:
+    return "taken";
   }
   return "unknown";
 }

@@ -38,6 +38,9 @@ enum class errc {
   out_of_memory,
   /// An exception escaped a callback or an unexpected condition occurred.
   internal,
+  /// The stream (or event id) belongs to another company: to the caller
+  /// its id is taken. The message names no company.
+  taken,
 };
 
 /// Returns the name of `code`, e.g. "version_conflict".

@@ -126,6 +126,7 @@ struct stream_slot {
   std::uint64_t slot = 0;
   bool exists = false;
   std::uint64_t version = 0;
+  std::uint64_t last_seq = 0; ///< Sequence of its last event (when exists).
 };
 
 /// A stream index entry held in memory.
@@ -146,6 +147,7 @@ struct mem_owner {
   const std::string* type = nullptr;
   const std::string* id = nullptr;
   std::uint64_t version = 0;
+  std::uint64_t seq = 0; ///< Of the entry with `version`.
 };
 
 /// The last entry of `slot` in the streams database, if it has any.
@@ -200,14 +202,17 @@ result<stream_slot> find_stream(MDB_txn* txn, MDB_cursor* c, MDB_dbi events,
       if (*m.type != type || *m.id != id)
         continue;
       auto version = m.version;
+      auto seq = m.seq;
       if (db_too) {
         auto head = last_in_slot(c, slot);
         if (!head)
           return make_unexpected(head.error());
-        if (*head)
-          version = std::max(version, (*head)->version);
+        if (*head && (*head)->version > version) {
+          version = (*head)->version;
+          seq = (*head)->seq;
+        }
       }
-      return stream_slot{slot, true, version};
+      return stream_slot{slot, true, version, seq};
     }
     auto head = last_in_slot(c, slot);
     if (!head)
@@ -222,7 +227,7 @@ result<stream_slot> find_stream(MDB_txn* txn, MDB_cursor* c, MDB_dbi events,
       return make_unexpected(std::move(err));
     }
     if (last->aggregate_type == type && last->aggregate_id == id)
-      return stream_slot{slot, true, (*head)->version};
+      return stream_slot{slot, true, (*head)->version, (*head)->seq};
   }
   return fail(errc::corrupt, "streams: more than 64 colliding stream hashes");
 }
@@ -235,7 +240,8 @@ mem_owner owner_in(const tail_map& tails, std::uint64_t slot) {
   auto i = tails.find(slot);
   if (i == tails.end() || i->second.entries.empty())
     return {};
-  return {&i->second.type, &i->second.id, i->second.entries.back().version};
+  const auto& last = i->second.entries.back();
+  return {&i->second.type, &i->second.id, last.version, last.seq};
 }
 
 /// Puts at the right edge of the tree when `key` sorts after its last key
@@ -368,7 +374,7 @@ struct event_store::stream_tails {
   mem_owner writer_owner(std::uint64_t slot) const {
     if (auto i = staged_last.find(slot); i != staged_last.end()) {
       const auto& e = staged[i->second];
-      return {&e.type, &e.id, e.version};
+      return {&e.type, &e.id, e.version, e.seq};
     }
     return owner(slot);
   }
@@ -879,6 +885,10 @@ event_store::append_result event_store::append_in(write_txn& txn,
           return fail(errc::duplicate_event,
                       "event id " + events[i].id
                           + " is stored in another stream");
+        // A retry is one of the same company; another company's ids are
+        // taken, as its streams are.
+        if (stored->company_id != events[i].company_id)
+          return fail(errc::taken, "event id " + events[i].id + " is taken");
         events[i].version = stored->version;
         events[i].sequence = stored->sequence;
       }
@@ -909,6 +919,18 @@ event_store::append_result event_store::append_in(write_txn& txn,
     if (!slot)
       return make_unexpected(slot.error());
     auto current = slot->version;
+    // A stream belongs to the company of its events: checked here, in the
+    // transaction that writes, so that two companies appending to one new
+    // id at once cannot both succeed.
+    if (slot->exists) {
+      auto last = load(t, db_.events, slot->last_seq);
+      if (!last)
+        return make_unexpected(last.error());
+      for (const auto& e : events)
+        if (e.company_id != last->company_id)
+          return fail(errc::taken, "stream " + agg_type + "/" + agg_id
+                                       + ": the id is taken");
+    }
     if (expected.what == expected_version::kind::exact
         && expected.version != current) {
       ++conflicts_;

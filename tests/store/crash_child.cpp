@@ -72,8 +72,10 @@ int main(int argc, char** argv) {
         e.id = event_id(t, i);
         e.type = i % 3 ? "appointment.updated" : "appointment.created";
         e.aggregate_type = "appointment";
-        e.aggregate_id = "crash-" + std::to_string(rng() % 64);
+        // A stream belongs to one company: each company its own streams.
         e.company_id = "c" + std::to_string(t % 4);
+        e.aggregate_id
+            = "crash-" + e.company_id + "-" + std::to_string(rng() % 64);
         e.occurred_at = 1700000000000 + static_cast<std::int64_t>(i);
         e.data = payload_of(e.id);
         auto agg = e.aggregate_id;

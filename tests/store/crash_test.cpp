@@ -131,8 +131,9 @@ BOOST_AUTO_TEST_CASE(acknowledged_appends_survive_sigkill) {
   for (auto& [agg, ver] : versions)
     BOOST_TEST(*f.store->stream_version("appointment", agg) == ver);
   // The store takes appends again.
-  auto again = f.store->append({test::make_event("appointment", "crash-1")},
-                               expected_version::exact(versions["crash-1"]));
+  auto again = f.store->append({test::make_event("appointment", "crash-c1-1",
+                                                 "appointment.updated", "c1")},
+                               expected_version::exact(versions["crash-c1-1"]));
   BOOST_REQUIRE(again);
   BOOST_TEST(again->front() == *last + 1);
 }
