@@ -135,7 +135,7 @@ expected<call_record, caf::error> load_call(const store::event_store& events,
   if (rec.call.state == call_state::appointment_requested) {
     auto appt_id = call_appointment_id(company_id, call_id);
     auto appt = events.read_stream("appointment", appt_id, 1, 1);
-    if (appt && !appt->empty()) {
+    if (appt && !appt->empty() && appt->front().company_id == company_id) {
       rec.call.state = call_state::appointment_created;
       rec.appointment_id = appt_id;
     }
@@ -475,7 +475,8 @@ void book(call_ptr self, aggregate_command cmd,
               // Booked before (a retry), or the slot is taken.
               auto appt
                   = s.deps.events->read_stream("appointment", appt_id, 1, 1);
-              if (appt && !appt->empty()) {
+              if (appt && !appt->empty()
+                  && appt->front().company_id == s.rec.call.company_id) {
                 s.rec.call.state = call_state::appointment_created;
                 s.rec.appointment_id = appt_id;
                 finish(self, rp, result_of(s.rec, seqs, false));
@@ -788,9 +789,10 @@ call_follow_up(queued_listener_actor::pointer self, listener_context ctx) {
                                         + ev.error().message);
         std::vector<store::job> jobs;
         if (!ev->customer_id.empty()) {
-          auto c = load_customer(*ctx.events, ev->customer_id);
+          auto c = load_customer(*ctx.events, req.event.company_id,
+                                 ev->customer_id);
           if (!c)
-            return make_runtime_error(runtime_errc::not_found, c.error());
+            return c.error();
           if (!c->phone.empty()) {
             store::job j;
             j.queue = "notifications";

@@ -233,15 +233,25 @@ void register_seed_listeners(listener_registry& reg) {
   reg.subscribe(sub);
 }
 
-expected<customer, std::string> load_customer(const store::event_store& events,
-                                              const std::string& id) {
+expected<customer, caf::error> load_customer(const store::event_store& events,
+                                             const std::string& company_id,
+                                             const std::string& id) {
   auto stream = events.read_stream("customer", id, 1, 100000);
   if (!stream)
-    return make_unexpected("customer " + id + ": " + stream.error().message);
+    return make_unexpected(
+        make_runtime_error(runtime_errc::storage,
+                           "customer " + id + ": " + stream.error().message));
   if (stream->empty())
-    return make_unexpected("customer " + id + " does not exist");
+    return make_unexpected(make_runtime_error(
+        runtime_errc::not_found, "customer " + id + " does not exist"));
   customer c;
   for (const auto& ev : *stream) {
+    if (ev.company_id != company_id)
+      // The event names an entity of another company: never read it, and
+      // never retry (it will not become this company's).
+      return make_unexpected(make_runtime_error(
+          runtime_errc::rejected,
+          "customer " + id + " does not exist in company " + company_id));
     if (ev.type == "customer.created") {
       if (auto e = event_from<customer_created>(ev))
         c = e->customer;
@@ -298,9 +308,10 @@ send_appointment_notification(queued_listener_actor::pointer self,
         auto now = ctx.clock();
         std::vector<store::job> jobs;
         if (cur->exists && cur->appt.status == appointment_status::scheduled) {
-          auto c = load_customer(*ctx.events, cur->appt.customer_id);
+          auto c = load_customer(*ctx.events, req.event.company_id,
+                                 cur->appt.customer_id);
           if (!c)
-            return make_runtime_error(runtime_errc::not_found, c.error());
+            return c.error();
           for (const auto& ch : channels_for(*c))
             jobs.push_back(
                 channel_job(req, *c, ch, cur->appt, "confirmation", now));
@@ -435,9 +446,10 @@ channel_worker(queued_listener_actor::pointer self, listener_context ctx) {
         if (req.listener == ln::reminder_24h
             || req.listener == ln::reminder_1h) {
           // A reminder goes out on every channel the customer prefers now.
-          auto c = load_customer(*ctx.events, str("customer_id"));
+          auto c = load_customer(*ctx.events, req.event.company_id,
+                                 str("customer_id"));
           if (!c)
-            return make_runtime_error(runtime_errc::not_found, c.error());
+            return c.error();
           for (const auto& ch : channels_for(*c)) {
             store::outbound_message m;
             m.channel = ch;
@@ -670,8 +682,8 @@ sync_with_external_services(queued_listener_actor::pointer self,
           auto body = to_json_text(ev->appointment);
           // Cal.com wants an attendee: the customer, when it can be read.
           auto calcom_body = body;
-          if (auto c
-              = load_customer(*ctx.events, ev->appointment.customer_id)) {
+          if (auto c = load_customer(*ctx.events, req.event.company_id,
+                                     ev->appointment.customer_id)) {
             auto v = boost::json::parse(body);
             v.as_object()["customer"] = boost::json::parse(to_json_text(*c));
             calcom_body = boost::json::serialize(v);
@@ -842,9 +854,10 @@ appointment_event_subscriber(queued_listener_actor::pointer self,
               = moved ? reminder_jobs(req, a, now) : std::vector<store::job>{};
           std::vector<store::job> notices;
           if (moved) {
-            auto c = load_customer(*ctx.events, a.customer_id);
+            auto c = load_customer(*ctx.events, req.event.company_id,
+                                   a.customer_id);
             if (!c)
-              return make_runtime_error(runtime_errc::not_found, c.error());
+              return c.error();
             for (const auto& ch : channels_for(*c))
               notices.push_back(
                   channel_job(req, *c, ch, a, "rescheduled", now));
@@ -879,7 +892,8 @@ appointment_event_subscriber(queued_listener_actor::pointer self,
           auto a = ev->appointment;
           // The customer hears of it on every channel they prefer.
           std::vector<store::job> notices;
-          if (auto c = load_customer(*ctx.events, a.customer_id))
+          if (auto c
+              = load_customer(*ctx.events, req.event.company_id, a.customer_id))
             for (const auto& ch : channels_for(*c))
               notices.push_back(channel_job(req, *c, ch, a, "cancelled", now));
           effects = [=](store::write_txn& txn) -> store::result<void> {

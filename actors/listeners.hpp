@@ -85,10 +85,14 @@ retry_policy channel_retry_policy();
 /// the AppointmentEventSubscriber as queued ones.
 void register_seed_listeners(listener_registry& reg);
 
-/// The current state of a customer, rehydrated from its stream.
-/// Errors (as text): no such customer, unreadable stream.
-expected<customer, std::string> load_customer(const store::event_store& events,
-                                              const std::string& id);
+/// The current state of customer `id` of company `company_id`,
+/// rehydrated from its stream. Errors: `runtime_errc::rejected` when the
+/// stream is another company's (an event that names it fails its job at
+/// once), `not_found` when there is no such customer, `storage` when the
+/// stream cannot be read.
+expected<customer, caf::error> load_customer(const store::event_store& events,
+                                             const std::string& company_id,
+                                             const std::string& id);
 
 // -- listener actors
 // ------------------------------------------------------------

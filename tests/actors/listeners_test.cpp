@@ -94,6 +94,37 @@ BOOST_AUTO_TEST_CASE(notification_goes_out_on_preferred_channels_after_5s) {
   BOOST_TEST(sms[0].idempotency_key != email[0].idempotency_key);
 }
 
+// An event that names another company's customer (stored before the
+// append route refused it, or imported) never reads that customer: its
+// notification job fails at once, naming the company, and nothing of the
+// customer reaches the outbox.
+BOOST_AUTO_TEST_CASE(notification_refuses_another_companys_customer) {
+  deterministic_node n;
+  auto other = test::sample_customer("cu-g");
+  other.company_id = "c2";
+  create_customer(n, other);
+  auto a = test::sample_appointment("a1", n.now() + 3 * day_ms, "cu-g");
+  BOOST_REQUIRE(
+      n.dispatch_event(appointment_created{a, "phone", {}}, "a1", "c1"));
+  n.advance(10s);
+  BOOST_TEST(outbox(n, "sms").empty());
+  BOOST_TEST(outbox(n, "email").empty());
+  for (const auto& m : outbox(n)) {
+    BOOST_TEST(m.body.find(other.phone) == std::string::npos);
+    BOOST_TEST(m.recipient != other.phone);
+  }
+  std::string errors;
+  for (const char* q : {"notifications", "default"}) {
+    auto failed = n.node().store().jobs->list_failed(q, 0, 10);
+    BOOST_REQUIRE(failed);
+    for (const auto& j : *failed)
+      errors += j.listener + ": " + j.last_error + "\n";
+  }
+  BOOST_TEST_INFO(errors);
+  BOOST_TEST(errors.find("customer cu-g does not exist in company c1")
+             != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(whatsapp_only_customer_gets_whatsapp_only) {
   deterministic_node n;
   auto c = test::sample_customer("cu2");
