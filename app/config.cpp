@@ -218,6 +218,9 @@ const std::vector<option_spec>& option_specs() {
        {},
        1,
        1000000},
+      {"http.trusted_proxies", ot::string, "",
+       "comma-separated addresses of reverse proxies whose X-Forwarded-For "
+       "is believed; empty: the socket peer's address is the client's"},
       {"http.shutdown_timeout_ms",
        ot::integer,
        "10000",

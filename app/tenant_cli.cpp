@@ -13,6 +13,38 @@ namespace switchboard::app {
 
 namespace {
 
+/// Milliseconds of a duration such as "3600s", "90m", "12h", "30d" (a bare
+/// number: seconds); 0 or less when malformed.
+std::int64_t parse_duration_ms(const std::string& text) {
+  if (text.empty())
+    return 0;
+  std::int64_t unit = 1000;
+  auto digits = text;
+  switch (text.back()) {
+  case 's':
+    digits.pop_back();
+    break;
+  case 'm':
+    unit = 60 * 1000;
+    digits.pop_back();
+    break;
+  case 'h':
+    unit = 3600 * 1000;
+    digits.pop_back();
+    break;
+  case 'd':
+    unit = 86400 * 1000;
+    digits.pop_back();
+    break;
+  default:
+    break;
+  }
+  if (digits.empty() || digits.size() > 9
+      || digits.find_first_not_of("0123456789") != std::string::npos)
+    return 0;
+  return std::stoll(digits) * unit;
+}
+
 constexpr const char* tenant_usage
     = R"(usage: switchboard tenant <command> [options] [--config FILE] [--set k=v]...
 
@@ -21,9 +53,19 @@ commands:
         add a company and print a new API token for it (on stdout, alone;
         --admin makes it an admin token; --create makes a new store when
         there is none at [store] path, which is otherwise an error)
-  token <company-id> [--admin]
-        print another new token for an existing company
+  token <company-id> [--admin] [--user USER] [--expires-in T]
+        print another new token for an existing company (add takes
+        --user and --expires-in too)
+  tokens <company-id>
+        list the company's tokens: hash prefix, user, admin, expiry
+  revoke <token-or-hash-prefix>
+        delete a token (the token itself, or at least 8 hex digits of the
+        hash prefix `tokens` shows); a running daemon refuses it at once
   list  list the companies and their tokens (hash prefixes only)
+
+--user USER names who the token acts for: the user of the audit records
+of its requests (X-User-Id headers are not trusted). --expires-in T makes
+the token stop working after T (e.g. 3600s, 90m, 12h, 30d).
 
 Reads the configuration as `switchboard serve` does (--config FILE, else
 $SWITCHBOARD_CONFIG, else ./config.ini) and names the store it uses on
@@ -39,25 +81,45 @@ int run_tenant(const std::vector<std::string>& args) {
   // Options of this command first; the rest are the common flags.
   std::vector<std::string> rest;
   std::string name;
-  bool admin = false;
+  std::string expires_in;
+  store::token_options token_opts;
   bool create = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const auto& a = args[i];
-    if (a == "--admin") {
-      admin = true;
-    } else if (a == "--create") {
-      create = true;
-    } else if (a == "--name") {
-      if (i + 1 >= args.size()) {
-        std::cerr << "switchboard tenant: --name needs a value\n";
-        return 2;
+    std::string* value = nullptr;
+    for (auto [f, slot] :
+         {std::pair{"--name", &name}, std::pair{"--user", &token_opts.user_id},
+          std::pair{"--expires-in", &expires_in}}) {
+      if (a == f) {
+        if (i + 1 >= args.size()) {
+          std::cerr << "switchboard tenant: " << f << " needs a value\n";
+          return 2;
+        }
+        value = slot;
+        *value = args[++i];
+      } else if (a.rfind(std::string{f} + "=", 0) == 0) {
+        value = slot;
+        *value = a.substr(std::string{f}.size() + 1);
       }
-      name = args[++i];
-    } else if (a.rfind("--name=", 0) == 0) {
-      name = a.substr(7);
-    } else {
-      rest.push_back(a);
     }
+    if (value != nullptr)
+      continue;
+    if (a == "--admin")
+      token_opts.admin = true;
+    else if (a == "--create")
+      create = true;
+    else
+      rest.push_back(a);
+  }
+  bool admin = token_opts.admin;
+  if (!expires_in.empty()) {
+    auto ms = parse_duration_ms(expires_in);
+    if (ms <= 0) {
+      std::cerr << "switchboard tenant: --expires-in expects a duration "
+                   "such as 3600s, 90m, 12h or 30d\n";
+      return 2;
+    }
+    token_opts.expires_at = now_ms() + ms;
   }
   auto flags = parse_common_flags(rest);
   if (!flags) {
@@ -69,8 +131,9 @@ int run_tenant(const std::vector<std::string>& args) {
     return flags->help ? 0 : 2;
   }
   const auto& cmd = flags->rest[0];
-  auto wants_id = cmd == "add" || cmd == "token";
-  if (cmd != "add" && cmd != "token" && cmd != "list") {
+  auto wants_id
+      = cmd == "add" || cmd == "token" || cmd == "tokens" || cmd == "revoke";
+  if (!wants_id && cmd != "list") {
     std::cerr << "switchboard tenant: unknown command " << cmd << "\n\n"
               << tenant_usage;
     return 2;
@@ -119,12 +182,44 @@ int run_tenant(const std::vector<std::string>& args) {
       for (const auto& tk : *ts)
         if (tk.company_id == c.id)
           std::cout << "  token " << tk.hash_prefix << "…"
-                    << (tk.admin ? "  admin" : "") << "  "
-                    << format_rfc3339(tk.created_at) << '\n';
+                    << (tk.admin ? "  admin" : "")
+                    << (tk.user_id.empty() ? "" : "  user=" + tk.user_id)
+                    << "  " << format_rfc3339(tk.created_at) << '\n';
     }
     return 0;
   }
   const auto& id = flags->rest[1];
+  if (cmd == "revoke") {
+    auto n = tenants.revoke(id);
+    if (!n) {
+      std::cerr << "switchboard tenant revoke: " << n.error().message << '\n';
+      return 1;
+    }
+    std::cerr << "revoked " << *n << " token(s)\n";
+    return 0;
+  }
+  if (cmd == "tokens") {
+    if (auto c = tenants.company(id); !c) {
+      std::cerr << "switchboard tenant tokens: " << c.error().message << '\n';
+      return 1;
+    }
+    auto ts = tenants.tokens(id);
+    if (!ts) {
+      std::cerr << "switchboard tenant tokens: " << ts.error().message << '\n';
+      return 1;
+    }
+    for (const auto& tk : *ts)
+      std::cout << tk.hash_prefix
+                << "  user=" << (tk.user_id.empty() ? "-" : tk.user_id)
+                << (tk.admin ? "  admin" : "")
+                << "  created=" << format_rfc3339(tk.created_at) << "  expires="
+                << (tk.expires_at == 0 ? std::string{"never"}
+                                       : format_rfc3339(tk.expires_at))
+                << (tk.expires_at != 0 && tk.expires_at <= now ? "  (expired)"
+                                                               : "")
+                << '\n';
+    return 0;
+  }
   if (cmd == "add") {
     store::company_record c{id, name, now};
     if (auto r = tenants.add_company(c); !r) {
@@ -132,7 +227,7 @@ int run_tenant(const std::vector<std::string>& args) {
       return 1;
     }
   }
-  auto token = tenants.issue_token(id, admin, now);
+  auto token = tenants.issue_token(id, token_opts, now);
   if (!token) {
     std::cerr << "switchboard tenant " << cmd << ": " << token.error().message
               << '\n';

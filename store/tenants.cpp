@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
+#include <chrono>
 #include <memory>
 #include <vector>
 
@@ -18,7 +20,19 @@ namespace {
 
 constexpr std::uint8_t company_format_v1 = 1;
 constexpr std::uint8_t token_format_v1 = 1;
+/// v1 and the user and expiry.
+constexpr std::uint8_t token_format_v2 = 2;
 constexpr std::size_t max_company_id = 128;
+
+bool valid_user_id(std::string_view id) {
+  if (id.empty() || id.size() > 128)
+    return false;
+  for (char c : id)
+    if (static_cast<unsigned char>(c) <= 0x20
+        || static_cast<unsigned char>(c) >= 0x7f)
+      return false;
+  return true;
+}
 
 bool valid_company_id(std::string_view id) {
   if (id.empty() || id.size() > max_company_id)
@@ -58,7 +72,8 @@ result<company_record> decode_company(const MDB_val& k, const MDB_val& v) {
 
 result<token_record> decode_token(const MDB_val& k, const MDB_val& v) {
   record_reader r{v.mv_data, v.mv_size};
-  if (r.format() != token_format_v1)
+  auto format = r.format();
+  if (format != token_format_v1 && format != token_format_v2)
     return fail(errc::corrupt, "token record: unknown format");
   token_record t;
   t.hash_prefix
@@ -67,6 +82,10 @@ result<token_record> decode_token(const MDB_val& k, const MDB_val& v) {
   t.company_id = r.str();
   t.admin = r.u64() != 0;
   t.created_at = r.i64();
+  if (format == token_format_v2) {
+    t.user_id = r.str();
+    t.expires_at = r.i64();
+  }
   if (!r.ok())
     return fail(errc::corrupt, "token record: truncated");
   return t;
@@ -129,6 +148,19 @@ result<void> tenants::add_company_in(write_txn& txn, const company_record& c) {
 result<std::string> tenants::issue_token_in(write_txn& txn,
                                             std::string_view company_id,
                                             bool admin, timestamp_ms now) {
+  token_options opts;
+  opts.admin = admin;
+  return issue_token_in(txn, company_id, opts, now);
+}
+
+result<std::string> tenants::issue_token_in(write_txn& txn,
+                                            std::string_view company_id,
+                                            const token_options& opts,
+                                            timestamp_ms now) {
+  if (!opts.user_id.empty() && !valid_user_id(opts.user_id))
+    return fail(errc::invalid_argument,
+                "user must be 1 to 128 printable ASCII characters without "
+                "whitespace");
   auto key = as_val(company_id);
   MDB_val val;
   auto rc = mdb_get(txn.handle(), companies_, &key, &val);
@@ -143,8 +175,12 @@ result<std::string> tenants::issue_token_in(write_txn& txn,
     return fail(errc::internal, "RAND_bytes failed");
   auto token = std::string{token_prefix} + to_hex(raw, sizeof raw);
   auto hash = hash_token(token);
-  record_writer w{token_format_v1};
-  w.str(company_id).u64(admin ? 1 : 0).i64(now);
+  record_writer w{token_format_v2};
+  w.str(company_id)
+      .u64(opts.admin ? 1 : 0)
+      .i64(now)
+      .str(opts.user_id)
+      .i64(opts.expires_at);
   auto tk = as_val(hash);
   auto tv = as_val(w.bytes());
   rc = mdb_put(txn.handle(), tokens_, &tk, &tv, MDB_NOOVERWRITE);
@@ -183,6 +219,71 @@ result<std::string> tenants::issue_token(std::string_view company_id,
   });
 }
 
+result<std::string> tenants::issue_token(std::string_view company_id,
+                                         const token_options& opts,
+                                         timestamp_ms now) {
+  return in_own_txn([&](write_txn& txn) {
+    return issue_token_in(txn, company_id, opts, now);
+  });
+}
+
+result<std::size_t> tenants::revoke_in(write_txn& txn,
+                                       std::string_view token_or_prefix) {
+  std::vector<std::string> keys;
+  if (token_or_prefix.substr(0, token_prefix.size()) == token_prefix) {
+    keys.push_back(hash_token(token_or_prefix));
+  } else {
+    std::string prefix;
+    for (char c : token_or_prefix) {
+      if (c == '.' || c == static_cast<char>(0xe2))
+        break; // "abc…" as `tenant list` shows it
+      prefix.push_back(
+          static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    }
+    if (prefix.size() < 8
+        || prefix.find_first_not_of("0123456789abcdef") != std::string::npos)
+      return fail(errc::invalid_argument,
+                  "expects a token or at least 8 hex digits of its hash "
+                  "prefix");
+    cursor_guard g;
+    if (auto rc = mdb_cursor_open(txn.handle(), tokens_, &g.c); rc != 0)
+      return fail_mdb(rc, "mdb_cursor_open(tenant_tokens)");
+    MDB_val k, v;
+    auto rc = mdb_cursor_get(g.c, &k, &v, MDB_FIRST);
+    for (; rc == 0; rc = mdb_cursor_get(g.c, &k, &v, MDB_NEXT)) {
+      auto hex
+          = to_hex(static_cast<const unsigned char*>(k.mv_data), k.mv_size);
+      if (hex.compare(0, prefix.size(), prefix) == 0)
+        keys.emplace_back(static_cast<const char*>(k.mv_data), k.mv_size);
+    }
+    if (rc != MDB_NOTFOUND)
+      return fail_mdb(rc, "mdb_cursor_get(tenant_tokens)");
+    if (keys.size() > 1)
+      return fail(errc::invalid_argument, "the prefix matches "
+                                              + std::to_string(keys.size())
+                                              + " tokens; give more digits");
+  }
+  std::size_t deleted = 0;
+  for (const auto& key : keys) {
+    auto k = as_val(key);
+    auto rc = mdb_del(txn.handle(), tokens_, &k, nullptr);
+    if (rc == MDB_NOTFOUND)
+      continue;
+    if (rc != 0)
+      return fail_mdb(rc, "mdb_del(tenant_tokens)");
+    ++deleted;
+  }
+  if (deleted == 0)
+    return fail(errc::not_found, "no such token");
+  return deleted;
+}
+
+result<std::size_t> tenants::revoke(std::string_view token_or_prefix) {
+  return in_own_txn([&](write_txn& txn) {
+    return revoke_in(txn, token_or_prefix);
+  });
+}
+
 tenants::tenants(environment& env, MDB_dbi companies, MDB_dbi tokens)
     : env_(env), companies_(companies), tokens_(tokens) {
   static std::atomic<std::uint64_t> instances{0};
@@ -212,9 +313,19 @@ result<principal> tenants::resolve(std::string_view token) const {
            && CRYPTO_memcmp(t.data(), token.data(), t.size()) == 0;
   };
   auto last = env_.last_txn_id();
+  auto live = [](const principal& who) -> result<principal> {
+    if (who.expires_at != 0) {
+      auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+      if (now >= who.expires_at)
+        return fail(errc::not_found, "expired token");
+    }
+    return who;
+  };
   for (const auto& a : answers)
     if (a.instance == instance_ && a.snapshot == last && same(a.token))
-      return a.who;
+      return live(a.who);
   std::uint64_t snapshot = 0;
   auto found = lookup(token, snapshot);
   if (!found)
@@ -230,7 +341,7 @@ result<principal> tenants::resolve(std::string_view token) const {
       answers.clear();
     answers.push_back({instance_, snapshot, std::string{token}, *found});
   }
-  return found;
+  return live(*found);
 }
 
 result<principal> tenants::lookup(std::string_view token,
@@ -250,7 +361,8 @@ result<principal> tenants::lookup(std::string_view token,
   auto t = decode_token(key, val);
   if (!t)
     return make_unexpected(t.error());
-  return principal{std::move(t->company_id), t->admin};
+  return principal{std::move(t->company_id), t->admin, std::move(t->user_id),
+                   t->expires_at};
 }
 
 result<company_record> tenants::company(std::string_view id) const {

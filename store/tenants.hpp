@@ -24,6 +24,11 @@ struct company_record {
 struct principal {
   std::string company_id;
   bool admin = false;
+  /// The user the token was issued to ("" when none was named): the user
+  /// of the audit records its requests make.
+  std::string user_id;
+  /// When the token stops working (0: never).
+  timestamp_ms expires_at = 0;
 };
 
 /// A stored token, as listed (the token itself is never stored).
@@ -32,6 +37,17 @@ struct token_record {
   std::string company_id;
   bool admin = false;
   timestamp_ms created_at = 0;
+  std::string user_id;         ///< "" when none was named.
+  timestamp_ms expires_at = 0; ///< 0: never.
+};
+
+/// What a new token is issued with.
+struct token_options {
+  bool admin = false;
+  /// The user it acts for: 1 to 128 printable ASCII bytes, or "".
+  std::string user_id;
+  /// When it stops working (0: never).
+  timestamp_ms expires_at = 0;
 };
 
 /// The prefix of every API token, so that leaked tokens are recognisable.
@@ -43,7 +59,7 @@ inline constexpr std::string_view token_prefix = "sb_";
 /// |---------------|-----------------------------------------------|
 /// | tenants       | company id → (name, created_at)               |
 /// | tenant_tokens | SHA-256 of the token (32 bytes) → (company, admin,
-/// created_at) |
+/// created_at, user, expires_at) |
 ///
 /// Tokens are `sb_` and 64 hex digits (32 random bytes from OpenSSL's
 /// RAND_bytes); only their SHA-256 is stored, so a copy of the store does
@@ -81,6 +97,23 @@ public:
                                      std::string_view company_id, bool admin,
                                      timestamp_ms now);
 
+  /// Issues a new token with `opts` (a user, an expiry). Errors: those of
+  /// `issue_token_in`, `errc::invalid_argument` (a bad user id).
+  result<std::string> issue_token_in(write_txn& txn,
+                                     std::string_view company_id,
+                                     const token_options& opts,
+                                     timestamp_ms now);
+
+  /// Deletes the tokens matching `token_or_prefix`: a whole token, or the
+  /// leading hex digits (at least 8) of a token's SHA-256 as `tokens`
+  /// lists them. Returns how many were deleted. A running daemon refuses
+  /// a deleted token at its next request (its answers are keyed by the
+  /// last commit of any process). Errors: `errc::not_found` (none
+  /// matched), `errc::invalid_argument` (a prefix shorter than 8 digits,
+  /// or one matching more than one token), LMDB errors.
+  result<std::size_t> revoke_in(write_txn& txn,
+                                std::string_view token_or_prefix);
+
   /// `add_company_in` in a write transaction of its own, synced.
   result<void> add_company(const company_record& c);
 
@@ -88,10 +121,17 @@ public:
   result<std::string> issue_token(std::string_view company_id, bool admin,
                                   timestamp_ms now);
 
+  /// `issue_token_in` with options, in a write transaction of its own.
+  result<std::string> issue_token(std::string_view company_id,
+                                  const token_options& opts, timestamp_ms now);
+
+  /// `revoke_in` in a write transaction of its own, synced.
+  result<std::size_t> revoke(std::string_view token_or_prefix);
+
   // -- reads -----------------------------------------------------------------
 
   /// Returns whom `token` speaks for. Errors: `errc::not_found` (unknown,
-  /// malformed or empty token), LMDB errors.
+  /// revoked, expired, malformed or empty token), LMDB errors.
   result<principal> resolve(std::string_view token) const;
 
   /// Returns the company `id`. Errors: `errc::not_found`, `errc::corrupt`,

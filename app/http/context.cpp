@@ -1,5 +1,6 @@
 #include "app/http/context.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include <boost/json/object.hpp>
@@ -60,6 +61,39 @@ std::uint64_t request_context::query_uint(std::string_view name,
     return fallback;
   }
   return v;
+}
+
+std::string request_context::client_address() const {
+  const auto& peer = req_.remote_address;
+  if (svc_ == nullptr)
+    return peer;
+  const auto& proxies = svc_->trusted_proxies;
+  auto trusted = [&proxies](std::string_view a) {
+    return std::find(proxies.begin(), proxies.end(), a) != proxies.end();
+  };
+  if (!trusted(peer))
+    return peer;
+  // X-Forwarded-For: client, proxy1, proxy2; each proxy appends the
+  // address it got the request from. Walk from the right past the trusted
+  // ones: the first other is the client as our proxies saw it.
+  std::string_view fwd = req_.header("x-forwarded-for");
+  std::string client = peer;
+  while (!fwd.empty()) {
+    auto comma = fwd.rfind(',');
+    auto part = comma == std::string_view::npos ? fwd : fwd.substr(comma + 1);
+    fwd = comma == std::string_view::npos ? std::string_view{}
+                                          : fwd.substr(0, comma);
+    while (!part.empty() && part.front() == ' ')
+      part.remove_prefix(1);
+    while (!part.empty() && part.back() == ' ')
+      part.remove_suffix(1);
+    if (part.empty() || part.size() > 64)
+      break;
+    client = std::string{part};
+    if (!trusted(part))
+      break;
+  }
+  return client;
 }
 
 const json::value* request_context::json_body() {
@@ -154,6 +188,9 @@ void request_context::fail_store(const store::error& err) {
     return;
   case errc::closed:
     fail(503, "unavailable", err.message);
+    return;
+  case errc::taken:
+    fail(409, "conflict", err.message);
     return;
   default:
     fail(500, "storage", err.message);

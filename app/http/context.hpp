@@ -66,6 +66,8 @@ struct services {
   std::uint32_t access_log_sample = 0;
   /// Requests seen, for the access log's sampling.
   mutable std::atomic<std::uint64_t> access_count{0};
+  /// Peer addresses whose X-Forwarded-For is believed (http.trusted_proxies).
+  std::vector<std::string> trusted_proxies;
 };
 
 /// Field name → problem, for 422 answers ("missing", "wrong_type", ...).
@@ -113,6 +115,11 @@ public:
   const store::principal& who() const noexcept {
     return principal_;
   }
+
+  /// The client's address: the socket peer's, or, when the peer is one of
+  /// `http.trusted_proxies`, the last address of X-Forwarded-For that is
+  /// not a trusted proxy.
+  std::string client_address() const;
 
   /// True when the principal may see data of `company_id`: an admin, or
   /// the principal's own company.

@@ -51,6 +51,20 @@ gateway_options gateway_options_from(const config& cfg) {
   o.bridge_actors = static_cast<std::size_t>(cfg.get_int("http.bridge_actors"));
   o.access_log_sample
       = static_cast<std::uint32_t>(cfg.get_int("http.access_log_sample"));
+  // A comma-separated list of addresses.
+  std::string_view list = cfg.get_string("http.trusted_proxies");
+  while (!list.empty()) {
+    auto comma = list.find(',');
+    auto part = list.substr(0, comma);
+    list = comma == std::string_view::npos ? std::string_view{}
+                                           : list.substr(comma + 1);
+    while (!part.empty() && part.front() == ' ')
+      part.remove_prefix(1);
+    while (!part.empty() && part.back() == ' ')
+      part.remove_suffix(1);
+    if (!part.empty())
+      o.trusted_proxies.emplace_back(part);
+  }
   return o;
 }
 
@@ -127,6 +141,7 @@ gateway::start(caf::actor_system& sys, switchboard::node& n,
   g->services_.node = &n;
   g->services_.tenants = g->tenants_.get();
   g->services_.bridge = g->bridge_.get();
+  g->services_.trusted_proxies = opts.trusted_proxies;
   g->states_ = std::make_unique<state_cache>();
   g->services_.states = g->states_.get();
   g->services_.access_log_sample = opts.access_log_sample;

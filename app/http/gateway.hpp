@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <app/http/router.hpp>
 #include <app/http/server.hpp>
@@ -32,6 +33,8 @@ struct gateway_options {
   std::size_t bridge_actors = 2; ///< Actors of the CAF bridge pool.
   /// Access log: 0 off, 1 every request, N one request in N.
   std::uint32_t access_log_sample = 0;
+  /// Peers whose X-Forwarded-For is believed (http.trusted_proxies).
+  std::vector<std::string> trusted_proxies;
 };
 
 /// Reads [http] of the configuration.
