@@ -18,6 +18,7 @@
 #include <app/http/bridge.hpp>
 #include <app/http/routes.hpp>
 #include <app/http/state_cache.hpp>
+#include <messages/id_check.hpp>
 #include <messages/json.hpp>
 #include <messages/time.hpp>
 #include <store/event_store.hpp>
@@ -71,10 +72,10 @@ std::optional<std::uint64_t> parse_if_match(std::string_view v) {
 event_metadata metadata_of(const context_ptr& ctx) {
   event_metadata m;
   const auto& req = ctx->req();
-  m.user_id = std::string{req.header("x-user-id")};
-  auto fwd = req.header("x-forwarded-for");
-  m.ip_address = fwd.empty() ? req.remote_address
-                             : std::string{fwd.substr(0, fwd.find(','))};
+  // Who: the token's user, never a header a client can set; from where:
+  // the peer, or what a trusted proxy forwarded.
+  m.user_id = ctx->who().user_id;
+  m.ip_address = ctx->client_address();
   m.user_agent = std::string{req.header("user-agent")};
   m.source = "api";
   m.correlation_id = std::string{req.header("x-correlation-id")};
@@ -93,6 +94,11 @@ void respond_state(const context_ptr& ctx, int status, std::string state,
 /// payload; answers `ok_status` (201 when it created the aggregate).
 void send_command(const context_ptr& ctx, std::string type, std::string id,
                   std::string name, int ok_status = 200) {
+  if (!id.empty())
+    if (auto bad = id_problem(id)) {
+      ctx->fail_fields({{"id", *bad}});
+      return;
+    }
   auto company = company_of(ctx);
   if (company.empty())
     return;
@@ -110,8 +116,23 @@ void send_command(const context_ptr& ctx, std::string type, std::string id,
     cmd.payload = ctx->req().body;
     if (id.empty())
       if (const auto* v = body->as_object().if_contains("id");
-          v && v->is_string())
+          v != nullptr && !v->is_null()) {
+        if (!v->is_string()) {
+          ctx->fail_fields({{"id", "wrong_type: expects a string"}});
+          return;
+        }
         id = std::string{v->get_string()};
+        if (auto bad = id_problem(id)) {
+          ctx->fail_fields({{"id", *bad}});
+          return;
+        }
+        if (is_derived_id(id)) {
+          ctx->fail_fields(
+              {{"id", "invalid: UUIDs of version 8 are reserved for ids the "
+                      "runtime derives"}});
+          return;
+        }
+      }
   }
   cmd.aggregate_type = std::move(type);
   cmd.aggregate_id = std::move(id);
@@ -158,6 +179,10 @@ void get_state(const context_ptr& ctx, std::string type) {
   if (company.empty())
     return;
   auto id = ctx->param("id");
+  if (auto bad = id_problem(id)) {
+    ctx->fail_fields({{"id", *bad}});
+    return;
+  }
   if (type != "call") {
     // The read side: the state folded from the stream in a read
     // transaction on this thread, without a trip through the actors.
@@ -383,10 +408,10 @@ void add_aggregate_routes(router& r) {
         auto staff = ctx->query("staff_id");
         auto service = ctx->query("service_id");
         auto date = ctx->query("date");
-        if (staff.empty())
-          errs["staff_id"] = "missing";
-        if (service.empty())
-          errs["service_id"] = "missing";
+        if (auto bad = id_problem(staff))
+          errs["staff_id"] = *bad;
+        if (auto bad = id_problem(service))
+          errs["service_id"] = *bad;
         if (date.empty())
           errs["date"] = "missing";
         if (!errs.empty()) {

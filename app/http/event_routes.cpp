@@ -4,6 +4,7 @@
 #include <charconv>
 #include <chrono>
 #include <deque>
+#include <map>
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -17,6 +18,7 @@
 #include <app/http/bridge.hpp>
 #include <app/http/routes.hpp>
 #include <messages/cloudevents.hpp>
+#include <messages/id_check.hpp>
 #include <messages/ids.hpp>
 #include <messages/json.hpp>
 #include <messages/registry.hpp>
@@ -58,6 +60,14 @@ void get_stream(const context_ptr& ctx) {
   }
   const auto& type = ctx->param("aggregate_type");
   const auto& id = ctx->param("aggregate_id");
+  if (auto bad = id_problem(id))
+    errs["aggregate_id"] = *bad;
+  if (auto bad = id_problem(type))
+    errs["aggregate_type"] = *bad;
+  if (!errs.empty()) {
+    ctx->fail_fields(errs);
+    return;
+  }
   const auto& es = *ctx->node().store().events;
   auto owner = stream_owner(es, type, id);
   if (!owner) {
@@ -201,6 +211,169 @@ std::string string_field(const json::object& o, std::string_view name,
   return s;
 }
 
+/// The command route that makes events of `type`, for an aggregate that
+/// owns its events; "" for types that may be appended raw.
+std::string command_route(std::string_view type) {
+  static const std::map<std::string_view, std::string_view> routes{
+      {"appointment.created", "POST /api/appointments"},
+      {"appointment.updated", "PATCH /api/appointments/{id}"},
+      {"appointment.cancelled", "POST /api/appointments/{id}/cancel"},
+      {"customer.created", "POST /api/customers"},
+      {"customer.updated", "PATCH /api/customers/{id}"},
+      {"customer.merged", "POST /api/customers/{id}/merge"},
+      {"staff.updated", "POST /api/staff or PATCH /api/staff/{id}"},
+      {"service.updated", "POST /api/services or PATCH /api/services/{id}"},
+  };
+  if (auto i = routes.find(type); i != routes.end())
+    return std::string{i->second};
+  const auto* info = find_event_type(type);
+  if (info != nullptr && info->aggregate_type == "call")
+    return "POST /webhooks/calls/{company_id}";
+  return {};
+}
+
+/// The member at dotted `path` of `o` ("a.b"), or nullptr.
+const json::value* member_at(const json::object& o, std::string_view path) {
+  const json::object* cur = &o;
+  for (;;) {
+    auto dot = path.find('.');
+    const auto* v = cur->if_contains(path.substr(0, dot));
+    if (v == nullptr || dot == std::string_view::npos)
+      return v;
+    cur = v->if_object();
+    if (cur == nullptr)
+      return nullptr;
+    path.remove_prefix(dot + 1);
+  }
+}
+
+/// An id an event's payload names: where (dotted path under data), and
+/// the aggregate type it names.
+struct reference {
+  std::string_view path;
+  std::string_view type;
+};
+
+/// The ids of other aggregates each event type names.
+const std::vector<reference>& references_of(std::string_view type) {
+  static const std::vector<reference> none;
+  static const std::vector<reference> appt{
+      {"appointment.customer_id", "customer"},
+      {"appointment.staff_id", "staff"},
+      {"appointment.service_id", "service"}};
+  static const std::map<std::string_view, std::vector<reference>> table{
+      {"appointment.created", appt},
+      {"appointment.updated", appt},
+      {"appointment.cancelled", appt},
+      {"customer.merged", {{"merged.id", "customer"}}},
+      {"staff.updated", {{"staff.service_ids", "service"}}},
+      {"appointment.requested",
+       {{"customer_id", "customer"},
+        {"request.service_id", "service"},
+        {"request.staff_id", "staff"}}},
+      {"appointment.failed",
+       {{"request.service_id", "service"}, {"request.staff_id", "staff"}}},
+      {"follow_up.scheduled", {{"customer_id", "customer"}}},
+      {"notification.sent",
+       {{"appointment_id", "appointment"},
+        {"customer_id", "customer"},
+        {"call_id", "call"}}},
+  };
+  auto i = table.find(type);
+  return i == table.end() ? none : i->second;
+}
+
+/// Where an event's payload holds the id of its own aggregate.
+std::string_view own_id_path(std::string_view type) {
+  static const std::map<std::string_view, std::string_view> table{
+      {"appointment.created", "appointment.id"},
+      {"appointment.updated", "appointment.id"},
+      {"appointment.cancelled", "appointment.id"},
+      {"customer.created", "customer.id"},
+      {"customer.updated", "customer.id"},
+      {"customer.merged", "primary.id"},
+      {"staff.updated", "staff.id"},
+      {"service.updated", "service.id"},
+      {"call.completed", "call.id"},
+  };
+  if (auto i = table.find(type); i != table.end())
+    return i->second;
+  const auto* info = find_event_type(type);
+  if (info != nullptr && info->aggregate_type == "call")
+    return "call_id";
+  return {};
+}
+
+/// Checks that every id the payload of `env` names is of `env`'s company:
+/// its own id equals aggregate_id, every company_id is the event's, and
+/// every aggregate it refers to exists in the event's company (another
+/// company's answers like a missing one).
+void check_references(const request_context& ctx, const envelope& env,
+                      const json::object& data, field_errors& errs) {
+  const auto& es = *ctx.node().store().events;
+  auto field = [](std::string_view path) {
+    return "data." + std::string{path};
+  };
+  if (auto path = own_id_path(env.type); !path.empty()) {
+    const auto* v = member_at(data, path);
+    if (v != nullptr && v->is_string() && v->get_string() != env.aggregate_id)
+      errs[field(path)] = "invalid: must equal aggregate_id";
+  }
+  if (const auto* c = data.if_contains("company_id");
+      c != nullptr && c->is_string() && c->get_string() != env.company_id)
+    errs["data.company_id"] = "invalid: not the event's company";
+  for (const auto& [key, member] : data) {
+    const auto* m = member.if_object();
+    const auto* c = m != nullptr ? m->if_contains("company_id") : nullptr;
+    if (c != nullptr && c->is_string() && c->get_string() != env.company_id)
+      errs["data." + std::string{key} + ".company_id"]
+          = "invalid: not the event's company";
+  }
+  for (const auto& ref : references_of(env.type)) {
+    const auto* v = member_at(data, ref.path);
+    if (v == nullptr || v->is_null())
+      continue;
+    std::vector<std::string> ids;
+    if (v->is_string())
+      ids.emplace_back(v->get_string());
+    else if (const auto* arr = v->if_array())
+      for (const auto& x : *arr)
+        if (x.is_string())
+          ids.emplace_back(x.get_string());
+    for (const auto& id : ids) {
+      if (id.empty())
+        continue;
+      if (auto bad = id_problem(id)) {
+        errs[field(ref.path)] = *bad;
+        break;
+      }
+      auto owner = stream_owner(es, ref.type, id);
+      if (!owner || *owner != env.company_id) {
+        errs[field(ref.path)] = "unknown_value: no " + std::string{ref.type}
+                                + " " + id + " in company " + env.company_id;
+        break;
+      }
+    }
+  }
+}
+
+/// Depth of nested arrays and objects in `v` (a scalar: 0).
+std::size_t nesting(const json::value& v) {
+  std::size_t deepest = 0;
+  if (const auto* o = v.if_object())
+    for (const auto& kv : *o)
+      deepest = std::max(deepest, nesting(kv.value()));
+  else if (const auto* a = v.if_array())
+    for (const auto& x : *a)
+      deepest = std::max(deepest, nesting(x));
+  else
+    return 0;
+  return deepest + 1;
+}
+
+/// Most nesting of an appended event's data.
+constexpr std::size_t max_data_depth = 8;
+
 void append_event(const context_ptr& ctx) {
   const auto* body = ctx->json_body();
   if (body == nullptr)
@@ -212,22 +385,44 @@ void append_event(const context_ptr& ctx) {
   const auto& o = body->get_object();
   field_errors errs;
   envelope env;
-  env.id = string_field(o, "id", errs, false);
+  const bool admin = ctx->who().admin;
   env.type = string_field(o, "type", errs, true);
+  if (!env.type.empty() && errs.count("type") == 0) {
+    const auto* info = find_event_type(env.type);
+    if (info == nullptr) {
+      errs["type"] = "unknown_value: no event type " + env.type;
+    } else if (auto route = command_route(env.type); !route.empty() && !admin) {
+      // Aggregates own their events: only their deciders, which keep the
+      // invariants (a calendar's overlaps, the tenancy of every id named),
+      // make them. An admin may still append history (an import).
+      ctx->fail(422, "use_command",
+                env.type + " events come from the "
+                    + std::string{info->aggregate_type} + " aggregate: use "
+                    + route,
+                {{"type", "owned_by_aggregate: use " + route}});
+      return;
+    }
+  }
+  env.id = string_field(o, "id", errs, false);
   env.aggregate_id = string_field(o, "aggregate_id", errs, true);
   env.aggregate_type = string_field(o, "aggregate_type", errs, false);
   auto company = string_field(o, "company_id", errs, false);
-  if (!env.type.empty() && errs.count("type") == 0) {
-    const auto* info = find_event_type(env.type);
-    if (info == nullptr)
-      errs["type"] = "unknown_value: no event type " + env.type;
-    else if (env.aggregate_type.empty())
-      env.aggregate_type = std::string{info->aggregate_type};
-  }
+  for (auto [name, value] :
+       {std::pair{"id", &env.id}, std::pair{"aggregate_id", &env.aggregate_id},
+        std::pair{"company_id", &company}})
+    if (!value->empty() && errs.count(name) == 0)
+      if (auto bad = id_problem(*value))
+        errs[name] = *bad;
+  if (const auto* info = find_event_type(env.type);
+      info != nullptr && env.aggregate_type.empty())
+    env.aggregate_type = std::string{info->aggregate_type};
   if (auto* d = o.if_contains("data"); d == nullptr || d->is_null())
     errs["data"] = "missing";
   else if (!d->is_object())
     errs["data"] = "wrong_type: expects an object";
+  else if (nesting(*d) > max_data_depth)
+    errs["data"] = "invalid: nested deeper than "
+                   + std::to_string(max_data_depth) + " levels";
   else
     env.data = serialize_json(*d);
   if (auto* t = o.if_contains("occurred_at"); t != nullptr && !t->is_null()) {
@@ -239,6 +434,9 @@ void append_event(const context_ptr& ctx) {
       env.occurred_at = *parsed;
     else
       errs["occurred_at"] = "bad_timestamp: expects an RFC 3339 time";
+  } else {
+    // Not given: the time it is appended.
+    env.occurred_at = now_ms();
   }
   if (auto* m = o.if_contains("metadata"); m != nullptr && !m->is_null()) {
     if (!m->is_object()) {
@@ -264,8 +462,11 @@ void append_event(const context_ptr& ctx) {
   }
   // The company: a company token writes for its own company only; an admin
   // names one.
-  if (ctx->who().admin) {
+  if (admin) {
     env.company_id = company.empty() ? ctx->who().company_id : company;
+    if (!company.empty() && errs.count("company_id") == 0
+        && !ctx->tenants().company(company))
+      errs["company_id"] = "unknown_value: no company " + company;
   } else {
     if (!company.empty() && company != ctx->who().company_id)
       errs["company_id"] = "invalid: not the token's company";
@@ -273,16 +474,10 @@ void append_event(const context_ptr& ctx) {
   }
   if (env.id.empty())
     env.id = new_event_id();
-  // The entities in the payload must belong to the event's company.
-  if (auto* d = o.if_contains("data"); errs.empty() && d->is_object()) {
-    for (const auto& [key, member] : d->get_object()) {
-      const auto* m = member.if_object();
-      const auto* c = m != nullptr ? m->if_contains("company_id") : nullptr;
-      if (c != nullptr && c->is_string() && c->get_string() != env.company_id)
-        errs["data." + std::string{key} + ".company_id"]
-            = "invalid: not the event's company";
-    }
-  }
+  // Every id the payload names must be of the event's company, for an
+  // admin's import too.
+  if (errs.empty())
+    check_references(*ctx, env, o.at("data").get_object(), errs);
   if (errs.empty()) {
     if (auto ok = validate(env); !ok) {
       auto field
@@ -294,6 +489,12 @@ void append_event(const context_ptr& ctx) {
     ctx->fail_fields(errs);
     return;
   }
+  if (!admin) {
+    // Who and from where come from the token and the connection; an
+    // admin's import keeps the history's own.
+    env.metadata.user_id = ctx->who().user_id;
+    env.metadata.ip_address = ctx->client_address();
+  }
   if (env.metadata.user_agent.empty())
     env.metadata.user_agent = std::string{ctx->req().header("user-agent")};
   if (env.metadata.source.empty())
@@ -304,9 +505,12 @@ void append_event(const context_ptr& ctx) {
     ctx->fail_store(owner.error());
     return;
   }
-  if (!owner->empty() && !ctx->may_see(*owner)) {
-    ctx->fail(404, "not_found",
-              "no stream " + env.aggregate_type + "/" + env.aggregate_id);
+  // Another company's stream: its id is taken (the store decides it
+  // again, atomically, in the transaction that writes).
+  if (!owner->empty() && *owner != env.company_id) {
+    ctx->fail(409, "conflict",
+              "stream " + env.aggregate_type + "/" + env.aggregate_id
+                  + ": the id is taken");
     return;
   }
   dispatch_request req;

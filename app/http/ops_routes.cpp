@@ -1,6 +1,7 @@
 // Health, readiness and operations: queues, failed jobs, the message
 // outbox.
 
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <memory>
@@ -133,34 +134,54 @@ void add_health_routes(router& r) {
   r.add(
       "GET", "/ready", access::open,
       [](const context_ptr& ctx) {
+        // The details (the log's length, the queues, what is down) only
+        // for an admin token; anyone else learns ready or not.
+        bool admin = false;
+        auto auth = ctx->req().header("authorization");
+        if (auth.size() > 7) {
+          std::string scheme{auth.substr(0, 7)};
+          for (auto& c : scheme)
+            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+          auto who = ctx->tenants().resolve(auth.substr(7));
+          admin = scheme == "bearer " && who && who->admin;
+        }
         auto last = ctx->node().store().events->last_sequence();
         if (!last) {
           ctx->fail(503, "not_ready",
-                    "store not readable: " + store::to_string(last.error()));
+                    admin ? "store not readable: "
+                                + store::to_string(last.error())
+                          : std::string{"not ready"});
           return;
         }
         auto seq = *last;
-        ctx->with_actor([ctx, seq](caf::event_based_actor* self) {
-          gather_queue_stats(self, ctx->node(),
-                             [ctx, seq](std::vector<queue_stats> stats,
-                                        std::vector<std::string> missing) {
-                               if (!missing.empty()) {
-                                 field_errors f;
-                                 for (const auto& m : missing)
-                                   f["queues." + m] = "not answering";
-                                 ctx->fail(503, "not_ready",
-                                           "queues not answering", f);
-                                 return;
-                               }
-                               json::object o;
-                               o["status"] = "ready";
-                               o["last_sequence"] = seq;
-                               json::array qs;
-                               for (const auto& s : stats)
-                                 qs.push_back(json::value(s.queue));
-                               o["queues"] = std::move(qs);
-                               ctx->respond(200, o);
-                             });
+        ctx->with_actor([ctx, seq, admin](caf::event_based_actor* self) {
+          gather_queue_stats(
+              self, ctx->node(),
+              [ctx, seq, admin](std::vector<queue_stats> stats,
+                                std::vector<std::string> missing) {
+                if (!missing.empty()) {
+                  field_errors f;
+                  for (const auto& m : missing)
+                    f["queues." + m] = "not answering";
+                  if (admin)
+                    ctx->fail(503, "not_ready", "queues not answering", f);
+                  else
+                    ctx->fail(503, "not_ready", "not ready");
+                  return;
+                }
+                json::object o;
+                o["status"] = "ready";
+                if (!admin) {
+                  ctx->respond(200, o);
+                  return;
+                }
+                o["last_sequence"] = seq;
+                json::array qs;
+                for (const auto& s : stats)
+                  qs.push_back(json::value(s.queue));
+                o["queues"] = std::move(qs);
+                ctx->respond(200, o);
+              });
         });
       },
       "Readiness: the store is open and every queue supervisor answers");

@@ -21,7 +21,8 @@ namespace json = boost::json;
 
 namespace {
 
-/// A customer.created event for acme's customer `id`.
+/// A customer.created event for acme's customer `id`, as an admin's
+/// import appends it (company tokens use POST /api/customers).
 std::string customer_event(const std::string& id, int expected = -1,
                            const std::string& company = "acme") {
   json::object customer{{"id", id},
@@ -31,6 +32,7 @@ std::string customer_event(const std::string& id, int expected = -1,
   json::object o{
       {"type", "customer.created"},
       {"aggregate_id", id},
+      {"company_id", company},
       {"data", json::object{{"customer", customer}, {"source", "web"}}}};
   if (expected >= 0)
     o["expected_version"] = expected;
@@ -61,7 +63,13 @@ BOOST_AUTO_TEST_CASE(health_routing_and_auth) {
   auto h = c.request("GET", "/health");
   BOOST_TEST(h.status == 200);
   BOOST_TEST(h.body == R"({"status":"ok"})");
+  // Without an admin token /ready tells ready or not, nothing more.
   auto ready = c.request("GET", "/ready");
+  BOOST_TEST(ready.status == 200);
+  BOOST_TEST(ready.body == R"({"status":"ready"})");
+  auto as_company = c.request("GET", "/ready", "", d.acme);
+  BOOST_TEST(as_company.body == R"({"status":"ready"})");
+  ready = c.request("GET", "/ready", "", d.admin);
   BOOST_TEST(ready.status == 200);
   BOOST_TEST(ready.body.find("notifications") != std::string::npos);
   // Keep-alive: both went over one connection.
@@ -111,7 +119,13 @@ BOOST_AUTO_TEST_CASE(health_routing_and_auth) {
 BOOST_AUTO_TEST_CASE(events_append_read_and_tenancy) {
   daemon_fixture d;
   http_client c{d.port};
-  auto r = c.request("POST", "/api/events", customer_event("c-1", 0), d.acme);
+  // A company token may not append an aggregate's events: it is told the
+  // command route.
+  auto own = c.request("POST", "/api/events", customer_event("c-1", 0), d.acme);
+  BOOST_TEST(own.status == 422);
+  BOOST_TEST(error_code(own) == "use_command");
+  BOOST_TEST(own.body.find("POST /api/customers") != std::string::npos);
+  auto r = c.request("POST", "/api/events", customer_event("c-1", 0), d.admin);
   BOOST_TEST_INFO(r.body);
   BOOST_REQUIRE(r.status == 201);
   auto created = r.json();
@@ -138,14 +152,16 @@ BOOST_AUTO_TEST_CASE(events_append_read_and_tenancy) {
   auto missing = c.request("GET", "/api/events/customer/nope", "", d.acme);
   BOOST_TEST(missing.status == 404);
   auto foreign = c.request("POST", "/api/events",
-                           customer_event("c-1", -1, "globex"), d.globex);
-  BOOST_TEST(foreign.status == 404);
+                           customer_event("c-1", -1, "globex"), d.admin);
+  BOOST_TEST_INFO(foreign.body);
+  BOOST_TEST(foreign.status == 409);
+  BOOST_TEST(foreign.body.find("globex") == std::string::npos);
   // The admin sees every company.
   BOOST_TEST(c.request("GET", "/api/events/customer/c-1", "", d.admin).status
              == 200);
   // A stale expected version: 409 naming the actual version; nothing stored.
   auto stale
-      = c.request("POST", "/api/events", customer_event("c-1", 0), d.acme);
+      = c.request("POST", "/api/events", customer_event("c-1", 0), d.admin);
   BOOST_TEST_INFO(stale.body);
   BOOST_TEST(stale.status == 409);
   BOOST_TEST(error_code(stale) == "version_conflict");
@@ -153,7 +169,7 @@ BOOST_AUTO_TEST_CASE(events_append_read_and_tenancy) {
   BOOST_TEST(stale.json().at("error").at("actual_version").as_int64() == 1);
   // The right version appends.
   auto second
-      = c.request("POST", "/api/events", customer_event("c-1", 1), d.acme);
+      = c.request("POST", "/api/events", customer_event("c-1", 1), d.admin);
   BOOST_TEST(second.status == 201);
   BOOST_TEST(second.json().at("version").as_int64() == 2);
   // Paging a stream.
@@ -184,8 +200,8 @@ BOOST_AUTO_TEST_CASE(events_append_read_and_tenancy) {
     v.as_object()["id"] = "0190f0c2-0000-7000-8000-000000000001";
     return json::serialize(v);
   }();
-  BOOST_TEST(c.request("POST", "/api/events", with_id, d.acme).status == 201);
-  BOOST_TEST(c.request("POST", "/api/events", with_id, d.acme).status == 201);
+  BOOST_TEST(c.request("POST", "/api/events", with_id, d.admin).status == 201);
+  BOOST_TEST(c.request("POST", "/api/events", with_id, d.admin).status == 201);
   BOOST_TEST(d.event_count() == 3u);
 }
 
@@ -194,7 +210,7 @@ BOOST_AUTO_TEST_CASE(bad_input_gets_its_status_and_stores_nothing) {
       {"http.body_limit_bytes=4096", "http.header_limit_bytes=2048"}};
   http_client c{d.port};
   BOOST_REQUIRE(
-      c.request("POST", "/api/events", customer_event("c-1"), d.acme).status
+      c.request("POST", "/api/events", customer_event("c-1"), d.admin).status
       == 201);
   auto before = d.event_count();
   struct bad {
@@ -203,6 +219,7 @@ BOOST_AUTO_TEST_CASE(bad_input_gets_its_status_and_stores_nothing) {
     int status;
     std::string code;
     std::vector<std::string> fields;
+    bool as_company = false; ///< Sent with acme's token, not the admin's.
   };
   std::vector<bad> table = {
       {"malformed JSON", "{\"type\": ", 400, "malformed_json", {}},
@@ -248,11 +265,12 @@ BOOST_AUTO_TEST_CASE(bad_input_gets_its_status_and_stores_nothing) {
        "invalid_fields",
        {"data.customer.company_id"}},
       {"another company's id",
-       R"({"type": "customer.created", "aggregate_id": "c-9", "data": {},
+       R"({"type": "notification.sent", "aggregate_id": "n-9", "data": {},
            "company_id": "globex"})",
        422,
        "invalid_fields",
-       {"company_id"}},
+       {"company_id"},
+       true},
       {"bad timestamp",
        R"({"type": "customer.created", "aggregate_id": "c-9", "data": {},
            "occurred_at": "yesterday"})",
@@ -273,7 +291,8 @@ BOOST_AUTO_TEST_CASE(bad_input_gets_its_status_and_stores_nothing) {
   };
   for (const auto& b : table) {
     BOOST_TEST_CONTEXT(b.name) {
-      auto r = c.request("POST", "/api/events", b.body, d.acme);
+      auto r = c.request("POST", "/api/events", b.body,
+                         b.as_company ? d.acme : d.admin);
       BOOST_TEST_INFO(r.body);
       BOOST_TEST(r.status == b.status);
       BOOST_TEST(error_code(r) == b.code);
