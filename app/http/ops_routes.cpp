@@ -21,6 +21,7 @@
 #include <store/job_queue.hpp>
 #include <store/outbox.hpp>
 #include <store/projections.hpp>
+#include <store/writer.hpp>
 
 namespace switchboard::app::http {
 
@@ -140,27 +141,39 @@ void add_health_routes(router& r) {
           return;
         }
         auto seq = *last;
+        // Nothing can be stored while a write transaction hangs (another
+        // process holds LMDB's write lock, the disk does not answer).
+        auto stall = std::chrono::duration_cast<std::chrono::milliseconds>(
+            ctx->node().store().writer->busy_for());
+        if (stall >= ctx->svc().ready_commit_stall) {
+          ctx->fail(503, "not_ready",
+                    "the store writer has been in one transaction for "
+                        + std::to_string(stall.count())
+                        + " ms; nothing can be stored");
+          return;
+        }
         ctx->with_actor([ctx, seq](caf::event_based_actor* self) {
-          gather_queue_stats(self, ctx->node(),
-                             [ctx, seq](std::vector<queue_stats> stats,
-                                        std::vector<std::string> missing) {
-                               if (!missing.empty()) {
-                                 field_errors f;
-                                 for (const auto& m : missing)
-                                   f["queues." + m] = "not answering";
-                                 ctx->fail(503, "not_ready",
-                                           "queues not answering", f);
-                                 return;
-                               }
-                               json::object o;
-                               o["status"] = "ready";
-                               o["last_sequence"] = seq;
-                               json::array qs;
-                               for (const auto& s : stats)
-                                 qs.push_back(json::value(s.queue));
-                               o["queues"] = std::move(qs);
-                               ctx->respond(200, o);
-                             });
+          gather_queue_stats(
+              self, ctx->node(),
+              [ctx, seq](std::vector<queue_stats> stats,
+                         std::vector<std::string> missing) {
+                if (!missing.empty()) {
+                  field_errors f;
+                  for (const auto& m : missing)
+                    f["queues." + m] = "not answering";
+                  ctx->fail(503, "not_ready", "queues not answering", f);
+                  return;
+                }
+                json::object o;
+                o["status"] = "ready";
+                o["last_sequence"] = seq;
+                o["live_aggregates"] = ctx->node().live_aggregates();
+                json::array qs;
+                for (const auto& s : stats)
+                  qs.push_back(json::value(s.queue));
+                o["queues"] = std::move(qs);
+                ctx->respond(200, o);
+              });
         });
       },
       "Readiness: the store is open and every queue supervisor answers");
