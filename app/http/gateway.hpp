@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include <app/http/limits.hpp>
 #include <app/http/router.hpp>
 #include <app/http/server.hpp>
 #include <app/http/state_cache.hpp>
@@ -32,6 +33,10 @@ struct gateway_options {
   std::size_t bridge_actors = 2; ///< Actors of the CAF bridge pool.
   /// Access log: 0 off, 1 every request, N one request in N.
   std::uint32_t access_log_sample = 0;
+  limits_options limits;          ///< Per company ([limits]).
+  std::string limits_per_company; ///< `[limits] per_company`, unparsed.
+  /// /ready fails while a write transaction has been going this long.
+  std::chrono::milliseconds ready_commit_stall{5000};
 };
 
 /// Reads [http] of the configuration.
@@ -71,6 +76,7 @@ private:
   std::unique_ptr<store::tenants> tenants_;
   std::unique_ptr<http::bridge> bridge_;
   std::unique_ptr<state_cache> states_;
+  std::unique_ptr<company_limits> limits_;
   std::unique_ptr<server> server_;
 };
 
