@@ -121,11 +121,14 @@ post() { # token path body → fails unless 201
     --data "$3")
   [ "$code" = 201 ] || die "POST $2 answered $code: $(cat "$tmp/reply")"
 }
-for who in "$victim" "$attacker"; do
-  post "$who" /api/customers '{"id":"cu1","name":"Ada","phone":"+4930123"}'
-  post "$who" /api/services '{"id":"sv1","name":"Trim","price_cents":1500,"duration_minutes":5}'
+# Ids are unique across companies: the attacker's start with "a".
+for who in "$victim:" "$attacker:a"; do
+  tok=${who%%:*}
+  p=${who#*:}
+  post "$tok" /api/customers "{\"id\":\"${p}cu1\",\"name\":\"Ada\",\"phone\":\"+4930123\"}"
+  post "$tok" /api/services "{\"id\":\"${p}sv1\",\"name\":\"Trim\",\"price_cents\":1500,\"duration_minutes\":5}"
   for ((i = 0; i < staff; i++)); do
-    post "$who" /api/staff "{\"id\":\"st$i\",\"name\":\"Staff $i\"}"
+    post "$tok" /api/staff "{\"id\":\"${p}st$i\",\"name\":\"Staff $i\"}"
   done
 done
 base=$((($(date +%s) / 86400 + 2) * 86400))
@@ -133,7 +136,7 @@ date=$(date -u -d "@$base" +%Y-%m-%d)
 # The attacker's list has something to fold.
 for ((i = 0; i < 50; i++)); do
   start=$(date -u -d "@$((base + i * 300))" +%Y-%m-%dT%H:%M:%SZ)
-  post "$attacker" /api/appointments "{\"customer_id\":\"cu1\",\"service_id\":\"sv1\",\"staff_id\":\"st$((i % staff))\",\"start_time\":\"$start\"}"
+  post "$attacker" /api/appointments "{\"customer_id\":\"acu1\",\"service_id\":\"asv1\",\"staff_id\":\"ast$((i % staff))\",\"start_time\":\"$start\"}"
 done
 
 export HTTP_BENCH_DIR="$root/bench/http_bench" HTTP_BENCH_THREADS=$threads

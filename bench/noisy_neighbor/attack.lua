@@ -27,7 +27,7 @@ function request()
     return wrk.format("GET", "/api/appointments?limit=1")
   end
   return wrk.format("GET", string.format(
-    "/api/availability?service_id=sv1&date=%s&staff_id=ghost-%d-%d",
+    "/api/availability?service_id=asv1&date=%s&staff_id=ghost-%d-%d",
     date, tid, count))
 end
 
