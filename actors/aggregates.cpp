@@ -11,6 +11,7 @@
 #include <caf/send.hpp>
 #include <caf/system_messages.hpp>
 
+#include <actors/cache.hpp>
 #include <actors/call_workflow.hpp>
 #include <actors/errors.hpp>
 #include <actors/idle_watch.hpp>
@@ -435,6 +436,10 @@ entity_actor(aggregate_actor::stateful_pointer<entity_state> self,
           return true;
         });
       },
+      [self](drain_atom) {
+        if (self->state.idle.in_flight == 0)
+          self->quit();
+      },
   };
 }
 
@@ -624,32 +629,26 @@ bool within_hours(const staff& s, timestamp_ms start, timestamp_ms end) {
   return false;
 }
 
-/// Rebuilds the calendar from the company's appointment events.
+/// Rebuilds the calendar from its staff member's appointment events (the
+/// by_ref index: those booked with, moved to or moved away from them).
 void rehydrate(calendar_state& cal) {
-  std::uint64_t from = 1;
-  for (;;) {
-    auto batch = cal.deps.events->read_by_company(cal.company_id, from, 4096);
-    if (!batch) {
-      cal.broken = "cannot read the calendar: " + batch.error().message;
-      return;
-    }
-    if (batch->empty())
-      return;
-    for (const auto& ev : *batch) {
-      from = ev.sequence + 1;
-      if (ev.aggregate_type != "appointment")
-        continue;
-      aggregate_state st;
-      st.type = "appointment";
-      apply_event(st, ev);
-      const auto& a = st.appt;
-      if (a.staff_id == cal.staff_id
-          && a.status == appointment_status::scheduled)
-        cal.booked.set(a.id, {a.start_time, a.end_time});
-      else
-        cal.booked.erase(a.id);
-    }
-  }
+  auto ok = visit_appointment_events(
+      *cal.deps.events, cal.company_id,
+      staff_appointments_ref(cal.company_id, cal.staff_id),
+      [&cal](const envelope& ev) {
+        aggregate_state st;
+        st.type = "appointment";
+        apply_event(st, ev);
+        const auto& a = st.appt;
+        if (a.staff_id == cal.staff_id
+            && a.status == appointment_status::scheduled)
+          cal.booked.set(a.id, {a.start_time, a.end_time});
+        else
+          cal.booked.erase(a.id);
+        return true;
+      });
+  if (!ok)
+    cal.broken = "cannot read the calendar: " + caf::to_string(ok.error());
 }
 
 aggregate_actor::behavior_type
@@ -934,6 +933,10 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
           return true;
         });
       },
+      [self](drain_atom) {
+        // Behind any awaited dispatch too: nothing is in flight here.
+        self->quit();
+      },
   };
 }
 
@@ -941,6 +944,85 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
 
 // -- state
 // ----------------------------------------------------------------------
+
+std::string staff_appointments_ref(const std::string& company,
+                                   const std::string& staff_id) {
+  return "appointment-staff/" + company + "/" + staff_id;
+}
+
+std::string customer_appointments_ref(const std::string& company,
+                                      const std::string& customer_id) {
+  return "appointment-customer/" + company + "/" + customer_id;
+}
+
+std::string company_appointments_ref(const std::string& company) {
+  return "appointment-company/" + company;
+}
+
+void appointment_refs(const envelope& e, std::vector<std::string>& out) {
+  if (e.aggregate_type != "appointment" || e.company_id.empty())
+    return;
+  aggregate_state st;
+  st.type = "appointment";
+  apply_event(st, e);
+  const auto& a = st.appt;
+  out.push_back(company_appointments_ref(e.company_id));
+  if (!a.staff_id.empty())
+    out.push_back(staff_appointments_ref(e.company_id, a.staff_id));
+  if (!a.customer_id.empty())
+    out.push_back(customer_appointments_ref(e.company_id, a.customer_id));
+  if (e.type == "appointment.updated")
+    if (auto u = event_from<appointment_updated>(e))
+      if (auto c = u->changes.find("staff_id"); c != u->changes.end()) {
+        // The previous staff member's calendar must see it leave.
+        boost::json::error_code ec;
+        auto before = boost::json::parse(c->second.old_value, ec);
+        if (!ec && before.is_string() && !before.get_string().empty())
+          out.push_back(staff_appointments_ref(
+              e.company_id, std::string{before.get_string()}));
+      }
+}
+
+expected<void, caf::error>
+visit_appointment_events(const store::event_store& events,
+                         const std::string& company, const std::string& ref,
+                         const std::function<bool(const envelope&)>& fn) {
+  // References longer than the index takes are not indexed: then every
+  // event is read by company.
+  auto indexed_from = ref.size() <= 255 ? events.refs_indexed_from()
+                                        : std::uint64_t{UINT64_MAX};
+  std::uint64_t from = 1;
+  // A store made before references: its older events by company.
+  while (from < indexed_from) {
+    auto batch = events.read_by_company(company, from, 4096);
+    if (!batch)
+      return make_unexpected(to_caf_error(batch.error()));
+    if (batch->empty())
+      return {};
+    for (const auto& ev : *batch) {
+      if (ev.sequence >= indexed_from)
+        break;
+      from = ev.sequence + 1;
+      if (ev.aggregate_type == "appointment" && !fn(ev))
+        return {};
+    }
+    if (batch->back().sequence >= indexed_from)
+      break;
+  }
+  from = std::max(from, indexed_from);
+  for (;;) {
+    auto batch = events.read_by_ref(ref, from, 4096);
+    if (!batch)
+      return make_unexpected(to_caf_error(batch.error()));
+    if (batch->empty())
+      return {};
+    for (const auto& ev : *batch) {
+      from = ev.sequence + 1;
+      if (!fn(ev))
+        return {};
+    }
+  }
+}
 
 void apply_event(aggregate_state& st, const envelope& ev) {
   st.version = ev.version;
@@ -1034,13 +1116,64 @@ namespace {
 
 using router_ptr = router_actor::stateful_pointer<router_state>;
 
+/// Marks `key` used now (most recently used).
+void touch(router_state& st, const std::string& key) {
+  if (auto i = st.lru_at.find(key); i != st.lru_at.end()) {
+    st.lru.splice(st.lru.end(), st.lru, i->second);
+    return;
+  }
+  st.lru_at[key] = st.lru.insert(st.lru.end(), key);
+}
+
+void forget(router_state& st, const std::string& key) {
+  if (auto i = st.lru_at.find(key); i != st.lru_at.end()) {
+    st.lru.erase(i->second);
+    st.lru_at.erase(i);
+  }
+}
+
+/// Makes room for one more actor: while `max_live` are listed, the least
+/// recently used is asked to passivate (it stops unless busy, and the
+/// router forgets it when it is down).
+void make_room(router_ptr self) {
+  auto& st = self->state;
+  while (!st.lru.empty() && st.lru.size() >= st.deps.max_live) {
+    auto key = std::move(st.lru.front());
+    st.lru.pop_front();
+    st.lru_at.erase(key);
+    if (auto i = st.actors.find(key); i != st.actors.end())
+      self->send(i->second, drain_atom::value);
+  }
+}
+
+/// Whether `id` is a stream of `type` that belongs to `company`: one index
+/// probe and one event read, checked before an actor is spawned for an id
+/// that comes from a request.
+expected<bool, caf::error> belongs_to(const store::event_store& events,
+                                      const std::string& type,
+                                      const std::string& company,
+                                      const std::string& id) {
+  auto first = events.read_stream(type, id, 1, 1);
+  if (!first)
+    return make_unexpected(to_caf_error(first.error()));
+  return !first->empty() && first->front().company_id == company;
+}
+
+bool is_live(const router_state& st, const std::string& type,
+             const std::string& company, const std::string& id) {
+  return st.actors.count(key_of(type, company, id)) > 0;
+}
+
 aggregate_actor spawn_for(router_ptr self, const std::string& type,
                           const std::string& company, const std::string& id,
                           caf::error& err) {
   auto& st = self->state;
   auto key = key_of(type, company, id);
-  if (auto i = st.actors.find(key); i != st.actors.end())
+  if (auto i = st.actors.find(key); i != st.actors.end()) {
+    touch(st, key);
     return i->second;
+  }
+  make_room(self);
   aggregate_actor h;
   if (type == "calendar") {
     h = self->system().spawn(calendar_actor, company, id, st.deps);
@@ -1067,6 +1200,8 @@ aggregate_actor spawn_for(router_ptr self, const std::string& type,
   st.actors[key] = h;
   st.keys[h.address()] = key;
   (*st.children)[h.address()] = h;
+  touch(st, key);
+  st.deps.live->store(st.actors.size());
   return h;
 }
 
@@ -1091,10 +1226,12 @@ router(router_actor::stateful_pointer<router_state> self, aggregate_deps deps) {
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& st = self->state;
     if (auto i = st.keys.find(dm.source); i != st.keys.end()) {
+      forget(st, i->second);
       st.actors.erase(i->second);
       st.keys.erase(i);
     }
     st.children->erase(dm.source);
+    st.deps.live->store(st.actors.size());
   });
   return {
       [self](command_atom,
@@ -1137,6 +1274,26 @@ router(router_actor::stateful_pointer<router_state> self, aggregate_deps deps) {
             } else {
               target_id = appt->appt.staff_id;
             }
+          }
+        }
+        // An id no actor holds costs one read, not an actor: an unknown
+        // staff member (or another company's) is refused here, as is a
+        // command to an aggregate that does not exist.
+        if (!is_live(st, target_type, cmd.company_id, target_id)) {
+          if (target_type == "calendar") {
+            auto known = belongs_to(*st.deps.events, "staff", cmd.company_id,
+                                    target_id);
+            if (!known)
+              return known.error();
+            if (!*known)
+              return invalid("staff_id", "no such staff member");
+          } else if (target_type != "call" && cmd.name != "create") {
+            auto known = belongs_to(*st.deps.events, target_type,
+                                    cmd.company_id, target_id);
+            if (!known)
+              return known.error();
+            if (!*known)
+              return not_found(target_type + " " + target_id);
           }
         }
         caf::error err;
@@ -1211,6 +1368,19 @@ router(router_actor::stateful_pointer<router_state> self, aggregate_deps deps) {
                     rp.deliver(hit.value);
                     return;
                   }
+                  auto& st = self->state;
+                  if (!is_live(st, "calendar", company, staff_id)) {
+                    auto known = belongs_to(*st.deps.events, "staff", company,
+                                            staff_id);
+                    if (!known) {
+                      rp.deliver(known.error());
+                      return;
+                    }
+                    if (!*known) {
+                      rp.deliver(not_found("staff " + staff_id));
+                      return;
+                    }
+                  }
                   caf::error err;
                   auto h = spawn_for(self, "calendar", company, staff_id, err);
                   if (!h) {
@@ -1221,8 +1391,9 @@ router(router_actor::stateful_pointer<router_state> self, aggregate_deps deps) {
                                 service_id, day_start)
                       .then(
                           [self, rp, key, company](std::string& json) mutable {
-                            std::vector<std::string> tags{"availability",
-                                                          "company:" + company};
+                            // Flushed by this company's changes only.
+                            std::vector<std::string> tags{
+                                company_tag("availability", company)};
                             self->request(self->state.deps.cache, caf::infinite,
                                           put_atom::value, key, json, tags,
                                           self->state.deps.availability_ttl_ms)

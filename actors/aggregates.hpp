@@ -1,9 +1,14 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include <boost/json/object.hpp>
 #include <spdlog/logger.h>
@@ -26,6 +31,13 @@ struct aggregate_deps {
   clock_fn clock;
   /// An aggregate actor stops after this long without a message.
   std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};
+  /// Most aggregate and calendar actors alive at once: past it, the least
+  /// recently used is passivated (stopped; rebuilt from the store when
+  /// next needed).
+  std::size_t max_live = 10000;
+  /// Aggregate actors alive now (the router's count), for /ready.
+  std::shared_ptr<std::atomic<std::size_t>> live
+      = std::make_shared<std::atomic<std::size_t>>(0);
   /// TTL of cached availability answers.
   std::uint32_t availability_ttl_ms = 60000;
   /// Where the router keeps its running aggregate actors; the node waits
@@ -49,6 +61,28 @@ struct aggregate_state {
   appointment appt;
 };
 
+/// The event store's references of appointment events (event_store_config
+/// ::refs): the staff member's (the previous one's too when reassigned),
+/// the customer's and the company's appointments, so that a calendar and a
+/// filtered list read those events only.
+void appointment_refs(const envelope& e, std::vector<std::string>& out);
+
+/// The references under which appointment events are indexed.
+std::string staff_appointments_ref(const std::string& company,
+                                   const std::string& staff_id);
+std::string customer_appointments_ref(const std::string& company,
+                                      const std::string& customer_id);
+std::string company_appointments_ref(const std::string& company);
+
+/// Visits, in log order, the appointment events indexed under `ref` (one
+/// of the above) and, for a store made before references, the company's
+/// appointment events before them. `fn` returns false to stop. Errors:
+/// the store's.
+expected<void, caf::error>
+visit_appointment_events(const store::event_store& events,
+                         const std::string& company, const std::string& ref,
+                         const std::function<bool(const envelope&)>& fn);
+
 /// Applies one stored event to the state of its aggregate.
 void apply_event(aggregate_state& st, const envelope& ev);
 
@@ -68,6 +102,10 @@ struct router_state {
   /// "type/company/id" → actor.
   std::map<std::string, aggregate_actor> actors;
   std::map<caf::actor_addr, std::string> keys;
+  /// Keys of the live actors, least recently used first (an actor asked
+  /// to passivate is no longer listed), and where each key is.
+  std::list<std::string> lru;
+  std::unordered_map<std::string, std::list<std::string>::iterator> lru_at;
   /// The running aggregate actors; shared with the exit cleanup, which
   /// runs after the state is gone.
   std::shared_ptr<std::map<caf::actor_addr, aggregate_actor>> children

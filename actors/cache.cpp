@@ -4,6 +4,10 @@ namespace switchboard {
 
 namespace {
 
+/// What an entry counts against max_bytes besides its strings: the map
+/// node, list node, tag set entries (roughly).
+constexpr std::size_t entry_overhead = 160;
+
 void erase_entry(cache_state& st, const std::string& key) {
   auto i = st.entries.find(key);
   if (i == st.entries.end())
@@ -16,14 +20,31 @@ void erase_entry(cache_state& st, const std::string& key) {
         st.keys_by_tag.erase(t);
     }
   }
+  st.lru.erase(i->second.lru);
+  if (i->second.expiry != st.by_expiry.end())
+    st.by_expiry.erase(i->second.expiry);
+  st.bytes -= i->second.bytes;
   st.entries.erase(i);
+}
+
+/// Drops every entry whose TTL has passed.
+void sweep(cache_state& st) {
+  auto now = st.clock();
+  while (!st.by_expiry.empty() && st.by_expiry.begin()->first <= now) {
+    auto key = st.by_expiry.begin()->second;
+    erase_entry(st, key);
+    ++st.stats.expired;
+  }
 }
 
 } // namespace
 
 cache_actor::behavior_type
-cache(cache_actor::stateful_pointer<cache_state> self, clock_fn clock) {
+cache(cache_actor::stateful_pointer<cache_state> self, clock_fn clock,
+      cache_options opts) {
   self->state.clock = std::move(clock);
+  self->state.opts = opts;
+  self->delayed_send(self, opts.sweep_interval, tick_atom::value);
   return {
       [self](get_atom, const std::string& key) -> cache_lookup {
         auto& st = self->state;
@@ -31,6 +52,7 @@ cache(cache_actor::stateful_pointer<cache_state> self, clock_fn clock) {
         if (i != st.entries.end() && i->second.expires_at != 0
             && i->second.expires_at <= st.clock()) {
           erase_entry(st, key);
+          ++st.stats.expired;
           i = st.entries.end();
         }
         if (i == st.entries.end()) {
@@ -38,16 +60,34 @@ cache(cache_actor::stateful_pointer<cache_state> self, clock_fn clock) {
           return {false, {}};
         }
         ++st.stats.hits;
+        st.lru.splice(st.lru.end(), st.lru, i->second.lru);
         return {true, i->second.value};
       },
       [self](put_atom, std::string& key, std::string& value,
              std::vector<std::string>& tags, std::uint32_t ttl_ms) -> ok_atom {
         auto& st = self->state;
         erase_entry(st, key);
+        auto bytes = entry_overhead + 2 * key.size() + value.size();
+        for (const auto& tag : tags)
+          bytes += 2 * tag.size() + key.size();
+        if (bytes > st.opts.max_bytes)
+          return ok_atom::value; // never fits: not kept
+        while (!st.lru.empty() && st.bytes + bytes > st.opts.max_bytes) {
+          auto victim = st.lru.front();
+          erase_entry(st, victim);
+          ++st.stats.evicted;
+        }
         for (const auto& tag : tags)
           st.keys_by_tag[tag].insert(key);
-        cache_entry e{std::move(value), std::move(tags),
-                      ttl_ms == 0 ? 0 : st.clock() + ttl_ms};
+        cache_entry e;
+        e.value = std::move(value);
+        e.tags = std::move(tags);
+        e.expires_at = ttl_ms == 0 ? 0 : st.clock() + ttl_ms;
+        e.bytes = bytes;
+        e.lru = st.lru.insert(st.lru.end(), key);
+        e.expiry = e.expires_at == 0 ? st.by_expiry.end()
+                                     : st.by_expiry.emplace(e.expires_at, key);
+        st.bytes += bytes;
         st.entries.emplace(std::move(key), std::move(e));
         return ok_atom::value;
       },
@@ -72,7 +112,13 @@ cache(cache_actor::stateful_pointer<cache_state> self, clock_fn clock) {
       [self](stats_atom) -> cache_stats {
         auto s = self->state.stats;
         s.entries = self->state.entries.size();
+        s.bytes = self->state.bytes;
         return s;
+      },
+      [self](tick_atom) {
+        sweep(self->state);
+        self->delayed_send(self, self->state.opts.sweep_interval,
+                           tick_atom::value);
       },
   };
 }
@@ -91,6 +137,13 @@ std::vector<std::string> invalidated_tags(std::string_view type) {
   return {};
 }
 
+std::string company_tag(std::string_view tag, std::string_view company) {
+  std::string out{tag};
+  out += ':';
+  out += company;
+  return out;
+}
+
 sync_listener_actor::behavior_type
 cache_invalidator(sync_listener_actor::pointer self, cache_actor target) {
   return {
@@ -98,8 +151,12 @@ cache_invalidator(sync_listener_actor::pointer self, cache_actor target) {
         auto tags = invalidated_tags(ev.type);
         if (tags.empty())
           return ok_atom::value;
-        if (!ev.company_id.empty())
+        if (!ev.company_id.empty()) {
+          // One company's change flushes its own entries only.
+          for (auto& tag : tags)
+            tag = company_tag(tag, ev.company_id);
           tags.push_back("company:" + ev.company_id);
+        }
         // The flush is in the cache's mailbox when this returns, ahead of
         // any lookup sent after the dispatch has answered: no need to wait
         // for the cache to confirm it.

@@ -753,6 +753,11 @@ aggregate_actor::behavior_type call_actor(call_ptr self, call_record initial,
           return !st.busy && st.queue.empty();
         });
       },
+      [self](drain_atom) {
+        auto& st = self->state;
+        if (!st.busy && st.queue.empty())
+          self->quit();
+      },
   };
 }
 

@@ -135,7 +135,9 @@ using cache_actor = caf::typed_actor<
     /// Removes every entry carrying any of the tags; answers how many.
     caf::replies_to<flush_atom, std::vector<std::string>>::with<std::uint64_t>,
     /// Hit, miss and flush counters.
-    caf::replies_to<stats_atom>::with<cache_stats>>;
+    caf::replies_to<stats_atom>::with<cache_stats>,
+    /// Drops the entries whose TTL has passed (the cache's own timer).
+    caf::reacts_to<tick_atom>>;
 
 /// An aggregate (customer, staff, service, appointment calendar, call):
 /// one actor per key serialises its commands.
@@ -151,7 +153,10 @@ using aggregate_actor = caf::typed_actor<
     caf::replies_to<availability_atom, std::string,
                     timestamp_ms>::with<std::string>,
     /// Stops the actor if it has had nothing to do for its idle timeout.
-    caf::reacts_to<idle_atom>>;
+    caf::reacts_to<idle_atom>,
+    /// Passivation by the router (too many live aggregates): stops the
+    /// actor now unless it has work in flight.
+    caf::reacts_to<drain_atom>>;
 
 /// The router: spawns aggregate actors on demand (rehydrated from their
 /// stream), forwards commands and reads to them, and forgets them when

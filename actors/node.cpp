@@ -54,6 +54,9 @@ node_store::open(const store::options& opts, bool rebuild_stream_index) {
   };
   store::event_store_config ecfg;
   ecfg.rebuild_stream_index = rebuild_stream_index;
+  // Appointment events by staff member, customer and company: calendars
+  // and lists read those, not the company's whole history.
+  ecfg.refs = appointment_refs;
   ecfg.stream_index_batch = opts.stream_index_batch;
   auto events = store::event_store::open(*out->env, *out->writer, ecfg);
   if (!events)
@@ -156,7 +159,9 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
   std::shared_ptr<const listener_registry> reg = n->registry_;
   n->writer_ = sys.spawn(store_writer, s.writer.get(), opts.blocking_writer);
   auto clock = n->clock_;
-  n->cache_ = sys.spawn(switchboard::cache, clock);
+  cache_options copts;
+  copts.max_bytes = opts.cache_max_bytes;
+  n->cache_ = sys.spawn(switchboard::cache, clock, copts);
   n->sync_[ln::audit_logger]
       = sys.spawn(audit_logger, s.audit.get(), n->writer_);
   n->sync_[ln::cache_invalidator] = sys.spawn(cache_invalidator, n->cache_);
@@ -278,6 +283,8 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
   ad.clock = clock;
   ad.idle_timeout = opts.aggregate_idle;
   ad.children = n->aggregates_;
+  ad.max_live = std::max<std::size_t>(1, opts.max_live_aggregates);
+  ad.live = n->live_aggregates_;
   n->router_ = sys.spawn(switchboard::router, std::move(ad));
   lg->info("node started: {} queue(s), {} sync listener(s)", n->queues_.size(),
            n->sync_.size());

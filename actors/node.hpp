@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -54,6 +55,11 @@ struct node_options {
   std::function<void(listener_registry&)> configure;
   /// Aggregate actors stop after this long without a message.
   std::chrono::milliseconds aggregate_idle{std::chrono::minutes(5)};
+  /// Most aggregate and calendar actors alive at once (least recently
+  /// used passivated past it).
+  std::size_t max_live_aggregates = 10000;
+  /// Most bytes the tagged cache holds (least recently used evicted).
+  std::size_t cache_max_bytes = std::size_t{64} << 20;
   /// Extra listener actors, each with the queue whose supervisor runs it.
   std::vector<std::pair<listener_binding, std::string>> extra_listeners;
 };
@@ -119,6 +125,10 @@ public:
   const clock_fn& clock() const {
     return clock_;
   }
+  /// Aggregate and calendar actors alive now.
+  std::size_t live_aggregates() const {
+    return live_aggregates_->load();
+  }
 
 private:
   node(caf::actor_system& sys) : sys_(sys) {}
@@ -140,6 +150,8 @@ private:
   std::shared_ptr<std::map<caf::actor_addr, aggregate_actor>> aggregates_
       = std::make_shared<std::map<caf::actor_addr, aggregate_actor>>();
   std::vector<std::shared_ptr<std::vector<queued_listener_actor>>> listeners_;
+  std::shared_ptr<std::atomic<std::size_t>> live_aggregates_
+      = std::make_shared<std::atomic<std::size_t>>(0);
   bool stopped_ = false;
   bool deterministic_ = false;
 };

@@ -1,8 +1,12 @@
 // `switchboard serve`: the daemon's process.
 
+#include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <thread>
+
 #include <pthread.h>
 
 #include <caf/actor_system.hpp>
@@ -14,6 +18,7 @@
 #include <app/cli_tools.hpp>
 #include <app/data_lock.hpp>
 #include <app/http/gateway.hpp>
+#include <app/http/server.hpp>
 #include <app/http/webhooks.hpp>
 #include <app/store_options.hpp>
 #include <store/event_store.hpp>
@@ -31,6 +36,9 @@ defaults; each --set overrides one option. Holds an exclusive lock on the
 data directory ([store] path, file switchboard.lock with its pid): a
 second daemon on the same directory refuses to start, naming that pid.
 )";
+
+/// How much longer than http.shutdown_timeout_ms a stop may take.
+constexpr std::chrono::seconds stop_margin{5};
 
 } // namespace
 
@@ -59,6 +67,9 @@ int run_serve(const std::vector<std::string>& args) {
                  cfg->get_string("log.format") == "json" ? log::format::json
                                                          : log::format::text);
   auto lg = log::get("app");
+  // As many connections as the hard limit allows (the gateway caps
+  // http.max_connections below what is left).
+  http::raise_fd_limit();
   // Block the stop signals in every thread; this one waits for them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -85,6 +96,10 @@ int run_serve(const std::vector<std::string>& args) {
   for (const auto& q : {"notifications", "analytics", "default"})
     nopts.concurrency[q] = static_cast<std::uint32_t>(
         cfg->get_int(std::string{"queues."} + q + "_concurrency"));
+  nopts.max_live_aggregates
+      = static_cast<std::size_t>(cfg->get_int("aggregates.max_live"));
+  nopts.cache_max_bytes
+      = static_cast<std::size_t>(cfg->get_int("cache.max_bytes"));
   auto n = node::start(sys, std::move(nopts));
   if (!n) {
     lg->error("cannot start with the store at {}: {}", abs_path.string(),
@@ -107,6 +122,21 @@ int run_serve(const std::vector<std::string>& args) {
   int sig = 0;
   sigwait(&stop_signals, &sig);
   lg->info("received {}, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  // The stop is bounded whatever the store does: a write transaction that
+  // never ends (another process holding LMDB's write lock, a hung disk)
+  // must not keep the process. What was acknowledged is committed, and
+  // LMDB needs no clean close to stay consistent.
+  auto limit
+      = std::chrono::milliseconds{cfg->get_int("http.shutdown_timeout_ms")}
+        + stop_margin;
+  std::thread([limit, lg] {
+    std::this_thread::sleep_for(limit);
+    lg->error("stopping took more than {} ms (the store writer is stuck?); "
+              "exiting without waiting further",
+              limit.count());
+    lg->flush();
+    std::_Exit(1);
+  }).detach();
   // Stop taking requests and finish those in flight, then drain the node.
   (*gw)->stop();
   gw->reset();

@@ -156,6 +156,9 @@ struct cache_stats {
   std::uint64_t flushes = 0;         ///< Flush requests.
   std::uint64_t flushed_entries = 0; ///< Entries removed by flushes.
   std::uint64_t entries = 0;         ///< Entries held now.
+  std::uint64_t bytes = 0;           ///< Their size (keys, values, tags).
+  std::uint64_t evicted = 0;         ///< Removed to stay within max_bytes.
+  std::uint64_t expired = 0;         ///< Removed after their TTL.
 };
 
 /// A command for one aggregate (customer, staff, service, appointment,
@@ -216,7 +219,9 @@ inline bool operator==(const cache_lookup& a, const cache_lookup& b) {
 
 inline bool operator==(const cache_stats& a, const cache_stats& b) {
   return a.hits == b.hits && a.misses == b.misses && a.flushes == b.flushes
-         && a.flushed_entries == b.flushed_entries && a.entries == b.entries;
+         && a.flushed_entries == b.flushed_entries && a.entries == b.entries
+         && a.bytes == b.bytes && a.evicted == b.evicted
+         && a.expired == b.expired;
 }
 
 } // namespace switchboard

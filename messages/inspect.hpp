@@ -257,7 +257,7 @@ typename Inspector::result_type inspect(Inspector& f, cache_lookup& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cache_stats& x) {
   return f(caf::meta::type_name("cache_stats"), x.hits, x.misses, x.flushes,
-           x.flushed_entries, x.entries);
+           x.flushed_entries, x.entries, x.bytes, x.evicted, x.expired);
 }
 
 template <class Inspector>

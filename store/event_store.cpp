@@ -32,6 +32,7 @@ constexpr const char* event_ids_db = "event_ids";
 constexpr const char* by_type_db = "by_type";
 constexpr const char* by_time_db = "by_time";
 constexpr const char* by_company_db = "by_company";
+constexpr const char* by_ref_db = "by_ref";
 constexpr const char* checkpoints_db = "checkpoints";
 
 /// A key of the event_ids database. UUID text (any case) becomes a tag byte
@@ -466,6 +467,7 @@ result<std::unique_ptr<event_store>> event_store::open(environment& env,
             {by_type_db, 0, &d.by_type},
             {by_time_db, 0, &d.by_time},
             {by_company_db, 0, &d.by_company},
+            {by_ref_db, 0, &d.by_ref},
             {checkpoints_db, 0, &d.checkpoints},
         };
         for (auto& s : specs) {
@@ -478,8 +480,49 @@ result<std::unique_ptr<event_store>> event_store::open(environment& env,
         if (cfg.rebuild_stream_index)
           if (auto ok = out->recover_stream_tails(); !ok)
             return make_unexpected(ok.error());
+        if (cfg.refs && cfg.rebuild_stream_index)
+          if (auto ok = out->settle_refs_checkpoint(); !ok)
+            return make_unexpected(ok.error());
         return out;
       });
+}
+
+result<void> event_store::settle_refs_checkpoint() {
+  std::uint64_t last = 0;
+  {
+    auto txn = env_.begin_read();
+    if (!txn)
+      return make_unexpected(txn.error());
+    bool found = false;
+    auto from = read_checkpoint(txn->handle(), db_.checkpoints, refs_checkpoint,
+                                &found);
+    if (!from)
+      return make_unexpected(from.error());
+    if (found) {
+      refs_from_ = *from;
+      return {};
+    }
+    cursor_guard ec;
+    if (auto rc = mdb_cursor_open(txn->handle(), db_.events, &ec.c); rc != 0)
+      return fail_mdb(rc, "mdb_cursor_open");
+    MDB_val key, val;
+    auto rc = mdb_cursor_get(ec.c, &key, &val, MDB_LAST);
+    if (rc == 0 && key.mv_size == 8)
+      last = get_be64(key.mv_data);
+    else if (rc != MDB_NOTFOUND)
+      return fail_mdb(rc, "mdb_cursor_get(events)");
+  }
+  // The events stored before references existed are not indexed: from
+  // the next one on, every append is.
+  auto value = last + 1;
+  auto ok = writer_.execute([this, value](write_txn& w) {
+    return write_checkpoint(w.handle(), db_.checkpoints, refs_checkpoint,
+                            value);
+  });
+  if (!ok)
+    return ok;
+  refs_from_ = value;
+  return {};
 }
 
 result<void> event_store::recover_stream_tails() {
@@ -1016,6 +1059,20 @@ event_store::append_result event_store::append_in(write_txn& txn,
         if (auto rc = mdb_put(t, db_.by_company, &key, &val, 0); rc != 0)
           return fail_mdb(rc, "mdb_put(by_company)");
       }
+      // by_ref
+      if (cfg_.refs) {
+        refs_scratch_.clear();
+        cfg_.refs(e, refs_scratch_);
+        for (const auto& ref : refs_scratch_) {
+          if (ref.empty() || ref.size() > max_name_size)
+            continue;
+          name_key ref_key{ref, e.sequence};
+          key = ref_key.val();
+          val = as_val(nullptr, 0);
+          if (auto rc = mdb_put(t, db_.by_ref, &key, &val, 0); rc != 0)
+            return fail_mdb(rc, "mdb_put(by_ref)");
+        }
+      }
     }
     next_seq_txn_ = txn.serial();
     next_seq_ = next_seq + events.size();
@@ -1173,6 +1230,18 @@ event_store::read_by_company(std::string_view company_id,
       return make_unexpected(txn.error());
     return read_name_index(*txn, db_.by_company, db_.events, company_id,
                            from_seq, max_count);
+  });
+}
+
+result<std::vector<envelope>>
+event_store::read_by_ref(std::string_view ref, std::uint64_t from_seq,
+                         std::size_t max_count) const {
+  return guarded("read_by_ref", [&]() -> result<std::vector<envelope>> {
+    auto txn = env_.begin_read();
+    if (!txn)
+      return make_unexpected(txn.error());
+    return read_name_index(*txn, db_.by_ref, db_.events, ref, from_seq,
+                           max_count);
   });
 }
 

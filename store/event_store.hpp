@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -47,8 +48,16 @@ struct event_store_stats {
 using stream_hash_fn = std::uint64_t (*)(std::string_view aggregate_type,
                                          std::string_view aggregate_id);
 
+/// Adds to `out` the references of `e` that the by_ref index keeps (e.g.
+/// "appointment-staff/<company>/<staff>"), each at most 255 bytes; longer
+/// ones are not indexed.
+using refs_fn = void (*)(const envelope& e, std::vector<std::string>& out);
+
 /// Tunables of the event store.
 struct event_store_config {
+  /// The references an event is indexed under (database by_ref); none
+  /// when empty.
+  refs_fn refs = nullptr;
   /// Most events in one append.
   std::size_t max_events_per_append = 10000;
   /// Largest encoded event record in bytes.
@@ -80,6 +89,7 @@ struct event_store_config {
 /// | by_type    | type size, type, seq → (empty)         |              |
 /// | by_time    | occurred_at, seq → (empty)             |              |
 /// | by_company | company size, company, seq → (empty)  |              |
+/// | by_ref     | ref size, ref, seq → (empty)           |              |
 ///
 /// A stream's slot is a 64-bit hash of (aggregate type, aggregate id),
 /// which keeps stream keys at 16 bytes. Hash collisions are resolved
@@ -207,6 +217,24 @@ public:
                                                 std::uint64_t from_seq,
                                                 std::size_t max_count) const;
 
+  /// Reads events indexed under reference `ref` (see `config::refs`)
+  /// with sequence >= `from_seq`, in sequence order, at most
+  /// `max_count`. Events before `refs_indexed_from()` are not indexed.
+  /// Errors: `errc::corrupt`, LMDB errors.
+  result<std::vector<envelope>> read_by_ref(std::string_view ref,
+                                            std::uint64_t from_seq,
+                                            std::size_t max_count) const;
+
+  /// The first sequence from which every event is in the by_ref index:
+  /// 1 for a store made with references; past the events of a store
+  /// made before them (those are found by company instead).
+  std::uint64_t refs_indexed_from() const noexcept {
+    return refs_from_;
+  }
+
+  /// The checkpoint (database `checkpoints`) holding refs_indexed_from.
+  static constexpr std::string_view refs_checkpoint = "refs_from";
+
   /// Reads the global log from sequence `from_seq` on, at most
   /// `max_count` events (catch-up, replay). Errors: `errc::corrupt`, LMDB
   /// errors.
@@ -288,13 +316,14 @@ public:
 
 private:
   struct dbs {
-    MDB_dbi events, streams, event_ids, by_type, by_time, by_company,
+    MDB_dbi events, streams, event_ids, by_type, by_time, by_company, by_ref,
         checkpoints;
   };
   struct stream_tails;
   struct found_stream;
 
   result<void> recover_stream_tails();
+  result<void> settle_refs_checkpoint();
   result<found_stream> find_for_read(std::string_view type,
                                      std::string_view id) const;
   void stage(write_txn& txn, std::uint64_t slot, const envelope& e);
@@ -311,6 +340,9 @@ private:
   /// on the writer thread only).
   std::uint64_t next_seq_txn_ = 0;
   std::uint64_t next_seq_ = 0;
+  /// Never, until open settles it (references configured).
+  std::uint64_t refs_from_ = UINT64_MAX;
+  std::vector<std::string> refs_scratch_; ///< On the writer thread.
   mutable std::atomic<std::uint64_t> appends_{0};
   mutable std::atomic<std::uint64_t> idempotent_{0};
   mutable std::atomic<std::uint64_t> conflicts_{0};

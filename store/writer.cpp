@@ -108,6 +108,15 @@ writer_stats writer::stats() const {
   return s;
 }
 
+std::chrono::steady_clock::duration writer::busy_for() const noexcept {
+  auto since = busy_since_.load();
+  if (since == 0)
+    return {};
+  auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+  return std::chrono::steady_clock::duration{
+      std::max<std::int64_t>(0, now - since)};
+}
+
 bool writer::on_writer_thread() const noexcept {
   auto self = std::this_thread::get_id();
   return self == thread_.get_id() || self == done_thread_.get_id();
@@ -185,6 +194,13 @@ void writer::run_batch(std::vector<item>& batch) {
   for (;;) {
     results.clear();
     auto began = std::chrono::steady_clock::now();
+    busy_since_ = began.time_since_epoch().count();
+    struct idle_after {
+      std::atomic<std::int64_t>& since;
+      ~idle_after() {
+        since = 0;
+      }
+    } idle{busy_since_};
     auto txn = env_.begin_write();
     if (!txn) {
       fail_all(batch, txn.error());

@@ -4,6 +4,7 @@
 #include "store/error.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -107,6 +108,11 @@ public:
   /// A snapshot of the counters.
   writer_stats stats() const;
 
+  /// How long the write transaction in progress has been going (waiting
+  /// for LMDB's write lock included), zero when none is: a long one means
+  /// nothing can commit (another process holds the lock, the disk hangs).
+  std::chrono::steady_clock::duration busy_for() const noexcept;
+
   /// True on the writer thread or its completion thread (inside an op or
   /// a completion), where blocking on the writer would deadlock.
   bool on_writer_thread() const noexcept;
@@ -153,6 +159,8 @@ private:
   std::atomic<std::uint64_t> background_ops_{0};
   std::atomic<std::uint64_t> longest_commit_us_{0};
   std::atomic<std::uint64_t> longest_sync_us_{0};
+  /// steady_clock ticks when the transaction in progress began; 0: none.
+  std::atomic<std::int64_t> busy_since_{0};
 };
 
 } // namespace switchboard::store

@@ -16,6 +16,7 @@
 #include <actors/interfaces.hpp>
 #include <actors/node.hpp>
 #include <app/http/bridge.hpp>
+#include <app/http/limits.hpp>
 #include <app/http/routes.hpp>
 #include <app/http/state_cache.hpp>
 #include <messages/id_check.hpp>
@@ -154,6 +155,20 @@ void send_command(const context_ptr& ctx, std::string type, std::string id,
       cmd.check_version = true;
     }
   }
+  // A company's commands in flight are bounded: one company's burst
+  // cannot fill the calendars' and the writer's queues for the others.
+  auto& limits = ctx->limits();
+  if (!limits.acquire_command(company)) {
+    ctx->fail(429, "too_many_commands",
+              "this company has "
+                  + std::to_string(limits.limit_of(company).commands_in_flight)
+                  + " commands in flight; retry when they are answered",
+              {}, {{"Retry-After", "1"}});
+    return;
+  }
+  ctx->on_answer([&limits, company] {
+    limits.release_command(company);
+  });
   auto router = ctx->node().router();
   ctx->waiting_for(
       "the router and the actor of " + cmd.aggregate_type + " "
@@ -299,23 +314,23 @@ void list_appointments(const context_ptr& ctx) {
     return;
   }
   const auto& es = *ctx->node().store().events;
+  // Only the appointment events of the narrowest filter given (the staff
+  // member's, the customer's, or the company's appointments), from the
+  // store's by_ref index: never the company's other events.
+  auto ref = !staff.empty()      ? staff_appointments_ref(company, staff)
+             : !customer.empty() ? customer_appointments_ref(company, customer)
+                                 : company_appointments_ref(company);
   std::map<std::string, aggregate_state> by_id;
-  for (std::uint64_t next = 1;;) {
-    auto batch = es.read_by_company(company, next, 4096);
-    if (!batch) {
-      ctx->fail_store(batch.error());
-      return;
-    }
-    if (batch->empty())
-      break;
-    for (const auto& ev : *batch) {
-      next = ev.sequence + 1;
-      if (ev.aggregate_type != "appointment")
-        continue;
-      auto& st = by_id[ev.aggregate_id];
-      st.type = "appointment";
-      apply_event(st, ev);
-    }
+  auto read = visit_appointment_events(es, company, ref,
+                                       [&by_id](const envelope& ev) {
+                                         auto& st = by_id[ev.aggregate_id];
+                                         st.type = "appointment";
+                                         apply_event(st, ev);
+                                         return true;
+                                       });
+  if (!read) {
+    fail_with(*ctx, read.error());
+    return;
   }
   std::vector<const aggregate_state*> hits;
   for (const auto& [id, st] : by_id) {

@@ -27,8 +27,30 @@ request_context::~request_context() {
     r.status = 500;
     r.body = json::serialize(
         error_body("internal", "the request was dropped without an answer"));
+    run_on_answer();
     deliver_(std::move(r));
   }
+}
+
+void request_context::on_answer(std::function<void()> f) {
+  {
+    std::lock_guard<std::mutex> g{on_answer_mtx_};
+    if (!answered_.load()) {
+      on_answer_ = std::move(f);
+      return;
+    }
+  }
+  f();
+}
+
+void request_context::run_on_answer() {
+  std::function<void()> f;
+  {
+    std::lock_guard<std::mutex> g{on_answer_mtx_};
+    f.swap(on_answer_);
+  }
+  if (f)
+    f();
 }
 
 const std::string& request_context::param(std::string_view name) const {
@@ -134,6 +156,7 @@ void request_context::deliver(response r) {
              principal_.company_id.empty() ? std::string{"-"}
                                            : principal_.company_id);
   }
+  run_on_answer();
   deliver_(std::move(r));
 }
 

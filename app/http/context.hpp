@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -30,6 +31,7 @@ class node;
 namespace switchboard::app::http {
 
 class bridge;
+class company_limits;
 class state_cache;
 
 /// A parsed HTTP request.
@@ -68,6 +70,10 @@ struct services {
   mutable std::atomic<std::uint64_t> access_count{0};
   /// Peer addresses whose X-Forwarded-For is believed (http.trusted_proxies).
   std::vector<std::string> trusted_proxies;
+  /// Per-company request rate and commands in flight (limits.hpp).
+  http::company_limits* limits = nullptr;
+  /// /ready fails while a write transaction has been going this long.
+  std::chrono::milliseconds ready_commit_stall{5000};
 };
 
 /// Field name → problem, for 422 answers ("missing", "wrong_type", ...).
@@ -139,6 +145,16 @@ public:
   http::state_cache& states() const noexcept {
     return *svc_->states;
   }
+  http::company_limits& limits() const noexcept {
+    return *svc_->limits;
+  }
+  const services& svc() const noexcept {
+    return *svc_;
+  }
+
+  /// Runs `f` once when the request is answered (on the answering
+  /// thread), or at once if it has been: releases what the request held.
+  void on_answer(std::function<void()> f);
 
   /// Parses the body as JSON. On malformed or empty input answers 400
   /// (code "malformed_json") and returns nullptr.
@@ -192,6 +208,7 @@ private:
   friend class gateway;
 
   void deliver(response r);
+  void run_on_answer();
 
   request req_;
   deliver_fn deliver_;
@@ -204,6 +221,8 @@ private:
   std::chrono::steady_clock::time_point started_;
   boost::json::value body_json_;
   std::atomic<bool> answered_{false};
+  std::mutex on_answer_mtx_;
+  std::function<void()> on_answer_;
 };
 
 /// What handlers receive.

@@ -65,6 +65,13 @@ gateway_options gateway_options_from(const config& cfg) {
     if (!part.empty())
       o.trusted_proxies.emplace_back(part);
   }
+  o.limits.defaults.requests_per_second
+      = static_cast<std::uint32_t>(cfg.get_int("limits.requests_per_second"));
+  o.limits.defaults.commands_in_flight
+      = static_cast<std::uint32_t>(cfg.get_int("limits.commands_in_flight"));
+  o.limits_per_company = cfg.get_string("limits.per_company");
+  o.ready_commit_stall
+      = std::chrono::milliseconds{cfg.get_int("http.ready_commit_stall_ms")};
   return o;
 }
 
@@ -121,6 +128,14 @@ void gateway::dispatch(const router& r, const services& svc,
       ctx->fail(403, "forbidden", "this route needs an admin token");
       return;
     }
+    if (!who->admin && svc.limits)
+      if (auto wait = svc.limits->admit(who->company_id)) {
+        ctx->fail(429, "rate_limited",
+                  "this company is over its request rate; retry in "
+                      + std::to_string(*wait) + " s",
+                  {}, {{"Retry-After", std::to_string(*wait)}});
+        return;
+      }
     ctx->principal_ = std::move(*who);
   }
   ctx->params_ = std::move(m.params);
@@ -145,6 +160,16 @@ gateway::start(caf::actor_system& sys, switchboard::node& n,
   g->states_ = std::make_unique<state_cache>();
   g->services_.states = g->states_.get();
   g->services_.access_log_sample = opts.access_log_sample;
+  if (!opts.limits_per_company.empty()) {
+    auto per = parse_company_limits(opts.limits_per_company);
+    if (!per)
+      return make_unexpected("limits.per_company: " + per.error());
+    for (auto& [company, l] : *per)
+      opts.limits.per_company[company] = l;
+  }
+  g->limits_ = std::make_unique<company_limits>(opts.limits);
+  g->services_.limits = g->limits_.get();
+  g->services_.ready_commit_stall = opts.ready_commit_stall;
   auto* self = g.get();
   auto srv = server::start(opts.server, [self](const context_ptr& ctx) {
     dispatch(self->router_, self->services_, ctx);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <app/http/limits.hpp>
 #include <app/http/router.hpp>
 #include <app/http/server.hpp>
 #include <app/http/state_cache.hpp>
@@ -35,6 +36,10 @@ struct gateway_options {
   std::uint32_t access_log_sample = 0;
   /// Peers whose X-Forwarded-For is believed (http.trusted_proxies).
   std::vector<std::string> trusted_proxies;
+  limits_options limits;          ///< Per company ([limits]).
+  std::string limits_per_company; ///< `[limits] per_company`, unparsed.
+  /// /ready fails while a write transaction has been going this long.
+  std::chrono::milliseconds ready_commit_stall{5000};
 };
 
 /// Reads [http] of the configuration.
@@ -74,6 +79,7 @@ private:
   std::unique_ptr<store::tenants> tenants_;
   std::unique_ptr<http::bridge> bridge_;
   std::unique_ptr<state_cache> states_;
+  std::unique_ptr<company_limits> limits_;
   std::unique_ptr<server> server_;
 };
 

@@ -22,6 +22,7 @@
 #include <store/job_queue.hpp>
 #include <store/outbox.hpp>
 #include <store/projections.hpp>
+#include <store/writer.hpp>
 
 namespace switchboard::app::http {
 
@@ -154,6 +155,18 @@ void add_health_routes(router& r) {
           return;
         }
         auto seq = *last;
+        // Nothing can be stored while a write transaction hangs (another
+        // process holds LMDB's write lock, the disk does not answer).
+        auto stall = std::chrono::duration_cast<std::chrono::milliseconds>(
+            ctx->node().store().writer->busy_for());
+        if (stall >= ctx->svc().ready_commit_stall) {
+          ctx->fail(503, "not_ready",
+                    admin ? "the store writer has been in one transaction for "
+                                + std::to_string(stall.count())
+                                + " ms; nothing can be stored"
+                          : std::string{"not ready"});
+          return;
+        }
         ctx->with_actor([ctx, seq, admin](caf::event_based_actor* self) {
           gather_queue_stats(
               self, ctx->node(),
@@ -176,6 +189,7 @@ void add_health_routes(router& r) {
                   return;
                 }
                 o["last_sequence"] = seq;
+                o["live_aggregates"] = ctx->node().live_aggregates();
                 json::array qs;
                 for (const auto& s : stats)
                   qs.push_back(json::value(s.queue));

@@ -9,6 +9,8 @@
 #include <thread>
 #include <vector>
 
+#include <sys/resource.h>
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -38,6 +40,9 @@ namespace {
 
 class session;
 
+/// Buffers of an idle connection larger than this are given back.
+constexpr std::size_t kept_buffer_bytes = 64 << 10;
+
 } // namespace
 
 struct server::impl : std::enable_shared_from_this<server::impl> {
@@ -55,9 +60,15 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
     thread_sessions.resize(n);
     for (auto& ioc : iocs)
       sweepers.push_back(std::make_unique<asio::steady_timer>(*ioc));
+    accept_pause.emplace(*iocs.front());
   }
 
   void accept();
+  /// After a failed accept: logs it (at most once a second, with the
+  /// count since the last line) and accepts again, after `accept_backoff`
+  /// when the process is out of descriptors or memory (retrying at once
+  /// would spin), at once otherwise.
+  void accept_failed(const beast::error_code& ec);
   void refuse(tcp::socket sock);
   /// Closes the sessions of thread `i` whose deadline has passed, every
   /// `sweep_interval`: one timer per thread instead of one re-armed on
@@ -86,6 +97,11 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   std::vector<std::unique_ptr<asio::steady_timer>> sweepers;
   std::size_t next_ioc = 0; // on the acceptor's thread
   std::optional<tcp::acceptor> acceptor;
+  /// The acceptor's pause after running out of descriptors, and the
+  /// rate limit of its log lines (on the acceptor's thread).
+  std::optional<asio::steady_timer> accept_pause;
+  std::chrono::steady_clock::time_point accept_logged{};
+  std::uint64_t accept_failures = 0; ///< Since the last log line.
   std::vector<std::thread> threads;
   std::uint16_t port = 0;
   std::atomic<bool> stopping{false};
@@ -152,6 +168,18 @@ public:
   void close_if_idle() {
     if (!busy_)
       close();
+  }
+
+  /// On stop, after the drain timeout, on the session's thread: answers
+  /// the request in flight 503 (its outcome is unknown to the client; an
+  /// answer arriving later is dropped), and the connection closes after.
+  void answer_unavailable() {
+    if (!busy_)
+      return;
+    if (auto ctx = ctx_.lock())
+      ctx->fail(503, "shutting_down",
+                "the server is stopping and this request did not finish in "
+                "time; its outcome is unknown: retry it with the same id");
   }
 
 private:
@@ -277,6 +305,7 @@ private:
                            self->write(std::move(r));
                          });
         });
+    ctx_ = ctx;
     try {
       srv_->on_request(ctx);
     } catch (const std::exception& e) {
@@ -325,8 +354,22 @@ private:
                           self->close();
                           return;
                         }
+                        self->shrink_buffers();
                         self->do_read();
                       });
+  }
+
+  /// An idle connection keeps small buffers only: one large request or
+  /// answer must not pin its memory for as long as the client stays.
+  void shrink_buffers() {
+    if (out_.capacity() > kept_buffer_bytes)
+      std::string{}.swap(out_);
+    if (buffer_.capacity() > kept_buffer_bytes) {
+      if (buffer_.size() == 0)
+        buffer_ = beast::flat_buffer{};
+      else
+        buffer_.shrink_to_fit();
+    }
   }
 
   /// Answers an unreadable request and closes the connection, reading
@@ -383,6 +426,8 @@ private:
   clock::time_point deadline_ = clock::time_point::max();
   std::string remote_address_;
   std::string out_; ///< The answer being written.
+  /// The request in flight, for the 503 at stop.
+  std::weak_ptr<request_context> ctx_;
   bool keep_alive_ = true;
   bool busy_ = false;
   char scratch_[4096];
@@ -399,7 +444,8 @@ void server::impl::accept() {
     if (ec) {
       if (ec == asio::error::operation_aborted || self->stopping.load())
         return;
-      log::get("http")->warn("accept failed: {}", ec.message());
+      self->accept_failed(ec);
+      return;
     } else if (self->stopping.load()) {
       beast::error_code ignored;
       sock.close(ignored);
@@ -416,6 +462,37 @@ void server::impl::accept() {
     }
     if (!self->stopping.load())
       self->accept();
+  });
+}
+
+void server::impl::accept_failed(const beast::error_code& ec) {
+  ++accept_failures;
+  auto now = std::chrono::steady_clock::now();
+  bool exhausted = ec == asio::error::no_descriptors
+                   || ec == beast::errc::too_many_files_open_in_system
+                   || ec == asio::error::no_buffer_space
+                   || ec == asio::error::no_memory;
+  if (now - accept_logged >= std::chrono::seconds(1)) {
+    log::get("http")->warn(
+        "accept failed: {} ({} time(s) since the last report){}", ec.message(),
+        accept_failures,
+        exhausted ? "; accepts pause " + std::to_string(accept_backoff.count())
+                        + " ms at a time until descriptors are free"
+                  : std::string{});
+    accept_logged = now;
+    accept_failures = 0;
+  }
+  if (!exhausted) {
+    accept();
+    return;
+  }
+  // The pending connections stay in the listen backlog meanwhile.
+  accept_pause->expires_after(accept_backoff);
+  accept_pause->async_wait([weak = weak_from_this()](beast::error_code e) {
+    auto self = weak.lock();
+    if (e || !self || self->stopping.load())
+      return;
+    self->accept();
   });
 }
 
@@ -483,6 +560,31 @@ void server::impl::refuse(tcp::socket sock) {
       });
 }
 
+void raise_fd_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+    return;
+  auto before = rl.rlim_cur;
+  rl.rlim_cur = rl.rlim_max;
+  if (rl.rlim_max == RLIM_INFINITY)
+    rl.rlim_cur = 1 << 20; // the kernel's usual nr_open
+  if (::setrlimit(RLIMIT_NOFILE, &rl) == 0)
+    log::get("http")->info("open-file limit raised from {} to {}",
+                           static_cast<std::uint64_t>(before),
+                           static_cast<std::uint64_t>(rl.rlim_cur));
+}
+
+std::optional<fd_budget> connection_fd_budget() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+    return std::nullopt;
+  fd_budget b;
+  b.limit = static_cast<std::size_t>(rl.rlim_cur);
+  b.kept = std::max<std::size_t>(64, b.limit / 8);
+  b.connections = b.limit > b.kept ? b.limit - b.kept : 1;
+  return b;
+}
+
 expected<std::unique_ptr<server>, std::string>
 server::start(server_options opts, request_fn on_request) {
   auto p = std::make_shared<impl>(std::move(opts), std::move(on_request));
@@ -503,6 +605,18 @@ server::start(server_options opts, request_fn on_request) {
   if (ec)
     return make_unexpected("cannot listen on " + where + ": " + ec.message());
   p->port = p->acceptor->local_endpoint().port();
+  // Connections stay below the open-file limit, with room for the store,
+  // the providers' connections and the logs.
+  auto lg = log::get("http");
+  if (auto b = connection_fd_budget();
+      b && p->opts.max_connections > b->connections) {
+    lg->warn("http.max_connections {} lowered to {}: the open-file limit is "
+             "{} and {} descriptors are kept for the store, providers and "
+             "logs",
+             p->opts.max_connections, b->connections, b->limit, b->kept);
+    p->opts.max_connections = b->connections;
+  }
+  lg->info("http accepts at most {} connection(s)", p->opts.max_connections);
   p->accept();
   for (std::size_t i = 0; i < p->iocs.size(); ++i)
     p->sweep(i);
@@ -555,7 +669,20 @@ void server::stop() {
       lg->warn("{} request(s) still in flight after {} ms; closing",
                p.in_flight.load(), p.opts.drain_timeout.count());
   }
-  // 4. Every connection closes (a second sweep catches late arrivals).
+  // 4. Requests still in flight are answered 503 (never a silent close).
+  if (p.in_flight.load() > 0) {
+    for (std::size_t i = 0; i < impl_->iocs.size(); ++i)
+      asio::post(*impl_->iocs[i], [s = impl_, i] {
+        for (const auto& w : s->thread_sessions[i])
+          if (auto session = w.lock())
+            session->answer_unavailable();
+      });
+    std::unique_lock<std::mutex> g{p.mtx};
+    p.cv.wait_for(g, std::chrono::seconds(1), [&p] {
+      return p.in_flight.load() == 0;
+    });
+  }
+  // 5. Every connection closes (a second sweep catches late arrivals).
   close_idle();
   {
     std::unique_lock<std::mutex> g{p.mtx};

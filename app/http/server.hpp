@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <app/http/context.hpp>
@@ -40,6 +41,25 @@ struct server_stats {
   std::uint64_t requests = 0;
   std::uint64_t in_flight = 0; ///< Handed out, not yet answered.
 };
+
+/// How long the acceptor pauses after running out of file descriptors
+/// (EMFILE, ENFILE) or memory before it accepts again.
+constexpr std::chrono::milliseconds accept_backoff{100};
+
+/// Raises the process's soft open-file limit to its hard limit (logged);
+/// nothing when it cannot.
+void raise_fd_limit();
+
+/// What the open-file limit leaves for connections.
+struct fd_budget {
+  std::size_t limit = 0;       ///< RLIMIT_NOFILE (soft).
+  std::size_t kept = 0;        ///< For the store, providers, logs, pipes.
+  std::size_t connections = 0; ///< limit - kept: connections at most.
+};
+
+/// The budget under the current limit (kept: an eighth, at least 64);
+/// none when unlimited. `server::start` lowers `max_connections` to it.
+std::optional<fd_budget> connection_fd_budget();
 
 /// An HTTP server on its own threads.
 class server {

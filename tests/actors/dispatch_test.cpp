@@ -219,7 +219,9 @@ BOOST_AUTO_TEST_CASE(cache_invalidator_flushes_tags_and_company) {
                                   tags, std::uint32_t{0}));
   };
   put("appts:c1", {"appointments", "company:c1"});
-  put("avail:st1", {"availability"});
+  put("avail:c1", {"availability:c1"});
+  // Another company's entries stay: c1's booking is none of their business.
+  put("avail:c2", {"availability:c2"});
   put("customers:c2", {"customers", "company:c2"});
   put("other:c2", {"company:c2"});
   appointment_created e{
@@ -231,15 +233,58 @@ BOOST_AUTO_TEST_CASE(cache_invalidator_flushes_tags_and_company) {
     return r->found;
   };
   BOOST_TEST(!lookup("appts:c1"));
-  BOOST_TEST(!lookup("avail:st1"));
+  BOOST_TEST(!lookup("avail:c1"));
+  BOOST_TEST(lookup("avail:c2"));
   BOOST_TEST(lookup("customers:c2"));
   BOOST_TEST(lookup("other:c2"));
   auto stats = n.call<cache_stats>(cache, stats_atom::value);
   BOOST_REQUIRE(stats);
   BOOST_TEST(stats->flushes == 1u);
   BOOST_TEST(stats->flushed_entries == 2u);
-  BOOST_TEST(stats->hits == 2u);
+  BOOST_TEST(stats->hits == 3u);
   BOOST_TEST(stats->misses == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(cache_is_bounded_in_bytes_and_swept) {
+  deterministic_node n;
+  auto cache = n.sys().spawn(switchboard::cache, n.node().clock(),
+                             cache_options{4096, 1000ms});
+  auto put = [&](std::string key, std::uint32_t ttl) {
+    BOOST_REQUIRE(n.call<ok_atom>(cache, put_atom::value, key,
+                                  std::string(500, 'v'),
+                                  std::vector<std::string>{"t"}, ttl));
+  };
+  auto stats = [&] {
+    auto s = n.call<cache_stats>(cache, stats_atom::value);
+    BOOST_REQUIRE(s);
+    return *s;
+  };
+  // 100 entries of ~700 bytes in 4 kB: the oldest go, the bound holds.
+  for (int i = 0; i < 100; ++i)
+    put("k" + std::to_string(i), 0);
+  auto s = stats();
+  BOOST_TEST(s.bytes <= 4096u);
+  BOOST_TEST(s.entries >= 4u);
+  BOOST_TEST(s.evicted == 100u - s.entries);
+  auto found = [&](std::string key) {
+    auto r = n.call<cache_lookup>(cache, get_atom::value, key);
+    BOOST_REQUIRE(r);
+    return r->found;
+  };
+  BOOST_TEST(found("k99"));
+  BOOST_TEST(!found("k0"));
+  // Entries past their TTL go by the sweep, without a lookup.
+  BOOST_REQUIRE(n.call<std::uint64_t>(cache, flush_atom::value,
+                                      std::vector<std::string>{"t"}));
+  put("a", 500);
+  put("b", 500);
+  BOOST_TEST(stats().entries == 2u);
+  n.advance(1500ms);
+  s = stats();
+  BOOST_TEST(s.entries == 0u);
+  BOOST_TEST(s.bytes == 0u);
+  BOOST_TEST(s.expired == 2u);
+  caf::anon_send_exit(cache, caf::exit_reason::user_shutdown);
 }
 
 BOOST_AUTO_TEST_CASE(cache_entries_expire_by_ttl) {

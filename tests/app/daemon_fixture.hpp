@@ -19,9 +19,13 @@ using namespace std::chrono_literals;
 
 /// A running daemon with two companies (acme, globex) and an admin.
 struct daemon_fixture {
-  explicit daemon_fixture(std::vector<std::string> sets = {}) {
+  /// `launcher`: a command the daemon runs under (e.g. prlimit and its
+  /// options), empty for none.
+  explicit daemon_fixture(std::vector<std::string> sets = {},
+                          std::vector<std::string> launcher = {}) {
     auto args = base_args();
     args.insert(args.begin(), {SWITCHBOARD_BINARY, "serve"});
+    args.insert(args.begin(), launcher.begin(), launcher.end());
     args.insert(args.end(), {"--set", "http.port=0"});
     for (auto& s : sets)
       args.insert(args.end(), {"--set", s});

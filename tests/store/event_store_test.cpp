@@ -405,3 +405,49 @@ BOOST_AUTO_TEST_CASE(colliding_streams_stay_apart) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+/// References for the by_ref tests: "agg/<aggregate id>" and, for ids
+/// starting with 'x', "x".
+void test_refs(const envelope& e, std::vector<std::string>& out) {
+  out.push_back("agg/" + e.aggregate_id);
+  if (!e.aggregate_id.empty() && e.aggregate_id[0] == 'x')
+    out.push_back("x");
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_CASE(events_are_read_by_reference, test::store_fixture) {
+  // Without references nothing is indexed (and nothing claims to be).
+  append_one(make_event("appointment", "x1"));
+  BOOST_TEST(store->refs_indexed_from() == UINT64_MAX);
+  // With them, from the next event on: the older one is not indexed.
+  cfg.refs = test_refs;
+  reopen();
+  BOOST_TEST(store->refs_indexed_from() == 2u);
+  append_one(make_event("appointment", "x2"));
+  append_one(make_event("appointment", "y1"));
+  append_one(make_event("appointment", "x1"));
+  auto x = store->read_by_ref("x", 1, 100);
+  BOOST_REQUIRE(x);
+  BOOST_TEST(seqs_of(*x) == (std::vector<std::uint64_t>{2, 4}),
+             boost::test_tools::per_element());
+  auto y = store->read_by_ref("agg/y1", 1, 100);
+  BOOST_REQUIRE(y);
+  BOOST_TEST(seqs_of(*y) == (std::vector<std::uint64_t>{3}),
+             boost::test_tools::per_element());
+  auto paged = store->read_by_ref("x", 3, 1);
+  BOOST_REQUIRE(paged);
+  BOOST_TEST(seqs_of(*paged) == (std::vector<std::uint64_t>{4}),
+             boost::test_tools::per_element());
+  // The checkpoint stays where it was set.
+  reopen();
+  BOOST_TEST(store->refs_indexed_from() == 2u);
+  // A new store indexes everything.
+  test::temp_dir fresh;
+  opts.path = fresh.path + "/db";
+  reopen();
+  BOOST_TEST(store->refs_indexed_from() == 1u);
+  close();
+}

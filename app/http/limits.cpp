@@ -1,0 +1,102 @@
+#include "app/http/limits.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+namespace switchboard::app::http {
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
+  return s;
+}
+
+bool parse_u32(std::string_view s, std::uint32_t& out) {
+  s = trim(s);
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return !s.empty() && ec == std::errc{} && p == s.data() + s.size();
+}
+
+} // namespace
+
+expected<std::map<std::string, company_limit, std::less<>>, std::string>
+parse_company_limits(std::string_view text) {
+  std::map<std::string, company_limit, std::less<>> out;
+  while (!trim(text).empty()) {
+    auto comma = text.find(',');
+    auto entry = trim(text.substr(0, comma));
+    text = comma == std::string_view::npos ? std::string_view{}
+                                           : text.substr(comma + 1);
+    if (entry.empty())
+      continue;
+    auto c1 = entry.find(':');
+    auto c2 = c1 == std::string_view::npos ? c1 : entry.find(':', c1 + 1);
+    company_limit l;
+    if (c2 == std::string_view::npos || trim(entry.substr(0, c1)).empty()
+        || !parse_u32(entry.substr(c1 + 1, c2 - c1 - 1), l.requests_per_second)
+        || !parse_u32(entry.substr(c2 + 1), l.commands_in_flight))
+      return make_unexpected(
+          "\"" + std::string{entry}
+          + "\" is not company:requests_per_second:commands_in_flight");
+    out[std::string{trim(entry.substr(0, c1))}] = l;
+  }
+  return out;
+}
+
+const company_limit& company_limits::limit_of(std::string_view company) const {
+  auto i = opts_.per_company.find(company);
+  return i == opts_.per_company.end() ? opts_.defaults : i->second;
+}
+
+std::optional<std::uint32_t> company_limits::admit(std::string_view company,
+                                                   clock::time_point now) {
+  const auto& l = limit_of(company);
+  if (l.requests_per_second == 0)
+    return std::nullopt;
+  double rate = l.requests_per_second;
+  std::lock_guard<std::mutex> g{mtx_};
+  auto& u = usage_[std::string{company}];
+  if (!u.started) {
+    u.started = true;
+    u.tokens = rate;
+    u.refilled = now;
+  } else if (now > u.refilled) {
+    std::chrono::duration<double> dt = now - u.refilled;
+    u.tokens = std::min(rate, u.tokens + dt.count() * rate);
+    u.refilled = now;
+  }
+  if (u.tokens >= 1) {
+    u.tokens -= 1;
+    return std::nullopt;
+  }
+  auto wait = (1 - u.tokens) / rate;
+  return static_cast<std::uint32_t>(std::max(1.0, std::ceil(wait)));
+}
+
+bool company_limits::acquire_command(std::string_view company) {
+  const auto& l = limit_of(company);
+  if (l.commands_in_flight == 0)
+    return true;
+  std::lock_guard<std::mutex> g{mtx_};
+  auto& u = usage_[std::string{company}];
+  if (u.in_flight >= l.commands_in_flight)
+    return false;
+  ++u.in_flight;
+  return true;
+}
+
+void company_limits::release_command(std::string_view company) {
+  if (limit_of(company).commands_in_flight == 0)
+    return;
+  std::lock_guard<std::mutex> g{mtx_};
+  auto i = usage_.find(std::string{company});
+  if (i != usage_.end() && i->second.in_flight > 0)
+    --i->second.in_flight;
+}
+
+} // namespace switchboard::app::http

@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# One company's bookings while another floods the daemon: the victim books
+# at a steady modest rate (--victim-connections, each pausing 20 ms before
+# each request) alone, then again while the attacker, another company,
+# asks for availability of staff ids that exist nowhere and lists its
+# appointments as fast as --attack-connections allow. The victim's p99
+# should stay within 2x its idle p99 (printed, never checked).
+#
+# Usage: bench/noisy_neighbor.sh [--quick] [--seconds S] [--staff N]
+#          [--victim-connections C] [--attack-connections C]
+#          [--binary PATH | PATH]
+# Needs wrk and curl and a built daemon (default build/app/switchboard).
+# The store runs with sync=none: the figure is about CPU and queues, not
+# the disk. The last line is "RESULT noisy_neighbor victim_p99_ms=...
+# victim_p99_idle_ms=... attacker_rps=...".
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+seconds=10
+staff=16
+victim_conns=8
+attack_conns=32
+threads=2
+bin="$root/build/app/switchboard"
+
+usage() {
+  sed -n '/^# Usage/,/^#          \[--binary/p' "$0" | sed 's/^# \{0,1\}//'
+}
+
+for a in "$@"; do
+  if [ "$a" = --quick ]; then
+    seconds=2
+    staff=4
+    attack_conns=8
+  fi
+done
+while [ $# -gt 0 ]; do
+  case "$1" in
+  --quick) ;;
+  --seconds) seconds=$2 && shift ;;
+  --staff) staff=$2 && shift ;;
+  --victim-connections) victim_conns=$2 && shift ;;
+  --attack-connections) attack_conns=$2 && shift ;;
+  --binary) bin=$2 && shift ;;
+  -h | --help) usage && exit 0 ;;
+  -*) echo "noisy_neighbor: unknown option $1" >&2 && exit 2 ;;
+  *) bin=$1 ;;
+  esac
+  shift
+done
+
+die() {
+  echo "noisy_neighbor: $*" >&2
+  exit 1
+}
+for tool in wrk curl; do
+  command -v "$tool" >/dev/null || die "$tool is missing (scripts/setup.sh installs it)"
+done
+[ -x "$bin" ] || die "no daemon binary at $bin (build it, or pass its path)"
+bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+
+tmp=$(mktemp -d /tmp/noisy_neighbor.XXXXXX)
+daemon_pid=""
+attack_pid=""
+cleanup() {
+  local rc=$?
+  if [ -n "$attack_pid" ] && kill -0 "$attack_pid" 2>/dev/null; then
+    kill "$attack_pid" 2>/dev/null || true
+  fi
+  if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
+    kill -TERM "$daemon_pid" 2>/dev/null || true
+    for _ in $(seq 300); do
+      kill -0 "$daemon_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$daemon_pid" 2>/dev/null || true
+  fi
+  wait 2>/dev/null || true
+  if [ "$rc" -ne 0 ] && [ -f "$tmp/daemon.log" ]; then
+    echo "--- last lines of the daemon's log" >&2
+    tail -n 20 "$tmp/daemon.log" >&2
+  fi
+  rm -rf "$tmp"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Run from the temp dir so that no ./config.ini applies: embedded defaults.
+(cd "$tmp" && exec "$bin" serve --set "store.path=$tmp/data" \
+  --set store.sync=none --set http.port=0 >"$tmp/daemon.log" 2>&1) &
+daemon_pid=$!
+port=""
+for _ in $(seq 300); do
+  kill -0 "$daemon_pid" 2>/dev/null || die "the daemon exited at start"
+  line=$(grep -m1 -o 'http listening on [^ ]*' "$tmp/daemon.log" || true)
+  if [ -n "$line" ]; then
+    port=${line##*:}
+    break
+  fi
+  sleep 0.1
+done
+[ -n "$port" ] || die "the daemon did not log 'http listening on' in 30 s"
+url="http://127.0.0.1:$port"
+
+add_tenant() {
+  (cd "$tmp" && "$bin" tenant add "$1" --set "store.path=$tmp/data" \
+    2>>"$tmp/tenant.log" | grep -m1 '^sb_' || true)
+}
+victim=$(add_tenant victim)
+attacker=$(add_tenant attacker)
+[ -n "$victim" ] && [ -n "$attacker" ] \
+  || die "switchboard tenant add printed no token: $(cat "$tmp/tenant.log")"
+
+post() { # token path body → fails unless 201
+  local code
+  code=$(curl -sS -o "$tmp/reply" -w '%{http_code}' -X POST "$url$2" \
+    -H "Authorization: Bearer $1" -H 'Content-Type: application/json' \
+    --data "$3")
+  [ "$code" = 201 ] || die "POST $2 answered $code: $(cat "$tmp/reply")"
+}
+# Ids are unique across companies: the attacker's start with "a".
+for who in "$victim:" "$attacker:a"; do
+  tok=${who%%:*}
+  p=${who#*:}
+  post "$tok" /api/customers "{\"id\":\"${p}cu1\",\"name\":\"Ada\",\"phone\":\"+4930123\"}"
+  post "$tok" /api/services "{\"id\":\"${p}sv1\",\"name\":\"Trim\",\"price_cents\":1500,\"duration_minutes\":5}"
+  for ((i = 0; i < staff; i++)); do
+    post "$tok" /api/staff "{\"id\":\"${p}st$i\",\"name\":\"Staff $i\"}"
+  done
+done
+base=$((($(date +%s) / 86400 + 2) * 86400))
+date=$(date -u -d "@$base" +%Y-%m-%d)
+# The attacker's list has something to fold.
+for ((i = 0; i < 50; i++)); do
+  start=$(date -u -d "@$((base + i * 300))" +%Y-%m-%dT%H:%M:%SZ)
+  post "$attacker" /api/appointments "{\"customer_id\":\"acu1\",\"service_id\":\"asv1\",\"staff_id\":\"ast$((i % staff))\",\"start_time\":\"$start\"}"
+done
+
+export HTTP_BENCH_DIR="$root/bench/http_bench" HTTP_BENCH_THREADS=$threads
+field() { # name file → value of name=value on the file's WRK line
+  sed -n "s/^WRK .*\b$1=\([^ ]*\).*/\1/p" "$2" | tail -n1
+}
+victim_run() { # offset out
+  HTTP_BENCH_DELAY_MS=20 wrk -t"$threads" -c"$victim_conns" -d"${seconds}s" \
+    --latency -s "$root/bench/http_bench/book.lua" "$url" \
+    -- "$victim" "$base" "$staff" "$1" >"$2"
+  local errors
+  errors=$(field status_errors "$2")
+  [ "${errors:-1}" = 0 ] || die "victim bookings answered errors: $(cat "$2")"
+}
+
+victim_run 0 "$tmp/idle.txt"
+offset=$(sed -n 's/^WRK next_offset=//p' "$tmp/idle.txt" | tail -n1)
+wrk -t"$threads" -c"$attack_conns" -d"$((seconds + 2))s" \
+  -s "$here/noisy_neighbor/attack.lua" "$url" -- "$attacker" "$date" \
+  >"$tmp/attack.txt" &
+attack_pid=$!
+sleep 1
+victim_run "${offset:-100000}" "$tmp/busy.txt"
+wait "$attack_pid" || die "the attacker's wrk failed: $(cat "$tmp/attack.txt")"
+attack_pid=""
+
+ms() { # microseconds → milliseconds, 2 decimals
+  awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'
+}
+idle_p99=$(field p99_us "$tmp/idle.txt")
+busy_p99=$(field p99_us "$tmp/busy.txt")
+attack_rps=$(field rps "$tmp/attack.txt")
+echo "victim idle:  $(ms "$idle_p99") ms p99, $(field rps "$tmp/idle.txt") req/s"
+echo "victim busy:  $(ms "$busy_p99") ms p99, $(field rps "$tmp/busy.txt") req/s"
+echo "attacker:     $attack_rps req/s (unknown staff availability, lists)"
+echo "RESULT noisy_neighbor victim_p99_ms=$(ms "$busy_p99") victim_p99_idle_ms=$(ms "$idle_p99") attacker_rps=$attack_rps"
