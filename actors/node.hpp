@@ -9,6 +9,7 @@
 #include <caf/actor_system.hpp>
 
 #include <actors/clock.hpp>
+#include <actors/commit_feed.hpp>
 #include <actors/interfaces.hpp>
 #include <actors/listener_registry.hpp>
 #include <actors/listeners.hpp>
@@ -119,6 +120,10 @@ public:
   const clock_fn& clock() const {
     return clock_;
   }
+  /// The events of each commit of the dispatcher, after the commit.
+  commit_feed& commits() const {
+    return *feed_;
+  }
 
 private:
   node(caf::actor_system& sys) : sys_(sys) {}
@@ -126,6 +131,7 @@ private:
   std::unique_ptr<node_store> store_;
   std::shared_ptr<listener_registry> registry_;
   clock_fn clock_;
+  std::shared_ptr<commit_feed> feed_ = std::make_shared<commit_feed>();
   store_writer_actor writer_;
   dispatcher_actor dispatcher_;
   cache_actor cache_;
