@@ -30,6 +30,7 @@ class node;
 namespace switchboard::app::http {
 
 class bridge;
+class broadcaster;
 class state_cache;
 
 /// A parsed HTTP request.
@@ -66,6 +67,8 @@ struct services {
   std::uint32_t access_log_sample = 0;
   /// Requests seen, for the access log's sampling.
   mutable std::atomic<std::uint64_t> access_count{0};
+  /// The Pusher protocol server; null when broadcasting is off.
+  http::broadcaster* broadcasting = nullptr;
 };
 
 /// Field name → problem, for 422 answers ("missing", "wrong_type", ...).
@@ -131,6 +134,10 @@ public:
   }
   http::state_cache& states() const noexcept {
     return *svc_->states;
+  }
+  /// The broadcaster, or null when broadcasting is off.
+  http::broadcaster* broadcasting() const noexcept {
+    return svc_->broadcasting;
   }
 
   /// Parses the body as JSON. On malformed or empty input answers 400

@@ -9,6 +9,7 @@
 #include <app/config.hpp>
 #include <app/http/bridge.hpp>
 #include <app/http/routes.hpp>
+#include <app/http/upgrade.hpp>
 
 namespace switchboard::app::http {
 
@@ -51,6 +52,10 @@ gateway_options gateway_options_from(const config& cfg) {
   o.bridge_actors = static_cast<std::size_t>(cfg.get_int("http.bridge_actors"));
   o.access_log_sample
       = static_cast<std::uint32_t>(cfg.get_int("http.access_log_sample"));
+  if (auto b = broadcast_options_from(cfg))
+    o.broadcasting = std::move(*b);
+  else
+    o.broadcasting_error = b.error();
   return o;
 }
 
@@ -117,6 +122,8 @@ expected<std::unique_ptr<gateway>, std::string>
 gateway::start(caf::actor_system& sys, switchboard::node& n,
                gateway_options opts) {
   auto lg = log::get("http");
+  if (!opts.broadcasting_error.empty())
+    return make_unexpected(opts.broadcasting_error);
   std::unique_ptr<gateway> g{new gateway};
   add_routes(g->router_);
   auto t = store::tenants::open(*n.store().env);
@@ -130,15 +137,36 @@ gateway::start(caf::actor_system& sys, switchboard::node& n,
   g->states_ = std::make_unique<state_cache>();
   g->services_.states = g->states_.get();
   g->services_.access_log_sample = opts.access_log_sample;
+  server::upgrade_fn on_upgrade;
+  if (opts.broadcasting.enabled()) {
+    g->broadcaster_
+        = std::make_unique<broadcaster>(opts.broadcasting, opts.server.threads);
+    g->services_.broadcasting = g->broadcaster_.get();
+    on_upgrade = [b = g->broadcaster_.get()](upgrade&& u) {
+      b->accept(std::move(u));
+    };
+  }
   auto* self = g.get();
-  auto srv = server::start(opts.server, [self](const context_ptr& ctx) {
-    dispatch(self->router_, self->services_, ctx);
-  });
+  auto srv = server::start(
+      opts.server,
+      [self](const context_ptr& ctx) {
+        dispatch(self->router_, self->services_, ctx);
+      },
+      std::move(on_upgrade), "/app/");
   if (!srv) {
     g->bridge_->stop();
     return make_unexpected(srv.error());
   }
   g->server_ = std::move(*srv);
+  if (g->broadcaster_) {
+    g->node_ = &n;
+    n.commits().set([b = g->broadcaster_.get()](const auto& events) {
+      b->publish_committed(events);
+    });
+    lg->info("broadcasting on ws://{}:{}/app/{} (app id {})", opts.server.host,
+             g->server_->port(), opts.broadcasting.key,
+             opts.broadcasting.app_id);
+  }
   lg->info("http listening on {}:{} ({} thread(s), {} route(s))",
            opts.server.host, g->server_->port(), opts.server.threads,
            g->router_.routes().size());
@@ -154,8 +182,16 @@ std::uint16_t gateway::port() const noexcept {
 }
 
 void gateway::stop() {
+  if (node_ != nullptr) {
+    node_->commits().set({});
+    node_ = nullptr;
+  }
+  if (broadcaster_)
+    broadcaster_->stop();
   if (server_)
     server_->stop();
+  if (broadcaster_)
+    broadcaster_->release();
   if (bridge_)
     bridge_->stop();
 }

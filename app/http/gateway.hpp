@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include <app/http/broadcasting.hpp>
 #include <app/http/router.hpp>
 #include <app/http/server.hpp>
 #include <app/http/state_cache.hpp>
@@ -32,17 +33,21 @@ struct gateway_options {
   std::size_t bridge_actors = 2; ///< Actors of the CAF bridge pool.
   /// Access log: 0 off, 1 every request, N one request in N.
   std::uint32_t access_log_sample = 0;
+  broadcast_options broadcasting; ///< Off unless app_id is set.
+  /// Set when [broadcasting] is inconsistent: start refuses with it.
+  std::string broadcasting_error;
 };
 
-/// Reads [http] of the configuration.
+/// Reads [http] and [broadcasting] of the configuration.
 gateway_options gateway_options_from(const config& cfg);
 
 /// The running gateway. Stop it before the node.
 class gateway {
 public:
   /// Builds the route table (add_routes), spawns the bridge, opens the
-  /// tenants on the node's store and starts the server. Errors: the
-  /// server's (address in use, ...), the store's.
+  /// tenants on the node's store, starts the server and, when enabled,
+  /// the broadcaster (fed by the node's commits). Errors: the server's
+  /// (address in use, ...), the store's, the broadcasting configuration's.
   static expected<std::unique_ptr<gateway>, std::string>
   start(caf::actor_system& sys, switchboard::node& n, gateway_options opts);
 
@@ -71,7 +76,11 @@ private:
   std::unique_ptr<store::tenants> tenants_;
   std::unique_ptr<http::bridge> bridge_;
   std::unique_ptr<state_cache> states_;
+  /// Before the server: it outlives the connections the server's threads
+  /// hold.
+  std::unique_ptr<broadcaster> broadcaster_;
   std::unique_ptr<server> server_;
+  switchboard::node* node_ = nullptr;
 };
 
 } // namespace switchboard::app::http
