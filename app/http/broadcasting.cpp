@@ -422,6 +422,7 @@ private:
 
   void on_accepted(const std::string& target) {
     auto& h = *hub_;
+    req_ = {}; // answered: its memory goes
     // /app/{key}?protocol=7&client=js&version=...
     auto q = target.find('?');
     auto path = std::string_view{target}.substr(0, q);
