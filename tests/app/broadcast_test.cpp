@@ -7,6 +7,10 @@
 
 #include <chrono>
 #include <ctime>
+#include <fstream>
+#include <sstream>
+
+#include <sys/resource.h>
 
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
@@ -224,6 +228,30 @@ BOOST_AUTO_TEST_CASE(partial_configuration_stops_the_start) {
        "broadcasting.key=k"}};
   BOOST_TEST(p.wait(30s) != 0);
   BOOST_TEST(p.output().find("broadcasting.secret") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(the_daemon_raises_its_open_files_limit) {
+  // Started with a soft limit of 1,024 (as many systems set it), the daemon
+  // takes the hard limit: one descriptor per WebSocket subscriber.
+  rlimit saved{};
+  BOOST_REQUIRE(getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  rlimit low = saved;
+  low.rlim_cur = std::min<rlim_t>(1024, saved.rlim_max);
+  BOOST_REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
+  std::string soft, hard;
+  {
+    broadcast_fixture d;
+    std::ifstream in{"/proc/" + std::to_string(d.proc->pid()) + "/limits"};
+    std::string line;
+    while (std::getline(in, line))
+      if (line.rfind("Max open files", 0) == 0) {
+        std::istringstream words{line.substr(14)};
+        words >> soft >> hard;
+      }
+  }
+  setrlimit(RLIMIT_NOFILE, &saved);
+  BOOST_TEST(!soft.empty());
+  BOOST_TEST(soft == hard);
 }
 
 BOOST_FIXTURE_TEST_CASE(handshake_ping_and_bad_messages, broadcast_fixture) {
@@ -552,6 +580,11 @@ BOOST_FIXTURE_TEST_CASE(a_booking_reaches_its_company_only, broadcast_fixture) {
   for (const auto& f : a->skipped)
     saw_customer = saw_customer || event_of(f) == "customer.created";
   BOOST_TEST(saw_customer);
+  // A refused booking (the slot is taken) commits nothing: nothing goes out.
+  b["id"] = "a2";
+  auto taken = c.request("POST", "/api/appointments", json::serialize(b), acme);
+  BOOST_TEST(taken.status == 409);
+  BOOST_TEST(!a->next_event("appointment.created", 500ms));
   // Globex hears nothing of it.
   while (auto f = g->next(500ms))
     BOOST_TEST(event_of(*f).rfind("pusher", 0) == 0,
