@@ -238,6 +238,7 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
           std::uint32_t jobs = 0;
           std::set<std::string> queues;
           bool audited = false; ///< Audit records written by this op.
+          bool fresh = false;   ///< Stored now (not an idempotent retry).
         };
         auto out = std::make_shared<outcome>();
         auto input = std::make_shared<dispatch_request>(std::move(req));
@@ -250,6 +251,7 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
           out->jobs = 0;
           out->queues.clear();
           out->audited = false;
+          out->fresh = false;
           bool already_stored = false;
           if (auto r
               = append_runs(txn, *events, out->events, *input, already_stored);
@@ -257,6 +259,7 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
             return r;
           if (already_stored)
             return {}; // An idempotent retry: its jobs exist already.
+          out->fresh = true;
           for (const auto& ev : out->events) {
             for (const auto& spec : registry->queued_for(ev.type)) {
               store::job j;
@@ -305,6 +308,9 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
           st.counters.dispatched += out->events.size();
           st.counters.jobs_enqueued += out->jobs;
           job->events = std::move(out->events);
+          // Durable now: the broadcaster may tell the browsers.
+          if (out->fresh && st.deps.feed)
+            st.deps.feed->publish(job->events);
           for (const auto& ev : job->events) {
             job->result.sequences.push_back(ev.sequence);
             job->result.versions.push_back(ev.version);

@@ -7,6 +7,7 @@
 #include <spdlog/logger.h>
 
 #include <actors/clock.hpp>
+#include <actors/commit_feed.hpp>
 #include <actors/deadlines.hpp>
 #include <actors/direct_commit.hpp>
 #include <actors/interfaces.hpp>
@@ -38,6 +39,8 @@ struct dispatcher_deps {
   std::map<std::string, sync_listener_actor> sync_listeners;
   std::map<std::string, queue_supervisor_actor> queues;
   clock_fn clock;
+  /// When set, the events of each commit go to it after the commit.
+  std::shared_ptr<const commit_feed> feed;
 };
 
 /// Counters of the dispatcher.

@@ -275,6 +275,7 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
   dd.sync_listeners = n->sync_;
   dd.queues = n->queues_;
   dd.clock = clock;
+  dd.feed = n->feed_;
   n->dispatcher_ = sys.spawn(switchboard::dispatcher, std::move(dd));
   aggregate_deps ad;
   ad.dispatcher = n->dispatcher_;

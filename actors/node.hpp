@@ -10,6 +10,7 @@
 #include <caf/actor_system.hpp>
 
 #include <actors/clock.hpp>
+#include <actors/commit_feed.hpp>
 #include <actors/interfaces.hpp>
 #include <actors/listener_registry.hpp>
 #include <actors/listeners.hpp>
@@ -129,6 +130,10 @@ public:
   std::size_t live_aggregates() const {
     return live_aggregates_->load();
   }
+  /// The events of each commit of the dispatcher, after the commit.
+  commit_feed& commits() const {
+    return *feed_;
+  }
 
 private:
   node(caf::actor_system& sys) : sys_(sys) {}
@@ -136,6 +141,7 @@ private:
   std::unique_ptr<node_store> store_;
   std::shared_ptr<listener_registry> registry_;
   clock_fn clock_;
+  std::shared_ptr<commit_feed> feed_ = std::make_shared<commit_feed>();
   store_writer_actor writer_;
   dispatcher_actor dispatcher_;
   cache_actor cache_;

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include <pthread.h>
+#include <sys/resource.h>
 
 #include <caf/actor_system.hpp>
 
@@ -77,6 +78,15 @@ int run_serve(const std::vector<std::string>& args) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  // Each WebSocket subscriber holds a descriptor: take the hard limit
+  // rather than the usual soft 1,024.
+  if (rlimit nofile{}; getrlimit(RLIMIT_NOFILE, &nofile) == 0
+                       && nofile.rlim_cur < nofile.rlim_max) {
+    auto soft = nofile.rlim_cur;
+    nofile.rlim_cur = nofile.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &nofile) == 0)
+      lg->info("open files limit raised from {} to {}", soft, nofile.rlim_max);
+  }
   auto opts = store_options(*cfg);
   std::error_code ec;
   auto abs_path = std::filesystem::absolute(opts.path, ec).lexically_normal();

@@ -32,6 +32,7 @@ namespace switchboard::app::http {
 
 class bridge;
 class company_limits;
+class broadcaster;
 class state_cache;
 
 /// A parsed HTTP request.
@@ -74,6 +75,8 @@ struct services {
   http::company_limits* limits = nullptr;
   /// /ready fails while a write transaction has been going this long.
   std::chrono::milliseconds ready_commit_stall{5000};
+  /// The Pusher protocol server; null when broadcasting is off.
+  http::broadcaster* broadcasting = nullptr;
 };
 
 /// Field name → problem, for 422 answers ("missing", "wrong_type", ...).
@@ -155,6 +158,10 @@ public:
   /// Runs `f` once when the request is answered (on the answering
   /// thread), or at once if it has been: releases what the request held.
   void on_answer(std::function<void()> f);
+  /// The broadcaster, or null when broadcasting is off.
+  http::broadcaster* broadcasting() const noexcept {
+    return svc_->broadcasting;
+  }
 
   /// Parses the body as JSON. On malformed or empty input answers 400
   /// (code "malformed_json") and returns nullptr.

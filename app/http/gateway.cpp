@@ -9,6 +9,7 @@
 #include <app/config.hpp>
 #include <app/http/bridge.hpp>
 #include <app/http/routes.hpp>
+#include <app/http/upgrade.hpp>
 
 namespace switchboard::app::http {
 
@@ -72,6 +73,10 @@ gateway_options gateway_options_from(const config& cfg) {
   o.limits_per_company = cfg.get_string("limits.per_company");
   o.ready_commit_stall
       = std::chrono::milliseconds{cfg.get_int("http.ready_commit_stall_ms")};
+  if (auto b = broadcast_options_from(cfg))
+    o.broadcasting = std::move(*b);
+  else
+    o.broadcasting_error = b.error();
   return o;
 }
 
@@ -146,6 +151,8 @@ expected<std::unique_ptr<gateway>, std::string>
 gateway::start(caf::actor_system& sys, switchboard::node& n,
                gateway_options opts) {
   auto lg = log::get("http");
+  if (!opts.broadcasting_error.empty())
+    return make_unexpected(opts.broadcasting_error);
   std::unique_ptr<gateway> g{new gateway};
   add_routes(g->router_);
   auto t = store::tenants::open(*n.store().env);
@@ -170,15 +177,36 @@ gateway::start(caf::actor_system& sys, switchboard::node& n,
   g->limits_ = std::make_unique<company_limits>(opts.limits);
   g->services_.limits = g->limits_.get();
   g->services_.ready_commit_stall = opts.ready_commit_stall;
+  server::upgrade_fn on_upgrade;
+  if (opts.broadcasting.enabled()) {
+    g->broadcaster_
+        = std::make_unique<broadcaster>(opts.broadcasting, opts.server.threads);
+    g->services_.broadcasting = g->broadcaster_.get();
+    on_upgrade = [b = g->broadcaster_.get()](upgrade&& u) {
+      b->accept(std::move(u));
+    };
+  }
   auto* self = g.get();
-  auto srv = server::start(opts.server, [self](const context_ptr& ctx) {
-    dispatch(self->router_, self->services_, ctx);
-  });
+  auto srv = server::start(
+      opts.server,
+      [self](const context_ptr& ctx) {
+        dispatch(self->router_, self->services_, ctx);
+      },
+      std::move(on_upgrade), "/app/");
   if (!srv) {
     g->bridge_->stop();
     return make_unexpected(srv.error());
   }
   g->server_ = std::move(*srv);
+  if (g->broadcaster_) {
+    g->node_ = &n;
+    n.commits().set([b = g->broadcaster_.get()](const auto& events) {
+      b->publish_committed(events);
+    });
+    lg->info("broadcasting on ws://{}:{}/app/{} (app id {})", opts.server.host,
+             g->server_->port(), opts.broadcasting.key,
+             opts.broadcasting.app_id);
+  }
   lg->info("http listening on {}:{} ({} thread(s), {} route(s))",
            opts.server.host, g->server_->port(), opts.server.threads,
            g->router_.routes().size());
@@ -194,8 +222,16 @@ std::uint16_t gateway::port() const noexcept {
 }
 
 void gateway::stop() {
+  if (node_ != nullptr) {
+    node_->commits().set({});
+    node_ = nullptr;
+  }
+  if (broadcaster_)
+    broadcaster_->stop();
   if (server_)
     server_->stop();
+  if (broadcaster_)
+    broadcaster_->release();
   if (bridge_)
     bridge_->stop();
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <app/http/limits.hpp>
+#include <app/http/broadcasting.hpp>
 #include <app/http/router.hpp>
 #include <app/http/server.hpp>
 #include <app/http/state_cache.hpp>
@@ -40,17 +41,21 @@ struct gateway_options {
   std::string limits_per_company; ///< `[limits] per_company`, unparsed.
   /// /ready fails while a write transaction has been going this long.
   std::chrono::milliseconds ready_commit_stall{5000};
+  broadcast_options broadcasting; ///< Off unless app_id is set.
+  /// Set when [broadcasting] is inconsistent: start refuses with it.
+  std::string broadcasting_error;
 };
 
-/// Reads [http] of the configuration.
+/// Reads [http] and [broadcasting] of the configuration.
 gateway_options gateway_options_from(const config& cfg);
 
 /// The running gateway. Stop it before the node.
 class gateway {
 public:
   /// Builds the route table (add_routes), spawns the bridge, opens the
-  /// tenants on the node's store and starts the server. Errors: the
-  /// server's (address in use, ...), the store's.
+  /// tenants on the node's store, starts the server and, when enabled,
+  /// the broadcaster (fed by the node's commits). Errors: the server's
+  /// (address in use, ...), the store's, the broadcasting configuration's.
   static expected<std::unique_ptr<gateway>, std::string>
   start(caf::actor_system& sys, switchboard::node& n, gateway_options opts);
 
@@ -80,7 +85,11 @@ private:
   std::unique_ptr<http::bridge> bridge_;
   std::unique_ptr<state_cache> states_;
   std::unique_ptr<company_limits> limits_;
+  /// Before the server: it outlives the connections the server's threads
+  /// hold.
+  std::unique_ptr<broadcaster> broadcaster_;
   std::unique_ptr<server> server_;
+  switchboard::node* node_ = nullptr;
 };
 
 } // namespace switchboard::app::http

@@ -8,6 +8,7 @@ void add_routes(router& r) {
   add_ops_routes(r);
   add_aggregate_routes(r);
   add_webhook_routes(r);
+  add_broadcast_routes(r);
 }
 
 } // namespace switchboard::app::http

@@ -23,6 +23,10 @@ void add_ops_routes(router& r);
 /// Customers, staff, services, appointments and availability.
 void add_aggregate_routes(router& r);
 
+/// Broadcasting: POST /broadcasting/auth and the Pusher HTTP API
+/// (/apps/{app_id}/...).
+void add_broadcast_routes(router& r);
+
 /// Webhooks: POST /webhooks/calls/{company_id}, /webhooks/calcom/{company_id}.
 void add_webhook_routes(router& r);
 

@@ -25,9 +25,11 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <actors/log.hpp>
+#include <app/http/upgrade.hpp>
 
 namespace switchboard::app::http {
 
@@ -46,8 +48,10 @@ constexpr std::size_t kept_buffer_bytes = 64 << 10;
 } // namespace
 
 struct server::impl : std::enable_shared_from_this<server::impl> {
-  explicit impl(server_options o, request_fn f)
-      : opts(std::move(o)), on_request(std::move(f)) {
+  explicit impl(server_options o, request_fn f, upgrade_fn u,
+                std::string prefix)
+      : opts(std::move(o)), on_request(std::move(f)), on_upgrade(std::move(u)),
+        upgrade_prefix(std::move(prefix)) {
     // One io_context per thread, each run by its thread alone: a
     // connection stays on one thread, so its handlers need no strand and
     // no other thread is woken to run them.
@@ -88,6 +92,8 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
 
   server_options opts;
   request_fn on_request;
+  upgrade_fn on_upgrade;
+  std::string upgrade_prefix;
   std::vector<std::unique_ptr<asio::io_context>> iocs;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>>
       guards;
@@ -261,7 +267,24 @@ private:
       close();
       return;
     }
+    if (srv_->on_upgrade && beast::websocket::is_upgrade(parser_->get())
+        && parser_->get().target().substr(0, srv_->upgrade_prefix.size())
+               == srv_->upgrade_prefix) {
+      hand_over();
+      return;
+    }
     handle(parser_->release());
+  }
+
+  /// Gives the connection to the upgrade handler: from here on this
+  /// session holds no socket (its sweep drops it).
+  void hand_over() {
+    upgrade u{std::move(sock_), parser_->release(), thread_, remote_address_};
+    try {
+      srv_->on_upgrade(std::move(u));
+    } catch (const std::exception& e) {
+      log::get("http")->error("upgrade handler threw: {}", e.what());
+    }
   }
 
   void handle(bhttp::request<bhttp::string_body> msg) {
@@ -586,8 +609,11 @@ std::optional<fd_budget> connection_fd_budget() {
 }
 
 expected<std::unique_ptr<server>, std::string>
-server::start(server_options opts, request_fn on_request) {
-  auto p = std::make_shared<impl>(std::move(opts), std::move(on_request));
+server::start(server_options opts, request_fn on_request, upgrade_fn on_upgrade,
+              std::string upgrade_prefix) {
+  auto p = std::make_shared<impl>(std::move(opts), std::move(on_request),
+                                  std::move(on_upgrade),
+                                  std::move(upgrade_prefix));
   beast::error_code ec;
   auto addr = asio::ip::make_address(p->opts.host, ec);
   if (ec)

@@ -33,6 +33,10 @@ struct server_options {
   std::chrono::milliseconds drain_timeout{10000};
 };
 
+/// A request to upgrade the connection to a WebSocket (app/http/upgrade.hpp
+/// defines it; it carries the socket, so the server lets go of it).
+struct upgrade;
+
 /// Counters of the server.
 struct server_stats {
   std::uint64_t connections = 0; ///< Open now.
@@ -66,11 +70,18 @@ class server {
 public:
   /// Called on an Asio thread for each complete request; must not block.
   using request_fn = std::function<void(const context_ptr&)>;
+  /// Called on the connection's thread for a WebSocket upgrade request
+  /// whose path starts with the prefix given to `start`; takes the
+  /// connection over. Must not block.
+  using upgrade_fn = std::function<void(upgrade&&)>;
 
-  /// Binds `opts.host:opts.port`, starts the threads and accepts.
+  /// Binds `opts.host:opts.port`, starts the threads and accepts. When
+  /// `on_upgrade` is set, upgrade requests for paths starting with
+  /// `upgrade_prefix` go to it instead of `on_request`.
   /// Errors: the address cannot be resolved or bound (text names it).
   static expected<std::unique_ptr<server>, std::string>
-  start(server_options opts, request_fn on_request);
+  start(server_options opts, request_fn on_request, upgrade_fn on_upgrade = {},
+        std::string upgrade_prefix = {});
 
   /// Calls `stop`.
   ~server();

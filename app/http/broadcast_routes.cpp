@@ -1,0 +1,415 @@
+// Broadcasting's HTTP side: POST /broadcasting/auth signs a company's own
+// private and presence channels for its bearer token (as Laravel's
+// Broadcast::routes() does for Echo), and the Pusher HTTP API
+// (/apps/{app_id}/...) publishes and reports channels for servers that
+// hold the app secret (Laravel's pusher or reverb broadcaster).
+
+#include <chrono>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <app/http/broadcasting.hpp>
+#include <app/http/routes.hpp>
+
+namespace switchboard::app::http {
+
+namespace json = boost::json;
+
+namespace {
+
+/// Most channels one event may go to, events in one batch, and the size
+/// of an event's data (Pusher's own limits).
+constexpr std::size_t max_channels_per_event = 100;
+constexpr std::size_t max_batch = 10;
+constexpr std::int64_t timestamp_tolerance_s = 600;
+
+/// The broadcaster, or answers 503 and returns null when it is off.
+broadcaster* enabled(const context_ptr& ctx) {
+  auto* b = ctx->broadcasting();
+  if (b == nullptr)
+    ctx->fail(503, "broadcasting_disabled",
+              "broadcasting is off ([broadcasting] app_id, key and secret "
+              "are not set)");
+  return b;
+}
+
+/// The fields of a form (application/x-www-form-urlencoded, as Echo sends
+/// them) or JSON object body.
+std::map<std::string, std::string, std::less<>>
+form_fields(const context_ptr& ctx, bool& ok) {
+  ok = true;
+  const auto& req = ctx->req();
+  auto type = req.header("content-type");
+  if (type.find("json") != std::string_view::npos) {
+    const auto* body = ctx->json_body();
+    if (body == nullptr) {
+      ok = false;
+      return {};
+    }
+    std::map<std::string, std::string, std::less<>> out;
+    if (const auto* o = body->if_object())
+      for (const auto& [k, v] : *o)
+        if (v.is_string())
+          out.emplace(std::string{k}, std::string{v.as_string()});
+    return out;
+  }
+  return parse_query(req.body);
+}
+
+void broadcasting_auth(const context_ptr& ctx) {
+  auto* b = enabled(ctx);
+  if (b == nullptr)
+    return;
+  bool ok = false;
+  auto fields = form_fields(ctx, ok);
+  if (!ok)
+    return;
+  field_errors errors;
+  auto socket_id = fields["socket_id"];
+  auto channel = fields["channel_name"];
+  if (socket_id.empty())
+    errors["socket_id"] = "missing";
+  else if (!valid_socket_id(socket_id))
+    errors["socket_id"] = "invalid (expected digits.digits)";
+  if (channel.empty())
+    errors["channel_name"] = "missing";
+  else if (!valid_channel_name(channel))
+    errors["channel_name"] = "invalid";
+  if (!errors.empty()) {
+    ctx->fail_fields(errors);
+    return;
+  }
+  const auto& company = ctx->who().company_id;
+  auto own_private = "private-company." + company;
+  auto own_presence = "presence-company." + company;
+  if (company.empty()
+      || (channel != own_private && channel != own_presence
+          && channel.rfind(own_presence + ".", 0) != 0)) {
+    ctx->fail(403, "forbidden",
+              "this token may not subscribe to " + channel + " (only "
+                  + (company.empty()
+                         ? std::string{"a company token's own"}
+                         : own_private + " and " + own_presence + "[.*]")
+                  + ")");
+    return;
+  }
+  json::object out;
+  if (channel == own_private) {
+    out["auth"] = b->channel_auth(socket_id, channel);
+  } else {
+    // The member is the token: its hash prefix, as `tenant list` shows it.
+    auto token = std::string{ctx->req().header("authorization")};
+    auto space = token.find(' ');
+    token = space == std::string::npos ? token : token.substr(space + 1);
+    json::object info;
+    info["company_id"] = company;
+    json::object data;
+    auto hash = store::tenants::hash_token(token); // raw SHA-256
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string user_id;
+    for (std::size_t i = 0; i < 6 && i < hash.size(); ++i) {
+      auto c = static_cast<unsigned char>(hash[i]);
+      user_id.push_back(digits[c >> 4]);
+      user_id.push_back(digits[c & 0x0f]);
+    }
+    data["user_id"] = user_id;
+    data["user_info"] = std::move(info);
+    auto channel_data = json::serialize(data);
+    out["auth"] = b->channel_auth(socket_id, channel, channel_data);
+    out["channel_data"] = channel_data;
+  }
+  ctx->respond(200, out);
+}
+
+std::string md5_hex(std::string_view text) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(text.data(), text.size(), md, &len, EVP_md5(), nullptr);
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out.push_back(digits[md[i] >> 4]);
+    out.push_back(digits[md[i] & 0x0f]);
+  }
+  return out;
+}
+
+/// Checks the app id and the request's signature (Pusher's HTTP API
+/// authentication); answers 404/401 and returns null when refused.
+broadcaster* verified(const context_ptr& ctx) {
+  auto* b = enabled(ctx);
+  if (b == nullptr)
+    return nullptr;
+  const auto& opts = b->options();
+  if (ctx->param("app_id") != opts.app_id) {
+    ctx->fail(404, "not_found", "no app " + ctx->param("app_id"));
+    return nullptr;
+  }
+  const auto& req = ctx->req();
+  auto q = [&req](std::string_view k) -> std::string {
+    auto i = req.query.find(k);
+    return i == req.query.end() ? std::string{} : i->second;
+  };
+  auto fail = [&ctx](const std::string& why) {
+    ctx->fail(401, "unauthorized", why);
+    return nullptr;
+  };
+  if (q("auth_key") != opts.key)
+    return fail("auth_key is missing or not this app's key");
+  if (q("auth_version") != "1.0")
+    return fail("auth_version must be 1.0");
+  std::int64_t ts = 0;
+  try {
+    std::size_t used = 0;
+    auto text = q("auth_timestamp");
+    ts = std::stoll(text, &used);
+    if (used != text.size())
+      return fail("auth_timestamp is not a number");
+  } catch (...) {
+    return fail("auth_timestamp is missing or not a number");
+  }
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  if (ts < now - timestamp_tolerance_s || ts > now + timestamp_tolerance_s)
+    return fail("auth_timestamp is more than 600 s from the server's time");
+  if (!req.body.empty() && q("body_md5") != md5_hex(req.body))
+    return fail("body_md5 does not match the body");
+  // METHOD \n path \n the other parameters sorted by key (the query map
+  // is sorted).
+  std::string text = req.method + "\n" + req.path + "\n";
+  bool first = true;
+  for (const auto& [k, v] : req.query) {
+    if (k == "auth_signature")
+      continue;
+    text += first ? "" : "&";
+    text += k + "=" + v;
+    first = false;
+  }
+  auto expected = b->sign(text);
+  auto given = q("auth_signature");
+  if (given.size() != expected.size()
+      || CRYPTO_memcmp(given.data(), expected.data(), expected.size()) != 0)
+    return fail("auth_signature does not match");
+  return b;
+}
+
+/// One event of the API's body, checked: names the bad field in `errors`
+/// (prefixed with `at`).
+struct api_event {
+  std::string name;
+  std::string data;
+  std::vector<std::string> channels;
+  std::string socket_id;
+};
+
+bool read_event(const json::object& o, const std::string& at,
+                std::size_t max_data, api_event& ev, field_errors& errors) {
+  auto str = [&o](std::string_view k) -> const json::string* {
+    auto i = o.find(k);
+    return i == o.end() ? nullptr : i->value().if_string();
+  };
+  if (auto* n = str("name"); n != nullptr && !n->empty() && n->size() <= 200)
+    ev.name = std::string{*n};
+  else
+    errors[at + "name"] = "missing or not a string of 1 to 200 characters";
+  if (auto* d = str("data"); d != nullptr && d->size() <= max_data)
+    ev.data = std::string{*d};
+  else
+    errors[at + "data"] = "missing, not a string, or over "
+                          + std::to_string(max_data) + " bytes";
+  if (auto i = o.find("channels"); i != o.end()) {
+    const auto* arr = i->value().if_array();
+    if (arr == nullptr || arr->empty()
+        || arr->size() > max_channels_per_event) {
+      errors[at + "channels"] = "expects an array of 1 to 100 channel names";
+    } else {
+      for (const auto& c : *arr)
+        if (c.is_string() && valid_channel_name(c.as_string()))
+          ev.channels.emplace_back(c.as_string());
+        else
+          errors[at + "channels"] = "holds an invalid channel name";
+    }
+  } else if (auto* c = str("channel"); c != nullptr && valid_channel_name(*c)) {
+    ev.channels.emplace_back(*c);
+  } else {
+    errors[at + "channel"] = "missing or invalid (or give channels)";
+  }
+  if (auto i = o.find("socket_id"); i != o.end()) {
+    if (i->value().is_string() && valid_socket_id(i->value().as_string()))
+      ev.socket_id = std::string{i->value().as_string()};
+    else
+      errors[at + "socket_id"] = "invalid (expected digits.digits)";
+  }
+  return errors.empty();
+}
+
+void api_events(const context_ptr& ctx) {
+  auto* b = verified(ctx);
+  if (b == nullptr)
+    return;
+  const auto* body = ctx->json_body();
+  if (body == nullptr)
+    return;
+  const auto* o = body->if_object();
+  if (o == nullptr) {
+    ctx->fail(400, "malformed_json", "the body must be a JSON object");
+    return;
+  }
+  api_event ev;
+  field_errors errors;
+  if (!read_event(*o, "", b->options().max_message_bytes, ev, errors)) {
+    ctx->fail_fields(errors);
+    return;
+  }
+  for (const auto& ch : ev.channels)
+    b->publish(ch, ev.name, ev.data, ev.socket_id);
+  ctx->respond(200, json::object{});
+}
+
+void api_batch_events(const context_ptr& ctx) {
+  auto* b = verified(ctx);
+  if (b == nullptr)
+    return;
+  const auto* body = ctx->json_body();
+  if (body == nullptr)
+    return;
+  const auto* o = body->if_object();
+  const json::array* batch = nullptr;
+  if (o != nullptr && o->contains("batch"))
+    batch = o->at("batch").if_array();
+  if (batch == nullptr || batch->empty() || batch->size() > max_batch) {
+    ctx->fail_fields({{"batch", "expects an array of 1 to 10 events"}});
+    return;
+  }
+  std::vector<api_event> events(batch->size());
+  field_errors errors;
+  for (std::size_t i = 0; i < batch->size(); ++i) {
+    auto at = "batch[" + std::to_string(i) + "].";
+    if (const auto* e = (*batch)[i].if_object())
+      read_event(*e, at, b->options().max_message_bytes, events[i], errors);
+    else
+      errors["batch[" + std::to_string(i) + "]"] = "expects an object";
+  }
+  if (!errors.empty()) {
+    ctx->fail_fields(errors);
+    return;
+  }
+  for (const auto& ev : events)
+    for (const auto& ch : ev.channels)
+      b->publish(ch, ev.name, ev.data, ev.socket_id);
+  json::array answers;
+  for (std::size_t i = 0; i < events.size(); ++i)
+    answers.emplace_back(json::object{});
+  json::object out;
+  out["batch"] = std::move(answers);
+  ctx->respond(200, out);
+}
+
+/// Which of "user_count" and "subscription_count" the `info` parameter
+/// asks for.
+std::pair<bool, bool> info_wanted(const context_ptr& ctx) {
+  auto info = ctx->query("info");
+  return {info.find("user_count") != std::string::npos,
+          info.find("subscription_count") != std::string::npos};
+}
+
+void api_channels(const context_ptr& ctx) {
+  auto* b = verified(ctx);
+  if (b == nullptr)
+    return;
+  auto prefix = ctx->query("filter_by_prefix");
+  auto [users, subs] = info_wanted(ctx);
+  if (users && prefix.rfind("presence-", 0) != 0) {
+    ctx->fail_fields({{"info", "user_count needs filter_by_prefix=presence-"}});
+    return;
+  }
+  json::object channels;
+  for (const auto& c : b->channels(prefix)) {
+    json::object one;
+    if (users)
+      one["user_count"] = c.users;
+    if (subs)
+      one["subscription_count"] = c.subscriptions;
+    channels[c.name] = std::move(one);
+  }
+  json::object out;
+  out["channels"] = std::move(channels);
+  ctx->respond(200, out);
+}
+
+void api_channel(const context_ptr& ctx) {
+  auto* b = verified(ctx);
+  if (b == nullptr)
+    return;
+  const auto& name = ctx->param("channel_name");
+  auto [users, subs] = info_wanted(ctx);
+  if (users && name.rfind("presence-", 0) != 0) {
+    ctx->fail_fields({{"info", "user_count is for presence channels only"}});
+    return;
+  }
+  auto c = b->channel(name);
+  json::object out;
+  out["occupied"] = c.has_value();
+  if (users)
+    out["user_count"] = c ? c->users : 0;
+  if (subs)
+    out["subscription_count"] = c ? c->subscriptions : 0;
+  ctx->respond(200, out);
+}
+
+void api_users(const context_ptr& ctx) {
+  auto* b = verified(ctx);
+  if (b == nullptr)
+    return;
+  const auto& name = ctx->param("channel_name");
+  if (name.rfind("presence-", 0) != 0) {
+    ctx->fail(400, "not_presence", name + " is not a presence channel");
+    return;
+  }
+  json::array users;
+  for (auto& id : b->users(name)) {
+    json::object u;
+    u["id"] = id;
+    users.emplace_back(std::move(u));
+  }
+  json::object out;
+  out["users"] = std::move(users);
+  ctx->respond(200, out);
+}
+
+void api_connections(const context_ptr& ctx) {
+  auto* b = verified(ctx);
+  if (b == nullptr)
+    return;
+  json::object out;
+  out["connections"] = b->stats().connections;
+  ctx->respond(200, out);
+}
+
+} // namespace
+
+void add_broadcast_routes(router& r) {
+  r.add("POST", "/broadcasting/auth", access::company, broadcasting_auth,
+        "Sign a subscription to the company's private or presence channel");
+  r.add("POST", "/apps/{app_id}/events", access::open, api_events,
+        "Pusher HTTP API: trigger an event on channels");
+  r.add("POST", "/apps/{app_id}/batch_events", access::open, api_batch_events,
+        "Pusher HTTP API: trigger up to 10 events");
+  r.add("GET", "/apps/{app_id}/channels", access::open, api_channels,
+        "Pusher HTTP API: occupied channels");
+  r.add("GET", "/apps/{app_id}/channels/{channel_name}", access::open,
+        api_channel, "Pusher HTTP API: one channel");
+  r.add("GET", "/apps/{app_id}/channels/{channel_name}/users", access::open,
+        api_users, "Pusher HTTP API: the users of a presence channel");
+  r.add("GET", "/apps/{app_id}/connections", access::open, api_connections,
+        "Pusher HTTP API: open connections");
+}
+
+} // namespace switchboard::app::http
