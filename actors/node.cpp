@@ -22,6 +22,7 @@
 #include <store/outbox.hpp>
 #include <store/processed.hpp>
 #include <store/projections.hpp>
+#include <store/tenants.hpp>
 #include <store/writer.hpp>
 
 namespace switchboard {
@@ -31,6 +32,7 @@ namespace ln = listener_names;
 node_store::~node_store() {
   if (writer)
     writer->stop();
+  tenants.reset();
   outbox.reset();
   projections.reset();
   audit.reset();
@@ -87,6 +89,10 @@ node_store::open(const store::options& opts, bool rebuild_stream_index) {
   if (!outbox)
     return fail(outbox.error());
   out->outbox = std::move(*outbox);
+  auto tenants = store::tenants::open(*out->env);
+  if (!tenants)
+    return fail(tenants.error());
+  out->tenants = std::move(*tenants);
   return out;
 }
 
@@ -171,6 +177,7 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
   ctx.processed = s.processed.get();
   ctx.projections = s.projections.get();
   ctx.outbox = s.outbox.get();
+  ctx.tenants = s.tenants.get();
   ctx.writer = n->writer_;
   ctx.clock = clock;
   auto with_providers = opts.providers.configured();
@@ -281,6 +288,7 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
   ad.dispatcher = n->dispatcher_;
   ad.cache = n->cache_;
   ad.events = s.events.get();
+  ad.tenants = s.tenants.get();
   ad.clock = clock;
   ad.idle_timeout = opts.aggregate_idle;
   ad.children = n->aggregates_;

@@ -24,6 +24,7 @@ class event_store;
 class job_queue;
 class processed_set;
 class audit_log;
+class tenants;
 class projections;
 class message_outbox;
 } // namespace switchboard::store
@@ -75,6 +76,8 @@ struct node_store {
   std::unique_ptr<store::audit_log> audit;
   std::unique_ptr<store::projections> projections;
   std::unique_ptr<store::message_outbox> outbox;
+  /// Companies (their time zones) and tokens.
+  std::unique_ptr<store::tenants> tenants;
 
   /// Opens the environment and every module. Errors: the store's.
   /// `rebuild_stream_index` false leaves the event store's in-memory

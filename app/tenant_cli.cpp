@@ -7,6 +7,7 @@
 #include <app/cli.hpp>
 #include <app/store_options.hpp>
 #include <messages/time.hpp>
+#include <messages/time_zone.hpp>
 #include <store/tenants.hpp>
 
 namespace switchboard::app {
@@ -49,10 +50,15 @@ constexpr const char* tenant_usage
     = R"(usage: switchboard tenant <command> [options] [--config FILE] [--set k=v]...
 
 commands:
-  add <company-id> [--name NAME] [--admin] [--create]
+  add <company-id> [--name NAME] [--time-zone ZONE] [--admin] [--create]
         add a company and print a new API token for it (on stdout, alone;
         --admin makes it an admin token; --create makes a new store when
-        there is none at [store] path, which is otherwise an error)
+        there is none at [store] path, which is otherwise an error;
+        --time-zone: see time-zone)
+  time-zone <company-id> ZONE
+        set the IANA time zone (e.g. Europe/Berlin; default UTC) in which
+        the company's working hours are read, availability is offered and
+        customers are told times
   token <company-id> [--admin] [--user USER] [--expires-in T]
         print another new token for an existing company (add takes
         --user and --expires-in too)
@@ -81,6 +87,7 @@ int run_tenant(const std::vector<std::string>& args) {
   // Options of this command first; the rest are the common flags.
   std::vector<std::string> rest;
   std::string name;
+  std::string zone;
   std::string expires_in;
   store::token_options token_opts;
   bool create = false;
@@ -89,7 +96,8 @@ int run_tenant(const std::vector<std::string>& args) {
     std::string* value = nullptr;
     for (auto [f, slot] :
          {std::pair{"--name", &name}, std::pair{"--user", &token_opts.user_id},
-          std::pair{"--expires-in", &expires_in}}) {
+          std::pair{"--expires-in", &expires_in},
+          std::pair{"--time-zone", &zone}}) {
       if (a == f) {
         if (i + 1 >= args.size()) {
           std::cerr << "switchboard tenant: " << f << " needs a value\n";
@@ -131,8 +139,17 @@ int run_tenant(const std::vector<std::string>& args) {
     return flags->help ? 0 : 2;
   }
   const auto& cmd = flags->rest[0];
-  auto wants_id
-      = cmd == "add" || cmd == "token" || cmd == "tokens" || cmd == "revoke";
+  auto wants_id = cmd == "add" || cmd == "token" || cmd == "tokens"
+                  || cmd == "revoke" || cmd == "time-zone";
+  if (cmd == "time-zone" && flags->rest.size() == 3) {
+    zone = flags->rest[2];
+    flags->rest.pop_back();
+  }
+  if (!zone.empty())
+    if (auto tz = time_zone::load(zone); !tz) {
+      std::cerr << "switchboard tenant: --time-zone: " << tz.error() << '\n';
+      return 2;
+    }
   if (!wants_id && cmd != "list") {
     std::cerr << "switchboard tenant: unknown command " << cmd << "\n\n"
               << tenant_usage;
@@ -220,8 +237,22 @@ int run_tenant(const std::vector<std::string>& args) {
                 << '\n';
     return 0;
   }
+  if (cmd == "time-zone") {
+    if (zone.empty()) {
+      std::cerr << "switchboard tenant time-zone: expects a company id and a "
+                   "zone such as Europe/Berlin\n";
+      return 2;
+    }
+    if (auto r = tenants.set_time_zone(id, zone); !r) {
+      std::cerr << "switchboard tenant time-zone: " << r.error().message
+                << '\n';
+      return 1;
+    }
+    std::cerr << "company " << id << " is in time zone " << zone << '\n';
+    return 0;
+  }
   if (cmd == "add") {
-    store::company_record c{id, name, now};
+    store::company_record c{id, name, now, zone};
     if (auto r = tenants.add_company(c); !r) {
       std::cerr << "switchboard tenant add: " << r.error().message << '\n';
       return 1;

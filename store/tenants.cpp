@@ -19,6 +19,8 @@ namespace switchboard::store {
 namespace {
 
 constexpr std::uint8_t company_format_v1 = 1;
+/// v1 and the time zone.
+constexpr std::uint8_t company_format_v2 = 2;
 constexpr std::uint8_t token_format_v1 = 1;
 /// v1 and the user and expiry.
 constexpr std::uint8_t token_format_v2 = 2;
@@ -59,12 +61,15 @@ std::string to_hex(const unsigned char* p, std::size_t n) {
 
 result<company_record> decode_company(const MDB_val& k, const MDB_val& v) {
   record_reader r{v.mv_data, v.mv_size};
-  if (r.format() != company_format_v1)
+  auto format = r.format();
+  if (format != company_format_v1 && format != company_format_v2)
     return fail(errc::corrupt, "tenants record: unknown format");
   company_record c;
   c.id.assign(static_cast<const char*>(k.mv_data), k.mv_size);
   c.name = r.str();
   c.created_at = r.i64();
+  if (format == company_format_v2)
+    c.time_zone = r.str();
   if (!r.ok())
     return fail(errc::corrupt, "tenants record: truncated");
   return c;
@@ -133,8 +138,10 @@ result<void> tenants::add_company_in(write_txn& txn, const company_record& c) {
                 "company id must be 1 to 128 characters of [A-Za-z0-9_.-]");
   if (c.name.size() > 255)
     return fail(errc::invalid_argument, "company name longer than 255 bytes");
-  record_writer w{company_format_v1};
-  w.str(c.name).i64(c.created_at);
+  if (c.time_zone.size() > 64)
+    return fail(errc::invalid_argument, "time zone longer than 64 bytes");
+  record_writer w{company_format_v2};
+  w.str(c.name).i64(c.created_at).str(c.time_zone);
   auto key = as_val(c.id);
   auto val = as_val(w.bytes());
   auto rc = mdb_put(txn.handle(), companies_, &key, &val, MDB_NOOVERWRITE);
@@ -209,6 +216,30 @@ auto tenants::in_own_txn(F&& f) -> decltype(f(std::declval<write_txn&>())) {
 result<void> tenants::add_company(const company_record& c) {
   return in_own_txn([&](write_txn& txn) {
     return add_company_in(txn, c);
+  });
+}
+
+result<void> tenants::set_time_zone(std::string_view id,
+                                    std::string_view zone) {
+  if (zone.size() > 64)
+    return fail(errc::invalid_argument, "time zone longer than 64 bytes");
+  return in_own_txn([&](write_txn& txn) -> result<void> {
+    auto key = as_val(id);
+    MDB_val val;
+    auto rc = mdb_get(txn.handle(), companies_, &key, &val);
+    if (rc == MDB_NOTFOUND)
+      return fail(errc::not_found, "no company " + std::string{id});
+    if (rc != 0)
+      return fail_mdb(rc, "mdb_get(tenants)");
+    auto c = decode_company(key, val);
+    if (!c)
+      return make_unexpected(c.error());
+    record_writer w{company_format_v2};
+    w.str(c->name).i64(c->created_at).str(std::string{zone});
+    auto out = as_val(w.bytes());
+    if (rc = mdb_put(txn.handle(), companies_, &key, &out, 0); rc != 0)
+      return fail_mdb(rc, "mdb_put(tenants)");
+    return {};
   });
 }
 

@@ -17,6 +17,9 @@ struct company_record {
   std::string id; ///< 1 to 128 bytes of [A-Za-z0-9_.-].
   std::string name;
   timestamp_ms created_at = 0;
+  /// IANA time zone of its working hours, availability and messages to
+  /// customers ("Europe/Berlin"); empty: UTC.
+  std::string time_zone;
 };
 
 /// Who a bearer token speaks for: one company, with or without admin
@@ -116,6 +119,11 @@ public:
 
   /// `add_company_in` in a write transaction of its own, synced.
   result<void> add_company(const company_record& c);
+
+  /// Sets the time zone of company `id` (at most 64 bytes; the caller
+  /// checks that it names a zone), in a write transaction of its own,
+  /// synced. Errors: `errc::not_found`, LMDB errors.
+  result<void> set_time_zone(std::string_view id, std::string_view zone);
 
   /// `issue_token_in` in a write transaction of its own, synced.
   result<std::string> issue_token(std::string_view company_id, bool admin,

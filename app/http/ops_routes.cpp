@@ -402,6 +402,29 @@ void add_ops_routes(router& r) {
       "calls)");
 
   r.add(
+      "GET", "/api/company", access::company,
+      [](const context_ptr& ctx) {
+        const auto& who = ctx->who();
+        auto id = who.admin ? ctx->query("company_id") : who.company_id;
+        if (id.empty()) {
+          ctx->fail_fields(
+              {{"company_id", "admin tokens must name the company"}});
+          return;
+        }
+        auto c = ctx->tenants().company(id);
+        if (!c) {
+          ctx->fail_store(c.error());
+          return;
+        }
+        json::object o{{"id", c->id},
+                       {"name", c->name},
+                       {"time_zone", c->time_zone.empty() ? std::string{"UTC"}
+                                                          : c->time_zone},
+                       {"created_at", rfc3339_or_null(c->created_at)}};
+        ctx->respond(200, o);
+      },
+      "The company the token acts for: name and time zone");
+  r.add(
       "GET", "/api/analytics", access::company,
       [](const context_ptr& ctx) {
         const auto& who = ctx->who();

@@ -122,11 +122,11 @@ BOOST_AUTO_TEST_CASE(tenants_store_only_token_hashes) {
   auto t = store::tenants::open(**env);
   BOOST_REQUIRE(t);
   auto& ts = **t;
-  BOOST_REQUIRE(ts.add_company({"acme", "Acme", 1000}));
-  auto dup = ts.add_company({"acme", "Again", 2000});
+  BOOST_REQUIRE(ts.add_company({"acme", "Acme", 1000, ""}));
+  auto dup = ts.add_company({"acme", "Again", 2000, ""});
   BOOST_REQUIRE(!dup);
   BOOST_TEST((dup.error().code == store::errc::invalid_argument));
-  BOOST_TEST(!ts.add_company({"bad id!", "", 0}));
+  BOOST_TEST(!ts.add_company({"bad id!", "", 0, ""}));
   auto tok = ts.issue_token("acme", false, 1000);
   BOOST_REQUIRE(tok);
   BOOST_TEST(tok->rfind("sb_", 0) == 0u);
