@@ -21,6 +21,7 @@
 #include <messages/json.hpp>
 #include <messages/time.hpp>
 #include <store/event_store.hpp>
+#include <store/tenants.hpp>
 
 namespace switchboard {
 
@@ -600,7 +601,8 @@ bool overlaps(const calendar_state& cal, timestamp_ms start, timestamp_ms end,
   return cal.booked.overlaps(start, end, except);
 }
 
-/// Minutes since midnight UTC and weekday (Monday = 0) of `t`.
+/// Minutes since midnight and weekday (Monday = 0) of `t`, a wall-clock
+/// time written as if it were UTC.
 std::pair<int, int> day_and_minute(timestamp_ms t) {
   auto days = t >= 0 ? t / day_ms : (t - day_ms + 1) / day_ms;
   // 1970-01-01 was a Thursday (3 when Monday is 0).
@@ -617,10 +619,13 @@ bool performs(const staff& s, const std::string& service_id) {
                 != s.service_ids.end();
 }
 
-bool within_hours(const staff& s, timestamp_ms start, timestamp_ms end) {
+/// True when [start, end) lies within one of `s`'s working intervals,
+/// which are wall-clock times of the company's zone `tz`.
+bool within_hours(const staff& s, timestamp_ms start, timestamp_ms end,
+                  const time_zone& tz) {
   if (s.working_hours.empty())
     return true; // no hours set: any time
-  auto [day, from] = day_and_minute(start);
+  auto [day, from] = day_and_minute(tz.to_local(start));
   auto to = from + static_cast<int>((end - start) / minute_ms);
   for (const auto& w : s.working_hours)
     if (static_cast<int>(w.day) == day && w.start_minute <= from
@@ -734,7 +739,8 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
           a.status = appointment_status::scheduled;
           a.price_cents = (*svc)->svc.price_cents;
           a.notes = notes ? *notes : std::string{};
-          if (!within_hours(stf, a.start_time, a.end_time))
+          if (!within_hours(stf, a.start_time, a.end_time,
+                            company_zone(cal.deps.tenants, cal.company_id)))
             return invalid("start_time", "outside the staff member's hours");
           if (overlaps(cal, a.start_time, a.end_time, a.id))
             return conflict("the slot is taken");
@@ -779,7 +785,8 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
           }
           if (notes)
             a.notes = *notes;
-          if (!within_hours(stf, a.start_time, a.end_time))
+          if (!within_hours(stf, a.start_time, a.end_time,
+                            company_zone(cal.deps.tenants, cal.company_id)))
             return invalid("start_time", "outside the staff member's hours");
           if (overlaps(cal, a.start_time, a.end_time, a.id))
             return conflict("the slot is taken");
@@ -903,6 +910,10 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
                                            + " does not perform service "
                                            + service_id);
         auto length = (*svc)->svc.duration_minutes * minute_ms;
+        // `day_start` is the midnight of a date of the company's calendar;
+        // the working hours are its wall-clock times, each turned into an
+        // instant (a time the clocks skip is no slot).
+        auto tz = company_zone(cal.deps.tenants, cal.company_id);
         auto [day, unused] = day_and_minute(day_start);
         (void)unused;
         boost::json::array slots;
@@ -914,10 +925,11 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
         if (stf.working_hours.empty())
           windows.emplace_back(0, 24 * 60);
         for (auto [from, to] : windows) {
-          for (auto t = day_start + from * minute_ms;
-               t + length <= day_start + to * minute_ms; t += length) {
-            if (t > now && !overlaps(cal, t, t + length, {}))
-              slots.emplace_back(format_rfc3339(t));
+          for (auto local = day_start + from * minute_ms;
+               local + length <= day_start + to * minute_ms; local += length) {
+            auto t = tz.to_utc(local);
+            if (t && *t > now && !overlaps(cal, *t, *t + length, {}))
+              slots.emplace_back(format_rfc3339_in(*t, tz));
           }
         }
         boost::json::object out{
@@ -1022,6 +1034,17 @@ visit_appointment_events(const store::event_store& events,
         return {};
     }
   }
+}
+
+time_zone company_zone(const store::tenants* tenants,
+                       const std::string& company_id) {
+  if (tenants == nullptr)
+    return {};
+  auto c = tenants->company(company_id);
+  if (!c || c->time_zone.empty())
+    return {};
+  auto tz = time_zone::load(c->time_zone);
+  return tz ? *tz : time_zone{};
 }
 
 void apply_event(aggregate_state& st, const envelope& ev) {

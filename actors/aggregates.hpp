@@ -16,9 +16,11 @@
 #include <actors/clock.hpp>
 #include <actors/interfaces.hpp>
 #include <messages/entities.hpp>
+#include <messages/time_zone.hpp>
 
 namespace switchboard::store {
 class event_store;
+class tenants;
 } // namespace switchboard::store
 
 namespace switchboard {
@@ -28,6 +30,8 @@ struct aggregate_deps {
   dispatcher_actor dispatcher;
   cache_actor cache;
   store::event_store* events = nullptr;
+  /// The companies, for their time zones (none: UTC).
+  const store::tenants* tenants = nullptr;
   clock_fn clock;
   /// An aggregate actor stops after this long without a message.
   std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};
@@ -44,6 +48,10 @@ struct aggregate_deps {
   /// for them at stop. Empty: the router makes its own.
   std::shared_ptr<std::map<caf::actor_addr, aggregate_actor>> children;
 };
+
+/// The time zone of `company_id` (UTC when it has none, or no `tenants`).
+time_zone company_zone(const store::tenants* tenants,
+                       const std::string& company_id);
 
 /// The current state of one aggregate, rebuilt from its stream.
 struct aggregate_state {

@@ -119,10 +119,17 @@ std::string day_of(timestamp_ms t) {
   return format_rfc3339(t).substr(0, 10);
 }
 
+/// The time zone of the company of `req`'s event: times in messages to
+/// customers are its wall-clock times, with their offset.
+time_zone zone_of(const listener_context& ctx, const job_request& req) {
+  return company_zone(ctx.tenants, req.event.company_id);
+}
+
 /// A channel job for `msg_kind` ("confirmation", "rescheduled", ...).
-store::job channel_job(const job_request& req, const customer& c,
-                       const std::string& channel, const appointment& a,
-                       const std::string& kind, timestamp_ms now) {
+store::job channel_job(const time_zone& tz, const job_request& req,
+                       const customer& c, const std::string& channel,
+                       const appointment& a, const std::string& kind,
+                       timestamp_ms now) {
   store::job j;
   j.queue = "notifications";
   j.listener = "notify." + channel;
@@ -134,7 +141,7 @@ store::job channel_job(const job_request& req, const customer& c,
       {"recipient", recipient_for(c, channel)},
       {"customer_name", c.name},
       {"appointment_id", a.id},
-      {"start_time", format_rfc3339(a.start_time)},
+      {"start_time", format_rfc3339_in(a.start_time, tz)},
   };
   j.payload = boost::json::serialize(payload);
   j.created_at = now;
@@ -313,8 +320,8 @@ send_appointment_notification(queued_listener_actor::pointer self,
           if (!c)
             return c.error();
           for (const auto& ch : channels_for(*c))
-            jobs.push_back(
-                channel_job(req, *c, ch, cur->appt, "confirmation", now));
+            jobs.push_back(channel_job(zone_of(ctx, req), req, *c, ch,
+                                       cur->appt, "confirmation", now));
         }
         auto* queue = ctx.jobs;
         auto rp = self->make_response_promise<ok_atom>();
@@ -416,7 +423,7 @@ bool superseded(const listener_context& ctx, const job_request& req,
     return false; // sent as queued; the read error is not the customer's
   if (!cur->exists || cur->appt.status != appointment_status::scheduled)
     return true;
-  auto now_start = format_rfc3339(cur->appt.start_time);
+  auto now_start = format_rfc3339_in(cur->appt.start_time, zone_of(ctx, req));
   if (kind == "rescheduled"
       && (!cur->confirmation_handled || str("start_time") != now_start))
     return true;
@@ -743,7 +750,8 @@ namespace {
 
 /// Reminder jobs for an appointment, 24 h and 1 h before its start; those
 /// already past are skipped.
-std::vector<store::job> reminder_jobs(const job_request& req,
+std::vector<store::job> reminder_jobs(const time_zone& tz,
+                                      const job_request& req,
                                       const appointment& a, timestamp_ms now) {
   std::vector<store::job> out;
   for (auto [name, before] : {std::pair{ln::reminder_24h, 24 * hour_ms},
@@ -758,9 +766,10 @@ std::vector<store::job> reminder_jobs(const job_request& req,
     j.event_seq = req.event.sequence;
     j.unique_key
         = "reminder:" + a.id + ":" + (before == hour_ms ? "1h" : "24h");
-    boost::json::object payload{{"appointment_id", a.id},
-                                {"customer_id", a.customer_id},
-                                {"start_time", format_rfc3339(a.start_time)}};
+    boost::json::object payload{
+        {"appointment_id", a.id},
+        {"customer_id", a.customer_id},
+        {"start_time", format_rfc3339_in(a.start_time, tz)}};
     j.payload = boost::json::serialize(payload);
     j.created_at = now;
     j.due_at = due;
@@ -815,7 +824,7 @@ appointment_event_subscriber(queued_listener_actor::pointer self,
           if (!ev)
             return bad_event(req, ev.error());
           auto a = ev->appointment;
-          auto reminders = reminder_jobs(req, a, now);
+          auto reminders = reminder_jobs(zone_of(ctx, req), req, a, now);
           effects = [=](store::write_txn& txn) -> store::result<void> {
             if (auto r = proj->put_in(
                     txn,
@@ -850,8 +859,8 @@ appointment_event_subscriber(queued_listener_actor::pointer self,
           auto old_staff = a.staff_id;
           if (auto i = ev->changes.find("staff_id"); i != ev->changes.end())
             old_staff = unquote(i->second.old_value);
-          auto reminders
-              = moved ? reminder_jobs(req, a, now) : std::vector<store::job>{};
+          auto reminders = moved ? reminder_jobs(zone_of(ctx, req), req, a, now)
+                                 : std::vector<store::job>{};
           std::vector<store::job> notices;
           if (moved) {
             auto c = load_customer(*ctx.events, req.event.company_id,
@@ -859,8 +868,8 @@ appointment_event_subscriber(queued_listener_actor::pointer self,
             if (!c)
               return c.error();
             for (const auto& ch : channels_for(*c))
-              notices.push_back(
-                  channel_job(req, *c, ch, a, "rescheduled", now));
+              notices.push_back(channel_job(zone_of(ctx, req), req, *c, ch, a,
+                                            "rescheduled", now));
           }
           effects = [=](store::write_txn& txn) -> store::result<void> {
             if (auto r = proj->erase_in(
@@ -895,7 +904,8 @@ appointment_event_subscriber(queued_listener_actor::pointer self,
           if (auto c
               = load_customer(*ctx.events, req.event.company_id, a.customer_id))
             for (const auto& ch : channels_for(*c))
-              notices.push_back(channel_job(req, *c, ch, a, "cancelled", now));
+              notices.push_back(channel_job(zone_of(ctx, req), req, *c, ch, a,
+                                            "cancelled", now));
           effects = [=](store::write_txn& txn) -> store::result<void> {
             for (const auto& j : notices)
               if (auto r = queue->enqueue_in(txn, j); !r)

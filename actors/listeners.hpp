@@ -23,6 +23,7 @@ class job_queue;
 class processed_set;
 class projections;
 class message_outbox;
+class tenants;
 } // namespace switchboard::store
 
 namespace switchboard {
@@ -44,6 +45,8 @@ struct listener_context {
   store::processed_set* processed = nullptr;
   store::projections* projections = nullptr;
   store::message_outbox* outbox = nullptr;
+  /// The companies, for their time zones (none: UTC).
+  const store::tenants* tenants = nullptr;
   store_writer_actor writer;
   clock_fn clock;
   /// The queue supervisors by queue name, filled once they run: a listener

@@ -433,4 +433,72 @@ BOOST_AUTO_TEST_CASE(access_log_names_route_status_and_company) {
   BOOST_TEST(line.find("http.access") != std::string::npos);
 }
 
+// A company in Europe/Berlin: working hours are its wall-clock times, on
+// both sides of the 2027 transitions, and customers are told local times.
+BOOST_FIXTURE_TEST_CASE(time_zones_of_companies, first_day) {
+  auto tenant_cmd = [&](std::vector<std::string> targs) {
+    std::vector<std::string> args{SWITCHBOARD_BINARY, "tenant"};
+    args.insert(args.end(), targs.begin(), targs.end());
+    auto base = base_args();
+    args.insert(args.end(), base.begin(), base.end());
+    child_process p(args);
+    std::string line;
+    while (p.read_line(line, 20s)) {
+    }
+    return std::pair{p.wait(20s), p.output()};
+  };
+  auto [bad_rc, bad_out] = tenant_cmd({"time-zone", "acme", "Mars/Olympus"});
+  BOOST_TEST(bad_rc == 2);
+  BOOST_TEST(bad_out.find("Mars/Olympus") != std::string::npos);
+  auto [rc, out] = tenant_cmd({"time-zone", "acme", "Europe/Berlin"});
+  BOOST_TEST_INFO(out);
+  BOOST_REQUIRE(rc == 0);
+  http_client c{port};
+  auto company = c.request("GET", "/api/company", "", acme);
+  BOOST_REQUIRE(company.status == 200);
+  BOOST_TEST(company.json().at("time_zone").as_string() == "Europe/Berlin");
+  BOOST_TEST(c.request("GET", "/api/company", "", globex)
+                 .json()
+                 .at("time_zone")
+                 .as_string()
+             == "UTC");
+  // Mondays 09:00-17:00 local.
+  BOOST_REQUIRE(c.request("PUT", "/api/staff/st1/working-hours",
+                          R"({"working_hours":[{"day":"monday",
+                              "start_minute":540,"end_minute":1020}]})",
+                          acme)
+                    .status
+                == 200);
+  auto first_slot = [&](const std::string& date) {
+    auto r = c.request(
+        "GET", "/api/availability?staff_id=st1&service_id=s1&date=" + date, "",
+        acme);
+    BOOST_TEST_INFO(r.body);
+    BOOST_REQUIRE(r.status == 200);
+    auto body = r.json();
+    const auto& slots = body.at("slots").as_array();
+    BOOST_REQUIRE(slots.size() == 16u);
+    return std::string{slots.front().as_string()};
+  };
+  BOOST_TEST(first_slot("2027-03-22") == "2027-03-22T09:00:00+01:00");
+  BOOST_TEST(first_slot("2027-03-29") == "2027-03-29T09:00:00+02:00");
+  BOOST_TEST(first_slot("2027-10-25") == "2027-10-25T09:00:00+02:00");
+  BOOST_TEST(first_slot("2027-11-01") == "2027-11-01T09:00:00+01:00");
+  // 09:00 summer time is 07:00 UTC; 08:30 local is before the hours.
+  BOOST_TEST(book(c, "early", "2027-03-29T08:30:00+02:00").status == 422);
+  auto booked = book(c, "a1", "2027-03-29T07:00:00Z");
+  BOOST_TEST_INFO(booked.body);
+  BOOST_REQUIRE(booked.status == 201);
+  // The customer is told the local time (a cancellation goes out at once).
+  BOOST_REQUIRE(
+      c.request("POST", "/api/appointments/a1/cancel", "", acme).status == 200);
+  std::vector<std::string> got;
+  for (int i = 0; i < 100 && got.empty(); ++i) {
+    std::this_thread::sleep_for(100ms);
+    got = sms();
+  }
+  BOOST_REQUIRE(got.size() == 1u);
+  BOOST_TEST(got[0].find("2027-03-29T09:00:00+02:00") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
