@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include <app/http/limits.hpp>
 #include <app/http/broadcasting.hpp>
+#include <app/http/limits.hpp>
 #include <app/http/router.hpp>
 #include <app/http/server.hpp>
 #include <app/http/state_cache.hpp>
