@@ -136,11 +136,11 @@ BOOST_AUTO_TEST_CASE(idle_connections_give_back_large_answers) {
     auto id = std::to_string(i);
     ids.emplace_back(id + std::string(127 - id.size(), 'x'));
   }
-  auto made = c.request("POST", "/api/staff",
-                        json::serialize(json::object{{"id", "big"},
-                                                     {"name", "Big"},
-                                                     {"service_ids", ids}}),
-                        d.acme);
+  auto made
+      = c.request("POST", "/api/staff",
+                  json::serialize(json::object{
+                      {"id", "big"}, {"name", "Big"}, {"service_ids", ids}}),
+                  d.acme);
   BOOST_TEST_INFO(made.body);
   BOOST_REQUIRE(made.status == 201);
   BOOST_REQUIRE(c.request("GET", "/api/staff/big", "", d.acme).status == 200);
