@@ -10,6 +10,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "tests/app/daemon_fixture.hpp"
+#include "tests/support/times.hpp"
 
 using namespace std::chrono_literals;
 using switchboard::test::child_process;
@@ -20,19 +21,9 @@ namespace json = boost::json;
 
 namespace {
 
-/// An RFC 3339 time `days` from now at `hour`:00 UTC.
+/// RFC 3339 times from now (tests/support/times.hpp).
 std::string slot(int days, int hour, int minute = 0) {
-  auto now = std::chrono::system_clock::now();
-  auto secs
-      = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch())
-            .count();
-  auto day0 = secs - secs % 86400 + days * 86400;
-  std::time_t t = day0 + hour * 3600 + minute * 60;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return switchboard::test::utc_at(days, hour, minute);
 }
 
 struct booking_fixture : daemon_fixture {

@@ -16,6 +16,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "tests/app/daemon_fixture.hpp"
+#include "tests/support/times.hpp"
 
 using namespace std::chrono_literals;
 using switchboard::test::child_process;
@@ -26,18 +27,9 @@ namespace json = boost::json;
 
 namespace {
 
-/// An RFC 3339 time `days` from now at `hour`:`minute` UTC.
+/// RFC 3339 times from now (tests/support/times.hpp).
 std::string at(int days, int hour, int minute = 0) {
-  auto secs = std::chrono::duration_cast<std::chrono::seconds>(
-                  std::chrono::system_clock::now().time_since_epoch())
-                  .count();
-  std::time_t t
-      = secs - secs % 86400 + days * 86400 + hour * 3600 + minute * 60;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return switchboard::test::utc_at(days, hour, minute);
 }
 
 struct first_day : daemon_fixture {

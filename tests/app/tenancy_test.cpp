@@ -10,6 +10,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "tests/app/daemon_fixture.hpp"
+#include "tests/support/times.hpp"
 
 using namespace std::chrono_literals;
 using switchboard::test::child_process;
@@ -20,17 +21,9 @@ namespace json = boost::json;
 
 namespace {
 
-/// An RFC 3339 time `days` from now at `hour`:00 UTC.
-std::string slot(int days, int hour) {
-  auto secs = std::chrono::duration_cast<std::chrono::seconds>(
-                  std::chrono::system_clock::now().time_since_epoch())
-                  .count();
-  std::time_t t = secs - secs % 86400 + days * 86400 + hour * 3600;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+/// RFC 3339 times from now (tests/support/times.hpp).
+std::string slot(int days, int hour, int minute = 0) {
+  return switchboard::test::utc_at(days, hour, minute);
 }
 
 std::string error_code(const http_reply& r) {

@@ -1,0 +1,26 @@
+#pragma once
+
+// Times for tests that talk to the daemon: days from now at a UTC wall-clock
+// time, written as RFC 3339.
+
+#include <chrono>
+#include <ctime>
+#include <string>
+
+namespace switchboard::test {
+
+/// An RFC 3339 time `days` from today (UTC) at `hour`:`minute` UTC.
+inline std::string utc_at(int days, int hour, int minute = 0) {
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count();
+  std::time_t t
+      = secs - secs % 86400 + days * 86400 + hour * 3600 + minute * 60;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+} // namespace switchboard::test
