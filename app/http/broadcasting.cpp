@@ -23,10 +23,9 @@
 #include <boost/json/value.hpp>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <actors/log.hpp>
+#include <actors/providers.hpp>
 #include <app/config.hpp>
 #include <app/http/context.hpp>
 #include <app/http/upgrade.hpp>
@@ -60,26 +59,6 @@ constexpr std::uint16_t rate_limited = 4301;
 
 /// A frame shared by every connection it goes to.
 using frame_ptr = std::shared_ptr<const std::string>;
-
-std::string hex(const unsigned char* p, std::size_t n) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (std::size_t i = 0; i < n; ++i) {
-    out.push_back(digits[p[i] >> 4]);
-    out.push_back(digits[p[i] & 0x0f]);
-  }
-  return out;
-}
-
-std::string hmac_hex(const std::string& key, std::string_view text) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(text.data()), text.size(), mac,
-       &len);
-  return hex(mac, len);
-}
 
 bool equal_constant_time(std::string_view a, std::string_view b) {
   // The lengths are public (the key's and a hex digest's); the bytes are
@@ -692,7 +671,7 @@ private:
       text += ':';
       text += channel_data;
     }
-    return h.opts.key + ":" + hmac_hex(h.opts.secret, text);
+    return h.opts.key + ":" + hmac_sha256_hex(h.opts.secret, std::string{text});
   }
 
   /// The data of subscription_succeeded: "{}", or the presence members.
@@ -1016,7 +995,7 @@ std::string broadcaster::channel_auth(std::string_view socket_id,
 }
 
 std::string broadcaster::sign(std::string_view text) const {
-  return hmac_hex(hub_->opts.secret, text);
+  return hmac_sha256_hex(hub_->opts.secret, std::string{text});
 }
 
 std::vector<channel_summary>
