@@ -9,6 +9,7 @@
 #include <actors/errors.hpp>
 #include <actors/listeners.hpp>
 #include <actors/log.hpp>
+#include <actors/metrics.hpp>
 #include <messages/ids.hpp>
 #include <store/audit_log.hpp>
 #include <store/event_store.hpp>
@@ -31,6 +32,7 @@ struct dispatch_job {
   /// The AuditLogger's records went into the events' commit: its outcome
   /// is known without asking it.
   bool audited_in_commit = false;
+  std::chrono::steady_clock::time_point started;
 };
 
 store::expected_version to_store(const dispatch_request& req) {
@@ -127,6 +129,7 @@ void finish(self_ptr self, std::shared_ptr<dispatch_job> job) {
     if (i != self->state.deps.queues.end())
       self->send(i->second, wake_atom::value);
   }
+  metrics().dispatch_duration.observe_since(job->started);
   job->promise.deliver(std::move(job->result));
 }
 
@@ -164,6 +167,11 @@ void run_next_listener(self_ptr self, std::shared_ptr<dispatch_job> job) {
     // The outcome, once: from the reply or from the deadline.
     auto settle = [=](caf::error err) {
       auto& st = self->state;
+      auto& m = metrics();
+      m.listener_runs.with({name, "sync"}).inc();
+      m.listener_duration.with({name, "sync"}).observe_since(started);
+      if (err)
+        m.listener_failures.with({name, "sync"}).inc();
       if (!err) {
         job->result.sync_outcomes.push_back(
             {name, event_id, true, {}, elapsed()});
@@ -230,6 +238,7 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
           return err;
         }
         auto job = std::make_shared<dispatch_job>();
+        job->started = std::chrono::steady_clock::now();
         job->promise = self->make_response_promise<dispatch_result>();
         // The outbox: everything the op computes lives in `out`, rebuilt on
         // each run because the writer may redo a batch.
@@ -308,6 +317,9 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
           st.counters.dispatched += out->events.size();
           st.counters.jobs_enqueued += out->jobs;
           job->events = std::move(out->events);
+          if (out->fresh)
+            for (const auto& ev : job->events)
+              metrics().appended.with({ev.type}).inc();
           // Durable now: the broadcaster may tell the browsers.
           if (out->fresh && st.deps.feed)
             st.deps.feed->publish(job->events);

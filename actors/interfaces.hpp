@@ -114,6 +114,17 @@ using queue_supervisor_actor = caf::typed_actor<
     /// A commit submitted to the writer thread directly has ended.
     caf::reacts_to<done_atom, std::uint64_t, caf::error>>;
 
+/// Writes what the runtime did since the last tick into the minute
+/// buckets of store/stats.hpp (from the /metrics counters: nothing more is
+/// counted on the hot paths), and prunes buckets past their retention.
+using stats_recorder_actor = caf::typed_actor<
+    /// Periodic: records the interval's activity.
+    caf::reacts_to<tick_atom>,
+    /// Records now; answers once the buckets are committed.
+    caf::replies_to<flush_atom>::with<ok_atom>,
+    /// The commit of a recording has ended (its token, an error or none).
+    caf::reacts_to<done_atom, std::uint64_t, caf::error>>;
+
 /// The dispatcher: stores events with their outbox jobs in one transaction,
 /// runs the synchronous listeners, wakes the queues.
 using dispatcher_actor = caf::typed_actor<

@@ -13,7 +13,9 @@
 #include <actors/dispatcher.hpp>
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
+#include <actors/metrics.hpp>
 #include <actors/queue_supervisor.hpp>
+#include <actors/stats_recorder.hpp>
 #include <actors/store_writer.hpp>
 #include <messages/registry.hpp>
 #include <store/audit_log.hpp>
@@ -22,6 +24,7 @@
 #include <store/outbox.hpp>
 #include <store/processed.hpp>
 #include <store/projections.hpp>
+#include <store/stats.hpp>
 #include <store/tenants.hpp>
 #include <store/writer.hpp>
 
@@ -32,6 +35,7 @@ namespace ln = listener_names;
 node_store::~node_store() {
   if (writer)
     writer->stop();
+  stats.reset();
   tenants.reset();
   outbox.reset();
   projections.reset();
@@ -93,6 +97,10 @@ node_store::open(const store::options& opts, bool rebuild_stream_index) {
   if (!tenants)
     return fail(tenants.error());
   out->tenants = std::move(*tenants);
+  auto stats = store::stats_store::open(*out->env);
+  if (!stats)
+    return fail(stats.error());
+  out->stats = std::move(*stats);
   return out;
 }
 
@@ -198,6 +206,7 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
                  : n->provider_endpoint_ ? n->provider_endpoint_
                                          : n->outbox_endpoint_;
   n->deterministic_ = opts.blocking_writer;
+  metrics(); // the families of /metrics, listed before any activity
   auto endpoint = n->endpoint_;
   // Which actor serves which listener names.
   std::vector<std::pair<listener_binding, std::string>> bindings = {
@@ -295,6 +304,14 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
   ad.max_live = std::max<std::size_t>(1, opts.max_live_aggregates);
   ad.live = n->live_aggregates_;
   n->router_ = sys.spawn(switchboard::router, std::move(ad));
+  if (opts.stats_interval.count() > 0 && !n->deterministic_) {
+    stats_recorder_deps rd;
+    rd.writer = s.writer.get();
+    rd.stats = s.stats.get();
+    rd.clock = clock;
+    rd.interval = opts.stats_interval;
+    n->stats_ = sys.spawn(stats_recorder, std::move(rd));
+  }
   lg->info("node started: {} queue(s), {} sync listener(s)", n->queues_.size(),
            n->sync_.size());
   return n;
@@ -337,6 +354,16 @@ void node::stop() {
       if (h)
         self->send_exit(h, caf::exit_reason::user_shutdown);
     };
+    // The last interval's activity, before the writer goes.
+    if (stats_) {
+      self->request(stats_, std::chrono::seconds(5), flush_atom::value)
+          .receive([](ok_atom) {},
+                   [&](caf::error& err) {
+                     lg->warn("stats not recorded at stop: {}", describe(err));
+                   });
+      kill(stats_);
+      self->wait_for(stats_);
+    }
     // The aggregates first, while the dispatcher still answers: a calendar
     // awaiting its dispatch handles nothing else, its exit included.
     kill(router_);

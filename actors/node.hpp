@@ -27,6 +27,7 @@ class audit_log;
 class tenants;
 class projections;
 class message_outbox;
+class stats_store;
 } // namespace switchboard::store
 
 namespace switchboard {
@@ -60,6 +61,8 @@ struct node_options {
   /// Most aggregate and calendar actors alive at once (least recently
   /// used passivated past it).
   std::size_t max_live_aggregates = 10000;
+  /// How often the stats recorder writes the minute buckets (0: never).
+  std::chrono::milliseconds stats_interval{10000};
   /// Most bytes the tagged cache holds (least recently used evicted).
   std::size_t cache_max_bytes = std::size_t{64} << 20;
   /// Extra listener actors, each with the queue whose supervisor runs it.
@@ -78,6 +81,8 @@ struct node_store {
   std::unique_ptr<store::message_outbox> outbox;
   /// Companies (their time zones) and tokens.
   std::unique_ptr<store::tenants> tenants;
+  /// Minute buckets of events, listeners and queues (7 days).
+  std::unique_ptr<store::stats_store> stats;
 
   /// Opens the environment and every module. Errors: the store's.
   /// `rebuild_stream_index` false leaves the event store's in-memory
@@ -149,6 +154,7 @@ private:
   dispatcher_actor dispatcher_;
   cache_actor cache_;
   router_actor router_;
+  stats_recorder_actor stats_;
   endpoint_actor endpoint_;
   endpoint_actor outbox_endpoint_;
   endpoint_actor provider_endpoint_;

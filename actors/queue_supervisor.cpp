@@ -9,6 +9,7 @@
 
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
+#include <actors/metrics.hpp>
 #include <store/event_store.hpp>
 #include <store/job_queue.hpp>
 
@@ -162,6 +163,7 @@ void on_attempt_failed(self_ptr self, const store::job& j, job_request req,
       [self, due](bool) {
         auto& st = self->state;
         ++st.retried;
+        metrics().queue_retries.with({st.deps.queue}).inc();
         auto wait = std::max<timestamp_ms>(0, due - st.deps.clock());
         self->delayed_send(self, std::chrono::milliseconds(wait),
                            wake_atom::value);
@@ -173,6 +175,11 @@ void flush_acks(self_ptr self);
 
 void run_job(self_ptr self, store::job j) {
   auto& st = self->state;
+  auto& m = metrics();
+  m.queue_wait.with({st.deps.queue})
+      .observe(static_cast<double>(
+                   std::max<timestamp_ms>(0, st.deps.clock() - j.due_at))
+               / 1000.0);
   if (store::exceeds_max_attempts(j, st.deps.clock())) {
     // Its lease expired on the last try (the process died or hung): it
     // has had every attempt it may have.
@@ -204,17 +211,28 @@ void run_job(self_ptr self, store::job j) {
                       caf::make_error(caf::sec::request_timeout));
   });
   arm_expiry(self, st.attempts, expire_atom::value);
+  auto started = std::chrono::steady_clock::now();
+  auto ran = [self, started, listener = j.listener](bool ok) {
+    auto& m = metrics();
+    m.queue_runtime.with({self->state.deps.queue}).observe_since(started);
+    m.listener_runs.with({listener, "queued"}).inc();
+    m.listener_duration.with({listener, "queued"}).observe_since(started);
+    if (!ok)
+      m.listener_failures.with({listener, "queued"}).inc();
+  };
   self->request((*st.actors)[b->second], caf::infinite, handle_atom::value, req)
       .then(
-          [self, attempt, id = j.id](ok_atom) {
+          [self, attempt, ran, id = j.id](ok_atom) {
             auto& st = self->state;
+            ran(true);
             if (!st.attempts.settle(attempt))
               return; // timed out already
             st.pending_acks.push_back(id);
             if (st.acks_in_flight < max_ack_commits)
               flush_acks(self);
           },
-          [self, attempt, j, req](caf::error& err) mutable {
+          [self, attempt, ran, j, req](caf::error& err) mutable {
+            ran(false);
             if (self->state.attempts.settle(attempt))
               on_attempt_failed(self, j, std::move(req), err);
           });

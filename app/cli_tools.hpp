@@ -30,6 +30,9 @@ int run_outbox(const std::vector<std::string>& args);
 /// `switchboard analytics COMPANY [--json]`: the company's analytics.
 int run_analytics(const std::vector<std::string>& args);
 
+/// `switchboard top [--interval S] [--once]`: tiles and queues, refreshing.
+int run_top(const std::vector<std::string>& args);
+
 /// `switchboard jobs failed|retry <id>|forget <id>`.
 int run_jobs(const std::vector<std::string>& args);
 

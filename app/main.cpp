@@ -21,6 +21,7 @@ commands:
   check     check the consistency of the store
   outbox    list the messages in the outbox
   analytics show a company's analytics
+  top       tiles and queue table, refreshing (the dashboard in a terminal)
   tenant    add companies and API tokens, list them
   version   print the version
   help      print this text
@@ -56,6 +57,8 @@ int main(int argc, char** argv) {
     return run_outbox(args);
   if (cmd == "analytics")
     return run_analytics(args);
+  if (cmd == "top")
+    return run_top(args);
   if (cmd == "tenant")
     return run_tenant(args);
   if (cmd == "version" || cmd == "--version") {

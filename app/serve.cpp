@@ -110,6 +110,8 @@ int run_serve(const std::vector<std::string>& args) {
       = static_cast<std::size_t>(cfg->get_int("aggregates.max_live"));
   nopts.cache_max_bytes
       = static_cast<std::size_t>(cfg->get_int("cache.max_bytes"));
+  nopts.stats_interval
+      = std::chrono::milliseconds{cfg->get_int("metrics.stats_interval_ms")};
   auto n = node::start(sys, std::move(nopts));
   if (!n) {
     lg->error("cannot start with the store at {}: {}", abs_path.string(),

@@ -15,6 +15,7 @@ packages=(
   libssl-dev
   libjemalloc-dev
   python3 curl tzdata
+  python3-prometheus-client
   wrk nginx
 )
 

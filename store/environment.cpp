@@ -319,4 +319,12 @@ result<void> environment::sync() {
   return {};
 }
 
+std::size_t environment::used_bytes() const noexcept {
+  MDB_envinfo info;
+  MDB_stat st;
+  if (mdb_env_info(env_, &info) != 0 || mdb_env_stat(env_, &st) != 0)
+    return 0;
+  return (info.me_last_pgno + 1) * static_cast<std::size_t>(st.ms_psize);
+}
+
 } // namespace switchboard::store

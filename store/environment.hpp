@@ -227,6 +227,10 @@ public:
     return map_size_.load(std::memory_order_relaxed);
   }
 
+  /// Bytes of the map in use: the pages up to the last one written
+  /// (freed pages inside it count, as LMDB reuses them). 0 on error.
+  std::size_t used_bytes() const noexcept;
+
   /// How many times the map has grown since open.
   std::uint64_t grow_count() const noexcept {
     return grows_.load(std::memory_order_relaxed);

@@ -8,7 +8,44 @@
 #include <future>
 #include <new>
 
+#include <telemetry/metrics.hpp>
+
 namespace switchboard::store {
+
+namespace {
+
+/// The writer's families in /metrics.
+struct writer_metrics {
+  telemetry::counter& commits = telemetry::metrics()
+                                    .counter("switchboard_store_commits_total",
+                                             "Write transactions committed")
+                                    .with();
+  telemetry::histogram& batch
+      = telemetry::metrics()
+            .histogram("switchboard_store_commit_batch_size",
+                       "Operations per committed write transaction", {},
+                       telemetry::size_buckets())
+            .with();
+  telemetry::histogram& commit
+      = telemetry::metrics()
+            .histogram("switchboard_store_commit_duration_seconds",
+                       "From a write transaction's begin to its commit "
+                       "(without the sync)")
+            .with();
+  telemetry::histogram& sync
+      = telemetry::metrics()
+            .histogram("switchboard_store_fsync_duration_seconds",
+                       "One sync of the data file, covering every commit "
+                       "since the last")
+            .with();
+};
+
+writer_metrics& metrics() {
+  static writer_metrics m;
+  return m;
+}
+
+} // namespace
 
 namespace {
 
@@ -27,6 +64,7 @@ void note_max(std::atomic<std::uint64_t>& slot,
 } // namespace
 
 writer::writer(environment& env) : env_(env) {
+  metrics(); // the families of /metrics, listed before any commit
   done_thread_ = std::thread([this] {
     run_completions();
   });
@@ -221,6 +259,9 @@ void writer::run_batch(std::vector<item>& batch) {
     if (poison.code == errc::none) {
       ++commits_;
       note_max(longest_commit_us_, began);
+      metrics().commits.inc();
+      metrics().batch.observe(static_cast<double>(batch.size()));
+      metrics().commit.observe_since(began);
       auto n = static_cast<std::uint64_t>(batch.size());
       if (n > largest_batch_.load(std::memory_order_relaxed))
         largest_batch_ = n;
@@ -286,6 +327,7 @@ void writer::run_completions() {
       auto began = std::chrono::steady_clock::now();
       synced = env_.sync();
       note_max(longest_sync_us_, began);
+      metrics().sync.observe_since(began);
     }
     for (auto& o : ready) {
       for (std::size_t i = 0; i < o.items.size(); ++i) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <system_error>
 
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
@@ -9,6 +10,7 @@
 
 #include <actors/log.hpp>
 #include <app/http/bridge.hpp>
+#include <telemetry/metrics.hpp>
 
 namespace switchboard::app::http {
 
@@ -139,9 +141,55 @@ void request_context::with_actor(
   svc_->bridge->post(std::move(task));
 }
 
+namespace {
+
+struct http_families {
+  telemetry::family<telemetry::counter>& requests
+      = telemetry::metrics().counter(
+          "switchboard_http_requests_total",
+          "HTTP requests answered, by method, route template and status",
+          {"method", "route", "status"});
+  telemetry::family<telemetry::histogram>& duration
+      = telemetry::metrics().histogram(
+          "switchboard_http_request_duration_seconds",
+          "From a request's arrival to its answer, by method and route "
+          "template",
+          {"method", "route"});
+};
+
+http_families& families() {
+  static http_families f;
+  return f;
+}
+
+/// Requests by route template and status, and their duration. A request
+/// that matched no route counts under route "unmatched" (its method as
+/// "-"), so that clients cannot add label values.
+void count_request(const request& req, const std::string* route, int status,
+                   std::chrono::steady_clock::time_point started) {
+  auto& [requests, duration] = families();
+  auto method
+      = route != nullptr ? std::string_view{req.method} : std::string_view{"-"};
+  auto pattern = route != nullptr ? std::string_view{*route}
+                                  : std::string_view{"unmatched"};
+  char code[8];
+  auto [end, ec] = std::to_chars(code, code + sizeof code, status);
+  std::string_view status_text{
+      code, ec == std::errc{} ? static_cast<std::size_t>(end - code) : 0};
+  requests.with({method, pattern, status_text}).inc();
+  duration.with({method, pattern}).observe_since(started);
+}
+
+} // namespace
+
+void register_http_metrics() {
+  families();
+}
+
 void request_context::deliver(response r) {
   if (answered_.exchange(true))
     return;
+  count_request(req_, route_, r.status, started_);
   if (svc_ != nullptr && svc_->access_log_sample > 0
       && svc_->access_count.fetch_add(1, std::memory_order_relaxed)
                  % svc_->access_log_sample

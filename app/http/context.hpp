@@ -79,6 +79,10 @@ struct services {
   http::broadcaster* broadcasting = nullptr;
 };
 
+/// Registers the HTTP families of /metrics, so that a scrape lists them
+/// before the first request.
+void register_http_metrics();
+
 /// Field name → problem, for 422 answers ("missing", "wrong_type", ...).
 using field_errors = std::map<std::string, std::string>;
 

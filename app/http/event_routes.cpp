@@ -94,22 +94,6 @@ void get_stream(const context_ptr& ctx) {
   ctx->respond(200, to_cloudevents_batch(*events), std::move(headers));
 }
 
-/// Reads a timestamp query parameter (RFC 3339 or epoch milliseconds).
-timestamp_ms query_time(const request_context& ctx, std::string_view name,
-                        timestamp_ms fallback, field_errors& errs) {
-  auto text = ctx.query(name);
-  if (text.empty())
-    return fallback;
-  if (auto t = parse_rfc3339(text))
-    return *t;
-  std::int64_t ms = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
-  if (ec == std::errc{} && p == text.data() + text.size())
-    return ms;
-  errs[std::string{name}] = "invalid: expects an RFC 3339 time";
-  return fallback;
-}
-
 void list_events(const context_ptr& ctx) {
   field_errors errs;
   auto limit = ctx->query_uint("limit", 100, 1, 1000, errs);
@@ -628,6 +612,22 @@ void list_audit(const context_ptr& ctx) {
 }
 
 } // namespace
+
+/// Reads a timestamp query parameter (RFC 3339 or epoch milliseconds).
+timestamp_ms query_time(const request_context& ctx, std::string_view name,
+                        timestamp_ms fallback, field_errors& errs) {
+  auto text = ctx.query(name);
+  if (text.empty())
+    return fallback;
+  if (auto t = parse_rfc3339(text))
+    return *t;
+  std::int64_t ms = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+  if (ec == std::errc{} && p == text.data() + text.size())
+    return ms;
+  errs[std::string{name}] = "invalid: expects an RFC 3339 time";
+  return fallback;
+}
 
 void add_event_routes(router& r) {
   r.add("GET", "/api/audit", access::company, list_audit,

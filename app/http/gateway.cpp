@@ -73,6 +73,8 @@ gateway_options gateway_options_from(const config& cfg) {
   o.limits_per_company = cfg.get_string("limits.per_company");
   o.ready_commit_stall
       = std::chrono::milliseconds{cfg.get_int("http.ready_commit_stall_ms")};
+  o.metrics_host = cfg.get_string("metrics.host");
+  o.metrics_port = static_cast<std::uint16_t>(cfg.get_int("metrics.port"));
   if (auto b = broadcast_options_from(cfg))
     o.broadcasting = std::move(*b);
   else
@@ -155,6 +157,7 @@ gateway::start(caf::actor_system& sys, switchboard::node& n,
     return make_unexpected(opts.broadcasting_error);
   std::unique_ptr<gateway> g{new gateway};
   add_routes(g->router_);
+  register_http_metrics();
   auto t = store::tenants::open(*n.store().env);
   if (!t)
     return make_unexpected("opening tenants: " + store::to_string(t.error()));
@@ -198,6 +201,32 @@ gateway::start(caf::actor_system& sys, switchboard::node& n,
     return make_unexpected(srv.error());
   }
   g->server_ = std::move(*srv);
+  if (opts.metrics_port != 0) {
+    // Its own listener, one thread, one route, no token: for a scraper on
+    // a private network; bind it where only that network reaches.
+    g->metrics_router_.add("GET", "/metrics", access::open, respond_metrics,
+                           "Prometheus metrics, text format 0.0.4");
+    server_options mo;
+    mo.host = opts.metrics_host;
+    mo.port = opts.metrics_port;
+    mo.threads = 1;
+    mo.max_connections = 64;
+    mo.body_limit = 4096;
+    mo.drain_timeout = std::chrono::milliseconds{1000};
+    auto ms
+        = server::start(mo,
+                        [self](const context_ptr& ctx) {
+                          dispatch(self->metrics_router_, self->services_, ctx);
+                        },
+                        {}, {});
+    if (!ms) {
+      g->server_->stop();
+      g->bridge_->stop();
+      return make_unexpected("metrics listener: " + ms.error());
+    }
+    g->metrics_server_ = std::move(*ms);
+    lg->info("metrics listening on {}:{}", mo.host, g->metrics_server_->port());
+  }
   if (g->broadcaster_) {
     g->node_ = &n;
     n.commits().set([b = g->broadcaster_.get()](const auto& events) {
@@ -217,6 +246,10 @@ gateway::~gateway() {
   stop();
 }
 
+std::uint16_t gateway::metrics_port() const noexcept {
+  return metrics_server_ ? metrics_server_->port() : 0;
+}
+
 std::uint16_t gateway::port() const noexcept {
   return server_ ? server_->port() : 0;
 }
@@ -228,6 +261,8 @@ void gateway::stop() {
   }
   if (broadcaster_)
     broadcaster_->stop();
+  if (metrics_server_)
+    metrics_server_->stop();
   if (server_)
     server_->stop();
   if (broadcaster_)

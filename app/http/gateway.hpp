@@ -44,6 +44,10 @@ struct gateway_options {
   broadcast_options broadcasting; ///< Off unless app_id is set.
   /// Set when [broadcasting] is inconsistent: start refuses with it.
   std::string broadcasting_error;
+  /// [metrics]: a port of its own where GET /metrics needs no token
+  /// (0: none; /metrics is then served on the main port to admin tokens).
+  std::string metrics_host = "127.0.0.1";
+  std::uint16_t metrics_port = 0;
 };
 
 /// Reads [http] and [broadcasting] of the configuration.
@@ -60,6 +64,9 @@ public:
   start(caf::actor_system& sys, switchboard::node& n, gateway_options opts);
 
   ~gateway();
+
+  /// The port of the metrics listener (0 when there is none).
+  std::uint16_t metrics_port() const noexcept;
 
   /// The port the server listens on.
   std::uint16_t port() const noexcept;
@@ -89,6 +96,9 @@ private:
   /// hold.
   std::unique_ptr<broadcaster> broadcaster_;
   std::unique_ptr<server> server_;
+  /// GET /metrics without a token, when metrics.port is set.
+  router metrics_router_;
+  std::unique_ptr<server> metrics_server_;
   switchboard::node* node_ = nullptr;
 };
 

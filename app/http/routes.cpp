@@ -9,6 +9,7 @@ void add_routes(router& r) {
   add_aggregate_routes(r);
   add_webhook_routes(r);
   add_broadcast_routes(r);
+  add_metrics_routes(r);
 }
 
 } // namespace switchboard::app::http

@@ -27,6 +27,20 @@ void add_aggregate_routes(router& r);
 /// (/apps/{app_id}/...).
 void add_broadcast_routes(router& r);
 
+/// GET /metrics (admin), the Prometheus exposition.
+void add_metrics_routes(router& r);
+
+/// The Prometheus text exposition of the process (metrics_routes.cpp).
+std::string render_metrics(const services& svc);
+
+/// Reads a timestamp query parameter (RFC 3339 or epoch milliseconds);
+/// a bad one is noted in `errs` and `fallback` returned.
+timestamp_ms query_time(const request_context& ctx, std::string_view name,
+                        timestamp_ms fallback, field_errors& errs);
+
+/// Answers a request with render_metrics (text/plain; version=0.0.4).
+void respond_metrics(const context_ptr& ctx);
+
 /// Webhooks: POST /webhooks/calls/{company_id}, /webhooks/calcom/{company_id}.
 void add_webhook_routes(router& r);
 

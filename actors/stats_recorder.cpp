@@ -1,0 +1,162 @@
+#include "actors/stats_recorder.hpp"
+
+#include <caf/send.hpp>
+
+#include <actors/errors.hpp>
+#include <actors/log.hpp>
+#include <actors/metrics.hpp>
+
+namespace switchboard {
+
+namespace {
+
+using self_ptr = stats_recorder_actor::stateful_pointer<stats_recorder_state>;
+
+void add_histogram(series_totals& t, const telemetry::histogram& h) {
+  auto n = h.bounds().size() + 1;
+  if (t.buckets.size() < n)
+    t.buckets.resize(n);
+  for (std::size_t i = 0; i < n; ++i)
+    t.buckets[i] += h.bucket(i);
+  t.sum += h.sum();
+}
+
+/// Records one interval: the difference from the last reading, committed
+/// in the background lane with the pruning.
+void record(self_ptr self, std::uint64_t token) {
+  auto& st = self->state;
+  auto now = st.deps.clock();
+  auto reading = read_stats();
+  // The interval's activity counts in the minute it began in.
+  auto buckets = stats_delta(st.last, reading, st.last_minute);
+  st.last = std::move(reading);
+  st.last_minute = static_cast<std::uint64_t>(now / 60000);
+  auto keep_from
+      = st.last_minute
+        - static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::minutes>(st.deps.retention)
+                .count());
+  auto* stats = st.deps.stats;
+  auto op = [stats, buckets = std::move(buckets),
+             keep_from](store::write_txn& txn) -> store::result<void> {
+    if (auto ok = stats->add_in(txn, buckets); !ok)
+      return ok;
+    if (auto pruned = stats->prune_in(txn, keep_from); !pruned)
+      return make_unexpected(pruned.error());
+    return {};
+  };
+  auto handle = caf::actor_cast<stats_recorder_actor>(self);
+  st.deps.writer->submit(
+      std::move(op),
+      [handle, token](const store::result<void>& r) {
+        caf::error err;
+        if (!r)
+          err = make_runtime_error(runtime_errc::storage,
+                                   store::to_string(r.error()));
+        caf::anon_send(handle, done_atom::value, token, std::move(err));
+      },
+      store::isolation::validated, store::lane::background);
+}
+
+} // namespace
+
+stats_reading read_stats() {
+  auto& m = metrics();
+  stats_reading out;
+  m.appended.each([&](const auto& labels, const telemetry::counter& c) {
+    out[{store::stats_kind::event, labels[0]}].count += c.value();
+  });
+  m.listener_runs.each([&](const auto& labels, const telemetry::counter& c) {
+    out[{store::stats_kind::listener, labels[0]}].count += c.value();
+  });
+  m.listener_failures.each(
+      [&](const auto& labels, const telemetry::counter& c) {
+        out[{store::stats_kind::listener, labels[0]}].failures += c.value();
+      });
+  m.listener_duration.each(
+      [&](const auto& labels, const telemetry::histogram& h) {
+        add_histogram(out[{store::stats_kind::listener, labels[0]}], h);
+      });
+  m.queue_wait.each([&](const auto& labels, const telemetry::histogram& h) {
+    auto& t = out[{store::stats_kind::queue_wait, labels[0]}];
+    t.count += h.count();
+    add_histogram(t, h);
+  });
+  m.queue_runtime.each([&](const auto& labels, const telemetry::histogram& h) {
+    auto& t = out[{store::stats_kind::queue_runtime, labels[0]}];
+    t.count += h.count();
+    add_histogram(t, h);
+  });
+  m.queue_retries.each([&](const auto& labels, const telemetry::counter& c) {
+    out[{store::stats_kind::queue_runtime, labels[0]}].failures += c.value();
+  });
+  return out;
+}
+
+std::vector<store::minute_bucket> stats_delta(const stats_reading& before,
+                                              const stats_reading& after,
+                                              std::uint64_t minute) {
+  std::vector<store::minute_bucket> out;
+  for (const auto& [key, now] : after) {
+    series_totals then;
+    if (auto i = before.find(key); i != before.end())
+      then = i->second;
+    if (now.count <= then.count && now.failures <= then.failures)
+      continue;
+    store::minute_bucket b;
+    b.minute = minute;
+    b.kind = key.first;
+    b.name = key.second;
+    b.count = now.count - std::min(now.count, then.count);
+    b.failures = now.failures - std::min(now.failures, then.failures);
+    b.sum = std::max(0.0, now.sum - then.sum);
+    b.buckets.resize(now.buckets.size());
+    for (std::size_t i = 0; i < now.buckets.size(); ++i) {
+      auto was = i < then.buckets.size() ? then.buckets[i] : 0;
+      b.buckets[i] = now.buckets[i] - std::min(now.buckets[i], was);
+    }
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+stats_recorder_actor::behavior_type stats_recorder(
+    stats_recorder_actor::stateful_pointer<stats_recorder_state> self,
+    stats_recorder_deps deps) {
+  auto& st = self->state;
+  st.deps = std::move(deps);
+  st.log = log::get("stats");
+  // What this process counted before the recorder started (nothing, in
+  // the daemon) counts in the first interval.
+  st.last_minute = static_cast<std::uint64_t>(st.deps.clock() / 60000);
+  self->delayed_send(self, st.deps.interval, tick_atom::value);
+  return {
+      [self](tick_atom) {
+        record(self, 0);
+        self->delayed_send(self, self->state.deps.interval, tick_atom::value);
+      },
+      [self](flush_atom) -> caf::result<ok_atom> {
+        auto& st = self->state;
+        auto token = st.next_token++;
+        auto rp = self->make_response_promise<ok_atom>();
+        st.waiting.emplace(token, rp);
+        record(self, token);
+        return rp;
+      },
+      [self](done_atom, std::uint64_t token, caf::error& err) {
+        auto& st = self->state;
+        if (err)
+          st.log->warn("recording stats: {}", describe(err));
+        auto i = st.waiting.find(token);
+        if (i == st.waiting.end())
+          return;
+        if (err)
+          i->second.deliver(std::move(err));
+        else
+          i->second.deliver(ok_atom::value);
+        st.waiting.erase(i);
+      },
+  };
+}
+
+} // namespace switchboard

@@ -1,0 +1,303 @@
+// GET /metrics against the real daemon, parsed by Prometheus' own text
+// parser (tests/app/scripts/check_metrics.py, python3-prometheus-client).
+
+#include <fstream>
+#include <regex>
+#include <string>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include "tests/app/daemon_fixture.hpp"
+#include "tests/support/times.hpp"
+
+using namespace std::chrono_literals;
+using switchboard::test::child_process;
+using switchboard::test::daemon_fixture;
+using switchboard::test::http_client;
+using switchboard::test::http_reply;
+namespace json = boost::json;
+
+namespace {
+
+/// Every family a scrape must have after a booking.
+const std::vector<std::string> families{
+    "switchboard_events_appended",
+    "switchboard_dispatch_duration_seconds",
+    "switchboard_listener_runs",
+    "switchboard_listener_failures",
+    "switchboard_listener_duration_seconds",
+    "switchboard_queue_jobs",
+    "switchboard_queue_wait_seconds",
+    "switchboard_queue_job_runtime_seconds",
+    "switchboard_queue_retries",
+    "switchboard_http_requests",
+    "switchboard_http_request_duration_seconds",
+    "switchboard_store_commits",
+    "switchboard_store_commit_batch_size",
+    "switchboard_store_commit_duration_seconds",
+    "switchboard_store_fsync_duration_seconds",
+    "switchboard_store_map_size_bytes",
+    "switchboard_store_used_bytes",
+    "switchboard_websocket_connections",
+    "switchboard_websocket_messages_sent",
+};
+
+/// Runs the parser on scrapes saved in `dir`; returns its exit code and
+/// prints what it said.
+int check(const std::string& dir, const std::vector<std::string>& texts) {
+  std::vector<std::string> args{std::string{SWITCHBOARD_SOURCE_DIR}
+                                + "/tests/app/scripts/check_metrics.py"};
+  args.insert(args.begin(), "/usr/bin/python3");
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    auto path = dir + "/scrape" + std::to_string(i) + ".txt";
+    std::ofstream{path} << texts[i];
+    args.push_back(path);
+  }
+  for (const auto& f : families) {
+    args.push_back("--family");
+    args.push_back(f);
+  }
+  child_process py(args);
+  std::string line;
+  while (py.read_line(line, 30s))
+    BOOST_TEST_MESSAGE("check_metrics: " << line);
+  return py.wait(30s);
+}
+
+/// The value of the sample `name{labels}` as written ("" when absent).
+std::string sample(const std::string& text, const std::string& series) {
+  auto at = text.find("\n" + series + " ");
+  if (at == std::string::npos)
+    return {};
+  auto from = at + series.size() + 2;
+  return text.substr(from, text.find('\n', from) - from);
+}
+
+double value_of(const std::string& text, const std::string& series) {
+  auto v = sample(text, series);
+  return v.empty() ? -1 : std::stod(v);
+}
+
+struct metrics_fixture : daemon_fixture {
+  using daemon_fixture::daemon_fixture;
+
+  void seed(http_client& c) {
+    auto ok = [&](const http_reply& r) {
+      BOOST_TEST_INFO(r.body);
+      BOOST_REQUIRE(r.status == 201);
+    };
+    ok(c.request("POST", "/api/customers",
+                 R"({"id":"cu1","name":"Ada","phone":"+4930123",
+                     "email":"ada@example.com"})",
+                 acme));
+    ok(c.request("POST", "/api/services",
+                 R"({"id":"s1","name":"Cut","price_cents":4500,
+                     "duration_minutes":30})",
+                 acme));
+    ok(c.request("POST", "/api/staff", R"({"id":"st1","name":"Bo"})", acme));
+  }
+
+  http_reply book(http_client& c, const std::string& id, int hour) {
+    json::object b{{"id", id},
+                   {"customer_id", "cu1"},
+                   {"service_id", "s1"},
+                   {"staff_id", "st1"},
+                   {"start_time", switchboard::test::utc_at(3, hour)}};
+    return c.request("POST", "/api/appointments", json::serialize(b), acme);
+  }
+
+  std::string scrape(http_client& c) {
+    auto r = c.request("GET", "/metrics", "", admin);
+    BOOST_TEST_INFO(r.body);
+    BOOST_REQUIRE(r.status == 200);
+    BOOST_TEST(r.headers["content-type"]
+               == "text/plain; version=0.0.4; charset=utf-8");
+    return r.body;
+  }
+
+  /// Waits until the queues have run at least `runs` queued listener jobs.
+  void await_queued_runs(http_client& c, double runs) {
+    for (int i = 0; i < 200; ++i) {
+      auto text = scrape(c);
+      double total = 0;
+      std::regex re{
+          R"(\nswitchboard_listener_runs_total\{[^}]*kind="queued"\} ([0-9]+))"};
+      for (std::sregex_iterator it{text.begin(), text.end(), re}, end;
+           it != end; ++it)
+        total += std::stod((*it)[1]);
+      if (total >= runs)
+        return;
+      std::this_thread::sleep_for(50ms);
+    }
+    BOOST_FAIL("no queued listener ran");
+  }
+};
+
+std::uint16_t free_port() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor a{
+      io, {boost::asio::ip::make_address("127.0.0.1"), 0}};
+  return a.local_endpoint().port();
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(metrics)
+
+BOOST_FIXTURE_TEST_CASE(a_booking_shows_in_every_family, metrics_fixture) {
+  http_client c{port};
+  seed(c);
+  BOOST_REQUIRE(book(c, "a1", 9).status == 201);
+  await_queued_runs(c, 1);
+  auto first = scrape(c);
+  BOOST_REQUIRE(book(c, "a2", 10).status == 201);
+  // A request that matches no route: its path must not become a label.
+  BOOST_TEST(c.request("GET", "/nosuch-route", "", acme).status == 404);
+  await_queued_runs(c, 2);
+  auto second = scrape(c);
+  BOOST_TEST(check(dir.path(), {first, second}) == 0);
+
+  BOOST_TEST(
+      value_of(
+          second,
+          R"(switchboard_events_appended_total{type="appointment.created"})")
+      == 2);
+  BOOST_TEST(
+      value_of(
+          second,
+          R"(switchboard_http_requests_total{method="POST",route="/api/appointments",status="201"})")
+      == 2);
+  BOOST_TEST(
+      value_of(
+          second,
+          R"(switchboard_http_requests_total{method="-",route="unmatched",status="404"})")
+      >= 1);
+  BOOST_TEST(second.find("nosuch-route") == std::string::npos);
+  BOOST_TEST(value_of(second, "switchboard_store_commits_total") > 0);
+  BOOST_TEST(
+      value_of(
+          second,
+          R"(switchboard_listener_runs_total{listener="cache_invalidator",kind="sync"})")
+      >= 2);
+  BOOST_TEST(value_of(second, "switchboard_store_map_size_bytes") > 0);
+  BOOST_TEST(value_of(second, "switchboard_store_used_bytes") > 0);
+  BOOST_TEST(value_of(second, "switchboard_store_used_bytes")
+             <= value_of(second, "switchboard_store_map_size_bytes"));
+  // The failing and the timing families carry their samples, too.
+  BOOST_TEST(second.find("switchboard_queue_wait_seconds_bucket{queue=")
+             != std::string::npos);
+  BOOST_TEST(second.find(R"(switchboard_queue_jobs{queue=)")
+             != std::string::npos);
+}
+
+BOOST_FIXTURE_TEST_CASE(only_admins_read_metrics_on_the_main_port,
+                        metrics_fixture) {
+  http_client c{port};
+  BOOST_TEST(c.request("GET", "/metrics", "", "").status == 401);
+  BOOST_TEST(c.request("GET", "/metrics", "", acme).status == 403);
+  BOOST_TEST(c.request("GET", "/metrics", "", admin).status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(a_metrics_port_of_its_own_needs_no_token) {
+  auto mport = free_port();
+  daemon_fixture d{{"metrics.port=" + std::to_string(mport)}};
+  http_client m{mport};
+  auto r = m.request("GET", "/metrics", "", "");
+  BOOST_TEST_INFO(r.body);
+  BOOST_REQUIRE(r.status == 200);
+  BOOST_TEST(r.body.find("# TYPE switchboard_http_requests_total counter")
+             != std::string::npos);
+  // Only /metrics is there: nothing of the API.
+  BOOST_TEST(m.request("GET", "/api/customers/cu1", "", d.admin).status == 404);
+  // The main port still needs an admin token.
+  http_client c{d.port};
+  BOOST_TEST(c.request("GET", "/metrics", "", "").status == 401);
+}
+
+namespace {
+
+/// The total count of series `kind`/`name` in GET /api/admin/stats, or -1.
+double stats_total(http_client& c, const std::string& admin,
+                   const std::string& kind, const std::string& name) {
+  auto r = c.request("GET", "/api/admin/stats?step=60", "", admin);
+  BOOST_TEST_INFO(r.body);
+  BOOST_REQUIRE(r.status == 200);
+  auto body = r.json();
+  for (const auto& s : body.at("series").as_array()) {
+    const auto& o = s.as_object();
+    if (o.at("kind").as_string() == kind && o.at("name").as_string() == name)
+      return static_cast<double>(o.at("total").at("count").to_number<double>());
+  }
+  return -1;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(stats_survive_a_restart) {
+  metrics_fixture d{{"metrics.stats_interval_ms=100"}};
+  {
+    http_client c{d.port};
+    d.seed(c);
+    BOOST_REQUIRE(d.book(c, "a1", 9).status == 201);
+    BOOST_REQUIRE(d.book(c, "a2", 10).status == 201);
+    d.await_queued_runs(c, 2);
+    double seen = -1;
+    for (int i = 0; i < 200 && seen < 2; ++i) {
+      seen = stats_total(c, d.admin, "event", "appointment.created");
+      std::this_thread::sleep_for(50ms);
+    }
+    BOOST_REQUIRE(seen == 2);
+    auto r = c.request("GET", "/api/admin/stats", "", d.admin);
+    BOOST_TEST_INFO(r.body);
+    // A listener's series carries its timing.
+    BOOST_TEST(r.body.find("\"p99_ms\"") != std::string::npos);
+    BOOST_TEST(c.request("GET", "/api/admin/stats", "", d.acme).status == 403);
+    auto bad = c.request("GET", "/api/admin/stats?step=90", "", d.admin);
+    BOOST_TEST(bad.status == 422);
+    BOOST_TEST(bad.body.find("step") != std::string::npos);
+    bad = c.request(
+        "GET",
+        "/api/admin/stats?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z",
+        "", d.admin);
+    BOOST_TEST(bad.status == 422);
+    BOOST_TEST(bad.body.find("from") != std::string::npos);
+  }
+  d.proc->signal(SIGTERM);
+  BOOST_REQUIRE(d.proc->wait(30s) == 0);
+  auto args = d.base_args();
+  args.insert(args.begin(), {SWITCHBOARD_BINARY, "serve"});
+  args.insert(args.end(), {"--set", "http.port=0"});
+  child_process again(args);
+  auto line = again.wait_for("http listening on", 30s);
+  BOOST_TEST_INFO(again.output());
+  BOOST_REQUIRE(!line.empty());
+  auto colon = line.find(':', line.find("http listening on"));
+  http_client c{static_cast<std::uint16_t>(std::stoi(line.substr(colon + 1)))};
+  BOOST_TEST(stats_total(c, d.admin, "event", "appointment.created") == 2);
+  BOOST_TEST(stats_total(c, d.admin, "event", "customer.created") == 1);
+  // `switchboard top` reads the same buckets beside the running daemon.
+  std::vector<std::string> top{SWITCHBOARD_BINARY, "top", "--once"};
+  auto base = d.base_args();
+  top.insert(top.end(), base.begin(), base.end());
+  child_process cli(top);
+  std::string text, l;
+  while (cli.read_line(l, 10s))
+    text += l + "\n";
+  BOOST_TEST_INFO(text);
+  BOOST_TEST(cli.wait(10s) == 0);
+  BOOST_TEST(text.find("jobs past hour") != std::string::npos);
+  BOOST_TEST(text.find("notifications") != std::string::npos);
+  std::regex hour{R"(jobs past hour +([0-9]+))"};
+  std::smatch m;
+  BOOST_REQUIRE(std::regex_search(text, m, hour));
+  BOOST_TEST(std::stoi(m[1]) >= 2);
+  again.signal(SIGTERM);
+  BOOST_TEST(again.wait(30s) == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
