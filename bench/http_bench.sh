@@ -21,12 +21,16 @@
 #              and nginx alternate --rounds times (3; 1 with --quick), and
 #              each figure is the median of its rounds (this VM's speed
 #              drifts by more than 15 % from one minute to the next).
+#   6. metrics: GET /metrics (admin) timed after the fill, the median of
+#              5 (`metrics_ms`, the scrape's cost at that many bookings).
+#              With --scrape, a scraper also reads /metrics once a second
+#              during every run, to show what scraping costs the requests.
 #   5. rss:    the daemon's VmRSS after --bookings bookings in all (more
 #              bookings are made until that many got a 201).
 #
 # Usage: bench/http_bench.sh [--quick] [--seconds S] [--bookings N]
 #          [--staff N] [--connections C] [--book-connections C] [--rounds R]
-#          [--binary PATH | PATH]
+#          [--scrape] [--binary PATH | PATH]
 # Needs wrk and nginx (scripts/setup.sh installs them) and a built daemon
 # (default build/app/switchboard). Installs and builds nothing. The last
 # line is "RESULT http_bench ...". Timing never fails the run; a daemon
@@ -47,6 +51,7 @@ paced_conns=150
 threads=2
 bin="$root/build/app/switchboard"
 quick=0
+scrape=0
 
 usage() {
   sed -n '/^# Usage/,/^# line/p' "$0" | sed 's/^# \{0,1\}//'
@@ -71,6 +76,7 @@ while [ $# -gt 0 ]; do
   --connections) conns=$2 && shift ;;
   --book-connections) book_conns=$2 && shift ;;
   --rounds) rounds=$2 && shift ;;
+  --scrape) scrape=1 ;;
   --binary) bin=$2 && shift ;;
   -h | --help) usage && exit 0 ;;
   -*) echo "http_bench: unknown option $1" >&2 && usage >&2 && exit 2 ;;
@@ -95,8 +101,12 @@ bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
 tmp=$(mktemp -d /tmp/http_bench.XXXXXX)
 daemon_pid=""
 nginx_pid=""
+scraper_pid=""
 cleanup() {
   local rc=$?
+  if [ -n "$scraper_pid" ]; then
+    kill "$scraper_pid" 2>/dev/null || true
+  fi
   if [ -n "$nginx_pid" ] && kill -0 "$nginx_pid" 2>/dev/null; then
     kill -QUIT "$nginx_pid" 2>/dev/null || true
     for _ in $(seq 50); do
@@ -181,6 +191,16 @@ done
 base=$((($(date +%s) / 86400 + 2) * 86400))
 probe_time=$(date -u -d "@$((base - 3600))" +%Y-%m-%dT%H:%M:%SZ)
 post /api/appointments "{\"id\":\"probe\",\"customer_id\":\"cu1\",\"service_id\":\"sv1\",\"staff_id\":\"st0\",\"start_time\":\"$probe_time\"}"
+
+# A Prometheus-like scraper: /metrics once a second for the whole run.
+if [ "$scrape" = 1 ]; then
+  (while sleep 1; do
+    curl -sS -o /dev/null "$url/metrics" -H "Authorization: Bearer $admin" \
+      || true
+  done) &
+  scraper_pid=$!
+  echo "http_bench: scraping /metrics once a second during the runs"
+fi
 
 # --- helpers ----------------------------------------------------------------
 export HTTP_BENCH_DIR="$here/http_bench" HTTP_BENCH_THREADS=$threads
@@ -405,6 +425,13 @@ echo "rss: ${rss_start} MB after setup, ${rss} MB after $booked bookings" \
     /proc/"$daemon_pid"/status) MB heap, $(awk '/^RssFile:/ { printf "%.0f", $2 / 1024 }' \
     /proc/"$daemon_pid"/status) MB of LMDB's map and the binary's pages)"
 
+# --- 6. the cost of a scrape at this many bookings ---------------------------
+metrics_ms=$(for _ in 1 2 3 4 5; do
+  curl -sS -o /dev/null -w '%{time_total}\n' "$url/metrics" \
+    -H "Authorization: Bearer $admin"
+done | sort -n | awk 'NR == 3 { printf "%.2f", $1 * 1000 }')
+echo "metrics: GET /metrics in ${metrics_ms} ms (median of 5) after $booked bookings"
+
 book_rps=$(field rps "$tmp/book.out")
 book_p99=$(awk -v u="$(field p99_us "$tmp/paced.out")" \
   'BEGIN { printf "%.2f", u / 1000 }')
@@ -416,4 +443,5 @@ echo "booking at c=$book_conns (c=$conns: $(field rps "$tmp/book64.out") req/s);
   "$(awk -v a="$get_rps" -v b="$nginx_rps" 'BEGIN { printf "%.0f", 100 * a / b }')%" \
   "of nginx; rss after N=$booked bookings"
 echo "RESULT http_bench book_rps=$book_rps book_p99_ms=$book_p99" \
-  "get_rps=$get_rps nginx_rps=$nginx_rps rss_mb=$rss"
+  "get_rps=$get_rps nginx_rps=$nginx_rps rss_mb=$rss" \
+  "metrics_ms=$metrics_ms scrape=$scrape"
