@@ -379,6 +379,22 @@ void append_event(const context_ptr& ctx) {
                   + ": the id is taken");
     return;
   }
+  // An event id already stored: a retry of that event, or taken by
+  // another (whose stream and company are not told).
+  if (auto seq = es.find_event(env.id); seq) {
+    auto prior = es.read_event(*seq);
+    if (!prior) {
+      ctx->fail_store(prior.error());
+      return;
+    }
+    if (prior->company_id != env.company_id
+        || prior->aggregate_type != env.aggregate_type
+        || prior->aggregate_id != env.aggregate_id) {
+      ctx->fail(409, "conflict", "event id " + env.id + " is taken",
+                {{"id", "taken: another event has this id"}});
+      return;
+    }
+  }
   dispatch_request req;
   req.expect = expect;
   req.expected_version = expected_version;
