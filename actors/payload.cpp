@@ -33,6 +33,26 @@ std::size_t max_length(const char* name) {
   return 1000;
 }
 
+/// Fields whose text may span lines (line breaks and tabs allowed).
+bool is_text_field(const char* name) {
+  for (const char* f : {"notes", "reason", "transcript", "summary"})
+    if (std::strcmp(name, f) == 0)
+      return true;
+  return false;
+}
+
+/// True when `text` holds a control character (C0 or DEL; line breaks
+/// and tabs only where `text_field`).
+bool has_control(std::string_view text, bool text_field) {
+  for (unsigned char c : text) {
+    if (text_field && (c == '\n' || c == '\r' || c == '\t'))
+      continue;
+    if (c < 0x20 || c == 0x7f)
+      return true;
+  }
+  return false;
+}
+
 /// Most items of a list field.
 constexpr std::size_t max_items = 1000;
 
@@ -79,6 +99,9 @@ std::optional<std::string> payload_reader::str(const char* name,
     }
   } else if (auto n = max_length(name); text.size() > n) {
     problems_[name] = "must have at most " + std::to_string(n) + " bytes";
+    return std::nullopt;
+  } else if (has_control(text, is_text_field(name))) {
+    problems_[name] = "invalid: must not contain control characters";
     return std::nullopt;
   }
   return std::string{text};

@@ -42,4 +42,9 @@ int run_replay(const std::vector<std::string>& args);
 /// `switchboard check`: store consistency; exit 1 on problems.
 int run_check(const std::vector<std::string>& args);
 
+/// `switchboard import FILE [--format F] [--company ID]`: loads history,
+/// all of it or nothing; refuses a store a daemon holds. Exit 1 on a bad
+/// record (named by line and field), 2 on bad usage.
+int run_import(const std::vector<std::string>& args);
+
 } // namespace switchboard::app

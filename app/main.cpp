@@ -19,6 +19,7 @@ commands:
   jobs      list failed jobs, retry or forget one
   replay    rebuild a projection from the event log (analytics)
   check     check the consistency of the store
+  import    load history from CloudEvents or Laravel event_store files
   outbox    list the messages in the outbox
   analytics show a company's analytics
   top       tiles and queue table, refreshing (the dashboard in a terminal)
@@ -53,6 +54,8 @@ int main(int argc, char** argv) {
     return run_replay(args);
   if (cmd == "check")
     return run_check(args);
+  if (cmd == "import")
+    return run_import(args);
   if (cmd == "outbox")
     return run_outbox(args);
   if (cmd == "analytics")

@@ -48,6 +48,29 @@ const event_type_info* find_event_type(std::string_view wire_name) noexcept {
   return i != table.end() ? &*i : nullptr;
 }
 
+const event_type_info* find_event_type_by_class(std::string_view php_class) {
+  auto slash = php_class.find_last_of('\\');
+  if (slash != std::string_view::npos)
+    php_class.remove_prefix(slash + 1);
+  std::string snake;
+  for (char c : php_class) {
+    if (c >= 'A' && c <= 'Z') {
+      if (!snake.empty())
+        snake += '_';
+      snake += static_cast<char>(c - 'A' + 'a');
+    } else {
+      snake += c;
+    }
+  }
+  if (snake.empty())
+    return nullptr;
+  const auto& table = all_event_types();
+  auto i = std::find_if(table.begin(), table.end(), [&](const auto& info) {
+    return info.cpp_name == snake;
+  });
+  return i != table.end() ? &*i : nullptr;
+}
+
 std::string broadcast_channel(const event_type_info& info,
                               std::string_view company_id) {
   if (info.broadcast_as.empty() || info.channel_prefix.empty())

@@ -97,6 +97,12 @@ struct event_type_info {
 /// Returns the event type with this wire name, or nullptr.
 const event_type_info* find_event_type(std::string_view wire_name) noexcept;
 
+/// Returns the event type of a PHP event class of the seed (Laravel's
+/// `get_class($event)`, e.g. "App\Events\AppointmentCreated" or just
+/// "AppointmentCreated"), by its short name in snake case
+/// ("appointment_created"), or nullptr.
+const event_type_info* find_event_type_by_class(std::string_view php_class);
+
 /// Returns every event type, in registry order.
 const std::vector<event_type_info>& all_event_types() noexcept;
 

@@ -15,6 +15,7 @@
 #include <actors/errors.hpp>
 #include <actors/interfaces.hpp>
 #include <actors/node.hpp>
+#include <app/event_checks.hpp>
 #include <app/http/bridge.hpp>
 #include <app/http/routes.hpp>
 #include <messages/cloudevents.hpp>
@@ -216,148 +217,6 @@ std::string command_route(std::string_view type) {
   return {};
 }
 
-/// The member at dotted `path` of `o` ("a.b"), or nullptr.
-const json::value* member_at(const json::object& o, std::string_view path) {
-  const json::object* cur = &o;
-  for (;;) {
-    auto dot = path.find('.');
-    const auto* v = cur->if_contains(path.substr(0, dot));
-    if (v == nullptr || dot == std::string_view::npos)
-      return v;
-    cur = v->if_object();
-    if (cur == nullptr)
-      return nullptr;
-    path.remove_prefix(dot + 1);
-  }
-}
-
-/// An id an event's payload names: where (dotted path under data), and
-/// the aggregate type it names.
-struct reference {
-  std::string_view path;
-  std::string_view type;
-};
-
-/// The ids of other aggregates each event type names.
-const std::vector<reference>& references_of(std::string_view type) {
-  static const std::vector<reference> none;
-  static const std::vector<reference> appt{
-      {"appointment.customer_id", "customer"},
-      {"appointment.staff_id", "staff"},
-      {"appointment.service_id", "service"}};
-  static const std::map<std::string_view, std::vector<reference>> table{
-      {"appointment.created", appt},
-      {"appointment.updated", appt},
-      {"appointment.cancelled", appt},
-      {"customer.merged", {{"merged.id", "customer"}}},
-      {"staff.updated", {{"staff.service_ids", "service"}}},
-      {"appointment.requested",
-       {{"customer_id", "customer"},
-        {"request.service_id", "service"},
-        {"request.staff_id", "staff"}}},
-      {"appointment.failed",
-       {{"request.service_id", "service"}, {"request.staff_id", "staff"}}},
-      {"follow_up.scheduled", {{"customer_id", "customer"}}},
-      {"notification.sent",
-       {{"appointment_id", "appointment"},
-        {"customer_id", "customer"},
-        {"call_id", "call"}}},
-  };
-  auto i = table.find(type);
-  return i == table.end() ? none : i->second;
-}
-
-/// Where an event's payload holds the id of its own aggregate.
-std::string_view own_id_path(std::string_view type) {
-  static const std::map<std::string_view, std::string_view> table{
-      {"appointment.created", "appointment.id"},
-      {"appointment.updated", "appointment.id"},
-      {"appointment.cancelled", "appointment.id"},
-      {"customer.created", "customer.id"},
-      {"customer.updated", "customer.id"},
-      {"customer.merged", "primary.id"},
-      {"staff.updated", "staff.id"},
-      {"service.updated", "service.id"},
-      {"call.completed", "call.id"},
-  };
-  if (auto i = table.find(type); i != table.end())
-    return i->second;
-  const auto* info = find_event_type(type);
-  if (info != nullptr && info->aggregate_type == "call")
-    return "call_id";
-  return {};
-}
-
-/// Checks that every id the payload of `env` names is of `env`'s company:
-/// its own id equals aggregate_id, every company_id is the event's, and
-/// every aggregate it refers to exists in the event's company (another
-/// company's answers like a missing one).
-void check_references(const request_context& ctx, const envelope& env,
-                      const json::object& data, field_errors& errs) {
-  const auto& es = *ctx.node().store().events;
-  auto field = [](std::string_view path) {
-    return "data." + std::string{path};
-  };
-  if (auto path = own_id_path(env.type); !path.empty()) {
-    const auto* v = member_at(data, path);
-    if (v != nullptr && v->is_string() && v->get_string() != env.aggregate_id)
-      errs[field(path)] = "invalid: must equal aggregate_id";
-  }
-  if (const auto* c = data.if_contains("company_id");
-      c != nullptr && c->is_string() && c->get_string() != env.company_id)
-    errs["data.company_id"] = "invalid: not the event's company";
-  for (const auto& [key, member] : data) {
-    const auto* m = member.if_object();
-    const auto* c = m != nullptr ? m->if_contains("company_id") : nullptr;
-    if (c != nullptr && c->is_string() && c->get_string() != env.company_id)
-      errs["data." + std::string{key} + ".company_id"]
-          = "invalid: not the event's company";
-  }
-  for (const auto& ref : references_of(env.type)) {
-    const auto* v = member_at(data, ref.path);
-    if (v == nullptr || v->is_null())
-      continue;
-    std::vector<std::string> ids;
-    if (v->is_string())
-      ids.emplace_back(v->get_string());
-    else if (const auto* arr = v->if_array())
-      for (const auto& x : *arr)
-        if (x.is_string())
-          ids.emplace_back(x.get_string());
-    for (const auto& id : ids) {
-      if (id.empty())
-        continue;
-      if (auto bad = id_problem(id)) {
-        errs[field(ref.path)] = *bad;
-        break;
-      }
-      auto owner = stream_owner(es, ref.type, id);
-      if (!owner || *owner != env.company_id) {
-        errs[field(ref.path)] = "unknown_value: no " + std::string{ref.type}
-                                + " " + id + " in company " + env.company_id;
-        break;
-      }
-    }
-  }
-}
-
-/// Depth of nested arrays and objects in `v` (a scalar: 0).
-std::size_t nesting(const json::value& v) {
-  std::size_t deepest = 0;
-  if (const auto* o = v.if_object())
-    for (const auto& kv : *o)
-      deepest = std::max(deepest, nesting(kv.value()));
-  else if (const auto* a = v.if_array())
-    for (const auto& x : *a)
-      deepest = std::max(deepest, nesting(x));
-  else
-    return 0;
-  return deepest + 1;
-}
-
-/// Most nesting of an appended event's data.
-constexpr std::size_t max_data_depth = 8;
-
 void append_event(const context_ptr& ctx) {
   const auto* body = ctx->json_body();
   if (body == nullptr)
@@ -404,7 +263,7 @@ void append_event(const context_ptr& ctx) {
     errs["data"] = "missing";
   else if (!d->is_object())
     errs["data"] = "wrong_type: expects an object";
-  else if (nesting(*d) > max_data_depth)
+  else if (json_nesting(*d) > max_data_depth)
     errs["data"] = "invalid: nested deeper than "
                    + std::to_string(max_data_depth) + " levels";
   else
@@ -460,8 +319,15 @@ void append_event(const context_ptr& ctx) {
     env.id = new_event_id();
   // Every id the payload names must be of the event's company, for an
   // admin's import too.
-  if (errs.empty())
-    check_references(*ctx, env, o.at("data").get_object(), errs);
+  if (errs.empty()) {
+    const auto& es = *ctx->node().store().events;
+    check_references(
+        env, o.at("data").get_object(),
+        [&es](std::string_view type, std::string_view id) {
+          return stream_owner(es, type, id);
+        },
+        errs);
+  }
   if (errs.empty()) {
     if (auto ok = validate(env); !ok) {
       auto field
@@ -496,6 +362,22 @@ void append_event(const context_ptr& ctx) {
               "stream " + env.aggregate_type + "/" + env.aggregate_id
                   + ": the id is taken");
     return;
+  }
+  // An event id already stored: a retry of that event, or taken by
+  // another (whose stream and company are not told).
+  if (auto seq = es.find_event(env.id); seq) {
+    auto prior = es.read_event(*seq);
+    if (!prior) {
+      ctx->fail_store(prior.error());
+      return;
+    }
+    if (prior->company_id != env.company_id
+        || prior->aggregate_type != env.aggregate_type
+        || prior->aggregate_id != env.aggregate_id) {
+      ctx->fail(409, "conflict", "event id " + env.id + " is taken",
+                {{"id", "taken: another event has this id"}});
+      return;
+    }
   }
   dispatch_request req;
   req.expect = expect;

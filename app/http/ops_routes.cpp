@@ -33,6 +33,8 @@ namespace {
 
 /// How long a read route waits for an actor.
 constexpr auto actor_timeout = 5s;
+/// Records a listing reads per store call while it filters by company.
+constexpr std::size_t scan_page = 256;
 
 json::value rfc3339_or_null(timestamp_ms t) {
   if (t == 0)
@@ -249,29 +251,31 @@ void add_ops_routes(router& r) {
         auto& n = ctx->node();
         json::array out;
         std::uint64_t last = after;
-        bool more = false;
         // Company tokens see the jobs of their own events; scan pages.
-        for (int page = 0; page < 100 && out.size() < limit; ++page) {
-          auto jobs = n.store().jobs->list_failed(queue, last, 256);
+        // Unless the scan reached the end, more may follow: the cursor
+        // says where to go on (also when a page filled up, or the scan
+        // stopped before finding `limit` jobs of the company).
+        bool end = false;
+        for (int page = 0; page < 100 && !end && out.size() < limit; ++page) {
+          auto jobs = n.store().jobs->list_failed(queue, last, scan_page);
           if (!jobs) {
             ctx->fail_store(jobs.error());
             return;
           }
+          std::size_t used = 0;
           for (const auto& j : *jobs) {
-            if (out.size() >= limit) {
-              more = true;
+            if (out.size() >= limit)
               break;
-            }
+            ++used;
             last = j.id;
             if (ctx->who().admin || job_company(n, j) == ctx->who().company_id)
               out.push_back(to_json(j));
           }
-          if (jobs->size() < 256)
-            break;
+          end = used == jobs->size() && jobs->size() < scan_page;
         }
         json::object o;
         o["jobs"] = std::move(out);
-        o["next_after"] = more ? json::value(last) : json::value(nullptr);
+        o["next_after"] = end ? json::value(nullptr) : json::value(last);
         ctx->respond(200, o);
       },
       "Failed jobs, by id (company tokens: jobs of their events)");
@@ -363,18 +367,20 @@ void add_ops_routes(router& r) {
         auto channel = ctx->query("channel");
         json::array out;
         std::uint64_t last = after;
-        bool more = false;
-        for (int page = 0; page < 100 && out.size() < limit; ++page) {
-          auto msgs = ctx->node().store().outbox->list(last, 256, channel);
+        // As for failed jobs: a cursor unless the scan reached the end.
+        bool end = false;
+        for (int page = 0; page < 100 && !end && out.size() < limit; ++page) {
+          auto msgs
+              = ctx->node().store().outbox->list(last, scan_page, channel);
           if (!msgs) {
             ctx->fail_store(msgs.error());
             return;
           }
+          std::size_t used = 0;
           for (const auto& m : *msgs) {
-            if (out.size() >= limit) {
-              more = true;
+            if (out.size() >= limit)
               break;
-            }
+            ++used;
             last = m.id;
             if (!ctx->who().admin && m.company_id != ctx->who().company_id)
               continue;
@@ -390,12 +396,11 @@ void add_ops_routes(router& r) {
             o["created_at"] = rfc3339_or_null(m.created_at);
             out.push_back(std::move(o));
           }
-          if (msgs->size() < 256)
-            break;
+          end = used == msgs->size() && msgs->size() < scan_page;
         }
         json::object o;
         o["messages"] = std::move(out);
-        o["next_after"] = more ? json::value(last) : json::value(nullptr);
+        o["next_after"] = end ? json::value(nullptr) : json::value(last);
         ctx->respond(200, o);
       },
       "Messages written to the outbox (SMS, email, WhatsApp, external "

@@ -22,12 +22,27 @@ struct daemon_fixture {
   /// `launcher`: a command the daemon runs under (e.g. prlimit and its
   /// options), empty for none.
   explicit daemon_fixture(std::vector<std::string> sets = {},
-                          std::vector<std::string> launcher = {}) {
+                          std::vector<std::string> launcher = {})
+      : sets_(std::move(sets)), launcher_(std::move(launcher)) {
+    start();
+    // The CLI writes tenants while the daemon runs.
+    acme = tenant({"add", "acme", "--name", "Acme"});
+    globex = tenant({"add", "globex"});
+    admin = tenant({"add", "ops", "--admin"});
+  }
+
+  ~daemon_fixture() {
+    stop();
+  }
+
+  /// Starts the daemon on the fixture's store (again, after `stop`), on a
+  /// new free port.
+  void start() {
     auto args = base_args();
     args.insert(args.begin(), {SWITCHBOARD_BINARY, "serve"});
-    args.insert(args.begin(), launcher.begin(), launcher.end());
+    args.insert(args.begin(), launcher_.begin(), launcher_.end());
     args.insert(args.end(), {"--set", "http.port=0"});
-    for (auto& s : sets)
+    for (auto& s : sets_)
       args.insert(args.end(), {"--set", s});
     proc = std::make_unique<child_process>(args);
     auto line = proc->wait_for("http listening on", 30s);
@@ -36,16 +51,14 @@ struct daemon_fixture {
     auto colon = line.find(':', line.find("http listening on"));
     port = static_cast<std::uint16_t>(std::stoi(line.substr(colon + 1)));
     BOOST_REQUIRE(port != 0);
-    // The CLI writes tenants while the daemon runs.
-    acme = tenant({"add", "acme", "--name", "Acme"});
-    globex = tenant({"add", "globex"});
-    admin = tenant({"add", "ops", "--admin"});
   }
 
-  ~daemon_fixture() {
+  /// Stops the daemon (SIGTERM) and waits for it to end.
+  void stop() {
     if (proc) {
       proc->signal(SIGTERM);
       proc->wait(30s);
+      proc.reset();
     }
   }
 
@@ -85,6 +98,10 @@ struct daemon_fixture {
   std::unique_ptr<child_process> proc;
   std::uint16_t port = 0;
   std::string acme, globex, admin;
+
+private:
+  std::vector<std::string> sets_;
+  std::vector<std::string> launcher_;
 };
 
 } // namespace switchboard::test

@@ -74,6 +74,38 @@ BOOST_AUTO_TEST_CASE(seed_facts) {
   BOOST_TEST(broadcast_channel(*find_event_type("call.connected"), "42") == "");
 }
 
+// The seed's PHP event classes (Laravel's event_store.event_type) map to
+// the registry's types by their short name.
+BOOST_AUTO_TEST_CASE(php_classes_map_to_event_types) {
+  auto wire = [](std::string_view cls) {
+    const auto* info = find_event_type_by_class(cls);
+    return info == nullptr ? std::string{"<none>"}
+                           : std::string{info->wire_name};
+  };
+  BOOST_TEST(wire("App\\Events\\AppointmentCreated") == "appointment.created");
+  BOOST_TEST(wire("\\App\\Events\\CustomerMerged") == "customer.merged");
+  BOOST_TEST(wire("FollowUpScheduled") == "follow_up.scheduled");
+  BOOST_TEST(wire("App\\Events\\CallInformationOnly")
+             == "call.information_only");
+  BOOST_TEST(wire("App\\Events\\AppointmentDeleted") == "<none>");
+  BOOST_TEST(wire("App\\Events\\") == "<none>");
+  BOOST_TEST(wire("") == "<none>");
+  // Every registered type has its class.
+  for (const auto& info : all_event_types()) {
+    std::string cls = "App\\Events\\";
+    bool upper = true;
+    for (char c : info.cpp_name) {
+      if (c == '_') {
+        upper = true;
+        continue;
+      }
+      cls += upper ? static_cast<char>(c - 'a' + 'A') : c;
+      upper = false;
+    }
+    BOOST_TEST(wire(cls) == info.wire_name, cls);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(envelopes_carry_typed_events) {
   appointment_created e{sample_appointment(), "web", {{"k", "v"}}};
   event_metadata meta{"u-1", "10.0.0.1", "curl/8", "api", "corr", "cause"};

@@ -1,0 +1,717 @@
+// Every route of openapi.yaml, called by company B (globex) with the ids
+// of what company A (acme) made: customer, staff member, service,
+// appointment, call, event, failed job, outbox message and audit record.
+// Nothing of A is read, changed or revealed: each answer is checked, and
+// where an id of A is refused the answer is the one a nonexistent id gets.
+// The routes come from openapi.yaml; one without a recipe here fails the
+// test, so a new route cannot go unchecked.
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <thread>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include "tests/app/daemon_fixture.hpp"
+#include "tests/support/openapi.hpp"
+#include "tests/support/times.hpp"
+
+using namespace std::chrono_literals;
+using switchboard::test::daemon_fixture;
+using switchboard::test::http_client;
+using switchboard::test::http_reply;
+namespace json = boost::json;
+
+namespace {
+
+constexpr const char* webhook_secret = "sweep-secret";
+
+/// A provider that refuses every request with 400, a permanent error, so
+/// that the job calling it fails at once: company A gets a failed job.
+class refusing_server {
+public:
+  refusing_server() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    BOOST_REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), len) == 0);
+    BOOST_REQUIRE(::listen(fd_, 16) == 0);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] {
+      run();
+    });
+  }
+
+  ~refusing_server() {
+    stop_ = true;
+    thread_.join();
+    ::close(fd_);
+  }
+
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(port_) + "/crm";
+  }
+
+private:
+  void run() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0)
+        continue;
+      int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0)
+        continue;
+      std::string buf;
+      std::size_t want = std::string::npos;
+      while (buf.size() < want) {
+        pollfd q{c, POLLIN, 0};
+        if (::poll(&q, 1, 2000) <= 0)
+          break;
+        char tmp[4096];
+        auto got = ::read(c, tmp, sizeof tmp);
+        if (got <= 0)
+          break;
+        buf.append(tmp, static_cast<std::size_t>(got));
+        auto head = buf.find("\r\n\r\n");
+        if (head != std::string::npos && want == std::string::npos) {
+          std::size_t length = 0;
+          auto cl = buf.find("ontent-Length:");
+          if (cl == std::string::npos)
+            cl = buf.find("ontent-length:");
+          if (cl != std::string::npos && cl < head)
+            length = std::stoul(buf.substr(cl + 14));
+          want = head + 4 + length;
+        }
+      }
+      std::string body = R"({"message":"refused by the test"})";
+      std::string answer = "HTTP/1.1 400 Bad Request\r\nContent-Type: "
+                           "application/json\r\nContent-Length: "
+                           + std::to_string(body.size())
+                           + "\r\nConnection: close\r\n\r\n" + body;
+      auto sent = ::write(c, answer.data(), answer.size());
+      (void)sent;
+      ::close(c);
+    }
+  }
+
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+std::string sign(const std::string& ts, const std::string& body) {
+  auto text = ts + "." + body;
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  std::string key = webhook_secret;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(text.data()), text.size(), mac,
+       &len);
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out = "sha256=";
+  for (unsigned i = 0; i < len; ++i) {
+    out.push_back(hex[mac[i] >> 4]);
+    out.push_back(hex[mac[i] & 15]);
+  }
+  return out;
+}
+
+/// `text` with every `id` replaced by "<ID>".
+std::string masked(std::string text, const std::string& id) {
+  if (id.empty())
+    return text;
+  for (auto at = text.find(id); at != std::string::npos;
+       at = text.find(id, at + 4))
+    text.replace(at, id.size(), "<ID>");
+  return text;
+}
+
+struct provider_holder {
+  refusing_server crm;
+};
+
+/// Two companies on one daemon: A (acme) has one of everything, B
+/// (globex) a customer, staff member, service and appointment of its own.
+struct sweep_fixture : provider_holder, daemon_fixture {
+  sweep_fixture()
+      : daemon_fixture(
+          {std::string{"webhooks.call_provider_secret="} + webhook_secret,
+           "providers.crm_webhook_url=" + crm.url(),
+           "broadcasting.app_id=sweep-app", "broadcasting.key=sweep-key",
+           "broadcasting.secret=sweep-app-secret"}) {
+    http_client c{port};
+    auto ok = [&](const http_reply& r) {
+      BOOST_TEST_INFO(r.body);
+      BOOST_REQUIRE(r.status == 201);
+    };
+    day = switchboard::test::utc_at(3, 0).substr(0, 10);
+    for (auto [token, x, who] : {std::tuple{acme, "a", "Ada Acme"},
+                                 std::tuple{globex, "b", "Bea Globex"}}) {
+      std::string s{x};
+      ok(c.request("POST", "/api/customers",
+                   R"({"id":"cu-)" + s + R"(","name":")" + who
+                       + R"(","phone":"+49301)" + (s == "a" ? "11" : "22")
+                       + R"(","prefers_sms":true})",
+                   token));
+      ok(c.request("POST", "/api/staff",
+                   R"({"id":"st-)" + s + R"(","name":"Staff )" + who + R"("})",
+                   token));
+      ok(c.request("POST", "/api/services",
+                   R"({"id":"sv-)" + s + R"(","name":"Cut )" + who
+                       + R"(","price_cents":4500,"duration_minutes":30})",
+                   token));
+      json::object b{{"id", "ap-" + s},
+                     {"customer_id", "cu-" + s},
+                     {"service_id", "sv-" + s},
+                     {"staff_id", "st-" + s},
+                     {"start_time", day + "T10:00:00Z"},
+                     {"notes", std::string{"notes of "} + who}};
+      ok(c.request("POST", "/api/appointments", json::serialize(b), token));
+    }
+    // A's call, through the provider's signed webhook.
+    auto r = webhook("acme", R"({"id":"d-a1","type":"call.started",
+        "call_id":"call-a","data":{"from_number":"+4930111",
+        "to_number":"+4930999"}})");
+    BOOST_TEST_INFO(r.body);
+    BOOST_REQUIRE(r.status / 100 == 2);
+    // A's event, outbox message, failed job (the CRM refuses) and audit
+    // record: wait until the queues have made them.
+    auto ev = c.request("GET", "/api/events?limit=1", "", acme);
+    BOOST_REQUIRE(ev.status == 200);
+    event_id = std::string{ev.json().at(0).at("id").as_string()};
+    event_seq = std::string{ev.json().at(0).at("sequence").as_string()};
+    for (int i = 0; i < 300 && (job_id.empty() || outbox_id.empty()); ++i) {
+      auto jobs = c.request("GET", "/api/jobs/failed", "", acme);
+      auto jobs_json = jobs.json();
+      if (jobs.status == 200 && !jobs_json.at("jobs").as_array().empty())
+        job_id = json::serialize(jobs_json.at("jobs").at(0).at("id"));
+      auto out = c.request("GET", "/api/outbox", "", acme);
+      auto out_json = out.json();
+      if (out.status == 200 && !out_json.at("messages").as_array().empty())
+        outbox_id = json::serialize(out_json.at("messages").at(0).at("id"));
+      std::this_thread::sleep_for(100ms);
+    }
+    BOOST_REQUIRE(!job_id.empty());
+    BOOST_REQUIRE(!outbox_id.empty());
+    auto audit = c.request("GET", "/api/audit", "", acme);
+    BOOST_REQUIRE(audit.status == 200);
+    auto audit_json = audit.json();
+    BOOST_REQUIRE(!audit_json.at("records").as_array().empty());
+    audit_seq = json::serialize(audit_json.at("records").at(0).at("sequence"));
+  }
+
+  http_reply webhook(const std::string& company, const std::string& body) {
+    http_client c{port};
+    auto ts = std::to_string(
+        std::chrono::duration_cast<std::chrono::seconds>(
+            std::chrono::system_clock::now().time_since_epoch())
+            .count());
+    return c.request("POST", "/webhooks/calls/" + company, body, "",
+                     {{"X-Switchboard-Timestamp", ts},
+                      {"X-Switchboard-Signature", sign(ts, body)}});
+  }
+
+  /// What A's objects look like to A: compared before and after B's calls.
+  std::vector<std::string> snapshot_of_a() {
+    http_client c{port};
+    std::vector<std::string> out;
+    for (const auto* target :
+         {"/api/customers/cu-a", "/api/staff/st-a", "/api/services/sv-a",
+          "/api/appointments/ap-a", "/api/calls/call-a",
+          "/api/events/customer/cu-a", "/api/events/staff/st-a",
+          "/api/events/service/sv-a", "/api/events/appointment/ap-a",
+          "/api/events/call/call-a", "/api/company"}) {
+      auto r = c.request("GET", target, "", acme);
+      out.push_back(std::string{target} + " " + std::to_string(r.status) + " "
+                    + r.body);
+    }
+    // A's failed job is still failed, its message still in the outbox.
+    auto jobs = c.request("GET", "/api/jobs/failed?limit=1000", "", acme);
+    bool has_job = false;
+    auto jobs_v1 = jobs.json();
+    for (const auto& j : jobs_v1.at("jobs").as_array())
+      has_job = has_job || json::serialize(j.at("id")) == job_id;
+    out.push_back("failed job " + job_id + (has_job ? " listed" : " gone"));
+    auto msgs = c.request("GET", "/api/outbox?limit=1000", "", acme);
+    bool has_msg = false;
+    auto msgs_v2 = msgs.json();
+    for (const auto& m : msgs_v2.at("messages").as_array())
+      has_msg = has_msg || json::serialize(m.at("id")) == outbox_id;
+    out.push_back("message " + outbox_id + (has_msg ? " listed" : " gone"));
+    return out;
+  }
+
+  std::string day;
+  std::string event_id, event_seq, job_id, outbox_id, audit_seq;
+};
+
+/// Words of A's data that no answer to B may hold.
+const std::vector<std::string> secrets_of_a
+    = {"Ada Acme", "+4930111", "Acme", "call-a", "notes of Ada"};
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(sweep_suite)
+
+BOOST_FIXTURE_TEST_CASE(no_route_gives_one_company_anothers_data,
+                        sweep_fixture) {
+  http_client c{port};
+  auto before = snapshot_of_a();
+  int calls = 0;
+
+  // One request by B; its answer holds nothing of A's but what B sent.
+  auto as_b = [&](const std::string& method, const std::string& target,
+                  const std::string& body = "",
+                  std::vector<std::pair<std::string, std::string>> extra = {}) {
+    ++calls;
+    auto r = c.request(method, target, body, globex, std::move(extra));
+    BOOST_TEST_INFO(method << " " << target << " " << body << " -> " << r.status
+                           << " " << r.body);
+    BOOST_TEST(r.status != 0);
+    BOOST_TEST(r.status != 500);
+    for (const auto& s : secrets_of_a)
+      if (target.find(s) == std::string::npos
+          && body.find(s) == std::string::npos)
+        BOOST_TEST(r.body.find(s) == std::string::npos, "reveals " << s);
+    return r;
+  };
+  // B with A's id `theirs` for {X} in target and body answers as with
+  // `missing`, an id nobody has (or one of B's own); the answer is
+  // `status` (0: any 4xx).
+  auto like_missing = [&](const std::string& method, const std::string& target,
+                          const std::string& body, const std::string& theirs,
+                          const std::string& missing, int status,
+                          std::vector<std::pair<std::string, std::string>> extra
+                          = {}) {
+    auto with = [&](std::string s, const std::string& id) {
+      for (auto at = s.find("{X}"); at != std::string::npos;
+           at = s.find("{X}", at + id.size()))
+        s.replace(at, 3, id);
+      return s;
+    };
+    auto a = as_b(method, with(target, theirs), with(body, theirs), extra);
+    auto m = as_b(method, with(target, missing), with(body, missing), extra);
+    BOOST_TEST_CONTEXT(method << " " << target << " with " << theirs) {
+      if (status == 0)
+        BOOST_TEST((a.status >= 400 && a.status < 500));
+      else
+        BOOST_TEST(a.status == status);
+      BOOST_TEST(a.status == m.status);
+      BOOST_TEST(masked(a.body, theirs) == masked(m.body, missing));
+    }
+  };
+  auto times_of = [&](const std::string& hour) {
+    return day + "T" + hour + ":00:00Z";
+  };
+  const std::string booking_body
+      = R"({"customer_id":"cu-b","service_id":"sv-b","staff_id":"st-b",
+           "start_time":")"
+        + times_of("14") + R"("})";
+  auto booking_naming = [&](const std::string& field) {
+    auto v = json::parse(booking_body).as_object();
+    v[field] = "{X}";
+    return json::serialize(v);
+  };
+
+  using recipe = std::function<void()>;
+  std::map<std::pair<std::string, std::string>, recipe> recipes;
+  auto add = [&](std::string method, std::string path, recipe r) {
+    recipes.emplace(std::make_pair(std::move(method), std::move(path)),
+                    std::move(r));
+  };
+
+  add("GET", "/health", [&] {
+    BOOST_TEST(as_b("GET", "/health").body == R"({"status":"ok"})");
+  });
+  add("GET", "/ready", [&] {
+    BOOST_TEST(as_b("GET", "/ready").body == R"({"status":"ready"})");
+  });
+  add("GET", "/api/events", [&] {
+    for (const auto& q :
+         {"/api/events?limit=1000", "/api/events?after=0&limit=1000",
+          "/api/events?type=appointment.created"}) {
+      auto r = as_b("GET", q);
+      BOOST_REQUIRE(r.status == 200);
+      auto r_v3 = r.json();
+      for (const auto& e : r_v3.as_array())
+        BOOST_TEST(e.at("companyid").as_string() == "globex");
+    }
+    // After A's event: B's events only.
+    auto r = as_b("GET", "/api/events?limit=1000&after=" + event_seq);
+    BOOST_REQUIRE(r.status == 200);
+    auto r_v4 = r.json();
+    for (const auto& e : r_v4.as_array())
+      BOOST_TEST(e.at("companyid").as_string() == "globex");
+  });
+  add("POST", "/api/events", [&] {
+    // A notification naming A's appointment, customer or call: refused
+    // as if they did not exist.
+    for (auto [field, theirs] :
+         {std::pair{"appointment_id", "ap-a"}, std::pair{"customer_id", "cu-a"},
+          std::pair{"call_id", "call-a"}}) {
+      json::object data{
+          {"appointment_id", "ap-b"}, {"company_id", "globex"},
+          {"customer_id", "cu-b"},    {"channel", "sms"},
+          {"recipient", "+4930122"},  {"sent_at", "2030-01-01T00:00:00Z"}};
+      data[field] = "{X}";
+      like_missing("POST", "/api/events",
+                   json::serialize(json::object{{"type", "notification.sent"},
+                                                {"aggregate_id", "n-b"},
+                                                {"data", data}}),
+                   theirs, "nobody-1", 422);
+    }
+    // A's event id: not B's to retry; nothing is stored.
+    auto r = as_b("POST", "/api/events",
+                  R"({"id":")" + event_id
+                      + R"(","type":"notification.sent","aggregate_id":"n-b",
+                          "data":{"appointment_id":"ap-b","company_id":"globex",
+                          "customer_id":"cu-b","channel":"sms",
+                          "recipient":"+4930122",
+                          "sent_at":"2030-01-01T00:00:00Z"}})");
+    BOOST_TEST(r.status == 409);
+  });
+  add("GET", "/api/audit", [&] {
+    for (auto q :
+         {std::string{"/api/audit?limit=1000"},
+          "/api/audit?company_id=acme&limit=1000&after=" + audit_seq}) {
+      auto r = as_b("GET", q);
+      BOOST_REQUIRE(r.status == 200);
+      auto r_v5 = r.json();
+      for (const auto& rec : r_v5.at("records").as_array())
+        BOOST_TEST(rec.at("company_id").as_string() == "globex");
+    }
+    for (auto [type, id] :
+         {std::pair{"customer", "cu-a"}, std::pair{"appointment", "ap-a"},
+          std::pair{"staff", "st-a"}, std::pair{"service", "sv-a"}})
+      like_missing(
+          "GET", std::string{"/api/audit?model_type="} + type + "&model_id={X}",
+          "", id, "nobody-1", 200);
+  });
+  add("GET", "/api/events/{aggregate_type}/{aggregate_id}", [&] {
+    for (auto [type, id] :
+         {std::pair{"customer", "cu-a"}, std::pair{"staff", "st-a"},
+          std::pair{"service", "sv-a"}, std::pair{"appointment", "ap-a"},
+          std::pair{"call", "call-a"}})
+      like_missing("GET", std::string{"/api/events/"} + type + "/{X}", "", id,
+                   "nobody-1", 404);
+  });
+  add("GET", "/api/queues", [&] {
+    BOOST_TEST(as_b("GET", "/api/queues").status == 403);
+  });
+  add("GET", "/api/jobs/failed", [&] {
+    // B's own jobs (its booking's CRM sync failed too), not A's.
+    for (auto q : {std::string{"/api/jobs/failed?limit=1000"},
+                   std::string{"/api/jobs/failed?limit=1000&after=0"}}) {
+      auto r = as_b("GET", q);
+      BOOST_REQUIRE(r.status == 200);
+      auto r_v6 = r.json();
+      for (const auto& j : r_v6.at("jobs").as_array())
+        BOOST_TEST(json::serialize(j.at("id")) != job_id);
+    }
+  });
+  add("POST", "/api/jobs/failed/{id}/retry", [&] {
+    like_missing("POST", "/api/jobs/failed/{X}/retry", "", job_id, "999999",
+                 404);
+  });
+  add("DELETE", "/api/jobs/failed/{id}", [&] {
+    like_missing("DELETE", "/api/jobs/failed/{X}", "", job_id, "999999", 403);
+  });
+  add("GET", "/api/company", [&] {
+    for (const auto* q : {"/api/company", "/api/company?company_id=acme"}) {
+      auto r = as_b("GET", q);
+      BOOST_REQUIRE(r.status == 200);
+      BOOST_TEST(r.json().at("id").as_string() == "globex");
+    }
+  });
+  add("GET", "/api/analytics", [&] {
+    auto r = as_b("GET", "/api/analytics?company_id=acme");
+    BOOST_REQUIRE(r.status == 200);
+    BOOST_TEST(r.json().at("company_id").as_string() == "globex");
+  });
+  add("GET", "/api/outbox", [&] {
+    auto r = as_b("GET", "/api/outbox?limit=1000");
+    BOOST_REQUIRE(r.status == 200);
+    auto r_v7 = r.json();
+    for (const auto& m : r_v7.at("messages").as_array())
+      BOOST_TEST(m.at("company_id").as_string() == "globex");
+    auto after = as_b("GET", "/api/outbox?limit=1000&after=0");
+    BOOST_REQUIRE(after.status == 200);
+    auto after_v8 = after.json();
+    for (const auto& m : after_v8.at("messages").as_array())
+      BOOST_TEST(json::serialize(m.at("id")) != outbox_id);
+  });
+  // The entities: read, changed, created over, merged.
+  for (auto [plural, type, theirs, ours] :
+       {std::tuple{"customers", "customer", "cu-a", "cu-b"},
+        std::tuple{"staff", "staff", "st-a", "st-b"},
+        std::tuple{"services", "service", "sv-a", "sv-b"}}) {
+    std::string base = std::string{"/api/"} + plural;
+    std::string a{theirs}, b{ours}, t{type};
+    add("GET", base + "/{id}", [=, &like_missing] {
+      like_missing("GET", base + "/{X}", "", a, "nobody-1", 404);
+    });
+    add("PATCH", base + "/{id}", [=, &like_missing] {
+      like_missing("PATCH", base + "/{X}", R"({"name":"Mallory"})", a,
+                   "nobody-1", 404);
+      like_missing("PATCH", base + "/{X}", R"({"name":"Mallory"})", a,
+                   "nobody-1", 404, {{"If-Match", "\"1\""}});
+    });
+    // Creating over A's id answers as creating over an id of B's own:
+    // the id is taken, by whom is not said.
+    add("POST", base, [=, &like_missing] {
+      std::string extra
+          = t == "service" ? R"(,"price_cents":1,"duration_minutes":30)" : "";
+      like_missing("POST", base,
+                   R"({"id":"{X}","name":"Mallory")" + extra + "}", a, b, 409);
+    });
+  }
+  add("POST", "/api/customers/{id}/merge", [&] {
+    like_missing("POST", "/api/customers/{X}/merge", R"({"merged_id":"cu-b"})",
+                 "cu-a", "nobody-1", 404);
+    like_missing("POST", "/api/customers/cu-b/merge", R"({"merged_id":"{X}"})",
+                 "cu-a", "nobody-1", 0);
+  });
+  add("PUT", "/api/staff/{id}/working-hours", [&] {
+    like_missing("PUT", "/api/staff/{X}/working-hours",
+                 R"({"working_hours":[{"day":"monday","start_minute":540,
+                     "end_minute":600}]})",
+                 "st-a", "nobody-1", 404);
+  });
+  add("GET", "/api/calls/{id}", [&] {
+    like_missing("GET", "/api/calls/{X}", "", "call-a", "nobody-1", 404);
+  });
+  add("POST", "/api/appointments", [&] {
+    for (const auto* field : {"customer_id", "service_id", "staff_id"}) {
+      std::string f{field};
+      std::string theirs = f == "customer_id"  ? "cu-a"
+                           : f == "service_id" ? "sv-a"
+                                               : "st-a";
+      like_missing("POST", "/api/appointments", booking_naming(f), theirs,
+                   "nobody-1", 422);
+    }
+    // Over A's appointment id: as over one of B's own.
+    auto v = json::parse(booking_body).as_object();
+    v["id"] = "{X}";
+    v["start_time"] = times_of("16");
+    like_missing("POST", "/api/appointments", json::serialize(v), "ap-a",
+                 "ap-b", 409);
+  });
+  add("GET", "/api/appointments", [&] {
+    for (const auto* f : {"staff_id", "customer_id"})
+      like_missing("GET", std::string{"/api/appointments?"} + f + "={X}", "",
+                   std::string{f} == "staff_id" ? "st-a" : "cu-a", "nobody-1",
+                   200);
+    auto r = as_b("GET", "/api/appointments");
+    BOOST_REQUIRE(r.status == 200);
+    auto r_v9 = r.json();
+    for (const auto& a : r_v9.at("appointments").as_array())
+      BOOST_TEST(a.at("company_id").as_string() == "globex");
+  });
+  add("GET", "/api/appointments/{id}", [&] {
+    like_missing("GET", "/api/appointments/{X}", "", "ap-a", "nobody-1", 404);
+  });
+  add("PATCH", "/api/appointments/{id}", [&] {
+    like_missing("PATCH", "/api/appointments/{X}",
+                 R"({"start_time":")" + times_of("12") + R"("})", "ap-a",
+                 "nobody-1", 404);
+    // Moving B's own booking to A's staff member.
+    like_missing("PATCH", "/api/appointments/ap-b", R"({"staff_id":"{X}"})",
+                 "st-a", "nobody-1", 0);
+  });
+  add("POST", "/api/appointments/{id}/cancel", [&] {
+    like_missing("POST", "/api/appointments/{X}/cancel",
+                 R"({"reason":"mallory"})", "ap-a", "nobody-1", 404);
+  });
+  add("GET", "/api/availability", [&] {
+    like_missing("GET",
+                 "/api/availability?staff_id={X}&service_id=sv-b&date=" + day,
+                 "", "st-a", "nobody-1", 0);
+    like_missing("GET",
+                 "/api/availability?staff_id=st-b&service_id={X}&date=" + day,
+                 "", "sv-a", "nobody-1", 0);
+  });
+  add("POST", "/webhooks/calls/{company_id}", [&] {
+    // B cannot sign; unsigned, A's company answers as a missing one.
+    like_missing("POST", "/webhooks/calls/{X}",
+                 R"({"id":"d-b1","type":"call.ended","call_id":"call-a",
+                     "data":{}})",
+                 "acme", "nobody", 401);
+    // The provider itself, for B, naming A's call id: the call is not
+    // B's to end.
+    auto r = webhook("globex", R"({"id":"d-b2","type":"call.ended",
+        "call_id":"call-a","data":{"duration_s":5}})");
+    BOOST_TEST_INFO(r.body);
+    BOOST_TEST(r.status / 100 == 4);
+    BOOST_TEST(r.body.find("Ada") == std::string::npos);
+  });
+  add("POST", "/webhooks/calcom/{company_id}", [&] {
+    like_missing("POST", "/webhooks/calcom/{X}",
+                 R"({"triggerEvent":"BOOKING_CANCELLED","payload":{}})", "acme",
+                 "nobody", 503);
+  });
+  add("POST", "/broadcasting/auth", [&] {
+    for (const auto* prefix : {"private-company.", "presence-company."})
+      like_missing("POST", "/broadcasting/auth",
+                   std::string{"socket_id=1.2&channel_name="} + prefix + "{X}",
+                   "acme", "nobody", 403,
+                   {{"Content-Type", "application/x-www-form-urlencoded"}});
+  });
+  // The Pusher HTTP API is the server's (signed with the app secret); a
+  // company token opens none of it.
+  for (auto [method, path] :
+       {std::pair{"POST", "/apps/{app_id}/events"},
+        std::pair{"POST", "/apps/{app_id}/batch_events"},
+        std::pair{"GET", "/apps/{app_id}/channels"},
+        std::pair{"GET", "/apps/{app_id}/channels/{channel_name}"},
+        std::pair{"GET", "/apps/{app_id}/channels/{channel_name}/users"},
+        std::pair{"GET", "/apps/{app_id}/connections"}}) {
+    std::string m{method}, p{path};
+    add(m, p, [=, &like_missing] {
+      auto target = p;
+      target.replace(target.find("{app_id}"), 8, "sweep-app");
+      if (auto at = target.find("{channel_name}"); at != std::string::npos)
+        target.replace(at, 14, "presence-company.{X}");
+      std::string body
+          = m == "POST"
+                ? R"({"name":"x","channel":"private-company.{X}","data":"{}"})"
+                : "";
+      like_missing(m, target, body, "acme", "nobody", 401);
+    });
+  }
+
+  // Every route has its recipe, and every recipe its route.
+  auto routes = switchboard::test::openapi_routes();
+  BOOST_REQUIRE(routes.size() >= 30u);
+  for (const auto& key : routes) {
+    BOOST_TEST_CONTEXT(key.first << " " << key.second) {
+      auto i = recipes.find(key);
+      BOOST_TEST((i != recipes.end()), "no cross-company recipe for "
+                                           << key.first << " " << key.second);
+      if (i != recipes.end())
+        i->second();
+    }
+  }
+  for (const auto& [key, r] : recipes)
+    BOOST_TEST(routes.count(key) == 1u,
+               key.first << " " << key.second << " is not in openapi.yaml");
+  BOOST_TEST(calls > 60);
+  // A's objects are as they were.
+  auto after = snapshot_of_a();
+  BOOST_REQUIRE(after.size() == before.size());
+  for (std::size_t i = 0; i < before.size(); ++i)
+    BOOST_TEST(after[i] == before[i]);
+}
+
+// The list routes other than GET /api/appointments, paged one at a time
+// by company B among A's records: every page that may be followed by more
+// carries a cursor, and following them reaches every record the listing
+// holds at once, in order.
+BOOST_FIXTURE_TEST_CASE(paging_never_stops_silently, sweep_fixture) {
+  http_client c{port};
+  // A second booking of B's: two failed CRM syncs, more messages.
+  json::object b{{"id", "ap-b2"},
+                 {"customer_id", "cu-b"},
+                 {"service_id", "sv-b"},
+                 {"staff_id", "st-b"},
+                 {"start_time", day + "T15:00:00Z"}};
+  BOOST_REQUIRE(
+      c.request("POST", "/api/appointments", json::serialize(b), globex).status
+      == 201);
+  // The JSON listings: {items: [...], next_after}.
+  struct listing {
+    std::string path, items, key;
+  };
+  for (const auto& l : {listing{"/api/jobs/failed", "jobs", "id"},
+                        listing{"/api/outbox", "messages", "id"},
+                        listing{"/api/audit", "records", "sequence"}}) {
+    BOOST_TEST_CONTEXT(l.path) {
+      // Wait for B's second failed job and message before comparing.
+      json::array all;
+      for (int i = 0; i < 300; ++i) {
+        auto r = c.request("GET", l.path + "?limit=1000", "", globex);
+        BOOST_REQUIRE(r.status == 200);
+        all = r.json().at(l.items).as_array();
+        if (all.size() >= 2)
+          break;
+        std::this_thread::sleep_for(100ms);
+      }
+      BOOST_REQUIRE(all.size() >= 2u);
+      std::vector<std::string> seen;
+      std::string cursor = "0";
+      for (int pages = 0; pages < 1000; ++pages) {
+        auto r
+            = c.request("GET", l.path + "?limit=1&after=" + cursor, "", globex);
+        BOOST_REQUIRE(r.status == 200);
+        auto v = r.json();
+        for (const auto& x : v.at(l.items).as_array())
+          seen.push_back(json::serialize(x.at(l.key)));
+        std::string next;
+        if (l.items == "records")
+          next = r.header("x-next-after");
+        else if (!v.at("next_after").is_null())
+          next = json::serialize(v.at("next_after"));
+        if (next.empty())
+          break;
+        BOOST_TEST(next != cursor);
+        cursor = next;
+      }
+      // Every record listed at once was reached (the listing may have
+      // grown meanwhile: a superset, in the same order).
+      std::size_t k = 0;
+      for (const auto& x : all) {
+        auto id = json::serialize(x.at(l.key));
+        while (k < seen.size() && seen[k] != id)
+          ++k;
+        BOOST_TEST(k < seen.size(), id << " was never reached");
+      }
+    }
+  }
+  // The events: by cursor after a sequence, and one stream by version.
+  auto all = c.request("GET", "/api/events?after=0&limit=1000", "", globex);
+  BOOST_REQUIRE(all.status == 200);
+  auto all_json = all.json();
+  std::vector<std::string> seen;
+  std::string cursor = "0";
+  for (int pages = 0; pages < 1000; ++pages) {
+    auto r
+        = c.request("GET", "/api/events?limit=1&after=" + cursor, "", globex);
+    BOOST_REQUIRE(r.status == 200);
+    auto r_v10 = r.json();
+    for (const auto& e : r_v10.as_array())
+      seen.emplace_back(e.at("id").as_string());
+    auto next = r.header("x-next-after");
+    if (next.empty())
+      break;
+    cursor = next;
+  }
+  BOOST_TEST(seen.size() >= all_json.as_array().size());
+  for (std::size_t i = 0; i < all_json.as_array().size(); ++i)
+    BOOST_TEST(seen.at(i) == all_json.at(i).at("id").as_string());
+  auto s1
+      = c.request("GET", "/api/events/appointment/ap-b2?limit=1", "", globex);
+  BOOST_REQUIRE(s1.status == 200);
+  BOOST_TEST(s1.json().as_array().size() == 1u);
+  BOOST_TEST(
+      s1.header("x-next-from-version").empty()
+      == (c.request("GET", "/api/events/appointment/ap-b2?from_version=2", "",
+                    globex)
+              .json()
+              .as_array()
+              .empty()));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
