@@ -409,6 +409,12 @@ BOOST_FIXTURE_TEST_CASE(no_route_gives_one_company_anothers_data,
       like_missing("GET", std::string{"/api/events/"} + type + "/{X}", "", id,
                    "nobody-1", 404);
   });
+  add("GET", "/metrics", [&] {
+    BOOST_TEST(as_b("GET", "/metrics").status == 403);
+  });
+  add("GET", "/api/admin/stats", [&] {
+    BOOST_TEST(as_b("GET", "/api/admin/stats").status == 403);
+  });
   add("GET", "/api/queues", [&] {
     BOOST_TEST(as_b("GET", "/api/queues").status == 403);
   });
