@@ -508,6 +508,20 @@ void add_aggregate_routes(router& r) {
           ctx->fail_fields(errs);
           return;
         }
+        // A staff member that exists nowhere, or in another company, is
+        // refused here with one index probe: a flood of made-up ids costs
+        // the actors (the router, the cache) nothing, and so delays no
+        // other company's requests there.
+        auto first
+            = ctx->node().store().events->read_stream("staff", staff, 1, 1);
+        if (!first) {
+          ctx->fail_store(first.error());
+          return;
+        }
+        if (first->empty() || first->front().company_id != company) {
+          ctx->fail(404, "not_found", "staff " + staff + " not found");
+          return;
+        }
         auto router = ctx->node().router();
         ctx->waiting_for("the router, the cache and the calendar of staff "
                          + staff);
