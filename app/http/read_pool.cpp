@@ -6,6 +6,7 @@
 #include <list>
 #include <map>
 #include <mutex>
+#include <pthread.h>
 #include <thread>
 #include <vector>
 
@@ -27,51 +28,76 @@ struct queued_read {
 
 struct read_pool::impl {
   std::size_t max_queued = 0;
+  /// Reads one company may have running at once.
+  std::size_t max_running = 1;
   mutable std::mutex mtx;
   std::condition_variable cv;
   /// Waiting reads per company, and the companies with any, in turn.
   std::map<std::string, std::deque<queued_read>> waiting;
   std::list<std::string> turns;
+  /// Reads running per company (companies with none are not listed).
+  std::map<std::string, std::size_t> running;
   std::size_t count = 0;
   bool stopping = false;
   std::vector<std::thread> threads;
 
+  /// The first company in turn below its share of running reads.
+  std::list<std::string>::iterator next_turn() {
+    return std::find_if(turns.begin(), turns.end(),
+                        [this](const std::string& company) {
+                          auto i = running.find(company);
+                          return i == running.end() || i->second < max_running;
+                        });
+  }
+
   void loop() {
     for (;;) {
       queued_read r;
+      std::string company;
       {
         std::unique_lock<std::mutex> lk{mtx};
         cv.wait(lk, [this] {
-          return stopping || count > 0;
+          return stopping || (count > 0 && next_turn() != turns.end());
         });
         if (stopping)
           return;
         // The company whose turn it is gives one read, and goes to the
-        // back of the line if it has more.
-        auto company = std::move(turns.front());
-        turns.pop_front();
+        // back of the line if it has more; a company running its share
+        // already waits for one of them to end.
+        auto turn = next_turn();
+        company = std::move(*turn);
+        turns.erase(turn);
         auto& q = waiting[company];
         r = std::move(q.front());
         q.pop_front();
         --count;
+        ++running[company];
         if (q.empty())
           waiting.erase(company);
         else
-          turns.push_back(std::move(company));
+          turns.push_back(company);
       }
       read_deadline d{r.deadline};
       if (d.passed()) {
         r.ctx->fail(504, "timeout",
                     "the read waited past its deadline behind others; "
                     "retry later");
-        continue;
+      } else {
+        try {
+          r.run(d);
+        } catch (const std::exception& e) {
+          log::get("http")->error("a read failed: {}", e.what());
+          r.ctx->fail(500, "internal", "the read failed");
+        }
       }
-      try {
-        r.run(d);
-      } catch (const std::exception& e) {
-        log::get("http")->error("a read failed: {}", e.what());
-        r.ctx->fail(500, "internal", "the read failed");
+      r = {};
+      {
+        std::lock_guard<std::mutex> lk{mtx};
+        if (auto i = running.find(company);
+            i != running.end() && --i->second == 0)
+          running.erase(i);
       }
+      cv.notify_all();
     }
   }
 };
@@ -79,8 +105,10 @@ struct read_pool::impl {
 read_pool::read_pool(std::size_t threads, std::size_t max_queued)
     : impl_(std::make_unique<impl>()) {
   impl_->max_queued = std::max<std::size_t>(max_queued, 1);
+  impl_->max_running = std::max<std::size_t>(threads / 2, 1);
   for (std::size_t i = 0; i < std::max<std::size_t>(threads, 1); ++i)
     impl_->threads.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "sb-read");
       impl_->loop();
     });
 }

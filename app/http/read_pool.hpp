@@ -30,8 +30,10 @@ private:
 
 /// Threads that run reads. Reads wait in one queue per company and the
 /// threads take the companies in turn, so that one company's listings
-/// wait behind each other, never in front of another company's. A read
-/// still waiting at its deadline answers 504 without running.
+/// wait behind each other, never in front of another company's; a
+/// company runs reads on at most half the threads (at least one), so that
+/// the others stay free for other companies. A read still waiting at its
+/// deadline answers 504 without running.
 class read_pool {
 public:
   /// A read: answers its request through the context it captured.
