@@ -510,6 +510,23 @@ BOOST_AUTO_TEST_CASE(appointment_lists_page_by_cursor_off_the_gateway) {
   BOOST_TEST(failed.empty());
   for (const auto& f : failed)
     BOOST_TEST_MESSAGE(f);
+  // The company's newest events (no cursor), read backwards from its
+  // last one: the last ones of a walk from the start.
+  auto sequences = [&](const std::string& query) {
+    auto r = c.request("GET", "/api/events" + query, "", d.acme);
+    BOOST_TEST_INFO(r.body);
+    BOOST_REQUIRE(r.status == 200);
+    std::vector<std::string> out;
+    auto body = r.json();
+    for (const auto& e : body.as_array())
+      out.emplace_back(e.at("sequence").as_string());
+    return out;
+  };
+  auto walked = sequences("?type=appointment.cancelled&after=0&limit=1000");
+  BOOST_REQUIRE(walked.size() == static_cast<std::size_t>(n / 2));
+  BOOST_TEST(sequences("?type=appointment.cancelled&limit=5")
+                 == std::vector<std::string>(walked.end() - 5, walked.end()),
+             boost::test_tools::per_element());
   // Pages through a filter: every appointment once, in start order, a
   // cursor after every page but the last.
   auto walk = [&](const std::string& query, std::size_t limit) {
