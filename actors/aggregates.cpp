@@ -995,6 +995,47 @@ void appointment_refs(const envelope& e, std::vector<std::string>& out) {
       }
 }
 
+std::string appointment_sort_key(timestamp_ms start, const std::string& id) {
+  auto u = store::order_preserving(start);
+  std::string k(8, '\0');
+  for (int i = 0; i < 8; ++i)
+    k[static_cast<std::size_t>(i)] = static_cast<char>(u >> (56 - 8 * i));
+  return k + id;
+}
+
+std::string appointment_list(const std::string& company,
+                             const std::string& staff_id,
+                             const std::string& customer_id,
+                             const std::string& status) {
+  auto name = !staff_id.empty() ? "appt-staff/" + company + "/" + staff_id
+              : !customer_id.empty()
+                  ? "appt-customer/" + company + "/" + customer_id
+                  : "appt/" + company;
+  if (!status.empty())
+    name += "?status=" + status;
+  return name;
+}
+
+void appointment_lists(const envelope& e, store::listing& out) {
+  if (e.aggregate_type != "appointment" || e.company_id.empty())
+    return;
+  aggregate_state st;
+  st.type = "appointment";
+  apply_event(st, e);
+  const auto& a = st.appt;
+  const auto& c = e.company_id;
+  out.entity = "appointment/" + c + "/" + e.aggregate_id;
+  auto key = appointment_sort_key(a.start_time, e.aggregate_id);
+  auto status = std::string{to_string(a.status)};
+  for (const auto& s : {std::string{}, status}) {
+    out.entries.emplace_back(appointment_list(c, "", "", s), key);
+    if (!a.staff_id.empty())
+      out.entries.emplace_back(appointment_list(c, a.staff_id, "", s), key);
+    if (!a.customer_id.empty())
+      out.entries.emplace_back(appointment_list(c, "", a.customer_id, s), key);
+  }
+}
+
 expected<void, caf::error>
 visit_appointment_events(const store::event_store& events,
                          const std::string& company, const std::string& ref,

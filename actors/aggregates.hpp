@@ -21,6 +21,7 @@
 namespace switchboard::store {
 class event_store;
 class tenants;
+struct listing;
 } // namespace switchboard::store
 
 namespace switchboard {
@@ -81,6 +82,26 @@ std::string staff_appointments_ref(const std::string& company,
 std::string customer_appointments_ref(const std::string& company,
                                       const std::string& customer_id);
 std::string company_appointments_ref(const std::string& company);
+
+/// The store's sorted lists of appointments (event_store_config::lists):
+/// each appointment, as of its last event, is listed by start time (then
+/// id) among the company's appointments, its staff member's and its
+/// customer's, each also per status, so that a filtered list reads one
+/// page of one list.
+void appointment_lists(const envelope& e, store::listing& out);
+
+/// The list holding the appointments of `company` with the given filters
+/// (empty: any): the staff member's when named, else the customer's, else
+/// the company's; per status when one is named. A staff member and a
+/// customer together give the staff member's list (filter the customer).
+std::string appointment_list(const std::string& company,
+                             const std::string& staff_id,
+                             const std::string& customer_id,
+                             const std::string& status);
+
+/// The sort key of an appointment in the lists: its start time (8 bytes,
+/// in order) and its id. `id` empty: the first key at `start`.
+std::string appointment_sort_key(timestamp_ms start, const std::string& id);
 
 /// Visits, in log order, the appointment events indexed under `ref` (one
 /// of the above) and, for a store made before references, the company's

@@ -4,11 +4,17 @@
 # each request) alone, then again while the attacker, another company,
 # asks for availability of staff ids that exist nowhere and lists its
 # appointments as fast as --attack-connections allow. The victim's p99
-# should stay within 2x its idle p99 (printed, never checked).
+# should stay within 2x its idle p99 (printed, never checked). The attacker
+# also books (each booking enqueues jobs for the queued listeners).
+#
+# The daemon runs with [limits] as an operator would set them, the same
+# for every company (--rps, --commands; 0 for no limit): the victim's
+# steady rate is well under them, and the line "limits: ..." says what
+# they were.
 #
 # Usage: bench/noisy_neighbor.sh [--quick] [--seconds S] [--staff N]
 #          [--victim-connections C] [--attack-connections C]
-#          [--binary PATH | PATH]
+#          [--rps N] [--commands N] [--binary PATH | PATH]
 # Needs wrk and curl and a built daemon (default build/app/switchboard).
 # The store runs with sync=none: the figure is about CPU and queues, not
 # the disk. The last line is "RESULT noisy_neighbor victim_p99_ms=...
@@ -22,6 +28,8 @@ staff=16
 victim_conns=8
 attack_conns=32
 threads=2
+rps=1000
+commands=32
 bin="$root/build/app/switchboard"
 
 usage() {
@@ -42,6 +50,8 @@ while [ $# -gt 0 ]; do
   --staff) staff=$2 && shift ;;
   --victim-connections) victim_conns=$2 && shift ;;
   --attack-connections) attack_conns=$2 && shift ;;
+  --rps) rps=$2 && shift ;;
+  --commands) commands=$2 && shift ;;
   --binary) bin=$2 && shift ;;
   -h | --help) usage && exit 0 ;;
   -*) echo "noisy_neighbor: unknown option $1" >&2 && exit 2 ;;
@@ -90,7 +100,9 @@ trap 'exit 143' TERM
 
 # Run from the temp dir so that no ./config.ini applies: embedded defaults.
 (cd "$tmp" && exec "$bin" serve --set "store.path=$tmp/data" \
-  --set store.sync=none --set http.port=0 >"$tmp/daemon.log" 2>&1) &
+  --set store.sync=none --set http.port=0 \
+  --set "limits.requests_per_second=$rps" \
+  --set "limits.commands_in_flight=$commands" >"$tmp/daemon.log" 2>&1) &
 daemon_pid=$!
 port=""
 for _ in $(seq 300); do
@@ -152,24 +164,44 @@ victim_run() { # offset out
   [ "${errors:-1}" = 0 ] || die "victim bookings answered errors: $(cat "$2")"
 }
 
+# CPU ticks of the daemon's threads, summed by thread name: "name ticks".
+thread_ticks() {
+  for t in /proc/"$daemon_pid"/task/*; do
+    local comm stat
+    comm=$(tr ' ' _ <"$t/comm" 2>/dev/null) || continue
+    stat=$(cat "$t/stat" 2>/dev/null) || continue
+    stat=${stat##*) }
+    # After the name: state is field 3, utime 14 and stime 15.
+    echo "$comm $(echo "$stat" | awk '{ print $12 + $13 }')"
+  done | awk '{ s[$1] += $2 } END { for (n in s) print n, s[n] }' | sort
+}
+
 victim_run 0 "$tmp/idle.txt"
 offset=$(sed -n 's/^WRK next_offset=//p' "$tmp/idle.txt" | tail -n1)
+# The attacker's bookings start a week later, clear of the list's 50.
 wrk -t"$threads" -c"$attack_conns" -d"$((seconds + 2))s" \
   -s "$here/noisy_neighbor/attack.lua" "$url" -- "$attacker" "$date" \
-  >"$tmp/attack.txt" &
+  "$((base + 7 * 86400))" "$staff" >"$tmp/attack.txt" &
 attack_pid=$!
 sleep 1
+thread_ticks >"$tmp/ticks0.txt"
 victim_run "${offset:-100000}" "$tmp/busy.txt"
+thread_ticks >"$tmp/ticks1.txt"
 wait "$attack_pid" || die "the attacker's wrk failed: $(cat "$tmp/attack.txt")"
 attack_pid=""
 
 ms() { # microseconds → milliseconds, 2 decimals
   awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'
 }
+echo "daemon CPU by thread while the victim booked under the flood (s):"
+join "$tmp/ticks0.txt" "$tmp/ticks1.txt" \
+  | awk -v hz="$(getconf CLK_TCK)" '{ printf "  %-16s %6.2f\n", $1, ($3 - $2) / hz }' \
+  | sort -k2 -rn
 idle_p99=$(field p99_us "$tmp/idle.txt")
 busy_p99=$(field p99_us "$tmp/busy.txt")
 attack_rps=$(field rps "$tmp/attack.txt")
 echo "victim idle:  $(ms "$idle_p99") ms p99, $(field rps "$tmp/idle.txt") req/s"
 echo "victim busy:  $(ms "$busy_p99") ms p99, $(field rps "$tmp/busy.txt") req/s"
-echo "attacker:     $attack_rps req/s (unknown staff availability, lists)"
+echo "attacker:     $attack_rps req/s (unknown staff availability, lists, bookings), $(field status_errors "$tmp/attack.txt") of $(field requests "$tmp/attack.txt") answered 4xx/5xx"
+echo "limits: requests_per_second=$rps commands_in_flight=$commands per company (0: none)"
 echo "RESULT noisy_neighbor victim_p99_ms=$(ms "$busy_p99") victim_p99_idle_ms=$(ms "$idle_p99") attacker_rps=$attack_rps"

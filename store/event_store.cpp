@@ -33,6 +33,8 @@ constexpr const char* by_type_db = "by_type";
 constexpr const char* by_time_db = "by_time";
 constexpr const char* by_company_db = "by_company";
 constexpr const char* by_ref_db = "by_ref";
+constexpr const char* listed_db = "listed";
+constexpr const char* listed_by_db = "listed_by";
 constexpr const char* checkpoints_db = "checkpoints";
 
 /// A key of the event_ids database. UUID text (any case) becomes a tag byte
@@ -468,6 +470,8 @@ result<std::unique_ptr<event_store>> event_store::open(environment& env,
             {by_time_db, 0, &d.by_time},
             {by_company_db, 0, &d.by_company},
             {by_ref_db, 0, &d.by_ref},
+            {listed_db, 0, &d.listed},
+            {listed_by_db, 0, &d.listed_by},
             {checkpoints_db, 0, &d.checkpoints},
         };
         for (auto& s : specs) {
@@ -482,6 +486,9 @@ result<std::unique_ptr<event_store>> event_store::open(environment& env,
             return make_unexpected(ok.error());
         if (cfg.refs && cfg.rebuild_stream_index)
           if (auto ok = out->settle_refs_checkpoint(); !ok)
+            return make_unexpected(ok.error());
+        if (cfg.lists && cfg.rebuild_stream_index)
+          if (auto ok = out->build_lists(); !ok)
             return make_unexpected(ok.error());
         return out;
       });
@@ -523,6 +530,112 @@ result<void> event_store::settle_refs_checkpoint() {
     return ok;
   refs_from_ = value;
   return {};
+}
+
+namespace {
+
+/// Largest key LMDB takes (its default MDB_MAXKEYSIZE).
+constexpr std::size_t max_key_size = 511;
+
+/// The key of a sorted list entry: list size (2 bytes), list, sort key.
+std::string list_key(std::string_view list, std::string_view sort_key) {
+  std::string k;
+  k.reserve(2 + list.size() + sort_key.size());
+  k.push_back(static_cast<char>(list.size() >> 8));
+  k.push_back(static_cast<char>(list.size() & 0xff));
+  k.append(list);
+  k.append(sort_key);
+  return k;
+}
+
+} // namespace
+
+result<void> event_store::list_in(MDB_txn* t, const envelope& e) {
+  auto& l = listing_scratch_;
+  l.entity.clear();
+  l.entries.clear();
+  cfg_.lists(e, l);
+  if (l.entity.empty() || l.entity.size() > max_key_size)
+    return {};
+  // The entries of the entity's previous event go; this event's come.
+  auto ekey = as_val(l.entity);
+  MDB_val old;
+  auto rc = mdb_get(t, db_.listed_by, &ekey, &old);
+  if (rc == 0) {
+    std::string held{as_view(old)}; // the put below may move the page
+    std::string_view rest = held;
+    while (rest.size() >= 2) {
+      auto n
+          = static_cast<std::size_t>((static_cast<unsigned char>(rest[0]) << 8)
+                                     | static_cast<unsigned char>(rest[1]));
+      if (rest.size() < 2 + n)
+        return fail(errc::corrupt, "listed_by: bad record");
+      auto k = as_val(rest.substr(2, n));
+      if (auto drc = mdb_del(t, db_.listed, &k, nullptr);
+          drc != 0 && drc != MDB_NOTFOUND)
+        return fail_mdb(drc, "mdb_del(listed)");
+      rest.remove_prefix(2 + n);
+    }
+  } else if (rc != MDB_NOTFOUND) {
+    return fail_mdb(rc, "mdb_get(listed_by)");
+  }
+  std::string held;
+  char seq_be[8];
+  put_be64(seq_be, e.sequence);
+  for (const auto& [list, sort_key] : l.entries) {
+    if (list.empty() || 2 + list.size() + sort_key.size() > max_key_size)
+      continue;
+    auto k = list_key(list, sort_key);
+    auto key = as_val(k);
+    auto val = as_val(seq_be, 8);
+    if (auto prc = mdb_put(t, db_.listed, &key, &val, 0); prc != 0)
+      return fail_mdb(prc, "mdb_put(listed)");
+    held.push_back(static_cast<char>(k.size() >> 8));
+    held.push_back(static_cast<char>(k.size() & 0xff));
+    held.append(k);
+  }
+  auto val = as_val(held);
+  if (auto prc = mdb_put(t, db_.listed_by, &ekey, &val, 0); prc != 0)
+    return fail_mdb(prc, "mdb_put(listed_by)");
+  return {};
+}
+
+result<void> event_store::build_lists() {
+  {
+    auto txn = env_.begin_read();
+    if (!txn)
+      return make_unexpected(txn.error());
+    bool found = false;
+    auto built = read_checkpoint(txn->handle(), db_.checkpoints,
+                                 lists_checkpoint, &found);
+    if (!built)
+      return make_unexpected(built.error());
+    if (found)
+      return {};
+  }
+  // A store made before the lists: list what it holds, a batch of events
+  // per write transaction, before any append.
+  std::uint64_t from = 1;
+  for (;;) {
+    auto batch = read_all(from, 4096);
+    if (!batch)
+      return make_unexpected(batch.error());
+    if (batch->empty())
+      break;
+    from = batch->back().sequence + 1;
+    auto ok = writer_.execute([this, &batch](write_txn& w) -> result<void> {
+      for (const auto& e : *batch)
+        if (auto one = list_in(w.handle(), e); !one)
+          return one;
+      return {};
+    });
+    if (!ok)
+      return ok;
+  }
+  return writer_.execute([this, from](write_txn& w) {
+    return write_checkpoint(w.handle(), db_.checkpoints, lists_checkpoint,
+                            from);
+  });
 }
 
 result<void> event_store::recover_stream_tails() {
@@ -1073,6 +1186,10 @@ event_store::append_result event_store::append_in(write_txn& txn,
             return fail_mdb(rc, "mdb_put(by_ref)");
         }
       }
+      // listed, listed_by
+      if (cfg_.lists)
+        if (auto ok = list_in(t, e); !ok)
+          return make_unexpected(ok.error());
     }
     next_seq_txn_ = txn.serial();
     next_seq_ = next_seq + events.size();
@@ -1234,6 +1351,53 @@ event_store::read_by_company(std::string_view company_id,
 }
 
 result<std::vector<envelope>>
+event_store::read_by_company_before(std::string_view company_id,
+                                    std::uint64_t before_seq,
+                                    std::size_t max_count) const {
+  return guarded(
+      "read_by_company_before", [&]() -> result<std::vector<envelope>> {
+        std::vector<envelope> out;
+        if (company_id.empty() || company_id.size() > max_name_size
+            || max_count == 0 || before_seq <= 1)
+          return out;
+        auto txn = env_.begin_read();
+        if (!txn)
+          return make_unexpected(txn.error());
+        cursor_guard c;
+        if (auto rc = mdb_cursor_open(txn->handle(), db_.by_company, &c.c);
+            rc != 0)
+          return fail_mdb(rc, "mdb_cursor_open");
+        name_key start{company_id, before_seq};
+        auto prefix = start.prefix();
+        auto key = start.val();
+        MDB_val val;
+        // The first key at or past the start, then back.
+        auto rc = mdb_cursor_get(c.c, &key, &val, MDB_SET_RANGE);
+        if (rc == MDB_NOTFOUND)
+          rc = mdb_cursor_get(c.c, &key, &val, MDB_LAST);
+        else if (rc == 0)
+          rc = mdb_cursor_get(c.c, &key, &val, MDB_PREV);
+        for (; rc == 0 && out.size() < max_count;
+             rc = mdb_cursor_get(c.c, &key, &val, MDB_PREV)) {
+          if (key.mv_size != prefix.size() + 8
+              || std::memcmp(key.mv_data, prefix.data(), prefix.size()) != 0)
+            break;
+          auto seq
+              = get_be64(static_cast<const char*>(key.mv_data) + prefix.size());
+          if (seq >= before_seq)
+            continue;
+          auto ev = load(txn->handle(), db_.events, seq);
+          if (!ev)
+            return make_unexpected(ev.error());
+          out.push_back(ev->to_envelope());
+        }
+        if (rc != 0 && rc != MDB_NOTFOUND)
+          return fail_mdb(rc, "mdb_cursor_get(by_company)");
+        return out;
+      });
+}
+
+result<std::vector<envelope>>
 event_store::read_by_ref(std::string_view ref, std::uint64_t from_seq,
                          std::size_t max_count) const {
   return guarded("read_by_ref", [&]() -> result<std::vector<envelope>> {
@@ -1304,6 +1468,47 @@ event_store::read_all(std::uint64_t from_seq, std::size_t max_count) const {
     });
     if (!res)
       return make_unexpected(res.error());
+    return out;
+  });
+}
+
+result<std::vector<list_entry>>
+event_store::read_list(std::string_view list, std::string_view from_key,
+                       std::string_view to_key, std::size_t max_count) const {
+  return guarded("read_list", [&]() -> result<std::vector<list_entry>> {
+    std::vector<list_entry> out;
+    if (list.empty() || 2 + list.size() > max_key_size || max_count == 0)
+      return out;
+    auto txn = env_.begin_read();
+    if (!txn)
+      return make_unexpected(txn.error());
+    cursor_guard c;
+    if (auto rc = mdb_cursor_open(txn->handle(), db_.listed, &c.c); rc != 0)
+      return fail_mdb(rc, "mdb_cursor_open");
+    auto prefix = list_key(list, {});
+    auto start = list_key(list, from_key);
+    if (start.size() > max_key_size)
+      return out;
+    auto key = as_val(start);
+    MDB_val val;
+    auto rc = mdb_cursor_get(c.c, &key, &val, MDB_SET_RANGE);
+    for (; rc == 0 && out.size() < max_count;
+         rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT)) {
+      auto k = as_view(key);
+      if (k.size() < prefix.size() || k.substr(0, prefix.size()) != prefix)
+        break;
+      auto sort_key = k.substr(prefix.size());
+      if (!to_key.empty() && sort_key >= to_key)
+        break;
+      if (val.mv_size != 8)
+        return fail(errc::corrupt, "listed: bad value size");
+      auto ev = load(txn->handle(), db_.events, get_be64(val.mv_data));
+      if (!ev)
+        return make_unexpected(ev.error());
+      out.push_back({std::string{sort_key}, ev->to_envelope()});
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND)
+      return fail_mdb(rc, "mdb_cursor_get(listed)");
     return out;
   });
 }

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace switchboard::store {
@@ -53,11 +54,38 @@ using stream_hash_fn = std::uint64_t (*)(std::string_view aggregate_type,
 /// ones are not indexed.
 using refs_fn = void (*)(const envelope& e, std::vector<std::string>& out);
 
+/// Where an event puts the entity it describes in the store's sorted
+/// lists (databases listed and listed_by): after the event, the entity is
+/// found under exactly `entries`, each a (list, sort key) pair, in place of
+/// the entries its previous event gave it.
+struct listing {
+  /// The entity (e.g. "appointment/<company>/<id>"), at most 511 bytes;
+  /// empty: the event changes no list.
+  std::string entity;
+  /// (list, sort key): list and key together at most 509 bytes; longer
+  /// pairs are not listed. A sort key is
+  /// unique within its list (end it with the entity's id).
+  std::vector<std::pair<std::string, std::string>> entries;
+};
+
+/// Fills `out` (empty on entry) with the listing of `e`.
+using lists_fn = void (*)(const envelope& e, listing& out);
+
+/// One entry of a sorted list: its sort key and the last event of its
+/// entity.
+struct list_entry {
+  std::string sort_key;
+  envelope event;
+};
+
 /// Tunables of the event store.
 struct event_store_config {
   /// The references an event is indexed under (database by_ref); none
   /// when empty.
   refs_fn refs = nullptr;
+  /// The sorted lists an event puts its entity in (databases listed and
+  /// listed_by); none when empty.
+  lists_fn lists = nullptr;
   /// Most events in one append.
   std::size_t max_events_per_append = 10000;
   /// Largest encoded event record in bytes.
@@ -90,6 +118,8 @@ struct event_store_config {
 /// | by_time    | occurred_at, seq → (empty)             |              |
 /// | by_company | company size, company, seq → (empty)  |              |
 /// | by_ref     | ref size, ref, seq → (empty)           |              |
+/// | listed     | list size (2 bytes), list, key → seq   |              |
+/// | listed_by  | entity → its listed keys               |              |
 ///
 /// A stream's slot is a 64-bit hash of (aggregate type, aggregate id),
 /// which keeps stream keys at 16 bytes. Hash collisions are resolved
@@ -217,6 +247,13 @@ public:
                                                 std::uint64_t from_seq,
                                                 std::size_t max_count) const;
 
+  /// Reads events of `company_id` with sequence < `before_seq`, newest
+  /// first, at most `max_count` (a company's recent events: pass
+  /// UINT64_MAX). Errors: `errc::corrupt`, LMDB errors.
+  result<std::vector<envelope>>
+  read_by_company_before(std::string_view company_id, std::uint64_t before_seq,
+                         std::size_t max_count) const;
+
   /// Reads events indexed under reference `ref` (see `config::refs`)
   /// with sequence >= `from_seq`, in sequence order, at most
   /// `max_count`. Events before `refs_indexed_from()` are not indexed.
@@ -234,6 +271,21 @@ public:
 
   /// The checkpoint (database `checkpoints`) holding refs_indexed_from.
   static constexpr std::string_view refs_checkpoint = "refs_from";
+
+  /// Reads the entries of sorted list `list` (see `config::lists`) with
+  /// `from_key` <= sort key < `to_key` (empty `to_key`: no upper bound),
+  /// in sort key order, at most `max_count`, each with the last event of
+  /// its entity, as of one snapshot. To page, pass the last key read with
+  /// a 0 byte appended as the next `from_key`. The cost is that of the
+  /// entries returned. Errors: `errc::corrupt`, LMDB errors.
+  result<std::vector<list_entry>> read_list(std::string_view list,
+                                            std::string_view from_key,
+                                            std::string_view to_key,
+                                            std::size_t max_count) const;
+
+  /// The checkpoint (database `checkpoints`) set once every stored event
+  /// is in the sorted lists (a store made before them is listed at open).
+  static constexpr std::string_view lists_checkpoint = "lists_built";
 
   /// Reads the global log from sequence `from_seq` on, at most
   /// `max_count` events (catch-up, replay). Errors: `errc::corrupt`, LMDB
@@ -317,13 +369,15 @@ public:
 private:
   struct dbs {
     MDB_dbi events, streams, event_ids, by_type, by_time, by_company, by_ref,
-        checkpoints;
+        listed, listed_by, checkpoints;
   };
   struct stream_tails;
   struct found_stream;
 
   result<void> recover_stream_tails();
   result<void> settle_refs_checkpoint();
+  result<void> build_lists();
+  result<void> list_in(MDB_txn* t, const envelope& e);
   result<found_stream> find_for_read(std::string_view type,
                                      std::string_view id) const;
   void stage(write_txn& txn, std::uint64_t slot, const envelope& e);
@@ -343,6 +397,7 @@ private:
   /// Never, until open settles it (references configured).
   std::uint64_t refs_from_ = UINT64_MAX;
   std::vector<std::string> refs_scratch_; ///< On the writer thread.
+  listing listing_scratch_;               ///< On the writer thread.
   mutable std::atomic<std::uint64_t> appends_{0};
   mutable std::atomic<std::uint64_t> idempotent_{0};
   mutable std::atomic<std::uint64_t> conflicts_{0};

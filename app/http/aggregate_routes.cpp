@@ -2,6 +2,7 @@
 // reschedule, reassign, cancel, read) and availability. Every command goes
 // to the router, which hands it to the aggregate's actor.
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 
@@ -17,6 +18,7 @@
 #include <actors/node.hpp>
 #include <app/http/bridge.hpp>
 #include <app/http/limits.hpp>
+#include <app/http/read_pool.hpp>
 #include <app/http/routes.hpp>
 #include <app/http/state_cache.hpp>
 #include <messages/id_check.hpp>
@@ -284,8 +286,50 @@ void add_entity(router& r, const std::string& plural, const std::string& type,
       "Update a " + label);
 }
 
-/// GET /api/appointments: the company's appointments as they are now,
-/// folded from its appointment events, filtered and in start order.
+/// Most list entries one page of GET /api/appointments reads to fill
+/// itself after filtering (a staff member and a customer together); past
+/// it the page comes back short, with its cursor.
+constexpr std::size_t max_appointments_scan = 4096;
+
+/// The opaque cursor of a listing: "a1." and the hex of the last sort key
+/// returned.
+std::string appointment_cursor(std::string_view sort_key) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out = "a1.";
+  for (unsigned char c : sort_key) {
+    out.push_back(hex[c >> 4]);
+    out.push_back(hex[c & 15]);
+  }
+  return out;
+}
+
+/// The sort key of a cursor, or nothing for text no listing made.
+std::optional<std::string> parse_appointment_cursor(std::string_view c) {
+  if (c.substr(0, 3) != "a1." || c.size() % 2 != 1 || c.size() < 3 + 16
+      || c.size() > 3 + 2 * 255)
+    return std::nullopt;
+  std::string out;
+  for (std::size_t i = 3; i < c.size(); i += 2) {
+    int v = 0;
+    for (char h : {c[i], c[i + 1]}) {
+      v <<= 4;
+      if (h >= '0' && h <= '9')
+        v |= h - '0';
+      else if (h >= 'a' && h <= 'f')
+        v |= h - 'a' + 10;
+      else
+        return std::nullopt;
+    }
+    out.push_back(static_cast<char>(v));
+  }
+  return out;
+}
+
+/// GET /api/appointments: the company's appointments as they are now, in
+/// start order, one page of the store's sorted list of the narrowest
+/// filter (list_appointments reads only the page, never the company's
+/// history), on the read pool. `next` is a cursor whenever more may
+/// follow.
 void list_appointments(const context_ptr& ctx) {
   auto company = company_of(ctx);
   if (company.empty())
@@ -295,6 +339,12 @@ void list_appointments(const context_ptr& ctx) {
   auto staff = ctx->query("staff_id");
   auto customer = ctx->query("customer_id");
   auto status = ctx->query("status");
+  if (!staff.empty())
+    if (auto bad = id_problem(staff))
+      errs["staff_id"] = *bad;
+  if (!customer.empty())
+    if (auto bad = id_problem(customer))
+      errs["customer_id"] = *bad;
   if (appointment_status parsed; !status.empty() && !parse_enum(status, parsed))
     errs["status"] = "unknown status \"" + status
                      + "\" (one of scheduled, cancelled, completed, no_show)";
@@ -309,49 +359,74 @@ void list_appointments(const context_ptr& ctx) {
     else
       errs[name] = "must be an RFC 3339 timestamp";
   }
+  std::optional<std::string> after;
+  if (auto c = ctx->query("cursor"); !c.empty()) {
+    after = parse_appointment_cursor(c);
+    if (!after)
+      errs["cursor"] = "invalid: not a cursor this listing returned (pass "
+                       "the `next` of the previous page as it came)";
+  }
   if (!errs.empty()) {
     ctx->fail_fields(errs);
     return;
   }
-  const auto& es = *ctx->node().store().events;
-  // Only the appointment events of the narrowest filter given (the staff
-  // member's, the customer's, or the company's appointments), from the
-  // store's by_ref index: never the company's other events.
-  auto ref = !staff.empty()      ? staff_appointments_ref(company, staff)
-             : !customer.empty() ? customer_appointments_ref(company, customer)
-                                 : company_appointments_ref(company);
-  std::map<std::string, aggregate_state> by_id;
-  auto read = visit_appointment_events(es, company, ref,
-                                       [&by_id](const envelope& ev) {
-                                         auto& st = by_id[ev.aggregate_id];
-                                         st.type = "appointment";
-                                         apply_event(st, ev);
-                                         return true;
-                                       });
-  if (!read) {
-    fail_with(*ctx, read.error());
-    return;
-  }
-  std::vector<const aggregate_state*> hits;
-  for (const auto& [id, st] : by_id) {
-    const auto& a = st.appt;
-    if ((!staff.empty() && a.staff_id != staff)
-        || (!customer.empty() && a.customer_id != customer)
-        || (!status.empty() && to_string(a.status) != status)
-        || a.start_time < from || a.start_time >= to)
-      continue;
-    hits.push_back(&st);
-  }
-  std::sort(hits.begin(), hits.end(), [](const auto* x, const auto* y) {
-    return x->appt.start_time < y->appt.start_time;
-  });
-  json::array out;
-  for (const auto* st : hits) {
-    if (out.size() >= limit)
-      break;
-    out.push_back(json::parse(render_state(*st)));
-  }
-  ctx->respond(200, json::object{{"appointments", std::move(out)}});
+  auto list = appointment_list(company, staff, customer, status);
+  // [from_key, to_key): the filter's time range, after the cursor.
+  auto from_key = appointment_sort_key(from, "");
+  if (after)
+    from_key = std::max(from_key, *after + '\0');
+  auto to_key = to == INT64_MAX ? std::string{} : appointment_sort_key(to, "");
+  // Only the staff member's list holds both filters' entries when both
+  // are given: the customer is filtered here, within a bounded scan.
+  bool filter_customer = !staff.empty() && !customer.empty();
+  run_read(ctx, company,
+           [ctx, list, from_key, to_key, limit, customer,
+            filter_customer](const read_deadline& deadline) mutable {
+             const auto& es = *ctx->node().store().events;
+             json::array out;
+             std::string last_key;
+             std::size_t scanned = 0;
+             bool more = false;
+             for (;;) {
+               if (deadline.passed()) {
+                 ctx->fail(504, "timeout",
+                           "the listing did not finish within its deadline");
+                 return;
+               }
+               auto want = filter_customer ? std::size_t{256} : limit + 1;
+               auto page = es.read_list(list, from_key, to_key, want);
+               if (!page) {
+                 ctx->fail_store(page.error());
+                 return;
+               }
+               for (auto& entry : *page) {
+                 if (out.size() == limit) {
+                   more = true; // one more entry exists
+                   break;
+                 }
+                 ++scanned;
+                 last_key = entry.sort_key;
+                 aggregate_state st;
+                 st.type = "appointment";
+                 apply_event(st, entry.event);
+                 if (filter_customer && st.appt.customer_id != customer)
+                   continue;
+                 out.push_back(state_json(st));
+               }
+               if (more || page->size() < want)
+                 break;
+               from_key = last_key + '\0';
+               if (scanned >= max_appointments_scan) {
+                 more = true; // the page is short; the cursor goes on
+                 break;
+               }
+             }
+             json::object o;
+             o["appointments"] = std::move(out);
+             o["next"] = more ? json::value(appointment_cursor(last_key))
+                              : json::value(nullptr);
+             ctx->respond(200, o);
+           });
 }
 
 } // namespace
@@ -386,8 +461,8 @@ void add_aggregate_routes(router& r) {
       },
       "Book an appointment");
   r.add("GET", "/api/appointments", access::company, list_appointments,
-        "List appointments (filters: staff_id, customer_id, status, from, "
-        "to)");
+        "List appointments in start order, a page at a time (filters: "
+        "staff_id, customer_id, status, from, to; limit, cursor)");
   r.add(
       "GET", "/api/appointments/{id}", access::company,
       [](const context_ptr& ctx) {
@@ -431,6 +506,20 @@ void add_aggregate_routes(router& r) {
           errs["date"] = "missing";
         if (!errs.empty()) {
           ctx->fail_fields(errs);
+          return;
+        }
+        // A staff member that exists nowhere, or in another company, is
+        // refused here with one index probe: a flood of made-up ids costs
+        // the actors (the router, the cache) nothing, and so delays no
+        // other company's requests there.
+        auto first
+            = ctx->node().store().events->read_stream("staff", staff, 1, 1);
+        if (!first) {
+          ctx->fail_store(first.error());
+          return;
+        }
+        if (first->empty() || first->front().company_id != company) {
+          ctx->fail(404, "not_found", "staff " + staff + " not found");
           return;
         }
         auto router = ctx->node().router();

@@ -32,6 +32,7 @@ namespace switchboard::app::http {
 
 class bridge;
 class company_limits;
+class read_pool;
 class broadcaster;
 class state_cache;
 
@@ -77,6 +78,11 @@ struct services {
   std::chrono::milliseconds ready_commit_stall{5000};
   /// The Pusher protocol server; null when broadcasting is off.
   http::broadcaster* broadcasting = nullptr;
+  /// Threads for listings, off the Asio threads (read_pool.hpp); null:
+  /// listings run where they are asked.
+  http::read_pool* reads = nullptr;
+  /// How long a listing may take, waiting included (then 504).
+  std::chrono::milliseconds read_deadline{10000};
 };
 
 /// Registers the HTTP families of /metrics, so that a scrape lists them

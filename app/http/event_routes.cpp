@@ -1,6 +1,7 @@
 // The events API: a stream by aggregate (the seed's getEvents), recent /
 // by type / by time, and appends of client events through the dispatcher.
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <deque>
@@ -17,6 +18,7 @@
 #include <actors/node.hpp>
 #include <app/event_checks.hpp>
 #include <app/http/bridge.hpp>
+#include <app/http/read_pool.hpp>
 #include <app/http/routes.hpp>
 #include <messages/cloudevents.hpp>
 #include <messages/id_check.hpp>
@@ -36,8 +38,9 @@ namespace {
 
 constexpr auto dispatch_timeout = 10s;
 constexpr std::string_view batch_type = "application/cloudevents-batch+json";
-/// Most events one listing scans to fill a page after filtering.
-constexpr std::size_t max_scan = 100000;
+/// Most events one page of a listing reads to fill itself after
+/// filtering; past it the page comes back short, with its cursor.
+constexpr std::size_t max_scan = 16384;
 
 /// The company owning a stream, or "" when the stream does not exist.
 store::result<std::string> stream_owner(const store::event_store& es,
@@ -95,22 +98,52 @@ void get_stream(const context_ptr& ctx) {
   ctx->respond(200, to_cloudevents_batch(*events), std::move(headers));
 }
 
-void list_events(const context_ptr& ctx) {
-  field_errors errs;
-  auto limit = ctx->query_uint("limit", 100, 1, 1000, errs);
-  bool has_after = !ctx->query("after").empty();
-  auto after = ctx->query_uint("after", 0, 0, UINT64_MAX - 1, errs);
-  auto from = query_time(*ctx, "from", INT64_MIN, errs);
-  auto to = query_time(*ctx, "to", INT64_MAX, errs);
-  auto type = ctx->query("type");
-  if (!type.empty() && find_event_type(type) == nullptr)
-    errs["type"] = "unknown_value: no event type " + type;
-  if (!errs.empty()) {
-    ctx->fail_fields(errs);
-    return;
-  }
+/// One page of GET /api/events, on the read pool: at most `max_scan`
+/// events are read. With `after`, the first `limit` matches after it
+/// (X-Next-After when more may follow); without, the last `limit`
+/// matches: a company's newest events read backwards, an admin's the
+/// log's tail or, filtered, a scan from the start.
+void list_events_page(const context_ptr& ctx, const read_deadline& deadline,
+                      std::size_t limit, bool has_after, std::uint64_t after,
+                      timestamp_ms from, timestamp_ms to,
+                      const std::string& type) {
   const auto& es = *ctx->node().store().events;
   const auto& who = ctx->who();
+  auto keep = [&](const envelope& e) {
+    return (type.empty() || e.type == type) && e.occurred_at >= from
+           && e.occurred_at < to;
+  };
+  std::vector<std::pair<std::string, std::string>> headers
+      = {{"Content-Type", std::string{batch_type}}};
+  if (!has_after && !who.admin) {
+    // The company's newest events, read backwards from its last one.
+    std::vector<envelope> newest;
+    std::uint64_t before = UINT64_MAX;
+    std::size_t scanned = 0;
+    while (newest.size() < limit && scanned < max_scan) {
+      if (deadline.passed()) {
+        ctx->fail(504, "timeout",
+                  "the listing did not finish within its deadline");
+        return;
+      }
+      auto page = es.read_by_company_before(who.company_id, before, 256);
+      if (!page) {
+        ctx->fail_store(page.error());
+        return;
+      }
+      for (auto& e : *page) {
+        before = e.sequence;
+        ++scanned;
+        if (keep(e) && newest.size() < limit)
+          newest.push_back(std::move(e));
+      }
+      if (page->size() < 256)
+        break;
+    }
+    std::reverse(newest.begin(), newest.end());
+    ctx->respond(200, to_cloudevents_batch(newest), std::move(headers));
+    return;
+  }
   // The index to walk: a company token walks its company's events; an
   // admin the type index, or the whole log.
   auto fetch = [&](std::uint64_t from_seq, std::size_t n) {
@@ -120,16 +153,11 @@ void list_events(const context_ptr& ctx) {
       return es.read_by_type(type, from_seq, n);
     return es.read_all(from_seq, n);
   };
-  auto keep = [&](const envelope& e) {
-    return (type.empty() || e.type == type) && e.occurred_at >= from
-           && e.occurred_at < to;
-  };
   std::deque<envelope> out;
   std::uint64_t next = has_after ? after + 1 : 1;
   std::size_t scanned = 0;
   bool more = false;
-  if (!has_after && who.admin && type.empty() && from == INT64_MIN
-      && to == INT64_MAX) {
+  if (!has_after && type.empty() && from == INT64_MIN && to == INT64_MAX) {
     // Recent events of the whole log: its tail.
     auto last = es.last_sequence();
     if (!last) {
@@ -139,6 +167,11 @@ void list_events(const context_ptr& ctx) {
     next = *last > limit ? *last - limit + 1 : 1;
   }
   while (scanned < max_scan) {
+    if (deadline.passed()) {
+      ctx->fail(504, "timeout",
+                "the listing did not finish within its deadline");
+      return;
+    }
     auto page = fetch(next, 256);
     if (!page) {
       ctx->fail_store(page.error());
@@ -165,13 +198,33 @@ void list_events(const context_ptr& ctx) {
   }
   std::vector<envelope> events(std::make_move_iterator(out.begin()),
                                std::make_move_iterator(out.end()));
-  std::vector<std::pair<std::string, std::string>> headers
-      = {{"Content-Type", std::string{batch_type}}};
   if (more || scanned >= max_scan)
     headers.emplace_back(
         "X-Next-After",
         std::to_string(events.empty() ? next - 1 : events.back().sequence));
   ctx->respond(200, to_cloudevents_batch(events), std::move(headers));
+}
+
+void list_events(const context_ptr& ctx) {
+  field_errors errs;
+  auto limit = ctx->query_uint("limit", 100, 1, 1000, errs);
+  bool has_after = !ctx->query("after").empty();
+  auto after = ctx->query_uint("after", 0, 0, UINT64_MAX - 1, errs);
+  auto from = query_time(*ctx, "from", INT64_MIN, errs);
+  auto to = query_time(*ctx, "to", INT64_MAX, errs);
+  auto type = ctx->query("type");
+  if (!type.empty() && find_event_type(type) == nullptr)
+    errs["type"] = "unknown_value: no event type " + type;
+  if (!errs.empty()) {
+    ctx->fail_fields(errs);
+    return;
+  }
+  run_read(ctx, ctx->who().admin ? std::string{} : ctx->who().company_id,
+           [ctx, limit, has_after, after, from, to,
+            type](const read_deadline& deadline) {
+             list_events_page(ctx, deadline, limit, has_after, after, from, to,
+                              type);
+           });
 }
 
 /// Reads an optional string member; records a problem when it has another
@@ -445,6 +498,10 @@ json::object audit_json(const store::audit_record& r) {
                       {"occurred_at", format_rfc3339(r.occurred_at)}};
 }
 
+void list_audit_page(const context_ptr& ctx, const std::string& company,
+                     const std::string& model_type, const std::string& model_id,
+                     std::uint64_t after, std::size_t limit);
+
 /// GET /api/audit: the AuditLogger's records, of the caller's company or of
 /// one model (aggregate), in sequence order after a cursor.
 void list_audit(const context_ptr& ctx) {
@@ -464,6 +521,18 @@ void list_audit(const context_ptr& ctx) {
     ctx->fail_fields(errs);
     return;
   }
+  run_read(
+      ctx, who.admin ? std::string{} : who.company_id,
+      [ctx, company, model_type, model_id, after, limit](const read_deadline&) {
+        list_audit_page(ctx, company, model_type, model_id, after, limit);
+      });
+}
+
+/// One page of GET /api/audit (at most limit + 1 records read), on the
+/// read pool.
+void list_audit_page(const context_ptr& ctx, const std::string& company,
+                     const std::string& model_type, const std::string& model_id,
+                     std::uint64_t after, std::size_t limit) {
   const auto& log = *ctx->node().store().audit;
   // A model's records hold its company: those of another company are
   // skipped as if absent (the page may then come back short).

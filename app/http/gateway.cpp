@@ -50,6 +50,9 @@ gateway_options gateway_options_from(const config& cfg) {
   s.drain_timeout
       = std::chrono::milliseconds{cfg.get_int("http.shutdown_timeout_ms")};
   o.bridge_actors = static_cast<std::size_t>(cfg.get_int("http.bridge_actors"));
+  o.read_threads = static_cast<std::size_t>(cfg.get_int("http.read_threads"));
+  o.read_deadline
+      = std::chrono::milliseconds{cfg.get_int("http.read_deadline_ms")};
   o.access_log_sample
       = static_cast<std::uint32_t>(cfg.get_int("http.access_log_sample"));
   // A comma-separated list of addresses.
@@ -166,6 +169,10 @@ gateway::start(caf::actor_system& sys, switchboard::node& n,
   g->services_.node = &n;
   g->services_.tenants = g->tenants_.get();
   g->services_.bridge = g->bridge_.get();
+  g->reads_ = std::make_unique<read_pool>(opts.read_threads,
+                                          opts.reads_queued_per_company);
+  g->services_.reads = g->reads_.get();
+  g->services_.read_deadline = opts.read_deadline;
   g->services_.trusted_proxies = opts.trusted_proxies;
   g->states_ = std::make_unique<state_cache>();
   g->services_.states = g->states_.get();
@@ -197,6 +204,7 @@ gateway::start(caf::actor_system& sys, switchboard::node& n,
       },
       std::move(on_upgrade), "/app/");
   if (!srv) {
+    g->reads_->stop();
     g->bridge_->stop();
     return make_unexpected(srv.error());
   }
@@ -267,6 +275,9 @@ void gateway::stop() {
     server_->stop();
   if (broadcaster_)
     broadcaster_->release();
+  // After the server: requests it drains may wait for a read.
+  if (reads_)
+    reads_->stop();
   if (bridge_)
     bridge_->stop();
 }

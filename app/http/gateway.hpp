@@ -10,6 +10,7 @@
 
 #include <app/http/broadcasting.hpp>
 #include <app/http/limits.hpp>
+#include <app/http/read_pool.hpp>
 #include <app/http/router.hpp>
 #include <app/http/server.hpp>
 #include <app/http/state_cache.hpp>
@@ -33,6 +34,11 @@ namespace switchboard::app::http {
 struct gateway_options {
   server_options server;
   std::size_t bridge_actors = 2; ///< Actors of the CAF bridge pool.
+  std::size_t read_threads = 2;  ///< Threads of the read pool.
+  /// How long a listing may take, waiting included (then 504).
+  std::chrono::milliseconds read_deadline{10000};
+  /// Listings a company may have waiting for the read pool (then 429).
+  std::size_t reads_queued_per_company = 64;
   /// Access log: 0 off, 1 every request, N one request in N.
   std::uint32_t access_log_sample = 0;
   /// Peers whose X-Forwarded-For is believed (http.trusted_proxies).
@@ -90,6 +96,7 @@ private:
   services services_;
   std::unique_ptr<store::tenants> tenants_;
   std::unique_ptr<http::bridge> bridge_;
+  std::unique_ptr<read_pool> reads_;
   std::unique_ptr<state_cache> states_;
   std::unique_ptr<company_limits> limits_;
   /// Before the server: it outlives the connections the server's threads

@@ -16,6 +16,7 @@
 #include <actors/node.hpp>
 #include <app/analytics.hpp>
 #include <app/http/bridge.hpp>
+#include <app/http/read_pool.hpp>
 #include <app/http/routes.hpp>
 #include <messages/time.hpp>
 #include <store/event_store.hpp>
@@ -33,8 +34,9 @@ namespace {
 
 /// How long a read route waits for an actor.
 constexpr auto actor_timeout = 5s;
-/// Records a listing reads per store call while it filters by company.
-constexpr std::size_t scan_page = 256;
+
+/// Most batches of 256 records one page of a filtered listing scans.
+constexpr int max_pages = 64;
 
 json::value rfc3339_or_null(timestamp_ms t) {
   if (t == 0)
@@ -248,35 +250,46 @@ void add_ops_routes(router& r) {
           return;
         }
         auto queue = ctx->query("queue");
-        auto& n = ctx->node();
-        json::array out;
-        std::uint64_t last = after;
-        // Company tokens see the jobs of their own events; scan pages.
-        // Unless the scan reached the end, more may follow: the cursor
-        // says where to go on (also when a page filled up, or the scan
-        // stopped before finding `limit` jobs of the company).
-        bool end = false;
-        for (int page = 0; page < 100 && !end && out.size() < limit; ++page) {
-          auto jobs = n.store().jobs->list_failed(queue, last, scan_page);
-          if (!jobs) {
-            ctx->fail_store(jobs.error());
-            return;
-          }
-          std::size_t used = 0;
-          for (const auto& j : *jobs) {
-            if (out.size() >= limit)
-              break;
-            ++used;
-            last = j.id;
-            if (ctx->who().admin || job_company(n, j) == ctx->who().company_id)
-              out.push_back(to_json(j));
-          }
-          end = used == jobs->size() && jobs->size() < scan_page;
-        }
-        json::object o;
-        o["jobs"] = std::move(out);
-        o["next_after"] = end ? json::value(nullptr) : json::value(last);
-        ctx->respond(200, o);
+        const auto& who = ctx->who();
+        auto reader = who.admin ? std::string{} : who.company_id;
+        run_read(ctx, reader,
+                 [ctx, queue, after, limit](const read_deadline& deadline) {
+                   auto& n = ctx->node();
+                   json::array out;
+                   std::uint64_t last = after;
+                   bool more = false;
+                   // Company tokens see the jobs of their own events: a page
+                   // scans at most max_pages batches, and when it stops before
+                   // the end its cursor says where to go on.
+                   for (int page = 0;; ++page) {
+                     if (page == max_pages || deadline.passed()) {
+                       more = true;
+                       break;
+                     }
+                     auto jobs = n.store().jobs->list_failed(queue, last, 256);
+                     if (!jobs) {
+                       ctx->fail_store(jobs.error());
+                       return;
+                     }
+                     for (const auto& j : *jobs) {
+                       if (out.size() >= limit) {
+                         more = true;
+                         break;
+                       }
+                       last = j.id;
+                       if (ctx->who().admin
+                           || job_company(n, j) == ctx->who().company_id)
+                         out.push_back(to_json(j));
+                     }
+                     if (more || jobs->size() < 256)
+                       break;
+                   }
+                   json::object o;
+                   o["jobs"] = std::move(out);
+                   o["next_after"]
+                       = more ? json::value(last) : json::value(nullptr);
+                   ctx->respond(200, o);
+                 });
       },
       "Failed jobs, by id (company tokens: jobs of their events)");
 
@@ -365,43 +378,57 @@ void add_ops_routes(router& r) {
           return;
         }
         auto channel = ctx->query("channel");
-        json::array out;
-        std::uint64_t last = after;
-        // As for failed jobs: a cursor unless the scan reached the end.
-        bool end = false;
-        for (int page = 0; page < 100 && !end && out.size() < limit; ++page) {
-          auto msgs
-              = ctx->node().store().outbox->list(last, scan_page, channel);
-          if (!msgs) {
-            ctx->fail_store(msgs.error());
-            return;
-          }
-          std::size_t used = 0;
-          for (const auto& m : *msgs) {
-            if (out.size() >= limit)
-              break;
-            ++used;
-            last = m.id;
-            if (!ctx->who().admin && m.company_id != ctx->who().company_id)
-              continue;
-            json::object o;
-            o["id"] = m.id;
-            o["channel"] = m.channel;
-            o["recipient"] = m.recipient;
-            o["subject"] = m.subject;
-            o["body"] = m.body;
-            o["company_id"] = m.company_id;
-            o["event_id"] = m.event_id;
-            o["idempotency_key"] = m.idempotency_key;
-            o["created_at"] = rfc3339_or_null(m.created_at);
-            out.push_back(std::move(o));
-          }
-          end = used == msgs->size() && msgs->size() < scan_page;
-        }
-        json::object o;
-        o["messages"] = std::move(out);
-        o["next_after"] = end ? json::value(nullptr) : json::value(last);
-        ctx->respond(200, o);
+        const auto& who = ctx->who();
+        auto reader = who.admin ? std::string{} : who.company_id;
+        run_read(ctx, reader,
+                 [ctx, channel, after, limit](const read_deadline& deadline) {
+                   json::array out;
+                   std::uint64_t last = after;
+                   bool more = false;
+                   // A page scans at most max_pages batches (company tokens
+                   // skip other companies' messages); when it stops before the
+                   // end its cursor says where to go on.
+                   for (int page = 0;; ++page) {
+                     if (page == max_pages || deadline.passed()) {
+                       more = true;
+                       break;
+                     }
+                     auto msgs
+                         = ctx->node().store().outbox->list(last, 256, channel);
+                     if (!msgs) {
+                       ctx->fail_store(msgs.error());
+                       return;
+                     }
+                     for (const auto& m : *msgs) {
+                       if (out.size() >= limit) {
+                         more = true;
+                         break;
+                       }
+                       last = m.id;
+                       if (!ctx->who().admin
+                           && m.company_id != ctx->who().company_id)
+                         continue;
+                       json::object o;
+                       o["id"] = m.id;
+                       o["channel"] = m.channel;
+                       o["recipient"] = m.recipient;
+                       o["subject"] = m.subject;
+                       o["body"] = m.body;
+                       o["company_id"] = m.company_id;
+                       o["event_id"] = m.event_id;
+                       o["idempotency_key"] = m.idempotency_key;
+                       o["created_at"] = rfc3339_or_null(m.created_at);
+                       out.push_back(std::move(o));
+                     }
+                     if (more || msgs->size() < 256)
+                       break;
+                   }
+                   json::object o;
+                   o["messages"] = std::move(out);
+                   o["next_after"]
+                       = more ? json::value(last) : json::value(nullptr);
+                   ctx->respond(200, o);
+                 });
       },
       "Messages written to the outbox (SMS, email, WhatsApp, external "
       "calls)");
@@ -439,14 +466,19 @@ void add_ops_routes(router& r) {
               {{"company_id", "admin tokens must name the company"}});
           return;
         }
-        auto report
-            = analytics_report(*ctx->node().store().projections, company);
-        if (!report) {
-          ctx->fail_store(report.error());
-          return;
-        }
-        (*report)["company_id"] = company;
-        ctx->respond(200, *report);
+        // Its counters grow with the company's days of history: read on
+        // the read pool, off the Asio threads.
+        run_read(ctx, who.admin ? std::string{} : who.company_id,
+                 [ctx, company](const read_deadline&) {
+                   auto report = analytics_report(
+                       *ctx->node().store().projections, company);
+                   if (!report) {
+                     ctx->fail_store(report.error());
+                     return;
+                   }
+                   (*report)["company_id"] = company;
+                   ctx->respond(200, *report);
+                 });
       },
       "The company's analytics: appointments by day, service, staff, "
       "branch and source with value and lead time; calls by sentiment; "

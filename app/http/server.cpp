@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include <pthread.h>
 #include <sys/resource.h>
 
 #include <boost/asio/dispatch.hpp>
@@ -648,6 +649,7 @@ server::start(server_options opts, request_fn on_request, upgrade_fn on_upgrade,
     p->sweep(i);
   for (auto& ioc : p->iocs)
     p->threads.emplace_back([p, ctx = ioc.get()] {
+      pthread_setname_np(pthread_self(), "sb-http");
       ctx->run();
     });
   return std::unique_ptr<server>{new server(p)};

@@ -451,3 +451,72 @@ BOOST_FIXTURE_TEST_CASE(events_are_read_by_reference, test::store_fixture) {
   BOOST_TEST(store->refs_indexed_from() == 1u);
   close();
 }
+
+namespace {
+
+/// Lists for the sorted-list tests: every aggregate under "all", sorted by
+/// (event type, id), and under "type/<event type>", sorted by id; events
+/// of aggregates starting with 'n' list nothing.
+void test_lists(const envelope& e, listing& out) {
+  if (!e.aggregate_id.empty() && e.aggregate_id[0] == 'n')
+    return;
+  out.entity = e.aggregate_type + "/" + e.aggregate_id;
+  out.entries.emplace_back("all", e.type + "/" + e.aggregate_id);
+  out.entries.emplace_back("type/" + e.type, e.aggregate_id);
+}
+
+std::vector<std::string> keys_of(const std::vector<list_entry>& v) {
+  std::vector<std::string> out;
+  for (const auto& x : v)
+    out.push_back(x.sort_key);
+  return out;
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_CASE(sorted_lists_hold_each_entity_once,
+                        test::store_fixture) {
+  // Events stored before the lists are listed when the store opens.
+  append_one(make_event("appointment", "a2", "t.one"));
+  cfg.lists = test_lists;
+  reopen();
+  append_one(make_event("appointment", "a1", "t.one"));
+  append_one(make_event("appointment", "a3", "t.one"));
+  append_one(make_event("appointment", "n1", "t.one"));
+  auto all = store->read_list("all", "", "", 100);
+  BOOST_REQUIRE(all);
+  BOOST_TEST(
+      keys_of(*all)
+          == (std::vector<std::string>{"t.one/a1", "t.one/a2", "t.one/a3"}),
+      boost::test_tools::per_element());
+  // A later event moves its entity: the old entries go.
+  auto moved = append_one(make_event("appointment", "a1", "t.two"));
+  all = store->read_list("all", "", "", 100);
+  BOOST_REQUIRE(all);
+  BOOST_TEST(
+      keys_of(*all)
+          == (std::vector<std::string>{"t.one/a2", "t.one/a3", "t.two/a1"}),
+      boost::test_tools::per_element());
+  BOOST_TEST(all->back().event.sequence == moved);
+  BOOST_TEST(all->back().event.type == "t.two");
+  auto one = store->read_list("type/t.one", "", "", 100);
+  BOOST_REQUIRE(one);
+  BOOST_TEST(keys_of(*one) == (std::vector<std::string>{"a2", "a3"}),
+             boost::test_tools::per_element());
+  // Pages: from a key (inclusive), before a key, at most n.
+  auto page = store->read_list("all", std::string{"t.one/a2"} + '\0', "", 1);
+  BOOST_REQUIRE(page);
+  BOOST_TEST(keys_of(*page) == (std::vector<std::string>{"t.one/a3"}),
+             boost::test_tools::per_element());
+  page = store->read_list("all", "t.one/a3", "t.two", 100);
+  BOOST_REQUIRE(page);
+  BOOST_TEST(keys_of(*page) == (std::vector<std::string>{"t.one/a3"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(store->read_list("type/t.three", "", "", 100)->empty());
+  // The lists are kept across a reopen, not built again.
+  reopen();
+  all = store->read_list("all", "", "", 100);
+  BOOST_REQUIRE(all);
+  BOOST_TEST(all->size() == 3u);
+  close();
+}
