@@ -11,10 +11,9 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
-#include <caf/event_based_actor.hpp>
-
 #include <actors/node.hpp>
 #include <app/http/broadcasting.hpp>
+#include <app/http/read_pool.hpp>
 #include <app/http/routes.hpp>
 #include <messages/time.hpp>
 #include <store/environment.hpp>
@@ -167,8 +166,8 @@ void admin_stats(const context_ptr& ctx) {
     ctx->fail_fields(errs);
     return;
   }
-  // The read may cover days of buckets: off the gateway's threads.
-  ctx->with_actor([ctx, from, to, step_s](caf::event_based_actor*) {
+  // The read may cover days of buckets: on the read pool.
+  run_read(ctx, {}, [ctx, from, to, step_s](const read_deadline&) {
     auto step_min = static_cast<std::uint64_t>(step_s / 60);
     auto first
         = static_cast<std::uint64_t>(std::max<std::int64_t>(0, from)) / 60000;
