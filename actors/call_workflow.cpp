@@ -804,6 +804,8 @@ call_follow_up(queued_listener_actor::pointer self, listener_context ctx) {
             j.listener = listener_names::notify_sms;
             j.event_id = req.event.id;
             j.event_seq = req.event.sequence;
+            j.company_id = req.event.company_id;
+            j.event_type = req.event.type;
             boost::json::object payload{
                 {"kind", "follow_up"},    {"channel", "sms"},
                 {"recipient", c->phone},  {"customer_name", c->name},

@@ -276,10 +276,13 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
               j.listener = spec.name;
               j.event_id = ev.id;
               j.event_seq = ev.sequence;
+              j.company_id = ev.company_id;
+              j.event_type = ev.type;
               j.created_at = now;
-              j.due_at = now + static_cast<timestamp_ms>(spec.delay_s) * 1000;
+              j.due_at = now + spec.first_delay_ms();
               j.max_tries = spec.retry.tries;
               j.backoff_s = spec.retry.backoff_s;
+              j.backoff_ms = spec.retry.backoff_ms;
               j.timeout_ms
                   = static_cast<std::uint32_t>(spec.retry.timeout.count());
               if (spec.retry.retry_until_s > 0)

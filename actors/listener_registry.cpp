@@ -20,6 +20,10 @@ std::int64_t retry_delay_ms(const retry_policy& p, std::uint32_t attempts_done,
       wait_s *= std::clamp(random_unit, 0.0, 1.0);
     return static_cast<std::int64_t>(wait_s * 1000.0);
   }
+  if (!p.backoff_ms.empty()) {
+    auto i = std::min<std::size_t>(attempts_done - 1, p.backoff_ms.size() - 1);
+    return static_cast<std::int64_t>(p.backoff_ms[i]);
+  }
   if (p.backoff_s.empty())
     return 0;
   auto i = std::min<std::size_t>(attempts_done - 1, p.backoff_s.size() - 1);
@@ -51,7 +55,8 @@ namespace {
 /// is refused here, at registration, and never half-way through an append.
 bool storable(const queued_listener_spec& spec) {
   return !spec.name.empty() && spec.name.size() <= 255 && !spec.queue.empty()
-         && spec.queue.size() <= 255 && spec.retry.backoff_s.size() <= 64;
+         && spec.queue.size() <= 255 && spec.retry.backoff_s.size() <= 64
+         && spec.retry.backoff_ms.size() <= 64;
 }
 
 } // namespace
@@ -82,6 +87,32 @@ bool listener_registry::subscribe(const subscriber_spec& sub) {
     subscribers_[sub.name].push_back(type);
   }
   return true;
+}
+
+bool listener_registry::override_queued(std::string_view name,
+                                        const listener_override& o) {
+  if (o.backoff_ms && o.backoff_ms->size() > 64)
+    return false;
+  bool found = false;
+  std::string handler_prefix = std::string{name} + "@";
+  for (auto& [type, list] : queued_) {
+    for (auto& spec : list) {
+      if (spec.name != name && spec.name.rfind(handler_prefix, 0) != 0)
+        continue;
+      found = true;
+      if (o.tries)
+        spec.retry.tries = *o.tries;
+      if (o.backoff_ms) {
+        spec.retry.backoff_ms = *o.backoff_ms;
+        spec.retry.exponential = false;
+      }
+      if (o.delay_ms)
+        spec.delay_ms = *o.delay_ms;
+      if (o.timeout_ms)
+        spec.retry.timeout = std::chrono::milliseconds(*o.timeout_ms);
+    }
+  }
+  return found;
 }
 
 const std::vector<sync_listener_spec>&

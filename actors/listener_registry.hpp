@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +20,9 @@ namespace switchboard {
 struct retry_policy {
   std::uint32_t tries = 1;
   std::vector<std::uint32_t> backoff_s;
+  /// Milliseconds; when not empty it replaces `backoff_s` (config.ini's
+  /// `[listener.NAME] backoff_ms`).
+  std::vector<std::uint32_t> backoff_ms;
   bool exponential = false;
   std::uint32_t base_s = 1;
   std::uint32_t cap_s = 3600;
@@ -50,7 +54,23 @@ struct queued_listener_spec {
   std::string name;
   std::string queue = "default";
   std::uint32_t delay_s = 0; ///< Laravel's $delay: first attempt after it.
+  /// When set, replaces `delay_s` (config.ini's `delay_ms`).
+  std::optional<std::uint32_t> delay_ms;
   retry_policy retry;
+
+  /// The delay before the first attempt, in milliseconds.
+  std::int64_t first_delay_ms() const {
+    return delay_ms ? std::int64_t{*delay_ms} : std::int64_t{delay_s} * 1000;
+  }
+};
+
+/// What config.ini's `[listener.NAME]` changes of a queued listener; each
+/// unset field keeps the listener's own value.
+struct listener_override {
+  std::optional<std::uint32_t> tries;
+  std::optional<std::vector<std::uint32_t>> backoff_ms;
+  std::optional<std::uint32_t> delay_ms;
+  std::optional<std::uint32_t> timeout_ms;
 };
 
 /// A subscriber registers several handlers at once (the seed's
@@ -76,6 +96,12 @@ public:
 
   /// Registers every handler of a subscriber.
   bool subscribe(const subscriber_spec& sub);
+
+  /// Applies `o` to the queued listener `name` (for every event type it
+  /// handles), or to every handler of the subscriber `name`. Returns false
+  /// when no queued listener or subscriber has that name.
+  [[nodiscard]] bool override_queued(std::string_view name,
+                                     const listener_override& o);
 
   /// The sync listeners of `event_type`, in their order.
   const std::vector<sync_listener_spec>&

@@ -135,6 +135,8 @@ store::job channel_job(const time_zone& tz, const job_request& req,
   j.listener = "notify." + channel;
   j.event_id = req.event.id;
   j.event_seq = req.event.sequence;
+  j.company_id = req.event.company_id;
+  j.event_type = req.event.type;
   boost::json::object payload{
       {"kind", kind},
       {"channel", channel},
@@ -764,6 +766,8 @@ std::vector<store::job> reminder_jobs(const time_zone& tz,
     j.listener = name;
     j.event_id = req.event.id;
     j.event_seq = req.event.sequence;
+    j.company_id = req.event.company_id;
+    j.event_type = req.event.type;
     j.unique_key
         = "reminder:" + a.id + ":" + (before == hour_ms ? "1h" : "24h");
     boost::json::object payload{

@@ -71,7 +71,18 @@ node_store::open(const store::options& opts, bool rebuild_stream_index) {
   if (!events)
     return fail(events.error());
   out->events = std::move(*events);
-  auto jobs = store::job_queue::open(*out->env, *out->writer);
+  // Jobs of format v1 learn their company and event type from the event.
+  auto* ev_store = out->events.get();
+  auto jobs = store::job_queue::open(
+      *out->env, *out->writer,
+      [ev_store](std::uint64_t seq, std::string& company, std::string& type) {
+        auto ev = ev_store->read_event(seq);
+        if (!ev)
+          return false;
+        company = ev->company_id;
+        type = ev->type;
+        return true;
+      });
   if (!jobs)
     return fail(jobs.error());
   out->jobs = std::move(*jobs);
@@ -173,6 +184,17 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
   register_call_listeners(*n->registry_);
   if (opts.configure)
     opts.configure(*n->registry_);
+  for (const auto& [name, o] : opts.listener_overrides) {
+    if (!n->registry_->override_queued(name, o)) {
+      std::string known;
+      for (const auto& l : n->registry_->queued_listener_names())
+        known += (known.empty() ? "" : ", ") + l;
+      return make_unexpected("[listener." + name
+                             + "]: no queued listener is named " + name
+                             + " (known: " + known + ")");
+    }
+    lg->info("listener {}: settings from the configuration", name);
+  }
   std::shared_ptr<const listener_registry> reg = n->registry_;
   n->writer_ = sys.spawn(store_writer, s.writer.get(), opts.blocking_writer);
   auto clock = n->clock_;

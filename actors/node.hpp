@@ -56,6 +56,9 @@ struct node_options {
   provider_options providers;
   /// Extra registrations (tests add listeners) before the actors start.
   std::function<void(listener_registry&)> configure;
+  /// config.ini's `[listener.NAME]` sections, applied after `configure`;
+  /// a name that is no queued listener or subscriber stops the start.
+  std::map<std::string, listener_override> listener_overrides;
   /// Aggregate actors stop after this long without a message.
   std::chrono::milliseconds aggregate_idle{std::chrono::minutes(5)};
   /// Most aggregate and calendar actors alive at once (least recently

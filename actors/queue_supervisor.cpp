@@ -142,6 +142,7 @@ void on_attempt_failed(self_ptr self, const store::job& j, job_request req,
     policy = spec->retry;
   policy.tries = j.max_tries;
   policy.backoff_s = j.backoff_s;
+  policy.backoff_ms = j.backoff_ms;
   // A refusal (a provider's 4xx) does not get better by retrying.
   if (runtime_code(err) == runtime_errc::rejected
       || store::will_exceed_max_attempts(j, now, is_exception)) {
@@ -156,8 +157,8 @@ void on_attempt_failed(self_ptr self, const store::job& j, job_request req,
                j.listener, j.attempts, j.max_tries, reason, due - now);
   commit(
       self,
-      [jobs, id, due, reason, is_exception](store::write_txn& txn) {
-        return jobs->retry_in(txn, id, due, reason, is_exception);
+      [jobs, id, due, reason, is_exception, now](store::write_txn& txn) {
+        return jobs->retry_in(txn, id, due, reason, is_exception, now);
       },
       "retrying job " + std::to_string(id),
       [self, due](bool) {
@@ -467,9 +468,18 @@ queue_supervisor_actor::behavior_type queue_supervisor(
           out.leased = c->leased;
           out.failed = c->failed;
         }
-        out.processed = st.processed;
-        out.retried = st.retried;
-        out.failed_since_start = st.failed;
+        // The counters are kept in LMDB: they survive restarts.
+        if (auto rows = st.deps.jobs->counters(st.deps.queue, "")) {
+          for (const auto& r : *rows) {
+            out.processed += r.processed;
+            out.retried += r.retried;
+            out.failed_since_start += r.failed;
+          }
+        } else {
+          out.processed = st.processed;
+          out.retried = st.retried;
+          out.failed_since_start = st.failed;
+        }
         out.in_flight = st.in_flight;
         out.concurrency = st.deps.concurrency;
         return out;

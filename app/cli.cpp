@@ -148,6 +148,10 @@ int run_config(const std::vector<std::string>& args) {
               << (is_secret_option(spec.key) && !value.empty() ? "***" : value)
               << "  ; " << cfg->origin(spec.key) << '\n';
   }
+  // The [listener.NAME] sections, which are not in the table of options.
+  for (const auto& [key, value] : cfg->values())
+    if (key.rfind("listener.", 0) == 0)
+      std::cout << key << " = " << value << "  ; " << cfg->origin(key) << '\n';
   return 0;
 }
 

@@ -1,8 +1,10 @@
-// `switchboard jobs failed|retry <id>|forget <id>`: the failed jobs.
+// `switchboard jobs list|failed|show|retry|flush|forget|stats`: the queues'
+// jobs, with the field names of the HTTP API (/api/jobs, /api/queues).
 
 #include <boost/json.hpp>
 
 #include <app/cli_common.hpp>
+#include <app/job_json.hpp>
 #include <messages/time.hpp>
 #include <store/job_queue.hpp>
 
@@ -11,43 +13,182 @@ namespace switchboard::app {
 namespace {
 
 constexpr const char* jobs_usage
-    = R"(usage: switchboard jobs failed [--queue Q] [--after ID] [--limit N] [--json]
-       switchboard jobs retry <id>
+    = R"(usage: switchboard jobs list [--state S] [FILTERS] [--after ID] [--limit N] [--json]
+       switchboard jobs failed [FILTERS] [--after ID] [--limit N] [--json]
+       switchboard jobs show <id> [--json]
+       switchboard jobs retry <id> | --all | FILTERS
+       switchboard jobs flush [FILTERS]
        switchboard jobs forget <id>
+       switchboard jobs stats [--company C] [--json]
        (each also takes --config FILE and --set section.key=value)
 
+  FILTERS: --queue Q --listener L --event-type T --event-id E --company C
+
+  list         jobs by state: pending (default; ready and delayed), ready,
+               delayed, leased or failed, by id
   failed       list the failed jobs, oldest first, with their last error
-  retry <id>   put a failed job back on its queue, due now, with fresh tries
-               (a running daemon picks it up within its tick)
+  show <id>    one job with every failed attempt (time, duration, error)
+  retry <id>   put a failed job back on its queue, due now, with fresh tries;
+               with --all or FILTERS every failed job that matches
+               (a running daemon picks them up within its tick)
+  flush        delete the failed jobs that match FILTERS (all without any)
   forget <id>  delete a failed job
-Works while the daemon runs: a change is one short LMDB write transaction.
+  stats        per queue: jobs ready, delayed, leased, failed, and the
+               counters processed, retried, failed_total by listener
+Works while the daemon runs: a change is short LMDB write transactions.
 )";
 
-void print_job(const store::job& j, bool json) {
+void print_job(const store::job& j, timestamp_ms now, bool json) {
   if (json) {
-    boost::json::object o{{"id", j.id},
-                          {"queue", j.queue},
-                          {"listener", j.listener},
-                          {"event_id", j.event_id},
-                          {"event_seq", j.event_seq},
-                          {"attempts", j.attempts},
-                          {"max_tries", j.max_tries},
-                          {"failed_at", format_rfc3339(j.failed_at)},
-                          {"error", j.last_error}};
-    std::cout << boost::json::serialize(o) << '\n';
+    std::cout << boost::json::serialize(job_to_json(j, now)) << '\n';
     return;
   }
-  std::cout << j.id << "  " << j.queue << "  " << j.listener
-            << "  event=" << j.event_id << " (#" << j.event_seq << ")"
-            << "  attempts=" << j.attempts
-            << "  failed_at=" << format_rfc3339(j.failed_at) << "\n    "
-            << j.last_error << '\n';
+  auto state = j.state == store::job_state::pending && j.due_at > now
+                   ? std::string{"delayed"}
+                   : std::string{to_string(j.state)};
+  std::cout << j.id << "  " << j.queue << "  " << j.listener << "  " << state
+            << "  company=" << j.company_id << "  event=" << j.event_id << " ("
+            << j.event_type << " #" << j.event_seq << ")"
+            << "  attempts=" << j.attempts;
+  if (j.state == store::job_state::failed)
+    std::cout << "  failed_at=" << format_rfc3339(j.failed_at);
+  else if (j.state == store::job_state::pending)
+    std::cout << "  due_at=" << format_rfc3339(j.due_at);
+  std::cout << '\n';
+  if (!j.last_error.empty())
+    std::cout << "    " << j.last_error << '\n';
+}
+
+void print_history(const store::job& j) {
+  for (const auto& a : j.history)
+    std::cout << "  attempt at " << format_rfc3339(a.started_at) << " ("
+              << a.duration_ms << " ms): " << a.error << '\n';
+}
+
+/// The filter flags of `a`.
+store::job_filter filter_of(const cli::parsed_args& a) {
+  store::job_filter f;
+  for (auto [flag, out] : {std::pair{"--queue", &f.queue},
+                           {"--listener", &f.listener},
+                           {"--event-type", &f.event_type},
+                           {"--event-id", &f.event_id},
+                           {"--company", &f.company_id}})
+    if (auto i = a.values.find(flag); i != a.values.end())
+      *out = i->second;
+  return f;
+}
+
+bool has_filter(const store::job_filter& f) {
+  return !f.queue.empty() || !f.listener.empty() || !f.event_type.empty()
+         || !f.event_id.empty() || !f.company_id.empty();
+}
+
+int list(const cli::parsed_args& a, store::job_list_state state) {
+  std::uint64_t after = 0;
+  std::uint64_t limit = 1000;
+  for (auto [flag, out] : {std::pair{"--after", &after}, {"--limit", &limit}}) {
+    if (auto i = a.values.find(flag); i != a.values.end()) {
+      auto n = cli::to_uint(flag, i->second);
+      if (!n) {
+        std::cerr << "switchboard jobs: " << n.error() << '\n';
+        return 2;
+      }
+      *out = *n;
+    }
+  }
+  auto st = cli::open_store("jobs", a.common);
+  if (!st)
+    return 1;
+  auto now = cli::wall_now();
+  auto f = filter_of(a);
+  bool json = a.switches.count("--json") > 0;
+  std::size_t shown = 0;
+  // Pages until `limit` jobs are shown or the records end.
+  while (shown < limit) {
+    auto page = st->jobs->list(f, state, now, after,
+                               static_cast<std::size_t>(limit - shown));
+    if (!page) {
+      std::cerr << "switchboard jobs: " << store::to_string(page.error())
+                << '\n';
+      return 1;
+    }
+    for (const auto& j : page->jobs)
+      print_job(j, now, json);
+    shown += page->jobs.size();
+    if (page->next_after == 0)
+      break;
+    after = page->next_after;
+  }
+  if (!json)
+    std::cout << shown << ' ' << to_string(state) << " job(s)\n";
+  return 0;
+}
+
+int stats(const cli::parsed_args& a) {
+  auto st = cli::open_store("jobs", a.common);
+  if (!st)
+    return 1;
+  auto now = cli::wall_now();
+  std::string company;
+  if (auto i = a.values.find("--company"); i != a.values.end())
+    company = i->second;
+  auto names = st->jobs->queues();
+  if (!names) {
+    std::cerr << "switchboard jobs: " << store::to_string(names.error())
+              << '\n';
+    return 1;
+  }
+  bool json = a.switches.count("--json") > 0;
+  boost::json::array qs;
+  for (const auto& name : *names) {
+    auto c = company.empty() ? st->jobs->counts(name, now)
+                             : st->jobs->company_counts(name, company, now);
+    auto rows = st->jobs->counters(name, company);
+    if (!c || !rows) {
+      std::cerr << "switchboard jobs: "
+                << store::to_string(!c ? c.error() : rows.error()) << '\n';
+      return 1;
+    }
+    boost::json::object o{{"name", name},
+                          {"ready", c->ready},
+                          {"delayed", c->delayed},
+                          {"leased", c->leased},
+                          {"failed", c->failed}};
+    add_job_counters(o, *rows);
+    if (!company.empty())
+      o["company_id"] = company;
+    if (json) {
+      qs.push_back(std::move(o));
+      continue;
+    }
+    std::cout << name << "  ready=" << c->ready << "  delayed=" << c->delayed
+              << "  leased=" << c->leased << "  failed=" << c->failed
+              << "  processed=" << o["processed"].as_uint64()
+              << "  retried=" << o["retried"].as_uint64()
+              << "  failed_total=" << o["failed_total"].as_uint64() << '\n';
+    for (const auto& l : o["listeners"].as_array()) {
+      const auto& lo = l.as_object();
+      std::cout << "  " << lo.at("listener").as_string().c_str()
+                << "  processed=" << lo.at("processed").as_uint64()
+                << "  retried=" << lo.at("retried").as_uint64()
+                << "  failed_total=" << lo.at("failed_total").as_uint64()
+                << '\n';
+    }
+  }
+  if (json)
+    std::cout << boost::json::serialize(boost::json::object{{"queues", qs}})
+              << '\n';
+  return 0;
 }
 
 } // namespace
 
 int run_jobs(const std::vector<std::string>& args) {
-  auto a = cli::parse_args(args, {"--queue", "--after", "--limit"}, {"--json"});
+  auto a = cli::parse_args(args,
+                           {"--queue", "--after", "--limit", "--state",
+                            "--listener", "--event-type", "--event-id",
+                            "--company"},
+                           {"--json", "--all"});
   if (!a) {
     std::cerr << "switchboard jobs: " << a.error() << '\n';
     return 2;
@@ -58,51 +199,65 @@ int run_jobs(const std::vector<std::string>& args) {
   }
   const auto& rest = a->common.rest;
   if (rest.empty()) {
-    std::cerr << "switchboard jobs: expected failed, retry <id> or forget <id>"
-              << "\n\n"
+    std::cerr << "switchboard jobs: expected list, failed, show, retry, "
+                 "flush, forget or stats\n\n"
               << jobs_usage;
     return 2;
   }
   const auto& mode = rest[0];
-  if (mode == "failed") {
+  auto no_more_args = [&]() {
     if (rest.size() > 1) {
       std::cerr << "switchboard jobs: unexpected argument " << rest[1] << '\n';
-      return 2;
+      return false;
     }
-    std::uint64_t after = 0;
-    std::uint64_t limit = 1000;
-    for (auto [flag, out] :
-         {std::pair{"--after", &after}, {"--limit", &limit}}) {
-      if (auto i = a->values.find(flag); i != a->values.end()) {
-        auto n = cli::to_uint(flag, i->second);
-        if (!n) {
-          std::cerr << "switchboard jobs: " << n.error() << '\n';
-          return 2;
-        }
-        *out = *n;
+    return true;
+  };
+  if (mode == "list" || mode == "failed") {
+    if (!no_more_args())
+      return 2;
+    auto state = mode == "failed" ? store::job_list_state::failed
+                                  : store::job_list_state::pending;
+    if (auto i = a->values.find("--state"); i != a->values.end()) {
+      if (mode == "failed" || !store::parse_job_list_state(i->second, state)) {
+        std::cerr << "switchboard jobs: --state: unknown state \"" << i->second
+                  << "\"; expects pending, ready, delayed, leased or "
+                     "failed\n";
+        return 2;
       }
     }
-    std::string queue;
-    if (auto i = a->values.find("--queue"); i != a->values.end())
-      queue = i->second;
+    auto rc = list(*a, state);
+    return rc;
+  }
+  if (mode == "stats") {
+    if (!no_more_args())
+      return 2;
+    return stats(*a);
+  }
+  if (mode == "flush" || (mode == "retry" && rest.size() == 1)) {
+    if (!no_more_args())
+      return 2;
+    auto f = filter_of(*a);
+    if (mode == "retry" && !has_filter(f) && a->switches.count("--all") == 0) {
+      std::cerr << "switchboard jobs: retry expects a job id, --all or a "
+                   "filter (--queue, --listener, --event-type, --event-id, "
+                   "--company)\n";
+      return 2;
+    }
     auto st = cli::open_store("jobs", a->common);
     if (!st)
       return 1;
-    auto got
-        = st->jobs->list_failed(queue, after, static_cast<std::size_t>(limit));
-    if (!got) {
-      std::cerr << "switchboard jobs: " << store::to_string(got.error())
-                << '\n';
+    auto n = mode == "retry" ? st->jobs->retry_failed_where(f, cli::wall_now())
+                             : st->jobs->delete_failed_where(f);
+    if (!n) {
+      std::cerr << "switchboard jobs: " << mode << ": "
+                << store::to_string(n.error()) << '\n';
       return 1;
     }
-    bool json = a->switches.count("--json") > 0;
-    for (const auto& j : *got)
-      print_job(j, json);
-    if (!json)
-      std::cout << got->size() << " failed job(s)\n";
+    std::cout << *n << " failed job(s) "
+              << (mode == "retry" ? "due again" : "deleted") << '\n';
     return 0;
   }
-  if (mode == "retry" || mode == "forget") {
+  if (mode == "retry" || mode == "forget" || mode == "show") {
     if (rest.size() != 2) {
       std::cerr << "switchboard jobs: " << mode << " expects one job id\n";
       return 2;
@@ -115,6 +270,22 @@ int run_jobs(const std::vector<std::string>& args) {
     auto st = cli::open_store("jobs", a->common);
     if (!st)
       return 1;
+    if (mode == "show") {
+      auto j = st->jobs->get(*id);
+      if (!j) {
+        std::cerr << "switchboard jobs: show " << *id << ": "
+                  << (j.error().code == store::errc::not_found
+                          ? "no job with id " + std::to_string(*id)
+                          : store::to_string(j.error()))
+                  << '\n';
+        return 1;
+      }
+      bool json = a->switches.count("--json") > 0;
+      print_job(*j, cli::wall_now(), json);
+      if (!json)
+        print_history(*j);
+      return 0;
+    }
     auto r = mode == "retry" ? st->jobs->retry_failed(*id, cli::wall_now())
                              : st->jobs->delete_failed(*id);
     if (!r) {

@@ -23,11 +23,52 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+/// The options of a `[listener.NAME]` section (`listener.NAME.field`).
+const option_spec* listener_field_spec(std::string_view key) {
+  using ot = option_type;
+  static const std::vector<option_spec> fields = {
+      {"tries",
+       ot::integer,
+       "",
+       "most attempts of the listener's jobs (0: unlimited)",
+       {},
+       0,
+       1000000},
+      {"backoff_ms", ot::string, "",
+       "milliseconds before each retry, comma-separated; the last repeats"},
+      {"delay_ms",
+       ot::integer,
+       "",
+       "milliseconds between the event and the first attempt",
+       {},
+       0,
+       2592000000},
+      {"timeout_ms",
+       ot::integer,
+       "",
+       "milliseconds one attempt may run",
+       {},
+       1,
+       86400000},
+  };
+  constexpr std::string_view prefix = "listener.";
+  if (key.substr(0, prefix.size()) != prefix)
+    return nullptr;
+  auto dot = key.rfind('.');
+  if (dot <= prefix.size())
+    return nullptr; // no listener name
+  auto field = key.substr(dot + 1);
+  for (const auto& f : fields)
+    if (f.key == field)
+      return &f;
+  return nullptr;
+}
+
 const option_spec* find_spec(std::string_view key) {
   for (const auto& spec : option_specs())
     if (spec.key == key)
       return &spec;
-  return nullptr;
+  return listener_field_spec(key);
 }
 
 bool parse_int(std::string_view text, std::int64_t& out) {
@@ -527,6 +568,13 @@ parse_config(std::string_view text, std::string_view origin,
       errors.push_back({key, line_no, at + key + " " + msg});
       return;
     }
+    if (spec->key == "backoff_ms") {
+      std::vector<std::uint32_t> list;
+      if (auto msg = parse_ms_list(value, list); !msg.empty()) {
+        errors.push_back({key, line_no, at + key + " " + msg});
+        return;
+      }
+    }
     result.values_[key] = std::string{value};
     result.origins_[key] = where;
   };
@@ -602,6 +650,59 @@ parse_config(std::string_view text, std::string_view origin,
   if (!errors.empty())
     return make_unexpected(std::move(errors));
   return result;
+}
+
+std::string parse_ms_list(std::string_view text,
+                          std::vector<std::uint32_t>& out) {
+  out.clear();
+  auto rest = trim(text);
+  if (rest.empty())
+    return "expects milliseconds, comma-separated (e.g. 1000,5000)";
+  while (true) {
+    auto comma = rest.find(',');
+    auto item = trim(rest.substr(0, comma));
+    std::int64_t n = 0;
+    if (!parse_int(item, n) || n < 0 || n > 86400000)
+      return "expects milliseconds from 0 to 86400000, comma-separated, "
+             "got \""
+             + std::string{item} + "\"";
+    out.push_back(static_cast<std::uint32_t>(n));
+    if (out.size() > 64)
+      return "takes at most 64 entries";
+    if (comma == std::string_view::npos)
+      break;
+    rest = rest.substr(comma + 1);
+  }
+  return {};
+}
+
+std::map<std::string, listener_settings>
+listener_settings_of(const config& cfg) {
+  std::map<std::string, listener_settings> out;
+  constexpr std::string_view prefix = "listener.";
+  for (const auto& [key, value] : cfg.values()) {
+    std::string_view k = key;
+    if (k.substr(0, prefix.size()) != prefix)
+      continue;
+    auto dot = k.rfind('.');
+    auto name = std::string{k.substr(prefix.size(), dot - prefix.size())};
+    auto field = k.substr(dot + 1);
+    auto& s = out[name];
+    std::int64_t n = 0;
+    if (field == "backoff_ms") {
+      std::vector<std::uint32_t> list;
+      if (parse_ms_list(value, list).empty())
+        s.backoff_ms = std::move(list);
+    } else if (parse_int(value, n)) {
+      if (field == "tries")
+        s.tries = static_cast<std::uint32_t>(n);
+      else if (field == "delay_ms")
+        s.delay_ms = static_cast<std::uint32_t>(n);
+      else if (field == "timeout_ms")
+        s.timeout_ms = static_cast<std::uint32_t>(n);
+    }
+  }
+  return out;
 }
 
 expected<config, std::vector<config_error>>

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -73,6 +74,27 @@ private:
 expected<config, std::vector<config_error>>
 parse_config(std::string_view ini_text, std::string_view origin,
              const std::vector<std::string>& overrides = {});
+
+/// What a `[listener.NAME]` section of config.ini sets for the queued
+/// listener NAME (or every handler of the subscriber NAME); unset fields
+/// keep the listener's own values.
+struct listener_settings {
+  std::optional<std::uint32_t> tries;
+  std::optional<std::vector<std::uint32_t>> backoff_ms;
+  std::optional<std::uint32_t> delay_ms;
+  std::optional<std::uint32_t> timeout_ms;
+};
+
+/// The `[listener.NAME]` sections of `cfg`, by NAME. (parse_config checked
+/// their keys and values; whether NAME is a listener is the daemon's to
+/// check, which refuses to start on an unknown one.)
+std::map<std::string, listener_settings>
+listener_settings_of(const config& cfg);
+
+/// Parses comma-separated milliseconds (`1000,5000`) into `out`; returns
+/// an error message, or "" when it parsed.
+std::string parse_ms_list(std::string_view text,
+                          std::vector<std::uint32_t>& out);
 
 /// Reads `path` and parses it as parse_config does. A missing or unreadable
 /// file is an error naming the path.

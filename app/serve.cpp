@@ -106,6 +106,14 @@ int run_serve(const std::vector<std::string>& args) {
   for (const auto& q : {"notifications", "analytics", "default"})
     nopts.concurrency[q] = static_cast<std::uint32_t>(
         cfg->get_int(std::string{"queues."} + q + "_concurrency"));
+  for (auto& [name, s] : listener_settings_of(*cfg)) {
+    listener_override o;
+    o.tries = s.tries;
+    o.backoff_ms = s.backoff_ms;
+    o.delay_ms = s.delay_ms;
+    o.timeout_ms = s.timeout_ms;
+    nopts.listener_overrides.emplace(name, std::move(o));
+  }
   nopts.max_live_aggregates
       = static_cast<std::size_t>(cfg->get_int("aggregates.max_live"));
   nopts.cache_max_bytes

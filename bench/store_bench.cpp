@@ -1,6 +1,9 @@
 // Store benchmark: durable appends per second through the writer's group
 // commit (1, 16 and 256 concurrent writers), append latency at 256
-// writers, a full scan of the global log and stream reads, beside the
+// writers, a full scan of the global log and stream reads, and the job
+// queue's fair leasing (lease 64 and ack them per transaction, as a queue
+// supervisor does, without sync) with the jobs of 1 and of 100 companies,
+// beside the
 // anchor measured in the same run: raw LMDB puts of the same value size,
 // 1000 per transaction, with the same sync setting.
 //
@@ -12,6 +15,7 @@
 #include "messages/ids.hpp"
 #include "store/environment.hpp"
 #include "store/event_store.hpp"
+#include "store/job_queue.hpp"
 #include "store/writer.hpp"
 
 #include <lmdb.h>
@@ -143,6 +147,87 @@ run_result run_writers(event_store& store, int writers, const settings& s) {
                 pcpu * 1e6 / r.appends);
   std::fflush(stdout);
   return r;
+}
+
+/// Jobs leased (and acked) per second from a queue whose jobs belong to
+/// `companies` companies, 64 per transaction, as a supervisor's cycle.
+double lease_throughput(const std::string& path, int companies,
+                        const settings& s) {
+  options opts;
+  opts.path = path;
+  // Without sync: the figure is the cost of the lease (the walk over the
+  // companies' index, the records, the acks), not of the disk's flush,
+  // which the appends above measure.
+  opts.sync = options::sync_mode::none;
+  auto env = environment::open(opts);
+  if (!env) {
+    std::fprintf(stderr, "%s\n", to_string(env.error()).c_str());
+    return 0;
+  }
+  writer w{**env};
+  auto q = job_queue::open(**env, w);
+  if (!q) {
+    std::fprintf(stderr, "%s\n", to_string(q.error()).c_str());
+    return 0;
+  }
+  auto& jobs = **q;
+  const std::size_t total = s.seconds < 1 ? 20000 : 200000;
+  job j;
+  j.queue = "notifications";
+  j.listener = "send_appointment_notification";
+  j.event_type = "appointment.created";
+  j.payload = std::string(200, 'p');
+  j.max_tries = 3;
+  for (std::size_t done = 0; done < total;) {
+    auto r = w.execute([&](write_txn& txn) -> result<void> {
+      for (std::size_t i = 0; i < 1000 && done + i < total; ++i) {
+        j.company_id
+            = "company-" + std::to_string((done + i) % std::size_t(companies));
+        j.event_id = "ev-" + std::to_string(done + i);
+        j.event_seq = done + i + 1;
+        if (auto e = jobs.enqueue_in(txn, j); !e)
+          return make_unexpected(e.error());
+      }
+      return {};
+    });
+    if (!r) {
+      std::fprintf(stderr, "enqueue: %s\n", to_string(r.error()).c_str());
+      return 0;
+    }
+    done += 1000;
+  }
+  std::uint64_t leased = 0;
+  std::vector<std::uint64_t> held;
+  auto t0 = clock_type::now();
+  while (since(t0) < s.seconds) {
+    std::size_t got = 0;
+    auto r = w.execute([&](write_txn& txn) -> result<void> {
+      for (auto id : held)
+        if (auto a = jobs.ack_in(txn, id); !a)
+          return a;
+      auto l = jobs.lease_in(txn, "notifications", 1, 64, 1000000);
+      if (!l)
+        return make_unexpected(l.error());
+      got = l->size();
+      held.clear();
+      for (const auto& x : *l)
+        held.push_back(x.id);
+      return {};
+    });
+    if (!r) {
+      std::fprintf(stderr, "lease: %s\n", to_string(r.error()).c_str());
+      return 0;
+    }
+    leased += got;
+    if (got == 0)
+      break;
+  }
+  auto rate = static_cast<double>(leased) / since(t0);
+  std::printf("lease+ack: %d companies, %zu jobs queued, %llu leased, "
+              "%.0f jobs/s (64 per txn, no sync)\n",
+              companies, total, static_cast<unsigned long long>(leased), rate);
+  std::fflush(stdout);
+  return rate;
 }
 
 /// Raw LMDB: sequential 8-byte keys, 300-byte values, 1000 puts per txn.
@@ -312,13 +397,16 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>((*env)->grow_count()),
                 info.me_last_pgno);
   }
+  auto lease_1 = lease_throughput(base + "/jobs1", 1, s);
+  auto lease_100 = lease_throughput(base + "/jobs100", 100, s);
   raw = raw_lmdb(base + "/raw", s);
   std::error_code ec;
   std::filesystem::remove_all(base, ec);
   std::printf("RESULT store_bench durable_eps_256=%.0f durable_eps_16=%.0f "
               "durable_eps_1=%.0f p50_ms_256=%.3f p99_ms_256=%.3f "
-              "scan_eps=%.0f raw_lmdb_puts_per_s=%.0f\n",
+              "scan_eps=%.0f lease_jobs_per_s_1co=%.0f "
+              "lease_jobs_per_s_100co=%.0f raw_lmdb_puts_per_s=%.0f\n",
               r256.eps, r16.eps, r1.eps, r256.p50_ms, r256.p99_ms, scan_eps,
-              raw);
+              lease_1, lease_100, raw);
   return 0;
 }

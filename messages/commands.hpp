@@ -101,8 +101,9 @@ struct queue_stats {
   std::uint64_t delayed = 0;
   std::uint64_t leased = 0;
   std::uint64_t failed = 0;
-  std::uint64_t processed = 0; ///< Jobs acked since start.
+  std::uint64_t processed = 0; ///< Jobs acked (kept in LMDB, all time).
   std::uint64_t retried = 0;   ///< Attempts that failed and were retried.
+  /// Jobs moved to the failed jobs (kept in LMDB, all time).
   std::uint64_t failed_since_start = 0;
   std::uint32_t in_flight = 0;
   std::uint32_t concurrency = 0;

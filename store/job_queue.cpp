@@ -8,6 +8,7 @@
 #include <limits>
 #include <new>
 #include <optional>
+#include <tuple>
 
 namespace switchboard::store {
 
@@ -32,10 +33,24 @@ constexpr const char* leased_db = "jobs_leased";
 constexpr const char* failed_db = "jobs_failed";
 constexpr const char* unique_db = "jobs_unique";
 constexpr const char* meta_db = "jobs_meta";
+constexpr const char* due_company_db = "jobs_due_company";
+constexpr const char* counters_db = "jobs_counters";
 
 /// Keys of jobs_meta.
 constexpr std::string_view next_id_key = "next_id";
 constexpr std::string_view queue_prefix = "queue/";
+constexpr std::string_view rr_prefix = "rr/";
+constexpr std::string_view format_key = "format";
+
+/// The key of a queue's company in jobs_due_company: queue NUL company.
+std::string company_key(std::string_view queue, std::string_view company) {
+  std::string k;
+  k.reserve(queue.size() + 1 + company.size());
+  k.append(queue.data(), queue.size());
+  k.push_back('\0');
+  k.append(company.data(), company.size());
+  return k;
+}
 
 /// Reports failure; spelled out because `job_queue::fail` hides
 /// `store::fail` inside member functions.
@@ -92,12 +107,18 @@ void put_str(std::string& out, std::string_view s) {
 /// backoff entries (LEB128) and each as 4-byte little-endian; then queue,
 /// listener, event_id, unique_key, last_error and payload, each as a
 /// LEB128 length followed by the bytes.
+///
+/// Layout (v2): v1 with format byte 2, followed by company_id and
+/// event_type (LEB128 length and bytes), the number of backoff_ms entries
+/// (LEB128) and each as 4-byte little-endian, and the number of history
+/// entries (LEB128), each as started_at (8 bytes), duration_ms (4 bytes)
+/// and the error (LEB128 length and bytes).
 std::string encode_job(const job& j) {
   std::string out;
   out.reserve(2 + 9 * 8 + 5 * 4 + 1 + 4 * j.backoff_s.size() + 6 * 2
               + j.queue.size() + j.listener.size() + j.event_id.size()
               + j.unique_key.size() + j.last_error.size() + j.payload.size());
-  out.push_back(static_cast<char>(job_format_v1));
+  out.push_back(static_cast<char>(job_format_v2));
   out.push_back(static_cast<char>(j.state));
   for (auto x : {j.id, j.event_seq, static_cast<std::uint64_t>(j.created_at),
                  static_cast<std::uint64_t>(j.due_at),
@@ -119,6 +140,17 @@ std::string encode_job(const job& j) {
   put_str(out, j.unique_key);
   put_str(out, j.last_error);
   put_str(out, j.payload);
+  put_str(out, j.company_id);
+  put_str(out, j.event_type);
+  put_varint(out, j.backoff_ms.size());
+  for (auto x : j.backoff_ms)
+    put_le(out, x, 4);
+  put_varint(out, j.history.size());
+  for (const auto& a : j.history) {
+    put_le(out, static_cast<std::uint64_t>(a.started_at), 8);
+    put_le(out, a.duration_ms, 4);
+    put_str(out, a.error);
+  }
   return out;
 }
 
@@ -171,7 +203,7 @@ result<job> decode_job(const MDB_val& v) {
   auto p = static_cast<const unsigned char*>(v.mv_data);
   if (v.mv_size < 2)
     return err(errc::corrupt, "jobs: truncated record");
-  if (p[0] != job_format_v1)
+  if (p[0] != job_format_v1 && p[0] != job_format_v2)
     return err(errc::corrupt, "jobs: unknown record format "
                                   + std::to_string(static_cast<int>(p[0])));
   if (p[1] > static_cast<unsigned char>(job_state::failed))
@@ -205,6 +237,31 @@ result<job> decode_job(const MDB_val& v) {
   j.unique_key = r.str();
   j.last_error = r.str();
   j.payload = r.str();
+  if (p[0] == job_format_v1) {
+    // v1 kept only the last error: it is the history's one entry.
+    if (!j.last_error.empty())
+      j.history.push_back({j.last_attempt_at, 0, j.last_error});
+  } else {
+    j.company_id = r.str();
+    j.event_type = r.str();
+    auto nb = r.varint();
+    if (!r.ok || nb > max_backoff_entries)
+      return err(errc::corrupt, "jobs: bad backoff_ms list");
+    j.backoff_ms.reserve(nb);
+    for (std::uint64_t i = 0; i < nb; ++i)
+      j.backoff_ms.push_back(static_cast<std::uint32_t>(r.le(4)));
+    auto nh = r.varint();
+    if (!r.ok || nh > max_attempts_kept)
+      return err(errc::corrupt, "jobs: bad history");
+    j.history.reserve(nh);
+    for (std::uint64_t i = 0; i < nh && r.ok; ++i) {
+      job_attempt a;
+      a.started_at = static_cast<timestamp_ms>(r.le(8));
+      a.duration_ms = static_cast<std::uint32_t>(r.le(4));
+      a.error = r.str();
+      j.history.push_back(std::move(a));
+    }
+  }
   if (!r.ok)
     return err(errc::corrupt, "jobs: truncated record");
   if (r.pos != r.end)
@@ -244,6 +301,22 @@ result<void> store_job(MDB_txn* txn, MDB_dbi jobs, const job& j,
 
 std::string cut_error(std::string_view error) {
   return std::string{error.substr(0, max_error_size)};
+}
+
+/// Adds the attempt of `j` that started at `last_attempt_at` and failed at
+/// `now` (0: unknown) with `error` to its history.
+void record_attempt(job& j, timestamp_ms now, std::string_view error) {
+  auto ended = now == 0 ? j.last_attempt_at : now;
+  auto took = std::max<timestamp_ms>(0, ended - j.last_attempt_at);
+  j.history.push_back(
+      {j.last_attempt_at,
+       static_cast<std::uint32_t>(std::min<timestamp_ms>(took, UINT32_MAX)),
+       cut_error(error)});
+  if (j.history.size() > max_attempts_kept)
+    j.history.erase(j.history.begin(),
+                    j.history.begin()
+                        + static_cast<std::ptrdiff_t>(j.history.size()
+                                                      - max_attempts_kept));
 }
 
 /// Returns the keys of a DUPSORT database.
@@ -335,9 +408,20 @@ result<void> validate(const job& j) {
     return r;
   if (auto r = name(j.unique_key, "unique_key", false); !r)
     return r;
+  if (auto r = name(j.company_id, "company_id", false); !r)
+    return r;
+  if (auto r = name(j.event_type, "event_type", false); !r)
+    return r;
+  for (auto [s, field] : {std::pair{&j.queue, "queue"},
+                          {&j.listener, "listener"},
+                          {&j.company_id, "company_id"}})
+    if (s->find('\0') != std::string::npos)
+      return err(errc::invalid_argument,
+                 std::string{"job: "} + field + " must not contain NUL");
   if (j.payload.size() > max_payload_size)
     return err(errc::invalid_argument, "job: payload larger than 16 MiB");
-  if (j.backoff_s.size() > max_backoff_entries)
+  if (j.backoff_s.size() > max_backoff_entries
+      || j.backoff_ms.size() > max_backoff_entries)
     return err(errc::invalid_argument, "job: more than 64 backoff entries");
   return {};
 }
@@ -404,6 +488,48 @@ std::uint32_t backoff_delay_s(const job& j) noexcept {
   return j.backoff_s[std::min(i, j.backoff_s.size() - 1)];
 }
 
+std::int64_t backoff_delay_ms(const job& j) noexcept {
+  if (j.backoff_ms.empty())
+    return std::int64_t{backoff_delay_s(j)} * 1000;
+  std::size_t i = j.attempts == 0 ? 0 : j.attempts - 1;
+  return j.backoff_ms[std::min(i, j.backoff_ms.size() - 1)];
+}
+
+bool job_filter::matches(const job& j) const noexcept {
+  return (queue.empty() || j.queue == queue)
+         && (listener.empty() || j.listener == listener)
+         && (event_type.empty() || j.event_type == event_type)
+         && (event_id.empty() || j.event_id == event_id)
+         && (company_id.empty() || j.company_id == company_id);
+}
+
+const char* to_string(job_list_state s) noexcept {
+  switch (s) {
+  case job_list_state::pending:
+    return "pending";
+  case job_list_state::ready:
+    return "ready";
+  case job_list_state::delayed:
+    return "delayed";
+  case job_list_state::leased:
+    return "leased";
+  case job_list_state::failed:
+    return "failed";
+  }
+  return "?";
+}
+
+bool parse_job_list_state(std::string_view text, job_list_state& out) noexcept {
+  for (auto s :
+       {job_list_state::pending, job_list_state::ready, job_list_state::delayed,
+        job_list_state::leased, job_list_state::failed})
+    if (text == to_string(s)) {
+      out = s;
+      return true;
+    }
+  return false;
+}
+
 // -- construction -------------------------------------------------------------
 
 job_queue::job_queue(environment& env, writer& w, dbs d)
@@ -411,32 +537,63 @@ job_queue::job_queue(environment& env, writer& w, dbs d)
   // nop
 }
 
-result<std::unique_ptr<job_queue>> job_queue::open(environment& env,
-                                                   writer& w) {
-  return guarded("job_queue::open",
-                 [&]() -> result<std::unique_ptr<job_queue>> {
-                   dbs d{};
-                   struct spec {
-                     const char* name;
-                     unsigned flags;
-                     MDB_dbi* out;
-                   };
-                   spec specs[] = {
-                       {jobs_db, 0, &d.jobs},
-                       {due_db, MDB_DUPSORT | MDB_DUPFIXED, &d.due},
-                       {leased_db, MDB_DUPSORT | MDB_DUPFIXED, &d.leased},
-                       {failed_db, MDB_DUPSORT | MDB_DUPFIXED, &d.failed},
-                       {unique_db, 0, &d.unique},
-                       {meta_db, 0, &d.meta},
-                   };
-                   for (auto& s : specs) {
-                     auto dbi = env.open_db(s.name, s.flags);
-                     if (!dbi)
-                       return make_unexpected(dbi.error());
-                     *s.out = *dbi;
-                   }
-                   return std::unique_ptr<job_queue>{new job_queue(env, w, d)};
-                 });
+result<std::unique_ptr<job_queue>> job_queue::open(environment& env, writer& w,
+                                                   job_event_lookup lookup) {
+  return guarded(
+      "job_queue::open", [&]() -> result<std::unique_ptr<job_queue>> {
+        dbs d{};
+        struct spec {
+          const char* name;
+          unsigned flags;
+          MDB_dbi* out;
+        };
+        spec specs[] = {
+            {jobs_db, 0, &d.jobs},
+            {due_db, MDB_DUPSORT | MDB_DUPFIXED, &d.due},
+            {leased_db, MDB_DUPSORT | MDB_DUPFIXED, &d.leased},
+            {failed_db, MDB_DUPSORT | MDB_DUPFIXED, &d.failed},
+            {unique_db, 0, &d.unique},
+            {meta_db, 0, &d.meta},
+            {due_company_db, MDB_DUPSORT | MDB_DUPFIXED, &d.due_company},
+            {counters_db, 0, &d.counters},
+        };
+        for (auto& s : specs) {
+          auto dbi = env.open_db(s.name, s.flags);
+          if (!dbi)
+            return make_unexpected(dbi.error());
+          *s.out = *dbi;
+        }
+        std::unique_ptr<job_queue> q{new job_queue(env, w, d)};
+        // Is there anything of format v1?
+        bool current = false;
+        {
+          auto txn = env.begin_read();
+          if (!txn)
+            return make_unexpected(txn.error());
+          auto key = as_val(format_key);
+          MDB_val val;
+          auto rc = mdb_get(txn->handle(), d.meta, &key, &val);
+          if (rc == 0)
+            current = val.mv_size == 1
+                      && *static_cast<const unsigned char*>(val.mv_data)
+                             >= job_format_v2;
+          else if (rc != MDB_NOTFOUND)
+            return fail_mdb(rc, "mdb_get(jobs_meta)");
+        }
+        if (!current) {
+          auto* raw = q.get();
+          auto done = run_blocking<bool>(
+              w, "job_queue::migrate",
+              [raw, &lookup](write_txn& txn) -> result<bool> {
+                if (auto r = raw->migrate(txn, lookup); !r)
+                  return make_unexpected(r.error());
+                return true;
+              });
+          if (!done)
+            return make_unexpected(done.error());
+        }
+        return q;
+      });
 }
 
 // -- private helpers
@@ -494,6 +651,16 @@ result<void> job_queue::index(MDB_txn* txn, const job& j) {
       return err(errc::corrupt, "job index: entry stored twice");
     return fail_mdb(rc, "mdb_put(job index)");
   }
+  if (j.state == job_state::pending) {
+    auto ck = company_key(j.queue, j.company_id);
+    auto ckey = as_val(ck);
+    if (auto rc = mdb_put(txn, db_.due_company, &ckey, &val, MDB_NODUPDATA);
+        rc != 0) {
+      if (rc == MDB_KEYEXIST)
+        return err(errc::corrupt, "jobs_due_company: entry stored twice");
+      return fail_mdb(rc, "mdb_put(jobs_due_company)");
+    }
+  }
   return {};
 }
 
@@ -508,6 +675,48 @@ result<void> job_queue::unindex(MDB_txn* txn, const job& j) {
                                     + to_string(j.state) + ")");
     return fail_mdb(rc, "mdb_del(job index)");
   }
+  if (j.state == job_state::pending) {
+    auto ck = company_key(j.queue, j.company_id);
+    auto ckey = as_val(ck);
+    if (auto rc = mdb_del(txn, db_.due_company, &ckey, &val); rc != 0) {
+      if (rc == MDB_NOTFOUND)
+        return err(errc::corrupt, "jobs_due_company: no entry for job "
+                                      + std::to_string(j.id));
+      return fail_mdb(rc, "mdb_del(jobs_due_company)");
+    }
+  }
+  return {};
+}
+
+result<void> job_queue::count(MDB_txn* txn, const job& j,
+                              std::uint64_t processed, std::uint64_t failed,
+                              std::uint64_t retried) {
+  std::string k = j.queue;
+  k.push_back('\0');
+  k += j.listener;
+  k.push_back('\0');
+  k += j.company_id;
+  auto key = as_val(k);
+  MDB_val val;
+  std::uint64_t n[3] = {0, 0, 0};
+  auto rc = mdb_get(txn, db_.counters, &key, &val);
+  if (rc == 0) {
+    if (val.mv_size != 24)
+      return err(errc::corrupt, "jobs_counters: bad value size");
+    for (int i = 0; i < 3; ++i)
+      n[i] = get_be64(static_cast<const char*>(val.mv_data) + 8 * i);
+  } else if (rc != MDB_NOTFOUND) {
+    return fail_mdb(rc, "mdb_get(jobs_counters)");
+  }
+  n[0] += processed;
+  n[1] += failed;
+  n[2] += retried;
+  char buf[24];
+  for (int i = 0; i < 3; ++i)
+    put_be64(buf + 8 * i, n[i]);
+  auto v = as_val(buf, 24);
+  if (rc = mdb_put(txn, db_.counters, &key, &v, 0); rc != 0)
+    return fail_mdb(rc, "mdb_put(jobs_counters)");
   return {};
 }
 
@@ -540,6 +749,57 @@ result<job> job_queue::load_in_state(MDB_txn* txn, std::uint64_t id,
                "no " + std::string{want_failed ? "failed" : "pending or leased"}
                    + " job " + std::to_string(id));
   return j;
+}
+
+result<void> job_queue::migrate(write_txn& txn,
+                                const job_event_lookup& lookup) {
+  auto* t = txn.handle();
+  auto c = txn.cursor(db_.jobs);
+  if (!c)
+    return make_unexpected(c.error());
+  std::vector<job> old;
+  MDB_val key, val;
+  auto rc = mdb_cursor_get(*c, &key, &val, MDB_FIRST);
+  while (rc == 0) {
+    if (val.mv_size >= 1
+        && *static_cast<const unsigned char*>(val.mv_data) == job_format_v1) {
+      auto j = decode_job(val);
+      if (!j)
+        return make_unexpected(j.error());
+      old.push_back(std::move(*j));
+    }
+    rc = mdb_cursor_get(*c, &key, &val, MDB_NEXT);
+  }
+  if (rc != MDB_NOTFOUND)
+    return fail_mdb(rc, "mdb_cursor_get(jobs)");
+  for (auto& j : old) {
+    if (lookup) {
+      std::string company, type;
+      if (lookup(j.event_seq, company, type)
+          && company.find('\0') == std::string::npos
+          && company.size() <= max_name_size && type.size() <= max_name_size) {
+        j.company_id = std::move(company);
+        j.event_type = std::move(type);
+      }
+    }
+    if (auto ok = store_job(t, db_.jobs, j, 0); !ok)
+      return ok;
+    if (j.state == job_state::pending) {
+      index_val iv{j};
+      auto k = company_key(j.queue, j.company_id);
+      auto kv = as_val(k);
+      auto v = iv.val();
+      if (auto r = mdb_put(t, db_.due_company, &kv, &v, MDB_NODUPDATA);
+          r != 0 && r != MDB_KEYEXIST)
+        return fail_mdb(r, "mdb_put(jobs_due_company)");
+    }
+  }
+  auto fk = as_val(format_key);
+  char v2 = static_cast<char>(job_format_v2);
+  auto fv = as_val(&v2, 1);
+  if (auto r = mdb_put(t, db_.meta, &fk, &fv, 0); r != 0)
+    return fail_mdb(r, "mdb_put(jobs_meta)");
+  return {};
 }
 
 // -- the outbox
@@ -585,6 +845,7 @@ result<enqueue_outcome> job_queue::enqueue_in(write_txn& txn, const job& j) {
     rec.lease_until = 0;
     rec.failed_at = 0;
     rec.last_error.clear();
+    rec.history.clear();
     if (auto ok = store_job(t, db_.jobs, rec, MDB_APPEND); !ok)
       return make_unexpected(ok.error());
     if (auto ok = index(t, rec); !ok)
@@ -629,54 +890,120 @@ result<std::vector<job>> job_queue::lease_in(write_txn& txn,
     std::vector<job> out;
     if (max == 0 || queue.empty() || queue.size() > max_name_size)
       return out;
-    auto c = txn.cursor(db_.due);
+    auto* t = txn.handle();
+    auto c = txn.cursor(db_.due_company);
     if (!c)
       return make_unexpected(c.error());
-    // 1. The ids of the due jobs, oldest first.
-    std::vector<std::uint64_t> ids;
-    auto key = as_val(queue);
-    MDB_val val;
-    auto rc = mdb_cursor_get(*c, &key, &val, MDB_SET_KEY);
-    while (rc == 0 && ids.size() < max) {
-      if (val.mv_size != 16)
-        return err(errc::corrupt, "jobs_due: bad value size");
-      if (get_time(val.mv_data) > now)
-        break;
-      ids.push_back(get_be64(static_cast<const char*>(val.mv_data) + 8));
-      rc = mdb_cursor_get(*c, &key, &val, MDB_NEXT_DUP);
-    }
-    if (rc != 0 && rc != MDB_NOTFOUND)
-      return fail_mdb(rc, "mdb_cursor_get(jobs_due)");
-    // 2. Lease them.
-    auto* t = txn.handle();
-    out.reserve(ids.size());
-    for (auto id : ids) {
-      auto j = load_job(t, db_.jobs, id);
-      if (!j) {
-        auto e = j.error();
-        if (e.code == errc::not_found)
-          e.code = errc::corrupt;
-        return make_unexpected(std::move(e));
+    std::string prefix{queue};
+    prefix.push_back('\0');
+    // Where the last lease stopped: the company served last.
+    std::string rr_key{rr_prefix};
+    rr_key += queue;
+    std::string pos;
+    bool have_pos = false;
+    {
+      auto k = as_val(rr_key);
+      MDB_val v;
+      auto rc = mdb_get(t, db_.meta, &k, &v);
+      if (rc == 0) {
+        pos.assign(static_cast<const char*>(v.mv_data), v.mv_size);
+        have_pos = true;
+      } else if (rc != MDB_NOTFOUND) {
+        return fail_mdb(rc, "mdb_get(jobs_meta)");
       }
-      if (j->state != job_state::pending || j->queue != queue)
-        return err(errc::corrupt, "jobs_due: entry of job " + std::to_string(id)
-                                      + " that is not pending in this queue");
-      if (auto ok = unindex(t, *j); !ok)
-        return make_unexpected(ok.error());
-      j->state = job_state::leased;
-      ++j->attempts;
-      if (j->first_attempt_at == 0)
-        j->first_attempt_at = now;
-      j->last_attempt_at = now;
-      j->lease_until = lease_until;
-      if (auto ok = store_job(t, db_.jobs, *j, 0); !ok)
-        return make_unexpected(ok.error());
-      if (auto ok = index(t, *j); !ok)
-        return make_unexpected(ok.error());
+    }
+    // Seeks the first company after `pos` (or the first of all); false at
+    // the end of the queue's companies.
+    std::string seek;
+    MDB_val key, val;
+    auto next_company = [&](bool from_start) -> result<bool> {
+      seek = prefix;
+      if (!from_start) {
+        seek += pos;
+        seek.push_back('\0'); // the least key greater than pos
+      }
+      key = as_val(seek);
+      auto rc = mdb_cursor_get(*c, &key, &val, MDB_SET_RANGE);
+      if (rc == MDB_NOTFOUND)
+        return false;
+      if (rc != 0)
+        return fail_mdb(rc, "mdb_cursor_get(jobs_due_company)");
+      auto k = as_view(key);
+      return k.size() >= prefix.size()
+             && k.compare(0, prefix.size(), prefix) == 0;
+    };
+    // Round-robin: one ready job of each company in turn; stop after a
+    // whole round of companies without a ready job.
+    std::optional<std::string> idle_since;
+    while (out.size() < max) {
+      auto found = next_company(!have_pos);
+      if (!found)
+        return make_unexpected(found.error());
+      if (!*found) {
+        if (!have_pos)
+          break; // no pending job at all
+        found = next_company(true);
+        if (!found)
+          return make_unexpected(found.error());
+        if (!*found)
+          break;
+      }
+      auto company = as_view(key).substr(prefix.size());
+      if (idle_since && *idle_since == company)
+        break;
+      if (val.mv_size != 16)
+        return err(errc::corrupt, "jobs_due_company: bad value size");
+      auto due = get_time(val.mv_data);
+      auto id = get_be64(static_cast<const char*>(val.mv_data) + 8);
+      pos.assign(company.data(), company.size());
+      have_pos = true;
+      if (due > now) {
+        if (!idle_since)
+          idle_since = pos;
+        continue;
+      }
+      idle_since.reset();
+      auto j = lease_one(t, id, queue, now, lease_until);
+      if (!j)
+        return make_unexpected(j.error());
       out.push_back(std::move(*j));
+    }
+    if (!out.empty()) {
+      auto k = as_val(rr_key);
+      auto v = as_val(out.back().company_id);
+      if (auto rc = mdb_put(t, db_.meta, &k, &v, 0); rc != 0)
+        return fail_mdb(rc, "mdb_put(jobs_meta)");
     }
     return out;
   });
+}
+
+result<job> job_queue::lease_one(MDB_txn* t, std::uint64_t id,
+                                 std::string_view queue, timestamp_ms now,
+                                 timestamp_ms lease_until) {
+  auto j = load_job(t, db_.jobs, id);
+  if (!j) {
+    auto e = j.error();
+    if (e.code == errc::not_found)
+      e.code = errc::corrupt;
+    return make_unexpected(std::move(e));
+  }
+  if (j->state != job_state::pending || j->queue != queue)
+    return err(errc::corrupt, "jobs_due: entry of job " + std::to_string(id)
+                                  + " that is not pending in this queue");
+  if (auto ok = unindex(t, *j); !ok)
+    return make_unexpected(ok.error());
+  j->state = job_state::leased;
+  ++j->attempts;
+  if (j->first_attempt_at == 0)
+    j->first_attempt_at = now;
+  j->last_attempt_at = now;
+  j->lease_until = lease_until;
+  if (auto ok = store_job(t, db_.jobs, *j, 0); !ok)
+    return make_unexpected(ok.error());
+  if (auto ok = index(t, *j); !ok)
+    return make_unexpected(ok.error());
+  return j;
 }
 
 result<std::vector<job>> job_queue::lease(std::string_view queue,
@@ -702,7 +1029,7 @@ result<void> job_queue::ack_in(write_txn& txn, std::uint64_t id) {
     auto key = k.val();
     if (auto rc = mdb_del(t, db_.jobs, &key, nullptr); rc != 0)
       return fail_mdb(rc, "mdb_del(jobs)");
-    return {};
+    return count(t, *j, 1, 0, 0);
   });
 }
 
@@ -714,7 +1041,7 @@ result<void> job_queue::ack(std::uint64_t id) {
 
 result<void> job_queue::retry_in(write_txn& txn, std::uint64_t id,
                                  timestamp_ms due_at, std::string_view error,
-                                 bool counts_as_exception) {
+                                 bool counts_as_exception, timestamp_ms now) {
   return guarded("job_queue::retry_in", [&]() -> result<void> {
     auto* t = txn.handle();
     auto j = load_in_state(t, id, false);
@@ -722,6 +1049,9 @@ result<void> job_queue::retry_in(write_txn& txn, std::uint64_t id,
       return make_unexpected(j.error());
     if (auto ok = unindex(t, *j); !ok)
       return ok;
+    bool ran = j->state == job_state::leased;
+    if (ran)
+      record_attempt(*j, now, error);
     j->state = job_state::pending;
     j->due_at = due_at;
     j->lease_until = 0;
@@ -730,15 +1060,17 @@ result<void> job_queue::retry_in(write_txn& txn, std::uint64_t id,
       ++j->exceptions;
     if (auto ok = store_job(t, db_.jobs, *j, 0); !ok)
       return ok;
-    return index(t, *j);
+    if (auto ok = index(t, *j); !ok)
+      return ok;
+    return ran ? count(t, *j, 0, 0, 1) : result<void>{};
   });
 }
 
 result<void> job_queue::retry(std::uint64_t id, timestamp_ms due_at,
-                              std::string_view error,
-                              bool counts_as_exception) {
+                              std::string_view error, bool counts_as_exception,
+                              timestamp_ms now) {
   return run_blocking<void>(writer_, "job_queue::retry", [&](write_txn& txn) {
-    return retry_in(txn, id, due_at, error, counts_as_exception);
+    return retry_in(txn, id, due_at, error, counts_as_exception, now);
   });
 }
 
@@ -753,13 +1085,17 @@ result<void> job_queue::fail_in(write_txn& txn, std::uint64_t id,
       return ok;
     if (auto ok = free_unique(t, *j); !ok)
       return ok;
+    if (j->state == job_state::leased)
+      record_attempt(*j, now, error);
     j->state = job_state::failed;
     j->failed_at = now;
     j->lease_until = 0;
     j->last_error = cut_error(error);
     if (auto ok = store_job(t, db_.jobs, *j, 0); !ok)
       return ok;
-    return index(t, *j);
+    if (auto ok = index(t, *j); !ok)
+      return ok;
+    return count(t, *j, 0, 1, 0);
   });
 }
 
@@ -852,6 +1188,7 @@ result<std::size_t> job_queue::release_in(write_txn& txn, timestamp_ms deadline,
                                       + " that is not leased");
       if (auto ok = unindex(t, *j); !ok)
         return make_unexpected(ok.error());
+      record_attempt(*j, now, why);
       j->state = job_state::pending;
       j->due_at = now;
       j->lease_until = 0;
@@ -1194,6 +1531,340 @@ job_queue::next_lease_expiry(std::string_view queue) const {
       return err(errc::not_found, "no leased job");
     return *best;
   });
+}
+
+// -- filters, bulk changes, counters
+// -------------------------------------------------------
+
+namespace {
+
+/// The ids of the failed jobs of `queue` (empty: every queue) with id >
+/// `after_id`, sorted, at most `max`.
+result<std::vector<std::uint64_t>> failed_ids(MDB_txn* t, MDB_dbi failed,
+                                              std::string_view queue,
+                                              std::uint64_t after_id,
+                                              std::size_t max) {
+  std::vector<std::uint64_t> ids;
+  std::vector<std::string> names;
+  if (queue.empty()) {
+    auto keys = dup_keys(t, failed);
+    if (!keys)
+      return make_unexpected(keys.error());
+    names = std::move(*keys);
+  } else {
+    names.emplace_back(queue);
+  }
+  if (after_id == std::numeric_limits<std::uint64_t>::max())
+    return ids;
+  cursor_guard c;
+  if (auto rc = mdb_cursor_open(t, failed, &c.c); rc != 0)
+    return fail_mdb(rc, "mdb_cursor_open");
+  for (auto& name : names) {
+    id_key from{after_id + 1};
+    auto key = as_val(name);
+    auto val = from.val();
+    auto rc = mdb_cursor_get(c.c, &key, &val, MDB_GET_BOTH_RANGE);
+    for (std::size_t n = 0; rc == 0 && n < max; ++n) {
+      if (val.mv_size != 8)
+        return err(errc::corrupt, "jobs_failed: bad value size");
+      ids.push_back(get_be64(val.mv_data));
+      rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT_DUP);
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND)
+      return fail_mdb(rc, "mdb_cursor_get(jobs_failed)");
+  }
+  std::sort(ids.begin(), ids.end());
+  if (ids.size() > max)
+    ids.resize(max);
+  return ids;
+}
+
+} // namespace
+
+result<std::size_t> job_queue::retry_failed_where_in(write_txn& txn,
+                                                     const job_filter& f,
+                                                     timestamp_ms now,
+                                                     std::size_t max) {
+  return guarded(
+      "job_queue::retry_failed_where_in", [&]() -> result<std::size_t> {
+        std::size_t done = 0;
+        std::uint64_t after = 0;
+        while (done < max) {
+          auto ids = failed_ids(txn.handle(), db_.failed, f.queue, after, 1024);
+          if (!ids)
+            return make_unexpected(ids.error());
+          if (ids->empty())
+            break;
+          for (auto id : *ids) {
+            after = id;
+            if (done >= max)
+              break;
+            auto j = load_job(txn.handle(), db_.jobs, id);
+            if (!j)
+              return make_unexpected(j.error());
+            if (!f.matches(*j))
+              continue;
+            if (auto r = retry_failed_in(txn, id, now); !r)
+              return make_unexpected(r.error());
+            ++done;
+          }
+        }
+        return done;
+      });
+}
+
+result<std::size_t> job_queue::retry_failed_where(const job_filter& f,
+                                                  timestamp_ms now,
+                                                  std::size_t batch) {
+  std::size_t total = 0;
+  batch = std::max<std::size_t>(batch, 1);
+  for (;;) {
+    auto n = run_blocking<std::size_t>(
+        writer_, "job_queue::retry_failed_where", [&](write_txn& txn) {
+          return retry_failed_where_in(txn, f, now, batch);
+        });
+    if (!n)
+      return n;
+    total += *n;
+    if (*n < batch)
+      return total;
+  }
+}
+
+result<std::size_t> job_queue::delete_failed_where_in(write_txn& txn,
+                                                      const job_filter& f,
+                                                      std::size_t max) {
+  return guarded(
+      "job_queue::delete_failed_where_in", [&]() -> result<std::size_t> {
+        std::size_t done = 0;
+        std::uint64_t after = 0;
+        while (done < max) {
+          auto ids = failed_ids(txn.handle(), db_.failed, f.queue, after, 1024);
+          if (!ids)
+            return make_unexpected(ids.error());
+          if (ids->empty())
+            break;
+          for (auto id : *ids) {
+            after = id;
+            if (done >= max)
+              break;
+            auto j = load_job(txn.handle(), db_.jobs, id);
+            if (!j)
+              return make_unexpected(j.error());
+            if (!f.matches(*j))
+              continue;
+            if (auto r = delete_failed_in(txn, id); !r)
+              return make_unexpected(r.error());
+            ++done;
+          }
+        }
+        return done;
+      });
+}
+
+result<std::size_t> job_queue::delete_failed_where(const job_filter& f,
+                                                   std::size_t batch) {
+  std::size_t total = 0;
+  batch = std::max<std::size_t>(batch, 1);
+  for (;;) {
+    auto n = run_blocking<std::size_t>(
+        writer_, "job_queue::delete_failed_where", [&](write_txn& txn) {
+          return delete_failed_where_in(txn, f, batch);
+        });
+    if (!n)
+      return n;
+    total += *n;
+    if (*n < batch)
+      return total;
+  }
+}
+
+result<job_page> job_queue::list(const job_filter& f, job_list_state state,
+                                 timestamp_ms now, std::uint64_t after_id,
+                                 std::size_t max, std::size_t scan) const {
+  return guarded("job_queue::list", [&]() -> result<job_page> {
+    job_page out;
+    if (max == 0 || after_id == std::numeric_limits<std::uint64_t>::max())
+      return out;
+    scan = std::max<std::size_t>(scan, 1);
+    auto txn = env_.begin_read();
+    if (!txn)
+      return make_unexpected(txn.error());
+    auto* t = txn->handle();
+    auto wanted = [&](const job& j) {
+      switch (state) {
+      case job_list_state::pending:
+        return j.state == job_state::pending;
+      case job_list_state::ready:
+        return j.state == job_state::pending && j.due_at <= now;
+      case job_list_state::delayed:
+        return j.state == job_state::pending && j.due_at > now;
+      case job_list_state::leased:
+        return j.state == job_state::leased;
+      case job_list_state::failed:
+        return j.state == job_state::failed;
+      }
+      return false;
+    };
+    std::size_t scanned = 0;
+    std::uint64_t last = after_id;
+    if (state == job_list_state::failed) {
+      auto ids = failed_ids(t, db_.failed, f.queue, after_id, scan);
+      if (!ids)
+        return make_unexpected(ids.error());
+      for (auto id : *ids) {
+        if (out.jobs.size() >= max)
+          break;
+        ++scanned;
+        last = id;
+        auto j = load_job(t, db_.jobs, id);
+        if (!j)
+          return make_unexpected(j.error());
+        if (f.matches(*j))
+          out.jobs.push_back(std::move(*j));
+      }
+      bool more = out.jobs.size() >= max || ids->size() >= scan;
+      if (more) {
+        // Is there a failed job past `last`?
+        auto rest = failed_ids(t, db_.failed, f.queue, last, 1);
+        if (!rest)
+          return make_unexpected(rest.error());
+        if (!rest->empty())
+          out.next_after = last;
+      }
+      return out;
+    }
+    cursor_guard c;
+    if (auto rc = mdb_cursor_open(t, db_.jobs, &c.c); rc != 0)
+      return fail_mdb(rc, "mdb_cursor_open");
+    id_key from{after_id + 1};
+    auto key = from.val();
+    MDB_val val;
+    auto rc = mdb_cursor_get(c.c, &key, &val, MDB_SET_RANGE);
+    while (rc == 0 && out.jobs.size() < max && scanned < scan) {
+      auto j = decode_job(val);
+      if (!j)
+        return make_unexpected(j.error());
+      ++scanned;
+      last = j->id;
+      if (wanted(*j) && f.matches(*j))
+        out.jobs.push_back(std::move(*j));
+      rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT);
+    }
+    if (rc == 0)
+      out.next_after = last; // records past `last` remain
+    else if (rc != MDB_NOTFOUND)
+      return fail_mdb(rc, "mdb_cursor_get(jobs)");
+    return out;
+  });
+}
+
+result<queue_counts> job_queue::company_counts(std::string_view queue,
+                                               std::string_view company_id,
+                                               timestamp_ms now) const {
+  return guarded("job_queue::company_counts", [&]() -> result<queue_counts> {
+    queue_counts out;
+    if (queue.empty() || queue.size() > max_name_size)
+      return out;
+    auto txn = env_.begin_read();
+    if (!txn)
+      return make_unexpected(txn.error());
+    auto* t = txn->handle();
+    // Pending: the company's due entries, ready up to now.
+    cursor_guard c;
+    if (auto rc = mdb_cursor_open(t, db_.due_company, &c.c); rc != 0)
+      return fail_mdb(rc, "mdb_cursor_open");
+    auto ck = company_key(queue, company_id);
+    auto key = as_val(ck);
+    MDB_val val;
+    auto rc = mdb_cursor_get(c.c, &key, &val, MDB_SET_KEY);
+    while (rc == 0) {
+      if (val.mv_size != 16)
+        return err(errc::corrupt, "jobs_due_company: bad value size");
+      if (get_time(val.mv_data) <= now)
+        ++out.ready;
+      else
+        ++out.delayed;
+      rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT_DUP);
+    }
+    if (rc != MDB_NOTFOUND)
+      return fail_mdb(rc, "mdb_cursor_get(jobs_due_company)");
+    // Leased and failed: their records.
+    for (auto [dbi, n, width] : {std::tuple{db_.leased, &out.leased, 16},
+                                 std::tuple{db_.failed, &out.failed, 8}}) {
+      cursor_guard ic;
+      if (auto r = mdb_cursor_open(t, dbi, &ic.c); r != 0)
+        return fail_mdb(r, "mdb_cursor_open");
+      auto k = as_val(queue);
+      MDB_val v;
+      auto r = mdb_cursor_get(ic.c, &k, &v, MDB_SET_KEY);
+      while (r == 0) {
+        if (v.mv_size != static_cast<std::size_t>(width))
+          return err(errc::corrupt, "job index: bad value size");
+        auto id = get_be64(static_cast<const char*>(v.mv_data) + width - 8);
+        auto j = load_job(t, db_.jobs, id);
+        if (!j)
+          return make_unexpected(j.error());
+        if (j->company_id == company_id)
+          ++*n;
+        r = mdb_cursor_get(ic.c, &k, &v, MDB_NEXT_DUP);
+      }
+      if (r != MDB_NOTFOUND)
+        return fail_mdb(r, "mdb_cursor_get(job index)");
+    }
+    return out;
+  });
+}
+
+result<std::vector<job_counters>>
+job_queue::counters(std::string_view queue, std::string_view company_id) const {
+  return guarded(
+      "job_queue::counters", [&]() -> result<std::vector<job_counters>> {
+        std::vector<job_counters> out;
+        auto txn = env_.begin_read();
+        if (!txn)
+          return make_unexpected(txn.error());
+        cursor_guard c;
+        if (auto rc = mdb_cursor_open(txn->handle(), db_.counters, &c.c);
+            rc != 0)
+          return fail_mdb(rc, "mdb_cursor_open");
+        // A queue's rows are together: from its prefix to the next queue.
+        std::string prefix;
+        if (!queue.empty()) {
+          prefix = std::string{queue};
+          prefix.push_back('\0');
+        }
+        MDB_val key = as_val(prefix);
+        MDB_val val;
+        auto rc = mdb_cursor_get(c.c, &key, &val,
+                                 prefix.empty() ? MDB_FIRST : MDB_SET_RANGE);
+        while (rc == 0) {
+          auto k = as_view(key);
+          if (k.substr(0, prefix.size()) != prefix) {
+            rc = MDB_NOTFOUND; // past the queue's rows
+            break;
+          }
+          auto a = k.find('\0');
+          auto b = a == std::string_view::npos ? a : k.find('\0', a + 1);
+          if (b == std::string_view::npos || val.mv_size != 24)
+            return err(errc::corrupt, "jobs_counters: bad entry");
+          job_counters row;
+          row.queue = std::string{k.substr(0, a)};
+          row.listener = std::string{k.substr(a + 1, b - a - 1)};
+          row.company_id = std::string{k.substr(b + 1)};
+          auto* p = static_cast<const char*>(val.mv_data);
+          row.processed = get_be64(p);
+          row.failed = get_be64(p + 8);
+          row.retried = get_be64(p + 16);
+          if ((queue.empty() || row.queue == queue)
+              && (company_id.empty() || row.company_id == company_id))
+            out.push_back(std::move(row));
+          rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT);
+        }
+        if (rc != MDB_NOTFOUND)
+          return fail_mdb(rc, "mdb_cursor_get(jobs_counters)");
+        return out;
+      });
 }
 
 } // namespace switchboard::store

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -14,8 +15,16 @@
 
 namespace switchboard::store {
 
-/// The format version written as the first byte of every job record.
+/// The first format of job records (read, never written any more).
 constexpr std::uint8_t job_format_v1 = 1;
+
+/// The format version written as the first byte of every job record: v1
+/// and the company, the event type, the backoff in milliseconds and the
+/// attempt history.
+constexpr std::uint8_t job_format_v2 = 2;
+
+/// Most attempts a job's history keeps (the latest).
+constexpr std::size_t max_attempts_kept = 20;
 
 /// Where a job is in its life.
 enum class job_state : std::uint8_t {
@@ -29,6 +38,18 @@ enum class job_state : std::uint8_t {
 
 /// Returns the name of `s`, e.g. "leased".
 const char* to_string(job_state s) noexcept;
+
+/// One attempt of a job that did not succeed.
+struct job_attempt {
+  timestamp_ms started_at = 0;   ///< When the attempt was leased.
+  std::uint32_t duration_ms = 0; ///< From its start to its failure.
+  std::string error;             ///< Why it failed (at most 4 KiB).
+};
+
+inline bool operator==(const job_attempt& a, const job_attempt& b) {
+  return a.started_at == b.started_at && a.duration_ms == b.duration_ms
+         && a.error == b.error;
+}
 
 /// One run of one queued listener for one event: the outbox entry the
 /// dispatcher writes in the transaction of the event. Fields marked "store"
@@ -64,7 +85,69 @@ struct job {
   timestamp_ms failed_at = 0;           ///< store: when it moved to failed.
   std::string last_error;               ///< store: the last attempt's error.
   job_state state = job_state::pending; ///< store.
+  /// The company of the event; jobs are leased fairly across companies.
+  /// At most 255 bytes, no NUL. Empty: none (jobs of format v1 that the
+  /// migration could not attribute).
+  std::string company_id;
+  std::string event_type; ///< The event's wire name; at most 255 bytes.
+  /// Milliseconds before try n + 1 after attempt n fails; when not empty
+  /// it replaces `backoff_s` (the last entry repeats). At most 64 entries.
+  std::vector<std::uint32_t> backoff_ms;
+  /// store: the failed attempts, oldest first, the last
+  /// `max_attempts_kept` of them.
+  std::vector<job_attempt> history;
 };
+
+/// Which jobs a listing or a bulk change takes: every field that is not
+/// empty must match.
+struct job_filter {
+  std::string queue;
+  std::string listener;
+  std::string event_type;
+  std::string event_id;
+  std::string company_id;
+
+  /// True when `j` passes the filter.
+  bool matches(const job& j) const noexcept;
+};
+
+/// Which pending, leased or failed jobs a listing takes.
+enum class job_list_state : std::uint8_t {
+  pending, ///< Ready and delayed.
+  ready,   ///< Pending with due_at <= now.
+  delayed, ///< Pending with due_at > now.
+  leased,
+  failed,
+};
+
+/// Returns the name of `s`, e.g. "delayed".
+const char* to_string(job_list_state s) noexcept;
+
+/// Parses a name of `to_string(job_list_state)`; false when unknown.
+bool parse_job_list_state(std::string_view text, job_list_state& out) noexcept;
+
+/// A page of a listing.
+struct job_page {
+  std::vector<job> jobs;
+  /// Pass as `after_id` for the next page; 0 when there is none.
+  std::uint64_t next_after = 0;
+};
+
+/// Counters of one (queue, listener, company), kept in LMDB and changed in
+/// the transactions of the acks, retries and fails they count.
+struct job_counters {
+  std::string queue;
+  std::string listener;
+  std::string company_id;
+  std::uint64_t processed = 0; ///< Attempts that succeeded (acks).
+  std::uint64_t failed = 0;    ///< Jobs moved to the failed jobs.
+  std::uint64_t retried = 0;   ///< Failed attempts scheduled again.
+};
+
+/// Tells the migration of v1 records the company and event type of the
+/// event at a sequence; false when unknown.
+using job_event_lookup = std::function<bool(
+    std::uint64_t event_seq, std::string& company_id, std::string& type)>;
 
 /// What `enqueue_in` did.
 struct enqueue_outcome {
@@ -104,6 +187,10 @@ bool will_exceed_max_attempts(const job& j, timestamp_ms now,
 /// `backoff_s` is empty.
 std::uint32_t backoff_delay_s(const job& j) noexcept;
 
+/// Milliseconds to wait before the next try after attempt `j.attempts`
+/// failed: from `backoff_ms` when it is not empty, else from `backoff_s`.
+std::int64_t backoff_delay_ms(const job& j) noexcept;
+
 /// The durable job queue: the outbox of the dispatcher and the store of the
 /// queue supervisors. Named databases (keys big-endian; times mapped with
 /// `order_preserving`):
@@ -115,12 +202,25 @@ std::uint32_t backoff_delay_s(const job& j) noexcept;
 /// | jobs_leased | queue → (lease_until, id), ... (leased)  | DUPSORT/FIXED |
 /// | jobs_failed | queue → id, ... (failed)                 | DUPSORT/FIXED |
 /// | jobs_unique | unique key → id (pending or leased)      |               |
-/// | jobs_meta   | "next_id" → id; "queue/<name>" → (empty) |               |
+/// | jobs_meta   | "next_id" → id; "queue/<name>" → (empty); |              |
+/// |             | "rr/<queue>" → last company leased;       |              |
+/// |             | "format" → 2 once v1 records are migrated |              |
+/// | jobs_due_company | queue NUL company → (due_at, id), ... | DUPSORT/FIXED |
+/// | jobs_counters | queue NUL listener NUL company → processed, failed,
+/// retried | |
 ///
-/// Leasing is a scan of one queue's due entries from the oldest; the
-/// number of pending, leased and failed jobs of a queue is LMDB's count of
-/// its duplicates; telling ready from delayed ones reads the due entries
-/// a page at a time up to `now` (a binary search in the last page).
+/// Leasing is fair across companies: it walks the companies of a queue
+/// that have pending jobs (`jobs_due_company`) round-robin from the one
+/// after the company leased last (kept in `jobs_meta`, so a restart goes
+/// on where it stopped), and takes each ready company's earliest due job
+/// in turn. A lease costs O(batch) seeks plus one per company whose jobs
+/// are all delayed, whatever the number of jobs. The number of pending,
+/// leased and failed jobs of a queue is LMDB's count of its duplicates;
+/// telling ready from delayed ones reads the due entries a page at a time
+/// up to `now` (a binary search in the last page).
+///
+/// Records of format v1 (without company) are rewritten as v2 when the
+/// queue opens, the company and event type taken from `lookup`.
 ///
 /// Every change has an `*_in(write_txn&, ...)` form that runs inside the
 /// writer's transaction, so that a caller can compose it with other
@@ -139,9 +239,13 @@ std::uint32_t backoff_delay_s(const job& j) noexcept;
 class job_queue {
 public:
   /// Opens (creating them if missing) the queue's databases in `env` and
-  /// returns a queue that writes through `w`. Both must outlive it.
-  /// Errors: those of `environment::open_db`.
-  static result<std::unique_ptr<job_queue>> open(environment& env, writer& w);
+  /// returns a queue that writes through `w`. Both must outlive it. A
+  /// store with records of format v1 is migrated in one transaction
+  /// through `w` (which must run), each job's company and event type taken
+  /// from `lookup` (empty when it is unset or does not know the event).
+  /// Errors: those of `environment::open_db`, `errc::corrupt`, LMDB errors.
+  static result<std::unique_ptr<job_queue>> open(environment& env, writer& w,
+                                                 job_event_lookup lookup = {});
 
   // -- the outbox ------------------------------------------------------------
 
@@ -158,8 +262,10 @@ public:
 
   // -- the supervisor's cycle -------------------------------------------------
 
-  /// Leases up to `max` pending jobs of `queue` with due_at <= `now`, the
-  /// earliest due first (ties by id): each gets state leased, attempts + 1,
+  /// Leases up to `max` pending jobs of `queue` with due_at <= `now`, one
+  /// per company with ready jobs in turn (round-robin from the company
+  /// after the one leased last), each company's earliest due first (ties
+  /// by id): each gets state leased, attempts + 1,
   /// last_attempt_at `now` (and first_attempt_at on its first attempt) and
   /// `lease_until`, after which `release_expired_in` takes it back.
   /// @returns the leased jobs as stored after the lease; empty when none is
@@ -174,8 +280,8 @@ public:
                                  std::size_t max, timestamp_ms lease_until);
 
   /// Deletes the pending or leased job `id` (it succeeded), its index entry
-  /// and its unique key. Errors: `errc::not_found` (no such job, or it
-  /// failed), `errc::corrupt`, LMDB errors.
+  /// and its unique key; counts it as processed. Errors: `errc::not_found` (no
+  /// such job, or it failed), `errc::corrupt`, LMDB errors.
   result<void> ack_in(write_txn& txn, std::uint64_t id);
 
   /// Blocking `ack_in`.
@@ -184,18 +290,23 @@ public:
   /// Puts the pending or leased job `id` back to pending, due at `due_at`,
   /// with `error` as its last error (cut to 4 KiB); `counts_as_exception`
   /// adds one to its exceptions. Attempts are unchanged: the lease counted
-  /// the attempt. Errors: `errc::not_found` (no such job, or it failed),
-  /// `errc::corrupt`, LMDB errors.
+  /// the attempt. A leased job's attempt goes to its history (ended at
+  /// `now`; 0: when it started) and counts as retried. Errors:
+  /// `errc::not_found` (no such job, or it failed), `errc::corrupt`, LMDB
+  /// errors.
   result<void> retry_in(write_txn& txn, std::uint64_t id, timestamp_ms due_at,
-                        std::string_view error, bool counts_as_exception);
+                        std::string_view error, bool counts_as_exception,
+                        timestamp_ms now = 0);
 
   /// Blocking `retry_in`.
   result<void> retry(std::uint64_t id, timestamp_ms due_at,
-                     std::string_view error, bool counts_as_exception);
+                     std::string_view error, bool counts_as_exception,
+                     timestamp_ms now = 0);
 
   /// Moves the pending or leased job `id` to the failed jobs, keeping its
   /// payload, attempts and attempt times, with `error` (cut to 4 KiB) and
-  /// failed_at `now`; frees its unique key. Errors: `errc::not_found` (no
+  /// failed_at `now`; frees its unique key. A leased job's attempt goes to
+  /// its history; the job counts as failed. Errors: `errc::not_found` (no
   /// such job, or it failed already), `errc::corrupt`, LMDB errors.
   result<void> fail_in(write_txn& txn, std::uint64_t id, std::string_view error,
                        timestamp_ms now);
@@ -259,6 +370,26 @@ public:
   /// Blocking `delete_failed_in`.
   result<void> delete_failed(std::uint64_t id);
 
+  /// Retries (as `retry_failed_in`) up to `max` failed jobs that match
+  /// `f`, by id. @returns how many. Errors: `errc::corrupt`, LMDB errors.
+  result<std::size_t> retry_failed_where_in(write_txn& txn, const job_filter& f,
+                                            timestamp_ms now, std::size_t max);
+
+  /// Retries every failed job that matches `f`, `batch` per transaction.
+  /// @returns how many. Errors: as `retry_failed_where_in`.
+  result<std::size_t> retry_failed_where(const job_filter& f, timestamp_ms now,
+                                         std::size_t batch = 1000);
+
+  /// Deletes up to `max` failed jobs that match `f`, by id (Horizon's
+  /// flush). @returns how many. Errors: `errc::corrupt`, LMDB errors.
+  result<std::size_t>
+  delete_failed_where_in(write_txn& txn, const job_filter& f, std::size_t max);
+
+  /// Deletes every failed job that matches `f`, `batch` per transaction.
+  /// @returns how many. Errors: as `delete_failed_where_in`.
+  result<std::size_t> delete_failed_where(const job_filter& f,
+                                          std::size_t batch = 1000);
+
   // -- reads -----------------------------------------------------------------
 
   /// Reads the job `id`, in any state. Errors: `errc::not_found`,
@@ -277,10 +408,33 @@ public:
                                         std::uint64_t after_id,
                                         std::size_t max) const;
 
+  /// Lists the jobs in state `state` that match `f`, by id, from id >
+  /// `after_id`, at most `max`, reading at most `scan` records (a page may
+  /// then hold fewer than `max`; `next_after` goes on). Meant for
+  /// inspection: failed jobs are read through their index, the others by a
+  /// scan of the records. Errors: `errc::corrupt`, LMDB errors.
+  result<job_page> list(const job_filter& f, job_list_state state,
+                        timestamp_ms now, std::uint64_t after_id,
+                        std::size_t max, std::size_t scan = 100000) const;
+
   /// Counts the jobs of `queue` (empty: of all queues) by state; pending
   /// jobs are ready when due_at <= `now`. Errors: `errc::corrupt`, LMDB
   /// errors.
   result<queue_counts> counts(std::string_view queue, timestamp_ms now) const;
+
+  /// Counts the jobs of `queue` whose company is `company_id`: pending ones
+  /// through `jobs_due_company`, leased and failed ones by reading the
+  /// queue's leased and failed records. Errors: `errc::corrupt`, LMDB
+  /// errors.
+  result<queue_counts> company_counts(std::string_view queue,
+                                      std::string_view company_id,
+                                      timestamp_ms now) const;
+
+  /// The counters of `queue` (empty: every queue) and `company_id` (empty:
+  /// every company), one row per (queue, listener, company), sorted.
+  /// Errors: `errc::corrupt`, LMDB errors.
+  result<std::vector<job_counters>> counters(std::string_view queue,
+                                             std::string_view company_id) const;
 
   /// Returns the names of the queues that have or had jobs, sorted.
   /// Errors: LMDB errors.
@@ -303,7 +457,7 @@ public:
 
 private:
   struct dbs {
-    MDB_dbi jobs, due, leased, failed, unique, meta;
+    MDB_dbi jobs, due, leased, failed, unique, meta, due_company, counters;
   };
 
   job_queue(environment& env, writer& w, dbs d);
@@ -321,6 +475,14 @@ private:
                             bool want_failed) const;
   result<std::size_t> release_in(write_txn& txn, timestamp_ms deadline,
                                  timestamp_ms now, std::string_view why);
+  /// Adds `processed`, `failed` and `retried` to the counters of `j`.
+  result<void> count(MDB_txn* txn, const job& j, std::uint64_t processed,
+                     std::uint64_t failed, std::uint64_t retried);
+  /// Leases the pending job `id` of `queue` (lease_in's step).
+  result<job> lease_one(MDB_txn* txn, std::uint64_t id, std::string_view queue,
+                        timestamp_ms now, timestamp_ms lease_until);
+  /// Rewrites v1 records as v2 and indexes them by company.
+  result<void> migrate(write_txn& txn, const job_event_lookup& lookup);
 
   environment& env_;
   writer& writer_;

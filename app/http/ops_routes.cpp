@@ -4,8 +4,12 @@
 #include <cctype>
 #include <charconv>
 #include <chrono>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -18,6 +22,7 @@
 #include <app/http/bridge.hpp>
 #include <app/http/read_pool.hpp>
 #include <app/http/routes.hpp>
+#include <app/job_json.hpp>
 #include <messages/time.hpp>
 #include <store/event_store.hpp>
 #include <store/job_queue.hpp>
@@ -44,23 +49,6 @@ json::value rfc3339_or_null(timestamp_ms t) {
   return json::value(format_rfc3339(t));
 }
 
-json::object to_json(const store::job& j) {
-  json::object o;
-  o["id"] = j.id;
-  o["queue"] = j.queue;
-  o["listener"] = j.listener;
-  o["event_id"] = j.event_id;
-  o["event_sequence"] = j.event_seq;
-  o["state"] = store::to_string(j.state);
-  o["attempts"] = j.attempts;
-  o["max_tries"] = j.max_tries;
-  o["last_error"] = j.last_error;
-  o["created_at"] = rfc3339_or_null(j.created_at);
-  o["failed_at"] = rfc3339_or_null(j.failed_at);
-  o["payload"] = j.payload;
-  return o;
-}
-
 json::object to_json(const queue_stats& s) {
   json::object o;
   o["name"] = s.queue;
@@ -75,10 +63,169 @@ json::object to_json(const queue_stats& s) {
   return o;
 }
 
-/// The company of the event a job handles ("" when unknown).
+/// The company of a job: its own, or for a job that has none (format v1,
+/// not attributed at migration) that of its event ("" when unknown).
 std::string job_company(switchboard::node& n, const store::job& j) {
+  if (!j.company_id.empty())
+    return j.company_id;
   auto ev = n.store().events->read_event(j.event_seq);
   return ev ? ev->company_id : std::string{};
+}
+
+/// Failed jobs one bulk retry or flush changes per transaction.
+constexpr std::size_t bulk_batch = 500;
+
+/// The job id of the path; answers 422 and returns nothing when malformed.
+std::optional<std::uint64_t> job_id_param(const context_ptr& ctx) {
+  std::uint64_t id = 0;
+  const auto& text = ctx->param("id");
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc{} || p != text.data() + text.size()) {
+    ctx->fail_fields({{"id", "invalid: expects a job id"}});
+    return std::nullopt;
+  }
+  return id;
+}
+
+/// Reads the filter fields from `get(name)`; a company token's company is
+/// always its own (an admin may name one with company_id).
+template <class Get>
+store::job_filter read_filter(const context_ptr& ctx, Get get) {
+  store::job_filter f;
+  f.queue = get("queue");
+  f.listener = get("listener");
+  f.event_type = get("event_type");
+  f.event_id = get("event_id");
+  f.company_id = ctx->who().admin ? get("company_id") : ctx->who().company_id;
+  return f;
+}
+
+/// The filter of a bulk change: the JSON body of a POST (an object of
+/// strings, or no body), the query of a DELETE. Answers 422 and returns
+/// nothing when a field is not a string.
+std::optional<store::job_filter> bulk_filter(const context_ptr& ctx) {
+  if (ctx->req().method != "POST")
+    return read_filter(ctx, [&](const char* k) {
+      return ctx->query(k);
+    });
+  if (ctx->req().body.empty())
+    return read_filter(ctx, [](const char*) {
+      return std::string{};
+    });
+  const auto* body = ctx->json_body();
+  if (body == nullptr)
+    return std::nullopt; // answered
+  if (!body->is_object()) {
+    ctx->fail_fields({{"body", "expects a JSON object"}});
+    return std::nullopt;
+  }
+  field_errors errs;
+  const auto& obj = body->get_object();
+  static const char* const known[]
+      = {"queue", "listener", "event_type", "event_id", "company_id"};
+  for (const auto& kv : obj) {
+    bool ok = false;
+    for (const char* k : known)
+      ok = ok || kv.key() == k;
+    if (!ok)
+      errs[std::string{kv.key()}]
+          = "unknown field; expects queue, listener, event_type, event_id "
+            "or company_id";
+    else if (!kv.value().is_string())
+      errs[std::string{kv.key()}] = "expects a string";
+  }
+  if (!errs.empty()) {
+    ctx->fail_fields(errs);
+    return std::nullopt;
+  }
+  return read_filter(ctx, [&](const char* k) {
+    auto* v = obj.if_contains(k);
+    return v != nullptr ? std::string{v->get_string()} : std::string{};
+  });
+}
+
+/// Runs `op` (a bulk change of at most bulk_batch jobs returning how many
+/// it changed) in writer transactions until one changes fewer; answers
+/// `{<what>: total}` and wakes the queues.
+void run_bulk(const context_ptr& ctx, const char* what,
+              std::function<store::result<std::size_t>(store::write_txn&)> op) {
+  ctx->with_actor([ctx, what, op](caf::event_based_actor* self) {
+    auto total = std::make_shared<std::size_t>(0);
+    auto step = std::make_shared<std::function<void()>>();
+    *step = [ctx, what, op, self, total, step] {
+      auto n = std::make_shared<std::size_t>(0);
+      self->request(ctx->node().writer(), actor_timeout, write_atom::value,
+                    make_write_op(
+                        [op, n](store::write_txn& txn) -> store::result<void> {
+                          auto r = op(txn);
+                          if (!r)
+                            return make_unexpected(r.error());
+                          *n = *r;
+                          return {};
+                        }))
+          .then(
+              [ctx, what, self, total, step, n](ok_atom) {
+                *total += *n;
+                if (*n >= bulk_batch) {
+                  (*step)();
+                  return;
+                }
+                for (const auto& [name, q] : ctx->node().queues())
+                  self->send(q, wake_atom::value);
+                *step = nullptr; // ends the cycle of shared pointers
+                ctx->respond(200, json::object{{what, *total}});
+              },
+              [ctx, step](caf::error& e) {
+                *step = nullptr;
+                fail_with(*ctx, e);
+              });
+    };
+    (*step)();
+  });
+}
+
+/// Answers a page of jobs: `state` fixed by the route, or from ?state=
+/// (pending by default).
+void list_jobs(const context_ptr& ctx,
+               std::optional<store::job_list_state> state) {
+  field_errors errs;
+  auto after = ctx->query_uint("after", 0, 0, UINT64_MAX, errs);
+  auto limit = ctx->query_uint("limit", 100, 1, 1000, errs);
+  auto s = state.value_or(store::job_list_state::pending);
+  if (!state) {
+    auto text = ctx->query("state", "pending");
+    if (!store::parse_job_list_state(text, s))
+      errs["state"] = "unknown state \"" + text
+                      + "\"; expects pending, ready, delayed, leased or "
+                        "failed";
+  }
+  if (!errs.empty()) {
+    ctx->fail_fields(errs);
+    return;
+  }
+  auto f = read_filter(ctx, [&](const char* k) {
+    return ctx->query(k);
+  });
+  // Up to 20000 job records: on the read pool, not a gateway thread.
+  const auto& who = ctx->who();
+  auto reader = who.admin ? std::string{} : who.company_id;
+  run_read(ctx, reader, [ctx, f, s, after, limit](const read_deadline&) {
+    auto now = ctx->node().clock()();
+    auto page = ctx->node().store().jobs->list(
+        f, s, now, after, static_cast<std::size_t>(limit), 20000);
+    if (!page) {
+      ctx->fail_store(page.error());
+      return;
+    }
+    json::array out;
+    for (const auto& j : page->jobs)
+      out.push_back(job_to_json(j, now));
+    json::object o;
+    o["jobs"] = std::move(out);
+    o["next_after"] = page->next_after != 0 ? json::value(page->next_after)
+                                            : json::value(nullptr);
+    ctx->respond(200, o);
+  });
 }
 
 /// Asks every queue supervisor for its stats; calls `done` once with all
@@ -207,8 +354,51 @@ void add_health_routes(router& r) {
 
 void add_ops_routes(router& r) {
   r.add(
-      "GET", "/api/queues", access::admin,
+      "GET", "/api/queues", access::company,
       [](const context_ptr& ctx) {
+        const auto& who = ctx->who();
+        auto company = who.admin ? ctx->query("company_id") : who.company_id;
+        if (!company.empty()) {
+          // One company's share of each queue, from LMDB.
+          auto& jobs = *ctx->node().store().jobs;
+          auto stored = jobs.queues();
+          if (!stored) {
+            ctx->fail_store(stored.error());
+            return;
+          }
+          // The queues served, and any other that has jobs.
+          std::set<std::string> names{stored->begin(), stored->end()};
+          for (const auto& q : ctx->node().queues())
+            names.insert(q.first);
+          auto now = ctx->node().clock()();
+          json::array qs;
+          for (const auto& name : names) {
+            queue_stats s;
+            s.queue = name;
+            auto c = jobs.company_counts(name, company, now);
+            if (!c) {
+              ctx->fail_store(c.error());
+              return;
+            }
+            s.ready = c->ready;
+            s.delayed = c->delayed;
+            s.leased = c->leased;
+            s.failed = c->failed;
+            auto rows = jobs.counters(name, company);
+            if (!rows) {
+              ctx->fail_store(rows.error());
+              return;
+            }
+            auto o = to_json(s);
+            o.erase("in_flight");
+            o.erase("concurrency");
+            add_job_counters(o, *rows);
+            o["company_id"] = company;
+            qs.push_back(std::move(o));
+          }
+          ctx->respond(200, json::object{{"queues", std::move(qs)}});
+          return;
+        }
         ctx->with_actor([ctx](caf::event_based_actor* self) {
           gather_queue_stats(
               self, ctx->node(),
@@ -229,82 +419,81 @@ void add_ops_routes(router& r) {
                   stats.push_back(std::move(s));
                 }
                 json::array qs;
-                for (const auto& s : stats)
-                  qs.push_back(to_json(s));
+                for (const auto& s : stats) {
+                  auto o = to_json(s);
+                  auto rows = ctx->node().store().jobs->counters(s.queue, "");
+                  if (!rows) {
+                    ctx->fail_store(rows.error());
+                    return;
+                  }
+                  add_job_counters(o, *rows);
+                  qs.push_back(std::move(o));
+                }
                 json::object o;
                 o["queues"] = std::move(qs);
                 ctx->respond(200, o);
               });
         });
       },
-      "Counts per queue: ready, delayed, leased, failed (admin)");
+      "Per queue: jobs ready, delayed, leased and failed, and the counters "
+      "processed, retried and failed_total by listener (company tokens: "
+      "their own jobs; admin tokens: all, or ?company_id=)");
+
+  r.add(
+      "GET", "/api/jobs", access::company,
+      [](const context_ptr& ctx) {
+        list_jobs(ctx, std::nullopt);
+      },
+      "Jobs by state (pending, ready, delayed, leased, failed) and filter "
+      "(queue, listener, event_type, event_id; admin: company_id)");
 
   r.add(
       "GET", "/api/jobs/failed", access::company,
       [](const context_ptr& ctx) {
-        field_errors errs;
-        auto after = ctx->query_uint("after", 0, 0, UINT64_MAX, errs);
-        auto limit = ctx->query_uint("limit", 100, 1, 1000, errs);
-        if (!errs.empty()) {
-          ctx->fail_fields(errs);
+        list_jobs(ctx, store::job_list_state::failed);
+      },
+      "Failed jobs, by id, with every attempt's error (company tokens: "
+      "their own)");
+
+  r.add(
+      "GET", "/api/jobs/{id}", access::company,
+      [](const context_ptr& ctx) {
+        auto id = job_id_param(ctx);
+        if (!id)
+          return;
+        auto j = ctx->node().store().jobs->get(*id);
+        if (!j || !ctx->may_see(job_company(ctx->node(), *j))) {
+          ctx->fail(404, "not_found", "no job " + ctx->param("id"));
           return;
         }
-        auto queue = ctx->query("queue");
-        const auto& who = ctx->who();
-        auto reader = who.admin ? std::string{} : who.company_id;
-        run_read(ctx, reader,
-                 [ctx, queue, after, limit](const read_deadline& deadline) {
-                   auto& n = ctx->node();
-                   json::array out;
-                   std::uint64_t last = after;
-                   bool more = false;
-                   // Company tokens see the jobs of their own events: a page
-                   // scans at most max_pages batches, and when it stops before
-                   // the end its cursor says where to go on.
-                   for (int page = 0;; ++page) {
-                     if (page == max_pages || deadline.passed()) {
-                       more = true;
-                       break;
-                     }
-                     auto jobs = n.store().jobs->list_failed(queue, last, 256);
-                     if (!jobs) {
-                       ctx->fail_store(jobs.error());
-                       return;
-                     }
-                     for (const auto& j : *jobs) {
-                       if (out.size() >= limit) {
-                         more = true;
-                         break;
-                       }
-                       last = j.id;
-                       if (ctx->who().admin
-                           || job_company(n, j) == ctx->who().company_id)
-                         out.push_back(to_json(j));
-                     }
-                     if (more || jobs->size() < 256)
-                       break;
-                   }
-                   json::object o;
-                   o["jobs"] = std::move(out);
-                   o["next_after"]
-                       = more ? json::value(last) : json::value(nullptr);
-                   ctx->respond(200, o);
-                 });
+        ctx->respond(200, job_to_json(*j, ctx->node().clock()()));
       },
-      "Failed jobs, by id (company tokens: jobs of their events)");
+      "One job with its attempts (time, duration, error)");
+
+  r.add(
+      "POST", "/api/jobs/failed/retry", access::company,
+      [](const context_ptr& ctx) {
+        auto f = bulk_filter(ctx);
+        if (!f)
+          return;
+        auto* jobs = ctx->node().store().jobs.get();
+        auto now = ctx->node().clock()();
+        run_bulk(ctx, "retried", [jobs, f = *f, now](store::write_txn& txn) {
+          return jobs->retry_failed_where_in(txn, f, now, bulk_batch);
+        });
+      },
+      "Puts every failed job that matches the filter (body: queue, "
+      "listener, event_type, event_id; admin: company_id) back on its "
+      "queue, due now");
 
   r.add(
       "POST", "/api/jobs/failed/{id}/retry", access::company,
       [](const context_ptr& ctx) {
-        field_errors errs;
-        std::uint64_t id = 0;
-        const auto& text = ctx->param("id");
-        auto [p, ec]
-            = std::from_chars(text.data(), text.data() + text.size(), id);
-        if (ec != std::errc{} || p != text.data() + text.size()) {
-          ctx->fail_fields({{"id", "invalid: expects a job id"}});
+        auto id_opt = job_id_param(ctx);
+        if (!id_opt)
           return;
-        }
+        auto id = *id_opt;
+        const auto& text = ctx->param("id");
         auto& n = ctx->node();
         auto j = n.store().jobs->get(id);
         if (!j || j->state != store::job_state::failed
@@ -340,17 +529,35 @@ void add_ops_routes(router& r) {
       "Puts a failed job back on its queue");
 
   r.add(
-      "DELETE", "/api/jobs/failed/{id}", access::admin,
+      "DELETE", "/api/jobs/failed", access::company,
       [](const context_ptr& ctx) {
-        std::uint64_t id = 0;
-        const auto& text = ctx->param("id");
-        auto [p, ec]
-            = std::from_chars(text.data(), text.data() + text.size(), id);
-        if (ec != std::errc{} || p != text.data() + text.size()) {
-          ctx->fail_fields({{"id", "invalid: expects a job id"}});
+        auto f = bulk_filter(ctx);
+        if (!f)
+          return;
+        auto* jobs = ctx->node().store().jobs.get();
+        run_bulk(ctx, "deleted", [jobs, f = *f](store::write_txn& txn) {
+          return jobs->delete_failed_where_in(txn, f, bulk_batch);
+        });
+      },
+      "Flushes the failed jobs that match the query (queue, listener, "
+      "event_type, event_id; admin: company_id): all of the token's when "
+      "none is given");
+
+  r.add(
+      "DELETE", "/api/jobs/failed/{id}", access::company,
+      [](const context_ptr& ctx) {
+        auto id_opt = job_id_param(ctx);
+        if (!id_opt)
+          return;
+        auto id = *id_opt;
+        auto& n = ctx->node();
+        auto j = n.store().jobs->get(id);
+        if (!j || j->state != store::job_state::failed
+            || !ctx->may_see(job_company(n, *j))) {
+          ctx->fail(404, "not_found", "no failed job " + ctx->param("id"));
           return;
         }
-        auto* jobs = ctx->node().store().jobs.get();
+        auto* jobs = n.store().jobs.get();
         ctx->with_actor([ctx, jobs, id](caf::event_based_actor* self) {
           self->request(ctx->node().writer(), actor_timeout, write_atom::value,
                         make_write_op([jobs, id](store::write_txn& txn) {
@@ -365,7 +572,7 @@ void add_ops_routes(router& r) {
                   });
         });
       },
-      "Deletes a failed job (admin)");
+      "Deletes a failed job (company tokens: their own)");
 
   r.add(
       "GET", "/api/outbox", access::company,

@@ -1,0 +1,74 @@
+#include "app/job_json.hpp"
+
+#include <map>
+#include <string>
+
+#include <boost/json/array.hpp>
+
+#include <messages/time.hpp>
+
+namespace switchboard::app {
+
+namespace json = boost::json;
+
+namespace {
+
+json::value time_or_null(timestamp_ms t) {
+  if (t == 0)
+    return nullptr;
+  return json::value(format_rfc3339(t));
+}
+
+} // namespace
+
+json::object job_to_json(const store::job& j, timestamp_ms now) {
+  json::object o;
+  o["id"] = j.id;
+  o["queue"] = j.queue;
+  o["listener"] = j.listener;
+  o["company_id"] = j.company_id;
+  o["event_id"] = j.event_id;
+  o["event_type"] = j.event_type;
+  o["event_sequence"] = j.event_seq;
+  bool pending = j.state == store::job_state::pending;
+  o["state"] = pending && j.due_at > now ? "delayed" : to_string(j.state);
+  o["attempts"] = j.attempts;
+  o["max_tries"] = j.max_tries;
+  o["last_error"] = j.last_error;
+  o["created_at"] = time_or_null(j.created_at);
+  o["due_at"] = pending ? time_or_null(j.due_at) : json::value(nullptr);
+  o["failed_at"] = time_or_null(j.failed_at);
+  json::array history;
+  for (const auto& a : j.history)
+    history.push_back(json::object{{"started_at", time_or_null(a.started_at)},
+                                   {"duration_ms", a.duration_ms},
+                                   {"error", a.error}});
+  o["history"] = std::move(history);
+  o["payload"] = j.payload;
+  return o;
+}
+
+void add_job_counters(json::object& o,
+                      const std::vector<store::job_counters>& rows) {
+  std::map<std::string, store::job_counters> by_listener;
+  store::job_counters total;
+  for (const auto& r : rows) {
+    for (auto* c : {&by_listener[r.listener], &total}) {
+      c->processed += r.processed;
+      c->failed += r.failed;
+      c->retried += r.retried;
+    }
+  }
+  o["processed"] = total.processed;
+  o["retried"] = total.retried;
+  o["failed_total"] = total.failed;
+  json::array ls;
+  for (const auto& [name, c] : by_listener)
+    ls.push_back(json::object{{"listener", name},
+                              {"processed", c.processed},
+                              {"retried", c.retried},
+                              {"failed_total", c.failed}});
+  o["listeners"] = std::move(ls);
+}
+
+} // namespace switchboard::app
