@@ -132,6 +132,20 @@ bool is_presence(std::string_view ch) {
 
 } // namespace
 
+bool origin_allowed(const broadcast_options& opts,
+                    std::string_view origin) noexcept {
+  const auto& allowed = opts.allowed_origins;
+  if (std::find(allowed.begin(), allowed.end(), "*") != allowed.end())
+    return true;
+  if (origin.empty())
+    return false;
+  auto host = origin_host(origin);
+  return std::any_of(allowed.begin(), allowed.end(),
+                     [host](const std::string& p) {
+                       return glob(p, host);
+                     });
+}
+
 bool valid_socket_id(std::string_view s) noexcept {
   auto dot = s.find('.');
   if (dot == std::string_view::npos || dot == 0 || dot + 1 >= s.size()
@@ -435,7 +449,7 @@ private:
         return;
       }
     }
-    if (!origin_allowed()) {
+    if (!http::origin_allowed(h.opts, origin_)) {
       ++h.refused;
       fail(codes::unauthorized, "Origin not allowed: " + origin_);
       return;
@@ -453,19 +467,6 @@ private:
     d["socket_id"] = socket_id_;
     d["activity_timeout"] = h.opts.activity_timeout.count() / 1000;
     send(make_frame("pusher:connection_established", {}, json::serialize(d)));
-  }
-
-  bool origin_allowed() const {
-    const auto& allowed = hub_->opts.allowed_origins;
-    if (std::find(allowed.begin(), allowed.end(), "*") != allowed.end())
-      return true;
-    if (origin_.empty())
-      return false;
-    auto host = origin_host(origin_);
-    return std::any_of(allowed.begin(), allowed.end(),
-                       [host](const std::string& p) {
-                         return glob(p, host);
-                       });
   }
 
   void register_on_thread() {
