@@ -363,6 +363,11 @@ public:
     req_ = std::move(u.request);
     auto target = std::string{req_.target()};
     origin_ = std::string{req_[beast::http::field::origin]};
+    // Frames are small and go out as they come: without TCP_NODELAY a
+    // frame that follows one not yet acknowledged waits for the peer's
+    // delayed ACK (up to 40 ms on Linux).
+    beast::error_code nodelay_ec;
+    ws_.next_layer().set_option(tcp::no_delay(true), nodelay_ec);
     ws_.set_option(websocket::stream_base::timeout{
         std::chrono::seconds(10), websocket::stream_base::none(), false});
     ws_.set_option(
