@@ -30,9 +30,14 @@
 //      payloads have the daemon's frame size and carry their send time;
 //      they are published at the rate the daemon's bookings reached.
 //
+//   With --publish api there are no bookings: signed Pusher HTTP API
+//   triggers (POST /apps/{id}/events, each on 10 company channels) carry
+//   the send time, which measures the fan-out without the commit.
+//
 // Usage: ws_bench [--quick] [--binary PATH] [--connections N]
 //          [--companies N] [--rate R] [--seconds S] [--warmup S]
 //          [--staff N] [--http-connections N] [--sync full|none]
+//          [--publish bookings|api]
 // The client is one process with two threads. The last line is
 // "RESULT ws_bench ...". Timing never fails the run; a daemon that does
 // not start, refuses subscriptions or answers bookings with errors does.
@@ -326,7 +331,8 @@ private:
       auto sent = find_stamp(text);
       if (sent >= 0
           && (proto_ == protocol::bare
-              || text.find("appointment.created") != std::string_view::npos)) {
+              || text.find("appointment.created") != std::string_view::npos
+              || text.find("wsbench.tick") != std::string_view::npos)) {
         ++t_.stats.deliveries_total;
         if (w_.holds(at))
           ++t_.stats.deliveries;
@@ -430,7 +436,57 @@ struct publish_plan {
   std::int64_t base_s = 0;         ///< First slot (epoch seconds).
   std::vector<std::string> tokens; ///< By company.
   std::size_t payload_bytes = 600; ///< Bare: size of a payload.
+  /// Each request triggers an event on this many channels through the
+  /// Pusher HTTP API instead of booking (0: bookings).
+  std::size_t api_fanout = 0;
 };
+
+/// Publishes per request: channels per API trigger, or one booking.
+std::size_t per_request(const publish_plan& p) {
+  return p.api_fanout == 0 ? 1 : p.api_fanout;
+}
+
+std::string md5_hex(const std::string& text) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(text.data(), text.size(), md, &len, EVP_md5(), nullptr);
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out.push_back(digits[md[i] >> 4]);
+    out.push_back(digits[md[i] & 0x0f]);
+  }
+  return out;
+}
+
+constexpr const char* app_id = "wsbench";
+
+/// Request k through the Pusher HTTP API: event wsbench.tick, its send
+/// time in data, on api_fanout consecutive company channels; signed as
+/// Pusher's server libraries sign.
+void api_request(const publish_plan& p, std::uint64_t k, std::int64_t stamp,
+                 http::request<http::string_body>& req) {
+  json::array channels;
+  for (std::size_t i = 0; i < p.api_fanout; ++i)
+    channels.emplace_back(
+        "private-company.c"
+        + std::to_string((k * p.api_fanout + i) % p.companies));
+  json::object b;
+  b["name"] = "wsbench.tick";
+  b["channels"] = std::move(channels);
+  b["data"] = std::string{"{\"t\":\""} + marker + std::to_string(stamp) + "\"}";
+  auto body = json::serialize(b);
+  auto path = std::string{"/apps/"} + app_id + "/events";
+  auto query = std::string{"auth_key="} + app_key
+               + "&auth_timestamp=" + std::to_string(std::time(nullptr))
+               + "&auth_version=1.0&body_md5=" + md5_hex(body);
+  auto sig = hmac_hex(app_secret, "POST\n" + path + "\n" + query);
+  req = {http::verb::post, path + "?" + query + "&auth_signature=" + sig, 11};
+  req.set(http::field::host, "127.0.0.1");
+  req.set(http::field::content_type, "application/json");
+  req.body() = std::move(body);
+  req.prepare_payload();
+}
 
 std::string rfc3339(std::int64_t epoch_s) {
   std::time_t t = static_cast<std::time_t>(epoch_s);
@@ -480,12 +536,17 @@ public:
     busy_ = true;
     auto c = k % p.companies;
     sent_ = now_ns();
-    req_ = {http::verb::post, "/api/appointments", 11};
-    req_.set(http::field::host, "127.0.0.1");
-    req_.set(http::field::authorization, "Bearer " + p.tokens[c]);
-    req_.set(http::field::content_type, "application/json");
-    req_.body() = booking_body(p, k, sent_);
-    req_.prepare_payload();
+    ok_status_ = p.api_fanout == 0 ? 201 : 200;
+    if (p.api_fanout != 0) {
+      api_request(p, k, sent_, req_);
+    } else {
+      req_ = {http::verb::post, "/api/appointments", 11};
+      req_.set(http::field::host, "127.0.0.1");
+      req_.set(http::field::authorization, "Bearer " + p.tokens[c]);
+      req_.set(http::field::content_type, "application/json");
+      req_.body() = booking_body(p, k, sent_);
+      req_.prepare_payload();
+    }
     ++t_.stats.published;
     http::async_write(
         s_, req_,
@@ -518,7 +579,7 @@ private:
 
   void answered() {
     auto at = now_ns();
-    if (res_.result_int() == 201) {
+    if (res_.result_int() == ok_status_) {
       ++t_.stats.published_ok;
       if (w_.holds(sent_))
         t_.stats.booking.add(at - sent_);
@@ -539,6 +600,7 @@ private:
   client_thread& t_;
   const window& w_;
   std::int64_t sent_ = 0;
+  unsigned ok_status_ = 201;
   bool busy_ = false;
 };
 
@@ -707,7 +769,9 @@ phase_result run_phase(const phase_options& o) {
   auto span_ns = static_cast<std::int64_t>(o.seconds * 1e9);
   w.from = start + static_cast<std::int64_t>(o.warmup * 1e9);
   w.to = start + span_ns;
-  auto per_thread = o.rate / static_cast<double>(client_threads);
+  // Requests per second per thread (an API trigger publishes several).
+  auto per_thread = o.rate / static_cast<double>(client_threads)
+                    / static_cast<double>(per_request(o.plan));
   for (std::size_t t = 0; t < client_threads; ++t) {
     asio::post(threads[t]->ioc, [&, t] {
       auto timer = std::make_shared<asio::steady_timer>(threads[t]->ioc);
@@ -790,9 +854,11 @@ phase_result run_phase(const phase_options& o) {
   auto window_s = o.seconds - o.warmup;
   r.deliveries_per_s = static_cast<double>(r.delivered) / window_s;
   // Subscribers per channel times what was published.
-  r.expected = r.published_ok * (o.connections / o.companies.size());
+  r.expected = r.published_ok * per_request(o.plan)
+               * (o.connections / o.companies.size());
   r.delivered = delivered_total;
-  r.publish_rate = static_cast<double>(r.published) / o.seconds;
+  r.publish_rate
+      = static_cast<double>(r.published * per_request(o.plan)) / o.seconds;
   r.p50_ms = delivery.quantile_ms(0.5);
   r.p99_ms = delivery.quantile_ms(0.99);
   r.p999_ms = delivery.quantile_ms(0.999);
@@ -810,7 +876,8 @@ void print_phase(const char* name, const phase_options& o,
       static_cast<double>(r.rss_before_kb) / 1024,
       static_cast<double>(r.rss_subscribed_kb) / 1024,
       static_cast<double>(r.rss_after_kb) / 1024);
-  std::printf("  published %llu (%.0f/s, asked %.0f/s; %llu failed; %llu ticks "
+  std::printf("  published %llu requests (%.0f/s, asked %.0f/s; %llu failed; "
+              "%llu ticks "
               "without a free HTTP connection), %zu-byte frames\n",
               static_cast<unsigned long long>(r.published), r.publish_rate,
               o.rate, static_cast<unsigned long long>(r.published_bad),
@@ -824,7 +891,8 @@ void print_phase(const char* name, const phase_options& o,
               r.deliveries_per_s, o.seconds - o.warmup, r.p50_ms, r.p99_ms,
               r.p999_ms);
   if (o.proto == protocol::pusher)
-    std::printf("  bookings: send -> 201 p50 %.2f ms, p99 %.2f ms\n",
+    std::printf("  requests (bookings or triggers): send -> answer p50 %.2f "
+                "ms, p99 %.2f ms\n",
                 r.booking_p50_ms, r.booking_p99_ms);
   if (!r.first_error.empty())
     std::printf("  first error: %s\n", r.first_error.c_str());
@@ -1123,6 +1191,7 @@ struct options {
   std::size_t staff = 8;
   std::size_t http_connections = 128;
   std::string sync = "full";
+  std::size_t api_fanout = 0; ///< --publish api: channels per trigger.
 };
 
 void usage(std::ostream& out) {
@@ -1130,7 +1199,12 @@ void usage(std::ostream& out) {
          "[--companies N]\n"
          "         [--rate BOOKINGS_PER_S] [--seconds S] [--warmup S] "
          "[--staff N]\n"
-         "         [--http-connections N] [--sync full|none]\n"
+         "         [--http-connections N] [--sync full|none] "
+         "[--publish bookings|api]\n"
+         "--publish api: no bookings; signed Pusher HTTP API triggers, each "
+         "on 10\n"
+         "  company channels (--rate counts channel events): the fan-out "
+         "alone.\n"
          "--quick: 500 connections over 10 companies, 200 bookings/s for 4 "
          "s.\n";
 }
@@ -1177,7 +1251,13 @@ options parse(int argc, char** argv) {
       o.http_connections = std::stoul(value(i));
     else if (a == "--sync")
       o.sync = value(i);
-    else if (a == "-h" || a == "--help") {
+    else if (a == "--publish") {
+      auto v = value(i);
+      if (v == "api")
+        o.api_fanout = 10;
+      else if (v != "bookings")
+        die("--publish is bookings or api");
+    } else if (a == "-h" || a == "--help") {
       usage(std::cout);
       std::exit(0);
     } else {
@@ -1304,6 +1384,7 @@ int main(int argc, char** argv) {
   po.warmup = o.warmup;
   po.http_connections = o.http_connections;
   po.plan = plan;
+  po.plan.api_fanout = o.api_fanout;
   auto daemon_result = run_phase(po);
   print_phase("daemon", po, daemon_result);
   stop_child(daemon, "the daemon");
@@ -1330,21 +1411,23 @@ int main(int argc, char** argv) {
   // The rate the daemon's bookings reached, frames of its size.
   pb.rate = std::max(1.0, daemon_result.publish_rate);
   pb.plan.proto = protocol::bare;
+  pb.plan.api_fanout = 0;
   pb.plan.payload_bytes = std::max<std::size_t>(64, daemon_result.frame_bytes);
   auto bare_result = run_phase(pb);
   print_phase("bare server", pb, bare_result);
   stop_child(bare, "the bare server");
   std::filesystem::remove_all(tmp);
 
-  std::printf(
-      "RESULT ws_bench connections=%zu deliveries_per_s=%.0f "
-      "p99_delivery_ms=%.2f rss_mb_per_10k=%.1f bookings_per_s=%.0f "
-      "booking_p99_ms=%.2f bare_connections=%zu bare_deliveries_per_s=%.0f "
-      "bare_p99_delivery_ms=%.2f bare_rss_mb_per_10k=%.1f\n",
-      daemon_result.subscribed, daemon_result.deliveries_per_s,
-      daemon_result.p99_ms, mb_per_10k(daemon_result),
-      daemon_result.publish_rate, daemon_result.booking_p99_ms,
-      bare_result.subscribed, bare_result.deliveries_per_s, bare_result.p99_ms,
-      mb_per_10k(bare_result));
+  std::printf("RESULT ws_bench connections=%zu deliveries_per_s=%.0f "
+              "p99_delivery_ms=%.2f rss_mb_per_10k=%.1f publish=%s "
+              "published_per_s=%.0f request_p99_ms=%.2f bare_connections=%zu "
+              "bare_deliveries_per_s=%.0f "
+              "bare_p99_delivery_ms=%.2f bare_rss_mb_per_10k=%.1f\n",
+              daemon_result.subscribed, daemon_result.deliveries_per_s,
+              daemon_result.p99_ms, mb_per_10k(daemon_result),
+              o.api_fanout == 0 ? "bookings" : "api",
+              daemon_result.publish_rate, daemon_result.booking_p99_ms,
+              bare_result.subscribed, bare_result.deliveries_per_s,
+              bare_result.p99_ms, mb_per_10k(bare_result));
   return 0;
 }
