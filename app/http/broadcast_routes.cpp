@@ -62,6 +62,44 @@ form_fields(const context_ptr& ctx, bool& ok) {
   return parse_query(req.body);
 }
 
+/// CORS for /broadcasting/auth, before its token is checked, so that
+/// every answer (401 included) carries the headers a browser needs. A
+/// request without Origin is not a browser's cross-origin one: it passes
+/// untouched. An Origin outside broadcasting.allowed_origins is refused
+/// (403, no CORS headers).
+bool broadcasting_cors(const context_ptr& ctx) {
+  auto* b = ctx->broadcasting();
+  auto origin = std::string{ctx->req().header("origin")};
+  if (b == nullptr || origin.empty())
+    return true;
+  if (!origin_allowed(b->options(), origin)) {
+    ctx->fail(403, "origin_not_allowed",
+              "Origin " + origin + " is not in broadcasting.allowed_origins");
+    return false;
+  }
+  ctx->add_header("Access-Control-Allow-Origin", origin);
+  ctx->add_header("Vary", "Origin");
+  return true;
+}
+
+/// OPTIONS /broadcasting/auth: the browser's preflight (no token).
+void broadcasting_preflight(const context_ptr& ctx) {
+  if (enabled(ctx) == nullptr)
+    return;
+  ctx->add_header("Allow", "POST, OPTIONS");
+  if (!ctx->req().header("origin").empty()) {
+    ctx->add_header("Access-Control-Allow-Methods", "POST, OPTIONS");
+    // Echo sends Authorization, X-Socket-ID, X-CSRF-TOKEN and
+    // X-Requested-With besides Content-Type.
+    auto asked = ctx->req().header("access-control-request-headers");
+    ctx->add_header("Access-Control-Allow-Headers",
+                    asked.empty() ? std::string{"Authorization, Content-Type"}
+                                  : std::string{asked});
+    ctx->add_header("Access-Control-Max-Age", "600");
+  }
+  ctx->respond_empty(204);
+}
+
 void broadcasting_auth(const context_ptr& ctx) {
   auto* b = enabled(ctx);
   if (b == nullptr)
@@ -200,6 +238,54 @@ broadcaster* verified(const context_ptr& ctx) {
   return b;
 }
 
+/// The attributes an `info` parameter asks for (Pusher's HTTP API).
+struct info_set {
+  bool user_count = false;
+  bool subscription_count = false;
+
+  bool any() const noexcept {
+    return user_count || subscription_count;
+  }
+};
+
+/// Reads a comma-separated `info` ("user_count,subscription_count"); an
+/// unknown attribute is an error in `errors[field]`.
+info_set parse_info(std::string_view text, const std::string& field,
+                    field_errors& errors) {
+  info_set out;
+  std::size_t from = 0;
+  while (from < text.size()) {
+    auto comma = text.find(',', from);
+    auto part = text.substr(from, comma == std::string_view::npos
+                                      ? std::string_view::npos
+                                      : comma - from);
+    if (part == "user_count")
+      out.user_count = true;
+    else if (part == "subscription_count")
+      out.subscription_count = true;
+    else
+      errors[field] = "unknown attribute '" + std::string{part}
+                      + "' (user_count, subscription_count)";
+    if (comma == std::string_view::npos)
+      break;
+    from = comma + 1;
+  }
+  return out;
+}
+
+/// The attributes `info` asks for of `channel`, as it is now. user_count
+/// is a presence channel's only.
+json::object channel_info(const broadcaster& b, const std::string& channel,
+                          info_set info) {
+  json::object out;
+  auto c = b.channel(channel);
+  if (info.user_count && channel.rfind("presence-", 0) == 0)
+    out["user_count"] = c ? c->users : 0;
+  if (info.subscription_count)
+    out["subscription_count"] = c ? c->subscriptions : 0;
+  return out;
+}
+
 /// One event of the API's body, checked: names the bad field in `errors`
 /// (prefixed with `at`).
 struct api_event {
@@ -207,6 +293,7 @@ struct api_event {
   std::string data;
   std::vector<std::string> channels;
   std::string socket_id;
+  info_set info;
 };
 
 bool read_event(const json::object& o, const std::string& at,
@@ -247,6 +334,12 @@ bool read_event(const json::object& o, const std::string& at,
     else
       errors[at + "socket_id"] = "invalid (expected digits.digits)";
   }
+  if (auto i = o.find("info"); i != o.end()) {
+    if (const auto* s = i->value().if_string())
+      ev.info = parse_info(*s, at + "info", errors);
+    else
+      errors[at + "info"] = "expects a comma-separated string";
+  }
   return errors.empty();
 }
 
@@ -270,7 +363,16 @@ void api_events(const context_ptr& ctx) {
   }
   for (const auto& ch : ev.channels)
     b->publish(ch, ev.name, ev.data, ev.socket_id);
-  ctx->respond(200, json::object{});
+  json::object out;
+  if (ev.info.any()) {
+    // Each channel once, as it is after the trigger.
+    json::object channels;
+    for (const auto& ch : ev.channels)
+      if (!channels.contains(ch))
+        channels[ch] = channel_info(*b, ch, ev.info);
+    out["channels"] = std::move(channels);
+  }
+  ctx->respond(200, out);
 }
 
 void api_batch_events(const context_ptr& ctx) {
@@ -304,20 +406,15 @@ void api_batch_events(const context_ptr& ctx) {
   for (const auto& ev : events)
     for (const auto& ch : ev.channels)
       b->publish(ch, ev.name, ev.data, ev.socket_id);
+  // Per event, the attributes its `info` asks for of its channel.
   json::array answers;
-  for (std::size_t i = 0; i < events.size(); ++i)
-    answers.emplace_back(json::object{});
+  for (const auto& ev : events)
+    answers.emplace_back(ev.info.any() && !ev.channels.empty()
+                             ? channel_info(*b, ev.channels.front(), ev.info)
+                             : json::object{});
   json::object out;
   out["batch"] = std::move(answers);
   ctx->respond(200, out);
-}
-
-/// Which of "user_count" and "subscription_count" the `info` parameter
-/// asks for.
-std::pair<bool, bool> info_wanted(const context_ptr& ctx) {
-  auto info = ctx->query("info");
-  return {info.find("user_count") != std::string::npos,
-          info.find("subscription_count") != std::string::npos};
 }
 
 void api_channels(const context_ptr& ctx) {
@@ -325,17 +422,20 @@ void api_channels(const context_ptr& ctx) {
   if (b == nullptr)
     return;
   auto prefix = ctx->query("filter_by_prefix");
-  auto [users, subs] = info_wanted(ctx);
-  if (users && prefix.rfind("presence-", 0) != 0) {
-    ctx->fail_fields({{"info", "user_count needs filter_by_prefix=presence-"}});
+  field_errors errors;
+  auto info = parse_info(ctx->query("info"), "info", errors);
+  if (info.user_count && prefix.rfind("presence-", 0) != 0)
+    errors["info"] = "user_count needs filter_by_prefix=presence-";
+  if (!errors.empty()) {
+    ctx->fail_fields(errors);
     return;
   }
   json::object channels;
   for (const auto& c : b->channels(prefix)) {
     json::object one;
-    if (users)
+    if (info.user_count)
       one["user_count"] = c.users;
-    if (subs)
+    if (info.subscription_count)
       one["subscription_count"] = c.subscriptions;
     channels[c.name] = std::move(one);
   }
@@ -349,17 +449,20 @@ void api_channel(const context_ptr& ctx) {
   if (b == nullptr)
     return;
   const auto& name = ctx->param("channel_name");
-  auto [users, subs] = info_wanted(ctx);
-  if (users && name.rfind("presence-", 0) != 0) {
-    ctx->fail_fields({{"info", "user_count is for presence channels only"}});
+  field_errors errors;
+  auto info = parse_info(ctx->query("info"), "info", errors);
+  if (info.user_count && name.rfind("presence-", 0) != 0)
+    errors["info"] = "user_count is for presence channels only";
+  if (!errors.empty()) {
+    ctx->fail_fields(errors);
     return;
   }
   auto c = b->channel(name);
   json::object out;
   out["occupied"] = c.has_value();
-  if (users)
+  if (info.user_count)
     out["user_count"] = c ? c->users : 0;
-  if (subs)
+  if (info.subscription_count)
     out["subscription_count"] = c ? c->subscriptions : 0;
   ctx->respond(200, out);
 }
@@ -397,7 +500,10 @@ void api_connections(const context_ptr& ctx) {
 
 void add_broadcast_routes(router& r) {
   r.add("POST", "/broadcasting/auth", access::company, broadcasting_auth,
-        "Sign a subscription to the company's private or presence channel");
+        "Sign a subscription to the company's private or presence channel",
+        broadcasting_cors);
+  r.add("OPTIONS", "/broadcasting/auth", access::open, broadcasting_preflight,
+        "CORS preflight of /broadcasting/auth", broadcasting_cors);
   r.add("POST", "/apps/{app_id}/events", access::open, api_events,
         "Pusher HTTP API: trigger an event on channels");
   r.add("POST", "/apps/{app_id}/batch_events", access::open, api_batch_events,

@@ -1,7 +1,10 @@
 #include "app/http/broadcasting.hpp"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
@@ -57,8 +60,32 @@ constexpr std::uint16_t invalid_message = 4200;
 constexpr std::uint16_t rate_limited = 4301;
 } // namespace codes
 
-/// A frame shared by every connection it goes to.
+/// A WebSocket text frame as it goes on the wire (header and payload),
+/// shared by every connection it goes to: a server's frames are not
+/// masked, so the bytes are the same for all.
 using frame_ptr = std::shared_ptr<const std::string>;
+
+/// Frames `payload` as one unmasked, final text frame (RFC 6455 5.2).
+frame_ptr encode(std::string_view payload) {
+  std::string out;
+  auto n = payload.size();
+  out.reserve(n + 10);
+  out.push_back(static_cast<char>(0x81)); // FIN, text
+  if (n < 126) {
+    out.push_back(static_cast<char>(n));
+  } else if (n <= 0xffff) {
+    out.push_back(static_cast<char>(126));
+    out.push_back(static_cast<char>((n >> 8) & 0xff));
+    out.push_back(static_cast<char>(n & 0xff));
+  } else {
+    out.push_back(static_cast<char>(127));
+    for (int shift = 56; shift >= 0; shift -= 8)
+      out.push_back(
+          static_cast<char>((static_cast<std::uint64_t>(n) >> shift) & 0xff));
+  }
+  out.append(payload.data(), payload.size());
+  return std::make_shared<const std::string>(std::move(out));
+}
 
 bool equal_constant_time(std::string_view a, std::string_view b) {
   // The lengths are public (the key's and a hex digest's); the bytes are
@@ -75,7 +102,7 @@ frame_ptr make_frame(std::string_view event, std::string_view channel,
   if (!channel.empty())
     o["channel"] = channel;
   o["data"] = data;
-  return std::make_shared<const std::string>(json::serialize(o));
+  return encode(json::serialize(o));
 }
 
 frame_ptr error_frame(std::uint16_t code, std::string_view message) {
@@ -85,7 +112,7 @@ frame_ptr error_frame(std::uint16_t code, std::string_view message) {
   json::object o;
   o["event"] = "pusher:error";
   o["data"] = d;
-  return std::make_shared<const std::string>(json::serialize(o));
+  return encode(json::serialize(o));
 }
 
 /// Whether host `h` matches `pattern`, where '*' matches any run.
@@ -131,6 +158,20 @@ bool is_presence(std::string_view ch) {
 }
 
 } // namespace
+
+bool origin_allowed(const broadcast_options& opts,
+                    std::string_view origin) noexcept {
+  const auto& allowed = opts.allowed_origins;
+  if (std::find(allowed.begin(), allowed.end(), "*") != allowed.end())
+    return true;
+  if (origin.empty())
+    return false;
+  auto host = origin_host(origin);
+  return std::any_of(allowed.begin(), allowed.end(),
+                     [host](const std::string& p) {
+                       return glob(p, host);
+                     });
+}
 
 bool valid_socket_id(std::string_view s) noexcept {
   auto dot = s.find('.');
@@ -322,6 +363,11 @@ public:
     req_ = std::move(u.request);
     auto target = std::string{req_.target()};
     origin_ = std::string{req_[beast::http::field::origin]};
+    // Frames are small and go out as they come: without TCP_NODELAY a
+    // frame that follows one not yet acknowledged waits for the peer's
+    // delayed ACK (up to 40 ms on Linux).
+    beast::error_code nodelay_ec;
+    ws_.next_layer().set_option(tcp::no_delay(true), nodelay_ec);
     ws_.set_option(websocket::stream_base::timeout{
         std::chrono::seconds(10), websocket::stream_base::none(), false});
     ws_.set_option(
@@ -338,20 +384,35 @@ public:
                      });
   }
 
-  /// Queues `frame`; past the queue's bound the connection is closed as
-  /// a slow consumer. Never touches the subscriber lists.
+  /// Sends `frame`: at once when nothing waits and the socket takes it
+  /// whole (one non-blocking send, no asynchronous operation), else
+  /// queued; past the queue's bound the connection is closed as a slow
+  /// consumer. Never touches the subscriber lists.
   void send(const frame_ptr& frame) {
     if (closing_)
       return;
     if (out_.size() >= hub_->opts.send_queue_frames) {
       ++hub_->slow_closed;
-      // Keep the frame being written (its buffer is in use), drop the
-      // rest and close behind it.
-      out_.erase(out_.begin() + (writing_ ? 1 : 0), out_.end());
+      // Keep the frames being written (their buffers are in use), drop
+      // the rest and close behind them.
+      out_.erase(out_.begin()
+                     + static_cast<std::ptrdiff_t>(writing_ ? in_flight_ : 0),
+                 out_.end());
       close_with(codes::over_capacity, "Over capacity: send queue full");
       return;
     }
-    ++hub_->frames_sent;
+    hub_->frames_sent.fetch_add(1, std::memory_order_relaxed);
+    if (!writing_ && out_.empty()) {
+      auto n = ::send(ws_.next_layer().native_handle(), frame->data(),
+                      frame->size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n == static_cast<ssize_t>(frame->size()))
+        return;
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+        teardown(); // the pending read ends and cleans up
+        return;
+      }
+      offset_ = n > 0 ? static_cast<std::size_t>(n) : 0;
+    }
     out_.push_back(frame);
     if (!writing_)
       write_next();
@@ -435,7 +496,7 @@ private:
         return;
       }
     }
-    if (!origin_allowed()) {
+    if (!http::origin_allowed(h.opts, origin_)) {
       ++h.refused;
       fail(codes::unauthorized, "Origin not allowed: " + origin_);
       return;
@@ -453,19 +514,6 @@ private:
     d["socket_id"] = socket_id_;
     d["activity_timeout"] = h.opts.activity_timeout.count() / 1000;
     send(make_frame("pusher:connection_established", {}, json::serialize(d)));
-  }
-
-  bool origin_allowed() const {
-    const auto& allowed = hub_->opts.allowed_origins;
-    if (std::find(allowed.begin(), allowed.end(), "*") != allowed.end())
-      return true;
-    if (origin_.empty())
-      return false;
-    auto host = origin_host(origin_);
-    return std::any_of(allowed.begin(), allowed.end(),
-                       [host](const std::string& p) {
-                         return glob(p, host);
-                       });
   }
 
   void register_on_thread() {
@@ -784,31 +832,46 @@ private:
       out["data"] = d->value();
     if (s->second.presence)
       out["user_id"] = s->second.user_id;
-    auto frame = std::make_shared<const std::string>(json::serialize(out));
+    auto frame = encode(json::serialize(out));
     std::lock_guard<std::mutex> g{h.mtx};
     h.fan_out(ch, frame, socket_id_, 0);
   }
 
+  /// Writes the queued frames (up to 64 at once, gathered) to the socket.
+  /// The frames are framed already, so they go past the WebSocket stream,
+  /// which only writes the handshake and the close. (Beast answers a
+  /// client's WebSocket ping by itself; browsers and pusher-js ping with
+  /// pusher:ping, and a frame only waits here when the socket was full.)
   void write_next() {
     writing_ = true;
-    auto frame = out_.front();
-    ws_.text(true);
-    ws_.async_write(
-        asio::buffer(*frame),
-        [self = shared_from_this(), frame](beast::error_code ec, std::size_t) {
-          self->on_write(ec);
+    std::vector<asio::const_buffer> bufs;
+    bufs.reserve(std::min<std::size_t>(out_.size(), 64));
+    for (auto i = out_.begin(); i != out_.end() && bufs.size() < 64; ++i)
+      bufs.push_back(asio::buffer(**i) + (bufs.empty() ? offset_ : 0));
+    in_flight_ = bufs.size();
+    // The frames stay in out_ until written; the handler owns the session.
+    ws_.next_layer().async_write_some(
+        bufs,
+        [self = shared_from_this()](beast::error_code ec, std::size_t written) {
+          self->on_write(ec, written);
         });
   }
 
-  void on_write(beast::error_code ec) {
+  void on_write(beast::error_code ec, std::size_t written) {
     writing_ = false;
-    if (!out_.empty())
-      out_.pop_front();
     if (ec) {
       out_.clear();
       teardown();
       return;
     }
+    // Drop what went whole; remember how far the first one got.
+    written += offset_;
+    offset_ = 0;
+    while (!out_.empty() && written >= out_.front()->size()) {
+      written -= out_.front()->size();
+      out_.pop_front();
+    }
+    offset_ = written;
     if (!out_.empty()) {
       write_next();
       return;
@@ -869,6 +932,8 @@ private:
   std::string origin_;
   beast::flat_buffer in_;
   std::deque<frame_ptr> out_;
+  std::size_t offset_ = 0;    ///< Bytes of out_.front() written already.
+  std::size_t in_flight_ = 0; ///< Frames of out_ the pending write holds.
   std::map<std::string, subscription> subs_;
   std::optional<websocket::close_reason> close_reason_;
   clock_type::time_point last_seen_;

@@ -135,6 +135,11 @@ private:
   std::shared_ptr<hub> hub_;
 };
 
+/// True when `origin` (an Origin header, "https://host[:port]") is one of
+/// `allowed_origins`; an empty origin only when any is allowed ("*").
+bool origin_allowed(const broadcast_options& opts,
+                    std::string_view origin) noexcept;
+
 /// True for a Pusher socket id ("123.456").
 bool valid_socket_id(std::string_view s) noexcept;
 

@@ -204,6 +204,8 @@ void request_context::deliver(response r) {
              principal_.company_id.empty() ? std::string{"-"}
                                            : principal_.company_id);
   }
+  r.headers.insert(r.headers.end(), extra_headers_.begin(),
+                   extra_headers_.end());
   run_on_answer();
   deliver_(std::move(r));
 }

@@ -207,6 +207,12 @@ public:
   /// invalid_argument 422, closed 503, others 500.
   void fail_store(const store::error& err);
 
+  /// Adds a header field to whichever answer the request gets (call it
+  /// before answering, on the request's thread).
+  void add_header(std::string name, std::string value) {
+    extra_headers_.emplace_back(std::move(name), std::move(value));
+  }
+
   /// True once answered.
   bool answered() const noexcept {
     return answered_.load();
@@ -237,6 +243,7 @@ private:
   const std::string* route_ = nullptr;
   std::chrono::steady_clock::time_point started_;
   boost::json::value body_json_;
+  std::vector<std::pair<std::string, std::string>> extra_headers_;
   std::atomic<bool> answered_{false};
   std::mutex on_answer_mtx_;
   std::function<void()> on_answer_;

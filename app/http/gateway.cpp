@@ -106,6 +106,8 @@ void gateway::dispatch(const router& r, const services& svc,
   }
   const auto& rt = *m.found;
   ctx->route_ = &rt.pattern;
+  if (rt.guard && !rt.guard(ctx))
+    return;
   auto authorizations = std::count_if(req.headers.begin(), req.headers.end(),
                                       [](const auto& h) {
                                         return h.first == "authorization";

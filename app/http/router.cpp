@@ -52,7 +52,7 @@ int score(const route& r, const std::vector<std::string_view>& segs,
 } // namespace
 
 void router::add(std::string method, std::string pattern, access who,
-                 handler_fn handler, std::string summary) {
+                 handler_fn handler, std::string summary, guard_fn guard) {
   if (pattern.empty() || pattern.front() != '/')
     throw std::invalid_argument("route pattern must start with '/': "
                                 + pattern);
@@ -73,6 +73,7 @@ void router::add(std::string method, std::string pattern, access who,
   r.access = who;
   r.handler = std::move(handler);
   r.summary = std::move(summary);
+  r.guard = std::move(guard);
   auto size = r.segments.size();
   routes_.push_back(std::move(r));
   if (by_size_.size() <= size)

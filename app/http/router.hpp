@@ -44,13 +44,18 @@ enum class access {
 /// Handles one request; must answer it through the context, now or later.
 using handler_fn = std::function<void(const context_ptr&)>;
 
+/// Runs before a route's token is checked (e.g. CORS, whose headers go on
+/// every answer, 401 included); returns false when it has answered.
+using guard_fn = std::function<bool(const context_ptr&)>;
+
 /// One route of the table.
 struct route {
-  std::string method;  ///< "GET", "POST", "PUT", "PATCH" or "DELETE".
+  std::string method;  ///< "GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS".
   std::string pattern; ///< e.g. "/api/events/{aggregate_type}/{id}".
   http::access access = access::company;
   handler_fn handler;
   std::string summary; ///< One line, for logs and docs.
+  guard_fn guard;      ///< Empty: none.
   /// The pattern split at '/': literal segments, or "{name}".
   std::vector<std::string> segments;
 };
@@ -72,7 +77,7 @@ public:
   /// (not starting with '/', unbalanced braces) or a duplicate method and
   /// pattern: both are programming errors found at start.
   void add(std::string method, std::string pattern, access who,
-           handler_fn handler, std::string summary = {});
+           handler_fn handler, std::string summary = {}, guard_fn guard = {});
 
   /// Matches `method` and the decoded `path`. Literal segments win over
   /// parameters at the same position.

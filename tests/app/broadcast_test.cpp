@@ -591,6 +591,117 @@ BOOST_FIXTURE_TEST_CASE(a_booking_reaches_its_company_only, broadcast_fixture) {
                "globex received " << event_of(*f));
 }
 
+BOOST_FIXTURE_TEST_CASE(info_attributes_of_the_http_api, broadcast_fixture) {
+  // Two connections of one token on a presence channel: one user, two
+  // subscriptions; one connection on a public channel.
+  std::string presence = "presence-company.acme";
+  auto a = connect();
+  auto a_sid = a->establish();
+  auto b = connect();
+  auto b_sid = b->establish();
+  BOOST_REQUIRE(subscribe_as(*a, a_sid, acme, presence));
+  BOOST_REQUIRE(subscribe_as(*b, b_sid, acme, presence));
+  auto p = connect();
+  BOOST_REQUIRE(!p->establish().empty());
+  BOOST_REQUIRE(subscribe(*p, "updates"));
+  auto base = std::string{"/apps/"} + app_id;
+
+  // A trigger with info reports each channel once, as it is now;
+  // user_count only for presence channels.
+  auto r = api("POST", base + "/events",
+               R"({"name":"n","data":"1","channels":[")" + presence
+                   + R"(","updates","empty","updates"],)"
+                   + R"("info":"user_count,subscription_count"})");
+  BOOST_TEST_INFO(r.body);
+  BOOST_REQUIRE(r.status == 200);
+  auto rv = r.json();
+  const auto& ch = rv.at("channels").as_object();
+  BOOST_TEST(ch.size() == 3u);
+  BOOST_TEST(ch.at(presence).at("user_count").as_int64() == 1);
+  BOOST_TEST(ch.at(presence).at("subscription_count").as_int64() == 2);
+  BOOST_TEST(!ch.at("updates").as_object().contains("user_count"));
+  BOOST_TEST(ch.at("updates").at("subscription_count").as_int64() == 1);
+  BOOST_TEST(ch.at("empty").at("subscription_count").as_int64() == 0);
+  BOOST_TEST(p->next_event("n").has_value());
+  // Without info: {}.
+  auto plain = api("POST", base + "/events",
+                   R"({"name":"n","data":"1","channel":"updates"})");
+  BOOST_REQUIRE(plain.status == 200);
+  BOOST_TEST(plain.json().as_object().empty());
+  // An unknown attribute names the field, and nothing is sent.
+  auto bad = api("POST", base + "/events",
+                 R"({"name":"m","data":"1","channel":"updates",)"
+                 R"("info":"users"})");
+  BOOST_TEST(bad.status == 422);
+  BOOST_TEST(bad.body.find("\"info\"") != std::string::npos);
+  BOOST_TEST(p->next_event("n").has_value());
+  BOOST_TEST(!p->next_event("m", 300ms));
+
+  // Batch: per event, the attributes its info asks for.
+  auto batch = api("POST", base + "/batch_events",
+                   R"({"batch":[{"name":"n","data":"1","channel":")" + presence
+                       + R"(","info":"user_count"},)"
+                       + R"({"name":"n","data":"2","channel":"updates"},)"
+                       + R"({"name":"n","data":"3","channel":"updates",)"
+                       + R"("info":"subscription_count"}]})");
+  BOOST_TEST_INFO(batch.body);
+  BOOST_REQUIRE(batch.status == 200);
+  auto bv = batch.json();
+  const auto& answers = bv.at("batch").as_array();
+  BOOST_REQUIRE(answers.size() == 3u);
+  BOOST_TEST(answers[0].at("user_count").as_int64() == 1);
+  BOOST_TEST(!answers[0].as_object().contains("subscription_count"));
+  BOOST_TEST(answers[1].as_object().empty());
+  BOOST_TEST(answers[2].at("subscription_count").as_int64() == 1);
+  auto bad_batch = api("POST", base + "/batch_events",
+                       R"({"batch":[{"name":"n","data":"1","channel":"u",)"
+                       R"("info":7}]})");
+  BOOST_TEST(bad_batch.status == 422);
+  BOOST_TEST(bad_batch.body.find("batch[0].info") != std::string::npos);
+
+  // GET /channels: user_count with the presence- prefix only.
+  auto list = api("GET", base + "/channels", "",
+                  {{"filter_by_prefix", "presence-"}, {"info", "user_count"}});
+  BOOST_TEST_INFO(list.body);
+  BOOST_REQUIRE(list.status == 200);
+  auto lv = list.json();
+  const auto& listed = lv.at("channels").as_object();
+  BOOST_TEST(listed.size() == 1u);
+  BOOST_TEST(listed.at(presence).at("user_count").as_int64() == 1);
+  auto no_prefix = api("GET", base + "/channels", "", {{"info", "user_count"}});
+  BOOST_TEST(no_prefix.status == 422);
+  BOOST_TEST(no_prefix.body.find("info") != std::string::npos);
+  BOOST_TEST(api("GET", base + "/channels", "", {{"info", "cache"}}).status
+             == 422);
+
+  // GET /channels/{name}.
+  auto one = api("GET", base + "/channels/" + presence, "",
+                 {{"info", "user_count,subscription_count"}});
+  BOOST_TEST_INFO(one.body);
+  BOOST_REQUIRE(one.status == 200);
+  BOOST_TEST(one.json().at("occupied").as_bool());
+  BOOST_TEST(one.json().at("user_count").as_int64() == 1);
+  BOOST_TEST(one.json().at("subscription_count").as_int64() == 2);
+  BOOST_TEST(
+      api("GET", base + "/channels/updates", "", {{"info", "user_count"}})
+          .status
+      == 422);
+  // One tab goes: still one user, one subscription (once the server has
+  // seen the close).
+  b.reset();
+  json::value after;
+  for (int i = 0; i < 100; ++i) {
+    after = api("GET", base + "/channels/" + presence, "",
+                {{"info", "user_count,subscription_count"}})
+                .json();
+    if (after.at("subscription_count").as_int64() == 1)
+      break;
+    std::this_thread::sleep_for(50ms);
+  }
+  BOOST_TEST(after.at("user_count").as_int64() == 1);
+  BOOST_TEST(after.at("subscription_count").as_int64() == 1);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(broadcast_limits_suite)
@@ -647,6 +758,67 @@ BOOST_FIXTURE_TEST_CASE(origins_and_connection_quota, short_timeout_fixture) {
   std::this_thread::sleep_for(200ms);
   auto again = connect("app-key", "https://app.example.com");
   BOOST_TEST(!again->establish().empty());
+}
+
+BOOST_FIXTURE_TEST_CASE(auth_answers_cors_for_allowed_origins,
+                        short_timeout_fixture) {
+  const std::string good = "https://app.example.com";
+  const std::string form
+      = "socket_id=1234.5678&channel_name=private-company.acme";
+  std::vector<std::pair<std::string, std::string>> as_form{
+      {"Content-Type", "application/x-www-form-urlencoded"}};
+  auto with = [&](std::vector<std::pair<std::string, std::string>> h,
+                  const std::string& origin) {
+    h.emplace_back("Origin", origin);
+    return h;
+  };
+  http_client c{port};
+
+  // The preflight: no token; the allowed origin and the headers asked.
+  auto pre = c.request(
+      "OPTIONS", "/broadcasting/auth", "", "",
+      {{"Origin", good},
+       {"Access-Control-Request-Method", "POST"},
+       {"Access-Control-Request-Headers", "authorization,x-socket-id"}});
+  BOOST_TEST(pre.status == 204);
+  BOOST_TEST(pre.header("access-control-allow-origin") == good);
+  BOOST_TEST(pre.header("access-control-allow-headers")
+             == "authorization,x-socket-id");
+  BOOST_TEST(pre.header("access-control-allow-methods").find("POST")
+             != std::string::npos);
+  BOOST_TEST(pre.header("vary") == "Origin");
+  // A pattern of allowed_origins (*.example.org) matches too.
+  auto org = c.request("OPTIONS", "/broadcasting/auth", "", "",
+                       {{"Origin", "http://x.example.org:8080"}});
+  BOOST_TEST(org.status == 204);
+  BOOST_TEST(org.header("access-control-allow-origin")
+             == "http://x.example.org:8080");
+  auto evil = c.request("OPTIONS", "/broadcasting/auth", "", "",
+                        {{"Origin", "https://evil.com"}});
+  BOOST_TEST(evil.status == 403);
+  BOOST_TEST(evil.header("access-control-allow-origin").empty());
+  BOOST_TEST(evil.body.find("allowed_origins") != std::string::npos);
+
+  // The POST: CORS headers on every answer from an allowed origin, 401
+  // included; another origin is refused even with a good token.
+  auto ok = c.request("POST", "/broadcasting/auth", form, acme,
+                      with(as_form, good));
+  BOOST_TEST_INFO(ok.body);
+  BOOST_TEST(ok.status == 200);
+  BOOST_TEST(ok.header("access-control-allow-origin") == good);
+  auto no_token
+      = c.request("POST", "/broadcasting/auth", form, "", with(as_form, good));
+  BOOST_TEST(no_token.status == 401);
+  BOOST_TEST(no_token.header("access-control-allow-origin") == good);
+  auto refused = c.request("POST", "/broadcasting/auth", form, acme,
+                           with(as_form, "https://evil.com"));
+  BOOST_TEST(refused.status == 403);
+  BOOST_TEST(refused.body.find("origin_not_allowed") != std::string::npos);
+  BOOST_TEST(refused.header("access-control-allow-origin").empty());
+  // Without Origin (a server, not a browser): no CORS headers.
+  auto server = c.request("POST", "/broadcasting/auth", form, acme, as_form);
+  BOOST_TEST(server.status == 200);
+  BOOST_TEST(server.header("access-control-allow-origin").empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
