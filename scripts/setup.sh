@@ -25,6 +25,11 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
+# Node and npm (tests/app/echo_test.cpp runs Laravel Echo and pusher-js):
+# Debian's packages, unless a node with npm is already on the PATH.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
