@@ -448,9 +448,9 @@ BOOST_FIXTURE_TEST_CASE(no_route_gives_one_company_anothers_data,
     }
   });
   add("POST", "/api/jobs/failed/retry", [&] {
-    for (auto body : {std::string{R"({"company_id":"acme"})"},
-                      R"({"event_id":")" + event_id + R"("})",
-                      std::string{"{}"}}) {
+    for (auto body :
+         {std::string{R"({"company_id":"acme"})"},
+          R"({"event_id":")" + event_id + R"("})", std::string{"{}"}}) {
       auto r = as_b("POST", "/api/jobs/failed/retry", body);
       BOOST_TEST((r.status == 200 || r.status == 403 || r.status == 422));
     }
@@ -605,6 +605,13 @@ BOOST_FIXTURE_TEST_CASE(no_route_gives_one_company_anothers_data,
     like_missing("POST", "/webhooks/calcom/{X}",
                  R"({"triggerEvent":"BOOKING_CANCELLED","payload":{}})", "acme",
                  "nobody", 503);
+  });
+  add("OPTIONS", "/broadcasting/auth", [&] {
+    // The CORS preflight needs no token and says nothing of a company.
+    auto r = as_b("OPTIONS", "/broadcasting/auth", "",
+                  {{"Origin", "https://acme.example"},
+                   {"Access-Control-Request-Method", "POST"}});
+    BOOST_TEST(r.status < 500);
   });
   add("POST", "/broadcasting/auth", [&] {
     for (const auto* prefix : {"private-company.", "presence-company."})
