@@ -1581,102 +1581,98 @@ result<std::vector<std::uint64_t>> failed_ids(MDB_txn* t, MDB_dbi failed,
 
 } // namespace
 
+namespace {
+
+/// Calls `act(id)` for each failed job that `f` matches, in id order, at
+/// most `max` of them; returns how many.
+template <class Act>
+result<std::size_t> each_failed_where(MDB_txn* t, MDB_dbi failed, MDB_dbi jobs,
+                                      const job_filter& f, std::size_t max,
+                                      Act act) {
+  std::size_t done = 0;
+  std::uint64_t after = 0;
+  while (done < max) {
+    auto ids = failed_ids(t, failed, f.queue, after, 1024);
+    if (!ids)
+      return make_unexpected(ids.error());
+    if (ids->empty())
+      break;
+    for (auto id : *ids) {
+      after = id;
+      if (done >= max)
+        break;
+      auto j = load_job(t, jobs, id);
+      if (!j)
+        return make_unexpected(j.error());
+      if (!f.matches(*j))
+        continue;
+      if (auto r = act(id); !r)
+        return make_unexpected(r.error());
+      ++done;
+    }
+  }
+  return done;
+}
+
+/// Runs `op(txn, batch)` in write transactions of its own until one does
+/// fewer than `batch`; returns the sum.
+template <class Op>
+result<std::size_t> in_batches(writer& w, const char* what, std::size_t batch,
+                               Op op) {
+  std::size_t total = 0;
+  batch = std::max<std::size_t>(batch, 1);
+  for (;;) {
+    auto n = run_blocking<std::size_t>(w, what, [&](write_txn& txn) {
+      return op(txn, batch);
+    });
+    if (!n)
+      return n;
+    total += *n;
+    if (*n < batch)
+      return total;
+  }
+}
+
+} // namespace
+
 result<std::size_t> job_queue::retry_failed_where_in(write_txn& txn,
                                                      const job_filter& f,
                                                      timestamp_ms now,
                                                      std::size_t max) {
-  return guarded(
-      "job_queue::retry_failed_where_in", [&]() -> result<std::size_t> {
-        std::size_t done = 0;
-        std::uint64_t after = 0;
-        while (done < max) {
-          auto ids = failed_ids(txn.handle(), db_.failed, f.queue, after, 1024);
-          if (!ids)
-            return make_unexpected(ids.error());
-          if (ids->empty())
-            break;
-          for (auto id : *ids) {
-            after = id;
-            if (done >= max)
-              break;
-            auto j = load_job(txn.handle(), db_.jobs, id);
-            if (!j)
-              return make_unexpected(j.error());
-            if (!f.matches(*j))
-              continue;
-            if (auto r = retry_failed_in(txn, id, now); !r)
-              return make_unexpected(r.error());
-            ++done;
-          }
-        }
-        return done;
-      });
+  return guarded("job_queue::retry_failed_where_in", [&] {
+    return each_failed_where(txn.handle(), db_.failed, db_.jobs, f, max,
+                             [&](std::uint64_t id) {
+                               return retry_failed_in(txn, id, now);
+                             });
+  });
 }
 
 result<std::size_t> job_queue::retry_failed_where(const job_filter& f,
                                                   timestamp_ms now,
                                                   std::size_t batch) {
-  std::size_t total = 0;
-  batch = std::max<std::size_t>(batch, 1);
-  for (;;) {
-    auto n = run_blocking<std::size_t>(
-        writer_, "job_queue::retry_failed_where", [&](write_txn& txn) {
-          return retry_failed_where_in(txn, f, now, batch);
-        });
-    if (!n)
-      return n;
-    total += *n;
-    if (*n < batch)
-      return total;
-  }
+  return in_batches(writer_, "job_queue::retry_failed_where", batch,
+                    [&](write_txn& txn, std::size_t n) {
+                      return retry_failed_where_in(txn, f, now, n);
+                    });
 }
 
 result<std::size_t> job_queue::delete_failed_where_in(write_txn& txn,
                                                       const job_filter& f,
                                                       std::size_t max) {
-  return guarded(
-      "job_queue::delete_failed_where_in", [&]() -> result<std::size_t> {
-        std::size_t done = 0;
-        std::uint64_t after = 0;
-        while (done < max) {
-          auto ids = failed_ids(txn.handle(), db_.failed, f.queue, after, 1024);
-          if (!ids)
-            return make_unexpected(ids.error());
-          if (ids->empty())
-            break;
-          for (auto id : *ids) {
-            after = id;
-            if (done >= max)
-              break;
-            auto j = load_job(txn.handle(), db_.jobs, id);
-            if (!j)
-              return make_unexpected(j.error());
-            if (!f.matches(*j))
-              continue;
-            if (auto r = delete_failed_in(txn, id); !r)
-              return make_unexpected(r.error());
-            ++done;
-          }
-        }
-        return done;
-      });
+  return guarded("job_queue::delete_failed_where_in", [&] {
+    return each_failed_where(txn.handle(), db_.failed, db_.jobs, f, max,
+                             [&](std::uint64_t id) {
+                               return delete_failed_in(txn, id);
+                             });
+  });
 }
 
 result<std::size_t> job_queue::delete_failed_where(const job_filter& f,
                                                    std::size_t batch) {
-  std::size_t total = 0;
-  batch = std::max<std::size_t>(batch, 1);
-  for (;;) {
-    auto n = run_blocking<std::size_t>(
-        writer_, "job_queue::delete_failed_where", [&](write_txn& txn) {
-          return delete_failed_where_in(txn, f, batch);
-        });
-    if (!n)
-      return n;
-    total += *n;
-    if (*n < batch)
-      return total;
-  }
+  return in_batches(writer_, "job_queue::delete_failed_where", batch,
+                    [&](write_txn& txn, std::size_t n) {
+                      return delete_failed_where_in(txn, f, n);
+                    });
 }
 
 result<job_page> job_queue::list(const job_filter& f, job_list_state state,
