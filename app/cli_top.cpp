@@ -36,23 +36,12 @@ The figures come from the store: the daemon writes its minute buckets every
 metrics.stats_interval_ms. --once prints one screen and exits.
 )";
 
-struct sums {
-  std::uint64_t count = 0;
-  std::uint64_t failures = 0;
-  std::vector<std::uint64_t> buckets;
+using sums = store::minute_bucket;
 
-  void add(const store::minute_bucket& b) {
-    count += b.count;
-    failures += b.failures;
-    if (buckets.size() < b.buckets.size())
-      buckets.resize(b.buckets.size());
-    for (std::size_t i = 0; i < b.buckets.size(); ++i)
-      buckets[i] += b.buckets[i];
-  }
-  double ms(double q) const {
-    return telemetry::quantile(buckets, q) * 1000.0;
-  }
-};
+/// A percentile of `s` in ms.
+double ms(const sums& s, double q) {
+  return telemetry::quantile(s.buckets, q) * 1000.0;
+}
 
 std::string fixed(double v, int digits = 1) {
   char buf[32];
@@ -83,18 +72,18 @@ int render(node_store& st, bool clear) {
     switch (b.kind) {
     case store::stats_kind::event:
       if (last_full)
-        events_last.add(b);
+        store::add_into(events_last, b);
       break;
     case store::stats_kind::queue_runtime:
       if (last_full)
-        jobs_last.add(b);
-      jobs_hour.add(b);
-      runs_hour.add(b);
-      queue_run[b.name].add(b);
+        store::add_into(jobs_last, b);
+      store::add_into(jobs_hour, b);
+      store::add_into(runs_hour, b);
+      store::add_into(queue_run[b.name], b);
       break;
     case store::stats_kind::queue_wait:
-      waits_hour.add(b);
-      queue_wait[b.name].add(b);
+      store::add_into(waits_hour, b);
+      store::add_into(queue_wait[b.name], b);
       break;
     case store::stats_kind::listener:
       break;
@@ -123,8 +112,8 @@ int render(node_store& st, bool clear) {
   out += "  failed attempts past hour "
          + pad(std::to_string(jobs_hour.failures), 6) + "    failed jobs kept "
          + pad(std::to_string(failed_kept), 7) + "\n";
-  out += "  max wait (p99) " + pad(fixed(waits_hour.ms(0.99)), 9)
-         + " ms    max run time (p99) " + pad(fixed(runs_hour.ms(0.99)), 9)
+  out += "  max wait (p99) " + pad(fixed(ms(waits_hour, 0.99)), 9)
+         + " ms    max run time (p99) " + pad(fixed(ms(runs_hour, 0.99)), 9)
          + " ms\n\n";
   out += "  queue            ready  delayed   leased   failed  jobs/hour"
          "  wait p95  wait p99   run p95\n";
@@ -136,8 +125,8 @@ int render(node_store& st, bool clear) {
     out += "  " + name + pad(std::to_string(c.ready), 7)
            + pad(std::to_string(c.delayed), 9)
            + pad(std::to_string(c.leased), 9) + pad(std::to_string(c.failed), 9)
-           + pad(std::to_string(r.count), 11) + pad(fixed(w.ms(0.95)), 10)
-           + pad(fixed(w.ms(0.99)), 10) + pad(fixed(r.ms(0.95)), 10) + "\n";
+           + pad(std::to_string(r.count), 11) + pad(fixed(ms(w, 0.95)), 10)
+           + pad(fixed(ms(w, 0.99)), 10) + pad(fixed(ms(r, 0.95)), 10) + "\n";
   }
   std::cout << out << std::flush;
   return 0;

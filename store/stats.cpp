@@ -69,6 +69,16 @@ result<minute_bucket> decode(const MDB_val& k, const MDB_val& v) {
 
 } // namespace
 
+void add_into(minute_bucket& into, const minute_bucket& b) {
+  into.count += b.count;
+  into.failures += b.failures;
+  into.sum += b.sum;
+  if (into.buckets.size() < b.buckets.size())
+    into.buckets.resize(b.buckets.size());
+  for (std::size_t i = 0; i < b.buckets.size(); ++i)
+    into.buckets[i] += b.buckets[i];
+}
+
 result<std::unique_ptr<stats_store>> stats_store::open(environment& env) {
   auto d = env.open_db("stats_minutes");
   if (!d)
@@ -85,14 +95,8 @@ result<void> stats_store::add_in(write_txn& txn,
     minute_bucket merged = b;
     auto rc = mdb_get(txn.handle(), dbi_, &key, &old);
     if (rc == 0) {
-      if (auto prev = decode(key, old)) {
-        merged.count += prev->count;
-        merged.failures += prev->failures;
-        merged.sum += prev->sum;
-        if (prev->buckets.size() == merged.buckets.size())
-          for (std::size_t i = 0; i < merged.buckets.size(); ++i)
-            merged.buckets[i] += prev->buckets[i];
-      }
+      if (auto prev = decode(key, old))
+        add_into(merged, *prev);
     } else if (rc != MDB_NOTFOUND) {
       return fail_mdb(rc, "mdb_get(stats_minutes)");
     }

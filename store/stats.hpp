@@ -45,6 +45,10 @@ struct minute_bucket {
   std::vector<std::uint64_t> buckets;
 };
 
+/// Adds `b`'s count, failures, sum and histogram into `into` (its minute,
+/// kind and name stay): totals over minutes, steps or series.
+void add_into(minute_bucket& into, const minute_bucket& b);
+
 /// The minute buckets.
 class stats_store {
 public:

@@ -110,40 +110,24 @@ const char* kind_name(store::stats_kind k) {
   return "unknown";
 }
 
-/// Sums buckets of one series and step.
-struct step_sum {
-  std::uint64_t count = 0;
-  std::uint64_t failures = 0;
-  double sum = 0;
-  std::vector<std::uint64_t> buckets;
-
-  void add(const store::minute_bucket& b) {
-    count += b.count;
-    failures += b.failures;
-    sum += b.sum;
-    if (buckets.size() < b.buckets.size())
-      buckets.resize(b.buckets.size());
-    for (std::size_t i = 0; i < b.buckets.size(); ++i)
-      buckets[i] += b.buckets[i];
+/// One step's (or the range's) totals as JSON; `timed` adds the average
+/// and percentiles in ms.
+json::object to_json(const store::minute_bucket& t, bool timed) {
+  json::object o;
+  o["count"] = t.count;
+  o["failures"] = t.failures;
+  if (timed) {
+    std::uint64_t observed = 0;
+    for (auto n : t.buckets)
+      observed += n;
+    o["avg_ms"]
+        = observed == 0 ? 0.0 : t.sum * 1000.0 / static_cast<double>(observed);
+    o["p50_ms"] = telemetry::quantile(t.buckets, 0.50) * 1000.0;
+    o["p95_ms"] = telemetry::quantile(t.buckets, 0.95) * 1000.0;
+    o["p99_ms"] = telemetry::quantile(t.buckets, 0.99) * 1000.0;
   }
-
-  json::object to_json(bool timed) const {
-    json::object o;
-    o["count"] = count;
-    o["failures"] = failures;
-    if (timed) {
-      std::uint64_t observed = 0;
-      for (auto n : buckets)
-        observed += n;
-      o["avg_ms"]
-          = observed == 0 ? 0.0 : sum * 1000.0 / static_cast<double>(observed);
-      o["p50_ms"] = telemetry::quantile(buckets, 0.50) * 1000.0;
-      o["p95_ms"] = telemetry::quantile(buckets, 0.95) * 1000.0;
-      o["p99_ms"] = telemetry::quantile(buckets, 0.99) * 1000.0;
-    }
-    return o;
-  }
-};
+  return o;
+}
 
 /// Most points one answer may carry per series.
 constexpr std::int64_t max_points = 1440;
@@ -180,16 +164,16 @@ void admin_stats(const context_ptr& ctx) {
     }
     auto steps = (last - first) / step_min + 1;
     struct series {
-      std::vector<step_sum> points;
-      step_sum total;
+      std::vector<store::minute_bucket> points;
+      store::minute_bucket total;
     };
     std::map<std::pair<store::stats_kind, std::string>, series> all;
     for (const auto& b : *buckets) {
       auto& s = all[{b.kind, b.name}];
       if (s.points.empty())
         s.points.resize(steps);
-      s.points[(b.minute - first) / step_min].add(b);
-      s.total.add(b);
+      store::add_into(s.points[(b.minute - first) / step_min], b);
+      store::add_into(s.total, b);
     }
     json::array out;
     for (const auto& [key, s] : all) {
@@ -199,13 +183,13 @@ void admin_stats(const context_ptr& ctx) {
       so["name"] = key.second;
       json::array points;
       for (std::size_t i = 0; i < s.points.size(); ++i) {
-        auto p = s.points[i].to_json(timed);
+        auto p = to_json(s.points[i], timed);
         p["t"] = format_rfc3339(
             static_cast<timestamp_ms>((first + i * step_min) * 60000));
         points.push_back(std::move(p));
       }
       so["points"] = std::move(points);
-      so["total"] = s.total.to_json(timed);
+      so["total"] = to_json(s.total, timed);
       out.push_back(std::move(so));
     }
     json::object o;
