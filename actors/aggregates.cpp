@@ -634,26 +634,33 @@ bool within_hours(const staff& s, timestamp_ms start, timestamp_ms end,
   return false;
 }
 
-/// Rebuilds the calendar from its staff member's appointment events (the
-/// by_ref index: those booked with, moved to or moved away from them).
+/// Rebuilds the calendar from its staff member's scheduled appointments
+/// (the store's sorted list of them, each as of its last event).
 void rehydrate(calendar_state& cal) {
-  auto ok = visit_appointment_events(
-      *cal.deps.events, cal.company_id,
-      staff_appointments_ref(cal.company_id, cal.staff_id),
-      [&cal](const envelope& ev) {
-        aggregate_state st;
-        st.type = "appointment";
-        apply_event(st, ev);
-        const auto& a = st.appt;
-        if (a.staff_id == cal.staff_id
-            && a.status == appointment_status::scheduled)
-          cal.booked.set(a.id, {a.start_time, a.end_time});
-        else
-          cal.booked.erase(a.id);
-        return true;
-      });
-  if (!ok)
-    cal.broken = "cannot read the calendar: " + caf::to_string(ok.error());
+  auto list
+      = appointment_list(cal.company_id, cal.staff_id, "",
+                         std::string{to_string(appointment_status::scheduled)});
+  std::string from;
+  for (;;) {
+    auto page = cal.deps.events->read_list(list, from, "", 4096);
+    if (!page) {
+      cal.broken
+          = "cannot read the calendar: " + store::to_string(page.error());
+      return;
+    }
+    for (const auto& entry : *page) {
+      aggregate_state st;
+      st.type = "appointment";
+      apply_event(st, entry.event);
+      const auto& a = st.appt;
+      if (a.staff_id == cal.staff_id
+          && a.status == appointment_status::scheduled)
+        cal.booked.set(a.id, {a.start_time, a.end_time});
+    }
+    if (page->size() < 4096)
+      return;
+    from = page->back().sort_key + '\0';
+  }
 }
 
 aggregate_actor::behavior_type
@@ -957,44 +964,6 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
 // -- state
 // ----------------------------------------------------------------------
 
-std::string staff_appointments_ref(const std::string& company,
-                                   const std::string& staff_id) {
-  return "appointment-staff/" + company + "/" + staff_id;
-}
-
-std::string customer_appointments_ref(const std::string& company,
-                                      const std::string& customer_id) {
-  return "appointment-customer/" + company + "/" + customer_id;
-}
-
-std::string company_appointments_ref(const std::string& company) {
-  return "appointment-company/" + company;
-}
-
-void appointment_refs(const envelope& e, std::vector<std::string>& out) {
-  if (e.aggregate_type != "appointment" || e.company_id.empty())
-    return;
-  aggregate_state st;
-  st.type = "appointment";
-  apply_event(st, e);
-  const auto& a = st.appt;
-  out.push_back(company_appointments_ref(e.company_id));
-  if (!a.staff_id.empty())
-    out.push_back(staff_appointments_ref(e.company_id, a.staff_id));
-  if (!a.customer_id.empty())
-    out.push_back(customer_appointments_ref(e.company_id, a.customer_id));
-  if (e.type == "appointment.updated")
-    if (auto u = event_from<appointment_updated>(e))
-      if (auto c = u->changes.find("staff_id"); c != u->changes.end()) {
-        // The previous staff member's calendar must see it leave.
-        boost::json::error_code ec;
-        auto before = boost::json::parse(c->second.old_value, ec);
-        if (!ec && before.is_string() && !before.get_string().empty())
-          out.push_back(staff_appointments_ref(
-              e.company_id, std::string{before.get_string()}));
-      }
-}
-
 std::string appointment_sort_key(timestamp_ms start, const std::string& id) {
   auto u = store::order_preserving(start);
   std::string k(8, '\0');
@@ -1024,7 +993,6 @@ void appointment_lists(const envelope& e, store::listing& out) {
   apply_event(st, e);
   const auto& a = st.appt;
   const auto& c = e.company_id;
-  out.entity = "appointment/" + c + "/" + e.aggregate_id;
   auto key = appointment_sort_key(a.start_time, e.aggregate_id);
   auto status = std::string{to_string(a.status)};
   for (const auto& s : {std::string{}, status}) {
@@ -1033,47 +1001,6 @@ void appointment_lists(const envelope& e, store::listing& out) {
       out.entries.emplace_back(appointment_list(c, a.staff_id, "", s), key);
     if (!a.customer_id.empty())
       out.entries.emplace_back(appointment_list(c, "", a.customer_id, s), key);
-  }
-}
-
-expected<void, caf::error>
-visit_appointment_events(const store::event_store& events,
-                         const std::string& company, const std::string& ref,
-                         const std::function<bool(const envelope&)>& fn) {
-  // References longer than the index takes are not indexed: then every
-  // event is read by company.
-  auto indexed_from = ref.size() <= 255 ? events.refs_indexed_from()
-                                        : std::uint64_t{UINT64_MAX};
-  std::uint64_t from = 1;
-  // A store made before references: its older events by company.
-  while (from < indexed_from) {
-    auto batch = events.read_by_company(company, from, 4096);
-    if (!batch)
-      return make_unexpected(to_caf_error(batch.error()));
-    if (batch->empty())
-      return {};
-    for (const auto& ev : *batch) {
-      if (ev.sequence >= indexed_from)
-        break;
-      from = ev.sequence + 1;
-      if (ev.aggregate_type == "appointment" && !fn(ev))
-        return {};
-    }
-    if (batch->back().sequence >= indexed_from)
-      break;
-  }
-  from = std::max(from, indexed_from);
-  for (;;) {
-    auto batch = events.read_by_ref(ref, from, 4096);
-    if (!batch)
-      return make_unexpected(to_caf_error(batch.error()));
-    if (batch->empty())
-      return {};
-    for (const auto& ev : *batch) {
-      from = ev.sequence + 1;
-      if (!fn(ev))
-        return {};
-    }
   }
 }
 

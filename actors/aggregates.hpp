@@ -70,19 +70,6 @@ struct aggregate_state {
   appointment appt;
 };
 
-/// The event store's references of appointment events (event_store_config
-/// ::refs): the staff member's (the previous one's too when reassigned),
-/// the customer's and the company's appointments, so that a calendar and a
-/// filtered list read those events only.
-void appointment_refs(const envelope& e, std::vector<std::string>& out);
-
-/// The references under which appointment events are indexed.
-std::string staff_appointments_ref(const std::string& company,
-                                   const std::string& staff_id);
-std::string customer_appointments_ref(const std::string& company,
-                                      const std::string& customer_id);
-std::string company_appointments_ref(const std::string& company);
-
 /// The store's sorted lists of appointments (event_store_config::lists):
 /// each appointment, as of its last event, is listed by start time (then
 /// id) among the company's appointments, its staff member's and its
@@ -102,15 +89,6 @@ std::string appointment_list(const std::string& company,
 /// The sort key of an appointment in the lists: its start time (8 bytes,
 /// in order) and its id. `id` empty: the first key at `start`.
 std::string appointment_sort_key(timestamp_ms start, const std::string& id);
-
-/// Visits, in log order, the appointment events indexed under `ref` (one
-/// of the above) and, for a store made before references, the company's
-/// appointment events before them. `fn` returns false to stop. Errors:
-/// the store's.
-expected<void, caf::error>
-visit_appointment_events(const store::event_store& events,
-                         const std::string& company, const std::string& ref,
-                         const std::function<bool(const envelope&)>& fn);
 
 /// Applies one stored event to the state of its aggregate.
 void apply_event(aggregate_state& st, const envelope& ev);

@@ -51,11 +51,10 @@ store::expected_version to_store(const dispatch_request& req) {
 /// at a time (the first at the request's expectation, the others at
 /// `linked_versions`), setting their versions and sequences.
 /// `already_stored` is set when every run was stored before (a retry).
-store::result<void> append_runs(store::write_txn& txn,
-                                store::event_store& store,
-                                std::vector<envelope>& events,
-                                const dispatch_request& req,
-                                bool& already_stored) {
+store::result<void>
+append_runs(store::write_txn& txn, store::event_store& store,
+            std::vector<envelope>& events, const dispatch_request& req,
+            const std::vector<store::listing>& listings, bool& already_stored) {
   already_stored = true;
   std::size_t run = 0;
   for (std::size_t begin = 0; begin < events.size(); ++run) {
@@ -75,7 +74,8 @@ store::result<void> append_runs(store::write_txn& txn,
     std::vector<envelope> part(std::make_move_iterator(events.begin() + begin),
                                std::make_move_iterator(events.begin() + end));
     bool stored = false;
-    auto seqs = store.append_in(txn, part, expected, &stored);
+    auto seqs = store.append_in(txn, part, expected, &stored,
+                                listings.data() + begin);
     std::move(part.begin(), part.end(), events.begin() + begin);
     if (!seqs)
       return make_unexpected(seqs.error());
@@ -253,6 +253,11 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
         auto input = std::make_shared<dispatch_request>(std::move(req));
         auto registry = st.deps.registry;
         auto* events = st.deps.events;
+        // Sorted-list entries are computed here, off the writer thread.
+        auto listings = std::make_shared<std::vector<store::listing>>();
+        listings->reserve(input->events.size());
+        for (const auto& ev : input->events)
+          listings->push_back(events->listing_of(ev));
         auto* jobs = st.deps.jobs;
         auto* audit = st.deps.audit;
         auto op = [=](store::write_txn& txn) -> store::result<void> {
@@ -262,8 +267,8 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
           out->audited = false;
           out->fresh = false;
           bool already_stored = false;
-          if (auto r
-              = append_runs(txn, *events, out->events, *input, already_stored);
+          if (auto r = append_runs(txn, *events, out->events, *input, *listings,
+                                   already_stored);
               !r)
             return r;
           if (already_stored)

@@ -60,11 +60,9 @@ node_store::open(const store::options& opts, bool rebuild_stream_index) {
   };
   store::event_store_config ecfg;
   ecfg.rebuild_stream_index = rebuild_stream_index;
-  // Appointment events by staff member, customer and company: calendars
-  // and lists read those, not the company's whole history.
-  ecfg.refs = appointment_refs;
   // Appointments by start time, per company, staff member and customer:
-  // GET /api/appointments reads one page of one list.
+  // GET /api/appointments reads one page of one list, and a calendar its
+  // staff member's scheduled ones.
   ecfg.lists = appointment_lists;
   ecfg.stream_index_batch = opts.stream_index_batch;
   auto events = store::event_store::open(*out->env, *out->writer, ecfg);

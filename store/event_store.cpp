@@ -34,7 +34,6 @@ constexpr const char* by_time_db = "by_time";
 constexpr const char* by_company_db = "by_company";
 constexpr const char* by_ref_db = "by_ref";
 constexpr const char* listed_db = "listed";
-constexpr const char* listed_by_db = "listed_by";
 constexpr const char* checkpoints_db = "checkpoints";
 
 /// A key of the event_ids database. UUID text (any case) becomes a tag byte
@@ -471,7 +470,6 @@ result<std::unique_ptr<event_store>> event_store::open(environment& env,
             {by_company_db, 0, &d.by_company},
             {by_ref_db, 0, &d.by_ref},
             {listed_db, 0, &d.listed},
-            {listed_by_db, 0, &d.listed_by},
             {checkpoints_db, 0, &d.checkpoints},
         };
         for (auto& s : specs) {
@@ -550,53 +548,52 @@ std::string list_key(std::string_view list, std::string_view sort_key) {
 
 } // namespace
 
-result<void> event_store::list_in(MDB_txn* t, const envelope& e) {
-  auto& l = listing_scratch_;
-  l.entity.clear();
-  l.entries.clear();
-  cfg_.lists(e, l);
-  if (l.entity.empty() || l.entity.size() > max_key_size)
-    return {};
-  // The entries of the entity's previous event go; this event's come.
-  auto ekey = as_val(l.entity);
-  MDB_val old;
-  auto rc = mdb_get(t, db_.listed_by, &ekey, &old);
-  if (rc == 0) {
-    std::string held{as_view(old)}; // the put below may move the page
-    std::string_view rest = held;
-    while (rest.size() >= 2) {
-      auto n
-          = static_cast<std::size_t>((static_cast<unsigned char>(rest[0]) << 8)
-                                     | static_cast<unsigned char>(rest[1]));
-      if (rest.size() < 2 + n)
-        return fail(errc::corrupt, "listed_by: bad record");
-      auto k = as_val(rest.substr(2, n));
-      if (auto drc = mdb_del(t, db_.listed, &k, nullptr);
-          drc != 0 && drc != MDB_NOTFOUND)
-        return fail_mdb(drc, "mdb_del(listed)");
-      rest.remove_prefix(2 + n);
+listing event_store::listing_of(const envelope& e) const {
+  listing out;
+  if (cfg_.lists)
+    cfg_.lists(e, out);
+  return out;
+}
+
+result<void> event_store::list_in(MDB_txn* t, const envelope* previous,
+                                  const envelope& e, const listing* computed) {
+  auto listable = [](const std::pair<std::string, std::string>& entry) {
+    return !entry.first.empty()
+           && 2 + entry.first.size() + entry.second.size() <= max_key_size;
+  };
+  auto& now = listing_scratch_;
+  now.entries.clear();
+  if (computed == nullptr)
+    cfg_.lists(e, now);
+  const auto& entries = computed != nullptr ? computed->entries : now.entries;
+  // The entries of the stream's previous event go, unless this event
+  // keeps them (then the put below points them at this event).
+  if (previous != nullptr) {
+    auto& before = previous_scratch_;
+    before.entries.clear();
+    cfg_.lists(*previous, before);
+    for (const auto& entry : before.entries) {
+      if (!listable(entry)
+          || std::find(entries.begin(), entries.end(), entry) != entries.end())
+        continue;
+      auto k = list_key(entry.first, entry.second);
+      auto key = as_val(k);
+      if (auto rc = mdb_del(t, db_.listed, &key, nullptr);
+          rc != 0 && rc != MDB_NOTFOUND)
+        return fail_mdb(rc, "mdb_del(listed)");
     }
-  } else if (rc != MDB_NOTFOUND) {
-    return fail_mdb(rc, "mdb_get(listed_by)");
   }
-  std::string held;
   char seq_be[8];
   put_be64(seq_be, e.sequence);
-  for (const auto& [list, sort_key] : l.entries) {
-    if (list.empty() || 2 + list.size() + sort_key.size() > max_key_size)
+  for (const auto& entry : entries) {
+    if (!listable(entry))
       continue;
-    auto k = list_key(list, sort_key);
+    auto k = list_key(entry.first, entry.second);
     auto key = as_val(k);
     auto val = as_val(seq_be, 8);
-    if (auto prc = mdb_put(t, db_.listed, &key, &val, 0); prc != 0)
-      return fail_mdb(prc, "mdb_put(listed)");
-    held.push_back(static_cast<char>(k.size() >> 8));
-    held.push_back(static_cast<char>(k.size() & 0xff));
-    held.append(k);
+    if (auto rc = mdb_put(t, db_.listed, &key, &val, 0); rc != 0)
+      return fail_mdb(rc, "mdb_put(listed)");
   }
-  auto val = as_val(held);
-  if (auto prc = mdb_put(t, db_.listed_by, &ekey, &val, 0); prc != 0)
-    return fail_mdb(prc, "mdb_put(listed_by)");
   return {};
 }
 
@@ -623,9 +620,20 @@ result<void> event_store::build_lists() {
     if (batch->empty())
       break;
     from = batch->back().sequence + 1;
-    auto ok = writer_.execute([this, &batch](write_txn& w) -> result<void> {
-      for (const auto& e : *batch)
-        if (auto one = list_in(w.handle(), e); !one)
+    // Only the last event of each stream is listed: an earlier one's
+    // entries would be replaced anyway.
+    std::vector<const envelope*> last;
+    for (const auto& e : *batch) {
+      auto later
+          = read_stream(e.aggregate_type, e.aggregate_id, e.version + 1, 1);
+      if (!later)
+        return make_unexpected(later.error());
+      if (later->empty())
+        last.push_back(&e);
+    }
+    auto ok = writer_.execute([this, &last](write_txn& w) -> result<void> {
+      for (const auto* e : last)
+        if (auto one = list_in(w.handle(), nullptr, *e, nullptr); !one)
           return one;
       return {};
     });
@@ -967,7 +975,8 @@ void event_store::append_async(std::vector<envelope> events,
 event_store::append_result event_store::append_in(write_txn& txn,
                                                   std::vector<envelope>& events,
                                                   expected_version expected,
-                                                  bool* already_stored) {
+                                                  bool* already_stored,
+                                                  const listing* listings) {
   if (already_stored != nullptr)
     *already_stored = false;
   return guarded("event_store::append_in", [&]() -> append_result {
@@ -1078,6 +1087,7 @@ event_store::append_result event_store::append_in(write_txn& txn,
     // A stream belongs to the company of its events: checked here, in the
     // transaction that writes, so that two companies appending to one new
     // id at once cannot both succeed.
+    std::optional<envelope> previous; // the stream's last event
     if (slot->exists) {
       auto last = load(t, db_.events, slot->last_seq);
       if (!last)
@@ -1086,6 +1096,8 @@ event_store::append_result event_store::append_in(write_txn& txn,
         if (e.company_id != last->company_id)
           return fail(errc::taken, "stream " + agg_type + "/" + agg_id
                                        + ": the id is taken");
+      if (cfg_.lists)
+        previous = last->to_envelope();
     }
     if (expected.what == expected_version::kind::exact
         && expected.version != current) {
@@ -1186,10 +1198,18 @@ event_store::append_result event_store::append_in(write_txn& txn,
             return fail_mdb(rc, "mdb_put(by_ref)");
         }
       }
-      // listed, listed_by
-      if (cfg_.lists)
-        if (auto ok = list_in(t, e); !ok)
+      // listed
+      if (cfg_.lists) {
+        const envelope* before = nullptr;
+        if (i > 0)
+          before = &events[i - 1];
+        else if (previous)
+          before = &*previous;
+        if (auto ok = list_in(t, before, e,
+                              listings != nullptr ? &listings[i] : nullptr);
+            !ok)
           return make_unexpected(ok.error());
+      }
     }
     next_seq_txn_ = txn.serial();
     next_seq_ = next_seq + events.size();

@@ -54,21 +54,23 @@ using stream_hash_fn = std::uint64_t (*)(std::string_view aggregate_type,
 /// ones are not indexed.
 using refs_fn = void (*)(const envelope& e, std::vector<std::string>& out);
 
-/// Where an event puts the entity it describes in the store's sorted
-/// lists (databases listed and listed_by): after the event, the entity is
-/// found under exactly `entries`, each a (list, sort key) pair, in place of
-/// the entries its previous event gave it.
+/// Where an event puts its stream's entity in the store's sorted lists
+/// (database listed): after the event, the entity is found under exactly
+/// `entries`, each a (list, sort key) pair, in place of the entries of
+/// its stream's previous event (found by running the same function on
+/// that event, so no reverse index is written).
 struct listing {
-  /// The entity (e.g. "appointment/<company>/<id>"), at most 511 bytes;
-  /// empty: the event changes no list.
-  std::string entity;
   /// (list, sort key): list and key together at most 509 bytes; longer
   /// pairs are not listed. A sort key is
-  /// unique within its list (end it with the entity's id).
+  /// unique within its list (end it with the entity's id). Empty: the
+  /// event lists nothing.
   std::vector<std::pair<std::string, std::string>> entries;
 };
 
-/// Fills `out` (empty on entry) with the listing of `e`.
+/// Fills `out` (empty on entry) with the listing of `e`. Must depend only
+/// on the event's stream, type, company and payload (not on its version
+/// or sequence), and be a pure function: it runs on the caller's thread
+/// (see `event_store::listing_of`) or on the writer's.
 using lists_fn = void (*)(const envelope& e, listing& out);
 
 /// One entry of a sorted list: its sort key and the last event of its
@@ -83,8 +85,8 @@ struct event_store_config {
   /// The references an event is indexed under (database by_ref); none
   /// when empty.
   refs_fn refs = nullptr;
-  /// The sorted lists an event puts its entity in (databases listed and
-  /// listed_by); none when empty.
+  /// The sorted lists an event puts its stream's entity in (database
+  /// listed); none when empty.
   lists_fn lists = nullptr;
   /// Most events in one append.
   std::size_t max_events_per_append = 10000;
@@ -119,7 +121,6 @@ struct event_store_config {
 /// | by_company | company size, company, seq → (empty)  |              |
 /// | by_ref     | ref size, ref, seq → (empty)           |              |
 /// | listed     | list size (2 bytes), list, key → seq   |              |
-/// | listed_by  | entity → its listed keys               |              |
 ///
 /// A stream's slot is a 64-bit hash of (aggregate type, aggregate id),
 /// which keeps stream keys at 16 bytes. Hash collisions are resolved
@@ -209,9 +210,16 @@ public:
   /// commits. When `already_stored` is given it is set to true for an
   /// idempotent retry (every id stored before), so that callers do not
   /// repeat the side records of the first append.
+  /// `listings`, when given, holds `listing_of(events[i])` for each
+  /// event, computed before (off the writer thread).
   append_result append_in(write_txn& txn, std::vector<envelope>& events,
                           expected_version expected,
-                          bool* already_stored = nullptr);
+                          bool* already_stored = nullptr,
+                          const listing* listings = nullptr);
+
+  /// The sorted-list entries of `e` (see `config::lists`), for callers
+  /// that compute them before their writer op. Any thread.
+  listing listing_of(const envelope& e) const;
 
   // -- reads -----------------------------------------------------------------
 
@@ -369,7 +377,7 @@ public:
 private:
   struct dbs {
     MDB_dbi events, streams, event_ids, by_type, by_time, by_company, by_ref,
-        listed, listed_by, checkpoints;
+        listed, checkpoints;
   };
   struct stream_tails;
   struct found_stream;
@@ -377,7 +385,8 @@ private:
   result<void> recover_stream_tails();
   result<void> settle_refs_checkpoint();
   result<void> build_lists();
-  result<void> list_in(MDB_txn* t, const envelope& e);
+  result<void> list_in(MDB_txn* t, const envelope* previous, const envelope& e,
+                       const listing* computed);
   result<found_stream> find_for_read(std::string_view type,
                                      std::string_view id) const;
   void stage(write_txn& txn, std::uint64_t slot, const envelope& e);
@@ -396,8 +405,8 @@ private:
   std::uint64_t next_seq_ = 0;
   /// Never, until open settles it (references configured).
   std::uint64_t refs_from_ = UINT64_MAX;
-  std::vector<std::string> refs_scratch_; ///< On the writer thread.
-  listing listing_scratch_;               ///< On the writer thread.
+  std::vector<std::string> refs_scratch_;      ///< On the writer thread.
+  listing listing_scratch_, previous_scratch_; ///< On the writer thread.
   mutable std::atomic<std::uint64_t> appends_{0};
   mutable std::atomic<std::uint64_t> idempotent_{0};
   mutable std::atomic<std::uint64_t> conflicts_{0};
