@@ -16,6 +16,18 @@
 #              waits 10 ms before each request (wrk's delay()): about 10k
 #              req/s at 4-5 ms a booking, closed loop; the rate reached is
 #              printed beside p99.
+#   2b. sustained: the highest booking rate the daemon holds with every
+#              queued job done: `pace` (bench/pace.cpp) sends bookings at a
+#              fixed rate (open loop) for --sustain-seconds (60; 3 with
+#              --quick); a rate holds when every booking got its 201 at
+#              that rate, the p99 wait of the queued jobs (due -> leased,
+#              from the daemon's own histogram in /metrics) stayed under
+#              1 s, and at the end no more than a second's jobs were
+#              waiting. A bisection between 0 and the burst rate
+#              (--sustain-probes steps, 5; 2 with --quick) gives
+#              sustained_book_rps, with the job wait p99 and the jobs per
+#              booking at that rate; seed_jobs_per_s is the rate at which
+#              the queues drained the c=128 run's backlog.
 #   3. get:    GET /api/appointments/{id}.
 #   4. nginx:  `return 200 "ok";` on 127.0.0.1, one worker per core. GET
 #              and nginx alternate --rounds times (3; 1 with --quick), and
@@ -30,7 +42,8 @@
 #
 # Usage: bench/http_bench.sh [--quick] [--seconds S] [--bookings N]
 #          [--staff N] [--connections C] [--book-connections C] [--rounds R]
-#          [--scrape] [--binary PATH | PATH]
+#          [--scrape] [--sustain-seconds S] [--sustain-probes N]
+#          [--pace PATH] [--binary PATH | PATH]
 # Needs wrk and nginx (scripts/setup.sh installs them) and a built daemon
 # (default build/app/switchboard). Installs and builds nothing. The last
 # line is "RESULT http_bench ...". Timing never fails the run; a daemon
@@ -50,6 +63,9 @@ rounds=3
 paced_conns=150
 threads=2
 bin="$root/build/app/switchboard"
+pace="$root/build/bench/pace"
+sustain_seconds=60
+sustain_probes=5
 quick=0
 scrape=0
 
@@ -65,6 +81,8 @@ for a in "$@"; do
     bookings=5000
     staff=16
     rounds=1
+    sustain_seconds=3
+    sustain_probes=2
   fi
 done
 while [ $# -gt 0 ]; do
@@ -77,6 +95,9 @@ while [ $# -gt 0 ]; do
   --book-connections) book_conns=$2 && shift ;;
   --rounds) rounds=$2 && shift ;;
   --scrape) scrape=1 ;;
+  --sustain-seconds) sustain_seconds=$2 && shift ;;
+  --sustain-probes) sustain_probes=$2 && shift ;;
+  --pace) pace=$2 && shift ;;
   --binary) bin=$2 && shift ;;
   -h | --help) usage && exit 0 ;;
   -*) echo "http_bench: unknown option $1" >&2 && usage >&2 && exit 2 ;;
@@ -96,6 +117,7 @@ for tool in wrk nginx curl; do
 done
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$bin" ] || die "no daemon binary at $bin (build it, or pass its path)"
+[ -x "$pace" ] || die "no pace binary at $pace (build the pace target)"
 bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
 
 tmp=$(mktemp -d /tmp/http_bench.XXXXXX)
@@ -289,6 +311,8 @@ drain() {
     sleep 0.2
     read -r n p < <(backlog)
   done
+  drain_rate=$(awk -v a="$t0" -v b="$(date +%s.%N)" -v p="$((p - p0))" \
+    'BEGIN { printf "%.0f", p / (b - a) }')
   awk -v a="$t0" -v b="$(date +%s.%N)" -v n="$n" -v p="$((p - p0))" \
     'BEGIN { printf "  queues: %d jobs done in %.1f s after the run (%.0f/s), %d left\n", p, b - a, p / (b - a), n }'
 }
@@ -336,6 +360,7 @@ for ((r = 1; r <= rounds; r++)); do
   book_run "book$r" "$book_conns" "$seconds"
   [ "$r" -eq 1 ] && cpu_snapshot >"$tmp/cpu1"
   drain
+  [ "$r" -eq 1 ] && seed_jobs_per_s=$drain_rate
 done
 pick_median book "$rounds"
 summary book "POST /api/appointments (c=$book_conns)"
@@ -346,6 +371,100 @@ cpu_report "$tmp/cpu0" "$tmp/cpu1" "$seconds"
 HTTP_BENCH_DELAY_MS=10 book_run paced "$paced_conns" "$seconds"
 summary paced "POST paced (c=$paced_conns, 10 ms gaps)"
 drain
+
+# --- 2b. the sustained rate: fixed-rate bookings, every job done -----------
+# Queue counters: "jobs_made backlog" (jobs made so far: processed, failed
+# and everything still queued, delayed included; backlog: ready, leased
+# and in flight).
+queue_totals() {
+  curl -sS "$url/api/queues" -H "Authorization: Bearer $admin" \
+    | python3 -c 'import json, sys
+q = json.load(sys.stdin)["queues"]
+print(sum(x["processed"] + x["failed"] + x["ready"] + x["delayed"]
+          + x["leased"] for x in q),
+      sum(x["ready"] + x["leased"] + x["in_flight"] for x in q))'
+}
+# The p99 of the queued jobs' wait (due -> leased) between two /metrics
+# texts, from the daemon's switchboard_queue_wait_seconds histogram summed
+# over the queues: "p99_ms count" (the p99 is the upper bound of its
+# bucket; the last finite bound when it lies in +Inf).
+cat >"$tmp/wait_p99.py" <<'PY'
+import re, sys
+def buckets(path):
+    out = {}
+    pat = re.compile(r'^switchboard_queue_wait_seconds_bucket\{(.*)\} (\S+)$')
+    for line in open(path):
+        m = pat.match(line.strip())
+        if not m:
+            continue
+        le = re.search(r'le="([^"]*)"', m.group(1)).group(1)
+        b = float("inf") if le == "+Inf" else float(le)
+        out[b] = out.get(b, 0.0) + float(m.group(2))
+    return out
+a, b = buckets(sys.argv[1]), buckets(sys.argv[2])
+delta = sorted((le, b[le] - a.get(le, 0.0)) for le in b)
+total = delta[-1][1] if delta else 0.0
+p99 = 0.0
+finite = [le for le, _ in delta if le != float("inf")]
+for le, cum in delta:
+    if total > 0 and cum >= 0.99 * total:
+        p99 = le if le != float("inf") else (finite[-1] if finite else 0.0)
+        break
+print("%.1f %d" % (p99 * 1000, total))
+PY
+metrics_to() { # file
+  curl -sS -o "$1" "$url/metrics" -H "Authorization: Bearer $admin" \
+    || die "GET /metrics failed"
+}
+# Runs bookings at rate $1 for sustain_seconds; sets probe_ok, probe_wait,
+# probe_jpb (jobs per booking) and prints one line.
+probe() {
+  local r=$1 made0 made1 back out ok bad got wait n
+  read -r made0 _ < <(queue_totals)
+  metrics_to "$tmp/m0"
+  out=$("$pace" --port "$port" --token "$token" --base "$base" \
+    --staff "$staff" --rate "$r" --seconds "$sustain_seconds" \
+    --offset "$offset" --prefix s 2>"$tmp/pace.err") \
+    || die "pace failed: $(cat "$tmp/pace.err")"
+  metrics_to "$tmp/m1"
+  read -r made1 back < <(queue_totals)
+  ok=$(sed -n 's/.* ok=\([0-9]*\).*/\1/p' <<<"$out")
+  bad=$(sed -n 's/.* bad=\([0-9]*\).*/\1/p' <<<"$out")
+  got=$(sed -n 's/.* rate=\([0-9]*\).*/\1/p' <<<"$out")
+  offset=$(sed -n 's/.* next_offset=\([0-9]*\).*/\1/p' <<<"$out")
+  booked=$((booked + ok))
+  [ "$bad" -eq 0 ] || die "$bad bookings at $r/s did not get a 201: $(cat "$tmp/pace.err")"
+  read -r wait n < <(python3 "$tmp/wait_p99.py" "$tmp/m0" "$tmp/m1")
+  probe_wait=$wait
+  probe_jpb=$(awk -v j="$((made1 - made0))" -v b="$ok" \
+    'BEGIN { printf "%.2f", (b > 0 ? j / b : 0) }')
+  probe_ok=$(awk -v r="$r" -v got="$got" -v w="$wait" -v back="$back" \
+    -v jpb="$probe_jpb" \
+    'BEGIN { print ((got >= 0.95 * r && w < 1000 && back <= jpb * r + 100) ? 1 : 0) }')
+  printf '  %6d bookings/s asked, %6d held: job wait p99 %7.1f ms (%d jobs), %d waiting at the end, %s jobs/booking -> %s\n' \
+    "$r" "$got" "$wait" "$n" "$back" "$probe_jpb" \
+    "$([ "$probe_ok" = 1 ] && echo holds || echo falls\ behind)"
+}
+echo "sustained: $sustain_seconds s per rate, bisecting between 0 and the burst rate"
+lo=0
+hi=$(field rps "$tmp/book.out")
+sustained=0
+sustained_wait=0
+sustained_jpb=0
+for ((i = 0; i < sustain_probes; i++)); do
+  mid=$(((lo + hi) / 2))
+  [ "$mid" -gt 0 ] || break
+  probe "$mid"
+  if [ "$probe_ok" = 1 ]; then
+    lo=$mid
+    sustained=$mid
+    sustained_wait=$probe_wait
+    sustained_jpb=$probe_jpb
+  else
+    hi=$mid
+  fi
+  drain
+done
 
 # --- 3. and 4. GET one appointment, and nginx: the loopback ceiling ---------
 # The two alternate, --rounds times each, and each figure is the median of
@@ -444,4 +563,6 @@ echo "booking at c=$book_conns (c=$conns: $(field rps "$tmp/book64.out") req/s);
   "of nginx; rss after N=$booked bookings"
 echo "RESULT http_bench book_rps=$book_rps book_p99_ms=$book_p99" \
   "get_rps=$get_rps nginx_rps=$nginx_rps rss_mb=$rss" \
-  "metrics_ms=$metrics_ms scrape=$scrape"
+  "metrics_ms=$metrics_ms scrape=$scrape sustained_book_rps=$sustained" \
+  "job_wait_p99_ms=$sustained_wait jobs_per_booking=$sustained_jpb" \
+  "seed_jobs_per_s=${seed_jobs_per_s:-0}"
