@@ -8,7 +8,9 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
+#include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <unordered_map>
@@ -20,6 +22,7 @@
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket/stream.hpp>
+#include <boost/beast/websocket/teardown.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -46,6 +49,108 @@ using clock_type = std::chrono::steady_clock;
 namespace {
 
 class ws_session;
+
+/// The session's socket under Beast's WebSocket stream. Two writers share
+/// it: the session, which writes its frames (already framed, shared by
+/// every subscriber) past the stream, and the stream itself, which writes
+/// the pong it answers a ping with and the close. Frames must not
+/// interleave, so a write of the stream that comes while a frame of the
+/// session is part-written is parked until the frame is whole, and the
+/// session starts no write while one of the stream's is under way.
+class frame_socket {
+public:
+  using executor_type = tcp::socket::executor_type;
+  using next_layer_type = tcp::socket;
+
+  explicit frame_socket(tcp::socket s) : sock_(std::move(s)) {}
+
+  executor_type get_executor() noexcept {
+    return sock_.get_executor();
+  }
+  tcp::socket& next_layer() noexcept {
+    return sock_;
+  }
+
+  template <class Buffers, class Handler>
+  void async_read_some(const Buffers& b, Handler&& h) {
+    sock_.async_read_some(b, std::forward<Handler>(h));
+  }
+
+  /// The stream's writes.
+  template <class Buffers, class Handler>
+  void async_write_some(const Buffers& b, Handler&& h) {
+    using impl = parked_write<Buffers, std::decay_t<Handler>>;
+    auto w = std::make_unique<impl>(b, std::forward<Handler>(h));
+    if (frame_open_) {
+      parked_ = std::move(w);
+      return;
+    }
+    w->start(*this);
+  }
+
+  /// True while a frame of the session is part-written (the session sets
+  /// and clears it at frame boundaries).
+  void frame_open(bool open) {
+    frame_open_ = open;
+    if (!open && parked_) {
+      auto w = std::move(parked_);
+      w->start(*this);
+    }
+  }
+
+  /// True while a write of the stream is under way: the session waits.
+  bool stream_writing() const noexcept {
+    return stream_writing_;
+  }
+
+  /// Runs `f` once the stream's write is done (at once when none is).
+  void when_idle(std::function<void()> f) {
+    if (!stream_writing_ && !parked_) {
+      f();
+      return;
+    }
+    on_idle_ = std::move(f);
+  }
+
+private:
+  struct parked_base {
+    virtual ~parked_base() = default;
+    virtual void start(frame_socket& s) = 0;
+  };
+  template <class Buffers, class Handler>
+  struct parked_write : parked_base {
+    parked_write(const Buffers& b, Handler h) : b(b), h(std::move(h)) {}
+    void start(frame_socket& s) override {
+      s.stream_writing_ = true;
+      s.sock_.async_write_some(
+          b,
+          [&s, h = std::move(h)](beast::error_code ec, std::size_t n) mutable {
+            s.stream_writing_ = false;
+            h(ec, n); // may write again (the rest of the same frame)
+            if (!s.stream_writing_ && !s.parked_ && s.on_idle_) {
+              auto f = std::move(s.on_idle_);
+              s.on_idle_ = nullptr;
+              f();
+            }
+          });
+    }
+    Buffers b;
+    Handler h;
+  };
+
+  tcp::socket sock_;
+  std::unique_ptr<parked_base> parked_;
+  std::function<void()> on_idle_;
+  bool frame_open_ = false;
+  bool stream_writing_ = false;
+};
+
+/// Beast's closing handshake ends by tearing the socket beneath down.
+template <class Handler>
+void async_teardown(beast::role_type role, frame_socket& s, Handler&& handler) {
+  websocket::async_teardown(role, s.next_layer(),
+                            std::forward<Handler>(handler));
+}
 
 /// Pusher's error and close codes.
 namespace codes {
@@ -352,6 +457,10 @@ public:
     return socket_id_;
   }
 
+  tcp::socket& sock() noexcept {
+    return ws_.next_layer().next_layer();
+  }
+
   /// The presence change the subscription to `channel` saw last (none
   /// newer when not subscribed there).
   std::uint64_t presence_gen(const std::string& channel) const {
@@ -367,7 +476,7 @@ public:
     // frame that follows one not yet acknowledged waits for the peer's
     // delayed ACK (up to 40 ms on Linux).
     beast::error_code nodelay_ec;
-    ws_.next_layer().set_option(tcp::no_delay(true), nodelay_ec);
+    sock().set_option(tcp::no_delay(true), nodelay_ec);
     ws_.set_option(websocket::stream_base::timeout{
         std::chrono::seconds(10), websocket::stream_base::none(), false});
     ws_.set_option(
@@ -402,9 +511,9 @@ public:
       return;
     }
     hub_->frames_sent.fetch_add(1, std::memory_order_relaxed);
-    if (!writing_ && out_.empty()) {
-      auto n = ::send(ws_.next_layer().native_handle(), frame->data(),
-                      frame->size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (!writing_ && out_.empty() && !ws_.next_layer().stream_writing()) {
+      auto n = ::send(sock().native_handle(), frame->data(), frame->size(),
+                      MSG_DONTWAIT | MSG_NOSIGNAL);
       if (n == static_cast<ssize_t>(frame->size()))
         return;
       if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -412,6 +521,7 @@ public:
         return;
       }
       offset_ = n > 0 ? static_cast<std::size_t>(n) : 0;
+      ws_.next_layer().frame_open(offset_ > 0);
     }
     out_.push_back(frame);
     if (!writing_)
@@ -434,8 +544,8 @@ public:
       return false;
     if (now >= kill_at_) {
       beast::error_code ignored;
-      ws_.next_layer().shutdown(tcp::socket::shutdown_both, ignored);
-      ws_.next_layer().close(ignored);
+      sock().shutdown(tcp::socket::shutdown_both, ignored);
+      sock().close(ignored);
       return true; // its pending read ends and cleans up
     }
     if (closing_ || !established_)
@@ -844,13 +954,21 @@ private:
   /// pusher:ping, and a frame only waits here when the socket was full.)
   void write_next() {
     writing_ = true;
+    if (offset_ == 0 && ws_.next_layer().stream_writing()) {
+      // A pong or the close is being written: after it.
+      ws_.next_layer().when_idle([self = shared_from_this()] {
+        self->write_next();
+      });
+      return;
+    }
+    ws_.next_layer().frame_open(true);
     std::vector<asio::const_buffer> bufs;
     bufs.reserve(std::min<std::size_t>(out_.size(), 64));
     for (auto i = out_.begin(); i != out_.end() && bufs.size() < 64; ++i)
       bufs.push_back(asio::buffer(**i) + (bufs.empty() ? offset_ : 0));
     in_flight_ = bufs.size();
     // The frames stay in out_ until written; the handler owns the session.
-    ws_.next_layer().async_write_some(
+    sock().async_write_some(
         bufs,
         [self = shared_from_this()](beast::error_code ec, std::size_t written) {
           self->on_write(ec, written);
@@ -861,7 +979,9 @@ private:
     writing_ = false;
     if (ec) {
       out_.clear();
+      offset_ = 0;
       teardown();
+      ws_.next_layer().frame_open(false); // a parked write fails, too
       return;
     }
     // Drop what went whole; remember how far the first one got.
@@ -872,6 +992,8 @@ private:
       out_.pop_front();
     }
     offset_ = written;
+    // At a frame boundary a parked pong or close goes first.
+    ws_.next_layer().frame_open(offset_ > 0);
     if (!out_.empty()) {
       write_next();
       return;
@@ -905,8 +1027,8 @@ private:
 
   void teardown() {
     beast::error_code ignored;
-    ws_.next_layer().shutdown(tcp::socket::shutdown_both, ignored);
-    ws_.next_layer().close(ignored);
+    sock().shutdown(tcp::socket::shutdown_both, ignored);
+    sock().close(ignored);
   }
 
   /// Once, when the connection is gone: leaves every channel.
@@ -924,7 +1046,7 @@ private:
     teardown();
   }
 
-  websocket::stream<tcp::socket> ws_;
+  websocket::stream<frame_socket> ws_;
   beast::http::request<beast::http::string_body> req_; ///< The upgrade.
   std::shared_ptr<hub> hub_;
   std::size_t thread_;

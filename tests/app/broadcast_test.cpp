@@ -868,4 +868,47 @@ BOOST_FIXTURE_TEST_CASE(a_slow_consumer_is_closed_and_slows_no_one,
   BOOST_TEST(slow.wait_closed(10s) == 4100);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_ping_amid_a_part_written_frame_keeps_frames_whole,
+                        broadcast_fixture) {
+  // The client reads nothing for now, through a small receive buffer, so
+  // the daemon's frames to it end part-written. WebSocket pings sent then
+  // are answered with pongs that must wait for the frame in progress: a
+  // pong written into the middle of a frame would corrupt the stream.
+  ws_client c{port, std::string{"/app/"} + app_key + "?protocol=7", "", false};
+  BOOST_REQUIRE(c.ok());
+  c.send(R"({"event":"pusher:subscribe","data":{"channel":"updates"}})");
+  std::this_thread::sleep_for(200ms);
+  std::string data(9000, 'x');
+  json::array batch;
+  for (int i = 0; i < 10; ++i)
+    batch.push_back(
+        json::object{{"name", "big"}, {"channel", "updates"}, {"data", data}});
+  json::object body;
+  body["batch"] = batch;
+  auto text = json::serialize(body);
+  // About 5.4 MB: more than the socket buffers hold (4 MB at most here),
+  // less than the send queue's bound.
+  const int requests = 60;
+  for (int i = 0; i < requests; ++i) {
+    auto r
+        = api("POST", std::string{"/apps/"} + app_id + "/batch_events", text);
+    BOOST_REQUIRE(r.status == 200);
+    c.ping();
+    std::this_thread::sleep_for(5ms);
+  }
+  c.resume();
+  // Every frame arrives whole and in order, then the connection stays
+  // open; each ping got its pong.
+  int got = 0;
+  while (got < requests * 10 && c.next_event("big", 10s))
+    ++got;
+  BOOST_TEST(got == requests * 10);
+  for (const auto& f : c.skipped)
+    BOOST_TEST(!f.contains("unparsed"));
+  BOOST_TEST(c.wait_closed(300ms) == -1);
+  for (int i = 0; i < 50 && c.pongs() < requests; ++i)
+    std::this_thread::sleep_for(20ms);
+  BOOST_TEST(c.pongs() == requests);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

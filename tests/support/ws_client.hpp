@@ -62,6 +62,13 @@ public:
     if (ec)
       return;
     ok_ = true;
+    ws_.control_callback(
+        [this](websocket::frame_type kind, boost::beast::string_view) {
+          if (kind == websocket::frame_type::pong) {
+            std::lock_guard<std::mutex> g{mtx_};
+            ++pongs_;
+          }
+        });
     if (reading)
       read_next();
     work_.emplace(ioc_.get_executor());
@@ -109,6 +116,19 @@ public:
       if (out_.size() == 1)
         write_next();
     });
+  }
+
+  /// Sends a WebSocket ping frame (a control frame, not pusher:ping).
+  void ping() {
+    boost::asio::post(ioc_, [this] {
+      ws_.async_ping({}, [](boost::system::error_code) {});
+    });
+  }
+
+  /// WebSocket pong frames received so far.
+  int pongs() {
+    std::lock_guard<std::mutex> g{mtx_};
+    return pongs_;
   }
 
   /// Sends `{"event": event, "data": data}` (data as given).
@@ -238,6 +258,7 @@ private:
   std::thread thread_;
   bool ok_ = false;
   int status_ = 0;
+  int pongs_ = 0;
   boost::beast::flat_buffer buf_;
   std::deque<std::string> out_; // on the client's thread
   std::mutex mtx_;
