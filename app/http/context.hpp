@@ -130,6 +130,13 @@ public:
                            std::uint64_t min, std::uint64_t max,
                            field_errors& errors) const;
 
+  /// The correlation id a command of this request starts: the
+  /// `X-Correlation-Id` header when it is valid (store::valid_correlation_id),
+  /// else, without one, a new id; the answer carries it back in
+  /// `X-Correlation-Id`. A malformed header answers 400 naming it and
+  /// gives false.
+  bool correlation(std::string& out);
+
   /// Whom the bearer token speaks for (empty company on public routes).
   const store::principal& who() const noexcept {
     return principal_;

@@ -10,6 +10,7 @@ void add_routes(router& r) {
   add_webhook_routes(r);
   add_broadcast_routes(r);
   add_metrics_routes(r);
+  add_trace_routes(r);
 }
 
 } // namespace switchboard::app::http

@@ -435,6 +435,11 @@ BOOST_FIXTURE_TEST_CASE(no_route_gives_one_company_anothers_data,
         BOOST_TEST(json::serialize(j.at("id")) != job_id);
     }
   });
+  add("GET", "/api/traces/{correlation_id}", [&] {
+    // A's call trace is there for A, and for B exactly like an unknown one.
+    BOOST_TEST(c.request("GET", "/api/traces/call-a", "", acme).status == 200);
+    like_missing("GET", "/api/traces/{X}", "", "call-a", "nobody-1", 404);
+  });
   add("GET", "/api/jobs/{id}", [&] {
     like_missing("GET", "/api/jobs/{X}", "", job_id, "999999", 404);
   });
