@@ -35,6 +35,7 @@ class company_limits;
 class read_pool;
 class broadcaster;
 class state_cache;
+class session_table;
 
 /// A parsed HTTP request.
 struct request {
@@ -83,6 +84,9 @@ struct services {
   http::read_pool* reads = nullptr;
   /// How long a listing may take, waiting included (then 504).
   std::chrono::milliseconds read_deadline{10000};
+  /// Dashboard sessions (sessions.hpp): their cookie stands in for the
+  /// bearer token; null: tokens only.
+  http::session_table* sessions = nullptr;
 };
 
 /// Registers the HTTP families of /metrics, so that a scrape lists them
