@@ -27,6 +27,7 @@ import urllib.request
 try:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 except ImportError as e:  # pragma: no cover - depends on the machine
@@ -76,9 +77,28 @@ class Shots:
         print("screenshot: " + path, flush=True)
 
 
+def waiter(d):
+    # The tables are redrawn as data arrives: an element read a moment ago
+    # may be gone; the wait then looks again.
+    return WebDriverWait(d, WAIT_S,
+                         ignored_exceptions=[StaleElementReferenceException])
+
+
+def click(d, css, match=lambda e: True):
+    """Clicks the first element of `css` that `match` accepts, looking
+    again while the page redraws it."""
+    def attempt(d):
+        for e in d.find_elements(By.CSS_SELECTOR, css):
+            if match(e):
+                e.click()
+                return True
+        return False
+    waiter(d).until(attempt)
+
+
 def sign_in(d, base, token):
     d.get(base + "/admin/events/dashboard")
-    wait = WebDriverWait(d, WAIT_S)
+    wait = waiter(d)
     wait.until(lambda d: d.find_element(By.ID, "signin").is_displayed())
     d.find_element(By.ID, "token").send_keys(token)
     d.find_element(By.ID, "signin-button").click()
@@ -103,7 +123,7 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     d = browser()
     shots = Shots(d, a.out)
-    wait = WebDriverWait(d, WAIT_S)
+    wait = waiter(d)
     try:
         # 1. Sign in (the admin token never reaches the page's storage: the
         # cookie is HttpOnly).
@@ -125,9 +145,9 @@ def main():
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#queues tr"))
         shots.take("overview")
         # 3. The booking's trace, from its row.
-        row = [r for r in d.find_elements(By.CSS_SELECTOR, "#events tr")
-               if r.get_attribute("data-aggregate-id") == appt_id][0]
-        row.find_element(By.TAG_NAME, "button").click()
+        click(d, "#events tr button",
+              lambda b: b.find_element(By.XPATH, "./../..").get_attribute(
+                  "data-aggregate-id") == appt_id)
         wait.until(lambda d: d.find_element(By.ID, "trace").is_displayed())
         wait.until(lambda d: "appointment.created" in
                    d.find_element(By.ID, "trace-timeline").text)
@@ -164,8 +184,7 @@ def main():
         d.get(a.base + "/admin/events/dashboard")
         wait.until(lambda d: a.failed_job in rows(d, "failed", "data-job-id"))
         shots.take("failed-jobs")
-        d.find_element(By.CSS_SELECTOR,
-                       "button.retry[data-job-id='%s']" % a.failed_job).click()
+        click(d, "button.retry[data-job-id='%s']" % a.failed_job)
         wait.until(lambda d: a.failed_job not in rows(d, "failed", "data-job-id"))
         shots.take("after-retry")
         # 6. Another company's session sees none of these rows.
