@@ -457,6 +457,9 @@ void book(call_ptr self, aggregate_command cmd,
   b.metadata = cmd.metadata;
   b.metadata.source = "phone";
   b.metadata.correlation_id = s.rec.call.id;
+  // Caused by the call's appointment_requested event.
+  if (!base_id.empty())
+    b.metadata.causation_id = event_id_of(base_id, "requested");
   auto appt_id = b.aggregate_id;
   self->request(s.router, caf::infinite, command_atom::value, b)
       .then(
@@ -803,6 +806,7 @@ call_follow_up(queued_listener_actor::pointer self, listener_context ctx) {
             j.queue = "notifications";
             j.listener = listener_names::notify_sms;
             j.event_id = req.event.id;
+            j.correlation_id = req.event.metadata.correlation_id;
             j.event_seq = req.event.sequence;
             j.company_id = req.event.company_id;
             j.event_type = req.event.type;

@@ -14,6 +14,7 @@
 #include <store/audit_log.hpp>
 #include <store/event_store.hpp>
 #include <store/job_queue.hpp>
+#include <store/traces.hpp>
 
 namespace switchboard {
 
@@ -232,6 +233,9 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
             ev.id = new_event_id();
           if (ev.occurred_at == 0)
             ev.occurred_at = now;
+          // Nothing caused it that we know of: it starts a correlation.
+          if (ev.metadata.correlation_id.empty())
+            ev.metadata.correlation_id = req.events.front().id;
         }
         if (auto err = validate(req)) {
           ++st.counters.rejected;
@@ -260,6 +264,13 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
           listings->push_back(events->listing_of(ev));
         auto* jobs = st.deps.jobs;
         auto* audit = st.deps.audit;
+        auto* traces = st.deps.traces;
+        // The trace keys, computed here rather than on the writer thread.
+        std::vector<std::string> trace_keys;
+        if (traces != nullptr)
+          for (const auto& ev : input->events)
+            trace_keys.push_back(
+                store::trace_index::event_prefix(ev.metadata.correlation_id));
         auto op = [=](store::write_txn& txn) -> store::result<void> {
           out->events = input->events;
           out->jobs = 0;
@@ -274,12 +285,19 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
           if (already_stored)
             return {}; // An idempotent retry: its jobs exist already.
           out->fresh = true;
+          for (std::size_t i = 0; i < trace_keys.size(); ++i)
+            if (auto r = traces->event_in(txn.handle(), trace_keys[i],
+                                          out->events[i].company_id,
+                                          out->events[i].sequence);
+                !r)
+              return r;
           for (const auto& ev : out->events) {
             for (const auto& spec : registry->queued_for(ev.type)) {
               store::job j;
               j.queue = spec.queue;
               j.listener = spec.name;
               j.event_id = ev.id;
+              j.correlation_id = ev.metadata.correlation_id;
               j.event_seq = ev.sequence;
               j.company_id = ev.company_id;
               j.event_type = ev.type;

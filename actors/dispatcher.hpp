@@ -17,6 +17,7 @@ namespace switchboard::store {
 class event_store;
 class job_queue;
 class audit_log;
+class trace_index;
 } // namespace switchboard::store
 
 namespace switchboard {
@@ -41,6 +42,9 @@ struct dispatcher_deps {
   clock_fn clock;
   /// When set, the events of each commit go to it after the commit.
   std::shared_ptr<const commit_feed> feed;
+  /// When set, each event is recorded under its correlation id in the
+  /// commit of the event (the causation trace).
+  store::trace_index* traces = nullptr;
 };
 
 /// Counters of the dispatcher.

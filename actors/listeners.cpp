@@ -134,6 +134,7 @@ store::job channel_job(const time_zone& tz, const job_request& req,
   j.queue = "notifications";
   j.listener = "notify." + channel;
   j.event_id = req.event.id;
+  j.correlation_id = req.event.metadata.correlation_id;
   j.event_seq = req.event.sequence;
   j.company_id = req.event.company_id;
   j.event_type = req.event.type;
@@ -472,6 +473,8 @@ channel_worker(queued_listener_actor::pointer self, listener_context ctx) {
             m.event_id = req.event.id;
             m.idempotency_key = req.event.id + ":" + req.listener + ":" + ch;
             m.created_at = now;
+            m.correlation_id = req.event.metadata.correlation_id;
+            m.causation_id = "job:" + std::to_string(req.job_id);
             msgs.push_back(std::move(m));
           }
         } else if (!superseded(ctx, req, p)) {
@@ -491,6 +494,8 @@ channel_worker(queued_listener_actor::pointer self, listener_context ctx) {
           m.event_id = req.event.id;
           m.idempotency_key = req.event.id + ":" + req.listener;
           m.created_at = now;
+          m.correlation_id = req.event.metadata.correlation_id;
+          m.causation_id = "job:" + std::to_string(req.job_id);
           msgs.push_back(std::move(m));
         }
         // Channels with a provider go out through it; the rest to the
@@ -765,6 +770,7 @@ std::vector<store::job> reminder_jobs(const time_zone& tz,
     j.queue = "notifications";
     j.listener = name;
     j.event_id = req.event.id;
+    j.correlation_id = req.event.metadata.correlation_id;
     j.event_seq = req.event.sequence;
     j.company_id = req.event.company_id;
     j.event_type = req.event.type;

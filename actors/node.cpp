@@ -26,6 +26,7 @@
 #include <store/projections.hpp>
 #include <store/stats.hpp>
 #include <store/tenants.hpp>
+#include <store/traces.hpp>
 #include <store/writer.hpp>
 
 namespace switchboard {
@@ -38,6 +39,7 @@ node_store::~node_store() {
   stats.reset();
   tenants.reset();
   outbox.reset();
+  traces.reset();
   projections.reset();
   audit.reset();
   processed.reset();
@@ -113,6 +115,12 @@ node_store::open(const store::options& opts, bool rebuild_stream_index) {
   if (!stats)
     return fail(stats.error());
   out->stats = std::move(*stats);
+  auto traces = store::trace_index::open(*out->env);
+  if (!traces)
+    return fail(traces.error());
+  out->traces = std::move(*traces);
+  out->jobs->trace_into(out->traces.get());
+  out->outbox->trace_into(out->traces.get());
   return out;
 }
 
@@ -315,6 +323,7 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
   dd.queues = n->queues_;
   dd.clock = clock;
   dd.feed = n->feed_;
+  dd.traces = s.traces.get();
   n->dispatcher_ = sys.spawn(switchboard::dispatcher, std::move(dd));
   aggregate_deps ad;
   ad.dispatcher = n->dispatcher_;

@@ -28,6 +28,7 @@ class tenants;
 class projections;
 class message_outbox;
 class stats_store;
+class trace_index;
 } // namespace switchboard::store
 
 namespace switchboard {
@@ -86,6 +87,8 @@ struct node_store {
   std::unique_ptr<store::tenants> tenants;
   /// Minute buckets of events, listeners and queues (7 days).
   std::unique_ptr<store::stats_store> stats;
+  /// Events, jobs and outbox messages by correlation id (the trace).
+  std::unique_ptr<store::trace_index> traces;
 
   /// Opens the environment and every module. Errors: the store's.
   /// `rebuild_stream_index` false leaves the event store's in-memory

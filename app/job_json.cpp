@@ -29,6 +29,7 @@ json::object job_to_json(const store::job& j, timestamp_ms now) {
   o["company_id"] = j.company_id;
   o["event_id"] = j.event_id;
   o["event_type"] = j.event_type;
+  o["correlation_id"] = j.correlation_id;
   o["event_sequence"] = j.event_seq;
   bool pending = j.state == store::job_state::pending;
   o["state"] = pending && j.due_at > now ? "delayed" : to_string(j.state);

@@ -16,6 +16,7 @@ packages=(
   libjemalloc-dev
   python3 curl tzdata
   python3-prometheus-client
+  chromium chromium-driver python3-selenium
   wrk nginx
 )
 

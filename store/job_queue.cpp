@@ -2,8 +2,10 @@
 #include "store/lmdb_util.hpp"
 
 #include "store/codec.hpp"
+#include "store/traces.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <limits>
 #include <new>
@@ -112,7 +114,8 @@ void put_str(std::string& out, std::string_view s) {
 /// event_type (LEB128 length and bytes), the number of backoff_ms entries
 /// (LEB128) and each as 4-byte little-endian, and the number of history
 /// entries (LEB128), each as started_at (8 bytes), duration_ms (4 bytes)
-/// and the error (LEB128 length and bytes).
+/// and the error (LEB128 length and bytes); then, in records written since
+/// jobs carry it, the correlation id (LEB128 length and bytes).
 std::string encode_job(const job& j) {
   std::string out;
   out.reserve(2 + 9 * 8 + 5 * 4 + 1 + 4 * j.backoff_s.size() + 6 * 2
@@ -151,6 +154,7 @@ std::string encode_job(const job& j) {
     put_le(out, a.duration_ms, 4);
     put_str(out, a.error);
   }
+  put_str(out, j.correlation_id);
   return out;
 }
 
@@ -261,6 +265,9 @@ result<job> decode_job(const MDB_val& v) {
       a.error = r.str();
       j.history.push_back(std::move(a));
     }
+    // Records written since jobs carry correlation ids end with it.
+    if (r.ok && r.pos != r.end)
+      j.correlation_id = r.str();
   }
   if (!r.ok)
     return err(errc::corrupt, "jobs: truncated record");
@@ -268,6 +275,25 @@ result<job> decode_job(const MDB_val& v) {
     return err(errc::corrupt, "jobs: trailing bytes in record");
   return j;
 }
+
+/// Now, for the trace's finish times (ack and deletes take no time).
+timestamp_ms wall_ms() noexcept {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
+      .count();
+}
+
+} // namespace
+
+std::string encode_job_record(const job& j) {
+  return encode_job(j);
+}
+
+result<job> decode_job_record(std::string_view bytes) {
+  return decode_job(as_val(bytes));
+}
+
+namespace {
 
 result<job> load_job(MDB_txn* txn, MDB_dbi jobs, std::uint64_t id) {
   id_key k{id};
@@ -411,6 +437,8 @@ result<void> validate(const job& j) {
   if (auto r = name(j.company_id, "company_id", false); !r)
     return r;
   if (auto r = name(j.event_type, "event_type", false); !r)
+    return r;
+  if (auto r = name(j.correlation_id, "correlation_id", false); !r)
     return r;
   for (auto [s, field] : {std::pair{&j.queue, "queue"},
                           {&j.listener, "listener"},
@@ -661,7 +689,18 @@ result<void> job_queue::index(MDB_txn* txn, const job& j) {
       return fail_mdb(rc, "mdb_put(jobs_due_company)");
     }
   }
-  return {};
+  return trace(txn, j, static_cast<job_outcome>(j.state), 0);
+}
+
+void job_queue::trace_into(trace_index* traces) noexcept {
+  traces_ = traces;
+}
+
+result<void> job_queue::trace(MDB_txn* txn, const job& j, job_outcome outcome,
+                              timestamp_ms finished_at) {
+  if (traces_ == nullptr || j.correlation_id.empty())
+    return {};
+  return traces_->job_in(txn, j, outcome, finished_at);
 }
 
 result<void> job_queue::unindex(MDB_txn* txn, const job& j) {
@@ -1029,6 +1068,8 @@ result<void> job_queue::ack_in(write_txn& txn, std::uint64_t id) {
     auto key = k.val();
     if (auto rc = mdb_del(t, db_.jobs, &key, nullptr); rc != 0)
       return fail_mdb(rc, "mdb_del(jobs)");
+    if (auto ok = trace(t, *j, job_outcome::succeeded, wall_ms()); !ok)
+      return ok;
     return count(t, *j, 1, 0, 0);
   });
 }
@@ -1138,6 +1179,8 @@ result<bool> job_queue::cancel_by_key_in(write_txn& txn, std::string_view key) {
     auto ikey = ik.val();
     if (rc = mdb_del(t, db_.jobs, &ikey, nullptr); rc != 0)
       return fail_mdb(rc, "mdb_del(jobs)");
+    if (auto ok = trace(t, *j, job_outcome::cancelled, wall_ms()); !ok)
+      return make_unexpected(ok.error());
     return true;
   });
 }
@@ -1334,7 +1377,7 @@ result<void> job_queue::delete_failed_in(write_txn& txn, std::uint64_t id) {
     auto key = k.val();
     if (auto rc = mdb_del(t, db_.jobs, &key, nullptr); rc != 0)
       return fail_mdb(rc, "mdb_del(jobs)");
-    return {};
+    return trace(t, *j, job_outcome::forgotten, wall_ms());
   });
 }
 

@@ -96,7 +96,19 @@ struct job {
   /// store: the failed attempts, oldest first, the last
   /// `max_attempts_kept` of them.
   std::vector<job_attempt> history;
+  /// The correlation id of the event (whose id, `event_id`, is the job's
+  /// causation); at most 255 bytes. Empty: none (jobs written before).
+  std::string correlation_id;
 };
+
+/// The record of `j` as the jobs database stores it (for the trace).
+std::string encode_job_record(const job& j);
+
+/// Decodes what `encode_job_record` made. Errors: `errc::corrupt`.
+result<job> decode_job_record(std::string_view bytes);
+
+class trace_index;
+enum class job_outcome : std::uint8_t;
 
 /// Which jobs a listing or a bulk change takes: every field that is not
 /// empty must match.
@@ -455,6 +467,11 @@ public:
     return writer_;
   }
 
+  /// Keeps the trace entry of every job with a correlation id in `traces`
+  /// (traces.hpp), in the transaction of each change; null: none. Set it
+  /// before the first write; it must outlive the queue.
+  void trace_into(trace_index* traces) noexcept;
+
 private:
   struct dbs {
     MDB_dbi jobs, due, leased, failed, unique, meta, due_company, counters;
@@ -484,9 +501,15 @@ private:
   /// Rewrites v1 records as v2 and indexes them by company.
   result<void> migrate(write_txn& txn, const job_event_lookup& lookup);
 
+  /// Writes the trace entry of `j` (nothing without a trace index or a
+  /// correlation id).
+  result<void> trace(MDB_txn* txn, const job& j, job_outcome outcome,
+                     timestamp_ms finished_at);
+
   environment& env_;
   writer& writer_;
   dbs db_;
+  trace_index* traces_ = nullptr;
 };
 
 } // namespace switchboard::store

@@ -3,16 +3,20 @@
 
 #include "store/codec.hpp"
 #include "store/record.hpp"
+#include "store/traces.hpp"
 
 namespace switchboard::store {
 
 namespace {
 
 constexpr std::uint8_t outbox_format_v1 = 1;
+/// v1 followed by the correlation and causation ids.
+constexpr std::uint8_t outbox_format_v2 = 2;
 
 result<outbound_message> decode(const MDB_val& key, const MDB_val& v) {
   record_reader r{v.mv_data, v.mv_size};
-  if (r.format() != outbox_format_v1)
+  auto format = r.format();
+  if (format != outbox_format_v1 && format != outbox_format_v2)
     return fail(errc::corrupt, "outbox record: unknown format");
   outbound_message m;
   m.id = get_be64(key.mv_data);
@@ -24,6 +28,10 @@ result<outbound_message> decode(const MDB_val& key, const MDB_val& v) {
   m.event_id = r.str();
   m.idempotency_key = r.str();
   m.created_at = r.i64();
+  if (format == outbox_format_v2) {
+    m.correlation_id = r.str();
+    m.causation_id = r.str();
+  }
   if (!r.ok())
     return fail(errc::corrupt, "outbox record: truncated");
   return m;
@@ -50,7 +58,7 @@ result<std::uint64_t> message_outbox::add_in(write_txn& txn,
     id = get_be64(k.mv_data) + 1;
   else if (rc != MDB_NOTFOUND)
     return fail_mdb(rc, "mdb_cursor_get(outbox)");
-  record_writer w{outbox_format_v1};
+  record_writer w{outbox_format_v2};
   w.str(msg.channel)
       .str(msg.recipient)
       .str(msg.subject)
@@ -58,14 +66,36 @@ result<std::uint64_t> message_outbox::add_in(write_txn& txn,
       .str(msg.company_id)
       .str(msg.event_id)
       .str(msg.idempotency_key)
-      .i64(msg.created_at);
+      .i64(msg.created_at)
+      .str(msg.correlation_id)
+      .str(msg.causation_id);
   char kb[8];
   put_be64(kb, id);
   MDB_val key{8, kb};
   auto val = as_val(w.bytes());
   if (rc = mdb_put(txn.handle(), dbi_, &key, &val, MDB_APPEND); rc != 0)
     return fail_mdb(rc, "mdb_put(outbox)");
+  if (traces_ != nullptr && !msg.correlation_id.empty())
+    if (auto ok = traces_->message_in(txn.handle(), msg.correlation_id,
+                                      msg.company_id, id);
+        !ok)
+      return make_unexpected(ok.error());
   return id;
+}
+
+result<outbound_message> message_outbox::get(std::uint64_t id) const {
+  auto rtxn = env_.begin_read();
+  if (!rtxn)
+    return make_unexpected(rtxn.error());
+  char kb[8];
+  put_be64(kb, id);
+  MDB_val k{8, kb}, v;
+  if (auto rc = mdb_get(rtxn->handle(), dbi_, &k, &v); rc != 0) {
+    if (rc == MDB_NOTFOUND)
+      return fail(errc::not_found, "no message " + std::to_string(id));
+    return fail_mdb(rc, "mdb_get(outbox)");
+  }
+  return decode(k, v);
 }
 
 result<std::vector<outbound_message>>

@@ -12,6 +12,8 @@
 
 namespace switchboard::store {
 
+class trace_index;
+
 /// A message a channel worker delivered (SMS, email, WhatsApp). With no
 /// provider configured, delivering means writing it here; the CLI and the
 /// API read it.
@@ -25,6 +27,10 @@ struct outbound_message {
   std::string event_id;        ///< The event that caused it.
   std::string idempotency_key; ///< Sent to providers; unique per message.
   timestamp_ms created_at = 0;
+  /// The correlation id of the event (empty: none, or written before).
+  std::string correlation_id;
+  /// What caused it: "job:<id>", the queued job that sent it.
+  std::string causation_id;
 };
 
 /// The message outbox in LMDB.
@@ -33,8 +39,18 @@ public:
   /// Opens the outbox database in `env`. Errors: LMDB errors.
   static result<std::unique_ptr<message_outbox>> open(environment& env);
 
+  /// Records every message with a correlation id in `traces` too, in the
+  /// transaction that stores it; null: none. It must outlive the outbox.
+  void trace_into(trace_index* traces) noexcept {
+    traces_ = traces;
+  }
+
   /// Stores `msg` inside `txn`; returns its id.
   result<std::uint64_t> add_in(write_txn& txn, outbound_message msg);
+
+  /// The message `id`. Errors: `errc::not_found`, `errc::corrupt`, LMDB
+  /// errors.
+  result<outbound_message> get(std::uint64_t id) const;
 
   /// Messages after `after_id` in id order, optionally of one channel.
   result<std::vector<outbound_message>>
@@ -45,6 +61,7 @@ private:
   message_outbox(environment& env, MDB_dbi dbi) : env_(env), dbi_(dbi) {}
   environment& env_;
   MDB_dbi dbi_;
+  trace_index* traces_ = nullptr;
 };
 
 } // namespace switchboard::store

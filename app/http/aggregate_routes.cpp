@@ -81,7 +81,6 @@ event_metadata metadata_of(const context_ptr& ctx) {
   m.ip_address = ctx->client_address();
   m.user_agent = std::string{req.header("user-agent")};
   m.source = "api";
-  m.correlation_id = std::string{req.header("x-correlation-id")};
   return m;
 }
 
@@ -142,6 +141,8 @@ void send_command(const context_ptr& ctx, std::string type, std::string id,
   cmd.company_id = company;
   cmd.name = std::move(name);
   cmd.metadata = metadata_of(ctx);
+  if (!ctx->correlation(cmd.metadata.correlation_id))
+    return;
   // If-Match: "<version>" asks for optimistic concurrency; `*` matches
   // any current version (RFC 9110 13.1.1), which a command on an existing
   // aggregate has anyway.

@@ -10,6 +10,8 @@
 
 #include <actors/log.hpp>
 #include <app/http/bridge.hpp>
+#include <messages/ids.hpp>
+#include <store/traces.hpp>
 #include <telemetry/metrics.hpp>
 
 namespace switchboard::app::http {
@@ -237,6 +239,23 @@ void request_context::fail(
     const field_errors& fields,
     std::vector<std::pair<std::string, std::string>> headers) {
   respond(status, error_body(code, message, fields), std::move(headers));
+}
+
+bool request_context::correlation(std::string& out) {
+  auto given = req_.header("x-correlation-id");
+  if (given.empty()) {
+    out = new_event_id();
+  } else if (store::valid_correlation_id(given)) {
+    out = std::string{given};
+  } else {
+    fail(400, "invalid_header",
+         "X-Correlation-Id: 1 to 128 bytes of printable ASCII without "
+         "spaces, '/', '?', '#' or '%'",
+         {{"X-Correlation-Id", "invalid"}});
+    return false;
+  }
+  add_header("X-Correlation-Id", out);
+  return true;
 }
 
 void request_context::fail_fields(const field_errors& fields) {

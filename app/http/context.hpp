@@ -35,6 +35,7 @@ class company_limits;
 class read_pool;
 class broadcaster;
 class state_cache;
+class session_table;
 
 /// A parsed HTTP request.
 struct request {
@@ -83,6 +84,9 @@ struct services {
   http::read_pool* reads = nullptr;
   /// How long a listing may take, waiting included (then 504).
   std::chrono::milliseconds read_deadline{10000};
+  /// Dashboard sessions (sessions.hpp): their cookie stands in for the
+  /// bearer token; null: tokens only.
+  http::session_table* sessions = nullptr;
 };
 
 /// Registers the HTTP families of /metrics, so that a scrape lists them
@@ -129,6 +133,13 @@ public:
   std::uint64_t query_uint(std::string_view name, std::uint64_t fallback,
                            std::uint64_t min, std::uint64_t max,
                            field_errors& errors) const;
+
+  /// The correlation id a command of this request starts: the
+  /// `X-Correlation-Id` header when it is valid (store::valid_correlation_id),
+  /// else, without one, a new id; the answer carries it back in
+  /// `X-Correlation-Id`. A malformed header answers 400 naming it and
+  /// gives false.
+  bool correlation(std::string& out);
 
   /// Whom the bearer token speaks for (empty company on public routes).
   const store::principal& who() const noexcept {

@@ -28,6 +28,7 @@
 #include <messages/time.hpp>
 #include <store/audit_log.hpp>
 #include <store/event_store.hpp>
+#include <store/traces.hpp>
 
 namespace switchboard::app::http {
 
@@ -397,6 +398,14 @@ void append_event(const context_ptr& ctx) {
     // admin's import keeps the history's own.
     env.metadata.user_id = ctx->who().user_id;
     env.metadata.ip_address = ctx->client_address();
+  }
+  // An event of the body names its correlation, else the request does.
+  if (env.metadata.correlation_id.empty()) {
+    if (!ctx->correlation(env.metadata.correlation_id))
+      return;
+  } else if (!store::valid_correlation_id(env.metadata.correlation_id)) {
+    ctx->fail_fields({{"metadata.correlation_id", "invalid"}});
+    return;
   }
   if (env.metadata.user_agent.empty())
     env.metadata.user_agent = std::string{ctx->req().header("user-agent")};

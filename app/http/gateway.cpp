@@ -9,6 +9,7 @@
 #include <app/config.hpp>
 #include <app/http/bridge.hpp>
 #include <app/http/routes.hpp>
+#include <app/http/sessions.hpp>
 #include <app/http/upgrade.hpp>
 
 namespace switchboard::app::http {
@@ -121,13 +122,28 @@ void gateway::dispatch(const router& r, const services& svc,
     auto token = bearer_token(req.header("authorization"));
     std::vector<std::pair<std::string, std::string>> challenge
         = {{"WWW-Authenticate", "Bearer"}};
-    if (token.empty()) {
+    // A dashboard's session cookie stands in for the token.
+    auto sid = cookie_value(req.header("cookie"), session_cookie);
+    if (token.empty() && !sid.empty() && svc.sessions != nullptr) {
+      auto s = svc.sessions->find(sid);
+      if (!s) {
+        ctx->fail(401, "unauthorized",
+                  "the session has expired or was closed: sign in again", {},
+                  challenge);
+        return;
+      }
+      if (!allowed_from_session(*ctx, *s))
+        return;
+      token = {};
+      ctx->principal_ = s->who;
+    } else if (token.empty()) {
       ctx->fail(401, "unauthorized",
                 "missing bearer token (Authorization: Bearer <token>)", {},
                 challenge);
       return;
     }
-    auto who = svc.tenants->resolve(token);
+    auto who = token.empty() ? store::result<store::principal>{ctx->principal_}
+                             : svc.tenants->resolve(token);
     if (!who) {
       if (who.error().code == store::errc::not_found)
         ctx->fail(401, "unauthorized", "unknown or revoked token", {},
@@ -189,6 +205,8 @@ gateway::start(caf::actor_system& sys, switchboard::node& n,
   g->limits_ = std::make_unique<company_limits>(opts.limits);
   g->services_.limits = g->limits_.get();
   g->services_.ready_commit_stall = opts.ready_commit_stall;
+  g->sessions_ = std::make_unique<session_table>();
+  g->services_.sessions = g->sessions_.get();
   server::upgrade_fn on_upgrade;
   if (opts.broadcasting.enabled()) {
     g->broadcaster_

@@ -13,6 +13,7 @@
 #include <app/http/read_pool.hpp>
 #include <app/http/router.hpp>
 #include <app/http/server.hpp>
+#include <app/http/sessions.hpp>
 #include <app/http/state_cache.hpp>
 #include <messages/expected.hpp>
 
@@ -99,6 +100,7 @@ private:
   std::unique_ptr<read_pool> reads_;
   std::unique_ptr<state_cache> states_;
   std::unique_ptr<company_limits> limits_;
+  std::unique_ptr<session_table> sessions_;
   /// Before the server: it outlives the connections the server's threads
   /// hold.
   std::unique_ptr<broadcaster> broadcaster_;

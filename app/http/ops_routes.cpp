@@ -624,6 +624,8 @@ void add_ops_routes(router& r) {
                        o["company_id"] = m.company_id;
                        o["event_id"] = m.event_id;
                        o["idempotency_key"] = m.idempotency_key;
+                       o["correlation_id"] = m.correlation_id;
+                       o["causation_id"] = m.causation_id;
                        o["created_at"] = rfc3339_or_null(m.created_at);
                        out.push_back(std::move(o));
                      }

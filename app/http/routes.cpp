@@ -10,6 +10,8 @@ void add_routes(router& r) {
   add_webhook_routes(r);
   add_broadcast_routes(r);
   add_metrics_routes(r);
+  add_trace_routes(r);
+  add_dashboard_routes(r);
 }
 
 } // namespace switchboard::app::http

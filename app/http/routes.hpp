@@ -41,6 +41,12 @@ timestamp_ms query_time(const request_context& ctx, std::string_view name,
 /// Answers a request with render_metrics (text/plain; version=0.0.4).
 void respond_metrics(const context_ptr& ctx);
 
+/// The events dashboard: /admin/events/dashboard(.js) and its session.
+void add_dashboard_routes(router& r);
+
+/// GET /api/traces/{correlation_id}, the causation trace.
+void add_trace_routes(router& r);
+
 /// Webhooks: POST /webhooks/calls/{company_id}, /webhooks/calcom/{company_id}.
 void add_webhook_routes(router& r);
 

@@ -435,6 +435,99 @@ BOOST_FIXTURE_TEST_CASE(no_route_gives_one_company_anothers_data,
         BOOST_TEST(json::serialize(j.at("id")) != job_id);
     }
   });
+  add("GET", "/api/traces/{correlation_id}", [&] {
+    // A's call trace is there for A, and for B exactly like an unknown one.
+    BOOST_TEST(c.request("GET", "/api/traces/call-a", "", acme).status == 200);
+    like_missing("GET", "/api/traces/{X}", "", "call-a", "nobody-1", 404);
+  });
+  // B's dashboard session: with its cookie, B is B (A's trace, job and
+  // failed job answer as unknown ones), and its state changes need the
+  // session's CSRF token and this server's origin.
+  std::string b_cookie, b_csrf;
+  auto sign_in_b = [&] {
+    auto r = c.request("POST", "/admin/events/session",
+                       R"({"token":")" + globex + R"("})", "",
+                       {{"Origin", "http://127.0.0.1"}});
+    BOOST_TEST_INFO(r.body);
+    BOOST_REQUIRE(r.status == 200);
+    BOOST_TEST(r.json().at("company_id").as_string() == "globex");
+    auto set = r.header("set-cookie");
+    BOOST_TEST(set.find("HttpOnly") != std::string::npos);
+    BOOST_TEST(set.find("SameSite=Strict") != std::string::npos);
+    b_cookie = set.substr(0, set.find(';'));
+    b_csrf = std::string{r.json().at("csrf_token").as_string()};
+  };
+  auto as_b_session
+      = [&](const std::string& method, const std::string& target,
+            std::vector<std::pair<std::string, std::string>> extra = {}) {
+          extra.emplace_back("Cookie", b_cookie);
+          ++calls;
+          auto r = c.request(method, target, "", "", std::move(extra));
+          BOOST_TEST_INFO(method << " " << target << " -> " << r.status << " "
+                                 << r.body);
+          for (const auto& s : secrets_of_a)
+            if (target.find(s) == std::string::npos)
+              BOOST_TEST(r.body.find(s) == std::string::npos, "reveals " << s);
+          return r;
+        };
+  add("GET", "/admin/events/dashboard", [&] {
+    auto r = as_b("GET", "/admin/events/dashboard");
+    BOOST_TEST(r.status == 200);
+    BOOST_TEST(r.header("content-type").find("text/html") == 0);
+  });
+  add("GET", "/admin/events/dashboard.js", [&] {
+    BOOST_TEST(as_b("GET", "/admin/events/dashboard.js").status == 200);
+  });
+  add("POST", "/admin/events/session", [&] {
+    sign_in_b();
+    // From another site: refused.
+    auto r = c.request("POST", "/admin/events/session",
+                       R"({"token":")" + globex + R"("})", "",
+                       {{"Origin", "https://evil.example"}});
+    BOOST_TEST(r.status == 403);
+    BOOST_TEST(as_b_session("GET", "/api/traces/call-a").status == 404);
+    BOOST_TEST(as_b_session("GET", "/api/jobs/" + job_id).status == 404);
+    BOOST_TEST(as_b_session("GET", "/api/calls/call-a").status == 404);
+    auto same = std::vector<std::pair<std::string, std::string>>{
+        {"Origin", "http://127.0.0.1"}, {"X-CSRF-Token", b_csrf}};
+    BOOST_TEST(as_b_session("DELETE", "/api/jobs/failed/" + job_id, same).status
+               == 404);
+    BOOST_TEST(
+        as_b_session("POST", "/api/jobs/failed/" + job_id + "/retry", same)
+            .status
+        == 404);
+    // Without the CSRF token, or from another origin: 403 before anything.
+    BOOST_TEST(as_b_session("DELETE", "/api/jobs/failed/" + job_id,
+                            {{"Origin", "http://127.0.0.1"}})
+                   .status
+               == 403);
+    BOOST_TEST(as_b_session("DELETE", "/api/jobs/failed/" + job_id,
+                            {{"Origin", "https://evil.example"},
+                             {"X-CSRF-Token", b_csrf}})
+                   .status
+               == 403);
+  });
+  add("GET", "/admin/events/session", [&] {
+    if (b_cookie.empty())
+      sign_in_b();
+    auto r = as_b_session("GET", "/admin/events/session");
+    BOOST_REQUIRE(r.status == 200);
+    BOOST_TEST(r.json().at("company_id").as_string() == "globex");
+    BOOST_TEST(!r.json().at("admin").as_bool());
+  });
+  add("DELETE", "/admin/events/session", [&] {
+    if (b_cookie.empty())
+      sign_in_b();
+    BOOST_TEST(as_b_session("DELETE", "/admin/events/session").status == 403);
+    BOOST_TEST(
+        as_b_session("DELETE", "/admin/events/session",
+                     {{"Origin", "http://127.0.0.1"}, {"X-CSRF-Token", b_csrf}})
+            .status
+        == 200);
+    // The cookie is dead now.
+    BOOST_TEST(as_b_session("GET", "/api/traces/call-a").status == 401);
+    b_cookie.clear();
+  });
   add("GET", "/api/jobs/{id}", [&] {
     like_missing("GET", "/api/jobs/{X}", "", job_id, "999999", 404);
   });

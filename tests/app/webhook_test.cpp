@@ -257,3 +257,144 @@ BOOST_FIXTURE_TEST_CASE(calcom_bookings, webhook_fixture) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+/// Every event of a trace's tree, depth first.
+void flatten(const json::array& events, std::vector<json::object>& out) {
+  for (const auto& e : events) {
+    out.push_back(e.as_object());
+    flatten(e.at("caused").as_array(), out);
+  }
+}
+
+/// The event of `type` in `events`, or an empty object.
+json::object event_of(const std::vector<json::object>& events,
+                      const std::string& type) {
+  for (const auto& e : events)
+    if (e.at("type").as_string() == type)
+      return e;
+  return {};
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_CASE(call_trace_from_webhook_to_sms, webhook_fixture) {
+  to_ended("t1", "+49 30 124");
+  auto r = call_event("t1", "call.analyzed", analysis(slot(3, 11)));
+  BOOST_TEST_INFO(r.body);
+  BOOST_REQUIRE(r.status == 200);
+  auto appt_id
+      = std::string{r.json().at("call").at("appointment_id").as_string()};
+  http_client c{port};
+  // The confirmation job runs after its delay; its SMS joins the trace
+  // once it ran and its job was acknowledged.
+  json::object trace;
+  json::object sms_job;
+  for (int i = 0; i < 600 && sms_job.empty(); ++i) {
+    auto t = c.request("GET", "/api/traces/t1", "", acme);
+    BOOST_TEST_INFO(t.body);
+    BOOST_REQUIRE(t.status == 200);
+    trace = t.json().as_object();
+    std::vector<json::object> all;
+    flatten(trace.at("events").as_array(), all);
+    for (const auto& e : all)
+      for (const auto& j : e.at("jobs").as_array())
+        if (!j.at("messages").as_array().empty()
+            && j.at("state").as_string() == "succeeded")
+          sms_job = j.as_object();
+    if (sms_job.empty())
+      std::this_thread::sleep_for(100ms);
+  }
+  BOOST_TEST_INFO(json::serialize(trace));
+  BOOST_REQUIRE(!sms_job.empty());
+  BOOST_TEST(trace.at("correlation_id").as_string() == "t1");
+  // The call's first event is a root; the appointment was caused by the
+  // call's appointment_requested event and sits under it.
+  const auto& roots = trace.at("events").as_array();
+  BOOST_REQUIRE(!roots.empty());
+  BOOST_TEST(roots.at(0).at("type").as_string() == "call.started");
+  std::vector<json::object> all;
+  flatten(roots, all);
+  auto requested = event_of(all, "appointment.requested");
+  BOOST_REQUIRE(!requested.empty());
+  auto created = event_of(all, "appointment.created");
+  BOOST_REQUIRE(!created.empty());
+  BOOST_TEST(created.at("aggregate_id").as_string() == appt_id);
+  BOOST_TEST(created.at("metadata").at("causation_id").as_string()
+             == requested.at("id").as_string());
+  bool under_requested = false;
+  for (const auto& k : requested.at("caused").as_array())
+    under_requested = under_requested || k.at("id") == created.at("id");
+  BOOST_TEST(under_requested);
+  for (const auto& e : all)
+    BOOST_TEST(e.at("metadata").at("correlation_id").as_string() == "t1");
+  // The SMS: written by a job of the appointment, sent to the caller.
+  BOOST_TEST(sms_job.at("event_id") == created.at("id"));
+  BOOST_TEST(sms_job.at("correlation_id").as_string() == "t1");
+  BOOST_TEST(!sms_job.at("finished_at").is_null());
+  auto sms = sms_job.at("messages").at(0).as_object();
+  BOOST_TEST(sms.at("channel").as_string() == "sms");
+  BOOST_TEST(sms.at("recipient").as_string() == "+4930124");
+  BOOST_TEST(sms.at("causation_id").as_string()
+             == "job:" + json::serialize(sms_job.at("id")));
+  BOOST_TEST(trace.at("message_count").as_int64() >= 1);
+  // The outbox listing carries the same ids.
+  bool listed = false;
+  for (const auto& m : outbox("sms"))
+    listed = listed
+             || (m.at("id") == sms.at("id")
+                 && m.at("correlation_id").as_string() == "t1");
+  BOOST_TEST(listed);
+  // Another company's token: 404, exactly as an id nobody has.
+  auto theirs = c.request("GET", "/api/traces/t1", "", globex);
+  auto nobody = c.request("GET", "/api/traces/t9", "", globex);
+  BOOST_TEST(theirs.status == 404);
+  BOOST_TEST(nobody.status == 404);
+  auto masked = theirs.body;
+  masked.replace(masked.find("t1"), 2, "t9");
+  BOOST_TEST(masked == nobody.body);
+  // The admin sees it.
+  BOOST_TEST(c.request("GET", "/api/traces/t1", "", admin).status == 200);
+}
+
+BOOST_FIXTURE_TEST_CASE(commands_start_or_continue_a_correlation,
+                        webhook_fixture) {
+  http_client c{port};
+  // A malformed header: 400 naming it, nothing stored.
+  auto bad = c.request("POST", "/api/customers", R"({"id":"cu7","name":"Ida"})",
+                       acme, {{"X-Correlation-Id", "has space"}});
+  BOOST_TEST(bad.status == 400);
+  BOOST_TEST(bad.body.find("X-Correlation-Id") != std::string::npos);
+  BOOST_TEST(c.request("GET", "/api/customers/cu7", "", acme).status == 404);
+  // Given: the command continues it, and says so.
+  auto given
+      = c.request("POST", "/api/customers", R"({"id":"cu7","name":"Ida"})",
+                  acme, {{"X-Correlation-Id", "crm-sync:42"}});
+  BOOST_TEST_INFO(given.body);
+  BOOST_REQUIRE(given.status == 201);
+  BOOST_TEST(given.header("x-correlation-id") == "crm-sync:42");
+  auto t = c.request("GET", "/api/traces/crm-sync:42", "", acme);
+  BOOST_TEST_INFO(t.body);
+  BOOST_REQUIRE(t.status == 200);
+  auto events = t.json().at("events").as_array();
+  BOOST_REQUIRE(events.size() == 1u);
+  BOOST_TEST(events[0].at("type").as_string() == "customer.created");
+  BOOST_TEST(events[0].at("aggregate_id").as_string() == "cu7");
+  // None: a new correlation, returned.
+  auto fresh = c.request("POST", "/api/customers",
+                         R"({"id":"cu8","name":"Jo"})", acme);
+  BOOST_REQUIRE(fresh.status == 201);
+  auto id = fresh.header("x-correlation-id");
+  BOOST_REQUIRE(!id.empty());
+  auto t2 = c.request("GET", "/api/traces/" + id, "", acme);
+  BOOST_TEST_INFO(t2.body);
+  BOOST_REQUIRE(t2.status == 200);
+  BOOST_TEST(t2.json().at("events").at(0).at("aggregate_id").as_string()
+             == "cu8");
+  BOOST_TEST(c.request("GET", "/api/traces/" + id, "", globex).status == 404);
+  // A malformed id in the path: 422 naming it.
+  auto odd = c.request("GET", "/api/traces/a%20b", "", acme);
+  BOOST_TEST(odd.status == 422);
+  BOOST_TEST(odd.body.find("correlation_id") != std::string::npos);
+}

@@ -1,0 +1,218 @@
+// The events dashboard in a real headless browser: Chromium driven by
+// Selenium (tests/app/scripts/check_dashboard.py) against the real daemon.
+// Skipped, with a message, where Chromium, its driver or Selenium is
+// missing. Screenshots go to build/test-artifacts/dashboard/.
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include "tests/app/daemon_fixture.hpp"
+#include "tests/support/times.hpp"
+
+using namespace std::chrono_literals;
+using switchboard::test::child_process;
+using switchboard::test::daemon_fixture;
+using switchboard::test::http_client;
+using switchboard::test::http_reply;
+namespace json = boost::json;
+
+namespace {
+
+/// A CRM that refuses every request with 400 (a permanent error: the job
+/// fails at once) until `accept()`, then answers 200.
+class switchable_crm {
+public:
+  switchable_crm() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    BOOST_REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), len) == 0);
+    BOOST_REQUIRE(::listen(fd_, 16) == 0);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] {
+      run();
+    });
+  }
+
+  ~switchable_crm() {
+    stop_ = true;
+    thread_.join();
+    ::close(fd_);
+  }
+
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(port_) + "/crm";
+  }
+
+  void accept() {
+    accepting_ = true;
+  }
+
+private:
+  void run() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0)
+        continue;
+      int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0)
+        continue;
+      std::string buf;
+      std::size_t want = std::string::npos;
+      while (buf.size() < want) {
+        pollfd q{c, POLLIN, 0};
+        if (::poll(&q, 1, 2000) <= 0)
+          break;
+        char tmp[4096];
+        auto got = ::read(c, tmp, sizeof tmp);
+        if (got <= 0)
+          break;
+        buf.append(tmp, static_cast<std::size_t>(got));
+        auto head = buf.find("\r\n\r\n");
+        if (head != std::string::npos && want == std::string::npos) {
+          std::size_t length = 0;
+          auto cl = buf.find("ontent-Length:");
+          if (cl == std::string::npos)
+            cl = buf.find("ontent-length:");
+          if (cl != std::string::npos && cl < head)
+            length = std::stoul(buf.substr(cl + 14));
+          want = head + 4 + length;
+        }
+      }
+      std::string body = accepting_ ? R"({"ok":true})"
+                                    : R"({"message":"refused by the test"})";
+      std::string answer
+          = std::string{accepting_ ? "HTTP/1.1 200 OK"
+                                   : "HTTP/1.1 400 Bad "
+                                     "Request"}
+            + "\r\nContent-Type: application/json\r\nContent-Length: "
+            + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n"
+            + body;
+      auto sent = ::write(c, answer.data(), answer.size());
+      (void)sent;
+      ::close(c);
+    }
+  }
+
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> accepting_{false};
+  std::thread thread_;
+};
+
+/// True when the browser and its driver are installed.
+struct browser_present {
+  boost::test_tools::assertion_result
+  operator()(boost::unit_test::test_unit_id) {
+    for (const char* p : {"/usr/bin/chromium", "/usr/bin/chromedriver"})
+      if (!std::filesystem::exists(p)) {
+        boost::test_tools::assertion_result r{false};
+        r.message() << p
+                    << " is missing (apt-get install chromium "
+                       "chromium-driver python3-selenium): skipped";
+        return r;
+      }
+    return true;
+  }
+};
+
+struct dashboard_fixture {
+  switchable_crm crm;
+  daemon_fixture d{{"providers.crm_webhook_url=" + crm.url()}};
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(dashboard_suite)
+
+BOOST_FIXTURE_TEST_CASE(dashboard_in_a_headless_browser, dashboard_fixture,
+                        *boost::unit_test::precondition(browser_present{})) {
+  http_client c{d.port};
+  auto ok = [&](const http_reply& r) {
+    BOOST_TEST_INFO(r.body);
+    BOOST_REQUIRE(r.status == 201);
+  };
+  ok(c.request("POST", "/api/customers",
+               R"({"id":"cu1","name":"Eve","phone":"+4930777"})", d.acme));
+  ok(c.request("POST", "/api/staff", R"({"id":"st1","name":"Bo"})", d.acme));
+  ok(c.request("POST", "/api/services",
+               R"({"id":"s1","name":"Cut","price_cents":4500,
+                   "duration_minutes":30})",
+               d.acme));
+  // A first booking: the CRM refuses its sync, which fails.
+  json::object b{{"customer_id", "cu1"},
+                 {"service_id", "s1"},
+                 {"staff_id", "st1"},
+                 {"start_time", switchboard::test::utc_at(2, 9)}};
+  ok(c.request("POST", "/api/appointments", json::serialize(b), d.acme));
+  std::string job_id;
+  for (int i = 0; i < 600 && job_id.empty(); ++i) {
+    auto r = c.request("GET", "/api/jobs/failed", "", d.acme);
+    BOOST_REQUIRE(r.status == 200);
+    auto jobs = r.json().at("jobs").as_array();
+    if (!jobs.empty())
+      job_id = json::serialize(jobs.at(0).at("id"));
+    if (job_id.empty())
+      std::this_thread::sleep_for(100ms);
+  }
+  BOOST_REQUIRE(!job_id.empty());
+  // From now on the CRM takes what it is sent: the retried job succeeds.
+  crm.accept();
+  auto out = std::string{SWITCHBOARD_ARTIFACTS_DIR} + "/dashboard";
+  std::filesystem::remove_all(out);
+  child_process py({"/usr/bin/python3",
+                    std::string{SWITCHBOARD_SOURCE_DIR}
+                        + "/tests/app/scripts/check_dashboard.py",
+                    "--base",
+                    "http://127.0.0.1:" + std::to_string(d.port),
+                    "--admin",
+                    d.admin,
+                    "--company",
+                    d.acme,
+                    "--other-company",
+                    d.globex,
+                    "--failed-job",
+                    job_id,
+                    "--customer",
+                    "cu1",
+                    "--staff",
+                    "st1",
+                    "--service",
+                    "s1",
+                    "--start",
+                    switchboard::test::utc_at(2, 11),
+                    "--out",
+                    out});
+  std::string line, said;
+  while (py.read_line(line, 240s)) {
+    BOOST_TEST_MESSAGE("check_dashboard: " << line);
+    said += line + "\n";
+  }
+  auto rc = py.wait(30s);
+  BOOST_TEST_INFO(said);
+  if (rc == 77) {
+    BOOST_TEST_MESSAGE("skipped: " << said);
+    return;
+  }
+  BOOST_TEST(rc == 0);
+  BOOST_TEST(said.find("screenshot: ") != std::string::npos);
+  // The retried job ran: it is gone from the failed jobs for good.
+  auto j = c.request("GET", "/api/jobs/" + job_id, "", d.admin);
+  BOOST_TEST(j.status == 404);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,162 @@
+#include "store/job_queue.hpp"
+#include "store/outbox.hpp"
+#include "store/traces.hpp"
+
+#include "fixture.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+namespace switchboard::store {
+
+std::ostream& operator<<(std::ostream& os, job_outcome o) {
+  return os << to_string(o);
+}
+
+} // namespace switchboard::store
+
+using namespace switchboard;
+using namespace switchboard::store;
+using namespace switchboard::store::test;
+
+namespace {
+
+constexpr timestamp_ms t0 = 1700000000000;
+
+struct trace_fixture : store_fixture {
+  std::unique_ptr<trace_index> traces;
+  std::unique_ptr<job_queue> jobs;
+  std::unique_ptr<message_outbox> outbox;
+
+  trace_fixture() {
+    auto t = trace_index::open(*env);
+    BOOST_REQUIRE_MESSAGE(t, why(t));
+    traces = std::move(*t);
+    auto q = job_queue::open(*env, *w);
+    BOOST_REQUIRE_MESSAGE(q, why(q));
+    jobs = std::move(*q);
+    jobs->trace_into(traces.get());
+    auto o = message_outbox::open(*env);
+    BOOST_REQUIRE_MESSAGE(o, why(o));
+    outbox = std::move(*o);
+    outbox->trace_into(traces.get());
+  }
+
+  ~trace_fixture() {
+    w->stop();
+  }
+
+  static job make_job(const std::string& company, const std::string& corr) {
+    job j;
+    j.queue = "notifications";
+    j.listener = "send_confirmation";
+    j.event_id = "ev-" + corr;
+    j.event_seq = 1;
+    j.company_id = company;
+    j.correlation_id = corr;
+    j.created_at = t0;
+    j.due_at = t0;
+    j.max_tries = 1;
+    return j;
+  }
+
+  trace_entries read(const std::string& corr, const std::string& company) {
+    auto r = traces->read(
+        corr,
+        [&](std::string_view c) {
+          return company.empty() || c == company;
+        },
+        100);
+    BOOST_REQUIRE_MESSAGE(r, why(r));
+    return *r;
+  }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(traces_suite)
+
+BOOST_AUTO_TEST_CASE(correlation_ids_follow_the_id_rules) {
+  BOOST_TEST(valid_correlation_id("call-123"));
+  BOOST_TEST(valid_correlation_id("crm-sync:42"));
+  BOOST_TEST(!valid_correlation_id(""));
+  BOOST_TEST(!valid_correlation_id("has space"));
+  BOOST_TEST(!valid_correlation_id("a/b"));
+  BOOST_TEST(!valid_correlation_id(std::string(129, 'x')));
+  BOOST_TEST(valid_correlation_id(std::string(128, 'x')));
+}
+
+BOOST_FIXTURE_TEST_CASE(jobs_keep_their_outcome_after_the_queue_deletes_them,
+                        trace_fixture) {
+  auto ok_job = jobs->enqueue(make_job("acme", "c1"));
+  BOOST_REQUIRE_MESSAGE(ok_job, why(ok_job));
+  auto bad_job = jobs->enqueue(make_job("acme", "c1"));
+  BOOST_REQUIRE_MESSAGE(bad_job, why(bad_job));
+  auto e = read("c1", "acme");
+  BOOST_REQUIRE(e.jobs.size() == 2u);
+  BOOST_TEST(e.jobs[0].outcome == job_outcome::pending);
+  auto leased = jobs->lease("notifications", t0, 10, t0 + 1000);
+  BOOST_REQUIRE_MESSAGE(leased, why(leased));
+  BOOST_REQUIRE(leased->size() == 2u);
+  BOOST_TEST(read("c1", "acme").jobs[1].outcome == job_outcome::leased);
+  BOOST_REQUIRE(jobs->ack(ok_job->id));
+  BOOST_REQUIRE(jobs->fail(bad_job->id, "provider said no", t0 + 50));
+  // The acknowledged job is gone from the queue, not from the trace.
+  BOOST_TEST(!jobs->get(ok_job->id));
+  e = read("c1", "acme");
+  BOOST_REQUIRE(e.jobs.size() == 2u);
+  BOOST_TEST(e.jobs[0].record.id == ok_job->id);
+  BOOST_TEST(e.jobs[0].outcome == job_outcome::succeeded);
+  BOOST_TEST(e.jobs[0].finished_at > 0);
+  BOOST_TEST(e.jobs[0].record.attempts == 1u);
+  BOOST_TEST(e.jobs[1].outcome == job_outcome::failed);
+  BOOST_REQUIRE(e.jobs[1].record.history.size() == 1u);
+  BOOST_TEST(e.jobs[1].record.history[0].error == "provider said no");
+  BOOST_TEST(e.jobs[1].record.correlation_id == "c1");
+  // Forgotten: gone from the failed jobs, kept in the trace as such.
+  BOOST_REQUIRE(jobs->delete_failed(bad_job->id));
+  BOOST_TEST(read("c1", "acme").jobs[1].outcome == job_outcome::forgotten);
+  // The queue's own record kept the correlation id.
+  auto again = jobs->enqueue(make_job("acme", "c2"));
+  BOOST_REQUIRE(again);
+  auto got = jobs->get(again->id);
+  BOOST_REQUIRE(got);
+  BOOST_TEST(got->correlation_id == "c2");
+}
+
+BOOST_FIXTURE_TEST_CASE(entries_are_read_by_company, trace_fixture) {
+  BOOST_REQUIRE(jobs->enqueue(make_job("acme", "shared")));
+  BOOST_REQUIRE(jobs->enqueue(make_job("globex", "shared")));
+  auto prefix = trace_index::event_prefix("shared");
+  auto ok = w->execute([&](write_txn& txn) -> result<void> {
+    if (auto r = traces->event_in(txn.handle(), prefix, "acme", 5); !r)
+      return r;
+    outbound_message m;
+    m.channel = "sms";
+    m.recipient = "+4930123";
+    m.company_id = "globex";
+    m.correlation_id = "shared";
+    m.causation_id = "job:2";
+    auto id = outbox->add_in(txn, m);
+    if (!id)
+      return make_unexpected(id.error());
+    return {};
+  });
+  BOOST_REQUIRE_MESSAGE(ok, why(ok));
+  auto a = read("shared", "acme");
+  BOOST_TEST(a.event_seqs == std::vector<std::uint64_t>{5});
+  BOOST_TEST(a.jobs.size() == 1u);
+  BOOST_TEST(a.message_ids.empty());
+  auto g = read("shared", "globex");
+  BOOST_TEST(g.event_seqs.empty());
+  BOOST_TEST(g.jobs.size() == 1u);
+  BOOST_REQUIRE(g.message_ids.size() == 1u);
+  auto m = outbox->get(g.message_ids[0]);
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  BOOST_TEST(m->causation_id == "job:2");
+  BOOST_TEST(m->correlation_id == "shared");
+  // A prefix of another id does not leak into it.
+  BOOST_TEST(read("share", "").jobs.empty());
+  BOOST_TEST(read("nobody", "").event_seqs.empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
