@@ -14,6 +14,15 @@
  *   PC_SYNC_END     a = sync id, b = 0 on success: ...once this is logged
  *   PC_TRUNCATE     a = new size
  *   PC_MSYNC        a mapping was synced (MDB_WRITEMAP: not modelled)
+ *   PC_FAULT        a = the errno injected
+ *   PC_WRITE_SHORT  a = offset, b = what the write returned: a logged write
+ *                   that failed or was short (the driver refuses the log)
+ *
+ * A write is logged before it is issued, so that its record precedes
+ * anything that could see its bytes (a reader of the new meta page, an
+ * acknowledgement); a sync logs its begin only once the writes in flight
+ * in this process are done (a reader-writer lock), so that a write logged
+ * before a sync's begin was issued before the sync started.
  *
  * Faults: $POWERCUT_FAULT names a file read before each tracked write or
  * sync. Its content "enospc" fails writes that extend a file with ENOSPC
@@ -47,6 +56,7 @@ enum {
   PC_TRUNCATE = 5,
   PC_MSYNC = 6,
   PC_FAULT = 7,
+  PC_WRITE_SHORT = 8,
 };
 
 enum { MAX_FDS = 65536 };
@@ -59,6 +69,7 @@ static int log_fd_ = -1;
 static const char* fault_path_;
 static pthread_once_t once_ = PTHREAD_ONCE_INIT;
 static uint64_t sync_serial_;
+static pthread_rwlock_t in_flight_ = PTHREAD_RWLOCK_INITIALIZER;
 
 static ssize_t (*real_write)(int, const void*, size_t);
 static ssize_t (*real_pwrite)(int, const void*, size_t, off_t);
@@ -240,13 +251,15 @@ static ssize_t logged_write(const struct call* c) {
     errno = err;
     return -1;
   }
+  pthread_rwlock_rdlock(&in_flight_);
+  log_record(c->fd, tracked_[c->fd] == 2 ? PC_WRITE_SYNC : PC_WRITE,
+             (uint64_t)at, (uint64_t)len, c->iov, c->iovcnt, len);
   ssize_t rc = run_call(c);
-  if (rc > 0) {
-    int saved = errno;
-    log_record(c->fd, tracked_[c->fd] == 2 ? PC_WRITE_SYNC : PC_WRITE,
-               (uint64_t)at, (uint64_t)rc, c->iov, c->iovcnt, (size_t)rc);
-    errno = saved;
-  }
+  int saved = errno;
+  if (rc != (ssize_t)len)
+    log_record(c->fd, PC_WRITE_SHORT, (uint64_t)at, (uint64_t)rc, NULL, 0, 0);
+  pthread_rwlock_unlock(&in_flight_);
+  errno = saved;
   return rc;
 }
 
@@ -259,7 +272,9 @@ static int logged_sync(int fd, int (*real)(int)) {
   uint64_t id = ((uint64_t)getpid() << 32)
                 | (__atomic_add_fetch(&sync_serial_, 1, __ATOMIC_RELAXED)
                    & 0xffffffffu);
+  pthread_rwlock_wrlock(&in_flight_);
   log_record(fd, PC_SYNC_BEGIN, id, 0, NULL, 0, 0);
+  pthread_rwlock_unlock(&in_flight_);
   int rc = real(fd);
   int saved = errno;
   log_record(fd, PC_SYNC_END, id, rc == 0 ? 0 : 1, NULL, 0, 0);

@@ -37,7 +37,8 @@ import tempfile
 import threading
 import time
 
-WRITE, WRITE_SYNC, SYNC_BEGIN, SYNC_END, TRUNCATE, MSYNC, FAULT = range(1, 8)
+(WRITE, WRITE_SYNC, SYNC_BEGIN, SYNC_END, TRUNCATE, MSYNC, FAULT,
+ WRITE_SHORT) = range(1, 9)
 SECTOR = 512
 # Files whose contents a restart does not read: LMDB rebuilds its lock file
 # when it is the first to open the environment.
@@ -140,6 +141,8 @@ class Run:
         self.job_views = []
         self.token = None
         self.token_at = None
+        # Jobs checked not to be queued again, over every image.
+        self.jobs_checked = 0
         self.lock = threading.Lock()
 
     def env(self):
@@ -428,6 +431,7 @@ def check_image(args, run, cut, mode, files, records, sync_ends, tmp):
                           None)
         if durable_at is None or durable_at > cut:
             continue
+        run.jobs_checked += len(gone)
         again = gone & unfinished
         if again:
             problems.append(f"jobs done before the cut are queued again: "
@@ -518,6 +522,7 @@ def main():
     print(f"powercut: seed {seed} (--seed {seed} repeats the cut choices)")
     total_cuts = 0
     total_checked = 0
+    total_jobs = 0
     bad = []
     for n in range(args.runs):
         work = tempfile.mkdtemp(prefix="powercut-")
@@ -528,6 +533,9 @@ def main():
             if any(r[2] == MSYNC for r in records):
                 raise RuntimeError("msync in the log: MDB_WRITEMAP is not "
                                    "modelled")
+            if any(r[2] in (WRITE_SHORT, FAULT) for r in records):
+                raise RuntimeError("a write failed or was short during the "
+                                   "run: its image cannot be modelled")
             sync_ends = []
             begins = {}
             for r in records:
@@ -554,6 +562,7 @@ def main():
                 if problems:
                     bad.append((n, cut, mode, problems))
             total_cuts += len({c for c, _ in cuts})
+            total_jobs += run.jobs_checked
         finally:
             if not args.keep:
                 shutil.rmtree(work, ignore_errors=True)
@@ -561,7 +570,7 @@ def main():
                 print("kept " + work)
     print(f"RESULT powercut sync={args.sync} runs={args.runs} "
           f"cut_points={total_cuts} acknowledged_checked={total_checked} "
-          f"bad_images={len(bad)}")
+          f"done_jobs_checked={total_jobs} bad_images={len(bad)}")
     if args.expect_loss:
         if not bad:
             print("FAIL: sync=" + args.sync + " lost nothing: the test "
