@@ -265,6 +265,13 @@ void request_context::fail_store(const store::error& err) {
   case errc::taken:
     fail(409, "conflict", err.message);
     return;
+  case errc::map_full:
+  case errc::no_space:
+    fail(507, "disk_full", err.message);
+    return;
+  case errc::io_error:
+    fail(503, "storage_unavailable", err.message, {}, {{"Retry-After", "1"}});
+    return;
   default:
     fail(500, "storage", err.message);
     return;
@@ -321,6 +328,8 @@ std::string_view reason(int status) {
     return "Service Unavailable";
   case 504:
     return "Gateway Timeout";
+  case 507:
+    return "Insufficient Storage";
   default:
     return "Unknown";
   }
