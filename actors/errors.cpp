@@ -33,6 +33,10 @@ const char* code_name(runtime_errc c) {
     return "closed";
   case runtime_errc::rejected:
     return "rejected";
+  case runtime_errc::disk_full:
+    return "disk_full";
+  case runtime_errc::storage_unavailable:
+    return "storage_unavailable";
   }
   return "unknown";
 }
@@ -66,6 +70,13 @@ caf::error to_caf_error(const store::error& err) {
     break;
   case store::errc::taken:
     code = runtime_errc::conflict;
+    break;
+  case store::errc::map_full:
+  case store::errc::no_space:
+    code = runtime_errc::disk_full;
+    break;
+  case store::errc::io_error:
+    code = runtime_errc::storage_unavailable;
     break;
   default:
     break;

@@ -25,6 +25,12 @@ enum class runtime_errc : std::uint8_t {
   /// Refused for good (e.g. a provider answered 4xx): a queued job that
   /// fails with it goes to failed jobs at once, without further tries.
   rejected,
+  /// The store has no room: the disk is full or the LMDB map reached
+  /// `store.max_map_size_mb`. Nothing was stored (HTTP 507).
+  disk_full,
+  /// The disk failed a write or a sync (EIO): the write is not known to
+  /// be durable and must be retried (HTTP 503).
+  storage_unavailable,
 };
 
 /// The category atom of runtime errors.

@@ -57,6 +57,18 @@ node_store::open(const store::options& opts, bool rebuild_stream_index) {
     return make_unexpected(store::to_string(env.error()));
   out->env = std::move(*env);
   out->writer = std::make_unique<store::writer>(*out->env);
+  // Once per fault, not per refused request (they are counted in
+  // switchboard_store_write_faults_total).
+  out->writer->on_fault([](const store::error& cause, bool recovered) {
+    auto lg = log::get("store");
+    if (recovered)
+      lg->warn("the disk takes writes again; writes are accepted");
+    else
+      lg->error("the disk refused a write ({}); writes answer {} until it "
+                "takes them again, reads go on",
+                store::to_string(cause),
+                cause.code == store::errc::io_error ? 503 : 507);
+  });
   auto fail = [](const store::error& e) {
     return make_unexpected(store::to_string(e));
   };

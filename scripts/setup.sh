@@ -6,6 +6,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config clang-format
+  clang
   libcaf-dev
   libboost1.81-dev libboost-json1.81-dev libboost-test1.81-dev
   liblmdb-dev lmdb-utils

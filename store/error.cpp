@@ -36,6 +36,8 @@ const char* to_string(errc code) noexcept {
     return "internal";
   case errc::taken:
     return "taken";
+  case errc::no_space:
+    return "no_space";
   }
   return "unknown";
 }
@@ -81,6 +83,10 @@ error from_mdb(int rc, const char* what) {
   case ENOMEM:
     code = errc::out_of_memory;
     break;
+  case ENOSPC:
+  case EDQUOT:
+    code = errc::no_space;
+    break;
   default:
     code = errc::io_error;
     break;
@@ -94,6 +100,7 @@ error from_mdb(int rc, const char* what) {
 bool poisons_txn(errc code) noexcept {
   switch (code) {
   case errc::map_full:
+  case errc::no_space:
   case errc::io_error:
   case errc::corrupt:
   case errc::txn_full:

@@ -41,6 +41,10 @@ enum class errc {
   /// The stream (or event id) belongs to another company: to the caller
   /// its id is taken. The message names no company.
   taken,
+  /// The file system has no room for the data file to grow (ENOSPC,
+  /// EDQUOT). Nothing of the failed transaction is stored; writes succeed
+  /// again once space is freed.
+  no_space,
 };
 
 /// Returns the name of `code`, e.g. "version_conflict".

@@ -38,6 +38,12 @@ struct writer_metrics {
                        "One sync of the data file, covering every commit "
                        "since the last")
             .with();
+  telemetry::family<telemetry::counter>& faults = telemetry::metrics().counter(
+      "switchboard_store_write_faults_total",
+      "Write transactions (or syncs) the disk refused, by cause: "
+      "no_space (ENOSPC), map_full (store.max_map_size_mb), io_error "
+      "(EIO on a write), sync (a failed fsync)",
+      {"cause"});
 };
 
 writer_metrics& metrics() {
@@ -65,6 +71,8 @@ void note_max(std::atomic<std::uint64_t>& slot,
 
 writer::writer(environment& env) : env_(env) {
   metrics(); // the families of /metrics, listed before any commit
+  for (auto cause : {"no_space", "map_full", "io_error", "sync"})
+    metrics().faults.with({cause});
   done_thread_ = std::thread([this] {
     run_completions();
   });
@@ -131,6 +139,56 @@ void writer::stop() {
   done_cv_.notify_all();
   if (done_thread_.joinable())
     done_thread_.join();
+}
+
+void writer::on_fault(fault_fn fn) {
+  std::lock_guard<std::mutex> lock{fault_mtx_};
+  on_fault_ = std::move(fn);
+}
+
+void writer::note_fault(const error& err) {
+  const char* cause = nullptr;
+  switch (err.code) {
+  case errc::no_space:
+  case errc::map_full:
+  case errc::io_error:
+    cause = to_string(err.code);
+    break;
+  default:
+    return;
+  }
+  if (err.message.rfind("committed but not synced", 0) == 0)
+    cause = "sync";
+  metrics().faults.with({cause}).inc();
+  std::lock_guard<std::mutex> lock{fault_mtx_};
+  auto code = static_cast<int>(err.code);
+  if (fault_code_.exchange(code) == code)
+    return;
+  fault_commit_ = commits_.load();
+  fault_txn_ = env_.last_txn_id();
+  if (on_fault_)
+    try {
+      on_fault_(err, false);
+    } catch (...) {
+      // An observer must not take the writer down.
+    }
+}
+
+void writer::note_healthy(std::uint64_t commit) {
+  if (fault_code_.load() == 0)
+    return;
+  std::lock_guard<std::mutex> lock{fault_mtx_};
+  // A commit that wrote nothing (LMDB skips the disk for it) proves
+  // nothing about the disk.
+  if (commit <= fault_commit_ || env_.last_txn_id() <= fault_txn_
+      || fault_code_.exchange(0) == 0)
+    return;
+  if (on_fault_)
+    try {
+      on_fault_(error{}, true);
+    } catch (...) {
+      // An observer must not take the writer down.
+    }
 }
 
 writer_stats writer::stats() const {
@@ -221,6 +279,7 @@ result<void> writer::run_op(write_txn& txn, item& it) {
 
 void writer::run_batch(std::vector<item>& batch) {
   auto fail_all = [this](std::vector<item>& items, const error& err) {
+    note_fault(err);
     std::vector<result<void>> results;
     results.reserve(items.size());
     for (std::size_t i = 0; i < items.size(); ++i)
@@ -257,7 +316,7 @@ void writer::run_batch(std::vector<item>& batch) {
         poison = res.error();
     }
     if (poison.code == errc::none) {
-      ++commits_;
+      auto commit = ++commits_;
       note_max(longest_commit_us_, began);
       metrics().commits.inc();
       metrics().batch.observe(static_cast<double>(batch.size()));
@@ -265,7 +324,7 @@ void writer::run_batch(std::vector<item>& batch) {
       auto n = static_cast<std::uint64_t>(batch.size());
       if (n > largest_batch_.load(std::memory_order_relaxed))
         largest_batch_ = n;
-      complete(std::move(batch), std::move(results));
+      complete(std::move(batch), std::move(results), commit);
       return;
     }
     txn->abort();
@@ -290,7 +349,7 @@ void writer::run_batch(std::vector<item>& batch) {
 }
 
 void writer::complete(std::vector<item> items,
-                      std::vector<result<void>> results) {
+                      std::vector<result<void>> results, std::uint64_t commit) {
   for (std::size_t i = 0; i < results.size(); ++i) {
     if (results[i])
       ++ops_committed_;
@@ -301,7 +360,8 @@ void writer::complete(std::vector<item> items,
   }
   {
     std::lock_guard<std::mutex> lock{done_mtx_};
-    done_queue_.push_back(outcome{std::move(items), std::move(results)});
+    done_queue_.push_back(
+        outcome{std::move(items), std::move(results), commit});
   }
   done_cv_.notify_one();
 }
@@ -328,6 +388,14 @@ void writer::run_completions() {
       synced = env_.sync();
       note_max(longest_sync_us_, began);
       metrics().sync.observe_since(began);
+    }
+    if (!synced) {
+      auto err = synced.error();
+      err.message = "committed but not synced to disk: " + err.message;
+      note_fault(err);
+    } else {
+      for (auto& o : ready)
+        note_healthy(o.commit);
     }
     for (auto& o : ready) {
       for (std::size_t i = 0; i < o.items.size(); ++i) {

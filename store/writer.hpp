@@ -80,6 +80,13 @@ public:
   /// the next transaction. Keep it short: later completions wait for it.
   using done_fn = std::function<void(const result<void>&)>;
 
+  /// Told when the disk starts failing writes (`recovered` false, with the
+  /// first error: `errc::no_space`, `errc::map_full` or `errc::io_error`,
+  /// a failed sync included) and when a transaction commits (and syncs)
+  /// again after that (`recovered` true). Called on a writer thread, once
+  /// per change, never per failed request.
+  using fault_fn = std::function<void(const error& cause, bool recovered)>;
+
   /// Starts the writer thread on `env`, which must outlive the writer.
   explicit writer(environment& env);
 
@@ -108,6 +115,15 @@ public:
   /// A snapshot of the counters.
   writer_stats stats() const;
 
+  /// Sets the fault observer (thread-safe; faults before it are not told).
+  void on_fault(fault_fn fn);
+
+  /// True between a write the disk refused and the next commit that
+  /// succeeded.
+  bool faulted() const noexcept {
+    return fault_code_.load() != 0;
+  }
+
   /// How long the write transaction in progress has been going (waiting
   /// for LMDB's write lock included), zero when none is: a long one means
   /// nothing can commit (another process holds the lock, the disk hangs).
@@ -129,6 +145,8 @@ private:
   struct outcome {
     std::vector<item> items;
     std::vector<result<void>> results;
+    /// The commit's number (`commits_` after it), 0 for a failed batch.
+    std::uint64_t commit = 0;
   };
 
   void run();
@@ -137,7 +155,13 @@ private:
   void run_completions();
   void run_batch(std::vector<item>& batch);
   result<void> run_op(write_txn& txn, item& it);
-  void complete(std::vector<item> items, std::vector<result<void>> results);
+  void complete(std::vector<item> items, std::vector<result<void>> results,
+                std::uint64_t commit = 0);
+  /// Counts a transaction the disk refused; tells the observer when it is
+  /// the first since the writer was healthy.
+  void note_fault(const error& err);
+  /// Tells the observer when commit number `commit` ends a fault.
+  void note_healthy(std::uint64_t commit);
 
   environment& env_;
   mutable std::mutex mtx_;
@@ -161,6 +185,14 @@ private:
   std::atomic<std::uint64_t> longest_sync_us_{0};
   /// steady_clock ticks when the transaction in progress began; 0: none.
   std::atomic<std::int64_t> busy_since_{0};
+  fault_fn on_fault_;
+  std::mutex fault_mtx_;
+  /// The `errc` of the fault in progress, 0 when healthy.
+  std::atomic<int> fault_code_{0};
+  /// `commits_` and LMDB's last transaction id when the fault began: later
+  /// commits that wrote something end it.
+  std::uint64_t fault_commit_ = 0;
+  std::uint64_t fault_txn_ = 0;
 };
 
 } // namespace switchboard::store

@@ -173,6 +173,12 @@ void fail_with(request_context& ctx, const caf::error& err) {
   case runtime_errc::timeout:
     ctx.fail(504, "timeout", msg);
     return;
+  case runtime_errc::disk_full:
+    ctx.fail(507, "disk_full", msg);
+    return;
+  case runtime_errc::storage_unavailable:
+    ctx.fail(503, "storage_unavailable", msg, {}, {{"Retry-After", "1"}});
+    return;
   case runtime_errc::none:
     if (err == caf::sec::request_timeout) {
       ctx.fail(504, "timeout", "the runtime did not answer in time");

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace switchboard::app {
 class config;
@@ -20,6 +21,28 @@ struct webhook_options {
 
 /// Reads [webhooks] of the configuration.
 webhook_options webhook_options_from(const config& cfg);
+
+/// A delivery's signature, checked.
+struct signature_check {
+  /// Why the delivery is refused ("missing or malformed
+  /// X-Switchboard-Timestamp", "missing or malformed signature", "bad
+  /// signature", "stale timestamp"), empty when it is genuine.
+  std::string problem;
+  /// The expected signature (lower-case hex), the key of replay checks.
+  std::string signature;
+  /// The delivery's timestamp (unix seconds).
+  std::int64_t timestamp = 0;
+};
+
+/// Checks `X-Switchboard-Signature: sha256=<hex of HMAC-SHA256(secret,
+/// "<timestamp>.<body>")>` (hex in either case, compared in constant time)
+/// and that the timestamp is within `tolerance_s` of `now_s`. Pure: the
+/// replay check and the company are the route's.
+signature_check check_signature(std::string_view secret,
+                                std::string_view timestamp_header,
+                                std::string_view signature_header,
+                                std::string_view body, std::int64_t now_s,
+                                std::int64_t tolerance_s);
 
 /// Sets the options every webhook route uses (thread-safe; forgets the
 /// signatures seen so far).

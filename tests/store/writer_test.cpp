@@ -5,6 +5,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <future>
 #include <mutex>
@@ -353,6 +354,49 @@ BOOST_AUTO_TEST_CASE(without_a_limit_every_op_is_first_come_first_served) {
     ops.emplace_back("op" + std::to_string(i),
                      i % 2 == 0 ? lane::background : lane::foreground);
   BOOST_TEST(run_held(*w, ops) == "op0 op1 op2 op3 op4 op5");
+}
+
+BOOST_AUTO_TEST_CASE(a_refusing_disk_is_told_once_and_its_end_once) {
+  std::mutex mtx;
+  std::vector<std::string> told;
+  w->on_fault([&](const error& cause, bool recovered) {
+    std::lock_guard<std::mutex> lock{mtx};
+    told.push_back(recovered ? "recovered" : to_string(cause.code));
+  });
+  auto dbi = env->open_db("fault_test");
+  BOOST_REQUIRE(dbi);
+  // Only a commit that writes something proves the disk takes writes.
+  auto write = [&, n = 0]() mutable {
+    return w->execute(put_op(*dbi, "k" + std::to_string(n++), "v"));
+  };
+  auto no_space = [](write_txn&) -> result<void> {
+    return fail(errc::no_space, "pwrite: No space left on device");
+  };
+  for (int i = 0; i < 3; ++i) {
+    auto res = w->execute(no_space);
+    BOOST_REQUIRE(!res);
+    BOOST_TEST(res.error().code == errc::no_space);
+    BOOST_TEST(w->faulted());
+  }
+  // Other failures (a conflict, bad input) are no disk fault.
+  BOOST_TEST(!w->execute([](write_txn&) -> result<void> {
+    return fail(errc::invalid_argument, "x");
+  }));
+  BOOST_TEST(w->faulted());
+  BOOST_TEST(write().has_value());
+  BOOST_TEST(!w->faulted());
+  BOOST_TEST(!w->execute(no_space));
+  BOOST_TEST(write().has_value());
+  std::lock_guard<std::mutex> lock{mtx};
+  std::vector<std::string> want{"no_space", "recovered", "no_space",
+                                "recovered"};
+  BOOST_TEST(told == want, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(enospc_from_lmdb_is_no_space) {
+  BOOST_TEST(from_mdb(ENOSPC, "pwrite").code == errc::no_space);
+  BOOST_TEST(from_mdb(EIO, "fdatasync").code == errc::io_error);
+  BOOST_TEST(poisons_txn(errc::no_space));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,79 @@
+// The HMAC check of webhook deliveries, apart from the routes so that it is
+// tested and fuzzed without a daemon (tests/fuzz/webhook_signature_fuzz.cpp).
+
+#include "app/http/webhooks.hpp"
+
+#include <stdexcept>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+namespace switchboard::app::http {
+
+namespace {
+
+std::string hex(const unsigned char* p, std::size_t n) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(n * 2);
+  for (std::size_t i = 0; i < n; ++i) {
+    out.push_back(digits[p[i] >> 4]);
+    out.push_back(digits[p[i] & 0x0f]);
+  }
+  return out;
+}
+
+} // namespace
+
+signature_check check_signature(std::string_view secret,
+                                std::string_view timestamp_header,
+                                std::string_view signature_header,
+                                std::string_view body, std::int64_t now_s,
+                                std::int64_t tolerance_s) {
+  signature_check out;
+  std::string ts_text{timestamp_header};
+  try {
+    std::size_t used = 0;
+    out.timestamp = std::stoll(ts_text, &used);
+    if (used != ts_text.size())
+      throw std::invalid_argument{"trailing"};
+  } catch (...) {
+    out.problem = "missing or malformed X-Switchboard-Timestamp";
+    return out;
+  }
+  if (signature_header.substr(0, 7) != "sha256=") {
+    out.problem = "missing or malformed signature";
+    return out;
+  }
+  std::string given{signature_header.substr(7)};
+  std::string signed_text = ts_text + ".";
+  signed_text.append(body);
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int mac_len = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(signed_text.data()),
+       signed_text.size(), mac, &mac_len);
+  out.signature = hex(mac, mac_len);
+  for (auto& c : given)
+    if (c >= 'A' && c <= 'F')
+      c = static_cast<char>(c - 'A' + 'a');
+  if (given.size() != out.signature.size()
+      || CRYPTO_memcmp(given.data(), out.signature.data(), out.signature.size())
+             != 0) {
+    out.problem = "bad signature";
+    return out;
+  }
+  // Subtractions that cannot overflow: a timestamp near INT64_MIN/MAX is
+  // stale, not undefined behaviour.
+  auto diff = out.timestamp < now_s
+                  ? static_cast<std::uint64_t>(now_s)
+                        - static_cast<std::uint64_t>(out.timestamp)
+                  : static_cast<std::uint64_t>(out.timestamp)
+                        - static_cast<std::uint64_t>(now_s);
+  if (tolerance_s < 0 || diff > static_cast<std::uint64_t>(tolerance_s))
+    out.problem = "stale timestamp";
+  return out;
+}
+
+} // namespace switchboard::app::http
