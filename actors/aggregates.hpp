@@ -82,6 +82,10 @@ std::string staff_appointments_ref(const std::string& company,
 std::string customer_appointments_ref(const std::string& company,
                                       const std::string& customer_id);
 std::string company_appointments_ref(const std::string& company);
+/// The reference of the appointment synced with Cal.com booking `uid`
+/// (every uid it had: a Cal.com reschedule makes a new one).
+std::string calcom_booking_ref(const std::string& company,
+                               const std::string& uid);
 
 /// The store's sorted lists of appointments (event_store_config::lists):
 /// each appointment, as of its last event, is listed by start time (then
