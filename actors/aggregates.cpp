@@ -693,6 +693,10 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
         decision d;
         d.after = *st;
         auto& a = d.after.appt;
+        // Cal.com's webhook and sync name the booking uid and the id of
+        // the event a delivery makes (a redelivery stores nothing new).
+        bool from_calcom = cmd.metadata.source == "calcom";
+        auto event_id = from_calcom ? p.str("event_id") : std::nullopt;
         auto staff_state = load_seen(cal, "staff", cal.staff_id);
         if (!staff_state)
           return staff_state.error();
@@ -709,6 +713,7 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
           auto branch = p.str("branch_id");
           auto notes = p.str("notes");
           auto source = p.str("source");
+          auto calcom_uid = from_calcom ? p.str("calcom_uid") : std::nullopt;
           if (!p.valid())
             return p.error();
           auto svc = load_seen(cal, "service", *service_id);
@@ -746,6 +751,7 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
           a.status = appointment_status::scheduled;
           a.price_cents = (*svc)->svc.price_cents;
           a.notes = notes ? *notes : std::string{};
+          a.calcom_uid = calcom_uid ? *calcom_uid : std::string{};
           if (!within_hours(stf, a.start_time, a.end_time,
                             company_zone(cal.deps.tenants, cal.company_id)))
             return invalid("start_time", "outside the staff member's hours");
@@ -769,10 +775,13 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
                             + to_string(a.status));
           auto start = p.time("start_time", cmd.name == "reschedule");
           auto notes = p.str("notes");
+          auto calcom_uid = from_calcom ? p.str("calcom_uid") : std::nullopt;
           if (!p.valid())
             return p.error();
           appointment_updated e;
           auto before = a;
+          if (calcom_uid && !calcom_uid->empty())
+            a.calcom_uid = *calcom_uid;
           if (start) {
             auto length = a.end_time - a.start_time;
             a.start_time = *start;
@@ -806,6 +815,43 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
           }
           track(e.changes, "staff_id", before.staff_id, a.staff_id);
           track(e.changes, "notes", before.notes, a.notes);
+          track(e.changes, "calcom_uid", before.calcom_uid, a.calcom_uid);
+          e.appointment = a;
+          e.updated_by = cmd.metadata.user_id;
+          if (!e.changes.empty())
+            d.events.push_back(
+                make_envelope(e, a.id, 0, a.company_id, now, cmd.metadata));
+        } else if (cmd.name == "link_calcom" || cmd.name == "set_no_show") {
+          // Cal.com's side of a booking: the uid its API answered, or
+          // whether the attendee came.
+          if (!st->exists)
+            return not_found("appointment " + cmd.aggregate_id);
+          if (!from_calcom)
+            return invalid("command", cmd.name + " is Cal.com's");
+          appointment_updated e;
+          auto before = a;
+          if (cmd.name == "link_calcom") {
+            auto uid = p.str("calcom_uid", true);
+            if (!p.valid())
+              return p.error();
+            a.calcom_uid = *uid;
+          } else {
+            auto no_show = p.boolean("no_show", true);
+            if (!p.valid())
+              return p.error();
+            if (*no_show && a.status == appointment_status::scheduled)
+              a.status = appointment_status::no_show;
+            else if (!*no_show && a.status == appointment_status::no_show) {
+              if (overlaps(cal, a.start_time, a.end_time, a.id))
+                return conflict("the slot is taken");
+              a.status = appointment_status::scheduled;
+            }
+          }
+          track(e.changes, "calcom_uid", before.calcom_uid, a.calcom_uid);
+          if (before.status != a.status)
+            e.changes["status"]
+                = {quoted(std::string{to_string(before.status)}),
+                   quoted(std::string{to_string(a.status)})};
           e.appointment = a;
           e.updated_by = cmd.metadata.user_id;
           if (!e.changes.empty())
@@ -830,6 +876,8 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
         } else {
           return invalid("command", "unknown appointment command " + cmd.name);
         }
+        if (event_id && !event_id->empty() && !d.events.empty())
+          d.events.front().id = *event_id;
         // Reserve at once so that the next command in the mailbox sees it;
         // undo when the dispatch fails.
         auto id = a.id;
@@ -963,6 +1011,21 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
 
 // -- state
 // ----------------------------------------------------------------------
+
+std::string calcom_booking_ref(const std::string& company,
+                               const std::string& uid) {
+  return "appointment-calcom/" + company + "/" + uid;
+}
+
+void appointment_refs(const envelope& e, std::vector<std::string>& out) {
+  if (e.aggregate_type != "appointment" || e.company_id.empty())
+    return;
+  aggregate_state st;
+  st.type = "appointment";
+  apply_event(st, e);
+  if (!st.appt.calcom_uid.empty())
+    out.push_back(calcom_booking_ref(e.company_id, st.appt.calcom_uid));
+}
 
 std::string appointment_sort_key(timestamp_ms start, const std::string& id) {
   auto u = store::order_preserving(start);

@@ -70,6 +70,16 @@ struct aggregate_state {
   appointment appt;
 };
 
+/// The event store's references of appointment events (event_store_config
+/// ::refs): the appointment synced with a Cal.com booking, under each uid
+/// it had (a Cal.com reschedule makes a new one). Lists, not references,
+/// serve calendars and listings.
+void appointment_refs(const envelope& e, std::vector<std::string>& out);
+
+/// The reference of the appointment synced with Cal.com booking `uid`.
+std::string calcom_booking_ref(const std::string& company,
+                               const std::string& uid);
+
 /// The store's sorted lists of appointments (event_store_config::lists):
 /// each appointment, as of its last event, is listed by start time (then
 /// id) among the company's appointments, its staff member's and its

@@ -3,6 +3,8 @@
 #include <boost/json.hpp>
 
 #include <actors/aggregates.hpp>
+#include <actors/calcom.hpp>
+#include <actors/call_workflow.hpp>
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
 #include <actors/providers.hpp>
@@ -13,6 +15,7 @@
 #include <store/outbox.hpp>
 #include <store/processed.hpp>
 #include <store/projections.hpp>
+#include <store/tenants.hpp>
 
 namespace switchboard {
 
@@ -377,7 +380,7 @@ void send_calls(queued_listener_actor::pointer self, listener_context ctx,
   auto step_mark = mark + "." + call.target;
   self->request(ctx.messenger, caf::infinite, sync_atom::value, call)
       .then(
-          [=](ok_atom) {
+          [=](const std::string&) {
             auto* processed = ctx.processed;
             auto op = [processed, step_mark,
                        event_id](store::write_txn& txn) -> store::result<void> {
@@ -621,14 +624,90 @@ update_analytics(queued_listener_actor::pointer self, listener_context ctx) {
 namespace {
 
 struct sync_step {
+  sync_step(std::string n, outbound_call c, std::string appt = {},
+            std::string link = {}, bool uid = false)
+      : name(std::move(n)), call(std::move(c)), appointment_id(std::move(appt)),
+        link_event_id(std::move(link)), needs_uid(uid) {}
+
   std::string name; ///< Processed mark: listener + "." + name.
   outbound_call call;
+  /// Cal.com steps: the appointment whose booking uid the step reads
+  /// (reschedule, cancel) or records from the answer (create, reschedule).
+  std::string appointment_id;
+  /// The id of the event that records the answer's uid: once it is
+  /// stored, the call was made and is never made again.
+  std::string link_event_id;
+  bool needs_uid = false; ///< The call acts on the stored booking uid.
 };
+
+using step_list = std::shared_ptr<std::vector<sync_step>>;
 
 void run_steps(queued_listener_actor::pointer self, listener_context ctx,
                endpoint_actor endpoint, std::string listener,
-               std::string event_id,
-               std::shared_ptr<std::vector<sync_step>> steps, std::size_t i,
+               std::string event_id, step_list steps, std::size_t i,
+               caf::typed_response_promise<ok_atom> rp);
+
+/// Marks step `i` done for the event, then runs the next.
+void step_done(queued_listener_actor::pointer self, listener_context ctx,
+               endpoint_actor endpoint, std::string listener,
+               std::string event_id, step_list steps, std::size_t i,
+               caf::typed_response_promise<ok_atom> rp) {
+  auto* processed = ctx.processed;
+  auto mark = listener + "." + (*steps)[i].name;
+  auto op = [processed, mark,
+             event_id](store::write_txn& txn) -> store::result<void> {
+    auto r = processed->mark_in(txn, mark, event_id);
+    if (!r)
+      return make_unexpected(r.error());
+    return {};
+  };
+  self->request(ctx.writer, caf::infinite, write_atom::value,
+                make_write_op(op, store::isolation::validated,
+                              store::lane::background))
+      .then(
+          [=](ok_atom) mutable {
+            run_steps(self, ctx, endpoint, listener, event_id, steps, i + 1,
+                      rp);
+          },
+          [rp](caf::error& err) mutable {
+            rp.deliver(std::move(err));
+          });
+}
+
+/// Records the booking uid Cal.com answered on the appointment (an event
+/// under the step's derived id), then marks the step done.
+void link_uid(queued_listener_actor::pointer self, listener_context ctx,
+              endpoint_actor endpoint, std::string listener,
+              std::string event_id, step_list steps, std::size_t i,
+              caf::typed_response_promise<ok_atom> rp,
+              const std::string& company, const std::string& uid) {
+  const auto& step = (*steps)[i];
+  aggregate_command cmd;
+  cmd.aggregate_type = "appointment";
+  cmd.aggregate_id = step.appointment_id;
+  cmd.company_id = company;
+  cmd.name = "link_calcom";
+  cmd.payload = boost::json::serialize(boost::json::object{
+      {"calcom_uid", uid}, {"event_id", step.link_event_id}});
+  cmd.metadata.source = "calcom";
+  cmd.metadata.causation_id = event_id;
+  self->request(*ctx.router, caf::infinite, command_atom::value, cmd)
+      .then(
+          [=](const command_result&) mutable {
+            step_done(self, ctx, endpoint, listener, event_id, steps, i, rp);
+          },
+          [rp](caf::error& err) mutable {
+            // Retried: the call is not repeated once the uid is stored,
+            // but Cal.com has the booking; keep trying to record it.
+            rp.deliver(make_runtime_error(runtime_errc::listener_failed,
+                                          "calcom booking uid not recorded: "
+                                              + describe(err)));
+          });
+}
+
+void run_steps(queued_listener_actor::pointer self, listener_context ctx,
+               endpoint_actor endpoint, std::string listener,
+               std::string event_id, step_list steps, std::size_t i,
                caf::typed_response_promise<ok_atom> rp) {
   while (i < steps->size()) {
     auto mark = listener + "." + (*steps)[i].name;
@@ -644,29 +723,64 @@ void run_steps(queued_listener_actor::pointer self, listener_context ctx,
     return;
   }
   auto& step = (*steps)[i];
-  auto mark = listener + "." + step.name;
+  std::string company;
+  if (!step.appointment_id.empty()) {
+    // The answer was recorded before an ack was lost: done.
+    if (!step.link_event_id.empty()
+        && ctx.events->find_event(step.link_event_id)) {
+      step_done(self, ctx, endpoint, listener, event_id, steps, i, rp);
+      return;
+    }
+    if (auto seq = ctx.events->find_event(event_id))
+      if (auto env = ctx.events->read_event(*seq))
+        company = env->company_id;
+    if (step.needs_uid) {
+      auto st = load_aggregate(*ctx.events, "appointment", company,
+                               step.appointment_id);
+      if (!st) {
+        rp.deliver(st.error());
+        return;
+      }
+      const auto& uid = st->appt.calcom_uid;
+      if (uid.empty()) {
+        // Not booked on Cal.com (the create went to the outbox, or came
+        // from Cal.com without a uid): nothing to change there. A create
+        // still pending is waited for.
+        auto created
+            = ctx.events->read_stream("appointment", step.appointment_id, 1, 1);
+        bool pending = false;
+        if (created && !created->empty()) {
+          auto c = ctx.processed->contains(listener + ".calcom",
+                                           created->front().id);
+          pending
+              = created->front().type == "appointment.created" && (!c || !*c);
+        }
+        if (pending) {
+          rp.deliver(make_runtime_error(
+              runtime_errc::listener_failed,
+              "calcom sync waits for the booking's uid (its create is "
+              "pending)"));
+          return;
+        }
+        step_done(self, ctx, endpoint, listener, event_id, steps, i, rp);
+        return;
+      }
+      auto body = boost::json::parse(step.call.body);
+      body.as_object()["uid"] = uid;
+      step.call.body = boost::json::serialize(body);
+    }
+  }
   self->request(endpoint, caf::infinite, sync_atom::value, step.call)
       .then(
-          [=](ok_atom) mutable {
-            auto* processed = ctx.processed;
-            auto op = [processed, mark,
-                       event_id](store::write_txn& txn) -> store::result<void> {
-              auto r = processed->mark_in(txn, mark, event_id);
-              if (!r)
-                return make_unexpected(r.error());
-              return {};
-            };
-            self->request(ctx.writer, caf::infinite, write_atom::value,
-                          make_write_op(op, store::isolation::validated,
-                                        store::lane::background))
-                .then(
-                    [=](ok_atom) mutable {
-                      run_steps(self, ctx, endpoint, listener, event_id, steps,
-                                i + 1, rp);
-                    },
-                    [rp](caf::error& err) mutable {
-                      rp.deliver(std::move(err));
-                    });
+          [=](const std::string& answer) mutable {
+            const auto& st = (*steps)[i];
+            auto uid = st.link_event_id.empty() ? std::string{}
+                                                : calcom_booking_uid(answer);
+            if (!uid.empty())
+              link_uid(self, ctx, endpoint, listener, event_id, steps, i, rp,
+                       company, uid);
+            else
+              step_done(self, ctx, endpoint, listener, event_id, steps, i, rp);
           },
           [rp, step](caf::error& err) mutable {
             // A refusal stays one: the queue then fails the job at once.
@@ -676,6 +790,20 @@ void run_steps(queued_listener_actor::pointer self, listener_context ctx,
             rp.deliver(make_runtime_error(
                 code, step.call.target + " sync failed: " + describe(err)));
           });
+}
+
+/// The Cal.com event type mapped to `service_id` for the company ("" when
+/// none is).
+std::string mapped_event_type(const listener_context& ctx,
+                              const std::string& company,
+                              const std::string& service_id) {
+  if (ctx.tenants == nullptr)
+    return {};
+  auto text = ctx.tenants->setting(company, calcom_setting);
+  if (!text)
+    return {};
+  auto s = parse_calcom_settings(*text);
+  return s ? s->event_type_of(service_id) : std::string{};
 }
 
 } // namespace
@@ -689,34 +817,54 @@ sync_with_external_services(queued_listener_actor::pointer self,
                             const job_request& req) -> caf::result<ok_atom> {
         auto steps = std::make_shared<std::vector<sync_step>>();
         auto key = req.event.id;
+        // Changes that came from Cal.com are not sent back to it.
+        bool from_calcom = req.event.metadata.source == "calcom";
+        auto link_id = [&key] {
+          return derived_id("calcom-link\n" + key);
+        };
         if (req.event.type == "appointment.created") {
           auto ev = event_from<appointment_created>(req.event);
           if (!ev)
             return bad_event(req, ev.error());
           auto body = to_json_text(ev->appointment);
-          // Cal.com wants an attendee: the customer, when it can be read.
-          auto calcom_body = body;
+          // Cal.com wants an attendee (the customer, when it can be read)
+          // and the event type mapped to the service.
+          auto v = boost::json::parse(body);
+          auto& o = v.as_object();
           if (auto c = load_customer(*ctx.events, req.event.company_id,
-                                     ev->appointment.customer_id)) {
-            auto v = boost::json::parse(body);
-            v.as_object()["customer"] = boost::json::parse(to_json_text(*c));
-            calcom_body = boost::json::serialize(v);
-          }
-          // A booking that came from Cal.com is not sent back to it.
-          if (ev->source != "calcom")
-            steps->push_back(
-                {"calcom",
-                 {"calcom", "booking.create", key + ":calcom", calcom_body}});
+                                     ev->appointment.customer_id))
+            o["customer"] = boost::json::parse(to_json_text(*c));
+          o["time_zone"]
+              = company_zone(ctx.tenants, req.event.company_id).name();
+          auto type_id = mapped_event_type(ctx, req.event.company_id,
+                                           ev->appointment.service_id);
+          if (!type_id.empty())
+            o["event_type_id"] = type_id;
+          if (ev->source != "calcom" && !from_calcom)
+            steps->emplace_back("calcom",
+                                outbound_call{"calcom", "booking.create",
+                                              key + ":calcom",
+                                              boost::json::serialize(v)},
+                                ev->appointment.id, link_id(), false);
           steps->push_back(
               {"crm", {"crm", "appointment.upsert", key + ":crm", body}});
         } else if (req.event.type == "appointment.updated") {
-          // Changes reach the CRM with the same retries as the booking.
-          // (Cal.com's reschedule and cancel need the booking uid its
-          // create answered, which is not kept yet.)
+          // Changes reach the CRM with the same retries as the booking; a
+          // new time reaches Cal.com by the booking uid kept on the
+          // appointment.
           auto ev = event_from<appointment_updated>(req.event);
           if (!ev)
             return bad_event(req, ev.error());
           auto body = to_json_text(ev->appointment);
+          if (!from_calcom && ev->changes.count("start_time") > 0)
+            steps->push_back(
+                {"calcom",
+                 {"calcom", "booking.reschedule", key + ":calcom",
+                  boost::json::serialize(boost::json::object{
+                      {"start", format_rfc3339(ev->appointment.start_time)}})},
+                 ev->appointment.id,
+                 link_id(),
+                 true});
           steps->push_back(
               {"crm", {"crm", "appointment.upsert", key + ":crm", body}});
         } else if (req.event.type == "appointment.cancelled") {
@@ -726,6 +874,14 @@ sync_with_external_services(queued_listener_actor::pointer self,
           auto v = boost::json::parse(to_json_text(ev->appointment));
           v.as_object()["cancellation_reason"] = ev->reason;
           auto body = boost::json::serialize(v);
+          if (!from_calcom)
+            steps->push_back({"calcom",
+                              {"calcom", "booking.cancel", key + ":calcom",
+                               boost::json::serialize(boost::json::object{
+                                   {"reason", ev->reason}})},
+                              ev->appointment.id,
+                              {},
+                              true});
           steps->push_back(
               {"crm", {"crm", "appointment.upsert", key + ":crm", body}});
         } else if (req.event.type == "customer.updated") {

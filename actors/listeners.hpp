@@ -33,10 +33,11 @@ namespace switchboard {
 
 using sync_atom = caf::atom_constant<caf::atom("sync")>;
 
-/// An external service endpoint; an error answer fails the attempt (one
-/// with `runtime_errc::rejected` fails the job at once).
+/// An external service endpoint; it answers the provider's reply body
+/// ("" when there is none, e.g. the outbox). An error answer fails the
+/// attempt (one with `runtime_errc::rejected` fails the job at once).
 using endpoint_actor = caf::typed_actor<
-    caf::replies_to<sync_atom, outbound_call>::with<ok_atom>>;
+    caf::replies_to<sync_atom, outbound_call>::with<std::string>>;
 
 /// What a listener needs from the node; handed over at spawn.
 struct listener_context {
@@ -53,6 +54,10 @@ struct listener_context {
   /// that enqueues jobs wakes their queue.
   std::shared_ptr<std::map<std::string, queue_supervisor_actor>> queues
       = std::make_shared<std::map<std::string, queue_supervisor_actor>>();
+  /// The aggregate router, set once it runs: a listener that records a
+  /// provider's answer on an aggregate (a Cal.com booking uid) sends it a
+  /// command.
+  std::shared_ptr<router_actor> router = std::make_shared<router_actor>();
   /// The provider endpoint of channel messages (see actors/providers.hpp),
   /// used for the channels in `provider_channels`; the others go to the
   /// outbox.

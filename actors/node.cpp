@@ -74,6 +74,8 @@ node_store::open(const store::options& opts, bool rebuild_stream_index) {
   };
   store::event_store_config ecfg;
   ecfg.rebuild_stream_index = rebuild_stream_index;
+  // Appointments by the Cal.com booking uids they had.
+  ecfg.refs = appointment_refs;
   // Appointments by start time, per company, staff member and customer:
   // GET /api/appointments reads one page of one list, and a calendar its
   // staff member's scheduled ones.
@@ -143,14 +145,14 @@ endpoint_actor spawn_outbox_endpoint(caf::actor_system& sys,
   return sys.spawn([outbox, writer, clock](endpoint_actor::pointer self)
                        -> endpoint_actor::behavior_type {
     return {
-        [=](sync_atom, const outbound_call& call) -> caf::result<ok_atom> {
+        [=](sync_atom, const outbound_call& call) -> caf::result<std::string> {
           store::outbound_message m;
           m.channel = call.target;
           m.recipient = call.operation;
           m.body = call.body;
           m.idempotency_key = call.idempotency_key;
           m.created_at = clock();
-          auto rp = self->make_response_promise<ok_atom>();
+          auto rp = self->make_response_promise<std::string>();
           auto op = [outbox, m](store::write_txn& txn) -> store::result<void> {
             auto r = outbox->add_in(txn, m);
             if (!r)
@@ -163,7 +165,7 @@ endpoint_actor spawn_outbox_endpoint(caf::actor_system& sys,
                                       store::lane::background))
               .then(
                   [rp](ok_atom) mutable {
-                    rp.deliver(ok_atom::value);
+                    rp.deliver(std::string{});
                   },
                   [rp](caf::error& e) mutable {
                     rp.deliver(std::move(e));
@@ -348,6 +350,7 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
   ad.max_live = std::max<std::size_t>(1, opts.max_live_aggregates);
   ad.live = n->live_aggregates_;
   n->router_ = sys.spawn(switchboard::router, std::move(ad));
+  *ctx.router = n->router_;
   if (opts.stats_interval.count() > 0 && !n->deterministic_) {
     stats_recorder_deps rd;
     rd.writer = s.writer.get();

@@ -227,20 +227,80 @@ std::string hmac_sha256_hex(const std::string& key, const std::string& data) {
   return out;
 }
 
+namespace {
+
+/// A path segment: unreserved characters as they are, the rest %XX.
+std::string path_segment(const std::string& s) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+http_request calcom_post(const provider_options& opts, const std::string& path,
+                         const outbound_call& call, const json::object& body) {
+  http_request req;
+  req.url = trim_slash(opts.calcom.base_url) + path;
+  req.headers = {{"Content-Type", "application/json"},
+                 {"cal-api-version", opts.calcom.api_version},
+                 {"Idempotency-Key", call.idempotency_key}};
+  if (!opts.calcom.api_key.empty())
+    req.headers.emplace_back("Authorization", "Bearer " + opts.calcom.api_key);
+  req.body = json::serialize(body);
+  req.timeout_ms = opts.calcom.timeout_ms;
+  return req;
+}
+
+} // namespace
+
 expected<http_request, std::string> calcom_request(const provider_options& opts,
                                                    const outbound_call& call) {
-  if (call.operation != "booking.create")
-    return make_unexpected("calcom: unsupported operation " + call.operation);
   json::error_code ec;
   auto v = json::parse(call.body, ec);
   if (ec || !v.is_object())
     return make_unexpected("calcom: body is not a JSON object");
+  if (call.operation == "booking.reschedule"
+      || call.operation == "booking.cancel") {
+    const auto& o = v.as_object();
+    auto uid = str_of(o, "uid");
+    if (uid.empty())
+      return make_unexpected("calcom: " + call.operation + " without a uid");
+    json::object body;
+    if (call.operation == "booking.reschedule") {
+      auto start = str_of(o, "start");
+      if (start.empty())
+        return make_unexpected("calcom: booking.reschedule without a start");
+      body["start"] = start;
+      if (auto r = str_of(o, "reason"); !r.empty())
+        body["reschedulingReason"] = r;
+    } else {
+      auto r = str_of(o, "reason");
+      body["cancellationReason"] = r.empty() ? std::string{"cancelled"} : r;
+    }
+    return calcom_post(opts,
+                       "/v2/bookings/" + path_segment(uid) + "/"
+                           + (call.operation == "booking.reschedule"
+                                  ? "reschedule"
+                                  : "cancel"),
+                       call, body);
+  }
+  if (call.operation != "booking.create")
+    return make_unexpected("calcom: unsupported operation " + call.operation);
   auto a = from_json<appointment>(v);
   if (!a)
     return make_unexpected("calcom: body is not an appointment: "
                            + a.error().field + ": " + a.error().message);
+  auto zone = str_of(v.as_object(), "time_zone");
   json::object attendee{{"name", "Customer " + a->customer_id},
-                        {"timeZone", "UTC"}};
+                        {"timeZone", zone.empty() ? std::string{"UTC"} : zone}};
   if (auto* c = v.as_object().if_contains("customer"); c && c->is_object()) {
     auto& co = c->as_object();
     if (auto n = str_of(co, "name"); !n.empty())
@@ -262,23 +322,30 @@ expected<http_request, std::string> calcom_request(const provider_options& opts,
         {"service_id", a->service_id},
         {"customer_id", a->customer_id}}},
   };
-  // A numeric service id is the Cal.com event type; otherwise its slug.
-  const auto& sid = a->service_id;
+  // The event type the company mapped to the service; else a numeric
+  // service id is the event type, and any other its slug.
+  auto type_id = str_of(v.as_object(), "event_type_id");
+  const auto& sid = type_id.empty() ? a->service_id : type_id;
   if (!sid.empty() && sid.size() < 16
       && sid.find_first_not_of("0123456789") == std::string::npos)
     body["eventTypeId"] = std::stoll(sid);
   else
     body["eventTypeSlug"] = sid;
-  http_request req;
-  req.url = trim_slash(opts.calcom.base_url) + "/v2/bookings";
-  req.headers = {{"Content-Type", "application/json"},
-                 {"cal-api-version", opts.calcom.api_version},
-                 {"Idempotency-Key", call.idempotency_key}};
-  if (!opts.calcom.api_key.empty())
-    req.headers.emplace_back("Authorization", "Bearer " + opts.calcom.api_key);
-  req.body = json::serialize(body);
-  req.timeout_ms = opts.calcom.timeout_ms;
-  return req;
+  return calcom_post(opts, "/v2/bookings", call, body);
+}
+
+std::string calcom_booking_uid(const std::string& answer) {
+  json::error_code ec;
+  auto v = json::parse(answer, ec);
+  if (ec || !v.is_object())
+    return {};
+  const auto* d = v.as_object().if_contains("data");
+  if (d == nullptr)
+    return {};
+  // One booking, or the first of several (a recurring booking).
+  if (d->is_array() && !d->get_array().empty())
+    d = &d->get_array().front();
+  return d->is_object() ? str_of(d->get_object(), "uid") : std::string{};
 }
 
 http_request crm_request(const provider_options& opts,
@@ -394,7 +461,7 @@ provider_result perform_http(const std::string& target,
   curl_init_once();
   curl_handle c;
   if (c.h == nullptr)
-    return {provider_outcome::retry, 0, false, "curl_easy_init failed"};
+    return {provider_outcome::retry, 0, false, "curl_easy_init failed", {}};
   char errbuf[CURL_ERROR_SIZE] = {0};
   std::string answer;
   for (const auto& [k, v] : req.headers)
@@ -420,7 +487,9 @@ provider_result perform_http(const std::string& target,
     return transport_failure(target, rc, errbuf, req.timeout_ms);
   long status = 0;
   curl_easy_getinfo(c.h, CURLINFO_RESPONSE_CODE, &status);
-  return classify_http(target, status, answer);
+  auto r = classify_http(target, status, answer);
+  r.body = std::move(answer);
+  return r;
 }
 
 provider_result perform_smtp(const provider_options::smtp_options& opts,
@@ -428,7 +497,7 @@ provider_result perform_smtp(const provider_options::smtp_options& opts,
   curl_init_once();
   curl_handle c;
   if (c.h == nullptr)
-    return {provider_outcome::retry, 0, false, "curl_easy_init failed"};
+    return {provider_outcome::retry, 0, false, "curl_easy_init failed", {}};
   char errbuf[CURL_ERROR_SIZE] = {0};
   struct reader {
     const std::string* text;
@@ -468,7 +537,7 @@ provider_result perform_smtp(const provider_options::smtp_options& opts,
   long status = 0;
   curl_easy_getinfo(c.h, CURLINFO_RESPONSE_CODE, &status);
   if (rc == CURLE_OK)
-    return {provider_outcome::delivered, status, false, {}};
+    return {provider_outcome::delivered, status, false, {}, {}};
   auto r = transport_failure("smtp", rc, errbuf, opts.timeout_ms);
   r.status = status;
   // A permanent SMTP reply (5xx) to MAIL, RCPT or DATA: a bad address or
@@ -484,8 +553,8 @@ provider_result perform_smtp(const provider_options::smtp_options& opts,
 provider_result call_provider(const provider_options& opts,
                               const outbound_call& call, timestamp_ms now) {
   auto refuse = [](std::string msg) {
-    return provider_result{provider_outcome::rejected, 0, false,
-                           std::move(msg)};
+    return provider_result{
+        provider_outcome::rejected, 0, false, std::move(msg), {}};
   };
   if (call.target == "calcom") {
     auto req = calcom_request(opts, call);
@@ -531,7 +600,7 @@ namespace {
 /// A call waiting for a free worker.
 struct pending_call {
   outbound_call call;
-  caf::typed_response_promise<ok_atom> rp;
+  caf::typed_response_promise<std::string> rp;
 };
 
 struct provider_front_state {
@@ -552,8 +621,8 @@ void pump(front_actor self) {
     // The worker's call ends by the provider's own timeout.
     self->request(worker, caf::infinite, sync_atom::value, p.call)
         .then(
-            [self, worker, rp = p.rp](ok_atom) mutable {
-              rp.deliver(ok_atom::value);
+            [self, worker, rp = p.rp](std::string& body) mutable {
+              rp.deliver(std::move(body));
               self->state.idle.push_back(worker);
               pump(self);
             },
@@ -571,18 +640,21 @@ endpoint_actor::behavior_type provider_worker(endpoint_actor::pointer,
   auto lg = log::get("providers");
   return {
       [opts, clock, lg](sync_atom,
-                        const outbound_call& call) -> caf::result<ok_atom> {
+                        const outbound_call& call) -> caf::result<std::string> {
         provider_result r;
         try {
           r = call_provider(opts, call, clock());
         } catch (const std::exception& e) {
-          r = {provider_outcome::retry, 0, false,
-               call.target + " call failed: " + e.what()};
+          r = {provider_outcome::retry,
+               0,
+               false,
+               call.target + " call failed: " + e.what(),
+               {}};
         }
         if (r.outcome == provider_outcome::delivered) {
           lg->debug("{} {} delivered ({})", call.target, call.idempotency_key,
                     r.status);
-          return ok_atom::value;
+          return std::move(r.body);
         }
         lg->warn("{} {} not delivered: {}", call.target, call.idempotency_key,
                  r.message);
@@ -609,15 +681,15 @@ endpoint_actor::behavior_type provider_front(front_actor self,
   });
   auto targets = opts.configured();
   return {
-      [self, targets,
-       fallback](sync_atom, const outbound_call& call) -> caf::result<ok_atom> {
+      [self, targets, fallback](
+          sync_atom, const outbound_call& call) -> caf::result<std::string> {
         if (targets.count(call.target) == 0) {
           if (!fallback)
             return make_runtime_error(runtime_errc::rejected,
                                       "no provider for " + call.target);
           return self->delegate(fallback, sync_atom::value, call);
         }
-        auto rp = self->make_response_promise<ok_atom>();
+        auto rp = self->make_response_promise<std::string>();
         self->state.waiting.push_back({call, rp});
         pump(self);
         return rp;

@@ -85,11 +85,21 @@ struct smtp_request {
 /// "message.send", body = {"to", "subject", "body", "channel"}.
 outbound_call message_call(const store::outbound_message& m);
 
-/// POST {base}/v2/bookings with the appointment in `call.body`
-/// (optionally with a "customer" object). Errors: the body is not an
-/// appointment; the operation is not booking.create.
+/// A Cal.com API v2 request (header `cal-api-version`):
+/// - booking.create: POST {base}/v2/bookings with the appointment in
+///   `call.body` (optionally with a "customer" object, the company's
+///   "time_zone" and the "event_type_id" mapped to its service);
+/// - booking.reschedule: POST {base}/v2/bookings/{uid}/reschedule
+///   `{"start", "reschedulingReason"}` from `{"uid", "start", "reason"}`;
+/// - booking.cancel: POST {base}/v2/bookings/{uid}/cancel
+///   `{"cancellationReason"}` from `{"uid", "reason"}`.
+/// Errors: a body that does not fit the operation; another operation.
 expected<http_request, std::string> calcom_request(const provider_options& opts,
                                                    const outbound_call& call);
+
+/// The booking uid of a Cal.com v2 answer (`data.uid`, or the first of
+/// `data[]`); "" when there is none.
+std::string calcom_booking_uid(const std::string& answer);
 
 /// POST {webhook_url} {"event", "idempotency_key", "sent_at", "data"},
 /// with a bearer token and/or an HMAC-SHA256 signature over
@@ -126,6 +136,7 @@ struct provider_result {
   long status = 0;      ///< HTTP or SMTP status; 0 when none came.
   bool timeout = false; ///< The call timed out.
   std::string message;  ///< For logs and failed jobs.
+  std::string body;     ///< The provider's answer (HTTP body).
 };
 
 /// Classifies an HTTP answer; `message` carries the provider's own text

@@ -489,7 +489,11 @@ const std::vector<option_spec>& option_specs() {
        "HMAC-SHA256 key of the call provider's webhooks; empty: refused "
        "(503)"},
       {"webhooks.calcom_secret", ot::string, "",
-       "HMAC-SHA256 key of the Cal.com webhooks; empty: refused (503)"},
+       "X-Cal-Signature-256 key of the Cal.com webhooks of companies "
+       "without a secret of their own; empty: those are refused (401)"},
+      {"webhooks.retell_api_key", ot::string, "",
+       "Retell API key: checks x-retell-signature of the Retell webhooks; "
+       "empty: refused (503)"},
       {"webhooks.tolerance_s",
        ot::integer,
        "300",

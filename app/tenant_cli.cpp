@@ -2,8 +2,12 @@
 
 #include "app/tenant_cli.hpp"
 
+#include <fstream>
 #include <iostream>
+#include <iterator>
 
+#include <actors/calcom.hpp>
+#include <actors/retell.hpp>
 #include <app/cli.hpp>
 #include <app/store_options.hpp>
 #include <messages/time.hpp>
@@ -64,6 +68,18 @@ commands:
         --user and --expires-in too)
   tokens <company-id>
         list the company's tokens: hash prefix, user, admin, expiry
+  calcom <company-id> [FILE]
+        set the company's Cal.com settings from a JSON file ("-": stdin),
+        the body of PUT /api/integrations/calcom: {"secret": "...",
+        "event_types": {"<event type id>": "<service id>"}, "hosts":
+        {"<host email>": "<staff id>"}}; a body without "secret" keeps the
+        one set before. Without FILE, prints them (the secret as ***)
+  retell <company-id> [FILE]
+        set which keys of Retell's custom_analysis_data fill the
+        appointment request, from a JSON file ("-": stdin), the body of
+        PUT /api/integrations/retell: {"fields": {"service_id": "service",
+        ...}} (fields not named read the key of their own name). Without
+        FILE, prints them
   revoke <token-or-hash-prefix>
         delete a token (the token itself, or at least 8 hex digits of the
         hash prefix `tokens` shows); a running daemon refuses it at once
@@ -140,7 +156,13 @@ int run_tenant(const std::vector<std::string>& args) {
   }
   const auto& cmd = flags->rest[0];
   auto wants_id = cmd == "add" || cmd == "token" || cmd == "tokens"
-                  || cmd == "revoke" || cmd == "time-zone";
+                  || cmd == "revoke" || cmd == "time-zone" || cmd == "calcom"
+                  || cmd == "retell";
+  std::string settings_file;
+  if ((cmd == "calcom" || cmd == "retell") && flags->rest.size() == 3) {
+    settings_file = flags->rest[2];
+    flags->rest.pop_back();
+  }
   if (cmd == "time-zone" && flags->rest.size() == 3) {
     zone = flags->rest[2];
     flags->rest.pop_back();
@@ -235,6 +257,89 @@ int run_tenant(const std::vector<std::string>& args) {
                 << (tk.expires_at != 0 && tk.expires_at <= now ? "  (expired)"
                                                                : "")
                 << '\n';
+    return 0;
+  }
+  if (cmd == "retell") {
+    if (auto c = tenants.company(id); !c) {
+      std::cerr << "switchboard tenant retell: " << c.error().message << '\n';
+      return 1;
+    }
+    if (settings_file.empty()) {
+      auto current = retell_settings::defaults();
+      if (auto text = tenants.setting(id, retell_setting))
+        if (auto s = parse_retell_settings(*text))
+          current = *s;
+      std::cout << retell_json(current) << '\n';
+      return 0;
+    }
+    std::string text;
+    if (settings_file == "-") {
+      text.assign(std::istreambuf_iterator<char>{std::cin}, {});
+    } else {
+      std::ifstream in{settings_file};
+      if (!in) {
+        std::cerr << "switchboard tenant retell: cannot read " << settings_file
+                  << '\n';
+        return 2;
+      }
+      text.assign(std::istreambuf_iterator<char>{in}, {});
+    }
+    auto parsed = parse_retell_settings(text);
+    if (!parsed) {
+      for (const auto& [field, what] : parsed.error())
+        std::cerr << "switchboard tenant retell: " << field << ": " << what
+                  << '\n';
+      return 2;
+    }
+    if (auto r = tenants.set_setting(id, retell_setting, retell_json(*parsed));
+        !r) {
+      std::cerr << "switchboard tenant retell: " << r.error().message << '\n';
+      return 1;
+    }
+    std::cerr << "company " << id << ": Retell settings set\n";
+    std::cout << retell_json(*parsed) << '\n';
+    return 0;
+  }
+  if (cmd == "calcom") {
+    if (auto c = tenants.company(id); !c) {
+      std::cerr << "switchboard tenant calcom: " << c.error().message << '\n';
+      return 1;
+    }
+    calcom_settings current;
+    if (auto text = tenants.setting(id, calcom_setting))
+      if (auto s = parse_calcom_settings(*text))
+        current = *s;
+    if (settings_file.empty()) {
+      std::cout << to_public_json(current) << '\n';
+      return 0;
+    }
+    std::string text;
+    if (settings_file == "-") {
+      text.assign(std::istreambuf_iterator<char>{std::cin}, {});
+    } else {
+      std::ifstream in{settings_file};
+      if (!in) {
+        std::cerr << "switchboard tenant calcom: cannot read " << settings_file
+                  << '\n';
+        return 2;
+      }
+      text.assign(std::istreambuf_iterator<char>{in}, {});
+    }
+    auto parsed = parse_calcom_settings(text, current);
+    if (!parsed) {
+      for (const auto& [field, what] : parsed.error())
+        std::cerr << "switchboard tenant calcom: " << field << ": " << what
+                  << '\n';
+      return 2;
+    }
+    if (auto r
+        = tenants.set_setting(id, calcom_setting, to_stored_json(*parsed));
+        !r) {
+      std::cerr << "switchboard tenant calcom: " << r.error().message << '\n';
+      return 1;
+    }
+    std::cerr << "company " << id << ": Cal.com settings set\n";
+    std::cout << to_public_json(*parsed) << '\n';
     return 0;
   }
   if (cmd == "time-zone") {

@@ -146,6 +146,9 @@ struct appointment {
   appointment_status status = appointment_status::scheduled;
   std::int64_t price_cents = 0; ///< The service's price when booked.
   std::string notes;
+  /// The Cal.com booking it is synced with (its `uid`, the newest after a
+  /// reschedule); empty: none known.
+  std::string calcom_uid;
 };
 
 // -- call ---------------------------------------------------------------------
@@ -230,7 +233,7 @@ inline bool operator==(const appointment& a, const appointment& b) {
          && a.staff_id == b.staff_id && a.customer_id == b.customer_id
          && a.start_time == b.start_time && a.end_time == b.end_time
          && a.status == b.status && a.price_cents == b.price_cents
-         && a.notes == b.notes;
+         && a.notes == b.notes && a.calcom_uid == b.calcom_uid;
 }
 
 inline bool operator==(const call& a, const call& b) {

@@ -57,7 +57,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, appointment& x) {
   return f(caf::meta::type_name("appointment"), x.id, x.company_id, x.branch_id,
            x.service_id, x.staff_id, x.customer_id, x.start_time, x.end_time,
-           x.status, x.price_cents, x.notes);
+           x.status, x.price_cents, x.notes, x.calcom_uid);
 }
 
 template <class Inspector>

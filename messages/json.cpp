@@ -132,6 +132,7 @@ void fields(V& v, appointment& x) {
   v("status", x.status);
   v("price_cents", x.price_cents, opt);
   v("notes", x.notes, opt);
+  v("calcom_uid", x.calcom_uid, omit);
   v.check(x.end_time >= x.start_time, "end_time",
           "must not be before start_time");
   v.check(x.price_cents >= 0, "price_cents", "must not be negative");

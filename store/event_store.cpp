@@ -552,6 +552,8 @@ listing event_store::listing_of(const envelope& e) const {
   listing out;
   if (cfg_.lists)
     cfg_.lists(e, out);
+  if (cfg_.refs)
+    cfg_.refs(e, out.refs);
   return out;
 }
 
@@ -1187,8 +1189,11 @@ event_store::append_result event_store::append_in(write_txn& txn,
       // by_ref
       if (cfg_.refs) {
         refs_scratch_.clear();
-        cfg_.refs(e, refs_scratch_);
-        for (const auto& ref : refs_scratch_) {
+        if (listings == nullptr)
+          cfg_.refs(e, refs_scratch_);
+        const auto& refs
+            = listings != nullptr ? listings[i].refs : refs_scratch_;
+        for (const auto& ref : refs) {
           if (ref.empty() || ref.size() > max_name_size)
             continue;
           name_key ref_key{ref, e.sequence};

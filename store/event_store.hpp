@@ -65,6 +65,9 @@ struct listing {
   /// unique within its list (end it with the entity's id). Empty: the
   /// event lists nothing.
   std::vector<std::pair<std::string, std::string>> entries;
+  /// The event's references (see `config::refs`), when `listing_of`
+  /// computed them.
+  std::vector<std::string> refs;
 };
 
 /// Fills `out` (empty on entry) with the listing of `e`. Must depend only
@@ -217,8 +220,9 @@ public:
                           bool* already_stored = nullptr,
                           const listing* listings = nullptr);
 
-  /// The sorted-list entries of `e` (see `config::lists`), for callers
-  /// that compute them before their writer op. Any thread.
+  /// The sorted-list entries and references of `e` (see `config::lists`
+  /// and `config::refs`), for callers that compute them before their
+  /// writer op. Any thread.
   listing listing_of(const envelope& e) const;
 
   // -- reads -----------------------------------------------------------------

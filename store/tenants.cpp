@@ -105,7 +105,10 @@ result<std::unique_ptr<tenants>> tenants::open(environment& env) {
   auto t = env.open_db("tenant_tokens");
   if (!t)
     return make_unexpected(t.error());
-  return std::unique_ptr<tenants>{new tenants(env, *c, *t)};
+  auto s = env.open_db("tenant_settings");
+  if (!s)
+    return make_unexpected(s.error());
+  return std::unique_ptr<tenants>{new tenants(env, *c, *t, *s)};
 }
 
 std::string tenants::hash_token(std::string_view token) {
@@ -243,6 +246,64 @@ result<void> tenants::set_time_zone(std::string_view id,
   });
 }
 
+namespace {
+
+std::string setting_key(std::string_view id, std::string_view name) {
+  std::string key{id};
+  key.push_back('\0');
+  key.append(name);
+  return key;
+}
+
+} // namespace
+
+result<void> tenants::set_setting_in(write_txn& txn, std::string_view id,
+                                     std::string_view name,
+                                     std::string_view value) {
+  if (name.empty() || name.size() > 64)
+    return fail(errc::invalid_argument, "a setting name has 1 to 64 bytes");
+  if (value.size() > 64 * 1024)
+    return fail(errc::invalid_argument,
+                "setting " + std::string{name} + " is over 64 KiB");
+  auto ckey = as_val(id);
+  MDB_val cval;
+  auto rc = mdb_get(txn.handle(), companies_, &ckey, &cval);
+  if (rc == MDB_NOTFOUND)
+    return fail(errc::not_found, "no company " + std::string{id});
+  if (rc != 0)
+    return fail_mdb(rc, "mdb_get(tenants)");
+  auto key_text = setting_key(id, name);
+  auto key = as_val(key_text);
+  auto val = as_val(value);
+  if (rc = mdb_put(txn.handle(), settings_, &key, &val, 0); rc != 0)
+    return fail_mdb(rc, "mdb_put(tenant_settings)");
+  return {};
+}
+
+result<void> tenants::set_setting(std::string_view id, std::string_view name,
+                                  std::string_view value) {
+  return in_own_txn([&](write_txn& txn) {
+    return set_setting_in(txn, id, name, value);
+  });
+}
+
+result<std::string> tenants::setting(std::string_view id,
+                                     std::string_view name) const {
+  auto rtxn = env_.begin_read();
+  if (!rtxn)
+    return make_unexpected(rtxn.error());
+  auto key_text = setting_key(id, name);
+  auto key = as_val(key_text);
+  MDB_val val;
+  auto rc = mdb_get(rtxn->handle(), settings_, &key, &val);
+  if (rc == MDB_NOTFOUND)
+    return fail(errc::not_found, "company " + std::string{id} + " has no "
+                                     + std::string{name} + " settings");
+  if (rc != 0)
+    return fail_mdb(rc, "mdb_get(tenant_settings)");
+  return std::string{static_cast<const char*>(val.mv_data), val.mv_size};
+}
+
 result<std::string> tenants::issue_token(std::string_view company_id,
                                          bool admin, timestamp_ms now) {
   return in_own_txn([&](write_txn& txn) {
@@ -315,8 +376,9 @@ result<std::size_t> tenants::revoke(std::string_view token_or_prefix) {
   });
 }
 
-tenants::tenants(environment& env, MDB_dbi companies, MDB_dbi tokens)
-    : env_(env), companies_(companies), tokens_(tokens) {
+tenants::tenants(environment& env, MDB_dbi companies, MDB_dbi tokens,
+                 MDB_dbi settings)
+    : env_(env), companies_(companies), tokens_(tokens), settings_(settings) {
   static std::atomic<std::uint64_t> instances{0};
   instance_ = ++instances;
 }

@@ -63,6 +63,7 @@ inline constexpr std::string_view token_prefix = "sb_";
 /// | tenants       | company id → (name, created_at)               |
 /// | tenant_tokens | SHA-256 of the token (32 bytes) → (company, admin,
 /// created_at, user, expires_at) |
+/// | tenant_settings | company id, NUL, setting name → text |
 ///
 /// Tokens are `sb_` and 64 hex digits (32 random bytes from OpenSSL's
 /// RAND_bytes); only their SHA-256 is stored, so a copy of the store does
@@ -125,6 +126,17 @@ public:
   /// synced. Errors: `errc::not_found`, LMDB errors.
   result<void> set_time_zone(std::string_view id, std::string_view zone);
 
+  /// Sets company `id`'s setting `name` (such as "calcom": the text is the
+  /// caller's, checked by it) inside `txn`. Errors: `errc::not_found` (no
+  /// such company), `errc::invalid_argument` (a name empty or over 64
+  /// bytes, a value over 64 KiB), LMDB errors.
+  result<void> set_setting_in(write_txn& txn, std::string_view id,
+                              std::string_view name, std::string_view value);
+
+  /// `set_setting_in` in a write transaction of its own, synced.
+  result<void> set_setting(std::string_view id, std::string_view name,
+                           std::string_view value);
+
   /// `issue_token_in` in a write transaction of its own, synced.
   result<std::string> issue_token(std::string_view company_id, bool admin,
                                   timestamp_ms now);
@@ -146,6 +158,10 @@ public:
   /// LMDB errors.
   result<company_record> company(std::string_view id) const;
 
+  /// Returns company `id`'s setting `name`. Errors: `errc::not_found`
+  /// (never set), LMDB errors.
+  result<std::string> setting(std::string_view id, std::string_view name) const;
+
   /// Returns every company, by id. Errors: `errc::corrupt`, LMDB errors.
   result<std::vector<company_record>> companies() const;
 
@@ -157,7 +173,8 @@ public:
   static std::string hash_token(std::string_view token);
 
 private:
-  tenants(environment& env, MDB_dbi companies, MDB_dbi tokens);
+  tenants(environment& env, MDB_dbi companies, MDB_dbi tokens,
+          MDB_dbi settings);
 
   /// resolve() without its cache; `snapshot`: the id of the transaction
   /// it read in.
@@ -170,6 +187,7 @@ private:
   environment& env_;
   MDB_dbi companies_;
   MDB_dbi tokens_;
+  MDB_dbi settings_;
   /// Tells this instance's entries in the threads' caches of resolve()
   /// from those of another (unique in the process).
   std::uint64_t instance_;

@@ -15,8 +15,10 @@ namespace switchboard::app::http {
 
 struct webhook_options {
   std::string call_provider_secret; ///< Empty: call webhooks answer 503.
-  std::string calcom_secret;        ///< Empty: Cal.com webhooks answer 503.
-  std::int64_t tolerance_s = 300;   ///< Largest |now - timestamp|.
+  /// Key of the Cal.com webhooks of companies without their own.
+  std::string calcom_secret;
+  std::string retell_api_key;     ///< Empty: Retell webhooks answer 503.
+  std::int64_t tolerance_s = 300; ///< Largest |now - timestamp|.
 };
 
 /// Reads [webhooks] of the configuration.

@@ -52,7 +52,7 @@ struct flaky_endpoint {
         [s](endpoint_actor::pointer) -> endpoint_actor::behavior_type {
           return {
               [s](sync_atom,
-                  const outbound_call& call) -> caf::result<ok_atom> {
+                  const outbound_call& call) -> caf::result<std::string> {
                 std::lock_guard<std::mutex> guard{s->mtx};
                 s->calls.push_back(call);
                 auto& left = s->failures_left[call.target];
@@ -61,7 +61,7 @@ struct flaky_endpoint {
                   return make_runtime_error(runtime_errc::unavailable,
                                             call.target + " answered 503");
                 }
-                return ok_atom::value;
+                return std::string{};
               },
           };
         });

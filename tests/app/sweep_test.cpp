@@ -130,6 +130,22 @@ std::string sign(const std::string& ts, const std::string& body) {
   return out;
 }
 
+/// Lowercase hex HMAC-SHA256 of `body` under `key` (Cal.com's signature).
+std::string hmac_hex(const std::string& key, const std::string& body) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac,
+       &len);
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out.push_back(hex[mac[i] >> 4]);
+    out.push_back(hex[mac[i] & 15]);
+  }
+  return out;
+}
+
 /// `text` with every `id` replaced by "<ID>".
 std::string masked(std::string text, const std::string& id) {
   if (id.empty())
@@ -150,6 +166,7 @@ struct sweep_fixture : provider_holder, daemon_fixture {
   sweep_fixture()
       : daemon_fixture(
           {std::string{"webhooks.call_provider_secret="} + webhook_secret,
+           "webhooks.retell_api_key=sweep-retell-key",
            "providers.crm_webhook_url=" + crm.url(),
            "broadcasting.app_id=sweep-app", "broadcasting.key=sweep-key",
            "broadcasting.secret=sweep-app-secret"}) {
@@ -182,6 +199,19 @@ struct sweep_fixture : provider_holder, daemon_fixture {
                      {"notes", std::string{"notes of "} + who}};
       ok(c.request("POST", "/api/appointments", json::serialize(b), token));
     }
+    // A's Cal.com settings: its secret and maps are A's alone.
+    auto cal = c.request("PUT", "/api/integrations/calcom",
+                         R"({"secret":"acme-cal-secret",
+                             "event_types":{"77":"sv-a"},
+                             "hosts":{"staff-a@acme.example":"st-a"}})",
+                         acme);
+    BOOST_TEST_INFO(cal.body);
+    BOOST_REQUIRE(cal.status == 200);
+    auto retell
+        = c.request("PUT", "/api/integrations/retell",
+                    R"({"fields":{"service_id":"acme-treatment"}})", acme);
+    BOOST_TEST_INFO(retell.body);
+    BOOST_REQUIRE(retell.status == 200);
     // A's call, through the provider's signed webhook.
     auto r = webhook("acme", R"({"id":"d-a1","type":"call.started",
         "call_id":"call-a","data":{"from_number":"+4930111",
@@ -234,7 +264,8 @@ struct sweep_fixture : provider_holder, daemon_fixture {
           "/api/appointments/ap-a", "/api/calls/call-a",
           "/api/events/customer/cu-a", "/api/events/staff/st-a",
           "/api/events/service/sv-a", "/api/events/appointment/ap-a",
-          "/api/events/call/call-a", "/api/company"}) {
+          "/api/events/call/call-a", "/api/company", "/api/integrations/calcom",
+          "/api/integrations/retell"}) {
       auto r = c.request("GET", target, "", acme);
       out.push_back(std::string{target} + " " + std::to_string(r.status) + " "
                     + r.body);
@@ -261,7 +292,8 @@ struct sweep_fixture : provider_holder, daemon_fixture {
 
 /// Words of A's data that no answer to B may hold.
 const std::vector<std::string> secrets_of_a
-    = {"Ada Acme", "+4930111", "Acme", "call-a", "notes of Ada"};
+    = {"Ada Acme",     "+4930111",        "Acme",        "call-a",
+       "notes of Ada", "acme-cal-secret", "staff-a@acme"};
 
 } // namespace
 
@@ -695,9 +727,73 @@ BOOST_FIXTURE_TEST_CASE(no_route_gives_one_company_anothers_data,
     BOOST_TEST(r.body.find("Ada") == std::string::npos);
   });
   add("POST", "/webhooks/calcom/{company_id}", [&] {
+    // Unsigned, or signed with B's own secret: A answers as a company
+    // that does not exist.
     like_missing("POST", "/webhooks/calcom/{X}",
                  R"({"triggerEvent":"BOOKING_CANCELLED","payload":{}})", "acme",
-                 "nobody", 503);
+                 "nobody", 401);
+    BOOST_REQUIRE(as_b("PUT", "/api/integrations/calcom",
+                       R"({"secret":"globex-cal-secret"})")
+                      .status
+                  == 200);
+    std::string body
+        = R"({"triggerEvent":"BOOKING_CANCELLED","payload":{"uid":"x"}})";
+    like_missing(
+        "POST", "/webhooks/calcom/{X}", body, "acme", "nobody", 401,
+        {{"X-Cal-Signature-256", hmac_hex("globex-cal-secret", body)}});
+  });
+  add("POST", "/webhooks/retell/{company_id}", [&] {
+    like_missing("POST", "/webhooks/retell/{X}",
+                 R"({"event":"call_ended","call":{"call_id":"call-a"}})",
+                 "acme", "nobody", 401);
+    // Signed with the daemon's Retell key, for B, naming A's call: the
+    // call is not B's to end.
+    std::string body = R"({"event":"call_ended","call":{"call_id":"call-a",
+        "from_number":"+4930222","start_timestamp":1714608475945,
+        "end_timestamp":1714608491736}})";
+    auto ms = std::to_string(
+        std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::system_clock::now().time_since_epoch())
+            .count());
+    auto r
+        = as_b("POST", "/webhooks/retell/globex", body,
+               {{"x-retell-signature",
+                 "v=" + ms + ",d=" + hmac_hex("sweep-retell-key", body + ms)}});
+    BOOST_TEST(r.status / 100 == 4);
+    BOOST_TEST(r.body.find("Ada") == std::string::npos);
+  });
+  add("GET", "/api/integrations/retell", [&] {
+    auto r = as_b("GET", "/api/integrations/retell?company_id=acme");
+    BOOST_TEST_INFO(r.body);
+    BOOST_REQUIRE(r.status == 200);
+    BOOST_TEST(r.json().at("company_id").as_string() == "globex");
+    BOOST_TEST(r.body.find("acme-treatment") == std::string::npos);
+  });
+  add("PUT", "/api/integrations/retell", [&] {
+    auto r = as_b("PUT", "/api/integrations/retell?company_id=acme",
+                  R"({"fields":{"notes":"globex-notes"}})");
+    BOOST_REQUIRE(r.status == 200);
+    BOOST_TEST(r.json().at("company_id").as_string() == "globex");
+  });
+  add("GET", "/api/integrations/calcom", [&] {
+    for (const auto* q : {"/api/integrations/calcom",
+                          "/api/integrations/calcom?company_id=acme"}) {
+      auto r = as_b("GET", q);
+      BOOST_TEST_INFO(r.body);
+      BOOST_REQUIRE(r.status == 200);
+      BOOST_TEST(r.json().at("company_id").as_string() == "globex");
+      for (const auto* a : {"sv-a", "st-a", "acme-cal-secret", "staff-a@"})
+        BOOST_TEST(r.body.find(a) == std::string::npos);
+    }
+  });
+  add("PUT", "/api/integrations/calcom", [&] {
+    // B's token sets B's settings, whatever company it names.
+    auto r = as_b("PUT", "/api/integrations/calcom?company_id=acme",
+                  R"({"event_types":{"77":"sv-b"}})");
+    BOOST_TEST_INFO(r.body);
+    BOOST_REQUIRE(r.status == 200);
+    BOOST_TEST(r.json().at("company_id").as_string() == "globex");
+    BOOST_TEST(r.body.find("sv-a") == std::string::npos);
   });
   add("OPTIONS", "/broadcasting/auth", [&] {
     // The CORS preflight needs no token and says nothing of a company.

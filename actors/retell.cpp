@@ -1,0 +1,65 @@
+#include "actors/retell.hpp"
+
+#include <boost/json.hpp>
+
+namespace switchboard {
+
+namespace json = boost::json;
+
+retell_settings retell_settings::defaults() {
+  retell_settings s;
+  for (const char* f : retell_request_fields)
+    s.fields[f] = f;
+  return s;
+}
+
+expected<retell_settings, std::map<std::string, std::string>>
+parse_retell_settings(const std::string& text) {
+  std::map<std::string, std::string> errs;
+  json::error_code ec;
+  auto v = json::parse(text, ec);
+  if (ec || !v.is_object()) {
+    errs["body"] = "wrong_type: expects a JSON object";
+    return make_unexpected(errs);
+  }
+  auto out = retell_settings::defaults();
+  for (const auto& [k, unused] : v.get_object()) {
+    (void)unused;
+    if (k != "fields")
+      errs[std::string{k}] = "unknown: expects fields";
+  }
+  if (const auto* f = v.get_object().if_contains("fields");
+      f && !f->is_null()) {
+    if (!f->is_object()) {
+      errs["fields"] = "wrong_type: expects an object";
+    } else {
+      for (const auto& [k, key] : f->get_object()) {
+        auto name = std::string{k};
+        auto where = "fields." + name;
+        if (out.fields.count(name) == 0) {
+          errs[where] = "unknown: expects service_id, staff_id, branch_id, "
+                        "preferred_start, customer_name or notes";
+          continue;
+        }
+        if (!key.is_string() || key.get_string().empty()
+            || key.get_string().size() > 128) {
+          errs[where] = "invalid: expects a key of 1 to 128 bytes";
+          continue;
+        }
+        out.fields[name] = std::string{key.get_string()};
+      }
+    }
+  }
+  if (!errs.empty())
+    return make_unexpected(errs);
+  return out;
+}
+
+std::string retell_json(const retell_settings& s) {
+  json::object fields;
+  for (const auto& [k, v] : s.fields)
+    fields[k] = v;
+  return json::serialize(json::object{{"fields", std::move(fields)}});
+}
+
+} // namespace switchboard
