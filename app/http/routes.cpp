@@ -1,5 +1,7 @@
 #include "app/http/routes.hpp"
 
+#include <app/http/cluster.hpp>
+
 namespace switchboard::app::http {
 
 void add_routes(router& r) {
@@ -10,6 +12,7 @@ void add_routes(router& r) {
   add_webhook_routes(r);
   add_broadcast_routes(r);
   add_metrics_routes(r);
+  add_cluster_routes(r);
 }
 
 } // namespace switchboard::app::http
