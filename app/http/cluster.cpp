@@ -130,44 +130,44 @@ start_cluster(caf::actor_system& sys, switchboard::node& n,
   d.tenants = n.store().tenants.get();
   d.writer = n.writer();
   auto gw = c.running;
-  d.local_http
-      = [gw](forward_request fr, std::function<void(forward_response)> done) {
-          auto* g = gw->load();
-          if (g == nullptr) {
-            forward_response r;
-            r.status = 503;
-            r.headers = {"retry-after", "1"};
-            r.body = json::serialize(
-                error_body("starting", "the owner is starting; retry shortly"));
-            done(std::move(r));
-            return;
+  d.local_http = [gw](forward_request fr,
+                      std::function<void(forward_response)> done) {
+    auto* g = gw->load();
+    if (g == nullptr) {
+      forward_response r;
+      r.status = 503;
+      r.headers = {"retry-after", "1"};
+      r.body = json::serialize(error_body(
+          "starting", "the owner is starting or stopping; retry shortly"));
+      done(std::move(r));
+      return;
+    }
+    request req;
+    req.method = std::move(fr.method);
+    req.target = std::move(fr.target);
+    auto q = req.target.find('?');
+    req.path = req.target.substr(0, q);
+    if (q != std::string::npos)
+      req.query = parse_query(std::string_view{req.target}.substr(q + 1));
+    for (std::size_t i = 0; i + 1 < fr.headers.size(); i += 2)
+      req.headers.emplace_back(std::move(fr.headers[i]),
+                               std::move(fr.headers[i + 1]));
+    req.body = std::move(fr.body);
+    req.remote_address = std::move(fr.remote_address);
+    auto ctx = std::make_shared<request_context>(
+        std::move(req), [done = std::move(done)](response r) {
+          forward_response out;
+          out.status = r.status;
+          for (auto& [k, v] : r.headers) {
+            out.headers.push_back(std::move(k));
+            out.headers.push_back(std::move(v));
           }
-          request req;
-          req.method = std::move(fr.method);
-          req.target = std::move(fr.target);
-          auto q = req.target.find('?');
-          req.path = req.target.substr(0, q);
-          if (q != std::string::npos)
-            req.query = parse_query(std::string_view{req.target}.substr(q + 1));
-          for (std::size_t i = 0; i + 1 < fr.headers.size(); i += 2)
-            req.headers.emplace_back(std::move(fr.headers[i]),
-                                     std::move(fr.headers[i + 1]));
-          req.body = std::move(fr.body);
-          req.remote_address = std::move(fr.remote_address);
-          auto ctx = std::make_shared<request_context>(
-              std::move(req), [done = std::move(done)](response r) {
-                forward_response out;
-                out.status = r.status;
-                for (auto& [k, v] : r.headers) {
-                  out.headers.push_back(std::move(k));
-                  out.headers.push_back(std::move(v));
-                }
-                out.body = std::move(r.body);
-                done(std::move(out));
-              });
-          ctx->mark_forwarded();
-          gateway::dispatch(g->routes(), g->svc(), ctx);
-        };
+          out.body = std::move(r.body);
+          done(std::move(out));
+        });
+    ctx->mark_forwarded();
+    gateway::dispatch(g->routes(), g->svc(), ctx);
+  };
   d.remote_events = [gw](const std::vector<envelope>& events) {
     if (auto* g = gw->load(); g != nullptr && g->broadcasting() != nullptr)
       g->broadcasting()->publish_committed(events);
