@@ -16,6 +16,7 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
+#include <messages/cluster.hpp>
 #include <messages/commands.hpp>
 #include <messages/envelope.hpp>
 #include <messages/inspect.hpp>
@@ -45,6 +46,13 @@ using done_atom = caf::atom_constant<caf::atom("done")>;
 using command_atom = caf::atom_constant<caf::atom("command")>;
 using release_atom = caf::atom_constant<caf::atom("release")>;
 using availability_atom = caf::atom_constant<caf::atom("avail")>;
+/// The cluster's handshake, liveness, forwarding and replication.
+using hello_atom = caf::atom_constant<caf::atom("hello")>;
+using auth_atom = caf::atom_constant<caf::atom("auth")>;
+using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;
+using forward_atom = caf::atom_constant<caf::atom("forward")>;
+using events_atom = caf::atom_constant<caf::atom("events")>;
+using tenants_atom = caf::atom_constant<caf::atom("tenants")>;
 
 // -- local-only message types
 // ---------------------------------------------------
@@ -181,5 +189,34 @@ using router_actor = caf::typed_actor<
     /// served from the tagged cache when possible.
     caf::replies_to<availability_atom, std::string, std::string, std::string,
                     std::string>::with<std::string>>;
+
+/// The one actor a node publishes on its cluster port (actors/cluster.hpp).
+/// Messages from other nodes are taken only from nodes that have joined
+/// by the handshake; the local-only ones carry the node's local key (a
+/// random number that never leaves the process), since a message sent
+/// without a sender cannot be told from one sent by a remote node.
+using cluster_actor = caf::typed_actor<
+    /// Handshake (a joining node's proof first): answers only a proof, with
+    /// this node's; strangers get nothing. The joiner has then joined.
+    caf::replies_to<hello_atom, cluster_hello>::with<cluster_hello>,
+    /// Reserved for a later protocol version: answers nothing.
+    caf::replies_to<auth_atom, cluster_hello>::with<ok_atom>,
+    /// A joined member is alive (its name).
+    caf::reacts_to<heartbeat_atom, std::string>,
+    /// From a joined member: runs an HTTP request here, as if received.
+    caf::replies_to<forward_atom, forward_request>::with<forward_response>,
+    /// Local (key): sends an HTTP request to its owner (a member's name).
+    caf::replies_to<forward_atom, std::uint64_t, std::string,
+                    forward_request>::with<forward_response>,
+    /// Local (key): the answer of a request a member forwarded here.
+    caf::reacts_to<done_atom, std::uint64_t, std::uint64_t, forward_response>,
+    /// From a joined member: events it committed (for local subscribers).
+    caf::reacts_to<events_atom, std::vector<envelope>>,
+    /// Local (key): events committed here, for every member.
+    caf::reacts_to<events_atom, std::uint64_t, std::vector<envelope>>,
+    /// From a joined member: its tenants, to merge.
+    caf::reacts_to<tenants_atom, tenant_digest>,
+    /// Periodic: connects, heartbeats, notices silence, sends tenants.
+    caf::reacts_to<tick_atom>>;
 
 } // namespace switchboard

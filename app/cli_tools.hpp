@@ -33,6 +33,10 @@ int run_analytics(const std::vector<std::string>& args);
 /// `switchboard top [--interval S] [--once]`: tiles and queues, refreshing.
 int run_top(const std::vector<std::string>& args);
 
+/// `switchboard cluster status [--url URL] [--token T] [--json]`: the
+/// members as the local daemon sees them (GET /api/admin/cluster).
+int run_cluster(const std::vector<std::string>& args);
+
 /// `switchboard jobs failed|retry <id>|forget <id>`.
 int run_jobs(const std::vector<std::string>& args);
 

@@ -401,6 +401,22 @@ const std::vector<option_spec>& option_specs() {
        {},
        1,
        1000000},
+      {"cluster.node", ot::string, "",
+       "this node's name among cluster.peers (when peers is set)"},
+      {"cluster.port",
+       ot::integer,
+       "0",
+       "the cluster (CAF middleman) port of this node; 0: the one "
+       "cluster.peers gives it",
+       {},
+       0,
+       65535},
+      {"cluster.peers", ot::string, "",
+       "every member, this node included, comma-separated name@host:port; "
+       "empty: a single node"},
+      {"cluster.secret", ot::string, "",
+       "shared by the members; proves a joining node (HMAC-SHA256 "
+       "challenge), at least 16 bytes"},
       {"scheduler.max_threads",
        ot::integer,
        "2",

@@ -24,6 +24,7 @@ commands:
   analytics show a company's analytics
   top       tiles and queue table, refreshing (the dashboard in a terminal)
   tenant    add companies and API tokens, list them
+  cluster   the members of the cluster, up or down, and what each owns
   version   print the version
   help      print this text
 
@@ -64,6 +65,8 @@ int main(int argc, char** argv) {
     return run_top(args);
   if (cmd == "tenant")
     return run_tenant(args);
+  if (cmd == "cluster")
+    return run_cluster(args);
   if (cmd == "version" || cmd == "--version") {
     std::cout << "switchboard " << SWITCHBOARD_VERSION << '\n';
     return 0;

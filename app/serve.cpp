@@ -18,6 +18,7 @@
 #include <app/cli.hpp>
 #include <app/cli_tools.hpp>
 #include <app/data_lock.hpp>
+#include <app/http/cluster.hpp>
 #include <app/http/gateway.hpp>
 #include <app/http/server.hpp>
 #include <app/http/webhooks.hpp>
@@ -131,11 +132,38 @@ int run_serve(const std::vector<std::string>& args) {
            abs_path.string(), cfg->get_string("store.sync"), last ? *last : 0,
            find_config(*flags).label);
   http::configure_webhooks(http::webhook_options_from(*cfg));
-  auto gw = http::gateway::start(sys, **n, http::gateway_options_from(*cfg));
-  if (!gw) {
-    lg->error("cannot start the HTTP gateway: {}", gw.error());
+  auto gw_opts = http::gateway_options_from(*cfg);
+  // The cluster before the gateway: no request may be served before this
+  // node knows which companies are its own.
+  auto copts = http::cluster_options_from(*cfg);
+  if (!copts) {
+    lg->error("cannot start: {}", copts.error());
     (*n)->stop();
     return 1;
+  }
+  http::cluster_setup cluster;
+  if (copts->enabled()) {
+    auto c = http::start_cluster(sys, **n, *copts);
+    if (!c) {
+      lg->error("cannot start the cluster: {}", c.error());
+      (*n)->stop();
+      return 1;
+    }
+    cluster = std::move(*c);
+    gw_opts.cluster = cluster.view;
+    gw_opts.forward = http::make_forwarder(cluster);
+    lg->info("cluster member {} of {}", copts->node, copts->peers.size());
+  }
+  auto gw = http::gateway::start(sys, **n, std::move(gw_opts));
+  if (!gw) {
+    lg->error("cannot start the HTTP gateway: {}", gw.error());
+    http::stop_cluster(cluster);
+    (*n)->stop();
+    return 1;
+  }
+  if (cluster.actor) {
+    (*gw)->on_commits(http::make_event_relay(cluster));
+    cluster.running->store(gw->get());
   }
   lg->info("serving; store at {}; http port {}; send SIGTERM to stop",
            abs_path.string(), (*gw)->port());
@@ -158,6 +186,7 @@ int run_serve(const std::vector<std::string>& args) {
     std::_Exit(1);
   }).detach();
   // Stop taking requests and finish those in flight, then drain the node.
+  http::stop_cluster(cluster);
   (*gw)->stop();
   gw->reset();
   (*n)->stop();

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <messages/cluster.hpp>
 #include <messages/inspect.hpp>
 #include <messages/registry.hpp>
 
@@ -22,6 +23,11 @@ SWITCHBOARD_EVENT_TYPES(SWITCHBOARD_ADD_EVENT_TYPE_ID)
 SWITCHBOARD_VALUE_TYPES(SWITCHBOARD_ADD_TYPE_ID)
 SWITCHBOARD_COMMAND_TYPES(SWITCHBOARD_ADD_TYPE_ID)
 CAF_ADD_TYPE_ID(switchboard, (std::vector<switchboard::envelope>))
+// Between the nodes of a cluster (actors/cluster.hpp).
+SWITCHBOARD_ADD_TYPE_ID(cluster_hello)
+SWITCHBOARD_ADD_TYPE_ID(forward_request)
+SWITCHBOARD_ADD_TYPE_ID(forward_response)
+SWITCHBOARD_ADD_TYPE_ID(tenant_digest)
 
 CAF_END_TYPE_ID_BLOCK(switchboard)
 

@@ -63,7 +63,7 @@ struct options {
   /// Most concurrent read transactions (MDB's maxreaders).
   unsigned max_readers = 512;
   /// Most named databases, across all modules sharing the environment.
-  unsigned max_dbs = 32;
+  unsigned max_dbs = 64;
 };
 
 class environment;

@@ -108,7 +108,10 @@ result<std::unique_ptr<tenants>> tenants::open(environment& env) {
   auto s = env.open_db("tenant_settings");
   if (!s)
     return make_unexpected(s.error());
-  return std::unique_ptr<tenants>{new tenants(env, *c, *t, *s)};
+  auto r = env.open_db("tenant_revoked");
+  if (!r)
+    return make_unexpected(r.error());
+  return std::unique_ptr<tenants>{new tenants(env, *c, *t, *s, *r)};
 }
 
 std::string tenants::hash_token(std::string_view token) {
@@ -363,6 +366,9 @@ result<std::size_t> tenants::revoke_in(write_txn& txn,
       continue;
     if (rc != 0)
       return fail_mdb(rc, "mdb_del(tenant_tokens)");
+    MDB_val none{0, nullptr};
+    if (rc = mdb_put(txn.handle(), revoked_, &k, &none, 0); rc != 0)
+      return fail_mdb(rc, "mdb_put(tenant_revoked)");
     ++deleted;
   }
   if (deleted == 0)
@@ -377,8 +383,9 @@ result<std::size_t> tenants::revoke(std::string_view token_or_prefix) {
 }
 
 tenants::tenants(environment& env, MDB_dbi companies, MDB_dbi tokens,
-                 MDB_dbi settings)
-    : env_(env), companies_(companies), tokens_(tokens), settings_(settings) {
+                 MDB_dbi settings, MDB_dbi revoked)
+    : env_(env), companies_(companies), tokens_(tokens), settings_(settings),
+      revoked_(revoked) {
   static std::atomic<std::uint64_t> instances{0};
   instance_ = ++instances;
 }
@@ -513,6 +520,99 @@ result<std::vector<token_record>> tenants::tokens(std::string_view id) const {
   if (rc != MDB_NOTFOUND)
     return fail_mdb(rc, "mdb_cursor_get(tenant_tokens)");
   return out;
+}
+
+namespace {
+
+/// Every key and value of `dbi` in `txn`.
+result<std::vector<std::pair<std::string, std::string>>> all_rows(MDB_txn* txn,
+                                                                  MDB_dbi dbi) {
+  cursor_guard g;
+  if (auto rc = mdb_cursor_open(txn, dbi, &g.c); rc != 0)
+    return fail_mdb(rc, "mdb_cursor_open(tenants rows)");
+  std::vector<std::pair<std::string, std::string>> out;
+  MDB_val k, v;
+  auto rc = mdb_cursor_get(g.c, &k, &v, MDB_FIRST);
+  for (; rc == 0; rc = mdb_cursor_get(g.c, &k, &v, MDB_NEXT))
+    out.emplace_back(
+        std::string{static_cast<const char*>(k.mv_data), k.mv_size},
+        std::string{static_cast<const char*>(v.mv_data), v.mv_size});
+  if (rc != MDB_NOTFOUND)
+    return fail_mdb(rc, "mdb_cursor_get(tenants rows)");
+  return out;
+}
+
+} // namespace
+
+result<tenant_rows> tenants::rows() const {
+  auto rtxn = env_.begin_read();
+  if (!rtxn)
+    return make_unexpected(rtxn.error());
+  tenant_rows out;
+  auto c = all_rows(rtxn->handle(), companies_);
+  if (!c)
+    return make_unexpected(c.error());
+  out.companies = std::move(*c);
+  auto t = all_rows(rtxn->handle(), tokens_);
+  if (!t)
+    return make_unexpected(t.error());
+  out.tokens = std::move(*t);
+  auto r = all_rows(rtxn->handle(), revoked_);
+  if (!r)
+    return make_unexpected(r.error());
+  for (auto& [k, v] : *r)
+    out.revoked.push_back(std::move(k));
+  return out;
+}
+
+result<std::size_t> tenants::merge_in(write_txn& txn, const tenant_rows& in) {
+  std::size_t changed = 0;
+  MDB_val none{0, nullptr};
+  for (const auto& hash : in.revoked) {
+    if (hash.size() != 32)
+      continue;
+    auto k = as_val(hash);
+    auto rc = mdb_put(txn.handle(), revoked_, &k, &none, MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST)
+      continue;
+    if (rc != 0)
+      return fail_mdb(rc, "mdb_put(tenant_revoked)");
+    ++changed;
+    rc = mdb_del(txn.handle(), tokens_, &k, nullptr);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+      return fail_mdb(rc, "mdb_del(tenant_tokens)");
+  }
+  for (const auto& [id, value] : in.companies) {
+    auto k = as_val(id);
+    auto v = as_val(value);
+    if (!valid_company_id(id) || !decode_company(k, v))
+      continue;
+    auto rc = mdb_put(txn.handle(), companies_, &k, &v, MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST)
+      continue;
+    if (rc != 0)
+      return fail_mdb(rc, "mdb_put(tenants)");
+    ++changed;
+  }
+  for (const auto& [hash, value] : in.tokens) {
+    auto k = as_val(hash);
+    auto v = as_val(value);
+    if (hash.size() != 32 || !decode_token(k, v))
+      continue;
+    MDB_val found;
+    auto rc = mdb_get(txn.handle(), revoked_, &k, &found);
+    if (rc == 0)
+      continue;
+    if (rc != MDB_NOTFOUND)
+      return fail_mdb(rc, "mdb_get(tenant_revoked)");
+    rc = mdb_put(txn.handle(), tokens_, &k, &v, MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST)
+      continue;
+    if (rc != 0)
+      return fail_mdb(rc, "mdb_put(tenant_tokens)");
+    ++changed;
+  }
+  return changed;
 }
 
 } // namespace switchboard::store

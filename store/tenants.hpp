@@ -53,6 +53,16 @@ struct token_options {
   timestamp_ms expires_at = 0;
 };
 
+/// Every company and token of a store, and the hashes of the tokens
+/// revoked, as stored (key and value bytes): what one node of a cluster
+/// sends the others so that tenants added or revoked on any node are
+/// honoured on all (see `merge_in`).
+struct tenant_rows {
+  std::vector<std::pair<std::string, std::string>> companies;
+  std::vector<std::pair<std::string, std::string>> tokens;
+  std::vector<std::string> revoked;
+};
+
 /// The prefix of every API token, so that leaked tokens are recognisable.
 inline constexpr std::string_view token_prefix = "sb_";
 
@@ -64,6 +74,8 @@ inline constexpr std::string_view token_prefix = "sb_";
 /// | tenant_tokens | SHA-256 of the token (32 bytes) → (company, admin,
 /// created_at, user, expires_at) |
 /// | tenant_settings | company id, NUL, setting name → text |
+/// | tenant_revoked | SHA-256 of a revoked token → "" (so that a cluster
+/// peer's copy of the token is not taken back) |
 ///
 /// Tokens are `sb_` and 64 hex digits (32 random bytes from OpenSSL's
 /// RAND_bytes); only their SHA-256 is stored, so a copy of the store does
@@ -118,6 +130,13 @@ public:
   result<std::size_t> revoke_in(write_txn& txn,
                                 std::string_view token_or_prefix);
 
+  /// Merges another store's rows (`rows`) into this one: companies and
+  /// tokens missing here are added (a company already here keeps its own
+  /// record), tokens revoked on either side are deleted and never added
+  /// again. Rows that do not decode are skipped. Returns how many rows
+  /// changed. Errors: LMDB errors.
+  result<std::size_t> merge_in(write_txn& txn, const tenant_rows& rows);
+
   /// `add_company_in` in a write transaction of its own, synced.
   result<void> add_company(const company_record& c);
 
@@ -169,12 +188,16 @@ public:
   /// Errors: `errc::corrupt`, LMDB errors.
   result<std::vector<token_record>> tokens(std::string_view id = {}) const;
 
+  /// Returns every row of the tenants' databases (see `tenant_rows`).
+  /// Errors: LMDB errors.
+  result<tenant_rows> rows() const;
+
   /// Returns the SHA-256 of `token` (32 raw bytes).
   static std::string hash_token(std::string_view token);
 
 private:
-  tenants(environment& env, MDB_dbi companies, MDB_dbi tokens,
-          MDB_dbi settings);
+  tenants(environment& env, MDB_dbi companies, MDB_dbi tokens, MDB_dbi settings,
+          MDB_dbi revoked);
 
   /// resolve() without its cache; `snapshot`: the id of the transaction
   /// it read in.
@@ -188,6 +211,7 @@ private:
   MDB_dbi companies_;
   MDB_dbi tokens_;
   MDB_dbi settings_;
+  MDB_dbi revoked_;
   /// Tells this instance's entries in the threads' caches of resolve()
   /// from those of another (unique in the process).
   std::uint64_t instance_;

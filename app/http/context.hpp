@@ -26,11 +26,13 @@ class event_based_actor;
 
 namespace switchboard {
 class node;
+class cluster_view;
 } // namespace switchboard
 
 namespace switchboard::app::http {
 
 class bridge;
+class request_context;
 class company_limits;
 class read_pool;
 class broadcaster;
@@ -87,6 +89,13 @@ struct services {
   /// Dashboard sessions (sessions.hpp): their cookie stands in for the
   /// bearer token; null: tokens only.
   http::session_table* sessions = nullptr;
+  /// The cluster this node is a member of; null: a single node.
+  std::shared_ptr<switchboard::cluster_view> cluster;
+  /// Sends a request to the member owning its company and answers with
+  /// what the owner answered (set with `cluster`; app/http/cluster.hpp).
+  std::function<void(const std::shared_ptr<request_context>&,
+                     const std::string& owner)>
+      forward;
 };
 
 /// Registers the HTTP families of /metrics, so that a scrape lists them
@@ -224,6 +233,21 @@ public:
     extra_headers_.emplace_back(std::move(name), std::move(value));
   }
 
+  /// Answers with `r` as it stands (a forwarded request's answer from
+  /// the owner: status, header fields and body text).
+  void respond_raw(response r) {
+    deliver(std::move(r));
+  }
+
+  /// Marks the request as forwarded here by another member of the cluster
+  /// (it is then never forwarded again).
+  void mark_forwarded() noexcept {
+    forwarded_ = true;
+  }
+  bool forwarded() const noexcept {
+    return forwarded_;
+  }
+
   /// True once answered.
   bool answered() const noexcept {
     return answered_.load();
@@ -256,6 +280,7 @@ private:
   boost::json::value body_json_;
   std::vector<std::pair<std::string, std::string>> extra_headers_;
   std::atomic<bool> answered_{false};
+  bool forwarded_ = false;
   std::mutex on_answer_mtx_;
   std::function<void()> on_answer_;
 };

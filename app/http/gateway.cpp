@@ -4,6 +4,7 @@
 
 #include <caf/actor_system.hpp>
 
+#include <actors/cluster_view.hpp>
 #include <actors/log.hpp>
 #include <actors/node.hpp>
 #include <app/config.hpp>
@@ -30,6 +31,45 @@ std::string_view bearer_token(std::string_view header) {
   while (!token.empty() && token.back() == ' ')
     token.remove_suffix(1);
   return token;
+}
+
+/// Sends the request to the member owning its company, when that is not
+/// this node; true when it has (the request is then answered from there).
+/// The company is the token's, an admin's `company_id`, or the route's
+/// `{company_id}` (webhooks). A request forwarded here is never forwarded
+/// again: members that disagree on ownership (their `peers` differ)
+/// answer 503 rather than pass it on.
+bool route_elsewhere(const services& svc, const context_ptr& ctx) {
+  const auto& who = ctx->who();
+  std::string company;
+  if (!who.company_id.empty() && !who.admin)
+    company = who.company_id;
+  else if (who.admin)
+    company = ctx->query("company_id");
+  else
+    company = ctx->param("company_id");
+  if (company.empty())
+    return false;
+  auto owner = svc.cluster->owner(company);
+  if (owner == svc.cluster->self() || owner.empty())
+    return false;
+  if (ctx->forwarded()) {
+    ctx->fail(503, "misrouted",
+              "this node does not own company " + company + " (its owner is "
+                  + owner + "); the members' [cluster] peers differ",
+              {}, {{"Retry-After", "1"}});
+    return true;
+  }
+  if (!svc.cluster->is_up(owner)) {
+    ++svc.cluster->owner_down;
+    ctx->fail(503, "owner_unavailable",
+              "the node " + owner
+                  + " owning this company is down; retry shortly",
+              {}, {{"Retry-After", "1"}});
+    return true;
+  }
+  svc.forward(ctx, owner);
+  return true;
 }
 
 } // namespace
@@ -156,17 +196,22 @@ void gateway::dispatch(const router& r, const services& svc,
       ctx->fail(403, "forbidden", "this route needs an admin token");
       return;
     }
-    if (!who->admin && svc.limits)
-      if (auto wait = svc.limits->admit(who->company_id)) {
-        ctx->fail(429, "rate_limited",
-                  "this company is over its request rate; retry in "
-                      + std::to_string(*wait) + " s",
-                  {}, {{"Retry-After", std::to_string(*wait)}});
-        return;
-      }
     ctx->principal_ = std::move(*who);
   }
   ctx->params_ = std::move(m.params);
+  // A company owned by another member: its owner answers (and counts the
+  // request against the company's limits).
+  if (svc.cluster && route_elsewhere(svc, ctx))
+    return;
+  const auto& who = ctx->principal_;
+  if (rt.access != access::open && !who.admin && svc.limits)
+    if (auto wait = svc.limits->admit(who.company_id)) {
+      ctx->fail(429, "rate_limited",
+                "this company is over its request rate; retry in "
+                    + std::to_string(*wait) + " s",
+                {}, {{"Retry-After", std::to_string(*wait)}});
+      return;
+    }
   rt.handler(ctx);
 }
 
@@ -207,6 +252,9 @@ gateway::start(caf::actor_system& sys, switchboard::node& n,
   g->services_.ready_commit_stall = opts.ready_commit_stall;
   g->sessions_ = std::make_unique<session_table>();
   g->services_.sessions = g->sessions_.get();
+  g->services_.cluster = opts.cluster;
+  g->services_.forward = opts.forward;
+  g->node_ = &n;
   server::upgrade_fn on_upgrade;
   if (opts.broadcasting.enabled()) {
     g->broadcaster_
@@ -255,11 +303,8 @@ gateway::start(caf::actor_system& sys, switchboard::node& n,
     g->metrics_server_ = std::move(*ms);
     lg->info("metrics listening on {}:{}", mo.host, g->metrics_server_->port());
   }
+  g->on_commits({});
   if (g->broadcaster_) {
-    g->node_ = &n;
-    n.commits().set([b = g->broadcaster_.get()](const auto& events) {
-      b->publish_committed(events);
-    });
     lg->info("broadcasting on ws://{}:{}/app/{} (app id {})", opts.server.host,
              g->server_->port(), opts.broadcasting.key,
              opts.broadcasting.app_id);
@@ -272,6 +317,22 @@ gateway::start(caf::actor_system& sys, switchboard::node& n,
 
 gateway::~gateway() {
   stop();
+}
+
+void gateway::on_commits(std::function<void(const std::vector<envelope>&)> fn) {
+  if (node_ == nullptr)
+    return;
+  if (!broadcaster_ && !fn) {
+    node_->commits().set({});
+    return;
+  }
+  node_->commits().set(
+      [b = broadcaster_.get(), fn = std::move(fn)](const auto& events) {
+        if (b != nullptr)
+          b->publish_committed(events);
+        if (fn)
+          fn(events);
+      });
 }
 
 std::uint16_t gateway::metrics_port() const noexcept {

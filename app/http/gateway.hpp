@@ -4,6 +4,7 @@
 // the bridge into CAF, wired to one node.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +24,8 @@ class actor_system;
 
 namespace switchboard {
 class node;
+class cluster_view;
+struct envelope;
 } // namespace switchboard
 
 namespace switchboard::app {
@@ -55,6 +58,10 @@ struct gateway_options {
   /// (0: none; /metrics is then served on the main port to admin tokens).
   std::string metrics_host = "127.0.0.1";
   std::uint16_t metrics_port = 0;
+  /// The cluster, when this node is a member of one (null: a single
+  /// node), and how a request reaches the member owning its company.
+  std::shared_ptr<switchboard::cluster_view> cluster;
+  std::function<void(const context_ptr&, const std::string&)> forward;
 };
 
 /// Reads [http] and [broadcasting] of the configuration.
@@ -85,6 +92,18 @@ public:
   const router& routes() const noexcept {
     return router_;
   }
+  const services& svc() const noexcept {
+    return services_;
+  }
+
+  /// The broadcaster, or null when broadcasting is off.
+  broadcaster* broadcasting() const noexcept {
+    return broadcaster_.get();
+  }
+
+  /// Sets who else hears of the node's commits, besides the broadcaster
+  /// (the cluster's members); empty: nobody.
+  void on_commits(std::function<void(const std::vector<envelope>&)> fn);
 
   /// Routes one request: 404/405, authentication (401/403), then the
   /// handler. Public for tests that drive the table without sockets.

@@ -1,5 +1,7 @@
 #include "app/http/routes.hpp"
 
+#include <app/http/cluster.hpp>
+
 namespace switchboard::app::http {
 
 void add_routes(router& r) {
@@ -12,6 +14,7 @@ void add_routes(router& r) {
   add_metrics_routes(r);
   add_trace_routes(r);
   add_dashboard_routes(r);
+  add_cluster_routes(r);
 }
 
 } // namespace switchboard::app::http

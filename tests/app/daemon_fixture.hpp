@@ -21,10 +21,15 @@ using namespace std::chrono_literals;
 struct daemon_fixture {
   /// `launcher`: a command the daemon runs under (e.g. prlimit and its
   /// options), empty for none.
+  /// `with_tenants` false: no companies are made (a cluster member, whose
+  /// tenants come from another member).
   explicit daemon_fixture(std::vector<std::string> sets = {},
-                          std::vector<std::string> launcher = {})
+                          std::vector<std::string> launcher = {},
+                          bool with_tenants = true)
       : sets_(std::move(sets)), launcher_(std::move(launcher)) {
     start();
+    if (!with_tenants)
+      return;
     // The CLI writes tenants while the daemon runs.
     acme = tenant({"add", "acme", "--name", "Acme"});
     globex = tenant({"add", "globex"});
@@ -51,6 +56,15 @@ struct daemon_fixture {
     auto colon = line.find(':', line.find("http listening on"));
     port = static_cast<std::uint16_t>(std::stoi(line.substr(colon + 1)));
     BOOST_REQUIRE(port != 0);
+  }
+
+  /// Ends the daemon with SIGKILL, as a crash would.
+  void kill() {
+    if (proc) {
+      proc->signal(SIGKILL);
+      proc->wait(30s);
+      proc.reset();
+    }
   }
 
   /// Stops the daemon (SIGTERM) and waits for it to end.

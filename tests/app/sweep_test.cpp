@@ -444,6 +444,9 @@ BOOST_FIXTURE_TEST_CASE(no_route_gives_one_company_anothers_data,
   add("GET", "/metrics", [&] {
     BOOST_TEST(as_b("GET", "/metrics").status == 403);
   });
+  add("GET", "/api/admin/cluster", [&] {
+    BOOST_TEST(as_b("GET", "/api/admin/cluster").status == 403);
+  });
   add("GET", "/api/admin/stats", [&] {
     BOOST_TEST(as_b("GET", "/api/admin/stats").status == 403);
   });

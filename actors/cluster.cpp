@@ -1,0 +1,581 @@
+#include "actors/cluster.hpp"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <set>
+
+#include <caf/actor_system.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/io/middleman_actor.hpp>
+#include <caf/node_id.hpp>
+#include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/system_messages.hpp>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <actors/log.hpp>
+#include <store/tenants.hpp>
+
+namespace switchboard {
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+std::string hex(const unsigned char* p, std::size_t n) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(n * 2);
+  for (std::size_t i = 0; i < n; ++i) {
+    out.push_back(digits[p[i] >> 4]);
+    out.push_back(digits[p[i] & 0xf]);
+  }
+  return out;
+}
+
+/// 32 random bytes in hex; empty when the system has no randomness.
+std::string random_nonce() {
+  unsigned char buf[32];
+  if (RAND_bytes(buf, sizeof buf) != 1)
+    return {};
+  return hex(buf, sizeof buf);
+}
+
+/// Compares two MACs in constant time.
+bool same_mac(const std::string& a, const std::string& b) {
+  return !a.empty() && a.size() == b.size()
+         && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+/// A member other than this node, as the joiner sees it.
+struct peer {
+  cluster_member member;
+  cluster_actor handle; ///< After our handshake with it.
+  bool up = false;
+  bool connecting = false;
+  steady::time_point attempt{};
+  steady::time_point heard{};
+  /// Whether it has our tenants' current rows.
+  bool has_tenants = false;
+};
+
+/// How far a joiner's clock may be off (and how long a proof is kept).
+constexpr std::int64_t max_skew_ms = 60000;
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+struct forward_out {
+  std::string owner;
+  caf::typed_response_promise<forward_response> rp;
+};
+
+struct cluster_state {
+  cluster_deps deps;
+  std::string self_name;
+  std::map<std::string, peer, std::less<>> peers;
+  /// Nodes that proved the secret to us: node → member name.
+  std::map<caf::node_id, std::string> joined;
+  /// Join proofs seen in the last minute (time sent, nonce).
+  std::multimap<std::int64_t, std::string> seen_nonces;
+  std::map<std::uint64_t, forward_out> out;
+  std::map<std::uint64_t, caf::typed_response_promise<forward_response>> in;
+  std::uint64_t next_id = 1;
+  std::uint64_t tenants_hash = 0;
+  std::uint64_t ticks = 0;
+  static inline const char* name = "cluster";
+};
+
+using cluster_pointer = cluster_actor::stateful_pointer<cluster_state>;
+
+std::uint64_t rows_hash(const store::tenant_rows& rows) {
+  std::uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](const std::string& s) {
+    auto n = s.size();
+    for (int i = 0; i < 8; ++i, n >>= 8) {
+      h ^= n & 0xff;
+      h *= 1099511628211ull;
+    }
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+  };
+  for (const auto& [k, v] : rows.companies) {
+    mix(k);
+    mix(v);
+  }
+  mix("|");
+  for (const auto& [k, v] : rows.tokens) {
+    mix(k);
+    mix(v);
+  }
+  mix("|");
+  for (const auto& k : rows.revoked)
+    mix(k);
+  return h;
+}
+
+tenant_digest to_digest(const store::tenant_rows& rows) {
+  tenant_digest d;
+  for (const auto& [k, v] : rows.companies) {
+    d.companies.push_back(k);
+    d.companies.push_back(v);
+  }
+  for (const auto& [k, v] : rows.tokens) {
+    d.tokens.push_back(k);
+    d.tokens.push_back(v);
+  }
+  d.revoked = rows.revoked;
+  return d;
+}
+
+store::tenant_rows from_digest(const tenant_digest& d) {
+  store::tenant_rows rows;
+  for (std::size_t i = 0; i + 1 < d.companies.size(); i += 2)
+    rows.companies.emplace_back(d.companies[i], d.companies[i + 1]);
+  for (std::size_t i = 0; i + 1 < d.tokens.size(); i += 2)
+    rows.tokens.emplace_back(d.tokens[i], d.tokens[i + 1]);
+  rows.revoked = d.revoked;
+  return rows;
+}
+
+/// The answer for a request whose owner cannot be reached.
+forward_response unavailable(const std::string& owner, int status = 503) {
+  forward_response r;
+  r.status = status;
+  r.headers = {"content-type", "application/json", "retry-after", "1"};
+  r.body = status == 504
+               ? R"({"error":{"code":"owner_timeout","message":"the node )"
+                     + owner
+                     + R"( owning this company did not answer in time",)"
+                       R"("fields":{}}})"
+               : R"({"error":{"code":"owner_unavailable","message":"the node )"
+                     + owner
+                     + R"( owning this company is down; retry shortly",)"
+                       R"("fields":{}}})";
+  return r;
+}
+
+/// The member name of the sender when it is a remote node that has
+/// joined; "" otherwise (no sender, a local one, or a stranger).
+std::string trusted_sender(cluster_pointer self) {
+  const auto& sender = self->current_sender();
+  if (!sender || sender->node() == self->node())
+    return {};
+  auto& st = self->state;
+  if (auto i = st.joined.find(sender->node()); i != st.joined.end())
+    return i->second;
+  return {};
+}
+
+void touch(cluster_pointer self, const std::string& name) {
+  if (auto i = self->state.peers.find(name); i != self->state.peers.end())
+    i->second.heard = steady::now();
+}
+
+void finish_out(cluster_pointer self, std::uint64_t id, forward_response r) {
+  auto& st = self->state;
+  auto i = st.out.find(id);
+  if (i == st.out.end())
+    return;
+  i->second.rp.deliver(std::move(r));
+  st.out.erase(i);
+  --st.deps.view->forwards_in_flight;
+}
+
+void mark_down(cluster_pointer self, peer& p, const char* why) {
+  auto& st = self->state;
+  if (p.up)
+    log::get("cluster")->warn("member {} is down ({})", p.member.name, why);
+  p.up = false;
+  p.connecting = false;
+  p.has_tenants = false;
+  if (p.handle)
+    self->demonitor(p.handle.address());
+  p.handle = nullptr;
+  st.deps.view->set_up(p.member.name, false);
+  std::vector<std::uint64_t> failed;
+  for (const auto& [id, f] : st.out)
+    if (f.owner == p.member.name)
+      failed.push_back(id);
+  for (auto id : failed) {
+    ++st.deps.view->owner_down;
+    finish_out(self, id, unavailable(p.member.name));
+  }
+}
+
+void connect(cluster_pointer self, peer& p) {
+  p.connecting = true;
+  p.attempt = steady::now();
+  auto name = p.member.name;
+  auto lg = log::get("cluster");
+  auto give_up = [self, name, lg](const caf::error& err) {
+    if (err)
+      lg->debug("joining {}: {}", name, self->system().render(err));
+    if (auto i = self->state.peers.find(name); i != self->state.peers.end())
+      i->second.connecting = false;
+  };
+  auto mm = self->system().middleman().actor_handle();
+  self->request(mm, std::chrono::seconds(2), caf::connect_atom::value,
+                p.member.host, p.member.port)
+      .then(
+          [self, name, give_up, lg](const caf::node_id&,
+                                    caf::strong_actor_ptr& ptr,
+                                    const std::set<std::string>& ifs) {
+            auto expected_ifs = self->system().message_types(
+                caf::detail::type_list<cluster_actor>{});
+            if (!ptr || ifs != expected_ifs) {
+              lg->warn("{} has no cluster actor of this version on its port",
+                       name);
+              give_up(caf::error{});
+              return;
+            }
+            auto h = caf::actor_cast<cluster_actor>(ptr);
+            auto& st = self->state;
+            lg->debug("connected to {}; sending the proof", name);
+            // The joiner proves itself first: a fresh nonce and the time,
+            // MACed with the secret for this member. Only then does the
+            // member answer, with its proof over the joiner's nonce.
+            auto nonce = random_nonce() + ":" + std::to_string(wall_ms());
+            auto proof = cluster_mac(
+                st.deps.secret,
+                cluster_proof_text(st.self_name, name, "", nonce));
+            self->request(h, std::chrono::seconds(2), hello_atom::value,
+                          cluster_hello{st.self_name, cluster_protocol_version,
+                                        nonce, proof})
+                .then(
+                    [self, name, h, nonce, give_up,
+                     lg](const cluster_hello& r) {
+                      auto& st = self->state;
+                      auto want = cluster_mac(
+                          st.deps.secret, cluster_proof_text(name, st.self_name,
+                                                             nonce, r.nonce));
+                      if (r.node != name
+                          || r.version != cluster_protocol_version
+                          || !same_mac(r.mac, want)) {
+                        lg->warn("{} failed the handshake (name {}, protocol "
+                                 "{}, or another secret)",
+                                 name, r.node, r.version);
+                        give_up(caf::error{});
+                        return;
+                      }
+                      auto i = st.peers.find(name);
+                      if (i == st.peers.end())
+                        return;
+                      auto& p = i->second;
+                      p.connecting = false;
+                      p.handle = h;
+                      p.up = true;
+                      p.heard = steady::now();
+                      p.has_tenants = false;
+                      self->monitor(h);
+                      st.deps.view->set_up(name, true);
+                      lg->info("member {} is up", name);
+                    },
+                    give_up);
+          },
+          give_up);
+}
+
+void send_tenants(cluster_pointer self) {
+  auto& st = self->state;
+  if (st.deps.tenants == nullptr)
+    return;
+  auto rows = st.deps.tenants->rows();
+  if (!rows) {
+    log::get("cluster")->warn("reading the tenants: {}",
+                              store::to_string(rows.error()));
+    return;
+  }
+  auto h = rows_hash(*rows);
+  if (h != st.tenants_hash) {
+    st.tenants_hash = h;
+    for (auto& [name, p] : st.peers)
+      p.has_tenants = false;
+  }
+  std::optional<tenant_digest> d;
+  for (auto& [name, p] : st.peers) {
+    if (!p.up || p.has_tenants)
+      continue;
+    if (!d)
+      d = to_digest(*rows);
+    self->send(p.handle, tenants_atom::value, *d);
+    p.has_tenants = true;
+  }
+}
+
+void tick(cluster_pointer self) {
+  auto& st = self->state;
+  auto now = steady::now();
+  for (auto& [name, p] : st.peers) {
+    if (p.up) {
+      if (now - p.heard > st.deps.down_after) {
+        mark_down(self, p, "silent");
+        continue;
+      }
+      self->send(p.handle, heartbeat_atom::value, st.self_name);
+    } else if (p.connecting && now - p.attempt > std::chrono::seconds(5)) {
+      p.connecting = false;
+    } else if (!p.connecting
+               && now - p.attempt >= std::chrono::milliseconds(250)) {
+      connect(self, p);
+    }
+  }
+  // Tenants every second, and at once to a member that came up.
+  if (++st.ticks % 5 == 0
+      || std::any_of(st.peers.begin(), st.peers.end(), [](const auto& kv) {
+           return kv.second.up && !kv.second.has_tenants;
+         }))
+    send_tenants(self);
+  self->delayed_send(self, st.deps.heartbeat, tick_atom::value);
+}
+
+cluster_actor::behavior_type cluster(cluster_pointer self, cluster_deps deps) {
+  auto& st = self->state;
+  st.deps = std::move(deps);
+  st.self_name = st.deps.view->self();
+  for (const auto& m : st.deps.members)
+    if (m.name != st.self_name)
+      st.peers[m.name].member = m;
+  // What strangers send goes nowhere, not even an error back.
+  self->set_default_handler(caf::drop);
+  self->set_down_handler([self](const caf::down_msg& dm) {
+    auto& st = self->state;
+    for (auto& [name, p] : st.peers)
+      if (p.handle && p.handle.address() == dm.source)
+        mark_down(self, p, "connection lost");
+    st.joined.erase(dm.source.node());
+  });
+  self->send(self, tick_atom::value);
+  auto lg = log::get("cluster");
+  auto silent = [self]() {
+    return self->make_response_promise<forward_response>();
+  };
+  return {
+      [self, lg](hello_atom,
+                 const cluster_hello& h) -> caf::result<cluster_hello> {
+        auto& st = self->state;
+        // A copy: making the promise takes the sender out of the message.
+        auto sender = self->current_sender();
+        auto rp = self->make_response_promise<cluster_hello>();
+        if (!sender || sender->node() == self->node())
+          return rp;
+        auto refuse = [&](const char* why) {
+          lg->warn("refused a join from {} (as \"{}\"): {}",
+                   to_string(sender->node()), h.node.substr(0, 64), why);
+          return rp;
+        };
+        if (h.version != cluster_protocol_version)
+          return refuse("another protocol version");
+        if (st.peers.count(h.node) == 0)
+          return refuse("not a member");
+        // nonce = 64 hex digits ':' the joiner's clock in ms.
+        auto colon = h.nonce.find(':');
+        if (colon != 64 || h.nonce.size() > 96)
+          return refuse("malformed nonce");
+        auto want = cluster_mac(
+            st.deps.secret,
+            cluster_proof_text(h.node, st.self_name, "", h.nonce));
+        if (!same_mac(h.mac, want))
+          return refuse("wrong proof (another secret?)");
+        std::int64_t sent = 0;
+        try {
+          sent = std::stoll(h.nonce.substr(colon + 1));
+        } catch (...) {
+          return refuse("malformed nonce");
+        }
+        auto now = wall_ms();
+        if (sent < now - max_skew_ms || sent > now + max_skew_ms)
+          return refuse("its clock is more than 60 s off (or a replay)");
+        // A proof is good once: a replay within the window is refused.
+        auto& seen = st.seen_nonces;
+        while (!seen.empty() && seen.begin()->first < now - max_skew_ms)
+          seen.erase(seen.begin());
+        for (const auto& [t, n] : seen)
+          if (n == h.nonce)
+            return refuse("a replayed proof");
+        seen.emplace(sent, h.nonce);
+        st.joined[sender->node()] = h.node;
+        self->monitor(sender);
+        touch(self, h.node);
+        lg->info("member {} joined", h.node);
+        auto nonce = random_nonce();
+        rp.deliver(cluster_hello{
+            st.self_name, cluster_protocol_version, nonce,
+            cluster_mac(st.deps.secret, cluster_proof_text(st.self_name, h.node,
+                                                           h.nonce, nonce))});
+        return rp;
+      },
+      [self](auth_atom, const cluster_hello&) -> caf::result<ok_atom> {
+        return self->make_response_promise<ok_atom>();
+      },
+      [self](heartbeat_atom, const std::string&) {
+        auto name = trusted_sender(self);
+        if (!name.empty())
+          touch(self, name);
+      },
+      [self, silent](forward_atom,
+                     forward_request& req) -> caf::result<forward_response> {
+        auto name = trusted_sender(self);
+        if (name.empty())
+          return silent();
+        touch(self, name);
+        auto& st = self->state;
+        auto id = st.next_id++;
+        auto rp = self->make_response_promise<forward_response>();
+        st.in.emplace(id, rp);
+        auto me = caf::actor_cast<cluster_actor>(self);
+        auto key = st.deps.local_key;
+        st.deps.local_http(std::move(req), [me, key, id](forward_response r) {
+          caf::anon_send(me, done_atom::value, key, id, std::move(r));
+        });
+        return rp;
+      },
+      [self, silent](forward_atom, std::uint64_t key, const std::string& owner,
+                     forward_request& req) -> caf::result<forward_response> {
+        auto& st = self->state;
+        if (key != st.deps.local_key)
+          return silent();
+        auto i = st.peers.find(owner);
+        if (i == st.peers.end() || !i->second.up) {
+          ++st.deps.view->owner_down;
+          return unavailable(owner);
+        }
+        auto id = st.next_id++;
+        auto rp = self->make_response_promise<forward_response>();
+        st.out.emplace(id, forward_out{owner, rp});
+        ++st.deps.view->forwards_in_flight;
+        ++st.deps.view->forwarded;
+        self->request(i->second.handle, st.deps.forward_timeout,
+                      forward_atom::value, std::move(req))
+            .then(
+                [self, id](forward_response& r) {
+                  finish_out(self, id, std::move(r));
+                },
+                [self, id, owner](caf::error& e) {
+                  finish_out(self, id,
+                             unavailable(owner, e == caf::sec::request_timeout
+                                                    ? 504
+                                                    : 503));
+                });
+        return rp;
+      },
+      [self](done_atom, std::uint64_t key, std::uint64_t id,
+             forward_response& r) {
+        auto& st = self->state;
+        if (key != st.deps.local_key)
+          return;
+        auto i = st.in.find(id);
+        if (i == st.in.end())
+          return;
+        i->second.deliver(std::move(r));
+        st.in.erase(i);
+      },
+      [self](events_atom, std::vector<envelope>& events) {
+        auto name = trusted_sender(self);
+        if (name.empty())
+          return;
+        touch(self, name);
+        if (self->state.deps.remote_events)
+          self->state.deps.remote_events(events);
+      },
+      [self](events_atom, std::uint64_t key, std::vector<envelope>& events) {
+        auto& st = self->state;
+        if (key != st.deps.local_key)
+          return;
+        for (auto& [name, p] : st.peers)
+          if (p.up)
+            self->send(p.handle, events_atom::value, events);
+      },
+      [self, lg](tenants_atom, tenant_digest& d) {
+        auto name = trusted_sender(self);
+        if (name.empty())
+          return;
+        touch(self, name);
+        auto& st = self->state;
+        if (st.deps.tenants == nullptr || !st.deps.writer)
+          return;
+        auto rows = std::make_shared<store::tenant_rows>(from_digest(d));
+        if (rows_hash(*rows) == st.tenants_hash)
+          return;
+        auto* tenants = st.deps.tenants;
+        auto changed = std::make_shared<std::size_t>(0);
+        auto op = [tenants, rows,
+                   changed](store::write_txn& txn) -> store::result<void> {
+          auto n = tenants->merge_in(txn, *rows);
+          if (!n)
+            return make_unexpected(n.error());
+          *changed = *n;
+          return {};
+        };
+        self->request(st.deps.writer, caf::infinite, write_atom::value,
+                      make_write_op(op))
+            .then(
+                [lg, name, changed](ok_atom) {
+                  if (*changed > 0)
+                    lg->info("{} tenant row(s) merged from {}", *changed, name);
+                },
+                [lg, name](caf::error& e) {
+                  lg->warn("merging tenants from {}: {}", name, to_string(e));
+                });
+      },
+      [self](tick_atom) {
+        if (self->current_sender().get() != self->ctrl())
+          return;
+        tick(self);
+      },
+  };
+}
+
+} // namespace
+
+std::string cluster_mac(std::string_view key, std::string_view text) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+           reinterpret_cast<const unsigned char*>(text.data()), text.size(), md,
+           &len)
+      == nullptr)
+    return {};
+  return hex(md, len);
+}
+
+std::string cluster_proof_text(std::string_view prover,
+                               std::string_view verifier,
+                               std::string_view verifier_nonce,
+                               std::string_view prover_nonce) {
+  std::string out = "switchboard-cluster-join/1\n";
+  out.append(prover).append("\n");
+  out.append(verifier).append("\n");
+  out.append(verifier_nonce).append("\n");
+  out.append(prover_nonce);
+  return out;
+}
+
+expected<cluster_actor, std::string> start_cluster(caf::actor_system& sys,
+                                                   cluster_deps deps,
+                                                   const std::string& host,
+                                                   std::uint16_t port) {
+  auto h = sys.spawn(cluster, std::move(deps));
+  auto bound = sys.middleman().publish(h, port, host.c_str(), true);
+  if (!bound) {
+    caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+    return make_unexpected("cannot publish the cluster actor on " + host + ":"
+                           + std::to_string(port) + ": "
+                           + sys.render(bound.error()));
+  }
+  log::get("cluster")->info("cluster listening on {}:{}", host, *bound);
+  return h;
+}
+
+} // namespace switchboard

@@ -1,0 +1,256 @@
+#include "app/http/cluster.hpp"
+
+#include <set>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+
+#include <openssl/rand.h>
+
+#include <actors/log.hpp>
+#include <actors/node.hpp>
+#include <app/config.hpp>
+#include <app/http/bridge.hpp>
+#include <app/http/broadcasting.hpp>
+#include <app/http/gateway.hpp>
+#include <app/http/routes.hpp>
+#include <messages/registry.hpp>
+#include <store/tenants.hpp>
+
+namespace switchboard::app::http {
+
+namespace {
+
+namespace json = boost::json;
+
+/// Header fields that belong to one connection, not to the request.
+bool hop_by_hop(std::string_view name) {
+  static const std::set<std::string_view> names
+      = {"connection", "keep-alive",      "transfer-encoding", "te",
+         "trailer",    "upgrade",         "content-length",    "expect",
+         "host",       "x-forwarded-for", "proxy-connection"};
+  return names.count(name) > 0;
+}
+
+void cluster_status(const context_ptr& ctx) {
+  json::object o;
+  const auto& view = ctx->svc().cluster;
+  if (!view) {
+    o["enabled"] = false;
+    o["node"] = "";
+    o["members"] = json::array{};
+    ctx->respond(200, o);
+    return;
+  }
+  auto companies = ctx->tenants().companies();
+  if (!companies) {
+    ctx->fail_store(companies.error());
+    return;
+  }
+  std::map<std::string, json::array> owned;
+  for (const auto& c : *companies)
+    owned[view->owner(c.id)].push_back(json::value(c.id));
+  json::array members;
+  for (const auto& m : view->states()) {
+    json::object e;
+    e["name"] = m.name;
+    e["self"] = m.self;
+    e["up"] = m.up;
+    e["since_ms"] = m.since_ms;
+    e["companies"] = std::move(owned[m.name]);
+    members.push_back(std::move(e));
+  }
+  o["enabled"] = true;
+  o["node"] = view->self();
+  o["members"] = std::move(members);
+  o["forwards_in_flight"] = view->forwards_in_flight.load();
+  o["forwarded"] = view->forwarded.load();
+  o["owner_down"] = view->owner_down.load();
+  ctx->respond(200, o);
+}
+
+} // namespace
+
+expected<cluster_options, std::string> cluster_options_from(const config& cfg) {
+  cluster_options o;
+  auto peers = parse_cluster_peers(cfg.get_string("cluster.peers"));
+  if (!peers)
+    return make_unexpected("cluster.peers: " + peers.error());
+  if (peers->empty())
+    return o;
+  o.node = cfg.get_string("cluster.node");
+  o.secret = cfg.get_string("cluster.secret");
+  auto self = std::find_if(peers->begin(), peers->end(), [&](const auto& m) {
+    return m.name == o.node;
+  });
+  if (o.node.empty())
+    return make_unexpected("cluster.node: must name this node (one of "
+                           "cluster.peers) when cluster.peers is set");
+  if (self == peers->end())
+    return make_unexpected("cluster.node: " + o.node
+                           + " is not among cluster.peers");
+  if (o.secret.size() < 16)
+    return make_unexpected("cluster.secret: must be at least 16 bytes when "
+                           "cluster.peers is set");
+  auto port = cfg.get_int("cluster.port");
+  if (port != 0 && port != self->port)
+    return make_unexpected("cluster.port: " + std::to_string(port)
+                           + " is not the port cluster.peers gives " + o.node
+                           + " (" + std::to_string(self->port) + ")");
+  o.port = self->port;
+  o.peers = std::move(*peers);
+  return o;
+}
+
+expected<cluster_setup, std::string>
+start_cluster(caf::actor_system& sys, switchboard::node& n,
+              const cluster_options& opts) {
+  cluster_setup c;
+  std::vector<std::string> names;
+  std::string host;
+  for (const auto& m : opts.peers) {
+    names.push_back(m.name);
+    if (m.name == opts.node)
+      host = m.host;
+  }
+  c.view = std::make_shared<cluster_view>(opts.node, std::move(names));
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(&c.key), sizeof c.key) != 1)
+    return make_unexpected("no randomness for the cluster's local key");
+  c.running = std::make_shared<std::atomic<gateway*>>(nullptr);
+  cluster_deps d;
+  d.view = c.view;
+  d.members = opts.peers;
+  d.secret = opts.secret;
+  d.local_key = c.key;
+  d.tenants = n.store().tenants.get();
+  d.writer = n.writer();
+  auto gw = c.running;
+  d.local_http = [gw](forward_request fr,
+                      std::function<void(forward_response)> done) {
+    auto* g = gw->load();
+    if (g == nullptr) {
+      forward_response r;
+      r.status = 503;
+      r.headers = {"retry-after", "1"};
+      r.body = json::serialize(error_body(
+          "starting", "the owner is starting or stopping; retry shortly"));
+      done(std::move(r));
+      return;
+    }
+    request req;
+    req.method = std::move(fr.method);
+    req.target = std::move(fr.target);
+    auto q = req.target.find('?');
+    req.path = req.target.substr(0, q);
+    if (q != std::string::npos)
+      req.query = parse_query(std::string_view{req.target}.substr(q + 1));
+    for (std::size_t i = 0; i + 1 < fr.headers.size(); i += 2)
+      req.headers.emplace_back(std::move(fr.headers[i]),
+                               std::move(fr.headers[i + 1]));
+    req.body = std::move(fr.body);
+    req.remote_address = std::move(fr.remote_address);
+    auto ctx = std::make_shared<request_context>(
+        std::move(req), [done = std::move(done)](response r) {
+          forward_response out;
+          out.status = r.status;
+          for (auto& [k, v] : r.headers) {
+            out.headers.push_back(std::move(k));
+            out.headers.push_back(std::move(v));
+          }
+          out.body = std::move(r.body);
+          done(std::move(out));
+        });
+    ctx->mark_forwarded();
+    gateway::dispatch(g->routes(), g->svc(), ctx);
+  };
+  d.remote_events = [gw](const std::vector<envelope>& events) {
+    if (auto* g = gw->load(); g != nullptr && g->broadcasting() != nullptr)
+      g->broadcasting()->publish_committed(events);
+  };
+  auto h = switchboard::start_cluster(sys, std::move(d), host, opts.port);
+  if (!h)
+    return make_unexpected(h.error());
+  c.actor = *h;
+  return c;
+}
+
+std::function<void(const context_ptr&, const std::string&)>
+make_forwarder(const cluster_setup& c) {
+  auto actor = c.actor;
+  auto key = c.key;
+  return [actor, key](const context_ptr& ctx, const std::string& owner) {
+    const auto& req = ctx->req();
+    forward_request fr;
+    fr.method = req.method;
+    fr.target = req.target;
+    for (const auto& [k, v] : req.headers)
+      if (!hop_by_hop(k)) {
+        fr.headers.push_back(k);
+        fr.headers.push_back(v);
+      }
+    fr.body = req.body;
+    fr.remote_address = ctx->client_address();
+    ctx->waiting_for("cluster member " + owner);
+    ctx->with_actor([ctx, actor, key, owner,
+                     fr = std::move(fr)](caf::event_based_actor* self) mutable {
+      // The cluster actor answers every forward (its own deadline, or
+      // 503 when the owner goes down).
+      self->request(actor, caf::infinite, forward_atom::value, key, owner,
+                    std::move(fr))
+          .then(
+              [ctx](forward_response& r) {
+                response out;
+                out.status = r.status;
+                for (std::size_t i = 0; i + 1 < r.headers.size(); i += 2)
+                  out.headers.emplace_back(std::move(r.headers[i]),
+                                           std::move(r.headers[i + 1]));
+                out.body = std::move(r.body);
+                ctx->respond_raw(std::move(out));
+              },
+              [ctx, owner](caf::error&) {
+                ctx->fail(503, "owner_unavailable",
+                          "the node " + owner
+                              + " owning this company cannot be reached; "
+                                "retry shortly",
+                          {}, {{"Retry-After", "1"}});
+              });
+    });
+  };
+}
+
+std::function<void(const std::vector<envelope>&)>
+make_event_relay(const cluster_setup& c) {
+  auto actor = c.actor;
+  auto key = c.key;
+  return [actor, key](const std::vector<envelope>& events) {
+    // Only what subscribers on other members can receive.
+    std::vector<envelope> out;
+    for (const auto& e : events)
+      if (const auto* t = find_event_type(e.type);
+          t != nullptr && !t->broadcast_as.empty())
+        out.push_back(e);
+    if (!out.empty())
+      caf::anon_send(actor, events_atom::value, key, std::move(out));
+  };
+}
+
+void stop_cluster(cluster_setup& c) {
+  if (c.running)
+    c.running->store(nullptr);
+  if (c.actor)
+    caf::anon_send_exit(c.actor, caf::exit_reason::user_shutdown);
+  c.actor = nullptr;
+}
+
+void add_cluster_routes(router& r) {
+  r.add("GET", "/api/admin/cluster", access::admin, cluster_status,
+        "Members of the cluster, up or down, the companies each owns, and "
+        "forwarded requests (admin)");
+}
+
+} // namespace switchboard::app::http

@@ -1,0 +1,122 @@
+#pragma once
+
+// N daemons on 127.0.0.1 forming one cluster, each with its own data dir
+// and cluster port. The companies are made with the CLI on the first
+// member only; the others learn them by replication.
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <actors/cluster_view.hpp>
+
+#include "tests/app/daemon_fixture.hpp"
+
+namespace switchboard::test {
+
+/// A free TCP port on 127.0.0.1 (bound and released).
+inline std::uint16_t free_tcp_port() {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor a{
+      ioc, {boost::asio::ip::make_address("127.0.0.1"), 0}};
+  return a.local_endpoint().port();
+}
+
+/// Calls `f` until it returns true, for at most `limit` (a bound for a
+/// hung cluster, far above what any step needs).
+template <class F>
+bool eventually(F f,
+                std::chrono::milliseconds limit = std::chrono::seconds(30)) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (f())
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return f();
+}
+
+struct cluster_fixture {
+  static constexpr const char* secret = "cluster-test-secret-0123456789";
+
+  explicit cluster_fixture(std::size_t n = 3) {
+    std::string peers;
+    for (std::size_t i = 0; i < n; ++i) {
+      names.push_back("n" + std::to_string(i + 1));
+      cluster_ports.push_back(free_tcp_port());
+      peers += (i == 0 ? "" : ",") + names[i]
+               + "@127.0.0.1:" + std::to_string(cluster_ports[i]);
+    }
+    for (std::size_t i = 0; i < n; ++i)
+      nodes.push_back(std::make_unique<daemon_fixture>(
+          std::vector<std::string>{"cluster.node=" + names[i],
+                                   "cluster.peers=" + peers,
+                                   std::string{"cluster.secret="} + secret},
+          std::vector<std::string>{}, false));
+    admin = nodes[0]->tenant({"add", "ops", "--admin"});
+    for (std::size_t i = 0; i < n; ++i)
+      BOOST_REQUIRE_MESSAGE(all_up(i),
+                            names[i] + " does not see every member up");
+    // One company owned by each member, made on the first member.
+    for (std::size_t i = 0; i < n; ++i) {
+      for (int k = 0;; ++k) {
+        auto id = "co" + std::to_string(k);
+        if (rendezvous_owner(names, id) == names[i]) {
+          companies.push_back(id);
+          tokens.push_back(nodes[0]->tenant({"add", id}));
+          break;
+        }
+      }
+    }
+    // Every member honours every token.
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t c = 0; c < n; ++c)
+        BOOST_REQUIRE_MESSAGE(
+            eventually([&] {
+              http_client h{nodes[i]->port};
+              return h.request("GET", "/api/company", "", tokens[c]).status
+                     == 200;
+            }),
+            names[i] + " does not honour " + companies[c]);
+  }
+
+  /// True once member `i` reports every member up.
+  bool all_up(std::size_t i, bool up = true) {
+    return eventually([&] {
+      http_client h{nodes[i]->port};
+      auto r = h.request("GET", "/api/admin/cluster", "", admin);
+      if (r.status != 200)
+        return false;
+      for (const auto& m : r.json().at("members").as_array())
+        if (!m.at("up").as_bool())
+          return false;
+      return true;
+    });
+  }
+
+  /// The state member `i` reports for member `name`.
+  bool sees_up(std::size_t i, const std::string& name) {
+    http_client h{nodes[i]->port};
+    auto r = h.request("GET", "/api/admin/cluster", "", admin);
+    if (r.status != 200)
+      return false;
+    for (const auto& m : r.json().at("members").as_array())
+      if (m.at("name").as_string() == name)
+        return m.at("up").as_bool();
+    return false;
+  }
+
+  std::vector<std::string> names;
+  std::vector<std::uint16_t> cluster_ports;
+  std::vector<std::unique_ptr<daemon_fixture>> nodes;
+  std::string admin;
+  /// companies[i] is owned by names[i]; tokens[i] is its token.
+  std::vector<std::string> companies;
+  std::vector<std::string> tokens;
+};
+
+} // namespace switchboard::test

@@ -1,0 +1,421 @@
+// Three daemons forming a cluster on 127.0.0.1: requests taken by any
+// member land at the company's owner; the double-booking race across
+// members; an owner killed and restarted; tenants replicated; a rogue CAF
+// node without the secret.
+
+#include <atomic>
+#include <thread>
+
+#include <boost/json.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include "tests/app/cluster_fixture.hpp"
+#include "tests/support/times.hpp"
+
+using namespace std::chrono_literals;
+using switchboard::test::child_process;
+using switchboard::test::cluster_fixture;
+using switchboard::test::eventually;
+using switchboard::test::http_client;
+using switchboard::test::http_reply;
+namespace json = boost::json;
+
+namespace {
+
+/// Staff, a service and a customer of company `token`, made through
+/// member `port`.
+void seed(std::uint16_t port, const std::string& token) {
+  http_client c{port};
+  auto ok = [&](const http_reply& r) {
+    BOOST_TEST_INFO(r.body);
+    BOOST_REQUIRE(r.status == 201);
+  };
+  ok(c.request("POST", "/api/customers",
+               R"({"id":"cu1","name":"Ada","phone":"+4930123"})", token));
+  ok(c.request("POST", "/api/services",
+               R"({"id":"s1","name":"Cut","price_cents":4500,
+                   "duration_minutes":30})",
+               token));
+  ok(c.request("POST", "/api/staff", R"({"id":"st1","name":"Bo"})", token));
+}
+
+http_reply book(http_client& c, const std::string& token, const std::string& id,
+                const std::string& start) {
+  json::object b{{"id", id},
+                 {"customer_id", "cu1"},
+                 {"service_id", "s1"},
+                 {"staff_id", "st1"},
+                 {"start_time", start}};
+  return c.request("POST", "/api/appointments", json::serialize(b), token);
+}
+
+/// How many stored events of member `node` name `needle`, read by the CLI
+/// from that member's own store.
+std::size_t stored_events_naming(switchboard::test::daemon_fixture& node,
+                                 const std::string& needle) {
+  std::vector<std::string> args{SWITCHBOARD_BINARY, "events", "--json",
+                                "--limit", "1000"};
+  auto base = node.base_args();
+  args.insert(args.end(), base.begin(), base.end());
+  child_process cli(args);
+  std::string line;
+  std::size_t n = 0;
+  while (cli.read_line(line, 10s))
+    if (line.find(needle) != std::string::npos)
+      ++n;
+  BOOST_REQUIRE(cli.wait(10s) == 0);
+  return n;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(cluster_suite)
+
+BOOST_FIXTURE_TEST_CASE(a_booking_at_any_member_lands_at_the_owner,
+                        cluster_fixture) {
+  // companies[1] is owned by n2; everything goes through n1 and n3.
+  seed(nodes[0]->port, tokens[1]);
+  http_client c1{nodes[0]->port};
+  auto r
+      = book(c1, tokens[1], "ap-forwarded", switchboard::test::utc_at(2, 10));
+  BOOST_TEST_INFO(r.body);
+  BOOST_REQUIRE(r.status == 201);
+  BOOST_TEST(r.header("etag") == "\"1\"");
+  http_client c3{nodes[2]->port};
+  auto got = c3.request("GET", "/api/appointments/ap-forwarded", "", tokens[1]);
+  BOOST_TEST_INFO(got.body);
+  BOOST_REQUIRE(got.status == 200);
+  BOOST_TEST(got.json().at("staff_id").as_string() == "st1");
+  // Bad input answers as a single node does, naming the field.
+  auto bad = c3.request("POST", "/api/appointments",
+                        R"({"id":"x","customer_id":"cu1"})", tokens[1]);
+  BOOST_TEST(bad.status == 422);
+  BOOST_TEST(bad.body.find("service_id") != std::string::npos);
+  // Another company, through any member, sees nothing of it.
+  BOOST_TEST(
+      c3.request("GET", "/api/appointments/ap-forwarded", "", tokens[2]).status
+      == 404);
+  BOOST_TEST(
+      c1.request("GET", "/api/appointments/ap-forwarded", "", tokens[0]).status
+      == 404);
+  // The events are in the owner's store only.
+  BOOST_TEST(stored_events_naming(*nodes[1], "ap-forwarded") == 1u);
+  BOOST_TEST(stored_events_naming(*nodes[0], "ap-forwarded") == 0u);
+  BOOST_TEST(stored_events_naming(*nodes[2], "ap-forwarded") == 0u);
+  // The status lists who owns what.
+  auto st = c1.request("GET", "/api/admin/cluster", "", admin);
+  BOOST_REQUIRE(st.status == 200);
+  BOOST_TEST(st.json().at("node").as_string() == "n1");
+  for (const auto& m : st.json().at("members").as_array()) {
+    BOOST_TEST(m.at("up").as_bool());
+    if (m.at("name").as_string() == "n2") {
+      bool found = false;
+      for (const auto& id : m.at("companies").as_array())
+        found = found || id.as_string() == companies[1];
+      BOOST_TEST(found);
+    }
+  }
+  BOOST_TEST(st.json().at("forwarded").to_number<std::int64_t>() >= 2);
+  // The CLI shows the same, asking the local daemon.
+  {
+    std::vector<std::string> args{SWITCHBOARD_BINARY,
+                                  "cluster",
+                                  "status",
+                                  "--url",
+                                  "http://127.0.0.1:"
+                                      + std::to_string(nodes[0]->port),
+                                  "--token",
+                                  admin};
+    auto base = nodes[0]->base_args();
+    args.insert(args.end(), base.begin(), base.end());
+    child_process cli(args);
+    std::string line, out;
+    while (cli.read_line(line, 10s))
+      out += line + "\n";
+    BOOST_TEST_INFO(out);
+    BOOST_REQUIRE(cli.wait(10s) == 0);
+    BOOST_TEST(out.find("n1 (this node)  up") != std::string::npos);
+    BOOST_TEST(out.find("n2  up") != std::string::npos);
+    BOOST_TEST(out.find(companies[1]) != std::string::npos);
+  }
+  // A company token may not read the cluster's status.
+  BOOST_TEST(c1.request("GET", "/api/admin/cluster", "", tokens[0]).status
+             == 403);
+}
+
+BOOST_FIXTURE_TEST_CASE(fifty_bookings_of_one_slot_across_members,
+                        cluster_fixture) {
+  seed(nodes[2]->port, tokens[0]);
+  auto start = switchboard::test::utc_at(3, 9);
+  std::atomic<int> created{0}, conflicts{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 50; ++i)
+    threads.emplace_back([&, i] {
+      http_client c{nodes[static_cast<std::size_t>(i) % nodes.size()]->port};
+      auto r = book(c, tokens[0], "race" + std::to_string(i), start);
+      if (r.status == 201)
+        ++created;
+      else if (r.status == 409)
+        ++conflicts;
+      else
+        ++other;
+    });
+  for (auto& t : threads)
+    t.join();
+  BOOST_TEST(created.load() == 1);
+  BOOST_TEST(conflicts.load() == 49);
+  BOOST_TEST(other.load() == 0);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_killed_owner_answers_503_for_its_companies_only,
+                        cluster_fixture) {
+  seed(nodes[0]->port, tokens[1]);
+  seed(nodes[0]->port, tokens[2]);
+  http_client c1{nodes[0]->port};
+  BOOST_REQUIRE(
+      book(c1, tokens[1], "before-kill", switchboard::test::utc_at(2, 9)).status
+      == 201);
+  nodes[1]->kill();
+  // n1 notices (monitor or heartbeats) and answers at once, with
+  // Retry-After, for n2's company.
+  http_reply down;
+  BOOST_REQUIRE(eventually([&] {
+    down = c1.request("GET", "/api/appointments/before-kill", "", tokens[1]);
+    return down.status == 503;
+  }));
+  BOOST_TEST(down.header("retry-after") == "1");
+  BOOST_TEST(down.body.find("n2") != std::string::npos);
+  BOOST_TEST(!sees_up(0, "n2"));
+  // The other companies are not affected, whichever member takes them.
+  http_client c3{nodes[2]->port};
+  BOOST_TEST(
+      book(c1, tokens[2], "during-kill", switchboard::test::utc_at(2, 11))
+          .status
+      == 201);
+  BOOST_TEST(c3.request("GET", "/api/company", "", tokens[0]).status == 200);
+  BOOST_TEST(
+      book(c3, tokens[1], "refused", switchboard::test::utc_at(2, 12)).status
+      == 503);
+  // Back on its store and port: everything it acknowledged is there.
+  nodes[1]->start();
+  BOOST_REQUIRE(eventually([&] {
+    return c1.request("GET", "/api/appointments/before-kill", "", tokens[1])
+               .status
+           == 200;
+  }));
+  BOOST_TEST(
+      c3.request("GET", "/api/appointments/before-kill", "", tokens[1]).status
+      == 200);
+  auto again
+      = book(c3, tokens[1], "after-restart", switchboard::test::utc_at(2, 12));
+  BOOST_TEST_INFO(again.body);
+  BOOST_TEST(again.status == 201);
+  BOOST_TEST(
+      c3.request("GET", "/api/appointments/refused", "", tokens[1]).status
+      == 404);
+}
+
+BOOST_FIXTURE_TEST_CASE(tenants_added_or_revoked_anywhere_hold_everywhere,
+                        cluster_fixture) {
+  // Added with the CLI on n3, while every member runs.
+  auto token = nodes[2]->tenant({"add", "late-co"});
+  for (auto& n : nodes)
+    BOOST_TEST(eventually([&] {
+      http_client c{n->port};
+      return c.request("GET", "/api/company", "", token).status == 200;
+    }));
+  // Revoked on n2: refused by every member.
+  std::vector<std::string> args{SWITCHBOARD_BINARY, "tenant", "revoke", token};
+  auto base = nodes[1]->base_args();
+  args.insert(args.end(), base.begin(), base.end());
+  child_process cli(args);
+  BOOST_REQUIRE(cli.wait(10s) == 0);
+  for (auto& n : nodes)
+    BOOST_TEST(eventually([&] {
+      http_client c{n->port};
+      return c.request("GET", "/api/company", "", token).status == 401;
+    }));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// -- a rogue CAF node ---------------------------------------------------------
+
+#include <future>
+#include <set>
+
+#include <caf/actor_system.hpp>
+#include <caf/io/basp_broker.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/io/network/multiplexer.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+
+#include <actors/interfaces.hpp>
+#include <actors/runtime.hpp>
+#include <messages/type_ids.hpp>
+#include <store/environment.hpp>
+#include <store/tenants.hpp>
+
+namespace {
+
+/// A proxy for actor `aid` of node `nid`, made in the BASP broker's own
+/// thread (a rogue can address any id of a node it is connected to).
+caf::strong_actor_ptr remote_proxy(caf::actor_system& sys,
+                                   const caf::node_id& nid, caf::actor_id aid) {
+  auto bb
+      = sys.middleman().named_broker<caf::io::basp_broker>(caf::atom("BASP"));
+  auto* broker = dynamic_cast<caf::io::basp_broker*>(
+      caf::actor_cast<caf::abstract_actor*>(bb));
+  if (broker == nullptr)
+    return nullptr;
+  std::promise<caf::strong_actor_ptr> made;
+  sys.middleman().backend().dispatch([&] {
+    made.set_value(broker->proxy_registry_ptr()->get_or_put(nid, aid));
+  });
+  return made.get_future().get();
+}
+
+/// Every message a rogue sends each actor id: each type of the type-ID
+/// block, and each cluster message with forged or guessed contents.
+std::vector<caf::message> rogue_messages(const switchboard::tenant_digest& d,
+                                         const std::string& token) {
+  using namespace switchboard;
+  std::vector<caf::message> out;
+#define SB_ROGUE_ADD(type, ...) out.push_back(caf::make_message(type{}));
+  SWITCHBOARD_EVENT_TYPES(SB_ROGUE_ADD)
+#undef SB_ROGUE_ADD
+#define SB_ROGUE_ADD(type) out.push_back(caf::make_message(type{}));
+  SWITCHBOARD_VALUE_TYPES(SB_ROGUE_ADD)
+  SWITCHBOARD_COMMAND_TYPES(SB_ROGUE_ADD)
+#undef SB_ROGUE_ADD
+  auto nonce = std::string(64, 'a') + ":"
+               + std::to_string(
+                   std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count());
+  cluster_hello hello{"n2", cluster_protocol_version, nonce,
+                      std::string(64, 'b')};
+  forward_request fr{"POST",
+                     "/api/customers",
+                     {"authorization", "Bearer " + token},
+                     R"({"id":"rogue-cu","name":"Rogue"})",
+                     "10.0.0.1"};
+  envelope ev;
+  ev.id = "rogue-ev";
+  ev.type = "customer.created";
+  ev.company_id = "co0";
+  out.push_back(caf::make_message(hello_atom::value, hello));
+  out.push_back(caf::make_message(auth_atom::value, hello));
+  out.push_back(caf::make_message(heartbeat_atom::value, std::string{"n2"}));
+  out.push_back(caf::make_message(forward_atom::value, fr));
+  for (std::uint64_t key : {std::uint64_t{0}, std::uint64_t{1}})
+    out.push_back(
+        caf::make_message(forward_atom::value, key, std::string{"n2"}, fr));
+  out.push_back(caf::make_message(done_atom::value, std::uint64_t{0},
+                                  std::uint64_t{1}, forward_response{}));
+  out.push_back(
+      caf::make_message(events_atom::value, std::vector<envelope>{ev}));
+  out.push_back(caf::make_message(tenants_atom::value, d));
+  out.push_back(caf::make_message(tick_atom::value));
+  out.push_back(caf::make_message(command_atom::value, aggregate_command{}));
+  out.push_back(caf::make_message(dispatch_atom::value, dispatch_request{}));
+  return out;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(cluster_suite)
+
+BOOST_FIXTURE_TEST_CASE(a_rogue_node_without_the_secret_changes_nothing,
+                        cluster_fixture) {
+  seed(nodes[0]->port, tokens[0]);
+  auto events_of = [&](std::size_t i) {
+    http_client c{nodes[i]->port};
+    auto r = c.request("GET", "/api/events?limit=1000", "", admin);
+    BOOST_REQUIRE(r.status == 200);
+    return r.body;
+  };
+  std::vector<std::string> before;
+  for (std::size_t i = 0; i < nodes.size(); ++i)
+    before.push_back(events_of(i));
+  // The rogue's own store makes a well-formed admin token it knows.
+  switchboard::test::temp_dir rogue_dir;
+  switchboard::store::options so;
+  so.path = rogue_dir.path() + "/data";
+  auto env = switchboard::store::environment::open(so);
+  BOOST_REQUIRE(env.has_value());
+  auto ten = switchboard::store::tenants::open(**env);
+  BOOST_REQUIRE(ten.has_value());
+  BOOST_REQUIRE((*ten)->add_company({"rogue", "Rogue", 0, ""}).has_value());
+  auto forged = (*ten)->issue_token("rogue", true, 0);
+  BOOST_REQUIRE(forged.has_value());
+  auto rows = (*ten)->rows();
+  BOOST_REQUIRE(rows.has_value());
+  switchboard::tenant_digest digest;
+  for (auto& [k, v] : rows->companies) {
+    digest.companies.push_back(k);
+    digest.companies.push_back(v);
+  }
+  for (auto& [k, v] : rows->tokens) {
+    digest.tokens.push_back(k);
+    digest.tokens.push_back(v);
+  }
+  auto msgs = rogue_messages(digest, tokens[0]);
+  {
+    switchboard::runtime_config cfg{1};
+    caf::actor_system sys{cfg};
+    caf::scoped_actor self{sys};
+    std::size_t answers = 0;
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+      caf::node_id nid;
+      caf::strong_actor_ptr published;
+      self->request(sys.middleman().actor_handle(), std::chrono::seconds(10),
+                    caf::connect_atom::value, std::string{"127.0.0.1"},
+                    cluster_ports[i])
+          .receive(
+              [&](caf::node_id& n, caf::strong_actor_ptr& p,
+                  std::set<std::string>&) {
+                nid = n;
+                published = p;
+              },
+              [&](caf::error& e) {
+                BOOST_FAIL(sys.render(e));
+              });
+      BOOST_REQUIRE(published);
+      std::vector<caf::strong_actor_ptr> targets{published};
+      for (caf::actor_id aid = 1; aid <= 2000; ++aid)
+        if (auto p = remote_proxy(sys, nid, aid))
+          targets.push_back(p);
+      BOOST_TEST_MESSAGE(names[i] << ": " << targets.size() << " targets");
+      for (const auto& t : targets)
+        for (const auto& m : msgs) {
+          // From an actor, and anonymously.
+          self->send(caf::actor_cast<caf::actor>(t), m);
+          caf::anon_send(caf::actor_cast<caf::actor>(t), m);
+        }
+      // Requests to the cluster actor (an id that may not exist answers
+      // with CAF's own error, so only this one is asked).
+      for (const auto& m : msgs)
+        static_cast<void>(self->request(caf::actor_cast<caf::actor>(published),
+                                        caf::infinite, m));
+      // Whatever is in the rogue's mailbox a second later is an answer
+      // (an error included).
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      answers += self->mailbox().count();
+    }
+    BOOST_TEST(answers == 0u);
+  }
+  // Nothing changed: no events, no customer, the forged token refused,
+  // and the members still see each other.
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    BOOST_TEST(events_of(i) == before[i]);
+    http_client c{nodes[i]->port};
+    BOOST_TEST(c.request("GET", "/api/company", "", *forged).status == 401);
+    BOOST_TEST(c.request("GET", "/api/customers/rogue-cu", "", tokens[0]).status
+               == 404);
+    BOOST_TEST(all_up(i));
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
