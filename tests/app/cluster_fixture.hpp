@@ -91,7 +91,8 @@ struct cluster_fixture {
       auto r = h.request("GET", "/api/admin/cluster", "", admin);
       if (r.status != 200)
         return false;
-      for (const auto& m : r.json().at("members").as_array())
+      auto j = r.json();
+      for (const auto& m : j.at("members").as_array())
         if (!m.at("up").as_bool())
           return false;
       return true;
@@ -104,7 +105,8 @@ struct cluster_fixture {
     auto r = h.request("GET", "/api/admin/cluster", "", admin);
     if (r.status != 200)
       return false;
-    for (const auto& m : r.json().at("members").as_array())
+    auto j = r.json();
+    for (const auto& m : j.at("members").as_array())
       if (m.at("name").as_string() == name)
         return m.at("up").as_bool();
     return false;
