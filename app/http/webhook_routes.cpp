@@ -16,6 +16,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <openssl/crypto.h>
+
 #include <caf/event_based_actor.hpp>
 
 #include <actors/aggregates.hpp>
