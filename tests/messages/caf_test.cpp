@@ -122,9 +122,10 @@ BOOST_AUTO_TEST_CASE(envelope_batches_and_names) {
   // Enums print by name.
   auto text = caf::deep_to_string(sample_appointment());
   BOOST_TEST(text.find("scheduled") != std::string::npos);
-  // The block holds every event and value type plus the batch.
+  // The block holds every event and value type plus the batch, and the
+  // four messages between the nodes of a cluster.
   BOOST_TEST(caf::id_block::switchboard::end - caf::id_block::switchboard::begin
-             == event_type_count + 14u + command_type_count + 1u);
+             == event_type_count + 14u + command_type_count + 1u + 4u);
 }
 
 BOOST_AUTO_TEST_CASE(local_actor_delivery) {
