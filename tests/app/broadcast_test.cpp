@@ -906,7 +906,7 @@ BOOST_FIXTURE_TEST_CASE(a_ping_amid_a_part_written_frame_keeps_frames_whole,
   for (const auto& f : c.skipped)
     BOOST_TEST(!f.contains("unparsed"));
   BOOST_TEST(c.wait_closed(300ms) == -1);
-  for (int i = 0; i < 50 && c.pongs() < requests; ++i)
+  for (int i = 0; i < 250 && c.pongs() < requests; ++i)
     std::this_thread::sleep_for(20ms);
   BOOST_TEST(c.pongs() == requests);
 }

@@ -118,10 +118,12 @@ public:
     });
   }
 
-  /// Sends a WebSocket ping frame (a control frame, not pusher:ping).
+  /// Sends a WebSocket ping frame (a control frame, not pusher:ping); one
+  /// at a time, as Beast allows.
   void ping() {
     boost::asio::post(ioc_, [this] {
-      ws_.async_ping({}, [](boost::system::error_code) {});
+      if (pings_waiting_++ == 0)
+        ping_next();
     });
   }
 
@@ -240,6 +242,13 @@ private:
     });
   }
 
+  void ping_next() {
+    ws_.async_ping({}, [this](boost::system::error_code ec) {
+      if (!ec && --pings_waiting_ > 0)
+        ping_next();
+    });
+  }
+
   void write_next() {
     ws_.text(true);
     ws_.async_write(boost::asio::buffer(out_.front()),
@@ -259,6 +268,7 @@ private:
   bool ok_ = false;
   int status_ = 0;
   int pongs_ = 0;
+  int pings_waiting_ = 0; ///< On the client's thread.
   boost::beast::flat_buffer buf_;
   std::deque<std::string> out_; // on the client's thread
   std::mutex mtx_;
