@@ -825,6 +825,19 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(broadcast_slow_suite)
 
+/// A Pusher batch_events body: ten "big" events of 9,000 bytes each on
+/// channel "updates" (about 90 KB of frames per subscriber).
+std::string big_batch() {
+  std::string data(9000, 'x');
+  json::array batch;
+  for (int i = 0; i < 10; ++i)
+    batch.push_back(
+        json::object{{"name", "big"}, {"channel", "updates"}, {"data", data}});
+  json::object body;
+  body["batch"] = batch;
+  return json::serialize(body);
+}
+
 struct small_queue_fixture : broadcast_fixture {
   small_queue_fixture()
       : broadcast_fixture({"broadcasting.send_queue_frames=64"}) {}
@@ -842,14 +855,7 @@ BOOST_FIXTURE_TEST_CASE(a_slow_consumer_is_closed_and_slows_no_one,
   slow.send(R"({"event":"pusher:subscribe","data":{"channel":"updates"}})");
   std::this_thread::sleep_for(200ms);
   // About 11 MB: more than the socket buffers and the queue hold.
-  std::string data(9000, 'x');
-  json::array batch;
-  for (int i = 0; i < 10; ++i)
-    batch.push_back(
-        json::object{{"name", "big"}, {"channel", "updates"}, {"data", data}});
-  json::object body;
-  body["batch"] = batch;
-  auto text = json::serialize(body);
+  auto text = big_batch();
   const int requests = 120;
   // `fast` takes each batch before the next is sent, so it is never the
   // slow one, however loaded the machine; `slow` falls ever further
@@ -878,14 +884,7 @@ BOOST_FIXTURE_TEST_CASE(a_ping_amid_a_part_written_frame_keeps_frames_whole,
   BOOST_REQUIRE(c.ok());
   c.send(R"({"event":"pusher:subscribe","data":{"channel":"updates"}})");
   std::this_thread::sleep_for(200ms);
-  std::string data(9000, 'x');
-  json::array batch;
-  for (int i = 0; i < 10; ++i)
-    batch.push_back(
-        json::object{{"name", "big"}, {"channel", "updates"}, {"data", data}});
-  json::object body;
-  body["batch"] = batch;
-  auto text = json::serialize(body);
+  auto text = big_batch();
   // About 5.4 MB: more than the socket buffers hold (4 MB at most here),
   // less than the send queue's bound.
   const int requests = 60;
