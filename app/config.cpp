@@ -317,6 +317,15 @@ const std::vector<option_spec>& option_specs() {
        {},
        0,
        10000000},
+      {"limits.refusal_pause_ms",
+       ot::integer,
+       "1000",
+       "after a 429 the connection's next request is read only this much "
+       "later (at most its Retry-After), so that a client ignoring "
+       "Retry-After is slowed down; 0: at once",
+       {},
+       0,
+       60000},
       {"limits.per_company", ot::string, "",
        "overrides, comma-separated company:requests_per_second:"
        "commands_in_flight (0: no limit), e.g. acme:500:64"},

@@ -88,6 +88,8 @@ gateway_options gateway_options_from(const config& cfg) {
       = std::chrono::milliseconds{cfg.get_int("http.read_timeout_ms")};
   s.max_connections
       = static_cast<std::size_t>(cfg.get_int("http.max_connections"));
+  s.refusal_pause
+      = std::chrono::milliseconds{cfg.get_int("limits.refusal_pause_ms")};
   s.drain_timeout
       = std::chrono::milliseconds{cfg.get_int("http.shutdown_timeout_ms")};
   o.bridge_actors = static_cast<std::size_t>(cfg.get_int("http.bridge_actors"));

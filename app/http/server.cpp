@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <charconv>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -368,10 +369,11 @@ private:
     out_ += std::to_string(r.body.size());
     out_ += "\r\n\r\n";
     out_ += r.body;
-    deadline_ = clock::now() + srv_->opts.read_timeout;
+    auto pause = r.status == 429 ? refusal_pause(r) : clock::duration::zero();
+    deadline_ = clock::now() + pause + srv_->opts.read_timeout;
     asio::async_write(sock_, asio::buffer(out_),
-                      [self = shared_from_this(),
-                       close_after](beast::error_code ec, std::size_t) {
+                      [self = shared_from_this(), close_after,
+                       pause](beast::error_code ec, std::size_t) {
                         self->busy_ = false;
                         self->srv_->request_done();
                         if (ec || close_after) {
@@ -379,8 +381,37 @@ private:
                           return;
                         }
                         self->shrink_buffers();
-                        self->do_read();
+                        if (pause > clock::duration::zero())
+                          self->read_after(pause);
+                        else
+                          self->do_read();
                       });
+  }
+
+  /// How long to wait before reading the request after this 429: the
+  /// configured pause, at most the answer's Retry-After.
+  clock::duration refusal_pause(const response& r) const {
+    clock::duration pause = srv_->opts.refusal_pause;
+    for (const auto& [k, v] : r.headers) {
+      if (!beast::iequals(k, "retry-after"))
+        continue;
+      std::uint64_t seconds = 0;
+      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), seconds);
+      if (ec == std::errc{} && end == v.data() + v.size() && seconds < 3600)
+        pause = std::min<clock::duration>(pause, std::chrono::seconds(seconds));
+    }
+    return pause;
+  }
+
+  void read_after(clock::duration pause) {
+    if (!pause_timer_)
+      pause_timer_.emplace(sock_.get_executor());
+    pause_timer_->expires_after(pause);
+    pause_timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || !self->sock_.is_open())
+        return;
+      self->do_read();
+    });
   }
 
   /// An idle connection keeps small buffers only: one large request or
@@ -436,6 +467,8 @@ private:
   }
 
   void close() {
+    if (pause_timer_)
+      pause_timer_->cancel();
     beast::error_code ignored;
     sock_.shutdown(tcp::socket::shutdown_both, ignored);
     sock_.close(ignored);
@@ -454,6 +487,8 @@ private:
   std::weak_ptr<request_context> ctx_;
   bool keep_alive_ = true;
   bool busy_ = false;
+  /// Delays the next read after a 429 (refusal_pause).
+  std::optional<asio::steady_timer> pause_timer_;
   char scratch_[4096];
 };
 

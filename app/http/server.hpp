@@ -31,6 +31,11 @@ struct server_options {
   std::size_t max_connections = 1024;
   /// On stop, how long in-flight requests may take to finish.
   std::chrono::milliseconds drain_timeout{10000};
+  /// After a 429, the connection's next request is read only this long
+  /// later (at most its Retry-After): a client that ignores Retry-After
+  /// is slowed down rather than answered 429 as fast as it can ask.
+  /// Zero: read at once.
+  std::chrono::milliseconds refusal_pause{1000};
 };
 
 /// A request to upgrade the connection to a WebSocket (app/http/upgrade.hpp

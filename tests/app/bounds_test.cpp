@@ -247,8 +247,9 @@ BOOST_AUTO_TEST_CASE(live_aggregates_are_capped) {
 }
 
 BOOST_AUTO_TEST_CASE(a_company_over_its_rate_gets_429) {
-  daemon_fixture d{
-      {"limits.requests_per_second=5", "limits.per_company=globex:1000:0"}};
+  daemon_fixture d{{"limits.requests_per_second=5",
+                    "limits.per_company=globex:1000:0",
+                    "limits.refusal_pause_ms=0"}};
   http_client c{d.port};
   int limited = 0;
   for (int i = 0; i < 20; ++i) {
@@ -270,6 +271,27 @@ BOOST_AUTO_TEST_CASE(a_company_over_its_rate_gets_429) {
   // A second later acme has its share again.
   std::this_thread::sleep_for(1100ms);
   BOOST_TEST(c.request("GET", "/api/outbox", "", d.acme).status == 200);
+}
+
+// A client that asks again at once after a 429 is not read until its
+// Retry-After: flooding buys it nothing and costs the gateway nothing.
+BOOST_AUTO_TEST_CASE(a_connection_refused_429_is_read_again_after_a_pause) {
+  daemon_fixture d{{"limits.requests_per_second=2"}};
+  http_client c{d.port};
+  int status = 0;
+  for (int i = 0; i < 10 && status != 429; ++i)
+    status = c.request("GET", "/api/outbox", "", d.acme).status;
+  BOOST_REQUIRE(status == 429);
+  auto refused = std::chrono::steady_clock::now();
+  // The same connection: its next request waits out the pause (a bucket
+  // of 2 per second has a token again by then).
+  auto r = c.request("GET", "/api/outbox", "", d.acme);
+  auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now() - refused)
+                    .count();
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(waited >= 900);
+  BOOST_TEST(!r.closed);
 }
 
 namespace {
