@@ -169,9 +169,12 @@ print(s.getsockname()[1])'
 }
 
 # --- the daemon -------------------------------------------------------------
-# Run from the temp dir so that no ./config.ini applies: embedded defaults.
+# Run from the temp dir so that no ./config.ini applies: embedded defaults,
+# but for backpressure: the burst builds a backlog of jobs on purpose (it
+# measures the booking path alone), which queues.max_lag_ms would refuse.
 (cd "$tmp" && exec "$bin" serve --set "store.path=$tmp/data" \
-  --set store.sync=full --set http.port=0 >"$tmp/daemon.log" 2>&1) &
+  --set store.sync=full --set http.port=0 --set queues.max_lag_ms=0 \
+  >"$tmp/daemon.log" 2>&1) &
 daemon_pid=$!
 port=""
 for _ in $(seq 300); do

@@ -170,6 +170,13 @@ struct enqueue_outcome {
   bool created = false;
 };
 
+/// A company's oldest pending job in a queue (job_queue::pending_heads).
+struct pending_head {
+  std::string queue;
+  std::string company_id;
+  timestamp_ms due_at = 0;
+};
+
 /// Jobs of one queue by state. `ready + delayed` are the pending jobs.
 struct queue_counts {
   std::uint64_t ready = 0;   ///< Pending with due_at <= now.
@@ -456,6 +463,11 @@ public:
   /// supervisor's next wake-up). Errors: `errc::not_found` (no pending
   /// job), `errc::corrupt`, LMDB errors.
   result<timestamp_ms> next_due(std::string_view queue) const;
+
+  /// The earliest due_at of each company's pending jobs in each queue (one
+  /// row per queue and company with a pending job), for the queues' lag.
+  /// Errors: `errc::corrupt`, LMDB errors.
+  result<std::vector<pending_head>> pending_heads() const;
 
   /// Returns the earliest lease_until of the leased jobs of `queue` (empty:
   /// of all queues), when `release_expired` has work. Errors:

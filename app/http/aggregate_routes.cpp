@@ -158,9 +158,26 @@ void send_command(const context_ptr& ctx, std::string type, std::string id,
       cmd.check_version = true;
     }
   }
+  auto& limits = ctx->limits();
+  // Backpressure: while the company's queued work (notifications, sync,
+  // analytics) is further behind than queues.max_lag_ms, its new bookings
+  // wait rather than add work that would go out late. Per company: the
+  // queues serve companies in turn, so another's backlog is not this one's.
+  if (cmd.aggregate_type == "appointment" && cmd.name == "book")
+    if (auto lag = limits.behind(company)) {
+      limits.count_shed_booking();
+      auto over = *lag - limits.max_queue_lag_ms();
+      auto retry = std::clamp<std::int64_t>((over + 999) / 1000, 1, 30);
+      ctx->fail(503, "queues_behind",
+                "this company's queued work is " + std::to_string(*lag)
+                    + " ms behind (queues.max_lag_ms is "
+                    + std::to_string(limits.max_queue_lag_ms())
+                    + "); new bookings wait until it catches up",
+                {}, {{"Retry-After", std::to_string(retry)}});
+      return;
+    }
   // A company's commands in flight are bounded: one company's burst
   // cannot fill the calendars' and the writer's queues for the others.
-  auto& limits = ctx->limits();
   if (!limits.acquire_command(company)) {
     ctx->fail(429, "too_many_commands",
               "this company has "

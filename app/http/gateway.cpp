@@ -1,6 +1,11 @@
 #include "app/http/gateway.hpp"
 
 #include <algorithm>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
 
 #include <caf/actor_system.hpp>
 
@@ -12,6 +17,8 @@
 #include <app/http/routes.hpp>
 #include <app/http/sessions.hpp>
 #include <app/http/upgrade.hpp>
+#include <store/job_queue.hpp>
+#include <telemetry/metrics.hpp>
 
 namespace switchboard::app::http {
 
@@ -117,6 +124,7 @@ gateway_options gateway_options_from(const config& cfg) {
   o.limits.defaults.commands_in_flight
       = static_cast<std::uint32_t>(cfg.get_int("limits.commands_in_flight"));
   o.limits_per_company = cfg.get_string("limits.per_company");
+  o.limits.max_queue_lag_ms = cfg.get_int("queues.max_lag_ms");
   o.ready_commit_stall
       = std::chrono::milliseconds{cfg.get_int("http.ready_commit_stall_ms")};
   o.metrics_host = cfg.get_string("metrics.host");
@@ -217,6 +225,80 @@ void gateway::dispatch(const router& r, const services& svc,
   rt.handler(ctx);
 }
 
+/// A thread that reads, a few times a second, how long each company's
+/// oldest ready job has waited in each queue: the companies' lags go to
+/// the limits (backpressure on bookings), each queue's largest to
+/// `switchboard_queue_lag_seconds`. One short read transaction each time.
+class gateway::lag_sampler {
+public:
+  static constexpr std::chrono::milliseconds interval{200};
+
+  lag_sampler(switchboard::node& n, company_limits& limits)
+      : node_(n), limits_(limits) {
+    thread_ = std::thread([this] {
+      run();
+    });
+  }
+
+  ~lag_sampler() {
+    {
+      std::lock_guard<std::mutex> g{mtx_};
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+private:
+  void run() {
+    static auto& gauge
+        = telemetry::metrics().gauge("switchboard_queue_lag_seconds",
+                                     "How long the oldest ready job of each "
+                                     "queue has waited since it was due (0: "
+                                     "none waiting)",
+                                     {"queue"});
+    std::unique_lock<std::mutex> lk{mtx_};
+    while (!stop_) {
+      lk.unlock();
+      sample(gauge);
+      lk.lock();
+      cv_.wait_for(lk, interval, [this] {
+        return stop_;
+      });
+    }
+  }
+
+  void sample(telemetry::family<telemetry::gauge>& gauge) {
+    auto heads = node_.store().jobs->pending_heads();
+    if (!heads)
+      return; // the next reading tries again
+    auto now = node_.clock()();
+    std::unordered_map<std::string, std::int64_t> by_company;
+    std::map<std::string, std::int64_t, std::less<>> by_queue;
+    for (const auto& [name, actor] : node_.queues())
+      by_queue[name] = 0;
+    for (const auto& h : *heads) {
+      if (h.due_at >= now)
+        continue;
+      auto lag = now - h.due_at;
+      auto& c = by_company[h.company_id];
+      c = std::max(c, lag);
+      auto& q = by_queue[h.queue];
+      q = std::max(q, lag);
+    }
+    limits_.set_queue_lags(std::move(by_company));
+    for (const auto& [queue, lag] : by_queue)
+      gauge.with({queue}).set(static_cast<double>(lag) / 1000.0);
+  }
+
+  switchboard::node& node_;
+  company_limits& limits_;
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 expected<std::unique_ptr<gateway>, std::string>
 gateway::start(caf::actor_system& sys, switchboard::node& n,
                gateway_options opts) {
@@ -251,6 +333,7 @@ gateway::start(caf::actor_system& sys, switchboard::node& n,
   }
   g->limits_ = std::make_unique<company_limits>(opts.limits);
   g->services_.limits = g->limits_.get();
+  g->lag_sampler_ = std::make_unique<lag_sampler>(n, *g->limits_);
   g->services_.ready_commit_stall = opts.ready_commit_stall;
   g->sessions_ = std::make_unique<session_table>();
   g->services_.sessions = g->sessions_.get();
@@ -346,6 +429,7 @@ std::uint16_t gateway::port() const noexcept {
 }
 
 void gateway::stop() {
+  lag_sampler_.reset();
   if (node_ != nullptr) {
     node_->commits().set({});
     node_ = nullptr;

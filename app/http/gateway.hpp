@@ -119,6 +119,9 @@ private:
   std::unique_ptr<read_pool> reads_;
   std::unique_ptr<state_cache> states_;
   std::unique_ptr<company_limits> limits_;
+  /// Reads how far behind each company's queued work is (backpressure).
+  class lag_sampler;
+  std::unique_ptr<lag_sampler> lag_sampler_;
   std::unique_ptr<session_table> sessions_;
   /// Before the server: it outlives the connections the server's threads
   /// hold.

@@ -4,9 +4,21 @@
 #include <charconv>
 #include <cmath>
 
+#include <telemetry/metrics.hpp>
+
 namespace switchboard::app::http {
 
 namespace {
+
+telemetry::counter& shed_bookings() {
+  static auto& c = telemetry::metrics()
+                       .counter("switchboard_bookings_shed_total",
+                                "New bookings answered 503 because their "
+                                "company's queued work was further behind "
+                                "than queues.max_lag_ms")
+                       .with();
+  return c;
+}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
@@ -97,6 +109,44 @@ void company_limits::release_command(std::string_view company) {
   auto i = usage_.find(std::string{company});
   if (i != usage_.end() && i->second.in_flight > 0)
     --i->second.in_flight;
+}
+
+company_limits::company_limits(limits_options opts) : opts_(std::move(opts)) {
+  shed_bookings(); // listed in /metrics from the start
+}
+
+void company_limits::set_queue_lags(
+    std::unordered_map<std::string, std::int64_t> lags) {
+  std::lock_guard<std::mutex> g{lag_mtx_};
+  lags_.swap(lags);
+}
+
+std::int64_t company_limits::queue_lag_ms(std::string_view company) const {
+  std::lock_guard<std::mutex> g{lag_mtx_};
+  auto it = lags_.find(std::string{company});
+  return it == lags_.end() ? 0 : it->second;
+}
+
+std::int64_t company_limits::largest_queue_lag_ms() const {
+  std::lock_guard<std::mutex> g{lag_mtx_};
+  std::int64_t most = 0;
+  for (const auto& [company, lag] : lags_)
+    most = std::max(most, lag);
+  return most;
+}
+
+std::optional<std::int64_t>
+company_limits::behind(std::string_view company) const {
+  if (opts_.max_queue_lag_ms <= 0)
+    return std::nullopt;
+  auto lag = queue_lag_ms(company);
+  if (lag <= opts_.max_queue_lag_ms)
+    return std::nullopt;
+  return lag;
+}
+
+void company_limits::count_shed_booking() {
+  shed_bookings().inc();
 }
 
 } // namespace switchboard::app::http

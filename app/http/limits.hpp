@@ -31,6 +31,9 @@ struct company_limit {
 struct limits_options {
   company_limit defaults;
   std::map<std::string, company_limit, std::less<>> per_company;
+  /// Backpressure: a company's new bookings get 503 while its oldest ready
+  /// job has waited longer than this (`queues.max_lag_ms`); 0: never.
+  std::int64_t max_queue_lag_ms = 0;
 };
 
 /// Parses `[limits] per_company`: "id:rps:in_flight" entries separated by
@@ -43,7 +46,7 @@ class company_limits {
 public:
   using clock = std::chrono::steady_clock;
 
-  explicit company_limits(limits_options opts) : opts_(std::move(opts)) {}
+  explicit company_limits(limits_options opts);
 
   /// Takes one request of `company` from its bucket. Returns the seconds
   /// to wait (for Retry-After) when the bucket is empty, nothing when the
@@ -60,6 +63,29 @@ public:
 
   const company_limit& limit_of(std::string_view company) const;
 
+  /// Sets how long each company's oldest ready job has waited (ms; the
+  /// gateway's sampler reads it from the queues a few times a second).
+  /// Companies left out have none waiting.
+  void set_queue_lags(std::unordered_map<std::string, std::int64_t> lags);
+
+  /// How long `company`'s oldest ready job has waited (ms; 0: none).
+  std::int64_t queue_lag_ms(std::string_view company) const;
+
+  /// The largest lag of any company (ms; 0: none waiting).
+  std::int64_t largest_queue_lag_ms() const;
+
+  /// When `company`'s queued work is further behind than
+  /// `max_queue_lag_ms`: its lag in ms (a new booking is refused), else
+  /// nothing.
+  std::optional<std::int64_t> behind(std::string_view company) const;
+
+  /// Counts a booking refused for the lag (switchboard_bookings_shed_total).
+  void count_shed_booking();
+
+  std::int64_t max_queue_lag_ms() const noexcept {
+    return opts_.max_queue_lag_ms;
+  }
+
 private:
   struct usage {
     double tokens = 0;
@@ -71,6 +97,8 @@ private:
   std::mutex mtx_;
   /// Companies seen (bounded by the companies with tokens).
   std::unordered_map<std::string, usage> usage_;
+  mutable std::mutex lag_mtx_;
+  std::unordered_map<std::string, std::int64_t> lags_;
 };
 
 } // namespace switchboard::app::http

@@ -20,6 +20,7 @@
 #include <actors/node.hpp>
 #include <app/analytics.hpp>
 #include <app/http/bridge.hpp>
+#include <app/http/limits.hpp>
 #include <app/http/read_pool.hpp>
 #include <app/http/routes.hpp>
 #include <app/job_json.hpp>
@@ -396,7 +397,11 @@ void add_ops_routes(router& r) {
             o["company_id"] = company;
             qs.push_back(std::move(o));
           }
-          ctx->respond(200, json::object{{"queues", std::move(qs)}});
+          auto& limits = ctx->limits();
+          ctx->respond(200,
+                       json::object{{"queues", std::move(qs)},
+                                    {"lag_ms", limits.queue_lag_ms(company)},
+                                    {"max_lag_ms", limits.max_queue_lag_ms()}});
           return;
         }
         ctx->with_actor([ctx](caf::event_based_actor* self) {
@@ -431,6 +436,8 @@ void add_ops_routes(router& r) {
                 }
                 json::object o;
                 o["queues"] = std::move(qs);
+                o["lag_ms"] = ctx->limits().largest_queue_lag_ms();
+                o["max_lag_ms"] = ctx->limits().max_queue_lag_ms();
                 ctx->respond(200, o);
               });
         });

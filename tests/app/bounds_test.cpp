@@ -23,6 +23,7 @@
 #include <store/environment.hpp>
 
 #include "tests/app/daemon_fixture.hpp"
+#include "tests/support/http_server.hpp"
 
 using namespace std::chrono_literals;
 using switchboard::test::daemon_fixture;
@@ -292,6 +293,73 @@ BOOST_AUTO_TEST_CASE(a_connection_refused_429_is_read_again_after_a_pause) {
   BOOST_TEST(r.status == 200);
   BOOST_TEST(waited >= 900);
   BOOST_TEST(!r.closed);
+}
+
+// Backpressure: while a company's queued work is further behind than
+// queues.max_lag_ms, its new bookings wait (503 with Retry-After) rather
+// than add work that would go out late; another company books on.
+BOOST_AUTO_TEST_CASE(bookings_wait_while_their_companys_queued_work_is_behind) {
+  // The CRM never answers: one job of the default queue at a time, so the
+  // company's other jobs there wait behind it.
+  switchboard::test::http_server crm{[](int) {
+    switchboard::test::http_answer a;
+    a.hang = true;
+    return a;
+  }};
+  daemon_fixture d{{"providers.crm_webhook_url=" + crm.url(),
+                    "queues.default_concurrency=1", "queues.max_lag_ms=300"}};
+  http_client c{d.port};
+  for (auto [token, p] : {std::pair{d.acme, ""}, std::pair{d.globex, "g"}}) {
+    std::string pre{p};
+    created(c.request("POST", "/api/services",
+                      R"({"id":")" + pre + R"(s1","name":"Cut",
+                          "price_cents":4500,"duration_minutes":30})",
+                      token));
+    created(c.request("POST", "/api/customers",
+                      R"({"id":")" + pre + R"(cu1","name":"Ada"})", token));
+    created(c.request("POST", "/api/staff",
+                      R"({"id":")" + pre + R"(st1","name":"Bo"})", token));
+  }
+  auto book = [&](const std::string& token, const std::string& pre, int i) {
+    char start[32];
+    std::snprintf(start, sizeof start, "%sT%02d:00:00Z", day(2 + i / 8).c_str(),
+                  9 + i % 8);
+    json::object b{{"customer_id", pre + "cu1"},
+                   {"service_id", pre + "s1"},
+                   {"staff_id", pre + "st1"},
+                   {"start_time", start}};
+    return c.request("POST", "/api/appointments", json::serialize(b), token);
+  };
+  // Each booking leaves jobs on the default queue (the CRM sync, the
+  // subscriber); they wait, and soon the company is behind.
+  http_reply refused;
+  for (int i = 0; i < 40 && refused.status != 503; ++i) {
+    auto r = book(d.acme, "", i);
+    if (r.status == 503)
+      refused = r;
+    else
+      BOOST_TEST(r.status == 201);
+    std::this_thread::sleep_for(100ms);
+  }
+  BOOST_TEST_INFO(refused.body);
+  BOOST_REQUIRE(refused.status == 503);
+  BOOST_TEST(refused.json().at("error").at("code").as_string()
+             == "queues_behind");
+  BOOST_TEST(std::stoi(refused.header("retry-after")) >= 1);
+  auto queues = c.request("GET", "/api/queues", "", d.acme);
+  BOOST_REQUIRE(queues.status == 200);
+  BOOST_TEST(queues.json().at("lag_ms").as_int64() > 300);
+  BOOST_TEST(queues.json().at("max_lag_ms").as_int64() == 300);
+  // Another company's jobs are not behind: it books.
+  auto other = book(d.globex, "g", 0);
+  BOOST_TEST_INFO(other.body);
+  BOOST_TEST(other.status == 201);
+  auto metrics = c.request("GET", "/metrics", "", d.admin);
+  BOOST_TEST(metrics.body.find("switchboard_bookings_shed_total 0\n")
+             == std::string::npos);
+  BOOST_TEST(
+      metrics.body.find("switchboard_queue_lag_seconds{queue=\"default\"}")
+      != std::string::npos);
 }
 
 namespace {
