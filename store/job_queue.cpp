@@ -1549,6 +1549,30 @@ result<timestamp_ms> job_queue::next_due(std::string_view queue) const {
   });
 }
 
+result<std::vector<std::string>>
+job_queue::live_event_ids_in(write_txn& txn, std::string_view listener) const {
+  return guarded(
+      "job_queue::live_event_ids_in",
+      [&]() -> result<std::vector<std::string>> {
+        std::vector<std::string> out;
+        cursor_guard c;
+        if (auto rc = mdb_cursor_open(txn.handle(), db_.jobs, &c.c); rc != 0)
+          return fail_mdb(rc, "mdb_cursor_open");
+        MDB_val key, val;
+        auto rc = mdb_cursor_get(c.c, &key, &val, MDB_FIRST);
+        for (; rc == 0; rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT)) {
+          auto j = decode_job(val);
+          if (!j)
+            return make_unexpected(j.error());
+          if (j->listener == listener)
+            out.push_back(std::move(j->event_id));
+        }
+        if (rc != MDB_NOTFOUND)
+          return fail_mdb(rc, "mdb_cursor_get(jobs)");
+        return out;
+      });
+}
+
 result<std::vector<pending_head>> job_queue::pending_heads() const {
   return guarded(
       "job_queue::pending_heads", [&]() -> result<std::vector<pending_head>> {

@@ -362,6 +362,76 @@ BOOST_AUTO_TEST_CASE(bookings_wait_while_their_companys_queued_work_is_behind) {
       != std::string::npos);
 }
 
+// `switchboard replay analytics` beside the running daemon: it reads the
+// log in chunks while bookings go on, and at its switch marks the events
+// of the analytics jobs still waiting, so every booking counts once.
+BOOST_AUTO_TEST_CASE(a_replay_under_load_counts_every_event_once) {
+  // The analytics jobs wait 1.5 s: the switch finds some still queued.
+  daemon_fixture d{{"listener.update_analytics.delay_ms=1500"}};
+  http_client c{d.port};
+  created(c.request("POST", "/api/services",
+                    R"({"id":"s1","name":"Cut","price_cents":4500,
+                        "duration_minutes":30})",
+                    d.acme));
+  created(c.request("POST", "/api/customers", R"({"id":"cu1","name":"Ada"})",
+                    d.acme));
+  created(
+      c.request("POST", "/api/staff", R"({"id":"st1","name":"Bo"})", d.acme));
+  auto book = [&](http_client& hc, int i) {
+    char start[32];
+    std::snprintf(start, sizeof start, "%sT%02d:00:00Z", day(2 + i / 8).c_str(),
+                  9 + i % 8);
+    json::object b{{"customer_id", "cu1"},
+                   {"service_id", "s1"},
+                   {"staff_id", "st1"},
+                   {"start_time", start}};
+    return hc.request("POST", "/api/appointments", json::serialize(b), d.acme);
+  };
+  for (int i = 0; i < 20; ++i)
+    created(book(c, i));
+  // More bookings while the replay runs.
+  std::atomic<int> booked{0};
+  std::thread more([&] {
+    http_client hc{d.port};
+    for (int i = 20; i < 40; ++i) {
+      if (book(hc, i).status == 201)
+        ++booked;
+      std::this_thread::sleep_for(20ms);
+    }
+  });
+  std::vector<std::string> args{SWITCHBOARD_BINARY, "replay", "analytics",
+                                "--chunk", "4"};
+  auto base = d.base_args();
+  args.insert(args.end(), base.begin(), base.end());
+  switchboard::test::child_process replay(args);
+  auto rc = replay.wait(60s);
+  more.join();
+  BOOST_TEST_INFO(replay.output());
+  BOOST_REQUIRE(rc == 0);
+  BOOST_TEST(replay.output().find("chunk(s)") != std::string::npos);
+  BOOST_TEST(booked.load() == 20);
+  // When the analytics queue has drained, every booking counted once.
+  std::int64_t count = -1;
+  for (int i = 0; i < 300; ++i) {
+    auto q = c.request("GET", "/api/queues", "", d.acme);
+    BOOST_REQUIRE(q.status == 200);
+    std::int64_t waiting = 0;
+    auto body = q.json();
+    for (const auto& e : body.at("queues").as_array())
+      if (e.at("name").as_string() == "analytics")
+        waiting = e.at("ready").as_int64() + e.at("delayed").as_int64()
+                  + e.at("leased").as_int64();
+    if (waiting == 0) {
+      auto a = c.request("GET", "/api/analytics", "", d.acme);
+      BOOST_REQUIRE(a.status == 200);
+      count = a.json().at("appointments").at("count").as_int64();
+      break;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  BOOST_TEST(count == 40);
+}
+
 namespace {
 
 /// Holds LMDB's write lock of the daemon's store from this process, as
