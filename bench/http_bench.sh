@@ -27,7 +27,9 @@
 #              (--sustain-probes steps, 5; 2 with --quick) gives
 #              sustained_book_rps, with the job wait p99 and the jobs per
 #              booking at that rate; seed_jobs_per_s is the rate at which
-#              the queues drained the c=128 run's backlog.
+#              the queues drained the c=128 run's backlog (when the run
+#              left none, as a short one may: the jobs done per second
+#              over the run and its drain).
 #   3. get:    GET /api/appointments/{id}.
 #   4. nginx:  `return 200 "ok";` on 127.0.0.1, one worker per core. GET
 #              and nginx alternate --rounds times (3; 1 with --quick), and
@@ -316,6 +318,7 @@ drain() {
   done
   drain_rate=$(awk -v a="$t0" -v b="$(date +%s.%N)" -v p="$((p - p0))" \
     'BEGIN { printf "%.0f", p / (b - a) }')
+  drain_processed=$p
   awk -v a="$t0" -v b="$(date +%s.%N)" -v n="$n" -v p="$((p - p0))" \
     'BEGIN { printf "  queues: %d jobs done in %.1f s after the run (%.0f/s), %d left\n", p, b - a, p / (b - a), n }'
 }
@@ -359,11 +362,22 @@ book_run book64 "$conns" "$seconds"
 summary book64 "POST /api/appointments (c=$conns)"
 drain
 for ((r = 1; r <= rounds; r++)); do
-  [ "$r" -eq 1 ] && cpu_snapshot >"$tmp/cpu0"
+  if [ "$r" -eq 1 ]; then
+    cpu_snapshot >"$tmp/cpu0"
+    read -r _ jobs_p0 < <(backlog)
+    jobs_t0=$(date +%s.%N)
+  fi
   book_run "book$r" "$book_conns" "$seconds"
   [ "$r" -eq 1 ] && cpu_snapshot >"$tmp/cpu1"
   drain
-  [ "$r" -eq 1 ] && seed_jobs_per_s=$drain_rate
+  if [ "$r" -eq 1 ]; then
+    seed_jobs_per_s=$drain_rate
+    # No backlog was left to drain (a short run): the jobs' rate over the
+    # run and the drain, which the bookings' rate may have bounded.
+    [ "$drain_rate" -gt 0 ] || seed_jobs_per_s=$(awk -v a="$jobs_t0" \
+      -v b="$(date +%s.%N)" -v p="$((drain_processed - jobs_p0))" \
+      'BEGIN { printf "%.0f", p / (b - a) }')
+  fi
 done
 pick_median book "$rounds"
 summary book "POST /api/appointments (c=$book_conns)"
