@@ -43,7 +43,9 @@ bool eventually(F f,
 struct cluster_fixture {
   static constexpr const char* secret = "cluster-test-secret-0123456789";
 
-  explicit cluster_fixture(std::size_t n = 3) {
+  /// `more`: options every member gets besides the cluster's.
+  explicit cluster_fixture(std::size_t n = 3,
+                           std::vector<std::string> more = {}) {
     std::string peers;
     for (std::size_t i = 0; i < n; ++i) {
       names.push_back("n" + std::to_string(i + 1));
@@ -51,12 +53,14 @@ struct cluster_fixture {
       peers += (i == 0 ? "" : ",") + names[i]
                + "@127.0.0.1:" + std::to_string(cluster_ports[i]);
     }
-    for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t i = 0; i < n; ++i) {
+      std::vector<std::string> sets{"cluster.node=" + names[i],
+                                    "cluster.peers=" + peers,
+                                    std::string{"cluster.secret="} + secret};
+      sets.insert(sets.end(), more.begin(), more.end());
       nodes.push_back(std::make_unique<daemon_fixture>(
-          std::vector<std::string>{"cluster.node=" + names[i],
-                                   "cluster.peers=" + peers,
-                                   std::string{"cluster.secret="} + secret},
-          std::vector<std::string>{}, false));
+          std::move(sets), std::vector<std::string>{}, false));
+    }
     admin = nodes[0]->tenant({"add", "ops", "--admin"});
     for (std::size_t i = 0; i < n; ++i)
       BOOST_REQUIRE_MESSAGE(all_up(i),

@@ -11,6 +11,7 @@
 
 #include "tests/app/cluster_fixture.hpp"
 #include "tests/support/times.hpp"
+#include "tests/support/ws_client.hpp"
 
 using namespace std::chrono_literals;
 using switchboard::test::child_process;
@@ -327,6 +328,70 @@ std::vector<caf::message> rogue_messages(const switchboard::tenant_digest& d,
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(cluster_suite)
+
+namespace {
+
+/// Three members with broadcasting on (the same app on each).
+struct broadcasting_cluster : cluster_fixture {
+  broadcasting_cluster()
+      : cluster_fixture(3, {"broadcasting.app_id=7", "broadcasting.key=ck",
+                            "broadcasting.secret=cluster-app-secret"}) {}
+};
+
+} // namespace
+
+// A browser connected to any member hears its company's events, wherever
+// they were committed: here a subscriber on the third member, of a company
+// the first owns, booked through the second.
+BOOST_FIXTURE_TEST_CASE(a_subscriber_on_one_member_hears_commits_of_another,
+                        broadcasting_cluster) {
+  const auto& token = tokens[0];
+  auto channel = "private-company." + companies[0];
+  switchboard::test::ws_client ws{
+      nodes[2]->port, "/app/ck?protocol=7&client=js&version=8.4.0&flash=false",
+      ""};
+  auto sid = ws.establish();
+  BOOST_REQUIRE(!sid.empty());
+  http_client c3{nodes[2]->port};
+  auto a = c3.request("POST", "/broadcasting/auth",
+                      "socket_id=" + sid + "&channel_name=" + channel, token,
+                      {{"Content-Type", "application/x-www-form-urlencoded"}});
+  BOOST_TEST_INFO(a.body);
+  BOOST_REQUIRE(a.status == 200);
+  ws.send_event("pusher:subscribe",
+                json::object{{"channel", channel},
+                             {"auth", a.json().at("auth").as_string()}});
+  BOOST_REQUIRE(ws.next_event("pusher_internal:subscription_succeeded"));
+  seed(nodes[1]->port, token);
+  http_client c2{nodes[1]->port};
+  auto r = book(c2, token, "x1", switchboard::test::utc_at(3, 10));
+  BOOST_TEST_INFO(r.body);
+  BOOST_REQUIRE(r.status == 201);
+  auto ev = ws.next_event("appointment.created");
+  BOOST_REQUIRE(ev);
+  BOOST_TEST(ev->at("channel").as_string() == channel);
+  BOOST_TEST(ev->at("data_json").at("appointment").at("id").as_string()
+             == "x1");
+  // Another company's subscriber on the same member hears nothing of it.
+  switchboard::test::ws_client other{
+      nodes[2]->port, "/app/ck?protocol=7&client=js&version=8.4.0&flash=false",
+      ""};
+  auto osid = other.establish();
+  auto other_channel = "private-company." + companies[1];
+  auto oa = c3.request("POST", "/broadcasting/auth",
+                       "socket_id=" + osid + "&channel_name=" + other_channel,
+                       tokens[1],
+                       {{"Content-Type", "application/x-www-form-urlencoded"}});
+  BOOST_REQUIRE(oa.status == 200);
+  other.send_event("pusher:subscribe",
+                   json::object{{"channel", other_channel},
+                                {"auth", oa.json().at("auth").as_string()}});
+  BOOST_REQUIRE(other.next_event("pusher_internal:subscription_succeeded"));
+  BOOST_TEST(book(c2, token, "x2", switchboard::test::utc_at(3, 12)).status
+             == 201);
+  BOOST_TEST(ws.next_event("appointment.created").has_value());
+  BOOST_TEST(!other.next_event("appointment.created", 500ms));
+}
 
 // Disabled: the rogue process itself crashes now and then (a memory
 // access violation while it sends to thousands of remote proxies), which
