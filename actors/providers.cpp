@@ -176,6 +176,45 @@ provider_result transport_failure(const std::string& target, CURLcode rc,
   return r;
 }
 
+/// Keeps the value of a `Retry-After` header line.
+std::size_t retry_after_header(char* ptr, std::size_t size, std::size_t n,
+                               void* out) {
+  auto total = size * n;
+  std::string_view line{ptr, total};
+  constexpr std::string_view name = "retry-after:";
+  if (line.size() > name.size()) {
+    bool match = true;
+    for (std::size_t i = 0; i < name.size() && match; ++i)
+      match = std::tolower(static_cast<unsigned char>(line[i])) == name[i];
+    if (match) {
+      auto v = line.substr(name.size());
+      while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
+        v.remove_prefix(1);
+      while (!v.empty()
+             && (v.back() == '\r' || v.back() == '\n' || v.back() == ' '))
+        v.remove_suffix(1);
+      *static_cast<std::string*>(out) = std::string{v};
+    }
+  }
+  return total;
+}
+
+/// A `Retry-After` value (delay seconds or an HTTP date) in ms from now,
+/// at most a day; 0 when absent or unreadable.
+std::int64_t retry_after_ms_of(const std::string& v) {
+  if (v.empty())
+    return 0;
+  std::int64_t secs = -1;
+  if (v.find_first_not_of("0123456789") == std::string::npos && v.size() < 10) {
+    secs = std::stoll(v);
+  } else if (auto at = curl_getdate(v.c_str(), nullptr); at > 0) {
+    secs = static_cast<std::int64_t>(at) - std::time(nullptr);
+  }
+  if (secs <= 0)
+    return 0;
+  return std::min<std::int64_t>(secs, 86400) * 1000;
+}
+
 struct curl_handle {
   CURL* h = curl_easy_init();
   curl_slist* headers = nullptr;
@@ -195,13 +234,28 @@ std::set<std::string> provider_options::configured() const {
     out.emplace("calcom");
   if (!crm.webhook_url.empty())
     out.emplace("crm");
-  if (!sms.url.empty())
+  if (!sms.url.empty() || twilio.takes("sms"))
     out.emplace("sms");
-  if (!whatsapp.url.empty())
+  if (!whatsapp.url.empty() || twilio.takes("whatsapp"))
     out.emplace("whatsapp");
   if (!smtp.host.empty())
     out.emplace("email");
   return out;
+}
+
+std::string provider_options::problem() const {
+  if (!sms.url.empty() && twilio.takes("sms"))
+    return "SMS would go to both providers.sms_url and Twilio: set one";
+  if (!whatsapp.url.empty() && twilio.takes("whatsapp"))
+    return "WhatsApp would go to both providers.whatsapp_url and Twilio: "
+           "set one";
+  if (!twilio.account_sid.empty() && twilio.auth_token.empty())
+    return "providers.twilio_auth_token is needed with "
+           "providers.twilio_account_sid (it signs Twilio's callbacks)";
+  if (!twilio.api_key_sid.empty() && twilio.api_key_secret.empty())
+    return "providers.twilio_api_key_secret is needed with "
+           "providers.twilio_api_key_sid";
+  return {};
 }
 
 outbound_call message_call(const store::outbound_message& m) {
@@ -393,6 +447,48 @@ messaging_request(const http_provider& p, const outbound_call& call) {
   return req;
 }
 
+expected<http_request, std::string> twilio_request(const twilio_options& opts,
+                                                   const outbound_call& call) {
+  auto m = parse_message(call);
+  if (!m)
+    return make_unexpected(m.error());
+  auto form = twilio_message_form(opts, call.target, m->to, m->body);
+  if (!form.error.empty())
+    return make_unexpected("twilio " + call.target + " message "
+                           + call.idempotency_key + ": " + form.error);
+  http_request req;
+  req.url = trim_slash(opts.base_url) + "/2010-04-01/Accounts/"
+            + path_segment(opts.account_sid) + "/Messages.json";
+  req.body = form_encode(form.fields);
+  req.timeout_ms = opts.timeout_ms;
+  auto user = opts.api_key_sid.empty() ? opts.account_sid : opts.api_key_sid;
+  const auto& pass
+      = opts.api_key_sid.empty() ? opts.auth_token : opts.api_key_secret;
+  req.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
+                 {"Accept", "application/json"},
+                 {"Authorization", "Basic " + base64(user + ":" + pass)}};
+  return req;
+}
+
+provider_result classify_twilio(long status, const std::string& body,
+                                std::int64_t retry_after_ms) {
+  provider_result r;
+  r.status = status;
+  if (status >= 200 && status < 300) {
+    r.outcome = provider_outcome::delivered;
+    return r;
+  }
+  r.message = "twilio answered " + std::to_string(status) + ": "
+              + twilio_error_text(status, body);
+  if (status == 429 || status >= 500) {
+    r.outcome = provider_outcome::retry;
+    r.retry_after_ms = retry_after_ms;
+  } else {
+    r.outcome = provider_outcome::rejected;
+  }
+  return r;
+}
+
 expected<smtp_request, std::string> email_request(const provider_options& opts,
                                                   const outbound_call& call,
                                                   timestamp_ms now) {
@@ -482,12 +578,19 @@ provider_result perform_http(const std::string& target,
   curl_easy_setopt(c.h, CURLOPT_WRITEDATA, &answer);
   curl_easy_setopt(c.h, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(c.h, CURLOPT_USERAGENT, "switchboard");
+  std::string retry_after;
+  curl_easy_setopt(c.h, CURLOPT_HEADERFUNCTION, &retry_after_header);
+  curl_easy_setopt(c.h, CURLOPT_HEADERDATA, &retry_after);
   auto rc = curl_easy_perform(c.h);
   if (rc != CURLE_OK)
     return transport_failure(target, rc, errbuf, req.timeout_ms);
   long status = 0;
   curl_easy_getinfo(c.h, CURLINFO_RESPONSE_CODE, &status);
-  auto r = classify_http(target, status, answer);
+  auto wait = retry_after_ms_of(retry_after);
+  auto r = target == "twilio" ? classify_twilio(status, answer, wait)
+                              : classify_http(target, status, answer);
+  if (target != "twilio" && r.outcome == provider_outcome::retry)
+    r.retry_after_ms = wait;
   r.body = std::move(answer);
   return r;
 }
@@ -564,6 +667,13 @@ provider_result call_provider(const provider_options& opts,
   }
   if (call.target == "crm")
     return perform_http("crm", crm_request(opts, call, now));
+  if ((call.target == "sms" || call.target == "whatsapp")
+      && opts.twilio.takes(call.target)) {
+    auto req = twilio_request(opts.twilio, call);
+    if (!req)
+      return refuse(req.error());
+    return perform_http("twilio", *req);
+  }
   if (call.target == "sms" || call.target == "whatsapp") {
     const auto& p = call.target == "sms" ? opts.sms : opts.whatsapp;
     auto req = messaging_request(p, call);
@@ -589,8 +699,10 @@ caf::error to_error(const provider_result& r) {
   case provider_outcome::retry:
     break;
   }
-  return make_runtime_error(
-      r.timeout ? runtime_errc::timeout : runtime_errc::unavailable, r.message);
+  auto code = r.timeout ? runtime_errc::timeout : runtime_errc::unavailable;
+  if (r.retry_after_ms > 0)
+    return make_runtime_error(code, r.message, r.retry_after_ms);
+  return make_runtime_error(code, r.message);
 }
 
 // -- the endpoint actor -------------------------------------------------------
