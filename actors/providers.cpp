@@ -255,6 +255,9 @@ std::string provider_options::problem() const {
   if (!twilio.api_key_sid.empty() && twilio.api_key_secret.empty())
     return "providers.twilio_api_key_secret is needed with "
            "providers.twilio_api_key_sid";
+  if (!smtp.host.empty() && !smtp.user.empty() && smtp.tls == "none")
+    return "providers.smtp_user needs providers.smtp_tls starttls or tls "
+           "(AUTH would send the password in clear)";
   return {};
 }
 
@@ -630,11 +633,23 @@ provider_result perform_smtp(const provider_options::smtp_options& opts,
   curl_easy_setopt(c.h, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(opts.timeout_ms));
   curl_easy_setopt(c.h, CURLOPT_ERRORBUFFER, errbuf);
+  // starttls: the session must become TLS before anything else is sent
+  // (a server that offers no STARTTLS is refused), the certificate
+  // verified against ca_file (or the system's CAs) and the host name.
   if (opts.tls == "starttls")
     curl_easy_setopt(c.h, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
+  if (!opts.ca_file.empty())
+    curl_easy_setopt(c.h, CURLOPT_CAINFO, opts.ca_file.c_str());
+  curl_easy_setopt(c.h, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(c.h, CURLOPT_SSL_VERIFYHOST, 2L);
+  std::string login_options;
   if (!opts.user.empty()) {
     curl_easy_setopt(c.h, CURLOPT_USERNAME, opts.user.c_str());
     curl_easy_setopt(c.h, CURLOPT_PASSWORD, opts.password.c_str());
+    if (!opts.auth.empty()) {
+      login_options = "AUTH=" + opts.auth;
+      curl_easy_setopt(c.h, CURLOPT_LOGIN_OPTIONS, login_options.c_str());
+    }
   }
   auto rc = curl_easy_perform(c.h);
   long status = 0;
@@ -643,6 +658,14 @@ provider_result perform_smtp(const provider_options::smtp_options& opts,
     return {provider_outcome::delivered, status, false, {}, {}};
   auto r = transport_failure("smtp", rc, errbuf, opts.timeout_ms);
   r.status = status;
+  if (rc == CURLE_USE_SSL_FAILED)
+    r.message = "smtp refused: " + opts.host
+                + " offers no STARTTLS and providers.smtp_tls is starttls: "
+                  "nothing was sent";
+  else if (rc == CURLE_PEER_FAILED_VERIFICATION)
+    r.message = "smtp refused: the certificate of " + opts.host
+                + " is not trusted (providers.smtp_ca_file): "
+                + (errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
   // A permanent SMTP reply (5xx) to MAIL, RCPT or DATA: a bad address or
   // a refused message.
   if (status >= 500 && status < 600 && rc != CURLE_OPERATION_TIMEDOUT) {

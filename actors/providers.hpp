@@ -57,6 +57,10 @@ struct provider_options {
     std::string password;
     /// "none", "starttls" (required) or "tls" (smtps://).
     std::string tls = "none";
+    /// CA certificates (PEM) that verify the server; empty: the system's.
+    std::string ca_file;
+    /// "" (the strongest the server offers), "PLAIN" or "LOGIN".
+    std::string auth;
     std::uint32_t timeout_ms = 10000;
   } smtp;
   /// Blocking workers that run provider calls (each a detached actor).
@@ -67,7 +71,7 @@ struct provider_options {
   std::set<std::string> configured() const;
 
   /// What makes these options unusable (a channel given to both Twilio
-  /// and the JSON provider), or "".
+  /// and the JSON provider, SMTP AUTH without TLS), or "".
   std::string problem() const;
 };
 

@@ -33,6 +33,10 @@ provider_options provider_options_from(const config& cfg) {
   p.smtp.user = cfg.get_string("providers.smtp_user");
   p.smtp.password = cfg.get_string("providers.smtp_password");
   p.smtp.timeout_ms = ms("providers.smtp_timeout_ms");
+  p.smtp.ca_file = cfg.get_string("providers.smtp_ca_file");
+  p.smtp.auth = cfg.get_string("providers.smtp_auth");
+  if (p.smtp.auth == "any")
+    p.smtp.auth.clear();
   auto& t = p.twilio;
   t.base_url = cfg.get_string("providers.twilio_base_url");
   t.account_sid = cfg.get_string("providers.twilio_account_sid");

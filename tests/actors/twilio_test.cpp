@@ -189,6 +189,12 @@ BOOST_AUTO_TEST_CASE(options_that_cannot_work_are_named) {
   p.twilio.api_key_sid = "SK1";
   p.twilio.api_key_secret = "s";
   BOOST_TEST(p.problem().find("twilio_auth_token") != std::string::npos);
+  provider_options smtp;
+  smtp.smtp.host = "mail.example";
+  smtp.smtp.user = "u";
+  BOOST_TEST(smtp.problem().find("smtp_tls") != std::string::npos);
+  smtp.smtp.tls = "starttls";
+  BOOST_TEST(smtp.problem().empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
