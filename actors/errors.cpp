@@ -52,6 +52,21 @@ caf::error make_runtime_error(runtime_errc code, std::string message) {
                     caf::make_message(std::move(message))};
 }
 
+caf::error make_runtime_error(runtime_errc code, std::string message,
+                              std::int64_t retry_after_ms) {
+  return caf::error{static_cast<std::uint8_t>(code), runtime_error_category(),
+                    caf::make_message(std::move(message), retry_after_ms)};
+}
+
+std::int64_t retry_after_ms(const caf::error& err) {
+  if (err.category() != runtime_error_category())
+    return 0;
+  const auto& ctx = err.context();
+  if (ctx.match_elements<std::string, std::int64_t>())
+    return ctx.get_as<std::int64_t>(1);
+  return 0;
+}
+
 caf::error to_caf_error(const store::error& err) {
   auto code = runtime_errc::storage;
   switch (err.code) {
@@ -95,7 +110,8 @@ std::string describe(const caf::error& err) {
     return "none";
   if (err.category() == runtime_error_category()) {
     const auto& ctx = err.context();
-    if (ctx.match_elements<std::string>())
+    if (ctx.match_elements<std::string>()
+        || ctx.match_elements<std::string, std::int64_t>())
       return ctx.get_as<std::string>(0);
     return code_name(static_cast<runtime_errc>(err.code()));
   }
@@ -107,7 +123,8 @@ std::string describe(const caf::error& err) {
 std::string render_runtime_error(std::uint8_t code, caf::atom_value,
                                  const caf::message& context) {
   std::string out = code_name(static_cast<runtime_errc>(code));
-  if (context.match_elements<std::string>())
+  if (context.match_elements<std::string>()
+      || context.match_elements<std::string, std::int64_t>())
     out += ": " + context.get_as<std::string>(0);
   return out;
 }

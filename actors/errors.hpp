@@ -39,6 +39,15 @@ caf::atom_value runtime_error_category();
 /// Builds a runtime error with a human-readable message.
 caf::error make_runtime_error(runtime_errc code, std::string message);
 
+/// A runtime error that asks not to be retried before `retry_after_ms`
+/// from now (a provider's `Retry-After`); the queue waits at least that
+/// long before the next try.
+caf::error make_runtime_error(runtime_errc code, std::string message,
+                              std::int64_t retry_after_ms);
+
+/// The wait `err` asks for before a retry (see above); 0 when none.
+std::int64_t retry_after_ms(const caf::error& err);
+
 /// Converts a store error (keeping its message and, for version conflicts,
 /// the actual version in the text).
 caf::error to_caf_error(const store::error& err);

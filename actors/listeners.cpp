@@ -1,5 +1,7 @@
 #include "actors/listeners.hpp"
 
+#include <optional>
+
 #include <boost/json.hpp>
 
 #include <actors/aggregates.hpp>
@@ -359,34 +361,50 @@ send_appointment_notification(queued_listener_actor::pointer self,
 
 namespace {
 
-/// Sends `calls[i..]` through `ctx.messenger` one after the other, marking
-/// each sent one (`mark` + "." + target), so that a retry sends only those
+/// Sends `msgs[i..]` through `ctx.messenger` one after the other, marking
+/// each sent one (`mark` + "." + channel), so that a retry sends only those
 /// not sent yet; then runs `then` with no error, or with the first error.
+/// A message the provider answered with its own id (Twilio's SID) is
+/// written to the outbox with that id in the transaction of its mark:
+/// once the job knows the send succeeded, the SID is durable and the
+/// message is never sent again.
 void send_calls(queued_listener_actor::pointer self, listener_context ctx,
                 std::string mark, std::string event_id,
-                std::shared_ptr<std::vector<outbound_call>> calls,
+                std::shared_ptr<std::vector<store::outbound_message>> msgs,
                 std::size_t i, std::function<void(caf::error)> then) {
-  for (; i < calls->size(); ++i) {
+  for (; i < msgs->size(); ++i) {
     auto done
-        = ctx.processed->contains(mark + "." + (*calls)[i].target, event_id);
+        = ctx.processed->contains(mark + "." + (*msgs)[i].channel, event_id);
     if (!done || !*done)
       break;
   }
-  if (i == calls->size()) {
+  if (i == msgs->size()) {
     then(caf::error{});
     return;
   }
-  const auto& call = (*calls)[i];
+  auto call = message_call((*msgs)[i]);
   auto step_mark = mark + "." + call.target;
   self->request(ctx.messenger, caf::infinite, sync_atom::value, call)
       .then(
-          [=](const std::string&) {
+          [=](const std::string& answer) {
             auto* processed = ctx.processed;
-            auto op = [processed, step_mark,
-                       event_id](store::write_txn& txn) -> store::result<void> {
+            auto* outbox = ctx.outbox;
+            std::optional<store::outbound_message> sent;
+            if (auto t = twilio_message(answer)) {
+              sent = (*msgs)[i];
+              sent->provider = "twilio";
+              sent->provider_id = t->sid;
+              sent->status = t->status;
+              sent->status_at = ctx.clock();
+            }
+            auto op = [processed, outbox, step_mark, event_id,
+                       sent](store::write_txn& txn) -> store::result<void> {
               auto r = processed->mark_in(txn, step_mark, event_id);
               if (!r)
                 return make_unexpected(r.error());
+              if (sent)
+                if (auto added = outbox->add_in(txn, *sent); !added)
+                  return make_unexpected(added.error());
               return {};
             };
             self->request(ctx.writer, caf::infinite, write_atom::value,
@@ -394,7 +412,7 @@ void send_calls(queued_listener_actor::pointer self, listener_context ctx,
                                         store::lane::background))
                 .then(
                     [=](ok_atom) {
-                      send_calls(self, ctx, mark, event_id, calls, i + 1, then);
+                      send_calls(self, ctx, mark, event_id, msgs, i + 1, then);
                     },
                     [then](caf::error& err) {
                       then(std::move(err));
@@ -503,11 +521,11 @@ channel_worker(queued_listener_actor::pointer self, listener_context ctx) {
         }
         // Channels with a provider go out through it; the rest to the
         // outbox.
-        auto sends = std::make_shared<std::vector<outbound_call>>();
+        auto sends = std::make_shared<std::vector<store::outbound_message>>();
         std::vector<store::outbound_message> kept;
         for (auto& m : msgs) {
           if (ctx.messenger && ctx.provider_channels.count(m.channel) > 0)
-            sends->push_back(message_call(m));
+            sends->push_back(std::move(m));
           else
             kept.push_back(std::move(m));
         }

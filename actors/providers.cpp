@@ -176,6 +176,45 @@ provider_result transport_failure(const std::string& target, CURLcode rc,
   return r;
 }
 
+/// Keeps the value of a `Retry-After` header line.
+std::size_t retry_after_header(char* ptr, std::size_t size, std::size_t n,
+                               void* out) {
+  auto total = size * n;
+  std::string_view line{ptr, total};
+  constexpr std::string_view name = "retry-after:";
+  if (line.size() > name.size()) {
+    bool match = true;
+    for (std::size_t i = 0; i < name.size() && match; ++i)
+      match = std::tolower(static_cast<unsigned char>(line[i])) == name[i];
+    if (match) {
+      auto v = line.substr(name.size());
+      while (!v.empty() && (v.front() == ' ' || v.front() == '\t'))
+        v.remove_prefix(1);
+      while (!v.empty()
+             && (v.back() == '\r' || v.back() == '\n' || v.back() == ' '))
+        v.remove_suffix(1);
+      *static_cast<std::string*>(out) = std::string{v};
+    }
+  }
+  return total;
+}
+
+/// A `Retry-After` value (delay seconds or an HTTP date) in ms from now,
+/// at most a day; 0 when absent or unreadable.
+std::int64_t retry_after_ms_of(const std::string& v) {
+  if (v.empty())
+    return 0;
+  std::int64_t secs = -1;
+  if (v.find_first_not_of("0123456789") == std::string::npos && v.size() < 10) {
+    secs = std::stoll(v);
+  } else if (auto at = curl_getdate(v.c_str(), nullptr); at > 0) {
+    secs = static_cast<std::int64_t>(at) - std::time(nullptr);
+  }
+  if (secs <= 0)
+    return 0;
+  return std::min<std::int64_t>(secs, 86400) * 1000;
+}
+
 struct curl_handle {
   CURL* h = curl_easy_init();
   curl_slist* headers = nullptr;
@@ -195,13 +234,31 @@ std::set<std::string> provider_options::configured() const {
     out.emplace("calcom");
   if (!crm.webhook_url.empty())
     out.emplace("crm");
-  if (!sms.url.empty())
+  if (!sms.url.empty() || twilio.takes("sms"))
     out.emplace("sms");
-  if (!whatsapp.url.empty())
+  if (!whatsapp.url.empty() || twilio.takes("whatsapp"))
     out.emplace("whatsapp");
   if (!smtp.host.empty())
     out.emplace("email");
   return out;
+}
+
+std::string provider_options::problem() const {
+  if (!sms.url.empty() && twilio.takes("sms"))
+    return "SMS would go to both providers.sms_url and Twilio: set one";
+  if (!whatsapp.url.empty() && twilio.takes("whatsapp"))
+    return "WhatsApp would go to both providers.whatsapp_url and Twilio: "
+           "set one";
+  if (!twilio.account_sid.empty() && twilio.auth_token.empty())
+    return "providers.twilio_auth_token is needed with "
+           "providers.twilio_account_sid (it signs Twilio's callbacks)";
+  if (!twilio.api_key_sid.empty() && twilio.api_key_secret.empty())
+    return "providers.twilio_api_key_secret is needed with "
+           "providers.twilio_api_key_sid";
+  if (!smtp.host.empty() && !smtp.user.empty() && smtp.tls == "none")
+    return "providers.smtp_user needs providers.smtp_tls starttls or tls "
+           "(AUTH would send the password in clear)";
+  return {};
 }
 
 outbound_call message_call(const store::outbound_message& m) {
@@ -393,6 +450,48 @@ messaging_request(const http_provider& p, const outbound_call& call) {
   return req;
 }
 
+expected<http_request, std::string> twilio_request(const twilio_options& opts,
+                                                   const outbound_call& call) {
+  auto m = parse_message(call);
+  if (!m)
+    return make_unexpected(m.error());
+  auto form = twilio_message_form(opts, call.target, m->to, m->body);
+  if (!form.error.empty())
+    return make_unexpected("twilio " + call.target + " message "
+                           + call.idempotency_key + ": " + form.error);
+  http_request req;
+  req.url = trim_slash(opts.base_url) + "/2010-04-01/Accounts/"
+            + path_segment(opts.account_sid) + "/Messages.json";
+  req.body = form_encode(form.fields);
+  req.timeout_ms = opts.timeout_ms;
+  auto user = opts.api_key_sid.empty() ? opts.account_sid : opts.api_key_sid;
+  const auto& pass
+      = opts.api_key_sid.empty() ? opts.auth_token : opts.api_key_secret;
+  req.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
+                 {"Accept", "application/json"},
+                 {"Authorization", "Basic " + base64(user + ":" + pass)}};
+  return req;
+}
+
+provider_result classify_twilio(long status, const std::string& body,
+                                std::int64_t retry_after_ms) {
+  provider_result r;
+  r.status = status;
+  if (status >= 200 && status < 300) {
+    r.outcome = provider_outcome::delivered;
+    return r;
+  }
+  r.message = "twilio answered " + std::to_string(status) + ": "
+              + twilio_error_text(status, body);
+  if (status == 429 || status >= 500) {
+    r.outcome = provider_outcome::retry;
+    r.retry_after_ms = retry_after_ms;
+  } else {
+    r.outcome = provider_outcome::rejected;
+  }
+  return r;
+}
+
 expected<smtp_request, std::string> email_request(const provider_options& opts,
                                                   const outbound_call& call,
                                                   timestamp_ms now) {
@@ -482,12 +581,19 @@ provider_result perform_http(const std::string& target,
   curl_easy_setopt(c.h, CURLOPT_WRITEDATA, &answer);
   curl_easy_setopt(c.h, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(c.h, CURLOPT_USERAGENT, "switchboard");
+  std::string retry_after;
+  curl_easy_setopt(c.h, CURLOPT_HEADERFUNCTION, &retry_after_header);
+  curl_easy_setopt(c.h, CURLOPT_HEADERDATA, &retry_after);
   auto rc = curl_easy_perform(c.h);
   if (rc != CURLE_OK)
     return transport_failure(target, rc, errbuf, req.timeout_ms);
   long status = 0;
   curl_easy_getinfo(c.h, CURLINFO_RESPONSE_CODE, &status);
-  auto r = classify_http(target, status, answer);
+  auto wait = retry_after_ms_of(retry_after);
+  auto r = target == "twilio" ? classify_twilio(status, answer, wait)
+                              : classify_http(target, status, answer);
+  if (target != "twilio" && r.outcome == provider_outcome::retry)
+    r.retry_after_ms = wait;
   r.body = std::move(answer);
   return r;
 }
@@ -527,11 +633,23 @@ provider_result perform_smtp(const provider_options::smtp_options& opts,
   curl_easy_setopt(c.h, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(opts.timeout_ms));
   curl_easy_setopt(c.h, CURLOPT_ERRORBUFFER, errbuf);
+  // starttls: the session must become TLS before anything else is sent
+  // (a server that offers no STARTTLS is refused), the certificate
+  // verified against ca_file (or the system's CAs) and the host name.
   if (opts.tls == "starttls")
     curl_easy_setopt(c.h, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
+  if (!opts.ca_file.empty())
+    curl_easy_setopt(c.h, CURLOPT_CAINFO, opts.ca_file.c_str());
+  curl_easy_setopt(c.h, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(c.h, CURLOPT_SSL_VERIFYHOST, 2L);
+  std::string login_options;
   if (!opts.user.empty()) {
     curl_easy_setopt(c.h, CURLOPT_USERNAME, opts.user.c_str());
     curl_easy_setopt(c.h, CURLOPT_PASSWORD, opts.password.c_str());
+    if (!opts.auth.empty()) {
+      login_options = "AUTH=" + opts.auth;
+      curl_easy_setopt(c.h, CURLOPT_LOGIN_OPTIONS, login_options.c_str());
+    }
   }
   auto rc = curl_easy_perform(c.h);
   long status = 0;
@@ -540,6 +658,14 @@ provider_result perform_smtp(const provider_options::smtp_options& opts,
     return {provider_outcome::delivered, status, false, {}, {}};
   auto r = transport_failure("smtp", rc, errbuf, opts.timeout_ms);
   r.status = status;
+  if (rc == CURLE_USE_SSL_FAILED)
+    r.message = "smtp refused: " + opts.host
+                + " offers no STARTTLS and providers.smtp_tls is starttls: "
+                  "nothing was sent";
+  else if (rc == CURLE_PEER_FAILED_VERIFICATION)
+    r.message = "smtp refused: the certificate of " + opts.host
+                + " is not trusted (providers.smtp_ca_file): "
+                + (errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
   // A permanent SMTP reply (5xx) to MAIL, RCPT or DATA: a bad address or
   // a refused message.
   if (status >= 500 && status < 600 && rc != CURLE_OPERATION_TIMEDOUT) {
@@ -564,6 +690,13 @@ provider_result call_provider(const provider_options& opts,
   }
   if (call.target == "crm")
     return perform_http("crm", crm_request(opts, call, now));
+  if ((call.target == "sms" || call.target == "whatsapp")
+      && opts.twilio.takes(call.target)) {
+    auto req = twilio_request(opts.twilio, call);
+    if (!req)
+      return refuse(req.error());
+    return perform_http("twilio", *req);
+  }
   if (call.target == "sms" || call.target == "whatsapp") {
     const auto& p = call.target == "sms" ? opts.sms : opts.whatsapp;
     auto req = messaging_request(p, call);
@@ -589,8 +722,10 @@ caf::error to_error(const provider_result& r) {
   case provider_outcome::retry:
     break;
   }
-  return make_runtime_error(
-      r.timeout ? runtime_errc::timeout : runtime_errc::unavailable, r.message);
+  auto code = r.timeout ? runtime_errc::timeout : runtime_errc::unavailable;
+  if (r.retry_after_ms > 0)
+    return make_runtime_error(code, r.message, r.retry_after_ms);
+  return make_runtime_error(code, r.message);
 }
 
 // -- the endpoint actor -------------------------------------------------------

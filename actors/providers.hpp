@@ -1,8 +1,8 @@
 #pragma once
 
 // Outbound providers over libcurl: the Cal.com v2 bookings API, a CRM
-// webhook, SMS and WhatsApp through an HTTP JSON provider, and email over
-// SMTP. Each is reached through the endpoint interface (sync_atom,
+// webhook, SMS and WhatsApp through Twilio or an HTTP JSON provider, and
+// email over SMTP. Each is reached through the endpoint interface (sync_atom,
 // outbound_call) that the listeners already use; with none configured,
 // calls and messages go to the LMDB outbox (the embedded default).
 
@@ -14,6 +14,7 @@
 
 #include <actors/clock.hpp>
 #include <actors/listeners.hpp>
+#include <actors/twilio.hpp>
 #include <messages/commands.hpp>
 #include <store/outbox.hpp>
 
@@ -43,8 +44,11 @@ struct provider_options {
     std::string token; ///< `Authorization: Bearer`; empty: none.
     std::uint32_t timeout_ms = 10000;
   } crm;
+  /// The generic JSON provider of SMS and WhatsApp; a channel Twilio
+  /// takes (twilio_options::takes) goes to Twilio instead.
   http_provider sms;
   http_provider whatsapp;
+  twilio_options twilio;
   struct smtp_options {
     std::string host; ///< Empty: email goes to the outbox.
     std::uint16_t port = 25;
@@ -53,6 +57,10 @@ struct provider_options {
     std::string password;
     /// "none", "starttls" (required) or "tls" (smtps://).
     std::string tls = "none";
+    /// CA certificates (PEM) that verify the server; empty: the system's.
+    std::string ca_file;
+    /// "" (the strongest the server offers), "PLAIN" or "LOGIN".
+    std::string auth;
     std::uint32_t timeout_ms = 10000;
   } smtp;
   /// Blocking workers that run provider calls (each a detached actor).
@@ -61,6 +69,10 @@ struct provider_options {
   /// The targets that have a provider: "calcom", "crm", "sms",
   /// "whatsapp", "email".
   std::set<std::string> configured() const;
+
+  /// What makes these options unusable (a channel given to both Twilio
+  /// and the JSON provider, SMTP AUTH without TLS), or "".
+  std::string problem() const;
 };
 
 // -- requests (pure) ----------------------------------------------------------
@@ -113,6 +125,13 @@ http_request crm_request(const provider_options& opts,
 expected<http_request, std::string>
 messaging_request(const http_provider& p, const outbound_call& call);
 
+/// POST {base}/2010-04-01/Accounts/{sid}/Messages.json, form-encoded
+/// `To`, `From` (or `MessagingServiceSid`), `Body` and `StatusCallback`,
+/// with HTTP basic auth; WhatsApp numbers as `whatsapp:+E164`. Errors: the
+/// body is not a message_call body, or a number is not E.164.
+expected<http_request, std::string> twilio_request(const twilio_options& opts,
+                                                   const outbound_call& call);
+
 /// An email for a message_call body, with a Message-ID derived from the
 /// idempotency key. Errors: the body is not a message_call body.
 expected<smtp_request, std::string> email_request(const provider_options& opts,
@@ -137,6 +156,8 @@ struct provider_result {
   bool timeout = false; ///< The call timed out.
   std::string message;  ///< For logs and failed jobs.
   std::string body;     ///< The provider's answer (HTTP body).
+  /// The wait the provider asked for (`Retry-After`), in ms; 0: none.
+  std::int64_t retry_after_ms = 0;
 };
 
 /// Classifies an HTTP answer; `message` carries the provider's own text
@@ -144,7 +165,15 @@ struct provider_result {
 provider_result classify_http(const std::string& target, long status,
                               const std::string& body);
 
-/// Runs an HTTP request (blocking, libcurl).
+/// Classifies Twilio's answer: 2xx delivered; 429 (with `Retry-After`)
+/// and 5xx retried; any other status rejected. The message is Twilio's
+/// error JSON (`code`, `message`, `more_info`; see twilio_error_text).
+provider_result classify_twilio(long status, const std::string& body,
+                                std::int64_t retry_after_ms);
+
+/// Runs an HTTP request (blocking, libcurl); the answer is classified by
+/// classify_twilio for `target` "twilio", else by classify_http, with the
+/// answer's `Retry-After` kept for a retry.
 provider_result perform_http(const std::string& target,
                              const http_request& req);
 
@@ -158,7 +187,8 @@ provider_result call_provider(const provider_options& opts,
 
 /// The error an endpoint answers for a result that is not `delivered`:
 /// `runtime_errc::rejected` (the queue fails the job at once),
-/// `runtime_errc::timeout` or `runtime_errc::unavailable` (retried).
+/// `runtime_errc::timeout` or `runtime_errc::unavailable` (retried, not
+/// before the provider's `Retry-After`).
 caf::error to_error(const provider_result& r);
 
 // -- the endpoint actor -------------------------------------------------------

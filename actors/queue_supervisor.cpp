@@ -151,6 +151,9 @@ void on_attempt_failed(self_ptr self, const store::job& j, job_request req,
   }
   double unit = st.deps.random ? st.deps.random() : 1.0;
   auto due = now + retry_delay_ms(policy, j.attempts, unit);
+  // A provider's Retry-After: not before it asks, whatever the backoff.
+  if (auto wait = retry_after_ms(err); wait > 0)
+    due = std::max<timestamp_ms>(due, now + wait);
   auto* jobs = st.deps.jobs;
   auto id = j.id;
   st.log->info("job {} ({}) attempt {}/{} failed: {}; next try in {} ms", id,

@@ -33,6 +33,22 @@ provider_options provider_options_from(const config& cfg) {
   p.smtp.user = cfg.get_string("providers.smtp_user");
   p.smtp.password = cfg.get_string("providers.smtp_password");
   p.smtp.timeout_ms = ms("providers.smtp_timeout_ms");
+  p.smtp.ca_file = cfg.get_string("providers.smtp_ca_file");
+  p.smtp.auth = cfg.get_string("providers.smtp_auth");
+  if (p.smtp.auth == "any")
+    p.smtp.auth.clear();
+  auto& t = p.twilio;
+  t.base_url = cfg.get_string("providers.twilio_base_url");
+  t.account_sid = cfg.get_string("providers.twilio_account_sid");
+  t.auth_token = cfg.get_string("providers.twilio_auth_token");
+  t.api_key_sid = cfg.get_string("providers.twilio_api_key_sid");
+  t.api_key_secret = cfg.get_string("providers.twilio_api_key_secret");
+  t.sms_from = cfg.get_string("providers.twilio_sms_from");
+  t.whatsapp_from = cfg.get_string("providers.twilio_whatsapp_from");
+  t.messaging_service_sid
+      = cfg.get_string("providers.twilio_messaging_service_sid");
+  t.status_callback_url = cfg.get_string("providers.twilio_status_callback");
+  t.timeout_ms = ms("providers.messaging_timeout_ms");
   p.workers = ms("providers.workers");
   return p;
 }

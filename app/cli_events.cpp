@@ -49,7 +49,8 @@ constexpr const char* outbox_usage
                           [--config FILE] [--set section.key=value]...
 
 Lists the messages in the LMDB outbox (where messages go with no provider
-configured for their channel), oldest first.
+configured for their channel, and those Twilio took, with their SID and
+delivery status), oldest first.
   --channel C   only sms, email, whatsapp, calcom or crm
   --after ID    only messages with an id above ID
   --limit N     at most N messages (default 100)
@@ -224,13 +225,22 @@ int run_outbox(const std::vector<std::string>& args) {
                             {"company_id", m.company_id},
                             {"event_id", m.event_id},
                             {"idempotency_key", m.idempotency_key},
-                            {"created_at", format_rfc3339(m.created_at)}};
+                            {"created_at", format_rfc3339(m.created_at)},
+                            {"provider", m.provider},
+                            {"provider_id", m.provider_id},
+                            {"status", m.status},
+                            {"status_error", m.status_error}};
       std::cout << boost::json::serialize(o) << '\n';
       continue;
     }
     std::cout << m.id << "  " << format_rfc3339(m.created_at) << "  "
               << m.channel << "  to=" << m.recipient
-              << "  key=" << m.idempotency_key << "\n    " << m.body << '\n';
+              << "  key=" << m.idempotency_key;
+    if (!m.provider.empty())
+      std::cout << "  " << m.provider << "=" << m.provider_id
+                << "  status=" << m.status
+                << (m.status_error.empty() ? "" : " error=" + m.status_error);
+    std::cout << "\n    " << m.body << '\n';
   }
   if (!json)
     std::cout << got->size() << " message(s)\n";

@@ -485,6 +485,30 @@ const std::vector<option_spec>& option_specs() {
        {},
        1,
        25000},
+      {"providers.twilio_account_sid", ot::string, "",
+       "Twilio account SID (AC...); with a sender, SMS and WhatsApp go to "
+       "Twilio's Messages API"},
+      {"providers.twilio_auth_token", ot::string, "",
+       "Twilio auth token: basic auth password (without an API key) and "
+       "the key of X-Twilio-Signature on status callbacks"},
+      {"providers.twilio_api_key_sid", ot::string, "",
+       "Twilio API key SID (SK...): basic auth user instead of the account "
+       "SID; empty: the account SID and auth token"},
+      {"providers.twilio_api_key_secret", ot::string, "",
+       "the Twilio API key's secret"},
+      {"providers.twilio_sms_from", ot::string, "",
+       "E.164 number SMS are sent from; empty: no SMS through Twilio "
+       "(unless a messaging service is set)"},
+      {"providers.twilio_whatsapp_from", ot::string, "",
+       "E.164 WhatsApp sender (sent as whatsapp:+E164); empty: no WhatsApp "
+       "through Twilio (unless a messaging service is set)"},
+      {"providers.twilio_messaging_service_sid", ot::string, "",
+       "Twilio Messaging Service SID (MG...), sent instead of From"},
+      {"providers.twilio_status_callback", ot::string, "",
+       "public URL of /webhooks/twilio/status, sent as StatusCallback and "
+       "signed over by Twilio; empty: no delivery status callbacks"},
+      {"providers.twilio_base_url", ot::string, "https://api.twilio.com",
+       "Twilio API base URL"},
       {"providers.smtp_host", ot::string, "",
        "SMTP server for email; empty: email goes to the outbox"},
       {"providers.smtp_port",
@@ -499,6 +523,14 @@ const std::vector<option_spec>& option_specs() {
        "none",
        "none, starttls (required) or tls (implicit, smtps)",
        {"none", "starttls", "tls"}},
+      {"providers.smtp_ca_file", ot::string, "",
+       "PEM file of the CA certificates that verify the SMTP server's "
+       "certificate; empty: the system's"},
+      {"providers.smtp_auth",
+       ot::choice,
+       "any",
+       "SMTP AUTH mechanism: any (the strongest offered), PLAIN or LOGIN",
+       {"any", "PLAIN", "LOGIN"}},
       {"providers.smtp_from", ot::string, "",
        "sender address (MAIL FROM and From:)"},
       {"providers.smtp_user", ot::string, "", "SMTP AUTH user; empty: no AUTH"},

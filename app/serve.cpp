@@ -104,6 +104,10 @@ int run_serve(const std::vector<std::string>& args) {
   node_options nopts;
   nopts.store = opts;
   nopts.providers = provider_options_from(*cfg);
+  if (auto problem = nopts.providers.problem(); !problem.empty()) {
+    lg->error("cannot start: {}", problem);
+    return 1;
+  }
   for (const auto& q : {"notifications", "analytics", "default"})
     nopts.concurrency[q] = static_cast<std::uint32_t>(
         cfg->get_int(std::string{"queues."} + q + "_concurrency"));

@@ -17,6 +17,7 @@ packages=(
   libjemalloc-dev
   python3 curl tzdata
   python3-prometheus-client
+  python3-aiosmtpd
   chromium chromium-driver python3-selenium
   wrk nginx
 )

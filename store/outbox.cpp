@@ -12,11 +12,14 @@ namespace {
 constexpr std::uint8_t outbox_format_v1 = 1;
 /// v1 followed by the correlation and causation ids.
 constexpr std::uint8_t outbox_format_v2 = 2;
+/// v2 followed by provider, provider id, status, status time and error.
+constexpr std::uint8_t outbox_format_v3 = 3;
 
 result<outbound_message> decode(const MDB_val& key, const MDB_val& v) {
   record_reader r{v.mv_data, v.mv_size};
   auto format = r.format();
-  if (format != outbox_format_v1 && format != outbox_format_v2)
+  if (format != outbox_format_v1 && format != outbox_format_v2
+      && format != outbox_format_v3)
     return fail(errc::corrupt, "outbox record: unknown format");
   outbound_message m;
   m.id = get_be64(key.mv_data);
@@ -28,13 +31,47 @@ result<outbound_message> decode(const MDB_val& key, const MDB_val& v) {
   m.event_id = r.str();
   m.idempotency_key = r.str();
   m.created_at = r.i64();
-  if (format == outbox_format_v2) {
+  if (format >= outbox_format_v2) {
     m.correlation_id = r.str();
     m.causation_id = r.str();
+  }
+  if (format >= outbox_format_v3) {
+    m.provider = r.str();
+    m.provider_id = r.str();
+    m.status = r.str();
+    m.status_at = r.i64();
+    m.status_error = r.str();
   }
   if (!r.ok())
     return fail(errc::corrupt, "outbox record: truncated");
   return m;
+}
+
+std::string encode(const outbound_message& msg) {
+  record_writer w{outbox_format_v3};
+  w.str(msg.channel)
+      .str(msg.recipient)
+      .str(msg.subject)
+      .str(msg.body)
+      .str(msg.company_id)
+      .str(msg.event_id)
+      .str(msg.idempotency_key)
+      .i64(msg.created_at)
+      .str(msg.correlation_id)
+      .str(msg.causation_id)
+      .str(msg.provider)
+      .str(msg.provider_id)
+      .str(msg.status)
+      .i64(msg.status_at)
+      .str(msg.status_error);
+  return w.bytes();
+}
+
+std::string id_key(std::string_view provider, std::string_view provider_id) {
+  std::string k{provider};
+  k += '\0';
+  k.append(provider_id);
+  return k;
 }
 
 } // namespace
@@ -43,7 +80,10 @@ result<std::unique_ptr<message_outbox>> message_outbox::open(environment& env) {
   auto d = env.open_db("outbox");
   if (!d)
     return make_unexpected(d.error());
-  return std::unique_ptr<message_outbox>{new message_outbox(env, *d)};
+  auto ids = env.open_db("outbox_ids");
+  if (!ids)
+    return make_unexpected(ids.error());
+  return std::unique_ptr<message_outbox>{new message_outbox(env, *d, *ids)};
 }
 
 result<std::uint64_t> message_outbox::add_in(write_txn& txn,
@@ -58,29 +98,71 @@ result<std::uint64_t> message_outbox::add_in(write_txn& txn,
     id = get_be64(k.mv_data) + 1;
   else if (rc != MDB_NOTFOUND)
     return fail_mdb(rc, "mdb_cursor_get(outbox)");
-  record_writer w{outbox_format_v2};
-  w.str(msg.channel)
-      .str(msg.recipient)
-      .str(msg.subject)
-      .str(msg.body)
-      .str(msg.company_id)
-      .str(msg.event_id)
-      .str(msg.idempotency_key)
-      .i64(msg.created_at)
-      .str(msg.correlation_id)
-      .str(msg.causation_id);
+  auto bytes = encode(msg);
   char kb[8];
   put_be64(kb, id);
   MDB_val key{8, kb};
-  auto val = as_val(w.bytes());
+  auto val = as_val(bytes);
   if (rc = mdb_put(txn.handle(), dbi_, &key, &val, MDB_APPEND); rc != 0)
     return fail_mdb(rc, "mdb_put(outbox)");
+  if (!msg.provider_id.empty()) {
+    auto ik = id_key(msg.provider, msg.provider_id);
+    MDB_val ikey{ik.size(), ik.data()};
+    MDB_val ival{8, kb};
+    if (rc = mdb_put(txn.handle(), ids_, &ikey, &ival, 0); rc != 0)
+      return fail_mdb(rc, "mdb_put(outbox_ids)");
+  }
   if (traces_ != nullptr && !msg.correlation_id.empty())
     if (auto ok = traces_->message_in(txn.handle(), msg.correlation_id,
                                       msg.company_id, id);
         !ok)
       return make_unexpected(ok.error());
   return id;
+}
+
+result<outbound_message>
+message_outbox::find_in(write_txn& txn, std::string_view provider,
+                        std::string_view provider_id) const {
+  auto ik = id_key(provider, provider_id);
+  MDB_val ikey{ik.size(), ik.data()}, ival;
+  auto rc = mdb_get(txn.handle(), ids_, &ikey, &ival);
+  if (rc == MDB_NOTFOUND)
+    return fail(errc::not_found, "no message " + std::string{provider_id}
+                                     + " of " + std::string{provider});
+  if (rc != 0)
+    return fail_mdb(rc, "mdb_get(outbox_ids)");
+  if (ival.mv_size != 8)
+    return fail(errc::corrupt, "outbox id index: bad value");
+  MDB_val k{8, ival.mv_data}, v;
+  rc = mdb_get(txn.handle(), dbi_, &k, &v);
+  if (rc == MDB_NOTFOUND)
+    return fail(errc::corrupt, "outbox id index names a missing message");
+  if (rc != 0)
+    return fail_mdb(rc, "mdb_get(outbox)");
+  return decode(k, v);
+}
+
+result<void> message_outbox::update_in(write_txn& txn,
+                                       const outbound_message& msg) {
+  char kb[8];
+  put_be64(kb, msg.id);
+  MDB_val k{8, kb}, old;
+  auto rc = mdb_get(txn.handle(), dbi_, &k, &old);
+  if (rc == MDB_NOTFOUND)
+    return fail(errc::not_found, "no message " + std::to_string(msg.id));
+  if (rc != 0)
+    return fail_mdb(rc, "mdb_get(outbox)");
+  auto stored = decode(k, old);
+  if (!stored)
+    return make_unexpected(stored.error());
+  auto next = msg;
+  next.provider = stored->provider;
+  next.provider_id = stored->provider_id;
+  auto bytes = encode(next);
+  auto val = as_val(bytes);
+  if (rc = mdb_put(txn.handle(), dbi_, &k, &val, 0); rc != 0)
+    return fail_mdb(rc, "mdb_put(outbox)");
+  return {};
 }
 
 result<outbound_message> message_outbox::get(std::uint64_t id) const {

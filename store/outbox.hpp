@@ -15,8 +15,10 @@ namespace switchboard::store {
 class trace_index;
 
 /// A message a channel worker delivered (SMS, email, WhatsApp). With no
-/// provider configured, delivering means writing it here; the CLI and the
-/// API read it.
+/// provider configured, delivering means writing it here; a message sent
+/// through a provider that answers with its own message id (Twilio) is
+/// written here too, with that id and the delivery status the provider
+/// reports. The CLI and the API read it.
 struct outbound_message {
   std::uint64_t id = 0; ///< Assigned by add_in, increasing.
   std::string channel;  ///< "sms", "email" or "whatsapp".
@@ -31,6 +33,17 @@ struct outbound_message {
   std::string correlation_id;
   /// What caused it: "job:<id>", the queued job that sent it.
   std::string causation_id;
+  /// The provider that took it ("twilio"); empty: written here only.
+  std::string provider;
+  /// The provider's id of the message (Twilio's SID), unique per
+  /// provider; empty: none.
+  std::string provider_id;
+  /// The delivery status the provider last reported (Twilio's
+  /// MessageStatus); empty: none.
+  std::string status;
+  timestamp_ms status_at = 0; ///< When `status` was recorded.
+  /// The provider's error code of a failed delivery (Twilio's ErrorCode).
+  std::string status_error;
 };
 
 /// The message outbox in LMDB.
@@ -45,8 +58,20 @@ public:
     traces_ = traces;
   }
 
-  /// Stores `msg` inside `txn`; returns its id.
+  /// Stores `msg` inside `txn`; returns its id. A message with a
+  /// provider id is also found by it (`find_in`). Errors: LMDB errors.
   result<std::uint64_t> add_in(write_txn& txn, outbound_message msg);
+
+  /// The message `provider` knows as `provider_id`, read inside `txn`.
+  /// Errors: `errc::not_found` when there is none, `errc::corrupt`, LMDB
+  /// errors.
+  result<outbound_message> find_in(write_txn& txn, std::string_view provider,
+                                   std::string_view provider_id) const;
+
+  /// Replaces the stored message `msg.id` by `msg` (its status fields)
+  /// inside `txn`; the provider id stays as it was. Errors:
+  /// `errc::not_found`, LMDB errors.
+  result<void> update_in(write_txn& txn, const outbound_message& msg);
 
   /// The message `id`. Errors: `errc::not_found`, `errc::corrupt`, LMDB
   /// errors.
@@ -58,9 +83,12 @@ public:
        std::string_view channel = {}) const;
 
 private:
-  message_outbox(environment& env, MDB_dbi dbi) : env_(env), dbi_(dbi) {}
+  message_outbox(environment& env, MDB_dbi dbi, MDB_dbi ids)
+      : env_(env), dbi_(dbi), ids_(ids) {}
   environment& env_;
   MDB_dbi dbi_;
+  /// provider NUL provider_id → the message id (8 bytes, big endian).
+  MDB_dbi ids_;
   trace_index* traces_ = nullptr;
 };
 

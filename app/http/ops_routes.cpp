@@ -634,6 +634,13 @@ void add_ops_routes(router& r) {
                        o["correlation_id"] = m.correlation_id;
                        o["causation_id"] = m.causation_id;
                        o["created_at"] = rfc3339_or_null(m.created_at);
+                       // A message a provider took: its id there and the
+                       // delivery status it last reported.
+                       o["provider"] = m.provider;
+                       o["provider_id"] = m.provider_id;
+                       o["status"] = m.status;
+                       o["status_at"] = rfc3339_or_null(m.status_at);
+                       o["status_error"] = m.status_error;
                        out.push_back(std::move(o));
                      }
                      if (more || msgs->size() < 256)
@@ -647,7 +654,7 @@ void add_ops_routes(router& r) {
                  });
       },
       "Messages written to the outbox (SMS, email, WhatsApp, external "
-      "calls)");
+      "calls), and those Twilio took with their SID and delivery status");
 
   r.add(
       "GET", "/api/company", access::company,

@@ -4,6 +4,9 @@
 // (X-Cal-Signature-256: hex HMAC-SHA256 of the raw body, no timestamp).
 // Forged, stale or replayed deliveries get 401 and change nothing; a
 // redelivered event changes state once (derived event and appointment ids).
+// Twilio's message status callbacks are signed as Twilio signs them
+// (X-Twilio-Signature, base64 HMAC-SHA1 over the URL and the sorted form
+// parameters); a forged one gets 403.
 
 #include "app/http/webhooks.hpp"
 
@@ -28,12 +31,14 @@
 #include <actors/node.hpp>
 #include <actors/providers.hpp>
 #include <actors/retell.hpp>
+#include <actors/twilio.hpp>
 #include <app/config.hpp>
 #include <app/http/bridge.hpp>
 #include <app/http/routes.hpp>
 #include <messages/id_check.hpp>
 #include <messages/json.hpp>
 #include <store/event_store.hpp>
+#include <store/outbox.hpp>
 
 namespace switchboard::app::http {
 
@@ -812,6 +817,120 @@ void retell_webhook(const context_ptr& ctx) {
   run_steps(ctx, steps);
 }
 
+// -- Twilio -------------------------------------------------------------------
+
+/// What a status callback came to, decided inside the write transaction.
+struct status_outcome {
+  bool known = false;
+  bool applied = false;
+  std::string status; ///< The message's status after the callback.
+};
+
+void twilio_status(const context_ptr& ctx) {
+  auto& st = state();
+  std::string token, account, url;
+  {
+    std::lock_guard<std::mutex> guard{st.mtx};
+    token = st.opts.twilio_auth_token;
+    account = st.opts.twilio_account_sid;
+    url = st.opts.twilio_status_url;
+  }
+  if (token.empty()) {
+    ctx->fail(503, "webhooks_disabled",
+              "Twilio status callbacks are not configured "
+              "(providers.twilio_auth_token)");
+    return;
+  }
+  const auto& req = ctx->req();
+  auto parsed = parse_query(req.body);
+  form_fields params(parsed.begin(), parsed.end());
+  if (url.empty())
+    url = "http://" + std::string{req.header("host")} + req.target;
+  auto expected = twilio_signature(token, url, params);
+  auto given = req.header("x-twilio-signature");
+  if (given.empty()) {
+    ctx->fail(403, "forbidden", "missing X-Twilio-Signature");
+    return;
+  }
+  if (given.size() != expected.size()
+      || CRYPTO_memcmp(given.data(), expected.data(), expected.size()) != 0) {
+    ctx->fail(403, "forbidden", "bad X-Twilio-Signature");
+    return;
+  }
+  auto field = [&](const char* k) {
+    auto i = parsed.find(k);
+    return i == parsed.end() ? std::string{} : i->second;
+  };
+  auto sid = field("MessageSid");
+  auto status = field("MessageStatus");
+  auto error_code = field("ErrorCode");
+  field_errors errs;
+  if (sid.empty())
+    errs["MessageSid"] = "missing: the SID of the message";
+  if (status.empty())
+    errs["MessageStatus"]
+        = std::string{"missing: expects "} + twilio_statuses();
+  else if (twilio_status_rank(status) < 0)
+    errs["MessageStatus"]
+        = std::string{"invalid: expects "} + twilio_statuses();
+  if (auto a = field("AccountSid");
+      !a.empty() && !account.empty() && a != account)
+    errs["AccountSid"] = "invalid: not providers.twilio_account_sid";
+  if (!errs.empty()) {
+    ctx->fail_fields(errs);
+    return;
+  }
+  auto* outbox = ctx->node().store().outbox.get();
+  auto out = std::make_shared<status_outcome>();
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  auto op = [outbox, out, sid, status, error_code,
+             now](store::write_txn& txn) -> store::result<void> {
+    *out = status_outcome{};
+    auto m = outbox->find_in(txn, "twilio", sid);
+    if (!m) {
+      if (m.error().code == store::errc::not_found)
+        return {};
+      return make_unexpected(m.error());
+    }
+    out->known = true;
+    out->status = m->status;
+    // Only forward: a repeated or late (out of order) callback changes
+    // nothing.
+    if (twilio_status_rank(status) <= twilio_status_rank(m->status))
+      return {};
+    m->status = status;
+    m->status_at = now;
+    m->status_error = error_code;
+    if (auto r = outbox->update_in(txn, *m); !r)
+      return r;
+    out->applied = true;
+    out->status = status;
+    return {};
+  };
+  ctx->with_actor([ctx, op, out](caf::event_based_actor* self) {
+    self->request(ctx->node().writer(), 60s, write_atom::value,
+                  make_write_op(op))
+        .then(
+            [ctx, out](ok_atom) {
+              if (!out->known) {
+                ctx->fail_fields(
+                    {{"MessageSid",
+                      "unknown: no message sent through Twilio has this "
+                      "SID"}});
+                return;
+              }
+              ctx->respond(200, json::object{{"status", "accepted"},
+                                             {"applied", out->applied},
+                                             {"message_status", out->status}});
+            },
+            [ctx](caf::error& e) {
+              fail_with(*ctx, e);
+            });
+  });
+}
+
 /// The company a settings route acts on: the token's, or for an admin
 /// token `?company_id=`; "" after answering 422.
 std::string settings_company(const context_ptr& ctx) {
@@ -932,6 +1051,9 @@ webhook_options webhook_options_from(const config& cfg) {
   o.calcom_secret = cfg.get_string("webhooks.calcom_secret");
   o.retell_api_key = cfg.get_string("webhooks.retell_api_key");
   o.tolerance_s = cfg.get_int("webhooks.tolerance_s");
+  o.twilio_auth_token = cfg.get_string("providers.twilio_auth_token");
+  o.twilio_account_sid = cfg.get_string("providers.twilio_account_sid");
+  o.twilio_status_url = cfg.get_string("providers.twilio_status_callback");
   return o;
 }
 
@@ -953,6 +1075,10 @@ void add_webhook_routes(router& r) {
   r.add("POST", "/webhooks/retell/{company_id}", access::open, retell_webhook,
         "Retell AI webhook (call_started, call_ended, call_analyzed), "
         "signed with x-retell-signature; answers 204");
+  r.add("POST", "/webhooks/twilio/status", access::open, twilio_status,
+        "Twilio message status callback (MessageSid, MessageStatus), "
+        "signed with X-Twilio-Signature; moves the message's delivery "
+        "status forward");
   r.add("GET", "/api/integrations/retell", access::company, get_retell_settings,
         "The company's Retell map: custom_analysis_data key of each "
         "appointment request field");

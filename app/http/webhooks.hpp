@@ -19,6 +19,13 @@ struct webhook_options {
   std::string calcom_secret;
   std::string retell_api_key;     ///< Empty: Retell webhooks answer 503.
   std::int64_t tolerance_s = 300; ///< Largest |now - timestamp|.
+  /// Twilio's auth token ([providers] twilio_auth_token): the key of
+  /// X-Twilio-Signature. Empty: Twilio status callbacks answer 503.
+  std::string twilio_auth_token;
+  std::string twilio_account_sid; ///< A callback of another answers 422.
+  /// The URL Twilio signs over (`providers.twilio_status_callback`);
+  /// empty: http://{Host}{target} of the request.
+  std::string twilio_status_url;
 };
 
 /// Reads [webhooks] of the configuration.

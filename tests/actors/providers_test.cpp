@@ -218,11 +218,13 @@ BOOST_AUTO_TEST_CASE(requests_are_built_as_the_providers_expect) {
   // An email's Message-ID comes from the idempotency key.
   o.smtp.host = "mail";
   o.smtp.from = "desk@salon.example";
-  auto m
-      = email_request(o,
-                      message_call({0, "email", "ada@example.com", "Hi",
-                                    "Body\nline 2", "", "", "e1:x", 0, "", ""}),
-                      1893456000000);
+  store::outbound_message msg;
+  msg.channel = "email";
+  msg.recipient = "ada@example.com";
+  msg.subject = "Hi";
+  msg.body = "Body\nline 2";
+  msg.idempotency_key = "e1:x";
+  auto m = email_request(o, message_call(msg), 1893456000000);
   BOOST_REQUIRE(m);
   BOOST_TEST(m->message.find("Message-ID: <e1.x@salon.example>\r\n")
              != std::string::npos);

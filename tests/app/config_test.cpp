@@ -123,11 +123,13 @@ BOOST_AUTO_TEST_CASE(secrets_are_the_options_named_so) {
     if (is_secret_option(spec.key))
       secrets.emplace_back(spec.key);
   // Every credential of config.ini, and nothing else.
-  for (const char* key : {"providers.calcom_api_key", "providers.crm_secret",
-                          "providers.crm_token", "providers.sms_token",
-                          "providers.whatsapp_token", "providers.smtp_password",
-                          "webhooks.call_provider_secret",
-                          "webhooks.calcom_secret", "cluster.secret"}) {
+  for (const char* key :
+       {"providers.calcom_api_key", "providers.crm_secret",
+        "providers.crm_token", "providers.sms_token",
+        "providers.whatsapp_token", "providers.smtp_password",
+        "providers.twilio_auth_token", "providers.twilio_api_key_secret",
+        "webhooks.call_provider_secret", "webhooks.calcom_secret",
+        "cluster.secret"}) {
     BOOST_TEST_INFO(key);
     BOOST_TEST(std::count(secrets.begin(), secrets.end(), key) == 1);
   }

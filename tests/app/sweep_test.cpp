@@ -167,6 +167,7 @@ struct sweep_fixture : provider_holder, daemon_fixture {
       : daemon_fixture(
           {std::string{"webhooks.call_provider_secret="} + webhook_secret,
            "webhooks.retell_api_key=sweep-retell-key",
+           "providers.twilio_auth_token=sweep-twilio-token",
            "providers.crm_webhook_url=" + crm.url(),
            "broadcasting.app_id=sweep-app", "broadcasting.key=sweep-key",
            "broadcasting.secret=sweep-app-secret"}) {
@@ -764,6 +765,13 @@ BOOST_FIXTURE_TEST_CASE(no_route_gives_one_company_anothers_data,
                  "v=" + ms + ",d=" + hmac_hex("sweep-retell-key", body + ms)}});
     BOOST_TEST(r.status / 100 == 4);
     BOOST_TEST(r.body.find("Ada") == std::string::npos);
+  });
+  add("POST", "/webhooks/twilio/status", [&] {
+    // B cannot sign as Twilio: a callback naming A's message answers as
+    // one naming no message.
+    like_missing("POST", "/webhooks/twilio/status",
+                 "MessageSid={X}&MessageStatus=delivered", "SM-a", "SM-nobody",
+                 403, {{"Content-Type", "application/x-www-form-urlencoded"}});
   });
   add("GET", "/api/integrations/retell", [&] {
     auto r = as_b("GET", "/api/integrations/retell?company_id=acme");

@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <arpa/inet.h>
@@ -138,7 +139,13 @@ struct http_answer {
   int status = 200;
   std::string body = R"({"status":"success"})";
   bool hang = false;
+  /// More header fields (e.g. Retry-After).
+  std::vector<std::pair<std::string, std::string>> headers = {};
 };
+
+/// Selects the constructor whose script also reads the request.
+struct by_request_t {};
+constexpr by_request_t by_request{};
 
 /// A tiny HTTP/1.1 server: one request per connection, recorded, answered
 /// by `script(n)` for the n-th request (1-based).
@@ -146,6 +153,17 @@ class http_server {
 public:
   explicit http_server(std::function<http_answer(int)> script,
                        std::uint16_t port = 0)
+      : http_server(
+          by_request,
+          [script](const http_record&, int n) {
+            return script(n);
+          },
+          port) {}
+
+  /// Answers by `script(request, n)`.
+  http_server(by_request_t,
+              std::function<http_answer(const http_record&, int)> script,
+              std::uint16_t port = 0)
       : st_(std::make_shared<state>()),
         server_(
             [st = st_, script](int fd, const std::atomic<bool>& stop) {
@@ -170,8 +188,9 @@ private:
     std::vector<http_record> requests;
   };
 
-  static void serve(int fd, const std::atomic<bool>& stop, state& st,
-                    const std::function<http_answer(int)>& script) {
+  static void
+  serve(int fd, const std::atomic<bool>& stop, state& st,
+        const std::function<http_answer(const http_record&, int)>& script) {
     std::string buf;
     if (!read_until(fd, buf, "\r\n\r\n", stop))
       return;
@@ -226,17 +245,20 @@ private:
       st.requests.push_back(r);
       n = static_cast<int>(st.requests.size());
     }
-    auto answer = script(n);
+    auto answer = script(r, n);
     if (answer.hang) {
       // Wait until the client gives up (closes) or the server stops.
       std::string ignored;
       read_until(fd, ignored, "\x01never", stop);
       return;
     }
+    std::string extra;
+    for (const auto& [k, v] : answer.headers)
+      extra += k + ": " + v + "\r\n";
     write_all(fd, "HTTP/1.1 " + std::to_string(answer.status)
                       + " Whatever\r\nContent-Type: application/json\r\n"
-                        "Content-Length: "
-                      + std::to_string(answer.body.size())
+                      + extra
+                      + "Content-Length: " + std::to_string(answer.body.size())
                       + "\r\nConnection: close\r\n\r\n" + answer.body);
   }
 
