@@ -13,6 +13,7 @@
 
 #include <actors/node.hpp>
 #include <app/http/broadcasting.hpp>
+#include <app/http/event_stream.hpp>
 #include <app/http/read_pool.hpp>
 #include <app/http/routes.hpp>
 #include <messages/time.hpp>
@@ -93,6 +94,32 @@ void broadcast_metrics(telemetry::exposition& out, const broadcaster* b) {
              "Connections refused (unknown key, origin, over quota)",
              kind::counter);
   out.sample("switchboard_websocket_refused_total", {},
+             static_cast<double>(s.refused));
+}
+
+void stream_metrics(telemetry::exposition& out, const event_streams* e) {
+  using telemetry::kind;
+  event_stream_stats s;
+  if (e != nullptr)
+    s = e->stats();
+  out.header("switchboard_event_streams",
+             "Server-sent event streams open (GET /admin/events/stream)",
+             kind::gauge);
+  out.sample("switchboard_event_streams", {}, static_cast<double>(s.open));
+  out.header("switchboard_event_stream_frames_total",
+             "Events queued to event streams", kind::counter);
+  out.sample("switchboard_event_stream_frames_total", {},
+             static_cast<double>(s.frames_sent));
+  out.header("switchboard_event_stream_slow_closed_total",
+             "Event streams closed because their queue was full",
+             kind::counter);
+  out.sample("switchboard_event_stream_slow_closed_total", {},
+             static_cast<double>(s.slow_closed));
+  out.header("switchboard_event_stream_refused_total",
+             "Event streams refused (over the company's or the server's "
+             "limit)",
+             kind::counter);
+  out.sample("switchboard_event_stream_refused_total", {},
              static_cast<double>(s.refused));
 }
 
@@ -215,6 +242,7 @@ std::string render_metrics(const services& svc) {
     store_gauges(out, *svc.node);
   }
   broadcast_metrics(out, svc.broadcasting);
+  stream_metrics(out, svc.event_streams);
   scrape.observe_since(began);
   return std::move(out.text());
 }
