@@ -102,12 +102,9 @@ function chart(svg, values, color) {
   svg.appendChild(label);
 }
 
+// The stats of the session's company (an admin's: the whole node's).
 async function refreshStats(queueTimes) {
-  if (!state.admin) {
-    $('charts-note').textContent = 'Throughput, type mix and listener timings need an admin session.';
-    return null;
-  }
-  $('charts-note').textContent = '';
+  $('charts-note').textContent = state.admin ? 'All companies.' : 'Company ' + state.company + ' only.';
   const now = Date.now();
   const hour = await api('GET', `/api/admin/stats?from=${now - 3600e3}&to=${now}&step=60`);
   const day = await api('GET', `/api/admin/stats?from=${now - 86400e3}&to=${now}&step=900`);

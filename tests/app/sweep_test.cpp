@@ -449,7 +449,16 @@ BOOST_FIXTURE_TEST_CASE(no_route_gives_one_company_anothers_data,
     BOOST_TEST(as_b("GET", "/api/admin/cluster").status == 403);
   });
   add("GET", "/api/admin/stats", [&] {
-    BOOST_TEST(as_b("GET", "/api/admin/stats").status == 403);
+    // B's own series, whatever company it names (A's calls are A's).
+    for (const auto* q :
+         {"/api/admin/stats", "/api/admin/stats?company_id=acme"}) {
+      auto r = as_b("GET", q);
+      BOOST_REQUIRE(r.status == 200);
+      auto v = r.json();
+      BOOST_TEST(v.at("company_id").as_string() == "globex");
+      for (const auto& s : v.at("series").as_array())
+        BOOST_TEST(s.at("name").as_string().find("call.") != 0u);
+    }
   });
   add("GET", "/api/queues", [&] {
     // B's own share of each queue; A's listeners' counters are not B's.
