@@ -165,6 +165,7 @@ void run_next_listener(self_ptr self, std::shared_ptr<dispatch_job> job) {
     };
     auto name = spec.name;
     auto event_id = ev.id;
+    auto company = ev.company_id;
     // The outcome, once: from the reply or from the deadline.
     auto settle = [=](caf::error err) {
       auto& st = self->state;
@@ -173,6 +174,11 @@ void run_next_listener(self_ptr self, std::shared_ptr<dispatch_job> job) {
       m.listener_duration.with({name, "sync"}).observe_since(started);
       if (err)
         m.listener_failures.with({name, "sync"}).inc();
+      auto& c = per_company_metrics();
+      c.listener_runs.with({company, name}).inc();
+      c.listener_duration.with({company, name}).observe_since(started);
+      if (err)
+        c.listener_failures.with({company, name}).inc();
       if (!err) {
         job->result.sync_outcomes.push_back(
             {name, event_id, true, {}, elapsed()});
@@ -344,8 +350,12 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
           st.counters.jobs_enqueued += out->jobs;
           job->events = std::move(out->events);
           if (out->fresh)
-            for (const auto& ev : job->events)
+            for (const auto& ev : job->events) {
               metrics().appended.with({ev.type}).inc();
+              per_company_metrics()
+                  .appended.with({ev.company_id, ev.type})
+                  .inc();
+            }
           // Durable now: the broadcaster may tell the browsers.
           if (out->fresh && st.deps.feed)
             st.deps.feed->publish(job->events);

@@ -33,4 +33,25 @@ actor_metrics& metrics() {
   return m;
 }
 
+company_metrics& per_company_metrics() {
+  static telemetry::registry r;
+  static company_metrics m{
+      r.counter("company_events_appended_total", "Events stored",
+                {"company", "type"}),
+      r.counter("company_listener_runs_total", "Listener runs",
+                {"company", "listener"}),
+      r.counter("company_listener_failures_total", "Listener runs that failed",
+                {"company", "listener"}),
+      r.histogram("company_listener_duration_seconds", "Listener run time",
+                  {"company", "listener"}),
+      r.histogram("company_queue_wait_seconds", "Wait from due to lease",
+                  {"company", "queue"}),
+      r.histogram("company_queue_job_runtime_seconds", "Job attempt run time",
+                  {"company", "queue"}),
+      r.counter("company_queue_retries_total", "Attempts scheduled again",
+                {"company", "queue"}),
+  };
+  return m;
+}
+
 } // namespace switchboard

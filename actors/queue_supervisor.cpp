@@ -164,10 +164,13 @@ void on_attempt_failed(self_ptr self, const store::job& j, job_request req,
         return jobs->retry_in(txn, id, due, reason, is_exception, now);
       },
       "retrying job " + std::to_string(id),
-      [self, due](bool) {
+      [self, due, company = j.company_id](bool) {
         auto& st = self->state;
         ++st.retried;
         metrics().queue_retries.with({st.deps.queue}).inc();
+        per_company_metrics()
+            .queue_retries.with({company, st.deps.queue})
+            .inc();
         auto wait = std::max<timestamp_ms>(0, due - st.deps.clock());
         self->delayed_send(self, std::chrono::milliseconds(wait),
                            wake_atom::value);
@@ -180,10 +183,13 @@ void flush_acks(self_ptr self);
 void run_job(self_ptr self, store::job j) {
   auto& st = self->state;
   auto& m = metrics();
-  m.queue_wait.with({st.deps.queue})
-      .observe(static_cast<double>(
-                   std::max<timestamp_ms>(0, st.deps.clock() - j.due_at))
-               / 1000.0);
+  auto waited = static_cast<double>(
+                    std::max<timestamp_ms>(0, st.deps.clock() - j.due_at))
+                / 1000.0;
+  m.queue_wait.with({st.deps.queue}).observe(waited);
+  per_company_metrics()
+      .queue_wait.with({j.company_id, st.deps.queue})
+      .observe(waited);
   if (store::exceeds_max_attempts(j, st.deps.clock())) {
     // Its lease expired on the last try (the process died or hung): it
     // has had every attempt it may have.
@@ -216,13 +222,21 @@ void run_job(self_ptr self, store::job j) {
   });
   arm_expiry(self, st.attempts, expire_atom::value);
   auto started = std::chrono::steady_clock::now();
-  auto ran = [self, started, listener = j.listener](bool ok) {
+  auto ran = [self, started, listener = j.listener,
+              company = j.company_id](bool ok) {
     auto& m = metrics();
-    m.queue_runtime.with({self->state.deps.queue}).observe_since(started);
+    const auto& queue = self->state.deps.queue;
+    m.queue_runtime.with({queue}).observe_since(started);
     m.listener_runs.with({listener, "queued"}).inc();
     m.listener_duration.with({listener, "queued"}).observe_since(started);
     if (!ok)
       m.listener_failures.with({listener, "queued"}).inc();
+    auto& c = per_company_metrics();
+    c.queue_runtime.with({company, queue}).observe_since(started);
+    c.listener_runs.with({company, listener}).inc();
+    c.listener_duration.with({company, listener}).observe_since(started);
+    if (!ok)
+      c.listener_failures.with({company, listener}).inc();
   };
   self->request((*st.actors)[b->second], caf::infinite, handle_atom::value, req)
       .then(

@@ -63,32 +63,75 @@ void record(self_ptr self, std::uint64_t token) {
 stats_reading read_stats() {
   auto& m = metrics();
   stats_reading out;
-  m.appended.each([&](const auto& labels, const telemetry::counter& c) {
-    out[{store::stats_kind::event, labels[0]}].count += c.value();
+  using store::stats_kind;
+  // The node's series: the first label names them; the companies':
+  // the first is the company, the second the name.
+  auto node = [&](stats_kind k,
+                  const std::vector<std::string>& labels) -> series_totals& {
+    return out[{k, labels[0], std::string{}}];
+  };
+  // Activity of no company (none is kept per company) lands in `none`.
+  series_totals none;
+  auto company = [&](stats_kind k,
+                     const std::vector<std::string>& labels) -> series_totals& {
+    if (labels[0].empty())
+      return none = {};
+    return out[{k, labels[1], labels[0]}];
+  };
+  auto& pc = per_company_metrics();
+  pc.appended.each([&](const auto& labels, const telemetry::counter& n) {
+    company(stats_kind::event, labels).count += n.value();
+  });
+  pc.listener_runs.each([&](const auto& labels, const telemetry::counter& n) {
+    company(stats_kind::listener, labels).count += n.value();
+  });
+  pc.listener_failures.each(
+      [&](const auto& labels, const telemetry::counter& n) {
+        company(stats_kind::listener, labels).failures += n.value();
+      });
+  pc.listener_duration.each(
+      [&](const auto& labels, const telemetry::histogram& h) {
+        add_histogram(company(stats_kind::listener, labels), h);
+      });
+  pc.queue_wait.each([&](const auto& labels, const telemetry::histogram& h) {
+    auto& t = company(stats_kind::queue_wait, labels);
+    t.count += h.count();
+    add_histogram(t, h);
+  });
+  pc.queue_runtime.each([&](const auto& labels, const telemetry::histogram& h) {
+    auto& t = company(stats_kind::queue_runtime, labels);
+    t.count += h.count();
+    add_histogram(t, h);
+  });
+  pc.queue_retries.each([&](const auto& labels, const telemetry::counter& n) {
+    company(stats_kind::queue_runtime, labels).failures += n.value();
+  });
+  m.appended.each([&](const auto& labels, const telemetry::counter& n) {
+    node(stats_kind::event, labels).count += n.value();
   });
   m.listener_runs.each([&](const auto& labels, const telemetry::counter& c) {
-    out[{store::stats_kind::listener, labels[0]}].count += c.value();
+    node(stats_kind::listener, labels).count += c.value();
   });
   m.listener_failures.each(
       [&](const auto& labels, const telemetry::counter& c) {
-        out[{store::stats_kind::listener, labels[0]}].failures += c.value();
+        node(stats_kind::listener, labels).failures += c.value();
       });
   m.listener_duration.each(
       [&](const auto& labels, const telemetry::histogram& h) {
-        add_histogram(out[{store::stats_kind::listener, labels[0]}], h);
+        add_histogram(node(stats_kind::listener, labels), h);
       });
   m.queue_wait.each([&](const auto& labels, const telemetry::histogram& h) {
-    auto& t = out[{store::stats_kind::queue_wait, labels[0]}];
+    auto& t = node(stats_kind::queue_wait, labels);
     t.count += h.count();
     add_histogram(t, h);
   });
   m.queue_runtime.each([&](const auto& labels, const telemetry::histogram& h) {
-    auto& t = out[{store::stats_kind::queue_runtime, labels[0]}];
+    auto& t = node(stats_kind::queue_runtime, labels);
     t.count += h.count();
     add_histogram(t, h);
   });
   m.queue_retries.each([&](const auto& labels, const telemetry::counter& c) {
-    out[{store::stats_kind::queue_runtime, labels[0]}].failures += c.value();
+    node(stats_kind::queue_runtime, labels).failures += c.value();
   });
   return out;
 }
@@ -105,8 +148,9 @@ std::vector<store::minute_bucket> stats_delta(const stats_reading& before,
       continue;
     store::minute_bucket b;
     b.minute = minute;
-    b.kind = key.first;
-    b.name = key.second;
+    b.kind = std::get<0>(key);
+    b.name = std::get<1>(key);
+    b.company = std::get<2>(key);
     b.count = now.count - std::min(now.count, then.count);
     b.failures = now.failures - std::min(now.failures, then.failures);
     b.sum = std::max(0.0, now.sum - then.sum);

@@ -28,10 +28,12 @@ struct series_totals {
   std::vector<std::uint64_t> buckets;
 };
 
-using series_key = std::pair<store::stats_kind, std::string>;
+/// A series: its kind, name and company ("" for the node's).
+using series_key = std::tuple<store::stats_kind, std::string, std::string>;
 using stats_reading = std::map<series_key, series_totals>;
 
-/// The current totals of every series, from the process's metrics.
+/// The current totals of every series, from the process's metrics (the
+/// node's) and the per-company families (each company's).
 stats_reading read_stats();
 
 /// What happened between two readings, as buckets of `minute` (series

@@ -1,6 +1,8 @@
 #include "store/stats.hpp"
 
 #include <cstring>
+#include <optional>
+#include <string_view>
 
 #include "store/codec.hpp"
 #include "store/lmdb_util.hpp"
@@ -13,13 +15,36 @@ namespace {
 constexpr std::uint8_t stats_format_v1 = 1;
 constexpr std::size_t max_series_name = 200;
 
-std::string key_of(std::uint64_t minute, stats_kind kind,
-                   const std::string& name) {
-  std::string k(9, '\0');
-  put_be64(k.data(), minute);
-  k[8] = static_cast<char>(kind);
-  k.append(name, 0, std::min(name.size(), max_series_name));
+/// The first byte of a company's keys.
+constexpr char company_mark = '\xff';
+
+/// The prefix of `company`'s keys.
+std::string company_prefix(std::string_view company) {
+  std::string k(1, company_mark);
+  k.append(company.substr(0, max_series_name));
+  k.push_back('\0');
   return k;
+}
+
+std::string key_of(const minute_bucket& b) {
+  std::string k = b.company.empty() ? std::string{} : company_prefix(b.company);
+  auto at = k.size();
+  k.resize(at + 9);
+  put_be64(k.data() + at, b.minute);
+  k[at + 8] = static_cast<char>(b.kind);
+  k.append(b.name, 0, std::min(b.name.size(), max_series_name));
+  return k;
+}
+
+/// Where the minute starts in key `k` (after a company's prefix), or
+/// nothing for a malformed key.
+std::optional<std::size_t> minute_at(std::string_view k) {
+  if (k.empty() || k.front() != company_mark)
+    return std::size_t{0};
+  auto zero = k.find('\0');
+  if (zero == std::string_view::npos)
+    return std::nullopt;
+  return zero + 1;
 }
 
 std::uint64_t bits_of(double d) {
@@ -43,13 +68,17 @@ std::string encode(const minute_bucket& b) {
 }
 
 result<minute_bucket> decode(const MDB_val& k, const MDB_val& v) {
-  if (k.mv_size < 9)
+  std::string_view key{static_cast<const char*>(k.mv_data), k.mv_size};
+  auto at = minute_at(key);
+  if (!at || key.size() < *at + 9)
     return fail(errc::corrupt, "stats key: too short");
   minute_bucket b;
-  const auto* kp = static_cast<const char*>(k.mv_data);
+  if (*at > 0)
+    b.company.assign(key.substr(1, *at - 2));
+  const auto* kp = key.data() + *at;
   b.minute = get_be64(kp);
   b.kind = static_cast<stats_kind>(kp[8]);
-  b.name.assign(kp + 9, k.mv_size - 9);
+  b.name.assign(kp + 9, key.size() - *at - 9);
   record_reader r{v.mv_data, v.mv_size};
   if (r.format() != stats_format_v1)
     return fail(errc::corrupt, "stats record: unknown format");
@@ -89,7 +118,7 @@ result<std::unique_ptr<stats_store>> stats_store::open(environment& env) {
 result<void> stats_store::add_in(write_txn& txn,
                                  const std::vector<minute_bucket>& buckets) {
   for (const auto& b : buckets) {
-    auto k = key_of(b.minute, b.kind, b.name);
+    auto k = key_of(b);
     MDB_val key{k.size(), k.data()};
     MDB_val old;
     minute_bucket merged = b;
@@ -126,12 +155,37 @@ result<std::size_t> stats_store::prune_in(write_txn& txn,
   }
   if (rc != 0 && rc != MDB_NOTFOUND)
     return fail_mdb(rc, "mdb_cursor_get(stats_minutes)");
+  // The companies' series: each company's old minutes come first among
+  // its keys; past them, the walk jumps to the next company.
+  std::string seek(1, company_mark);
+  k = MDB_val{seek.size(), seek.data()};
+  rc = mdb_cursor_get(*cur, &k, &v, MDB_SET_RANGE);
+  while (rc == 0) {
+    std::string_view key{static_cast<const char*>(k.mv_data), k.mv_size};
+    auto at = minute_at(key);
+    if (!at || *at == 0 || key.size() < *at + 8)
+      break;
+    if (get_be64(key.data() + *at) < minute) {
+      if (auto d = mdb_cursor_del(*cur, 0); d != 0)
+        return fail_mdb(d, "mdb_cursor_del(stats_minutes)");
+      ++n;
+      rc = mdb_cursor_get(*cur, &k, &v, MDB_NEXT);
+      continue;
+    }
+    // The next company: its prefix with the 0 byte raised to 1.
+    seek.assign(key.substr(0, *at));
+    seek.back() = '\1';
+    k = MDB_val{seek.size(), seek.data()};
+    rc = mdb_cursor_get(*cur, &k, &v, MDB_SET_RANGE);
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND)
+    return fail_mdb(rc, "mdb_cursor_get(stats_minutes)");
   return n;
 }
 
 result<std::vector<minute_bucket>>
-stats_store::range(std::uint64_t from, std::uint64_t to,
-                   std::size_t max_count) const {
+stats_store::range(std::uint64_t from, std::uint64_t to, std::size_t max_count,
+                   std::string_view company) const {
   auto txn = env_.begin_read();
   if (!txn)
     return make_unexpected(txn.error());
@@ -139,12 +193,16 @@ stats_store::range(std::uint64_t from, std::uint64_t to,
   if (auto rc = mdb_cursor_open(txn->handle(), dbi_, &cur.c); rc != 0)
     return fail_mdb(rc, "mdb_cursor_open(stats_minutes)");
   std::vector<minute_bucket> out;
-  char kb[8];
-  put_be64(kb, from);
-  MDB_val k{8, kb}, v;
+  auto prefix = company.empty() ? std::string{} : company_prefix(company);
+  std::string kb = prefix;
+  kb.resize(prefix.size() + 8);
+  put_be64(kb.data() + prefix.size(), from);
+  MDB_val k{kb.size(), kb.data()}, v;
   auto rc = mdb_cursor_get(cur.c, &k, &v, MDB_SET_RANGE);
   while (rc == 0 && out.size() < max_count) {
-    if (k.mv_size < 9 || get_be64(k.mv_data) >= to)
+    std::string_view key{static_cast<const char*>(k.mv_data), k.mv_size};
+    if (key.size() < prefix.size() + 9 || key.substr(0, prefix.size()) != prefix
+        || get_be64(key.data() + prefix.size()) >= to)
       break;
     auto b = decode(k, v);
     if (!b)

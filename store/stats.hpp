@@ -8,13 +8,20 @@
 // percentiles can be read for any range. Buckets older than the retention
 // (7 days) are pruned as new ones come.
 //
-// Keys: minute (be64, minutes since the epoch), series kind (1 byte),
-// series name. Values: format byte 1, count, failures, sum (double bits),
-// bucket count n, then n counts.
+// Each series is kept for the whole node and, beside it, per company
+// (what a company token reads).
+//
+// Keys of the node's series: minute (be64, minutes since the epoch),
+// series kind (1 byte), series name. A company's: 0xFF, the company id, a
+// 0 byte, then the same (so that a company's range is one walk, and the
+// node's never meets them: a minute's first byte is 0). Values: format
+// byte 1, count, failures, sum (double bits), bucket count n, then n
+// counts.
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <lmdb.h>
@@ -37,6 +44,7 @@ struct minute_bucket {
   std::uint64_t minute = 0; ///< Minutes since the epoch (UTC).
   stats_kind kind = stats_kind::event;
   std::string name;
+  std::string company; ///< "": the whole node's series.
   std::uint64_t count = 0;
   std::uint64_t failures = 0;
   double sum = 0; ///< Seconds, for durations.
@@ -46,7 +54,7 @@ struct minute_bucket {
 };
 
 /// Adds `b`'s count, failures, sum and histogram into `into` (its minute,
-/// kind and name stay): totals over minutes, steps or series.
+/// kind, name and company stay): totals over minutes, steps or series.
 void add_into(minute_bucket& into, const minute_bucket& b);
 
 /// The minute buckets.
@@ -63,10 +71,10 @@ public:
   result<std::size_t> prune_in(write_txn& txn, std::uint64_t minute);
 
   /// Buckets of minutes in [from, to), in minute order, at most
-  /// `max_count`.
+  /// `max_count`: the node's series ("" company), or those of `company`.
   result<std::vector<minute_bucket>> range(std::uint64_t from, std::uint64_t to,
-                                           std::size_t max_count
-                                           = 1000000) const;
+                                           std::size_t max_count = 1000000,
+                                           std::string_view company = {}) const;
 
 private:
   stats_store(environment& env, MDB_dbi dbi) : env_(env), dbi_(dbi) {}

@@ -2,7 +2,7 @@
 // in with a session cookie; state changes send the session's CSRF token.
 'use strict';
 
-const state = { csrf: '', admin: false, company: '', lastSeq: 0, events: [] };
+const state = { csrf: '', admin: false, company: '', lastSeq: 0, events: [], stream: null };
 
 function $(id) { return document.getElementById(id); }
 
@@ -38,6 +38,7 @@ async function api(method, path, body) {
 }
 
 function showSignIn(message) {
+  stopEvents();
   $('app').hidden = true;
   $('signin').hidden = false;
   $('signin-error').textContent = message || '';
@@ -52,8 +53,14 @@ function showApp(who) {
   $('app').hidden = false;
   state.lastSeq = 0;
   state.events = [];
-  refreshEvents();
+  startEvents();
   refreshAll();
+}
+
+function stopEvents() {
+  if (state.stream) state.stream.close();
+  state.stream = null;
+  window.sbStream = null;
 }
 
 // -- tiles and charts --------------------------------------------------------
@@ -95,12 +102,9 @@ function chart(svg, values, color) {
   svg.appendChild(label);
 }
 
+// The stats of the session's company (an admin's: the whole node's).
 async function refreshStats(queueTimes) {
-  if (!state.admin) {
-    $('charts-note').textContent = 'Throughput, type mix and listener timings need an admin session.';
-    return null;
-  }
-  $('charts-note').textContent = '';
+  $('charts-note').textContent = state.admin ? 'All companies.' : 'Company ' + state.company + ' only.';
   const now = Date.now();
   const hour = await api('GET', `/api/admin/stats?from=${now - 3600e3}&to=${now}&step=60`);
   const day = await api('GET', `/api/admin/stats?from=${now - 86400e3}&to=${now}&step=900`);
@@ -202,18 +206,36 @@ function renderEvents() {
   }));
 }
 
-async function refreshEvents() {
-  const path = state.lastSeq ? `/api/events?after=${state.lastSeq}&limit=100` : '/api/events?limit=100';
-  const r = await api('GET', path);
-  if (r.status !== 200 || !Array.isArray(r.data)) return;
+function addEvents(list) {
   let added = false;
-  for (const e of r.data) {
+  for (const e of list) {
     const seq = Number(e.sequence);
     if (seq > state.lastSeq) { state.lastSeq = seq; state.events.push(e); added = true; }
   }
-  state.events.sort((a, b) => Number(a.sequence) - Number(b.sequence));
   if (state.events.length > 100) state.events = state.events.slice(-100);
   if (added) renderEvents();
+}
+
+// The 100 most recent events, then the live feed (server-sent events)
+// from the last of them on. The browser reconnects by itself, resuming
+// with Last-Event-ID; a feed that ends for good (signed out) stays shut.
+async function startEvents() {
+  stopEvents();
+  const r = await api('GET', '/api/events?limit=100');
+  const listed = r.status === 200 && Array.isArray(r.data);
+  if (listed) addEvents(r.data);
+  if ($('app').hidden) return;
+  const es = new EventSource('/admin/events/stream' + (listed ? '?after=' + state.lastSeq : ''));
+  es.onmessage = m => {
+    try { addEvents([JSON.parse(m.data)]); } catch (e) { /* not an event */ }
+  };
+  es.onopen = () => { $('events-note').textContent = ''; };
+  es.onerror = () => {
+    $('events-note').textContent = es.readyState === EventSource.CLOSED ?
+      'The live feed stopped; reload the page.' : 'Reconnecting the live feed...';
+  };
+  state.stream = es;
+  window.sbStream = es;
 }
 
 // -- search and the trace ----------------------------------------------------
@@ -290,6 +312,5 @@ document.addEventListener('DOMContentLoaded', async () => {
   });
   const who = await api('GET', '/admin/events/session');
   if (who.status === 200) showApp(who.data); else showSignIn('');
-  setInterval(() => { if (!$('app').hidden) refreshEvents(); }, 1000);
   setInterval(() => { if (!$('app').hidden) refreshAll(); }, 5000);
 });

@@ -38,6 +38,7 @@ class read_pool;
 class broadcaster;
 class state_cache;
 class session_table;
+class event_streams;
 
 /// A parsed HTTP request.
 struct request {
@@ -54,11 +55,18 @@ struct request {
   std::string_view header(std::string_view name) const;
 };
 
+struct upgrade;
+
 /// An answer: a status, a JSON body and extra header fields.
 struct response {
   int status = 200;
   std::string body; ///< JSON text; empty for none (e.g. 204).
   std::vector<std::pair<std::string, std::string>> headers;
+  /// A streaming answer (server-sent events): the header goes out without
+  /// a length, then `body`, and the connection is handed to `take_over`
+  /// (on its own thread; its `request` is empty). Only the server's
+  /// sockets honour it; elsewhere the answer is `body` alone.
+  std::function<void(upgrade&&)> take_over;
 };
 
 /// What route handlers reach through their context: the node (actors and
@@ -89,6 +97,8 @@ struct services {
   /// Dashboard sessions (sessions.hpp): their cookie stands in for the
   /// bearer token; null: tokens only.
   http::session_table* sessions = nullptr;
+  /// The dashboard's live feeds (event_stream.hpp).
+  http::event_streams* event_streams = nullptr;
   /// The cluster this node is a member of; null: a single node.
   std::shared_ptr<switchboard::cluster_view> cluster;
   /// Sends a request to the member owning its company and answers with

@@ -1,14 +1,21 @@
-// The events dashboard: its embedded page and script, and the sign-in that
-// exchanges a token for a session cookie.
+// The events dashboard: its embedded page and script, the sign-in that
+// exchanges a token for a session cookie, and the live feed of events
+// (server-sent events).
 
+#include <charconv>
 #include <optional>
 #include <string>
 
 #include <boost/json/object.hpp>
 
+#include <actors/node.hpp>
+#include <app/http/event_stream.hpp>
+#include <app/http/read_pool.hpp>
 #include <app/http/routes.hpp>
 #include <app/http/sessions.hpp>
+#include <app/http/upgrade.hpp>
 #include <app/http/web_assets.hpp>
+#include <store/event_store.hpp>
 
 namespace switchboard::app::http {
 
@@ -102,9 +109,169 @@ std::optional<session> cookie_session(const context_ptr& ctx) {
   return s;
 }
 
+/// Events a stream's answer sends from the store before it goes live; a
+/// client further behind gets them and reconnects for the next ones.
+constexpr std::size_t max_catch_up = 1000;
+
+/// Whom a stream is for: the session of the cookie, else the bearer
+/// token's principal; null when answered (401).
+std::optional<store::principal> stream_principal(const context_ptr& ctx) {
+  auto auth = ctx->req().header("authorization");
+  constexpr std::string_view scheme = "Bearer ";
+  if (auth.empty()) {
+    auto s = cookie_session(ctx);
+    if (!s)
+      return std::nullopt;
+    return s->who;
+  }
+  if (auth.size() <= scheme.size() || auth.substr(0, scheme.size()) != scheme) {
+    ctx->fail(401, "unauthorized", "Authorization: expected Bearer <token>", {},
+              {{"WWW-Authenticate", "Bearer"}});
+    return std::nullopt;
+  }
+  auto who = ctx->tenants().resolve(auth.substr(scheme.size()));
+  if (!who) {
+    if (who.error().code == store::errc::not_found)
+      ctx->fail(401, "unauthorized", "unknown or revoked token", {},
+                {{"WWW-Authenticate", "Bearer"}});
+    else
+      ctx->fail_store(who.error());
+    return std::nullopt;
+  }
+  return *who;
+}
+
+/// A sequence number of a resume point, or nothing.
+std::optional<std::uint64_t> sequence_of(std::string_view text) {
+  std::uint64_t v = 0;
+  if (text.empty() || text.size() > 20)
+    return std::nullopt;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || p != text.data() + text.size() || v == UINT64_MAX)
+    return std::nullopt;
+  return v;
+}
+
+/// Answers with the stream's header, `body` (the prelude and the events
+/// caught up, up to sequence `sent`) and hands the connection to `s`.
+void go_live(const context_ptr& ctx, std::shared_ptr<event_streams::stream> s,
+             std::string body, std::uint64_t sent) {
+  response r;
+  r.status = 200;
+  r.body = std::move(body);
+  r.headers = {{"Content-Type", "text/event-stream; charset=utf-8"},
+               {"Cache-Control", "no-store"},
+               {"X-Accel-Buffering", "no"}};
+  auto* streams = ctx->svc().event_streams;
+  r.take_over = [streams, s = std::move(s), sent](upgrade&& u) {
+    streams->attach(s, std::move(u), sent);
+  };
+  ctx->respond_raw(std::move(r));
+}
+
+/// GET /admin/events/stream: committed events as server-sent events, the
+/// company's own (an admin's: all, or `company_id`'s).
+void open_stream(const context_ptr& ctx) {
+  auto* streams = ctx->svc().event_streams;
+  if (streams == nullptr) {
+    ctx->fail(404, "not_found", "event streams are off");
+    return;
+  }
+  auto who = stream_principal(ctx);
+  if (!who)
+    return;
+  // Where to resume: the browser's Last-Event-ID on a reconnect, else
+  // `after` (the page's first connection, after the events it listed).
+  std::optional<std::uint64_t> after;
+  field_errors errs;
+  if (auto h = ctx->req().header("last-event-id"); !h.empty()) {
+    after = sequence_of(h);
+    if (!after)
+      errs["Last-Event-ID"] = "invalid: expected an event sequence number";
+  } else if (auto q = ctx->query("after"); !q.empty()) {
+    after = sequence_of(q);
+    if (!after)
+      errs["after"] = "invalid: expected an event sequence number";
+  }
+  auto company = who->admin ? ctx->query("company_id") : who->company_id;
+  if (!errs.empty()) {
+    ctx->fail_fields(errs);
+    return;
+  }
+  event_streams::refusal why;
+  auto s = streams->open(company, after.value_or(0), why);
+  if (!s) {
+    if (why == event_streams::refusal::company_full)
+      ctx->fail(429, "too_many_streams",
+                "this company has "
+                    + std::to_string(streams->options().per_company)
+                    + " event streams open already",
+                {}, {{"Retry-After", "5"}});
+    else
+      ctx->fail(503, "too_many_streams",
+                why == event_streams::refusal::stopped
+                    ? "the server is stopping"
+                    : "the server has as many event streams as it takes",
+                {}, {{"Retry-After", "5"}});
+    return;
+  }
+  std::string body{event_stream_prelude()};
+  if (!after) {
+    go_live(ctx, std::move(s), std::move(body), 0);
+    return;
+  }
+  // What was committed after the resume point, from the store (the stream
+  // queues what commits meanwhile; what both hold is sent once).
+  run_read(
+      ctx, company,
+      [ctx, s = std::move(s), company, from = *after,
+       body = std::move(body)](const read_deadline& deadline) mutable {
+        const auto& es = *ctx->node().store().events;
+        std::uint64_t next = from + 1, sent = from;
+        std::size_t n = 0;
+        bool more = false;
+        while (n < max_catch_up) {
+          if (deadline.passed()) {
+            ctx->fail(504, "timeout", "catching up did not finish in time");
+            return;
+          }
+          auto want = std::min<std::size_t>(256, max_catch_up - n);
+          auto page = company.empty() ? es.read_all(next, want)
+                                      : es.read_by_company(company, next, want);
+          if (!page) {
+            ctx->fail_store(page.error());
+            return;
+          }
+          for (const auto& e : *page) {
+            body += event_frame(e);
+            sent = e.sequence;
+            next = e.sequence + 1;
+          }
+          n += page->size();
+          if (page->size() < want)
+            break;
+          more = n >= max_catch_up;
+        }
+        if (more) {
+          // Further behind than one answer takes: these, then the client
+          // reconnects (Last-Event-ID) for the next ones.
+          ctx->respond_json(
+              200, std::move(body),
+              {{"Content-Type", "text/event-stream; charset=utf-8"},
+               {"Cache-Control", "no-store"}});
+          return;
+        }
+        go_live(ctx, std::move(s), std::move(body), sent);
+      });
+}
+
 } // namespace
 
 void add_dashboard_routes(router& r) {
+  r.add("GET", "/admin/events/stream", access::open, open_stream,
+        "Committed events as server-sent events (text/event-stream), "
+        "live: the session's (or bearer token's) company, an admin's all "
+        "or company_id's; resumes after Last-Event-ID or ?after=");
   r.add(
       "GET", "/admin/events/dashboard", access::open,
       [](const context_ptr& ctx) {

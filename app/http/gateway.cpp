@@ -129,6 +129,7 @@ gateway_options gateway_options_from(const config& cfg) {
       = std::chrono::milliseconds{cfg.get_int("http.ready_commit_stall_ms")};
   o.metrics_host = cfg.get_string("metrics.host");
   o.metrics_port = static_cast<std::uint16_t>(cfg.get_int("metrics.port"));
+  o.event_streams = event_stream_options_from(cfg);
   if (auto b = broadcast_options_from(cfg))
     o.broadcasting = std::move(*b);
   else
@@ -340,6 +341,8 @@ gateway::start(caf::actor_system& sys, switchboard::node& n,
   g->services_.cluster = opts.cluster;
   g->services_.forward = opts.forward;
   g->node_ = &n;
+  g->streams_ = std::make_unique<event_streams>(opts.event_streams);
+  g->services_.event_streams = g->streams_.get();
   server::upgrade_fn on_upgrade;
   if (opts.broadcasting.enabled()) {
     g->broadcaster_
@@ -407,17 +410,15 @@ gateway::~gateway() {
 void gateway::on_commits(std::function<void(const std::vector<envelope>&)> fn) {
   if (node_ == nullptr)
     return;
-  if (!broadcaster_ && !fn) {
-    node_->commits().set({});
-    return;
-  }
-  node_->commits().set(
-      [b = broadcaster_.get(), fn = std::move(fn)](const auto& events) {
-        if (b != nullptr)
-          b->publish_committed(events);
-        if (fn)
-          fn(events);
-      });
+  node_->commits().set([b = broadcaster_.get(), s = streams_.get(),
+                        fn = std::move(fn)](const auto& events) {
+    if (s != nullptr)
+      s->publish_committed(events);
+    if (b != nullptr)
+      b->publish_committed(events);
+    if (fn)
+      fn(events);
+  });
 }
 
 std::uint16_t gateway::metrics_port() const noexcept {
@@ -434,6 +435,8 @@ void gateway::stop() {
     node_->commits().set({});
     node_ = nullptr;
   }
+  if (streams_)
+    streams_->stop();
   if (broadcaster_)
     broadcaster_->stop();
   if (metrics_server_)
@@ -442,6 +445,8 @@ void gateway::stop() {
     server_->stop();
   if (broadcaster_)
     broadcaster_->release();
+  if (streams_)
+    streams_->release();
   // After the server: requests it drains may wait for a read.
   if (reads_)
     reads_->stop();

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <app/http/broadcasting.hpp>
+#include <app/http/event_stream.hpp>
 #include <app/http/limits.hpp>
 #include <app/http/read_pool.hpp>
 #include <app/http/router.hpp>
@@ -51,7 +52,8 @@ struct gateway_options {
   std::string limits_per_company; ///< `[limits] per_company`, unparsed.
   /// /ready fails while a write transaction has been going this long.
   std::chrono::milliseconds ready_commit_stall{5000};
-  broadcast_options broadcasting; ///< Off unless app_id is set.
+  event_stream_options event_streams; ///< GET /admin/events/stream.
+  broadcast_options broadcasting;     ///< Off unless app_id is set.
   /// Set when [broadcasting] is inconsistent: start refuses with it.
   std::string broadcasting_error;
   /// [metrics]: a port of its own where GET /metrics needs no token
@@ -126,6 +128,7 @@ private:
   /// Before the server: it outlives the connections the server's threads
   /// hold.
   std::unique_ptr<broadcaster> broadcaster_;
+  std::unique_ptr<event_streams> streams_;
   std::unique_ptr<server> server_;
   /// GET /metrics without a token, when metrics.port is set.
   router metrics_router_;

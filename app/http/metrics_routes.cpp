@@ -13,6 +13,7 @@
 
 #include <actors/node.hpp>
 #include <app/http/broadcasting.hpp>
+#include <app/http/event_stream.hpp>
 #include <app/http/read_pool.hpp>
 #include <app/http/routes.hpp>
 #include <messages/time.hpp>
@@ -96,6 +97,32 @@ void broadcast_metrics(telemetry::exposition& out, const broadcaster* b) {
              static_cast<double>(s.refused));
 }
 
+void stream_metrics(telemetry::exposition& out, const event_streams* e) {
+  using telemetry::kind;
+  event_stream_stats s;
+  if (e != nullptr)
+    s = e->stats();
+  out.header("switchboard_event_streams",
+             "Server-sent event streams open (GET /admin/events/stream)",
+             kind::gauge);
+  out.sample("switchboard_event_streams", {}, static_cast<double>(s.open));
+  out.header("switchboard_event_stream_frames_total",
+             "Events queued to event streams", kind::counter);
+  out.sample("switchboard_event_stream_frames_total", {},
+             static_cast<double>(s.frames_sent));
+  out.header("switchboard_event_stream_slow_closed_total",
+             "Event streams closed because their queue was full",
+             kind::counter);
+  out.sample("switchboard_event_stream_slow_closed_total", {},
+             static_cast<double>(s.slow_closed));
+  out.header("switchboard_event_stream_refused_total",
+             "Event streams refused (over the company's or the server's "
+             "limit)",
+             kind::counter);
+  out.sample("switchboard_event_stream_refused_total", {},
+             static_cast<double>(s.refused));
+}
+
 const char* kind_name(store::stats_kind k) {
   switch (k) {
   case store::stats_kind::event:
@@ -146,59 +173,68 @@ void admin_stats(const context_ptr& ctx) {
       && (to - from) / (static_cast<std::int64_t>(step_s) * 1000) > max_points)
     errs["step"] = "too small for the range: at most "
                    + std::to_string(max_points) + " points";
+  // A company token reads its company's series; an admin the node's, or
+  // one company's with company_id.
+  const auto& who = ctx->who();
+  auto company = who.admin ? ctx->query("company_id") : who.company_id;
   if (!errs.empty()) {
     ctx->fail_fields(errs);
     return;
   }
   // The read may cover days of buckets: on the read pool.
-  run_read(ctx, {}, [ctx, from, to, step_s](const read_deadline&) {
-    auto step_min = static_cast<std::uint64_t>(step_s / 60);
-    auto first
-        = static_cast<std::uint64_t>(std::max<std::int64_t>(0, from)) / 60000;
-    auto last
-        = static_cast<std::uint64_t>(std::max<std::int64_t>(0, to)) / 60000;
-    auto buckets = ctx->node().store().stats->range(first, last + 1);
-    if (!buckets) {
-      ctx->fail_store(buckets.error());
-      return;
-    }
-    auto steps = (last - first) / step_min + 1;
-    struct series {
-      std::vector<store::minute_bucket> points;
-      store::minute_bucket total;
-    };
-    std::map<std::pair<store::stats_kind, std::string>, series> all;
-    for (const auto& b : *buckets) {
-      auto& s = all[{b.kind, b.name}];
-      if (s.points.empty())
-        s.points.resize(steps);
-      store::add_into(s.points[(b.minute - first) / step_min], b);
-      store::add_into(s.total, b);
-    }
-    json::array out;
-    for (const auto& [key, s] : all) {
-      bool timed = key.first != store::stats_kind::event;
-      json::object so;
-      so["kind"] = kind_name(key.first);
-      so["name"] = key.second;
-      json::array points;
-      for (std::size_t i = 0; i < s.points.size(); ++i) {
-        auto p = to_json(s.points[i], timed);
-        p["t"] = format_rfc3339(
-            static_cast<timestamp_ms>((first + i * step_min) * 60000));
-        points.push_back(std::move(p));
-      }
-      so["points"] = std::move(points);
-      so["total"] = to_json(s.total, timed);
-      out.push_back(std::move(so));
-    }
-    json::object o;
-    o["from"] = format_rfc3339(static_cast<timestamp_ms>(first * 60000));
-    o["to"] = format_rfc3339(static_cast<timestamp_ms>((last + 1) * 60000));
-    o["step_s"] = step_s;
-    o["series"] = std::move(out);
-    ctx->respond(200, o);
-  });
+  run_read(
+      ctx, who.admin ? std::string{} : company,
+      [ctx, from, to, step_s, company](const read_deadline&) {
+        auto step_min = static_cast<std::uint64_t>(step_s / 60);
+        auto first = static_cast<std::uint64_t>(std::max<std::int64_t>(0, from))
+                     / 60000;
+        auto last
+            = static_cast<std::uint64_t>(std::max<std::int64_t>(0, to)) / 60000;
+        auto buckets = ctx->node().store().stats->range(first, last + 1,
+                                                        1000000, company);
+        if (!buckets) {
+          ctx->fail_store(buckets.error());
+          return;
+        }
+        auto steps = (last - first) / step_min + 1;
+        struct series {
+          std::vector<store::minute_bucket> points;
+          store::minute_bucket total;
+        };
+        std::map<std::pair<store::stats_kind, std::string>, series> all;
+        for (const auto& b : *buckets) {
+          auto& s = all[{b.kind, b.name}];
+          if (s.points.empty())
+            s.points.resize(steps);
+          store::add_into(s.points[(b.minute - first) / step_min], b);
+          store::add_into(s.total, b);
+        }
+        json::array out;
+        for (const auto& [key, s] : all) {
+          bool timed = key.first != store::stats_kind::event;
+          json::object so;
+          so["kind"] = kind_name(key.first);
+          so["name"] = key.second;
+          json::array points;
+          for (std::size_t i = 0; i < s.points.size(); ++i) {
+            auto p = to_json(s.points[i], timed);
+            p["t"] = format_rfc3339(
+                static_cast<timestamp_ms>((first + i * step_min) * 60000));
+            points.push_back(std::move(p));
+          }
+          so["points"] = std::move(points);
+          so["total"] = to_json(s.total, timed);
+          out.push_back(std::move(so));
+        }
+        json::object o;
+        o["from"] = format_rfc3339(static_cast<timestamp_ms>(first * 60000));
+        o["to"] = format_rfc3339(static_cast<timestamp_ms>((last + 1) * 60000));
+        o["step_s"] = step_s;
+        if (!company.empty())
+          o["company_id"] = company;
+        o["series"] = std::move(out);
+        ctx->respond(200, o);
+      });
 }
 
 } // namespace
@@ -215,6 +251,7 @@ std::string render_metrics(const services& svc) {
     store_gauges(out, *svc.node);
   }
   broadcast_metrics(out, svc.broadcasting);
+  stream_metrics(out, svc.event_streams);
   scrape.observe_since(began);
   return std::move(out.text());
 }
@@ -229,9 +266,10 @@ void add_metrics_routes(router& r) {
   r.add("GET", "/metrics", access::admin, respond_metrics,
         "Prometheus metrics, text format 0.0.4 (admin; or open on "
         "metrics.port)");
-  r.add("GET", "/api/admin/stats", access::admin, admin_stats,
+  r.add("GET", "/api/admin/stats", access::company, admin_stats,
         "Minute buckets of events, listeners and queues, kept 7 days: "
-        "counts, failures, average and p50/p95/p99 (admin)");
+        "counts, failures, average and p50/p95/p99; a company token's "
+        "company's own, an admin's the node's or company_id's");
 }
 
 } // namespace switchboard::app::http

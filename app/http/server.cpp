@@ -289,6 +289,18 @@ private:
     }
   }
 
+  /// Gives the connection to a streaming answer, its header written:
+  /// from here on this session holds no socket (its sweep drops it).
+  void hand_over_stream(const std::function<void(upgrade&&)>& take_over) {
+    std::string{}.swap(out_);
+    upgrade u{std::move(sock_), {}, thread_, remote_address_};
+    try {
+      take_over(std::move(u));
+    } catch (const std::exception& e) {
+      log::get("http")->error("stream handler threw: {}", e.what());
+    }
+  }
+
   void handle(bhttp::request<bhttp::string_body> msg) {
     keep_alive_ = msg.keep_alive();
     request req;
@@ -363,29 +375,42 @@ private:
       out_ += v;
       out_ += "\r\n";
     }
-    if (close_after)
+    // A stream's body lasts as long as the connection (no length): it is
+    // handed over once its header is out, and never read from again.
+    std::function<void(upgrade &&)> take_over;
+    if (!close_after)
+      take_over = std::move(r.take_over);
+    if (close_after || take_over)
       out_ += "Connection: close\r\n";
-    out_ += "Content-Length: ";
-    out_ += std::to_string(r.body.size());
-    out_ += "\r\n\r\n";
+    if (!take_over) {
+      out_ += "Content-Length: ";
+      out_ += std::to_string(r.body.size());
+      out_ += "\r\n";
+    }
+    out_ += "\r\n";
     out_ += r.body;
     auto pause = r.status == 429 ? refusal_pause(r) : clock::duration::zero();
     deadline_ = clock::now() + pause + srv_->opts.read_timeout;
-    asio::async_write(sock_, asio::buffer(out_),
-                      [self = shared_from_this(), close_after,
-                       pause](beast::error_code ec, std::size_t) {
-                        self->busy_ = false;
-                        self->srv_->request_done();
-                        if (ec || close_after) {
-                          self->close();
-                          return;
-                        }
-                        self->shrink_buffers();
-                        if (pause > clock::duration::zero())
-                          self->read_after(pause);
-                        else
-                          self->do_read();
-                      });
+    asio::async_write(
+        sock_, asio::buffer(out_),
+        [self = shared_from_this(), close_after, pause,
+         take_over = std::move(take_over)](beast::error_code ec, std::size_t) {
+          self->busy_ = false;
+          self->srv_->request_done();
+          if (!ec && take_over) {
+            self->hand_over_stream(take_over);
+            return;
+          }
+          if (ec || close_after) {
+            self->close();
+            return;
+          }
+          self->shrink_buffers();
+          if (pause > clock::duration::zero())
+            self->read_after(pause);
+          else
+            self->do_read();
+        });
   }
 
   /// How long to wait before reading the request after this 429: the

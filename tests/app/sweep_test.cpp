@@ -24,6 +24,7 @@
 
 #include "tests/app/daemon_fixture.hpp"
 #include "tests/support/openapi.hpp"
+#include "tests/support/sse_client.hpp"
 #include "tests/support/times.hpp"
 
 using namespace std::chrono_literals;
@@ -449,7 +450,16 @@ BOOST_FIXTURE_TEST_CASE(no_route_gives_one_company_anothers_data,
     BOOST_TEST(as_b("GET", "/api/admin/cluster").status == 403);
   });
   add("GET", "/api/admin/stats", [&] {
-    BOOST_TEST(as_b("GET", "/api/admin/stats").status == 403);
+    // B's own series, whatever company it names (A's calls are A's).
+    for (const auto* q :
+         {"/api/admin/stats", "/api/admin/stats?company_id=acme"}) {
+      auto r = as_b("GET", q);
+      BOOST_REQUIRE(r.status == 200);
+      auto v = r.json();
+      BOOST_TEST(v.at("company_id").as_string() == "globex");
+      for (const auto& s : v.at("series").as_array())
+        BOOST_TEST(s.at("name").as_string().find("call.") != 0u);
+    }
   });
   add("GET", "/api/queues", [&] {
     // B's own share of each queue; A's listeners' counters are not B's.
@@ -510,6 +520,31 @@ BOOST_FIXTURE_TEST_CASE(no_route_gives_one_company_anothers_data,
     auto r = as_b("GET", "/admin/events/dashboard");
     BOOST_TEST(r.status == 200);
     BOOST_TEST(r.header("content-type").find("text/html") == 0);
+  });
+  add("GET", "/admin/events/stream", [&] {
+    // B's stream from the first event on, even naming A: B's events only,
+    // up to B's newest.
+    auto newest = as_b("GET", "/api/events?limit=1");
+    BOOST_REQUIRE(newest.status == 200);
+    auto last = std::string{
+        newest.json().as_array().at(0).at("sequence").as_string()};
+    ++calls;
+    switchboard::test::sse_client s{
+        port,
+        "/admin/events/stream?after=0&company_id=acme",
+        {{"Authorization", "Bearer " + globex}}};
+    BOOST_REQUIRE(s.status == 200);
+    for (;;) {
+      auto f = s.next_event();
+      BOOST_REQUIRE(f.has_value());
+      for (const auto& secret : secrets_of_a)
+        BOOST_TEST(f->data.find(secret) == std::string::npos,
+                   "reveals " << secret);
+      auto e = json::parse(f->data);
+      BOOST_TEST(e.at("companyid").as_string() == "globex");
+      if (f->id == last)
+        break;
+    }
   });
   add("GET", "/admin/events/dashboard.js", [&] {
     BOOST_TEST(as_b("GET", "/admin/events/dashboard.js").status == 200);

@@ -116,4 +116,44 @@ BOOST_AUTO_TEST_CASE(range_is_half_open) {
   BOOST_TEST(r->front().minute == 6u);
 }
 
+BOOST_AUTO_TEST_CASE(companies_have_series_of_their_own) {
+  auto of = [](std::string company, minute_bucket b) {
+    b.company = std::move(company);
+    return b;
+  };
+  add({bucket(5, stats_kind::event, "a", 1),
+       of("acme", bucket(5, stats_kind::event, "a", 2)),
+       of("acme", bucket(6, stats_kind::listener, "l", 3, {3})),
+       of("acme2", bucket(5, stats_kind::event, "a", 4)),
+       of("ac", bucket(5, stats_kind::event, "a", 5))});
+  // The node's series never include a company's.
+  auto node = stats->range(0, 100);
+  BOOST_REQUIRE_MESSAGE(node, why(node));
+  BOOST_REQUIRE(node->size() == 1u);
+  BOOST_TEST(node->front().count == 1u);
+  BOOST_TEST(node->front().company.empty());
+  // A company's: its own only (not those of ids it is a prefix of).
+  auto acme = stats->range(0, 100, 1000, "acme");
+  BOOST_REQUIRE_MESSAGE(acme, why(acme));
+  BOOST_REQUIRE(acme->size() == 2u);
+  BOOST_TEST((*acme)[0].count == 2u);
+  BOOST_TEST((*acme)[0].company == "acme");
+  BOOST_TEST((*acme)[1].name == "l");
+  BOOST_TEST((*acme)[1].minute == 6u);
+  auto ac = stats->range(0, 100, 1000, "ac");
+  BOOST_REQUIRE_MESSAGE(ac, why(ac));
+  BOOST_REQUIRE(ac->size() == 1u);
+  BOOST_TEST(ac->front().count == 5u);
+  auto later = stats->range(6, 100, 1000, "acme");
+  BOOST_REQUIRE_MESSAGE(later, why(later));
+  BOOST_TEST(later->size() == 1u);
+  BOOST_TEST(stats->range(0, 100, 1000, "globex")->empty());
+  // Pruning reaches every company's old minutes.
+  BOOST_TEST(prune(6) == 4u);
+  BOOST_TEST(stats->range(0, 100)->empty());
+  BOOST_TEST(stats->range(0, 100, 1000, "acme")->size() == 1u);
+  BOOST_TEST(stats->range(0, 100, 1000, "acme2")->empty());
+  BOOST_TEST(stats->range(0, 100, 1000, "ac")->empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

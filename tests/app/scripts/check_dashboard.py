@@ -6,11 +6,12 @@
       --service ID --start RFC3339 --out DIR
 
 Signs in with the admin token, books an appointment over HTTP (the
-company's token) and waits for it in the live event list without a
-reload; opens its causation trace; shows that a cross-site form POST to
+company's token) and waits for it in the live event list (the page's
+server-sent event feed) without a reload; opens its causation trace; shows that a cross-site form POST to
 the failed job's retry route is refused (403) while the job stays;
 retries the failed job with its button and waits for it to leave the
-list; signs in as another company and checks that none of the first
+list; signs in as another company, appends an event of each company over
+the API and checks that its own appears live while none of the first
 company's rows show. Saves a screenshot of each screen in DIR and prints
 each path ("screenshot: PATH"). Exits 0 when every check held, 1 when one
 did not, 77 when Chromium, its driver or Selenium is missing (skip).
@@ -140,6 +141,8 @@ def main():
         if status != 201:
             fail("booking answered %s %s" % (status, appt))
         appt_id = appt["id"]
+        wait.until(lambda d: d.execute_script(
+            "return window.sbStream ? window.sbStream.readyState : -1") == 1)
         wait.until(lambda d: appt_id in rows(d, "events", "data-aggregate-id"))
         wait.until(lambda d: a.failed_job in rows(d, "failed", "data-job-id"))
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#queues tr"))
@@ -194,6 +197,28 @@ def main():
             "company "))
         # Its own data has loaded once the queue table has.
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#queues tr"))
+        # Its live feed is open (server-sent events, not polling): an event
+        # of the first company, then one of its own, are appended over the
+        # API; its own appears without a reload, the other never does
+        # (the feed is in commit order, so it would have come first).
+        wait.until(lambda d: d.execute_script(
+            "return window.sbStream ? window.sbStream.readyState : -1") == 1)
+        status, _ = call_api("POST", a.base + "/api/customers", a.company,
+                             {"id": "live-a", "name": "Live A",
+                              "phone": "+4930555"})
+        if status != 201:
+            fail("the first company's customer answered %s" % status)
+        status, _ = call_api("POST", a.base + "/api/customers",
+                             a.other_company,
+                             {"id": "live-b", "name": "Live B",
+                              "phone": "+4930556"})
+        if status != 201:
+            fail("the second company's customer answered %s" % status)
+        wait.until(lambda d: "live-b" in rows(d, "events", "data-aggregate-id"))
+        if "live-a" in rows(d, "events", "data-aggregate-id"):
+            fail("another company's session shows the first company's "
+                 "live event")
+        shots.take("other-company-live")
         if appt_id in rows(d, "events", "data-aggregate-id"):
             fail("another company's session lists the booking")
         if a.failed_job in rows(d, "failed", "data-job-id"):
