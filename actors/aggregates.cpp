@@ -620,7 +620,7 @@ bool performs(const staff& s, const std::string& service_id) {
 }
 
 /// True when [start, end) lies within one of `s`'s working intervals,
-/// which are wall-clock times of the company's zone `tz`.
+/// which are wall-clock times of `tz`, the zone of `s`'s branch.
 bool within_hours(const staff& s, timestamp_ms start, timestamp_ms end,
                   const time_zone& tz) {
   if (s.working_hours.empty())
@@ -752,8 +752,9 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
           a.price_cents = (*svc)->svc.price_cents;
           a.notes = notes ? *notes : std::string{};
           a.calcom_uid = calcom_uid ? *calcom_uid : std::string{};
-          if (!within_hours(stf, a.start_time, a.end_time,
-                            company_zone(cal.deps.tenants, cal.company_id)))
+          if (!within_hours(
+                  stf, a.start_time, a.end_time,
+                  zone_at(cal.deps.tenants, cal.company_id, stf.branch_id)))
             return invalid("start_time", "outside the staff member's hours");
           if (overlaps(cal, a.start_time, a.end_time, a.id))
             return conflict("the slot is taken");
@@ -801,8 +802,9 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
           }
           if (notes)
             a.notes = *notes;
-          if (!within_hours(stf, a.start_time, a.end_time,
-                            company_zone(cal.deps.tenants, cal.company_id)))
+          if (!within_hours(
+                  stf, a.start_time, a.end_time,
+                  zone_at(cal.deps.tenants, cal.company_id, stf.branch_id)))
             return invalid("start_time", "outside the staff member's hours");
           if (overlaps(cal, a.start_time, a.end_time, a.id))
             return conflict("the slot is taken");
@@ -965,10 +967,11 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
                                            + " does not perform service "
                                            + service_id);
         auto length = (*svc)->svc.duration_minutes * minute_ms;
-        // `day_start` is the midnight of a date of the company's calendar;
-        // the working hours are its wall-clock times, each turned into an
-        // instant (a time the clocks skip is no slot).
-        auto tz = company_zone(cal.deps.tenants, cal.company_id);
+        // `day_start` is the midnight of a date of the calendar of the
+        // staff member's branch (or company); the working hours are its
+        // wall-clock times, each turned into an instant (a time the clocks
+        // skip is no slot).
+        auto tz = zone_at(cal.deps.tenants, cal.company_id, stf.branch_id);
         auto [day, unused] = day_and_minute(day_start);
         (void)unused;
         boost::json::array slots;
@@ -1065,17 +1068,6 @@ void appointment_lists(const envelope& e, store::listing& out) {
     if (!a.customer_id.empty())
       out.entries.emplace_back(appointment_list(c, "", a.customer_id, s), key);
   }
-}
-
-time_zone company_zone(const store::tenants* tenants,
-                       const std::string& company_id) {
-  if (tenants == nullptr)
-    return {};
-  auto c = tenants->company(company_id);
-  if (!c || c->time_zone.empty())
-    return {};
-  auto tz = time_zone::load(c->time_zone);
-  return tz ? *tz : time_zone{};
 }
 
 void apply_event(aggregate_state& st, const envelope& ev) {

@@ -13,10 +13,10 @@
 #include <boost/json/object.hpp>
 #include <spdlog/logger.h>
 
+#include <actors/branches.hpp>
 #include <actors/clock.hpp>
 #include <actors/interfaces.hpp>
 #include <messages/entities.hpp>
-#include <messages/time_zone.hpp>
 
 namespace switchboard::store {
 class event_store;
@@ -31,7 +31,7 @@ struct aggregate_deps {
   dispatcher_actor dispatcher;
   cache_actor cache;
   store::event_store* events = nullptr;
-  /// The companies, for their time zones (none: UTC).
+  /// The companies, for their and their branches' time zones (none: UTC).
   const store::tenants* tenants = nullptr;
   clock_fn clock;
   /// An aggregate actor stops after this long without a message.
@@ -49,10 +49,6 @@ struct aggregate_deps {
   /// for them at stop. Empty: the router makes its own.
   std::shared_ptr<std::map<caf::actor_addr, aggregate_actor>> children;
 };
-
-/// The time zone of `company_id` (UTC when it has none, or no `tenants`).
-time_zone company_zone(const store::tenants* tenants,
-                       const std::string& company_id);
 
 /// The current state of one aggregate, rebuilt from its stream.
 struct aggregate_state {

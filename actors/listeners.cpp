@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include <actors/aggregates.hpp>
+#include <actors/branches.hpp>
 #include <actors/calcom.hpp>
 #include <actors/call_workflow.hpp>
 #include <actors/errors.hpp>
@@ -124,10 +125,12 @@ std::string day_of(timestamp_ms t) {
   return format_rfc3339(t).substr(0, 10);
 }
 
-/// The time zone of the company of `req`'s event: times in messages to
-/// customers are its wall-clock times, with their offset.
-time_zone zone_of(const listener_context& ctx, const job_request& req) {
-  return company_zone(ctx.tenants, req.event.company_id);
+/// The time zone of appointment `a` of the company of `req`'s event (its
+/// branch's, else the company's): times in messages to customers are its
+/// wall-clock times, with their offset.
+time_zone zone_of(const listener_context& ctx, const job_request& req,
+                  const appointment& a) {
+  return zone_at(ctx.tenants, req.event.company_id, a.branch_id);
 }
 
 /// A channel job for `msg_kind` ("confirmation", "rescheduled", ...).
@@ -328,8 +331,8 @@ send_appointment_notification(queued_listener_actor::pointer self,
           if (!c)
             return c.error();
           for (const auto& ch : channels_for(*c))
-            jobs.push_back(channel_job(zone_of(ctx, req), req, *c, ch,
-                                       cur->appt, "confirmation", now));
+            jobs.push_back(channel_job(zone_of(ctx, req, cur->appt), req, *c,
+                                       ch, cur->appt, "confirmation", now));
         }
         auto* queue = ctx.jobs;
         auto rp = self->make_response_promise<ok_atom>();
@@ -447,7 +450,8 @@ bool superseded(const listener_context& ctx, const job_request& req,
     return false; // sent as queued; the read error is not the customer's
   if (!cur->exists || cur->appt.status != appointment_status::scheduled)
     return true;
-  auto now_start = format_rfc3339_in(cur->appt.start_time, zone_of(ctx, req));
+  auto now_start
+      = format_rfc3339_in(cur->appt.start_time, zone_of(ctx, req, cur->appt));
   if (kind == "rescheduled"
       && (!cur->confirmation_handled || str("start_time") != now_start))
     return true;
@@ -852,8 +856,9 @@ sync_with_external_services(queued_listener_actor::pointer self,
           if (auto c = load_customer(*ctx.events, req.event.company_id,
                                      ev->appointment.customer_id))
             o["customer"] = boost::json::parse(to_json_text(*c));
-          o["time_zone"]
-              = company_zone(ctx.tenants, req.event.company_id).name();
+          o["time_zone"] = zone_at(ctx.tenants, req.event.company_id,
+                                   ev->appointment.branch_id)
+                               .name();
           auto type_id = mapped_event_type(ctx, req.event.company_id,
                                            ev->appointment.service_id);
           if (!type_id.empty())
@@ -1008,7 +1013,7 @@ appointment_event_subscriber(queued_listener_actor::pointer self,
           if (!ev)
             return bad_event(req, ev.error());
           auto a = ev->appointment;
-          auto reminders = reminder_jobs(zone_of(ctx, req), req, a, now);
+          auto reminders = reminder_jobs(zone_of(ctx, req, a), req, a, now);
           effects = [=](store::write_txn& txn) -> store::result<void> {
             if (auto r = proj->put_in(
                     txn,
@@ -1043,8 +1048,9 @@ appointment_event_subscriber(queued_listener_actor::pointer self,
           auto old_staff = a.staff_id;
           if (auto i = ev->changes.find("staff_id"); i != ev->changes.end())
             old_staff = unquote(i->second.old_value);
-          auto reminders = moved ? reminder_jobs(zone_of(ctx, req), req, a, now)
-                                 : std::vector<store::job>{};
+          auto reminders
+              = moved ? reminder_jobs(zone_of(ctx, req, a), req, a, now)
+                      : std::vector<store::job>{};
           std::vector<store::job> notices;
           if (moved) {
             auto c = load_customer(*ctx.events, req.event.company_id,
@@ -1052,8 +1058,8 @@ appointment_event_subscriber(queued_listener_actor::pointer self,
             if (!c)
               return c.error();
             for (const auto& ch : channels_for(*c))
-              notices.push_back(channel_job(zone_of(ctx, req), req, *c, ch, a,
-                                            "rescheduled", now));
+              notices.push_back(channel_job(zone_of(ctx, req, a), req, *c, ch,
+                                            a, "rescheduled", now));
           }
           effects = [=](store::write_txn& txn) -> store::result<void> {
             if (auto r = proj->erase_in(
@@ -1088,8 +1094,8 @@ appointment_event_subscriber(queued_listener_actor::pointer self,
           if (auto c
               = load_customer(*ctx.events, req.event.company_id, a.customer_id))
             for (const auto& ch : channels_for(*c))
-              notices.push_back(channel_job(zone_of(ctx, req), req, *c, ch, a,
-                                            "cancelled", now));
+              notices.push_back(channel_job(zone_of(ctx, req, a), req, *c, ch,
+                                            a, "cancelled", now));
           effects = [=](store::write_txn& txn) -> store::result<void> {
             for (const auto& j : notices)
               if (auto r = queue->enqueue_in(txn, j); !r)

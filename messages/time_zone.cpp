@@ -1,6 +1,7 @@
 #include "messages/time_zone.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -8,9 +9,84 @@
 #include <map>
 #include <mutex>
 
+#include <messages/civil.hpp>
 #include <messages/time.hpp>
 
 namespace switchboard {
+
+namespace {
+
+/// The day of the year on which a POSIX TZ rule changes the clocks, and the
+/// local time of day at which it does (RFC 8536 section 3.3.1).
+struct rule_date {
+  enum class form : std::uint8_t {
+    julian,     ///< Jn: day 1 to 365, February 29 never counted.
+    zero_based, ///< n: day 0 to 365, February 29 counted.
+    month_week, ///< Mm.w.d: weekday d (0 Sunday) of week w (5: the last).
+  };
+  form kind = form::month_week;
+  int day = 0;
+  int week = 0;
+  int month = 0;
+  /// Seconds after local midnight (-167 to 167 hours; default 02:00).
+  std::int32_t time = 7200;
+};
+
+/// The days since 1970-01-01 of `d` in year `y`.
+std::int64_t rule_day(std::int64_t y, const rule_date& d) {
+  auto jan1 = civil::days_from_civil(y, 1, 1);
+  switch (d.kind) {
+  case rule_date::form::julian:
+    return jan1 + d.day - 1 + (civil::is_leap(y) && d.day >= 60 ? 1 : 0);
+  case rule_date::form::zero_based:
+    return jan1 + d.day;
+  case rule_date::form::month_week:
+    break;
+  }
+  auto m = static_cast<unsigned>(d.month);
+  auto first = civil::days_from_civil(y, m, 1);
+  auto wd = static_cast<int>(civil::weekday_from_days(first));
+  auto day = first + (d.day - wd + 7) % 7 + 7 * (d.week - 1);
+  while (day >= first + civil::days_in_month(y, m))
+    day -= 7;
+  return day;
+}
+
+/// A POSIX TZ rule ("CET-1CEST,M3.5.0,M10.5.0/3"): the offsets of standard
+/// and daylight-saving time, and when each year the clocks change.
+struct posix_rule {
+  std::int32_t std_offset = 0; ///< Seconds east of UTC.
+  bool has_dst = false;
+  std::int32_t dst_offset = 0; ///< Seconds east of UTC.
+  rule_date start;             ///< To daylight-saving time (local standard).
+  rule_date end;               ///< Back to standard time (local DST).
+
+  /// The offset in force at `secs` (seconds since the epoch, UTC).
+  std::int32_t offset_at(std::int64_t secs) const {
+    if (!has_dst)
+      return std_offset;
+    auto local_days = secs + std_offset;
+    local_days = (local_days >= 0 ? local_days : local_days - 86399) / 86400;
+    auto year = civil::civil_from_days(local_days).year;
+    // The changes of the years around `secs`, in order; on a tie (DST all
+    // year) the change to DST comes last.
+    std::array<std::pair<std::int64_t, bool>, 6> changes;
+    std::size_t n = 0;
+    for (auto y = year - 1; y <= year + 1; ++y) {
+      changes[n++]
+          = {rule_day(y, start) * 86400 + start.time - std_offset, true};
+      changes[n++] = {rule_day(y, end) * 86400 + end.time - dst_offset, false};
+    }
+    std::sort(changes.begin(), changes.end());
+    bool dst = !changes.front().second;
+    for (const auto& [at, to_dst] : changes)
+      if (at <= secs)
+        dst = to_dst;
+    return dst ? dst_offset : std_offset;
+  }
+};
+
+} // namespace
 
 struct time_zone::data {
   std::string name;
@@ -20,6 +96,8 @@ struct time_zone::data {
   std::vector<std::int32_t> offset;
   /// The offset before the first transition.
   std::int32_t initial = 0;
+  /// The rule from the last transition on (all times when there are none).
+  std::optional<posix_rule> rule;
 };
 
 namespace {
@@ -32,6 +110,138 @@ std::int64_t big_endian(const unsigned char* p, int n) {
     return static_cast<std::int32_t>(static_cast<std::uint32_t>(v));
   return static_cast<std::int64_t>(v);
 }
+
+/// Reads a POSIX TZ rule (RFC 8536 section 3.3.1, with its extensions:
+/// times of day from -167 to 167 hours, names in angle brackets).
+class rule_parser {
+public:
+  explicit rule_parser(std::string_view text) : text_(text) {}
+
+  expected<posix_rule, std::string> parse() {
+    posix_rule r;
+    std::int32_t west = 0;
+    if (!name() || !hms(west, 24, true))
+      return fail();
+    r.std_offset = -west;
+    if (at_end())
+      return r;
+    r.has_dst = true;
+    if (!name())
+      return fail();
+    r.dst_offset = r.std_offset + 3600;
+    if (!at_end() && peek() != ',') {
+      if (!hms(west, 24, true))
+        return fail();
+      r.dst_offset = -west;
+    }
+    if (at_end()) {
+      // No dates: the US rules, as tzcode's default.
+      r.start = {rule_date::form::month_week, 0, 2, 3, 7200};
+      r.end = {rule_date::form::month_week, 0, 1, 11, 7200};
+      return r;
+    }
+    if (!literal(',') || !date(r.start) || !literal(',') || !date(r.end)
+        || !at_end())
+      return fail();
+    return r;
+  }
+
+private:
+  bool at_end() const {
+    return pos_ == text_.size();
+  }
+
+  char peek() const {
+    return pos_ < text_.size() ? text_[pos_] : '\0';
+  }
+
+  bool literal(char c) {
+    if (peek() != c)
+      return false;
+    ++pos_;
+    return true;
+  }
+
+  static bool alpha(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+  }
+
+  static bool digit(char c) {
+    return c >= '0' && c <= '9';
+  }
+
+  /// A zone abbreviation: three or more letters, or "<...>" holding three
+  /// or more letters, digits, '+' and '-'.
+  bool name() {
+    auto begin = pos_;
+    if (literal('<')) {
+      while (alpha(peek()) || digit(peek()) || peek() == '+' || peek() == '-')
+        ++pos_;
+      return pos_ - begin - 1 >= 3 && literal('>');
+    }
+    while (alpha(peek()))
+      ++pos_;
+    return pos_ - begin >= 3;
+  }
+
+  /// Digits as a number no greater than `max`.
+  bool number(int& out, int max) {
+    if (!digit(peek()))
+      return false;
+    out = 0;
+    while (digit(peek())) {
+      out = out * 10 + (text_[pos_++] - '0');
+      if (out > max)
+        return false;
+    }
+    return true;
+  }
+
+  /// [+|-]hh[:mm[:ss]] with hh at most `max_hours`, in seconds.
+  bool hms(std::int32_t& out, int max_hours, bool sign_allowed) {
+    bool negative = false;
+    if (sign_allowed && (peek() == '+' || peek() == '-'))
+      negative = text_[pos_++] == '-';
+    int h = 0;
+    int m = 0;
+    int s = 0;
+    if (!number(h, max_hours))
+      return false;
+    if (literal(':') && (!number(m, 59) || (literal(':') && !number(s, 59))))
+      return false;
+    out = (negative ? -1 : 1) * (h * 3600 + m * 60 + s);
+    return true;
+  }
+
+  /// Jn, n or Mm.w.d, with an optional "/time".
+  bool date(rule_date& d) {
+    if (literal('J')) {
+      d.kind = rule_date::form::julian;
+      if (!number(d.day, 365) || d.day < 1)
+        return false;
+    } else if (literal('M')) {
+      d.kind = rule_date::form::month_week;
+      if (!number(d.month, 12) || d.month < 1 || !literal('.')
+          || !number(d.week, 5) || d.week < 1 || !literal('.')
+          || !number(d.day, 6))
+        return false;
+    } else {
+      d.kind = rule_date::form::zero_based;
+      if (!number(d.day, 365))
+        return false;
+    }
+    d.time = 7200;
+    return !literal('/') || hms(d.time, 167, true);
+  }
+
+  unexpected<std::string> fail() const {
+    return make_unexpected("POSIX TZ rule \"" + std::string{text_}
+                           + "\": malformed at offset " + std::to_string(pos_));
+  }
+
+  std::string_view text_;
+  std::size_t pos_ = 0;
+};
 
 /// Parses a TZif file (RFC 8536): the 64-bit block of version 2 and later,
 /// the 32-bit block of version 1.
@@ -97,6 +307,23 @@ parse_tzif(const std::string& name, const std::string& bytes) {
   }
   if (!std::is_sorted(d->at.begin(), d->at.end()))
     return bad("TZif transitions out of order");
+  if (time_bytes == 8) {
+    // The footer: a POSIX TZ rule between newlines, for the instants after
+    // the last transition (an empty one: none).
+    auto foot = off + static_cast<std::size_t>(block_size(c, time_bytes));
+    auto end = foot < size && bytes[foot] == '\n' ? bytes.find('\n', foot + 1)
+                                                  : std::string::npos;
+    if (end == std::string::npos)
+      return bad("TZif footer missing");
+    if (end > foot + 1) {
+      auto rule = rule_parser{std::string_view{bytes}.substr(foot + 1,
+                                                             end - foot - 1)}
+                      .parse();
+      if (!rule)
+        return make_unexpected("time zone " + name + ": " + rule.error());
+      d->rule = *rule;
+    }
+  }
   return d;
 }
 
@@ -112,6 +339,18 @@ time_zone::time_zone() {
 }
 
 time_zone::time_zone(std::shared_ptr<const data> d) : d_(std::move(d)) {}
+
+expected<time_zone, std::string>
+time_zone::from_posix_rule(std::string_view rule) {
+  auto parsed = rule_parser{rule}.parse();
+  if (!parsed)
+    return make_unexpected(parsed.error());
+  auto d = std::make_shared<data>();
+  d->name = std::string{rule};
+  d->initial = parsed->std_offset;
+  d->rule = *parsed;
+  return time_zone{std::shared_ptr<const data>{std::move(d)}};
+}
 
 const std::string& time_zone::name() const noexcept {
   return d_->name;
@@ -162,6 +401,8 @@ int time_zone::offset_s(timestamp_ms utc) const noexcept {
   const auto& at = d_->at;
   auto secs = utc >= 0 ? utc / 1000 : (utc - 999) / 1000;
   auto i = std::upper_bound(at.begin(), at.end(), secs);
+  if (i == at.end() && d_->rule)
+    return d_->rule->offset_at(secs);
   if (i == at.begin())
     return d_->initial;
   return d_->offset[static_cast<std::size_t>(i - at.begin() - 1)];

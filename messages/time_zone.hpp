@@ -18,8 +18,9 @@
 namespace switchboard {
 
 /// One IANA time zone. Cheap to copy (the transitions are shared).
-/// Instants past the last transition of the file keep its last offset:
-/// Debian's tzdata is compiled "fat", with transitions up to 2037.
+/// Instants past the last transition of the file follow the POSIX TZ rule
+/// of its footer (TZif version 2 and later): "fat" files list transitions
+/// up to 2037, "slim" ones stop at the last change of the rules.
 class time_zone {
 public:
   /// UTC: no transitions, offset 0.
@@ -29,6 +30,13 @@ public:
   /// a name is read from disk once per process. Errors name the zone and
   /// the problem (unknown name, not a TZif file).
   static expected<time_zone, std::string> load(std::string_view name);
+
+  /// A zone that follows one POSIX TZ rule at all times, such as
+  /// "CET-1CEST,M3.5.0,M10.5.0/3" (RFC 8536 section 3.3.1: Jn, n and
+  /// Mm.w.d dates, times from -167 to 167 hours, `<+03>-3` names). Its
+  /// name is the rule. Errors say where the rule is malformed.
+  static expected<time_zone, std::string>
+  from_posix_rule(std::string_view rule);
 
   const std::string& name() const noexcept;
 

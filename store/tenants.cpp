@@ -295,10 +295,20 @@ result<std::string> tenants::setting(std::string_view id,
   auto rtxn = env_.begin_read();
   if (!rtxn)
     return make_unexpected(rtxn.error());
+  return setting_at(rtxn->handle(), id, name);
+}
+
+result<std::string> tenants::setting_in(write_txn& txn, std::string_view id,
+                                        std::string_view name) const {
+  return setting_at(txn.handle(), id, name);
+}
+
+result<std::string> tenants::setting_at(MDB_txn* txn, std::string_view id,
+                                        std::string_view name) const {
   auto key_text = setting_key(id, name);
   auto key = as_val(key_text);
   MDB_val val;
-  auto rc = mdb_get(rtxn->handle(), settings_, &key, &val);
+  auto rc = mdb_get(txn, settings_, &key, &val);
   if (rc == MDB_NOTFOUND)
     return fail(errc::not_found, "company " + std::string{id} + " has no "
                                      + std::string{name} + " settings");

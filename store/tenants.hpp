@@ -181,6 +181,11 @@ public:
   /// (never set), LMDB errors.
   result<std::string> setting(std::string_view id, std::string_view name) const;
 
+  /// `setting` as `txn` sees it (its own writes included), for a
+  /// read-modify-write in one transaction. Errors: those of `setting`.
+  result<std::string> setting_in(write_txn& txn, std::string_view id,
+                                 std::string_view name) const;
+
   /// Returns every company, by id. Errors: `errc::corrupt`, LMDB errors.
   result<std::vector<company_record>> companies() const;
 
@@ -198,6 +203,10 @@ public:
 private:
   tenants(environment& env, MDB_dbi companies, MDB_dbi tokens, MDB_dbi settings,
           MDB_dbi revoked);
+
+  /// `setting` in transaction `txn`.
+  result<std::string> setting_at(MDB_txn* txn, std::string_view id,
+                                 std::string_view name) const;
 
   /// resolve() without its cache; `snapshot`: the id of the transaction
   /// it read in.

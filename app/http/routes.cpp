@@ -9,6 +9,7 @@ void add_routes(router& r) {
   add_event_routes(r);
   add_ops_routes(r);
   add_aggregate_routes(r);
+  add_branch_routes(r);
   add_webhook_routes(r);
   add_broadcast_routes(r);
   add_metrics_routes(r);

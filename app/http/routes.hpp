@@ -23,6 +23,9 @@ void add_ops_routes(router& r);
 /// Customers, staff, services, appointments and availability.
 void add_aggregate_routes(router& r);
 
+/// Branches: POST /api/branches, GET and PATCH /api/branches/{id}.
+void add_branch_routes(router& r);
+
 /// Broadcasting: POST /broadcasting/auth and the Pusher HTTP API
 /// (/apps/{app_id}/...).
 void add_broadcast_routes(router& r);

@@ -4,9 +4,11 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <actors/branches.hpp>
 #include <actors/errors.hpp>
 #include <actors/testing.hpp>
 #include <store/event_store.hpp>
+#include <store/tenants.hpp>
 
 using namespace switchboard;
 using namespace std::chrono_literals;
@@ -17,9 +19,14 @@ namespace {
 constexpr timestamp_ms day_ms = 86400000;
 
 struct company_fixture {
-  deterministic_node n{[](node_options& o) {
-    o.aggregate_idle = 10s;
-  }};
+  explicit company_fixture(timestamp_ms start
+                           = deterministic_node::default_start)
+      : n{[](node_options& o) {
+            o.aggregate_idle = 10s;
+          },
+          start} {}
+
+  deterministic_node n;
 
   expected<command_result, caf::error> command(std::string type, std::string id,
                                                std::string name,
@@ -77,7 +84,95 @@ struct company_fixture {
   }
 };
 
+/// The clock at 2026-10-01, before 2026's autumn transitions: company c1
+/// in Europe/Berlin with branch "ny" in America/New_York; st1 and st2 (at
+/// branch b1, which is not one: the company's zone) and st3 (at ny) work
+/// 08:00 to 18:00 every day.
+struct branch_zone_fixture : company_fixture {
+  branch_zone_fixture() : company_fixture(1790812800000) {
+    auto& tenants = *n.node().store().tenants;
+    BOOST_REQUIRE(tenants.add_company({"c1", "C1", n.now(), "Europe/Berlin"}));
+    branch_record ny;
+    ny.b.name = "New York";
+    ny.time_zone = "America/New_York";
+    BOOST_REQUIRE(
+        tenants.set_setting("c1", branch_setting("ny"), to_branch_json(ny)));
+    seed();
+    boost::json::array hours;
+    for (const char* d : {"monday", "tuesday", "wednesday", "thursday",
+                          "friday", "saturday", "sunday"})
+      hours.push_back(boost::json::object{
+          {"day", d}, {"start_minute", 8 * 60}, {"end_minute", 18 * 60}});
+    BOOST_REQUIRE(command(
+        "staff", "st3", "create",
+        {{"name", "Ny"}, {"branch_id", "ny"}, {"working_hours", hours}}));
+  }
+
+  /// The free slots of `staff` on `date`.
+  std::vector<std::string> slots(const std::string& staff,
+                                 const std::string& date) {
+    auto r = n.call<std::string>(n.node().router(), availability_atom::value,
+                                 std::string{"c1"}, staff, std::string{"s1"},
+                                 date);
+    BOOST_REQUIRE_MESSAGE(r, (r ? "" : describe(r.error())));
+    std::vector<std::string> out;
+    auto body = boost::json::parse(*r);
+    for (const auto& s : body.at("slots").as_array())
+      out.emplace_back(s.as_string());
+    return out;
+  }
+};
+
 } // namespace
+
+BOOST_AUTO_TEST_SUITE(branch_zones_suite)
+
+// Both autumn transitions of 2026: the European one (2026-10-25) moves the
+// company's staff, the American one (2026-11-01) the branch's.
+BOOST_FIXTURE_TEST_CASE(branch_zones_across_the_2026_transitions,
+                        branch_zone_fixture) {
+  struct day {
+    const char* date;
+    const char* new_york;
+    const char* berlin;
+  };
+  for (auto d : {day{"2026-10-24", "-04:00", "+02:00"},
+                 day{"2026-10-25", "-04:00", "+01:00"},
+                 day{"2026-10-31", "-04:00", "+01:00"},
+                 day{"2026-11-01", "-05:00", "+01:00"},
+                 day{"2026-11-02", "-05:00", "+01:00"}}) {
+    BOOST_TEST_CONTEXT(d.date) {
+      std::string date{d.date};
+      auto ny = slots("st3", date);
+      BOOST_REQUIRE(ny.size() == 20u);
+      BOOST_TEST(ny.front() == date + "T08:00:00" + d.new_york);
+      BOOST_TEST(ny.back() == date + "T17:30:00" + d.new_york);
+      auto be = slots("st1", date);
+      BOOST_REQUIRE(be.size() == 20u);
+      BOOST_TEST(be.front() == date + "T08:00:00" + d.berlin);
+    }
+  }
+  // Bookings are checked in the branch's zone: 07:30 is before its hours
+  // on either side of the change, 08:00 is within them.
+  int n_booked = 0;
+  for (auto [early, start] :
+       {std::pair{"2026-10-26T11:30:00Z", "2026-10-26T12:00:00Z"},
+        std::pair{"2026-11-02T12:30:00Z", "2026-11-02T13:00:00Z"}}) {
+    auto id = std::to_string(++n_booked);
+    auto refused = book("early" + id, early, "st3");
+    BOOST_REQUIRE(!refused);
+    BOOST_TEST(describe(refused.error()).find("start_time")
+               != std::string::npos);
+    auto booked = book("a" + id, start, "st3");
+    BOOST_TEST_INFO(start);
+    BOOST_REQUIRE_MESSAGE(booked, (booked ? "" : describe(booked.error())));
+    BOOST_TEST(booked->state.find(R"("branch_id":"ny")") != std::string::npos);
+  }
+  // The same instants are within the hours of the company's staff.
+  BOOST_CHECK(book("be", "2026-10-26T11:30:00Z", "st1"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_FIXTURE_TEST_SUITE(aggregates_suite, company_fixture)
 

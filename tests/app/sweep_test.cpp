@@ -201,6 +201,14 @@ struct sweep_fixture : provider_holder, daemon_fixture {
                      {"notes", std::string{"notes of "} + who}};
       ok(c.request("POST", "/api/appointments", json::serialize(b), token));
     }
+    // A's branch, in a time zone of its own.
+    auto branch = c.request("POST", "/api/branches",
+                            R"({"id":"br-a","name":"Acme Mitte",
+                                "phone":"+4930111",
+                                "time_zone":"Europe/Berlin"})",
+                            acme);
+    BOOST_TEST_INFO(branch.body);
+    BOOST_REQUIRE(branch.status == 201);
     // A's Cal.com settings: its secret and maps are A's alone.
     auto cal = c.request("PUT", "/api/integrations/calcom",
                          R"({"secret":"acme-cal-secret",
@@ -267,7 +275,7 @@ struct sweep_fixture : provider_holder, daemon_fixture {
           "/api/events/customer/cu-a", "/api/events/staff/st-a",
           "/api/events/service/sv-a", "/api/events/appointment/ap-a",
           "/api/events/call/call-a", "/api/company", "/api/integrations/calcom",
-          "/api/integrations/retell"}) {
+          "/api/integrations/retell", "/api/branches/br-a"}) {
       auto r = c.request("GET", target, "", acme);
       out.push_back(std::string{target} + " " + std::to_string(r.status) + " "
                     + r.body);
@@ -691,6 +699,24 @@ BOOST_FIXTURE_TEST_CASE(no_route_gives_one_company_anothers_data,
                  "cu-a", "nobody-1", 404);
     like_missing("POST", "/api/customers/cu-b/merge", R"({"merged_id":"{X}"})",
                  "cu-a", "nobody-1", 0);
+  });
+  // Branches: A's is neither read nor changed; B's own of the same id is
+  // B's, made as one of an id nobody has.
+  add("GET", "/api/branches/{id}", [&] {
+    like_missing("GET", "/api/branches/{X}", "", "br-a", "nobody-1", 404);
+  });
+  add("PATCH", "/api/branches/{id}", [&] {
+    like_missing("PATCH", "/api/branches/{X}",
+                 R"({"name":"Mallory","time_zone":"Asia/Tokyo"})", "br-a",
+                 "nobody-1", 404);
+  });
+  add("POST", "/api/branches", [&] {
+    like_missing("POST", "/api/branches", R"({"id":"{X}","name":"Mallory"})",
+                 "br-a", "br-new", 201);
+    auto r = as_b("GET", "/api/branches/br-a");
+    BOOST_REQUIRE(r.status == 200);
+    BOOST_TEST(r.json().at("company_id").as_string() == "globex");
+    BOOST_TEST(r.json().at("name").as_string() == "Mallory");
   });
   add("PUT", "/api/staff/{id}/working-hours", [&] {
     like_missing("PUT", "/api/staff/{X}/working-hours",
