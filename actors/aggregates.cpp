@@ -38,9 +38,8 @@ caf::error conflict(const std::string& what) {
   return make_runtime_error(runtime_errc::conflict, what);
 }
 
-/// A create's answer when the id is in use: the same whether this company
-/// or another one holds it (stream ids are global), so that it tells no
-/// more than that the id cannot be had.
+/// A create's answer when the company uses the id already (ids are per
+/// company: another company's equal id is another stream).
 caf::error taken(const std::string& type, const std::string& id) {
   return conflict(type + " " + id + ": the id is taken");
 }
@@ -407,7 +406,8 @@ entity_actor(aggregate_actor::stateful_pointer<entity_state> self,
         // Another actor's command may have written this stream (a merge
         // writes the tombstone of the customer merged away): one index
         // probe tells, and a stale state is read again before deciding.
-        if (auto at = s.deps.events->stream_version(s.st.type, s.st.id);
+        if (auto at = s.deps.events->stream_version(s.st.company_id, s.st.type,
+                                                    s.st.id);
             at && *at != s.st.version)
           if (auto fresh = load_aggregate(*s.deps.events, s.st.type,
                                           s.st.company_id, s.st.id))
@@ -570,25 +570,18 @@ load_seen(calendar_state& cal, const std::string& type, const std::string& id) {
   auto i = cal.seen.find(key);
   if (i != cal.seen.end() && i->second.generation == generation)
     return i->second.state;
-  auto version = events.stream_version(type, id);
+  auto version = events.stream_version(cal.company_id, type, id);
   if (!version)
     return make_unexpected(to_caf_error(version.error()));
   if (i != cal.seen.end() && i->second.state->version == *version) {
     i->second.generation = generation;
     return i->second.state;
   }
+  // The calendar's company's own: another company's equal id is another
+  // stream, and to this calendar it does not exist.
   auto loaded = load_aggregate(events, type, cal.company_id, id);
-  if (!loaded) {
-    if (runtime_code(loaded.error()) != runtime_errc::not_found)
-      return make_unexpected(loaded.error());
-    // Another company's: to this calendar it does not exist, and it says
-    // so as it would of a missing one.
-    aggregate_state none;
-    none.type = type;
-    none.id = id;
-    none.company_id = cal.company_id;
-    loaded = std::move(none);
-  }
+  if (!loaded)
+    return make_unexpected(loaded.error());
   auto st = std::make_shared<const aggregate_state>(std::move(*loaded));
   if (cal.seen.size() >= max_seen)
     cal.seen.clear();
@@ -684,12 +677,8 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
         payload_reader p{cmd.payload};
         auto st = load_aggregate(*cal.deps.events, "appointment",
                                  cal.company_id, cmd.aggregate_id);
-        if (!st) {
-          if (cmd.name == "book"
-              && runtime_code(st.error()) == runtime_errc::not_found)
-            return taken("appointment", cmd.aggregate_id);
+        if (!st)
           return st.error();
-        }
         decision d;
         d.after = *st;
         auto& a = d.after.appt;
@@ -1118,16 +1107,13 @@ load_aggregate(const store::event_store& events, const std::string& type,
   st.company_id = company_id;
   std::uint64_t from = 1;
   for (;;) {
-    auto batch = events.read_stream(type, id, from, 1024);
+    auto batch = events.read_stream(company_id, type, id, from, 1024);
     if (!batch)
       return make_unexpected(to_caf_error(batch.error()));
-    for (const auto& ev : *batch) {
-      if (ev.company_id != company_id) {
-        // Another company's aggregate: to this company it does not exist.
-        return make_unexpected(not_found(type + " " + id));
-      }
+    // The company's own stream: another company's equal id is another
+    // stream, never read here.
+    for (const auto& ev : *batch)
       apply_event(st, ev);
-    }
     if (batch->size() < 1024)
       break;
     from = batch->back().version + 1;
@@ -1192,17 +1178,17 @@ void make_room(router_ptr self) {
   }
 }
 
-/// Whether `id` is a stream of `type` that belongs to `company`: one index
-/// probe and one event read, checked before an actor is spawned for an id
-/// that comes from a request.
+/// Whether `company` has a stream (`type`, `id`): one index probe and one
+/// event read, checked before an actor is spawned for an id that comes
+/// from a request.
 expected<bool, caf::error> belongs_to(const store::event_store& events,
                                       const std::string& type,
                                       const std::string& company,
                                       const std::string& id) {
-  auto first = events.read_stream(type, id, 1, 1);
+  auto first = events.read_stream(company, type, id, 1, 1);
   if (!first)
     return make_unexpected(to_caf_error(first.error()));
-  return !first->empty() && first->front().company_id == company;
+  return !first->empty();
 }
 
 bool is_live(const router_state& st, const std::string& type,
@@ -1344,13 +1330,8 @@ router(router_actor::stateful_pointer<router_state> self, aggregate_deps deps) {
         }
         caf::error err;
         auto h = spawn_for(self, target_type, cmd.company_id, target_id, err);
-        if (!h) {
-          // Another company's stream: to a create, the id is taken.
-          if (cmd.name == "create"
-              && runtime_code(err) == runtime_errc::not_found)
-            return taken(cmd.aggregate_type, cmd.aggregate_id);
+        if (!h)
           return err;
-        }
         if (release_from.empty())
           // The aggregate answers the caller itself: one hop less.
           return self->delegate(h, command_atom::value, cmd);

@@ -118,15 +118,11 @@ expected<call_record, caf::error> load_call(const store::event_store& events,
   rec.call.company_id = company_id;
   std::uint64_t from = 1;
   for (;;) {
-    auto batch = events.read_stream("call", call_id, from, 1024);
+    auto batch = events.read_stream(company_id, "call", call_id, from, 1024);
     if (!batch)
       return make_unexpected(to_caf_error(batch.error()));
-    for (const auto& ev : *batch) {
-      if (ev.company_id != company_id)
-        return make_unexpected(make_runtime_error(
-            runtime_errc::not_found, "call " + call_id + " not found"));
+    for (const auto& ev : *batch) // the company's own stream
       apply_call_event(rec, ev);
-    }
     if (batch->size() < 1024)
       break;
     from = batch->back().version + 1;
@@ -134,8 +130,8 @@ expected<call_record, caf::error> load_call(const store::event_store& events,
   // Booked: the appointment of the call exists (its id is derived).
   if (rec.call.state == call_state::appointment_requested) {
     auto appt_id = call_appointment_id(company_id, call_id);
-    auto appt = events.read_stream("appointment", appt_id, 1, 1);
-    if (appt && !appt->empty() && appt->front().company_id == company_id) {
+    auto appt = events.read_stream(company_id, "appointment", appt_id, 1, 1);
+    if (appt && !appt->empty()) {
       rec.call.state = call_state::appointment_created;
       rec.appointment_id = appt_id;
     }
@@ -476,10 +472,9 @@ void book(call_ptr self, aggregate_command cmd,
             auto code = runtime_code(err);
             if (code == runtime_errc::conflict) {
               // Booked before (a retry), or the slot is taken.
-              auto appt
-                  = s.deps.events->read_stream("appointment", appt_id, 1, 1);
-              if (appt && !appt->empty()
-                  && appt->front().company_id == s.rec.call.company_id) {
+              auto appt = s.deps.events->read_stream(
+                  s.rec.call.company_id, "appointment", appt_id, 1, 1);
+              if (appt && !appt->empty()) {
                 s.rec.call.state = call_state::appointment_created;
                 s.rec.appointment_id = appt_id;
                 finish(self, rp, result_of(s.rec, seqs, false));
@@ -611,7 +606,8 @@ void handle(call_ptr self, pending_command pc) {
   auto now = s.deps.clock();
   // A redelivered command changes nothing; a booking it left unfinished
   // (a crash, a timeout) is resumed.
-  if (!base_id.empty() && s.deps.events->find_event(base_id)) {
+  if (!base_id.empty()
+      && s.deps.events->find_event(rec.call.company_id, base_id)) {
     if (cmd.name == "analyze"
         && rec.call.state == call_state::appointment_requested) {
       book(self, cmd, rp, {}, base_id);

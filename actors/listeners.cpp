@@ -88,7 +88,7 @@ load_current(const listener_context& ctx, const std::string& company,
   out.appt = st->appt;
   if (!out.exists)
     return out;
-  auto first = ctx.events->read_stream("appointment", id, 1, 1);
+  auto first = ctx.events->read_stream(company, "appointment", id, 1, 1);
   if (!first)
     return make_unexpected(to_caf_error(first.error()));
   if (!first->empty()) {
@@ -254,22 +254,20 @@ void register_seed_listeners(listener_registry& reg) {
 expected<customer, caf::error> load_customer(const store::event_store& events,
                                              const std::string& company_id,
                                              const std::string& id) {
-  auto stream = events.read_stream("customer", id, 1, 100000);
+  auto stream = events.read_stream(company_id, "customer", id, 1, 100000);
   if (!stream)
     return make_unexpected(
         make_runtime_error(runtime_errc::storage,
                            "customer " + id + ": " + stream.error().message));
+  // The read is the company's own: an event naming another company's
+  // customer (or none) finds nothing, and is never retried (the id will
+  // not become this company's).
   if (stream->empty())
     return make_unexpected(make_runtime_error(
-        runtime_errc::not_found, "customer " + id + " does not exist"));
+        runtime_errc::rejected,
+        "customer " + id + " does not exist in company " + company_id));
   customer c;
   for (const auto& ev : *stream) {
-    if (ev.company_id != company_id)
-      // The event names an entity of another company: never read it, and
-      // never retry (it will not become this company's).
-      return make_unexpected(make_runtime_error(
-          runtime_errc::rejected,
-          "customer " + id + " does not exist in company " + company_id));
     if (ev.type == "customer.created") {
       if (auto e = event_from<customer_created>(ev))
         c = e->customer;
@@ -660,6 +658,8 @@ struct sync_step {
   /// stored, the call was made and is never made again.
   std::string link_event_id;
   bool needs_uid = false; ///< The call acts on the stored booking uid.
+  /// The company of the event: every entity is read in it.
+  std::string company;
 };
 
 using step_list = std::shared_ptr<std::vector<sync_step>>;
@@ -745,17 +745,14 @@ void run_steps(queued_listener_actor::pointer self, listener_context ctx,
     return;
   }
   auto& step = (*steps)[i];
-  std::string company;
+  const auto& company = step.company;
   if (!step.appointment_id.empty()) {
     // The answer was recorded before an ack was lost: done.
     if (!step.link_event_id.empty()
-        && ctx.events->find_event(step.link_event_id)) {
+        && ctx.events->find_event(company, step.link_event_id)) {
       step_done(self, ctx, endpoint, listener, event_id, steps, i, rp);
       return;
     }
-    if (auto seq = ctx.events->find_event(event_id))
-      if (auto env = ctx.events->read_event(*seq))
-        company = env->company_id;
     if (step.needs_uid) {
       auto st = load_aggregate(*ctx.events, "appointment", company,
                                step.appointment_id);
@@ -768,8 +765,8 @@ void run_steps(queued_listener_actor::pointer self, listener_context ctx,
         // Not booked on Cal.com (the create went to the outbox, or came
         // from Cal.com without a uid): nothing to change there. A create
         // still pending is waited for.
-        auto created
-            = ctx.events->read_stream("appointment", step.appointment_id, 1, 1);
+        auto created = ctx.events->read_stream(company, "appointment",
+                                               step.appointment_id, 1, 1);
         bool pending = false;
         if (created && !created->empty()) {
           auto c = ctx.processed->contains(listener + ".calcom",
@@ -917,6 +914,8 @@ sync_with_external_services(queued_listener_actor::pointer self,
         } else {
           return ok_atom::value;
         }
+        for (auto& step : *steps)
+          step.company = req.event.company_id;
         auto rp = self->make_response_promise<ok_atom>();
         run_steps(self, ctx, endpoint, req.listener, req.event.id, steps, 0,
                   rp);

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <map>
 #include <set>
+#include <tuple>
 #include <unordered_map>
 
 #include <app/cli_common.hpp>
@@ -22,16 +23,19 @@ constexpr const char* check_usage
 Checks the consistency of the store and exits 1 when it finds problems:
   events       sequences 1..n without gaps; every record decodes and holds
                its own sequence
-  streams      every aggregate's events in the log have versions 1..v in
-               order, none twice (an acknowledged event whose version its
-               stream already has is missing from the stream); every
-               stream's index entries are 1..v without gaps, each entry
-               points at an event of that stream and version, and every
-               event up to the index's checkpoint is in exactly one stream
-               (later ones may still be in the daemon's memory)
-  tenancy      every stream's events are of one company
-  event_ids    every event id is indexed, and every entry points at the
-               event with that id
+  streams      every stream's (company, aggregate type and id) events in
+               the log have versions 1..v in order, none twice (an
+               acknowledged event whose version its stream already has is
+               missing from the stream); every stream's index entries are
+               1..v without gaps, each entry points at an event of that
+               stream and version, and every event up to the index's
+               checkpoint is in exactly one stream (later ones may still
+               be in the daemon's memory)
+  tenancy      every stream's events are of one company: no event
+               continues another company's stream of its id, and no index
+               entry of a stream points at another company's event
+  event_ids    every event id is indexed in its company, and every entry
+               points at the event with that id
   by_type, by_time, by_company
                every event is indexed, and every entry points at an event
                with that type, time or company
@@ -45,9 +49,9 @@ std::string_view as_view(const MDB_val& v) {
   return {static_cast<const char*>(v.mv_data), v.mv_size};
 }
 
-/// The event_ids key of an id: UUID text as a tag byte 1 and 16 bytes,
-/// anything else as a tag byte 0 and the id (see store/event_store.cpp).
-std::string id_key(std::string_view id) {
+/// The event_ids key of an id in key format 1: UUID text as a tag byte 1
+/// and 16 bytes, anything else as a tag byte 0 and the id.
+std::string id_key_v1(std::string_view id) {
   auto hex = [](char c) {
     if (c >= '0' && c <= '9')
       return c - '0';
@@ -78,6 +82,19 @@ std::string id_key(std::string_view id) {
   return std::string(1, '\0') + std::string{id};
 }
 
+/// The event_ids key of an id of `company`: UUID text as a tag byte 1 and
+/// 16 bytes, anything else as a tag byte 0 and the id; then (key format 2
+/// on) the company and its size in one byte (see store/event_store.cpp).
+std::string id_key(std::string_view id, std::string_view company,
+                   std::uint64_t format) {
+  auto out = id_key_v1(id);
+  if (format >= 2) {
+    out.append(company);
+    out += static_cast<char>(company.size());
+  }
+  return out;
+}
+
 /// What an event is indexed under.
 struct event_facts {
   std::string id, type, company, agg_type, agg_id;
@@ -98,10 +115,13 @@ public:
       return 1;
     }
     t_ = txn->handle();
+    if (auto format = st_.events->key_format(*txn); format)
+      format_ = *format;
+    else
+      problem("checkpoints: " + store::to_string(format.error()));
     check_events();
     check_log_versions();
     check_streams();
-    check_stream_companies();
     check_event_ids();
     check_name_index("by_type", [](const event_facts& f) {
       return f.type;
@@ -184,21 +204,40 @@ private:
     });
   }
 
-  /// Every aggregate's events, in log order, have versions 1, 2, 3...: an
-  /// event whose version its stream has already (or that skips one) was
-  /// appended by a writer that did not see the stream's head, as a second
-  /// daemon on the same data directory would, and is missing from its
-  /// stream (reads take one event per version). This holds for the whole
-  /// log, also past the streams index's checkpoint.
+  /// Every stream's events (a stream is a company's), in log order, have
+  /// versions 1, 2, 3...: an event whose version its stream has already
+  /// (or that skips one) was appended by a writer that did not see the
+  /// stream's head, as a second daemon on the same data directory would,
+  /// and is missing from its stream (reads take one event per version).
+  /// An event that skips to the version after another company's event of
+  /// the same aggregate id was appended to that company's stream (as
+  /// stores made before streams had a company allowed when two companies
+  /// raced for one id): a stream whose events name more than one company.
+  /// This holds for the whole log, also past the streams index's
+  /// checkpoint.
   void check_log_versions() {
     struct head {
       std::uint64_t version = 0;
       std::uint64_t seq = 0;
     };
-    std::map<std::pair<std::string, std::string>, head> heads;
+    struct last_event {
+      bool any = false;
+      std::string company;
+      head at;
+    };
+    std::map<std::tuple<std::string, std::string, std::string>, head> heads;
+    std::map<std::pair<std::string, std::string>, last_event> last_of_id;
     for (const auto& [seq, f] : events_) {
-      auto& h = heads[{f.agg_type, f.agg_id}];
-      if (f.version != h.version + 1) {
+      auto& h = heads[{f.company, f.agg_type, f.agg_id}];
+      auto& other = last_of_id[{f.agg_type, f.agg_id}];
+      if (f.version > h.version + 1 && other.any && other.company != f.company
+          && other.at.version + 1 == f.version) {
+        problem("tenancy: stream " + f.agg_type + "/" + f.agg_id
+                + " holds events of more than one company (" + other.company
+                + " at event " + std::to_string(other.at.seq) + ", then "
+                + f.company + " at event " + std::to_string(seq) + " v"
+                + std::to_string(f.version) + ")");
+      } else if (f.version != h.version + 1) {
         auto what = "streams: event " + std::to_string(seq) + " (" + f.agg_type
                     + "/" + f.agg_id + " v" + std::to_string(f.version) + ")";
         if (f.version <= h.version)
@@ -214,6 +253,7 @@ private:
       }
       if (f.version > h.version)
         h = {f.version, seq};
+      other = {true, f.company, {f.version, seq}};
     }
   }
 
@@ -245,7 +285,7 @@ private:
     std::set<std::uint64_t> seen;
     bool have_slot = false;
     std::uint64_t slot = 0, last_version = 0;
-    std::string owner_type, owner_id;
+    std::string owner_company, owner_type, owner_id;
     each(streams, "streams", [&](const MDB_val& k, const MDB_val& v) {
       if (k.mv_size != 16 || v.mv_size != 8) {
         problem("streams: malformed entry");
@@ -258,6 +298,7 @@ private:
         have_slot = true;
         slot = s;
         last_version = 0;
+        owner_company.clear();
         owner_type.clear();
         owner_id.clear();
       }
@@ -279,6 +320,7 @@ private:
         problem(where + " points at event " + std::to_string(seq)
                 + " of version " + std::to_string(e->second.version));
       if (owner_type.empty()) {
+        owner_company = e->second.company;
         owner_type = e->second.agg_type;
         owner_id = e->second.agg_id;
       } else if (owner_type != e->second.agg_type
@@ -286,6 +328,10 @@ private:
         problem(where + " holds event " + std::to_string(seq) + " of "
                 + e->second.agg_type + "/" + e->second.agg_id
                 + ", not of the stream " + owner_type + "/" + owner_id);
+      } else if (owner_company != e->second.company && format_ >= 2) {
+        problem("tenancy: " + where + " holds event " + std::to_string(seq)
+                + " of company " + e->second.company + ", not of the stream "
+                + owner_type + "/" + owner_id + " of company " + owner_company);
       }
     });
     for (const auto& [seq, f] : events_)
@@ -293,22 +339,6 @@ private:
         problem("streams: event " + std::to_string(seq) + " (" + f.agg_type
                 + "/" + f.agg_id + " v" + std::to_string(f.version)
                 + ") is in no stream");
-  }
-
-  /// A stream belongs to one company: every event of it names that one.
-  void check_stream_companies() {
-    std::map<std::pair<std::string, std::string>, std::string> owner;
-    std::set<std::pair<std::string, std::string>> reported;
-    for (const auto& [seq, f] : events_) {
-      auto key = std::make_pair(f.agg_type, f.agg_id);
-      auto [it, fresh] = owner.emplace(key, f.company);
-      if (fresh || it->second == f.company || !reported.insert(key).second)
-        continue;
-      problem("tenancy: stream " + f.agg_type + "/" + f.agg_id
-              + " holds events of more than one company (" + it->second
-              + ", then " + f.company + " at event " + std::to_string(seq)
-              + ")");
-    }
   }
 
   void check_event_ids() {
@@ -328,13 +358,13 @@ private:
                 + std::to_string(seq));
         continue;
       }
-      if (id_key(e->second.id) != key)
+      if (id_key(e->second.id, e->second.company, format_) != key)
         problem("event_ids: an entry points at event " + std::to_string(seq)
                 + " whose id is " + e->second.id);
       pointed.insert(seq);
     }
     for (const auto& [seq, f] : events_) {
-      auto i = index.find(id_key(f.id));
+      auto i = index.find(id_key(f.id, f.company, format_));
       if (i == index.end())
         problem("event_ids: event " + std::to_string(seq) + " (id " + f.id
                 + ") is not indexed");
@@ -478,6 +508,8 @@ private:
   node_store& st_;
   std::uint64_t max_problems_;
   MDB_txn* t_ = nullptr;
+  /// The key format of the store (store::event_store::key_format).
+  std::uint64_t format_ = store::event_store::current_key_format;
   std::map<std::uint64_t, event_facts> events_;
   std::size_t jobs_ = 0;
   std::uint64_t problems_ = 0;

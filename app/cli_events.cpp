@@ -21,13 +21,14 @@ namespace switchboard::app {
 namespace {
 
 constexpr const char* events_usage
-    = R"(usage: switchboard events [--type T] [--aggregate TYPE/ID] [--after SEQ]
-                          [--limit N] [--json] [--config FILE]
+    = R"(usage: switchboard events [--type T] [--aggregate TYPE/ID --company C]
+                          [--after SEQ] [--limit N] [--json] [--config FILE]
                           [--set section.key=value]...
 
 Lists stored events in sequence order (of one stream: in version order).
   --type T             only events of type T (e.g. appointment.created)
   --aggregate TYPE/ID  only the stream of one aggregate (e.g. customer/cu1)
+                       of company C (ids are per company)
   --after SEQ          only events with a global sequence above SEQ
   --limit N            at most N events (default 100)
   --json               one CloudEvents 1.0 JSON object per line
@@ -61,7 +62,8 @@ delivery status), oldest first.
 
 int run_events(const std::vector<std::string>& args) {
   auto a = cli::parse_args(
-      args, {"--type", "--aggregate", "--after", "--limit"}, {"--json"});
+      args, {"--type", "--aggregate", "--company", "--after", "--limit"},
+      {"--json"});
   if (!a) {
     std::cerr << "switchboard events: " << a.error() << '\n';
     return 2;
@@ -99,6 +101,14 @@ int run_events(const std::vector<std::string>& args) {
     agg_type = i->second.substr(0, slash);
     agg_id = i->second.substr(slash + 1);
   }
+  std::string company;
+  if (auto i = a->values.find("--company"); i != a->values.end())
+    company = i->second;
+  if (company.empty() != agg_type.empty()) {
+    std::cerr << "switchboard events: --aggregate and --company go together "
+                 "(ids are per company)\n";
+    return 2;
+  }
   std::string type;
   if (auto i = a->values.find("--type"); i != a->values.end()) {
     type = i->second;
@@ -128,7 +138,7 @@ int run_events(const std::vector<std::string>& args) {
   auto max = static_cast<std::size_t>(limit);
   store::result<std::vector<envelope>> got{std::vector<envelope>{}};
   if (!agg_type.empty()) {
-    got = st->events->read_stream(agg_type, agg_id, 1, 1000000);
+    got = st->events->read_stream(company, agg_type, agg_id, 1, 1000000);
     if (got) {
       std::vector<envelope> kept;
       for (auto& e : *got)

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <future>
 #include <map>
+#include <tuple>
 #include <unistd.h>
 
 #include <boost/json.hpp>
@@ -172,37 +173,39 @@ int run_import(const std::vector<std::string>& args) {
   }
   auto& st = **opened;
   const auto& es = *st.events;
-  // Streams of this batch: their company and version so far.
+  // Streams of this batch (a stream is a company's: company, type, id):
+  // whether they exist (in the store or earlier in the batch) and their
+  // version so far.
   struct stream_state {
-    std::string company;
+    bool exists = false;
     std::uint64_t version = 0;
   };
-  std::map<std::pair<std::string, std::string>, stream_state> streams;
-  auto stream_of = [&](std::string_view type,
+  std::map<std::tuple<std::string, std::string, std::string>, stream_state>
+      streams;
+  auto stream_of = [&](std::string_view company, std::string_view type,
                        std::string_view id) -> store::result<stream_state*> {
-    auto key = std::make_pair(std::string{type}, std::string{id});
+    auto key = std::make_tuple(std::string{company}, std::string{type},
+                               std::string{id});
     if (auto i = streams.find(key); i != streams.end())
       return &i->second;
     stream_state s;
-    auto first = es.read_stream(type, id, 1, 1);
-    if (!first)
-      return make_unexpected(first.error());
-    if (!first->empty()) {
-      s.company = first->front().company_id;
-      auto v = es.stream_version(type, id);
-      if (!v)
-        return make_unexpected(v.error());
-      s.version = *v;
-    }
+    auto v = es.stream_version(company, type, id);
+    if (!v)
+      return make_unexpected(v.error());
+    s.exists = *v > 0;
+    s.version = *v;
     return &streams.emplace(key, std::move(s)).first->second;
   };
+  // The company of the record being checked: references are looked up in
+  // it.
+  std::string record_company;
   owner_lookup owner_of
       = [&](std::string_view type,
             std::string_view id) -> store::result<std::string> {
-    auto s = stream_of(type, id);
+    auto s = stream_of(record_company, type, id);
     if (!s)
       return make_unexpected(s.error());
-    return (*s)->company;
+    return (*s)->exists ? record_company : std::string{};
   };
   std::map<std::string, bool> companies; // known or not
   std::map<std::string, std::size_t> batch_ids;
@@ -260,34 +263,32 @@ int run_import(const std::vector<std::string>& args) {
     if (env.metadata.source.empty())
       env.metadata.source = "import";
     event_problems errs;
+    record_company = env.company_id;
     check_references(env, data, owner_of, errs);
     if (!errs.empty())
       return bad(errs.begin()->first, errs.begin()->second);
     if (auto ok = validate(env); !ok)
       return bad(ok.error().field.empty() ? "data" : ok.error().field,
                  ok.error().problem + ": " + ok.error().message);
-    auto s = stream_of(env.aggregate_type, env.aggregate_id);
+    auto s = stream_of(env.company_id, env.aggregate_type, env.aggregate_id);
     if (!s)
       return bad("", "cannot read the store: " + to_string(s.error()));
     auto& stream = **s;
-    if (!stream.company.empty() && stream.company != env.company_id)
-      return bad("aggregate_id", "taken: " + env.aggregate_type + "/"
-                                     + env.aggregate_id
-                                     + " is a stream of another company");
-    if (auto dup = batch_ids.find(env.id); dup != batch_ids.end())
+    // Event ids are per company, as streams are.
+    auto batch_key = env.company_id + '\n' + env.id;
+    if (auto dup = batch_ids.find(batch_key); dup != batch_ids.end())
       return bad(rec.has_event_id ? "id" : "version",
                  "duplicate: the same event as line "
                      + std::to_string(dup->second));
-    batch_ids.emplace(env.id, rec.line);
+    batch_ids.emplace(std::move(batch_key), rec.line);
     // Stored before (a second run): skipped, when it is the same event.
-    auto seq = es.find_event(env.id);
+    auto seq = es.find_event(env.company_id, env.id);
     if (seq) {
       auto prior = es.read_event(*seq);
       if (!prior)
         return bad("", "cannot read the store: " + to_string(prior.error()));
       if (prior->aggregate_type != env.aggregate_type
-          || prior->aggregate_id != env.aggregate_id
-          || prior->company_id != env.company_id)
+          || prior->aggregate_id != env.aggregate_id)
         return bad("id", "taken: another stream holds an event with this id");
       ++skipped;
       continue;
@@ -298,7 +299,7 @@ int run_import(const std::vector<std::string>& args) {
       return bad("version", "invalid: " + std::to_string(rec.version)
                                 + " does not follow the stream's version "
                                 + std::to_string(stream.version));
-    stream.company = env.company_id;
+    stream.exists = true;
     rec.base_version = stream.version++;
     to_write.push_back(i);
   }

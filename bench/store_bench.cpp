@@ -58,8 +58,10 @@ envelope make_event(std::mt19937_64& rng, std::uint64_t aggregates) {
   e.id = new_event_id();
   e.type = types[rng() % 5];
   e.aggregate_type = "appointment";
-  e.aggregate_id = "apt-" + std::to_string(rng() % aggregates);
-  e.company_id = "company-" + std::to_string(rng() % 50);
+  // A stream is a company's: the aggregate names its company.
+  auto agg = rng() % aggregates;
+  e.aggregate_id = "apt-" + std::to_string(agg);
+  e.company_id = "company-" + std::to_string(agg % 50);
   e.occurred_at = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::system_clock::now().time_since_epoch())
                       .count();
@@ -374,8 +376,10 @@ int main(int argc, char** argv) {
       std::uint64_t reads = 0, events = 0;
       auto t0 = clock_type::now();
       while (since(t0) < std::min(1.0, s.seconds)) {
-        auto id = "apt-" + std::to_string(rng() % s.aggregates);
-        auto res = st.read_stream("appointment", id, 1, 1000);
+        auto agg = rng() % s.aggregates;
+        auto id = "apt-" + std::to_string(agg);
+        auto res = st.read_stream("company-" + std::to_string(agg % 50),
+                                  "appointment", id, 1, 1000);
         if (res)
           events += res->size();
         ++reads;

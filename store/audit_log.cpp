@@ -226,12 +226,13 @@ audit_log::by_company(std::string_view company_id, std::uint64_t after_seq,
 }
 
 result<std::vector<audit_record>>
-audit_log::by_model(std::string_view model_type, std::string_view model_id,
-                    std::uint64_t after_seq, std::size_t max_count) const {
+audit_log::by_model(std::string_view company_id, std::string_view model_type,
+                    std::string_view model_id, std::uint64_t after_seq,
+                    std::size_t max_count) const {
   // The stream's sequences first, in the event store's own snapshot (one
   // read transaction per thread at a time), then the records.
   std::vector<std::uint64_t> seqs;
-  auto walked = store_.visit_stream(model_type, model_id, after_seq,
+  auto walked = store_.visit_stream(company_id, model_type, model_id, after_seq,
                                     [&seqs](std::uint64_t seq) {
                                       seqs.push_back(seq);
                                       return true;

@@ -64,8 +64,9 @@ public:
                                                std::uint64_t after_seq,
                                                std::size_t max_count) const;
 
-  /// Records of one model (aggregate), in sequence order.
-  result<std::vector<audit_record>> by_model(std::string_view model_type,
+  /// Records of one model (aggregate) of `company_id`, in sequence order.
+  result<std::vector<audit_record>> by_model(std::string_view company_id,
+                                             std::string_view model_type,
                                              std::string_view model_id,
                                              std::uint64_t after_seq,
                                              std::size_t max_count) const;

@@ -36,11 +36,17 @@ constexpr const char* by_ref_db = "by_ref";
 constexpr const char* listed_db = "listed";
 constexpr const char* checkpoints_db = "checkpoints";
 
-/// A key of the event_ids database. UUID text (any case) becomes a tag byte
-/// 1 and the 16 bytes; anything else a tag byte 0 and the id's bytes.
+/// Largest key LMDB takes (its default MDB_MAXKEYSIZE).
+constexpr std::size_t max_key_size = 511;
+
+/// A key of the event_ids database: the id, then the company (event ids
+/// are per company, as streams are). UUID text (any case) becomes a tag
+/// byte 1 and the 16 bytes; anything else a tag byte 0 and the id's bytes.
+/// The company's bytes and their count (one byte) follow, so that the
+/// key reads back unambiguously and UUIDv7 ids still sort by time.
 struct id_key {
   std::uint16_t size = 0;
-  char buf[1 + max_name_size];
+  char buf[1 + max_name_size + max_name_size + 1];
 
   MDB_val val() const {
     return as_val(buf, size);
@@ -85,16 +91,22 @@ bool parse_uuid(std::string_view s, char* out) {
   return n == 16;
 }
 
-/// Builds the key of `id`; its size must be 1..max_name_size.
-void make_id_key(std::string_view id, id_key& key) {
+/// Builds the key of `id` in `company`; the sizes of both must be at
+/// most max_name_size (the id's at least 1).
+void make_id_key(std::string_view company, std::string_view id, id_key& key) {
+  std::size_t n = 0;
   if (parse_uuid(id, key.buf + 1)) {
     key.buf[0] = 1;
-    key.size = 17;
-    return;
+    n = 17;
+  } else {
+    key.buf[0] = 0;
+    std::memcpy(key.buf + 1, id.data(), id.size());
+    n = 1 + id.size();
   }
-  key.buf[0] = 0;
-  std::memcpy(key.buf + 1, id.data(), id.size());
-  key.size = static_cast<std::uint16_t>(1 + id.size());
+  std::memcpy(key.buf + n, company.data(), company.size());
+  n += company.size();
+  key.buf[n++] = static_cast<char>(company.size());
+  key.size = static_cast<std::uint16_t>(n);
 }
 
 /// Key of the streams database: slot and version, big-endian.
@@ -139,6 +151,7 @@ struct tail_entry {
 
 /// A stream's index entries not yet in the streams database, ascending.
 struct stream_tail {
+  std::string company;
   std::string type;
   std::string id;
   std::vector<tail_entry> entries;
@@ -146,6 +159,7 @@ struct stream_tail {
 
 /// What memory knows of a slot: its owner and version (type null: nothing).
 struct mem_owner {
+  const std::string* company = nullptr;
   const std::string* type = nullptr;
   const std::string* id = nullptr;
   std::uint64_t version = 0;
@@ -184,24 +198,25 @@ result<std::optional<slot_head>> last_in_slot(MDB_cursor* c,
                 get_be64(val.mv_data)}};
 }
 
-/// Finds the stream of (`type`, `id`), starting at slot `hash`. A slot that
-/// memory knows (`mem(slot)`: entries not yet flushed) is decided there;
-/// otherwise the last entry under the slot gives the stream's version, and
-/// its event (any event of a slot has the stream's aggregate type and id)
-/// tells whether the slot is this stream's. The writer's memory is never
+/// Finds the stream of (`company`, `type`, `id`), starting at slot `hash`.
+/// A slot that memory knows (`mem(slot)`: entries not yet flushed) is
+/// decided there; otherwise the last entry under the slot gives the
+/// stream's version, and its event (any event of a slot has the stream's
+/// company, aggregate type and id) tells whether the slot is this
+/// stream's. The writer's memory is never
 /// behind the database, so it skips the database for a slot memory knows;
 /// a process that only reads may be behind (`db_too`), and takes the
 /// higher version.
 template <class Mem>
 result<stream_slot> find_stream(MDB_txn* txn, MDB_cursor* c, MDB_dbi events,
-                                std::uint64_t hash, std::string_view type,
-                                std::string_view id, const Mem& mem,
-                                bool db_too = false) {
+                                std::uint64_t hash, std::string_view company,
+                                std::string_view type, std::string_view id,
+                                const Mem& mem, bool db_too = false) {
   auto slot = hash;
   for (int probe = 0; probe < max_probes; ++probe, ++slot) {
     auto m = mem(slot);
     if (m.type != nullptr) {
-      if (*m.type != type || *m.id != id)
+      if (*m.type != type || *m.id != id || *m.company != company)
         continue;
       auto version = m.version;
       auto seq = m.seq;
@@ -228,7 +243,8 @@ result<stream_slot> find_stream(MDB_txn* txn, MDB_cursor* c, MDB_dbi events,
         err.code = errc::corrupt;
       return make_unexpected(std::move(err));
     }
-    if (last->aggregate_type == type && last->aggregate_id == id)
+    if (last->aggregate_type == type && last->aggregate_id == id
+        && last->company_id == company)
       return stream_slot{slot, true, (*head)->version, (*head)->seq};
   }
   return fail(errc::corrupt, "streams: more than 64 colliding stream hashes");
@@ -243,7 +259,8 @@ mem_owner owner_in(const tail_map& tails, std::uint64_t slot) {
   if (i == tails.end() || i->second.entries.empty())
     return {};
   const auto& last = i->second.entries.back();
-  return {&i->second.type, &i->second.id, last.version, last.seq};
+  return {&i->second.company, &i->second.type, &i->second.id, last.version,
+          last.seq};
 }
 
 /// Puts at the right edge of the tree when `key` sorts after its last key
@@ -334,6 +351,7 @@ struct staged_entry {
   std::uint64_t slot;
   std::uint64_t version;
   std::uint64_t seq;
+  std::string company;
   std::string type;
   std::string id;
 };
@@ -376,7 +394,7 @@ struct event_store::stream_tails {
   mem_owner writer_owner(std::uint64_t slot) const {
     if (auto i = staged_last.find(slot); i != staged_last.end()) {
       const auto& e = staged[i->second];
-      return {&e.type, &e.id, e.version, e.seq};
+      return {&e.company, &e.type, &e.id, e.version, e.seq};
     }
     return owner(slot);
   }
@@ -414,13 +432,14 @@ struct event_store::stream_tails {
   }
 
   /// Adds one committed entry (under `mtx`, or before readers exist).
-  void add(std::uint64_t slot, std::string_view type, std::string_view id,
-           std::uint64_t version, std::uint64_t seq) {
+  void add(std::uint64_t slot, std::string_view company, std::string_view type,
+           std::string_view id, std::uint64_t version, std::uint64_t seq) {
     auto [it, fresh] = committed.try_emplace(slot);
     if (fresh)
       ++blocks[slot >> 6];
     auto& t = it->second;
     if (t.entries.empty()) {
+      t.company = std::string{company};
       t.type = std::string{type};
       t.id = std::string{id};
     }
@@ -480,6 +499,9 @@ result<std::unique_ptr<event_store>> event_store::open(environment& env,
         }
         std::unique_ptr<event_store> out{new event_store(env, w, cfg, d)};
         if (cfg.rebuild_stream_index)
+          if (auto ok = out->migrate_keys(); !ok)
+            return make_unexpected(ok.error());
+        if (cfg.rebuild_stream_index)
           if (auto ok = out->recover_stream_tails(); !ok)
             return make_unexpected(ok.error());
         if (cfg.refs && cfg.rebuild_stream_index)
@@ -490,6 +512,127 @@ result<std::unique_ptr<event_store>> event_store::open(environment& env,
             return make_unexpected(ok.error());
         return out;
       });
+}
+
+result<std::uint64_t> event_store::key_format(const read_txn& txn) const {
+  bool found = false;
+  auto format
+      = read_checkpoint(txn.handle(), db_.checkpoints, keys_checkpoint, &found);
+  if (!format || found)
+    return format;
+  // None: a new store (current keys from its first append on) or one
+  // written before the checkpoint existed (format 1).
+  cursor_guard c;
+  if (auto rc = mdb_cursor_open(txn.handle(), db_.events, &c.c); rc != 0)
+    return fail_mdb(rc, "mdb_cursor_open");
+  MDB_val key, val;
+  auto rc = mdb_cursor_get(c.c, &key, &val, MDB_FIRST);
+  if (rc == MDB_NOTFOUND)
+    return current_key_format;
+  if (rc != 0)
+    return fail_mdb(rc, "mdb_cursor_get(events)");
+  return std::uint64_t{1};
+}
+
+result<void> event_store::migrate_keys() {
+  {
+    auto txn = env_.begin_read();
+    if (!txn)
+      return make_unexpected(txn.error());
+    bool found = false;
+    auto format = read_checkpoint(txn->handle(), db_.checkpoints,
+                                  keys_checkpoint, &found);
+    if (!format)
+      return make_unexpected(format.error());
+    if (found && *format >= current_key_format)
+      return {};
+    if (found)
+      return fail(errc::corrupt, "checkpoints: unknown stream key format "
+                                     + std::to_string(*format));
+  }
+  // Format 1 keyed streams and event ids by (type, id) and id alone; from
+  // format 2 on both include the company. One transaction rewrites both
+  // databases from the log, so that an open sees either layout whole.
+  return writer_.execute([this](write_txn& w) -> result<void> {
+    auto* t = w.handle();
+    MDB_val key, val;
+    {
+      cursor_guard probe;
+      if (auto rc = mdb_cursor_open(t, db_.events, &probe.c); rc != 0)
+        return fail_mdb(rc, "mdb_cursor_open");
+      auto rc = mdb_cursor_get(probe.c, &key, &val, MDB_FIRST);
+      if (rc == MDB_NOTFOUND) // a new store: nothing to move
+        return write_checkpoint(t, db_.checkpoints, keys_checkpoint,
+                                current_key_format);
+      if (rc != 0)
+        return fail_mdb(rc, "mdb_cursor_get(events)");
+    }
+    if (auto rc = mdb_drop(t, db_.streams, 0); rc != 0)
+      return fail_mdb(rc, "mdb_drop(streams)");
+    if (auto rc = mdb_drop(t, db_.event_ids, 0); rc != 0)
+      return fail_mdb(rc, "mdb_drop(event_ids)");
+    auto sc = w.cursor(db_.streams);
+    if (!sc)
+      return make_unexpected(sc.error());
+    cursor_guard ec;
+    if (auto rc = mdb_cursor_open(t, db_.events, &ec.c); rc != 0)
+      return fail_mdb(rc, "mdb_cursor_open");
+    auto nothing = [](std::uint64_t) {
+      return mem_owner{};
+    };
+    std::uint64_t last = 0;
+    id_key ik;
+    auto rc = mdb_cursor_get(ec.c, &key, &val, MDB_FIRST);
+    for (; rc == 0; rc = mdb_cursor_get(ec.c, &key, &val, MDB_NEXT)) {
+      auto ev = decode_record(val.mv_data, val.mv_size);
+      if (!ev)
+        return make_unexpected(ev.error());
+      last = ev->sequence;
+      char seq_be[8];
+      put_be64(seq_be, ev->sequence);
+      auto seq_val = as_val(seq_be, 8);
+      // The event's id, in its company.
+      if (ev->id.empty() || ev->id.size() > max_name_size
+          || ev->company_id.size() > max_name_size
+          || 2 + ev->id.size() + ev->company_id.size() > max_key_size)
+        return fail(errc::corrupt, "events: record "
+                                       + std::to_string(ev->sequence)
+                                       + " has an id that cannot be keyed");
+      make_id_key(ev->company_id, ev->id, ik);
+      auto k = ik.val();
+      auto v = seq_val;
+      if (auto r = mdb_put(t, db_.event_ids, &k, &v, MDB_NOOVERWRITE); r != 0)
+        return r == MDB_KEYEXIST
+                   ? fail(errc::corrupt, "events: id " + std::string{ev->id}
+                                             + " is stored twice")
+                   : fail_mdb(r, "mdb_put(event_ids)");
+      // The event's stream, in its company. A stream of format 1 that
+      // holds events of two companies becomes one stream per company.
+      auto slot = find_stream(
+          t, *sc, db_.events,
+          cfg_.hash(ev->company_id, ev->aggregate_type, ev->aggregate_id),
+          ev->company_id, ev->aggregate_type, ev->aggregate_id, nothing);
+      if (!slot)
+        return make_unexpected(slot.error());
+      stream_key sk{slot->slot, ev->version};
+      k = sk.val();
+      v = seq_val;
+      // A version stored twice (two writers on one store) keeps its first
+      // event, as reads did before; `switchboard check` reports it.
+      if (auto r = mdb_put(t, db_.streams, &k, &v, MDB_NOOVERWRITE);
+          r != 0 && r != MDB_KEYEXIST)
+        return fail_mdb(r, "mdb_put(streams)");
+    }
+    if (rc != MDB_NOTFOUND)
+      return fail_mdb(rc, "mdb_cursor_get(events)");
+    // Every event is in the streams database now.
+    if (auto ok
+        = write_checkpoint(t, db_.checkpoints, streams_checkpoint, last);
+        !ok)
+      return ok;
+    return write_checkpoint(t, db_.checkpoints, keys_checkpoint,
+                            current_key_format);
+  });
 }
 
 result<void> event_store::settle_refs_checkpoint() {
@@ -531,9 +674,6 @@ result<void> event_store::settle_refs_checkpoint() {
 }
 
 namespace {
-
-/// Largest key LMDB takes (its default MDB_MAXKEYSIZE).
-constexpr std::size_t max_key_size = 511;
 
 /// The key of a sorted list entry: list size (2 bytes), list, sort key.
 std::string list_key(std::string_view list, std::string_view sort_key) {
@@ -626,8 +766,8 @@ result<void> event_store::build_lists() {
     // entries would be replaced anyway.
     std::vector<const envelope*> last;
     for (const auto& e : *batch) {
-      auto later
-          = read_stream(e.aggregate_type, e.aggregate_id, e.version + 1, 1);
+      auto later = read_stream(e.company_id, e.aggregate_type, e.aggregate_id,
+                               e.version + 1, 1);
       if (!later)
         return make_unexpected(later.error());
       if (later->empty())
@@ -701,14 +841,16 @@ result<void> event_store::recover_stream_tails() {
     if (!ev)
       return make_unexpected(ev.error());
     auto slot = find_stream(
-        t, sc.c, db_.events, cfg_.hash(ev->aggregate_type, ev->aggregate_id),
-        ev->aggregate_type, ev->aggregate_id, [&T](std::uint64_t s) {
+        t, sc.c, db_.events,
+        cfg_.hash(ev->company_id, ev->aggregate_type, ev->aggregate_id),
+        ev->company_id, ev->aggregate_type, ev->aggregate_id,
+        [&T](std::uint64_t s) {
           return T.owner(s);
         });
     if (!slot)
       return make_unexpected(slot.error());
-    T.add(slot->slot, ev->aggregate_type, ev->aggregate_id, ev->version,
-          ev->sequence);
+    T.add(slot->slot, ev->company_id, ev->aggregate_type, ev->aggregate_id,
+          ev->version, ev->sequence);
   }
   if (rc != MDB_NOTFOUND)
     return fail_mdb(rc, "mdb_cursor_get(events)");
@@ -721,9 +863,10 @@ event_store::stream_index_stats event_store::stream_index() const {
 }
 
 result<event_store::found_stream>
-event_store::find_for_read(std::string_view type, std::string_view id) const {
+event_store::find_for_read(std::string_view company, std::string_view type,
+                           std::string_view id) const {
   auto& T = *tails_;
-  auto hash = cfg_.hash(type, id);
+  auto hash = cfg_.hash(company, type, id);
   // The snapshot begins under the lock, with a copy of what memory holds
   // for the slots a probe can visit: the two then agree (entries leave
   // memory only after their flush has committed). The probe runs unlocked.
@@ -751,7 +894,7 @@ event_store::find_for_read(std::string_view type, std::string_view id) const {
   if (auto rc = mdb_cursor_open(txn->handle(), db_.streams, &c.c); rc != 0)
     return fail_mdb(rc, "mdb_cursor_open");
   auto slot = find_stream(
-      txn->handle(), c.c, db_.events, hash, type, id,
+      txn->handle(), c.c, db_.events, hash, company, type, id,
       [&window](std::uint64_t s) {
         return owner_in(window, s);
       },
@@ -782,7 +925,7 @@ void event_store::stage(write_txn& txn, std::uint64_t slot, const envelope& e) {
         {
           std::lock_guard<std::shared_mutex> lock{T.mtx};
           for (const auto& s : T.staged) {
-            T.add(s.slot, s.type, s.id, s.version, s.seq);
+            T.add(s.slot, s.company, s.type, s.id, s.version, s.seq);
             touched |= std::uint64_t{1} << stream_tails::generation_of(s.type);
           }
         }
@@ -806,8 +949,8 @@ void event_store::stage(write_txn& txn, std::uint64_t slot, const envelope& e) {
         tails_->truncate(mark);
     });
   }
-  T.staged.push_back(
-      {slot, e.version, e.sequence, e.aggregate_type, e.aggregate_id});
+  T.staged.push_back({slot, e.version, e.sequence, e.company_id,
+                      e.aggregate_type, e.aggregate_id});
   T.staged_last[slot] = T.staged.size() - 1;
 }
 
@@ -903,14 +1046,24 @@ result<void> event_store::flush_step(write_txn& txn) {
   return {};
 }
 
-std::uint64_t event_store::default_stream_hash(std::string_view type,
+std::uint64_t event_store::default_stream_hash(std::string_view company,
+                                               std::string_view type,
                                                std::string_view id) {
-  // FNV-1a over (size of type, type, id), then the splitmix64 finalizer.
+  // FNV-1a over (size of company, company, size of type, type, id), then
+  // the splitmix64 finalizer.
   std::uint64_t h = 0xcbf29ce484222325ull;
   auto mix = [&h](unsigned char b) {
     h ^= b;
     h *= 0x100000001b3ull;
   };
+  auto sized = [&mix](std::string_view s) {
+    auto n = s.size();
+    for (int i = 0; i < 4; ++i)
+      mix(static_cast<unsigned char>(n >> (8 * i)));
+    for (char c : s)
+      mix(static_cast<unsigned char>(c));
+  };
+  sized(company);
   auto n = type.size();
   for (int i = 0; i < 4; ++i)
     mix(static_cast<unsigned char>(n >> (8 * i)));
@@ -989,6 +1142,7 @@ event_store::append_result event_store::append_in(write_txn& txn,
       return fail(errc::invalid_argument,
                   "append: more than "
                       + std::to_string(cfg_.max_events_per_append) + " events");
+    const auto& company = events.front().company_id;
     const auto& agg_type = events.front().aggregate_type;
     const auto& agg_id = events.front().aggregate_id;
     if (agg_type.empty() || agg_id.empty())
@@ -1002,9 +1156,12 @@ event_store::append_result event_store::append_in(write_txn& txn,
       auto which = [i] {
         return "event " + std::to_string(i) + ": ";
       };
-      if (e.aggregate_type != agg_type || e.aggregate_id != agg_id)
+      if (e.aggregate_type != agg_type || e.aggregate_id != agg_id
+          || e.company_id != company)
         return fail(errc::invalid_argument,
-                    which() + "events of one append must share one aggregate");
+                    which()
+                        + "events of one append must share one aggregate "
+                          "and company");
       if (e.id.empty() || e.id.size() > max_name_size)
         return fail(errc::invalid_argument,
                     which() + "id must have 1 to 255 bytes");
@@ -1017,7 +1174,11 @@ event_store::append_result event_store::append_in(write_txn& txn,
       if (record_size(e) > cfg_.max_record_size)
         return fail(errc::invalid_argument,
                     which() + "record larger than max_record_size");
-      make_id_key(e.id, keys[i]);
+      if (2 + e.id.size() + e.company_id.size() > max_key_size)
+        return fail(errc::invalid_argument,
+                    which() + "id and company_id have more than "
+                        + std::to_string(max_key_size - 2) + " bytes together");
+      make_id_key(e.company_id, e.id, keys[i]);
     }
     if (keys.size() > 1) {
       auto sorted = keys;
@@ -1026,7 +1187,8 @@ event_store::append_result event_store::append_in(write_txn& txn,
         return fail(errc::invalid_argument, "append: duplicate event id");
     }
     auto* t = txn.handle();
-    // 2. Idempotency: an append whose ids are all stored is a retry.
+    // 2. Idempotency: an append whose ids are all stored (in this company:
+    //    event ids are per company) is a retry.
     std::size_t found = 0;
     std::vector<std::uint64_t> seqs(events.size(), 0);
     for (std::size_t i = 0; i < keys.size(); ++i) {
@@ -1052,10 +1214,6 @@ event_store::append_result event_store::append_in(write_txn& txn,
           return fail(errc::duplicate_event,
                       "event id " + events[i].id
                           + " is stored in another stream");
-        // A retry is one of the same company; another company's ids are
-        // taken, as its streams are.
-        if (stored->company_id != events[i].company_id)
-          return fail(errc::taken, "event id " + events[i].id + " is taken");
         events[i].version = stored->version;
         events[i].sequence = stored->sequence;
       }
@@ -1078,28 +1236,22 @@ event_store::append_result event_store::append_in(write_txn& txn,
     if (!streams_cursor)
       return make_unexpected(streams_cursor.error());
     const auto& tails = *tails_;
+    // A stream belongs to a company: its key is (company, type, id), so
+    // equal ids of two companies are two streams.
     auto slot = find_stream(t, *streams_cursor, db_.events,
-                            cfg_.hash(agg_type, agg_id), agg_type, agg_id,
-                            [&tails](std::uint64_t s) {
+                            cfg_.hash(company, agg_type, agg_id), company,
+                            agg_type, agg_id, [&tails](std::uint64_t s) {
                               return tails.writer_owner(s);
                             });
     if (!slot)
       return make_unexpected(slot.error());
     auto current = slot->version;
-    // A stream belongs to the company of its events: checked here, in the
-    // transaction that writes, so that two companies appending to one new
-    // id at once cannot both succeed.
     std::optional<envelope> previous; // the stream's last event
-    if (slot->exists) {
+    if (slot->exists && cfg_.lists) {
       auto last = load(t, db_.events, slot->last_seq);
       if (!last)
         return make_unexpected(last.error());
-      for (const auto& e : events)
-        if (e.company_id != last->company_id)
-          return fail(errc::taken, "stream " + agg_type + "/" + agg_id
-                                       + ": the id is taken");
-      if (cfg_.lists)
-        previous = last->to_envelope();
+      previous = last->to_envelope();
     }
     if (expected.what == expected_version::kind::exact
         && expected.version != current) {
@@ -1267,13 +1419,14 @@ stream_entries(MDB_txn* txn, MDB_dbi streams, std::uint64_t slot,
 } // namespace
 
 result<std::vector<envelope>> event_store::read_stream(
-    std::string_view aggregate_type, std::string_view aggregate_id,
-    std::uint64_t from_version, std::size_t max_count) const {
+    std::string_view company_id, std::string_view aggregate_type,
+    std::string_view aggregate_id, std::uint64_t from_version,
+    std::size_t max_count) const {
   return guarded("read_stream", [&]() -> result<std::vector<envelope>> {
     std::vector<envelope> out;
     if (max_count == 0 || aggregate_type.empty() || aggregate_id.empty())
       return out;
-    auto f = find_for_read(aggregate_type, aggregate_id);
+    auto f = find_for_read(company_id, aggregate_type, aggregate_id);
     if (!f)
       return make_unexpected(f.error());
     if (!f->slot.exists || f->slot.version < from_version)
@@ -1298,15 +1451,14 @@ result<std::vector<envelope>> event_store::read_stream(
   });
 }
 
-result<void>
-event_store::visit_stream(std::string_view aggregate_type,
-                          std::string_view aggregate_id,
-                          std::uint64_t after_seq,
-                          const std::function<bool(std::uint64_t)>& fn) const {
+result<void> event_store::visit_stream(
+    std::string_view company_id, std::string_view aggregate_type,
+    std::string_view aggregate_id, std::uint64_t after_seq,
+    const std::function<bool(std::uint64_t)>& fn) const {
   return guarded("visit_stream", [&]() -> result<void> {
     if (aggregate_type.empty() || aggregate_id.empty())
       return {};
-    auto f = find_for_read(aggregate_type, aggregate_id);
+    auto f = find_for_read(company_id, aggregate_type, aggregate_id);
     if (!f)
       return make_unexpected(f.error());
     if (!f->slot.exists)
@@ -1550,12 +1702,15 @@ result<envelope> event_store::read_event(std::uint64_t seq) const {
   });
 }
 
-result<std::uint64_t> event_store::find_event(std::string_view event_id) const {
+result<std::uint64_t> event_store::find_event(std::string_view company_id,
+                                              std::string_view event_id) const {
   return guarded("find_event", [&]() -> result<std::uint64_t> {
-    if (event_id.empty() || event_id.size() > max_name_size)
+    if (event_id.empty() || event_id.size() > max_name_size
+        || company_id.size() > max_name_size
+        || 2 + event_id.size() + company_id.size() > max_key_size)
       return fail(errc::not_found, "no such event id");
     id_key k;
-    make_id_key(event_id, k);
+    make_id_key(company_id, event_id, k);
     auto txn = env_.begin_read();
     if (!txn)
       return make_unexpected(txn.error());
@@ -1593,12 +1748,13 @@ result<std::uint64_t> event_store::last_sequence() const {
 }
 
 result<std::uint64_t>
-event_store::stream_version(std::string_view aggregate_type,
+event_store::stream_version(std::string_view company_id,
+                            std::string_view aggregate_type,
                             std::string_view aggregate_id) const {
   return guarded("stream_version", [&]() -> result<std::uint64_t> {
     if (aggregate_type.empty() || aggregate_id.empty())
       return std::uint64_t{0};
-    auto f = find_for_read(aggregate_type, aggregate_id);
+    auto f = find_for_read(company_id, aggregate_type, aggregate_id);
     if (!f)
       return make_unexpected(f.error());
     return f->slot.exists ? f->slot.version : 0;

@@ -44,9 +44,10 @@ struct event_store_stats {
   std::uint64_t conflicts = 0;          ///< Appends refused on version.
 };
 
-/// Maps (aggregate type, aggregate id) to a stream slot. Replaceable for
-/// tests (a constant hash exercises collision handling).
-using stream_hash_fn = std::uint64_t (*)(std::string_view aggregate_type,
+/// Maps (company, aggregate type, aggregate id) to a stream slot.
+/// Replaceable for tests (a constant hash exercises collision handling).
+using stream_hash_fn = std::uint64_t (*)(std::string_view company_id,
+                                         std::string_view aggregate_type,
                                          std::string_view aggregate_id);
 
 /// Adds to `out` the references of `e` that the by_ref index keeps (e.g.
@@ -118,19 +119,29 @@ struct event_store_config {
 /// |------------|----------------------------------------|--------------|
 /// | events     | seq → event record (codec.hpp)         | appended     |
 /// | streams    | stream slot, version → seq             | in batches   |
-/// | event_ids  | event id key → seq                     |              |
+/// | event_ids  | event id, company → seq                |              |
 /// | by_type    | type size, type, seq → (empty)         |              |
 /// | by_time    | occurred_at, seq → (empty)             |              |
 /// | by_company | company size, company, seq → (empty)  |              |
 /// | by_ref     | ref size, ref, seq → (empty)           |              |
 /// | listed     | list size (2 bytes), list, key → seq   |              |
 ///
-/// A stream's slot is a 64-bit hash of (aggregate type, aggregate id),
-/// which keeps stream keys at 16 bytes. Hash collisions are resolved
-/// exactly by linear probing: the stream owns the first slot whose version
-/// 1 event has its aggregate type and id (or that is free).
+/// A stream belongs to a company: its key is (company, aggregate type,
+/// aggregate id), so equal ids of two companies are two streams, and event
+/// ids (the idempotency keys of appends) are per company as well. A
+/// stream's slot is a 64-bit hash of its key, which keeps stream keys at
+/// 16 bytes. Hash collisions are resolved exactly by linear probing: the
+/// stream owns the first slot whose events have its company, aggregate
+/// type and id (or that is free).
 /// Event ids that are UUID text are stored as 16 bytes, so that UUIDv7 ids
 /// (time ordered) land at the right edge of the index.
+///
+/// Stores written before streams had a company (key format 1: no
+/// checkpoint `stream_keys`) are migrated at open, in one transaction:
+/// the streams and event_ids databases are rebuilt from the log with the
+/// company in their keys (a format-1 stream holding events of two
+/// companies becomes one stream per company, each keeping its events'
+/// versions).
 ///
 /// The streams index is written behind the log, as EventStoreDB writes its
 /// index from a memtable: an append keeps its stream entries in memory
@@ -170,8 +181,20 @@ public:
   /// the streams database.
   static constexpr std::string_view streams_checkpoint = "streams_index";
 
-  /// Returns the default stream hash of (aggregate type, aggregate id).
-  static std::uint64_t default_stream_hash(std::string_view aggregate_type,
+  /// The checkpoint (database `checkpoints`) holding the key format of
+  /// the streams and event_ids databases (`current_key_format`).
+  static constexpr std::string_view keys_checkpoint = "stream_keys";
+  /// Format 2: streams and event ids are keyed by company.
+  static constexpr std::uint64_t current_key_format = 2;
+
+  /// The key format of the store as of `txn` (1: written before streams
+  /// had a company, and not yet migrated). Errors: LMDB errors.
+  result<std::uint64_t> key_format(const read_txn& txn) const;
+
+  /// Returns the default stream hash of (company, aggregate type,
+  /// aggregate id).
+  static std::uint64_t default_stream_hash(std::string_view company_id,
+                                           std::string_view aggregate_type,
                                            std::string_view aggregate_id);
 
   // -- appends ---------------------------------------------------------------
@@ -184,16 +207,18 @@ public:
   /// Must not be called on the writer thread or while holding a read
   /// transaction.
   /// @param events non-empty; each with a non-empty id (unique within the
-  ///        call, at most 255 bytes), type (at most 255 bytes),
-  ///        aggregate_type and aggregate_id (the same in all events);
-  ///        company_id at most 255 bytes.
+  ///        call, at most 255 bytes, and with company_id at most 509),
+  ///        type (at most 255 bytes), company_id, aggregate_type and
+  ///        aggregate_id (the same in all events: one stream of one
+  ///        company); company_id at most 255 bytes.
   /// @param expected the stream version the caller based its decision on.
   /// @returns the sequences of the events, in order.
   /// Errors: `errc::version_conflict` (`error::actual_version` is the
   /// stream's version), `errc::invalid_argument` (the rules above),
-  /// `errc::duplicate_event` (some but not all ids already stored, or an id
-  /// stored in another stream), `errc::map_full`, `errc::closed`, LMDB
-  /// errors.
+  /// `errc::duplicate_event` (some but not all ids already stored in the
+  /// company, or an id stored in another stream of it), `errc::map_full`,
+  /// `errc::closed`, LMDB errors. Another company's streams and event ids
+  /// never affect an append.
   append_result append(std::vector<envelope> events, expected_version expected);
 
   /// Like `append`, but returns at once; `done` runs on the writer thread
@@ -227,10 +252,13 @@ public:
 
   // -- reads -----------------------------------------------------------------
 
-  /// Reads the events of one stream with version >= `from_version`, in
-  /// version order, at most `max_count`. An unknown stream gives an empty
-  /// list. Errors: `errc::corrupt`, LMDB errors.
-  result<std::vector<envelope>> read_stream(std::string_view aggregate_type,
+  /// Reads the events of the stream (`company_id`, `aggregate_type`,
+  /// `aggregate_id`) with version >= `from_version`, in version order, at
+  /// most `max_count`. An unknown stream gives an empty list (also when
+  /// another company has one with that id). Errors: `errc::corrupt`, LMDB
+  /// errors.
+  result<std::vector<envelope>> read_stream(std::string_view company_id,
+                                            std::string_view aggregate_type,
                                             std::string_view aggregate_id,
                                             std::uint64_t from_version,
                                             std::size_t max_count) const;
@@ -309,17 +337,21 @@ public:
   /// `errc::corrupt`, LMDB errors.
   result<envelope> read_event(std::uint64_t seq) const;
 
-  /// Returns the sequence of the event with id `event_id`. Errors:
-  /// `errc::not_found`, LMDB errors.
-  result<std::uint64_t> find_event(std::string_view event_id) const;
+  /// Returns the sequence of the event of `company_id` with id
+  /// `event_id`. Errors: `errc::not_found` (also when only another
+  /// company has that id), LMDB errors.
+  result<std::uint64_t> find_event(std::string_view company_id,
+                                   std::string_view event_id) const;
 
   /// Returns the sequence of the last stored event, 0 when empty.
   /// Errors: LMDB errors.
   result<std::uint64_t> last_sequence() const;
 
-  /// Returns the current version of a stream, 0 when it does not exist.
+  /// Returns the current version of the stream (`company_id`,
+  /// `aggregate_type`, `aggregate_id`), 0 when it does not exist.
   /// Errors: `errc::corrupt`, LMDB errors.
-  result<std::uint64_t> stream_version(std::string_view aggregate_type,
+  result<std::uint64_t> stream_version(std::string_view company_id,
+                                       std::string_view aggregate_type,
                                        std::string_view aggregate_id) const;
 
   /// A number that changes after every commit that appended to a stream
@@ -336,7 +368,8 @@ public:
   /// one snapshot. `fn` returns false to stop. For modules that keep
   /// records keyed by sequence (the audit log) and read them by aggregate.
   /// Errors: `errc::corrupt`, LMDB errors.
-  result<void> visit_stream(std::string_view aggregate_type,
+  result<void> visit_stream(std::string_view company_id,
+                            std::string_view aggregate_type,
                             std::string_view aggregate_id,
                             std::uint64_t after_seq,
                             const std::function<bool(std::uint64_t)>& fn) const;
@@ -386,12 +419,14 @@ private:
   struct stream_tails;
   struct found_stream;
 
+  result<void> migrate_keys();
   result<void> recover_stream_tails();
   result<void> settle_refs_checkpoint();
   result<void> build_lists();
   result<void> list_in(MDB_txn* t, const envelope* previous, const envelope& e,
                        const listing* computed);
-  result<found_stream> find_for_read(std::string_view type,
+  result<found_stream> find_for_read(std::string_view company,
+                                     std::string_view type,
                                      std::string_view id) const;
   void stage(write_txn& txn, std::uint64_t slot, const envelope& e);
   result<void> flush_step(write_txn& txn);

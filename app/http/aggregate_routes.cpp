@@ -230,7 +230,7 @@ void get_state(const context_ptr& ctx, std::string type) {
       respond_state(ctx, 200, std::move(hit->body), hit->version);
       return;
     }
-    auto at = events.stream_version(type, id);
+    auto at = events.stream_version(company, type, id);
     if (!at) {
       fail_with(*ctx, to_caf_error(at.error()));
       return;
@@ -526,17 +526,17 @@ void add_aggregate_routes(router& r) {
           ctx->fail_fields(errs);
           return;
         }
-        // A staff member that exists nowhere, or in another company, is
-        // refused here with one index probe: a flood of made-up ids costs
-        // the actors (the router, the cache) nothing, and so delays no
-        // other company's requests there.
-        auto first
-            = ctx->node().store().events->read_stream("staff", staff, 1, 1);
+        // A staff member the company does not have is refused here with
+        // one index probe: a flood of made-up ids costs the actors (the
+        // router, the cache) nothing, and so delays no other company's
+        // requests there.
+        auto first = ctx->node().store().events->read_stream(company, "staff",
+                                                             staff, 1, 1);
         if (!first) {
           ctx->fail_store(first.error());
           return;
         }
-        if (first->empty() || first->front().company_id != company) {
+        if (first->empty()) {
           ctx->fail(404, "not_found", "staff " + staff + " not found");
           return;
         }

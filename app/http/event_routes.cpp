@@ -43,11 +43,13 @@ constexpr std::string_view batch_type = "application/cloudevents-batch+json";
 /// filtering; past it the page comes back short, with its cursor.
 constexpr std::size_t max_scan = 16384;
 
-/// The company owning a stream, or "" when the stream does not exist.
+/// `company` when it has the stream (`type`, `id`), else "" (streams are
+/// per company: another company's equal id is another stream).
 store::result<std::string> stream_owner(const store::event_store& es,
+                                        std::string_view company,
                                         std::string_view type,
                                         std::string_view id) {
-  auto first = es.read_stream(type, id, 1, 1);
+  auto first = es.read_stream(company, type, id, 1, 1);
   if (!first)
     return make_unexpected(first.error());
   if (first->empty())
@@ -73,18 +75,22 @@ void get_stream(const context_ptr& ctx) {
     ctx->fail_fields(errs);
     return;
   }
+  // The caller's company's stream (an admin names the company): another
+  // company's stream of that id is another stream, never read here.
+  const auto& who = ctx->who();
+  auto company
+      = who.admin ? ctx->query("company_id", who.company_id) : who.company_id;
   const auto& es = *ctx->node().store().events;
-  auto owner = stream_owner(es, type, id);
+  auto owner = stream_owner(es, company, type, id);
   if (!owner) {
     ctx->fail_store(owner.error());
     return;
   }
-  // Another company's stream answers exactly like a missing one.
   if (owner->empty() || !ctx->may_see(*owner)) {
     ctx->fail(404, "not_found", "no stream " + type + "/" + id);
     return;
   }
-  auto events = es.read_stream(type, id, from, limit + 1);
+  auto events = es.read_stream(company, type, id, from, limit + 1);
   if (!events) {
     ctx->fail_store(events.error());
     return;
@@ -377,8 +383,8 @@ void append_event(const context_ptr& ctx) {
     const auto& es = *ctx->node().store().events;
     check_references(
         env, o.at("data").get_object(),
-        [&es](std::string_view type, std::string_view id) {
-          return stream_owner(es, type, id);
+        [&es, &env](std::string_view type, std::string_view id) {
+          return stream_owner(es, env.company_id, type, id);
         },
         errs);
   }
@@ -411,30 +417,17 @@ void append_event(const context_ptr& ctx) {
     env.metadata.user_agent = std::string{ctx->req().header("user-agent")};
   if (env.metadata.source.empty())
     env.metadata.source = "api";
+  // Streams and event ids are the company's own: another company's equal
+  // ids are never seen here. An event id the company has stored already:
+  // a retry of that event, or another event's id.
   const auto& es = *ctx->node().store().events;
-  auto owner = stream_owner(es, env.aggregate_type, env.aggregate_id);
-  if (!owner) {
-    ctx->fail_store(owner.error());
-    return;
-  }
-  // Another company's stream: its id is taken (the store decides it
-  // again, atomically, in the transaction that writes).
-  if (!owner->empty() && *owner != env.company_id) {
-    ctx->fail(409, "conflict",
-              "stream " + env.aggregate_type + "/" + env.aggregate_id
-                  + ": the id is taken");
-    return;
-  }
-  // An event id already stored: a retry of that event, or taken by
-  // another (whose stream and company are not told).
-  if (auto seq = es.find_event(env.id); seq) {
+  if (auto seq = es.find_event(env.company_id, env.id); seq) {
     auto prior = es.read_event(*seq);
     if (!prior) {
       ctx->fail_store(prior.error());
       return;
     }
-    if (prior->company_id != env.company_id
-        || prior->aggregate_type != env.aggregate_type
+    if (prior->aggregate_type != env.aggregate_type
         || prior->aggregate_id != env.aggregate_id) {
       ctx->fail(409, "conflict", "event id " + env.id + " is taken",
                 {{"id", "taken: another event has this id"}});
@@ -476,7 +469,8 @@ void append_event(const context_ptr& ctx) {
                 return;
               }
               auto v = ctx->node().store().events->stream_version(
-                  stored->aggregate_type, stored->aggregate_id);
+                  stored->company_id, stored->aggregate_type,
+                  stored->aggregate_id);
               auto actual = v ? *v : 0;
               auto body = error_body(
                   "version_conflict",
@@ -524,8 +518,8 @@ void list_audit(const context_ptr& ctx) {
         = "missing: model_type and model_id go together";
   const auto& who = ctx->who();
   auto company = who.admin ? ctx->query("company_id") : who.company_id;
-  if (who.admin && company.empty() && model_type.empty())
-    errs["company_id"] = "missing: an admin names a company or a model";
+  if (who.admin && company.empty())
+    errs["company_id"] = "missing: an admin names a company";
   if (!errs.empty()) {
     ctx->fail_fields(errs);
     return;
@@ -545,9 +539,9 @@ void list_audit_page(const context_ptr& ctx, const std::string& company,
   const auto& log = *ctx->node().store().audit;
   // A model's records hold its company: those of another company are
   // skipped as if absent (the page may then come back short).
-  auto recs = model_type.empty()
-                  ? log.by_company(company, after, limit + 1)
-                  : log.by_model(model_type, model_id, after, limit + 1);
+  auto recs = model_type.empty() ? log.by_company(company, after, limit + 1)
+                                 : log.by_model(company, model_type, model_id,
+                                                after, limit + 1);
   if (!recs) {
     ctx->fail_store(recs.error());
     return;

@@ -284,8 +284,8 @@ resolve_attendee(const context_ptr& ctx, const std::string& company,
   out.id = derived_id("calcom-customer\n" + company + "\n"
                       + (email.empty() ? phone : email));
   // Created by an earlier delivery: one probe.
-  auto made = events.read_stream("customer", out.id, 1, 1);
-  if (made && !made->empty() && made->front().company_id == company) {
+  auto made = events.read_stream(company, "customer", out.id, 1, 1);
+  if (made && !made->empty()) {
     out.exists = true;
     return out;
   }
@@ -338,9 +338,10 @@ resolve_attendee(const context_ptr& ctx, const std::string& company,
   return out;
 }
 
-/// Answers a redelivery whose event is stored: 200, duplicate.
-bool already_delivered(const context_ptr& ctx, const std::string& event_id) {
-  auto seq = ctx->node().store().events->find_event(event_id);
+/// Answers a redelivery whose event `company` has stored: 200, duplicate.
+bool already_delivered(const context_ptr& ctx, const std::string& company,
+                       const std::string& event_id) {
+  auto seq = ctx->node().store().events->find_event(company, event_id);
   if (!seq)
     return false;
   ctx->respond(200, json::object{{"status", "accepted"}, {"duplicate", true}});
@@ -357,8 +358,8 @@ void calcom_book(const context_ptr& ctx, attendee_customer cust,
          company = book.company_id](const caf::error& e) {
           if (runtime_code(e) != runtime_errc::conflict)
             return false;
-          auto s = events->read_stream("appointment", id, 1, 1);
-          return s && !s->empty() && s->front().company_id == company;
+          auto s = events->read_stream(company, "appointment", id, 1, 1);
+          return s && !s->empty();
         };
   if (cust.exists) {
     run_command(ctx, std::move(book), "appointment", dup);
@@ -444,7 +445,7 @@ void calcom_webhook(const context_ptr& ctx) {
     // one appointment, booked when it was requested.
     event_key = "calcom\n" + company + "\n" + uid + "\nbooked";
     auto event_id = derived_id(event_key);
-    if (already_delivered(ctx, event_id))
+    if (already_delivered(ctx, company, event_id))
       return;
     // A booking made here and created on Cal.com comes back as Cal.com's
     // BOOKING_CREATED: its uid is on the appointment already.
@@ -540,11 +541,11 @@ void calcom_webhook(const context_ptr& ctx) {
     event_key += no_show ? "\ntrue" : "\nfalse";
   }
   auto event_id = derived_id(event_key);
-  if (already_delivered(ctx, event_id))
+  if (already_delivered(ctx, company, event_id))
     return;
   cmd.aggregate_id = calcom_appointment(ctx, company, original);
-  auto known = ctx->node().store().events->stream_version("appointment",
-                                                          cmd.aggregate_id);
+  auto known = ctx->node().store().events->stream_version(
+      company, "appointment", cmd.aggregate_id);
   if (!known || *known == 0) {
     ctx->fail(
         422, "unmapped_booking", "the booking is not known here",

@@ -194,7 +194,8 @@ BOOST_AUTO_TEST_CASE(customer_lifecycle) {
   BOOST_REQUIRE(same);
   BOOST_TEST(same->version == 2u);
   BOOST_TEST(same->sequences.empty());
-  auto stream = n.node().store().events->read_stream("customer", id, 1, 10);
+  auto stream
+      = n.node().store().events->read_stream("c1", "customer", id, 1, 10);
   BOOST_REQUIRE(stream);
   BOOST_TEST(stream->size() == 2u);
   BOOST_TEST((*stream)[1].type == "customer.updated");
@@ -414,7 +415,7 @@ BOOST_AUTO_TEST_CASE(reschedule_reassign_and_cancel_move_the_slot) {
   BOOST_REQUIRE(book("a2", at(1, 10)));
   BOOST_REQUIRE(!book("a3", at(1, 11)));
   auto stream
-      = n.node().store().events->read_stream("appointment", "a1", 1, 10);
+      = n.node().store().events->read_stream("c1", "appointment", "a1", 1, 10);
   BOOST_REQUIRE(stream && stream->size() == 2u);
   auto upd = event_from<appointment_updated>((*stream)[1]);
   BOOST_REQUIRE(upd);

@@ -69,7 +69,7 @@ struct call_fixture {
   std::vector<std::string> types(const std::string& type,
                                  const std::string& id) {
     std::vector<std::string> out;
-    auto s = n.node().store().events->read_stream(type, id, 1, 100);
+    auto s = n.node().store().events->read_stream("c1", type, id, 1, 100);
     if (s)
       for (auto& e : *s)
         out.push_back(e.type);
@@ -144,7 +144,7 @@ BOOST_AUTO_TEST_CASE(every_allowed_transition_and_refusals) {
   BOOST_TEST(*cust == phone_customer_id("c1", "+4930111"));
   auto ct = types("customer", *cust);
   BOOST_REQUIRE(ct.size() == 1u);
-  auto ev = n.node().store().events->read_stream("customer", *cust, 1, 1);
+  auto ev = n.node().store().events->read_stream("c1", "customer", *cust, 1, 1);
   BOOST_TEST((*ev)[0].data.find("\"source\":\"phone\"") != std::string::npos);
   // Another company does not see the call.
   auto other = n.call<std::string>(n.node().router(), get_atom::value,
@@ -169,7 +169,8 @@ BOOST_AUTO_TEST_CASE(known_caller_is_found_by_phone) {
   BOOST_TEST(st.at("appointment_id").as_string() == appt_id);
   BOOST_TEST(types("appointment", appt_id)
              == std::vector<std::string>{"appointment.created"});
-  auto a = n.node().store().events->read_stream("appointment", appt_id, 1, 1);
+  auto a = n.node().store().events->read_stream("c1", "appointment", appt_id, 1,
+                                                1);
   BOOST_TEST((*a)[0].data.find("\"source\":\"phone\"") != std::string::npos);
   BOOST_TEST((*a)[0].metadata.correlation_id == "k2");
   // No second customer.
@@ -211,7 +212,7 @@ BOOST_AUTO_TEST_CASE(taken_slot_fails_and_schedules_a_follow_up) {
   BOOST_TEST(st.at("failure_reason").as_string() == "no_availability");
   // The follow-up offers the free times nearest to the one asked for
   // (the staff member has no hours set: any half hour of the day).
-  auto stream = n.node().store().events->read_stream("call", "k3", 8, 1);
+  auto stream = n.node().store().events->read_stream("c1", "call", "k3", 8, 1);
   BOOST_REQUIRE(stream);
   BOOST_REQUIRE(stream->size() == 1u);
   auto fu = event_from<follow_up_scheduled>(stream->front());

@@ -71,11 +71,12 @@ BOOST_AUTO_TEST_CASE(dispatch_stores_events_and_one_job_per_queued_listener) {
   for (const auto& o : res->sync_outcomes)
     BOOST_TEST(o.ok);
   auto stream
-      = n.node().store().events->read_stream("appointment", "a1", 1, 10);
+      = n.node().store().events->read_stream("c1", "appointment", "a1", 1, 10);
   BOOST_REQUIRE(stream && stream->size() == 1u);
   BOOST_TEST((*stream)[0].metadata.user_id == "u7");
   // The audit record carries the seed's fields.
-  auto audit = n.node().store().audit->by_model("appointment", "a1", 0, 10);
+  auto audit
+      = n.node().store().audit->by_model("c1", "appointment", "a1", 0, 10);
   BOOST_REQUIRE(audit && audit->size() == 1u);
   const auto& rec = (*audit)[0];
   BOOST_TEST(rec.event_type == "appointment.created");
@@ -133,7 +134,7 @@ BOOST_AUTO_TEST_CASE(an_idempotent_retry_stores_and_enqueues_once) {
     if (o.listener == listener_names::audit_logger)
       audited = o.ok;
   BOOST_TEST(audited);
-  auto recs = n.node().store().audit->by_model("customer", "cu1", 0, 10);
+  auto recs = n.node().store().audit->by_model("c1", "customer", "cu1", 0, 10);
   BOOST_REQUIRE(recs);
   BOOST_TEST(recs->size() == 1u);
 }
@@ -320,7 +321,8 @@ BOOST_AUTO_TEST_CASE(audit_catches_up_after_a_restart) {
   BOOST_REQUIRE(caught);
   BOOST_TEST(*caught == 1u);
   BOOST_TEST(*first.node().store().audit->checkpoint() == 1u);
-  auto recs = first.node().store().audit->by_model("customer", "cu9", 0, 10);
+  auto recs
+      = first.node().store().audit->by_model("c1", "customer", "cu9", 0, 10);
   BOOST_REQUIRE(recs);
   BOOST_TEST(recs->size() == 1u);
 }

@@ -147,20 +147,29 @@ BOOST_AUTO_TEST_CASE(events_append_read_and_tenancy) {
   BOOST_TEST(ce.at("companyid").as_string() == "acme");
   BOOST_TEST(ce.at("id").as_string() == created.at("id").as_string());
   BOOST_TEST(ce.at("data").at("customer").at("name").as_string() == "Ada");
-  // Another company: 404, never the data; nor may it append to the stream.
+  // Another company: 404, never the data.
   auto other = c.request("GET", "/api/events/customer/c-1", "", d.globex);
   BOOST_TEST(other.status == 404);
   BOOST_TEST(other.body.find("Ada") == std::string::npos);
   auto missing = c.request("GET", "/api/events/customer/nope", "", d.acme);
   BOOST_TEST(missing.status == 404);
-  auto foreign = c.request("POST", "/api/events",
-                           customer_event("c-1", -1, "globex"), d.admin);
-  BOOST_TEST_INFO(foreign.body);
-  BOOST_TEST(foreign.status == 409);
-  BOOST_TEST(foreign.body.find("globex") == std::string::npos);
-  // The admin sees every company.
-  BOOST_TEST(c.request("GET", "/api/events/customer/c-1", "", d.admin).status
-             == 200);
+  // Streams are per company: globex's c-1 is a stream of its own, at
+  // version 1, and acme's keeps its one event.
+  auto globex_c1 = c.request("POST", "/api/events",
+                             customer_event("c-1", 0, "globex"), d.admin);
+  BOOST_TEST_INFO(globex_c1.body);
+  BOOST_TEST(globex_c1.status == 201);
+  BOOST_TEST(globex_c1.json().at("version").as_int64() == 1);
+  BOOST_TEST(c.request("GET", "/api/events/customer/c-1", "", d.acme)
+                 .json()
+                 .as_array()
+                 .size()
+             == 1u);
+  // The admin names the company whose stream it reads.
+  auto as_admin = c.request("GET", "/api/events/customer/c-1?company_id=acme",
+                            "", d.admin);
+  BOOST_REQUIRE(as_admin.status == 200);
+  BOOST_TEST(as_admin.json().at(0).at("companyid").as_string() == "acme");
   // A stale expected version: 409 naming the actual version; nothing stored.
   auto stale
       = c.request("POST", "/api/events", customer_event("c-1", 0), d.admin);
@@ -182,12 +191,13 @@ BOOST_AUTO_TEST_CASE(events_append_read_and_tenancy) {
       "GET", "/api/events/customer/c-1?from_version=2&limit=1", "", d.acme);
   BOOST_REQUIRE(page2.json().as_array().size() == 1u);
   BOOST_TEST(page2.json().as_array()[0].at("version").as_string() == "2");
-  // Listing by company and type: acme sees its 2, globex none.
+  // Listing by company and type: acme sees its 2, globex its 1.
   auto mine = c.request("GET", "/api/events?type=customer.created", "", d.acme);
   BOOST_REQUIRE(mine.status == 200);
   BOOST_TEST(mine.json().as_array().size() == 2u);
   auto theirs = c.request("GET", "/api/events", "", d.globex);
-  BOOST_TEST(theirs.json().as_array().size() == 0u);
+  BOOST_REQUIRE(theirs.json().as_array().size() == 1u);
+  BOOST_TEST(theirs.json().at(0).at("companyid").as_string() == "globex");
   auto after = c.request(
       "GET",
       "/api/events?after=" + std::to_string(created.at("sequence").as_int64()),
@@ -204,7 +214,21 @@ BOOST_AUTO_TEST_CASE(events_append_read_and_tenancy) {
   }();
   BOOST_TEST(c.request("POST", "/api/events", with_id, d.admin).status == 201);
   BOOST_TEST(c.request("POST", "/api/events", with_id, d.admin).status == 201);
-  BOOST_TEST(d.event_count() == 3u);
+  BOOST_TEST(d.event_count() == 4u);
+  // Event ids are per company: globex's event of that id is its own, not
+  // a retry of acme's, and neither blocks the other.
+  auto globex_id = [&] {
+    auto v = json::parse(customer_event("c-2", -1, "globex"));
+    v.as_object()["id"] = "0190f0c2-0000-7000-8000-000000000001";
+    return json::serialize(v);
+  }();
+  auto g = c.request("POST", "/api/events", globex_id, d.admin);
+  BOOST_TEST_INFO(g.body);
+  BOOST_TEST(g.status == 201);
+  BOOST_TEST(g.json().at("event").at("companyid").as_string() == "globex");
+  BOOST_TEST(c.request("POST", "/api/events", globex_id, d.admin).status
+             == 201);
+  BOOST_TEST(d.event_count() == 5u);
 }
 
 BOOST_AUTO_TEST_CASE(bad_input_gets_its_status_and_stores_nothing) {

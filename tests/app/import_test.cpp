@@ -422,6 +422,37 @@ BOOST_FIXTURE_TEST_CASE(cloudevents_import_once_by_event_id, import_fixture) {
   BOOST_TEST(r.status == 200);
   BOOST_TEST(r.body.find("C ce-2") != std::string::npos);
   BOOST_TEST(c.request("GET", "/api/customers/ce-2", "", acme).status == 404);
+  // Ids are per company: acme's history with the same event and stream
+  // ids is acme's own, imported beside globex's, and read by acme only.
+  std::string acme_lines;
+  for (int i = 1; i <= 3; ++i) {
+    auto v = json::parse(lines.substr(0, lines.find('\n')));
+    auto id = "ce-" + std::to_string(i);
+    auto& o = v.as_object();
+    o["id"] = "evt-" + id;
+    o["subject"] = id;
+    o["companyid"] = "acme";
+    o["data"]
+        = json::object{{"customer", json::object{{"id", id},
+                                                 {"company_id", "acme"},
+                                                 {"name", "Acme's " + id}}},
+                       {"source", "import"}};
+    acme_lines += json::serialize(v) + "\n";
+  }
+  auto acme_file = write("acme.jsonl", acme_lines);
+  stop();
+  BOOST_TEST(import({acme_file}, out) == 0);
+  BOOST_TEST_INFO(out);
+  BOOST_TEST(out.find("imported 3 events") != std::string::npos);
+  start();
+  BOOST_TEST(event_count() == before + 6);
+  http_client c2{port};
+  auto mine = c2.request("GET", "/api/customers/ce-2", "", acme);
+  BOOST_TEST(mine.status == 200);
+  BOOST_TEST(mine.body.find("Acme's ce-2") != std::string::npos);
+  auto theirs = c2.request("GET", "/api/customers/ce-2", "", globex);
+  BOOST_TEST(theirs.body.find("C ce-2") != std::string::npos);
+  BOOST_TEST(theirs.body.find("Acme") == std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -201,6 +201,23 @@ struct sweep_fixture : provider_holder, daemon_fixture {
                      {"notes", std::string{"notes of "} + who}};
       ok(c.request("POST", "/api/appointments", json::serialize(b), token));
     }
+    // A's second customer, staff member, service and booking: the ids B
+    // creates its own entities under (ids are per company), so that the
+    // ids of A's first ones stay unknown to B for the other recipes.
+    ok(c.request("POST", "/api/customers",
+                 R"({"id":"cu-a2","name":"Second of Acme"})", acme));
+    ok(c.request("POST", "/api/staff",
+                 R"({"id":"st-a2","name":"Second of Acme"})", acme));
+    ok(c.request("POST", "/api/services",
+                 R"({"id":"sv-a2","name":"Second of Acme","price_cents":1,
+                     "duration_minutes":30})",
+                 acme));
+    json::object b2{{"id", "ap-a2"},
+                    {"customer_id", "cu-a"},
+                    {"service_id", "sv-a"},
+                    {"staff_id", "st-a"},
+                    {"start_time", day + "T11:00:00Z"}};
+    ok(c.request("POST", "/api/appointments", json::serialize(b2), acme));
     // A's branch, in a time zone of its own.
     auto branch = c.request("POST", "/api/branches",
                             R"({"id":"br-a","name":"Acme Mitte",
@@ -271,7 +288,9 @@ struct sweep_fixture : provider_holder, daemon_fixture {
     std::vector<std::string> out;
     for (const auto* target :
          {"/api/customers/cu-a", "/api/staff/st-a", "/api/services/sv-a",
-          "/api/appointments/ap-a", "/api/calls/call-a",
+          "/api/appointments/ap-a", "/api/calls/call-a", "/api/customers/cu-a2",
+          "/api/staff/st-a2", "/api/services/sv-a2", "/api/appointments/ap-a2",
+          "/api/events/customer/cu-a2", "/api/events/appointment/ap-a2",
           "/api/events/customer/cu-a", "/api/events/staff/st-a",
           "/api/events/service/sv-a", "/api/events/appointment/ap-a",
           "/api/events/call/call-a", "/api/company", "/api/integrations/calcom",
@@ -416,7 +435,9 @@ BOOST_FIXTURE_TEST_CASE(no_route_gives_one_company_anothers_data,
                                                 {"data", data}}),
                    theirs, "nobody-1", 422);
     }
-    // A's event id: not B's to retry; nothing is stored.
+    // A's event id: event ids are per company, so it is B's own new
+    // event, as with an id nobody has; A's event is untouched (the
+    // snapshot of A at the end).
     auto r = as_b("POST", "/api/events",
                   R"({"id":")" + event_id
                       + R"(","type":"notification.sent","aggregate_id":"n-b",
@@ -424,7 +445,12 @@ BOOST_FIXTURE_TEST_CASE(no_route_gives_one_company_anothers_data,
                           "customer_id":"cu-b","channel":"sms",
                           "recipient":"+4930122",
                           "sent_at":"2030-01-01T00:00:00Z"}})");
-    BOOST_TEST(r.status == 409);
+    BOOST_TEST(r.status == 201);
+    auto stored = as_b("GET", "/api/events/notification/n-b");
+    BOOST_REQUIRE(stored.status == 200);
+    auto stored_json = stored.json();
+    BOOST_TEST(stored_json.as_array().back().at("companyid").as_string()
+               == "globex");
   });
   add("GET", "/api/audit", [&] {
     for (auto q :
@@ -685,13 +711,19 @@ BOOST_FIXTURE_TEST_CASE(no_route_gives_one_company_anothers_data,
       like_missing("PATCH", base + "/{X}", R"({"name":"Mallory"})", a,
                    "nobody-1", 404, {{"If-Match", "\"1\""}});
     });
-    // Creating over A's id answers as creating over an id of B's own:
-    // the id is taken, by whom is not said.
+    // Ids are per company: creating with A's id makes B's own entity,
+    // as with an id nobody has (A's stays as it was: the snapshot of A
+    // at the end); over an id of B's own it is taken.
     add("POST", base, [=, &like_missing] {
       std::string extra
           = t == "service" ? R"(,"price_cents":1,"duration_minutes":30)" : "";
       like_missing("POST", base,
-                   R"({"id":"{X}","name":"Mallory")" + extra + "}", a, b, 409);
+                   R"({"id":"{X}","name":"Mallory")" + extra + "}", a + "2",
+                   "fresh-" + t, 201);
+      auto again
+          = as_b("POST", base,
+                 R"({"id":")" + a + R"(2","name":"Mallory")" + extra + "}");
+      BOOST_TEST(again.status == 409);
     });
   }
   add("POST", "/api/customers/{id}/merge", [&] {
@@ -736,12 +768,23 @@ BOOST_FIXTURE_TEST_CASE(no_route_gives_one_company_anothers_data,
       like_missing("POST", "/api/appointments", booking_naming(f), theirs,
                    "nobody-1", 422);
     }
-    // Over A's appointment id: as over one of B's own.
+    // With A's appointment id: B's own new booking (ids are per company),
+    // on B's calendar; A's is untouched (the snapshot of A at the end).
     auto v = json::parse(booking_body).as_object();
-    v["id"] = "{X}";
+    v["id"] = "ap-a2";
     v["start_time"] = times_of("16");
-    like_missing("POST", "/api/appointments", json::serialize(v), "ap-a",
-                 "ap-b", 409);
+    auto r = as_b("POST", "/api/appointments", json::serialize(v));
+    BOOST_TEST(r.status == 201);
+    if (r.status == 201) {
+      auto made = r.json();
+      BOOST_TEST(made.at("company_id").as_string() == "globex");
+      BOOST_TEST(made.at("staff_id").as_string() == "st-b");
+    }
+    // Over one of B's own: taken.
+    v["id"] = "ap-b";
+    v["start_time"] = times_of("17");
+    BOOST_TEST(as_b("POST", "/api/appointments", json::serialize(v)).status
+               == 409);
   });
   add("GET", "/api/appointments", [&] {
     for (const auto* f : {"staff_id", "customer_id"})
@@ -811,8 +854,9 @@ BOOST_FIXTURE_TEST_CASE(no_route_gives_one_company_anothers_data,
     like_missing("POST", "/webhooks/retell/{X}",
                  R"({"event":"call_ended","call":{"call_id":"call-a"}})",
                  "acme", "nobody", 401);
-    // Signed with the daemon's Retell key, for B, naming A's call: the
-    // call is not B's to end.
+    // Signed with the daemon's Retell key, for B, naming A's call id: ids
+    // are per company, so it is B's own new call (ended at once), as with
+    // an id nobody has; A's call is untouched (the snapshot of A).
     std::string body = R"({"event":"call_ended","call":{"call_id":"call-a",
         "from_number":"+4930222","start_timestamp":1714608475945,
         "end_timestamp":1714608491736}})";
@@ -824,7 +868,7 @@ BOOST_FIXTURE_TEST_CASE(no_route_gives_one_company_anothers_data,
         = as_b("POST", "/webhooks/retell/globex", body,
                {{"x-retell-signature",
                  "v=" + ms + ",d=" + hmac_hex("sweep-retell-key", body + ms)}});
-    BOOST_TEST(r.status / 100 == 4);
+    BOOST_TEST(r.status == 204);
     BOOST_TEST(r.body.find("Ada") == std::string::npos);
   });
   add("POST", "/webhooks/twilio/status", [&] {

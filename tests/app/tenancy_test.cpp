@@ -1,7 +1,8 @@
 // Tenancy against the real daemon with two companies (acme, globex): the
-// forged appends of issue 11 have no effect, two companies racing for one
-// new id cannot both win, bad input is refused naming its field, and who
-// and from where come from the token and trusted proxies only.
+// forged appends of issue 11 have no effect, ids are per company (two
+// companies racing for one new id both win, each its own), bad input is refused
+// naming its field, and who and from where come from the token and trusted
+// proxies only.
 
 #include <atomic>
 #include <thread>
@@ -180,14 +181,16 @@ BOOST_FIXTURE_TEST_CASE(forged_appends_have_no_effect, tenancy_fixture) {
   BOOST_TEST(avail.body.find(slot(3, 11)) != std::string::npos);
 }
 
-// Two companies creating one new id at the same moment: exactly one wins,
-// through the commands and through an admin's appends alike; the loser is
-// told that the id is taken, and nothing names the winner.
-BOOST_FIXTURE_TEST_CASE(racing_for_one_id_has_one_winner, tenancy_fixture) {
+// Two companies creating one new id at the same moment (the concurrent
+// probe of issue 11): ids are per company, so both succeed, each into a
+// stream of its own, through the commands and through an admin's appends
+// alike; each company reads its own customer and events only.
+BOOST_FIXTURE_TEST_CASE(racing_for_one_id_makes_two_streams, tenancy_fixture) {
   http_client probe{port};
   auto before = event_count();
   constexpr int trials = 12;
-  int wins = 0;
+  const char* companies[] = {"acme", "globex"};
+  const std::string tokens[] = {acme, globex};
   for (int i = 0; i < trials; ++i) {
     auto id = "race-" + std::to_string(i);
     bool by_admin = i % 2 == 1;
@@ -195,12 +198,13 @@ BOOST_FIXTURE_TEST_CASE(racing_for_one_id_has_one_winner, tenancy_fixture) {
     http_reply replies[2];
     auto go = [&](int k) {
       http_client c{port};
-      const char* company = k == 0 ? "acme" : "globex";
+      const char* company = companies[k];
       std::string body;
       std::string target = "/api/customers";
-      std::string token = k == 0 ? acme : globex;
+      std::string token = tokens[k];
       if (by_admin) {
-        json::object cust{{"id", id}, {"company_id", company}};
+        json::object cust{
+            {"id", id}, {"company_id", company}, {"name", company}};
         body = json::serialize(json::object{
             {"type", "customer.created"},
             {"aggregate_id", id},
@@ -220,34 +224,143 @@ BOOST_FIXTURE_TEST_CASE(racing_for_one_id_has_one_winner, tenancy_fixture) {
     std::thread t1(go, 1);
     t0.join();
     t1.join();
-    int ok = 0;
-    for (const auto& r : replies) {
-      BOOST_TEST_INFO(id << ": " << r.body);
-      BOOST_TEST((r.status == 201 || r.status == 409));
-      if (r.status == 201) {
-        ++ok;
-      } else {
-        BOOST_TEST(r.body.find("acme") == std::string::npos);
-        BOOST_TEST(r.body.find("globex") == std::string::npos);
+    for (int k = 0; k < 2; ++k) {
+      BOOST_TEST_CONTEXT(id << " of " << companies[k] << ": "
+                            << replies[k].body) {
+        BOOST_TEST(replies[k].status == 201);
+        // The company's stream holds its own event, at version 1.
+        auto s
+            = probe.request("GET", "/api/events/customer/" + id, "", tokens[k]);
+        BOOST_REQUIRE(s.status == 200);
+        auto events = s.json();
+        BOOST_REQUIRE(events.as_array().size() == 1u);
+        const auto& ev = events.as_array()[0].as_object();
+        BOOST_TEST(ev.at("companyid").as_string() == companies[k]);
+        // The customer is the company's own.
+        auto g = probe.request("GET", "/api/customers/" + id, "", tokens[k]);
+        BOOST_REQUIRE(g.status == 200);
+        auto cust = g.json();
+        BOOST_TEST(cust.at("name").as_string() == companies[k]);
+        BOOST_TEST(cust.at("version").as_int64() == 1);
+        BOOST_TEST(g.body.find(companies[1 - k]) == std::string::npos);
       }
     }
-    BOOST_TEST(ok == 1, id << " had " << ok << " winners");
-    wins += ok;
-    // The stream holds one company's event.
-    auto s = probe.request("GET", "/api/events/customer/" + id, "", admin);
+    // An admin names the company whose stream it reads.
+    auto s = probe.request(
+        "GET", "/api/events/customer/" + id + "?company_id=globex", "", admin);
     BOOST_REQUIRE(s.status == 200);
     BOOST_TEST(s.json().as_array().size() == 1u);
+    BOOST_TEST(s.body.find("\"acme\"") == std::string::npos);
   }
-  BOOST_TEST(event_count() == before + static_cast<std::size_t>(wins));
-  // The loser cannot read or change the winner's customer.
-  auto theirs = probe.request("GET", "/api/customers/race-0", "", acme);
-  auto ours = probe.request("GET", "/api/customers/race-0", "", globex);
-  BOOST_TEST(theirs.status + ours.status == 200 + 404);
+  BOOST_TEST(event_count() == before + 2 * trials);
+  // Each changes its own: acme's update leaves globex's customer as it was.
+  auto u = probe.request("PATCH", "/api/customers/race-0",
+                         R"({"name":"Acme Renamed"})", acme);
+  BOOST_TEST_INFO(u.body);
+  BOOST_TEST(u.status == 200);
+  auto theirs = probe.request("GET", "/api/customers/race-0", "", globex);
+  BOOST_REQUIRE(theirs.status == 200);
+  BOOST_TEST(theirs.json().at("name").as_string() == "globex");
+  BOOST_TEST(theirs.json().at("version").as_int64() == 1);
   // `switchboard check` finds one company per stream.
   std::string out;
   BOOST_TEST(cli({"check"}, out) == 0);
   BOOST_TEST_INFO(out);
   BOOST_TEST(out.find("problem") == std::string::npos);
+}
+
+// Ids are per company: globex creates customer, staff member, service and
+// appointment under the ids acme uses (both 201), each company reads its
+// own, and the calendar's rules hold within each company only: globex
+// books its st1 at acme's a1 time, acme cannot double-book its own.
+BOOST_FIXTURE_TEST_CASE(equal_ids_in_two_companies_are_independent,
+                        tenancy_fixture) {
+  http_client c{port};
+  auto created = [&](const http_reply& r) {
+    BOOST_TEST_INFO(r.body);
+    BOOST_TEST(r.status == 201);
+  };
+  created(c.request("POST", "/api/customers",
+                    R"({"id":"cu-a","name":"Gus Globex","phone":"+4930333",
+                        "prefers_sms":true})",
+                    globex));
+  created(c.request("POST", "/api/services",
+                    R"({"id":"s1","name":"Shave","price_cents":900,
+                        "duration_minutes":60})",
+                    globex));
+  created(
+      c.request("POST", "/api/staff", R"({"id":"st1","name":"Gil"})", globex));
+  // Creating one's own id again is still taken.
+  BOOST_TEST(
+      c.request("POST", "/api/staff", R"({"id":"st1","name":"Gil"})", globex)
+          .status
+      == 409);
+  json::object b{{"id", "a1"},
+                 {"customer_id", "cu-a"},
+                 {"service_id", "s1"},
+                 {"staff_id", "st1"},
+                 {"start_time", start}};
+  created(c.request("POST", "/api/appointments", json::serialize(b), globex));
+  // Each reads its own.
+  auto field = [&](const std::string& target, const std::string& token,
+                   const char* name) {
+    auto r = c.request("GET", target, "", token);
+    BOOST_TEST_INFO(target << ": " << r.body);
+    BOOST_REQUIRE(r.status == 200);
+    return json::serialize(r.json().at(name));
+  };
+  BOOST_TEST(field("/api/customers/cu-a", acme, "name") == "\"Ada Acme\"");
+  BOOST_TEST(field("/api/customers/cu-a", globex, "name") == "\"Gus Globex\"");
+  BOOST_TEST(field("/api/staff/st1", acme, "name") == "\"Bo\"");
+  BOOST_TEST(field("/api/staff/st1", globex, "name") == "\"Gil\"");
+  BOOST_TEST(field("/api/services/s1", globex, "price_cents") == "900");
+  BOOST_TEST(field("/api/appointments/a1", acme, "company_id") == "\"acme\"");
+  BOOST_TEST(field("/api/appointments/a1", globex, "company_id")
+             == "\"globex\"");
+  // The calendar is per company: acme's st1 is busy at `start`, globex's
+  // too now, and neither second booking is taken.
+  for (const auto& token : {acme, globex}) {
+    b["id"] = "a2";
+    auto r = c.request("POST", "/api/appointments", json::serialize(b), token);
+    BOOST_TEST_INFO(r.body);
+    BOOST_TEST(r.status == 409);
+  }
+  // Changing one leaves the other: globex cancels its a1, acme's stays.
+  auto cancel = c.request("POST", "/api/appointments/a1/cancel",
+                          R"({"reason":"moved away"})", globex);
+  BOOST_TEST_INFO(cancel.body);
+  BOOST_TEST(cancel.status == 200);
+  BOOST_TEST(field("/api/appointments/a1", globex, "status")
+             == "\"cancelled\"");
+  BOOST_TEST(field("/api/appointments/a1", acme, "status") == "\"scheduled\"");
+  BOOST_TEST(field("/api/appointments/a1", acme, "version") == "1");
+  // Listings and availability: each company's own.
+  auto list = c.request("GET", "/api/appointments?staff_id=st1", "", acme);
+  BOOST_REQUIRE(list.status == 200);
+  auto list_json = list.json();
+  BOOST_REQUIRE(list_json.at("appointments").as_array().size() == 1u);
+  BOOST_TEST(list_json.at("appointments").at(0).at("company_id").as_string()
+             == "acme");
+  auto day = start.substr(0, 10);
+  auto avail = [&](const std::string& token) {
+    auto r = c.request(
+        "GET", "/api/availability?staff_id=st1&service_id=s1&date=" + day, "",
+        token);
+    BOOST_REQUIRE(r.status == 200);
+    return r.body;
+  };
+  BOOST_TEST(avail(acme).find(start) == std::string::npos);
+  BOOST_TEST(avail(globex).find(start) != std::string::npos);
+  // The events of each stream are its company's.
+  auto events = c.request("GET", "/api/events/appointment/a1", "", globex);
+  BOOST_REQUIRE(events.status == 200);
+  auto events_json = events.json();
+  BOOST_TEST(events_json.as_array().size() == 2u);
+  for (const auto& e : events_json.as_array())
+    BOOST_TEST(e.at("companyid").as_string() == "globex");
+  std::string out;
+  BOOST_TEST(cli({"check"}, out) == 0);
+  BOOST_TEST_INFO(out);
 }
 
 // A table of bad inputs over every kind of door: each answered 4xx naming

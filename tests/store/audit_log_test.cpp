@@ -66,25 +66,27 @@ BOOST_AUTO_TEST_CASE(reads_by_model_and_by_company_skip_unaudited_events) {
   dispatch(e4);
   dispatch(make_event("appointment", "a3"));
 
-  BOOST_TEST(seqs_of(log->by_model("appointment", "a1", 0, 10)) == (seqs{1, 4}),
+  BOOST_TEST(seqs_of(log->by_model("c1", "appointment", "a1", 0, 10))
+                 == (seqs{1, 4}),
              boost::test_tools::per_element());
   BOOST_TEST(seqs_of(log->by_company("c1", 0, 10)) == (seqs{1, 4, 5}),
              boost::test_tools::per_element());
   BOOST_TEST(seqs_of(log->by_company("c2", 0, 10)) == (seqs{2}),
              boost::test_tools::per_element());
   // Paging: after a sequence, at most n.
-  BOOST_TEST(seqs_of(log->by_model("appointment", "a1", 1, 10)) == (seqs{4}),
+  BOOST_TEST(seqs_of(log->by_model("c1", "appointment", "a1", 1, 10))
+                 == (seqs{4}),
              boost::test_tools::per_element());
   BOOST_TEST(seqs_of(log->by_company("c1", 0, 2)) == (seqs{1, 4}),
              boost::test_tools::per_element());
   BOOST_TEST(seqs_of(log->by_company("c1", 4, 2)) == (seqs{5}),
              boost::test_tools::per_element());
   // Unknown models and companies read empty.
-  BOOST_TEST(seqs_of(log->by_model("appointment", "zz", 0, 10)).empty());
+  BOOST_TEST(seqs_of(log->by_model("c1", "appointment", "zz", 0, 10)).empty());
   BOOST_TEST(seqs_of(log->by_company("c9", 0, 10)).empty());
   BOOST_TEST(seqs_of(log->by_company("c1", 0, 0)).empty());
   // The record carries the envelope's fields.
-  auto recs = log->by_model("appointment", "a1", 3, 1);
+  auto recs = log->by_model("c1", "appointment", "a1", 3, 1);
   BOOST_REQUIRE_MESSAGE(recs, why(recs));
   BOOST_REQUIRE(recs->size() == 1u);
   const auto& r = recs->front();
@@ -106,11 +108,12 @@ BOOST_AUTO_TEST_CASE(catch_up_records_what_a_crash_left_out) {
   append_one(make_event("customer", "cu1", "customer.created"));
   append_one(make_event("customer", "cu1", "call.started"));
   append_one(make_event("customer", "cu1", "customer.updated"));
-  BOOST_TEST(seqs_of(log->by_model("customer", "cu1", 0, 10)).empty());
+  BOOST_TEST(seqs_of(log->by_model("c1", "customer", "cu1", 0, 10)).empty());
   auto written = log->catch_up(*w, 2);
   BOOST_REQUIRE_MESSAGE(written, why(written));
   BOOST_TEST(*written == 2u);
-  BOOST_TEST(seqs_of(log->by_model("customer", "cu1", 0, 10)) == (seqs{1, 3}),
+  BOOST_TEST(seqs_of(log->by_model("c1", "customer", "cu1", 0, 10))
+                 == (seqs{1, 3}),
              boost::test_tools::per_element());
   auto cp = log->checkpoint();
   BOOST_REQUIRE_MESSAGE(cp, why(cp));

@@ -110,7 +110,9 @@ BOOST_AUTO_TEST_CASE(acknowledged_appends_survive_sigkill) {
       ++bad;
       continue;
     }
-    auto seq = f.store->find_event(a.id);
+    // "crash-<company>-<n>": each company its own streams.
+    auto company = a.aggregate.substr(6, a.aggregate.find('-', 6) - 6);
+    auto seq = f.store->find_event(company, a.id);
     if (!seq || *seq != a.seq)
       ++bad;
   }
@@ -129,7 +131,9 @@ BOOST_AUTO_TEST_CASE(acknowledged_appends_survive_sigkill) {
   BOOST_REQUIRE(n);
   BOOST_TEST(*n == *last);
   for (auto& [agg, ver] : versions)
-    BOOST_TEST(*f.store->stream_version("appointment", agg) == ver);
+    BOOST_TEST(*f.store->stream_version(agg.substr(6, agg.find('-', 6) - 6),
+                                        "appointment", agg)
+               == ver);
   // The store takes appends again.
   auto again = f.store->append({test::make_event("appointment", "crash-c1-1",
                                                  "appointment.updated", "c1")},

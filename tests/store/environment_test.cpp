@@ -82,8 +82,9 @@ BOOST_AUTO_TEST_CASE(map_grows_when_full) {
   BOOST_TEST(f.env->map_size() > std::size_t{256 << 10});
   BOOST_TEST(*f.store->last_sequence() == 1024u);
   for (int t = 0; t < 8; ++t)
-    BOOST_TEST(*f.store->stream_version("appointment", "a" + std::to_string(t))
-               == 128u);
+    BOOST_TEST(
+        *f.store->stream_version("c1", "appointment", "a" + std::to_string(t))
+        == 128u);
   f.reopen();
   BOOST_TEST(f.store->read_all(0, 2000)->size() == 1024u);
 }
@@ -110,7 +111,7 @@ BOOST_AUTO_TEST_CASE(full_map_fails_cleanly_and_store_still_works) {
   BOOST_TEST_MESSAGE("map_full message: " << last.message);
   BOOST_TEST(last.message.find("MDB_MAP_FULL") != std::string::npos);
   // Nothing half-written; reads work; a small append may still fit.
-  BOOST_TEST(*f.store->stream_version("appointment", "a1") == stored);
+  BOOST_TEST(*f.store->stream_version("c1", "appointment", "a1") == stored);
   auto all = f.store->read_all(0, 10000);
   BOOST_REQUIRE(all);
   BOOST_TEST(all->size() == stored);

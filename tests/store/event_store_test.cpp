@@ -27,7 +27,8 @@ std::vector<std::uint64_t> seqs_of(const std::vector<envelope>& v) {
   return out;
 }
 
-std::uint64_t constant_hash(std::string_view, std::string_view) {
+std::uint64_t constant_hash(std::string_view, std::string_view,
+                            std::string_view) {
   return ~std::uint64_t{0} - 1; // also exercises wrap-around of probing
 }
 
@@ -37,11 +38,11 @@ BOOST_FIXTURE_TEST_SUITE(event_store_suite, test::store_fixture)
 
 BOOST_AUTO_TEST_CASE(empty_store) {
   BOOST_TEST(*store->last_sequence() == 0u);
-  BOOST_TEST(*store->stream_version("appointment", "a1") == 0u);
-  BOOST_TEST(store->read_stream("appointment", "a1", 0, 10)->empty());
+  BOOST_TEST(*store->stream_version("c1", "appointment", "a1") == 0u);
+  BOOST_TEST(store->read_stream("c1", "appointment", "a1", 0, 10)->empty());
   BOOST_TEST(store->read_all(0, 10)->empty());
   BOOST_TEST(store->read_event(1).error().code == errc::not_found);
-  BOOST_TEST(store->find_event("nope").error().code == errc::not_found);
+  BOOST_TEST(store->find_event("c1", "nope").error().code == errc::not_found);
 }
 
 BOOST_AUTO_TEST_CASE(append_assigns_versions_and_sequences) {
@@ -55,10 +56,10 @@ BOOST_AUTO_TEST_CASE(append_assigns_versions_and_sequences) {
   BOOST_TEST(*res2 == (std::vector<std::uint64_t>{4, 5}),
              boost::test_tools::per_element());
   BOOST_TEST(*store->last_sequence() == 5u);
-  BOOST_TEST(*store->stream_version("appointment", "a1") == 3u);
-  BOOST_TEST(*store->stream_version("appointment", "a2") == 2u);
-  BOOST_TEST(*store->stream_version("customer", "a1") == 0u);
-  auto stream = store->read_stream("appointment", "a1", 1, 100);
+  BOOST_TEST(*store->stream_version("c1", "appointment", "a1") == 3u);
+  BOOST_TEST(*store->stream_version("c1", "appointment", "a2") == 2u);
+  BOOST_TEST(*store->stream_version("c1", "customer", "a1") == 0u);
+  auto stream = store->read_stream("c1", "appointment", "a1", 1, 100);
   BOOST_REQUIRE(stream);
   BOOST_REQUIRE_EQUAL(stream->size(), 3u);
   for (std::size_t i = 0; i < 3; ++i) {
@@ -67,7 +68,7 @@ BOOST_AUTO_TEST_CASE(append_assigns_versions_and_sequences) {
     expected.sequence = i + 1;
     BOOST_CHECK((*stream)[i] == expected);
   }
-  BOOST_TEST(*store->find_event(input[1].id) == 2u);
+  BOOST_TEST(*store->find_event("c1", input[1].id) == 2u);
   BOOST_CHECK(*store->read_event(2) == (*stream)[1]);
 }
 
@@ -88,9 +89,9 @@ BOOST_AUTO_TEST_CASE(expected_versions) {
   BOOST_TEST(missing.error().actual_version == 0u);
   auto right = store->append(events_of("a1", 2), expected_version::exact(2));
   BOOST_REQUIRE(right);
-  BOOST_TEST(*store->stream_version("appointment", "a1") == 4u);
+  BOOST_TEST(*store->stream_version("c1", "appointment", "a1") == 4u);
   BOOST_REQUIRE(store->append(events_of("a1", 1), expected_version::any()));
-  BOOST_TEST(*store->stream_version("appointment", "a1") == 5u);
+  BOOST_TEST(*store->stream_version("c1", "appointment", "a1") == 5u);
   // Nothing of the refused appends was stored.
   BOOST_TEST(*store->last_sequence() == 5u);
   BOOST_TEST(store->stats().conflicts == 3u);
@@ -131,32 +132,59 @@ BOOST_AUTO_TEST_CASE(idempotent_append_returns_original_sequences) {
   BOOST_TEST(*up == *first, boost::test_tools::per_element());
 }
 
-// A stream belongs to the company of its events: another company's append
-// to it, or a retry of one of its event ids, is refused as `taken` in the
-// transaction that would write, with nothing written, in memory and after
-// a flush of the streams index alike.
-BOOST_AUTO_TEST_CASE(another_companys_stream_is_taken) {
+// A stream belongs to a company: equal ids of two companies are two
+// streams, each with its own versions, and event ids (the idempotency
+// keys) are per company too. In memory and after a flush of the streams
+// index alike.
+BOOST_AUTO_TEST_CASE(equal_ids_of_two_companies_are_two_streams) {
   auto mine = make_event("customer", "x", "customer.created", "acme");
-  BOOST_REQUIRE(store->append({mine}, expected_version::any()));
+  BOOST_REQUIRE(store->append({mine}, expected_version::no_stream()));
+  std::uint64_t replay_seq = 0;
   for (int round = 0; round < 2; ++round) {
     BOOST_TEST_CONTEXT("round " << round) {
       auto last = *store->last_sequence();
-      auto theirs = make_event("customer", "x", "customer.updated", "globex");
-      auto r = store->append({theirs}, expected_version::any());
-      BOOST_REQUIRE(!r);
-      BOOST_TEST(r.error().code == errc::taken);
-      BOOST_TEST(r.error().message.find("acme") == std::string::npos);
-      // A retry of acme's event id by globex.
+      // globex's stream of the same id is new: version 1 on round 0.
+      auto theirs = make_event("customer", "x", "customer.created", "globex");
+      auto r = store->append({theirs}, expected_version::exact(round));
+      BOOST_REQUIRE_MESSAGE(r, test::why(r));
+      BOOST_TEST(r->front() == last + 1);
+      BOOST_TEST(*store->stream_version("globex", "customer", "x")
+                 == std::uint64_t(round + 1));
+      BOOST_TEST(*store->stream_version("acme", "customer", "x") == 1u);
+      BOOST_TEST(*store->stream_version("c1", "customer", "x") == 0u);
+      // Each company reads its own events only.
+      auto acme = store->read_stream("acme", "customer", "x", 1, 10);
+      BOOST_REQUIRE(acme);
+      BOOST_REQUIRE_EQUAL(acme->size(), 1u);
+      BOOST_TEST(acme->front().id == mine.id);
+      auto globex = store->read_stream("globex", "customer", "x", 1, 10);
+      BOOST_REQUIRE(globex);
+      BOOST_REQUIRE_EQUAL(globex->size(), std::size_t(round + 1));
+      for (const auto& e : *globex)
+        BOOST_TEST(e.company_id == "globex");
+      // acme's event id, appended by globex: globex's own new event (ids
+      // are per company), not a retry of acme's; on round 1 the same
+      // append of globex's is a retry of its own.
       auto replay = mine;
       replay.company_id = "globex";
-      auto again = store->append({replay}, expected_version::any());
-      BOOST_REQUIRE(!again);
-      BOOST_TEST(again.error().code == errc::taken);
-      BOOST_TEST(*store->stream_version("customer", "x") == 1u);
-      BOOST_TEST(*store->last_sequence() == last);
+      replay.aggregate_id = "r";
+      auto again = store->append({replay}, expected_version::no_stream());
+      BOOST_REQUIRE_MESSAGE(again, test::why(again));
+      if (round == 0)
+        replay_seq = last + 2;
+      BOOST_TEST(again->front() == replay_seq);
+      BOOST_TEST(*store->find_event("acme", mine.id) == 1u);
+      BOOST_TEST(*store->find_event("globex", mine.id) == replay_seq);
+      BOOST_TEST(store->find_event("c1", mine.id).error().code
+                 == errc::not_found);
+      // A retry within acme is still one.
+      auto retry = store->append({mine}, expected_version::any());
+      BOOST_REQUIRE(retry);
+      BOOST_TEST(retry->front() == 1u);
+      BOOST_TEST(*store->last_sequence() == last + (round == 0 ? 2 : 1));
       if (round == 0) {
         // Flush the streams index (an append flushes once one entry is
-        // held): the stream is then found in the database, not memory.
+        // held): the streams are then found in the database, not memory.
         cfg.stream_index_batch = 1;
         reopen();
         append_one(make_event("customer", "y", "customer.created", "acme"));
@@ -164,7 +192,20 @@ BOOST_AUTO_TEST_CASE(another_companys_stream_is_taken) {
     }
   }
   auto more = make_event("customer", "x", "customer.updated", "acme");
-  BOOST_TEST(bool(store->append({more}, expected_version::any())));
+  auto r = store->append({more}, expected_version::exact(1));
+  BOOST_REQUIRE_MESSAGE(r, test::why(r));
+  BOOST_TEST(*store->stream_version("acme", "customer", "x") == 2u);
+  BOOST_TEST(*store->stream_version("globex", "customer", "x") == 2u);
+}
+
+// Events of one append are of one stream, and so of one company.
+BOOST_AUTO_TEST_CASE(an_append_is_of_one_company) {
+  auto two = events_of("a1", 2);
+  two[1].company_id = "c2";
+  auto r = store->append(two, expected_version::any());
+  BOOST_REQUIRE(!r);
+  BOOST_TEST(r.error().code == errc::invalid_argument);
+  BOOST_TEST(*store->last_sequence() == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(malformed_input_is_rejected) {
@@ -206,7 +247,7 @@ BOOST_AUTO_TEST_CASE(malformed_input_is_rejected) {
   auto plain = events_of("a1", 1);
   plain[0].id = "order-42";
   BOOST_REQUIRE(store->append(plain, expected_version::any()));
-  BOOST_TEST(*store->find_event("order-42") == 1u);
+  BOOST_TEST(*store->find_event("c1", "order-42") == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(reads_are_ordered_and_paged) {
@@ -247,7 +288,7 @@ BOOST_AUTO_TEST_CASE(reads_are_ordered_and_paged) {
   // read_stream pages by version.
   std::vector<envelope> a1;
   for (std::uint64_t from = 1;;) {
-    auto page = store->read_stream("appointment", "a1", from, 3);
+    auto page = store->read_stream("c1", "appointment", "a1", from, 3);
     BOOST_REQUIRE(page);
     if (page->empty())
       break;
@@ -264,7 +305,7 @@ BOOST_AUTO_TEST_CASE(reads_are_ordered_and_paged) {
     BOOST_TEST(a1[i].version == i + 1);
     BOOST_TEST(a1[i].id == a1_ids[i]);
   }
-  BOOST_TEST(store->read_stream("appointment", "a1", 9, 5)->empty());
+  BOOST_TEST(store->read_stream("c1", "appointment", "a1", 9, 5)->empty());
   // read_by_type.
   std::vector<std::uint64_t> updated;
   for (std::uint64_t from = 0;;) {
@@ -365,7 +406,7 @@ BOOST_AUTO_TEST_CASE(reopen_keeps_everything) {
   BOOST_CHECK(*after == *before);
   BOOST_TEST(seqs_of(*after) == seqs_of(appended),
              boost::test_tools::per_element());
-  BOOST_TEST(*store->stream_version("appointment", "a0") == 16u);
+  BOOST_TEST(*store->stream_version("c1", "appointment", "a0") == 16u);
   auto next = store->append(events_of("a0", 1), expected_version::exact(16));
   BOOST_REQUIRE(next);
   BOOST_TEST(next->front() == 101u);
@@ -393,15 +434,15 @@ BOOST_AUTO_TEST_CASE(colliding_streams_stay_apart) {
     }
   for (int s = 0; s < 5; ++s) {
     auto id = "a" + std::to_string(s);
-    BOOST_TEST(*store->stream_version("appointment", id) == 3u);
-    auto stream = store->read_stream("appointment", id, 0, 10);
+    BOOST_TEST(*store->stream_version("c1", "appointment", id) == 3u);
+    auto stream = store->read_stream("c1", "appointment", id, 0, 10);
     BOOST_REQUIRE(stream);
     BOOST_REQUIRE_EQUAL(stream->size(), 3u);
     for (auto& e : *stream)
       BOOST_TEST(e.aggregate_id == id);
   }
-  BOOST_TEST(*store->stream_version("appointment", "a9") == 0u);
-  BOOST_TEST(store->read_stream("appointment", "a9", 0, 10)->empty());
+  BOOST_TEST(*store->stream_version("c1", "appointment", "a9") == 0u);
+  BOOST_TEST(store->read_stream("c1", "appointment", "a9", 0, 10)->empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -662,7 +662,7 @@ BOOST_AUTO_TEST_CASE(outbox_commits_events_and_jobs_together) {
   BOOST_REQUIRE_MESSAGE(res, why(res));
   BOOST_REQUIRE_EQUAL(ids.size(), 4u);
   reopen_all();
-  auto stream = store->read_stream("appointment", "a1", 1, 10);
+  auto stream = store->read_stream("c1", "appointment", "a1", 1, 10);
   BOOST_REQUIRE(stream);
   BOOST_REQUIRE_EQUAL(stream->size(), 2u);
   auto j = jobs->get(ids[2]);

@@ -19,7 +19,7 @@ using namespace switchboard::store::test;
 namespace {
 
 /// Every stream in slot 0 when `collide` (probing keeps them apart).
-std::uint64_t zero_hash(std::string_view, std::string_view) {
+std::uint64_t zero_hash(std::string_view, std::string_view, std::string_view) {
   return 0;
 }
 
@@ -50,10 +50,10 @@ struct index_fixture : store_fixture {
   /// Every stream reads as the model says, by every read.
   void verify() {
     for (const auto& [id, seqs] : model) {
-      auto v = store->stream_version("appointment", id);
+      auto v = store->stream_version("c1", "appointment", id);
       BOOST_REQUIRE_MESSAGE(v, why(v));
       BOOST_TEST(*v == seqs.size(), id);
-      auto all = store->read_stream("appointment", id, 1, 1000);
+      auto all = store->read_stream("c1", "appointment", id, 1, 1000);
       BOOST_REQUIRE_MESSAGE(all, why(all));
       BOOST_REQUIRE_EQUAL(all->size(), seqs.size());
       for (std::size_t i = 0; i < seqs.size(); ++i) {
@@ -63,13 +63,13 @@ struct index_fixture : store_fixture {
       }
       // A page from the middle.
       if (seqs.size() >= 3) {
-        auto page = store->read_stream("appointment", id, 2, 1);
+        auto page = store->read_stream("c1", "appointment", id, 2, 1);
         BOOST_REQUIRE_MESSAGE(page, why(page));
         BOOST_REQUIRE_EQUAL(page->size(), 1u);
         BOOST_TEST(page->front().sequence == seqs[1]);
       }
       std::vector<std::uint64_t> visited;
-      auto ok = store->visit_stream("appointment", id, seqs.front(),
+      auto ok = store->visit_stream("c1", "appointment", id, seqs.front(),
                                     [&](std::uint64_t s) {
                                       visited.push_back(s);
                                       return true;
@@ -79,8 +79,9 @@ struct index_fixture : store_fixture {
           visited == std::vector<std::uint64_t>(seqs.begin() + 1, seqs.end()),
           boost::test_tools::per_element());
     }
-    BOOST_TEST(*store->stream_version("appointment", "nobody") == 0u);
-    BOOST_TEST(store->read_stream("appointment", "nobody", 1, 10)->empty());
+    BOOST_TEST(*store->stream_version("c1", "appointment", "nobody") == 0u);
+    BOOST_TEST(
+        store->read_stream("c1", "appointment", "nobody", 1, 10)->empty());
   }
 
   /// Round-robin appends over `streams` streams, checking after each.
@@ -157,8 +158,9 @@ BOOST_AUTO_TEST_CASE(a_dropped_transaction_leaves_no_entry_in_memory) {
       },
       isolation::nested);
   BOOST_TEST(!res);
-  BOOST_TEST(*store->stream_version("appointment", "dropped") == 0u);
-  BOOST_TEST(store->read_stream("appointment", "dropped", 1, 10)->empty());
+  BOOST_TEST(*store->stream_version("c1", "appointment", "dropped") == 0u);
+  BOOST_TEST(
+      store->read_stream("c1", "appointment", "dropped", 1, 10)->empty());
   BOOST_TEST(store->stream_generation("appointment") == generation);
   // The sequence it would have had goes to the next append.
   append("kept");
@@ -166,7 +168,7 @@ BOOST_AUTO_TEST_CASE(a_dropped_transaction_leaves_no_entry_in_memory) {
   verify();
   BOOST_TEST(model["kept"].back() == 2u);
   reopen();
-  BOOST_TEST(*store->stream_version("appointment", "dropped") == 0u);
+  BOOST_TEST(*store->stream_version("c1", "appointment", "dropped") == 0u);
   verify();
 }
 
@@ -186,7 +188,7 @@ BOOST_AUTO_TEST_CASE(a_store_indexed_with_every_append_keeps_later_entries) {
     for (const auto& [id, seqs] : model)
       for (std::size_t i = 0; i < seqs.size(); ++i) {
         char k[16], v[8];
-        put_be64(k, event_store::default_stream_hash("appointment", id));
+        put_be64(k, event_store::default_stream_hash("c1", "appointment", id));
         put_be64(k + 8, i + 1);
         put_be64(v, seqs[i]);
         MDB_val key{16, k}, val{8, v};

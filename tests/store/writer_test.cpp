@@ -167,7 +167,7 @@ BOOST_AUTO_TEST_CASE(queued_appends_share_one_transaction_and_fail_alone) {
   for (std::size_t i = 0; i < seqs.size(); ++i)
     BOOST_TEST(seqs[i] == 2 + i);
   BOOST_TEST(*store->last_sequence() == 32u);
-  BOOST_TEST(*store->stream_version("appointment", "seeded") == 1u);
+  BOOST_TEST(*store->stream_version("c1", "appointment", "seeded") == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(many_concurrent_appenders) {
@@ -201,8 +201,9 @@ BOOST_AUTO_TEST_CASE(many_concurrent_appenders) {
   BOOST_TEST(*store->last_sequence()
              == static_cast<std::uint64_t>((threads - 1) * per_thread));
   for (int t = 1; t < threads; ++t)
-    BOOST_TEST(*store->stream_version("appointment", "agg" + std::to_string(t))
-               == static_cast<std::uint64_t>(per_thread));
+    BOOST_TEST(
+        *store->stream_version("c1", "appointment", "agg" + std::to_string(t))
+        == static_cast<std::uint64_t>(per_thread));
   auto ops = after.ops_committed - before.ops_committed;
   auto commits = after.commits - before.commits;
   BOOST_TEST_MESSAGE("32 appenders: " << ops << " ops in " << commits
