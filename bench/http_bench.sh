@@ -171,24 +171,13 @@ print(s.getsockname()[1])'
 }
 
 # --- the daemon -------------------------------------------------------------
-# Run from the temp dir so that no ./config.ini applies: embedded defaults,
-# but for backpressure: the burst builds a backlog of jobs on purpose (it
-# measures the booking path alone), which queues.max_lag_ms would refuse.
-(cd "$tmp" && exec "$bin" serve --set "store.path=$tmp/data" \
-  --set store.sync=full --set http.port=0 --set queues.max_lag_ms=0 \
-  >"$tmp/daemon.log" 2>&1) &
-daemon_pid=$!
-port=""
-for _ in $(seq 300); do
-  kill -0 "$daemon_pid" 2>/dev/null || die "the daemon exited at start"
-  line=$(grep -m1 -o 'http listening on [^ ]*' "$tmp/daemon.log" || true)
-  if [ -n "$line" ]; then
-    port=${line##*:}
-    break
-  fi
-  sleep 0.1
-done
-[ -n "$port" ] || die "the daemon did not log 'http listening on' in 30 s"
+# The embedded defaults (start_daemon runs it from the temp dir), but for
+# backpressure: the burst builds a backlog of jobs on purpose (it measures
+# the booking path alone), which queues.max_lag_ms would refuse.
+# shellcheck source=bench/daemon.sh
+. "$here/daemon.sh"
+start_daemon --set "store.path=$tmp/data" --set store.sync=full \
+  --set queues.max_lag_ms=0
 url="http://127.0.0.1:$port"
 
 token=$(cd "$tmp" && "$bin" tenant add bench --set "store.path=$tmp/data" \

@@ -73,24 +73,16 @@ bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
 tmp=$(mktemp -d /tmp/noisy_neighbor.XXXXXX)
 daemon_pid=""
 attack_pid=""
+# shellcheck source=bench/daemon.sh
+. "$here/daemon.sh"
 cleanup() {
   local rc=$?
   if [ -n "$attack_pid" ] && kill -0 "$attack_pid" 2>/dev/null; then
     kill "$attack_pid" 2>/dev/null || true
   fi
-  if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
-    kill -TERM "$daemon_pid" 2>/dev/null || true
-    for _ in $(seq 300); do
-      kill -0 "$daemon_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$daemon_pid" 2>/dev/null || true
-  fi
+  stop_daemon || true
   wait 2>/dev/null || true
-  if [ "$rc" -ne 0 ] && [ -f "$tmp/daemon.log" ]; then
-    echo "--- last lines of the daemon's log" >&2
-    tail -n 20 "$tmp/daemon.log" >&2
-  fi
+  [ "$rc" -eq 0 ] || show_daemon_log
   rm -rf "$tmp"
   exit "$rc"
 }
@@ -98,23 +90,11 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Run from the temp dir so that no ./config.ini applies: embedded defaults.
-(cd "$tmp" && exec "$bin" serve --set "store.path=$tmp/data" \
-  --set store.sync=none --set http.port=0 \
+# The embedded defaults (start_daemon runs it from the temp dir), with
+# the limits.
+start_daemon --set "store.path=$tmp/data" --set store.sync=none \
   --set "limits.requests_per_second=$rps" \
-  --set "limits.commands_in_flight=$commands" >"$tmp/daemon.log" 2>&1) &
-daemon_pid=$!
-port=""
-for _ in $(seq 300); do
-  kill -0 "$daemon_pid" 2>/dev/null || die "the daemon exited at start"
-  line=$(grep -m1 -o 'http listening on [^ ]*' "$tmp/daemon.log" || true)
-  if [ -n "$line" ]; then
-    port=${line##*:}
-    break
-  fi
-  sleep 0.1
-done
-[ -n "$port" ] || die "the daemon did not log 'http listening on' in 30 s"
+  --set "limits.commands_in_flight=$commands"
 url="http://127.0.0.1:$port"
 
 add_tenant() {

@@ -60,21 +60,13 @@ bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
 
 tmp=$(mktemp -d /tmp/replay_bench.XXXXXX)
 daemon_pid=""
+# shellcheck source=bench/daemon.sh
+. "$here/daemon.sh"
 cleanup() {
   local rc=$?
-  if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
-    kill -TERM "$daemon_pid" 2>/dev/null || true
-    for _ in $(seq 300); do
-      kill -0 "$daemon_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$daemon_pid" 2>/dev/null || true
-  fi
+  stop_daemon || true
   wait 2>/dev/null || true
-  if [ "$rc" -ne 0 ] && [ -f "$tmp/daemon.log" ]; then
-    echo "--- last lines of the daemon's log" >&2
-    tail -n 20 "$tmp/daemon.log" >&2
-  fi
+  [ "$rc" -eq 0 ] || show_daemon_log
   rm -rf "$tmp"
   exit "$rc"
 }
@@ -130,20 +122,7 @@ sb import "$tmp/history.jsonl" --format laravel-jsonl >"$tmp/import.log" 2>&1 \
 import_s=$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 echo "imported $events appointment(s) in $import_s s"
 
-(cd "$tmp" && exec "$bin" serve --set "store.path=$data" --set http.port=0 \
-  >"$tmp/daemon.log" 2>&1) &
-daemon_pid=$!
-port=""
-for _ in $(seq 600); do
-  kill -0 "$daemon_pid" 2>/dev/null || die "the daemon exited at start"
-  line=$(grep -m1 -o 'http listening on [^ ]*' "$tmp/daemon.log" || true)
-  if [ -n "$line" ]; then
-    port=${line##*:}
-    break
-  fi
-  sleep 0.1
-done
-[ -n "$port" ] || die "the daemon did not log 'http listening on' in 60 s"
+start_daemon --set "store.path=$data"
 url="http://127.0.0.1:$port"
 
 post() { # path body → fails unless 201

@@ -1,0 +1,44 @@
+# Shared by the bench scripts that run the daemon (sourced): they set
+# `tmp` (a temp dir), `bin` (the daemon binary) and `die` first.
+
+# Starts `switchboard serve` with the given options from $tmp, so that no
+# ./config.ini applies (embedded defaults), logging to $tmp/daemon.log;
+# sets `daemon_pid`, and `port` once it listens (dies after 60 s).
+start_daemon() {
+  (cd "$tmp" && exec "$bin" serve --set http.port=0 "$@" \
+    >"$tmp/daemon.log" 2>&1) &
+  daemon_pid=$!
+  port=""
+  local line
+  for _ in $(seq 600); do
+    kill -0 "$daemon_pid" 2>/dev/null || die "the daemon exited at start"
+    line=$(grep -m1 -o 'http listening on [^ ]*' "$tmp/daemon.log" || true)
+    if [ -n "$line" ]; then
+      port=${line##*:}
+      return 0
+    fi
+    sleep 0.1
+  done
+  die "the daemon did not log 'http listening on' in 60 s"
+}
+
+# Stops the daemon (SIGTERM, SIGKILL after 30 s); returns 1 when it had to
+# be killed.
+stop_daemon() {
+  [ -n "${daemon_pid:-}" ] && kill -0 "$daemon_pid" 2>/dev/null || return 0
+  kill -TERM "$daemon_pid" 2>/dev/null || true
+  for _ in $(seq 300); do
+    kill -0 "$daemon_pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -KILL "$daemon_pid" 2>/dev/null || true
+  return 1
+}
+
+# After a failure: the end of the daemon's log, on stderr.
+show_daemon_log() {
+  if [ -f "$tmp/daemon.log" ]; then
+    echo "--- last lines of the daemon's log" >&2
+    tail -n 20 "$tmp/daemon.log" >&2
+  fi
+}
