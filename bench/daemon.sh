@@ -1,5 +1,6 @@
 # Shared by the bench scripts that run the daemon (sourced): they set
-# `tmp` (a temp dir), `bin` (the daemon binary) and `die` first.
+# `tmp` (a temp dir), `bin` (the daemon binary) and `die` first, and
+# `url` before post_as.
 
 # Starts `switchboard serve` with the given options from $tmp, so that no
 # ./config.ini applies (embedded defaults), logging to $tmp/daemon.log;
@@ -41,4 +42,20 @@ show_daemon_log() {
     echo "--- last lines of the daemon's log" >&2
     tail -n 20 "$tmp/daemon.log" >&2
   fi
+}
+
+# POSTs `body` to `path` of the daemon at $url with `token`; dies unless
+# the answer is 201.
+post_as() { # token path body
+  local code
+  code=$(curl -sS -o "$tmp/reply" -w '%{http_code}' -X POST "$url$2" \
+    -H "Authorization: Bearer $1" -H 'Content-Type: application/json' \
+    --data "$3")
+  [ "$code" = 201 ] || die "POST $2 answered $code: $(cat "$tmp/reply")"
+}
+
+# The value of name=value on the WRK line that bench/http_bench/report.lua
+# printed into `file`.
+field() { # name file
+  sed -n "s/^WRK .*\b$1=\([^ ]*\).*/\1/p" "$2" | tail -n1
 }

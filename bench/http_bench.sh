@@ -190,13 +190,7 @@ admin=$(cd "$tmp" && "$bin" tenant add ops --admin \
 [ -n "$admin" ] \
   || die "switchboard tenant add --admin printed no token: $(cat "$tmp/tenant.log")"
 
-post() { # path body → fails unless 201
-  local code
-  code=$(curl -sS -o "$tmp/reply" -w '%{http_code}' -X POST "$url$1" \
-    -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-    --data "$2")
-  [ "$code" = 201 ] || die "POST $1 answered $code: $(cat "$tmp/reply")"
-}
+post() { post_as "$token" "$@"; } # path body
 post /api/customers '{"id":"cu1","name":"Ada","phone":"+4930123","email":"ada@example.com"}'
 post /api/services '{"id":"sv1","name":"Trim","price_cents":1500,"duration_minutes":5}'
 for ((i = 0; i < staff; i++)); do
@@ -222,9 +216,6 @@ fi
 export HTTP_BENCH_DIR="$here/http_bench" HTTP_BENCH_THREADS=$threads
 hz=$(getconf CLK_TCK)
 
-field() { # name file → value of name=value on the file's WRK line
-  sed -n "s/^WRK .*\b$1=\([^ ]*\).*/\1/p" "$2" | tail -n1
-}
 
 # CPU ticks of each of the daemon's threads: "tid name ticks" lines.
 cpu_snapshot() {

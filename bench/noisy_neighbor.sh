@@ -106,13 +106,7 @@ attacker=$(add_tenant attacker)
 [ -n "$victim" ] && [ -n "$attacker" ] \
   || die "switchboard tenant add printed no token: $(cat "$tmp/tenant.log")"
 
-post() { # token path body → fails unless 201
-  local code
-  code=$(curl -sS -o "$tmp/reply" -w '%{http_code}' -X POST "$url$2" \
-    -H "Authorization: Bearer $1" -H 'Content-Type: application/json' \
-    --data "$3")
-  [ "$code" = 201 ] || die "POST $2 answered $code: $(cat "$tmp/reply")"
-}
+post() { post_as "$@"; } # token path body
 # Ids are unique across companies: the attacker's start with "a".
 for who in "$victim:" "$attacker:a"; do
   tok=${who%%:*}
@@ -132,9 +126,6 @@ for ((i = 0; i < 50; i++)); do
 done
 
 export HTTP_BENCH_DIR="$root/bench/http_bench" HTTP_BENCH_THREADS=$threads
-field() { # name file → value of name=value on the file's WRK line
-  sed -n "s/^WRK .*\b$1=\([^ ]*\).*/\1/p" "$2" | tail -n1
-}
 victim_run() { # offset out
   HTTP_BENCH_DELAY_MS=20 wrk -t"$threads" -c"$victim_conns" -d"${seconds}s" \
     --latency -s "$root/bench/http_bench/book.lua" "$url" \

@@ -125,13 +125,7 @@ echo "imported $events appointment(s) in $import_s s"
 start_daemon --set "store.path=$data"
 url="http://127.0.0.1:$port"
 
-post() { # path body → fails unless 201
-  local code
-  code=$(curl -sS -o "$tmp/reply" -w '%{http_code}' -X POST "$url$1" \
-    -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-    --data "$2")
-  [ "$code" = 201 ] || die "POST $1 answered $code: $(cat "$tmp/reply")"
-}
+post() { post_as "$token" "$@"; } # path body
 post /api/customers '{"id":"cu1","name":"Ada","phone":"+4930123"}'
 post /api/services '{"id":"sv1","name":"Trim","price_cents":1500,"duration_minutes":5}'
 for ((i = 0; i < staff; i++)); do
@@ -141,9 +135,6 @@ base=$((($(date +%s) / 86400 + 2) * 86400))
 
 replay() { # out → the replay's output
   sb replay analytics >"$1" 2>&1 || die "replay failed: $(tail -n 5 "$1")"
-}
-field() { # name file → value of name=value on the file's WRK line
-  sed -n "s/^WRK .*\b$1=\([^ ]*\).*/\1/p" "$2" | tail -n1
 }
 export HTTP_BENCH_DIR="$root/bench/http_bench" HTTP_BENCH_THREADS=$threads
 offset=0
