@@ -955,6 +955,29 @@ void get_calcom_settings(const context_ptr& ctx) {
   ctx->respond(200, v);
 }
 
+/// Stores a company's integration setting through the writer and answers
+/// 200 with `shown` (the setting as the API shows it) once it is durable.
+void save_setting(const context_ptr& ctx, std::string_view name,
+                  std::string company, std::string stored, json::value shown) {
+  auto* tenants = &ctx->tenants();
+  ctx->with_actor([ctx, tenants, name, company = std::move(company),
+                   stored = std::move(stored),
+                   shown = std::move(shown)](caf::event_based_actor* self) {
+    self->request(ctx->node().writer(), 60s, write_atom::value,
+                  make_write_op([tenants, name, company,
+                                 stored](store::write_txn& txn) {
+                    return tenants->set_setting_in(txn, company, name, stored);
+                  }))
+        .then(
+            [ctx, shown](ok_atom) {
+              ctx->respond(200, shown);
+            },
+            [ctx](caf::error& e) {
+              fail_with(*ctx, e);
+            });
+  });
+}
+
 void put_calcom_settings(const context_ptr& ctx) {
   auto company = settings_company(ctx);
   if (company.empty())
@@ -970,26 +993,11 @@ void put_calcom_settings(const context_ptr& ctx) {
     ctx->fail_fields(parsed.error());
     return;
   }
-  auto* tenants = &ctx->tenants();
   auto stored = to_stored_json(*parsed);
   auto shown = json::parse(to_public_json(*parsed));
   shown.as_object()["company_id"] = company;
-  ctx->with_actor([ctx, tenants, company, stored,
-                   shown](caf::event_based_actor* self) {
-    self->request(
-            ctx->node().writer(), 60s, write_atom::value,
-            make_write_op([tenants, company, stored](store::write_txn& txn) {
-              return tenants->set_setting_in(txn, company, calcom_setting,
-                                             stored);
-            }))
-        .then(
-            [ctx, shown](ok_atom) {
-              ctx->respond(200, shown);
-            },
-            [ctx](caf::error& e) {
-              fail_with(*ctx, e);
-            });
-  });
+  save_setting(ctx, calcom_setting, company, std::move(stored),
+               std::move(shown));
 }
 
 void get_retell_settings(const context_ptr& ctx) {
@@ -1022,26 +1030,11 @@ void put_retell_settings(const context_ptr& ctx) {
     ctx->fail_fields(parsed.error());
     return;
   }
-  auto* tenants = &ctx->tenants();
   auto stored = retell_json(*parsed);
   auto shown = json::parse(stored);
   shown.as_object()["company_id"] = company;
-  ctx->with_actor([ctx, tenants, company, stored,
-                   shown](caf::event_based_actor* self) {
-    self->request(
-            ctx->node().writer(), 60s, write_atom::value,
-            make_write_op([tenants, company, stored](store::write_txn& txn) {
-              return tenants->set_setting_in(txn, company, retell_setting,
-                                             stored);
-            }))
-        .then(
-            [ctx, shown](ok_atom) {
-              ctx->respond(200, shown);
-            },
-            [ctx](caf::error& e) {
-              fail_with(*ctx, e);
-            });
-  });
+  save_setting(ctx, retell_setting, company, std::move(stored),
+               std::move(shown));
 }
 
 } // namespace
