@@ -132,7 +132,8 @@ int replay_analytics(node_store& st, std::uint64_t chunk) {
   auto* proj = st.projections.get();
   auto* processed = st.processed.get();
   auto* jobs = st.jobs.get();
-  auto shadow = std::make_shared<std::map<std::string, std::int64_t>>(std::move(sums));
+  auto shadow
+      = std::make_shared<std::map<std::string, std::int64_t>>(std::move(sums));
   auto done = std::make_shared<replay_outcome>();
   auto op = [=, &out](store::write_txn& txn) -> store::result<void> {
     // Retried as a whole on a conflict: start from the shadow each time.

@@ -286,15 +286,26 @@ struct sweep_fixture : provider_holder, daemon_fixture {
   std::vector<std::string> snapshot_of_a() {
     http_client c{port};
     std::vector<std::string> out;
-    for (const auto* target :
-         {"/api/customers/cu-a", "/api/staff/st-a", "/api/services/sv-a",
-          "/api/appointments/ap-a", "/api/calls/call-a", "/api/customers/cu-a2",
-          "/api/staff/st-a2", "/api/services/sv-a2", "/api/appointments/ap-a2",
-          "/api/events/customer/cu-a2", "/api/events/appointment/ap-a2",
-          "/api/events/customer/cu-a", "/api/events/staff/st-a",
-          "/api/events/service/sv-a", "/api/events/appointment/ap-a",
-          "/api/events/call/call-a", "/api/company", "/api/integrations/calcom",
-          "/api/integrations/retell", "/api/branches/br-a"}) {
+    for (const auto* target : {"/api/customers/cu-a",
+                               "/api/staff/st-a",
+                               "/api/services/sv-a",
+                               "/api/appointments/ap-a",
+                               "/api/calls/call-a",
+                               "/api/customers/cu-a2",
+                               "/api/staff/st-a2",
+                               "/api/services/sv-a2",
+                               "/api/appointments/ap-a2",
+                               "/api/events/customer/cu-a2",
+                               "/api/events/appointment/ap-a2",
+                               "/api/events/customer/cu-a",
+                               "/api/events/staff/st-a",
+                               "/api/events/service/sv-a",
+                               "/api/events/appointment/ap-a",
+                               "/api/events/call/call-a",
+                               "/api/company",
+                               "/api/integrations/calcom",
+                               "/api/integrations/retell",
+                               "/api/branches/br-a"}) {
       auto r = c.request("GET", target, "", acme);
       out.push_back(std::string{target} + " " + std::to_string(r.status) + " "
                     + r.body);
