@@ -601,92 +601,6 @@ BOOST_FIXTURE_TEST_CASE(tenants_added_or_revoked_anywhere_hold_everywhere,
 
 BOOST_AUTO_TEST_SUITE_END()
 
-// -- a rogue CAF node ---------------------------------------------------------
-
-#include <future>
-#include <set>
-
-#include <caf/actor_system.hpp>
-#include <caf/io/basp_broker.hpp>
-#include <caf/io/middleman.hpp>
-#include <caf/io/network/multiplexer.hpp>
-#include <caf/scoped_actor.hpp>
-#include <caf/send.hpp>
-
-#include <actors/interfaces.hpp>
-#include <actors/runtime.hpp>
-#include <messages/type_ids.hpp>
-#include <store/environment.hpp>
-#include <store/tenants.hpp>
-
-namespace {
-
-/// A proxy for actor `aid` of node `nid`, made in the BASP broker's own
-/// thread (a rogue can address any id of a node it is connected to).
-caf::strong_actor_ptr remote_proxy(caf::actor_system& sys,
-                                   const caf::node_id& nid, caf::actor_id aid) {
-  auto bb
-      = sys.middleman().named_broker<caf::io::basp_broker>(caf::atom("BASP"));
-  auto* broker = dynamic_cast<caf::io::basp_broker*>(
-      caf::actor_cast<caf::abstract_actor*>(bb));
-  if (broker == nullptr)
-    return nullptr;
-  std::promise<caf::strong_actor_ptr> made;
-  sys.middleman().backend().dispatch([&] {
-    made.set_value(broker->proxy_registry_ptr()->get_or_put(nid, aid));
-  });
-  return made.get_future().get();
-}
-
-/// Every message a rogue sends each actor id: each type of the type-ID
-/// block, and each cluster message with forged or guessed contents.
-std::vector<caf::message> rogue_messages(const switchboard::tenant_digest& d,
-                                         const std::string& token) {
-  using namespace switchboard;
-  std::vector<caf::message> out;
-#define SB_ROGUE_ADD(type, ...) out.push_back(caf::make_message(type{}));
-  SWITCHBOARD_EVENT_TYPES(SB_ROGUE_ADD)
-#undef SB_ROGUE_ADD
-#define SB_ROGUE_ADD(type) out.push_back(caf::make_message(type{}));
-  SWITCHBOARD_VALUE_TYPES(SB_ROGUE_ADD)
-  SWITCHBOARD_COMMAND_TYPES(SB_ROGUE_ADD)
-#undef SB_ROGUE_ADD
-  auto nonce = std::string(64, 'a') + ":"
-               + std::to_string(
-                   std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count());
-  cluster_hello hello{"n2", cluster_protocol_version, nonce,
-                      std::string(64, 'b')};
-  forward_request fr{"POST",
-                     "/api/customers",
-                     {"authorization", "Bearer " + token},
-                     R"({"id":"rogue-cu","name":"Rogue"})",
-                     "10.0.0.1"};
-  envelope ev;
-  ev.id = "rogue-ev";
-  ev.type = "customer.created";
-  ev.company_id = "co0";
-  out.push_back(caf::make_message(hello_atom::value, hello));
-  out.push_back(caf::make_message(auth_atom::value, hello));
-  out.push_back(caf::make_message(heartbeat_atom::value, std::string{"n2"}));
-  out.push_back(caf::make_message(forward_atom::value, fr));
-  for (std::uint64_t key : {std::uint64_t{0}, std::uint64_t{1}})
-    out.push_back(
-        caf::make_message(forward_atom::value, key, std::string{"n2"}, fr));
-  out.push_back(caf::make_message(done_atom::value, std::uint64_t{0},
-                                  std::uint64_t{1}, forward_response{}));
-  out.push_back(
-      caf::make_message(events_atom::value, std::vector<envelope>{ev}));
-  out.push_back(caf::make_message(tenants_atom::value, d));
-  out.push_back(caf::make_message(tick_atom::value));
-  out.push_back(caf::make_message(command_atom::value, aggregate_command{}));
-  out.push_back(caf::make_message(dispatch_atom::value, dispatch_request{}));
-  return out;
-}
-
-} // namespace
-
 BOOST_AUTO_TEST_SUITE(cluster_suite)
 
 namespace {
@@ -753,12 +667,12 @@ BOOST_FIXTURE_TEST_CASE(a_subscriber_on_one_member_hears_commits_of_another,
   BOOST_TEST(!other.next_event("appointment.created", 500ms));
 }
 
-// Disabled: the rogue process itself crashes now and then (a memory
-// access violation while it sends to thousands of remote proxies), which
-// is a fault of the test's CAF client, not of the nodes. Run it alone with
-// --run_test=cluster_suite/a_rogue_node_without_the_secret_changes_nothing.
+// The rogue runs in a process of its own (tests/app/rogue_node.cpp): CAF's
+// client side of thousands of remote proxies is not ours to test, and a
+// fault there must not end the suite. The test requires that it sent
+// everything ("rogue: done").
 BOOST_FIXTURE_TEST_CASE(a_rogue_node_without_the_secret_changes_nothing,
-                        cluster_fixture, *boost::unit_test::disabled()) {
+                        cluster_fixture) {
   seed(nodes[0]->port, tokens[0]);
   auto events_of = [&](std::size_t i) {
     http_client c{nodes[i]->port};
@@ -766,84 +680,41 @@ BOOST_FIXTURE_TEST_CASE(a_rogue_node_without_the_secret_changes_nothing,
     BOOST_REQUIRE(r.status == 200);
     return r.body;
   };
-  std::vector<std::string> before;
-  for (std::size_t i = 0; i < nodes.size(); ++i)
+  auto placement_of = [&](std::size_t i) {
+    http_client c{nodes[i]->port};
+    auto r = c.request("GET", "/api/admin/cluster", "", admin);
+    BOOST_REQUIRE(r.status == 200);
+    return json::serialize(r.json().at("placement"));
+  };
+  std::vector<std::string> before, tables;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
     before.push_back(events_of(i));
-  // The rogue's own store makes a well-formed admin token it knows.
+    tables.push_back(placement_of(i));
+  }
   switchboard::test::temp_dir rogue_dir;
-  switchboard::store::options so;
-  so.path = rogue_dir.path() + "/data";
-  auto env = switchboard::store::environment::open(so);
-  BOOST_REQUIRE(env.has_value());
-  auto ten = switchboard::store::tenants::open(**env);
-  BOOST_REQUIRE(ten.has_value());
-  BOOST_REQUIRE((*ten)->add_company({"rogue", "Rogue", 0, ""}).has_value());
-  auto forged = (*ten)->issue_token("rogue", true, 0);
-  BOOST_REQUIRE(forged.has_value());
-  auto rows = (*ten)->rows();
-  BOOST_REQUIRE(rows.has_value());
-  switchboard::tenant_digest digest;
-  for (auto& [k, v] : rows->companies) {
-    digest.companies.push_back(k);
-    digest.companies.push_back(v);
+  std::vector<std::string> args{SWITCHBOARD_ROGUE_BINARY, "--store",
+                                rogue_dir.path() + "/data", "--token",
+                                tokens[0]};
+  for (auto p : cluster_ports)
+    args.push_back(std::to_string(p));
+  child_process rogue(args);
+  std::string line, out, forged;
+  while (rogue.read_line(line, 120s)) {
+    out += line + "\n";
+    if (line.rfind("rogue: token ", 0) == 0)
+      forged = line.substr(13);
   }
-  for (auto& [k, v] : rows->tokens) {
-    digest.tokens.push_back(k);
-    digest.tokens.push_back(v);
-  }
-  auto msgs = rogue_messages(digest, tokens[0]);
-  {
-    switchboard::runtime_config cfg{1};
-    caf::actor_system sys{cfg};
-    caf::scoped_actor self{sys};
-    std::size_t mailbox = 0;
-    for (std::size_t i = 0; i < nodes.size(); ++i) {
-      caf::node_id nid;
-      caf::strong_actor_ptr published;
-      self->request(sys.middleman().actor_handle(), std::chrono::seconds(10),
-                    caf::connect_atom::value, std::string{"127.0.0.1"},
-                    cluster_ports[i])
-          .receive(
-              [&](caf::node_id& n, caf::strong_actor_ptr& p,
-                  std::set<std::string>&) {
-                nid = n;
-                published = p;
-              },
-              [&](caf::error& e) {
-                BOOST_FAIL(sys.render(e));
-              });
-      BOOST_REQUIRE(published);
-      std::vector<caf::strong_actor_ptr> targets{published};
-      for (caf::actor_id aid = 1; aid <= 2000; ++aid)
-        if (auto p = remote_proxy(sys, nid, aid))
-          targets.push_back(p);
-      BOOST_TEST_MESSAGE(names[i] << ": " << targets.size() << " targets");
-      for (const auto& t : targets)
-        for (const auto& m : msgs) {
-          // From an actor, and anonymously.
-          self->send(caf::actor_cast<caf::actor>(t), m);
-          caf::anon_send(caf::actor_cast<caf::actor>(t), m);
-        }
-      // Requests to the cluster actor (an id that may not exist answers
-      // with CAF's own error, so only this one is asked).
-      for (const auto& m : msgs)
-        static_cast<void>(self->request(caf::actor_cast<caf::actor>(published),
-                                        caf::infinite, m));
-      // What the rogue's mailbox holds a second later is reported, not
-      // judged: CAF answers messages to ids that name no actor with its
-      // own errors, which are not yet told apart from an answer of the
-      // node's actors. What counts is checked below: nothing changed.
-      std::this_thread::sleep_for(std::chrono::seconds(1));
-      mailbox += self->mailbox().count();
-    }
-    BOOST_TEST_MESSAGE("messages in the rogue's mailbox: " << mailbox);
-  }
-  // Nothing changed: no events, no customer, the forged token refused,
-  // and the members still see each other.
+  BOOST_TEST_INFO(out + rogue.output());
+  BOOST_REQUIRE(rogue.wait(30s) == 0);
+  BOOST_REQUIRE(out.find("rogue: done") != std::string::npos);
+  BOOST_REQUIRE(!forged.empty());
+  // Nothing changed: no events, no customer, the same placement table,
+  // the forged token refused, and the members still see each other.
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     BOOST_TEST(events_of(i) == before[i]);
+    BOOST_TEST(placement_of(i) == tables[i]);
     http_client c{nodes[i]->port};
-    BOOST_TEST(c.request("GET", "/api/company", "", *forged).status == 401);
+    BOOST_TEST(c.request("GET", "/api/company", "", forged).status == 401);
     BOOST_TEST(c.request("GET", "/api/customers/rogue-cu", "", tokens[0]).status
                == 404);
     BOOST_TEST(all_up(i));
