@@ -15,6 +15,7 @@ packages=(
   libbenchmark-dev
   libssl-dev
   libjemalloc-dev
+  libsystemd-dev
   python3 curl tzdata
   python3-prometheus-client
   python3-aiosmtpd
