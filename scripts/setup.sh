@@ -21,6 +21,7 @@ packages=(
   python3-aiosmtpd
   chromium chromium-driver python3-selenium
   wrk nginx
+  dpkg-dev systemd
 )
 
 missing=()
