@@ -22,6 +22,7 @@
 #include <app/http/gateway.hpp>
 #include <app/http/server.hpp>
 #include <app/http/webhooks.hpp>
+#include <app/notify.hpp>
 #include <app/store_options.hpp>
 #include <store/event_store.hpp>
 
@@ -41,6 +42,14 @@ second daemon on the same directory refuses to start, naming that pid.
 
 /// How much longer than http.shutdown_timeout_ms a stop may take.
 constexpr std::chrono::seconds stop_margin{5};
+
+/// Tells the service manager `state` (nothing without one); a failure is
+/// logged, never fatal.
+void notify(const std::shared_ptr<spdlog::logger>& lg,
+            const std::string& state) {
+  if (auto sent = notify_service_manager(state); !sent)
+    lg->warn("cannot notify the service manager: {}", sent.error());
+}
 
 } // namespace
 
@@ -100,6 +109,7 @@ int run_serve(const std::vector<std::string>& args) {
   }
   runtime_config rcfg{
       static_cast<std::size_t>(cfg->get_int("scheduler.max_threads"))};
+  notify(lg, "STATUS=opening the store at " + abs_path.string());
   caf::actor_system sys{rcfg};
   node_options nopts;
   nopts.store = opts;
@@ -172,9 +182,20 @@ int run_serve(const std::vector<std::string>& args) {
   }
   lg->info("serving; store at {}; http port {}; send SIGTERM to stop",
            abs_path.string(), (*gw)->port());
+  // Ready only now: the store is open and every listener (HTTP, metrics,
+  // cluster) accepts connections.
+  auto status = "serving on " + cfg->get_string("http.host") + ":"
+                + std::to_string((*gw)->port());
+  if (auto mport = (*gw)->metrics_port(); mport != 0)
+    status += "; metrics on " + cfg->get_string("metrics.host") + ":"
+              + std::to_string(mport);
+  if (copts->enabled())
+    status += "; cluster member " + copts->node;
+  notify(lg, "READY=1\nSTATUS=" + status);
   int sig = 0;
   sigwait(&stop_signals, &sig);
   lg->info("received {}, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  notify(lg, "STOPPING=1\nSTATUS=stopping: finishing the requests in flight");
   // The stop is bounded whatever the store does: a write transaction that
   // never ends (another process holding LMDB's write lock, a hung disk)
   // must not keep the process. What was acknowledged is committed, and

@@ -33,3 +33,16 @@ if(NOT SWITCHBOARD_SANITIZE)
   find_library(JEMALLOC_LIBRARY jemalloc REQUIRED)
   target_link_libraries(switchboard_allocator INTERFACE ${JEMALLOC_LIBRARY})
 endif()
+
+# libsystemd, for the daemon's readiness notification (sd_notify) under a
+# unit of Type=notify, such as the Debian package's. Optional: without it
+# the daemon is built with the notification left out (and says so when a
+# service manager asks for it).
+find_package(PkgConfig)
+if(PKG_CONFIG_FOUND)
+  pkg_check_modules(LIBSYSTEMD IMPORTED_TARGET libsystemd)
+endif()
+if(NOT LIBSYSTEMD_FOUND)
+  message(WARNING "libsystemd not found (libsystemd-dev): the daemon is "
+    "built without readiness notification, which the packaged unit needs")
+endif()

@@ -15,11 +15,13 @@ packages=(
   libbenchmark-dev
   libssl-dev
   libjemalloc-dev
+  libsystemd-dev
   python3 curl tzdata
   python3-prometheus-client
   python3-aiosmtpd
   chromium chromium-driver python3-selenium
   wrk nginx
+  dpkg-dev systemd
 )
 
 missing=()

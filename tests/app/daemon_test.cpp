@@ -2,15 +2,16 @@
 
 #include <cstdlib>
 #include <fstream>
-#include <optional>
 
 #include <boost/test/unit_test.hpp>
 
 #include "tests/support/http_client.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/scoped_env.hpp"
 
 using namespace std::chrono_literals;
 using switchboard::test::child_process;
+using switchboard::test::scoped_env;
 using switchboard::test::temp_dir;
 
 namespace {
@@ -28,29 +29,6 @@ std::vector<std::string> serve_args(const std::string& data) {
           "--set",
           "http.port=0"};
 }
-
-/// Sets an environment variable for the processes the test starts, and
-/// restores it after.
-class scoped_env {
-public:
-  scoped_env(const char* name, const std::string& value) : name_(name) {
-    if (const char* old = std::getenv(name))
-      old_ = old;
-    ::setenv(name, value.c_str(), 1);
-  }
-  ~scoped_env() {
-    if (old_)
-      ::setenv(name_, old_->c_str(), 1);
-    else
-      ::unsetenv(name_);
-  }
-  scoped_env(const scoped_env&) = delete;
-  scoped_env& operator=(const scoped_env&) = delete;
-
-private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
 
 bool contains(const std::string& text, const std::string& needle) {
   return text.find(needle) != std::string::npos;
