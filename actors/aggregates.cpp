@@ -1266,6 +1266,27 @@ router(router_actor::stateful_pointer<router_state> self, aggregate_deps deps) {
     st.deps.live->store(st.actors.size());
   });
   return {
+      [self](drain_atom, const std::string& company) {
+        auto& st = self->state;
+        std::size_t n = 0;
+        for (const auto& [key, h] : st.actors) {
+          auto slash = key.find('/');
+          if (slash == std::string::npos
+              || key.compare(slash + 1, company.size(), company) != 0
+              || key.size() <= slash + 1 + company.size()
+              || key[slash + 1 + company.size()] != '/')
+            continue;
+          forget(st, key);
+          self->send(h, drain_atom::value);
+          ++n;
+        }
+        self->request(
+                st.deps.cache, caf::infinite, flush_atom::value,
+                std::vector<std::string>{company_tag("availability", company)})
+            .then([](std::uint64_t) {}, [](caf::error&) {});
+        if (n > 0)
+          st.log->info("passivated {} actor(s) of company {}", n, company);
+      },
       [self](command_atom,
              aggregate_command& cmd) -> caf::result<command_result> {
         auto& st = self->state;

@@ -28,6 +28,10 @@ class actor_system;
 } // namespace caf
 
 namespace switchboard::store {
+class audit_log;
+class cluster_state;
+class event_store;
+class job_queue;
 class tenants;
 } // namespace switchboard::store
 
@@ -51,6 +55,20 @@ struct cluster_deps {
   /// The node's tenants and its store writer (replication).
   store::tenants* tenants = nullptr;
   store_writer_actor writer;
+  /// What a company's move reads and writes: its events (and their
+  /// audit records), its jobs, and the placement table with the jobs of
+  /// moving companies.
+  store::event_store* events = nullptr;
+  store::audit_log* audit = nullptr;
+  store::job_queue* jobs = nullptr;
+  store::cluster_state* cluster_store = nullptr;
+  /// Wakes the queue supervisors (jobs were enqueued).
+  std::function<void()> wake_queues;
+  /// Drops what this node holds in memory of a company (live actors,
+  /// cached answers) whose owner changed to or from this node.
+  std::function<void(const std::string&)> release_company;
+  /// How long a move waits for the company's writes and running jobs.
+  std::chrono::milliseconds move_drain_timeout{30000};
   /// Heartbeat period; a member silent for `down_after` is down.
   std::chrono::milliseconds heartbeat{200};
   std::chrono::milliseconds down_after{1500};

@@ -100,6 +100,71 @@ std::string rendezvous_owner(const std::vector<std::string>& members,
   return best != nullptr ? *best : std::string{};
 }
 
+std::string placement_table::owner(std::string_view company) const {
+  if (auto i = moved.find(company); i != moved.end())
+    return i->second;
+  return rendezvous_owner(basis, company);
+}
+
+std::string cluster_view::owner(std::string_view company) const {
+  std::lock_guard<std::mutex> g{mtx_};
+  if (placement_.epoch == 0)
+    return rendezvous_owner(members_, company);
+  return placement_.owner(company);
+}
+
+placement_table cluster_view::placement() const {
+  std::lock_guard<std::mutex> g{mtx_};
+  return placement_;
+}
+
+bool cluster_view::adopt(placement_table t) {
+  std::lock_guard<std::mutex> g{mtx_};
+  if (t.epoch <= placement_.epoch)
+    return false;
+  placement_ = std::move(t);
+  return true;
+}
+
+bool cluster_view::try_begin_write(std::string_view company) {
+  std::lock_guard<std::mutex> g{mtx_};
+  if (frozen_.count(company) > 0)
+    return false;
+  auto i = writes_.find(company);
+  if (i == writes_.end())
+    i = writes_.emplace(std::string{company}, 0).first;
+  ++i->second;
+  return true;
+}
+
+void cluster_view::end_write(std::string_view company) {
+  std::lock_guard<std::mutex> g{mtx_};
+  if (auto i = writes_.find(company); i != writes_.end() && --i->second == 0)
+    writes_.erase(i);
+}
+
+bool cluster_view::freeze(const std::string& company) {
+  std::lock_guard<std::mutex> g{mtx_};
+  return frozen_.emplace(company, true).second;
+}
+
+void cluster_view::unfreeze(std::string_view company) {
+  std::lock_guard<std::mutex> g{mtx_};
+  if (auto i = frozen_.find(company); i != frozen_.end())
+    frozen_.erase(i);
+}
+
+bool cluster_view::frozen(std::string_view company) const {
+  std::lock_guard<std::mutex> g{mtx_};
+  return frozen_.count(company) > 0;
+}
+
+std::uint32_t cluster_view::writes_in_flight(std::string_view company) const {
+  std::lock_guard<std::mutex> g{mtx_};
+  auto i = writes_.find(company);
+  return i == writes_.end() ? 0 : i->second;
+}
+
 cluster_view::cluster_view(std::string self, std::vector<std::string> members)
     : self_(std::move(self)), members_(std::move(members)) {
   auto now = std::chrono::steady_clock::now();

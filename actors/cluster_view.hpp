@@ -37,6 +37,19 @@ parse_cluster_peers(std::string_view text);
 std::string rendezvous_owner(const std::vector<std::string>& members,
                              std::string_view company);
 
+/// Which member owns which company (see `cluster_placement` in
+/// messages/cluster.hpp, its wire form): a company listed in `moved` is
+/// owned by the member named there, any other by the rendezvous hash over
+/// `basis`. Epoch 0: no table yet (the hash over the configured members).
+struct placement_table {
+  std::uint64_t epoch = 0;
+  std::vector<std::string> basis;
+  std::map<std::string, std::string, std::less<>> moved;
+
+  /// The owner of `company` by this table ("" when it names none).
+  std::string owner(std::string_view company) const;
+};
+
 /// The members, their state and the ownership of companies.
 class cluster_view {
 public:
@@ -50,10 +63,29 @@ public:
     return members_;
   }
 
-  /// The member owning `company` (fixed by the configuration).
-  std::string owner(std::string_view company) const {
-    return rendezvous_owner(members_, company);
-  }
+  /// The member owning `company`: by the placement table once one is
+  /// written, else by the hash over the configured members.
+  std::string owner(std::string_view company) const;
+
+  /// The placement table (epoch 0: none yet).
+  placement_table placement() const;
+
+  /// Takes `t` when its epoch is higher than the current table's; true
+  /// when it did.
+  bool adopt(placement_table t);
+
+  /// Starts a write request of `company` on this node (its owner): false
+  /// while the company is frozen for a move (the request is refused),
+  /// else true and counted until `end_write`.
+  bool try_begin_write(std::string_view company);
+  void end_write(std::string_view company);
+
+  /// Freezes `company`'s writes (a move); true when it was not frozen.
+  bool freeze(const std::string& company);
+  void unfreeze(std::string_view company);
+  bool frozen(std::string_view company) const;
+  /// Write requests of `company` begun and not ended.
+  std::uint32_t writes_in_flight(std::string_view company) const;
 
   /// True when `member` has joined and is heard from (this node: always).
   bool is_up(std::string_view member) const;
@@ -85,6 +117,10 @@ private:
   std::map<std::string, std::pair<bool, std::chrono::steady_clock::time_point>,
            std::less<>>
       up_;
+  placement_table placement_;
+  /// Write requests in flight by company, and the frozen companies.
+  std::map<std::string, std::uint32_t, std::less<>> writes_;
+  std::map<std::string, bool, std::less<>> frozen_;
 };
 
 } // namespace switchboard

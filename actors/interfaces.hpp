@@ -53,6 +53,11 @@ using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;
 using forward_atom = caf::atom_constant<caf::atom("forward")>;
 using events_atom = caf::atom_constant<caf::atom("events")>;
 using tenants_atom = caf::atom_constant<caf::atom("tenants")>;
+/// The placement table, and moving a company between members.
+using placement_atom = caf::atom_constant<caf::atom("placement")>;
+using adopt_atom = caf::atom_constant<caf::atom("adopt")>;
+using move_atom = caf::atom_constant<caf::atom("move")>;
+using import_atom = caf::atom_constant<caf::atom("import")>;
 
 // -- local-only message types
 // ---------------------------------------------------
@@ -188,7 +193,11 @@ using router_actor = caf::typed_actor<
     /// Free start times of (company, staff, service, day "YYYY-MM-DD"),
     /// served from the tagged cache when possible.
     caf::replies_to<availability_atom, std::string, std::string, std::string,
-                    std::string>::with<std::string>>;
+                    std::string>::with<std::string>,
+    /// Passivates every live actor of a company and flushes its cached
+    /// availability: its cluster owner changed, and what this node held
+    /// of it may be stale when it comes back.
+    caf::reacts_to<drain_atom, std::string>>;
 
 /// The one actor a node publishes on its cluster port (actors/cluster.hpp).
 /// Messages from other nodes are taken only from nodes that have joined
@@ -216,6 +225,20 @@ using cluster_actor = caf::typed_actor<
     caf::reacts_to<events_atom, std::uint64_t, std::vector<envelope>>,
     /// From a joined member: its tenants, to merge.
     caf::reacts_to<tenants_atom, tenant_digest>,
+    /// From a joined member: its placement table (taken when newer).
+    caf::reacts_to<placement_atom, cluster_placement>,
+    /// From the member moving a company: the table to take before the
+    /// answer (the epoch this node then has).
+    caf::replies_to<adopt_atom, cluster_placement>::with<std::uint64_t>,
+    /// Local (key): moves a company (this node owns it) to a member;
+    /// answers as the HTTP route does.
+    caf::replies_to<move_atom, std::uint64_t, std::string,
+                    std::string>::with<forward_response>,
+    /// Local (key): the next step of the move of a company.
+    caf::reacts_to<move_atom, std::uint64_t, std::string>,
+    /// From the member moving a company here: a part of its data; answers
+    /// the events stored.
+    caf::replies_to<import_atom, company_transfer>::with<std::uint64_t>,
     /// Periodic: connects, heartbeats, notices silence, sends tenants.
     caf::reacts_to<tick_atom>>;
 

@@ -19,6 +19,7 @@
 #include <actors/store_writer.hpp>
 #include <messages/registry.hpp>
 #include <store/audit_log.hpp>
+#include <store/cluster_state.hpp>
 #include <store/event_store.hpp>
 #include <store/job_queue.hpp>
 #include <store/outbox.hpp>
@@ -36,6 +37,7 @@ namespace ln = listener_names;
 node_store::~node_store() {
   if (writer)
     writer->stop();
+  cluster.reset();
   stats.reset();
   tenants.reset();
   outbox.reset();
@@ -133,6 +135,10 @@ node_store::open(const store::options& opts, bool rebuild_stream_index) {
   if (!traces)
     return fail(traces.error());
   out->traces = std::move(*traces);
+  auto cluster = store::cluster_state::open(*out->env);
+  if (!cluster)
+    return fail(cluster.error());
+  out->cluster = std::move(*cluster);
   out->jobs->trace_into(out->traces.get());
   out->outbox->trace_into(out->traces.get());
   return out;

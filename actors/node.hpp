@@ -29,6 +29,7 @@ class projections;
 class message_outbox;
 class stats_store;
 class trace_index;
+class cluster_state;
 } // namespace switchboard::store
 
 namespace switchboard {
@@ -89,6 +90,8 @@ struct node_store {
   std::unique_ptr<store::stats_store> stats;
   /// Events, jobs and outbox messages by correlation id (the trace).
   std::unique_ptr<store::trace_index> traces;
+  /// The cluster's placement table and the jobs of moving companies.
+  std::unique_ptr<store::cluster_state> cluster;
 
   /// Opens the environment and every module. Errors: the store's.
   /// `rebuild_stream_index` false leaves the event store's in-memory

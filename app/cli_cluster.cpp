@@ -1,15 +1,23 @@
-// `switchboard cluster status`: the members of the cluster as the local
-// daemon sees them, from its GET /api/admin/cluster.
+// `switchboard cluster status|move|rebalance`: the members of the cluster
+// as the local daemon sees them (GET /api/admin/cluster), and moving
+// companies between them (POST /api/admin/cluster/move).
 
 #include <cstdlib>
 #include <iostream>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+
+#include <actors/cluster_view.hpp>
 
 #include <app/cli_common.hpp>
 #include <app/cli_tools.hpp>
@@ -19,20 +27,109 @@ namespace switchboard::app {
 namespace {
 
 constexpr const char* cluster_usage
-    = R"(usage: switchboard cluster status [--url URL] [--token TOKEN] [--json]
-       (also takes --config FILE and --set section.key=value)
+    = R"(usage: switchboard cluster status [--json]
+       switchboard cluster move COMPANY --to MEMBER
+       switchboard cluster rebalance [--dry-run]
+       (each also takes --url URL, --token TOKEN, --config FILE and
+       --set section.key=value)
 
-Asks the daemon (--url, else http://{http.host}:{http.port} of the
-configuration) for GET /api/admin/cluster with an admin token (--token,
-else $SWITCHBOARD_TOKEN), and prints each member: up or down, for how
-long, and the companies it owns; then the requests forwarded. --json
-prints the answer as it came.
+Talks to the daemon at --url (else http://{http.host}:{http.port} of the
+configuration) with an admin token (--token, else $SWITCHBOARD_TOKEN).
+  status     each member: up or down, for how long, and the companies it
+             owns; the placement table's epoch; the requests forwarded.
+             --json prints the answer as it came.
+  move       moves COMPANY to MEMBER: its writes answer 503 meanwhile,
+             its events, settings and pending jobs are copied to MEMBER,
+             and every member takes the new placement table. Every member
+             must be up. The old member keeps its copy.
+  rebalance  moves, one at a time, every company whose owner is not the
+             one the hash over all members picks (after members were
+             added to [cluster] peers, which by itself moves nothing).
+             --dry-run lists the moves without making them.
 )";
+
+struct endpoint {
+  std::string host;
+  std::string port;
+  std::string token;
+};
+
+struct reply {
+  int status = 0;
+  std::string body;
+};
+
+/// One request to the daemon; nothing when it cannot be reached (the
+/// reason is printed).
+std::optional<reply> call(const endpoint& ep, boost::beast::http::verb verb,
+                          const std::string& target, const std::string& body) {
+  namespace asio = boost::asio;
+  namespace bhttp = boost::beast::http;
+  bhttp::response<bhttp::string_body> res;
+  try {
+    asio::io_context ioc;
+    asio::ip::tcp::resolver resolver{ioc};
+    asio::ip::tcp::socket sock{ioc};
+    asio::connect(sock, resolver.resolve(ep.host, ep.port));
+    bhttp::request<bhttp::string_body> req{verb, target, 11};
+    req.set(bhttp::field::host, ep.host);
+    req.set(bhttp::field::authorization, "Bearer " + ep.token);
+    if (!body.empty()) {
+      req.set(bhttp::field::content_type, "application/json");
+      req.body() = body;
+      req.prepare_payload();
+    }
+    bhttp::write(sock, req);
+    boost::beast::flat_buffer buf;
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(64 * 1024 * 1024);
+    bhttp::read(sock, buf, parser);
+    res = parser.release();
+  } catch (const std::exception& e) {
+    std::cerr << "switchboard cluster: cannot reach the daemon at " << ep.host
+              << ":" << ep.port << ": " << e.what() << '\n';
+    return std::nullopt;
+  }
+  return reply{static_cast<int>(res.result_int()), res.body()};
+}
+
+/// POSTs a move; prints the outcome; true when it moved.
+bool move_company(const endpoint& ep, const std::string& company,
+                  const std::string& to) {
+  auto r = call(ep, boost::beast::http::verb::post,
+                "/api/admin/cluster/move?company_id=" + company,
+                boost::json::serialize(boost::json::object{{"to", to}}));
+  if (!r)
+    return false;
+  if (r->status != 200) {
+    std::cerr << "switchboard cluster: moving " << company << " to " << to
+              << ": the daemon answered " << r->status << ": " << r->body
+              << '\n';
+    return false;
+  }
+  boost::system::error_code ec;
+  auto v = boost::json::parse(r->body, ec);
+  if (ec || !v.is_object()) {
+    std::cout << "moved " << company << " to " << to << '\n';
+    return true;
+  }
+  const auto& o = v.as_object();
+  auto num = [&o](const char* k) -> std::int64_t {
+    const auto* x = o.if_contains(k);
+    return x != nullptr && x->is_number() ? x->to_number<std::int64_t>() : 0;
+  };
+  std::cout << "moved " << company << " to " << to << ": " << num("events")
+            << " events, " << num("jobs") << " jobs, " << num("settings")
+            << " settings in " << num("ms") << " ms (placement epoch "
+            << num("epoch") << ")\n";
+  return true;
+}
 
 } // namespace
 
 int run_cluster(const std::vector<std::string>& args) {
-  auto a = cli::parse_args(args, {"--url", "--token"}, {"--json", "--help"});
+  auto a = cli::parse_args(args, {"--url", "--token", "--to"},
+                           {"--json", "--help", "--dry-run"});
   if (!a) {
     std::cerr << "switchboard cluster: " << a.error() << '\n';
     return 2;
@@ -41,7 +138,11 @@ int run_cluster(const std::vector<std::string>& args) {
     std::cout << cluster_usage;
     return 0;
   }
-  if (a->common.rest.size() != 1 || a->common.rest[0] != "status") {
+  const auto& rest = a->common.rest;
+  auto verb = rest.empty() ? std::string{} : rest[0];
+  if (!((verb == "status" && rest.size() == 1)
+        || (verb == "move" && rest.size() == 2 && a->values.count("--to") > 0)
+        || (verb == "rebalance" && rest.size() == 1))) {
     std::cerr << cluster_usage;
     return 2;
   }
@@ -51,17 +152,18 @@ int run_cluster(const std::vector<std::string>& args) {
               << to_string(cfg.error()) << '\n';
     return 2;
   }
-  std::string token = a->values.count("--token") > 0 ? a->values["--token"]
-                      : std::getenv("SWITCHBOARD_TOKEN") != nullptr
-                          ? std::getenv("SWITCHBOARD_TOKEN")
-                          : "";
-  if (token.empty()) {
+  endpoint ep;
+  ep.token = a->values.count("--token") > 0 ? a->values["--token"]
+             : std::getenv("SWITCHBOARD_TOKEN") != nullptr
+                 ? std::getenv("SWITCHBOARD_TOKEN")
+                 : "";
+  if (ep.token.empty()) {
     std::cerr << "switchboard cluster: an admin token is needed (--token or "
                  "$SWITCHBOARD_TOKEN)\n";
     return 2;
   }
-  std::string host = cfg->get_string("http.host");
-  std::string port = std::to_string(cfg->get_int("http.port"));
+  ep.host = cfg->get_string("http.host");
+  ep.port = std::to_string(cfg->get_int("http.port"));
   if (a->values.count("--url") > 0) {
     std::string url = a->values["--url"];
     constexpr std::string_view scheme = "http://";
@@ -73,40 +175,25 @@ int run_cluster(const std::vector<std::string>& args) {
     while (!url.empty() && url.back() == '/')
       url.pop_back();
     auto colon = url.rfind(':');
-    host = url.substr(0, colon);
-    port = colon == std::string::npos ? "80" : url.substr(colon + 1);
+    ep.host = url.substr(0, colon);
+    ep.port = colon == std::string::npos ? "80" : url.substr(colon + 1);
   }
-  namespace asio = boost::asio;
-  namespace bhttp = boost::beast::http;
-  bhttp::response<bhttp::string_body> res;
-  try {
-    asio::io_context ioc;
-    asio::ip::tcp::resolver resolver{ioc};
-    asio::ip::tcp::socket sock{ioc};
-    asio::connect(sock, resolver.resolve(host, port));
-    bhttp::request<bhttp::empty_body> req{bhttp::verb::get,
-                                          "/api/admin/cluster", 11};
-    req.set(bhttp::field::host, host);
-    req.set(bhttp::field::authorization, "Bearer " + token);
-    bhttp::write(sock, req);
-    boost::beast::flat_buffer buf;
-    bhttp::read(sock, buf, res);
-  } catch (const std::exception& e) {
-    std::cerr << "switchboard cluster: cannot reach the daemon at " << host
-              << ":" << port << ": " << e.what() << '\n';
+  if (verb == "move")
+    return move_company(ep, rest[1], a->values["--to"]) ? 0 : 1;
+  auto res = call(ep, boost::beast::http::verb::get, "/api/admin/cluster", "");
+  if (!res)
+    return 1;
+  if (res->status != 200) {
+    std::cerr << "switchboard cluster: the daemon answered " << res->status
+              << ": " << res->body << '\n';
     return 1;
   }
-  if (res.result_int() != 200) {
-    std::cerr << "switchboard cluster: the daemon answered " << res.result_int()
-              << ": " << res.body() << '\n';
-    return 1;
-  }
-  if (a->switches.count("--json") > 0) {
-    std::cout << res.body() << '\n';
+  if (verb == "status" && a->switches.count("--json") > 0) {
+    std::cout << res->body << '\n';
     return 0;
   }
   boost::system::error_code ec;
-  auto v = boost::json::parse(res.body(), ec);
+  auto v = boost::json::parse(res->body, ec);
   if (ec || !v.is_object()) {
     std::cerr << "switchboard cluster: unreadable answer\n";
     return 1;
@@ -114,9 +201,39 @@ int run_cluster(const std::vector<std::string>& args) {
   const auto& o = v.as_object();
   if (!o.at("enabled").as_bool()) {
     std::cout << "not a cluster: a single node ([cluster] peers is empty)\n";
-    return 0;
+    return verb == "status" ? 0 : 1;
   }
-  std::cout << "node " << o.at("node").as_string().c_str() << '\n';
+  if (verb == "rebalance") {
+    std::vector<std::string> names;
+    std::vector<std::pair<std::string, std::string>> moves;
+    for (const auto& m : o.at("members").as_array())
+      names.emplace_back(m.at("name").as_string());
+    for (const auto& m : o.at("members").as_array())
+      for (const auto& c : m.at("companies").as_array()) {
+        std::string company{c.as_string()};
+        auto want = rendezvous_owner(names, company);
+        if (want != m.at("name").as_string())
+          moves.emplace_back(company, want);
+      }
+    if (moves.empty()) {
+      std::cout << "balanced: every company is on the member the hash over "
+                   "all members picks\n";
+      return 0;
+    }
+    int failed = 0;
+    for (const auto& [company, to] : moves) {
+      if (a->switches.count("--dry-run") > 0)
+        std::cout << "would move " << company << " to " << to << '\n';
+      else if (!move_company(ep, company, to))
+        ++failed;
+    }
+    return failed == 0 ? 0 : 1;
+  }
+  std::cout << "node " << o.at("node").as_string().c_str();
+  if (const auto* p = o.if_contains("placement"); p != nullptr)
+    std::cout << "  placement epoch "
+              << p->at("epoch").to_number<std::int64_t>();
+  std::cout << '\n';
   for (const auto& m : o.at("members").as_array()) {
     const auto& e = m.as_object();
     std::cout << "  " << e.at("name").as_string().c_str()

@@ -24,7 +24,7 @@ commands:
   analytics show a company's analytics
   top       tiles and queue table, refreshing (the dashboard in a terminal)
   tenant    add companies and API tokens, list them
-  cluster   the members of the cluster, up or down, and what each owns
+  cluster   the members of the cluster, what each owns; moves companies
   version   print the version
   help      print this text
 

@@ -28,6 +28,8 @@ SWITCHBOARD_ADD_TYPE_ID(cluster_hello)
 SWITCHBOARD_ADD_TYPE_ID(forward_request)
 SWITCHBOARD_ADD_TYPE_ID(forward_response)
 SWITCHBOARD_ADD_TYPE_ID(tenant_digest)
+SWITCHBOARD_ADD_TYPE_ID(cluster_placement)
+SWITCHBOARD_ADD_TYPE_ID(company_transfer)
 
 CAF_END_TYPE_ID_BLOCK(switchboard)
 

@@ -1185,6 +1185,50 @@ result<bool> job_queue::cancel_by_key_in(write_txn& txn, std::string_view key) {
   });
 }
 
+result<std::vector<job>> job_queue::take_company_in(write_txn& txn,
+                                                    std::string_view company) {
+  return guarded(
+      "job_queue::take_company_in", [&]() -> result<std::vector<job>> {
+        auto* t = txn.handle();
+        std::vector<job> out;
+        {
+          cursor_guard c;
+          if (auto rc = mdb_cursor_open(t, db_.jobs, &c.c); rc != 0)
+            return fail_mdb(rc, "mdb_cursor_open");
+          MDB_val key;
+          MDB_val val;
+          auto rc = mdb_cursor_get(c.c, &key, &val, MDB_FIRST);
+          while (rc == 0) {
+            auto j = decode_job(val);
+            if (!j)
+              return make_unexpected(j.error());
+            if (j->company_id == company) {
+              if (j->state == job_state::leased)
+                return err(errc::version_conflict,
+                           "job " + std::to_string(j->id) + " of company "
+                               + std::string{company} + " is running");
+              if (j->state == job_state::pending)
+                out.push_back(std::move(*j));
+            }
+            rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT);
+          }
+          if (rc != MDB_NOTFOUND)
+            return fail_mdb(rc, "mdb_cursor_get(jobs)");
+        }
+        for (const auto& j : out) {
+          if (auto ok = unindex(t, j); !ok)
+            return make_unexpected(ok.error());
+          if (auto ok = free_unique(t, j); !ok)
+            return make_unexpected(ok.error());
+          id_key ik{j.id};
+          auto ikey = ik.val();
+          if (auto rc = mdb_del(t, db_.jobs, &ikey, nullptr); rc != 0)
+            return fail_mdb(rc, "mdb_del(jobs)");
+        }
+        return out;
+      });
+}
+
 result<bool> job_queue::cancel_by_key(std::string_view key) {
   return run_blocking<bool>(writer_, "job_queue::cancel_by_key",
                             [&](write_txn& txn) {

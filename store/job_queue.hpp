@@ -342,6 +342,14 @@ public:
   /// Blocking `cancel_by_key_in`.
   result<bool> cancel_by_key(std::string_view key);
 
+  /// Removes every pending job (ready or delayed, all queues) of
+  /// `company` and returns them in id order: a company moving to another
+  /// cluster member takes its jobs along. Failed jobs stay. Errors:
+  /// `errc::version_conflict` while a job of the company is leased (try
+  /// again once it is done; nothing is removed), LMDB errors.
+  result<std::vector<job>> take_company_in(write_txn& txn,
+                                           std::string_view company);
+
   /// Puts every leased job whose lease_until <= `now` back to pending, due
   /// at `now` (its holder died or hung). Attempts are unchanged, so the
   /// lost attempt counts; the last error says the lease expired.

@@ -298,6 +298,32 @@ result<std::string> tenants::setting(std::string_view id,
   return setting_at(rtxn->handle(), id, name);
 }
 
+result<std::vector<std::pair<std::string, std::string>>>
+tenants::settings_of(std::string_view id) const {
+  auto rtxn = env_.begin_read();
+  if (!rtxn)
+    return make_unexpected(rtxn.error());
+  std::vector<std::pair<std::string, std::string>> out;
+  auto prefix = setting_key(id, "");
+  cursor_guard c;
+  if (auto rc = mdb_cursor_open(rtxn->handle(), settings_, &c.c); rc != 0)
+    return fail_mdb(rc, "mdb_cursor_open(tenant_settings)");
+  auto key = as_val(prefix);
+  MDB_val val;
+  auto rc = mdb_cursor_get(c.c, &key, &val, MDB_SET_RANGE);
+  while (rc == 0) {
+    auto k = as_view(key);
+    if (k.substr(0, prefix.size()) != prefix)
+      break;
+    out.emplace_back(std::string{k.substr(prefix.size())},
+                     std::string{as_view(val)});
+    rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT);
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND)
+    return fail_mdb(rc, "mdb_cursor_get(tenant_settings)");
+  return out;
+}
+
 result<std::string> tenants::setting_in(write_txn& txn, std::string_view id,
                                         std::string_view name) const {
   return setting_at(txn.handle(), id, name);

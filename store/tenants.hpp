@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace switchboard::store {
@@ -185,6 +186,11 @@ public:
   /// read-modify-write in one transaction. Errors: those of `setting`.
   result<std::string> setting_in(write_txn& txn, std::string_view id,
                                  std::string_view name) const;
+
+  /// Returns every setting of company `id` (name, text), by name.
+  /// Errors: LMDB errors.
+  result<std::vector<std::pair<std::string, std::string>>>
+  settings_of(std::string_view id) const;
 
   /// Returns every company, by id. Errors: `errc::corrupt`, LMDB errors.
   result<std::vector<company_record>> companies() const;

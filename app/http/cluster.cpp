@@ -1,5 +1,6 @@
 #include "app/http/cluster.hpp"
 
+#include <algorithm>
 #include <set>
 
 #include <boost/json/array.hpp>
@@ -20,6 +21,7 @@
 #include <app/http/gateway.hpp>
 #include <app/http/routes.hpp>
 #include <messages/registry.hpp>
+#include <store/cluster_state.hpp>
 #include <store/tenants.hpp>
 
 namespace switchboard::app::http {
@@ -68,13 +70,91 @@ void cluster_status(const context_ptr& ctx) {
   o["enabled"] = true;
   o["node"] = view->self();
   o["members"] = std::move(members);
+  auto table = view->placement();
+  json::object placement;
+  placement["epoch"] = table.epoch;
+  json::array basis;
+  for (const auto& b : table.basis)
+    basis.push_back(json::value(b));
+  placement["basis"] = std::move(basis);
+  json::object moved;
+  for (const auto& [company, member] : table.moved)
+    moved[company] = member;
+  placement["moved"] = std::move(moved);
+  o["placement"] = std::move(placement);
   o["forwards_in_flight"] = view->forwards_in_flight.load();
   o["forwarded"] = view->forwarded.load();
   o["owner_down"] = view->owner_down.load();
   ctx->respond(200, o);
 }
 
+/// POST /api/admin/cluster/move?company_id=ID with {"to": "member"}:
+/// answered by the company's owner (the gateway forwards it there).
+void cluster_move(const context_ptr& ctx) {
+  const auto& company = ctx->query("company_id");
+  if (!ctx->svc().cluster || !ctx->svc().move) {
+    ctx->fail(409, "not_a_cluster",
+              "this node is not a member of a cluster ([cluster] peers)");
+    return;
+  }
+  const auto* body = ctx->json_body();
+  if (body == nullptr)
+    return;
+  field_errors errs;
+  if (company.empty())
+    errs["company_id"] = "missing: the query names the company to move";
+  else if (!ctx->tenants().company(company))
+    errs["company_id"] = "unknown_value: no company " + company;
+  std::string to;
+  if (!body->is_object())
+    errs[""] = "wrong_type: the body must be a JSON object";
+  else if (const auto* t = body->as_object().if_contains("to");
+           t == nullptr || !t->is_string() || t->as_string().empty())
+    errs["to"] = "missing: the member to move the company to";
+  else
+    to = std::string{t->as_string()};
+  if (!to.empty()) {
+    const auto& members = ctx->svc().cluster->members();
+    if (std::find(members.begin(), members.end(), to) == members.end())
+      errs["to"] = "unknown_value: " + to + " is not a member";
+  }
+  if (!errs.empty()) {
+    ctx->fail_fields(errs);
+    return;
+  }
+  ctx->svc().move(ctx, company, to);
+}
+
 } // namespace
+
+std::function<void(const context_ptr&, const std::string&, const std::string&)>
+make_mover(const cluster_setup& c) {
+  auto actor = c.actor;
+  auto key = c.key;
+  return [actor, key](const context_ptr& ctx, const std::string& company,
+                      const std::string& to) {
+    ctx->waiting_for("the move of company " + company);
+    ctx->with_actor([ctx, actor, key, company,
+                     to](caf::event_based_actor* self) {
+      self->request(actor, caf::infinite, move_atom::value, key, company, to)
+          .then(
+              [ctx](forward_response& r) {
+                response out;
+                out.status = r.status;
+                for (std::size_t i = 0; i + 1 < r.headers.size(); i += 2)
+                  out.headers.emplace_back(std::move(r.headers[i]),
+                                           std::move(r.headers[i + 1]));
+                out.body = std::move(r.body);
+                ctx->respond_raw(std::move(out));
+              },
+              [ctx](caf::error&) {
+                ctx->fail(503, "move_failed",
+                          "the cluster actor did not answer; retry", {},
+                          {{"Retry-After", "1"}});
+              });
+    });
+  };
+}
 
 expected<cluster_options, std::string> cluster_options_from(const config& cfg) {
   cluster_options o;
@@ -129,6 +209,17 @@ start_cluster(caf::actor_system& sys, switchboard::node& n,
   d.local_key = c.key;
   d.tenants = n.store().tenants.get();
   d.writer = n.writer();
+  d.events = n.store().events.get();
+  d.audit = n.store().audit.get();
+  d.jobs = n.store().jobs.get();
+  d.cluster_store = n.store().cluster.get();
+  d.release_company = [&n](const std::string& company) {
+    caf::anon_send(n.router(), drain_atom::value, company);
+  };
+  d.wake_queues = [&n] {
+    for (const auto& [name, q] : n.queues())
+      caf::anon_send(q, wake_atom::value);
+  };
   auto gw = c.running;
   d.local_http = [gw](forward_request fr,
                       std::function<void(forward_response)> done) {
@@ -251,6 +342,10 @@ void add_cluster_routes(router& r) {
   r.add("GET", "/api/admin/cluster", access::admin, cluster_status,
         "Members of the cluster, up or down, the companies each owns, and "
         "forwarded requests (admin)");
+  r.add("POST", "/api/admin/cluster/move", access::admin, cluster_move,
+        "Moves company ?company_id= to member {\"to\"}: its writes pause, "
+        "its events, settings and pending jobs go to the new owner, and "
+        "the placement table changes on every member (admin)");
 }
 
 } // namespace switchboard::app::http

@@ -62,6 +62,10 @@ expected<cluster_setup, std::string> start_cluster(caf::actor_system& sys,
 std::function<void(const context_ptr&, const std::string&)>
 make_forwarder(const cluster_setup& c);
 
+/// How the move route asks the cluster actor to move a company.
+std::function<void(const context_ptr&, const std::string&, const std::string&)>
+make_mover(const cluster_setup& c);
+
 /// Hands the node's committed events to the cluster's members.
 std::function<void(const std::vector<envelope>&)>
 make_event_relay(const cluster_setup& c);
@@ -69,7 +73,7 @@ make_event_relay(const cluster_setup& c);
 /// Stops the cluster actor.
 void stop_cluster(cluster_setup& c);
 
-/// GET /api/admin/cluster.
+/// GET /api/admin/cluster and POST /api/admin/cluster/move.
 void add_cluster_routes(router& r);
 
 } // namespace switchboard::app::http

@@ -40,7 +40,13 @@ void request_context::on_answer(std::function<void()> f) {
   {
     std::lock_guard<std::mutex> g{on_answer_mtx_};
     if (!answered_.load()) {
-      on_answer_ = std::move(f);
+      if (on_answer_)
+        on_answer_ = [first = std::move(on_answer_), then = std::move(f)] {
+          first();
+          then();
+        };
+      else
+        on_answer_ = std::move(f);
       return;
     }
   }

@@ -106,6 +106,11 @@ struct services {
   std::function<void(const std::shared_ptr<request_context>&,
                      const std::string& owner)>
       forward;
+  /// Moves a company this node owns to another member and answers the
+  /// request with the outcome (set with `cluster`).
+  std::function<void(const std::shared_ptr<request_context>&,
+                     const std::string& company, const std::string& to)>
+      move;
 };
 
 /// Registers the HTTP families of /metrics, so that a scrape lists them
@@ -197,6 +202,7 @@ public:
 
   /// Runs `f` once when the request is answered (on the answering
   /// thread), or at once if it has been: releases what the request held.
+  /// Several run in the order given.
   void on_answer(std::function<void()> f);
   /// The broadcaster, or null when broadcasting is off.
   http::broadcaster* broadcasting() const noexcept {

@@ -58,8 +58,27 @@ bool route_elsewhere(const services& svc, const context_ptr& ctx) {
   if (company.empty())
     return false;
   auto owner = svc.cluster->owner(company);
-  if (owner == svc.cluster->self() || owner.empty())
+  if (owner == svc.cluster->self() || owner.empty()) {
+    // A write of a company this node owns is refused while the company
+    // moves to another member, else counted until answered, so that a
+    // move begins only once the writes in flight are done. The cluster's
+    // own routes (a move among them) are not writes of the company.
+    const auto& method = ctx->req().method;
+    if (method == "GET" || method == "HEAD"
+        || ctx->req().path.rfind("/api/admin/cluster", 0) == 0)
+      return false;
+    if (!svc.cluster->try_begin_write(company)) {
+      ctx->fail(503, "company_moving",
+                "company " + company
+                    + " is moving to another cluster member; retry shortly",
+                {}, {{"Retry-After", "1"}});
+      return true;
+    }
+    ctx->on_answer([view = svc.cluster, company] {
+      view->end_write(company);
+    });
     return false;
+  }
   if (ctx->forwarded()) {
     ctx->fail(503, "misrouted",
               "this node does not own company " + company + " (its owner is "
@@ -340,6 +359,7 @@ gateway::start(caf::actor_system& sys, switchboard::node& n,
   g->services_.sessions = g->sessions_.get();
   g->services_.cluster = opts.cluster;
   g->services_.forward = opts.forward;
+  g->services_.move = opts.move;
   g->node_ = &n;
   g->streams_ = std::make_unique<event_streams>(opts.event_streams);
   g->services_.event_streams = g->streams_.get();

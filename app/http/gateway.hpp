@@ -64,6 +64,10 @@ struct gateway_options {
   /// node), and how a request reaches the member owning its company.
   std::shared_ptr<switchboard::cluster_view> cluster;
   std::function<void(const context_ptr&, const std::string&)> forward;
+  /// Moves a company to another member (app/http/cluster.hpp).
+  std::function<void(const context_ptr&, const std::string&,
+                     const std::string&)>
+      move;
 };
 
 /// Reads [http] and [broadcasting] of the configuration.

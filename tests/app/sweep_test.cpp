@@ -494,6 +494,12 @@ BOOST_FIXTURE_TEST_CASE(no_route_gives_one_company_anothers_data,
   add("GET", "/api/admin/cluster", [&] {
     BOOST_TEST(as_b("GET", "/api/admin/cluster").status == 403);
   });
+  add("POST", "/api/admin/cluster/move", [&] {
+    BOOST_TEST(as_b("POST", "/api/admin/cluster/move?company_id=acme",
+                    R"({"to":"n2"})")
+                   .status
+               == 403);
+  });
   add("GET", "/api/admin/stats", [&] {
     // B's own series, whatever company it names (A's calls are A's).
     for (const auto* q :

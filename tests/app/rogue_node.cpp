@@ -1,0 +1,213 @@
+// A rogue CAF node for cluster_suite/a_rogue_node_without_the_secret_
+// changes_nothing, in a process of its own: it connects to each member's
+// cluster port without the secret and sends every message type of the
+// type-ID block, and each cluster message with forged or guessed contents,
+// to actor ids 1 to 2000 of the member (from an actor and anonymously),
+// then asks the published actor each of them. Its own store makes a
+// well-formed admin token of a company of its own, printed first.
+//
+// Usage: rogue_node --store DIR --token COMPANY_TOKEN PORT...
+// Prints "rogue: token T", a line per member, then "rogue: done"; exits
+// 0 (without the actor system's teardown, which the thousands of remote
+// proxies it made do not survive cleanly).
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <future>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/io/basp_broker.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/io/network/multiplexer.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+
+#include <actors/interfaces.hpp>
+#include <actors/runtime.hpp>
+#include <messages/type_ids.hpp>
+#include <store/environment.hpp>
+#include <store/tenants.hpp>
+
+namespace {
+
+/// A proxy for actor `aid` of node `nid`, made in the BASP broker's own
+/// thread (a rogue can address any id of a node it is connected to).
+caf::strong_actor_ptr remote_proxy(caf::actor_system& sys,
+                                   const caf::node_id& nid, caf::actor_id aid) {
+  auto bb
+      = sys.middleman().named_broker<caf::io::basp_broker>(caf::atom("BASP"));
+  auto* broker = dynamic_cast<caf::io::basp_broker*>(
+      caf::actor_cast<caf::abstract_actor*>(bb));
+  if (broker == nullptr)
+    return nullptr;
+  std::promise<caf::strong_actor_ptr> made;
+  sys.middleman().backend().dispatch([&] {
+    made.set_value(broker->proxy_registry_ptr()->get_or_put(nid, aid));
+  });
+  return made.get_future().get();
+}
+
+/// Every message the rogue sends each actor id.
+std::vector<caf::message> rogue_messages(const switchboard::tenant_digest& d,
+                                         const std::string& token) {
+  using namespace switchboard;
+  std::vector<caf::message> out;
+#define SB_ROGUE_ADD(type, ...) out.push_back(caf::make_message(type{}));
+  SWITCHBOARD_EVENT_TYPES(SB_ROGUE_ADD)
+#undef SB_ROGUE_ADD
+#define SB_ROGUE_ADD(type) out.push_back(caf::make_message(type{}));
+  SWITCHBOARD_VALUE_TYPES(SB_ROGUE_ADD)
+  SWITCHBOARD_COMMAND_TYPES(SB_ROGUE_ADD)
+#undef SB_ROGUE_ADD
+  auto nonce = std::string(64, 'a') + ":"
+               + std::to_string(
+                   std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count());
+  cluster_hello hello{"n2", cluster_protocol_version, nonce,
+                      std::string(64, 'b')};
+  forward_request fr{"POST",
+                     "/api/customers",
+                     {"authorization", "Bearer " + token},
+                     R"({"id":"rogue-cu","name":"Rogue"})",
+                     "10.0.0.1"};
+  envelope ev;
+  ev.id = "rogue-ev";
+  ev.type = "customer.created";
+  ev.company_id = "co0";
+  ev.aggregate_type = "customer";
+  ev.aggregate_id = "rogue-cu";
+  ev.version = 1;
+  ev.data = R"({"customer_id":"rogue-cu","name":"Rogue"})";
+  // A table that would give every company to a member that does not
+  // exist, and a company's data pushed at a member.
+  cluster_placement table{999, {"n9"}, {"co0", "n9", "co1", "n9"}};
+  company_transfer part{"co0", {ev}, {"calcom", "{}"}, {}, true};
+  out.push_back(caf::make_message(hello_atom::value, hello));
+  out.push_back(caf::make_message(auth_atom::value, hello));
+  out.push_back(caf::make_message(heartbeat_atom::value, std::string{"n2"}));
+  out.push_back(caf::make_message(forward_atom::value, fr));
+  for (std::uint64_t key : {std::uint64_t{0}, std::uint64_t{1}}) {
+    out.push_back(
+        caf::make_message(forward_atom::value, key, std::string{"n2"}, fr));
+    out.push_back(caf::make_message(move_atom::value, key, std::string{"co0"},
+                                    std::string{"n3"}));
+    out.push_back(caf::make_message(move_atom::value, key, std::string{"co0"}));
+  }
+  out.push_back(caf::make_message(done_atom::value, std::uint64_t{0},
+                                  std::uint64_t{1}, forward_response{}));
+  out.push_back(
+      caf::make_message(events_atom::value, std::vector<envelope>{ev}));
+  out.push_back(caf::make_message(tenants_atom::value, d));
+  out.push_back(caf::make_message(placement_atom::value, table));
+  out.push_back(caf::make_message(adopt_atom::value, table));
+  out.push_back(caf::make_message(import_atom::value, part));
+  out.push_back(caf::make_message(tick_atom::value));
+  out.push_back(caf::make_message(command_atom::value, aggregate_command{}));
+  out.push_back(caf::make_message(dispatch_atom::value, dispatch_request{}));
+  out.push_back(caf::make_message(drain_atom::value, std::string{"co0"}));
+  return out;
+}
+
+[[noreturn]] void fail(const std::string& why) {
+  std::printf("rogue: failed: %s\n", why.c_str());
+  std::fflush(stdout);
+  std::_Exit(1);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::string store_dir;
+  std::string token;
+  std::vector<std::uint16_t> ports;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--store" && i + 1 < argc)
+      store_dir = argv[++i];
+    else if (a == "--token" && i + 1 < argc)
+      token = argv[++i];
+    else
+      ports.push_back(static_cast<std::uint16_t>(std::atoi(a.c_str())));
+  }
+  if (store_dir.empty() || ports.empty()) {
+    std::fprintf(stderr,
+                 "usage: rogue_node --store DIR --token TOKEN PORT...\n");
+    return 2;
+  }
+  // The rogue's own store makes a well-formed admin token it knows.
+  switchboard::store::options so;
+  so.path = store_dir;
+  auto env = switchboard::store::environment::open(so);
+  if (!env)
+    fail("cannot open its store");
+  auto ten = switchboard::store::tenants::open(**env);
+  if (!ten || !(*ten)->add_company({"rogue", "Rogue", 0, ""}))
+    fail("cannot make its company");
+  auto forged = (*ten)->issue_token("rogue", true, 0);
+  auto rows = (*ten)->rows();
+  if (!forged || !rows)
+    fail("cannot make its token");
+  std::printf("rogue: token %s\n", forged->c_str());
+  std::fflush(stdout);
+  switchboard::tenant_digest digest;
+  for (auto& [k, v] : rows->companies) {
+    digest.companies.push_back(k);
+    digest.companies.push_back(v);
+  }
+  for (auto& [k, v] : rows->tokens) {
+    digest.tokens.push_back(k);
+    digest.tokens.push_back(v);
+  }
+  auto msgs = rogue_messages(digest, token);
+  switchboard::runtime_config cfg{1};
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  std::size_t mailbox = 0;
+  for (auto port : ports) {
+    caf::node_id nid;
+    caf::strong_actor_ptr published;
+    std::string error;
+    self->request(sys.middleman().actor_handle(), std::chrono::seconds(10),
+                  caf::connect_atom::value, std::string{"127.0.0.1"}, port)
+        .receive(
+            [&](caf::node_id& n, caf::strong_actor_ptr& p,
+                std::set<std::string>&) {
+              nid = n;
+              published = p;
+            },
+            [&](caf::error& e) {
+              error = sys.render(e);
+            });
+    if (!published)
+      fail("no actor published on port " + std::to_string(port) + " " + error);
+    std::vector<caf::strong_actor_ptr> targets{published};
+    for (caf::actor_id aid = 1; aid <= 2000; ++aid)
+      if (auto p = remote_proxy(sys, nid, aid))
+        targets.push_back(p);
+    for (const auto& t : targets)
+      for (const auto& m : msgs) {
+        // From an actor, and anonymously.
+        self->send(caf::actor_cast<caf::actor>(t), m);
+        caf::anon_send(caf::actor_cast<caf::actor>(t), m);
+      }
+    // Requests to the cluster actor (an id that may not exist answers
+    // with CAF's own error, so only this one is asked).
+    for (const auto& m : msgs)
+      static_cast<void>(self->request(caf::actor_cast<caf::actor>(published),
+                                      caf::infinite, m));
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    mailbox += self->mailbox().count();
+    std::printf("rogue: port %u: %zu targets, %zu messages each\n",
+                static_cast<unsigned>(port), targets.size(), msgs.size());
+    std::fflush(stdout);
+  }
+  std::printf("rogue: %zu messages in its mailbox\nrogue: done\n", mailbox);
+  std::fflush(stdout);
+  std::_Exit(0);
+}
