@@ -19,6 +19,7 @@ packages=(
   python3 curl tzdata
   python3-prometheus-client
   python3-aiosmtpd
+  python3-jsonschema python3-yaml
   chromium chromium-driver python3-selenium
   wrk nginx
   dpkg-dev systemd

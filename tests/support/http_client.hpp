@@ -2,10 +2,16 @@
 
 // A tiny blocking HTTP/1.1 client for integration tests (Boost.Beast):
 // keeps one keep-alive connection, reconnects when the server closed it.
+// With SWITCHBOARD_RESPONSE_LOG naming a directory, every answer is also
+// appended there as one JSON line (tests/app/openapi/check_responses.py
+// checks them against openapi.yaml).
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -20,11 +26,14 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 namespace switchboard::test {
 
@@ -45,6 +54,32 @@ struct http_reply {
     return i == headers.end() ? std::string{} : i->second;
   }
 };
+
+/// Appends one answer to `$SWITCHBOARD_RESPONSE_LOG/responses-<pid>.jsonl`
+/// as {method, target, status, content_type, body}; does nothing when the
+/// variable is unset or the answer is none. One file per process, one
+/// line per write under a lock: parallel tests never mix their lines.
+inline void log_response(const std::string& method, const std::string& target,
+                         const http_reply& r) {
+  static const char* dir = std::getenv("SWITCHBOARD_RESPONSE_LOG");
+  if (dir == nullptr || *dir == '\0' || r.status == 0)
+    return;
+  boost::json::object line;
+  line["method"] = method;
+  line["target"] = target;
+  line["status"] = r.status;
+  line["content_type"] = r.header("content-type");
+  line["body"] = r.body;
+  auto text = boost::json::serialize(line) + "\n";
+  static std::mutex mtx;
+  std::lock_guard<std::mutex> guard{mtx};
+  auto path = std::string{dir} + "/responses-" + std::to_string(::getpid())
+              + ".jsonl";
+  if (auto* f = std::fopen(path.c_str(), "a")) {
+    std::fwrite(text.data(), 1, text.size(), f);
+    std::fclose(f);
+  }
+}
 
 class http_client {
 public:
@@ -83,6 +118,7 @@ public:
         if (r.status != 0 || attempt == 1) {
           if (r.closed || r.status == 0)
             sock_.reset();
+          log_response(method, target, r);
           return r;
         }
       }
@@ -100,6 +136,14 @@ public:
     boost::asio::write(*sock_, boost::asio::buffer(bytes), ec);
     auto r = read_reply();
     sock_.reset();
+    // The request line names the method and target ("" when malformed).
+    auto line = bytes.substr(0, bytes.find_first_of("\r\n"));
+    auto sp1 = line.find(' ');
+    auto sp2 = sp1 == std::string::npos ? sp1 : line.find(' ', sp1 + 1);
+    if (sp2 != std::string::npos)
+      log_response(line.substr(0, sp1), line.substr(sp1 + 1, sp2 - sp1 - 1), r);
+    else
+      log_response("", "", r);
     return r;
   }
 
