@@ -8,9 +8,11 @@
 # in build-asan (-O0, line tables only: the build is long enough) and runs
 # the suite there. Every process the tests start (the daemon, the CLI,
 # the benchmarks' daemons) inherits the options below: an error aborts it,
-# leaks at exit count (the daemon's shutdown included), and each report is
-# written to build-asan/sanitizer/ (not to stderr): the run fails on any
-# report there, also one from a process whose exit status no test reads. Suppressions for
+# leaks at exit count (the daemon's shutdown included). ASan and LSan
+# reports are written to build-asan/sanitizer/ (not to stderr): the run
+# fails on any report there, also one from a process whose exit status no
+# test reads. UBSan's go to the process's stderr (g++ 12's libubsan takes
+# no log_path beside ASan) and abort it, as ASan's do. Suppressions for
 # what is not ours (each with its reason) are in tests/sanitize/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +32,7 @@ if [[ "${1:-}" == "--sanitize" ]]; then
   mkdir -p "$reports"
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:log_path=$reports/asan:${ASAN_OPTIONS:-}"
   export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0:${LSAN_OPTIONS:-}"
-  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$reports/ubsan:suppressions=$supp/ubsan.supp:${UBSAN_OPTIONS:-}"
+  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:abort_on_error=1:suppressions=$supp/ubsan.supp:${UBSAN_OPTIONS:-}"
 fi
 bash scripts/setup.sh
 bash scripts/check-format.sh
