@@ -612,21 +612,26 @@ std::string to_string(const std::vector<config_error>& errors) {
 }
 
 config config::defaults() {
-  config c;
-  for (const auto& spec : option_specs()) {
-    c.values_.emplace(std::string{spec.key}, std::string{spec.default_value});
-    c.origins_.emplace(std::string{spec.key}, "default");
-  }
-  return c;
+  return config{};
+}
+
+const std::map<std::string, std::string, std::less<>>& config::builtin() {
+  static const auto built = [] {
+    std::map<std::string, std::string, std::less<>> m;
+    for (const auto& spec : option_specs())
+      m.emplace(std::string{spec.key}, std::string{spec.default_value});
+    return m;
+  }();
+  return built;
 }
 
 const std::string& config::get_string(std::string_view key) const {
-  auto i = values_.find(key);
-  if (i == values_.end()) {
-    static const std::string empty;
-    return empty;
-  }
-  return i->second;
+  if (auto i = values_.find(key); i != values_.end())
+    return i->second;
+  if (auto i = builtin().find(key); i != builtin().end())
+    return i->second;
+  static const std::string empty;
+  return empty;
 }
 
 std::int64_t config::get_int(std::string_view key) const {
@@ -640,12 +645,11 @@ bool config::get_bool(std::string_view key) const {
 }
 
 const std::string& config::origin(std::string_view key) const {
-  auto i = origins_.find(key);
-  if (i == origins_.end()) {
-    static const std::string none = "unknown";
-    return none;
-  }
-  return i->second;
+  if (auto i = origins_.find(key); i != origins_.end())
+    return i->second;
+  static const std::string by_default = "default";
+  static const std::string none = "unknown";
+  return builtin().count(key) != 0 ? by_default : none;
 }
 
 expected<config, std::vector<config_error>>
@@ -655,34 +659,39 @@ parse_config(std::string_view text, std::string_view origin,
   std::vector<config_error> errors;
   std::map<std::string, int, std::less<>> seen;
   auto assign = [&](const std::string& key, std::string_view value, int line_no,
-                    const std::string& where) {
+                    std::string_view where) {
     auto* spec = find_spec(key);
-    std::string at = line_no > 0 ? std::string{origin} + ":"
-                                       + std::to_string(line_no) + ": "
-                                 : "override: ";
+    auto at = [&] {
+      return line_no > 0
+                 ? std::string{origin} + ":" + std::to_string(line_no) + ": "
+                 : std::string{"override: "};
+    };
     if (spec == nullptr) {
-      errors.push_back({key, line_no, at + "unknown option " + key});
+      errors.push_back({key, line_no, at() + "unknown option " + key});
       return;
     }
     if (auto msg = check_value(*spec, value); !msg.empty()) {
-      errors.push_back({key, line_no, at + key + " " + msg});
+      errors.push_back({key, line_no, at() + key + " " + msg});
       return;
     }
     if (spec->key == "backoff_ms") {
       std::vector<std::uint32_t> list;
       if (auto msg = parse_ms_list(value, list); !msg.empty()) {
-        errors.push_back({key, line_no, at + key + " " + msg});
+        errors.push_back({key, line_no, at() + key + " " + msg});
         return;
       }
     }
     result.values_[key] = std::string{value};
-    result.origins_[key] = where;
+    result.origins_[key] = std::string{where};
   };
   std::string section;
-  std::istringstream in{std::string{text}};
-  std::string raw;
+  // The text is walked in place, a line at a time (as std::getline splits
+  // it: at each '\n', the last line with or without one).
   int line_no = 0;
-  while (std::getline(in, raw)) {
+  for (std::size_t at = 0; at < text.size();) {
+    auto nl = text.find('\n', at);
+    auto raw = text.substr(at, nl == std::string_view::npos ? nl : nl - at);
+    at = nl == std::string_view::npos ? text.size() : nl + 1;
     ++line_no;
     auto line = trim(raw);
     if (line.empty() || line.front() == ';' || line.front() == '#')
@@ -735,7 +744,7 @@ parse_config(std::string_view text, std::string_view origin,
                             + std::to_string(it->second) + ")"});
       continue;
     }
-    assign(key, unquote(value), line_no, std::string{origin});
+    assign(key, unquote(value), line_no, origin);
   }
   for (const auto& o : overrides) {
     auto eq = o.find('=');

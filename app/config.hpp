@@ -54,6 +54,8 @@ public:
   /// Where a value came from: "default", a file path, or "override".
   const std::string& origin(std::string_view key) const;
 
+  /// The values set by a file or an override (an option left at its
+  /// default is not listed; get_string answers its default).
   const std::map<std::string, std::string, std::less<>>& values() const {
     return values_;
   }
@@ -62,6 +64,10 @@ private:
   friend expected<config, std::vector<config_error>>
   parse_config(std::string_view, std::string_view,
                const std::vector<std::string>&);
+  /// Every option's default, built once from option_specs.
+  static const std::map<std::string, std::string, std::less<>>& builtin();
+  // Only what was set: a parse starts from nothing rather than from a copy
+  // of every default.
   std::map<std::string, std::string, std::less<>> values_;
   std::map<std::string, std::string, std::less<>> origins_;
 };

@@ -7,24 +7,39 @@
 # corpus once fixed. Configures and builds build-fuzz (clang, ASan, UBSan,
 # -DSWITCHBOARD_FUZZ=ON) when needed.
 #
-#   bench/fuzz.sh [--seconds S] [--build DIR] [--jobs J] [TARGET...]
+#   bench/fuzz.sh [--seconds S] [--runs R] [--workers W] [--build DIR]
+#                 [--jobs J] [TARGET...]
+#
+# --runs R: stop a target after R executions (S then only bounds it; 0,
+# the default with --runs, for no bound). --workers W: W fuzzer processes
+# per target at once, sharing its corpus (each takes R/W of the runs).
+# --jobs J: the build's parallelism.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=60
+seconds_given=0
+runs=0
+workers=1
 build=build-fuzz
 jobs=2
 targets=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    --seconds) seconds=$2; shift 2 ;;
+    --seconds) seconds=$2; seconds_given=1; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
+    --workers) workers=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
     --quick) seconds=5; shift ;;
-    -*) echo "usage: $0 [--seconds S] [--build DIR] [--jobs J] [TARGET...]" >&2
+    -*) echo "usage: $0 [--seconds S] [--runs R] [--workers W]" \
+             "[--build DIR] [--jobs J] [TARGET...]" >&2
         exit 2 ;;
     *) targets+=("$1"); shift ;;
   esac
 done
+if [[ $runs -gt 0 && $seconds_given -eq 0 ]]; then
+  seconds=0
+fi
 if [[ ! -f "$build/build.ninja" ]]; then
   CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWITCHBOARD_FUZZ=ON \
@@ -52,14 +67,29 @@ for t in "${targets[@]}"; do
   fi
   log="$work/$t.log"
   touch "$log.start"
-  set +e
-  "$bin" "$corpus" -max_total_time="$seconds" -timeout=10 \
-    -print_final_stats=1 -artifact_prefix="$build/crashes/$t/" \
-    >"$log" 2>&1
-  rc=$?
-  set -e
-  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-  execs=${execs:-0}
+  limits=(-max_total_time="$seconds")
+  if [[ $runs -gt 0 ]]; then
+    limits+=(-runs=$(( (runs + workers - 1) / workers )))
+  fi
+  start_ns=$(date +%s%N)
+  pids=()
+  for ((w = 0; w < workers; w++)); do
+    "$bin" "$corpus" "${limits[@]}" -timeout=10 \
+      -print_final_stats=1 -artifact_prefix="$build/crashes/$t/" \
+      >"$log.$w" 2>&1 &
+    pids+=($!)
+  done
+  rc=0
+  for p in "${pids[@]}"; do
+    wait "$p" || rc=$?
+  done
+  elapsed_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
+  cat "$log".[0-9]* >"$log"
+  execs=0
+  for ((w = 0; w < workers; w++)); do
+    e=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log.$w" | tail -1)
+    execs=$(( execs + ${e:-0} ))
+  done
   # The slowest input of the corpus the run left, each replayed once
   # (libFuzzer's own figure is in whole seconds).
   slow_ms=$(find "$corpus" -type f -print0 \
@@ -74,8 +104,9 @@ for t in "${targets[@]}"; do
     echo "fuzz $t: exit $rc; the end of its log:" >&2
     tail -30 "$log" >&2
   fi
-  echo "RESULT fuzz_target name=$t seconds=$seconds execs=$execs" \
-       "execs_per_s=$(( execs / (seconds > 0 ? seconds : 1) ))" \
+  echo "RESULT fuzz_target name=$t seconds=$(( elapsed_ms / 1000 ))" \
+       "workers=$workers execs=$execs" \
+       "execs_per_s=$(( execs * 1000 / (elapsed_ms > 0 ? elapsed_ms : 1) ))" \
        "crashes=$crashes slowest_ms=$slow_ms" \
        "corpus=$(find "$corpus" -type f | wc -l)"
   total_execs=$(( total_execs + execs ))

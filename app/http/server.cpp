@@ -790,6 +790,16 @@ void server::stop() {
     if (t.joinable())
       t.join();
   p.threads.clear();
+  // The handlers still queued (the accept, the sweep timers, sessions'
+  // reads) hold the server and their sessions, and the server holds the
+  // io_contexts that hold them: destroying the io_contexts destroys those
+  // handlers unrun and ends the cycle, which would otherwise leak at exit.
+  // The objects on them go first, as the destructor would order them.
+  p.accept_pause.reset();
+  p.acceptor.reset();
+  p.sweepers.clear();
+  p.guards.clear();
+  p.iocs.clear();
   lg->info("http server stopped ({} request(s) served)", p.requests.load());
 }
 

@@ -6,6 +6,7 @@
 // counted, and writes are taken again, with nothing acknowledged lost and
 // nothing refused half there.
 
+#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -36,11 +37,19 @@ struct fault_control {
 /// (the fixture's temp dir) is the only one.
 struct fault_fixture : fault_control, daemon_fixture {
   explicit fault_fixture(std::vector<std::string> sets = {"store.sync=full"})
-      : daemon_fixture(std::move(sets),
-                       {"/usr/bin/env",
-                        std::string{"LD_PRELOAD="} + POWERCUT_LIBRARY,
-                        "POWERCUT_DIR=/tmp", "POWERCUT_FAULT=" + path,
-                        "ASAN_OPTIONS=verify_asan_link_order=0"}) {}
+      : daemon_fixture(
+          std::move(sets),
+          {"/usr/bin/env", std::string{"LD_PRELOAD="} + POWERCUT_LIBRARY,
+           "POWERCUT_DIR=/tmp", "POWERCUT_FAULT=" + path, asan_options()}) {}
+
+  /// The sanitizer options the suite runs with (scripts/test.sh
+  /// --sanitize), and that the ASan runtime need not come first: the
+  /// interposer, plain C, is preloaded before it.
+  static std::string asan_options() {
+    const char* inherited = std::getenv("ASAN_OPTIONS");
+    return std::string{"ASAN_OPTIONS="} + (inherited ? inherited : "")
+           + ":verify_asan_link_order=0";
+  }
 
   /// What the interposer injects from now on ("" for nothing).
   void inject(const std::string& what) {

@@ -438,7 +438,13 @@ def check_image(args, run, cut, mode, files, records, sync_ends, tmp):
                             f"{sorted(again)[:5]}")
     if cut < run.token_at:
         return problems
-    daemon = Daemon(args, env, img, ["store.sync=none"])
+    try:
+        daemon = Daemon(args, env, img, ["store.sync=none"])
+    except RuntimeError as e:
+        # An image the daemon refuses to open is a loss too (without
+        # fsync, a torn page can leave a record that no longer decodes).
+        problems.append(f"the daemon refuses the image: {e}")
+        return problems
     try:
         state = {}
         for at, kind, ident, expected in run.acked:
