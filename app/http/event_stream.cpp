@@ -13,6 +13,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <actors/log.hpp>
 #include <app/config.hpp>
 #include <app/http/upgrade.hpp>
 #include <messages/cloudevents.hpp>
@@ -133,12 +134,13 @@ struct event_streams::stream : std::enable_shared_from_this<stream> {
   void flush() {
     if (!sock || !sock->is_open())
       return;
-    bool end = false;
+    bool end = false, slow = false;
     {
       std::lock_guard<std::mutex> g{mtx};
       kicked = false;
       if (overflow) {
         ++hub_->slow_closed;
+        slow = true;
         end = true;
       } else if (closed) {
         end = true;
@@ -149,6 +151,13 @@ struct event_streams::stream : std::enable_shared_from_this<stream> {
       }
     }
     if (end) {
+      if (slow)
+        log::get("http")->warn(
+            "event stream of {} closed: its client left {} events unread "
+            "(http.event_stream_frames); it resumes from the store when it "
+            "reconnects",
+            company.empty() ? std::string{"every company"} : company,
+            hub_->opts.max_frames);
       close();
       return;
     }
