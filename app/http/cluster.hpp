@@ -62,6 +62,10 @@ expected<cluster_setup, std::string> start_cluster(caf::actor_system& sys,
 std::function<void(const context_ptr&, const std::string&)>
 make_forwarder(const cluster_setup& c);
 
+/// How the gateway asks another member through `c` for something of its
+/// own (services::ask_member).
+decltype(services::ask_member) make_member_asker(const cluster_setup& c);
+
 /// Hands the node's committed events to the cluster's members.
 std::function<void(const std::vector<envelope>&)>
 make_event_relay(const cluster_setup& c);

@@ -340,6 +340,7 @@ gateway::start(caf::actor_system& sys, switchboard::node& n,
   g->services_.sessions = g->sessions_.get();
   g->services_.cluster = opts.cluster;
   g->services_.forward = opts.forward;
+  g->services_.ask_member = opts.ask_member;
   g->node_ = &n;
   g->streams_ = std::make_unique<event_streams>(opts.event_streams);
   g->services_.event_streams = g->streams_.get();

@@ -64,6 +64,8 @@ struct gateway_options {
   /// node), and how a request reaches the member owning its company.
   std::shared_ptr<switchboard::cluster_view> cluster;
   std::function<void(const context_ptr&, const std::string&)> forward;
+  /// How the gateway asks a member for something of its own (services).
+  decltype(services::ask_member) ask_member;
 };
 
 /// Reads [http] and [broadcasting] of the configuration.
