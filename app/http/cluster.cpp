@@ -20,6 +20,7 @@
 #include <app/http/event_stream.hpp>
 #include <app/http/gateway.hpp>
 #include <app/http/routes.hpp>
+#include <app/http/sessions.hpp>
 #include <messages/registry.hpp>
 #include <store/tenants.hpp>
 
@@ -205,13 +206,21 @@ make_forwarder(const cluster_setup& c) {
     forward_request fr;
     fr.method = req.method;
     fr.target = req.target;
-    // A client's stream_company_header never passes: the owner would take
-    // it for a member's word.
+    // A client's stream_company_header or forwarded_session_header never
+    // passes: the owner would take it for a member's word.
     for (const auto& [k, v] : req.headers)
-      if (!hop_by_hop(k) && k != stream_company_header) {
+      if (!hop_by_hop(k) && k != stream_company_header
+          && k != forwarded_session_header) {
         fr.headers.push_back(k);
         fr.headers.push_back(v);
       }
+    // Whom this member authenticated: the owner needs it for a session
+    // (which lives here); for a bearer token it authenticates the token
+    // itself and ignores this.
+    if (const auto& who = ctx->who(); who.admin || !who.company_id.empty()) {
+      fr.headers.emplace_back(forwarded_session_header);
+      fr.headers.push_back(forwarded_principal(who));
+    }
     fr.body = req.body;
     fr.remote_address = ctx->client_address();
     ctx->waiting_for("cluster member " + owner);

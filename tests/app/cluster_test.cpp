@@ -644,6 +644,13 @@ std::uint64_t sequence_of(const json::object& e) {
   return std::stoull(std::string{e.at("sequence").as_string()});
 }
 
+/// The header a member names a session's principal with, as a client
+/// might forge it for company `company`.
+std::pair<std::string, std::string> forwarded_for(const std::string& company) {
+  return {"X-Switchboard-Session-Principal",
+          R"({"company_id":")" + company + R"(","admin":false,"user_id":""})"};
+}
+
 /// The customers created among `events`, in order.
 std::vector<std::string>
 created(const std::vector<std::pair<sse_frame, json::object>>& events) {
@@ -773,6 +780,73 @@ BOOST_FIXTURE_TEST_CASE(a_client_cannot_pose_as_a_member_asking_for_a_stream,
     for (const auto& [f, e] : read_until(as_co1, "b" + std::to_string(i)))
       BOOST_TEST(company_of(e) == companies[1]);
   }
+}
+
+// The dashboard signed in on a member that does not own the company: its
+// session lives on that member, which forwards the session's requests to
+// the owner naming the session's principal. Reads and CSRF-checked
+// changes work; a client's own copy of that header counts for nothing.
+BOOST_FIXTURE_TEST_CASE(a_session_on_one_member_reaches_the_owner,
+                        cluster_fixture) {
+  const auto n3 = nodes[2]->port;
+  http_client c3{n3};
+  auto sign_in = [&](const std::string& token) {
+    auto r = c3.request("POST", "/admin/events/session",
+                        R"({"token":")" + token + R"("})", "",
+                        {{"Origin", "http://127.0.0.1"}});
+    BOOST_REQUIRE(r.status == 200);
+    auto set = r.header("set-cookie");
+    return std::make_pair(set.substr(0, set.find(';')),
+                          std::string{r.json().at("csrf_token").as_string()});
+  };
+  add_customer(nodes[0]->port, tokens[0], "a1");
+  add_customer(nodes[1]->port, tokens[1], "b1");
+  const auto [cookie, csrf] = sign_in(tokens[0]);
+  // A read of co0 (owned by n1) through n3 with the cookie.
+  auto read
+      = c3.request("GET", "/api/customers/a1", "", "", {{"Cookie", cookie}});
+  BOOST_TEST_INFO(read.body);
+  BOOST_TEST(read.status == 200);
+  // A change: refused here without the CSRF token, made at n1 with it.
+  auto body = R"({"id":"a2","name":"N","phone":"+4930111"})";
+  auto refused
+      = c3.request("POST", "/api/customers", body, "",
+                   {{"Cookie", cookie}, {"Origin", "http://127.0.0.1"}});
+  BOOST_TEST(refused.status == 403);
+  auto made = c3.request("POST", "/api/customers", body, "",
+                         {{"Cookie", cookie},
+                          {"Origin", "http://127.0.0.1"},
+                          {"X-CSRF-Token", csrf}});
+  BOOST_TEST_INFO(made.body);
+  BOOST_TEST(made.status == 201);
+  http_client c1{nodes[0]->port};
+  BOOST_TEST(c1.request("GET", "/api/customers/a2", "", tokens[0]).status
+             == 200);
+  // Another company's data stays another's.
+  BOOST_TEST(
+      c3.request("GET", "/api/customers/b1", "", "", {{"Cookie", cookie}})
+          .status
+      == 404);
+  // The header from a client: nothing without credentials, at the owner
+  // or elsewhere; with co1's credentials, co1's view.
+  const auto forged = forwarded_for(companies[0]);
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    http_client c{nodes[i]->port};
+    BOOST_TEST(c.request("GET", "/api/customers/a1", "", "", {forged}).status
+               == 401);
+    BOOST_TEST(
+        c.request("GET", "/api/customers/a1", "", tokens[1], {forged}).status
+        == 404);
+  }
+  const auto [co1_cookie, co1_csrf] = sign_in(tokens[1]);
+  BOOST_TEST(c3.request("GET", "/api/customers/a1", "", "",
+                        {{"Cookie", co1_cookie}, forged})
+                 .status
+             == 404);
+  BOOST_TEST(c3.request("GET", "/api/customers/b1", "", "",
+                        {{"Cookie", co1_cookie}, forged})
+                 .status
+             == 200);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
