@@ -373,7 +373,8 @@ BOOST_AUTO_TEST_CASE(a_slow_consumer_is_closed_and_slows_no_one) {
     closed
         = metric(c, d.admin, "switchboard_event_stream_slow_closed_total") > 0;
   }
-  BOOST_TEST_MESSAGE("slow stream closed after " << changes << " events");
+  BOOST_TEST_MESSAGE(changes << " events committed; slow stream closed: "
+                             << (closed ? "yes" : "no"));
   BOOST_TEST(closed);
   // As much again and more after the close: a backlog of 24 MB or more
   // that nobody holds.
