@@ -167,6 +167,7 @@ int run_serve(const std::vector<std::string>& args) {
     gw_opts.cluster = cluster.view;
     gw_opts.forward = http::make_forwarder(cluster);
     gw_opts.move = http::make_mover(cluster);
+    gw_opts.ask_member = http::make_member_asker(cluster);
     lg->info("cluster member {} of {}", copts->node, copts->peers.size());
   }
   auto gw = http::gateway::start(sys, **n, std::move(gw_opts));

@@ -18,8 +18,10 @@
 #include <app/config.hpp>
 #include <app/http/bridge.hpp>
 #include <app/http/broadcasting.hpp>
+#include <app/http/event_stream.hpp>
 #include <app/http/gateway.hpp>
 #include <app/http/routes.hpp>
+#include <app/http/sessions.hpp>
 #include <messages/registry.hpp>
 #include <store/cluster_state.hpp>
 #include <store/tenants.hpp>
@@ -37,6 +39,17 @@ bool hop_by_hop(std::string_view name) {
          "trailer",    "upgrade",         "content-length",    "expect",
          "host",       "x-forwarded-for", "proxy-connection"};
   return names.count(name) > 0;
+}
+
+/// The answer of a member, as the gateway answers.
+response to_response(forward_response& r) {
+  response out;
+  out.status = r.status;
+  for (std::size_t i = 0; i + 1 < r.headers.size(); i += 2)
+    out.headers.emplace_back(std::move(r.headers[i]),
+                             std::move(r.headers[i + 1]));
+  out.body = std::move(r.body);
+  return out;
 }
 
 void cluster_status(const context_ptr& ctx) {
@@ -260,8 +273,13 @@ start_cluster(caf::actor_system& sys, switchboard::node& n,
     gateway::dispatch(g->routes(), g->svc(), ctx);
   };
   d.remote_events = [gw](const std::vector<envelope>& events) {
-    if (auto* g = gw->load(); g != nullptr && g->broadcasting() != nullptr)
+    auto* g = gw->load();
+    if (g == nullptr)
+      return;
+    if (g->broadcasting() != nullptr)
       g->broadcasting()->publish_committed(events);
+    if (g->svc().event_streams != nullptr)
+      g->svc().event_streams->publish_relayed(events);
   };
   auto h = switchboard::start_cluster(sys, std::move(d), host, opts.port);
   if (!h)
@@ -279,11 +297,21 @@ make_forwarder(const cluster_setup& c) {
     forward_request fr;
     fr.method = req.method;
     fr.target = req.target;
+    // A client's stream_company_header or forwarded_session_header never
+    // passes: the owner would take it for a member's word.
     for (const auto& [k, v] : req.headers)
-      if (!hop_by_hop(k)) {
+      if (!hop_by_hop(k) && k != stream_company_header
+          && k != forwarded_session_header) {
         fr.headers.push_back(k);
         fr.headers.push_back(v);
       }
+    // Whom this member authenticated: the owner needs it for a session
+    // (which lives here); for a bearer token it authenticates the token
+    // itself and ignores this.
+    if (const auto& who = ctx->who(); who.admin || !who.company_id.empty()) {
+      fr.headers.emplace_back(forwarded_session_header);
+      fr.headers.push_back(forwarded_principal(who));
+    }
     fr.body = req.body;
     fr.remote_address = ctx->client_address();
     ctx->waiting_for("cluster member " + owner);
@@ -295,13 +323,7 @@ make_forwarder(const cluster_setup& c) {
                     std::move(fr))
           .then(
               [ctx](forward_response& r) {
-                response out;
-                out.status = r.status;
-                for (std::size_t i = 0; i + 1 < r.headers.size(); i += 2)
-                  out.headers.emplace_back(std::move(r.headers[i]),
-                                           std::move(r.headers[i + 1]));
-                out.body = std::move(r.body);
-                ctx->respond_raw(std::move(out));
+                ctx->respond_raw(to_response(r));
               },
               [ctx, owner](caf::error&) {
                 ctx->fail(503, "owner_unavailable",
@@ -314,19 +336,56 @@ make_forwarder(const cluster_setup& c) {
   };
 }
 
+decltype(services::ask_member) make_member_asker(const cluster_setup& c) {
+  auto actor = c.actor;
+  auto key = c.key;
+  return [actor, key](const context_ptr& on_behalf_of,
+                      const std::string& member, request req,
+                      std::function<void(response)> done) {
+    forward_request fr;
+    fr.method = std::move(req.method);
+    fr.target = std::move(req.target);
+    for (auto& [k, v] : req.headers) {
+      fr.headers.push_back(std::move(k));
+      fr.headers.push_back(std::move(v));
+    }
+    fr.body = std::move(req.body);
+    fr.remote_address = on_behalf_of->client_address();
+    on_behalf_of->waiting_for("cluster member " + member);
+    on_behalf_of->with_actor(
+        [actor, key, member, fr = std::move(fr),
+         done = std::move(done)](caf::event_based_actor* self) mutable {
+          self->request(actor, caf::infinite, forward_atom::value, key, member,
+                        std::move(fr))
+              .then(
+                  [done](forward_response& r) {
+                    done(to_response(r));
+                  },
+                  [done, member](caf::error&) {
+                    response out;
+                    out.status = 503;
+                    out.headers = {{"Content-Type", "application/json"},
+                                   {"Retry-After", "1"}};
+                    out.body = json::serialize(error_body(
+                        "owner_unavailable",
+                        "the node " + member
+                            + " owning this company cannot be reached; retry "
+                              "shortly"));
+                    done(std::move(out));
+                  });
+        });
+  };
+}
+
 std::function<void(const std::vector<envelope>&)>
 make_event_relay(const cluster_setup& c) {
   auto actor = c.actor;
   auto key = c.key;
+  // Every event: the members' dashboard streams take every type (their
+  // broadcasters pick the types they broadcast).
   return [actor, key](const std::vector<envelope>& events) {
-    // Only what subscribers on other members can receive.
-    std::vector<envelope> out;
-    for (const auto& e : events)
-      if (const auto* t = find_event_type(e.type);
-          t != nullptr && !t->broadcast_as.empty())
-        out.push_back(e);
-    if (!out.empty())
-      caf::anon_send(actor, events_atom::value, key, std::move(out));
+    if (!events.empty())
+      caf::anon_send(actor, events_atom::value, key, events);
   };
 }
 

@@ -65,6 +65,9 @@ make_forwarder(const cluster_setup& c);
 /// How the move route asks the cluster actor to move a company.
 std::function<void(const context_ptr&, const std::string&, const std::string&)>
 make_mover(const cluster_setup& c);
+/// How the gateway asks another member through `c` for something of its
+/// own (services::ask_member).
+decltype(services::ask_member) make_member_asker(const cluster_setup& c);
 
 /// Hands the node's committed events to the cluster's members.
 std::function<void(const std::vector<envelope>&)>

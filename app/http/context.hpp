@@ -111,6 +111,14 @@ struct services {
   std::function<void(const std::shared_ptr<request_context>&,
                      const std::string& company, const std::string& to)>
       move;
+  /// Sends a request of the runtime's own, made for `on_behalf_of` (which
+  /// it does not answer), to member `member` and calls `done` once with
+  /// the answer (503 when the member cannot be reached). Set with
+  /// `cluster`.
+  std::function<void(const std::shared_ptr<request_context>& on_behalf_of,
+                     const std::string& member, request r,
+                     std::function<void(response)> done)>
+      ask_member;
 };
 
 /// Registers the HTTP families of /metrics, so that a scrape lists them

@@ -8,6 +8,7 @@
 
 #include <boost/json/object.hpp>
 
+#include <actors/cluster_view.hpp>
 #include <actors/node.hpp>
 #include <app/http/event_stream.hpp>
 #include <app/http/read_pool.hpp>
@@ -169,12 +170,150 @@ void go_live(const context_ptr& ctx, std::shared_ptr<event_streams::stream> s,
   ctx->respond_raw(std::move(r));
 }
 
+/// What a catch-up read from the store sent.
+struct caught_up {
+  std::uint64_t sent = 0; ///< The last sequence in the body.
+  bool more = false;      ///< Further behind than one answer takes.
+};
+
+/// Appends to `body` the frames of `company`'s events ("": every
+/// company's) after sequence `from`, at most `max_catch_up`. Answers (and
+/// returns nothing) on an error or past the deadline.
+std::optional<caught_up> catch_up(const context_ptr& ctx,
+                                  const read_deadline& deadline,
+                                  const std::string& company,
+                                  std::uint64_t from, std::string& body) {
+  const auto& es = *ctx->node().store().events;
+  caught_up out;
+  out.sent = from;
+  std::uint64_t next = from + 1;
+  std::size_t n = 0;
+  while (n < max_catch_up) {
+    if (deadline.passed()) {
+      ctx->fail(504, "timeout", "catching up did not finish in time");
+      return std::nullopt;
+    }
+    auto want = std::min<std::size_t>(256, max_catch_up - n);
+    auto page = company.empty() ? es.read_all(next, want)
+                                : es.read_by_company(company, next, want);
+    if (!page) {
+      ctx->fail_store(page.error());
+      return std::nullopt;
+    }
+    for (const auto& e : *page) {
+      body += event_frame(e);
+      out.sent = e.sequence;
+      next = e.sequence + 1;
+    }
+    n += page->size();
+    if (page->size() < want)
+      break;
+    out.more = n >= max_catch_up;
+  }
+  return out;
+}
+
+/// The header of a stream answered whole (no live part): the client
+/// reconnects with Last-Event-ID for the next events.
+std::vector<std::pair<std::string, std::string>> whole_stream_headers() {
+  return {{"Content-Type", "text/event-stream; charset=utf-8"},
+          {"Cache-Control", "no-store"}};
+}
+
+/// On the member owning `company`: the catch-up another member asks for
+/// its stream (stream_company_header), answered whole with how far it got.
+void member_catch_up(const context_ptr& ctx, const std::string& company,
+                     std::uint64_t from) {
+  const auto& view = ctx->svc().cluster;
+  if (!view || view->owner(company) != view->self()) {
+    ctx->fail(503, "misrouted",
+              "this node does not own company " + company
+                  + "; the members' [cluster] peers differ",
+              {}, {{"Retry-After", "1"}});
+    return;
+  }
+  run_read(ctx, company, [ctx, company, from](const read_deadline& deadline) {
+    std::string body;
+    auto c = catch_up(ctx, deadline, company, from, body);
+    if (!c)
+      return;
+    auto headers = whole_stream_headers();
+    headers.emplace_back(stream_sent_header, std::to_string(c->sent));
+    headers.emplace_back(stream_more_header, c->more ? "1" : "0");
+    ctx->respond_json(200, std::move(body), std::move(headers));
+  });
+}
+
+/// A stream of `company`, owned by member `owner`, resumed after `from`:
+/// what was missed is read there, then the stream goes live here (the
+/// owner relays its commits to every member).
+void catch_up_at_owner(const context_ptr& ctx,
+                       std::shared_ptr<event_streams::stream> s,
+                       const std::string& company, const std::string& owner,
+                       std::uint64_t from, std::string body) {
+  const auto& svc = ctx->svc();
+  if (!svc.cluster->is_up(owner) || !svc.ask_member) {
+    ctx->fail(503, "owner_unavailable",
+              "the node " + owner
+                  + " owning this company is down; retry shortly",
+              {}, {{"Retry-After", "1"}});
+    return;
+  }
+  request r;
+  r.method = "GET";
+  r.target = "/admin/events/stream";
+  r.path = r.target;
+  r.headers = {{std::string{stream_company_header}, company},
+               {"last-event-id", std::to_string(from)}};
+  svc.ask_member(
+      ctx, owner, std::move(r),
+      [ctx, s = std::move(s), from,
+       body = std::move(body)](response a) mutable {
+        if (a.status != 200) {
+          ctx->respond_raw(std::move(a));
+          return;
+        }
+        std::string_view sent_text, more;
+        for (const auto& [k, v] : a.headers) {
+          if (k == stream_sent_header)
+            sent_text = v;
+          else if (k == stream_more_header)
+            more = v;
+        }
+        auto sent = sequence_of(sent_text);
+        if (!sent) {
+          ctx->fail(503, "owner_unavailable",
+                    "the member owning this company did not say how far "
+                    "its catch-up got (another version?); retry shortly",
+                    {}, {{"Retry-After", "1"}});
+          return;
+        }
+        body += a.body;
+        if (more == "1") {
+          ctx->respond_json(200, std::move(body), whole_stream_headers());
+          return;
+        }
+        go_live(ctx, std::move(s), std::move(body), std::max(*sent, from));
+      });
+}
+
 /// GET /admin/events/stream: committed events as server-sent events, the
 /// company's own (an admin's: all, or `company_id`'s).
 void open_stream(const context_ptr& ctx) {
   auto* streams = ctx->svc().event_streams;
   if (streams == nullptr) {
     ctx->fail(404, "not_found", "event streams are off");
+    return;
+  }
+  // Another member asking, for a stream of a company this one owns.
+  if (auto c = ctx->req().header(stream_company_header);
+      !c.empty() && ctx->forwarded()) {
+    auto from = sequence_of(ctx->req().header("last-event-id"));
+    if (!from) {
+      ctx->fail_fields({{"Last-Event-ID", "invalid"}});
+      return;
+    }
+    member_catch_up(ctx, std::string{c}, *from);
     return;
   }
   auto who = stream_principal(ctx);
@@ -220,49 +359,32 @@ void open_stream(const context_ptr& ctx) {
     go_live(ctx, std::move(s), std::move(body), 0);
     return;
   }
+  // In a cluster a company's events are in its owner's log: a resume of
+  // another member's company reads there.
+  if (const auto& view = ctx->svc().cluster; view && !company.empty()) {
+    if (auto owner = view->owner(company);
+        !owner.empty() && owner != view->self()) {
+      catch_up_at_owner(ctx, std::move(s), company, owner, *after,
+                        std::move(body));
+      return;
+    }
+  }
   // What was committed after the resume point, from the store (the stream
   // queues what commits meanwhile; what both hold is sent once).
-  run_read(
-      ctx, company,
-      [ctx, s = std::move(s), company, from = *after,
-       body = std::move(body)](const read_deadline& deadline) mutable {
-        const auto& es = *ctx->node().store().events;
-        std::uint64_t next = from + 1, sent = from;
-        std::size_t n = 0;
-        bool more = false;
-        while (n < max_catch_up) {
-          if (deadline.passed()) {
-            ctx->fail(504, "timeout", "catching up did not finish in time");
-            return;
-          }
-          auto want = std::min<std::size_t>(256, max_catch_up - n);
-          auto page = company.empty() ? es.read_all(next, want)
-                                      : es.read_by_company(company, next, want);
-          if (!page) {
-            ctx->fail_store(page.error());
-            return;
-          }
-          for (const auto& e : *page) {
-            body += event_frame(e);
-            sent = e.sequence;
-            next = e.sequence + 1;
-          }
-          n += page->size();
-          if (page->size() < want)
-            break;
-          more = n >= max_catch_up;
-        }
-        if (more) {
-          // Further behind than one answer takes: these, then the client
-          // reconnects (Last-Event-ID) for the next ones.
-          ctx->respond_json(
-              200, std::move(body),
-              {{"Content-Type", "text/event-stream; charset=utf-8"},
-               {"Cache-Control", "no-store"}});
-          return;
-        }
-        go_live(ctx, std::move(s), std::move(body), sent);
-      });
+  run_read(ctx, company,
+           [ctx, s = std::move(s), company, from = *after,
+            body = std::move(body)](const read_deadline& deadline) mutable {
+             auto c = catch_up(ctx, deadline, company, from, body);
+             if (!c)
+               return;
+             if (c->more) {
+               // Further behind than one answer takes: these, then the
+               // client reconnects (Last-Event-ID) for the next ones.
+               ctx->respond_json(200, std::move(body), whole_stream_headers());
+               return;
+             }
+             go_live(ctx, std::move(s), std::move(body), c->sent);
+           });
 }
 
 } // namespace

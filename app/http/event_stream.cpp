@@ -13,6 +13,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <actors/log.hpp>
 #include <app/config.hpp>
 #include <app/http/upgrade.hpp>
 #include <messages/cloudevents.hpp>
@@ -28,10 +29,14 @@ constexpr std::string_view heartbeat_frame = ": heartbeat\n\n";
 
 } // namespace
 
-std::string event_frame(const envelope& e) {
-  std::string out = "id: ";
-  out += std::to_string(e.sequence);
-  out += "\ndata: ";
+std::string event_frame(const envelope& e, bool with_id) {
+  std::string out;
+  if (with_id) {
+    out += "id: ";
+    out += std::to_string(e.sequence);
+    out += '\n';
+  }
+  out += "data: ";
   // Serialized JSON has no raw line breaks (they are escaped in strings).
   out += boost::json::serialize(to_cloudevent(e));
   out += "\n\n";
@@ -89,13 +94,16 @@ struct event_streams::stream : std::enable_shared_from_this<stream> {
     return company.empty() || company == c;
   }
 
-  /// Queues an event's frame (any thread): once, in sequence order.
+  /// Queues an event's frame (any thread): once, in sequence order. A
+  /// `seq` of 0 is an event relayed from another member's log, queued as
+  /// it comes (not ordered against this member's sequences).
   void push(std::uint64_t seq, const std::shared_ptr<const std::string>& f) {
     {
       std::lock_guard<std::mutex> g{mtx};
-      if (closed || overflow || seq <= last_queued)
+      if (closed || overflow || (seq != 0 && seq <= last_queued))
         return;
-      last_queued = seq;
+      if (seq != 0)
+        last_queued = seq;
       if (queue.size() >= hub_->opts.max_frames) {
         overflow = true;
       } else {
@@ -120,8 +128,11 @@ struct event_streams::stream : std::enable_shared_from_this<stream> {
       std::lock_guard<std::mutex> g{mtx};
       attached = true;
       last_queued = std::max(last_queued, sent);
-      while (!queue.empty() && queue.front().first <= sent)
-        queue.pop_front();
+      queue.erase(std::remove_if(queue.begin(), queue.end(),
+                                 [sent](const auto& q) {
+                                   return q.first != 0 && q.first <= sent;
+                                 }),
+                  queue.end());
     }
     read();
     arm_heartbeat();
@@ -133,12 +144,13 @@ struct event_streams::stream : std::enable_shared_from_this<stream> {
   void flush() {
     if (!sock || !sock->is_open())
       return;
-    bool end = false;
+    bool end = false, slow = false;
     {
       std::lock_guard<std::mutex> g{mtx};
       kicked = false;
       if (overflow) {
         ++hub_->slow_closed;
+        slow = true;
         end = true;
       } else if (closed) {
         end = true;
@@ -149,6 +161,13 @@ struct event_streams::stream : std::enable_shared_from_this<stream> {
       }
     }
     if (end) {
+      if (slow)
+        log::get("http")->warn(
+            "event stream of {} closed: its client left {} events unread "
+            "(http.event_stream_frames); it resumes from the store when it "
+            "reconnects",
+            company.empty() ? std::string{"every company"} : company,
+            hub_->opts.max_frames);
       close();
       return;
     }
@@ -311,6 +330,34 @@ void event_streams::publish_committed(const std::vector<envelope>& events) {
       if (!frame)
         frame = std::make_shared<const std::string>(event_frame(e));
       s->push(e.sequence, frame);
+    }
+  }
+}
+
+void event_streams::publish_relayed(const std::vector<envelope>& events) {
+  std::vector<std::shared_ptr<stream>> live;
+  {
+    std::lock_guard<std::mutex> g{hub_->mtx};
+    if (hub_->stopped || hub_->streams.empty())
+      return;
+    live.reserve(hub_->streams.size());
+    for (const auto& w : hub_->streams)
+      if (auto s = w.lock())
+        live.push_back(std::move(s));
+  }
+  for (const auto& e : events) {
+    std::shared_ptr<const std::string> with_id, without_id;
+    for (const auto& s : live) {
+      if (s->company.empty()) {
+        if (!without_id)
+          without_id
+              = std::make_shared<const std::string>(event_frame(e, false));
+        s->push(0, without_id);
+      } else if (s->company == e.company_id) {
+        if (!with_id)
+          with_id = std::make_shared<const std::string>(event_frame(e));
+        s->push(e.sequence, with_id);
+      }
     }
   }
 }

@@ -14,6 +14,13 @@
 // the store). Comments (": heartbeat") go out when a stream has been
 // quiet for a while, so that proxies and the client see it alive.
 //
+// In a cluster a member's log holds the events of the companies it owns;
+// the events other members commit are relayed here (app/http/cluster.hpp)
+// and queued too. A company's stream takes them with their `id:` (the
+// owner's sequence: a resume is read from the owner); a stream of every
+// company takes them without one, since its `id:` is a sequence of this
+// member's log (its resume reads this member's events only).
+//
 // Free of Beast and CAF (app/http/upgrade.hpp carries the socket in).
 
 #include <chrono>
@@ -21,6 +28,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <messages/envelope.hpp>
@@ -90,6 +98,11 @@ public:
   /// Never blocks on a connection.
   void publish_committed(const std::vector<envelope>& events);
 
+  /// Queues events another member of the cluster committed (of the
+  /// companies it owns): to the streams of their company with their id,
+  /// to the streams of every company without one. Never blocks.
+  void publish_relayed(const std::vector<envelope>& events);
+
   /// Closes every stream and opens none afterwards. Call before the
   /// server stops; idempotent.
   void stop();
@@ -106,8 +119,23 @@ private:
   std::shared_ptr<hub> hub_;
 };
 
-/// The frame of one event: `id: <sequence>` and `data: <CloudEvent JSON>`.
-std::string event_frame(const envelope& e);
+/// The frame of one event: `id: <sequence>` (unless `with_id` is false)
+/// and `data: <CloudEvent JSON>`.
+std::string event_frame(const envelope& e, bool with_id = true);
+
+/// The header field of a stream's catch-up that one member asks of the
+/// member owning the company (its value: the company). The member asking
+/// has authenticated the client; the owner honours the field only on a
+/// request forwarded by a member, and members never pass a client's on.
+inline constexpr std::string_view stream_company_header
+    = "x-switchboard-stream-company";
+
+/// The owner's answer to that catch-up: the last sequence sent, and "1"
+/// when more events wait than one answer takes.
+inline constexpr std::string_view stream_sent_header
+    = "x-switchboard-stream-sent";
+inline constexpr std::string_view stream_more_header
+    = "x-switchboard-stream-more";
 
 /// The first lines of every stream: a comment and the client's reconnect
 /// delay (`retry:`).

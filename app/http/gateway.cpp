@@ -194,7 +194,21 @@ void gateway::dispatch(const router& r, const services& svc,
         = {{"WWW-Authenticate", "Bearer"}};
     // A dashboard's session cookie stands in for the token.
     auto sid = cookie_value(req.header("cookie"), session_cookie);
-    if (token.empty() && !sid.empty() && svc.sessions != nullptr) {
+    // In a cluster, a request another member forwarded for one of its
+    // sessions names the session's principal: that member authenticated
+    // the session (and checked its CSRF token); it lives there only.
+    auto member_said = token.empty() && ctx->forwarded()
+                           ? req.header(forwarded_session_header)
+                           : std::string_view{};
+    if (!member_said.empty()) {
+      auto who = parse_forwarded_principal(member_said);
+      if (!who) {
+        ctx->fail(401, "unauthorized", "malformed forwarded session", {},
+                  challenge);
+        return;
+      }
+      ctx->principal_ = std::move(*who);
+    } else if (token.empty() && !sid.empty() && svc.sessions != nullptr) {
       auto s = svc.sessions->find(sid);
       if (!s) {
         ctx->fail(401, "unauthorized",
@@ -360,6 +374,7 @@ gateway::start(caf::actor_system& sys, switchboard::node& n,
   g->services_.cluster = opts.cluster;
   g->services_.forward = opts.forward;
   g->services_.move = opts.move;
+  g->services_.ask_member = opts.ask_member;
   g->node_ = &n;
   g->streams_ = std::make_unique<event_streams>(opts.event_streams);
   g->services_.event_streams = g->streams_.get();

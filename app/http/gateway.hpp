@@ -68,6 +68,8 @@ struct gateway_options {
   std::function<void(const context_ptr&, const std::string&,
                      const std::string&)>
       move;
+  /// How the gateway asks a member for something of its own (services).
+  decltype(services::ask_member) ask_member;
 };
 
 /// Reads [http] and [broadcasting] of the configuration.

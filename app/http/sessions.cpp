@@ -5,6 +5,10 @@
 #include <iterator>
 #include <random>
 
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
 namespace switchboard::app::http {
 
 std::string random_hex_256() {
@@ -19,6 +23,36 @@ std::string random_hex_256() {
       out.push_back(hex[x & 15]);
   }
   return out;
+}
+
+std::string forwarded_principal(const store::principal& who) {
+  boost::json::object o;
+  o["company_id"] = who.company_id;
+  o["admin"] = who.admin;
+  o["user_id"] = who.user_id;
+  return boost::json::serialize(o);
+}
+
+std::optional<store::principal>
+parse_forwarded_principal(std::string_view text) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(text, ec);
+  const auto* o = ec ? nullptr : v.if_object();
+  if (o == nullptr)
+    return std::nullopt;
+  const auto* company = o->if_contains("company_id");
+  const auto* admin = o->if_contains("admin");
+  const auto* user = o->if_contains("user_id");
+  if (company == nullptr || !company->is_string() || admin == nullptr
+      || !admin->is_bool() || user == nullptr || !user->is_string())
+    return std::nullopt;
+  store::principal who;
+  who.company_id = std::string{company->get_string()};
+  who.admin = admin->get_bool();
+  who.user_id = std::string{user->get_string()};
+  if (who.company_id.empty() && !who.admin)
+    return std::nullopt;
+  return who;
 }
 
 std::string session_table::open(const store::principal& who) {

@@ -22,6 +22,20 @@ inline constexpr std::string_view session_cookie = "sb_session";
 /// The header carrying a session's CSRF token.
 inline constexpr std::string_view csrf_header = "x-csrf-token";
 
+/// The header field in which a member of a cluster, forwarding a request
+/// one of its sessions made to the member owning the company, names the
+/// session's principal: the owner does not know the session. Honoured
+/// only on requests a member forwarded; members drop clients' copies.
+inline constexpr std::string_view forwarded_session_header
+    = "x-switchboard-session-principal";
+
+/// That field's value for `who` (JSON: company_id, admin, user_id).
+std::string forwarded_principal(const store::principal& who);
+
+/// The principal of that field's value; nothing when it is malformed.
+std::optional<store::principal>
+parse_forwarded_principal(std::string_view text);
+
 /// One signed-in browser.
 struct session {
   store::principal who;

@@ -872,6 +872,14 @@ BOOST_FIXTURE_TEST_CASE(a_slow_consumer_is_closed_and_slows_no_one,
   // Once it reads again, it finds the close: 4100 (back off, reconnect).
   slow.resume();
   BOOST_TEST(slow.wait_closed(10s) == 4100);
+  // Counted once, however many frames it missed after its queue filled.
+  http_client c{port};
+  auto m = c.request("GET", "/metrics", "", admin);
+  BOOST_REQUIRE(m.status == 200);
+  const std::string counter = "\nswitchboard_websocket_slow_closed_total ";
+  auto at = m.body.find(counter);
+  BOOST_REQUIRE(at != std::string::npos);
+  BOOST_TEST(std::stod(m.body.substr(at + counter.size())) == 1);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_ping_amid_a_part_written_frame_keeps_frames_whole,

@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <set>
 #include <thread>
 
 #include <arpa/inet.h>
@@ -209,7 +211,23 @@ BOOST_FIXTURE_TEST_CASE(dashboard_in_a_headless_browser, dashboard_fixture,
     return;
   }
   BOOST_TEST(rc == 0);
-  BOOST_TEST(said.find("screenshot: ") != std::string::npos);
+  // A screenshot of each screen, kept under the build's test-artifacts:
+  // each a PNG file.
+  std::set<std::string> screens;
+  for (std::size_t at = said.find("screenshot: "); at != std::string::npos;
+       at = said.find("screenshot: ", at + 1)) {
+    auto path = said.substr(at + 12, said.find('\n', at) - at - 12);
+    std::ifstream png{path, std::ios::binary};
+    char magic[8] = {};
+    png.read(magic, sizeof magic);
+    BOOST_TEST_INFO(path);
+    BOOST_TEST(std::string(magic, sizeof magic) == "\x89PNG\r\n\x1a\n");
+    auto name = std::filesystem::path{path}.stem().string();
+    screens.insert(name.substr(name.find('-') + 1));
+  }
+  for (const auto* screen : {"sign-in", "overview", "trace", "failed-jobs",
+                             "after-retry", "other-company"})
+    BOOST_TEST(screens.count(screen) == 1u, "no screenshot of " << screen);
   // The retried job ran: it is gone from the failed jobs for good.
   auto j = c.request("GET", "/api/jobs/" + job_id, "", d.admin);
   BOOST_TEST(j.status == 404);

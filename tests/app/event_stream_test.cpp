@@ -2,9 +2,11 @@
 // events), against the real daemon: each company sees its own events as
 // they commit and nothing of another's, an admin sees all (or one
 // company's), a reconnect with Last-Event-ID gets what it missed from the
-// store, quiet streams get heartbeat comments, and the limits hold.
+// store, quiet streams get heartbeat comments, the limits hold, and a
+// client that does not read is closed without holding up anyone.
 
 #include <algorithm>
+#include <fstream>
 #include <thread>
 
 #include <boost/json.hpp>
@@ -77,6 +79,88 @@ void all_of(const std::vector<json::object>& events,
             const std::string& company) {
   for (const auto& e : events)
     BOOST_TEST(company_of(e) == company);
+}
+
+/// A stream's client that reads the answer's header and then nothing,
+/// through a small receive buffer (set before connecting, so that the
+/// window it offers stays small): a slow consumer.
+class stalled_stream {
+public:
+  stalled_stream(std::uint16_t port, const std::string& token) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    int small = 4096;
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+      return;
+    std::string req = "GET /admin/events/stream HTTP/1.1\r\nHost: "
+                      "127.0.0.1\r\nAuthorization: Bearer "
+                      + token + "\r\n\r\n";
+    if (::write(fd_, req.data(), req.size())
+        != static_cast<ssize_t>(req.size()))
+      return;
+    // The status line and header, a byte at a time (nothing more).
+    std::string head;
+    char ch;
+    while (head.find("\r\n\r\n") == std::string::npos && wait_readable()
+           && ::read(fd_, &ch, 1) == 1)
+      head += ch;
+    if (head.rfind("HTTP/1.1 ", 0) == 0)
+      status = std::stoi(head.substr(9, 3));
+  }
+
+  ~stalled_stream() {
+    if (fd_ >= 0)
+      ::close(fd_);
+  }
+  stalled_stream(const stalled_stream&) = delete;
+  stalled_stream& operator=(const stalled_stream&) = delete;
+
+  /// Reads what the server sent until its end; false when the stream
+  /// stays open (nothing comes for 20 s).
+  bool drained_to_end() {
+    char buf[65536];
+    while (wait_readable()) {
+      auto n = ::read(fd_, buf, sizeof buf);
+      if (n <= 0)
+        return n == 0;
+    }
+    return false;
+  }
+
+  int status = 0;
+
+private:
+  bool wait_readable() {
+    pollfd p{fd_, POLLIN, 0};
+    return ::poll(&p, 1, 20000) > 0;
+  }
+
+  int fd_ = -1;
+};
+
+/// Anonymous resident memory of process `pid` in bytes (RssAnon: the
+/// heap, not the store's mapped file), 0 when unreadable.
+std::size_t rss_anon_bytes(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("RssAnon:", 0) == 0)
+      return std::stoull(line.substr(8)) * 1024;
+  return 0;
+}
+
+/// The value of the sample `name ` (without labels) in `/metrics`.
+double metric(http_client& c, const std::string& admin,
+              const std::string& name) {
+  auto m = c.request("GET", "/metrics", "", admin);
+  BOOST_REQUIRE(m.status == 200);
+  auto at = m.body.find("\n" + name + " ");
+  BOOST_REQUIRE(at != std::string::npos);
+  return std::stod(m.body.substr(at + name.size() + 2));
 }
 
 } // namespace
@@ -239,6 +323,98 @@ BOOST_AUTO_TEST_CASE(quiet_streams_get_heartbeats_and_limits_hold) {
   BOOST_TEST(m.body.find("switchboard_event_stream_refused_total ")
              != std::string::npos);
   BOOST_TEST(m.body.find("switchboard_event_streams ") != std::string::npos);
+}
+
+// A client that connects and then reads nothing, while events commit
+// fast: once what the sockets hold and its queue (16 frames here) are
+// full, the daemon closes that stream, once, and counts and logs it once.
+// The other streams, the same company's and another's, and the requests
+// go on meanwhile, and the daemon's memory does not grow with what the
+// slow client left unread.
+BOOST_AUTO_TEST_CASE(a_slow_consumer_is_closed_and_slows_no_one) {
+  daemon_fixture d{{"http.event_stream_frames=16"}};
+  http_client c{d.port};
+  add_customer(c, d.acme, "cu-slow");
+  sse_client fast{d.port, "/admin/events/stream", bearer(d.acme)};
+  sse_client other{d.port, "/admin/events/stream", bearer(d.globex)};
+  stalled_stream slow{d.port, d.acme};
+  BOOST_REQUIRE(fast.status == 200);
+  BOOST_REQUIRE(other.status == 200);
+  BOOST_REQUIRE(slow.status == 200);
+  const auto pid = d.proc->pid();
+  const auto rss_before = rss_anon_bytes(pid);
+  BOOST_REQUIRE(rss_before > 0);
+  // A long User-Agent (it is kept in each event's metadata) makes each
+  // frame about 4 kB, so that the backlog is large next to the daemon's
+  // other memory.
+  const std::vector<std::pair<std::string, std::string>> agent{
+      {"User-Agent", std::string(4000, 'u')}};
+  std::size_t unread = 0; // bytes of frames the slow client was sent
+  int changes = 0;
+  auto change = [&] {
+    auto name = "Name " + std::to_string(++changes);
+    auto r = c.request("PATCH", "/api/customers/cu-slow",
+                       R"({"name":")" + name + R"("})", d.acme, agent);
+    BOOST_TEST_INFO(r.body);
+    BOOST_REQUIRE(r.status == 200);
+    // The reading client takes each event before the next commits, so it
+    // is never the slow one, however loaded the machine.
+    auto f = fast.next_event();
+    auto e = event_of(f);
+    BOOST_REQUIRE(e.at("type").as_string() == "customer.updated");
+    unread += f->data.size() + f->id.size() + 12;
+  };
+  // Commits until the daemon has closed the slow stream (bounded by a
+  // count far above what the socket buffers and the queue hold).
+  bool closed = false;
+  while (!closed && changes < 12000) {
+    for (int i = 0; i < 50; ++i)
+      change();
+    closed
+        = metric(c, d.admin, "switchboard_event_stream_slow_closed_total") > 0;
+  }
+  BOOST_TEST_MESSAGE(changes << " events committed; slow stream closed: "
+                             << (closed ? "yes" : "no"));
+  BOOST_TEST(closed);
+  // As much again and more after the close: a backlog of 24 MB or more
+  // that nobody holds.
+  while (unread < (std::size_t{24} << 20))
+    change();
+  BOOST_TEST(metric(c, d.admin, "switchboard_event_stream_slow_closed_total")
+             == 1);
+  // The other company's stream still hears its own events, live.
+  add_customer(c, d.globex, "cu-other");
+  all_of(read_until(other, "cu-other"), "globex");
+  // The memory the daemon gained is far from the backlog (kept whole, it
+  // would be all of it).
+  const auto rss_after = rss_anon_bytes(pid);
+  BOOST_TEST_MESSAGE("RssAnon " << rss_before / 1024 << " kB -> "
+                                << rss_after / 1024 << " kB; " << unread / 1024
+                                << " kB of frames unread");
+  BOOST_TEST(rss_after < rss_before + unread / 2);
+  // The slow client, reading at last, finds the end of its stream; two
+  // streams remain.
+  BOOST_TEST(slow.drained_to_end());
+  // (It is counted out when the daemon has dropped its last handler.)
+  double open = 0;
+  for (int i = 0; i < 600; ++i) {
+    open = metric(c, d.admin, "switchboard_event_streams");
+    if (open == 2)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  BOOST_TEST(open == 2);
+  // Logged once.
+  d.proc->signal(SIGTERM);
+  BOOST_REQUIRE(d.proc->wait(std::chrono::seconds(30)) == 0);
+  const auto& out = d.proc->output();
+  std::size_t logged = 0;
+  for (auto at = out.find("event stream of acme closed");
+       at != std::string::npos;
+       at = out.find("event stream of acme closed", at + 1))
+    ++logged;
+  BOOST_TEST(logged == 1u);
+  d.proc.reset();
 }
 
 BOOST_AUTO_TEST_SUITE_END()
