@@ -65,6 +65,20 @@ struct cluster_fixture {
     for (std::size_t i = 0; i < n; ++i)
       BOOST_REQUIRE_MESSAGE(all_up(i),
                             names[i] + " does not see every member up");
+    // And they have agreed on the first placement table (written about a
+    // second after every member is up).
+    for (std::size_t i = 0; i < n; ++i)
+      BOOST_REQUIRE_MESSAGE(eventually([&] {
+                              http_client h{nodes[i]->port};
+                              auto r = h.request("GET", "/api/admin/cluster",
+                                                 "", admin);
+                              return r.status == 200
+                                     && r.json().at("placement")
+                                                .at("epoch")
+                                                .to_number<std::int64_t>()
+                                            >= 1;
+                            }),
+                            names[i] + " has no placement table");
     // One company owned by each member, made on the first member.
     for (std::size_t i = 0; i < n; ++i) {
       for (int k = 0;; ++k) {

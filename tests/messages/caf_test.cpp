@@ -123,9 +123,41 @@ BOOST_AUTO_TEST_CASE(envelope_batches_and_names) {
   auto text = caf::deep_to_string(sample_appointment());
   BOOST_TEST(text.find("scheduled") != std::string::npos);
   // The block holds every event and value type plus the batch, and the
-  // four messages between the nodes of a cluster.
+  // six messages between the nodes of a cluster.
   BOOST_TEST(caf::id_block::switchboard::end - caf::id_block::switchboard::begin
-             == event_type_count + 14u + command_type_count + 1u + 4u);
+             == event_type_count + 14u + command_type_count + 1u + 6u);
+}
+
+BOOST_AUTO_TEST_CASE(a_placement_table_and_a_company_part_roundtrip) {
+  cluster_placement p{7, {"n1", "n2"}, {"acme", "n3"}};
+  auto back = roundtrip(p);
+  BOOST_TEST(back.epoch == 7u);
+  BOOST_TEST(back.basis == p.basis);
+  BOOST_TEST(back.moved == p.moved);
+  company_transfer t;
+  t.company = "acme";
+  t.events = {make_sample<envelope>(1)};
+  t.settings = {"calcom", R"({"secret":"x"})"};
+  t.jobs = {std::string("\0\1job", 5)};
+  t.last = true;
+  // Through a caf::message, as it crosses the middleman.
+  auto msg = caf::make_message(t);
+  std::vector<char> buf;
+  caf::binary_serializer sink{sys, buf};
+  auto err = sink(msg);
+  BOOST_REQUIRE_MESSAGE(!err, sys.render(err));
+  caf::message read;
+  caf::binary_deserializer source{sys, buf};
+  err = source(read);
+  BOOST_REQUIRE_MESSAGE(!err, sys.render(err));
+  BOOST_REQUIRE(read.match_elements<company_transfer>());
+  const auto& u = read.get_as<company_transfer>(0);
+  BOOST_TEST(u.company == "acme");
+  BOOST_REQUIRE(u.events.size() == 1u);
+  BOOST_TEST((u.events.front() == t.events.front()));
+  BOOST_TEST(u.settings == t.settings);
+  BOOST_TEST(u.jobs == t.jobs);
+  BOOST_TEST(u.last);
 }
 
 BOOST_AUTO_TEST_CASE(local_actor_delivery) {
