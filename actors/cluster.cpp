@@ -15,6 +15,9 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/system_messages.hpp>
 
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -218,21 +221,39 @@ placement_table from_record(const store::placement_record& r) {
   return t;
 }
 
-/// The answer for a request whose owner cannot be reached.
-forward_response unavailable(const std::string& owner, int status = 503) {
+/// An answer as the gateway writes it: `body` as JSON, with Retry-After on
+/// a 503 or 504.
+forward_response json_answer(int status, const boost::json::object& body) {
   forward_response r;
   r.status = status;
-  r.headers = {"content-type", "application/json", "retry-after", "1"};
-  r.body = status == 504
-               ? R"({"error":{"code":"owner_timeout","message":"the node )"
-                     + owner
-                     + R"( owning this company did not answer in time",)"
-                       R"("fields":{}}})"
-               : R"({"error":{"code":"owner_unavailable","message":"the node )"
-                     + owner
-                     + R"( owning this company is down; retry shortly",)"
-                       R"("fields":{}}})";
+  r.headers = {"content-type", "application/json"};
+  if (status == 503 || status == 504)
+    r.headers.insert(r.headers.end(), {"retry-after", "1"});
+  r.body = boost::json::serialize(body);
   return r;
+}
+
+/// The gateway's error body: {"error": {code, message, fields}}.
+forward_response error_answer(int status, std::string_view code,
+                              std::string_view message) {
+  return json_answer(
+      status,
+      boost::json::object{
+          {"error", boost::json::object{{"code", code},
+                                        {"message", message},
+                                        {"fields", boost::json::object{}}}}});
+}
+
+/// The answer for a request whose owner cannot be reached.
+forward_response unavailable(const std::string& owner, int status = 503) {
+  return status == 504
+             ? error_answer(504, "owner_timeout",
+                            "the node " + owner
+                                + " owning this company did not answer in time")
+             : error_answer(503, "owner_unavailable",
+                            "the node " + owner
+                                + " owning this company is down; retry "
+                                  "shortly");
 }
 
 /// The member name of the sender when it is a remote node that has
@@ -517,36 +538,6 @@ void maybe_first_table(cluster_pointer self) {
 
 // -- moving a company ---------------------------------------------------------
 
-forward_response json_answer(int status, std::string body) {
-  forward_response r;
-  r.status = status;
-  r.headers = {"content-type", "application/json"};
-  if (status == 503)
-    r.headers.insert(r.headers.end(), {"retry-after", "1"});
-  r.body = std::move(body);
-  return r;
-}
-
-std::string json_text(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\')
-      out.push_back('\\');
-    if (static_cast<unsigned char>(c) < 0x20)
-      continue;
-    out.push_back(c);
-  }
-  out.push_back('"');
-  return out;
-}
-
-forward_response move_error(int status, std::string_view code,
-                            std::string_view message) {
-  return json_answer(status, R"({"error":{"code":)" + json_text(code)
-                                 + R"(,"message":)" + json_text(message)
-                                 + R"(,"fields":{}}})");
-}
-
 void move_step(cluster_pointer self, const std::string& company);
 
 /// Ends a move that did not switch the owner: the parked jobs go back to
@@ -624,9 +615,9 @@ void switch_owner(cluster_pointer self, const std::string& company) {
       return;
     if (!ok) {
       abort_move(self, company,
-                 move_error(503, "move_failed",
-                            "the new placement table could not be stored "
-                            "here; nothing moved"));
+                 error_answer(503, "move_failed",
+                              "the new placement table could not be stored "
+                              "here; nothing moved"));
       return;
     }
     auto wire = to_wire(t);
@@ -650,14 +641,14 @@ void switch_owner(cluster_pointer self, const std::string& company) {
                               company, m.to, m.events, m.parked.size(),
                               m.settings, ms, t.epoch);
     st.deps.view->unfreeze(company);
-    m.rp.deliver(json_answer(
-        200, R"({"company_id":)" + json_text(company) + R"(,"from":)"
-                 + json_text(st.self_name) + R"(,"to":)" + json_text(m.to)
-                 + R"(,"epoch":)" + std::to_string(t.epoch) + R"(,"events":)"
-                 + std::to_string(m.events) + R"(,"jobs":)"
-                 + std::to_string(m.parked.size()) + R"(,"settings":)"
-                 + std::to_string(m.settings) + R"(,"ms":)" + std::to_string(ms)
-                 + "}"));
+    m.rp.deliver(json_answer(200, boost::json::object{{"company_id", company},
+                                                      {"from", st.self_name},
+                                                      {"to", m.to},
+                                                      {"epoch", t.epoch},
+                                                      {"events", m.events},
+                                                      {"jobs", m.parked.size()},
+                                                      {"settings", m.settings},
+                                                      {"ms", ms}}));
     st.moves.erase(i);
   });
 }
@@ -678,17 +669,17 @@ void move_step(cluster_pointer self, const std::string& company) {
   auto peer = st.peers.find(m.to);
   if (peer == st.peers.end() || !peer->second.up) {
     abort_move(self, company,
-               move_error(503, "member_down",
-                          "member " + m.to + " went down; nothing moved"));
+               error_answer(503, "member_down",
+                            "member " + m.to + " went down; nothing moved"));
     return;
   }
   if (!m.jobs_taken) {
     if (st.deps.view->writes_in_flight(company) > 0) {
       if (late)
         abort_move(self, company,
-                   move_error(503, "move_timeout",
-                              "writes of the company were still in flight "
-                              "after the move's wait; nothing moved"));
+                   error_answer(503, "move_timeout",
+                                "writes of the company were still in flight "
+                                "after the move's wait; nothing moved"));
       else
         again(std::chrono::milliseconds(10));
       return;
@@ -733,12 +724,13 @@ void move_step(cluster_pointer self, const std::string& company) {
             return;
           }
           abort_move(self, company,
-                     move_error(503, *running ? "move_timeout" : "move_failed",
-                                *running ? "jobs of the company were still "
-                                           "running after the move's wait; "
-                                           "nothing moved"
-                                         : "taking the company's jobs: "
-                                               + self->system().render(e)));
+                     error_answer(503,
+                                  *running ? "move_timeout" : "move_failed",
+                                  *running ? "jobs of the company were still "
+                                             "running after the move's wait; "
+                                             "nothing moved"
+                                           : "taking the company's jobs: "
+                                                 + self->system().render(e)));
         });
     return;
   }
@@ -749,9 +741,9 @@ void move_step(cluster_pointer self, const std::string& company) {
       = st.deps.events->read_by_company(company, m.next_seq, part_events);
   if (!events) {
     abort_move(self, company,
-               move_error(500, "move_failed",
-                          "reading the company's events: "
-                              + store::to_string(events.error())));
+               error_answer(500, "move_failed",
+                            "reading the company's events: "
+                                + store::to_string(events.error())));
     return;
   }
   if (!events->empty()) {
@@ -761,9 +753,9 @@ void move_step(cluster_pointer self, const std::string& company) {
     auto settings = st.deps.tenants->settings_of(company);
     if (!settings) {
       abort_move(self, company,
-                 move_error(500, "move_failed",
-                            "reading the company's settings: "
-                                + store::to_string(settings.error())));
+                 error_answer(500, "move_failed",
+                              "reading the company's settings: "
+                                  + store::to_string(settings.error())));
       return;
     }
     for (auto& [name, text] : *settings) {
@@ -793,10 +785,10 @@ void move_step(cluster_pointer self, const std::string& company) {
           },
           [self, company](caf::error& e) {
             abort_move(self, company,
-                       move_error(503, "move_failed",
-                                  "the new owner did not store the data: "
-                                      + self->system().render(e)
-                                      + "; nothing moved"));
+                       error_answer(503, "move_failed",
+                                    "the new owner did not store the data: "
+                                        + self->system().render(e)
+                                        + "; nothing moved"));
           });
 }
 
@@ -1221,33 +1213,33 @@ cluster_actor::behavior_type cluster(cluster_pointer self, cluster_deps deps) {
         const auto& members = view.members();
         if (st.deps.cluster_store == nullptr || st.deps.jobs == nullptr
             || st.deps.events == nullptr)
-          return move_error(409, "not_supported",
-                            "this node cannot move companies");
+          return error_answer(409, "not_supported",
+                              "this node cannot move companies");
         if (std::find(members.begin(), members.end(), to) == members.end())
-          return move_error(422, "unknown_member",
-                            to + " is not a member of the cluster");
+          return error_answer(422, "unknown_member",
+                              to + " is not a member of the cluster");
         if (view.placement().epoch == 0)
-          return move_error(409, "placement_pending",
-                            "the members have not agreed on a placement "
-                            "table yet (every member must have been up "
-                            "together once)");
+          return error_answer(409, "placement_pending",
+                              "the members have not agreed on a placement "
+                              "table yet (every member must have been up "
+                              "together once)");
         if (view.owner(company) != st.self_name)
-          return move_error(409, "not_owner",
-                            "this node (" + st.self_name
-                                + ") does not own company " + company);
+          return error_answer(409, "not_owner",
+                              "this node (" + st.self_name
+                                  + ") does not own company " + company);
         if (to == st.self_name)
-          return move_error(409, "already_owner",
-                            "company " + company + " is owned by " + to
-                                + " already");
+          return error_answer(409, "already_owner",
+                              "company " + company + " is owned by " + to
+                                  + " already");
         for (const auto& [name, p] : st.peers)
           if (!p.up)
-            return move_error(409, "member_down",
-                              "member " + name
-                                  + " is down: a move waits until every "
-                                    "member is up");
+            return error_answer(409, "member_down",
+                                "member " + name
+                                    + " is down: a move waits until every "
+                                      "member is up");
         if (st.moves.count(company) > 0 || !view.freeze(company))
-          return move_error(409, "move_in_progress",
-                            "company " + company + " is moving already");
+          return error_answer(409, "move_in_progress",
+                              "company " + company + " is moving already");
         auto& m = st.moves[company];
         m.to = to;
         m.started = steady::now();
