@@ -202,8 +202,11 @@ BOOST_FIXTURE_TEST_CASE(a_killed_owner_answers_503_for_its_companies_only,
   BOOST_TEST(
       book(c3, tokens[1], "refused", switchboard::test::utc_at(2, 12)).status
       == 503);
-  // Back on its store and port: everything it acknowledged is there.
+  // Back on its store and port: everything it acknowledged is there,
+  // once the members see it up again.
   nodes[1]->start();
+  for (std::size_t i = 0; i < nodes.size(); ++i)
+    BOOST_REQUIRE_MESSAGE(all_up(i), names[i] + " does not see n2 up again");
   BOOST_REQUIRE(eventually([&] {
     return c1.request("GET", "/api/appointments/before-kill", "", tokens[1])
                .status
