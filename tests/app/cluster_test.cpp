@@ -701,16 +701,30 @@ BOOST_FIXTURE_TEST_CASE(a_rogue_node_without_the_secret_changes_nothing,
                                 tokens[0]};
   for (auto p : cluster_ports)
     args.push_back(std::to_string(p));
-  child_process rogue(args);
-  std::string line, out, forged;
-  while (rogue.read_line(line, 120s)) {
-    out += line + "\n";
-    if (line.rfind("rogue: token ", 0) == 0)
-      forged = line.substr(13);
+  // The rogue's own CAF client side sometimes fails amid thousands of
+  // proxies being killed (not the members under test): it gets three
+  // tries to send everything, and must finish once.
+  std::string out, forged;
+  bool finished = false;
+  for (int attempt = 0; attempt < 3 && !finished; ++attempt) {
+    // A store of its own each time (it makes its company anew).
+    args[2] = rogue_dir.path() + "/data" + std::to_string(attempt);
+    child_process rogue(args);
+    std::string line;
+    out.clear();
+    while (rogue.read_line(line, 120s)) {
+      out += line + "\n";
+      if (line.rfind("rogue: token ", 0) == 0)
+        forged = line.substr(13);
+    }
+    auto rc = rogue.wait(30s);
+    finished = rc == 0 && out.find("rogue: done") != std::string::npos;
+    if (!finished)
+      BOOST_TEST_MESSAGE("the rogue stopped early (exit " << rc << "):\n"
+                                                          << out);
   }
-  BOOST_TEST_INFO(out + rogue.output());
-  BOOST_REQUIRE(rogue.wait(30s) == 0);
-  BOOST_REQUIRE(out.find("rogue: done") != std::string::npos);
+  BOOST_TEST_INFO(out);
+  BOOST_REQUIRE(finished);
   BOOST_REQUIRE(!forged.empty());
   // Nothing changed: no events, no customer, the same placement table,
   // the forged token refused, and the members still see each other.
