@@ -114,7 +114,7 @@ for i in 0 1 2; do
   mkdir -p "$tmp"
   start_daemon --set "store.path=$tmp/data" \
     --set "cluster.node=${names[$i]}" --set "cluster.peers=$peers" \
-    --set "cluster.secret=$secret"
+    --set "cluster.secret=$secret" --set queues.max_lag_ms=0 # as http_bench: no backpressure
   pids+=("$daemon_pid")
   http_ports+=("$port")
 done
