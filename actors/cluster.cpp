@@ -424,6 +424,29 @@ void write(cluster_pointer self, store::writer::op_fn op, Ok ok, Fail fail) {
           });
 }
 
+/// Takes `company`'s parked jobs out of the store inside `txn` and, when
+/// `enqueue`, puts them in the queues (else they are dropped); returns
+/// how many were enqueued.
+store::result<std::size_t> settle_parked_in(store::write_txn& txn,
+                                            store::cluster_state& cs,
+                                            store::job_queue& q,
+                                            const std::string& company,
+                                            bool enqueue) {
+  auto recs = cs.take_parked_in(txn, company);
+  if (!recs)
+    return make_unexpected(recs.error());
+  if (!enqueue)
+    return std::size_t{0};
+  for (const auto& r : *recs) {
+    auto j = store::decode_job_record(r);
+    if (!j)
+      return make_unexpected(j.error());
+    if (auto e = q.enqueue_in(txn, *j); !e)
+      return make_unexpected(e.error());
+  }
+  return recs->size();
+}
+
 /// Stores table `t` and takes it, when it is newer than any stored; in
 /// the same transaction the parked jobs of every company are settled: the
 /// member `t` makes its owner enqueues them, any other drops them. Calls
@@ -432,7 +455,7 @@ void adopt_table(cluster_pointer self, placement_table t,
                  std::function<void(bool)> done) {
   auto& st = self->state;
   if (t.epoch <= st.stored_epoch || t.epoch <= st.deps.view->placement().epoch
-      || st.deps.cluster_store == nullptr) {
+      || st.deps.cluster_store == nullptr || st.deps.jobs == nullptr) {
     done(false);
     return;
   }
@@ -451,19 +474,10 @@ void adopt_table(cluster_pointer self, placement_table t,
         if (auto ok = cs->set_placement_in(txn, rec); !ok)
           return ok;
         for (const auto& c : companies) {
-          auto recs = cs->take_parked_in(txn, c);
-          if (!recs)
-            return make_unexpected(recs.error());
-          if (t.owner(c) != me || q == nullptr)
-            continue;
-          for (const auto& r : *recs) {
-            auto j = store::decode_job_record(r);
-            if (!j)
-              return make_unexpected(j.error());
-            if (auto e = q->enqueue_in(txn, *j); !e)
-              return make_unexpected(e.error());
-            ++*enqueued;
-          }
+          auto n = settle_parked_in(txn, *cs, *q, c, t.owner(c) == me);
+          if (!n)
+            return make_unexpected(n.error());
+          *enqueued += *n;
         }
         return {};
       },
@@ -568,16 +582,9 @@ void abort_move(cluster_pointer self, const std::string& company,
   write(
       self,
       [cs, q, company](store::write_txn& txn) -> store::result<void> {
-        auto recs = cs->take_parked_in(txn, company);
-        if (!recs)
-          return make_unexpected(recs.error());
-        for (const auto& r : *recs) {
-          auto j = store::decode_job_record(r);
-          if (!j)
-            return make_unexpected(j.error());
-          if (auto e = q->enqueue_in(txn, *j); !e)
-            return make_unexpected(e.error());
-        }
+        auto n = settle_parked_in(txn, *cs, *q, company, true);
+        if (!n)
+          return make_unexpected(n.error());
         return {};
       },
       [self, company, finish]() mutable {
@@ -910,18 +917,9 @@ void load_placement(cluster_pointer self) {
   write(
       self,
       [cs, q, mine](store::write_txn& txn) -> store::result<void> {
-        for (const auto& c : mine) {
-          auto recs = cs->take_parked_in(txn, c);
-          if (!recs)
-            return make_unexpected(recs.error());
-          for (const auto& r : *recs) {
-            auto j = store::decode_job_record(r);
-            if (!j)
-              return make_unexpected(j.error());
-            if (auto e = q->enqueue_in(txn, *j); !e)
-              return make_unexpected(e.error());
-          }
-        }
+        for (const auto& c : mine)
+          if (auto n = settle_parked_in(txn, *cs, *q, c, true); !n)
+            return make_unexpected(n.error());
         return {};
       },
       [self, mine]() {
