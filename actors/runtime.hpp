@@ -3,6 +3,7 @@
 #include <cstddef>
 
 #include <caf/actor_system_config.hpp>
+#include <caf/fwd.hpp>
 
 namespace switchboard {
 
@@ -13,5 +14,13 @@ class runtime_config : public caf::actor_system_config {
 public:
   explicit runtime_config(std::size_t max_threads = 0);
 };
+
+/// Sends what CAF would print for its actors (chiefly "unexpected message"
+/// from any actor, including CAF's own spawn and config servers, which
+/// every connected node can reach) to the "caf" logger instead of stdout:
+/// counted, logged at most once every 10 s with the last one at debug
+/// level. Without it a stranger on the cluster port can make the daemon
+/// write a line per message it sends and block on a full stdout.
+void capture_caf_output(caf::actor_system& sys);
 
 } // namespace switchboard

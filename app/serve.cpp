@@ -111,6 +111,7 @@ int run_serve(const std::vector<std::string>& args) {
       static_cast<std::size_t>(cfg->get_int("scheduler.max_threads"))};
   notify(lg, "STATUS=opening the store at " + abs_path.string());
   caf::actor_system sys{rcfg};
+  capture_caf_output(sys);
   node_options nopts;
   nopts.store = opts;
   nopts.providers = provider_options_from(*cfg);

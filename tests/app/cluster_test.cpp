@@ -695,6 +695,11 @@ BOOST_FIXTURE_TEST_CASE(a_rogue_node_without_the_secret_changes_nothing,
     before.push_back(events_of(i));
     tables.push_back(placement_of(i));
   }
+  // What each member wrote (CAF would print a line per unexpected
+  // message, a stranger's flood included, and block on a full stdout).
+  std::vector<std::size_t> lines_before;
+  for (auto& n : nodes)
+    lines_before.push_back(n->proc->lines_written());
   switchboard::test::temp_dir rogue_dir;
   std::vector<std::string> args{SWITCHBOARD_ROGUE_BINARY, "--store",
                                 rogue_dir.path() + "/data", "--token",
@@ -736,6 +741,10 @@ BOOST_FIXTURE_TEST_CASE(a_rogue_node_without_the_secret_changes_nothing,
     BOOST_TEST(c.request("GET", "/api/customers/rogue-cu", "", tokens[0]).status
                == 404);
     BOOST_TEST(all_up(i));
+    auto written = nodes[i]->proc->lines_written() - lines_before[i];
+    BOOST_TEST_MESSAGE(names[i] << " wrote " << written
+                                << " line(s) while the rogue ran");
+    BOOST_TEST(written < 200u);
   }
 }
 

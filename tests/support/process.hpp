@@ -4,10 +4,15 @@
 // posix_spawn, its stdout and stderr merged into one pipe that the test
 // reads line by line, signalled and reaped by the test.
 
+#include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdlib>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fcntl.h>
@@ -45,6 +50,11 @@ public:
       ::close(out_fd_);
       throw std::runtime_error("cannot start " + argv[0]);
     }
+    // A thread of its own reads the pipe all the time, so that a child
+    // that writes a lot never blocks on it, whatever the test is doing.
+    drain_ = std::thread{[this] {
+      drain();
+    }};
   }
 
   child_process(const child_process&) = delete;
@@ -56,6 +66,9 @@ public:
       int status = 0;
       ::waitpid(pid_, &status, 0);
     }
+    stop_ = true;
+    if (drain_.joinable())
+      drain_.join();
     if (out_fd_ >= 0)
       ::close(out_fd_);
   }
@@ -67,6 +80,7 @@ public:
   /// Reads the next line of output, waiting at most `timeout`. Returns
   /// false on timeout or end of output.
   bool read_line(std::string& line, std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock{mx_};
     auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
       if (auto nl = buf_.find('\n'); nl != std::string::npos) {
@@ -75,27 +89,25 @@ public:
         output_ += line + '\n';
         return true;
       }
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      deadline - std::chrono::steady_clock::now())
-                      .count();
-      if (left <= 0)
-        return false;
-      pollfd p{out_fd_, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left)) <= 0)
-        return false;
-      char tmp[4096];
-      auto n = ::read(out_fd_, tmp, sizeof tmp);
-      if (n <= 0) {
-        if (!buf_.empty()) {
-          line = std::move(buf_);
-          buf_.clear();
-          output_ += line + '\n';
-          return true;
-        }
-        return false;
+      if (eof_) {
+        if (buf_.empty())
+          return false;
+        line = std::move(buf_);
+        buf_.clear();
+        output_ += line + '\n';
+        return true;
       }
-      buf_.append(tmp, static_cast<size_t>(n));
+      if (cv_.wait_until(lock, deadline) == std::cv_status::timeout
+          && buf_.find('\n') == std::string::npos && !eof_)
+        return false;
     }
+  }
+
+  /// Lines of output so far, read or not (what the child wrote, counted
+  /// as it arrives).
+  std::size_t lines_written() const {
+    std::lock_guard<std::mutex> lock{mx_};
+    return lines_;
   }
 
   /// Reads lines until one contains `needle`; returns it, or "" on timeout.
@@ -115,6 +127,7 @@ public:
   }
 
   /// Everything read so far, for failure messages.
+  /// (Kept by the test's own thread: only read_line appends to it.)
   const std::string& output() const {
     return output_;
   }
@@ -147,9 +160,50 @@ public:
   }
 
 private:
+  /// Unread output kept at most (the oldest goes first beyond it).
+  static constexpr std::size_t max_unread = 64 * 1024 * 1024;
+
+  void drain() {
+    char tmp[65536];
+    for (;;) {
+      // Polled, so that the destructor can end it when a grandchild
+      // still holds the pipe open.
+      pollfd p{out_fd_, POLLIN, 0};
+      auto r = ::poll(&p, 1, 100);
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r == 0) {
+        if (stop_)
+          return;
+        continue;
+      }
+      auto n = ::read(out_fd_, tmp, sizeof tmp);
+      if (n < 0 && errno == EINTR)
+        continue;
+      std::lock_guard<std::mutex> lock{mx_};
+      if (n <= 0) {
+        eof_ = true;
+        cv_.notify_all();
+        return;
+      }
+      for (ssize_t i = 0; i < n; ++i)
+        lines_ += tmp[i] == '\n' ? 1 : 0;
+      buf_.append(tmp, static_cast<size_t>(n));
+      if (buf_.size() > max_unread)
+        buf_.erase(0, buf_.size() - max_unread);
+      cv_.notify_all();
+    }
+  }
+
   pid_t pid_ = -1;
   int out_fd_ = -1;
   bool exited_ = false;
+  mutable std::mutex mx_;
+  std::condition_variable cv_;
+  std::thread drain_;
+  bool eof_ = false;
+  std::atomic<bool> stop_{false};
+  std::size_t lines_ = 0;
   std::string buf_;
   std::string output_;
 };
