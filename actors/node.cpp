@@ -222,7 +222,8 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
     lg->info("listener {}: settings from the configuration", name);
   }
   std::shared_ptr<const listener_registry> reg = n->registry_;
-  n->writer_ = sys.spawn(store_writer, s.writer.get(), opts.blocking_writer);
+  n->writer_ = sys.spawn(store_writer, s.writer.get(), opts.blocking_writer,
+                         opts.store.background_group);
   auto clock = n->clock_;
   cache_options copts;
   copts.max_bytes = opts.cache_max_bytes;

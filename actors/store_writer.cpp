@@ -1,15 +1,129 @@
 #include "actors/store_writer.hpp"
 
+#include <exception>
+#include <new>
+#include <string>
+#include <utility>
+
 #include <caf/send.hpp>
 
 #include <actors/errors.hpp>
 
 namespace switchboard {
 
+namespace {
+
+using self_ptr = store_writer_actor::stateful_pointer<store_writer_state>;
+
+/// Submits one op alone; its answer goes to `rp`.
+void submit_alone(self_ptr self, std::shared_ptr<store::writer::op_fn> fn,
+                  store::isolation iso, store::lane ln,
+                  caf::typed_response_promise<ok_atom> rp) {
+  auto token = self->state.next_token++;
+  self->state.pending.emplace(token, std::move(rp));
+  store_writer_actor me = self;
+  self->state.writer->submit(
+      *fn,
+      [me, token](const store::result<void>& res) {
+        caf::anon_send(me, done_atom::value, token,
+                       res ? caf::error{} : to_caf_error(res.error()));
+      },
+      iso, ln);
+}
+
+/// One op of a group, as the writer would run it alone (see
+/// store::writer::run_op): exceptions become errors.
+store::result<void> run_grouped(store::write_txn& txn, const coalesced_op& op) {
+  try {
+    if (op.iso == store::isolation::validated)
+      return (*op.fn)(txn);
+    auto child = txn.begin_nested();
+    if (!child)
+      return make_unexpected(child.error());
+    auto res = (*op.fn)(*child);
+    if (!res) {
+      child->abort();
+      return res;
+    }
+    return child->commit();
+  } catch (const std::bad_alloc&) {
+    return make_unexpected(store::error{store::errc::out_of_memory,
+                                        "operation threw std::bad_alloc"});
+  } catch (const std::exception& e) {
+    return make_unexpected(store::error{
+        store::errc::internal, std::string{"operation threw: "} + e.what()});
+  } catch (...) {
+    return make_unexpected(
+        store::error{store::errc::internal, "operation threw"});
+  }
+}
+
+/// Sends the next group of waiting background ops to the writer, when
+/// fewer than max_groups_in_flight are there.
+void flush_group(self_ptr self) {
+  auto& st = self->state;
+  if (st.waiting.empty() || st.groups.size() >= max_groups_in_flight)
+    return;
+  coalesced_group g;
+  auto n = std::min(st.waiting.size(), st.max_group);
+  g.ops.assign(std::make_move_iterator(st.waiting.begin()),
+               std::make_move_iterator(st.waiting.begin() + n));
+  st.waiting.erase(st.waiting.begin(), st.waiting.begin() + n);
+  g.results = std::make_shared<std::vector<store::result<void>>>(n);
+  // The ops' functions, shared with the group kept here (they stay put
+  // until the group's answer arrives).
+  std::vector<coalesced_op> ops;
+  ops.reserve(n);
+  for (const auto& op : g.ops)
+    ops.push_back(coalesced_op{op.fn, op.iso, {}});
+  auto results = g.results;
+  auto token = st.next_token++;
+  st.groups.emplace(token, std::move(g));
+  store_writer_actor me = self;
+  st.writer->submit(
+      [ops = std::move(ops),
+       results](store::write_txn& txn) -> store::result<void> {
+        // Run again from the start when the writer redoes the batch.
+        for (std::size_t i = 0; i < ops.size(); ++i) {
+          (*results)[i] = run_grouped(txn, ops[i]);
+          if (!(*results)[i] && store::poisons_txn((*results)[i].error().code))
+            return (*results)[i];
+        }
+        return {};
+      },
+      [me, token](const store::result<void>& res) {
+        caf::anon_send(me, done_atom::value, token,
+                       res ? caf::error{} : to_caf_error(res.error()));
+      },
+      store::isolation::validated, store::lane::background);
+}
+
+/// The group `token` ended with `err`: answers each op, or, when the
+/// group failed as a whole, submits each op alone.
+void group_done(self_ptr self, coalesced_group g, caf::error err) {
+  if (err) {
+    for (auto& op : g.ops)
+      submit_alone(self, op.fn, op.iso, store::lane::background,
+                   std::move(op.rp));
+  } else {
+    for (std::size_t i = 0; i < g.ops.size(); ++i) {
+      const auto& r = (*g.results)[i];
+      if (r)
+        g.ops[i].rp.deliver(ok_atom::value);
+      else
+        g.ops[i].rp.deliver(to_caf_error(r.error()));
+    }
+  }
+  flush_group(self);
+}
+
+} // namespace
+
 store_writer_actor::behavior_type
 store_writer(store_writer_actor::stateful_pointer<store_writer_state> self,
-             store::writer* w, bool blocking) {
+             store::writer* w, bool blocking, std::size_t max_group) {
   self->state.writer = w;
+  self->state.max_group = blocking ? 0 : max_group;
   return {
       [=](write_atom, write_op& op) -> caf::result<ok_atom> {
         if (!op.fn)
@@ -21,28 +135,32 @@ store_writer(store_writer_actor::stateful_pointer<store_writer_state> self,
             return to_caf_error(res.error());
           return ok_atom::value;
         }
-        auto token = self->state.next_token++;
         auto rp = self->make_response_promise<ok_atom>();
-        self->state.pending.emplace(token, rp);
-        store_writer_actor me = self;
-        self->state.writer->submit(
-            *op.fn,
-            [me, token](const store::result<void>& res) {
-              caf::anon_send(me, done_atom::value, token,
-                             res ? caf::error{} : to_caf_error(res.error()));
-            },
-            op.iso, op.lane);
+        auto& st = self->state;
+        if (op.lane == store::lane::background && st.max_group > 1) {
+          st.waiting.push_back(coalesced_op{op.fn, op.iso, rp});
+          flush_group(self);
+          return rp;
+        }
+        submit_alone(self, op.fn, op.iso, op.lane, rp);
         return rp;
       },
       [=](done_atom, std::uint64_t token, caf::error& err) {
-        auto i = self->state.pending.find(token);
-        if (i == self->state.pending.end())
+        auto& st = self->state;
+        if (auto g = st.groups.find(token); g != st.groups.end()) {
+          auto group = std::move(g->second);
+          st.groups.erase(g);
+          group_done(self, std::move(group), std::move(err));
+          return;
+        }
+        auto i = st.pending.find(token);
+        if (i == st.pending.end())
           return;
         if (err)
           i->second.deliver(std::move(err));
         else
           i->second.deliver(ok_atom::value);
-        self->state.pending.erase(i);
+        st.pending.erase(i);
       },
   };
 }

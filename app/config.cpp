@@ -160,6 +160,15 @@ const std::vector<option_spec>& option_specs() {
        {},
        0,
        1 << 20},
+      {"store.background_group",
+       ot::integer,
+       "128",
+       "most queue operations (listener effects, most of all) grouped into "
+       "one of those places, each in its own nested transaction with its "
+       "own outcome; 0 or 1: no grouping",
+       {},
+       0,
+       1 << 20},
       {"store.stream_index_batch",
        ot::integer,
        "65536",

@@ -18,6 +18,8 @@ store::options store_options(const config& cfg) {
   opts.max_batch = static_cast<std::size_t>(cfg.get_int("store.max_batch"));
   opts.background_per_commit = static_cast<std::size_t>(
       cfg.get_int("store.background_ops_per_commit"));
+  opts.background_group
+      = static_cast<std::size_t>(cfg.get_int("store.background_group"));
   opts.stream_index_batch
       = static_cast<std::size_t>(cfg.get_int("store.stream_index_batch"));
   return opts;

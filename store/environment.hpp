@@ -57,6 +57,11 @@ struct options {
   /// up to `max_batch`. At most `max_batch` counts. 0: no lanes, one
   /// first-come queue.
   std::size_t background_per_commit = 4;
+  /// Most background operations the node's store writer actor groups into
+  /// one writer operation (each in its own nested transaction, with its
+  /// own outcome), so that one of the `background_per_commit` places
+  /// carries many queued jobs' effects. 0 or 1: no grouping.
+  std::size_t background_group = 128;
   /// Stream index entries the event store keeps in memory before it
   /// flushes them (`event_store_config::stream_index_batch`).
   std::size_t stream_index_batch = 65536;
