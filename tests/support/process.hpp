@@ -81,6 +81,8 @@ public:
   /// false on timeout or end of output.
   bool read_line(std::string& line, std::chrono::milliseconds timeout) {
     std::unique_lock<std::mutex> lock{mx_};
+    // output_ is appended under the lock too: output() reads it from any
+    // thread.
     auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
       if (auto nl = buf_.find('\n'); nl != std::string::npos) {
@@ -126,10 +128,11 @@ public:
     }
   }
 
-  /// Everything read so far, for failure messages.
-  /// (Kept by the test's own thread: only read_line appends to it.)
-  const std::string& output() const {
-    return output_;
+  /// Everything the child wrote so far, read by the test or not, for
+  /// failure messages.
+  std::string output() const {
+    std::lock_guard<std::mutex> lock{mx_};
+    return output_ + buf_;
   }
 
   void signal(int sig) {
