@@ -58,44 +58,55 @@ store::result<void> run_grouped(store::write_txn& txn, const coalesced_op& op) {
   }
 }
 
-/// Sends the next group of waiting background ops to the writer, when
-/// fewer than max_groups_in_flight are there.
-void flush_group(self_ptr self) {
+/// Sends the waiting background ops to the writer, in groups of at most
+/// max_group, while fewer than max_groups_in_flight are there.
+void flush_groups(self_ptr self) {
   auto& st = self->state;
-  if (st.waiting.empty() || st.groups.size() >= max_groups_in_flight)
+  while (!st.waiting.empty() && st.groups.size() < max_groups_in_flight) {
+    coalesced_group g;
+    auto n = std::min(st.waiting.size(), st.max_group);
+    g.ops.assign(std::make_move_iterator(st.waiting.begin()),
+                 std::make_move_iterator(st.waiting.begin() + n));
+    st.waiting.erase(st.waiting.begin(), st.waiting.begin() + n);
+    g.results = std::make_shared<std::vector<store::result<void>>>(n);
+    // The ops' functions, shared with the group kept here (they stay put
+    // until the group's answer arrives).
+    std::vector<coalesced_op> ops;
+    ops.reserve(n);
+    for (const auto& op : g.ops)
+      ops.push_back(coalesced_op{op.fn, op.iso, {}});
+    auto results = g.results;
+    auto token = st.next_token++;
+    st.groups.emplace(token, std::move(g));
+    store_writer_actor me = self;
+    st.writer->submit(
+        [ops = std::move(ops),
+         results](store::write_txn& txn) -> store::result<void> {
+          // Run again from the start when the writer redoes the batch.
+          for (std::size_t i = 0; i < ops.size(); ++i) {
+            (*results)[i] = run_grouped(txn, ops[i]);
+            if (!(*results)[i]
+                && store::poisons_txn((*results)[i].error().code))
+              return (*results)[i];
+          }
+          return {};
+        },
+        [me, token](const store::result<void>& res) {
+          caf::anon_send(me, done_atom::value, token,
+                         res ? caf::error{} : to_caf_error(res.error()));
+        },
+        store::isolation::validated, store::lane::background);
+  }
+}
+
+/// Asks for a flush after the messages already in the mailbox: the ops
+/// among them join the same groups.
+void schedule_flush(self_ptr self) {
+  auto& st = self->state;
+  if (st.flush_pending)
     return;
-  coalesced_group g;
-  auto n = std::min(st.waiting.size(), st.max_group);
-  g.ops.assign(std::make_move_iterator(st.waiting.begin()),
-               std::make_move_iterator(st.waiting.begin() + n));
-  st.waiting.erase(st.waiting.begin(), st.waiting.begin() + n);
-  g.results = std::make_shared<std::vector<store::result<void>>>(n);
-  // The ops' functions, shared with the group kept here (they stay put
-  // until the group's answer arrives).
-  std::vector<coalesced_op> ops;
-  ops.reserve(n);
-  for (const auto& op : g.ops)
-    ops.push_back(coalesced_op{op.fn, op.iso, {}});
-  auto results = g.results;
-  auto token = st.next_token++;
-  st.groups.emplace(token, std::move(g));
-  store_writer_actor me = self;
-  st.writer->submit(
-      [ops = std::move(ops),
-       results](store::write_txn& txn) -> store::result<void> {
-        // Run again from the start when the writer redoes the batch.
-        for (std::size_t i = 0; i < ops.size(); ++i) {
-          (*results)[i] = run_grouped(txn, ops[i]);
-          if (!(*results)[i] && store::poisons_txn((*results)[i].error().code))
-            return (*results)[i];
-        }
-        return {};
-      },
-      [me, token](const store::result<void>& res) {
-        caf::anon_send(me, done_atom::value, token,
-                       res ? caf::error{} : to_caf_error(res.error()));
-      },
-      store::isolation::validated, store::lane::background);
+  st.flush_pending = true;
+  self->send(self, done_atom::value, flush_token, caf::error{});
 }
 
 /// The group `token` ended with `err`: answers each op, or, when the
@@ -114,7 +125,8 @@ void group_done(self_ptr self, coalesced_group g, caf::error err) {
         g.ops[i].rp.deliver(to_caf_error(r.error()));
     }
   }
-  flush_group(self);
+  if (!self->state.waiting.empty())
+    schedule_flush(self);
 }
 
 } // namespace
@@ -139,7 +151,7 @@ store_writer(store_writer_actor::stateful_pointer<store_writer_state> self,
         auto& st = self->state;
         if (op.lane == store::lane::background && st.max_group > 1) {
           st.waiting.push_back(coalesced_op{op.fn, op.iso, rp});
-          flush_group(self);
+          schedule_flush(self);
           return rp;
         }
         submit_alone(self, op.fn, op.iso, op.lane, rp);
@@ -147,6 +159,11 @@ store_writer(store_writer_actor::stateful_pointer<store_writer_state> self,
       },
       [=](done_atom, std::uint64_t token, caf::error& err) {
         auto& st = self->state;
+        if (token == flush_token) {
+          st.flush_pending = false;
+          flush_groups(self);
+          return;
+        }
         if (auto g = st.groups.find(token); g != st.groups.end()) {
           auto group = std::move(g->second);
           st.groups.erase(g);

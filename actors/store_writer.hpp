@@ -38,14 +38,20 @@ struct store_writer_state {
   /// Most background ops in one group; 0 or 1: no grouping.
   std::size_t max_group = 0;
   std::vector<coalesced_op> waiting;
+  /// A flush message is on its way to this actor.
+  bool flush_pending = false;
   std::unordered_map<std::uint64_t, coalesced_group> groups;
   static inline const char* name = "store_writer";
 };
 
-/// Groups in flight at once: as many as the writer takes background ops
-/// per commit by default, so that a new op waits for a place in the next
-/// commit, not for a group ahead of it to end.
+/// Most groups in flight at once: as many as the writer takes background
+/// ops per commit by default. Ops that arrive meanwhile wait here and go
+/// in the next groups, so a group grows with the load (up to max_group)
+/// instead of the writer's queue growing with small ones.
 constexpr std::size_t max_groups_in_flight = 4;
+
+/// The token of the actor's own flush message (op tokens start at 1).
+constexpr std::uint64_t flush_token = 0;
 
 /// Wraps the group-commit writer thread `w`, which must outlive the actor.
 /// Ops run on the writer thread; their completion comes back to this actor
@@ -54,14 +60,15 @@ constexpr std::size_t max_groups_in_flight = 4;
 /// each commit instead, so that every answer is sent within the handler.
 ///
 /// Background ops (the queued listeners' effects, most of all) are
-/// grouped: up to `max_group` of them go to the writer as one op, each in
-/// a nested transaction of its own with its own answer, while up to
-/// `max_groups_in_flight` groups are in flight. The writer takes only a
-/// few background ops besides the requests' writes per commit
-/// (store.background_ops_per_commit), so a group carries many jobs' effects
-/// in one of those places. A group that fails as a whole (an error that
-/// loses the transaction) is split: each op is submitted alone, so that
-/// only the culprit fails.
+/// grouped: the ops that arrive together (those in the mailbox when the
+/// first of them is handled: a flush message sent to itself comes after
+/// them) go to the writer as groups of up to `max_group` ops, one writer
+/// op each, every op in a nested transaction of its own with its own
+/// answer. The writer takes only a few background ops besides the
+/// requests' writes per commit (store.background_ops_per_commit), so a
+/// group carries many jobs' effects in one of those places. A group that fails
+/// as a whole (an error that loses the transaction) is split: each op is
+/// submitted alone, so that only the culprit fails.
 store_writer_actor::behavior_type
 store_writer(store_writer_actor::stateful_pointer<store_writer_state> self,
              store::writer* w, bool blocking = false,

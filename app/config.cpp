@@ -162,7 +162,7 @@ const std::vector<option_spec>& option_specs() {
        1 << 20},
       {"store.background_group",
        ot::integer,
-       "128",
+       "256",
        "most queue operations (listener effects, most of all) grouped into "
        "one of those places, each in its own nested transaction with its "
        "own outcome; 0 or 1: no grouping",

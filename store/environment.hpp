@@ -61,7 +61,7 @@ struct options {
   /// one writer operation (each in its own nested transaction, with its
   /// own outcome), so that one of the `background_per_commit` places
   /// carries many queued jobs' effects. 0 or 1: no grouping.
-  std::size_t background_group = 128;
+  std::size_t background_group = 256;
   /// Stream index entries the event store keeps in memory before it
   /// flushes them (`event_store_config::stream_index_batch`).
   std::size_t stream_index_batch = 65536;
