@@ -771,13 +771,13 @@ aggregate_actor spawn_call_actor(caf::actor_system& sys, call_record initial,
 // -- the follow-up listener
 // ----------------------------------------------------
 
-void register_call_listeners(listener_registry& reg) {
+registration_result register_call_listeners(listener_registry& reg) {
   queued_listener_spec spec;
   spec.name = listener_names::call_follow_up;
   spec.queue = "notifications";
   spec.retry.tries = 3;
   spec.retry.backoff_s = {10, 60};
-  reg.listen_queued("follow_up.scheduled", spec);
+  return reg.listen_queued<follow_up_scheduled>(spec);
 }
 
 queued_listener_actor::behavior_type

@@ -88,8 +88,9 @@ constexpr const char* call_follow_up = "call_follow_up";
 } // namespace listener_names
 
 /// Registers the call workflow's queued listener: call_follow_up on
-/// follow_up.scheduled (queue notifications).
-void register_call_listeners(listener_registry& reg);
+/// follow_up.scheduled (queue notifications). Returns its refusal, if any.
+[[nodiscard]] registration_result
+register_call_listeners(listener_registry& reg);
 
 /// call_follow_up: for follow_up.scheduled, a notify.sms job to the caller
 /// due at the event's due_at (the delayed follow-up message).

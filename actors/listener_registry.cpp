@@ -37,56 +37,173 @@ const std::vector<queued_listener_spec> no_queued;
 
 } // namespace
 
-bool listener_registry::listen_sync(std::string_view event_type,
-                                    sync_listener_spec spec) {
-  if (find_event_type(event_type) == nullptr)
-    return false;
-  auto& list = sync_[std::string{event_type}];
-  list.push_back(std::move(spec));
-  std::stable_sort(list.begin(), list.end(), [](const auto& a, const auto& b) {
-    return a.order < b.order;
-  });
-  return true;
+std::string_view to_string(registration_errc code) noexcept {
+  switch (code) {
+  case registration_errc::none:
+    return "none";
+  case registration_errc::unknown_event_type:
+    return "unknown_event_type";
+  case registration_errc::invalid_name:
+    return "invalid_name";
+  case registration_errc::duplicate_listener:
+    return "duplicate_listener";
+  case registration_errc::unknown_queue:
+    return "unknown_queue";
+  case registration_errc::invalid_policy:
+    return "invalid_policy";
+  case registration_errc::unknown_listener:
+    return "unknown_listener";
+  }
+  return "unknown";
+}
+
+std::string to_string(const registration_error& err) {
+  std::string out = "listener " + err.listener;
+  if (!err.event_type.empty())
+    out += " for " + err.event_type;
+  out += " refused (";
+  out += to_string(err.code);
+  out += "): " + err.reason;
+  return out;
 }
 
 namespace {
 
-/// What the job queue accepts (store/job_queue.hpp): a spec it would refuse
-/// is refused here, at registration, and never half-way through an append.
-bool storable(const queued_listener_spec& spec) {
-  return !spec.name.empty() && spec.name.size() <= 255 && !spec.queue.empty()
-         && spec.queue.size() <= 255 && spec.retry.backoff_s.size() <= 64
-         && spec.retry.backoff_ms.size() <= 64;
+/// What the job queue stores (store/job_queue.hpp): longer names and
+/// backoff lists are refused here, at registration, and never half-way
+/// through an append.
+constexpr std::size_t max_name = 255;
+constexpr std::size_t max_backoff_steps = 64;
+
+unexpected<registration_error> refuse(registration_errc code,
+                                      std::string_view listener,
+                                      std::string_view event_type,
+                                      std::string reason) {
+  return make_unexpected(registration_error{
+      code, std::string{listener}, std::string{event_type}, std::move(reason)});
+}
+
+registration_result check_event_type(std::string_view event_type,
+                                     std::string_view listener) {
+  if (find_event_type(event_type) == nullptr)
+    return refuse(registration_errc::unknown_event_type, listener, event_type,
+                  "no event type is named '" + std::string{event_type} + "'");
+  return {};
+}
+
+registration_result check_name(std::string_view event_type,
+                               std::string_view listener) {
+  if (listener.empty())
+    return refuse(registration_errc::invalid_name, listener, event_type,
+                  "the listener has no name");
+  if (listener.size() > max_name)
+    return refuse(registration_errc::invalid_name, listener, event_type,
+                  "the name is longer than " + std::to_string(max_name)
+                      + " bytes");
+  return {};
+}
+
+/// A queued listener's spec as the job queue would store it.
+registration_result check_queued(std::string_view event_type,
+                                 const queued_listener_spec& spec) {
+  if (auto ok = check_name(event_type, spec.name); !ok)
+    return ok;
+  if (spec.queue.empty() || spec.queue.size() > max_name)
+    return refuse(registration_errc::unknown_queue, spec.name, event_type,
+                  "the queue name must have 1 to " + std::to_string(max_name)
+                      + " bytes");
+  if (spec.retry.backoff_s.size() > max_backoff_steps
+      || spec.retry.backoff_ms.size() > max_backoff_steps)
+    return refuse(registration_errc::invalid_policy, spec.name, event_type,
+                  "more than " + std::to_string(max_backoff_steps)
+                      + " backoff steps");
+  return {};
 }
 
 } // namespace
 
-bool listener_registry::listen_queued(std::string_view event_type,
-                                      queued_listener_spec spec) {
-  if (find_event_type(event_type) == nullptr || !storable(spec))
-    return false;
-  queued_[std::string{event_type}].push_back(std::move(spec));
-  return true;
+registration_result listener_registry::listen_sync(std::string_view event_type,
+                                                   sync_listener_spec spec) {
+  if (auto ok = check_event_type(event_type, spec.name); !ok)
+    return ok;
+  if (auto ok = check_name(event_type, spec.name); !ok)
+    return ok;
+  auto& list = sync_[std::string{event_type}];
+  for (const auto& other : list)
+    if (other.name == spec.name)
+      return refuse(registration_errc::duplicate_listener, spec.name,
+                    event_type,
+                    "a sync listener of that name already listens to it");
+  list.push_back(std::move(spec));
+  std::stable_sort(list.begin(), list.end(), [](const auto& a, const auto& b) {
+    return a.order < b.order;
+  });
+  return {};
 }
 
-bool listener_registry::subscribe(const subscriber_spec& sub) {
-  for (const auto& type : sub.event_types) {
-    queued_listener_spec probe;
-    probe.name = sub.name + "@" + type;
-    probe.queue = sub.queue;
-    probe.retry = sub.retry;
-    if (find_event_type(type) == nullptr || !storable(probe))
-      return false;
-  }
+registration_result
+listener_registry::check_queued_name(std::string_view event_type,
+                                     const queued_listener_spec& spec) const {
+  for (const auto& [type, list] : queued_)
+    for (const auto& other : list) {
+      if (other.name != spec.name)
+        continue;
+      if (type == event_type)
+        return refuse(registration_errc::duplicate_listener, spec.name,
+                      event_type,
+                      "a queued listener of that name already listens to it");
+      if (other.queue != spec.queue)
+        return refuse(registration_errc::duplicate_listener, spec.name,
+                      event_type,
+                      "a queued listener of that name already uses queue '"
+                          + other.queue + "', not '" + spec.queue + "'");
+    }
+  return {};
+}
+
+registration_result
+listener_registry::listen_queued(std::string_view event_type,
+                                 queued_listener_spec spec) {
+  if (auto ok = check_event_type(event_type, spec.name); !ok)
+    return ok;
+  if (auto ok = check_queued(event_type, spec); !ok)
+    return ok;
+  if (auto ok = check_queued_name(event_type, spec); !ok)
+    return ok;
+  queued_[std::string{event_type}].push_back(std::move(spec));
+  return {};
+}
+
+registration_result listener_registry::subscribe(const subscriber_spec& sub) {
+  if (sub.event_types.empty())
+    return refuse(registration_errc::unknown_event_type, sub.name, {},
+                  "the subscriber handles no event type");
+  if (subscribers_.count(sub.name) > 0)
+    return refuse(registration_errc::duplicate_listener, sub.name, {},
+                  "a subscriber of that name is already registered");
+  std::vector<queued_listener_spec> handlers;
   for (const auto& type : sub.event_types) {
     queued_listener_spec spec;
     spec.name = sub.name + "@" + type;
     spec.queue = sub.queue;
     spec.retry = sub.retry;
-    queued_[type].push_back(std::move(spec));
-    subscribers_[sub.name].push_back(type);
+    if (auto ok = check_event_type(type, sub.name); !ok)
+      return ok;
+    if (auto ok = check_queued(type, spec); !ok)
+      return ok;
+    if (auto ok = check_queued_name(type, spec); !ok)
+      return ok;
+    for (const auto& h : handlers)
+      if (h.name == spec.name)
+        return refuse(registration_errc::duplicate_listener, sub.name, type,
+                      "the subscriber lists the event type twice");
+    handlers.push_back(std::move(spec));
   }
-  return true;
+  for (std::size_t i = 0; i < handlers.size(); ++i) {
+    queued_[sub.event_types[i]].push_back(std::move(handlers[i]));
+    subscribers_[sub.name].push_back(sub.event_types[i]);
+  }
+  return {};
 }
 
 bool listener_registry::override_queued(std::string_view name,
@@ -161,6 +278,14 @@ std::vector<std::string> listener_registry::queues() const {
 std::vector<std::string> listener_registry::queued_listener_names() const {
   std::set<std::string> names;
   for (const auto& [type, list] : queued_)
+    for (const auto& spec : list)
+      names.insert(spec.name);
+  return {names.begin(), names.end()};
+}
+
+std::vector<std::string> listener_registry::sync_listener_names() const {
+  std::set<std::string> names;
+  for (const auto& [type, list] : sync_)
     for (const auto& spec : list)
       names.insert(spec.name);
   return {names.begin(), names.end()};

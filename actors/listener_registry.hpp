@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include <messages/expected.hpp>
 #include <messages/registry.hpp>
 
 namespace switchboard {
@@ -83,19 +84,110 @@ struct subscriber_spec {
   std::vector<std::string> event_types;
 };
 
+/// Why a listener registration was refused.
+enum class registration_errc : std::uint8_t {
+  none = 0,
+  /// The event type is no registered event type (messages/registry.hpp).
+  unknown_event_type,
+  /// The listener's name is empty or longer than the job queue stores.
+  invalid_name,
+  /// The name already listens to that event type, or a queued listener of
+  /// that name already uses another queue.
+  duplicate_listener,
+  /// The queue's name is empty or too long, or the listener's actor runs
+  /// on another queue (checked by the node at start).
+  unknown_queue,
+  /// The retry policy holds more backoff steps than the job queue stores.
+  invalid_policy,
+  /// No actor serves a listener of that name (checked by the node at
+  /// start).
+  unknown_listener,
+};
+
+/// The code's name, e.g. "unknown_event_type".
+std::string_view to_string(registration_errc code) noexcept;
+
+/// A refused registration: what was refused (the listener and the event
+/// type) and why.
+struct registration_error {
+  registration_errc code = registration_errc::none;
+  std::string listener;
+  std::string event_type;
+  /// Why, in words, e.g. "no event type is named appointment.teleported".
+  std::string reason;
+};
+
+/// One line for logs: `listener NAME for TYPE refused (CODE): REASON`.
+std::string to_string(const registration_error& err);
+
+/// Success, or why a registration was refused.
+using registration_result = expected<void, registration_error>;
+
 /// Which listeners each event type has. Built at start, then read-only and
-/// shared by the dispatcher and the queue supervisors.
+/// shared by the dispatcher and the queue supervisors. Every registration
+/// answers whether it was taken; the node refuses to start on a refusal.
 class listener_registry {
 public:
-  /// Registers a synchronous listener for `event_type` (a wire name).
-  /// Returns false when the type is not a registered event type.
-  bool listen_sync(std::string_view event_type, sync_listener_spec spec);
+  /// Registers a synchronous listener for the event type `E` (a struct of
+  /// messages/events.hpp).
+  template <class E>
+  [[nodiscard]] registration_result listen_sync(sync_listener_spec spec) {
+    static_assert(is_event<E>::value, "E must be an event of the registry");
+    return listen_sync(event_traits<E>::wire_name, std::move(spec));
+  }
 
-  /// Registers a queued listener for `event_type`.
-  bool listen_queued(std::string_view event_type, queued_listener_spec spec);
+  /// Registers a queued listener for the event type `E`.
+  template <class E>
+  [[nodiscard]] registration_result listen_queued(queued_listener_spec spec) {
+    static_assert(is_event<E>::value, "E must be an event of the registry");
+    return listen_queued(event_traits<E>::wire_name, std::move(spec));
+  }
 
-  /// Registers every handler of a subscriber.
-  bool subscribe(const subscriber_spec& sub);
+  /// Registers one synchronous listener for each of the event types `Es`;
+  /// stops at the first refusal.
+  template <class... Es>
+  [[nodiscard]] registration_result
+  listen_sync_each(const sync_listener_spec& spec) {
+    registration_result out;
+    static_cast<void>(((out = listen_sync<Es>(spec), bool(out)) && ...));
+    return out;
+  }
+
+  /// Registers one queued listener for each of the event types `Es`;
+  /// stops at the first refusal.
+  template <class... Es>
+  [[nodiscard]] registration_result
+  listen_queued_each(const queued_listener_spec& spec) {
+    registration_result out;
+    static_cast<void>(((out = listen_queued<Es>(spec), bool(out)) && ...));
+    return out;
+  }
+
+  /// Registers a subscriber whose handlers take the event types `Es`
+  /// (they replace `sub.event_types`).
+  template <class... Es>
+  [[nodiscard]] registration_result subscribe(subscriber_spec sub) {
+    static_assert((is_event<Es>::value && ...),
+                  "Es must be events of the registry");
+    sub.event_types = {std::string{event_traits<Es>::wire_name}...};
+    return subscribe(sub);
+  }
+
+  /// Registers a synchronous listener for `event_type` (a wire name), for
+  /// callers that walk the event table. Refused: unknown_event_type,
+  /// invalid_name, duplicate_listener.
+  [[nodiscard]] registration_result listen_sync(std::string_view event_type,
+                                                sync_listener_spec spec);
+
+  /// Registers a queued listener for `event_type`. Refused:
+  /// unknown_event_type, invalid_name, duplicate_listener, unknown_queue,
+  /// invalid_policy; a refused listener is not registered at all.
+  [[nodiscard]] registration_result listen_queued(std::string_view event_type,
+                                                  queued_listener_spec spec);
+
+  /// Registers every handler of a subscriber, or none of them when one is
+  /// refused (same refusals as listen_queued).
+  [[nodiscard]] registration_result subscribe(const subscriber_spec& sub);
 
   /// Applies `o` to the queued listener `name` (for every event type it
   /// handles), or to every handler of the subscriber `name`. Returns false
@@ -130,7 +222,15 @@ public:
   /// Every queued listener name (subscriber handlers included).
   std::vector<std::string> queued_listener_names() const;
 
+  /// Every sync listener name.
+  std::vector<std::string> sync_listener_names() const;
+
 private:
+  /// Refuses `spec` when its name already listens to `event_type`, or
+  /// uses another queue for another event type.
+  registration_result check_queued_name(std::string_view event_type,
+                                        const queued_listener_spec& spec) const;
+
   std::map<std::string, std::vector<sync_listener_spec>, std::less<>> sync_;
   std::map<std::string, std::vector<queued_listener_spec>, std::less<>> queued_;
   std::map<std::string, std::vector<std::string>, std::less<>> subscribers_;

@@ -206,49 +206,57 @@ retry_policy channel_retry_policy() {
   return p;
 }
 
-void register_seed_listeners(listener_registry& reg) {
+registration_result register_seed_listeners(listener_registry& reg) {
   for (const auto& info : all_event_types()) {
-    if (info.audited)
-      reg.listen_sync(info.wire_name,
-                      {ln::audit_logger, 10, std::chrono::seconds(2)});
+    if (!info.audited)
+      continue;
+    if (auto ok = reg.listen_sync(
+            info.wire_name, {ln::audit_logger, 10, std::chrono::seconds(2)});
+        !ok)
+      return ok;
   }
-  for (const char* type :
-       {"appointment.created", "appointment.updated", "appointment.cancelled",
-        "customer.created", "customer.updated", "customer.merged",
-        "staff.updated", "service.updated"})
-    reg.listen_sync(type, {ln::cache_invalidator, 20, std::chrono::seconds(1)});
+  if (auto ok = reg.listen_sync_each<appointment_created, appointment_updated,
+                                     appointment_cancelled, customer_created,
+                                     customer_updated, customer_merged,
+                                     staff_updated, service_updated>(
+          {ln::cache_invalidator, 20, std::chrono::seconds(1)});
+      !ok)
+    return ok;
   queued_listener_spec notify;
   notify.name = ln::send_notification;
   notify.queue = "notifications";
   notify.delay_s = 5;
   notify.retry.tries = 3;
   notify.retry.backoff_s = {10, 60};
-  reg.listen_queued("appointment.created", notify);
+  if (auto ok = reg.listen_queued<appointment_created>(notify); !ok)
+    return ok;
   queued_listener_spec analytics;
   analytics.name = ln::update_analytics;
   analytics.queue = "analytics";
   analytics.retry.tries = 3;
   analytics.retry.backoff_s = {1, 5};
-  for (const char* type :
-       {"appointment.created", "call.completed", "customer.created"})
-    reg.listen_queued(type, analytics);
+  if (auto ok = reg.listen_queued_each<appointment_created, call_completed,
+                                       customer_created>(analytics);
+      !ok)
+    return ok;
   queued_listener_spec sync;
   sync.name = ln::external_sync;
   sync.queue = "default";
   sync.retry.tries = 5;
   sync.retry.backoff_s = {10, 30, 60, 120, 300};
   sync.retry.timeout = std::chrono::seconds(30);
-  for (const char* type : {"appointment.created", "appointment.updated",
-                           "appointment.cancelled", "customer.updated"})
-    reg.listen_queued(type, sync);
+  if (auto ok
+      = reg.listen_queued_each<appointment_created, appointment_updated,
+                               appointment_cancelled, customer_updated>(sync);
+      !ok)
+    return ok;
   subscriber_spec sub;
   sub.name = ln::appointment_subscriber;
   sub.queue = "default";
   sub.retry.tries = 3;
   sub.retry.backoff_s = {1, 10};
-  sub.event_types
-      = {"appointment.created", "appointment.updated", "appointment.cancelled"};
-  reg.subscribe(sub);
+  return reg.subscribe<appointment_created, appointment_updated,
+                       appointment_cancelled>(std::move(sub));
 }
 
 expected<customer, caf::error> load_customer(const store::event_store& events,

@@ -90,8 +90,10 @@ retry_policy channel_retry_policy();
 /// CacheInvalidator as sync listeners; SendAppointmentNotification (queue
 /// notifications, delay 5 s), UpdateAnalytics (queue analytics),
 /// SyncWithExternalServices (tries 5, backoff 10, 30, 60, 120, 300 s) and
-/// the AppointmentEventSubscriber as queued ones.
-void register_seed_listeners(listener_registry& reg);
+/// the AppointmentEventSubscriber as queued ones. Returns the first
+/// refusal, if any.
+[[nodiscard]] registration_result
+register_seed_listeners(listener_registry& reg);
 
 /// The current state of customer `id` of company `company_id`,
 /// rehydrated from its stream. Errors: `runtime_errc::rejected` when the

@@ -1,5 +1,6 @@
 #include "actors/node.hpp"
 
+#include <algorithm>
 #include <random>
 
 #include <caf/exit_reason.hpp>
@@ -144,6 +145,51 @@ node_store::open(const store::options& opts, bool rebuild_stream_index) {
   return out;
 }
 
+namespace {
+
+/// The first event type `listener` listens to, for error messages.
+std::string first_type_of(const listener_registry& reg,
+                          std::string_view listener) {
+  for (const auto& info : all_event_types())
+    if (reg.is_listening(info.wire_name, listener))
+      return std::string{info.wire_name};
+  return {};
+}
+
+/// Refuses a registry with a listener that no actor would run: a sync
+/// listener not in `sync_actors`, or a queued listener that no binding
+/// serves on its own queue. Without this, its events would be dropped or
+/// its jobs would wait forever.
+registration_result check_served(
+    const listener_registry& reg, const std::vector<std::string>& sync_actors,
+    const std::vector<std::pair<listener_binding, std::string>>& bindings) {
+  for (const auto& name : reg.sync_listener_names())
+    if (std::find(sync_actors.begin(), sync_actors.end(), name)
+        == sync_actors.end())
+      return make_unexpected(registration_error{
+          registration_errc::unknown_listener, name, first_type_of(reg, name),
+          "no sync listener actor has that name"});
+  for (const auto& name : reg.queued_listener_names()) {
+    const auto* spec = reg.find_queued(name);
+    const std::string* served_on = nullptr;
+    for (const auto& [b, q] : bindings)
+      if (std::find(b.names.begin(), b.names.end(), name) != b.names.end())
+        served_on = &q;
+    if (served_on == nullptr)
+      return make_unexpected(registration_error{
+          registration_errc::unknown_listener, name, first_type_of(reg, name),
+          "no queued listener actor serves it"});
+    if (spec != nullptr && *served_on != spec->queue)
+      return make_unexpected(registration_error{
+          registration_errc::unknown_queue, name, first_type_of(reg, name),
+          "it is registered on queue '" + spec->queue
+              + "' but its actor runs on queue '" + *served_on + "'"});
+  }
+  return {};
+}
+
+} // namespace
+
 endpoint_actor spawn_outbox_endpoint(caf::actor_system& sys,
                                      store::message_outbox* outbox,
                                      store_writer_actor writer,
@@ -206,10 +252,17 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
   else if (*caught > 0)
     lg->info("audit log caught up {} event(s)", *caught);
   n->registry_ = std::make_shared<listener_registry>();
-  register_seed_listeners(*n->registry_);
-  register_call_listeners(*n->registry_);
+  // The caller logs the text (serve: one line naming the listener).
+  auto refused = [](const registration_error& err) {
+    return make_unexpected(to_string(err));
+  };
+  if (auto ok = register_seed_listeners(*n->registry_); !ok)
+    return refused(ok.error());
+  if (auto ok = register_call_listeners(*n->registry_); !ok)
+    return refused(ok.error());
   if (opts.configure)
-    opts.configure(*n->registry_);
+    if (auto ok = opts.configure(*n->registry_); !ok)
+      return refused(ok.error());
   for (const auto& [name, o] : opts.listener_overrides) {
     if (!n->registry_->override_queued(name, o)) {
       std::string known;
@@ -222,6 +275,52 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
     lg->info("listener {}: settings from the configuration", name);
   }
   std::shared_ptr<const listener_registry> reg = n->registry_;
+  // The endpoint is spawned below, before any supervisor spawns a
+  // listener.
+  auto endpoint = std::make_shared<endpoint_actor>();
+  // Which actor serves which listener names.
+  std::vector<std::pair<listener_binding, std::string>> bindings = {
+      {{{ln::send_notification},
+        [](caf::actor_system& sys, const listener_context& ctx) {
+          return sys.spawn(send_appointment_notification, ctx);
+        }},
+       "notifications"},
+      {{{ln::notify_sms, ln::notify_email, ln::notify_whatsapp,
+         ln::reminder_24h, ln::reminder_1h},
+        [](caf::actor_system& sys, const listener_context& ctx) {
+          return sys.spawn(channel_worker, ctx);
+        }},
+       "notifications"},
+      {{{ln::call_follow_up},
+        [](caf::actor_system& sys, const listener_context& ctx) {
+          return sys.spawn(call_follow_up, ctx);
+        }},
+       "notifications"},
+      {{{ln::update_analytics},
+        [](caf::actor_system& sys, const listener_context& ctx) {
+          return sys.spawn(update_analytics, ctx);
+        }},
+       "analytics"},
+      {{{ln::external_sync},
+        [endpoint](caf::actor_system& sys, const listener_context& ctx) {
+          return sys.spawn(sync_with_external_services, ctx, *endpoint);
+        }},
+       "default"},
+  };
+  listener_binding sub;
+  for (const auto& name : reg->queued_listener_names())
+    if (name.rfind(std::string{ln::appointment_subscriber} + "@", 0) == 0)
+      sub.names.push_back(name);
+  sub.spawn = [](caf::actor_system& sys, const listener_context& ctx) {
+    return sys.spawn(appointment_event_subscriber, ctx);
+  };
+  bindings.emplace_back(sub, "default");
+  for (auto& extra : opts.extra_listeners)
+    bindings.push_back(extra);
+  if (auto ok
+      = check_served(*reg, {ln::audit_logger, ln::cache_invalidator}, bindings);
+      !ok)
+    return refused(ok.error());
   n->writer_ = sys.spawn(store_writer, s.writer.get(), opts.blocking_writer,
                          opts.store.background_group);
   auto clock = n->clock_;
@@ -259,46 +358,7 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
                                          : n->outbox_endpoint_;
   n->deterministic_ = opts.blocking_writer;
   metrics(); // the families of /metrics, listed before any activity
-  auto endpoint = n->endpoint_;
-  // Which actor serves which listener names.
-  std::vector<std::pair<listener_binding, std::string>> bindings = {
-      {{{ln::send_notification},
-        [](caf::actor_system& sys, const listener_context& ctx) {
-          return sys.spawn(send_appointment_notification, ctx);
-        }},
-       "notifications"},
-      {{{ln::notify_sms, ln::notify_email, ln::notify_whatsapp,
-         ln::reminder_24h, ln::reminder_1h},
-        [](caf::actor_system& sys, const listener_context& ctx) {
-          return sys.spawn(channel_worker, ctx);
-        }},
-       "notifications"},
-      {{{ln::call_follow_up},
-        [](caf::actor_system& sys, const listener_context& ctx) {
-          return sys.spawn(call_follow_up, ctx);
-        }},
-       "notifications"},
-      {{{ln::update_analytics},
-        [](caf::actor_system& sys, const listener_context& ctx) {
-          return sys.spawn(update_analytics, ctx);
-        }},
-       "analytics"},
-      {{{ln::external_sync},
-        [endpoint](caf::actor_system& sys, const listener_context& ctx) {
-          return sys.spawn(sync_with_external_services, ctx, endpoint);
-        }},
-       "default"},
-  };
-  listener_binding sub;
-  for (const auto& name : reg->queued_listener_names())
-    if (name.rfind(std::string{ln::appointment_subscriber} + "@", 0) == 0)
-      sub.names.push_back(name);
-  sub.spawn = [](caf::actor_system& sys, const listener_context& ctx) {
-    return sys.spawn(appointment_event_subscriber, ctx);
-  };
-  bindings.emplace_back(sub, "default");
-  for (auto& extra : opts.extra_listeners)
-    bindings.push_back(extra);
+  *endpoint = n->endpoint_;
   std::map<std::string, std::vector<listener_binding>> by_queue;
   for (auto& [b, q] : bindings)
     by_queue[q].push_back(b);
@@ -376,6 +436,11 @@ void node::stop() {
     return;
   stopped_ = true;
   auto lg = log::get("node");
+  if (!writer_) {
+    // The start failed before any actor was spawned.
+    store_.reset();
+    return;
+  }
   if (deterministic_) {
     // Under the test coordinator nothing may block: the test runs the
     // exits after this returns.

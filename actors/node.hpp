@@ -56,8 +56,9 @@ struct node_options {
   /// one go to the outbox. `endpoint`, when set, still serves Cal.com and
   /// CRM.
   provider_options providers;
-  /// Extra registrations (tests add listeners) before the actors start.
-  std::function<void(listener_registry&)> configure;
+  /// Extra registrations (tests add listeners) before the actors start;
+  /// a refusal stops the start.
+  std::function<registration_result(listener_registry&)> configure;
   /// config.ini's `[listener.NAME]` sections, applied after `configure`;
   /// a name that is no queued listener or subscriber stops the start.
   std::map<std::string, listener_override> listener_overrides;

@@ -15,7 +15,8 @@ event_fake::event_fake(caf::actor_system& sys,
     : registry_(std::move(registry)) {
   if (!registry_) {
     auto reg = std::make_shared<listener_registry>();
-    register_seed_listeners(*reg);
+    if (auto ok = register_seed_listeners(*reg); !ok)
+      throw std::runtime_error(to_string(ok.error()));
     registry_ = reg;
   }
   auto sh = shared_;
@@ -77,8 +78,11 @@ deterministic_node::deterministic_node(
   if (customize)
     customize(opts);
   auto n = switchboard::node::start(*sys_, std::move(opts));
-  if (!n)
+  if (!n) {
+    std::string cmd = "rm -rf '" + dir_ + "'";
+    [[maybe_unused]] auto rc = std::system(cmd.c_str());
     throw std::runtime_error("node did not start: " + n.error());
+  }
   node_ = std::move(*n);
   run();
 }

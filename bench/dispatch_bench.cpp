@@ -624,19 +624,20 @@ int main(int argc, char** argv) {
     opts.tick = std::chrono::hours(1); // (b) starts when the bench wakes it
     opts.concurrency[event_queue] = 16;
     opts.concurrency[job_queue_name] = s.concurrency;
-    opts.configure = [](listener_registry& reg) {
+    opts.configure = [](listener_registry& reg) -> registration_result {
       for (const char* name : event_listeners) {
         queued_listener_spec spec;
         spec.name = name;
         spec.queue = event_queue;
         spec.delay_s = 86400; // stays in the outbox while (a) runs
-        reg.listen_queued("staff.updated", spec);
+        if (auto ok = reg.listen_queued<staff_updated>(spec); !ok)
+          return ok;
       }
       queued_listener_spec worker;
       worker.name = worker_name;
       worker.queue = job_queue_name;
       worker.retry.tries = 3;
-      reg.listen_queued("notification.sent", worker);
+      return reg.listen_queued<notification_sent>(worker);
     };
     opts.extra_listeners.emplace_back(
         trivial_listener(

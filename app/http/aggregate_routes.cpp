@@ -12,7 +12,7 @@
 
 #include <caf/event_based_actor.hpp>
 
-#include <actors/aggregates.hpp>
+#include <actors/aggregate_state.hpp>
 #include <actors/errors.hpp>
 #include <actors/interfaces.hpp>
 #include <actors/node.hpp>

@@ -23,7 +23,7 @@
 
 #include <caf/event_based_actor.hpp>
 
-#include <actors/aggregates.hpp>
+#include <actors/aggregate_state.hpp>
 #include <actors/calcom.hpp>
 #include <actors/call_workflow.hpp>
 #include <actors/errors.hpp>

@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
     spec.queue = "work";
     spec.retry.tries = 3;
     spec.retry.backoff_s = {1};
-    reg.listen_queued("customer.created", spec);
+    return reg.listen_queued<customer_created>(spec);
   };
   opts.extra_listeners.push_back({work_listener(), "work"});
   auto started = node::start(sys, opts);

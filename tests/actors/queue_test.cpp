@@ -35,7 +35,7 @@ struct probe_node {
         spec.queue = "probe";
         spec.delay_s = delay_s;
         spec.retry = policy;
-        reg.listen_queued("customer.created", spec);
+        return reg.listen_queued<customer_created>(spec);
       };
       // The clock is only known once the node exists; the probe reads it
       // through the node's listener context, so give it the same clock.

@@ -1,0 +1,148 @@
+#include "actors/aggregate_state.hpp"
+
+#include <boost/json.hpp>
+
+#include <messages/json.hpp>
+#include <messages/time.hpp>
+#include <store/event_store.hpp>
+
+namespace switchboard {
+
+std::string calcom_booking_ref(const std::string& company,
+                               const std::string& uid) {
+  return "appointment-calcom/" + company + "/" + uid;
+}
+
+void appointment_refs(const envelope& e, std::vector<std::string>& out) {
+  if (e.aggregate_type != "appointment" || e.company_id.empty())
+    return;
+  aggregate_state st;
+  st.type = "appointment";
+  apply_event(st, e);
+  if (!st.appt.calcom_uid.empty())
+    out.push_back(calcom_booking_ref(e.company_id, st.appt.calcom_uid));
+}
+
+std::string appointment_sort_key(timestamp_ms start, const std::string& id) {
+  auto u = store::order_preserving(start);
+  std::string k(8, '\0');
+  for (int i = 0; i < 8; ++i)
+    k[static_cast<std::size_t>(i)] = static_cast<char>(u >> (56 - 8 * i));
+  return k + id;
+}
+
+std::string appointment_list(const std::string& company,
+                             const std::string& staff_id,
+                             const std::string& customer_id,
+                             const std::string& status) {
+  auto name = !staff_id.empty() ? "appt-staff/" + company + "/" + staff_id
+              : !customer_id.empty()
+                  ? "appt-customer/" + company + "/" + customer_id
+                  : "appt/" + company;
+  if (!status.empty())
+    name += "?status=" + status;
+  return name;
+}
+
+void appointment_lists(const envelope& e, store::listing& out) {
+  if (e.aggregate_type != "appointment" || e.company_id.empty())
+    return;
+  aggregate_state st;
+  st.type = "appointment";
+  apply_event(st, e);
+  const auto& a = st.appt;
+  const auto& c = e.company_id;
+  auto key = appointment_sort_key(a.start_time, e.aggregate_id);
+  auto status = std::string{to_string(a.status)};
+  for (const auto& s : {std::string{}, status}) {
+    out.entries.emplace_back(appointment_list(c, "", "", s), key);
+    if (!a.staff_id.empty())
+      out.entries.emplace_back(appointment_list(c, a.staff_id, "", s), key);
+    if (!a.customer_id.empty())
+      out.entries.emplace_back(appointment_list(c, "", a.customer_id, s), key);
+  }
+}
+
+void apply_event(aggregate_state& st, const envelope& ev) {
+  st.version = ev.version;
+  st.company_id = ev.company_id;
+  st.id = ev.aggregate_id;
+  const auto& t = ev.type;
+  if (t == "customer.created") {
+    if (auto e = event_from<customer_created>(ev))
+      st.cust = e->customer;
+  } else if (t == "customer.updated") {
+    if (auto e = event_from<customer_updated>(ev))
+      st.cust = e->customer;
+  } else if (t == "customer.merged") {
+    if (auto e = event_from<customer_merged>(ev)) {
+      if (e->merged.id == ev.aggregate_id && e->primary.id != ev.aggregate_id)
+        st.merged_into = e->primary.id; // the tombstone of a merged customer
+      else
+        st.cust = e->primary;
+    }
+  } else if (t == "staff.updated") {
+    if (auto e = event_from<staff_updated>(ev))
+      st.stf = e->staff;
+  } else if (t == "service.updated") {
+    if (auto e = event_from<service_updated>(ev))
+      st.svc = e->service;
+  } else if (t == "appointment.created") {
+    if (auto e = event_from<appointment_created>(ev))
+      st.appt = e->appointment;
+  } else if (t == "appointment.updated") {
+    if (auto e = event_from<appointment_updated>(ev))
+      st.appt = e->appointment;
+  } else if (t == "appointment.cancelled") {
+    if (auto e = event_from<appointment_cancelled>(ev)) {
+      st.appt = e->appointment;
+      st.appt.status = appointment_status::cancelled;
+    }
+  }
+  st.exists = true;
+}
+
+expected<aggregate_state, caf::error>
+load_aggregate(const store::event_store& events, const std::string& type,
+               const std::string& company_id, const std::string& id) {
+  aggregate_state st;
+  st.type = type;
+  st.id = id;
+  st.company_id = company_id;
+  std::uint64_t from = 1;
+  for (;;) {
+    auto batch = events.read_stream(company_id, type, id, from, 1024);
+    if (!batch)
+      return make_unexpected(to_caf_error(batch.error()));
+    // The company's own stream: another company's equal id is another
+    // stream, never read here.
+    for (const auto& ev : *batch)
+      apply_event(st, ev);
+    if (batch->size() < 1024)
+      break;
+    from = batch->back().version + 1;
+  }
+  return st;
+}
+
+boost::json::object state_json(const aggregate_state& st) {
+  boost::json::object out;
+  if (st.type == "customer")
+    out = to_json(st.cust).as_object();
+  else if (st.type == "staff")
+    out = to_json(st.stf).as_object();
+  else if (st.type == "service")
+    out = to_json(st.svc).as_object();
+  else if (st.type == "appointment")
+    out = to_json(st.appt).as_object();
+  if (!st.merged_into.empty())
+    out["merged_into"] = st.merged_into;
+  out["version"] = st.version;
+  return out;
+}
+
+std::string render_state(const aggregate_state& st) {
+  return boost::json::serialize(state_json(st));
+}
+
+} // namespace switchboard

@@ -1,0 +1,290 @@
+#include "actors/deciders.hpp"
+
+#include <boost/json.hpp>
+
+#include <actors/payload.hpp>
+#include <messages/json.hpp>
+#include <store/event_store.hpp>
+
+namespace switchboard {
+
+namespace command_errors {
+
+caf::error not_found(const std::string& what) {
+  return make_runtime_error(runtime_errc::not_found, what + " not found");
+}
+
+caf::error conflict(const std::string& what) {
+  return make_runtime_error(runtime_errc::conflict, what);
+}
+
+caf::error taken(const std::string& type, const std::string& id) {
+  return conflict(type + " " + id + ": the id is taken");
+}
+
+caf::error invalid(const std::string& field, const std::string& what) {
+  return make_runtime_error(runtime_errc::invalid_argument,
+                            field + ": " + what);
+}
+
+} // namespace command_errors
+
+std::string quoted(const std::string& s) {
+  return boost::json::serialize(boost::json::value(s));
+}
+
+namespace {
+
+using namespace command_errors;
+
+template <class E>
+envelope wrap(const E& e, const aggregate_state& st,
+              const aggregate_command& cmd, timestamp_ms now) {
+  return make_envelope(e, st.id, 0, st.company_id, now, cmd.metadata);
+}
+
+} // namespace
+
+using namespace command_errors;
+
+expected<decision, caf::error> decide_customer(const aggregate_state& st,
+                                               const aggregate_command& cmd,
+                                               const decide_context& ctx) {
+  payload_reader p{cmd.payload};
+  auto now = ctx.now;
+  decision d;
+  d.after = st;
+  auto& c = d.after.cust;
+  auto read_fields = [&](bool creating) {
+    if (auto v = p.str("name", creating))
+      c.name = *v;
+    if (auto v = p.str("phone"))
+      c.phone = *v;
+    if (auto v = p.str("email")) {
+      if (!v->empty() && v->find('@') == std::string::npos)
+        p.problem("email", "must be an email address");
+      c.email = *v;
+    }
+    if (auto v = p.boolean("prefers_sms"))
+      c.prefers_sms = *v;
+    if (auto v = p.boolean("prefers_email"))
+      c.prefers_email = *v;
+    if (auto v = p.boolean("prefers_whatsapp"))
+      c.prefers_whatsapp = *v;
+    if (!c.phone.empty()
+        && c.phone.find_first_not_of("+0123456789 -()") != std::string::npos)
+      p.problem("phone", "must be a phone number");
+  };
+  if (cmd.name == "create") {
+    if (st.exists)
+      return make_unexpected(taken("customer", st.id));
+    read_fields(true);
+    customer_source source = customer_source::manual;
+    if (auto s = p.str("source"))
+      if (!parse_enum(*s, source))
+        p.problem("source", "must be one of phone, web, import, manual");
+    if (!p.valid())
+      return make_unexpected(p.error());
+    c.id = st.id;
+    c.company_id = st.company_id;
+    d.events.push_back(wrap(customer_created{c, source}, st, cmd, now));
+  } else if (cmd.name == "update") {
+    if (!st.exists)
+      return make_unexpected(not_found("customer " + st.id));
+    if (!st.merged_into.empty())
+      return make_unexpected(
+          conflict("customer " + st.id + " was merged into " + st.merged_into));
+    read_fields(false);
+    if (!p.valid())
+      return make_unexpected(p.error());
+    customer_updated e{c, {}};
+    const auto& b = st.cust;
+    track(e.changes, "name", b.name, c.name);
+    track(e.changes, "phone", b.phone, c.phone);
+    track(e.changes, "email", b.email, c.email);
+    track(e.changes, "prefers_sms", b.prefers_sms, c.prefers_sms);
+    track(e.changes, "prefers_email", b.prefers_email, c.prefers_email);
+    track(e.changes, "prefers_whatsapp", b.prefers_whatsapp,
+          c.prefers_whatsapp);
+    if (!e.changes.empty())
+      d.events.push_back(wrap(e, st, cmd, now));
+  } else if (cmd.name == "merge") {
+    // A merge writes the primary and a tombstone of the customer merged
+    // away in one transaction, each at the version it was decided on: of
+    // two merges that cross (A into B, B into A), one fails on a version,
+    // and a tombstone is never merged, changed or booked again.
+    if (!st.exists)
+      return make_unexpected(not_found("customer " + st.id));
+    if (!st.merged_into.empty())
+      return make_unexpected(
+          conflict("customer " + st.id + " was merged into " + st.merged_into));
+    auto other = p.str("merged_id", true);
+    if (!p.valid())
+      return make_unexpected(p.error());
+    if (*other == st.id)
+      return make_unexpected(
+          invalid("merged_id", "cannot merge a customer into itself"));
+    auto merged
+        = load_aggregate(*ctx.events, "customer", st.company_id, *other);
+    if (!merged && runtime_code(merged.error()) != runtime_errc::not_found)
+      return make_unexpected(merged.error());
+    // Another company's customer answers as a missing one.
+    if (!merged || !merged->exists)
+      return make_unexpected(invalid("merged_id", "no such customer"));
+    if (!merged->merged_into.empty())
+      return make_unexpected(
+          invalid("merged_id", "customer " + *other + " was merged into "
+                                   + merged->merged_into + " already"));
+    customer_merged e;
+    e.merged = merged->cust;
+    auto take
+        = [&](const char* field, std::string& mine, const std::string& theirs) {
+            if (mine.empty() && !theirs.empty()) {
+              mine = theirs;
+              e.merged_data[field] = theirs;
+            }
+          };
+    take("phone", c.phone, merged->cust.phone);
+    take("email", c.email, merged->cust.email);
+    take("name", c.name, merged->cust.name);
+    e.primary = c;
+    d.events.push_back(wrap(e, st, cmd, now));
+    d.events.push_back(
+        make_envelope(e, *other, 0, st.company_id, now, cmd.metadata));
+    d.linked_versions.push_back(merged->version);
+  } else {
+    return make_unexpected(
+        invalid("command", "unknown customer command " + cmd.name));
+  }
+  return d;
+}
+
+expected<decision, caf::error> decide_staff(const aggregate_state& st,
+                                            const aggregate_command& cmd,
+                                            const decide_context& ctx) {
+  payload_reader p{cmd.payload};
+  decision d;
+  d.after = st;
+  auto& s = d.after.stf;
+  bool creating = cmd.name == "create";
+  if (creating && st.exists)
+    return make_unexpected(taken("staff", st.id));
+  if (!creating && !st.exists)
+    return make_unexpected(not_found("staff " + st.id));
+  if (cmd.name != "create" && cmd.name != "update"
+      && cmd.name != "set_working_hours")
+    return make_unexpected(
+        invalid("command", "unknown staff command " + cmd.name));
+  if (auto v = p.str("name", creating))
+    s.name = *v;
+  if (auto v = p.str("branch_id"))
+    s.branch_id = *v;
+  if (auto v = p.str("email"))
+    s.email = *v;
+  if (auto v = p.str("phone"))
+    s.phone = *v;
+  if (auto v = p.boolean("active"))
+    s.active = *v;
+  if (auto v = p.strings("service_ids"))
+    s.service_ids = *v;
+  if (const auto* wh = p.raw("working_hours")) {
+    if (!wh->is_array()) {
+      p.problem("working_hours", "must be an array");
+    } else {
+      std::vector<work_interval> hours;
+      std::size_t i = 0;
+      for (const auto& item : wh->get_array()) {
+        auto at = "working_hours[" + std::to_string(i++) + "]";
+        auto w = from_json<work_interval>(item);
+        if (!w) {
+          p.problem(at + (w.error().field.empty() ? "" : "." + w.error().field),
+                    w.error().message);
+          continue;
+        }
+        hours.push_back(*w);
+      }
+      s.working_hours = std::move(hours);
+    }
+  } else if (cmd.name == "set_working_hours") {
+    p.problem("working_hours", "is required");
+  }
+  if (!p.valid())
+    return make_unexpected(p.error());
+  s.id = st.id;
+  s.company_id = st.company_id;
+  staff_updated e{s, {}};
+  const auto& b = st.stf;
+  track(e.changes, "name", b.name, s.name);
+  track(e.changes, "branch_id", b.branch_id, s.branch_id);
+  track(e.changes, "email", b.email, s.email);
+  track(e.changes, "phone", b.phone, s.phone);
+  track(e.changes, "active", b.active, s.active);
+  auto list_text = [](const auto& items, auto one) {
+    boost::json::array arr;
+    for (const auto& x : items)
+      arr.push_back(one(x));
+    return boost::json::serialize(arr);
+  };
+  auto as_string = [](const std::string& x) {
+    return boost::json::value(x);
+  };
+  auto as_json = [](const work_interval& x) {
+    return to_json(x);
+  };
+  if (b.service_ids != s.service_ids)
+    e.changes["service_ids"] = {list_text(b.service_ids, as_string),
+                                list_text(s.service_ids, as_string)};
+  if (!(b.working_hours == s.working_hours))
+    e.changes["working_hours"] = {list_text(b.working_hours, as_json),
+                                  list_text(s.working_hours, as_json)};
+  if (!e.changes.empty() || creating)
+    d.events.push_back(wrap(e, st, cmd, ctx.now));
+  return d;
+}
+
+expected<decision, caf::error> decide_service(const aggregate_state& st,
+                                              const aggregate_command& cmd,
+                                              const decide_context& ctx) {
+  payload_reader p{cmd.payload};
+  decision d;
+  d.after = st;
+  auto& s = d.after.svc;
+  bool creating = cmd.name == "create";
+  if (creating && st.exists)
+    return make_unexpected(taken("service", st.id));
+  if (!creating && !st.exists)
+    return make_unexpected(not_found("service " + st.id));
+  if (cmd.name != "create" && cmd.name != "update")
+    return make_unexpected(
+        invalid("command", "unknown service command " + cmd.name));
+  if (auto v = p.str("name", creating))
+    s.name = *v;
+  if (auto v = p.integer("price_cents", creating, 0, INT64_MAX / 2))
+    s.price_cents = *v;
+  if (auto v = p.integer("duration_minutes", creating, 5, 24 * 60))
+    s.duration_minutes = static_cast<std::int32_t>(*v);
+  if (!p.valid())
+    return make_unexpected(p.error());
+  s.id = st.id;
+  s.company_id = st.company_id;
+  service_updated e{s, {}};
+  track(e.changes, "name", st.svc.name, s.name);
+  track(e.changes, "price_cents", st.svc.price_cents, s.price_cents);
+  track(e.changes, "duration_minutes", st.svc.duration_minutes,
+        s.duration_minutes);
+  if (!e.changes.empty())
+    d.events.push_back(wrap(e, st, cmd, ctx.now));
+  return d;
+}
+
+decide_fn decider_for(std::string_view aggregate_type) {
+  if (aggregate_type == "customer")
+    return decide_customer;
+  if (aggregate_type == "staff")
+    return decide_staff;
+  if (aggregate_type == "service")
+    return decide_service;
+  return nullptr;
+}
+
+} // namespace switchboard
