@@ -80,6 +80,9 @@ struct tally {
 
 class thread_load;
 
+/// How long answers are waited for after the schedule ends.
+constexpr auto answer_grace = std::chrono::seconds(60);
+
 /// One keep-alive connection with at most one booking in flight.
 class connection : public std::enable_shared_from_this<connection> {
 public:
@@ -190,6 +193,18 @@ private:
         ioc_.stop();
         return;
       }
+    }
+    if (now >= end_ + answer_grace) {
+      // Never wait forever: what has no answer by now counts as bad (a
+      // daemon that dropped a request, a connection it closed unseen).
+      t_.sent += late_.size();
+      t_.bad += in_flight_ + late_.size();
+      if (t_.first_error.empty())
+        t_.first_error = std::to_string(in_flight_ + late_.size())
+                         + " booking(s) without an answer 60 s after the "
+                           "schedule ended";
+      ioc_.stop();
+      return;
     }
     timer_.expires_at(now + std::chrono::milliseconds(1));
     timer_.async_wait([this](beast::error_code ec) {
