@@ -183,8 +183,11 @@ private:
         late_.emplace_back(k, due);
         continue;
       }
-      auto c = free_.back();
-      free_.pop_back();
+      // The one free longest: every connection stays in use, so that none
+      // sits idle past the daemon's read timeout (http.read_timeout_ms)
+      // and is closed under the next booking sent on it.
+      auto c = free_.front();
+      free_.pop_front();
       issue(std::move(c), k, due);
     }
     if (now >= end_ && late_.empty()) {
@@ -234,7 +237,7 @@ private:
   asio::io_context ioc_;
   asio::steady_timer timer_;
   clock_type::time_point start_, end_;
-  std::vector<std::shared_ptr<connection>> free_;
+  std::deque<std::shared_ptr<connection>> free_;
   std::deque<std::pair<std::uint64_t, clock_type::time_point>> late_;
   std::uint64_t issued_ = 0;
   std::size_t in_flight_ = 0;
