@@ -4,7 +4,6 @@
 // the culprit fails.
 
 #include <cstdint>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,6 +20,8 @@
 #include <store/processed.hpp>
 #include <store/writer.hpp>
 
+#include "tests/support/process.hpp"
+
 using namespace switchboard;
 using namespace std::chrono_literals;
 
@@ -28,11 +29,8 @@ namespace {
 
 struct writer_fixture {
   writer_fixture() {
-    char tmpl[] = "/tmp/switchboard-writer-XXXXXX";
-    BOOST_REQUIRE(::mkdtemp(tmpl) != nullptr);
-    dir = tmpl;
     store::options opts;
-    opts.path = dir + "/db";
+    opts.path = dir.path() + "/db";
     auto e = store::environment::open(opts);
     BOOST_REQUIRE(e.has_value());
     env = std::move(*e);
@@ -46,8 +44,6 @@ struct writer_fixture {
     writer.reset();
     marks.reset();
     env.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
   }
 
   /// An op that marks `id`, or fails as `fail` says without writing.
@@ -90,7 +86,7 @@ struct writer_fixture {
     return out;
   }
 
-  std::string dir;
+  test::temp_dir dir;
   std::unique_ptr<store::environment> env;
   std::unique_ptr<store::processed_set> marks;
   std::unique_ptr<store::writer> writer;
