@@ -1,13 +1,11 @@
 #include "actors/store_writer.hpp"
 
-#include <exception>
-#include <new>
-#include <string>
 #include <utility>
 
 #include <caf/send.hpp>
 
 #include <actors/errors.hpp>
+#include <store/run_isolated.hpp>
 
 namespace switchboard {
 
@@ -29,33 +27,6 @@ void submit_alone(self_ptr self, std::shared_ptr<store::writer::op_fn> fn,
                        res ? caf::error{} : to_caf_error(res.error()));
       },
       iso, ln);
-}
-
-/// One op of a group, as the writer would run it alone (see
-/// store::writer::run_op): exceptions become errors.
-store::result<void> run_grouped(store::write_txn& txn, const coalesced_op& op) {
-  try {
-    if (op.iso == store::isolation::validated)
-      return (*op.fn)(txn);
-    auto child = txn.begin_nested();
-    if (!child)
-      return make_unexpected(child.error());
-    auto res = (*op.fn)(*child);
-    if (!res) {
-      child->abort();
-      return res;
-    }
-    return child->commit();
-  } catch (const std::bad_alloc&) {
-    return make_unexpected(store::error{store::errc::out_of_memory,
-                                        "operation threw std::bad_alloc"});
-  } catch (const std::exception& e) {
-    return make_unexpected(store::error{
-        store::errc::internal, std::string{"operation threw: "} + e.what()});
-  } catch (...) {
-    return make_unexpected(
-        store::error{store::errc::internal, "operation threw"});
-  }
 }
 
 /// Sends the waiting background ops to the writer, in groups of at most
@@ -84,7 +55,7 @@ void flush_groups(self_ptr self) {
          results](store::write_txn& txn) -> store::result<void> {
           // Run again from the start when the writer redoes the batch.
           for (std::size_t i = 0; i < ops.size(); ++i) {
-            (*results)[i] = run_grouped(txn, ops[i]);
+            (*results)[i] = store::run_isolated(txn, *ops[i].fn, ops[i].iso);
             if (!(*results)[i]
                 && store::poisons_txn((*results)[i].error().code))
               return (*results)[i];

@@ -1,4 +1,5 @@
 #include "store/writer.hpp"
+#include "store/run_isolated.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -255,14 +256,15 @@ void writer::take_batch(std::vector<item>& batch) {
   }
 }
 
-result<void> writer::run_op(write_txn& txn, item& it) {
+result<void> run_isolated(write_txn& txn, const writer::op_fn& op,
+                          isolation iso) {
   try {
-    if (it.iso == isolation::validated)
-      return it.op(txn);
+    if (iso == isolation::validated)
+      return op(txn);
     auto child = txn.begin_nested();
     if (!child)
       return make_unexpected(child.error());
-    auto res = it.op(*child);
+    auto res = op(*child);
     if (!res) {
       child->abort();
       return res;
@@ -275,6 +277,10 @@ result<void> writer::run_op(write_txn& txn, item& it) {
   } catch (...) {
     return fail(errc::internal, "operation threw");
   }
+}
+
+result<void> writer::run_op(write_txn& txn, item& it) {
+  return run_isolated(txn, it.op, it.iso);
 }
 
 void writer::run_batch(std::vector<item>& batch) {
