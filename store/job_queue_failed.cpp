@@ -1,0 +1,230 @@
+// The job queue's failed jobs: listing, retrying and deleting them, one
+// at a time or by filter.
+#include "store/job_queue_detail.hpp"
+#include "store/traces.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <limits>
+#include <new>
+#include <optional>
+#include <tuple>
+
+namespace switchboard::store {
+
+using namespace job_detail;
+
+// -- failed jobs
+// ------------------------------------------------------------------
+
+result<std::vector<job>> job_queue::list_failed(std::string_view queue,
+                                                std::uint64_t after_id,
+                                                std::size_t max) const {
+  return guarded("job_queue::list_failed", [&]() -> result<std::vector<job>> {
+    std::vector<job> out;
+    if (max == 0 || after_id == std::numeric_limits<std::uint64_t>::max()
+        || queue.size() > max_name_size)
+      return out;
+    auto txn = env_.begin_read();
+    if (!txn)
+      return make_unexpected(txn.error());
+    std::vector<std::string> names;
+    if (queue.empty()) {
+      auto keys = dup_keys(txn->handle(), db_.failed);
+      if (!keys)
+        return make_unexpected(keys.error());
+      names = std::move(*keys);
+    } else {
+      names.emplace_back(queue);
+    }
+    // Up to `max` ids from each queue; the smallest `max` of them all.
+    std::vector<std::uint64_t> ids;
+    cursor_guard c;
+    if (auto rc = mdb_cursor_open(txn->handle(), db_.failed, &c.c); rc != 0)
+      return fail_mdb(rc, "mdb_cursor_open");
+    for (auto& name : names) {
+      id_key from{after_id + 1};
+      auto key = as_val(name);
+      auto val = from.val();
+      auto rc = mdb_cursor_get(c.c, &key, &val, MDB_GET_BOTH_RANGE);
+      for (std::size_t n = 0; rc == 0 && n < max; ++n) {
+        if (val.mv_size != 8)
+          return err(errc::corrupt, "jobs_failed: bad value size");
+        ids.push_back(get_be64(val.mv_data));
+        rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT_DUP);
+      }
+      if (rc != 0 && rc != MDB_NOTFOUND)
+        return fail_mdb(rc, "mdb_cursor_get(jobs_failed)");
+    }
+    std::sort(ids.begin(), ids.end());
+    if (ids.size() > max)
+      ids.resize(max);
+    out.reserve(ids.size());
+    for (auto id : ids) {
+      auto j = load_job(txn->handle(), db_.jobs, id);
+      if (!j)
+        return make_unexpected(j.error());
+      out.push_back(std::move(*j));
+    }
+    return out;
+  });
+}
+
+result<void> job_queue::retry_failed_in(write_txn& txn, std::uint64_t id,
+                                        timestamp_ms now) {
+  return guarded("job_queue::retry_failed_in", [&]() -> result<void> {
+    auto* t = txn.handle();
+    auto j = load_in_state(t, id, true);
+    if (!j)
+      return make_unexpected(j.error());
+    if (auto ok = unindex(t, *j); !ok)
+      return ok;
+    j->state = job_state::pending;
+    j->due_at = now;
+    j->attempts = 0;
+    j->exceptions = 0;
+    j->first_attempt_at = 0;
+    j->last_attempt_at = 0;
+    j->failed_at = 0;
+    if (auto ok = store_job(t, db_.jobs, *j, 0); !ok)
+      return ok;
+    if (auto ok = index(t, *j); !ok)
+      return ok;
+    if (!j->unique_key.empty()) {
+      id_key k{id};
+      auto key = as_val(j->unique_key);
+      auto val = k.val();
+      auto rc = mdb_put(t, db_.unique, &key, &val, MDB_NOOVERWRITE);
+      if (rc != 0 && rc != MDB_KEYEXIST)
+        return fail_mdb(rc, "mdb_put(jobs_unique)");
+    }
+    return {};
+  });
+}
+
+result<void> job_queue::retry_failed(std::uint64_t id, timestamp_ms now) {
+  return run_blocking<void>(writer_, "job_queue::retry_failed",
+                            [&](write_txn& txn) {
+                              return retry_failed_in(txn, id, now);
+                            });
+}
+
+result<void> job_queue::delete_failed_in(write_txn& txn, std::uint64_t id) {
+  return guarded("job_queue::delete_failed_in", [&]() -> result<void> {
+    auto* t = txn.handle();
+    auto j = load_in_state(t, id, true);
+    if (!j)
+      return make_unexpected(j.error());
+    if (auto ok = unindex(t, *j); !ok)
+      return ok;
+    id_key k{id};
+    auto key = k.val();
+    if (auto rc = mdb_del(t, db_.jobs, &key, nullptr); rc != 0)
+      return fail_mdb(rc, "mdb_del(jobs)");
+    return trace(t, *j, job_outcome::forgotten, wall_ms());
+  });
+}
+
+result<void> job_queue::delete_failed(std::uint64_t id) {
+  return run_blocking<void>(writer_, "job_queue::delete_failed",
+                            [&](write_txn& txn) {
+                              return delete_failed_in(txn, id);
+                            });
+}
+
+namespace {
+
+/// Calls `act(id)` for each failed job that `f` matches, in id order, at
+/// most `max` of them; returns how many.
+template <class Act>
+result<std::size_t> each_failed_where(MDB_txn* t, MDB_dbi failed, MDB_dbi jobs,
+                                      const job_filter& f, std::size_t max,
+                                      Act act) {
+  std::size_t done = 0;
+  std::uint64_t after = 0;
+  while (done < max) {
+    auto ids = failed_ids(t, failed, f.queue, after, 1024);
+    if (!ids)
+      return make_unexpected(ids.error());
+    if (ids->empty())
+      break;
+    for (auto id : *ids) {
+      after = id;
+      if (done >= max)
+        break;
+      auto j = load_job(t, jobs, id);
+      if (!j)
+        return make_unexpected(j.error());
+      if (!f.matches(*j))
+        continue;
+      if (auto r = act(id); !r)
+        return make_unexpected(r.error());
+      ++done;
+    }
+  }
+  return done;
+}
+
+/// Runs `op(txn, batch)` in write transactions of its own until one does
+/// fewer than `batch`; returns the sum.
+template <class Op>
+result<std::size_t> in_batches(writer& w, const char* what, std::size_t batch,
+                               Op op) {
+  std::size_t total = 0;
+  batch = std::max<std::size_t>(batch, 1);
+  for (;;) {
+    auto n = run_blocking<std::size_t>(w, what, [&](write_txn& txn) {
+      return op(txn, batch);
+    });
+    if (!n)
+      return n;
+    total += *n;
+    if (*n < batch)
+      return total;
+  }
+}
+
+} // namespace
+
+result<std::size_t> job_queue::retry_failed_where_in(write_txn& txn,
+                                                     const job_filter& f,
+                                                     timestamp_ms now,
+                                                     std::size_t max) {
+  return guarded("job_queue::retry_failed_where_in", [&] {
+    return each_failed_where(txn.handle(), db_.failed, db_.jobs, f, max,
+                             [&](std::uint64_t id) {
+                               return retry_failed_in(txn, id, now);
+                             });
+  });
+}
+
+result<std::size_t> job_queue::retry_failed_where(const job_filter& f,
+                                                  timestamp_ms now,
+                                                  std::size_t batch) {
+  return in_batches(writer_, "job_queue::retry_failed_where", batch,
+                    [&](write_txn& txn, std::size_t n) {
+                      return retry_failed_where_in(txn, f, now, n);
+                    });
+}
+
+result<std::size_t> job_queue::delete_failed_where_in(write_txn& txn,
+                                                      const job_filter& f,
+                                                      std::size_t max) {
+  return guarded("job_queue::delete_failed_where_in", [&] {
+    return each_failed_where(txn.handle(), db_.failed, db_.jobs, f, max,
+                             [&](std::uint64_t id) {
+                               return delete_failed_in(txn, id);
+                             });
+  });
+}
+
+result<std::size_t> job_queue::delete_failed_where(const job_filter& f,
+                                                   std::size_t batch) {
+  return in_batches(writer_, "job_queue::delete_failed_where", batch,
+                    [&](write_txn& txn, std::size_t n) {
+                      return delete_failed_where_in(txn, f, n);
+                    });
+}
+
+} // namespace switchboard::store
