@@ -1,0 +1,230 @@
+// AppointmentEventSubscriber: staff slots, branch stats and reminders,
+// kept as appointments are booked, moved and cancelled.
+#include "actors/listeners/common.hpp"
+
+#include <optional>
+
+#include <boost/json.hpp>
+
+#include <actors/aggregates.hpp>
+#include <actors/branches.hpp>
+#include <actors/calcom.hpp>
+#include <actors/call_workflow.hpp>
+#include <actors/errors.hpp>
+#include <actors/log.hpp>
+#include <actors/providers.hpp>
+#include <messages/json.hpp>
+#include <messages/time.hpp>
+#include <store/event_store.hpp>
+#include <store/job_queue.hpp>
+#include <store/outbox.hpp>
+#include <store/processed.hpp>
+#include <store/projections.hpp>
+#include <store/tenants.hpp>
+
+namespace switchboard {
+
+namespace ln = listener_names;
+using namespace listener_detail;
+
+// -- AppointmentEventSubscriber
+// -----------------------------------------------------
+
+namespace {
+
+/// Reminder jobs for an appointment, 24 h and 1 h before its start; those
+/// already past are skipped.
+std::vector<store::job> reminder_jobs(const time_zone& tz,
+                                      const job_request& req,
+                                      const appointment& a, timestamp_ms now) {
+  std::vector<store::job> out;
+  for (auto [name, before] : {std::pair{ln::reminder_24h, 24 * hour_ms},
+                              std::pair{ln::reminder_1h, hour_ms}}) {
+    auto due = a.start_time - before;
+    if (due <= now)
+      continue;
+    store::job j;
+    j.queue = "notifications";
+    j.listener = name;
+    j.event_id = req.event.id;
+    j.correlation_id = req.event.metadata.correlation_id;
+    j.event_seq = req.event.sequence;
+    j.company_id = req.event.company_id;
+    j.event_type = req.event.type;
+    j.unique_key
+        = "reminder:" + a.id + ":" + (before == hour_ms ? "1h" : "24h");
+    boost::json::object payload{
+        {"appointment_id", a.id},
+        {"customer_id", a.customer_id},
+        {"start_time", format_rfc3339_in(a.start_time, tz)}};
+    j.payload = boost::json::serialize(payload);
+    j.created_at = now;
+    j.due_at = due;
+    auto policy = channel_retry_policy();
+    j.max_tries = policy.tries;
+    j.backoff_s = policy.backoff_s;
+    j.timeout_ms = static_cast<std::uint32_t>(policy.timeout.count());
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+store::result<void> cancel_reminders(store::job_queue* q, store::write_txn& txn,
+                                     const std::string& appointment_id) {
+  for (const char* k : {"24h", "1h"})
+    if (auto r
+        = q->cancel_by_key_in(txn, "reminder:" + appointment_id + ":" + k);
+        !r)
+      return make_unexpected(r.error());
+  return {};
+}
+
+timestamp_ms parse_change_time(const std::string& v) {
+  std::string_view s = v;
+  if (s.size() >= 2 && s.front() == '"' && s.back() == '"')
+    s = s.substr(1, s.size() - 2);
+  auto t = parse_rfc3339(s);
+  return t ? *t : 0;
+}
+
+std::string unquote(const std::string& v) {
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"')
+    return v.substr(1, v.size() - 2);
+  return v;
+}
+
+} // namespace
+
+queued_listener_actor::behavior_type
+appointment_event_subscriber(queued_listener_actor::pointer self,
+                             listener_context ctx) {
+  auto lg = log::get("listeners");
+  return {
+      [self, ctx](handle_atom, const job_request& req) -> caf::result<ok_atom> {
+        auto* proj = ctx.projections;
+        auto* queue = ctx.jobs;
+        auto now = ctx.clock();
+        const auto& company = req.event.company_id;
+        effects_fn effects;
+        if (req.event.type == "appointment.created") {
+          auto ev = event_from<appointment_created>(req.event);
+          if (!ev)
+            return bad_event(req, ev.error());
+          auto a = ev->appointment;
+          auto reminders = reminder_jobs(zone_of(ctx, req, a), req, a, now);
+          effects = [=](store::write_txn& txn) -> store::result<void> {
+            if (auto r = proj->put_in(
+                    txn,
+                    projection_keys::slot(company, a.staff_id, a.start_time),
+                    a.id);
+                !r)
+              return r;
+            auto stats = projection_keys::branch_stats(company, a.branch_id);
+            if (auto r = proj->add_in(txn, stats + "appointments", 1); !r)
+              return r;
+            if (auto r
+                = proj->add_in(txn, stats + "value_cents", a.price_cents);
+                !r)
+              return r;
+            for (const auto& j : reminders)
+              if (auto r = queue->enqueue_in(txn, j); !r)
+                return make_unexpected(r.error());
+            return {};
+          };
+        } else if (req.event.type == "appointment.updated") {
+          auto ev = event_from<appointment_updated>(req.event);
+          if (!ev)
+            return bad_event(req, ev.error());
+          auto a = ev->appointment;
+          bool moved = was_rescheduled(*ev);
+          bool reassigned = was_reassigned(*ev);
+          if (!moved && !reassigned)
+            return ok_atom::value;
+          auto old_start = a.start_time;
+          if (auto i = ev->changes.find("start_time"); i != ev->changes.end())
+            old_start = parse_change_time(i->second.old_value);
+          auto old_staff = a.staff_id;
+          if (auto i = ev->changes.find("staff_id"); i != ev->changes.end())
+            old_staff = unquote(i->second.old_value);
+          auto reminders
+              = moved ? reminder_jobs(zone_of(ctx, req, a), req, a, now)
+                      : std::vector<store::job>{};
+          std::vector<store::job> notices;
+          if (moved) {
+            auto c = load_customer(*ctx.events, req.event.company_id,
+                                   a.customer_id);
+            if (!c)
+              return c.error();
+            for (const auto& ch : channels_for(*c))
+              notices.push_back(channel_job(zone_of(ctx, req, a), req, *c, ch,
+                                            a, "rescheduled", now));
+          }
+          effects = [=](store::write_txn& txn) -> store::result<void> {
+            if (auto r = proj->erase_in(
+                    txn, projection_keys::slot(company, old_staff, old_start));
+                !r)
+              return make_unexpected(r.error());
+            if (auto r = proj->put_in(
+                    txn,
+                    projection_keys::slot(company, a.staff_id, a.start_time),
+                    a.id);
+                !r)
+              return r;
+            if (moved) {
+              if (auto r = cancel_reminders(queue, txn, a.id); !r)
+                return r;
+              for (const auto& j : reminders)
+                if (auto r = queue->enqueue_in(txn, j); !r)
+                  return make_unexpected(r.error());
+              for (const auto& j : notices)
+                if (auto r = queue->enqueue_in(txn, j); !r)
+                  return make_unexpected(r.error());
+            }
+            return {};
+          };
+        } else if (req.event.type == "appointment.cancelled") {
+          auto ev = event_from<appointment_cancelled>(req.event);
+          if (!ev)
+            return bad_event(req, ev.error());
+          auto a = ev->appointment;
+          // The customer hears of it on every channel they prefer.
+          std::vector<store::job> notices;
+          if (auto c
+              = load_customer(*ctx.events, req.event.company_id, a.customer_id))
+            for (const auto& ch : channels_for(*c))
+              notices.push_back(channel_job(zone_of(ctx, req, a), req, *c, ch,
+                                            a, "cancelled", now));
+          effects = [=](store::write_txn& txn) -> store::result<void> {
+            for (const auto& j : notices)
+              if (auto r = queue->enqueue_in(txn, j); !r)
+                return make_unexpected(r.error());
+            if (auto r
+                = proj->erase_in(txn, projection_keys::slot(company, a.staff_id,
+                                                            a.start_time));
+                !r)
+              return make_unexpected(r.error());
+            if (auto r = proj->add_in(
+                    txn,
+                    projection_keys::branch_stats(company, a.branch_id)
+                        + "cancellations",
+                    1);
+                !r)
+              return r;
+            return cancel_reminders(queue, txn, a.id);
+          };
+        } else {
+          return ok_atom::value;
+        }
+        auto rp = self->make_response_promise<ok_atom>();
+        commit_once(self, ctx, req.listener, req.event.id, std::move(effects),
+                    rp, {"notifications"});
+        return rp;
+      },
+      [lg](failed_atom, const job_request& req, const std::string& error) {
+        lg->error("appointment subscriber failed on event {} ({}): {}",
+                  req.event.id, req.event.type, error);
+      },
+  };
+}
+
+} // namespace switchboard

@@ -1,0 +1,208 @@
+// What the seed's queued listeners share (common.hpp), the customer they
+// load, and the projection keys they write.
+#include "actors/listeners/common.hpp"
+
+#include <optional>
+
+#include <boost/json.hpp>
+
+#include <actors/aggregates.hpp>
+#include <actors/branches.hpp>
+#include <actors/calcom.hpp>
+#include <actors/call_workflow.hpp>
+#include <actors/errors.hpp>
+#include <actors/log.hpp>
+#include <actors/providers.hpp>
+#include <messages/json.hpp>
+#include <messages/time.hpp>
+#include <store/event_store.hpp>
+#include <store/job_queue.hpp>
+#include <store/outbox.hpp>
+#include <store/processed.hpp>
+#include <store/projections.hpp>
+#include <store/tenants.hpp>
+
+namespace switchboard {
+
+namespace ln = listener_names;
+using namespace listener_detail;
+
+namespace listener_detail {
+
+void commit_once(queued_listener_actor::pointer self,
+                 const listener_context& ctx, std::string mark,
+                 std::string event_id, effects_fn effects,
+                 caf::typed_response_promise<ok_atom> rp,
+                 std::vector<std::string> wake) {
+  auto* processed = ctx.processed;
+  auto op = [processed, mark, event_id,
+             effects](store::write_txn& txn) -> store::result<void> {
+    auto fresh = processed->mark_in(txn, mark, event_id);
+    if (!fresh)
+      return make_unexpected(fresh.error());
+    if (!*fresh)
+      return {}; // Delivered before: its effects are stored already.
+    return effects(txn);
+  };
+  self->request(
+          ctx.writer, caf::infinite, write_atom::value,
+          make_write_op(op, store::isolation::nested, store::lane::background))
+      .then(
+          [self, rp, wake, queues = ctx.queues](ok_atom) mutable {
+            for (const auto& q : wake)
+              if (auto i = queues->find(q); i != queues->end())
+                self->send(i->second, wake_atom::value);
+            rp.deliver(ok_atom::value);
+          },
+          [rp](caf::error& err) mutable {
+            rp.deliver(std::move(err));
+          });
+}
+
+expected<current_appointment, caf::error>
+load_current(const listener_context& ctx, const std::string& company,
+             const std::string& id) {
+  current_appointment out;
+  auto st = load_aggregate(*ctx.events, "appointment", company, id);
+  if (!st)
+    return make_unexpected(st.error());
+  out.exists = st->exists;
+  out.appt = st->appt;
+  if (!out.exists)
+    return out;
+  auto first = ctx.events->read_stream(company, "appointment", id, 1, 1);
+  if (!first)
+    return make_unexpected(to_caf_error(first.error()));
+  if (!first->empty()) {
+    auto done = ctx.processed->contains(listener_names::send_notification,
+                                        first->front().id);
+    out.confirmation_handled = done && *done;
+  }
+  return out;
+}
+
+caf::error bad_event(const job_request& req, const decode_error& err) {
+  return make_runtime_error(runtime_errc::invalid_argument,
+                            "event " + req.event.id + " (" + req.event.type
+                                + "): " + err.field + ": " + err.message);
+}
+
+std::vector<std::string> channels_for(const customer& c) {
+  std::vector<std::string> out;
+  if (c.prefers_sms && !c.phone.empty())
+    out.emplace_back("sms");
+  if (!c.email.empty() && c.prefers_email)
+    out.emplace_back("email");
+  if (c.prefers_whatsapp && !c.phone.empty())
+    out.emplace_back("whatsapp");
+  return out;
+}
+
+std::string recipient_for(const customer& c, const std::string& channel) {
+  return channel == "email" ? c.email : c.phone;
+}
+
+std::string day_of(timestamp_ms t) {
+  return format_rfc3339(t).substr(0, 10);
+}
+
+time_zone zone_of(const listener_context& ctx, const job_request& req,
+                  const appointment& a) {
+  return zone_at(ctx.tenants, req.event.company_id, a.branch_id);
+}
+
+store::job channel_job(const time_zone& tz, const job_request& req,
+                       const customer& c, const std::string& channel,
+                       const appointment& a, const std::string& kind,
+                       timestamp_ms now) {
+  store::job j;
+  j.queue = "notifications";
+  j.listener = "notify." + channel;
+  j.event_id = req.event.id;
+  j.correlation_id = req.event.metadata.correlation_id;
+  j.event_seq = req.event.sequence;
+  j.company_id = req.event.company_id;
+  j.event_type = req.event.type;
+  boost::json::object payload{
+      {"kind", kind},
+      {"channel", channel},
+      {"recipient", recipient_for(c, channel)},
+      {"customer_name", c.name},
+      {"appointment_id", a.id},
+      {"start_time", format_rfc3339_in(a.start_time, tz)},
+  };
+  j.payload = boost::json::serialize(payload);
+  j.created_at = now;
+  j.due_at = now;
+  auto policy = channel_retry_policy();
+  j.max_tries = policy.tries;
+  j.backoff_s = policy.backoff_s;
+  j.timeout_ms = static_cast<std::uint32_t>(policy.timeout.count());
+  return j;
+}
+
+} // namespace listener_detail
+
+retry_policy channel_retry_policy() {
+  retry_policy p;
+  p.tries = 3;
+  p.backoff_s = {5, 30};
+  p.timeout = std::chrono::seconds(30);
+  return p;
+}
+
+expected<customer, caf::error> load_customer(const store::event_store& events,
+                                             const std::string& company_id,
+                                             const std::string& id) {
+  auto stream = events.read_stream(company_id, "customer", id, 1, 100000);
+  if (!stream)
+    return make_unexpected(
+        make_runtime_error(runtime_errc::storage,
+                           "customer " + id + ": " + stream.error().message));
+  // The read is the company's own: an event naming another company's
+  // customer (or none) finds nothing, and is never retried (the id will
+  // not become this company's).
+  if (stream->empty())
+    return make_unexpected(make_runtime_error(
+        runtime_errc::rejected,
+        "customer " + id + " does not exist in company " + company_id));
+  customer c;
+  for (const auto& ev : *stream) {
+    if (ev.type == "customer.created") {
+      if (auto e = event_from<customer_created>(ev))
+        c = e->customer;
+    } else if (ev.type == "customer.updated") {
+      if (auto e = event_from<customer_updated>(ev))
+        c = e->customer;
+    } else if (ev.type == "customer.merged") {
+      if (auto e = event_from<customer_merged>(ev); e && e->primary.id == id)
+        c = e->primary;
+    }
+  }
+  return c;
+}
+
+namespace projection_keys {
+
+std::string slot(const std::string& company, const std::string& staff,
+                 timestamp_ms start) {
+  return slots_of_staff(company, staff) + format_rfc3339(start);
+}
+
+std::string slots_of_staff(const std::string& company,
+                           const std::string& staff) {
+  return "slots/company=" + company + "/staff=" + staff + "/";
+}
+
+std::string analytics(const std::string& what, const std::string& company) {
+  return "analytics/" + what + "/company=" + company + "/";
+}
+
+std::string branch_stats(const std::string& company,
+                         const std::string& branch) {
+  return "branch_stats/company=" + company + "/branch=" + branch + "/";
+}
+
+} // namespace projection_keys
+
+} // namespace switchboard

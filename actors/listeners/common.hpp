@@ -1,0 +1,77 @@
+#pragma once
+
+// What the seed's queued listeners share (actors/listeners/*.cpp): the
+// commit of a job's effects with its processed mark, the appointment as
+// it is now, the channel rules and channel jobs. Not for other parts:
+// they include actors/listeners.hpp.
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <caf/typed_response_promise.hpp>
+
+#include <actors/listeners.hpp>
+#include <messages/time.hpp>
+#include <messages/time_zone.hpp>
+#include <store/job_queue.hpp>
+#include <store/writer.hpp>
+
+namespace switchboard::listener_detail {
+
+constexpr timestamp_ms hour_ms = 3600 * 1000;
+
+inline std::string text(const char* s) {
+  return std::string{s};
+}
+
+/// Effects of one job, run inside the writer's transaction.
+using effects_fn = std::function<store::result<void>(store::write_txn&)>;
+
+/// Commits `effects` together with the processed mark of (`mark`, event
+/// id): when the mark exists, the effects are skipped. Answers `rp` after
+/// the commit.
+void commit_once(queued_listener_actor::pointer self,
+                 const listener_context& ctx, std::string mark,
+                 std::string event_id, effects_fn effects,
+                 caf::typed_response_promise<ok_atom> rp,
+                 std::vector<std::string> wake = {});
+
+/// The appointment `id` of `company` as it is now (the read a queued
+/// notification makes when it runs, as Laravel's SerializesModels reloads
+/// the model), and whether its confirmation has been handled.
+struct current_appointment {
+  appointment appt;
+  bool exists = false;
+  bool confirmation_handled = false;
+};
+
+expected<current_appointment, caf::error>
+load_current(const listener_context& ctx, const std::string& company,
+             const std::string& id);
+
+/// The error of a job whose event does not decode: it fails at once.
+caf::error bad_event(const job_request& req, const decode_error& err);
+
+/// The channels a customer wants, by the seed's rules.
+std::vector<std::string> channels_for(const customer& c);
+
+/// The address of `c` on `channel` (email or phone).
+std::string recipient_for(const customer& c, const std::string& channel);
+
+/// The calendar day (YYYY-MM-DD, UTC) of `t`.
+std::string day_of(timestamp_ms t);
+
+/// The time zone of appointment `a` of the company of `req`'s event (its
+/// branch's, else the company's): times in messages to customers are its
+/// wall-clock times, with their offset.
+time_zone zone_of(const listener_context& ctx, const job_request& req,
+                  const appointment& a);
+
+/// A channel job for `msg_kind` ("confirmation", "rescheduled", ...).
+store::job channel_job(const time_zone& tz, const job_request& req,
+                       const customer& c, const std::string& channel,
+                       const appointment& a, const std::string& kind,
+                       timestamp_ms now);
+
+} // namespace switchboard::listener_detail

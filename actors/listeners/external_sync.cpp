@@ -1,0 +1,320 @@
+// SyncWithExternalServices: the CRM, the calendar and Cal.com, a step
+// at a time, each step marked once done.
+#include "actors/listeners/common.hpp"
+
+#include <optional>
+
+#include <boost/json.hpp>
+
+#include <actors/aggregates.hpp>
+#include <actors/branches.hpp>
+#include <actors/calcom.hpp>
+#include <actors/call_workflow.hpp>
+#include <actors/errors.hpp>
+#include <actors/log.hpp>
+#include <actors/providers.hpp>
+#include <messages/json.hpp>
+#include <messages/time.hpp>
+#include <store/event_store.hpp>
+#include <store/job_queue.hpp>
+#include <store/outbox.hpp>
+#include <store/processed.hpp>
+#include <store/projections.hpp>
+#include <store/tenants.hpp>
+
+namespace switchboard {
+
+namespace ln = listener_names;
+using namespace listener_detail;
+
+// -- SyncWithExternalServices
+// -----------------------------------------------------
+
+namespace {
+
+struct sync_step {
+  sync_step(std::string n, outbound_call c, std::string appt = {},
+            std::string link = {}, bool uid = false)
+      : name(std::move(n)), call(std::move(c)), appointment_id(std::move(appt)),
+        link_event_id(std::move(link)), needs_uid(uid) {}
+
+  std::string name; ///< Processed mark: listener + "." + name.
+  outbound_call call;
+  /// Cal.com steps: the appointment whose booking uid the step reads
+  /// (reschedule, cancel) or records from the answer (create, reschedule).
+  std::string appointment_id;
+  /// The id of the event that records the answer's uid: once it is
+  /// stored, the call was made and is never made again.
+  std::string link_event_id;
+  bool needs_uid = false; ///< The call acts on the stored booking uid.
+  /// The company of the event: every entity is read in it.
+  std::string company;
+};
+
+using step_list = std::shared_ptr<std::vector<sync_step>>;
+
+void run_steps(queued_listener_actor::pointer self, listener_context ctx,
+               endpoint_actor endpoint, std::string listener,
+               std::string event_id, step_list steps, std::size_t i,
+               caf::typed_response_promise<ok_atom> rp);
+
+/// Marks step `i` done for the event, then runs the next.
+void step_done(queued_listener_actor::pointer self, listener_context ctx,
+               endpoint_actor endpoint, std::string listener,
+               std::string event_id, step_list steps, std::size_t i,
+               caf::typed_response_promise<ok_atom> rp) {
+  auto* processed = ctx.processed;
+  auto mark = listener + "." + (*steps)[i].name;
+  auto op = [processed, mark,
+             event_id](store::write_txn& txn) -> store::result<void> {
+    auto r = processed->mark_in(txn, mark, event_id);
+    if (!r)
+      return make_unexpected(r.error());
+    return {};
+  };
+  self->request(ctx.writer, caf::infinite, write_atom::value,
+                make_write_op(op, store::isolation::validated,
+                              store::lane::background))
+      .then(
+          [=](ok_atom) mutable {
+            run_steps(self, ctx, endpoint, listener, event_id, steps, i + 1,
+                      rp);
+          },
+          [rp](caf::error& err) mutable {
+            rp.deliver(std::move(err));
+          });
+}
+
+/// Records the booking uid Cal.com answered on the appointment (an event
+/// under the step's derived id), then marks the step done.
+void link_uid(queued_listener_actor::pointer self, listener_context ctx,
+              endpoint_actor endpoint, std::string listener,
+              std::string event_id, step_list steps, std::size_t i,
+              caf::typed_response_promise<ok_atom> rp,
+              const std::string& company, const std::string& uid) {
+  const auto& step = (*steps)[i];
+  aggregate_command cmd;
+  cmd.aggregate_type = "appointment";
+  cmd.aggregate_id = step.appointment_id;
+  cmd.company_id = company;
+  cmd.name = "link_calcom";
+  cmd.payload = boost::json::serialize(boost::json::object{
+      {"calcom_uid", uid}, {"event_id", step.link_event_id}});
+  cmd.metadata.source = "calcom";
+  cmd.metadata.causation_id = event_id;
+  self->request(*ctx.router, caf::infinite, command_atom::value, cmd)
+      .then(
+          [=](const command_result&) mutable {
+            step_done(self, ctx, endpoint, listener, event_id, steps, i, rp);
+          },
+          [rp](caf::error& err) mutable {
+            // Retried: the call is not repeated once the uid is stored,
+            // but Cal.com has the booking; keep trying to record it.
+            rp.deliver(make_runtime_error(runtime_errc::listener_failed,
+                                          "calcom booking uid not recorded: "
+                                              + describe(err)));
+          });
+}
+
+void run_steps(queued_listener_actor::pointer self, listener_context ctx,
+               endpoint_actor endpoint, std::string listener,
+               std::string event_id, step_list steps, std::size_t i,
+               caf::typed_response_promise<ok_atom> rp) {
+  while (i < steps->size()) {
+    auto mark = listener + "." + (*steps)[i].name;
+    auto done = ctx.processed->contains(mark, event_id);
+    if (done && *done) {
+      ++i;
+      continue;
+    }
+    break;
+  }
+  if (i == steps->size()) {
+    rp.deliver(ok_atom::value);
+    return;
+  }
+  auto& step = (*steps)[i];
+  const auto& company = step.company;
+  if (!step.appointment_id.empty()) {
+    // The answer was recorded before an ack was lost: done.
+    if (!step.link_event_id.empty()
+        && ctx.events->find_event(company, step.link_event_id)) {
+      step_done(self, ctx, endpoint, listener, event_id, steps, i, rp);
+      return;
+    }
+    if (step.needs_uid) {
+      auto st = load_aggregate(*ctx.events, "appointment", company,
+                               step.appointment_id);
+      if (!st) {
+        rp.deliver(st.error());
+        return;
+      }
+      const auto& uid = st->appt.calcom_uid;
+      if (uid.empty()) {
+        // Not booked on Cal.com (the create went to the outbox, or came
+        // from Cal.com without a uid): nothing to change there. A create
+        // still pending is waited for.
+        auto created = ctx.events->read_stream(company, "appointment",
+                                               step.appointment_id, 1, 1);
+        bool pending = false;
+        if (created && !created->empty()) {
+          auto c = ctx.processed->contains(listener + ".calcom",
+                                           created->front().id);
+          pending
+              = created->front().type == "appointment.created" && (!c || !*c);
+        }
+        if (pending) {
+          rp.deliver(make_runtime_error(
+              runtime_errc::listener_failed,
+              "calcom sync waits for the booking's uid (its create is "
+              "pending)"));
+          return;
+        }
+        step_done(self, ctx, endpoint, listener, event_id, steps, i, rp);
+        return;
+      }
+      auto body = boost::json::parse(step.call.body);
+      body.as_object()["uid"] = uid;
+      step.call.body = boost::json::serialize(body);
+    }
+  }
+  self->request(endpoint, caf::infinite, sync_atom::value, step.call)
+      .then(
+          [=](const std::string& answer) mutable {
+            const auto& st = (*steps)[i];
+            auto uid = st.link_event_id.empty() ? std::string{}
+                                                : calcom_booking_uid(answer);
+            if (!uid.empty())
+              link_uid(self, ctx, endpoint, listener, event_id, steps, i, rp,
+                       company, uid);
+            else
+              step_done(self, ctx, endpoint, listener, event_id, steps, i, rp);
+          },
+          [rp, step](caf::error& err) mutable {
+            // A refusal stays one: the queue then fails the job at once.
+            auto code = runtime_code(err) == runtime_errc::rejected
+                            ? runtime_errc::rejected
+                            : runtime_errc::listener_failed;
+            rp.deliver(make_runtime_error(
+                code, step.call.target + " sync failed: " + describe(err)));
+          });
+}
+
+/// The Cal.com event type mapped to `service_id` for the company ("" when
+/// none is).
+std::string mapped_event_type(const listener_context& ctx,
+                              const std::string& company,
+                              const std::string& service_id) {
+  if (ctx.tenants == nullptr)
+    return {};
+  auto text = ctx.tenants->setting(company, calcom_setting);
+  if (!text)
+    return {};
+  auto s = parse_calcom_settings(*text);
+  return s ? s->event_type_of(service_id) : std::string{};
+}
+
+} // namespace
+
+queued_listener_actor::behavior_type
+sync_with_external_services(queued_listener_actor::pointer self,
+                            listener_context ctx, endpoint_actor endpoint) {
+  auto lg = log::get("listeners");
+  return {
+      [self, ctx, endpoint](handle_atom,
+                            const job_request& req) -> caf::result<ok_atom> {
+        auto steps = std::make_shared<std::vector<sync_step>>();
+        auto key = req.event.id;
+        // Changes that came from Cal.com are not sent back to it.
+        bool from_calcom = req.event.metadata.source == "calcom";
+        auto link_id = [&key] {
+          return derived_id("calcom-link\n" + key);
+        };
+        if (req.event.type == "appointment.created") {
+          auto ev = event_from<appointment_created>(req.event);
+          if (!ev)
+            return bad_event(req, ev.error());
+          auto body = to_json_text(ev->appointment);
+          // Cal.com wants an attendee (the customer, when it can be read)
+          // and the event type mapped to the service.
+          auto v = boost::json::parse(body);
+          auto& o = v.as_object();
+          if (auto c = load_customer(*ctx.events, req.event.company_id,
+                                     ev->appointment.customer_id))
+            o["customer"] = boost::json::parse(to_json_text(*c));
+          o["time_zone"] = zone_at(ctx.tenants, req.event.company_id,
+                                   ev->appointment.branch_id)
+                               .name();
+          auto type_id = mapped_event_type(ctx, req.event.company_id,
+                                           ev->appointment.service_id);
+          if (!type_id.empty())
+            o["event_type_id"] = type_id;
+          if (ev->source != "calcom" && !from_calcom)
+            steps->emplace_back("calcom",
+                                outbound_call{"calcom", "booking.create",
+                                              key + ":calcom",
+                                              boost::json::serialize(v)},
+                                ev->appointment.id, link_id(), false);
+          steps->push_back(
+              {"crm", {"crm", "appointment.upsert", key + ":crm", body}});
+        } else if (req.event.type == "appointment.updated") {
+          // Changes reach the CRM with the same retries as the booking; a
+          // new time reaches Cal.com by the booking uid kept on the
+          // appointment.
+          auto ev = event_from<appointment_updated>(req.event);
+          if (!ev)
+            return bad_event(req, ev.error());
+          auto body = to_json_text(ev->appointment);
+          if (!from_calcom && ev->changes.count("start_time") > 0)
+            steps->push_back(
+                {"calcom",
+                 {"calcom", "booking.reschedule", key + ":calcom",
+                  boost::json::serialize(boost::json::object{
+                      {"start", format_rfc3339(ev->appointment.start_time)}})},
+                 ev->appointment.id,
+                 link_id(),
+                 true});
+          steps->push_back(
+              {"crm", {"crm", "appointment.upsert", key + ":crm", body}});
+        } else if (req.event.type == "appointment.cancelled") {
+          auto ev = event_from<appointment_cancelled>(req.event);
+          if (!ev)
+            return bad_event(req, ev.error());
+          auto v = boost::json::parse(to_json_text(ev->appointment));
+          v.as_object()["cancellation_reason"] = ev->reason;
+          auto body = boost::json::serialize(v);
+          if (!from_calcom)
+            steps->push_back({"calcom",
+                              {"calcom", "booking.cancel", key + ":calcom",
+                               boost::json::serialize(boost::json::object{
+                                   {"reason", ev->reason}})},
+                              ev->appointment.id,
+                              {},
+                              true});
+          steps->push_back(
+              {"crm", {"crm", "appointment.upsert", key + ":crm", body}});
+        } else if (req.event.type == "customer.updated") {
+          auto ev = event_from<customer_updated>(req.event);
+          if (!ev)
+            return bad_event(req, ev.error());
+          steps->push_back({"crm",
+                            {"crm", "customer.upsert", key + ":crm",
+                             to_json_text(ev->customer)}});
+        } else {
+          return ok_atom::value;
+        }
+        for (auto& step : *steps)
+          step.company = req.event.company_id;
+        auto rp = self->make_response_promise<ok_atom>();
+        run_steps(self, ctx, endpoint, req.listener, req.event.id, steps, 0,
+                  rp);
+        return rp;
+      },
+      [lg](failed_atom, const job_request& req, const std::string& error) {
+        lg->error("external sync of event {} ({}) failed for good: {}",
+                  req.event.id, req.event.type, error);
+      },
+  };
+}
+
+} // namespace switchboard

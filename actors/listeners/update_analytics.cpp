@@ -1,0 +1,106 @@
+// UpdateAnalytics: the counters of appointments, calls and customers,
+// per company and day.
+#include "actors/listeners/common.hpp"
+
+#include <optional>
+
+#include <boost/json.hpp>
+
+#include <actors/aggregates.hpp>
+#include <actors/branches.hpp>
+#include <actors/calcom.hpp>
+#include <actors/call_workflow.hpp>
+#include <actors/errors.hpp>
+#include <actors/log.hpp>
+#include <actors/providers.hpp>
+#include <messages/json.hpp>
+#include <messages/time.hpp>
+#include <store/event_store.hpp>
+#include <store/job_queue.hpp>
+#include <store/outbox.hpp>
+#include <store/processed.hpp>
+#include <store/projections.hpp>
+#include <store/tenants.hpp>
+
+namespace switchboard {
+
+namespace ln = listener_names;
+using namespace listener_detail;
+
+// -- UpdateAnalytics
+// ------------------------------------------------------------
+
+expected<std::vector<std::pair<std::string, std::int64_t>>, decode_error>
+analytics_deltas(const envelope& event) {
+  std::vector<std::pair<std::string, std::int64_t>> deltas;
+  const auto& company = event.company_id;
+  if (event.type == "appointment.created") {
+    auto ev = event_from<appointment_created>(event);
+    if (!ev)
+      return make_unexpected(ev.error());
+    const auto& a = ev->appointment;
+    auto base = projection_keys::analytics("appointments", company);
+    auto lead_h = (a.start_time - event.occurred_at) / hour_ms;
+    deltas = {
+        {base + "count", 1},
+        {base + "branch=" + a.branch_id, 1},
+        {base + "service=" + a.service_id, 1},
+        {base + "staff=" + a.staff_id, 1},
+        {base + "source=" + (ev->source.empty() ? text("unknown") : ev->source),
+         1},
+        {base + "day=" + day_of(event.occurred_at), 1},
+        {base + "value_cents", a.price_cents},
+        {base + "lead_time_hours_sum", lead_h}};
+  } else if (event.type == "call.completed") {
+    auto ev = event_from<call_completed>(event);
+    if (!ev)
+      return make_unexpected(ev.error());
+    auto base = projection_keys::analytics("calls", company);
+    deltas = {{base + "count", 1},
+              {base + "sentiment=" + sentiment(*ev), 1},
+              {base + "booking_intent", has_appointment_request(*ev) ? 1 : 0}};
+  } else if (event.type == "customer.created") {
+    auto ev = event_from<customer_created>(event);
+    if (!ev)
+      return make_unexpected(ev.error());
+    auto base = projection_keys::analytics("customers", company);
+    auto names = enum_names(ev->source);
+    deltas = {{base + "count", 1},
+              {base + "source="
+                   + std::string{names[static_cast<std::size_t>(ev->source)]},
+               1}};
+  }
+  return deltas;
+}
+
+queued_listener_actor::behavior_type
+update_analytics(queued_listener_actor::pointer self, listener_context ctx) {
+  auto lg = log::get("listeners");
+  return {
+      [self, ctx](handle_atom, const job_request& req) -> caf::result<ok_atom> {
+        auto computed = analytics_deltas(req.event);
+        if (!computed)
+          return bad_event(req, computed.error());
+        auto deltas = std::move(*computed);
+        if (deltas.empty())
+          return ok_atom::value;
+        auto* proj = ctx.projections;
+        auto rp = self->make_response_promise<ok_atom>();
+        commit_once(
+            self, ctx, req.listener, req.event.id,
+            [proj, deltas](store::write_txn& txn) -> store::result<void> {
+              for (const auto& [key, delta] : deltas)
+                if (auto r = proj->add_in(txn, key, delta); !r)
+                  return r;
+              return {};
+            },
+            rp);
+        return rp;
+      },
+      [lg](failed_atom, const job_request& req, const std::string& error) {
+        lg->error("analytics for event {} failed: {}", req.event.id, error);
+      },
+  };
+}
+
+} // namespace switchboard
