@@ -13,6 +13,7 @@
 #include <actors/call_workflow.hpp>
 #include <actors/dispatcher.hpp>
 #include <actors/errors.hpp>
+#include <actors/listeners/seed.hpp>
 #include <actors/log.hpp>
 #include <actors/metrics.hpp>
 #include <actors/queue_supervisor.hpp>
@@ -258,8 +259,6 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
   };
   if (auto ok = register_seed_listeners(*n->registry_); !ok)
     return refused(ok.error());
-  if (auto ok = register_call_listeners(*n->registry_); !ok)
-    return refused(ok.error());
   if (opts.configure)
     if (auto ok = opts.configure(*n->registry_); !ok)
       return refused(ok.error());
@@ -278,43 +277,17 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
   // The endpoint is spawned below, before any supervisor spawns a
   // listener.
   auto endpoint = std::make_shared<endpoint_actor>();
-  // Which actor serves which listener names.
-  std::vector<std::pair<listener_binding, std::string>> bindings = {
-      {{{ln::send_notification},
-        [](caf::actor_system& sys, const listener_context& ctx) {
-          return sys.spawn(send_appointment_notification, ctx);
-        }},
-       "notifications"},
-      {{{ln::notify_sms, ln::notify_email, ln::notify_whatsapp,
-         ln::reminder_24h, ln::reminder_1h},
-        [](caf::actor_system& sys, const listener_context& ctx) {
-          return sys.spawn(channel_worker, ctx);
-        }},
-       "notifications"},
-      {{{ln::call_follow_up},
-        [](caf::actor_system& sys, const listener_context& ctx) {
-          return sys.spawn(call_follow_up, ctx);
-        }},
-       "notifications"},
-      {{{ln::update_analytics},
-        [](caf::actor_system& sys, const listener_context& ctx) {
-          return sys.spawn(update_analytics, ctx);
-        }},
-       "analytics"},
-      {{{ln::external_sync},
-        [endpoint](caf::actor_system& sys, const listener_context& ctx) {
-          return sys.spawn(sync_with_external_services, ctx, *endpoint);
-        }},
-       "default"},
-  };
-  listener_binding sub;
-  for (const auto& name : reg->queued_listener_names())
-    if (name.rfind(std::string{ln::appointment_subscriber} + "@", 0) == 0)
-      sub.names.push_back(name);
-  sub.spawn = [](caf::actor_system& sys, const listener_context& ctx) {
-    return sys.spawn(appointment_event_subscriber, ctx);
-  };
-  bindings.emplace_back(sub, "default");
+  // Which actor serves which listener names, on which queue.
+  std::vector<std::pair<listener_binding, std::string>> bindings;
+  for (const auto& c : queued_listeners()) {
+    listener_binding b;
+    b.names = c.served(*reg);
+    b.spawn = [spawn = c.spawn, endpoint](caf::actor_system& sys,
+                                          const listener_context& ctx) {
+      return spawn(sys, ctx, *endpoint);
+    };
+    bindings.emplace_back(std::move(b), c.queue);
+  }
   for (auto& extra : opts.extra_listeners)
     bindings.push_back(extra);
   if (auto ok

@@ -1,5 +1,7 @@
 // AppointmentEventSubscriber: staff slots, branch stats and reminders,
 // kept as appointments are booked, moved and cancelled.
+#include "actors/listeners/appointment_subscriber.hpp"
+
 #include "actors/listeners/common.hpp"
 
 #include <optional>
@@ -226,5 +228,34 @@ appointment_event_subscriber(queued_listener_actor::pointer self,
       },
   };
 }
+
+namespace listeners {
+
+queued_listener_component appointment_subscriber() {
+  queued_listener_component c;
+  c.queue = "default";
+  c.add = [](listener_registry& reg) {
+    subscriber_spec spec;
+    spec.name = ln::appointment_subscriber;
+    spec.queue = "default";
+    spec.retry.tries = 3;
+    spec.retry.backoff_s = {1, 10};
+    return reg.subscribe<appointment_created, appointment_updated,
+                         appointment_cancelled>(std::move(spec));
+  };
+  // One job listener per event type: appointment_event_subscriber@<type>.
+  c.served = [](const listener_registry& reg) {
+    std::vector<std::string> out;
+    auto prefix = std::string{ln::appointment_subscriber} + "@";
+    for (const auto& name : reg.queued_listener_names())
+      if (name.rfind(prefix, 0) == 0)
+        out.push_back(name);
+    return out;
+  };
+  c.spawn = spawn_with_context<switchboard::appointment_event_subscriber>;
+  return c;
+}
+
+} // namespace listeners
 
 } // namespace switchboard

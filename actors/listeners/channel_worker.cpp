@@ -1,5 +1,7 @@
 // The channel workers (notify.sms, notify.email, notify.whatsapp) and the
 // reminders: each message goes to its provider or to the outbox, once.
+#include "actors/listeners/channel_worker.hpp"
+
 #include "actors/listeners/common.hpp"
 
 #include <optional>
@@ -256,5 +258,24 @@ channel_worker(queued_listener_actor::pointer self, listener_context ctx) {
       },
   };
 }
+
+namespace listeners {
+
+queued_listener_component channel_worker() {
+  queued_listener_component c;
+  c.queue = "notifications";
+  c.add = [](listener_registry&) {
+    return registration_result{};
+  };
+  c.served = [](const listener_registry&) {
+    return std::vector<std::string>{ln::notify_sms, ln::notify_email,
+                                    ln::notify_whatsapp, ln::reminder_24h,
+                                    ln::reminder_1h};
+  };
+  c.spawn = spawn_with_context<switchboard::channel_worker>;
+  return c;
+}
+
+} // namespace listeners
 
 } // namespace switchboard

@@ -1,5 +1,7 @@
 // SyncWithExternalServices: the CRM, the calendar and Cal.com, a step
 // at a time, each step marked once done.
+#include "actors/listeners/external_sync.hpp"
+
 #include "actors/listeners/common.hpp"
 
 #include <optional>
@@ -316,5 +318,33 @@ sync_with_external_services(queued_listener_actor::pointer self,
       },
   };
 }
+
+namespace listeners {
+
+queued_listener_component external_sync() {
+  queued_listener_component c;
+  c.queue = "default";
+  c.add = [](listener_registry& reg) {
+    queued_listener_spec spec;
+    spec.name = ln::external_sync;
+    spec.queue = "default";
+    spec.retry.tries = 5;
+    spec.retry.backoff_s = {10, 30, 60, 120, 300};
+    spec.retry.timeout = std::chrono::seconds(30);
+    return reg.listen_queued_each<appointment_created, appointment_updated,
+                                  appointment_cancelled, customer_updated>(
+        spec);
+  };
+  c.served = [](const listener_registry&) {
+    return std::vector<std::string>{ln::external_sync};
+  };
+  c.spawn = [](caf::actor_system& sys, const listener_context& ctx,
+               const endpoint_actor& external) {
+    return sys.spawn(sync_with_external_services, ctx, external);
+  };
+  return c;
+}
+
+} // namespace listeners
 
 } // namespace switchboard

@@ -1,5 +1,7 @@
 // SendAppointmentNotification: a channel job per channel the customer
 // prefers, for each new appointment.
+#include "actors/listeners/send_notification.hpp"
+
 #include "actors/listeners/common.hpp"
 
 #include <optional>
@@ -78,5 +80,28 @@ send_appointment_notification(queued_listener_actor::pointer self,
       },
   };
 }
+
+namespace listeners {
+
+queued_listener_component send_notification() {
+  queued_listener_component c;
+  c.queue = "notifications";
+  c.add = [](listener_registry& reg) {
+    queued_listener_spec spec;
+    spec.name = ln::send_notification;
+    spec.queue = "notifications";
+    spec.delay_s = 5;
+    spec.retry.tries = 3;
+    spec.retry.backoff_s = {10, 60};
+    return reg.listen_queued<appointment_created>(spec);
+  };
+  c.served = [](const listener_registry&) {
+    return std::vector<std::string>{ln::send_notification};
+  };
+  c.spawn = spawn_with_context<switchboard::send_appointment_notification>;
+  return c;
+}
+
+} // namespace listeners
 
 } // namespace switchboard

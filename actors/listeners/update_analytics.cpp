@@ -1,5 +1,7 @@
 // UpdateAnalytics: the counters of appointments, calls and customers,
 // per company and day.
+#include "actors/listeners/update_analytics.hpp"
+
 #include "actors/listeners/common.hpp"
 
 #include <optional>
@@ -102,5 +104,28 @@ update_analytics(queued_listener_actor::pointer self, listener_context ctx) {
       },
   };
 }
+
+namespace listeners {
+
+queued_listener_component update_analytics() {
+  queued_listener_component c;
+  c.queue = "analytics";
+  c.add = [](listener_registry& reg) {
+    queued_listener_spec spec;
+    spec.name = ln::update_analytics;
+    spec.queue = "analytics";
+    spec.retry.tries = 3;
+    spec.retry.backoff_s = {1, 5};
+    return reg.listen_queued_each<appointment_created, call_completed,
+                                  customer_created>(spec);
+  };
+  c.served = [](const listener_registry&) {
+    return std::vector<std::string>{ln::update_analytics};
+  };
+  c.spawn = spawn_with_context<switchboard::update_analytics>;
+  return c;
+}
+
+} // namespace listeners
 
 } // namespace switchboard
