@@ -1,5 +1,7 @@
 #include "actors/call_workflow.hpp"
 
+#include <actors/listeners/call_follow_up.hpp>
+
 #include <algorithm>
 #include <cstdlib>
 #include <deque>
@@ -772,12 +774,7 @@ aggregate_actor spawn_call_actor(caf::actor_system& sys, call_record initial,
 // ----------------------------------------------------
 
 registration_result register_call_listeners(listener_registry& reg) {
-  queued_listener_spec spec;
-  spec.name = listener_names::call_follow_up;
-  spec.queue = "notifications";
-  spec.retry.tries = 3;
-  spec.retry.backoff_s = {10, 60};
-  return reg.listen_queued<follow_up_scheduled>(spec);
+  return listeners::call_follow_up().register_in(reg);
 }
 
 queued_listener_actor::behavior_type

@@ -281,12 +281,12 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
   std::vector<std::pair<listener_binding, std::string>> bindings;
   for (const auto& c : queued_listeners()) {
     listener_binding b;
-    b.names = c.served(*reg);
+    b.names = c.served_in(*reg);
     b.spawn = [spawn = c.spawn, endpoint](caf::actor_system& sys,
                                           const listener_context& ctx) {
       return spawn(sys, ctx, *endpoint);
     };
-    bindings.emplace_back(std::move(b), c.queue);
+    bindings.emplace_back(std::move(b), c.spec.queue);
   }
   for (auto& extra : opts.extra_listeners)
     bindings.push_back(extra);

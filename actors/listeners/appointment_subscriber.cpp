@@ -233,25 +233,13 @@ namespace listeners {
 
 queued_listener_component appointment_subscriber() {
   queued_listener_component c;
-  c.queue = "default";
-  c.add = [](listener_registry& reg) {
-    subscriber_spec spec;
-    spec.name = ln::appointment_subscriber;
-    spec.queue = "default";
-    spec.retry.tries = 3;
-    spec.retry.backoff_s = {1, 10};
-    return reg.subscribe<appointment_created, appointment_updated,
-                         appointment_cancelled>(std::move(spec));
-  };
-  // One job listener per event type: appointment_event_subscriber@<type>.
-  c.served = [](const listener_registry& reg) {
-    std::vector<std::string> out;
-    auto prefix = std::string{ln::appointment_subscriber} + "@";
-    for (const auto& name : reg.queued_listener_names())
-      if (name.rfind(prefix, 0) == 0)
-        out.push_back(name);
-    return out;
-  };
+  c.spec.name = ln::appointment_subscriber;
+  c.spec.queue = "default";
+  c.spec.retry.tries = 3;
+  c.spec.retry.backoff_s = {1, 10};
+  c.add = subscribes_to<appointment_created, appointment_updated,
+                        appointment_cancelled>;
+  c.served = subscriber_handlers;
   c.spawn = spawn_with_context<switchboard::appointment_event_subscriber>;
   return c;
 }

@@ -1,5 +1,5 @@
 // The call workflow's follow-up as a queued listener of the node; its
-// actor and registration live with the call workflow.
+// actor lives with the call workflow (actors/call_workflow.cpp).
 #include "actors/listeners/call_follow_up.hpp"
 
 #include <actors/call_workflow.hpp>
@@ -8,11 +8,11 @@ namespace switchboard::listeners {
 
 queued_listener_component call_follow_up() {
   queued_listener_component c;
-  c.queue = "notifications";
-  c.add = register_call_listeners;
-  c.served = [](const listener_registry&) {
-    return std::vector<std::string>{listener_names::call_follow_up};
-  };
+  c.spec.name = listener_names::call_follow_up;
+  c.spec.queue = "notifications";
+  c.spec.retry.tries = 3;
+  c.spec.retry.backoff_s = {10, 60};
+  c.add = listens_to<follow_up_scheduled>;
   c.spawn = spawn_with_context<switchboard::call_follow_up>;
   return c;
 }

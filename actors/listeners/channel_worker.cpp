@@ -263,11 +263,8 @@ namespace listeners {
 
 queued_listener_component channel_worker() {
   queued_listener_component c;
-  c.queue = "notifications";
-  c.add = [](listener_registry&) {
-    return registration_result{};
-  };
-  c.served = [](const listener_registry&) {
+  c.spec.queue = "notifications";
+  c.served = [](const listener_registry&, const queued_listener_spec&) {
     return std::vector<std::string>{ln::notify_sms, ln::notify_email,
                                     ln::notify_whatsapp, ln::reminder_24h,
                                     ln::reminder_1h};

@@ -1,11 +1,13 @@
 #pragma once
 
-// A queued listener as the node runs it: how it registers, which job
-// listener names its actor serves, its queue and how its actor is spawned.
-// Each listener under actors/listeners/ gives one; seed.cpp lists them,
-// and the node walks that list (queued_listeners()).
+// A queued listener as the node runs it: its spec (name, queue, delay,
+// retries), the events it registers for, which job listener names its
+// actor serves and how its actor is spawned. Each listener under
+// actors/listeners/ gives one; seed.cpp lists them, and the node walks
+// that list (queued_listeners()).
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/actor_system.hpp>
@@ -15,20 +17,65 @@
 namespace switchboard {
 
 struct queued_listener_component {
-  /// Registers the listener: its events, queue, delay and retries. The
-  /// channel workers register nothing: other listeners enqueue their jobs.
-  registration_result (*add)(listener_registry&) = nullptr;
-  /// The job listener names its actor serves, read from the registry
-  /// once every listener has registered.
-  std::vector<std::string> (*served)(const listener_registry&) = nullptr;
-  /// The queue its actor runs on.
-  const char* queue = "";
+  /// Its name, queue, first delay and retries; a subscriber's handlers
+  /// share them.
+  queued_listener_spec spec;
+  /// Registers `spec` for the listener's events (listens_to,
+  /// subscribes_to); null for a listener that registers for no event
+  /// (the channel workers: other listeners enqueue their jobs).
+  registration_result (*add)(listener_registry&, const queued_listener_spec&)
+      = nullptr;
+  /// The job listener names its actor serves, read from the registry once
+  /// every listener has registered; null: `spec.name` alone.
+  std::vector<std::string> (*served)(const listener_registry&,
+                                     const queued_listener_spec&)
+      = nullptr;
   /// Spawns its actor; `external` is the node's endpoint of external
   /// calls (the CRM, the calendar, Cal.com).
   queued_listener_actor (*spawn)(caf::actor_system&, const listener_context&,
                                  const endpoint_actor& external)
       = nullptr;
+
+  registration_result register_in(listener_registry& reg) const {
+    return add != nullptr ? add(reg, spec) : registration_result{};
+  }
+
+  std::vector<std::string> served_in(const listener_registry& reg) const {
+    return served != nullptr ? served(reg, spec)
+                             : std::vector<std::string>{spec.name};
+  }
 };
+
+/// The `add` of a listener of the event types `Es`.
+template <class... Es>
+registration_result listens_to(listener_registry& reg,
+                               const queued_listener_spec& spec) {
+  return reg.listen_queued_each<Es...>(spec);
+}
+
+/// The `add` of a subscriber (one handler per event type of `Es`, named
+/// `<name>@<type>`); `subscriber_handlers` is its `served`.
+template <class... Es>
+registration_result subscribes_to(listener_registry& reg,
+                                  const queued_listener_spec& spec) {
+  subscriber_spec sub;
+  sub.name = spec.name;
+  sub.queue = spec.queue;
+  sub.retry = spec.retry;
+  return reg.subscribe<Es...>(std::move(sub));
+}
+
+/// The handlers a subscriber registered: `<name>@<type>` for each type.
+inline std::vector<std::string>
+subscriber_handlers(const listener_registry& reg,
+                    const queued_listener_spec& spec) {
+  std::vector<std::string> out;
+  auto prefix = spec.name + "@";
+  for (const auto& name : reg.queued_listener_names())
+    if (name.rfind(prefix, 0) == 0)
+      out.push_back(name);
+  return out;
+}
 
 /// The `spawn` of a listener whose actor needs only the context.
 template <auto Actor>

@@ -323,21 +323,13 @@ namespace listeners {
 
 queued_listener_component external_sync() {
   queued_listener_component c;
-  c.queue = "default";
-  c.add = [](listener_registry& reg) {
-    queued_listener_spec spec;
-    spec.name = ln::external_sync;
-    spec.queue = "default";
-    spec.retry.tries = 5;
-    spec.retry.backoff_s = {10, 30, 60, 120, 300};
-    spec.retry.timeout = std::chrono::seconds(30);
-    return reg.listen_queued_each<appointment_created, appointment_updated,
-                                  appointment_cancelled, customer_updated>(
-        spec);
-  };
-  c.served = [](const listener_registry&) {
-    return std::vector<std::string>{ln::external_sync};
-  };
+  c.spec.name = ln::external_sync;
+  c.spec.queue = "default";
+  c.spec.retry.tries = 5;
+  c.spec.retry.backoff_s = {10, 30, 60, 120, 300};
+  c.spec.retry.timeout = std::chrono::seconds(30);
+  c.add = listens_to<appointment_created, appointment_updated,
+                     appointment_cancelled, customer_updated>;
   c.spawn = [](caf::actor_system& sys, const listener_context& ctx,
                const endpoint_actor& external) {
     return sys.spawn(sync_with_external_services, ctx, external);

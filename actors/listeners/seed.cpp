@@ -43,7 +43,7 @@ registration_result register_seed_listeners(listener_registry& reg) {
   if (auto ok = register_sync_listeners(reg); !ok)
     return ok;
   for (const auto& c : queued_listeners())
-    if (auto ok = c.add(reg); !ok)
+    if (auto ok = c.register_in(reg); !ok)
       return ok;
   return {};
 }

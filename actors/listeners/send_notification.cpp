@@ -85,19 +85,12 @@ namespace listeners {
 
 queued_listener_component send_notification() {
   queued_listener_component c;
-  c.queue = "notifications";
-  c.add = [](listener_registry& reg) {
-    queued_listener_spec spec;
-    spec.name = ln::send_notification;
-    spec.queue = "notifications";
-    spec.delay_s = 5;
-    spec.retry.tries = 3;
-    spec.retry.backoff_s = {10, 60};
-    return reg.listen_queued<appointment_created>(spec);
-  };
-  c.served = [](const listener_registry&) {
-    return std::vector<std::string>{ln::send_notification};
-  };
+  c.spec.name = ln::send_notification;
+  c.spec.queue = "notifications";
+  c.spec.delay_s = 5;
+  c.spec.retry.tries = 3;
+  c.spec.retry.backoff_s = {10, 60};
+  c.add = listens_to<appointment_created>;
   c.spawn = spawn_with_context<switchboard::send_appointment_notification>;
   return c;
 }

@@ -109,19 +109,11 @@ namespace listeners {
 
 queued_listener_component update_analytics() {
   queued_listener_component c;
-  c.queue = "analytics";
-  c.add = [](listener_registry& reg) {
-    queued_listener_spec spec;
-    spec.name = ln::update_analytics;
-    spec.queue = "analytics";
-    spec.retry.tries = 3;
-    spec.retry.backoff_s = {1, 5};
-    return reg.listen_queued_each<appointment_created, call_completed,
-                                  customer_created>(spec);
-  };
-  c.served = [](const listener_registry&) {
-    return std::vector<std::string>{ln::update_analytics};
-  };
+  c.spec.name = ln::update_analytics;
+  c.spec.queue = "analytics";
+  c.spec.retry.tries = 3;
+  c.spec.retry.backoff_s = {1, 5};
+  c.add = listens_to<appointment_created, call_completed, customer_created>;
   c.spawn = spawn_with_context<switchboard::update_analytics>;
   return c;
 }
