@@ -65,7 +65,7 @@ retry_policy seed_sync_policy() {
 
 } // namespace
 
-BOOST_AUTO_TEST_SUITE(queue_suite)
+BOOST_AUTO_TEST_SUITE(queue_supervisor_suite)
 
 BOOST_AUTO_TEST_CASE(retry_delay_follows_laravel_backoff) {
   auto p = seed_sync_policy();

@@ -43,7 +43,7 @@ sync_listener_actor spawn_sync(caf::actor_system& sys, std::string mode) {
 
 } // namespace
 
-BOOST_AUTO_TEST_SUITE(dispatch_suite)
+BOOST_AUTO_TEST_SUITE(dispatcher_suite)
 
 BOOST_AUTO_TEST_CASE(dispatch_stores_events_and_one_job_per_queued_listener) {
   deterministic_node n;
