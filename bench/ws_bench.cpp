@@ -742,13 +742,15 @@ phase_result run_phase(const phase_options& o) {
     asio::post(threads[t]->ioc, [&, t] {
       auto next = std::make_shared<std::size_t>(0);
       auto launch = std::make_shared<std::function<void()>>();
-      *launch = [&, t, next, launch] {
+      // Held weakly by itself, strongly by the connections it started.
+      *launch = [&, t, next, weak = std::weak_ptr{launch}] {
         if (*next >= subs[t].size())
           return;
         auto s = subs[t][(*next)++];
-        s->start(o.port, [&, launch] {
+        s->start(o.port, [&, again = weak.lock()] {
           ++finished;
-          (*launch)();
+          if (again)
+            (*again)();
         });
       };
       for (std::size_t i = 0; i < connects_in_flight; ++i)
@@ -777,7 +779,9 @@ phase_result run_phase(const phase_options& o) {
       auto timer = std::make_shared<asio::steady_timer>(threads[t]->ioc);
       auto issued = std::make_shared<std::uint64_t>(0);
       auto tick = std::make_shared<std::function<void()>>();
-      *tick = [&, t, timer, issued, tick] {
+      // The tick holds itself only weakly: the pending wait holds it, so
+      // it is freed once it stops rescheduling (or the context stops).
+      *tick = [&, t, timer, issued, weak = std::weak_ptr{tick}] {
         auto now = now_ns();
         if (now >= start + span_ns)
           return;
@@ -803,9 +807,9 @@ phase_result run_phase(const phase_options& o) {
           ++*issued;
         }
         timer->expires_after(std::chrono::milliseconds(1));
-        timer->async_wait([tick](beast::error_code ec) {
-          if (!ec)
-            (*tick)();
+        timer->async_wait([next = weak.lock()](beast::error_code ec) {
+          if (!ec && next)
+            (*next)();
         });
       };
       (*tick)();
