@@ -24,6 +24,7 @@
 
 #include "tests/app/daemon_fixture.hpp"
 #include "tests/support/http_server.hpp"
+#include "tests/support/sanitizers.hpp"
 
 using namespace std::chrono_literals;
 using switchboard::test::daemon_fixture;
@@ -165,7 +166,8 @@ BOOST_AUTO_TEST_CASE(idle_connections_give_back_large_answers) {
   auto after = rss_bytes(d.proc->pid());
   BOOST_TEST_MESSAGE("rss before " << before << " after " << after);
   // Kept, they would hold about 40 MB (the answer, and the read buffer).
-  BOOST_TEST(after < before + (20u << 20));
+  if (switchboard::test::memory_is_measurable)
+    BOOST_TEST(after < before + (20u << 20));
 }
 
 BOOST_AUTO_TEST_CASE(unknown_ids_cost_no_actor) {

@@ -13,6 +13,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "tests/app/daemon_fixture.hpp"
+#include "tests/support/sanitizers.hpp"
 #include "tests/support/sse_client.hpp"
 
 using switchboard::test::daemon_fixture;
@@ -391,7 +392,8 @@ BOOST_AUTO_TEST_CASE(a_slow_consumer_is_closed_and_slows_no_one) {
   BOOST_TEST_MESSAGE("RssAnon " << rss_before / 1024 << " kB -> "
                                 << rss_after / 1024 << " kB; " << unread / 1024
                                 << " kB of frames unread");
-  BOOST_TEST(rss_after < rss_before + unread / 2);
+  if (switchboard::test::memory_is_measurable)
+    BOOST_TEST(rss_after < rss_before + unread / 2);
   // The slow client, reading at last, finds the end of its stream; two
   // streams remain.
   BOOST_TEST(slow.drained_to_end());
