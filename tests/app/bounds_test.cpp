@@ -124,6 +124,7 @@ BOOST_AUTO_TEST_CASE(running_out_of_descriptors_backs_off_and_recovers) {
     if (status != 200)
       std::this_thread::sleep_for(200ms);
   }
+  BOOST_TEST_INFO("the daemon wrote: " << d.proc->output());
   BOOST_TEST(status == 200);
 }
 
