@@ -11,7 +11,6 @@
 #include <actors/entity_actor.hpp>
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
-#include <actors/payload.hpp>
 #include <messages/ids.hpp>
 #include <messages/time.hpp>
 #include <store/event_store.hpp>
@@ -54,8 +53,10 @@ void make_room(router_ptr self) {
     auto key = std::move(st.lru.front());
     st.lru.pop_front();
     st.lru_at.erase(key);
-    if (auto i = st.actors.find(key); i != st.actors.end())
+    if (auto i = st.aggregates.find(key); i != st.aggregates.end())
       self->send(i->second, drain_atom::value);
+    else if (auto j = st.calendars.find(key); j != st.calendars.end())
+      self->send(j->second, drain_atom::value);
   }
 }
 
@@ -74,23 +75,57 @@ expected<bool, caf::error> belongs_to(const store::event_store& events,
 
 bool is_live(const router_state& st, const std::string& type,
              const std::string& company, const std::string& id) {
-  return st.actors.count(key_of(type, company, id)) > 0;
+  auto key = key_of(type, company, id);
+  return st.aggregates.count(key) > 0 || st.calendars.count(key) > 0;
 }
 
-aggregate_actor spawn_for(router_ptr self, const std::string& type,
-                          const std::string& company, const std::string& id,
-                          caf::error& err) {
+/// Live actors now, for /ready.
+void count_live(router_state& st) {
+  st.deps.live->store(st.aggregates.size() + st.calendars.size());
+}
+
+/// Watches `h`, the new actor of `key`, and lists it as used now.
+void enlist(router_ptr self, const std::string& key, const routed_actor& h) {
+  auto& st = self->state;
+  self->monitor(h);
+  st.keys[h.address()] = key;
+  (*st.children)[h.address()] = h;
+  touch(st, key);
+}
+
+/// The calendar of `staff_id` of `company`, spawned (rebuilt from the
+/// store) when it is not live.
+calendar_actor calendar_for(router_ptr self, const std::string& company,
+                            const std::string& staff_id) {
+  auto& st = self->state;
+  auto key = key_of("calendar", company, staff_id);
+  if (auto i = st.calendars.find(key); i != st.calendars.end()) {
+    touch(st, key);
+    return i->second;
+  }
+  make_room(self);
+  auto h = self->system().spawn(calendar, company, staff_id, st.deps);
+  st.calendars[key] = h;
+  enlist(self, key, h);
+  count_live(st);
+  return h;
+}
+
+/// The actor of the customer, staff member, service or call (`type`,
+/// `id`) of `company`, spawned (rebuilt from its stream) when it is not
+/// live; none, with `err` set, when it cannot be loaded.
+aggregate_actor aggregate_for(router_ptr self, const std::string& type,
+                              const std::string& company, const std::string& id,
+                              caf::error& err) {
   auto& st = self->state;
   auto key = key_of(type, company, id);
-  if (auto i = st.actors.find(key); i != st.actors.end()) {
+  if (auto i = st.aggregates.find(key); i != st.aggregates.end()) {
     touch(st, key);
     return i->second;
   }
   make_room(self);
   aggregate_actor h;
-  if (type == "calendar") {
-    h = self->system().spawn(calendar_actor, company, id, st.deps);
-  } else if (type == "call") {
+  if (type == "call") {
     auto loaded = load_call(*st.deps.events, company, id);
     if (!loaded) {
       err = loaded.error();
@@ -111,18 +146,102 @@ aggregate_actor spawn_for(router_ptr self, const std::string& type,
     }
     h = self->system().spawn(entity_actor, std::move(*loaded), st.deps, fn);
   }
-  self->monitor(h);
-  st.actors[key] = h;
-  st.keys[h.address()] = key;
-  (*st.children)[h.address()] = h;
-  touch(st, key);
-  st.deps.live->store(st.actors.size());
+  st.aggregates[key] = h;
+  enlist(self, key, h);
+  count_live(st);
   return h;
+}
+
+/// Where an appointment command goes: the staff member whose calendar
+/// decides it, and the one whose calendar it leaves (a reassignment).
+struct calendar_route {
+  std::string staff_id;
+  std::string release_from;
+};
+
+/// The route of a command for the stored appointment `ref` names: to its
+/// staff member's calendar, or to `new_staff`'s when given.
+expected<calendar_route, caf::error> route_of(const router_state& st,
+                                              const appointment_ref& ref,
+                                              const std::string* new_staff) {
+  if (ref.appointment_id.empty())
+    return make_unexpected(invalid("id", "is required"));
+  auto appt = load_aggregate(*st.deps.events, "appointment", ref.company_id,
+                             ref.appointment_id);
+  if (!appt)
+    return make_unexpected(appt.error());
+  if (!appt->exists)
+    return make_unexpected(not_found("appointment " + ref.appointment_id));
+  calendar_route r;
+  r.staff_id = appt->appt.staff_id;
+  if (new_staff != nullptr && *new_staff != r.staff_id) {
+    r.release_from = std::move(r.staff_id);
+    r.staff_id = *new_staff;
+  }
+  return r;
+}
+
+/// Hands `cmd` to the calendar of `r.staff_id` (a staff member the
+/// company has), which answers it; a calendar the appointment left
+/// forgets it once the command succeeded.
+template <class Command>
+caf::result<command_result> to_calendar(router_ptr self, const Command& cmd,
+                                        calendar_route r) {
+  auto& st = self->state;
+  const auto& company = cmd.ref.company_id;
+  // A staff id no calendar holds costs one read, not an actor: an unknown
+  // staff member (or another company's) is refused here.
+  if (!is_live(st, "calendar", company, r.staff_id)) {
+    auto known = belongs_to(*st.deps.events, "staff", company, r.staff_id);
+    if (!known)
+      return known.error();
+    if (!*known)
+      return invalid("staff_id", "no such staff member");
+  }
+  auto h = calendar_for(self, company, r.staff_id);
+  if (r.release_from.empty())
+    // The calendar answers the caller itself: one hop less.
+    return self->delegate(h, command_atom::value, cmd);
+  auto rp = self->make_response_promise<command_result>();
+  auto key = key_of("calendar", company, r.release_from);
+  auto appointment_id = cmd.ref.appointment_id;
+  self->request(h, caf::infinite, command_atom::value, cmd)
+      .then(
+          [self, rp, key, appointment_id](command_result& res) mutable {
+            auto& st = self->state;
+            if (auto i = st.calendars.find(key); i != st.calendars.end())
+              self->send(i->second, release_atom::value, appointment_id);
+            rp.deliver(std::move(res));
+          },
+          [rp](caf::error& err) mutable {
+            rp.deliver(std::move(err));
+          });
+  return rp;
+}
+
+/// Routes a command for an appointment that exists (all but a booking)
+/// to the calendar of its staff member.
+template <class Command>
+caf::result<command_result> route_stored(router_ptr self, const Command& cmd,
+                                         const std::string* new_staff
+                                         = nullptr) {
+  if (cmd.ref.company_id.empty())
+    return invalid("company_id", "is required");
+  auto r = route_of(self->state, cmd.ref, new_staff);
+  if (!r)
+    return r.error();
+  return to_calendar(self, cmd, std::move(*r));
 }
 
 bool known_type(const std::string& t) {
   return t == "customer" || t == "staff" || t == "service" || t == "appointment"
          || t == "call";
+}
+
+/// Types whose commands arrive as an aggregate_command (the calendar's
+/// are typed).
+bool command_type(const std::string& t) {
+  return t == "customer" || t == "staff" || t == "service" || t == "call";
 }
 
 } // namespace
@@ -142,27 +261,32 @@ router(router_actor::stateful_pointer<router_state> self, aggregate_deps deps) {
     auto& st = self->state;
     if (auto i = st.keys.find(dm.source); i != st.keys.end()) {
       forget(st, i->second);
-      st.actors.erase(i->second);
+      st.aggregates.erase(i->second);
+      st.calendars.erase(i->second);
       st.keys.erase(i);
     }
     st.children->erase(dm.source);
-    st.deps.live->store(st.actors.size());
+    count_live(st);
   });
   return {
       [self](drain_atom, const std::string& company) {
         auto& st = self->state;
         std::size_t n = 0;
-        for (const auto& [key, h] : st.actors) {
-          auto slash = key.find('/');
-          if (slash == std::string::npos
-              || key.compare(slash + 1, company.size(), company) != 0
-              || key.size() <= slash + 1 + company.size()
-              || key[slash + 1 + company.size()] != '/')
-            continue;
-          forget(st, key);
-          self->send(h, drain_atom::value);
-          ++n;
-        }
+        auto drain = [&](const auto& live) {
+          for (const auto& [key, h] : live) {
+            auto slash = key.find('/');
+            if (slash == std::string::npos
+                || key.compare(slash + 1, company.size(), company) != 0
+                || key.size() <= slash + 1 + company.size()
+                || key[slash + 1 + company.size()] != '/')
+              continue;
+            forget(st, key);
+            self->send(h, drain_atom::value);
+            ++n;
+          }
+        };
+        drain(st.aggregates);
+        drain(st.calendars);
         self->request(
                 st.deps.cache, caf::infinite, flush_atom::value,
                 std::vector<std::string>{company_tag("availability", company)})
@@ -173,92 +297,67 @@ router(router_actor::stateful_pointer<router_state> self, aggregate_deps deps) {
       [self](command_atom,
              aggregate_command& cmd) -> caf::result<command_result> {
         auto& st = self->state;
-        if (!known_type(cmd.aggregate_type))
+        if (cmd.aggregate_type == "appointment")
+          return invalid("aggregate_type",
+                         "appointment commands are typed: book_appointment, "
+                         "reschedule_appointment, ... "
+                         "(messages/calendar_commands.hpp)");
+        if (!command_type(cmd.aggregate_type))
           return invalid("aggregate_type",
                          "unknown aggregate type " + cmd.aggregate_type);
         if (cmd.company_id.empty())
           return invalid("company_id", "is required");
         if (cmd.aggregate_id.empty()) {
-          if (cmd.name != "create" && cmd.name != "book")
+          if (cmd.name != "create")
             return invalid("id", "is required");
           cmd.aggregate_id = new_event_id();
         }
-        std::string target_type = cmd.aggregate_type;
-        std::string target_id = cmd.aggregate_id;
-        std::string release_from;
-        if (cmd.aggregate_type == "appointment") {
-          // Appointments are decided by the calendar of their staff member.
-          target_type = "calendar";
-          payload_reader p{cmd.payload};
-          auto staff_id
-              = p.str("staff_id", cmd.name == "book" || cmd.name == "reassign");
-          if (!p.valid())
-            return p.error();
-          if (cmd.name == "book" || cmd.name == "reassign") {
-            target_id = *staff_id;
-          }
-          if (cmd.name != "book") {
-            auto appt = load_aggregate(*st.deps.events, "appointment",
-                                       cmd.company_id, cmd.aggregate_id);
-            if (!appt)
-              return appt.error();
-            if (!appt->exists)
-              return not_found("appointment " + cmd.aggregate_id);
-            if (cmd.name == "reassign") {
-              if (appt->appt.staff_id != target_id)
-                release_from = appt->appt.staff_id;
-            } else {
-              target_id = appt->appt.staff_id;
-            }
-          }
-        }
-        // An id no actor holds costs one read, not an actor: an unknown
-        // staff member (or another company's) is refused here, as is a
-        // command to an aggregate that does not exist.
-        if (!is_live(st, target_type, cmd.company_id, target_id)) {
-          if (target_type == "calendar") {
-            auto known = belongs_to(*st.deps.events, "staff", cmd.company_id,
-                                    target_id);
-            if (!known)
-              return known.error();
-            if (!*known)
-              return invalid("staff_id", "no such staff member");
-          } else if (target_type != "call" && cmd.name != "create") {
-            auto known = belongs_to(*st.deps.events, target_type,
-                                    cmd.company_id, target_id);
-            if (!known)
-              return known.error();
-            if (!*known)
-              return not_found(target_type + " " + target_id);
-          }
+        // An id no actor holds costs one read, not an actor: a command to
+        // an aggregate that does not exist is refused here.
+        if (!is_live(st, cmd.aggregate_type, cmd.company_id, cmd.aggregate_id)
+            && cmd.aggregate_type != "call" && cmd.name != "create") {
+          auto known = belongs_to(*st.deps.events, cmd.aggregate_type,
+                                  cmd.company_id, cmd.aggregate_id);
+          if (!known)
+            return known.error();
+          if (!*known)
+            return not_found(cmd.aggregate_type + " " + cmd.aggregate_id);
         }
         caf::error err;
-        auto h = spawn_for(self, target_type, cmd.company_id, target_id, err);
+        auto h = aggregate_for(self, cmd.aggregate_type, cmd.company_id,
+                               cmd.aggregate_id, err);
         if (!h)
           return err;
-        if (release_from.empty())
-          // The aggregate answers the caller itself: one hop less.
-          return self->delegate(h, command_atom::value, cmd);
-        auto rp = self->make_response_promise<command_result>();
-        auto company = cmd.company_id;
-        auto appointment_id = cmd.aggregate_id;
-        self->request(h, caf::infinite, command_atom::value, cmd)
-            .then(
-                [self, rp, release_from, company,
-                 appointment_id](command_result& res) mutable {
-                  if (!release_from.empty()) {
-                    auto& st = self->state;
-                    auto key = key_of("calendar", company, release_from);
-                    if (auto i = st.actors.find(key); i != st.actors.end())
-                      self->send(i->second, release_atom::value,
-                                 appointment_id);
-                  }
-                  rp.deliver(std::move(res));
-                },
-                [rp](caf::error& err) mutable {
-                  rp.deliver(std::move(err));
-                });
-        return rp;
+        // The aggregate answers the caller itself: one hop less.
+        return self->delegate(h, command_atom::value, cmd);
+      },
+      [self](command_atom,
+             book_appointment& cmd) -> caf::result<command_result> {
+        if (cmd.ref.company_id.empty())
+          return invalid("company_id", "is required");
+        if (cmd.ref.appointment_id.empty())
+          cmd.ref.appointment_id = new_event_id();
+        return to_calendar(self, cmd, calendar_route{cmd.staff_id, {}});
+      },
+      [self](command_atom,
+             const reschedule_appointment& cmd) -> caf::result<command_result> {
+        return route_stored(self, cmd);
+      },
+      [self](command_atom,
+             const reassign_appointment& cmd) -> caf::result<command_result> {
+        return route_stored(self, cmd, &cmd.staff_id);
+      },
+      [self](command_atom,
+             const cancel_appointment& cmd) -> caf::result<command_result> {
+        return route_stored(self, cmd);
+      },
+      [self](command_atom,
+             const link_calcom_booking& cmd) -> caf::result<command_result> {
+        return route_stored(self, cmd);
+      },
+      [self](command_atom, const set_appointment_no_show& cmd)
+          -> caf::result<command_result> {
+        return route_stored(self, cmd);
       },
       [self](get_atom, const std::string& type, const std::string& company,
              const std::string& id) -> caf::result<std::string> {
@@ -312,12 +411,7 @@ router(router_actor::stateful_pointer<router_state> self, aggregate_deps deps) {
                       return;
                     }
                   }
-                  caf::error err;
-                  auto h = spawn_for(self, "calendar", company, staff_id, err);
-                  if (!h) {
-                    rp.deliver(std::move(err));
-                    return;
-                  }
+                  auto h = calendar_for(self, company, staff_id);
                   self->request(h, caf::infinite, availability_atom::value,
                                 service_id, day_start)
                       .then(

@@ -53,13 +53,16 @@ struct aggregate_deps {
   std::uint32_t availability_ttl_ms = 60000;
   /// Where the router keeps its running aggregate actors; the node waits
   /// for them at stop. Empty: the router makes its own.
-  std::shared_ptr<std::map<caf::actor_addr, aggregate_actor>> children;
+  std::shared_ptr<std::map<caf::actor_addr, routed_actor>> children;
 };
 
 struct router_state {
   aggregate_deps deps;
-  /// "type/company/id" → actor.
-  std::map<std::string, aggregate_actor> actors;
+  /// "type/company/id" → the actor of a customer, staff member, service
+  /// or call.
+  std::map<std::string, aggregate_actor> aggregates;
+  /// "calendar/company/staff" → the calendar of a staff member.
+  std::map<std::string, calendar_actor> calendars;
   std::map<caf::actor_addr, std::string> keys;
   /// Keys of the live actors, least recently used first (an actor asked
   /// to passivate is no longer listed), and where each key is.
@@ -67,16 +70,16 @@ struct router_state {
   std::unordered_map<std::string, std::list<std::string>::iterator> lru_at;
   /// The running aggregate actors; shared with the exit cleanup, which
   /// runs after the state is gone.
-  std::shared_ptr<std::map<caf::actor_addr, aggregate_actor>> children
-      = std::make_shared<std::map<caf::actor_addr, aggregate_actor>>();
+  std::shared_ptr<std::map<caf::actor_addr, routed_actor>> children
+      = std::make_shared<std::map<caf::actor_addr, routed_actor>>();
   std::shared_ptr<spdlog::logger> log;
   static inline const char* name = "router";
 };
 
 /// The router: one actor per aggregate key, spawned on demand and
-/// rehydrated from its stream; appointments are handled by the calendar
-/// actor of their staff member, which is what makes double booking
-/// impossible.
+/// rehydrated from its stream; appointment commands (typed, see
+/// messages/calendar_commands.hpp) are handled by the calendar actor of
+/// their staff member, which is what makes double booking impossible.
 router_actor::behavior_type
 router(router_actor::stateful_pointer<router_state> self, aggregate_deps deps);
 

@@ -1,11 +1,12 @@
 #include "actors/calendar.hpp"
 
+#include <map>
+
 #include <boost/json.hpp>
 
 #include <actors/branches.hpp>
 #include <actors/deciders.hpp>
 #include <actors/errors.hpp>
-#include <actors/payload.hpp>
 #include <messages/json.hpp>
 #include <messages/time.hpp>
 #include <store/event_store.hpp>
@@ -125,10 +126,11 @@ void rehydrate(calendar_state& cal) {
 // -- commands
 // -------------------------------------------------------------------
 
+using calendar_ptr = calendar_actor::stateful_pointer<calendar_state>;
+
 /// What every appointment command of a calendar reads before deciding.
 struct calendar_command {
-  const aggregate_command& cmd;
-  payload_reader& p;
+  const appointment_ref& ref;
   /// The appointment as stored (`exists` false before it is booked).
   const aggregate_state& stored;
   /// The calendar's staff member.
@@ -138,67 +140,68 @@ struct calendar_command {
   timestamp_ms now = 0;
 };
 
-using calendar_decider
-    = expected<decision, caf::error> (*)(calendar_state&, calendar_command&);
+/// An invalid_argument error naming each field of `problems` ("field:
+/// problem; ..."), as payload_reader words its problems.
+caf::error field_problems(const std::map<std::string, std::string>& problems) {
+  std::string msg;
+  for (const auto& [field, what] : problems) {
+    if (!msg.empty())
+      msg += "; ";
+    msg += field + ": " + what;
+  }
+  return make_runtime_error(runtime_errc::invalid_argument, msg);
+}
 
 /// A new appointment for `customer_id` and `service_id` at `start_time`:
 /// the staff member is active, performs the service and works then, and
 /// the slot is free.
 expected<decision, caf::error> decide_book(calendar_state& cal,
-                                           calendar_command& c) {
-  const auto& cmd = c.cmd;
-  auto& p = c.p;
+                                           const calendar_command& c,
+                                           const book_appointment& cmd) {
   const auto& stf = c.stf;
   auto now = c.now;
   decision d;
   d.after = c.stored;
   auto& a = d.after.appt;
   if (c.stored.exists)
-    return make_unexpected(taken("appointment", cmd.aggregate_id));
-  auto customer_id = p.str("customer_id", true);
-  auto service_id = p.str("service_id", true);
-  auto start = p.time("start_time", true);
-  auto branch = p.str("branch_id");
-  auto notes = p.str("notes");
-  auto source = p.str("source");
-  auto calcom_uid = c.from_calcom ? p.str("calcom_uid") : std::nullopt;
-  if (!p.valid())
-    return make_unexpected(p.error());
-  auto svc = load_seen(cal, "service", *service_id);
+    return make_unexpected(taken("appointment", c.ref.appointment_id));
+  std::map<std::string, std::string> problems;
+  auto svc = load_seen(cal, "service", cmd.service_id);
   if (!svc)
     return make_unexpected(svc.error());
   if (!(*svc)->exists)
-    p.problem("service_id", "no such service");
-  auto cust = load_seen(cal, "customer", *customer_id);
+    problems.emplace("service_id", "no such service");
+  auto cust = load_seen(cal, "customer", cmd.customer_id);
   if (!cust)
     return make_unexpected(cust.error());
   if (!(*cust)->exists)
-    p.problem("customer_id", "no such customer");
+    problems.emplace("customer_id", "no such customer");
   else if (!(*cust)->merged_into.empty())
-    p.problem("customer_id", "customer " + *customer_id + " was merged into "
-                                 + (*cust)->merged_into);
-  if (!p.valid())
-    return make_unexpected(p.error());
+    problems.emplace("customer_id", "customer " + cmd.customer_id
+                                        + " was merged into "
+                                        + (*cust)->merged_into);
+  if (!problems.empty())
+    return make_unexpected(field_problems(problems));
   if (!stf.active)
     return make_unexpected(invalid("staff_id", "staff member is not active"));
-  if (!performs(stf, *service_id))
+  if (!performs(stf, cmd.service_id))
     return make_unexpected(invalid(
-        "service_id",
-        "staff member " + stf.id + " does not perform service " + *service_id));
-  if (*start <= now)
+        "service_id", "staff member " + stf.id + " does not perform service "
+                          + cmd.service_id));
+  if (cmd.start_time <= now)
     return make_unexpected(invalid("start_time", "must be in the future"));
-  a.id = cmd.aggregate_id;
+  a.id = c.ref.appointment_id;
   a.company_id = cal.company_id;
-  a.branch_id = branch ? *branch : stf.branch_id;
-  a.service_id = *service_id;
+  a.branch_id = cmd.set_branch ? cmd.branch_id : stf.branch_id;
+  a.service_id = cmd.service_id;
   a.staff_id = cal.staff_id;
-  a.customer_id = *customer_id;
-  a.start_time = *start;
-  a.end_time = *start + (*svc)->svc.duration_minutes * minute_ms;
+  a.customer_id = cmd.customer_id;
+  a.start_time = cmd.start_time;
+  a.end_time = cmd.start_time + (*svc)->svc.duration_minutes * minute_ms;
   a.status = appointment_status::scheduled;
   a.price_cents = (*svc)->svc.price_cents;
-  a.notes = notes ? *notes : std::string{};
-  a.calcom_uid = calcom_uid ? *calcom_uid : std::string{};
+  a.notes = cmd.notes;
+  a.calcom_uid = c.from_calcom ? cmd.calcom_uid : std::string{};
   if (!within_hours(stf, a.start_time, a.end_time,
                     zone_at(cal.deps.tenants, cal.company_id, stf.branch_id)))
     return make_unexpected(
@@ -206,51 +209,55 @@ expected<decision, caf::error> decide_book(calendar_state& cal,
   if (overlaps(cal, a.start_time, a.end_time, a.id))
     return make_unexpected(conflict("the slot is taken"));
   string_map meta;
-  if (!cmd.metadata.user_id.empty())
-    meta["user_id"] = cmd.metadata.user_id;
-  d.events.push_back(make_envelope(
-      appointment_created{a, source ? *source : std::string{"api"}, meta}, a.id,
-      0, a.company_id, now, cmd.metadata));
+  const auto& md = c.ref.metadata;
+  if (!md.user_id.empty())
+    meta["user_id"] = md.user_id;
+  d.events.push_back(make_envelope(appointment_created{a, cmd.source, meta},
+                                   a.id, 0, a.company_id, now, md));
   return d;
 }
 
-/// A scheduled appointment at another time (`reassign` false: the time is
-/// required and the appointment stays with this staff member) or with
-/// this calendar's staff member (`reassign`: the time is optional).
-expected<decision, caf::error> decide_move(calendar_state& cal,
-                                           calendar_command& c, bool reassign) {
-  const auto& cmd = c.cmd;
-  auto& p = c.p;
+/// What a reschedule or a reassignment changes.
+struct move {
+  /// Moves to this calendar's staff member (a reassignment); otherwise
+  /// the appointment must be this staff member's already.
+  bool reassign = false;
+  const timestamp_ms* start_time = nullptr; ///< The new start, if any.
+  const std::string* notes = nullptr;       ///< The new notes, if any.
+  std::string calcom_uid;                   ///< Cal.com's new uid, if any.
+};
+
+/// A scheduled appointment at another time (`m.reassign` false: the time
+/// is given and the appointment stays with this staff member) or with
+/// this calendar's staff member (`m.reassign`: the time is optional).
+expected<decision, caf::error>
+decide_move(calendar_state& cal, const calendar_command& c, const move& m) {
   const auto& stf = c.stf;
+  const auto& md = c.ref.metadata;
   auto now = c.now;
   decision d;
   d.after = c.stored;
   auto& a = d.after.appt;
   if (!c.stored.exists)
-    return make_unexpected(not_found("appointment " + cmd.aggregate_id));
-  if (!reassign && a.staff_id != cal.staff_id)
+    return make_unexpected(not_found("appointment " + c.ref.appointment_id));
+  if (!m.reassign && a.staff_id != cal.staff_id)
     return make_unexpected(conflict("appointment " + a.id
                                     + " moved to another staff member; retry"));
   if (a.status != appointment_status::scheduled)
     return make_unexpected(
         conflict("appointment " + a.id + " is " + to_string(a.status)));
-  auto start = p.time("start_time", !reassign);
-  auto notes = p.str("notes");
-  auto calcom_uid = c.from_calcom ? p.str("calcom_uid") : std::nullopt;
-  if (!p.valid())
-    return make_unexpected(p.error());
   appointment_updated e;
   auto before = a;
-  if (calcom_uid && !calcom_uid->empty())
-    a.calcom_uid = *calcom_uid;
-  if (start) {
+  if (c.from_calcom && !m.calcom_uid.empty())
+    a.calcom_uid = m.calcom_uid;
+  if (m.start_time != nullptr) {
     auto length = a.end_time - a.start_time;
-    a.start_time = *start;
-    a.end_time = *start + length;
+    a.start_time = *m.start_time;
+    a.end_time = *m.start_time + length;
     if (a.start_time <= now)
       return make_unexpected(invalid("start_time", "must be in the future"));
   }
-  if (reassign && a.staff_id != cal.staff_id) {
+  if (m.reassign && a.staff_id != cal.staff_id) {
     if (!stf.active)
       return make_unexpected(invalid("staff_id", "staff member is not active"));
     if (!performs(stf, a.service_id))
@@ -259,8 +266,8 @@ expected<decision, caf::error> decide_move(calendar_state& cal,
                           + a.service_id));
     a.staff_id = cal.staff_id;
   }
-  if (notes)
-    a.notes = *notes;
+  if (m.notes != nullptr)
+    a.notes = *m.notes;
   if (!within_hours(stf, a.start_time, a.end_time,
                     zone_at(cal.deps.tenants, cal.company_id, stf.branch_id)))
     return make_unexpected(
@@ -277,40 +284,51 @@ expected<decision, caf::error> decide_move(calendar_state& cal,
   track(e.changes, "notes", before.notes, a.notes);
   track(e.changes, "calcom_uid", before.calcom_uid, a.calcom_uid);
   e.appointment = a;
-  e.updated_by = cmd.metadata.user_id;
+  e.updated_by = md.user_id;
   if (!e.changes.empty())
-    d.events.push_back(
-        make_envelope(e, a.id, 0, a.company_id, now, cmd.metadata));
+    d.events.push_back(make_envelope(e, a.id, 0, a.company_id, now, md));
   return d;
 }
 
 /// A scheduled appointment of this staff member at `start_time`.
-expected<decision, caf::error> decide_reschedule(calendar_state& cal,
-                                                 calendar_command& c) {
-  return decide_move(cal, c, false);
+expected<decision, caf::error>
+decide_reschedule(calendar_state& cal, const calendar_command& c,
+                  const reschedule_appointment& cmd) {
+  move m;
+  m.start_time = &cmd.start_time;
+  m.notes = cmd.set_notes ? &cmd.notes : nullptr;
+  m.calcom_uid = cmd.calcom_uid;
+  return decide_move(cal, c, m);
 }
 
 /// A scheduled appointment moved to this calendar's staff member (and,
 /// with `start_time`, to another time).
-expected<decision, caf::error> decide_reassign(calendar_state& cal,
-                                               calendar_command& c) {
-  return decide_move(cal, c, true);
+expected<decision, caf::error>
+decide_reassign(calendar_state& cal, const calendar_command& c,
+                const reassign_appointment& cmd) {
+  move m;
+  m.reassign = true;
+  m.start_time = cmd.set_start_time ? &cmd.start_time : nullptr;
+  m.notes = cmd.set_notes ? &cmd.notes : nullptr;
+  return decide_move(cal, c, m);
 }
 
 /// Cal.com's side of a booking (the uid its API answered, or whether the
 /// attendee came): `change` applies it to the appointment, and the
-/// update records what changed.
+/// update records what changed. `what` names the command.
 template <class Change>
-expected<decision, caf::error> decide_calcom_update(calendar_command& c,
+expected<decision, caf::error> decide_calcom_update(const calendar_command& c,
+                                                    const char* what,
                                                     Change change) {
-  const auto& cmd = c.cmd;
+  const auto& md = c.ref.metadata;
   decision d;
   d.after = c.stored;
   auto& a = d.after.appt;
   if (!c.stored.exists)
-    return make_unexpected(not_found("appointment " + cmd.aggregate_id));
+    return make_unexpected(not_found("appointment " + c.ref.appointment_id));
   if (!c.from_calcom)
-    return make_unexpected(invalid("command", cmd.name + " is Cal.com's"));
+    return make_unexpected(
+        invalid("command", std::string{what} + " is Cal.com's"));
   appointment_updated e;
   auto before = a;
   if (auto err = change(a))
@@ -320,88 +338,69 @@ expected<decision, caf::error> decide_calcom_update(calendar_command& c,
     e.changes["status"] = {quoted(std::string{to_string(before.status)}),
                            quoted(std::string{to_string(a.status)})};
   e.appointment = a;
-  e.updated_by = cmd.metadata.user_id;
+  e.updated_by = md.user_id;
   if (!e.changes.empty())
-    d.events.push_back(
-        make_envelope(e, a.id, 0, a.company_id, c.now, cmd.metadata));
+    d.events.push_back(make_envelope(e, a.id, 0, a.company_id, c.now, md));
   return d;
 }
 
 /// The uid of the Cal.com booking of an appointment (Cal.com only).
-expected<decision, caf::error> decide_link_calcom(calendar_state&,
-                                                  calendar_command& c) {
-  return decide_calcom_update(c, [&c](appointment& a) -> caf::error {
-    auto uid = c.p.str("calcom_uid", true);
-    if (!c.p.valid())
-      return c.p.error();
-    a.calcom_uid = *uid;
-    return {};
-  });
+expected<decision, caf::error>
+decide_link_calcom(calendar_state&, const calendar_command& c,
+                   const link_calcom_booking& cmd) {
+  return decide_calcom_update(c, "link_calcom",
+                              [&cmd](appointment& a) -> caf::error {
+                                a.calcom_uid = cmd.calcom_uid;
+                                return {};
+                              });
 }
 
 /// Whether the attendee came (Cal.com only): a no-show frees the slot,
 /// and undoing one takes it again when it is still free.
-expected<decision, caf::error> decide_no_show(calendar_state& cal,
-                                              calendar_command& c) {
-  return decide_calcom_update(c, [&cal, &c](appointment& a) -> caf::error {
-    auto no_show = c.p.boolean("no_show", true);
-    if (!c.p.valid())
-      return c.p.error();
-    if (*no_show && a.status == appointment_status::scheduled)
-      a.status = appointment_status::no_show;
-    else if (!*no_show && a.status == appointment_status::no_show) {
-      if (overlaps(cal, a.start_time, a.end_time, a.id))
-        return conflict("the slot is taken");
-      a.status = appointment_status::scheduled;
-    }
-    return {};
-  });
+expected<decision, caf::error>
+decide_no_show(calendar_state& cal, const calendar_command& c,
+               const set_appointment_no_show& cmd) {
+  return decide_calcom_update(
+      c, "set_no_show", [&cal, &cmd](appointment& a) -> caf::error {
+        if (cmd.no_show && a.status == appointment_status::scheduled)
+          a.status = appointment_status::no_show;
+        else if (!cmd.no_show && a.status == appointment_status::no_show) {
+          if (overlaps(cal, a.start_time, a.end_time, a.id))
+            return conflict("the slot is taken");
+          a.status = appointment_status::scheduled;
+        }
+        return {};
+      });
 }
 
 /// A cancelled appointment of this staff member, with an optional reason.
 expected<decision, caf::error> decide_cancel(calendar_state& cal,
-                                             calendar_command& c) {
-  const auto& cmd = c.cmd;
-  auto& p = c.p;
+                                             const calendar_command& c,
+                                             const cancel_appointment& cmd) {
+  const auto& md = c.ref.metadata;
   decision d;
   d.after = c.stored;
   auto& a = d.after.appt;
   if (!c.stored.exists)
-    return make_unexpected(not_found("appointment " + cmd.aggregate_id));
+    return make_unexpected(not_found("appointment " + c.ref.appointment_id));
   if (a.staff_id != cal.staff_id)
     return make_unexpected(conflict("appointment " + a.id
                                     + " moved to another staff member; retry"));
   if (a.status == appointment_status::cancelled)
     return make_unexpected(
         conflict("appointment " + a.id + " is already cancelled"));
-  auto reason = p.str("reason");
-  if (!p.valid())
-    return make_unexpected(p.error());
   a.status = appointment_status::cancelled;
   d.events.push_back(
-      make_envelope(appointment_cancelled{a, reason ? *reason : std::string{},
-                                          cmd.metadata.user_id},
-                    a.id, 0, a.company_id, c.now, cmd.metadata));
+      make_envelope(appointment_cancelled{a, cmd.reason, md.user_id}, a.id, 0,
+                    a.company_id, c.now, md));
   return d;
-}
-
-/// The function deciding the appointment command `name`, or nullptr.
-calendar_decider calendar_decider_for(const std::string& name) {
-  static const std::unordered_map<std::string, calendar_decider> table = {
-      {"book", decide_book},           {"reschedule", decide_reschedule},
-      {"reassign", decide_reassign},   {"link_calcom", decide_link_calcom},
-      {"set_no_show", decide_no_show}, {"cancel", decide_cancel},
-  };
-  auto i = table.find(name);
-  return i == table.end() ? nullptr : i->second;
 }
 
 /// Reserves the slot of the appointment `d` leads to and dispatches `d`;
 /// answers the command.
-caf::result<command_result>
-commit(aggregate_actor::stateful_pointer<calendar_state> self,
-       const aggregate_command& cmd, const aggregate_state& stored,
-       decision d) {
+caf::result<command_result> commit(calendar_ptr self,
+                                   const appointment_ref& ref,
+                                   const aggregate_state& stored, decision d) {
   auto& cal = self->state;
   const auto& a = d.after.appt;
   // Reserve at once so that the next command in the mailbox sees it;
@@ -414,7 +413,7 @@ commit(aggregate_actor::stateful_pointer<calendar_state> self,
     cal.booked.erase(id);
   // Answered here, before a response promise exists: once one is
   // made, a returned value no longer reaches the caller.
-  if (cmd.check_version && cmd.expected_version != stored.version) {
+  if (ref.check_version && ref.expected_version != stored.version) {
     if (previous)
       cal.booked.set(id, *previous);
     else
@@ -422,7 +421,7 @@ commit(aggregate_actor::stateful_pointer<calendar_state> self,
     return make_runtime_error(
         runtime_errc::version_conflict,
         "appointment " + id + " is at version " + std::to_string(stored.version)
-            + ", expected " + std::to_string(cmd.expected_version));
+            + ", expected " + std::to_string(ref.expected_version));
   }
   if (d.events.empty())
     return command_result{id, stored.version, {}, render_state(stored), false};
@@ -463,12 +462,43 @@ commit(aggregate_actor::stateful_pointer<calendar_state> self,
   return rp;
 }
 
+/// Decides `cmd` with `decide` against the stored appointment and the
+/// calendar's staff member, then commits what it decided.
+template <class Command, class Decide>
+caf::result<command_result> handle(calendar_ptr self, const Command& cmd,
+                                   Decide decide) {
+  auto& cal = self->state;
+  const auto& ref = cmd.ref;
+  cal.idle.touch(self->clock().now());
+  if (!cal.broken.empty())
+    return make_runtime_error(runtime_errc::storage, cal.broken);
+  auto now = cal.deps.clock();
+  auto st = load_aggregate(*cal.deps.events, "appointment", cal.company_id,
+                           ref.appointment_id);
+  if (!st)
+    return st.error();
+  auto staff_state = load_seen(cal, "staff", cal.staff_id);
+  if (!staff_state)
+    return staff_state.error();
+  if (!(*staff_state)->exists)
+    return invalid("staff_id", "no such staff member");
+  calendar_command c{ref, *st, (*staff_state)->stf,
+                     ref.metadata.source == "calcom", now};
+  auto d = decide(cal, c, cmd);
+  if (!d)
+    return d.error();
+  // Cal.com's webhook and sync name the id of the event a delivery makes
+  // (a redelivery stores nothing new).
+  if (!ref.event_id.empty() && !d->events.empty())
+    d->events.front().id = ref.event_id;
+  return commit(self, ref, *st, std::move(*d));
+}
+
 } // namespace
 
-aggregate_actor::behavior_type
-calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
-               std::string company_id, std::string staff_id,
-               aggregate_deps deps) {
+calendar_actor::behavior_type
+calendar(calendar_actor::stateful_pointer<calendar_state> self,
+         std::string company_id, std::string staff_id, aggregate_deps deps) {
   auto& cal = self->state;
   cal.company_id = std::move(company_id);
   cal.staff_id = std::move(staff_id);
@@ -477,40 +507,28 @@ calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
   start_idle_watch(self, cal.idle, idle_atom::value, cal.deps.idle_timeout);
   return {
       [self](command_atom,
-             const aggregate_command& cmd) -> caf::result<command_result> {
-        auto& cal = self->state;
-        cal.idle.touch(self->clock().now());
-        if (!cal.broken.empty())
-          return make_runtime_error(runtime_errc::storage, cal.broken);
-        auto now = cal.deps.clock();
-        payload_reader p{cmd.payload};
-        auto st = load_aggregate(*cal.deps.events, "appointment",
-                                 cal.company_id, cmd.aggregate_id);
-        if (!st)
-          return st.error();
-        // Cal.com's webhook and sync name the booking uid and the id of
-        // the event a delivery makes (a redelivery stores nothing new).
-        bool from_calcom = cmd.metadata.source == "calcom";
-        auto event_id = from_calcom ? p.str("event_id") : std::nullopt;
-        auto staff_state = load_seen(cal, "staff", cal.staff_id);
-        if (!staff_state)
-          return staff_state.error();
-        if (!(*staff_state)->exists)
-          return invalid("staff_id", "no such staff member");
-        auto decide = calendar_decider_for(cmd.name);
-        if (decide == nullptr)
-          return invalid("command", "unknown appointment command " + cmd.name);
-        calendar_command c{cmd, p, *st, (*staff_state)->stf, from_calcom, now};
-        auto d = decide(cal, c);
-        if (!d)
-          return d.error();
-        if (event_id && !event_id->empty() && !d->events.empty())
-          d->events.front().id = *event_id;
-        return commit(self, cmd, *st, std::move(*d));
+             const book_appointment& cmd) -> caf::result<command_result> {
+        return handle(self, cmd, decide_book);
       },
-      [](get_atom, const std::string&) -> caf::result<std::string> {
-        return make_runtime_error(runtime_errc::invalid_argument,
-                                  "a calendar has no state of its own");
+      [self](command_atom,
+             const reschedule_appointment& cmd) -> caf::result<command_result> {
+        return handle(self, cmd, decide_reschedule);
+      },
+      [self](command_atom,
+             const reassign_appointment& cmd) -> caf::result<command_result> {
+        return handle(self, cmd, decide_reassign);
+      },
+      [self](command_atom,
+             const cancel_appointment& cmd) -> caf::result<command_result> {
+        return handle(self, cmd, decide_cancel);
+      },
+      [self](command_atom,
+             const link_calcom_booking& cmd) -> caf::result<command_result> {
+        return handle(self, cmd, decide_link_calcom);
+      },
+      [self](command_atom, const set_appointment_no_show& cmd)
+          -> caf::result<command_result> {
+        return handle(self, cmd, decide_no_show);
       },
       [self](release_atom, const std::string& appointment_id) {
         self->state.booked.erase(appointment_id);

@@ -129,19 +129,11 @@ struct calendar_state {
 /// The calendar of staff member `staff_id` of `company_id`: rebuilt from
 /// the store's list of the staff member's scheduled appointments, it
 /// decides book, reschedule, reassign, cancel and Cal.com's link_calcom
-/// and set_no_show (one function each in calendar.cpp), and answers
-/// availability. Stops when idle.
-///
-/// Not yet typed on its own: the calendar still answers the shared
-/// `aggregate_actor` interface, so its `get_atom` handler is a stub (as
-/// are the entity actor's `release_atom` and `availability_atom`), and its
-/// commands arrive as a name and a JSON payload. The next step is an
-/// interface of the calendar's own in actors/interfaces.hpp, extending a
-/// smaller shared protocol (`typed_actor<...>::extend<...>`), and typed
-/// commands such as `book_appointment` decoded at the gateway.
-aggregate_actor::behavior_type
-calendar_actor(aggregate_actor::stateful_pointer<calendar_state> self,
-               std::string company_id, std::string staff_id,
-               aggregate_deps deps);
+/// and set_no_show (typed commands, messages/calendar_commands.hpp,
+/// decoded where they entered the runtime; one function each in
+/// calendar.cpp), and answers availability. Stops when idle.
+calendar_actor::behavior_type
+calendar(calendar_actor::stateful_pointer<calendar_state> self,
+         std::string company_id, std::string staff_id, aggregate_deps deps);
 
 } // namespace switchboard

@@ -13,6 +13,7 @@
 
 #include <caf/event_based_actor.hpp>
 
+#include <actors/calendar_commands.hpp>
 #include <actors/errors.hpp>
 #include <actors/idle_watch.hpp>
 #include <actors/listener_registry.hpp>
@@ -437,11 +438,17 @@ void book(call_ptr self, aggregate_command cmd,
     fail_booking(self, cmd, rp, seqs, base_id, "no_time");
     return;
   }
-  aggregate_command b;
-  b.aggregate_type = "appointment";
-  b.aggregate_id = call_appointment_id(s.rec.call.company_id, s.rec.call.id);
-  b.company_id = s.rec.call.company_id;
-  b.name = "book";
+  appointment_ref ref;
+  ref.appointment_id
+      = call_appointment_id(s.rec.call.company_id, s.rec.call.id);
+  ref.company_id = s.rec.call.company_id;
+  ref.metadata = cmd.metadata;
+  ref.metadata.source = "phone";
+  ref.metadata.correlation_id = s.rec.call.id;
+  // Caused by the call's appointment_requested event.
+  if (!base_id.empty())
+    ref.metadata.causation_id = event_id_of(base_id, "requested");
+  // What the call's analysis asked for, checked as a request's booking is.
   boost::json::object p{{"customer_id", s.rec.customer_id},
                         {"service_id", req.service_id},
                         {"staff_id", req.staff_id},
@@ -451,15 +458,14 @@ void book(call_ptr self, aggregate_command cmd,
     p["branch_id"] = req.branch_id;
   if (!req.notes.empty())
     p["notes"] = req.notes;
-  b.payload = boost::json::serialize(p);
-  b.metadata = cmd.metadata;
-  b.metadata.source = "phone";
-  b.metadata.correlation_id = s.rec.call.id;
-  // Caused by the call's appointment_requested event.
-  if (!base_id.empty())
-    b.metadata.causation_id = event_id_of(base_id, "requested");
-  auto appt_id = b.aggregate_id;
-  self->request(s.router, caf::infinite, command_atom::value, b)
+  auto appt_id = ref.appointment_id;
+  auto b = decode_book(p, std::move(ref));
+  if (!b) {
+    fail_booking(self, cmd, rp, seqs, base_id,
+                 "not_bookable: " + describe(b.error()));
+    return;
+  }
+  self->request(s.router, caf::infinite, command_atom::value, std::move(*b))
       .then(
           [self, rp, seqs, appt_id](const command_result& r) {
             auto& rec = self->state.rec;
@@ -741,12 +747,6 @@ aggregate_actor::behavior_type call_actor(call_ptr self, call_record initial,
           return make_runtime_error(runtime_errc::not_found,
                                     "call " + rec.call.id + " not found");
         return render_call(rec);
-      },
-      [](release_atom, const std::string&) {},
-      [](availability_atom, const std::string&,
-         timestamp_ms) -> caf::result<std::string> {
-        return make_runtime_error(runtime_errc::invalid_argument,
-                                  "not a calendar");
       },
       [self](idle_atom) {
         auto& st = self->state;

@@ -102,12 +102,6 @@ entity_actor(aggregate_actor::stateful_pointer<entity_state> self,
           return not_found(st.type + " " + st.id);
         return render_state(st);
       },
-      [](release_atom, const std::string&) {},
-      [](availability_atom, const std::string&,
-         timestamp_ms) -> caf::result<std::string> {
-        return make_runtime_error(runtime_errc::invalid_argument,
-                                  "not a calendar");
-      },
       [self](idle_atom) {
         on_idle_check(self, self->state.idle, idle_atom::value, [] {
           return true;

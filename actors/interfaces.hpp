@@ -16,6 +16,7 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
+#include <messages/calendar_commands.hpp>
 #include <messages/cluster.hpp>
 #include <messages/commands.hpp>
 #include <messages/envelope.hpp>
@@ -163,29 +164,52 @@ using cache_actor = caf::typed_actor<
     /// Drops the entries whose TTL has passed (the cache's own timer).
     caf::reacts_to<tick_atom>>;
 
-/// An aggregate (customer, staff, service, appointment calendar, call):
-/// one actor per key serialises its commands.
-using aggregate_actor = caf::typed_actor<
-    /// Validates the command against the state, stores and dispatches the
-    /// events it decides, answers the new state.
-    caf::replies_to<command_atom, aggregate_command>::with<command_result>,
-    /// The current state as JSON (not_found when it does not exist).
-    caf::replies_to<get_atom, std::string>::with<std::string>,
-    /// Calendar only: forget an appointment that moved to another staff.
-    caf::reacts_to<release_atom, std::string>,
-    /// Calendar only: free start times on a day for a service, as JSON.
-    caf::replies_to<availability_atom, std::string,
-                    timestamp_ms>::with<std::string>,
+/// What every actor the router spawns answers (entity, call and calendar
+/// actors alike): the messages that end it.
+using routed_actor = caf::typed_actor<
     /// Stops the actor if it has had nothing to do for its idle timeout.
     caf::reacts_to<idle_atom>,
     /// Passivation by the router (too many live aggregates): stops the
     /// actor now unless it has work in flight.
     caf::reacts_to<drain_atom>>;
 
-/// The router: spawns aggregate actors on demand (rehydrated from their
-/// stream), forwards commands and reads to them, and forgets them when
-/// they stop after being idle.
-using router_actor = caf::typed_actor<
+/// An aggregate with a state of its own (customer, staff, service, call):
+/// one actor per key serialises its commands.
+using aggregate_actor = routed_actor::extend<
+    /// Validates the command against the state, stores and dispatches the
+    /// events it decides, answers the new state.
+    caf::replies_to<command_atom, aggregate_command>::with<command_result>,
+    /// The current state as JSON (not_found when it does not exist).
+    caf::replies_to<get_atom, std::string>::with<std::string>>;
+
+/// The staff calendar's commands (messages/calendar_commands.hpp), decoded
+/// where they enter the runtime. Each stores and dispatches the events
+/// the calendar decides and answers the appointment's new state.
+using calendar_command_actor = caf::typed_actor<
+    caf::replies_to<command_atom, book_appointment>::with<command_result>,
+    caf::replies_to<command_atom, reschedule_appointment>::with<command_result>,
+    caf::replies_to<command_atom, reassign_appointment>::with<command_result>,
+    caf::replies_to<command_atom, cancel_appointment>::with<command_result>,
+    caf::replies_to<command_atom, link_calcom_booking>::with<command_result>,
+    caf::replies_to<command_atom,
+                    set_appointment_no_show>::with<command_result>>;
+
+/// The calendar of one staff member: decides every appointment command
+/// of that staff member, which is what makes double booking impossible.
+using calendar_actor
+    = routed_actor::extend_with<calendar_command_actor>::extend<
+        /// Forgets an appointment that moved to another staff member.
+        caf::reacts_to<release_atom, std::string>,
+        /// Free start times on a day (its midnight) for a service, as JSON.
+        caf::replies_to<availability_atom, std::string,
+                        timestamp_ms>::with<std::string>>;
+
+/// The router: spawns aggregate and calendar actors on demand (rehydrated
+/// from their stream), forwards commands and reads to them, and forgets
+/// them when they stop after being idle. Appointment commands go to the
+/// calendar of their staff member.
+using router_actor = calendar_command_actor::extend<
+    /// A customer, staff, service or call command.
     caf::replies_to<command_atom, aggregate_command>::with<command_result>,
     /// Reads aggregate (type, company, id) as JSON.
     caf::replies_to<get_atom, std::string, std::string,

@@ -172,8 +172,8 @@ private:
   std::map<std::string, queue_supervisor_actor> queues_;
   /// The actors that the router and the supervisors spawn, so that stop
   /// can wait for them before the store closes.
-  std::shared_ptr<std::map<caf::actor_addr, aggregate_actor>> aggregates_
-      = std::make_shared<std::map<caf::actor_addr, aggregate_actor>>();
+  std::shared_ptr<std::map<caf::actor_addr, routed_actor>> aggregates_
+      = std::make_shared<std::map<caf::actor_addr, routed_actor>>();
   std::vector<std::shared_ptr<std::vector<queued_listener_actor>>> listeners_;
   std::shared_ptr<std::atomic<std::size_t>> live_aggregates_
       = std::make_shared<std::atomic<std::size_t>>(0);

@@ -66,6 +66,12 @@ payload_reader::payload_reader(const std::string& json) {
     problems_["body"] = "must be a JSON object";
 }
 
+payload_reader::payload_reader(boost::json::value doc) : doc_(std::move(doc)) {
+  parsed_ = doc_.is_object();
+  if (!parsed_)
+    problems_["body"] = "must be a JSON object";
+}
+
 const boost::json::value* payload_reader::raw(const char* name) const {
   if (!parsed_)
     return nullptr;

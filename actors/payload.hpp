@@ -21,6 +21,9 @@ class payload_reader {
 public:
   explicit payload_reader(const std::string& json);
 
+  /// Reads an already parsed document (an object, or the problem "body").
+  explicit payload_reader(boost::json::value doc);
+
   /// True when the payload parsed as an object.
   bool ok() const {
     return parsed_;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <messages/calendar_commands.hpp>
 #include <messages/commands.hpp>
 #include <messages/decode_error.hpp>
 #include <messages/entities.hpp>
@@ -277,6 +278,51 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, command_result& x) {
   return f(caf::meta::type_name("command_result"), x.aggregate_id, x.version,
            x.sequences, x.state, x.created);
+}
+
+// -- the calendar's commands --------------------------------------------------
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, appointment_ref& x) {
+  return f(caf::meta::type_name("appointment_ref"), x.company_id,
+           x.appointment_id, x.metadata, x.check_version, x.expected_version,
+           x.event_id);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, book_appointment& x) {
+  return f(caf::meta::type_name("book_appointment"), x.ref, x.customer_id,
+           x.service_id, x.staff_id, x.start_time, x.set_branch, x.branch_id,
+           x.notes, x.source, x.calcom_uid);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f,
+                                        reschedule_appointment& x) {
+  return f(caf::meta::type_name("reschedule_appointment"), x.ref, x.start_time,
+           x.set_notes, x.notes, x.calcom_uid);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, reassign_appointment& x) {
+  return f(caf::meta::type_name("reassign_appointment"), x.ref, x.staff_id,
+           x.set_start_time, x.start_time, x.set_notes, x.notes);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cancel_appointment& x) {
+  return f(caf::meta::type_name("cancel_appointment"), x.ref, x.reason);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, link_calcom_booking& x) {
+  return f(caf::meta::type_name("link_calcom_booking"), x.ref, x.calcom_uid);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f,
+                                        set_appointment_no_show& x) {
+  return f(caf::meta::type_name("set_appointment_no_show"), x.ref, x.no_show);
 }
 
 } // namespace switchboard

@@ -9,7 +9,8 @@
 #include <vector>
 
 /// The project's CAF type-ID block: every event (from the registry), every
-/// value type, and batches of envelopes. Register it with
+/// value type, the actors' requests and replies, the calendar's commands,
+/// and batches of envelopes. Register it with
 /// `cfg.add_message_types<caf::id_block::switchboard>()`. Other subsystems
 /// start their own blocks at `caf::id_block::switchboard::end`.
 
@@ -30,6 +31,9 @@ SWITCHBOARD_ADD_TYPE_ID(forward_response)
 SWITCHBOARD_ADD_TYPE_ID(tenant_digest)
 SWITCHBOARD_ADD_TYPE_ID(cluster_placement)
 SWITCHBOARD_ADD_TYPE_ID(company_transfer)
+// The staff calendar's commands (messages/calendar_commands.hpp), last so
+// that the ids above stay as they were.
+SWITCHBOARD_CALENDAR_COMMAND_TYPES(SWITCHBOARD_ADD_TYPE_ID)
 
 CAF_END_TYPE_ID_BLOCK(switchboard)
 

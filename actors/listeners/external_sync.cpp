@@ -11,6 +11,7 @@
 #include <actors/aggregates.hpp>
 #include <actors/branches.hpp>
 #include <actors/calcom.hpp>
+#include <actors/calendar_commands.hpp>
 #include <actors/call_workflow.hpp>
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
@@ -95,16 +96,23 @@ void link_uid(queued_listener_actor::pointer self, listener_context ctx,
               caf::typed_response_promise<ok_atom> rp,
               const std::string& company, const std::string& uid) {
   const auto& step = (*steps)[i];
-  aggregate_command cmd;
-  cmd.aggregate_type = "appointment";
-  cmd.aggregate_id = step.appointment_id;
-  cmd.company_id = company;
-  cmd.name = "link_calcom";
-  cmd.payload = boost::json::serialize(boost::json::object{
-      {"calcom_uid", uid}, {"event_id", step.link_event_id}});
-  cmd.metadata.source = "calcom";
-  cmd.metadata.causation_id = event_id;
-  self->request(*ctx.router, caf::infinite, command_atom::value, cmd)
+  appointment_ref ref;
+  ref.appointment_id = step.appointment_id;
+  ref.company_id = company;
+  ref.event_id = step.link_event_id;
+  ref.metadata.source = "calcom";
+  ref.metadata.causation_id = event_id;
+  // The uid is Cal.com's answer: checked as any field from outside.
+  auto cmd = decode_link_calcom(boost::json::object{{"calcom_uid", uid}},
+                                std::move(ref));
+  if (!cmd) {
+    rp.deliver(make_runtime_error(runtime_errc::listener_failed,
+                                  "calcom booking uid not recorded: "
+                                      + describe(cmd.error())));
+    return;
+  }
+  self->request(*ctx.router, caf::infinite, command_atom::value,
+                std::move(*cmd))
       .then(
           [=](const command_result&) mutable {
             step_done(self, ctx, endpoint, listener, event_id, steps, i, rp);

@@ -13,6 +13,7 @@
 #include <caf/event_based_actor.hpp>
 
 #include <actors/aggregate_state.hpp>
+#include <actors/calendar_commands.hpp>
 #include <actors/errors.hpp>
 #include <actors/interfaces.hpp>
 #include <actors/node.hpp>
@@ -92,57 +93,68 @@ void respond_state(const context_ptr& ctx, int status, std::string state,
                     {{"ETag", "\"" + std::to_string(version) + "\""}});
 }
 
-/// Sends command `name` for (`type`, `id`) with the request body as its
-/// payload; answers `ok_status` (201 when it created the aggregate).
-void send_command(const context_ptr& ctx, std::string type, std::string id,
-                  std::string name, int ok_status = 200) {
+/// What a command request names besides its fields: the aggregate, its
+/// company, who asks, and the version it expects.
+struct command_request {
+  std::string company;
+  std::string id; ///< Empty on a create or booking without an id.
+  event_metadata metadata;
+  bool check_version = false;
+  std::uint64_t expected_version = 0;
+  /// The body (an object; `{}` when the request had none).
+  json::value body;
+};
+
+/// Reads what every command request carries: the id (`id` from the path,
+/// or when empty the body's `id`), the company, the body, the metadata
+/// and If-Match. Answers the request and returns nothing when one is bad.
+std::optional<command_request> read_command(const context_ptr& ctx,
+                                            std::string id) {
   if (!id.empty())
     if (auto bad = id_problem(id)) {
       ctx->fail_fields({{"id", *bad}});
-      return;
+      return std::nullopt;
     }
   auto company = company_of(ctx);
   if (company.empty())
-    return;
-  aggregate_command cmd;
+    return std::nullopt;
+  command_request out;
   if (ctx->req().body.empty()) {
-    cmd.payload = "{}";
+    out.body = json::object{};
   } else {
     const auto* body = ctx->json_body();
     if (body == nullptr)
-      return;
+      return std::nullopt;
     if (!body->is_object()) {
       ctx->fail(400, "malformed_json", "the body must be a JSON object");
-      return;
+      return std::nullopt;
     }
-    cmd.payload = ctx->req().body;
+    out.body = *body;
     if (id.empty())
       if (const auto* v = body->as_object().if_contains("id");
           v != nullptr && !v->is_null()) {
         if (!v->is_string()) {
           ctx->fail_fields({{"id", "wrong_type: expects a string"}});
-          return;
+          return std::nullopt;
         }
         id = std::string{v->get_string()};
         if (auto bad = id_problem(id)) {
           ctx->fail_fields({{"id", *bad}});
-          return;
+          return std::nullopt;
         }
         if (is_derived_id(id)) {
           ctx->fail_fields(
               {{"id", "invalid: UUIDs of version 8 are reserved for ids the "
                       "runtime derives"}});
-          return;
+          return std::nullopt;
         }
       }
   }
-  cmd.aggregate_type = std::move(type);
-  cmd.aggregate_id = std::move(id);
-  cmd.company_id = company;
-  cmd.name = std::move(name);
-  cmd.metadata = metadata_of(ctx);
-  if (!ctx->correlation(cmd.metadata.correlation_id))
-    return;
+  out.id = std::move(id);
+  out.company = std::move(company);
+  out.metadata = metadata_of(ctx);
+  if (!ctx->correlation(out.metadata.correlation_id))
+    return std::nullopt;
   // If-Match: "<version>" asks for optimistic concurrency; `*` matches
   // any current version (RFC 9110 13.1.1), which a command on an existing
   // aggregate has anyway.
@@ -151,19 +163,27 @@ void send_command(const context_ptr& ctx, std::string type, std::string id,
     if (!version) {
       ctx->fail_fields({{"If-Match", "must be * or a quoted version number "
                                      "such as \"3\""}});
-      return;
+      return std::nullopt;
     }
     if (*version != any_version) {
-      cmd.expected_version = *version;
-      cmd.check_version = true;
+      out.expected_version = *version;
+      out.check_version = true;
     }
   }
+  return out;
+}
+
+/// Admits a command of `company` within its limits (a booking also within
+/// the queues' lag); answers the request and returns false when refused.
+/// An admitted command holds its place until the request is answered.
+bool admit_command(const context_ptr& ctx, const std::string& company,
+                   bool booking) {
   auto& limits = ctx->limits();
   // Backpressure: while the company's queued work (notifications, sync,
   // analytics) is further behind than queues.max_lag_ms, its new bookings
   // wait rather than add work that would go out late. Per company: the
   // queues serve companies in turn, so another's backlog is not this one's.
-  if (cmd.aggregate_type == "appointment" && cmd.name == "book")
+  if (booking)
     if (auto lag = limits.behind(company)) {
       limits.count_shed_booking();
       auto over = *lag - limits.max_queue_lag_ms();
@@ -174,7 +194,7 @@ void send_command(const context_ptr& ctx, std::string type, std::string id,
                     + std::to_string(limits.max_queue_lag_ms())
                     + "); new bookings wait until it catches up",
                 {}, {{"Retry-After", std::to_string(retry)}});
-      return;
+      return false;
     }
   // A company's commands in flight are bounded: one company's burst
   // cannot fill the calendars' and the writer's queues for the others.
@@ -184,18 +204,26 @@ void send_command(const context_ptr& ctx, std::string type, std::string id,
                   + std::to_string(limits.limit_of(company).commands_in_flight)
                   + " commands in flight; retry when they are answered",
               {}, {{"Retry-After", "1"}});
-    return;
+    return false;
   }
   ctx->on_answer([&limits, company] {
     limits.release_command(company);
   });
+  return true;
+}
+
+/// Sends `msg` (a command) to the router and answers with the state it
+/// leads to: `ok_status`, or 201 when it created the aggregate. `what`
+/// names the actor for the request's deadline report.
+template <class Message>
+void ask_router(const context_ptr& ctx, Message msg, int ok_status,
+                const std::string& what) {
   auto router = ctx->node().router();
-  ctx->waiting_for(
-      "the router and the actor of " + cmd.aggregate_type + " "
-      + (cmd.aggregate_id.empty() ? std::string{"(new)"} : cmd.aggregate_id));
-  ctx->with_actor([ctx, router, cmd, ok_status](caf::event_based_actor* self) {
+  ctx->waiting_for("the router and the actor of " + what);
+  ctx->with_actor([ctx, router, msg = std::move(msg),
+                   ok_status](caf::event_based_actor* self) {
     bridge_deadline d{self, command_timeout, ctx};
-    self->request(router, caf::infinite, command_atom::value, cmd)
+    self->request(router, caf::infinite, command_atom::value, msg)
         .then(
             [ok_status, d](const command_result& res) {
               if (auto ctx = d.settle())
@@ -207,6 +235,56 @@ void send_command(const context_ptr& ctx, std::string type, std::string id,
                 fail_with(*ctx, e);
             });
   });
+}
+
+/// Sends command `name` for (`type`, `id`), a customer, staff member or
+/// service, with the request body as its payload; answers `ok_status`
+/// (201 when it created the aggregate).
+void send_command(const context_ptr& ctx, std::string type, std::string id,
+                  std::string name, int ok_status = 200) {
+  auto req = read_command(ctx, std::move(id));
+  if (!req || !admit_command(ctx, req->company, false))
+    return;
+  aggregate_command cmd;
+  cmd.aggregate_type = std::move(type);
+  cmd.aggregate_id = std::move(req->id);
+  cmd.company_id = std::move(req->company);
+  cmd.name = std::move(name);
+  cmd.payload = json::serialize(req->body);
+  cmd.metadata = std::move(req->metadata);
+  cmd.check_version = req->check_version;
+  cmd.expected_version = req->expected_version;
+  auto what
+      = cmd.aggregate_type + " "
+        + (cmd.aggregate_id.empty() ? std::string{"(new)"} : cmd.aggregate_id);
+  ask_router(ctx, std::move(cmd), ok_status, what);
+}
+
+/// Decodes the request as a calendar command with `decode` (one of
+/// actors/calendar_commands.hpp, which names the field of each problem)
+/// and sends it to the router, which hands it to the calendar of the
+/// appointment's staff member; answers `ok_status` (201 when booked).
+template <class Decode>
+void send_calendar_command(const context_ptr& ctx, std::string id,
+                           Decode decode, bool booking, int ok_status = 200) {
+  auto req = read_command(ctx, std::move(id));
+  if (!req || !admit_command(ctx, req->company, booking))
+    return;
+  appointment_ref ref;
+  ref.company_id = std::move(req->company);
+  ref.appointment_id = std::move(req->id);
+  ref.metadata = std::move(req->metadata);
+  ref.check_version = req->check_version;
+  ref.expected_version = req->expected_version;
+  auto what = "appointment "
+              + (ref.appointment_id.empty() ? std::string{"(new)"}
+                                            : ref.appointment_id);
+  auto cmd = decode(req->body, std::move(ref));
+  if (!cmd) {
+    fail_with(*ctx, cmd.error());
+    return;
+  }
+  ask_router(ctx, std::move(*cmd), ok_status, what);
 }
 
 void get_state(const context_ptr& ctx, std::string type) {
@@ -475,7 +553,7 @@ void add_aggregate_routes(router& r) {
   r.add(
       "POST", "/api/appointments", access::company,
       [](const context_ptr& ctx) {
-        send_command(ctx, "appointment", "", "book", 201);
+        send_calendar_command(ctx, "", decode_book, true, 201);
       },
       "Book an appointment");
   r.add("GET", "/api/appointments", access::company, list_appointments,
@@ -496,14 +574,17 @@ void add_aggregate_routes(router& r) {
         auto body = json::parse(ctx->req().body, ec);
         bool reassign = !ec && body.is_object()
                         && body.as_object().if_contains("staff_id") != nullptr;
-        send_command(ctx, "appointment", ctx->param("id"),
-                     reassign ? "reassign" : "reschedule");
+        if (reassign)
+          send_calendar_command(ctx, ctx->param("id"), decode_reassign, false);
+        else
+          send_calendar_command(ctx, ctx->param("id"), decode_reschedule,
+                                false);
       },
       "Reschedule or reassign an appointment");
   r.add(
       "POST", "/api/appointments/{id}/cancel", access::company,
       [](const context_ptr& ctx) {
-        send_command(ctx, "appointment", ctx->param("id"), "cancel");
+        send_calendar_command(ctx, ctx->param("id"), decode_cancel, false);
       },
       "Cancel an appointment");
   r.add(

@@ -25,6 +25,7 @@
 
 #include <actors/aggregate_state.hpp>
 #include <actors/calcom.hpp>
+#include <actors/calendar_commands.hpp>
 #include <actors/call_workflow.hpp>
 #include <actors/errors.hpp>
 #include <actors/interfaces.hpp>
@@ -122,9 +123,10 @@ std::string str_of(const json::object& o, const char* key) {
   return {};
 }
 
-/// Sends `cmd` to the router and answers with the aggregate's state.
-void run_command(const context_ptr& ctx, aggregate_command cmd,
-                 std::string kind,
+/// Sends `cmd` (a command) to the router and answers with the aggregate's
+/// state.
+template <class Command>
+void run_command(const context_ptr& ctx, Command cmd, std::string kind,
                  std::function<bool(const caf::error&)> is_duplicate = {}) {
   ctx->with_actor([ctx, cmd = std::move(cmd), kind = std::move(kind),
                    is_duplicate](caf::event_based_actor* self) {
@@ -350,12 +352,12 @@ bool already_delivered(const context_ptr& ctx, const std::string& company,
 
 /// Creates the attendee's customer when needed, then books.
 void calcom_book(const context_ptr& ctx, attendee_customer cust,
-                 aggregate_command book) {
+                 book_appointment book) {
   auto* events = ctx->node().store().events.get();
   // Booked by a delivery in flight at the same time: "appointment X exists".
   std::function<bool(const caf::error&)> dup
-      = [events, id = book.aggregate_id,
-         company = book.company_id](const caf::error& e) {
+      = [events, id = book.ref.appointment_id,
+         company = book.ref.company_id](const caf::error& e) {
           if (runtime_code(e) != runtime_errc::conflict)
             return false;
           auto s = events->read_stream(company, "appointment", id, 1, 1);
@@ -368,10 +370,10 @@ void calcom_book(const context_ptr& ctx, attendee_customer cust,
   aggregate_command c;
   c.aggregate_type = "customer";
   c.aggregate_id = cust.id;
-  c.company_id = book.company_id;
+  c.company_id = book.ref.company_id;
   c.name = "create";
   c.payload = json::serialize(cust.create);
-  c.metadata = book.metadata;
+  c.metadata = book.ref.metadata;
   ctx->with_actor([ctx, c = std::move(c), book = std::move(book),
                    dup](caf::event_based_actor* self) {
     self->request(ctx->node().router(), 60s, command_atom::value, c)
@@ -430,12 +432,11 @@ void calcom_webhook(const context_ptr& ctx) {
           "missing"}});
     return;
   }
-  aggregate_command cmd;
-  cmd.aggregate_type = "appointment";
-  cmd.company_id = company;
-  cmd.metadata.source = "calcom";
-  cmd.metadata.correlation_id = uid;
-  cmd.metadata.user_agent = std::string{ctx->req().header("user-agent")};
+  appointment_ref ref;
+  ref.company_id = company;
+  ref.metadata.source = "calcom";
+  ref.metadata.correlation_id = uid;
+  ref.metadata.user_agent = std::string{ctx->req().header("user-agent")};
   // Cal.com signs no timestamp and redelivers: each delivery's event has
   // an id derived from the booking and the trigger, so it is stored once.
   auto event_key = "calcom\n" + company + "\n" + uid + "\n" + trigger;
@@ -506,17 +507,20 @@ void calcom_webhook(const context_ptr& ctx) {
       fail_with(*ctx, cust.error());
       return;
     }
-    cmd.name = "book";
-    cmd.aggregate_id = derived_id("calcom\n" + company + "\n" + uid);
+    ref.appointment_id = derived_id("calcom\n" + company + "\n" + uid);
+    ref.event_id = event_id;
     payload = {{"customer_id", cust->id}, {"service_id", service},
                {"staff_id", staff},       {"start_time", start},
-               {"source", "calcom"},      {"calcom_uid", uid},
-               {"event_id", event_id}};
+               {"source", "calcom"},      {"calcom_uid", uid}};
     if (trigger == "BOOKING_REQUESTED")
       payload["notes"] = "requested on Cal.com, awaiting the host's "
                          "confirmation";
-    cmd.payload = json::serialize(payload);
-    calcom_book(ctx, std::move(*cust), std::move(cmd));
+    auto book = decode_book(payload, std::move(ref));
+    if (!book) {
+      fail_with(*ctx, book.error());
+      return;
+    }
+    calcom_book(ctx, std::move(*cust), std::move(*book));
     return;
   }
   std::string original = uid;
@@ -543,9 +547,10 @@ void calcom_webhook(const context_ptr& ctx) {
   auto event_id = derived_id(event_key);
   if (already_delivered(ctx, company, event_id))
     return;
-  cmd.aggregate_id = calcom_appointment(ctx, company, original);
+  ref.appointment_id = calcom_appointment(ctx, company, original);
+  ref.event_id = event_id;
   auto known = ctx->node().store().events->stream_version(
-      company, "appointment", cmd.aggregate_id);
+      company, "appointment", ref.appointment_id);
   if (!known || *known == 0) {
     ctx->fail(
         422, "unmapped_booking", "the booking is not known here",
@@ -557,34 +562,37 @@ void calcom_webhook(const context_ptr& ctx) {
               + original}});
     return;
   }
-  std::function<bool(const caf::error&)> dup;
+  // Each decoded as a request's command is, then sent to the router.
+  auto send
+      = [&ctx](auto cmd, std::function<bool(const caf::error&)> dup = {}) {
+          if (!cmd)
+            fail_with(*ctx, cmd.error());
+          else
+            run_command(ctx, std::move(*cmd), "appointment", std::move(dup));
+        };
   if (trigger == "BOOKING_RESCHEDULED") {
     auto start = str_of(*p, "startTime");
     if (start.empty()) {
       ctx->fail_fields({{"payload.startTime", "missing"}});
       return;
     }
-    cmd.name = "reschedule";
-    payload = {{"start_time", start}, {"calcom_uid", uid}};
+    send(decode_reschedule(
+        json::object{{"start_time", start}, {"calcom_uid", uid}},
+        std::move(ref)));
   } else if (trigger == "BOOKING_NO_SHOW_UPDATED") {
-    cmd.name = "set_no_show";
-    payload = {{"no_show", no_show}};
+    send(decode_no_show(json::object{{"no_show", no_show}}, std::move(ref)));
   } else {
-    cmd.name = "cancel";
     auto reason
         = str_of(*p, trigger == "BOOKING_REJECTED" ? "rejectionReason"
                                                    : "cancellationReason");
     if (trigger == "BOOKING_REJECTED")
       reason = "rejected on Cal.com" + (reason.empty() ? "" : ": " + reason);
-    payload = {{"reason", reason}};
-    dup = [](const caf::error& e) {
-      return runtime_code(e) == runtime_errc::conflict
-             && describe(e).find("already cancelled") != std::string::npos;
-    };
+    send(decode_cancel(json::object{{"reason", reason}}, std::move(ref)),
+         [](const caf::error& e) {
+           return runtime_code(e) == runtime_errc::conflict
+                  && describe(e).find("already cancelled") != std::string::npos;
+         });
   }
-  payload["event_id"] = event_id;
-  cmd.payload = json::serialize(payload);
-  run_command(ctx, std::move(cmd), "appointment", std::move(dup));
 }
 
 // -- Retell AI

@@ -193,11 +193,15 @@ BOOST_AUTO_TEST_CASE(known_caller_is_found_by_phone) {
 BOOST_AUTO_TEST_CASE(taken_slot_fails_and_schedules_a_follow_up) {
   seed();
   BOOST_REQUIRE(command("customer", "cu1", "create", {{"name", "Eve"}}));
-  BOOST_REQUIRE(command("appointment", "a0", "book",
-                        {{"customer_id", "cu1"},
-                         {"service_id", "s1"},
-                         {"staff_id", "st1"},
-                         {"start_time", at(1, 10)}}));
+  book_appointment b;
+  b.ref.company_id = "c1";
+  b.ref.appointment_id = "a0";
+  b.customer_id = "cu1";
+  b.service_id = "s1";
+  b.staff_id = "st1";
+  b.start_time = *parse_rfc3339(at(1, 10));
+  BOOST_REQUIRE(
+      n.call<command_result>(n.node().router(), command_atom::value, b));
   to_ended("k3", "+4930333");
   auto r
       = command("call", "k3", "analyze", {{"analysis", analysis(at(1, 10))}});

@@ -63,6 +63,7 @@ std::vector<caf::message> rogue_messages(const switchboard::tenant_digest& d,
 #define SB_ROGUE_ADD(type) out.push_back(caf::make_message(type{}));
   SWITCHBOARD_VALUE_TYPES(SB_ROGUE_ADD)
   SWITCHBOARD_COMMAND_TYPES(SB_ROGUE_ADD)
+  SWITCHBOARD_CALENDAR_COMMAND_TYPES(SB_ROGUE_ADD)
 #undef SB_ROGUE_ADD
   auto nonce = std::string(64, 'a') + ":"
                + std::to_string(
@@ -109,6 +110,8 @@ std::vector<caf::message> rogue_messages(const switchboard::tenant_digest& d,
   out.push_back(caf::make_message(import_atom::value, part));
   out.push_back(caf::make_message(tick_atom::value));
   out.push_back(caf::make_message(command_atom::value, aggregate_command{}));
+  out.push_back(caf::make_message(command_atom::value, book_appointment{}));
+  out.push_back(caf::make_message(command_atom::value, cancel_appointment{}));
   out.push_back(caf::make_message(dispatch_atom::value, dispatch_request{}));
   out.push_back(caf::make_message(drain_atom::value, std::string{"co0"}));
   return out;

@@ -102,6 +102,7 @@ BOOST_AUTO_TEST_CASE(every_command_type_roundtrips){
     }                                                                          \
   }
     SWITCHBOARD_COMMAND_TYPES(SWITCHBOARD_CHECK_COMMAND)
+        SWITCHBOARD_CALENDAR_COMMAND_TYPES(SWITCHBOARD_CHECK_COMMAND)
 #undef SWITCHBOARD_CHECK_COMMAND
 }
 
@@ -122,10 +123,11 @@ BOOST_AUTO_TEST_CASE(envelope_batches_and_names) {
   // Enums print by name.
   auto text = caf::deep_to_string(sample_appointment());
   BOOST_TEST(text.find("scheduled") != std::string::npos);
-  // The block holds every event and value type plus the batch, and the
-  // six messages between the nodes of a cluster.
+  // The block holds every event and value type plus the batch, the six
+  // messages between the nodes of a cluster, and the calendar's commands.
   BOOST_TEST(caf::id_block::switchboard::end - caf::id_block::switchboard::begin
-             == event_type_count + 14u + command_type_count + 1u + 6u);
+             == event_type_count + 14u + command_type_count + 1u + 6u
+                    + calendar_command_type_count);
 }
 
 BOOST_AUTO_TEST_CASE(a_placement_table_and_a_company_part_roundtrip) {
