@@ -1,7 +1,5 @@
 #include "actors/call_workflow.hpp"
 
-#include <actors/listeners/call_follow_up.hpp>
-
 #include <algorithm>
 #include <cstdlib>
 #include <deque>
@@ -772,10 +770,6 @@ aggregate_actor spawn_call_actor(caf::actor_system& sys, call_record initial,
 
 // -- the follow-up listener
 // ----------------------------------------------------
-
-registration_result register_call_listeners(listener_registry& reg) {
-  return listeners::call_follow_up().register_in(reg);
-}
 
 queued_listener_actor::behavior_type
 call_follow_up(queued_listener_actor::pointer self, listener_context ctx) {

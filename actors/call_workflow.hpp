@@ -87,11 +87,6 @@ namespace listener_names {
 constexpr const char* call_follow_up = "call_follow_up";
 } // namespace listener_names
 
-/// Registers the call workflow's queued listener: call_follow_up on
-/// follow_up.scheduled (queue notifications). Returns its refusal, if any.
-[[nodiscard]] registration_result
-register_call_listeners(listener_registry& reg);
-
 /// call_follow_up: for follow_up.scheduled, a notify.sms job to the caller
 /// due at the event's due_at (the delayed follow-up message).
 queued_listener_actor::behavior_type

@@ -12,7 +12,8 @@
 
 #include <caf/actor_system.hpp>
 
-#include <actors/listeners.hpp>
+#include <actors/listener_registry.hpp>
+#include <actors/listeners/context.hpp>
 
 namespace switchboard {
 

@@ -18,4 +18,11 @@ register_sync_listeners(listener_registry& reg);
 /// Every queued listener the node runs, in registration order.
 const std::vector<queued_listener_component>& queued_listeners();
 
+/// Registers the sync listeners and every queued listener of the list
+/// (SendAppointmentNotification, the channel workers, UpdateAnalytics,
+/// SyncWithExternalServices, the AppointmentEventSubscriber and the call
+/// workflow's follow-up). Returns the first refusal, if any.
+[[nodiscard]] registration_result
+register_seed_listeners(listener_registry& reg);
+
 } // namespace switchboard

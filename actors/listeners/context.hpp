@@ -1,0 +1,111 @@
+#pragma once
+
+// What every queued listener is given (listener_context), the endpoint of
+// external calls, the listeners' names and what they share with other
+// parts (the customer they load, the projection keys they write).
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <spdlog/logger.h>
+
+#include <actors/clock.hpp>
+#include <actors/interfaces.hpp>
+#include <actors/listener_registry.hpp>
+#include <messages/decode_error.hpp>
+#include <messages/entities.hpp>
+
+namespace switchboard::store {
+class event_store;
+class job_queue;
+class processed_set;
+class projections;
+class message_outbox;
+class tenants;
+} // namespace switchboard::store
+
+namespace switchboard {
+
+// -- outbound endpoints
+// ---------------------------------------------------------
+
+using sync_atom = caf::atom_constant<caf::atom("sync")>;
+
+/// An external service endpoint; it answers the provider's reply body
+/// ("" when there is none, e.g. the outbox). An error answer fails the
+/// attempt (one with `runtime_errc::rejected` fails the job at once).
+using endpoint_actor = caf::typed_actor<
+    caf::replies_to<sync_atom, outbound_call>::with<std::string>>;
+
+/// What a listener needs from the node; handed over at spawn.
+struct listener_context {
+  store::event_store* events = nullptr;
+  store::job_queue* jobs = nullptr;
+  store::processed_set* processed = nullptr;
+  store::projections* projections = nullptr;
+  store::message_outbox* outbox = nullptr;
+  /// The companies, for their time zones (none: UTC).
+  const store::tenants* tenants = nullptr;
+  store_writer_actor writer;
+  clock_fn clock;
+  /// The queue supervisors by queue name, filled once they run: a listener
+  /// that enqueues jobs wakes their queue.
+  std::shared_ptr<std::map<std::string, queue_supervisor_actor>> queues
+      = std::make_shared<std::map<std::string, queue_supervisor_actor>>();
+  /// The aggregate router, set once it runs: a listener that records a
+  /// provider's answer on an aggregate (a Cal.com booking uid) sends it a
+  /// command.
+  std::shared_ptr<router_actor> router = std::make_shared<router_actor>();
+  /// The provider endpoint of channel messages (see actors/providers.hpp),
+  /// used for the channels in `provider_channels`; the others go to the
+  /// outbox.
+  endpoint_actor messenger;
+  std::set<std::string> provider_channels;
+};
+
+// -- names --------------------------------------------------------------------
+
+namespace listener_names {
+
+constexpr const char* audit_logger = "audit_logger";
+constexpr const char* cache_invalidator = "cache_invalidator";
+constexpr const char* send_notification = "send_appointment_notification";
+constexpr const char* update_analytics = "update_analytics";
+constexpr const char* external_sync = "sync_with_external_services";
+constexpr const char* appointment_subscriber = "appointment_event_subscriber";
+constexpr const char* notify_sms = "notify.sms";
+constexpr const char* notify_email = "notify.email";
+constexpr const char* notify_whatsapp = "notify.whatsapp";
+constexpr const char* reminder_24h = "reminder.24h";
+constexpr const char* reminder_1h = "reminder.1h";
+
+} // namespace listener_names
+
+/// The retry policy of channel and reminder jobs.
+retry_policy channel_retry_policy();
+
+/// The current state of customer `id` of company `company_id`,
+/// rehydrated from its stream. Errors: `runtime_errc::rejected` when the
+/// stream is another company's (an event that names it fails its job at
+/// once), `not_found` when there is no such customer, `storage` when the
+/// stream cannot be read.
+expected<customer, caf::error> load_customer(const store::event_store& events,
+                                             const std::string& company_id,
+                                             const std::string& id);
+
+/// The projection keys the listeners write, for readers and tests.
+namespace projection_keys {
+
+std::string slot(const std::string& company, const std::string& staff,
+                 timestamp_ms start);
+std::string slots_of_staff(const std::string& company,
+                           const std::string& staff);
+std::string analytics(const std::string& what, const std::string& company);
+std::string branch_stats(const std::string& company, const std::string& branch);
+
+} // namespace projection_keys
+
+} // namespace switchboard
