@@ -1,5 +1,7 @@
 #include "actors/call_workflow.hpp"
 
+#include <actors/listeners/common.hpp>
+
 #include <algorithm>
 #include <cstdlib>
 #include <deque>
@@ -789,14 +791,8 @@ call_follow_up(queued_listener_actor::pointer self, listener_context ctx) {
           if (!c)
             return c.error();
           if (!c->phone.empty()) {
-            store::job j;
-            j.queue = "notifications";
-            j.listener = listener_names::notify_sms;
-            j.event_id = req.event.id;
-            j.correlation_id = req.event.metadata.correlation_id;
-            j.event_seq = req.event.sequence;
-            j.company_id = req.event.company_id;
-            j.event_type = req.event.type;
+            auto j = listener_detail::notification_job(
+                req, listener_names::notify_sms, ctx.clock(), ev->due_at);
             boost::json::object payload{
                 {"kind", "follow_up"},    {"channel", "sms"},
                 {"recipient", c->phone},  {"customer_name", c->name},
@@ -808,12 +804,6 @@ call_follow_up(queued_listener_actor::pointer self, listener_context ctx) {
             if (!alternatives.empty())
               payload["alternatives"] = alternatives;
             j.payload = boost::json::serialize(payload);
-            j.created_at = ctx.clock();
-            j.due_at = ev->due_at;
-            auto policy = channel_retry_policy();
-            j.max_tries = policy.tries;
-            j.backoff_s = policy.backoff_s;
-            j.timeout_ms = static_cast<std::uint32_t>(policy.timeout.count());
             jobs.push_back(std::move(j));
           }
         }

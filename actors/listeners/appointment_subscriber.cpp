@@ -45,14 +45,7 @@ std::vector<store::job> reminder_jobs(const time_zone& tz,
     auto due = a.start_time - before;
     if (due <= now)
       continue;
-    store::job j;
-    j.queue = "notifications";
-    j.listener = name;
-    j.event_id = req.event.id;
-    j.correlation_id = req.event.metadata.correlation_id;
-    j.event_seq = req.event.sequence;
-    j.company_id = req.event.company_id;
-    j.event_type = req.event.type;
+    auto j = notification_job(req, name, now, due);
     j.unique_key
         = "reminder:" + a.id + ":" + (before == hour_ms ? "1h" : "24h");
     boost::json::object payload{
@@ -60,12 +53,6 @@ std::vector<store::job> reminder_jobs(const time_zone& tz,
         {"customer_id", a.customer_id},
         {"start_time", format_rfc3339_in(a.start_time, tz)}};
     j.payload = boost::json::serialize(payload);
-    j.created_at = now;
-    j.due_at = due;
-    auto policy = channel_retry_policy();
-    j.max_tries = policy.tries;
-    j.backoff_s = policy.backoff_s;
-    j.timeout_ms = static_cast<std::uint32_t>(policy.timeout.count());
     out.push_back(std::move(j));
   }
   return out;

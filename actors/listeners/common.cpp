@@ -115,14 +115,7 @@ store::job channel_job(const time_zone& tz, const job_request& req,
                        const customer& c, const std::string& channel,
                        const appointment& a, const std::string& kind,
                        timestamp_ms now) {
-  store::job j;
-  j.queue = "notifications";
-  j.listener = "notify." + channel;
-  j.event_id = req.event.id;
-  j.correlation_id = req.event.metadata.correlation_id;
-  j.event_seq = req.event.sequence;
-  j.company_id = req.event.company_id;
-  j.event_type = req.event.type;
+  auto j = notification_job(req, "notify." + channel, now, now);
   boost::json::object payload{
       {"kind", kind},
       {"channel", channel},
@@ -132,8 +125,21 @@ store::job channel_job(const time_zone& tz, const job_request& req,
       {"start_time", format_rfc3339_in(a.start_time, tz)},
   };
   j.payload = boost::json::serialize(payload);
+  return j;
+}
+
+store::job notification_job(const job_request& req, std::string listener,
+                            timestamp_ms now, timestamp_ms due) {
+  store::job j;
+  j.queue = "notifications";
+  j.listener = std::move(listener);
+  j.event_id = req.event.id;
+  j.correlation_id = req.event.metadata.correlation_id;
+  j.event_seq = req.event.sequence;
+  j.company_id = req.event.company_id;
+  j.event_type = req.event.type;
   j.created_at = now;
-  j.due_at = now;
+  j.due_at = due;
   auto policy = channel_retry_policy();
   j.max_tries = policy.tries;
   j.backoff_s = policy.backoff_s;

@@ -68,6 +68,12 @@ std::string day_of(timestamp_ms t);
 time_zone zone_of(const listener_context& ctx, const job_request& req,
                   const appointment& a);
 
+/// A job of queue notifications for `listener`, caused by the event of
+/// `req`, with the channel workers' retry policy, created at `now` and due
+/// at `due`; the caller adds its payload (and a unique key).
+store::job notification_job(const job_request& req, std::string listener,
+                            timestamp_ms now, timestamp_ms due);
+
 /// A channel job for `msg_kind` ("confirmation", "rescheduled", ...).
 store::job channel_job(const time_zone& tz, const job_request& req,
                        const customer& c, const std::string& channel,
