@@ -47,7 +47,12 @@ caf::strong_actor_ptr remote_proxy(caf::actor_system& sys,
     return nullptr;
   std::promise<caf::strong_actor_ptr> made;
   sys.middleman().backend().dispatch([&] {
-    made.set_value(broker->proxy_registry_ptr()->get_or_put(nid, aid));
+    // The broker keeps a thread-local pointer to the node that relayed
+    // the message it last read, and may leave it dangling; a proxy made
+    // outside of reading a message must not compare against it.
+    auto* registry = broker->proxy_registry_ptr();
+    registry->set_last_hop(nullptr);
+    made.set_value(registry->get_or_put(nid, aid));
   });
   return made.get_future().get();
 }
