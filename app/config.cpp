@@ -334,6 +334,15 @@ const std::vector<option_spec>& option_specs() {
        {},
        0,
        10000000},
+      {"limits.rows_per_second",
+       ot::integer,
+       "0",
+       "rows per second one company's listings may return; a listing "
+       "costs its page size (limit) before it runs; more get 429 with "
+       "Retry-After; 0: no limit",
+       {},
+       0,
+       100000000},
       {"limits.refusal_pause_ms",
        ot::integer,
        "1000",
@@ -345,7 +354,8 @@ const std::vector<option_spec>& option_specs() {
        60000},
       {"limits.per_company", ot::string, "",
        "overrides, comma-separated company:requests_per_second:"
-       "commands_in_flight (0: no limit), e.g. acme:500:64"},
+       "commands_in_flight[:rows_per_second] (0: no limit), e.g. "
+       "acme:500:64, bigco:0:2048:0"},
       {"http.ready_commit_stall_ms",
        ot::integer,
        "5000",

@@ -8,13 +8,13 @@
 # also books (each booking enqueues jobs for the queued listeners).
 #
 # The daemon runs with [limits] as an operator would set them, the same
-# for every company (--rps, --commands; 0 for no limit): the victim's
-# steady rate is well under them, and the line "limits: ..." says what
-# they were.
+# for every company (--rps, --commands, --rows; 0 for no limit): the
+# victim's steady rate is well under them, and the line "limits: ..." says
+# what they were. --rows 0 shows the flood without the rows limit.
 #
 # Usage: bench/noisy_neighbor.sh [--quick] [--seconds S] [--staff N]
 #          [--victim-connections C] [--attack-connections C]
-#          [--rps N] [--commands N] [--binary PATH | PATH]
+#          [--rps N] [--commands N] [--rows N] [--binary PATH | PATH]
 # Needs wrk and curl and a built daemon (default build/app/switchboard).
 # The store runs with sync=none: the figure is about CPU and queues, not
 # the disk. The last line is "RESULT noisy_neighbor victim_p99_ms=...
@@ -30,6 +30,7 @@ attack_conns=32
 threads=2
 rps=1000
 commands=32
+rows=10000
 bin="$root/build/app/switchboard"
 
 usage() {
@@ -52,6 +53,7 @@ while [ $# -gt 0 ]; do
   --attack-connections) attack_conns=$2 && shift ;;
   --rps) rps=$2 && shift ;;
   --commands) commands=$2 && shift ;;
+  --rows) rows=$2 && shift ;;
   --binary) bin=$2 && shift ;;
   -h | --help) usage && exit 0 ;;
   -*) echo "noisy_neighbor: unknown option $1" >&2 && exit 2 ;;
@@ -94,7 +96,8 @@ trap 'exit 143' TERM
 # the limits.
 start_daemon --set "store.path=$tmp/data" --set store.sync=none \
   --set "limits.requests_per_second=$rps" \
-  --set "limits.commands_in_flight=$commands"
+  --set "limits.commands_in_flight=$commands" \
+  --set "limits.rows_per_second=$rows"
 url="http://127.0.0.1:$port"
 
 add_tenant() {
@@ -174,5 +177,5 @@ attack_rps=$(field rps "$tmp/attack.txt")
 echo "victim idle:  $(ms "$idle_p99") ms p99, $(field rps "$tmp/idle.txt") req/s"
 echo "victim busy:  $(ms "$busy_p99") ms p99, $(field rps "$tmp/busy.txt") req/s"
 echo "attacker:     $attack_rps req/s (unknown staff availability, lists, bookings), $(field status_errors "$tmp/attack.txt") of $(field requests "$tmp/attack.txt") answered 4xx/5xx"
-echo "limits: requests_per_second=$rps commands_in_flight=$commands per company (0: none)"
+echo "limits: requests_per_second=$rps commands_in_flight=$commands rows_per_second=$rows per company (0: none)"
 echo "RESULT noisy_neighbor victim_p99_ms=$(ms "$busy_p99") victim_p99_idle_ms=$(ms "$idle_p99") attacker_rps=$attack_rps"

@@ -475,54 +475,56 @@ void list_appointments(const context_ptr& ctx) {
   // Only the staff member's list holds both filters' entries when both
   // are given: the customer is filtered here, within a bounded scan.
   bool filter_customer = !staff.empty() && !customer.empty();
-  run_read(ctx, company,
-           [ctx, list, from_key, to_key, limit, customer,
-            filter_customer](const read_deadline& deadline) mutable {
-             const auto& es = *ctx->node().store().events;
-             json::array out;
-             std::string last_key;
-             std::size_t scanned = 0;
-             bool more = false;
-             for (;;) {
-               if (deadline.passed()) {
-                 ctx->fail(504, "timeout",
-                           "the listing did not finish within its deadline");
-                 return;
-               }
-               auto want = filter_customer ? std::size_t{256} : limit + 1;
-               auto page = es.read_list(list, from_key, to_key, want);
-               if (!page) {
-                 ctx->fail_store(page.error());
-                 return;
-               }
-               for (auto& entry : *page) {
-                 if (out.size() == limit) {
-                   more = true; // one more entry exists
-                   break;
-                 }
-                 ++scanned;
-                 last_key = entry.sort_key;
-                 aggregate_state st;
-                 st.type = "appointment";
-                 apply_event(st, entry.event);
-                 if (filter_customer && st.appt.customer_id != customer)
-                   continue;
-                 out.push_back(state_json(st));
-               }
-               if (more || page->size() < want)
-                 break;
-               from_key = last_key + '\0';
-               if (scanned >= max_appointments_scan) {
-                 more = true; // the page is short; the cursor goes on
-                 break;
-               }
-             }
-             json::object o;
-             o["appointments"] = std::move(out);
-             o["next"] = more ? json::value(appointment_cursor(last_key))
-                              : json::value(nullptr);
-             ctx->respond(200, o);
-           });
+  run_read(
+      ctx, company,
+      [ctx, list, from_key, to_key, limit, customer,
+       filter_customer](const read_deadline& deadline) mutable {
+        const auto& es = *ctx->node().store().events;
+        json::array out;
+        std::string last_key;
+        std::size_t scanned = 0;
+        bool more = false;
+        for (;;) {
+          if (deadline.passed()) {
+            ctx->fail(504, "timeout",
+                      "the listing did not finish within its deadline");
+            return;
+          }
+          auto want = filter_customer ? std::size_t{256} : limit + 1;
+          auto page = es.read_list(list, from_key, to_key, want);
+          if (!page) {
+            ctx->fail_store(page.error());
+            return;
+          }
+          for (auto& entry : *page) {
+            if (out.size() == limit) {
+              more = true; // one more entry exists
+              break;
+            }
+            ++scanned;
+            last_key = entry.sort_key;
+            aggregate_state st;
+            st.type = "appointment";
+            apply_event(st, entry.event);
+            if (filter_customer && st.appt.customer_id != customer)
+              continue;
+            out.push_back(state_json(st));
+          }
+          if (more || page->size() < want)
+            break;
+          from_key = last_key + '\0';
+          if (scanned >= max_appointments_scan) {
+            more = true; // the page is short; the cursor goes on
+            break;
+          }
+        }
+        json::object o;
+        o["appointments"] = std::move(out);
+        o["next"] = more ? json::value(appointment_cursor(last_key))
+                         : json::value(nullptr);
+        ctx->respond(200, o);
+      },
+      limit);
 }
 
 } // namespace

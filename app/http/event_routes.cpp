@@ -226,12 +226,14 @@ void list_events(const context_ptr& ctx) {
     ctx->fail_fields(errs);
     return;
   }
-  run_read(ctx, ctx->who().admin ? std::string{} : ctx->who().company_id,
-           [ctx, limit, has_after, after, from, to,
-            type](const read_deadline& deadline) {
-             list_events_page(ctx, deadline, limit, has_after, after, from, to,
-                              type);
-           });
+  run_read(
+      ctx, ctx->who().admin ? std::string{} : ctx->who().company_id,
+      [ctx, limit, has_after, after, from, to,
+       type](const read_deadline& deadline) {
+        list_events_page(ctx, deadline, limit, has_after, after, from, to,
+                         type);
+      },
+      limit);
 }
 
 /// Reads an optional string member; records a problem when it has another
@@ -528,7 +530,8 @@ void list_audit(const context_ptr& ctx) {
       ctx, who.admin ? std::string{} : who.company_id,
       [ctx, company, model_type, model_id, after, limit](const read_deadline&) {
         list_audit_page(ctx, company, model_type, model_id, after, limit);
-      });
+      },
+      limit);
 }
 
 /// One page of GET /api/audit (at most limit + 1 records read), on the

@@ -142,6 +142,8 @@ gateway_options gateway_options_from(const config& cfg) {
       = static_cast<std::uint32_t>(cfg.get_int("limits.requests_per_second"));
   o.limits.defaults.commands_in_flight
       = static_cast<std::uint32_t>(cfg.get_int("limits.commands_in_flight"));
+  o.limits.defaults.rows_per_second
+      = static_cast<std::uint32_t>(cfg.get_int("limits.rows_per_second"));
   o.limits_per_company = cfg.get_string("limits.per_company");
   o.limits.max_queue_lag_ms = cfg.get_int("queues.max_lag_ms");
   o.ready_commit_stall
@@ -359,7 +361,8 @@ gateway::start(caf::actor_system& sys, switchboard::node& n,
   g->services_.states = g->states_.get();
   g->services_.access_log_sample = opts.access_log_sample;
   if (!opts.limits_per_company.empty()) {
-    auto per = parse_company_limits(opts.limits_per_company);
+    auto per
+        = parse_company_limits(opts.limits_per_company, opts.limits.defaults);
     if (!per)
       return make_unexpected("limits.per_company: " + per.error());
     for (auto& [company, l] : *per)

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <vector>
 
 #include <telemetry/metrics.hpp>
 
@@ -37,7 +38,7 @@ bool parse_u32(std::string_view s, std::uint32_t& out) {
 } // namespace
 
 expected<std::map<std::string, company_limit, std::less<>>, std::string>
-parse_company_limits(std::string_view text) {
+parse_company_limits(std::string_view text, const company_limit& defaults) {
   std::map<std::string, company_limit, std::less<>> out;
   while (!trim(text).empty()) {
     auto comma = text.find(',');
@@ -46,16 +47,25 @@ parse_company_limits(std::string_view text) {
                                            : text.substr(comma + 1);
     if (entry.empty())
       continue;
-    auto c1 = entry.find(':');
-    auto c2 = c1 == std::string_view::npos ? c1 : entry.find(':', c1 + 1);
+    // id:rps:in_flight, then :rows if given.
+    std::vector<std::string_view> parts;
+    for (auto rest = entry;;) {
+      auto colon = rest.find(':');
+      parts.push_back(rest.substr(0, colon));
+      if (colon == std::string_view::npos)
+        break;
+      rest = rest.substr(colon + 1);
+    }
     company_limit l;
-    if (c2 == std::string_view::npos || trim(entry.substr(0, c1)).empty()
-        || !parse_u32(entry.substr(c1 + 1, c2 - c1 - 1), l.requests_per_second)
-        || !parse_u32(entry.substr(c2 + 1), l.commands_in_flight))
-      return make_unexpected(
-          "\"" + std::string{entry}
-          + "\" is not company:requests_per_second:commands_in_flight");
-    out[std::string{trim(entry.substr(0, c1))}] = l;
+    l.rows_per_second = defaults.rows_per_second;
+    if (parts.size() < 3 || parts.size() > 4 || trim(parts[0]).empty()
+        || !parse_u32(parts[1], l.requests_per_second)
+        || !parse_u32(parts[2], l.commands_in_flight)
+        || (parts.size() == 4 && !parse_u32(parts[3], l.rows_per_second)))
+      return make_unexpected("\"" + std::string{entry}
+                             + "\" is not company:requests_per_second:"
+                               "commands_in_flight[:rows_per_second]");
+    out[std::string{trim(parts[0])}] = l;
   }
   return out;
 }
@@ -65,29 +75,45 @@ const company_limit& company_limits::limit_of(std::string_view company) const {
   return i == opts_.per_company.end() ? opts_.defaults : i->second;
 }
 
+std::optional<std::uint32_t>
+company_limits::bucket::take(double rate, double cost, clock::time_point now) {
+  if (!started) {
+    started = true;
+    tokens = rate;
+    refilled = now;
+  } else if (now > refilled) {
+    std::chrono::duration<double> dt = now - refilled;
+    tokens = std::min(rate, tokens + dt.count() * rate);
+    refilled = now;
+  }
+  cost = std::min(cost, rate);
+  if (tokens >= cost) {
+    tokens -= cost;
+    return std::nullopt;
+  }
+  auto wait = (cost - tokens) / rate;
+  return static_cast<std::uint32_t>(std::max(1.0, std::ceil(wait)));
+}
+
 std::optional<std::uint32_t> company_limits::admit(std::string_view company,
                                                    clock::time_point now) {
   const auto& l = limit_of(company);
   if (l.requests_per_second == 0)
     return std::nullopt;
-  double rate = l.requests_per_second;
   std::lock_guard<std::mutex> g{mtx_};
-  auto& u = usage_[std::string{company}];
-  if (!u.started) {
-    u.started = true;
-    u.tokens = rate;
-    u.refilled = now;
-  } else if (now > u.refilled) {
-    std::chrono::duration<double> dt = now - u.refilled;
-    u.tokens = std::min(rate, u.tokens + dt.count() * rate);
-    u.refilled = now;
-  }
-  if (u.tokens >= 1) {
-    u.tokens -= 1;
+  return usage_[std::string{company}].requests.take(l.requests_per_second, 1,
+                                                    now);
+}
+
+std::optional<std::uint32_t>
+company_limits::admit_rows(std::string_view company, std::uint64_t rows,
+                           clock::time_point now) {
+  const auto& l = limit_of(company);
+  if (l.rows_per_second == 0 || rows == 0)
     return std::nullopt;
-  }
-  auto wait = (1 - u.tokens) / rate;
-  return static_cast<std::uint32_t>(std::max(1.0, std::ceil(wait)));
+  std::lock_guard<std::mutex> g{mtx_};
+  return usage_[std::string{company}].rows.take(l.rows_per_second,
+                                                static_cast<double>(rows), now);
 }
 
 bool company_limits::acquire_command(std::string_view company) {

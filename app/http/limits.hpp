@@ -1,8 +1,9 @@
 #pragma once
 
-// Fair shares between companies at the gateway: a request rate (token
-// bucket) and a number of commands in flight per company, each refused
-// with 429 and Retry-After. Thread-safe; never blocks beyond a short lock.
+// Fair shares between companies at the gateway: a request rate and a rate
+// of listed rows (token buckets) and a number of commands in flight per
+// company, each refused with 429 and Retry-After. Thread-safe; never blocks
+// beyond a short lock.
 
 #include <chrono>
 #include <cstddef>
@@ -25,6 +26,10 @@ struct company_limit {
   std::uint32_t requests_per_second = 0;
   /// Commands (writes through the aggregates) answered not yet.
   std::uint32_t commands_in_flight = 0;
+  /// Rows per second that listings may return: a listing costs its page
+  /// size before it runs, as query-cost limits charge (a bucket of one
+  /// second's worth; a page larger than that costs the whole bucket).
+  std::uint32_t rows_per_second = 0;
 };
 
 /// The limits of every company, with overrides by company id.
@@ -36,11 +41,12 @@ struct limits_options {
   std::int64_t max_queue_lag_ms = 0;
 };
 
-/// Parses `[limits] per_company`: "id:rps:in_flight" entries separated by
-/// commas (spaces allowed), e.g. "acme:500:64, big:0:1024". Errors: the
-/// text names the entry at fault.
+/// Parses `[limits] per_company`: "id:rps:in_flight[:rows]" entries
+/// separated by commas (spaces allowed), e.g. "acme:500:64, big:0:1024:0";
+/// without `rows`, the default rows_per_second. Errors: the text names the
+/// entry at fault.
 expected<std::map<std::string, company_limit, std::less<>>, std::string>
-parse_company_limits(std::string_view text);
+parse_company_limits(std::string_view text, const company_limit& defaults = {});
 
 class company_limits {
 public:
@@ -53,6 +59,12 @@ public:
   /// request may go on.
   std::optional<std::uint32_t> admit(std::string_view company,
                                      clock::time_point now = clock::now());
+
+  /// Takes `rows` (a listing's page size) from `company`'s rows bucket,
+  /// as `admit` does for requests.
+  std::optional<std::uint32_t> admit_rows(std::string_view company,
+                                          std::uint64_t rows,
+                                          clock::time_point now = clock::now());
 
   /// Counts one more command in flight for `company`; false (and nothing
   /// counted) when it has its limit in flight already.
@@ -87,10 +99,18 @@ public:
   }
 
 private:
-  struct usage {
+  /// A token bucket holding one second's worth, refilled continuously.
+  struct bucket {
     double tokens = 0;
     clock::time_point refilled{};
     bool started = false;
+    /// Takes `cost` tokens (at most `rate`); else the seconds to wait.
+    std::optional<std::uint32_t> take(double rate, double cost,
+                                      clock::time_point now);
+  };
+  struct usage {
+    bucket requests;
+    bucket rows;
     std::uint32_t in_flight = 0;
   };
   limits_options opts_;

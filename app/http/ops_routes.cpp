@@ -210,23 +210,26 @@ void list_jobs(const context_ptr& ctx,
   // Up to 20000 job records: on the read pool, not a gateway thread.
   const auto& who = ctx->who();
   auto reader = who.admin ? std::string{} : who.company_id;
-  run_read(ctx, reader, [ctx, f, s, after, limit](const read_deadline&) {
-    auto now = ctx->node().clock()();
-    auto page = ctx->node().store().jobs->list(
-        f, s, now, after, static_cast<std::size_t>(limit), 20000);
-    if (!page) {
-      ctx->fail_store(page.error());
-      return;
-    }
-    json::array out;
-    for (const auto& j : page->jobs)
-      out.push_back(job_to_json(j, now));
-    json::object o;
-    o["jobs"] = std::move(out);
-    o["next_after"] = page->next_after != 0 ? json::value(page->next_after)
-                                            : json::value(nullptr);
-    ctx->respond(200, o);
-  });
+  run_read(
+      ctx, reader,
+      [ctx, f, s, after, limit](const read_deadline&) {
+        auto now = ctx->node().clock()();
+        auto page = ctx->node().store().jobs->list(
+            f, s, now, after, static_cast<std::size_t>(limit), 20000);
+        if (!page) {
+          ctx->fail_store(page.error());
+          return;
+        }
+        json::array out;
+        for (const auto& j : page->jobs)
+          out.push_back(job_to_json(j, now));
+        json::object o;
+        o["jobs"] = std::move(out);
+        o["next_after"] = page->next_after != 0 ? json::value(page->next_after)
+                                                : json::value(nullptr);
+        ctx->respond(200, o);
+      },
+      limit);
 }
 
 /// Asks every queue supervisor for its stats; calls `done` once with all
@@ -594,64 +597,65 @@ void add_ops_routes(router& r) {
         auto channel = ctx->query("channel");
         const auto& who = ctx->who();
         auto reader = who.admin ? std::string{} : who.company_id;
-        run_read(ctx, reader,
-                 [ctx, channel, after, limit](const read_deadline& deadline) {
-                   json::array out;
-                   std::uint64_t last = after;
-                   bool more = false;
-                   // A page scans at most max_pages batches (company tokens
-                   // skip other companies' messages); when it stops before the
-                   // end its cursor says where to go on.
-                   for (int page = 0;; ++page) {
-                     if (page == max_pages || deadline.passed()) {
-                       more = true;
-                       break;
-                     }
-                     auto msgs
-                         = ctx->node().store().outbox->list(last, 256, channel);
-                     if (!msgs) {
-                       ctx->fail_store(msgs.error());
-                       return;
-                     }
-                     for (const auto& m : *msgs) {
-                       if (out.size() >= limit) {
-                         more = true;
-                         break;
-                       }
-                       last = m.id;
-                       if (!ctx->who().admin
-                           && m.company_id != ctx->who().company_id)
-                         continue;
-                       json::object o;
-                       o["id"] = m.id;
-                       o["channel"] = m.channel;
-                       o["recipient"] = m.recipient;
-                       o["subject"] = m.subject;
-                       o["body"] = m.body;
-                       o["company_id"] = m.company_id;
-                       o["event_id"] = m.event_id;
-                       o["idempotency_key"] = m.idempotency_key;
-                       o["correlation_id"] = m.correlation_id;
-                       o["causation_id"] = m.causation_id;
-                       o["created_at"] = rfc3339_or_null(m.created_at);
-                       // A message a provider took: its id there and the
-                       // delivery status it last reported.
-                       o["provider"] = m.provider;
-                       o["provider_id"] = m.provider_id;
-                       o["status"] = m.status;
-                       o["status_at"] = rfc3339_or_null(m.status_at);
-                       o["status_error"] = m.status_error;
-                       out.push_back(std::move(o));
-                     }
-                     if (more || msgs->size() < 256)
-                       break;
-                   }
-                   json::object o;
-                   o["messages"] = std::move(out);
-                   o["next_after"]
-                       = more ? json::value(last) : json::value(nullptr);
-                   ctx->respond(200, o);
-                 });
+        run_read(
+            ctx, reader,
+            [ctx, channel, after, limit](const read_deadline& deadline) {
+              json::array out;
+              std::uint64_t last = after;
+              bool more = false;
+              // A page scans at most max_pages batches (company tokens
+              // skip other companies' messages); when it stops before the
+              // end its cursor says where to go on.
+              for (int page = 0;; ++page) {
+                if (page == max_pages || deadline.passed()) {
+                  more = true;
+                  break;
+                }
+                auto msgs
+                    = ctx->node().store().outbox->list(last, 256, channel);
+                if (!msgs) {
+                  ctx->fail_store(msgs.error());
+                  return;
+                }
+                for (const auto& m : *msgs) {
+                  if (out.size() >= limit) {
+                    more = true;
+                    break;
+                  }
+                  last = m.id;
+                  if (!ctx->who().admin
+                      && m.company_id != ctx->who().company_id)
+                    continue;
+                  json::object o;
+                  o["id"] = m.id;
+                  o["channel"] = m.channel;
+                  o["recipient"] = m.recipient;
+                  o["subject"] = m.subject;
+                  o["body"] = m.body;
+                  o["company_id"] = m.company_id;
+                  o["event_id"] = m.event_id;
+                  o["idempotency_key"] = m.idempotency_key;
+                  o["correlation_id"] = m.correlation_id;
+                  o["causation_id"] = m.causation_id;
+                  o["created_at"] = rfc3339_or_null(m.created_at);
+                  // A message a provider took: its id there and the
+                  // delivery status it last reported.
+                  o["provider"] = m.provider;
+                  o["provider_id"] = m.provider_id;
+                  o["status"] = m.status;
+                  o["status_at"] = rfc3339_or_null(m.status_at);
+                  o["status_error"] = m.status_error;
+                  out.push_back(std::move(o));
+                }
+                if (more || msgs->size() < 256)
+                  break;
+              }
+              json::object o;
+              o["messages"] = std::move(out);
+              o["next_after"] = more ? json::value(last) : json::value(nullptr);
+              ctx->respond(200, o);
+            },
+            limit);
       },
       "Messages written to the outbox (SMS, email, WhatsApp, external "
       "calls), and those Twilio took with their SID and delivery status");

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <actors/log.hpp>
+#include <app/http/limits.hpp>
 
 namespace switchboard::app::http {
 
@@ -162,7 +163,17 @@ void read_pool::stop() {
 }
 
 void run_read(const context_ptr& ctx, const std::string& company,
-              read_pool::task t) {
+              read_pool::task t, std::uint64_t rows) {
+  if (auto* limits = ctx->svc().limits;
+      limits != nullptr && !company.empty() && !ctx->who().admin)
+    if (auto wait = limits->admit_rows(company, rows)) {
+      ctx->fail(429, "rows_rate_limited",
+                "this company's listings are over their rows per second "
+                "(a page costs its limit); retry in "
+                    + std::to_string(*wait) + " s",
+                {}, {{"Retry-After", std::to_string(*wait)}});
+      return;
+    }
   auto* pool = ctx->svc().reads;
   if (pool == nullptr) {
     t(read_deadline{clock_type::now() + ctx->svc().read_deadline});

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -73,9 +74,12 @@ private:
 
 /// Runs `t` on the gateway's read pool as a read of `company`, with the
 /// configured deadline: 504 when it passes, 429 with Retry-After when the
-/// company has too many reads waiting. Without a pool (a table driven
-/// without the gateway) runs it at once.
+/// company has too many reads waiting. A listing passes its page size as
+/// `rows`: it is charged to the company's `limits.rows_per_second` first
+/// (429 "rows_rate_limited" with Retry-After when over; admins and reads
+/// of no company are not charged). Without a pool (a table driven without
+/// the gateway) runs it at once.
 void run_read(const context_ptr& ctx, const std::string& company,
-              read_pool::task t);
+              read_pool::task t, std::uint64_t rows = 0);
 
 } // namespace switchboard::app::http

@@ -277,6 +277,42 @@ BOOST_AUTO_TEST_CASE(a_company_over_its_rate_gets_429) {
   BOOST_TEST(c.request("GET", "/api/outbox", "", d.acme).status == 200);
 }
 
+// Listings cost the rows they may return: a page is charged its limit
+// before it runs, against the company's rows per second, across every
+// listing route; another company and admins are not charged.
+BOOST_AUTO_TEST_CASE(a_company_over_its_rows_per_second_gets_429) {
+  daemon_fixture d{{"limits.rows_per_second=100",
+                    "limits.per_company=globex:0:0:0",
+                    "limits.refusal_pause_ms=0"}};
+  http_client c{d.port};
+  auto list = [&](const std::string& path, const std::string& token) {
+    return c.request("GET", path, "", token);
+  };
+  BOOST_TEST(list("/api/appointments?limit=60", d.acme).status == 200);
+  // 40 rows left: a page of 60 is refused, one of 30 is not.
+  auto r = list("/api/appointments?limit=60", d.acme);
+  BOOST_TEST_INFO(r.body);
+  BOOST_REQUIRE(r.status == 429);
+  BOOST_TEST(r.json().at("error").at("code").as_string()
+             == "rows_rate_limited");
+  BOOST_TEST(std::stoi(r.header("retry-after")) >= 1);
+  BOOST_TEST(list("/api/appointments?limit=30", d.acme).status == 200);
+  // The default page (100) of another listing draws on the same rows.
+  r = list("/api/events", d.acme);
+  BOOST_TEST(r.status == 429);
+  BOOST_TEST(list("/api/audit?limit=100", d.acme).status == 429);
+  // Globex has no rows limit, admins none at all.
+  for (int i = 0; i < 5; ++i) {
+    BOOST_TEST(list("/api/appointments?limit=1000", d.globex).status == 200);
+    BOOST_TEST(list("/api/events?limit=1000", d.admin).status == 200);
+  }
+  // A second later acme has its rows again; requests other than
+  // listings were never charged.
+  BOOST_TEST(c.request("GET", "/api/company", "", d.acme).status == 200);
+  std::this_thread::sleep_for(1100ms);
+  BOOST_TEST(list("/api/appointments?limit=100", d.acme).status == 200);
+}
+
 // A client that asks again at once after a 429 is not read until its
 // Retry-After: flooding buys it nothing and costs the gateway nothing.
 BOOST_AUTO_TEST_CASE(a_connection_refused_429_is_read_again_after_a_pause) {
