@@ -193,40 +193,52 @@ registration_result check_served(
 
 endpoint_actor spawn_outbox_endpoint(caf::actor_system& sys,
                                      store::message_outbox* outbox,
+                                     store::processed_set* processed,
                                      store_writer_actor writer,
                                      clock_fn clock) {
-  return sys.spawn([outbox, writer, clock](endpoint_actor::pointer self)
-                       -> endpoint_actor::behavior_type {
-    return {
-        [=](sync_atom, const outbound_call& call) -> caf::result<std::string> {
-          store::outbound_message m;
-          m.channel = call.target;
-          m.recipient = call.operation;
-          m.body = call.body;
-          m.idempotency_key = call.idempotency_key;
-          m.created_at = clock();
-          auto rp = self->make_response_promise<std::string>();
-          auto op = [outbox, m](store::write_txn& txn) -> store::result<void> {
-            auto r = outbox->add_in(txn, m);
-            if (!r)
-              return make_unexpected(r.error());
-            return {};
-          };
-          // Called by queued listeners: their writes yield to requests.
-          self->request(writer, caf::infinite, write_atom::value,
-                        make_write_op(op, store::isolation::validated,
-                                      store::lane::background))
-              .then(
-                  [rp](ok_atom) mutable {
-                    rp.deliver(std::string{});
-                  },
-                  [rp](caf::error& e) mutable {
-                    rp.deliver(std::move(e));
-                  });
-          return rp;
-        },
-    };
-  });
+  return sys.spawn(
+      [outbox, processed, writer,
+       clock](endpoint_actor::pointer self) -> endpoint_actor::behavior_type {
+        return {
+            [=](sync_atom,
+                const outbound_call& call) -> caf::result<std::string> {
+              store::outbound_message m;
+              m.channel = call.target;
+              m.recipient = call.operation;
+              m.body = call.body;
+              m.idempotency_key = call.idempotency_key;
+              m.created_at = clock();
+              auto rp = self->make_response_promise<std::string>();
+              auto op = [outbox, processed, m, mark = call.mark,
+                         event = call.mark_event](
+                            store::write_txn& txn) -> store::result<void> {
+                if (!mark.empty()) {
+                  auto fresh = processed->mark_in(txn, mark, event);
+                  if (!fresh)
+                    return make_unexpected(fresh.error());
+                  if (!*fresh)
+                    return {}; // the step was done before: no second message
+                }
+                auto r = outbox->add_in(txn, m);
+                if (!r)
+                  return make_unexpected(r.error());
+                return {};
+              };
+              // Called by queued listeners: their writes yield to requests.
+              self->request(writer, caf::infinite, write_atom::value,
+                            make_write_op(op, store::isolation::validated,
+                                          store::lane::background))
+                  .then(
+                      [rp](ok_atom) mutable {
+                        rp.deliver(std::string{});
+                      },
+                      [rp](caf::error& e) mutable {
+                        rp.deliver(std::move(e));
+                      });
+              return rp;
+            },
+        };
+      });
 }
 
 expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
@@ -314,8 +326,8 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
   ctx.clock = clock;
   auto with_providers = opts.providers.configured();
   if (!opts.endpoint || !with_providers.empty())
-    n->outbox_endpoint_
-        = spawn_outbox_endpoint(sys, s.outbox.get(), n->writer_, clock);
+    n->outbox_endpoint_ = spawn_outbox_endpoint(
+        sys, s.outbox.get(), s.processed.get(), n->writer_, clock);
   if (!with_providers.empty()) {
     // Blocking curl calls run on detached workers, except under the test
     // coordinator, where they run inline.

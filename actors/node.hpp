@@ -182,9 +182,12 @@ private:
 };
 
 /// The embedded default endpoint: each call is written to the message
-/// outbox (channel = target), so nothing is lost with no provider set.
+/// outbox (channel = target), so nothing is lost with no provider set. A
+/// call with a `mark` marks its step processed in the same transaction
+/// (and, when the step was marked already, writes nothing).
 endpoint_actor spawn_outbox_endpoint(caf::actor_system& sys,
                                      store::message_outbox* outbox,
+                                     store::processed_set* processed,
                                      store_writer_actor writer, clock_fn clock);
 
 } // namespace switchboard

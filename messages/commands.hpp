@@ -207,11 +207,18 @@ struct outbound_call {
   std::string operation;       ///< e.g. "booking.create", "customer.upsert".
   std::string idempotency_key; ///< The event id (plus the step).
   std::string body;            ///< JSON.
+  /// When not empty, the processed mark (listener + "." + step) that the
+  /// call completes for `mark_event`: an endpoint that only writes the
+  /// call to the outbox writes the mark in the same transaction, so that
+  /// the message is queued exactly when the step is marked done.
+  std::string mark = {};
+  std::string mark_event = {}; ///< The event id the mark is for.
 };
 
 inline bool operator==(const outbound_call& a, const outbound_call& b) {
   return a.target == b.target && a.operation == b.operation
-         && a.idempotency_key == b.idempotency_key && a.body == b.body;
+         && a.idempotency_key == b.idempotency_key && a.body == b.body
+         && a.mark == b.mark && a.mark_event == b.mark_event;
 }
 
 inline bool operator==(const cache_lookup& a, const cache_lookup& b) {

@@ -264,7 +264,7 @@ typename Inspector::result_type inspect(Inspector& f, cache_stats& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, outbound_call& x) {
   return f(caf::meta::type_name("outbound_call"), x.target, x.operation,
-           x.idempotency_key, x.body);
+           x.idempotency_key, x.body, x.mark, x.mark_event);
 }
 
 template <class Inspector>

@@ -61,13 +61,18 @@ void run_steps(queued_listener_actor::pointer self, listener_context ctx,
                std::string event_id, step_list steps, std::size_t i,
                caf::typed_response_promise<ok_atom> rp);
 
-/// Marks step `i` done for the event, then runs the next.
+/// Marks step `i` done for the event (unless the outbox endpoint marked
+/// it with the message it queued), then runs the next.
 void step_done(queued_listener_actor::pointer self, listener_context ctx,
                endpoint_actor endpoint, std::string listener,
                std::string event_id, step_list steps, std::size_t i,
                caf::typed_response_promise<ok_atom> rp) {
   auto* processed = ctx.processed;
   auto mark = listener + "." + (*steps)[i].name;
+  if (auto marked = processed->contains(mark, event_id); marked && *marked) {
+    run_steps(self, ctx, endpoint, listener, event_id, steps, i + 1, rp);
+    return;
+  }
   auto op = [processed, mark,
              event_id](store::write_txn& txn) -> store::result<void> {
     auto r = processed->mark_in(txn, mark, event_id);
@@ -188,6 +193,9 @@ void run_steps(queued_listener_actor::pointer self, listener_context ctx,
       step.call.body = boost::json::serialize(body);
     }
   }
+  // An endpoint that only queues the call marks the step with it.
+  step.call.mark = listener + "." + step.name;
+  step.call.mark_event = event_id;
   self->request(endpoint, caf::infinite, sync_atom::value, step.call)
       .then(
           [=](const std::string& answer) mutable {

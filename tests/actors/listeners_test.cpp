@@ -6,6 +6,7 @@
 #include <actors/testing.hpp>
 #include <store/job_queue.hpp>
 #include <store/outbox.hpp>
+#include <store/processed.hpp>
 #include <store/projections.hpp>
 
 #include "tests/actors/helpers.hpp"
@@ -206,6 +207,49 @@ BOOST_AUTO_TEST_CASE(external_sync_retries_only_the_failed_step) {
   BOOST_REQUIRE(c);
   BOOST_TEST(c->failed == 0u);
   (void)t0;
+}
+
+// With no provider set, each step's message goes to the outbox with the
+// step's processed mark, in one transaction: the message is queued exactly
+// when its step is marked done, and a call repeated after its step was
+// marked (an ack lost) writes nothing.
+BOOST_AUTO_TEST_CASE(outbox_steps_are_marked_with_their_message) {
+  deterministic_node n;
+  auto a = test::sample_appointment("a1", n.now() + 3 * day_ms);
+  dispatch_request req;
+  req.events.push_back(make_envelope(appointment_created{a, "api", {}}, "a1", 0,
+                                     "c1", n.now(), {}));
+  auto event_id = req.events.front().id;
+  BOOST_REQUIRE(!event_id.empty());
+  BOOST_REQUIRE(n.dispatch(std::move(req)));
+  n.advance(5s);
+  BOOST_TEST(outbox(n, "calcom").size() == 1u);
+  BOOST_TEST(outbox(n, "crm").size() == 1u);
+  auto& processed = *n.node().store().processed;
+  std::string sync{listener_names::external_sync};
+  for (const char* step : {".calcom", ".crm"}) {
+    auto marked = processed.contains(sync + step, event_id);
+    BOOST_TEST((marked && *marked), step);
+  }
+  // The endpoint itself: a call whose step is marked already is dropped.
+  auto endpoint
+      = spawn_outbox_endpoint(n.sys(), n.node().store().outbox.get(),
+                              &processed, n.node().writer(), n.node().clock());
+  outbound_call again{"crm", "appointment.upsert", event_id + ":crm", "{}"};
+  again.mark = sync + ".crm";
+  again.mark_event = event_id;
+  BOOST_TEST(
+      n.call<std::string>(endpoint, sync_atom::value, again).has_value());
+  BOOST_TEST(outbox(n, "crm").size() == 1u);
+  // A new mark queues its message and is marked.
+  again.mark = sync + ".other";
+  BOOST_TEST(
+      n.call<std::string>(endpoint, sync_atom::value, again).has_value());
+  BOOST_TEST(outbox(n, "crm").size() == 2u);
+  auto marked = processed.contains(sync + ".other", event_id);
+  BOOST_TEST((marked && *marked));
+  caf::anon_send_exit(endpoint, caf::exit_reason::user_shutdown);
+  n.run();
 }
 
 BOOST_AUTO_TEST_CASE(bookings_from_calcom_are_not_sent_back_to_calcom) {
