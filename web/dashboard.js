@@ -2,7 +2,7 @@
 // in with a session cookie; state changes send the session's CSRF token.
 'use strict';
 
-const state = { csrf: '', admin: false, company: '', lastSeq: 0, events: [], stream: null };
+const state = { csrf: '', admin: false, company: '', lastSeq: 0, events: [], seen: new Set(), stream: null };
 
 function $(id) { return document.getElementById(id); }
 
@@ -53,6 +53,7 @@ function showApp(who) {
   $('app').hidden = false;
   state.lastSeq = 0;
   state.events = [];
+  state.seen = new Set();
   startEvents();
   refreshAll();
 }
@@ -206,13 +207,21 @@ function renderEvents() {
   }));
 }
 
+// Events are told apart by id, not by sequence: in a cluster the feed
+// also carries other members' commits, whose sequences count their own
+// logs.
 function addEvents(list) {
   let added = false;
   for (const e of list) {
-    const seq = Number(e.sequence);
-    if (seq > state.lastSeq) { state.lastSeq = seq; state.events.push(e); added = true; }
+    if (!e.id || state.seen.has(e.id)) continue;
+    state.seen.add(e.id);
+    state.events.push(e);
+    added = true;
   }
-  if (state.events.length > 100) state.events = state.events.slice(-100);
+  if (state.events.length > 100) {
+    state.events = state.events.slice(-100);
+    state.seen = new Set(state.events.map(e => e.id));
+  }
   if (added) renderEvents();
 }
 
@@ -223,7 +232,11 @@ async function startEvents() {
   stopEvents();
   const r = await api('GET', '/api/events?limit=100');
   const listed = r.status === 200 && Array.isArray(r.data);
-  if (listed) addEvents(r.data);
+  if (listed) {
+    // This member's listing: its feed goes on after the last of them.
+    for (const e of r.data) state.lastSeq = Math.max(state.lastSeq, Number(e.sequence) || 0);
+    addEvents(r.data);
+  }
   if ($('app').hidden) return;
   const es = new EventSource('/admin/events/stream' + (listed ? '?after=' + state.lastSeq : ''));
   es.onmessage = m => {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -912,6 +913,37 @@ BOOST_FIXTURE_TEST_CASE(a_stream_on_one_member_carries_commits_of_the_others,
   BOOST_REQUIRE(other_resume.status == 200);
   for (const auto& [f, e] : read_until(other_resume, "b2"))
     BOOST_TEST(company_of(e) == companies[1]);
+}
+
+// The dashboard of one member, in a real browser, lists live the commits
+// of another member's company, although their sequences (the owner's
+// log) are below those of this member's own listing.
+BOOST_FIXTURE_TEST_CASE(a_members_dashboard_lists_other_members_commits,
+                        cluster_fixture) {
+  const auto n3 = nodes[2]->port;
+  for (int i = 0; i < 12; ++i)
+    add_customer(n3, tokens[2], "own" + std::to_string(i));
+  auto out = std::string{SWITCHBOARD_ARTIFACTS_DIR} + "/dashboard-cluster";
+  std::filesystem::remove_all(out);
+  child_process py({"/usr/bin/python3",
+                    std::string{SWITCHBOARD_SOURCE_DIR}
+                        + "/tests/app/scripts/check_dashboard_cluster.py",
+                    "--base", "http://127.0.0.1:" + std::to_string(n3),
+                    "--admin", admin, "--local", tokens[2], "--remote-base",
+                    "http://127.0.0.1:" + std::to_string(nodes[0]->port),
+                    "--remote", tokens[0], "--out", out});
+  std::string line, said;
+  while (py.read_line(line, 240s)) {
+    BOOST_TEST_MESSAGE("check_dashboard_cluster: " << line);
+    said += line + "\n";
+  }
+  auto rc = py.wait(30s);
+  BOOST_TEST_INFO(said);
+  if (rc == 77) {
+    BOOST_TEST_MESSAGE("skipped: " << said);
+    return;
+  }
+  BOOST_TEST(rc == 0);
 }
 
 // A client's copy of the header a member asks an owner's catch-up with is
