@@ -20,6 +20,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from check_dashboard import (CHROMIUM, DRIVER, Shots, browser,  # noqa: E402
                              call_api, fail, rows, sign_in, waiter)
+# After check_dashboard, which exits 77 (skip) without Selenium.
+from selenium.common.exceptions import TimeoutException  # noqa: E402
 
 
 def main():
@@ -50,8 +52,12 @@ def main():
                                                  "data-aggregate-id"))
         # The feed is in arrival order and the remote event came first:
         # by now it is listed, or it was dropped.
-        wait.until(lambda d: "from-owner" in rows(d, "events",
-                                                  "data-aggregate-id"))
+        try:
+            wait.until(lambda d: "from-owner" in rows(d, "events",
+                                                      "data-aggregate-id"))
+        except TimeoutException:
+            fail("the customer committed at its owner never showed in "
+                 "this member's live list")
         shots.take("cluster-live")
     finally:
         d.quit()
