@@ -14,6 +14,7 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include "tests/app/check_script.hpp"
 #include "tests/app/cluster_fixture.hpp"
 #include "tests/support/times.hpp"
 #include "tests/support/ws_client.hpp"
@@ -24,6 +25,7 @@ using switchboard::test::cluster_fixture;
 using switchboard::test::eventually;
 using switchboard::test::http_client;
 using switchboard::test::http_reply;
+using switchboard::test::run_check_script;
 namespace json = boost::json;
 
 namespace {
@@ -925,19 +927,12 @@ BOOST_FIXTURE_TEST_CASE(a_members_dashboard_lists_other_members_commits,
     add_customer(n3, tokens[2], "own" + std::to_string(i));
   auto out = std::string{SWITCHBOARD_ARTIFACTS_DIR} + "/dashboard-cluster";
   std::filesystem::remove_all(out);
-  child_process py({"/usr/bin/python3",
-                    std::string{SWITCHBOARD_SOURCE_DIR}
-                        + "/tests/app/scripts/check_dashboard_cluster.py",
-                    "--base", "http://127.0.0.1:" + std::to_string(n3),
-                    "--admin", admin, "--local", tokens[2], "--remote-base",
-                    "http://127.0.0.1:" + std::to_string(nodes[0]->port),
-                    "--remote", tokens[0], "--out", out});
-  std::string line, said;
-  while (py.read_line(line, 240s)) {
-    BOOST_TEST_MESSAGE("check_dashboard_cluster: " << line);
-    said += line + "\n";
-  }
-  auto rc = py.wait(30s);
+  auto [rc, said] = run_check_script(
+      "check_dashboard_cluster.py",
+      {"--base", "http://127.0.0.1:" + std::to_string(n3), "--admin", admin,
+       "--local", tokens[2], "--remote-base",
+       "http://127.0.0.1:" + std::to_string(nodes[0]->port), "--remote",
+       tokens[0], "--out", out});
   BOOST_TEST_INFO(said);
   if (rc == 77) {
     BOOST_TEST_MESSAGE("skipped: " << said);

@@ -18,6 +18,7 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include "tests/app/check_script.hpp"
 #include "tests/app/daemon_fixture.hpp"
 #include "tests/support/times.hpp"
 
@@ -26,6 +27,7 @@ using switchboard::test::child_process;
 using switchboard::test::daemon_fixture;
 using switchboard::test::http_client;
 using switchboard::test::http_reply;
+using switchboard::test::run_check_script;
 namespace json = boost::json;
 
 namespace {
@@ -176,35 +178,18 @@ BOOST_FIXTURE_TEST_CASE(dashboard_in_a_headless_browser, dashboard_fixture,
   crm.accept();
   auto out = std::string{SWITCHBOARD_ARTIFACTS_DIR} + "/dashboard";
   std::filesystem::remove_all(out);
-  child_process py({"/usr/bin/python3",
-                    std::string{SWITCHBOARD_SOURCE_DIR}
-                        + "/tests/app/scripts/check_dashboard.py",
-                    "--base",
-                    "http://127.0.0.1:" + std::to_string(d.port),
-                    "--admin",
-                    d.admin,
-                    "--company",
-                    d.acme,
-                    "--other-company",
-                    d.globex,
-                    "--failed-job",
-                    job_id,
-                    "--customer",
-                    "cu1",
-                    "--staff",
-                    "st1",
-                    "--service",
-                    "s1",
-                    "--start",
-                    switchboard::test::utc_at(2, 11),
-                    "--out",
-                    out});
-  std::string line, said;
-  while (py.read_line(line, 240s)) {
-    BOOST_TEST_MESSAGE("check_dashboard: " << line);
-    said += line + "\n";
-  }
-  auto rc = py.wait(30s);
+  auto [rc, said] = run_check_script(
+      "check_dashboard.py",
+      {"--base",          "http://127.0.0.1:" + std::to_string(d.port),
+       "--admin",         d.admin,
+       "--company",       d.acme,
+       "--other-company", d.globex,
+       "--failed-job",    job_id,
+       "--customer",      "cu1",
+       "--staff",         "st1",
+       "--service",       "s1",
+       "--start",         switchboard::test::utc_at(2, 11),
+       "--out",           out});
   BOOST_TEST_INFO(said);
   if (rc == 77) {
     BOOST_TEST_MESSAGE("skipped: " << said);

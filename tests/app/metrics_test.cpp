@@ -12,6 +12,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include "tests/app/check_script.hpp"
 #include "tests/app/daemon_fixture.hpp"
 #include "tests/support/times.hpp"
 
@@ -50,9 +51,7 @@ const std::vector<std::string> families{
 /// Runs the parser on scrapes saved in `dir`; returns its exit code and
 /// prints what it said.
 int check(const std::string& dir, const std::vector<std::string>& texts) {
-  std::vector<std::string> args{std::string{SWITCHBOARD_SOURCE_DIR}
-                                + "/tests/app/scripts/check_metrics.py"};
-  args.insert(args.begin(), "/usr/bin/python3");
+  std::vector<std::string> args;
   for (std::size_t i = 0; i < texts.size(); ++i) {
     auto path = dir + "/scrape" + std::to_string(i) + ".txt";
     std::ofstream{path} << texts[i];
@@ -62,11 +61,8 @@ int check(const std::string& dir, const std::vector<std::string>& texts) {
     args.push_back("--family");
     args.push_back(f);
   }
-  child_process py(args);
-  std::string line;
-  while (py.read_line(line, 30s))
-    BOOST_TEST_MESSAGE("check_metrics: " << line);
-  return py.wait(30s);
+  return switchboard::test::run_check_script("check_metrics.py", args, 30s)
+      .status;
 }
 
 /// The value of the sample `name{labels}` as written ("" when absent).

@@ -111,10 +111,12 @@ def rows(d, table, attr):
             for r in d.find_elements(By.CSS_SELECTOR, "#%s tr" % table)]
 
 
-def main():
+def start(names):
+    """Reads the options `names` (each required, --out among them),
+    exits 77 when Chromium or its driver is missing, and opens the
+    browser: (options, driver, screenshots, waiter)."""
     p = argparse.ArgumentParser()
-    for name in ("base", "admin", "company", "other-company", "failed-job",
-                 "customer", "staff", "service", "start", "out"):
+    for name in names:
         p.add_argument("--" + name, required=True)
     a = p.parse_args()
     for path in (CHROMIUM, DRIVER):
@@ -123,8 +125,13 @@ def main():
             sys.exit(77)
     os.makedirs(a.out, exist_ok=True)
     d = browser()
-    shots = Shots(d, a.out)
-    wait = waiter(d)
+    return a, d, Shots(d, a.out), waiter(d)
+
+
+def main():
+    a, d, shots, wait = start(
+        ("base", "admin", "company", "other-company", "failed-job",
+         "customer", "staff", "service", "start", "out"))
     try:
         # 1. Sign in (the admin token never reaches the page's storage: the
         # cookie is HttpOnly).

@@ -12,31 +12,19 @@ remote event's sequence (its owner's log) is below those this member's
 listing showed. Prints "screenshot: PATH" and "ok"; exits 1 when a check
 fails, 77 when Chromium, its driver or Selenium is missing (skip).
 """
-import argparse
 import os
-import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_dashboard import (CHROMIUM, DRIVER, Shots, browser,  # noqa: E402
-                             call_api, fail, rows, sign_in, waiter)
+from check_dashboard import (call_api, fail, rows, sign_in,  # noqa: E402
+                             start)
 # After check_dashboard, which exits 77 (skip) without Selenium.
 from selenium.common.exceptions import TimeoutException  # noqa: E402
 
 
 def main():
-    p = argparse.ArgumentParser()
-    for name in ("base", "admin", "local", "remote-base", "remote", "out"):
-        p.add_argument("--" + name, required=True)
-    a = p.parse_args()
-    for path in (CHROMIUM, DRIVER):
-        if not shutil.which(path):
-            print("SKIP: %s is missing" % path)
-            sys.exit(77)
-    os.makedirs(a.out, exist_ok=True)
-    d = browser()
-    shots = Shots(d, a.out)
-    wait = waiter(d)
+    a, d, shots, wait = start(
+        ("base", "admin", "local", "remote-base", "remote", "out"))
     try:
         sign_in(d, a.base, a.admin)
         wait.until(lambda d: d.execute_script(
