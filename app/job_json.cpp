@@ -11,15 +11,26 @@ namespace switchboard::app {
 
 namespace json = boost::json;
 
-namespace {
-
 json::value time_or_null(timestamp_ms t) {
   if (t == 0)
     return nullptr;
   return json::value(format_rfc3339(t));
 }
 
-} // namespace
+json::object message_to_json(const store::outbound_message& m) {
+  json::object o;
+  o["id"] = m.id;
+  o["channel"] = m.channel;
+  o["recipient"] = m.recipient;
+  o["subject"] = m.subject;
+  o["body"] = m.body;
+  o["company_id"] = m.company_id;
+  o["event_id"] = m.event_id;
+  o["correlation_id"] = m.correlation_id;
+  o["causation_id"] = m.causation_id;
+  o["created_at"] = time_or_null(m.created_at);
+  return o;
+}
 
 json::object job_to_json(const store::job& j, timestamp_ms now) {
   json::object o;

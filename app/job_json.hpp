@@ -1,16 +1,25 @@
 #pragma once
 
-// One rendering of jobs and queue counters for the HTTP API and the CLI,
-// so that `switchboard jobs ... --json` and `/api/jobs...` use the same
-// field names.
+// One rendering of jobs, queue counters and outbox messages for the HTTP
+// API and the CLI, so that `switchboard jobs ... --json`, `/api/jobs...`,
+// `/api/outbox` and the traces use the same field names.
 
 #include <vector>
 
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 
 #include <store/job_queue.hpp>
+#include <store/outbox.hpp>
 
 namespace switchboard::app {
+
+/// A time as RFC 3339, or null for 0 (not set).
+boost::json::value time_or_null(timestamp_ms t);
+
+/// An outbox message: id, channel, recipient, subject, body, company_id,
+/// event_id, correlation_id, causation_id and created_at.
+boost::json::object message_to_json(const store::outbound_message& m);
 
 /// A job: id, queue, listener, company_id, event_id, event_type,
 /// event_sequence, state (pending, delayed, leased or failed, as of `now`),

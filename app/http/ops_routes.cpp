@@ -44,12 +44,6 @@ constexpr auto actor_timeout = 5s;
 /// Most batches of 256 records one page of a filtered listing scans.
 constexpr int max_pages = 64;
 
-json::value rfc3339_or_null(timestamp_ms t) {
-  if (t == 0)
-    return nullptr;
-  return json::value(format_rfc3339(t));
-}
-
 json::object to_json(const queue_stats& s) {
   json::object o;
   o["name"] = s.queue;
@@ -626,24 +620,14 @@ void add_ops_routes(router& r) {
                   if (!ctx->who().admin
                       && m.company_id != ctx->who().company_id)
                     continue;
-                  json::object o;
-                  o["id"] = m.id;
-                  o["channel"] = m.channel;
-                  o["recipient"] = m.recipient;
-                  o["subject"] = m.subject;
-                  o["body"] = m.body;
-                  o["company_id"] = m.company_id;
-                  o["event_id"] = m.event_id;
+                  auto o = message_to_json(m);
                   o["idempotency_key"] = m.idempotency_key;
-                  o["correlation_id"] = m.correlation_id;
-                  o["causation_id"] = m.causation_id;
-                  o["created_at"] = rfc3339_or_null(m.created_at);
                   // A message a provider took: its id there and the
                   // delivery status it last reported.
                   o["provider"] = m.provider;
                   o["provider_id"] = m.provider_id;
                   o["status"] = m.status;
-                  o["status_at"] = rfc3339_or_null(m.status_at);
+                  o["status_at"] = time_or_null(m.status_at);
                   o["status_error"] = m.status_error;
                   out.push_back(std::move(o));
                 }
@@ -679,7 +663,7 @@ void add_ops_routes(router& r) {
                        {"name", c->name},
                        {"time_zone", c->time_zone.empty() ? std::string{"UTC"}
                                                           : c->time_zone},
-                       {"created_at", rfc3339_or_null(c->created_at)}};
+                       {"created_at", time_or_null(c->created_at)}};
         ctx->respond(200, o);
       },
       "The company the token acts for: name and time zone");

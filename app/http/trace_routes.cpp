@@ -29,27 +29,6 @@ namespace {
 /// Most events, jobs and messages one trace answers with (of each).
 constexpr std::size_t max_trace_entries = 1000;
 
-json::value time_or_null(timestamp_ms t) {
-  if (t == 0)
-    return nullptr;
-  return json::value(format_rfc3339(t));
-}
-
-json::object message_json(const store::outbound_message& m) {
-  json::object o;
-  o["id"] = m.id;
-  o["channel"] = m.channel;
-  o["recipient"] = m.recipient;
-  o["subject"] = m.subject;
-  o["body"] = m.body;
-  o["company_id"] = m.company_id;
-  o["event_id"] = m.event_id;
-  o["correlation_id"] = m.correlation_id;
-  o["causation_id"] = m.causation_id;
-  o["created_at"] = time_or_null(m.created_at);
-  return o;
-}
-
 /// The trace as a tree: root events (caused by nothing in the trace),
 /// each with the events it caused, its jobs and their messages.
 struct trace_tree {
@@ -111,7 +90,7 @@ struct trace_tree {
                 if (auto m = sent.find(k); m != sent.end())
                   for (const auto* msg : m->second) {
                     seen(msg->created_at);
-                    ms.push_back(message_json(*msg));
+                    ms.push_back(message_to_json(*msg));
                   }
                 jo["messages"] = std::move(ms);
                 js.push_back(std::move(jo));
@@ -121,7 +100,7 @@ struct trace_tree {
             if (auto m = sent.find("event:" + e.id); m != sent.end())
               for (const auto* msg : m->second) {
                 seen(msg->created_at);
-                loose.push_back(message_json(*msg));
+                loose.push_back(message_to_json(*msg));
               }
             o["messages"] = std::move(loose);
             json::array kids;
