@@ -20,6 +20,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <app/http/limits.hpp>
 #include <store/environment.hpp>
 
 #include "tests/app/daemon_fixture.hpp"
@@ -275,6 +276,28 @@ BOOST_AUTO_TEST_CASE(a_company_over_its_rate_gets_429) {
   // A second later acme has its share again.
   std::this_thread::sleep_for(1100ms);
   BOOST_TEST(c.request("GET", "/api/outbox", "", d.acme).status == 200);
+}
+
+// `[limits] per_company` takes rows per second as a fourth field; without
+// it an entry keeps the default rows limit.
+BOOST_AUTO_TEST_CASE(per_company_limits_take_an_optional_rows_field) {
+  using switchboard::app::http::company_limit;
+  company_limit defaults;
+  defaults.rows_per_second = 500;
+  auto parsed = switchboard::app::http::parse_company_limits(
+      "acme:5:6, big:0:1024:0 ,small:1:1:20", defaults);
+  BOOST_REQUIRE(parsed);
+  BOOST_TEST(parsed->at("acme").requests_per_second == 5u);
+  BOOST_TEST(parsed->at("acme").commands_in_flight == 6u);
+  BOOST_TEST(parsed->at("acme").rows_per_second == 500u);
+  BOOST_TEST(parsed->at("big").rows_per_second == 0u);
+  BOOST_TEST(parsed->at("small").rows_per_second == 20u);
+  for (const char* bad : {"acme:1:2:3:4", "acme:1", "acme:1:2:x", ":1:2"}) {
+    auto refused = switchboard::app::http::parse_company_limits(bad, defaults);
+    BOOST_TEST_INFO(bad);
+    BOOST_REQUIRE(!refused);
+    BOOST_TEST(refused.error().find(bad) != std::string::npos);
+  }
 }
 
 // Listings cost the rows they may return: a page is charged its limit
