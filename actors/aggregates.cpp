@@ -251,7 +251,7 @@ router(router_actor::stateful_pointer<router_state> self, aggregate_deps deps) {
   self->state.deps = std::move(deps);
   if (self->state.deps.children)
     self->state.children = self->state.deps.children;
-  self->state.log = log::get("router");
+  self->state.log = log::get(log::subsystem::router);
   // Aggregate actors end with the router.
   self->attach_functor([children = self->state.children] {
     for (auto& [addr, h] : *children)

@@ -729,7 +729,7 @@ aggregate_actor::behavior_type call_actor(call_ptr self, call_record initial,
   s.rec = std::move(initial);
   s.deps = std::move(deps);
   s.router = std::move(router);
-  s.log = log::get("calls");
+  s.log = log::get(log::subsystem::calls);
   start_idle_watch(self, s.idle, idle_atom::value, s.deps.idle_timeout);
   return {
       [self](command_atom,
@@ -775,7 +775,7 @@ aggregate_actor spawn_call_actor(caf::actor_system& sys, call_record initial,
 
 queued_listener_actor::behavior_type
 call_follow_up(queued_listener_actor::pointer self, listener_context ctx) {
-  auto lg = log::get("calls");
+  auto lg = log::get(log::subsystem::calls);
   return {
       [self, ctx](handle_atom, const job_request& req) -> caf::result<ok_atom> {
         auto ev = event_from<follow_up_scheduled>(req.event);

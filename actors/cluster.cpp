@@ -286,7 +286,8 @@ void finish_out(cluster_pointer self, std::uint64_t id, forward_response r) {
 void mark_down(cluster_pointer self, peer& p, const char* why) {
   auto& st = self->state;
   if (p.up)
-    log::get("cluster")->warn("member {} is down ({})", p.member.name, why);
+    log::get(log::subsystem::cluster)
+        ->warn("member {} is down ({})", p.member.name, why);
   p.up = false;
   p.connecting = false;
   p.has_tenants = false;
@@ -308,7 +309,7 @@ void connect(cluster_pointer self, peer& p) {
   p.connecting = true;
   p.attempt = steady::now();
   auto name = p.member.name;
-  auto lg = log::get("cluster");
+  auto lg = log::get(log::subsystem::cluster);
   auto give_up = [self, name, lg](const caf::error& err) {
     if (err)
       lg->debug("joining {}: {}", name, self->system().render(err));
@@ -383,8 +384,8 @@ void send_tenants(cluster_pointer self) {
     return;
   auto rows = st.deps.tenants->rows();
   if (!rows) {
-    log::get("cluster")->warn("reading the tenants: {}",
-                              store::to_string(rows.error()));
+    log::get(log::subsystem::cluster)
+        ->warn("reading the tenants: {}", store::to_string(rows.error()));
     return;
   }
   auto h = rows_hash(*rows);
@@ -506,18 +507,20 @@ void adopt_table(cluster_pointer self, placement_table t,
         if (st.deps.release_company)
           for (const auto& c : changed)
             st.deps.release_company(c);
-        log::get("cluster")->info("placement table epoch {} taken ({} "
-                                  "compan{} moved; {} parked job(s) "
-                                  "enqueued)",
-                                  t.epoch, t.moved.size(),
-                                  t.moved.size() == 1 ? "y" : "ies", *enqueued);
+        log::get(log::subsystem::cluster)
+            ->info("placement table epoch {} taken ({} "
+                   "compan{} moved; {} parked job(s) "
+                   "enqueued)",
+                   t.epoch, t.moved.size(), t.moved.size() == 1 ? "y" : "ies",
+                   *enqueued);
         if (*enqueued > 0 && st.deps.wake_queues)
           st.deps.wake_queues();
         done(true);
       },
       [self, t, done](caf::error& e) {
-        log::get("cluster")->warn("storing placement table epoch {}: {}",
-                                  t.epoch, self->system().render(e));
+        log::get(log::subsystem::cluster)
+            ->warn("storing placement table epoch {}: {}", t.epoch,
+                   self->system().render(e));
         done(false);
       });
 }
@@ -562,8 +565,9 @@ void abort_move(cluster_pointer self, const std::string& company,
   auto i = st.moves.find(company);
   if (i == st.moves.end())
     return;
-  log::get("cluster")->warn("moving company {} to {} failed: {}", company,
-                            i->second.to, answer.body);
+  log::get(log::subsystem::cluster)
+      ->warn("moving company {} to {} failed: {}", company, i->second.to,
+             answer.body);
   auto finish = [self, company, answer]() mutable {
     auto& st = self->state;
     auto i = st.moves.find(company);
@@ -596,8 +600,9 @@ void abort_move(cluster_pointer self, const std::string& company,
       [self, company, finish](caf::error& e) mutable {
         // They stay parked; the next start of this node enqueues them
         // (it still owns the company).
-        log::get("cluster")->error("putting back the jobs of {}: {}", company,
-                                   self->system().render(e));
+        log::get(log::subsystem::cluster)
+            ->error("putting back the jobs of {}: {}", company,
+                    self->system().render(e));
         finish();
       });
 }
@@ -635,18 +640,20 @@ void switch_owner(cluster_pointer self, const std::string& company) {
             .then([](std::uint64_t) {},
                   [self, name = name](caf::error& e) {
                     // It gets the table with the next exchange.
-                    log::get("cluster")->warn("{} did not take the new "
-                                              "placement table yet: {}",
-                                              name, self->system().render(e));
+                    log::get(log::subsystem::cluster)
+                        ->warn("{} did not take the new "
+                               "placement table yet: {}",
+                               name, self->system().render(e));
                   });
     auto& m = i->second;
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   steady::now() - m.started)
                   .count();
-    log::get("cluster")->info("company {} moved to {} ({} events, {} jobs, "
-                              "{} settings, {} ms; epoch {})",
-                              company, m.to, m.events, m.parked.size(),
-                              m.settings, ms, t.epoch);
+    log::get(log::subsystem::cluster)
+        ->info("company {} moved to {} ({} events, {} jobs, "
+               "{} settings, {} ms; epoch {})",
+               company, m.to, m.events, m.parked.size(), m.settings, ms,
+               t.epoch);
     st.deps.view->unfreeze(company);
     m.rp.deliver(json_answer(200, boost::json::object{{"company_id", company},
                                                       {"from", st.self_name},
@@ -691,7 +698,8 @@ void move_step(cluster_pointer self, const std::string& company) {
         again(std::chrono::milliseconds(10));
       return;
     }
-    log::get("cluster")->debug("taking the pending jobs of {}", company);
+    log::get(log::subsystem::cluster)
+        ->debug("taking the pending jobs of {}", company);
     // Its pending jobs leave the queues for the parked list, in one
     // transaction, once none of them runs.
     auto taken = std::make_shared<std::vector<std::string>>();
@@ -774,9 +782,9 @@ void move_step(cluster_pointer self, const std::string& company) {
     tr.last = true;
   }
   auto last = tr.last;
-  log::get("cluster")->debug("sending {} events of {} to {}{}",
-                             tr.events.size(), company, m.to,
-                             last ? " (the last part)" : "");
+  log::get(log::subsystem::cluster)
+      ->debug("sending {} events of {} to {}{}", tr.events.size(), company,
+              m.to, last ? " (the last part)" : "");
   self->request(peer->second.handle, std::chrono::seconds(60),
                 import_atom::value, std::move(tr))
       .then(
@@ -874,8 +882,9 @@ void import_part(cluster_pointer self, company_transfer& tr,
         rp.deliver(static_cast<std::uint64_t>(n));
       },
       [self, rp, company](caf::error& e) mutable {
-        log::get("cluster")->warn("storing a part of company {}: {}", company,
-                                  self->system().render(e));
+        log::get(log::subsystem::cluster)
+            ->warn("storing a part of company {}: {}", company,
+                   self->system().render(e));
         rp.deliver(std::move(e));
       });
 }
@@ -886,7 +895,7 @@ void load_placement(cluster_pointer self) {
   auto& st = self->state;
   if (st.deps.cluster_store == nullptr)
     return;
-  auto lg = log::get("cluster");
+  auto lg = log::get(log::subsystem::cluster);
   auto stored = st.deps.cluster_store->placement();
   if (!stored) {
     lg->error("reading the placement table: {}",
@@ -925,16 +934,17 @@ void load_placement(cluster_pointer self) {
       [self, mine]() {
         for (const auto& c : mine) {
           self->state.parked.erase(c);
-          log::get("cluster")->info("the parked jobs of {} are back in the "
-                                    "queues (its move did not finish)",
-                                    c);
+          log::get(log::subsystem::cluster)
+              ->info("the parked jobs of {} are back in the "
+                     "queues (its move did not finish)",
+                     c);
         }
         if (self->state.deps.wake_queues)
           self->state.deps.wake_queues();
       },
       [self](caf::error& e) {
-        log::get("cluster")->error("putting back parked jobs: {}",
-                                   self->system().render(e));
+        log::get(log::subsystem::cluster)
+            ->error("putting back parked jobs: {}", self->system().render(e));
       });
 }
 
@@ -981,7 +991,8 @@ cluster_actor::behavior_type cluster(cluster_pointer self, cluster_deps deps) {
   self->set_default_handler(
       [](caf::scheduled_actor* a,
          caf::message_view& x) -> caf::result<caf::message> {
-        if (auto lg = log::get("cluster"); lg->should_log(spdlog::level::debug))
+        if (auto lg = log::get(log::subsystem::cluster);
+            lg->should_log(spdlog::level::debug))
           lg->debug("dropped a message from {}: {}",
                     caf::to_string(a->current_sender()),
                     caf::to_string(x.copy_content_to_message()));
@@ -996,7 +1007,7 @@ cluster_actor::behavior_type cluster(cluster_pointer self, cluster_deps deps) {
   });
   load_placement(self);
   self->send(self, tick_atom::value);
-  auto lg = log::get("cluster");
+  auto lg = log::get(log::subsystem::cluster);
   auto silent = [self]() {
     return self->make_response_promise<forward_response>();
   };
@@ -1182,10 +1193,10 @@ cluster_actor::behavior_type cluster(cluster_pointer self, cluster_deps deps) {
         if (p.epoch == mine.epoch && p.epoch > 0 && !st.conflict_logged
             && (p.basis != mine.basis || from_wire(p).moved != mine.moved)) {
           st.conflict_logged = true;
-          log::get("cluster")->error(
-              "{} has another placement table of epoch {} (were the "
-              "members started with different [cluster] peers?)",
-              name, p.epoch);
+          log::get(log::subsystem::cluster)
+              ->error("{} has another placement table of epoch {} (were the "
+                      "members started with different [cluster] peers?)",
+                      name, p.epoch);
         }
         if (p.epoch > mine.epoch)
           adopt_table(self, from_wire(p), [](bool) {});
@@ -1242,7 +1253,8 @@ cluster_actor::behavior_type cluster(cluster_pointer self, cluster_deps deps) {
         m.to = to;
         m.started = steady::now();
         m.rp = self->make_response_promise<forward_response>();
-        log::get("cluster")->info("moving company {} to {}", company, to);
+        log::get(log::subsystem::cluster)
+            ->info("moving company {} to {}", company, to);
         move_step(self, company);
         return m.rp;
       },
@@ -1259,9 +1271,9 @@ cluster_actor::behavior_type cluster(cluster_pointer self, cluster_deps deps) {
           return rp;
         touch(self, name);
         auto& st = self->state;
-        log::get("cluster")->debug("a part of company {} from {}: {} events{}",
-                                   tr.company, name, tr.events.size(),
-                                   tr.last ? " (the last)" : "");
+        log::get(log::subsystem::cluster)
+            ->debug("a part of company {} from {}: {} events{}", tr.company,
+                    name, tr.events.size(), tr.last ? " (the last)" : "");
         if (st.deps.cluster_store == nullptr || st.deps.events == nullptr
             || st.deps.view->owner(tr.company) == st.self_name
             || st.deps.view->owner(tr.company) != name) {
@@ -1317,7 +1329,8 @@ expected<cluster_actor, std::string> start_cluster(caf::actor_system& sys,
                            + std::to_string(port) + ": "
                            + sys.render(bound.error()));
   }
-  log::get("cluster")->info("cluster listening on {}:{}", host, *bound);
+  log::get(log::subsystem::cluster)
+      ->info("cluster listening on {}:{}", host, *bound);
   return h;
 }
 

@@ -222,7 +222,7 @@ dispatcher_actor::behavior_type
 dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
            dispatcher_deps deps) {
   self->state.deps = std::move(deps);
-  self->state.log = log::get("dispatcher");
+  self->state.log = log::get(log::subsystem::dispatcher);
   return {
       [=](expire_atom) {
         on_expiry_tick(self, self->state.calls, expire_atom::value);

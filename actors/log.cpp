@@ -113,14 +113,49 @@ void configure(const std::string& level, format fmt) {
   });
 }
 
-std::shared_ptr<spdlog::logger> get(const std::string& subsystem) {
-  if (auto lg = spdlog::get(subsystem))
+const char* name_of(subsystem s) {
+  switch (s) {
+  case subsystem::app:
+    return "app";
+  case subsystem::caf:
+    return "caf";
+  case subsystem::calls:
+    return "calls";
+  case subsystem::cluster:
+    return "cluster";
+  case subsystem::dispatcher:
+    return "dispatcher";
+  case subsystem::http:
+    return "http";
+  case subsystem::http_access:
+    return "http.access";
+  case subsystem::listeners:
+    return "listeners";
+  case subsystem::node:
+    return "node";
+  case subsystem::providers:
+    return "providers";
+  case subsystem::queue:
+    return "queue";
+  case subsystem::router:
+    return "router";
+  case subsystem::stats:
+    return "stats";
+  case subsystem::store:
+    return "store";
+  }
+  return "unknown";
+}
+
+std::shared_ptr<spdlog::logger> get(subsystem which) {
+  const std::string name = name_of(which);
+  if (auto lg = spdlog::get(name))
     return lg;
   auto& s = global();
   std::lock_guard<std::mutex> guard{s.mtx};
-  if (auto lg = spdlog::get(subsystem))
+  if (auto lg = spdlog::get(name))
     return lg;
-  auto lg = std::make_shared<spdlog::logger>(subsystem, s.sink);
+  auto lg = std::make_shared<spdlog::logger>(name, s.sink);
   apply(*lg, s);
   spdlog::register_logger(lg);
   return lg;

@@ -14,8 +14,30 @@ enum class format { text, json };
 /// `level` is one of trace, debug, info, warn, error, off.
 void configure(const std::string& level, format fmt);
 
-/// The named logger of one subsystem ("store", "dispatcher", "http", ...),
-/// created on first use with the configured sink, level and format.
-std::shared_ptr<spdlog::logger> get(const std::string& subsystem);
+/// The subsystems that log, one logger each; a logger's name (in every
+/// line, and the JSON format's "logger") is its subsystem's.
+enum class subsystem {
+  app,
+  caf,
+  calls,
+  cluster,
+  dispatcher,
+  http,
+  http_access, ///< "http.access": one line per request (sampled)
+  listeners,
+  node,
+  providers,
+  queue,
+  router,
+  stats,
+  store,
+};
+
+/// The name of `s` ("store", "dispatcher", "http", ...).
+const char* name_of(subsystem s);
+
+/// The logger of `s`, created on first use with the configured sink, level
+/// and format.
+std::shared_ptr<spdlog::logger> get(subsystem s);
 
 } // namespace switchboard::log

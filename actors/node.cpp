@@ -64,7 +64,7 @@ node_store::open(const store::options& opts, bool rebuild_stream_index) {
   // Once per fault, not per refused request (they are counted in
   // switchboard_store_write_faults_total).
   out->writer->on_fault([](const store::error& cause, bool recovered) {
-    auto lg = log::get("store");
+    auto lg = log::get(log::subsystem::store);
     if (recovered)
       lg->warn("the disk takes writes again; writes are accepted");
     else
@@ -243,7 +243,7 @@ endpoint_actor spawn_outbox_endpoint(caf::actor_system& sys,
 
 expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
                                                          node_options opts) {
-  auto lg = log::get("node");
+  auto lg = log::get(log::subsystem::node);
   std::unique_ptr<node> n{new node(sys)};
   auto st = node_store::open(opts.store);
   if (!st)
@@ -420,7 +420,7 @@ void node::stop() {
   if (stopped_)
     return;
   stopped_ = true;
-  auto lg = log::get("node");
+  auto lg = log::get(log::subsystem::node);
   if (!writer_) {
     // The start failed before any actor was spawned.
     store_.reset();

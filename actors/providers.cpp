@@ -772,7 +772,7 @@ void pump(front_actor self) {
 endpoint_actor::behavior_type provider_worker(endpoint_actor::pointer,
                                               provider_options opts,
                                               clock_fn clock) {
-  auto lg = log::get("providers");
+  auto lg = log::get(log::subsystem::providers);
   return {
       [opts, clock, lg](sync_atom,
                         const outbound_call& call) -> caf::result<std::string> {
@@ -838,7 +838,7 @@ endpoint_actor spawn_provider_endpoint(caf::actor_system& sys,
                                        provider_options opts,
                                        endpoint_actor fallback, clock_fn clock,
                                        bool detached) {
-  auto lg = log::get("providers");
+  auto lg = log::get(log::subsystem::providers);
   for (const auto& t : opts.configured())
     lg->info("provider for {} configured", t);
   return sys.spawn(provider_front, std::move(opts), std::move(fallback),

@@ -415,7 +415,7 @@ queue_supervisor_actor::behavior_type queue_supervisor(
     queue_deps deps) {
   auto& st = self->state;
   st.deps = std::move(deps);
-  st.log = log::get("queue");
+  st.log = log::get(log::subsystem::queue);
   if (st.deps.actors)
     st.actors = st.deps.actors;
   st.actors->resize(st.deps.listeners.size());

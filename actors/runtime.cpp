@@ -57,7 +57,7 @@ void capture_caf_output(caf::actor_system& sys) {
               auto& st = self->state;
               ++st.lines;
               st.last = std::move(text);
-              auto lg = log::get("caf");
+              auto lg = log::get(log::subsystem::caf);
               lg->debug("{}", st.last);
               auto now = std::chrono::steady_clock::now();
               if (now - st.last_report < std::chrono::seconds(10))

@@ -169,7 +169,7 @@ stats_recorder_actor::behavior_type stats_recorder(
     stats_recorder_deps deps) {
   auto& st = self->state;
   st.deps = std::move(deps);
-  st.log = log::get("stats");
+  st.log = log::get(log::subsystem::stats);
   // What this process counted before the recorder started (nothing, in
   // the daemon) counts in the first interval.
   st.last_minute = static_cast<std::uint64_t>(st.deps.clock() / 60000);

@@ -77,7 +77,7 @@ int run_serve(const std::vector<std::string>& args) {
   log::configure(cfg->get_string("log.level"),
                  cfg->get_string("log.format") == "json" ? log::format::json
                                                          : log::format::text);
-  auto lg = log::get("app");
+  auto lg = log::get(log::subsystem::app);
   // As many connections as the hard limit allows (the gateway caps
   // http.max_connections below what is left).
   http::raise_fd_limit();

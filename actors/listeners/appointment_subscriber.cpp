@@ -87,7 +87,7 @@ std::string unquote(const std::string& v) {
 queued_listener_actor::behavior_type
 appointment_event_subscriber(queued_listener_actor::pointer self,
                              listener_context ctx) {
-  auto lg = log::get("listeners");
+  auto lg = log::get(log::subsystem::listeners);
   return {
       [self, ctx](handle_atom, const job_request& req) -> caf::result<ok_atom> {
         auto* proj = ctx.projections;

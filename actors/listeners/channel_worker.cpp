@@ -156,7 +156,7 @@ bool superseded(const listener_context& ctx, const job_request& req,
 
 queued_listener_actor::behavior_type
 channel_worker(queued_listener_actor::pointer self, listener_context ctx) {
-  auto lg = log::get("listeners");
+  auto lg = log::get(log::subsystem::listeners);
   return {
       [self, ctx](handle_atom, const job_request& req) -> caf::result<ok_atom> {
         boost::json::error_code ec;

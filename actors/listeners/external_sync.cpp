@@ -237,7 +237,7 @@ std::string mapped_event_type(const listener_context& ctx,
 queued_listener_actor::behavior_type
 sync_with_external_services(queued_listener_actor::pointer self,
                             listener_context ctx, endpoint_actor endpoint) {
-  auto lg = log::get("listeners");
+  auto lg = log::get(log::subsystem::listeners);
   return {
       [self, ctx, endpoint](handle_atom,
                             const job_request& req) -> caf::result<ok_atom> {

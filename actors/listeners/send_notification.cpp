@@ -34,7 +34,7 @@ using namespace listener_detail;
 queued_listener_actor::behavior_type
 send_appointment_notification(queued_listener_actor::pointer self,
                               listener_context ctx) {
-  auto lg = log::get("listeners");
+  auto lg = log::get(log::subsystem::listeners);
   return {
       [self, ctx](handle_atom, const job_request& req) -> caf::result<ok_atom> {
         auto ev = event_from<appointment_created>(req.event);

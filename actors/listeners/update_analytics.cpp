@@ -77,7 +77,7 @@ analytics_deltas(const envelope& event) {
 
 queued_listener_actor::behavior_type
 update_analytics(queued_listener_actor::pointer self, listener_context ctx) {
-  auto lg = log::get("listeners");
+  auto lg = log::get(log::subsystem::listeners);
   return {
       [self, ctx](handle_atom, const job_request& req) -> caf::result<ok_atom> {
         auto computed = analytics_deltas(req.event);

@@ -51,9 +51,10 @@ caf::behavior bridge_actor(bridge_actor_type* self) {
         try {
           t.fn(self);
         } catch (const std::exception& e) {
-          log::get("http")->error("bridge task threw: {}", e.what());
+          log::get(log::subsystem::http)
+              ->error("bridge task threw: {}", e.what());
         } catch (...) {
-          log::get("http")->error("bridge task threw");
+          log::get(log::subsystem::http)->error("bridge task threw");
         }
       },
   };
@@ -121,9 +122,10 @@ bridge_deadline::bridge_deadline(caf::event_based_actor* self,
     if (auto st = weak.lock())
       if (auto c = std::move(st->ctx)) {
         // Which request waited on what, so that a 504 can be traced.
-        log::get("http")->warn("504: {} {} had no answer from {} within {} ms",
-                               c->req().method, c->req().target,
-                               c->waiting_on(), timeout.count());
+        log::get(log::subsystem::http)
+            ->warn("504: {} {} had no answer from {} within {} ms",
+                   c->req().method, c->req().target, c->waiting_on(),
+                   timeout.count());
         c->fail(504, "timeout",
                 "the runtime (" + c->waiting_on() + ") did not answer in time");
       }

@@ -202,7 +202,7 @@ void request_context::deliver(response r) {
       && svc_->access_count.fetch_add(1, std::memory_order_relaxed)
                  % svc_->access_log_sample
              == 0) {
-    static auto lg = log::get("http.access");
+    static auto lg = log::get(log::subsystem::http_access);
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                   std::chrono::steady_clock::now() - started_)
                   .count();

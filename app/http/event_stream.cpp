@@ -162,12 +162,13 @@ struct event_streams::stream : std::enable_shared_from_this<stream> {
     }
     if (end) {
       if (slow)
-        log::get("http")->warn(
-            "event stream of {} closed: its client left {} events unread "
-            "(http.event_stream_frames); it resumes from the store when it "
-            "reconnects",
-            company.empty() ? std::string{"every company"} : company,
-            hub_->opts.max_frames);
+        log::get(log::subsystem::http)
+            ->warn(
+                "event stream of {} closed: its client left {} events unread "
+                "(http.event_stream_frames); it resumes from the store when it "
+                "reconnects",
+                company.empty() ? std::string{"every company"} : company,
+                hub_->opts.max_frames);
       close();
       return;
     }

@@ -338,7 +338,7 @@ private:
 expected<std::unique_ptr<gateway>, std::string>
 gateway::start(caf::actor_system& sys, switchboard::node& n,
                gateway_options opts) {
-  auto lg = log::get("http");
+  auto lg = log::get(log::subsystem::http);
   if (!opts.broadcasting_error.empty())
     return make_unexpected(opts.broadcasting_error);
   std::unique_ptr<gateway> g{new gateway};

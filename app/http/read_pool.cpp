@@ -87,7 +87,7 @@ struct read_pool::impl {
         try {
           r.run(d);
         } catch (const std::exception& e) {
-          log::get("http")->error("a read failed: {}", e.what());
+          log::get(log::subsystem::http)->error("a read failed: {}", e.what());
           r.ctx->fail(500, "internal", "the read failed");
         }
       }

@@ -285,7 +285,8 @@ private:
     try {
       srv_->on_upgrade(std::move(u));
     } catch (const std::exception& e) {
-      log::get("http")->error("upgrade handler threw: {}", e.what());
+      log::get(log::subsystem::http)
+          ->error("upgrade handler threw: {}", e.what());
     }
   }
 
@@ -297,7 +298,8 @@ private:
     try {
       take_over(std::move(u));
     } catch (const std::exception& e) {
-      log::get("http")->error("stream handler threw: {}", e.what());
+      log::get(log::subsystem::http)
+          ->error("stream handler threw: {}", e.what());
     }
   }
 
@@ -346,7 +348,8 @@ private:
     try {
       srv_->on_request(ctx);
     } catch (const std::exception& e) {
-      log::get("http")->error("route handler threw: {}", e.what());
+      log::get(log::subsystem::http)
+          ->error("route handler threw: {}", e.what());
       ctx->fail(500, "internal", "internal error");
     }
   }
@@ -557,12 +560,13 @@ void server::impl::accept_failed(const beast::error_code& ec) {
                    || ec == asio::error::no_buffer_space
                    || ec == asio::error::no_memory;
   if (now - accept_logged >= std::chrono::seconds(1)) {
-    log::get("http")->warn(
-        "accept failed: {} ({} time(s) since the last report){}", ec.message(),
-        accept_failures,
-        exhausted ? "; accepts pause " + std::to_string(accept_backoff.count())
-                        + " ms at a time until descriptors are free"
-                  : std::string{});
+    log::get(log::subsystem::http)
+        ->warn("accept failed: {} ({} time(s) since the last report){}",
+               ec.message(), accept_failures,
+               exhausted
+                   ? "; accepts pause " + std::to_string(accept_backoff.count())
+                         + " ms at a time until descriptors are free"
+                   : std::string{});
     accept_logged = now;
     accept_failures = 0;
   }
@@ -653,9 +657,10 @@ void raise_fd_limit() {
   if (rl.rlim_max == RLIM_INFINITY)
     rl.rlim_cur = 1 << 20; // the kernel's usual nr_open
   if (::setrlimit(RLIMIT_NOFILE, &rl) == 0)
-    log::get("http")->info("open-file limit raised from {} to {}",
-                           static_cast<std::uint64_t>(before),
-                           static_cast<std::uint64_t>(rl.rlim_cur));
+    log::get(log::subsystem::http)
+        ->info("open-file limit raised from {} to {}",
+               static_cast<std::uint64_t>(before),
+               static_cast<std::uint64_t>(rl.rlim_cur));
 }
 
 std::optional<fd_budget> connection_fd_budget() {
@@ -694,7 +699,7 @@ server::start(server_options opts, request_fn on_request, upgrade_fn on_upgrade,
   p->port = p->acceptor->local_endpoint().port();
   // Connections stay below the open-file limit, with room for the store,
   // the providers' connections and the logs.
-  auto lg = log::get("http");
+  auto lg = log::get(log::subsystem::http);
   if (auto b = connection_fd_budget();
       b && p->opts.max_connections > b->connections) {
     lg->warn("http.max_connections {} lowered to {}: the open-file limit is "
@@ -729,7 +734,7 @@ void server::stop() {
   if (p.stopped)
     return;
   p.stopped = true;
-  auto lg = log::get("http");
+  auto lg = log::get(log::subsystem::http);
   p.stopping = true;
   // 1. No new connections.
   asio::post(p.acceptor->get_executor(), [s = impl_] {
