@@ -63,24 +63,31 @@ void appointment_lists(const envelope& e, store::listing& out) {
   }
 }
 
+std::optional<customer_change> customer_change_of(const envelope& ev) {
+  const auto& t = ev.type;
+  if (t == event_traits<customer_created>::wire_name) {
+    if (auto e = event_from<customer_created>(ev))
+      return customer_change{std::move(e->customer), {}};
+  } else if (t == event_traits<customer_updated>::wire_name) {
+    if (auto e = event_from<customer_updated>(ev))
+      return customer_change{std::move(e->customer), {}};
+  } else if (t == event_traits<customer_merged>::wire_name) {
+    if (auto e = event_from<customer_merged>(ev))
+      return customer_change{std::move(e->primary), std::move(e->merged.id)};
+  }
+  return std::nullopt;
+}
+
 void apply_event(aggregate_state& st, const envelope& ev) {
   st.version = ev.version;
   st.company_id = ev.company_id;
   st.id = ev.aggregate_id;
   const auto& t = ev.type;
-  if (t == "customer.created") {
-    if (auto e = event_from<customer_created>(ev))
-      st.cust = e->customer;
-  } else if (t == "customer.updated") {
-    if (auto e = event_from<customer_updated>(ev))
-      st.cust = e->customer;
-  } else if (t == "customer.merged") {
-    if (auto e = event_from<customer_merged>(ev)) {
-      if (e->merged.id == ev.aggregate_id && e->primary.id != ev.aggregate_id)
-        st.merged_into = e->primary.id; // the tombstone of a merged customer
-      else
-        st.cust = e->primary;
-    }
+  if (auto c = customer_change_of(ev)) {
+    if (c->merged_away == ev.aggregate_id && c->now.id != ev.aggregate_id)
+      st.merged_into = c->now.id; // the tombstone of a merged customer
+    else
+      st.cust = std::move(c->now);
   } else if (t == "staff.updated") {
     if (auto e = event_from<staff_updated>(ev))
       st.stf = e->staff;

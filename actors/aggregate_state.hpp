@@ -5,6 +5,7 @@
 // functions: no actor is involved.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,18 @@ std::string appointment_list(const std::string& company,
 /// The sort key of an appointment in the lists: its start time (8 bytes,
 /// in order) and its id. `id` empty: the first key at `start`.
 std::string appointment_sort_key(timestamp_ms start, const std::string& id);
+
+/// What a customer event says about the company's customers: the customer
+/// as it is after the event, and, for a merge, the id merged away (its
+/// record lives on only as a tombstone).
+struct customer_change {
+  customer now;
+  std::string merged_away;
+};
+
+/// The change of a customer.created, .updated or .merged event; nothing
+/// for any other event (or one that does not decode).
+std::optional<customer_change> customer_change_of(const envelope& ev);
 
 /// Applies one stored event to the state of its aggregate.
 void apply_event(aggregate_state& st, const envelope& ev);

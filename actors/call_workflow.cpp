@@ -1,5 +1,6 @@
 #include "actors/call_workflow.hpp"
 
+#include <actors/aggregate_state.hpp>
 #include <actors/listeners/common.hpp>
 
 #include <algorithm>
@@ -175,17 +176,10 @@ find_customer_by_phone(const store::event_store& events,
       from = ev.sequence + 1;
       if (ev.aggregate_type != "customer")
         continue;
-      if (ev.type == "customer.created") {
-        if (auto e = event_from<customer_created>(ev))
-          phones[e->customer.id] = normalize_phone(e->customer.phone);
-      } else if (ev.type == "customer.updated") {
-        if (auto e = event_from<customer_updated>(ev))
-          phones[e->customer.id] = normalize_phone(e->customer.phone);
-      } else if (ev.type == "customer.merged") {
-        if (auto e = event_from<customer_merged>(ev)) {
-          phones[e->primary.id] = normalize_phone(e->primary.phone);
-          phones.erase(e->merged.id);
-        }
+      if (auto change = customer_change_of(ev)) {
+        phones[change->now.id] = normalize_phone(change->now.phone);
+        if (!change->merged_away.empty())
+          phones.erase(change->merged_away);
       }
     }
     if (batch->size() < 4096)

@@ -6,6 +6,7 @@
 
 #include <boost/json.hpp>
 
+#include <actors/aggregate_state.hpp>
 #include <actors/aggregates.hpp>
 #include <actors/branches.hpp>
 #include <actors/calcom.hpp>
@@ -173,18 +174,10 @@ expected<customer, caf::error> load_customer(const store::event_store& events,
         runtime_errc::rejected,
         "customer " + id + " does not exist in company " + company_id));
   customer c;
-  for (const auto& ev : *stream) {
-    if (ev.type == "customer.created") {
-      if (auto e = event_from<customer_created>(ev))
-        c = e->customer;
-    } else if (ev.type == "customer.updated") {
-      if (auto e = event_from<customer_updated>(ev))
-        c = e->customer;
-    } else if (ev.type == "customer.merged") {
-      if (auto e = event_from<customer_merged>(ev); e && e->primary.id == id)
-        c = e->primary;
-    }
-  }
+  for (const auto& ev : *stream)
+    if (auto change = customer_change_of(ev);
+        change && (change->merged_away.empty() || change->now.id == id))
+      c = std::move(change->now);
   return c;
 }
 

@@ -302,20 +302,11 @@ resolve_attendee(const context_ptr& ctx, const std::string& company,
       from = ev.sequence + 1;
       if (ev.aggregate_type != "customer")
         continue;
-      auto note = [&contacts](const customer& c) {
+      if (auto change = customer_change_of(ev)) {
+        const auto& c = change->now;
         contacts[c.id] = {lower(c.email), normalize_phone(c.phone)};
-      };
-      if (ev.type == "customer.created") {
-        if (auto e = event_from<customer_created>(ev))
-          note(e->customer);
-      } else if (ev.type == "customer.updated") {
-        if (auto e = event_from<customer_updated>(ev))
-          note(e->customer);
-      } else if (ev.type == "customer.merged") {
-        if (auto e = event_from<customer_merged>(ev)) {
-          note(e->primary);
-          contacts.erase(e->merged.id);
-        }
+        if (!change->merged_away.empty())
+          contacts.erase(change->merged_away);
       }
     }
     if (batch->size() < 4096)

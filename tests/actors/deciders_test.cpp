@@ -154,4 +154,41 @@ BOOST_AUTO_TEST_CASE(a_calendar_interval_book_finds_overlaps) {
   BOOST_TEST(!book.overlaps(now + 24 * hour, now + 24 * hour + 1, ""));
 }
 
+// One reading of customer events serves every fold of customers (the
+// aggregate's state, a listener's lookup, the call and webhook matches).
+BOOST_AUTO_TEST_CASE(customer_events_say_what_the_customer_is_now) {
+  customer ada;
+  ada.id = "cu1";
+  ada.company_id = "c1";
+  ada.name = "Ada";
+  auto created = customer_change_of(make_envelope(
+      customer_created{ada, customer_source::phone}, "cu1", 1, "c1", now, {}));
+  BOOST_REQUIRE(created.has_value());
+  BOOST_TEST(created->now.name == "Ada");
+  BOOST_TEST(created->merged_away.empty());
+  ada.name = "Ada L.";
+  auto updated = customer_change_of(
+      make_envelope(customer_updated{ada, {}}, "cu1", 2, "c1", now, {}));
+  BOOST_REQUIRE(updated.has_value());
+  BOOST_TEST(updated->now.name == "Ada L.");
+  customer dup = ada;
+  dup.id = "cu2";
+  auto merged = customer_change_of(
+      make_envelope(customer_merged{ada, dup, {}}, "cu1", 3, "c1", now, {}));
+  BOOST_REQUIRE(merged.has_value());
+  BOOST_TEST(merged->now.id == "cu1");
+  BOOST_TEST(merged->merged_away == "cu2");
+  // The merged-away customer's own stream keeps a tombstone.
+  auto st = empty_state("customer");
+  st.id = "cu2";
+  apply_event(st, make_envelope(customer_merged{ada, dup, {}}, "cu2", 2, "c1",
+                                now, {}));
+  BOOST_TEST(st.merged_into == "cu1");
+  staff bo;
+  bo.id = "st1";
+  BOOST_TEST(!customer_change_of(
+                  make_envelope(staff_updated{bo, {}}, "st1", 1, "c1", now, {}))
+                  .has_value());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
