@@ -35,6 +35,7 @@
 #include <actors/twilio.hpp>
 #include <app/config.hpp>
 #include <app/http/bridge.hpp>
+#include <app/http/read_pool.hpp>
 #include <app/http/routes.hpp>
 #include <messages/id_check.hpp>
 #include <messages/json.hpp>
@@ -493,25 +494,32 @@ void calcom_webhook(const context_ptr& ctx) {
       ctx->fail(422, "unmapped_booking", "the booking cannot be mapped", errs);
       return;
     }
-    auto cust = resolve_attendee(ctx, company, *attendee);
-    if (!cust) {
-      fail_with(*ctx, cust.error());
-      return;
-    }
     ref.appointment_id = derived_id("calcom\n" + company + "\n" + uid);
     ref.event_id = event_id;
-    payload = {{"customer_id", cust->id}, {"service_id", service},
-               {"staff_id", staff},       {"start_time", start},
-               {"source", "calcom"},      {"calcom_uid", uid}};
-    if (trigger == "BOOKING_REQUESTED")
-      payload["notes"] = "requested on Cal.com, awaiting the host's "
-                         "confirmation";
-    auto book = decode_book(payload, std::move(ref));
-    if (!book) {
-      fail_with(*ctx, book.error());
-      return;
-    }
-    calcom_book(ctx, std::move(*cust), std::move(*book));
+    // Matching the attendee reads the company's customers: on the read
+    // pool, off the gateway's threads, within its deadline.
+    run_read(ctx, company,
+             [ctx, company, who = *attendee, ref = std::move(ref), service,
+              staff, start, uid, trigger](const read_deadline&) mutable {
+               auto cust = resolve_attendee(ctx, company, who);
+               if (!cust) {
+                 fail_with(*ctx, cust.error());
+                 return;
+               }
+               json::object payload{
+                   {"customer_id", cust->id}, {"service_id", service},
+                   {"staff_id", staff},       {"start_time", start},
+                   {"source", "calcom"},      {"calcom_uid", uid}};
+               if (trigger == "BOOKING_REQUESTED")
+                 payload["notes"] = "requested on Cal.com, awaiting the "
+                                    "host's confirmation";
+               auto book = decode_book(payload, std::move(ref));
+               if (!book) {
+                 fail_with(*ctx, book.error());
+                 return;
+               }
+               calcom_book(ctx, std::move(*cust), std::move(*book));
+             });
     return;
   }
   std::string original = uid;
