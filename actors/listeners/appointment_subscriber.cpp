@@ -95,7 +95,7 @@ appointment_event_subscriber(queued_listener_actor::pointer self,
         auto now = ctx.clock();
         const auto& company = req.event.company_id;
         effects_fn effects;
-        if (req.event.type == "appointment.created") {
+        if (is_a<appointment_created>(req.event)) {
           auto ev = event_from<appointment_created>(req.event);
           if (!ev)
             return bad_event(req, ev.error());
@@ -120,7 +120,7 @@ appointment_event_subscriber(queued_listener_actor::pointer self,
                 return make_unexpected(r.error());
             return {};
           };
-        } else if (req.event.type == "appointment.updated") {
+        } else if (is_a<appointment_updated>(req.event)) {
           auto ev = event_from<appointment_updated>(req.event);
           if (!ev)
             return bad_event(req, ev.error());
@@ -171,7 +171,7 @@ appointment_event_subscriber(queued_listener_actor::pointer self,
             }
             return {};
           };
-        } else if (req.event.type == "appointment.cancelled") {
+        } else if (is_a<appointment_cancelled>(req.event)) {
           auto ev = event_from<appointment_cancelled>(req.event);
           if (!ev)
             return bad_event(req, ev.error());

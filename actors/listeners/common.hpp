@@ -25,6 +25,12 @@ inline std::string text(const char* s) {
   return std::string{s};
 }
 
+/// True when `e` is an event of type `E` (its registry name, typed).
+template <class E>
+bool is_a(const envelope& e) {
+  return e.type == event_traits<E>::wire_name;
+}
+
 /// Effects of one job, run inside the writer's transaction.
 using effects_fn = std::function<store::result<void>(store::write_txn&)>;
 

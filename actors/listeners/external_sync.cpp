@@ -175,8 +175,7 @@ void run_steps(queued_listener_actor::pointer self, listener_context ctx,
         if (created && !created->empty()) {
           auto c = ctx.processed->contains(listener + ".calcom",
                                            created->front().id);
-          pending
-              = created->front().type == "appointment.created" && (!c || !*c);
+          pending = is_a<appointment_created>(created->front()) && (!c || !*c);
         }
         if (pending) {
           rp.deliver(make_runtime_error(
@@ -248,7 +247,7 @@ sync_with_external_services(queued_listener_actor::pointer self,
         auto link_id = [&key] {
           return derived_id("calcom-link\n" + key);
         };
-        if (req.event.type == "appointment.created") {
+        if (is_a<appointment_created>(req.event)) {
           auto ev = event_from<appointment_created>(req.event);
           if (!ev)
             return bad_event(req, ev.error());
@@ -275,7 +274,7 @@ sync_with_external_services(queued_listener_actor::pointer self,
                                 ev->appointment.id, link_id(), false);
           steps->push_back(
               {"crm", {"crm", "appointment.upsert", key + ":crm", body}});
-        } else if (req.event.type == "appointment.updated") {
+        } else if (is_a<appointment_updated>(req.event)) {
           // Changes reach the CRM with the same retries as the booking; a
           // new time reaches Cal.com by the booking uid kept on the
           // appointment.
@@ -294,7 +293,7 @@ sync_with_external_services(queued_listener_actor::pointer self,
                  true});
           steps->push_back(
               {"crm", {"crm", "appointment.upsert", key + ":crm", body}});
-        } else if (req.event.type == "appointment.cancelled") {
+        } else if (is_a<appointment_cancelled>(req.event)) {
           auto ev = event_from<appointment_cancelled>(req.event);
           if (!ev)
             return bad_event(req, ev.error());
@@ -311,7 +310,7 @@ sync_with_external_services(queued_listener_actor::pointer self,
                               true});
           steps->push_back(
               {"crm", {"crm", "appointment.upsert", key + ":crm", body}});
-        } else if (req.event.type == "customer.updated") {
+        } else if (is_a<customer_updated>(req.event)) {
           auto ev = event_from<customer_updated>(req.event);
           if (!ev)
             return bad_event(req, ev.error());

@@ -36,7 +36,7 @@ expected<std::vector<std::pair<std::string, std::int64_t>>, decode_error>
 analytics_deltas(const envelope& event) {
   std::vector<std::pair<std::string, std::int64_t>> deltas;
   const auto& company = event.company_id;
-  if (event.type == "appointment.created") {
+  if (is_a<appointment_created>(event)) {
     auto ev = event_from<appointment_created>(event);
     if (!ev)
       return make_unexpected(ev.error());
@@ -53,7 +53,7 @@ analytics_deltas(const envelope& event) {
         {base + "day=" + day_of(event.occurred_at), 1},
         {base + "value_cents", a.price_cents},
         {base + "lead_time_hours_sum", lead_h}};
-  } else if (event.type == "call.completed") {
+  } else if (is_a<call_completed>(event)) {
     auto ev = event_from<call_completed>(event);
     if (!ev)
       return make_unexpected(ev.error());
@@ -61,7 +61,7 @@ analytics_deltas(const envelope& event) {
     deltas = {{base + "count", 1},
               {base + "sentiment=" + sentiment(*ev), 1},
               {base + "booking_intent", has_appointment_request(*ev) ? 1 : 0}};
-  } else if (event.type == "customer.created") {
+  } else if (is_a<customer_created>(event)) {
     auto ev = event_from<customer_created>(event);
     if (!ev)
       return make_unexpected(ev.error());
