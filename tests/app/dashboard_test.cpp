@@ -23,7 +23,6 @@
 #include "tests/support/times.hpp"
 
 using namespace std::chrono_literals;
-using switchboard::test::child_process;
 using switchboard::test::daemon_fixture;
 using switchboard::test::http_client;
 using switchboard::test::http_reply;
