@@ -10,6 +10,7 @@
 #include <actors/deciders.hpp>
 #include <actors/entity_actor.hpp>
 #include <actors/errors.hpp>
+#include <actors/local_only.hpp>
 #include <actors/log.hpp>
 #include <messages/ids.hpp>
 #include <messages/time.hpp>
@@ -104,7 +105,7 @@ calendar_actor calendar_for(router_ptr self, const std::string& company,
     return i->second;
   }
   make_room(self);
-  auto h = self->system().spawn(calendar, company, staff_id, st.deps);
+  auto h = spawn_local(self->system(), calendar, company, staff_id, st.deps);
   st.calendars[key] = h;
   enlist(self, key, h);
   count_live(st);
@@ -144,7 +145,8 @@ aggregate_actor aggregate_for(router_ptr self, const std::string& type,
       err = invalid("aggregate_type", "unknown aggregate type " + type);
       return {};
     }
-    h = self->system().spawn(entity_actor, std::move(*loaded), st.deps, fn);
+    h = spawn_local(self->system(), entity_actor, std::move(*loaded), st.deps,
+                    fn);
   }
   st.aggregates[key] = h;
   enlist(self, key, h);

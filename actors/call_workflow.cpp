@@ -2,6 +2,7 @@
 
 #include <actors/aggregate_state.hpp>
 #include <actors/listeners/common.hpp>
+#include <actors/local_only.hpp>
 
 #include <algorithm>
 #include <cstdlib>
@@ -760,8 +761,8 @@ aggregate_actor::behavior_type call_actor(call_ptr self, call_record initial,
 
 aggregate_actor spawn_call_actor(caf::actor_system& sys, call_record initial,
                                  aggregate_deps deps, router_actor router) {
-  return sys.spawn(call_actor, std::move(initial), std::move(deps),
-                   std::move(router));
+  return spawn_local(sys, call_actor, std::move(initial), std::move(deps),
+                     std::move(router));
 }
 
 // -- the follow-up listener

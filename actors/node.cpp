@@ -14,6 +14,7 @@
 #include <actors/dispatcher.hpp>
 #include <actors/errors.hpp>
 #include <actors/listeners/seed.hpp>
+#include <actors/local_only.hpp>
 #include <actors/log.hpp>
 #include <actors/metrics.hpp>
 #include <actors/queue_supervisor.hpp>
@@ -196,7 +197,8 @@ endpoint_actor spawn_outbox_endpoint(caf::actor_system& sys,
                                      store::processed_set* processed,
                                      store_writer_actor writer,
                                      clock_fn clock) {
-  return sys.spawn(
+  return spawn_local(
+      sys,
       [outbox, processed, writer,
        clock](endpoint_actor::pointer self) -> endpoint_actor::behavior_type {
         return {
@@ -306,15 +308,16 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
       = check_served(*reg, {ln::audit_logger, ln::cache_invalidator}, bindings);
       !ok)
     return refused(ok.error());
-  n->writer_ = sys.spawn(store_writer, s.writer.get(), opts.blocking_writer,
-                         opts.store.background_group);
+  n->writer_ = spawn_local(sys, store_writer, s.writer.get(),
+                           opts.blocking_writer, opts.store.background_group);
   auto clock = n->clock_;
   cache_options copts;
   copts.max_bytes = opts.cache_max_bytes;
-  n->cache_ = sys.spawn(switchboard::cache, clock, copts);
+  n->cache_ = spawn_local(sys, switchboard::cache, clock, copts);
   n->sync_[ln::audit_logger]
-      = sys.spawn(audit_logger, s.audit.get(), n->writer_);
-  n->sync_[ln::cache_invalidator] = sys.spawn(cache_invalidator, n->cache_);
+      = spawn_local(sys, audit_logger, s.audit.get(), n->writer_);
+  n->sync_[ln::cache_invalidator]
+      = spawn_local(sys, cache_invalidator, n->cache_);
   listener_context ctx;
   ctx.events = s.events.get();
   ctx.jobs = s.jobs.get();
@@ -374,7 +377,7 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
     d.random = random;
     d.actors = std::make_shared<std::vector<queued_listener_actor>>();
     n->listeners_.push_back(d.actors);
-    n->queues_[q] = sys.spawn(queue_supervisor, std::move(d));
+    n->queues_[q] = spawn_local(sys, queue_supervisor, std::move(d));
   }
   *ctx.queues = n->queues_;
   dispatcher_deps dd;
@@ -390,7 +393,7 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
   dd.clock = clock;
   dd.feed = n->feed_;
   dd.traces = s.traces.get();
-  n->dispatcher_ = sys.spawn(switchboard::dispatcher, std::move(dd));
+  n->dispatcher_ = spawn_local(sys, switchboard::dispatcher, std::move(dd));
   aggregate_deps ad;
   ad.dispatcher = n->dispatcher_;
   ad.cache = n->cache_;
@@ -401,7 +404,7 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
   ad.children = n->aggregates_;
   ad.max_live = std::max<std::size_t>(1, opts.max_live_aggregates);
   ad.live = n->live_aggregates_;
-  n->router_ = sys.spawn(switchboard::router, std::move(ad));
+  n->router_ = spawn_local(sys, switchboard::router, std::move(ad));
   *ctx.router = n->router_;
   if (opts.stats_interval.count() > 0 && !n->deterministic_) {
     stats_recorder_deps rd;
@@ -409,7 +412,7 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
     rd.stats = s.stats.get();
     rd.clock = clock;
     rd.interval = opts.stats_interval;
-    n->stats_ = sys.spawn(stats_recorder, std::move(rd));
+    n->stats_ = spawn_local(sys, stats_recorder, std::move(rd));
   }
   lg->info("node started: {} queue(s), {} sync listener(s)", n->queues_.size(),
            n->sync_.size());

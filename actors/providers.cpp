@@ -15,6 +15,7 @@
 #include <openssl/hmac.h>
 
 #include <actors/errors.hpp>
+#include <actors/local_only.hpp>
 #include <actors/log.hpp>
 #include <messages/json.hpp>
 #include <messages/time.hpp>
@@ -805,9 +806,9 @@ endpoint_actor::behavior_type provider_front(front_actor self,
   auto n = std::max<std::uint32_t>(opts.workers, 1);
   for (std::uint32_t i = 0; i < n; ++i) {
     endpoint_actor w
-        = detached ? self->system().spawn<caf::detached>(provider_worker, opts,
-                                                         clock)
-                   : self->system().spawn(provider_worker, opts, clock);
+        = detached ? spawn_local<caf::detached>(self->system(), provider_worker,
+                                                opts, clock)
+                   : spawn_local(self->system(), provider_worker, opts, clock);
     self->state.idle.push_back(w);
   }
   self->attach_functor([workers = self->state.idle] {
@@ -841,8 +842,8 @@ endpoint_actor spawn_provider_endpoint(caf::actor_system& sys,
   auto lg = log::get(log::subsystem::providers);
   for (const auto& t : opts.configured())
     lg->info("provider for {} configured", t);
-  return sys.spawn(provider_front, std::move(opts), std::move(fallback),
-                   std::move(clock), detached);
+  return spawn_local(sys, provider_front, std::move(opts), std::move(fallback),
+                     std::move(clock), detached);
 }
 
 } // namespace switchboard

@@ -13,6 +13,7 @@
 #include <caf/io/middleman.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include <actors/local_only.hpp>
 #include <actors/log.hpp>
 
 #include <actors/errors.hpp>
@@ -49,8 +50,8 @@ constexpr auto caf_output_group = ":caf-output";
 
 void capture_caf_output(caf::actor_system& sys) {
   auto grp = sys.groups().get_local(caf_output_group);
-  sys.spawn<caf::hidden + caf::lazy_init>(
-      [grp](caf::stateful_actor<caf_output_state>* self) -> caf::behavior {
+  spawn_local<caf::hidden + caf::lazy_init>(
+      sys, [grp](caf::stateful_actor<caf_output_state>* self) -> caf::behavior {
         self->join(grp);
         return {
             [self](const std::string&, std::string& text) {

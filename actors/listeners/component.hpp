@@ -14,6 +14,7 @@
 
 #include <actors/listener_registry.hpp>
 #include <actors/listeners/context.hpp>
+#include <actors/local_only.hpp>
 
 namespace switchboard {
 
@@ -83,7 +84,7 @@ template <auto Actor>
 queued_listener_actor spawn_with_context(caf::actor_system& sys,
                                          const listener_context& ctx,
                                          const endpoint_actor&) {
-  return sys.spawn(Actor, ctx);
+  return spawn_local(sys, Actor, ctx);
 }
 
 } // namespace switchboard

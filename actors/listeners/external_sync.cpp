@@ -14,6 +14,7 @@
 #include <actors/calendar_commands.hpp>
 #include <actors/call_workflow.hpp>
 #include <actors/errors.hpp>
+#include <actors/local_only.hpp>
 #include <actors/log.hpp>
 #include <actors/providers.hpp>
 #include <messages/json.hpp>
@@ -347,7 +348,7 @@ queued_listener_component external_sync() {
                      appointment_cancelled, customer_updated>;
   c.spawn = [](caf::actor_system& sys, const listener_context& ctx,
                const endpoint_actor& external) {
-    return sys.spawn(sync_with_external_services, ctx, external);
+    return spawn_local(sys, sync_with_external_services, ctx, external);
   };
   return c;
 }

@@ -16,6 +16,7 @@
 #include <actors/deadlines.hpp>
 #include <actors/errors.hpp>
 #include <actors/interfaces.hpp>
+#include <actors/local_only.hpp>
 #include <actors/log.hpp>
 #include <app/http/context.hpp>
 
@@ -75,7 +76,7 @@ bridge::bridge(caf::actor_system& sys, std::size_t actors)
   if (actors == 0)
     actors = 1;
   for (std::size_t i = 0; i < actors; ++i)
-    impl_->actors.push_back(sys.spawn(bridge_actor));
+    impl_->actors.push_back(spawn_local(sys, bridge_actor));
 }
 
 bridge::~bridge() {
