@@ -1,5 +1,6 @@
 #include "actors/aggregate_state.hpp"
 
+#include <actors/event_visit.hpp>
 #include <boost/json.hpp>
 
 #include <messages/json.hpp>
@@ -82,29 +83,30 @@ void apply_event(aggregate_state& st, const envelope& ev) {
   st.version = ev.version;
   st.company_id = ev.company_id;
   st.id = ev.aggregate_id;
-  const auto& t = ev.type;
   if (auto c = customer_change_of(ev)) {
     if (c->merged_away == ev.aggregate_id && c->now.id != ev.aggregate_id)
       st.merged_into = c->now.id; // the tombstone of a merged customer
     else
       st.cust = std::move(c->now);
-  } else if (t == "staff.updated") {
-    if (auto e = event_from<staff_updated>(ev))
-      st.stf = e->staff;
-  } else if (t == "service.updated") {
-    if (auto e = event_from<service_updated>(ev))
-      st.svc = e->service;
-  } else if (t == "appointment.created") {
-    if (auto e = event_from<appointment_created>(ev))
-      st.appt = e->appointment;
-  } else if (t == "appointment.updated") {
-    if (auto e = event_from<appointment_updated>(ev))
-      st.appt = e->appointment;
-  } else if (t == "appointment.cancelled") {
-    if (auto e = event_from<appointment_cancelled>(ev)) {
-      st.appt = e->appointment;
-      st.appt.status = appointment_status::cancelled;
-    }
+  } else {
+    visit_event(ev, overloaded{
+                        [&](const staff_updated& e) {
+                          st.stf = e.staff;
+                        },
+                        [&](const service_updated& e) {
+                          st.svc = e.service;
+                        },
+                        [&](const appointment_created& e) {
+                          st.appt = e.appointment;
+                        },
+                        [&](const appointment_updated& e) {
+                          st.appt = e.appointment;
+                        },
+                        [&](const appointment_cancelled& e) {
+                          st.appt = e.appointment;
+                          st.appt.status = appointment_status::cancelled;
+                        },
+                    });
   }
   st.exists = true;
 }

@@ -1,5 +1,10 @@
 #include "actors/cache.hpp"
 
+#include <map>
+#include <string_view>
+
+#include <messages/registry.hpp>
+
 namespace switchboard {
 
 namespace {
@@ -124,17 +129,21 @@ cache(cache_actor::stateful_pointer<cache_state> self, clock_fn clock,
 }
 
 std::vector<std::string> invalidated_tags(std::string_view type) {
-  if (type == "appointment.created" || type == "appointment.updated"
-      || type == "appointment.cancelled")
-    return {"appointments", "availability"};
-  if (type == "customer.updated" || type == "customer.created"
-      || type == "customer.merged")
-    return {"customers"};
-  if (type == "staff.updated")
-    return {"staff", "availability"};
-  if (type == "service.updated")
-    return {"services", "availability"};
-  return {};
+  using tags = std::vector<std::string>;
+  static const tags appointments{"appointments", "availability"};
+  static const tags customers{"customers"};
+  static const std::map<std::string_view, tags> table{
+      {event_traits<appointment_created>::wire_name, appointments},
+      {event_traits<appointment_updated>::wire_name, appointments},
+      {event_traits<appointment_cancelled>::wire_name, appointments},
+      {event_traits<customer_created>::wire_name, customers},
+      {event_traits<customer_updated>::wire_name, customers},
+      {event_traits<customer_merged>::wire_name, customers},
+      {event_traits<staff_updated>::wire_name, {"staff", "availability"}},
+      {event_traits<service_updated>::wire_name, {"services", "availability"}},
+  };
+  auto i = table.find(type);
+  return i == table.end() ? tags{} : i->second;
 }
 
 std::string company_tag(std::string_view tag, std::string_view company) {

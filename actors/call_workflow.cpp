@@ -17,6 +17,7 @@
 
 #include <actors/calendar_commands.hpp>
 #include <actors/errors.hpp>
+#include <actors/event_visit.hpp>
 #include <actors/idle_watch.hpp>
 #include <actors/listener_registry.hpp>
 #include <actors/log.hpp>
@@ -76,43 +77,43 @@ void apply_call_event(call_record& rec, const envelope& ev) {
   auto& c = rec.call;
   c.id = ev.aggregate_id;
   c.company_id = ev.company_id;
-  const auto& t = ev.type;
-  if (t == "call.started") {
-    if (auto e = event_from<call_started>(ev)) {
-      c.from_number = e->from_number;
-      c.to_number = e->to_number;
-      c.started_at = e->started_at;
-    }
-    c.state = call_state::started;
-  } else if (t == "call.connected") {
-    c.state = call_state::in_progress;
-  } else if (t == "call.ended") {
-    if (auto e = event_from<call_ended>(ev)) {
-      c.ended_at = e->ended_at;
-      c.duration_s = e->duration_s;
-      c.transcript = e->transcript;
-    }
-    c.state = call_state::ended;
-  } else if (t == "call.analyzed") {
-    if (auto e = event_from<call_analyzed>(ev))
-      rec.analysis = e->analysis;
-    c.state = call_state::analyzed;
-  } else if (t == "appointment.requested") {
-    if (auto e = event_from<appointment_requested>(ev))
-      rec.customer_id = e->customer_id;
-    c.state = call_state::appointment_requested;
-  } else if (t == "appointment.failed") {
-    if (auto e = event_from<appointment_failed>(ev))
-      rec.failure_reason = e->reason;
-    c.state = call_state::appointment_failed;
-  } else if (t == "follow_up.scheduled") {
-    if (auto e = event_from<follow_up_scheduled>(ev))
-      rec.follow_up_due_at = e->due_at;
-    c.state = call_state::follow_up_scheduled;
-  } else if (t == "call.information_only") {
-    c.state = call_state::information_only;
-  }
   // call.completed only records the analysis, already applied.
+  visit_event(ev, overloaded{
+                      [&](const call_started& e) {
+                        c.from_number = e.from_number;
+                        c.to_number = e.to_number;
+                        c.started_at = e.started_at;
+                        c.state = call_state::started;
+                      },
+                      [&](const call_connected&) {
+                        c.state = call_state::in_progress;
+                      },
+                      [&](const call_ended& e) {
+                        c.ended_at = e.ended_at;
+                        c.duration_s = e.duration_s;
+                        c.transcript = e.transcript;
+                        c.state = call_state::ended;
+                      },
+                      [&](const call_analyzed& e) {
+                        rec.analysis = e.analysis;
+                        c.state = call_state::analyzed;
+                      },
+                      [&](const appointment_requested& e) {
+                        rec.customer_id = e.customer_id;
+                        c.state = call_state::appointment_requested;
+                      },
+                      [&](const appointment_failed& e) {
+                        rec.failure_reason = e.reason;
+                        c.state = call_state::appointment_failed;
+                      },
+                      [&](const follow_up_scheduled& e) {
+                        rec.follow_up_due_at = e.due_at;
+                        c.state = call_state::follow_up_scheduled;
+                      },
+                      [&](const call_information_only&) {
+                        c.state = call_state::information_only;
+                      },
+                  });
 }
 
 expected<call_record, caf::error> load_call(const store::event_store& events,

@@ -38,8 +38,9 @@ nothing.
 constexpr std::uint64_t default_chunk = 10000;
 
 bool counted_type(std::string_view type) {
-  return type == "appointment.created" || type == "call.completed"
-         || type == "customer.created";
+  return type == event_traits<appointment_created>::wire_name
+         || type == event_traits<call_completed>::wire_name
+         || type == event_traits<customer_created>::wire_name;
 }
 
 struct replay_outcome {

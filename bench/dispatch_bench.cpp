@@ -127,8 +127,8 @@ public:
   envelope make(std::mt19937_64& rng) const {
     auto n = rng() % aggregates_;
     envelope ev;
-    ev.type = "staff.updated";
-    ev.aggregate_type = "staff";
+    ev.type = event_traits<staff_updated>::wire_name;
+    ev.aggregate_type = event_traits<staff_updated>::aggregate_type;
     ev.aggregate_id = "staff-" + std::to_string(n);
     ev.company_id = "company-" + std::to_string(n % 50);
     ev.metadata.user_id = "user-17";
@@ -652,10 +652,11 @@ int main(int argc, char** argv) {
       return 1;
     }
     const auto& reg = (*n)->registry();
-    std::printf("staff.updated: %zu queued listener(s), %zu sync "
-                "listener(s)\n",
-                reg.queued_for("staff.updated").size(),
-                reg.sync_for("staff.updated").size());
+    constexpr auto staff_type = event_traits<staff_updated>::wire_name;
+    std::printf("%s: %zu queued listener(s), %zu sync listener(s)\n",
+                std::string{staff_type}.c_str(),
+                reg.queued_for(staff_type).size(),
+                reg.sync_for(staff_type).size());
     rr = run_caf_rr(sys, s.quick ? 0.3 : 1.0);
     closed = run_closed(sys, **n, factory, s);
     paced_rate = std::max(1.0, closed.eps / 2);

@@ -13,6 +13,7 @@
 
 #include "bench/probes.hpp"
 #include "messages/ids.hpp"
+#include "messages/registry.hpp"
 #include "store/environment.hpp"
 #include "store/event_store.hpp"
 #include "store/job_queue.hpp"
@@ -48,15 +49,18 @@ struct settings {
   std::string dir;
 };
 
-const char* const types[]
-    = {"appointment.created", "appointment.updated", "appointment.cancelled",
-       "customer.updated", "call.completed"};
+const std::string_view types[]
+    = {event_traits<appointment_created>::wire_name,
+       event_traits<appointment_updated>::wire_name,
+       event_traits<appointment_cancelled>::wire_name,
+       event_traits<customer_updated>::wire_name,
+       event_traits<call_completed>::wire_name};
 
 /// An event of about 300 encoded bytes for a random aggregate.
 envelope make_event(std::mt19937_64& rng, std::uint64_t aggregates) {
   envelope e;
   e.id = new_event_id();
-  e.type = types[rng() % 5];
+  e.type = std::string{types[rng() % 5]};
   e.aggregate_type = "appointment";
   // A stream is a company's: the aggregate names its company.
   auto agg = rng() % aggregates;
@@ -177,7 +181,7 @@ double lease_throughput(const std::string& path, int companies,
   job j;
   j.queue = "notifications";
   j.listener = "send_appointment_notification";
-  j.event_type = "appointment.created";
+  j.event_type = std::string{event_traits<appointment_created>::wire_name};
   j.payload = std::string(200, 'p');
   j.max_tries = 3;
   for (std::size_t done = 0; done < total;) {

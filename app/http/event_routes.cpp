@@ -262,14 +262,19 @@ std::string string_field(const json::object& o, std::string_view name,
 /// owns its events; "" for types that may be appended raw.
 std::string command_route(std::string_view type) {
   static const std::map<std::string_view, std::string_view> routes{
-      {"appointment.created", "POST /api/appointments"},
-      {"appointment.updated", "PATCH /api/appointments/{id}"},
-      {"appointment.cancelled", "POST /api/appointments/{id}/cancel"},
-      {"customer.created", "POST /api/customers"},
-      {"customer.updated", "PATCH /api/customers/{id}"},
-      {"customer.merged", "POST /api/customers/{id}/merge"},
-      {"staff.updated", "POST /api/staff or PATCH /api/staff/{id}"},
-      {"service.updated", "POST /api/services or PATCH /api/services/{id}"},
+      {event_traits<appointment_created>::wire_name, "POST /api/appointments"},
+      {event_traits<appointment_updated>::wire_name,
+       "PATCH /api/appointments/{id}"},
+      {event_traits<appointment_cancelled>::wire_name,
+       "POST /api/appointments/{id}/cancel"},
+      {event_traits<customer_created>::wire_name, "POST /api/customers"},
+      {event_traits<customer_updated>::wire_name, "PATCH /api/customers/{id}"},
+      {event_traits<customer_merged>::wire_name,
+       "POST /api/customers/{id}/merge"},
+      {event_traits<staff_updated>::wire_name,
+       "POST /api/staff or PATCH /api/staff/{id}"},
+      {event_traits<service_updated>::wire_name,
+       "POST /api/services or PATCH /api/services/{id}"},
   };
   if (auto i = routes.find(type); i != routes.end())
     return std::string{i->second};

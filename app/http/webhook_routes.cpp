@@ -163,11 +163,11 @@ void call_webhook(const context_ptr& ctx) {
   auto type = str_of(*o, "type");
   auto call_id = str_of(*o, "call_id");
   field_errors errs;
-  static const std::map<std::string, std::string> commands{
-      {"call.started", "start"},
-      {"call.connected", "connect"},
-      {"call.ended", "end"},
-      {"call.analyzed", "analyze"}};
+  static const std::map<std::string_view, std::string> commands{
+      {event_traits<call_started>::wire_name, "start"},
+      {event_traits<call_connected>::wire_name, "connect"},
+      {event_traits<call_ended>::wire_name, "end"},
+      {event_traits<call_analyzed>::wire_name, "analyze"}};
   auto cmd_name = commands.find(type);
   if (cmd_name == commands.end())
     errs["type"] = "invalid: expects call.started, call.connected, "
