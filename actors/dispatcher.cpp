@@ -374,7 +374,7 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
         // conflicts.
         auto iso = input->linked_versions.empty() ? store::isolation::validated
                                                   : store::isolation::nested;
-        st.commits.commit(self, st.deps.direct_writer, st.deps.writer,
+        st.commits.commit(self, *st.deps.writer, st.deps.inline_commits,
                           std::move(op), iso, store::lane::foreground,
                           std::move(committed));
         return job->promise;

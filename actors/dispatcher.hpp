@@ -31,12 +31,12 @@ struct dispatcher_deps {
   /// among its sync listeners is written in the event's transaction (the
   /// AuditLogger then only confirms it): one commit per dispatch.
   store::audit_log* audit = nullptr;
-  store_writer_actor writer;
-  /// When set, each dispatch's commit goes to the writer thread directly
-  /// and its end comes back as (done, token, error): one message instead
-  /// of three through the store writer actor. Unset (a blocking writer,
-  /// in deterministic tests): through `writer`.
-  store::writer* direct_writer = nullptr;
+  /// The writer thread each dispatch's commit goes to; its end comes back
+  /// as (done, token, error) (direct_commit.hpp).
+  store::writer* writer = nullptr;
+  /// Deterministic tests: each commit ends before the call that submits
+  /// it returns (direct_commit.hpp).
+  bool inline_commits = false;
   std::map<std::string, sync_listener_actor> sync_listeners;
   std::map<std::string, queue_supervisor_actor> queues;
   clock_fn clock;
@@ -61,7 +61,7 @@ struct dispatcher_state {
   dispatcher_counters counters;
   /// Deadlines of the sync listener calls in flight.
   deadlines calls;
-  /// Commits submitted to `deps.direct_writer`.
+  /// Commits submitted to `deps.writer`.
   commit_table commits;
   std::shared_ptr<spdlog::logger> log;
   static inline const char* name = "dispatcher";

@@ -367,9 +367,8 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
     d.registry = reg;
     d.events = s.events.get();
     d.jobs = s.jobs.get();
-    d.writer = n->writer_;
-    if (!opts.blocking_writer)
-      d.direct_writer = s.writer.get();
+    d.writer = s.writer.get();
+    d.inline_commits = opts.blocking_writer;
     d.listeners = std::move(list);
     d.context = ctx;
     d.clock = clock;
@@ -385,9 +384,8 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
   dd.events = s.events.get();
   dd.jobs = s.jobs.get();
   dd.audit = s.audit.get();
-  dd.writer = n->writer_;
-  if (!opts.blocking_writer)
-    dd.direct_writer = s.writer.get();
+  dd.writer = s.writer.get();
+  dd.inline_commits = opts.blocking_writer;
   dd.sync_listeners = n->sync_;
   dd.queues = n->queues_;
   dd.clock = clock;

@@ -70,8 +70,9 @@ void submit(self_ptr self, store::writer::op_fn op, store::isolation iso,
             commit_table::then_fn ended) {
   auto& st = self->state;
   // The queue's own writes yield to requests (store::lane).
-  st.commits.commit(self, st.deps.direct_writer, st.deps.writer, std::move(op),
-                    iso, store::lane::background, std::move(ended));
+  st.commits.commit(self, *st.deps.writer, st.deps.inline_commits,
+                    std::move(op), iso, store::lane::background,
+                    std::move(ended));
 }
 
 /// Commits `op`; then runs `then(committed)` (after logging a failure).

@@ -40,11 +40,12 @@ struct queue_deps {
   std::shared_ptr<const listener_registry> registry;
   store::event_store* events = nullptr;
   store::job_queue* jobs = nullptr;
-  store_writer_actor writer;
-  /// When set, the supervisor's commits (leases, acks, retries) go to the
-  /// writer thread directly (direct_commit.hpp); unset (a blocking writer,
-  /// in deterministic tests): through `writer`.
-  store::writer* direct_writer = nullptr;
+  /// The writer thread the supervisor's commits (leases, acks, retries) go
+  /// to (direct_commit.hpp).
+  store::writer* writer = nullptr;
+  /// Deterministic tests: each commit ends before the call that submits
+  /// it returns (direct_commit.hpp).
+  bool inline_commits = false;
   std::vector<listener_binding> listeners;
   /// Handed to each listener actor the supervisor (re)starts.
   listener_context context;
@@ -69,7 +70,7 @@ struct queue_supervisor_state {
   std::uint32_t in_flight = 0;
   /// Deadlines of the jobs handed to listener actors (their timeouts).
   deadlines attempts;
-  /// Commits submitted to `deps.direct_writer`.
+  /// Commits submitted to `deps.writer`.
   commit_table commits;
   /// When the wake set by the last timer fires (0: none set).
   timestamp_ms timer_due = 0;

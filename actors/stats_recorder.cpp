@@ -22,8 +22,8 @@ void add_histogram(series_totals& t, const telemetry::histogram& h) {
 }
 
 /// Records one interval: the difference from the last reading, committed
-/// in the background lane with the pruning.
-void record(self_ptr self, std::uint64_t token) {
+/// in the background lane with the pruning; then `ended(error or none)`.
+void record(self_ptr self, commit_table::then_fn ended) {
   auto& st = self->state;
   auto now = st.deps.clock();
   auto reading = read_stats();
@@ -45,17 +45,14 @@ void record(self_ptr self, std::uint64_t token) {
       return make_unexpected(pruned.error());
     return {};
   };
-  auto handle = caf::actor_cast<stats_recorder_actor>(self);
-  st.deps.writer->submit(
-      std::move(op),
-      [handle, token](const store::result<void>& r) {
-        caf::error err;
-        if (!r)
-          err = make_runtime_error(runtime_errc::storage,
-                                   store::to_string(r.error()));
-        caf::anon_send(handle, done_atom::value, token, std::move(err));
-      },
-      store::isolation::validated, store::lane::background);
+  st.commits.commit(self, *st.deps.writer, false, std::move(op),
+                    store::isolation::validated, store::lane::background,
+                    [self, ended = std::move(ended)](caf::error err) {
+                      if (err)
+                        self->state.log->warn("recording stats: {}",
+                                              describe(err));
+                      ended(std::move(err));
+                    });
 }
 
 } // namespace
@@ -176,29 +173,21 @@ stats_recorder_actor::behavior_type stats_recorder(
   self->delayed_send(self, st.deps.interval, tick_atom::value);
   return {
       [self](tick_atom) {
-        record(self, 0);
+        record(self, [](caf::error) {});
         self->delayed_send(self, self->state.deps.interval, tick_atom::value);
       },
       [self](flush_atom) -> caf::result<ok_atom> {
-        auto& st = self->state;
-        auto token = st.next_token++;
         auto rp = self->make_response_promise<ok_atom>();
-        st.waiting.emplace(token, rp);
-        record(self, token);
+        record(self, [rp](caf::error err) mutable {
+          if (err)
+            rp.deliver(std::move(err));
+          else
+            rp.deliver(ok_atom::value);
+        });
         return rp;
       },
       [self](done_atom, std::uint64_t token, caf::error& err) {
-        auto& st = self->state;
-        if (err)
-          st.log->warn("recording stats: {}", describe(err));
-        auto i = st.waiting.find(token);
-        if (i == st.waiting.end())
-          return;
-        if (err)
-          i->second.deliver(std::move(err));
-        else
-          i->second.deliver(ok_atom::value);
-        st.waiting.erase(i);
+        self->state.commits.finish(token, std::move(err));
       },
   };
 }

@@ -15,6 +15,7 @@
 #include <spdlog/logger.h>
 
 #include <actors/clock.hpp>
+#include <actors/direct_commit.hpp>
 #include <actors/interfaces.hpp>
 #include <store/stats.hpp>
 
@@ -54,8 +55,8 @@ struct stats_recorder_state {
   stats_recorder_deps deps;
   stats_reading last;
   std::uint64_t last_minute = 0;
-  std::uint64_t next_token = 1;
-  std::map<std::uint64_t, caf::typed_response_promise<ok_atom>> waiting;
+  /// The recordings' commits.
+  commit_table commits;
   std::shared_ptr<spdlog::logger> log;
   static inline const char* name = "stats_recorder";
 };

@@ -178,7 +178,8 @@ BOOST_AUTO_TEST_CASE(failing_and_hanging_sync_listeners_never_fail_dispatch) {
   d.registry = reg;
   d.events = n.node().store().events.get();
   d.jobs = n.node().store().jobs.get();
-  d.writer = n.node().writer();
+  d.writer = n.node().store().writer.get();
+  d.inline_commits = true;
   d.sync_listeners["failing"] = spawn_sync(n.sys(), "fail");
   d.sync_listeners["hanging"] = spawn_sync(n.sys(), "hang");
   d.clock = n.node().clock();
