@@ -11,7 +11,6 @@
 #include <vector>
 
 #include <pthread.h>
-#include <sys/resource.h>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -646,32 +645,6 @@ void server::impl::refuse(tcp::socket sock) {
         r->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
         r->linger();
       });
-}
-
-void raise_fd_limit() {
-  rlimit rl{};
-  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
-    return;
-  auto before = rl.rlim_cur;
-  rl.rlim_cur = rl.rlim_max;
-  if (rl.rlim_max == RLIM_INFINITY)
-    rl.rlim_cur = 1 << 20; // the kernel's usual nr_open
-  if (::setrlimit(RLIMIT_NOFILE, &rl) == 0)
-    log::get(log::subsystem::http)
-        ->info("open-file limit raised from {} to {}",
-               static_cast<std::uint64_t>(before),
-               static_cast<std::uint64_t>(rl.rlim_cur));
-}
-
-std::optional<fd_budget> connection_fd_budget() {
-  rlimit rl{};
-  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
-    return std::nullopt;
-  fd_budget b;
-  b.limit = static_cast<std::size_t>(rl.rlim_cur);
-  b.kept = std::max<std::size_t>(64, b.limit / 8);
-  b.connections = b.limit > b.kept ? b.limit - b.kept : 1;
-  return b;
 }
 
 expected<std::unique_ptr<server>, std::string>
