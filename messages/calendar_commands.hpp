@@ -1,5 +1,7 @@
 #pragma once
 
+#include <messages/fields.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -101,48 +103,62 @@ struct set_appointment_no_show {
   bool no_show = false;
 };
 
-inline bool operator==(const appointment_ref& a, const appointment_ref& b) {
-  return a.company_id == b.company_id && a.appointment_id == b.appointment_id
-         && a.metadata == b.metadata && a.check_version == b.check_version
-         && a.expected_version == b.expected_version
-         && a.event_id == b.event_id;
+// -- field lists (messages/fields.hpp) ----------------------------------------
+
+template <class V>
+auto fields(V& v, appointment_ref& x) {
+  return v.list("appointment_ref", field("company_id", x.company_id),
+                field("appointment_id", x.appointment_id),
+                field("metadata", x.metadata),
+                field("check_version", x.check_version),
+                field("expected_version", x.expected_version),
+                field("event_id", x.event_id));
 }
 
-inline bool operator==(const book_appointment& a, const book_appointment& b) {
-  return a.ref == b.ref && a.customer_id == b.customer_id
-         && a.service_id == b.service_id && a.staff_id == b.staff_id
-         && a.start_time == b.start_time && a.set_branch == b.set_branch
-         && a.branch_id == b.branch_id && a.notes == b.notes
-         && a.source == b.source && a.calcom_uid == b.calcom_uid;
+template <class V>
+auto fields(V& v, book_appointment& x) {
+  return v.list(
+      "book_appointment", field("ref", x.ref),
+      field("customer_id", x.customer_id), field("service_id", x.service_id),
+      field("staff_id", x.staff_id), field("start_time", x.start_time),
+      field("set_branch", x.set_branch), field("branch_id", x.branch_id),
+      field("notes", x.notes), field("source", x.source),
+      field("calcom_uid", x.calcom_uid));
 }
 
-inline bool operator==(const reschedule_appointment& a,
-                       const reschedule_appointment& b) {
-  return a.ref == b.ref && a.start_time == b.start_time
-         && a.set_notes == b.set_notes && a.notes == b.notes
-         && a.calcom_uid == b.calcom_uid;
+template <class V>
+auto fields(V& v, reschedule_appointment& x) {
+  return v.list("reschedule_appointment", field("ref", x.ref),
+                field("start_time", x.start_time),
+                field("set_notes", x.set_notes), field("notes", x.notes),
+                field("calcom_uid", x.calcom_uid));
 }
 
-inline bool operator==(const reassign_appointment& a,
-                       const reassign_appointment& b) {
-  return a.ref == b.ref && a.staff_id == b.staff_id
-         && a.set_start_time == b.set_start_time && a.start_time == b.start_time
-         && a.set_notes == b.set_notes && a.notes == b.notes;
+template <class V>
+auto fields(V& v, reassign_appointment& x) {
+  return v.list("reassign_appointment", field("ref", x.ref),
+                field("staff_id", x.staff_id),
+                field("set_start_time", x.set_start_time),
+                field("start_time", x.start_time),
+                field("set_notes", x.set_notes), field("notes", x.notes));
 }
 
-inline bool operator==(const cancel_appointment& a,
-                       const cancel_appointment& b) {
-  return a.ref == b.ref && a.reason == b.reason;
+template <class V>
+auto fields(V& v, cancel_appointment& x) {
+  return v.list("cancel_appointment", field("ref", x.ref),
+                field("reason", x.reason));
 }
 
-inline bool operator==(const link_calcom_booking& a,
-                       const link_calcom_booking& b) {
-  return a.ref == b.ref && a.calcom_uid == b.calcom_uid;
+template <class V>
+auto fields(V& v, link_calcom_booking& x) {
+  return v.list("link_calcom_booking", field("ref", x.ref),
+                field("calcom_uid", x.calcom_uid));
 }
 
-inline bool operator==(const set_appointment_no_show& a,
-                       const set_appointment_no_show& b) {
-  return a.ref == b.ref && a.no_show == b.no_show;
+template <class V>
+auto fields(V& v, set_appointment_no_show& x) {
+  return v.list("set_appointment_no_show", field("ref", x.ref),
+                field("no_show", x.no_show));
 }
 
 } // namespace switchboard

@@ -3,15 +3,15 @@
 // The messages that cross nodes of a cluster (actors/cluster.hpp): the
 // handshake, a forwarded HTTP request and its answer, the tenants'
 // replication, the placement table and a company's move. Plain structs;
-// their CAF inspectors follow.
+// their field lists (messages/fields.hpp) follow, and with them their CAF
+// inspectors (messages/inspect.hpp).
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include <caf/meta/type_name.hpp>
-
 #include <messages/envelope.hpp>
+#include <messages/fields.hpp>
 
 namespace switchboard {
 
@@ -79,40 +79,46 @@ struct company_transfer {
   bool last = false;
 };
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, cluster_hello& x) {
-  return f(caf::meta::type_name("cluster_hello"), x.node, x.version, x.nonce,
-           x.mac);
+// -- field lists (messages/fields.hpp) ----------------------------------------
+
+template <class V>
+auto fields(V& v, cluster_hello& x) {
+  return v.list("cluster_hello", field("node", x.node),
+                field("version", x.version), field("nonce", x.nonce),
+                field("mac", x.mac));
 }
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, forward_request& x) {
-  return f(caf::meta::type_name("forward_request"), x.method, x.target,
-           x.headers, x.body, x.remote_address);
+template <class V>
+auto fields(V& v, forward_request& x) {
+  return v.list("forward_request", field("method", x.method),
+                field("target", x.target), field("headers", x.headers),
+                field("body", x.body),
+                field("remote_address", x.remote_address));
 }
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, forward_response& x) {
-  return f(caf::meta::type_name("forward_response"), x.status, x.headers,
-           x.body);
+template <class V>
+auto fields(V& v, forward_response& x) {
+  return v.list("forward_response", field("status", x.status),
+                field("headers", x.headers), field("body", x.body));
 }
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, tenant_digest& x) {
-  return f(caf::meta::type_name("tenant_digest"), x.companies, x.tokens,
-           x.revoked);
+template <class V>
+auto fields(V& v, tenant_digest& x) {
+  return v.list("tenant_digest", field("companies", x.companies),
+                field("tokens", x.tokens), field("revoked", x.revoked));
 }
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, cluster_placement& x) {
-  return f(caf::meta::type_name("cluster_placement"), x.epoch, x.basis,
-           x.moved);
+template <class V>
+auto fields(V& v, cluster_placement& x) {
+  return v.list("cluster_placement", field("epoch", x.epoch),
+                field("basis", x.basis), field("moved", x.moved));
 }
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, company_transfer& x) {
-  return f(caf::meta::type_name("company_transfer"), x.company, x.events,
-           x.settings, x.jobs, x.last);
+template <class V>
+auto fields(V& v, company_transfer& x) {
+  return v.list("company_transfer", field("company", x.company),
+                field("events", x.events), field("settings", x.settings),
+                field("jobs", x.jobs), field("last", x.last));
 }
 
 } // namespace switchboard

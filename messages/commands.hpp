@@ -1,5 +1,7 @@
 #pragma once
 
+#include <messages/fields.hpp>
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -109,37 +111,6 @@ struct queue_stats {
   std::uint32_t concurrency = 0;
 };
 
-inline bool operator==(const listener_outcome& a, const listener_outcome& b) {
-  return a.listener == b.listener && a.event_id == b.event_id && a.ok == b.ok
-         && a.error == b.error && a.elapsed_us == b.elapsed_us;
-}
-
-inline bool operator==(const dispatch_request& a, const dispatch_request& b) {
-  return a.events == b.events && a.expect == b.expect
-         && a.expected_version == b.expected_version && a.typed == b.typed
-         && a.linked_versions == b.linked_versions;
-}
-
-inline bool operator==(const dispatch_result& a, const dispatch_result& b) {
-  return a.sequences == b.sequences && a.versions == b.versions
-         && a.sync_outcomes == b.sync_outcomes
-         && a.jobs_enqueued == b.jobs_enqueued;
-}
-
-inline bool operator==(const job_request& a, const job_request& b) {
-  return a.job_id == b.job_id && a.queue == b.queue && a.listener == b.listener
-         && a.attempt == b.attempt && a.max_tries == b.max_tries
-         && a.event == b.event && a.payload == b.payload;
-}
-
-inline bool operator==(const queue_stats& a, const queue_stats& b) {
-  return a.queue == b.queue && a.ready == b.ready && a.delayed == b.delayed
-         && a.leased == b.leased && a.failed == b.failed
-         && a.processed == b.processed && a.retried == b.retried
-         && a.failed_since_start == b.failed_since_start
-         && a.in_flight == b.in_flight && a.concurrency == b.concurrency;
-}
-
 } // namespace switchboard
 
 namespace switchboard {
@@ -186,20 +157,6 @@ struct command_result {
   bool created = false;
 };
 
-inline bool operator==(const aggregate_command& a, const aggregate_command& b) {
-  return a.aggregate_type == b.aggregate_type
-         && a.aggregate_id == b.aggregate_id && a.company_id == b.company_id
-         && a.name == b.name && a.payload == b.payload
-         && a.metadata == b.metadata && a.check_version == b.check_version
-         && a.expected_version == b.expected_version;
-}
-
-inline bool operator==(const command_result& a, const command_result& b) {
-  return a.aggregate_id == b.aggregate_id && a.version == b.version
-         && a.sequences == b.sequences && a.state == b.state
-         && a.created == b.created;
-}
-
 /// One call to an external service (Cal.com, a CRM). The daemon connects
 /// real HTTP providers behind the endpoint interface that takes these.
 struct outbound_call {
@@ -215,21 +172,89 @@ struct outbound_call {
   std::string mark_event = {}; ///< The event id the mark is for.
 };
 
-inline bool operator==(const outbound_call& a, const outbound_call& b) {
-  return a.target == b.target && a.operation == b.operation
-         && a.idempotency_key == b.idempotency_key && a.body == b.body
-         && a.mark == b.mark && a.mark_event == b.mark_event;
+// -- field lists (messages/fields.hpp) ----------------------------------------
+
+template <class V>
+auto fields(V& v, dispatch_request& x) {
+  return v.list(
+      "dispatch_request", field("events", x.events), field("expect", x.expect),
+      field("expected_version", x.expected_version), field("typed", x.typed),
+      field("linked_versions", x.linked_versions));
 }
 
-inline bool operator==(const cache_lookup& a, const cache_lookup& b) {
-  return a.found == b.found && a.value == b.value;
+template <class V>
+auto fields(V& v, listener_outcome& x) {
+  return v.list("listener_outcome", field("listener", x.listener),
+                field("event_id", x.event_id), field("ok", x.ok),
+                field("error", x.error), field("elapsed_us", x.elapsed_us));
 }
 
-inline bool operator==(const cache_stats& a, const cache_stats& b) {
-  return a.hits == b.hits && a.misses == b.misses && a.flushes == b.flushes
-         && a.flushed_entries == b.flushed_entries && a.entries == b.entries
-         && a.bytes == b.bytes && a.evicted == b.evicted
-         && a.expired == b.expired;
+template <class V>
+auto fields(V& v, dispatch_result& x) {
+  return v.list("dispatch_result", field("sequences", x.sequences),
+                field("versions", x.versions),
+                field("sync_outcomes", x.sync_outcomes),
+                field("jobs_enqueued", x.jobs_enqueued));
+}
+
+template <class V>
+auto fields(V& v, job_request& x) {
+  return v.list("job_request", field("job_id", x.job_id),
+                field("queue", x.queue), field("listener", x.listener),
+                field("attempt", x.attempt), field("max_tries", x.max_tries),
+                field("event", x.event), field("payload", x.payload));
+}
+
+template <class V>
+auto fields(V& v, queue_stats& x) {
+  return v.list("queue_stats", field("queue", x.queue), field("ready", x.ready),
+                field("delayed", x.delayed), field("leased", x.leased),
+                field("failed", x.failed), field("processed", x.processed),
+                field("retried", x.retried),
+                field("failed_since_start", x.failed_since_start),
+                field("in_flight", x.in_flight),
+                field("concurrency", x.concurrency));
+}
+
+template <class V>
+auto fields(V& v, cache_lookup& x) {
+  return v.list("cache_lookup", field("found", x.found),
+                field("value", x.value));
+}
+
+template <class V>
+auto fields(V& v, cache_stats& x) {
+  return v.list("cache_stats", field("hits", x.hits), field("misses", x.misses),
+                field("flushes", x.flushes),
+                field("flushed_entries", x.flushed_entries),
+                field("entries", x.entries), field("bytes", x.bytes),
+                field("evicted", x.evicted), field("expired", x.expired));
+}
+
+template <class V>
+auto fields(V& v, outbound_call& x) {
+  return v.list("outbound_call", field("target", x.target),
+                field("operation", x.operation),
+                field("idempotency_key", x.idempotency_key),
+                field("body", x.body), field("mark", x.mark),
+                field("mark_event", x.mark_event));
+}
+
+template <class V>
+auto fields(V& v, aggregate_command& x) {
+  return v.list("aggregate_command", field("aggregate_type", x.aggregate_type),
+                field("aggregate_id", x.aggregate_id),
+                field("company_id", x.company_id), field("name", x.name),
+                field("payload", x.payload), field("metadata", x.metadata),
+                field("check_version", x.check_version),
+                field("expected_version", x.expected_version));
+}
+
+template <class V>
+auto fields(V& v, command_result& x) {
+  return v.list("command_result", field("aggregate_id", x.aggregate_id),
+                field("version", x.version), field("sequences", x.sequences),
+                field("state", x.state), field("created", x.created));
 }
 
 } // namespace switchboard

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <messages/fields.hpp>
+
 #include <string>
 
 namespace switchboard {
@@ -16,8 +18,13 @@ struct decode_error {
   std::string message;
 };
 
-inline bool operator==(const decode_error& a, const decode_error& b) {
-  return a.field == b.field && a.problem == b.problem && a.message == b.message;
+// -- field lists (messages/fields.hpp) ----------------------------------------
+
+template <class V>
+auto fields(V& v, decode_error& x) {
+  using namespace field_options;
+  return v.list("decode_error", field("field", x.field),
+                field("problem", x.problem), field("message", x.message, opt));
 }
 
 } // namespace switchboard

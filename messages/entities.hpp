@@ -1,5 +1,7 @@
 #pragma once
 
+#include <messages/fields.hpp>
+
 #include <messages/envelope.hpp>
 
 #include <array>
@@ -193,55 +195,108 @@ struct call {
 
 // -- equality -----------------------------------------------------------------
 
-inline bool operator==(const company& a, const company& b) {
-  return a.id == b.id && a.name == b.name && a.timezone == b.timezone;
+// -- field lists (messages/fields.hpp) ----------------------------------------
+
+template <class V>
+auto fields(V& v, company& x) {
+  using namespace field_options;
+  return v.list("company", field("id", x.id), field("name", x.name),
+                field("timezone", x.timezone, opt));
 }
 
-inline bool operator==(const branch& a, const branch& b) {
-  return a.id == b.id && a.company_id == b.company_id && a.name == b.name
-         && a.address == b.address && a.phone == b.phone;
+template <class V>
+auto fields(V& v, branch& x) {
+  using namespace field_options;
+  return v.list("branch", field("id", x.id), field("company_id", x.company_id),
+                field("name", x.name), field("address", x.address, opt),
+                field("phone", x.phone, opt));
 }
 
-inline bool operator==(const work_interval& a, const work_interval& b) {
-  return a.day == b.day && a.start_minute == b.start_minute
-         && a.end_minute == b.end_minute;
+template <class V>
+auto fields(V& v, work_interval& x) {
+  return v.list("work_interval", field("day", x.day),
+                field("start_minute", x.start_minute),
+                field("end_minute", x.end_minute));
 }
 
-inline bool operator==(const staff& a, const staff& b) {
-  return a.id == b.id && a.company_id == b.company_id
-         && a.branch_id == b.branch_id && a.name == b.name && a.email == b.email
-         && a.phone == b.phone && a.service_ids == b.service_ids
-         && a.working_hours == b.working_hours && a.active == b.active;
+template <class V>
+void checks(V& v, const work_interval& x) {
+  v.check(x.start_minute >= 0 && x.start_minute < 1440, "start_minute",
+          "must be in [0, 1440)");
+  v.check(x.end_minute > x.start_minute && x.end_minute <= 1440, "end_minute",
+          "must be after start_minute and at most 1440");
 }
 
-inline bool operator==(const service& a, const service& b) {
-  return a.id == b.id && a.company_id == b.company_id && a.name == b.name
-         && a.price_cents == b.price_cents
-         && a.duration_minutes == b.duration_minutes;
+template <class V>
+auto fields(V& v, staff& x) {
+  using namespace field_options;
+  return v.list("staff", field("id", x.id), field("company_id", x.company_id),
+                field("branch_id", x.branch_id, opt), field("name", x.name),
+                field("email", x.email, opt), field("phone", x.phone, opt),
+                field("service_ids", x.service_ids, opt),
+                field("working_hours", x.working_hours, opt),
+                field("active", x.active, opt));
 }
 
-inline bool operator==(const customer& a, const customer& b) {
-  return a.id == b.id && a.company_id == b.company_id && a.name == b.name
-         && a.phone == b.phone && a.email == b.email
-         && a.prefers_sms == b.prefers_sms && a.prefers_email == b.prefers_email
-         && a.prefers_whatsapp == b.prefers_whatsapp;
+template <class V>
+auto fields(V& v, service& x) {
+  return v.list("service", field("id", x.id), field("company_id", x.company_id),
+                field("name", x.name), field("price_cents", x.price_cents),
+                field("duration_minutes", x.duration_minutes));
 }
 
-inline bool operator==(const appointment& a, const appointment& b) {
-  return a.id == b.id && a.company_id == b.company_id
-         && a.branch_id == b.branch_id && a.service_id == b.service_id
-         && a.staff_id == b.staff_id && a.customer_id == b.customer_id
-         && a.start_time == b.start_time && a.end_time == b.end_time
-         && a.status == b.status && a.price_cents == b.price_cents
-         && a.notes == b.notes && a.calcom_uid == b.calcom_uid;
+template <class V>
+void checks(V& v, const service& x) {
+  v.check(x.price_cents >= 0, "price_cents", "must not be negative");
+  v.check(x.duration_minutes > 0, "duration_minutes", "must be positive");
 }
 
-inline bool operator==(const call& a, const call& b) {
-  return a.id == b.id && a.company_id == b.company_id
-         && a.from_number == b.from_number && a.to_number == b.to_number
-         && a.state == b.state && a.started_at == b.started_at
-         && a.ended_at == b.ended_at && a.duration_s == b.duration_s
-         && a.transcript == b.transcript;
+template <class V>
+auto fields(V& v, customer& x) {
+  using namespace field_options;
+  return v.list("customer", field("id", x.id),
+                field("company_id", x.company_id), field("name", x.name, opt),
+                field("phone", x.phone, opt), field("email", x.email, opt),
+                field("prefers_sms", x.prefers_sms, opt),
+                field("prefers_email", x.prefers_email, opt),
+                field("prefers_whatsapp", x.prefers_whatsapp, opt));
+}
+
+template <class V>
+auto fields(V& v, appointment& x) {
+  using namespace field_options;
+  return v.list(
+      "appointment", field("id", x.id), field("company_id", x.company_id),
+      field("branch_id", x.branch_id), field("service_id", x.service_id),
+      field("staff_id", x.staff_id), field("customer_id", x.customer_id),
+      field("start_time", as_time(x.start_time)),
+      field("end_time", as_time(x.end_time)), field("status", x.status),
+      field("price_cents", x.price_cents, opt), field("notes", x.notes, opt),
+      field("calcom_uid", x.calcom_uid, omit));
+}
+
+template <class V>
+void checks(V& v, const appointment& x) {
+  v.check(x.end_time >= x.start_time, "end_time",
+          "must not be before start_time");
+  v.check(x.price_cents >= 0, "price_cents", "must not be negative");
+}
+
+template <class V>
+auto fields(V& v, call& x) {
+  using namespace field_options;
+  return v.list("call", field("id", x.id), field("company_id", x.company_id),
+                field("from_number", x.from_number, opt),
+                field("to_number", x.to_number, opt), field("state", x.state),
+                field("started_at", as_time(x.started_at)),
+                field("ended_at", as_time(x.ended_at), opt),
+                field("duration_s", x.duration_s, opt),
+                field("transcript", x.transcript, opt));
+}
+
+template <class V>
+void checks(V& v, const call& x) {
+  v.check(x.duration_s >= 0, "duration_s", "must not be negative");
 }
 
 } // namespace switchboard

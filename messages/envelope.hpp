@@ -1,5 +1,7 @@
 #pragma once
 
+#include <messages/fields.hpp>
+
 #include <cstdint>
 #include <string>
 
@@ -35,20 +37,30 @@ struct envelope {
   std::string data; ///< JSON text of the event payload.
 };
 
-inline bool operator==(const event_metadata& a, const event_metadata& b) {
-  return a.user_id == b.user_id && a.ip_address == b.ip_address
-         && a.user_agent == b.user_agent && a.source == b.source
-         && a.correlation_id == b.correlation_id
-         && a.causation_id == b.causation_id;
+// -- field lists (messages/fields.hpp) ----------------------------------------
+
+template <class V>
+auto fields(V& v, event_metadata& x) {
+  using namespace field_options;
+  return v.list("event_metadata", field("user_id", x.user_id, opt),
+                field("ip_address", x.ip_address, opt),
+                field("user_agent", x.user_agent, opt),
+                field("source", x.source, opt),
+                field("correlation_id", x.correlation_id, opt),
+                field("causation_id", x.causation_id, opt));
 }
 
-inline bool operator==(const envelope& a, const envelope& b) {
-  return a.id == b.id && a.type == b.type
-         && a.aggregate_type == b.aggregate_type
-         && a.aggregate_id == b.aggregate_id && a.version == b.version
-         && a.company_id == b.company_id && a.occurred_at == b.occurred_at
-         && a.sequence == b.sequence && a.metadata == b.metadata
-         && a.data == b.data;
+template <class V>
+auto fields(V& v, envelope& x) {
+  using namespace field_options;
+  return v.list(
+      "envelope", field("id", x.id), field("type", x.type),
+      field("aggregate_type", x.aggregate_type),
+      field("aggregate_id", x.aggregate_id), field("version", x.version),
+      field("company_id", x.company_id, opt),
+      field("occurred_at", as_time(x.occurred_at)),
+      field("sequence", x.sequence, opt), field("metadata", x.metadata, opt),
+      field("data", json_text_ref{x.data}));
 }
 
 } // namespace switchboard

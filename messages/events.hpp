@@ -1,5 +1,7 @@
 #pragma once
 
+#include <messages/fields.hpp>
+
 #include <messages/entities.hpp>
 
 #include <map>
@@ -255,120 +257,188 @@ inline std::string sentiment(const call_completed& e) {
 
 // -- equality -----------------------------------------------------------------
 
-inline bool operator==(const change& a, const change& b) {
-  return a.old_value == b.old_value && a.new_value == b.new_value;
+// -- field lists (messages/fields.hpp) ----------------------------------------
+
+template <class V>
+auto fields(V& v, change& x) {
+  using namespace field_options;
+  return v.list("change", field("old", x.old_value, opt),
+                field("new", x.new_value, opt));
 }
 
-inline bool operator==(const appointment_request& a,
-                       const appointment_request& b) {
-  return a.service_id == b.service_id && a.staff_id == b.staff_id
-         && a.branch_id == b.branch_id && a.preferred_start == b.preferred_start
-         && a.customer_name == b.customer_name && a.notes == b.notes;
+template <class V>
+auto fields(V& v, appointment_request& x) {
+  using namespace field_options;
+  return v.list("appointment_request", field("service_id", x.service_id, opt),
+                field("staff_id", x.staff_id, opt),
+                field("branch_id", x.branch_id, opt),
+                field("preferred_start", as_time(x.preferred_start), opt),
+                field("customer_name", x.customer_name, opt),
+                field("notes", x.notes, opt));
 }
 
-inline bool operator==(const call_analysis& a, const call_analysis& b) {
-  return a.sentiment == b.sentiment && a.summary == b.summary
-         && a.appointment_request == b.appointment_request
-         && a.extra == b.extra;
+template <class V>
+auto fields(V& v, call_analysis& x) {
+  using namespace field_options;
+  return v.list("call_analysis", field("sentiment", x.sentiment, omit),
+                field("summary", x.summary, opt),
+                field("appointment_request", x.appointment_request, omit),
+                field("extra", x.extra, opt));
 }
 
-inline bool operator==(const appointment_created& a,
-                       const appointment_created& b) {
-  return a.appointment == b.appointment && a.source == b.source
-         && a.metadata == b.metadata;
+template <class V>
+auto fields(V& v, appointment_created& x) {
+  using namespace field_options;
+  return v.list("appointment_created", field("appointment", x.appointment),
+                field("source", x.source, opt),
+                field("metadata", x.metadata, opt));
 }
 
-inline bool operator==(const appointment_updated& a,
-                       const appointment_updated& b) {
-  return a.appointment == b.appointment && a.changes == b.changes
-         && a.updated_by == b.updated_by;
+template <class V>
+auto fields(V& v, appointment_updated& x) {
+  using namespace field_options;
+  return v.list("appointment_updated", field("appointment", x.appointment),
+                field("changes", x.changes, opt),
+                field("updated_by", x.updated_by, opt));
 }
 
-inline bool operator==(const appointment_cancelled& a,
-                       const appointment_cancelled& b) {
-  return a.appointment == b.appointment && a.reason == b.reason
-         && a.cancelled_by == b.cancelled_by;
+template <class V>
+auto fields(V& v, appointment_cancelled& x) {
+  using namespace field_options;
+  return v.list("appointment_cancelled", field("appointment", x.appointment),
+                field("reason", x.reason, opt),
+                field("cancelled_by", x.cancelled_by, opt));
 }
 
-inline bool operator==(const customer_created& a, const customer_created& b) {
-  return a.customer == b.customer && a.source == b.source;
+template <class V>
+auto fields(V& v, customer_created& x) {
+  return v.list("customer_created", field("customer", x.customer),
+                field("source", x.source));
 }
 
-inline bool operator==(const customer_updated& a, const customer_updated& b) {
-  return a.customer == b.customer && a.changes == b.changes;
+template <class V>
+auto fields(V& v, customer_updated& x) {
+  using namespace field_options;
+  return v.list("customer_updated", field("customer", x.customer),
+                field("changes", x.changes, opt));
 }
 
-inline bool operator==(const customer_merged& a, const customer_merged& b) {
-  return a.primary == b.primary && a.merged == b.merged
-         && a.merged_data == b.merged_data;
+template <class V>
+auto fields(V& v, customer_merged& x) {
+  using namespace field_options;
+  return v.list("customer_merged", field("primary", x.primary),
+                field("merged", x.merged),
+                field("merged_data", x.merged_data, opt));
 }
 
-inline bool operator==(const service_updated& a, const service_updated& b) {
-  return a.service == b.service && a.changes == b.changes;
+template <class V>
+auto fields(V& v, staff_updated& x) {
+  using namespace field_options;
+  return v.list("staff_updated", field("staff", x.staff),
+                field("changes", x.changes, opt));
 }
 
-inline bool operator==(const staff_updated& a, const staff_updated& b) {
-  return a.staff == b.staff && a.changes == b.changes;
+template <class V>
+auto fields(V& v, service_updated& x) {
+  using namespace field_options;
+  return v.list("service_updated", field("service", x.service),
+                field("changes", x.changes, opt));
 }
 
-inline bool operator==(const call_completed& a, const call_completed& b) {
-  return a.call == b.call && a.analysis == b.analysis;
+template <class V>
+auto fields(V& v, call_completed& x) {
+  return v.list("call_completed", field("call", x.call),
+                field("analysis", x.analysis));
 }
 
-inline bool operator==(const call_started& a, const call_started& b) {
-  return a.call_id == b.call_id && a.company_id == b.company_id
-         && a.from_number == b.from_number && a.to_number == b.to_number
-         && a.started_at == b.started_at;
+template <class V>
+auto fields(V& v, call_started& x) {
+  using namespace field_options;
+  return v.list("call_started", field("call_id", x.call_id),
+                field("company_id", x.company_id),
+                field("from_number", x.from_number, opt),
+                field("to_number", x.to_number, opt),
+                field("started_at", as_time(x.started_at)));
 }
 
-inline bool operator==(const call_connected& a, const call_connected& b) {
-  return a.call_id == b.call_id && a.company_id == b.company_id
-         && a.connected_at == b.connected_at;
+template <class V>
+auto fields(V& v, call_connected& x) {
+  return v.list("call_connected", field("call_id", x.call_id),
+                field("company_id", x.company_id),
+                field("connected_at", as_time(x.connected_at)));
 }
 
-inline bool operator==(const call_ended& a, const call_ended& b) {
-  return a.call_id == b.call_id && a.company_id == b.company_id
-         && a.ended_at == b.ended_at && a.duration_s == b.duration_s
-         && a.end_reason == b.end_reason && a.transcript == b.transcript;
+template <class V>
+auto fields(V& v, call_ended& x) {
+  using namespace field_options;
+  return v.list("call_ended", field("call_id", x.call_id),
+                field("company_id", x.company_id),
+                field("ended_at", as_time(x.ended_at)),
+                field("duration_s", x.duration_s, opt),
+                field("end_reason", x.end_reason, opt),
+                field("transcript", x.transcript, opt));
 }
 
-inline bool operator==(const call_analyzed& a, const call_analyzed& b) {
-  return a.call_id == b.call_id && a.company_id == b.company_id
-         && a.analysis == b.analysis && a.analyzed_at == b.analyzed_at;
+template <class V>
+void checks(V& v, const call_ended& x) {
+  v.check(x.duration_s >= 0, "duration_s", "must not be negative");
 }
 
-inline bool operator==(const appointment_requested& a,
-                       const appointment_requested& b) {
-  return a.call_id == b.call_id && a.company_id == b.company_id
-         && a.customer_id == b.customer_id && a.request == b.request
-         && a.requested_at == b.requested_at;
+template <class V>
+auto fields(V& v, call_analyzed& x) {
+  return v.list("call_analyzed", field("call_id", x.call_id),
+                field("company_id", x.company_id),
+                field("analysis", x.analysis),
+                field("analyzed_at", as_time(x.analyzed_at)));
 }
 
-inline bool operator==(const appointment_failed& a,
-                       const appointment_failed& b) {
-  return a.call_id == b.call_id && a.company_id == b.company_id
-         && a.request == b.request && a.reason == b.reason
-         && a.failed_at == b.failed_at;
+template <class V>
+auto fields(V& v, appointment_requested& x) {
+  using namespace field_options;
+  return v.list("appointment_requested", field("call_id", x.call_id),
+                field("company_id", x.company_id),
+                field("customer_id", x.customer_id, opt),
+                field("request", x.request),
+                field("requested_at", as_time(x.requested_at)));
 }
 
-inline bool operator==(const follow_up_scheduled& a,
-                       const follow_up_scheduled& b) {
-  return a.call_id == b.call_id && a.company_id == b.company_id
-         && a.customer_id == b.customer_id && a.due_at == b.due_at
-         && a.reason == b.reason && a.alternative_slots == b.alternative_slots;
+template <class V>
+auto fields(V& v, appointment_failed& x) {
+  using namespace field_options;
+  return v.list("appointment_failed", field("call_id", x.call_id),
+                field("company_id", x.company_id), field("request", x.request),
+                field("reason", x.reason, opt),
+                field("failed_at", as_time(x.failed_at)));
 }
 
-inline bool operator==(const notification_sent& a, const notification_sent& b) {
-  return a.appointment_id == b.appointment_id && a.company_id == b.company_id
-         && a.customer_id == b.customer_id && a.channel == b.channel
-         && a.recipient == b.recipient && a.sent_at == b.sent_at
-         && a.call_id == b.call_id;
+template <class V>
+auto fields(V& v, follow_up_scheduled& x) {
+  using namespace field_options;
+  return v.list("follow_up_scheduled", field("call_id", x.call_id),
+                field("company_id", x.company_id),
+                field("customer_id", x.customer_id, opt),
+                field("due_at", as_time(x.due_at)),
+                field("reason", x.reason, opt),
+                field("alternative_slots", as_times(x.alternative_slots), opt));
 }
 
-inline bool operator==(const call_information_only& a,
-                       const call_information_only& b) {
-  return a.call_id == b.call_id && a.company_id == b.company_id
-         && a.summary == b.summary && a.concluded_at == b.concluded_at;
+template <class V>
+auto fields(V& v, notification_sent& x) {
+  using namespace field_options;
+  return v.list(
+      "notification_sent", field("appointment_id", x.appointment_id),
+      field("company_id", x.company_id), field("customer_id", x.customer_id),
+      field("channel", x.channel), field("recipient", x.recipient),
+      field("sent_at", as_time(x.sent_at)), field("call_id", x.call_id, opt));
+}
+
+template <class V>
+auto fields(V& v, call_information_only& x) {
+  using namespace field_options;
+  return v.list("call_information_only", field("call_id", x.call_id),
+                field("company_id", x.company_id),
+                field("summary", x.summary, opt),
+                field("concluded_at", as_time(x.concluded_at)));
 }
 
 } // namespace switchboard

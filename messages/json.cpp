@@ -19,333 +19,7 @@ namespace {
 
 namespace json = boost::json;
 
-// -- field descriptions -------------------------------------------------------
-
-/// How a field behaves when absent. Required fields must be present (and not
-/// null); optional ones default when missing or null; omit_empty ones are
-/// optional and also left out of the output when empty.
-enum class presence { required, optional, omit_empty };
-
-constexpr auto req = presence::required;
-constexpr auto opt = presence::optional;
-constexpr auto omit = presence::omit_empty;
-
-/// A timestamp field, written as RFC 3339 (null when optional and 0).
-struct time_ref {
-  timestamp_ms& value;
-};
-
-/// A list of timestamps.
-struct time_list_ref {
-  std::vector<timestamp_ms>& values;
-};
-
-/// A string that holds JSON text, embedded as a JSON value.
-struct json_text_ref {
-  std::string& text;
-};
-
-time_ref as_time(timestamp_ms& x) {
-  return {x};
-}
-
-time_list_ref as_times(std::vector<timestamp_ms>& x) {
-  return {x};
-}
-
-// Each `fields` overload lists a type's JSON keys once; the writer and the
-// reader below both walk it. `v.check` states invariants checked on decode.
-
-template <class V>
-void fields(V& v, company& x) {
-  v("id", x.id);
-  v("name", x.name);
-  v("timezone", x.timezone, opt);
-}
-
-template <class V>
-void fields(V& v, branch& x) {
-  v("id", x.id);
-  v("company_id", x.company_id);
-  v("name", x.name);
-  v("address", x.address, opt);
-  v("phone", x.phone, opt);
-}
-
-template <class V>
-void fields(V& v, work_interval& x) {
-  v("day", x.day);
-  v("start_minute", x.start_minute);
-  v("end_minute", x.end_minute);
-  v.check(x.start_minute >= 0 && x.start_minute < 1440, "start_minute",
-          "must be in [0, 1440)");
-  v.check(x.end_minute > x.start_minute && x.end_minute <= 1440, "end_minute",
-          "must be after start_minute and at most 1440");
-}
-
-template <class V>
-void fields(V& v, staff& x) {
-  v("id", x.id);
-  v("company_id", x.company_id);
-  v("branch_id", x.branch_id, opt);
-  v("name", x.name);
-  v("email", x.email, opt);
-  v("phone", x.phone, opt);
-  v("service_ids", x.service_ids, opt);
-  v("working_hours", x.working_hours, opt);
-  v("active", x.active, opt);
-}
-
-template <class V>
-void fields(V& v, service& x) {
-  v("id", x.id);
-  v("company_id", x.company_id);
-  v("name", x.name);
-  v("price_cents", x.price_cents);
-  v("duration_minutes", x.duration_minutes);
-  v.check(x.price_cents >= 0, "price_cents", "must not be negative");
-  v.check(x.duration_minutes > 0, "duration_minutes", "must be positive");
-}
-
-template <class V>
-void fields(V& v, customer& x) {
-  v("id", x.id);
-  v("company_id", x.company_id);
-  v("name", x.name, opt);
-  v("phone", x.phone, opt);
-  v("email", x.email, opt);
-  v("prefers_sms", x.prefers_sms, opt);
-  v("prefers_email", x.prefers_email, opt);
-  v("prefers_whatsapp", x.prefers_whatsapp, opt);
-}
-
-template <class V>
-void fields(V& v, appointment& x) {
-  v("id", x.id);
-  v("company_id", x.company_id);
-  v("branch_id", x.branch_id);
-  v("service_id", x.service_id);
-  v("staff_id", x.staff_id);
-  v("customer_id", x.customer_id);
-  v("start_time", as_time(x.start_time));
-  v("end_time", as_time(x.end_time));
-  v("status", x.status);
-  v("price_cents", x.price_cents, opt);
-  v("notes", x.notes, opt);
-  v("calcom_uid", x.calcom_uid, omit);
-  v.check(x.end_time >= x.start_time, "end_time",
-          "must not be before start_time");
-  v.check(x.price_cents >= 0, "price_cents", "must not be negative");
-}
-
-template <class V>
-void fields(V& v, call& x) {
-  v("id", x.id);
-  v("company_id", x.company_id);
-  v("from_number", x.from_number, opt);
-  v("to_number", x.to_number, opt);
-  v("state", x.state);
-  v("started_at", as_time(x.started_at));
-  v("ended_at", as_time(x.ended_at), opt);
-  v("duration_s", x.duration_s, opt);
-  v("transcript", x.transcript, opt);
-  v.check(x.duration_s >= 0, "duration_s", "must not be negative");
-}
-
-template <class V>
-void fields(V& v, change& x) {
-  v("old", x.old_value, opt);
-  v("new", x.new_value, opt);
-}
-
-template <class V>
-void fields(V& v, appointment_request& x) {
-  v("service_id", x.service_id, opt);
-  v("staff_id", x.staff_id, opt);
-  v("branch_id", x.branch_id, opt);
-  v("preferred_start", as_time(x.preferred_start), opt);
-  v("customer_name", x.customer_name, opt);
-  v("notes", x.notes, opt);
-}
-
-template <class V>
-void fields(V& v, call_analysis& x) {
-  v("sentiment", x.sentiment, omit);
-  v("summary", x.summary, opt);
-  v("appointment_request", x.appointment_request, omit);
-  v("extra", x.extra, opt);
-}
-
-template <class V>
-void fields(V& v, event_metadata& x) {
-  v("user_id", x.user_id, opt);
-  v("ip_address", x.ip_address, opt);
-  v("user_agent", x.user_agent, opt);
-  v("source", x.source, opt);
-  v("correlation_id", x.correlation_id, opt);
-  v("causation_id", x.causation_id, opt);
-}
-
-template <class V>
-void fields(V& v, envelope& x) {
-  v("id", x.id);
-  v("type", x.type);
-  v("aggregate_type", x.aggregate_type);
-  v("aggregate_id", x.aggregate_id);
-  v("version", x.version);
-  v("company_id", x.company_id, opt);
-  v("occurred_at", as_time(x.occurred_at));
-  v("sequence", x.sequence, opt);
-  v("metadata", x.metadata, opt);
-  v("data", json_text_ref{x.data});
-}
-
-template <class V>
-void fields(V& v, decode_error& x) {
-  v("field", x.field);
-  v("problem", x.problem);
-  v("message", x.message, opt);
-}
-
-template <class V>
-void fields(V& v, appointment_created& x) {
-  v("appointment", x.appointment);
-  v("source", x.source, opt);
-  v("metadata", x.metadata, opt);
-}
-
-template <class V>
-void fields(V& v, appointment_updated& x) {
-  v("appointment", x.appointment);
-  v("changes", x.changes, opt);
-  v("updated_by", x.updated_by, opt);
-}
-
-template <class V>
-void fields(V& v, appointment_cancelled& x) {
-  v("appointment", x.appointment);
-  v("reason", x.reason, opt);
-  v("cancelled_by", x.cancelled_by, opt);
-}
-
-template <class V>
-void fields(V& v, customer_created& x) {
-  v("customer", x.customer);
-  v("source", x.source);
-}
-
-template <class V>
-void fields(V& v, customer_updated& x) {
-  v("customer", x.customer);
-  v("changes", x.changes, opt);
-}
-
-template <class V>
-void fields(V& v, customer_merged& x) {
-  v("primary", x.primary);
-  v("merged", x.merged);
-  v("merged_data", x.merged_data, opt);
-}
-
-template <class V>
-void fields(V& v, staff_updated& x) {
-  v("staff", x.staff);
-  v("changes", x.changes, opt);
-}
-
-template <class V>
-void fields(V& v, service_updated& x) {
-  v("service", x.service);
-  v("changes", x.changes, opt);
-}
-
-template <class V>
-void fields(V& v, call_completed& x) {
-  v("call", x.call);
-  v("analysis", x.analysis);
-}
-
-template <class V>
-void fields(V& v, call_started& x) {
-  v("call_id", x.call_id);
-  v("company_id", x.company_id);
-  v("from_number", x.from_number, opt);
-  v("to_number", x.to_number, opt);
-  v("started_at", as_time(x.started_at));
-}
-
-template <class V>
-void fields(V& v, call_connected& x) {
-  v("call_id", x.call_id);
-  v("company_id", x.company_id);
-  v("connected_at", as_time(x.connected_at));
-}
-
-template <class V>
-void fields(V& v, call_ended& x) {
-  v("call_id", x.call_id);
-  v("company_id", x.company_id);
-  v("ended_at", as_time(x.ended_at));
-  v("duration_s", x.duration_s, opt);
-  v("end_reason", x.end_reason, opt);
-  v("transcript", x.transcript, opt);
-  v.check(x.duration_s >= 0, "duration_s", "must not be negative");
-}
-
-template <class V>
-void fields(V& v, call_analyzed& x) {
-  v("call_id", x.call_id);
-  v("company_id", x.company_id);
-  v("analysis", x.analysis);
-  v("analyzed_at", as_time(x.analyzed_at));
-}
-
-template <class V>
-void fields(V& v, appointment_requested& x) {
-  v("call_id", x.call_id);
-  v("company_id", x.company_id);
-  v("customer_id", x.customer_id, opt);
-  v("request", x.request);
-  v("requested_at", as_time(x.requested_at));
-}
-
-template <class V>
-void fields(V& v, appointment_failed& x) {
-  v("call_id", x.call_id);
-  v("company_id", x.company_id);
-  v("request", x.request);
-  v("reason", x.reason, opt);
-  v("failed_at", as_time(x.failed_at));
-}
-
-template <class V>
-void fields(V& v, follow_up_scheduled& x) {
-  v("call_id", x.call_id);
-  v("company_id", x.company_id);
-  v("customer_id", x.customer_id, opt);
-  v("due_at", as_time(x.due_at));
-  v("reason", x.reason, opt);
-  v("alternative_slots", as_times(x.alternative_slots), opt);
-}
-
-template <class V>
-void fields(V& v, notification_sent& x) {
-  v("appointment_id", x.appointment_id);
-  v("company_id", x.company_id);
-  v("customer_id", x.customer_id);
-  v("channel", x.channel);
-  v("recipient", x.recipient);
-  v("sent_at", as_time(x.sent_at));
-  v("call_id", x.call_id, opt);
-}
-
-template <class V>
-void fields(V& v, call_information_only& x) {
-  v("call_id", x.call_id);
-  v("company_id", x.company_id);
-  v("summary", x.summary, opt);
-  v("concluded_at", as_time(x.concluded_at));
-}
+using namespace field_options;
 
 // -- type classification ------------------------------------------------------
 
@@ -391,7 +65,7 @@ std::string at_index(const std::string& path, std::size_t i) {
 template <class T>
 json::value encode(const T& x);
 
-/// Builds a JSON object from a `fields` list.
+/// Builds a JSON object from a field list (messages/fields.hpp).
 class writer {
 public:
   template <class T>
@@ -432,6 +106,11 @@ public:
 
   void check(bool, const char*, const char*) {
     // Invariants are checked when decoding only.
+  }
+
+  template <class... Rs>
+  void list(const char*, field_desc<Rs>... ds) {
+    ((*this)(ds.name, ds.ref, ds.p), ...);
   }
 
   json::object& object() {
@@ -520,8 +199,8 @@ status decode_time(const json::value& v, const std::string& path,
 template <class T>
 status decode(const json::value& v, const std::string& path, T& x);
 
-/// Reads the fields of a `fields` list from a JSON object, stopping at the
-/// first error.
+/// Reads the fields of a field list (messages/fields.hpp) from a JSON
+/// object, stopping at the first error; then the struct's `checks`.
 class reader {
 public:
   reader(const json::object& obj, const std::string& path)
@@ -561,6 +240,11 @@ public:
   void check(bool ok, const char* name, const char* what) {
     if (!err_ && !ok)
       err_ = error_at(join(path_, name), "invalid", what);
+  }
+
+  template <class... Rs>
+  void list(const char*, field_desc<Rs>... ds) {
+    ((*this)(ds.name, ds.ref, ds.p), ...);
   }
 
   status result() && {
@@ -668,6 +352,7 @@ status decode(const json::value& v, const std::string& path, T& x) {
       return wrong_type(path, "an object", v);
     reader r{v.get_object(), path};
     fields(r, x);
+    checks(r, x);
     return std::move(r).result();
   }
 }

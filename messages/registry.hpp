@@ -12,10 +12,10 @@
 
 /// The event type registry: every event type is listed once, here.
 ///
-/// Adding an event type: define its struct in messages/events.hpp (with
-/// operator==), an `inspect` in messages/inspect.hpp, its JSON field list in
-/// messages/json.cpp, and one line below. Codecs, the CAF type-ID block, the
-/// tests and every caller that walks the registry pick it up.
+/// Adding an event type: define its struct and its field list
+/// (messages/fields.hpp) in messages/events.hpp, and one line below. Codecs,
+/// `inspect`, `==`, the CAF type-ID block, the tests and every caller that
+/// walks the registry pick it up (docs/how-to-add-an-event-type.md).
 
 /// Lists every event type as X(cpp_type, wire_name, aggregate_type, audited,
 /// broadcast_as, channel_prefix):
