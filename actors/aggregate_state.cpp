@@ -1,5 +1,7 @@
 #include "actors/aggregate_state.hpp"
 
+#include <messages/aggregate_types.hpp>
+
 #include <actors/event_visit.hpp>
 #include <boost/json.hpp>
 
@@ -15,10 +17,10 @@ std::string calcom_booking_ref(const std::string& company,
 }
 
 void appointment_refs(const envelope& e, std::vector<std::string>& out) {
-  if (e.aggregate_type != "appointment" || e.company_id.empty())
+  if (e.aggregate_type != aggregates::appointment || e.company_id.empty())
     return;
   aggregate_state st;
-  st.type = "appointment";
+  st.type = aggregates::appointment;
   apply_event(st, e);
   if (!st.appt.calcom_uid.empty())
     out.push_back(calcom_booking_ref(e.company_id, st.appt.calcom_uid));
@@ -46,10 +48,10 @@ std::string appointment_list(const std::string& company,
 }
 
 void appointment_lists(const envelope& e, store::listing& out) {
-  if (e.aggregate_type != "appointment" || e.company_id.empty())
+  if (e.aggregate_type != aggregates::appointment || e.company_id.empty())
     return;
   aggregate_state st;
-  st.type = "appointment";
+  st.type = aggregates::appointment;
   apply_event(st, e);
   const auto& a = st.appt;
   const auto& c = e.company_id;
@@ -136,13 +138,13 @@ load_aggregate(const store::event_store& events, const std::string& type,
 
 boost::json::object state_json(const aggregate_state& st) {
   boost::json::object out;
-  if (st.type == "customer")
+  if (st.type == aggregates::customer)
     out = to_json(st.cust).as_object();
-  else if (st.type == "staff")
+  else if (st.type == aggregates::staff)
     out = to_json(st.stf).as_object();
-  else if (st.type == "service")
+  else if (st.type == aggregates::service)
     out = to_json(st.svc).as_object();
-  else if (st.type == "appointment")
+  else if (st.type == aggregates::appointment)
     out = to_json(st.appt).as_object();
   if (!st.merged_into.empty())
     out["merged_into"] = st.merged_into;

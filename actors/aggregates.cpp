@@ -1,5 +1,7 @@
 #include "actors/aggregates.hpp"
 
+#include <messages/aggregate_types.hpp>
+
 #include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
 #include <caf/system_messages.hpp>
@@ -126,7 +128,7 @@ aggregate_actor aggregate_for(router_ptr self, const std::string& type,
   }
   make_room(self);
   aggregate_actor h;
-  if (type == "call") {
+  if (type == aggregates::call) {
     auto loaded = load_call(*st.deps.events, company, id);
     if (!loaded) {
       err = loaded.error();
@@ -168,8 +170,8 @@ expected<calendar_route, caf::error> route_of(const router_state& st,
                                               const std::string* new_staff) {
   if (ref.appointment_id.empty())
     return make_unexpected(invalid("id", "is required"));
-  auto appt = load_aggregate(*st.deps.events, "appointment", ref.company_id,
-                             ref.appointment_id);
+  auto appt = load_aggregate(*st.deps.events, aggregates::appointment,
+                             ref.company_id, ref.appointment_id);
   if (!appt)
     return make_unexpected(appt.error());
   if (!appt->exists)
@@ -194,7 +196,8 @@ caf::result<command_result> to_calendar(router_ptr self, const Command& cmd,
   // A staff id no calendar holds costs one read, not an actor: an unknown
   // staff member (or another company's) is refused here.
   if (!is_live(st, "calendar", company, r.staff_id)) {
-    auto known = belongs_to(*st.deps.events, "staff", company, r.staff_id);
+    auto known
+        = belongs_to(*st.deps.events, aggregates::staff, company, r.staff_id);
     if (!known)
       return known.error();
     if (!*known)
@@ -236,14 +239,16 @@ caf::result<command_result> route_stored(router_ptr self, const Command& cmd,
 }
 
 bool known_type(const std::string& t) {
-  return t == "customer" || t == "staff" || t == "service" || t == "appointment"
-         || t == "call";
+  return t == aggregates::customer || t == aggregates::staff
+         || t == aggregates::service || t == aggregates::appointment
+         || t == aggregates::call;
 }
 
 /// Types whose commands arrive as an aggregate_command (the calendar's
 /// are typed).
 bool command_type(const std::string& t) {
-  return t == "customer" || t == "staff" || t == "service" || t == "call";
+  return t == aggregates::customer || t == aggregates::staff
+         || t == aggregates::service || t == aggregates::call;
 }
 
 } // namespace
@@ -299,7 +304,7 @@ router(router_actor::stateful_pointer<router_state> self, aggregate_deps deps) {
       [self](command_atom,
              aggregate_command& cmd) -> caf::result<command_result> {
         auto& st = self->state;
-        if (cmd.aggregate_type == "appointment")
+        if (cmd.aggregate_type == aggregates::appointment)
           return invalid("aggregate_type",
                          "appointment commands are typed: book_appointment, "
                          "reschedule_appointment, ... "
@@ -317,7 +322,7 @@ router(router_actor::stateful_pointer<router_state> self, aggregate_deps deps) {
         // An id no actor holds costs one read, not an actor: a command to
         // an aggregate that does not exist is refused here.
         if (!is_live(st, cmd.aggregate_type, cmd.company_id, cmd.aggregate_id)
-            && cmd.aggregate_type != "call" && cmd.name != "create") {
+            && cmd.aggregate_type != aggregates::call && cmd.name != "create") {
           auto known = belongs_to(*st.deps.events, cmd.aggregate_type,
                                   cmd.company_id, cmd.aggregate_id);
           if (!known)
@@ -365,7 +370,7 @@ router(router_actor::stateful_pointer<router_state> self, aggregate_deps deps) {
              const std::string& id) -> caf::result<std::string> {
         if (!known_type(type))
           return invalid("aggregate_type", "unknown aggregate type " + type);
-        if (type == "call") {
+        if (type == aggregates::call) {
           auto call = load_call(*self->state.deps.events, company, id);
           if (!call)
             return call.error();
@@ -402,8 +407,8 @@ router(router_actor::stateful_pointer<router_state> self, aggregate_deps deps) {
                   }
                   auto& st = self->state;
                   if (!is_live(st, "calendar", company, staff_id)) {
-                    auto known = belongs_to(*st.deps.events, "staff", company,
-                                            staff_id);
+                    auto known = belongs_to(*st.deps.events, aggregates::staff,
+                                            company, staff_id);
                     if (!known) {
                       rp.deliver(known.error());
                       return;

@@ -1,5 +1,7 @@
 #include "actors/calendar.hpp"
 
+#include <messages/aggregate_types.hpp>
+
 #include <map>
 
 #include <boost/json.hpp>
@@ -110,7 +112,7 @@ void rehydrate(calendar_state& cal) {
     }
     for (const auto& entry : *page) {
       aggregate_state st;
-      st.type = "appointment";
+      st.type = aggregates::appointment;
       apply_event(st, entry.event);
       const auto& a = st.appt;
       if (a.staff_id == cal.staff_id
@@ -164,14 +166,15 @@ expected<decision, caf::error> decide_book(calendar_state& cal,
   d.after = c.stored;
   auto& a = d.after.appt;
   if (c.stored.exists)
-    return make_unexpected(taken("appointment", c.ref.appointment_id));
+    return make_unexpected(
+        taken(aggregates::appointment, c.ref.appointment_id));
   std::map<std::string, std::string> problems;
-  auto svc = load_seen(cal, "service", cmd.service_id);
+  auto svc = load_seen(cal, aggregates::service, cmd.service_id);
   if (!svc)
     return make_unexpected(svc.error());
   if (!(*svc)->exists)
     problems.emplace("service_id", "no such service");
-  auto cust = load_seen(cal, "customer", cmd.customer_id);
+  auto cust = load_seen(cal, aggregates::customer, cmd.customer_id);
   if (!cust)
     return make_unexpected(cust.error());
   if (!(*cust)->exists)
@@ -450,7 +453,7 @@ caf::result<command_result> commit(calendar_ptr self,
             // timeout after the commit): rebuild this appointment's
             // slot from the store.
             auto& cal = self->state;
-            auto now = load_aggregate(*cal.deps.events, "appointment",
+            auto now = load_aggregate(*cal.deps.events, aggregates::appointment,
                                       cal.company_id, id);
             if (now && now->exists && now->appt.staff_id == cal.staff_id
                 && now->appt.status == appointment_status::scheduled)
@@ -473,11 +476,11 @@ caf::result<command_result> handle(calendar_ptr self, const Command& cmd,
   if (!cal.broken.empty())
     return make_runtime_error(runtime_errc::storage, cal.broken);
   auto now = cal.deps.clock();
-  auto st = load_aggregate(*cal.deps.events, "appointment", cal.company_id,
-                           ref.appointment_id);
+  auto st = load_aggregate(*cal.deps.events, aggregates::appointment,
+                           cal.company_id, ref.appointment_id);
   if (!st)
     return st.error();
-  auto staff_state = load_seen(cal, "staff", cal.staff_id);
+  auto staff_state = load_seen(cal, aggregates::staff, cal.staff_id);
   if (!staff_state)
     return staff_state.error();
   if (!(*staff_state)->exists)
@@ -537,12 +540,12 @@ calendar(calendar_actor::stateful_pointer<calendar_state> self,
              timestamp_ms day_start) -> caf::result<std::string> {
         auto& cal = self->state;
         cal.idle.touch(self->clock().now());
-        auto svc = load_seen(cal, "service", service_id);
+        auto svc = load_seen(cal, aggregates::service, service_id);
         if (!svc)
           return svc.error();
         if (!(*svc)->exists)
           return invalid("service_id", "no such service");
-        auto stf_state = load_seen(cal, "staff", cal.staff_id);
+        auto stf_state = load_seen(cal, aggregates::staff, cal.staff_id);
         if (!stf_state)
           return stf_state.error();
         if (!(*stf_state)->exists)

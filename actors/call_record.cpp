@@ -5,6 +5,8 @@
 // actors/call_workflow.cpp.
 #include "actors/call_workflow.hpp"
 
+#include <messages/aggregate_types.hpp>
+
 #include <map>
 
 #include <boost/json.hpp>
@@ -115,7 +117,8 @@ expected<call_record, caf::error> load_call(const store::event_store& events,
   rec.call.company_id = company_id;
   std::uint64_t from = 1;
   for (;;) {
-    auto batch = events.read_stream(company_id, "call", call_id, from, 1024);
+    auto batch
+        = events.read_stream(company_id, aggregates::call, call_id, from, 1024);
     if (!batch)
       return make_unexpected(to_caf_error(batch.error()));
     for (const auto& ev : *batch) // the company's own stream
@@ -127,7 +130,8 @@ expected<call_record, caf::error> load_call(const store::event_store& events,
   // Booked: the appointment of the call exists (its id is derived).
   if (rec.call.state == call_state::appointment_requested) {
     auto appt_id = call_appointment_id(company_id, call_id);
-    auto appt = events.read_stream(company_id, "appointment", appt_id, 1, 1);
+    auto appt = events.read_stream(company_id, aggregates::appointment, appt_id,
+                                   1, 1);
     if (appt && !appt->empty()) {
       rec.call.state = call_state::appointment_created;
       rec.appointment_id = appt_id;
@@ -167,7 +171,7 @@ find_customer_by_phone(const store::event_store& events,
       return make_unexpected(to_caf_error(batch.error()));
     for (const auto& ev : *batch) {
       from = ev.sequence + 1;
-      if (ev.aggregate_type != "customer")
+      if (ev.aggregate_type != aggregates::customer)
         continue;
       if (auto change = customer_change_of(ev)) {
         phones[change->now.id] = normalize_phone(change->now.phone);

@@ -3,6 +3,8 @@
 // state are in actors/call_record.cpp.
 #include "actors/call_workflow.hpp"
 
+#include <messages/aggregate_types.hpp>
+
 #include <actors/aggregate_state.hpp>
 #include <actors/listeners/common.hpp>
 #include <actors/local_only.hpp>
@@ -315,8 +317,9 @@ void book(call_ptr self, aggregate_command cmd,
             auto code = runtime_code(err);
             if (code == runtime_errc::conflict) {
               // Booked before (a retry), or the slot is taken.
-              auto appt = s.deps.events->read_stream(
-                  s.rec.call.company_id, "appointment", appt_id, 1, 1);
+              auto appt = s.deps.events->read_stream(s.rec.call.company_id,
+                                                     aggregates::appointment,
+                                                     appt_id, 1, 1);
               if (appt && !appt->empty()) {
                 s.rec.call.state = call_state::appointment_created;
                 s.rec.appointment_id = appt_id;
@@ -355,7 +358,7 @@ void resolve_caller(call_ptr self, const aggregate_command& cmd,
     return;
   }
   aggregate_command c;
-  c.aggregate_type = "customer";
+  c.aggregate_type = aggregates::customer;
   c.aggregate_id
       = phone_customer_id(s.rec.call.company_id, s.rec.call.from_number);
   c.company_id = s.rec.call.company_id;

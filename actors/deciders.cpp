@@ -1,5 +1,7 @@
 #include "actors/deciders.hpp"
 
+#include <messages/aggregate_types.hpp>
+
 #include <boost/json.hpp>
 
 #include <actors/payload.hpp>
@@ -77,7 +79,7 @@ expected<decision, caf::error> decide_customer(const aggregate_state& st,
   };
   if (cmd.name == "create") {
     if (st.exists)
-      return make_unexpected(taken("customer", st.id));
+      return make_unexpected(taken(aggregates::customer, st.id));
     read_fields(true);
     customer_source source = customer_source::manual;
     if (auto s = p.str("source"))
@@ -124,8 +126,8 @@ expected<decision, caf::error> decide_customer(const aggregate_state& st,
     if (*other == st.id)
       return make_unexpected(
           invalid("merged_id", "cannot merge a customer into itself"));
-    auto merged
-        = load_aggregate(*ctx.events, "customer", st.company_id, *other);
+    auto merged = load_aggregate(*ctx.events, aggregates::customer,
+                                 st.company_id, *other);
     if (!merged && runtime_code(merged.error()) != runtime_errc::not_found)
       return make_unexpected(merged.error());
     // Another company's customer answers as a missing one.
@@ -168,7 +170,7 @@ expected<decision, caf::error> decide_staff(const aggregate_state& st,
   auto& s = d.after.stf;
   bool creating = cmd.name == "create";
   if (creating && st.exists)
-    return make_unexpected(taken("staff", st.id));
+    return make_unexpected(taken(aggregates::staff, st.id));
   if (!creating && !st.exists)
     return make_unexpected(not_found("staff " + st.id));
   if (cmd.name != "create" && cmd.name != "update"
@@ -251,7 +253,7 @@ expected<decision, caf::error> decide_service(const aggregate_state& st,
   auto& s = d.after.svc;
   bool creating = cmd.name == "create";
   if (creating && st.exists)
-    return make_unexpected(taken("service", st.id));
+    return make_unexpected(taken(aggregates::service, st.id));
   if (!creating && !st.exists)
     return make_unexpected(not_found("service " + st.id));
   if (cmd.name != "create" && cmd.name != "update")
@@ -278,11 +280,11 @@ expected<decision, caf::error> decide_service(const aggregate_state& st,
 }
 
 decide_fn decider_for(std::string_view aggregate_type) {
-  if (aggregate_type == "customer")
+  if (aggregate_type == aggregates::customer)
     return decide_customer;
-  if (aggregate_type == "staff")
+  if (aggregate_type == aggregates::staff)
     return decide_staff;
-  if (aggregate_type == "service")
+  if (aggregate_type == aggregates::service)
     return decide_service;
   return nullptr;
 }

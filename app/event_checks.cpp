@@ -1,5 +1,7 @@
 #include "app/event_checks.hpp"
 
+#include <messages/aggregate_types.hpp>
+
 #include <algorithm>
 #include <vector>
 
@@ -40,28 +42,30 @@ struct reference {
 const std::vector<reference>& references_of(std::string_view type) {
   static const std::vector<reference> none;
   static const std::vector<reference> appt{
-      {"appointment.customer_id", "customer"},
-      {"appointment.staff_id", "staff"},
-      {"appointment.service_id", "service"}};
+      {"appointment.customer_id", aggregates::customer},
+      {"appointment.staff_id", aggregates::staff},
+      {"appointment.service_id", aggregates::service}};
   static const std::map<std::string_view, std::vector<reference>> table{
       {event_traits<appointment_created>::wire_name, appt},
       {event_traits<appointment_updated>::wire_name, appt},
       {event_traits<appointment_cancelled>::wire_name, appt},
-      {event_traits<customer_merged>::wire_name, {{"merged.id", "customer"}}},
+      {event_traits<customer_merged>::wire_name,
+       {{"merged.id", aggregates::customer}}},
       {event_traits<staff_updated>::wire_name,
-       {{"staff.service_ids", "service"}}},
+       {{"staff.service_ids", aggregates::service}}},
       {event_traits<appointment_requested>::wire_name,
-       {{"customer_id", "customer"},
-        {"request.service_id", "service"},
-        {"request.staff_id", "staff"}}},
+       {{"customer_id", aggregates::customer},
+        {"request.service_id", aggregates::service},
+        {"request.staff_id", aggregates::staff}}},
       {event_traits<appointment_failed>::wire_name,
-       {{"request.service_id", "service"}, {"request.staff_id", "staff"}}},
+       {{"request.service_id", aggregates::service},
+        {"request.staff_id", aggregates::staff}}},
       {event_traits<follow_up_scheduled>::wire_name,
-       {{"customer_id", "customer"}}},
+       {{"customer_id", aggregates::customer}}},
       {event_traits<notification_sent>::wire_name,
-       {{"appointment_id", "appointment"},
-        {"customer_id", "customer"},
-        {"call_id", "call"}}},
+       {{"appointment_id", aggregates::appointment},
+        {"customer_id", aggregates::customer},
+        {"call_id", aggregates::call}}},
   };
   auto i = table.find(type);
   return i == table.end() ? none : i->second;
@@ -83,7 +87,7 @@ std::string_view own_id_path(std::string_view type) {
   if (auto i = table.find(type); i != table.end())
     return i->second;
   const auto* info = find_event_type(type);
-  if (info != nullptr && info->aggregate_type == "call")
+  if (info != nullptr && info->aggregate_type == aggregates::call)
     return "call_id";
   return {};
 }

@@ -2,6 +2,8 @@
 // load, and the projection keys they write.
 #include "actors/listeners/common.hpp"
 
+#include <messages/aggregate_types.hpp>
+
 #include <optional>
 
 #include <boost/json.hpp>
@@ -64,14 +66,15 @@ expected<current_appointment, caf::error>
 load_current(const listener_context& ctx, const std::string& company,
              const std::string& id) {
   current_appointment out;
-  auto st = load_aggregate(*ctx.events, "appointment", company, id);
+  auto st = load_aggregate(*ctx.events, aggregates::appointment, company, id);
   if (!st)
     return make_unexpected(st.error());
   out.exists = st->exists;
   out.appt = st->appt;
   if (!out.exists)
     return out;
-  auto first = ctx.events->read_stream(company, "appointment", id, 1, 1);
+  auto first
+      = ctx.events->read_stream(company, aggregates::appointment, id, 1, 1);
   if (!first)
     return make_unexpected(to_caf_error(first.error()));
   if (!first->empty()) {
@@ -161,7 +164,8 @@ retry_policy channel_retry_policy() {
 expected<customer, caf::error> load_customer(const store::event_store& events,
                                              const std::string& company_id,
                                              const std::string& id) {
-  auto stream = events.read_stream(company_id, "customer", id, 1, 100000);
+  auto stream
+      = events.read_stream(company_id, aggregates::customer, id, 1, 100000);
   if (!stream)
     return make_unexpected(
         make_runtime_error(runtime_errc::storage,

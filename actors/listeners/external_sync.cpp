@@ -2,6 +2,8 @@
 // at a time, each step marked once done.
 #include "actors/listeners/external_sync.hpp"
 
+#include <messages/aggregate_types.hpp>
+
 #include "actors/listeners/common.hpp"
 
 #include <optional>
@@ -159,7 +161,7 @@ void run_steps(queued_listener_actor::pointer self, listener_context ctx,
       return;
     }
     if (step.needs_uid) {
-      auto st = load_aggregate(*ctx.events, "appointment", company,
+      auto st = load_aggregate(*ctx.events, aggregates::appointment, company,
                                step.appointment_id);
       if (!st) {
         rp.deliver(st.error());
@@ -170,7 +172,7 @@ void run_steps(queued_listener_actor::pointer self, listener_context ctx,
         // Not booked on Cal.com (the create went to the outbox, or came
         // from Cal.com without a uid): nothing to change there. A create
         // still pending is waited for.
-        auto created = ctx.events->read_stream(company, "appointment",
+        auto created = ctx.events->read_stream(company, aggregates::appointment,
                                                step.appointment_id, 1, 1);
         bool pending = false;
         if (created && !created->empty()) {

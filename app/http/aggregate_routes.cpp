@@ -3,7 +3,9 @@
 // to the router, which hands it to the aggregate's actor.
 
 #include <algorithm>
+
 #include <chrono>
+#include <messages/aggregate_types.hpp>
 #include <optional>
 
 #include <boost/json/object.hpp>
@@ -296,7 +298,7 @@ void get_state(const context_ptr& ctx, std::string type) {
     ctx->fail_fields({{"id", *bad}});
     return;
   }
-  if (type != "call") {
+  if (type != aggregates::call) {
     // The read side: the state folded from the stream in a read
     // transaction on this thread, without a trip through the actors.
     // While the stream stays at the version a state was rendered from,
@@ -504,7 +506,7 @@ void list_appointments(const context_ptr& ctx) {
             ++scanned;
             last_key = entry.sort_key;
             aggregate_state st;
-            st.type = "appointment";
+            st.type = aggregates::appointment;
             apply_event(st, entry.event);
             if (filter_customer && st.appt.customer_id != customer)
               continue;
@@ -530,25 +532,26 @@ void list_appointments(const context_ptr& ctx) {
 } // namespace
 
 void add_aggregate_routes(router& r) {
-  add_entity(r, "customers", "customer", "customer");
+  add_entity(r, "customers", aggregates::customer, "customer");
   r.add(
       "POST", "/api/customers/{id}/merge", access::company,
       [](const context_ptr& ctx) {
-        send_command(ctx, "customer", ctx->param("id"), "merge");
+        send_command(ctx, aggregates::customer, ctx->param("id"), "merge");
       },
       "Merge another customer into this one");
-  add_entity(r, "staff", "staff", "staff member");
+  add_entity(r, "staff", aggregates::staff, "staff member");
   r.add(
       "PUT", "/api/staff/{id}/working-hours", access::company,
       [](const context_ptr& ctx) {
-        send_command(ctx, "staff", ctx->param("id"), "set_working_hours");
+        send_command(ctx, aggregates::staff, ctx->param("id"),
+                     "set_working_hours");
       },
       "Replace a staff member's working hours");
-  add_entity(r, "services", "service", "service");
+  add_entity(r, "services", aggregates::service, "service");
   r.add(
       "GET", "/api/calls/{id}", access::company,
       [](const context_ptr& ctx) {
-        get_state(ctx, "call");
+        get_state(ctx, aggregates::call);
       },
       "Read a call: its state in the workflow, numbers, analysis, the "
       "appointment it booked");
@@ -564,7 +567,7 @@ void add_aggregate_routes(router& r) {
   r.add(
       "GET", "/api/appointments/{id}", access::company,
       [](const context_ptr& ctx) {
-        get_state(ctx, "appointment");
+        get_state(ctx, aggregates::appointment);
       },
       "Read an appointment");
   r.add(
@@ -613,8 +616,8 @@ void add_aggregate_routes(router& r) {
         // one index probe: a flood of made-up ids costs the actors (the
         // router, the cache) nothing, and so delays no other company's
         // requests there.
-        auto first = ctx->node().store().events->read_stream(company, "staff",
-                                                             staff, 1, 1);
+        auto first = ctx->node().store().events->read_stream(
+            company, aggregates::staff, staff, 1, 1);
         if (!first) {
           ctx->fail_store(first.error());
           return;

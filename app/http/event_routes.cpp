@@ -2,10 +2,12 @@
 // by type / by time, and appends of client events through the dispatcher.
 
 #include <algorithm>
+
 #include <charconv>
 #include <chrono>
 #include <deque>
 #include <map>
+#include <messages/aggregate_types.hpp>
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -279,7 +281,7 @@ std::string command_route(std::string_view type) {
   if (auto i = routes.find(type); i != routes.end())
     return std::string{i->second};
   const auto* info = find_event_type(type);
-  if (info != nullptr && info->aggregate_type == "call")
+  if (info != nullptr && info->aggregate_type == aggregates::call)
     return "POST /webhooks/calls/{company_id}";
   return {};
 }

@@ -5,6 +5,8 @@
 
 #include "app/http/webhook_detail.hpp"
 
+#include <messages/aggregate_types.hpp>
+
 #include <set>
 
 #include <boost/json/serialize.hpp>
@@ -114,7 +116,7 @@ resolve_attendee(const context_ptr& ctx, const std::string& company,
   out.id = derived_id("calcom-customer\n" + company + "\n"
                       + (email.empty() ? phone : email));
   // Created by an earlier delivery: one probe.
-  auto made = events.read_stream(company, "customer", out.id, 1, 1);
+  auto made = events.read_stream(company, aggregates::customer, out.id, 1, 1);
   if (made && !made->empty()) {
     out.exists = true;
     return out;
@@ -128,7 +130,7 @@ resolve_attendee(const context_ptr& ctx, const std::string& company,
       return make_unexpected(to_caf_error(batch.error()));
     for (const auto& ev : *batch) {
       from = ev.sequence + 1;
-      if (ev.aggregate_type != "customer")
+      if (ev.aggregate_type != aggregates::customer)
         continue;
       if (auto change = customer_change_of(ev)) {
         const auto& c = change->now;
@@ -179,15 +181,16 @@ void calcom_book(const context_ptr& ctx, attendee_customer cust,
          company = book.ref.company_id](const caf::error& e) {
           if (runtime_code(e) != runtime_errc::conflict)
             return false;
-          auto s = events->read_stream(company, "appointment", id, 1, 1);
+          auto s
+              = events->read_stream(company, aggregates::appointment, id, 1, 1);
           return s && !s->empty();
         };
   if (cust.exists) {
-    run_command(ctx, std::move(book), "appointment", dup);
+    run_command(ctx, std::move(book), aggregates::appointment, dup);
     return;
   }
   aggregate_command c;
-  c.aggregate_type = "customer";
+  c.aggregate_type = aggregates::customer;
   c.aggregate_id = cust.id;
   c.company_id = book.ref.company_id;
   c.name = "create";
@@ -198,12 +201,12 @@ void calcom_book(const context_ptr& ctx, attendee_customer cust,
     self->request(ctx->node().router(), 60s, command_atom::value, c)
         .then(
             [ctx, book, dup](const command_result&) {
-              run_command(ctx, book, "appointment", dup);
+              run_command(ctx, book, aggregates::appointment, dup);
             },
             [ctx, book, dup](caf::error& e) {
               // Made by a delivery in flight at the same time.
               if (runtime_code(e) == runtime_errc::conflict)
-                run_command(ctx, book, "appointment", dup);
+                run_command(ctx, book, aggregates::appointment, dup);
               else
                 fail_with(*ctx, e);
             });
@@ -378,7 +381,7 @@ void calcom_webhook(const context_ptr& ctx) {
   ref.appointment_id = calcom_appointment(ctx, company, original);
   ref.event_id = event_id;
   auto known = ctx->node().store().events->stream_version(
-      company, "appointment", ref.appointment_id);
+      company, aggregates::appointment, ref.appointment_id);
   if (!known || *known == 0) {
     ctx->fail(
         422, "unmapped_booking", "the booking is not known here",
@@ -396,7 +399,8 @@ void calcom_webhook(const context_ptr& ctx) {
           if (!cmd)
             fail_with(*ctx, cmd.error());
           else
-            run_command(ctx, std::move(*cmd), "appointment", std::move(dup));
+            run_command(ctx, std::move(*cmd), aggregates::appointment,
+                        std::move(dup));
         };
   if (trigger == "BOOKING_RESCHEDULED") {
     auto start = str_of(*p, "startTime");

@@ -4,6 +4,8 @@
 
 #include "app/http/webhook_detail.hpp"
 
+#include <messages/aggregate_types.hpp>
+
 #include <boost/json/serialize.hpp>
 
 #include <openssl/crypto.h>
@@ -224,7 +226,7 @@ void retell_webhook(const context_ptr& ctx) {
     payload["event_id"]
         = derived_id("retell\n" + company + "\n" + call_id + "\n" + name);
     aggregate_command cmd;
-    cmd.aggregate_type = "call";
+    cmd.aggregate_type = aggregates::call;
     cmd.aggregate_id = call_id;
     cmd.company_id = company;
     cmd.name = name;

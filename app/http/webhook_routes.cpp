@@ -11,7 +11,9 @@
 // and app/http/webhook_retell.cpp.
 
 #include "app/http/webhook_detail.hpp"
+
 #include "app/http/webhooks.hpp"
+#include <messages/aggregate_types.hpp>
 
 #include <chrono>
 #include <map>
@@ -185,7 +187,7 @@ void call_webhook(const context_ptr& ctx) {
   data["event_id"]
       = derived_id("call-provider\n" + company + "\n" + call_id + "\n" + type);
   aggregate_command cmd;
-  cmd.aggregate_type = "call";
+  cmd.aggregate_type = aggregates::call;
   cmd.aggregate_id = call_id;
   cmd.company_id = company;
   cmd.name = cmd_name->second;
@@ -193,7 +195,7 @@ void call_webhook(const context_ptr& ctx) {
   cmd.metadata.source = "call_provider";
   cmd.metadata.correlation_id = call_id;
   cmd.metadata.user_agent = std::string{ctx->req().header("user-agent")};
-  run_command(ctx, std::move(cmd), "call");
+  run_command(ctx, std::move(cmd), aggregates::call);
 }
 
 // -- Twilio -------------------------------------------------------------------

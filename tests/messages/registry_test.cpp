@@ -1,5 +1,6 @@
 #include <messages/registry.hpp>
 
+#include <messages/aggregate_types.hpp>
 #include <messages/json.hpp>
 
 #include "samples.hpp"
@@ -55,6 +56,21 @@ BOOST_AUTO_TEST_CASE(runtime_table_matches_traits) {
   });
   BOOST_TEST(visited == event_type_count);
   static_assert(!is_event_v<appointment>);
+}
+
+BOOST_AUTO_TEST_CASE(every_row_names_a_known_aggregate_type) {
+  const std::set<std::string> known{
+      aggregates::appointment, aggregates::customer, aggregates::staff,
+      aggregates::service,     aggregates::call,     aggregates::notification};
+  std::set<std::string> used;
+  for (const auto& info : all_event_types()) {
+    BOOST_TEST_CONTEXT(info.wire_name) {
+      BOOST_TEST(known.count(std::string{info.aggregate_type}) == 1u);
+    }
+    used.insert(std::string{info.aggregate_type});
+  }
+  // And each named type has events.
+  BOOST_TEST(used == known);
 }
 
 BOOST_AUTO_TEST_CASE(seed_facts) {
