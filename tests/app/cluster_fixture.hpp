@@ -2,7 +2,8 @@
 
 // N daemons on 127.0.0.1 forming one cluster, each with its own data dir
 // and cluster port. The companies are made with the CLI on the first
-// member only; the others learn them by replication.
+// member only; the others learn them by replication. Also the helpers
+// the cluster tests share: a company seeded, a booking, stored events.
 
 #include <memory>
 #include <string>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <actors/cluster_view.hpp>
@@ -138,5 +140,51 @@ struct cluster_fixture {
   std::vector<std::string> companies;
   std::vector<std::string> tokens;
 };
+
+/// Staff, a service and a customer of company `token`, made through
+/// member `port`.
+inline void seed(std::uint16_t port, const std::string& token) {
+  http_client c{port};
+  auto ok = [&](const http_reply& r) {
+    BOOST_TEST_INFO(r.body);
+    BOOST_REQUIRE(r.status == 201);
+  };
+  ok(c.request("POST", "/api/customers",
+               R"({"id":"cu1","name":"Ada","phone":"+4930123"})", token));
+  ok(c.request("POST", "/api/services",
+               R"({"id":"s1","name":"Cut","price_cents":4500,
+                   "duration_minutes":30})",
+               token));
+  ok(c.request("POST", "/api/staff", R"({"id":"st1","name":"Bo"})", token));
+}
+
+inline http_reply book(http_client& c, const std::string& token,
+                       const std::string& id, const std::string& start) {
+  boost::json::object b{{"id", id},
+                        {"customer_id", "cu1"},
+                        {"service_id", "s1"},
+                        {"staff_id", "st1"},
+                        {"start_time", start}};
+  return c.request("POST", "/api/appointments", boost::json::serialize(b),
+                   token);
+}
+
+/// How many stored events of member `node` name `needle`, read by the CLI
+/// from that member's own store.
+inline std::size_t stored_events_naming(daemon_fixture& node,
+                                        const std::string& needle) {
+  std::vector<std::string> args{SWITCHBOARD_BINARY, "events", "--json",
+                                "--limit", "1000"};
+  auto base = node.base_args();
+  args.insert(args.end(), base.begin(), base.end());
+  child_process cli(args);
+  std::string line;
+  std::size_t n = 0;
+  while (cli.read_line(line, 10s))
+    if (line.find(needle) != std::string::npos)
+      ++n;
+  BOOST_REQUIRE(cli.wait(10s) == 0);
+  return n;
+}
 
 } // namespace switchboard::test

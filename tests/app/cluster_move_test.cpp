@@ -1,0 +1,284 @@
+// Companies moved between the members of a cluster on 127.0.0.1: a moved
+// company keeps its history, jobs and calendar; a member added moves
+// nothing until a rebalance.
+
+#include <algorithm>
+
+#include <boost/json.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include "tests/app/cluster_fixture.hpp"
+#include "tests/support/times.hpp"
+
+using namespace std::chrono_literals;
+using switchboard::test::book;
+using switchboard::test::child_process;
+using switchboard::test::cluster_fixture;
+using switchboard::test::eventually;
+using switchboard::test::http_client;
+using switchboard::test::seed;
+using switchboard::test::stored_events_naming;
+namespace json = boost::json;
+
+namespace {
+
+/// The pending jobs of a company (listener and event id of each, sorted),
+/// read through member `port`.
+std::vector<std::string> pending_jobs(std::uint16_t port,
+                                      const std::string& token) {
+  http_client c{port};
+  auto r = c.request("GET", "/api/jobs?state=pending&limit=1000", "", token);
+  BOOST_TEST_INFO(r.body);
+  BOOST_REQUIRE(r.status == 200);
+  auto body = r.json();
+  std::vector<std::string> out;
+  for (const auto& j : body.at("jobs").as_array())
+    out.push_back(std::string{j.at("listener").as_string()} + " "
+                  + std::string{j.at("event_id").as_string()});
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+/// The events of a company (id and version of each, in order), read
+/// through member `port`.
+std::vector<std::string> company_events(std::uint16_t port,
+                                        const std::string& token) {
+  http_client c{port};
+  auto r = c.request("GET", "/api/events?limit=1000", "", token);
+  BOOST_TEST_INFO(r.body);
+  BOOST_REQUIRE(r.status == 200);
+  auto body = r.json();
+  std::vector<std::string> out;
+  for (const auto& e : body.as_array())
+    out.push_back(json::serialize(e.at("id")) + "@"
+                  + json::serialize(e.at("version")));
+  return out;
+}
+
+/// The owner of `company` and the placement epoch, as member `port` says.
+std::pair<std::string, std::int64_t> owner_seen(std::uint16_t port,
+                                                const std::string& admin,
+                                                const std::string& company) {
+  http_client c{port};
+  auto r = c.request("GET", "/api/admin/cluster", "", admin);
+  if (r.status != 200)
+    return {};
+  auto j = r.json();
+  std::string owner;
+  for (const auto& m : j.at("members").as_array())
+    for (const auto& id : m.at("companies").as_array())
+      if (id.as_string() == company)
+        owner = std::string{m.at("name").as_string()};
+  return {owner, j.at("placement").at("epoch").to_number<std::int64_t>()};
+}
+
+/// Stops member `n` (SIGTERM) and starts it again on its store with the
+/// options `sets` in place of those it had.
+void restart_with(switchboard::test::daemon_fixture& n,
+                  const std::vector<std::string>& sets) {
+  n.stop();
+  auto args = n.base_args();
+  args.insert(args.begin(), {SWITCHBOARD_BINARY, "serve"});
+  args.insert(args.end(), {"--set", "http.port=0"});
+  for (const auto& s : sets)
+    args.insert(args.end(), {"--set", s});
+  n.proc = std::make_unique<child_process>(args);
+  auto line = n.proc->wait_for("http listening on", 30s);
+  BOOST_TEST_INFO(n.proc->output());
+  BOOST_REQUIRE(!line.empty());
+  auto colon = line.find(':', line.find("http listening on"));
+  n.port = static_cast<std::uint16_t>(std::stoi(line.substr(colon + 1)));
+}
+
+/// Runs `switchboard cluster ARGS` against member `port`; its exit code
+/// and output.
+std::pair<int, std::string> cluster_cli(std::uint16_t port,
+                                        const std::string& admin,
+                                        std::vector<std::string> cargs) {
+  std::vector<std::string> args{SWITCHBOARD_BINARY, "cluster"};
+  args.insert(args.end(), cargs.begin(), cargs.end());
+  args.insert(args.end(), {"--url", "http://127.0.0.1:" + std::to_string(port),
+                           "--token", admin});
+  child_process cli(args);
+  std::string line, out;
+  while (cli.read_line(line, 120s))
+    out += line + "\n";
+  return {cli.wait(30s), out + cli.output()};
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(cluster_suite)
+
+BOOST_FIXTURE_TEST_CASE(a_moved_company_keeps_its_history_jobs_and_calendar,
+                        cluster_fixture) {
+  // companies[0] (owned by n1) books through n2, with reminders due in
+  // days (delayed jobs), then moves to n3.
+  const auto& company = companies[0];
+  const auto& token = tokens[0];
+  seed(nodes[1]->port, token);
+  http_client c2{nodes[1]->port};
+  std::vector<std::string> ids;
+  for (int i = 0; i < 12; ++i) {
+    auto id = "ap-mv-" + std::to_string(i);
+    auto r = book(c2, token, id, switchboard::test::utc_at(3 + i % 3, 9 + i));
+    BOOST_TEST_INFO(r.body);
+    BOOST_REQUIRE(r.status == 201);
+    ids.push_back(id);
+  }
+  // The queued listeners' immediate jobs finish; the reminders wait. The
+  // notifications wait too, but only 5 s: until they have run, what is
+  // pending would change during the move.
+  std::vector<std::string> jobs_before;
+  BOOST_REQUIRE(eventually([&] {
+    jobs_before = pending_jobs(nodes[1]->port, token);
+    for (const auto& j : jobs_before)
+      if (j.rfind("reminder.", 0) != 0)
+        return false;
+    http_client c{nodes[1]->port};
+    auto r = c.request("GET", "/api/jobs?state=ready&limit=1000", "", token);
+    return r.status == 200 && r.json().at("jobs").as_array().empty();
+  }));
+  BOOST_REQUIRE(!jobs_before.empty());
+  auto events_before = company_events(nodes[1]->port, token);
+  BOOST_REQUIRE(owner_seen(nodes[0]->port, admin, company).second >= 1);
+
+  // A move is refused, naming what is wrong, when it cannot be made.
+  http_client c1{nodes[0]->port};
+  auto bad = c1.request("POST", "/api/admin/cluster/move?company_id=" + company,
+                        R"({"to":"n9"})", admin);
+  BOOST_TEST(bad.status == 422);
+  BOOST_TEST(bad.body.find("\"to\"") != std::string::npos);
+  BOOST_TEST(c1.request("POST", "/api/admin/cluster/move?company_id=" + company,
+                        R"({"to":"n3"})", token)
+                 .status
+             == 403);
+  auto same
+      = c1.request("POST", "/api/admin/cluster/move?company_id=" + company,
+                   R"({"to":"n1"})", admin);
+  BOOST_TEST(same.status == 409);
+
+  // The move, asked of n2 (the request reaches the owner, n1).
+  auto moved
+      = cluster_cli(nodes[1]->port, admin, {"move", company, "--to", "n3"});
+  BOOST_TEST_INFO(moved.second);
+  BOOST_REQUIRE(moved.first == 0);
+  BOOST_TEST(moved.second.find("moved " + company + " to n3")
+             != std::string::npos);
+
+  // Every member routes the company to n3.
+  for (std::size_t i = 0; i < nodes.size(); ++i)
+    BOOST_REQUIRE_MESSAGE(
+        eventually([&] {
+          return owner_seen(nodes[i]->port, admin, company).first == "n3";
+        }),
+        names[i] + " does not route " + company + " to n3");
+  // Its history, jobs and bookings are there, read through any member.
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    BOOST_TEST(company_events(nodes[i]->port, token) == events_before);
+    BOOST_TEST(pending_jobs(nodes[i]->port, token) == jobs_before);
+    http_client c{nodes[i]->port};
+    for (const auto& id : ids)
+      BOOST_TEST(c.request("GET", "/api/appointments/" + id, "", token).status
+                 == 200);
+  }
+  // The calendar at n3 knows the moved bookings: the same slot is taken,
+  // another is free, and the new booking is stored at n3 only.
+  auto taken = book(c1, token, "ap-mv-again", switchboard::test::utc_at(3, 9));
+  BOOST_TEST_INFO(taken.body);
+  BOOST_TEST(taken.status == 409);
+  auto fresh = book(c1, token, "ap-mv-new", switchboard::test::utc_at(6, 9));
+  BOOST_TEST_INFO(fresh.body);
+  BOOST_REQUIRE(fresh.status == 201);
+  BOOST_TEST(stored_events_naming(*nodes[2], "ap-mv-new") == 1u);
+  BOOST_TEST(stored_events_naming(*nodes[0], "ap-mv-new") == 0u);
+  // The other companies did not move.
+  BOOST_TEST(owner_seen(nodes[2]->port, admin, companies[1]).first == "n2");
+  BOOST_TEST(owner_seen(nodes[0]->port, admin, companies[2]).first == "n3");
+  // The table survives a restart of the old owner.
+  nodes[0]->stop();
+  nodes[0]->start();
+  BOOST_REQUIRE(all_up(0));
+  BOOST_TEST(owner_seen(nodes[0]->port, admin, company).first == "n3");
+  http_client c1b{nodes[0]->port};
+  BOOST_TEST(c1b.request("GET", "/api/appointments/ap-mv-new", "", token).status
+             == 200);
+}
+
+BOOST_AUTO_TEST_CASE(a_member_added_moves_nothing_until_a_rebalance) {
+  cluster_fixture f(2);
+  // A company the hash over three members gives to n3.
+  const std::vector<std::string> three{"n1", "n2", "n3"};
+  std::string company;
+  for (int k = 0; company.empty(); ++k)
+    if (switchboard::rendezvous_owner(three, "grow" + std::to_string(k))
+        == "n3")
+      company = "grow" + std::to_string(k);
+  auto token = f.nodes[0]->tenant({"add", company});
+  BOOST_REQUIRE(eventually([&] {
+    http_client h{f.nodes[1]->port};
+    return h.request("GET", "/api/company", "", token).status == 200;
+  }));
+  seed(f.nodes[0]->port, token);
+  http_client c1{f.nodes[0]->port};
+  for (int i = 0; i < 8; ++i) {
+    auto r = book(c1, token, "ap-grow-" + std::to_string(i),
+                  switchboard::test::utc_at(3, 9 + i));
+    BOOST_TEST_INFO(r.body);
+    BOOST_REQUIRE(r.status == 201);
+  }
+  auto old_owner = switchboard::rendezvous_owner({"n1", "n2"}, company);
+  BOOST_REQUIRE(eventually([&] {
+    return owner_seen(f.nodes[1]->port, f.admin, company).second >= 1;
+  }));
+  auto events_before = company_events(f.nodes[0]->port, token);
+
+  // n3 joins: started with three peers, and the two restarted with them.
+  f.names.push_back("n3");
+  f.cluster_ports.push_back(switchboard::test::free_tcp_port());
+  std::string peers;
+  for (std::size_t i = 0; i < 3; ++i)
+    peers += (i == 0 ? "" : ",") + f.names[i]
+             + "@127.0.0.1:" + std::to_string(f.cluster_ports[i]);
+  auto sets = [&](std::size_t i) {
+    return std::vector<std::string>{
+        "cluster.node=" + f.names[i], "cluster.peers=" + peers,
+        std::string{"cluster.secret="} + cluster_fixture::secret};
+  };
+  f.nodes.push_back(std::make_unique<switchboard::test::daemon_fixture>(
+      sets(2), std::vector<std::string>{}, false));
+  for (std::size_t i = 0; i < 2; ++i)
+    restart_with(*f.nodes[i], sets(i));
+  for (std::size_t i = 0; i < 3; ++i)
+    BOOST_REQUIRE_MESSAGE(f.all_up(i), f.names[i] + " does not see all up");
+  // Nothing moved: n3 took the table, and owns nothing.
+  for (std::size_t i = 0; i < 3; ++i)
+    BOOST_REQUIRE(eventually([&] {
+      return owner_seen(f.nodes[i]->port, f.admin, company).first == old_owner;
+    }));
+  BOOST_TEST(company_events(f.nodes[2]->port, token) == events_before);
+
+  // The rebalance moves to n3 what the hash over three members gives it.
+  auto dry = cluster_cli(f.nodes[2]->port, f.admin, {"rebalance", "--dry-run"});
+  BOOST_TEST_INFO(dry.second);
+  BOOST_TEST(dry.first == 0);
+  BOOST_TEST(dry.second.find("would move " + company + " to n3")
+             != std::string::npos);
+  auto done = cluster_cli(f.nodes[2]->port, f.admin, {"rebalance"});
+  BOOST_TEST_INFO(done.second);
+  BOOST_REQUIRE(done.first == 0);
+  for (std::size_t i = 0; i < 3; ++i)
+    BOOST_REQUIRE(eventually([&] {
+      return owner_seen(f.nodes[i]->port, f.admin, company).first == "n3";
+    }));
+  for (std::size_t i = 0; i < f.companies.size(); ++i)
+    BOOST_TEST(owner_seen(f.nodes[2]->port, f.admin, f.companies[i]).first
+               == switchboard::rendezvous_owner(three, f.companies[i]));
+  BOOST_TEST(company_events(f.nodes[2]->port, token) == events_before);
+  BOOST_TEST(stored_events_naming(*f.nodes[2], "ap-grow-7") == 1u);
+  auto again = cluster_cli(f.nodes[0]->port, f.admin, {"rebalance"});
+  BOOST_TEST(again.first == 0);
+  BOOST_TEST(again.second.find("balanced") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
