@@ -1,9 +1,10 @@
 // Broadcasting against the real daemon: the Pusher protocol frame by frame
 // over WebSocket (handshake, ping, public, private and presence channels,
-// bad auth, client events, malformed and oversize frames, activity
-// timeout, connection quota, origins), POST /broadcasting/auth, the Pusher
-// HTTP API with good and bad signatures, and a booking over HTTP that
-// reaches its company's subscribers and no one else.
+// bad auth, client events, malformed and oversize frames), POST
+// /broadcasting/auth, the Pusher HTTP API with good and bad signatures,
+// and a booking over HTTP that reaches its company's subscribers and no
+// one else. Broadcasting's limits (activity timeout, connection quota,
+// origins, slow consumers) are in broadcast_limits_test.cpp.
 
 #include <chrono>
 #include <ctime>
@@ -15,53 +16,26 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include <app/config.hpp>
 #include <app/http/broadcasting.hpp>
 
-#include "tests/app/daemon_fixture.hpp"
-#include "tests/support/ws_client.hpp"
+#include "tests/app/broadcast_fixture.hpp"
 
 using namespace std::chrono_literals;
-using switchboard::test::daemon_fixture;
+using switchboard::test::app_id;
+using switchboard::test::app_key;
+using switchboard::test::app_secret;
+using switchboard::test::broadcast_fixture;
+using switchboard::test::error_code;
+using switchboard::test::event_of;
+using switchboard::test::hmac;
 using switchboard::test::http_client;
 using switchboard::test::http_reply;
+using switchboard::test::md5;
 using switchboard::test::ws_client;
 namespace json = boost::json;
 
 namespace {
-
-constexpr const char* app_id = "4242";
-constexpr const char* app_key = "app-key";
-constexpr const char* app_secret = "app-secret";
-
-std::string hex(const unsigned char* p, unsigned int n) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < n; ++i) {
-    out.push_back(digits[p[i] >> 4]);
-    out.push_back(digits[p[i] & 0x0f]);
-  }
-  return out;
-}
-
-std::string hmac(const std::string& key, const std::string& text) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(text.data()), text.size(), mac,
-       &len);
-  return hex(mac, len);
-}
-
-std::string md5(const std::string& text) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(text.data(), text.size(), md, &len, EVP_md5(), nullptr);
-  return hex(md, len);
-}
 
 std::string slot(int days, int hour) {
   auto secs = std::chrono::duration_cast<std::chrono::seconds>(
@@ -73,108 +47,6 @@ std::string slot(int days, int hour) {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
-}
-
-std::vector<std::string> broadcasting_sets(std::vector<std::string> more = {}) {
-  std::vector<std::string> s{std::string{"broadcasting.app_id="} + app_id,
-                             std::string{"broadcasting.key="} + app_key,
-                             std::string{"broadcasting.secret="} + app_secret};
-  s.insert(s.end(), more.begin(), more.end());
-  return s;
-}
-
-struct broadcast_fixture : daemon_fixture {
-  explicit broadcast_fixture(std::vector<std::string> more = {})
-      : daemon_fixture(broadcasting_sets(std::move(more))) {}
-
-  std::unique_ptr<ws_client> connect(std::string key = app_key,
-                                     std::string origin = {}) {
-    return std::make_unique<ws_client>(
-        port, "/app/" + key + "?protocol=7&client=js&version=8.4.0&flash=false",
-        origin);
-  }
-
-  /// POST /broadcasting/auth as Echo sends it (a form).
-  http_reply auth(const std::string& token, const std::string& socket_id,
-                  const std::string& channel) {
-    http_client c{port};
-    return c.request("POST", "/broadcasting/auth",
-                     "socket_id=" + socket_id + "&channel_name=" + channel,
-                     token,
-                     {{"Content-Type", "application/x-www-form-urlencoded"}});
-  }
-
-  /// A signed Pusher HTTP API request; `tweak` may spoil one parameter.
-  http_reply api(const std::string& method, const std::string& path,
-                 const std::string& body,
-                 std::map<std::string, std::string> extra = {},
-                 const std::string& secret = app_secret) {
-    std::map<std::string, std::string> q{
-        {"auth_key", app_key},
-        {"auth_timestamp",
-         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count())},
-        {"auth_version", "1.0"}};
-    if (!body.empty())
-      q["body_md5"] = md5(body);
-    for (auto& [k, v] : extra)
-      q[k] = v;
-    std::string query;
-    for (auto& [k, v] : q)
-      query += (query.empty() ? "" : "&") + k + "=" + v;
-    auto sig = hmac(secret, method + "\n" + path + "\n" + query);
-    http_client c{port};
-    return c.request(method, path + "?" + query + "&auth_signature=" + sig,
-                     body);
-  }
-
-  /// Subscribes `ws` to `channel` (auth and channel_data when given) and
-  /// returns the answer frame (subscription_succeeded or pusher:error).
-  std::optional<ws_client::frame>
-  subscribe(ws_client& ws, const std::string& channel,
-            const std::string& auth = {},
-            const std::string& channel_data = {}) {
-    json::object d{{"channel", channel}};
-    if (!auth.empty())
-      d["auth"] = auth;
-    if (!channel_data.empty())
-      d["channel_data"] = channel_data;
-    ws.send_event("pusher:subscribe", d);
-    for (;;) {
-      auto f = ws.next();
-      if (!f)
-        return f;
-      auto e = f->at("event").as_string();
-      if (e == "pusher_internal:subscription_succeeded" || e == "pusher:error")
-        return f;
-      ws.skipped.push_back(*f);
-    }
-  }
-
-  /// Subscribes to a private or presence channel with an auth from
-  /// /broadcasting/auth for `token`.
-  std::optional<ws_client::frame> subscribe_as(ws_client& ws,
-                                               const std::string& socket_id,
-                                               const std::string& token,
-                                               const std::string& channel) {
-    auto a = auth(token, socket_id, channel);
-    BOOST_TEST_INFO(a.body);
-    BOOST_REQUIRE(a.status == 200);
-    auto o = a.json().as_object();
-    std::string cd;
-    if (o.contains("channel_data"))
-      cd = std::string{o.at("channel_data").as_string()};
-    return subscribe(ws, channel, std::string{o.at("auth").as_string()}, cd);
-  }
-};
-
-std::string event_of(const ws_client::frame& f) {
-  return std::string{f.at("event").as_string()};
-}
-
-std::int64_t error_code(const ws_client::frame& f) {
-  return f.at("data_json").at("code").as_int64();
 }
 
 } // namespace
@@ -700,222 +572,6 @@ BOOST_FIXTURE_TEST_CASE(info_attributes_of_the_http_api, broadcast_fixture) {
   }
   BOOST_TEST(after.at("user_count").as_int64() == 1);
   BOOST_TEST(after.at("subscription_count").as_int64() == 1);
-}
-
-BOOST_AUTO_TEST_SUITE_END()
-
-BOOST_AUTO_TEST_SUITE(broadcast_limits_suite)
-
-struct short_timeout_fixture : broadcast_fixture {
-  short_timeout_fixture()
-      : broadcast_fixture({"broadcasting.activity_timeout_s=1",
-                           "broadcasting.max_connections=3",
-                           "broadcasting.allowed_origins=app.example.com, "
-                           "*.example.org"}) {}
-};
-
-BOOST_FIXTURE_TEST_CASE(silent_connections_are_pinged_then_closed,
-                        short_timeout_fixture) {
-  auto quiet = connect("app-key", "https://app.example.com");
-  auto f = quiet->next();
-  BOOST_REQUIRE(f);
-  BOOST_TEST(f->at("data_json").at("activity_timeout").as_int64() == 1);
-  auto talker = connect("app-key", "http://x.example.org:8080");
-  BOOST_REQUIRE(!talker->establish().empty());
-  auto ping = quiet->next_event("pusher:ping", 3s);
-  BOOST_REQUIRE(ping);
-  // The talker answers every ping and stays.
-  for (int i = 0; i < 3; ++i) {
-    BOOST_REQUIRE(talker->next_event("pusher:ping", 3s));
-    talker->send(R"({"event":"pusher:pong","data":{}})");
-  }
-  // The quiet one did not answer: closed with 4201 (reconnect at once).
-  BOOST_TEST(quiet->wait_closed(1s) == 4201);
-  BOOST_TEST(talker->wait_closed(10ms) == -1);
-}
-
-BOOST_FIXTURE_TEST_CASE(origins_and_connection_quota, short_timeout_fixture) {
-  auto evil = connect("app-key", "https://evil.com");
-  auto e = evil->next_event("pusher:error");
-  BOOST_REQUIRE(e);
-  BOOST_TEST(error_code(*e) == 4009);
-  BOOST_TEST(evil->wait_closed() == 4009);
-  auto bare = connect("app-key"); // no Origin at all
-  BOOST_TEST(bare->wait_closed() == 4009);
-
-  std::vector<std::unique_ptr<ws_client>> open;
-  for (int i = 0; i < 3; ++i) {
-    open.push_back(connect("app-key", "https://app.example.com"));
-    BOOST_REQUIRE(!open.back()->establish().empty());
-  }
-  auto over = connect("app-key", "https://app.example.com");
-  auto q = over->next_event("pusher:error");
-  BOOST_REQUIRE(q);
-  BOOST_TEST(error_code(*q) == 4004);
-  BOOST_TEST(over->wait_closed() == 4004);
-  // A place frees up when one goes.
-  open.pop_back();
-  std::this_thread::sleep_for(200ms);
-  auto again = connect("app-key", "https://app.example.com");
-  BOOST_TEST(!again->establish().empty());
-}
-
-BOOST_FIXTURE_TEST_CASE(auth_answers_cors_for_allowed_origins,
-                        short_timeout_fixture) {
-  const std::string good = "https://app.example.com";
-  const std::string form
-      = "socket_id=1234.5678&channel_name=private-company.acme";
-  std::vector<std::pair<std::string, std::string>> as_form{
-      {"Content-Type", "application/x-www-form-urlencoded"}};
-  auto with = [&](std::vector<std::pair<std::string, std::string>> h,
-                  const std::string& origin) {
-    h.emplace_back("Origin", origin);
-    return h;
-  };
-  http_client c{port};
-
-  // The preflight: no token; the allowed origin and the headers asked.
-  auto pre = c.request(
-      "OPTIONS", "/broadcasting/auth", "", "",
-      {{"Origin", good},
-       {"Access-Control-Request-Method", "POST"},
-       {"Access-Control-Request-Headers", "authorization,x-socket-id"}});
-  BOOST_TEST(pre.status == 204);
-  BOOST_TEST(pre.header("access-control-allow-origin") == good);
-  BOOST_TEST(pre.header("access-control-allow-headers")
-             == "authorization,x-socket-id");
-  BOOST_TEST(pre.header("access-control-allow-methods").find("POST")
-             != std::string::npos);
-  BOOST_TEST(pre.header("vary") == "Origin");
-  // A pattern of allowed_origins (*.example.org) matches too.
-  auto org = c.request("OPTIONS", "/broadcasting/auth", "", "",
-                       {{"Origin", "http://x.example.org:8080"}});
-  BOOST_TEST(org.status == 204);
-  BOOST_TEST(org.header("access-control-allow-origin")
-             == "http://x.example.org:8080");
-  auto evil = c.request("OPTIONS", "/broadcasting/auth", "", "",
-                        {{"Origin", "https://evil.com"}});
-  BOOST_TEST(evil.status == 403);
-  BOOST_TEST(evil.header("access-control-allow-origin").empty());
-  BOOST_TEST(evil.body.find("allowed_origins") != std::string::npos);
-
-  // The POST: CORS headers on every answer from an allowed origin, 401
-  // included; another origin is refused even with a good token.
-  auto ok = c.request("POST", "/broadcasting/auth", form, acme,
-                      with(as_form, good));
-  BOOST_TEST_INFO(ok.body);
-  BOOST_TEST(ok.status == 200);
-  BOOST_TEST(ok.header("access-control-allow-origin") == good);
-  auto no_token
-      = c.request("POST", "/broadcasting/auth", form, "", with(as_form, good));
-  BOOST_TEST(no_token.status == 401);
-  BOOST_TEST(no_token.header("access-control-allow-origin") == good);
-  auto refused = c.request("POST", "/broadcasting/auth", form, acme,
-                           with(as_form, "https://evil.com"));
-  BOOST_TEST(refused.status == 403);
-  BOOST_TEST(refused.body.find("origin_not_allowed") != std::string::npos);
-  BOOST_TEST(refused.header("access-control-allow-origin").empty());
-  // Without Origin (a server, not a browser): no CORS headers.
-  auto server = c.request("POST", "/broadcasting/auth", form, acme, as_form);
-  BOOST_TEST(server.status == 200);
-  BOOST_TEST(server.header("access-control-allow-origin").empty());
-}
-
-BOOST_AUTO_TEST_SUITE_END()
-
-BOOST_AUTO_TEST_SUITE(broadcast_slow_suite)
-
-/// A Pusher batch_events body: ten "big" events of 9,000 bytes each on
-/// channel "updates" (about 90 KB of frames per subscriber).
-std::string big_batch() {
-  std::string data(9000, 'x');
-  json::array batch;
-  for (int i = 0; i < 10; ++i)
-    batch.push_back(
-        json::object{{"name", "big"}, {"channel", "updates"}, {"data", data}});
-  json::object body;
-  body["batch"] = batch;
-  return json::serialize(body);
-}
-
-struct small_queue_fixture : broadcast_fixture {
-  small_queue_fixture()
-      : broadcast_fixture({"broadcasting.send_queue_frames=64"}) {}
-};
-
-BOOST_FIXTURE_TEST_CASE(a_slow_consumer_is_closed_and_slows_no_one,
-                        small_queue_fixture) {
-  // `slow` reads nothing for now; `fast` reads everything.
-  ws_client slow{port, std::string{"/app/"} + app_key + "?protocol=7", "",
-                 false};
-  BOOST_REQUIRE(slow.ok());
-  auto fast = connect();
-  BOOST_REQUIRE(!fast->establish().empty());
-  BOOST_REQUIRE(subscribe(*fast, "updates"));
-  slow.send(R"({"event":"pusher:subscribe","data":{"channel":"updates"}})");
-  std::this_thread::sleep_for(200ms);
-  // About 11 MB: more than the socket buffers and the queue hold.
-  auto text = big_batch();
-  const int requests = 120;
-  // `fast` takes each batch before the next is sent, so it is never the
-  // slow one, however loaded the machine; `slow` falls ever further
-  // behind. Were the broadcaster held up by `slow`, `fast` would wait.
-  int got = 0;
-  for (int i = 0; i < requests; ++i) {
-    auto r
-        = api("POST", std::string{"/apps/"} + app_id + "/batch_events", text);
-    BOOST_REQUIRE(r.status == 200);
-    for (int k = 0; k < 10 && fast->next_event("big", 30s); ++k)
-      ++got;
-  }
-  BOOST_TEST(got == requests * 10);
-  // Once it reads again, it finds the close: 4100 (back off, reconnect).
-  slow.resume();
-  BOOST_TEST(slow.wait_closed(10s) == 4100);
-  // Counted once, however many frames it missed after its queue filled.
-  http_client c{port};
-  auto m = c.request("GET", "/metrics", "", admin);
-  BOOST_REQUIRE(m.status == 200);
-  const std::string counter = "\nswitchboard_websocket_slow_closed_total ";
-  auto at = m.body.find(counter);
-  BOOST_REQUIRE(at != std::string::npos);
-  BOOST_TEST(std::stod(m.body.substr(at + counter.size())) == 1);
-}
-
-BOOST_FIXTURE_TEST_CASE(a_ping_amid_a_part_written_frame_keeps_frames_whole,
-                        broadcast_fixture) {
-  // The client reads nothing for now, through a small receive buffer, so
-  // the daemon's frames to it end part-written. WebSocket pings sent then
-  // are answered with pongs that must wait for the frame in progress: a
-  // pong written into the middle of a frame would corrupt the stream.
-  ws_client c{port, std::string{"/app/"} + app_key + "?protocol=7", "", false};
-  BOOST_REQUIRE(c.ok());
-  c.send(R"({"event":"pusher:subscribe","data":{"channel":"updates"}})");
-  std::this_thread::sleep_for(200ms);
-  auto text = big_batch();
-  // About 5.4 MB: more than the socket buffers hold (4 MB at most here),
-  // less than the send queue's bound.
-  const int requests = 60;
-  for (int i = 0; i < requests; ++i) {
-    auto r
-        = api("POST", std::string{"/apps/"} + app_id + "/batch_events", text);
-    BOOST_REQUIRE(r.status == 200);
-    c.ping();
-    std::this_thread::sleep_for(5ms);
-  }
-  c.resume();
-  // Every frame arrives whole and in order, then the connection stays
-  // open; each ping got its pong.
-  int got = 0;
-  while (got < requests * 10 && c.next_event("big", 10s))
-    ++got;
-  BOOST_TEST(got == requests * 10);
-  for (const auto& f : c.skipped)
-    BOOST_TEST(!f.contains("unparsed"));
-  BOOST_TEST(c.wait_closed(300ms) == -1);
-  for (int i = 0; i < 250 && c.pongs() < requests; ++i)
-    std::this_thread::sleep_for(20ms);
-  BOOST_TEST(c.pongs() == requests);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
