@@ -4,132 +4,28 @@
 // Nothing of A is read, changed or revealed: each answer is checked, and
 // where an id of A is refused the answer is the one a nonexistent id gets.
 // The routes come from openapi.yaml; one without a recipe here fails the
-// test, so a new route cannot go unchecked.
-
-#include <atomic>
+// test, so a new route cannot go unchecked. The fixture is in
+// sweep_fixture.hpp, the paging of the list routes in
+// sweep_paging_test.cpp.
 #include <functional>
 #include <map>
-#include <thread>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include "tests/app/daemon_fixture.hpp"
+#include "tests/app/sweep_fixture.hpp"
 #include "tests/support/openapi.hpp"
 #include "tests/support/sse_client.hpp"
-#include "tests/support/times.hpp"
 
-using namespace std::chrono_literals;
-using switchboard::test::daemon_fixture;
 using switchboard::test::http_client;
-using switchboard::test::http_reply;
+using switchboard::test::sign;
+using switchboard::test::sweep_fixture;
 namespace json = boost::json;
 
 namespace {
-
-constexpr const char* webhook_secret = "sweep-secret";
-
-/// A provider that refuses every request with 400, a permanent error, so
-/// that the job calling it fails at once: company A gets a failed job.
-class refusing_server {
-public:
-  refusing_server() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    BOOST_REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), len) == 0);
-    BOOST_REQUIRE(::listen(fd_, 16) == 0);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] {
-      run();
-    });
-  }
-
-  ~refusing_server() {
-    stop_ = true;
-    thread_.join();
-    ::close(fd_);
-  }
-
-  std::string url() const {
-    return "http://127.0.0.1:" + std::to_string(port_) + "/crm";
-  }
-
-private:
-  void run() {
-    while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 50) <= 0)
-        continue;
-      int c = ::accept(fd_, nullptr, nullptr);
-      if (c < 0)
-        continue;
-      std::string buf;
-      std::size_t want = std::string::npos;
-      while (buf.size() < want) {
-        pollfd q{c, POLLIN, 0};
-        if (::poll(&q, 1, 2000) <= 0)
-          break;
-        char tmp[4096];
-        auto got = ::read(c, tmp, sizeof tmp);
-        if (got <= 0)
-          break;
-        buf.append(tmp, static_cast<std::size_t>(got));
-        auto head = buf.find("\r\n\r\n");
-        if (head != std::string::npos && want == std::string::npos) {
-          std::size_t length = 0;
-          auto cl = buf.find("ontent-Length:");
-          if (cl == std::string::npos)
-            cl = buf.find("ontent-length:");
-          if (cl != std::string::npos && cl < head)
-            length = std::stoul(buf.substr(cl + 14));
-          want = head + 4 + length;
-        }
-      }
-      std::string body = R"({"message":"refused by the test"})";
-      std::string answer = "HTTP/1.1 400 Bad Request\r\nContent-Type: "
-                           "application/json\r\nContent-Length: "
-                           + std::to_string(body.size())
-                           + "\r\nConnection: close\r\n\r\n" + body;
-      auto sent = ::write(c, answer.data(), answer.size());
-      (void)sent;
-      ::close(c);
-    }
-  }
-
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
-
-std::string sign(const std::string& ts, const std::string& body) {
-  auto text = ts + "." + body;
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  std::string key = webhook_secret;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(text.data()), text.size(), mac,
-       &len);
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out = "sha256=";
-  for (unsigned i = 0; i < len; ++i) {
-    out.push_back(hex[mac[i] >> 4]);
-    out.push_back(hex[mac[i] & 15]);
-  }
-  return out;
-}
 
 /// Lowercase hex HMAC-SHA256 of `body` under `key` (Cal.com's signature).
 std::string hmac_hex(const std::string& key, const std::string& body) {
@@ -156,179 +52,6 @@ std::string masked(std::string text, const std::string& id) {
     text.replace(at, id.size(), "<ID>");
   return text;
 }
-
-struct provider_holder {
-  refusing_server crm;
-};
-
-/// Two companies on one daemon: A (acme) has one of everything, B
-/// (globex) a customer, staff member, service and appointment of its own.
-struct sweep_fixture : provider_holder, daemon_fixture {
-  sweep_fixture()
-      : daemon_fixture(
-          {std::string{"webhooks.call_provider_secret="} + webhook_secret,
-           "webhooks.retell_api_key=sweep-retell-key",
-           "providers.twilio_auth_token=sweep-twilio-token",
-           "providers.crm_webhook_url=" + crm.url(),
-           "broadcasting.app_id=sweep-app", "broadcasting.key=sweep-key",
-           "broadcasting.secret=sweep-app-secret"}) {
-    http_client c{port};
-    auto ok = [&](const http_reply& r) {
-      BOOST_TEST_INFO(r.body);
-      BOOST_REQUIRE(r.status == 201);
-    };
-    day = switchboard::test::utc_at(3, 0).substr(0, 10);
-    for (auto [token, x, who] : {std::tuple{acme, "a", "Ada Acme"},
-                                 std::tuple{globex, "b", "Bea Globex"}}) {
-      std::string s{x};
-      ok(c.request("POST", "/api/customers",
-                   R"({"id":"cu-)" + s + R"(","name":")" + who
-                       + R"(","phone":"+49301)" + (s == "a" ? "11" : "22")
-                       + R"(","prefers_sms":true})",
-                   token));
-      ok(c.request("POST", "/api/staff",
-                   R"({"id":"st-)" + s + R"(","name":"Staff )" + who + R"("})",
-                   token));
-      ok(c.request("POST", "/api/services",
-                   R"({"id":"sv-)" + s + R"(","name":"Cut )" + who
-                       + R"(","price_cents":4500,"duration_minutes":30})",
-                   token));
-      json::object b{{"id", "ap-" + s},
-                     {"customer_id", "cu-" + s},
-                     {"service_id", "sv-" + s},
-                     {"staff_id", "st-" + s},
-                     {"start_time", day + "T10:00:00Z"},
-                     {"notes", std::string{"notes of "} + who}};
-      ok(c.request("POST", "/api/appointments", json::serialize(b), token));
-    }
-    // A's second customer, staff member, service and booking: the ids B
-    // creates its own entities under (ids are per company), so that the
-    // ids of A's first ones stay unknown to B for the other recipes.
-    ok(c.request("POST", "/api/customers",
-                 R"({"id":"cu-a2","name":"Second of Acme"})", acme));
-    ok(c.request("POST", "/api/staff",
-                 R"({"id":"st-a2","name":"Second of Acme"})", acme));
-    ok(c.request("POST", "/api/services",
-                 R"({"id":"sv-a2","name":"Second of Acme","price_cents":1,
-                     "duration_minutes":30})",
-                 acme));
-    json::object b2{{"id", "ap-a2"},
-                    {"customer_id", "cu-a"},
-                    {"service_id", "sv-a"},
-                    {"staff_id", "st-a"},
-                    {"start_time", day + "T11:00:00Z"}};
-    ok(c.request("POST", "/api/appointments", json::serialize(b2), acme));
-    // A's branch, in a time zone of its own.
-    auto branch = c.request("POST", "/api/branches",
-                            R"({"id":"br-a","name":"Acme Mitte",
-                                "phone":"+4930111",
-                                "time_zone":"Europe/Berlin"})",
-                            acme);
-    BOOST_TEST_INFO(branch.body);
-    BOOST_REQUIRE(branch.status == 201);
-    // A's Cal.com settings: its secret and maps are A's alone.
-    auto cal = c.request("PUT", "/api/integrations/calcom",
-                         R"({"secret":"acme-cal-secret",
-                             "event_types":{"77":"sv-a"},
-                             "hosts":{"staff-a@acme.example":"st-a"}})",
-                         acme);
-    BOOST_TEST_INFO(cal.body);
-    BOOST_REQUIRE(cal.status == 200);
-    auto retell
-        = c.request("PUT", "/api/integrations/retell",
-                    R"({"fields":{"service_id":"acme-treatment"}})", acme);
-    BOOST_TEST_INFO(retell.body);
-    BOOST_REQUIRE(retell.status == 200);
-    // A's call, through the provider's signed webhook.
-    auto r = webhook("acme", R"({"id":"d-a1","type":"call.started",
-        "call_id":"call-a","data":{"from_number":"+4930111",
-        "to_number":"+4930999"}})");
-    BOOST_TEST_INFO(r.body);
-    BOOST_REQUIRE(r.status / 100 == 2);
-    // A's event, outbox message, failed job (the CRM refuses) and audit
-    // record: wait until the queues have made them.
-    auto ev = c.request("GET", "/api/events?limit=1", "", acme);
-    BOOST_REQUIRE(ev.status == 200);
-    event_id = std::string{ev.json().at(0).at("id").as_string()};
-    event_seq = std::string{ev.json().at(0).at("sequence").as_string()};
-    for (int i = 0; i < 300 && (job_id.empty() || outbox_id.empty()); ++i) {
-      auto jobs = c.request("GET", "/api/jobs/failed", "", acme);
-      auto jobs_json = jobs.json();
-      if (jobs.status == 200 && !jobs_json.at("jobs").as_array().empty())
-        job_id = json::serialize(jobs_json.at("jobs").at(0).at("id"));
-      auto out = c.request("GET", "/api/outbox", "", acme);
-      auto out_json = out.json();
-      if (out.status == 200 && !out_json.at("messages").as_array().empty())
-        outbox_id = json::serialize(out_json.at("messages").at(0).at("id"));
-      std::this_thread::sleep_for(100ms);
-    }
-    BOOST_REQUIRE(!job_id.empty());
-    BOOST_REQUIRE(!outbox_id.empty());
-    auto audit = c.request("GET", "/api/audit", "", acme);
-    BOOST_REQUIRE(audit.status == 200);
-    auto audit_json = audit.json();
-    BOOST_REQUIRE(!audit_json.at("records").as_array().empty());
-    audit_seq = json::serialize(audit_json.at("records").at(0).at("sequence"));
-  }
-
-  http_reply webhook(const std::string& company, const std::string& body) {
-    http_client c{port};
-    auto ts = std::to_string(
-        std::chrono::duration_cast<std::chrono::seconds>(
-            std::chrono::system_clock::now().time_since_epoch())
-            .count());
-    return c.request("POST", "/webhooks/calls/" + company, body, "",
-                     {{"X-Switchboard-Timestamp", ts},
-                      {"X-Switchboard-Signature", sign(ts, body)}});
-  }
-
-  /// What A's objects look like to A: compared before and after B's calls.
-  std::vector<std::string> snapshot_of_a() {
-    http_client c{port};
-    std::vector<std::string> out;
-    for (const auto* target : {"/api/customers/cu-a",
-                               "/api/staff/st-a",
-                               "/api/services/sv-a",
-                               "/api/appointments/ap-a",
-                               "/api/calls/call-a",
-                               "/api/customers/cu-a2",
-                               "/api/staff/st-a2",
-                               "/api/services/sv-a2",
-                               "/api/appointments/ap-a2",
-                               "/api/events/customer/cu-a2",
-                               "/api/events/appointment/ap-a2",
-                               "/api/events/customer/cu-a",
-                               "/api/events/staff/st-a",
-                               "/api/events/service/sv-a",
-                               "/api/events/appointment/ap-a",
-                               "/api/events/call/call-a",
-                               "/api/company",
-                               "/api/integrations/calcom",
-                               "/api/integrations/retell",
-                               "/api/branches/br-a"}) {
-      auto r = c.request("GET", target, "", acme);
-      out.push_back(std::string{target} + " " + std::to_string(r.status) + " "
-                    + r.body);
-    }
-    // A's failed job is still failed, its message still in the outbox.
-    auto jobs = c.request("GET", "/api/jobs/failed?limit=1000", "", acme);
-    bool has_job = false;
-    auto jobs_v1 = jobs.json();
-    for (const auto& j : jobs_v1.at("jobs").as_array())
-      has_job = has_job || json::serialize(j.at("id")) == job_id;
-    out.push_back("failed job " + job_id + (has_job ? " listed" : " gone"));
-    auto msgs = c.request("GET", "/api/outbox?limit=1000", "", acme);
-    bool has_msg = false;
-    auto msgs_v2 = msgs.json();
-    for (const auto& m : msgs_v2.at("messages").as_array())
-      has_msg = has_msg || json::serialize(m.at("id")) == outbox_id;
-    out.push_back("message " + outbox_id + (has_msg ? " listed" : " gone"));
-    return out;
-  }
-
-  std::string day;
-  std::string event_id, event_seq, job_id, outbox_id, audit_seq;
-};
 
 /// Words of A's data that no answer to B may hold.
 const std::vector<std::string> secrets_of_a
@@ -986,104 +709,6 @@ BOOST_FIXTURE_TEST_CASE(no_route_gives_one_company_anothers_data,
   BOOST_REQUIRE(after.size() == before.size());
   for (std::size_t i = 0; i < before.size(); ++i)
     BOOST_TEST(after[i] == before[i]);
-}
-
-// The list routes other than GET /api/appointments, paged one at a time
-// by company B among A's records: every page that may be followed by more
-// carries a cursor, and following them reaches every record the listing
-// holds at once, in order.
-BOOST_FIXTURE_TEST_CASE(paging_never_stops_silently, sweep_fixture) {
-  http_client c{port};
-  // A second booking of B's: two failed CRM syncs, more messages.
-  json::object b{{"id", "ap-b2"},
-                 {"customer_id", "cu-b"},
-                 {"service_id", "sv-b"},
-                 {"staff_id", "st-b"},
-                 {"start_time", day + "T15:00:00Z"}};
-  BOOST_REQUIRE(
-      c.request("POST", "/api/appointments", json::serialize(b), globex).status
-      == 201);
-  // The JSON listings: {items: [...], next_after}.
-  struct listing {
-    std::string path, items, key;
-  };
-  for (const auto& l : {listing{"/api/jobs/failed", "jobs", "id"},
-                        listing{"/api/outbox", "messages", "id"},
-                        listing{"/api/audit", "records", "sequence"}}) {
-    BOOST_TEST_CONTEXT(l.path) {
-      // Wait for B's second failed job and message before comparing.
-      json::array all;
-      for (int i = 0; i < 300; ++i) {
-        auto r = c.request("GET", l.path + "?limit=1000", "", globex);
-        BOOST_REQUIRE(r.status == 200);
-        all = r.json().at(l.items).as_array();
-        if (all.size() >= 2)
-          break;
-        std::this_thread::sleep_for(100ms);
-      }
-      BOOST_REQUIRE(all.size() >= 2u);
-      std::vector<std::string> seen;
-      std::string cursor = "0";
-      for (int pages = 0; pages < 1000; ++pages) {
-        auto r
-            = c.request("GET", l.path + "?limit=1&after=" + cursor, "", globex);
-        BOOST_REQUIRE(r.status == 200);
-        auto v = r.json();
-        for (const auto& x : v.at(l.items).as_array())
-          seen.push_back(json::serialize(x.at(l.key)));
-        std::string next;
-        if (l.items == "records")
-          next = r.header("x-next-after");
-        else if (!v.at("next_after").is_null())
-          next = json::serialize(v.at("next_after"));
-        if (next.empty())
-          break;
-        BOOST_TEST(next != cursor);
-        cursor = next;
-      }
-      // Every record listed at once was reached (the listing may have
-      // grown meanwhile: a superset, in the same order).
-      std::size_t k = 0;
-      for (const auto& x : all) {
-        auto id = json::serialize(x.at(l.key));
-        while (k < seen.size() && seen[k] != id)
-          ++k;
-        BOOST_TEST(k < seen.size(), id << " was never reached");
-      }
-    }
-  }
-  // The events: by cursor after a sequence, and one stream by version.
-  auto all = c.request("GET", "/api/events?after=0&limit=1000", "", globex);
-  BOOST_REQUIRE(all.status == 200);
-  auto all_json = all.json();
-  std::vector<std::string> seen;
-  std::string cursor = "0";
-  for (int pages = 0; pages < 1000; ++pages) {
-    auto r
-        = c.request("GET", "/api/events?limit=1&after=" + cursor, "", globex);
-    BOOST_REQUIRE(r.status == 200);
-    auto r_v10 = r.json();
-    for (const auto& e : r_v10.as_array())
-      seen.emplace_back(e.at("id").as_string());
-    auto next = r.header("x-next-after");
-    if (next.empty())
-      break;
-    cursor = next;
-  }
-  BOOST_TEST(seen.size() >= all_json.as_array().size());
-  for (std::size_t i = 0; i < all_json.as_array().size(); ++i)
-    BOOST_TEST(seen.at(i) == all_json.at(i).at("id").as_string());
-  auto s1
-      = c.request("GET", "/api/events/appointment/ap-b2?limit=1", "", globex);
-  BOOST_REQUIRE(s1.status == 200);
-  BOOST_TEST(s1.json().as_array().size() == 1u);
-  BOOST_TEST(
-      s1.header("x-next-from-version").empty()
-      == (c.request("GET", "/api/events/appointment/ap-b2?from_version=2", "",
-                    globex)
-              .json()
-              .as_array()
-              .empty()));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
