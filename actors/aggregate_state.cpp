@@ -81,6 +81,32 @@ std::optional<customer_change> customer_change_of(const envelope& ev) {
   return std::nullopt;
 }
 
+expected<std::map<std::string, customer>, caf::error>
+current_customers(const store::event_store& events,
+                  const std::string& company_id) {
+  constexpr std::size_t batch_size = 4096;
+  std::map<std::string, customer> out;
+  std::uint64_t from = 1;
+  for (;;) {
+    auto batch = events.read_by_company(company_id, from, batch_size);
+    if (!batch)
+      return make_unexpected(to_caf_error(batch.error()));
+    for (const auto& ev : *batch) {
+      from = ev.sequence + 1;
+      if (ev.aggregate_type != aggregates::customer)
+        continue;
+      if (auto change = customer_change_of(ev)) {
+        if (!change->merged_away.empty())
+          out.erase(change->merged_away);
+        auto id = change->now.id;
+        out[id] = std::move(change->now);
+      }
+    }
+    if (batch->size() < batch_size)
+      return out;
+  }
+}
+
 void apply_event(aggregate_state& st, const envelope& ev) {
   st.version = ev.version;
   st.company_id = ev.company_id;

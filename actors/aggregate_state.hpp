@@ -5,6 +5,7 @@
 // functions: no actor is involved.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -80,6 +81,14 @@ struct customer_change {
 /// The change of a customer.created, .updated or .merged event; nothing
 /// for any other event (or one that does not decode).
 std::optional<customer_change> customer_change_of(const envelope& ev);
+
+/// The company's customers as they are now, by id (those merged away
+/// left out), folded from the company's whole log with
+/// `customer_change_of`. It reads every event of the company: for
+/// matches by contact that no index serves yet.
+expected<std::map<std::string, customer>, caf::error>
+current_customers(const store::event_store& events,
+                  const std::string& company_id);
 
 /// Applies one stored event to the state of its aggregate.
 void apply_event(aggregate_state& st, const envelope& ev);

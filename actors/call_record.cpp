@@ -162,28 +162,11 @@ find_customer_by_phone(const store::event_store& events,
   auto wanted = normalize_phone(phone);
   if (wanted.empty())
     return std::string{};
-  // Customer id → normalised phone, of customers not merged away.
-  std::map<std::string, std::string> phones;
-  std::uint64_t from = 1;
-  for (;;) {
-    auto batch = events.read_by_company(company_id, from, 4096);
-    if (!batch)
-      return make_unexpected(to_caf_error(batch.error()));
-    for (const auto& ev : *batch) {
-      from = ev.sequence + 1;
-      if (ev.aggregate_type != aggregates::customer)
-        continue;
-      if (auto change = customer_change_of(ev)) {
-        phones[change->now.id] = normalize_phone(change->now.phone);
-        if (!change->merged_away.empty())
-          phones.erase(change->merged_away);
-      }
-    }
-    if (batch->size() < 4096)
-      break;
-  }
-  for (const auto& [id, p] : phones)
-    if (p == wanted)
+  auto customers = current_customers(events, company_id);
+  if (!customers)
+    return make_unexpected(std::move(customers.error()));
+  for (const auto& [id, c] : *customers)
+    if (normalize_phone(c.phone) == wanted)
       return id;
   return std::string{};
 }

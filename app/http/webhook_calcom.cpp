@@ -122,29 +122,12 @@ resolve_attendee(const context_ptr& ctx, const std::string& company,
     return out;
   }
   // Else the company's customers, newest state of each.
-  std::map<std::string, std::pair<std::string, std::string>> contacts;
-  std::uint64_t from = 1;
-  for (;;) {
-    auto batch = events.read_by_company(company, from, 4096);
-    if (!batch)
-      return make_unexpected(to_caf_error(batch.error()));
-    for (const auto& ev : *batch) {
-      from = ev.sequence + 1;
-      if (ev.aggregate_type != aggregates::customer)
-        continue;
-      if (auto change = customer_change_of(ev)) {
-        const auto& c = change->now;
-        contacts[c.id] = {lower(c.email), normalize_phone(c.phone)};
-        if (!change->merged_away.empty())
-          contacts.erase(change->merged_away);
-      }
-    }
-    if (batch->size() < 4096)
-      break;
-  }
-  for (const auto& [id, c] : contacts)
-    if ((!email.empty() && c.first == email)
-        || (!phone.empty() && c.second == phone)) {
+  auto customers = current_customers(events, company);
+  if (!customers)
+    return make_unexpected(std::move(customers.error()));
+  for (const auto& [id, c] : *customers)
+    if ((!email.empty() && lower(c.email) == email)
+        || (!phone.empty() && normalize_phone(c.phone) == phone)) {
       out.id = id;
       out.exists = true;
       return out;
