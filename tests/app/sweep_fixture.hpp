@@ -22,88 +22,12 @@
 #include <boost/test/unit_test.hpp>
 
 #include "tests/app/daemon_fixture.hpp"
+#include "tests/app/switchable_crm.hpp"
 #include "tests/support/times.hpp"
 
 namespace switchboard::test {
 
 inline constexpr const char* webhook_secret = "sweep-secret";
-
-/// A provider that refuses every request with 400, a permanent error, so
-/// that the job calling it fails at once: company A gets a failed job.
-class refusing_server {
-public:
-  refusing_server() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    BOOST_REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), len) == 0);
-    BOOST_REQUIRE(::listen(fd_, 16) == 0);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] {
-      run();
-    });
-  }
-
-  ~refusing_server() {
-    stop_ = true;
-    thread_.join();
-    ::close(fd_);
-  }
-
-  std::string url() const {
-    return "http://127.0.0.1:" + std::to_string(port_) + "/crm";
-  }
-
-private:
-  void run() {
-    while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 50) <= 0)
-        continue;
-      int c = ::accept(fd_, nullptr, nullptr);
-      if (c < 0)
-        continue;
-      std::string buf;
-      std::size_t want = std::string::npos;
-      while (buf.size() < want) {
-        pollfd q{c, POLLIN, 0};
-        if (::poll(&q, 1, 2000) <= 0)
-          break;
-        char tmp[4096];
-        auto got = ::read(c, tmp, sizeof tmp);
-        if (got <= 0)
-          break;
-        buf.append(tmp, static_cast<std::size_t>(got));
-        auto head = buf.find("\r\n\r\n");
-        if (head != std::string::npos && want == std::string::npos) {
-          std::size_t length = 0;
-          auto cl = buf.find("ontent-Length:");
-          if (cl == std::string::npos)
-            cl = buf.find("ontent-length:");
-          if (cl != std::string::npos && cl < head)
-            length = std::stoul(buf.substr(cl + 14));
-          want = head + 4 + length;
-        }
-      }
-      std::string body = R"({"message":"refused by the test"})";
-      std::string answer = "HTTP/1.1 400 Bad Request\r\nContent-Type: "
-                           "application/json\r\nContent-Length: "
-                           + std::to_string(body.size())
-                           + "\r\nConnection: close\r\n\r\n" + body;
-      auto sent = ::write(c, answer.data(), answer.size());
-      (void)sent;
-      ::close(c);
-    }
-  }
-
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
 
 inline std::string sign(const std::string& ts, const std::string& body) {
   auto text = ts + "." + body;
@@ -123,7 +47,8 @@ inline std::string sign(const std::string& ts, const std::string& body) {
 }
 
 struct provider_holder {
-  refusing_server crm;
+  /// Refuses every request: company A gets a failed job.
+  switchable_crm crm;
 };
 
 /// Two companies on one daemon: A (acme) has one of everything, B
