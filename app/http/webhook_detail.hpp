@@ -82,7 +82,8 @@ void run_command(const context_ptr& ctx, Command cmd, std::string kind,
 }
 
 /// The company a settings route acts on: the token's, or for an admin
-/// token `?company_id=`; "" after answering 422.
+/// token `?company_id=`; "" after answering 422 (none named) or the
+/// store's error (an unknown company: 404).
 std::string settings_company(const context_ptr& ctx);
 
 /// Stores a company's integration setting through the writer and answers

@@ -258,10 +258,6 @@ void get_retell_settings(const context_ptr& ctx) {
   auto company = settings_company(ctx);
   if (company.empty())
     return;
-  if (auto c = ctx->tenants().company(company); !c) {
-    ctx->fail_store(c.error());
-    return;
-  }
   auto settings = retell_settings::defaults();
   if (auto text = ctx->tenants().setting(company, retell_setting))
     if (auto s = parse_retell_settings(*text))
@@ -275,10 +271,6 @@ void put_retell_settings(const context_ptr& ctx) {
   auto company = settings_company(ctx);
   if (company.empty())
     return;
-  if (auto c = ctx->tenants().company(company); !c) {
-    ctx->fail_store(c.error());
-    return;
-  }
   auto parsed = parse_retell_settings(ctx->req().body);
   if (!parsed) {
     ctx->fail_fields(parsed.error());
