@@ -148,18 +148,20 @@ result<void> job_queue::index(MDB_txn* txn, const job& j) {
       return fail_mdb(rc, "mdb_put(jobs_due_company)");
     }
   }
-  return trace(txn, j, static_cast<job_outcome>(j.state), 0);
+  return {};
 }
 
 void job_queue::trace_into(trace_index* traces) noexcept {
   traces_ = traces;
+  if (traces != nullptr)
+    traces->read_jobs_from(db_.jobs);
 }
 
 result<void> job_queue::trace(MDB_txn* txn, const job& j, job_outcome outcome,
                               timestamp_ms finished_at) {
   if (traces_ == nullptr || j.correlation_id.empty())
     return {};
-  return traces_->job_in(txn, j, outcome, finished_at);
+  return traces_->job_ended_in(txn, j, outcome, finished_at);
 }
 
 result<void> job_queue::unindex(MDB_txn* txn, const job& j) {
@@ -348,6 +350,9 @@ result<enqueue_outcome> job_queue::enqueue_in(write_txn& txn, const job& j) {
       return make_unexpected(ok.error());
     if (auto ok = index(t, rec); !ok)
       return make_unexpected(ok.error());
+    if (traces_ != nullptr && !rec.correlation_id.empty())
+      if (auto ok = traces_->job_started_in(t, rec); !ok)
+        return make_unexpected(ok.error());
     if (!rec.unique_key.empty()) {
       id_key k{id};
       auto key = as_val(rec.unique_key);

@@ -494,8 +494,9 @@ public:
     return writer_;
   }
 
-  /// Keeps the trace entry of every job with a correlation id in `traces`
-  /// (traces.hpp), in the transaction of each change; null: none. Set it
+  /// Records every job with a correlation id in `traces` (traces.hpp) in
+  /// the transactions that enqueue it and end it (ack, cancel, forget),
+  /// and lets the trace read live jobs from this queue; null: none. Set it
   /// before the first write; it must outlive the queue.
   void trace_into(trace_index* traces) noexcept;
 

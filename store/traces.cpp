@@ -1,6 +1,7 @@
 #include "store/traces.hpp"
 
 #include "store/codec.hpp"
+#include "store/job_queue_detail.hpp"
 #include "store/lmdb_util.hpp"
 #include "store/record.hpp"
 
@@ -8,7 +9,12 @@ namespace switchboard::store {
 
 namespace {
 
+/// Every entry of format 1; a job's entry then holds its outcome, finish
+/// time and record (written before `trace_done`).
 constexpr std::uint8_t trace_format_v1 = 1;
+
+/// A job's entry: its company and the key of its end (0: it lives).
+constexpr std::uint8_t trace_format_v2 = 2;
 
 std::string key_of(std::string_view prefix, std::uint64_t id) {
   std::string k{prefix};
@@ -29,12 +35,45 @@ std::string prefix_of(std::string_view correlation_id, char kind) {
 }
 
 result<void> put(MDB_txn* txn, MDB_dbi dbi, const std::string& key,
-                 const std::string& value) {
+                 const std::string& value, unsigned flags = 0) {
   auto k = as_val(key);
   auto v = as_val(value);
-  if (auto rc = mdb_put(txn, dbi, &k, &v, 0); rc != 0)
+  if (auto rc = mdb_put(txn, dbi, &k, &v, flags); rc != 0)
     return fail_mdb(rc, "mdb_put(traces)");
   return {};
+}
+
+/// A job's end as `trace_done` (and a job entry of format 1) keeps it.
+std::string ended_job(const job& j, job_outcome outcome,
+                      timestamp_ms finished_at) {
+  record_writer w{trace_format_v1};
+  w.str(j.company_id)
+      .u64(static_cast<std::uint64_t>(outcome))
+      .i64(finished_at)
+      .str(encode_job_record(j));
+  return w.bytes();
+}
+
+/// Reads what `ended_job` wrote after the company (read by the caller).
+result<traced_job> read_ended(record_reader& r) {
+  traced_job t;
+  auto outcome = r.u64();
+  t.finished_at = r.i64();
+  auto rec = r.str();
+  if (!r.ok() || outcome > static_cast<std::uint64_t>(job_outcome::forgotten))
+    return fail(errc::corrupt, "trace record: bad job entry");
+  t.outcome = static_cast<job_outcome>(outcome);
+  auto j = decode_job_record(rec);
+  if (!j)
+    return make_unexpected(j.error());
+  t.record = std::move(*j);
+  return t;
+}
+
+/// True for the outcomes after which the queue holds no record.
+bool ended(job_outcome o) noexcept {
+  return o == job_outcome::succeeded || o == job_outcome::cancelled
+         || o == job_outcome::forgotten;
 }
 
 } // namespace
@@ -70,7 +109,10 @@ result<std::unique_ptr<trace_index>> trace_index::open(environment& env) {
   auto d = env.open_db("traces");
   if (!d)
     return make_unexpected(d.error());
-  return std::unique_ptr<trace_index>{new trace_index(env, *d)};
+  auto done = env.open_db("trace_done");
+  if (!done)
+    return make_unexpected(done.error());
+  return std::unique_ptr<trace_index>{new trace_index(env, *d, *done)};
 }
 
 std::string trace_index::event_prefix(std::string_view correlation_id) {
@@ -87,18 +129,52 @@ result<void> trace_index::event_in(MDB_txn* txn, std::string_view prefix,
   return put(txn, dbi_, key_of(prefix, seq), w.bytes());
 }
 
-result<void> trace_index::job_in(MDB_txn* txn, const job& j,
-                                 job_outcome outcome,
-                                 timestamp_ms finished_at) {
+result<void> trace_index::job_started_in(MDB_txn* txn, const job& j) {
   auto prefix = prefix_of(j.correlation_id, 'j');
   if (prefix.empty())
     return {};
-  record_writer w{trace_format_v1};
-  w.str(j.company_id)
-      .u64(static_cast<std::uint64_t>(outcome))
-      .i64(finished_at)
-      .str(encode_job_record(j));
+  record_writer w{trace_format_v2};
+  w.str(j.company_id).u64(0);
   return put(txn, dbi_, key_of(prefix, j.id), w.bytes());
+}
+
+result<void> trace_index::job_ended_in(MDB_txn* txn, const job& j,
+                                       job_outcome outcome,
+                                       timestamp_ms finished_at) {
+  auto prefix = prefix_of(j.correlation_id, 'j');
+  if (prefix.empty())
+    return {};
+  auto key = key_of(prefix, j.id);
+  auto k = as_val(key);
+  MDB_val v;
+  auto rc = mdb_get(txn, dbi_, &k, &v);
+  if (rc != 0 && rc != MDB_NOTFOUND)
+    return fail_mdb(rc, "mdb_get(traces)");
+  if (rc == MDB_NOTFOUND
+      || record_reader{v.mv_data, v.mv_size}.format() != trace_format_v2)
+    // Enqueued before `trace_done`: its entry of format 1 keeps the end.
+    return put(txn, dbi_, key, ended_job(j, outcome, finished_at));
+  // The next number of `trace_done`: one past its last key.
+  MDB_cursor* cur = nullptr;
+  if (rc = mdb_cursor_open(txn, done_, &cur); rc != 0)
+    return fail_mdb(rc, "mdb_cursor_open(trace_done)");
+  MDB_val lk, lv;
+  rc = mdb_cursor_get(cur, &lk, &lv, MDB_LAST);
+  std::uint64_t next = 1;
+  if (rc == 0 && lk.mv_size == 8)
+    next = get_be64(lk.mv_data) + 1;
+  mdb_cursor_close(cur);
+  if (rc != 0 && rc != MDB_NOTFOUND)
+    return fail_mdb(rc, "mdb_cursor_get(trace_done)");
+  std::string done_key(8, '\0');
+  put_be64(done_key.data(), next);
+  if (auto ok = put(txn, done_, done_key, ended_job(j, outcome, finished_at),
+                    MDB_APPEND);
+      !ok)
+    return ok;
+  record_writer w{trace_format_v2};
+  w.str(j.company_id).u64(next);
+  return put(txn, dbi_, key, w.bytes());
 }
 
 result<void> trace_index::message_in(MDB_txn* txn,
@@ -111,6 +187,59 @@ result<void> trace_index::message_in(MDB_txn* txn,
   record_writer w{trace_format_v1};
   w.str(company_id);
   return put(txn, dbi_, key_of(prefix, id), w.bytes());
+}
+
+result<std::optional<traced_job>>
+trace_index::read_job(MDB_txn* txn, std::uint8_t format, record_reader& r,
+                      std::uint64_t id) const {
+  // The queue's record of a live job: its state as of now.
+  auto live = [&]() -> result<std::optional<traced_job>> {
+    if (!has_jobs_)
+      return std::optional<traced_job>{};
+    auto j = job_detail::load_job(txn, jobs_dbi_, id);
+    if (!j) {
+      if (j.error().code == errc::not_found)
+        return std::optional<traced_job>{};
+      return make_unexpected(j.error());
+    }
+    traced_job t;
+    t.outcome = static_cast<job_outcome>(j->state);
+    t.record = std::move(*j);
+    return std::optional<traced_job>{std::move(t)};
+  };
+  if (format == trace_format_v1) {
+    auto t = read_ended(r);
+    if (!t)
+      return make_unexpected(t.error());
+    if (!ended(t->outcome)) {
+      auto now = live();
+      if (!now || *now)
+        return now;
+    }
+    return std::optional<traced_job>{std::move(*t)};
+  }
+  auto done = r.u64();
+  if (!r.ok())
+    return fail(errc::corrupt, "trace record: bad job entry");
+  if (done == 0)
+    return live(); // Gone without an end: it moved to another member.
+  std::string key(8, '\0');
+  put_be64(key.data(), done);
+  auto k = as_val(key);
+  MDB_val v;
+  if (auto rc = mdb_get(txn, done_, &k, &v); rc != 0)
+    return rc == MDB_NOTFOUND
+               ? fail(errc::corrupt,
+                      "trace_done: no entry for job " + std::to_string(id))
+               : fail_mdb(rc, "mdb_get(trace_done)");
+  record_reader d{v.mv_data, v.mv_size};
+  if (d.format() != trace_format_v1)
+    return fail(errc::corrupt, "trace_done: unknown format");
+  d.str(); // The company, checked at the job's entry.
+  auto t = read_ended(d);
+  if (!t)
+    return make_unexpected(t.error());
+  return std::optional<traced_job>{std::move(*t)};
 }
 
 result<trace_entries>
@@ -140,7 +269,9 @@ trace_index::read(std::string_view correlation_id,
     auto kind = key[base.size()];
     auto id = get_be64(key.data() + base.size() + 1);
     record_reader r{v.mv_data, v.mv_size};
-    if (r.format() != trace_format_v1) {
+    auto format = r.format();
+    if (format != trace_format_v1
+        && (format != trace_format_v2 || kind != 'j')) {
       res = fail(errc::corrupt, "trace record: unknown format");
       break;
     }
@@ -158,23 +289,13 @@ trace_index::read(std::string_view correlation_id,
       if (res->message_ids.size() < max_each)
         res->message_ids.push_back(id);
     } else if (kind == 'j' && res->jobs.size() < max_each) {
-      traced_job t;
-      auto outcome = r.u64();
-      t.finished_at = r.i64();
-      auto rec = r.str();
-      if (!r.ok()
-          || outcome > static_cast<std::uint64_t>(job_outcome::forgotten)) {
-        res = fail(errc::corrupt, "trace record: bad job entry");
+      auto t = read_job(rtxn->handle(), format, r, id);
+      if (!t) {
+        res = make_unexpected(t.error());
         break;
       }
-      t.outcome = static_cast<job_outcome>(outcome);
-      auto j = decode_job_record(rec);
-      if (!j) {
-        res = make_unexpected(j.error());
-        break;
-      }
-      t.record = std::move(*j);
-      res->jobs.push_back(std::move(t));
+      if (*t)
+        res->jobs.push_back(std::move(**t));
     }
   }
   mdb_cursor_close(cur);

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,8 @@
 #include "store/job_queue.hpp"
 
 namespace switchboard::store {
+
+class record_reader;
 
 /// Most bytes of a correlation id (`X-Correlation-Id`, trace routes).
 constexpr std::size_t max_correlation_id = 128;
@@ -51,13 +54,27 @@ struct trace_entries {
 };
 
 /// The causation trace: events, jobs and outbox messages by correlation
-/// id, in one database of its own (`traces`), each entry written in the
-/// transaction of what it records. Key: the correlation id's length (one
-/// byte), the id, a kind byte ('e' event, 'j' job, 'm' message) and the
-/// 8-byte big-endian sequence or id; value: a record (format 1) holding
-/// the company and, for a job, its outcome, finish time and job record.
-/// A job's entry is rewritten on each change of the job, so that the
-/// trace keeps the outcome of jobs the queue has deleted (acknowledged).
+/// id, each entry written in the transaction of what it records.
+///
+/// | database   | key → value                                          |
+/// |------------|------------------------------------------------------|
+/// | traces     | id length (1 byte), correlation id, kind ('e' event, |
+/// |            | 'j' job, 'm' message), 8-byte big-endian sequence or |
+/// |            | id → record: the company, and for a job (format 2)   |
+/// |            | the key of its end in `trace_done`, 0 while it lives |
+/// | trace_done | 8-byte big-endian number, appended → the company, the |
+/// |            | outcome, the finish time and the job's last record    |
+///
+/// A job costs the trace two small writes: its entry when it is enqueued,
+/// and, when it ends (acknowledged, cancelled, forgotten), its record
+/// appended to `trace_done` and the entry pointed at it. While it lives
+/// (pending, leased, failed) the trace reads it from the queue's own
+/// record (`read_jobs_from`), so leases and retries write nothing here.
+/// Appending ends at the right edge of `trace_done` keeps the pages a
+/// commit writes few: the jobs of one commit end in one run of keys,
+/// whatever their correlation ids. Job entries of format 1 (written
+/// before, each holding the record as of the job's last change) are still
+/// read; a job that has one keeps it up to date at its end.
 ///
 /// Entries without a correlation id, or with one that is not
 /// `valid_correlation_id`, are not written. The `*_in` forms run in the
@@ -78,9 +95,22 @@ public:
   result<void> event_in(MDB_txn* txn, std::string_view prefix,
                         std::string_view company_id, std::uint64_t seq);
 
-  /// Records (or rewrites) the entry of `j` under its correlation id.
-  result<void> job_in(MDB_txn* txn, const job& j, job_outcome outcome,
-                      timestamp_ms finished_at);
+  /// Records the entry of the job `j`, just enqueued, under its
+  /// correlation id: the trace reads the live job from the queue.
+  result<void> job_started_in(MDB_txn* txn, const job& j);
+
+  /// Records the end of `j` (`outcome` succeeded, cancelled or forgotten)
+  /// at `finished_at`: its record as it was, kept after the queue deletes
+  /// it.
+  result<void> job_ended_in(MDB_txn* txn, const job& j, job_outcome outcome,
+                            timestamp_ms finished_at);
+
+  /// Where live jobs are read from: the queue's `jobs` database (set by
+  /// `job_queue::trace_into`). Without it, live jobs are left out.
+  void read_jobs_from(MDB_dbi jobs) noexcept {
+    jobs_dbi_ = jobs;
+    has_jobs_ = true;
+  }
 
   /// Records outbox message `id` of `company_id` under `correlation_id`.
   result<void> message_in(MDB_txn* txn, std::string_view correlation_id,
@@ -94,9 +124,19 @@ public:
        std::size_t max_each) const;
 
 private:
-  trace_index(environment& env, MDB_dbi dbi) : env_(env), dbi_(dbi) {}
+  /// The job `id` of an entry of `format` (read up to its company): its
+  /// end, or the live job; none when it is neither (it moved away).
+  result<std::optional<traced_job>> read_job(MDB_txn* txn, std::uint8_t format,
+                                             record_reader& r,
+                                             std::uint64_t id) const;
+
+  trace_index(environment& env, MDB_dbi dbi, MDB_dbi done)
+      : env_(env), dbi_(dbi), done_(done) {}
   environment& env_;
   MDB_dbi dbi_;
+  MDB_dbi done_;
+  MDB_dbi jobs_dbi_ = 0;
+  bool has_jobs_ = false;
 };
 
 } // namespace switchboard::store

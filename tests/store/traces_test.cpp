@@ -1,5 +1,8 @@
+#include "store/codec.hpp"
 #include "store/job_queue.hpp"
+#include "store/lmdb_util.hpp"
 #include "store/outbox.hpp"
+#include "store/record.hpp"
 #include "store/traces.hpp"
 
 #include "fixture.hpp"
@@ -57,6 +60,17 @@ struct trace_fixture : store_fixture {
     j.due_at = t0;
     j.max_tries = 1;
     return j;
+  }
+
+  /// Entries in the database `name` (`traces` or `trace_done`).
+  std::size_t entries(const char* name) {
+    auto dbi = env->open_db(name);
+    BOOST_REQUIRE_MESSAGE(dbi, why(dbi));
+    auto rtxn = env->begin_read();
+    BOOST_REQUIRE_MESSAGE(rtxn, why(rtxn));
+    MDB_stat st;
+    BOOST_REQUIRE(mdb_stat(rtxn->handle(), *dbi, &st) == 0);
+    return st.ms_entries;
   }
 
   trace_entries read(const std::string& corr, const std::string& company) {
@@ -157,6 +171,87 @@ BOOST_FIXTURE_TEST_CASE(entries_are_read_by_company, trace_fixture) {
   // A prefix of another id does not leak into it.
   BOOST_TEST(read("share", "").jobs.empty());
   BOOST_TEST(read("nobody", "").event_seqs.empty());
+}
+
+BOOST_FIXTURE_TEST_CASE(a_job_writes_the_trace_when_queued_and_at_its_end,
+                        trace_fixture) {
+  auto a = jobs->enqueue(make_job("acme", "c1"));
+  BOOST_REQUIRE_MESSAGE(a, why(a));
+  BOOST_TEST(entries("traces") == 1u);
+  // Leases, retries and failures change the queue's record only; the
+  // trace reads it from there.
+  BOOST_REQUIRE(jobs->lease("notifications", t0, 10, t0 + 1000));
+  BOOST_TEST(read("c1", "acme").jobs.at(0).outcome == job_outcome::leased);
+  BOOST_REQUIRE(jobs->retry(a->id, t0 + 10, "busy", false, t0 + 5));
+  auto e = read("c1", "acme");
+  BOOST_TEST(e.jobs.at(0).outcome == job_outcome::pending);
+  BOOST_TEST(e.jobs.at(0).record.last_error == "busy");
+  BOOST_TEST(entries("traces") == 1u);
+  BOOST_TEST(entries("trace_done") == 0u);
+  // Its end is appended to trace_done.
+  BOOST_REQUIRE(jobs->lease("notifications", t0 + 10, 10, t0 + 1000));
+  BOOST_REQUIRE(jobs->ack(a->id));
+  BOOST_TEST(entries("trace_done") == 1u);
+  e = read("c1", "acme");
+  BOOST_REQUIRE(e.jobs.size() == 1u);
+  BOOST_TEST(e.jobs[0].outcome == job_outcome::succeeded);
+  BOOST_TEST(e.jobs[0].record.attempts == 2u);
+  BOOST_TEST(e.jobs[0].record.history.size() == 1u);
+  // Another company reads nothing of it.
+  BOOST_TEST(read("c1", "globex").jobs.empty());
+}
+
+BOOST_FIXTURE_TEST_CASE(a_job_traced_in_format_1_keeps_its_entry,
+                        trace_fixture) {
+  auto a = jobs->enqueue(make_job("acme", "old"));
+  BOOST_REQUIRE_MESSAGE(a, why(a));
+  // The entry as the store wrote it before trace_done: the whole record,
+  // its outcome as of its last change.
+  auto stale = jobs->get(a->id);
+  BOOST_REQUIRE(stale);
+  auto dbi = env->open_db("traces");
+  BOOST_REQUIRE(dbi);
+  auto ok = w->execute([&](write_txn& txn) -> result<void> {
+    std::string key;
+    key.push_back(3);
+    key += "old";
+    key.push_back('j');
+    key.resize(key.size() + 8);
+    put_be64(key.data() + key.size() - 8, a->id);
+    record_writer v{1};
+    v.str("acme").u64(0).i64(0).str(encode_job_record(*stale));
+    auto k = as_val(key);
+    auto val = as_val(v.bytes());
+    if (auto rc = mdb_put(txn.handle(), *dbi, &k, &val, 0); rc != 0)
+      return fail_mdb(rc, "mdb_put");
+    return {};
+  });
+  BOOST_REQUIRE_MESSAGE(ok, why(ok));
+  // While the job lives, the queue's record wins over the stale entry.
+  BOOST_REQUIRE(jobs->lease("notifications", t0, 10, t0 + 1000));
+  BOOST_TEST(read("old", "acme").jobs.at(0).outcome == job_outcome::leased);
+  // Its end rewrites the entry in format 1, as before.
+  BOOST_REQUIRE(jobs->ack(a->id));
+  BOOST_TEST(entries("trace_done") == 0u);
+  auto e = read("old", "acme");
+  BOOST_REQUIRE(e.jobs.size() == 1u);
+  BOOST_TEST(e.jobs[0].outcome == job_outcome::succeeded);
+  BOOST_TEST(e.jobs[0].finished_at > 0);
+  BOOST_TEST(e.jobs[0].record.attempts == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_job_taken_to_another_member_leaves_the_trace,
+                        trace_fixture) {
+  BOOST_REQUIRE(jobs->enqueue(make_job("acme", "moving")));
+  BOOST_TEST(read("moving", "acme").jobs.size() == 1u);
+  auto taken = w->execute([&](write_txn& txn) -> result<void> {
+    auto t = jobs->take_company_in(txn, "acme");
+    if (!t)
+      return make_unexpected(t.error());
+    return {};
+  });
+  BOOST_REQUIRE_MESSAGE(taken, why(taken));
+  BOOST_TEST(read("moving", "acme").jobs.empty());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
