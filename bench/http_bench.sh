@@ -46,6 +46,8 @@
 #          [--staff N] [--connections C] [--book-connections C] [--rounds R]
 #          [--scrape] [--sustain-seconds S] [--sustain-probes N]
 #          [--pace PATH] [--binary PATH | PATH]
+# HTTP_BENCH_SET="--set k=v ..." adds options to the daemon's (to compare
+# settings, e.g. queue concurrency, in otherwise equal runs).
 # Needs wrk and nginx (scripts/setup.sh installs them) and a built daemon
 # (default build/app/switchboard). Installs and builds nothing. The last
 # line is "RESULT http_bench ...". Timing never fails the run; a daemon
@@ -177,7 +179,7 @@ print(s.getsockname()[1])'
 # shellcheck source=bench/daemon.sh
 . "$here/daemon.sh"
 start_daemon --set "store.path=$tmp/data" --set store.sync=full \
-  --set queues.max_lag_ms=0
+  --set queues.max_lag_ms=0 ${HTTP_BENCH_SET:-}
 url="http://127.0.0.1:$port"
 
 token=$(cd "$tmp" && "$bin" tenant add bench --set "store.path=$tmp/data" \
