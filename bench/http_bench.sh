@@ -27,9 +27,11 @@
 #              (--sustain-probes steps, 5; 2 with --quick) gives
 #              sustained_book_rps, with the job wait p99 and the jobs per
 #              booking at that rate; seed_jobs_per_s is the rate at which
-#              the queues drained the c=128 run's backlog (when the run
-#              left none, as a short one may: the jobs done per second
-#              over the run and its drain).
+#              the queues drained the c=128 run's backlog, over the polls
+#              with at least 1,000 jobs waiting (when the run left no
+#              such backlog, as the queues now keep up at full booking
+#              speed: the jobs done per second over the run and its
+#              drain, which the notifications' 5 s delay lengthens).
 #   3. get:    GET /api/appointments/{id}.
 #   4. nginx:  `return 200 "ok";` on 127.0.0.1, one worker per core. GET
 #              and nginx alternate --rounds times (3; 1 with --quick), and
@@ -41,6 +43,16 @@
 #              during every run, to show what scraping costs the requests.
 #   5. rss:    the daemon's VmRSS after --bookings bookings in all (more
 #              bookings are made until that many got a 201).
+#   7. bullmq: the anchor of the queue figures, BullMQ 5 on Redis
+#              (appendfsync always) in the same run (bench/bullmq/
+#              anchor.mjs): producers add 6 jobs at a time as fast as
+#              Redis takes them while one Worker runs no-op jobs;
+#              bullmq_jobs_per_s is what it processed meanwhile,
+#              bullmq_drain_per_s its rate on the backlog left. Beside
+#              them: sustained_jobs_per_s (sustained_book_rps times
+#              jobs_per_booking, every job done) and seed_jobs_per_s.
+#              Skipped with --quick. scripts/setup.sh installs
+#              redis-server; npm fetches bullmq into the temp dir.
 #
 # Usage: bench/http_bench.sh [--quick] [--seconds S] [--bookings N]
 #          [--staff N] [--connections C] [--book-connections C] [--rounds R]
@@ -285,24 +297,37 @@ print(sum(x["ready"] + x["leased"] + x["in_flight"] for x in q),
 
 # Waits (at most drain_max seconds; never fails) until the queues have
 # caught up with the bookings, so that the next run does not share the
-# CPU and the writer with their jobs; prints the jobs' rate.
+# CPU and the writer with their jobs. drain_rate: the jobs' rate over the
+# polls that began with at least busy_backlog jobs waiting (the queues'
+# own pace, not the pace at which delayed jobs fall due: the seed's
+# notification waits 5 s, its $delay); 0 when no poll did.
 drain_max=180
 [ "$quick" -eq 1 ] && drain_max=2
+busy_backlog=1000
 drain() {
-  local t0 n p0 p deadline
+  local t0 n p0 p deadline ta pa nb busy_t=0 busy_p=0
   t0=$(date +%s.%N)
   deadline=$(($(date +%s) + drain_max))
   read -r n p0 < <(backlog)
   p=$p0
   while [ "$n" -gt 0 ] && [ "$(date +%s)" -lt "$deadline" ]; do
+    ta=$(date +%s.%N)
+    pa=$p
+    nb=$n
     sleep 0.2
     read -r n p < <(backlog)
+    if [ "$nb" -ge "$busy_backlog" ]; then
+      busy_t=$(awk -v s="$busy_t" -v a="$ta" -v b="$(date +%s.%N)" \
+        'BEGIN { printf "%.6f", s + b - a }')
+      busy_p=$((busy_p + p - pa))
+    fi
   done
-  drain_rate=$(awk -v a="$t0" -v b="$(date +%s.%N)" -v p="$((p - p0))" \
-    'BEGIN { printf "%.0f", p / (b - a) }')
+  drain_rate=$(awk -v t="$busy_t" -v p="$busy_p" \
+    'BEGIN { printf "%.0f", (t > 0 ? p / t : 0) }')
   drain_processed=$p
   awk -v a="$t0" -v b="$(date +%s.%N)" -v n="$n" -v p="$((p - p0))" \
-    'BEGIN { printf "  queues: %d jobs done in %.1f s after the run (%.0f/s), %d left\n", p, b - a, p / (b - a), n }'
+    -v r="$drain_rate" \
+    'BEGIN { printf "  queues: %d jobs done in %.1f s after the run (%.0f/s; %d/s while busy), %d left\n", p, b - a, p / (b - a), r, n }'
 }
 
 rss_mb() {
@@ -550,6 +575,43 @@ metrics_ms=$(for _ in 1 2 3 4 5; do
 done | sort -n | awk 'NR == 3 { printf "%.2f", $1 * 1000 }')
 echo "metrics: GET /metrics in ${metrics_ms} ms (median of 5) after $booked bookings"
 
+# --- 7. the anchor of the queue figures: BullMQ on Redis --------------------
+# bench/bullmq/anchor.mjs on a Redis of its own (appendfsync always: each
+# write on disk before the answer, as store.sync=full), for --seconds;
+# its dependencies are fetched into the temp dir (npm, no lock file).
+# Skipped with --quick, and when node, npm, redis-server or the registry
+# are missing (the fields are then 0).
+bullmq_jobs=0
+bullmq_drain=0
+if [ "$quick" -eq 0 ]; then
+  if command -v node >/dev/null && command -v npm >/dev/null \
+    && command -v redis-server >/dev/null; then
+    mkdir -p "$tmp/bullmq" "$tmp/redis"
+    cp "$here/bullmq/package.json" "$here/bullmq/anchor.mjs" "$tmp/bullmq/"
+    if (cd "$tmp/bullmq" && timeout 240 npm install --no-package-lock \
+      --no-audit --no-fund --silent >"$tmp/npm.log" 2>&1); then
+      rport=$(free_port)
+      redis-server --port "$rport" --bind 127.0.0.1 --save "" \
+        --appendonly yes --appendfsync always --dir "$tmp/redis" \
+        --daemonize yes --pidfile "$tmp/redis/pid" >/dev/null
+      for _ in $(seq 50); do
+        redis-cli -p "$rport" ping >/dev/null 2>&1 && break
+        sleep 0.1
+      done
+      out=$(node "$tmp/bullmq/anchor.mjs" --port "$rport" \
+        --seconds "$seconds" 2>"$tmp/bullmq.err" || true)
+      redis-cli -p "$rport" shutdown nosave >/dev/null 2>&1 || true
+      echo "bullmq (Redis, appendfsync always, one Worker): ${out:-failed: $(tail -n 3 "$tmp/bullmq.err")}"
+      bullmq_jobs=$(sed -n 's/.* processed_per_s=\([0-9]*\).*/\1/p' <<<"$out")
+      bullmq_drain=$(sed -n 's/.* drain_per_s=\([0-9]*\).*/\1/p' <<<"$out")
+    else
+      echo "bullmq: skipped (npm install failed: $(tail -n 1 "$tmp/npm.log"))"
+    fi
+  else
+    echo "bullmq: skipped (node, npm or redis-server missing)"
+  fi
+fi
+
 book_rps=$(field rps "$tmp/book.out")
 book_p99=$(awk -v u="$(field p99_us "$tmp/paced.out")" \
   'BEGIN { printf "%.2f", u / 1000 }')
@@ -564,4 +626,6 @@ echo "RESULT http_bench book_rps=$book_rps book_p99_ms=$book_p99" \
   "get_rps=$get_rps nginx_rps=$nginx_rps rss_mb=$rss" \
   "metrics_ms=$metrics_ms scrape=$scrape sustained_book_rps=$sustained" \
   "job_wait_p99_ms=$sustained_wait jobs_per_booking=$sustained_jpb" \
-  "seed_jobs_per_s=${seed_jobs_per_s:-0}"
+  "seed_jobs_per_s=${seed_jobs_per_s:-0}" \
+  "sustained_jobs_per_s=$(awk -v r="$sustained" -v j="$sustained_jpb" 'BEGIN { printf "%.0f", r * j }')" \
+  "bullmq_jobs_per_s=${bullmq_jobs:-0} bullmq_drain_per_s=${bullmq_drain:-0}"

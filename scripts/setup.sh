@@ -21,7 +21,7 @@ packages=(
   python3-aiosmtpd
   python3-jsonschema python3-yaml
   chromium chromium-driver python3-selenium
-  wrk nginx
+  wrk nginx redis-server
   dpkg-dev systemd
 )
 
