@@ -375,13 +375,6 @@ result<enqueue_outcome> job_queue::enqueue_in(write_txn& txn, const job& j) {
   });
 }
 
-result<enqueue_outcome> job_queue::enqueue(const job& j) {
-  return run_blocking<enqueue_outcome>(writer_, "job_queue::enqueue",
-                                       [&](write_txn& txn) {
-                                         return enqueue_in(txn, j);
-                                       });
-}
-
 // -- the supervisor's cycle
 // -------------------------------------------------------
 
@@ -509,15 +502,6 @@ result<job> job_queue::lease_one(MDB_txn* t, std::uint64_t id,
   return j;
 }
 
-result<std::vector<job>> job_queue::lease(std::string_view queue,
-                                          timestamp_ms now, std::size_t max,
-                                          timestamp_ms lease_until) {
-  return run_blocking<std::vector<job>>(
-      writer_, "job_queue::lease", [&](write_txn& txn) {
-        return lease_in(txn, queue, now, max, lease_until);
-      });
-}
-
 result<void> job_queue::ack_in(write_txn& txn, std::uint64_t id) {
   return guarded("job_queue::ack_in", [&]() -> result<void> {
     auto* t = txn.handle();
@@ -535,12 +519,6 @@ result<void> job_queue::ack_in(write_txn& txn, std::uint64_t id) {
     if (auto ok = trace(t, *j, job_outcome::succeeded, wall_ms()); !ok)
       return ok;
     return count(t, *j, 1, 0, 0);
-  });
-}
-
-result<void> job_queue::ack(std::uint64_t id) {
-  return run_blocking<void>(writer_, "job_queue::ack", [&](write_txn& txn) {
-    return ack_in(txn, id);
   });
 }
 
@@ -571,14 +549,6 @@ result<void> job_queue::retry_in(write_txn& txn, std::uint64_t id,
   });
 }
 
-result<void> job_queue::retry(std::uint64_t id, timestamp_ms due_at,
-                              std::string_view error, bool counts_as_exception,
-                              timestamp_ms now) {
-  return run_blocking<void>(writer_, "job_queue::retry", [&](write_txn& txn) {
-    return retry_in(txn, id, due_at, error, counts_as_exception, now);
-  });
-}
-
 result<void> job_queue::fail_in(write_txn& txn, std::uint64_t id,
                                 std::string_view error, timestamp_ms now) {
   return guarded("job_queue::fail_in", [&]() -> result<void> {
@@ -601,13 +571,6 @@ result<void> job_queue::fail_in(write_txn& txn, std::uint64_t id,
     if (auto ok = index(t, *j); !ok)
       return ok;
     return count(t, *j, 0, 1, 0);
-  });
-}
-
-result<void> job_queue::fail(std::uint64_t id, std::string_view error,
-                             timestamp_ms now) {
-  return run_blocking<void>(writer_, "job_queue::fail", [&](write_txn& txn) {
-    return fail_in(txn, id, error, now);
   });
 }
 
@@ -693,13 +656,6 @@ result<std::vector<job>> job_queue::take_company_in(write_txn& txn,
       });
 }
 
-result<bool> job_queue::cancel_by_key(std::string_view key) {
-  return run_blocking<bool>(writer_, "job_queue::cancel_by_key",
-                            [&](write_txn& txn) {
-                              return cancel_by_key_in(txn, key);
-                            });
-}
-
 result<std::size_t> job_queue::release_in(write_txn& txn, timestamp_ms deadline,
                                           timestamp_ms now,
                                           std::string_view why) {
@@ -756,13 +712,6 @@ result<std::size_t> job_queue::release_in(write_txn& txn, timestamp_ms deadline,
 result<std::size_t> job_queue::release_expired_in(write_txn& txn,
                                                   timestamp_ms now) {
   return release_in(txn, now, now, "lease expired");
-}
-
-result<std::size_t> job_queue::release_expired(timestamp_ms now) {
-  return run_blocking<std::size_t>(writer_, "job_queue::release_expired",
-                                   [&](write_txn& txn) {
-                                     return release_expired_in(txn, now);
-                                   });
 }
 
 result<std::size_t> job_queue::release_all_leases_in(write_txn& txn,

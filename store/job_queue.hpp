@@ -250,11 +250,12 @@ std::int64_t backoff_delay_ms(const job& j) noexcept;
 /// op. An op that writes before a later step that may fail must be
 /// submitted with `isolation::nested`, or the writes stay.
 ///
-/// The blocking forms run the `*_in` form as one writer operation and wait
-/// for its commit; they must not be called on the writer thread or while
-/// holding a read transaction. They add `errc::closed` and commit errors to
-/// the errors of their `*_in` form. Reads run in their own read
-/// transaction on the calling thread. Thread-safe.
+/// The blocking forms (of the admin changes the CLI makes; tests find the
+/// others in tests/store/job_queue_blocking.hpp) run the `*_in` form as one
+/// writer operation and wait for its commit; they must not be called on the
+/// writer thread or while holding a read transaction. They add
+/// `errc::closed` and commit errors to the errors of their `*_in` form. Reads
+/// run in their own read transaction on the calling thread. Thread-safe.
 class job_queue {
 public:
   /// Opens (creating them if missing) the queue's databases in `env` and
@@ -276,9 +277,6 @@ public:
   /// `errc::corrupt`, LMDB errors.
   result<enqueue_outcome> enqueue_in(write_txn& txn, const job& j);
 
-  /// Blocking `enqueue_in`.
-  result<enqueue_outcome> enqueue(const job& j);
-
   // -- the supervisor's cycle -------------------------------------------------
 
   /// Leases up to `max` pending jobs of `queue` with due_at <= `now`, one
@@ -294,17 +292,10 @@ public:
                                     timestamp_ms now, std::size_t max,
                                     timestamp_ms lease_until);
 
-  /// Blocking `lease_in`.
-  result<std::vector<job>> lease(std::string_view queue, timestamp_ms now,
-                                 std::size_t max, timestamp_ms lease_until);
-
   /// Deletes the pending or leased job `id` (it succeeded), its index entry
   /// and its unique key; counts it as processed. Errors: `errc::not_found` (no
   /// such job, or it failed), `errc::corrupt`, LMDB errors.
   result<void> ack_in(write_txn& txn, std::uint64_t id);
-
-  /// Blocking `ack_in`.
-  result<void> ack(std::uint64_t id);
 
   /// Puts the pending or leased job `id` back to pending, due at `due_at`,
   /// with `error` as its last error (cut to 4 KiB); `counts_as_exception`
@@ -317,11 +308,6 @@ public:
                         std::string_view error, bool counts_as_exception,
                         timestamp_ms now = 0);
 
-  /// Blocking `retry_in`.
-  result<void> retry(std::uint64_t id, timestamp_ms due_at,
-                     std::string_view error, bool counts_as_exception,
-                     timestamp_ms now = 0);
-
   /// Moves the pending or leased job `id` to the failed jobs, keeping its
   /// payload, attempts and attempt times, with `error` (cut to 4 KiB) and
   /// failed_at `now`; frees its unique key. A leased job's attempt goes to
@@ -330,17 +316,11 @@ public:
   result<void> fail_in(write_txn& txn, std::uint64_t id, std::string_view error,
                        timestamp_ms now);
 
-  /// Blocking `fail_in`.
-  result<void> fail(std::uint64_t id, std::string_view error, timestamp_ms now);
-
   /// Deletes the pending job holding unique key `key`. A leased job (it
   /// runs) is not cancelled.
   /// @returns true when a job was cancelled.
   /// Errors: `errc::corrupt`, LMDB errors.
   result<bool> cancel_by_key_in(write_txn& txn, std::string_view key);
-
-  /// Blocking `cancel_by_key_in`.
-  result<bool> cancel_by_key(std::string_view key);
 
   /// Removes every pending job (ready or delayed, all queues) of
   /// `company` and returns them in id order: a company moving to another
@@ -356,9 +336,6 @@ public:
   /// @returns the number of jobs released.
   /// Errors: `errc::corrupt`, LMDB errors.
   result<std::size_t> release_expired_in(write_txn& txn, timestamp_ms now);
-
-  /// Blocking `release_expired_in`.
-  result<std::size_t> release_expired(timestamp_ms now);
 
   /// Like `release_expired_in` for every lease, whatever its deadline. Call
   /// once at start, before any lease: the leases are of a process that

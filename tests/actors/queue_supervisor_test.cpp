@@ -13,6 +13,7 @@
 #include <store/projections.hpp>
 
 #include "tests/actors/helpers.hpp"
+#include "tests/store/job_queue_blocking.hpp"
 
 using namespace switchboard;
 using namespace std::chrono_literals;
@@ -202,7 +203,7 @@ BOOST_AUTO_TEST_CASE(a_job_delivered_twice_has_its_effects_once) {
   dup.created_at = dup.due_at = n.now();
   dup.max_tries = 1;
   dup.timeout_ms = 1000;
-  BOOST_REQUIRE(n.node().store().jobs->enqueue(dup));
+  BOOST_REQUIRE(store::test::enqueue(*n.node().store().jobs, dup));
   caf::anon_send(n.node().queues().at("analytics"), wake_atom::value);
   n.advance(5s);
   auto count = n.node().store().projections->counter(

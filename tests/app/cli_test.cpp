@@ -24,6 +24,7 @@
 #include <store/projections.hpp>
 #include <store/writer.hpp>
 
+#include "tests/store/job_queue_blocking.hpp"
 #include "tests/support/process.hpp"
 
 using namespace switchboard;
@@ -191,9 +192,10 @@ std::uint64_t add_failed_job(node_store& st, std::uint64_t seq,
   j.timeout_ms = 5000;
   j.created_at = now_ms();
   j.due_at = j.created_at;
-  auto e = st.jobs->enqueue(j);
+  auto e = store::test::enqueue(*st.jobs, j);
   BOOST_REQUIRE(e);
-  BOOST_REQUIRE(st.jobs->fail(e->id, "provider said no", now_ms()));
+  BOOST_REQUIRE(
+      store::test::fail(*st.jobs, e->id, "provider said no", now_ms()));
   return e->id;
 }
 

@@ -13,6 +13,7 @@
 #include <store/job_queue.hpp>
 
 #include "tests/app/daemon_fixture.hpp"
+#include "tests/store/job_queue_blocking.hpp"
 #include "tests/support/times.hpp"
 
 using namespace std::chrono_literals;
@@ -377,7 +378,8 @@ BOOST_AUTO_TEST_CASE(one_companys_burst_does_not_delay_anothers_notification) {
                    std::chrono::system_clock::now().time_since_epoch())
                    .count();
     for (const auto& j : pending->jobs)
-      BOOST_REQUIRE(jobs.retry(j.id, now, "", false));
+      BOOST_REQUIRE(
+          switchboard::store::test::retry(jobs, j.id, now, "", false));
   }
   restart(d, held);
   http_client c{d.port};

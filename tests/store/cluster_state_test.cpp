@@ -8,6 +8,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "tests/store/job_queue_blocking.hpp"
 #include <memory>
 
 using namespace switchboard;
@@ -63,7 +64,7 @@ struct cluster_fixture : store_fixture {
     j.created_at = t0;
     j.due_at = due;
     j.max_tries = 3;
-    auto r = jobs->enqueue(j);
+    auto r = test::enqueue(*jobs, j);
     BOOST_REQUIRE_MESSAGE(r, why(r));
     return r->id;
   }
@@ -129,7 +130,7 @@ BOOST_AUTO_TEST_CASE(
   auto delayed = add_job("acme", t0 + 86400000);
   auto other = add_job("globex", t0);
   // A running job of the company: nothing is taken.
-  auto leased = jobs->lease("notifications", t0, 1, t0 + 60000);
+  auto leased = test::lease(*jobs, "notifications", t0, 1, t0 + 60000);
   BOOST_REQUIRE_MESSAGE(leased, why(leased));
   BOOST_REQUIRE(leased->size() == 1u);
   BOOST_REQUIRE(leased->front().id == ready);
@@ -142,7 +143,7 @@ BOOST_AUTO_TEST_CASE(
   BOOST_REQUIRE(!busy);
   BOOST_TEST(busy.error().code == errc::version_conflict);
   // Once it is done, the pending ones go, and only the company's.
-  auto acked = jobs->ack(ready);
+  auto acked = test::ack(*jobs, ready);
   BOOST_REQUIRE_MESSAGE(acked, why(acked));
   auto again = add_job("acme", t0, "reminder:ap2:24h");
   std::vector<job> taken;
@@ -156,14 +157,14 @@ BOOST_AUTO_TEST_CASE(
   BOOST_REQUIRE(taken.size() == 2u);
   BOOST_TEST(taken[0].id == delayed);
   BOOST_TEST(taken[1].id == again);
-  auto left
-      = jobs->lease("notifications", t0 + 2 * 86400000, 10, t0 + 3 * 86400000);
+  auto left = test::lease(*jobs, "notifications", t0 + 2 * 86400000, 10,
+                          t0 + 3 * 86400000);
   BOOST_REQUIRE(left);
   BOOST_REQUIRE(left->size() == 1u);
   BOOST_TEST(left->front().id == other);
   // Its unique key is free again: the job can be enqueued elsewhere (or
   // here, when a move is undone).
-  auto back = jobs->enqueue(taken[1]);
+  auto back = test::enqueue(*jobs, taken[1]);
   BOOST_REQUIRE_MESSAGE(back, why(back));
   BOOST_TEST(back->created);
 }

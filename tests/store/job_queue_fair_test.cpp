@@ -11,6 +11,7 @@
 
 #include <lmdb.h>
 
+#include "tests/store/job_queue_blocking.hpp"
 #include <map>
 #include <string>
 #include <vector>
@@ -89,13 +90,13 @@ struct fair_fixture : store_fixture {
   }
 
   std::uint64_t add(const job& j) {
-    auto r = jobs->enqueue(j);
+    auto r = test::enqueue(*jobs, j);
     BOOST_REQUIRE_MESSAGE(r, why(r));
     return r->id;
   }
 
   std::vector<job> lease(std::size_t max, timestamp_ms now = t0) {
-    auto got = jobs->lease("notifications", now, max, now + 60000);
+    auto got = test::lease(*jobs, "notifications", now, max, now + 60000);
     BOOST_REQUIRE_MESSAGE(got, why(got));
     return *got;
   }
@@ -173,8 +174,8 @@ BOOST_AUTO_TEST_CASE(every_failed_attempt_is_kept_up_to_the_bound) {
   for (int i = 1; i <= 25; ++i) {
     auto got = lease(1, now);
     BOOST_REQUIRE(got.size() == 1u);
-    auto r = jobs->retry(id, now + 100, "error " + std::to_string(i), true,
-                         now + 7);
+    auto r = test::retry(*jobs, id, now + 100, "error " + std::to_string(i),
+                         true, now + 7);
     BOOST_REQUIRE_MESSAGE(r, why(r));
     now += 100;
   }
@@ -188,10 +189,10 @@ BOOST_AUTO_TEST_CASE(every_failed_attempt_is_kept_up_to_the_bound) {
   BOOST_TEST(j->last_error == "error 25");
   // A lease that lapses and the final failure are attempts too.
   BOOST_REQUIRE(lease(1, now).size() == 1u);
-  auto released = jobs->release_expired(now + 60000);
+  auto released = test::release_expired(*jobs, now + 60000);
   BOOST_REQUIRE(released && *released == 1u);
   BOOST_REQUIRE(lease(1, now + 60000).size() == 1u);
-  BOOST_REQUIRE(jobs->fail(id, "gave up", now + 60003));
+  BOOST_REQUIRE(test::fail(*jobs, id, "gave up", now + 60003));
   j = jobs->get(id);
   BOOST_REQUIRE(j);
   BOOST_TEST(j->history.size() == max_attempts_kept);
@@ -211,12 +212,12 @@ BOOST_AUTO_TEST_CASE(counters_are_kept_with_the_changes_they_count) {
   auto b1 = add(make_job("B", t0, "sync"));
   auto b2 = add(make_job("B", t0, "sync"));
   BOOST_REQUIRE(lease(10).size() == 4u);
-  BOOST_REQUIRE(jobs->ack(a1));
-  BOOST_REQUIRE(jobs->ack(b1));
-  BOOST_REQUIRE(jobs->retry(a2, t0, "flaky", true, t0 + 1));
-  BOOST_REQUIRE(jobs->fail(b2, "no", t0 + 1));
+  BOOST_REQUIRE(test::ack(*jobs, a1));
+  BOOST_REQUIRE(test::ack(*jobs, b1));
+  BOOST_REQUIRE(test::retry(*jobs, a2, t0, "flaky", true, t0 + 1));
+  BOOST_REQUIRE(test::fail(*jobs, b2, "no", t0 + 1));
   // A retry of a pending job (not an attempt) is not counted.
-  BOOST_REQUIRE(jobs->retry(a2, t0 + 5, "moved", false, t0 + 1));
+  BOOST_REQUIRE(test::retry(*jobs, a2, t0 + 5, "moved", false, t0 + 1));
   reopen_all();
   auto all = jobs->counters("", "");
   BOOST_REQUIRE_MESSAGE(all, why(all));
@@ -248,11 +249,11 @@ BOOST_AUTO_TEST_CASE(lists_filter_by_state_and_fields_and_page) {
   other.event_type = "customer.created";
   auto ready_b = add(other);
   auto failing = add(make_job("B", t0));
-  BOOST_REQUIRE(jobs->lease("notifications", t0, 100, t0 + 1000));
+  BOOST_REQUIRE(test::lease(*jobs, "notifications", t0, 100, t0 + 1000));
   // All four were leased but the delayed one; put three back.
-  BOOST_REQUIRE(jobs->retry(ready_a, t0, "x", false, t0));
-  BOOST_REQUIRE(jobs->retry(ready_b, t0, "x", false, t0));
-  BOOST_REQUIRE(jobs->fail(failing, "broken", t0));
+  BOOST_REQUIRE(test::retry(*jobs, ready_a, t0, "x", false, t0));
+  BOOST_REQUIRE(test::retry(*jobs, ready_b, t0, "x", false, t0));
+  BOOST_REQUIRE(test::fail(*jobs, failing, "broken", t0));
   auto ids = [](const result<job_page>& p) {
     std::vector<std::uint64_t> out;
     for (const auto& j : p->jobs)
@@ -296,7 +297,7 @@ BOOST_AUTO_TEST_CASE(failed_jobs_are_retried_and_flushed_by_filter) {
         ids.push_back(add(make_job(company, t0, listener)));
   BOOST_REQUIRE(lease(100).size() == 12u);
   for (auto id : ids)
-    BOOST_REQUIRE(jobs->fail(id, "down", t0));
+    BOOST_REQUIRE(test::fail(*jobs, id, "down", t0));
   job_filter a_sync;
   a_sync.company_id = "A";
   a_sync.listener = "sync";

@@ -4,6 +4,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "tests/store/job_queue_blocking.hpp"
 #include <algorithm>
 #include <optional>
 
@@ -75,7 +76,7 @@ struct job_fixture : store_fixture {
 
   /// Enqueues `j`; returns its id.
   std::uint64_t add(const job& j) {
-    auto res = jobs->enqueue(j);
+    auto res = test::enqueue(*jobs, j);
     BOOST_REQUIRE_MESSAGE(res, why(res));
     BOOST_REQUIRE(res->created);
     return res->id;
@@ -142,16 +143,16 @@ BOOST_AUTO_TEST_CASE(enqueue_stores_every_field) {
 
 BOOST_AUTO_TEST_CASE(enqueue_refuses_bad_jobs_and_writes_nothing) {
   auto j = make_job("", t0);
-  auto res = jobs->enqueue(j);
+  auto res = test::enqueue(*jobs, j);
   BOOST_REQUIRE(!res);
   BOOST_TEST(res.error().code == errc::invalid_argument);
   j = make_job("q", t0);
   j.listener.clear();
-  res = jobs->enqueue(j);
+  res = test::enqueue(*jobs, j);
   BOOST_REQUIRE(!res);
   BOOST_TEST(res.error().code == errc::invalid_argument);
   j = make_job("q", t0, std::string(256, 'k'));
-  res = jobs->enqueue(j);
+  res = test::enqueue(*jobs, j);
   BOOST_REQUIRE(!res);
   BOOST_TEST(res.error().code == errc::invalid_argument);
   BOOST_TEST(count("", t0) == qc(0, 0, 0, 0));
@@ -162,17 +163,17 @@ BOOST_AUTO_TEST_CASE(enqueue_refuses_bad_jobs_and_writes_nothing) {
 
 BOOST_AUTO_TEST_CASE(delayed_job_is_leased_only_when_due) {
   auto id = add(make_job("notifications", t0 + 5000));
-  auto early = jobs->lease("notifications", t0, 10, t0 + 60000);
+  auto early = test::lease(*jobs, "notifications", t0, 10, t0 + 60000);
   BOOST_REQUIRE_MESSAGE(early, why(early));
   BOOST_TEST(early->empty());
-  early = jobs->lease("notifications", t0 + 4999, 10, t0 + 60000);
+  early = test::lease(*jobs, "notifications", t0 + 4999, 10, t0 + 60000);
   BOOST_REQUIRE(early);
   BOOST_TEST(early->empty());
   BOOST_TEST(count("notifications", t0) == qc(0, 1, 0, 0));
   auto due = jobs->next_due("notifications");
   BOOST_REQUIRE_MESSAGE(due, why(due));
   BOOST_TEST(*due == t0 + 5000);
-  auto got = jobs->lease("notifications", t0 + 5000, 10, t0 + 65000);
+  auto got = test::lease(*jobs, "notifications", t0 + 5000, 10, t0 + 65000);
   BOOST_REQUIRE(got);
   BOOST_REQUIRE_EQUAL(got->size(), 1u);
   BOOST_TEST(got->front().id == id);
@@ -191,7 +192,7 @@ BOOST_AUTO_TEST_CASE(lease_takes_oldest_due_first_up_to_max) {
   auto b = add(make_job("q", t0 + 200));
   auto other = add(make_job("other", t0));
   auto late = add(make_job("q", t0 + 5000));
-  auto first = jobs->lease("q", t0 + 1000, 2, t0 + 31000);
+  auto first = test::lease(*jobs, "q", t0 + 1000, 2, t0 + 31000);
   BOOST_REQUIRE_MESSAGE(first, why(first));
   BOOST_TEST(ids_of(*first) == (std::vector<std::uint64_t>{a, b}));
   for (auto& j : *first) {
@@ -205,13 +206,13 @@ BOOST_AUTO_TEST_CASE(lease_takes_oldest_due_first_up_to_max) {
   BOOST_REQUIRE(stored);
   BOOST_TEST(stored->state == job_state::leased);
   BOOST_TEST(stored->attempts == 1u);
-  auto second = jobs->lease("q", t0 + 1000, 10, t0 + 31000);
+  auto second = test::lease(*jobs, "q", t0 + 1000, 10, t0 + 31000);
   BOOST_REQUIRE(second);
   BOOST_TEST(ids_of(*second) == (std::vector<std::uint64_t>{c}));
-  auto zero = jobs->lease("other", t0 + 1000, 0, t0 + 31000);
+  auto zero = test::lease(*jobs, "other", t0 + 1000, 0, t0 + 31000);
   BOOST_REQUIRE(zero);
   BOOST_TEST(zero->empty());
-  auto rest = jobs->lease("other", t0 + 1000, 10, t0 + 31000);
+  auto rest = test::lease(*jobs, "other", t0 + 1000, 10, t0 + 31000);
   BOOST_REQUIRE(rest);
   BOOST_TEST(ids_of(*rest) == (std::vector<std::uint64_t>{other}));
   BOOST_TEST(count("q", t0 + 1000) == qc(0, 1, 3, 0));
@@ -225,10 +226,10 @@ BOOST_AUTO_TEST_CASE(lease_takes_oldest_due_first_up_to_max) {
 
 BOOST_AUTO_TEST_CASE(each_lease_counts_an_attempt) {
   auto id = add(make_job("q", t0));
-  auto l1 = jobs->lease("q", t0 + 10, 1, t0 + 1000);
+  auto l1 = test::lease(*jobs, "q", t0 + 10, 1, t0 + 1000);
   BOOST_REQUIRE(l1 && l1->size() == 1);
-  BOOST_REQUIRE(jobs->retry(id, t0 + 20, "boom", true));
-  auto l2 = jobs->lease("q", t0 + 20, 1, t0 + 1020);
+  BOOST_REQUIRE(test::retry(*jobs, id, t0 + 20, "boom", true));
+  auto l2 = test::lease(*jobs, "q", t0 + 20, 1, t0 + 1020);
   BOOST_REQUIRE(l2 && l2->size() == 1);
   auto j = l2->front();
   BOOST_TEST(j.attempts == 2u);
@@ -240,20 +241,20 @@ BOOST_AUTO_TEST_CASE(each_lease_counts_an_attempt) {
 
 BOOST_AUTO_TEST_CASE(ack_removes_the_job) {
   auto id = add(make_job("q", t0, "k1"));
-  auto leased = jobs->lease("q", t0, 1, t0 + 1000);
+  auto leased = test::lease(*jobs, "q", t0, 1, t0 + 1000);
   BOOST_REQUIRE(leased && leased->size() == 1);
-  auto res = jobs->ack(id);
+  auto res = test::ack(*jobs, id);
   BOOST_REQUIRE_MESSAGE(res, why(res));
   auto got = jobs->get(id);
   BOOST_REQUIRE(!got);
   BOOST_TEST(got.error().code == errc::not_found);
   BOOST_TEST(count("q", t0) == qc(0, 0, 0, 0));
-  auto again = jobs->ack(id);
+  auto again = test::ack(*jobs, id);
   BOOST_REQUIRE(!again);
   BOOST_TEST(again.error().code == errc::not_found);
   // A pending job can be acked too (e.g. handled inline).
   auto id2 = add(make_job("q", t0 + 1000));
-  BOOST_REQUIRE(jobs->ack(id2));
+  BOOST_REQUIRE(test::ack(*jobs, id2));
   BOOST_TEST(count("q", t0) == qc(0, 0, 0, 0));
   // Ids are never reused.
   auto id3 = add(make_job("q", t0));
@@ -262,8 +263,9 @@ BOOST_AUTO_TEST_CASE(ack_removes_the_job) {
 
 BOOST_AUTO_TEST_CASE(retry_moves_due_time_and_records_error) {
   auto id = add(make_job("q", t0));
-  BOOST_REQUIRE(jobs->lease("q", t0, 1, t0 + 1000));
-  auto res = jobs->retry(id, t0 + 10000, "timeout after 30000 ms", false);
+  BOOST_REQUIRE(test::lease(*jobs, "q", t0, 1, t0 + 1000));
+  auto res
+      = test::retry(*jobs, id, t0 + 10000, "timeout after 30000 ms", false);
   BOOST_REQUIRE_MESSAGE(res, why(res));
   auto j = jobs->get(id);
   BOOST_REQUIRE(j);
@@ -274,22 +276,22 @@ BOOST_AUTO_TEST_CASE(retry_moves_due_time_and_records_error) {
   BOOST_TEST(j->exceptions == 0u);
   BOOST_TEST(j->lease_until == 0);
   BOOST_TEST(count("q", t0 + 1000) == qc(0, 1, 0, 0));
-  auto early = jobs->lease("q", t0 + 9999, 1, t0 + 20000);
+  auto early = test::lease(*jobs, "q", t0 + 9999, 1, t0 + 20000);
   BOOST_REQUIRE(early);
   BOOST_TEST(early->empty());
   auto due = jobs->next_due("q");
   BOOST_REQUIRE(due);
   BOOST_TEST(*due == t0 + 10000);
-  auto later = jobs->lease("q", t0 + 10000, 1, t0 + 20000);
+  auto later = test::lease(*jobs, "q", t0 + 10000, 1, t0 + 20000);
   BOOST_REQUIRE(later);
   BOOST_TEST(ids_of(*later) == (std::vector<std::uint64_t>{id}));
   // A long error is cut.
-  BOOST_REQUIRE(jobs->retry(id, t0, std::string(10000, 'e'), true));
+  BOOST_REQUIRE(test::retry(*jobs, id, t0, std::string(10000, 'e'), true));
   j = jobs->get(id);
   BOOST_REQUIRE(j);
   BOOST_TEST(j->last_error.size() == 4096u);
   BOOST_TEST(j->exceptions == 1u);
-  auto missing = jobs->retry(id + 100, t0, "x", false);
+  auto missing = test::retry(*jobs, id + 100, t0, "x", false);
   BOOST_REQUIRE(!missing);
   BOOST_TEST(missing.error().code == errc::not_found);
 }
@@ -297,10 +299,10 @@ BOOST_AUTO_TEST_CASE(retry_moves_due_time_and_records_error) {
 BOOST_AUTO_TEST_CASE(fail_keeps_payload_attempts_and_times) {
   auto j = make_job("q", t0, "k");
   auto id = add(j);
-  BOOST_REQUIRE(jobs->lease("q", t0 + 1, 1, t0 + 1000));
-  BOOST_REQUIRE(jobs->retry(id, t0 + 2, "first", true));
-  BOOST_REQUIRE(jobs->lease("q", t0 + 3, 1, t0 + 1000));
-  auto res = jobs->fail(id, "second", t0 + 4);
+  BOOST_REQUIRE(test::lease(*jobs, "q", t0 + 1, 1, t0 + 1000));
+  BOOST_REQUIRE(test::retry(*jobs, id, t0 + 2, "first", true));
+  BOOST_REQUIRE(test::lease(*jobs, "q", t0 + 3, 1, t0 + 1000));
+  auto res = test::fail(*jobs, id, "second", t0 + 4);
   BOOST_REQUIRE_MESSAGE(res, why(res));
   auto f = jobs->get(id);
   BOOST_REQUIRE(f);
@@ -315,40 +317,41 @@ BOOST_AUTO_TEST_CASE(fail_keeps_payload_attempts_and_times) {
   BOOST_TEST(f->lease_until == 0);
   BOOST_TEST(count("q", t0 + 10) == qc(0, 0, 0, 1));
   // Failed jobs are never leased, acked, retried or failed again.
-  auto l = jobs->lease("q", t0 + 100000, 10, t0 + 200000);
+  auto l = test::lease(*jobs, "q", t0 + 100000, 10, t0 + 200000);
   BOOST_REQUIRE(l);
   BOOST_TEST(l->empty());
-  BOOST_TEST(jobs->ack(id).error().code == errc::not_found);
-  BOOST_TEST(jobs->retry(id, t0, "x", false).error().code == errc::not_found);
-  BOOST_TEST(jobs->fail(id, "x", t0).error().code == errc::not_found);
+  BOOST_TEST(test::ack(*jobs, id).error().code == errc::not_found);
+  BOOST_TEST(test::retry(*jobs, id, t0, "x", false).error().code
+             == errc::not_found);
+  BOOST_TEST(test::fail(*jobs, id, "x", t0).error().code == errc::not_found);
   auto pending = jobs->list_pending("", 0, 10);
   BOOST_REQUIRE(pending);
   BOOST_TEST(pending->empty());
 }
 
 BOOST_AUTO_TEST_CASE(unique_key_blocks_a_second_job_while_pending_or_leased) {
-  auto first = jobs->enqueue(make_job("q", t0, "sync:appt-1"));
+  auto first = test::enqueue(*jobs, make_job("q", t0, "sync:appt-1"));
   BOOST_REQUIRE(first && first->created);
-  auto dup = jobs->enqueue(make_job("q", t0, "sync:appt-1"));
+  auto dup = test::enqueue(*jobs, make_job("q", t0, "sync:appt-1"));
   BOOST_REQUIRE_MESSAGE(dup, why(dup));
   BOOST_TEST(!dup->created);
   BOOST_TEST(dup->id == first->id);
   BOOST_TEST(count("q", t0) == qc(1, 0, 0, 0));
   // Leased: still blocked.
-  BOOST_REQUIRE(jobs->lease("q", t0, 1, t0 + 1000));
-  dup = jobs->enqueue(make_job("q", t0, "sync:appt-1"));
+  BOOST_REQUIRE(test::lease(*jobs, "q", t0, 1, t0 + 1000));
+  dup = test::enqueue(*jobs, make_job("q", t0, "sync:appt-1"));
   BOOST_REQUIRE(dup);
   BOOST_TEST(!dup->created);
   BOOST_TEST(dup->id == first->id);
   // After the ack the key is free.
-  BOOST_REQUIRE(jobs->ack(first->id));
-  auto second = jobs->enqueue(make_job("q", t0, "sync:appt-1"));
+  BOOST_REQUIRE(test::ack(*jobs, first->id));
+  auto second = test::enqueue(*jobs, make_job("q", t0, "sync:appt-1"));
   BOOST_REQUIRE(second);
   BOOST_TEST(second->created);
   BOOST_TEST(second->id > first->id);
   // After a failure the key is free too.
-  BOOST_REQUIRE(jobs->fail(second->id, "gave up", t0));
-  auto third = jobs->enqueue(make_job("q", t0, "sync:appt-1"));
+  BOOST_REQUIRE(test::fail(*jobs, second->id, "gave up", t0));
+  auto third = test::enqueue(*jobs, make_job("q", t0, "sync:appt-1"));
   BOOST_REQUIRE(third);
   BOOST_TEST(third->created);
   BOOST_TEST(third->id > second->id);
@@ -358,23 +361,23 @@ BOOST_AUTO_TEST_CASE(unique_key_blocks_a_second_job_while_pending_or_leased) {
 
 BOOST_AUTO_TEST_CASE(retried_failed_job_does_not_steal_a_held_key) {
   auto old_id = add(make_job("q", t0, "k"));
-  BOOST_REQUIRE(jobs->fail(old_id, "gave up", t0));
+  BOOST_REQUIRE(test::fail(*jobs, old_id, "gave up", t0));
   auto new_id = add(make_job("q", t0, "k"));
   BOOST_REQUIRE(jobs->retry_failed(old_id, t0 + 1));
   // The new job still holds the key; the old one runs without it.
-  auto dup = jobs->enqueue(make_job("q", t0, "k"));
+  auto dup = test::enqueue(*jobs, make_job("q", t0, "k"));
   BOOST_REQUIRE(dup);
   BOOST_TEST(!dup->created);
   BOOST_TEST(dup->id == new_id);
-  BOOST_REQUIRE(jobs->ack(old_id));
-  dup = jobs->enqueue(make_job("q", t0, "k"));
+  BOOST_REQUIRE(test::ack(*jobs, old_id));
+  dup = test::enqueue(*jobs, make_job("q", t0, "k"));
   BOOST_REQUIRE(dup);
   BOOST_TEST(!dup->created);
   BOOST_TEST(dup->id == new_id);
   // A failed job whose key is free takes it back when retried.
-  BOOST_REQUIRE(jobs->fail(new_id, "gave up", t0));
+  BOOST_REQUIRE(test::fail(*jobs, new_id, "gave up", t0));
   BOOST_REQUIRE(jobs->retry_failed(new_id, t0 + 2));
-  dup = jobs->enqueue(make_job("q", t0, "k"));
+  dup = test::enqueue(*jobs, make_job("q", t0, "k"));
   BOOST_REQUIRE(dup);
   BOOST_TEST(!dup->created);
   BOOST_TEST(dup->id == new_id);
@@ -382,21 +385,21 @@ BOOST_AUTO_TEST_CASE(retried_failed_job_does_not_steal_a_held_key) {
 
 BOOST_AUTO_TEST_CASE(cancel_by_key_cancels_only_pending_jobs) {
   auto id = add(make_job("q", t0 + 5000, "remind:appt-1"));
-  auto res = jobs->cancel_by_key("remind:appt-1");
+  auto res = test::cancel_by_key(*jobs, "remind:appt-1");
   BOOST_REQUIRE_MESSAGE(res, why(res));
   BOOST_TEST(*res);
   BOOST_TEST(jobs->get(id).error().code == errc::not_found);
   BOOST_TEST(count("q", t0) == qc(0, 0, 0, 0));
-  res = jobs->cancel_by_key("remind:appt-1");
+  res = test::cancel_by_key(*jobs, "remind:appt-1");
   BOOST_REQUIRE(res);
   BOOST_TEST(!*res);
-  res = jobs->cancel_by_key("");
+  res = test::cancel_by_key(*jobs, "");
   BOOST_REQUIRE(res);
   BOOST_TEST(!*res);
   // The key is free again; a leased job is not cancelled.
   auto id2 = add(make_job("q", t0, "remind:appt-1"));
-  BOOST_REQUIRE(jobs->lease("q", t0, 1, t0 + 1000));
-  res = jobs->cancel_by_key("remind:appt-1");
+  BOOST_REQUIRE(test::lease(*jobs, "q", t0, 1, t0 + 1000));
+  res = test::cancel_by_key(*jobs, "remind:appt-1");
   BOOST_REQUIRE(res);
   BOOST_TEST(!*res);
   auto j = jobs->get(id2);
@@ -411,13 +414,13 @@ BOOST_AUTO_TEST_CASE(list_retry_and_delete_failed_jobs) {
     b_ids.push_back(add(make_job("b", t0)));
   }
   auto keep = add(make_job("a", t0)); // stays pending
-  BOOST_REQUIRE(jobs->lease("a", t0, 10, t0 + 1000));
-  BOOST_REQUIRE(jobs->lease("b", t0, 10, t0 + 1000));
+  BOOST_REQUIRE(test::lease(*jobs, "a", t0, 10, t0 + 1000));
+  BOOST_REQUIRE(test::lease(*jobs, "b", t0, 10, t0 + 1000));
   for (auto id : a_ids)
-    BOOST_REQUIRE(jobs->fail(id, "a failed", t0 + 5));
+    BOOST_REQUIRE(test::fail(*jobs, id, "a failed", t0 + 5));
   for (auto id : b_ids)
-    BOOST_REQUIRE(jobs->fail(id, "b failed", t0 + 6));
-  BOOST_REQUIRE(jobs->retry(keep, t0, "again", false));
+    BOOST_REQUIRE(test::fail(*jobs, id, "b failed", t0 + 6));
+  BOOST_REQUIRE(test::retry(*jobs, keep, t0, "again", false));
   // All queues, by id, paged.
   auto page1 = jobs->list_failed("", 0, 4);
   BOOST_REQUIRE_MESSAGE(page1, why(page1));
@@ -448,7 +451,7 @@ BOOST_AUTO_TEST_CASE(list_retry_and_delete_failed_jobs) {
   BOOST_TEST(j->attempts == 0u);
   BOOST_TEST(j->failed_at == 0);
   BOOST_TEST(count("a", t0 + 100) == qc(2, 0, 0, 2));
-  auto l = jobs->lease("a", t0 + 100, 10, t0 + 2000);
+  auto l = test::lease(*jobs, "a", t0 + 100, 10, t0 + 2000);
   BOOST_REQUIRE(l);
   BOOST_TEST(ids_of(*l) == (std::vector<std::uint64_t>{keep, a_ids[1]}));
   BOOST_TEST(l->back().attempts == 1u);
@@ -474,9 +477,9 @@ BOOST_AUTO_TEST_CASE(counts_per_queue) {
   add(make_job("a", t0 + 10000));
   add(make_job("a", t0 + 20000));
   add(make_job("b", t0));
-  auto l = jobs->lease("a", t0 + 100, 3, t0 + 5000);
+  auto l = test::lease(*jobs, "a", t0 + 100, 3, t0 + 5000);
   BOOST_REQUIRE(l && l->size() == 3);
-  BOOST_REQUIRE(jobs->fail(l->front().id, "x", t0 + 100));
+  BOOST_REQUIRE(test::fail(*jobs, l->front().id, "x", t0 + 100));
   BOOST_TEST(count("a", t0 + 100) == qc(3, 2, 2, 1));
   BOOST_TEST(count("b", t0 + 100) == qc(1, 0, 0, 0));
   BOOST_TEST(count("", t0 + 100) == qc(4, 2, 2, 1));
@@ -504,7 +507,7 @@ BOOST_AUTO_TEST_CASE(counts_many_jobs_across_pages) {
     std::uint64_t ready = std::min<std::uint64_t>(1000, (at - t0) / 20 + 1);
     BOOST_TEST(count("bulk", at) == qc(ready, 1000 - ready, 0, 0));
   }
-  auto l = jobs->lease("bulk", now, 1000, now + 1000);
+  auto l = test::lease(*jobs, "bulk", now, 1000, now + 1000);
   BOOST_REQUIRE(l);
   BOOST_TEST(l->size() == 501u);
   BOOST_TEST(std::is_sorted(l->begin(), l->end(), [](auto& x, auto& y) {
@@ -516,7 +519,7 @@ BOOST_AUTO_TEST_CASE(counts_many_jobs_across_pages) {
 BOOST_AUTO_TEST_CASE(queues_are_remembered_after_their_jobs_are_gone) {
   auto id = add(make_job("zeta", t0));
   add(make_job("alpha", t0));
-  BOOST_REQUIRE(jobs->ack(id));
+  BOOST_REQUIRE(test::ack(*jobs, id));
   reopen_all();
   auto qs = jobs->queues();
   BOOST_REQUIRE(qs);
@@ -526,9 +529,9 @@ BOOST_AUTO_TEST_CASE(queues_are_remembered_after_their_jobs_are_gone) {
 BOOST_AUTO_TEST_CASE(release_expired_brings_back_lapsed_leases) {
   auto a = add(make_job("q", t0));
   auto b = add(make_job("q", t0));
-  auto la = jobs->lease("q", t0, 1, t0 + 2000);
+  auto la = test::lease(*jobs, "q", t0, 1, t0 + 2000);
   BOOST_REQUIRE(la && la->size() == 1);
-  auto lb = jobs->lease("q", t0, 1, t0 + 9000);
+  auto lb = test::lease(*jobs, "q", t0, 1, t0 + 9000);
   BOOST_REQUIRE(lb && lb->size() == 1);
   auto expiry = jobs->next_lease_expiry("q");
   BOOST_REQUIRE(expiry);
@@ -536,10 +539,10 @@ BOOST_AUTO_TEST_CASE(release_expired_brings_back_lapsed_leases) {
   expiry = jobs->next_lease_expiry("");
   BOOST_REQUIRE(expiry);
   BOOST_TEST(*expiry == t0 + 2000);
-  auto n = jobs->release_expired(t0 + 1999);
+  auto n = test::release_expired(*jobs, t0 + 1999);
   BOOST_REQUIRE_MESSAGE(n, why(n));
   BOOST_TEST(*n == 0u);
-  n = jobs->release_expired(t0 + 2000);
+  n = test::release_expired(*jobs, t0 + 2000);
   BOOST_REQUIRE(n);
   BOOST_TEST(*n == 1u);
   auto j = jobs->get(a);
@@ -550,7 +553,7 @@ BOOST_AUTO_TEST_CASE(release_expired_brings_back_lapsed_leases) {
   BOOST_TEST(j->last_error == "lease expired");
   BOOST_TEST(jobs->get(b)->state == job_state::leased);
   BOOST_TEST(count("q", t0 + 2000) == qc(1, 0, 1, 0));
-  auto again = jobs->lease("q", t0 + 2000, 10, t0 + 4000);
+  auto again = test::lease(*jobs, "q", t0 + 2000, 10, t0 + 4000);
   BOOST_REQUIRE(again);
   BOOST_TEST(ids_of(*again) == (std::vector<std::uint64_t>{a}));
   BOOST_TEST(again->front().attempts == 2u);
@@ -564,11 +567,11 @@ BOOST_AUTO_TEST_CASE(leases_of_a_dead_process_run_again_after_restart) {
   auto a = add(make_job("q", t0));
   auto b = add(make_job("r", t0));
   auto c = add(make_job("q", t0 + 1000000)); // not due: stays pending
-  BOOST_REQUIRE(jobs->lease("q", t0, 10, t0 + 3600000));
-  BOOST_REQUIRE(jobs->lease("r", t0, 10, t0 + 3600000));
+  BOOST_REQUIRE(test::lease(*jobs, "q", t0, 10, t0 + 3600000));
+  BOOST_REQUIRE(test::lease(*jobs, "r", t0, 10, t0 + 3600000));
   // The process dies: the environment closes with the leases held.
   reopen_all();
-  auto l = jobs->lease("q", t0 + 10, 10, t0 + 20000);
+  auto l = test::lease(*jobs, "q", t0 + 10, 10, t0 + 20000);
   BOOST_REQUIRE(l);
   BOOST_TEST(l->empty()); // still leased by the dead process
   BOOST_TEST(count("", t0 + 10) == qc(0, 1, 2, 0));
@@ -576,11 +579,11 @@ BOOST_AUTO_TEST_CASE(leases_of_a_dead_process_run_again_after_restart) {
   BOOST_REQUIRE_MESSAGE(n, why(n));
   BOOST_TEST(*n == 2u);
   BOOST_TEST(count("", t0 + 10) == qc(2, 1, 0, 0));
-  auto lq = jobs->lease("q", t0 + 10, 10, t0 + 20000);
+  auto lq = test::lease(*jobs, "q", t0 + 10, 10, t0 + 20000);
   BOOST_REQUIRE(lq);
   BOOST_TEST(ids_of(*lq) == (std::vector<std::uint64_t>{a}));
   BOOST_TEST(lq->front().attempts == 2u);
-  auto lr = jobs->lease("r", t0 + 10, 10, t0 + 20000);
+  auto lr = test::lease(*jobs, "r", t0 + 10, 10, t0 + 20000);
   BOOST_REQUIRE(lr);
   BOOST_TEST(ids_of(*lr) == (std::vector<std::uint64_t>{b}));
   BOOST_TEST(jobs->get(c)->state == job_state::pending);
@@ -672,7 +675,7 @@ BOOST_AUTO_TEST_CASE(outbox_commits_events_and_jobs_together) {
   BOOST_TEST(j->event_seq == stream->at(1).sequence);
   BOOST_TEST(count("notifications", evs[0].occurred_at) == qc(0, 2, 0, 0));
   BOOST_TEST(count("analytics", evs[0].occurred_at + 5000) == qc(2, 0, 0, 0));
-  auto dup = jobs->enqueue(j.value());
+  auto dup = test::enqueue(*jobs, j.value());
   BOOST_REQUIRE(dup);
   BOOST_TEST(!dup->created);
   BOOST_TEST(dup->id == ids[2]);

@@ -7,6 +7,7 @@
 
 #include "fixture.hpp"
 
+#include "tests/store/job_queue_blocking.hpp"
 #include <boost/test/unit_test.hpp>
 
 namespace switchboard::store {
@@ -101,19 +102,19 @@ BOOST_AUTO_TEST_CASE(correlation_ids_follow_the_id_rules) {
 
 BOOST_FIXTURE_TEST_CASE(jobs_keep_their_outcome_after_the_queue_deletes_them,
                         trace_fixture) {
-  auto ok_job = jobs->enqueue(make_job("acme", "c1"));
+  auto ok_job = test::enqueue(*jobs, make_job("acme", "c1"));
   BOOST_REQUIRE_MESSAGE(ok_job, why(ok_job));
-  auto bad_job = jobs->enqueue(make_job("acme", "c1"));
+  auto bad_job = test::enqueue(*jobs, make_job("acme", "c1"));
   BOOST_REQUIRE_MESSAGE(bad_job, why(bad_job));
   auto e = read("c1", "acme");
   BOOST_REQUIRE(e.jobs.size() == 2u);
   BOOST_TEST(e.jobs[0].outcome == job_outcome::pending);
-  auto leased = jobs->lease("notifications", t0, 10, t0 + 1000);
+  auto leased = test::lease(*jobs, "notifications", t0, 10, t0 + 1000);
   BOOST_REQUIRE_MESSAGE(leased, why(leased));
   BOOST_REQUIRE(leased->size() == 2u);
   BOOST_TEST(read("c1", "acme").jobs[1].outcome == job_outcome::leased);
-  BOOST_REQUIRE(jobs->ack(ok_job->id));
-  BOOST_REQUIRE(jobs->fail(bad_job->id, "provider said no", t0 + 50));
+  BOOST_REQUIRE(test::ack(*jobs, ok_job->id));
+  BOOST_REQUIRE(test::fail(*jobs, bad_job->id, "provider said no", t0 + 50));
   // The acknowledged job is gone from the queue, not from the trace.
   BOOST_TEST(!jobs->get(ok_job->id));
   e = read("c1", "acme");
@@ -130,7 +131,7 @@ BOOST_FIXTURE_TEST_CASE(jobs_keep_their_outcome_after_the_queue_deletes_them,
   BOOST_REQUIRE(jobs->delete_failed(bad_job->id));
   BOOST_TEST(read("c1", "acme").jobs[1].outcome == job_outcome::forgotten);
   // The queue's own record kept the correlation id.
-  auto again = jobs->enqueue(make_job("acme", "c2"));
+  auto again = test::enqueue(*jobs, make_job("acme", "c2"));
   BOOST_REQUIRE(again);
   auto got = jobs->get(again->id);
   BOOST_REQUIRE(got);
@@ -138,8 +139,8 @@ BOOST_FIXTURE_TEST_CASE(jobs_keep_their_outcome_after_the_queue_deletes_them,
 }
 
 BOOST_FIXTURE_TEST_CASE(entries_are_read_by_company, trace_fixture) {
-  BOOST_REQUIRE(jobs->enqueue(make_job("acme", "shared")));
-  BOOST_REQUIRE(jobs->enqueue(make_job("globex", "shared")));
+  BOOST_REQUIRE(test::enqueue(*jobs, make_job("acme", "shared")));
+  BOOST_REQUIRE(test::enqueue(*jobs, make_job("globex", "shared")));
   auto prefix = trace_index::event_prefix("shared");
   auto ok = w->execute([&](write_txn& txn) -> result<void> {
     if (auto r = traces->event_in(txn.handle(), prefix, "acme", 5); !r)
@@ -175,22 +176,22 @@ BOOST_FIXTURE_TEST_CASE(entries_are_read_by_company, trace_fixture) {
 
 BOOST_FIXTURE_TEST_CASE(a_job_writes_the_trace_when_queued_and_at_its_end,
                         trace_fixture) {
-  auto a = jobs->enqueue(make_job("acme", "c1"));
+  auto a = test::enqueue(*jobs, make_job("acme", "c1"));
   BOOST_REQUIRE_MESSAGE(a, why(a));
   BOOST_TEST(entries("traces") == 1u);
   // Leases, retries and failures change the queue's record only; the
   // trace reads it from there.
-  BOOST_REQUIRE(jobs->lease("notifications", t0, 10, t0 + 1000));
+  BOOST_REQUIRE(test::lease(*jobs, "notifications", t0, 10, t0 + 1000));
   BOOST_TEST(read("c1", "acme").jobs.at(0).outcome == job_outcome::leased);
-  BOOST_REQUIRE(jobs->retry(a->id, t0 + 10, "busy", false, t0 + 5));
+  BOOST_REQUIRE(test::retry(*jobs, a->id, t0 + 10, "busy", false, t0 + 5));
   auto e = read("c1", "acme");
   BOOST_TEST(e.jobs.at(0).outcome == job_outcome::pending);
   BOOST_TEST(e.jobs.at(0).record.last_error == "busy");
   BOOST_TEST(entries("traces") == 1u);
   BOOST_TEST(entries("trace_done") == 0u);
   // Its end is appended to trace_done.
-  BOOST_REQUIRE(jobs->lease("notifications", t0 + 10, 10, t0 + 1000));
-  BOOST_REQUIRE(jobs->ack(a->id));
+  BOOST_REQUIRE(test::lease(*jobs, "notifications", t0 + 10, 10, t0 + 1000));
+  BOOST_REQUIRE(test::ack(*jobs, a->id));
   BOOST_TEST(entries("trace_done") == 1u);
   e = read("c1", "acme");
   BOOST_REQUIRE(e.jobs.size() == 1u);
@@ -203,7 +204,7 @@ BOOST_FIXTURE_TEST_CASE(a_job_writes_the_trace_when_queued_and_at_its_end,
 
 BOOST_FIXTURE_TEST_CASE(a_job_traced_in_format_1_keeps_its_entry,
                         trace_fixture) {
-  auto a = jobs->enqueue(make_job("acme", "old"));
+  auto a = test::enqueue(*jobs, make_job("acme", "old"));
   BOOST_REQUIRE_MESSAGE(a, why(a));
   // The entry as the store wrote it before trace_done: the whole record,
   // its outcome as of its last change.
@@ -228,10 +229,10 @@ BOOST_FIXTURE_TEST_CASE(a_job_traced_in_format_1_keeps_its_entry,
   });
   BOOST_REQUIRE_MESSAGE(ok, why(ok));
   // While the job lives, the queue's record wins over the stale entry.
-  BOOST_REQUIRE(jobs->lease("notifications", t0, 10, t0 + 1000));
+  BOOST_REQUIRE(test::lease(*jobs, "notifications", t0, 10, t0 + 1000));
   BOOST_TEST(read("old", "acme").jobs.at(0).outcome == job_outcome::leased);
   // Its end rewrites the entry in format 1, as before.
-  BOOST_REQUIRE(jobs->ack(a->id));
+  BOOST_REQUIRE(test::ack(*jobs, a->id));
   BOOST_TEST(entries("trace_done") == 0u);
   auto e = read("old", "acme");
   BOOST_REQUIRE(e.jobs.size() == 1u);
@@ -242,7 +243,7 @@ BOOST_FIXTURE_TEST_CASE(a_job_traced_in_format_1_keeps_its_entry,
 
 BOOST_FIXTURE_TEST_CASE(a_job_taken_to_another_member_leaves_the_trace,
                         trace_fixture) {
-  BOOST_REQUIRE(jobs->enqueue(make_job("acme", "moving")));
+  BOOST_REQUIRE(test::enqueue(*jobs, make_job("acme", "moving")));
   BOOST_TEST(read("moving", "acme").jobs.size() == 1u);
   auto taken = w->execute([&](write_txn& txn) -> result<void> {
     auto t = jobs->take_company_in(txn, "acme");
