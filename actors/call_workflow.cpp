@@ -624,8 +624,7 @@ call_follow_up(queued_listener_actor::pointer self, listener_context ctx) {
                                         + ev.error().message);
         std::vector<store::job> jobs;
         if (!ev->customer_id.empty()) {
-          auto c = load_customer(*ctx.events, req.event.company_id,
-                                 ev->customer_id);
+          auto c = customer_of(ctx, req.event.company_id, ev->customer_id);
           if (!c)
             return c.error();
           if (!c->phone.empty()) {

@@ -140,8 +140,7 @@ appointment_event_subscriber(queued_listener_actor::pointer self,
                       : std::vector<store::job>{};
           std::vector<store::job> notices;
           if (moved) {
-            auto c = load_customer(*ctx.events, req.event.company_id,
-                                   a.customer_id);
+            auto c = customer_of(ctx, req.event.company_id, a.customer_id);
             if (!c)
               return c.error();
             for (const auto& ch : channels_for(*c))
@@ -178,8 +177,7 @@ appointment_event_subscriber(queued_listener_actor::pointer self,
           auto a = ev->appointment;
           // The customer hears of it on every channel they prefer.
           std::vector<store::job> notices;
-          if (auto c
-              = load_customer(*ctx.events, req.event.company_id, a.customer_id))
+          if (auto c = customer_of(ctx, req.event.company_id, a.customer_id))
             for (const auto& ch : channels_for(*c))
               notices.push_back(channel_job(zone_of(ctx, req, a), req, *c, ch,
                                             a, "cancelled", now));

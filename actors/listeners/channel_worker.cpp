@@ -176,8 +176,7 @@ channel_worker(queued_listener_actor::pointer self, listener_context ctx) {
         if (req.listener == ln::reminder_24h
             || req.listener == ln::reminder_1h) {
           // A reminder goes out on every channel the customer prefers now.
-          auto c = load_customer(*ctx.events, req.event.company_id,
-                                 str("customer_id"));
+          auto c = customer_of(ctx, req.event.company_id, str("customer_id"));
           if (!c)
             return c.error();
           for (const auto& ch : channels_for(*c)) {

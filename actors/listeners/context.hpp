@@ -29,6 +29,11 @@ class tenants;
 
 namespace switchboard {
 
+class customer_view;
+
+/// A new, empty customer view (actors/listeners/customer_view.hpp).
+std::shared_ptr<customer_view> new_customer_view();
+
 // -- outbound endpoints
 // ---------------------------------------------------------
 
@@ -64,6 +69,9 @@ struct listener_context {
   /// outbox.
   endpoint_actor messenger;
   std::set<std::string> provider_channels;
+  /// The customers the listeners read, folded once per change of any
+  /// customer rather than once per job (see `customer_of`).
+  std::shared_ptr<customer_view> customers = new_customer_view();
 };
 
 // -- names --------------------------------------------------------------------
@@ -95,6 +103,14 @@ retry_policy channel_retry_policy();
 expected<customer, caf::error> load_customer(const store::event_store& events,
                                              const std::string& company_id,
                                              const std::string& id);
+
+/// The customer `id` of `company_id` as a job needs it: from
+/// `ctx.customers` (the stream folded again only after a customer commit),
+/// or folded by `load_customer` when the context has no view. Errors: those
+/// of `load_customer`.
+expected<customer, caf::error> customer_of(const listener_context& ctx,
+                                           const std::string& company_id,
+                                           const std::string& id);
 
 /// The projection keys the listeners write, for readers and tests.
 namespace projection_keys {

@@ -259,8 +259,8 @@ sync_with_external_services(queued_listener_actor::pointer self,
           // and the event type mapped to the service.
           auto v = boost::json::parse(body);
           auto& o = v.as_object();
-          if (auto c = load_customer(*ctx.events, req.event.company_id,
-                                     ev->appointment.customer_id))
+          if (auto c = customer_of(ctx, req.event.company_id,
+                                   ev->appointment.customer_id))
             o["customer"] = boost::json::parse(to_json_text(*c));
           o["time_zone"] = zone_at(ctx.tenants, req.event.company_id,
                                    ev->appointment.branch_id)

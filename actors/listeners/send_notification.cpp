@@ -48,8 +48,8 @@ send_appointment_notification(queued_listener_actor::pointer self,
         auto now = ctx.clock();
         std::vector<store::job> jobs;
         if (cur->exists && cur->appt.status == appointment_status::scheduled) {
-          auto c = load_customer(*ctx.events, req.event.company_id,
-                                 cur->appt.customer_id);
+          auto c
+              = customer_of(ctx, req.event.company_id, cur->appt.customer_id);
           if (!c)
             return c.error();
           for (const auto& ch : channels_for(*c))

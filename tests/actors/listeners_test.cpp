@@ -3,6 +3,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <actors/listeners.hpp>
+#include <actors/listeners/customer_view.hpp>
 #include <actors/testing.hpp>
 #include <store/job_queue.hpp>
 #include <store/outbox.hpp>
@@ -124,6 +125,52 @@ BOOST_AUTO_TEST_CASE(notification_refuses_another_companys_customer) {
   BOOST_TEST_INFO(errors);
   BOOST_TEST(errors.find("customer cu-g does not exist in company c1")
              != std::string::npos);
+}
+
+// The listeners' customer view folds a customer's stream once, and again
+// after any customer commit; the next job then sees the change.
+BOOST_AUTO_TEST_CASE(customer_view_folds_again_after_a_customer_commit) {
+  deterministic_node n;
+  auto c = test::sample_customer("cu1");
+  create_customer(n, c);
+  customer_view view;
+  const auto& events = *n.node().store().events;
+  for (int i = 0; i < 3; ++i) {
+    auto got = view.get(events, "c1", "cu1");
+    BOOST_REQUIRE(got);
+    BOOST_TEST(got->phone == c.phone);
+  }
+  BOOST_TEST(view.folds() == 1u);
+  // Another company's id is no customer of c1, and is not kept.
+  BOOST_TEST(!view.get(events, "c2", "cu1"));
+  BOOST_TEST(!view.get(events, "c2", "cu1"));
+  BOOST_TEST(view.folds() == 3u);
+  auto moved = c;
+  moved.phone = "+4930999999";
+  BOOST_REQUIRE(n.dispatch_event(customer_updated{moved, {}}, "cu1", "c1"));
+  auto got = view.get(events, "c1", "cu1");
+  BOOST_REQUIRE(got);
+  BOOST_TEST(got->phone == moved.phone);
+  BOOST_TEST(view.folds() == 4u);
+  // Through the node's own view: the next booking's SMS goes to the new
+  // number.
+  auto a = test::sample_appointment("a1", n.now() + 3 * day_ms);
+  BOOST_REQUIRE(
+      n.dispatch_event(appointment_created{a, "phone", {}}, "a1", "c1"));
+  n.advance(6s);
+  auto sms = outbox(n, "sms");
+  BOOST_REQUIRE(sms.size() == 1u);
+  BOOST_TEST(sms[0].recipient == moved.phone);
+  auto phone_two = moved;
+  phone_two.phone = "+4930888888";
+  BOOST_REQUIRE(n.dispatch_event(customer_updated{phone_two, {}}, "cu1", "c1"));
+  auto b = test::sample_appointment("a2", n.now() + 4 * day_ms);
+  BOOST_REQUIRE(
+      n.dispatch_event(appointment_created{b, "phone", {}}, "a2", "c1"));
+  n.advance(6s);
+  sms = outbox(n, "sms");
+  BOOST_REQUIRE(sms.size() == 2u);
+  BOOST_TEST(sms[1].recipient == phone_two.phone);
 }
 
 BOOST_AUTO_TEST_CASE(whatsapp_only_customer_gets_whatsapp_only) {
