@@ -31,7 +31,30 @@ namespace switchboard {
 
 using namespace cluster_detail;
 
+namespace {
+
+/// Compares two MACs in constant time.
+bool same_mac(const std::string& a, const std::string& b) {
+  return !a.empty() && a.size() == b.size()
+         && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+} // namespace
+
 namespace cluster_detail {
+
+std::string trusted_sender(cluster_pointer self, const std::string& link) {
+  const auto& sender = self->current_sender();
+  if (!sender || sender->node() == self->node())
+    return {};
+  auto& st = self->state;
+  auto i = st.joined.find(sender->node());
+  if (i == st.joined.end() || !same_mac(link, i->second.link))
+    return {};
+  if (auto p = st.peers.find(i->second.name); p != st.peers.end())
+    p->second.heard = steady::now();
+  return i->second.name;
+}
 
 /// An answer as the gateway writes it: `body` as JSON, with Retry-After on
 /// a 503 or 504.
@@ -77,12 +100,6 @@ std::string random_nonce() {
   if (RAND_bytes(buf, sizeof buf) != 1)
     return {};
   return hex(buf, sizeof buf);
-}
-
-/// Compares two MACs in constant time.
-bool same_mac(const std::string& a, const std::string& b) {
-  return !a.empty() && a.size() == b.size()
-         && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 /// How far a joiner's clock may be off (and how long a proof is kept).
@@ -158,18 +175,6 @@ forward_response unavailable(const std::string& owner, int status = 503) {
                                   "shortly");
 }
 
-/// The member name of the sender when it is a remote node that has
-/// joined; "" otherwise (no sender, a local one, or a stranger).
-std::string trusted_sender(cluster_pointer self) {
-  const auto& sender = self->current_sender();
-  if (!sender || sender->node() == self->node())
-    return {};
-  auto& st = self->state;
-  if (auto i = st.joined.find(sender->node()); i != st.joined.end())
-    return i->second;
-  return {};
-}
-
 void touch(cluster_pointer self, const std::string& name) {
   if (auto i = self->state.peers.find(name); i != self->state.peers.end())
     i->second.heard = steady::now();
@@ -196,7 +201,11 @@ void mark_down(cluster_pointer self, peer& p, const char* why) {
   if (p.handle)
     self->demonitor(p.handle.address());
   p.handle = nullptr;
+  p.link.clear();
+  p.has_presence = false;
   st.deps.view->set_up(p.member.name, false);
+  if (st.deps.remote_presence)
+    st.deps.remote_presence(p.member.name, {});
   std::vector<std::uint64_t> failed;
   for (const auto& [id, f] : st.out)
     if (f.owner == p.member.name)
@@ -268,6 +277,9 @@ void connect(cluster_pointer self, peer& p) {
                       auto& p = i->second;
                       p.connecting = false;
                       p.handle = h;
+                      p.link = cluster_link_key(st.deps.secret, st.self_name,
+                                                name, nonce, r.nonce);
+                      p.has_presence = false;
                       p.up = true;
                       p.heard = steady::now();
                       p.has_tenants = false;
@@ -305,10 +317,27 @@ void send_tenants(cluster_pointer self) {
     // The placement first: a member that learns the tokens already knows
     // which companies it does not own.
     if (st.deps.cluster_store != nullptr)
-      self->send(p.handle, placement_atom::value,
+      self->send(p.handle, placement_atom::value, p.link,
                  to_wire(st.deps.view->placement()));
-    self->send(p.handle, tenants_atom::value, *d);
+    self->send(p.handle, tenants_atom::value, p.link, *d);
     p.has_tenants = true;
+  }
+}
+
+/// Sends this node's presence members to the members that are up (all
+/// of them when `all`, else those that have not had them).
+void send_presence(cluster_pointer self, bool all = false) {
+  auto& st = self->state;
+  if (!st.deps.local_presence)
+    return;
+  std::optional<presence_digest> d;
+  for (auto& [name, p] : st.peers) {
+    if (!p.up || (p.has_presence && !all))
+      continue;
+    if (!d)
+      d = presence_digest{st.deps.local_presence()};
+    self->send(p.handle, presence_atom::value, p.link, *d);
+    p.has_presence = true;
   }
 }
 
@@ -321,7 +350,7 @@ void tick(cluster_pointer self) {
         mark_down(self, p, "silent");
         continue;
       }
-      self->send(p.handle, heartbeat_atom::value, st.self_name);
+      self->send(p.handle, heartbeat_atom::value, p.link, st.self_name);
     } else if (p.connecting && now - p.attempt > std::chrono::seconds(5)) {
       p.connecting = false;
     } else if (!p.connecting
@@ -340,6 +369,11 @@ void tick(cluster_pointer self) {
            return kv.second.up && !kv.second.has_tenants;
          }))
     send_tenants(self);
+  // Presence members at once to a member that came up.
+  if (std::any_of(st.peers.begin(), st.peers.end(), [](const auto& kv) {
+        return kv.second.up && !kv.second.has_presence;
+      }))
+    send_presence(self);
   self->delayed_send(self, st.deps.heartbeat, tick_atom::value);
 }
 
@@ -367,7 +401,12 @@ cluster_actor::behavior_type cluster(cluster_pointer self, cluster_deps deps) {
     for (auto& [name, p] : st.peers)
       if (p.handle && p.handle.address() == dm.source)
         mark_down(self, p, "connection lost");
-    st.joined.erase(dm.source.node());
+    if (auto j = st.joined.find(dm.source.node()); j != st.joined.end()) {
+      // What it told us of its presence members goes with it.
+      if (st.deps.remote_presence)
+        st.deps.remote_presence(j->second.name, {});
+      st.joined.erase(j);
+    }
   });
   load_placement(self);
   self->send(self, tick_atom::value);
@@ -419,11 +458,13 @@ cluster_actor::behavior_type cluster(cluster_pointer self, cluster_deps deps) {
           if (n == h.nonce)
             return refuse("a replayed proof");
         seen.emplace(sent, h.nonce);
-        st.joined[sender->node()] = h.node;
+        auto nonce = random_nonce();
+        st.joined[sender->node()]
+            = {h.node, cluster_link_key(st.deps.secret, h.node, st.self_name,
+                                        h.nonce, nonce)};
         self->monitor(sender);
         touch(self, h.node);
         lg->info("member {} joined", h.node);
-        auto nonce = random_nonce();
         rp.deliver(cluster_hello{
             st.self_name, cluster_protocol_version, nonce,
             cluster_mac(st.deps.secret, cluster_proof_text(st.self_name, h.node,
@@ -433,17 +474,13 @@ cluster_actor::behavior_type cluster(cluster_pointer self, cluster_deps deps) {
       [self](auth_atom, const cluster_hello&) -> caf::result<ok_atom> {
         return self->make_response_promise<ok_atom>();
       },
-      [self](heartbeat_atom, const std::string&) {
-        auto name = trusted_sender(self);
-        if (!name.empty())
-          touch(self, name);
+      [self](heartbeat_atom, const std::string& link, const std::string&) {
+        trusted_sender(self, link);
       },
-      [self, silent](forward_atom,
+      [self, silent](forward_atom, const std::string& link,
                      forward_request& req) -> caf::result<forward_response> {
-        auto name = trusted_sender(self);
-        if (name.empty())
+        if (trusted_sender(self, link).empty())
           return silent();
-        touch(self, name);
         auto& st = self->state;
         auto id = st.next_id++;
         auto rp = self->make_response_promise<forward_response>();
@@ -471,7 +508,7 @@ cluster_actor::behavior_type cluster(cluster_pointer self, cluster_deps deps) {
         ++st.deps.view->forwards_in_flight;
         ++st.deps.view->forwarded;
         self->request(i->second.handle, st.deps.forward_timeout,
-                      forward_atom::value, std::move(req))
+                      forward_atom::value, i->second.link, std::move(req))
             .then(
                 [self, id](forward_response& r) {
                   finish_out(self, id, std::move(r));
@@ -495,11 +532,10 @@ cluster_actor::behavior_type cluster(cluster_pointer self, cluster_deps deps) {
         i->second.deliver(std::move(r));
         st.in.erase(i);
       },
-      [self](events_atom, std::vector<envelope>& events) {
-        auto name = trusted_sender(self);
-        if (name.empty())
+      [self](events_atom, const std::string& link,
+             std::vector<envelope>& events) {
+        if (trusted_sender(self, link).empty())
           return;
-        touch(self, name);
         if (self->state.deps.remote_events)
           self->state.deps.remote_events(events);
       },
@@ -509,13 +545,12 @@ cluster_actor::behavior_type cluster(cluster_pointer self, cluster_deps deps) {
           return;
         for (auto& [name, p] : st.peers)
           if (p.up)
-            self->send(p.handle, events_atom::value, events);
+            self->send(p.handle, events_atom::value, p.link, events);
       },
-      [self, lg](tenants_atom, tenant_digest& d) {
-        auto name = trusted_sender(self);
+      [self, lg](tenants_atom, const std::string& link, tenant_digest& d) {
+        auto name = trusted_sender(self, link);
         if (name.empty())
           return;
-        touch(self, name);
         auto& st = self->state;
         if (st.deps.tenants == nullptr || !st.deps.writer)
           return;
@@ -543,11 +578,10 @@ cluster_actor::behavior_type cluster(cluster_pointer self, cluster_deps deps) {
                   lg->warn("merging tenants from {}: {}", name, to_string(e));
                 });
       },
-      [self](placement_atom, cluster_placement& p) {
-        auto name = trusted_sender(self);
+      [self](placement_atom, const std::string& link, cluster_placement& p) {
+        auto name = trusted_sender(self, link);
         if (name.empty())
           return;
-        touch(self, name);
         auto& st = self->state;
         if (auto i = st.peers.find(name); i != st.peers.end()) {
           i->second.epoch = p.epoch;
@@ -565,13 +599,13 @@ cluster_actor::behavior_type cluster(cluster_pointer self, cluster_deps deps) {
         if (p.epoch > mine.epoch)
           adopt_table(self, from_wire(p), [](bool) {});
       },
-      [self](adopt_atom, cluster_placement& p) -> caf::result<std::uint64_t> {
+      [self](adopt_atom, const std::string& link,
+             cluster_placement& p) -> caf::result<std::uint64_t> {
         // Before the promise: making it takes the sender out of the message.
-        auto name = trusted_sender(self);
+        auto name = trusted_sender(self, link);
         auto rp = self->make_response_promise<std::uint64_t>();
         if (name.empty())
           return rp;
-        touch(self, name);
         adopt_table(self, from_wire(p), [self, rp](bool) mutable {
           rp.deliver(self->state.deps.view->placement().epoch);
         });
@@ -627,13 +661,13 @@ cluster_actor::behavior_type cluster(cluster_pointer self, cluster_deps deps) {
           return;
         move_step(self, company);
       },
-      [self](import_atom, company_transfer& tr) -> caf::result<std::uint64_t> {
+      [self](import_atom, const std::string& link,
+             company_transfer& tr) -> caf::result<std::uint64_t> {
         // Before the promise: making it takes the sender out of the message.
-        auto name = trusted_sender(self);
+        auto name = trusted_sender(self, link);
         auto rp = self->make_response_promise<std::uint64_t>();
         if (name.empty())
           return rp;
-        touch(self, name);
         auto& st = self->state;
         log::get(log::subsystem::cluster)
             ->debug("a part of company {} from {}: {} events{}", tr.company,
@@ -647,6 +681,42 @@ cluster_actor::behavior_type cluster(cluster_pointer self, cluster_deps deps) {
         }
         import_part(self, tr, rp);
         return rp;
+      },
+      [self](presence_atom, const std::string& link, presence_digest& d) {
+        auto name = trusted_sender(self, link);
+        if (name.empty() || !self->state.deps.remote_presence)
+          return;
+        self->state.deps.remote_presence(name, d.members);
+      },
+      [self](presence_atom, std::uint64_t key, bool due) {
+        auto& st = self->state;
+        if (key != st.deps.local_key)
+          return;
+        if (!due) {
+          // Changes within a few milliseconds go out as one list.
+          if (!st.presence_scheduled) {
+            st.presence_scheduled = true;
+            self->delayed_send(self, std::chrono::milliseconds(10),
+                               presence_atom::value, key, true);
+          }
+          return;
+        }
+        st.presence_scheduled = false;
+        send_presence(self, true);
+      },
+      [self](publish_atom, const std::string& link, channel_message& m) {
+        if (trusted_sender(self, link).empty()
+            || !self->state.deps.remote_publish)
+          return;
+        self->state.deps.remote_publish(m);
+      },
+      [self](publish_atom, std::uint64_t key, channel_message& m) {
+        auto& st = self->state;
+        if (key != st.deps.local_key)
+          return;
+        for (auto& [name, p] : st.peers)
+          if (p.up)
+            self->send(p.handle, publish_atom::value, p.link, m);
       },
       [self](tick_atom) {
         if (self->current_sender().get() != self->ctrl())
@@ -667,6 +737,16 @@ std::string cluster_mac(std::string_view key, std::string_view text) {
       == nullptr)
     return {};
   return hex(md, len);
+}
+
+std::string cluster_link_key(std::string_view secret, std::string_view joiner,
+                             std::string_view member,
+                             std::string_view joiner_nonce,
+                             std::string_view member_nonce) {
+  std::string text = "switchboard-cluster-link/1\n";
+  text.append(joiner).append("\n").append(member).append("\n");
+  text.append(joiner_nonce).append("\n").append(member_nonce);
+  return cluster_mac(secret, text);
 }
 
 std::string cluster_proof_text(std::string_view prover,

@@ -5,8 +5,8 @@
 // HMAC handshake (a fresh, timed proof from the joiner, answered by the
 // member's proof over the joiner's nonce), watches them (CAF monitors and
 // heartbeats), forwards HTTP requests for companies owned elsewhere to their
-// owner and runs those forwarded here, carries committed events to every
-// member, and replicates the tenants.
+// owner and runs those forwarded here, carries committed events, presence
+// members and channel frames to every member, and replicates the tenants.
 //
 // Trust: CAF delivers a message from a connected node to any actor whose
 // handle has crossed the wire; only this actor's does. It answers nothing
@@ -52,6 +52,16 @@ struct cluster_deps {
   local_http_fn local_http;
   /// Events a member committed, for this node's subscribers.
   std::function<void(const std::vector<envelope>&)> remote_events;
+  /// This node's presence members (channel, user id, user info triples),
+  /// for the other members.
+  std::function<std::vector<std::string>()> local_presence;
+  /// A member's presence members (the same triples), replacing what it
+  /// had; empty when it went down.
+  std::function<void(const std::string& member,
+                     const std::vector<std::string>& triples)>
+      remote_presence;
+  /// A frame a member published on a channel, for this node's subscribers.
+  std::function<void(const channel_message&)> remote_publish;
   /// The node's tenants and its store writer (replication).
   store::tenants* tenants = nullptr;
   store_writer_actor writer;
@@ -85,6 +95,14 @@ std::string cluster_proof_text(std::string_view prover,
                                std::string_view verifier,
                                std::string_view verifier_nonce,
                                std::string_view prover_nonce);
+
+/// The key of the link a joiner's handshake opened, which the joiner's
+/// messages to the member carry: both derive it from the secret and both
+/// nonces of the handshake, so it never crosses the wire.
+std::string cluster_link_key(std::string_view secret, std::string_view joiner,
+                             std::string_view member,
+                             std::string_view joiner_nonce,
+                             std::string_view member_nonce);
 
 /// Spawns the cluster actor and publishes it on `host:port`. Errors: the
 /// middleman's (the port is in use, ...).

@@ -31,12 +31,15 @@ using steady = std::chrono::steady_clock;
 struct peer {
   cluster_member member;
   cluster_actor handle; ///< After our handshake with it.
+  /// The key our messages to it carry (from our handshake with it).
+  std::string link;
   bool up = false;
   bool connecting = false;
   steady::time_point attempt{};
   steady::time_point heard{};
-  /// Whether it has our tenants' current rows.
+  /// Whether it has our tenants' current rows, and our presence members.
   bool has_tenants = false;
+  bool has_presence = false;
   /// The epoch of its placement table, once it told us.
   std::uint64_t epoch = 0;
   bool epoch_known = false;
@@ -64,8 +67,13 @@ struct cluster_state {
   cluster_deps deps;
   std::string self_name;
   std::map<std::string, peer, std::less<>> peers;
-  /// Nodes that proved the secret to us: node → member name.
-  std::map<caf::node_id, std::string> joined;
+  /// A node that proved the secret to us: its member name, and the key
+  /// its messages carry.
+  struct joined_member {
+    std::string name;
+    std::string link;
+  };
+  std::map<caf::node_id, joined_member> joined;
   /// Join proofs seen in the last minute (time sent, nonce).
   std::multimap<std::int64_t, std::string> seen_nonces;
   std::map<std::uint64_t, forward_out> out;
@@ -81,12 +89,20 @@ struct cluster_state {
   /// increasing epochs only).
   std::uint64_t stored_epoch = 0;
   bool conflict_logged = false;
+  /// The delayed send of this node's presence members is scheduled.
+  bool presence_scheduled = false;
   static inline const char* name = "cluster";
 };
 
 using cluster_pointer = cluster_actor::stateful_pointer<cluster_state>;
 
 // -- in actors/cluster.cpp ---------------------------------------------------
+
+/// The member name of the sender when it is a remote node that has
+/// joined and `link` is the key of its link; "" otherwise (no sender, a
+/// local one, a stranger, or a node claiming a member's id without its
+/// key). Hears from the member.
+std::string trusted_sender(cluster_pointer self, const std::string& link);
 
 /// An answer as the gateway writes it: `body` as JSON, with Retry-After on
 /// a 503 or 504.

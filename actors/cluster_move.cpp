@@ -183,7 +183,7 @@ void send_placement(cluster_pointer self) {
   auto wire = to_wire(st.deps.view->placement());
   for (auto& [name, p] : st.peers)
     if (p.up)
-      self->send(p.handle, placement_atom::value, wire);
+      self->send(p.handle, placement_atom::value, p.link, wire);
 }
 
 /// The first table: once every member is up and none has one, each
@@ -288,7 +288,7 @@ void switch_owner(cluster_pointer self, const std::string& company) {
     for (auto& [name, p] : st.peers)
       if (p.up)
         self->request(p.handle, std::chrono::seconds(10), adopt_atom::value,
-                      wire)
+                      p.link, wire)
             .then([](std::uint64_t) {},
                   [self, name = name](caf::error& e) {
                     // It gets the table with the next exchange.
@@ -440,7 +440,7 @@ void move_step(cluster_pointer self, const std::string& company) {
       ->debug("sending {} events of {} to {}{}", tr.events.size(), company,
               m.to, last ? " (the last part)" : "");
   self->request(peer->second.handle, std::chrono::seconds(60),
-                import_atom::value, std::move(tr))
+                import_atom::value, peer->second.link, std::move(tr))
       .then(
           [self, company, last](std::uint64_t stored) {
             auto i = self->state.moves.find(company);

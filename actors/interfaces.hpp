@@ -59,6 +59,9 @@ using placement_atom = caf::atom_constant<caf::atom("placement")>;
 using adopt_atom = caf::atom_constant<caf::atom("adopt")>;
 using move_atom = caf::atom_constant<caf::atom("move")>;
 using import_atom = caf::atom_constant<caf::atom("import")>;
+/// Broadcasting across the cluster: presence members, channel frames.
+using presence_atom = caf::atom_constant<caf::atom("presence")>;
+using publish_atom = caf::atom_constant<caf::atom("publish")>;
 
 // -- local-only message types
 // ---------------------------------------------------
@@ -225,35 +228,40 @@ using router_actor = calendar_command_actor::extend<
 
 /// The one actor a node publishes on its cluster port (actors/cluster.hpp).
 /// Messages from other nodes are taken only from nodes that have joined
-/// by the handshake; the local-only ones carry the node's local key (a
-/// random number that never leaves the process), since a message sent
-/// without a sender cannot be told from one sent by a remote node.
+/// by the handshake, and only with the link key that handshake gave the
+/// sender (its first `std::string`): CAF's transport takes the sending
+/// node's id from the message itself, so the id alone proves nothing. The
+/// local-only ones carry the node's local key (a random number that never
+/// leaves the process), since a message sent without a sender cannot be
+/// told from one sent by a remote node.
 using cluster_actor = caf::typed_actor<
     /// Handshake (a joining node's proof first): answers only a proof, with
     /// this node's; strangers get nothing. The joiner has then joined.
     caf::replies_to<hello_atom, cluster_hello>::with<cluster_hello>,
     /// Reserved for a later protocol version: answers nothing.
     caf::replies_to<auth_atom, cluster_hello>::with<ok_atom>,
-    /// A joined member is alive (its name).
-    caf::reacts_to<heartbeat_atom, std::string>,
+    /// A joined member is alive (link key, its name).
+    caf::reacts_to<heartbeat_atom, std::string, std::string>,
     /// From a joined member: runs an HTTP request here, as if received.
-    caf::replies_to<forward_atom, forward_request>::with<forward_response>,
+    caf::replies_to<forward_atom, std::string,
+                    forward_request>::with<forward_response>,
     /// Local (key): sends an HTTP request to its owner (a member's name).
     caf::replies_to<forward_atom, std::uint64_t, std::string,
                     forward_request>::with<forward_response>,
     /// Local (key): the answer of a request a member forwarded here.
     caf::reacts_to<done_atom, std::uint64_t, std::uint64_t, forward_response>,
     /// From a joined member: events it committed (for local subscribers).
-    caf::reacts_to<events_atom, std::vector<envelope>>,
+    caf::reacts_to<events_atom, std::string, std::vector<envelope>>,
     /// Local (key): events committed here, for every member.
     caf::reacts_to<events_atom, std::uint64_t, std::vector<envelope>>,
     /// From a joined member: its tenants, to merge.
-    caf::reacts_to<tenants_atom, tenant_digest>,
+    caf::reacts_to<tenants_atom, std::string, tenant_digest>,
     /// From a joined member: its placement table (taken when newer).
-    caf::reacts_to<placement_atom, cluster_placement>,
+    caf::reacts_to<placement_atom, std::string, cluster_placement>,
     /// From the member moving a company: the table to take before the
     /// answer (the epoch this node then has).
-    caf::replies_to<adopt_atom, cluster_placement>::with<std::uint64_t>,
+    caf::replies_to<adopt_atom, std::string,
+                    cluster_placement>::with<std::uint64_t>,
     /// Local (key): moves a company (this node owns it) to a member;
     /// answers as the HTTP route does.
     caf::replies_to<move_atom, std::uint64_t, std::string,
@@ -262,7 +270,17 @@ using cluster_actor = caf::typed_actor<
     caf::reacts_to<move_atom, std::uint64_t, std::string>,
     /// From the member moving a company here: a part of its data; answers
     /// the events stored.
-    caf::replies_to<import_atom, company_transfer>::with<std::uint64_t>,
+    caf::replies_to<import_atom, std::string,
+                    company_transfer>::with<std::uint64_t>,
+    /// From a joined member: the presence members connected to it.
+    caf::reacts_to<presence_atom, std::string, presence_digest>,
+    /// Local (key): this node's presence members changed (`true`: the
+    /// delayed send of them is due).
+    caf::reacts_to<presence_atom, std::uint64_t, bool>,
+    /// From a joined member: a frame for the subscribers of a channel.
+    caf::reacts_to<publish_atom, std::string, channel_message>,
+    /// Local (key): a frame published here, for every member.
+    caf::reacts_to<publish_atom, std::uint64_t, channel_message>,
     /// Periodic: connects, heartbeats, notices silence, sends tenants.
     caf::reacts_to<tick_atom>>;
 

@@ -376,6 +376,14 @@ const std::vector<option_spec>& option_specs() {
       {"cluster.secret", ot::string, "",
        "shared by the members; proves a joining node (HMAC-SHA256 "
        "challenge), at least 16 bytes"},
+      {"cluster.forward_timeout_ms",
+       ot::integer,
+       "30000",
+       "how long a request sent to its company's owner may take before it "
+       "answers 504",
+       {},
+       100,
+       3600000},
       {"scheduler.max_threads",
        ot::integer,
        "2",

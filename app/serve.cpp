@@ -180,6 +180,8 @@ int run_serve(const std::vector<std::string>& args) {
   }
   if (cluster.actor) {
     (*gw)->on_commits(http::make_event_relay(cluster));
+    if (auto* b = (*gw)->broadcasting())
+      b->set_cluster_hooks(http::make_broadcast_hooks(cluster));
     cluster.running->store(gw->get());
   }
   lg->info("serving; store at {}; http port {}; send SIGTERM to stop",

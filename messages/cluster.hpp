@@ -2,7 +2,8 @@
 
 // The messages that cross nodes of a cluster (actors/cluster.hpp): the
 // handshake, a forwarded HTTP request and its answer, the tenants'
-// replication, the placement table and a company's move. Plain structs;
+// replication, the placement table, a company's move, and the
+// broadcasting of presence members and channel frames. Plain structs;
 // their field lists (messages/fields.hpp) follow, and with them their CAF
 // inspectors (messages/inspect.hpp).
 
@@ -16,7 +17,7 @@
 namespace switchboard {
 
 /// The cluster protocol's version; a peer with another is refused.
-inline constexpr std::uint32_t cluster_protocol_version = 2;
+inline constexpr std::uint32_t cluster_protocol_version = 3;
 
 /// The join handshake. The joiner sends its `node`, `version`, a `nonce`
 /// (random hex ':' its clock in ms) and `mac` = HMAC-SHA256(secret, proof
@@ -79,6 +80,25 @@ struct company_transfer {
   bool last = false;
 };
 
+/// The members of presence channels connected to one node, as channel,
+/// user id and user info (JSON text) triples. A node sends the whole list
+/// when it changes and to a member that comes up; it replaces what the
+/// receiver held of that node, so a lost or reordered one heals with the
+/// next.
+struct presence_digest {
+  std::vector<std::string> members;
+};
+
+/// A frame for the subscribers of a channel on every member: an event
+/// sent with the Pusher HTTP API, or a client event (`client-*`).
+/// `payload` is the Pusher message as JSON text; `except_socket` the
+/// connection it skips (the sender's).
+struct channel_message {
+  std::string channel;
+  std::string payload;
+  std::string except_socket;
+};
+
 // -- field lists (messages/fields.hpp) ----------------------------------------
 
 template <class V>
@@ -119,6 +139,18 @@ auto fields(V& v, company_transfer& x) {
   return v.list("company_transfer", field("company", x.company),
                 field("events", x.events), field("settings", x.settings),
                 field("jobs", x.jobs), field("last", x.last));
+}
+
+template <class V>
+auto fields(V& v, presence_digest& x) {
+  return v.list("presence_digest", field("members", x.members));
+}
+
+template <class V>
+auto fields(V& v, channel_message& x) {
+  return v.list("channel_message", field("channel", x.channel),
+                field("payload", x.payload),
+                field("except_socket", x.except_socket));
 }
 
 } // namespace switchboard

@@ -34,6 +34,9 @@ SWITCHBOARD_ADD_TYPE_ID(company_transfer)
 // The staff calendar's commands (messages/calendar_commands.hpp), last so
 // that the ids above stay as they were.
 SWITCHBOARD_CALENDAR_COMMAND_TYPES(SWITCHBOARD_ADD_TYPE_ID)
+// Broadcasting between the nodes of a cluster (cluster protocol 3).
+SWITCHBOARD_ADD_TYPE_ID(presence_digest)
+SWITCHBOARD_ADD_TYPE_ID(channel_message)
 
 CAF_END_TYPE_ID_BLOCK(switchboard)
 

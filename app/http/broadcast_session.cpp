@@ -397,16 +397,21 @@ private:
       return;
     }
     bool joined = false;
+    bool first_here = false; // the user's first connection on this node
     {
       std::lock_guard<std::mutex> g{h.mtx};
       auto& entry = h.channels[ch];
       ++entry.subscriptions;
       if (sub.presence) {
         auto& m = entry.members[sub.user_id];
+        bool present = m.present();
         if (m.connections++ == 0) {
-          m.info = user_info;
-          joined = true;
-          ++h.presence_gen;
+          first_here = true;
+          if (!present) {
+            m.info = user_info;
+            joined = true;
+            ++h.presence_gen;
+          }
         }
         sub.gen = h.presence_gen;
       }
@@ -426,6 +431,8 @@ private:
           make_frame("pusher_internal:member_added", ch, json::serialize(m)),
           socket_id_, sub.gen);
     }
+    if (first_here)
+      h.presence_changed();
   }
 
   static std::string broadcaster_auth(const hub& h, std::string_view socket_id,
@@ -484,29 +491,28 @@ private:
       if (list.empty())
         per_thread.erase(l);
     }
-    std::lock_guard<std::mutex> g{h.mtx};
-    auto e = h.channels.find(ch);
-    if (e == h.channels.end())
-      return;
-    bool left = false;
-    if (sub.presence) {
-      auto m = e->second.members.find(sub.user_id);
-      if (m != e->second.members.end() && --m->second.connections == 0) {
-        e->second.members.erase(m);
-        left = true;
+    bool last_here = false; // the user's last connection on this node
+    {
+      std::lock_guard<std::mutex> g{h.mtx};
+      auto e = h.channels.find(ch);
+      if (e == h.channels.end())
+        return;
+      --e->second.subscriptions;
+      if (sub.presence) {
+        auto m = e->second.members.find(sub.user_id);
+        if (m != e->second.members.end() && --m->second.connections == 0) {
+          last_here = true;
+          // Gone only when no other member has it connected.
+          if (!m->second.present()) {
+            e->second.members.erase(m);
+            h.announce_member(ch, sub.user_id, {}, false, socket_id_);
+          }
+        }
       }
+      h.drop_if_empty(ch);
     }
-    if (--e->second.subscriptions == 0)
-      h.channels.erase(e);
-    if (left) {
-      auto gen = ++h.presence_gen;
-      json::object m;
-      m["user_id"] = sub.user_id;
-      h.fan_out(
-          ch,
-          make_frame("pusher_internal:member_removed", ch, json::serialize(m)),
-          socket_id_, gen);
-    }
+    if (last_here)
+      h.presence_changed();
   }
 
   void client_event(const json::object& msg, std::string_view name) {
@@ -551,9 +557,14 @@ private:
       out["data"] = d->value();
     if (s->second.presence)
       out["user_id"] = s->second.user_id;
-    auto frame = encode(json::serialize(out));
-    std::lock_guard<std::mutex> g{h.mtx};
-    h.fan_out(ch, frame, socket_id_, 0);
+    auto payload = json::serialize(out);
+    auto frame = encode(payload);
+    {
+      std::lock_guard<std::mutex> g{h.mtx};
+      h.fan_out(ch, frame, socket_id_, 0);
+    }
+    // And to its subscribers on the other members of a cluster.
+    h.relay(ch, payload, socket_id_);
   }
 
   /// Writes the queued frames (up to 64 at once, gathered) to the socket.

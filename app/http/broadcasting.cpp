@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <openssl/crypto.h>
@@ -53,15 +54,19 @@ bool equal_constant_time(std::string_view a, std::string_view b) {
          && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-/// `{"event":..,"channel":..,"data":..}` with `data` a JSON string.
-frame_ptr make_frame(std::string_view event, std::string_view channel,
-                     std::string_view data) {
+std::string frame_payload(std::string_view event, std::string_view channel,
+                          std::string_view data) {
   json::object o;
   o["event"] = event;
   if (!channel.empty())
     o["channel"] = channel;
   o["data"] = data;
-  return encode(json::serialize(o));
+  return json::serialize(o);
+}
+
+frame_ptr make_frame(std::string_view event, std::string_view channel,
+                     std::string_view data) {
+  return encode(frame_payload(event, channel, data));
 }
 
 frame_ptr error_frame(std::uint16_t code, std::string_view message) {
@@ -218,6 +223,74 @@ void broadcaster::hub::fan_out(const std::string& channel, frame_ptr frame,
   });
 }
 
+void broadcaster::hub::announce_member(const std::string& channel,
+                                       const std::string& user,
+                                       const std::string& info, bool added,
+                                       const std::string& except) {
+  // Under mtx.
+  auto gen = ++presence_gen;
+  json::object m;
+  m["user_id"] = user;
+  if (added) {
+    std::error_code dec;
+    m["user_info"] = json::parse(info, dec);
+  }
+  fan_out(channel,
+          make_frame(added ? "pusher_internal:member_added"
+                           : "pusher_internal:member_removed",
+                     channel, json::serialize(m)),
+          except, gen);
+}
+
+void broadcaster::hub::drop_if_empty(const std::string& channel) {
+  // Under mtx.
+  auto e = channels.find(channel);
+  if (e != channels.end() && e->second.subscriptions == 0
+      && e->second.members.empty())
+    channels.erase(e);
+}
+
+void broadcaster::hub::presence_changed() {
+  std::function<void()> fn;
+  {
+    std::lock_guard<std::mutex> g{mtx};
+    if (stopped)
+      return;
+    fn = hooks.presence_changed;
+  }
+  if (fn)
+    fn();
+}
+
+void broadcaster::hub::relay(const std::string& channel,
+                             const std::string& payload,
+                             const std::string& except) {
+  decltype(hooks.relay) fn;
+  {
+    std::lock_guard<std::mutex> g{mtx};
+    if (stopped)
+      return;
+    fn = hooks.relay;
+  }
+  if (fn)
+    fn(channel, payload, except);
+}
+
+bool broadcaster::hub::publish_payload(const std::string& channel,
+                                       const std::string& payload,
+                                       const std::string& except) {
+  {
+    std::lock_guard<std::mutex> g{mtx};
+    if (stopped || channels.count(channel) == 0)
+      return false;
+  }
+  // Framed once, outside the lock, for every subscriber.
+  auto frame = encode(payload);
+  std::lock_guard<std::mutex> g{mtx};
+  fan_out(channel, std::move(frame), except, 0);
+  return true;
+}
+
 // -- broadcaster --------------------------------------------------------------
 
 broadcaster::broadcaster(broadcast_options opts, std::size_t threads)
@@ -237,8 +310,17 @@ void broadcaster::publish_committed(const std::vector<envelope>& events) {
     if (info == nullptr || info->broadcast_as.empty())
       continue;
     auto ch = broadcast_channel(*info, ev.company_id);
-    if (!ch.empty())
-      publish(ch, info->broadcast_as, ev.data);
+    if (ch.empty())
+      continue;
+    {
+      // Serialized only for a channel somebody subscribes to here (other
+      // members have the events themselves).
+      std::lock_guard<std::mutex> g{hub_->mtx};
+      if (hub_->stopped || hub_->channels.count(ch) == 0)
+        continue;
+    }
+    hub_->publish_payload(ch, frame_payload(info->broadcast_as, ch, ev.data),
+                          {});
   }
 }
 
@@ -246,16 +328,84 @@ bool broadcaster::publish(std::string_view channel, std::string_view name,
                           std::string_view data,
                           std::string_view except_socket) {
   std::string ch{channel};
-  {
-    std::lock_guard<std::mutex> g{hub_->mtx};
-    if (hub_->stopped || hub_->channels.count(ch) == 0)
-      return false;
-  }
-  // Serialized once, outside the lock, for every subscriber.
-  auto frame = make_frame(name, ch, data);
+  std::string except{except_socket};
+  auto payload = frame_payload(name, ch, data);
+  hub_->relay(ch, payload, except);
+  return hub_->publish_payload(ch, payload, except);
+}
+
+void broadcaster::set_cluster_hooks(cluster_hooks hooks) {
   std::lock_guard<std::mutex> g{hub_->mtx};
-  hub_->fan_out(ch, std::move(frame), std::string{except_socket}, 0);
-  return true;
+  hub_->hooks = std::move(hooks);
+}
+
+void broadcaster::publish_relayed(const std::string& channel,
+                                  const std::string& payload,
+                                  const std::string& except_socket) {
+  if (valid_channel_name(channel))
+    hub_->publish_payload(channel, payload, except_socket);
+}
+
+std::vector<std::string> broadcaster::local_presence() const {
+  std::vector<std::string> out;
+  std::lock_guard<std::mutex> g{hub_->mtx};
+  for (const auto& [name, e] : hub_->channels)
+    for (const auto& [id, m] : e.members)
+      if (m.connections > 0) {
+        out.push_back(name);
+        out.push_back(id);
+        out.push_back(m.info);
+      }
+  return out;
+}
+
+void broadcaster::set_remote_presence(const std::string& member,
+                                      const std::vector<std::string>& triples) {
+  using key = std::pair<std::string, std::string>;
+  std::map<key, std::string> now;
+  for (std::size_t i = 0; i + 2 < triples.size(); i += 3)
+    if (triples[i].rfind("presence-", 0) == 0 && valid_channel_name(triples[i])
+        && !triples[i + 1].empty())
+      now.emplace(key{triples[i], triples[i + 1]}, triples[i + 2]);
+  auto& h = *hub_;
+  std::lock_guard<std::mutex> g{h.mtx};
+  if (h.stopped)
+    return;
+  auto had = std::move(h.remote[member]);
+  h.remote.erase(member);
+  // Users it no longer has: gone, unless connected elsewhere.
+  for (const auto& k : had) {
+    if (now.count(k) != 0)
+      continue;
+    auto e = h.channels.find(k.first);
+    if (e == h.channels.end())
+      continue;
+    auto m = e->second.members.find(k.second);
+    if (m == e->second.members.end())
+      continue;
+    m->second.nodes.erase(member);
+    if (!m->second.present()) {
+      e->second.members.erase(m);
+      h.announce_member(k.first, k.second, {}, false, {});
+      h.drop_if_empty(k.first);
+    }
+  }
+  // Users it has now: new ones are announced.
+  std::set<key> kept;
+  for (const auto& [k, info] : now) {
+    kept.insert(k);
+    if (had.count(k) != 0)
+      continue;
+    auto& m = h.channels[k.first].members[k.second];
+    bool was = m.present();
+    m.nodes.insert(member);
+    if (!was) {
+      m.info = info;
+      h.announce_member(k.first, k.second, info, true, {});
+    }
+  }
+  if (!kept.empty())
+    h.remote[member] = std::move(kept);
 }
 
 std::string broadcaster::channel_auth(std::string_view socket_id,

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -97,9 +98,38 @@ public:
 
   /// Sends event `name` with `data` (text, passed on as a JSON string) to
   /// the subscribers of `channel`, except the connection `except_socket`.
-  /// Returns false when nobody subscribes (nothing is serialized).
+  /// Returns false when nobody subscribes here (nothing is serialized).
+  /// Events sent with the HTTP API also go to the relay (see `relay_to`).
   bool publish(std::string_view channel, std::string_view name,
                std::string_view data, std::string_view except_socket = {});
+
+  /// A cluster's hooks (set before the server takes connections).
+  struct cluster_hooks {
+    /// This node's presence members changed (called outside any lock).
+    std::function<void()> presence_changed;
+    /// A frame published here with the HTTP API or by a client, for the
+    /// subscribers on other members: channel, Pusher message (JSON text),
+    /// the socket it skips.
+    std::function<void(const std::string&, const std::string&,
+                       const std::string&)>
+        relay;
+  };
+  void set_cluster_hooks(cluster_hooks hooks);
+
+  /// Sends `payload` (a Pusher message, JSON text) from another member to
+  /// this node's subscribers of `channel`, except `except_socket`.
+  void publish_relayed(const std::string& channel, const std::string& payload,
+                       const std::string& except_socket);
+
+  /// The presence members connected to this node: channel, user id and
+  /// user info (JSON text), repeated.
+  std::vector<std::string> local_presence() const;
+
+  /// Takes `member`'s presence members (triples as `local_presence`
+  /// gives), replacing what it had; users that appear or go (counting
+  /// every node's connections) are announced to this node's subscribers.
+  void set_remote_presence(const std::string& member,
+                           const std::vector<std::string>& triples);
 
   /// The auth of a subscription: "key:" + hex HMAC-SHA256 of
   /// "socket_id:channel" (":channel_data" when not empty) under the secret.

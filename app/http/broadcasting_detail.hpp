@@ -16,6 +16,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -60,6 +61,11 @@ frame_ptr encode(std::string_view payload);
 /// Compares `a` and `b` without an early exit.
 bool equal_constant_time(std::string_view a, std::string_view b);
 
+/// `{"event":..,"channel":..,"data":..}` with `data` a JSON string, as
+/// text.
+std::string frame_payload(std::string_view event, std::string_view channel,
+                          std::string_view data);
+
 /// `{"event":..,"channel":..,"data":..}` with `data` a JSON string.
 frame_ptr make_frame(std::string_view event, std::string_view channel,
                      std::string_view data);
@@ -75,10 +81,15 @@ struct broadcaster::hub : std::enable_shared_from_this<broadcaster::hub> {
   using frame_ptr = broadcasting_detail::frame_ptr;
   using ws_session = broadcasting_detail::ws_session;
 
-  /// A user of a presence channel, with the connections it has there.
+  /// A user of a presence channel, with the connections it has there
+  /// and the other members it is connected to (cluster).
   struct member {
     std::size_t connections = 0;
     std::string info; ///< JSON text of its user_info ("null": none).
+    std::set<std::string> nodes;
+    bool present() const noexcept {
+      return connections > 0 || !nodes.empty();
+    }
   };
 
   /// A channel as every thread shares it.
@@ -122,6 +133,29 @@ struct broadcaster::hub : std::enable_shared_from_this<broadcaster::hub> {
 
   void sweep(std::size_t i);
 
+  /// Announces that `user` joined (`added`) or left `channel` to the
+  /// subscribers older than the change (under `mtx`).
+  void announce_member(const std::string& channel, const std::string& user,
+                       const std::string& info, bool added,
+                       const std::string& except);
+
+  /// Drops `channel`'s entry when nobody subscribes here and no member
+  /// is present anywhere (under `mtx`).
+  void drop_if_empty(const std::string& channel);
+
+  /// Calls the cluster's presence hook (not under `mtx`).
+  void presence_changed();
+
+  /// Hands a frame published here to the cluster's relay (not under
+  /// `mtx`).
+  void relay(const std::string& channel, const std::string& payload,
+             const std::string& except);
+
+  /// Sends `payload` (a Pusher message, JSON text) to the subscribers of
+  /// `channel` here; false when there are none.
+  bool publish_payload(const std::string& channel, const std::string& payload,
+                       const std::string& except);
+
   std::string new_socket_id() {
     std::lock_guard<std::mutex> g{mtx};
     std::uniform_int_distribution<std::uint64_t> d{1, 999999999};
@@ -143,6 +177,9 @@ struct broadcaster::hub : std::enable_shared_from_this<broadcaster::hub> {
   /// Bumped by every presence change; a member event goes to the
   /// subscriptions older than it.
   std::uint64_t presence_gen = 0;
+  /// Other members' presence members: member → (channel, user id).
+  std::map<std::string, std::set<std::pair<std::string, std::string>>> remote;
+  broadcaster::cluster_hooks hooks;
   bool stopped = false;
   std::mt19937_64 rng;
 

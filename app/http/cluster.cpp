@@ -197,6 +197,8 @@ expected<cluster_options, std::string> cluster_options_from(const config& cfg) {
                            + " (" + std::to_string(self->port) + ")");
   o.port = self->port;
   o.peers = std::move(*peers);
+  o.forward_timeout
+      = std::chrono::milliseconds{cfg.get_int("cluster.forward_timeout_ms")};
   return o;
 }
 
@@ -281,6 +283,24 @@ start_cluster(caf::actor_system& sys, switchboard::node& n,
     if (g->svc().event_streams != nullptr)
       g->svc().event_streams->publish_relayed(events);
   };
+  d.local_presence = [gw]() -> std::vector<std::string> {
+    auto* g = gw->load();
+    if (g == nullptr || g->broadcasting() == nullptr)
+      return {};
+    return g->broadcasting()->local_presence();
+  };
+  d.remote_presence = [gw](const std::string& member,
+                           const std::vector<std::string>& triples) {
+    auto* g = gw->load();
+    if (g != nullptr && g->broadcasting() != nullptr)
+      g->broadcasting()->set_remote_presence(member, triples);
+  };
+  d.remote_publish = [gw](const channel_message& m) {
+    auto* g = gw->load();
+    if (g != nullptr && g->broadcasting() != nullptr)
+      g->broadcasting()->publish_relayed(m.channel, m.payload, m.except_socket);
+  };
+  d.forward_timeout = opts.forward_timeout;
   auto h = switchboard::start_cluster(sys, std::move(d), host, opts.port);
   if (!h)
     return make_unexpected(h.error());
@@ -387,6 +407,21 @@ make_event_relay(const cluster_setup& c) {
     if (!events.empty())
       caf::anon_send(actor, events_atom::value, key, events);
   };
+}
+
+broadcaster::cluster_hooks make_broadcast_hooks(const cluster_setup& c) {
+  auto actor = c.actor;
+  auto key = c.key;
+  broadcaster::cluster_hooks h;
+  h.presence_changed = [actor, key] {
+    caf::anon_send(actor, presence_atom::value, key, false);
+  };
+  h.relay = [actor, key](const std::string& channel, const std::string& payload,
+                         const std::string& except) {
+    caf::anon_send(actor, publish_atom::value, key,
+                   channel_message{channel, payload, except});
+  };
+  return h;
 }
 
 void stop_cluster(cluster_setup& c) {

@@ -5,12 +5,14 @@
 // requests to their company's owner, and GET /api/admin/cluster.
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <actors/cluster.hpp>
+#include <app/http/broadcasting.hpp>
 #include <app/http/context.hpp>
 #include <app/http/router.hpp>
 #include <messages/expected.hpp>
@@ -33,6 +35,8 @@ struct cluster_options {
   std::vector<cluster_member> peers; ///< Every member, this one included.
   std::string secret;
   std::uint16_t port = 0; ///< The cluster port (this member's).
+  /// How long a request forwarded to its owner may take (then 504).
+  std::chrono::milliseconds forward_timeout{30000};
   bool enabled() const noexcept {
     return !peers.empty();
   }
@@ -72,6 +76,10 @@ decltype(services::ask_member) make_member_asker(const cluster_setup& c);
 /// Hands the node's committed events to the cluster's members.
 std::function<void(const std::vector<envelope>&)>
 make_event_relay(const cluster_setup& c);
+
+/// How the broadcaster hands presence changes and frames published here
+/// to the cluster's members.
+broadcaster::cluster_hooks make_broadcast_hooks(const cluster_setup& c);
 
 /// Stops the cluster actor.
 void stop_cluster(cluster_setup& c);

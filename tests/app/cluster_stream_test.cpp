@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include "tests/app/broadcast_fixture.hpp"
 #include "tests/app/check_script.hpp"
 #include "tests/app/cluster_fixture.hpp"
 #include "tests/support/sse_client.hpp"
@@ -87,6 +88,125 @@ BOOST_FIXTURE_TEST_CASE(a_subscriber_on_one_member_hears_commits_of_another,
              == 201);
   BOOST_TEST(ws.next_event("appointment.created").has_value());
   BOOST_TEST(!other.next_event("appointment.created", 500ms));
+}
+
+namespace {
+
+/// Three members with broadcasting on, with the app of the broadcasting
+/// tests (client events from members of private and presence channels).
+struct pusher_cluster : cluster_fixture {
+  pusher_cluster()
+      : cluster_fixture(3, switchboard::test::broadcasting_sets(
+                               {"broadcasting.client_events=members"})) {}
+
+  /// The users of `channel` as member `i`'s Pusher HTTP API lists them.
+  std::set<std::string> users_at(std::size_t i, const std::string& channel) {
+    auto r = switchboard::test::pusher_api(
+        nodes[i]->port, "GET",
+        std::string{"/apps/"} + switchboard::test::app_id + "/channels/"
+            + channel + "/users",
+        "");
+    std::set<std::string> out;
+    if (r.status != 200)
+      return out;
+    auto j = r.json();
+    for (const auto& u : j.at("users").as_array())
+      out.insert(std::string{u.at("id").as_string()});
+    return out;
+  }
+};
+
+/// The user id of a presence frame (member_added, member_removed).
+std::string user_of(const switchboard::test::ws_client::frame& f) {
+  return std::string{f.at("data_json").at("user_id").as_string()};
+}
+
+} // namespace
+
+// Presence is cluster-wide (a user is listed wherever it is connected),
+// and so are the frames clients and servers publish on a channel: client
+// events and the Pusher HTTP API's events reach the subscribers of every
+// member. A member that goes down takes its users with it.
+BOOST_FIXTURE_TEST_CASE(presence_and_channel_frames_span_the_members,
+                        pusher_cluster) {
+  using switchboard::test::pusher_connect;
+  using switchboard::test::pusher_subscribe_as;
+  auto channel = "presence-company." + companies[0];
+  auto second = nodes[0]->tenant({"token", companies[0]});
+  BOOST_REQUIRE(switchboard::test::eventually([&] {
+    http_client c{nodes[2]->port};
+    return c.request("GET", "/api/company", "", second).status == 200;
+  }));
+  // A user on n1.
+  auto a = pusher_connect(nodes[0]->port);
+  auto a_sid = a->establish();
+  auto sa = pusher_subscribe_as(nodes[0]->port, *a, a_sid, tokens[0], channel);
+  BOOST_REQUIRE(sa);
+  BOOST_TEST_INFO(json::serialize(*sa));
+  BOOST_REQUIRE(sa->at("event").as_string()
+                == "pusher_internal:subscription_succeeded");
+  auto user_a = std::string{
+      sa->at("data_json").at("presence").at("ids").at(0).as_string()};
+  // n3 lists it.
+  BOOST_REQUIRE(switchboard::test::eventually([&] {
+    return users_at(2, channel) == std::set<std::string>{user_a};
+  }));
+  // Another user on n3 finds both, and the first hears of it on n1.
+  auto c = pusher_connect(nodes[2]->port);
+  auto c_sid = c->establish();
+  auto sc = pusher_subscribe_as(nodes[2]->port, *c, c_sid, second, channel);
+  BOOST_REQUIRE(sc);
+  BOOST_TEST_INFO(json::serialize(*sc));
+  auto presence = sc->at("data_json").at("presence");
+  BOOST_TEST(presence.at("count").as_int64() == 2);
+  BOOST_TEST(presence.at("hash").at(user_a).at("company_id").as_string()
+             == companies[0]);
+  std::string user_c;
+  for (const auto& id : presence.at("ids").as_array())
+    if (id.as_string() != user_a)
+      user_c = std::string{id.as_string()};
+  BOOST_REQUIRE(!user_c.empty());
+  auto added = a->next_event("pusher_internal:member_added");
+  BOOST_REQUIRE(added);
+  BOOST_TEST(user_of(*added) == user_c);
+  BOOST_TEST(switchboard::test::eventually([&] {
+    return users_at(1, channel) == std::set<std::string>{user_a, user_c};
+  }));
+  // A client event from n1 reaches n3 (and not its sender).
+  a->send(R"({"event":"client-typing","channel":")" + channel
+          + R"(","data":{"typing":true}})");
+  auto typing = c->next_event("client-typing");
+  BOOST_REQUIRE(typing);
+  BOOST_TEST(typing->at("user_id").as_string() == user_a);
+  BOOST_TEST(!a->next_event("client-typing", 300ms));
+  // An event published with the HTTP API of n2 reaches both.
+  auto pub = switchboard::test::pusher_api(
+      nodes[1]->port, "POST",
+      std::string{"/apps/"} + switchboard::test::app_id + "/events",
+      R"({"name":"notice","channel":")" + channel + R"(","data":"{}"})");
+  BOOST_TEST_INFO(pub.body);
+  BOOST_REQUIRE(pub.status == 200);
+  BOOST_TEST(a->next_event("notice").has_value());
+  BOOST_TEST(c->next_event("notice").has_value());
+  // The user on n1 leaves: n3 hears it.
+  a.reset();
+  auto removed = c->next_event("pusher_internal:member_removed");
+  BOOST_REQUIRE(removed);
+  BOOST_TEST(user_of(*removed) == user_a);
+  // It comes back on n1 and sees the user of n3; n3 goes down, and its
+  // user goes with it.
+  auto b = pusher_connect(nodes[0]->port);
+  auto b_sid = b->establish();
+  auto sb = pusher_subscribe_as(nodes[0]->port, *b, b_sid, tokens[0], channel);
+  BOOST_REQUIRE(sb);
+  BOOST_TEST(sb->at("data_json").at("presence").at("count").as_int64() == 2);
+  nodes[2]->kill();
+  auto gone = b->next_event("pusher_internal:member_removed", 10s);
+  BOOST_REQUIRE(gone);
+  BOOST_TEST(user_of(*gone) == user_c);
+  BOOST_TEST(switchboard::test::eventually([&] {
+    return users_at(1, channel) == std::set<std::string>{user_a};
+  }));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -10,6 +10,15 @@
 // Prints "rogue: token T", a line per member, then "rogue: done"; exits
 // 0 (without the actor system's teardown, which the thousands of remote
 // proxies it made do not survive cleanly).
+//
+// As an impostor (cluster_suite/a_joined_node_without_its_link_key_
+// changes_nothing): rogue_node --store DIR --impostor NAME --secret S
+// --link right|wrong PORT joins the member at PORT (named n1) as member
+// NAME, with the secret, then sends its tenants (a company of its own with
+// a token) with the link key the handshake gave it ("right") or with another
+// ("wrong": what a process that claims a joined member's node id without
+// having made its handshake can send). Prints "rogue: token T", then
+// "rogue: sent".
 
 #include <chrono>
 #include <cstdio>
@@ -27,6 +36,7 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
+#include <actors/cluster.hpp>
 #include <actors/interfaces.hpp>
 #include <actors/runtime.hpp>
 #include <messages/type_ids.hpp>
@@ -94,25 +104,37 @@ std::vector<caf::message> rogue_messages(const switchboard::tenant_digest& d,
   // exist, and a company's data pushed at a member.
   cluster_placement table{999, {"n9"}, {"co0", "n9", "co1", "n9"}};
   company_transfer part{"co0", {ev}, {"calcom", "{}"}, {}, true};
+  // A guessed link key (a joined member's messages carry its own).
+  std::string link(64, '0');
+  presence_digest presence{{"presence-company.co0", "rogue", "{}"}};
+  channel_message frame{"private-company.co0",
+                        R"({"event":"rogue","channel":"private-company.co0",)"
+                        R"("data":"{}"})",
+                        ""};
   out.push_back(caf::make_message(hello_atom::value, hello));
   out.push_back(caf::make_message(auth_atom::value, hello));
-  out.push_back(caf::make_message(heartbeat_atom::value, std::string{"n2"}));
-  out.push_back(caf::make_message(forward_atom::value, fr));
+  out.push_back(
+      caf::make_message(heartbeat_atom::value, link, std::string{"n2"}));
+  out.push_back(caf::make_message(forward_atom::value, link, fr));
   for (std::uint64_t key : {std::uint64_t{0}, std::uint64_t{1}}) {
     out.push_back(
         caf::make_message(forward_atom::value, key, std::string{"n2"}, fr));
     out.push_back(caf::make_message(move_atom::value, key, std::string{"co0"},
                                     std::string{"n3"}));
     out.push_back(caf::make_message(move_atom::value, key, std::string{"co0"}));
+    out.push_back(caf::make_message(presence_atom::value, key, true));
+    out.push_back(caf::make_message(publish_atom::value, key, frame));
   }
   out.push_back(caf::make_message(done_atom::value, std::uint64_t{0},
                                   std::uint64_t{1}, forward_response{}));
   out.push_back(
-      caf::make_message(events_atom::value, std::vector<envelope>{ev}));
-  out.push_back(caf::make_message(tenants_atom::value, d));
-  out.push_back(caf::make_message(placement_atom::value, table));
-  out.push_back(caf::make_message(adopt_atom::value, table));
-  out.push_back(caf::make_message(import_atom::value, part));
+      caf::make_message(events_atom::value, link, std::vector<envelope>{ev}));
+  out.push_back(caf::make_message(tenants_atom::value, link, d));
+  out.push_back(caf::make_message(placement_atom::value, link, table));
+  out.push_back(caf::make_message(adopt_atom::value, link, table));
+  out.push_back(caf::make_message(import_atom::value, link, part));
+  out.push_back(caf::make_message(presence_atom::value, link, presence));
+  out.push_back(caf::make_message(publish_atom::value, link, frame));
   out.push_back(caf::make_message(tick_atom::value));
   out.push_back(caf::make_message(command_atom::value, aggregate_command{}));
   out.push_back(caf::make_message(command_atom::value, book_appointment{}));
@@ -128,11 +150,63 @@ std::vector<caf::message> rogue_messages(const switchboard::tenant_digest& d,
   std::_Exit(1);
 }
 
+/// Joins the member at `port` as `name` with the secret and sends `d`
+/// with the right link key or a wrong one; exits.
+[[noreturn]] void impostor(const std::string& name, const std::string& secret,
+                           bool right, std::uint16_t port,
+                           const switchboard::tenant_digest& d) {
+  using namespace switchboard;
+  runtime_config cfg{1};
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  caf::strong_actor_ptr published;
+  self->request(sys.middleman().actor_handle(), std::chrono::seconds(10),
+                caf::connect_atom::value, std::string{"127.0.0.1"}, port)
+      .receive(
+          [&](caf::node_id&, caf::strong_actor_ptr& p, std::set<std::string>&) {
+            published = p;
+          },
+          [&](caf::error& e) {
+            fail("cannot connect: " + sys.render(e));
+          });
+  if (!published)
+    fail("no actor published on port " + std::to_string(port));
+  auto member = caf::actor_cast<cluster_actor>(published);
+  auto nonce = std::string(64, 'c') + ":"
+               + std::to_string(
+                   std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count());
+  cluster_hello answer;
+  self->request(member, std::chrono::seconds(10), hello_atom::value,
+                cluster_hello{name, cluster_protocol_version, nonce,
+                              cluster_mac(secret, cluster_proof_text(
+                                                      name, "n1", "", nonce))})
+      .receive(
+          [&](cluster_hello& h) {
+            answer = std::move(h);
+          },
+          [&](caf::error& e) {
+            fail("the handshake failed: " + sys.render(e));
+          });
+  auto key = cluster_link_key(secret, name, answer.node, nonce, answer.nonce);
+  if (!right)
+    key.assign(key.size(), '0');
+  self->send(member, tenants_atom::value, key, d);
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  std::printf("rogue: sent\n");
+  std::fflush(stdout);
+  std::_Exit(0);
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
   std::string store_dir;
   std::string token;
+  std::string impostor_name;
+  std::string secret;
+  bool right_link = false;
   std::vector<std::uint16_t> ports;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -140,6 +214,12 @@ int main(int argc, char** argv) {
       store_dir = argv[++i];
     else if (a == "--token" && i + 1 < argc)
       token = argv[++i];
+    else if (a == "--impostor" && i + 1 < argc)
+      impostor_name = argv[++i];
+    else if (a == "--secret" && i + 1 < argc)
+      secret = argv[++i];
+    else if (a == "--link" && i + 1 < argc)
+      right_link = std::string{argv[++i]} == "right";
     else
       ports.push_back(static_cast<std::uint16_t>(std::atoi(a.c_str())));
   }
@@ -172,6 +252,8 @@ int main(int argc, char** argv) {
     digest.tokens.push_back(k);
     digest.tokens.push_back(v);
   }
+  if (!impostor_name.empty())
+    impostor(impostor_name, secret, right_link, ports[0], digest);
   auto msgs = rogue_messages(digest, token);
   switchboard::runtime_config cfg{1};
   caf::actor_system sys{cfg};

@@ -123,10 +123,10 @@ BOOST_AUTO_TEST_CASE(envelope_batches_and_names) {
   // Enums print by name.
   auto text = caf::deep_to_string(sample_appointment());
   BOOST_TEST(text.find("scheduled") != std::string::npos);
-  // The block holds every event and value type plus the batch, the six
+  // The block holds every event and value type plus the batch, the eight
   // messages between the nodes of a cluster, and the calendar's commands.
   BOOST_TEST(caf::id_block::switchboard::end - caf::id_block::switchboard::begin
-             == event_type_count + 14u + command_type_count + 1u + 6u
+             == event_type_count + 14u + command_type_count + 1u + 8u
                     + calendar_command_type_count);
 }
 
@@ -160,6 +160,16 @@ BOOST_AUTO_TEST_CASE(a_placement_table_and_a_company_part_roundtrip) {
   BOOST_TEST(u.settings == t.settings);
   BOOST_TEST(u.jobs == t.jobs);
   BOOST_TEST(u.last);
+}
+
+BOOST_AUTO_TEST_CASE(presence_and_channel_frames_roundtrip) {
+  presence_digest d{{"presence-company.acme", "u1", R"({"name":"A"})"}};
+  BOOST_TEST(roundtrip(d).members == d.members);
+  channel_message m{"private-company.acme", R"({"event":"client-x"})", "1.2"};
+  auto back = roundtrip(m);
+  BOOST_TEST(back.channel == m.channel);
+  BOOST_TEST(back.payload == m.payload);
+  BOOST_TEST(back.except_socket == m.except_socket);
 }
 
 BOOST_AUTO_TEST_CASE(local_actor_delivery) {
