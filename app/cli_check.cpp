@@ -21,7 +21,8 @@ constexpr const char* check_usage
                          [--set section.key=value]...
 
 Checks the consistency of the store and exits 1 when it finds problems:
-  events       sequences 1..n without gaps; every record decodes and holds
+  events       sequences 1..n without gaps (but those a `cluster forget`
+               left); every record decodes and holds
                its own sequence
   streams      every stream's (company, aggregate type and id) events in
                the log have versions 1..v in order, none twice (an
@@ -173,7 +174,39 @@ private:
     mdb_cursor_close(c);
   }
 
+  /// Whether every sequence of [from, to) is in a run a forget left
+  /// (store/company_forget.hpp: events_forgotten, first → last).
+  bool forgotten(const std::map<std::uint64_t, std::uint64_t>& runs,
+                 std::uint64_t from, std::uint64_t to) const {
+    while (from < to) {
+      auto i = runs.upper_bound(from);
+      if (i == runs.begin())
+        return false;
+      --i;
+      if (i->second < from)
+        return false;
+      from = i->second + 1;
+    }
+    return true;
+  }
+
   void check_events() {
+    // Opened in the check's own transaction: only a forget creates it.
+    std::map<std::uint64_t, std::uint64_t> runs;
+    MDB_dbi forgotten_db = 0;
+    if (auto rc = mdb_dbi_open(t_, "events_forgotten", 0, &forgotten_db);
+        rc == 0)
+      each(forgotten_db, "events_forgotten",
+           [&](const MDB_val& k, const MDB_val& v) {
+             if (k.mv_size != 8 || v.mv_size != 8) {
+               problem("events_forgotten: an entry of the wrong size");
+               return;
+             }
+             runs[store::get_be64(k.mv_data)] = store::get_be64(v.mv_data);
+           });
+    else if (rc != MDB_NOTFOUND)
+      problem(std::string{"cannot open database events_forgotten: "}
+              + mdb_strerror(rc));
     std::uint64_t expect = 1;
     each(db("events"), "events", [&](const MDB_val& k, const MDB_val& v) {
       if (k.mv_size != 8) {
@@ -181,7 +214,8 @@ private:
         return;
       }
       auto seq = store::get_be64(k.mv_data);
-      if (seq != expect)
+      // A gap is a problem unless a forget of a company left it.
+      if (seq != expect && !forgotten(runs, expect, seq))
         problem("events: sequence " + std::to_string(seq) + " follows "
                 + std::to_string(expect - 1) + " (gap)");
       expect = seq + 1;

@@ -1,10 +1,13 @@
 #include "store/audit_log.hpp"
 #include "store/lmdb_util.hpp"
 
+#include "store/audit_log_detail.hpp"
 #include "store/codec.hpp"
 #include "store/record.hpp"
 
 namespace switchboard::store {
+
+using namespace audit_detail;
 
 namespace {
 
@@ -48,10 +51,25 @@ result<audit_record> decode(const MDB_val& v) {
   return out;
 }
 
-std::string seq_key(std::uint64_t seq) {
-  std::string k(8, '\0');
-  put_be64(k.data(), seq);
-  return k;
+/// The first sequence of the log at or after `from`; 0 past its end. A
+/// sequence missing below a stored one belongs to a forgotten event
+/// (company_forget.hpp): the walks step over it.
+result<std::uint64_t> first_stored(MDB_txn* txn, MDB_dbi events,
+                                   std::uint64_t from) {
+  cursor_guard c;
+  if (auto rc = mdb_cursor_open(txn, events, &c.c); rc != 0)
+    return fail_mdb(rc, "mdb_cursor_open(events)");
+  auto key_bytes = seq_key(from);
+  auto key = as_val(key_bytes);
+  MDB_val val;
+  auto rc = mdb_cursor_get(c.c, &key, &val, MDB_SET_RANGE);
+  if (rc == MDB_NOTFOUND)
+    return std::uint64_t{0};
+  if (rc != 0)
+    return fail_mdb(rc, "mdb_cursor_get(events)");
+  if (key.mv_size != 8)
+    return fail(errc::corrupt, "events: bad key size");
+  return get_be64(key.mv_data);
 }
 
 } // namespace
@@ -66,7 +84,7 @@ result<std::unique_ptr<audit_log>> audit_log::open(environment& env,
                                                    const event_store& events,
                                                    audited_fn audited) {
   MDB_dbi dbis[3];
-  const char* names[] = {"audit", "checkpoints", "events"};
+  const char* names[] = {audit_db, "checkpoints", "events"};
   for (int i = 0; i < 3; ++i) {
     auto d = env.open_db(names[i]);
     if (!d)
@@ -87,8 +105,16 @@ result<void> audit_log::advance_in(MDB_txn* txn) {
     auto key = as_val(key_bytes);
     MDB_val val;
     auto rc = mdb_get(txn, events_, &key, &val);
-    if (rc == MDB_NOTFOUND)
-      break;
+    if (rc == MDB_NOTFOUND) {
+      // The end of the log, or forgotten events before its next one.
+      auto after = first_stored(txn, events_, next + 1);
+      if (!after)
+        return make_unexpected(after.error());
+      if (*after == 0)
+        break;
+      next = *after - 1;
+      continue;
+    }
     if (rc != 0)
       return fail_mdb(rc, "mdb_get(events)");
     auto ev = decode_record(val.mv_data, val.mv_size);
@@ -152,8 +178,18 @@ result<std::uint64_t> audit_log::catch_up(writer& w, std::size_t batch) {
         auto key = as_val(key_bytes);
         MDB_val val;
         auto rc = mdb_get(t, events_, &key, &val);
-        if (rc == MDB_NOTFOUND)
-          break;
+        if (rc == MDB_NOTFOUND) {
+          // The end of the log, or forgotten events before its next one.
+          auto after = first_stored(t, events_, seq + 1);
+          if (!after)
+            return make_unexpected(after.error());
+          if (*after == 0)
+            break;
+          seq = *after - 1;
+          key_bytes = seq_key(seq + 1);
+          key = as_val(key_bytes);
+          rc = mdb_get(t, events_, &key, &val);
+        }
         if (rc != 0)
           return fail_mdb(rc, "mdb_get(events)");
         auto view = decode_record(val.mv_data, val.mv_size);

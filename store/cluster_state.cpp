@@ -2,20 +2,17 @@
 
 #include <charconv>
 
+#include "store/cluster_state_detail.hpp"
 #include "store/codec.hpp"
 #include "store/lmdb_util.hpp"
 
 namespace switchboard::store {
 
+using namespace cluster_detail;
+
 namespace {
 
 constexpr std::string_view placement_key = "placement";
-
-std::string parked_prefix(std::string_view company) {
-  std::string k{company};
-  k.push_back('\0');
-  return k;
-}
 
 } // namespace
 
@@ -75,10 +72,10 @@ result<placement_record> decode_placement(std::string_view text) {
 }
 
 result<std::unique_ptr<cluster_state>> cluster_state::open(environment& env) {
-  auto meta = env.open_db("cluster_meta");
+  auto meta = env.open_db(meta_db);
   if (!meta)
     return make_unexpected(meta.error());
-  auto parked = env.open_db("cluster_parked");
+  auto parked = env.open_db(parked_db);
   if (!parked)
     return make_unexpected(parked.error());
   return std::unique_ptr<cluster_state>{new cluster_state(env, *meta, *parked)};

@@ -4,6 +4,8 @@
 #include "store/event_store.hpp"
 #include "store/event_store_detail.hpp"
 
+#include <limits>
+
 namespace switchboard::store {
 
 // -- construction -------------------------------------------------------------
@@ -580,6 +582,25 @@ result<void> event_store::flush_step(write_txn& txn) {
     }
   });
   return {};
+}
+
+void event_store::forget_company_in(write_txn& txn,
+                                    std::string_view company_id) {
+  auto& T = *tails_;
+  // A flush later in this transaction would write the company's entries
+  // after the forget deleted those of the database.
+  T.flush_serial = txn.top().serial();
+  txn.on_end([this, company = std::string{company_id}](bool committed) {
+    if (!committed)
+      return;
+    auto& T = *tails_;
+    {
+      std::lock_guard<std::shared_mutex> lock{T.mtx};
+      T.forget_company(company, std::numeric_limits<std::uint64_t>::max());
+    }
+    for (auto& g : T.generation)
+      g.fetch_add(1, std::memory_order_release);
+  });
 }
 
 std::uint64_t event_store::default_stream_hash(std::string_view company,

@@ -177,6 +177,14 @@ public:
 
   ~event_store();
 
+  /// Tells the store, inside the transaction of `forget_company`
+  /// (company_forget.hpp), that `company_id`'s events are gone: no flush
+  /// of the streams index runs later in that transaction (it would write
+  /// the company's entries back), and at its commit the company's streams
+  /// leave the index in memory and every stream generation moves on. Call
+  /// it right after the forget, on the writer's thread.
+  void forget_company_in(write_txn& txn, std::string_view company_id);
+
   /// The checkpoint (database `checkpoints`) up to which every event is in
   /// the streams database.
   static constexpr std::string_view streams_checkpoint = "streams_index";

@@ -187,8 +187,11 @@ event_store::append_result event_store::append_in(write_txn& txn,
                       + describe(expected),
                   current);
     }
-    // 4. The next sequence: one past the log's last key (remembered for
-    //    the rest of this transaction, so a batch reads it once).
+    // 4. The next sequence: one past the log's last key, or past the last
+    //    sequence forgotten when that is higher (a forget that deleted the
+    //    log's last events must not let their sequences be given again);
+    //    remembered for the rest of this transaction, so a batch reads it
+    //    once.
     auto events_cursor = txn.cursor(db_.events);
     if (!events_cursor)
       return make_unexpected(events_cursor.error());
@@ -205,6 +208,11 @@ event_store::append_result event_store::append_in(write_txn& txn,
       } else if (rc != MDB_NOTFOUND) {
         return fail_mdb(rc, "mdb_cursor_get(events)");
       }
+      auto forgotten
+          = read_checkpoint(t, db_.checkpoints, forgotten_checkpoint);
+      if (!forgotten)
+        return make_unexpected(forgotten.error());
+      next_seq = std::max(next_seq, *forgotten + 1);
     }
     auto ids_cursor = txn.cursor(db_.event_ids);
     if (!ids_cursor)

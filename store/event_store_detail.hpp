@@ -43,6 +43,17 @@ inline constexpr const char* by_ref_db = "by_ref";
 inline constexpr const char* listed_db = "listed";
 inline constexpr const char* checkpoints_db = "checkpoints";
 
+/// The sequences a forget deleted (company_forget.hpp), as runs: first
+/// sequence → last sequence (both big-endian), each run as long as it
+/// goes (adjacent runs are merged). Every sequence missing from the log
+/// below its last one, or below `forgotten_checkpoint`, is in a run.
+inline constexpr const char* forgotten_db = "events_forgotten";
+
+/// The checkpoint (database `checkpoints`) holding the highest sequence a
+/// forget deleted: appends continue past it, so that no sequence is given
+/// twice when the log's last events were forgotten.
+inline constexpr std::string_view forgotten_checkpoint = "forgotten_through";
+
 /// Largest key LMDB takes (its default MDB_MAXKEYSIZE).
 inline constexpr std::size_t max_key_size = 511;
 
@@ -451,6 +462,34 @@ struct event_store::stream_tails {
     staged_last.clear();
     for (std::size_t i = 0; i < staged.size(); ++i)
       staged_last[staged[i].slot] = i;
+  }
+
+  /// Drops the committed entries of `company`'s streams up to sequence
+  /// `through` (under `mtx`): their events were forgotten
+  /// (company_forget.hpp); later ones (the company appending again) stay.
+  /// Returns how many went.
+  std::size_t forget_company(std::string_view company, std::uint64_t through) {
+    std::size_t n = 0;
+    for (auto i = committed.begin(); i != committed.end();) {
+      auto& es = i->second.entries;
+      if (i->second.company != company) {
+        ++i;
+        continue;
+      }
+      auto keep
+          = std::find_if(es.begin(), es.end(), [through](const tail_entry& e) {
+              return e.seq > through;
+            });
+      auto gone = static_cast<std::size_t>(keep - es.begin());
+      n += gone;
+      committed_entries -= gone;
+      es.erase(es.begin(), keep);
+      if (es.empty())
+        i = drop(i);
+      else
+        ++i;
+    }
+    return n;
   }
 
   /// Adds one committed entry (under `mtx`, or before readers exist).

@@ -98,36 +98,6 @@ MDB_dbi job_queue::index_db(job_state s) const noexcept {
   return db_.failed;
 }
 
-namespace {
-
-/// The index value of `j` in the database of its state.
-struct index_val {
-  char buf[16];
-  std::size_t size = 16;
-
-  explicit index_val(const job& j) noexcept {
-    switch (j.state) {
-    case job_state::pending:
-      put_time(buf, j.due_at);
-      put_be64(buf + 8, j.id);
-      break;
-    case job_state::leased:
-      put_time(buf, j.lease_until);
-      put_be64(buf + 8, j.id);
-      break;
-    case job_state::failed:
-      put_be64(buf, j.id);
-      size = 8;
-      break;
-    }
-  }
-  MDB_val val() const {
-    return as_val(buf, size);
-  }
-};
-
-} // namespace
-
 result<void> job_queue::index(MDB_txn* txn, const job& j) {
   index_val iv{j};
   auto key = as_val(j.queue);
@@ -165,37 +135,13 @@ result<void> job_queue::trace(MDB_txn* txn, const job& j, job_outcome outcome,
 }
 
 result<void> job_queue::unindex(MDB_txn* txn, const job& j) {
-  index_val iv{j};
-  auto key = as_val(j.queue);
-  auto val = iv.val();
-  if (auto rc = mdb_del(txn, index_db(j.state), &key, &val); rc != 0) {
-    if (rc == MDB_NOTFOUND)
-      return err(errc::corrupt, "job index: no entry for job "
-                                    + std::to_string(j.id) + " ("
-                                    + to_string(j.state) + ")");
-    return fail_mdb(rc, "mdb_del(job index)");
-  }
-  if (j.state == job_state::pending) {
-    auto ck = company_key(j.queue, j.company_id);
-    auto ckey = as_val(ck);
-    if (auto rc = mdb_del(txn, db_.due_company, &ckey, &val); rc != 0) {
-      if (rc == MDB_NOTFOUND)
-        return err(errc::corrupt, "jobs_due_company: no entry for job "
-                                      + std::to_string(j.id));
-      return fail_mdb(rc, "mdb_del(jobs_due_company)");
-    }
-  }
-  return {};
+  return unindex_job(txn, index_db(j.state), db_.due_company, j);
 }
 
 result<void> job_queue::count(MDB_txn* txn, const job& j,
                               std::uint64_t processed, std::uint64_t failed,
                               std::uint64_t retried) {
-  std::string k = j.queue;
-  k.push_back('\0');
-  k += j.listener;
-  k.push_back('\0');
-  k += j.company_id;
+  auto k = counters_key(j.queue, j.listener, j.company_id);
   auto key = as_val(k);
   MDB_val val;
   std::uint64_t n[3] = {0, 0, 0};
@@ -221,22 +167,7 @@ result<void> job_queue::count(MDB_txn* txn, const job& j,
 }
 
 result<void> job_queue::free_unique(MDB_txn* txn, const job& j) {
-  if (j.unique_key.empty())
-    return {};
-  auto key = as_val(j.unique_key);
-  MDB_val val;
-  auto rc = mdb_get(txn, db_.unique, &key, &val);
-  if (rc == MDB_NOTFOUND)
-    return {};
-  if (rc != 0)
-    return fail_mdb(rc, "mdb_get(jobs_unique)");
-  if (val.mv_size != 8)
-    return err(errc::corrupt, "jobs_unique: bad value size");
-  if (get_be64(val.mv_data) != j.id)
-    return {}; // another job holds the key
-  if (rc = mdb_del(txn, db_.unique, &key, nullptr); rc != 0)
-    return fail_mdb(rc, "mdb_del(jobs_unique)");
-  return {};
+  return free_unique_key(txn, db_.unique, j);
 }
 
 result<job> job_queue::load_in_state(MDB_txn* txn, std::uint64_t id,

@@ -330,6 +330,13 @@ public:
   result<std::vector<job>> take_company_in(write_txn& txn,
                                            std::string_view company);
 
+  /// Stores `j`, a failed job of another cluster member (its record as
+  /// that member kept it), among the failed jobs under a new id, with its
+  /// attempts, errors and history; it holds no unique key and counts
+  /// nothing again. @returns its id. Errors: `errc::invalid_argument` (not
+  /// a failed job, or what `enqueue_in` refuses), LMDB errors.
+  result<std::uint64_t> restore_failed_in(write_txn& txn, const job& j);
+
   /// Puts every leased job whose lease_until <= `now` back to pending, due
   /// at `now` (its holder died or hung). Attempts are unchanged, so the
   /// lost attempt counts; the last error says the lease expired.

@@ -41,6 +41,50 @@ result<void> store_job(MDB_txn* txn, MDB_dbi jobs, const job& j,
   return {};
 }
 
+result<void> unindex_job(MDB_txn* txn, MDB_dbi state_db, MDB_dbi due_company,
+                         const job& j) {
+  index_val iv{j};
+  auto key = as_val(j.queue);
+  auto val = iv.val();
+  if (auto rc = mdb_del(txn, state_db, &key, &val); rc != 0) {
+    if (rc == MDB_NOTFOUND)
+      return err(errc::corrupt, "job index: no entry for job "
+                                    + std::to_string(j.id) + " ("
+                                    + to_string(j.state) + ")");
+    return fail_mdb(rc, "mdb_del(job index)");
+  }
+  if (j.state == job_state::pending) {
+    auto ck = company_key(j.queue, j.company_id);
+    auto ckey = as_val(ck);
+    if (auto rc = mdb_del(txn, due_company, &ckey, &val); rc != 0) {
+      if (rc == MDB_NOTFOUND)
+        return err(errc::corrupt, "jobs_due_company: no entry for job "
+                                      + std::to_string(j.id));
+      return fail_mdb(rc, "mdb_del(jobs_due_company)");
+    }
+  }
+  return {};
+}
+
+result<void> free_unique_key(MDB_txn* txn, MDB_dbi unique, const job& j) {
+  if (j.unique_key.empty())
+    return {};
+  auto key = as_val(j.unique_key);
+  MDB_val val;
+  auto rc = mdb_get(txn, unique, &key, &val);
+  if (rc == MDB_NOTFOUND)
+    return {};
+  if (rc != 0)
+    return fail_mdb(rc, "mdb_get(jobs_unique)");
+  if (val.mv_size != 8)
+    return err(errc::corrupt, "jobs_unique: bad value size");
+  if (get_be64(val.mv_data) != j.id)
+    return {}; // another job holds the key
+  if (rc = mdb_del(txn, unique, &key, nullptr); rc != 0)
+    return fail_mdb(rc, "mdb_del(jobs_unique)");
+  return {};
+}
+
 std::string cut_error(std::string_view error) {
   return std::string{error.substr(0, max_error_size)};
 }

@@ -58,6 +58,31 @@ inline std::string company_key(std::string_view queue,
   return k;
 }
 
+/// The key of a row of jobs_counters: queue NUL listener NUL company.
+inline std::string counters_key(std::string_view queue,
+                                std::string_view listener,
+                                std::string_view company) {
+  std::string k;
+  k.reserve(queue.size() + listener.size() + company.size() + 2);
+  k.append(queue.data(), queue.size());
+  k.push_back('\0');
+  k.append(listener.data(), listener.size());
+  k.push_back('\0');
+  k.append(company.data(), company.size());
+  return k;
+}
+
+/// The company of a jobs_counters key (what follows its second NUL);
+/// nothing for a malformed key.
+inline std::optional<std::string_view>
+counters_company(std::string_view key) noexcept {
+  auto a = key.find('\0');
+  auto b = a == std::string_view::npos ? a : key.find('\0', a + 1);
+  if (b == std::string_view::npos)
+    return std::nullopt;
+  return key.substr(b + 1);
+}
+
 /// Reports failure; spelled out because `job_queue::fail` hides
 /// `store::fail` inside member functions.
 inline unexpected<error> err(errc code, std::string message) {
@@ -81,6 +106,33 @@ struct id_key {
   }
   MDB_val val() const {
     return as_val(buf, 8);
+  }
+};
+
+/// The index value of `j` in the database of its state: (due_at, id)
+/// pending, (lease_until, id) leased, id failed.
+struct index_val {
+  char buf[16];
+  std::size_t size = 16;
+
+  explicit index_val(const job& j) noexcept {
+    switch (j.state) {
+    case job_state::pending:
+      put_time(buf, j.due_at);
+      put_be64(buf + 8, j.id);
+      break;
+    case job_state::leased:
+      put_time(buf, j.lease_until);
+      put_be64(buf + 8, j.id);
+      break;
+    case job_state::failed:
+      put_be64(buf, j.id);
+      size = 8;
+      break;
+    }
+  }
+  MDB_val val() const {
+    return as_val(buf, size);
   }
 };
 
@@ -110,6 +162,16 @@ std::string cut_error(std::string_view error);
 /// Adds the attempt of `j` that started at `last_attempt_at` and failed at
 /// `now` (0: unknown) with `error` to its history.
 void record_attempt(job& j, timestamp_ms now, std::string_view error);
+
+/// Deletes the index entries of `j`: its entry in `state_db` (the index
+/// of its state: jobs_due, jobs_leased or jobs_failed) and, for a pending
+/// job, in `due_company`. Errors: `errc::corrupt` (an entry is missing),
+/// LMDB errors.
+result<void> unindex_job(MDB_txn* txn, MDB_dbi state_db, MDB_dbi due_company,
+                         const job& j);
+
+/// Deletes `j`'s unique key from `unique` if `j` holds it.
+result<void> free_unique_key(MDB_txn* txn, MDB_dbi unique, const job& j);
 
 /// Returns the keys of a DUPSORT database.
 result<std::vector<std::string>> dup_keys(MDB_txn* txn, MDB_dbi dbi);

@@ -103,6 +103,42 @@ result<void> job_queue::retry_failed_in(write_txn& txn, std::uint64_t id,
   });
 }
 
+result<std::uint64_t> job_queue::restore_failed_in(write_txn& txn,
+                                                   const job& j) {
+  if (j.state != job_state::failed)
+    return err(errc::invalid_argument, "restore_failed_in: not a failed job");
+  // Enqueued without its unique key (a failed job holds none), then made
+  // what it was.
+  job pending = j;
+  pending.unique_key.clear();
+  auto added = enqueue_in(txn, pending);
+  if (!added)
+    return make_unexpected(added.error());
+  return guarded("job_queue::restore_failed_in",
+                 [&]() -> result<std::uint64_t> {
+                   auto* t = txn.handle();
+                   auto rec = load_job(t, db_.jobs, added->id);
+                   if (!rec)
+                     return make_unexpected(rec.error());
+                   if (auto ok = unindex(t, *rec); !ok)
+                     return make_unexpected(ok.error());
+                   rec->state = job_state::failed;
+                   rec->unique_key = j.unique_key;
+                   rec->attempts = j.attempts;
+                   rec->exceptions = j.exceptions;
+                   rec->first_attempt_at = j.first_attempt_at;
+                   rec->last_attempt_at = j.last_attempt_at;
+                   rec->failed_at = j.failed_at;
+                   rec->last_error = j.last_error;
+                   rec->history = j.history;
+                   if (auto ok = store_job(t, db_.jobs, *rec, 0); !ok)
+                     return make_unexpected(ok.error());
+                   if (auto ok = index(t, *rec); !ok)
+                     return make_unexpected(ok.error());
+                   return added->id;
+                 });
+}
+
 result<void> job_queue::retry_failed(std::uint64_t id, timestamp_ms now) {
   return run_blocking<void>(writer_, "job_queue::retry_failed",
                             [&](write_txn& txn) {

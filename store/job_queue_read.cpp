@@ -423,14 +423,15 @@ job_queue::counters(std::string_view queue, std::string_view company_id) const {
             rc = MDB_NOTFOUND; // past the queue's rows
             break;
           }
-          auto a = k.find('\0');
-          auto b = a == std::string_view::npos ? a : k.find('\0', a + 1);
-          if (b == std::string_view::npos || val.mv_size != 24)
+          auto company = counters_company(k);
+          if (!company || val.mv_size != 24)
             return err(errc::corrupt, "jobs_counters: bad entry");
+          auto a = k.find('\0');
+          auto b = k.size() - company->size() - 1;
           job_counters row;
           row.queue = std::string{k.substr(0, a)};
           row.listener = std::string{k.substr(a + 1, b - a - 1)};
-          row.company_id = std::string{k.substr(b + 1)};
+          row.company_id = std::string{*company};
           auto* p = static_cast<const char*>(val.mv_data);
           row.processed = get_be64(p);
           row.failed = get_be64(p + 8);

@@ -2,50 +2,15 @@
 #include "store/lmdb_util.hpp"
 
 #include "store/codec.hpp"
+#include "store/outbox_detail.hpp"
 #include "store/record.hpp"
 #include "store/traces.hpp"
 
 namespace switchboard::store {
 
+using namespace outbox_detail;
+
 namespace {
-
-constexpr std::uint8_t outbox_format_v1 = 1;
-/// v1 followed by the correlation and causation ids.
-constexpr std::uint8_t outbox_format_v2 = 2;
-/// v2 followed by provider, provider id, status, status time and error.
-constexpr std::uint8_t outbox_format_v3 = 3;
-
-result<outbound_message> decode(const MDB_val& key, const MDB_val& v) {
-  record_reader r{v.mv_data, v.mv_size};
-  auto format = r.format();
-  if (format != outbox_format_v1 && format != outbox_format_v2
-      && format != outbox_format_v3)
-    return fail(errc::corrupt, "outbox record: unknown format");
-  outbound_message m;
-  m.id = get_be64(key.mv_data);
-  m.channel = r.str();
-  m.recipient = r.str();
-  m.subject = r.str();
-  m.body = r.str();
-  m.company_id = r.str();
-  m.event_id = r.str();
-  m.idempotency_key = r.str();
-  m.created_at = r.i64();
-  if (format >= outbox_format_v2) {
-    m.correlation_id = r.str();
-    m.causation_id = r.str();
-  }
-  if (format >= outbox_format_v3) {
-    m.provider = r.str();
-    m.provider_id = r.str();
-    m.status = r.str();
-    m.status_at = r.i64();
-    m.status_error = r.str();
-  }
-  if (!r.ok())
-    return fail(errc::corrupt, "outbox record: truncated");
-  return m;
-}
 
 std::string encode(const outbound_message& msg) {
   record_writer w{outbox_format_v3};
@@ -67,20 +32,13 @@ std::string encode(const outbound_message& msg) {
   return w.bytes();
 }
 
-std::string id_key(std::string_view provider, std::string_view provider_id) {
-  std::string k{provider};
-  k += '\0';
-  k.append(provider_id);
-  return k;
-}
-
 } // namespace
 
 result<std::unique_ptr<message_outbox>> message_outbox::open(environment& env) {
-  auto d = env.open_db("outbox");
+  auto d = env.open_db(outbox_db);
   if (!d)
     return make_unexpected(d.error());
-  auto ids = env.open_db("outbox_ids");
+  auto ids = env.open_db(ids_db);
   if (!ids)
     return make_unexpected(ids.error());
   return std::unique_ptr<message_outbox>{new message_outbox(env, *d, *ids)};

@@ -1,4 +1,5 @@
 #include "store/processed.hpp"
+#include "store/processed_detail.hpp"
 
 #include <cstring>
 #include <new>
@@ -6,35 +7,9 @@
 
 namespace switchboard::store {
 
+using namespace processed_detail;
+
 namespace {
-
-constexpr std::size_t max_name_size = 255;
-
-/// The key of (listener, event id).
-struct processed_key {
-  char buf[1 + 2 * max_name_size];
-  std::size_t size = 0;
-
-  MDB_val val() {
-    return MDB_val{size, buf};
-  }
-};
-
-result<processed_key> make_key(std::string_view listener,
-                               std::string_view event_id) {
-  if (listener.empty() || listener.size() > max_name_size)
-    return fail(errc::invalid_argument,
-                "processed: listener must have 1 to 255 bytes");
-  if (event_id.empty() || event_id.size() > max_name_size)
-    return fail(errc::invalid_argument,
-                "processed: event id must have 1 to 255 bytes");
-  processed_key k;
-  k.buf[0] = static_cast<char>(listener.size());
-  std::memcpy(k.buf + 1, listener.data(), listener.size());
-  std::memcpy(k.buf + 1 + listener.size(), event_id.data(), event_id.size());
-  k.size = 1 + listener.size() + event_id.size();
-  return k;
-}
 
 result<bool> lookup(MDB_txn* txn, MDB_dbi dbi, std::string_view listener,
                     std::string_view event_id) {
@@ -55,7 +30,7 @@ result<bool> lookup(MDB_txn* txn, MDB_dbi dbi, std::string_view listener,
 
 result<processed_set> processed_set::open(environment& env) {
   try {
-    auto dbi = env.open_db("processed");
+    auto dbi = env.open_db(processed_db);
     if (!dbi)
       return make_unexpected(dbi.error());
     return processed_set{env, *dbi};

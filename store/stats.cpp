@@ -7,24 +7,15 @@
 #include "store/codec.hpp"
 #include "store/lmdb_util.hpp"
 #include "store/record.hpp"
+#include "store/stats_detail.hpp"
 
 namespace switchboard::store {
+
+using namespace stats_detail;
 
 namespace {
 
 constexpr std::uint8_t stats_format_v1 = 1;
-constexpr std::size_t max_series_name = 200;
-
-/// The first byte of a company's keys.
-constexpr char company_mark = '\xff';
-
-/// The prefix of `company`'s keys.
-std::string company_prefix(std::string_view company) {
-  std::string k(1, company_mark);
-  k.append(company.substr(0, max_series_name));
-  k.push_back('\0');
-  return k;
-}
 
 std::string key_of(const minute_bucket& b) {
   std::string k = b.company.empty() ? std::string{} : company_prefix(b.company);
@@ -109,7 +100,7 @@ void add_into(minute_bucket& into, const minute_bucket& b) {
 }
 
 result<std::unique_ptr<stats_store>> stats_store::open(environment& env) {
-  auto d = env.open_db("stats_minutes");
+  auto d = env.open_db(stats_db);
   if (!d)
     return make_unexpected(d.error());
   return std::unique_ptr<stats_store>{new stats_store(env, *d)};

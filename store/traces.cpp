@@ -4,35 +4,13 @@
 #include "store/job_queue_detail.hpp"
 #include "store/lmdb_util.hpp"
 #include "store/record.hpp"
+#include "store/traces_detail.hpp"
 
 namespace switchboard::store {
 
+using namespace trace_detail;
+
 namespace {
-
-/// Every entry of format 1; a job's entry then holds its outcome, finish
-/// time and record (written before `trace_done`).
-constexpr std::uint8_t trace_format_v1 = 1;
-
-/// A job's entry: its company and the key of its end (0: it lives).
-constexpr std::uint8_t trace_format_v2 = 2;
-
-std::string key_of(std::string_view prefix, std::uint64_t id) {
-  std::string k{prefix};
-  k.resize(prefix.size() + 8);
-  put_be64(k.data() + prefix.size(), id);
-  return k;
-}
-
-std::string prefix_of(std::string_view correlation_id, char kind) {
-  std::string p;
-  if (!valid_correlation_id(correlation_id))
-    return p;
-  p.reserve(correlation_id.size() + 2);
-  p.push_back(static_cast<char>(correlation_id.size()));
-  p.append(correlation_id);
-  p.push_back(kind);
-  return p;
-}
 
 result<void> put(MDB_txn* txn, MDB_dbi dbi, const std::string& key,
                  const std::string& value, unsigned flags = 0) {
@@ -106,10 +84,10 @@ const char* to_string(job_outcome o) noexcept {
 }
 
 result<std::unique_ptr<trace_index>> trace_index::open(environment& env) {
-  auto d = env.open_db("traces");
+  auto d = env.open_db(traces_db);
   if (!d)
     return make_unexpected(d.error());
-  auto done = env.open_db("trace_done");
+  auto done = env.open_db(done_db);
   if (!done)
     return make_unexpected(done.error());
   return std::unique_ptr<trace_index>{new trace_index(env, *d, *done)};
@@ -255,9 +233,7 @@ trace_index::read(std::string_view correlation_id,
   MDB_cursor* cur = nullptr;
   if (auto rc = mdb_cursor_open(rtxn->handle(), dbi_, &cur); rc != 0)
     return fail_mdb(rc, "mdb_cursor_open(traces)");
-  std::string base;
-  base.push_back(static_cast<char>(correlation_id.size()));
-  base.append(correlation_id);
+  auto base = base_of(correlation_id);
   auto k = as_val(base);
   MDB_val v;
   auto rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);

@@ -1,0 +1,55 @@
+#pragma once
+// The key and record layouts of the causation trace (traces.cpp), shared
+// with the forget of a company (company_forget.cpp). Not part of the
+// store's interface: include store/traces.hpp.
+
+#include "store/codec.hpp"
+#include "store/traces.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace switchboard::store::trace_detail {
+
+/// Database names.
+inline constexpr const char* traces_db = "traces";
+inline constexpr const char* done_db = "trace_done";
+
+/// Every entry of format 1; a job's entry then holds its outcome, finish
+/// time and record (written before `trace_done`).
+inline constexpr std::uint8_t trace_format_v1 = 1;
+
+/// A job's entry: its company and the key of its end (0: it lives).
+inline constexpr std::uint8_t trace_format_v2 = 2;
+
+/// The key of the entry `id` under `prefix` (`prefix_of`).
+inline std::string key_of(std::string_view prefix, std::uint64_t id) {
+  std::string k{prefix};
+  k.resize(prefix.size() + 8);
+  put_be64(k.data() + prefix.size(), id);
+  return k;
+}
+
+/// The bytes every key of `correlation_id` starts with: its length (one
+/// byte) and the id; empty when it is not a valid correlation id.
+inline std::string base_of(std::string_view correlation_id) {
+  std::string p;
+  if (!valid_correlation_id(correlation_id))
+    return p;
+  p.reserve(correlation_id.size() + 1);
+  p.push_back(static_cast<char>(correlation_id.size()));
+  p.append(correlation_id);
+  return p;
+}
+
+/// The prefix of the entries of one `kind` ('e', 'j', 'm') of
+/// `correlation_id`; empty when it is not a valid correlation id.
+inline std::string prefix_of(std::string_view correlation_id, char kind) {
+  auto p = base_of(correlation_id);
+  if (!p.empty())
+    p.push_back(kind);
+  return p;
+}
+
+} // namespace switchboard::store::trace_detail
