@@ -32,6 +32,7 @@ class audit_log;
 class cluster_state;
 class event_store;
 class job_queue;
+class message_outbox;
 class tenants;
 } // namespace switchboard::store
 
@@ -66,11 +67,12 @@ struct cluster_deps {
   store::tenants* tenants = nullptr;
   store_writer_actor writer;
   /// What a company's move reads and writes: its events (and their
-  /// audit records), its jobs, and the placement table with the jobs of
-  /// moving companies.
+  /// audit records), its jobs, its sent messages, and the placement table
+  /// with the jobs of moving companies.
   store::event_store* events = nullptr;
   store::audit_log* audit = nullptr;
   store::job_queue* jobs = nullptr;
+  store::message_outbox* outbox = nullptr;
   store::cluster_state* cluster_store = nullptr;
   /// Wakes the queue supervisors (jobs were enqueued).
   std::function<void()> wake_queues;

@@ -56,6 +56,7 @@ struct move_state {
   std::uint64_t next_seq = 0;
   std::uint64_t events = 0;
   std::size_t settings = 0;
+  std::size_t messages = 0; ///< Sent messages sent along.
 };
 
 struct forward_out {

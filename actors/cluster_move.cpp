@@ -8,12 +8,18 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
+#include <set>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <actors/log.hpp>
 #include <store/audit_log.hpp>
 #include <store/cluster_state.hpp>
 #include <store/event_store.hpp>
 #include <store/job_queue.hpp>
+#include <store/outbox.hpp>
 #include <store/tenants.hpp>
 
 namespace switchboard::cluster_detail {
@@ -36,8 +42,9 @@ void write(cluster_pointer self, store::writer::op_fn op, Ok ok, Fail fail) {
 }
 
 /// Takes `company`'s parked jobs out of the store inside `txn` and, when
-/// `enqueue`, puts them in the queues (else they are dropped); returns
-/// how many were enqueued.
+/// `enqueue`, puts them back (pending ones in the queues, failed ones
+/// among the failed jobs; else they are dropped); returns how many went
+/// to the queues.
 store::result<std::size_t> settle_parked_in(store::write_txn& txn,
                                             store::cluster_state& cs,
                                             store::job_queue& q,
@@ -48,14 +55,21 @@ store::result<std::size_t> settle_parked_in(store::write_txn& txn,
     return make_unexpected(recs.error());
   if (!enqueue)
     return std::size_t{0};
+  std::size_t enqueued = 0;
   for (const auto& r : *recs) {
     auto j = store::decode_job_record(r);
     if (!j)
       return make_unexpected(j.error());
-    if (auto e = q.enqueue_in(txn, *j); !e)
+    if (j->state == store::job_state::failed) {
+      if (auto id = q.restore_failed_in(txn, *j); !id)
+        return make_unexpected(id.error());
+    } else if (auto e = q.enqueue_in(txn, *j); !e) {
       return make_unexpected(e.error());
+    } else {
+      ++enqueued;
+    }
   }
-  return recs->size();
+  return enqueued;
 }
 
 store::placement_record to_record(const placement_table& t) {
@@ -74,6 +88,105 @@ placement_table from_record(const store::placement_record& r) {
   for (const auto& [company, member] : r.moved)
     t.moved[company] = member;
   return t;
+}
+
+/// A sent message as it travels to the company's new owner: its fields
+/// as JSON (its id is the sender's, and is given anew there).
+std::string message_to_json(const store::outbound_message& m) {
+  boost::json::object o{{"channel", m.channel},
+                        {"recipient", m.recipient},
+                        {"subject", m.subject},
+                        {"body", m.body},
+                        {"company_id", m.company_id},
+                        {"event_id", m.event_id},
+                        {"idempotency_key", m.idempotency_key},
+                        {"created_at", m.created_at},
+                        {"correlation_id", m.correlation_id},
+                        {"causation_id", m.causation_id},
+                        {"provider", m.provider},
+                        {"provider_id", m.provider_id},
+                        {"status", m.status},
+                        {"status_at", m.status_at},
+                        {"status_error", m.status_error}};
+  return boost::json::serialize(o);
+}
+
+std::optional<store::outbound_message>
+message_from_json(const std::string& text) {
+  std::error_code ec;
+  auto v = boost::json::parse(text, ec);
+  auto* o = ec ? nullptr : v.if_object();
+  if (o == nullptr)
+    return std::nullopt;
+  store::outbound_message m;
+  auto str = [o](const char* k, std::string& out) {
+    if (auto* p = o->if_contains(k); p != nullptr && p->is_string())
+      out = std::string{p->get_string()};
+  };
+  auto num = [o](const char* k, timestamp_ms& out) {
+    if (auto* p = o->if_contains(k); p != nullptr && p->is_int64())
+      out = p->get_int64();
+  };
+  str("channel", m.channel);
+  str("recipient", m.recipient);
+  str("subject", m.subject);
+  str("body", m.body);
+  str("company_id", m.company_id);
+  str("event_id", m.event_id);
+  str("idempotency_key", m.idempotency_key);
+  num("created_at", m.created_at);
+  str("correlation_id", m.correlation_id);
+  str("causation_id", m.causation_id);
+  str("provider", m.provider);
+  str("provider_id", m.provider_id);
+  str("status", m.status);
+  num("status_at", m.status_at);
+  str("status_error", m.status_error);
+  return m;
+}
+
+/// Visits `company`'s sent messages in id order (a scan of the outbox:
+/// it is kept by id only).
+template <class F>
+store::result<void> each_message_of(const store::message_outbox& outbox,
+                                    const std::string& company, F f) {
+  for (std::uint64_t after = 0;;) {
+    auto page = outbox.list(after, 1000);
+    if (!page)
+      return make_unexpected(page.error());
+    if (page->empty())
+      return {};
+    after = page->back().id;
+    for (const auto& m : *page)
+      if (m.company_id == company)
+        f(m);
+  }
+}
+
+/// `company`'s sent messages, each as JSON.
+store::result<std::vector<std::string>>
+outbox_of(const store::message_outbox& outbox, const std::string& company) {
+  std::vector<std::string> out;
+  auto ok = each_message_of(outbox, company,
+                            [&out](const store::outbound_message& m) {
+                              out.push_back(message_to_json(m));
+                            });
+  if (!ok)
+    return make_unexpected(ok.error());
+  return out;
+}
+
+/// The idempotency keys of `company`'s messages stored here.
+store::result<std::set<std::string>>
+outbox_keys(const store::message_outbox& outbox, const std::string& company) {
+  std::set<std::string> out;
+  auto ok = each_message_of(outbox, company,
+                            [&out](const store::outbound_message& m) {
+                              out.insert(m.idempotency_key);
+                            });
+  if (!ok)
+    return make_unexpected(ok.error());
+  return out;
 }
 
 } // namespace
@@ -303,9 +416,9 @@ void switch_owner(cluster_pointer self, const std::string& company) {
                   .count();
     log::get(log::subsystem::cluster)
         ->info("company {} moved to {} ({} events, {} jobs, "
-               "{} settings, {} ms; epoch {})",
-               company, m.to, m.events, m.parked.size(), m.settings, ms,
-               t.epoch);
+               "{} settings, {} messages, {} ms; epoch {})",
+               company, m.to, m.events, m.parked.size(), m.settings, m.messages,
+               ms, t.epoch);
     st.deps.view->unfreeze(company);
     m.rp.deliver(json_answer(200, boost::json::object{{"company_id", company},
                                                       {"from", st.self_name},
@@ -314,6 +427,7 @@ void switch_owner(cluster_pointer self, const std::string& company) {
                                                       {"events", m.events},
                                                       {"jobs", m.parked.size()},
                                                       {"settings", m.settings},
+                                                      {"messages", m.messages},
                                                       {"ms", ms}}));
     st.moves.erase(i);
   });
@@ -372,6 +486,24 @@ void move_step(cluster_pointer self, const std::string& company) {
           }
           for (const auto& j : *jobs)
             taken->push_back(store::encode_job_record(j));
+          // Its failed jobs go along (they stay failed there). None of
+          // its jobs runs, so none fails meanwhile: the last commit's
+          // list is the list.
+          for (std::uint64_t after = 0;;) {
+            auto page = q->list_failed("", after, 1000);
+            if (!page)
+              return make_unexpected(page.error());
+            if (page->empty())
+              break;
+            after = page->back().id;
+            for (const auto& j : *page) {
+              if (j.company_id != company)
+                continue;
+              if (auto ok = q->delete_failed_in(txn, j.id); !ok)
+                return ok;
+              taken->push_back(store::encode_job_record(j));
+            }
+          }
           // Stale ones of an earlier attempt go first.
           if (auto old = cs->take_parked_in(txn, company); !old)
             return make_unexpected(old.error());
@@ -433,6 +565,18 @@ void move_step(cluster_pointer self, const std::string& company) {
     }
     m.settings = settings->size();
     tr.jobs = m.parked;
+    if (st.deps.outbox != nullptr) {
+      auto sent = outbox_of(*st.deps.outbox, company);
+      if (!sent) {
+        abort_move(self, company,
+                   error_answer(500, "move_failed",
+                                "reading the company's messages: "
+                                    + store::to_string(sent.error())));
+        return;
+      }
+      m.messages = sent->size();
+      tr.outbox = std::move(*sent);
+    }
     tr.last = true;
   }
   auto last = tr.last;
@@ -469,6 +613,8 @@ void import_part(cluster_pointer self, company_transfer& tr,
                  caf::typed_response_promise<std::uint64_t> rp) {
   auto& st = self->state;
   const auto& company = tr.company;
+  // A forget of the company here waits until the move is done with.
+  st.deps.view->note_import(company);
   auto fresh = std::make_shared<std::vector<envelope>>();
   for (auto& e : tr.events) {
     if (e.company_id != company) {
@@ -498,6 +644,25 @@ void import_part(cluster_pointer self, company_transfer& tr,
     jobs->push_back(store::encode_job_record(*j));
   }
   auto settings = std::make_shared<std::vector<std::string>>(tr.settings);
+  // Its sent messages, but those stored here before (a part sent again).
+  auto messages = std::make_shared<std::vector<store::outbound_message>>();
+  if (tr.last && st.deps.outbox != nullptr && !tr.outbox.empty()) {
+    auto known = outbox_keys(*st.deps.outbox, company);
+    if (!known) {
+      rp.deliver(caf::make_error(caf::sec::runtime_error));
+      return;
+    }
+    for (const auto& text : tr.outbox) {
+      auto msg = message_from_json(text);
+      if (!msg || msg->company_id != company) {
+        rp.deliver(caf::make_error(caf::sec::invalid_argument));
+        return;
+      }
+      if (known->count(msg->idempotency_key) == 0)
+        messages->push_back(std::move(*msg));
+    }
+  }
+  auto* outbox = st.deps.outbox;
   auto last = tr.last;
   auto* es = st.deps.events;
   auto* audit = st.deps.audit;
@@ -506,7 +671,7 @@ void import_part(cluster_pointer self, company_transfer& tr,
   auto n = fresh->size();
   write(
       self,
-      [es, audit, tenants, cs, fresh, jobs, settings, last,
+      [es, audit, tenants, cs, fresh, jobs, settings, messages, outbox, last,
        company](store::write_txn& txn) -> store::result<void> {
         for (auto& e : *fresh) {
           std::vector<envelope> one{e};
@@ -526,6 +691,9 @@ void import_part(cluster_pointer self, company_transfer& tr,
                                                 (*settings)[i + 1]);
               !ok)
             return ok;
+        for (const auto& msg : *messages)
+          if (auto id = outbox->add_in(txn, msg); !id)
+            return make_unexpected(id.error());
         if (auto old = cs->take_parked_in(txn, company); !old)
           return make_unexpected(old.error());
         return cs->park_in(txn, company, *jobs);

@@ -159,6 +159,19 @@ bool cluster_view::frozen(std::string_view company) const {
   return frozen_.count(company) > 0;
 }
 
+void cluster_view::note_import(const std::string& company) {
+  std::lock_guard<std::mutex> g{mtx_};
+  imports_[company] = std::chrono::steady_clock::now();
+}
+
+bool cluster_view::importing(std::string_view company,
+                             std::chrono::steady_clock::duration window) const {
+  std::lock_guard<std::mutex> g{mtx_};
+  auto i = imports_.find(company);
+  return i != imports_.end()
+         && std::chrono::steady_clock::now() - i->second < window;
+}
+
 std::uint32_t cluster_view::writes_in_flight(std::string_view company) const {
   std::lock_guard<std::mutex> g{mtx_};
   auto i = writes_.find(company);

@@ -84,6 +84,13 @@ public:
   bool freeze(const std::string& company);
   void unfreeze(std::string_view company);
   bool frozen(std::string_view company) const;
+
+  /// A part of `company`, moving here, was stored now.
+  void note_import(const std::string& company);
+  /// Whether a part of `company` was stored here within `window` (a move
+  /// to this node is under way).
+  bool importing(std::string_view company,
+                 std::chrono::steady_clock::duration window) const;
   /// Write requests of `company` begun and not ended.
   std::uint32_t writes_in_flight(std::string_view company) const;
 
@@ -121,6 +128,8 @@ private:
   /// Write requests in flight by company, and the frozen companies.
   std::map<std::string, std::uint32_t, std::less<>> writes_;
   std::map<std::string, bool, std::less<>> frozen_;
+  std::map<std::string, std::chrono::steady_clock::time_point, std::less<>>
+      imports_;
 };
 
 } // namespace switchboard

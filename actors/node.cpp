@@ -209,6 +209,8 @@ endpoint_actor spawn_outbox_endpoint(caf::actor_system& sys,
               m.recipient = call.operation;
               m.body = call.body;
               m.idempotency_key = call.idempotency_key;
+              m.company_id = call.company_id;
+              m.event_id = call.mark_event;
               m.created_at = clock();
               auto rp = self->make_response_promise<std::string>();
               auto op = [outbox, processed, m, mark = call.mark,

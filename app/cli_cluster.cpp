@@ -1,6 +1,7 @@
-// `switchboard cluster status|move|rebalance`: the members of the cluster
-// as the local daemon sees them (GET /api/admin/cluster), and moving
-// companies between them (POST /api/admin/cluster/move).
+// `switchboard cluster status|move|rebalance|forget`: the members of the
+// cluster as the local daemon sees them (GET /api/admin/cluster), moving
+// companies between them (POST /api/admin/cluster/move), and dropping the
+// copy a move left (POST /api/admin/cluster/forget).
 
 #include <cstdlib>
 #include <iostream>
@@ -30,6 +31,7 @@ constexpr const char* cluster_usage
     = R"(usage: switchboard cluster status [--json]
        switchboard cluster move COMPANY --to MEMBER
        switchboard cluster rebalance [--dry-run]
+       switchboard cluster forget COMPANY
        (each also takes --url URL, --token TOKEN, --config FILE and
        --set section.key=value)
 
@@ -40,12 +42,18 @@ configuration) with an admin token (--token, else $SWITCHBOARD_TOKEN).
              --json prints the answer as it came.
   move       moves COMPANY to MEMBER: its writes answer 503 meanwhile,
              its events, settings and pending jobs are copied to MEMBER,
-             and every member takes the new placement table. Every member
-             must be up. The old member keeps its copy.
+             its failed jobs and sent messages go along, and every member
+             takes the new placement table. Every member must be up. The
+             old member keeps its copy of the rest until `forget`.
   rebalance  moves, one at a time, every company whose owner is not the
              one the hash over all members picks (after members were
              added to [cluster] peers, which by itself moves nothing).
              --dry-run lists the moves without making them.
+  forget     deletes what the daemon's member still keeps of COMPANY, which
+             another member owns since a move: its events, audit records,
+             jobs, sent messages, traces and projections (its tenancy,
+             which every member shares, stays). Refused on the owner, and
+             while a move of COMPANY to this member is under way.
 )";
 
 struct endpoint {
@@ -93,6 +101,12 @@ std::optional<reply> call(const endpoint& ep, boost::beast::http::verb verb,
   return reply{static_cast<int>(res.result_int()), res.body()};
 }
 
+/// The number `o` holds under `k`; 0 when none.
+std::int64_t number_in(const boost::json::object& o, const char* k) {
+  const auto* x = o.if_contains(k);
+  return x != nullptr && x->is_number() ? x->to_number<std::int64_t>() : 0;
+}
+
 /// POSTs a move; prints the outcome; true when it moved.
 bool move_company(const endpoint& ep, const std::string& company,
                   const std::string& to) {
@@ -114,14 +128,39 @@ bool move_company(const endpoint& ep, const std::string& company,
     return true;
   }
   const auto& o = v.as_object();
-  auto num = [&o](const char* k) -> std::int64_t {
-    const auto* x = o.if_contains(k);
-    return x != nullptr && x->is_number() ? x->to_number<std::int64_t>() : 0;
+  auto num = [&o](const char* k) {
+    return number_in(o, k);
   };
   std::cout << "moved " << company << " to " << to << ": " << num("events")
             << " events, " << num("jobs") << " jobs, " << num("settings")
-            << " settings in " << num("ms") << " ms (placement epoch "
-            << num("epoch") << ")\n";
+            << " settings, " << num("messages") << " messages in " << num("ms")
+            << " ms (placement epoch " << num("epoch") << ")\n";
+  return true;
+}
+
+/// POSTs a forget; prints the outcome; true when the copy went.
+bool forget_company(const endpoint& ep, const std::string& company) {
+  auto r = call(
+      ep, boost::beast::http::verb::post, "/api/admin/cluster/forget",
+      boost::json::serialize(boost::json::object{{"company_id", company}}));
+  if (!r)
+    return false;
+  boost::system::error_code ec;
+  auto v = boost::json::parse(r->body, ec);
+  if (r->status != 200 || ec || !v.is_object()) {
+    std::cerr << "switchboard cluster: forgetting " << company
+              << ": the daemon answered " << r->status << ": " << r->body
+              << '\n';
+    return false;
+  }
+  const auto& o = v.as_object();
+  auto num = [&o](const char* k) {
+    return number_in(o, k);
+  };
+  std::cout << "forgot the copy of " << company << ": " << num("events")
+            << " events, " << num("audit") << " audit records, " << num("jobs")
+            << " jobs, " << num("messages") << " messages, " << num("traces")
+            << " trace entries, " << num("other") << " other entries\n";
   return true;
 }
 
@@ -142,7 +181,8 @@ int run_cluster(const std::vector<std::string>& args) {
   auto verb = rest.empty() ? std::string{} : rest[0];
   if (!((verb == "status" && rest.size() == 1)
         || (verb == "move" && rest.size() == 2 && a->values.count("--to") > 0)
-        || (verb == "rebalance" && rest.size() == 1))) {
+        || (verb == "rebalance" && rest.size() == 1)
+        || (verb == "forget" && rest.size() == 2))) {
     std::cerr << cluster_usage;
     return 2;
   }
@@ -180,6 +220,8 @@ int run_cluster(const std::vector<std::string>& args) {
   }
   if (verb == "move")
     return move_company(ep, rest[1], a->values["--to"]) ? 0 : 1;
+  if (verb == "forget")
+    return forget_company(ep, rest[1]) ? 0 : 1;
   auto res = call(ep, boost::beast::http::verb::get, "/api/admin/cluster", "");
   if (!res)
     return 1;

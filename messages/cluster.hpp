@@ -71,13 +71,16 @@ struct cluster_placement {
 
 /// One part of a company's move to its new owner: events in sequence
 /// order (their ids, times and versions kept), and with the last part the
-/// company's settings and its pending jobs.
+/// company's settings, its pending and failed jobs (each record says its
+/// state) and its sent messages.
 struct company_transfer {
   std::string company;
   std::vector<envelope> events;
   std::vector<std::string> settings; ///< Name, text, name, text, ...
   std::vector<std::string> jobs;     ///< Job records (store/job_queue.hpp).
   bool last = false;
+  /// Sent messages (store/outbox.hpp), each a JSON object.
+  std::vector<std::string> outbox;
 };
 
 /// The members of presence channels connected to one node, as channel,
@@ -138,7 +141,8 @@ template <class V>
 auto fields(V& v, company_transfer& x) {
   return v.list("company_transfer", field("company", x.company),
                 field("events", x.events), field("settings", x.settings),
-                field("jobs", x.jobs), field("last", x.last));
+                field("jobs", x.jobs), field("last", x.last),
+                field("outbox", x.outbox));
 }
 
 template <class V>

@@ -170,6 +170,9 @@ struct outbound_call {
   /// the message is queued exactly when the step is marked done.
   std::string mark = {};
   std::string mark_event = {}; ///< The event id the mark is for.
+  /// The company whose event the call is for (the outbox keeps it, so
+  /// that the company reads its own calls and they move with it).
+  std::string company_id = {};
 };
 
 // -- field lists (messages/fields.hpp) ----------------------------------------
@@ -237,7 +240,8 @@ auto fields(V& v, outbound_call& x) {
                 field("operation", x.operation),
                 field("idempotency_key", x.idempotency_key),
                 field("body", x.body), field("mark", x.mark),
-                field("mark_event", x.mark_event));
+                field("mark_event", x.mark_event),
+                field("company_id", x.company_id));
 }
 
 template <class V>

@@ -198,6 +198,7 @@ void run_steps(queued_listener_actor::pointer self, listener_context ctx,
   // An endpoint that only queues the call marks the step with it.
   step.call.mark = listener + "." + step.name;
   step.call.mark_event = event_id;
+  step.call.company_id = company;
   self->request(endpoint, caf::infinite, sync_atom::value, step.call)
       .then(
           [=](const std::string& answer) mutable {

@@ -1,6 +1,7 @@
 #include "app/http/cluster.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include <boost/json/array.hpp>
@@ -24,7 +25,9 @@
 #include <app/http/sessions.hpp>
 #include <messages/registry.hpp>
 #include <store/cluster_state.hpp>
+#include <store/company_forget.hpp>
 #include <store/tenants.hpp>
+#include <store/writer.hpp>
 
 namespace switchboard::app::http {
 
@@ -101,16 +104,22 @@ void cluster_status(const context_ptr& ctx) {
   ctx->respond(200, o);
 }
 
+/// The JSON body of a cluster route; null when answered (this node is
+/// not a cluster member, or the body is no JSON).
+const json::value* cluster_body(const context_ptr& ctx, bool member) {
+  if (!member) {
+    ctx->fail(409, "not_a_cluster",
+              "this node is not a member of a cluster ([cluster] peers)");
+    return nullptr;
+  }
+  return ctx->json_body();
+}
+
 /// POST /api/admin/cluster/move?company_id=ID with {"to": "member"}:
 /// answered by the company's owner (the gateway forwards it there).
 void cluster_move(const context_ptr& ctx) {
   const auto& company = ctx->query("company_id");
-  if (!ctx->svc().cluster || !ctx->svc().move) {
-    ctx->fail(409, "not_a_cluster",
-              "this node is not a member of a cluster ([cluster] peers)");
-    return;
-  }
-  const auto* body = ctx->json_body();
+  const auto* body = cluster_body(ctx, ctx->svc().cluster && ctx->svc().move);
   if (body == nullptr)
     return;
   field_errors errs;
@@ -136,6 +145,111 @@ void cluster_move(const context_ptr& ctx) {
     return;
   }
   ctx->svc().move(ctx, company, to);
+}
+
+/// How long after a part of a company moving here was stored a forget of
+/// it is refused (a move's parts come milliseconds apart).
+constexpr std::chrono::seconds import_quiet{60};
+
+void cluster_forget(const context_ptr& ctx) {
+  const auto& view = ctx->svc().cluster;
+  const auto* body = cluster_body(ctx, view != nullptr);
+  if (body == nullptr)
+    return;
+  field_errors errs;
+  std::string company;
+  if (!body->is_object())
+    errs[""] = "wrong_type: the body must be a JSON object";
+  else if (const auto* c = body->as_object().if_contains("company_id");
+           c == nullptr || !c->is_string() || c->as_string().empty())
+    errs["company_id"] = "missing: the company whose copy goes";
+  else
+    company = std::string{c->as_string()};
+  if (!company.empty() && !ctx->tenants().company(company))
+    errs["company_id"] = "unknown_value: no company " + company;
+  if (!errs.empty()) {
+    ctx->fail_fields(errs);
+    return;
+  }
+  if (view->placement().epoch == 0) {
+    ctx->fail(409, "placement_pending",
+              "the members have not agreed on a placement table yet");
+    return;
+  }
+  if (view->owner(company) == view->self()) {
+    ctx->fail(409, "owner",
+              "this node (" + view->self() + ") owns company " + company
+                  + "; forget drops the copy a move left on its old owner");
+    return;
+  }
+  if (view->importing(company, import_quiet)) {
+    ctx->fail(409, "move_in_progress",
+              "company " + company
+                  + " is moving to this node; its parts are stored here",
+              {}, {{"Retry-After", "60"}});
+    return;
+  }
+  auto& n = ctx->node();
+  auto* env = n.store().env.get();
+  auto* events = n.store().events.get();
+  auto counts = std::make_shared<store::forget_counts>();
+  auto refused = std::make_shared<std::optional<store::error>>();
+  auto op = [env, events, company, counts,
+             refused](store::write_txn& txn) -> store::result<void> {
+    store::forget_options o;
+    o.live_stream_index = false; // told below, in this transaction
+    auto r = store::forget_company(txn, *env, company, o);
+    if (!r) {
+      if (r.error().code == store::errc::version_conflict
+          || r.error().code == store::errc::invalid_argument)
+        *refused = r.error();
+      return make_unexpected(r.error());
+    }
+    events->forget_company_in(txn, company);
+    *counts = *r;
+    return {};
+  };
+  ctx->with_actor([ctx, op, company, counts,
+                   refused](caf::event_based_actor* self) {
+    auto& n = ctx->node();
+    // A forget scans several databases whole: far more than a request's
+    // usual second on a large store.
+    self->request(n.writer(), std::chrono::minutes(5), write_atom::value,
+                  make_write_op(op, store::isolation::nested))
+        .then(
+            [ctx, company, counts, self](ok_atom) {
+              // What this node held of it in memory goes too.
+              self->send(ctx->node().router(), drain_atom::value, company);
+              log::get(log::subsystem::cluster)
+                  ->info("forgot the copy of company {}: {} events, {} "
+                         "jobs, {} messages",
+                         company, counts->events, counts->jobs, counts->outbox);
+              json::object o;
+              o["company_id"] = company;
+              o["events"] = counts->events;
+              o["audit"] = counts->audit;
+              o["jobs"] = counts->jobs;
+              o["messages"] = counts->outbox;
+              o["traces"] = counts->traces;
+              o["other"] = counts->other;
+              ctx->respond(200, o);
+            },
+            [ctx, refused](caf::error& e) {
+              if (!*refused) {
+                fail_with(*ctx, e);
+                return;
+              }
+              const auto& why = **refused;
+              if (why.code == store::errc::version_conflict)
+                ctx->fail(409, "busy",
+                          "a job of the company is running here; retry "
+                          "shortly: "
+                              + store::to_string(why),
+                          {}, {{"Retry-After", "1"}});
+              else
+                ctx->fail(409, "cannot_forget", store::to_string(why));
+            });
+  });
 }
 
 } // namespace
@@ -227,6 +341,7 @@ start_cluster(caf::actor_system& sys, switchboard::node& n,
   d.events = n.store().events.get();
   d.audit = n.store().audit.get();
   d.jobs = n.store().jobs.get();
+  d.outbox = n.store().outbox.get();
   d.cluster_store = n.store().cluster.get();
   d.release_company = [&n](const std::string& company) {
     caf::anon_send(n.router(), drain_atom::value, company);
@@ -440,6 +555,10 @@ void add_cluster_routes(router& r) {
         "Moves company ?company_id= to member {\"to\"}: its writes pause, "
         "its events, settings and pending jobs go to the new owner, and "
         "the placement table changes on every member (admin)");
+  r.add("POST", "/api/admin/cluster/forget", access::admin, cluster_forget,
+        "Deletes what this member keeps of company {\"company_id\"} that "
+        "moved to another member: its events, audit records, jobs, sent "
+        "messages, traces and projections; its tenancy stays (admin)");
 }
 
 } // namespace switchboard::app::http

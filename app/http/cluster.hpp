@@ -84,7 +84,8 @@ broadcaster::cluster_hooks make_broadcast_hooks(const cluster_setup& c);
 /// Stops the cluster actor.
 void stop_cluster(cluster_setup& c);
 
-/// GET /api/admin/cluster and POST /api/admin/cluster/move.
+/// GET /api/admin/cluster, POST /api/admin/cluster/move and
+/// POST /api/admin/cluster/forget.
 void add_cluster_routes(router& r);
 
 } // namespace switchboard::app::http

@@ -22,21 +22,31 @@ namespace json = boost::json;
 
 namespace {
 
-/// The pending jobs of a company (listener and event id of each, sorted),
-/// read through member `port`.
-std::vector<std::string> pending_jobs(std::uint16_t port,
-                                      const std::string& token) {
+/// The jobs of a company in `state` (listener and event id of each, and
+/// with `attempts` their attempts and state; sorted), read through member
+/// `port`.
+std::vector<std::string> jobs_in(std::uint16_t port, const std::string& token,
+                                 const std::string& state,
+                                 bool attempts = false) {
   http_client c{port};
-  auto r = c.request("GET", "/api/jobs?state=pending&limit=1000", "", token);
+  auto r = c.request("GET", "/api/jobs?limit=1000&state=" + state, "", token);
   BOOST_TEST_INFO(r.body);
   BOOST_REQUIRE(r.status == 200);
   auto body = r.json();
   std::vector<std::string> out;
   for (const auto& j : body.at("jobs").as_array())
     out.push_back(std::string{j.at("listener").as_string()} + " "
-                  + std::string{j.at("event_id").as_string()});
+                  + std::string{j.at("event_id").as_string()}
+                  + (attempts ? " " + json::serialize(j.at("attempts")) + " "
+                                    + std::string{j.at("state").as_string()}
+                              : std::string{}));
   std::sort(out.begin(), out.end());
   return out;
+}
+
+std::vector<std::string> pending_jobs(std::uint16_t port,
+                                      const std::string& token) {
+  return jobs_in(port, token, "pending");
 }
 
 /// The events of a company (id and version of each, in order), read
@@ -203,6 +213,137 @@ BOOST_FIXTURE_TEST_CASE(a_moved_company_keeps_its_history_jobs_and_calendar,
   http_client c1b{nodes[0]->port};
   BOOST_TEST(c1b.request("GET", "/api/appointments/ap-mv-new", "", token).status
              == 200);
+}
+
+namespace {
+
+/// A company's failed jobs (with their attempts), read through member
+/// `port` with `token`.
+std::vector<std::string> failed_jobs(std::uint16_t port,
+                                     const std::string& token) {
+  return jobs_in(port, token, "failed", true);
+}
+
+/// A company's sent messages (channel, recipient and idempotency key of
+/// each, sorted), read through member `port` with `token`.
+std::vector<std::string> sent_messages(std::uint16_t port,
+                                       const std::string& token) {
+  http_client c{port};
+  auto r = c.request("GET", "/api/outbox?limit=1000", "", token);
+  BOOST_TEST_INFO(r.body);
+  BOOST_REQUIRE(r.status == 200);
+  auto body = r.json();
+  std::vector<std::string> out;
+  for (const auto& m : body.at("messages").as_array())
+    out.push_back(std::string{m.at("channel").as_string()} + " "
+                  + std::string{m.at("recipient").as_string()} + " "
+                  + std::string{m.at("idempotency_key").as_string()});
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+} // namespace
+
+// A company's failed jobs (still failed, with their attempts) and sent
+// messages go with it; the old owner keeps the rest of its copy until
+// `cluster forget`, which deletes it there and nothing anywhere else.
+BOOST_AUTO_TEST_CASE(a_move_takes_failed_jobs_and_messages_then_forget) {
+  cluster_fixture f(3, {"providers.crm_webhook_url=http://127.0.0.1:1/hook",
+                        "listener.sync_with_external_services.tries=2",
+                        "listener.sync_with_external_services.backoff_ms=10",
+                        "listener.send_appointment_notification.delay_ms=0"});
+  const auto& company = f.companies[0]; // owned by n1
+  const auto& token = f.tokens[0];
+  seed(f.nodes[1]->port, token);
+  http_client c2{f.nodes[1]->port};
+  // The customer takes SMS (a message per booking, in the outbox); its
+  // change and the bookings have sync jobs, which fail (no CRM listens).
+  BOOST_REQUIRE(c2.request("PATCH", "/api/customers/cu1",
+                           R"({"name":"Ada B","prefers_sms":true})", token)
+                    .status
+                == 200);
+  for (int i = 0; i < 3; ++i)
+    BOOST_REQUIRE(book(c2, token, "ap-fg-" + std::to_string(i),
+                       switchboard::test::utc_at(3, 9 + i))
+                      .status
+                  == 201);
+  std::vector<std::string> failed, sent;
+  BOOST_REQUIRE(eventually([&] {
+    failed = failed_jobs(f.nodes[1]->port, token);
+    sent = sent_messages(f.nodes[1]->port, token);
+    http_client c{f.nodes[1]->port};
+    auto r = c.request("GET", "/api/jobs?state=ready&limit=1000", "", token);
+    return !failed.empty() && sent.size() >= 3u && r.status == 200
+           && r.json().at("jobs").as_array().empty();
+  }));
+  auto events_before = company_events(f.nodes[1]->port, token);
+  BOOST_REQUIRE(stored_events_naming(*f.nodes[0], "ap-fg-0") > 0u);
+
+  auto moved
+      = cluster_cli(f.nodes[0]->port, f.admin, {"move", company, "--to", "n3"});
+  BOOST_TEST_INFO(moved.second);
+  BOOST_REQUIRE(moved.first == 0);
+  BOOST_REQUIRE(eventually([&] {
+    return owner_seen(f.nodes[1]->port, f.admin, company).first == "n3";
+  }));
+  // Read through n2, answered by n3: the same failed jobs and messages.
+  BOOST_TEST(failed_jobs(f.nodes[1]->port, token) == failed);
+  BOOST_TEST(sent_messages(f.nodes[1]->port, token) == sent);
+  // The old owner kept neither its failed jobs (they are n3's now) nor
+  // any job of the company; its events are still there.
+  http_client c1{f.nodes[0]->port};
+  auto local_failed
+      = c1.request("GET", "/api/jobs/failed?limit=1000", "", f.admin);
+  BOOST_REQUIRE(local_failed.status == 200);
+  BOOST_TEST(local_failed.body.find(company) == std::string::npos);
+  BOOST_TEST(stored_events_naming(*f.nodes[0], "ap-fg-0") > 0u);
+
+  // Forget is refused on the owner, and for a company it does not know.
+  auto on_owner = cluster_cli(f.nodes[2]->port, f.admin, {"forget", company});
+  BOOST_TEST(on_owner.first != 0);
+  BOOST_TEST(on_owner.second.find("\"owner\"") != std::string::npos);
+  http_client c3{f.nodes[2]->port};
+  BOOST_TEST(c3.request("POST", "/api/admin/cluster/forget",
+                        R"({"company_id":"no-such"})", f.admin)
+                 .status
+             == 422);
+  BOOST_TEST(c3.request("POST", "/api/admin/cluster/forget",
+                        R"({"company_id":")" + company + R"("})", token)
+                 .status
+             == 403);
+  // On n1 it deletes the copy.
+  auto forgot = cluster_cli(f.nodes[0]->port, f.admin, {"forget", company});
+  BOOST_TEST_INFO(forgot.second);
+  BOOST_REQUIRE(forgot.first == 0);
+  BOOST_TEST(forgot.second.find("forgot the copy of " + company)
+             != std::string::npos);
+  BOOST_TEST(stored_events_naming(*f.nodes[0], company) == 0u);
+  auto local_sent = c1.request("GET", "/api/outbox?limit=1000", "", f.admin);
+  BOOST_REQUIRE(local_sent.status == 200);
+  BOOST_TEST_INFO(local_sent.body);
+  BOOST_TEST(local_sent.body.find(company) == std::string::npos);
+  // A second forget finds nothing.
+  auto again = c1.request("POST", "/api/admin/cluster/forget",
+                          R"({"company_id":")" + company + R"("})", f.admin);
+  BOOST_TEST_INFO(again.body);
+  BOOST_REQUIRE(again.status == 200);
+  BOOST_TEST(again.json().at("events").to_number<std::int64_t>() == 0);
+  // The company is whole at n3, read through any member.
+  for (auto& n : f.nodes) {
+    BOOST_TEST(company_events(n->port, token) == events_before);
+    BOOST_TEST(failed_jobs(n->port, token) == failed);
+  }
+  // And n1's store passes the check, its gaps being forgotten ones.
+  f.nodes[0]->stop();
+  std::vector<std::string> args{SWITCHBOARD_BINARY, "check"};
+  auto base = f.nodes[0]->base_args();
+  args.insert(args.end(), base.begin(), base.end());
+  child_process check(args);
+  std::string line, out;
+  while (check.read_line(line, 60s))
+    out += line + "\n";
+  BOOST_TEST_INFO(out);
+  BOOST_TEST(check.wait(30s) == 0);
 }
 
 BOOST_AUTO_TEST_CASE(a_member_added_moves_nothing_until_a_rebalance) {

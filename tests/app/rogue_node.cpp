@@ -103,7 +103,7 @@ std::vector<caf::message> rogue_messages(const switchboard::tenant_digest& d,
   // A table that would give every company to a member that does not
   // exist, and a company's data pushed at a member.
   cluster_placement table{999, {"n9"}, {"co0", "n9", "co1", "n9"}};
-  company_transfer part{"co0", {ev}, {"calcom", "{}"}, {}, true};
+  company_transfer part{"co0", {ev}, {"calcom", "{}"}, {}, true, {}};
   // A guessed link key (a joined member's messages carry its own).
   std::string link(64, '0');
   presence_digest presence{{"presence-company.co0", "rogue", "{}"}};

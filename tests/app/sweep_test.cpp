@@ -223,6 +223,12 @@ BOOST_FIXTURE_TEST_CASE(no_route_gives_one_company_anothers_data,
                    .status
                == 403);
   });
+  add("POST", "/api/admin/cluster/forget", [&] {
+    BOOST_TEST(
+        as_b("POST", "/api/admin/cluster/forget", R"({"company_id":"acme"})")
+            .status
+        == 403);
+  });
   add("GET", "/api/admin/stats", [&] {
     // B's own series, whatever company it names (A's calls are A's).
     for (const auto* q :
