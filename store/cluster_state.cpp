@@ -4,6 +4,7 @@
 
 #include "store/cluster_state_detail.hpp"
 #include "store/codec.hpp"
+#include "store/cursor_detail.hpp"
 #include "store/lmdb_util.hpp"
 
 namespace switchboard::store {
@@ -117,11 +118,8 @@ result<void> cluster_state::park_in(write_txn& txn, std::string_view company,
         return fail_mdb(rc, "mdb_cursor_open(cluster_parked)");
       std::string past = prefix;
       past.append(8, '\xff');
-      auto key = as_val(past);
-      MDB_val val;
-      auto rc = mdb_cursor_get(c.c, &key, &val, MDB_SET_RANGE);
-      rc = rc == 0 ? mdb_cursor_get(c.c, &key, &val, MDB_PREV)
-                   : mdb_cursor_get(c.c, &key, &val, MDB_LAST);
+      MDB_val key, val;
+      auto rc = cursor_detail::last_before(c.c, past, key, val);
       if (rc == 0) {
         auto k = as_view(key);
         if (k.size() == prefix.size() + 8

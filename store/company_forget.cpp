@@ -85,6 +85,7 @@
 #include "store/audit_log_detail.hpp"
 #include "store/cluster_state_detail.hpp"
 #include "store/company_forget_detail.hpp"
+#include "store/cursor_detail.hpp"
 #include "store/event_store_detail.hpp"
 #include "store/job_queue_detail.hpp"
 #include "store/outbox_detail.hpp"
@@ -177,40 +178,28 @@ result<void> find_events(MDB_txn* t, const handles& h, std::string_view company,
                          plan& p) {
   if (!h.by_company || !h.events)
     return {};
-  cursor_guard c;
-  if (auto rc = mdb_cursor_open(t, *h.by_company, &c.c); rc != 0)
-    return fail_mdb(rc, "mdb_cursor_open");
-  name_key start{company, 0};
-  auto prefix = start.prefix();
-  auto key = start.val();
-  MDB_val val;
-  auto rc = mdb_cursor_get(c.c, &key, &val, MDB_SET_RANGE);
-  for (; rc == 0; rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT)) {
-    if (key.mv_size != prefix.size() + 8
-        || std::memcmp(key.mv_data, prefix.data(), prefix.size()) != 0)
-      break;
-    auto seq = get_be64(static_cast<const char*>(key.mv_data) + prefix.size());
-    auto ev = load(t, *h.events, seq);
-    if (!ev) {
-      auto err = ev.error();
-      if (err.code == errc::not_found)
-        err = error{errc::corrupt, "by_company: entry of missing event "
-                                       + std::to_string(seq)};
-      return make_unexpected(std::move(err));
-    }
-    if (ev->company_id != company)
-      return fail(errc::corrupt, "by_company: entry of event "
-                                     + std::to_string(seq)
-                                     + " of another company");
-    p.events.push_back(
-        {seq, std::string{ev->id}, std::string{ev->type}, ev->occurred_at});
-    p.streams.emplace(ev->aggregate_type, ev->aggregate_id);
-    if (!ev->correlation_id.empty())
-      p.correlations.emplace(ev->correlation_id);
-  }
-  if (rc != 0 && rc != MDB_NOTFOUND)
-    return fail_mdb(rc, "mdb_cursor_get(by_company)");
-  return {};
+  return each_in_name_index(
+      t, *h.by_company, company, 0, "mdb_cursor_get(by_company)",
+      [&](std::uint64_t seq) -> result<bool> {
+        auto ev = load(t, *h.events, seq);
+        if (!ev) {
+          auto err = ev.error();
+          if (err.code == errc::not_found)
+            err = error{errc::corrupt, "by_company: entry of missing event "
+                                           + std::to_string(seq)};
+          return make_unexpected(std::move(err));
+        }
+        if (ev->company_id != company)
+          return fail(errc::corrupt, "by_company: entry of event "
+                                         + std::to_string(seq)
+                                         + " of another company");
+        p.events.push_back(
+            {seq, std::string{ev->id}, std::string{ev->type}, ev->occurred_at});
+        p.streams.emplace(ev->aggregate_type, ev->aggregate_id);
+        if (!ev->correlation_id.empty())
+          p.correlations.emplace(ev->correlation_id);
+        return true;
+      });
 }
 
 /// Calls `fn(slot)`, in order, for the slots from `from` on, `count` of
@@ -303,6 +292,29 @@ result<slot_owner> owner_of(MDB_txn* t, MDB_cursor* c, MDB_dbi events,
                     std::string{ev->aggregate_id}};
 }
 
+/// Calls `fn(slot, owner)`, in order, for the slots from `from` on,
+/// `count` of them, that have entries in the streams database and are not
+/// in `skip`, with their streams (owner_of); `fn` returns false to stop.
+template <class F>
+result<void> each_slot_owner(MDB_txn* t, MDB_cursor* c, MDB_dbi events,
+                             std::uint64_t from, std::uint64_t count,
+                             const std::set<std::uint64_t>& skip, F fn) {
+  result<void> failed;
+  auto walked = each_used_slot(c, from, count, [&](std::uint64_t slot) {
+    if (skip.count(slot) != 0)
+      return true;
+    auto o = owner_of(t, c, events, slot);
+    if (!o) {
+      failed = make_unexpected(o.error());
+      return false;
+    }
+    return fn(slot, *o);
+  });
+  if (!walked)
+    return walked;
+  return failed;
+}
+
 /// True when a probe from `home` to `at` passes `slot` on its way.
 bool on_probe_path(std::uint64_t home, std::uint64_t slot, std::uint64_t at) {
   return slot - home < at - home;
@@ -317,34 +329,17 @@ result<tail_map> entries_in_memory(MDB_txn* t, const handles& h, MDB_cursor* sc,
   cursor_guard ec;
   if (auto rc = mdb_cursor_open(t, *h.events, &ec.c); rc != 0)
     return fail_mdb(rc, "mdb_cursor_open");
-  char start[8];
-  put_be64(start, through + 1);
-  auto key = as_val(start, 8);
-  MDB_val val;
-  auto rc = mdb_cursor_get(ec.c, &key, &val, MDB_SET_RANGE);
-  for (; rc == 0; rc = mdb_cursor_get(ec.c, &key, &val, MDB_NEXT)) {
-    auto ev = decode_record(val.mv_data, val.mv_size);
-    if (!ev)
-      return make_unexpected(ev.error());
-    auto slot = find_stream(
-        t, sc, *h.events,
-        hash(ev->company_id, ev->aggregate_type, ev->aggregate_id),
-        ev->company_id, ev->aggregate_type, ev->aggregate_id,
-        [&mem](std::uint64_t s) {
-          return owner_in(mem, s);
-        });
-    if (!slot)
-      return make_unexpected(slot.error());
-    auto& tail = mem[slot->slot];
-    if (tail.entries.empty()) {
-      tail.company = std::string{ev->company_id};
-      tail.type = std::string{ev->aggregate_type};
-      tail.id = std::string{ev->aggregate_id};
-    }
-    tail.entries.push_back({ev->version, ev->sequence});
-  }
-  if (rc != MDB_NOTFOUND)
-    return fail_mdb(rc, "mdb_cursor_get(events)");
+  auto placed = place_events_after(
+      t, sc, ec.c, *h.events, hash, through,
+      [&mem](std::uint64_t s) {
+        return owner_in(mem, s);
+      },
+      [&mem](std::uint64_t slot, const envelope_view& ev) {
+        add_tail_entry(mem, slot, ev.company_id, ev.aggregate_type,
+                       ev.aggregate_id, ev.version, ev.sequence);
+      });
+  if (!placed)
+    return make_unexpected(placed.error());
   return mem;
 }
 
@@ -421,25 +416,18 @@ result<void> find_streams(MDB_txn* t, const handles& h,
   std::set<std::uint64_t> in_db;
   for (const auto& [type, id] : p.streams) {
     auto home = hash(company, type, id);
-    result<void> failed;
-    auto walked
-        = each_used_slot(sc.c, home, max_probes, [&](std::uint64_t slot) {
-            auto o = owner_of(t, sc.c, *h.events, slot);
-            if (!o) {
-              failed = make_unexpected(o.error());
-              return false;
-            }
-            if (o->company == company && o->type == type && o->id == id) {
-              p.slots.insert(slot);
-              in_db.insert(slot);
-              return false;
-            }
-            return true;
-          });
+    auto walked = each_slot_owner(t, sc.c, *h.events, home, max_probes, {},
+                                  [&](std::uint64_t slot, const slot_owner& o) {
+                                    if (o.company == company && o.type == type
+                                        && o.id == id) {
+                                      p.slots.insert(slot);
+                                      in_db.insert(slot);
+                                      return false;
+                                    }
+                                    return true;
+                                  });
     if (!walked)
       return walked;
-    if (!failed)
-      return failed;
     each_mem_slot(*mem, home, max_probes,
                   [&](std::uint64_t slot, const stream_tail& tail) {
                     if (tail.company == company && tail.type == type
@@ -457,26 +445,17 @@ result<void> find_streams(MDB_txn* t, const handles& h,
       return on_probe_path(hash(c, type, id), slot, at);
     };
     std::optional<std::uint64_t> clash;
-    result<void> failed;
     auto walked
-        = each_used_slot(sc.c, slot + 1, max_probes - 1, [&](std::uint64_t at) {
-            if (p.slots.count(at) != 0)
-              return true;
-            auto o = owner_of(t, sc.c, *h.events, at);
-            if (!o) {
-              failed = make_unexpected(o.error());
-              return false;
-            }
-            if (hidden(at, o->company, o->type, o->id)) {
-              clash = at;
-              return false;
-            }
-            return true;
-          });
+        = each_slot_owner(t, sc.c, *h.events, slot + 1, max_probes - 1, p.slots,
+                          [&](std::uint64_t at, const slot_owner& o) {
+                            if (hidden(at, o.company, o.type, o.id)) {
+                              clash = at;
+                              return false;
+                            }
+                            return true;
+                          });
     if (!walked)
       return walked;
-    if (!failed)
-      return failed;
     each_mem_slot(*mem, slot + 1, max_probes - 1,
                   [&](std::uint64_t at, const stream_tail& tail) {
                     if (!clash && hidden(at, tail.company, tail.type, tail.id))
@@ -612,11 +591,8 @@ result<void> record_forgotten(MDB_txn* t, const handles& h,
     if (auto rc = mdb_cursor_open(t, dbi, &c.c); rc != 0)
       return fail_mdb(rc, "mdb_cursor_open");
     auto from = be64_key(first);
-    auto key = as_val(from);
-    MDB_val val;
-    auto rc = mdb_cursor_get(c.c, &key, &val, MDB_SET_RANGE);
-    rc = rc == 0 ? mdb_cursor_get(c.c, &key, &val, MDB_PREV)
-                 : mdb_cursor_get(c.c, &key, &val, MDB_LAST);
+    MDB_val key, val;
+    auto rc = cursor_detail::last_before(c.c, from, key, val);
     if (rc == 0) {
       if (key.mv_size != 8 || val.mv_size != 8)
         return fail(errc::corrupt, "events_forgotten: bad entry");

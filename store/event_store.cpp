@@ -370,29 +370,15 @@ result<void> event_store::recover_stream_tails() {
   }
   // The entries of the events past the checkpoint, in log order, as the
   // appends placed them.
-  char start[8];
-  put_be64(start, *through + 1);
-  key = as_val(start, 8);
-  auto rc = mdb_cursor_get(ec.c, &key, &val, MDB_SET_RANGE);
-  for (; rc == 0; rc = mdb_cursor_get(ec.c, &key, &val, MDB_NEXT)) {
-    auto ev = decode_record(val.mv_data, val.mv_size);
-    if (!ev)
-      return make_unexpected(ev.error());
-    auto slot = find_stream(
-        t, sc.c, db_.events,
-        cfg_.hash(ev->company_id, ev->aggregate_type, ev->aggregate_id),
-        ev->company_id, ev->aggregate_type, ev->aggregate_id,
-        [&T](std::uint64_t s) {
-          return T.owner(s);
-        });
-    if (!slot)
-      return make_unexpected(slot.error());
-    T.add(slot->slot, ev->company_id, ev->aggregate_type, ev->aggregate_id,
-          ev->version, ev->sequence);
-  }
-  if (rc != MDB_NOTFOUND)
-    return fail_mdb(rc, "mdb_cursor_get(events)");
-  return {};
+  return place_events_after(
+      t, sc.c, ec.c, db_.events, cfg_.hash, *through,
+      [&T](std::uint64_t s) {
+        return T.owner(s);
+      },
+      [&T](std::uint64_t slot, const envelope_view& ev) {
+        T.add(slot, ev.company_id, ev.aggregate_type, ev.aggregate_id,
+              ev.version, ev.sequence);
+      });
 }
 
 event_store::stream_index_stats event_store::stream_index() const {

@@ -273,6 +273,55 @@ result<stream_slot> find_stream(MDB_txn* txn, MDB_cursor* c, MDB_dbi events,
 /// Tails by slot, in key order (a flush cycle walks them in order).
 using tail_map = std::map<std::uint64_t, stream_tail>;
 
+/// Adds an entry of (`company`, `type`, `id`) in `slot` to `tails`; true
+/// when the slot was not in `tails` before.
+inline bool add_tail_entry(tail_map& tails, std::uint64_t slot,
+                           std::string_view company, std::string_view type,
+                           std::string_view id, std::uint64_t version,
+                           std::uint64_t seq) {
+  auto [it, fresh] = tails.try_emplace(slot);
+  auto& t = it->second;
+  if (t.entries.empty()) {
+    t.company = std::string{company};
+    t.type = std::string{type};
+    t.id = std::string{id};
+  }
+  t.entries.push_back({version, seq});
+  return fresh;
+}
+
+/// Places the stream index entries of the events past sequence `through`
+/// (read with `events_cursor`, a cursor of `events`), in log order, as
+/// their appends placed them: finds each event's slot, with `mem(slot)`
+/// telling what memory holds (as for find_stream), and calls
+/// `add(slot, event)`, which must make `mem` see the entry.
+template <class Mem, class Add>
+result<void> place_events_after(MDB_txn* txn, MDB_cursor* streams,
+                                MDB_cursor* events_cursor, MDB_dbi events,
+                                stream_hash_fn hash, std::uint64_t through,
+                                const Mem& mem, Add add) {
+  char start[8];
+  put_be64(start, through + 1);
+  auto key = as_val(start, 8);
+  MDB_val val;
+  auto rc = mdb_cursor_get(events_cursor, &key, &val, MDB_SET_RANGE);
+  for (; rc == 0; rc = mdb_cursor_get(events_cursor, &key, &val, MDB_NEXT)) {
+    auto ev = decode_record(val.mv_data, val.mv_size);
+    if (!ev)
+      return make_unexpected(ev.error());
+    auto slot = find_stream(
+        txn, streams, events,
+        hash(ev->company_id, ev->aggregate_type, ev->aggregate_id),
+        ev->company_id, ev->aggregate_type, ev->aggregate_id, mem);
+    if (!slot)
+      return make_unexpected(slot.error());
+    add(slot->slot, *ev);
+  }
+  if (rc != MDB_NOTFOUND)
+    return fail_mdb(rc, "mdb_cursor_get(events)");
+  return {};
+}
+
 /// The owner a map of tails gives a slot.
 inline mem_owner owner_in(const tail_map& tails, std::uint64_t slot) {
   auto i = tails.find(slot);
@@ -330,6 +379,41 @@ struct name_key {
   }
 };
 
+/// Calls `fn(seq)` for the sequences under `name` in the name index
+/// `index` (by_type, by_company), ascending from `from_seq`, as long as
+/// it returns true; an error it returns ends the walk with that error.
+/// None when `name` is empty or longer than max_name_size. `what` names
+/// a failed cursor step.
+template <class F>
+result<void> each_in_name_index(MDB_txn* txn, MDB_dbi index,
+                                std::string_view name, std::uint64_t from_seq,
+                                const char* what, F fn) {
+  if (name.empty() || name.size() > max_name_size)
+    return {};
+  cursor_guard c;
+  if (auto rc = mdb_cursor_open(txn, index, &c.c); rc != 0)
+    return fail_mdb(rc, "mdb_cursor_open");
+  name_key start{name, from_seq};
+  auto prefix = start.prefix();
+  auto key = start.val();
+  MDB_val val;
+  auto rc = mdb_cursor_get(c.c, &key, &val, MDB_SET_RANGE);
+  for (; rc == 0; rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT)) {
+    if (key.mv_size != prefix.size() + 8
+        || std::memcmp(key.mv_data, prefix.data(), prefix.size()) != 0)
+      break;
+    result<bool> go_on
+        = fn(get_be64(static_cast<const char*>(key.mv_data) + prefix.size()));
+    if (!go_on)
+      return make_unexpected(go_on.error());
+    if (!*go_on)
+      return {};
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND)
+    return fail_mdb(rc, what);
+  return {};
+}
+
 /// Reads up to `max_count` events of a name index under `name` with
 /// sequence >= `from_seq`.
 inline result<std::vector<envelope>>
@@ -337,29 +421,19 @@ read_name_index(const read_txn& txn, MDB_dbi index, MDB_dbi events,
                 std::string_view name, std::uint64_t from_seq,
                 std::size_t max_count) {
   std::vector<envelope> out;
-  if (name.empty() || name.size() > max_name_size || max_count == 0)
+  if (max_count == 0)
     return out;
-  cursor_guard c;
-  if (auto rc = mdb_cursor_open(txn.handle(), index, &c.c); rc != 0)
-    return fail_mdb(rc, "mdb_cursor_open");
-  name_key start{name, from_seq};
-  auto prefix = start.prefix();
-  auto key = start.val();
-  MDB_val val;
-  auto rc = mdb_cursor_get(c.c, &key, &val, MDB_SET_RANGE);
-  while (rc == 0 && out.size() < max_count) {
-    if (key.mv_size != prefix.size() + 8
-        || std::memcmp(key.mv_data, prefix.data(), prefix.size()) != 0)
-      break;
-    auto seq = get_be64(static_cast<const char*>(key.mv_data) + prefix.size());
-    auto ev = load(txn.handle(), events, seq);
-    if (!ev)
-      return make_unexpected(ev.error());
-    out.push_back(ev->to_envelope());
-    rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT);
-  }
-  if (rc != 0 && rc != MDB_NOTFOUND)
-    return fail_mdb(rc, "mdb_cursor_get(index)");
+  auto read = each_in_name_index(txn.handle(), index, name, from_seq,
+                                 "mdb_cursor_get(index)",
+                                 [&](std::uint64_t seq) -> result<bool> {
+                                   auto ev = load(txn.handle(), events, seq);
+                                   if (!ev)
+                                     return make_unexpected(ev.error());
+                                   out.push_back(ev->to_envelope());
+                                   return out.size() < max_count;
+                                 });
+  if (!read)
+    return make_unexpected(read.error());
   return out;
 }
 
@@ -495,16 +569,8 @@ struct event_store::stream_tails {
   /// Adds one committed entry (under `mtx`, or before readers exist).
   void add(std::uint64_t slot, std::string_view company, std::string_view type,
            std::string_view id, std::uint64_t version, std::uint64_t seq) {
-    auto [it, fresh] = committed.try_emplace(slot);
-    if (fresh)
+    if (add_tail_entry(committed, slot, company, type, id, version, seq))
       ++blocks[slot >> 6];
-    auto& t = it->second;
-    if (t.entries.empty()) {
-      t.company = std::string{company};
-      t.type = std::string{type};
-      t.id = std::string{id};
-    }
-    t.entries.push_back({version, seq});
     ++committed_entries;
     last_seq = std::max(last_seq, seq);
   }

@@ -108,26 +108,11 @@ event_store::visit_company(const read_txn& txn, std::string_view company_id,
                            std::uint64_t after_seq,
                            const std::function<bool(std::uint64_t)>& fn) const {
   return guarded("visit_company", [&]() -> result<void> {
-    if (company_id.empty() || company_id.size() > max_name_size)
-      return {};
-    cursor_guard c;
-    if (auto rc = mdb_cursor_open(txn.handle(), db_.by_company, &c.c); rc != 0)
-      return fail_mdb(rc, "mdb_cursor_open");
-    name_key start{company_id, after_seq + 1};
-    auto prefix = start.prefix();
-    auto key = start.val();
-    MDB_val val;
-    auto rc = mdb_cursor_get(c.c, &key, &val, MDB_SET_RANGE);
-    for (; rc == 0; rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT)) {
-      if (key.mv_size != prefix.size() + 8
-          || std::memcmp(key.mv_data, prefix.data(), prefix.size()) != 0)
-        break;
-      if (!fn(get_be64(static_cast<const char*>(key.mv_data) + prefix.size())))
-        return {};
-    }
-    if (rc != 0 && rc != MDB_NOTFOUND)
-      return fail_mdb(rc, "mdb_cursor_get(by_company)");
-    return {};
+    return each_in_name_index(txn.handle(), db_.by_company, company_id,
+                              after_seq + 1, "mdb_cursor_get(by_company)",
+                              [&](std::uint64_t seq) -> result<bool> {
+                                return fn(seq);
+                              });
   });
 }
 

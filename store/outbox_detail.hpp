@@ -1,7 +1,10 @@
 #pragma once
-// The record and key layouts of the message outbox (outbox.cpp), shared
-// with the forget of a company (company_forget.cpp). Not part of the
-// store's interface: include store/outbox.hpp.
+// The message outbox's databases (messages by id, and outbox_ids from a
+// provider's message id to ours), its record formats and how a message
+// is decoded (outbox.cpp). The forget of a company decodes every message
+// to find the company's, and deletes their outbox_ids entries too
+// (company_forget_jobs.cpp). Not part of the store's interface: include
+// store/outbox.hpp.
 
 #include "store/codec.hpp"
 #include "store/outbox.hpp"

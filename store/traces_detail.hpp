@@ -1,7 +1,11 @@
 #pragma once
-// The key and record layouts of the causation trace (traces.cpp), shared
-// with the forget of a company (company_forget.cpp). Not part of the
-// store's interface: include store/traces.hpp.
+// The causation trace's databases (entries under their correlation id,
+// and trace_done: the jobs that ended), its entry formats and its keys,
+// built from a correlation id and an entry kind (traces.cpp). The forget
+// of a company walks the entries of each correlation id its events, jobs
+// and messages carry, and keeps those whose record names the company
+// (company_forget_jobs.cpp). Not part of the store's interface: include
+// store/traces.hpp.
 
 #include "store/codec.hpp"
 #include "store/traces.hpp"

@@ -612,6 +612,16 @@ struct forget_fixture : store_fixture {
 struct offline_fixture : forget_fixture {
   /// The stream index stays in memory (no flush).
   offline_fixture() : forget_fixture(65536) {}
+
+  /// Forgets `company` as an offline tool does: with the modules and the
+  /// event store closed, so that no stream index lives in memory.
+  result<forget_counts> forget_offline(const std::string& company) {
+    close_modules();
+    store.reset();
+    forget_options offline;
+    offline.live_stream_index = false;
+    return forget(company, offline);
+  }
 };
 
 struct colliding_fixture : forget_fixture {

@@ -92,13 +92,7 @@ BOOST_FIXTURE_TEST_CASE(forgotten_sequences_at_the_end_are_not_given_again,
   BOOST_TEST(still->size() == 2u);
   // Without an event store (an offline tool), the next open rebuilds the
   // index from what is left.
-  close_modules();
-  store.reset();
-  forget_options offline;
-  offline.live_stream_index = false;
-  auto n = attempt<forget_counts>([&](write_txn& txn) {
-    return forget_company(txn, *env, gone_co, offline);
-  });
+  auto n = forget_offline(gone_co);
   BOOST_REQUIRE_MESSAGE(n, why(n));
   BOOST_TEST(n->events == 2u);
   BOOST_TEST(n->audit == 2u);
@@ -133,13 +127,7 @@ BOOST_FIXTURE_TEST_CASE(the_audit_log_catches_up_over_a_gap, offline_fixture) {
     auto e = make_event("appointment", "apt-1", "appointment.created", c);
     seqs.push_back(append_one(e));
   }
-  close_modules();
-  store.reset();
-  forget_options offline;
-  offline.live_stream_index = false;
-  auto n = attempt<forget_counts>([&](write_txn& txn) {
-    return forget_company(txn, *env, gone_co, offline);
-  });
+  auto n = forget_offline(gone_co);
   BOOST_REQUIRE_MESSAGE(n, why(n));
   BOOST_TEST(n->events == 1u);
   reopen_all();
