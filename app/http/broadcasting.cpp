@@ -329,8 +329,19 @@ bool broadcaster::publish(std::string_view channel, std::string_view name,
                           std::string_view except_socket) {
   std::string ch{channel};
   std::string except{except_socket};
+  decltype(hub_->hooks.relay) relay;
+  {
+    // Serialized only when somebody subscribes here or other members may.
+    std::lock_guard<std::mutex> g{hub_->mtx};
+    if (hub_->stopped)
+      return false;
+    relay = hub_->hooks.relay;
+    if (!relay && hub_->channels.count(ch) == 0)
+      return false;
+  }
   auto payload = frame_payload(name, ch, data);
-  hub_->relay(ch, payload, except);
+  if (relay)
+    relay(ch, payload, except);
   return hub_->publish_payload(ch, payload, except);
 }
 
