@@ -51,6 +51,18 @@ result<std::unique_ptr<event_store>> event_store::open(environment& env,
           *s.out = *dbi;
         }
         std::unique_ptr<event_store> out{new event_store(env, w, cfg, d)};
+        // The floor of new sequences (a forget may have deleted the log's
+        // last events): read once here, kept by the appends' writer.
+        {
+          auto txn = env.begin_read();
+          if (!txn)
+            return make_unexpected(txn.error());
+          auto through = read_checkpoint(txn->handle(), d.checkpoints,
+                                         forgotten_checkpoint);
+          if (!through)
+            return make_unexpected(through.error());
+          out->tails_->forgotten_through = *through;
+        }
         if (cfg.rebuild_stream_index)
           if (auto ok = out->migrate_keys(); !ok)
             return make_unexpected(ok.error());
@@ -576,10 +588,20 @@ void event_store::forget_company_in(write_txn& txn,
   // A flush later in this transaction would write the company's entries
   // after the forget deleted those of the database.
   T.flush_serial = txn.top().serial();
-  txn.on_end([this, company = std::string{company_id}](bool committed) {
-    if (!committed)
-      return;
+  // Appends later in this transaction go on past what the forget deleted
+  // (it raised the checkpoint in this transaction); an abort puts the
+  // floor back.
+  auto before = T.forgotten_through;
+  if (auto through
+      = read_checkpoint(txn.handle(), db_.checkpoints, forgotten_checkpoint))
+    T.forgotten_through = std::max(before, *through);
+  next_seq_txn_ = 0;
+  txn.on_end([this, before, company = std::string{company_id}](bool committed) {
     auto& T = *tails_;
+    if (!committed) {
+      T.forgotten_through = before;
+      return;
+    }
     {
       std::lock_guard<std::shared_mutex> lock{T.mtx};
       T.forget_company(company, std::numeric_limits<std::uint64_t>::max());

@@ -208,11 +208,7 @@ event_store::append_result event_store::append_in(write_txn& txn,
       } else if (rc != MDB_NOTFOUND) {
         return fail_mdb(rc, "mdb_cursor_get(events)");
       }
-      auto forgotten
-          = read_checkpoint(t, db_.checkpoints, forgotten_checkpoint);
-      if (!forgotten)
-        return make_unexpected(forgotten.error());
-      next_seq = std::max(next_seq, *forgotten + 1);
+      next_seq = std::max(next_seq, tails_->forgotten_through + 1);
     }
     auto ids_cursor = txn.cursor(db_.event_ids);
     if (!ids_cursor)

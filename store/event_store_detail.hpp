@@ -497,6 +497,10 @@ struct event_store::stream_tails {
   std::uint64_t flush_next = 0;
   std::uint64_t flush_serial = 0;
 
+  /// Writer thread only (and the open): the highest sequence a forget
+  /// deleted (checkpoint `forgotten_through`); appends go on past it.
+  std::uint64_t forgotten_through = 0;
+
   /// What the writer knows of a slot: staged entries, then committed ones.
   mem_owner writer_owner(std::uint64_t slot) const {
     if (auto i = staged_last.find(slot); i != staged_last.end()) {

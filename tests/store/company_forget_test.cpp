@@ -120,6 +120,34 @@ BOOST_FIXTURE_TEST_CASE(forgotten_sequences_at_the_end_are_not_given_again,
   BOOST_TEST(*audited == next.sequence);
 }
 
+// As the daemon forgets: with the event store open and told in the same
+// transaction. Its next append goes on past the forgotten tail.
+BOOST_FIXTURE_TEST_CASE(a_live_forget_of_the_tail_gives_no_sequence_again,
+                        forget_fixture) {
+  auto first = add_event(kept_co, "appointment", "apt-1");
+  add_event(gone_co, "appointment", "apt-1");
+  auto tail = add_event(gone_co, "appointment", "apt-2");
+  forget_options live;
+  live.hash = cfg.hash;
+  live.live_stream_index = false; // the store is told below
+  auto n = attempt<forget_counts>([&](write_txn& txn) {
+    auto r = forget_company(txn, *env, gone_co, live);
+    if (r)
+      store->forget_company_in(txn, gone_co);
+    return r;
+  });
+  BOOST_REQUIRE_MESSAGE(n, why(n));
+  BOOST_TEST(n->events == 2u);
+  auto next = add_event(kept_co, "appointment", "apt-1");
+  BOOST_TEST(next.sequence == tail.sequence + 1);
+  BOOST_TEST(next.version == 2u);
+  BOOST_TEST(sequences(store->read_all(1, 100))
+             == (std::vector<std::uint64_t>{first.sequence, next.sequence}));
+  auto s = store->read_stream(gone_co, "appointment", "apt-2", 1, 100);
+  BOOST_REQUIRE_MESSAGE(s, why(s));
+  BOOST_TEST(s->empty());
+}
+
 BOOST_FIXTURE_TEST_CASE(the_audit_log_catches_up_over_a_gap, offline_fixture) {
   // Events stored, not yet audited (a crash before their dispatch).
   std::vector<std::uint64_t> seqs;
