@@ -177,11 +177,21 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# A port for a listener started later, below the kernel's ephemeral range
+# (an ephemeral port may go to an outgoing connection before it is bound).
 free_port() {
-  python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
+  python3 -c 'import random, socket
+for _ in range(1000):
+    p = random.randint(20000, 32000)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(p)
+    break'
 }
 
 # --- the daemon -------------------------------------------------------------

@@ -17,16 +17,9 @@
 #include <actors/cluster_view.hpp>
 
 #include "tests/app/daemon_fixture.hpp"
+#include "tests/app/free_port.hpp"
 
 namespace switchboard::test {
-
-/// A free TCP port on 127.0.0.1 (bound and released).
-inline std::uint16_t free_tcp_port() {
-  boost::asio::io_context ioc;
-  boost::asio::ip::tcp::acceptor a{
-      ioc, {boost::asio::ip::make_address("127.0.0.1"), 0}};
-  return a.local_endpoint().port();
-}
 
 /// Calls `f` until it returns true, for at most `limit` (a bound for a
 /// hung cluster, far above what any step needs).

@@ -14,6 +14,7 @@
 
 #include "tests/app/check_script.hpp"
 #include "tests/app/daemon_fixture.hpp"
+#include "tests/app/free_port.hpp"
 #include "tests/support/times.hpp"
 
 using namespace std::chrono_literals;
@@ -134,13 +135,6 @@ struct metrics_fixture : daemon_fixture {
   }
 };
 
-std::uint16_t free_port() {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor a{
-      io, {boost::asio::ip::make_address("127.0.0.1"), 0}};
-  return a.local_endpoint().port();
-}
-
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(metrics)
@@ -200,7 +194,7 @@ BOOST_FIXTURE_TEST_CASE(only_admins_read_metrics_on_the_main_port,
 }
 
 BOOST_AUTO_TEST_CASE(a_metrics_port_of_its_own_needs_no_token) {
-  auto mport = free_port();
+  auto mport = switchboard::test::free_tcp_port();
   daemon_fixture d{{"metrics.port=" + std::to_string(mport)}};
   http_client m{mport};
   auto r = m.request("GET", "/metrics", "", "");
