@@ -3,6 +3,7 @@
 
 #include <chrono>
 
+#include <actors/cache.hpp>
 #include <actors/listeners/appointment_subscriber.hpp>
 #include <actors/listeners/call_follow_up.hpp>
 #include <actors/listeners/channel_worker.hpp>
@@ -15,19 +16,22 @@ namespace switchboard {
 namespace ln = listener_names;
 
 registration_result register_sync_listeners(listener_registry& reg) {
+  // The audit log records the types the registry marks audited; the
+  // cache invalidator hears the types that flush a tag (invalidated_tags
+  // in actors/cache.cpp), so a new row in either table is the one change.
   for (const auto& info : all_event_types()) {
-    if (!info.audited)
-      continue;
-    if (auto ok = reg.listen_sync(
-            info.wire_name, {ln::audit_logger, 10, std::chrono::seconds(2)});
-        !ok)
-      return ok;
+    if (info.audited)
+      if (auto ok = reg.listen_sync(
+              info.wire_name, {ln::audit_logger, 10, std::chrono::seconds(2)});
+          !ok)
+        return ok;
+    if (!invalidated_tags(info.wire_name).empty())
+      if (auto ok = reg.listen_sync(info.wire_name, {ln::cache_invalidator, 20,
+                                                     std::chrono::seconds(1)});
+          !ok)
+        return ok;
   }
-  return reg.listen_sync_each<appointment_created, appointment_updated,
-                              appointment_cancelled, customer_created,
-                              customer_updated, customer_merged, staff_updated,
-                              service_updated>(
-      {ln::cache_invalidator, 20, std::chrono::seconds(1)});
+  return {};
 }
 
 const std::vector<queued_listener_component>& queued_listeners() {
