@@ -134,6 +134,10 @@ void apply_event(aggregate_state& st, const envelope& ev) {
                           st.appt = e.appointment;
                           st.appt.status = appointment_status::cancelled;
                         },
+                        [&](const appointment_completed& e) {
+                          st.appt = e.appointment;
+                          st.appt.status = appointment_status::completed;
+                        },
                     });
   }
   st.exists = true;

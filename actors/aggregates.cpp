@@ -359,6 +359,10 @@ router(router_actor::stateful_pointer<router_state> self, aggregate_deps deps) {
         return route_stored(self, cmd);
       },
       [self](command_atom,
+             const complete_appointment& cmd) -> caf::result<command_result> {
+        return route_stored(self, cmd);
+      },
+      [self](command_atom,
              const link_calcom_booking& cmd) -> caf::result<command_result> {
         return route_stored(self, cmd);
       },

@@ -136,6 +136,7 @@ std::vector<std::string> invalidated_tags(std::string_view type) {
       {event_traits<appointment_created>::wire_name, appointments},
       {event_traits<appointment_updated>::wire_name, appointments},
       {event_traits<appointment_cancelled>::wire_name, appointments},
+      {event_traits<appointment_completed>::wire_name, appointments},
       {event_traits<customer_created>::wire_name, customers},
       {event_traits<customer_updated>::wire_name, customers},
       {event_traits<customer_merged>::wire_name, customers},

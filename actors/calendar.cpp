@@ -399,6 +399,34 @@ expected<decision, caf::error> decide_cancel(calendar_state& cal,
   return d;
 }
 
+/// An appointment of this staff member that took place: only a scheduled
+/// one that has started. Its slot is no longer held.
+expected<decision, caf::error> decide_complete(calendar_state& cal,
+                                               const calendar_command& c,
+                                               const complete_appointment&) {
+  const auto& md = c.ref.metadata;
+  decision d;
+  d.after = c.stored;
+  auto& a = d.after.appt;
+  if (!c.stored.exists)
+    return make_unexpected(not_found("appointment " + c.ref.appointment_id));
+  if (a.staff_id != cal.staff_id)
+    return make_unexpected(conflict("appointment " + a.id
+                                    + " moved to another staff member; retry"));
+  if (a.status != appointment_status::scheduled)
+    return make_unexpected(conflict("appointment " + a.id + " is "
+                                    + std::string{to_string(a.status)}
+                                    + ", not scheduled"));
+  if (a.start_time > c.now)
+    return make_unexpected(conflict("appointment " + a.id
+                                    + " has not started yet (it starts at "
+                                    + format_rfc3339(a.start_time) + ")"));
+  a.status = appointment_status::completed;
+  d.events.push_back(make_envelope(appointment_completed{a, md.user_id}, a.id,
+                                   0, a.company_id, c.now, md));
+  return d;
+}
+
 /// Reserves the slot of the appointment `d` leads to and dispatches `d`;
 /// answers the command.
 caf::result<command_result> commit(calendar_ptr self,
@@ -524,6 +552,10 @@ calendar(calendar_actor::stateful_pointer<calendar_state> self,
       [self](command_atom,
              const cancel_appointment& cmd) -> caf::result<command_result> {
         return handle(self, cmd, decide_cancel);
+      },
+      [self](command_atom,
+             const complete_appointment& cmd) -> caf::result<command_result> {
+        return handle(self, cmd, decide_complete);
       },
       [self](command_atom,
              const link_calcom_booking& cmd) -> caf::result<command_result> {

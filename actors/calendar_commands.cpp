@@ -101,6 +101,16 @@ decode_cancel(const boost::json::value& body, appointment_ref ref) {
   return out;
 }
 
+expected<complete_appointment, caf::error>
+decode_complete(const boost::json::value& body, appointment_ref ref) {
+  payload_reader p{body};
+  if (!p.valid())
+    return make_unexpected(p.error());
+  complete_appointment out;
+  out.ref = std::move(ref);
+  return out;
+}
+
 expected<link_calcom_booking, caf::error>
 decode_link_calcom(const boost::json::value& body, appointment_ref ref) {
   payload_reader p{body};

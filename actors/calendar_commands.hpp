@@ -32,6 +32,10 @@ decode_reschedule(const boost::json::value& body, appointment_ref ref);
 expected<reassign_appointment, caf::error>
 decode_reassign(const boost::json::value& body, appointment_ref ref);
 
+/// A completion from `body`, which names no field.
+expected<complete_appointment, caf::error>
+decode_complete(const boost::json::value& body, appointment_ref ref);
+
 /// A cancellation from `body`: reason is optional.
 expected<cancel_appointment, caf::error>
 decode_cancel(const boost::json::value& body, appointment_ref ref);

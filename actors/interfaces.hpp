@@ -193,6 +193,7 @@ using calendar_command_actor = caf::typed_actor<
     caf::replies_to<command_atom, reschedule_appointment>::with<command_result>,
     caf::replies_to<command_atom, reassign_appointment>::with<command_result>,
     caf::replies_to<command_atom, cancel_appointment>::with<command_result>,
+    caf::replies_to<command_atom, complete_appointment>::with<command_result>,
     caf::replies_to<command_atom, link_calcom_booking>::with<command_result>,
     caf::replies_to<command_atom,
                     set_appointment_no_show>::with<command_result>>;

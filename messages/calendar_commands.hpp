@@ -23,6 +23,7 @@
   X(reschedule_appointment)                                                    \
   X(reassign_appointment)                                                      \
   X(cancel_appointment)                                                        \
+  X(complete_appointment)                                                      \
   X(link_calcom_booking)                                                       \
   X(set_appointment_no_show)
 
@@ -91,6 +92,11 @@ struct cancel_appointment {
   std::string reason;
 };
 
+/// An appointment that took place (the customer came and was served).
+struct complete_appointment {
+  appointment_ref ref;
+};
+
 /// Cal.com's uid of the booking made for an appointment (Cal.com only).
 struct link_calcom_booking {
   appointment_ref ref;
@@ -147,6 +153,11 @@ template <class V>
 auto fields(V& v, cancel_appointment& x) {
   return v.list("cancel_appointment", field("ref", x.ref),
                 field("reason", x.reason));
+}
+
+template <class V>
+auto fields(V& v, complete_appointment& x) {
+  return v.list("complete_appointment", field("ref", x.ref));
 }
 
 template <class V>

@@ -17,7 +17,7 @@
 namespace switchboard {
 
 /// The cluster protocol's version; a peer with another is refused.
-inline constexpr std::uint32_t cluster_protocol_version = 3;
+inline constexpr std::uint32_t cluster_protocol_version = 4;
 
 /// The join handshake. The joiner sends its `node`, `version`, a `nonce`
 /// (random hex ':' its clock in ms) and `mac` = HMAC-SHA256(secret, proof

@@ -99,6 +99,12 @@ struct appointment_cancelled {
   std::string cancelled_by; ///< User id; empty: the system.
 };
 
+/// An appointment took place: the customer came and was served.
+struct appointment_completed {
+  switchboard::appointment appointment;
+  std::string completed_by; ///< User id; empty: the system.
+};
+
 // -- customer and staff events ------------------------------------------------
 
 /// A customer record was created.
@@ -308,6 +314,13 @@ auto fields(V& v, appointment_cancelled& x) {
   return v.list("appointment_cancelled", field("appointment", x.appointment),
                 field("reason", x.reason, opt),
                 field("cancelled_by", x.cancelled_by, opt));
+}
+
+template <class V>
+auto fields(V& v, appointment_completed& x) {
+  using namespace field_options;
+  return v.list("appointment_completed", field("appointment", x.appointment),
+                field("completed_by", x.completed_by, opt));
 }
 
 template <class V>

@@ -34,6 +34,8 @@
     "appointment.updated", "company")                                          \
   X(appointment_cancelled, "appointment.cancelled", "appointment", true,      \
     "appointment.cancelled", "company")                                        \
+  X(appointment_completed, "appointment.completed", "appointment", true,      \
+    "appointment.completed", "company")                                        \
   X(customer_created, "customer.created", "customer", true,                   \
     "customer.created", "company")                                             \
   X(customer_updated, "customer.updated", "customer", true,                   \

@@ -53,6 +53,13 @@ analytics_deltas(const envelope& event) {
         {base + "day=" + day_of(event.occurred_at), 1},
         {base + "value_cents", a.price_cents},
         {base + "lead_time_hours_sum", lead_h}};
+  } else if (is_a<appointment_completed>(event)) {
+    auto ev = event_from<appointment_completed>(event);
+    if (!ev)
+      return make_unexpected(ev.error());
+    auto base = projection_keys::analytics("appointments", company);
+    deltas = {{base + "completed", 1},
+              {base + "completed_value_cents", ev->appointment.price_cents}};
   } else if (is_a<call_completed>(event)) {
     auto ev = event_from<call_completed>(event);
     if (!ev)
@@ -113,7 +120,8 @@ queued_listener_component update_analytics() {
   c.spec.queue = "analytics";
   c.spec.retry.tries = 3;
   c.spec.retry.backoff_s = {1, 5};
-  c.add = listens_to<appointment_created, call_completed, customer_created>;
+  c.add = listens_to<appointment_created, appointment_completed, call_completed,
+                     customer_created>;
   c.spawn = spawn_with_context<switchboard::update_analytics>;
   return c;
 }

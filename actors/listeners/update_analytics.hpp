@@ -11,7 +11,8 @@ expected<std::vector<std::pair<std::string, std::int64_t>>, decode_error>
 analytics_deltas(const envelope& ev);
 
 /// UpdateAnalytics: projections of appointments (by company, branch,
-/// service, source, day; value; lead time), calls (by sentiment, booking
+/// service, source, day; value; lead time; those completed and their
+/// value), calls (by sentiment, booking
 /// intent) and customers (by source).
 queued_listener_actor::behavior_type
 update_analytics(queued_listener_actor::pointer self, listener_context ctx);
@@ -19,7 +20,8 @@ update_analytics(queued_listener_actor::pointer self, listener_context ctx);
 namespace listeners {
 
 /// UpdateAnalytics (update_analytics.cpp): appointment.created,
-/// call.completed and customer.created on queue analytics, 3 tries.
+/// appointment.completed, call.completed and customer.created on queue
+/// analytics, 3 tries.
 queued_listener_component update_analytics();
 
 } // namespace listeners

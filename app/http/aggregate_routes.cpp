@@ -593,6 +593,12 @@ void add_aggregate_routes(router& r) {
       },
       "Cancel an appointment");
   r.add(
+      "POST", "/api/appointments/{id}/complete", access::company,
+      [](const context_ptr& ctx) {
+        send_calendar_command(ctx, ctx->param("id"), decode_complete, false);
+      },
+      "Mark an appointment as having taken place");
+  r.add(
       "GET", "/api/availability", access::company,
       [](const context_ptr& ctx) {
         auto company = company_of(ctx);

@@ -269,6 +269,8 @@ std::string command_route(std::string_view type) {
        "PATCH /api/appointments/{id}"},
       {event_traits<appointment_cancelled>::wire_name,
        "POST /api/appointments/{id}/cancel"},
+      {event_traits<appointment_completed>::wire_name,
+       "POST /api/appointments/{id}/complete"},
       {event_traits<customer_created>::wire_name, "POST /api/customers"},
       {event_traits<customer_updated>::wire_name, "PATCH /api/customers/{id}"},
       {event_traits<customer_merged>::wire_name,

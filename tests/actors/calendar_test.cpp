@@ -211,6 +211,49 @@ BOOST_AUTO_TEST_CASE(a_cancel_frees_the_slot_once) {
   BOOST_REQUIRE(route(booking("a2", at(1, 10))));
 }
 
+BOOST_AUTO_TEST_CASE(a_completion_comes_once_the_appointment_has_started) {
+  BOOST_REQUIRE(route(booking("a1", at(1, 10))));
+  complete_appointment done;
+  done.ref = ref("a1");
+  auto early = route(done);
+  BOOST_TEST((code_of(early) == runtime_errc::conflict));
+  BOOST_TEST(describe(early.error()).find("has not started yet")
+             != std::string::npos);
+  BOOST_TEST(stream("a1").size() == 1u);
+  // 10:05 on the day: it has started, and it took place.
+  n.advance(std::chrono::milliseconds{at(1, 10, 5) - n.now()});
+  auto completed = route(done);
+  BOOST_REQUIRE_MESSAGE(completed,
+                        (completed ? "" : describe(completed.error())));
+  BOOST_TEST(completed->version == 2u);
+  BOOST_TEST(completed->state.find("\"status\":\"completed\"")
+             != std::string::npos);
+  auto events = stream("a1");
+  BOOST_REQUIRE(events.size() == 2u);
+  BOOST_TEST(events[1].type == "appointment.completed");
+  auto ev = event_from<appointment_completed>(events[1]);
+  BOOST_REQUIRE(ev);
+  BOOST_TEST(ev->completed_by == "u1");
+  BOOST_TEST((ev->appointment.status == appointment_status::completed));
+  // Once only; and the rest of its slot is no longer held.
+  auto again = route(done);
+  BOOST_TEST((code_of(again) == runtime_errc::conflict));
+  BOOST_TEST(describe(again.error()).find("is completed, not scheduled")
+             != std::string::npos);
+  BOOST_TEST(stream("a1").size() == 2u);
+  BOOST_REQUIRE(route(booking("a2", at(1, 10, 15))));
+  // A cancelled appointment never took place.
+  cancel_appointment cancel;
+  cancel.ref = ref("a2");
+  BOOST_REQUIRE(route(cancel));
+  done.ref = ref("a2");
+  n.advance(std::chrono::milliseconds{at(1, 10, 20) - n.now()});
+  BOOST_TEST((code_of(route(done)) == runtime_errc::conflict));
+  // Another company's appointment is unknown.
+  done.ref = ref("a1", "c2");
+  BOOST_TEST((code_of(route(done)) == runtime_errc::not_found));
+}
+
 BOOST_AUTO_TEST_CASE(a_reassignment_moves_the_slot_between_calendars) {
   BOOST_REQUIRE(route(booking("a1", at(1, 10))));
   BOOST_REQUIRE(route(booking("b1", at(1, 11), "st2")));
@@ -388,6 +431,10 @@ BOOST_AUTO_TEST_CASE(moves_cancels_and_calcom_updates_decode) {
   BOOST_REQUIRE(cancel);
   BOOST_TEST(cancel->reason.empty());
   BOOST_TEST(!decode_cancel(boost::json::object{{"reason", 3}}, r));
+  BOOST_TEST(decode_complete(boost::json::object{}, r).has_value());
+  auto not_object = decode_complete(boost::json::array{}, r);
+  BOOST_REQUIRE(!not_object);
+  BOOST_TEST(describe(not_object.error()) == "body: must be a JSON object");
   BOOST_TEST(!decode_link_calcom(boost::json::object{}, r));
   auto ns = decode_no_show(boost::json::object{{"no_show", "yes"}}, r);
   BOOST_REQUIRE(!ns);

@@ -3,6 +3,7 @@
 // kill -9 during a booking load.
 
 #include <atomic>
+#include <ctime>
 #include <set>
 #include <thread>
 
@@ -107,6 +108,65 @@ BOOST_FIXTURE_TEST_CASE(book_read_reschedule_cancel, booking_fixture) {
   auto events = c.request("GET", "/api/events/appointment/a1", "", acme);
   BOOST_REQUIRE(events.status == 200);
   BOOST_TEST(events.json().as_array().size() == 3u);
+}
+
+BOOST_FIXTURE_TEST_CASE(an_appointment_is_completed_once_it_has_started,
+                        booking_fixture) {
+  http_client c{port};
+  // Booked to start in three seconds (a booking must be in the future).
+  auto starts = std::chrono::system_clock::now() + 3s;
+  std::time_t t = std::chrono::system_clock::to_time_t(starts) + 1;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char start[32];
+  std::strftime(start, sizeof start, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  auto r = book(c, "a1", start);
+  BOOST_TEST_INFO(r.body);
+  BOOST_REQUIRE(r.status == 201);
+  auto early = c.request("POST", "/api/appointments/a1/complete", "", acme);
+  BOOST_TEST_INFO(early.body);
+  BOOST_TEST(early.status == 409);
+  BOOST_TEST(early.body.find("has not started yet") != std::string::npos);
+  BOOST_TEST(
+      c.request("POST", "/api/appointments/a1/complete", "[]", acme).status
+      == 400);
+  // Another company's token finds no such appointment, before or after.
+  BOOST_TEST(
+      c.request("POST", "/api/appointments/a1/complete", "", globex).status
+      == 404);
+  http_reply done;
+  for (int i = 0; i < 100; ++i) {
+    done = c.request("POST", "/api/appointments/a1/complete", "{}", acme);
+    if (done.status != 409)
+      break;
+    std::this_thread::sleep_for(100ms);
+  }
+  BOOST_TEST_INFO(done.body);
+  BOOST_REQUIRE(done.status == 200);
+  BOOST_TEST(done.json().at("status").as_string() == "completed");
+  BOOST_TEST(done.json().at("version").as_int64() == 2);
+  auto again = c.request("POST", "/api/appointments/a1/complete", "", acme);
+  BOOST_TEST(again.status == 409);
+  BOOST_TEST(again.body.find("is completed") != std::string::npos);
+  auto events = c.request("GET", "/api/events/appointment/a1", "", acme);
+  BOOST_REQUIRE(events.status == 200);
+  auto list = events.json();
+  BOOST_REQUIRE(list.as_array().size() == 2u);
+  BOOST_TEST(list.at(1).at("type").as_string() == "appointment.completed");
+  // The analytics count it and its price, for acme only.
+  bool counted = false;
+  for (int i = 0; i < 100 && !counted; ++i) {
+    auto a = c.request("GET", "/api/analytics", "", acme).json();
+    auto& appts = a.at("appointments").as_object();
+    counted = appts.contains("completed")
+              && appts.at("completed").as_int64() == 1
+              && appts.at("completed_value_cents").as_int64() == 4500;
+    if (!counted)
+      std::this_thread::sleep_for(100ms);
+  }
+  BOOST_TEST(counted);
+  auto other = c.request("GET", "/api/analytics", "", globex).json();
+  BOOST_TEST(!other.at("appointments").as_object().contains("completed"));
 }
 
 BOOST_FIXTURE_TEST_CASE(bad_input_is_refused_and_nothing_stored,

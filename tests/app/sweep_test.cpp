@@ -558,6 +558,10 @@ BOOST_FIXTURE_TEST_CASE(no_route_gives_one_company_anothers_data,
     like_missing("POST", "/api/appointments/{X}/cancel",
                  R"({"reason":"mallory"})", "ap-a", "nobody-1", 404);
   });
+  add("POST", "/api/appointments/{id}/complete", [&] {
+    like_missing("POST", "/api/appointments/{X}/complete", "", "ap-a",
+                 "nobody-1", 404);
+  });
   add("GET", "/api/availability", [&] {
     like_missing("GET",
                  "/api/availability?staff_id={X}&service_id=sv-b&date=" + day,
