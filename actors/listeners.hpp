@@ -10,4 +10,5 @@
 #include <actors/listeners/external_sync.hpp>
 #include <actors/listeners/seed.hpp>
 #include <actors/listeners/send_notification.hpp>
+#include <actors/listeners/thank_you.hpp>
 #include <actors/listeners/update_analytics.hpp>

@@ -4,6 +4,7 @@
 
 #include "actors/listeners/common.hpp"
 
+#include <map>
 #include <optional>
 
 #include <boost/json.hpp>
@@ -54,10 +55,26 @@ std::string message_body(const boost::json::object& p) {
                   ? std::string{"We will get back to you with other times."}
                   : "Free times: " + alternatives + ".");
   }
+  if (kind == "thank_you")
+    return "Hello " + name + ", thank you for your visit at " + when
+           + ". We hope to see you again.";
   if (kind == "reminder")
     return "Hello " + name + ", a reminder of your appointment at " + when
            + ".";
   return "Hello " + name + ", your appointment at " + when + " is confirmed.";
+}
+
+/// The subject of a message of `kind` (an email's; other channels have
+/// none).
+std::string subject_of(const std::string& kind) {
+  static const std::map<std::string, std::string> subjects{
+      {"rescheduled", "Appointment moved"},
+      {"cancelled", "Appointment cancelled"},
+      {"follow_up", "About your call"},
+      {"thank_you", "Thank you for your visit"},
+  };
+  auto i = subjects.find(kind);
+  return i == subjects.end() ? "Appointment confirmed" : i->second;
 }
 
 /// Sends `msgs[i..]` through `ctx.messenger` one after the other, marking
@@ -204,10 +221,7 @@ channel_worker(queued_listener_actor::pointer self, listener_context ctx) {
             return make_runtime_error(runtime_errc::invalid_argument,
                                       "job " + std::to_string(req.job_id)
                                           + ": payload.recipient is missing");
-          m.subject = str("kind") == "rescheduled" ? "Appointment moved"
-                      : str("kind") == "cancelled" ? "Appointment cancelled"
-                      : str("kind") == "follow_up" ? "About your call"
-                                                   : "Appointment confirmed";
+          m.subject = subject_of(str("kind"));
           m.body = message_body(p);
           m.company_id = req.event.company_id;
           m.event_id = req.event.id;

@@ -81,6 +81,7 @@ namespace listener_names {
 constexpr const char* audit_logger = "audit_logger";
 constexpr const char* cache_invalidator = "cache_invalidator";
 constexpr const char* send_notification = "send_appointment_notification";
+constexpr const char* send_thank_you_note = "send_thank_you_note";
 constexpr const char* update_analytics = "update_analytics";
 constexpr const char* external_sync = "sync_with_external_services";
 constexpr const char* appointment_subscriber = "appointment_event_subscriber";

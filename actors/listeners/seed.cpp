@@ -9,6 +9,7 @@
 #include <actors/listeners/channel_worker.hpp>
 #include <actors/listeners/external_sync.hpp>
 #include <actors/listeners/send_notification.hpp>
+#include <actors/listeners/thank_you.hpp>
 #include <actors/listeners/update_analytics.hpp>
 
 namespace switchboard {
@@ -39,6 +40,7 @@ const std::vector<queued_listener_component>& queued_listeners() {
       listeners::send_notification(),      listeners::channel_worker(),
       listeners::update_analytics(),       listeners::external_sync(),
       listeners::appointment_subscriber(), listeners::call_follow_up(),
+      listeners::send_thank_you_note(),
   };
   return all;
 }

@@ -96,6 +96,31 @@ BOOST_AUTO_TEST_CASE(notification_goes_out_on_preferred_channels_after_5s) {
   BOOST_TEST(sms[0].idempotency_key != email[0].idempotency_key);
 }
 
+BOOST_AUTO_TEST_CASE(a_completed_appointment_thanks_the_customer) {
+  deterministic_node n;
+  auto c = test::sample_customer("cu1"); // SMS and email, no WhatsApp
+  create_customer(n, c);
+  auto a = test::sample_appointment("a1", n.now() - hour_ms);
+  a.status = appointment_status::completed;
+  BOOST_REQUIRE(n.dispatch_event(appointment_completed{a, "u1"}, "a1", "c1"));
+  n.advance(1s);
+  auto sms = outbox(n, "sms");
+  auto email = outbox(n, "email");
+  BOOST_REQUIRE(sms.size() == 1u);
+  BOOST_REQUIRE(email.size() == 1u);
+  BOOST_TEST(outbox(n, "whatsapp").empty());
+  BOOST_TEST(sms[0].recipient == c.phone);
+  BOOST_TEST(email[0].subject == "Thank you for your visit");
+  BOOST_TEST(sms[0].body.find("thank you for your visit") != std::string::npos);
+  // Counted as completed, with its price, for its company.
+  auto appts = projection_keys::analytics("appointments", "c1");
+  BOOST_TEST(counter(n, appts + "completed") == 1);
+  BOOST_TEST(counter(n, appts + "completed_value_cents") == a.price_cents);
+  // One note per channel, none later.
+  n.advance(60s);
+  BOOST_TEST(outbox(n, "sms").size() == 1u);
+}
+
 // An event that names another company's customer (stored before the
 // append route refused it, or imported) never reads that customer: its
 // notification job fails at once, naming the company, and nothing of the

@@ -34,6 +34,7 @@ BOOST_AUTO_TEST_CASE(seed_listeners_are_registered) {
   BOOST_TEST(reg.is_listening<customer_updated>(ln::external_sync));
   BOOST_TEST(reg.is_listening<call_completed>(ln::update_analytics));
   BOOST_TEST(reg.is_listening<appointment_completed>(ln::update_analytics));
+  BOOST_TEST(reg.is_listening<appointment_completed>(ln::send_thank_you_note));
   BOOST_TEST(reg.is_listening<appointment_completed>(ln::audit_logger));
   // The cache invalidator hears every type that flushes a tag.
   BOOST_TEST(reg.is_listening<appointment_completed>(ln::cache_invalidator));

@@ -1,0 +1,68 @@
+// SendThankYouNote: after an appointment took place, a note on each
+// channel the customer prefers.
+#include "actors/listeners/thank_you.hpp"
+
+#include "actors/listeners/common.hpp"
+
+#include <actors/log.hpp>
+#include <messages/json.hpp>
+#include <store/job_queue.hpp>
+
+namespace switchboard {
+
+namespace ln = listener_names;
+using namespace listener_detail;
+
+queued_listener_actor::behavior_type
+send_thank_you_note(queued_listener_actor::pointer self, listener_context ctx) {
+  auto lg = log::get(log::subsystem::listeners);
+  return {
+      [self, ctx](handle_atom, const job_request& req) -> caf::result<ok_atom> {
+        auto ev = event_from<appointment_completed>(req.event);
+        if (!ev)
+          return bad_event(req, ev.error());
+        const auto& a = ev->appointment;
+        auto c = customer_of(ctx, req.event.company_id, a.customer_id);
+        if (!c)
+          return c.error();
+        auto now = ctx.clock();
+        std::vector<store::job> jobs;
+        for (const auto& ch : channels_for(*c))
+          jobs.push_back(channel_job(zone_of(ctx, req, a), req, *c, ch, a,
+                                     "thank_you", now));
+        auto* queue = ctx.jobs;
+        auto rp = self->make_response_promise<ok_atom>();
+        commit_once(
+            self, ctx, req.listener, req.event.id,
+            [queue, jobs](store::write_txn& txn) -> store::result<void> {
+              for (const auto& j : jobs)
+                if (auto r = queue->enqueue_in(txn, j); !r)
+                  return make_unexpected(r.error());
+              return {};
+            },
+            rp, {"notifications"});
+        return rp;
+      },
+      [lg](failed_atom, const job_request& req, const std::string& error) {
+        lg->error("thank-you note for event {} failed: {}", req.event.id,
+                  error);
+      },
+  };
+}
+
+namespace listeners {
+
+queued_listener_component send_thank_you_note() {
+  queued_listener_component c;
+  c.spec.name = ln::send_thank_you_note;
+  c.spec.queue = "notifications";
+  c.spec.retry.tries = 3;
+  c.spec.retry.backoff_s = {10, 60};
+  c.add = listens_to<appointment_completed>;
+  c.spawn = spawn_with_context<switchboard::send_thank_you_note>;
+  return c;
+}
+
+} // namespace listeners
+
+} // namespace switchboard
