@@ -213,7 +213,8 @@ void calcom_webhook(const context_ptr& ctx) {
   }
   static const std::set<std::string> triggers{
       "BOOKING_CREATED",   "BOOKING_REQUESTED", "BOOKING_RESCHEDULED",
-      "BOOKING_CANCELLED", "BOOKING_REJECTED",  "BOOKING_NO_SHOW_UPDATED"};
+      "BOOKING_CANCELLED", "BOOKING_REJECTED",  "BOOKING_NO_SHOW_UPDATED",
+      "MEETING_ENDED"};
   field_errors errs;
   const json::object* p = nullptr;
   if (const auto* v = o->if_contains("payload"); v && v->is_object())
@@ -223,8 +224,8 @@ void calcom_webhook(const context_ptr& ctx) {
   if (triggers.count(trigger) == 0)
     errs["triggerEvent"]
         = "invalid: expects BOOKING_CREATED, BOOKING_REQUESTED, "
-          "BOOKING_RESCHEDULED, BOOKING_CANCELLED, BOOKING_REJECTED or "
-          "BOOKING_NO_SHOW_UPDATED";
+          "BOOKING_RESCHEDULED, BOOKING_CANCELLED, BOOKING_REJECTED, "
+          "BOOKING_NO_SHOW_UPDATED or MEETING_ENDED";
   if (!errs.empty()) {
     ctx->fail_fields(errs);
     return;
@@ -396,6 +397,15 @@ void calcom_webhook(const context_ptr& ctx) {
         std::move(ref)));
   } else if (trigger == "BOOKING_NO_SHOW_UPDATED") {
     send(decode_no_show(json::object{{"no_show", no_show}}, std::move(ref)));
+  } else if (trigger == "MEETING_ENDED") {
+    // Cal.com sends it when the booking's time is over, whatever became
+    // of it: an appointment cancelled or marked a no-show stays so, and
+    // the delivery is answered as one that changes nothing.
+    send(decode_complete(json::object{}, std::move(ref)),
+         [](const caf::error& e) {
+           return runtime_code(e) == runtime_errc::conflict
+                  && describe(e).find(", not scheduled") != std::string::npos;
+         });
   } else {
     auto reason
         = str_of(*p, trigger == "BOOKING_REJECTED" ? "rejectionReason"

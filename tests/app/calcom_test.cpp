@@ -7,6 +7,7 @@
 // stored from its answers.
 
 #include <chrono>
+#include <ctime>
 #include <fstream>
 #include <iterator>
 #include <thread>
@@ -282,6 +283,15 @@ BOOST_FIXTURE_TEST_CASE(bookings_follow_calcom_once_each, calcom_fixture) {
   BOOST_REQUIRE(r.status == 200);
   BOOST_TEST(r.json().at("duplicate").as_bool());
   BOOST_TEST(event_count() == after);
+  // Its meeting's end, as Cal.com still sends it: nothing changes.
+  r = deliver("acme", with_payload(fixture("meeting_ended"), [](auto& p) {
+                p["uid"] = "nX4qR7tLkP2mW9vZ1aB3cD";
+              }));
+  BOOST_TEST_INFO(r.body);
+  BOOST_REQUIRE(r.status == 200);
+  BOOST_TEST(r.json().at("duplicate").as_bool());
+  BOOST_TEST(str(appointment(id), "status") == "cancelled");
+  BOOST_TEST(event_count() == after);
   // A booking Cal.com never told us of: 422 naming the uid.
   r = deliver("acme", with_payload(cancelled, [](json::object& p) {
                 p["uid"] = "never-seen-uid";
@@ -289,6 +299,48 @@ BOOST_FIXTURE_TEST_CASE(bookings_follow_calcom_once_each, calcom_fixture) {
   BOOST_TEST(r.status == 422);
   BOOST_TEST(r.body.find("payload.uid") != std::string::npos);
   BOOST_TEST(r.body.find("never-seen-uid") != std::string::npos);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_meeting_that_ended_completes_its_appointment,
+                        calcom_fixture) {
+  // Booked on Cal.com to start in three seconds.
+  auto rfc3339 = [](std::chrono::system_clock::time_point t) {
+    std::time_t s = std::chrono::system_clock::to_time_t(t);
+    std::tm tm{};
+    gmtime_r(&s, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return std::string{buf};
+  };
+  auto start = std::chrono::system_clock::now() + 4s;
+  auto r = deliver(
+      "acme", with_payload(fixture("booking_created"), [&](json::object& p) {
+        p["startTime"] = rfc3339(start);
+        p["endTime"] = rfc3339(start + 30min);
+      }));
+  BOOST_TEST_INFO(r.body);
+  BOOST_REQUIRE(r.status == 200);
+  auto id = str(r.json(), "id");
+  std::this_thread::sleep_until(start + 1s);
+  auto ended = fixture("meeting_ended");
+  r = deliver("acme", ended);
+  BOOST_TEST_INFO(r.body);
+  BOOST_REQUIRE(r.status == 200);
+  BOOST_TEST(!r.json().at("duplicate").as_bool());
+  BOOST_TEST(str(appointment(id), "status") == "completed");
+  http_client c{port};
+  auto events = c.request("GET", "/api/events/appointment/" + id, "", acme);
+  BOOST_REQUIRE(events.status == 200);
+  auto list = events.json();
+  BOOST_REQUIRE(list.as_array().size() == 2u);
+  BOOST_TEST(list.at(1).at("type").as_string() == "appointment.completed");
+  BOOST_TEST(list.at(1).at("eventsource").as_string() == "calcom");
+  // Redelivered: accepted, nothing new.
+  auto after = event_count();
+  r = deliver("acme", ended);
+  BOOST_REQUIRE(r.status == 200);
+  BOOST_TEST(r.json().at("duplicate").as_bool());
+  BOOST_TEST(event_count() == after);
 }
 
 BOOST_FIXTURE_TEST_CASE(requested_then_rejected_with_a_new_web_customer,
