@@ -230,6 +230,19 @@ struct move {
   std::string calcom_uid;                   ///< Cal.com's new uid, if any.
 };
 
+/// Why a command may not change the appointment it names here: it is not
+/// stored, or it moved to another staff member's calendar (`any_staff`,
+/// for a reassignment, accepts that); none when it may.
+caf::error not_here(const calendar_state& cal, const calendar_command& c,
+                    bool any_staff = false) {
+  if (!c.stored.exists)
+    return not_found("appointment " + c.ref.appointment_id);
+  if (!any_staff && c.stored.appt.staff_id != cal.staff_id)
+    return conflict("appointment " + c.stored.appt.id
+                    + " moved to another staff member; retry");
+  return {};
+}
+
 /// A scheduled appointment at another time (`m.reassign` false: the time
 /// is given and the appointment stays with this staff member) or with
 /// this calendar's staff member (`m.reassign`: the time is optional).
@@ -241,11 +254,8 @@ decide_move(calendar_state& cal, const calendar_command& c, const move& m) {
   decision d;
   d.after = c.stored;
   auto& a = d.after.appt;
-  if (!c.stored.exists)
-    return make_unexpected(not_found("appointment " + c.ref.appointment_id));
-  if (!m.reassign && a.staff_id != cal.staff_id)
-    return make_unexpected(conflict("appointment " + a.id
-                                    + " moved to another staff member; retry"));
+  if (auto err = not_here(cal, c, m.reassign))
+    return make_unexpected(std::move(err));
   if (a.status != appointment_status::scheduled)
     return make_unexpected(
         conflict("appointment " + a.id + " is " + to_string(a.status)));
@@ -384,11 +394,8 @@ expected<decision, caf::error> decide_cancel(calendar_state& cal,
   decision d;
   d.after = c.stored;
   auto& a = d.after.appt;
-  if (!c.stored.exists)
-    return make_unexpected(not_found("appointment " + c.ref.appointment_id));
-  if (a.staff_id != cal.staff_id)
-    return make_unexpected(conflict("appointment " + a.id
-                                    + " moved to another staff member; retry"));
+  if (auto err = not_here(cal, c))
+    return make_unexpected(std::move(err));
   if (a.status == appointment_status::cancelled)
     return make_unexpected(
         conflict("appointment " + a.id + " is already cancelled"));
@@ -408,11 +415,8 @@ expected<decision, caf::error> decide_complete(calendar_state& cal,
   decision d;
   d.after = c.stored;
   auto& a = d.after.appt;
-  if (!c.stored.exists)
-    return make_unexpected(not_found("appointment " + c.ref.appointment_id));
-  if (a.staff_id != cal.staff_id)
-    return make_unexpected(conflict("appointment " + a.id
-                                    + " moved to another staff member; retry"));
+  if (auto err = not_here(cal, c))
+    return make_unexpected(std::move(err));
   if (a.status != appointment_status::scheduled)
     return make_unexpected(conflict("appointment " + a.id + " is "
                                     + std::string{to_string(a.status)}
