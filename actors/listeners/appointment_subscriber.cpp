@@ -115,9 +115,8 @@ appointment_event_subscriber(queued_listener_actor::pointer self,
                 = proj->add_in(txn, stats + "value_cents", a.price_cents);
                 !r)
               return r;
-            for (const auto& j : reminders)
-              if (auto r = queue->enqueue_in(txn, j); !r)
-                return make_unexpected(r.error());
+            if (auto r = enqueue_all_in(*queue, txn, reminders); !r)
+              return r;
             return {};
           };
         } else if (is_a<appointment_updated>(req.event)) {
@@ -161,12 +160,10 @@ appointment_event_subscriber(queued_listener_actor::pointer self,
             if (moved) {
               if (auto r = cancel_reminders(queue, txn, a.id); !r)
                 return r;
-              for (const auto& j : reminders)
-                if (auto r = queue->enqueue_in(txn, j); !r)
-                  return make_unexpected(r.error());
-              for (const auto& j : notices)
-                if (auto r = queue->enqueue_in(txn, j); !r)
-                  return make_unexpected(r.error());
+              if (auto r = enqueue_all_in(*queue, txn, reminders); !r)
+                return r;
+              if (auto r = enqueue_all_in(*queue, txn, notices); !r)
+                return r;
             }
             return {};
           };
@@ -182,9 +179,8 @@ appointment_event_subscriber(queued_listener_actor::pointer self,
               notices.push_back(channel_job(zone_of(ctx, req, a), req, *c, ch,
                                             a, "cancelled", now));
           effects = [=](store::write_txn& txn) -> store::result<void> {
-            for (const auto& j : notices)
-              if (auto r = queue->enqueue_in(txn, j); !r)
-                return make_unexpected(r.error());
+            if (auto r = enqueue_all_in(*queue, txn, notices); !r)
+              return r;
             if (auto r
                 = proj->erase_in(txn, projection_keys::slot(company, a.staff_id,
                                                             a.start_time));

@@ -62,6 +62,27 @@ void commit_once(queued_listener_actor::pointer self,
           });
 }
 
+store::result<void> enqueue_all_in(store::job_queue& queue,
+                                   store::write_txn& txn,
+                                   const std::vector<store::job>& jobs) {
+  for (const auto& j : jobs)
+    if (auto r = queue.enqueue_in(txn, j); !r)
+      return make_unexpected(r.error());
+  return {};
+}
+
+void enqueue_once(queued_listener_actor::pointer self,
+                  const listener_context& ctx, const job_request& req,
+                  std::vector<store::job> jobs,
+                  caf::typed_response_promise<ok_atom> rp) {
+  auto* queue = ctx.jobs;
+  commit_once(self, ctx, req.listener, req.event.id,
+              [queue, jobs = std::move(jobs)](store::write_txn& txn) {
+                return enqueue_all_in(*queue, txn, jobs);
+              },
+              std::move(rp), {"notifications"});
+}
+
 expected<current_appointment, caf::error>
 load_current(const listener_context& ctx, const std::string& company,
              const std::string& id) {

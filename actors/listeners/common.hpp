@@ -43,6 +43,19 @@ void commit_once(queued_listener_actor::pointer self,
                  caf::typed_response_promise<ok_atom> rp,
                  std::vector<std::string> wake = {});
 
+/// Enqueues `jobs` in the transaction of the processed mark of `req`'s
+/// listener and event (see commit_once) and wakes the notifications
+/// queue; answers `rp`.
+void enqueue_once(queued_listener_actor::pointer self,
+                  const listener_context& ctx, const job_request& req,
+                  std::vector<store::job> jobs,
+                  caf::typed_response_promise<ok_atom> rp);
+
+/// Enqueues each of `jobs` in `txn`.
+store::result<void> enqueue_all_in(store::job_queue& queue,
+                                   store::write_txn& txn,
+                                   const std::vector<store::job>& jobs);
+
 /// The appointment `id` of `company` as it is now (the read a queued
 /// notification makes when it runs, as Laravel's SerializesModels reloads
 /// the model), and whether its confirmation has been handled.

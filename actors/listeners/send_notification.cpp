@@ -56,17 +56,8 @@ send_appointment_notification(queued_listener_actor::pointer self,
             jobs.push_back(channel_job(zone_of(ctx, req, cur->appt), req, *c,
                                        ch, cur->appt, "confirmation", now));
         }
-        auto* queue = ctx.jobs;
         auto rp = self->make_response_promise<ok_atom>();
-        commit_once(
-            self, ctx, req.listener, req.event.id,
-            [queue, jobs](store::write_txn& txn) -> store::result<void> {
-              for (const auto& j : jobs)
-                if (auto r = queue->enqueue_in(txn, j); !r)
-                  return make_unexpected(r.error());
-              return {};
-            },
-            rp, {"notifications"});
+        enqueue_once(self, ctx, req, std::move(jobs), rp);
         return rp;
       },
       [lg](failed_atom, const job_request& req, const std::string& error) {

@@ -30,17 +30,8 @@ send_thank_you_note(queued_listener_actor::pointer self, listener_context ctx) {
         for (const auto& ch : channels_for(*c))
           jobs.push_back(channel_job(zone_of(ctx, req, a), req, *c, ch, a,
                                      "thank_you", now));
-        auto* queue = ctx.jobs;
         auto rp = self->make_response_promise<ok_atom>();
-        commit_once(
-            self, ctx, req.listener, req.event.id,
-            [queue, jobs](store::write_txn& txn) -> store::result<void> {
-              for (const auto& j : jobs)
-                if (auto r = queue->enqueue_in(txn, j); !r)
-                  return make_unexpected(r.error());
-              return {};
-            },
-            rp, {"notifications"});
+        enqueue_once(self, ctx, req, std::move(jobs), rp);
         return rp;
       },
       [lg](failed_atom, const job_request& req, const std::string& error) {
