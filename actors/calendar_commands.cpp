@@ -1,5 +1,6 @@
 #include "actors/calendar_commands.hpp"
 
+#include <optional>
 #include <utility>
 
 #include <actors/payload.hpp>
@@ -10,6 +11,15 @@ namespace {
 
 bool from_calcom(const appointment_ref& ref) {
   return ref.metadata.source == "calcom";
+}
+
+/// Moves an optional field's value into `to`; true when there was one.
+template <class T>
+bool take(std::optional<T>& v, T& to) {
+  if (!v)
+    return false;
+  to = std::move(*v);
+  return true;
 }
 
 } // namespace
@@ -35,15 +45,10 @@ decode_book(const boost::json::value& body, appointment_ref ref) {
   out.customer_id = std::move(*customer_id);
   out.service_id = std::move(*service_id);
   out.start_time = *start;
-  out.set_branch = branch.has_value();
-  if (branch)
-    out.branch_id = std::move(*branch);
-  if (notes)
-    out.notes = std::move(*notes);
-  if (source)
-    out.source = std::move(*source);
-  if (calcom_uid)
-    out.calcom_uid = std::move(*calcom_uid);
+  out.set_branch = take(branch, out.branch_id);
+  take(notes, out.notes);
+  take(source, out.source);
+  take(calcom_uid, out.calcom_uid);
   return out;
 }
 
@@ -58,11 +63,8 @@ decode_reschedule(const boost::json::value& body, appointment_ref ref) {
     return make_unexpected(p.error());
   out.ref = std::move(ref);
   out.start_time = *start;
-  out.set_notes = notes.has_value();
-  if (notes)
-    out.notes = std::move(*notes);
-  if (calcom_uid)
-    out.calcom_uid = std::move(*calcom_uid);
+  out.set_notes = take(notes, out.notes);
+  take(calcom_uid, out.calcom_uid);
   return out;
 }
 
@@ -79,12 +81,8 @@ decode_reassign(const boost::json::value& body, appointment_ref ref) {
     return make_unexpected(p.error());
   out.ref = std::move(ref);
   out.staff_id = std::move(*staff_id);
-  out.set_start_time = start.has_value();
-  if (start)
-    out.start_time = *start;
-  out.set_notes = notes.has_value();
-  if (notes)
-    out.notes = std::move(*notes);
+  out.set_start_time = take(start, out.start_time);
+  out.set_notes = take(notes, out.notes);
   return out;
 }
 
@@ -96,8 +94,7 @@ decode_cancel(const boost::json::value& body, appointment_ref ref) {
     return make_unexpected(p.error());
   cancel_appointment out;
   out.ref = std::move(ref);
-  if (reason)
-    out.reason = std::move(*reason);
+  take(reason, out.reason);
   return out;
 }
 
