@@ -238,6 +238,15 @@ caf::result<command_result> route_stored(router_ptr self, const Command& cmd,
   return to_calendar(self, cmd, std::move(*r));
 }
 
+/// The router's handler of `Command`, for an appointment that exists.
+template <class Command>
+auto routed(router_ptr self) {
+  return
+      [self](command_atom, const Command& cmd) -> caf::result<command_result> {
+        return route_stored(self, cmd);
+      };
+}
+
 bool known_type(const std::string& t) {
   return t == aggregates::customer || t == aggregates::staff
          || t == aggregates::service || t == aggregates::appointment
@@ -346,30 +355,15 @@ router(router_actor::stateful_pointer<router_state> self, aggregate_deps deps) {
           cmd.ref.appointment_id = new_event_id();
         return to_calendar(self, cmd, calendar_route{cmd.staff_id, {}});
       },
-      [self](command_atom,
-             const reschedule_appointment& cmd) -> caf::result<command_result> {
-        return route_stored(self, cmd);
-      },
+      routed<reschedule_appointment>(self),
       [self](command_atom,
              const reassign_appointment& cmd) -> caf::result<command_result> {
         return route_stored(self, cmd, &cmd.staff_id);
       },
-      [self](command_atom,
-             const cancel_appointment& cmd) -> caf::result<command_result> {
-        return route_stored(self, cmd);
-      },
-      [self](command_atom,
-             const complete_appointment& cmd) -> caf::result<command_result> {
-        return route_stored(self, cmd);
-      },
-      [self](command_atom,
-             const link_calcom_booking& cmd) -> caf::result<command_result> {
-        return route_stored(self, cmd);
-      },
-      [self](command_atom, const set_appointment_no_show& cmd)
-          -> caf::result<command_result> {
-        return route_stored(self, cmd);
-      },
+      routed<cancel_appointment>(self),
+      routed<complete_appointment>(self),
+      routed<link_calcom_booking>(self),
+      routed<set_appointment_no_show>(self),
       [self](get_atom, const std::string& type, const std::string& company,
              const std::string& id) -> caf::result<std::string> {
         if (!known_type(type))

@@ -529,6 +529,15 @@ caf::result<command_result> handle(calendar_ptr self, const Command& cmd,
   return commit(self, ref, *st, std::move(*d));
 }
 
+/// The calendar's handler of `Command`, which `decide` decides.
+template <class Command, class Decide>
+auto decided_by(calendar_ptr self, Decide decide) {
+  return [self, decide](command_atom,
+                        const Command& cmd) -> caf::result<command_result> {
+    return handle(self, cmd, decide);
+  };
+}
+
 } // namespace
 
 calendar_actor::behavior_type
@@ -541,34 +550,13 @@ calendar(calendar_actor::stateful_pointer<calendar_state> self,
   rehydrate(cal);
   start_idle_watch(self, cal.idle, idle_atom::value, cal.deps.idle_timeout);
   return {
-      [self](command_atom,
-             const book_appointment& cmd) -> caf::result<command_result> {
-        return handle(self, cmd, decide_book);
-      },
-      [self](command_atom,
-             const reschedule_appointment& cmd) -> caf::result<command_result> {
-        return handle(self, cmd, decide_reschedule);
-      },
-      [self](command_atom,
-             const reassign_appointment& cmd) -> caf::result<command_result> {
-        return handle(self, cmd, decide_reassign);
-      },
-      [self](command_atom,
-             const cancel_appointment& cmd) -> caf::result<command_result> {
-        return handle(self, cmd, decide_cancel);
-      },
-      [self](command_atom,
-             const complete_appointment& cmd) -> caf::result<command_result> {
-        return handle(self, cmd, decide_complete);
-      },
-      [self](command_atom,
-             const link_calcom_booking& cmd) -> caf::result<command_result> {
-        return handle(self, cmd, decide_link_calcom);
-      },
-      [self](command_atom, const set_appointment_no_show& cmd)
-          -> caf::result<command_result> {
-        return handle(self, cmd, decide_no_show);
-      },
+      decided_by<book_appointment>(self, decide_book),
+      decided_by<reschedule_appointment>(self, decide_reschedule),
+      decided_by<reassign_appointment>(self, decide_reassign),
+      decided_by<cancel_appointment>(self, decide_cancel),
+      decided_by<complete_appointment>(self, decide_complete),
+      decided_by<link_calcom_booking>(self, decide_link_calcom),
+      decided_by<set_appointment_no_show>(self, decide_no_show),
       [self](release_atom, const std::string& appointment_id) {
         self->state.booked.erase(appointment_id);
       },
