@@ -2,6 +2,9 @@
 
 #include <messages/aggregate_types.hpp>
 
+#include <algorithm>
+#include <initializer_list>
+
 #include <boost/json.hpp>
 
 #include <actors/payload.hpp>
@@ -43,6 +46,23 @@ template <class E>
 envelope wrap(const E& e, const aggregate_state& st,
               const aggregate_command& cmd, timestamp_ms now) {
   return make_envelope(e, st.id, 0, st.company_id, now, cmd.metadata);
+}
+
+/// Why `cmd` (create, or one of `others`) cannot apply to `st`, an
+/// aggregate of `type`: a create of an id taken, a change of one that does
+/// not exist, or an unknown command; none when it can.
+caf::error check_command(const aggregate_state& st,
+                         const aggregate_command& cmd, const std::string& type,
+                         std::initializer_list<std::string_view> others) {
+  bool creating = cmd.name == "create";
+  if (creating && st.exists)
+    return taken(type, st.id);
+  if (!creating && !st.exists)
+    return not_found(type + " " + st.id);
+  if (!creating
+      && std::find(others.begin(), others.end(), cmd.name) == others.end())
+    return invalid("command", "unknown " + type + " command " + cmd.name);
+  return {};
 }
 
 } // namespace
@@ -169,14 +189,9 @@ expected<decision, caf::error> decide_staff(const aggregate_state& st,
   d.after = st;
   auto& s = d.after.stf;
   bool creating = cmd.name == "create";
-  if (creating && st.exists)
-    return make_unexpected(taken(aggregates::staff, st.id));
-  if (!creating && !st.exists)
-    return make_unexpected(not_found("staff " + st.id));
-  if (cmd.name != "create" && cmd.name != "update"
-      && cmd.name != "set_working_hours")
-    return make_unexpected(
-        invalid("command", "unknown staff command " + cmd.name));
+  if (auto err = check_command(st, cmd, aggregates::staff,
+                               {"update", "set_working_hours"}))
+    return make_unexpected(std::move(err));
   if (auto v = p.str("name", creating))
     s.name = *v;
   if (auto v = p.str("branch_id"))
@@ -252,13 +267,8 @@ expected<decision, caf::error> decide_service(const aggregate_state& st,
   d.after = st;
   auto& s = d.after.svc;
   bool creating = cmd.name == "create";
-  if (creating && st.exists)
-    return make_unexpected(taken(aggregates::service, st.id));
-  if (!creating && !st.exists)
-    return make_unexpected(not_found("service " + st.id));
-  if (cmd.name != "create" && cmd.name != "update")
-    return make_unexpected(
-        invalid("command", "unknown service command " + cmd.name));
+  if (auto err = check_command(st, cmd, aggregates::service, {"update"}))
+    return make_unexpected(std::move(err));
   if (auto v = p.str("name", creating))
     s.name = *v;
   if (auto v = p.integer("price_cents", creating, 0, INT64_MAX / 2))
