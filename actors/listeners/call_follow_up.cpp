@@ -7,14 +7,8 @@
 namespace switchboard::listeners {
 
 queued_listener_component call_follow_up() {
-  queued_listener_component c;
-  c.spec.name = listener_names::call_follow_up;
-  c.spec.queue = "notifications";
-  c.spec.retry.tries = 3;
-  c.spec.retry.backoff_s = {10, 60};
-  c.add = listens_to<follow_up_scheduled>;
-  c.spawn = spawn_with_context<switchboard::call_follow_up>;
-  return c;
+  return listener_of<switchboard::call_follow_up, follow_up_scheduled>(
+      listener_names::call_follow_up, "notifications", 3, {10, 60});
 }
 
 } // namespace switchboard::listeners

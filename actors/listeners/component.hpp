@@ -87,4 +87,21 @@ queued_listener_actor spawn_with_context(caf::actor_system& sys,
   return spawn_local(sys, Actor, ctx);
 }
 
+/// The component of a listener of the event types `Es` on `queue`, tried
+/// `tries` times with the backoff `backoff_s`, whose actor `Actor` needs
+/// only the context.
+template <auto Actor, class... Es>
+queued_listener_component listener_of(std::string name, std::string queue,
+                                      std::uint32_t tries,
+                                      std::vector<std::uint32_t> backoff_s) {
+  queued_listener_component c;
+  c.spec.name = std::move(name);
+  c.spec.queue = std::move(queue);
+  c.spec.retry.tries = tries;
+  c.spec.retry.backoff_s = std::move(backoff_s);
+  c.add = listens_to<Es...>;
+  c.spawn = spawn_with_context<Actor>;
+  return c;
+}
+
 } // namespace switchboard

@@ -75,14 +75,10 @@ send_appointment_notification(queued_listener_actor::pointer self,
 namespace listeners {
 
 queued_listener_component send_notification() {
-  queued_listener_component c;
-  c.spec.name = ln::send_notification;
-  c.spec.queue = "notifications";
+  auto c = listener_of<switchboard::send_appointment_notification,
+                       appointment_created>(ln::send_notification,
+                                            "notifications", 3, {10, 60});
   c.spec.delay_s = 5;
-  c.spec.retry.tries = 3;
-  c.spec.retry.backoff_s = {10, 60};
-  c.add = listens_to<appointment_created>;
-  c.spawn = spawn_with_context<switchboard::send_appointment_notification>;
   return c;
 }
 

@@ -44,14 +44,8 @@ send_thank_you_note(queued_listener_actor::pointer self, listener_context ctx) {
 namespace listeners {
 
 queued_listener_component send_thank_you_note() {
-  queued_listener_component c;
-  c.spec.name = ln::send_thank_you_note;
-  c.spec.queue = "notifications";
-  c.spec.retry.tries = 3;
-  c.spec.retry.backoff_s = {10, 60};
-  c.add = listens_to<appointment_completed>;
-  c.spawn = spawn_with_context<switchboard::send_thank_you_note>;
-  return c;
+  return listener_of<switchboard::send_thank_you_note, appointment_completed>(
+      ln::send_thank_you_note, "notifications", 3, {10, 60});
 }
 
 } // namespace listeners

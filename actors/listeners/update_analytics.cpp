@@ -115,15 +115,9 @@ update_analytics(queued_listener_actor::pointer self, listener_context ctx) {
 namespace listeners {
 
 queued_listener_component update_analytics() {
-  queued_listener_component c;
-  c.spec.name = ln::update_analytics;
-  c.spec.queue = "analytics";
-  c.spec.retry.tries = 3;
-  c.spec.retry.backoff_s = {1, 5};
-  c.add = listens_to<appointment_created, appointment_completed, call_completed,
-                     customer_created>;
-  c.spawn = spawn_with_context<switchboard::update_analytics>;
-  return c;
+  return listener_of<switchboard::update_analytics, appointment_created,
+                     appointment_completed, call_completed, customer_created>(
+      ln::update_analytics, "analytics", 3, {1, 5});
 }
 
 } // namespace listeners
