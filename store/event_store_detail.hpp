@@ -414,27 +414,33 @@ result<void> each_in_name_index(MDB_txn* txn, MDB_dbi index,
   return {};
 }
 
-/// Reads up to `max_count` events of a name index under `name` with
-/// sequence >= `from_seq`.
+/// Reads, in a read transaction of its own, up to `max_count` events of a
+/// name index under `name` with sequence >= `from_seq`. `what` names the
+/// read in an error.
 inline result<std::vector<envelope>>
-read_name_index(const read_txn& txn, MDB_dbi index, MDB_dbi events,
-                std::string_view name, std::uint64_t from_seq,
+read_name_index(const char* what, environment& env, MDB_dbi index,
+                MDB_dbi events, std::string_view name, std::uint64_t from_seq,
                 std::size_t max_count) {
-  std::vector<envelope> out;
-  if (max_count == 0)
+  return guarded(what, [&]() -> result<std::vector<envelope>> {
+    auto txn = env.begin_read();
+    if (!txn)
+      return make_unexpected(txn.error());
+    std::vector<envelope> out;
+    if (max_count == 0)
+      return out;
+    auto read = each_in_name_index(txn->handle(), index, name, from_seq,
+                                   "mdb_cursor_get(index)",
+                                   [&](std::uint64_t seq) -> result<bool> {
+                                     auto ev = load(txn->handle(), events, seq);
+                                     if (!ev)
+                                       return make_unexpected(ev.error());
+                                     out.push_back(ev->to_envelope());
+                                     return out.size() < max_count;
+                                   });
+    if (!read)
+      return make_unexpected(read.error());
     return out;
-  auto read = each_in_name_index(txn.handle(), index, name, from_seq,
-                                 "mdb_cursor_get(index)",
-                                 [&](std::uint64_t seq) -> result<bool> {
-                                   auto ev = load(txn.handle(), events, seq);
-                                   if (!ev)
-                                     return make_unexpected(ev.error());
-                                   out.push_back(ev->to_envelope());
-                                   return out.size() < max_count;
-                                 });
-  if (!read)
-    return make_unexpected(read.error());
-  return out;
+  });
 }
 
 /// The key of a sorted list entry: list size (2 bytes), list, sort key.

@@ -119,26 +119,16 @@ event_store::visit_company(const read_txn& txn, std::string_view company_id,
 result<std::vector<envelope>>
 event_store::read_by_type(std::string_view type, std::uint64_t from_seq,
                           std::size_t max_count) const {
-  return guarded("read_by_type", [&]() -> result<std::vector<envelope>> {
-    auto txn = env_.begin_read();
-    if (!txn)
-      return make_unexpected(txn.error());
-    return read_name_index(*txn, db_.by_type, db_.events, type, from_seq,
-                           max_count);
-  });
+  return read_name_index("read_by_type", env_, db_.by_type, db_.events, type,
+                         from_seq, max_count);
 }
 
 result<std::vector<envelope>>
 event_store::read_by_company(std::string_view company_id,
                              std::uint64_t from_seq,
                              std::size_t max_count) const {
-  return guarded("read_by_company", [&]() -> result<std::vector<envelope>> {
-    auto txn = env_.begin_read();
-    if (!txn)
-      return make_unexpected(txn.error());
-    return read_name_index(*txn, db_.by_company, db_.events, company_id,
-                           from_seq, max_count);
-  });
+  return read_name_index("read_by_company", env_, db_.by_company, db_.events,
+                         company_id, from_seq, max_count);
 }
 
 result<std::vector<envelope>>
@@ -191,13 +181,8 @@ event_store::read_by_company_before(std::string_view company_id,
 result<std::vector<envelope>>
 event_store::read_by_ref(std::string_view ref, std::uint64_t from_seq,
                          std::size_t max_count) const {
-  return guarded("read_by_ref", [&]() -> result<std::vector<envelope>> {
-    auto txn = env_.begin_read();
-    if (!txn)
-      return make_unexpected(txn.error());
-    return read_name_index(*txn, db_.by_ref, db_.events, ref, from_seq,
-                           max_count);
-  });
+  return read_name_index("read_by_ref", env_, db_.by_ref, db_.events, ref,
+                         from_seq, max_count);
 }
 
 result<std::vector<envelope>>
