@@ -83,16 +83,14 @@ audit_log::audit_log(environment& env, const event_store& store,
 result<std::unique_ptr<audit_log>> audit_log::open(environment& env,
                                                    const event_store& events,
                                                    audited_fn audited) {
-  MDB_dbi dbis[3];
-  const char* names[] = {audit_db, "checkpoints", "events"};
-  for (int i = 0; i < 3; ++i) {
-    auto d = env.open_db(names[i]);
-    if (!d)
-      return make_unexpected(d.error());
-    dbis[i] = *d;
-  }
+  MDB_dbi records{}, checkpoints{}, log{};
+  if (auto ok = open_dbs(env, {{audit_db, 0, &records},
+                               {"checkpoints", 0, &checkpoints},
+                               {"events", 0, &log}});
+      !ok)
+    return make_unexpected(ok.error());
   return std::unique_ptr<audit_log>{new audit_log(
-      env, events, std::move(audited), dbis[0], dbis[1], dbis[2])};
+      env, events, std::move(audited), records, checkpoints, log)};
 }
 
 result<void> audit_log::advance_in(MDB_txn* txn) {

@@ -73,13 +73,11 @@ result<placement_record> decode_placement(std::string_view text) {
 }
 
 result<std::unique_ptr<cluster_state>> cluster_state::open(environment& env) {
-  auto meta = env.open_db(meta_db);
-  if (!meta)
-    return make_unexpected(meta.error());
-  auto parked = env.open_db(parked_db);
-  if (!parked)
-    return make_unexpected(parked.error());
-  return std::unique_ptr<cluster_state>{new cluster_state(env, *meta, *parked)};
+  MDB_dbi meta{}, parked{};
+  if (auto ok = open_dbs(env, {{meta_db, 0, &meta}, {parked_db, 0, &parked}});
+      !ok)
+    return make_unexpected(ok.error());
+  return std::unique_ptr<cluster_state>{new cluster_state(env, meta, parked)};
 }
 
 result<placement_record> cluster_state::placement() const {

@@ -1,4 +1,5 @@
 #include "store/environment.hpp"
+#include "store/lmdb_util.hpp"
 
 #include <algorithm>
 #include <filesystem>
@@ -325,6 +326,16 @@ std::size_t environment::used_bytes() const noexcept {
   if (mdb_env_info(env_, &info) != 0 || mdb_env_stat(env_, &st) != 0)
     return 0;
   return (info.me_last_pgno + 1) * static_cast<std::size_t>(st.ms_psize);
+}
+
+result<void> open_dbs(environment& env, std::initializer_list<db_spec> specs) {
+  for (const auto& s : specs) {
+    auto dbi = env.open_db(s.name, s.flags);
+    if (!dbi)
+      return make_unexpected(dbi.error());
+    *s.out = *dbi;
+  }
+  return {};
 }
 
 } // namespace switchboard::store

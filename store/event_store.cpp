@@ -28,28 +28,17 @@ result<std::unique_ptr<event_store>> event_store::open(environment& env,
   return guarded(
       "event_store::open", [&]() -> result<std::unique_ptr<event_store>> {
         dbs d{};
-        struct spec {
-          const char* name;
-          unsigned flags;
-          MDB_dbi* out;
-        };
-        spec specs[] = {
-            {events_db, 0, &d.events},
-            {streams_db, 0, &d.streams},
-            {event_ids_db, 0, &d.event_ids},
-            {by_type_db, 0, &d.by_type},
-            {by_time_db, 0, &d.by_time},
-            {by_company_db, 0, &d.by_company},
-            {by_ref_db, 0, &d.by_ref},
-            {listed_db, 0, &d.listed},
-            {checkpoints_db, 0, &d.checkpoints},
-        };
-        for (auto& s : specs) {
-          auto dbi = env.open_db(s.name, s.flags);
-          if (!dbi)
-            return make_unexpected(dbi.error());
-          *s.out = *dbi;
-        }
+        if (auto ok = open_dbs(env, {{events_db, 0, &d.events},
+                                     {streams_db, 0, &d.streams},
+                                     {event_ids_db, 0, &d.event_ids},
+                                     {by_type_db, 0, &d.by_type},
+                                     {by_time_db, 0, &d.by_time},
+                                     {by_company_db, 0, &d.by_company},
+                                     {by_ref_db, 0, &d.by_ref},
+                                     {listed_db, 0, &d.listed},
+                                     {checkpoints_db, 0, &d.checkpoints}});
+            !ok)
+          return make_unexpected(ok.error());
         std::unique_ptr<event_store> out{new event_store(env, w, cfg, d)};
         // The floor of new sequences (a forget may have deleted the log's
         // last events): read once here, kept by the appends' writer.

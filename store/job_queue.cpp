@@ -29,27 +29,17 @@ result<std::unique_ptr<job_queue>> job_queue::open(environment& env, writer& w,
   return guarded(
       "job_queue::open", [&]() -> result<std::unique_ptr<job_queue>> {
         dbs d{};
-        struct spec {
-          const char* name;
-          unsigned flags;
-          MDB_dbi* out;
-        };
-        spec specs[] = {
-            {jobs_db, 0, &d.jobs},
-            {due_db, MDB_DUPSORT | MDB_DUPFIXED, &d.due},
-            {leased_db, MDB_DUPSORT | MDB_DUPFIXED, &d.leased},
-            {failed_db, MDB_DUPSORT | MDB_DUPFIXED, &d.failed},
-            {unique_db, 0, &d.unique},
-            {meta_db, 0, &d.meta},
-            {due_company_db, MDB_DUPSORT | MDB_DUPFIXED, &d.due_company},
-            {counters_db, 0, &d.counters},
-        };
-        for (auto& s : specs) {
-          auto dbi = env.open_db(s.name, s.flags);
-          if (!dbi)
-            return make_unexpected(dbi.error());
-          *s.out = *dbi;
-        }
+        constexpr unsigned dups = MDB_DUPSORT | MDB_DUPFIXED;
+        if (auto ok = open_dbs(env, {{jobs_db, 0, &d.jobs},
+                                     {due_db, dups, &d.due},
+                                     {leased_db, dups, &d.leased},
+                                     {failed_db, dups, &d.failed},
+                                     {unique_db, 0, &d.unique},
+                                     {meta_db, 0, &d.meta},
+                                     {due_company_db, dups, &d.due_company},
+                                     {counters_db, 0, &d.counters}});
+            !ok)
+          return make_unexpected(ok.error());
         std::unique_ptr<job_queue> q{new job_queue(env, w, d)};
         // Is there anything of format v1?
         bool current = false;

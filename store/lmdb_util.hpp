@@ -4,6 +4,7 @@
 // part of the store's public face.
 
 #include <cstddef>
+#include <initializer_list>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -15,6 +16,19 @@
 #include "store/error.hpp"
 
 namespace switchboard::store {
+
+class environment;
+
+/// A database for `open_dbs`: its name, its flags, where its handle goes.
+struct db_spec {
+  std::string_view name;
+  unsigned flags;
+  MDB_dbi* out;
+};
+
+/// Opens each database of `specs` with `environment::open_db`; the first
+/// error ends it.
+result<void> open_dbs(environment& env, std::initializer_list<db_spec> specs);
 
 /// An LMDB value viewing `size` bytes at `data`.
 inline MDB_val as_val(const void* data, std::size_t size) {

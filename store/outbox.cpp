@@ -35,13 +35,10 @@ std::string encode(const outbound_message& msg) {
 } // namespace
 
 result<std::unique_ptr<message_outbox>> message_outbox::open(environment& env) {
-  auto d = env.open_db(outbox_db);
-  if (!d)
-    return make_unexpected(d.error());
-  auto ids = env.open_db(ids_db);
-  if (!ids)
-    return make_unexpected(ids.error());
-  return std::unique_ptr<message_outbox>{new message_outbox(env, *d, *ids)};
+  MDB_dbi d{}, ids{};
+  if (auto ok = open_dbs(env, {{outbox_db, 0, &d}, {ids_db, 0, &ids}}); !ok)
+    return make_unexpected(ok.error());
+  return std::unique_ptr<message_outbox>{new message_outbox(env, d, ids)};
 }
 
 result<std::uint64_t> message_outbox::add_in(write_txn& txn,

@@ -36,13 +36,12 @@ result<void> scan_prefix(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix,
 } // namespace
 
 result<std::unique_ptr<projections>> projections::open(environment& env) {
-  auto c = env.open_db("proj_counters");
-  if (!c)
-    return make_unexpected(c.error());
-  auto v = env.open_db("proj_values");
-  if (!v)
-    return make_unexpected(v.error());
-  return std::unique_ptr<projections>{new projections(env, *c, *v)};
+  MDB_dbi c{}, v{};
+  if (auto ok
+      = open_dbs(env, {{"proj_counters", 0, &c}, {"proj_values", 0, &v}});
+      !ok)
+    return make_unexpected(ok.error());
+  return std::unique_ptr<projections>{new projections(env, c, v)};
 }
 
 result<void> projections::add_in(write_txn& txn, std::string_view key,

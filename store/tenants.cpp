@@ -99,19 +99,14 @@ result<token_record> decode_token(const MDB_val& k, const MDB_val& v) {
 } // namespace
 
 result<std::unique_ptr<tenants>> tenants::open(environment& env) {
-  auto c = env.open_db("tenants");
-  if (!c)
-    return make_unexpected(c.error());
-  auto t = env.open_db("tenant_tokens");
-  if (!t)
-    return make_unexpected(t.error());
-  auto s = env.open_db("tenant_settings");
-  if (!s)
-    return make_unexpected(s.error());
-  auto r = env.open_db("tenant_revoked");
-  if (!r)
-    return make_unexpected(r.error());
-  return std::unique_ptr<tenants>{new tenants(env, *c, *t, *s, *r)};
+  MDB_dbi c{}, t{}, s{}, r{};
+  if (auto ok = open_dbs(env, {{"tenants", 0, &c},
+                               {"tenant_tokens", 0, &t},
+                               {"tenant_settings", 0, &s},
+                               {"tenant_revoked", 0, &r}});
+      !ok)
+    return make_unexpected(ok.error());
+  return std::unique_ptr<tenants>{new tenants(env, c, t, s, r)};
 }
 
 std::string tenants::hash_token(std::string_view token) {

@@ -84,13 +84,10 @@ const char* to_string(job_outcome o) noexcept {
 }
 
 result<std::unique_ptr<trace_index>> trace_index::open(environment& env) {
-  auto d = env.open_db(traces_db);
-  if (!d)
-    return make_unexpected(d.error());
-  auto done = env.open_db(done_db);
-  if (!done)
-    return make_unexpected(done.error());
-  return std::unique_ptr<trace_index>{new trace_index(env, *d, *done)};
+  MDB_dbi d{}, done{};
+  if (auto ok = open_dbs(env, {{traces_db, 0, &d}, {done_db, 0, &done}}); !ok)
+    return make_unexpected(ok.error());
+  return std::unique_ptr<trace_index>{new trace_index(env, d, done)};
 }
 
 std::string trace_index::event_prefix(std::string_view correlation_id) {
