@@ -29,39 +29,11 @@ result<std::vector<job>> job_queue::list_failed(std::string_view queue,
     auto txn = env_.begin_read();
     if (!txn)
       return make_unexpected(txn.error());
-    std::vector<std::string> names;
-    if (queue.empty()) {
-      auto keys = dup_keys(txn->handle(), db_.failed);
-      if (!keys)
-        return make_unexpected(keys.error());
-      names = std::move(*keys);
-    } else {
-      names.emplace_back(queue);
-    }
-    // Up to `max` ids from each queue; the smallest `max` of them all.
-    std::vector<std::uint64_t> ids;
-    cursor_guard c;
-    if (auto rc = mdb_cursor_open(txn->handle(), db_.failed, &c.c); rc != 0)
-      return fail_mdb(rc, "mdb_cursor_open");
-    for (auto& name : names) {
-      id_key from{after_id + 1};
-      auto key = as_val(name);
-      auto val = from.val();
-      auto rc = mdb_cursor_get(c.c, &key, &val, MDB_GET_BOTH_RANGE);
-      for (std::size_t n = 0; rc == 0 && n < max; ++n) {
-        if (val.mv_size != 8)
-          return err(errc::corrupt, "jobs_failed: bad value size");
-        ids.push_back(get_be64(val.mv_data));
-        rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT_DUP);
-      }
-      if (rc != 0 && rc != MDB_NOTFOUND)
-        return fail_mdb(rc, "mdb_cursor_get(jobs_failed)");
-    }
-    std::sort(ids.begin(), ids.end());
-    if (ids.size() > max)
-      ids.resize(max);
-    out.reserve(ids.size());
-    for (auto id : ids) {
+    auto ids = failed_ids(txn->handle(), db_.failed, queue, after_id, max);
+    if (!ids)
+      return make_unexpected(ids.error());
+    out.reserve(ids->size());
+    for (auto id : *ids) {
       auto j = load_job(txn->handle(), db_.jobs, id);
       if (!j)
         return make_unexpected(j.error());
