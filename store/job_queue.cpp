@@ -172,6 +172,22 @@ result<job> job_queue::load_in_state(MDB_txn* txn, std::uint64_t id,
   return j;
 }
 
+result<job> job_queue::unindex_in_state(MDB_txn* txn, std::uint64_t id,
+                                        bool want_failed) {
+  auto j = load_in_state(txn, id, want_failed);
+  if (!j)
+    return j;
+  if (auto ok = unindex(txn, *j); !ok)
+    return make_unexpected(ok.error());
+  return j;
+}
+
+result<void> job_queue::store_indexed(MDB_txn* txn, const job& j) {
+  if (auto ok = store_job(txn, db_.jobs, j, 0); !ok)
+    return ok;
+  return index(txn, j);
+}
+
 result<void> job_queue::migrate(write_txn& txn,
                                 const job_event_lookup& lookup) {
   auto* t = txn.handle();
@@ -398,13 +414,9 @@ result<std::vector<job>> job_queue::lease_in(write_txn& txn,
 result<job> job_queue::lease_one(MDB_txn* t, std::uint64_t id,
                                  std::string_view queue, timestamp_ms now,
                                  timestamp_ms lease_until) {
-  auto j = load_job(t, db_.jobs, id);
-  if (!j) {
-    auto e = j.error();
-    if (e.code == errc::not_found)
-      e.code = errc::corrupt;
-    return make_unexpected(std::move(e));
-  }
+  auto j = load_indexed_job(t, db_.jobs, id);
+  if (!j)
+    return j;
   if (j->state != job_state::pending || j->queue != queue)
     return err(errc::corrupt, "jobs_due: entry of job " + std::to_string(id)
                                   + " that is not pending in this queue");
@@ -416,9 +428,7 @@ result<job> job_queue::lease_one(MDB_txn* t, std::uint64_t id,
     j->first_attempt_at = now;
   j->last_attempt_at = now;
   j->lease_until = lease_until;
-  if (auto ok = store_job(t, db_.jobs, *j, 0); !ok)
-    return make_unexpected(ok.error());
-  if (auto ok = index(t, *j); !ok)
+  if (auto ok = store_indexed(t, *j); !ok)
     return make_unexpected(ok.error());
   return j;
 }
@@ -426,17 +436,13 @@ result<job> job_queue::lease_one(MDB_txn* t, std::uint64_t id,
 result<void> job_queue::ack_in(write_txn& txn, std::uint64_t id) {
   return guarded("job_queue::ack_in", [&]() -> result<void> {
     auto* t = txn.handle();
-    auto j = load_in_state(t, id, false);
+    auto j = unindex_in_state(t, id, false);
     if (!j)
       return make_unexpected(j.error());
-    if (auto ok = unindex(t, *j); !ok)
-      return ok;
     if (auto ok = free_unique(t, *j); !ok)
       return ok;
-    id_key k{id};
-    auto key = k.val();
-    if (auto rc = mdb_del(t, db_.jobs, &key, nullptr); rc != 0)
-      return fail_mdb(rc, "mdb_del(jobs)");
+    if (auto ok = delete_job(t, db_.jobs, id); !ok)
+      return ok;
     if (auto ok = trace(t, *j, job_outcome::succeeded, wall_ms()); !ok)
       return ok;
     return count(t, *j, 1, 0, 0);
@@ -448,11 +454,9 @@ result<void> job_queue::retry_in(write_txn& txn, std::uint64_t id,
                                  bool counts_as_exception, timestamp_ms now) {
   return guarded("job_queue::retry_in", [&]() -> result<void> {
     auto* t = txn.handle();
-    auto j = load_in_state(t, id, false);
+    auto j = unindex_in_state(t, id, false);
     if (!j)
       return make_unexpected(j.error());
-    if (auto ok = unindex(t, *j); !ok)
-      return ok;
     bool ran = j->state == job_state::leased;
     if (ran)
       record_attempt(*j, now, error);
@@ -462,9 +466,7 @@ result<void> job_queue::retry_in(write_txn& txn, std::uint64_t id,
     j->last_error = cut_error(error);
     if (counts_as_exception)
       ++j->exceptions;
-    if (auto ok = store_job(t, db_.jobs, *j, 0); !ok)
-      return ok;
-    if (auto ok = index(t, *j); !ok)
+    if (auto ok = store_indexed(t, *j); !ok)
       return ok;
     return ran ? count(t, *j, 0, 0, 1) : result<void>{};
   });
@@ -474,11 +476,9 @@ result<void> job_queue::fail_in(write_txn& txn, std::uint64_t id,
                                 std::string_view error, timestamp_ms now) {
   return guarded("job_queue::fail_in", [&]() -> result<void> {
     auto* t = txn.handle();
-    auto j = load_in_state(t, id, false);
+    auto j = unindex_in_state(t, id, false);
     if (!j)
       return make_unexpected(j.error());
-    if (auto ok = unindex(t, *j); !ok)
-      return ok;
     if (auto ok = free_unique(t, *j); !ok)
       return ok;
     if (j->state == job_state::leased)
@@ -487,9 +487,7 @@ result<void> job_queue::fail_in(write_txn& txn, std::uint64_t id,
     j->failed_at = now;
     j->lease_until = 0;
     j->last_error = cut_error(error);
-    if (auto ok = store_job(t, db_.jobs, *j, 0); !ok)
-      return ok;
-    if (auto ok = index(t, *j); !ok)
+    if (auto ok = store_indexed(t, *j); !ok)
       return ok;
     return count(t, *j, 0, 1, 0);
   });
@@ -510,23 +508,17 @@ result<bool> job_queue::cancel_by_key_in(write_txn& txn, std::string_view key) {
     if (val.mv_size != 8)
       return err(errc::corrupt, "jobs_unique: bad value size");
     auto id = get_be64(val.mv_data);
-    auto j = load_job(t, db_.jobs, id);
-    if (!j) {
-      auto e = j.error();
-      if (e.code == errc::not_found)
-        e.code = errc::corrupt;
-      return make_unexpected(std::move(e));
-    }
+    auto j = load_indexed_job(t, db_.jobs, id);
+    if (!j)
+      return make_unexpected(j.error());
     if (j->state != job_state::pending)
       return false;
     if (auto ok = unindex(t, *j); !ok)
       return make_unexpected(ok.error());
     if (rc = mdb_del(t, db_.unique, &k, nullptr); rc != 0)
       return fail_mdb(rc, "mdb_del(jobs_unique)");
-    id_key ik{id};
-    auto ikey = ik.val();
-    if (rc = mdb_del(t, db_.jobs, &ikey, nullptr); rc != 0)
-      return fail_mdb(rc, "mdb_del(jobs)");
+    if (auto ok = delete_job(t, db_.jobs, id); !ok)
+      return make_unexpected(ok.error());
     if (auto ok = trace(t, *j, job_outcome::cancelled, wall_ms()); !ok)
       return make_unexpected(ok.error());
     return true;
@@ -568,10 +560,8 @@ result<std::vector<job>> job_queue::take_company_in(write_txn& txn,
             return make_unexpected(ok.error());
           if (auto ok = free_unique(t, j); !ok)
             return make_unexpected(ok.error());
-          id_key ik{j.id};
-          auto ikey = ik.val();
-          if (auto rc = mdb_del(t, db_.jobs, &ikey, nullptr); rc != 0)
-            return fail_mdb(rc, "mdb_del(jobs)");
+          if (auto ok = delete_job(t, db_.jobs, j.id); !ok)
+            return make_unexpected(ok.error());
         }
         return out;
       });
@@ -603,13 +593,9 @@ result<std::size_t> job_queue::release_in(write_txn& txn, timestamp_ms deadline,
     // 2. Back to pending, due now.
     auto* t = txn.handle();
     for (auto id : ids) {
-      auto j = load_job(t, db_.jobs, id);
-      if (!j) {
-        auto e = j.error();
-        if (e.code == errc::not_found)
-          e.code = errc::corrupt;
-        return make_unexpected(std::move(e));
-      }
+      auto j = load_indexed_job(t, db_.jobs, id);
+      if (!j)
+        return make_unexpected(j.error());
       if (j->state != job_state::leased)
         return err(errc::corrupt, "jobs_leased: entry of job "
                                       + std::to_string(id)
@@ -621,9 +607,7 @@ result<std::size_t> job_queue::release_in(write_txn& txn, timestamp_ms deadline,
       j->due_at = now;
       j->lease_until = 0;
       j->last_error = std::string{why};
-      if (auto ok = store_job(t, db_.jobs, *j, 0); !ok)
-        return make_unexpected(ok.error());
-      if (auto ok = index(t, *j); !ok)
+      if (auto ok = store_indexed(t, *j); !ok)
         return make_unexpected(ok.error());
     }
     return ids.size();

@@ -502,6 +502,13 @@ private:
   /// or must be (true); else `errc::not_found`.
   result<job> load_in_state(MDB_txn* txn, std::uint64_t id,
                             bool want_failed) const;
+  /// Loads the job `id` as `load_in_state` does and removes its index
+  /// entry: the first step of a change of its state.
+  result<job> unindex_in_state(MDB_txn* txn, std::uint64_t id,
+                               bool want_failed);
+  /// Writes `j` and adds its index entry: the last step of a change of its
+  /// state.
+  result<void> store_indexed(MDB_txn* txn, const job& j);
   result<std::size_t> release_in(write_txn& txn, timestamp_ms deadline,
                                  timestamp_ms now, std::string_view why);
   /// Adds `processed`, `failed` and `retried` to the counters of `j`.

@@ -26,6 +26,25 @@ result<job> load_job(MDB_txn* txn, MDB_dbi jobs, std::uint64_t id) {
   return j;
 }
 
+result<job> load_indexed_job(MDB_txn* txn, MDB_dbi jobs, std::uint64_t id) {
+  auto j = load_job(txn, jobs, id);
+  if (!j) {
+    auto e = j.error();
+    if (e.code == errc::not_found)
+      e.code = errc::corrupt;
+    return make_unexpected(std::move(e));
+  }
+  return j;
+}
+
+result<void> delete_job(MDB_txn* txn, MDB_dbi jobs, std::uint64_t id) {
+  id_key k{id};
+  auto key = k.val();
+  if (auto rc = mdb_del(txn, jobs, &key, nullptr); rc != 0)
+    return fail_mdb(rc, "mdb_del(jobs)");
+  return {};
+}
+
 result<void> store_job(MDB_txn* txn, MDB_dbi jobs, const job& j,
                        unsigned flags) {
   auto rec = encode_job(j);

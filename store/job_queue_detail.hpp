@@ -152,6 +152,12 @@ inline timestamp_ms wall_ms() noexcept {
 /// The job `id` of the jobs database; not_found when absent.
 result<job> load_job(MDB_txn* txn, MDB_dbi jobs, std::uint64_t id);
 
+/// The job `id` that an index names: its absence is corruption.
+result<job> load_indexed_job(MDB_txn* txn, MDB_dbi jobs, std::uint64_t id);
+
+/// Deletes the record of the job `id` from the jobs database.
+result<void> delete_job(MDB_txn* txn, MDB_dbi jobs, std::uint64_t id);
+
 /// Writes `j` to the jobs database with `flags` (MDB_APPEND for new ids).
 result<void> store_job(MDB_txn* txn, MDB_dbi jobs, const job& j,
                        unsigned flags);

@@ -47,11 +47,9 @@ result<void> job_queue::retry_failed_in(write_txn& txn, std::uint64_t id,
                                         timestamp_ms now) {
   return guarded("job_queue::retry_failed_in", [&]() -> result<void> {
     auto* t = txn.handle();
-    auto j = load_in_state(t, id, true);
+    auto j = unindex_in_state(t, id, true);
     if (!j)
       return make_unexpected(j.error());
-    if (auto ok = unindex(t, *j); !ok)
-      return ok;
     j->state = job_state::pending;
     j->due_at = now;
     j->attempts = 0;
@@ -59,9 +57,7 @@ result<void> job_queue::retry_failed_in(write_txn& txn, std::uint64_t id,
     j->first_attempt_at = 0;
     j->last_attempt_at = 0;
     j->failed_at = 0;
-    if (auto ok = store_job(t, db_.jobs, *j, 0); !ok)
-      return ok;
-    if (auto ok = index(t, *j); !ok)
+    if (auto ok = store_indexed(t, *j); !ok)
       return ok;
     if (!j->unique_key.empty()) {
       id_key k{id};
@@ -103,9 +99,7 @@ result<std::uint64_t> job_queue::restore_failed_in(write_txn& txn,
                    rec->failed_at = j.failed_at;
                    rec->last_error = j.last_error;
                    rec->history = j.history;
-                   if (auto ok = store_job(t, db_.jobs, *rec, 0); !ok)
-                     return make_unexpected(ok.error());
-                   if (auto ok = index(t, *rec); !ok)
+                   if (auto ok = store_indexed(t, *rec); !ok)
                      return make_unexpected(ok.error());
                    return added->id;
                  });
@@ -121,15 +115,11 @@ result<void> job_queue::retry_failed(std::uint64_t id, timestamp_ms now) {
 result<void> job_queue::delete_failed_in(write_txn& txn, std::uint64_t id) {
   return guarded("job_queue::delete_failed_in", [&]() -> result<void> {
     auto* t = txn.handle();
-    auto j = load_in_state(t, id, true);
+    auto j = unindex_in_state(t, id, true);
     if (!j)
       return make_unexpected(j.error());
-    if (auto ok = unindex(t, *j); !ok)
+    if (auto ok = delete_job(t, db_.jobs, id); !ok)
       return ok;
-    id_key k{id};
-    auto key = k.val();
-    if (auto rc = mdb_del(t, db_.jobs, &key, nullptr); rc != 0)
-      return fail_mdb(rc, "mdb_del(jobs)");
     return trace(t, *j, job_outcome::forgotten, wall_ms());
   });
 }
