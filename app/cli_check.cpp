@@ -552,29 +552,13 @@ private:
 } // namespace
 
 int run_check(const std::vector<std::string>& args) {
-  auto a = cli::parse_args(args, {"--max-problems"}, {});
-  if (!a) {
-    std::cerr << "switchboard check: " << a.error() << '\n';
-    return 2;
-  }
-  if (a->common.help) {
-    std::cout << check_usage;
-    return 0;
-  }
-  if (!a->common.rest.empty()) {
-    std::cerr << "switchboard check: unexpected argument " << a->common.rest[0]
-              << '\n';
-    return 2;
-  }
+  auto a = cli::parse_tool_args("check", check_usage, args, {"--max-problems"},
+                                {}, false);
+  if (!a)
+    return a.error();
   std::uint64_t max_problems = 100;
-  if (auto i = a->values.find("--max-problems"); i != a->values.end()) {
-    auto n = cli::to_uint("--max-problems", i->second);
-    if (!n) {
-      std::cerr << "switchboard check: " << n.error() << '\n';
-      return 2;
-    }
-    max_problems = *n;
-  }
+  if (!cli::read_uints("check", *a, {{"--max-problems", &max_problems}}))
+    return 2;
   // No stream index rebuild: check reads the databases itself, and must
   // open a store whose log is damaged.
   auto st = cli::open_store("check", a->common, false);

@@ -87,6 +87,44 @@ parse_args(const std::vector<std::string>& args,
   return out;
 }
 
+expected<parsed_args, int>
+parse_tool_args(const std::string& cmd, const char* usage,
+                const std::vector<std::string>& args,
+                const std::set<std::string>& value_flags,
+                const std::set<std::string>& switch_flags, bool operands) {
+  auto a = parse_args(args, value_flags, switch_flags);
+  if (!a) {
+    std::cerr << "switchboard " << cmd << ": " << a.error() << '\n';
+    return make_unexpected(2);
+  }
+  if (a->common.help) {
+    std::cout << usage;
+    return make_unexpected(0);
+  }
+  if (!operands && !a->common.rest.empty()) {
+    std::cerr << "switchboard " << cmd << ": unexpected argument "
+              << a->common.rest[0] << '\n';
+    return make_unexpected(2);
+  }
+  return std::move(*a);
+}
+
+bool read_uints(
+    const std::string& cmd, const parsed_args& a,
+    std::initializer_list<std::pair<const char*, std::uint64_t*>> flags) {
+  for (auto [flag, out] : flags) {
+    if (auto i = a.values.find(flag); i != a.values.end()) {
+      auto n = to_uint(flag, i->second);
+      if (!n) {
+        std::cerr << "switchboard " << cmd << ": " << n.error() << '\n';
+        return false;
+      }
+      *out = *n;
+    }
+  }
+  return true;
+}
+
 expected<std::uint64_t, std::string> to_uint(const std::string& flag,
                                              const std::string& text) {
   std::uint64_t n = 0;

@@ -2,11 +2,13 @@
 
 // Pieces shared by the store tools (app/cli_*.cpp).
 
+#include <initializer_list>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <actors/node.hpp>
@@ -30,9 +32,27 @@ parse_args(const std::vector<std::string>& args,
            const std::set<std::string>& value_flags,
            const std::set<std::string>& switch_flags);
 
+/// `parse_args` with what every tool does first, for `switchboard <cmd>`:
+/// prints a bad flag to stderr (exit status 2), or `usage` for --help (exit
+/// status 0). Without `operands`, any argument that is not a flag is an
+/// error too. Returns the arguments, or the exit status when the tool is
+/// done.
+expected<parsed_args, int>
+parse_tool_args(const std::string& cmd, const char* usage,
+                const std::vector<std::string>& args,
+                const std::set<std::string>& value_flags,
+                const std::set<std::string>& switch_flags, bool operands);
+
 /// Parses a non-negative integer flag value; errors name the flag.
 expected<std::uint64_t, std::string> to_uint(const std::string& flag,
                                              const std::string& text);
+
+/// Sets each target of `flags` whose flag `a` holds to the flag's value (a
+/// non-negative integer); the others keep theirs. A bad value: an error on
+/// stderr naming `cmd`, and false.
+bool read_uints(
+    const std::string& cmd, const parsed_args& a,
+    std::initializer_list<std::pair<const char*, std::uint64_t*>> flags);
 
 /// Loads the configuration (`locate_store`: one line on stderr names the
 /// store) and opens the store it names. An absent store is an error (the

@@ -61,34 +61,17 @@ delivery status), oldest first.
 } // namespace
 
 int run_events(const std::vector<std::string>& args) {
-  auto a = cli::parse_args(
-      args, {"--type", "--aggregate", "--company", "--after", "--limit"},
-      {"--json"});
-  if (!a) {
-    std::cerr << "switchboard events: " << a.error() << '\n';
-    return 2;
-  }
-  if (a->common.help) {
-    std::cout << events_usage;
-    return 0;
-  }
-  if (!a->common.rest.empty()) {
-    std::cerr << "switchboard events: unexpected argument " << a->common.rest[0]
-              << '\n';
-    return 2;
-  }
+  auto a = cli::parse_tool_args(
+      "events", events_usage, args,
+      {"--type", "--aggregate", "--company", "--after", "--limit"}, {"--json"},
+      false);
+  if (!a)
+    return a.error();
   std::uint64_t after = 0;
   std::uint64_t limit = 100;
-  for (auto [flag, out] : {std::pair{"--after", &after}, {"--limit", &limit}}) {
-    if (auto i = a->values.find(flag); i != a->values.end()) {
-      auto n = cli::to_uint(flag, i->second);
-      if (!n) {
-        std::cerr << "switchboard events: " << n.error() << '\n';
-        return 2;
-      }
-      *out = *n;
-    }
-  }
+  if (!cli::read_uints("events", *a,
+                       {{"--after", &after}, {"--limit", &limit}}))
+    return 2;
   std::string agg_type, agg_id;
   if (auto i = a->values.find("--aggregate"); i != a->values.end()) {
     auto slash = i->second.find('/');
@@ -176,33 +159,16 @@ int run_events(const std::vector<std::string>& args) {
 }
 
 int run_outbox(const std::vector<std::string>& args) {
-  auto a
-      = cli::parse_args(args, {"--channel", "--after", "--limit"}, {"--json"});
-  if (!a) {
-    std::cerr << "switchboard outbox: " << a.error() << '\n';
-    return 2;
-  }
-  if (a->common.help) {
-    std::cout << outbox_usage;
-    return 0;
-  }
-  if (!a->common.rest.empty()) {
-    std::cerr << "switchboard outbox: unexpected argument " << a->common.rest[0]
-              << '\n';
-    return 2;
-  }
+  auto a = cli::parse_tool_args("outbox", outbox_usage, args,
+                                {"--channel", "--after", "--limit"}, {"--json"},
+                                false);
+  if (!a)
+    return a.error();
   std::uint64_t after = 0;
   std::uint64_t limit = 100;
-  for (auto [flag, out] : {std::pair{"--after", &after}, {"--limit", &limit}}) {
-    if (auto i = a->values.find(flag); i != a->values.end()) {
-      auto n = cli::to_uint(flag, i->second);
-      if (!n) {
-        std::cerr << "switchboard outbox: " << n.error() << '\n';
-        return 2;
-      }
-      *out = *n;
-    }
-  }
+  if (!cli::read_uints("outbox", *a,
+                       {{"--after", &after}, {"--limit", &limit}}))
+    return 2;
   std::string channel;
   if (auto i = a->values.find("--channel"); i != a->values.end()) {
     channel = i->second;
@@ -258,15 +224,10 @@ int run_outbox(const std::vector<std::string>& args) {
 }
 
 int run_analytics(const std::vector<std::string>& args) {
-  auto a = cli::parse_args(args, {}, {"--json"});
-  if (!a) {
-    std::cerr << "switchboard analytics: " << a.error() << '\n';
-    return 2;
-  }
-  if (a->common.help) {
-    std::cout << analytics_usage;
-    return 0;
-  }
+  auto a = cli::parse_tool_args("analytics", analytics_usage, args, {},
+                                {"--json"}, true);
+  if (!a)
+    return a.error();
   if (a->common.rest.size() != 1) {
     std::cerr << "switchboard analytics: expects one company id\n"
               << analytics_usage;

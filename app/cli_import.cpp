@@ -103,15 +103,10 @@ int refuse(const std::string& file, const bad_record& bad, file_format fmt) {
 } // namespace
 
 int run_import(const std::vector<std::string>& args) {
-  auto parsed = cli::parse_args(args, {"--format", "--company"}, {});
-  if (!parsed) {
-    std::cerr << "switchboard import: " << parsed.error() << '\n';
-    return 2;
-  }
-  if (parsed->common.help) {
-    std::cout << import_usage;
-    return 0;
-  }
+  auto parsed = cli::parse_tool_args("import", import_usage, args,
+                                     {"--format", "--company"}, {}, true);
+  if (!parsed)
+    return parsed.error();
   const auto& rest = parsed->common.rest;
   if (rest.size() != 1) {
     std::cerr << "switchboard import: expects one FILE\n" << import_usage;

@@ -86,16 +86,8 @@ bool has_filter(const store::job_filter& f) {
 int list(const cli::parsed_args& a, store::job_list_state state) {
   std::uint64_t after = 0;
   std::uint64_t limit = 1000;
-  for (auto [flag, out] : {std::pair{"--after", &after}, {"--limit", &limit}}) {
-    if (auto i = a.values.find(flag); i != a.values.end()) {
-      auto n = cli::to_uint(flag, i->second);
-      if (!n) {
-        std::cerr << "switchboard jobs: " << n.error() << '\n';
-        return 2;
-      }
-      *out = *n;
-    }
-  }
+  if (!cli::read_uints("jobs", a, {{"--after", &after}, {"--limit", &limit}}))
+    return 2;
   auto st = cli::open_store("jobs", a.common);
   if (!st)
     return 1;
@@ -184,19 +176,13 @@ int stats(const cli::parsed_args& a) {
 } // namespace
 
 int run_jobs(const std::vector<std::string>& args) {
-  auto a = cli::parse_args(args,
-                           {"--queue", "--after", "--limit", "--state",
-                            "--listener", "--event-type", "--event-id",
-                            "--company"},
-                           {"--json", "--all"});
-  if (!a) {
-    std::cerr << "switchboard jobs: " << a.error() << '\n';
-    return 2;
-  }
-  if (a->common.help) {
-    std::cout << jobs_usage;
-    return 0;
-  }
+  auto a = cli::parse_tool_args("jobs", jobs_usage, args,
+                                {"--queue", "--after", "--limit", "--state",
+                                 "--listener", "--event-type", "--event-id",
+                                 "--company"},
+                                {"--json", "--all"}, true);
+  if (!a)
+    return a.error();
   const auto& rest = a->common.rest;
   if (rest.empty()) {
     std::cerr << "switchboard jobs: expected list, failed, show, retry, "

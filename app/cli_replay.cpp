@@ -191,15 +191,10 @@ int replay_analytics(node_store& st, std::uint64_t chunk) {
 } // namespace
 
 int run_replay(const std::vector<std::string>& args) {
-  auto a = cli::parse_args(args, {"--chunk"}, {});
-  if (!a) {
-    std::cerr << "switchboard replay: " << a.error() << '\n';
-    return 2;
-  }
-  if (a->common.help) {
-    std::cout << replay_usage;
-    return 0;
-  }
+  auto a = cli::parse_tool_args("replay", replay_usage, args, {"--chunk"}, {},
+                                true);
+  if (!a)
+    return a.error();
   if (a->common.rest.size() != 1) {
     std::cerr << "switchboard replay: expected one projection name\n\n"
               << replay_usage;

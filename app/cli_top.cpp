@@ -135,20 +135,10 @@ int render(node_store& st, bool clear) {
 } // namespace
 
 int run_top(const std::vector<std::string>& args) {
-  auto a = cli::parse_args(args, {"--interval"}, {"--once"});
-  if (!a) {
-    std::cerr << "switchboard top: " << a.error() << '\n';
-    return 2;
-  }
-  if (a->common.help) {
-    std::cout << top_usage;
-    return 0;
-  }
-  if (!a->common.rest.empty()) {
-    std::cerr << "switchboard top: unexpected argument " << a->common.rest[0]
-              << '\n';
-    return 2;
-  }
+  auto a = cli::parse_tool_args("top", top_usage, args, {"--interval"},
+                                {"--once"}, false);
+  if (!a)
+    return a.error();
   std::uint64_t interval = 2;
   if (auto i = a->values.find("--interval"); i != a->values.end()) {
     auto n = cli::to_uint("--interval", i->second);
