@@ -25,6 +25,7 @@
 #include <openssl/rand.h>
 
 #include <actors/log.hpp>
+#include <store/hex.hpp>
 #include <store/tenants.hpp>
 
 namespace switchboard {
@@ -83,23 +84,12 @@ forward_response error_answer(int status, std::string_view code,
 
 namespace {
 
-std::string hex(const unsigned char* p, std::size_t n) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (std::size_t i = 0; i < n; ++i) {
-    out.push_back(digits[p[i] >> 4]);
-    out.push_back(digits[p[i] & 0xf]);
-  }
-  return out;
-}
-
 /// 32 random bytes in hex; empty when the system has no randomness.
 std::string random_nonce() {
   unsigned char buf[32];
   if (RAND_bytes(buf, sizeof buf) != 1)
     return {};
-  return hex(buf, sizeof buf);
+  return store::to_hex(buf, sizeof buf);
 }
 
 /// How far a joiner's clock may be off (and how long a proof is kept).
@@ -736,7 +726,7 @@ std::string cluster_mac(std::string_view key, std::string_view text) {
            &len)
       == nullptr)
     return {};
-  return hex(md, len);
+  return store::to_hex(md, len);
 }
 
 std::string cluster_link_key(std::string_view secret, std::string_view joiner,

@@ -18,6 +18,7 @@
 #include <actors/errors.hpp>
 #include <messages/json.hpp>
 #include <messages/time.hpp>
+#include <store/hex.hpp>
 
 namespace switchboard {
 
@@ -275,13 +276,7 @@ std::string hmac_sha256_hex(const std::string& key, const std::string& data) {
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(data.data()), data.size(), md,
        &len);
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += hex[md[i] >> 4];
-    out += hex[md[i] & 15];
-  }
-  return out;
+  return store::to_hex(md, len);
 }
 
 namespace {

@@ -10,6 +10,7 @@
 #include <app/cli_common.hpp>
 #include <store/codec.hpp>
 #include <store/event_store.hpp>
+#include <store/hex.hpp>
 #include <store/job_queue.hpp>
 
 namespace switchboard::app {
@@ -53,33 +54,9 @@ std::string_view as_view(const MDB_val& v) {
 /// The event_ids key of an id in key format 1: UUID text as a tag byte 1
 /// and 16 bytes, anything else as a tag byte 0 and the id.
 std::string id_key_v1(std::string_view id) {
-  auto hex = [](char c) {
-    if (c >= '0' && c <= '9')
-      return c - '0';
-    if (c >= 'a' && c <= 'f')
-      return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-      return c - 'A' + 10;
-    return -1;
-  };
-  if (id.size() == 36 && id[8] == '-' && id[13] == '-' && id[18] == '-'
-      && id[23] == '-') {
-    std::string out(1, '\1');
-    bool ok = true;
-    for (std::size_t i = 0; i < 36 && ok;) {
-      if (id[i] == '-') {
-        ++i;
-        continue;
-      }
-      auto hi = hex(id[i]);
-      auto lo = hex(id[i + 1]);
-      ok = hi >= 0 && lo >= 0;
-      out += static_cast<char>((hi << 4) | lo);
-      i += 2;
-    }
-    if (ok && out.size() == 17)
-      return out;
-  }
+  char uuid[16];
+  if (store::parse_uuid(id, uuid))
+    return std::string(1, '\1') + std::string(uuid, sizeof uuid);
   return std::string(1, '\0') + std::string{id};
 }
 

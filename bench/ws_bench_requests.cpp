@@ -13,27 +13,17 @@
 #include <openssl/hmac.h>
 
 #include "bench/ws_bench.hpp"
+#include "store/hex.hpp"
 
 namespace switchboard::bench::ws_bench {
 
 namespace {
 
-/// `len` bytes of a digest in lowercase hex.
-std::string hex(const unsigned char* md, unsigned int len) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(digits[md[i] >> 4]);
-    out.push_back(digits[md[i] & 0x0f]);
-  }
-  return out;
-}
-
 std::string md5_hex(const std::string& text) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(text.data(), text.size(), md, &len, EVP_md5(), nullptr);
-  return hex(md, len);
+  return store::to_hex(md, len);
 }
 
 std::string rfc3339(std::int64_t epoch_s) {
@@ -53,7 +43,7 @@ std::string hmac_hex(const std::string& key, const std::string& text) {
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(text.data()), text.size(), md,
        &len);
-  return hex(md, len);
+  return store::to_hex(md, len);
 }
 
 void api_request(const publish_plan& p, std::uint64_t k, std::int64_t stamp,

@@ -6,6 +6,7 @@
 // interface: include store/event_store.hpp.
 
 #include "store/event_store.hpp"
+#include "store/hex.hpp"
 #include "store/lmdb_util.hpp"
 
 #include <algorithm>
@@ -78,36 +79,6 @@ struct id_key {
            == std::string_view{other.buf, other.size};
   }
 };
-
-inline int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
-inline bool parse_uuid(std::string_view s, char* out) {
-  if (s.size() != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-'
-      || s[23] != '-')
-    return false;
-  int n = 0;
-  for (std::size_t i = 0; i < 36;) {
-    if (s[i] == '-') {
-      ++i;
-      continue;
-    }
-    auto hi = hex_value(s[i]);
-    auto lo = hex_value(s[i + 1]);
-    if (hi < 0 || lo < 0)
-      return false;
-    out[n++] = static_cast<char>((hi << 4) | lo);
-    i += 2;
-  }
-  return n == 16;
-}
 
 /// Builds the key of `id` in `company`; the sizes of both must be at
 /// most max_name_size (the id's at least 1).

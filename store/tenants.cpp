@@ -1,4 +1,5 @@
 #include "store/tenants.hpp"
+#include "store/hex.hpp"
 #include "store/lmdb_util.hpp"
 
 #include "store/record.hpp"
@@ -46,17 +47,6 @@ bool valid_company_id(std::string_view id) {
       return false;
   }
   return true;
-}
-
-std::string to_hex(const unsigned char* p, std::size_t n) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (std::size_t i = 0; i < n; ++i) {
-    out.push_back(digits[p[i] >> 4]);
-    out.push_back(digits[p[i] & 0xf]);
-  }
-  return out;
 }
 
 result<company_record> decode_company(const MDB_val& k, const MDB_val& v) {

@@ -4,7 +4,9 @@
 // (/apps/{app_id}/...) publishes and reports channels for servers that
 // hold the app secret (Laravel's pusher or reverb broadcaster).
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -16,6 +18,7 @@
 
 #include <app/http/broadcasting.hpp>
 #include <app/http/routes.hpp>
+#include <store/hex.hpp>
 
 namespace switchboard::app::http {
 
@@ -149,14 +152,9 @@ void broadcasting_auth(const context_ptr& ctx) {
     info["company_id"] = company;
     json::object data;
     auto hash = store::tenants::hash_token(token); // raw SHA-256
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string user_id;
-    for (std::size_t i = 0; i < 6 && i < hash.size(); ++i) {
-      auto c = static_cast<unsigned char>(hash[i]);
-      user_id.push_back(digits[c >> 4]);
-      user_id.push_back(digits[c & 0x0f]);
-    }
-    data["user_id"] = user_id;
+    data["user_id"]
+        = store::to_hex(reinterpret_cast<const unsigned char*>(hash.data()),
+                        std::min<std::size_t>(6, hash.size()));
     data["user_info"] = std::move(info);
     auto channel_data = json::serialize(data);
     out["auth"] = b->channel_auth(socket_id, channel, channel_data);
@@ -169,13 +167,7 @@ std::string md5_hex(std::string_view text) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(text.data(), text.size(), md, &len, EVP_md5(), nullptr);
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(digits[md[i] >> 4]);
-    out.push_back(digits[md[i] & 0x0f]);
-  }
-  return out;
+  return store::to_hex(md, len);
 }
 
 /// Checks the app id and the request's signature (Pusher's HTTP API

@@ -4,25 +4,18 @@
 
 #include "app/http/context.hpp"
 
+#include <store/hex.hpp>
+
 namespace switchboard::app::http {
 
 std::string percent_decode(std::string_view s, bool plus_is_space) {
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9')
-      return c - '0';
-    if (c >= 'a' && c <= 'f')
-      return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-      return c - 'A' + 10;
-    return -1;
-  };
   std::string out;
   out.reserve(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) {
     char c = s[i];
     if (c == '%' && i + 2 < s.size()) {
-      int hi = hex(s[i + 1]);
-      int lo = hex(s[i + 2]);
+      int hi = store::hex_value(s[i + 1]);
+      int lo = store::hex_value(s[i + 2]);
       if (hi >= 0 && lo >= 0) {
         out.push_back(static_cast<char>(hi * 16 + lo));
         i += 2;

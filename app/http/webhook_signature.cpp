@@ -9,22 +9,9 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <store/hex.hpp>
+
 namespace switchboard::app::http {
-
-namespace {
-
-std::string hex(const unsigned char* p, std::size_t n) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (std::size_t i = 0; i < n; ++i) {
-    out.push_back(digits[p[i] >> 4]);
-    out.push_back(digits[p[i] & 0x0f]);
-  }
-  return out;
-}
-
-} // namespace
 
 signature_check check_signature(std::string_view secret,
                                 std::string_view timestamp_header,
@@ -54,7 +41,7 @@ signature_check check_signature(std::string_view secret,
   HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
        reinterpret_cast<const unsigned char*>(signed_text.data()),
        signed_text.size(), mac, &mac_len);
-  out.signature = hex(mac, mac_len);
+  out.signature = store::to_hex(mac, mac_len);
   for (auto& c : given)
     if (c >= 'A' && c <= 'F')
       c = static_cast<char>(c - 'A' + 'a');
