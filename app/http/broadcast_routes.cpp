@@ -265,6 +265,22 @@ info_set parse_info(std::string_view text, const std::string& field,
   return out;
 }
 
+/// The `info` query parameter of a channel query; user_count only where
+/// `presence`, else the error `no_user_count`. A bad one is answered (422)
+/// and gives nothing.
+std::optional<info_set> query_info(const context_ptr& ctx, bool presence,
+                                   const char* no_user_count) {
+  field_errors errors;
+  auto info = parse_info(ctx->query("info"), "info", errors);
+  if (info.user_count && !presence)
+    errors["info"] = no_user_count;
+  if (!errors.empty()) {
+    ctx->fail_fields(errors);
+    return std::nullopt;
+  }
+  return info;
+}
+
 /// The attributes `info` asks for of `channel`, as it is now. user_count
 /// is a presence channel's only.
 json::object channel_info(const broadcaster& b, const std::string& channel,
@@ -335,10 +351,16 @@ bool read_event(const json::object& o, const std::string& at,
   return errors.empty();
 }
 
-void api_events(const context_ptr& ctx) {
-  auto* b = verified(ctx);
-  if (b == nullptr)
-    return;
+/// A route of the Pusher HTTP API: `fn(ctx, broadcaster)` once the
+/// request is verified (answered when it is not).
+handler_fn api_route(void (*fn)(const context_ptr&, broadcaster&)) {
+  return [fn](const context_ptr& ctx) {
+    if (auto* b = verified(ctx))
+      fn(ctx, *b);
+  };
+}
+
+void api_events(const context_ptr& ctx, broadcaster& b) {
   const auto* body = ctx->json_body();
   if (body == nullptr)
     return;
@@ -349,28 +371,25 @@ void api_events(const context_ptr& ctx) {
   }
   api_event ev;
   field_errors errors;
-  if (!read_event(*o, "", b->options().max_message_bytes, ev, errors)) {
+  if (!read_event(*o, "", b.options().max_message_bytes, ev, errors)) {
     ctx->fail_fields(errors);
     return;
   }
   for (const auto& ch : ev.channels)
-    b->publish(ch, ev.name, ev.data, ev.socket_id);
+    b.publish(ch, ev.name, ev.data, ev.socket_id);
   json::object out;
   if (ev.info.any()) {
     // Each channel once, as it is after the trigger.
     json::object channels;
     for (const auto& ch : ev.channels)
       if (!channels.contains(ch))
-        channels[ch] = channel_info(*b, ch, ev.info);
+        channels[ch] = channel_info(b, ch, ev.info);
     out["channels"] = std::move(channels);
   }
   ctx->respond(200, out);
 }
 
-void api_batch_events(const context_ptr& ctx) {
-  auto* b = verified(ctx);
-  if (b == nullptr)
-    return;
+void api_batch_events(const context_ptr& ctx, broadcaster& b) {
   const auto* body = ctx->json_body();
   if (body == nullptr)
     return;
@@ -387,7 +406,7 @@ void api_batch_events(const context_ptr& ctx) {
   for (std::size_t i = 0; i < batch->size(); ++i) {
     auto at = "batch[" + std::to_string(i) + "].";
     if (const auto* e = (*batch)[i].if_object())
-      read_event(*e, at, b->options().max_message_bytes, events[i], errors);
+      read_event(*e, at, b.options().max_message_bytes, events[i], errors);
     else
       errors["batch[" + std::to_string(i) + "]"] = "expects an object";
   }
@@ -397,37 +416,30 @@ void api_batch_events(const context_ptr& ctx) {
   }
   for (const auto& ev : events)
     for (const auto& ch : ev.channels)
-      b->publish(ch, ev.name, ev.data, ev.socket_id);
+      b.publish(ch, ev.name, ev.data, ev.socket_id);
   // Per event, the attributes its `info` asks for of its channel.
   json::array answers;
   for (const auto& ev : events)
     answers.emplace_back(ev.info.any() && !ev.channels.empty()
-                             ? channel_info(*b, ev.channels.front(), ev.info)
+                             ? channel_info(b, ev.channels.front(), ev.info)
                              : json::object{});
   json::object out;
   out["batch"] = std::move(answers);
   ctx->respond(200, out);
 }
 
-void api_channels(const context_ptr& ctx) {
-  auto* b = verified(ctx);
-  if (b == nullptr)
-    return;
+void api_channels(const context_ptr& ctx, broadcaster& b) {
   auto prefix = ctx->query("filter_by_prefix");
-  field_errors errors;
-  auto info = parse_info(ctx->query("info"), "info", errors);
-  if (info.user_count && prefix.rfind("presence-", 0) != 0)
-    errors["info"] = "user_count needs filter_by_prefix=presence-";
-  if (!errors.empty()) {
-    ctx->fail_fields(errors);
+  auto info = query_info(ctx, prefix.rfind("presence-", 0) == 0,
+                         "user_count needs filter_by_prefix=presence-");
+  if (!info)
     return;
-  }
   json::object channels;
-  for (const auto& c : b->channels(prefix)) {
+  for (const auto& c : b.channels(prefix)) {
     json::object one;
-    if (info.user_count)
+    if (info->user_count)
       one["user_count"] = c.users;
-    if (info.subscription_count)
+    if (info->subscription_count)
       one["subscription_count"] = c.subscriptions;
     channels[c.name] = std::move(one);
   }
@@ -436,40 +448,30 @@ void api_channels(const context_ptr& ctx) {
   ctx->respond(200, out);
 }
 
-void api_channel(const context_ptr& ctx) {
-  auto* b = verified(ctx);
-  if (b == nullptr)
-    return;
+void api_channel(const context_ptr& ctx, broadcaster& b) {
   const auto& name = ctx->param("channel_name");
-  field_errors errors;
-  auto info = parse_info(ctx->query("info"), "info", errors);
-  if (info.user_count && name.rfind("presence-", 0) != 0)
-    errors["info"] = "user_count is for presence channels only";
-  if (!errors.empty()) {
-    ctx->fail_fields(errors);
+  auto info = query_info(ctx, name.rfind("presence-", 0) == 0,
+                         "user_count is for presence channels only");
+  if (!info)
     return;
-  }
-  auto c = b->channel(name);
+  auto c = b.channel(name);
   json::object out;
   out["occupied"] = c.has_value();
-  if (info.user_count)
+  if (info->user_count)
     out["user_count"] = c ? c->users : 0;
-  if (info.subscription_count)
+  if (info->subscription_count)
     out["subscription_count"] = c ? c->subscriptions : 0;
   ctx->respond(200, out);
 }
 
-void api_users(const context_ptr& ctx) {
-  auto* b = verified(ctx);
-  if (b == nullptr)
-    return;
+void api_users(const context_ptr& ctx, broadcaster& b) {
   const auto& name = ctx->param("channel_name");
   if (name.rfind("presence-", 0) != 0) {
     ctx->fail(400, "not_presence", name + " is not a presence channel");
     return;
   }
   json::array users;
-  for (auto& id : b->users(name)) {
+  for (auto& id : b.users(name)) {
     json::object u;
     u["id"] = id;
     users.emplace_back(std::move(u));
@@ -479,12 +481,9 @@ void api_users(const context_ptr& ctx) {
   ctx->respond(200, out);
 }
 
-void api_connections(const context_ptr& ctx) {
-  auto* b = verified(ctx);
-  if (b == nullptr)
-    return;
+void api_connections(const context_ptr& ctx, broadcaster& b) {
   json::object out;
-  out["connections"] = b->stats().connections;
+  out["connections"] = b.stats().connections;
   ctx->respond(200, out);
 }
 
@@ -496,18 +495,20 @@ void add_broadcast_routes(router& r) {
         broadcasting_cors);
   r.add("OPTIONS", "/broadcasting/auth", access::open, broadcasting_preflight,
         "CORS preflight of /broadcasting/auth", broadcasting_cors);
-  r.add("POST", "/apps/{app_id}/events", access::open, api_events,
+  r.add("POST", "/apps/{app_id}/events", access::open, api_route(api_events),
         "Pusher HTTP API: trigger an event on channels");
-  r.add("POST", "/apps/{app_id}/batch_events", access::open, api_batch_events,
+  r.add("POST", "/apps/{app_id}/batch_events", access::open,
+        api_route(api_batch_events),
         "Pusher HTTP API: trigger up to 10 events");
-  r.add("GET", "/apps/{app_id}/channels", access::open, api_channels,
+  r.add("GET", "/apps/{app_id}/channels", access::open, api_route(api_channels),
         "Pusher HTTP API: occupied channels");
   r.add("GET", "/apps/{app_id}/channels/{channel_name}", access::open,
-        api_channel, "Pusher HTTP API: one channel");
+        api_route(api_channel), "Pusher HTTP API: one channel");
   r.add("GET", "/apps/{app_id}/channels/{channel_name}/users", access::open,
-        api_users, "Pusher HTTP API: the users of a presence channel");
-  r.add("GET", "/apps/{app_id}/connections", access::open, api_connections,
-        "Pusher HTTP API: open connections");
+        api_route(api_users),
+        "Pusher HTTP API: the users of a presence channel");
+  r.add("GET", "/apps/{app_id}/connections", access::open,
+        api_route(api_connections), "Pusher HTTP API: open connections");
 }
 
 } // namespace switchboard::app::http
