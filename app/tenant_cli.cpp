@@ -50,6 +50,53 @@ std::int64_t parse_duration_ms(const std::string& text) {
   return std::stoll(digits) * unit;
 }
 
+/// `tenant calcom|retell <company-id> [FILE]`: without FILE prints the
+/// company's settings `key` (`current` when none are stored); with FILE
+/// ("-": stdin) sets them. `parse(text, current)` reads settings, `stored`
+/// and `shown` write them; `label` names them.
+template <class Settings, class Parse, class Stored, class Shown>
+int settings_command(store::tenants& tenants, const std::string& cmd,
+                     const std::string& id, const std::string& file,
+                     const char* key, const char* label, Settings current,
+                     Parse parse, Stored stored, Shown shown) {
+  auto prefix = "switchboard tenant " + cmd + ": ";
+  if (auto c = tenants.company(id); !c) {
+    std::cerr << prefix << c.error().message << '\n';
+    return 1;
+  }
+  if (auto text = tenants.setting(id, key))
+    if (auto s = parse(*text, current))
+      current = *s;
+  if (file.empty()) {
+    std::cout << shown(current) << '\n';
+    return 0;
+  }
+  std::string text;
+  if (file == "-") {
+    text.assign(std::istreambuf_iterator<char>{std::cin}, {});
+  } else {
+    std::ifstream in{file};
+    if (!in) {
+      std::cerr << prefix << "cannot read " << file << '\n';
+      return 2;
+    }
+    text.assign(std::istreambuf_iterator<char>{in}, {});
+  }
+  auto parsed = parse(text, current);
+  if (!parsed) {
+    for (const auto& [field, what] : parsed.error())
+      std::cerr << prefix << field << ": " << what << '\n';
+    return 2;
+  }
+  if (auto r = tenants.set_setting(id, key, stored(*parsed)); !r) {
+    std::cerr << prefix << r.error().message << '\n';
+    return 1;
+  }
+  std::cerr << "company " << id << ": " << label << " settings set\n";
+  std::cout << shown(*parsed) << '\n';
+  return 0;
+}
+
 constexpr const char* tenant_usage
     = R"(usage: switchboard tenant <command> [options] [--config FILE] [--set k=v]...
 
@@ -259,89 +306,22 @@ int run_tenant(const std::vector<std::string>& args) {
                 << '\n';
     return 0;
   }
-  if (cmd == "retell") {
-    if (auto c = tenants.company(id); !c) {
-      std::cerr << "switchboard tenant retell: " << c.error().message << '\n';
-      return 1;
-    }
-    if (settings_file.empty()) {
-      auto current = retell_settings::defaults();
-      if (auto text = tenants.setting(id, retell_setting))
-        if (auto s = parse_retell_settings(*text))
-          current = *s;
-      std::cout << retell_json(current) << '\n';
-      return 0;
-    }
-    std::string text;
-    if (settings_file == "-") {
-      text.assign(std::istreambuf_iterator<char>{std::cin}, {});
-    } else {
-      std::ifstream in{settings_file};
-      if (!in) {
-        std::cerr << "switchboard tenant retell: cannot read " << settings_file
-                  << '\n';
-        return 2;
-      }
-      text.assign(std::istreambuf_iterator<char>{in}, {});
-    }
-    auto parsed = parse_retell_settings(text);
-    if (!parsed) {
-      for (const auto& [field, what] : parsed.error())
-        std::cerr << "switchboard tenant retell: " << field << ": " << what
-                  << '\n';
-      return 2;
-    }
-    if (auto r = tenants.set_setting(id, retell_setting, retell_json(*parsed));
-        !r) {
-      std::cerr << "switchboard tenant retell: " << r.error().message << '\n';
-      return 1;
-    }
-    std::cerr << "company " << id << ": Retell settings set\n";
-    std::cout << retell_json(*parsed) << '\n';
-    return 0;
-  }
-  if (cmd == "calcom") {
-    if (auto c = tenants.company(id); !c) {
-      std::cerr << "switchboard tenant calcom: " << c.error().message << '\n';
-      return 1;
-    }
-    calcom_settings current;
-    if (auto text = tenants.setting(id, calcom_setting))
-      if (auto s = parse_calcom_settings(*text))
-        current = *s;
-    if (settings_file.empty()) {
-      std::cout << to_public_json(current) << '\n';
-      return 0;
-    }
-    std::string text;
-    if (settings_file == "-") {
-      text.assign(std::istreambuf_iterator<char>{std::cin}, {});
-    } else {
-      std::ifstream in{settings_file};
-      if (!in) {
-        std::cerr << "switchboard tenant calcom: cannot read " << settings_file
-                  << '\n';
-        return 2;
-      }
-      text.assign(std::istreambuf_iterator<char>{in}, {});
-    }
-    auto parsed = parse_calcom_settings(text, current);
-    if (!parsed) {
-      for (const auto& [field, what] : parsed.error())
-        std::cerr << "switchboard tenant calcom: " << field << ": " << what
-                  << '\n';
-      return 2;
-    }
-    if (auto r
-        = tenants.set_setting(id, calcom_setting, to_stored_json(*parsed));
-        !r) {
-      std::cerr << "switchboard tenant calcom: " << r.error().message << '\n';
-      return 1;
-    }
-    std::cerr << "company " << id << ": Cal.com settings set\n";
-    std::cout << to_public_json(*parsed) << '\n';
-    return 0;
-  }
+  if (cmd == "retell")
+    return settings_command(
+        tenants, cmd, id, settings_file, retell_setting, "Retell",
+        retell_settings::defaults(),
+        [](const std::string& text, const retell_settings&) {
+          return parse_retell_settings(text);
+        },
+        retell_json, retell_json);
+  if (cmd == "calcom")
+    return settings_command(
+        tenants, cmd, id, settings_file, calcom_setting, "Cal.com",
+        calcom_settings{},
+        [](const std::string& text, const calcom_settings& keep) {
+          return parse_calcom_settings(text, keep);
+        },
+        to_stored_json, to_public_json);
   if (cmd == "time-zone") {
     if (zone.empty()) {
       std::cerr << "switchboard tenant time-zone: expects a company id and a "
