@@ -29,11 +29,7 @@ namespace switchboard::app::http {
 
 using namespace std::chrono_literals;
 
-namespace {
-
-/// The company a branch route acts for: the token's, or for an admin token
-/// `?company_id=` (which must exist); "" after answering.
-std::string branch_company(const context_ptr& ctx) {
+std::string acting_company(const context_ptr& ctx) {
   const auto& who = ctx->who();
   auto id = who.admin ? std::string{ctx->query("company_id")} : who.company_id;
   if (id.empty()) {
@@ -46,6 +42,8 @@ std::string branch_company(const context_ptr& ctx) {
   }
   return id;
 }
+
+namespace {
 
 /// The problem with branch id `id`, if any.
 std::optional<std::string> branch_id_problem(const std::string& id) {
@@ -128,7 +126,7 @@ void write_branch(
 }
 
 void create_branch(const context_ptr& ctx) {
-  auto company = branch_company(ctx);
+  auto company = acting_company(ctx);
   if (company.empty())
     return;
   const auto* body = body_object(ctx);
@@ -166,7 +164,7 @@ void create_branch(const context_ptr& ctx) {
 }
 
 void get_branch(const context_ptr& ctx) {
-  auto company = branch_company(ctx);
+  auto company = acting_company(ctx);
   if (company.empty())
     return;
   auto id = ctx->param("id");
@@ -183,7 +181,7 @@ void get_branch(const context_ptr& ctx) {
 }
 
 void update_branch(const context_ptr& ctx) {
-  auto company = branch_company(ctx);
+  auto company = acting_company(ctx);
   if (company.empty())
     return;
   auto id = ctx->param("id");

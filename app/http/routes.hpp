@@ -41,6 +41,12 @@ std::string render_metrics(const services& svc);
 timestamp_ms query_time(const request_context& ctx, std::string_view name,
                         timestamp_ms fallback, field_errors& errs);
 
+/// The company a company-scoped route acts for: the token's, or for an
+/// admin token `?company_id=`, which must exist. "" after answering: 422
+/// when an admin token names none, the store's error (an unknown company:
+/// 404).
+std::string acting_company(const context_ptr& ctx);
+
 /// Answers a request with render_metrics (text/plain; version=0.0.4).
 void respond_metrics(const context_ptr& ctx);
 

@@ -66,20 +66,8 @@ std::string str_of(const json::object& o, const char* key) {
   return {};
 }
 
-/// The company a settings route acts on: the token's, or for an admin
-/// token `?company_id=`; "" after answering 422.
 std::string settings_company(const context_ptr& ctx) {
-  const auto& who = ctx->who();
-  auto id = who.admin ? std::string{ctx->query("company_id")} : who.company_id;
-  if (id.empty()) {
-    ctx->fail_fields({{"company_id", "admin tokens must name the company"}});
-    return id;
-  }
-  if (auto c = ctx->tenants().company(id); !c) {
-    ctx->fail_store(c.error());
-    return {};
-  }
-  return id;
+  return acting_company(ctx);
 }
 
 /// Stores a company's integration setting through the writer and answers
