@@ -125,6 +125,21 @@ void write_branch(
   });
 }
 
+/// The company and the branch id of a /api/branches/{id} route; false
+/// after answering a bad one.
+bool branch_in_path(const context_ptr& ctx, std::string& company,
+                    std::string& id) {
+  company = acting_company(ctx);
+  if (company.empty())
+    return false;
+  id = ctx->param("id");
+  if (auto bad = branch_id_problem(id)) {
+    ctx->fail_fields({{"id", *bad}});
+    return false;
+  }
+  return true;
+}
+
 void create_branch(const context_ptr& ctx) {
   auto company = acting_company(ctx);
   if (company.empty())
@@ -164,14 +179,9 @@ void create_branch(const context_ptr& ctx) {
 }
 
 void get_branch(const context_ptr& ctx) {
-  auto company = acting_company(ctx);
-  if (company.empty())
+  std::string company, id;
+  if (!branch_in_path(ctx, company, id))
     return;
-  auto id = ctx->param("id");
-  if (auto bad = branch_id_problem(id)) {
-    ctx->fail_fields({{"id", *bad}});
-    return;
-  }
   auto b = find_branch(&ctx->tenants(), company, id);
   if (!b) {
     ctx->fail(404, "not_found", "branch " + id + " not found");
@@ -181,14 +191,9 @@ void get_branch(const context_ptr& ctx) {
 }
 
 void update_branch(const context_ptr& ctx) {
-  auto company = acting_company(ctx);
-  if (company.empty())
+  std::string company, id;
+  if (!branch_in_path(ctx, company, id))
     return;
-  auto id = ctx->param("id");
-  if (auto bad = branch_id_problem(id)) {
-    ctx->fail_fields({{"id", *bad}});
-    return;
-  }
   const auto* object = body_object(ctx);
   if (object == nullptr)
     return;
