@@ -115,6 +115,22 @@ const json::value* cluster_body(const context_ptr& ctx, bool member) {
   return ctx->json_body();
 }
 
+/// The non-empty string `key` of a cluster route's body; "" when it has
+/// none (noted in `errs` as `missing`) or is no object.
+std::string body_string(const json::value& body, const char* key,
+                        const char* missing, field_errors& errs) {
+  if (!body.is_object()) {
+    errs[""] = "wrong_type: the body must be a JSON object";
+    return {};
+  }
+  const auto* v = body.as_object().if_contains(key);
+  if (v == nullptr || !v->is_string() || v->as_string().empty()) {
+    errs[key] = missing;
+    return {};
+  }
+  return std::string{v->as_string()};
+}
+
 /// POST /api/admin/cluster/move?company_id=ID with {"to": "member"}:
 /// answered by the company's owner (the gateway forwards it there).
 void cluster_move(const context_ptr& ctx) {
@@ -127,14 +143,8 @@ void cluster_move(const context_ptr& ctx) {
     errs["company_id"] = "missing: the query names the company to move";
   else if (!ctx->tenants().company(company))
     errs["company_id"] = "unknown_value: no company " + company;
-  std::string to;
-  if (!body->is_object())
-    errs[""] = "wrong_type: the body must be a JSON object";
-  else if (const auto* t = body->as_object().if_contains("to");
-           t == nullptr || !t->is_string() || t->as_string().empty())
-    errs["to"] = "missing: the member to move the company to";
-  else
-    to = std::string{t->as_string()};
+  auto to = body_string(*body, "to",
+                        "missing: the member to move the company to", errs);
   if (!to.empty()) {
     const auto& members = ctx->svc().cluster->members();
     if (std::find(members.begin(), members.end(), to) == members.end())
@@ -157,14 +167,8 @@ void cluster_forget(const context_ptr& ctx) {
   if (body == nullptr)
     return;
   field_errors errs;
-  std::string company;
-  if (!body->is_object())
-    errs[""] = "wrong_type: the body must be a JSON object";
-  else if (const auto* c = body->as_object().if_contains("company_id");
-           c == nullptr || !c->is_string() || c->as_string().empty())
-    errs["company_id"] = "missing: the company whose copy goes";
-  else
-    company = std::string{c->as_string()};
+  auto company = body_string(*body, "company_id",
+                             "missing: the company whose copy goes", errs);
   if (!company.empty() && !ctx->tenants().company(company))
     errs["company_id"] = "unknown_value: no company " + company;
   if (!errs.empty()) {
