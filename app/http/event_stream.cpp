@@ -74,6 +74,19 @@ struct event_streams::hub {
   std::atomic<std::uint64_t> refused{0};
   std::atomic<std::uint64_t> slow_closed{0};
   std::atomic<std::uint64_t> frames_sent{0};
+
+  /// The streams still open; none once stopped.
+  std::vector<std::shared_ptr<stream>> live() const {
+    std::vector<std::shared_ptr<stream>> out;
+    std::lock_guard<std::mutex> g{mtx};
+    if (stopped || streams.empty())
+      return out;
+    out.reserve(streams.size());
+    for (const auto& w : streams)
+      if (auto s = w.lock())
+        out.push_back(std::move(s));
+    return out;
+  }
 };
 
 /// One stream. Its queue is filled by commits (any thread) and drained on
@@ -313,16 +326,7 @@ void event_streams::attach(const std::shared_ptr<stream>& s, upgrade&& u,
 }
 
 void event_streams::publish_committed(const std::vector<envelope>& events) {
-  std::vector<std::shared_ptr<stream>> live;
-  {
-    std::lock_guard<std::mutex> g{hub_->mtx};
-    if (hub_->stopped || hub_->streams.empty())
-      return;
-    live.reserve(hub_->streams.size());
-    for (const auto& w : hub_->streams)
-      if (auto s = w.lock())
-        live.push_back(std::move(s));
-  }
+  auto live = hub_->live();
   for (const auto& e : events) {
     std::shared_ptr<const std::string> frame;
     for (const auto& s : live) {
@@ -336,16 +340,7 @@ void event_streams::publish_committed(const std::vector<envelope>& events) {
 }
 
 void event_streams::publish_relayed(const std::vector<envelope>& events) {
-  std::vector<std::shared_ptr<stream>> live;
-  {
-    std::lock_guard<std::mutex> g{hub_->mtx};
-    if (hub_->stopped || hub_->streams.empty())
-      return;
-    live.reserve(hub_->streams.size());
-    for (const auto& w : hub_->streams)
-      if (auto s = w.lock())
-        live.push_back(std::move(s));
-  }
+  auto live = hub_->live();
   for (const auto& e : events) {
     std::shared_ptr<const std::string> with_id, without_id;
     for (const auto& s : live) {
