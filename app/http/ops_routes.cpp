@@ -82,6 +82,22 @@ std::optional<std::uint64_t> job_id_param(const context_ptr& ctx) {
   return id;
 }
 
+/// The failed job of the path's id, when the token may see it; answers
+/// (422, 404) and returns nothing otherwise.
+std::optional<store::job> failed_job_param(const context_ptr& ctx) {
+  auto id = job_id_param(ctx);
+  if (!id)
+    return std::nullopt;
+  auto& n = ctx->node();
+  auto j = n.store().jobs->get(*id);
+  if (!j || j->state != store::job_state::failed
+      || !ctx->may_see(job_company(n, *j))) {
+    ctx->fail(404, "not_found", "no failed job " + ctx->param("id"));
+    return std::nullopt;
+  }
+  return std::move(*j);
+}
+
 /// Reads the filter fields from `get(name)`; a company token's company is
 /// always its own (an admin may name one with company_id).
 template <class Get>
@@ -493,18 +509,11 @@ void add_ops_routes(router& r) {
   r.add(
       "POST", "/api/jobs/failed/{id}/retry", access::company,
       [](const context_ptr& ctx) {
-        auto id_opt = job_id_param(ctx);
-        if (!id_opt)
+        auto j = failed_job_param(ctx);
+        if (!j)
           return;
-        auto id = *id_opt;
-        const auto& text = ctx->param("id");
+        auto id = j->id;
         auto& n = ctx->node();
-        auto j = n.store().jobs->get(id);
-        if (!j || j->state != store::job_state::failed
-            || !ctx->may_see(job_company(n, *j))) {
-          ctx->fail(404, "not_found", "no failed job " + text);
-          return;
-        }
         auto* jobs = n.store().jobs.get();
         auto now = n.clock()();
         auto queue = j->queue;
@@ -550,18 +559,11 @@ void add_ops_routes(router& r) {
   r.add(
       "DELETE", "/api/jobs/failed/{id}", access::company,
       [](const context_ptr& ctx) {
-        auto id_opt = job_id_param(ctx);
-        if (!id_opt)
+        auto j = failed_job_param(ctx);
+        if (!j)
           return;
-        auto id = *id_opt;
-        auto& n = ctx->node();
-        auto j = n.store().jobs->get(id);
-        if (!j || j->state != store::job_state::failed
-            || !ctx->may_see(job_company(n, *j))) {
-          ctx->fail(404, "not_found", "no failed job " + ctx->param("id"));
-          return;
-        }
-        auto* jobs = n.store().jobs.get();
+        auto id = j->id;
+        auto* jobs = ctx->node().store().jobs.get();
         ctx->with_actor([ctx, jobs, id](caf::event_based_actor* self) {
           self->request(ctx->node().writer(), actor_timeout, write_atom::value,
                         make_write_op([jobs, id](store::write_txn& txn) {
