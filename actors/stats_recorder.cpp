@@ -21,6 +21,37 @@ void add_histogram(series_totals& t, const telemetry::histogram& h) {
   t.sum += h.sum();
 }
 
+/// Adds what the families `f` (actor_metrics, company_metrics) counted
+/// to the series `at(kind, labels)` picks.
+template <class Families, class At>
+void add_families(Families& f, At at) {
+  using store::stats_kind;
+  f.appended.each([&](const auto& labels, const telemetry::counter& n) {
+    at(stats_kind::event, labels).count += n.value();
+  });
+  f.listener_runs.each([&](const auto& labels, const telemetry::counter& n) {
+    at(stats_kind::listener, labels).count += n.value();
+  });
+  f.listener_failures.each(
+      [&](const auto& labels, const telemetry::counter& n) {
+        at(stats_kind::listener, labels).failures += n.value();
+      });
+  f.listener_duration.each(
+      [&](const auto& labels, const telemetry::histogram& h) {
+        add_histogram(at(stats_kind::listener, labels), h);
+      });
+  for (auto [family, kind] : {std::pair{&f.queue_wait, stats_kind::queue_wait},
+                              {&f.queue_runtime, stats_kind::queue_runtime}})
+    family->each([&](const auto& labels, const telemetry::histogram& h) {
+      auto& t = at(kind, labels);
+      t.count += h.count();
+      add_histogram(t, h);
+    });
+  f.queue_retries.each([&](const auto& labels, const telemetry::counter& n) {
+    at(stats_kind::queue_runtime, labels).failures += n.value();
+  });
+}
+
 /// Records one interval: the difference from the last reading, committed
 /// in the background lane with the pruning; then `ended(error or none)`.
 void record(self_ptr self, commit_table::then_fn ended) {
@@ -75,61 +106,8 @@ stats_reading read_stats() {
       return none = {};
     return out[{k, labels[1], labels[0]}];
   };
-  auto& pc = per_company_metrics();
-  pc.appended.each([&](const auto& labels, const telemetry::counter& n) {
-    company(stats_kind::event, labels).count += n.value();
-  });
-  pc.listener_runs.each([&](const auto& labels, const telemetry::counter& n) {
-    company(stats_kind::listener, labels).count += n.value();
-  });
-  pc.listener_failures.each(
-      [&](const auto& labels, const telemetry::counter& n) {
-        company(stats_kind::listener, labels).failures += n.value();
-      });
-  pc.listener_duration.each(
-      [&](const auto& labels, const telemetry::histogram& h) {
-        add_histogram(company(stats_kind::listener, labels), h);
-      });
-  pc.queue_wait.each([&](const auto& labels, const telemetry::histogram& h) {
-    auto& t = company(stats_kind::queue_wait, labels);
-    t.count += h.count();
-    add_histogram(t, h);
-  });
-  pc.queue_runtime.each([&](const auto& labels, const telemetry::histogram& h) {
-    auto& t = company(stats_kind::queue_runtime, labels);
-    t.count += h.count();
-    add_histogram(t, h);
-  });
-  pc.queue_retries.each([&](const auto& labels, const telemetry::counter& n) {
-    company(stats_kind::queue_runtime, labels).failures += n.value();
-  });
-  m.appended.each([&](const auto& labels, const telemetry::counter& n) {
-    node(stats_kind::event, labels).count += n.value();
-  });
-  m.listener_runs.each([&](const auto& labels, const telemetry::counter& c) {
-    node(stats_kind::listener, labels).count += c.value();
-  });
-  m.listener_failures.each(
-      [&](const auto& labels, const telemetry::counter& c) {
-        node(stats_kind::listener, labels).failures += c.value();
-      });
-  m.listener_duration.each(
-      [&](const auto& labels, const telemetry::histogram& h) {
-        add_histogram(node(stats_kind::listener, labels), h);
-      });
-  m.queue_wait.each([&](const auto& labels, const telemetry::histogram& h) {
-    auto& t = node(stats_kind::queue_wait, labels);
-    t.count += h.count();
-    add_histogram(t, h);
-  });
-  m.queue_runtime.each([&](const auto& labels, const telemetry::histogram& h) {
-    auto& t = node(stats_kind::queue_runtime, labels);
-    t.count += h.count();
-    add_histogram(t, h);
-  });
-  m.queue_retries.each([&](const auto& labels, const telemetry::counter& c) {
-    node(stats_kind::queue_runtime, labels).failures += c.value();
-  });
+  add_families(per_company_metrics(), company);
+  add_families(m, node);
   return out;
 }
 
