@@ -1,6 +1,7 @@
 #include "actors/node.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <random>
 
 #include <caf/exit_reason.hpp>
@@ -110,38 +111,30 @@ node_store::open(const store::options& opts, bool rebuild_stream_index) {
     return fail(processed.error());
   out->processed
       = std::make_unique<store::processed_set>(std::move(*processed));
-  auto audit = store::audit_log::open(
-      *out->env, *out->events, [](std::string_view type) {
-        const auto* info = find_event_type(type);
-        return info != nullptr && info->audited;
-      });
-  if (!audit)
-    return fail(audit.error());
-  out->audit = std::move(*audit);
-  auto proj = store::projections::open(*out->env);
-  if (!proj)
-    return fail(proj.error());
-  out->projections = std::move(*proj);
-  auto outbox = store::message_outbox::open(*out->env);
-  if (!outbox)
-    return fail(outbox.error());
-  out->outbox = std::move(*outbox);
-  auto tenants = store::tenants::open(*out->env);
-  if (!tenants)
-    return fail(tenants.error());
-  out->tenants = std::move(*tenants);
-  auto stats = store::stats_store::open(*out->env);
-  if (!stats)
-    return fail(stats.error());
-  out->stats = std::move(*stats);
-  auto traces = store::trace_index::open(*out->env);
-  if (!traces)
-    return fail(traces.error());
-  out->traces = std::move(*traces);
-  auto cluster = store::cluster_state::open(*out->env);
-  if (!cluster)
-    return fail(cluster.error());
-  out->cluster = std::move(*cluster);
+  // Keeps a part that opened in `to`, else its error in `failed`.
+  std::optional<store::error> failed;
+  auto keep = [&failed](auto& to, auto opened) {
+    if (!opened) {
+      failed = opened.error();
+      return false;
+    }
+    to = std::move(*opened);
+    return true;
+  };
+  auto audited = [](std::string_view type) {
+    const auto* info = find_event_type(type);
+    return info != nullptr && info->audited;
+  };
+  auto& parts_env = *out->env;
+  if (!keep(out->audit,
+            store::audit_log::open(parts_env, *out->events, audited))
+      || !keep(out->projections, store::projections::open(parts_env))
+      || !keep(out->outbox, store::message_outbox::open(parts_env))
+      || !keep(out->tenants, store::tenants::open(parts_env))
+      || !keep(out->stats, store::stats_store::open(parts_env))
+      || !keep(out->traces, store::trace_index::open(parts_env))
+      || !keep(out->cluster, store::cluster_state::open(parts_env)))
+    return fail(*failed);
   out->jobs->trace_into(out->traces.get());
   out->outbox->trace_into(out->traces.get());
   return out;
