@@ -28,6 +28,8 @@
 #include <thread>
 #include <vector>
 
+#include "bench/args.hpp"
+
 namespace {
 
 using clock_type = std::chrono::steady_clock;
@@ -109,12 +111,8 @@ int main(int argc, char** argv) {
   settings s;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "caf_rr: %s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
+    auto value = [&] {
+      return switchboard::bench::flag_value(argc, argv, i, "caf_rr: ");
     };
     if (a == "--quick")
       s.seconds = 0.5;

@@ -20,6 +20,7 @@
 //                       [--aggregates A] [--concurrency C] [--dir D]
 // The last line is "RESULT dispatch_bench ...". Timing never fails the run.
 
+#include "bench/args.hpp"
 #include "bench/probes.hpp"
 #include <actors/interfaces.hpp>
 #include <actors/listener_registry.hpp>
@@ -557,12 +558,8 @@ int main(int argc, char** argv) {
   settings s;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "%s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
+    auto next = [&] {
+      return bench::flag_value(argc, argv, i);
     };
     if (a == "--quick") {
       s.quick = true;

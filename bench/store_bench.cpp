@@ -11,6 +11,7 @@
 //                    [--sync full|no_meta_sync|none] [--nested] [--dir D]
 // The last line is "RESULT store_bench ...". Timing never fails the run.
 
+#include "bench/args.hpp"
 #include "bench/probes.hpp"
 #include "messages/ids.hpp"
 #include "messages/registry.hpp"
@@ -288,12 +289,8 @@ int main(int argc, char** argv) {
   settings s;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "%s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
+    auto next = [&] {
+      return bench::flag_value(argc, argv, i);
     };
     if (a == "--quick") {
       s.seconds = 0.5;
