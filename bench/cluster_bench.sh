@@ -56,24 +56,18 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-die() {
-  echo "cluster_bench: $*" >&2
-  exit 1
-}
-for tool in wrk curl python3; do
-  command -v "$tool" >/dev/null || die "$tool is missing (scripts/setup.sh installs it)"
-done
-[ -x "$bin" ] || die "no daemon binary at $bin (build it, or pass its path)"
+bench=cluster_bench
+# shellcheck source=bench/daemon.sh
+. "$here/daemon.sh"
+need_tools wrk curl python3
+need_daemon
 [ -x "$caf_rr" ] || die "no caf_rr binary at $caf_rr (build the caf_rr target)"
-bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
 
 top=$(mktemp -d /tmp/cluster_bench.XXXXXX)
 tmp=$top
 names=(n1 n2 n3)
 pids=()
 http_ports=()
-# shellcheck source=bench/daemon.sh
-. "$here/daemon.sh"
 cleanup() {
   local rc=$?
   local i
@@ -229,9 +223,6 @@ book_run() { # url out
 }
 median() {
   sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
-}
-ms() { # microseconds → milliseconds, 2 decimals
-  awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'
 }
 
 echo "cluster_bench: 3 members (sync=full), company $company owned by n1; wrk -t$threads -c$conns, ${seconds} s per run, $rounds round(s), $(nproc) cores"

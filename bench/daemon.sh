@@ -1,6 +1,26 @@
 # Shared by the bench scripts that run the daemon (sourced): they set
-# `tmp` (a temp dir), `bin` (the daemon binary) and `die` first, and
-# `url` before post_as.
+# `bench` (their name, for messages) first, `tmp` (a temp dir) and `bin`
+# (the daemon binary) before start_daemon, and `url` before post_as.
+
+# Prints "$bench: message" on stderr and exits 1.
+die() {
+  echo "$bench: $*" >&2
+  exit 1
+}
+
+# Dies unless every tool named is on the PATH.
+need_tools() { # tool...
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || die "$tool is missing (scripts/setup.sh installs it)"
+  done
+}
+
+# Dies unless `bin` is an executable; makes it an absolute path.
+need_daemon() {
+  [ -x "$bin" ] || die "no daemon binary at $bin (build it, or pass its path)"
+  bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+}
 
 # Starts `switchboard serve` with the given options from $tmp, so that no
 # ./config.ini applies (embedded defaults), logging to $tmp/daemon.log;
@@ -58,4 +78,9 @@ post_as() { # token path body
 # printed into `file`.
 field() { # name file
   sed -n "s/^WRK .*\b$1=\([^ ]*\).*/\1/p" "$2" | tail -n1
+}
+
+# Microseconds as milliseconds, 2 decimals.
+ms() { # microseconds
+  awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'
 }

@@ -122,19 +122,14 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-die() {
-  echo "http_bench: $*" >&2
-  exit 1
-}
-for tool in wrk nginx curl; do
-  command -v "$tool" >/dev/null \
-    || [ -x "/usr/sbin/$tool" ] \
-    || die "$tool is missing (scripts/setup.sh installs it)"
-done
+bench=http_bench
+# shellcheck source=bench/daemon.sh
+. "$here/daemon.sh"
+# nginx may be in /usr/sbin, off a user's PATH.
+PATH="$PATH:/usr/sbin" need_tools wrk nginx curl
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
-[ -x "$bin" ] || die "no daemon binary at $bin (build it, or pass its path)"
+need_daemon
 [ -x "$pace" ] || die "no pace binary at $pace (build the pace target)"
-bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
 
 tmp=$(mktemp -d /tmp/http_bench.XXXXXX)
 daemon_pid=""
@@ -198,8 +193,6 @@ for _ in range(1000):
 # The embedded defaults (start_daemon runs it from the temp dir), but for
 # backpressure: the burst builds a backlog of jobs on purpose (it measures
 # the booking path alone), which queues.max_lag_ms would refuse.
-# shellcheck source=bench/daemon.sh
-. "$here/daemon.sh"
 start_daemon --set "store.path=$tmp/data" --set store.sync=full \
   --set queues.max_lag_ms=0 ${HTTP_BENCH_SET:-}
 url="http://127.0.0.1:$port"

@@ -64,21 +64,15 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-die() {
-  echo "noisy_neighbor: $*" >&2
-  exit 1
-}
-for tool in wrk curl; do
-  command -v "$tool" >/dev/null || die "$tool is missing (scripts/setup.sh installs it)"
-done
-[ -x "$bin" ] || die "no daemon binary at $bin (build it, or pass its path)"
-bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+bench=noisy_neighbor
+# shellcheck source=bench/daemon.sh
+. "$here/daemon.sh"
+need_tools wrk curl
+need_daemon
 
 tmp=$(mktemp -d /tmp/noisy_neighbor.XXXXXX)
 daemon_pid=""
 attack_pid=""
-# shellcheck source=bench/daemon.sh
-. "$here/daemon.sh"
 cleanup() {
   local rc=$?
   if [ -n "$attack_pid" ] && kill -0 "$attack_pid" 2>/dev/null; then
@@ -166,9 +160,6 @@ thread_ticks >"$tmp/ticks1.txt"
 wait "$attack_pid" || die "the attacker's wrk failed: $(cat "$tmp/attack.txt")"
 attack_pid=""
 
-ms() { # microseconds → milliseconds, 2 decimals
-  awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'
-}
 echo "daemon CPU by thread while the victim booked under the flood (s):"
 join "$tmp/ticks0.txt" "$tmp/ticks1.txt" \
   | awk -v hz="$(getconf CLK_TCK)" '{ printf "  %-16s %6.2f\n", $1, ($3 - $2) / hz }' \

@@ -48,20 +48,14 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-die() {
-  echo "replay_bench: $*" >&2
-  exit 1
-}
-for tool in wrk curl python3; do
-  command -v "$tool" >/dev/null || die "$tool is missing (scripts/setup.sh installs it)"
-done
-[ -x "$bin" ] || die "no daemon binary at $bin (build it, or pass its path)"
-bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+bench=replay_bench
+# shellcheck source=bench/daemon.sh
+. "$here/daemon.sh"
+need_tools wrk curl python3
+need_daemon
 
 tmp=$(mktemp -d /tmp/replay_bench.XXXXXX)
 daemon_pid=""
-# shellcheck source=bench/daemon.sh
-. "$here/daemon.sh"
 cleanup() {
   local rc=$?
   stop_daemon || true
@@ -162,7 +156,6 @@ book "$seconds" "$tmp/busy.txt"
 wait "$replay_pid" || die "the replay under load failed"
 echo "replay under bookings: $(tail -n1 "$tmp/replay2.txt")"
 
-ms() { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'; }
 idle_p99=$(field p99_us "$tmp/idle.txt")
 busy_p99=$(field p99_us "$tmp/busy.txt")
 echo "bookings alone:        $(ms "$idle_p99") ms p99, $(field rps "$tmp/idle.txt") req/s"
