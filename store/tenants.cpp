@@ -86,6 +86,26 @@ result<token_record> decode_token(const MDB_val& k, const MDB_val& v) {
   return t;
 }
 
+/// Calls `fn(key, val)` for every entry of `dbi`, in key order; an error
+/// it returns ends the walk. `name` names the database in an error.
+template <class F>
+result<void> each_row(MDB_txn* txn, MDB_dbi dbi, std::string_view name, F fn) {
+  auto what = [name](const char* step) {
+    return std::string{step} + "(" + std::string{name} + ")";
+  };
+  cursor_guard g;
+  if (auto rc = mdb_cursor_open(txn, dbi, &g.c); rc != 0)
+    return fail_mdb(rc, what("mdb_cursor_open").c_str());
+  MDB_val k, v;
+  auto rc = mdb_cursor_get(g.c, &k, &v, MDB_FIRST);
+  for (; rc == 0; rc = mdb_cursor_get(g.c, &k, &v, MDB_NEXT))
+    if (auto ok = fn(k, v); !ok)
+      return ok;
+  if (rc != MDB_NOTFOUND)
+    return fail_mdb(rc, what("mdb_cursor_get").c_str());
+  return {};
+}
+
 } // namespace
 
 result<std::unique_ptr<tenants>> tenants::open(environment& env) {
@@ -504,20 +524,18 @@ result<std::vector<company_record>> tenants::companies() const {
   auto rtxn = env_.begin_read();
   if (!rtxn)
     return make_unexpected(rtxn.error());
-  cursor_guard g;
-  if (auto rc = mdb_cursor_open(rtxn->handle(), companies_, &g.c); rc != 0)
-    return fail_mdb(rc, "mdb_cursor_open(tenants)");
   std::vector<company_record> out;
-  MDB_val k, v;
-  auto rc = mdb_cursor_get(g.c, &k, &v, MDB_FIRST);
-  for (; rc == 0; rc = mdb_cursor_get(g.c, &k, &v, MDB_NEXT)) {
-    auto c = decode_company(k, v);
-    if (!c)
-      return make_unexpected(c.error());
-    out.push_back(std::move(*c));
-  }
-  if (rc != MDB_NOTFOUND)
-    return fail_mdb(rc, "mdb_cursor_get(tenants)");
+  auto read
+      = each_row(rtxn->handle(), companies_, "tenants",
+                 [&out](const MDB_val& k, const MDB_val& v) -> result<void> {
+                   auto c = decode_company(k, v);
+                   if (!c)
+                     return make_unexpected(c.error());
+                   out.push_back(std::move(*c));
+                   return {};
+                 });
+  if (!read)
+    return make_unexpected(read.error());
   return out;
 }
 
@@ -525,21 +543,19 @@ result<std::vector<token_record>> tenants::tokens(std::string_view id) const {
   auto rtxn = env_.begin_read();
   if (!rtxn)
     return make_unexpected(rtxn.error());
-  cursor_guard g;
-  if (auto rc = mdb_cursor_open(rtxn->handle(), tokens_, &g.c); rc != 0)
-    return fail_mdb(rc, "mdb_cursor_open(tenant_tokens)");
   std::vector<token_record> out;
-  MDB_val k, v;
-  auto rc = mdb_cursor_get(g.c, &k, &v, MDB_FIRST);
-  for (; rc == 0; rc = mdb_cursor_get(g.c, &k, &v, MDB_NEXT)) {
-    auto t = decode_token(k, v);
-    if (!t)
-      return make_unexpected(t.error());
-    if (id.empty() || t->company_id == id)
-      out.push_back(std::move(*t));
-  }
-  if (rc != MDB_NOTFOUND)
-    return fail_mdb(rc, "mdb_cursor_get(tenant_tokens)");
+  auto read = each_row(
+      rtxn->handle(), tokens_, "tenant_tokens",
+      [&out, id](const MDB_val& k, const MDB_val& v) -> result<void> {
+        auto t = decode_token(k, v);
+        if (!t)
+          return make_unexpected(t.error());
+        if (id.empty() || t->company_id == id)
+          out.push_back(std::move(*t));
+        return {};
+      });
+  if (!read)
+    return make_unexpected(read.error());
   return out;
 }
 
@@ -548,18 +564,15 @@ namespace {
 /// Every key and value of `dbi` in `txn`.
 result<std::vector<std::pair<std::string, std::string>>> all_rows(MDB_txn* txn,
                                                                   MDB_dbi dbi) {
-  cursor_guard g;
-  if (auto rc = mdb_cursor_open(txn, dbi, &g.c); rc != 0)
-    return fail_mdb(rc, "mdb_cursor_open(tenants rows)");
   std::vector<std::pair<std::string, std::string>> out;
-  MDB_val k, v;
-  auto rc = mdb_cursor_get(g.c, &k, &v, MDB_FIRST);
-  for (; rc == 0; rc = mdb_cursor_get(g.c, &k, &v, MDB_NEXT))
-    out.emplace_back(
-        std::string{static_cast<const char*>(k.mv_data), k.mv_size},
-        std::string{static_cast<const char*>(v.mv_data), v.mv_size});
-  if (rc != MDB_NOTFOUND)
-    return fail_mdb(rc, "mdb_cursor_get(tenants rows)");
+  auto read
+      = each_row(txn, dbi, "tenants rows",
+                 [&out](const MDB_val& k, const MDB_val& v) -> result<void> {
+                   out.emplace_back(as_view(k), as_view(v));
+                   return {};
+                 });
+  if (!read)
+    return make_unexpected(read.error());
   return out;
 }
 
