@@ -16,15 +16,10 @@
 #include <store/environment.hpp>
 
 #include "tests/app/bounds_fixture.hpp"
+#include "tests/app/daemon_names.hpp"
 #include "tests/support/http_server.hpp"
 
-using namespace std::chrono_literals;
-using switchboard::test::created;
-using switchboard::test::daemon_fixture;
 using switchboard::test::day;
-using switchboard::test::http_client;
-using switchboard::test::http_reply;
-namespace json = boost::json;
 
 BOOST_AUTO_TEST_SUITE(bounds_suite)
 

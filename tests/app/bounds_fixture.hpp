@@ -1,12 +1,9 @@
 #pragma once
 
-// What the bounds tests share: a day from now, and a check that a request
-// created what it asked for.
+// What the bounds tests share: a day from now.
 
 #include <ctime>
 #include <string>
-
-#include <boost/test/unit_test.hpp>
 
 #include "tests/app/daemon_fixture.hpp"
 
@@ -20,12 +17,6 @@ inline std::string day(int days) {
   char buf[16];
   std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
   return buf;
-}
-
-/// Checks that `r` created what it asked for (201).
-inline void created(const http_reply& r) {
-  BOOST_TEST_INFO(r.body);
-  BOOST_REQUIRE(r.status == 201);
 }
 
 } // namespace switchboard::test

@@ -18,14 +18,10 @@
 #include <app/http/limits.hpp>
 
 #include "tests/app/bounds_fixture.hpp"
+#include "tests/app/daemon_names.hpp"
 #include "tests/support/sanitizers.hpp"
 
-using namespace std::chrono_literals;
-using switchboard::test::created;
-using switchboard::test::daemon_fixture;
 using switchboard::test::day;
-using switchboard::test::http_client;
-namespace json = boost::json;
 
 namespace {
 

@@ -6,15 +6,13 @@
 #include <boost/test/unit_test.hpp>
 
 #include "tests/app/broadcast_fixture.hpp"
+#include "tests/app/daemon_names.hpp"
 
-using namespace std::chrono_literals;
 using switchboard::test::app_id;
 using switchboard::test::app_key;
 using switchboard::test::broadcast_fixture;
 using switchboard::test::error_code;
-using switchboard::test::http_client;
 using switchboard::test::ws_client;
-namespace json = boost::json;
 
 BOOST_AUTO_TEST_SUITE(broadcast_limits_suite)
 

@@ -20,8 +20,8 @@
 #include <app/http/broadcasting.hpp>
 
 #include "tests/app/broadcast_fixture.hpp"
+#include "tests/app/daemon_names.hpp"
 
-using namespace std::chrono_literals;
 using switchboard::test::app_id;
 using switchboard::test::app_key;
 using switchboard::test::app_secret;
@@ -29,11 +29,8 @@ using switchboard::test::broadcast_fixture;
 using switchboard::test::error_code;
 using switchboard::test::event_of;
 using switchboard::test::hmac;
-using switchboard::test::http_client;
-using switchboard::test::http_reply;
 using switchboard::test::md5;
 using switchboard::test::ws_client;
-namespace json = boost::json;
 
 namespace {
 

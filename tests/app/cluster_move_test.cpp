@@ -8,17 +8,13 @@
 #include <boost/test/unit_test.hpp>
 
 #include "tests/app/cluster_fixture.hpp"
-#include "tests/support/times.hpp"
+#include "tests/app/daemon_names.hpp"
 
-using namespace std::chrono_literals;
 using switchboard::test::book;
-using switchboard::test::child_process;
 using switchboard::test::cluster_fixture;
 using switchboard::test::eventually;
-using switchboard::test::http_client;
 using switchboard::test::seed;
 using switchboard::test::stored_events_naming;
-namespace json = boost::json;
 
 namespace {
 

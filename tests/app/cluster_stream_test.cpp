@@ -12,17 +12,14 @@
 #include "tests/app/broadcast_fixture.hpp"
 #include "tests/app/check_script.hpp"
 #include "tests/app/cluster_fixture.hpp"
+#include "tests/app/daemon_names.hpp"
 #include "tests/support/sse_client.hpp"
-#include "tests/support/times.hpp"
 #include "tests/support/ws_client.hpp"
 
-using namespace std::chrono_literals;
 using switchboard::test::book;
 using switchboard::test::cluster_fixture;
-using switchboard::test::http_client;
 using switchboard::test::run_check_script;
 using switchboard::test::seed;
-namespace json = boost::json;
 
 BOOST_AUTO_TEST_SUITE(cluster_suite)
 

@@ -118,4 +118,10 @@ private:
   std::vector<std::string> launcher_;
 };
 
+/// Checks that `r` created what it asked for (201).
+inline void created(const http_reply& r) {
+  BOOST_TEST_INFO(r.body);
+  BOOST_REQUIRE(r.status == 201);
+}
+
 } // namespace switchboard::test

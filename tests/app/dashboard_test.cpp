@@ -19,17 +19,11 @@
 #include <boost/test/unit_test.hpp>
 
 #include "tests/app/check_script.hpp"
-#include "tests/app/daemon_fixture.hpp"
+#include "tests/app/daemon_names.hpp"
 #include "tests/app/switchable_crm.hpp"
-#include "tests/support/times.hpp"
 
-using namespace std::chrono_literals;
-using switchboard::test::daemon_fixture;
-using switchboard::test::http_client;
-using switchboard::test::http_reply;
 using switchboard::test::run_check_script;
 using switchboard::test::switchable_crm;
-namespace json = boost::json;
 
 namespace {
 

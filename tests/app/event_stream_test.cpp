@@ -12,15 +12,12 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include "tests/app/daemon_fixture.hpp"
+#include "tests/app/daemon_names.hpp"
 #include "tests/support/sanitizers.hpp"
 #include "tests/support/sse_client.hpp"
 
-using switchboard::test::daemon_fixture;
-using switchboard::test::http_client;
 using switchboard::test::sse_client;
 using switchboard::test::sse_frame;
-namespace json = boost::json;
 
 namespace {
 

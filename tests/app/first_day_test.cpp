@@ -15,15 +15,7 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include "tests/app/daemon_fixture.hpp"
-#include "tests/support/times.hpp"
-
-using namespace std::chrono_literals;
-using switchboard::test::child_process;
-using switchboard::test::daemon_fixture;
-using switchboard::test::http_client;
-using switchboard::test::http_reply;
-namespace json = boost::json;
+#include "tests/app/daemon_names.hpp"
 
 namespace {
 

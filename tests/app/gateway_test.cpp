@@ -9,15 +9,9 @@
 #include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include "tests/app/daemon_fixture.hpp"
+#include "tests/app/daemon_names.hpp"
 
-using namespace std::chrono_literals;
-using switchboard::test::child_process;
-using switchboard::test::daemon_fixture;
-using switchboard::test::http_client;
-using switchboard::test::http_reply;
 using switchboard::test::temp_dir;
-namespace json = boost::json;
 
 namespace {
 

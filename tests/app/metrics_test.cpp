@@ -13,16 +13,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include "tests/app/check_script.hpp"
-#include "tests/app/daemon_fixture.hpp"
+#include "tests/app/daemon_names.hpp"
 #include "tests/app/free_port.hpp"
-#include "tests/support/times.hpp"
-
-using namespace std::chrono_literals;
-using switchboard::test::child_process;
-using switchboard::test::daemon_fixture;
-using switchboard::test::http_client;
-using switchboard::test::http_reply;
-namespace json = boost::json;
 
 namespace {
 

@@ -21,14 +21,12 @@
 #include <boost/test/unit_test.hpp>
 
 #include "tests/app/cluster_fixture.hpp"
+#include "tests/app/daemon_names.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/scoped_env.hpp"
 
-using namespace std::chrono_literals;
-using switchboard::test::child_process;
 using switchboard::test::free_tcp_port;
-using switchboard::test::http_client;
 using switchboard::test::scoped_env;
 using switchboard::test::temp_dir;
 

@@ -12,16 +12,8 @@
 #include <actors/node.hpp>
 #include <store/job_queue.hpp>
 
-#include "tests/app/daemon_fixture.hpp"
+#include "tests/app/daemon_names.hpp"
 #include "tests/store/job_queue_blocking.hpp"
-#include "tests/support/times.hpp"
-
-using namespace std::chrono_literals;
-using switchboard::test::child_process;
-using switchboard::test::daemon_fixture;
-using switchboard::test::http_client;
-using switchboard::test::http_reply;
-namespace json = boost::json;
 
 namespace {
 

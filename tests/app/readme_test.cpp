@@ -9,11 +9,7 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include "tests/app/daemon_fixture.hpp"
-
-using namespace std::chrono_literals;
-using switchboard::test::child_process;
-using switchboard::test::daemon_fixture;
+#include "tests/app/daemon_names.hpp"
 
 namespace {
 

@@ -13,12 +13,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "tests/app/daemon_fixture.hpp"
-
-using switchboard::test::daemon_fixture;
-using switchboard::test::http_client;
-using switchboard::test::http_reply;
-namespace json = boost::json;
+#include "tests/app/daemon_names.hpp"
 
 namespace {
 

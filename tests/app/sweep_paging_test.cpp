@@ -4,12 +4,10 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include "tests/app/daemon_names.hpp"
 #include "tests/app/sweep_fixture.hpp"
 
-using namespace std::chrono_literals;
-using switchboard::test::http_client;
 using switchboard::test::sweep_fixture;
-namespace json = boost::json;
 
 BOOST_AUTO_TEST_SUITE(sweep_suite)
 

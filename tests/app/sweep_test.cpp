@@ -16,14 +16,13 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include "tests/app/daemon_names.hpp"
 #include "tests/app/sweep_fixture.hpp"
 #include "tests/support/openapi.hpp"
 #include "tests/support/sse_client.hpp"
 
-using switchboard::test::http_client;
 using switchboard::test::sign;
 using switchboard::test::sweep_fixture;
-namespace json = boost::json;
 
 namespace {
 

@@ -23,19 +23,13 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "tests/app/daemon_fixture.hpp"
+#include "tests/app/daemon_names.hpp"
 #include "tests/support/http_server.hpp"
 
-using namespace std::chrono_literals;
 using switchboard::test::by_request;
-using switchboard::test::child_process;
-using switchboard::test::daemon_fixture;
 using switchboard::test::http_answer;
-using switchboard::test::http_client;
 using switchboard::test::http_record;
-using switchboard::test::http_reply;
 using switchboard::test::http_server;
-namespace json = boost::json;
 
 namespace {
 

@@ -1,0 +1,19 @@
+#pragma once
+
+// The names a test of the real daemon uses unqualified: the fixture, its
+// HTTP client and answers, the check that a request created what it asked
+// for, times from now, chrono literals and Boost.JSON as `json`.
+
+#include <boost/json.hpp>
+
+#include "tests/app/daemon_fixture.hpp"
+#include "tests/support/times.hpp"
+
+using namespace std::chrono_literals;
+using switchboard::test::child_process;
+using switchboard::test::created;
+using switchboard::test::daemon_fixture;
+using switchboard::test::http_client;
+using switchboard::test::http_reply;
+using switchboard::test::utc_at;
+namespace json = boost::json;
