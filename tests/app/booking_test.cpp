@@ -14,28 +14,20 @@
 
 namespace {
 
-/// RFC 3339 times from now (tests/support/times.hpp).
-std::string slot(int days, int hour, int minute = 0) {
-  return switchboard::test::utc_at(days, hour, minute);
-}
-
 struct booking_fixture : daemon_fixture {
   booking_fixture() {
     http_client c{port};
-    auto ok = [&](const http_reply& r) {
-      BOOST_TEST_INFO(r.body);
-      BOOST_REQUIRE(r.status == 201);
-    };
-    ok(c.request("POST", "/api/customers",
-                 R"({"id":"cu1","name":"Ada","phone":"+4930123",
+    created(c.request("POST", "/api/customers",
+                      R"({"id":"cu1","name":"Ada","phone":"+4930123",
                      "email":"ada@example.com","prefers_sms":true,
                      "prefers_email":true})",
-                 acme));
-    ok(c.request("POST", "/api/services",
-                 R"({"id":"s1","name":"Cut","price_cents":4500,
+                      acme));
+    created(c.request("POST", "/api/services",
+                      R"({"id":"s1","name":"Cut","price_cents":4500,
                      "duration_minutes":30})",
-                 acme));
-    ok(c.request("POST", "/api/staff", R"({"id":"st1","name":"Bo"})", acme));
+                      acme));
+    created(
+        c.request("POST", "/api/staff", R"({"id":"st1","name":"Bo"})", acme));
   }
 
   http_reply book(http_client& c, const std::string& id,
@@ -55,7 +47,7 @@ BOOST_AUTO_TEST_SUITE(booking_suite)
 
 BOOST_FIXTURE_TEST_CASE(book_read_reschedule_cancel, booking_fixture) {
   http_client c{port};
-  auto r = book(c, "a1", slot(2, 10));
+  auto r = book(c, "a1", utc_at(2, 10));
   BOOST_TEST_INFO(r.body);
   BOOST_REQUIRE(r.status == 201);
   BOOST_TEST(r.json().at("price_cents").as_int64() == 4500);
@@ -66,13 +58,13 @@ BOOST_FIXTURE_TEST_CASE(book_read_reschedule_cancel, booking_fixture) {
   BOOST_TEST(c.request("GET", "/api/appointments/a1", "", globex).status
              == 404);
   auto moved = c.request("PATCH", "/api/appointments/a1",
-                         "{\"start_time\":\"" + slot(2, 11) + "\"}", acme);
+                         "{\"start_time\":\"" + utc_at(2, 11) + "\"}", acme);
   BOOST_TEST_INFO(moved.body);
   BOOST_REQUIRE(moved.status == 200);
   BOOST_TEST(moved.json().at("version").as_int64() == 2);
   // The old slot is free again; the new one is taken.
-  BOOST_TEST(book(c, "a2", slot(2, 10)).status == 201);
-  BOOST_TEST(book(c, "a3", slot(2, 11)).status == 409);
+  BOOST_TEST(book(c, "a2", utc_at(2, 10)).status == 201);
+  BOOST_TEST(book(c, "a3", utc_at(2, 11)).status == 409);
   auto cancelled = c.request("POST", "/api/appointments/a1/cancel",
                              R"({"reason":"ill"})", acme);
   BOOST_REQUIRE(cancelled.status == 200);
@@ -210,7 +202,7 @@ BOOST_FIXTURE_TEST_CASE(bad_input_is_refused_and_nothing_stored,
 BOOST_FIXTURE_TEST_CASE(fifty_concurrent_bookings_of_one_slot,
                         booking_fixture) {
   std::atomic<int> created{0}, conflicts{0}, other{0};
-  auto start = slot(3, 9);
+  auto start = utc_at(3, 9);
   std::vector<std::thread> threads;
   for (int i = 0; i < 50; ++i)
     threads.emplace_back([&, i] {
@@ -232,14 +224,14 @@ BOOST_FIXTURE_TEST_CASE(fifty_concurrent_bookings_of_one_slot,
 
 BOOST_FIXTURE_TEST_CASE(availability_follows_bookings, booking_fixture) {
   http_client c{port};
-  auto date = slot(4, 0).substr(0, 10);
+  auto date = utc_at(4, 0).substr(0, 10);
   auto path = "/api/availability?staff_id=st1&service_id=s1&date=" + date;
   auto a = c.request("GET", path, "", acme);
   BOOST_TEST_INFO(a.body);
   BOOST_REQUIRE(a.status == 200);
   auto before = a.json().at("slots").as_array().size();
   BOOST_TEST(before == 48u); // no working hours set: the whole day
-  BOOST_REQUIRE(book(c, "a1", slot(4, 10)).status == 201);
+  BOOST_REQUIRE(book(c, "a1", utc_at(4, 10)).status == 201);
   auto b = c.request("GET", path, "", acme);
   BOOST_REQUIRE(b.status == 200);
   BOOST_TEST(b.json().at("slots").as_array().size() == before - 1);
@@ -308,7 +300,7 @@ void stop_during_a_booking_load(int sig) {
         // before the kill.
         if (i >= 288 * 100)
           break;
-        auto start = slot(2 + t * 100 + i / 288, 0, 5 * (i % 288));
+        auto start = utc_at(2 + t * 100 + i / 288, 0, 5 * (i % 288));
         json::object b{{"id", id},
                        {"customer_id", "cu1"},
                        {"service_id", "s1"},

@@ -67,11 +67,6 @@ struct branch_fixture : daemon_fixture {
                       acme));
   }
 
-  static void created(const http_reply& r) {
-    BOOST_TEST_INFO(r.body);
-    BOOST_REQUIRE(r.status == 201);
-  }
-
   /// The free slots of `staff` on `date` (the 30-minute service).
   std::vector<std::string> slots(const std::string& staff,
                                  const std::string& date) {

@@ -32,22 +32,6 @@ using switchboard::test::hmac;
 using switchboard::test::md5;
 using switchboard::test::ws_client;
 
-namespace {
-
-std::string slot(int days, int hour) {
-  auto secs = std::chrono::duration_cast<std::chrono::seconds>(
-                  std::chrono::system_clock::now().time_since_epoch())
-                  .count();
-  std::time_t t = secs - secs % 86400 + days * 86400 + hour * 3600;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-} // namespace
-
 BOOST_AUTO_TEST_SUITE(broadcast_suite)
 
 BOOST_AUTO_TEST_CASE(options_need_app_id_key_and_secret_together) {
@@ -418,10 +402,6 @@ BOOST_FIXTURE_TEST_CASE(a_booking_reaches_its_company_only, broadcast_fixture) {
   BOOST_REQUIRE(subscribe_as(*g, g_sid, globex, "private-company.globex"));
 
   http_client c{port};
-  auto created = [&](const http_reply& r) {
-    BOOST_TEST_INFO(r.body);
-    BOOST_REQUIRE(r.status == 201);
-  };
   created(c.request("POST", "/api/customers",
                     R"({"id":"cu1","name":"Ada","phone":"+4930123"})", acme));
   created(c.request("POST", "/api/services",
@@ -433,7 +413,7 @@ BOOST_FIXTURE_TEST_CASE(a_booking_reaches_its_company_only, broadcast_fixture) {
                  {"customer_id", "cu1"},
                  {"service_id", "s1"},
                  {"staff_id", "st1"},
-                 {"start_time", slot(2, 10)}};
+                 {"start_time", utc_at(2, 10)}};
   created(c.request("POST", "/api/appointments", json::serialize(b), acme));
 
   auto ev = a->next_event("appointment.created");

@@ -138,17 +138,14 @@ struct cluster_fixture {
 /// member `port`.
 inline void seed(std::uint16_t port, const std::string& token) {
   http_client c{port};
-  auto ok = [&](const http_reply& r) {
-    BOOST_TEST_INFO(r.body);
-    BOOST_REQUIRE(r.status == 201);
-  };
-  ok(c.request("POST", "/api/customers",
-               R"({"id":"cu1","name":"Ada","phone":"+4930123"})", token));
-  ok(c.request("POST", "/api/services",
-               R"({"id":"s1","name":"Cut","price_cents":4500,
+  created(c.request("POST", "/api/customers",
+                    R"({"id":"cu1","name":"Ada","phone":"+4930123"})", token));
+  created(c.request("POST", "/api/services",
+                    R"({"id":"s1","name":"Cut","price_cents":4500,
                    "duration_minutes":30})",
-               token));
-  ok(c.request("POST", "/api/staff", R"({"id":"st1","name":"Bo"})", token));
+                    token));
+  created(
+      c.request("POST", "/api/staff", R"({"id":"st1","name":"Bo"})", token));
 }
 
 inline http_reply book(http_client& c, const std::string& token,

@@ -55,23 +55,20 @@ BOOST_AUTO_TEST_SUITE(dashboard_suite)
 BOOST_FIXTURE_TEST_CASE(dashboard_in_a_headless_browser, dashboard_fixture,
                         *boost::unit_test::precondition(browser_present{})) {
   http_client c{d.port};
-  auto ok = [&](const http_reply& r) {
-    BOOST_TEST_INFO(r.body);
-    BOOST_REQUIRE(r.status == 201);
-  };
-  ok(c.request("POST", "/api/customers",
-               R"({"id":"cu1","name":"Eve","phone":"+4930777"})", d.acme));
-  ok(c.request("POST", "/api/staff", R"({"id":"st1","name":"Bo"})", d.acme));
-  ok(c.request("POST", "/api/services",
-               R"({"id":"s1","name":"Cut","price_cents":4500,
+  created(c.request("POST", "/api/customers",
+                    R"({"id":"cu1","name":"Eve","phone":"+4930777"})", d.acme));
+  created(
+      c.request("POST", "/api/staff", R"({"id":"st1","name":"Bo"})", d.acme));
+  created(c.request("POST", "/api/services",
+                    R"({"id":"s1","name":"Cut","price_cents":4500,
                    "duration_minutes":30})",
-               d.acme));
+                    d.acme));
   // A first booking: the CRM refuses its sync, which fails.
   json::object b{{"customer_id", "cu1"},
                  {"service_id", "s1"},
                  {"staff_id", "st1"},
-                 {"start_time", switchboard::test::utc_at(2, 9)}};
-  ok(c.request("POST", "/api/appointments", json::serialize(b), d.acme));
+                 {"start_time", utc_at(2, 9)}};
+  created(c.request("POST", "/api/appointments", json::serialize(b), d.acme));
   std::string job_id;
   for (int i = 0; i < 600 && job_id.empty(); ++i) {
     auto r = c.request("GET", "/api/jobs/failed", "", d.acme);
@@ -97,7 +94,7 @@ BOOST_FIXTURE_TEST_CASE(dashboard_in_a_headless_browser, dashboard_fixture,
        "--customer",      "cu1",
        "--staff",         "st1",
        "--service",       "s1",
-       "--start",         switchboard::test::utc_at(2, 11),
+       "--start",         utc_at(2, 11),
        "--out",           out});
   BOOST_TEST_INFO(said);
   if (rc == 77) {

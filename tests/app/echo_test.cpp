@@ -80,18 +80,6 @@ std::string install_echo(std::string& why) {
   return dir.string();
 }
 
-std::string slot(int days, int hour) {
-  auto secs = std::chrono::duration_cast<std::chrono::seconds>(
-                  std::chrono::system_clock::now().time_since_epoch())
-                  .count();
-  std::time_t t = secs - secs % 86400 + days * 86400 + hour * 3600;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 struct echo_fixture : daemon_fixture {
   echo_fixture()
       : daemon_fixture({"broadcasting.app_id=4242", "broadcasting.key=echo-key",
@@ -116,10 +104,6 @@ BOOST_FIXTURE_TEST_CASE(laravel_echo_receives_a_booking, echo_fixture) {
   BOOST_REQUIRE(subscribed.find("private-company.acme") != std::string::npos);
 
   http_client c{port};
-  auto created = [&](const http_reply& r) {
-    BOOST_TEST_INFO(r.body);
-    BOOST_REQUIRE(r.status == 201);
-  };
   created(c.request("POST", "/api/customers",
                     R"({"id":"cu1","name":"Ada","phone":"+4930123"})", acme));
   created(c.request("POST", "/api/services",
@@ -140,13 +124,13 @@ BOOST_FIXTURE_TEST_CASE(laravel_echo_receives_a_booking, echo_fixture) {
                  {"customer_id", "gc1"},
                  {"service_id", "gs1"},
                  {"staff_id", "gst1"},
-                 {"start_time", slot(2, 9)}};
+                 {"start_time", utc_at(2, 9)}};
   created(c.request("POST", "/api/appointments", json::serialize(g), globex));
   json::object b{{"id", "a1"},
                  {"customer_id", "cu1"},
                  {"service_id", "s1"},
                  {"staff_id", "st1"},
-                 {"start_time", slot(2, 10)},
+                 {"start_time", utc_at(2, 10)},
                  {"notes", "from echo_test"}};
   created(c.request("POST", "/api/appointments", json::serialize(b), acme));
 

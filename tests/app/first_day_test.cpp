@@ -19,32 +19,23 @@
 
 namespace {
 
-/// RFC 3339 times from now (tests/support/times.hpp).
-std::string at(int days, int hour, int minute = 0) {
-  return switchboard::test::utc_at(days, hour, minute);
-}
-
 struct first_day : daemon_fixture {
   first_day() {
     http_client c{port};
-    ok(c.request("POST", "/api/customers",
-                 R"({"id":"cu1","name":"Ada","phone":"+4930123",
+    created(c.request("POST", "/api/customers",
+                      R"({"id":"cu1","name":"Ada","phone":"+4930123",
                      "prefers_sms":true})",
-                 acme));
-    ok(c.request("POST", "/api/services",
-                 R"({"id":"s1","name":"Cut","price_cents":4500,
+                      acme));
+    created(c.request("POST", "/api/services",
+                      R"({"id":"s1","name":"Cut","price_cents":4500,
                      "duration_minutes":30})",
-                 acme));
-    ok(c.request("POST", "/api/services",
-                 R"({"id":"s2","name":"Colour","price_cents":9000,
+                      acme));
+    created(c.request("POST", "/api/services",
+                      R"({"id":"s2","name":"Colour","price_cents":9000,
                      "duration_minutes":60})",
-                 acme));
-    ok(c.request("POST", "/api/staff", R"({"id":"st1","name":"Bo"})", acme));
-  }
-
-  static void ok(const http_reply& r) {
-    BOOST_TEST_INFO(r.body);
-    BOOST_REQUIRE(r.status == 201);
+                      acme));
+    created(
+        c.request("POST", "/api/staff", R"({"id":"st1","name":"Bo"})", acme));
   }
 
   http_reply book(http_client& c, const std::string& id,
@@ -81,7 +72,7 @@ BOOST_AUTO_TEST_SUITE(first_day_suite)
 BOOST_FIXTURE_TEST_CASE(commands_that_change_nothing_answer_at_once,
                         first_day) {
   http_client c{port, 5s};
-  auto start = at(2, 10);
+  auto start = utc_at(2, 10);
   BOOST_REQUIRE(book(c, "a1", start).status == 201);
   auto began = std::chrono::steady_clock::now();
   auto same = c.request("PATCH", "/api/appointments/a1",
@@ -93,7 +84,7 @@ BOOST_FIXTURE_TEST_CASE(commands_that_change_nothing_answer_at_once,
                               R"({"staff_id":"st1"})", acme);
   BOOST_TEST(same_staff.status == 200);
   auto stale = c.request("PATCH", "/api/appointments/a1",
-                         "{\"start_time\":\"" + at(2, 11) + "\"}", acme,
+                         "{\"start_time\":\"" + utc_at(2, 11) + "\"}", acme,
                          {{"If-Match", "\"7\""}});
   BOOST_TEST_INFO(stale.body);
   BOOST_TEST(stale.status == 409);
@@ -163,20 +154,20 @@ BOOST_FIXTURE_TEST_CASE(staff_perform_only_their_services, first_day) {
   auto r = c.request("POST", "/api/staff",
                      R"({"id":"st2","name":"Cy","service_ids":["s2"]})", acme);
   BOOST_REQUIRE(r.status == 201);
-  auto date = at(2, 0).substr(0, 10);
+  auto date = utc_at(2, 0).substr(0, 10);
   auto offered = c.request(
       "GET", "/api/availability?staff_id=st2&service_id=s1&date=" + date, "",
       acme);
   BOOST_TEST_INFO(offered.body);
   BOOST_TEST(offered.status == 422);
   BOOST_TEST(offered.body.find("does not perform") != std::string::npos);
-  auto refused = book(c, "a1", at(2, 10), "st2", "s1");
+  auto refused = book(c, "a1", utc_at(2, 10), "st2", "s1");
   BOOST_TEST_INFO(refused.body);
   BOOST_TEST(refused.status == 422);
   BOOST_TEST(refused.body.find("service_id") != std::string::npos);
-  BOOST_TEST(book(c, "a2", at(2, 10), "st2", "s2").status == 201);
+  BOOST_TEST(book(c, "a2", utc_at(2, 10), "st2", "s2").status == 201);
   // Nor can an appointment of s1 be handed to st2.
-  BOOST_REQUIRE(book(c, "a3", at(2, 12)).status == 201);
+  BOOST_REQUIRE(book(c, "a3", utc_at(2, 12)).status == 201);
   auto moved = c.request("PATCH", "/api/appointments/a3",
                          R"({"staff_id":"st2"})", acme);
   BOOST_TEST(moved.status == 422);
@@ -191,9 +182,9 @@ BOOST_FIXTURE_TEST_CASE(staff_perform_only_their_services, first_day) {
 BOOST_FIXTURE_TEST_CASE(merges_are_exclusive_and_leave_tombstones, first_day) {
   http_client c{port};
   for (const char* id : {"cA", "cB", "cC"})
-    ok(c.request("POST", "/api/customers",
-                 std::string{"{\"id\":\""} + id + "\",\"name\":\"" + id + "\"}",
-                 acme));
+    created(c.request(
+        "POST", "/api/customers",
+        std::string{"{\"id\":\""} + id + "\",\"name\":\"" + id + "\"}", acme));
   // A into B while B into A: exactly one wins, whatever the timing.
   std::atomic<int> won{0};
   std::thread t1([&] {
@@ -237,7 +228,7 @@ BOOST_FIXTURE_TEST_CASE(merges_are_exclusive_and_leave_tombstones, first_day) {
       c.request("PATCH", "/api/customers/" + gone, R"({"name":"X"})", acme)
           .status
       == 409);
-  auto booked = book(c, "a1", at(2, 10), "st1", "s1", gone);
+  auto booked = book(c, "a1", utc_at(2, 10), "st1", "s1", gone);
   BOOST_TEST_INFO(booked.body);
   BOOST_TEST(booked.status == 422);
   BOOST_TEST(booked.body.find("customer_id") != std::string::npos);
@@ -256,12 +247,13 @@ BOOST_FIXTURE_TEST_CASE(merges_are_exclusive_and_leave_tombstones, first_day) {
 // confirmation, of the new time, and no notice of a move before it.
 BOOST_FIXTURE_TEST_CASE(a_move_within_the_delay_is_confirmed_once, first_day) {
   http_client c{port};
-  BOOST_REQUIRE(book(c, "a1", at(2, 9, 45)).status == 201);
-  auto moved = c.request("PATCH", "/api/appointments/a1",
-                         "{\"start_time\":\"" + at(2, 13, 30) + "\"}", acme);
+  BOOST_REQUIRE(book(c, "a1", utc_at(2, 9, 45)).status == 201);
+  auto moved
+      = c.request("PATCH", "/api/appointments/a1",
+                  "{\"start_time\":\"" + utc_at(2, 13, 30) + "\"}", acme);
   BOOST_REQUIRE(moved.status == 200);
   // A cancelled one is not confirmed at all.
-  BOOST_REQUIRE(book(c, "a2", at(3, 9)).status == 201);
+  BOOST_REQUIRE(book(c, "a2", utc_at(3, 9)).status == 201);
   BOOST_REQUIRE(
       c.request("POST", "/api/appointments/a2/cancel", "", acme).status == 200);
   auto count = [](const std::vector<std::string>& msgs, const char* word) {
@@ -285,10 +277,10 @@ BOOST_FIXTURE_TEST_CASE(a_move_within_the_delay_is_confirmed_once, first_day) {
   BOOST_TEST(got.size() == 2u);
   BOOST_TEST(count(got, "confirmed") == 1);
   BOOST_TEST(count(got, "moved") == 0);
-  BOOST_TEST(count(got, at(2, 13, 30).c_str()) == 1);
-  BOOST_TEST(count(got, at(2, 9, 45).c_str()) == 0);
+  BOOST_TEST(count(got, utc_at(2, 13, 30).c_str()) == 1);
+  BOOST_TEST(count(got, utc_at(2, 9, 45).c_str()) == 0);
   BOOST_TEST(count(got, "cancelled") == 1);
-  BOOST_TEST(count(got, at(3, 9).c_str()) == 1);
+  BOOST_TEST(count(got, utc_at(3, 9).c_str()) == 1);
 }
 
 BOOST_FIXTURE_TEST_CASE(http_details, first_day) {
@@ -364,7 +356,7 @@ BOOST_FIXTURE_TEST_CASE(cli_filters_name_the_allowed_values, first_day) {
 
 BOOST_FIXTURE_TEST_CASE(analytics_can_be_read_per_company, first_day) {
   http_client c{port};
-  BOOST_REQUIRE(book(c, "a1", at(2, 10)).status == 201);
+  BOOST_REQUIRE(book(c, "a1", utc_at(2, 10)).status == 201);
   json::object report;
   for (int i = 0; i < 100; ++i) {
     auto r = c.request("GET", "/api/analytics", "", acme);

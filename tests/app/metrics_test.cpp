@@ -76,19 +76,16 @@ struct metrics_fixture : daemon_fixture {
   using daemon_fixture::daemon_fixture;
 
   void seed(http_client& c) {
-    auto ok = [&](const http_reply& r) {
-      BOOST_TEST_INFO(r.body);
-      BOOST_REQUIRE(r.status == 201);
-    };
-    ok(c.request("POST", "/api/customers",
-                 R"({"id":"cu1","name":"Ada","phone":"+4930123",
+    created(c.request("POST", "/api/customers",
+                      R"({"id":"cu1","name":"Ada","phone":"+4930123",
                      "email":"ada@example.com"})",
-                 acme));
-    ok(c.request("POST", "/api/services",
-                 R"({"id":"s1","name":"Cut","price_cents":4500,
+                      acme));
+    created(c.request("POST", "/api/services",
+                      R"({"id":"s1","name":"Cut","price_cents":4500,
                      "duration_minutes":30})",
-                 acme));
-    ok(c.request("POST", "/api/staff", R"({"id":"st1","name":"Bo"})", acme));
+                      acme));
+    created(
+        c.request("POST", "/api/staff", R"({"id":"st1","name":"Bo"})", acme));
   }
 
   http_reply book(http_client& c, const std::string& id, int hour) {
@@ -96,7 +93,7 @@ struct metrics_fixture : daemon_fixture {
                    {"customer_id", "cu1"},
                    {"service_id", "s1"},
                    {"staff_id", "st1"},
-                   {"start_time", switchboard::test::utc_at(3, hour)}};
+                   {"start_time", utc_at(3, hour)}};
     return c.request("POST", "/api/appointments", json::serialize(b), acme);
   }
 

@@ -63,53 +63,49 @@ struct sweep_fixture : provider_holder, daemon_fixture {
            "broadcasting.app_id=sweep-app", "broadcasting.key=sweep-key",
            "broadcasting.secret=sweep-app-secret"}) {
     http_client c{port};
-    auto ok = [&](const http_reply& r) {
-      BOOST_TEST_INFO(r.body);
-      BOOST_REQUIRE(r.status == 201);
-    };
     day = switchboard::test::utc_at(3, 0).substr(0, 10);
     for (auto [token, x, who] : {std::tuple{acme, "a", "Ada Acme"},
                                  std::tuple{globex, "b", "Bea Globex"}}) {
       std::string s{x};
-      ok(c.request("POST", "/api/customers",
-                   R"({"id":"cu-)" + s + R"(","name":")" + who
-                       + R"(","phone":"+49301)" + (s == "a" ? "11" : "22")
-                       + R"(","prefers_sms":true})",
-                   token));
-      ok(c.request("POST", "/api/staff",
-                   R"({"id":"st-)" + s + R"(","name":"Staff )" + who + R"("})",
-                   token));
-      ok(c.request("POST", "/api/services",
-                   R"({"id":"sv-)" + s + R"(","name":"Cut )" + who
-                       + R"(","price_cents":4500,"duration_minutes":30})",
-                   token));
+      created(c.request("POST", "/api/customers",
+                        R"({"id":"cu-)" + s + R"(","name":")" + who
+                            + R"(","phone":"+49301)" + (s == "a" ? "11" : "22")
+                            + R"(","prefers_sms":true})",
+                        token));
+      created(c.request(
+          "POST", "/api/staff",
+          R"({"id":"st-)" + s + R"(","name":"Staff )" + who + R"("})", token));
+      created(c.request("POST", "/api/services",
+                        R"({"id":"sv-)" + s + R"(","name":"Cut )" + who
+                            + R"(","price_cents":4500,"duration_minutes":30})",
+                        token));
       boost::json::object b{{"id", "ap-" + s},
                             {"customer_id", "cu-" + s},
                             {"service_id", "sv-" + s},
                             {"staff_id", "st-" + s},
                             {"start_time", day + "T10:00:00Z"},
                             {"notes", std::string{"notes of "} + who}};
-      ok(c.request("POST", "/api/appointments", boost::json::serialize(b),
-                   token));
+      created(c.request("POST", "/api/appointments", boost::json::serialize(b),
+                        token));
     }
     // A's second customer, staff member, service and booking: the ids B
     // creates its own entities under (ids are per company), so that the
     // ids of A's first ones stay unknown to B for the other recipes.
-    ok(c.request("POST", "/api/customers",
-                 R"({"id":"cu-a2","name":"Second of Acme"})", acme));
-    ok(c.request("POST", "/api/staff",
-                 R"({"id":"st-a2","name":"Second of Acme"})", acme));
-    ok(c.request("POST", "/api/services",
-                 R"({"id":"sv-a2","name":"Second of Acme","price_cents":1,
+    created(c.request("POST", "/api/customers",
+                      R"({"id":"cu-a2","name":"Second of Acme"})", acme));
+    created(c.request("POST", "/api/staff",
+                      R"({"id":"st-a2","name":"Second of Acme"})", acme));
+    created(c.request("POST", "/api/services",
+                      R"({"id":"sv-a2","name":"Second of Acme","price_cents":1,
                      "duration_minutes":30})",
-                 acme));
+                      acme));
     boost::json::object b2{{"id", "ap-a2"},
                            {"customer_id", "cu-a"},
                            {"service_id", "sv-a"},
                            {"staff_id", "st-a"},
                            {"start_time", day + "T11:00:00Z"}};
-    ok(c.request("POST", "/api/appointments", boost::json::serialize(b2),
-                 acme));
+    created(c.request("POST", "/api/appointments", boost::json::serialize(b2),
+                      acme));
     // A's branch, in a time zone of its own.
     auto branch = c.request("POST", "/api/branches",
                             R"({"id":"br-a","name":"Acme Mitte",

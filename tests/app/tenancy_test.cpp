@@ -14,11 +14,6 @@
 
 namespace {
 
-/// RFC 3339 times from now (tests/support/times.hpp).
-std::string slot(int days, int hour, int minute = 0) {
-  return switchboard::test::utc_at(days, hour, minute);
-}
-
 std::string error_code(const http_reply& r) {
   auto v = r.json();
   if (!v.is_object() || !v.as_object().contains("error"))
@@ -38,31 +33,28 @@ struct tenancy_fixture : daemon_fixture {
   explicit tenancy_fixture(std::vector<std::string> sets = {})
       : daemon_fixture(std::move(sets)) {
     http_client c{port};
-    auto ok = [&](const http_reply& r) {
-      BOOST_TEST_INFO(r.body);
-      BOOST_REQUIRE(r.status == 201);
-    };
-    ok(c.request("POST", "/api/customers",
-                 R"({"id":"cu-a","name":"Ada Acme","phone":"+4930111",
+    created(c.request("POST", "/api/customers",
+                      R"({"id":"cu-a","name":"Ada Acme","phone":"+4930111",
                      "prefers_sms":true})",
-                 acme));
-    ok(c.request("POST", "/api/customers",
-                 R"({"id":"cu-g","name":"Gina Globex","phone":"+4930222",
+                      acme));
+    created(c.request("POST", "/api/customers",
+                      R"({"id":"cu-g","name":"Gina Globex","phone":"+4930222",
                      "email":"gina@globex.example","prefers_sms":true,
                      "prefers_email":true})",
-                 globex));
-    ok(c.request("POST", "/api/services",
-                 R"({"id":"s1","name":"Cut","price_cents":4500,
+                      globex));
+    created(c.request("POST", "/api/services",
+                      R"({"id":"s1","name":"Cut","price_cents":4500,
                      "duration_minutes":60})",
-                 acme));
-    ok(c.request("POST", "/api/staff", R"({"id":"st1","name":"Bo"})", acme));
-    start = slot(3, 10);
+                      acme));
+    created(
+        c.request("POST", "/api/staff", R"({"id":"st1","name":"Bo"})", acme));
+    start = utc_at(3, 10);
     json::object b{{"id", "a1"},
                    {"customer_id", "cu-a"},
                    {"service_id", "s1"},
                    {"staff_id", "st1"},
                    {"start_time", start}};
-    ok(c.request("POST", "/api/appointments", json::serialize(b), acme));
+    created(c.request("POST", "/api/appointments", json::serialize(b), acme));
   }
 
   /// An appointment.created event of acme's staff st1 at `at`, for
@@ -109,7 +101,7 @@ BOOST_FIXTURE_TEST_CASE(forged_appends_have_no_effect, tenancy_fixture) {
   http_client c{port};
   auto before = event_count();
   // 1. Another company's customer, by acme: the route names the command.
-  auto r = c.request("POST", "/api/events", forged("f1", "cu-g", slot(4, 10)),
+  auto r = c.request("POST", "/api/events", forged("f1", "cu-g", utc_at(4, 10)),
                      acme);
   BOOST_TEST_INFO(r.body);
   BOOST_TEST(r.status == 422);
@@ -117,8 +109,8 @@ BOOST_FIXTURE_TEST_CASE(forged_appends_have_no_effect, tenancy_fixture) {
   BOOST_TEST(names_field(r, "type"));
   BOOST_TEST(r.body.find("POST /api/appointments") != std::string::npos);
   // ... and by an admin's import for acme: the customer is not acme's.
-  r = c.request("POST", "/api/events", forged("f1", "cu-g", slot(4, 10), true),
-                admin);
+  r = c.request("POST", "/api/events",
+                forged("f1", "cu-g", utc_at(4, 10), true), admin);
   BOOST_TEST_INFO(r.body);
   BOOST_TEST(r.status == 422);
   BOOST_TEST(names_field(r, "data.appointment.customer_id"));
@@ -138,7 +130,7 @@ BOOST_FIXTURE_TEST_CASE(forged_appends_have_no_effect, tenancy_fixture) {
   // Naming globex's customer through the command: as if it did not exist.
   b["id"] = "f3";
   b["customer_id"] = "cu-g";
-  b["start_time"] = slot(5, 10);
+  b["start_time"] = utc_at(5, 10);
   r = c.request("POST", "/api/appointments", json::serialize(b), acme);
   BOOST_TEST_INFO(r.body);
   BOOST_TEST(r.status == 422);
@@ -170,7 +162,7 @@ BOOST_FIXTURE_TEST_CASE(forged_appends_have_no_effect, tenancy_fixture) {
       acme);
   BOOST_REQUIRE(avail.status == 200);
   BOOST_TEST(avail.body.find(start) == std::string::npos);
-  BOOST_TEST(avail.body.find(slot(3, 11)) != std::string::npos);
+  BOOST_TEST(avail.body.find(utc_at(3, 11)) != std::string::npos);
 }
 
 // Two companies creating one new id at the same moment (the concurrent
@@ -420,7 +412,7 @@ BOOST_FIXTURE_TEST_CASE(bad_inputs_name_their_field, tenancy_fixture) {
       {"customer_id too long", "POST", "/api/appointments",
        R"({"customer_id":")" + long_id
            + R"(","service_id":"s1","staff_id":"st1","start_time":")"
-           + slot(6, 10) + R"("})",
+           + utc_at(6, 10) + R"("})",
        422, "customer_id"},
       {"staff_id with a space", "POST", "/api/appointments",
        R"({"customer_id":"cu-a","service_id":"s1","staff_id":"s t",
@@ -557,7 +549,7 @@ BOOST_FIXTURE_TEST_CASE(bad_inputs_name_their_field, tenancy_fixture) {
   BOOST_REQUIRE(good.status == 201);
   auto when = std::string{good.json().at("event").at("time").as_string()};
   BOOST_TEST(when.substr(0, 4) != "1970");
-  BOOST_TEST(when.substr(0, 10) == slot(0, 0).substr(0, 10));
+  BOOST_TEST(when.substr(0, 10) == utc_at(0, 0).substr(0, 10));
 }
 
 // The audit record's user is the token's, never X-User-Id; X-Forwarded-For

@@ -42,32 +42,19 @@ std::string sign(const std::string& ts, const std::string& body,
   return out;
 }
 
-std::string slot(int days, int hour) {
-  auto secs = unix_now();
-  std::time_t t = secs - secs % 86400 + days * 86400 + hour * 3600;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 struct webhook_fixture : daemon_fixture {
   webhook_fixture()
       : daemon_fixture(
           {std::string{"webhooks.call_provider_secret="} + secret}) {
     http_client c{port};
-    auto ok = [&](const http_reply& r) {
-      BOOST_TEST_INFO(r.body);
-      BOOST_REQUIRE(r.status == 201);
-    };
-    ok(c.request("POST", "/api/services",
-                 R"({"id":"s1","name":"Cut","price_cents":4500,
+    created(c.request("POST", "/api/services",
+                      R"({"id":"s1","name":"Cut","price_cents":4500,
                      "duration_minutes":30})",
-                 acme));
-    ok(c.request("POST", "/api/staff", R"({"id":"st1","name":"Bo"})", acme));
-    ok(c.request("POST", "/api/customers",
-                 R"({"id":"cu1","name":"Eve","phone":"+4930777"})", acme));
+                      acme));
+    created(
+        c.request("POST", "/api/staff", R"({"id":"st1","name":"Bo"})", acme));
+    created(c.request("POST", "/api/customers",
+                      R"({"id":"cu1","name":"Eve","phone":"+4930777"})", acme));
   }
 
   http_reply post(const std::string& path, const std::string& body,
@@ -144,7 +131,7 @@ BOOST_FIXTURE_TEST_CASE(call_workflow_from_webhooks_to_notifications,
   BOOST_TEST(bad.body.find("call k5 is in state started") != std::string::npos);
   // Booking intent with a free slot: the caller is created (source phone)
   // and the appointment booked.
-  auto r = call_event("k1", "call.analyzed", analysis(slot(2, 10)));
+  auto r = call_event("k1", "call.analyzed", analysis(utc_at(2, 10)));
   BOOST_TEST_INFO(r.body);
   BOOST_REQUIRE(r.status == 200);
   auto call = r.json().at("call").as_object();
@@ -158,7 +145,7 @@ BOOST_FIXTURE_TEST_CASE(call_workflow_from_webhooks_to_notifications,
   BOOST_TEST(appt.status == 200);
   // A second call wants the same slot: appointment failed, follow-up due.
   to_ended("k2", "+4930777");
-  r = call_event("k2", "call.analyzed", analysis(slot(2, 10)));
+  r = call_event("k2", "call.analyzed", analysis(utc_at(2, 10)));
   BOOST_TEST_INFO(r.body);
   BOOST_REQUIRE(r.status == 200);
   call = r.json().at("call").as_object();
@@ -237,7 +224,7 @@ json::object event_of(const std::vector<json::object>& events,
 
 BOOST_FIXTURE_TEST_CASE(call_trace_from_webhook_to_sms, webhook_fixture) {
   to_ended("t1", "+49 30 124");
-  auto r = call_event("t1", "call.analyzed", analysis(slot(3, 11)));
+  auto r = call_event("t1", "call.analyzed", analysis(utc_at(3, 11)));
   BOOST_TEST_INFO(r.body);
   BOOST_REQUIRE(r.status == 200);
   auto appt_id
