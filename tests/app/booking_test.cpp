@@ -16,28 +16,15 @@ namespace {
 
 struct booking_fixture : daemon_fixture {
   booking_fixture() {
-    http_client c{port};
-    created(c.request("POST", "/api/customers",
-                      R"({"id":"cu1","name":"Ada","phone":"+4930123",
-                     "email":"ada@example.com","prefers_sms":true,
-                     "prefers_email":true})",
-                      acme));
-    created(c.request("POST", "/api/services",
-                      R"({"id":"s1","name":"Cut","price_cents":4500,
-                     "duration_minutes":30})",
-                      acme));
-    created(
-        c.request("POST", "/api/staff", R"({"id":"st1","name":"Bo"})", acme));
+    seed(port, acme,
+         R"({"id":"cu1","name":"Ada","phone":"+4930123",
+             "email":"ada@example.com","prefers_sms":true,
+             "prefers_email":true})");
   }
 
   http_reply book(http_client& c, const std::string& id,
                   const std::string& start) {
-    json::object b{{"id", id},
-                   {"customer_id", "cu1"},
-                   {"service_id", "s1"},
-                   {"staff_id", "st1"},
-                   {"start_time", start}};
-    return c.request("POST", "/api/appointments", json::serialize(b), acme);
+    return switchboard::test::book(c, acme, id, start);
   }
 };
 

@@ -402,19 +402,9 @@ BOOST_FIXTURE_TEST_CASE(a_booking_reaches_its_company_only, broadcast_fixture) {
   BOOST_REQUIRE(subscribe_as(*g, g_sid, globex, "private-company.globex"));
 
   http_client c{port};
-  created(c.request("POST", "/api/customers",
-                    R"({"id":"cu1","name":"Ada","phone":"+4930123"})", acme));
-  created(c.request("POST", "/api/services",
-                    R"({"id":"s1","name":"Cut","price_cents":4500,
-                        "duration_minutes":30})",
-                    acme));
-  created(c.request("POST", "/api/staff", R"({"id":"st1","name":"Bo"})", acme));
-  json::object b{{"id", "a1"},
-                 {"customer_id", "cu1"},
-                 {"service_id", "s1"},
-                 {"staff_id", "st1"},
-                 {"start_time", utc_at(2, 10)}};
-  created(c.request("POST", "/api/appointments", json::serialize(b), acme));
+  seed(c, acme);
+  auto start = utc_at(2, 10);
+  created(book(c, acme, "a1", start));
 
   auto ev = a->next_event("appointment.created");
   BOOST_REQUIRE(ev);
@@ -430,8 +420,7 @@ BOOST_FIXTURE_TEST_CASE(a_booking_reaches_its_company_only, broadcast_fixture) {
     saw_customer = saw_customer || event_of(f) == "customer.created";
   BOOST_TEST(saw_customer);
   // A refused booking (the slot is taken) commits nothing: nothing goes out.
-  b["id"] = "a2";
-  auto taken = c.request("POST", "/api/appointments", json::serialize(b), acme);
+  auto taken = book(c, acme, "a2", start);
   BOOST_TEST(taken.status == 409);
   BOOST_TEST(!a->next_event("appointment.created", 500ms));
   // Globex hears nothing of it.

@@ -121,18 +121,6 @@ std::string str(const json::value& v, const char* key) {
   return {};
 }
 
-/// Polls `done` every 50 ms for up to a minute (a deadline far beyond
-/// what the work needs, so that a slow machine does not fail the test).
-template <class F>
-bool eventually(F done) {
-  for (int i = 0; i < 1200; ++i) {
-    if (done())
-      return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return done();
-}
-
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(calcom_suite)
@@ -423,9 +411,11 @@ BOOST_AUTO_TEST_CASE(bookings_reach_calcom_and_keep_its_uid) {
                                    "service_id":"s1","staff_id":"st1",
                                    "start_time":"2030-01-07T09:00:00Z"})",
                                f.acme));
-  BOOST_REQUIRE(eventually([&] {
-    return str(f.appointment("ap1"), "calcom_uid") == "cal-uid-1";
-  }));
+  BOOST_REQUIRE(eventually(
+      [&] {
+        return str(f.appointment("ap1"), "calcom_uid") == "cal-uid-1";
+      },
+      1min));
   auto reqs = cal.requests();
   BOOST_REQUIRE(reqs.size() == 1u);
   const auto& create = reqs[0];
@@ -459,9 +449,11 @@ BOOST_AUTO_TEST_CASE(bookings_reach_calcom_and_keep_its_uid) {
   calcom_fixture::ok(c.request("PATCH", "/api/appointments/ap1",
                                R"({"start_time":"2030-01-07T10:00:00Z"})",
                                f.acme));
-  BOOST_REQUIRE(eventually([&] {
-    return str(f.appointment("ap1"), "calcom_uid") == "cal-uid-2";
-  }));
+  BOOST_REQUIRE(eventually(
+      [&] {
+        return str(f.appointment("ap1"), "calcom_uid") == "cal-uid-2";
+      },
+      1min));
   reqs = cal.requests();
   BOOST_REQUIRE(reqs.size() == 2u);
   BOOST_TEST(reqs[1].method == "POST");
@@ -480,9 +472,11 @@ BOOST_AUTO_TEST_CASE(bookings_reach_calcom_and_keep_its_uid) {
   // Cancelled here: Cal.com cancels the newest booking.
   calcom_fixture::ok(c2.request("POST", "/api/appointments/ap1/cancel",
                                 R"({"reason":"Caught a cold"})", f.acme));
-  BOOST_REQUIRE(eventually([&] {
-    return cal.requests().size() >= 3u;
-  }));
+  BOOST_REQUIRE(eventually(
+      [&] {
+        return cal.requests().size() >= 3u;
+      },
+      1min));
   reqs = cal.requests();
   BOOST_REQUIRE(reqs.size() == 3u);
   BOOST_TEST(reqs[2].target == "/v2/bookings/cal-uid-2/cancel");
@@ -491,17 +485,20 @@ BOOST_AUTO_TEST_CASE(bookings_reach_calcom_and_keep_its_uid) {
   // Changes that came from Cal.com are not sent back to it.
   auto r = f.deliver("acme", fixture("booking_created"));
   BOOST_REQUIRE(r.status == 200);
-  BOOST_REQUIRE(eventually([&] {
-    auto q = c2.request("GET", "/api/queues", "", f.admin);
-    if (q.status != 200)
-      return false;
-    auto qj = q.json();
-    for (const auto& qv : qj.at("queues").as_array())
-      if (qv.at("name").as_string() == "default")
-        return qv.at("ready").as_int64() == 0 && qv.at("leased").as_int64() == 0
-               && qv.at("delayed").as_int64() == 0;
-    return false;
-  }));
+  BOOST_REQUIRE(eventually(
+      [&] {
+        auto q = c2.request("GET", "/api/queues", "", f.admin);
+        if (q.status != 200)
+          return false;
+        auto qj = q.json();
+        for (const auto& qv : qj.at("queues").as_array())
+          if (qv.at("name").as_string() == "default")
+            return qv.at("ready").as_int64() == 0
+                   && qv.at("leased").as_int64() == 0
+                   && qv.at("delayed").as_int64() == 0;
+        return false;
+      },
+      1min));
   BOOST_TEST(cal.requests().size() == 3u);
 }
 

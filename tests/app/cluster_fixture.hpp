@@ -2,8 +2,8 @@
 
 // N daemons on 127.0.0.1 forming one cluster, each with its own data dir
 // and cluster port. The companies are made with the CLI on the first
-// member only; the others learn them by replication. Also the helpers
-// the cluster tests share: a company seeded, a booking, stored events.
+// member only; the others learn them by replication. Also what the
+// cluster tests share: stored events read from one member's store.
 
 #include <memory>
 #include <string>
@@ -20,20 +20,6 @@
 #include "tests/app/free_port.hpp"
 
 namespace switchboard::test {
-
-/// Calls `f` until it returns true, for at most `limit` (a bound for a
-/// hung cluster, far above what any step needs).
-template <class F>
-bool eventually(F f,
-                std::chrono::milliseconds limit = std::chrono::seconds(30)) {
-  auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (f())
-      return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return f();
-}
 
 struct cluster_fixture {
   static constexpr const char* secret = "cluster-test-secret-0123456789";
@@ -133,31 +119,6 @@ struct cluster_fixture {
   std::vector<std::string> companies;
   std::vector<std::string> tokens;
 };
-
-/// Staff, a service and a customer of company `token`, made through
-/// member `port`.
-inline void seed(std::uint16_t port, const std::string& token) {
-  http_client c{port};
-  created(c.request("POST", "/api/customers",
-                    R"({"id":"cu1","name":"Ada","phone":"+4930123"})", token));
-  created(c.request("POST", "/api/services",
-                    R"({"id":"s1","name":"Cut","price_cents":4500,
-                   "duration_minutes":30})",
-                    token));
-  created(
-      c.request("POST", "/api/staff", R"({"id":"st1","name":"Bo"})", token));
-}
-
-inline http_reply book(http_client& c, const std::string& token,
-                       const std::string& id, const std::string& start) {
-  boost::json::object b{{"id", id},
-                        {"customer_id", "cu1"},
-                        {"service_id", "s1"},
-                        {"staff_id", "st1"},
-                        {"start_time", start}};
-  return c.request("POST", "/api/appointments", boost::json::serialize(b),
-                   token);
-}
 
 /// How many stored events of member `node` name `needle`, read by the CLI
 /// from that member's own store.

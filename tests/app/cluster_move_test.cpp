@@ -10,10 +10,7 @@
 #include "tests/app/cluster_fixture.hpp"
 #include "tests/app/daemon_names.hpp"
 
-using switchboard::test::book;
 using switchboard::test::cluster_fixture;
-using switchboard::test::eventually;
-using switchboard::test::seed;
 using switchboard::test::stored_events_naming;
 
 namespace {

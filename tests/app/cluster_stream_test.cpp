@@ -16,10 +16,8 @@
 #include "tests/support/sse_client.hpp"
 #include "tests/support/ws_client.hpp"
 
-using switchboard::test::book;
 using switchboard::test::cluster_fixture;
 using switchboard::test::run_check_script;
-using switchboard::test::seed;
 
 BOOST_AUTO_TEST_SUITE(cluster_suite)
 

@@ -2,12 +2,18 @@
 
 // A running `switchboard serve` for integration tests: a free port, a temp
 // data dir, two companies (acme, globex) and an admin, made with the CLI
-// while the daemon runs.
+// while the daemon runs. Also what the tests of it share: a check that a
+// request created what it asked for, a company seeded with a customer, a
+// service and a staff member, a booking of them, and a wait for a
+// condition.
 
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include "tests/support/http_client.hpp"
@@ -122,6 +128,57 @@ private:
 inline void created(const http_reply& r) {
   BOOST_TEST_INFO(r.body);
   BOOST_REQUIRE(r.status == 201);
+}
+
+/// The customer `seed` makes unless told otherwise.
+inline constexpr const char* seed_customer
+    = R"({"id":"cu1","name":"Ada","phone":"+4930123"})";
+
+/// A customer (cu1, `customer`), a service (s1) and a staff member (st1)
+/// of company `token`, made through `c`.
+inline void seed(http_client& c, const std::string& token,
+                 const std::string& customer = seed_customer) {
+  created(c.request("POST", "/api/customers", customer, token));
+  created(c.request("POST", "/api/services",
+                    R"({"id":"s1","name":"Cut","price_cents":4500,
+                        "duration_minutes":30})",
+                    token));
+  created(
+      c.request("POST", "/api/staff", R"({"id":"st1","name":"Bo"})", token));
+}
+
+/// The same, through the daemon (or cluster member) on `port`.
+inline void seed(std::uint16_t port, const std::string& token,
+                 const std::string& customer = seed_customer) {
+  http_client c{port};
+  seed(c, token, customer);
+}
+
+/// A booking of `seed`'s customer, service and staff member at `start`.
+inline http_reply book(http_client& c, const std::string& token,
+                       const std::string& id, const std::string& start) {
+  boost::json::object b{{"id", id},
+                        {"customer_id", "cu1"},
+                        {"service_id", "s1"},
+                        {"staff_id", "st1"},
+                        {"start_time", start}};
+  return c.request("POST", "/api/appointments", boost::json::serialize(b),
+                   token);
+}
+
+/// Calls `f` every 50 ms until it returns true, for at most `limit` (a
+/// bound far above what the work needs, so that a slow machine does not
+/// fail the test).
+template <class F>
+bool eventually(F f,
+                std::chrono::milliseconds limit = std::chrono::seconds(30)) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (f())
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return f();
 }
 
 } // namespace switchboard::test

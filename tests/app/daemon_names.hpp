@@ -1,8 +1,8 @@
 #pragma once
 
 // The names a test of the real daemon uses unqualified: the fixture, its
-// HTTP client and answers, the check that a request created what it asked
-// for, times from now, chrono literals and Boost.JSON as `json`.
+// HTTP client and answers, the helpers of daemon_fixture.hpp, times from
+// now, chrono literals and Boost.JSON as `json`.
 
 #include <boost/json.hpp>
 
@@ -10,10 +10,13 @@
 #include "tests/support/times.hpp"
 
 using namespace std::chrono_literals;
+using switchboard::test::book;
 using switchboard::test::child_process;
 using switchboard::test::created;
 using switchboard::test::daemon_fixture;
+using switchboard::test::eventually;
 using switchboard::test::http_client;
 using switchboard::test::http_reply;
+using switchboard::test::seed;
 using switchboard::test::utc_at;
 namespace json = boost::json;

@@ -104,13 +104,7 @@ BOOST_FIXTURE_TEST_CASE(laravel_echo_receives_a_booking, echo_fixture) {
   BOOST_REQUIRE(subscribed.find("private-company.acme") != std::string::npos);
 
   http_client c{port};
-  created(c.request("POST", "/api/customers",
-                    R"({"id":"cu1","name":"Ada","phone":"+4930123"})", acme));
-  created(c.request("POST", "/api/services",
-                    R"({"id":"s1","name":"Cut","price_cents":4500,
-                        "duration_minutes":30})",
-                    acme));
-  created(c.request("POST", "/api/staff", R"({"id":"st1","name":"Bo"})", acme));
+  seed(c, acme);
   // Another company's booking never reaches acme's channel.
   created(c.request("POST", "/api/customers",
                     R"({"id":"gc1","name":"Gus","phone":"+4930999"})", globex));

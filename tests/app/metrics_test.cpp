@@ -76,25 +76,13 @@ struct metrics_fixture : daemon_fixture {
   using daemon_fixture::daemon_fixture;
 
   void seed(http_client& c) {
-    created(c.request("POST", "/api/customers",
-                      R"({"id":"cu1","name":"Ada","phone":"+4930123",
-                     "email":"ada@example.com"})",
-                      acme));
-    created(c.request("POST", "/api/services",
-                      R"({"id":"s1","name":"Cut","price_cents":4500,
-                     "duration_minutes":30})",
-                      acme));
-    created(
-        c.request("POST", "/api/staff", R"({"id":"st1","name":"Bo"})", acme));
+    switchboard::test::seed(c, acme,
+                            R"({"id":"cu1","name":"Ada","phone":"+4930123",
+                                "email":"ada@example.com"})");
   }
 
   http_reply book(http_client& c, const std::string& id, int hour) {
-    json::object b{{"id", id},
-                   {"customer_id", "cu1"},
-                   {"service_id", "s1"},
-                   {"staff_id", "st1"},
-                   {"start_time", utc_at(3, hour)}};
-    return c.request("POST", "/api/appointments", json::serialize(b), acme);
+    return switchboard::test::book(c, acme, id, utc_at(3, hour));
   }
 
   std::string scrape(http_client& c) {

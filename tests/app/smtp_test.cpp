@@ -92,16 +92,6 @@ struct smtp_host {
   int port = 0;
 };
 
-template <class F>
-bool eventually(F done) {
-  for (int i = 0; i < 2400; ++i) {
-    if (done())
-      return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return done();
-}
-
 /// The daemon, sending email to `host` with STARTTLS and the CA `ca`.
 struct mail_fixture : daemon_fixture {
   mail_fixture(const smtp_host& host, const std::string& ca,
@@ -180,9 +170,11 @@ BOOST_AUTO_TEST_CASE(email_goes_over_starttls_with_auth) {
   smtp_host host{dir.path(), false};
   {
     mail_fixture f{host, dir.path() + "/cert.pem"};
-    BOOST_REQUIRE(eventually([&] {
-      return host.events("message").size() == 1u;
-    }));
+    BOOST_REQUIRE(eventually(
+        [&] {
+          return host.events("message").size() == 1u;
+        },
+        2min));
     auto m = host.events("message")[0];
     BOOST_TEST(m.at("tls").as_bool());
     BOOST_TEST(m.at("login").as_string() == smtp_user);
@@ -202,9 +194,11 @@ BOOST_AUTO_TEST_CASE(email_goes_over_starttls_with_auth) {
   }
   // AUTH LOGIN when configured so.
   mail_fixture f{host, dir.path() + "/cert.pem", {"providers.smtp_auth=LOGIN"}};
-  BOOST_REQUIRE(eventually([&] {
-    return host.events("message").size() == 2u;
-  }));
+  BOOST_REQUIRE(eventually(
+      [&] {
+        return host.events("message").size() == 2u;
+      },
+      2min));
   auto auth = host.events("auth");
   BOOST_REQUIRE(auth.size() == 2u);
   BOOST_TEST(auth[1].at("mechanism").as_string() == "LOGIN");
@@ -219,10 +213,12 @@ BOOST_AUTO_TEST_CASE(an_untrusted_certificate_gets_nothing) {
   // The CA file names another certificate: the server's is not trusted.
   mail_fixture f{host, dir.path() + "/other.pem"};
   std::string error;
-  BOOST_REQUIRE(eventually([&] {
-    error = f.email_job_error();
-    return !error.empty();
-  }));
+  BOOST_REQUIRE(eventually(
+      [&] {
+        error = f.email_job_error();
+        return !error.empty();
+      },
+      2min));
   BOOST_TEST_INFO(error);
   BOOST_TEST(error.find("not trusted") != std::string::npos);
   // Neither the password nor the message reached the server.
@@ -238,10 +234,12 @@ BOOST_AUTO_TEST_CASE(a_server_without_starttls_gets_nothing) {
   smtp_host host{dir.path(), true};
   mail_fixture f{host, dir.path() + "/cert.pem"};
   std::string error;
-  BOOST_REQUIRE(eventually([&] {
-    error = f.email_job_error();
-    return !error.empty();
-  }));
+  BOOST_REQUIRE(eventually(
+      [&] {
+        error = f.email_job_error();
+        return !error.empty();
+      },
+      2min));
   BOOST_TEST_INFO(error);
   BOOST_TEST(error.find("offers no STARTTLS") != std::string::npos);
   BOOST_TEST(host.events("auth").empty());
@@ -256,10 +254,12 @@ BOOST_AUTO_TEST_CASE(a_wrong_password_fails_the_job) {
   mail_fixture f{
       host, dir.path() + "/cert.pem", {"providers.smtp_password=wrong"}};
   std::string error;
-  BOOST_REQUIRE(eventually([&] {
-    error = f.email_job_error("failed");
-    return !error.empty();
-  }));
+  BOOST_REQUIRE(eventually(
+      [&] {
+        error = f.email_job_error("failed");
+        return !error.empty();
+      },
+      2min));
   BOOST_TEST_INFO(error);
   BOOST_TEST(error.find("535") != std::string::npos);
   auto auth = host.events("auth");

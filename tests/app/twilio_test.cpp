@@ -166,18 +166,6 @@ std::string str(const json::value& v, const char* key) {
   return {};
 }
 
-/// Polls `done` every 50 ms for up to two minutes (far beyond what the
-/// work needs, so that a slow machine does not fail the test).
-template <class F>
-bool eventually(F done) {
-  for (int i = 0; i < 2400; ++i) {
-    if (done())
-      return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return done();
-}
-
 /// RFC 3339 (UTC) of now + `ahead`.
 std::string utc_in(std::chrono::seconds ahead) {
   auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now()
@@ -332,9 +320,11 @@ BOOST_AUTO_TEST_CASE(sms_and_whatsapp_go_to_twilio_with_their_sid_kept) {
   twilio_fixture f{twilio};
   f.customer("ada", "+49 30 123456", true);
   f.book("a1", "ada", "2030-01-07T09:00:00Z");
-  BOOST_REQUIRE(eventually([&] {
-    return f.twilio_messages(f.acme).size() == 2u;
-  }));
+  BOOST_REQUIRE(eventually(
+      [&] {
+        return f.twilio_messages(f.acme).size() == 2u;
+      },
+      2min));
   auto reqs = twilio.requests();
   BOOST_REQUIRE(reqs.size() == 2u);
   for (const auto& r : reqs) {
@@ -385,9 +375,11 @@ BOOST_AUTO_TEST_CASE(status_callbacks_are_signed_and_move_forward) {
   twilio_fixture f{twilio};
   f.customer("ada", "+4930123456", true);
   f.book("a1", "ada", "2030-01-07T09:00:00Z");
-  BOOST_REQUIRE(eventually([&] {
-    return f.twilio_messages(f.acme).size() == 2u;
-  }));
+  BOOST_REQUIRE(eventually(
+      [&] {
+        return f.twilio_messages(f.acme).size() == 2u;
+      },
+      2min));
   std::string whatsapp_sid;
   for (auto& m : f.twilio_messages(f.acme))
     if (str(m, "channel") == "whatsapp")
@@ -520,9 +512,11 @@ BOOST_AUTO_TEST_CASE(twilio_errors_fail_and_busy_answers_retry) {
   f.book("d1", "di", "2030-01-07T11:00:00Z");
 
   // 400: failed at once, with Twilio's code, message and more_info.
-  BOOST_REQUIRE(eventually([&] {
-    return !f.failed_jobs().empty();
-  }));
+  BOOST_REQUIRE(eventually(
+      [&] {
+        return !f.failed_jobs().empty();
+      },
+      2min));
   auto failed = f.failed_jobs();
   BOOST_REQUIRE(failed.size() == 1u);
   const auto& job = failed[0];
@@ -536,9 +530,11 @@ BOOST_AUTO_TEST_CASE(twilio_errors_fail_and_busy_answers_retry) {
 
   // 429 and 503 are tried again; the 429 not before its Retry-After (8 s,
   // longer than the first backoff of 5 s).
-  BOOST_REQUIRE(eventually([&] {
-    return f.twilio_messages(f.acme).size() == 2u;
-  }));
+  BOOST_REQUIRE(eventually(
+      [&] {
+        return f.twilio_messages(f.acme).size() == 2u;
+      },
+      2min));
   std::lock_guard<std::mutex> guard{mtx};
   BOOST_REQUIRE(seen["+4930000002"].size() == 2u);
   auto gap = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -572,16 +568,21 @@ BOOST_AUTO_TEST_CASE(a_retried_job_never_sends_again_what_twilio_took) {
   f.customer("ada", "+4930123456", true);
   // Starts in an hour and 3 seconds: the 1 h reminder is due in 3 s.
   f.book("a1", "ada", utc_in(3600s + 3s));
-  BOOST_REQUIRE(eventually([&] {
-    return requests_to(twilio, "whatsapp:+4930123456", "reminder").size() == 2u;
-  }));
-  BOOST_REQUIRE(eventually([&] {
-    std::size_t reminders = 0;
-    for (auto& m : f.twilio_messages(f.acme))
-      if (str(m, "body").find("reminder") != std::string::npos)
-        ++reminders;
-    return reminders == 2u;
-  }));
+  BOOST_REQUIRE(eventually(
+      [&] {
+        return requests_to(twilio, "whatsapp:+4930123456", "reminder").size()
+               == 2u;
+      },
+      2min));
+  BOOST_REQUIRE(eventually(
+      [&] {
+        std::size_t reminders = 0;
+        for (auto& m : f.twilio_messages(f.acme))
+          if (str(m, "body").find("reminder") != std::string::npos)
+            ++reminders;
+        return reminders == 2u;
+      },
+      2min));
   BOOST_TEST(requests_to(twilio, "+4930123456", "reminder").size() == 1u);
   BOOST_TEST(requests_to(twilio, "whatsapp:+4930123456", "reminder").size()
              == 2u);
