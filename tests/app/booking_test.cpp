@@ -188,25 +188,14 @@ BOOST_FIXTURE_TEST_CASE(bad_input_is_refused_and_nothing_stored,
 
 BOOST_FIXTURE_TEST_CASE(fifty_concurrent_bookings_of_one_slot,
                         booking_fixture) {
-  std::atomic<int> created{0}, conflicts{0}, other{0};
   auto start = utc_at(3, 9);
-  std::vector<std::thread> threads;
-  for (int i = 0; i < 50; ++i)
-    threads.emplace_back([&, i] {
-      http_client c{port};
-      auto r = book(c, "race" + std::to_string(i), start);
-      if (r.status == 201)
-        ++created;
-      else if (r.status == 409)
-        ++conflicts;
-      else
-        ++other;
-    });
-  for (auto& t : threads)
-    t.join();
-  BOOST_TEST(created.load() == 1);
-  BOOST_TEST(conflicts.load() == 49);
-  BOOST_TEST(other.load() == 0);
+  auto count = race(50, [&](int i) {
+    http_client c{port};
+    return book(c, "race" + std::to_string(i), start);
+  });
+  BOOST_TEST(count.created == 1);
+  BOOST_TEST(count.conflicts == 49);
+  BOOST_TEST(count.other == 0);
 }
 
 BOOST_FIXTURE_TEST_CASE(availability_follows_bookings, booking_fixture) {

@@ -97,24 +97,13 @@ BOOST_FIXTURE_TEST_CASE(fifty_bookings_of_one_slot_across_members,
                         cluster_fixture) {
   seed(nodes[2]->port, tokens[0]);
   auto start = switchboard::test::utc_at(3, 9);
-  std::atomic<int> created{0}, conflicts{0}, other{0};
-  std::vector<std::thread> threads;
-  for (int i = 0; i < 50; ++i)
-    threads.emplace_back([&, i] {
-      http_client c{nodes[static_cast<std::size_t>(i) % nodes.size()]->port};
-      auto r = book(c, tokens[0], "race" + std::to_string(i), start);
-      if (r.status == 201)
-        ++created;
-      else if (r.status == 409)
-        ++conflicts;
-      else
-        ++other;
-    });
-  for (auto& t : threads)
-    t.join();
-  BOOST_TEST(created.load() == 1);
-  BOOST_TEST(conflicts.load() == 49);
-  BOOST_TEST(other.load() == 0);
+  auto count = race(50, [&](int i) {
+    http_client c{nodes[static_cast<std::size_t>(i) % nodes.size()]->port};
+    return book(c, tokens[0], "race" + std::to_string(i), start);
+  });
+  BOOST_TEST(count.created == 1);
+  BOOST_TEST(count.conflicts == 49);
+  BOOST_TEST(count.other == 0);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_killed_owner_answers_503_for_its_companies_only,

@@ -4,9 +4,10 @@
 // data dir, two companies (acme, globex) and an admin, made with the CLI
 // while the daemon runs. Also what the tests of it share: a check that a
 // request created what it asked for, a company seeded with a customer, a
-// service and a staff member, a booking of them, and a wait for a
-// condition.
+// service and a staff member, a booking of them, a wait for a condition,
+// and the answers to concurrent attempts counted.
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -179,6 +180,34 @@ bool eventually(F f,
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return f();
+}
+
+/// How the answers to concurrent attempts came out: 201, 409, other.
+struct race_count {
+  int created = 0;
+  int conflicts = 0;
+  int other = 0;
+};
+
+/// Runs `attempt(i)` for each i below `n`, each on a thread of its own, all
+/// at once, and counts what they were answered.
+template <class F>
+race_count race(int n, F attempt) {
+  std::atomic<int> created{0}, conflicts{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i)
+    threads.emplace_back([&, i] {
+      auto r = attempt(i);
+      if (r.status == 201)
+        ++created;
+      else if (r.status == 409)
+        ++conflicts;
+      else
+        ++other;
+    });
+  for (auto& t : threads)
+    t.join();
+  return {created.load(), conflicts.load(), other.load()};
 }
 
 } // namespace switchboard::test

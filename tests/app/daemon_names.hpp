@@ -17,6 +17,7 @@ using switchboard::test::daemon_fixture;
 using switchboard::test::eventually;
 using switchboard::test::http_client;
 using switchboard::test::http_reply;
+using switchboard::test::race;
 using switchboard::test::seed;
 using switchboard::test::utc_at;
 namespace json = boost::json;
