@@ -16,9 +16,9 @@
 #include <boost/test/unit_test.hpp>
 
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "tests/app/daemon_fixture.hpp"
+#include "tests/support/hmac.hpp"
 #include "tests/support/ws_client.hpp"
 
 namespace switchboard::test {
@@ -26,25 +26,6 @@ namespace switchboard::test {
 inline constexpr const char* app_id = "4242";
 inline constexpr const char* app_key = "app-key";
 inline constexpr const char* app_secret = "app-secret";
-
-inline std::string hex(const unsigned char* p, unsigned int n) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < n; ++i) {
-    out.push_back(digits[p[i] >> 4]);
-    out.push_back(digits[p[i] & 0x0f]);
-  }
-  return out;
-}
-
-inline std::string hmac(const std::string& key, const std::string& text) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(text.data()), text.size(), mac,
-       &len);
-  return hex(mac, len);
-}
 
 inline std::string md5(const std::string& text) {
   unsigned char md[EVP_MAX_MD_SIZE];

@@ -15,10 +15,8 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include "tests/app/daemon_names.hpp"
+#include "tests/support/hmac.hpp"
 #include "tests/support/http_server.hpp"
 
 using switchboard::test::http_answer;
@@ -29,18 +27,7 @@ namespace {
 
 /// Lowercase hex HMAC-SHA256 of `body` under `key`: X-Cal-Signature-256.
 std::string cal_signature(const std::string& key, const std::string& body) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac,
-       &len);
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out.push_back(hex[mac[i] >> 4]);
-    out.push_back(hex[mac[i] & 15]);
-  }
-  return out;
+  return switchboard::test::hmac(key, body);
 }
 
 /// A fixture delivery, as Cal.com would post it.

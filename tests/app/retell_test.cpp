@@ -10,10 +10,8 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include "tests/app/daemon_names.hpp"
+#include "tests/support/hmac.hpp"
 
 namespace {
 
@@ -28,19 +26,8 @@ std::int64_t now_ms() {
 /// `x-retell-signature` for `body` at `ms` under `key`.
 std::string retell_signature(const std::string& body, std::int64_t ms,
                              const std::string& key = retell_key) {
-  auto text = body + std::to_string(ms);
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(text.data()), text.size(), mac,
-       &len);
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out = "v=" + std::to_string(ms) + ",d=";
-  for (unsigned i = 0; i < len; ++i) {
-    out.push_back(hex[mac[i] >> 4]);
-    out.push_back(hex[mac[i] & 15]);
-  }
-  return out;
+  return "v=" + std::to_string(ms)
+         + ",d=" + switchboard::test::hmac(key, body + std::to_string(ms));
 }
 
 std::string fixture(const std::string& name) {

@@ -12,8 +12,6 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -23,6 +21,7 @@
 
 #include "tests/app/daemon_fixture.hpp"
 #include "tests/app/switchable_crm.hpp"
+#include "tests/support/hmac.hpp"
 #include "tests/support/times.hpp"
 
 namespace switchboard::test {
@@ -30,20 +29,7 @@ namespace switchboard::test {
 inline constexpr const char* webhook_secret = "sweep-secret";
 
 inline std::string sign(const std::string& ts, const std::string& body) {
-  auto text = ts + "." + body;
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  std::string key = webhook_secret;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(text.data()), text.size(), mac,
-       &len);
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out = "sha256=";
-  for (unsigned i = 0; i < len; ++i) {
-    out.push_back(hex[mac[i] >> 4]);
-    out.push_back(hex[mac[i] & 15]);
-  }
-  return out;
+  return "sha256=" + hmac(webhook_secret, ts + "." + body);
 }
 
 struct provider_holder {

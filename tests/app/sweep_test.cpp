@@ -10,37 +10,20 @@
 #include <functional>
 #include <map>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include "tests/app/daemon_names.hpp"
 #include "tests/app/sweep_fixture.hpp"
+#include "tests/support/hmac.hpp"
 #include "tests/support/openapi.hpp"
 #include "tests/support/sse_client.hpp"
 
+using switchboard::test::hmac;
 using switchboard::test::sign;
 using switchboard::test::sweep_fixture;
 
 namespace {
-
-/// Lowercase hex HMAC-SHA256 of `body` under `key` (Cal.com's signature).
-std::string hmac_hex(const std::string& key, const std::string& body) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac,
-       &len);
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out.push_back(hex[mac[i] >> 4]);
-    out.push_back(hex[mac[i] & 15]);
-  }
-  return out;
-}
 
 /// `text` with every `id` replaced by "<ID>".
 std::string masked(std::string text, const std::string& id) {
@@ -595,9 +578,8 @@ BOOST_FIXTURE_TEST_CASE(no_route_gives_one_company_anothers_data,
                   == 200);
     std::string body
         = R"({"triggerEvent":"BOOKING_CANCELLED","payload":{"uid":"x"}})";
-    like_missing(
-        "POST", "/webhooks/calcom/{X}", body, "acme", "nobody", 401,
-        {{"X-Cal-Signature-256", hmac_hex("globex-cal-secret", body)}});
+    like_missing("POST", "/webhooks/calcom/{X}", body, "acme", "nobody", 401,
+                 {{"X-Cal-Signature-256", hmac("globex-cal-secret", body)}});
   });
   add("POST", "/webhooks/retell/{company_id}", [&] {
     like_missing("POST", "/webhooks/retell/{X}",
@@ -613,10 +595,9 @@ BOOST_FIXTURE_TEST_CASE(no_route_gives_one_company_anothers_data,
         std::chrono::duration_cast<std::chrono::milliseconds>(
             std::chrono::system_clock::now().time_since_epoch())
             .count());
-    auto r
-        = as_b("POST", "/webhooks/retell/globex", body,
-               {{"x-retell-signature",
-                 "v=" + ms + ",d=" + hmac_hex("sweep-retell-key", body + ms)}});
+    auto r = as_b("POST", "/webhooks/retell/globex", body,
+                  {{"x-retell-signature",
+                    "v=" + ms + ",d=" + hmac("sweep-retell-key", body + ms)}});
     BOOST_TEST(r.status == 204);
     BOOST_TEST(r.body.find("Ada") == std::string::npos);
   });

@@ -10,10 +10,8 @@
 #include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include "tests/app/daemon_names.hpp"
+#include "tests/support/hmac.hpp"
 
 namespace {
 
@@ -27,19 +25,7 @@ std::int64_t unix_now() {
 
 std::string sign(const std::string& ts, const std::string& body,
                  const std::string& key = secret) {
-  auto text = ts + "." + body;
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(text.data()), text.size(), mac,
-       &len);
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out = "sha256=";
-  for (unsigned i = 0; i < len; ++i) {
-    out.push_back(hex[mac[i] >> 4]);
-    out.push_back(hex[mac[i] & 15]);
-  }
-  return out;
+  return "sha256=" + switchboard::test::hmac(key, ts + "." + body);
 }
 
 struct webhook_fixture : daemon_fixture {
