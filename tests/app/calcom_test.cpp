@@ -53,16 +53,12 @@ struct calcom_fixture : daemon_fixture {
   explicit calcom_fixture(std::vector<std::string> sets = {})
       : daemon_fixture(with_default(std::move(sets))) {
     http_client c{port};
-    ok(c.request("POST", "/api/services",
-                 R"({"id":"s1","name":"Cut","price_cents":4500,
-                     "duration_minutes":30})",
-                 acme));
-    ok(c.request("POST", "/api/staff", R"({"id":"st1","name":"Anna"})", acme));
+    seed_service(c, acme, "Anna");
     // Ada is a customer of acme already (her email in another case).
-    ok(c.request("POST", "/api/customers",
-                 R"({"id":"cu-ada","name":"Ada L.",
+    succeeded(c.request("POST", "/api/customers",
+                        R"({"id":"cu-ada","name":"Ada L.",
                      "email":"ADA@example.com","phone":"+4930123"})",
-                 acme));
+                        acme));
     auto r = c.request("PUT", "/api/integrations/calcom",
                        std::string{R"({"secret":")"} + acme_secret
                            + R"(","event_types":{"1201":"s1"},
@@ -75,11 +71,6 @@ struct calcom_fixture : daemon_fixture {
   static std::vector<std::string> with_default(std::vector<std::string> s) {
     s.push_back(std::string{"webhooks.calcom_secret="} + default_secret);
     return s;
-  }
-
-  static void ok(const http_reply& r) {
-    BOOST_TEST_INFO(r.body);
-    BOOST_REQUIRE(r.status / 100 == 2);
   }
 
   http_reply deliver(const std::string& company, const std::string& body,
@@ -393,11 +384,11 @@ BOOST_AUTO_TEST_CASE(bookings_reach_calcom_and_keep_its_uid) {
   calcom_fixture f{{"providers.calcom_base_url=" + cal.url(),
                     "providers.calcom_api_key=cal_test_key"}};
   http_client c{f.port};
-  calcom_fixture::ok(c.request("POST", "/api/appointments",
-                               R"({"id":"ap1","customer_id":"cu-ada",
+  succeeded(c.request("POST", "/api/appointments",
+                      R"({"id":"ap1","customer_id":"cu-ada",
                                    "service_id":"s1","staff_id":"st1",
                                    "start_time":"2030-01-07T09:00:00Z"})",
-                               f.acme));
+                      f.acme));
   BOOST_REQUIRE(eventually(
       [&] {
         return str(f.appointment("ap1"), "calcom_uid") == "cal-uid-1";
@@ -433,9 +424,8 @@ BOOST_AUTO_TEST_CASE(bookings_reach_calcom_and_keep_its_uid) {
   BOOST_TEST(f.event_count() == before);
 
   // Moved here: Cal.com reschedules the booking by its uid.
-  calcom_fixture::ok(c.request("PATCH", "/api/appointments/ap1",
-                               R"({"start_time":"2030-01-07T10:00:00Z"})",
-                               f.acme));
+  succeeded(c.request("PATCH", "/api/appointments/ap1",
+                      R"({"start_time":"2030-01-07T10:00:00Z"})", f.acme));
   BOOST_REQUIRE(eventually(
       [&] {
         return str(f.appointment("ap1"), "calcom_uid") == "cal-uid-2";
@@ -457,8 +447,8 @@ BOOST_AUTO_TEST_CASE(bookings_reach_calcom_and_keep_its_uid) {
   BOOST_TEST(str(f.appointment("ap1"), "calcom_uid") == "cal-uid-2");
 
   // Cancelled here: Cal.com cancels the newest booking.
-  calcom_fixture::ok(c2.request("POST", "/api/appointments/ap1/cancel",
-                                R"({"reason":"Caught a cold"})", f.acme));
+  succeeded(c2.request("POST", "/api/appointments/ap1/cancel",
+                       R"({"reason":"Caught a cold"})", f.acme));
   BOOST_REQUIRE(eventually(
       [&] {
         return cal.requests().size() >= 3u;

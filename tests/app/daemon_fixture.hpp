@@ -3,9 +3,9 @@
 // A running `switchboard serve` for integration tests: a free port, a temp
 // data dir, two companies (acme, globex) and an admin, made with the CLI
 // while the daemon runs. Also what the tests of it share: a check that a
-// request created what it asked for, a company seeded with a customer, a
-// service and a staff member, a booking of them, a wait for a condition,
-// and the answers to concurrent attempts counted.
+// request created what it asked for or succeeded, a company seeded with a
+// customer, a service and a staff member, a booking of them, a wait for a
+// condition, and the answers to concurrent attempts counted.
 
 #include <atomic>
 #include <chrono>
@@ -131,6 +131,24 @@ inline void created(const http_reply& r) {
   BOOST_REQUIRE(r.status == 201);
 }
 
+/// Checks that `r` succeeded (2xx).
+inline void succeeded(const http_reply& r) {
+  BOOST_TEST_INFO(r.body);
+  BOOST_REQUIRE(r.status / 100 == 2);
+}
+
+/// A service (s1) and a staff member (st1, named `staff`) of company
+/// `token`, made through `c`.
+inline void seed_service(http_client& c, const std::string& token,
+                         const std::string& staff = "Bo") {
+  created(c.request("POST", "/api/services",
+                    R"({"id":"s1","name":"Cut","price_cents":4500,
+                        "duration_minutes":30})",
+                    token));
+  created(c.request("POST", "/api/staff",
+                    R"({"id":"st1","name":")" + staff + R"("})", token));
+}
+
 /// The customer `seed` makes unless told otherwise.
 inline constexpr const char* seed_customer
     = R"({"id":"cu1","name":"Ada","phone":"+4930123"})";
@@ -140,12 +158,7 @@ inline constexpr const char* seed_customer
 inline void seed(http_client& c, const std::string& token,
                  const std::string& customer = seed_customer) {
   created(c.request("POST", "/api/customers", customer, token));
-  created(c.request("POST", "/api/services",
-                    R"({"id":"s1","name":"Cut","price_cents":4500,
-                        "duration_minutes":30})",
-                    token));
-  created(
-      c.request("POST", "/api/staff", R"({"id":"st1","name":"Bo"})", token));
+  seed_service(c, token);
 }
 
 /// The same, through the daemon (or cluster member) on `port`.

@@ -19,5 +19,7 @@ using switchboard::test::http_client;
 using switchboard::test::http_reply;
 using switchboard::test::race;
 using switchboard::test::seed;
+using switchboard::test::seed_service;
+using switchboard::test::succeeded;
 using switchboard::test::utc_at;
 namespace json = boost::json;

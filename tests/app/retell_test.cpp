@@ -49,14 +49,7 @@ struct retell_fixture : daemon_fixture {
   retell_fixture()
       : daemon_fixture({std::string{"webhooks.retell_api_key="} + retell_key}) {
     http_client c{port};
-    for (auto [path, body] :
-         {std::pair{"/api/services", R"({"id":"s1","name":"Cut",
-             "price_cents":4500,"duration_minutes":30})"},
-          std::pair{"/api/staff", R"({"id":"st1","name":"Anna"})"}}) {
-      auto r = c.request("POST", path, body, acme);
-      BOOST_TEST_INFO(r.body);
-      BOOST_REQUIRE(r.status == 201);
-    }
+    seed_service(c, acme, "Anna");
   }
 
   http_reply deliver(const std::string& body, std::int64_t ms = 0,

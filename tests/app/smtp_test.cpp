@@ -98,19 +98,15 @@ struct mail_fixture : daemon_fixture {
                std::vector<std::string> more = {})
       : daemon_fixture(sets(host, ca, std::move(more))) {
     http_client c{port};
-    ok(c.request("POST", "/api/services",
-                 R"({"id":"s1","name":"Cut","price_cents":4500,
-                     "duration_minutes":30})",
-                 acme));
-    ok(c.request("POST", "/api/staff", R"({"id":"st1","name":"Anna"})", acme));
-    ok(c.request("POST", "/api/customers",
-                 R"({"id":"ada","name":"Ada","email":"ada@example.com",
+    seed_service(c, acme, "Anna");
+    succeeded(c.request("POST", "/api/customers",
+                        R"({"id":"ada","name":"Ada","email":"ada@example.com",
                      "prefers_email":true})",
-                 acme));
-    ok(c.request("POST", "/api/appointments",
-                 R"({"id":"a1","customer_id":"ada","service_id":"s1",
+                        acme));
+    succeeded(c.request("POST", "/api/appointments",
+                        R"({"id":"a1","customer_id":"ada","service_id":"s1",
                      "staff_id":"st1","start_time":"2030-01-07T09:00:00Z"})",
-                 acme));
+                        acme));
   }
 
   static std::vector<std::string> sets(const smtp_host& host,
@@ -127,11 +123,6 @@ struct mail_fixture : daemon_fixture {
         "listener.send_appointment_notification.delay_ms=0"};
     s.insert(s.end(), more.begin(), more.end());
     return s;
-  }
-
-  static void ok(const http_reply& r) {
-    BOOST_TEST_INFO(r.body);
-    BOOST_REQUIRE(r.status / 100 == 2);
   }
 
   /// The email job's last error ("" while it has none), waiting for a

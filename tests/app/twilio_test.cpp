@@ -182,11 +182,7 @@ struct twilio_fixture : daemon_fixture {
                           std::vector<std::string> more = {})
       : daemon_fixture(sets(twilio, std::move(more))) {
     http_client c{port};
-    ok(c.request("POST", "/api/services",
-                 R"({"id":"s1","name":"Cut","price_cents":4500,
-                     "duration_minutes":30})",
-                 acme));
-    ok(c.request("POST", "/api/staff", R"({"id":"st1","name":"Anna"})", acme));
+    seed_service(c, acme, "Anna");
   }
 
   static std::vector<std::string> sets(const http_server& twilio,
@@ -204,30 +200,26 @@ struct twilio_fixture : daemon_fixture {
     return s;
   }
 
-  static void ok(const http_reply& r) {
-    BOOST_TEST_INFO(r.body);
-    BOOST_REQUIRE(r.status / 100 == 2);
-  }
-
   void customer(const std::string& id, const std::string& phone,
                 bool whatsapp) {
     http_client c{port};
-    ok(c.request("POST", "/api/customers",
-                 R"({"id":")" + id + R"(","name":"Ada )" + id + R"(","phone":")"
-                     + phone + R"(","prefers_sms":true,"prefers_whatsapp":)"
-                     + (whatsapp ? "true" : "false") + "}",
-                 acme));
+    succeeded(c.request("POST", "/api/customers",
+                        R"({"id":")" + id + R"(","name":"Ada )" + id
+                            + R"(","phone":")" + phone
+                            + R"(","prefers_sms":true,"prefers_whatsapp":)"
+                            + (whatsapp ? "true" : "false") + "}",
+                        acme));
   }
 
   void book(const std::string& id, const std::string& customer_id,
             const std::string& start) {
     http_client c{port};
-    ok(c.request("POST", "/api/appointments",
-                 R"({"id":")" + id + R"(","customer_id":")" + customer_id
-                     + R"(","service_id":"s1","staff_id":"st1",
+    succeeded(c.request("POST", "/api/appointments",
+                        R"({"id":")" + id + R"(","customer_id":")" + customer_id
+                            + R"(","service_id":"s1","staff_id":"st1",
                        "start_time":")"
-                     + start + R"("})",
-                 acme));
+                            + start + R"("})",
+                        acme));
   }
 
   /// The outbox messages `token` sees that Twilio took.

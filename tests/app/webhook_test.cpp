@@ -33,12 +33,7 @@ struct webhook_fixture : daemon_fixture {
       : daemon_fixture(
           {std::string{"webhooks.call_provider_secret="} + secret}) {
     http_client c{port};
-    created(c.request("POST", "/api/services",
-                      R"({"id":"s1","name":"Cut","price_cents":4500,
-                     "duration_minutes":30})",
-                      acme));
-    created(
-        c.request("POST", "/api/staff", R"({"id":"st1","name":"Bo"})", acme));
+    seed_service(c, acme);
     created(c.request("POST", "/api/customers",
                       R"({"id":"cu1","name":"Eve","phone":"+4930777"})", acme));
   }
