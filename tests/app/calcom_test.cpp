@@ -16,12 +16,14 @@
 #include <boost/test/unit_test.hpp>
 
 #include "tests/app/daemon_names.hpp"
+#include "tests/app/fixture_files.hpp"
 #include "tests/support/hmac.hpp"
 #include "tests/support/http_server.hpp"
 
 using switchboard::test::http_answer;
 using switchboard::test::http_record;
 using switchboard::test::http_server;
+using switchboard::test::str;
 
 namespace {
 
@@ -32,10 +34,7 @@ std::string cal_signature(const std::string& key, const std::string& body) {
 
 /// A fixture delivery, as Cal.com would post it.
 std::string fixture(const std::string& name) {
-  std::ifstream in{std::string{SWITCHBOARD_SOURCE_DIR}
-                   + "/tests/app/fixtures/calcom/" + name + ".json"};
-  BOOST_REQUIRE(in.good());
-  return {std::istreambuf_iterator<char>{in}, {}};
+  return switchboard::test::fixture_text("calcom/" + name + ".json");
 }
 
 /// `text` as JSON with `change` applied to its payload object.
@@ -92,12 +91,6 @@ struct calcom_fixture : daemon_fixture {
     return r.json().as_object();
   }
 };
-
-std::string str(const json::value& v, const char* key) {
-  if (const auto* f = v.as_object().if_contains(key); f && f->is_string())
-    return std::string{f->get_string()};
-  return {};
-}
 
 } // namespace
 

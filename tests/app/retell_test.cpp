@@ -11,7 +11,10 @@
 #include <boost/test/unit_test.hpp>
 
 #include "tests/app/daemon_names.hpp"
+#include "tests/app/fixture_files.hpp"
 #include "tests/support/hmac.hpp"
+
+using switchboard::test::str;
 
 namespace {
 
@@ -31,16 +34,7 @@ std::string retell_signature(const std::string& body, std::int64_t ms,
 }
 
 std::string fixture(const std::string& name) {
-  std::ifstream in{std::string{SWITCHBOARD_SOURCE_DIR}
-                   + "/tests/app/fixtures/retell/" + name + ".json"};
-  BOOST_REQUIRE(in.good());
-  return {std::istreambuf_iterator<char>{in}, {}};
-}
-
-std::string str(const json::value& v, const char* key) {
-  if (const auto* f = v.as_object().if_contains(key); f && f->is_string())
-    return std::string{f->get_string()};
-  return {};
+  return switchboard::test::fixture_text("retell/" + name + ".json");
 }
 
 constexpr const char* call_id = "Jabr9TXYYJHfvl6Syypi88rdAHYHmcq6";

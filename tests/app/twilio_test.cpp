@@ -24,12 +24,14 @@
 #include <openssl/hmac.h>
 
 #include "tests/app/daemon_names.hpp"
+#include "tests/app/fixture_files.hpp"
 #include "tests/support/http_server.hpp"
 
 using switchboard::test::by_request;
 using switchboard::test::http_answer;
 using switchboard::test::http_record;
 using switchboard::test::http_server;
+using switchboard::test::str;
 
 namespace {
 
@@ -43,10 +45,7 @@ constexpr const char* whatsapp_from = "+14155238886";
 constexpr const char* fixture_sid = "SM11111111111111111111111111111111";
 
 std::string fixture(const std::string& name) {
-  std::ifstream in{std::string{SWITCHBOARD_SOURCE_DIR}
-                   + "/tests/app/fixtures/twilio/" + name};
-  BOOST_REQUIRE(in.good());
-  return {std::istreambuf_iterator<char>{in}, {}};
+  return switchboard::test::fixture_text("twilio/" + name);
 }
 
 std::string base64(const unsigned char* p, std::size_t n) {
@@ -158,12 +157,6 @@ std::string sid_of(int n) {
   char buf[40];
   std::snprintf(buf, sizeof buf, "SM%032d", n);
   return buf;
-}
-
-std::string str(const json::value& v, const char* key) {
-  if (const auto* f = v.as_object().if_contains(key); f && f->is_string())
-    return std::string{f->get_string()};
-  return {};
 }
 
 /// RFC 3339 (UTC) of now + `ahead`.
