@@ -97,14 +97,7 @@ BOOST_AUTO_TEST_CASE(a_replay_under_load_counts_every_event_once) {
   // The analytics jobs wait 1.5 s: the switch finds some still queued.
   daemon_fixture d{{"listener.update_analytics.delay_ms=1500"}};
   http_client c{d.port};
-  created(c.request("POST", "/api/services",
-                    R"({"id":"s1","name":"Cut","price_cents":4500,
-                        "duration_minutes":30})",
-                    d.acme));
-  created(c.request("POST", "/api/customers", R"({"id":"cu1","name":"Ada"})",
-                    d.acme));
-  created(
-      c.request("POST", "/api/staff", R"({"id":"st1","name":"Bo"})", d.acme));
+  seed(c, d.acme, R"({"id":"cu1","name":"Ada"})");
   auto book = [&](http_client& hc, int i) {
     char start[32];
     std::snprintf(start, sizeof start, "%sT%02d:00:00Z", day(2 + i / 8).c_str(),

@@ -18,6 +18,28 @@
 
 using switchboard::test::day;
 
+namespace {
+
+/// A service (s1) of `minutes`, two customers (cu1, cu2) and two staff
+/// members (st1, st2) of company `token`.
+void seed_two_each(http_client& c, const std::string& token, int minutes) {
+  created(c.request("POST", "/api/services",
+                    R"({"id":"s1","name":"Cut","price_cents":4500,
+                        "duration_minutes":)"
+                        + std::to_string(minutes) + "}",
+                    token));
+  for (const char* cu : {"cu1", "cu2"})
+    created(c.request("POST", "/api/customers",
+                      std::string{R"({"id":")"} + cu + R"(","name":"Ada"})",
+                      token));
+  for (const char* st : {"st1", "st2"})
+    created(c.request("POST", "/api/staff",
+                      std::string{R"({"id":")"} + st + R"(","name":"Bo"})",
+                      token));
+}
+
+} // namespace
+
 BOOST_AUTO_TEST_SUITE(bounds_suite)
 
 BOOST_AUTO_TEST_CASE(calendars_rebuild_from_their_staff_members_appointments) {
@@ -25,18 +47,7 @@ BOOST_AUTO_TEST_CASE(calendars_rebuild_from_their_staff_members_appointments) {
   // (the staff member's appointments) each time it is needed again.
   daemon_fixture d{{"aggregates.max_live=1"}};
   http_client c{d.port};
-  created(c.request("POST", "/api/services",
-                    R"({"id":"s1","name":"Cut","price_cents":4500,
-                        "duration_minutes":60})",
-                    d.acme));
-  for (const char* cu : {"cu1", "cu2"})
-    created(c.request("POST", "/api/customers",
-                      std::string{R"({"id":")"} + cu + R"(","name":"Ada"})",
-                      d.acme));
-  for (const char* st : {"st1", "st2"})
-    created(c.request("POST", "/api/staff",
-                      std::string{R"({"id":")"} + st + R"(","name":"Bo"})",
-                      d.acme));
+  seed_two_each(c, d.acme, 60);
   auto date = day(3);
   auto book = [&](const std::string& id, const std::string& staff,
                   const std::string& customer, const std::string& hour) {
@@ -110,18 +121,7 @@ BOOST_AUTO_TEST_CASE(appointment_lists_page_by_cursor_off_the_gateway) {
   // front of /health or a booking on the gateway's threads.
   daemon_fixture d{{"http.read_threads=1"}};
   http_client c{d.port};
-  created(c.request("POST", "/api/services",
-                    R"({"id":"s1","name":"Cut","price_cents":4500,
-                        "duration_minutes":30})",
-                    d.acme));
-  for (const char* cu : {"cu1", "cu2"})
-    created(c.request("POST", "/api/customers",
-                      std::string{R"({"id":")"} + cu + R"(","name":"Ada"})",
-                      d.acme));
-  for (const char* st : {"st1", "st2"})
-    created(c.request("POST", "/api/staff",
-                      std::string{R"({"id":")"} + st + R"(","name":"Bo"})",
-                      d.acme));
+  seed_two_each(c, d.acme, 30);
   // 240 appointments, booked latest first, half of them cancelled, each
   // also moved once: a history of 480 appointment events.
   constexpr int n = 240;

@@ -149,14 +149,7 @@ BOOST_AUTO_TEST_CASE(idle_connections_give_back_large_answers) {
 BOOST_AUTO_TEST_CASE(unknown_ids_cost_no_actor) {
   daemon_fixture d;
   http_client c{d.port};
-  created(c.request("POST", "/api/services",
-                    R"({"id":"s1","name":"Cut","price_cents":4500,
-                        "duration_minutes":30})",
-                    d.acme));
-  created(c.request("POST", "/api/customers", R"({"id":"cu1","name":"Ada"})",
-                    d.acme));
-  created(
-      c.request("POST", "/api/staff", R"({"id":"st1","name":"Bo"})", d.acme));
+  seed(c, d.acme, R"({"id":"cu1","name":"Ada"})");
   created(c.request("POST", "/api/staff", R"({"id":"gx1","name":"Gus"})",
                     d.globex));
   auto base = live_aggregates(d);
