@@ -2,8 +2,8 @@
 
 // A running `switchboard serve` for integration tests: a free port, a temp
 // data dir, two companies (acme, globex) and an admin, made with the CLI
-// while the daemon runs. Also what the tests of it share: a check that a
-// request created what it asked for or succeeded, a company seeded with a
+// while the daemon runs. Also what the tests of it share: checks of an
+// answer (created, succeeded, the error it names), a company seeded with a
 // customer, a service and a staff member, a booking of them, a wait for a
 // condition, and the answers to concurrent attempts counted.
 
@@ -129,6 +129,21 @@ private:
 inline void created(const http_reply& r) {
   BOOST_TEST_INFO(r.body);
   BOOST_REQUIRE(r.status == 201);
+}
+
+/// The code of `r`'s JSON error, or what stands in its place.
+inline std::string error_code(const http_reply& r) {
+  auto v = r.json();
+  if (!v.is_object() || !v.as_object().contains("error"))
+    return "<no error body: " + r.body + ">";
+  return std::string{v.at("error").at("code").as_string()};
+}
+
+/// True if `r`'s JSON error names `field`.
+inline bool names_field(const http_reply& r, const std::string& field) {
+  auto v = r.json();
+  return v.is_object() && v.as_object().contains("error")
+         && v.at("error").at("fields").as_object().contains(field);
 }
 
 /// Checks that `r` succeeded (2xx).

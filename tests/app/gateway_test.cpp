@@ -11,6 +11,8 @@
 
 #include "tests/app/daemon_names.hpp"
 
+using switchboard::test::error_code;
+using switchboard::test::names_field;
 using switchboard::test::temp_dir;
 
 namespace {
@@ -31,20 +33,6 @@ std::string customer_event(const std::string& id, int expected = -1,
   if (expected >= 0)
     o["expected_version"] = expected;
   return json::serialize(o);
-}
-
-std::string error_code(const http_reply& r) {
-  auto v = r.json();
-  if (!v.is_object() || !v.as_object().contains("error"))
-    return "<no error body: " + r.body + ">";
-  return std::string{v.at("error").at("code").as_string()};
-}
-
-bool names_field(const http_reply& r, const std::string& field) {
-  auto v = r.json();
-  if (!v.is_object())
-    return false;
-  return v.at("error").at("fields").as_object().contains(field);
 }
 
 } // namespace

@@ -12,20 +12,10 @@
 
 #include "tests/app/daemon_names.hpp"
 
+using switchboard::test::error_code;
+using switchboard::test::names_field;
+
 namespace {
-
-std::string error_code(const http_reply& r) {
-  auto v = r.json();
-  if (!v.is_object() || !v.as_object().contains("error"))
-    return "<no error body: " + r.body + ">";
-  return std::string{v.at("error").at("code").as_string()};
-}
-
-bool names_field(const http_reply& r, const std::string& field) {
-  auto v = r.json();
-  return v.is_object() && v.as_object().contains("error")
-         && v.at("error").at("fields").as_object().contains(field);
-}
 
 /// Two companies, each with a customer; acme with a staff member, a
 /// service and a booking.

@@ -16,6 +16,8 @@
 
 #include "tests/app/daemon_names.hpp"
 
+using switchboard::test::error_code;
+
 namespace {
 
 /// The file the interposer reads before each write: made before the
@@ -106,13 +108,6 @@ struct map_fixture : fault_fixture {
       : fault_fixture({"store.sync=none", "store.map_size_mb=1",
                        "store.max_map_size_mb=2"}) {}
 };
-
-std::string error_code(const http_reply& r) {
-  auto v = r.json();
-  if (!v.is_object() || !v.as_object().contains("error"))
-    return {};
-  return json::value_to<std::string>(v.at("error").at("code"));
-}
 
 } // namespace
 
