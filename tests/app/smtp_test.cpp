@@ -144,7 +144,35 @@ struct mail_fixture : daemon_fixture {
     }
     return {};
   }
+
+  /// The email job's first error, waited for (`state` as above).
+  std::string awaited_job_error(const std::string& state = {}) {
+    std::string error;
+    BOOST_REQUIRE(eventually(
+        [&] {
+          error = email_job_error(state);
+          return !error.empty();
+        },
+        2min));
+    return error;
+  }
 };
+
+/// A daemon trusting the CA file `ca` sends to an SMTP host (`plain`: one
+/// that offers no STARTTLS): its email job fails with an error that says
+/// `why`, and neither the password nor the message reach the host.
+void expect_refused(bool plain, const std::string& ca, const std::string& why) {
+  BOOST_REQUIRE(have_aiosmtpd());
+  temp_dir dir;
+  make_certificates(dir.path());
+  smtp_host host{dir.path(), plain};
+  mail_fixture f{host, dir.path() + "/" + ca};
+  auto error = f.awaited_job_error();
+  BOOST_TEST_INFO(error);
+  BOOST_TEST(error.find(why) != std::string::npos);
+  BOOST_TEST(host.events("auth").empty());
+  BOOST_TEST(host.events("message").empty());
+}
 
 } // namespace
 
@@ -197,44 +225,13 @@ BOOST_AUTO_TEST_CASE(email_goes_over_starttls_with_auth) {
 }
 
 BOOST_AUTO_TEST_CASE(an_untrusted_certificate_gets_nothing) {
-  BOOST_REQUIRE(have_aiosmtpd());
-  temp_dir dir;
-  make_certificates(dir.path());
-  smtp_host host{dir.path(), false};
   // The CA file names another certificate: the server's is not trusted.
-  mail_fixture f{host, dir.path() + "/other.pem"};
-  std::string error;
-  BOOST_REQUIRE(eventually(
-      [&] {
-        error = f.email_job_error();
-        return !error.empty();
-      },
-      2min));
-  BOOST_TEST_INFO(error);
-  BOOST_TEST(error.find("not trusted") != std::string::npos);
-  // Neither the password nor the message reached the server.
-  BOOST_TEST(host.events("auth").empty());
-  BOOST_TEST(host.events("message").empty());
+  expect_refused(false, "other.pem", "not trusted");
 }
 
 BOOST_AUTO_TEST_CASE(a_server_without_starttls_gets_nothing) {
-  BOOST_REQUIRE(have_aiosmtpd());
-  temp_dir dir;
-  make_certificates(dir.path());
   // This server would take AUTH and the message in clear.
-  smtp_host host{dir.path(), true};
-  mail_fixture f{host, dir.path() + "/cert.pem"};
-  std::string error;
-  BOOST_REQUIRE(eventually(
-      [&] {
-        error = f.email_job_error();
-        return !error.empty();
-      },
-      2min));
-  BOOST_TEST_INFO(error);
-  BOOST_TEST(error.find("offers no STARTTLS") != std::string::npos);
-  BOOST_TEST(host.events("auth").empty());
-  BOOST_TEST(host.events("message").empty());
+  expect_refused(true, "cert.pem", "offers no STARTTLS");
 }
 
 BOOST_AUTO_TEST_CASE(a_wrong_password_fails_the_job) {
@@ -244,13 +241,7 @@ BOOST_AUTO_TEST_CASE(a_wrong_password_fails_the_job) {
   smtp_host host{dir.path(), false};
   mail_fixture f{
       host, dir.path() + "/cert.pem", {"providers.smtp_password=wrong"}};
-  std::string error;
-  BOOST_REQUIRE(eventually(
-      [&] {
-        error = f.email_job_error("failed");
-        return !error.empty();
-      },
-      2min));
+  auto error = f.awaited_job_error("failed");
   BOOST_TEST_INFO(error);
   BOOST_TEST(error.find("535") != std::string::npos);
   auto auth = host.events("auth");
