@@ -24,6 +24,23 @@ namespace switchboard::test {
 
 using namespace std::chrono_literals;
 
+/// The options of a command of the daemon's binary on the store at
+/// `data`: the project's config.ini, no syncs.
+inline std::vector<std::string> store_args(const std::string& data) {
+  return {"--config", std::string{SWITCHBOARD_SOURCE_DIR} + "/config.ini",
+          "--set",    "store.path=" + data,
+          "--set",    "store.sync=none"};
+}
+
+/// `switchboard serve` on the store at `data`, on a free port.
+inline std::vector<std::string> serve_args(const std::string& data) {
+  std::vector<std::string> args{SWITCHBOARD_BINARY, "serve"};
+  auto store = store_args(data);
+  args.insert(args.end(), store.begin(), store.end());
+  args.insert(args.end(), {"--set", "http.port=0"});
+  return args;
+}
+
 /// A running daemon with two companies (acme, globex) and an admin.
 struct daemon_fixture {
   /// `launcher`: a command the daemon runs under (e.g. prlimit and its
@@ -50,10 +67,8 @@ struct daemon_fixture {
   /// Starts the daemon on the fixture's store (again, after `stop`), on a
   /// new free port.
   void start() {
-    auto args = base_args();
-    args.insert(args.begin(), {SWITCHBOARD_BINARY, "serve"});
+    auto args = serve_args(dir.path() + "/data");
     args.insert(args.begin(), launcher_.begin(), launcher_.end());
-    args.insert(args.end(), {"--set", "http.port=0"});
     for (auto& s : sets_)
       args.insert(args.end(), {"--set", s});
     proc = std::make_unique<child_process>(args);
@@ -84,9 +99,7 @@ struct daemon_fixture {
   }
 
   std::vector<std::string> base_args() const {
-    return {"--config", std::string{SWITCHBOARD_SOURCE_DIR} + "/config.ini",
-            "--set",    "store.path=" + dir.path() + "/data",
-            "--set",    "store.sync=none"};
+    return store_args(dir.path() + "/data");
   }
 
   /// Runs `switchboard tenant <args>` and returns the token it printed.

@@ -5,6 +5,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "tests/app/daemon_fixture.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/scoped_env.hpp"
@@ -12,23 +13,10 @@
 using namespace std::chrono_literals;
 using switchboard::test::child_process;
 using switchboard::test::scoped_env;
+using switchboard::test::serve_args;
 using switchboard::test::temp_dir;
 
 namespace {
-
-/// `switchboard serve` on `data`, on a free port.
-std::vector<std::string> serve_args(const std::string& data) {
-  return {SWITCHBOARD_BINARY,
-          "serve",
-          "--config",
-          std::string{SWITCHBOARD_SOURCE_DIR} + "/config.ini",
-          "--set",
-          "store.path=" + data,
-          "--set",
-          "store.sync=none",
-          "--set",
-          "http.port=0"};
-}
 
 bool contains(const std::string& text, const std::string& needle) {
   return text.find(needle) != std::string::npos;

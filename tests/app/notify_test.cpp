@@ -136,17 +136,7 @@ private:
 std::unique_ptr<child_process> serve(const std::string& data,
                                      const std::string& socket,
                                      const std::vector<std::string>& sets) {
-  std::vector<std::string> args{SWITCHBOARD_BINARY,
-                                "serve",
-                                "--config",
-                                std::string{SWITCHBOARD_SOURCE_DIR}
-                                    + "/config.ini",
-                                "--set",
-                                "store.path=" + data,
-                                "--set",
-                                "store.sync=none",
-                                "--set",
-                                "http.port=0"};
+  auto args = switchboard::test::serve_args(data);
   for (const auto& s : sets)
     args.insert(args.end(), {"--set", s});
   if (socket.empty())

@@ -580,19 +580,10 @@ BOOST_AUTO_TEST_CASE(a_channel_goes_to_twilio_or_the_json_provider) {
     return http_answer{};
   }};
   switchboard::test::temp_dir dir;
-  std::vector<std::string> args{SWITCHBOARD_BINARY,
-                                "serve",
-                                "--config",
-                                std::string{SWITCHBOARD_SOURCE_DIR}
-                                    + "/config.ini",
-                                "--set",
-                                "store.path=" + dir.path() + "/data",
-                                "--set",
-                                "store.sync=none"};
+  auto args = switchboard::test::serve_args(dir.path() + "/data");
   for (const auto& s : twilio_fixture::sets(
            twilio, {"providers.sms_url=" + twilio.url("/sms")}))
     args.insert(args.end(), {"--set", s});
-  args.insert(args.end(), {"--set", "http.port=0"});
   child_process serve{args};
   BOOST_TEST(serve.wait(30s) == 1);
   BOOST_TEST_INFO(serve.output());
