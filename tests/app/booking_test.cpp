@@ -229,11 +229,7 @@ void stop_during_a_booking_load(int sig) {
               "store.path=" + dir.path() + "/data", "--set", "http.port=0",
               // Small stream index flush cycles: the stop lands in one.
               "--set", "store.stream_index_batch=50"});
-          auto line = proc->wait_for("http listening on", 30s);
-          BOOST_TEST_INFO(proc->output());
-          BOOST_REQUIRE(!line.empty());
-          auto colon = line.find(':', line.find("http listening on"));
-          port = static_cast<std::uint16_t>(std::stoi(line.substr(colon + 1)));
+          port = switchboard::test::listening_port(*proc);
         };
   std::unique_ptr<child_process> proc;
   std::uint16_t port = 0;

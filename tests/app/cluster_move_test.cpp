@@ -75,24 +75,6 @@ std::pair<std::string, std::int64_t> owner_seen(std::uint16_t port,
   return {owner, j.at("placement").at("epoch").to_number<std::int64_t>()};
 }
 
-/// Stops member `n` (SIGTERM) and starts it again on its store with the
-/// options `sets` in place of those it had.
-void restart_with(switchboard::test::daemon_fixture& n,
-                  const std::vector<std::string>& sets) {
-  n.stop();
-  auto args = n.base_args();
-  args.insert(args.begin(), {SWITCHBOARD_BINARY, "serve"});
-  args.insert(args.end(), {"--set", "http.port=0"});
-  for (const auto& s : sets)
-    args.insert(args.end(), {"--set", s});
-  n.proc = std::make_unique<child_process>(args);
-  auto line = n.proc->wait_for("http listening on", 30s);
-  BOOST_TEST_INFO(n.proc->output());
-  BOOST_REQUIRE(!line.empty());
-  auto colon = line.find(':', line.find("http listening on"));
-  n.port = static_cast<std::uint16_t>(std::stoi(line.substr(colon + 1)));
-}
-
 /// Runs `switchboard cluster ARGS` against member `port`; its exit code
 /// and output.
 std::pair<int, std::string> cluster_cli(std::uint16_t port,
@@ -382,7 +364,7 @@ BOOST_AUTO_TEST_CASE(a_member_added_moves_nothing_until_a_rebalance) {
   f.nodes.push_back(std::make_unique<switchboard::test::daemon_fixture>(
       sets(2), std::vector<std::string>{}, false));
   for (std::size_t i = 0; i < 2; ++i)
-    restart_with(*f.nodes[i], sets(i));
+    f.nodes[i]->restart_with(sets(i));
   for (std::size_t i = 0; i < 3; ++i)
     BOOST_REQUIRE_MESSAGE(f.all_up(i), f.names[i] + " does not see all up");
   // Nothing moved: n3 took the table, and owns nothing.

@@ -32,6 +32,15 @@ inline std::vector<std::string> store_args(const std::string& data) {
           "--set",    "store.sync=none"};
 }
 
+/// The HTTP port a starting daemon says it listens on, waited for.
+inline std::uint16_t listening_port(child_process& daemon) {
+  auto line = daemon.wait_for("http listening on", 30s);
+  BOOST_TEST_INFO(daemon.output());
+  BOOST_REQUIRE(!line.empty());
+  auto colon = line.find(':', line.find("http listening on"));
+  return static_cast<std::uint16_t>(std::stoi(line.substr(colon + 1)));
+}
+
 /// `switchboard serve` on the store at `data`, on a free port.
 inline std::vector<std::string> serve_args(const std::string& data) {
   std::vector<std::string> args{SWITCHBOARD_BINARY, "serve"};
@@ -67,17 +76,14 @@ struct daemon_fixture {
   /// Starts the daemon on the fixture's store (again, after `stop`), on a
   /// new free port.
   void start() {
-    auto args = serve_args(dir.path() + "/data");
-    args.insert(args.begin(), launcher_.begin(), launcher_.end());
-    for (auto& s : sets_)
-      args.insert(args.end(), {"--set", s});
-    proc = std::make_unique<child_process>(args);
-    auto line = proc->wait_for("http listening on", 30s);
-    BOOST_TEST_INFO(proc->output());
-    BOOST_REQUIRE(!line.empty());
-    auto colon = line.find(':', line.find("http listening on"));
-    port = static_cast<std::uint16_t>(std::stoi(line.substr(colon + 1)));
-    BOOST_REQUIRE(port != 0);
+    start_with(sets_);
+  }
+
+  /// Stops the daemon (SIGTERM) and starts it again on its store with the
+  /// options `sets` in place of the fixture's.
+  void restart_with(const std::vector<std::string>& sets) {
+    stop();
+    start_with(sets);
   }
 
   /// Ends the daemon with SIGKILL, as a crash would.
@@ -134,6 +140,16 @@ struct daemon_fixture {
   std::string acme, globex, admin;
 
 private:
+  void start_with(const std::vector<std::string>& sets) {
+    auto args = serve_args(dir.path() + "/data");
+    args.insert(args.begin(), launcher_.begin(), launcher_.end());
+    for (auto& s : sets)
+      args.insert(args.end(), {"--set", s});
+    proc = std::make_unique<child_process>(args);
+    port = listening_port(*proc);
+    BOOST_REQUIRE(port != 0);
+  }
+
   std::vector<std::string> sets_;
   std::vector<std::string> launcher_;
 };

@@ -76,10 +76,7 @@ BOOST_AUTO_TEST_CASE(the_cli_finds_the_daemons_store_through_its_config) {
   auto via_env = "(config " + ini + " ($SWITCHBOARD_CONFIG))";
   child_process daemon({SWITCHBOARD_BINARY, "serve"});
   BOOST_TEST_INFO(daemon.output());
-  auto listening = daemon.wait_for("http listening on", 30s);
-  BOOST_REQUIRE(!listening.empty());
-  auto port = static_cast<std::uint16_t>(std::stoi(
-      listening.substr(listening.find(':', listening.find("listening")) + 1)));
+  auto port = switchboard::test::listening_port(daemon);
   BOOST_TEST(contains(daemon.output(), "store open at " + data));
   BOOST_TEST(
       contains(daemon.output(), "config " + ini + " ($SWITCHBOARD_CONFIG)"));

@@ -236,15 +236,8 @@ BOOST_AUTO_TEST_CASE(stats_survive_a_restart) {
   }
   d.proc->signal(SIGTERM);
   BOOST_REQUIRE(d.proc->wait(30s) == 0);
-  auto args = d.base_args();
-  args.insert(args.begin(), {SWITCHBOARD_BINARY, "serve"});
-  args.insert(args.end(), {"--set", "http.port=0"});
-  child_process again(args);
-  auto line = again.wait_for("http listening on", 30s);
-  BOOST_TEST_INFO(again.output());
-  BOOST_REQUIRE(!line.empty());
-  auto colon = line.find(':', line.find("http listening on"));
-  http_client c{static_cast<std::uint16_t>(std::stoi(line.substr(colon + 1)))};
+  child_process again(switchboard::test::serve_args(d.dir.path() + "/data"));
+  http_client c{switchboard::test::listening_port(again)};
   BOOST_TEST(stats_total(c, d.admin, "event", "appointment.created") == 2);
   BOOST_TEST(stats_total(c, d.admin, "event", "customer.created") == 1);
   // `switchboard top` reads the same buckets beside the running daemon.

@@ -54,23 +54,6 @@ std::vector<json::object> json_lines(const std::string& out) {
   return v;
 }
 
-/// Stops the fixture's daemon and starts another on its store with `sets`.
-void restart(daemon_fixture& d, const std::vector<std::string>& sets) {
-  d.proc->signal(SIGTERM);
-  d.proc->wait(30s);
-  auto args = d.base_args();
-  args.insert(args.begin(), {SWITCHBOARD_BINARY, "serve"});
-  args.insert(args.end(), {"--set", "http.port=0"});
-  for (const auto& s : sets)
-    args.insert(args.end(), {"--set", s});
-  d.proc = std::make_unique<child_process>(args);
-  auto line = d.proc->wait_for("http listening on", 30s);
-  BOOST_TEST_INFO(d.proc->output());
-  BOOST_REQUIRE(!line.empty());
-  auto colon = line.find(':', line.find("http listening on"));
-  d.port = static_cast<std::uint16_t>(std::stoi(line.substr(colon + 1)));
-}
-
 /// GET `path` until `done(reply)` holds (at most a minute); returns the
 /// last reply. Waits for the queues, asserts nothing about time.
 template <class Pred>
@@ -271,7 +254,7 @@ BOOST_AUTO_TEST_CASE(failed_jobs_keep_every_attempt_and_stay_in_company) {
              != std::string::npos);
 
   // The counters are in LMDB: a restarted daemon still has them.
-  restart(d, failing_sync());
+  d.restart_with(failing_sync());
   http_client c2{d.port};
   auto after = c2.request("GET", "/api/queues", "", d.admin);
   BOOST_TEST_INFO(after.body);
@@ -373,7 +356,7 @@ BOOST_AUTO_TEST_CASE(one_companys_burst_does_not_delay_anothers_notification) {
       BOOST_REQUIRE(
           switchboard::store::test::retry(jobs, j.id, now, "", false));
   }
-  restart(d, held);
+  d.restart_with(held);
   http_client c{d.port};
   // Wait until globex's message is in the outbox; count acme's before it.
   std::size_t before = 0;
