@@ -6,6 +6,7 @@
 // cluster tests share: stored events read from one member's store.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -83,15 +84,22 @@ struct cluster_fixture {
             names[i] + " does not honour " + companies[c]);
   }
 
+  /// The members member `i` reports, none if it does not answer.
+  std::optional<boost::json::array> members(std::size_t i) {
+    http_client h{nodes[i]->port};
+    auto r = h.request("GET", "/api/admin/cluster", "", admin);
+    if (r.status != 200)
+      return std::nullopt;
+    return r.json().at("members").as_array();
+  }
+
   /// True once member `i` reports every member up.
   bool all_up(std::size_t i, bool up = true) {
     return eventually([&] {
-      http_client h{nodes[i]->port};
-      auto r = h.request("GET", "/api/admin/cluster", "", admin);
-      if (r.status != 200)
+      auto ms = members(i);
+      if (!ms)
         return false;
-      auto j = r.json();
-      for (const auto& m : j.at("members").as_array())
+      for (const auto& m : *ms)
         if (!m.at("up").as_bool())
           return false;
       return true;
@@ -100,12 +108,10 @@ struct cluster_fixture {
 
   /// The state member `i` reports for member `name`.
   bool sees_up(std::size_t i, const std::string& name) {
-    http_client h{nodes[i]->port};
-    auto r = h.request("GET", "/api/admin/cluster", "", admin);
-    if (r.status != 200)
+    auto ms = members(i);
+    if (!ms)
       return false;
-    auto j = r.json();
-    for (const auto& m : j.at("members").as_array())
+    for (const auto& m : *ms)
       if (m.at("name").as_string() == name)
         return m.at("up").as_bool();
     return false;
