@@ -15,17 +15,24 @@ using switchboard::test::stored_events_naming;
 
 namespace {
 
+/// The JSON answer to `GET target` through member `port` with `token`,
+/// which must be 200.
+json::value read_json(std::uint16_t port, const std::string& target,
+                      const std::string& token) {
+  http_client c{port};
+  auto r = c.request("GET", target, "", token);
+  BOOST_TEST_INFO(r.body);
+  BOOST_REQUIRE(r.status == 200);
+  return r.json();
+}
+
 /// The jobs of a company in `state` (listener and event id of each, and
 /// with `attempts` their attempts and state; sorted), read through member
 /// `port`.
 std::vector<std::string> jobs_in(std::uint16_t port, const std::string& token,
                                  const std::string& state,
                                  bool attempts = false) {
-  http_client c{port};
-  auto r = c.request("GET", "/api/jobs?limit=1000&state=" + state, "", token);
-  BOOST_TEST_INFO(r.body);
-  BOOST_REQUIRE(r.status == 200);
-  auto body = r.json();
+  auto body = read_json(port, "/api/jobs?limit=1000&state=" + state, token);
   std::vector<std::string> out;
   for (const auto& j : body.at("jobs").as_array())
     out.push_back(std::string{j.at("listener").as_string()} + " "
@@ -46,11 +53,7 @@ std::vector<std::string> pending_jobs(std::uint16_t port,
 /// through member `port`.
 std::vector<std::string> company_events(std::uint16_t port,
                                         const std::string& token) {
-  http_client c{port};
-  auto r = c.request("GET", "/api/events?limit=1000", "", token);
-  BOOST_TEST_INFO(r.body);
-  BOOST_REQUIRE(r.status == 200);
-  auto body = r.json();
+  auto body = read_json(port, "/api/events?limit=1000", token);
   std::vector<std::string> out;
   for (const auto& e : body.as_array())
     out.push_back(json::serialize(e.at("id")) + "@"
@@ -203,11 +206,7 @@ std::vector<std::string> failed_jobs(std::uint16_t port,
 /// each, sorted), read through member `port` with `token`.
 std::vector<std::string> sent_messages(std::uint16_t port,
                                        const std::string& token) {
-  http_client c{port};
-  auto r = c.request("GET", "/api/outbox?limit=1000", "", token);
-  BOOST_TEST_INFO(r.body);
-  BOOST_REQUIRE(r.status == 200);
-  auto body = r.json();
+  auto body = read_json(port, "/api/outbox?limit=1000", token);
   std::vector<std::string> out;
   for (const auto& m : body.at("messages").as_array())
     out.push_back(std::string{m.at("channel").as_string()} + " "
