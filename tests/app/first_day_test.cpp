@@ -187,21 +187,19 @@ BOOST_FIXTURE_TEST_CASE(merges_are_exclusive_and_leave_tombstones, first_day) {
         std::string{"{\"id\":\""} + id + "\",\"name\":\"" + id + "\"}", acme));
   // A into B while B into A: exactly one wins, whatever the timing.
   std::atomic<int> won{0};
-  std::thread t1([&] {
+  auto merge = [&](const std::string& into, const std::string& merged) {
     http_client x{port};
-    if (x.request("POST", "/api/customers/cA/merge", R"({"merged_id":"cB"})",
-                  acme)
+    if (x.request("POST", "/api/customers/" + into + "/merge",
+                  R"({"merged_id":")" + merged + R"("})", acme)
             .status
         == 200)
       ++won;
+  };
+  std::thread t1([&] {
+    merge("cA", "cB");
   });
   std::thread t2([&] {
-    http_client x{port};
-    if (x.request("POST", "/api/customers/cB/merge", R"({"merged_id":"cA"})",
-                  acme)
-            .status
-        == 200)
-      ++won;
+    merge("cB", "cA");
   });
   t1.join();
   t2.join();
