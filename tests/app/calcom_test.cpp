@@ -9,7 +9,6 @@
 #include <chrono>
 #include <ctime>
 #include <fstream>
-#include <iterator>
 #include <thread>
 
 #include <boost/json.hpp>

@@ -4,8 +4,6 @@
 // a call that never connected, and the company's field map.
 
 #include <chrono>
-#include <fstream>
-#include <iterator>
 
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
