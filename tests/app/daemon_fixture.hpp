@@ -2,10 +2,10 @@
 
 // A running `switchboard serve` for integration tests: a free port, a temp
 // data dir, two companies (acme, globex) and an admin, made with the CLI
-// while the daemon runs. Also what the tests of it share: checks of an
-// answer (created, succeeded, the error it names), a company seeded with a
-// customer, a service and a staff member, a booking of them, a wait for a
-// condition, and the answers to concurrent attempts counted.
+// while the daemon runs. Also what the tests of it share: serve's options,
+// checks of an answer (created, succeeded, its error), a company seeded
+// with a customer, a service and a staff member, a booking of them, a wait
+// for a condition, and the answers to concurrent attempts counted.
 
 #include <atomic>
 #include <chrono>
