@@ -3,6 +3,7 @@
 // type and id, event ids by id alone), made at open in one transaction.
 
 #include "store/event_store.hpp"
+#include "store/hex.hpp"
 #include "store/lmdb_util.hpp"
 
 #include "fixture.hpp"
@@ -120,6 +121,19 @@ envelope event(const std::string& id, const std::string& company,
 } // namespace
 
 BOOST_FIXTURE_TEST_SUITE(stream_keys, store_fixture)
+
+BOOST_AUTO_TEST_CASE(uuid_text_is_read_in_its_one_layout) {
+  char out[16];
+  BOOST_TEST(parse_uuid("01a24a77-541f-7001-a941-8441e2560f48", out));
+  BOOST_TEST(out[0] == '\x01');
+  BOOST_TEST(out[15] == '\x48');
+  // A dash where a digit belongs is refused, and nothing after the 36
+  // characters is read (the text below goes on with one more digit).
+  std::string text = "01a24a77-541f-7001-a941--441e2560f48f";
+  BOOST_TEST(!parse_uuid(std::string_view{text.data(), 36}, out));
+  BOOST_TEST(!parse_uuid("01a24a77-541f-7001-a941-8441e2560f4", out));
+  BOOST_TEST(!parse_uuid("01a24a77x541f-7001-a941-8441e2560f48", out));
+}
 
 BOOST_AUTO_TEST_CASE(a_new_store_has_the_current_key_format) {
   auto txn = env->begin_read();
