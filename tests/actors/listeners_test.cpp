@@ -1,5 +1,6 @@
 // The seed's listeners, end to end through the queues in simulated time.
 
+#include <map>
 #include <utility>
 
 #include <boost/test/unit_test.hpp>
@@ -40,6 +41,17 @@ sms_and_email(deterministic_node& n) {
   BOOST_REQUIRE(email.size() == 1u);
   BOOST_TEST(outbox(n, "whatsapp").empty());
   return {sms[0], email[0]};
+}
+
+/// The due time of each pending reminder job, by its listener name.
+std::map<std::string, timestamp_ms> pending_reminders(deterministic_node& n) {
+  auto pending = n.node().store().jobs->list_pending("notifications", 0, 100);
+  BOOST_REQUIRE(pending);
+  std::map<std::string, timestamp_ms> out;
+  for (const auto& j : *pending)
+    if (j.listener.rfind("reminder.", 0) == 0)
+      out[j.listener] = j.due_at;
+  return out;
 }
 
 std::int64_t counter(deterministic_node& n, const std::string& key) {
@@ -382,12 +394,7 @@ BOOST_AUTO_TEST_CASE(subscriber_keeps_slots_stats_and_reminders) {
   BOOST_TEST(
       counter(n, projection_keys::branch_stats("c1", "b1") + "appointments")
       == 1);
-  auto pending = n.node().store().jobs->list_pending("notifications", 0, 100);
-  BOOST_REQUIRE(pending);
-  std::map<std::string, timestamp_ms> reminders;
-  for (const auto& j : *pending)
-    if (j.listener.rfind("reminder.", 0) == 0)
-      reminders[j.listener] = j.due_at;
+  auto reminders = pending_reminders(n);
   BOOST_REQUIRE(reminders.size() == 2u);
   BOOST_TEST(reminders["reminder.24h"] == start - day_ms);
   BOOST_TEST(reminders["reminder.1h"] == start - hour_ms);
@@ -405,12 +412,7 @@ BOOST_AUTO_TEST_CASE(subscriber_keeps_slots_stats_and_reminders) {
   n.advance(2s);
   BOOST_TEST(!proj.get(projection_keys::slot("c1", "st1", start)));
   BOOST_REQUIRE(proj.get(projection_keys::slot("c1", "st1", moved.start_time)));
-  pending = n.node().store().jobs->list_pending("notifications", 0, 100);
-  BOOST_REQUIRE(pending);
-  reminders.clear();
-  for (const auto& j : *pending)
-    if (j.listener.rfind("reminder.", 0) == 0)
-      reminders[j.listener] = j.due_at;
+  reminders = pending_reminders(n);
   BOOST_REQUIRE(reminders.size() == 2u);
   BOOST_TEST(reminders["reminder.24h"] == moved.start_time - day_ms);
   BOOST_TEST(reminders["reminder.1h"] == moved.start_time - hour_ms);
@@ -441,10 +443,7 @@ BOOST_AUTO_TEST_CASE(cancellation_removes_slot_and_reminders) {
   n.advance(2s);
   BOOST_TEST(!n.node().store().projections->get(
       projection_keys::slot("c1", "st1", start)));
-  auto pending = n.node().store().jobs->list_pending("notifications", 0, 100);
-  BOOST_REQUIRE(pending);
-  for (const auto& j : *pending)
-    BOOST_TEST(j.listener.rfind("reminder.", 0) != 0);
+  BOOST_TEST(pending_reminders(n).empty());
   BOOST_TEST(
       counter(n, projection_keys::branch_stats("c1", "b1") + "cancellations")
       == 1);
