@@ -154,6 +154,18 @@ caf::error field_problems(const std::map<std::string, std::string>& problems) {
   return make_runtime_error(runtime_errc::invalid_argument, msg);
 }
 
+/// Why `stf` cannot serve `service_id`: inactive (named as staff_id), or
+/// not performing it (named as `field`); none when it can.
+caf::error cannot_serve(const staff& stf, const std::string& service_id,
+                        const char* field) {
+  if (!stf.active)
+    return invalid("staff_id", "staff member is not active");
+  if (!performs(stf, service_id))
+    return invalid(field, "staff member " + stf.id
+                              + " does not perform service " + service_id);
+  return {};
+}
+
 /// A new appointment for `customer_id` and `service_id` at `start_time`:
 /// the staff member is active, performs the service and works then, and
 /// the slot is free.
@@ -185,12 +197,8 @@ expected<decision, caf::error> decide_book(calendar_state& cal,
                                         + (*cust)->merged_into);
   if (!problems.empty())
     return make_unexpected(field_problems(problems));
-  if (!stf.active)
-    return make_unexpected(invalid("staff_id", "staff member is not active"));
-  if (!performs(stf, cmd.service_id))
-    return make_unexpected(invalid(
-        "service_id", "staff member " + stf.id + " does not perform service "
-                          + cmd.service_id));
+  if (auto err = cannot_serve(stf, cmd.service_id, "service_id"))
+    return make_unexpected(std::move(err));
   if (cmd.start_time <= now)
     return make_unexpected(invalid("start_time", "must be in the future"));
   a.id = c.ref.appointment_id;
@@ -271,12 +279,8 @@ decide_move(calendar_state& cal, const calendar_command& c, const move& m) {
       return make_unexpected(invalid("start_time", "must be in the future"));
   }
   if (m.reassign && a.staff_id != cal.staff_id) {
-    if (!stf.active)
-      return make_unexpected(invalid("staff_id", "staff member is not active"));
-    if (!performs(stf, a.service_id))
-      return make_unexpected(invalid(
-          "staff_id", "staff member " + stf.id + " does not perform service "
-                          + a.service_id));
+    if (auto err = cannot_serve(stf, a.service_id, "staff_id"))
+      return make_unexpected(std::move(err));
     a.staff_id = cal.staff_id;
   }
   if (m.notes != nullptr)
