@@ -90,25 +90,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Three free TCP ports for the members' cluster (CAF middleman) ports,
-# below the kernel's ephemeral range: an ephemeral port may go to an
-# outgoing connection before the member binds it.
-read -r -a cports < <(python3 -c '
-import random, socket
-ports = []
-while len(ports) < 3:
-    p = random.randint(20000, 32000)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    if p not in ports:
-        ports.append(p)
-print(" ".join(str(p) for p in ports))
-')
+# Three free TCP ports for the members' cluster (CAF middleman) ports.
+mapfile -t cports < <(free_ports 3)
 peers=""
 for i in 0 1 2; do
   peers+="${peers:+,}${names[$i]}@127.0.0.1:${cports[$i]}"

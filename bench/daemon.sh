@@ -84,3 +84,23 @@ field() { # name file
 ms() { # microseconds
   awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'
 }
+
+# `count` distinct free ports for listeners started later,
+# below the kernel's ephemeral range: an ephemeral port may go to an
+# outgoing connection before it is bound. One per line.
+free_ports() { # count
+  python3 -c 'import random, socket, sys
+ports = []
+while len(ports) < int(sys.argv[1]):
+    p = random.randint(20000, 32000)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    if p not in ports:
+        ports.append(p)
+print("\n".join(str(p) for p in ports))' "$1"
+}

@@ -172,23 +172,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# A port for a listener started later, below the kernel's ephemeral range
-# (an ephemeral port may go to an outgoing connection before it is bound).
-free_port() {
-  python3 -c 'import random, socket
-for _ in range(1000):
-    p = random.randint(20000, 32000)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    print(p)
-    break'
-}
-
 # --- the daemon -------------------------------------------------------------
 # The embedded defaults (start_daemon runs it from the temp dir), but for
 # backpressure: the burst builds a backlog of jobs on purpose (it measures
@@ -497,7 +480,7 @@ done
 # The two alternate, --rounds times each, and each figure is the median of
 # its rounds: this VM's speed drifts from minute to minute, and a ratio of
 # two runs made a minute apart swings with it.
-nport=$(free_port)
+nport=$(free_ports 1)
 mkdir -p "$tmp/nginx"
 user_line=""
 [ "$(id -u)" -eq 0 ] && user_line="user root;"
@@ -593,7 +576,7 @@ if [ "$quick" -eq 0 ]; then
     cp "$here/bullmq/package.json" "$here/bullmq/anchor.mjs" "$tmp/bullmq/"
     if (cd "$tmp/bullmq" && timeout 240 npm install --no-package-lock \
       --no-audit --no-fund --silent >"$tmp/npm.log" 2>&1); then
-      rport=$(free_port)
+      rport=$(free_ports 1)
       redis-server --port "$rport" --bind 127.0.0.1 --save "" \
         --appendonly yes --appendfsync always --dir "$tmp/redis" \
         --daemonize yes --pidfile "$tmp/redis/pid" >/dev/null
