@@ -1,4 +1,5 @@
 #include "actors/branches.hpp"
+#include "actors/settings_body.hpp"
 
 #include <boost/json.hpp>
 
@@ -21,21 +22,12 @@ std::string branch_setting(std::string_view id) {
 expected<branch_record, branch_problems>
 parse_branch_body(std::string_view text, const branch_record& keep) {
   branch_problems errs;
-  json::error_code ec;
-  auto v = json::parse(text, ec);
-  if (ec || !v.is_object()) {
-    errs["body"] = "wrong_type: expects a JSON object";
+  auto body = settings_object(
+      text, {"id", "name", "address", "phone", "time_zone"}, errs);
+  if (!body)
     return make_unexpected(errs);
-  }
-  const auto& o = v.get_object();
+  const auto& o = *body;
   auto out = keep;
-  for (const auto& [k, unused] : o) {
-    (void)unused;
-    if (k != "id" && k != "name" && k != "address" && k != "phone"
-        && k != "time_zone")
-      errs[std::string{k}]
-          = "unknown: expects id, name, address, phone or time_zone";
-  }
   for (auto [key, slot] :
        {std::pair{"name", &out.b.name}, std::pair{"address", &out.b.address},
         std::pair{"phone", &out.b.phone}}) {

@@ -1,4 +1,5 @@
 #include "actors/calcom.hpp"
+#include "actors/settings_body.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -61,20 +62,12 @@ std::string calcom_settings::service_of(const std::string& id) const {
 expected<calcom_settings, calcom_problems>
 parse_calcom_settings(const std::string& text, const calcom_settings& keep) {
   calcom_problems errs;
-  json::error_code ec;
-  auto v = json::parse(text, ec);
-  if (ec || !v.is_object()) {
-    errs["body"] = "wrong_type: expects a JSON object";
+  auto body = settings_object(text, {"secret", "event_types", "hosts"}, errs);
+  if (!body)
     return make_unexpected(errs);
-  }
-  const auto& o = v.get_object();
+  const auto& o = *body;
   calcom_settings out;
   out.secret = keep.secret;
-  for (const auto& [k, unused] : o) {
-    (void)unused;
-    if (k != "secret" && k != "event_types" && k != "hosts")
-      errs[std::string{k}] = "unknown: expects secret, event_types or hosts";
-  }
   if (const auto* s = o.if_contains("secret"); s && !s->is_null()) {
     if (!s->is_string())
       errs["secret"] = "wrong_type: expects a string";

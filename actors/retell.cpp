@@ -1,4 +1,5 @@
 #include "actors/retell.hpp"
+#include "actors/settings_body.hpp"
 
 #include <boost/json.hpp>
 
@@ -15,21 +16,12 @@ retell_settings retell_settings::defaults() {
 
 expected<retell_settings, std::map<std::string, std::string>>
 parse_retell_settings(const std::string& text) {
-  std::map<std::string, std::string> errs;
-  json::error_code ec;
-  auto v = json::parse(text, ec);
-  if (ec || !v.is_object()) {
-    errs["body"] = "wrong_type: expects a JSON object";
+  field_problems errs;
+  auto body = settings_object(text, {"fields"}, errs);
+  if (!body)
     return make_unexpected(errs);
-  }
   auto out = retell_settings::defaults();
-  for (const auto& [k, unused] : v.get_object()) {
-    (void)unused;
-    if (k != "fields")
-      errs[std::string{k}] = "unknown: expects fields";
-  }
-  if (const auto* f = v.get_object().if_contains("fields");
-      f && !f->is_null()) {
+  if (const auto* f = body->if_contains("fields"); f && !f->is_null()) {
     if (!f->is_object()) {
       errs["fields"] = "wrong_type: expects an object";
     } else {
