@@ -4,17 +4,11 @@
 #include <charconv>
 #include <set>
 
+#include <messages/text.hpp>
+
 namespace switchboard {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
 
 bool valid_name(std::string_view s) {
   if (s.empty() || s.size() > 64)
@@ -50,12 +44,13 @@ expected<std::vector<cluster_member>, std::string>
 parse_cluster_peers(std::string_view text) {
   std::vector<cluster_member> out;
   std::set<std::string, std::less<>> names;
-  text = trim(text);
+  text = trim_blanks(text);
   while (!text.empty()) {
     auto comma = text.find(',');
-    auto entry = trim(text.substr(0, comma));
-    text = comma == std::string_view::npos ? std::string_view{}
-                                           : trim(text.substr(comma + 1));
+    auto entry = trim_blanks(text.substr(0, comma));
+    text = comma == std::string_view::npos
+               ? std::string_view{}
+               : trim_blanks(text.substr(comma + 1));
     auto at = entry.find('@');
     auto colon = entry.rfind(':');
     auto bad = [&](std::string why) {

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <vector>
 
+#include <messages/text.hpp>
 #include <telemetry/metrics.hpp>
 
 namespace switchboard::app::http {
@@ -21,16 +22,8 @@ telemetry::counter& shed_bookings() {
   return c;
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
-
 bool parse_u32(std::string_view s, std::uint32_t& out) {
-  s = trim(s);
+  s = trim_blanks(s);
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
   return !s.empty() && ec == std::errc{} && p == s.data() + s.size();
 }
@@ -40,9 +33,9 @@ bool parse_u32(std::string_view s, std::uint32_t& out) {
 expected<std::map<std::string, company_limit, std::less<>>, std::string>
 parse_company_limits(std::string_view text, const company_limit& defaults) {
   std::map<std::string, company_limit, std::less<>> out;
-  while (!trim(text).empty()) {
+  while (!trim_blanks(text).empty()) {
     auto comma = text.find(',');
-    auto entry = trim(text.substr(0, comma));
+    auto entry = trim_blanks(text.substr(0, comma));
     text = comma == std::string_view::npos ? std::string_view{}
                                            : text.substr(comma + 1);
     if (entry.empty())
@@ -58,14 +51,14 @@ parse_company_limits(std::string_view text, const company_limit& defaults) {
     }
     company_limit l;
     l.rows_per_second = defaults.rows_per_second;
-    if (parts.size() < 3 || parts.size() > 4 || trim(parts[0]).empty()
+    if (parts.size() < 3 || parts.size() > 4 || trim_blanks(parts[0]).empty()
         || !parse_u32(parts[1], l.requests_per_second)
         || !parse_u32(parts[2], l.commands_in_flight)
         || (parts.size() == 4 && !parse_u32(parts[3], l.rows_per_second)))
       return make_unexpected("\"" + std::string{entry}
                              + "\" is not company:requests_per_second:"
                                "commands_in_flight[:rows_per_second]");
-    out[std::string{trim(parts[0])}] = l;
+    out[std::string{trim_blanks(parts[0])}] = l;
   }
   return out;
 }
