@@ -8,6 +8,7 @@
 
 #include <app/analytics.hpp>
 #include <app/cli_common.hpp>
+#include <app/job_json.hpp>
 #include <messages/cloudevents.hpp>
 #include <messages/registry.hpp>
 #include <messages/time.hpp>
@@ -193,19 +194,13 @@ int run_outbox(const std::vector<std::string>& args) {
   bool json = a->switches.count("--json") > 0;
   for (const auto& m : *got) {
     if (json) {
-      boost::json::object o{{"id", m.id},
-                            {"channel", m.channel},
-                            {"recipient", m.recipient},
-                            {"subject", m.subject},
-                            {"body", m.body},
-                            {"company_id", m.company_id},
-                            {"event_id", m.event_id},
-                            {"idempotency_key", m.idempotency_key},
-                            {"created_at", format_rfc3339(m.created_at)},
-                            {"provider", m.provider},
-                            {"provider_id", m.provider_id},
-                            {"status", m.status},
-                            {"status_error", m.status_error}};
+      // The API's rendering, with what the outbox keeps of delivery.
+      auto o = message_to_json(m);
+      o["idempotency_key"] = m.idempotency_key;
+      o["provider"] = m.provider;
+      o["provider_id"] = m.provider_id;
+      o["status"] = m.status;
+      o["status_error"] = m.status_error;
       std::cout << boost::json::serialize(o) << '\n';
       continue;
     }
