@@ -25,16 +25,11 @@
 #include <string_view>
 #include <vector>
 
+#include <app/http/fwd.hpp>
 #include <messages/envelope.hpp>
 #include <messages/expected.hpp>
 
-namespace switchboard::app {
-class config;
-} // namespace switchboard::app
-
 namespace switchboard::app::http {
-
-struct upgrade;
 
 /// Settings of broadcasting ([broadcasting] in config.ini).
 struct broadcast_options {

@@ -14,16 +14,13 @@
 #include <actors/cluster.hpp>
 #include <app/http/broadcasting.hpp>
 #include <app/http/context.hpp>
+#include <app/http/fwd.hpp>
 #include <app/http/router.hpp>
 #include <messages/expected.hpp>
 
 namespace switchboard {
 class node;
 } // namespace switchboard
-
-namespace switchboard::app {
-class config;
-} // namespace switchboard::app
 
 namespace switchboard::app::http {
 

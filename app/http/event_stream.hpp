@@ -31,15 +31,10 @@
 #include <string_view>
 #include <vector>
 
+#include <app/http/fwd.hpp>
 #include <messages/envelope.hpp>
 
-namespace switchboard::app {
-class config;
-} // namespace switchboard::app
-
 namespace switchboard::app::http {
-
-struct upgrade;
 
 /// Settings of the event streams ([http] event_stream_* in config.ini).
 struct event_stream_options {

@@ -11,6 +11,7 @@
 
 #include <app/http/broadcasting.hpp>
 #include <app/http/event_stream.hpp>
+#include <app/http/fwd.hpp>
 #include <app/http/limits.hpp>
 #include <app/http/read_pool.hpp>
 #include <app/http/router.hpp>
@@ -28,10 +29,6 @@ class node;
 class cluster_view;
 struct envelope;
 } // namespace switchboard
-
-namespace switchboard::app {
-class config;
-} // namespace switchboard::app
 
 namespace switchboard::app::http {
 
