@@ -270,13 +270,7 @@ make_mover(const cluster_setup& c) {
       self->request(actor, caf::infinite, move_atom::value, key, company, to)
           .then(
               [ctx](forward_response& r) {
-                response out;
-                out.status = r.status;
-                for (std::size_t i = 0; i + 1 < r.headers.size(); i += 2)
-                  out.headers.emplace_back(std::move(r.headers[i]),
-                                           std::move(r.headers[i + 1]));
-                out.body = std::move(r.body);
-                ctx->respond_raw(std::move(out));
+                ctx->respond_raw(to_response(r));
               },
               [ctx](caf::error&) {
                 ctx->fail(503, "move_failed",
