@@ -16,6 +16,8 @@
 //   PACE sent= ok= bad= seconds= rate= p50_ms= p99_ms= max_ms= next_offset=
 // and exits 0; it exits 1 only when it cannot connect.
 
+#include "bench/loopback.hpp"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -90,11 +92,7 @@ public:
       : s_(ioc), owner_(owner) {}
 
   bool connect(std::uint16_t port) {
-    beast::error_code ec;
-    s_.socket().connect({asio::ip::make_address("127.0.0.1"), port}, ec);
-    if (!ec)
-      s_.socket().set_option(tcp::no_delay(true), ec);
-    return !ec;
+    return switchboard::bench::connect_loopback(s_, port);
   }
 
   void send(std::string body, const std::string& token,

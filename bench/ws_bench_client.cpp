@@ -29,6 +29,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "bench/loopback.hpp"
 #include "bench/ws_bench.hpp"
 
 namespace switchboard::bench::ws_bench {
@@ -336,11 +337,7 @@ public:
   booker(client_thread& t, const window& w) : s_(t.ioc), t_(t), w_(w) {}
 
   bool connect(std::uint16_t port) {
-    beast::error_code ec;
-    s_.socket().connect({asio::ip::make_address("127.0.0.1"), port}, ec);
-    if (!ec)
-      s_.socket().set_option(tcp::no_delay(true), ec);
-    return !ec;
+    return connect_loopback(s_, port);
   }
 
   bool busy() const noexcept {
@@ -512,15 +509,7 @@ phase_result run_phase(const phase_options& o) {
         die("cannot open the publisher's connection to the bare server");
     }
   }
-  std::vector<std::thread> runners;
-  std::vector<asio::executor_work_guard<asio::io_context::executor_type>>
-      guards;
-  for (auto& t : threads) {
-    guards.push_back(asio::make_work_guard(t->ioc));
-    runners.emplace_back([&ioc = t->ioc] {
-      ioc.run();
-    });
-  }
+  io_runners runners{threads};
 
   // Connect: connects_in_flight at a time per thread.
   r.rss_before_kb = rss_kb(o.server_pid);
@@ -607,12 +596,7 @@ phase_result run_phase(const phase_options& o) {
   // Late deliveries of the window's sends.
   std::this_thread::sleep_for(std::chrono::seconds(2));
   r.rss_after_kb = rss_kb(o.server_pid);
-  for (auto& g : guards)
-    g.reset();
-  for (auto& t : threads)
-    t->ioc.stop();
-  for (auto& th : runners)
-    th.join();
+  runners.stop();
   // The threads are joined: their objects are this thread's now.
   for (auto& list : subs)
     for (auto& s : list)

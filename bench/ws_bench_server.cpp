@@ -23,6 +23,7 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
+#include "bench/loopback.hpp"
 #include "bench/ws_bench.hpp"
 
 namespace switchboard::bench::ws_bench {
@@ -211,21 +212,10 @@ struct bare_server {
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop, nullptr);
-    std::vector<std::thread> runners;
-    std::vector<asio::executor_work_guard<asio::io_context::executor_type>>
-        guards;
-    for (auto& t : threads) {
-      guards.push_back(asio::make_work_guard(t->ioc));
-      runners.emplace_back([&ioc = t->ioc] {
-        ioc.run();
-      });
-    }
+    io_runners runners{threads};
     int sig = 0;
     sigwait(&stop, &sig);
-    for (auto& t : threads)
-      t->ioc.stop();
-    for (auto& r : runners)
-      r.join();
+    runners.stop();
     // Sessions hold each other through the lists: exit without freeing.
     std::fflush(stdout);
     _exit(0);
