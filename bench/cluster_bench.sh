@@ -19,46 +19,21 @@
 # booking that is not answered 201, does.
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(dirname "$here")
+bench=cluster_bench
+# shellcheck source=bench/daemon.sh
+. "$(dirname "$0")/daemon.sh"
 seconds=10
 conns=32
 staff=64
 rounds=3
-threads=2
-bin="$root/build/app/switchboard"
 caf_rr="$root/build/bench/caf_rr"
+usage_end='^#          \[--staff'
 
-usage() {
-  sed -n '/^# Usage/,/^#          \[--staff/p' "$0" | sed 's/^# \{0,1\}//'
-}
-
-for a in "$@"; do
-  if [ "$a" = --quick ]; then
-    seconds=2
-    staff=8
-    rounds=1
-  fi
-done
-while [ $# -gt 0 ]; do
-  case "$1" in
-  --quick) ;;
-  --seconds) seconds=$2 && shift ;;
-  --connections) conns=$2 && shift ;;
-  --staff) staff=$2 && shift ;;
-  --rounds) rounds=$2 && shift ;;
-  --caf-rr) caf_rr=$2 && shift ;;
-  --binary) bin=$2 && shift ;;
-  -h | --help) usage && exit 0 ;;
-  -*) echo "cluster_bench: unknown option $1" >&2 && usage >&2 && exit 2 ;;
-  *) bin=$1 ;;
-  esac
-  shift
-done
-
-bench=cluster_bench
-# shellcheck source=bench/daemon.sh
-. "$here/daemon.sh"
+quick_defaults=(seconds=2 staff=8 rounds=1)
+declare -A options=([--seconds]=seconds [--connections]=conns
+  [--staff]=staff [--rounds]=rounds [--caf-rr]=caf_rr)
+usage_on_error=1
+read_options "$@"
 need_tools wrk curl python3
 need_daemon
 [ -x "$caf_rr" ] || die "no caf_rr binary at $caf_rr (build the caf_rr target)"

@@ -1,6 +1,65 @@
 # Shared by the bench scripts that run the daemon (sourced): they set
-# `bench` (their name, for messages) first, `tmp` (a temp dir) and `bin`
-# (the daemon binary) before start_daemon, and `url` before post_as.
+# `bench` (their name, for messages) first, `tmp` (a temp dir) before
+# start_daemon, and `url` before post_as. Sourcing sets `here` (bench/),
+# `root` (the checkout), `threads` (wrk's, 2) and `bin` (the daemon binary,
+# build/app/switchboard unless --binary or a lone PATH says otherwise).
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(dirname "$here")
+threads=2
+bin="$root/build/app/switchboard"
+
+# The script's usage: its header from "# Usage" to the line that the
+# pattern `usage_end` matches, without the "# ".
+usage() {
+  sed -n "/^# Usage/,/$usage_end/p" "$0" | sed 's/^# \{0,1\}//'
+}
+
+# Sets each variable of the name=value words given.
+set_values() { # name=value...
+  local v
+  for v in "$@"; do
+    printf -v "${v%%=*}" %s "${v#*=}"
+  done
+}
+
+# Reads the command line. With --quick anywhere, the array `quick_defaults`
+# (name=value words, the CI-sized defaults) applies first, so that options
+# given with it still apply. The associative array `options` maps an
+# option to the variable that takes its value, or a flag to the
+# variable=value it sets; --quick is passed over unless `options` names
+# it, --binary PATH or a lone PATH sets `bin`, -h/--help prints the usage;
+# an unknown option exits 2 (after the usage too when `usage_on_error` is
+# set).
+read_options() { # args...
+  local a spec
+  for a in "$@"; do
+    if [ "$a" = --quick ]; then
+      set_values ${quick_defaults[@]+"${quick_defaults[@]}"}
+    fi
+  done
+  while [ $# -gt 0 ]; do
+    spec=${1:+${options[$1]:-}}
+    if [ -n "$spec" ] && [ "$spec" != "${spec%%=*}" ]; then
+      set_values "$spec"
+    elif [ -n "$spec" ]; then
+      set_values "$spec=$2"
+      shift
+    else
+      case "$1" in
+      --quick) ;;
+      --binary) bin=$2 && shift ;;
+      -h | --help) usage && exit 0 ;;
+      -*)
+        echo "$bench: unknown option $1" >&2
+        [ -z "${usage_on_error:-}" ] || usage >&2
+        exit 2
+        ;;
+      *) bin=$1 ;;
+      esac
+    fi
+    shift
+  done
+}
 
 # Prints "$bench: message" on stderr and exits 1.
 die() {

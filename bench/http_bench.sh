@@ -66,8 +66,9 @@
 # that does not start, or answers with errors, does.
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(dirname "$here")
+bench=http_bench
+# shellcheck source=bench/daemon.sh
+. "$(dirname "$0")/daemon.sh"
 seconds=10
 bookings=200000
 staff=128
@@ -77,54 +78,22 @@ rounds=3
 # Paced run: connections * 1000 / (10 ms + latency) is about 10k req/s at
 # the ~4-5 ms a booking takes here.
 paced_conns=150
-threads=2
-bin="$root/build/app/switchboard"
 pace="$root/build/bench/pace"
 sustain_seconds=60
 sustain_probes=5
 quick=0
 scrape=0
-
-usage() {
-  sed -n '/^# Usage/,/^# line/p' "$0" | sed 's/^# \{0,1\}//'
-}
+usage_end='^# line'
 
 # --quick sets CI-sized defaults; options given with it still apply.
-for a in "$@"; do
-  if [ "$a" = --quick ]; then
-    quick=1
-    seconds=3
-    bookings=5000
-    staff=16
-    rounds=1
-    sustain_seconds=3
-    sustain_probes=2
-  fi
-done
-while [ $# -gt 0 ]; do
-  case "$1" in
-  --quick) ;;
-  --seconds) seconds=$2 && shift ;;
-  --bookings) bookings=$2 && shift ;;
-  --staff) staff=$2 && shift ;;
-  --connections) conns=$2 && shift ;;
-  --book-connections) book_conns=$2 && shift ;;
-  --rounds) rounds=$2 && shift ;;
-  --scrape) scrape=1 ;;
-  --sustain-seconds) sustain_seconds=$2 && shift ;;
-  --sustain-probes) sustain_probes=$2 && shift ;;
-  --pace) pace=$2 && shift ;;
-  --binary) bin=$2 && shift ;;
-  -h | --help) usage && exit 0 ;;
-  -*) echo "http_bench: unknown option $1" >&2 && usage >&2 && exit 2 ;;
-  *) bin=$1 ;;
-  esac
-  shift
-done
-
-bench=http_bench
-# shellcheck source=bench/daemon.sh
-. "$here/daemon.sh"
+quick_defaults=(quick=1 seconds=3 bookings=5000 staff=16 rounds=1
+  sustain_seconds=3 sustain_probes=2)
+declare -A options=([--seconds]=seconds [--bookings]=bookings
+  [--staff]=staff [--connections]=conns [--book-connections]=book_conns
+  [--rounds]=rounds [--scrape]=scrape=1 [--sustain-seconds]=sustain_seconds
+  [--sustain-probes]=sustain_probes [--pace]=pace)
+usage_on_error=1
+read_options "$@"
 # nginx may be in /usr/sbin, off a user's PATH.
 PATH="$PATH:/usr/sbin" need_tools wrk nginx curl
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)

@@ -23,50 +23,23 @@
 # victim_p99_idle_ms=... attacker_rps=...".
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(dirname "$here")
+bench=noisy_neighbor
+# shellcheck source=bench/daemon.sh
+. "$(dirname "$0")/daemon.sh"
 seconds=30
 staff=16
 victim_conns=8
 attack_conns=32
-threads=2
 rps=1000
 commands=32
 rows=10000
-bin="$root/build/app/switchboard"
+usage_end='^#          \[--binary'
 
-usage() {
-  sed -n '/^# Usage/,/^#          \[--binary/p' "$0" | sed 's/^# \{0,1\}//'
-}
-
-for a in "$@"; do
-  if [ "$a" = --quick ]; then
-    seconds=2
-    staff=4
-    attack_conns=8
-  fi
-done
-while [ $# -gt 0 ]; do
-  case "$1" in
-  --quick) ;;
-  --seconds) seconds=$2 && shift ;;
-  --staff) staff=$2 && shift ;;
-  --victim-connections) victim_conns=$2 && shift ;;
-  --attack-connections) attack_conns=$2 && shift ;;
-  --rps) rps=$2 && shift ;;
-  --commands) commands=$2 && shift ;;
-  --rows) rows=$2 && shift ;;
-  --binary) bin=$2 && shift ;;
-  -h | --help) usage && exit 0 ;;
-  -*) echo "noisy_neighbor: unknown option $1" >&2 && exit 2 ;;
-  *) bin=$1 ;;
-  esac
-  shift
-done
-
-bench=noisy_neighbor
-# shellcheck source=bench/daemon.sh
-. "$here/daemon.sh"
+quick_defaults=(seconds=2 staff=4 attack_conns=8)
+declare -A options=([--seconds]=seconds [--staff]=staff
+  [--victim-connections]=victim_conns [--attack-connections]=attack_conns
+  [--rps]=rps [--commands]=commands [--rows]=rows)
+read_options "$@"
 need_tools wrk curl
 need_daemon
 

@@ -23,34 +23,18 @@
 # build/app/switchboard). --quick: 20,000 events (the test suite's run).
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(dirname "$here")
-events=1000000
-conns=8
-threads=2
-staff=4
-bin="$root/build/app/switchboard"
-
-usage() {
-  sed -n '/^# Usage/,/^#          \[--binary/p' "$0" | sed 's/^# \{0,1\}//'
-}
-
-while [ $# -gt 0 ]; do
-  case "$1" in
-  --quick) events=20000 ;;
-  --events) events=$2 && shift ;;
-  --connections) conns=$2 && shift ;;
-  --binary) bin=$2 && shift ;;
-  -h | --help) usage && exit 0 ;;
-  -*) echo "replay_bench: unknown option $1" >&2 && exit 2 ;;
-  *) bin=$1 ;;
-  esac
-  shift
-done
-
 bench=replay_bench
 # shellcheck source=bench/daemon.sh
-. "$here/daemon.sh"
+. "$(dirname "$0")/daemon.sh"
+events=1000000
+conns=8
+staff=4
+usage_end='^#          \[--binary'
+
+# --quick where it stands: an --events before it is overridden.
+declare -A options=([--quick]=events=20000 [--events]=events
+  [--connections]=conns)
+read_options "$@"
 need_tools wrk curl python3
 need_daemon
 
