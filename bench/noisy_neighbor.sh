@@ -33,7 +33,7 @@ attack_conns=32
 rps=1000
 commands=32
 rows=10000
-usage_end='^#          \[--binary'
+usage_end='^#          \[--rps'
 
 quick_defaults=(seconds=2 staff=4 attack_conns=8)
 declare -A options=([--seconds]=seconds [--staff]=staff
