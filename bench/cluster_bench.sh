@@ -61,9 +61,7 @@ cleanup() {
   rm -rf "$top"
   exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+on_exit cleanup
 
 # Three free TCP ports for the members' cluster (CAF middleman) ports.
 mapfile -t cports < <(free_ports 3)

@@ -123,6 +123,27 @@ show_daemon_log() {
   fi
 }
 
+# Runs the function `$1` when the script exits; SIGINT and SIGTERM exit
+# 130 and 143 (through it).
+on_exit() { # function
+  # shellcheck disable=SC2064 # the function's name, set now
+  trap "$1" EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+# The exit of a script that runs one daemon: stops it, shows the end of its
+# log after a failure, removes $tmp and exits with `rc` (by default the
+# status the script exits with).
+cleanup_daemon() { # [rc]
+  local rc=${1:-$?}
+  stop_daemon || true
+  wait 2>/dev/null || true
+  [ "$rc" -eq 0 ] || show_daemon_log
+  rm -rf "$tmp"
+  exit "$rc"
+}
+
 # POSTs `body` to `path` of the daemon at $url with `token`; dies unless
 # the answer is 201.
 post_as() { # token path body

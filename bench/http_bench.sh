@@ -117,29 +117,13 @@ cleanup() {
     done
     kill -KILL "$nginx_pid" 2>/dev/null || true
   fi
-  if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
-    kill -TERM "$daemon_pid" 2>/dev/null || true
-    for _ in $(seq 300); do
-      kill -0 "$daemon_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$daemon_pid" 2>/dev/null; then
-      echo "http_bench: daemon did not stop on SIGTERM; killing it" >&2
-      kill -KILL "$daemon_pid" 2>/dev/null || true
-      rc=1
-    fi
+  if ! stop_daemon; then
+    echo "http_bench: daemon did not stop on SIGTERM; killing it" >&2
+    rc=1
   fi
-  wait 2>/dev/null || true
-  if [ "$rc" -ne 0 ] && [ -f "$tmp/daemon.log" ]; then
-    echo "--- last lines of the daemon's log" >&2
-    tail -n 20 "$tmp/daemon.log" >&2
-  fi
-  rm -rf "$tmp"
-  exit "$rc"
+  cleanup_daemon "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+on_exit cleanup
 
 # --- the daemon -------------------------------------------------------------
 # The embedded defaults (start_daemon runs it from the temp dir), but for

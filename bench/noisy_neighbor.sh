@@ -51,15 +51,9 @@ cleanup() {
   if [ -n "$attack_pid" ] && kill -0 "$attack_pid" 2>/dev/null; then
     kill "$attack_pid" 2>/dev/null || true
   fi
-  stop_daemon || true
-  wait 2>/dev/null || true
-  [ "$rc" -eq 0 ] || show_daemon_log
-  rm -rf "$tmp"
-  exit "$rc"
+  cleanup_daemon "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+on_exit cleanup
 
 # The embedded defaults (start_daemon runs it from the temp dir), with
 # the limits.

@@ -40,17 +40,7 @@ need_daemon
 
 tmp=$(mktemp -d /tmp/replay_bench.XXXXXX)
 daemon_pid=""
-cleanup() {
-  local rc=$?
-  stop_daemon || true
-  wait 2>/dev/null || true
-  [ "$rc" -eq 0 ] || show_daemon_log
-  rm -rf "$tmp"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+on_exit cleanup_daemon
 
 data="$tmp/data"
 # Run from the temp dir so that no ./config.ini applies: embedded defaults.
