@@ -83,11 +83,7 @@ tmp=$top
 n1_url="http://127.0.0.1:${http_ports[0]}"
 n2_url="http://127.0.0.1:${http_ports[1]}"
 
-add_tenant() { # name [--admin]
-  (cd "$top" && "$bin" tenant add "$@" --set "store.path=$top/n1/data" \
-    2>>"$top/tenant.log" | grep -m1 '^sb_' || true)
-}
-admin=$(add_tenant ops --admin)
+admin=$(add_tenant "$top/n1/data" ops --admin)
 [ -n "$admin" ] || die "switchboard tenant add printed no token: $(cat "$top/tenant.log")"
 
 # GET /api/admin/cluster of member $1 (a URL) as the admin.
@@ -139,7 +135,7 @@ done
 company=""
 token=""
 for k in $(seq 0 63); do
-  token=$(add_tenant "co$k")
+  token=$(add_tenant "$top/n1/data" "co$k")
   [ -n "$token" ] || die "switchboard tenant add printed no token: $(cat "$top/tenant.log")"
   if [ "$(owner_of "$n1_url" "co$k")" = n1 ]; then
     company=co$k
@@ -157,11 +153,7 @@ done
 [ "$code" = 200 ] || die "n2 does not honour $company's token (GET /api/company: $code)"
 
 url=$n1_url
-post_as "$token" /api/customers '{"id":"cu1","name":"Ada","phone":"+4930123"}'
-post_as "$token" /api/services '{"id":"sv1","name":"Trim","price_cents":1500,"duration_minutes":5}'
-for ((i = 0; i < staff; i++)); do
-  post_as "$token" /api/staff "{\"id\":\"st$i\",\"name\":\"Staff $i\"}"
-done
+seed_company "$token"
 
 export HTTP_BENCH_DIR="$root/bench/http_bench" HTTP_BENCH_THREADS=$threads
 base=$((($(date +%s) / 86400 + 2) * 86400))

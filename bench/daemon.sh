@@ -144,6 +144,28 @@ cleanup_daemon() { # [rc]
   exit "$rc"
 }
 
+# Adds a company to the store at `path` (switchboard tenant add NAME
+# OPTION...), run from $tmp like start_daemon; prints its token, or
+# nothing (the reason is in $tmp/tenant.log).
+add_tenant() { # path name [option...]
+  local path=$1
+  shift
+  (cd "$tmp" && "$bin" tenant add "$@" --set "store.path=$path" \
+    2>>"$tmp/tenant.log" | grep -m1 '^sb_' || true)
+}
+
+# Seeds the company of `token` for bench/http_bench/book.lua: customer
+# cu1, service sv1 and staff st0 to st<staff - 1>, each id after
+# `prefix`; `fields` are more of the customer's (JSON members).
+seed_company() { # token [prefix [fields]]
+  local p=${2:-} i
+  post_as "$1" /api/customers "{\"id\":\"${p}cu1\",\"name\":\"Ada\",\"phone\":\"+4930123\"${3:+,$3}}"
+  post_as "$1" /api/services "{\"id\":\"${p}sv1\",\"name\":\"Trim\",\"price_cents\":1500,\"duration_minutes\":5}"
+  for ((i = 0; i < staff; i++)); do
+    post_as "$1" /api/staff "{\"id\":\"${p}st$i\",\"name\":\"Staff $i\"}"
+  done
+}
+
 # POSTs `body` to `path` of the daemon at $url with `token`; dies unless
 # the answer is 201.
 post_as() { # token path body

@@ -133,27 +133,20 @@ start_daemon --set "store.path=$tmp/data" --set store.sync=full \
   --set queues.max_lag_ms=0 ${HTTP_BENCH_SET:-}
 url="http://127.0.0.1:$port"
 
-token=$(cd "$tmp" && "$bin" tenant add bench --set "store.path=$tmp/data" \
-  2>"$tmp/tenant.log" | grep -m1 '^sb_' || true)
+token=$(add_tenant "$tmp/data" bench)
 [ -n "$token" ] \
   || die "switchboard tenant add printed no token: $(cat "$tmp/tenant.log")"
 
-admin=$(cd "$tmp" && "$bin" tenant add ops --admin \
-  --set "store.path=$tmp/data" 2>>"$tmp/tenant.log" | grep -m1 '^sb_' || true)
+admin=$(add_tenant "$tmp/data" ops --admin)
 [ -n "$admin" ] \
   || die "switchboard tenant add --admin printed no token: $(cat "$tmp/tenant.log")"
 
-post() { post_as "$token" "$@"; } # path body
-post /api/customers '{"id":"cu1","name":"Ada","phone":"+4930123","email":"ada@example.com"}'
-post /api/services '{"id":"sv1","name":"Trim","price_cents":1500,"duration_minutes":5}'
-for ((i = 0; i < staff; i++)); do
-  post /api/staff "{\"id\":\"st$i\",\"name\":\"Staff $i\"}"
-done
+seed_company "$token" "" '"email":"ada@example.com"'
 # Slots start at midnight UTC the day after tomorrow; one known booking
 # before them is what the GET phase reads.
 base=$((($(date +%s) / 86400 + 2) * 86400))
 probe_time=$(date -u -d "@$((base - 3600))" +%Y-%m-%dT%H:%M:%SZ)
-post /api/appointments "{\"id\":\"probe\",\"customer_id\":\"cu1\",\"service_id\":\"sv1\",\"staff_id\":\"st0\",\"start_time\":\"$probe_time\"}"
+post_as "$token" /api/appointments "{\"id\":\"probe\",\"customer_id\":\"cu1\",\"service_id\":\"sv1\",\"staff_id\":\"st0\",\"start_time\":\"$probe_time\"}"
 
 # A Prometheus-like scraper: /metrics once a second for the whole run.
 if [ "$scrape" = 1 ]; then

@@ -63,32 +63,20 @@ start_daemon --set "store.path=$tmp/data" --set store.sync=none \
   --set "limits.rows_per_second=$rows"
 url="http://127.0.0.1:$port"
 
-add_tenant() {
-  (cd "$tmp" && "$bin" tenant add "$1" --set "store.path=$tmp/data" \
-    2>>"$tmp/tenant.log" | grep -m1 '^sb_' || true)
-}
-victim=$(add_tenant victim)
-attacker=$(add_tenant attacker)
+victim=$(add_tenant "$tmp/data" victim)
+attacker=$(add_tenant "$tmp/data" attacker)
 [ -n "$victim" ] && [ -n "$attacker" ] \
   || die "switchboard tenant add printed no token: $(cat "$tmp/tenant.log")"
 
-post() { post_as "$@"; } # token path body
 # Ids are unique across companies: the attacker's start with "a".
-for who in "$victim:" "$attacker:a"; do
-  tok=${who%%:*}
-  p=${who#*:}
-  post "$tok" /api/customers "{\"id\":\"${p}cu1\",\"name\":\"Ada\",\"phone\":\"+4930123\"}"
-  post "$tok" /api/services "{\"id\":\"${p}sv1\",\"name\":\"Trim\",\"price_cents\":1500,\"duration_minutes\":5}"
-  for ((i = 0; i < staff; i++)); do
-    post "$tok" /api/staff "{\"id\":\"${p}st$i\",\"name\":\"Staff $i\"}"
-  done
-done
+seed_company "$victim"
+seed_company "$attacker" a
 base=$((($(date +%s) / 86400 + 2) * 86400))
 date=$(date -u -d "@$base" +%Y-%m-%d)
 # The attacker's list has something to fold.
 for ((i = 0; i < 50; i++)); do
   start=$(date -u -d "@$((base + i * 300))" +%Y-%m-%dT%H:%M:%SZ)
-  post "$attacker" /api/appointments "{\"customer_id\":\"acu1\",\"service_id\":\"asv1\",\"staff_id\":\"ast$((i % staff))\",\"start_time\":\"$start\"}"
+  post_as "$attacker" /api/appointments "{\"customer_id\":\"acu1\",\"service_id\":\"asv1\",\"staff_id\":\"ast$((i % staff))\",\"start_time\":\"$start\"}"
 done
 
 export HTTP_BENCH_DIR="$root/bench/http_bench" HTTP_BENCH_THREADS=$threads

@@ -46,7 +46,7 @@ data="$tmp/data"
 # Run from the temp dir so that no ./config.ini applies: embedded defaults.
 sb() { (cd "$tmp" && "$bin" "$@" --set "store.path=$data"); }
 
-token=$(sb tenant add bench --create 2>"$tmp/tenant.log" | grep -m1 '^sb_' || true)
+token=$(add_tenant "$data" bench --create)
 [ -n "$token" ] || die "switchboard tenant add printed no token: $(cat "$tmp/tenant.log")"
 
 # The history: a customer, a service, a staff member and their
@@ -93,12 +93,7 @@ echo "imported $events appointment(s) in $import_s s"
 start_daemon --set "store.path=$data"
 url="http://127.0.0.1:$port"
 
-post() { post_as "$token" "$@"; } # path body
-post /api/customers '{"id":"cu1","name":"Ada","phone":"+4930123"}'
-post /api/services '{"id":"sv1","name":"Trim","price_cents":1500,"duration_minutes":5}'
-for ((i = 0; i < staff; i++)); do
-  post /api/staff "{\"id\":\"st$i\",\"name\":\"Staff $i\"}"
-done
+seed_company "$token"
 base=$((($(date +%s) / 86400 + 2) * 86400))
 
 replay() { # out → the replay's output
