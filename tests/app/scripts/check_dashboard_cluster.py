@@ -16,41 +16,38 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_dashboard import (call_api, fail, rows, sign_in,  # noqa: E402
-                             start)
+from check_dashboard import (call_api, fail, rows, run,  # noqa: E402
+                             sign_in, wait_live)
 # After check_dashboard, which exits 77 (skip) without Selenium.
 from selenium.common.exceptions import TimeoutException  # noqa: E402
 
 
-def main():
-    a, d, shots, wait = start(
-        ("base", "admin", "local", "remote-base", "remote", "out"))
+def check(a, d, shots, wait):
+    sign_in(d, a.base, a.admin)
+    wait_live(wait)
+    for base, token, cid in ((a.remote_base, a.remote, "from-owner"),
+                             (a.base, a.local, "from-here")):
+        status, body = call_api("POST", base + "/api/customers", token,
+                                {"id": cid, "name": "Live",
+                                 "phone": "+4930557"})
+        if status != 201:
+            fail("customer %s answered %s %s" % (cid, status, body))
+    wait.until(lambda d: "from-here" in rows(d, "events",
+                                             "data-aggregate-id"))
+    # The feed is in arrival order and the remote event came first: by now
+    # it is listed, or it was dropped.
     try:
-        sign_in(d, a.base, a.admin)
-        wait.until(lambda d: d.execute_script(
-            "return window.sbStream ? window.sbStream.readyState : -1") == 1)
-        for base, token, cid in ((a.remote_base, a.remote, "from-owner"),
-                                 (a.base, a.local, "from-here")):
-            status, body = call_api("POST", base + "/api/customers", token,
-                                    {"id": cid, "name": "Live",
-                                     "phone": "+4930557"})
-            if status != 201:
-                fail("customer %s answered %s %s" % (cid, status, body))
-        wait.until(lambda d: "from-here" in rows(d, "events",
-                                                 "data-aggregate-id"))
-        # The feed is in arrival order and the remote event came first:
-        # by now it is listed, or it was dropped.
-        try:
-            wait.until(lambda d: "from-owner" in rows(d, "events",
-                                                      "data-aggregate-id"))
-        except TimeoutException:
-            fail("the customer committed at its owner never showed in "
-                 "this member's live list")
-        shots.take("cluster-live")
-    finally:
-        d.quit()
-    print("ok")
-    return 0
+        wait.until(lambda d: "from-owner" in rows(d, "events",
+                                                  "data-aggregate-id"))
+    except TimeoutException:
+        fail("the customer committed at its owner never showed in this "
+             "member's live list")
+    shots.take("cluster-live")
+
+
+def main():
+    return run(("base", "admin", "local", "remote-base", "remote", "out"),
+               check)
 
 
 if __name__ == "__main__":
