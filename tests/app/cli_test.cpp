@@ -298,6 +298,16 @@ BOOST_AUTO_TEST_CASE(events_are_listed_by_type_aggregate_and_sequence) {
   BOOST_TEST(crm.rc == 0);
   BOOST_TEST(crm.out.find("4 message(s)") != std::string::npos);
   BOOST_TEST(crm.out.find("calcom") == std::string::npos);
+  // --json: one message a line, as the API renders it, with its delivery.
+  auto crm_json = cli(data, {"outbox", "--channel", "crm", "--json"});
+  BOOST_TEST(crm_json.rc == 0);
+  auto m = boost::json::parse(crm_json.out.substr(0, crm_json.out.find('\n')))
+               .as_object();
+  BOOST_TEST(m.at("channel").as_string() == "crm");
+  BOOST_TEST(m.at("created_at").as_string().size() == 24u); // RFC 3339, ms
+  BOOST_TEST(m.contains("idempotency_key"));
+  BOOST_TEST(m.contains("status"));
+  BOOST_TEST(m.at("correlation_id").is_string());
 }
 
 BOOST_AUTO_TEST_CASE(replay_analytics_gives_the_live_counters) {
