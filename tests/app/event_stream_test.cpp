@@ -13,6 +13,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "tests/app/daemon_names.hpp"
+#include "tests/support/loopback.hpp"
 #include "tests/support/sanitizers.hpp"
 #include "tests/support/sse_client.hpp"
 
@@ -88,11 +89,7 @@ public:
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     int small = 4096;
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+    if (!switchboard::test::connect_loopback(fd_, port))
       return;
     std::string req = "GET /admin/events/stream HTTP/1.1\r\nHost: "
                       "127.0.0.1\r\nAuthorization: Bearer "

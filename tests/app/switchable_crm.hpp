@@ -18,6 +18,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "tests/support/loopback.hpp"
+
 namespace switchboard::test {
 
 /// A CRM that refuses every request with 400 (a permanent error: the job
@@ -26,9 +28,7 @@ class switchable_crm {
 public:
   switchable_crm() {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    auto a = loopback(0);
     socklen_t len = sizeof a;
     BOOST_REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), len) == 0);
     BOOST_REQUIRE(::listen(fd_, 16) == 0);

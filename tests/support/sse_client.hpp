@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tests/support/loopback.hpp"
 namespace switchboard::test {
 
 /// One frame of the stream: an event (id, data), or a comment only.
@@ -41,11 +42,7 @@ public:
              std::chrono::milliseconds timeout = std::chrono::seconds(20))
       : timeout_(timeout) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+    if (!connect_loopback(fd_, port))
       return;
     std::string req = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                       + "Accept: text/event-stream\r\n";
