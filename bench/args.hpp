@@ -19,4 +19,23 @@ inline std::string flag_value(int argc, char** argv, int& i,
   return argv[++i];
 }
 
+/// Reads the flags argv[1..]: `on_flag(flag, value)` takes each one,
+/// where `value()` reads the value that follows it (`flag_value`), and
+/// returns false for a flag it does not know. Then "usage: <argv[0]>
+/// <usage>" goes to stderr and this returns false.
+template <class OnFlag>
+bool read_flags(int argc, char** argv, const char* usage, OnFlag on_flag,
+                const char* prefix = "") {
+  for (int i = 1; i < argc; ++i) {
+    auto value = [&] {
+      return flag_value(argc, argv, i, prefix);
+    };
+    if (!on_flag(std::string{argv[i]}, value)) {
+      std::fprintf(stderr, "usage: %s %s\n", argv[0], usage);
+      return false;
+    }
+  }
+  return true;
+}
+
 } // namespace switchboard::bench

@@ -109,11 +109,7 @@ void next(caf::stateful_actor<client_state>* self) {
 
 int main(int argc, char** argv) {
   settings s;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&] {
-      return switchboard::bench::flag_value(argc, argv, i, "caf_rr: ");
-    };
+  auto known = [&s](const std::string& a, auto& value) {
     if (a == "--quick")
       s.seconds = 0.5;
     else if (a == "--seconds")
@@ -122,12 +118,14 @@ int main(int argc, char** argv) {
       s.inflight = std::max(1, std::atoi(value().c_str()));
     else if (a == "--bytes")
       s.bytes = static_cast<std::size_t>(std::atol(value().c_str()));
-    else {
-      std::fprintf(stderr,
-                   "usage: caf_rr [--seconds S] [--inflight N] [--bytes B]\n");
-      return 2;
-    }
-  }
+    else
+      return false;
+    return true;
+  };
+  if (!switchboard::bench::read_flags(
+          argc, argv, "[--seconds S] [--inflight N] [--bytes B]", known,
+          "caf_rr: "))
+    return 2;
   int port_pipe[2];
   int stop_pipe[2];
   if (pipe(port_pipe) != 0 || pipe(stop_pipe) != 0) {

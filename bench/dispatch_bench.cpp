@@ -556,39 +556,37 @@ listener_binding trivial_listener(std::vector<std::string> names,
 
 int main(int argc, char** argv) {
   settings s;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto next = [&] {
-      return bench::flag_value(argc, argv, i);
-    };
+  auto known = [&s](const std::string& a, auto& value) {
     if (a == "--quick") {
       s.quick = true;
       s.seconds = 1;
       s.jobs = 20000;
       s.aggregates = 10000;
     } else if (a == "--seconds") {
-      s.seconds = std::atof(next().c_str());
+      s.seconds = std::atof(value().c_str());
     } else if (a == "--producers") {
-      s.producers = std::max(1, std::atoi(next().c_str()));
+      s.producers = std::max(1, std::atoi(value().c_str()));
     } else if (a == "--jobs") {
       s.jobs = std::max<std::uint64_t>(
-          1, std::strtoull(next().c_str(), nullptr, 10));
+          1, std::strtoull(value().c_str(), nullptr, 10));
     } else if (a == "--aggregates") {
       s.aggregates = std::max<std::uint64_t>(
-          1, std::strtoull(next().c_str(), nullptr, 10));
+          1, std::strtoull(value().c_str(), nullptr, 10));
     } else if (a == "--concurrency") {
       s.concurrency
-          = static_cast<std::uint32_t>(std::max(1, std::atoi(next().c_str())));
+          = static_cast<std::uint32_t>(std::max(1, std::atoi(value().c_str())));
     } else if (a == "--dir") {
-      s.dir = next();
+      s.dir = value();
     } else {
-      std::fprintf(stderr,
-                   "usage: %s [--quick] [--seconds S] [--producers P] "
-                   "[--jobs N] [--aggregates A] [--concurrency C] [--dir D]\n",
-                   argv[0]);
-      return 2;
+      return false;
     }
-  }
+    return true;
+  };
+  if (!bench::read_flags(argc, argv,
+                         "[--quick] [--seconds S] [--producers P] [--jobs N] "
+                         "[--aggregates A] [--concurrency C] [--dir D]",
+                         known))
+    return 2;
   auto base = run_dir("dispatch_bench", s.dir);
   if (base.empty())
     return 1;

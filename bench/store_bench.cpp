@@ -287,24 +287,20 @@ double raw_lmdb(const std::string& path, const settings& s) {
 
 int main(int argc, char** argv) {
   settings s;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto next = [&] {
-      return bench::flag_value(argc, argv, i);
-    };
+  auto known = [&s](const std::string& a, auto& value) {
     if (a == "--quick") {
       s.seconds = 0.5;
       s.aggregates = 10000;
     } else if (a == "--seconds") {
-      s.seconds = std::atof(next().c_str());
+      s.seconds = std::atof(value().c_str());
     } else if (a == "--aggregates") {
-      s.aggregates = std::strtoull(next().c_str(), nullptr, 10);
+      s.aggregates = std::strtoull(value().c_str(), nullptr, 10);
     } else if (a == "--nested") {
       s.nested = true;
     } else if (a == "--dir") {
-      s.dir = next();
+      s.dir = value();
     } else if (a == "--sync") {
-      auto m = next();
+      auto m = value();
       if (m == "full")
         s.sync = options::sync_mode::full;
       else if (m == "no_meta_sync")
@@ -313,16 +309,18 @@ int main(int argc, char** argv) {
         s.sync = options::sync_mode::none;
       else {
         std::fprintf(stderr, "unknown sync mode %s\n", m.c_str());
-        return 2;
+        std::exit(2);
       }
     } else {
-      std::fprintf(stderr,
-                   "usage: %s [--quick] [--seconds S] [--aggregates N] "
-                   "[--sync full|no_meta_sync|none] [--nested] [--dir D]\n",
-                   argv[0]);
-      return 2;
+      return false;
     }
-  }
+    return true;
+  };
+  if (!bench::read_flags(argc, argv,
+                         "[--quick] [--seconds S] [--aggregates N] "
+                         "[--sync full|no_meta_sync|none] [--nested] [--dir D]",
+                         known))
+    return 2;
   auto base = run_dir("store_bench", s.dir);
   if (base.empty())
     return 1;
