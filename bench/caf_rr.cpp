@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "bench/args.hpp"
+#include "bench/rr_loop.hpp"
 
 namespace {
 
@@ -70,22 +71,15 @@ caf::actor_system_config& two_threads(caf::actor_system_config& cfg) {
 struct client_state {
   caf::actor server;
   std::string payload;
-  std::atomic<bool>* stop = nullptr;
   std::vector<std::int64_t>* latencies_us = nullptr;
   std::uint64_t* count = nullptr;
-  std::atomic<int>* finished = nullptr;
-  int in_flight = 0;
+  switchboard::bench::rr_loop loop;
 };
 
 void next(caf::stateful_actor<client_state>* self) {
   auto& st = self->state;
-  if (st.stop->load(std::memory_order_relaxed)) {
-    if (--st.in_flight == 0) {
-      ++*st.finished;
-      self->quit();
-    }
+  if (switchboard::bench::rr_stopping(self, st.loop))
     return;
-  }
   auto t0 = clock_type::now();
   self->request(st.server, std::chrono::seconds(10), st.payload)
       .then(
@@ -170,11 +164,9 @@ int main(int argc, char** argv) {
         auto& st = self->state;
         st.server = *server;
         st.payload.assign(s.bytes, 'x');
-        st.stop = &stop;
         st.latencies_us = &latencies;
         st.count = &count;
-        st.finished = &finished;
-        st.in_flight = s.inflight;
+        st.loop = {&stop, &finished, s.inflight};
         for (int k = 0; k < s.inflight; ++k)
           next(self);
         return {[](int) {}};

@@ -22,6 +22,7 @@
 
 #include "bench/args.hpp"
 #include "bench/probes.hpp"
+#include "bench/rr_loop.hpp"
 #include <actors/interfaces.hpp>
 #include <actors/listener_registry.hpp>
 #include <actors/listeners.hpp>
@@ -476,20 +477,13 @@ double run_jobs(caf::actor_system& sys, node& n,
 struct rr_state {
   caf::actor server;
   std::uint64_t* count = nullptr;
-  std::atomic<bool>* stop = nullptr;
-  std::atomic<int>* finished = nullptr;
-  int in_flight = 0;
+  bench::rr_loop loop;
 };
 
 void rr_next(caf::stateful_actor<rr_state>* self) {
   auto& st = self->state;
-  if (st.stop->load(std::memory_order_relaxed)) {
-    if (--st.in_flight == 0) {
-      ++*st.finished;
-      self->quit();
-    }
+  if (bench::rr_stopping(self, st.loop))
     return;
-  }
   self->request(st.server, caf::infinite, 1).then([self](int) {
     ++*self->state.count;
     rr_next(self);
@@ -510,9 +504,7 @@ double run_caf_rr(caf::actor_system& sys, double seconds) {
     auto& st = self->state;
     st.server = server;
     st.count = &count;
-    st.stop = &stop;
-    st.finished = &finished;
-    st.in_flight = 16;
+    st.loop = {&stop, &finished, 16};
     for (int i = 0; i < 16; ++i)
       rr_next(self);
     return {[](pace_atom) {}};
