@@ -71,12 +71,7 @@ bool verify_calcom(const context_ptr& ctx, const calcom_settings& settings) {
               "webhooks.calcom_secret)");
     return false;
   }
-  if (auto c = ctx->tenants().company(ctx->param("company_id")); !c) {
-    ctx->fail(404, "not_found",
-              "no company " + std::string{ctx->param("company_id")});
-    return false;
-  }
-  return true;
+  return path_company_known(ctx);
 }
 
 std::string lower(std::string s) {

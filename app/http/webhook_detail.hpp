@@ -51,6 +51,11 @@ const json::object* object_body(const context_ptr& ctx);
 /// `o[key]` when it is a string; "" otherwise.
 std::string str_of(const json::object& o, const char* key);
 
+/// Whether the path's {company_id} is a company of ours; false after
+/// answering 404. A signed delivery must still name one, so that it
+/// cannot create data for anyone else.
+bool path_company_known(const context_ptr& ctx);
+
 /// Sends `cmd` (a command) to the router and answers with the aggregate's
 /// state.
 template <class Command>

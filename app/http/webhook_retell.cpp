@@ -80,12 +80,7 @@ bool verify_retell(const context_ptr& ctx) {
     ctx->fail(401, "unauthorized", "stale x-retell-signature timestamp");
     return false;
   }
-  if (auto c = ctx->tenants().company(ctx->param("company_id")); !c) {
-    ctx->fail(404, "not_found",
-              "no company " + std::string{ctx->param("company_id")});
-    return false;
-  }
-  return true;
+  return path_company_known(ctx);
 }
 
 /// A JSON scalar as text ("" for null, objects and arrays).

@@ -66,6 +66,14 @@ std::string str_of(const json::object& o, const char* key) {
   return {};
 }
 
+bool path_company_known(const context_ptr& ctx) {
+  if (ctx->tenants().company(ctx->param("company_id")))
+    return true;
+  ctx->fail(404, "not_found",
+            "no company " + std::string{ctx->param("company_id")});
+  return false;
+}
+
 std::string settings_company(const context_ptr& ctx) {
   return acting_company(ctx);
 }
@@ -128,13 +136,9 @@ bool verify(const context_ptr& ctx) {
   }
   auto& expected = checked.signature;
   auto ts = checked.timestamp;
-  // The secret is the provider's; the path must still name a company of
-  // ours, so that a signed delivery cannot create data for anyone else.
-  if (auto c = ctx->tenants().company(ctx->param("company_id")); !c) {
-    ctx->fail(404, "not_found",
-              "no company " + std::string{ctx->param("company_id")});
+  // The secret is the provider's; the path must still name a company.
+  if (!path_company_known(ctx))
     return false;
-  }
   std::lock_guard<std::mutex> guard{st.mtx};
   for (auto i = st.seen.begin(); i != st.seen.end();)
     i = i->second < now - tolerance ? st.seen.erase(i) : std::next(i);
