@@ -68,6 +68,25 @@ store::result<void> cancel_reminders(store::job_queue* q, store::write_txn& txn,
   return {};
 }
 
+/// Marks the slot of `a` (its staff member at its start) taken by it.
+store::result<void> take_slot(store::projections* proj, store::write_txn& txn,
+                              const std::string& company,
+                              const appointment& a) {
+  return proj->put_in(
+      txn, projection_keys::slot(company, a.staff_id, a.start_time), a.id);
+}
+
+/// Frees the slot of `staff` at `start`.
+store::result<void> free_slot(store::projections* proj, store::write_txn& txn,
+                              const std::string& company,
+                              const std::string& staff, timestamp_ms start) {
+  if (auto r
+      = proj->erase_in(txn, projection_keys::slot(company, staff, start));
+      !r)
+    return make_unexpected(r.error());
+  return {};
+}
+
 timestamp_ms parse_change_time(const std::string& v) {
   std::string_view s = v;
   if (s.size() >= 2 && s.front() == '"' && s.back() == '"')
@@ -102,11 +121,7 @@ appointment_event_subscriber(queued_listener_actor::pointer self,
           auto a = ev->appointment;
           auto reminders = reminder_jobs(zone_of(ctx, req, a), req, a, now);
           effects = [=](store::write_txn& txn) -> store::result<void> {
-            if (auto r = proj->put_in(
-                    txn,
-                    projection_keys::slot(company, a.staff_id, a.start_time),
-                    a.id);
-                !r)
+            if (auto r = take_slot(proj, txn, company, a); !r)
               return r;
             auto stats = projection_keys::branch_stats(company, a.branch_id);
             if (auto r = proj->add_in(txn, stats + "appointments", 1); !r)
@@ -147,15 +162,10 @@ appointment_event_subscriber(queued_listener_actor::pointer self,
                                             a, "rescheduled", now));
           }
           effects = [=](store::write_txn& txn) -> store::result<void> {
-            if (auto r = proj->erase_in(
-                    txn, projection_keys::slot(company, old_staff, old_start));
+            if (auto r = free_slot(proj, txn, company, old_staff, old_start);
                 !r)
-              return make_unexpected(r.error());
-            if (auto r = proj->put_in(
-                    txn,
-                    projection_keys::slot(company, a.staff_id, a.start_time),
-                    a.id);
-                !r)
+              return r;
+            if (auto r = take_slot(proj, txn, company, a); !r)
               return r;
             if (moved) {
               if (auto r = cancel_reminders(queue, txn, a.id); !r)
@@ -182,10 +192,9 @@ appointment_event_subscriber(queued_listener_actor::pointer self,
             if (auto r = enqueue_all_in(*queue, txn, notices); !r)
               return r;
             if (auto r
-                = proj->erase_in(txn, projection_keys::slot(company, a.staff_id,
-                                                            a.start_time));
+                = free_slot(proj, txn, company, a.staff_id, a.start_time);
                 !r)
-              return make_unexpected(r.error());
+              return r;
             if (auto r = proj->add_in(
                     txn,
                     projection_keys::branch_stats(company, a.branch_id)
