@@ -282,12 +282,7 @@ BOOST_FIXTURE_TEST_CASE(a_stream_on_one_member_carries_commits_of_the_others,
                         cluster_fixture) {
   const auto n3 = nodes[2]->port;
   http_client c3{n3};
-  auto signed_in = c3.request("POST", "/admin/events/session",
-                              R"({"token":")" + tokens[0] + R"("})", "",
-                              {{"Origin", "http://127.0.0.1"}});
-  BOOST_REQUIRE(signed_in.status == 200);
-  auto set = signed_in.header("set-cookie");
-  const auto cookie = set.substr(0, set.find(';'));
+  const auto cookie = switchboard::test::sign_in(c3, tokens[0]).cookie;
   sse_client own{n3, "/admin/events/stream", {{"Cookie", cookie}}};
   sse_client theirs{
       n3, "/admin/events/stream", {{"Authorization", "Bearer " + tokens[1]}}};
@@ -422,13 +417,8 @@ BOOST_FIXTURE_TEST_CASE(a_session_on_one_member_reaches_the_owner,
   const auto n3 = nodes[2]->port;
   http_client c3{n3};
   auto sign_in = [&](const std::string& token) {
-    auto r = c3.request("POST", "/admin/events/session",
-                        R"({"token":")" + token + R"("})", "",
-                        {{"Origin", "http://127.0.0.1"}});
-    BOOST_REQUIRE(r.status == 200);
-    auto set = r.header("set-cookie");
-    return std::make_pair(set.substr(0, set.find(';')),
-                          std::string{r.json().at("csrf_token").as_string()});
+    auto s = switchboard::test::sign_in(c3, token);
+    return std::make_pair(s.cookie, s.csrf);
   };
   add_customer(nodes[0]->port, tokens[0], "a1");
   add_customer(nodes[1]->port, tokens[1], "b1");

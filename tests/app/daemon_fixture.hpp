@@ -224,6 +224,31 @@ inline http_reply book(http_client& c, const std::string& token,
                    token);
 }
 
+/// A dashboard session: the Set-Cookie header that opened it, the cookie
+/// to send back ("name=value") and its CSRF token.
+struct dashboard_session {
+  std::string set_cookie;
+  std::string cookie;
+  std::string csrf;
+  boost::json::value answer;
+};
+
+/// Signs in to the dashboard through `c` with `token` (from this
+/// server's origin); requires 200.
+inline dashboard_session sign_in(http_client& c, const std::string& token) {
+  auto r = c.request("POST", "/admin/events/session",
+                     R"({"token":")" + token + R"("})", "",
+                     {{"Origin", "http://127.0.0.1"}});
+  BOOST_TEST_INFO(r.body);
+  BOOST_REQUIRE(r.status == 200);
+  dashboard_session s;
+  s.set_cookie = r.header("set-cookie");
+  s.cookie = s.set_cookie.substr(0, s.set_cookie.find(';'));
+  s.answer = r.json();
+  s.csrf = std::string{s.answer.at("csrf_token").as_string()};
+  return s;
+}
+
 /// Calls `f` every 50 ms until it returns true, for at most `limit` (a
 /// bound far above what the work needs, so that a slow machine does not
 /// fail the test).

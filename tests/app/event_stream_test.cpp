@@ -257,19 +257,15 @@ BOOST_FIXTURE_TEST_CASE(who_may_open_a_stream, daemon_fixture) {
   BOOST_TEST(bad_after.body.find("\"after\"") != std::string::npos);
   // The dashboard's session cookie: the session's company.
   http_client c{port};
-  auto r = c.request("POST", "/admin/events/session",
-                     R"({"token":")" + globex + R"("})", "",
-                     {{"Origin", "http://127.0.0.1"}});
-  BOOST_REQUIRE(r.status == 200);
-  auto set = r.header("set-cookie");
-  auto cookie = set.substr(0, set.find(';'));
+  auto session = switchboard::test::sign_in(c, globex);
+  const auto& cookie = session.cookie;
   sse_client s{port, "/admin/events/stream", {{"Cookie", cookie}}};
   BOOST_REQUIRE(s.status == 200);
   add_customer(c, acme, "cu-a1");
   add_customer(c, globex, "cu-b1");
   all_of(read_until(s, "cu-b1"), "globex");
   // Signed out: the cookie opens nothing.
-  auto csrf = std::string{r.json().at("csrf_token").as_string()};
+  const auto& csrf = session.csrf;
   BOOST_REQUIRE(c.request("DELETE", "/admin/events/session", "", "",
                           {{"Cookie", cookie},
                            {"Origin", "http://127.0.0.1"},

@@ -253,17 +253,12 @@ BOOST_FIXTURE_TEST_CASE(no_route_gives_one_company_anothers_data,
   // session's CSRF token and this server's origin.
   std::string b_cookie, b_csrf;
   auto sign_in_b = [&] {
-    auto r = c.request("POST", "/admin/events/session",
-                       R"({"token":")" + globex + R"("})", "",
-                       {{"Origin", "http://127.0.0.1"}});
-    BOOST_TEST_INFO(r.body);
-    BOOST_REQUIRE(r.status == 200);
-    BOOST_TEST(r.json().at("company_id").as_string() == "globex");
-    auto set = r.header("set-cookie");
-    BOOST_TEST(set.find("HttpOnly") != std::string::npos);
-    BOOST_TEST(set.find("SameSite=Strict") != std::string::npos);
-    b_cookie = set.substr(0, set.find(';'));
-    b_csrf = std::string{r.json().at("csrf_token").as_string()};
+    auto s = switchboard::test::sign_in(c, globex);
+    BOOST_TEST(s.answer.at("company_id").as_string() == "globex");
+    BOOST_TEST(s.set_cookie.find("HttpOnly") != std::string::npos);
+    BOOST_TEST(s.set_cookie.find("SameSite=Strict") != std::string::npos);
+    b_cookie = s.cookie;
+    b_csrf = s.csrf;
   };
   auto as_b_session
       = [&](const std::string& method, const std::string& target,
