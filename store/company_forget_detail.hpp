@@ -7,6 +7,7 @@
 // them with. Not for other parts: they include store/company_forget.hpp.
 
 #include "store/company_forget.hpp"
+#include "store/cursor_detail.hpp"
 #include "store/job_queue.hpp"
 #include "store/lmdb_util.hpp"
 #include "store/outbox.hpp"
@@ -59,21 +60,8 @@ result<void> each_with_prefix(MDB_txn* t, const opt_dbi& dbi,
                               std::string_view prefix, const char* what, F fn) {
   if (!dbi)
     return {};
-  cursor_guard c;
-  if (auto rc = mdb_cursor_open(t, *dbi, &c.c); rc != 0)
-    return fail_mdb(rc, "mdb_cursor_open");
-  auto key = as_val(prefix);
-  MDB_val val;
-  auto rc = mdb_cursor_get(c.c, &key, &val, MDB_SET_RANGE);
-  for (; rc == 0; rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT)) {
-    auto k = as_view(key);
-    if (k.substr(0, prefix.size()) != prefix)
-      break;
-    fn(k, val);
-  }
-  if (rc != 0 && rc != MDB_NOTFOUND)
-    return fail_mdb(rc, what);
-  return {};
+  return cursor_detail::each_with_prefix(t, *dbi, prefix, "mdb_cursor_open",
+                                         what, fn);
 }
 
 /// Deletes `key` from `dbi`; false when it was not there.

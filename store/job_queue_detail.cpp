@@ -1,5 +1,6 @@
 // The LMDB helpers of the job queue (job_queue_detail.hpp).
 #include "store/job_queue_detail.hpp"
+#include "store/cursor_detail.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -177,21 +178,13 @@ result<timestamp_ms> first_time(MDB_txn* txn, MDB_dbi dbi,
 /// Returns the queue names recorded in jobs_meta, sorted.
 result<std::vector<std::string>> queue_names(MDB_txn* txn, MDB_dbi meta) {
   std::vector<std::string> out;
-  cursor_guard c;
-  if (auto rc = mdb_cursor_open(txn, meta, &c.c); rc != 0)
-    return fail_mdb(rc, "mdb_cursor_open");
-  auto key = as_val(queue_prefix);
-  MDB_val val;
-  auto rc = mdb_cursor_get(c.c, &key, &val, MDB_SET_RANGE);
-  while (rc == 0) {
-    auto k = as_view(key);
-    if (k.substr(0, queue_prefix.size()) != queue_prefix)
-      break;
-    out.emplace_back(k.substr(queue_prefix.size()));
-    rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT);
-  }
-  if (rc != 0 && rc != MDB_NOTFOUND)
-    return fail_mdb(rc, "mdb_cursor_get(jobs_meta)");
+  auto walked = cursor_detail::each_with_prefix(
+      txn, meta, queue_prefix, "mdb_cursor_open", "mdb_cursor_get(jobs_meta)",
+      [&](std::string_view k, const MDB_val&) {
+        out.emplace_back(k.substr(queue_prefix.size()));
+      });
+  if (!walked)
+    return make_unexpected(walked.error());
   return out;
 }
 

@@ -1,4 +1,5 @@
 #include "store/projections.hpp"
+#include "store/cursor_detail.hpp"
 #include "store/lmdb_util.hpp"
 
 #include "store/codec.hpp"
@@ -8,29 +9,20 @@ namespace switchboard::store {
 
 namespace {
 
+/// Calls `fn(key, val)` for up to `max_count` entries whose key starts with
+/// `prefix`.
 template <class Fn>
 result<void> scan_prefix(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix,
                          std::size_t max_count, Fn fn) {
-  MDB_cursor* cur = nullptr;
-  if (auto rc = mdb_cursor_open(txn, dbi, &cur); rc != 0)
-    return fail_mdb(rc, "mdb_cursor_open(projections)");
-  auto key = as_val(prefix);
-  MDB_val val;
   std::size_t n = 0;
-  auto rc = prefix.empty() ? mdb_cursor_get(cur, &key, &val, MDB_FIRST)
-                           : mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-  while (rc == 0 && n < max_count) {
-    std::string_view k{static_cast<const char*>(key.mv_data), key.mv_size};
-    if (k.substr(0, prefix.size()) != prefix)
-      break;
-    fn(k, val);
-    ++n;
-    rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
-  }
-  mdb_cursor_close(cur);
-  if (rc != 0 && rc != MDB_NOTFOUND)
-    return fail_mdb(rc, "mdb_cursor_get(projections)");
-  return {};
+  return cursor_detail::each_with_prefix(
+      txn, dbi, prefix, "mdb_cursor_open(projections)",
+      "mdb_cursor_get(projections)", [&](std::string_view k, const MDB_val& v) {
+        if (n == max_count)
+          return false;
+        fn(k, v);
+        return ++n < max_count;
+      });
 }
 
 } // namespace

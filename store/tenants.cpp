@@ -1,4 +1,5 @@
 #include "store/tenants.hpp"
+#include "store/cursor_detail.hpp"
 #include "store/hex.hpp"
 #include "store/lmdb_util.hpp"
 
@@ -310,22 +311,15 @@ tenants::settings_of(std::string_view id) const {
     return make_unexpected(rtxn.error());
   std::vector<std::pair<std::string, std::string>> out;
   auto prefix = setting_key(id, "");
-  cursor_guard c;
-  if (auto rc = mdb_cursor_open(rtxn->handle(), settings_, &c.c); rc != 0)
-    return fail_mdb(rc, "mdb_cursor_open(tenant_settings)");
-  auto key = as_val(prefix);
-  MDB_val val;
-  auto rc = mdb_cursor_get(c.c, &key, &val, MDB_SET_RANGE);
-  while (rc == 0) {
-    auto k = as_view(key);
-    if (k.substr(0, prefix.size()) != prefix)
-      break;
-    out.emplace_back(std::string{k.substr(prefix.size())},
-                     std::string{as_view(val)});
-    rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT);
-  }
-  if (rc != 0 && rc != MDB_NOTFOUND)
-    return fail_mdb(rc, "mdb_cursor_get(tenant_settings)");
+  auto walked = cursor_detail::each_with_prefix(
+      rtxn->handle(), settings_, prefix, "mdb_cursor_open(tenant_settings)",
+      "mdb_cursor_get(tenant_settings)",
+      [&](std::string_view k, const MDB_val& val) {
+        out.emplace_back(std::string{k.substr(prefix.size())},
+                         std::string{as_view(val)});
+      });
+  if (!walked)
+    return make_unexpected(walked.error());
   return out;
 }
 
