@@ -4,7 +4,7 @@
 
 #include "store/job_queue.hpp"
 
-#include "fixture.hpp"
+#include "job_queue_fixture.hpp"
 #include "store/codec.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -24,35 +24,20 @@ namespace {
 
 constexpr timestamp_ms t0 = 1700000000000;
 
-struct fair_fixture : store_fixture {
-  std::unique_ptr<job_queue> jobs;
+struct fair_fixture : job_queue_fixture {
   /// What the migration's lookup answers, by event sequence.
   std::map<std::uint64_t, std::pair<std::string, std::string>> events;
 
   fair_fixture() {
-    open_jobs();
-  }
-
-  void open_jobs() {
-    auto q = job_queue::open(
-        *env, *w,
-        [this](std::uint64_t seq, std::string& company, std::string& type) {
-          auto i = events.find(seq);
-          if (i == events.end())
-            return false;
-          company = i->second.first;
-          type = i->second.second;
-          return true;
-        });
-    if (!q)
-      throw std::runtime_error(to_string(q.error()));
-    jobs = std::move(*q);
-  }
-
-  void reopen_all() {
-    jobs.reset();
-    reopen();
-    open_jobs();
+    lookup
+        = [this](std::uint64_t seq, std::string& company, std::string& type) {
+            auto i = events.find(seq);
+            if (i == events.end())
+              return false;
+            company = i->second.first;
+            type = i->second.second;
+            return true;
+          };
   }
 
   static job make_job(std::string company, timestamp_ms due,

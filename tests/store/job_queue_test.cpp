@@ -1,6 +1,6 @@
 #include "store/job_queue.hpp"
 
-#include "fixture.hpp"
+#include "job_queue_fixture.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -34,28 +34,8 @@ namespace {
 
 constexpr timestamp_ms t0 = 1700000000000;
 
-/// A store fixture with a job queue.
-struct job_fixture : store_fixture {
-  std::unique_ptr<job_queue> jobs;
-
-  job_fixture() {
-    open_jobs();
-  }
-
-  void open_jobs() {
-    auto q = job_queue::open(*env, *w);
-    if (!q)
-      throw std::runtime_error(to_string(q.error()));
-    jobs = std::move(*q);
-  }
-
-  /// Closes everything (as a process exit would) and opens it again.
-  void reopen_all() {
-    jobs.reset();
-    reopen();
-    open_jobs();
-  }
-
+/// The job queue fixture with the jobs of this suite.
+struct job_fixture : job_queue_fixture {
   /// A job of `queue` due at `due`.
   static job make_job(std::string queue, timestamp_ms due,
                       std::string unique_key = {}) {
