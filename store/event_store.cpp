@@ -605,32 +605,11 @@ std::uint64_t event_store::default_stream_hash(std::string_view company,
                                                std::string_view id) {
   // FNV-1a over (size of company, company, size of type, type, id), then
   // the splitmix64 finalizer.
-  std::uint64_t h = 0xcbf29ce484222325ull;
-  auto mix = [&h](unsigned char b) {
-    h ^= b;
-    h *= 0x100000001b3ull;
-  };
-  auto sized = [&mix](std::string_view s) {
-    auto n = s.size();
-    for (int i = 0; i < 4; ++i)
-      mix(static_cast<unsigned char>(n >> (8 * i)));
-    for (char c : s)
-      mix(static_cast<unsigned char>(c));
-  };
-  sized(company);
-  auto n = type.size();
-  for (int i = 0; i < 4; ++i)
-    mix(static_cast<unsigned char>(n >> (8 * i)));
-  for (char c : type)
-    mix(static_cast<unsigned char>(c));
-  for (char c : id)
-    mix(static_cast<unsigned char>(c));
-  h ^= h >> 30;
-  h *= 0xbf58476d1ce4e5b9ull;
-  h ^= h >> 27;
-  h *= 0x94d049bb133111ebull;
-  h ^= h >> 31;
-  return h;
+  stream_hasher h;
+  h.sized(company);
+  h.sized(type);
+  h.bytes(id);
+  return h.finish();
 }
 
 } // namespace switchboard::store

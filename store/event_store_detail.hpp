@@ -99,6 +99,37 @@ inline void make_id_key(std::string_view company, std::string_view id,
   key.size = static_cast<std::uint16_t>(n);
 }
 
+/// The steps of the stream hash: FNV-1a over bytes, a sized part led by
+/// its size (4 bytes, least significant first), then the splitmix64
+/// finalizer.
+struct stream_hasher {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+
+  void byte(unsigned char b) {
+    h ^= b;
+    h *= 0x100000001b3ull;
+  }
+  void bytes(std::string_view s) {
+    for (char c : s)
+      byte(static_cast<unsigned char>(c));
+  }
+  void sized(std::string_view s) {
+    auto n = s.size();
+    for (int i = 0; i < 4; ++i)
+      byte(static_cast<unsigned char>(n >> (8 * i)));
+    bytes(s);
+  }
+  std::uint64_t finish() const {
+    auto x = h;
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return x;
+  }
+};
+
 /// Key of the streams database: slot and version, big-endian.
 struct stream_key {
   char buf[16];

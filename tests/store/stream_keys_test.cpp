@@ -3,6 +3,7 @@
 // type and id, event ids by id alone), made at open in one transaction.
 
 #include "store/event_store.hpp"
+#include "store/event_store_detail.hpp"
 #include "store/hex.hpp"
 #include "store/lmdb_util.hpp"
 
@@ -24,24 +25,10 @@ namespace {
 /// The stream hash of format 1: FNV-1a over (size of type, type, id), then
 /// the splitmix64 finalizer (as the store computed it then).
 std::uint64_t v1_stream_hash(std::string_view type, std::string_view id) {
-  std::uint64_t h = 0xcbf29ce484222325ull;
-  auto mix = [&h](unsigned char b) {
-    h ^= b;
-    h *= 0x100000001b3ull;
-  };
-  auto n = type.size();
-  for (int i = 0; i < 4; ++i)
-    mix(static_cast<unsigned char>(n >> (8 * i)));
-  for (char c : type)
-    mix(static_cast<unsigned char>(c));
-  for (char c : id)
-    mix(static_cast<unsigned char>(c));
-  h ^= h >> 30;
-  h *= 0xbf58476d1ce4e5b9ull;
-  h ^= h >> 27;
-  h *= 0x94d049bb133111ebull;
-  h ^= h >> 31;
-  return h;
+  event_detail::stream_hasher h;
+  h.sized(type);
+  h.bytes(id);
+  return h.finish();
 }
 
 /// The event_ids key of format 1: tag byte 0 and the id (the ids below
