@@ -63,13 +63,7 @@ result<std::uint64_t> first_stored(MDB_txn* txn, MDB_dbi events,
   auto key = as_val(key_bytes);
   MDB_val val;
   auto rc = mdb_cursor_get(c.c, &key, &val, MDB_SET_RANGE);
-  if (rc == MDB_NOTFOUND)
-    return std::uint64_t{0};
-  if (rc != 0)
-    return fail_mdb(rc, "mdb_cursor_get(events)");
-  if (key.mv_size != 8)
-    return fail(errc::corrupt, "events: bad key size");
-  return get_be64(key.mv_data);
+  return u64_or_zero(rc, key, "mdb_cursor_get(events)", "events: bad key size");
 }
 
 } // namespace

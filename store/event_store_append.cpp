@@ -201,13 +201,11 @@ event_store::append_result event_store::append_in(write_txn& txn,
     } else {
       MDB_val k, v;
       auto rc = mdb_cursor_get(*events_cursor, &k, &v, MDB_LAST);
-      if (rc == 0) {
-        if (k.mv_size != 8)
-          return fail(errc::corrupt, "events: bad key size");
-        next_seq = get_be64(k.mv_data) + 1;
-      } else if (rc != MDB_NOTFOUND) {
-        return fail_mdb(rc, "mdb_cursor_get(events)");
-      }
+      auto last = u64_or_zero(rc, k, "mdb_cursor_get(events)",
+                              "events: bad key size");
+      if (!last)
+        return make_unexpected(last.error());
+      next_seq = *last + 1;
       next_seq = std::max(next_seq, tails_->forgotten_through + 1);
     }
     auto ids_cursor = txn.cursor(db_.event_ids);

@@ -336,13 +336,7 @@ result<std::uint64_t> event_store::last_sequence() const {
       return fail_mdb(rc, "mdb_cursor_open");
     MDB_val k, v;
     auto rc = mdb_cursor_get(c.c, &k, &v, MDB_LAST);
-    if (rc == MDB_NOTFOUND)
-      return std::uint64_t{0};
-    if (rc != 0)
-      return fail_mdb(rc, "mdb_cursor_get(events)");
-    if (k.mv_size != 8)
-      return fail(errc::corrupt, "events: bad key size");
-    return get_be64(k.mv_data);
+    return u64_or_zero(rc, k, "mdb_cursor_get(events)", "events: bad key size");
   });
 }
 

@@ -68,6 +68,20 @@ auto guarded(const char* what, F&& f) -> decltype(f()) {
   }
 }
 
+/// The number that an LMDB read returning `rc` found in `v` (8 bytes,
+/// big-endian): 0 when it found nothing. `what` names a failed read;
+/// `bad_size` is the error when `v` is not 8 bytes long.
+inline result<std::uint64_t>
+u64_or_zero(int rc, const MDB_val& v, const char* what, const char* bad_size) {
+  if (rc == MDB_NOTFOUND)
+    return std::uint64_t{0};
+  if (rc != 0)
+    return fail_mdb(rc, what);
+  if (v.mv_size != 8)
+    return fail(errc::corrupt, bad_size);
+  return get_be64(v.mv_data);
+}
+
 /// Reads a consumer's checkpoint (database `checkpoints`, key `name`)
 /// inside a transaction: 0 when there is none; `found` tells which.
 inline result<std::uint64_t> read_checkpoint(MDB_txn* txn, MDB_dbi checkpoints,
@@ -78,13 +92,8 @@ inline result<std::uint64_t> read_checkpoint(MDB_txn* txn, MDB_dbi checkpoints,
   auto rc = mdb_get(txn, checkpoints, &key, &val);
   if (found != nullptr)
     *found = rc == 0;
-  if (rc == MDB_NOTFOUND)
-    return std::uint64_t{0};
-  if (rc != 0)
-    return fail_mdb(rc, "mdb_get(checkpoints)");
-  if (val.mv_size != 8)
-    return fail(errc::corrupt, "checkpoint: bad value size");
-  return get_be64(val.mv_data);
+  return u64_or_zero(rc, val, "mdb_get(checkpoints)",
+                     "checkpoint: bad value size");
 }
 
 /// Writes a consumer's checkpoint inside a write transaction.

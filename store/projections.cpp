@@ -42,13 +42,11 @@ result<void> projections::add_in(write_txn& txn, std::string_view key,
   MDB_val v;
   std::int64_t current = 0;
   auto rc = mdb_get(txn.handle(), counters_, &k, &v);
-  if (rc == 0) {
-    if (v.mv_size != 8)
-      return fail(errc::corrupt, "projection counter: bad value size");
-    current = static_cast<std::int64_t>(get_be64(v.mv_data));
-  } else if (rc != MDB_NOTFOUND) {
-    return fail_mdb(rc, "mdb_get(proj_counters)");
-  }
+  auto stored = u64_or_zero(rc, v, "mdb_get(proj_counters)",
+                            "projection counter: bad value size");
+  if (!stored)
+    return make_unexpected(stored.error());
+  current = static_cast<std::int64_t>(*stored);
   char b[8];
   put_be64(b, static_cast<std::uint64_t>(current + delta));
   MDB_val nv{8, b};
