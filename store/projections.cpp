@@ -25,6 +25,32 @@ result<void> scan_prefix(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix,
       });
 }
 
+/// The counter under `key` in `counters` (0 when there is none).
+result<std::int64_t> counter_at(MDB_txn* txn, MDB_dbi counters,
+                                std::string_view key) {
+  auto k = as_val(key);
+  MDB_val v;
+  auto rc = mdb_get(txn, counters, &k, &v);
+  auto stored = u64_or_zero(rc, v, "mdb_get(proj_counters)",
+                            "projection counter: bad value size");
+  if (!stored)
+    return make_unexpected(stored.error());
+  return static_cast<std::int64_t>(*stored);
+}
+
+/// The value under `key` in `values`; `errc::not_found` when there is none.
+result<std::string> value_at(MDB_txn* txn, MDB_dbi values,
+                             std::string_view key) {
+  auto k = as_val(key);
+  MDB_val v;
+  auto rc = mdb_get(txn, values, &k, &v);
+  if (rc == MDB_NOTFOUND)
+    return fail(errc::not_found, "no projection value " + std::string{key});
+  if (rc != 0)
+    return fail_mdb(rc, "mdb_get(proj_values)");
+  return std::string{as_view(v)};
+}
+
 } // namespace
 
 result<std::unique_ptr<projections>> projections::open(environment& env) {
@@ -38,19 +64,14 @@ result<std::unique_ptr<projections>> projections::open(environment& env) {
 
 result<void> projections::add_in(write_txn& txn, std::string_view key,
                                  std::int64_t delta) {
-  auto k = as_val(key);
-  MDB_val v;
-  std::int64_t current = 0;
-  auto rc = mdb_get(txn.handle(), counters_, &k, &v);
-  auto stored = u64_or_zero(rc, v, "mdb_get(proj_counters)",
-                            "projection counter: bad value size");
-  if (!stored)
-    return make_unexpected(stored.error());
-  current = static_cast<std::int64_t>(*stored);
+  auto current = counter_at(txn.handle(), counters_, key);
+  if (!current)
+    return make_unexpected(current.error());
   char b[8];
-  put_be64(b, static_cast<std::uint64_t>(current + delta));
+  put_be64(b, static_cast<std::uint64_t>(*current + delta));
+  auto k = as_val(key);
   MDB_val nv{8, b};
-  if (rc = mdb_put(txn.handle(), counters_, &k, &nv, 0); rc != 0)
+  if (auto rc = mdb_put(txn.handle(), counters_, &k, &nv, 0); rc != 0)
     return fail_mdb(rc, "mdb_put(proj_counters)");
   return {};
 }
@@ -76,44 +97,21 @@ result<bool> projections::erase_in(write_txn& txn, std::string_view key) {
 
 result<std::string> projections::get_in(write_txn& txn,
                                         std::string_view key) const {
-  auto k = as_val(key);
-  MDB_val v;
-  auto rc = mdb_get(txn.handle(), values_, &k, &v);
-  if (rc == MDB_NOTFOUND)
-    return fail(errc::not_found, "no projection value " + std::string{key});
-  if (rc != 0)
-    return fail_mdb(rc, "mdb_get(proj_values)");
-  return std::string{static_cast<const char*>(v.mv_data), v.mv_size};
+  return value_at(txn.handle(), values_, key);
 }
 
 result<std::int64_t> projections::counter(std::string_view key) const {
   auto rtxn = env_.begin_read();
   if (!rtxn)
     return make_unexpected(rtxn.error());
-  auto k = as_val(key);
-  MDB_val v;
-  auto rc = mdb_get(rtxn->handle(), counters_, &k, &v);
-  if (rc == MDB_NOTFOUND)
-    return std::int64_t{0};
-  if (rc != 0)
-    return fail_mdb(rc, "mdb_get(proj_counters)");
-  if (v.mv_size != 8)
-    return fail(errc::corrupt, "projection counter: bad value size");
-  return static_cast<std::int64_t>(get_be64(v.mv_data));
+  return counter_at(rtxn->handle(), counters_, key);
 }
 
 result<std::string> projections::get(std::string_view key) const {
   auto rtxn = env_.begin_read();
   if (!rtxn)
     return make_unexpected(rtxn.error());
-  auto k = as_val(key);
-  MDB_val v;
-  auto rc = mdb_get(rtxn->handle(), values_, &k, &v);
-  if (rc == MDB_NOTFOUND)
-    return fail(errc::not_found, "no projection value " + std::string{key});
-  if (rc != 0)
-    return fail_mdb(rc, "mdb_get(proj_values)");
-  return std::string{static_cast<const char*>(v.mv_data), v.mv_size};
+  return value_at(rtxn->handle(), values_, key);
 }
 
 result<std::vector<std::pair<std::string, std::int64_t>>>
