@@ -16,12 +16,9 @@ struct audit_fixture : store_fixture {
   std::unique_ptr<audit_log> log;
 
   audit_fixture() {
-    auto l = audit_log::open(*env, *store, [](std::string_view type) {
+    log = opened(audit_log::open(*env, *store, [](std::string_view type) {
       return type != "call.started";
-    });
-    if (!l)
-      throw std::runtime_error(to_string(l.error()));
-    log = std::move(*l);
+    }));
   }
 
   /// Appends `e` and records it in one transaction, as the dispatcher does.

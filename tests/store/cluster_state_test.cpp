@@ -28,14 +28,8 @@ struct cluster_fixture : store_fixture {
   }
 
   void open_modules() {
-    auto c = cluster_state::open(*env);
-    if (!c)
-      throw std::runtime_error(to_string(c.error()));
-    cluster = std::move(*c);
-    auto q = job_queue::open(*env, *w);
-    if (!q)
-      throw std::runtime_error(to_string(q.error()));
-    jobs = std::move(*q);
+    cluster = opened(cluster_state::open(*env));
+    jobs = opened(job_queue::open(*env, *w));
   }
 
   void reopen_all() {

@@ -118,37 +118,19 @@ struct forget_fixture : store_fixture {
   }
 
   void open_modules() {
-    auto q = job_queue::open(*env, *w);
-    BOOST_REQUIRE_MESSAGE(q, why(q));
-    jobs = std::move(*q);
-    auto t = trace_index::open(*env);
-    BOOST_REQUIRE_MESSAGE(t, why(t));
-    traces = std::move(*t);
+    jobs = opened(job_queue::open(*env, *w));
+    traces = opened(trace_index::open(*env));
     jobs->trace_into(traces.get());
-    auto o = message_outbox::open(*env);
-    BOOST_REQUIRE_MESSAGE(o, why(o));
-    outbox = std::move(*o);
+    outbox = opened(message_outbox::open(*env));
     outbox->trace_into(traces.get());
-    auto p = processed_set::open(*env);
-    BOOST_REQUIRE_MESSAGE(p, why(p));
-    processed.emplace(std::move(*p));
-    auto a = audit_log::open(*env, *store, [](std::string_view) {
+    processed.emplace(opened(processed_set::open(*env)));
+    audit = opened(audit_log::open(*env, *store, [](std::string_view) {
       return true;
-    });
-    BOOST_REQUIRE_MESSAGE(a, why(a));
-    audit = std::move(*a);
-    auto pr = projections::open(*env);
-    BOOST_REQUIRE_MESSAGE(pr, why(pr));
-    proj = std::move(*pr);
-    auto s = stats_store::open(*env);
-    BOOST_REQUIRE_MESSAGE(s, why(s));
-    stats = std::move(*s);
-    auto c = cluster_state::open(*env);
-    BOOST_REQUIRE_MESSAGE(c, why(c));
-    cluster = std::move(*c);
-    auto tn = tenants::open(*env);
-    BOOST_REQUIRE_MESSAGE(tn, why(tn));
-    tenancy = std::move(*tn);
+    }));
+    proj = opened(projections::open(*env));
+    stats = opened(stats_store::open(*env));
+    cluster = opened(cluster_state::open(*env));
+    tenancy = opened(tenants::open(*env));
   }
 
   void reopen_all() {

@@ -55,6 +55,15 @@ std::string why(const result<T>& res) {
   return res ? std::string{"ok"} : to_string(res.error());
 }
 
+/// The value of `res`, which opened a part of the store; throws its error
+/// when there is none.
+template <class T>
+T opened(result<T> res) {
+  if (!res)
+    throw std::runtime_error(to_string(res.error()));
+  return std::move(*res);
+}
+
 /// An event of aggregate `type`/`id`.
 inline envelope make_event(const std::string& agg_type,
                            const std::string& agg_id,
@@ -94,15 +103,9 @@ struct store_fixture {
   }
 
   void open() {
-    auto e = environment::open(opts);
-    if (!e)
-      throw std::runtime_error(to_string(e.error()));
-    env = std::move(*e);
+    env = opened(environment::open(opts));
     w = std::make_unique<writer>(*env);
-    auto s = event_store::open(*env, *w, cfg);
-    if (!s)
-      throw std::runtime_error(to_string(s.error()));
-    store = std::move(*s);
+    store = opened(event_store::open(*env, *w, cfg));
   }
 
   void close() {

@@ -23,10 +23,7 @@ struct job_queue_fixture : store_fixture {
   }
 
   void open_jobs() {
-    auto q = job_queue::open(*env, *w, lookup);
-    if (!q)
-      throw std::runtime_error(to_string(q.error()));
-    jobs = std::move(*q);
+    jobs = opened(job_queue::open(*env, *w, lookup));
   }
 
   /// Closes everything (as a process exit would) and opens it again.

@@ -24,9 +24,7 @@ struct outbox_fixture : store_fixture {
   }
 
   void reopen_outbox() {
-    auto o = message_outbox::open(*env);
-    BOOST_REQUIRE_MESSAGE(o, why(o));
-    outbox = std::move(*o);
+    outbox = opened(message_outbox::open(*env));
   }
 
   outbound_message message(const std::string& sid) {

@@ -21,10 +21,7 @@ struct processed_fixture : store_fixture {
   }
 
   void open_set() {
-    auto s = processed_set::open(*env);
-    if (!s)
-      throw std::runtime_error(to_string(s.error()));
-    set.emplace(*s);
+    set.emplace(opened(processed_set::open(*env)));
   }
 
   /// Marks in a writer op of its own; returns whether newly marked.

@@ -20,10 +20,7 @@ struct stats_fixture : store_fixture {
   }
 
   void reopen_stats() {
-    auto s = stats_store::open(*env);
-    if (!s)
-      throw std::runtime_error(to_string(s.error()));
-    stats = std::move(*s);
+    stats = opened(stats_store::open(*env));
   }
 
   void add(const std::vector<minute_bucket>& bs) {

@@ -31,9 +31,7 @@ struct tenants_fixture : store_fixture {
   std::unique_ptr<tenants> t;
 
   tenants_fixture() {
-    auto opened = tenants::open(*env);
-    BOOST_REQUIRE_MESSAGE(opened, why(opened));
-    t = std::move(*opened);
+    t = opened(tenants::open(*env));
     for (const char* id : {"acme", "globex"}) {
       auto added = t->add_company({id, id, 1000, ""});
       BOOST_REQUIRE_MESSAGE(added, why(added));

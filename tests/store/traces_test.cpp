@@ -32,16 +32,10 @@ struct trace_fixture : store_fixture {
   std::unique_ptr<message_outbox> outbox;
 
   trace_fixture() {
-    auto t = trace_index::open(*env);
-    BOOST_REQUIRE_MESSAGE(t, why(t));
-    traces = std::move(*t);
-    auto q = job_queue::open(*env, *w);
-    BOOST_REQUIRE_MESSAGE(q, why(q));
-    jobs = std::move(*q);
+    traces = opened(trace_index::open(*env));
+    jobs = opened(job_queue::open(*env, *w));
     jobs->trace_into(traces.get());
-    auto o = message_outbox::open(*env);
-    BOOST_REQUIRE_MESSAGE(o, why(o));
-    outbox = std::move(*o);
+    outbox = opened(message_outbox::open(*env));
     outbox->trace_into(traces.get());
   }
 
