@@ -120,6 +120,18 @@ lane_ops operator+(lane_ops a, const lane_ops& b) {
   return a;
 }
 
+/// Opens `f` again with transactions of at most `max_batch` ops, at most
+/// `per_commit` of them background ones besides the foreground ones, and
+/// runs `ops` there as `run_held` does.
+std::string run_held_with(test::store_fixture& f, std::size_t max_batch,
+                          std::size_t per_commit, const lane_ops& ops) {
+  f.close();
+  f.opts.max_batch = max_batch;
+  f.opts.background_per_commit = per_commit;
+  f.open();
+  return run_held(*f.w, ops);
+}
+
 } // namespace
 
 BOOST_FIXTURE_TEST_SUITE(writer_suite, test::store_fixture)
@@ -327,34 +339,26 @@ BOOST_AUTO_TEST_CASE(background_ops_yield_to_foreground_ones) {
 BOOST_AUTO_TEST_CASE(background_ops_are_taken_past_a_full_batch) {
   // A batch full of foreground ops still takes its background ones: the
   // queues are never starved by requests.
-  close();
-  opts.max_batch = 2;
-  opts.background_per_commit = 1;
-  open();
-  auto ran = run_held(*w, named("bg", 2, lane::background)
-                              + named("fg", 4, lane::foreground));
+  auto ran = run_held_with(*this, 2, 1,
+                           named("bg", 2, lane::background)
+                               + named("fg", 4, lane::foreground));
   BOOST_TEST(ran == "fg0 fg1 bg0 | fg2 fg3 bg1");
 }
 
 BOOST_AUTO_TEST_CASE(a_background_quota_above_max_batch_counts_as_max_batch) {
-  close();
-  opts.max_batch = 2;
-  opts.background_per_commit = 100;
-  open();
-  auto ran = run_held(*w, named("bg", 5, lane::background)
-                              + named("fg", 1, lane::foreground));
+  auto ran = run_held_with(*this, 2, 100,
+                           named("bg", 5, lane::background)
+                               + named("fg", 1, lane::foreground));
   BOOST_TEST(ran == "fg0 bg0 bg1 | bg2 bg3 | bg4");
 }
 
 BOOST_AUTO_TEST_CASE(without_a_limit_every_op_is_first_come_first_served) {
-  close();
-  opts.background_per_commit = 0;
-  open();
   lane_ops ops;
   for (int i = 0; i < 6; ++i)
     ops.emplace_back("op" + std::to_string(i),
                      i % 2 == 0 ? lane::background : lane::foreground);
-  BOOST_TEST(run_held(*w, ops) == "op0 op1 op2 op3 op4 op5");
+  BOOST_TEST(run_held_with(*this, opts.max_batch, 0, ops)
+             == "op0 op1 op2 op3 op4 op5");
 }
 
 BOOST_AUTO_TEST_CASE(a_refusing_disk_is_told_once_and_its_end_once) {
