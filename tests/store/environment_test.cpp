@@ -19,6 +19,16 @@ envelope big_event(const std::string& agg, std::size_t size) {
   return e;
 }
 
+/// Opens `f` again with a map of `size` bytes that grows to at most
+/// `max_size`.
+void reopen_with_map(test::store_fixture& f, std::size_t size,
+                     std::size_t max_size) {
+  f.close();
+  f.opts.map_size = size;
+  f.opts.max_map_size = max_size;
+  f.open();
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(environment_suite)
@@ -58,10 +68,7 @@ BOOST_AUTO_TEST_CASE(named_dbs_open_once) {
 
 BOOST_AUTO_TEST_CASE(map_grows_when_full) {
   test::store_fixture f;
-  f.close();
-  f.opts.map_size = 256 << 10;
-  f.opts.max_map_size = 256 << 20;
-  f.open();
+  reopen_with_map(f, 256 << 10, 256 << 20);
   // 4 MiB of events into a 256 KiB map, from concurrent appenders so that
   // batches are redone after growing.
   std::vector<std::thread> pool;
@@ -91,10 +98,7 @@ BOOST_AUTO_TEST_CASE(map_grows_when_full) {
 
 BOOST_AUTO_TEST_CASE(full_map_fails_cleanly_and_store_still_works) {
   test::store_fixture f;
-  f.close();
-  f.opts.map_size = 512 << 10;
-  f.opts.max_map_size = 512 << 10;
-  f.open();
+  reopen_with_map(f, 512 << 10, 512 << 10);
   std::uint64_t stored = 0;
   error last;
   for (int i = 0; i < 1000; ++i) {
