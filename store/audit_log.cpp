@@ -66,6 +66,29 @@ result<std::uint64_t> first_stored(MDB_txn* txn, MDB_dbi events,
   return u64_or_zero(rc, key, "mdb_cursor_get(events)", "events: bad key size");
 }
 
+/// The sequence of the first event stored after `seq`, with its record in
+/// `val`: 0 when there is none.
+result<std::uint64_t> next_stored(MDB_txn* txn, MDB_dbi events,
+                                  std::uint64_t seq, MDB_val& val) {
+  auto next = seq + 1;
+  auto key_bytes = seq_key(next);
+  auto key = as_val(key_bytes);
+  auto rc = mdb_get(txn, events, &key, &val);
+  if (rc == MDB_NOTFOUND) {
+    // The end of the log, or forgotten events before its next one.
+    auto after = first_stored(txn, events, next);
+    if (!after || *after == 0)
+      return after;
+    next = *after;
+    key_bytes = seq_key(next);
+    key = as_val(key_bytes);
+    rc = mdb_get(txn, events, &key, &val);
+  }
+  if (rc != 0)
+    return fail_mdb(rc, "mdb_get(events)");
+  return next;
+}
+
 } // namespace
 
 audit_log::audit_log(environment& env, const event_store& store,
@@ -93,28 +116,22 @@ result<void> audit_log::advance_in(MDB_txn* txn) {
     return make_unexpected(cp.error());
   auto next = *cp;
   for (;;) {
-    auto key_bytes = seq_key(next + 1);
-    auto key = as_val(key_bytes);
     MDB_val val;
-    auto rc = mdb_get(txn, events_, &key, &val);
-    if (rc == MDB_NOTFOUND) {
-      // The end of the log, or forgotten events before its next one.
-      auto after = first_stored(txn, events_, next + 1);
-      if (!after)
-        return make_unexpected(after.error());
-      if (*after == 0)
-        break;
-      next = *after - 1;
-      continue;
-    }
-    if (rc != 0)
-      return fail_mdb(rc, "mdb_get(events)");
+    auto seq = next_stored(txn, events_, next, val);
+    if (!seq)
+      return make_unexpected(seq.error());
+    if (*seq == 0)
+      break;
+    // Past the forgotten events before it, if any.
+    next = *seq - 1;
     auto ev = decode_record(val.mv_data, val.mv_size);
     if (!ev)
       return make_unexpected(ev.error());
     if (audited_(ev->type)) {
+      auto key_bytes = seq_key(*seq);
+      auto key = as_val(key_bytes);
       MDB_val rec;
-      rc = mdb_get(txn, records_, &key, &rec);
+      auto rc = mdb_get(txn, records_, &key, &rec);
       if (rc == MDB_NOTFOUND)
         break;
       if (rc != 0)
@@ -166,30 +183,20 @@ result<std::uint64_t> audit_log::catch_up(writer& w, std::size_t batch) {
         return make_unexpected(cp.error());
       auto seq = *cp;
       for (std::size_t i = 0; i < batch; ++i) {
-        auto key_bytes = seq_key(seq + 1);
-        auto key = as_val(key_bytes);
         MDB_val val;
-        auto rc = mdb_get(t, events_, &key, &val);
-        if (rc == MDB_NOTFOUND) {
-          // The end of the log, or forgotten events before its next one.
-          auto after = first_stored(t, events_, seq + 1);
-          if (!after)
-            return make_unexpected(after.error());
-          if (*after == 0)
-            break;
-          seq = *after - 1;
-          key_bytes = seq_key(seq + 1);
-          key = as_val(key_bytes);
-          rc = mdb_get(t, events_, &key, &val);
-        }
-        if (rc != 0)
-          return fail_mdb(rc, "mdb_get(events)");
+        auto next = next_stored(t, events_, seq, val);
+        if (!next)
+          return make_unexpected(next.error());
+        if (*next == 0)
+          break;
         auto view = decode_record(val.mv_data, val.mv_size);
         if (!view)
           return make_unexpected(view.error());
-        ++seq;
+        seq = *next;
         if (!audited_(view->type))
           continue;
+        auto key_bytes = seq_key(seq);
+        auto key = as_val(key_bytes);
         MDB_val rec;
         if (mdb_get(t, records_, &key, &rec) == 0)
           continue;
