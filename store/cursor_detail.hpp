@@ -1,12 +1,14 @@
 #pragma once
 // Cursor moves that the sources of several parts of the store make alike
-// (cluster_state.cpp, company_forget.cpp, job_queue_detail.cpp,
-// projections.cpp, tenants.cpp). Not part of the store's interface.
+// (the event store's, the job queue's, cluster_state.cpp,
+// company_forget.cpp, projections.cpp, tenants.cpp). Not part of the
+// store's interface.
 
 #include "store/lmdb_util.hpp"
 
 #include <string_view>
 #include <type_traits>
+#include <utility>
 
 namespace switchboard::store::cursor_detail {
 
@@ -22,32 +24,52 @@ inline int last_before(MDB_cursor* c, std::string_view bound, MDB_val& key,
 }
 
 /// Calls `fn(key, val)` for each entry of `dbi` whose key starts with
-/// `prefix`, in key order (every entry when `prefix` is empty), as long as
-/// it returns true (when it returns a bool). `open_what` and `get_what`
-/// name a failed cursor open and cursor step.
+/// `prefix`, in key order from the first key at or past `from` (from the
+/// first entry when `from` is empty). `fn` returns nothing, or a bool or
+/// result<bool>: false ends the walk, an error ends it with that error.
+/// `open_what` and `get_what` name a failed cursor open and cursor step.
 template <class F>
-result<void> each_with_prefix(MDB_txn* txn, MDB_dbi dbi,
-                              std::string_view prefix, const char* open_what,
-                              const char* get_what, F&& fn) {
+result<void> each_with_prefix_from(MDB_txn* txn, MDB_dbi dbi,
+                                   std::string_view prefix,
+                                   std::string_view from, const char* open_what,
+                                   const char* get_what, F&& fn) {
   cursor_guard c;
   if (auto rc = mdb_cursor_open(txn, dbi, &c.c); rc != 0)
     return fail_mdb(rc, open_what);
-  auto key = as_val(prefix);
+  auto key = as_val(from);
   MDB_val val;
   auto rc = mdb_cursor_get(c.c, &key, &val,
-                           prefix.empty() ? MDB_FIRST : MDB_SET_RANGE);
+                           from.empty() ? MDB_FIRST : MDB_SET_RANGE);
   for (; rc == 0; rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT)) {
     auto k = as_view(key);
     if (k.substr(0, prefix.size()) != prefix)
       break;
-    if constexpr (std::is_void_v<decltype(fn(k, val))>)
+    using R = decltype(fn(k, val));
+    if constexpr (std::is_void_v<R>) {
       fn(k, val);
-    else if (!fn(k, val))
-      return {};
+    } else if constexpr (std::is_same_v<R, bool>) {
+      if (!fn(k, val))
+        return {};
+    } else {
+      R go_on = fn(k, val);
+      if (!go_on)
+        return make_unexpected(go_on.error());
+      if (!*go_on)
+        return {};
+    }
   }
   if (rc != 0 && rc != MDB_NOTFOUND)
     return fail_mdb(rc, get_what);
   return {};
+}
+
+/// `each_with_prefix_from` from the first key with `prefix`.
+template <class F>
+result<void> each_with_prefix(MDB_txn* txn, MDB_dbi dbi,
+                              std::string_view prefix, const char* open_what,
+                              const char* get_what, F&& fn) {
+  return each_with_prefix_from(txn, dbi, prefix, prefix, open_what, get_what,
+                               std::forward<F>(fn));
 }
 
 } // namespace switchboard::store::cursor_detail

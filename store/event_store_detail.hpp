@@ -5,6 +5,7 @@
 // stream slots and the streams index in memory. Not part of the store's
 // interface: include store/event_store.hpp.
 
+#include "store/cursor_detail.hpp"
 #include "store/event_store.hpp"
 #include "store/hex.hpp"
 #include "store/lmdb_util.hpp"
@@ -392,28 +393,16 @@ result<void> each_in_name_index(MDB_txn* txn, MDB_dbi index,
                                 const char* what, F fn) {
   if (name.empty() || name.size() > max_name_size)
     return {};
-  cursor_guard c;
-  if (auto rc = mdb_cursor_open(txn, index, &c.c); rc != 0)
-    return fail_mdb(rc, "mdb_cursor_open");
   name_key start{name, from_seq};
   auto prefix = start.prefix();
-  auto key = start.val();
-  MDB_val val;
-  auto rc = mdb_cursor_get(c.c, &key, &val, MDB_SET_RANGE);
-  for (; rc == 0; rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT)) {
-    if (key.mv_size != prefix.size() + 8
-        || std::memcmp(key.mv_data, prefix.data(), prefix.size()) != 0)
-      break;
-    result<bool> go_on
-        = fn(get_be64(static_cast<const char*>(key.mv_data) + prefix.size()));
-    if (!go_on)
-      return make_unexpected(go_on.error());
-    if (!*go_on)
-      return {};
-  }
-  if (rc != 0 && rc != MDB_NOTFOUND)
-    return fail_mdb(rc, what);
-  return {};
+  auto from = start.val();
+  return cursor_detail::each_with_prefix_from(
+      txn, index, prefix, as_view(from), "mdb_cursor_open", what,
+      [&](std::string_view k, const MDB_val&) -> result<bool> {
+        if (k.size() != prefix.size() + 8)
+          return false;
+        return fn(get_be64(k.data() + prefix.size()));
+      });
 }
 
 /// Reads, in a read transaction of its own, up to `max_count` events of a

@@ -258,33 +258,27 @@ event_store::read_list(std::string_view list, std::string_view from_key,
     auto txn = env_.begin_read();
     if (!txn)
       return make_unexpected(txn.error());
-    cursor_guard c;
-    if (auto rc = mdb_cursor_open(txn->handle(), db_.listed, &c.c); rc != 0)
-      return fail_mdb(rc, "mdb_cursor_open");
     auto prefix = list_key(list, {});
     auto start = list_key(list, from_key);
     if (start.size() > max_key_size)
       return out;
-    auto key = as_val(start);
-    MDB_val val;
-    auto rc = mdb_cursor_get(c.c, &key, &val, MDB_SET_RANGE);
-    for (; rc == 0 && out.size() < max_count;
-         rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT)) {
-      auto k = as_view(key);
-      if (k.size() < prefix.size() || k.substr(0, prefix.size()) != prefix)
-        break;
-      auto sort_key = k.substr(prefix.size());
-      if (!to_key.empty() && sort_key >= to_key)
-        break;
-      if (val.mv_size != 8)
-        return fail(errc::corrupt, "listed: bad value size");
-      auto ev = load(txn->handle(), db_.events, get_be64(val.mv_data));
-      if (!ev)
-        return make_unexpected(ev.error());
-      out.push_back({std::string{sort_key}, ev->to_envelope()});
-    }
-    if (rc != 0 && rc != MDB_NOTFOUND)
-      return fail_mdb(rc, "mdb_cursor_get(listed)");
+    auto walked = cursor_detail::each_with_prefix_from(
+        txn->handle(), db_.listed, prefix, start, "mdb_cursor_open",
+        "mdb_cursor_get(listed)",
+        [&](std::string_view k, const MDB_val& val) -> result<bool> {
+          auto sort_key = k.substr(prefix.size());
+          if (!to_key.empty() && sort_key >= to_key)
+            return false;
+          if (val.mv_size != 8)
+            return fail(errc::corrupt, "listed: bad value size");
+          auto ev = load(txn->handle(), db_.events, get_be64(val.mv_data));
+          if (!ev)
+            return make_unexpected(ev.error());
+          out.push_back({std::string{sort_key}, ev->to_envelope()});
+          return out.size() < max_count;
+        });
+    if (!walked)
+      return make_unexpected(walked.error());
     return out;
   });
 }

@@ -1,5 +1,6 @@
 // The job queue's reads: one job, pending jobs, counts, due times, pages
 // by state and the counters.
+#include "store/cursor_detail.hpp"
 #include "store/job_queue_detail.hpp"
 
 #include <algorithm>
@@ -403,46 +404,36 @@ job_queue::counters(std::string_view queue, std::string_view company_id) const {
         auto txn = env_.begin_read();
         if (!txn)
           return make_unexpected(txn.error());
-        cursor_guard c;
-        if (auto rc = mdb_cursor_open(txn->handle(), db_.counters, &c.c);
-            rc != 0)
-          return fail_mdb(rc, "mdb_cursor_open");
         // A queue's rows are together: from its prefix to the next queue.
         std::string prefix;
         if (!queue.empty()) {
           prefix = std::string{queue};
           prefix.push_back('\0');
         }
-        MDB_val key = as_val(prefix);
-        MDB_val val;
-        auto rc = mdb_cursor_get(c.c, &key, &val,
-                                 prefix.empty() ? MDB_FIRST : MDB_SET_RANGE);
-        while (rc == 0) {
-          auto k = as_view(key);
-          if (k.substr(0, prefix.size()) != prefix) {
-            rc = MDB_NOTFOUND; // past the queue's rows
-            break;
-          }
-          auto company = counters_company(k);
-          if (!company || val.mv_size != 24)
-            return err(errc::corrupt, "jobs_counters: bad entry");
-          auto a = k.find('\0');
-          auto b = k.size() - company->size() - 1;
-          job_counters row;
-          row.queue = std::string{k.substr(0, a)};
-          row.listener = std::string{k.substr(a + 1, b - a - 1)};
-          row.company_id = std::string{*company};
-          auto* p = static_cast<const char*>(val.mv_data);
-          row.processed = get_be64(p);
-          row.failed = get_be64(p + 8);
-          row.retried = get_be64(p + 16);
-          if ((queue.empty() || row.queue == queue)
-              && (company_id.empty() || row.company_id == company_id))
-            out.push_back(std::move(row));
-          rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT);
-        }
-        if (rc != MDB_NOTFOUND)
-          return fail_mdb(rc, "mdb_cursor_get(jobs_counters)");
+        auto walked = cursor_detail::each_with_prefix(
+            txn->handle(), db_.counters, prefix, "mdb_cursor_open",
+            "mdb_cursor_get(jobs_counters)",
+            [&](std::string_view k, const MDB_val& val) -> result<bool> {
+              auto company = counters_company(k);
+              if (!company || val.mv_size != 24)
+                return err(errc::corrupt, "jobs_counters: bad entry");
+              auto a = k.find('\0');
+              auto b = k.size() - company->size() - 1;
+              job_counters row;
+              row.queue = std::string{k.substr(0, a)};
+              row.listener = std::string{k.substr(a + 1, b - a - 1)};
+              row.company_id = std::string{*company};
+              auto* p = static_cast<const char*>(val.mv_data);
+              row.processed = get_be64(p);
+              row.failed = get_be64(p + 8);
+              row.retried = get_be64(p + 16);
+              if ((queue.empty() || row.queue == queue)
+                  && (company_id.empty() || row.company_id == company_id))
+                out.push_back(std::move(row));
+              return true;
+            });
+        if (!walked)
+          return make_unexpected(walked.error());
         return out;
       });
 }
