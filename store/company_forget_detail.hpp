@@ -41,17 +41,11 @@ result<void> each_entry(MDB_txn* t, const opt_dbi& dbi, const char* what,
                         F fn) {
   if (!dbi)
     return {};
-  cursor_guard c;
-  if (auto rc = mdb_cursor_open(t, *dbi, &c.c); rc != 0)
-    return fail_mdb(rc, "mdb_cursor_open");
-  MDB_val key, val;
-  auto rc = mdb_cursor_get(c.c, &key, &val, MDB_FIRST);
-  for (; rc == 0; rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT))
-    if (auto ok = fn(key, val); !ok)
-      return ok;
-  if (rc != MDB_NOTFOUND)
-    return fail_mdb(rc, what);
-  return {};
+  return cursor_detail::each_entry(
+      t, *dbi, "mdb_cursor_open", what,
+      [&](std::string_view key, const MDB_val& val) -> result<void> {
+        return fn(as_val(key), val);
+      });
 }
 
 /// Calls `fn(key)` for every key of `dbi` that starts with `prefix`.

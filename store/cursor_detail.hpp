@@ -25,9 +25,10 @@ inline int last_before(MDB_cursor* c, std::string_view bound, MDB_val& key,
 
 /// Calls `fn(key, val)` for each entry of `dbi` whose key starts with
 /// `prefix`, in key order from the first key at or past `from` (from the
-/// first entry when `from` is empty). `fn` returns nothing, or a bool or
-/// result<bool>: false ends the walk, an error ends it with that error.
-/// `open_what` and `get_what` name a failed cursor open and cursor step.
+/// first entry when `from` is empty). `fn` returns nothing, a bool, a
+/// result<void> or a result<bool>: false ends the walk, an error ends it
+/// with that error. `open_what` and `get_what` name a failed cursor open
+/// and cursor step.
 template <class F>
 result<void> each_with_prefix_from(MDB_txn* txn, MDB_dbi dbi,
                                    std::string_view prefix,
@@ -50,6 +51,9 @@ result<void> each_with_prefix_from(MDB_txn* txn, MDB_dbi dbi,
     } else if constexpr (std::is_same_v<R, bool>) {
       if (!fn(k, val))
         return {};
+    } else if constexpr (std::is_same_v<R, result<void>>) {
+      if (auto ok = fn(k, val); !ok)
+        return ok;
     } else {
       R go_on = fn(k, val);
       if (!go_on)
@@ -61,6 +65,14 @@ result<void> each_with_prefix_from(MDB_txn* txn, MDB_dbi dbi,
   if (rc != 0 && rc != MDB_NOTFOUND)
     return fail_mdb(rc, get_what);
   return {};
+}
+
+/// `each_with_prefix_from` over every entry of `dbi`.
+template <class F>
+result<void> each_entry(MDB_txn* txn, MDB_dbi dbi, const char* open_what,
+                        const char* get_what, F&& fn) {
+  return each_with_prefix_from(txn, dbi, {}, {}, open_what, get_what,
+                               std::forward<F>(fn));
 }
 
 /// `each_with_prefix_from` from the first key with `prefix`.

@@ -2,6 +2,7 @@
 // retrying, failing and releasing jobs. Reads are in job_queue_read.cpp,
 // failed jobs in job_queue_failed.cpp.
 #include "store/job_queue.hpp"
+#include "store/cursor_detail.hpp"
 #include "store/job_queue_detail.hpp"
 #include "store/traces.hpp"
 
@@ -531,30 +532,24 @@ result<std::vector<job>> job_queue::take_company_in(write_txn& txn,
       "job_queue::take_company_in", [&]() -> result<std::vector<job>> {
         auto* t = txn.handle();
         std::vector<job> out;
-        {
-          cursor_guard c;
-          if (auto rc = mdb_cursor_open(t, db_.jobs, &c.c); rc != 0)
-            return fail_mdb(rc, "mdb_cursor_open");
-          MDB_val key;
-          MDB_val val;
-          auto rc = mdb_cursor_get(c.c, &key, &val, MDB_FIRST);
-          while (rc == 0) {
-            auto j = decode_job(val);
-            if (!j)
-              return make_unexpected(j.error());
-            if (j->company_id == company) {
-              if (j->state == job_state::leased)
-                return err(errc::version_conflict,
-                           "job " + std::to_string(j->id) + " of company "
-                               + std::string{company} + " is running");
-              if (j->state == job_state::pending)
-                out.push_back(std::move(*j));
-            }
-            rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT);
-          }
-          if (rc != MDB_NOTFOUND)
-            return fail_mdb(rc, "mdb_cursor_get(jobs)");
-        }
+        auto walked = cursor_detail::each_entry(
+            t, db_.jobs, "mdb_cursor_open", "mdb_cursor_get(jobs)",
+            [&](std::string_view, const MDB_val& val) -> result<void> {
+              auto j = decode_job(val);
+              if (!j)
+                return make_unexpected(j.error());
+              if (j->company_id == company) {
+                if (j->state == job_state::leased)
+                  return err(errc::version_conflict,
+                             "job " + std::to_string(j->id) + " of company "
+                                 + std::string{company} + " is running");
+                if (j->state == job_state::pending)
+                  out.push_back(std::move(*j));
+              }
+              return {};
+            });
+        if (!walked)
+          return make_unexpected(walked.error());
         for (const auto& j : out) {
           if (auto ok = unindex(t, j); !ok)
             return make_unexpected(ok.error());

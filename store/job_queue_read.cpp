@@ -182,20 +182,18 @@ job_queue::live_event_ids_in(write_txn& txn, std::string_view listener) const {
       "job_queue::live_event_ids_in",
       [&]() -> result<std::vector<std::string>> {
         std::vector<std::string> out;
-        cursor_guard c;
-        if (auto rc = mdb_cursor_open(txn.handle(), db_.jobs, &c.c); rc != 0)
-          return fail_mdb(rc, "mdb_cursor_open");
-        MDB_val key, val;
-        auto rc = mdb_cursor_get(c.c, &key, &val, MDB_FIRST);
-        for (; rc == 0; rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT)) {
-          auto j = decode_job(val);
-          if (!j)
-            return make_unexpected(j.error());
-          if (j->listener == listener)
-            out.push_back(std::move(j->event_id));
-        }
-        if (rc != MDB_NOTFOUND)
-          return fail_mdb(rc, "mdb_cursor_get(jobs)");
+        auto walked = cursor_detail::each_entry(
+            txn.handle(), db_.jobs, "mdb_cursor_open", "mdb_cursor_get(jobs)",
+            [&](std::string_view, const MDB_val& val) -> result<void> {
+              auto j = decode_job(val);
+              if (!j)
+                return make_unexpected(j.error());
+              if (j->listener == listener)
+                out.push_back(std::move(j->event_id));
+              return {};
+            });
+        if (!walked)
+          return make_unexpected(walked.error());
         return out;
       });
 }

@@ -94,17 +94,11 @@ result<void> each_row(MDB_txn* txn, MDB_dbi dbi, std::string_view name, F fn) {
   auto what = [name](const char* step) {
     return std::string{step} + "(" + std::string{name} + ")";
   };
-  cursor_guard g;
-  if (auto rc = mdb_cursor_open(txn, dbi, &g.c); rc != 0)
-    return fail_mdb(rc, what("mdb_cursor_open").c_str());
-  MDB_val k, v;
-  auto rc = mdb_cursor_get(g.c, &k, &v, MDB_FIRST);
-  for (; rc == 0; rc = mdb_cursor_get(g.c, &k, &v, MDB_NEXT))
-    if (auto ok = fn(k, v); !ok)
-      return ok;
-  if (rc != MDB_NOTFOUND)
-    return fail_mdb(rc, what("mdb_cursor_get").c_str());
-  return {};
+  return cursor_detail::each_entry(
+      txn, dbi, what("mdb_cursor_open").c_str(), what("mdb_cursor_get").c_str(),
+      [&](std::string_view k, const MDB_val& v) -> result<void> {
+        return fn(as_val(k), v);
+      });
 }
 
 } // namespace
@@ -375,19 +369,17 @@ result<std::size_t> tenants::revoke_in(write_txn& txn,
       return fail(errc::invalid_argument,
                   "expects a token or at least 8 hex digits of its hash "
                   "prefix");
-    cursor_guard g;
-    if (auto rc = mdb_cursor_open(txn.handle(), tokens_, &g.c); rc != 0)
-      return fail_mdb(rc, "mdb_cursor_open(tenant_tokens)");
-    MDB_val k, v;
-    auto rc = mdb_cursor_get(g.c, &k, &v, MDB_FIRST);
-    for (; rc == 0; rc = mdb_cursor_get(g.c, &k, &v, MDB_NEXT)) {
-      auto hex
-          = to_hex(static_cast<const unsigned char*>(k.mv_data), k.mv_size);
-      if (hex.compare(0, prefix.size(), prefix) == 0)
-        keys.emplace_back(static_cast<const char*>(k.mv_data), k.mv_size);
-    }
-    if (rc != MDB_NOTFOUND)
-      return fail_mdb(rc, "mdb_cursor_get(tenant_tokens)");
+    auto walked = cursor_detail::each_entry(
+        txn.handle(), tokens_, "mdb_cursor_open(tenant_tokens)",
+        "mdb_cursor_get(tenant_tokens)",
+        [&](std::string_view k, const MDB_val&) {
+          auto hex = to_hex(reinterpret_cast<const unsigned char*>(k.data()),
+                            k.size());
+          if (hex.compare(0, prefix.size(), prefix) == 0)
+            keys.emplace_back(k);
+        });
+    if (!walked)
+      return make_unexpected(walked.error());
     if (keys.size() > 1)
       return fail(errc::invalid_argument, "the prefix matches "
                                               + std::to_string(keys.size())
