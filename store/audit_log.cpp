@@ -283,10 +283,7 @@ audit_log::by_model(std::string_view company_id, std::string_view model_type,
 }
 
 result<std::uint64_t> audit_log::checkpoint() const {
-  auto rtxn = env_.begin_read();
-  if (!rtxn)
-    return make_unexpected(rtxn.error());
-  return read_checkpoint(rtxn->handle(), checkpoints_, consumer);
+  return read_checkpoint(env_, checkpoints_, consumer);
 }
 
 result<bool> audit_log::recorded(const envelope& ev) const {

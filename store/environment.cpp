@@ -338,4 +338,12 @@ result<void> open_dbs(environment& env, std::initializer_list<db_spec> specs) {
   return {};
 }
 
+result<std::uint64_t> read_checkpoint(environment& env, MDB_dbi checkpoints,
+                                      std::string_view name, bool* found) {
+  auto txn = env.begin_read();
+  if (!txn)
+    return make_unexpected(txn.error());
+  return read_checkpoint(txn->handle(), checkpoints, name, found);
+}
+
 } // namespace switchboard::store

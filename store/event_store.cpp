@@ -42,16 +42,11 @@ result<std::unique_ptr<event_store>> event_store::open(environment& env,
         std::unique_ptr<event_store> out{new event_store(env, w, cfg, d)};
         // The floor of new sequences (a forget may have deleted the log's
         // last events): read once here, kept by the appends' writer.
-        {
-          auto txn = env.begin_read();
-          if (!txn)
-            return make_unexpected(txn.error());
-          auto through = read_checkpoint(txn->handle(), d.checkpoints,
-                                         forgotten_checkpoint);
-          if (!through)
-            return make_unexpected(through.error());
-          out->tails_->forgotten_through = *through;
-        }
+        auto through
+            = read_checkpoint(env, d.checkpoints, forgotten_checkpoint);
+        if (!through)
+          return make_unexpected(through.error());
+        out->tails_->forgotten_through = *through;
         if (cfg.rebuild_stream_index)
           if (auto ok = out->migrate_keys(); !ok)
             return make_unexpected(ok.error());
@@ -89,21 +84,15 @@ result<std::uint64_t> event_store::key_format(const read_txn& txn) const {
 }
 
 result<void> event_store::migrate_keys() {
-  {
-    auto txn = env_.begin_read();
-    if (!txn)
-      return make_unexpected(txn.error());
-    bool found = false;
-    auto format = read_checkpoint(txn->handle(), db_.checkpoints,
-                                  keys_checkpoint, &found);
-    if (!format)
-      return make_unexpected(format.error());
-    if (found && *format >= current_key_format)
-      return {};
-    if (found)
-      return fail(errc::corrupt, "checkpoints: unknown stream key format "
-                                     + std::to_string(*format));
-  }
+  bool found = false;
+  auto format = read_checkpoint(env_, db_.checkpoints, keys_checkpoint, &found);
+  if (!format)
+    return make_unexpected(format.error());
+  if (found && *format >= current_key_format)
+    return {};
+  if (found)
+    return fail(errc::corrupt, "checkpoints: unknown stream key format "
+                                   + std::to_string(*format));
   // Format 1 keyed streams and event ids by (type, id) and id alone; from
   // format 2 on both include the company. One transaction rewrites both
   // databases from the log, so that an open sees either layout whole.
@@ -279,18 +268,12 @@ result<void> event_store::list_in(MDB_txn* t, const envelope* previous,
 }
 
 result<void> event_store::build_lists() {
-  {
-    auto txn = env_.begin_read();
-    if (!txn)
-      return make_unexpected(txn.error());
-    bool found = false;
-    auto built = read_checkpoint(txn->handle(), db_.checkpoints,
-                                 lists_checkpoint, &found);
-    if (!built)
-      return make_unexpected(built.error());
-    if (found)
-      return {};
-  }
+  bool found = false;
+  auto built = read_checkpoint(env_, db_.checkpoints, lists_checkpoint, &found);
+  if (!built)
+    return make_unexpected(built.error());
+  if (found)
+    return {};
   // A store made before the lists: list what it holds, a batch of events
   // per write transaction, before any append.
   std::uint64_t from = 1;

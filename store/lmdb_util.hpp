@@ -96,6 +96,12 @@ inline result<std::uint64_t> read_checkpoint(MDB_txn* txn, MDB_dbi checkpoints,
                      "checkpoint: bad value size");
 }
 
+/// Reads a consumer's checkpoint as the form above does, in a read
+/// transaction of its own.
+result<std::uint64_t> read_checkpoint(environment& env, MDB_dbi checkpoints,
+                                      std::string_view name,
+                                      bool* found = nullptr);
+
 /// Writes a consumer's checkpoint inside a write transaction.
 inline result<void> write_checkpoint(MDB_txn* txn, MDB_dbi checkpoints,
                                      std::string_view name, std::uint64_t seq) {
