@@ -190,28 +190,18 @@ result<std::vector<std::string>> queue_names(MDB_txn* txn, MDB_dbi meta) {
 
 /// Checks the fields of a job to enqueue.
 result<void> validate(const job& j) {
-  auto name = [](const std::string& s, const char* field,
-                 bool required) -> result<void> {
-    if ((required && s.empty()) || s.size() > max_name_size)
+  for (auto [s, field, required] :
+       {std::tuple{&j.queue, "queue", true},
+        {&j.listener, "listener", true},
+        {&j.event_id, "event_id", false},
+        {&j.unique_key, "unique_key", false},
+        {&j.company_id, "company_id", false},
+        {&j.event_type, "event_type", false},
+        {&j.correlation_id, "correlation_id", false}})
+    if ((required && s->empty()) || s->size() > max_name_size)
       return err(errc::invalid_argument,
                  std::string{"job: "} + field + " must have "
                      + (required ? "1" : "0") + " to 255 bytes");
-    return {};
-  };
-  if (auto r = name(j.queue, "queue", true); !r)
-    return r;
-  if (auto r = name(j.listener, "listener", true); !r)
-    return r;
-  if (auto r = name(j.event_id, "event_id", false); !r)
-    return r;
-  if (auto r = name(j.unique_key, "unique_key", false); !r)
-    return r;
-  if (auto r = name(j.company_id, "company_id", false); !r)
-    return r;
-  if (auto r = name(j.event_type, "event_type", false); !r)
-    return r;
-  if (auto r = name(j.correlation_id, "correlation_id", false); !r)
-    return r;
   for (auto [s, field] : {std::pair{&j.queue, "queue"},
                           {&j.listener, "listener"},
                           {&j.company_id, "company_id"}})
