@@ -15,30 +15,29 @@ namespace switchboard::store {
 
 namespace {
 
+/// The histogram `name` without labels, with buckets `bounds`.
+telemetry::histogram& unlabelled_histogram(const std::string& name,
+                                           const std::string& help,
+                                           const std::vector<double>& bounds
+                                           = telemetry::duration_buckets()) {
+  return telemetry::metrics().histogram(name, help, {}, bounds).with();
+}
+
 /// The writer's families in /metrics.
 struct writer_metrics {
   telemetry::counter& commits = telemetry::metrics()
                                     .counter("switchboard_store_commits_total",
                                              "Write transactions committed")
                                     .with();
-  telemetry::histogram& batch
-      = telemetry::metrics()
-            .histogram("switchboard_store_commit_batch_size",
-                       "Operations per committed write transaction", {},
-                       telemetry::size_buckets())
-            .with();
-  telemetry::histogram& commit
-      = telemetry::metrics()
-            .histogram("switchboard_store_commit_duration_seconds",
-                       "From a write transaction's begin to its commit "
-                       "(without the sync)")
-            .with();
-  telemetry::histogram& sync
-      = telemetry::metrics()
-            .histogram("switchboard_store_fsync_duration_seconds",
-                       "One sync of the data file, covering every commit "
-                       "since the last")
-            .with();
+  telemetry::histogram& batch = unlabelled_histogram(
+      "switchboard_store_commit_batch_size",
+      "Operations per committed write transaction", telemetry::size_buckets());
+  telemetry::histogram& commit = unlabelled_histogram(
+      "switchboard_store_commit_duration_seconds",
+      "From a write transaction's begin to its commit (without the sync)");
+  telemetry::histogram& sync = unlabelled_histogram(
+      "switchboard_store_fsync_duration_seconds",
+      "One sync of the data file, covering every commit since the last");
   telemetry::family<telemetry::counter>& faults = telemetry::metrics().counter(
       "switchboard_store_write_faults_total",
       "Write transactions (or syncs) the disk refused, by cause: "
