@@ -1,4 +1,5 @@
 #include "store/codec.hpp"
+#include "store/le_record_detail.hpp"
 
 #include <new>
 
@@ -39,46 +40,7 @@ char* put_str(char* out, const std::string& s) noexcept {
   return out + s.size();
 }
 
-/// A bounds-checked reader over one record.
-struct reader {
-  const unsigned char* pos;
-  const unsigned char* end;
-  bool ok = true;
-
-  std::uint64_t le64() noexcept {
-    if (end - pos < 8) {
-      ok = false;
-      return 0;
-    }
-    std::uint64_t x = 0;
-    for (int i = 7; i >= 0; --i)
-      x = (x << 8) | pos[i];
-    pos += 8;
-    return x;
-  }
-
-  std::string_view str() noexcept {
-    std::uint64_t n = 0;
-    for (int shift = 0;; shift += 7) {
-      if (pos == end || shift > 56) {
-        ok = false;
-        return {};
-      }
-      auto b = *pos++;
-      n |= std::uint64_t{b & 0x7fu} << shift;
-      if ((b & 0x80) == 0)
-        break;
-    }
-    if (static_cast<std::uint64_t>(end - pos) < n) {
-      ok = false;
-      return {};
-    }
-    std::string_view s{reinterpret_cast<const char*>(pos),
-                       static_cast<std::size_t>(n)};
-    pos += n;
-    return s;
-  }
-};
+using le_record_detail::reader;
 
 } // namespace
 
@@ -150,9 +112,9 @@ result<envelope_view> decode_record(const void* data, std::size_t size) {
                                    + std::to_string(static_cast<int>(p[0])));
   reader r{p + 1, p + size};
   envelope_view v;
-  v.version = r.le64();
-  v.occurred_at = static_cast<timestamp_ms>(r.le64());
-  v.sequence = r.le64();
+  v.version = r.le(8);
+  v.occurred_at = static_cast<timestamp_ms>(r.le(8));
+  v.sequence = r.le(8);
   v.id = r.str();
   v.type = r.str();
   v.aggregate_type = r.str();

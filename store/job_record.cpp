@@ -1,6 +1,7 @@
 // The job record: its layout, its codec, and what a record says about
 // its job (attempts, backoff, filters).
 #include "store/job_queue_detail.hpp"
+#include "store/le_record_detail.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -96,50 +97,7 @@ std::string encode_job(const job& j) {
 
 namespace {
 
-/// A bounds-checked reader over one record.
-struct reader {
-  const unsigned char* pos;
-  const unsigned char* end;
-  bool ok = true;
-
-  std::uint64_t le(int bytes) noexcept {
-    if (end - pos < bytes) {
-      ok = false;
-      return 0;
-    }
-    std::uint64_t x = 0;
-    for (int i = bytes - 1; i >= 0; --i)
-      x = (x << 8) | pos[i];
-    pos += bytes;
-    return x;
-  }
-
-  std::uint64_t varint() noexcept {
-    std::uint64_t n = 0;
-    for (int shift = 0;; shift += 7) {
-      if (pos == end || shift > 56) {
-        ok = false;
-        return 0;
-      }
-      auto b = *pos++;
-      n |= std::uint64_t{b & 0x7fu} << shift;
-      if ((b & 0x80) == 0)
-        return n;
-    }
-  }
-
-  std::string str() {
-    auto n = varint();
-    if (!ok || static_cast<std::uint64_t>(end - pos) < n) {
-      ok = false;
-      return {};
-    }
-    std::string s{reinterpret_cast<const char*>(pos),
-                  static_cast<std::size_t>(n)};
-    pos += n;
-    return s;
-  }
-};
+using le_record_detail::reader;
 
 } // namespace
 
