@@ -7,40 +7,10 @@ namespace switchboard::store {
 
 namespace {
 
-std::size_t varint_size(std::size_t n) noexcept {
-  std::size_t len = 1;
-  while (n >= 0x80) {
-    n >>= 7;
-    ++len;
-  }
-  return len;
-}
-
-char* put_varint(char* out, std::size_t n) noexcept {
-  while (n >= 0x80) {
-    *out++ = static_cast<char>((n & 0x7f) | 0x80);
-    n >>= 7;
-  }
-  *out++ = static_cast<char>(n);
-  return out;
-}
-
-char* put_le64(char* out, std::uint64_t x) noexcept {
-  for (int i = 0; i < 8; ++i) {
-    out[i] = static_cast<char>(x & 0xff);
-    x >>= 8;
-  }
-  return out + 8;
-}
-
-char* put_str(char* out, const std::string& s) noexcept {
-  out = put_varint(out, s.size());
-  if (!s.empty())
-    std::memcpy(out, s.data(), s.size());
-  return out + s.size();
-}
-
+using le_record_detail::put_le;
+using le_record_detail::put_str;
 using le_record_detail::reader;
+using le_record_detail::varint_size;
 
 } // namespace
 
@@ -86,9 +56,9 @@ std::size_t record_size(const envelope& e) noexcept {
 
 void encode_record(const envelope& e, char* out) noexcept {
   *out++ = static_cast<char>(record_format_v1);
-  out = put_le64(out, e.version);
-  out = put_le64(out, static_cast<std::uint64_t>(e.occurred_at));
-  out = put_le64(out, e.sequence);
+  out = put_le(out, e.version, 8);
+  out = put_le(out, static_cast<std::uint64_t>(e.occurred_at), 8);
+  out = put_le(out, e.sequence, 8);
   out = put_str(out, e.id);
   out = put_str(out, e.type);
   out = put_str(out, e.aggregate_type);

@@ -18,18 +18,13 @@ namespace job_detail {
 namespace {
 
 void put_le(std::string& out, std::uint64_t x, int bytes) {
-  for (int i = 0; i < bytes; ++i) {
-    out.push_back(static_cast<char>(x & 0xff));
-    x >>= 8;
-  }
+  char b[8];
+  out.append(b, le_record_detail::put_le(b, x, bytes) - b);
 }
 
 void put_varint(std::string& out, std::uint64_t n) {
-  while (n >= 0x80) {
-    out.push_back(static_cast<char>((n & 0x7f) | 0x80));
-    n >>= 7;
-  }
-  out.push_back(static_cast<char>(n));
+  char b[le_record_detail::max_varint_size];
+  out.append(b, le_record_detail::put_varint(b, n) - b);
 }
 
 void put_str(std::string& out, std::string_view s) {
