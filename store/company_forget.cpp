@@ -280,13 +280,9 @@ result<slot_owner> owner_of(MDB_txn* t, MDB_cursor* c, MDB_dbi events,
     return make_unexpected(head.error());
   if (!*head)
     return slot_owner{};
-  auto ev = load(t, events, (*head)->seq);
-  if (!ev) {
-    auto err = ev.error();
-    if (err.code == errc::not_found)
-      err.code = errc::corrupt;
-    return make_unexpected(std::move(err));
-  }
+  auto ev = indexed(load(t, events, (*head)->seq));
+  if (!ev)
+    return make_unexpected(ev.error());
   return slot_owner{true, std::string{ev->company_id},
                     std::string{ev->aggregate_type},
                     std::string{ev->aggregate_id}};

@@ -259,13 +259,9 @@ result<stream_slot> find_stream(MDB_txn* txn, MDB_cursor* c, MDB_dbi events,
       return make_unexpected(head.error());
     if (!*head)
       return stream_slot{slot, false, 0};
-    auto last = load(txn, events, (*head)->seq);
-    if (!last) {
-      auto err = last.error();
-      if (err.code == errc::not_found)
-        err.code = errc::corrupt;
-      return make_unexpected(std::move(err));
-    }
+    auto last = indexed(load(txn, events, (*head)->seq));
+    if (!last)
+      return make_unexpected(last.error());
     if (last->aggregate_type == type && last->aggregate_id == id
         && last->company_id == company)
       return stream_slot{slot, true, (*head)->version, (*head)->seq};

@@ -67,13 +67,9 @@ result<std::vector<envelope>> event_store::read_stream(
       return make_unexpected(entries.error());
     out.reserve(entries->size());
     for (const auto& e : *entries) {
-      auto ev = load(t, db_.events, e.seq);
-      if (!ev) {
-        auto err = ev.error();
-        if (err.code == errc::not_found)
-          err.code = errc::corrupt;
-        return make_unexpected(std::move(err));
-      }
+      auto ev = indexed(load(t, db_.events, e.seq));
+      if (!ev)
+        return make_unexpected(ev.error());
       out.push_back(ev->to_envelope());
     }
     return out;

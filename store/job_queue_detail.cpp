@@ -28,14 +28,7 @@ result<job> load_job(MDB_txn* txn, MDB_dbi jobs, std::uint64_t id) {
 }
 
 result<job> load_indexed_job(MDB_txn* txn, MDB_dbi jobs, std::uint64_t id) {
-  auto j = load_job(txn, jobs, id);
-  if (!j) {
-    auto e = j.error();
-    if (e.code == errc::not_found)
-      e.code = errc::corrupt;
-    return make_unexpected(std::move(e));
-  }
-  return j;
+  return indexed(load_job(txn, jobs, id));
 }
 
 result<void> delete_job(MDB_txn* txn, MDB_dbi jobs, std::uint64_t id) {

@@ -68,6 +68,17 @@ auto guarded(const char* what, F&& f) -> decltype(f()) {
   }
 }
 
+/// `res`, the read of a record that an index names: a missing one
+/// (`errc::not_found`) is `errc::corrupt`.
+template <class T>
+result<T> indexed(result<T> res) {
+  if (res || res.error().code != errc::not_found)
+    return res;
+  auto err = res.error();
+  err.code = errc::corrupt;
+  return make_unexpected(std::move(err));
+}
+
 /// The number that an LMDB read returning `rc` found in `v` (8 bytes,
 /// big-endian): 0 when it found nothing. `what` names a failed read;
 /// `bad_size` is the error when `v` is not 8 bytes long.
