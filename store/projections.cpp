@@ -25,6 +25,25 @@ result<void> scan_prefix(MDB_txn* txn, MDB_dbi dbi, std::string_view prefix,
       });
 }
 
+/// Up to `max_count` entries of `dbi` whose key starts with `prefix`, each
+/// as its key and `value(val)`, read in a read transaction of its own.
+template <class T, class Value>
+result<std::vector<std::pair<std::string, T>>>
+list_prefix(environment& env, MDB_dbi dbi, std::string_view prefix,
+            std::size_t max_count, Value value) {
+  auto rtxn = env.begin_read();
+  if (!rtxn)
+    return make_unexpected(rtxn.error());
+  std::vector<std::pair<std::string, T>> out;
+  auto ok = scan_prefix(rtxn->handle(), dbi, prefix, max_count,
+                        [&](std::string_view k, const MDB_val& v) {
+                          out.emplace_back(std::string{k}, value(v));
+                        });
+  if (!ok)
+    return make_unexpected(ok.error());
+  return out;
+}
+
 /// The counter under `key` in `counters` (0 when there is none).
 result<std::int64_t> counter_at(MDB_txn* txn, MDB_dbi counters,
                                 std::string_view key) {
@@ -116,37 +135,19 @@ result<std::string> projections::get(std::string_view key) const {
 
 result<std::vector<std::pair<std::string, std::int64_t>>>
 projections::counters(std::string_view prefix, std::size_t max_count) const {
-  auto rtxn = env_.begin_read();
-  if (!rtxn)
-    return make_unexpected(rtxn.error());
-  std::vector<std::pair<std::string, std::int64_t>> out;
-  auto ok = scan_prefix(rtxn->handle(), counters_, prefix, max_count,
-                        [&](std::string_view k, const MDB_val& v) {
-                          auto n = v.mv_size == 8 ? get_be64(v.mv_data) : 0;
-                          out.emplace_back(std::string{k},
-                                           static_cast<std::int64_t>(n));
-                        });
-  if (!ok)
-    return make_unexpected(ok.error());
-  return out;
+  return list_prefix<std::int64_t>(
+      env_, counters_, prefix, max_count, [](const MDB_val& v) {
+        auto n = v.mv_size == 8 ? get_be64(v.mv_data) : 0;
+        return static_cast<std::int64_t>(n);
+      });
 }
 
 result<std::vector<std::pair<std::string, std::string>>>
 projections::values(std::string_view prefix, std::size_t max_count) const {
-  auto rtxn = env_.begin_read();
-  if (!rtxn)
-    return make_unexpected(rtxn.error());
-  std::vector<std::pair<std::string, std::string>> out;
-  auto ok = scan_prefix(
-      rtxn->handle(), values_, prefix, max_count,
-      [&](std::string_view k, const MDB_val& v) {
-        out.emplace_back(
-            std::string{k},
-            std::string{static_cast<const char*>(v.mv_data), v.mv_size});
-      });
-  if (!ok)
-    return make_unexpected(ok.error());
-  return out;
+  return list_prefix<std::string>(env_, values_, prefix, max_count,
+                                  [](const MDB_val& v) {
+                                    return std::string{as_view(v)};
+                                  });
 }
 
 result<std::uint64_t> projections::clear_in(write_txn& txn,
