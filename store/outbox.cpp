@@ -1,4 +1,5 @@
 #include "store/outbox.hpp"
+#include "store/cursor_detail.hpp"
 #include "store/lmdb_util.hpp"
 
 #include "store/codec.hpp"
@@ -141,27 +142,24 @@ message_outbox::list(std::uint64_t after_id, std::size_t max_count,
   auto rtxn = env_.begin_read();
   if (!rtxn)
     return make_unexpected(rtxn.error());
-  MDB_cursor* cur = nullptr;
-  if (auto rc = mdb_cursor_open(rtxn->handle(), dbi_, &cur); rc != 0)
-    return fail_mdb(rc, "mdb_cursor_open(outbox)");
   char kb[8];
   put_be64(kb, after_id + 1);
-  MDB_val k{8, kb}, v;
   std::vector<outbound_message> out;
-  auto rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-  while (rc == 0 && out.size() < max_count) {
-    auto m = decode(k, v);
-    if (!m) {
-      mdb_cursor_close(cur);
-      return make_unexpected(m.error());
-    }
-    if (channel.empty() || m->channel == channel)
-      out.push_back(std::move(*m));
-    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-  }
-  mdb_cursor_close(cur);
-  if (rc != 0 && rc != MDB_NOTFOUND)
-    return fail_mdb(rc, "mdb_cursor_get(outbox)");
+  auto walked = cursor_detail::each_with_prefix_from(
+      rtxn->handle(), dbi_, {}, {kb, 8}, "mdb_cursor_open(outbox)",
+      "mdb_cursor_get(outbox)",
+      [&](std::string_view k, const MDB_val& v) -> result<bool> {
+        if (out.size() >= max_count)
+          return false;
+        auto m = decode(as_val(k), v);
+        if (!m)
+          return make_unexpected(m.error());
+        if (channel.empty() || m->channel == channel)
+          out.push_back(std::move(*m));
+        return out.size() < max_count;
+      });
+  if (!walked)
+    return make_unexpected(walked.error());
   return out;
 }
 

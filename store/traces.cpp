@@ -1,6 +1,7 @@
 #include "store/traces.hpp"
 
 #include "store/codec.hpp"
+#include "store/cursor_detail.hpp"
 #include "store/job_queue_detail.hpp"
 #include "store/lmdb_util.hpp"
 #include "store/record.hpp"
@@ -227,56 +228,43 @@ trace_index::read(std::string_view correlation_id,
   auto rtxn = env_.begin_read();
   if (!rtxn)
     return make_unexpected(rtxn.error());
-  MDB_cursor* cur = nullptr;
-  if (auto rc = mdb_cursor_open(rtxn->handle(), dbi_, &cur); rc != 0)
-    return fail_mdb(rc, "mdb_cursor_open(traces)");
   auto base = base_of(correlation_id);
-  auto k = as_val(base);
-  MDB_val v;
-  auto rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-  result<trace_entries> res = out;
-  for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    auto key = as_view(k);
-    if (key.size() != base.size() + 9 || key.substr(0, base.size()) != base)
-      break;
-    auto kind = key[base.size()];
-    auto id = get_be64(key.data() + base.size() + 1);
-    record_reader r{v.mv_data, v.mv_size};
-    auto format = r.format();
-    if (format != trace_format_v1
-        && (format != trace_format_v2 || kind != 'j')) {
-      res = fail(errc::corrupt, "trace record: unknown format");
-      break;
-    }
-    auto company = r.str();
-    if (!r.ok()) {
-      res = fail(errc::corrupt, "trace record: truncated");
-      break;
-    }
-    if (!visible(company))
-      continue;
-    if (kind == 'e') {
-      if (res->event_seqs.size() < max_each)
-        res->event_seqs.push_back(id);
-    } else if (kind == 'm') {
-      if (res->message_ids.size() < max_each)
-        res->message_ids.push_back(id);
-    } else if (kind == 'j' && res->jobs.size() < max_each) {
-      auto t = read_job(rtxn->handle(), format, r, id);
-      if (!t) {
-        res = make_unexpected(t.error());
-        break;
-      }
-      if (*t)
-        res->jobs.push_back(std::move(**t));
-    }
-  }
-  mdb_cursor_close(cur);
-  if (!res)
-    return res;
-  if (rc != 0 && rc != MDB_NOTFOUND)
-    return fail_mdb(rc, "mdb_cursor_get(traces)");
-  return res;
+  auto walked = cursor_detail::each_with_prefix(
+      rtxn->handle(), dbi_, base, "mdb_cursor_open(traces)",
+      "mdb_cursor_get(traces)",
+      [&](std::string_view key, const MDB_val& v) -> result<bool> {
+        if (key.size() != base.size() + 9)
+          return false;
+        auto kind = key[base.size()];
+        auto id = get_be64(key.data() + base.size() + 1);
+        record_reader r{v.mv_data, v.mv_size};
+        auto format = r.format();
+        if (format != trace_format_v1
+            && (format != trace_format_v2 || kind != 'j'))
+          return fail(errc::corrupt, "trace record: unknown format");
+        auto company = r.str();
+        if (!r.ok())
+          return fail(errc::corrupt, "trace record: truncated");
+        if (!visible(company))
+          return true;
+        if (kind == 'e') {
+          if (out.event_seqs.size() < max_each)
+            out.event_seqs.push_back(id);
+        } else if (kind == 'm') {
+          if (out.message_ids.size() < max_each)
+            out.message_ids.push_back(id);
+        } else if (kind == 'j' && out.jobs.size() < max_each) {
+          auto t = read_job(rtxn->handle(), format, r, id);
+          if (!t)
+            return make_unexpected(t.error());
+          if (*t)
+            out.jobs.push_back(std::move(**t));
+        }
+        return true;
+      });
+  if (!walked)
+    return make_unexpected(walked.error());
+  return out;
 }
 
 } // namespace switchboard::store
