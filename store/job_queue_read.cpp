@@ -43,23 +43,21 @@ result<std::vector<job>> job_queue::list_pending(std::string_view queue,
     auto txn = env_.begin_read();
     if (!txn)
       return make_unexpected(txn.error());
-    cursor_guard c;
-    if (auto rc = mdb_cursor_open(txn->handle(), db_.jobs, &c.c); rc != 0)
-      return fail_mdb(rc, "mdb_cursor_open");
     id_key from{after_id + 1};
-    auto key = from.val();
-    MDB_val val;
-    auto rc = mdb_cursor_get(c.c, &key, &val, MDB_SET_RANGE);
-    while (rc == 0 && out.size() < max) {
-      auto j = decode_job(val);
-      if (!j)
-        return make_unexpected(j.error());
-      if (j->state != job_state::failed && (queue.empty() || j->queue == queue))
-        out.push_back(std::move(*j));
-      rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT);
-    }
-    if (rc != 0 && rc != MDB_NOTFOUND)
-      return fail_mdb(rc, "mdb_cursor_get(jobs)");
+    auto walked = cursor_detail::each_with_prefix_from(
+        txn->handle(), db_.jobs, {}, as_view(from.val()), "mdb_cursor_open",
+        "mdb_cursor_get(jobs)",
+        [&](std::string_view, const MDB_val& val) -> result<bool> {
+          auto j = decode_job(val);
+          if (!j)
+            return make_unexpected(j.error());
+          if (j->state != job_state::failed
+              && (queue.empty() || j->queue == queue))
+            out.push_back(std::move(*j));
+          return out.size() < max;
+        });
+    if (!walked)
+      return make_unexpected(walked.error());
     return out;
   });
 }
