@@ -212,10 +212,7 @@ struct forget_fixture : store_fixture {
   }
 
   std::uint64_t enqueue(const job& j) {
-    auto r = test::enqueue(*jobs, j);
-    BOOST_REQUIRE_MESSAGE(r, why(r));
-    BOOST_REQUIRE(r->created);
-    return r->id;
+    return enqueue_new(*jobs, j);
   }
 
   /// Events of both companies, interleaved (each company's six events in

@@ -8,6 +8,10 @@
 #include "store/job_queue.hpp"
 #include "store/job_queue_detail.hpp"
 
+#include "tests/store/fixture.hpp"
+
+#include <boost/test/unit_test.hpp>
+
 namespace switchboard::store::test {
 
 inline result<enqueue_outcome> enqueue(job_queue& q, const job& j) {
@@ -15,6 +19,14 @@ inline result<enqueue_outcome> enqueue(job_queue& q, const job& j) {
       q.get_writer(), "enqueue", [&](write_txn& txn) {
         return q.enqueue_in(txn, j);
       });
+}
+
+/// Enqueues `j`, which must make a new job; returns its id.
+inline std::uint64_t enqueue_new(job_queue& q, const job& j) {
+  auto res = enqueue(q, j);
+  BOOST_REQUIRE_MESSAGE(res, why(res));
+  BOOST_REQUIRE(res->created);
+  return res->id;
 }
 
 inline result<std::vector<job>> lease(job_queue& q, std::string_view queue,

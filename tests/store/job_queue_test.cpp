@@ -56,10 +56,7 @@ struct job_fixture : job_queue_fixture {
 
   /// Enqueues `j`; returns its id.
   std::uint64_t add(const job& j) {
-    auto res = test::enqueue(*jobs, j);
-    BOOST_REQUIRE_MESSAGE(res, why(res));
-    BOOST_REQUIRE(res->created);
-    return res->id;
+    return enqueue_new(*jobs, j);
   }
 
   std::vector<std::uint64_t> ids_of(const std::vector<job>& v) {
