@@ -177,13 +177,17 @@ template class family<histogram>;
 
 // -- exposition ---------------------------------------------------------------
 
-std::string escape_label(std::string_view v) {
+namespace {
+
+/// `v` with backslash and line feed escaped, and double quotes too when
+/// `quotes`.
+std::string escape(std::string_view v, bool quotes) {
   std::string out;
   out.reserve(v.size());
   for (char c : v) {
     if (c == '\\')
       out += "\\\\";
-    else if (c == '"')
+    else if (quotes && c == '"')
       out += "\\\"";
     else if (c == '\n')
       out += "\\n";
@@ -191,6 +195,12 @@ std::string escape_label(std::string_view v) {
       out += c;
   }
   return out;
+}
+
+} // namespace
+
+std::string escape_label(std::string_view v) {
+  return escape(v, true);
 }
 
 std::string format_value(double v) {
@@ -212,16 +222,7 @@ namespace {
 
 /// Help text escaping: backslash and line feed only.
 std::string escape_help(std::string_view v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\')
-      out += "\\\\";
-    else if (c == '\n')
-      out += "\\n";
-    else
-      out += c;
-  }
-  return out;
+  return escape(v, false);
 }
 
 void put_labels(std::string& out,
@@ -232,24 +233,32 @@ void put_labels(std::string& out,
     return;
   out += '{';
   bool first = true;
-  for (const auto& [k, v] : labels) {
+  auto put = [&](std::string_view name, std::string_view value) {
     if (!first)
       out += ',';
     first = false;
-    out += k;
+    out += name;
     out += "=\"";
-    out += escape_label(v);
+    out += value;
     out += '"';
-  }
-  if (extra_name != nullptr) {
-    if (!first)
-      out += ',';
-    out += extra_name;
-    out += "=\"";
-    out += *extra_value;
-    out += '"';
-  }
+  };
+  for (const auto& [k, v] : labels)
+    put(k, escape_label(v));
+  if (extra_name != nullptr)
+    put(extra_name, *extra_value);
   out += '}';
+}
+
+/// One sample line: `name`, its labels (and the extra one), `value`.
+void put_sample(std::string& out, std::string_view name,
+                const std::vector<std::pair<std::string, std::string>>& labels,
+                const std::string& value, const char* extra_name = nullptr,
+                const std::string* extra_value = nullptr) {
+  out += name;
+  put_labels(out, labels, extra_name, extra_value);
+  out += ' ';
+  out += value;
+  out += '\n';
 }
 
 const char* kind_name(kind k) {
@@ -282,11 +291,7 @@ void exposition::sample(
     std::string_view name,
     const std::vector<std::pair<std::string, std::string>>& labels,
     double value) {
-  out_ += name;
-  put_labels(out_, labels);
-  out_ += ' ';
-  out_ += format_value(value);
-  out_ += '\n';
+  put_sample(out_, name, labels, format_value(value));
 }
 
 void exposition::histogram_samples(
@@ -302,11 +307,8 @@ void exposition::histogram_samples(
   for (std::size_t i = 0; i <= b.size(); ++i) {
     cumulative += h.bucket(i);
     auto le = i < b.size() ? format_value(b[i]) : std::string{"+Inf"};
-    out_ += bucket_name;
-    put_labels(out_, labels, "le", &le);
-    out_ += ' ';
-    out_ += std::to_string(cumulative);
-    out_ += '\n';
+    put_sample(out_, bucket_name, labels, std::to_string(cumulative), "le",
+               &le);
   }
   std::string n{name};
   sample(n + "_sum", labels, h.sum());
