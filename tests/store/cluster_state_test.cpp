@@ -45,6 +45,22 @@ struct cluster_fixture : store_fixture {
     BOOST_REQUIRE_MESSAGE(r, why(r));
   }
 
+  /// Takes the parked jobs of `company` in a writer operation of its own.
+  result<std::vector<std::string>> take_parked(std::string_view company) {
+    return job_detail::run_blocking<std::vector<std::string>>(
+        *w, "take_parked_in", [&](write_txn& txn) {
+          return cluster->take_parked_in(txn, company);
+        });
+  }
+
+  /// Takes the pending jobs of `company` in a writer operation of its own.
+  result<std::vector<job>> take_company(std::string_view company) {
+    return job_detail::run_blocking<std::vector<job>>(
+        *w, "take_company_in", [&](write_txn& txn) {
+          return jobs->take_company_in(txn, company);
+        });
+  }
+
   std::uint64_t add_job(const std::string& company, timestamp_ms due,
                         const std::string& key = {}) {
     job j;
@@ -104,15 +120,9 @@ BOOST_AUTO_TEST_CASE(parked_jobs_are_taken_back_in_order_per_company) {
   auto companies = cluster->parked_companies();
   BOOST_REQUIRE_MESSAGE(companies, why(companies));
   BOOST_TEST((*companies == std::vector<std::string>{"acme", "acme2"}));
-  std::vector<std::string> taken;
-  write([&](write_txn& txn) -> result<void> {
-    auto t = cluster->take_parked_in(txn, "acme");
-    if (!t)
-      return make_unexpected(t.error());
-    taken = *t;
-    return {};
-  });
-  BOOST_TEST((taken == std::vector<std::string>{"a1", "a2", "a3"}));
+  auto taken = take_parked("acme");
+  BOOST_REQUIRE_MESSAGE(taken, why(taken));
+  BOOST_TEST((*taken == std::vector<std::string>{"a1", "a2", "a3"}));
   companies = cluster->parked_companies();
   BOOST_REQUIRE(companies);
   BOOST_TEST((*companies == std::vector<std::string>{"acme2"}));
@@ -128,29 +138,18 @@ BOOST_AUTO_TEST_CASE(
   BOOST_REQUIRE_MESSAGE(leased, why(leased));
   BOOST_REQUIRE(leased->size() == 1u);
   BOOST_REQUIRE(leased->front().id == ready);
-  auto busy = w->execute([&](write_txn& txn) -> result<void> {
-    auto t = jobs->take_company_in(txn, "acme");
-    if (!t)
-      return make_unexpected(t.error());
-    return {};
-  });
+  auto busy = take_company("acme");
   BOOST_REQUIRE(!busy);
   BOOST_TEST(busy.error().code == errc::version_conflict);
   // Once it is done, the pending ones go, and only the company's.
   auto acked = test::ack(*jobs, ready);
   BOOST_REQUIRE_MESSAGE(acked, why(acked));
   auto again = add_job("acme", t0, "reminder:ap2:24h");
-  std::vector<job> taken;
-  write([&](write_txn& txn) -> result<void> {
-    auto t = jobs->take_company_in(txn, "acme");
-    if (!t)
-      return make_unexpected(t.error());
-    taken = *t;
-    return {};
-  });
-  BOOST_REQUIRE(taken.size() == 2u);
-  BOOST_TEST(taken[0].id == delayed);
-  BOOST_TEST(taken[1].id == again);
+  auto taken = take_company("acme");
+  BOOST_REQUIRE_MESSAGE(taken, why(taken));
+  BOOST_REQUIRE(taken->size() == 2u);
+  BOOST_TEST((*taken)[0].id == delayed);
+  BOOST_TEST((*taken)[1].id == again);
   auto left = test::lease(*jobs, "notifications", t0 + 2 * 86400000, 10,
                           t0 + 3 * 86400000);
   BOOST_REQUIRE(left);
@@ -158,7 +157,7 @@ BOOST_AUTO_TEST_CASE(
   BOOST_TEST(left->front().id == other);
   // Its unique key is free again: the job can be enqueued elsewhere (or
   // here, when a move is undone).
-  auto back = test::enqueue(*jobs, taken[1]);
+  auto back = test::enqueue(*jobs, (*taken)[1]);
   BOOST_REQUIRE_MESSAGE(back, why(back));
   BOOST_TEST(back->created);
 }
