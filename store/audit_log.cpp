@@ -66,13 +66,14 @@ result<std::uint64_t> first_stored(MDB_txn* txn, MDB_dbi events,
   return u64_or_zero(rc, key, "mdb_cursor_get(events)", "events: bad key size");
 }
 
-/// The sequence of the first event stored after `seq`, with its record in
-/// `val`: 0 when there is none.
+/// The sequence of the first event stored after `seq`, decoded into `ev`:
+/// 0 when there is none.
 result<std::uint64_t> next_stored(MDB_txn* txn, MDB_dbi events,
-                                  std::uint64_t seq, MDB_val& val) {
+                                  std::uint64_t seq, envelope_view& ev) {
   auto next = seq + 1;
   auto key_bytes = seq_key(next);
   auto key = as_val(key_bytes);
+  MDB_val val;
   auto rc = mdb_get(txn, events, &key, &val);
   if (rc == MDB_NOTFOUND) {
     // The end of the log, or forgotten events before its next one.
@@ -86,6 +87,10 @@ result<std::uint64_t> next_stored(MDB_txn* txn, MDB_dbi events,
   }
   if (rc != 0)
     return fail_mdb(rc, "mdb_get(events)");
+  auto decoded = decode_record(val.mv_data, val.mv_size);
+  if (!decoded)
+    return make_unexpected(decoded.error());
+  ev = *decoded;
   return next;
 }
 
@@ -116,18 +121,15 @@ result<void> audit_log::advance_in(MDB_txn* txn) {
     return make_unexpected(cp.error());
   auto next = *cp;
   for (;;) {
-    MDB_val val;
-    auto seq = next_stored(txn, events_, next, val);
+    envelope_view ev;
+    auto seq = next_stored(txn, events_, next, ev);
     if (!seq)
       return make_unexpected(seq.error());
     if (*seq == 0)
       break;
     // Past the forgotten events before it, if any.
     next = *seq - 1;
-    auto ev = decode_record(val.mv_data, val.mv_size);
-    if (!ev)
-      return make_unexpected(ev.error());
-    if (audited_(ev->type)) {
+    if (audited_(ev.type)) {
       auto key_bytes = seq_key(*seq);
       auto key = as_val(key_bytes);
       MDB_val rec;
@@ -183,24 +185,21 @@ result<std::uint64_t> audit_log::catch_up(writer& w, std::size_t batch) {
         return make_unexpected(cp.error());
       auto seq = *cp;
       for (std::size_t i = 0; i < batch; ++i) {
-        MDB_val val;
-        auto next = next_stored(t, events_, seq, val);
+        envelope_view view;
+        auto next = next_stored(t, events_, seq, view);
         if (!next)
           return make_unexpected(next.error());
         if (*next == 0)
           break;
-        auto view = decode_record(val.mv_data, val.mv_size);
-        if (!view)
-          return make_unexpected(view.error());
         seq = *next;
-        if (!audited_(view->type))
+        if (!audited_(view.type))
           continue;
         auto key_bytes = seq_key(seq);
         auto key = as_val(key_bytes);
         MDB_val rec;
         if (mdb_get(t, records_, &key, &rec) == 0)
           continue;
-        if (auto ok = record_in(txn, view->to_envelope()); !ok)
+        if (auto ok = record_in(txn, view.to_envelope()); !ok)
           return ok;
         ++count;
       }
