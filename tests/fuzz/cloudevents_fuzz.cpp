@@ -10,12 +10,12 @@
 #include <messages/json.hpp>
 
 #include "tests/fuzz/fuzz_check.hpp"
+#include "tests/fuzz/fuzz_json.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                                       std::size_t size) {
   using namespace switchboard;
-  auto v
-      = parse_json(std::string_view{reinterpret_cast<const char*>(data), size});
+  auto v = fuzz::json_input(data, size);
   if (!v)
     return 0;
   if (auto env = from_cloudevent(*v)) {

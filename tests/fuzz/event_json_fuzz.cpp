@@ -10,6 +10,7 @@
 #include <messages/registry.hpp>
 
 #include "tests/fuzz/fuzz_check.hpp"
+#include "tests/fuzz/fuzz_json.hpp"
 
 namespace {
 
@@ -30,8 +31,7 @@ void round_trip(const boost::json::value& v) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                                       std::size_t size) {
   using namespace switchboard;
-  auto v
-      = parse_json(std::string_view{reinterpret_cast<const char*>(data), size});
+  auto v = fuzz::json_input(data, size);
   if (!v)
     return 0;
 #define SWITCHBOARD_FUZZ_EVENT(type, ...) round_trip<type>(*v);
