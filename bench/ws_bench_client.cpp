@@ -142,6 +142,25 @@ std::int64_t find_stamp(std::string_view text) {
 
 /// A subscriber: connects, subscribes to its channel, then counts what
 /// arrives.
+/// Writes the text frame at the front of `out` on `ws`, then the next,
+/// until `out` is empty; a failed write calls `on_error` and stops.
+/// `owner` keeps `ws` and `out` alive until the writes are done.
+template <class Owner, class OnError>
+void write_queued(std::shared_ptr<Owner> owner,
+                  websocket::stream<tcp::socket>& ws,
+                  std::deque<std::string>& out, OnError on_error) {
+  ws.text(true);
+  ws.async_write(
+      asio::buffer(out.front()),
+      [owner, &ws, &out, on_error](beast::error_code ec, std::size_t) {
+        out.pop_front();
+        if (ec)
+          return on_error(ec);
+        if (!out.empty())
+          write_queued(owner, ws, out, on_error);
+      });
+}
+
 class subscriber : public std::enable_shared_from_this<subscriber> {
 public:
   subscriber(client_thread& t, const window& w, protocol p, std::size_t channel,
@@ -299,16 +318,9 @@ private:
   }
 
   void write_next() {
-    ws_.text(true);
-    ws_.async_write(
-        asio::buffer(out_.front()),
-        [self = shared_from_this()](beast::error_code ec, std::size_t) {
-          self->out_.pop_front();
-          if (ec)
-            return self->fail("write: " + ec.message());
-          if (!self->out_.empty())
-            self->write_next();
-        });
+    write_queued(shared_from_this(), ws_, out_, [this](beast::error_code ec) {
+      fail("write: " + ec.message());
+    });
   }
 
   websocket::stream<tcp::socket> ws_;
@@ -452,18 +464,9 @@ public:
 
 private:
   void write_next() {
-    ws_.text(true);
-    ws_.async_write(
-        asio::buffer(out_.front()),
-        [self = shared_from_this()](beast::error_code ec, std::size_t) {
-          self->out_.pop_front();
-          if (ec) {
-            ++self->t_.stats.published_bad;
-            return;
-          }
-          if (!self->out_.empty())
-            self->write_next();
-        });
+    write_queued(shared_from_this(), ws_, out_, [this](beast::error_code) {
+      ++t_.stats.published_bad;
+    });
   }
 
   websocket::stream<tcp::socket> ws_;
