@@ -11,13 +11,13 @@
 #include <store/event_store.hpp>
 #include <store/tenants.hpp>
 
+#include "tests/support/times.hpp"
+
 using namespace switchboard;
 using namespace std::chrono_literals;
 using switchboard::testing::deterministic_node;
 
 namespace {
-
-constexpr timestamp_ms day_ms = 86400000;
 
 struct company_fixture {
   explicit company_fixture(timestamp_ms start

@@ -16,14 +16,13 @@
 #include <actors/testing.hpp>
 #include <store/event_store.hpp>
 
+#include "tests/support/times.hpp"
+
 using namespace switchboard;
 using namespace std::chrono_literals;
 using switchboard::testing::deterministic_node;
 
 namespace {
-
-constexpr timestamp_ms day_ms = 86400000;
-constexpr timestamp_ms hour_ms = 3600000;
 
 struct calendar_fixture {
   deterministic_node n{[](node_options& o) {

@@ -11,13 +11,13 @@
 #include <store/job_queue.hpp>
 #include <store/outbox.hpp>
 
+#include "tests/support/times.hpp"
+
 using namespace switchboard;
 using namespace std::chrono_literals;
 using switchboard::testing::deterministic_node;
 
 namespace {
-
-constexpr timestamp_ms day_ms = 86400000;
 
 struct call_fixture {
   deterministic_node n{[](node_options& o) {

@@ -14,15 +14,13 @@
 #include <store/projections.hpp>
 
 #include "tests/actors/helpers.hpp"
+#include "tests/support/times.hpp"
 
 using namespace switchboard;
 using namespace std::chrono_literals;
 using switchboard::testing::deterministic_node;
 
 namespace {
-
-constexpr timestamp_ms day_ms = 86400000;
-constexpr timestamp_ms hour_ms = 3600000;
 
 std::vector<store::outbound_message> outbox(deterministic_node& n,
                                             std::string_view channel = {}) {

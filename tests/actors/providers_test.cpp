@@ -31,6 +31,7 @@
 
 #include "tests/actors/helpers.hpp"
 #include "tests/support/http_server.hpp"
+#include "tests/support/times.hpp"
 
 using namespace switchboard;
 using namespace std::chrono_literals;
@@ -45,8 +46,6 @@ using switchboard::test::write_all;
 using switchboard::testing::deterministic_node;
 
 namespace {
-
-constexpr timestamp_ms day_ms = 86400000;
 
 /// A port on which nothing listens: connections are refused.
 std::uint16_t closed_port() {

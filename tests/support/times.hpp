@@ -1,11 +1,20 @@
 #pragma once
 
-// Times for tests that talk to the daemon: days from now at a UTC wall-clock
+// Times for tests: an hour and a day in milliseconds (timestamp_ms), and,
+// for tests that talk to the daemon, days from now at a UTC wall-clock
 // time, written as RFC 3339.
 
 #include <chrono>
+#include <cstdint>
 #include <ctime>
 #include <string>
+
+namespace switchboard {
+
+inline constexpr std::int64_t hour_ms = 3'600'000;
+inline constexpr std::int64_t day_ms = 24 * hour_ms;
+
+} // namespace switchboard
 
 namespace switchboard::test {
 
