@@ -96,6 +96,18 @@ bool within_hours(const staff& s, timestamp_ms start, timestamp_ms end,
   return false;
 }
 
+/// Why `a` cannot have its slot in `cal`: outside the working hours of
+/// `stf` (the staff member), or over another booking; none when it can.
+caf::error slot_problem(const calendar_state& cal, const staff& stf,
+                        const appointment& a) {
+  if (!within_hours(stf, a.start_time, a.end_time,
+                    zone_at(cal.deps.tenants, cal.company_id, stf.branch_id)))
+    return invalid("start_time", "outside the staff member's hours");
+  if (overlaps(cal, a.start_time, a.end_time, a.id))
+    return conflict("the slot is taken");
+  return {};
+}
+
 /// Rebuilds the calendar from its staff member's scheduled appointments
 /// (the store's sorted list of them, each as of its last event).
 void rehydrate(calendar_state& cal) {
@@ -213,12 +225,8 @@ expected<decision, caf::error> decide_book(calendar_state& cal,
   a.price_cents = (*svc)->svc.price_cents;
   a.notes = cmd.notes;
   a.calcom_uid = c.from_calcom ? cmd.calcom_uid : std::string{};
-  if (!within_hours(stf, a.start_time, a.end_time,
-                    zone_at(cal.deps.tenants, cal.company_id, stf.branch_id)))
-    return make_unexpected(
-        invalid("start_time", "outside the staff member's hours"));
-  if (overlaps(cal, a.start_time, a.end_time, a.id))
-    return make_unexpected(conflict("the slot is taken"));
+  if (auto err = slot_problem(cal, stf, a))
+    return make_unexpected(std::move(err));
   string_map meta;
   const auto& md = c.ref.metadata;
   if (!md.user_id.empty())
@@ -285,12 +293,8 @@ decide_move(calendar_state& cal, const calendar_command& c, const move& m) {
   }
   if (m.notes != nullptr)
     a.notes = *m.notes;
-  if (!within_hours(stf, a.start_time, a.end_time,
-                    zone_at(cal.deps.tenants, cal.company_id, stf.branch_id)))
-    return make_unexpected(
-        invalid("start_time", "outside the staff member's hours"));
-  if (overlaps(cal, a.start_time, a.end_time, a.id))
-    return make_unexpected(conflict("the slot is taken"));
+  if (auto err = slot_problem(cal, stf, a))
+    return make_unexpected(std::move(err));
   if (before.start_time != a.start_time) {
     e.changes["start_time"] = {quoted(format_rfc3339(before.start_time)),
                                quoted(format_rfc3339(a.start_time))};
