@@ -11,6 +11,7 @@
 #include <store/event_store.hpp>
 #include <store/tenants.hpp>
 
+#include "tests/actors/helpers.hpp"
 #include "tests/support/times.hpp"
 
 using namespace switchboard;
@@ -67,12 +68,9 @@ struct company_fixture {
       BOOST_REQUIRE(name == "cancel");
       return send_decoded(decode_cancel(body, std::move(ref)));
     }
-    aggregate_command cmd;
-    cmd.aggregate_type = std::move(type);
-    cmd.aggregate_id = std::move(id);
-    cmd.company_id = std::move(company);
-    cmd.name = std::move(name);
-    cmd.payload = boost::json::serialize(payload);
+    auto cmd
+        = test::named_command(std::move(type), std::move(id),
+                              std::move(company), std::move(name), payload);
     cmd.metadata.user_id = "u1";
     return n.call<command_result>(n.node().router(), command_atom::value, cmd);
   }

@@ -11,6 +11,7 @@
 #include <store/job_queue.hpp>
 #include <store/outbox.hpp>
 
+#include "tests/actors/helpers.hpp"
 #include "tests/support/times.hpp"
 
 using namespace switchboard;
@@ -28,12 +29,9 @@ struct call_fixture {
                                                std::string name,
                                                boost::json::object payload,
                                                std::string company = "c1") {
-    aggregate_command cmd;
-    cmd.aggregate_type = std::move(type);
-    cmd.aggregate_id = std::move(id);
-    cmd.company_id = std::move(company);
-    cmd.name = std::move(name);
-    cmd.payload = boost::json::serialize(payload);
+    auto cmd
+        = test::named_command(std::move(type), std::move(id),
+                              std::move(company), std::move(name), payload);
     return n.call<command_result>(n.node().router(), command_atom::value, cmd);
   }
 

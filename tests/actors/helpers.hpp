@@ -12,9 +12,25 @@
 #include <actors/interfaces.hpp>
 #include <actors/node.hpp>
 #include <actors/queue_supervisor.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <messages/commands.hpp>
 #include <messages/events.hpp>
 
 namespace switchboard::test {
+
+/// A command by name, with its payload as JSON, as the router takes it.
+inline aggregate_command named_command(std::string type, std::string id,
+                                       std::string company, std::string name,
+                                       const boost::json::object& payload) {
+  aggregate_command cmd;
+  cmd.aggregate_type = std::move(type);
+  cmd.aggregate_id = std::move(id);
+  cmd.company_id = std::move(company);
+  cmd.name = std::move(name);
+  cmd.payload = boost::json::serialize(payload);
+  return cmd;
+}
 
 inline customer sample_customer(const std::string& id,
                                 const std::string& company = "c1") {
