@@ -194,13 +194,7 @@ int run_outbox(const std::vector<std::string>& args) {
   bool json = a->switches.count("--json") > 0;
   for (const auto& m : *got) {
     if (json) {
-      // The API's rendering, with what the outbox keeps of delivery.
-      auto o = message_to_json(m);
-      o["idempotency_key"] = m.idempotency_key;
-      o["provider"] = m.provider;
-      o["provider_id"] = m.provider_id;
-      o["status"] = m.status;
-      o["status_error"] = m.status_error;
+      auto o = outbox_entry_to_json(m); // as GET /api/outbox lists it
       std::cout << boost::json::serialize(o) << '\n';
       continue;
     }

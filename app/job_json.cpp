@@ -32,6 +32,17 @@ json::object message_to_json(const store::outbound_message& m) {
   return o;
 }
 
+json::object outbox_entry_to_json(const store::outbound_message& m) {
+  auto o = message_to_json(m);
+  o["idempotency_key"] = m.idempotency_key;
+  o["provider"] = m.provider;
+  o["provider_id"] = m.provider_id;
+  o["status"] = m.status;
+  o["status_at"] = time_or_null(m.status_at);
+  o["status_error"] = m.status_error;
+  return o;
+}
+
 json::object job_to_json(const store::job& j, timestamp_ms now) {
   json::object o;
   o["id"] = j.id;

@@ -21,6 +21,11 @@ boost::json::value time_or_null(timestamp_ms t);
 /// event_id, correlation_id, causation_id and created_at.
 boost::json::object message_to_json(const store::outbound_message& m);
 
+/// `message_to_json` with what the outbox keeps of the delivery: its
+/// idempotency key, the provider that took it, its id there and the
+/// status it last reported (GET /api/outbox, `switchboard outbox --json`).
+boost::json::object outbox_entry_to_json(const store::outbound_message& m);
+
 /// A job: id, queue, listener, company_id, event_id, event_type,
 /// event_sequence, state (pending, delayed, leased or failed, as of `now`),
 /// attempts, max_tries, last_error, created_at, due_at, failed_at,

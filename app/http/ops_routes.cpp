@@ -622,16 +622,7 @@ void add_ops_routes(router& r) {
                   if (!ctx->who().admin
                       && m.company_id != ctx->who().company_id)
                     continue;
-                  auto o = message_to_json(m);
-                  o["idempotency_key"] = m.idempotency_key;
-                  // A message a provider took: its id there and the
-                  // delivery status it last reported.
-                  o["provider"] = m.provider;
-                  o["provider_id"] = m.provider_id;
-                  o["status"] = m.status;
-                  o["status_at"] = time_or_null(m.status_at);
-                  o["status_error"] = m.status_error;
-                  out.push_back(std::move(o));
+                  out.push_back(outbox_entry_to_json(m));
                 }
                 if (more || msgs->size() < 256)
                   break;

@@ -307,6 +307,7 @@ BOOST_AUTO_TEST_CASE(events_are_listed_by_type_aggregate_and_sequence) {
   BOOST_TEST(m.at("created_at").as_string().size() == 24u); // RFC 3339, ms
   BOOST_TEST(m.contains("idempotency_key"));
   BOOST_TEST(m.contains("status"));
+  BOOST_TEST(m.contains("status_at"));
   BOOST_TEST(m.at("correlation_id").is_string());
 }
 
