@@ -63,6 +63,15 @@ void create_customer(deterministic_node& n, customer c) {
   BOOST_REQUIRE(n.dispatch_event(e, c.id, c.company_id));
 }
 
+/// Customer cu1 and their appointment a1 three days ahead, created.
+appointment booked_ahead(deterministic_node& n) {
+  create_customer(n, test::sample_customer("cu1"));
+  auto a = test::sample_appointment("a1", n.now() + 3 * day_ms);
+  BOOST_REQUIRE(
+      n.dispatch_event(appointment_created{a, "api", {}}, "a1", "c1"));
+  return a;
+}
+
 /// An endpoint that fails the first `failures` calls to `target`.
 struct flaky_endpoint {
   struct state {
@@ -377,11 +386,8 @@ BOOST_AUTO_TEST_CASE(external_sync_fails_after_five_tries) {
 
 BOOST_AUTO_TEST_CASE(subscriber_keeps_slots_stats_and_reminders) {
   deterministic_node n;
-  create_customer(n, test::sample_customer("cu1"));
-  auto start = n.now() + 3 * day_ms;
-  auto a = test::sample_appointment("a1", start);
-  BOOST_REQUIRE(
-      n.dispatch_event(appointment_created{a, "api", {}}, "a1", "c1"));
+  auto a = booked_ahead(n);
+  auto start = a.start_time;
   // Past the confirmation's delay: a move within it would be confirmed at
   // its new time instead of being notified.
   n.advance(6s);
@@ -430,11 +436,8 @@ BOOST_AUTO_TEST_CASE(subscriber_keeps_slots_stats_and_reminders) {
 
 BOOST_AUTO_TEST_CASE(cancellation_removes_slot_and_reminders) {
   deterministic_node n;
-  create_customer(n, test::sample_customer("cu1"));
-  auto start = n.now() + 3 * day_ms;
-  auto a = test::sample_appointment("a1", start);
-  BOOST_REQUIRE(
-      n.dispatch_event(appointment_created{a, "api", {}}, "a1", "c1"));
+  auto a = booked_ahead(n);
+  auto start = a.start_time;
   n.advance(2s);
   appointment_cancelled c{a, "customer called", "u1"};
   BOOST_REQUIRE(n.dispatch_event(c, "a1", "c1"));
