@@ -178,6 +178,14 @@ caf::error cannot_serve(const staff& stf, const std::string& service_id,
   return {};
 }
 
+/// A decision that starts from the stored appointment of `c`, with no
+/// events yet.
+decision from_stored(const calendar_command& c) {
+  decision d;
+  d.after = c.stored;
+  return d;
+}
+
 /// A new appointment for `customer_id` and `service_id` at `start_time`:
 /// the staff member is active, performs the service and works then, and
 /// the slot is free.
@@ -186,8 +194,7 @@ expected<decision, caf::error> decide_book(calendar_state& cal,
                                            const book_appointment& cmd) {
   const auto& stf = c.stf;
   auto now = c.now;
-  decision d;
-  d.after = c.stored;
+  auto d = from_stored(c);
   auto& a = d.after.appt;
   if (c.stored.exists)
     return make_unexpected(
@@ -267,8 +274,7 @@ decide_move(calendar_state& cal, const calendar_command& c, const move& m) {
   const auto& stf = c.stf;
   const auto& md = c.ref.metadata;
   auto now = c.now;
-  decision d;
-  d.after = c.stored;
+  auto d = from_stored(c);
   auto& a = d.after.appt;
   if (auto err = not_here(cal, c, m.reassign))
     return make_unexpected(std::move(err));
@@ -342,8 +348,7 @@ expected<decision, caf::error> decide_calcom_update(const calendar_command& c,
                                                     const char* what,
                                                     Change change) {
   const auto& md = c.ref.metadata;
-  decision d;
-  d.after = c.stored;
+  auto d = from_stored(c);
   auto& a = d.after.appt;
   if (!c.stored.exists)
     return make_unexpected(not_found("appointment " + c.ref.appointment_id));
@@ -399,8 +404,7 @@ expected<decision, caf::error> decide_cancel(calendar_state& cal,
                                              const calendar_command& c,
                                              const cancel_appointment& cmd) {
   const auto& md = c.ref.metadata;
-  decision d;
-  d.after = c.stored;
+  auto d = from_stored(c);
   auto& a = d.after.appt;
   if (auto err = not_here(cal, c))
     return make_unexpected(std::move(err));
@@ -420,8 +424,7 @@ expected<decision, caf::error> decide_complete(calendar_state& cal,
                                                const calendar_command& c,
                                                const complete_appointment&) {
   const auto& md = c.ref.metadata;
-  decision d;
-  d.after = c.stored;
+  auto d = from_stored(c);
   auto& a = d.after.appt;
   if (auto err = not_here(cal, c))
     return make_unexpected(std::move(err));
