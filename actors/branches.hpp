@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include <actors/settings_body.hpp>
 #include <messages/entities.hpp>
 #include <messages/expected.hpp>
 #include <messages/time_zone.hpp>
@@ -35,7 +36,7 @@ struct branch_record {
 };
 
 /// Field → problem, as the HTTP layer reports them.
-using branch_problems = std::map<std::string, std::string>;
+using branch_problems = field_problems;
 
 /// Reads a branch from a request body (JSON text) over `keep`: `name`
 /// (required unless `keep` has one), `address`, `phone` (strings of at

@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 
+#include <actors/settings_body.hpp>
 #include <messages/expected.hpp>
 
 namespace switchboard {
@@ -32,7 +33,7 @@ struct calcom_settings {
 };
 
 /// Field → problem, as the HTTP layer reports them.
-using calcom_problems = std::map<std::string, std::string>;
+using calcom_problems = field_problems;
 
 /// Reads settings from JSON text `{"secret", "event_types": {id: service},
 /// "hosts": {email: staff}}` (every member optional). `keep` supplies the

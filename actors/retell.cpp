@@ -14,7 +14,7 @@ retell_settings retell_settings::defaults() {
   return s;
 }
 
-expected<retell_settings, std::map<std::string, std::string>>
+expected<retell_settings, field_problems>
 parse_retell_settings(const std::string& text) {
   field_problems errs;
   auto body = settings_object(text, {"fields"}, errs);

@@ -8,6 +8,7 @@
 #include <map>
 #include <string>
 
+#include <actors/settings_body.hpp>
 #include <messages/expected.hpp>
 
 namespace switchboard {
@@ -33,7 +34,7 @@ inline constexpr const char* retell_request_fields[]
 
 /// Reads `{"fields": {field: key}}`: named fields replace the defaults.
 /// Errors name each bad field.
-expected<retell_settings, std::map<std::string, std::string>>
+expected<retell_settings, field_problems>
 parse_retell_settings(const std::string& text);
 
 /// The stored and shown form: `{"fields": {...}}`, every field listed.
