@@ -18,6 +18,7 @@
 
 #include <boost/json/value.hpp>
 
+#include <app/http/fwd.hpp>
 #include <store/tenants.hpp>
 
 namespace caf {
@@ -54,8 +55,6 @@ struct request {
   /// The first value of header `name` (lower case), or "".
   std::string_view header(std::string_view name) const;
 };
-
-struct upgrade;
 
 /// An answer: a status, a JSON body and extra header fields.
 struct response {

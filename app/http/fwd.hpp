@@ -8,5 +8,7 @@ class config;
 } // namespace switchboard::app
 
 namespace switchboard::app::http {
+/// A request to upgrade a connection to a WebSocket (app/http/upgrade.hpp
+/// defines it; it carries the socket, so the server lets go of it).
 struct upgrade;
 } // namespace switchboard::app::http

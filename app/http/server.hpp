@@ -38,10 +38,6 @@ struct server_options {
   std::chrono::milliseconds refusal_pause{1000};
 };
 
-/// A request to upgrade the connection to a WebSocket (app/http/upgrade.hpp
-/// defines it; it carries the socket, so the server lets go of it).
-struct upgrade;
-
 /// Counters of the server.
 struct server_stats {
   std::uint64_t connections = 0; ///< Open now.

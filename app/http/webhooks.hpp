@@ -7,9 +7,7 @@
 #include <string>
 #include <string_view>
 
-namespace switchboard::app {
-class config;
-} // namespace switchboard::app
+#include <app/http/fwd.hpp>
 
 namespace switchboard::app::http {
 
