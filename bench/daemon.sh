@@ -83,10 +83,12 @@ need_daemon() {
 
 # Starts `switchboard serve` with the given options from $tmp, so that no
 # ./config.ini applies (embedded defaults), logging to $tmp/daemon.log;
-# sets `daemon_pid`, and `port` once it listens (dies after 60 s).
+# sets `daemon_pid`, and `port` once it listens (dies after 60 s). The
+# array `daemon_wrapper`, when set, is the command the daemon runs under
+# (daemon_pid is then the wrapper's).
 start_daemon() {
-  (cd "$tmp" && exec "$bin" serve --set http.port=0 "$@" \
-    >"$tmp/daemon.log" 2>&1) &
+  (cd "$tmp" && exec ${daemon_wrapper[@]+"${daemon_wrapper[@]}"} "$bin" \
+    serve --set http.port=0 "$@" >"$tmp/daemon.log" 2>&1) &
   daemon_pid=$!
   port=""
   local line

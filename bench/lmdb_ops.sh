@@ -78,23 +78,10 @@ add_probe mdb_dbi_open 'mdb_dbi_open name=+0(%si):string'
 # perf write what it has to a file of its own and start another (so the
 # bookings' counts stand apart from the start and the seeding); SIGINT
 # stops the daemon and writes the last file.
-mkdir -p "$tmp/data"
-(cd "$tmp" && exec perf record -q --switch-output -e 'probe_liblmdb:*' \
-  -o "$tmp/perf.data" \
-  -- "$bin" serve --set http.port=0 --set "store.path=$tmp/data" \
-  --set store.sync=full --set queues.max_lag_ms=0 >"$tmp/daemon.log" 2>&1) &
-daemon_pid=$!
-port=""
-for _ in $(seq 600); do
-  kill -0 "$daemon_pid" 2>/dev/null || die "the daemon exited at start: $(tail -5 "$tmp/daemon.log")"
-  line=$(grep -m1 -o 'http listening on [^ ]*' "$tmp/daemon.log" || true)
-  if [ -n "$line" ]; then
-    port=${line##*:}
-    break
-  fi
-  sleep 0.1
-done
-[ -n "$port" ] || die "the daemon did not listen within 60 s"
+daemon_wrapper=(perf record -q --switch-output -e 'probe_liblmdb:*'
+  -o "$tmp/perf.data" --)
+start_daemon --set "store.path=$tmp/data" --set store.sync=full \
+  --set queues.max_lag_ms=0
 url="http://127.0.0.1:$port"
 admin=$(add_tenant "$tmp/data" ops --admin)
 token=$(add_tenant "$tmp/data" bench)
