@@ -46,6 +46,14 @@ const std::vector<option_spec>& option_specs() {
           "most request writes committed together in one transaction (group "
           "commit), and most queue writes when no request waits",
           1, 1 << 20),
+      integer("store.commit_delay_us", "2000",
+              "how long a commit may wait for more writes while the writer "
+              "is busy (more than one write in its last commit, which ended "
+              "less than this ago); it commits after a quarter of it without "
+              "a new write; 0: never waits",
+              0, 1000000),
+      integer("store.commit_min_batch", "64",
+              "writes waiting that end that wait at once", 1, 1 << 20),
       integer("store.background_ops_per_commit", "64",
               "most queue operations (leases, acks, listener effects) a commit "
               "takes besides the requests' writes waiting (at most max_batch "

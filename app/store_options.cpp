@@ -16,6 +16,10 @@ store::options store_options(const config& cfg) {
               : sync == "no_meta_sync" ? mode::no_meta_sync
                                        : mode::full;
   opts.max_batch = static_cast<std::size_t>(cfg.get_int("store.max_batch"));
+  opts.commit_delay
+      = std::chrono::microseconds{cfg.get_int("store.commit_delay_us")};
+  opts.commit_min_batch
+      = static_cast<std::size_t>(cfg.get_int("store.commit_min_batch"));
   opts.background_per_commit = static_cast<std::size_t>(
       cfg.get_int("store.background_ops_per_commit"));
   opts.background_group

@@ -231,10 +231,37 @@ void writer::run() {
       });
       if (queue_.empty() && background_.empty())
         return; // stopping and drained
+      linger(lock);
       take_batch(batch);
     }
+    last_batch_ = batch.size();
     run_batch(batch);
+    last_batch_end_ = std::chrono::steady_clock::now();
     batch.clear();
+  }
+}
+
+void writer::linger(std::unique_lock<std::mutex>& lock) {
+  using clock = std::chrono::steady_clock;
+  const auto delay = env_.opts().commit_delay;
+  const auto enough = env_.opts().commit_min_batch;
+  auto waiting = [this] {
+    return queue_.size() + background_.size();
+  };
+  auto now = clock::now();
+  if (delay.count() <= 0 || stopping_ || last_batch_ < 2
+      || now - last_batch_end_ >= delay)
+    return; // idle, or fed one operation at a time: commit at once
+  const auto deadline = now + delay;
+  const auto quiet = std::max<clock::duration>(delay / 4, clock::duration{1});
+  while (!stopping_ && waiting() < enough) {
+    auto before = waiting();
+    auto until = std::min(deadline, clock::now() + quiet);
+    cv_.wait_until(lock, until, [&] {
+      return stopping_ || waiting() != before;
+    });
+    if (waiting() == before || clock::now() >= deadline)
+      return; // quiet for a while, or waited long enough
   }
 }
 

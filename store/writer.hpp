@@ -150,6 +150,9 @@ private:
   };
 
   void run();
+  /// Waits (holding `lock` on `mtx_`) for more operations before a
+  /// commit, per `options::commit_delay`.
+  void linger(std::unique_lock<std::mutex>& lock);
   /// Moves the next transaction's operations from the lanes to `batch`.
   void take_batch(std::vector<item>& batch);
   void run_completions();
@@ -183,6 +186,9 @@ private:
   std::atomic<std::uint64_t> background_ops_{0};
   std::atomic<std::uint64_t> longest_commit_us_{0};
   std::atomic<std::uint64_t> longest_sync_us_{0};
+  /// Operations in the last batch, and when it ended (writer thread).
+  std::size_t last_batch_ = 0;
+  std::chrono::steady_clock::time_point last_batch_end_{};
   /// steady_clock ticks when the transaction in progress began; 0: none.
   std::atomic<std::int64_t> busy_since_{0};
   fault_fn on_fault_;

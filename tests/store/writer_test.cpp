@@ -6,8 +6,10 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <future>
+#include <map>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -130,6 +132,55 @@ std::string run_held_with(test::store_fixture& f, std::size_t max_batch,
   f.opts.background_per_commit = per_commit;
   f.open();
   return run_held(*f.w, ops);
+}
+
+/// Records the transaction each op ran in, by the op's name.
+struct serials {
+  std::mutex mtx;
+  std::condition_variable cv;
+  std::map<std::string, std::uint64_t> of;
+
+  writer::op_fn op(const std::string& name) {
+    return [this, name](write_txn& txn) -> result<void> {
+      std::lock_guard<std::mutex> lock{mtx};
+      of[name] = txn.top().serial();
+      return {};
+    };
+  }
+  writer::done_fn done() {
+    return [this](const result<void>&) {
+      std::lock_guard<std::mutex> lock{mtx};
+      cv.notify_all();
+    };
+  }
+  /// Submits `name` to `w`.
+  void submit(writer& w, const std::string& name) {
+    w.submit(op(name), done());
+  }
+  /// Waits up to `most` for `name` to have run; true when it has.
+  bool ran(const std::string& name, std::chrono::milliseconds most) {
+    std::unique_lock<std::mutex> lock{mtx};
+    return cv.wait_for(lock, most, [&] {
+      return of.count(name) > 0;
+    });
+  }
+};
+
+/// Opens `f` again with a writer that lingers up to `delay` for `enough`
+/// ops, and makes it busy: one commit of two ops ("busy0", "busy1").
+void reopen_busy(test::store_fixture& f, serials& s,
+                 std::chrono::milliseconds delay, std::size_t enough) {
+  f.close();
+  f.opts.commit_delay = delay;
+  f.opts.commit_min_batch = enough;
+  f.open();
+  gate g;
+  g.block(*f.w); // a batch of one: nothing lingers after it
+  s.submit(*f.w, "busy0");
+  s.submit(*f.w, "busy1");
+  g.release();
+  BOOST_REQUIRE(s.ran("busy1", std::chrono::seconds{30}));
+  BOOST_REQUIRE(s.of["busy0"] == s.of["busy1"]);
 }
 
 } // namespace
@@ -402,6 +453,56 @@ BOOST_AUTO_TEST_CASE(enospc_from_lmdb_is_no_space) {
   BOOST_TEST(from_mdb(ENOSPC, "pwrite").code == errc::no_space);
   BOOST_TEST(from_mdb(EIO, "fdatasync").code == errc::io_error);
   BOOST_TEST(poisons_txn(errc::no_space));
+}
+
+BOOST_AUTO_TEST_CASE(a_busy_writer_lingers_for_more_writes) {
+  using namespace std::chrono_literals;
+  serials s;
+  reopen_busy(*this, s, 10s, 3);
+  // Ops that come 50 ms apart, well within a quarter of the delay, go
+  // into one commit once three wait; without lingering, each would go
+  // alone.
+  for (int i = 0; i < 3; ++i) {
+    if (i > 0)
+      std::this_thread::sleep_for(50ms);
+    s.submit(*w, "x" + std::to_string(i));
+  }
+  BOOST_REQUIRE(s.ran("x2", 30s));
+  BOOST_TEST(s.of["x0"] == s.of["x1"]);
+  BOOST_TEST(s.of["x1"] == s.of["x2"]);
+  BOOST_TEST(s.of["x0"] != s.of["busy0"]);
+}
+
+BOOST_AUTO_TEST_CASE(a_writer_fed_one_op_at_a_time_commits_at_once) {
+  using namespace std::chrono_literals;
+  serials s;
+  reopen_busy(*this, s, 10s, 64);
+  // "x0" follows a commit of two, so it may linger (a quarter of the
+  // delay, 2.5 s, without a new op); the ops after it each follow a
+  // commit of one, and go at once.
+  s.submit(*w, "x0");
+  BOOST_REQUIRE(s.ran("x0", 30s));
+  auto began = std::chrono::steady_clock::now();
+  for (int i = 1; i <= 4; ++i)
+    BOOST_REQUIRE(w->execute(s.op("x" + std::to_string(i))));
+  auto took = std::chrono::steady_clock::now() - began;
+  BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+             < 2000);
+}
+
+BOOST_AUTO_TEST_CASE(an_idle_writer_commits_at_once) {
+  using namespace std::chrono_literals;
+  serials s;
+  reopen_busy(*this, s, 2s, 64);
+  // Past the delay since the last commit, an op goes at once: it has run
+  // before the next comes, 400 ms later (lingering, it would have waited
+  // a quarter of the delay, 500 ms, for it).
+  std::this_thread::sleep_for(2100ms);
+  s.submit(*w, "x0");
+  s.ran("x0", 400ms);
+  s.submit(*w, "x1");
+  BOOST_REQUIRE(s.ran("x1", 30s));
+  BOOST_TEST(s.of["x0"] != s.of["x1"]);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
