@@ -208,3 +208,28 @@ while len(ports) < int(sys.argv[1]):
         ports.append(p)
 print("\n".join(str(p) for p in ports))' "$1"
 }
+
+# The sum of the fields named (e.g. ready leased) over every queue of
+# GET /api/queues, asked with the admin token `admin`.
+queue_sum() { # field...
+  curl -sS "$url/api/queues" -H "Authorization: Bearer $admin" \
+    | python3 -c 'import json, sys
+q = json.load(sys.stdin)["queues"]
+print(sum(x[f] for x in q for f in sys.argv[1:]))' "$@"
+}
+
+# Jobs made so far: processed, failed and everything still queued.
+jobs_made() {
+  queue_sum processed failed ready delayed leased
+}
+
+# Waits (up to 2 minutes) until no job is ready, leased or running, then
+# 6 s more: the notifications' 5 s delay, then their channel jobs. Jobs
+# due later (the reminders) stay, as in production.
+wait_drained() {
+  for _ in $(seq 600); do
+    [ "$(queue_sum ready leased in_flight)" = 0 ] && break
+    sleep 0.2
+  done
+  sleep 6
+}

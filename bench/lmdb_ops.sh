@@ -87,14 +87,6 @@ admin=$(add_tenant "$tmp/data" ops --admin)
 token=$(add_tenant "$tmp/data" bench)
 [ -n "$admin" ] && [ -n "$token" ] || die "switchboard tenant add printed no token"
 
-# Jobs made so far: processed, failed and everything still queued.
-jobs_made() {
-  curl -sS "$url/api/queues" -H "Authorization: Bearer $admin" \
-    | python3 -c 'import json, sys
-q = json.load(sys.stdin)["queues"]
-print(sum(x["processed"] + x["failed"] + x["ready"] + x["delayed"]
-          + x["leased"] for x in q))'
-}
 seed_company "$token" "" '"email":"ada@example.com"'
 sleep 1 # the seeding's own jobs are counted before the bookings
 jobs_before=$(jobs_made)
@@ -106,16 +98,7 @@ out=$("$pace" --port "$port" --token "$token" --base "$base" \
   || die "pace failed: $(cat "$tmp/pace.err")"
 ok=$(sed -n 's/.* ok=\([0-9]*\).*/\1/p' <<<"$out")
 [ "${ok:-0}" -gt 0 ] || die "no booking got a 201: $out"
-# The queues drain: everything due within the next minute is done.
-for _ in $(seq 600); do
-  left=$(curl -sS "$url/api/queues" -H "Authorization: Bearer $admin" \
-    | python3 -c 'import json, sys
-q = json.load(sys.stdin)["queues"]
-print(sum(x["ready"] + x["leased"] + x["in_flight"] for x in q))')
-  [ "$left" = 0 ] && break
-  sleep 0.2
-done
-sleep 6 # the notifications' 5 s delay, then their channel jobs
+wait_drained
 jobs=$(($(jobs_made) - jobs_before))
 kill -INT "$daemon_pid"
 wait "$daemon_pid" || true
