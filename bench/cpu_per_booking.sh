@@ -29,16 +29,11 @@ bench=cpu_per_booking
 rate=2000
 seconds=10
 staff=64
-pace="$root/build/bench/pace"
 usage_end='^#          \[--staff'
 
 quick_defaults=(rate=300 seconds=3 staff=4)
-declare -A options=([--rate]=rate [--seconds]=seconds [--staff]=staff
-  [--pace]=pace)
-read_options "$@"
 need_tools curl python3
-need_daemon
-[ -x "$pace" ] || die "no pace binary at $pace (build the pace target)"
+read_pace_options "$@"
 
 tmp=$(mktemp -d /tmp/cpu_per_booking.XXXXXX)
 daemon_pid=""

@@ -61,6 +61,20 @@ read_options() { # args...
   done
 }
 
+# For a script that books with `pace` at a fixed rate: reads the command
+# line (--rate, --seconds, --staff, --pace and the options of
+# read_options) over the defaults the script set (`rate`, `seconds`,
+# `staff`, `quick_defaults`), then dies unless the daemon and `pace` are
+# there.
+read_pace_options() { # args...
+  pace="$root/build/bench/pace"
+  declare -gA options=([--rate]=rate [--seconds]=seconds [--staff]=staff
+    [--pace]=pace)
+  read_options "$@"
+  need_daemon
+  [ -x "$pace" ] || die "no pace binary at $pace (build the pace target)"
+}
+
 # Prints "$bench: message" on stderr and exits 1.
 die() {
   echo "$bench: $*" >&2

@@ -32,16 +32,11 @@ bench=lmdb_ops
 rate=500
 seconds=10
 staff=16
-pace="$root/build/bench/pace"
 usage_end='^#          \[--binary'
 
 quick_defaults=(rate=200 seconds=3 staff=4)
-declare -A options=([--rate]=rate [--seconds]=seconds [--staff]=staff
-  [--pace]=pace)
-read_options "$@"
 need_tools perf curl python3
-need_daemon
-[ -x "$pace" ] || die "no pace binary at $pace (build the pace target)"
+read_pace_options "$@"
 [ "$(id -u)" = 0 ] || die "perf probe needs root"
 lib=$(ldd "$bin" | awk '/liblmdb/ { print $3 }')
 [ -n "$lib" ] || die "$bin does not load liblmdb as a shared library"
