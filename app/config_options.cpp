@@ -62,8 +62,9 @@ const std::vector<option_spec>& option_specs() {
       integer(
           "store.background_group", "256",
           "most queue operations (listener effects, most of all) grouped into "
-          "one of those places, each in its own nested transaction with its "
-          "own outcome; 0 or 1: no grouping",
+          "one of those places, each with its own outcome (one nested "
+          "transaction for them all, one each when one fails); 0 or 1: no "
+          "grouping",
           0, 1 << 20),
       integer("store.stream_index_batch", "65536",
               "stream index entries kept in memory before a flush cycle writes "

@@ -71,8 +71,9 @@ struct options {
   /// Operations waiting that end the lingering at once.
   std::size_t commit_min_batch = 64;
   /// Most background operations the node's store writer actor groups into
-  /// one writer operation (each in its own nested transaction, with its
-  /// own outcome), so that one of the `background_per_commit` places
+  /// one writer operation (each with its own outcome: one nested
+  /// transaction for them all, one each when one fails), so that one of
+  /// the `background_per_commit` places
   /// carries many queued jobs' effects. 0 or 1: no grouping.
   std::size_t background_group = 256;
   /// Stream index entries the event store keeps in memory before it

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -148,6 +149,32 @@ BOOST_AUTO_TEST_CASE(a_failing_op_fails_alone_in_its_group) {
     BOOST_TEST(out[i] == !culprit);
     BOOST_TEST(marked("e" + std::to_string(i)) == !culprit);
   }
+}
+
+// Ops that all succeed run in one nested transaction for their group, not
+// one each: a nested transaction costs LMDB a copy of its dirty page list
+// and a merge into the parent's at its commit.
+BOOST_AUTO_TEST_CASE(the_ops_of_a_group_share_one_nested_transaction) {
+  auto w = sys.spawn(store_writer, writer.get(), false, std::size_t{128});
+  auto serials = std::make_shared<std::vector<std::uint64_t>>(50);
+  std::vector<write_op> ops;
+  for (std::size_t i = 0; i < 50; ++i)
+    ops.push_back(make_write_op(
+        [serials, i](store::write_txn& txn) -> store::result<void> {
+          (*serials)[i] = txn.serial(); // the writer thread
+          return {};
+        },
+        store::isolation::nested, store::lane::background));
+  auto out = run(w, std::move(ops));
+  for (bool ok : out)
+    BOOST_TEST(ok);
+  std::set<std::uint64_t> distinct(serials->begin(), serials->end());
+  BOOST_TEST_MESSAGE("50 ops in " << distinct.size() << " transaction(s), "
+                                  << writer->stats().ops_committed
+                                  << " writer op(s)");
+  // One transaction per group (each writer op is a group here).
+  BOOST_TEST(distinct.size() <= writer->stats().ops_committed);
+  BOOST_TEST(distinct.size() < 50u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
