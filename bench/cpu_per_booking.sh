@@ -26,9 +26,7 @@ set -euo pipefail
 bench=cpu_per_booking
 # shellcheck source=bench/daemon.sh
 . "$(dirname "$0")/daemon.sh"
-rate=2000
-seconds=10
-staff=64
+rate=2000 seconds=10 staff=64
 usage_end='^#          \[--staff'
 
 quick_defaults=(rate=300 seconds=3 staff=4)
