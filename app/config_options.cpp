@@ -46,7 +46,7 @@ const std::vector<option_spec>& option_specs() {
           "most request writes committed together in one transaction (group "
           "commit), and most queue writes when no request waits",
           1, 1 << 20),
-      integer("store.commit_delay_us", "2000",
+      integer("store.commit_delay_us", "0",
               "how long a commit may wait for more writes while the writer "
               "is busy (more than one write in its last commit, which ended "
               "less than this ago); it commits after a quarter of it without "

@@ -17,7 +17,7 @@
 # Usage: bench/cpu_per_booking.sh [--quick] [--rate R] [--seconds S]
 #          [--staff N] [--pace PATH] [--binary PATH | PATH]
 # CPU_BENCH_SET="--set k=v ..." adds options to the daemon's (to compare
-# settings, e.g. --set store.commit_delay_us=0). Needs curl, python3 and
+# settings, e.g. --set store.commit_delay_us=2000). Needs curl, python3 and
 # the pace binary (build/bench/pace). The last line is "RESULT
 # cpu_per_booking total_us=... writer_us=... completions_us=... http_us=...
 # actors_us=... written_kb=... commits_per_1k=... jobs_per_booking=...".
