@@ -127,23 +127,32 @@ result<void> audit_log::advance_in(MDB_txn* txn) {
       return make_unexpected(seq.error());
     if (*seq == 0)
       break;
-    // Past the forgotten events before it, if any.
-    next = *seq - 1;
     if (audited_(ev.type)) {
-      auto key_bytes = seq_key(*seq);
-      auto key = as_val(key_bytes);
-      MDB_val rec;
-      auto rc = mdb_get(txn, records_, &key, &rec);
-      if (rc == MDB_NOTFOUND)
+      auto has = has_record(txn, *seq);
+      if (!has)
+        return make_unexpected(has.error());
+      if (!*has) {
+        next = *seq - 1; // past the forgotten events before it, if any
         break;
-      if (rc != 0)
-        return fail_mdb(rc, "mdb_get(audit)");
+      }
     }
-    ++next;
+    next = *seq;
   }
   if (next != *cp)
     return write_checkpoint(txn, checkpoints_, consumer, next);
   return {};
+}
+
+result<bool> audit_log::has_record(MDB_txn* txn, std::uint64_t seq) const {
+  auto key_bytes = seq_key(seq);
+  auto key = as_val(key_bytes);
+  MDB_val rec;
+  auto rc = mdb_get(txn, records_, &key, &rec);
+  if (rc == MDB_NOTFOUND)
+    return false;
+  if (rc != 0)
+    return fail_mdb(rc, "mdb_get(audit)");
+  return true;
 }
 
 result<void> audit_log::record_in(write_txn& txn, const envelope& ev) {
@@ -194,10 +203,10 @@ result<std::uint64_t> audit_log::catch_up(writer& w, std::size_t batch) {
         seq = *next;
         if (!audited_(view.type))
           continue;
-        auto key_bytes = seq_key(seq);
-        auto key = as_val(key_bytes);
-        MDB_val rec;
-        if (mdb_get(t, records_, &key, &rec) == 0)
+        auto has = has_record(t, seq);
+        if (!has)
+          return make_unexpected(has.error());
+        if (*has)
           continue;
         if (auto ok = record_in(txn, view.to_envelope()); !ok)
           return ok;

@@ -83,6 +83,8 @@ private:
   audit_log(environment& env, const event_store& store, audited_fn audited,
             MDB_dbi records, MDB_dbi checkpoints, MDB_dbi events);
   result<void> advance_in(MDB_txn* txn);
+  /// True when event `seq` has its record.
+  result<bool> has_record(MDB_txn* txn, std::uint64_t seq) const;
   /// Collects the records of the sequences `visit` walks.
   template <class Visit>
   result<std::vector<audit_record>> collect(std::size_t max_count,
