@@ -248,10 +248,11 @@ void writer::linger(std::unique_lock<std::mutex>& lock) {
   auto waiting = [this] {
     return queue_.size() + background_.size();
   };
+  if (delay.count() <= 0 || stopping_ || last_batch_ < 2)
+    return; // off, or fed one operation at a time: commit at once
   auto now = clock::now();
-  if (delay.count() <= 0 || stopping_ || last_batch_ < 2
-      || now - last_batch_end_ >= delay)
-    return; // idle, or fed one operation at a time: commit at once
+  if (now - last_batch_end_ >= delay)
+    return; // idle: commit at once
   const auto deadline = now + delay;
   const auto quiet = std::max<clock::duration>(delay / 4, clock::duration{1});
   while (!stopping_ && waiting() < enough) {
