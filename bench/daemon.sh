@@ -223,18 +223,26 @@ while len(ports) < int(sys.argv[1]):
 print("\n".join(str(p) for p in ports))' "$1"
 }
 
-# The sum of the fields named (e.g. ready leased) over every queue of
-# GET /api/queues, asked with the admin token `admin`.
-queue_sum() { # field...
+# From one GET /api/queues (asked with the admin token `admin`), one sum
+# per argument over every queue, on one line: an argument names the
+# fields it adds up, e.g. `queue_sums "ready leased" processed`.
+queue_sums() { # "field..."...
   curl -sS "$url/api/queues" -H "Authorization: Bearer $admin" \
     | python3 -c 'import json, sys
 q = json.load(sys.stdin)["queues"]
-print(sum(x[f] for x in q for f in sys.argv[1:]))' "$@"
+print(*(sum(x[f] for x in q for f in a.split()) for a in sys.argv[1:]))' "$@"
 }
 
-# Jobs made so far: processed, failed and everything still queued.
+# The fields whose sum is the jobs made so far (processed, failed and
+# everything still queued), and those whose sum is the backlog (jobs
+# ready, leased or in flight; delayed ones such as reminders are due
+# later and not counted).
+made_fields="processed failed ready delayed leased"
+backlog_fields="ready leased in_flight"
+
+# Jobs made so far.
 jobs_made() {
-  queue_sum processed failed ready delayed leased
+  queue_sums "$made_fields"
 }
 
 # Waits (up to 2 minutes) until no job is ready, leased or running, then
@@ -242,7 +250,7 @@ jobs_made() {
 # due later (the reminders) stay, as in production.
 wait_drained() {
   for _ in $(seq 600); do
-    [ "$(queue_sum ready leased in_flight)" = 0 ] && break
+    [ "$(queue_sums "$backlog_fields")" = 0 ] && break
     sleep 0.2
   done
   sleep 6

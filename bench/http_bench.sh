@@ -217,14 +217,10 @@ book_run() { # name connections seconds → updates booked, offset
   [ "$bad" -eq 0 ] || die "$bad of $req bookings in $name did not get a 201"
 }
 
-# Jobs not yet done (ready + leased + in flight; delayed jobs such as
-# reminders are due later and not counted), summed over the queues.
+# Jobs not yet done (the backlog) and jobs processed, summed over the
+# queues: "backlog processed".
 backlog() {
-  curl -sS "$url/api/queues" -H "Authorization: Bearer $admin" \
-    | python3 -c 'import json, sys
-q = json.load(sys.stdin)["queues"]
-print(sum(x["ready"] + x["leased"] + x["in_flight"] for x in q),
-      sum(x["processed"] for x in q))'
+  queue_sums "$backlog_fields" processed
 }
 
 # Waits (at most drain_max seconds; never fails) until the queues have
@@ -333,12 +329,7 @@ drain
 # and everything still queued, delayed included; backlog: ready, leased
 # and in flight).
 queue_totals() {
-  curl -sS "$url/api/queues" -H "Authorization: Bearer $admin" \
-    | python3 -c 'import json, sys
-q = json.load(sys.stdin)["queues"]
-print(sum(x["processed"] + x["failed"] + x["ready"] + x["delayed"]
-          + x["leased"] for x in q),
-      sum(x["ready"] + x["leased"] + x["in_flight"] for x in q))'
+  queue_sums "$made_fields" "$backlog_fields"
 }
 # The p99 of the queued jobs' wait (due -> leased) between two /metrics
 # texts, from the daemon's switchboard_queue_wait_seconds histogram summed
