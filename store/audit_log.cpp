@@ -299,17 +299,8 @@ result<bool> audit_log::recorded(const envelope& ev) const {
   if (!rtxn)
     return make_unexpected(rtxn.error());
   auto* t = rtxn->handle();
-  if (audited_(ev.type)) {
-    auto key_bytes = seq_key(ev.sequence);
-    auto key = as_val(key_bytes);
-    MDB_val rec;
-    auto rc = mdb_get(t, records_, &key, &rec);
-    if (rc == MDB_NOTFOUND)
-      return false;
-    if (rc != 0)
-      return fail_mdb(rc, "mdb_get(audit)");
-    return true;
-  }
+  if (audited_(ev.type))
+    return has_record(t, ev.sequence);
   auto cp = read_checkpoint(t, checkpoints_, consumer);
   if (!cp)
     return make_unexpected(cp.error());
