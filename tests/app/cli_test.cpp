@@ -243,6 +243,18 @@ bool option_exists(std::string_view key) {
   return false;
 }
 
+/// Runs `switchboard check` on the store at `data` and checks that it
+/// exits with `rc` and says each of `says`.
+void check_says(const std::string& data, int rc,
+                std::initializer_list<std::string> says) {
+  auto r = cli(data, {"check"});
+  BOOST_TEST_CONTEXT(r.out) {
+    BOOST_TEST(r.rc == rc);
+    for (const auto& s : says)
+      BOOST_TEST(r.out.find(s) != std::string::npos, "says " << s);
+  }
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(cli_suite)
@@ -363,33 +375,17 @@ BOOST_AUTO_TEST_CASE(check_passes_on_a_good_store_and_fails_on_a_corrupt_one) {
     auto st = open_store(data);
     add_failed_job(*st, 1, "analytics", listener_names::update_analytics);
   }
-  auto good = cli(data, {"check"});
-  BOOST_TEST_INFO(good.out);
-  BOOST_TEST(good.rc == 0);
-  BOOST_TEST(good.out.find("store is consistent: 8 event(s)")
-             != std::string::npos);
+  check_says(data, 0, {"store is consistent: 8 event(s)"});
   delete_first_entry(data, "event_ids");
-  auto bad = cli(data, {"check"});
-  BOOST_TEST_INFO(bad.out);
-  BOOST_TEST(bad.rc == 1);
-  BOOST_TEST(bad.out.find("event_ids: event ") != std::string::npos);
-  BOOST_TEST(bad.out.find("is not indexed") != std::string::npos);
-  BOOST_TEST(bad.out.find("1 problem(s) found") != std::string::npos);
+  check_says(data, 1,
+             {"event_ids: event ", "is not indexed", "1 problem(s) found"});
   delete_first_entry(data, "jobs_failed");
-  auto worse = cli(data, {"check"});
-  BOOST_TEST_INFO(worse.out);
-  BOOST_TEST(worse.rc == 1);
-  BOOST_TEST(worse.out.find("has no index entry") != std::string::npos);
-  BOOST_TEST(worse.out.find("2 problem(s) found") != std::string::npos);
+  check_says(data, 1, {"has no index entry", "2 problem(s) found"});
   // A log record that does not decode: the daemon refuses to open the
   // store (it cannot rebuild its stream index), check opens it and says
   // where the damage is.
   garble_last_entry(data, "events");
-  auto damaged = cli(data, {"check"});
-  BOOST_TEST_INFO(damaged.out);
-  BOOST_TEST(damaged.rc == 1);
-  BOOST_TEST(damaged.out.find("events: record 8 does not decode")
-             != std::string::npos);
+  check_says(data, 1, {"events: record 8 does not decode"});
   auto events = cli(data, {"events"});
   BOOST_TEST(events.rc != 0);
 }
@@ -399,9 +395,7 @@ BOOST_AUTO_TEST_CASE(check_finds_a_removed_stream_entry) {
   auto data = dir.path() + "/data";
   // Flush cycles of one entry: the streams database holds the entries.
   populate(data, 1);
-  auto good = cli(data, {"check"});
-  BOOST_TEST_INFO(good.out);
-  BOOST_TEST(good.rc == 0);
+  check_says(data, 0, {});
   std::string removed;
   edit_db(data, "streams", [&](MDB_cursor* c) {
     MDB_val k, v;
@@ -410,12 +404,7 @@ BOOST_AUTO_TEST_CASE(check_finds_a_removed_stream_entry) {
     removed = std::to_string(store::get_be64(v.mv_data));
     BOOST_REQUIRE(mdb_cursor_del(c, 0) == 0);
   });
-  auto bad = cli(data, {"check"});
-  BOOST_TEST_INFO(bad.out);
-  BOOST_TEST(bad.rc == 1);
-  BOOST_TEST(bad.out.find("streams: event " + removed + " (")
-             != std::string::npos);
-  BOOST_TEST(bad.out.find("is in no stream") != std::string::npos);
+  check_says(data, 1, {"streams: event " + removed + " (", "is in no stream"});
 }
 
 BOOST_AUTO_TEST_CASE(
@@ -440,13 +429,10 @@ BOOST_AUTO_TEST_CASE(
     BOOST_REQUIRE(seqs);
     BOOST_REQUIRE(seqs->front() == 9u);
   }
-  auto bad = cli(data, {"check"});
-  BOOST_TEST_INFO(bad.out);
-  BOOST_TEST(bad.rc == 1);
-  BOOST_TEST(bad.out.find("streams: event 9 (customer/cu0 v1) repeats a "
-                          "version its stream has already (event 1 is at v1)")
-             != std::string::npos);
-  BOOST_TEST(bad.out.find("1 problem(s) found") != std::string::npos);
+  check_says(data, 1,
+             {"streams: event 9 (customer/cu0 v1) repeats a "
+              "version its stream has already (event 1 is at v1)",
+              "1 problem(s) found"});
 }
 
 // What stores of earlier versions allowed when two companies raced for one
@@ -468,9 +454,7 @@ BOOST_AUTO_TEST_CASE(check_finds_a_stream_of_two_companies) {
     BOOST_REQUIRE(seqs);
     BOOST_REQUIRE(seqs->front() == 9u);
   }
-  auto good = cli(data, {"check"});
-  BOOST_TEST_INFO(good.out);
-  BOOST_TEST(good.rc == 0); // two streams of one id: as it should be
+  check_says(data, 0, {}); // two streams of one id: as it should be
   edit_db(data, "events", [](MDB_cursor* c) {
     MDB_val k, v;
     BOOST_REQUIRE(mdb_cursor_get(c, &k, &v, MDB_LAST) == 0);
@@ -483,13 +467,10 @@ BOOST_AUTO_TEST_CASE(check_finds_a_stream_of_two_companies) {
     MDB_val nv{rec.size(), rec.data()};
     BOOST_REQUIRE(mdb_cursor_put(c, &k, &nv, MDB_CURRENT) == 0);
   });
-  auto bad = cli(data, {"check"});
-  BOOST_TEST_INFO(bad.out);
-  BOOST_TEST(bad.rc == 1);
-  BOOST_TEST(bad.out.find("tenancy: stream customer/cu0 holds events of more "
-                          "than one company (c1 at event 1, then c2 at event "
-                          "9 v2)")
-             != std::string::npos);
+  check_says(data, 1,
+             {"tenancy: stream customer/cu0 holds events of more "
+              "than one company (c1 at event 1, then c2 at event "
+              "9 v2)"});
 }
 
 BOOST_AUTO_TEST_CASE(jobs_are_listed_retried_and_forgotten_while_serving) {
@@ -562,9 +543,7 @@ BOOST_AUTO_TEST_CASE(jobs_are_listed_retried_and_forgotten_while_serving) {
   BOOST_TEST_INFO(replay.out);
   BOOST_TEST(replay.rc == 0);
   // Readers and the consistency check run beside the daemon too.
-  auto check = cli(data, {"check"});
-  BOOST_TEST_INFO(check.out);
-  BOOST_TEST(check.rc == 0);
+  check_says(data, 0, {});
   auto events = cli(data, {"events", "--type", "appointment.created"});
   BOOST_TEST(count_of(events.out, "appointment.created") == 4u);
   daemon.signal(SIGTERM);
