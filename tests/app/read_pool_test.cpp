@@ -60,6 +60,17 @@ struct gate {
   }
 };
 
+/// Posts to `pool` a read of `company` answering `x`: it waits at `g`, then
+/// answers 200.
+read_pool::posted post_held(read_pool& pool, const std::string& company,
+                            answered& x, gate& g) {
+  auto ctx = x.ctx;
+  return pool.post(company, ctx, 60s, [ctx, &g](const read_deadline&) {
+    g.wait();
+    ctx->respond(200, nullptr);
+  });
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(read_pool_suite)
@@ -71,11 +82,8 @@ BOOST_AUTO_TEST_CASE(a_company_cannot_take_every_thread) {
   std::vector<std::unique_ptr<answered>> a;
   for (int i = 0; i < 4; ++i) {
     a.push_back(std::make_unique<answered>());
-    auto ctx = a.back()->ctx;
-    BOOST_REQUIRE(pool.post("a", ctx, 60s, [ctx, &g](const read_deadline&) {
-      g.wait();
-      ctx->respond(200, nullptr);
-    }) == read_pool::posted::queued);
+    BOOST_REQUIRE(post_held(pool, "a", *a.back(), g)
+                  == read_pool::posted::queued);
   }
   g.wait_for_waiters(1);
   // Company b's read runs on the other thread while a's wait.
@@ -99,11 +107,7 @@ BOOST_AUTO_TEST_CASE(reads_wait_within_bounds) {
   read_pool pool{1, 2};
   gate g;
   answered first;
-  auto fctx = first.ctx;
-  BOOST_REQUIRE(pool.post("a", fctx, 60s, [fctx, &g](const read_deadline&) {
-    g.wait();
-    fctx->respond(200, nullptr);
-  }) == read_pool::posted::queued);
+  BOOST_REQUIRE(post_held(pool, "a", first, g) == read_pool::posted::queued);
   g.wait_for_waiters(1);
   // Queued behind it: one whose deadline passes while it waits answers
   // 504 without running; past two waiting, the company is refused.
