@@ -120,16 +120,11 @@ BOOST_AUTO_TEST_CASE(a_replay_under_load_counts_every_event_once) {
       std::this_thread::sleep_for(20ms);
     }
   });
-  std::vector<std::string> args{SWITCHBOARD_BINARY, "replay", "analytics",
-                                "--chunk", "4"};
-  auto base = d.base_args();
-  args.insert(args.end(), base.begin(), base.end());
-  switchboard::test::child_process replay(args);
-  auto rc = replay.wait(60s);
+  auto replay = d.command({"replay", "analytics", "--chunk", "4"}, 60s);
   more.join();
-  BOOST_TEST_INFO(replay.output());
-  BOOST_REQUIRE(rc == 0);
-  BOOST_TEST(replay.output().find("chunk(s)") != std::string::npos);
+  BOOST_TEST_INFO(replay.out);
+  BOOST_REQUIRE(replay.rc == 0);
+  BOOST_TEST(replay.out.find("chunk(s)") != std::string::npos);
   BOOST_TEST(booked.load() == 20);
   // When the analytics queue has drained, every booking counted once.
   std::int64_t count = -1;

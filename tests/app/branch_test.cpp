@@ -30,16 +30,9 @@ const std::string nine_to_five = [] {
 /// nine to five; a 30-minute service and a customer told by SMS.
 struct branch_fixture : daemon_fixture {
   branch_fixture() {
-    std::vector<std::string> args{SWITCHBOARD_BINARY, "tenant", "time-zone",
-                                  "acme", "Europe/Berlin"};
-    auto base = base_args();
-    args.insert(args.end(), base.begin(), base.end());
-    child_process cli(args);
-    std::string line;
-    while (cli.read_line(line, 20s)) {
-    }
-    BOOST_TEST_INFO(cli.output());
-    BOOST_REQUIRE(cli.wait(20s) == 0);
+    auto zone = command({"tenant", "time-zone", "acme", "Europe/Berlin"}, 20s);
+    BOOST_TEST_INFO(zone.out);
+    BOOST_REQUIRE(zone.rc == 0);
     http_client c{port};
     auto made = c.request("POST", "/api/branches",
                           R"({"id":"ny","name":"Acme Manhattan",

@@ -134,13 +134,9 @@ BOOST_FIXTURE_TEST_CASE(settings_are_the_companys_and_hide_the_secret,
   auto file = dir.path() + "/globex-calcom.json";
   std::ofstream{file} << R"({"event_types":{"1201":"s1"},
                              "hosts":{"anna@salon.example":"st1"}})";
-  std::vector<std::string> args{SWITCHBOARD_BINARY, "tenant", "calcom",
-                                "globex", file};
-  auto base = base_args();
-  args.insert(args.end(), base.begin(), base.end());
-  child_process cli{args};
-  BOOST_TEST_INFO(cli.output());
-  BOOST_REQUIRE(cli.wait(10s) == 0);
+  auto cli = command({"tenant", "calcom", "globex", file});
+  BOOST_TEST_INFO(cli.out);
+  BOOST_REQUIRE(cli.rc == 0);
   r = c.request("GET", "/api/integrations/calcom", "", globex);
   BOOST_REQUIRE(r.status == 200);
   BOOST_TEST(r.json().at("event_types").at("1201").as_string() == "s1");

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -130,17 +131,13 @@ struct cluster_fixture {
 /// from that member's own store.
 inline std::size_t stored_events_naming(daemon_fixture& node,
                                         const std::string& needle) {
-  std::vector<std::string> args{SWITCHBOARD_BINARY, "events", "--json",
-                                "--limit", "1000"};
-  auto base = node.base_args();
-  args.insert(args.end(), base.begin(), base.end());
-  child_process cli(args);
-  std::string line;
+  auto events = node.command({"events", "--json", "--limit", "1000"});
+  BOOST_REQUIRE(events.rc == 0);
   std::size_t n = 0;
-  while (cli.read_line(line, 10s))
+  std::istringstream lines{events.out};
+  for (std::string line; std::getline(lines, line);)
     if (line.find(needle) != std::string::npos)
       ++n;
-  BOOST_REQUIRE(cli.wait(10s) == 0);
   return n;
 }
 

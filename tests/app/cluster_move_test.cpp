@@ -309,15 +309,9 @@ BOOST_AUTO_TEST_CASE(a_move_takes_failed_jobs_and_messages_then_forget) {
   }
   // And n1's store passes the check, its gaps being forgotten ones.
   f.nodes[0]->stop();
-  std::vector<std::string> args{SWITCHBOARD_BINARY, "check"};
-  auto base = f.nodes[0]->base_args();
-  args.insert(args.end(), base.begin(), base.end());
-  child_process check(args);
-  std::string line, out;
-  while (check.read_line(line, 60s))
-    out += line + "\n";
-  BOOST_TEST_INFO(out);
-  BOOST_TEST(check.wait(30s) == 0);
+  auto check = f.nodes[0]->command({"check"}, 60s);
+  BOOST_TEST_INFO(check.out);
+  BOOST_TEST(check.rc == 0);
 }
 
 BOOST_AUTO_TEST_CASE(a_member_added_moves_nothing_until_a_rebalance) {

@@ -68,22 +68,12 @@ BOOST_FIXTURE_TEST_CASE(a_booking_at_any_member_lands_at_the_owner,
   BOOST_TEST(sj.at("forwarded").to_number<std::int64_t>() >= 2);
   // The CLI shows the same, asking the local daemon.
   {
-    std::vector<std::string> args{SWITCHBOARD_BINARY,
-                                  "cluster",
-                                  "status",
-                                  "--url",
-                                  "http://127.0.0.1:"
-                                      + std::to_string(nodes[0]->port),
-                                  "--token",
-                                  admin};
-    auto base = nodes[0]->base_args();
-    args.insert(args.end(), base.begin(), base.end());
-    child_process cli(args);
-    std::string line, out;
-    while (cli.read_line(line, 10s))
-      out += line + "\n";
+    auto url = "http://127.0.0.1:" + std::to_string(nodes[0]->port);
+    auto status = nodes[0]->command(
+        {"cluster", "status", "--url", url, "--token", admin});
+    const auto& out = status.out;
     BOOST_TEST_INFO(out);
-    BOOST_REQUIRE(cli.wait(10s) == 0);
+    BOOST_REQUIRE(status.rc == 0);
     BOOST_TEST(out.find("n1 (this node)  up") != std::string::npos);
     BOOST_TEST(out.find("n2  up") != std::string::npos);
     BOOST_TEST(out.find(companies[1]) != std::string::npos);
@@ -269,11 +259,7 @@ BOOST_FIXTURE_TEST_CASE(tenants_added_or_revoked_anywhere_hold_everywhere,
       return c.request("GET", "/api/company", "", token).status == 200;
     }));
   // Revoked on n2: refused by every member.
-  std::vector<std::string> args{SWITCHBOARD_BINARY, "tenant", "revoke", token};
-  auto base = nodes[1]->base_args();
-  args.insert(args.end(), base.begin(), base.end());
-  child_process cli(args);
-  BOOST_REQUIRE(cli.wait(10s) == 0);
+  BOOST_REQUIRE(nodes[1]->command({"tenant", "revoke", token}).rc == 0);
   for (auto& n : nodes)
     BOOST_TEST(eventually([&] {
       http_client c{n->port};

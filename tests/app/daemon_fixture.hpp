@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -48,6 +49,31 @@ inline std::vector<std::string> serve_args(const std::string& data) {
   args.insert(args.end(), store.begin(), store.end());
   args.insert(args.end(), {"--set", "http.port=0"});
   return args;
+}
+
+/// How a command of the daemon's binary ended: its exit code (-1 when it
+/// outlived its wait) and everything it wrote.
+struct command_run {
+  int rc = -1;
+  std::string out;
+};
+
+/// Runs `switchboard <args> <store>` (`store`: the options of a store, as
+/// `store_args` makes them), reads its output to the end, each line waited
+/// for at most `patience`, and waits as long for its exit.
+inline command_run run_command(std::vector<std::string> args,
+                               const std::vector<std::string>& store,
+                               std::chrono::milliseconds patience = 10s) {
+  args.insert(args.begin(), SWITCHBOARD_BINARY);
+  args.insert(args.end(), store.begin(), store.end());
+  child_process p(args);
+  std::string line;
+  while (p.read_line(line, patience)) {
+  }
+  command_run r;
+  r.rc = p.wait(patience);
+  r.out = p.output();
+  return r;
 }
 
 /// A running daemon with two companies (acme, globex) and an admin.
@@ -108,20 +134,23 @@ struct daemon_fixture {
     return store_args(dir.path() + "/data");
   }
 
+  /// Runs `switchboard <args>` on this daemon's store (see `run_command`).
+  command_run command(std::vector<std::string> args,
+                      std::chrono::milliseconds patience = 10s) const {
+    return run_command(std::move(args), base_args(), patience);
+  }
+
   /// Runs `switchboard tenant <args>` and returns the token it printed.
   std::string tenant(std::vector<std::string> targs) {
-    std::vector<std::string> args{SWITCHBOARD_BINARY, "tenant"};
-    args.insert(args.end(), targs.begin(), targs.end());
-    auto base = base_args();
-    args.insert(args.end(), base.begin(), base.end());
-    child_process cli(args);
+    targs.insert(targs.begin(), "tenant");
+    auto run = command(std::move(targs));
     std::string token;
-    std::string line;
-    while (cli.read_line(line, 10s))
+    std::istringstream lines{run.out};
+    for (std::string line; std::getline(lines, line);)
       if (line.rfind("sb_", 0) == 0)
         token = line;
-    BOOST_TEST_INFO(cli.output());
-    BOOST_REQUIRE(cli.wait(10s) == 0);
+    BOOST_TEST_INFO(run.out);
+    BOOST_REQUIRE(run.rc == 0);
     BOOST_REQUIRE(token.size() == 67u);
     return token;
   }

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <sstream>
 #include <thread>
 
 #include <boost/asio/connect.hpp>
@@ -329,15 +330,8 @@ BOOST_FIXTURE_TEST_CASE(http_details, first_day) {
 
 BOOST_FIXTURE_TEST_CASE(cli_filters_name_the_allowed_values, first_day) {
   auto run = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), SWITCHBOARD_BINARY);
-    auto base = base_args();
-    args.insert(args.end(), base.begin(), base.end());
-    child_process p(args);
-    std::string line;
-    while (p.read_line(line, 20s)) {
-    }
-    auto rc = p.wait(20s);
-    return std::pair{rc, p.output()};
+    auto r = command(std::move(args), 20s);
+    return std::pair{r.rc, r.out};
   };
   auto [rc1, out1] = run({"outbox", "--channel", "fax"});
   BOOST_TEST_INFO(out1);
@@ -379,16 +373,13 @@ BOOST_FIXTURE_TEST_CASE(analytics_can_be_read_per_company, first_day) {
       c.request("GET", "/api/analytics?company_id=acme", "", admin).status
       == 200);
   // The CLI shows the same figures.
-  std::vector<std::string> args{SWITCHBOARD_BINARY, "analytics", "acme",
-                                "--json"};
-  auto base = base_args();
-  args.insert(args.end(), base.begin(), base.end());
-  child_process p(args);
-  std::string line, found;
-  while (p.read_line(line, 20s))
+  auto cli = command({"analytics", "acme", "--json"}, 20s);
+  std::string found;
+  std::istringstream lines{cli.out};
+  for (std::string line; std::getline(lines, line);)
     if (!line.empty() && line.front() == '{')
       found = line;
-  BOOST_TEST(p.wait(20s) == 0);
+  BOOST_TEST(cli.rc == 0);
   BOOST_REQUIRE(!found.empty());
   BOOST_TEST(json::parse(found).at("appointments").at("by_staff").at("st1")
              == 1);
@@ -411,15 +402,9 @@ BOOST_AUTO_TEST_CASE(access_log_names_route_status_and_company) {
 // both sides of the 2027 transitions, and customers are told local times.
 BOOST_FIXTURE_TEST_CASE(time_zones_of_companies, first_day) {
   auto tenant_cmd = [&](std::vector<std::string> targs) {
-    std::vector<std::string> args{SWITCHBOARD_BINARY, "tenant"};
-    args.insert(args.end(), targs.begin(), targs.end());
-    auto base = base_args();
-    args.insert(args.end(), base.begin(), base.end());
-    child_process p(args);
-    std::string line;
-    while (p.read_line(line, 20s)) {
-    }
-    return std::pair{p.wait(20s), p.output()};
+    targs.insert(targs.begin(), "tenant");
+    auto r = command(std::move(targs), 20s);
+    return std::pair{r.rc, r.out};
   };
   auto [bad_rc, bad_out] = tenant_cmd({"time-zone", "acme", "Mars/Olympus"});
   BOOST_TEST(bad_rc == 2);

@@ -165,16 +165,10 @@ struct import_fixture : daemon_fixture {
   /// Runs `switchboard import <args>`; returns its exit code, its output
   /// in `out`.
   int import(std::vector<std::string> iargs, std::string& out) {
-    std::vector<std::string> args{SWITCHBOARD_BINARY, "import"};
-    args.insert(args.end(), iargs.begin(), iargs.end());
-    auto base = base_args();
-    args.insert(args.end(), base.begin(), base.end());
-    child_process p(args);
-    std::string line;
-    out.clear();
-    while (p.read_line(line, 30s))
-      out += line + "\n";
-    return p.wait(30s);
+    iargs.insert(iargs.begin(), "import");
+    auto run = command(std::move(iargs), 30s);
+    out = run.out;
+    return run.rc;
   }
 
   /// Checks what the API answers about the imported table.
@@ -252,11 +246,8 @@ BOOST_FIXTURE_TEST_CASE(seed_csv_round_trips_once, import_fixture) {
   BOOST_TEST(event_count() == before + 5);
   check_round_trip();
   // The store is consistent.
-  std::vector<std::string> args{SWITCHBOARD_BINARY, "check"};
-  auto base = base_args();
-  args.insert(args.end(), base.begin(), base.end());
-  child_process p(args);
-  BOOST_TEST(p.wait(30s) == 0, p.output());
+  auto check = command({"check"}, 30s);
+  BOOST_TEST(check.rc == 0, check.out);
 }
 
 // The same table as JSON lines, its json columns as values or as text.

@@ -241,15 +241,10 @@ BOOST_AUTO_TEST_CASE(stats_survive_a_restart) {
   BOOST_TEST(stats_total(c, d.admin, "event", "appointment.created") == 2);
   BOOST_TEST(stats_total(c, d.admin, "event", "customer.created") == 1);
   // `switchboard top` reads the same buckets beside the running daemon.
-  std::vector<std::string> top{SWITCHBOARD_BINARY, "top", "--once"};
-  auto base = d.base_args();
-  top.insert(top.end(), base.begin(), base.end());
-  child_process cli(top);
-  std::string text, l;
-  while (cli.read_line(l, 10s))
-    text += l + "\n";
+  auto top = d.command({"top", "--once"});
+  const auto& text = top.out;
   BOOST_TEST_INFO(text);
-  BOOST_TEST(cli.wait(10s) == 0);
+  BOOST_TEST(top.rc == 0);
   BOOST_TEST(text.find("jobs past hour") != std::string::npos);
   BOOST_TEST(text.find("notifications") != std::string::npos);
   std::regex hour{R"(jobs past hour +([0-9]+))"};

@@ -25,22 +25,11 @@ std::vector<std::string> failing_sync() {
           "listener.sync_with_external_services.backoff_ms=10"};
 }
 
-struct cli_run {
-  int rc = -1;
-  std::string out;
-};
-
 /// Runs `switchboard jobs <args>` on the fixture's store.
-cli_run jobs_cli(daemon_fixture& d, std::vector<std::string> args) {
-  std::vector<std::string> argv{SWITCHBOARD_BINARY, "jobs"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto base = d.base_args();
-  argv.insert(argv.end(), base.begin(), base.end());
-  child_process p(argv);
-  cli_run r;
-  r.rc = p.wait(60s);
-  r.out = p.output();
-  return r;
+switchboard::test::command_run jobs_cli(daemon_fixture& d,
+                                        std::vector<std::string> args) {
+  args.insert(args.begin(), "jobs");
+  return d.command(std::move(args), 60s);
 }
 
 /// The JSON lines of a `--json` listing.

@@ -63,20 +63,6 @@ struct tenancy_fixture : daemon_fixture {
     return json::serialize(o);
   }
 
-  /// Runs `switchboard <args>` against this daemon's store; returns its
-  /// exit code and puts its output in `out`.
-  int cli(std::vector<std::string> cargs, std::string& out) {
-    std::vector<std::string> args{SWITCHBOARD_BINARY};
-    args.insert(args.end(), cargs.begin(), cargs.end());
-    auto base = base_args();
-    args.insert(args.end(), base.begin(), base.end());
-    child_process p(args);
-    std::string line;
-    while (p.read_line(line, 10s))
-      out += line + "\n";
-    return p.wait(10s);
-  }
-
   std::string start;
 };
 
@@ -237,10 +223,10 @@ BOOST_FIXTURE_TEST_CASE(racing_for_one_id_makes_two_streams, tenancy_fixture) {
   BOOST_TEST(theirs.json().at("name").as_string() == "globex");
   BOOST_TEST(theirs.json().at("version").as_int64() == 1);
   // `switchboard check` finds one company per stream.
-  std::string out;
-  BOOST_TEST(cli({"check"}, out) == 0);
-  BOOST_TEST_INFO(out);
-  BOOST_TEST(out.find("problem") == std::string::npos);
+  auto check = command({"check"});
+  BOOST_TEST(check.rc == 0);
+  BOOST_TEST_INFO(check.out);
+  BOOST_TEST(check.out.find("problem") == std::string::npos);
 }
 
 // Ids are per company: globex creates customer, staff member, service and
@@ -332,9 +318,9 @@ BOOST_FIXTURE_TEST_CASE(equal_ids_in_two_companies_are_independent,
   BOOST_TEST(events_json.as_array().size() == 2u);
   for (const auto& e : events_json.as_array())
     BOOST_TEST(e.at("companyid").as_string() == "globex");
-  std::string out;
-  BOOST_TEST(cli({"check"}, out) == 0);
-  BOOST_TEST_INFO(out);
+  auto check = command({"check"});
+  BOOST_TEST_INFO(check.out);
+  BOOST_TEST(check.rc == 0);
 }
 
 // A table of bad inputs over every kind of door: each answered 4xx naming
@@ -571,18 +557,9 @@ BOOST_AUTO_TEST_CASE(identity_comes_from_the_token_and_trusted_proxies) {
       if (trusted)
         continue;
       // tokens lists the user; revoke by the hash prefix it shows.
-      std::string out;
-      std::vector<std::string> args{SWITCHBOARD_BINARY, "tenant", "tokens",
-                                    "acme"};
-      auto base = d.base_args();
-      args.insert(args.end(), base.begin(), base.end());
-      {
-        child_process p(args);
-        std::string line;
-        while (p.read_line(line, 10s))
-          out += line + "\n";
-        BOOST_REQUIRE(p.wait(10s) == 0);
-      }
+      auto tokens = d.command({"tenant", "tokens", "acme"});
+      BOOST_REQUIRE(tokens.rc == 0);
+      const auto& out = tokens.out;
       BOOST_TEST_INFO(out);
       auto at = out.find("user=alice");
       BOOST_REQUIRE(at != std::string::npos);
@@ -591,12 +568,7 @@ BOOST_AUTO_TEST_CASE(identity_comes_from_the_token_and_trusted_proxies) {
       auto prefix = out.substr(line_start, 12);
       BOOST_TEST(c.request("GET", "/api/customers/u1", "", alice).status
                  == 200);
-      args = {SWITCHBOARD_BINARY, "tenant", "revoke", prefix};
-      args.insert(args.end(), base.begin(), base.end());
-      {
-        child_process p(args);
-        BOOST_REQUIRE(p.wait(10s) == 0);
-      }
+      BOOST_REQUIRE(d.command({"tenant", "revoke", prefix}).rc == 0);
       auto gone = c.request("GET", "/api/customers/u1", "", alice);
       BOOST_TEST(gone.status == 401);
       BOOST_TEST(c.request("GET", "/api/customers/u1", "", d.acme).status
