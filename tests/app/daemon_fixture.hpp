@@ -210,16 +210,31 @@ inline void succeeded(const http_reply& r) {
   BOOST_REQUIRE(r.status / 100 == 2);
 }
 
+/// Asks through `c` to make service `id` of company `token`: `name`,
+/// `minutes` long, at `price_cents`.
+inline http_reply post_service(http_client& c, const std::string& token,
+                               const std::string& id, const std::string& name,
+                               int price_cents, int minutes) {
+  boost::json::object s{{"id", id},
+                        {"name", name},
+                        {"price_cents", price_cents},
+                        {"duration_minutes", minutes}};
+  return c.request("POST", "/api/services", boost::json::serialize(s), token);
+}
+
+/// Asks through `c` to make staff member `id` of company `token`, `name`.
+inline http_reply post_staff(http_client& c, const std::string& token,
+                             const std::string& id, const std::string& name) {
+  boost::json::object s{{"id", id}, {"name", name}};
+  return c.request("POST", "/api/staff", boost::json::serialize(s), token);
+}
+
 /// A service (s1) and a staff member (st1, named `staff`) of company
 /// `token`, made through `c`.
 inline void seed_service(http_client& c, const std::string& token,
                          const std::string& staff = "Bo") {
-  created(c.request("POST", "/api/services",
-                    R"({"id":"s1","name":"Cut","price_cents":4500,
-                        "duration_minutes":30})",
-                    token));
-  created(c.request("POST", "/api/staff",
-                    R"({"id":"st1","name":")" + staff + R"("})", token));
+  created(post_service(c, token, "s1", "Cut", 4500, 30));
+  created(post_staff(c, token, "st1", staff));
 }
 
 /// The customer `seed` makes unless told otherwise.
@@ -241,13 +256,17 @@ inline void seed(std::uint16_t port, const std::string& token,
   seed(c, token, customer);
 }
 
-/// A booking of `seed`'s customer, service and staff member at `start`.
+/// A booking `id` of company `token` at `start`: of `seed`'s customer,
+/// service and staff member unless told others.
 inline http_reply book(http_client& c, const std::string& token,
-                       const std::string& id, const std::string& start) {
+                       const std::string& id, const std::string& start,
+                       const std::string& customer = "cu1",
+                       const std::string& service = "s1",
+                       const std::string& staff = "st1") {
   boost::json::object b{{"id", id},
-                        {"customer_id", "cu1"},
-                        {"service_id", "s1"},
-                        {"staff_id", "st1"},
+                        {"customer_id", customer},
+                        {"service_id", service},
+                        {"staff_id", staff},
                         {"start_time", start}};
   return c.request("POST", "/api/appointments", boost::json::serialize(b),
                    token);

@@ -17,6 +17,8 @@ using switchboard::test::daemon_fixture;
 using switchboard::test::eventually;
 using switchboard::test::http_client;
 using switchboard::test::http_reply;
+using switchboard::test::post_service;
+using switchboard::test::post_staff;
 using switchboard::test::race;
 using switchboard::test::seed;
 using switchboard::test::seed_service;

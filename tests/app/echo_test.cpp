@@ -108,18 +108,9 @@ BOOST_FIXTURE_TEST_CASE(laravel_echo_receives_a_booking, echo_fixture) {
   // Another company's booking never reaches acme's channel.
   created(c.request("POST", "/api/customers",
                     R"({"id":"gc1","name":"Gus","phone":"+4930999"})", globex));
-  created(c.request("POST", "/api/services",
-                    R"({"id":"gs1","name":"Wash","price_cents":900,
-                        "duration_minutes":30})",
-                    globex));
-  created(
-      c.request("POST", "/api/staff", R"({"id":"gst1","name":"Gi"})", globex));
-  json::object g{{"id", "g1"},
-                 {"customer_id", "gc1"},
-                 {"service_id", "gs1"},
-                 {"staff_id", "gst1"},
-                 {"start_time", utc_at(2, 9)}};
-  created(c.request("POST", "/api/appointments", json::serialize(g), globex));
+  created(post_service(c, globex, "gs1", "Wash", 900, 30));
+  created(post_staff(c, globex, "gst1", "Gi"));
+  created(book(c, globex, "g1", utc_at(2, 9), "gc1", "gs1", "gst1"));
   json::object b{{"id", "a1"},
                  {"customer_id", "cu1"},
                  {"service_id", "s1"},

@@ -27,28 +27,17 @@ struct first_day : daemon_fixture {
                       R"({"id":"cu1","name":"Ada","phone":"+4930123",
                      "prefers_sms":true})",
                       acme));
-    created(c.request("POST", "/api/services",
-                      R"({"id":"s1","name":"Cut","price_cents":4500,
-                     "duration_minutes":30})",
-                      acme));
-    created(c.request("POST", "/api/services",
-                      R"({"id":"s2","name":"Colour","price_cents":9000,
-                     "duration_minutes":60})",
-                      acme));
-    created(
-        c.request("POST", "/api/staff", R"({"id":"st1","name":"Bo"})", acme));
+    created(post_service(c, acme, "s1", "Cut", 4500, 30));
+    created(post_service(c, acme, "s2", "Colour", 9000, 60));
+    created(post_staff(c, acme, "st1", "Bo"));
   }
 
   http_reply book(http_client& c, const std::string& id,
                   const std::string& start, const std::string& staff = "st1",
                   const std::string& service = "s1",
                   const std::string& customer = "cu1") {
-    json::object b{{"id", id},
-                   {"customer_id", customer},
-                   {"service_id", service},
-                   {"staff_id", staff},
-                   {"start_time", start}};
-    return c.request("POST", "/api/appointments", json::serialize(b), acme);
+    return switchboard::test::book(c, acme, id, start, customer, service,
+                                   staff);
   }
 
   /// The SMS bodies in acme's outbox, oldest first.

@@ -32,19 +32,10 @@ struct tenancy_fixture : daemon_fixture {
                      "email":"gina@globex.example","prefers_sms":true,
                      "prefers_email":true})",
                       globex));
-    created(c.request("POST", "/api/services",
-                      R"({"id":"s1","name":"Cut","price_cents":4500,
-                     "duration_minutes":60})",
-                      acme));
-    created(
-        c.request("POST", "/api/staff", R"({"id":"st1","name":"Bo"})", acme));
+    created(post_service(c, acme, "s1", "Cut", 4500, 60));
+    created(post_staff(c, acme, "st1", "Bo"));
     start = utc_at(3, 10);
-    json::object b{{"id", "a1"},
-                   {"customer_id", "cu-a"},
-                   {"service_id", "s1"},
-                   {"staff_id", "st1"},
-                   {"start_time", start}};
-    created(c.request("POST", "/api/appointments", json::serialize(b), acme));
+    created(book(c, acme, "a1", start, "cu-a"));
   }
 
   /// An appointment.created event of acme's staff st1 at `at`, for
@@ -244,17 +235,10 @@ BOOST_FIXTURE_TEST_CASE(equal_ids_in_two_companies_are_independent,
                     R"({"id":"cu-a","name":"Gus Globex","phone":"+4930333",
                         "prefers_sms":true})",
                     globex));
-  created(c.request("POST", "/api/services",
-                    R"({"id":"s1","name":"Shave","price_cents":900,
-                        "duration_minutes":60})",
-                    globex));
-  created(
-      c.request("POST", "/api/staff", R"({"id":"st1","name":"Gil"})", globex));
+  created(post_service(c, globex, "s1", "Shave", 900, 60));
+  created(post_staff(c, globex, "st1", "Gil"));
   // Creating one's own id again is still taken.
-  BOOST_TEST(
-      c.request("POST", "/api/staff", R"({"id":"st1","name":"Gil"})", globex)
-          .status
-      == 409);
+  BOOST_TEST(post_staff(c, globex, "st1", "Gil").status == 409);
   json::object b{{"id", "a1"},
                  {"customer_id", "cu-a"},
                  {"service_id", "s1"},
