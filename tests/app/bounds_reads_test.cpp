@@ -94,11 +94,7 @@ BOOST_AUTO_TEST_CASE(calendars_rebuild_from_their_staff_members_appointments) {
     auto r = c.request("GET", "/api/appointments" + query, "", d.acme);
     BOOST_TEST_INFO(r.body);
     BOOST_REQUIRE(r.status == 200);
-    std::vector<std::string> out;
-    auto body = r.json();
-    for (const auto& v : body.at("appointments").as_array())
-      out.emplace_back(v.at("id").as_string());
-    return out;
+    return strings_of(r.json().at("appointments"), "id");
   };
   BOOST_TEST(ids("?staff_id=st1") == (std::vector<std::string>{"a5", "a3"}),
              boost::test_tools::per_element());
@@ -174,11 +170,7 @@ BOOST_AUTO_TEST_CASE(appointment_lists_page_by_cursor_off_the_gateway) {
     auto r = c.request("GET", "/api/events" + query, "", d.acme);
     BOOST_TEST_INFO(r.body);
     BOOST_REQUIRE(r.status == 200);
-    std::vector<std::string> out;
-    auto body = r.json();
-    for (const auto& e : body.as_array())
-      out.emplace_back(e.at("sequence").as_string());
-    return out;
+    return strings_of(r.json(), "sequence");
   };
   auto walked = sequences("?type=appointment.cancelled&after=0&limit=1000");
   BOOST_REQUIRE(walked.size() == static_cast<std::size_t>(n / 2));

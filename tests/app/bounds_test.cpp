@@ -5,7 +5,6 @@
 // calendars and listings in bounds_reads_test.cpp.
 
 #include <cstdlib>
-#include <fstream>
 #include <memory>
 #include <vector>
 
@@ -24,16 +23,6 @@
 using switchboard::test::day;
 
 namespace {
-
-/// Resident memory of process `pid` in bytes (VmRSS), 0 when unreadable.
-std::size_t rss_bytes(pid_t pid) {
-  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0)
-      return std::stoull(line.substr(6)) * 1024;
-  return 0;
-}
 
 /// Lines of the daemon's output read within `window` that contain `needle`.
 std::size_t count_lines(daemon_fixture& d, const std::string& needle,
@@ -127,7 +116,7 @@ BOOST_AUTO_TEST_CASE(idle_connections_give_back_large_answers) {
   BOOST_REQUIRE(made.status == 201);
   BOOST_REQUIRE(c.request("GET", "/api/staff/big", "", d.acme).status == 200);
   std::this_thread::sleep_for(300ms);
-  auto before = rss_bytes(d.proc->pid());
+  auto before = memory_bytes(d.proc->pid(), "VmRSS");
   BOOST_REQUIRE(before > 0);
   // 300 keep-alive connections that each fetched the 130 kB staff member
   // and stay open.
@@ -139,7 +128,7 @@ BOOST_AUTO_TEST_CASE(idle_connections_give_back_large_answers) {
     BOOST_REQUIRE(r.body.size() > 128000u);
   }
   std::this_thread::sleep_for(500ms);
-  auto after = rss_bytes(d.proc->pid());
+  auto after = memory_bytes(d.proc->pid(), "VmRSS");
   BOOST_TEST_MESSAGE("rss before " << before << " after " << after);
   // Kept, they would hold about 40 MB (the answer, and the read buffer).
   if (switchboard::test::memory_is_measurable)

@@ -97,10 +97,7 @@ struct branch_fixture : daemon_fixture {
     for (int i = 0; i < 600; ++i) {
       auto r = c.request("GET", "/api/outbox?channel=sms&limit=1000", "", acme);
       BOOST_REQUIRE(r.status == 200);
-      bodies.clear();
-      auto v = r.json();
-      for (const auto& m : v.at("messages").as_array())
-        bodies.emplace_back(m.at("body").as_string());
+      bodies = strings_of(r.json().at("messages"), "body");
       for (const auto& b : bodies)
         if (b.find(text) != std::string::npos)
           return bodies;

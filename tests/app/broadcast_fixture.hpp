@@ -61,10 +61,7 @@ inline http_reply pusher_api(std::uint16_t port, const std::string& method,
                              const std::string& secret = app_secret) {
   std::map<std::string, std::string> q{
       {"auth_key", app_key},
-      {"auth_timestamp",
-       std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count())},
+      {"auth_timestamp", std::to_string(unix_time<std::chrono::seconds>())},
       {"auth_version", "1.0"}};
   if (!body.empty())
     q["body_md5"] = md5(body);

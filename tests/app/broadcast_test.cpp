@@ -450,9 +450,7 @@ BOOST_FIXTURE_TEST_CASE(info_attributes_of_the_http_api, broadcast_fixture) {
                R"({"name":"n","data":"1","channels":[")" + presence
                    + R"(","updates","empty","updates"],)"
                    + R"("info":"user_count,subscription_count"})");
-  BOOST_TEST_INFO(r.body);
-  BOOST_REQUIRE(r.status == 200);
-  auto rv = r.json();
+  auto rv = ok_json(r);
   const auto& ch = rv.at("channels").as_object();
   BOOST_TEST(ch.size() == 3u);
   BOOST_TEST(ch.at(presence).at("user_count").as_int64() == 1);
@@ -482,9 +480,7 @@ BOOST_FIXTURE_TEST_CASE(info_attributes_of_the_http_api, broadcast_fixture) {
                        + R"({"name":"n","data":"2","channel":"updates"},)"
                        + R"({"name":"n","data":"3","channel":"updates",)"
                        + R"("info":"subscription_count"}]})");
-  BOOST_TEST_INFO(batch.body);
-  BOOST_REQUIRE(batch.status == 200);
-  auto bv = batch.json();
+  auto bv = ok_json(batch);
   const auto& answers = bv.at("batch").as_array();
   BOOST_REQUIRE(answers.size() == 3u);
   BOOST_TEST(answers[0].at("user_count").as_int64() == 1);
@@ -500,9 +496,7 @@ BOOST_FIXTURE_TEST_CASE(info_attributes_of_the_http_api, broadcast_fixture) {
   // GET /channels: user_count with the presence- prefix only.
   auto list = api("GET", base + "/channels", "",
                   {{"filter_by_prefix", "presence-"}, {"info", "user_count"}});
-  BOOST_TEST_INFO(list.body);
-  BOOST_REQUIRE(list.status == 200);
-  auto lv = list.json();
+  auto lv = ok_json(list);
   const auto& listed = lv.at("channels").as_object();
   BOOST_TEST(listed.size() == 1u);
   BOOST_TEST(listed.at(presence).at("user_count").as_int64() == 1);

@@ -9,6 +9,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -49,6 +51,28 @@ inline std::vector<std::string> serve_args(const std::string& data) {
   args.insert(args.end(), store.begin(), store.end());
   args.insert(args.end(), {"--set", "http.port=0"});
   return args;
+}
+
+/// Now since the Unix epoch in `Unit`s, as the senders of signed
+/// requests stamp them.
+template <class Unit>
+std::int64_t unix_time() {
+  return std::chrono::duration_cast<Unit>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+/// A memory figure of process `pid` in bytes, 0 when unreadable: the line
+/// `name` of /proc/PID/status ("VmRSS", resident memory; "RssAnon", its
+/// anonymous part: the heap, not the store's mapped file).
+inline std::size_t memory_bytes(pid_t pid, const std::string& name) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
+  auto key = name + ":";
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(key, 0) == 0)
+      return std::stoull(line.substr(key.size())) * 1024;
+  return 0;
 }
 
 /// How a command of the daemon's binary ended: its exit code (-1 when it
@@ -202,6 +226,22 @@ inline bool names_field(const http_reply& r, const std::string& field) {
   auto v = r.json();
   return v.is_object() && v.as_object().contains("error")
          && v.at("error").at("fields").as_object().contains(field);
+}
+
+/// The string `field` of each object of `list` (a JSON array), in order.
+inline std::vector<std::string> strings_of(const boost::json::value& list,
+                                           const char* field) {
+  std::vector<std::string> out;
+  for (const auto& v : list.as_array())
+    out.emplace_back(v.at(field).as_string());
+  return out;
+}
+
+/// The JSON body of `r`, which must have been answered 200.
+inline boost::json::value ok_json(const http_reply& r) {
+  BOOST_TEST_INFO(r.body);
+  BOOST_REQUIRE(r.status == 200);
+  return r.json();
 }
 
 /// Checks that `r` succeeded (2xx).

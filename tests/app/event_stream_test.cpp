@@ -6,7 +6,6 @@
 // client that does not read is closed without holding up anyone.
 
 #include <algorithm>
-#include <fstream>
 #include <thread>
 
 #include <boost/json.hpp>
@@ -136,17 +135,6 @@ private:
 
   int fd_ = -1;
 };
-
-/// Anonymous resident memory of process `pid` in bytes (RssAnon: the
-/// heap, not the store's mapped file), 0 when unreadable.
-std::size_t rss_anon_bytes(pid_t pid) {
-  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("RssAnon:", 0) == 0)
-      return std::stoull(line.substr(8)) * 1024;
-  return 0;
-}
 
 /// The value of the sample `name ` (without labels) in `/metrics`.
 double metric(http_client& c, const std::string& admin,
@@ -333,7 +321,7 @@ BOOST_AUTO_TEST_CASE(a_slow_consumer_is_closed_and_slows_no_one) {
   BOOST_REQUIRE(other.status == 200);
   BOOST_REQUIRE(slow.status == 200);
   const auto pid = d.proc->pid();
-  const auto rss_before = rss_anon_bytes(pid);
+  const auto rss_before = memory_bytes(pid, "RssAnon");
   BOOST_REQUIRE(rss_before > 0);
   // A long User-Agent (it is kept in each event's metadata) makes each
   // frame about 4 kB, so that the backlog is large next to the daemon's
@@ -378,7 +366,7 @@ BOOST_AUTO_TEST_CASE(a_slow_consumer_is_closed_and_slows_no_one) {
   all_of(read_until(other, "cu-other"), "globex");
   // The memory the daemon gained is far from the backlog (kept whole, it
   // would be all of it).
-  const auto rss_after = rss_anon_bytes(pid);
+  const auto rss_after = memory_bytes(pid, "RssAnon");
   BOOST_TEST_MESSAGE("RssAnon " << rss_before / 1024 << " kB -> "
                                 << rss_after / 1024 << " kB; " << unread / 1024
                                 << " kB of frames unread");

@@ -45,11 +45,7 @@ struct first_day : daemon_fixture {
     http_client c{port};
     auto r = c.request("GET", "/api/outbox?channel=sms", "", acme);
     BOOST_REQUIRE(r.status == 200);
-    std::vector<std::string> out;
-    auto body = r.json();
-    for (const auto& m : body.at("messages").as_array())
-      out.emplace_back(m.at("body").as_string());
-    return out;
+    return strings_of(r.json().at("messages"), "body");
   }
 };
 

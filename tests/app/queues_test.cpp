@@ -338,9 +338,7 @@ BOOST_AUTO_TEST_CASE(one_companys_burst_does_not_delay_anothers_notification) {
     BOOST_REQUIRE(pending->jobs.size() == std::size_t{burst} + 1);
     // globex's job is the last due: a queue in due order serves it last.
     BOOST_TEST(pending->jobs.back().company_id == "globex");
-    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::system_clock::now().time_since_epoch())
-                   .count();
+    auto now = unix_time<std::chrono::milliseconds>();
     for (const auto& j : pending->jobs)
       BOOST_REQUIRE(
           switchboard::store::test::retry(jobs, j.id, now, "", false));

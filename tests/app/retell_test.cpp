@@ -19,9 +19,7 @@ namespace {
 constexpr const char* retell_key = "key_retell_test";
 
 std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return unix_time<std::chrono::milliseconds>();
 }
 
 /// `x-retell-signature` for `body` at `ms` under `key`.

@@ -149,10 +149,7 @@ struct sweep_fixture : provider_holder, daemon_fixture {
 
   http_reply webhook(const std::string& company, const std::string& body) {
     http_client c{port};
-    auto ts = std::to_string(
-        std::chrono::duration_cast<std::chrono::seconds>(
-            std::chrono::system_clock::now().time_since_epoch())
-            .count());
+    auto ts = std::to_string(unix_time<std::chrono::seconds>());
     return c.request("POST", "/webhooks/calls/" + company, body, "",
                      {{"X-Switchboard-Timestamp", ts},
                       {"X-Switchboard-Signature", sign(ts, body)}});

@@ -586,10 +586,7 @@ BOOST_FIXTURE_TEST_CASE(no_route_gives_one_company_anothers_data,
     std::string body = R"({"event":"call_ended","call":{"call_id":"call-a",
         "from_number":"+4930222","start_timestamp":1714608475945,
         "end_timestamp":1714608491736}})";
-    auto ms = std::to_string(
-        std::chrono::duration_cast<std::chrono::milliseconds>(
-            std::chrono::system_clock::now().time_since_epoch())
-            .count());
+    auto ms = std::to_string(unix_time<std::chrono::milliseconds>());
     auto r = as_b("POST", "/webhooks/retell/globex", body,
                   {{"x-retell-signature",
                     "v=" + ms + ",d=" + hmac("sweep-retell-key", body + ms)}});

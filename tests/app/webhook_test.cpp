@@ -18,9 +18,7 @@ namespace {
 constexpr const char* secret = "whsec-test";
 
 std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return unix_time<std::chrono::seconds>();
 }
 
 std::string sign(const std::string& ts, const std::string& body,
