@@ -160,6 +160,16 @@ struct broadcast_fixture : daemon_fixture {
                                                const std::string& channel) {
     return pusher_subscribe_as(port, ws, socket_id, token, channel);
   }
+
+  /// A client connected and subscribed as `token` to the private or
+  /// presence `channel`; requires that it was let in.
+  std::unique_ptr<ws_client> member(const std::string& token,
+                                    const std::string& channel) {
+    auto ws = connect();
+    auto socket_id = ws->establish();
+    BOOST_REQUIRE(subscribe_as(*ws, socket_id, token, channel));
+    return ws;
+  }
 };
 
 inline std::string event_of(const ws_client::frame& f) {

@@ -5,14 +5,7 @@
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include "tests/app/broadcast_fixture.hpp"
-#include "tests/app/daemon_names.hpp"
-
-using switchboard::test::app_id;
-using switchboard::test::app_key;
-using switchboard::test::broadcast_fixture;
-using switchboard::test::error_code;
-using switchboard::test::ws_client;
+#include "tests/app/broadcast_names.hpp"
 
 BOOST_AUTO_TEST_SUITE(broadcast_limits_suite)
 

@@ -19,18 +19,7 @@
 #include <app/config.hpp>
 #include <app/http/broadcasting.hpp>
 
-#include "tests/app/broadcast_fixture.hpp"
-#include "tests/app/daemon_names.hpp"
-
-using switchboard::test::app_id;
-using switchboard::test::app_key;
-using switchboard::test::app_secret;
-using switchboard::test::broadcast_fixture;
-using switchboard::test::error_code;
-using switchboard::test::event_of;
-using switchboard::test::hmac;
-using switchboard::test::md5;
-using switchboard::test::ws_client;
+#include "tests/app/broadcast_names.hpp"
 
 BOOST_AUTO_TEST_SUITE(broadcast_suite)
 
@@ -344,12 +333,8 @@ BOOST_FIXTURE_TEST_CASE(presence_members_once_per_user, broadcast_fixture) {
 
 BOOST_FIXTURE_TEST_CASE(client_events_from_members_only, broadcast_fixture) {
   std::string channel = "private-company.acme";
-  auto a = connect();
-  auto a_sid = a->establish();
-  auto b = connect();
-  auto b_sid = b->establish();
-  BOOST_REQUIRE(subscribe_as(*a, a_sid, acme, channel));
-  BOOST_REQUIRE(subscribe_as(*b, b_sid, acme, channel));
+  auto a = member(acme, channel);
+  auto b = member(acme, channel);
   BOOST_REQUIRE(subscribe(*a, "updates"));
 
   a->send(R"({"event":"client-typing","channel":"private-company.acme",)"
@@ -394,12 +379,8 @@ BOOST_FIXTURE_TEST_CASE(oversize_frames_close_the_connection,
 }
 
 BOOST_FIXTURE_TEST_CASE(a_booking_reaches_its_company_only, broadcast_fixture) {
-  auto a = connect();
-  auto a_sid = a->establish();
-  auto g = connect();
-  auto g_sid = g->establish();
-  BOOST_REQUIRE(subscribe_as(*a, a_sid, acme, "private-company.acme"));
-  BOOST_REQUIRE(subscribe_as(*g, g_sid, globex, "private-company.globex"));
+  auto a = member(acme, "private-company.acme");
+  auto g = member(globex, "private-company.globex");
 
   http_client c{port};
   seed(c, acme);
@@ -433,12 +414,8 @@ BOOST_FIXTURE_TEST_CASE(info_attributes_of_the_http_api, broadcast_fixture) {
   // Two connections of one token on a presence channel: one user, two
   // subscriptions; one connection on a public channel.
   std::string presence = "presence-company.acme";
-  auto a = connect();
-  auto a_sid = a->establish();
-  auto b = connect();
-  auto b_sid = b->establish();
-  BOOST_REQUIRE(subscribe_as(*a, a_sid, acme, presence));
-  BOOST_REQUIRE(subscribe_as(*b, b_sid, acme, presence));
+  auto a = member(acme, presence);
+  auto b = member(acme, presence);
   auto p = connect();
   BOOST_REQUIRE(!p->establish().empty());
   BOOST_REQUIRE(subscribe(*p, "updates"));
