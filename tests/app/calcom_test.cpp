@@ -80,6 +80,22 @@ struct calcom_fixture : daemon_fixture {
                       {"User-Agent", "Cal.com Webhooks"}});
   }
 
+  /// Delivers `body` to acme and requires that it was accepted (200).
+  http_reply accepted(const std::string& body) {
+    auto r = deliver("acme", body);
+    BOOST_TEST_INFO(r.body);
+    BOOST_REQUIRE(r.status == 200);
+    return r;
+  }
+
+  /// Delivers `body` to acme once more: accepted as a duplicate, nothing
+  /// new stored.
+  void redelivered(const std::string& body) {
+    auto after = event_count();
+    BOOST_TEST(accepted(body).json().at("duplicate").as_bool());
+    BOOST_TEST(event_count() == after);
+  }
+
   json::object appointment(const std::string& id,
                            const std::string& token = {}) {
     http_client c{port};
@@ -172,9 +188,7 @@ BOOST_FIXTURE_TEST_CASE(bookings_follow_calcom_once_each, calcom_fixture) {
   BOOST_TEST(event_count() == before);
 
   // Accepted: Ada (found by email) booked with Anna for the cut.
-  r = deliver("acme", created);
-  BOOST_TEST_INFO(r.body);
-  BOOST_REQUIRE(r.status == 200);
+  r = accepted(created);
   BOOST_TEST(!r.json().at("duplicate").as_bool());
   auto id = str(r.json(), "id");
   auto a = appointment(id);
@@ -184,36 +198,21 @@ BOOST_FIXTURE_TEST_CASE(bookings_follow_calcom_once_each, calcom_fixture) {
   BOOST_TEST(str(a, "start_time").rfind("2030-01-07T09:00:00", 0) == 0u);
   BOOST_TEST(str(a, "calcom_uid") == "bFJeNb2uX8ANpT3JL5EfXw");
   // Redelivered: accepted, nothing new.
-  auto after = event_count();
-  r = deliver("acme", created);
-  BOOST_TEST_INFO(r.body);
-  BOOST_REQUIRE(r.status == 200);
-  BOOST_TEST(r.json().at("duplicate").as_bool());
-  BOOST_TEST(event_count() == after);
+  redelivered(created);
 
   // Rescheduled on Cal.com: a new uid names the original.
   auto moved = fixture("booking_rescheduled");
-  r = deliver("acme", moved);
-  BOOST_TEST_INFO(r.body);
-  BOOST_REQUIRE(r.status == 200);
+  accepted(moved);
   a = appointment(id);
   BOOST_TEST(str(a, "start_time").rfind("2030-01-07T11:00:00", 0) == 0u);
   BOOST_TEST(str(a, "calcom_uid") == "nX4qR7tLkP2mW9vZ1aB3cD");
-  after = event_count();
-  r = deliver("acme", moved);
-  BOOST_REQUIRE(r.status == 200);
-  BOOST_TEST(r.json().at("duplicate").as_bool());
-  BOOST_TEST(event_count() == after);
+  redelivered(moved);
 
   // Marked a no-show, then not; each once.
   auto no_show = fixture("booking_no_show_updated");
-  r = deliver("acme", no_show);
-  BOOST_TEST_INFO(r.body);
-  BOOST_REQUIRE(r.status == 200);
+  accepted(no_show);
   BOOST_TEST(str(appointment(id), "status") == "no_show");
-  after = event_count();
-  BOOST_TEST(deliver("acme", no_show).json().at("duplicate").as_bool());
-  BOOST_TEST(event_count() == after);
+  redelivered(no_show);
   auto came = with_payload(no_show, [](json::object& p) {
     p["attendees"].as_array()[0].as_object()["noShow"] = false;
   });
@@ -222,21 +221,14 @@ BOOST_FIXTURE_TEST_CASE(bookings_follow_calcom_once_each, calcom_fixture) {
 
   // Cancelled by the new uid; the redelivery changes nothing.
   auto cancelled = fixture("booking_cancelled");
-  r = deliver("acme", cancelled);
-  BOOST_TEST_INFO(r.body);
-  BOOST_REQUIRE(r.status == 200);
+  accepted(cancelled);
   BOOST_TEST(str(appointment(id), "status") == "cancelled");
-  after = event_count();
-  r = deliver("acme", cancelled);
-  BOOST_REQUIRE(r.status == 200);
-  BOOST_TEST(r.json().at("duplicate").as_bool());
-  BOOST_TEST(event_count() == after);
+  redelivered(cancelled);
   // Its meeting's end, as Cal.com still sends it: nothing changes.
-  r = deliver("acme", with_payload(fixture("meeting_ended"), [](auto& p) {
-                p["uid"] = "nX4qR7tLkP2mW9vZ1aB3cD";
-              }));
-  BOOST_TEST_INFO(r.body);
-  BOOST_REQUIRE(r.status == 200);
+  auto after = event_count();
+  r = accepted(with_payload(fixture("meeting_ended"), [](auto& p) {
+    p["uid"] = "nX4qR7tLkP2mW9vZ1aB3cD";
+  }));
   BOOST_TEST(r.json().at("duplicate").as_bool());
   BOOST_TEST(str(appointment(id), "status") == "cancelled");
   BOOST_TEST(event_count() == after);
@@ -261,19 +253,15 @@ BOOST_FIXTURE_TEST_CASE(a_meeting_that_ended_completes_its_appointment,
     return std::string{buf};
   };
   auto start = std::chrono::system_clock::now() + 4s;
-  auto r = deliver(
-      "acme", with_payload(fixture("booking_created"), [&](json::object& p) {
-        p["startTime"] = rfc3339(start);
-        p["endTime"] = rfc3339(start + 30min);
-      }));
-  BOOST_TEST_INFO(r.body);
-  BOOST_REQUIRE(r.status == 200);
+  auto r
+      = accepted(with_payload(fixture("booking_created"), [&](json::object& p) {
+          p["startTime"] = rfc3339(start);
+          p["endTime"] = rfc3339(start + 30min);
+        }));
   auto id = str(r.json(), "id");
   std::this_thread::sleep_until(start + 1s);
   auto ended = fixture("meeting_ended");
-  r = deliver("acme", ended);
-  BOOST_TEST_INFO(r.body);
-  BOOST_REQUIRE(r.status == 200);
+  r = accepted(ended);
   BOOST_TEST(!r.json().at("duplicate").as_bool());
   BOOST_TEST(str(appointment(id), "status") == "completed");
   http_client c{port};
@@ -284,18 +272,12 @@ BOOST_FIXTURE_TEST_CASE(a_meeting_that_ended_completes_its_appointment,
   BOOST_TEST(list.at(1).at("type").as_string() == "appointment.completed");
   BOOST_TEST(list.at(1).at("eventsource").as_string() == "calcom");
   // Redelivered: accepted, nothing new.
-  auto after = event_count();
-  r = deliver("acme", ended);
-  BOOST_REQUIRE(r.status == 200);
-  BOOST_TEST(r.json().at("duplicate").as_bool());
-  BOOST_TEST(event_count() == after);
+  redelivered(ended);
 }
 
 BOOST_FIXTURE_TEST_CASE(requested_then_rejected_with_a_new_web_customer,
                         calcom_fixture) {
-  auto r = deliver("acme", fixture("booking_requested"));
-  BOOST_TEST_INFO(r.body);
-  BOOST_REQUIRE(r.status == 200);
+  auto r = accepted(fixture("booking_requested"));
   auto id = str(r.json(), "id");
   auto a = appointment(id);
   BOOST_TEST(str(a, "status") == "scheduled");
@@ -315,14 +297,10 @@ BOOST_FIXTURE_TEST_CASE(requested_then_rejected_with_a_new_web_customer,
   BOOST_TEST(from_web, evs.body);
   // The host declines: the appointment is cancelled, once.
   auto rejected = fixture("booking_rejected");
-  r = deliver("acme", rejected);
-  BOOST_TEST_INFO(r.body);
-  BOOST_REQUIRE(r.status == 200);
+  accepted(rejected);
   a = appointment(id);
   BOOST_TEST(str(a, "status") == "cancelled");
-  auto after = event_count();
-  BOOST_TEST(deliver("acme", rejected).json().at("duplicate").as_bool());
-  BOOST_TEST(event_count() == after);
+  redelivered(rejected);
 }
 
 BOOST_FIXTURE_TEST_CASE(another_company_cannot_reach_a_booking,
