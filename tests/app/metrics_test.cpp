@@ -85,6 +85,13 @@ struct metrics_fixture : daemon_fixture {
     return switchboard::test::book(c, acme, id, utc_at(3, hour));
   }
 
+  /// `seed`, then bookings a1 (at nine) and a2 (at ten), both required.
+  void seed_two_bookings(http_client& c) {
+    seed(c);
+    BOOST_REQUIRE(book(c, "a1", 9).status == 201);
+    BOOST_REQUIRE(book(c, "a2", 10).status == 201);
+  }
+
   std::string scrape(http_client& c) {
     auto r = c.request("GET", "/metrics", "", admin);
     BOOST_TEST_INFO(r.body);
@@ -210,9 +217,7 @@ BOOST_AUTO_TEST_CASE(stats_survive_a_restart) {
   metrics_fixture d{{"metrics.stats_interval_ms=100"}};
   {
     http_client c{d.port};
-    d.seed(c);
-    BOOST_REQUIRE(d.book(c, "a1", 9).status == 201);
-    BOOST_REQUIRE(d.book(c, "a2", 10).status == 201);
+    d.seed_two_bookings(c);
     d.await_queued_runs(c, 2);
     double seen = -1;
     for (int i = 0; i < 200 && seen < 2; ++i) {
@@ -260,9 +265,7 @@ BOOST_AUTO_TEST_CASE(each_company_reads_its_own_stats) {
   http_client c{d.port};
   // Acme: a customer, a service, a staff member, two bookings (their
   // queued listeners run). Globex: three customers.
-  d.seed(c);
-  BOOST_REQUIRE(d.book(c, "a1", 9).status == 201);
-  BOOST_REQUIRE(d.book(c, "a2", 10).status == 201);
+  d.seed_two_bookings(c);
   for (const auto* id : {"g1", "g2", "g3"})
     BOOST_REQUIRE(c.request("POST", "/api/customers",
                             std::string{R"({"id":")"} + id
