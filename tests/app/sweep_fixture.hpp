@@ -184,18 +184,17 @@ struct sweep_fixture : provider_holder, daemon_fixture {
                     + r.body);
     }
     // A's failed job is still failed, its message still in the outbox.
-    auto jobs = c.request("GET", "/api/jobs/failed?limit=1000", "", acme);
-    bool has_job = false;
-    auto jobs_v1 = jobs.json();
-    for (const auto& j : jobs_v1.at("jobs").as_array())
-      has_job = has_job || boost::json::serialize(j.at("id")) == job_id;
-    out.push_back("failed job " + job_id + (has_job ? " listed" : " gone"));
-    auto msgs = c.request("GET", "/api/outbox?limit=1000", "", acme);
-    bool has_msg = false;
-    auto msgs_v2 = msgs.json();
-    for (const auto& m : msgs_v2.at("messages").as_array())
-      has_msg = has_msg || boost::json::serialize(m.at("id")) == outbox_id;
-    out.push_back("message " + outbox_id + (has_msg ? " listed" : " gone"));
+    // `what` `id` is listed or gone from the list `key` of `target`.
+    auto listed = [&](const std::string& what, const std::string& id,
+                      const std::string& target, const char* key) {
+      auto body = c.request("GET", target, "", acme).json();
+      bool has = false;
+      for (const auto& v : body.at(key).as_array())
+        has = has || boost::json::serialize(v.at("id")) == id;
+      out.push_back(what + " " + id + (has ? " listed" : " gone"));
+    };
+    listed("failed job", job_id, "/api/jobs/failed?limit=1000", "jobs");
+    listed("message", outbox_id, "/api/outbox?limit=1000", "messages");
     return out;
   }
 
