@@ -327,6 +327,16 @@ BOOST_FIXTURE_TEST_CASE(bad_inputs_name_their_field, tenancy_fixture) {
     return R"({"type":"notification.sent","aggregate_id":"n1","data":)" + extra
            + "}";
   };
+  // A notification.sent event of `appointment` of `company` for
+  // `customer`.
+  auto notification = [&](const std::string& appointment,
+                          const std::string& company,
+                          const std::string& customer) {
+    return event(R"({"appointment_id":")" + appointment + R"(","company_id":")"
+                 + company + R"(","customer_id":")" + customer
+                 + R"(","channel":"sms","recipient":"x",)"
+                 + R"("sent_at":"2030-01-01T00:00:00Z"})");
+  };
   std::string notif_ok
       = R"({"appointment_id":"a1","company_id":"acme","customer_id":"cu-a",
             "channel":"sms","recipient":"+4930111",
@@ -431,20 +441,11 @@ BOOST_FIXTURE_TEST_CASE(bad_inputs_name_their_field, tenancy_fixture) {
            + R"(","data":)" + notif_ok + "}",
        422, "aggregate_id"},
       {"notification naming globex's customer", "POST", "/api/events",
-       event(R"({"appointment_id":"a1","company_id":"acme",
-                 "customer_id":"cu-g","channel":"sms","recipient":"x",
-                 "sent_at":"2030-01-01T00:00:00Z"})"),
-       422, "data.customer_id"},
+       notification("a1", "acme", "cu-g"), 422, "data.customer_id"},
       {"notification naming a missing appointment", "POST", "/api/events",
-       event(R"({"appointment_id":"nope","company_id":"acme",
-                 "customer_id":"cu-a","channel":"sms","recipient":"x",
-                 "sent_at":"2030-01-01T00:00:00Z"})"),
-       422, "data.appointment_id"},
+       notification("nope", "acme", "cu-a"), 422, "data.appointment_id"},
       {"notification of another company", "POST", "/api/events",
-       event(R"({"appointment_id":"a1","company_id":"globex",
-                 "customer_id":"cu-a","channel":"sms","recipient":"x",
-                 "sent_at":"2030-01-01T00:00:00Z"})"),
-       422, "data.company_id"},
+       notification("a1", "globex", "cu-a"), 422, "data.company_id"},
       // nesting, sizes, encodings
       {"data nested too deep", "POST", "/api/events",
        event(R"({"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{"i":1}}}}}}}}})"), 422,
