@@ -5,6 +5,8 @@
 #include "store/codec.hpp"
 #include "store/record.hpp"
 
+#include <tuple>
+
 namespace switchboard::store {
 
 using namespace audit_detail;
@@ -14,41 +16,26 @@ namespace {
 constexpr std::uint8_t audit_format_v1 = 1;
 constexpr std::string_view consumer = "audit";
 
+/// The fields of an audit record, in their stored order.
+template <class Record>
+auto fields(Record& r) {
+  return std::tie(r.sequence, r.event_id, r.event_type, r.model_type,
+                  r.model_id, r.user_id, r.company_id, r.data, r.ip_address,
+                  r.user_agent, r.occurred_at);
+}
+
 std::string encode(const audit_record& r) {
   record_writer w{audit_format_v1};
-  w.u64(r.sequence)
-      .str(r.event_id)
-      .str(r.event_type)
-      .str(r.model_type)
-      .str(r.model_id)
-      .str(r.user_id)
-      .str(r.company_id)
-      .str(r.data)
-      .str(r.ip_address)
-      .str(r.user_agent)
-      .i64(r.occurred_at);
+  w.put(fields(r));
   return w.bytes();
 }
 
 result<audit_record> decode(const MDB_val& v) {
-  record_reader r{v.mv_data, v.mv_size};
-  if (r.format() != audit_format_v1)
-    return fail(errc::corrupt, "audit record: unknown format");
-  audit_record out;
-  out.sequence = r.u64();
-  out.event_id = r.str();
-  out.event_type = r.str();
-  out.model_type = r.str();
-  out.model_id = r.str();
-  out.user_id = r.str();
-  out.company_id = r.str();
-  out.data = r.str();
-  out.ip_address = r.str();
-  out.user_agent = r.str();
-  out.occurred_at = r.i64();
-  if (!r.ok())
-    return fail(errc::corrupt, "audit record: truncated");
-  return out;
+  return record_reader::decode<audit_record>(
+      v.mv_data, v.mv_size, audit_format_v1, audit_format_v1, "audit record",
+      [](record_reader& r, audit_record& out) {
+        r.get(fields(out));
+      });
 }
 
 /// The first sequence of the log at or after `from`; 0 past its end. A

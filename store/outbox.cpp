@@ -15,21 +15,9 @@ namespace {
 
 std::string encode(const outbound_message& msg) {
   record_writer w{outbox_format_v3};
-  w.str(msg.channel)
-      .str(msg.recipient)
-      .str(msg.subject)
-      .str(msg.body)
-      .str(msg.company_id)
-      .str(msg.event_id)
-      .str(msg.idempotency_key)
-      .i64(msg.created_at)
-      .str(msg.correlation_id)
-      .str(msg.causation_id)
-      .str(msg.provider)
-      .str(msg.provider_id)
-      .str(msg.status)
-      .i64(msg.status_at)
-      .str(msg.status_error);
+  each_field_group(msg, outbox_format_v3, [&](const auto& fields) {
+    w.put(fields);
+  });
   return w.bytes();
 }
 

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <tuple>
 
 namespace switchboard::store::outbox_detail {
 
@@ -28,40 +29,34 @@ inline constexpr std::uint8_t outbox_format_v2 = 2;
 /// v2 followed by provider, provider id, status, status time and error.
 inline constexpr std::uint8_t outbox_format_v3 = 3;
 
+/// Calls `f` with the fields of `m` that `format` stores (a `std::tie`
+/// each: those of v1, then those v2 and v3 add), in their stored order.
+/// The id is the key, not a field.
+template <class Message, class F>
+void each_field_group(Message& m, std::uint8_t format, F&& f) {
+  f(std::tie(m.channel, m.recipient, m.subject, m.body, m.company_id,
+             m.event_id, m.idempotency_key, m.created_at));
+  if (format >= outbox_format_v2)
+    f(std::tie(m.correlation_id, m.causation_id));
+  if (format >= outbox_format_v3)
+    f(std::tie(m.provider, m.provider_id, m.status, m.status_at,
+               m.status_error));
+}
+
 /// Decodes the message stored under `key` (its id, 8 bytes big-endian).
 /// Errors: `errc::corrupt`.
 inline result<outbound_message> decode(const MDB_val& key, const MDB_val& v) {
-  record_reader r{v.mv_data, v.mv_size};
-  auto format = r.format();
-  if (format != outbox_format_v1 && format != outbox_format_v2
-      && format != outbox_format_v3)
-    return fail(errc::corrupt, "outbox record: unknown format");
-  if (key.mv_size != 8)
-    return fail(errc::corrupt, "outbox: bad key size");
-  outbound_message m;
-  m.id = get_be64(key.mv_data);
-  m.channel = r.str();
-  m.recipient = r.str();
-  m.subject = r.str();
-  m.body = r.str();
-  m.company_id = r.str();
-  m.event_id = r.str();
-  m.idempotency_key = r.str();
-  m.created_at = r.i64();
-  if (format >= outbox_format_v2) {
-    m.correlation_id = r.str();
-    m.causation_id = r.str();
-  }
-  if (format >= outbox_format_v3) {
-    m.provider = r.str();
-    m.provider_id = r.str();
-    m.status = r.str();
-    m.status_at = r.i64();
-    m.status_error = r.str();
-  }
-  if (!r.ok())
-    return fail(errc::corrupt, "outbox record: truncated");
-  return m;
+  return record_reader::decode<outbound_message>(
+      v.mv_data, v.mv_size, outbox_format_v1, outbox_format_v3, "outbox record",
+      [&](record_reader& r, outbound_message& m) -> result<void> {
+        if (key.mv_size != 8)
+          return fail(errc::corrupt, "outbox: bad key size");
+        m.id = get_be64(key.mv_data);
+        each_field_group(m, r.format_read(), [&](const auto& fields) {
+          r.get(fields);
+        });
+        return {};
+      });
 }
 
 /// The key of database outbox_ids: provider NUL provider id.

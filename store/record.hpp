@@ -4,6 +4,8 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <type_traits>
 
 #include "store/codec.hpp"
 
@@ -34,11 +36,32 @@ public:
     buf_.append(s.data(), s.size());
     return *this;
   }
+  /// Writes each field of `fields` (a `std::tie` of a record's members):
+  /// unsigned integers as u64, signed ones as i64, strings as str.
+  template <class... Ts>
+  record_writer& put(const std::tuple<Ts&...>& fields) {
+    std::apply(
+        [this](const auto&... x) {
+          (put_one(x), ...);
+        },
+        fields);
+    return *this;
+  }
   const std::string& bytes() const {
     return buf_;
   }
 
 private:
+  template <class T>
+  void put_one(const T& x) {
+    if constexpr (std::is_same_v<T, std::uint64_t>)
+      u64(x);
+    else if constexpr (std::is_same_v<T, std::int64_t>)
+      i64(x);
+    else
+      str(x);
+  }
+
   std::string buf_;
 };
 
@@ -47,6 +70,34 @@ class record_reader {
 public:
   record_reader(const void* data, std::size_t size)
       : p_(static_cast<const char*>(data)), end_(p_ + size) {}
+  /// Decodes the record of `size` bytes at `data`, whose format byte must
+  /// be from `oldest` to `newest`, into a T: `read(r, out)` reads what
+  /// follows that byte (`r.format_read()` tells which format it is) and
+  /// returns nothing or a result<void>. Errors: `errc::corrupt` ("<what>:
+  /// unknown format", "<what>: truncated"), those `read` returns.
+  template <class T, class Read>
+  static result<T> decode(const void* data, std::size_t size,
+                          std::uint8_t oldest, std::uint8_t newest,
+                          std::string_view what, Read&& read) {
+    record_reader r{data, size};
+    r.format_read_ = r.format();
+    if (r.format_read_ < oldest || r.format_read_ > newest)
+      return fail(errc::corrupt, std::string{what} + ": unknown format");
+    T out;
+    if constexpr (std::is_void_v<decltype(read(r, out))>) {
+      read(r, out);
+    } else {
+      if (auto ok = read(r, out); !ok)
+        return make_unexpected(ok.error());
+    }
+    if (!r.ok_)
+      return fail(errc::corrupt, std::string{what} + ": truncated");
+    return out;
+  }
+  /// The format byte `decode` read.
+  std::uint8_t format_read() const {
+    return format_read_;
+  }
   std::uint8_t format() {
     if (p_ >= end_) {
       ok_ = false;
@@ -83,15 +134,37 @@ public:
     p_ += n;
     return s;
   }
+  /// Reads each field of `fields` (a `std::tie` of a record's members) as
+  /// record_writer::put wrote it.
+  template <class... Ts>
+  record_reader& get(const std::tuple<Ts&...>& fields) {
+    std::apply(
+        [this](auto&... x) {
+          (get_one(x), ...);
+        },
+        fields);
+    return *this;
+  }
   /// True when every read so far was within the record.
   bool ok() const {
     return ok_;
   }
 
 private:
+  template <class T>
+  void get_one(T& x) {
+    if constexpr (std::is_same_v<T, std::uint64_t>)
+      x = u64();
+    else if constexpr (std::is_same_v<T, std::int64_t>)
+      x = i64();
+    else
+      x = str();
+  }
+
   const char* p_;
   const char* end_;
   bool ok_ = true;
+  std::uint8_t format_read_ = 0;
 };
 
 } // namespace switchboard::store

@@ -51,40 +51,32 @@ bool valid_company_id(std::string_view id) {
 }
 
 result<company_record> decode_company(const MDB_val& k, const MDB_val& v) {
-  record_reader r{v.mv_data, v.mv_size};
-  auto format = r.format();
-  if (format != company_format_v1 && format != company_format_v2)
-    return fail(errc::corrupt, "tenants record: unknown format");
-  company_record c;
-  c.id.assign(static_cast<const char*>(k.mv_data), k.mv_size);
-  c.name = r.str();
-  c.created_at = r.i64();
-  if (format == company_format_v2)
-    c.time_zone = r.str();
-  if (!r.ok())
-    return fail(errc::corrupt, "tenants record: truncated");
-  return c;
+  return record_reader::decode<company_record>(
+      v.mv_data, v.mv_size, company_format_v1, company_format_v2,
+      "tenants record", [&](record_reader& r, company_record& c) {
+        c.id.assign(static_cast<const char*>(k.mv_data), k.mv_size);
+        c.name = r.str();
+        c.created_at = r.i64();
+        if (r.format_read() == company_format_v2)
+          c.time_zone = r.str();
+      });
 }
 
 result<token_record> decode_token(const MDB_val& k, const MDB_val& v) {
-  record_reader r{v.mv_data, v.mv_size};
-  auto format = r.format();
-  if (format != token_format_v1 && format != token_format_v2)
-    return fail(errc::corrupt, "token record: unknown format");
-  token_record t;
-  t.hash_prefix
-      = to_hex(static_cast<const unsigned char*>(k.mv_data), k.mv_size)
-            .substr(0, 12);
-  t.company_id = r.str();
-  t.admin = r.u64() != 0;
-  t.created_at = r.i64();
-  if (format == token_format_v2) {
-    t.user_id = r.str();
-    t.expires_at = r.i64();
-  }
-  if (!r.ok())
-    return fail(errc::corrupt, "token record: truncated");
-  return t;
+  return record_reader::decode<token_record>(
+      v.mv_data, v.mv_size, token_format_v1, token_format_v2, "token record",
+      [&](record_reader& r, token_record& t) {
+        t.hash_prefix
+            = to_hex(static_cast<const unsigned char*>(k.mv_data), k.mv_size)
+                  .substr(0, 12);
+        t.company_id = r.str();
+        t.admin = r.u64() != 0;
+        t.created_at = r.i64();
+        if (r.format_read() == token_format_v2) {
+          t.user_id = r.str();
+          t.expires_at = r.i64();
+        }
+      });
 }
 
 /// Calls `fn(key, val)` for every entry of `dbi`, in key order; an error
