@@ -5,6 +5,7 @@
 #include "store/codec.hpp"
 #include "store/record.hpp"
 
+#include <limits>
 #include <tuple>
 
 namespace switchboard::store {
@@ -81,6 +82,29 @@ result<std::uint64_t> next_stored(MDB_txn* txn, MDB_dbi events,
   return next;
 }
 
+/// Calls `fn(seq, ev)` for the events stored after `from`, in order, at
+/// most `max_count` of them, until it returns false or an error.
+template <class F>
+result<void> each_stored(MDB_txn* txn, MDB_dbi events, std::uint64_t from,
+                         std::size_t max_count, F fn) {
+  auto seq = from;
+  for (std::size_t i = 0; i < max_count; ++i) {
+    envelope_view ev;
+    auto next = next_stored(txn, events, seq, ev);
+    if (!next)
+      return make_unexpected(next.error());
+    if (*next == 0)
+      break;
+    seq = *next;
+    auto go_on = fn(seq, ev);
+    if (!go_on)
+      return make_unexpected(go_on.error());
+    if (!*go_on)
+      break;
+  }
+  return {};
+}
+
 } // namespace
 
 audit_log::audit_log(environment& env, const event_store& store,
@@ -107,24 +131,23 @@ result<void> audit_log::advance_in(MDB_txn* txn) {
   if (!cp)
     return make_unexpected(cp.error());
   auto next = *cp;
-  for (;;) {
-    envelope_view ev;
-    auto seq = next_stored(txn, events_, next, ev);
-    if (!seq)
-      return make_unexpected(seq.error());
-    if (*seq == 0)
-      break;
-    if (audited_(ev.type)) {
-      auto has = has_record(txn, *seq);
-      if (!has)
-        return make_unexpected(has.error());
-      if (!*has) {
-        next = *seq - 1; // past the forgotten events before it, if any
-        break;
-      }
-    }
-    next = *seq;
-  }
+  auto walked = each_stored(
+      txn, events_, next, std::numeric_limits<std::size_t>::max(),
+      [&](std::uint64_t seq, const envelope_view& ev) -> result<bool> {
+        if (audited_(ev.type)) {
+          auto has = has_record(txn, seq);
+          if (!has)
+            return make_unexpected(has.error());
+          if (!*has) {
+            next = seq - 1; // past the forgotten events before it, if any
+            return false;
+          }
+        }
+        next = seq;
+        return true;
+      });
+  if (!walked)
+    return walked;
   if (next != *cp)
     return write_checkpoint(txn, checkpoints_, consumer, next);
   return {};
@@ -180,25 +203,24 @@ result<std::uint64_t> audit_log::catch_up(writer& w, std::size_t batch) {
       if (!cp)
         return make_unexpected(cp.error());
       auto seq = *cp;
-      for (std::size_t i = 0; i < batch; ++i) {
-        envelope_view view;
-        auto next = next_stored(t, events_, seq, view);
-        if (!next)
-          return make_unexpected(next.error());
-        if (*next == 0)
-          break;
-        seq = *next;
-        if (!audited_(view.type))
-          continue;
-        auto has = has_record(t, seq);
-        if (!has)
-          return make_unexpected(has.error());
-        if (*has)
-          continue;
-        if (auto ok = record_in(txn, view.to_envelope()); !ok)
-          return ok;
-        ++count;
-      }
+      auto walked = each_stored(
+          t, events_, seq, batch,
+          [&](std::uint64_t next, const envelope_view& view) -> result<bool> {
+            seq = next;
+            if (!audited_(view.type))
+              return true;
+            auto has = has_record(t, seq);
+            if (!has)
+              return make_unexpected(has.error());
+            if (*has)
+              return true;
+            if (auto ok = record_in(txn, view.to_envelope()); !ok)
+              return make_unexpected(ok.error());
+            ++count;
+            return true;
+          });
+      if (!walked)
+        return walked;
       more = seq != *cp;
       return write_checkpoint(t, checkpoints_, consumer, seq);
     });
