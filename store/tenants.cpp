@@ -79,6 +79,22 @@ result<token_record> decode_token(const MDB_val& k, const MDB_val& v) {
       });
 }
 
+/// The stored record of company `id` in `companies`. Errors:
+/// `errc::not_found` ("no company <id>", then `hint`), LMDB errors.
+result<MDB_val> stored_company(MDB_txn* txn, MDB_dbi companies,
+                               std::string_view id,
+                               std::string_view hint = {}) {
+  auto key = as_val(id);
+  MDB_val val;
+  auto rc = mdb_get(txn, companies, &key, &val);
+  if (rc == MDB_NOTFOUND)
+    return fail(errc::not_found,
+                "no company " + std::string{id} + std::string{hint});
+  if (rc != 0)
+    return fail_mdb(rc, "mdb_get(tenants)");
+  return val;
+}
+
 /// Calls `fn(key, val)` for every entry of `dbi`, in key order; an error
 /// it returns ends the walk. `name` names the database in an error.
 template <class F>
@@ -166,15 +182,10 @@ result<std::string> tenants::issue_token_in(write_txn& txn,
     return fail(errc::invalid_argument,
                 "user must be 1 to 128 printable ASCII characters without "
                 "whitespace");
-  auto key = as_val(company_id);
-  MDB_val val;
-  auto rc = mdb_get(txn.handle(), companies_, &key, &val);
-  if (rc == MDB_NOTFOUND)
-    return fail(errc::not_found,
-                "no company " + std::string{company_id}
-                    + " (add it with `switchboard tenant add`)");
-  if (rc != 0)
-    return fail_mdb(rc, "mdb_get(tenants)");
+  if (auto found = stored_company(txn.handle(), companies_, company_id,
+                                  " (add it with `switchboard tenant add`)");
+      !found)
+    return make_unexpected(found.error());
   unsigned char raw[32];
   if (RAND_bytes(raw, sizeof raw) != 1)
     return fail(errc::internal, "RAND_bytes failed");
@@ -188,8 +199,8 @@ result<std::string> tenants::issue_token_in(write_txn& txn,
       .i64(opts.expires_at);
   auto tk = as_val(hash);
   auto tv = as_val(w.bytes());
-  rc = mdb_put(txn.handle(), tokens_, &tk, &tv, MDB_NOOVERWRITE);
-  if (rc != 0)
+  if (auto rc = mdb_put(txn.handle(), tokens_, &tk, &tv, MDB_NOOVERWRITE);
+      rc != 0)
     return fail_mdb(rc, "mdb_put(tenant_tokens)");
   return token;
 }
@@ -222,20 +233,17 @@ result<void> tenants::set_time_zone(std::string_view id,
   if (zone.size() > 64)
     return fail(errc::invalid_argument, "time zone longer than 64 bytes");
   return in_own_txn([&](write_txn& txn) -> result<void> {
+    auto val = stored_company(txn.handle(), companies_, id);
+    if (!val)
+      return make_unexpected(val.error());
     auto key = as_val(id);
-    MDB_val val;
-    auto rc = mdb_get(txn.handle(), companies_, &key, &val);
-    if (rc == MDB_NOTFOUND)
-      return fail(errc::not_found, "no company " + std::string{id});
-    if (rc != 0)
-      return fail_mdb(rc, "mdb_get(tenants)");
-    auto c = decode_company(key, val);
+    auto c = decode_company(key, *val);
     if (!c)
       return make_unexpected(c.error());
     record_writer w{company_format_v2};
     w.str(c->name).i64(c->created_at).str(std::string{zone});
     auto out = as_val(w.bytes());
-    if (rc = mdb_put(txn.handle(), companies_, &key, &out, 0); rc != 0)
+    if (auto rc = mdb_put(txn.handle(), companies_, &key, &out, 0); rc != 0)
       return fail_mdb(rc, "mdb_put(tenants)");
     return {};
   });
@@ -260,17 +268,12 @@ result<void> tenants::set_setting_in(write_txn& txn, std::string_view id,
   if (value.size() > 64 * 1024)
     return fail(errc::invalid_argument,
                 "setting " + std::string{name} + " is over 64 KiB");
-  auto ckey = as_val(id);
-  MDB_val cval;
-  auto rc = mdb_get(txn.handle(), companies_, &ckey, &cval);
-  if (rc == MDB_NOTFOUND)
-    return fail(errc::not_found, "no company " + std::string{id});
-  if (rc != 0)
-    return fail_mdb(rc, "mdb_get(tenants)");
+  if (auto found = stored_company(txn.handle(), companies_, id); !found)
+    return make_unexpected(found.error());
   auto key_text = setting_key(id, name);
   auto key = as_val(key_text);
   auto val = as_val(value);
-  if (rc = mdb_put(txn.handle(), settings_, &key, &val, 0); rc != 0)
+  if (auto rc = mdb_put(txn.handle(), settings_, &key, &val, 0); rc != 0)
     return fail_mdb(rc, "mdb_put(tenant_settings)");
   return {};
 }
@@ -488,14 +491,10 @@ result<company_record> tenants::company(std::string_view id) const {
   auto rtxn = env_.begin_read();
   if (!rtxn)
     return make_unexpected(rtxn.error());
-  auto key = as_val(id);
-  MDB_val val;
-  auto rc = mdb_get(rtxn->handle(), companies_, &key, &val);
-  if (rc == MDB_NOTFOUND)
-    return fail(errc::not_found, "no company " + std::string{id});
-  if (rc != 0)
-    return fail_mdb(rc, "mdb_get(tenants)");
-  return decode_company(key, val);
+  auto val = stored_company(rtxn->handle(), companies_, id);
+  if (!val)
+    return make_unexpected(val.error());
+  return decode_company(as_val(id), *val);
 }
 
 result<std::vector<company_record>> tenants::companies() const {
@@ -579,18 +578,28 @@ result<tenant_rows> tenants::rows() const {
 
 result<std::size_t> tenants::merge_in(write_txn& txn, const tenant_rows& in) {
   std::size_t changed = 0;
-  MDB_val none{0, nullptr};
+  // Adds `k` → `v` to `dbi` unless `k` is there; counts what it adds.
+  auto add_new = [&](MDB_dbi dbi, MDB_val k, MDB_val v,
+                     const char* what) -> result<bool> {
+    auto rc = mdb_put(txn.handle(), dbi, &k, &v, MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST)
+      return false;
+    if (rc != 0)
+      return fail_mdb(rc, what);
+    ++changed;
+    return true;
+  };
   for (const auto& hash : in.revoked) {
     if (hash.size() != 32)
       continue;
     auto k = as_val(hash);
-    auto rc = mdb_put(txn.handle(), revoked_, &k, &none, MDB_NOOVERWRITE);
-    if (rc == MDB_KEYEXIST)
+    auto added
+        = add_new(revoked_, k, MDB_val{0, nullptr}, "mdb_put(tenant_revoked)");
+    if (!added)
+      return make_unexpected(added.error());
+    if (!*added)
       continue;
-    if (rc != 0)
-      return fail_mdb(rc, "mdb_put(tenant_revoked)");
-    ++changed;
-    rc = mdb_del(txn.handle(), tokens_, &k, nullptr);
+    auto rc = mdb_del(txn.handle(), tokens_, &k, nullptr);
     if (rc != 0 && rc != MDB_NOTFOUND)
       return fail_mdb(rc, "mdb_del(tenant_tokens)");
   }
@@ -599,12 +608,8 @@ result<std::size_t> tenants::merge_in(write_txn& txn, const tenant_rows& in) {
     auto v = as_val(value);
     if (!valid_company_id(id) || !decode_company(k, v))
       continue;
-    auto rc = mdb_put(txn.handle(), companies_, &k, &v, MDB_NOOVERWRITE);
-    if (rc == MDB_KEYEXIST)
-      continue;
-    if (rc != 0)
-      return fail_mdb(rc, "mdb_put(tenants)");
-    ++changed;
+    if (auto added = add_new(companies_, k, v, "mdb_put(tenants)"); !added)
+      return make_unexpected(added.error());
   }
   for (const auto& [hash, value] : in.tokens) {
     auto k = as_val(hash);
@@ -617,12 +622,8 @@ result<std::size_t> tenants::merge_in(write_txn& txn, const tenant_rows& in) {
       continue;
     if (rc != MDB_NOTFOUND)
       return fail_mdb(rc, "mdb_get(tenant_revoked)");
-    rc = mdb_put(txn.handle(), tokens_, &k, &v, MDB_NOOVERWRITE);
-    if (rc == MDB_KEYEXIST)
-      continue;
-    if (rc != 0)
-      return fail_mdb(rc, "mdb_put(tenant_tokens)");
-    ++changed;
+    if (auto added = add_new(tokens_, k, v, "mdb_put(tenant_tokens)"); !added)
+      return make_unexpected(added.error());
   }
   return changed;
 }
