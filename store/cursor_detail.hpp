@@ -4,6 +4,7 @@
 // company_forget.cpp, projections.cpp, tenants.cpp). Not part of the
 // store's interface.
 
+#include "store/environment.hpp"
 #include "store/lmdb_util.hpp"
 
 #include <string_view>
@@ -11,6 +12,29 @@
 #include <utility>
 
 namespace switchboard::store::cursor_detail {
+
+/// A read transaction and a cursor open in it (closed first).
+struct read_cursor {
+  read_txn txn;
+  cursor_guard guard;
+
+  MDB_cursor* cursor() const noexcept {
+    return guard.c;
+  }
+};
+
+/// Begins a read transaction in `env` and opens a cursor on `dbi` in it.
+/// Errors: those of `environment::begin_read`, LMDB errors
+/// ("mdb_cursor_open").
+inline result<read_cursor> open_read_cursor(environment& env, MDB_dbi dbi) {
+  auto txn = env.begin_read();
+  if (!txn)
+    return make_unexpected(txn.error());
+  read_cursor out{std::move(*txn), {}};
+  if (auto rc = mdb_cursor_open(out.txn.handle(), dbi, &out.guard.c); rc != 0)
+    return fail_mdb(rc, "mdb_cursor_open");
+  return out;
+}
 
 /// Positions `c` on the last entry whose key sorts before `bound`, with
 /// `key` and `val` set to it; returns the LMDB code (MDB_NOTFOUND: no

@@ -117,16 +117,13 @@ event_store::append_result event_store::append_in(write_txn& txn,
     std::size_t found = 0;
     std::vector<std::uint64_t> seqs(events.size(), 0);
     for (std::size_t i = 0; i < keys.size(); ++i) {
-      auto key = keys[i].val();
-      MDB_val val;
-      auto rc = mdb_get(t, db_.event_ids, &key, &val);
-      if (rc == MDB_NOTFOUND)
+      auto seq = find_u64(t, db_.event_ids, keys[i].val(), "mdb_get(event_ids)",
+                          "event_ids: bad value size");
+      if (!seq)
+        return make_unexpected(seq.error());
+      if (!*seq)
         continue;
-      if (rc != 0)
-        return fail_mdb(rc, "mdb_get(event_ids)");
-      if (val.mv_size != 8)
-        return fail(errc::corrupt, "event_ids: bad value size");
-      seqs[i] = get_be64(val.mv_data);
+      seqs[i] = **seq;
       ++found;
     }
     if (found == events.size()) {

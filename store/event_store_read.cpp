@@ -137,25 +137,21 @@ event_store::read_by_company_before(std::string_view company_id,
         if (company_id.empty() || company_id.size() > max_name_size
             || max_count == 0 || before_seq <= 1)
           return out;
-        auto txn = env_.begin_read();
-        if (!txn)
-          return make_unexpected(txn.error());
-        cursor_guard c;
-        if (auto rc = mdb_cursor_open(txn->handle(), db_.by_company, &c.c);
-            rc != 0)
-          return fail_mdb(rc, "mdb_cursor_open");
+        auto rd = cursor_detail::open_read_cursor(env_, db_.by_company);
+        if (!rd)
+          return make_unexpected(rd.error());
         name_key start{company_id, before_seq};
         auto prefix = start.prefix();
         auto key = start.val();
         MDB_val val;
         // The first key at or past the start, then back.
-        auto rc = mdb_cursor_get(c.c, &key, &val, MDB_SET_RANGE);
+        auto rc = mdb_cursor_get(rd->cursor(), &key, &val, MDB_SET_RANGE);
         if (rc == MDB_NOTFOUND)
-          rc = mdb_cursor_get(c.c, &key, &val, MDB_LAST);
+          rc = mdb_cursor_get(rd->cursor(), &key, &val, MDB_LAST);
         else if (rc == 0)
-          rc = mdb_cursor_get(c.c, &key, &val, MDB_PREV);
+          rc = mdb_cursor_get(rd->cursor(), &key, &val, MDB_PREV);
         for (; rc == 0 && out.size() < max_count;
-             rc = mdb_cursor_get(c.c, &key, &val, MDB_PREV)) {
+             rc = mdb_cursor_get(rd->cursor(), &key, &val, MDB_PREV)) {
           if (key.mv_size != prefix.size() + 8
               || std::memcmp(key.mv_data, prefix.data(), prefix.size()) != 0)
             break;
@@ -163,7 +159,7 @@ event_store::read_by_company_before(std::string_view company_id,
               = get_be64(static_cast<const char*>(key.mv_data) + prefix.size());
           if (seq >= before_seq)
             continue;
-          auto ev = load(txn->handle(), db_.events, seq);
+          auto ev = load(rd->txn.handle(), db_.events, seq);
           if (!ev)
             return make_unexpected(ev.error());
           out.push_back(ev->to_envelope());
@@ -189,12 +185,9 @@ event_store::read_by_time(timestamp_ms from_ms, timestamp_ms to_ms,
     std::vector<envelope> out;
     if (max_count == 0 || from_ms >= to_ms)
       return out;
-    auto txn = env_.begin_read();
-    if (!txn)
-      return make_unexpected(txn.error());
-    cursor_guard c;
-    if (auto rc = mdb_cursor_open(txn->handle(), db_.by_time, &c.c); rc != 0)
-      return fail_mdb(rc, "mdb_cursor_open");
+    auto rd = cursor_detail::open_read_cursor(env_, db_.by_time);
+    if (!rd)
+      return make_unexpected(rd.error());
     char start[16];
     auto from = order_preserving(from_ms);
     if (after_seq == ~std::uint64_t{0}) {
@@ -209,18 +202,18 @@ event_store::read_by_time(timestamp_ms from_ms, timestamp_ms to_ms,
     auto end = order_preserving(to_ms);
     auto key = as_val(start, 16);
     MDB_val val;
-    auto rc = mdb_cursor_get(c.c, &key, &val, MDB_SET_RANGE);
+    auto rc = mdb_cursor_get(rd->cursor(), &key, &val, MDB_SET_RANGE);
     while (rc == 0 && out.size() < max_count) {
       if (key.mv_size != 16)
         return fail(errc::corrupt, "by_time: bad key size");
       if (get_be64(key.mv_data) >= end)
         break;
       auto seq = get_be64(static_cast<const char*>(key.mv_data) + 8);
-      auto ev = load(txn->handle(), db_.events, seq);
+      auto ev = load(rd->txn.handle(), db_.events, seq);
       if (!ev)
         return make_unexpected(ev.error());
       out.push_back(ev->to_envelope());
-      rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT);
+      rc = mdb_cursor_get(rd->cursor(), &key, &val, MDB_NEXT);
     }
     if (rc != 0 && rc != MDB_NOTFOUND)
       return fail_mdb(rc, "mdb_cursor_get(by_time)");
@@ -303,29 +296,23 @@ result<std::uint64_t> event_store::find_event(std::string_view company_id,
     auto txn = env_.begin_read();
     if (!txn)
       return make_unexpected(txn.error());
-    auto key = k.val();
-    MDB_val val;
-    auto rc = mdb_get(txn->handle(), db_.event_ids, &key, &val);
-    if (rc == MDB_NOTFOUND)
+    auto seq = find_u64(txn->handle(), db_.event_ids, k.val(),
+                        "mdb_get(event_ids)", "event_ids: bad value size");
+    if (!seq)
+      return make_unexpected(seq.error());
+    if (!*seq)
       return fail(errc::not_found, "no event with id " + std::string{event_id});
-    if (rc != 0)
-      return fail_mdb(rc, "mdb_get(event_ids)");
-    if (val.mv_size != 8)
-      return fail(errc::corrupt, "event_ids: bad value size");
-    return get_be64(val.mv_data);
+    return **seq;
   });
 }
 
 result<std::uint64_t> event_store::last_sequence() const {
   return guarded("last_sequence", [&]() -> result<std::uint64_t> {
-    auto txn = env_.begin_read();
-    if (!txn)
-      return make_unexpected(txn.error());
-    cursor_guard c;
-    if (auto rc = mdb_cursor_open(txn->handle(), db_.events, &c.c); rc != 0)
-      return fail_mdb(rc, "mdb_cursor_open");
+    auto rd = cursor_detail::open_read_cursor(env_, db_.events);
+    if (!rd)
+      return make_unexpected(rd.error());
     MDB_val k, v;
-    auto rc = mdb_cursor_get(c.c, &k, &v, MDB_LAST);
+    auto rc = mdb_cursor_get(rd->cursor(), &k, &v, MDB_LAST);
     return u64_or_zero(rc, k, "mdb_cursor_get(events)", "events: bad key size");
   });
 }
@@ -354,18 +341,15 @@ result<std::uint64_t>
 event_store::scan(std::uint64_t from_seq,
                   const std::function<bool(const envelope_view&)>& fn) const {
   return guarded("scan", [&]() -> result<std::uint64_t> {
-    auto txn = env_.begin_read();
-    if (!txn)
-      return make_unexpected(txn.error());
-    cursor_guard c;
-    if (auto rc = mdb_cursor_open(txn->handle(), db_.events, &c.c); rc != 0)
-      return fail_mdb(rc, "mdb_cursor_open");
+    auto rd = cursor_detail::open_read_cursor(env_, db_.events);
+    if (!rd)
+      return make_unexpected(rd.error());
     char start[8];
     put_be64(start, from_seq);
     auto key = as_val(start, 8);
     MDB_val val;
     std::uint64_t n = 0;
-    auto rc = mdb_cursor_get(c.c, &key, &val, MDB_SET_RANGE);
+    auto rc = mdb_cursor_get(rd->cursor(), &key, &val, MDB_SET_RANGE);
     while (rc == 0) {
       auto ev = decode_record(val.mv_data, val.mv_size);
       if (!ev)
@@ -373,7 +357,7 @@ event_store::scan(std::uint64_t from_seq,
       ++n;
       if (!fn(*ev))
         return n;
-      rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT);
+      rc = mdb_cursor_get(rd->cursor(), &key, &val, MDB_NEXT);
     }
     if (rc != MDB_NOTFOUND)
       return fail_mdb(rc, "mdb_cursor_get(events)");

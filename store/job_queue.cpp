@@ -500,15 +500,13 @@ result<bool> job_queue::cancel_by_key_in(write_txn& txn, std::string_view key) {
       return false;
     auto* t = txn.handle();
     auto k = as_val(key);
-    MDB_val val;
-    auto rc = mdb_get(t, db_.unique, &k, &val);
-    if (rc == MDB_NOTFOUND)
+    auto held = find_u64(t, db_.unique, k, "mdb_get(jobs_unique)",
+                         "jobs_unique: bad value size");
+    if (!held)
+      return make_unexpected(held.error());
+    if (!*held)
       return false;
-    if (rc != 0)
-      return fail_mdb(rc, "mdb_get(jobs_unique)");
-    if (val.mv_size != 8)
-      return err(errc::corrupt, "jobs_unique: bad value size");
-    auto id = get_be64(val.mv_data);
+    auto id = **held;
     auto j = load_indexed_job(t, db_.jobs, id);
     if (!j)
       return make_unexpected(j.error());
@@ -516,7 +514,7 @@ result<bool> job_queue::cancel_by_key_in(write_txn& txn, std::string_view key) {
       return false;
     if (auto ok = unindex(t, *j); !ok)
       return make_unexpected(ok.error());
-    if (rc = mdb_del(t, db_.unique, &k, nullptr); rc != 0)
+    if (auto rc = mdb_del(t, db_.unique, &k, nullptr); rc != 0)
       return fail_mdb(rc, "mdb_del(jobs_unique)");
     if (auto ok = delete_job(t, db_.jobs, id); !ok)
       return make_unexpected(ok.error());

@@ -83,17 +83,13 @@ result<void> free_unique_key(MDB_txn* txn, MDB_dbi unique, const job& j) {
   if (j.unique_key.empty())
     return {};
   auto key = as_val(j.unique_key);
-  MDB_val val;
-  auto rc = mdb_get(txn, unique, &key, &val);
-  if (rc == MDB_NOTFOUND)
-    return {};
-  if (rc != 0)
-    return fail_mdb(rc, "mdb_get(jobs_unique)");
-  if (val.mv_size != 8)
-    return err(errc::corrupt, "jobs_unique: bad value size");
-  if (get_be64(val.mv_data) != j.id)
-    return {}; // another job holds the key
-  if (rc = mdb_del(txn, unique, &key, nullptr); rc != 0)
+  auto holder = find_u64(txn, unique, key, "mdb_get(jobs_unique)",
+                         "jobs_unique: bad value size");
+  if (!holder)
+    return make_unexpected(holder.error());
+  if (*holder != j.id)
+    return {}; // none, or another job holds the key
+  if (auto rc = mdb_del(txn, unique, &key, nullptr); rc != 0)
     return fail_mdb(rc, "mdb_del(jobs_unique)");
   return {};
 }

@@ -200,16 +200,12 @@ result<std::vector<pending_head>> job_queue::pending_heads() const {
   return guarded(
       "job_queue::pending_heads", [&]() -> result<std::vector<pending_head>> {
         std::vector<pending_head> out;
-        auto txn = env_.begin_read();
-        if (!txn)
-          return make_unexpected(txn.error());
-        cursor_guard c;
-        if (auto rc = mdb_cursor_open(txn->handle(), db_.due_company, &c.c);
-            rc != 0)
-          return fail_mdb(rc, "mdb_cursor_open");
+        auto rd = cursor_detail::open_read_cursor(env_, db_.due_company);
+        if (!rd)
+          return make_unexpected(rd.error());
         // The first value of each key is its earliest due time.
         MDB_val key, val;
-        auto rc = mdb_cursor_get(c.c, &key, &val, MDB_FIRST);
+        auto rc = mdb_cursor_get(rd->cursor(), &key, &val, MDB_FIRST);
         while (rc == 0) {
           if (val.mv_size != 16)
             return err(errc::corrupt, "jobs_due_company: bad value size");
@@ -220,7 +216,7 @@ result<std::vector<pending_head>> job_queue::pending_heads() const {
           out.push_back({std::string{k.substr(0, nul)},
                          std::string{k.substr(nul + 1)},
                          get_time(val.mv_data)});
-          rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT_NODUP);
+          rc = mdb_cursor_get(rd->cursor(), &key, &val, MDB_NEXT_NODUP);
         }
         if (rc != MDB_NOTFOUND)
           return fail_mdb(rc, "mdb_cursor_get(jobs_due_company)");

@@ -6,9 +6,11 @@
 #include <cstddef>
 #include <initializer_list>
 #include <new>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <lmdb.h>
 
@@ -49,6 +51,11 @@ inline std::string_view as_view(const MDB_val& v) {
 /// closed by LMDB).
 struct cursor_guard {
   MDB_cursor* c = nullptr;
+
+  cursor_guard() = default;
+  cursor_guard(cursor_guard&& other) noexcept
+      : c(std::exchange(other.c, nullptr)) {}
+  cursor_guard& operator=(cursor_guard&&) = delete;
   ~cursor_guard() {
     if (c != nullptr)
       mdb_cursor_close(c);
@@ -91,6 +98,24 @@ u64_or_zero(int rc, const MDB_val& v, const char* what, const char* bad_size) {
   if (v.mv_size != 8)
     return fail(errc::corrupt, bad_size);
   return get_be64(v.mv_data);
+}
+
+/// The number (8 bytes, big-endian) stored under `key` in `dbi`: nothing
+/// when there is none. `what` names a failed read; `bad_size` is the error
+/// when the value is not 8 bytes long.
+inline result<std::optional<std::uint64_t>> find_u64(MDB_txn* txn, MDB_dbi dbi,
+                                                     MDB_val key,
+                                                     const char* what,
+                                                     const char* bad_size) {
+  MDB_val val;
+  auto rc = mdb_get(txn, dbi, &key, &val);
+  if (rc == MDB_NOTFOUND)
+    return std::optional<std::uint64_t>{};
+  if (rc != 0)
+    return fail_mdb(rc, what);
+  if (val.mv_size != 8)
+    return fail(errc::corrupt, bad_size);
+  return std::optional<std::uint64_t>{get_be64(val.mv_data)};
 }
 
 /// Reads a consumer's checkpoint (database `checkpoints`, key `name`)
