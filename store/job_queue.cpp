@@ -18,6 +18,20 @@ namespace switchboard::store {
 
 using namespace job_detail;
 
+namespace {
+
+/// `j` once `step(*j)` succeeded: the error of either otherwise.
+template <class Step>
+result<job> then(result<job> j, Step step) {
+  if (!j)
+    return j;
+  if (auto ok = step(*j); !ok)
+    return make_unexpected(ok.error());
+  return j;
+}
+
+} // namespace
+
 // -- construction -------------------------------------------------------------
 
 job_queue::job_queue(environment& env, writer& w, dbs d)
@@ -175,12 +189,15 @@ result<job> job_queue::load_in_state(MDB_txn* txn, std::uint64_t id,
 
 result<job> job_queue::unindex_in_state(MDB_txn* txn, std::uint64_t id,
                                         bool want_failed) {
-  auto j = load_in_state(txn, id, want_failed);
-  if (!j)
-    return j;
-  if (auto ok = unindex(txn, *j); !ok)
-    return make_unexpected(ok.error());
-  return j;
+  return then(load_in_state(txn, id, want_failed), [&](const job& j) {
+    return unindex(txn, j);
+  });
+}
+
+result<job> job_queue::unindex_leaving(MDB_txn* txn, std::uint64_t id) {
+  return then(unindex_in_state(txn, id, false), [&](const job& j) {
+    return free_unique(txn, j);
+  });
 }
 
 result<void> job_queue::store_indexed(MDB_txn* txn, const job& j) {
@@ -437,11 +454,9 @@ result<job> job_queue::lease_one(MDB_txn* t, std::uint64_t id,
 result<void> job_queue::ack_in(write_txn& txn, std::uint64_t id) {
   return guarded("job_queue::ack_in", [&]() -> result<void> {
     auto* t = txn.handle();
-    auto j = unindex_in_state(t, id, false);
+    auto j = unindex_leaving(t, id);
     if (!j)
       return make_unexpected(j.error());
-    if (auto ok = free_unique(t, *j); !ok)
-      return ok;
     if (auto ok = delete_job(t, db_.jobs, id); !ok)
       return ok;
     if (auto ok = trace(t, *j, job_outcome::succeeded, wall_ms()); !ok)
@@ -477,11 +492,9 @@ result<void> job_queue::fail_in(write_txn& txn, std::uint64_t id,
                                 std::string_view error, timestamp_ms now) {
   return guarded("job_queue::fail_in", [&]() -> result<void> {
     auto* t = txn.handle();
-    auto j = unindex_in_state(t, id, false);
+    auto j = unindex_leaving(t, id);
     if (!j)
       return make_unexpected(j.error());
-    if (auto ok = free_unique(t, *j); !ok)
-      return ok;
     if (j->state == job_state::leased)
       record_attempt(*j, now, error);
     j->state = job_state::failed;

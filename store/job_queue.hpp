@@ -506,6 +506,9 @@ private:
   /// entry: the first step of a change of its state.
   result<job> unindex_in_state(MDB_txn* txn, std::uint64_t id,
                                bool want_failed);
+  /// Unindexes the pending or leased job `id` as `unindex_in_state` does
+  /// and frees its unique key: the first step of an ack or a fail.
+  result<job> unindex_leaving(MDB_txn* txn, std::uint64_t id);
   /// Writes `j` and adds its index entry: the last step of a change of its
   /// state.
   result<void> store_indexed(MDB_txn* txn, const job& j);
