@@ -16,14 +16,6 @@ constexpr std::size_t max_pooled_readers = 64;
 
 // -- read_txn -----------------------------------------------------------------
 
-read_txn::read_txn(environment* env, MDB_txn* txn,
-                   std::shared_lock<std::shared_mutex> lock) noexcept
-    : env_(env), txn_(txn), lock_(std::move(lock)) {}
-
-read_txn::read_txn(read_txn&& other) noexcept
-    : env_(other.env_), txn_(std::exchange(other.txn_, nullptr)),
-      lock_(std::move(other.lock_)) {}
-
 read_txn::~read_txn() {
   if (txn_ != nullptr)
     env_->release_read(txn_);
@@ -33,12 +25,10 @@ read_txn::~read_txn() {
 
 write_txn::write_txn(environment* env, MDB_txn* txn,
                      std::shared_lock<std::shared_mutex> lock) noexcept
-    : env_(env), txn_(txn), serial_(++env->txn_serial_),
-      lock_(std::move(lock)) {}
+    : txn_base(env, txn, std::move(lock)), serial_(++env->txn_serial_) {}
 
 write_txn::write_txn(write_txn&& other) noexcept
-    : env_(other.env_), txn_(std::exchange(other.txn_, nullptr)),
-      serial_(other.serial_), lock_(std::move(other.lock_)),
+    : txn_base(std::move(other)), serial_(other.serial_),
       cursors_(std::move(other.cursors_)), parent_(other.parent_),
       hooks_(std::move(other.hooks_)) {}
 
@@ -211,34 +201,42 @@ result<MDB_dbi> environment::open_db(std::string_view name, unsigned flags) {
   }
 }
 
-result<read_txn> environment::begin_read() {
+template <class Txn, class Begin>
+result<Txn> environment::begin_txn(const char* what, const char* resized,
+                                   Begin begin) {
   for (int attempt = 0; attempt < 3; ++attempt) {
     std::shared_lock<std::shared_mutex> lock{resize_mutex_};
     MDB_txn* txn = nullptr;
-    {
-      std::lock_guard<std::mutex> guard{pool_mutex_};
-      if (!pool_.empty()) {
-        txn = pool_.back();
-        pool_.pop_back();
-      }
-    }
-    int rc;
-    if (txn != nullptr) {
-      rc = mdb_txn_renew(txn);
-      if (rc != 0)
-        mdb_txn_abort(txn);
-    } else {
-      rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
-    }
+    auto rc = begin(txn);
     if (rc == 0)
-      return read_txn{this, txn, std::move(lock)};
+      return Txn{this, txn, std::move(lock)};
     if (rc != MDB_MAP_RESIZED)
-      return fail_mdb(rc, "mdb_txn_begin(read)");
+      return fail_mdb(rc, what);
     lock.unlock();
     if (auto res = adopt_resized_map(); !res)
       return make_unexpected(res.error());
   }
-  return fail(errc::io_error, "begin_read: map keeps being resized");
+  return fail(errc::io_error, resized);
+}
+
+result<read_txn> environment::begin_read() {
+  return begin_txn<read_txn>(
+      "mdb_txn_begin(read)", "begin_read: map keeps being resized",
+      [this](MDB_txn*& txn) {
+        {
+          std::lock_guard<std::mutex> guard{pool_mutex_};
+          if (!pool_.empty()) {
+            txn = pool_.back();
+            pool_.pop_back();
+          }
+        }
+        if (txn == nullptr)
+          return mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
+        auto rc = mdb_txn_renew(txn);
+        if (rc != 0)
+          mdb_txn_abort(txn);
+        return rc;
+      });
 }
 
 std::uint64_t environment::last_txn_id() {
@@ -251,19 +249,11 @@ std::uint64_t environment::last_txn_id() {
 }
 
 result<write_txn> environment::begin_write() {
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    std::shared_lock<std::shared_mutex> lock{resize_mutex_};
-    MDB_txn* txn = nullptr;
-    auto rc = mdb_txn_begin(env_, nullptr, 0, &txn);
-    if (rc == 0)
-      return write_txn{this, txn, std::move(lock)};
-    if (rc != MDB_MAP_RESIZED)
-      return fail_mdb(rc, "mdb_txn_begin(write)");
-    lock.unlock();
-    if (auto res = adopt_resized_map(); !res)
-      return make_unexpected(res.error());
-  }
-  return fail(errc::io_error, "begin_write: map keeps being resized");
+  return begin_txn<write_txn>("mdb_txn_begin(write)",
+                              "begin_write: map keeps being resized",
+                              [this](MDB_txn*& txn) {
+                                return mdb_txn_begin(env_, nullptr, 0, &txn);
+                              });
 }
 
 void environment::release_read(MDB_txn* txn) noexcept {

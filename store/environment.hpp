@@ -87,46 +87,58 @@ struct options {
 
 class environment;
 
-/// A read-only LMDB transaction. Cheap: it comes from a pool of reset
-/// transactions and goes back in its destructor. While it lives the map
-/// cannot be resized, so keep it short and never wait for the writer while
-/// holding one.
-class read_txn {
+/// What both kinds of transaction hold: their environment, the LMDB
+/// handle and a share of the environment's resize lock (the map is not
+/// resized while a transaction lives).
+class txn_base {
 public:
-  read_txn(read_txn&& other) noexcept;
-  read_txn& operator=(read_txn&&) = delete;
-  read_txn(const read_txn&) = delete;
-  ~read_txn();
+  txn_base(const txn_base&) = delete;
+  txn_base& operator=(const txn_base&) = delete;
+  txn_base& operator=(txn_base&&) = delete;
 
-  /// The LMDB handle, valid until this object is destroyed.
+  /// The LMDB handle, valid until the transaction ends (a read_txn's
+  /// destruction, a write_txn's commit or abort).
   MDB_txn* handle() const noexcept {
     return txn_;
   }
 
-private:
-  friend class environment;
-  read_txn(environment* env, MDB_txn* txn,
-           std::shared_lock<std::shared_mutex> lock) noexcept;
+protected:
+  txn_base(environment* env, MDB_txn* txn,
+           std::shared_lock<std::shared_mutex> lock) noexcept
+      : env_(env), txn_(txn), lock_(std::move(lock)) {}
+  txn_base(txn_base&& other) noexcept
+      : env_(other.env_), txn_(std::exchange(other.txn_, nullptr)),
+        lock_(std::move(other.lock_)) {}
+  ~txn_base() = default;
 
   environment* env_;
   MDB_txn* txn_;
   std::shared_lock<std::shared_mutex> lock_;
 };
 
+/// A read-only LMDB transaction. Cheap: it comes from a pool of reset
+/// transactions and goes back in its destructor. While it lives the map
+/// cannot be resized, so keep it short and never wait for the writer while
+/// holding one.
+class read_txn : public txn_base {
+public:
+  read_txn(read_txn&& other) noexcept = default;
+  ~read_txn();
+
+private:
+  friend class environment;
+  read_txn(environment* env, MDB_txn* txn,
+           std::shared_lock<std::shared_mutex> lock) noexcept
+      : txn_base(env, txn, std::move(lock)) {}
+};
+
 /// A read-write LMDB transaction; aborts in its destructor unless
 /// committed. Only the writer thread (see writer.hpp) and
 /// `environment::open_db` create top-level ones.
-class write_txn {
+class write_txn : public txn_base {
 public:
   write_txn(write_txn&& other) noexcept;
-  write_txn& operator=(write_txn&&) = delete;
-  write_txn(const write_txn&) = delete;
   ~write_txn();
-
-  /// The LMDB handle, valid until commit or abort.
-  MDB_txn* handle() const noexcept {
-    return txn_;
-  }
 
   /// The environment this transaction belongs to.
   environment& env() const noexcept {
@@ -179,10 +191,7 @@ private:
 
   void finish_hooks(bool committed) noexcept;
 
-  environment* env_;
-  MDB_txn* txn_;
   std::uint64_t serial_;
-  std::shared_lock<std::shared_mutex> lock_;
   std::vector<std::pair<MDB_dbi, MDB_cursor*>> cursors_;
   write_txn* parent_ = nullptr;
   std::vector<std::function<void(bool)>> hooks_;
@@ -265,6 +274,11 @@ private:
   friend class write_txn;
   environment(options opts, MDB_env* env);
   void release_read(MDB_txn* txn) noexcept;
+  /// Begins a transaction with `begin(txn)` (an LMDB code), again when
+  /// another process has resized the map. `what` names a failed begin,
+  /// `resized` is the error when the map keeps being resized.
+  template <class Txn, class Begin>
+  result<Txn> begin_txn(const char* what, const char* resized, Begin begin);
   void clear_pool() noexcept;
   result<void> adopt_resized_map();
 
