@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <utility>
 
 #include <actors/calcom.hpp>
 #include <actors/retell.hpp>
@@ -23,26 +24,15 @@ namespace {
 std::int64_t parse_duration_ms(const std::string& text) {
   if (text.empty())
     return 0;
+  static constexpr std::pair<char, std::int64_t> units[]{
+      {'s', 1000}, {'m', 60 * 1000}, {'h', 3600 * 1000}, {'d', 86400 * 1000}};
   std::int64_t unit = 1000;
   auto digits = text;
-  switch (text.back()) {
-  case 's':
-    digits.pop_back();
-    break;
-  case 'm':
-    unit = 60 * 1000;
-    digits.pop_back();
-    break;
-  case 'h':
-    unit = 3600 * 1000;
-    digits.pop_back();
-    break;
-  case 'd':
-    unit = 86400 * 1000;
-    digits.pop_back();
-    break;
-  default:
-    break;
+  for (auto [suffix, ms] : units) {
+    if (text.back() == suffix) {
+      unit = ms;
+      digits.pop_back();
+    }
   }
   if (digits.empty() || digits.size() > 9
       || digits.find_first_not_of("0123456789") != std::string::npos)
