@@ -111,22 +111,39 @@ locate_store(const std::string& cmd, const common_flags& flags, bool create) {
   return store_location{std::move(*cfg), std::move(path)};
 }
 
-int run_config(const std::vector<std::string>& args) {
+expected<common_flags, int>
+parse_command_flags(const std::string& cmd, const char* usage,
+                    const std::vector<std::string>& args, bool operands) {
   auto flags = parse_common_flags(args);
   if (!flags) {
-    std::cerr << "switchboard config: " << flags.error() << '\n';
-    return 2;
+    std::cerr << "switchboard " << cmd << ": " << flags.error() << '\n';
+    return make_unexpected(2);
   }
   if (flags->help) {
-    std::cout << "usage: switchboard config [show|check] [--config FILE] "
-                 "[--set section.key=value]...\n"
-                 "  show   print every option, its value and where it came "
-                 "from (default);\n"
-                 "         secrets (names with secret, key, token or "
-                 "password) as ***\n"
-                 "  check  only validate; exit 0 when valid\n";
-    return 0;
+    std::cout << usage;
+    return make_unexpected(0);
   }
+  if (!operands && !flags->rest.empty()) {
+    std::cerr << "switchboard " << cmd << ": unexpected argument "
+              << flags->rest[0] << '\n';
+    return make_unexpected(2);
+  }
+  return std::move(*flags);
+}
+
+int run_config(const std::vector<std::string>& args) {
+  auto flags = parse_command_flags(
+      "config",
+      "usage: switchboard config [show|check] [--config FILE] "
+      "[--set section.key=value]...\n"
+      "  show   print every option, its value and where it came "
+      "from (default);\n"
+      "         secrets (names with secret, key, token or "
+      "password) as ***\n"
+      "  check  only validate; exit 0 when valid\n",
+      args, true);
+  if (!flags)
+    return flags.error();
   auto cfg = load_config(*flags);
   if (!cfg) {
     std::cerr << "invalid configuration:\n" << to_string(cfg.error()) << '\n';

@@ -21,6 +21,15 @@ struct common_flags {
 expected<common_flags, std::string>
 parse_common_flags(const std::vector<std::string>& args);
 
+/// `parse_common_flags` with what every command does first, for
+/// `switchboard <cmd>`: prints a bad flag to stderr (exit status 2), or
+/// `usage` for --help (exit status 0). Without `operands`, any argument
+/// that is not a flag is an error too. Returns the flags, or the exit
+/// status when the command is done.
+expected<common_flags, int>
+parse_command_flags(const std::string& cmd, const char* usage,
+                    const std::vector<std::string>& args, bool operands);
+
 /// The environment variable naming the configuration file when no
 /// `--config` is given.
 inline constexpr const char* config_env_var = "SWITCHBOARD_CONFIG";

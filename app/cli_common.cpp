@@ -55,12 +55,14 @@ provider_options provider_options_from(const config& cfg) {
 
 namespace cli {
 
-expected<parsed_args, std::string>
-parse_args(const std::vector<std::string>& args,
-           const std::set<std::string>& value_flags,
-           const std::set<std::string>& switch_flags) {
-  parsed_args out;
-  std::vector<std::string> rest;
+namespace {
+
+/// Takes `value_flags` and `switch_flags` out of `args` into `out`; the
+/// other arguments go to `rest`. Returns an error naming the flag, or "".
+std::string take_flags(const std::vector<std::string>& args,
+                       const std::set<std::string>& value_flags,
+                       const std::set<std::string>& switch_flags,
+                       parsed_args& out, std::vector<std::string>& rest) {
   for (std::size_t i = 0; i < args.size(); ++i) {
     const auto& a = args[i];
     auto eq = a.find('=');
@@ -70,7 +72,7 @@ parse_args(const std::vector<std::string>& args,
         out.values[name] = a.substr(eq + 1);
       } else {
         if (i + 1 >= args.size())
-          return make_unexpected(name + " needs a value");
+          return name + " needs a value";
         out.values[name] = args[++i];
       }
     } else if (!name.empty() && eq == std::string::npos
@@ -80,6 +82,20 @@ parse_args(const std::vector<std::string>& args,
       rest.push_back(a);
     }
   }
+  return {};
+}
+
+} // namespace
+
+expected<parsed_args, std::string>
+parse_args(const std::vector<std::string>& args,
+           const std::set<std::string>& value_flags,
+           const std::set<std::string>& switch_flags) {
+  parsed_args out;
+  std::vector<std::string> rest;
+  if (auto err = take_flags(args, value_flags, switch_flags, out, rest);
+      !err.empty())
+    return make_unexpected(std::move(err));
   auto common = parse_common_flags(rest);
   if (!common)
     return make_unexpected(common.error());
@@ -91,22 +107,24 @@ expected<parsed_args, int>
 parse_tool_args(const std::string& cmd, const char* usage,
                 const std::vector<std::string>& args,
                 const std::set<std::string>& value_flags,
-                const std::set<std::string>& switch_flags, bool operands) {
-  auto a = parse_args(args, value_flags, switch_flags);
-  if (!a) {
-    std::cerr << "switchboard " << cmd << ": " << a.error() << '\n';
+                const std::set<std::string>& switch_flags, bool operands,
+                const char* one_operand) {
+  parsed_args out;
+  std::vector<std::string> rest;
+  if (auto err = take_flags(args, value_flags, switch_flags, out, rest);
+      !err.empty()) {
+    std::cerr << "switchboard " << cmd << ": " << err << '\n';
     return make_unexpected(2);
   }
-  if (a->common.help) {
-    std::cout << usage;
-    return make_unexpected(0);
-  }
-  if (!operands && !a->common.rest.empty()) {
-    std::cerr << "switchboard " << cmd << ": unexpected argument "
-              << a->common.rest[0] << '\n';
+  auto common = parse_command_flags(cmd, usage, rest, operands);
+  if (!common)
+    return make_unexpected(common.error());
+  if (one_operand != nullptr && common->rest.size() != 1) {
+    std::cerr << "switchboard " << cmd << ": " << one_operand << usage;
     return make_unexpected(2);
   }
-  return std::move(*a);
+  out.common = std::move(*common);
+  return out;
 }
 
 bool read_uints(

@@ -35,13 +35,17 @@ parse_args(const std::vector<std::string>& args,
 /// `parse_args` with what every tool does first, for `switchboard <cmd>`:
 /// prints a bad flag to stderr (exit status 2), or `usage` for --help (exit
 /// status 0). Without `operands`, any argument that is not a flag is an
-/// error too. Returns the arguments, or the exit status when the tool is
-/// done.
+/// error too. With `one_operand`, the tool takes exactly one operand
+/// (`common.rest[0]`): with none or more, it prints `switchboard <cmd>:
+/// <one_operand>` (ending with its own line feed) and `usage` to stderr
+/// (exit status 2). Returns the arguments, or the exit status when the tool
+/// is done.
 expected<parsed_args, int>
 parse_tool_args(const std::string& cmd, const char* usage,
                 const std::vector<std::string>& args,
                 const std::set<std::string>& value_flags,
-                const std::set<std::string>& switch_flags, bool operands);
+                const std::set<std::string>& switch_flags, bool operands,
+                const char* one_operand = nullptr);
 
 /// Parses a non-negative integer flag value; errors name the flag.
 expected<std::uint64_t, std::string> to_uint(const std::string& flag,

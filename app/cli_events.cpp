@@ -59,20 +59,56 @@ delivery status), oldest first.
   --json        one JSON object per line
 )";
 
+/// The arguments of a listing tool, with its --after and --limit.
+struct listing_args : cli::parsed_args {
+  std::uint64_t after = 0;
+  std::uint64_t limit = 100;
+};
+
+/// `cli::parse_tool_args` for listing tool `cmd`: its `value_flags`,
+/// --after, --limit and --json. Returns the arguments, or the exit status
+/// when the tool is done.
+expected<listing_args, int>
+parse_listing_args(const std::string& cmd, const char* usage,
+                   const std::vector<std::string>& args,
+                   std::set<std::string> value_flags) {
+  value_flags.insert({"--after", "--limit"});
+  auto a
+      = cli::parse_tool_args(cmd, usage, args, value_flags, {"--json"}, false);
+  if (!a)
+    return make_unexpected(a.error());
+  listing_args out;
+  static_cast<cli::parsed_args&>(out) = std::move(*a);
+  if (!cli::read_uints(cmd, out,
+                       {{"--after", &out.after}, {"--limit", &out.limit}}))
+    return make_unexpected(2);
+  return out;
+}
+
+/// Prints `rows`, one a line: with --json each as `to_json` makes it,
+/// else as `print` writes it, then their count (`counted`, e.g.
+/// "event(s)").
+template <class Rows, class ToJson, class Print>
+void print_rows(const cli::parsed_args& a, const Rows& rows, ToJson to_json,
+                Print print, const char* counted) {
+  bool json = a.switches.count("--json") > 0;
+  for (const auto& row : rows) {
+    if (json)
+      std::cout << boost::json::serialize(to_json(row)) << '\n';
+    else
+      print(row);
+  }
+  if (!json)
+    std::cout << rows.size() << ' ' << counted << '\n';
+}
+
 } // namespace
 
 int run_events(const std::vector<std::string>& args) {
-  auto a = cli::parse_tool_args(
-      "events", events_usage, args,
-      {"--type", "--aggregate", "--company", "--after", "--limit"}, {"--json"},
-      false);
+  auto a = parse_listing_args("events", events_usage, args,
+                              {"--type", "--aggregate", "--company"});
   if (!a)
     return a.error();
-  std::uint64_t after = 0;
-  std::uint64_t limit = 100;
-  if (!cli::read_uints("events", *a,
-                       {{"--after", &after}, {"--limit", &limit}}))
-    return 2;
   std::string agg_type, agg_id;
   if (auto i = a->values.find("--aggregate"); i != a->values.end()) {
     auto slash = i->second.find('/');
@@ -119,57 +155,49 @@ int run_events(const std::vector<std::string>& args) {
   auto st = cli::open_store("events", a->common);
   if (!st)
     return 1;
-  auto max = static_cast<std::size_t>(limit);
+  auto max = static_cast<std::size_t>(a->limit);
   store::result<std::vector<envelope>> got{std::vector<envelope>{}};
   if (!agg_type.empty()) {
     got = st->events->read_stream(company, agg_type, agg_id, 1, 1000000);
     if (got) {
       std::vector<envelope> kept;
       for (auto& e : *got)
-        if (e.sequence > after && (type.empty() || e.type == type)
+        if (e.sequence > a->after && (type.empty() || e.type == type)
             && kept.size() < max)
           kept.push_back(std::move(e));
       got = std::move(kept);
     }
   } else if (!type.empty()) {
-    got = st->events->read_by_type(type, after + 1, max);
+    got = st->events->read_by_type(type, a->after + 1, max);
   } else {
-    got = st->events->read_all(after + 1, max);
+    got = st->events->read_all(a->after + 1, max);
   }
   if (!got) {
     std::cerr << "switchboard events: " << store::to_string(got.error())
               << '\n';
     return 1;
   }
-  bool json = a->switches.count("--json") > 0;
-  for (const auto& e : *got) {
-    if (json) {
-      std::cout << boost::json::serialize(to_cloudevent(e)) << '\n';
-      continue;
-    }
-    std::cout << e.sequence << "  " << format_rfc3339(e.occurred_at) << "  "
-              << e.type << "  " << e.aggregate_type << '/' << e.aggregate_id
-              << " v" << e.version << "  id=" << e.id;
-    if (!e.company_id.empty())
-      std::cout << "  company=" << e.company_id;
-    std::cout << '\n';
-  }
-  if (!json)
-    std::cout << got->size() << " event(s)\n";
+  print_rows(
+      *a, *got,
+      [](const envelope& e) {
+        return to_cloudevent(e);
+      },
+      [](const envelope& e) {
+        std::cout << e.sequence << "  " << format_rfc3339(e.occurred_at) << "  "
+                  << e.type << "  " << e.aggregate_type << '/' << e.aggregate_id
+                  << " v" << e.version << "  id=" << e.id;
+        if (!e.company_id.empty())
+          std::cout << "  company=" << e.company_id;
+        std::cout << '\n';
+      },
+      "event(s)");
   return 0;
 }
 
 int run_outbox(const std::vector<std::string>& args) {
-  auto a = cli::parse_tool_args("outbox", outbox_usage, args,
-                                {"--channel", "--after", "--limit"}, {"--json"},
-                                false);
+  auto a = parse_listing_args("outbox", outbox_usage, args, {"--channel"});
   if (!a)
     return a.error();
-  std::uint64_t after = 0;
-  std::uint64_t limit = 100;
-  if (!cli::read_uints("outbox", *a,
-                       {{"--after", &after}, {"--limit", &limit}}))
-    return 2;
   std::string channel;
   if (auto i = a->values.find("--channel"); i != a->values.end()) {
     channel = i->second;
@@ -185,43 +213,36 @@ int run_outbox(const std::vector<std::string>& args) {
   auto st = cli::open_store("outbox", a->common);
   if (!st)
     return 1;
-  auto got = st->outbox->list(after, static_cast<std::size_t>(limit), channel);
+  auto got
+      = st->outbox->list(a->after, static_cast<std::size_t>(a->limit), channel);
   if (!got) {
     std::cerr << "switchboard outbox: " << store::to_string(got.error())
               << '\n';
     return 1;
   }
-  bool json = a->switches.count("--json") > 0;
-  for (const auto& m : *got) {
-    if (json) {
-      auto o = outbox_entry_to_json(m); // as GET /api/outbox lists it
-      std::cout << boost::json::serialize(o) << '\n';
-      continue;
-    }
-    std::cout << m.id << "  " << format_rfc3339(m.created_at) << "  "
-              << m.channel << "  to=" << m.recipient
-              << "  key=" << m.idempotency_key;
-    if (!m.provider.empty())
-      std::cout << "  " << m.provider << "=" << m.provider_id
-                << "  status=" << m.status
-                << (m.status_error.empty() ? "" : " error=" + m.status_error);
-    std::cout << "\n    " << m.body << '\n';
-  }
-  if (!json)
-    std::cout << got->size() << " message(s)\n";
+  // --json: as GET /api/outbox lists them.
+  print_rows(
+      *a, *got, outbox_entry_to_json,
+      [](const store::outbound_message& m) {
+        std::cout << m.id << "  " << format_rfc3339(m.created_at) << "  "
+                  << m.channel << "  to=" << m.recipient
+                  << "  key=" << m.idempotency_key;
+        if (!m.provider.empty())
+          std::cout << "  " << m.provider << "=" << m.provider_id
+                    << "  status=" << m.status
+                    << (m.status_error.empty() ? ""
+                                               : " error=" + m.status_error);
+        std::cout << "\n    " << m.body << '\n';
+      },
+      "message(s)");
   return 0;
 }
 
 int run_analytics(const std::vector<std::string>& args) {
   auto a = cli::parse_tool_args("analytics", analytics_usage, args, {},
-                                {"--json"}, true);
+                                {"--json"}, true, "expects one company id\n");
   if (!a)
     return a.error();
-  if (a->common.rest.size() != 1) {
-    std::cerr << "switchboard analytics: expects one company id\n"
-              << analytics_usage;
-    return 2;
-  }
   const auto& company = a->common.rest[0];
   auto st = cli::open_store("analytics", a->common);
   if (!st)

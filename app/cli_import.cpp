@@ -104,15 +104,11 @@ int refuse(const std::string& file, const bad_record& bad, file_format fmt) {
 
 int run_import(const std::vector<std::string>& args) {
   auto parsed = cli::parse_tool_args("import", import_usage, args,
-                                     {"--format", "--company"}, {}, true);
+                                     {"--format", "--company"}, {}, true,
+                                     "expects one FILE\n");
   if (!parsed)
     return parsed.error();
-  const auto& rest = parsed->common.rest;
-  if (rest.size() != 1) {
-    std::cerr << "switchboard import: expects one FILE\n" << import_usage;
-    return 2;
-  }
-  const auto& file = rest[0];
+  const auto& file = parsed->common.rest[0];
   std::ifstream in{file, std::ios::binary};
   if (!in) {
     std::cerr << "switchboard import: cannot read " << file << '\n';

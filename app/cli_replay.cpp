@@ -192,14 +192,9 @@ int replay_analytics(node_store& st, std::uint64_t chunk) {
 
 int run_replay(const std::vector<std::string>& args) {
   auto a = cli::parse_tool_args("replay", replay_usage, args, {"--chunk"}, {},
-                                true);
+                                true, "expected one projection name\n\n");
   if (!a)
     return a.error();
-  if (a->common.rest.size() != 1) {
-    std::cerr << "switchboard replay: expected one projection name\n\n"
-              << replay_usage;
-    return 2;
-  }
   const auto& name = a->common.rest[0];
   if (name != "analytics") {
     std::cerr << "switchboard replay: unknown projection " << name

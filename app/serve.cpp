@@ -54,20 +54,9 @@ void notify(const std::shared_ptr<spdlog::logger>& lg,
 } // namespace
 
 int run_serve(const std::vector<std::string>& args) {
-  auto flags = parse_common_flags(args);
-  if (!flags) {
-    std::cerr << "switchboard serve: " << flags.error() << '\n';
-    return 2;
-  }
-  if (flags->help) {
-    std::cout << serve_usage;
-    return 0;
-  }
-  if (!flags->rest.empty()) {
-    std::cerr << "switchboard serve: unexpected argument " << flags->rest[0]
-              << '\n';
-    return 2;
-  }
+  auto flags = parse_command_flags("serve", serve_usage, args, false);
+  if (!flags)
+    return flags.error();
   auto cfg = load_config(*flags);
   if (!cfg) {
     std::cerr << "switchboard serve: invalid configuration:\n"
