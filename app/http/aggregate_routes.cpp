@@ -22,6 +22,7 @@
 #include <app/http/bridge.hpp>
 #include <app/http/limits.hpp>
 #include <app/http/read_pool.hpp>
+#include <app/http/route_helpers.hpp>
 #include <app/http/routes.hpp>
 #include <app/http/state_cache.hpp>
 #include <messages/id_check.hpp>
@@ -433,7 +434,7 @@ void list_appointments(const context_ptr& ctx) {
   if (company.empty())
     return;
   field_errors errs;
-  auto limit = ctx->query_uint("limit", 100, 1, 1000, errs);
+  auto limit = query_limit(*ctx, errs);
   auto staff = ctx->query("staff_id");
   auto customer = ctx->query("customer_id");
   auto status = ctx->query("status");

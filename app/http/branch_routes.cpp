@@ -20,6 +20,7 @@
 #include <actors/interfaces.hpp>
 #include <actors/node.hpp>
 #include <app/http/bridge.hpp>
+#include <app/http/route_helpers.hpp>
 #include <app/http/routes.hpp>
 #include <messages/id_check.hpp>
 #include <messages/ids.hpp>
@@ -100,12 +101,8 @@ void write_branch(
     return tenants->set_setting_in(txn, company, name, *shown);
   };
   ctx->waiting_for("the store writer");
-  ctx->with_actor([ctx, company, status, shown,
-                   op](caf::event_based_actor* self) {
-    self->request(ctx->node().writer(), 60s, write_atom::value,
-                  make_write_op(op))
-        .then(
-            [self, ctx, company, status, shown](ok_atom) {
+  run_write(ctx, 60s, op,
+            [ctx, company, status, shown](caf::event_based_actor* self) {
               std::vector<std::string> tags{
                   company_tag("availability", company)};
               // Answered once the cache has dropped them: the next
@@ -118,11 +115,7 @@ void write_branch(
                       [ctx, status, shown](caf::error&) {
                         ctx->respond_json(status, *shown);
                       });
-            },
-            [ctx](caf::error& e) {
-              fail_with(*ctx, e);
             });
-  });
 }
 
 /// The company and the branch id of a /api/branches/{id} route; false

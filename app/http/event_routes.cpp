@@ -21,6 +21,7 @@
 #include <app/event_checks.hpp>
 #include <app/http/bridge.hpp>
 #include <app/http/read_pool.hpp>
+#include <app/http/route_helpers.hpp>
 #include <app/http/routes.hpp>
 #include <messages/cloudevents.hpp>
 #include <messages/id_check.hpp>
@@ -62,7 +63,7 @@ store::result<std::string> stream_owner(const store::event_store& es,
 void get_stream(const context_ptr& ctx) {
   field_errors errs;
   auto from = ctx->query_uint("from_version", 1, 1, UINT64_MAX, errs);
-  auto limit = ctx->query_uint("limit", 100, 1, 1000, errs);
+  auto limit = query_limit(*ctx, errs);
   if (!errs.empty()) {
     ctx->fail_fields(errs);
     return;
@@ -216,7 +217,7 @@ void list_events_page(const context_ptr& ctx, const read_deadline& deadline,
 
 void list_events(const context_ptr& ctx) {
   field_errors errs;
-  auto limit = ctx->query_uint("limit", 100, 1, 1000, errs);
+  auto limit = query_limit(*ctx, errs);
   bool has_after = !ctx->query("after").empty();
   auto after = ctx->query_uint("after", 0, 0, UINT64_MAX - 1, errs);
   auto from = query_time(*ctx, "from", INT64_MIN, errs);
@@ -520,7 +521,7 @@ void list_audit_page(const context_ptr& ctx, const std::string& company,
 /// one model (aggregate), in sequence order after a cursor.
 void list_audit(const context_ptr& ctx) {
   field_errors errs;
-  auto limit = ctx->query_uint("limit", 100, 1, 1000, errs);
+  auto limit = query_limit(*ctx, errs);
   auto after = ctx->query_uint("after", 0, 0, UINT64_MAX - 1, errs);
   auto model_type = ctx->query("model_type");
   auto model_id = ctx->query("model_id");

@@ -22,6 +22,7 @@
 #include <app/http/bridge.hpp>
 #include <app/http/limits.hpp>
 #include <app/http/read_pool.hpp>
+#include <app/http/route_helpers.hpp>
 #include <app/http/routes.hpp>
 #include <app/job_json.hpp>
 #include <messages/time.hpp>
@@ -201,7 +202,7 @@ void list_jobs(const context_ptr& ctx,
                std::optional<store::job_list_state> state) {
   field_errors errs;
   auto after = ctx->query_uint("after", 0, 0, UINT64_MAX, errs);
-  auto limit = ctx->query_uint("limit", 100, 1, 1000, errs);
+  auto limit = query_limit(*ctx, errs);
   auto s = state.value_or(store::job_list_state::pending);
   if (!state) {
     auto text = ctx->query("state", "pending");
@@ -240,6 +241,13 @@ void list_jobs(const context_ptr& ctx,
         ctx->respond(200, o);
       },
       limit);
+}
+
+/// The handler of a jobs listing: `list_jobs` with `state`.
+handler_fn jobs_lister(std::optional<store::job_list_state> state) {
+  return [state](const context_ptr& ctx) {
+    list_jobs(ctx, state);
+  };
 }
 
 /// Asks every queue supervisor for its stats; calls `done` once with all
@@ -459,21 +467,14 @@ void add_ops_routes(router& r) {
       "processed, retried and failed_total by listener (company tokens: "
       "their own jobs; admin tokens: all, or ?company_id=)");
 
-  r.add(
-      "GET", "/api/jobs", access::company,
-      [](const context_ptr& ctx) {
-        list_jobs(ctx, std::nullopt);
-      },
-      "Jobs by state (pending, ready, delayed, leased, failed) and filter "
-      "(queue, listener, event_type, event_id; admin: company_id)");
+  r.add("GET", "/api/jobs", access::company, jobs_lister(std::nullopt),
+        "Jobs by state (pending, ready, delayed, leased, failed) and filter "
+        "(queue, listener, event_type, event_id; admin: company_id)");
 
-  r.add(
-      "GET", "/api/jobs/failed", access::company,
-      [](const context_ptr& ctx) {
-        list_jobs(ctx, store::job_list_state::failed);
-      },
-      "Failed jobs, by id, with every attempt's error (company tokens: "
-      "their own)");
+  r.add("GET", "/api/jobs/failed", access::company,
+        jobs_lister(store::job_list_state::failed),
+        "Failed jobs, by id, with every attempt's error (company tokens: "
+        "their own)");
 
   r.add(
       "GET", "/api/jobs/{id}", access::company,
@@ -517,27 +518,20 @@ void add_ops_routes(router& r) {
         auto* jobs = n.store().jobs.get();
         auto now = n.clock()();
         auto queue = j->queue;
-        ctx->with_actor([ctx, jobs, id, now,
-                         queue](caf::event_based_actor* self) {
-          auto& n = ctx->node();
-          self->request(n.writer(), actor_timeout, write_atom::value,
-                        make_write_op([jobs, id, now](store::write_txn& txn) {
-                          return jobs->retry_failed_in(txn, id, now);
-                        }))
-              .then(
-                  [ctx, id, queue, self](ok_atom) {
-                    auto& qs = ctx->node().queues();
-                    if (auto q = qs.find(queue); q != qs.end())
-                      self->send(q->second, wake_atom::value);
-                    json::object o;
-                    o["id"] = id;
-                    o["state"] = "pending";
-                    ctx->respond(202, o);
-                  },
-                  [ctx](caf::error& e) {
-                    fail_with(*ctx, e);
-                  });
-        });
+        run_write(
+            ctx, actor_timeout,
+            [jobs, id, now](store::write_txn& txn) {
+              return jobs->retry_failed_in(txn, id, now);
+            },
+            [ctx, id, queue](caf::event_based_actor* self) {
+              auto& qs = ctx->node().queues();
+              if (auto q = qs.find(queue); q != qs.end())
+                self->send(q->second, wake_atom::value);
+              json::object o;
+              o["id"] = id;
+              o["state"] = "pending";
+              ctx->respond(202, o);
+            });
       },
       "Puts a failed job back on its queue");
 
@@ -564,19 +558,14 @@ void add_ops_routes(router& r) {
           return;
         auto id = j->id;
         auto* jobs = ctx->node().store().jobs.get();
-        ctx->with_actor([ctx, jobs, id](caf::event_based_actor* self) {
-          self->request(ctx->node().writer(), actor_timeout, write_atom::value,
-                        make_write_op([jobs, id](store::write_txn& txn) {
-                          return jobs->delete_failed_in(txn, id);
-                        }))
-              .then(
-                  [ctx](ok_atom) {
-                    ctx->respond_empty(204);
-                  },
-                  [ctx](caf::error& e) {
-                    fail_with(*ctx, e);
-                  });
-        });
+        run_write(
+            ctx, actor_timeout,
+            [jobs, id](store::write_txn& txn) {
+              return jobs->delete_failed_in(txn, id);
+            },
+            [ctx](caf::event_based_actor*) {
+              ctx->respond_empty(204);
+            });
       },
       "Deletes a failed job (company tokens: their own)");
 
@@ -585,7 +574,7 @@ void add_ops_routes(router& r) {
       [](const context_ptr& ctx) {
         field_errors errs;
         auto after = ctx->query_uint("after", 0, 0, UINT64_MAX, errs);
-        auto limit = ctx->query_uint("limit", 100, 1, 1000, errs);
+        auto limit = query_limit(*ctx, errs);
         if (!errs.empty()) {
           ctx->fail_fields(errs);
           return;

@@ -419,9 +419,8 @@ void get_calcom_settings(const context_ptr& ctx) {
   auto company = settings_company(ctx);
   if (company.empty())
     return;
-  auto v = json::parse(to_public_json(company_calcom(ctx, company)));
-  v.as_object()["company_id"] = company;
-  ctx->respond(200, v);
+  ctx->respond(200, shown_setting(to_public_json(company_calcom(ctx, company)),
+                                  company));
 }
 
 void put_calcom_settings(const context_ptr& ctx) {
@@ -435,11 +434,8 @@ void put_calcom_settings(const context_ptr& ctx) {
     ctx->fail_fields(parsed.error());
     return;
   }
-  auto stored = to_stored_json(*parsed);
-  auto shown = json::parse(to_public_json(*parsed));
-  shown.as_object()["company_id"] = company;
-  save_setting(ctx, calcom_setting, company, std::move(stored),
-               std::move(shown));
+  save_setting(ctx, calcom_setting, company, to_stored_json(*parsed),
+               to_public_json(*parsed));
 }
 
 } // namespace switchboard::app::http::webhook_detail

@@ -91,10 +91,16 @@ void run_command(const context_ptr& ctx, Command cmd, std::string kind,
 /// store's error (an unknown company: 404).
 std::string settings_company(const context_ptr& ctx);
 
+/// A company's integration setting as the settings routes answer it: the
+/// JSON object `shown` (the setting as the API shows it) with the
+/// company's id.
+json::value shown_setting(std::string_view shown, const std::string& company);
+
 /// Stores a company's integration setting through the writer and answers
-/// 200 with `shown` (the setting as the API shows it) once it is durable.
+/// 200 with `shown_setting(shown, company)` once it is durable.
 void save_setting(const context_ptr& ctx, std::string_view name,
-                  std::string company, std::string stored, json::value shown);
+                  std::string company, std::string stored,
+                  std::string_view shown);
 
 // -- in app/http/webhook_calcom.cpp -------------------------------------------
 

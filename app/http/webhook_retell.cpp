@@ -257,9 +257,7 @@ void get_retell_settings(const context_ptr& ctx) {
   if (auto text = ctx->tenants().setting(company, retell_setting))
     if (auto s = parse_retell_settings(*text))
       settings = *s;
-  auto v = json::parse(retell_json(settings));
-  v.as_object()["company_id"] = company;
-  ctx->respond(200, v);
+  ctx->respond(200, shown_setting(retell_json(settings), company));
 }
 
 void put_retell_settings(const context_ptr& ctx) {
@@ -272,10 +270,7 @@ void put_retell_settings(const context_ptr& ctx) {
     return;
   }
   auto stored = retell_json(*parsed);
-  auto shown = json::parse(stored);
-  shown.as_object()["company_id"] = company;
-  save_setting(ctx, retell_setting, company, std::move(stored),
-               std::move(shown));
+  save_setting(ctx, retell_setting, company, stored, stored);
 }
 
 } // namespace switchboard::app::http::webhook_detail

@@ -35,6 +35,7 @@
 #include <actors/twilio.hpp>
 #include <app/config.hpp>
 #include <app/http/bridge.hpp>
+#include <app/http/route_helpers.hpp>
 #include <app/http/routes.hpp>
 #include <messages/id_check.hpp>
 #include <messages/json.hpp>
@@ -78,27 +79,26 @@ std::string settings_company(const context_ptr& ctx) {
   return acting_company(ctx);
 }
 
-/// Stores a company's integration setting through the writer and answers
-/// 200 with `shown` (the setting as the API shows it) once it is durable.
+json::value shown_setting(std::string_view shown, const std::string& company) {
+  auto v = json::parse(shown);
+  v.as_object()["company_id"] = company;
+  return v;
+}
+
 void save_setting(const context_ptr& ctx, std::string_view name,
-                  std::string company, std::string stored, json::value shown) {
+                  std::string company, std::string stored,
+                  std::string_view shown_json) {
   auto* tenants = &ctx->tenants();
-  ctx->with_actor([ctx, tenants, name, company = std::move(company),
-                   stored = std::move(stored),
-                   shown = std::move(shown)](caf::event_based_actor* self) {
-    self->request(ctx->node().writer(), 60s, write_atom::value,
-                  make_write_op([tenants, name, company,
-                                 stored](store::write_txn& txn) {
-                    return tenants->set_setting_in(txn, company, name, stored);
-                  }))
-        .then(
-            [ctx, shown](ok_atom) {
-              ctx->respond(200, shown);
-            },
-            [ctx](caf::error& e) {
-              fail_with(*ctx, e);
-            });
-  });
+  auto shown = shown_setting(shown_json, company);
+  run_write(
+      ctx, 60s,
+      [tenants, name, company = std::move(company),
+       stored = std::move(stored)](store::write_txn& txn) {
+        return tenants->set_setting_in(txn, company, name, stored);
+      },
+      [ctx, shown = std::move(shown)](caf::event_based_actor*) {
+        ctx->respond(200, shown);
+      });
 }
 
 } // namespace webhook_detail
@@ -288,25 +288,16 @@ void twilio_status(const context_ptr& ctx) {
     out->status = status;
     return {};
   };
-  ctx->with_actor([ctx, op, out](caf::event_based_actor* self) {
-    self->request(ctx->node().writer(), 60s, write_atom::value,
-                  make_write_op(op))
-        .then(
-            [ctx, out](ok_atom) {
-              if (!out->known) {
-                ctx->fail_fields(
-                    {{"MessageSid",
-                      "unknown: no message sent through Twilio has this "
-                      "SID"}});
-                return;
-              }
-              ctx->respond(200, json::object{{"status", "accepted"},
-                                             {"applied", out->applied},
-                                             {"message_status", out->status}});
-            },
-            [ctx](caf::error& e) {
-              fail_with(*ctx, e);
-            });
+  run_write(ctx, 60s, op, [ctx, out](caf::event_based_actor*) {
+    if (!out->known) {
+      ctx->fail_fields(
+          {{"MessageSid",
+            "unknown: no message sent through Twilio has this SID"}});
+      return;
+    }
+    ctx->respond(200, json::object{{"status", "accepted"},
+                                   {"applied", out->applied},
+                                   {"message_status", out->status}});
   });
 }
 
