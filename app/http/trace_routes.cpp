@@ -139,25 +139,31 @@ void get_trace(const context_ptr& ctx) {
     ctx->fail_store(entries.error());
     return;
   }
+  // Reads the record of each key into `out`; false after answering the
+  // store's error.
+  auto read_all = [&ctx](const auto& keys, auto read, auto& out) {
+    for (auto key : keys) {
+      auto r = read(key);
+      if (!r) {
+        ctx->fail_store(r.error());
+        return false;
+      }
+      out.push_back(std::move(*r));
+    }
+    return true;
+  };
   trace_tree t;
   t.now = n.clock()();
-  for (auto seq : entries->event_seqs) {
-    auto ev = n.store().events->read_event(seq);
-    if (!ev) {
-      ctx->fail_store(ev.error());
-      return;
-    }
-    t.events.push_back(std::move(*ev));
-  }
   t.jobs = std::move(entries->jobs);
-  for (auto mid : entries->message_ids) {
-    auto m = n.store().outbox->get(mid);
-    if (!m) {
-      ctx->fail_store(m.error());
-      return;
-    }
-    t.messages.push_back(std::move(*m));
-  }
+  auto read_event = [&n](auto seq) {
+    return n.store().events->read_event(seq);
+  };
+  auto read_message = [&n](auto id) {
+    return n.store().outbox->get(id);
+  };
+  if (!read_all(entries->event_seqs, read_event, t.events)
+      || !read_all(entries->message_ids, read_message, t.messages))
+    return;
   // Another company's trace answers as an unknown one does.
   if (t.events.empty() && t.jobs.empty() && t.messages.empty()) {
     ctx->fail(404, "not_found", "no trace " + id);
