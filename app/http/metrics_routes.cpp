@@ -38,6 +38,13 @@ telemetry::histogram& scrape_duration() {
   return h;
 }
 
+/// A family of one sample without labels.
+void scalar(telemetry::exposition& out, std::string_view name,
+            std::string_view help, telemetry::kind k, std::uint64_t value) {
+  out.header(name, help, k);
+  out.sample(name, {}, static_cast<double>(value));
+}
+
 void queue_gauges(telemetry::exposition& out, switchboard::node& n) {
   using telemetry::kind;
   out.header("switchboard_queue_jobs",
@@ -61,15 +68,12 @@ void queue_gauges(telemetry::exposition& out, switchboard::node& n) {
 void store_gauges(telemetry::exposition& out, switchboard::node& n) {
   using telemetry::kind;
   const auto& env = *n.store().env;
-  out.header("switchboard_store_map_size_bytes",
-             "Size of the store's memory map (it grows as needed)",
-             kind::gauge);
-  out.sample("switchboard_store_map_size_bytes", {},
-             static_cast<double>(env.map_size()));
-  out.header("switchboard_store_used_bytes",
-             "Bytes of the map up to its last written page", kind::gauge);
-  out.sample("switchboard_store_used_bytes", {},
-             static_cast<double>(env.used_bytes()));
+  scalar(out, "switchboard_store_map_size_bytes",
+         "Size of the store's memory map (it grows as needed)", kind::gauge,
+         env.map_size());
+  scalar(out, "switchboard_store_used_bytes",
+         "Bytes of the map up to its last written page", kind::gauge,
+         env.used_bytes());
 }
 
 void broadcast_metrics(telemetry::exposition& out, const broadcaster* b) {
@@ -77,24 +81,18 @@ void broadcast_metrics(telemetry::exposition& out, const broadcaster* b) {
   broadcast_stats s;
   if (b != nullptr)
     s = b->stats();
-  out.header("switchboard_websocket_connections",
-             "WebSocket (Pusher protocol) connections open", kind::gauge);
-  out.sample("switchboard_websocket_connections", {},
-             static_cast<double>(s.connections));
-  out.header("switchboard_websocket_messages_sent_total",
-             "Frames queued to WebSocket connections", kind::counter);
-  out.sample("switchboard_websocket_messages_sent_total", {},
-             static_cast<double>(s.frames_sent));
-  out.header("switchboard_websocket_slow_closed_total",
-             "Connections closed because their send queue was full",
-             kind::counter);
-  out.sample("switchboard_websocket_slow_closed_total", {},
-             static_cast<double>(s.slow_closed));
-  out.header("switchboard_websocket_refused_total",
-             "Connections refused (unknown key, origin, over quota)",
-             kind::counter);
-  out.sample("switchboard_websocket_refused_total", {},
-             static_cast<double>(s.refused));
+  scalar(out, "switchboard_websocket_connections",
+         "WebSocket (Pusher protocol) connections open", kind::gauge,
+         s.connections);
+  scalar(out, "switchboard_websocket_messages_sent_total",
+         "Frames queued to WebSocket connections", kind::counter,
+         s.frames_sent);
+  scalar(out, "switchboard_websocket_slow_closed_total",
+         "Connections closed because their send queue was full", kind::counter,
+         s.slow_closed);
+  scalar(out, "switchboard_websocket_refused_total",
+         "Connections refused (unknown key, origin, over quota)", kind::counter,
+         s.refused);
 }
 
 void stream_metrics(telemetry::exposition& out, const event_streams* e) {
@@ -102,25 +100,18 @@ void stream_metrics(telemetry::exposition& out, const event_streams* e) {
   event_stream_stats s;
   if (e != nullptr)
     s = e->stats();
-  out.header("switchboard_event_streams",
-             "Server-sent event streams open (GET /admin/events/stream)",
-             kind::gauge);
-  out.sample("switchboard_event_streams", {}, static_cast<double>(s.open));
-  out.header("switchboard_event_stream_frames_total",
-             "Events queued to event streams", kind::counter);
-  out.sample("switchboard_event_stream_frames_total", {},
-             static_cast<double>(s.frames_sent));
-  out.header("switchboard_event_stream_slow_closed_total",
-             "Event streams closed because their queue was full",
-             kind::counter);
-  out.sample("switchboard_event_stream_slow_closed_total", {},
-             static_cast<double>(s.slow_closed));
-  out.header("switchboard_event_stream_refused_total",
-             "Event streams refused (over the company's or the server's "
-             "limit)",
-             kind::counter);
-  out.sample("switchboard_event_stream_refused_total", {},
-             static_cast<double>(s.refused));
+  scalar(out, "switchboard_event_streams",
+         "Server-sent event streams open (GET /admin/events/stream)",
+         kind::gauge, s.open);
+  scalar(out, "switchboard_event_stream_frames_total",
+         "Events queued to event streams", kind::counter, s.frames_sent);
+  scalar(out, "switchboard_event_stream_slow_closed_total",
+         "Event streams closed because their queue was full", kind::counter,
+         s.slow_closed);
+  scalar(out, "switchboard_event_stream_refused_total",
+         "Event streams refused (over the company's or the server's "
+         "limit)",
+         kind::counter, s.refused);
 }
 
 const char* kind_name(store::stats_kind k) {
