@@ -43,6 +43,13 @@ void serve_asset(const context_ptr& ctx, std::string_view name) {
         "img-src 'self' data:; frame-ancestors 'none'"}});
 }
 
+/// The handler of a route that answers with the embedded file `name`.
+handler_fn asset_handler(std::string_view name) {
+  return [name](const context_ptr& ctx) {
+    serve_asset(ctx, name);
+  };
+}
+
 json::object whoami(const store::principal& who, const std::string& csrf) {
   json::object o;
   o["company_id"] = who.company_id;
@@ -108,6 +115,16 @@ std::optional<session> cookie_session(const context_ptr& ctx) {
   if (!s)
     ctx->fail(401, "unauthorized", "not signed in");
   return s;
+}
+
+/// The handler of a route of the signed-in session: calls `fn(ctx,
+/// session)` once the cookie names one (401 otherwise).
+template <class Fn>
+handler_fn session_handler(Fn fn) {
+  return [fn](const context_ptr& ctx) {
+    if (auto s = cookie_session(ctx))
+      fn(ctx, *s);
+  };
 }
 
 /// Events a stream's answer sends from the store before it goes live; a
@@ -394,45 +411,30 @@ void add_dashboard_routes(router& r) {
         "Committed events as server-sent events (text/event-stream), "
         "live: the session's (or bearer token's) company, an admin's all "
         "or company_id's; resumes after Last-Event-ID or ?after=");
-  r.add(
-      "GET", "/admin/events/dashboard", access::open,
-      [](const context_ptr& ctx) {
-        serve_asset(ctx, "dashboard.html");
-      },
-      "The events dashboard (HTML, embedded in the binary)");
-  r.add(
-      "GET", "/admin/events/dashboard.js", access::open,
-      [](const context_ptr& ctx) {
-        serve_asset(ctx, "dashboard.js");
-      },
-      "The dashboard's script");
+  r.add("GET", "/admin/events/dashboard", access::open,
+        asset_handler("dashboard.html"),
+        "The events dashboard (HTML, embedded in the binary)");
+  r.add("GET", "/admin/events/dashboard.js", access::open,
+        asset_handler("dashboard.js"), "The dashboard's script");
   r.add("POST", "/admin/events/session", access::open, sign_in,
         "Signs in: exchanges an admin or company token (body: token) for "
         "an HttpOnly session cookie; answers the session's CSRF token");
-  r.add(
-      "GET", "/admin/events/session", access::open,
-      [](const context_ptr& ctx) {
-        auto s = cookie_session(ctx);
-        if (!s)
-          return;
-        ctx->respond(200, whoami(s->who, s->csrf),
-                     {{"Cache-Control", "no-store"}});
-      },
-      "The signed-in session: company, admin, CSRF token");
-  r.add(
-      "DELETE", "/admin/events/session", access::open,
-      [](const context_ptr& ctx) {
-        auto s = cookie_session(ctx);
-        if (!s)
-          return;
-        if (!allowed_from_session(*ctx, *s))
-          return;
-        ctx->svc().sessions->close(
-            cookie_value(ctx->req().header("cookie"), session_cookie));
-        ctx->respond(200, json::object{{"signed_out", true}},
-                     {{"Set-Cookie", cookie("", 0)}});
-      },
-      "Signs out (the session's CSRF token in X-CSRF-Token)");
+  r.add("GET", "/admin/events/session", access::open,
+        session_handler([](const context_ptr& ctx, const session& s) {
+          ctx->respond(200, whoami(s.who, s.csrf),
+                       {{"Cache-Control", "no-store"}});
+        }),
+        "The signed-in session: company, admin, CSRF token");
+  r.add("DELETE", "/admin/events/session", access::open,
+        session_handler([](const context_ptr& ctx, const session& s) {
+          if (!allowed_from_session(*ctx, s))
+            return;
+          ctx->svc().sessions->close(
+              cookie_value(ctx->req().header("cookie"), session_cookie));
+          ctx->respond(200, json::object{{"signed_out", true}},
+                       {{"Set-Cookie", cookie("", 0)}});
+        }),
+        "Signs out (the session's CSRF token in X-CSRF-Token)");
 }
 
 } // namespace switchboard::app::http
