@@ -33,6 +33,7 @@
 #include <actors/node.hpp>
 #include <actors/providers.hpp>
 #include <actors/twilio.hpp>
+#include <app/cli_tools.hpp>
 #include <app/config.hpp>
 #include <app/http/bridge.hpp>
 #include <app/http/route_helpers.hpp>
@@ -309,9 +310,11 @@ webhook_options webhook_options_from(const config& cfg) {
   o.calcom_secret = cfg.get_string("webhooks.calcom_secret");
   o.retell_api_key = cfg.get_string("webhooks.retell_api_key");
   o.tolerance_s = cfg.get_int("webhooks.tolerance_s");
-  o.twilio_auth_token = cfg.get_string("providers.twilio_auth_token");
-  o.twilio_account_sid = cfg.get_string("providers.twilio_account_sid");
-  o.twilio_status_url = cfg.get_string("providers.twilio_status_callback");
+  // Twilio's keys as the providers read them.
+  auto twilio = provider_options_from(cfg).twilio;
+  o.twilio_auth_token = std::move(twilio.auth_token);
+  o.twilio_account_sid = std::move(twilio.account_sid);
+  o.twilio_status_url = std::move(twilio.status_callback_url);
   return o;
 }
 
