@@ -76,11 +76,14 @@ void store_gauges(telemetry::exposition& out, switchboard::node& n) {
          env.used_bytes());
 }
 
-void broadcast_metrics(telemetry::exposition& out, const broadcaster* b) {
+/// `source->stats()`; zeros without a source.
+template <class Source>
+auto stats_of(const Source* source) {
+  return source != nullptr ? source->stats() : decltype(source->stats()){};
+}
+
+void broadcast_metrics(telemetry::exposition& out, const broadcast_stats& s) {
   using telemetry::kind;
-  broadcast_stats s;
-  if (b != nullptr)
-    s = b->stats();
   scalar(out, "switchboard_websocket_connections",
          "WebSocket (Pusher protocol) connections open", kind::gauge,
          s.connections);
@@ -95,11 +98,8 @@ void broadcast_metrics(telemetry::exposition& out, const broadcaster* b) {
          s.refused);
 }
 
-void stream_metrics(telemetry::exposition& out, const event_streams* e) {
+void stream_metrics(telemetry::exposition& out, const event_stream_stats& s) {
   using telemetry::kind;
-  event_stream_stats s;
-  if (e != nullptr)
-    s = e->stats();
   scalar(out, "switchboard_event_streams",
          "Server-sent event streams open (GET /admin/events/stream)",
          kind::gauge, s.open);
@@ -241,8 +241,8 @@ std::string render_metrics(const services& svc) {
     queue_gauges(out, *svc.node);
     store_gauges(out, *svc.node);
   }
-  broadcast_metrics(out, svc.broadcasting);
-  stream_metrics(out, svc.event_streams);
+  broadcast_metrics(out, stats_of(svc.broadcasting));
+  stream_metrics(out, stats_of(svc.event_streams));
   scrape.observe_since(began);
   return std::move(out.text());
 }
