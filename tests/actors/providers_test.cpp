@@ -6,12 +6,14 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -34,15 +36,8 @@
 #include "tests/support/times.hpp"
 
 using namespace switchboard;
+using namespace switchboard::test;
 using namespace std::chrono_literals;
-using switchboard::test::http_answer;
-using switchboard::test::http_record;
-using switchboard::test::http_server;
-using switchboard::test::listen_on;
-using switchboard::test::port_of;
-using switchboard::test::read_until;
-using switchboard::test::tcp_server;
-using switchboard::test::write_all;
 using switchboard::testing::deterministic_node;
 
 namespace {
@@ -67,7 +62,7 @@ struct smtp_record {
 class smtp_server {
 public:
   smtp_server()
-      : st_(std::make_shared<state>()),
+      : st_(std::make_shared<record_list<smtp_record>>()),
         server_([st = st_](int fd, const std::atomic<bool>& stop) {
           serve(fd, stop, *st);
         }) {}
@@ -76,17 +71,12 @@ public:
     return server_.port();
   }
   std::vector<smtp_record> messages() const {
-    std::lock_guard<std::mutex> guard{st_->mtx};
-    return st_->messages;
+    return st_->all();
   }
 
 private:
-  struct state {
-    mutable std::mutex mtx;
-    std::vector<smtp_record> messages;
-  };
-
-  static void serve(int fd, const std::atomic<bool>& stop, state& st) {
+  static void serve(int fd, const std::atomic<bool>& stop,
+                    record_list<smtp_record>& st) {
     write_all(fd, "220 localhost ESMTP test\r\n");
     std::string buf;
     smtp_record rec;
@@ -115,11 +105,7 @@ private:
         auto dot = buf.find("\r\n.\r\n");
         rec.data = buf.substr(0, dot + 2);
         buf.erase(0, dot + 5);
-        {
-          std::lock_guard<std::mutex> guard{st.mtx};
-          st.messages.push_back(rec);
-        }
-        rec = smtp_record{};
+        st.add(std::exchange(rec, smtp_record{}));
         write_all(fd, "250 OK: queued\r\n");
       } else if (upper == "QUIT") {
         write_all(fd, "221 Bye\r\n");
@@ -130,7 +116,7 @@ private:
     }
   }
 
-  std::shared_ptr<state> st_;
+  std::shared_ptr<record_list<smtp_record>> st_;
   tcp_server server_;
 };
 
@@ -153,6 +139,16 @@ std::uint64_t pending_in(deterministic_node& n, const std::string& queue) {
   auto c = n.node().store().jobs->counts(queue, n.now());
   BOOST_REQUIRE(c);
   return c->ready + c->delayed + c->leased;
+}
+
+/// Whether a pending job of the default queue failed last with an error
+/// that holds `text`.
+bool pending_error_has(deterministic_node& n, const std::string& text) {
+  auto pending = n.node().store().jobs->list_pending("default", 0, 10);
+  BOOST_REQUIRE(pending);
+  return std::any_of(pending->begin(), pending->end(), [&](const auto& j) {
+    return j.last_error.find(text) != std::string::npos;
+  });
 }
 
 /// A node whose Cal.com and CRM providers are `calcom` and `crm` (CRM
@@ -344,13 +340,7 @@ BOOST_AUTO_TEST_CASE(a_hanging_provider_times_out_and_is_retried) {
   auto waited = std::chrono::steady_clock::now() - started;
   BOOST_TEST(cal.requests().size() == 1u);
   BOOST_TEST((waited >= 300ms)); // curl's own timeout ended the call
-  auto pending = n.node().store().jobs->list_pending("default", 0, 10);
-  BOOST_REQUIRE(pending);
-  bool saw_timeout = false;
-  for (const auto& j : *pending)
-    saw_timeout
-        = saw_timeout || j.last_error.find("timed out") != std::string::npos;
-  BOOST_TEST(saw_timeout);
+  BOOST_TEST(pending_error_has(n, "timed out"));
   n.advance(10s);
   BOOST_TEST(cal.requests().size() == 2u);
   BOOST_TEST(crm.requests().size() == 1u);
@@ -367,13 +357,7 @@ BOOST_AUTO_TEST_CASE(a_refused_connection_is_retried_until_the_server_is_up) {
   auto& n = *np;
   book(n);
   n.advance(1s);
-  auto pending = n.node().store().jobs->list_pending("default", 0, 10);
-  BOOST_REQUIRE(pending);
-  bool saw_refusal = false;
-  for (const auto& j : *pending)
-    saw_refusal
-        = saw_refusal || j.last_error.find("unreachable") != std::string::npos;
-  BOOST_TEST(saw_refusal);
+  BOOST_TEST(pending_error_has(n, "unreachable"));
   BOOST_TEST(failed_jobs(n).empty());
   // The provider comes up on that port; the next try (10 s) gets through.
   http_server cal{[](int) {

@@ -46,13 +46,20 @@ inline std::uint16_t port_of(int fd) {
   return ntohs(addr.sin_port);
 }
 
-/// Reads from `fd` until `buf` holds `needle` or the peer closes; false on
-/// close or when `stop` is set.
-inline bool read_until(int fd, std::string& buf, const std::string& needle,
-                       const std::atomic<bool>& stop) {
-  while (buf.find(needle) == std::string::npos) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 20) == 0) {
+/// Whether `fd` has something to read (or its peer closed) within
+/// `timeout_ms`.
+inline bool readable(int fd, int timeout_ms) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, timeout_ms) > 0;
+}
+
+/// Reads from `fd` into `buf` while `more(buf)` holds; false when the peer
+/// closes first or when `stop` is set.
+template <class Predicate>
+bool read_while(int fd, std::string& buf, const std::atomic<bool>& stop,
+                Predicate more) {
+  while (more(buf)) {
+    if (!readable(fd, 20)) {
       if (stop)
         return false;
       continue;
@@ -64,6 +71,15 @@ inline bool read_until(int fd, std::string& buf, const std::string& needle,
     buf.append(tmp, static_cast<std::size_t>(n));
   }
   return true;
+}
+
+/// Reads from `fd` until `buf` holds `needle` or the peer closes; false on
+/// close or when `stop` is set.
+inline bool read_until(int fd, std::string& buf, const std::string& needle,
+                       const std::atomic<bool>& stop) {
+  return read_while(fd, buf, stop, [&needle](const std::string& b) {
+    return b.find(needle) == std::string::npos;
+  });
 }
 
 inline void write_all(int fd, const std::string& s) {
@@ -104,8 +120,7 @@ public:
 private:
   void loop() {
     while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 20) <= 0)
+      if (!readable(fd_, 20))
         continue;
       int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
       if (c < 0)
@@ -123,6 +138,28 @@ private:
   std::atomic<bool> stop_{false};
   std::thread thread_;
   std::vector<std::thread> conns_;
+};
+
+/// What a test server got, in order: added to by its connection threads,
+/// read by the test.
+template <class Record>
+class record_list {
+public:
+  /// Appends `r`; returns how many records there are now.
+  int add(Record r) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    records_.push_back(std::move(r));
+    return static_cast<int>(records_.size());
+  }
+
+  std::vector<Record> all() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return records_;
+  }
+
+private:
+  mutable std::mutex mtx_;
+  std::vector<Record> records_;
 };
 
 /// One request an HTTP server got.
@@ -162,7 +199,7 @@ public:
   http_server(by_request_t,
               std::function<http_answer(const http_record&, int)> script,
               std::uint16_t port = 0)
-      : st_(std::make_shared<state>()),
+      : st_(std::make_shared<record_list<http_record>>()),
         server_(
             [st = st_, script](int fd, const std::atomic<bool>& stop) {
               serve(fd, stop, *st, script);
@@ -176,18 +213,12 @@ public:
     return "http://127.0.0.1:" + std::to_string(port()) + path;
   }
   std::vector<http_record> requests() const {
-    std::lock_guard<std::mutex> guard{st_->mtx};
-    return st_->requests;
+    return st_->all();
   }
 
 private:
-  struct state {
-    mutable std::mutex mtx;
-    std::vector<http_record> requests;
-  };
-
   static void
-  serve(int fd, const std::atomic<bool>& stop, state& st,
+  serve(int fd, const std::atomic<bool>& stop, record_list<http_record>& st,
         const std::function<http_answer(const http_record&, int)>& script) {
     std::string buf;
     if (!read_until(fd, buf, "\r\n\r\n", stop))
@@ -224,26 +255,11 @@ private:
     if (auto i = r.headers.find("content-length"); i != r.headers.end())
       length = std::stoul(i->second);
     r.body = buf.substr(head_end + 4);
-    while (r.body.size() < length) {
-      pollfd p{fd, POLLIN, 0};
-      if (::poll(&p, 1, 20) <= 0) {
-        if (stop)
-          return;
-        continue;
-      }
-      char tmp[4096];
-      auto got = ::read(fd, tmp, sizeof tmp);
-      if (got <= 0)
-        return;
-      r.body.append(tmp, static_cast<std::size_t>(got));
-    }
-    int n = 0;
-    {
-      std::lock_guard<std::mutex> guard{st.mtx};
-      st.requests.push_back(r);
-      n = static_cast<int>(st.requests.size());
-    }
-    auto answer = script(r, n);
+    if (!read_while(fd, r.body, stop, [length](const std::string& b) {
+          return b.size() < length;
+        }))
+      return;
+    auto answer = script(r, st.add(r));
     if (answer.hang) {
       // Wait until the client gives up (closes) or the server stops.
       std::string ignored;
@@ -260,7 +276,7 @@ private:
                       + "\r\nConnection: close\r\n\r\n" + answer.body);
   }
 
-  std::shared_ptr<state> st_;
+  std::shared_ptr<record_list<http_record>> st_;
   tcp_server server_;
 };
 
