@@ -63,13 +63,19 @@ void create_customer(deterministic_node& n, customer c) {
   BOOST_REQUIRE(n.dispatch_event(e, c.id, c.company_id));
 }
 
+/// Appointment a1 of cu1 three days ahead, created from `source`.
+appointment create_a1(deterministic_node& n,
+                      const std::string& source = "api") {
+  auto a = test::sample_appointment("a1", n.now() + 3 * day_ms);
+  BOOST_REQUIRE(
+      n.dispatch_event(appointment_created{a, source, {}}, "a1", "c1"));
+  return a;
+}
+
 /// Customer cu1 and their appointment a1 three days ahead, created.
 appointment booked_ahead(deterministic_node& n) {
   create_customer(n, test::sample_customer("cu1"));
-  auto a = test::sample_appointment("a1", n.now() + 3 * day_ms);
-  BOOST_REQUIRE(
-      n.dispatch_event(appointment_created{a, "api", {}}, "a1", "c1"));
-  return a;
+  return create_a1(n);
 }
 
 /// An endpoint that fails the first `failures` calls to `target`.
@@ -103,6 +109,16 @@ struct flaky_endpoint {
   }
 };
 
+/// A node whose external calls go to a flaky endpoint.
+struct flaky_fixture {
+  flaky_endpoint ep;
+  deterministic_node n{[this](node_options& o) {
+    o.endpoint = [this](caf::actor_system& sys) {
+      return ep.spawn(sys);
+    };
+  }};
+};
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(listeners_suite)
@@ -111,9 +127,7 @@ BOOST_AUTO_TEST_CASE(notification_goes_out_on_preferred_channels_after_5s) {
   deterministic_node n;
   auto c = test::sample_customer("cu1"); // SMS and email, no WhatsApp
   create_customer(n, c);
-  auto a = test::sample_appointment("a1", n.now() + 3 * day_ms);
-  BOOST_REQUIRE(
-      n.dispatch_event(appointment_created{a, "phone", {}}, "a1", "c1"));
+  create_a1(n, "phone");
   n.advance(4s);
   BOOST_TEST(outbox(n, "sms").empty());
   n.advance(2s);
@@ -204,9 +218,7 @@ BOOST_AUTO_TEST_CASE(customer_view_folds_again_after_a_customer_commit) {
   BOOST_TEST(view.folds() == 4u);
   // Through the node's own view: the next booking's SMS goes to the new
   // number.
-  auto a = test::sample_appointment("a1", n.now() + 3 * day_ms);
-  BOOST_REQUIRE(
-      n.dispatch_event(appointment_created{a, "phone", {}}, "a1", "c1"));
+  create_a1(n, "phone");
   n.advance(6s);
   auto sms = outbox(n, "sms");
   BOOST_REQUIRE(sms.size() == 1u);
@@ -275,18 +287,11 @@ BOOST_AUTO_TEST_CASE(analytics_projections_follow_the_seed) {
       == 1);
 }
 
-BOOST_AUTO_TEST_CASE(external_sync_retries_only_the_failed_step) {
-  flaky_endpoint ep;
+BOOST_FIXTURE_TEST_CASE(external_sync_retries_only_the_failed_step,
+                        flaky_fixture) {
   ep.st->failures_left["crm"] = 2;
-  deterministic_node n{[&](node_options& o) {
-    o.endpoint = [&ep](caf::actor_system& sys) {
-      return ep.spawn(sys);
-    };
-  }};
   auto t0 = n.now();
-  auto a = test::sample_appointment("a1", n.now() + 3 * day_ms);
-  BOOST_REQUIRE(
-      n.dispatch_event(appointment_created{a, "api", {}}, "a1", "c1"));
+  create_a1(n);
   n.advance(100s);
   std::vector<std::string> targets;
   for (const auto& c : ep.st->calls)
@@ -349,32 +354,17 @@ BOOST_AUTO_TEST_CASE(outbox_steps_are_marked_with_their_message) {
   n.run();
 }
 
-BOOST_AUTO_TEST_CASE(bookings_from_calcom_are_not_sent_back_to_calcom) {
-  flaky_endpoint ep;
-  deterministic_node n{[&](node_options& o) {
-    o.endpoint = [&ep](caf::actor_system& sys) {
-      return ep.spawn(sys);
-    };
-  }};
-  auto a = test::sample_appointment("a1", n.now() + 3 * day_ms);
-  BOOST_REQUIRE(
-      n.dispatch_event(appointment_created{a, "calcom", {}}, "a1", "c1"));
+BOOST_FIXTURE_TEST_CASE(bookings_from_calcom_are_not_sent_back_to_calcom,
+                        flaky_fixture) {
+  create_a1(n, "calcom");
   n.advance(5s);
   BOOST_REQUIRE(ep.st->calls.size() == 1u);
   BOOST_TEST(ep.st->calls[0].target == "crm");
 }
 
-BOOST_AUTO_TEST_CASE(external_sync_fails_after_five_tries) {
-  flaky_endpoint ep;
+BOOST_FIXTURE_TEST_CASE(external_sync_fails_after_five_tries, flaky_fixture) {
   ep.st->failures_left["calcom"] = 100;
-  deterministic_node n{[&](node_options& o) {
-    o.endpoint = [&ep](caf::actor_system& sys) {
-      return ep.spawn(sys);
-    };
-  }};
-  auto a = test::sample_appointment("a1", n.now() + 3 * day_ms);
-  BOOST_REQUIRE(
-      n.dispatch_event(appointment_created{a, "api", {}}, "a1", "c1"));
+  create_a1(n);
   n.advance(std::chrono::seconds(10 + 30 + 60 + 120 + 5));
   BOOST_TEST(ep.st->calls.size() == 5u);
   auto failed = n.node().store().jobs->list_failed("default", 0, 10);
