@@ -4,6 +4,7 @@
 // the culprit fails.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -87,6 +88,21 @@ struct writer_fixture {
     return out;
   }
 
+  /// Marks e0 .. e<count - 1> at once through a store writer actor that
+  /// groups up to `max_group` ops; op i fails as `fail(i)` says. The
+  /// answers, by op.
+  std::vector<bool> run_marks(
+      std::size_t max_group, int count,
+      const std::function<store::errc(int)>& fail = [](int) {
+        return store::errc::none;
+      }) {
+    auto w = sys.spawn(store_writer, writer.get(), false, max_group);
+    std::vector<write_op> ops;
+    for (int i = 0; i < count; ++i)
+      ops.push_back(mark("e" + std::to_string(i), fail(i)));
+    return run(w, std::move(ops));
+  }
+
   test::temp_dir dir;
   std::unique_ptr<store::environment> env;
   std::unique_ptr<store::processed_set> marks;
@@ -102,11 +118,7 @@ BOOST_FIXTURE_TEST_SUITE(store_writer_suite, writer_fixture)
 // 500 background ops sent at once go to the writer in groups: far fewer
 // writer ops than 500, every op answered ok and written.
 BOOST_AUTO_TEST_CASE(background_ops_go_to_the_writer_in_groups) {
-  auto w = sys.spawn(store_writer, writer.get(), false, std::size_t{128});
-  std::vector<write_op> ops;
-  for (int i = 0; i < 500; ++i)
-    ops.push_back(mark("e" + std::to_string(i)));
-  auto out = run(w, std::move(ops));
+  auto out = run_marks(128, 500);
   auto s = writer->stats();
   BOOST_TEST_MESSAGE("500 ops: " << s.ops_committed << " writer op(s) in "
                                  << s.commits << " commit(s)");
@@ -121,11 +133,7 @@ BOOST_AUTO_TEST_CASE(background_ops_go_to_the_writer_in_groups) {
 
 // Without grouping (max_group 1) each op is a writer op of its own.
 BOOST_AUTO_TEST_CASE(without_grouping_each_op_is_a_writer_op) {
-  auto w = sys.spawn(store_writer, writer.get(), false, std::size_t{1});
-  std::vector<write_op> ops;
-  for (int i = 0; i < 50; ++i)
-    ops.push_back(mark("e" + std::to_string(i)));
-  auto out = run(w, std::move(ops));
+  auto out = run_marks(1, 50);
   for (bool ok : out)
     BOOST_TEST(ok);
   BOOST_TEST(writer->stats().ops_committed == 50u);
@@ -135,14 +143,11 @@ BOOST_AUTO_TEST_CASE(without_grouping_each_op_is_a_writer_op) {
 // alone and writes nothing; an op that loses the transaction makes the
 // group split, and again only it fails.
 BOOST_AUTO_TEST_CASE(a_failing_op_fails_alone_in_its_group) {
-  auto w = sys.spawn(store_writer, writer.get(), false, std::size_t{128});
-  std::vector<write_op> ops;
-  for (int i = 0; i < 60; ++i)
-    ops.push_back(
-        mark("e" + std::to_string(i), i == 10   ? store::errc::version_conflict
-                                      : i == 40 ? store::errc::internal
-                                                : store::errc::none));
-  auto out = run(w, std::move(ops));
+  auto out = run_marks(128, 60, [](int i) {
+    return i == 10   ? store::errc::version_conflict
+           : i == 40 ? store::errc::internal
+                     : store::errc::none;
+  });
   for (int i = 0; i < 60; ++i) {
     bool culprit = i == 10 || i == 40;
     BOOST_TEST_INFO("op " << i);
