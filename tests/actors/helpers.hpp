@@ -75,6 +75,16 @@ struct script_log {
 /// How a scripted listener answers attempt n (1-based).
 enum class script_action { succeed, fail, crash, hang };
 
+/// A script that fails every attempt.
+inline script_action always_fail(std::uint32_t) {
+  return script_action::fail;
+}
+
+/// A script that succeeds at every attempt.
+inline script_action always_succeed(std::uint32_t) {
+  return script_action::succeed;
+}
+
 /// A queued listener that answers by `script` and records into `log`.
 inline listener_binding
 scripted_listener(std::string name, std::shared_ptr<script_log> log,

@@ -87,9 +87,7 @@ BOOST_AUTO_TEST_CASE(retry_delay_follows_laravel_backoff) {
 }
 
 BOOST_AUTO_TEST_CASE(attempts_follow_the_backoff_schedule_then_fail_once) {
-  probe_node p{seed_sync_policy(), 0, [](std::uint32_t) {
-                 return test::script_action::fail;
-               }};
+  probe_node p{seed_sync_policy(), 0, test::always_fail};
   auto t0 = p.n->now();
   BOOST_REQUIRE(p.create_customer("cu1"));
   // Enough simulated time for every try and more.
@@ -140,9 +138,7 @@ BOOST_AUTO_TEST_CASE(a_later_success_acks_the_job) {
 }
 
 BOOST_AUTO_TEST_CASE(the_delay_holds_the_first_attempt) {
-  probe_node p{seed_sync_policy(), 5, [](std::uint32_t) {
-                 return test::script_action::succeed;
-               }};
+  probe_node p{seed_sync_policy(), 5, test::always_succeed};
   auto t0 = p.n->now();
   BOOST_REQUIRE(p.create_customer("cu1"));
   p.n->advance(4900ms);
@@ -243,9 +239,7 @@ BOOST_AUTO_TEST_CASE(retry_until_ends_retries_at_its_deadline) {
   policy.tries = 100;
   policy.backoff_s = {10};
   policy.retry_until_s = 35; // attempts at 0, 10, 20, 30; none at 40
-  probe_node p{policy, 0, [](std::uint32_t) {
-                 return test::script_action::fail;
-               }};
+  probe_node p{policy, 0, test::always_fail};
   BOOST_REQUIRE(p.create_customer("cu1"));
   p.n->advance(120s);
   BOOST_TEST(p.log->attempts.size() == 4u);
@@ -258,9 +252,7 @@ BOOST_AUTO_TEST_CASE(max_exceptions_fails_before_the_tries_run_out) {
   policy.tries = 10;
   policy.backoff_s = {1};
   policy.max_exceptions = 3;
-  probe_node p{policy, 0, [](std::uint32_t) {
-                 return test::script_action::fail;
-               }};
+  probe_node p{policy, 0, test::always_fail};
   BOOST_REQUIRE(p.create_customer("cu1"));
   p.n->advance(60s);
   BOOST_TEST(p.log->attempts.size() == 3u);
@@ -274,9 +266,7 @@ BOOST_AUTO_TEST_CASE(exponential_backoff_with_jitter_and_cap) {
   policy.base_s = 4;
   policy.cap_s = 10;
   policy.jitter = true; // the deterministic node draws 0.5
-  probe_node p{policy, 0, [](std::uint32_t) {
-                 return test::script_action::fail;
-               }};
+  probe_node p{policy, 0, test::always_fail};
   auto t0 = p.n->now();
   BOOST_REQUIRE(p.create_customer("cu1"));
   p.n->advance(60s);
@@ -289,9 +279,7 @@ BOOST_AUTO_TEST_CASE(exponential_backoff_with_jitter_and_cap) {
 }
 
 BOOST_AUTO_TEST_CASE(queue_stats_report_counts) {
-  probe_node p{seed_sync_policy(), 30, [](std::uint32_t) {
-                 return test::script_action::succeed;
-               }};
+  probe_node p{seed_sync_policy(), 30, test::always_succeed};
   BOOST_REQUIRE(p.create_customer("cu1"));
   auto st = p.n->call<queue_stats>(p.n->node().queues().at("probe"),
                                    stats_atom::value);
