@@ -12,30 +12,16 @@
 #include <store/tenants.hpp>
 
 #include "tests/actors/helpers.hpp"
+#include "tests/actors/router_fixture.hpp"
 #include "tests/support/times.hpp"
 
 using namespace switchboard;
 using namespace std::chrono_literals;
-using switchboard::testing::deterministic_node;
 
 namespace {
 
-struct company_fixture {
-  explicit company_fixture(timestamp_ms start
-                           = deterministic_node::default_start)
-      : n{[](node_options& o) {
-            o.aggregate_idle = 10s;
-          },
-          start} {}
-
-  deterministic_node n;
-
-  /// Sends a typed command to the router.
-  template <class Command>
-  expected<command_result, caf::error> send(Command cmd) {
-    return n.call<command_result>(n.node().router(), command_atom::value,
-                                  std::move(cmd));
-  }
+struct company_fixture : test::router_fixture {
+  using router_fixture::router_fixture;
 
   /// Sends what `decode` made of a payload, or answers its problem.
   template <class Command>
@@ -43,7 +29,7 @@ struct company_fixture {
   send_decoded(expected<Command, caf::error> cmd) {
     if (!cmd)
       return make_unexpected(cmd.error());
-    return send(std::move(*cmd));
+    return route(std::move(*cmd));
   }
 
   /// Command `name` with `payload`: an appointment's decoded as the
@@ -72,7 +58,7 @@ struct company_fixture {
         = test::named_command(std::move(type), std::move(id),
                               std::move(company), std::move(name), payload);
     cmd.metadata.user_id = "u1";
-    return n.call<command_result>(n.node().router(), command_atom::value, cmd);
+    return route(std::move(cmd));
   }
 
   /// A customer, a 30-minute service and a staff member working 08:00 to
@@ -86,11 +72,7 @@ struct company_fixture {
     BOOST_REQUIRE(command(
         "service", "s1", "create",
         {{"name", "Cut"}, {"price_cents", 4500}, {"duration_minutes", 30}}));
-    boost::json::array hours;
-    for (const char* d : {"monday", "tuesday", "wednesday", "thursday",
-                          "friday", "saturday", "sunday"})
-      hours.push_back(boost::json::object{
-          {"day", d}, {"start_minute", 8 * 60}, {"end_minute", 18 * 60}});
+    auto hours = test::every_day(8 * 60, 18 * 60);
     auto r = command(
         "staff", "st1", "create",
         {{"name", "Bo"}, {"branch_id", "b1"}, {"working_hours", hours}});
@@ -108,9 +90,10 @@ struct company_fixture {
 
   expected<command_result, caf::error> book(std::string id, std::string start,
                                             std::string staff = "st1",
-                                            std::string service = "s1") {
+                                            std::string service = "s1",
+                                            std::string customer = "cu1") {
     return command("appointment", std::move(id), "book",
-                   {{"customer_id", "cu1"},
+                   {{"customer_id", customer},
                     {"service_id", service},
                     {"staff_id", staff},
                     {"start_time", start}});
@@ -131,14 +114,21 @@ struct branch_zone_fixture : company_fixture {
     BOOST_REQUIRE(
         tenants.set_setting("c1", branch_setting("ny"), to_branch_json(ny)));
     seed();
-    boost::json::array hours;
-    for (const char* d : {"monday", "tuesday", "wednesday", "thursday",
-                          "friday", "saturday", "sunday"})
-      hours.push_back(boost::json::object{
-          {"day", d}, {"start_minute", 8 * 60}, {"end_minute", 18 * 60}});
+    auto hours = test::every_day(8 * 60, 18 * 60);
     BOOST_REQUIRE(command(
         "staff", "st3", "create",
         {{"name", "Ny"}, {"branch_id", "ny"}, {"working_hours", hours}}));
+  }
+
+  /// Checks that `staff` has 20 free slots on `date`, from 08:00 to 17:30
+  /// at UTC offset `offset` (a 30-minute service in hours of 08:00 to
+  /// 18:00).
+  void check_day(const std::string& staff, const std::string& date,
+                 const std::string& offset) {
+    auto s = slots(staff, date);
+    BOOST_REQUIRE(s.size() == 20u);
+    BOOST_TEST(s.front() == date + "T08:00:00" + offset);
+    BOOST_TEST(s.back() == date + "T17:30:00" + offset);
   }
 
   /// The free slots of `staff` on `date`.
@@ -175,14 +165,8 @@ BOOST_FIXTURE_TEST_CASE(branch_zones_across_the_2026_transitions,
                  day{"2026-11-01", "-05:00", "+01:00"},
                  day{"2026-11-02", "-05:00", "+01:00"}}) {
     BOOST_TEST_CONTEXT(d.date) {
-      std::string date{d.date};
-      auto ny = slots("st3", date);
-      BOOST_REQUIRE(ny.size() == 20u);
-      BOOST_TEST(ny.front() == date + "T08:00:00" + d.new_york);
-      BOOST_TEST(ny.back() == date + "T17:30:00" + d.new_york);
-      auto be = slots("st1", date);
-      BOOST_REQUIRE(be.size() == 20u);
-      BOOST_TEST(be.front() == date + "T08:00:00" + d.berlin);
+      check_day("st3", d.date, d.new_york);
+      check_day("st1", d.date, d.berlin);
     }
   }
   // Bookings are checked in the branch's zone: 07:30 is before its hours
@@ -314,11 +298,7 @@ BOOST_AUTO_TEST_CASE(booking_takes_the_slot_once) {
   auto late = book("a4", at(1, 20));
   BOOST_REQUIRE(!late);
   BOOST_TEST(describe(late.error()).find("start_time") != std::string::npos);
-  auto unknown = command("appointment", "a5", "book",
-                         {{"customer_id", "nobody"},
-                          {"service_id", "s1"},
-                          {"staff_id", "st1"},
-                          {"start_time", at(1, 12)}});
+  auto unknown = book("a5", at(1, 12), "st1", "s1", "nobody");
   BOOST_REQUIRE(!unknown);
   BOOST_TEST(describe(unknown.error()).find("customer_id")
              != std::string::npos);
@@ -369,30 +349,17 @@ BOOST_AUTO_TEST_CASE(the_calendar_sees_later_changes_to_what_it_read) {
   BOOST_TEST(second->state.find(format_rfc3339(day0 + day_ms + 13 * 3600000))
              != std::string::npos);
   // Shorter hours: 12:00 is now outside them.
-  boost::json::array hours;
-  for (const char* d : {"monday", "tuesday", "wednesday", "thursday", "friday",
-                        "saturday", "sunday"})
-    hours.push_back(boost::json::object{
-        {"day", d}, {"start_minute", 8 * 60}, {"end_minute", 11 * 60}});
-  BOOST_REQUIRE(
-      command("staff", "st1", "set_working_hours", {{"working_hours", hours}}));
+  BOOST_REQUIRE(command("staff", "st1", "set_working_hours",
+                        {{"working_hours", test::every_day(8 * 60, 11 * 60)}}));
   auto outside = book("a3", at(2, 12));
   BOOST_REQUIRE(!outside);
   BOOST_TEST(describe(outside.error()).find("start_time") != std::string::npos);
   // A customer the calendar found missing, created afterwards.
-  auto unknown = command("appointment", "a4", "book",
-                         {{"customer_id", "cu2"},
-                          {"service_id", "s1"},
-                          {"staff_id", "st1"},
-                          {"start_time", at(2, 9)}});
+  auto unknown = book("a4", at(2, 9), "st1", "s1", "cu2");
   BOOST_REQUIRE(!unknown);
   BOOST_REQUIRE(command("customer", "cu2", "create",
                         {{"name", "Eve"}, {"phone", "+4930999"}}));
-  auto known = command("appointment", "a4", "book",
-                       {{"customer_id", "cu2"},
-                        {"service_id", "s1"},
-                        {"staff_id", "st1"},
-                        {"start_time", at(2, 9)}});
+  auto known = book("a4", at(2, 9), "st1", "s1", "cu2");
   BOOST_REQUIRE_MESSAGE(known, (known ? "" : describe(known.error())));
   // A deactivated staff member takes no bookings.
   BOOST_REQUIRE(command("staff", "st1", "update", {{"active", false}}));

@@ -16,41 +16,28 @@
 #include <actors/testing.hpp>
 #include <store/event_store.hpp>
 
+#include "tests/actors/helpers.hpp"
+#include "tests/actors/router_fixture.hpp"
 #include "tests/support/times.hpp"
 
 using namespace switchboard;
 using namespace std::chrono_literals;
-using switchboard::testing::deterministic_node;
 
 namespace {
 
-struct calendar_fixture {
-  deterministic_node n{[](node_options& o) {
-    o.aggregate_idle = 10s;
-  }};
-
+struct calendar_fixture : test::router_fixture {
   calendar_fixture() {
     create("customer", "cu1", {{"name", "Ada"}, {"phone", "+4930123"}});
     create("service", "s1",
            {{"name", "Cut"}, {"price_cents", 4500}, {"duration_minutes", 30}});
-    boost::json::array hours;
-    for (const char* d : {"monday", "tuesday", "wednesday", "thursday",
-                          "friday", "saturday", "sunday"})
-      hours.push_back(boost::json::object{
-          {"day", d}, {"start_minute", 8 * 60}, {"end_minute", 18 * 60}});
+    auto hours = test::every_day(8 * 60, 18 * 60);
     create("staff", "st1", {{"name", "Bo"}, {"working_hours", hours}});
     create("staff", "st2", {{"name", "Cy"}, {"working_hours", hours}});
   }
 
   void create(std::string type, std::string id, boost::json::object payload) {
-    aggregate_command cmd;
-    cmd.aggregate_type = std::move(type);
-    cmd.aggregate_id = std::move(id);
-    cmd.company_id = "c1";
-    cmd.name = "create";
-    cmd.payload = boost::json::serialize(payload);
-    auto r
-        = n.call<command_result>(n.node().router(), command_atom::value, cmd);
+    auto r = route(test::named_command(std::move(type), std::move(id), "c1",
+                                       "create", payload));
     BOOST_REQUIRE_MESSAGE(r, (r ? "" : describe(r.error())));
   }
 
@@ -69,10 +56,17 @@ struct calendar_fixture {
     return r;
   }
 
+  /// A `Command` on appointment `id` of `company`.
+  template <class Command>
+  static Command on(std::string id, std::string company = "c1") {
+    Command cmd;
+    cmd.ref = ref(std::move(id), std::move(company));
+    return cmd;
+  }
+
   static book_appointment booking(std::string id, timestamp_ms start,
                                   std::string staff = "st1") {
-    book_appointment b;
-    b.ref = ref(std::move(id));
+    auto b = on<book_appointment>(std::move(id));
     b.customer_id = "cu1";
     b.service_id = "s1";
     b.staff_id = std::move(staff);
@@ -84,11 +78,6 @@ struct calendar_fixture {
   template <class Handle, class Command>
   expected<command_result, caf::error> send(const Handle& h, Command cmd) {
     return n.call<command_result>(h, command_atom::value, std::move(cmd));
-  }
-
-  template <class Command>
-  expected<command_result, caf::error> route(Command cmd) {
-    return send(n.node().router(), std::move(cmd));
   }
 
   /// The stored events of appointment `id` of c1.
@@ -139,8 +128,7 @@ BOOST_AUTO_TEST_CASE(a_calendar_answers_its_typed_commands_on_its_own) {
   BOOST_TEST(
       (code_of(send(cal, booking("a1", at(2, 10)))) == runtime_errc::conflict));
   // Moved to 11:00: 10:00 is free again, 11:00 is not.
-  reschedule_appointment move;
-  move.ref = ref("a1");
+  auto move = on<reschedule_appointment>("a1");
   move.start_time = at(1, 11);
   auto moved = send(cal, move);
   BOOST_REQUIRE_MESSAGE(moved, (moved ? "" : describe(moved.error())));
@@ -154,8 +142,7 @@ BOOST_AUTO_TEST_CASE(a_calendar_answers_its_typed_commands_on_its_own) {
 
 BOOST_AUTO_TEST_CASE(a_reschedule_records_the_change_and_checks_the_version) {
   BOOST_REQUIRE(route(booking("a1", at(1, 10))));
-  reschedule_appointment move;
-  move.ref = ref("a1");
+  auto move = on<reschedule_appointment>("a1");
   move.start_time = at(1, 12);
   move.ref.check_version = true;
   move.ref.expected_version = 7;
@@ -191,8 +178,7 @@ BOOST_AUTO_TEST_CASE(a_reschedule_records_the_change_and_checks_the_version) {
 
 BOOST_AUTO_TEST_CASE(a_cancel_frees_the_slot_once) {
   BOOST_REQUIRE(route(booking("a1", at(1, 10))));
-  cancel_appointment cancel;
-  cancel.ref = ref("a1");
+  auto cancel = on<cancel_appointment>("a1");
   cancel.reason = "ill";
   auto done = route(cancel);
   BOOST_REQUIRE_MESSAGE(done, (done ? "" : describe(done.error())));
@@ -212,8 +198,7 @@ BOOST_AUTO_TEST_CASE(a_cancel_frees_the_slot_once) {
 
 BOOST_AUTO_TEST_CASE(a_completion_comes_once_the_appointment_has_started) {
   BOOST_REQUIRE(route(booking("a1", at(1, 10))));
-  complete_appointment done;
-  done.ref = ref("a1");
+  auto done = on<complete_appointment>("a1");
   auto early = route(done);
   BOOST_TEST((code_of(early) == runtime_errc::conflict));
   BOOST_TEST(describe(early.error()).find("has not started yet")
@@ -242,8 +227,7 @@ BOOST_AUTO_TEST_CASE(a_completion_comes_once_the_appointment_has_started) {
   BOOST_TEST(stream("a1").size() == 2u);
   BOOST_REQUIRE(route(booking("a2", at(1, 10, 15))));
   // A cancelled appointment never took place.
-  cancel_appointment cancel;
-  cancel.ref = ref("a2");
+  auto cancel = on<cancel_appointment>("a2");
   BOOST_REQUIRE(route(cancel));
   done.ref = ref("a2");
   n.advance(std::chrono::milliseconds{at(1, 10, 20) - n.now()});
@@ -256,8 +240,7 @@ BOOST_AUTO_TEST_CASE(a_completion_comes_once_the_appointment_has_started) {
 BOOST_AUTO_TEST_CASE(a_reassignment_moves_the_slot_between_calendars) {
   BOOST_REQUIRE(route(booking("a1", at(1, 10))));
   BOOST_REQUIRE(route(booking("b1", at(1, 11), "st2")));
-  reassign_appointment re;
-  re.ref = ref("a1");
+  auto re = on<reassign_appointment>("a1");
   re.staff_id = "st2";
   // st2 is busy at 11:00; at 10:00 (the time kept) it is free.
   re.set_start_time = true;
@@ -281,8 +264,7 @@ BOOST_AUTO_TEST_CASE(a_reassignment_moves_the_slot_between_calendars) {
 
 BOOST_AUTO_TEST_CASE(calcom_commands_are_calcoms_only) {
   BOOST_REQUIRE(route(booking("a1", at(1, 10))));
-  link_calcom_booking link;
-  link.ref = ref("a1");
+  auto link = on<link_calcom_booking>("a1");
   link.calcom_uid = "uid-1";
   auto refused = route(link);
   BOOST_TEST((code_of(refused) == runtime_errc::invalid_argument));
@@ -300,8 +282,7 @@ BOOST_AUTO_TEST_CASE(calcom_commands_are_calcoms_only) {
   BOOST_TEST(linked->appointment.calcom_uid == "uid-1");
   // A no-show frees the slot; undoing it while the slot is taken again
   // conflicts.
-  set_appointment_no_show no_show;
-  no_show.ref = ref("a1");
+  auto no_show = on<set_appointment_no_show>("a1");
   no_show.ref.metadata.source = "calcom";
   no_show.no_show = true;
   BOOST_REQUIRE(route(no_show));
@@ -319,8 +300,7 @@ BOOST_AUTO_TEST_CASE(the_router_keeps_companies_and_json_out) {
   auto refused = route(theirs);
   BOOST_TEST((code_of(refused) == runtime_errc::invalid_argument));
   BOOST_TEST(describe(refused.error()).find("staff_id") != std::string::npos);
-  cancel_appointment cancel;
-  cancel.ref = ref("a1", "c2");
+  auto cancel = on<cancel_appointment>("a1", "c2");
   BOOST_TEST((code_of(route(cancel)) == runtime_errc::not_found));
   BOOST_TEST(stream("a1").size() == 1u);
   // A booking without an id gets one; other commands need it.

@@ -12,27 +12,22 @@
 #include <store/outbox.hpp>
 
 #include "tests/actors/helpers.hpp"
+#include "tests/actors/router_fixture.hpp"
 #include "tests/support/times.hpp"
 
 using namespace switchboard;
 using namespace std::chrono_literals;
-using switchboard::testing::deterministic_node;
 
 namespace {
 
-struct call_fixture {
-  deterministic_node n{[](node_options& o) {
-    o.aggregate_idle = 10s;
-  }};
-
+struct call_fixture : test::router_fixture {
   expected<command_result, caf::error> command(std::string type, std::string id,
                                                std::string name,
                                                boost::json::object payload,
                                                std::string company = "c1") {
-    auto cmd
-        = test::named_command(std::move(type), std::move(id),
-                              std::move(company), std::move(name), payload);
-    return n.call<command_result>(n.node().router(), command_atom::value, cmd);
+    return route(test::named_command(std::move(type), std::move(id),
+                                     std::move(company), std::move(name),
+                                     payload));
   }
 
   void seed() {

@@ -12,6 +12,7 @@
 #include <actors/interfaces.hpp>
 #include <actors/node.hpp>
 #include <actors/queue_supervisor.hpp>
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <messages/commands.hpp>
@@ -30,6 +31,18 @@ inline aggregate_command named_command(std::string type, std::string id,
   cmd.name = std::move(name);
   cmd.payload = boost::json::serialize(payload);
   return cmd;
+}
+
+/// Working hours from `start_minute` to `end_minute` on every day of the
+/// week, as the staff commands take them.
+inline boost::json::array every_day(int start_minute, int end_minute) {
+  boost::json::array hours;
+  for (const char* d : {"monday", "tuesday", "wednesday", "thursday", "friday",
+                        "saturday", "sunday"})
+    hours.push_back(boost::json::object{{"day", d},
+                                        {"start_minute", start_minute},
+                                        {"end_minute", end_minute}});
+  return hours;
 }
 
 inline customer sample_customer(const std::string& id,
