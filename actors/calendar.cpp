@@ -9,6 +9,7 @@
 #include <actors/branches.hpp>
 #include <actors/deciders.hpp>
 #include <actors/errors.hpp>
+#include <actors/payload.hpp>
 #include <messages/json.hpp>
 #include <messages/time.hpp>
 #include <store/event_store.hpp>
@@ -154,18 +155,6 @@ struct calendar_command {
   timestamp_ms now = 0;
 };
 
-/// An invalid_argument error naming each field of `problems` ("field:
-/// problem; ..."), as payload_reader words its problems.
-caf::error field_problems(const std::map<std::string, std::string>& problems) {
-  std::string msg;
-  for (const auto& [field, what] : problems) {
-    if (!msg.empty())
-      msg += "; ";
-    msg += field + ": " + what;
-  }
-  return make_runtime_error(runtime_errc::invalid_argument, msg);
-}
-
 /// Why `stf` cannot serve `service_id`: inactive (named as staff_id), or
 /// not performing it (named as `field`); none when it can.
 caf::error cannot_serve(const staff& stf, const std::string& service_id,
@@ -215,7 +204,7 @@ expected<decision, caf::error> decide_book(calendar_state& cal,
                                         + " was merged into "
                                         + (*cust)->merged_into);
   if (!problems.empty())
-    return make_unexpected(field_problems(problems));
+    return make_unexpected(field_problems_error(problems));
   if (auto err = cannot_serve(stf, cmd.service_id, "service_id"))
     return make_unexpected(std::move(err));
   if (cmd.start_time <= now)

@@ -79,22 +79,33 @@ const boost::json::value* payload_reader::raw(const char* name) const {
   return v == nullptr || v->is_null() ? nullptr : v;
 }
 
+const boost::json::value* payload_reader::field(const char* name, bool required,
+                                                bool (boost::json::value::*is)()
+                                                    const noexcept,
+                                                const char* wrong_type) {
+  auto* v = raw(name);
+  if (v == nullptr) {
+    if (required)
+      problems_[name] = "is required";
+    return nullptr;
+  }
+  if (is != nullptr && !(v->*is)()) {
+    problems_[name] = wrong_type;
+    return nullptr;
+  }
+  return v;
+}
+
 bool payload_reader::has(const char* name) const {
   return raw(name) != nullptr;
 }
 
 std::optional<std::string> payload_reader::str(const char* name,
                                                bool required) {
-  auto* v = raw(name);
-  if (v == nullptr) {
-    if (required)
-      problems_[name] = "is required";
+  auto* v = field(name, required, &boost::json::value::is_string,
+                  "must be a string");
+  if (v == nullptr)
     return std::nullopt;
-  }
-  if (!v->is_string()) {
-    problems_[name] = "must be a string";
-    return std::nullopt;
-  }
   std::string_view text{v->get_string()};
   if (is_id_field(name)) {
     if (text.empty() && std::strcmp(name, "branch_id") == 0)
@@ -114,16 +125,10 @@ std::optional<std::string> payload_reader::str(const char* name,
 }
 
 std::optional<bool> payload_reader::boolean(const char* name, bool required) {
-  auto* v = raw(name);
-  if (v == nullptr) {
-    if (required)
-      problems_[name] = "is required";
+  auto* v = field(name, required, &boost::json::value::is_bool,
+                  "must be true or false");
+  if (v == nullptr)
     return std::nullopt;
-  }
-  if (!v->is_bool()) {
-    problems_[name] = "must be true or false";
-    return std::nullopt;
-  }
   return v->get_bool();
 }
 
@@ -131,12 +136,9 @@ std::optional<std::int64_t> payload_reader::integer(const char* name,
                                                     bool required,
                                                     std::int64_t min,
                                                     std::int64_t max) {
-  auto* v = raw(name);
-  if (v == nullptr) {
-    if (required)
-      problems_[name] = "is required";
+  auto* v = field(name, required);
+  if (v == nullptr)
     return std::nullopt;
-  }
   std::int64_t n = 0;
   if (v->is_int64())
     n = v->get_int64();
@@ -169,13 +171,10 @@ std::optional<timestamp_ms> payload_reader::time(const char* name,
 
 std::optional<std::vector<std::string>>
 payload_reader::strings(const char* name) {
-  auto* v = raw(name);
+  auto* v = field(name, false, &boost::json::value::is_array,
+                  "must be an array of strings");
   if (v == nullptr)
     return std::nullopt;
-  if (!v->is_array()) {
-    problems_[name] = "must be an array of strings";
-    return std::nullopt;
-  }
   if (v->get_array().size() > max_items) {
     problems_[name]
         = "must have at most " + std::to_string(max_items) + " items";
@@ -206,8 +205,13 @@ void payload_reader::problem(const std::string& field,
 caf::error payload_reader::error() const {
   if (valid())
     return {};
+  return field_problems_error(problems_);
+}
+
+caf::error
+field_problems_error(const std::map<std::string, std::string>& problems) {
   std::string msg;
-  for (const auto& [field, what] : problems_) {
+  for (const auto& [field, what] : problems) {
     if (!msg.empty())
       msg += "; ";
     msg += field + ": " + what;

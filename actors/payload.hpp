@@ -54,9 +54,22 @@ public:
   caf::error error() const;
 
 private:
+  /// The raw value of a field; nullptr when it is missing (with the
+  /// problem "is required" if it is `required`) or when `is` says it has
+  /// another type (with the problem `wrong_type`).
+  const boost::json::value*
+  field(const char* name, bool required,
+        bool (boost::json::value::*is)() const noexcept = nullptr,
+        const char* wrong_type = nullptr);
+
   boost::json::value doc_;
   bool parsed_ = false;
   std::map<std::string, std::string> problems_;
 };
+
+/// An invalid_argument error naming each field of `problems` ("field:
+/// problem; ..."), as payload_reader words its problems.
+caf::error
+field_problems_error(const std::map<std::string, std::string>& problems);
 
 } // namespace switchboard
