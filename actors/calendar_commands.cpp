@@ -13,123 +13,95 @@ bool from_calcom(const appointment_ref& ref) {
   return ref.metadata.source == "calcom";
 }
 
-/// Moves an optional field's value into `to`; true when there was one.
-template <class T>
-bool take(std::optional<T>& v, T& to) {
-  if (!v)
-    return false;
-  to = std::move(*v);
-  return true;
+/// A command of type `Cmd` for `ref`, whose fields `read(p, out)` takes
+/// from `body`: the problems payload_reader found, or the command.
+template <class Cmd, class Read>
+expected<Cmd, caf::error> decode_as(const boost::json::value& body,
+                                    appointment_ref ref, Read read) {
+  payload_reader p{body};
+  Cmd out;
+  read(p, out);
+  if (!p.valid())
+    return make_unexpected(p.error());
+  out.ref = std::move(ref);
+  return out;
 }
 
 } // namespace
 
 expected<book_appointment, caf::error>
 decode_book(const boost::json::value& body, appointment_ref ref) {
-  payload_reader p{body};
-  book_appointment out;
-  auto staff_id = p.str("staff_id", true);
-  if (!p.valid())
-    return make_unexpected(p.error());
-  auto customer_id = p.str("customer_id", true);
-  auto service_id = p.str("service_id", true);
-  auto start = p.time("start_time", true);
-  auto branch = p.str("branch_id");
-  auto notes = p.str("notes");
-  auto source = p.str("source");
-  auto calcom_uid = from_calcom(ref) ? p.str("calcom_uid") : std::nullopt;
-  if (!p.valid())
-    return make_unexpected(p.error());
-  out.ref = std::move(ref);
-  out.staff_id = std::move(*staff_id);
-  out.customer_id = std::move(*customer_id);
-  out.service_id = std::move(*service_id);
-  out.start_time = *start;
-  out.set_branch = take(branch, out.branch_id);
-  take(notes, out.notes);
-  take(source, out.source);
-  take(calcom_uid, out.calcom_uid);
-  return out;
+  bool calcom = from_calcom(ref);
+  return decode_as<book_appointment>(
+      body, std::move(ref), [calcom](payload_reader& p, book_appointment& out) {
+        take(p.str("staff_id", true), out.staff_id);
+        if (!p.valid())
+          return;
+        take(p.str("customer_id", true), out.customer_id);
+        take(p.str("service_id", true), out.service_id);
+        take(p.time("start_time", true), out.start_time);
+        out.set_branch = take(p.str("branch_id"), out.branch_id);
+        take(p.str("notes"), out.notes);
+        take(p.str("source"), out.source);
+        if (calcom)
+          take(p.str("calcom_uid"), out.calcom_uid);
+      });
 }
 
 expected<reschedule_appointment, caf::error>
 decode_reschedule(const boost::json::value& body, appointment_ref ref) {
-  payload_reader p{body};
-  reschedule_appointment out;
-  auto start = p.time("start_time", true);
-  auto notes = p.str("notes");
-  auto calcom_uid = from_calcom(ref) ? p.str("calcom_uid") : std::nullopt;
-  if (!p.valid())
-    return make_unexpected(p.error());
-  out.ref = std::move(ref);
-  out.start_time = *start;
-  out.set_notes = take(notes, out.notes);
-  take(calcom_uid, out.calcom_uid);
-  return out;
+  bool calcom = from_calcom(ref);
+  return decode_as<reschedule_appointment>(
+      body, std::move(ref),
+      [calcom](payload_reader& p, reschedule_appointment& out) {
+        take(p.time("start_time", true), out.start_time);
+        out.set_notes = take(p.str("notes"), out.notes);
+        if (calcom)
+          take(p.str("calcom_uid"), out.calcom_uid);
+      });
 }
 
 expected<reassign_appointment, caf::error>
 decode_reassign(const boost::json::value& body, appointment_ref ref) {
-  payload_reader p{body};
-  reassign_appointment out;
-  auto staff_id = p.str("staff_id", true);
-  if (!p.valid())
-    return make_unexpected(p.error());
-  auto start = p.time("start_time");
-  auto notes = p.str("notes");
-  if (!p.valid())
-    return make_unexpected(p.error());
-  out.ref = std::move(ref);
-  out.staff_id = std::move(*staff_id);
-  out.set_start_time = take(start, out.start_time);
-  out.set_notes = take(notes, out.notes);
-  return out;
+  return decode_as<reassign_appointment>(
+      body, std::move(ref), [](payload_reader& p, reassign_appointment& out) {
+        take(p.str("staff_id", true), out.staff_id);
+        if (!p.valid())
+          return;
+        out.set_start_time = take(p.time("start_time"), out.start_time);
+        out.set_notes = take(p.str("notes"), out.notes);
+      });
 }
 
 expected<cancel_appointment, caf::error>
 decode_cancel(const boost::json::value& body, appointment_ref ref) {
-  payload_reader p{body};
-  auto reason = p.str("reason");
-  if (!p.valid())
-    return make_unexpected(p.error());
-  cancel_appointment out;
-  out.ref = std::move(ref);
-  take(reason, out.reason);
-  return out;
+  return decode_as<cancel_appointment>(
+      body, std::move(ref), [](payload_reader& p, cancel_appointment& out) {
+        take(p.str("reason"), out.reason);
+      });
 }
 
 expected<complete_appointment, caf::error>
 decode_complete(const boost::json::value& body, appointment_ref ref) {
-  payload_reader p{body};
-  if (!p.valid())
-    return make_unexpected(p.error());
-  complete_appointment out;
-  out.ref = std::move(ref);
-  return out;
+  return decode_as<complete_appointment>(
+      body, std::move(ref), [](payload_reader&, complete_appointment&) {});
 }
 
 expected<link_calcom_booking, caf::error>
 decode_link_calcom(const boost::json::value& body, appointment_ref ref) {
-  payload_reader p{body};
-  auto uid = p.str("calcom_uid", true);
-  if (!p.valid())
-    return make_unexpected(p.error());
-  link_calcom_booking out;
-  out.ref = std::move(ref);
-  out.calcom_uid = std::move(*uid);
-  return out;
+  return decode_as<link_calcom_booking>(
+      body, std::move(ref), [](payload_reader& p, link_calcom_booking& out) {
+        take(p.str("calcom_uid", true), out.calcom_uid);
+      });
 }
 
 expected<set_appointment_no_show, caf::error>
 decode_no_show(const boost::json::value& body, appointment_ref ref) {
-  payload_reader p{body};
-  auto no_show = p.boolean("no_show", true);
-  if (!p.valid())
-    return make_unexpected(p.error());
-  set_appointment_no_show out;
-  out.ref = std::move(ref);
-  out.no_show = *no_show;
-  return out;
+  return decode_as<set_appointment_no_show>(
+      body, std::move(ref),
+      [](payload_reader& p, set_appointment_no_show& out) {
+        take(p.boolean("no_show", true), out.no_show);
+      });
 }
 
 } // namespace switchboard

@@ -67,6 +67,16 @@ private:
   std::map<std::string, std::string> problems_;
 };
 
+/// Moves an optional field's value (as payload_reader reads it) into
+/// `to`; true when there was one.
+template <class T>
+bool take(std::optional<T> v, T& to) {
+  if (!v)
+    return false;
+  to = std::move(*v);
+  return true;
+}
+
 /// An invalid_argument error naming each field of `problems` ("field:
 /// problem; ..."), as payload_reader words its problems.
 caf::error
