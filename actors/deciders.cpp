@@ -65,6 +65,16 @@ caf::error check_command(const aggregate_state& st,
   return {};
 }
 
+/// Why customer `st` cannot change: it does not exist, or it was merged
+/// into another; none when it can.
+caf::error cannot_change_customer(const aggregate_state& st) {
+  if (!st.exists)
+    return not_found("customer " + st.id);
+  if (!st.merged_into.empty())
+    return conflict("customer " + st.id + " was merged into " + st.merged_into);
+  return {};
+}
+
 } // namespace
 
 using namespace command_errors;
@@ -78,21 +88,16 @@ expected<decision, caf::error> decide_customer(const aggregate_state& st,
   d.after = st;
   auto& c = d.after.cust;
   auto read_fields = [&](bool creating) {
-    if (auto v = p.str("name", creating))
-      c.name = *v;
-    if (auto v = p.str("phone"))
-      c.phone = *v;
+    take(p.str("name", creating), c.name);
+    take(p.str("phone"), c.phone);
     if (auto v = p.str("email")) {
       if (!v->empty() && v->find('@') == std::string::npos)
         p.problem("email", "must be an email address");
       c.email = *v;
     }
-    if (auto v = p.boolean("prefers_sms"))
-      c.prefers_sms = *v;
-    if (auto v = p.boolean("prefers_email"))
-      c.prefers_email = *v;
-    if (auto v = p.boolean("prefers_whatsapp"))
-      c.prefers_whatsapp = *v;
+    take(p.boolean("prefers_sms"), c.prefers_sms);
+    take(p.boolean("prefers_email"), c.prefers_email);
+    take(p.boolean("prefers_whatsapp"), c.prefers_whatsapp);
     if (!c.phone.empty()
         && c.phone.find_first_not_of("+0123456789 -()") != std::string::npos)
       p.problem("phone", "must be a phone number");
@@ -111,11 +116,8 @@ expected<decision, caf::error> decide_customer(const aggregate_state& st,
     c.company_id = st.company_id;
     d.events.push_back(wrap(customer_created{c, source}, st, cmd, now));
   } else if (cmd.name == "update") {
-    if (!st.exists)
-      return make_unexpected(not_found("customer " + st.id));
-    if (!st.merged_into.empty())
-      return make_unexpected(
-          conflict("customer " + st.id + " was merged into " + st.merged_into));
+    if (auto err = cannot_change_customer(st))
+      return make_unexpected(std::move(err));
     read_fields(false);
     if (!p.valid())
       return make_unexpected(p.error());
@@ -135,11 +137,8 @@ expected<decision, caf::error> decide_customer(const aggregate_state& st,
     // away in one transaction, each at the version it was decided on: of
     // two merges that cross (A into B, B into A), one fails on a version,
     // and a tombstone is never merged, changed or booked again.
-    if (!st.exists)
-      return make_unexpected(not_found("customer " + st.id));
-    if (!st.merged_into.empty())
-      return make_unexpected(
-          conflict("customer " + st.id + " was merged into " + st.merged_into));
+    if (auto err = cannot_change_customer(st))
+      return make_unexpected(std::move(err));
     auto other = p.str("merged_id", true);
     if (!p.valid())
       return make_unexpected(p.error());
@@ -181,112 +180,122 @@ expected<decision, caf::error> decide_customer(const aggregate_state& st,
   return d;
 }
 
-expected<decision, caf::error> decide_staff(const aggregate_state& st,
-                                            const aggregate_command& cmd,
-                                            const decide_context& ctx) {
+namespace {
+
+/// Decides `cmd` (create, or one of `others`) on `st`, an aggregate of
+/// `type` whose entity is the member `entity`: `read(p, e, creating)` takes
+/// the payload's fields into the entity, `changes(before, after, out)`
+/// lists what changed into the `Event` it records; a create records one
+/// even with nothing listed when `record_create` is set.
+template <class Event, class Entity, class Read, class Changes>
+expected<decision, caf::error>
+decide_entity(const aggregate_state& st, const aggregate_command& cmd,
+              const decide_context& ctx, const std::string& type,
+              std::initializer_list<std::string_view> others,
+              Entity aggregate_state::*entity, bool record_create, Read read,
+              Changes changes) {
   payload_reader p{cmd.payload};
   decision d;
   d.after = st;
-  auto& s = d.after.stf;
+  auto& s = d.after.*entity;
   bool creating = cmd.name == "create";
-  if (auto err = check_command(st, cmd, aggregates::staff,
-                               {"update", "set_working_hours"}))
+  if (auto err = check_command(st, cmd, type, others))
     return make_unexpected(std::move(err));
-  if (auto v = p.str("name", creating))
-    s.name = *v;
-  if (auto v = p.str("branch_id"))
-    s.branch_id = *v;
-  if (auto v = p.str("email"))
-    s.email = *v;
-  if (auto v = p.str("phone"))
-    s.phone = *v;
-  if (auto v = p.boolean("active"))
-    s.active = *v;
-  if (auto v = p.strings("service_ids"))
-    s.service_ids = *v;
-  if (const auto* wh = p.raw("working_hours")) {
-    if (!wh->is_array()) {
-      p.problem("working_hours", "must be an array");
-    } else {
-      std::vector<work_interval> hours;
-      std::size_t i = 0;
-      for (const auto& item : wh->get_array()) {
-        auto at = "working_hours[" + std::to_string(i++) + "]";
-        auto w = from_json<work_interval>(item);
-        if (!w) {
-          p.problem(at + (w.error().field.empty() ? "" : "." + w.error().field),
-                    w.error().message);
-          continue;
-        }
-        hours.push_back(*w);
-      }
-      s.working_hours = std::move(hours);
-    }
-  } else if (cmd.name == "set_working_hours") {
-    p.problem("working_hours", "is required");
-  }
+  read(p, s, creating);
   if (!p.valid())
     return make_unexpected(p.error());
   s.id = st.id;
   s.company_id = st.company_id;
-  staff_updated e{s, {}};
-  const auto& b = st.stf;
-  track(e.changes, "name", b.name, s.name);
-  track(e.changes, "branch_id", b.branch_id, s.branch_id);
-  track(e.changes, "email", b.email, s.email);
-  track(e.changes, "phone", b.phone, s.phone);
-  track(e.changes, "active", b.active, s.active);
-  auto list_text = [](const auto& items, auto one) {
-    boost::json::array arr;
-    for (const auto& x : items)
-      arr.push_back(one(x));
-    return boost::json::serialize(arr);
-  };
-  auto as_string = [](const std::string& x) {
-    return boost::json::value(x);
-  };
-  auto as_json = [](const work_interval& x) {
-    return to_json(x);
-  };
-  if (b.service_ids != s.service_ids)
-    e.changes["service_ids"] = {list_text(b.service_ids, as_string),
-                                list_text(s.service_ids, as_string)};
-  if (!(b.working_hours == s.working_hours))
-    e.changes["working_hours"] = {list_text(b.working_hours, as_json),
-                                  list_text(s.working_hours, as_json)};
-  if (!e.changes.empty() || creating)
+  Event e{s, {}};
+  changes(st.*entity, s, e.changes);
+  if (!e.changes.empty() || (creating && record_create))
     d.events.push_back(wrap(e, st, cmd, ctx.now));
   return d;
+}
+
+} // namespace
+
+expected<decision, caf::error> decide_staff(const aggregate_state& st,
+                                            const aggregate_command& cmd,
+                                            const decide_context& ctx) {
+  bool set_hours = cmd.name == "set_working_hours";
+  auto read = [set_hours](payload_reader& p, staff& s, bool creating) {
+    take(p.str("name", creating), s.name);
+    take(p.str("branch_id"), s.branch_id);
+    take(p.str("email"), s.email);
+    take(p.str("phone"), s.phone);
+    take(p.boolean("active"), s.active);
+    take(p.strings("service_ids"), s.service_ids);
+    if (const auto* wh = p.raw("working_hours")) {
+      if (!wh->is_array()) {
+        p.problem("working_hours", "must be an array");
+      } else {
+        std::vector<work_interval> hours;
+        std::size_t i = 0;
+        for (const auto& item : wh->get_array()) {
+          auto at = "working_hours[" + std::to_string(i++) + "]";
+          auto w = from_json<work_interval>(item);
+          if (!w) {
+            p.problem(
+                at + (w.error().field.empty() ? "" : "." + w.error().field),
+                w.error().message);
+            continue;
+          }
+          hours.push_back(*w);
+        }
+        s.working_hours = std::move(hours);
+      }
+    } else if (set_hours) {
+      p.problem("working_hours", "is required");
+    }
+  };
+  auto changes = [](const staff& b, const staff& s, auto& out) {
+    track(out, "name", b.name, s.name);
+    track(out, "branch_id", b.branch_id, s.branch_id);
+    track(out, "email", b.email, s.email);
+    track(out, "phone", b.phone, s.phone);
+    track(out, "active", b.active, s.active);
+    auto list_text = [](const auto& items, auto one) {
+      boost::json::array arr;
+      for (const auto& x : items)
+        arr.push_back(one(x));
+      return boost::json::serialize(arr);
+    };
+    auto as_string = [](const std::string& x) {
+      return boost::json::value(x);
+    };
+    auto as_json = [](const work_interval& x) {
+      return to_json(x);
+    };
+    if (b.service_ids != s.service_ids)
+      out["service_ids"] = {list_text(b.service_ids, as_string),
+                            list_text(s.service_ids, as_string)};
+    if (!(b.working_hours == s.working_hours))
+      out["working_hours"] = {list_text(b.working_hours, as_json),
+                              list_text(s.working_hours, as_json)};
+  };
+  return decide_entity<staff_updated>(
+      st, cmd, ctx, aggregates::staff, {"update", "set_working_hours"},
+      &aggregate_state::stf, true, read, changes);
 }
 
 expected<decision, caf::error> decide_service(const aggregate_state& st,
                                               const aggregate_command& cmd,
                                               const decide_context& ctx) {
-  payload_reader p{cmd.payload};
-  decision d;
-  d.after = st;
-  auto& s = d.after.svc;
-  bool creating = cmd.name == "create";
-  if (auto err = check_command(st, cmd, aggregates::service, {"update"}))
-    return make_unexpected(std::move(err));
-  if (auto v = p.str("name", creating))
-    s.name = *v;
-  if (auto v = p.integer("price_cents", creating, 0, INT64_MAX / 2))
-    s.price_cents = *v;
-  if (auto v = p.integer("duration_minutes", creating, 5, 24 * 60))
-    s.duration_minutes = static_cast<std::int32_t>(*v);
-  if (!p.valid())
-    return make_unexpected(p.error());
-  s.id = st.id;
-  s.company_id = st.company_id;
-  service_updated e{s, {}};
-  track(e.changes, "name", st.svc.name, s.name);
-  track(e.changes, "price_cents", st.svc.price_cents, s.price_cents);
-  track(e.changes, "duration_minutes", st.svc.duration_minutes,
-        s.duration_minutes);
-  if (!e.changes.empty())
-    d.events.push_back(wrap(e, st, cmd, ctx.now));
-  return d;
+  auto read = [](payload_reader& p, service& s, bool creating) {
+    take(p.str("name", creating), s.name);
+    take(p.integer("price_cents", creating, 0, INT64_MAX / 2), s.price_cents);
+    if (auto v = p.integer("duration_minutes", creating, 5, 24 * 60))
+      s.duration_minutes = static_cast<std::int32_t>(*v);
+  };
+  auto changes = [](const service& b, const service& s, auto& out) {
+    track(out, "name", b.name, s.name);
+    track(out, "price_cents", b.price_cents, s.price_cents);
+    track(out, "duration_minutes", b.duration_minutes, s.duration_minutes);
+  };
+  return decide_entity<service_updated>(st, cmd, ctx, aggregates::service,
+                                        {"update"}, &aggregate_state::svc,
+                                        false, read, changes);
 }
 
 decide_fn decider_for(std::string_view aggregate_type) {
