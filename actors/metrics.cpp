@@ -4,31 +4,35 @@ namespace switchboard {
 
 actor_metrics& metrics() {
   auto& r = telemetry::metrics();
+  // Registered in the order /metrics lists them.
+  static auto& appended = r.counter("switchboard_events_appended_total",
+                                    "Events stored, by type", {"type"});
+  static auto& dispatch_duration
+      = r.histogram("switchboard_dispatch_duration_seconds",
+                    "From a dispatch request to its reply: the commit and the "
+                    "sync listeners")
+            .with();
   static actor_metrics m{
-      r.counter("switchboard_events_appended_total", "Events stored, by type",
-                {"type"}),
-      r.histogram("switchboard_dispatch_duration_seconds",
-                  "From a dispatch request to its reply: the commit and the "
-                  "sync listeners")
-          .with(),
-      r.counter("switchboard_listener_runs_total",
-                "Listener runs, by listener and kind (sync or queued)",
-                {"listener", "kind"}),
-      r.counter("switchboard_listener_failures_total",
-                "Listener runs that failed or timed out, by listener and kind",
-                {"listener", "kind"}),
-      r.histogram("switchboard_listener_duration_seconds",
-                  "Listener run time, by listener and kind",
-                  {"listener", "kind"}),
-      r.histogram("switchboard_queue_wait_seconds",
-                  "Measured wait of each job from its due time to its lease, "
-                  "by queue",
-                  {"queue"}),
-      r.histogram("switchboard_queue_job_runtime_seconds",
-                  "Run time of each job attempt, by queue", {"queue"}),
-      r.counter("switchboard_queue_retries_total",
-                "Job attempts that failed and were scheduled again, by queue",
-                {"queue"}),
+      {appended,
+       r.counter("switchboard_listener_runs_total",
+                 "Listener runs, by listener and kind (sync or queued)",
+                 {"listener", "kind"}),
+       r.counter("switchboard_listener_failures_total",
+                 "Listener runs that failed or timed out, by listener and kind",
+                 {"listener", "kind"}),
+       r.histogram("switchboard_listener_duration_seconds",
+                   "Listener run time, by listener and kind",
+                   {"listener", "kind"}),
+       r.histogram("switchboard_queue_wait_seconds",
+                   "Measured wait of each job from its due time to its lease, "
+                   "by queue",
+                   {"queue"}),
+       r.histogram("switchboard_queue_job_runtime_seconds",
+                   "Run time of each job attempt, by queue", {"queue"}),
+       r.counter("switchboard_queue_retries_total",
+                 "Job attempts that failed and were scheduled again, by queue",
+                 {"queue"})},
+      dispatch_duration,
   };
   return m;
 }

@@ -8,21 +8,27 @@
 
 namespace switchboard {
 
-struct actor_metrics {
-  /// Events stored by the dispatcher, by type.
+/// The activity the actors count, in /metrics and per company: events
+/// stored, listener runs, failures and run time, and queued jobs (from due
+/// to lease, measured per job; run time; attempts that failed and were
+/// scheduled again).
+struct activity_metrics {
+  /// Events stored by the dispatcher: by type, or by company and type.
   telemetry::family<telemetry::counter>& appended;
-  /// From a dispatch request to its reply (commit and sync listeners).
-  telemetry::histogram& dispatch_duration;
-  /// Listener runs, failures and run time, by listener and kind
-  /// ("sync" or "queued").
+  /// By listener and kind ("sync" or "queued"), or by company and
+  /// listener.
   telemetry::family<telemetry::counter>& listener_runs;
   telemetry::family<telemetry::counter>& listener_failures;
   telemetry::family<telemetry::histogram>& listener_duration;
-  /// Queued jobs: from due to lease (measured per job), run time, and
-  /// attempts that failed and were scheduled again, by queue.
+  /// By queue, or by company and queue.
   telemetry::family<telemetry::histogram>& queue_wait;
   telemetry::family<telemetry::histogram>& queue_runtime;
   telemetry::family<telemetry::counter>& queue_retries;
+};
+
+struct actor_metrics : activity_metrics {
+  /// From a dispatch request to its reply (commit and sync listeners).
+  telemetry::histogram& dispatch_duration;
 };
 
 /// The families, registered in the process's registry on first call.
@@ -32,18 +38,7 @@ actor_metrics& metrics();
 /// minute buckets a company token reads at GET /api/admin/stats). In a
 /// registry of their own, never rendered at /metrics: a label per company
 /// would grow every scrape with the tenants.
-struct company_metrics {
-  /// Events stored, by company and type.
-  telemetry::family<telemetry::counter>& appended;
-  /// Listener runs, failures and run time, by company and listener.
-  telemetry::family<telemetry::counter>& listener_runs;
-  telemetry::family<telemetry::counter>& listener_failures;
-  telemetry::family<telemetry::histogram>& listener_duration;
-  /// Queued jobs' wait, run time and retries, by company and queue.
-  telemetry::family<telemetry::histogram>& queue_wait;
-  telemetry::family<telemetry::histogram>& queue_runtime;
-  telemetry::family<telemetry::counter>& queue_retries;
-};
+using company_metrics = activity_metrics;
 
 /// The per-company families, made on first call.
 company_metrics& per_company_metrics();
