@@ -216,16 +216,43 @@ std::int64_t retry_after_ms_of(const std::string& v) {
   return std::min<std::int64_t>(secs, 86400) * 1000;
 }
 
+/// An easy handle (curl initialised once first) with its list of headers
+/// or recipients, and the buffer of curl's error text.
 struct curl_handle {
-  CURL* h = curl_easy_init();
+  CURL* h = nullptr;
   curl_slist* headers = nullptr;
+  char errbuf[CURL_ERROR_SIZE] = {0};
+
+  curl_handle() {
+    curl_init_once();
+    h = curl_easy_init();
+  }
+  curl_handle(const curl_handle&) = delete;
+  curl_handle& operator=(const curl_handle&) = delete;
+
   ~curl_handle() {
     if (headers != nullptr)
       curl_slist_free_all(headers);
     if (h != nullptr)
       curl_easy_cleanup(h);
   }
+
+  /// Sets what every call sets: `url`, no signals, `timeout_ms` for the
+  /// whole call and for the connect, and the error buffer.
+  void prepare(const std::string& url, std::uint32_t timeout_ms) {
+    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(timeout_ms));
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+  }
 };
+
+/// The result of a call whose easy handle could not be made.
+provider_result no_curl_handle() {
+  return {provider_outcome::retry, 0, false, "curl_easy_init failed", {}};
+}
 
 } // namespace
 
@@ -552,36 +579,29 @@ provider_result classify_http(const std::string& target, long status,
 
 provider_result perform_http(const std::string& target,
                              const http_request& req) {
-  curl_init_once();
   curl_handle c;
   if (c.h == nullptr)
-    return {provider_outcome::retry, 0, false, "curl_easy_init failed", {}};
-  char errbuf[CURL_ERROR_SIZE] = {0};
+    return no_curl_handle();
   std::string answer;
   for (const auto& [k, v] : req.headers)
     c.headers = curl_slist_append(c.headers, (k + ": " + v).c_str());
   // No "Expect: 100-continue" round trip.
   c.headers = curl_slist_append(c.headers, "Expect:");
-  curl_easy_setopt(c.h, CURLOPT_URL, req.url.c_str());
-  curl_easy_setopt(c.h, CURLOPT_NOSIGNAL, 1L);
+  c.prepare(req.url, req.timeout_ms);
   curl_easy_setopt(c.h, CURLOPT_POST, 1L);
   curl_easy_setopt(c.h, CURLOPT_POSTFIELDS, req.body.data());
   curl_easy_setopt(c.h, CURLOPT_POSTFIELDSIZE,
                    static_cast<long>(req.body.size()));
   curl_easy_setopt(c.h, CURLOPT_HTTPHEADER, c.headers);
-  curl_easy_setopt(c.h, CURLOPT_TIMEOUT_MS, static_cast<long>(req.timeout_ms));
-  curl_easy_setopt(c.h, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(req.timeout_ms));
   curl_easy_setopt(c.h, CURLOPT_WRITEFUNCTION, &collect);
   curl_easy_setopt(c.h, CURLOPT_WRITEDATA, &answer);
-  curl_easy_setopt(c.h, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(c.h, CURLOPT_USERAGENT, "switchboard");
   std::string retry_after;
   curl_easy_setopt(c.h, CURLOPT_HEADERFUNCTION, &retry_after_header);
   curl_easy_setopt(c.h, CURLOPT_HEADERDATA, &retry_after);
   auto rc = curl_easy_perform(c.h);
   if (rc != CURLE_OK)
-    return transport_failure(target, rc, errbuf, req.timeout_ms);
+    return transport_failure(target, rc, c.errbuf, req.timeout_ms);
   long status = 0;
   curl_easy_getinfo(c.h, CURLINFO_RESPONSE_CODE, &status);
   auto wait = retry_after_ms_of(retry_after);
@@ -595,11 +615,9 @@ provider_result perform_http(const std::string& target,
 
 provider_result perform_smtp(const provider_options::smtp_options& opts,
                              const smtp_request& req) {
-  curl_init_once();
   curl_handle c;
   if (c.h == nullptr)
-    return {provider_outcome::retry, 0, false, "curl_easy_init failed", {}};
-  char errbuf[CURL_ERROR_SIZE] = {0};
+    return no_curl_handle();
   struct reader {
     const std::string* text;
     std::size_t pos = 0;
@@ -615,8 +633,7 @@ provider_result perform_smtp(const provider_options::smtp_options& opts,
   };
   for (const auto& to : req.rcpt_to)
     c.headers = curl_slist_append(c.headers, to.c_str());
-  curl_easy_setopt(c.h, CURLOPT_URL, req.url.c_str());
-  curl_easy_setopt(c.h, CURLOPT_NOSIGNAL, 1L);
+  c.prepare(req.url, opts.timeout_ms);
   curl_easy_setopt(c.h, CURLOPT_MAIL_FROM, req.mail_from.c_str());
   curl_easy_setopt(c.h, CURLOPT_MAIL_RCPT, c.headers);
   curl_easy_setopt(c.h, CURLOPT_UPLOAD, 1L);
@@ -624,10 +641,6 @@ provider_result perform_smtp(const provider_options::smtp_options& opts,
   curl_easy_setopt(c.h, CURLOPT_READDATA, &rd);
   curl_easy_setopt(c.h, CURLOPT_INFILESIZE,
                    static_cast<long>(req.message.size()));
-  curl_easy_setopt(c.h, CURLOPT_TIMEOUT_MS, static_cast<long>(opts.timeout_ms));
-  curl_easy_setopt(c.h, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(opts.timeout_ms));
-  curl_easy_setopt(c.h, CURLOPT_ERRORBUFFER, errbuf);
   // starttls: the session must become TLS before anything else is sent
   // (a server that offers no STARTTLS is refused), the certificate
   // verified against ca_file (or the system's CAs) and the host name.
@@ -651,7 +664,7 @@ provider_result perform_smtp(const provider_options::smtp_options& opts,
   curl_easy_getinfo(c.h, CURLINFO_RESPONSE_CODE, &status);
   if (rc == CURLE_OK)
     return {provider_outcome::delivered, status, false, {}, {}};
-  auto r = transport_failure("smtp", rc, errbuf, opts.timeout_ms);
+  auto r = transport_failure("smtp", rc, c.errbuf, opts.timeout_ms);
   r.status = status;
   if (rc == CURLE_USE_SSL_FAILED)
     r.message = "smtp refused: " + opts.host
@@ -660,13 +673,13 @@ provider_result perform_smtp(const provider_options::smtp_options& opts,
   else if (rc == CURLE_PEER_FAILED_VERIFICATION)
     r.message = "smtp refused: the certificate of " + opts.host
                 + " is not trusted (providers.smtp_ca_file): "
-                + (errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
+                + (c.errbuf[0] != '\0' ? c.errbuf : curl_easy_strerror(rc));
   // A permanent SMTP reply (5xx) to MAIL, RCPT or DATA: a bad address or
   // a refused message.
   if (status >= 500 && status < 600 && rc != CURLE_OPERATION_TIMEDOUT) {
     r.outcome = provider_outcome::rejected;
     r.message = "smtp answered " + std::to_string(status) + ": "
-                + (errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc));
+                + (c.errbuf[0] != '\0' ? c.errbuf : curl_easy_strerror(rc));
   }
   return r;
 }
