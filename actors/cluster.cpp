@@ -57,6 +57,16 @@ std::string trusted_sender(cluster_pointer self, const std::string& link) {
   return i->second.name;
 }
 
+/// The trusted sender of the current message (see trusted_sender) and
+/// the promise of its answer of type `T`. The sender is read first: making
+/// the promise takes it out of the message.
+template <class T>
+std::pair<std::string, caf::typed_response_promise<T>>
+trusted_request(cluster_pointer self, const std::string& link) {
+  auto name = trusted_sender(self, link);
+  return {std::move(name), self->make_response_promise<T>()};
+}
+
 /// An answer as the gateway writes it: `body` as JSON, with Retry-After on
 /// a 503 or 504.
 forward_response json_answer(int status, const boost::json::object& body) {
@@ -530,12 +540,8 @@ cluster_actor::behavior_type cluster(cluster_pointer self, cluster_deps deps) {
           self->state.deps.remote_events(events);
       },
       [self](events_atom, std::uint64_t key, std::vector<envelope>& events) {
-        auto& st = self->state;
-        if (key != st.deps.local_key)
-          return;
-        for (auto& [name, p] : st.peers)
-          if (p.up)
-            self->send(p.handle, events_atom::value, p.link, events);
+        if (key == self->state.deps.local_key)
+          send_to_up_members(self, events_atom::value, events);
       },
       [self, lg](tenants_atom, const std::string& link, tenant_digest& d) {
         auto name = trusted_sender(self, link);
@@ -591,12 +597,10 @@ cluster_actor::behavior_type cluster(cluster_pointer self, cluster_deps deps) {
       },
       [self](adopt_atom, const std::string& link,
              cluster_placement& p) -> caf::result<std::uint64_t> {
-        // Before the promise: making it takes the sender out of the message.
-        auto name = trusted_sender(self, link);
-        auto rp = self->make_response_promise<std::uint64_t>();
+        auto [name, rp] = trusted_request<std::uint64_t>(self, link);
         if (name.empty())
           return rp;
-        adopt_table(self, from_wire(p), [self, rp](bool) mutable {
+        adopt_table(self, from_wire(p), [self, rp = rp](bool) mutable {
           rp.deliver(self->state.deps.view->placement().epoch);
         });
         return rp;
@@ -653,9 +657,7 @@ cluster_actor::behavior_type cluster(cluster_pointer self, cluster_deps deps) {
       },
       [self](import_atom, const std::string& link,
              company_transfer& tr) -> caf::result<std::uint64_t> {
-        // Before the promise: making it takes the sender out of the message.
-        auto name = trusted_sender(self, link);
-        auto rp = self->make_response_promise<std::uint64_t>();
+        auto [name, rp] = trusted_request<std::uint64_t>(self, link);
         if (name.empty())
           return rp;
         auto& st = self->state;
@@ -701,12 +703,8 @@ cluster_actor::behavior_type cluster(cluster_pointer self, cluster_deps deps) {
         self->state.deps.remote_publish(m);
       },
       [self](publish_atom, std::uint64_t key, channel_message& m) {
-        auto& st = self->state;
-        if (key != st.deps.local_key)
-          return;
-        for (auto& [name, p] : st.peers)
-          if (p.up)
-            self->send(p.handle, publish_atom::value, p.link, m);
+        if (key == self->state.deps.local_key)
+          send_to_up_members(self, publish_atom::value, m);
       },
       [self](tick_atom) {
         if (self->current_sender().get() != self->ctrl())

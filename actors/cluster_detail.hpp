@@ -105,6 +105,15 @@ using cluster_pointer = cluster_actor::stateful_pointer<cluster_state>;
 /// key). Hears from the member.
 std::string trusted_sender(cluster_pointer self, const std::string& link);
 
+/// Sends `atom`, the member's link key and `xs` to every member that is
+/// up.
+template <class Atom, class... Ts>
+void send_to_up_members(cluster_pointer self, Atom atom, const Ts&... xs) {
+  for (auto& [name, p] : self->state.peers)
+    if (p.up)
+      self->send(p.handle, atom, p.link, xs...);
+}
+
 /// An answer as the gateway writes it: `body` as JSON, with Retry-After on
 /// a 503 or 504.
 forward_response json_answer(int status, const boost::json::object& body);

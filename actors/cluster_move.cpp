@@ -72,6 +72,31 @@ store::result<std::size_t> settle_parked_in(store::write_txn& txn,
   return enqueued;
 }
 
+/// Puts the parked jobs of `companies` back in the queues in one commit.
+/// Then they are no longer parked, the queues wake and `then()` runs; when
+/// the commit fails they stay parked and `fail(error)` runs.
+void unpark(cluster_pointer self, std::vector<std::string> companies,
+            std::function<void()> then, std::function<void(caf::error&)> fail) {
+  auto* cs = self->state.deps.cluster_store;
+  auto* q = self->state.deps.jobs;
+  write(
+      self,
+      [cs, q, companies](store::write_txn& txn) -> store::result<void> {
+        for (const auto& c : companies)
+          if (auto n = settle_parked_in(txn, *cs, *q, c, true); !n)
+            return make_unexpected(n.error());
+        return {};
+      },
+      [self, companies, then] {
+        for (const auto& c : companies)
+          self->state.parked.erase(c);
+        if (self->state.deps.wake_queues)
+          self->state.deps.wake_queues();
+        then();
+      },
+      fail);
+}
+
 store::placement_record to_record(const placement_table& t) {
   store::placement_record r;
   r.epoch = t.epoch;
@@ -294,9 +319,7 @@ void adopt_table(cluster_pointer self, placement_table t,
 void send_placement(cluster_pointer self) {
   auto& st = self->state;
   auto wire = to_wire(st.deps.view->placement());
-  for (auto& [name, p] : st.peers)
-    if (p.up)
-      self->send(p.handle, placement_atom::value, p.link, wire);
+  send_to_up_members(self, placement_atom::value, wire);
 }
 
 /// The first table: once every member is up and none has one, each
@@ -346,30 +369,15 @@ void abort_move(cluster_pointer self, const std::string& company,
     finish();
     return;
   }
-  auto* cs = st.deps.cluster_store;
-  auto* q = st.deps.jobs;
-  write(
-      self,
-      [cs, q, company](store::write_txn& txn) -> store::result<void> {
-        auto n = settle_parked_in(txn, *cs, *q, company, true);
-        if (!n)
-          return make_unexpected(n.error());
-        return {};
-      },
-      [self, company, finish]() mutable {
-        self->state.parked.erase(company);
-        if (self->state.deps.wake_queues)
-          self->state.deps.wake_queues();
-        finish();
-      },
-      [self, company, finish](caf::error& e) mutable {
-        // They stay parked; the next start of this node enqueues them
-        // (it still owns the company).
-        log::get(log::subsystem::cluster)
-            ->error("putting back the jobs of {}: {}", company,
-                    self->system().render(e));
-        finish();
-      });
+  unpark(self, {company}, finish,
+         [self, company, finish](caf::error& e) mutable {
+           // They stay parked; the next start of this node enqueues them
+           // (it still owns the company).
+           log::get(log::subsystem::cluster)
+               ->error("putting back the jobs of {}: {}", company,
+                       self->system().render(e));
+           finish();
+         });
 }
 
 /// The data is at the new owner: the new table (this node first, then
@@ -535,16 +543,20 @@ void move_step(cluster_pointer self, const std::string& company) {
         });
     return;
   }
+  // A read of the company's data that fails ends the move: nothing moved.
+  auto read_failed = [self, &company](const char* what, const auto& err) {
+    abort_move(self, company,
+               error_answer(500, "move_failed",
+                            std::string{"reading the company's "} + what + ": "
+                                + store::to_string(err)));
+  };
   company_transfer tr;
   tr.company = company;
   constexpr std::size_t part_events = 500;
   auto events
       = st.deps.events->read_by_company(company, m.next_seq, part_events);
   if (!events) {
-    abort_move(self, company,
-               error_answer(500, "move_failed",
-                            "reading the company's events: "
-                                + store::to_string(events.error())));
+    read_failed("events", events.error());
     return;
   }
   if (!events->empty()) {
@@ -553,10 +565,7 @@ void move_step(cluster_pointer self, const std::string& company) {
   } else {
     auto settings = st.deps.tenants->settings_of(company);
     if (!settings) {
-      abort_move(self, company,
-                 error_answer(500, "move_failed",
-                              "reading the company's settings: "
-                                  + store::to_string(settings.error())));
+      read_failed("settings", settings.error());
       return;
     }
     for (auto& [name, text] : *settings) {
@@ -568,10 +577,7 @@ void move_step(cluster_pointer self, const std::string& company) {
     if (st.deps.outbox != nullptr) {
       auto sent = outbox_of(*st.deps.outbox, company);
       if (!sent) {
-        abort_move(self, company,
-                   error_answer(500, "move_failed",
-                                "reading the company's messages: "
-                                    + store::to_string(sent.error())));
+        read_failed("messages", sent.error());
         return;
       }
       m.messages = sent->size();
@@ -743,26 +749,14 @@ void load_placement(cluster_pointer self) {
       mine.push_back(c);
   if (mine.empty())
     return;
-  auto* cs = st.deps.cluster_store;
-  auto* q = st.deps.jobs;
-  write(
-      self,
-      [cs, q, mine](store::write_txn& txn) -> store::result<void> {
+  unpark(
+      self, mine,
+      [mine] {
         for (const auto& c : mine)
-          if (auto n = settle_parked_in(txn, *cs, *q, c, true); !n)
-            return make_unexpected(n.error());
-        return {};
-      },
-      [self, mine]() {
-        for (const auto& c : mine) {
-          self->state.parked.erase(c);
           log::get(log::subsystem::cluster)
               ->info("the parked jobs of {} are back in the "
                      "queues (its move did not finish)",
                      c);
-        }
-        if (self->state.deps.wake_queues)
-          self->state.deps.wake_queues();
       },
       [self](caf::error& e) {
         log::get(log::subsystem::cluster)
