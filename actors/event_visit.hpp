@@ -24,23 +24,34 @@ template <class... Fs>
 overloaded(Fs...) -> overloaded<Fs...>;
 
 /// Calls `f(e)` with `ev` decoded as its registered type `E`, when `f`
-/// takes an `E`. False when it does not, when the type is not registered,
-/// or when the payload does not decode as it.
+/// takes an `E`. The decode error when the payload does not decode as it;
+/// else whether `f` was called (false when it takes no `E`, or when the
+/// type is not registered).
 template <class F>
-bool visit_event(const envelope& ev, F&& f) {
-  bool called = false;
+expected<bool, decode_error> visit_event_checked(const envelope& ev, F&& f) {
+  expected<bool, decode_error> called = false;
   for_each_event_type([&](auto tag) {
     using E = typename decltype(tag)::type;
     if constexpr (std::is_invocable_v<F&, const E&>) {
-      if (!called && ev.type == event_traits<E>::wire_name) {
+      if (called && !*called && ev.type == event_traits<E>::wire_name) {
         if (auto e = event_from<E>(ev)) {
           f(static_cast<const E&>(*e));
           called = true;
+        } else {
+          called = make_unexpected(std::move(e.error()));
         }
       }
     }
   });
   return called;
+}
+
+/// As `visit_event_checked`; false as well when the payload does not
+/// decode.
+template <class F>
+bool visit_event(const envelope& ev, F&& f) {
+  auto called = visit_event_checked(ev, std::forward<F>(f));
+  return called && *called;
 }
 
 } // namespace switchboard

@@ -13,6 +13,7 @@
 #include <actors/calcom.hpp>
 #include <actors/call_workflow.hpp>
 #include <actors/errors.hpp>
+#include <actors/event_visit.hpp>
 #include <actors/log.hpp>
 #include <actors/providers.hpp>
 #include <messages/json.hpp>
@@ -101,137 +102,137 @@ std::string unquote(const std::string& v) {
   return v;
 }
 
+/// The effects of the job of `req` (none when its event changes nothing
+/// here), or why the job fails.
+expected<effects_fn, caf::error> subscriber_effects(const listener_context& ctx,
+                                                    const job_request& req) {
+  auto* proj = ctx.projections;
+  auto* queue = ctx.jobs;
+  auto now = ctx.clock();
+  const auto& company = req.event.company_id;
+  effects_fn effects;
+  caf::error failure;
+  auto visited = visit_event_checked(
+      req.event,
+      overloaded{
+          [&](const appointment_created& ev) {
+            auto a = ev.appointment;
+            auto reminders = reminder_jobs(zone_of(ctx, req, a), req, a, now);
+            effects = [=](store::write_txn& txn) -> store::result<void> {
+              if (auto r = take_slot(proj, txn, company, a); !r)
+                return r;
+              auto stats = projection_keys::branch_stats(company, a.branch_id);
+              if (auto r = proj->add_in(txn, stats + "appointments", 1); !r)
+                return r;
+              if (auto r
+                  = proj->add_in(txn, stats + "value_cents", a.price_cents);
+                  !r)
+                return r;
+              return enqueue_all_in(*queue, txn, reminders);
+            };
+          },
+          [&](const appointment_updated& ev) {
+            auto a = ev.appointment;
+            bool moved = was_rescheduled(ev);
+            bool reassigned = was_reassigned(ev);
+            if (!moved && !reassigned)
+              return;
+            auto old_start = a.start_time;
+            if (auto i = ev.changes.find("start_time"); i != ev.changes.end())
+              old_start = parse_change_time(i->second.old_value);
+            auto old_staff = a.staff_id;
+            if (auto i = ev.changes.find("staff_id"); i != ev.changes.end())
+              old_staff = unquote(i->second.old_value);
+            // A move: new reminders, then a notice on each channel.
+            std::vector<store::job> jobs;
+            if (moved) {
+              jobs = reminder_jobs(zone_of(ctx, req, a), req, a, now);
+              auto c = customer_of(ctx, req.event.company_id, a.customer_id);
+              if (!c) {
+                failure = c.error();
+                return;
+              }
+              for (const auto& ch : channels_for(*c))
+                jobs.push_back(channel_job(zone_of(ctx, req, a), req, *c, ch, a,
+                                           "rescheduled", now));
+            }
+            effects = [=](store::write_txn& txn) -> store::result<void> {
+              if (auto r = free_slot(proj, txn, company, old_staff, old_start);
+                  !r)
+                return r;
+              if (auto r = take_slot(proj, txn, company, a); !r)
+                return r;
+              if (!moved)
+                return {};
+              if (auto r = cancel_reminders(queue, txn, a.id); !r)
+                return r;
+              return enqueue_all_in(*queue, txn, jobs);
+            };
+          },
+          [&](const appointment_cancelled& ev) {
+            auto a = ev.appointment;
+            // The customer hears of it on every channel they prefer.
+            std::vector<store::job> notices;
+            if (auto c = customer_of(ctx, req.event.company_id, a.customer_id))
+              for (const auto& ch : channels_for(*c))
+                notices.push_back(channel_job(zone_of(ctx, req, a), req, *c, ch,
+                                              a, "cancelled", now));
+            effects = [=](store::write_txn& txn) -> store::result<void> {
+              if (auto r = enqueue_all_in(*queue, txn, notices); !r)
+                return r;
+              if (auto r
+                  = free_slot(proj, txn, company, a.staff_id, a.start_time);
+                  !r)
+                return r;
+              if (auto r = proj->add_in(
+                      txn,
+                      projection_keys::branch_stats(company, a.branch_id)
+                          + "cancellations",
+                      1);
+                  !r)
+                return r;
+              return cancel_reminders(queue, txn, a.id);
+            };
+          },
+      });
+  if (!visited)
+    return make_unexpected(bad_event(req, visited.error()));
+  if (failure)
+    return make_unexpected(std::move(failure));
+  return effects;
+}
+
 } // namespace
 
 queued_listener_actor::behavior_type
 appointment_event_subscriber(queued_listener_actor::pointer self,
                              listener_context ctx) {
   auto lg = log::get(log::subsystem::listeners);
-  return {
-      [self, ctx](handle_atom, const job_request& req) -> caf::result<ok_atom> {
-        auto* proj = ctx.projections;
-        auto* queue = ctx.jobs;
-        auto now = ctx.clock();
-        const auto& company = req.event.company_id;
-        effects_fn effects;
-        if (is_a<appointment_created>(req.event)) {
-          auto ev = event_from<appointment_created>(req.event);
-          if (!ev)
-            return bad_event(req, ev.error());
-          auto a = ev->appointment;
-          auto reminders = reminder_jobs(zone_of(ctx, req, a), req, a, now);
-          effects = [=](store::write_txn& txn) -> store::result<void> {
-            if (auto r = take_slot(proj, txn, company, a); !r)
-              return r;
-            auto stats = projection_keys::branch_stats(company, a.branch_id);
-            if (auto r = proj->add_in(txn, stats + "appointments", 1); !r)
-              return r;
-            if (auto r
-                = proj->add_in(txn, stats + "value_cents", a.price_cents);
-                !r)
-              return r;
-            if (auto r = enqueue_all_in(*queue, txn, reminders); !r)
-              return r;
-            return {};
-          };
-        } else if (is_a<appointment_updated>(req.event)) {
-          auto ev = event_from<appointment_updated>(req.event);
-          if (!ev)
-            return bad_event(req, ev.error());
-          auto a = ev->appointment;
-          bool moved = was_rescheduled(*ev);
-          bool reassigned = was_reassigned(*ev);
-          if (!moved && !reassigned)
-            return ok_atom::value;
-          auto old_start = a.start_time;
-          if (auto i = ev->changes.find("start_time"); i != ev->changes.end())
-            old_start = parse_change_time(i->second.old_value);
-          auto old_staff = a.staff_id;
-          if (auto i = ev->changes.find("staff_id"); i != ev->changes.end())
-            old_staff = unquote(i->second.old_value);
-          auto reminders
-              = moved ? reminder_jobs(zone_of(ctx, req, a), req, a, now)
-                      : std::vector<store::job>{};
-          std::vector<store::job> notices;
-          if (moved) {
-            auto c = customer_of(ctx, req.event.company_id, a.customer_id);
-            if (!c)
-              return c.error();
-            for (const auto& ch : channels_for(*c))
-              notices.push_back(channel_job(zone_of(ctx, req, a), req, *c, ch,
-                                            a, "rescheduled", now));
-          }
-          effects = [=](store::write_txn& txn) -> store::result<void> {
-            if (auto r = free_slot(proj, txn, company, old_staff, old_start);
-                !r)
-              return r;
-            if (auto r = take_slot(proj, txn, company, a); !r)
-              return r;
-            if (moved) {
-              if (auto r = cancel_reminders(queue, txn, a.id); !r)
-                return r;
-              if (auto r = enqueue_all_in(*queue, txn, reminders); !r)
-                return r;
-              if (auto r = enqueue_all_in(*queue, txn, notices); !r)
-                return r;
-            }
-            return {};
-          };
-        } else if (is_a<appointment_cancelled>(req.event)) {
-          auto ev = event_from<appointment_cancelled>(req.event);
-          if (!ev)
-            return bad_event(req, ev.error());
-          auto a = ev->appointment;
-          // The customer hears of it on every channel they prefer.
-          std::vector<store::job> notices;
-          if (auto c = customer_of(ctx, req.event.company_id, a.customer_id))
-            for (const auto& ch : channels_for(*c))
-              notices.push_back(channel_job(zone_of(ctx, req, a), req, *c, ch,
-                                            a, "cancelled", now));
-          effects = [=](store::write_txn& txn) -> store::result<void> {
-            if (auto r = enqueue_all_in(*queue, txn, notices); !r)
-              return r;
-            if (auto r
-                = free_slot(proj, txn, company, a.staff_id, a.start_time);
-                !r)
-              return r;
-            if (auto r = proj->add_in(
-                    txn,
-                    projection_keys::branch_stats(company, a.branch_id)
-                        + "cancellations",
-                    1);
-                !r)
-              return r;
-            return cancel_reminders(queue, txn, a.id);
-          };
-        } else {
+  return listener_behavior(
+      [self, ctx](const job_request& req) -> caf::result<ok_atom> {
+        auto effects = subscriber_effects(ctx, req);
+        if (!effects)
+          return effects.error();
+        if (!*effects)
           return ok_atom::value;
-        }
         auto rp = self->make_response_promise<ok_atom>();
-        commit_once(self, ctx, req.listener, req.event.id, std::move(effects),
+        commit_once(self, ctx, req.listener, req.event.id, std::move(*effects),
                     rp, {"notifications"});
         return rp;
       },
-      [lg](failed_atom, const job_request& req, const std::string& error) {
+      [lg](const job_request& req, const std::string& error) {
         lg->error("appointment subscriber failed on event {} ({}): {}",
                   req.event.id, req.event.type, error);
-      },
-  };
+      });
 }
 
 namespace listeners {
 
 queued_listener_component appointment_subscriber() {
-  queued_listener_component c;
-  c.spec.name = ln::appointment_subscriber;
-  c.spec.queue = "default";
-  c.spec.retry.tries = 3;
-  c.spec.retry.backoff_s = {1, 10};
-  c.add = subscribes_to<appointment_created, appointment_updated,
-                        appointment_cancelled>;
-  c.served = subscriber_handlers;
-  c.spawn = spawn_with_context<switchboard::appointment_event_subscriber>;
-  return c;
+  return subscriber_of<switchboard::appointment_event_subscriber,
+                       appointment_created, appointment_updated,
+                       appointment_cancelled>(ln::appointment_subscriber,
+                                              "default", 3, {1, 10});
 }
 
 } // namespace listeners

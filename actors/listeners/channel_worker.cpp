@@ -32,22 +32,24 @@ using namespace listener_detail;
 
 namespace {
 
+/// The string field `k` of `p` ("" when it is missing or not a string).
+std::string string_field(const boost::json::object& p, const char* k) {
+  if (auto* v = p.if_contains(k); v && v->is_string())
+    return std::string{v->get_string()};
+  return {};
+}
+
 std::string message_body(const boost::json::object& p) {
-  auto str = [&](const char* k) -> std::string {
-    if (auto* v = p.if_contains(k); v && v->is_string())
-      return std::string{v->get_string()};
-    return {};
-  };
-  auto kind = str("kind");
-  auto name = str("customer_name");
-  auto when = str("start_time");
+  auto kind = string_field(p, "kind");
+  auto name = string_field(p, "customer_name");
+  auto when = string_field(p, "start_time");
   if (kind == "rescheduled")
     return "Hello " + name + ", your appointment was moved to " + when + ".";
   if (kind == "cancelled")
     return "Hello " + name + ", your appointment at " + when
            + " was cancelled.";
   if (kind == "follow_up") {
-    auto alternatives = str("alternatives");
+    auto alternatives = string_field(p, "alternatives");
     return "Hello " + name
            + ", we could not book the appointment you asked for on your "
              "call. "
@@ -103,7 +105,6 @@ void send_calls(queued_listener_actor::pointer self, listener_context ctx,
   self->request(ctx.messenger, caf::infinite, sync_atom::value, call)
       .then(
           [=](const std::string& answer) {
-            auto* processed = ctx.processed;
             auto* outbox = ctx.outbox;
             std::optional<store::outbound_message> sent;
             if (auto t = twilio_message(answer)) {
@@ -113,26 +114,22 @@ void send_calls(queued_listener_actor::pointer self, listener_context ctx,
               sent->status = t->status;
               sent->status_at = ctx.clock();
             }
-            auto op = [processed, outbox, step_mark, event_id,
-                       sent](store::write_txn& txn) -> store::result<void> {
-              auto r = processed->mark_in(txn, step_mark, event_id);
-              if (!r)
-                return make_unexpected(r.error());
-              if (sent)
+            effects_fn record;
+            if (sent)
+              record = [outbox,
+                        sent](store::write_txn& txn) -> store::result<void> {
                 if (auto added = outbox->add_in(txn, *sent); !added)
                   return make_unexpected(added.error());
-              return {};
-            };
-            self->request(ctx.writer, caf::infinite, write_atom::value,
-                          make_write_op(op, store::isolation::validated,
-                                        store::lane::background))
-                .then(
-                    [=](ok_atom) {
-                      send_calls(self, ctx, mark, event_id, msgs, i + 1, then);
-                    },
-                    [then](caf::error& err) {
-                      then(std::move(err));
-                    });
+                return {};
+              };
+            mark_step(self, ctx, step_mark, event_id, std::move(record),
+                      [=](caf::error err) {
+                        if (err)
+                          then(std::move(err));
+                        else
+                          send_calls(self, ctx, mark, event_id, msgs, i + 1,
+                                     then);
+                      });
           },
           [then](caf::error& err) {
             then(std::move(err));
@@ -147,13 +144,8 @@ void send_calls(queued_listener_actor::pointer self, listener_context ctx,
 /// Other messages are never superseded.
 bool superseded(const listener_context& ctx, const job_request& req,
                 boost::json::object& p) {
-  auto str = [&](const char* k) -> std::string {
-    if (auto* v = p.if_contains(k); v && v->is_string())
-      return std::string{v->get_string()};
-    return {};
-  };
-  auto kind = str("kind");
-  auto id = str("appointment_id");
+  auto kind = string_field(p, "kind");
+  auto id = string_field(p, "appointment_id");
   if ((kind != "confirmation" && kind != "rescheduled") || id.empty())
     return false;
   auto cur = load_current(ctx, req.event.company_id, id);
@@ -164,7 +156,8 @@ bool superseded(const listener_context& ctx, const job_request& req,
   auto now_start
       = format_rfc3339_in(cur->appt.start_time, zone_of(ctx, req, cur->appt));
   if (kind == "rescheduled"
-      && (!cur->confirmation_handled || str("start_time") != now_start))
+      && (!cur->confirmation_handled
+          || string_field(p, "start_time") != now_start))
     return true;
   p["start_time"] = now_start;
   return false;
@@ -183,17 +176,13 @@ channel_worker(queued_listener_actor::pointer self, listener_context ctx) {
                                     "job " + std::to_string(req.job_id)
                                         + ": payload is not a JSON object");
         auto& p = parsed.as_object();
-        auto str = [&](const char* k) -> std::string {
-          if (auto* v = p.if_contains(k); v && v->is_string())
-            return std::string{v->get_string()};
-          return {};
-        };
         std::vector<store::outbound_message> msgs;
         auto now = ctx.clock();
         if (req.listener == ln::reminder_24h
             || req.listener == ln::reminder_1h) {
           // A reminder goes out on every channel the customer prefers now.
-          auto c = customer_of(ctx, req.event.company_id, str("customer_id"));
+          auto c = customer_of(ctx, req.event.company_id,
+                               string_field(p, "customer_id"));
           if (!c)
             return c.error();
           for (const auto& ch : channels_for(*c)) {
@@ -201,9 +190,10 @@ channel_worker(queued_listener_actor::pointer self, listener_context ctx) {
             m.channel = ch;
             m.recipient = recipient_for(*c, ch);
             m.subject = "Appointment reminder";
-            boost::json::object rp{{"kind", "reminder"},
-                                   {"customer_name", c->name},
-                                   {"start_time", str("start_time")}};
+            boost::json::object rp{
+                {"kind", "reminder"},
+                {"customer_name", c->name},
+                {"start_time", string_field(p, "start_time")}};
             m.body = message_body(rp);
             m.company_id = req.event.company_id;
             m.event_id = req.event.id;
@@ -215,13 +205,13 @@ channel_worker(queued_listener_actor::pointer self, listener_context ctx) {
           }
         } else if (!superseded(ctx, req, p)) {
           store::outbound_message m;
-          m.channel = str("channel");
-          m.recipient = str("recipient");
+          m.channel = string_field(p, "channel");
+          m.recipient = string_field(p, "recipient");
           if (m.recipient.empty())
             return make_runtime_error(runtime_errc::invalid_argument,
                                       "job " + std::to_string(req.job_id)
                                           + ": payload.recipient is missing");
-          m.subject = subject_of(str("kind"));
+          m.subject = subject_of(string_field(p, "kind"));
           m.body = message_body(p);
           m.company_id = req.event.company_id;
           m.event_id = req.event.id;

@@ -62,6 +62,28 @@ void commit_once(queued_listener_actor::pointer self,
           });
 }
 
+void mark_step(queued_listener_actor::pointer self, const listener_context& ctx,
+               std::string mark, std::string event_id, effects_fn effects,
+               std::function<void(caf::error)> then) {
+  auto* processed = ctx.processed;
+  auto op = [processed, mark, event_id,
+             effects](store::write_txn& txn) -> store::result<void> {
+    if (auto r = processed->mark_in(txn, mark, event_id); !r)
+      return make_unexpected(r.error());
+    return effects ? effects(txn) : store::result<void>{};
+  };
+  self->request(ctx.writer, caf::infinite, write_atom::value,
+                make_write_op(op, store::isolation::validated,
+                              store::lane::background))
+      .then(
+          [then](ok_atom) {
+            then(caf::error{});
+          },
+          [then](caf::error& err) {
+            then(std::move(err));
+          });
+}
+
 store::result<void> enqueue_all_in(store::job_queue& queue,
                                    store::write_txn& txn,
                                    const std::vector<store::job>& jobs) {

@@ -12,6 +12,7 @@
 #include <caf/typed_response_promise.hpp>
 
 #include <actors/listeners.hpp>
+#include <messages/json.hpp>
 #include <messages/time.hpp>
 #include <messages/time_zone.hpp>
 #include <store/job_queue.hpp>
@@ -43,6 +44,14 @@ void commit_once(queued_listener_actor::pointer self,
                  caf::typed_response_promise<ok_atom> rp,
                  std::vector<std::string> wake = {});
 
+/// Marks (`mark`, event id) processed, a step of a job done, in a commit
+/// of its own (validated, on the background lane) together with `effects`
+/// (when set); then runs `then` on this actor with no error once stored,
+/// or with the error.
+void mark_step(queued_listener_actor::pointer self, const listener_context& ctx,
+               std::string mark, std::string event_id, effects_fn effects,
+               std::function<void(caf::error)> then);
+
 /// Enqueues `jobs` in the transaction of the processed mark of `req`'s
 /// listener and event (see commit_once) and wakes the notifications
 /// queue; answers `rp`.
@@ -71,6 +80,37 @@ load_current(const listener_context& ctx, const std::string& company,
 
 /// The error of a job whose event does not decode: it fails at once.
 caf::error bad_event(const job_request& req, const decode_error& err);
+
+/// The behaviour of a queued listener: `handle(req)` runs a job, and
+/// `failed(req, error)` is the failed() hook, run once after the last try.
+template <class Handle, class Failed>
+queued_listener_actor::behavior_type listener_behavior(Handle handle,
+                                                       Failed failed) {
+  return {
+      [handle](handle_atom, const job_request& req) -> caf::result<ok_atom> {
+        return handle(req);
+      },
+      [failed](failed_atom, const job_request& req, const std::string& error) {
+        failed(req, error);
+      },
+  };
+}
+
+/// The behaviour of a queued listener of events of type `E`: as
+/// `listener_behavior`, with `handle(req, ev)` given the job's event
+/// decoded (a job whose event does not decode fails at once: bad_event).
+template <class E, class Handle, class Failed>
+queued_listener_actor::behavior_type event_listener_behavior(Handle handle,
+                                                             Failed failed) {
+  return listener_behavior(
+      [handle](const job_request& req) -> caf::result<ok_atom> {
+        auto ev = event_from<E>(req.event);
+        if (!ev)
+          return bad_event(req, ev.error());
+        return handle(req, *ev);
+      },
+      std::move(failed));
+}
 
 /// The channels a customer wants, by the seed's rules.
 std::vector<std::string> channels_for(const customer& c);

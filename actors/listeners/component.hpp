@@ -104,4 +104,17 @@ queued_listener_component listener_of(std::string name, std::string queue,
   return c;
 }
 
+/// As `listener_of`, for a subscriber of the event types `Es` (a handler
+/// per type: subscribes_to, subscriber_handlers).
+template <auto Actor, class... Es>
+queued_listener_component subscriber_of(std::string name, std::string queue,
+                                        std::uint32_t tries,
+                                        std::vector<std::uint32_t> backoff_s) {
+  auto c = listener_of<Actor, Es...>(std::move(name), std::move(queue), tries,
+                                     std::move(backoff_s));
+  c.add = subscribes_to<Es...>;
+  c.served = subscriber_handlers;
+  return c;
+}
+
 } // namespace switchboard

@@ -16,6 +16,7 @@
 #include <actors/calendar_commands.hpp>
 #include <actors/call_workflow.hpp>
 #include <actors/errors.hpp>
+#include <actors/event_visit.hpp>
 #include <actors/local_only.hpp>
 #include <actors/log.hpp>
 #include <actors/providers.hpp>
@@ -76,24 +77,12 @@ void step_done(queued_listener_actor::pointer self, listener_context ctx,
     run_steps(self, ctx, endpoint, listener, event_id, steps, i + 1, rp);
     return;
   }
-  auto op = [processed, mark,
-             event_id](store::write_txn& txn) -> store::result<void> {
-    auto r = processed->mark_in(txn, mark, event_id);
-    if (!r)
-      return make_unexpected(r.error());
-    return {};
-  };
-  self->request(ctx.writer, caf::infinite, write_atom::value,
-                make_write_op(op, store::isolation::validated,
-                              store::lane::background))
-      .then(
-          [=](ok_atom) mutable {
-            run_steps(self, ctx, endpoint, listener, event_id, steps, i + 1,
-                      rp);
-          },
-          [rp](caf::error& err) mutable {
-            rp.deliver(std::move(err));
-          });
+  mark_step(self, ctx, mark, event_id, nullptr, [=](caf::error err) mutable {
+    if (err)
+      rp.deliver(std::move(err));
+    else
+      run_steps(self, ctx, endpoint, listener, event_id, steps, i + 1, rp);
+  });
 }
 
 /// Records the booking uid Cal.com answered on the appointment (an event
@@ -235,6 +224,86 @@ std::string mapped_event_type(const listener_context& ctx,
   return s ? s->event_type_of(service_id) : std::string{};
 }
 
+/// The steps that sync `event` with the external services, into `steps`:
+/// the decode error when it does not decode, else whether it is an event
+/// this listener syncs.
+expected<bool, decode_error> plan_steps(const listener_context& ctx,
+                                        const envelope& event,
+                                        std::vector<sync_step>& steps) {
+  auto key = event.id;
+  // Changes that came from Cal.com are not sent back to it.
+  bool from_calcom = event.metadata.source == "calcom";
+  auto link_id = [&key] {
+    return derived_id("calcom-link\n" + key);
+  };
+  return visit_event_checked(
+      event,
+      overloaded{
+          [&](const appointment_created& ev) {
+            auto body = to_json_text(ev.appointment);
+            // Cal.com wants an attendee (the customer, when it can be read)
+            // and the event type mapped to the service.
+            auto v = boost::json::parse(body);
+            auto& o = v.as_object();
+            if (auto c = customer_of(ctx, event.company_id,
+                                     ev.appointment.customer_id))
+              o["customer"] = boost::json::parse(to_json_text(*c));
+            o["time_zone"] = zone_at(ctx.tenants, event.company_id,
+                                     ev.appointment.branch_id)
+                                 .name();
+            auto type_id = mapped_event_type(ctx, event.company_id,
+                                             ev.appointment.service_id);
+            if (!type_id.empty())
+              o["event_type_id"] = type_id;
+            if (ev.source != "calcom" && !from_calcom)
+              steps.emplace_back("calcom",
+                                 outbound_call{"calcom", "booking.create",
+                                               key + ":calcom",
+                                               boost::json::serialize(v)},
+                                 ev.appointment.id, link_id(), false);
+            steps.push_back(
+                {"crm", {"crm", "appointment.upsert", key + ":crm", body}});
+          },
+          [&](const appointment_updated& ev) {
+            // Changes reach the CRM with the same retries as the booking; a
+            // new time reaches Cal.com by the booking uid kept on the
+            // appointment.
+            auto body = to_json_text(ev.appointment);
+            if (!from_calcom && ev.changes.count("start_time") > 0)
+              steps.push_back(
+                  {"calcom",
+                   {"calcom", "booking.reschedule", key + ":calcom",
+                    boost::json::serialize(boost::json::object{
+                        {"start", format_rfc3339(ev.appointment.start_time)}})},
+                   ev.appointment.id,
+                   link_id(),
+                   true});
+            steps.push_back(
+                {"crm", {"crm", "appointment.upsert", key + ":crm", body}});
+          },
+          [&](const appointment_cancelled& ev) {
+            auto v = boost::json::parse(to_json_text(ev.appointment));
+            v.as_object()["cancellation_reason"] = ev.reason;
+            auto body = boost::json::serialize(v);
+            if (!from_calcom)
+              steps.push_back({"calcom",
+                               {"calcom", "booking.cancel", key + ":calcom",
+                                boost::json::serialize(boost::json::object{
+                                    {"reason", ev.reason}})},
+                               ev.appointment.id,
+                               {},
+                               true});
+            steps.push_back(
+                {"crm", {"crm", "appointment.upsert", key + ":crm", body}});
+          },
+          [&](const customer_updated& ev) {
+            steps.push_back({"crm",
+                             {"crm", "customer.upsert", key + ":crm",
+                              to_json_text(ev.customer)}});
+          },
+      });
+}
+
 } // namespace
 
 queued_listener_actor::behavior_type
@@ -245,85 +314,11 @@ sync_with_external_services(queued_listener_actor::pointer self,
       [self, ctx, endpoint](handle_atom,
                             const job_request& req) -> caf::result<ok_atom> {
         auto steps = std::make_shared<std::vector<sync_step>>();
-        auto key = req.event.id;
-        // Changes that came from Cal.com are not sent back to it.
-        bool from_calcom = req.event.metadata.source == "calcom";
-        auto link_id = [&key] {
-          return derived_id("calcom-link\n" + key);
-        };
-        if (is_a<appointment_created>(req.event)) {
-          auto ev = event_from<appointment_created>(req.event);
-          if (!ev)
-            return bad_event(req, ev.error());
-          auto body = to_json_text(ev->appointment);
-          // Cal.com wants an attendee (the customer, when it can be read)
-          // and the event type mapped to the service.
-          auto v = boost::json::parse(body);
-          auto& o = v.as_object();
-          if (auto c = customer_of(ctx, req.event.company_id,
-                                   ev->appointment.customer_id))
-            o["customer"] = boost::json::parse(to_json_text(*c));
-          o["time_zone"] = zone_at(ctx.tenants, req.event.company_id,
-                                   ev->appointment.branch_id)
-                               .name();
-          auto type_id = mapped_event_type(ctx, req.event.company_id,
-                                           ev->appointment.service_id);
-          if (!type_id.empty())
-            o["event_type_id"] = type_id;
-          if (ev->source != "calcom" && !from_calcom)
-            steps->emplace_back("calcom",
-                                outbound_call{"calcom", "booking.create",
-                                              key + ":calcom",
-                                              boost::json::serialize(v)},
-                                ev->appointment.id, link_id(), false);
-          steps->push_back(
-              {"crm", {"crm", "appointment.upsert", key + ":crm", body}});
-        } else if (is_a<appointment_updated>(req.event)) {
-          // Changes reach the CRM with the same retries as the booking; a
-          // new time reaches Cal.com by the booking uid kept on the
-          // appointment.
-          auto ev = event_from<appointment_updated>(req.event);
-          if (!ev)
-            return bad_event(req, ev.error());
-          auto body = to_json_text(ev->appointment);
-          if (!from_calcom && ev->changes.count("start_time") > 0)
-            steps->push_back(
-                {"calcom",
-                 {"calcom", "booking.reschedule", key + ":calcom",
-                  boost::json::serialize(boost::json::object{
-                      {"start", format_rfc3339(ev->appointment.start_time)}})},
-                 ev->appointment.id,
-                 link_id(),
-                 true});
-          steps->push_back(
-              {"crm", {"crm", "appointment.upsert", key + ":crm", body}});
-        } else if (is_a<appointment_cancelled>(req.event)) {
-          auto ev = event_from<appointment_cancelled>(req.event);
-          if (!ev)
-            return bad_event(req, ev.error());
-          auto v = boost::json::parse(to_json_text(ev->appointment));
-          v.as_object()["cancellation_reason"] = ev->reason;
-          auto body = boost::json::serialize(v);
-          if (!from_calcom)
-            steps->push_back({"calcom",
-                              {"calcom", "booking.cancel", key + ":calcom",
-                               boost::json::serialize(boost::json::object{
-                                   {"reason", ev->reason}})},
-                              ev->appointment.id,
-                              {},
-                              true});
-          steps->push_back(
-              {"crm", {"crm", "appointment.upsert", key + ":crm", body}});
-        } else if (is_a<customer_updated>(req.event)) {
-          auto ev = event_from<customer_updated>(req.event);
-          if (!ev)
-            return bad_event(req, ev.error());
-          steps->push_back({"crm",
-                            {"crm", "customer.upsert", key + ":crm",
-                             to_json_text(ev->customer)}});
-        } else {
+        auto planned = plan_steps(ctx, req.event, *steps);
+        if (!planned)
+          return bad_event(req, planned.error());
+        if (!*planned)
           return ok_atom::value;
-        }
         for (auto& step : *steps)
           step.company = req.event.company_id;
         auto rp = self->make_response_promise<ok_atom>();

@@ -35,14 +35,12 @@ queued_listener_actor::behavior_type
 send_appointment_notification(queued_listener_actor::pointer self,
                               listener_context ctx) {
   auto lg = log::get(log::subsystem::listeners);
-  return {
-      [self, ctx](handle_atom, const job_request& req) -> caf::result<ok_atom> {
-        auto ev = event_from<appointment_created>(req.event);
-        if (!ev)
-          return bad_event(req, ev.error());
+  return event_listener_behavior<appointment_created>(
+      [self, ctx](const job_request& req,
+                  const appointment_created& ev) -> caf::result<ok_atom> {
         // The appointment as it is now: a reschedule within the delay is
         // confirmed at its new time, a cancelled one is not confirmed.
-        auto cur = load_current(ctx, req.event.company_id, ev->appointment.id);
+        auto cur = load_current(ctx, req.event.company_id, ev.appointment.id);
         if (!cur)
           return cur.error();
         auto now = ctx.clock();
@@ -60,7 +58,7 @@ send_appointment_notification(queued_listener_actor::pointer self,
         enqueue_once(self, ctx, req, std::move(jobs), rp);
         return rp;
       },
-      [lg](failed_atom, const job_request& req, const std::string& error) {
+      [lg](const job_request& req, const std::string& error) {
         // The seed's failed(): log the appointment and the error.
         std::string appointment_id;
         if (auto ev = event_from<appointment_created>(req.event))
@@ -68,8 +66,7 @@ send_appointment_notification(queued_listener_actor::pointer self,
         lg->error("Failed to send appointment notification: appointment_id={} "
                   "error={}",
                   appointment_id, error);
-      },
-  };
+      });
 }
 
 namespace listeners {

@@ -16,12 +16,10 @@ using namespace listener_detail;
 queued_listener_actor::behavior_type
 send_thank_you_note(queued_listener_actor::pointer self, listener_context ctx) {
   auto lg = log::get(log::subsystem::listeners);
-  return {
-      [self, ctx](handle_atom, const job_request& req) -> caf::result<ok_atom> {
-        auto ev = event_from<appointment_completed>(req.event);
-        if (!ev)
-          return bad_event(req, ev.error());
-        const auto& a = ev->appointment;
+  return event_listener_behavior<appointment_completed>(
+      [self, ctx](const job_request& req,
+                  const appointment_completed& ev) -> caf::result<ok_atom> {
+        const auto& a = ev.appointment;
         auto c = customer_of(ctx, req.event.company_id, a.customer_id);
         if (!c)
           return c.error();
@@ -34,11 +32,10 @@ send_thank_you_note(queued_listener_actor::pointer self, listener_context ctx) {
         enqueue_once(self, ctx, req, std::move(jobs), rp);
         return rp;
       },
-      [lg](failed_atom, const job_request& req, const std::string& error) {
+      [lg](const job_request& req, const std::string& error) {
         lg->error("thank-you note for event {} failed: {}", req.event.id,
                   error);
-      },
-  };
+      });
 }
 
 namespace listeners {

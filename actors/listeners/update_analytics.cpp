@@ -13,6 +13,7 @@
 #include <actors/calcom.hpp>
 #include <actors/call_workflow.hpp>
 #include <actors/errors.hpp>
+#include <actors/event_visit.hpp>
 #include <actors/log.hpp>
 #include <actors/providers.hpp>
 #include <messages/json.hpp>
@@ -36,49 +37,49 @@ expected<std::vector<std::pair<std::string, std::int64_t>>, decode_error>
 analytics_deltas(const envelope& event) {
   std::vector<std::pair<std::string, std::int64_t>> deltas;
   const auto& company = event.company_id;
-  if (is_a<appointment_created>(event)) {
-    auto ev = event_from<appointment_created>(event);
-    if (!ev)
-      return make_unexpected(ev.error());
-    const auto& a = ev->appointment;
-    auto base = projection_keys::analytics("appointments", company);
-    auto lead_h = (a.start_time - event.occurred_at) / hour_ms;
-    deltas = {
-        {base + "count", 1},
-        {base + "branch=" + a.branch_id, 1},
-        {base + "service=" + a.service_id, 1},
-        {base + "staff=" + a.staff_id, 1},
-        {base + "source=" + (ev->source.empty() ? text("unknown") : ev->source),
-         1},
-        {base + "day=" + day_of(event.occurred_at), 1},
-        {base + "value_cents", a.price_cents},
-        {base + "lead_time_hours_sum", lead_h}};
-  } else if (is_a<appointment_completed>(event)) {
-    auto ev = event_from<appointment_completed>(event);
-    if (!ev)
-      return make_unexpected(ev.error());
-    auto base = projection_keys::analytics("appointments", company);
-    deltas = {{base + "completed", 1},
-              {base + "completed_value_cents", ev->appointment.price_cents}};
-  } else if (is_a<call_completed>(event)) {
-    auto ev = event_from<call_completed>(event);
-    if (!ev)
-      return make_unexpected(ev.error());
-    auto base = projection_keys::analytics("calls", company);
-    deltas = {{base + "count", 1},
-              {base + "sentiment=" + sentiment(*ev), 1},
-              {base + "booking_intent", has_appointment_request(*ev) ? 1 : 0}};
-  } else if (is_a<customer_created>(event)) {
-    auto ev = event_from<customer_created>(event);
-    if (!ev)
-      return make_unexpected(ev.error());
-    auto base = projection_keys::analytics("customers", company);
-    auto names = enum_names(ev->source);
-    deltas = {{base + "count", 1},
-              {base + "source="
-                   + std::string{names[static_cast<std::size_t>(ev->source)]},
-               1}};
-  }
+  auto visited = visit_event_checked(
+      event,
+      overloaded{
+          [&](const appointment_created& ev) {
+            const auto& a = ev.appointment;
+            auto base = projection_keys::analytics("appointments", company);
+            auto lead_h = (a.start_time - event.occurred_at) / hour_ms;
+            deltas = {{base + "count", 1},
+                      {base + "branch=" + a.branch_id, 1},
+                      {base + "service=" + a.service_id, 1},
+                      {base + "staff=" + a.staff_id, 1},
+                      {base + "source="
+                           + (ev.source.empty() ? text("unknown") : ev.source),
+                       1},
+                      {base + "day=" + day_of(event.occurred_at), 1},
+                      {base + "value_cents", a.price_cents},
+                      {base + "lead_time_hours_sum", lead_h}};
+          },
+          [&](const appointment_completed& ev) {
+            auto base = projection_keys::analytics("appointments", company);
+            deltas = {
+                {base + "completed", 1},
+                {base + "completed_value_cents", ev.appointment.price_cents}};
+          },
+          [&](const call_completed& ev) {
+            auto base = projection_keys::analytics("calls", company);
+            deltas = {
+                {base + "count", 1},
+                {base + "sentiment=" + sentiment(ev), 1},
+                {base + "booking_intent", has_appointment_request(ev) ? 1 : 0}};
+          },
+          [&](const customer_created& ev) {
+            auto base = projection_keys::analytics("customers", company);
+            auto names = enum_names(ev.source);
+            deltas = {
+                {base + "count", 1},
+                {base + "source="
+                     + std::string{names[static_cast<std::size_t>(ev.source)]},
+                 1}};
+          },
+      });
+  if (!visited)
+    return make_unexpected(visited.error());
   return deltas;
 }
 
