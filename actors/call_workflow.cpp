@@ -644,36 +644,8 @@ call_follow_up(queued_listener_actor::pointer self, listener_context ctx) {
             jobs.push_back(std::move(j));
           }
         }
-        auto* processed = ctx.processed;
-        auto* queue = ctx.jobs;
-        auto mark = req.listener;
-        auto event_id = req.event.id;
-        auto op = [processed, queue, jobs, mark,
-                   event_id](store::write_txn& txn) -> store::result<void> {
-          auto fresh = processed->mark_in(txn, mark, event_id);
-          if (!fresh)
-            return make_unexpected(fresh.error());
-          if (!*fresh)
-            return {};
-          for (const auto& j : jobs)
-            if (auto r = queue->enqueue_in(txn, j); !r)
-              return make_unexpected(r.error());
-          return {};
-        };
         auto rp = self->make_response_promise<ok_atom>();
-        self->request(ctx.writer, caf::infinite, write_atom::value,
-                      make_write_op(op, store::isolation::nested,
-                                    store::lane::background))
-            .then(
-                [self, rp, queues = ctx.queues](ok_atom) mutable {
-                  if (auto i = queues->find("notifications");
-                      i != queues->end())
-                    self->send(i->second, wake_atom::value);
-                  rp.deliver(ok_atom::value);
-                },
-                [rp](caf::error& err) mutable {
-                  rp.deliver(std::move(err));
-                });
+        listener_detail::enqueue_once(self, ctx, req, std::move(jobs), rp);
         return rp;
       },
       [lg](failed_atom, const job_request& req, const std::string& error) {
