@@ -13,13 +13,11 @@ namespace {
 /// A store fixture with an audit log that audits every type but
 /// "call.started".
 struct audit_fixture : store_fixture {
-  std::unique_ptr<audit_log> log;
-
-  audit_fixture() {
-    log = opened(audit_log::open(*env, *store, [](std::string_view type) {
+  std::unique_ptr<audit_log>& log = part<audit_log>([this] {
+    return audit_log::open(*env, *store, [](std::string_view type) {
       return type != "call.started";
-    }));
-  }
+    });
+  });
 
   /// Appends `e` and records it in one transaction, as the dispatcher does.
   std::uint64_t dispatch(envelope e) {

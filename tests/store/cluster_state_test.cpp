@@ -20,24 +20,8 @@ namespace {
 constexpr timestamp_ms t0 = 1700000000000;
 
 struct cluster_fixture : store_fixture {
-  std::unique_ptr<cluster_state> cluster;
-  std::unique_ptr<job_queue> jobs;
-
-  cluster_fixture() {
-    open_modules();
-  }
-
-  void open_modules() {
-    cluster = opened(cluster_state::open(*env));
-    jobs = opened(job_queue::open(*env, *w));
-  }
-
-  void reopen_all() {
-    cluster.reset();
-    jobs.reset();
-    reopen();
-    open_modules();
-  }
+  std::unique_ptr<cluster_state>& cluster = part<cluster_state>();
+  std::unique_ptr<job_queue>& jobs = part<job_queue>();
 
   template <class F>
   void write(F&& f) {
@@ -95,7 +79,7 @@ BOOST_AUTO_TEST_CASE(the_placement_table_round_trips_and_survives_a_reopen) {
   write([&](write_txn& txn) {
     return cluster->set_placement_in(txn, p);
   });
-  reopen_all();
+  reopen();
   auto got = cluster->placement();
   BOOST_REQUIRE_MESSAGE(got, why(got));
   BOOST_TEST(got->epoch == 7u);

@@ -11,11 +11,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <ostream>
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
 
 namespace switchboard::store {
 
@@ -84,7 +88,18 @@ inline envelope make_event(const std::string& agg_type,
   return e;
 }
 
-/// An environment, writer and event store in a temp dir.
+/// Whether `T::open` takes the writer after the environment.
+template <class T, class = void>
+struct opens_with_writer : std::false_type {};
+
+template <class T>
+struct opens_with_writer<
+    T, std::void_t<decltype(T::open(std::declval<environment&>(),
+                                    std::declval<writer&>()))>>
+    : std::true_type {};
+
+/// An environment, writer and event store in a temp dir, and the other
+/// parts of the store a test asks for with `part`.
 struct store_fixture {
   temp_dir dir;
   options opts;
@@ -106,11 +121,15 @@ struct store_fixture {
     env = opened(environment::open(opts));
     w = std::make_unique<writer>(*env);
     store = opened(event_store::open(*env, *w, cfg));
+    for (auto& p : parts_)
+      p.open();
   }
 
   void close() {
     if (w)
       w->stop();
+    for (auto p = parts_.rbegin(); p != parts_.rend(); ++p)
+      p->close();
     store.reset();
     w.reset();
     env.reset();
@@ -119,6 +138,34 @@ struct store_fixture {
   void reopen() {
     close();
     open();
+  }
+
+  /// A part of the store, opened now and again by each `open()` with
+  /// `open_part()` (which returns what `T::open` does), and closed by
+  /// each `close()` once the writer has stopped.
+  template <class T, class Open>
+  std::unique_ptr<T>& part(Open open_part) {
+    auto slot = std::make_shared<std::unique_ptr<T>>();
+    parts_.push_back({[slot, open_part] {
+                        *slot = owned<T>(opened(open_part()));
+                      },
+                      [slot] {
+                        slot->reset();
+                      }});
+    parts_.back().open();
+    return *slot;
+  }
+
+  /// A part of the store opened with `T::open(*env, *w)` where it takes
+  /// the writer, else with `T::open(*env)`.
+  template <class T>
+  std::unique_ptr<T>& part() {
+    return part<T>([this] {
+      if constexpr (opens_with_writer<T>::value)
+        return T::open(*env, *w);
+      else
+        return T::open(*env);
+    });
   }
 
   /// Appends one event with `expected` any; returns its sequence.
@@ -130,6 +177,22 @@ struct store_fixture {
       throw std::runtime_error(to_string(res.error()));
     return res->front();
   }
+
+private:
+  struct part_hooks {
+    std::function<void()> open;
+    std::function<void()> close;
+  };
+
+  template <class T, class U>
+  static std::unique_ptr<T> owned(U x) {
+    if constexpr (std::is_same_v<U, std::unique_ptr<T>>)
+      return x;
+    else
+      return std::make_unique<T>(std::move(x));
+  }
+
+  std::vector<part_hooks> parts_;
 };
 
 } // namespace switchboard::store::test

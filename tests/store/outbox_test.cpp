@@ -17,15 +17,7 @@ using namespace switchboard::store::test;
 namespace {
 
 struct outbox_fixture : store_fixture {
-  std::unique_ptr<message_outbox> outbox;
-
-  outbox_fixture() {
-    reopen_outbox();
-  }
-
-  void reopen_outbox() {
-    outbox = opened(message_outbox::open(*env));
-  }
+  std::unique_ptr<message_outbox>& outbox = part<message_outbox>();
 
   outbound_message message(const std::string& sid) {
     outbound_message m;
@@ -79,9 +71,7 @@ BOOST_AUTO_TEST_CASE(provider_ids_find_messages_and_statuses_change) {
   });
   BOOST_REQUIRE_MESSAGE(res, why(res));
   BOOST_TEST(found->id == sent);
-  close();
-  open();
-  reopen_outbox();
+  reopen();
   auto m = outbox->get(sent);
   BOOST_REQUIRE(m);
   BOOST_TEST(m->provider == "twilio");

@@ -14,15 +14,7 @@ namespace {
 
 /// A store fixture with a processed set.
 struct processed_fixture : store_fixture {
-  std::optional<processed_set> set;
-
-  processed_fixture() {
-    open_set();
-  }
-
-  void open_set() {
-    set.emplace(opened(processed_set::open(*env)));
-  }
+  std::unique_ptr<processed_set>& set = part<processed_set>();
 
   /// Marks in a writer op of its own; returns whether newly marked.
   result<bool> mark(std::string_view listener, std::string_view event_id) {
@@ -117,9 +109,7 @@ BOOST_AUTO_TEST_CASE(mark_goes_with_a_failed_transaction) {
 BOOST_AUTO_TEST_CASE(marks_survive_reopen) {
   auto ev = uuid7();
   BOOST_REQUIRE(mark("analytics", ev));
-  set.reset();
   reopen();
-  open_set();
   BOOST_TEST(has("analytics", ev));
   auto again = mark("analytics", ev);
   BOOST_REQUIRE(again);

@@ -13,15 +13,7 @@ using namespace switchboard::store::test;
 namespace {
 
 struct stats_fixture : store_fixture {
-  std::unique_ptr<stats_store> stats;
-
-  stats_fixture() {
-    reopen_stats();
-  }
-
-  void reopen_stats() {
-    stats = opened(stats_store::open(*env));
-  }
+  std::unique_ptr<stats_store>& stats = part<stats_store>();
 
   void add(const std::vector<minute_bucket>& bs) {
     auto r = w->execute([&](write_txn& txn) {
@@ -80,7 +72,6 @@ BOOST_AUTO_TEST_CASE(the_same_minute_and_series_add_up) {
 BOOST_AUTO_TEST_CASE(buckets_survive_a_reopen) {
   add({bucket(7, stats_kind::queue_wait, "notifications", 9, {9})});
   reopen();
-  reopen_stats();
   auto r = stats->range(0, 100);
   BOOST_REQUIRE_MESSAGE(r, why(r));
   BOOST_REQUIRE(r->size() == 1u);

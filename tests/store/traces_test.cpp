@@ -27,20 +27,13 @@ namespace {
 constexpr timestamp_ms t0 = 1700000000000;
 
 struct trace_fixture : store_fixture {
-  std::unique_ptr<trace_index> traces;
-  std::unique_ptr<job_queue> jobs;
-  std::unique_ptr<message_outbox> outbox;
+  std::unique_ptr<trace_index>& traces = part<trace_index>();
+  std::unique_ptr<job_queue>& jobs = part<job_queue>();
+  std::unique_ptr<message_outbox>& outbox = part<message_outbox>();
 
   trace_fixture() {
-    traces = opened(trace_index::open(*env));
-    jobs = opened(job_queue::open(*env, *w));
     jobs->trace_into(traces.get());
-    outbox = opened(message_outbox::open(*env));
     outbox->trace_into(traces.get());
-  }
-
-  ~trace_fixture() {
-    w->stop();
   }
 
   static job make_job(const std::string& company, const std::string& corr) {
