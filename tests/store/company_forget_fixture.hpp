@@ -255,11 +255,7 @@ struct forget_fixture : store_fixture {
       auto& d = data[c];
       run([&](write_txn& txn) -> result<void> {
         for (int i = 0; i < 2; ++i) {
-          outbound_message m;
-          m.channel = "sms";
-          m.recipient = "+4912345";
-          m.body = "hello";
-          m.company_id = company;
+          auto m = sms_message(company, "+4912345", "hello");
           m.event_id = d.events[i].id;
           m.created_at = t0;
           m.correlation_id = d.events[i].metadata.correlation_id;

@@ -4,6 +4,7 @@
 
 #include "store/environment.hpp"
 #include "store/event_store.hpp"
+#include "store/outbox.hpp"
 #include "store/writer.hpp"
 
 #include <atomic>
@@ -86,6 +87,17 @@ inline envelope make_event(const std::string& agg_type,
   e.metadata.correlation_id = "corr";
   e.data = R"({"appointment_id":")" + agg_id + R"("})";
   return e;
+}
+
+/// An SMS of `company` to `recipient` saying `body`.
+inline outbound_message sms_message(std::string company, std::string recipient,
+                                    std::string body) {
+  outbound_message m;
+  m.channel = "sms";
+  m.recipient = std::move(recipient);
+  m.body = std::move(body);
+  m.company_id = std::move(company);
+  return m;
 }
 
 /// Whether `T::open` takes the writer after the environment.

@@ -20,11 +20,7 @@ struct outbox_fixture : store_fixture {
   std::unique_ptr<message_outbox>& outbox = part<message_outbox>();
 
   outbound_message message(const std::string& sid) {
-    outbound_message m;
-    m.channel = "sms";
-    m.recipient = "+4930123456";
-    m.body = "Hello";
-    m.company_id = "acme";
+    auto m = sms_message("acme", "+4930123456", "Hello");
     m.event_id = "e1";
     m.idempotency_key = "e1:notify.sms";
     m.created_at = 1700000000000;

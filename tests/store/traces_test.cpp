@@ -132,10 +132,7 @@ BOOST_FIXTURE_TEST_CASE(entries_are_read_by_company, trace_fixture) {
   auto ok = w->execute([&](write_txn& txn) -> result<void> {
     if (auto r = traces->event_in(txn.handle(), prefix, "acme", 5); !r)
       return r;
-    outbound_message m;
-    m.channel = "sms";
-    m.recipient = "+4930123";
-    m.company_id = "globex";
+    auto m = sms_message("globex", "+4930123", "");
     m.correlation_id = "shared";
     m.causation_id = "job:2";
     auto id = outbox->add_in(txn, m);
