@@ -27,6 +27,25 @@ std::vector<std::uint64_t> seqs_of(const std::vector<envelope>& v) {
   return out;
 }
 
+/// Every event that `read(from, limit)` pages through from `from` on,
+/// each page at most `limit` long; a page starts after the previous
+/// page's last `cursor`.
+template <class Read>
+std::vector<envelope>
+read_pages(Read read, std::uint64_t from, std::uint64_t limit,
+           std::uint64_t envelope::*cursor = &envelope::sequence) {
+  std::vector<envelope> out;
+  for (;;) {
+    auto page = read(from, limit);
+    BOOST_REQUIRE(page);
+    if (page->empty())
+      return out;
+    BOOST_TEST(page->size() <= limit);
+    out.insert(out.end(), page->begin(), page->end());
+    from = page->back().*cursor + 1;
+  }
+}
+
 std::uint64_t constant_hash(std::string_view, std::string_view,
                             std::string_view) {
   return ~std::uint64_t{0} - 1; // also exercises wrap-around of probing
@@ -218,30 +237,22 @@ BOOST_AUTO_TEST_CASE(malformed_input_is_rejected) {
     }
   };
   check({}, "empty");
-  auto mixed = events_of("a1", 2);
-  mixed[1].aggregate_id = "a2";
-  check(mixed, "two aggregates");
-  auto mixed_type = events_of("a1", 2);
-  mixed_type[1].aggregate_type = "customer";
-  check(mixed_type, "two aggregate types");
-  auto no_id = events_of("a1", 1);
-  no_id[0].id.clear();
-  check(no_id, "empty id");
-  auto long_id = events_of("a1", 1);
-  long_id[0].id = std::string(256, 'x');
-  check(long_id, "long id");
-  auto dup = events_of("a1", 2);
+  // Batches of events of a1, each spoiled in one way.
+  std::vector<std::pair<const char*, std::vector<envelope>>> spoiled;
+  auto batch = [&](const char* what, int n) -> std::vector<envelope>& {
+    return spoiled.emplace_back(what, events_of("a1", n)).second;
+  };
+  batch("two aggregates", 2)[1].aggregate_id = "a2";
+  batch("two aggregate types", 2)[1].aggregate_type = "customer";
+  batch("empty id", 1)[0].id.clear();
+  batch("long id", 1)[0].id = std::string(256, 'x');
+  auto& dup = batch("duplicate id", 2);
   dup[1].id = dup[0].id;
-  check(dup, "duplicate id");
-  auto no_type = events_of("a1", 1);
-  no_type[0].type.clear();
-  check(no_type, "empty type");
-  auto no_agg = events_of("a1", 1);
-  no_agg[0].aggregate_id.clear();
-  check(no_agg, "empty aggregate id");
-  auto long_company = events_of("a1", 1);
-  long_company[0].company_id = std::string(300, 'c');
-  check(long_company, "long company");
+  batch("empty type", 1)[0].type.clear();
+  batch("empty aggregate id", 1)[0].aggregate_id.clear();
+  batch("long company", 1)[0].company_id = std::string(300, 'c');
+  for (auto& [what, v] : spoiled)
+    check(std::move(v), what);
   BOOST_TEST(*store->last_sequence() == 0u);
   // A non-UUID id is fine.
   auto plain = events_of("a1", 1);
@@ -270,31 +281,22 @@ BOOST_AUTO_TEST_CASE(reads_are_ordered_and_paged) {
     all.push_back(e);
   }
   // read_all pages.
-  std::vector<envelope> paged;
-  for (std::uint64_t from = 0;;) {
-    auto page = store->read_all(from, 7);
-    BOOST_REQUIRE(page);
-    if (page->empty())
-      break;
-    BOOST_TEST(page->size() <= 7u);
-    paged.insert(paged.end(), page->begin(), page->end());
-    from = page->back().sequence + 1;
-  }
+  auto paged = read_pages(
+      [&](std::uint64_t from, std::uint64_t limit) {
+        return store->read_all(from, limit);
+      },
+      0, 7);
   BOOST_REQUIRE_EQUAL(paged.size(), 30u);
   for (std::size_t i = 0; i < 30; ++i) {
     BOOST_TEST(paged[i].sequence == i + 1);
     BOOST_TEST(paged[i].id == all[i].id);
   }
   // read_stream pages by version.
-  std::vector<envelope> a1;
-  for (std::uint64_t from = 1;;) {
-    auto page = store->read_stream("c1", "appointment", "a1", from, 3);
-    BOOST_REQUIRE(page);
-    if (page->empty())
-      break;
-    a1.insert(a1.end(), page->begin(), page->end());
-    from = page->back().version + 1;
-  }
+  auto a1 = read_pages(
+      [&](std::uint64_t from, std::uint64_t limit) {
+        return store->read_stream("c1", "appointment", "a1", from, limit);
+      },
+      1, 3, &envelope::version);
   std::vector<std::string> a1_ids;
   for (const auto& e : all)
     if (e.aggregate_id == "a1")
@@ -307,35 +309,25 @@ BOOST_AUTO_TEST_CASE(reads_are_ordered_and_paged) {
   }
   BOOST_TEST(store->read_stream("c1", "appointment", "a1", 9, 5)->empty());
   // read_by_type.
-  std::vector<std::uint64_t> updated;
-  for (std::uint64_t from = 0;;) {
-    auto page = store->read_by_type("appointment.updated", from, 4);
-    BOOST_REQUIRE(page);
-    if (page->empty())
-      break;
-    for (auto& e : *page) {
-      BOOST_TEST(e.type == "appointment.updated");
-      updated.push_back(e.sequence);
-    }
-    from = page->back().sequence + 1;
-  }
+  auto updated = read_pages(
+      [&](std::uint64_t from, std::uint64_t limit) {
+        return store->read_by_type("appointment.updated", from, limit);
+      },
+      0, 4);
+  for (auto& e : updated)
+    BOOST_TEST(e.type == "appointment.updated");
   std::vector<std::uint64_t> want;
   for (int i = 1; i < 30; i += 2)
     want.push_back(i + 1);
-  BOOST_TEST(updated == want, boost::test_tools::per_element());
+  BOOST_TEST(seqs_of(updated) == want, boost::test_tools::per_element());
   BOOST_TEST(store->read_by_type("nope", 0, 4)->empty());
   // read_by_company.
-  std::vector<std::uint64_t> c2;
-  for (std::uint64_t from = 0;;) {
-    auto page = store->read_by_company("c2", from, 2);
-    BOOST_REQUIRE(page);
-    if (page->empty())
-      break;
-    for (auto& e : *page)
-      c2.push_back(e.sequence);
-    from = page->back().sequence + 1;
-  }
-  BOOST_TEST(c2 == (std::vector<std::uint64_t>{1, 6, 11, 16, 21, 26}),
+  auto c2 = read_pages(
+      [&](std::uint64_t from, std::uint64_t limit) {
+        return store->read_by_company("c2", from, limit);
+      },
+      0, 2);
+  BOOST_TEST(seqs_of(c2) == (std::vector<std::uint64_t>{1, 6, 11, 16, 21, 26}),
              boost::test_tools::per_element());
   BOOST_TEST(store->read_by_company("c1", 0, 100)->size() == 23u);
   BOOST_TEST(store->read_by_company("", 0, 100)->empty());
