@@ -7,6 +7,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <typeinfo>
 
@@ -177,159 +178,84 @@ BOOST_AUTO_TEST_CASE(decoders_name_the_bad_field) {
   const auto created = appointment_created{sample_appointment(), "api", {}};
   const auto cust = customer_created{sample_customer(), customer_source::web};
   const auto staff_upd = staff_updated{sample_staff(), {}};
-  auto with = [](auto x, auto edit) {
+  const std::optional<json::value> erased;
+  // Decodes `x`'s JSON as a `T` with the member at `pointer` set to `to`,
+  // or erased where `to` is empty.
+  auto with
+      = [](auto x, std::string_view pointer,
+           std::optional<json::value> to) -> std::function<decode_error()> {
     using T = decltype(x);
-    return [x, edit] {
-      return decode_failure<T>(edited(x, edit));
+    return [v = changed(to_json(x), pointer, to)] {
+      return decode_failure<T>(v);
     };
   };
-  auto appt = [](json::object& o) -> json::object& {
-    return o["appointment"].as_object();
-  };
   const bad_case cases[] = {
-      {"missing event field",
-       with(cust,
-            [](json::object& o) {
-              o.erase("customer");
-            }),
-       "customer", "missing"},
-      {"unknown customer source",
-       with(cust,
-            [](json::object& o) {
-              o["source"] = "fax";
-            }),
-       "source", "unknown_value"},
-      {"wrong type in nested entity",
-       with(cust,
-            [](json::object& o) {
-              o["customer"].as_object()["id"] = 7;
-            }),
+      {"missing event field", with(cust, "/customer", erased), "customer",
+       "missing"},
+      {"unknown customer source", with(cust, "/source", "fax"), "source",
+       "unknown_value"},
+      {"wrong type in nested entity", with(cust, "/customer/id", 7),
        "customer.id", "wrong_type"},
-      {"bool as string",
-       with(cust,
-            [](json::object& o) {
-              o["customer"].as_object()["prefers_sms"] = "yes";
-            }),
+      {"bool as string", with(cust, "/customer/prefers_sms", "yes"),
        "customer.prefers_sms", "wrong_type"},
       {"bad timestamp",
-       with(created,
-            [&](json::object& o) {
-              appt(o)["start_time"] = "2024-13-45T10:00:00Z";
-            }),
+       with(created, "/appointment/start_time", "2024-13-45T10:00:00Z"),
        "appointment.start_time", "bad_timestamp"},
-      {"timestamp as number",
-       with(created,
-            [&](json::object& o) {
-              appt(o)["end_time"] = 17;
-            }),
+      {"timestamp as number", with(created, "/appointment/end_time", 17),
        "appointment.end_time", "wrong_type"},
-      {"missing nested field",
-       with(created,
-            [&](json::object& o) {
-              appt(o).erase("staff_id");
-            }),
+      {"missing nested field", with(created, "/appointment/staff_id", erased),
        "appointment.staff_id", "missing"},
-      {"required null",
-       with(created,
-            [](json::object& o) {
-              o["appointment"] = nullptr;
-            }),
+      {"required null", with(created, "/appointment", json::value{nullptr}),
        "appointment", "wrong_type"},
       {"end before start",
-       with(created,
-            [&](json::object& o) {
-              appt(o)["end_time"] = "2024-05-01T09:00:00Z";
-            }),
+       with(created, "/appointment/end_time", "2024-05-01T09:00:00Z"),
        "appointment.end_time", "invalid"},
-      {"unknown status",
-       with(created,
-            [&](json::object& o) {
-              appt(o)["status"] = "maybe";
-            }),
+      {"unknown status", with(created, "/appointment/status", "maybe"),
        "appointment.status", "unknown_value"},
       {"metadata value not a string",
-       with(created,
-            [](json::object& o) {
-              o["metadata"] = json::object{{"n", 1}};
-            }),
-       "metadata.n", "wrong_type"},
+       with(created, "/metadata", json::object{{"n", 1}}), "metadata.n",
+       "wrong_type"},
       {"working hours out of range",
-       with(staff_upd,
-            [](json::object& o) {
-              o["staff"]
-                  .as_object()["working_hours"]
-                  .as_array()[0]
-                  .as_object()["end_minute"]
-                  = 2000;
-            }),
+       with(staff_upd, "/staff/working_hours/0/end_minute", 2000),
        "staff.working_hours[0].end_minute", "invalid"},
       {"unknown weekday",
-       with(staff_upd,
-            [](json::object& o) {
-              o["staff"]
-                  .as_object()["working_hours"]
-                  .as_array()[1]
-                  .as_object()["day"]
-                  = "funday";
-            }),
+       with(staff_upd, "/staff/working_hours/1/day", "funday"),
        "staff.working_hours[1].day", "unknown_value"},
       {"change value wrong type",
        with(appointment_updated{sample_appointment(),
                                 {{"notes", {"a", "b"}}},
                                 ""},
-            [](json::object& o) {
-              o["changes"].as_object()["notes"].as_object()["old"] = 1;
-            }),
+            "/changes/notes/old", 1),
        "changes.notes.old", "wrong_type"},
       {"bad preferred start",
        with(
            appointment_requested{
                "call-9", "c-42", "", {"svc", "", "", 1, "", ""}, t_0930},
-           [](json::object& o) {
-             o["request"].as_object()["preferred_start"] = "tomorrow";
-           }),
+           "/request/preferred_start", "tomorrow"),
        "request.preferred_start", "bad_timestamp"},
       {"bad slot in list",
        with(follow_up_scheduled{"call-9", "c-42", "", t_0930, "", {1, 2}},
-            [](json::object& o) {
-              o["alternative_slots"].as_array()[1] = "2024-02-30T10:00:00Z";
-            }),
+            "/alternative_slots/1", "2024-02-30T10:00:00Z"),
        "alternative_slots[1]", "bad_timestamp"},
       {"unknown channel",
-       with(make_sample<notification_sent>(),
-            [](json::object& o) {
-              o["channel"] = "fax";
-            }),
-       "channel", "unknown_value"},
+       with(make_sample<notification_sent>(), "/channel", "fax"), "channel",
+       "unknown_value"},
       {"integer out of range",
-       with(make_sample<call_ended>(),
-            [](json::object& o) {
-              o["duration_s"] = 1LL << 40;
-            }),
-       "duration_s", "invalid"},
-      {"negative unsigned",
-       with(make_sample<envelope>(),
-            [](json::object& o) {
-              o["version"] = -1;
-            }),
+       with(make_sample<call_ended>(), "/duration_s", 1LL << 40), "duration_s",
+       "invalid"},
+      {"negative unsigned", with(make_sample<envelope>(), "/version", -1),
        "version", "invalid"},
       {"missing envelope time",
-       with(make_sample<envelope>(),
-            [](json::object& o) {
-              o.erase("occurred_at");
-            }),
-       "occurred_at", "missing"},
+       with(make_sample<envelope>(), "/occurred_at", erased), "occurred_at",
+       "missing"},
       {"document not an object",
        [] {
          return decode_failure<customer_created>(json::array{1, 2});
        },
        "", "wrong_type"},
       {"service price as string",
-       with(make_sample<service>(),
-            [](json::object& o) {
-              o["price_cents"] = "12";
-            }),
-       "price_cents", "wrong_type"},
+       with(make_sample<service>(), "/price_cents", "12"), "price_cents",
+       "wrong_type"},
   };
   for (const auto& c : cases) {
     BOOST_TEST_CONTEXT(c.name) {

@@ -10,7 +10,9 @@
 #include <boost/json/value.hpp>
 
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -148,6 +150,24 @@ boost::json::value edited(const T& x, F edit) {
   auto json = to_json(x);
   edit(json.as_object());
   return json;
+}
+
+/// Returns `v` with the member at the JSON pointer `pointer` (an object's
+/// key, or an array's index) set to `to`, or erased where `to` is empty
+/// (objects only).
+inline boost::json::value changed(boost::json::value v,
+                                  std::string_view pointer,
+                                  const std::optional<boost::json::value>& to) {
+  const auto slash = pointer.rfind('/');
+  auto& parent = slash == 0 ? v : v.at_pointer(pointer.substr(0, slash));
+  const auto key = pointer.substr(slash + 1);
+  if (parent.is_array())
+    parent.as_array().at(std::stoul(std::string{key})) = to.value();
+  else if (to)
+    parent.as_object()[key] = *to;
+  else
+    parent.as_object().erase(key);
+  return v;
 }
 
 } // namespace switchboard::test
