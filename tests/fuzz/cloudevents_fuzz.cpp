@@ -15,20 +15,18 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                                       std::size_t size) {
   using namespace switchboard;
-  auto v = fuzz::json_input(data, size);
-  if (!v)
-    return 0;
-  if (auto env = from_cloudevent(*v)) {
-    auto ce = to_cloudevent(*env);
-    auto back = from_cloudevent(ce);
-    FUZZ_CHECK(back.has_value());
-    FUZZ_CHECK(to_cloudevent(*back) == ce);
-  }
-  if (auto batch = from_cloudevents_batch(*v)) {
-    auto ce = to_cloudevents_batch(*batch);
-    auto back = from_cloudevents_batch(ce);
-    FUZZ_CHECK(back.has_value());
-    FUZZ_CHECK(back->size() == batch->size());
-  }
-  return 0;
+  return fuzz::on_json_input(data, size, [](const boost::json::value& v) {
+    if (auto env = from_cloudevent(v)) {
+      auto ce = to_cloudevent(*env);
+      auto back = from_cloudevent(ce);
+      FUZZ_CHECK(back.has_value());
+      FUZZ_CHECK(to_cloudevent(*back) == ce);
+    }
+    if (auto batch = from_cloudevents_batch(v)) {
+      auto ce = to_cloudevents_batch(*batch);
+      auto back = from_cloudevents_batch(ce);
+      FUZZ_CHECK(back.has_value());
+      FUZZ_CHECK(back->size() == batch->size());
+    }
+  });
 }

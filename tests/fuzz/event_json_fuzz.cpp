@@ -31,14 +31,12 @@ void round_trip(const boost::json::value& v) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                                       std::size_t size) {
   using namespace switchboard;
-  auto v = fuzz::json_input(data, size);
-  if (!v)
-    return 0;
-#define SWITCHBOARD_FUZZ_EVENT(type, ...) round_trip<type>(*v);
-#define SWITCHBOARD_FUZZ_VALUE(type) round_trip<type>(*v);
-  SWITCHBOARD_EVENT_TYPES(SWITCHBOARD_FUZZ_EVENT)
-  SWITCHBOARD_VALUE_TYPES(SWITCHBOARD_FUZZ_VALUE)
+  return fuzz::on_json_input(data, size, [](const boost::json::value& v) {
+#define SWITCHBOARD_FUZZ_EVENT(type, ...) round_trip<type>(v);
+#define SWITCHBOARD_FUZZ_VALUE(type) round_trip<type>(v);
+    SWITCHBOARD_EVENT_TYPES(SWITCHBOARD_FUZZ_EVENT)
+    SWITCHBOARD_VALUE_TYPES(SWITCHBOARD_FUZZ_VALUE)
 #undef SWITCHBOARD_FUZZ_EVENT
 #undef SWITCHBOARD_FUZZ_VALUE
-  return 0;
+  });
 }
