@@ -12,6 +12,7 @@
 // The last line is "RESULT store_bench ...". Timing never fails the run.
 
 #include "bench/args.hpp"
+#include "bench/open_store.hpp"
 #include "bench/probes.hpp"
 #include "messages/ids.hpp"
 #include "messages/registry.hpp"
@@ -167,16 +168,12 @@ double lease_throughput(const std::string& path, int companies,
   // which the appends above measure.
   opts.sync = options::sync_mode::none;
   auto env = environment::open(opts);
-  if (!env) {
-    std::fprintf(stderr, "%s\n", to_string(env.error()).c_str());
+  if (!reported_ok(env))
     return 0;
-  }
   writer w{**env};
   auto q = job_queue::open(**env, w);
-  if (!q) {
-    std::fprintf(stderr, "%s\n", to_string(q.error()).c_str());
+  if (!reported_ok(q))
     return 0;
-  }
   auto& jobs = **q;
   const std::size_t total = s.seconds < 1 ? 20000 : 200000;
   job j;
@@ -337,20 +334,12 @@ int main(int argc, char** argv) {
     options opts;
     opts.path = base + "/store";
     opts.sync = s.sync;
-    auto env = environment::open(opts);
-    if (!env) {
-      std::fprintf(stderr, "%s\n", to_string(env.error()).c_str());
-      return 1;
-    }
-    writer w{**env};
     event_store_config cfg;
     cfg.nested_txn = s.nested;
-    auto store = event_store::open(**env, w, cfg);
-    if (!store) {
-      std::fprintf(stderr, "%s\n", to_string(store.error()).c_str());
+    auto db = open_event_store(opts, cfg);
+    if (!db)
       return 1;
-    }
-    auto& st = **store;
+    auto& st = *db->events;
     r1 = run_writers(st, 1, s);
     r16 = run_writers(st, 16, s);
     r256 = run_writers(st, 256, s);
@@ -389,16 +378,16 @@ int main(int argc, char** argv) {
                   reads / secs, events / secs,
                   reads ? static_cast<double>(events) / reads : 0.0);
     }
-    auto ws = w.stats();
+    auto ws = db->w->stats();
+    auto& env = *db->env;
     MDB_envinfo info;
-    mdb_env_info((*env)->handle(), &info);
-    std::printf("writer: commits=%llu largest_batch=%llu map=%zu MiB "
-                "(grown %llu times), last page %zu\n",
-                static_cast<unsigned long long>(ws.commits),
-                static_cast<unsigned long long>(ws.largest_batch),
-                (*env)->map_size() >> 20,
-                static_cast<unsigned long long>((*env)->grow_count()),
-                info.me_last_pgno);
+    mdb_env_info(env.handle(), &info);
+    std::printf(
+        "writer: commits=%llu largest_batch=%llu map=%zu MiB "
+        "(grown %llu times), last page %zu\n",
+        static_cast<unsigned long long>(ws.commits),
+        static_cast<unsigned long long>(ws.largest_batch), env.map_size() >> 20,
+        static_cast<unsigned long long>(env.grow_count()), info.me_last_pgno);
   }
   auto lease_1 = lease_throughput(base + "/jobs1", 1, s);
   auto lease_100 = lease_throughput(base + "/jobs100", 100, s);

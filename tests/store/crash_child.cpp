@@ -5,9 +5,9 @@
 //
 // Usage: store_crash_child <store dir> <threads>
 
+#include "bench/open_store.hpp"
 #include "store/environment.hpp"
 #include "store/event_store.hpp"
-#include "store/writer.hpp"
 
 #include <unistd.h>
 
@@ -46,22 +46,14 @@ int main(int argc, char** argv) {
   options opts;
   opts.path = argv[1];
   opts.map_size = 1 << 20; // small, so that the map grows under load
-  auto env = environment::open(opts);
-  if (!env) {
-    std::fprintf(stderr, "%s\n", to_string(env.error()).c_str());
-    return 1;
-  }
-  writer w{**env};
   // Small flush cycles of the streams index, so that the kill lands in
   // the middle of one.
   event_store_config cfg;
   cfg.stream_index_batch = 300;
   cfg.stream_index_chunk = 16;
-  auto store = event_store::open(**env, w, cfg);
-  if (!store) {
-    std::fprintf(stderr, "%s\n", to_string(store.error()).c_str());
+  auto db = bench::open_event_store(opts, cfg);
+  if (!db)
     return 1;
-  }
   auto threads = std::atoi(argv[2]);
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t)
@@ -79,7 +71,7 @@ int main(int argc, char** argv) {
         e.occurred_at = 1700000000000 + static_cast<std::int64_t>(i);
         e.data = payload_of(e.id);
         auto agg = e.aggregate_id;
-        auto res = (*store)->append({std::move(e)}, expected_version::any());
+        auto res = db->events->append({std::move(e)}, expected_version::any());
         if (!res) {
           std::fprintf(stderr, "append failed: %s\n",
                        to_string(res.error()).c_str());
