@@ -63,6 +63,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -248,50 +249,75 @@ void usage(std::ostream& out) {
          "s.\n";
 }
 
+/// A flag that sets the option `field` from its value.
+template <class T>
+struct value_flag {
+  const char* name;
+  T options::*field;
+};
+
+const value_flag<std::string> text_flags[]
+    = {{"--binary", &options::binary}, {"--sync", &options::sync}};
+const value_flag<std::size_t> count_flags[]
+    = {{"--connections", &options::connections},
+       {"--companies", &options::companies},
+       {"--staff", &options::staff},
+       {"--http-connections", &options::http_connections}};
+const value_flag<double> number_flags[] = {{"--rate", &options::rate},
+                                           {"--seconds", &options::seconds},
+                                           {"--warmup", &options::warmup}};
+
+/// What --quick stands for: flags read before the ones given, which win.
+const char* const quick_flags[]
+    = {"--connections",      "500", "--companies", "10", "--rate",  "200",
+       "--seconds",          "4",   "--warmup",    "1",  "--staff", "4",
+       "--http-connections", "16"};
+
+void parse_into(std::string& x, const std::string& v) {
+  x = v;
+}
+
+void parse_into(std::size_t& x, const std::string& v) {
+  x = std::stoul(v);
+}
+
+void parse_into(double& x, const std::string& v) {
+  x = std::stod(v);
+}
+
+/// Sets the option of the flag `name` in `flags` from `value()`; false
+/// where `flags` has no such flag.
+template <class T, std::size_t N, class Value>
+bool set_option(options& o, const value_flag<T> (&flags)[N],
+                const std::string& name, Value&& value) {
+  for (const auto& f : flags)
+    if (name == f.name) {
+      parse_into(o.*f.field, value());
+      return true;
+    }
+  return false;
+}
+
 options parse(int argc, char** argv) {
   options o;
-  for (int i = 1; i < argc; ++i)
-    if (std::string{argv[i]} == "--quick") {
-      o.quick = true;
-      o.connections = 500;
-      o.companies = 10;
-      o.rate = 200;
-      o.seconds = 4;
-      o.warmup = 1;
-      o.staff = 4;
-      o.http_connections = 16;
-    }
-  auto value = [&](int& i) -> std::string {
-    if (i + 1 >= argc) {
-      usage(std::cerr);
-      die(std::string{argv[i]} + " needs a value");
-    }
-    return argv[++i];
-  };
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (std::find(args.begin(), args.end(), "--quick") != args.end()) {
+    o.quick = true;
+    args.insert(args.begin(), std::begin(quick_flags), std::end(quick_flags));
+  }
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string a = args[i];
+    auto value = [&] {
+      if (i + 1 >= args.size()) {
+        usage(std::cerr);
+        die(a + " needs a value");
+      }
+      return args[++i];
+    };
     if (a == "--quick")
       continue;
-    if (a == "--binary")
-      o.binary = value(i);
-    else if (a == "--connections")
-      o.connections = std::stoul(value(i));
-    else if (a == "--companies")
-      o.companies = std::stoul(value(i));
-    else if (a == "--rate")
-      o.rate = std::stod(value(i));
-    else if (a == "--seconds")
-      o.seconds = std::stod(value(i));
-    else if (a == "--warmup")
-      o.warmup = std::stod(value(i));
-    else if (a == "--staff")
-      o.staff = std::stoul(value(i));
-    else if (a == "--http-connections")
-      o.http_connections = std::stoul(value(i));
-    else if (a == "--sync")
-      o.sync = value(i);
-    else if (a == "--publish") {
-      auto v = value(i);
+    if (a == "--publish") {
+      auto v = value();
       if (v == "api")
         o.api_fanout = 10;
       else if (v != "bookings")
@@ -299,7 +325,9 @@ options parse(int argc, char** argv) {
     } else if (a == "-h" || a == "--help") {
       usage(std::cout);
       std::exit(0);
-    } else {
+    } else if (!set_option(o, text_flags, a, value)
+               && !set_option(o, count_flags, a, value)
+               && !set_option(o, number_flags, a, value)) {
       usage(std::cerr);
       die("unknown option " + a);
     }
