@@ -2,6 +2,8 @@
 
 // The command lines of the benchmarks.
 
+#include "bench/probes.hpp"
+
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -36,6 +38,27 @@ bool read_flags(int argc, char** argv, const char* usage, OnFlag on_flag,
     }
   }
   return true;
+}
+
+/// Reads a benchmark's flags as `read_flags` does, with `--dir D` besides
+/// (where its run directory goes, see `run_dir`), then makes its run
+/// directory `base`. Returns 0, or the exit code of a failure: 2 for the
+/// flags (after the usage), 1 for the directory (after why).
+template <class OnFlag>
+int read_flags_and_run_dir(int argc, char** argv, const char* name,
+                           const char* usage, OnFlag on_flag,
+                           std::string& base) {
+  std::string dir;
+  auto known = [&](const std::string& flag, auto& value) {
+    if (flag != "--dir")
+      return on_flag(flag, value);
+    dir = value();
+    return true;
+  };
+  if (!read_flags(argc, argv, usage, known))
+    return 2;
+  base = run_dir(name, dir);
+  return base.empty() ? 1 : 0;
 }
 
 } // namespace switchboard::bench

@@ -72,7 +72,6 @@ struct settings {
   std::uint64_t jobs = 200000;
   std::uint64_t aggregates = 100000;
   std::uint32_t concurrency = 256;
-  std::string dir;
   bool quick = false;
 };
 
@@ -567,21 +566,19 @@ int main(int argc, char** argv) {
     } else if (a == "--concurrency") {
       s.concurrency
           = static_cast<std::uint32_t>(std::max(1, std::atoi(value().c_str())));
-    } else if (a == "--dir") {
-      s.dir = value();
     } else {
       return false;
     }
     return true;
   };
-  if (!bench::read_flags(argc, argv,
-                         "[--quick] [--seconds S] [--producers P] [--jobs N] "
-                         "[--aggregates A] [--concurrency C] [--dir D]",
-                         known))
-    return 2;
-  auto base = run_dir("dispatch_bench", s.dir);
-  if (base.empty())
-    return 1;
+  std::string base;
+  if (auto rc = bench::read_flags_and_run_dir(
+          argc, argv, "dispatch_bench",
+          "[--quick] [--seconds S] [--producers P] [--jobs N] "
+          "[--aggregates A] [--concurrency C] [--dir D]",
+          known, base);
+      rc != 0)
+    return rc;
   log::configure("warn", log::format::text);
   std::printf("dispatch_bench: %.1f s per phase, %d producers, %llu "
               "aggregates, %llu jobs, sync=full, %u cores, dir %s\n",

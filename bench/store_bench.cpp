@@ -48,7 +48,6 @@ struct settings {
   std::uint64_t aggregates = 100000;
   options::sync_mode sync = options::sync_mode::full;
   bool nested = false;
-  std::string dir;
 };
 
 const std::string_view types[]
@@ -294,8 +293,6 @@ int main(int argc, char** argv) {
       s.aggregates = std::strtoull(value().c_str(), nullptr, 10);
     } else if (a == "--nested") {
       s.nested = true;
-    } else if (a == "--dir") {
-      s.dir = value();
     } else if (a == "--sync") {
       auto m = value();
       if (m == "full")
@@ -313,14 +310,14 @@ int main(int argc, char** argv) {
     }
     return true;
   };
-  if (!bench::read_flags(argc, argv,
-                         "[--quick] [--seconds S] [--aggregates N] "
-                         "[--sync full|no_meta_sync|none] [--nested] [--dir D]",
-                         known))
-    return 2;
-  auto base = run_dir("store_bench", s.dir);
-  if (base.empty())
-    return 1;
+  std::string base;
+  if (auto rc = bench::read_flags_and_run_dir(
+          argc, argv, "store_bench",
+          "[--quick] [--seconds S] [--aggregates N] "
+          "[--sync full|no_meta_sync|none] [--nested] [--dir D]",
+          known, base);
+      rc != 0)
+    return rc;
   std::printf("store_bench: %.1f s per phase, %llu aggregates, sync=%s%s, "
               "dir %s\n",
               s.seconds, static_cast<unsigned long long>(s.aggregates),
