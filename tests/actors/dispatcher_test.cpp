@@ -12,6 +12,7 @@
 #include <store/job_queue.hpp>
 
 #include "tests/actors/helpers.hpp"
+#include "tests/messages/samples.hpp"
 
 using namespace switchboard;
 using namespace std::chrono_literals;
@@ -146,11 +147,8 @@ BOOST_AUTO_TEST_CASE(bad_input_is_refused_naming_the_field) {
   BOOST_REQUIRE(!r1);
   BOOST_TEST(describe(r1.error()).find("events") != std::string::npos);
   dispatch_request unknown;
-  envelope ev;
-  ev.type = "appointment.teleported";
-  ev.aggregate_type = "appointment";
-  ev.aggregate_id = "a1";
-  ev.data = "{}";
+  auto ev
+      = test::sample_event("appointment.teleported", "appointment", "a1", "{}");
   unknown.events.push_back(ev);
   auto r2 = n.dispatch(unknown);
   BOOST_REQUIRE(!r2);

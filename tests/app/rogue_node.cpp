@@ -43,6 +43,8 @@
 #include <store/environment.hpp>
 #include <store/tenants.hpp>
 
+#include "tests/messages/samples.hpp"
+
 namespace {
 
 /// A proxy for actor `aid` of node `nid`, made in the BASP broker's own
@@ -92,14 +94,11 @@ std::vector<caf::message> rogue_messages(const switchboard::tenant_digest& d,
                      {"authorization", "Bearer " + token},
                      R"({"id":"rogue-cu","name":"Rogue"})",
                      "10.0.0.1"};
-  envelope ev;
+  auto ev = test::sample_event("customer.created", "customer", "rogue-cu",
+                               R"({"customer_id":"rogue-cu","name":"Rogue"})");
   ev.id = "rogue-ev";
-  ev.type = "customer.created";
   ev.company_id = "co0";
-  ev.aggregate_type = "customer";
-  ev.aggregate_id = "rogue-cu";
   ev.version = 1;
-  ev.data = R"({"customer_id":"rogue-cu","name":"Rogue"})";
   // A table that would give every company to a member that does not
   // exist, and a company's data pushed at a member.
   cluster_placement table{999, {"n9"}, {"co0", "n9", "co1", "n9"}};

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 /// Test data: generated samples with every field set, and realistic ones.
@@ -135,6 +136,18 @@ inline call sample_call() {
   c.duration_s = 185;
   c.transcript = "Hi, I'd like a haircut on Friday.";
   return c;
+}
+
+/// An event `type` of aggregate `agg_type`/`agg_id` with `data` (JSON
+/// text); its other fields keep their defaults.
+inline envelope sample_event(std::string type, std::string agg_type,
+                             std::string agg_id, std::string data) {
+  envelope e;
+  e.type = std::move(type);
+  e.aggregate_type = std::move(agg_type);
+  e.aggregate_id = std::move(agg_id);
+  e.data = std::move(data);
+  return e;
 }
 
 /// Returns the error message of a failed `expected`, or "" (for test
