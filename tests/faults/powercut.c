@@ -284,55 +284,43 @@ static int logged_sync(int fd, int (*real)(int)) {
 
 /* -- wrapped calls -------------------------------------------------------- */
 
-ssize_t write(int fd, const void* buf, size_t n) {
+/* Runs `c`, logged where its descriptor is tracked. */
+static ssize_t wrapped_write(const struct call* c) {
   init();
-  if (!is_tracked(fd))
-    return real_write(fd, buf, n);
+  return is_tracked(c->fd) ? logged_write(c) : run_call(c);
+}
+
+ssize_t write(int fd, const void* buf, size_t n) {
   struct iovec v = {(void*)buf, n};
   struct call c = {0, fd, &v, 1, 0};
-  return logged_write(&c);
+  return wrapped_write(&c);
 }
 
 ssize_t pwrite(int fd, const void* buf, size_t n, off_t off) {
-  init();
-  if (!is_tracked(fd))
-    return real_pwrite(fd, buf, n, off);
   struct iovec v = {(void*)buf, n};
   struct call c = {1, fd, &v, 1, off};
-  return logged_write(&c);
+  return wrapped_write(&c);
 }
 
 ssize_t pwrite64(int fd, const void* buf, size_t n, off_t off) {
-  init();
-  if (!is_tracked(fd))
-    return real_pwrite64(fd, buf, n, off);
   struct iovec v = {(void*)buf, n};
   struct call c = {2, fd, &v, 1, off};
-  return logged_write(&c);
+  return wrapped_write(&c);
 }
 
 ssize_t writev(int fd, const struct iovec* iov, int iovcnt) {
-  init();
-  if (!is_tracked(fd))
-    return real_writev(fd, iov, iovcnt);
   struct call c = {3, fd, iov, iovcnt, 0};
-  return logged_write(&c);
+  return wrapped_write(&c);
 }
 
 ssize_t pwritev(int fd, const struct iovec* iov, int iovcnt, off_t off) {
-  init();
-  if (!is_tracked(fd))
-    return real_pwritev(fd, iov, iovcnt, off);
   struct call c = {4, fd, iov, iovcnt, off};
-  return logged_write(&c);
+  return wrapped_write(&c);
 }
 
 ssize_t pwritev64(int fd, const struct iovec* iov, int iovcnt, off_t off) {
-  init();
-  if (!is_tracked(fd))
-    return real_pwritev64(fd, iov, iovcnt, off);
   struct call c = {5, fd, iov, iovcnt, off};
-  return logged_write(&c);
+  return wrapped_write(&c);
 }
 
 int fsync(int fd) {
@@ -389,49 +377,27 @@ static mode_t mode_arg(int flags, va_list ap) {
   return (flags & (O_CREAT | O_TMPFILE)) ? (mode_t)va_arg(ap, int) : 0;
 }
 
-int open(const char* path, int flags, ...) {
-  init();
-  va_list ap;
-  va_start(ap, flags);
-  mode_t mode = mode_arg(flags, ap);
-  va_end(ap);
-  int fd = real_open(path, flags, mode);
-  note_open(fd, flags);
-  return fd;
-}
+/* Defines `name`, which takes the parameters `...` then `flags` and a
+ * mode where `flags` asks for one (see mode_arg), opens with `real_call`
+ * and tracks the descriptor where it is under $POWERCUT_DIR. */
+#define POWERCUT_OPEN(name, real_call, ...)                                    \
+  int name(__VA_ARGS__, int flags, ...) {                                      \
+    init();                                                                    \
+    va_list ap;                                                                \
+    va_start(ap, flags);                                                       \
+    mode_t mode = mode_arg(flags, ap);                                         \
+    va_end(ap);                                                                \
+    int fd = real_call;                                                        \
+    note_open(fd, flags);                                                      \
+    return fd;                                                                 \
+  }
 
-int open64(const char* path, int flags, ...) {
-  init();
-  va_list ap;
-  va_start(ap, flags);
-  mode_t mode = mode_arg(flags, ap);
-  va_end(ap);
-  int fd = real_open64(path, flags, mode);
-  note_open(fd, flags);
-  return fd;
-}
-
-int openat(int dirfd, const char* path, int flags, ...) {
-  init();
-  va_list ap;
-  va_start(ap, flags);
-  mode_t mode = mode_arg(flags, ap);
-  va_end(ap);
-  int fd = real_openat(dirfd, path, flags, mode);
-  note_open(fd, flags);
-  return fd;
-}
-
-int openat64(int dirfd, const char* path, int flags, ...) {
-  init();
-  va_list ap;
-  va_start(ap, flags);
-  mode_t mode = mode_arg(flags, ap);
-  va_end(ap);
-  int fd = real_openat64(dirfd, path, flags, mode);
-  note_open(fd, flags);
-  return fd;
-}
+POWERCUT_OPEN(open, real_open(path, flags, mode), const char* path)
+POWERCUT_OPEN(open64, real_open64(path, flags, mode), const char* path)
+POWERCUT_OPEN(openat, real_openat(dirfd, path, flags, mode), int dirfd,
+              const char* path)
+POWERCUT_OPEN(openat64, real_openat64(dirfd, path, flags, mode), int dirfd,
+              const char* path)
 
 int close(int fd) {
   init();
