@@ -1,5 +1,7 @@
 #include "actors/errors.hpp"
 
+#include "messages/enum_table.hpp"
+
 #include <caf/atom.hpp>
 #include <caf/make_message.hpp>
 #include <caf/message.hpp>
@@ -9,37 +11,25 @@ namespace switchboard {
 
 namespace {
 
-const char* code_name(runtime_errc c) {
-  switch (c) {
-  case runtime_errc::none:
-    return "none";
-  case runtime_errc::version_conflict:
-    return "version_conflict";
-  case runtime_errc::not_found:
-    return "not_found";
-  case runtime_errc::invalid_argument:
-    return "invalid_argument";
-  case runtime_errc::storage:
-    return "storage";
-  case runtime_errc::timeout:
-    return "timeout";
-  case runtime_errc::listener_failed:
-    return "listener_failed";
-  case runtime_errc::unavailable:
-    return "unavailable";
-  case runtime_errc::conflict:
-    return "conflict";
-  case runtime_errc::closed:
-    return "closed";
-  case runtime_errc::rejected:
-    return "rejected";
-  case runtime_errc::disk_full:
-    return "disk_full";
-  case runtime_errc::storage_unavailable:
-    return "storage_unavailable";
-  }
-  return "unknown";
-}
+constexpr auto code_name = name_table<runtime_errc>(
+    {"none", "version_conflict", "not_found", "invalid_argument", "storage",
+     "timeout", "listener_failed", "unavailable", "conflict", "closed",
+     "rejected", "disk_full", "storage_unavailable"},
+    "unknown");
+static_assert(code_name.covers(runtime_errc::storage_unavailable));
+
+/// The runtime code of each store code; any other is a storage error.
+constexpr code_mapping<store::errc, runtime_errc> store_codes[] = {
+    {store::errc::version_conflict, runtime_errc::version_conflict},
+    {store::errc::not_found, runtime_errc::not_found},
+    {store::errc::invalid_argument, runtime_errc::invalid_argument},
+    {store::errc::duplicate_event, runtime_errc::invalid_argument},
+    {store::errc::closed, runtime_errc::closed},
+    {store::errc::taken, runtime_errc::conflict},
+    {store::errc::map_full, runtime_errc::disk_full},
+    {store::errc::no_space, runtime_errc::disk_full},
+    {store::errc::io_error, runtime_errc::storage_unavailable},
+};
 
 } // namespace
 
@@ -68,35 +58,8 @@ std::int64_t retry_after_ms(const caf::error& err) {
 }
 
 caf::error to_caf_error(const store::error& err) {
-  auto code = runtime_errc::storage;
-  switch (err.code) {
-  case store::errc::version_conflict:
-    code = runtime_errc::version_conflict;
-    break;
-  case store::errc::not_found:
-    code = runtime_errc::not_found;
-    break;
-  case store::errc::invalid_argument:
-  case store::errc::duplicate_event:
-    code = runtime_errc::invalid_argument;
-    break;
-  case store::errc::closed:
-    code = runtime_errc::closed;
-    break;
-  case store::errc::taken:
-    code = runtime_errc::conflict;
-    break;
-  case store::errc::map_full:
-  case store::errc::no_space:
-    code = runtime_errc::disk_full;
-    break;
-  case store::errc::io_error:
-    code = runtime_errc::storage_unavailable;
-    break;
-  default:
-    break;
-  }
-  return make_runtime_error(code, err.message);
+  return make_runtime_error(
+      map_code(err.code, store_codes, runtime_errc::storage), err.message);
 }
 
 runtime_errc runtime_code(const caf::error& err) {

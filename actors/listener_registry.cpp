@@ -1,5 +1,7 @@
 #include "actors/listener_registry.hpp"
 
+#include "messages/enum_table.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <set>
@@ -35,26 +37,17 @@ namespace {
 const std::vector<sync_listener_spec> no_sync;
 const std::vector<queued_listener_spec> no_queued;
 
+constexpr auto registration_errc_names = name_table<registration_errc>(
+    {"none", "unknown_event_type", "invalid_name", "duplicate_listener",
+     "unknown_queue", "invalid_policy", "unknown_listener"},
+    "unknown");
+static_assert(
+    registration_errc_names.covers(registration_errc::unknown_listener));
+
 } // namespace
 
 std::string_view to_string(registration_errc code) noexcept {
-  switch (code) {
-  case registration_errc::none:
-    return "none";
-  case registration_errc::unknown_event_type:
-    return "unknown_event_type";
-  case registration_errc::invalid_name:
-    return "invalid_name";
-  case registration_errc::duplicate_listener:
-    return "duplicate_listener";
-  case registration_errc::unknown_queue:
-    return "unknown_queue";
-  case registration_errc::invalid_policy:
-    return "invalid_policy";
-  case registration_errc::unknown_listener:
-    return "unknown_listener";
-  }
-  return "unknown";
+  return registration_errc_names(code);
 }
 
 std::string to_string(const registration_error& err) {

@@ -1,8 +1,11 @@
 #include "actors/log.hpp"
 
+#include "messages/enum_table.hpp"
+
 #include <chrono>
 #include <ctime>
 #include <mutex>
+#include <string_view>
 
 #include <spdlog/formatter.h>
 #include <spdlog/pattern_formatter.h>
@@ -12,6 +15,16 @@
 namespace switchboard::log {
 
 namespace {
+
+constexpr auto subsystem_names = name_table<subsystem>(
+    {"app", "caf", "calls", "cluster", "dispatcher", "http", "http.access",
+     "listeners", "node", "providers", "queue", "router", "stats", "store"},
+    "unknown");
+static_assert(subsystem_names.covers(subsystem::store));
+
+/// The characters JSON escapes by name, and their escapes.
+constexpr code_mapping<char, std::string_view> escapes[] = {
+    {'"', "\\\""}, {'\\', "\\\\"}, {'\n', "\\n"}, {'\r', "\\r"}, {'\t', "\\t"}};
 
 /// Writes each record as one JSON object: time, level, logger, message.
 class json_formatter final : public spdlog::formatter {
@@ -50,30 +63,14 @@ private:
   static void append_escaped(spdlog::memory_buf_t& dest, std::string_view s) {
     dest.push_back('"');
     for (char c : s) {
-      switch (c) {
-      case '"':
-        append(dest, "\\\"");
-        break;
-      case '\\':
-        append(dest, "\\\\");
-        break;
-      case '\n':
-        append(dest, "\\n");
-        break;
-      case '\r':
-        append(dest, "\\r");
-        break;
-      case '\t':
-        append(dest, "\\t");
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          append(dest, buf);
-        } else {
-          dest.push_back(c);
-        }
+      if (auto esc = map_code(c, escapes, std::string_view{}); !esc.empty()) {
+        append(dest, esc);
+      } else if (static_cast<unsigned char>(c) < 0x20) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\u%04x", c);
+        append(dest, buf);
+      } else {
+        dest.push_back(c);
       }
     }
     dest.push_back('"');
@@ -114,37 +111,7 @@ void configure(const std::string& level, format fmt) {
 }
 
 const char* name_of(subsystem s) {
-  switch (s) {
-  case subsystem::app:
-    return "app";
-  case subsystem::caf:
-    return "caf";
-  case subsystem::calls:
-    return "calls";
-  case subsystem::cluster:
-    return "cluster";
-  case subsystem::dispatcher:
-    return "dispatcher";
-  case subsystem::http:
-    return "http";
-  case subsystem::http_access:
-    return "http.access";
-  case subsystem::listeners:
-    return "listeners";
-  case subsystem::node:
-    return "node";
-  case subsystem::providers:
-    return "providers";
-  case subsystem::queue:
-    return "queue";
-  case subsystem::router:
-    return "router";
-  case subsystem::stats:
-    return "stats";
-  case subsystem::store:
-    return "store";
-  }
-  return "unknown";
+  return subsystem_names(s);
 }
 
 std::shared_ptr<spdlog::logger> get(subsystem which) {

@@ -1,45 +1,47 @@
 #include "store/error.hpp"
 
+#include "messages/enum_table.hpp"
+
 #include <lmdb.h>
 
 #include <cerrno>
 
 namespace switchboard::store {
 
+namespace {
+
+constexpr auto errc_names = name_table<errc>(
+    {"none", "version_conflict", "not_found", "map_full", "io_error", "corrupt",
+     "invalid_argument", "closed", "duplicate_event", "txn_full",
+     "readers_full", "out_of_memory", "internal", "taken", "no_space"},
+    "unknown");
+static_assert(errc_names.covers(errc::no_space));
+
+/// The store code of each LMDB or errno code; any other is an I/O error.
+constexpr code_mapping<int, errc> mdb_codes[] = {
+    {MDB_NOTFOUND, errc::not_found},
+    {MDB_MAP_FULL, errc::map_full},
+    {MDB_TXN_FULL, errc::txn_full},
+    {MDB_CURSOR_FULL, errc::txn_full},
+    {MDB_PAGE_FULL, errc::txn_full},
+    {MDB_READERS_FULL, errc::readers_full},
+    {MDB_CORRUPTED, errc::corrupt},
+    {MDB_PAGE_NOTFOUND, errc::corrupt},
+    {MDB_INVALID, errc::corrupt},
+    {MDB_VERSION_MISMATCH, errc::corrupt},
+    {MDB_INCOMPATIBLE, errc::corrupt},
+    {MDB_BAD_VALSIZE, errc::invalid_argument},
+    {MDB_KEYEXIST, errc::invalid_argument},
+    {EINVAL, errc::invalid_argument},
+    {ENOMEM, errc::out_of_memory},
+    {ENOSPC, errc::no_space},
+    {EDQUOT, errc::no_space},
+};
+
+} // namespace
+
 const char* to_string(errc code) noexcept {
-  switch (code) {
-  case errc::none:
-    return "none";
-  case errc::version_conflict:
-    return "version_conflict";
-  case errc::not_found:
-    return "not_found";
-  case errc::map_full:
-    return "map_full";
-  case errc::io_error:
-    return "io_error";
-  case errc::corrupt:
-    return "corrupt";
-  case errc::invalid_argument:
-    return "invalid_argument";
-  case errc::closed:
-    return "closed";
-  case errc::duplicate_event:
-    return "duplicate_event";
-  case errc::txn_full:
-    return "txn_full";
-  case errc::readers_full:
-    return "readers_full";
-  case errc::out_of_memory:
-    return "out_of_memory";
-  case errc::internal:
-    return "internal";
-  case errc::taken:
-    return "taken";
-  case errc::no_space:
-    return "no_space";
-  }
-  return "unknown";
+  return errc_names(code);
 }
 
 std::string to_string(const error& e) {
@@ -52,45 +54,7 @@ std::string to_string(const error& e) {
 }
 
 error from_mdb(int rc, const char* what) {
-  errc code;
-  switch (rc) {
-  case MDB_NOTFOUND:
-    code = errc::not_found;
-    break;
-  case MDB_MAP_FULL:
-    code = errc::map_full;
-    break;
-  case MDB_TXN_FULL:
-  case MDB_CURSOR_FULL:
-  case MDB_PAGE_FULL:
-    code = errc::txn_full;
-    break;
-  case MDB_READERS_FULL:
-    code = errc::readers_full;
-    break;
-  case MDB_CORRUPTED:
-  case MDB_PAGE_NOTFOUND:
-  case MDB_INVALID:
-  case MDB_VERSION_MISMATCH:
-  case MDB_INCOMPATIBLE:
-    code = errc::corrupt;
-    break;
-  case MDB_BAD_VALSIZE:
-  case MDB_KEYEXIST:
-  case EINVAL:
-    code = errc::invalid_argument;
-    break;
-  case ENOMEM:
-    code = errc::out_of_memory;
-    break;
-  case ENOSPC:
-  case EDQUOT:
-    code = errc::no_space;
-    break;
-  default:
-    code = errc::io_error;
-    break;
-  }
+  auto code = map_code(rc, mdb_codes, errc::io_error);
   std::string msg = what;
   msg += ": ";
   msg += mdb_strerror(rc);

@@ -1,5 +1,6 @@
 // The job record: its layout, its codec, and what a record says about
 // its job (attempts, backoff, filters).
+#include "messages/enum_table.hpp"
 #include "store/job_queue_detail.hpp"
 #include "store/le_record_detail.hpp"
 
@@ -181,18 +182,22 @@ result<job> decode_job_record(std::string_view bytes) {
   return decode_job(as_val(bytes));
 }
 
+namespace {
+
+constexpr auto job_state_names
+    = name_table<job_state>({"pending", "leased", "failed"}, "?");
+static_assert(job_state_names.covers(job_state::failed));
+
+constexpr auto job_list_state_names = name_table<job_list_state>(
+    {"pending", "ready", "delayed", "leased", "failed"}, "?");
+static_assert(job_list_state_names.covers(job_list_state::failed));
+
+} // namespace
+
 // -- free functions -----------------------------------------------------------
 
 const char* to_string(job_state s) noexcept {
-  switch (s) {
-  case job_state::pending:
-    return "pending";
-  case job_state::leased:
-    return "leased";
-  case job_state::failed:
-    return "failed";
-  }
-  return "?";
+  return job_state_names(s);
 }
 
 bool exceeds_max_attempts(const job& j, timestamp_ms now) noexcept {
@@ -234,30 +239,11 @@ bool job_filter::matches(const job& j) const noexcept {
 }
 
 const char* to_string(job_list_state s) noexcept {
-  switch (s) {
-  case job_list_state::pending:
-    return "pending";
-  case job_list_state::ready:
-    return "ready";
-  case job_list_state::delayed:
-    return "delayed";
-  case job_list_state::leased:
-    return "leased";
-  case job_list_state::failed:
-    return "failed";
-  }
-  return "?";
+  return job_list_state_names(s);
 }
 
 bool parse_job_list_state(std::string_view text, job_list_state& out) noexcept {
-  for (auto s :
-       {job_list_state::pending, job_list_state::ready, job_list_state::delayed,
-        job_list_state::leased, job_list_state::failed})
-    if (text == to_string(s)) {
-      out = s;
-      return true;
-    }
-  return false;
+  return job_list_state_names.parse(text, out);
 }
 
 } // namespace switchboard::store

@@ -1,5 +1,6 @@
 #include "store/traces.hpp"
 
+#include "messages/enum_table.hpp"
 #include "store/codec.hpp"
 #include "store/cursor_detail.hpp"
 #include "store/job_queue_detail.hpp"
@@ -49,6 +50,11 @@ result<traced_job> read_ended(record_reader& r) {
   return t;
 }
 
+constexpr auto job_outcome_names = name_table<job_outcome>(
+    {"pending", "leased", "failed", "succeeded", "cancelled", "forgotten"},
+    "unknown");
+static_assert(job_outcome_names.covers(job_outcome::forgotten));
+
 /// True for the outcomes after which the queue holds no record.
 bool ended(job_outcome o) noexcept {
   return o == job_outcome::succeeded || o == job_outcome::cancelled
@@ -67,21 +73,7 @@ bool valid_correlation_id(std::string_view id) noexcept {
 }
 
 const char* to_string(job_outcome o) noexcept {
-  switch (o) {
-  case job_outcome::pending:
-    return "pending";
-  case job_outcome::leased:
-    return "leased";
-  case job_outcome::failed:
-    return "failed";
-  case job_outcome::succeeded:
-    return "succeeded";
-  case job_outcome::cancelled:
-    return "cancelled";
-  case job_outcome::forgotten:
-    return "forgotten";
-  }
-  return "unknown";
+  return job_outcome_names(o);
 }
 
 result<std::unique_ptr<trace_index>> trace_index::open(environment& env) {

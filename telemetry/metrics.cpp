@@ -1,5 +1,7 @@
 #include <telemetry/metrics.hpp>
 
+#include <messages/enum_table.hpp>
+
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
@@ -261,17 +263,9 @@ void put_sample(std::string& out, std::string_view name,
   out += '\n';
 }
 
-const char* kind_name(kind k) {
-  switch (k) {
-  case kind::counter:
-    return "counter";
-  case kind::gauge:
-    return "gauge";
-  case kind::histogram:
-    return "histogram";
-  }
-  return "untyped";
-}
+constexpr auto kind_name
+    = name_table<kind>({"counter", "gauge", "histogram"}, "untyped");
+static_assert(kind_name.covers(kind::histogram));
 
 } // namespace
 
