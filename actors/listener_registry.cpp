@@ -155,13 +155,20 @@ listener_registry::check_queued_name(std::string_view event_type,
 }
 
 registration_result
-listener_registry::listen_queued(std::string_view event_type,
-                                 queued_listener_spec spec) {
-  if (auto ok = check_event_type(event_type, spec.name); !ok)
+listener_registry::check_queued_listener(std::string_view event_type,
+                                         const queued_listener_spec& spec,
+                                         std::string_view listener) const {
+  if (auto ok = check_event_type(event_type, listener); !ok)
     return ok;
   if (auto ok = check_queued(event_type, spec); !ok)
     return ok;
-  if (auto ok = check_queued_name(event_type, spec); !ok)
+  return check_queued_name(event_type, spec);
+}
+
+registration_result
+listener_registry::listen_queued(std::string_view event_type,
+                                 queued_listener_spec spec) {
+  if (auto ok = check_queued_listener(event_type, spec, spec.name); !ok)
     return ok;
   queued_[std::string{event_type}].push_back(std::move(spec));
   return {};
@@ -180,11 +187,7 @@ registration_result listener_registry::subscribe(const subscriber_spec& sub) {
     spec.name = sub.name + "@" + type;
     spec.queue = sub.queue;
     spec.retry = sub.retry;
-    if (auto ok = check_event_type(type, sub.name); !ok)
-      return ok;
-    if (auto ok = check_queued(type, spec); !ok)
-      return ok;
-    if (auto ok = check_queued_name(type, spec); !ok)
+    if (auto ok = check_queued_listener(type, spec, sub.name); !ok)
       return ok;
     for (const auto& h : handlers)
       if (h.name == spec.name)
@@ -260,28 +263,31 @@ bool listener_registry::is_listening(std::string_view event_type,
   return false;
 }
 
-std::vector<std::string> listener_registry::queues() const {
-  std::set<std::string> names;
-  for (const auto& [type, list] : queued_)
+namespace {
+
+/// The distinct values of `field` over the specs of every event type in
+/// `by_type`, sorted.
+template <class Map, class Field>
+std::vector<std::string> distinct(const Map& by_type, Field field) {
+  std::set<std::string> values;
+  for (const auto& [type, list] : by_type)
     for (const auto& spec : list)
-      names.insert(spec.queue);
-  return {names.begin(), names.end()};
+      values.insert(spec.*field);
+  return {values.begin(), values.end()};
+}
+
+} // namespace
+
+std::vector<std::string> listener_registry::queues() const {
+  return distinct(queued_, &queued_listener_spec::queue);
 }
 
 std::vector<std::string> listener_registry::queued_listener_names() const {
-  std::set<std::string> names;
-  for (const auto& [type, list] : queued_)
-    for (const auto& spec : list)
-      names.insert(spec.name);
-  return {names.begin(), names.end()};
+  return distinct(queued_, &queued_listener_spec::name);
 }
 
 std::vector<std::string> listener_registry::sync_listener_names() const {
-  std::set<std::string> names;
-  for (const auto& [type, list] : sync_)
-    for (const auto& spec : list)
-      names.insert(spec.name);
-  return {names.begin(), names.end()};
+  return distinct(sync_, &sync_listener_spec::name);
 }
 
 } // namespace switchboard

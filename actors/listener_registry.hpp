@@ -148,9 +148,7 @@ public:
   template <class... Es>
   [[nodiscard]] registration_result
   listen_sync_each(const sync_listener_spec& spec) {
-    registration_result out;
-    static_cast<void>(((out = listen_sync<Es>(spec), bool(out)) && ...));
-    return out;
+    return listen_each<Es...>(&listener_registry::listen_sync, spec);
   }
 
   /// Registers one queued listener for each of the event types `Es`;
@@ -158,9 +156,7 @@ public:
   template <class... Es>
   [[nodiscard]] registration_result
   listen_queued_each(const queued_listener_spec& spec) {
-    registration_result out;
-    static_cast<void>(((out = listen_queued<Es>(spec), bool(out)) && ...));
-    return out;
+    return listen_each<Es...>(&listener_registry::listen_queued, spec);
   }
 
   /// Registers a subscriber whose handlers take the event types `Es`
@@ -226,10 +222,33 @@ public:
   std::vector<std::string> sync_listener_names() const;
 
 private:
+  /// Registers `spec` with `listen` for each of the event types `Es`;
+  /// stops at the first refusal.
+  template <class... Es, class Spec>
+  registration_result listen_each(
+      registration_result (listener_registry::*listen)(std::string_view, Spec),
+      const Spec& spec) {
+    static_assert((is_event<Es>::value && ...),
+                  "Es must be events of the registry");
+    registration_result out;
+    static_cast<void>(
+        ((out = (this->*listen)(event_traits<Es>::wire_name, spec), bool(out))
+         && ...));
+    return out;
+  }
+
   /// Refuses `spec` when its name already listens to `event_type`, or
   /// uses another queue for another event type.
   registration_result check_queued_name(std::string_view event_type,
                                         const queued_listener_spec& spec) const;
+
+  /// Refuses the queued listener `spec` for `event_type` when the event
+  /// type is unknown, the spec is more than the job queue stores, or its
+  /// name is taken (see `check_queued_name`); refusals name `listener`
+  /// for the event type (a subscriber's name for its handlers).
+  registration_result check_queued_listener(std::string_view event_type,
+                                            const queued_listener_spec& spec,
+                                            std::string_view listener) const;
 
   std::map<std::string, std::vector<sync_listener_spec>, std::less<>> sync_;
   std::map<std::string, std::vector<queued_listener_spec>, std::less<>> queued_;
