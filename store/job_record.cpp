@@ -33,6 +33,13 @@ void put_str(std::string& out, std::string_view s) {
   out.append(s.data(), s.size());
 }
 
+/// A backoff list: its length (LEB128), then each entry as 4 bytes.
+void put_backoff(std::string& out, const std::vector<std::uint32_t>& list) {
+  put_varint(out, list.size());
+  for (auto x : list)
+    put_le(out, x, 4);
+}
+
 } // namespace
 
 /// Layout (v1): format byte, state byte; id, event_seq, created_at,
@@ -67,9 +74,7 @@ std::string encode_job(const job& j) {
   for (auto x :
        {j.attempts, j.max_tries, j.timeout_ms, j.max_exceptions, j.exceptions})
     put_le(out, x, 4);
-  put_varint(out, j.backoff_s.size());
-  for (auto x : j.backoff_s)
-    put_le(out, x, 4);
+  put_backoff(out, j.backoff_s);
   put_str(out, j.queue);
   put_str(out, j.listener);
   put_str(out, j.event_id);
@@ -78,9 +83,7 @@ std::string encode_job(const job& j) {
   put_str(out, j.payload);
   put_str(out, j.company_id);
   put_str(out, j.event_type);
-  put_varint(out, j.backoff_ms.size());
-  for (auto x : j.backoff_ms)
-    put_le(out, x, 4);
+  put_backoff(out, j.backoff_ms);
   put_varint(out, j.history.size());
   for (const auto& a : j.history) {
     put_le(out, static_cast<std::uint64_t>(a.started_at), 8);
@@ -94,6 +97,18 @@ std::string encode_job(const job& j) {
 namespace {
 
 using le_record_detail::reader;
+
+/// Reads what `put_backoff` wrote into `list`; false when the record is
+/// truncated or the list longer than a job keeps.
+bool read_backoff(reader& r, std::vector<std::uint32_t>& list) {
+  auto n = r.varint();
+  if (!r.ok || n > max_backoff_entries)
+    return false;
+  list.reserve(n);
+  for (std::uint64_t i = 0; i < n; ++i)
+    list.push_back(static_cast<std::uint32_t>(r.le(4)));
+  return true;
+}
 
 } // namespace
 
@@ -123,12 +138,8 @@ result<job> decode_job(const MDB_val& v) {
   j.timeout_ms = static_cast<std::uint32_t>(r.le(4));
   j.max_exceptions = static_cast<std::uint32_t>(r.le(4));
   j.exceptions = static_cast<std::uint32_t>(r.le(4));
-  auto n = r.varint();
-  if (!r.ok || n > max_backoff_entries)
+  if (!read_backoff(r, j.backoff_s))
     return err(errc::corrupt, "jobs: bad backoff list");
-  j.backoff_s.reserve(n);
-  for (std::uint64_t i = 0; i < n; ++i)
-    j.backoff_s.push_back(static_cast<std::uint32_t>(r.le(4)));
   j.queue = r.str();
   j.listener = r.str();
   j.event_id = r.str();
@@ -142,12 +153,8 @@ result<job> decode_job(const MDB_val& v) {
   } else {
     j.company_id = r.str();
     j.event_type = r.str();
-    auto nb = r.varint();
-    if (!r.ok || nb > max_backoff_entries)
+    if (!read_backoff(r, j.backoff_ms))
       return err(errc::corrupt, "jobs: bad backoff_ms list");
-    j.backoff_ms.reserve(nb);
-    for (std::uint64_t i = 0; i < nb; ++i)
-      j.backoff_ms.push_back(static_cast<std::uint32_t>(r.le(4)));
     auto nh = r.varint();
     if (!r.ok || nh > max_attempts_kept)
       return err(errc::corrupt, "jobs: bad history");
