@@ -334,37 +334,36 @@ registry::entry& registry::find_or_add(const std::string& name, kind k,
   return e;
 }
 
+template <class M, class... Args>
+family<M>& registry::family_of(std::unique_ptr<family<M>> entry::*slot, kind k,
+                               const std::string& name, const std::string& help,
+                               std::vector<std::string> labels,
+                               const Args&... args) {
+  std::lock_guard<std::mutex> lock{mtx_};
+  auto& e = find_or_add(name, k, labels);
+  if (!(e.*slot))
+    e.*slot
+        = std::make_unique<family<M>>(name, help, std::move(labels), args...);
+  return *(e.*slot);
+}
+
 family<counter>& registry::counter(const std::string& name,
                                    const std::string& help,
                                    std::vector<std::string> labels) {
-  std::lock_guard<std::mutex> lock{mtx_};
-  auto& e = find_or_add(name, kind::counter, labels);
-  if (!e.c)
-    e.c = std::make_unique<family<telemetry::counter>>(name, help,
-                                                       std::move(labels));
-  return *e.c;
+  return family_of(&entry::c, kind::counter, name, help, std::move(labels));
 }
 
 family<gauge>& registry::gauge(const std::string& name, const std::string& help,
                                std::vector<std::string> labels) {
-  std::lock_guard<std::mutex> lock{mtx_};
-  auto& e = find_or_add(name, kind::gauge, labels);
-  if (!e.g)
-    e.g = std::make_unique<family<telemetry::gauge>>(name, help,
-                                                     std::move(labels));
-  return *e.g;
+  return family_of(&entry::g, kind::gauge, name, help, std::move(labels));
 }
 
 family<histogram>& registry::histogram(const std::string& name,
                                        const std::string& help,
                                        std::vector<std::string> labels,
                                        const std::vector<double>& bounds) {
-  std::lock_guard<std::mutex> lock{mtx_};
-  auto& e = find_or_add(name, kind::histogram, labels);
-  if (!e.h)
-    e.h = std::make_unique<family<telemetry::histogram>>(
-        name, help, std::move(labels), bounds);
-  return *e.h;
+  return family_of(&entry::h, kind::histogram, name, help, std::move(labels),
+                   bounds);
 }
 
 namespace {

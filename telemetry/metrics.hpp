@@ -219,6 +219,12 @@ private:
   };
   entry& find_or_add(const std::string& name, kind k,
                      const std::vector<std::string>& labels);
+  /// The family of that name in the `slot` of its entry, made on first
+  /// call from `name`, `help`, `labels` and `args` (as `counter` says).
+  template <class M, class... Args>
+  family<M>& family_of(std::unique_ptr<family<M>> entry::*slot, kind k,
+                       const std::string& name, const std::string& help,
+                       std::vector<std::string> labels, const Args&... args);
 
   mutable std::mutex mtx_;
   std::vector<std::unique_ptr<entry>> order_;
