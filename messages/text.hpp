@@ -6,13 +6,30 @@
 
 namespace switchboard {
 
+/// `s` without the characters in `chars` at either end.
+inline std::string_view trim_any(std::string_view s, std::string_view chars) {
+  auto first = s.find_first_not_of(chars);
+  if (first == std::string_view::npos)
+    return {};
+  return s.substr(first, s.find_last_not_of(chars) - first + 1);
+}
+
 /// `s` without the spaces and tabs at either end.
 inline std::string_view trim_blanks(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
+  return trim_any(s, " \t");
+}
+
+/// Calls `f` with each item of the `sep`-separated `list`, without the
+/// spaces at either end, in order; empty items are skipped.
+template <class F>
+void for_each_item(std::string_view list, char sep, F&& f) {
+  while (!list.empty()) {
+    auto end = list.find(sep);
+    if (auto item = trim_any(list.substr(0, end), " "); !item.empty())
+      f(item);
+    list = end == std::string_view::npos ? std::string_view{}
+                                         : list.substr(end + 1);
+  }
 }
 
 } // namespace switchboard

@@ -18,6 +18,7 @@
 #include <actors/providers.hpp>
 #include <app/config.hpp>
 #include <messages/registry.hpp>
+#include <messages/text.hpp>
 
 namespace switchboard::app::http {
 
@@ -187,22 +188,10 @@ broadcast_options_from(const config& cfg) {
   o.max_connections
       = static_cast<std::size_t>(cfg.get_int("broadcasting.max_connections"));
   o.allowed_origins.clear();
-  const auto& origins = cfg.get_string("broadcasting.allowed_origins");
-  std::size_t from = 0;
-  while (from <= origins.size()) {
-    auto comma = origins.find(',', from);
-    auto part = std::string_view{origins}.substr(
-        from, comma == std::string::npos ? std::string::npos : comma - from);
-    while (!part.empty() && part.front() == ' ')
-      part.remove_prefix(1);
-    while (!part.empty() && part.back() == ' ')
-      part.remove_suffix(1);
-    if (!part.empty())
-      o.allowed_origins.emplace_back(part);
-    if (comma == std::string::npos)
-      break;
-    from = comma + 1;
-  }
+  for_each_item(cfg.get_string("broadcasting.allowed_origins"), ',',
+                [&](std::string_view origin) {
+                  o.allowed_origins.emplace_back(origin);
+                });
   o.client_events = cfg.get_string("broadcasting.client_events") == "members";
   o.client_events_per_s = static_cast<std::uint32_t>(
       cfg.get_int("broadcasting.client_events_per_s"));

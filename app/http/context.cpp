@@ -11,6 +11,7 @@
 #include <actors/log.hpp>
 #include <app/http/bridge.hpp>
 #include <messages/ids.hpp>
+#include <messages/text.hpp>
 #include <store/traces.hpp>
 #include <telemetry/metrics.hpp>
 
@@ -115,10 +116,7 @@ std::string request_context::client_address() const {
     auto part = comma == std::string_view::npos ? fwd : fwd.substr(comma + 1);
     fwd = comma == std::string_view::npos ? std::string_view{}
                                           : fwd.substr(0, comma);
-    while (!part.empty() && part.front() == ' ')
-      part.remove_prefix(1);
-    while (!part.empty() && part.back() == ' ')
-      part.remove_suffix(1);
+    part = trim_any(part, " ");
     if (part.empty() || part.size() > 64)
       break;
     client = std::string{part};

@@ -17,6 +17,7 @@
 #include <app/http/routes.hpp>
 #include <app/http/sessions.hpp>
 #include <app/http/upgrade.hpp>
+#include <messages/text.hpp>
 #include <store/job_queue.hpp>
 #include <telemetry/metrics.hpp>
 
@@ -32,12 +33,7 @@ std::string_view bearer_token(std::string_view header) {
   for (std::size_t i = 0; i < scheme.size(); ++i)
     if (std::tolower(static_cast<unsigned char>(header[i])) != scheme[i])
       return {};
-  auto token = header.substr(scheme.size());
-  while (!token.empty() && token.front() == ' ')
-    token.remove_prefix(1);
-  while (!token.empty() && token.back() == ' ')
-    token.remove_suffix(1);
-  return token;
+  return trim_any(header.substr(scheme.size()), " ");
 }
 
 /// Sends the request to the member owning its company, when that is not
@@ -125,19 +121,10 @@ gateway_options gateway_options_from(const config& cfg) {
   o.access_log_sample
       = static_cast<std::uint32_t>(cfg.get_int("http.access_log_sample"));
   // A comma-separated list of addresses.
-  std::string_view list = cfg.get_string("http.trusted_proxies");
-  while (!list.empty()) {
-    auto comma = list.find(',');
-    auto part = list.substr(0, comma);
-    list = comma == std::string_view::npos ? std::string_view{}
-                                           : list.substr(comma + 1);
-    while (!part.empty() && part.front() == ' ')
-      part.remove_prefix(1);
-    while (!part.empty() && part.back() == ' ')
-      part.remove_suffix(1);
-    if (!part.empty())
-      o.trusted_proxies.emplace_back(part);
-  }
+  for_each_item(cfg.get_string("http.trusted_proxies"), ',',
+                [&](std::string_view proxy) {
+                  o.trusted_proxies.emplace_back(proxy);
+                });
   o.limits.defaults.requests_per_second
       = static_cast<std::uint32_t>(cfg.get_int("limits.requests_per_second"));
   o.limits.defaults.commands_in_flight
