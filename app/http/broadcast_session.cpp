@@ -21,7 +21,6 @@
 #include <boost/json/value.hpp>
 
 #include <actors/log.hpp>
-#include <actors/providers.hpp>
 #include <app/http/context.hpp>
 #include <app/http/frame_socket.hpp>
 #include <app/http/upgrade.hpp>
@@ -45,6 +44,12 @@ bool is_private(std::string_view ch) {
 
 bool is_presence(std::string_view ch) {
   return ch.rfind("presence-", 0) == 0;
+}
+
+/// The string `key` of the object `o`; null when `o` is null or has no
+/// such string.
+const json::string* string_at(const json::object* o, std::string_view key) {
+  return o != nullptr && o->contains(key) ? o->at(key).if_string() : nullptr;
 }
 
 } // namespace
@@ -283,9 +288,7 @@ private:
     std::error_code ec;
     auto v = json::parse(text, ec);
     const json::object* msg = ec ? nullptr : v.if_object();
-    const json::string* event = msg != nullptr && msg->contains("event")
-                                    ? msg->at("event").if_string()
-                                    : nullptr;
+    const json::string* event = string_at(msg, "event");
     if (event == nullptr) {
       send(error_frame(codes::invalid_message,
                        "Invalid message format: expected a JSON object with "
@@ -312,10 +315,7 @@ private:
     } else if (name == "pusher:subscribe") {
       subscribe(data);
     } else if (name == "pusher:unsubscribe") {
-      auto* d = data.if_object();
-      auto* ch = d != nullptr && d->contains("channel")
-                     ? d->at("channel").if_string()
-                     : nullptr;
+      auto* ch = string_at(data.if_object(), "channel");
       if (ch == nullptr) {
         send(error_frame(codes::invalid_message,
                          "pusher:unsubscribe needs data.channel"));
@@ -333,9 +333,7 @@ private:
   void subscribe(const json::value& data) {
     auto& h = *hub_;
     auto* d = data.if_object();
-    auto* ch_v = d != nullptr && d->contains("channel")
-                     ? d->at("channel").if_string()
-                     : nullptr;
+    auto* ch_v = string_at(d, "channel");
     if (ch_v == nullptr) {
       send(error_frame(codes::invalid_message,
                        "pusher:subscribe needs data.channel"));
@@ -353,13 +351,11 @@ private:
     sub.authorized = sub.presence || is_private(ch);
     std::string channel_data;
     if (sub.authorized) {
-      auto* auth = d->contains("auth") ? d->at("auth").if_string() : nullptr;
-      if (d->contains("channel_data")) {
-        if (auto* cd = d->at("channel_data").if_string())
-          channel_data = std::string{*cd};
-      }
-      auto expected = broadcaster_auth(h, socket_id_, ch,
-                                       sub.presence ? channel_data : "");
+      auto* auth = string_at(d, "auth");
+      if (auto* cd = string_at(d, "channel_data"))
+        channel_data = std::string{*cd};
+      auto expected = channel_auth(h.opts, socket_id_, ch,
+                                   sub.presence ? channel_data : "");
       if (auth == nullptr || !equal_constant_time(*auth, expected)) {
         send(error_frame(codes::unauthorized,
                          "Invalid signature for " + ch
@@ -433,19 +429,6 @@ private:
     }
     if (first_here)
       h.presence_changed();
-  }
-
-  static std::string broadcaster_auth(const hub& h, std::string_view socket_id,
-                                      std::string_view ch,
-                                      std::string_view channel_data) {
-    std::string text{socket_id};
-    text += ':';
-    text += ch;
-    if (!channel_data.empty()) {
-      text += ':';
-      text += channel_data;
-    }
-    return h.opts.key + ":" + hmac_sha256_hex(h.opts.secret, std::string{text});
   }
 
   /// The data of subscription_succeeded: "{}", or the presence members.
@@ -522,8 +505,7 @@ private:
                        "Client events are not enabled on this server"));
       return;
     }
-    auto* ch_v
-        = msg.contains("channel") ? msg.at("channel").if_string() : nullptr;
+    auto* ch_v = string_at(&msg, "channel");
     if (ch_v == nullptr || name.size() > 200) {
       send(error_frame(codes::invalid_message,
                        "A client event needs a channel and a name of at most "

@@ -80,6 +80,19 @@ frame_ptr error_frame(std::uint16_t code, std::string_view message) {
   return encode(json::serialize(o));
 }
 
+std::string channel_auth(const broadcast_options& opts,
+                         std::string_view socket_id, std::string_view channel,
+                         std::string_view channel_data) {
+  std::string text{socket_id};
+  text += ':';
+  text += channel;
+  if (!channel_data.empty()) {
+    text += ':';
+    text += channel_data;
+  }
+  return opts.key + ":" + hmac_sha256_hex(opts.secret, text);
+}
+
 } // namespace broadcasting_detail
 
 using namespace broadcasting_detail;
@@ -411,14 +424,8 @@ void broadcaster::set_remote_presence(const std::string& member,
 std::string broadcaster::channel_auth(std::string_view socket_id,
                                       std::string_view channel,
                                       std::string_view channel_data) const {
-  std::string text{socket_id};
-  text += ':';
-  text += channel;
-  if (!channel_data.empty()) {
-    text += ':';
-    text += channel_data;
-  }
-  return hub_->opts.key + ":" + sign(text);
+  return broadcasting_detail::channel_auth(hub_->opts, socket_id, channel,
+                                           channel_data);
 }
 
 std::string broadcaster::sign(std::string_view text) const {

@@ -73,6 +73,13 @@ frame_ptr make_frame(std::string_view event, std::string_view channel,
 /// A `pusher:error` frame.
 frame_ptr error_frame(std::uint16_t code, std::string_view message);
 
+/// The `auth` of a private or presence subscription: the key, ':' and the
+/// hex HMAC-SHA256 under the secret of "socket_id:channel", with
+/// ":channel_data" when that is not empty.
+std::string channel_auth(const broadcast_options& opts,
+                         std::string_view socket_id, std::string_view channel,
+                         std::string_view channel_data);
+
 } // namespace broadcasting_detail
 
 // -- the hub ------------------------------------------------------------------
