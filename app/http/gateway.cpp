@@ -25,6 +25,13 @@ namespace switchboard::app::http {
 
 namespace {
 
+/// Calls `f` on what each of `parts` points to, in order, skipping the
+/// empty ones.
+template <class F, class... Parts>
+void for_each_set(F f, const Parts&... parts) {
+  ((parts ? f(*parts) : void()), ...);
+}
+
 /// The token of an `Authorization: Bearer <token>` header, or "".
 std::string_view bearer_token(std::string_view header) {
   constexpr std::string_view scheme = "bearer ";
@@ -460,23 +467,16 @@ void gateway::stop() {
     node_->commits().set({});
     node_ = nullptr;
   }
-  if (streams_)
-    streams_->stop();
-  if (broadcaster_)
-    broadcaster_->stop();
-  if (metrics_server_)
-    metrics_server_->stop();
-  if (server_)
-    server_->stop();
-  if (broadcaster_)
-    broadcaster_->release();
-  if (streams_)
-    streams_->release();
+  auto stop = [](auto& part) {
+    part.stop();
+  };
+  auto release = [](auto& part) {
+    part.release();
+  };
+  for_each_set(stop, streams_, broadcaster_, metrics_server_, server_);
+  for_each_set(release, broadcaster_, streams_);
   // After the server: requests it drains may wait for a read.
-  if (reads_)
-    reads_->stop();
-  if (bridge_)
-    bridge_->stop();
+  for_each_set(stop, reads_, bridge_);
 }
 
 } // namespace switchboard::app::http
