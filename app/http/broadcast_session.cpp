@@ -206,7 +206,7 @@ private:
       }
     }
     if (key != h.opts.key) {
-      ++h.refused;
+      ++h.counters.refused;
       fail(codes::unknown_app,
            "Application does not exist: unknown app key " + std::string{key});
       return;
@@ -214,25 +214,25 @@ private:
     if (auto p = query.find("protocol"); p != query.end()) {
       int v = std::atoi(p->second.c_str());
       if (v < 5 || v > 7) {
-        ++h.refused;
+        ++h.counters.refused;
         fail(codes::unsupported_protocol,
              "Unsupported protocol version " + p->second + " (5 to 7)");
         return;
       }
     }
     if (!http::origin_allowed(h.opts, origin_)) {
-      ++h.refused;
+      ++h.counters.refused;
       fail(codes::unauthorized, "Origin not allowed: " + origin_);
       return;
     }
-    if (h.connections.fetch_add(1) >= h.opts.max_connections) {
-      --h.connections;
-      ++h.refused;
+    if (h.counters.connections.fetch_add(1) >= h.opts.max_connections) {
+      --h.counters.connections;
+      ++h.counters.refused;
       fail(codes::over_quota, "Application is over connection quota");
       return;
     }
     counted_ = true;
-    ++h.accepted;
+    ++h.counters.accepted;
     established_ = true;
     json::object d;
     d["socket_id"] = socket_id_;
@@ -257,7 +257,7 @@ private:
 
   void uncount() {
     counted_ = false;
-    if (--hub_->connections == 0) {
+    if (--hub_->counters.connections == 0) {
       std::lock_guard<std::mutex> g{hub_->gone_mtx};
       hub_->gone_cv.notify_all();
     }
@@ -701,13 +701,7 @@ void broadcaster::hub::sweep(std::size_t i) {
     if (!self)
       return;
     auto now = clock_type::now();
-    auto& list = self->threads[i].sessions;
-    list.erase(std::remove_if(list.begin(), list.end(),
-                              [now](const std::weak_ptr<ws_session>& w) {
-                                auto s = w.lock();
-                                return !s || !s->sweep(now);
-                              }),
-               list.end());
+    sweep_sessions(self->threads[i].sessions, now);
     self->sweep(i);
   });
 }
@@ -736,7 +730,7 @@ void broadcaster::stop() {
   }
   std::unique_lock<std::mutex> g{h.gone_mtx};
   h.gone_cv.wait_for(g, std::chrono::seconds(2), [&h] {
-    return h.connections.load() == 0;
+    return h.counters.connections.load() == 0;
   });
 }
 

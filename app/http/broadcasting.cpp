@@ -477,9 +477,7 @@ void broadcaster::release() {
 
 broadcast_stats broadcaster::stats() const {
   broadcast_stats s;
-  s.connections = hub_->connections.load();
-  s.accepted = hub_->accepted.load();
-  s.refused = hub_->refused.load();
+  hub_->counters.load_into(s);
   s.slow_closed = hub_->slow_closed.load();
   s.frames_sent = hub_->frames_sent.load();
   s.published = hub_->published.load();

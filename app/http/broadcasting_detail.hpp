@@ -27,6 +27,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <app/http/broadcasting.hpp>
+#include <app/http/listener.hpp>
 
 namespace switchboard::app::http {
 
@@ -190,9 +191,7 @@ struct broadcaster::hub : std::enable_shared_from_this<broadcaster::hub> {
   bool stopped = false;
   std::mt19937_64 rng;
 
-  std::atomic<std::uint64_t> connections{0};
-  std::atomic<std::uint64_t> accepted{0};
-  std::atomic<std::uint64_t> refused{0};
+  listener_counters counters;
   std::atomic<std::uint64_t> slow_closed{0};
   std::atomic<std::uint64_t> frames_sent{0};
   std::atomic<std::uint64_t> published{0};

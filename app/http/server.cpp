@@ -30,6 +30,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <actors/log.hpp>
+#include <app/http/listener.hpp>
 #include <app/http/upgrade.hpp>
 
 namespace switchboard::app::http {
@@ -114,9 +115,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   std::atomic<bool> stopping{false};
   bool stopped = false; // guarded by stop_mtx
   std::mutex stop_mtx;
-  std::atomic<std::uint64_t> connections{0};
-  std::atomic<std::uint64_t> accepted{0};
-  std::atomic<std::uint64_t> refused{0};
+  listener_counters counters;
   std::atomic<std::uint64_t> requests{0};
   std::atomic<std::uint64_t> in_flight{0};
   std::mutex mtx; // with cv: in_flight and connections drained
@@ -137,11 +136,11 @@ public:
   session(tcp::socket sock, std::shared_ptr<server::impl> srv,
           std::size_t thread)
       : sock_(std::move(sock)), srv_(std::move(srv)), thread_(thread) {
-    ++srv_->connections;
+    ++srv_->counters.connections;
   }
 
   ~session() {
-    if (--srv_->connections == 0) {
+    if (--srv_->counters.connections == 0) {
       std::lock_guard<std::mutex> g{srv_->mtx};
       srv_->cv.notify_all();
     }
@@ -535,11 +534,12 @@ void server::impl::accept() {
     } else if (self->stopping.load()) {
       beast::error_code ignored;
       sock.close(ignored);
-    } else if (self->connections.load() >= self->opts.max_connections) {
-      ++self->refused;
+    } else if (self->counters.connections.load()
+               >= self->opts.max_connections) {
+      ++self->counters.refused;
       self->refuse(std::move(sock));
     } else {
-      ++self->accepted;
+      ++self->counters.accepted;
       // Not make_shared: the thread's list holds a weak reference until
       // its next sweep, which would keep a closed session's memory
       // (buffers included) in the same block until then.
@@ -594,13 +594,7 @@ void server::impl::sweep(std::size_t i) {
     if (ec || !self)
       return;
     auto now = session::clock::now();
-    auto& list = self->thread_sessions[i];
-    list.erase(std::remove_if(list.begin(), list.end(),
-                              [now](const std::weak_ptr<session>& w) {
-                                auto s = w.lock();
-                                return !s || !s->sweep(now);
-                              }),
-               list.end());
+    sweep_sessions(self->thread_sessions[i], now);
     self->sweep(i);
   });
 }
@@ -753,7 +747,7 @@ void server::stop() {
   {
     std::unique_lock<std::mutex> g{p.mtx};
     p.cv.wait_for(g, std::chrono::seconds(2), [&p] {
-      return p.connections.load() == 0;
+      return p.counters.connections.load() == 0;
     });
   }
   {
@@ -783,9 +777,7 @@ void server::stop() {
 
 server_stats server::stats() const {
   server_stats s;
-  s.connections = impl_->connections.load();
-  s.accepted = impl_->accepted.load();
-  s.refused = impl_->refused.load();
+  impl_->counters.load_into(s);
   s.requests = impl_->requests.load();
   s.in_flight = impl_->in_flight.load();
   return s;
