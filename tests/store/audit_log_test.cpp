@@ -2,11 +2,8 @@
 
 #include "fixture.hpp"
 
+#include "tests/store/prelude.hpp"
 #include <boost/test/unit_test.hpp>
-
-using namespace switchboard;
-using namespace switchboard::store;
-using namespace switchboard::store::test;
 
 namespace {
 

@@ -9,11 +9,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include "tests/store/job_queue_blocking.hpp"
+#include "tests/store/prelude.hpp"
 #include <memory>
-
-using namespace switchboard;
-using namespace switchboard::store;
-using namespace switchboard::store::test;
 
 namespace {
 

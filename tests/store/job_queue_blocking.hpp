@@ -7,10 +7,24 @@
 
 #include "store/job_queue.hpp"
 #include "store/job_queue_detail.hpp"
+#include "store/traces.hpp"
 
 #include "tests/store/fixture.hpp"
 
 #include <boost/test/unit_test.hpp>
+
+namespace switchboard::store {
+
+/// Let Boost.Test print a job's state and a run's outcome.
+inline std::ostream& operator<<(std::ostream& os, job_state s) {
+  return os << to_string(s);
+}
+
+inline std::ostream& operator<<(std::ostream& os, job_outcome o) {
+  return os << to_string(o);
+}
+
+} // namespace switchboard::store
 
 namespace switchboard::store::test {
 

@@ -12,13 +12,10 @@
 #include <lmdb.h>
 
 #include "tests/store/job_queue_blocking.hpp"
+#include "tests/store/prelude.hpp"
 #include <map>
 #include <string>
 #include <vector>
-
-using namespace switchboard;
-using namespace switchboard::store;
-using namespace switchboard::store::test;
 
 namespace {
 

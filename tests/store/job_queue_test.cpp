@@ -5,12 +5,9 @@
 #include <boost/test/unit_test.hpp>
 
 #include "tests/store/job_queue_blocking.hpp"
+#include "tests/store/prelude.hpp"
 #include <algorithm>
 #include <optional>
-
-using namespace switchboard;
-using namespace switchboard::store;
-using namespace switchboard::store::test;
 
 namespace switchboard::store {
 
@@ -22,10 +19,6 @@ std::ostream& operator<<(std::ostream& os, const queue_counts& c) {
 bool operator==(const queue_counts& a, const queue_counts& b) {
   return a.ready == b.ready && a.delayed == b.delayed && a.leased == b.leased
          && a.failed == b.failed;
-}
-
-std::ostream& operator<<(std::ostream& os, job_state s) {
-  return os << to_string(s);
 }
 
 } // namespace switchboard::store

@@ -4,11 +4,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "tests/store/prelude.hpp"
 #include <optional>
-
-using namespace switchboard;
-using namespace switchboard::store;
-using namespace switchboard::store::test;
 
 namespace {
 

@@ -8,13 +8,10 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "tests/store/prelude.hpp"
 #include <map>
 #include <string>
 #include <vector>
-
-using namespace switchboard;
-using namespace switchboard::store;
-using namespace switchboard::store::test;
 
 namespace {
 

@@ -11,14 +11,11 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "tests/store/prelude.hpp"
 #include <cstring>
 #include <map>
 #include <string>
 #include <vector>
-
-using namespace switchboard;
-using namespace switchboard::store;
-using namespace switchboard::store::test;
 
 namespace {
 

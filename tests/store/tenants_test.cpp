@@ -7,13 +7,10 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "tests/store/prelude.hpp"
 #include <limits>
 #include <optional>
 #include <string>
-
-using namespace switchboard;
-using namespace switchboard::store;
-using namespace switchboard::store::test;
 
 namespace {
 

@@ -8,19 +8,8 @@
 #include "fixture.hpp"
 
 #include "tests/store/job_queue_blocking.hpp"
+#include "tests/store/prelude.hpp"
 #include <boost/test/unit_test.hpp>
-
-namespace switchboard::store {
-
-std::ostream& operator<<(std::ostream& os, job_outcome o) {
-  return os << to_string(o);
-}
-
-} // namespace switchboard::store
-
-using namespace switchboard;
-using namespace switchboard::store;
-using namespace switchboard::store::test;
 
 namespace {
 
