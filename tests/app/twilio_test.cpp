@@ -19,13 +19,14 @@
 #include <boost/test/unit_test.hpp>
 
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "tests/app/daemon_names.hpp"
 #include "tests/app/fixture_files.hpp"
+#include "tests/support/hmac.hpp"
 #include "tests/support/http_server.hpp"
 
 using switchboard::test::by_request;
+using switchboard::test::hmac_bytes;
 using switchboard::test::http_answer;
 using switchboard::test::http_record;
 using switchboard::test::http_server;
@@ -127,12 +128,7 @@ std::string twilio_sign(const std::string& key, const std::string& url,
   std::string data = url;
   for (const auto& [k, v] : params)
     data += k + v;
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha1(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac,
-       &len);
-  return base64(mac, len);
+  return base64(hmac_bytes(EVP_sha1(), key, data));
 }
 
 /// Twilio's 201 answer to a create: the fixture with this message's SID,
