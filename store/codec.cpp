@@ -97,10 +97,9 @@ result<envelope_view> decode_record(const void* data, std::size_t size) {
   v.correlation_id = r.str();
   v.causation_id = r.str();
   v.data = r.str();
-  if (!r.ok)
-    return fail(errc::corrupt, "truncated event record");
-  if (r.pos != r.end)
-    return fail(errc::corrupt, "trailing bytes in event record");
+  if (auto problem = r.end_problem("truncated event record",
+                                   "trailing bytes in event record"))
+    return fail(errc::corrupt, problem);
   return v;
 }
 

@@ -170,10 +170,9 @@ result<job> decode_job(const MDB_val& v) {
     if (r.ok && r.pos != r.end)
       j.correlation_id = r.str();
   }
-  if (!r.ok)
-    return err(errc::corrupt, "jobs: truncated record");
-  if (r.pos != r.end)
-    return err(errc::corrupt, "jobs: trailing bytes in record");
+  if (auto problem = r.end_problem("jobs: truncated record",
+                                   "jobs: trailing bytes in record"))
+    return err(errc::corrupt, problem);
   return j;
 }
 

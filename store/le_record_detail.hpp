@@ -99,6 +99,15 @@ struct reader {
     pos += n;
     return s;
   }
+
+  /// What is wrong with the record once read: `truncated` when a read ran
+  /// past its end, `trailing` when bytes are left; null when neither.
+  const char* end_problem(const char* truncated,
+                          const char* trailing) const noexcept {
+    if (!ok)
+      return truncated;
+    return pos != end ? trailing : nullptr;
+  }
 };
 
 } // namespace switchboard::store::le_record_detail
