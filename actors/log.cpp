@@ -63,7 +63,11 @@ private:
   static void append_escaped(spdlog::memory_buf_t& dest, std::string_view s) {
     dest.push_back('"');
     for (char c : s) {
-      if (auto esc = map_code(c, escapes, std::string_view{}); !esc.empty()) {
+      // Most characters need no escape: only look those up that might.
+      if (c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20) {
+        dest.push_back(c);
+      } else if (auto esc = map_code(c, escapes, std::string_view{});
+                 !esc.empty()) {
         append(dest, esc);
       } else if (static_cast<unsigned char>(c) < 0x20) {
         char buf[8];

@@ -267,16 +267,13 @@ result<enqueue_outcome> job_queue::enqueue_in(write_txn& txn, const job& j) {
     auto* t = txn.handle();
     // 1. A job holding the unique key wins.
     if (!j.unique_key.empty()) {
-      auto key = as_val(j.unique_key);
-      MDB_val val;
-      auto rc = mdb_get(t, db_.unique, &key, &val);
-      if (rc == 0) {
-        if (val.mv_size != 8)
-          return err(errc::corrupt, "jobs_unique: bad value size");
-        return enqueue_outcome{get_be64(val.mv_data), false};
-      }
-      if (rc != MDB_NOTFOUND)
-        return fail_mdb(rc, "mdb_get(jobs_unique)");
+      auto held
+          = find_u64(t, db_.unique, as_val(j.unique_key),
+                     "mdb_get(jobs_unique)", "jobs_unique: bad value size");
+      if (!held)
+        return make_unexpected(std::move(held.error()));
+      if (*held)
+        return enqueue_outcome{**held, false};
     }
     // 2. The next id.
     std::uint64_t id = 1;

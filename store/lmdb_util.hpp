@@ -111,11 +111,10 @@ inline result<std::optional<std::uint64_t>> find_u64(MDB_txn* txn, MDB_dbi dbi,
   auto rc = mdb_get(txn, dbi, &key, &val);
   if (rc == MDB_NOTFOUND)
     return std::optional<std::uint64_t>{};
-  if (rc != 0)
-    return fail_mdb(rc, what);
-  if (val.mv_size != 8)
-    return fail(errc::corrupt, bad_size);
-  return std::optional<std::uint64_t>{get_be64(val.mv_data)};
+  auto n = u64_or_zero(rc, val, what, bad_size);
+  if (!n)
+    return make_unexpected(std::move(n.error()));
+  return std::optional<std::uint64_t>{*n};
 }
 
 /// Reads a consumer's checkpoint (database `checkpoints`, key `name`)

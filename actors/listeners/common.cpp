@@ -38,8 +38,9 @@ void commit_once(queued_listener_actor::pointer self,
                  caf::typed_response_promise<ok_atom> rp,
                  std::vector<std::string> wake) {
   auto* processed = ctx.processed;
-  auto op = [processed, mark, event_id,
-             effects](store::write_txn& txn) -> store::result<void> {
+  auto op = [processed, mark = std::move(mark), event_id = std::move(event_id),
+             effects = std::move(effects)](
+                store::write_txn& txn) -> store::result<void> {
     auto fresh = processed->mark_in(txn, mark, event_id);
     if (!fresh)
       return make_unexpected(fresh.error());
@@ -47,9 +48,9 @@ void commit_once(queued_listener_actor::pointer self,
       return {}; // Delivered before: its effects are stored already.
     return effects(txn);
   };
-  self->request(
-          ctx.writer, caf::infinite, write_atom::value,
-          make_write_op(op, store::isolation::nested, store::lane::background))
+  self->request(ctx.writer, caf::infinite, write_atom::value,
+                make_write_op(std::move(op), store::isolation::nested,
+                              store::lane::background))
       .then(
           [self, rp, wake, queues = ctx.queues](ok_atom) mutable {
             for (const auto& q : wake)
@@ -66,14 +67,15 @@ void mark_step(queued_listener_actor::pointer self, const listener_context& ctx,
                std::string mark, std::string event_id, effects_fn effects,
                std::function<void(caf::error)> then) {
   auto* processed = ctx.processed;
-  auto op = [processed, mark, event_id,
-             effects](store::write_txn& txn) -> store::result<void> {
+  auto op = [processed, mark = std::move(mark), event_id = std::move(event_id),
+             effects = std::move(effects)](
+                store::write_txn& txn) -> store::result<void> {
     if (auto r = processed->mark_in(txn, mark, event_id); !r)
       return make_unexpected(r.error());
     return effects ? effects(txn) : store::result<void>{};
   };
   self->request(ctx.writer, caf::infinite, write_atom::value,
-                make_write_op(op, store::isolation::validated,
+                make_write_op(std::move(op), store::isolation::validated,
                               store::lane::background))
       .then(
           [then](ok_atom) {
