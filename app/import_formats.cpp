@@ -10,6 +10,7 @@
 #include <app/cli_common.hpp>
 #include <messages/cloudevents.hpp>
 #include <messages/json.hpp>
+#include <messages/php_class.hpp>
 #include <messages/registry.hpp>
 #include <messages/time.hpp>
 
@@ -129,24 +130,6 @@ json_column(const row& r, const std::string& name) {
   return std::optional<json::object>{std::move(v.get_object())};
 }
 
-/// "Appointment", "App\Models\Appointment", "appointment" → "appointment".
-std::string aggregate_name(std::string_view s) {
-  auto slash = s.find_last_of('\\');
-  if (slash != std::string_view::npos)
-    s.remove_prefix(slash + 1);
-  std::string out;
-  for (char c : s) {
-    if (c >= 'A' && c <= 'Z') {
-      if (!out.empty())
-        out += '_';
-      out += static_cast<char>(c - 'A' + 'a');
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 /// Decodes one Laravel row into a record (its company still unknown when
 /// the row does not name one).
 expected<record, bad_record> from_laravel(const row& r, std::size_t line) {
@@ -167,7 +150,7 @@ expected<record, bad_record> from_laravel(const row& r, std::size_t line) {
   if (info == nullptr)
     return fail("event_type", "unknown_value: no event type for " + type_text);
   rec.env.type = std::string{info->wire_name};
-  auto agg = aggregate_name(text_of(r.at("aggregate_type")));
+  auto agg = php_class_snake_name(text_of(r.at("aggregate_type")));
   if (agg != info->aggregate_type)
     return fail("aggregate_type", "invalid: " + rec.env.type + " belongs to "
                                       + std::string{info->aggregate_type}

@@ -1,6 +1,7 @@
 #include <messages/registry.hpp>
 
 #include <messages/json.hpp>
+#include <messages/php_class.hpp>
 
 #include <algorithm>
 
@@ -48,7 +49,7 @@ const event_type_info* find_event_type(std::string_view wire_name) noexcept {
   return i != table.end() ? &*i : nullptr;
 }
 
-const event_type_info* find_event_type_by_class(std::string_view php_class) {
+std::string php_class_snake_name(std::string_view php_class) {
   auto slash = php_class.find_last_of('\\');
   if (slash != std::string_view::npos)
     php_class.remove_prefix(slash + 1);
@@ -62,6 +63,11 @@ const event_type_info* find_event_type_by_class(std::string_view php_class) {
       snake += c;
     }
   }
+  return snake;
+}
+
+const event_type_info* find_event_type_by_class(std::string_view php_class) {
+  auto snake = php_class_snake_name(php_class);
   if (snake.empty())
     return nullptr;
   const auto& table = all_event_types();
