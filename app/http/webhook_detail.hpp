@@ -56,6 +56,18 @@ std::string str_of(const json::object& o, const char* key);
 /// cannot create data for anyone else.
 bool path_company_known(const context_ptr& ctx);
 
+/// The request's body as a JSON object once `verify` accepted the
+/// delivery; nullptr after `verify` or `object_body` answered.
+const json::object* verified_body(const context_ptr& ctx,
+                                  bool (*verify)(const context_ptr&));
+
+/// The command `name` to the call `call_id` of the path's company, with
+/// `payload`, as webhook `source` delivers it: correlated by the call, the
+/// request's user agent kept.
+aggregate_command call_command(const context_ptr& ctx,
+                               const std::string& call_id, std::string name,
+                               const json::object& payload, std::string source);
+
 /// Sends `cmd` (a command) to the router and answers with the aggregate's
 /// state.
 template <class Command>

@@ -174,9 +174,7 @@ void run_steps(const context_ptr& ctx,
 } // namespace
 
 void retell_webhook(const context_ptr& ctx) {
-  if (!verify_retell(ctx))
-    return;
-  const auto* o = object_body(ctx);
+  const auto* o = verified_body(ctx, verify_retell);
   if (o == nullptr)
     return;
   auto event = str_of(*o, "event");
@@ -220,16 +218,7 @@ void retell_webhook(const context_ptr& ctx) {
   auto step = [&](const char* name, json::object payload) {
     payload["event_id"]
         = derived_id("retell\n" + company + "\n" + call_id + "\n" + name);
-    aggregate_command cmd;
-    cmd.aggregate_type = aggregates::call;
-    cmd.aggregate_id = call_id;
-    cmd.company_id = company;
-    cmd.name = name;
-    cmd.payload = json::serialize(payload);
-    cmd.metadata.source = "retell";
-    cmd.metadata.correlation_id = call_id;
-    cmd.metadata.user_agent = std::string{ctx->req().header("user-agent")};
-    steps->push_back(std::move(cmd));
+    steps->push_back(call_command(ctx, call_id, name, payload, "retell"));
   };
   step("start", {{"from_number", str_of(*call, "from_number")},
                  {"to_number", str_of(*call, "to_number")},

@@ -76,6 +76,29 @@ bool path_company_known(const context_ptr& ctx) {
   return false;
 }
 
+const json::object* verified_body(const context_ptr& ctx,
+                                  bool (*verify)(const context_ptr&)) {
+  if (!verify(ctx))
+    return nullptr;
+  return object_body(ctx);
+}
+
+aggregate_command call_command(const context_ptr& ctx,
+                               const std::string& call_id, std::string name,
+                               const json::object& payload,
+                               std::string source) {
+  aggregate_command cmd;
+  cmd.aggregate_type = aggregates::call;
+  cmd.aggregate_id = call_id;
+  cmd.company_id = ctx->param("company_id");
+  cmd.name = std::move(name);
+  cmd.payload = json::serialize(payload);
+  cmd.metadata.source = std::move(source);
+  cmd.metadata.correlation_id = call_id;
+  cmd.metadata.user_agent = std::string{ctx->req().header("user-agent")};
+  return cmd;
+}
+
 std::string settings_company(const context_ptr& ctx) {
   return acting_company(ctx);
 }
@@ -151,9 +174,7 @@ bool verify(const context_ptr& ctx) {
 }
 
 void call_webhook(const context_ptr& ctx) {
-  if (!verify(ctx))
-    return;
-  const auto* o = object_body(ctx);
+  const auto* o = verified_body(ctx, verify);
   if (o == nullptr)
     return;
   auto type = str_of(*o, "type");
@@ -185,16 +206,9 @@ void call_webhook(const context_ptr& ctx) {
   // One event per call and kind: a redelivery appends the same id.
   data["event_id"]
       = derived_id("call-provider\n" + company + "\n" + call_id + "\n" + type);
-  aggregate_command cmd;
-  cmd.aggregate_type = aggregates::call;
-  cmd.aggregate_id = call_id;
-  cmd.company_id = company;
-  cmd.name = cmd_name->second;
-  cmd.payload = json::serialize(data);
-  cmd.metadata.source = "call_provider";
-  cmd.metadata.correlation_id = call_id;
-  cmd.metadata.user_agent = std::string{ctx->req().header("user-agent")};
-  run_command(ctx, std::move(cmd), aggregates::call);
+  run_command(
+      ctx, call_command(ctx, call_id, cmd_name->second, data, "call_provider"),
+      aggregates::call);
 }
 
 // -- Twilio -------------------------------------------------------------------
