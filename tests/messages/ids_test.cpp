@@ -78,12 +78,22 @@ BOOST_AUTO_TEST_CASE(unique_and_ordered_across_threads) {
 }
 
 BOOST_AUTO_TEST_CASE(is_uuid_checks_the_form) {
-  BOOST_TEST(is_uuid("01890a5d-ac96-7c3e-8b2d-3f9e0c1a2b4c"));
-  BOOST_TEST(is_uuid("01890A5D-AC96-7C3E-8B2D-3F9E0C1A2B4C"));
-  BOOST_TEST(!is_uuid(""));
-  BOOST_TEST(!is_uuid("01890a5d-ac96-7c3e-8b2d-3f9e0c1a2b4"));
-  BOOST_TEST(!is_uuid("01890a5dxac96-7c3e-8b2d-3f9e0c1a2b4c"));
-  BOOST_TEST(!is_uuid("01890a5d-ac96-7c3e-8b2d-3f9e0c1a2b4g"));
+  struct example {
+    std::string text;
+    bool accepted;
+  };
+  const example examples[] = {
+      {"01890a5d-ac96-7c3e-8b2d-3f9e0c1a2b4c", true},
+      {"01890A5D-AC96-7C3E-8B2D-3F9E0C1A2B4C", true},
+      {"", false},
+      {"01890a5d-ac96-7c3e-8b2d-3f9e0c1a2b4", false},
+      {"01890a5dxac96-7c3e-8b2d-3f9e0c1a2b4c", false},
+      {"01890a5d-ac96-7c3e-8b2d-3f9e0c1a2b4g", false},
+  };
+  for (const auto& e : examples)
+    BOOST_TEST_CONTEXT("is_uuid(\"" << e.text << "\")") {
+      BOOST_TEST(is_uuid(e.text) == e.accepted);
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()
