@@ -20,12 +20,11 @@
 #include <boost/json/serialize.hpp>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <actors/log.hpp>
 #include <store/hex.hpp>
+#include <store/hmac.hpp>
 #include <store/tenants.hpp>
 
 namespace switchboard {
@@ -717,14 +716,7 @@ cluster_actor::behavior_type cluster(cluster_pointer self, cluster_deps deps) {
 } // namespace
 
 std::string cluster_mac(std::string_view key, std::string_view text) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-           reinterpret_cast<const unsigned char*>(text.data()), text.size(), md,
-           &len)
-      == nullptr)
-    return {};
-  return store::to_hex(md, len);
+  return store::hmac_sha256_hex(key, text);
 }
 
 std::string cluster_link_key(std::string_view secret, std::string_view joiner,

@@ -12,13 +12,11 @@
 
 #include <boost/json.hpp>
 #include <curl/curl.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <actors/errors.hpp>
 #include <messages/json.hpp>
 #include <messages/time.hpp>
-#include <store/hex.hpp>
+#include <store/hmac.hpp>
 
 namespace switchboard {
 
@@ -298,12 +296,7 @@ outbound_call message_call(const store::outbound_message& m) {
 }
 
 std::string hmac_sha256_hex(const std::string& key, const std::string& data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), md,
-       &len);
-  return store::to_hex(md, len);
+  return store::hmac_sha256_hex(key, data);
 }
 
 namespace {

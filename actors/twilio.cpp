@@ -5,7 +5,8 @@
 
 #include <boost/json.hpp>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+
+#include <store/hmac.hpp>
 
 namespace switchboard {
 
@@ -19,10 +20,12 @@ std::string_view without_prefix(std::string_view s, std::string_view prefix) {
   return s;
 }
 
-std::string base64(const unsigned char* p, std::size_t n) {
-  std::string out(4 * ((n + 2) / 3), '\0');
-  auto len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), p,
-                             static_cast<int>(n));
+std::string base64(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
+  auto len
+      = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                        reinterpret_cast<const unsigned char*>(bytes.data()),
+                        static_cast<int>(bytes.size()));
   out.resize(static_cast<std::size_t>(len));
   return out;
 }
@@ -153,12 +156,7 @@ std::string twilio_signature(std::string_view auth_token, std::string_view url,
   std::string data{url};
   for (const auto& [k, v] : params)
     data += k + v;
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha1(), auth_token.data(), static_cast<int>(auth_token.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac,
-       &len);
-  return base64(mac, len);
+  return base64(store::hmac_bytes(EVP_sha1(), auth_token, data));
 }
 
 int twilio_status_rank(std::string_view s) {

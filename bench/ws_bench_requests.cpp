@@ -10,10 +10,10 @@
 #include <boost/json/serialize.hpp>
 
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "bench/ws_bench.hpp"
 #include "store/hex.hpp"
+#include "store/hmac.hpp"
 
 namespace switchboard::bench::ws_bench {
 
@@ -38,12 +38,7 @@ std::string rfc3339(std::int64_t epoch_s) {
 } // namespace
 
 std::string hmac_hex(const std::string& key, const std::string& text) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(text.data()), text.size(), md,
-       &len);
-  return store::to_hex(md, len);
+  return store::hmac_sha256_hex(key, text);
 }
 
 void api_request(const publish_plan& p, std::uint64_t k, std::int64_t stamp,

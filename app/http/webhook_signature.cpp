@@ -6,10 +6,8 @@
 #include <stdexcept>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
-#include <store/hex.hpp>
+#include <store/hmac.hpp>
 
 namespace switchboard::app::http {
 
@@ -36,12 +34,7 @@ signature_check check_signature(std::string_view secret,
   std::string given{signature_header.substr(7)};
   std::string signed_text = ts_text + ".";
   signed_text.append(body);
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int mac_len = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(signed_text.data()),
-       signed_text.size(), mac, &mac_len);
-  out.signature = store::to_hex(mac, mac_len);
+  out.signature = store::hmac_sha256_hex(secret, signed_text);
   for (auto& c : given)
     if (c >= 'A' && c <= 'F')
       c = static_cast<char>(c - 'A' + 'a');

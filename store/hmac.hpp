@@ -1,0 +1,40 @@
+#pragma once
+
+// HMACs: of any digest as raw bytes, and HMAC-SHA256 in lowercase hex (the
+// webhook, cluster, CRM and Pusher signatures). Header-only, like
+// store/hex.hpp, so that code built without the store library (the fuzz
+// targets, the benchmarks) can use it; only OpenSSL's libcrypto is needed.
+
+#include <string>
+#include <string_view>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "store/hex.hpp"
+
+namespace switchboard::store {
+
+/// The HMAC of `data` under `key` with digest `md` (`EVP_sha256()`,
+/// `EVP_sha1()`, ...), as raw bytes; empty when OpenSSL fails.
+inline std::string hmac_bytes(const EVP_MD* md, std::string_view key,
+                              std::string_view data) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (HMAC(md, key.data(), static_cast<int>(key.size()),
+           reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+           mac, &len)
+      == nullptr)
+    return {};
+  return std::string(reinterpret_cast<const char*>(mac), len);
+}
+
+/// HMAC-SHA256 of `data` under `key`, as lowercase hex; empty when OpenSSL
+/// fails.
+inline std::string hmac_sha256_hex(std::string_view key,
+                                   std::string_view data) {
+  auto mac = hmac_bytes(EVP_sha256(), key, data);
+  return to_hex(reinterpret_cast<const unsigned char*>(mac.data()), mac.size());
+}
+
+} // namespace switchboard::store
