@@ -252,6 +252,24 @@ provider_result no_curl_handle() {
   return {provider_outcome::retry, 0, false, "curl_easy_init failed", {}};
 }
 
+/// Runs one transfer on a fresh easy handle: prepared for `url` and
+/// `timeout_ms`, then `setup(c)` sets the rest; answers
+/// `finish(c, rc, status)` with curl's code and the response code (0 when
+/// none came), or no_curl_handle() when no handle could be made.
+template <class Setup, class Finish>
+provider_result perform_curl(const std::string& url, std::uint32_t timeout_ms,
+                             Setup&& setup, Finish&& finish) {
+  curl_handle c;
+  if (c.h == nullptr)
+    return no_curl_handle();
+  c.prepare(url, timeout_ms);
+  setup(c);
+  auto rc = curl_easy_perform(c.h);
+  long status = 0;
+  curl_easy_getinfo(c.h, CURLINFO_RESPONSE_CODE, &status);
+  return finish(c, rc, status);
+}
+
 } // namespace
 
 std::set<std::string> provider_options::configured() const {
@@ -572,45 +590,40 @@ provider_result classify_http(const std::string& target, long status,
 
 provider_result perform_http(const std::string& target,
                              const http_request& req) {
-  curl_handle c;
-  if (c.h == nullptr)
-    return no_curl_handle();
   std::string answer;
-  for (const auto& [k, v] : req.headers)
-    c.headers = curl_slist_append(c.headers, (k + ": " + v).c_str());
-  // No "Expect: 100-continue" round trip.
-  c.headers = curl_slist_append(c.headers, "Expect:");
-  c.prepare(req.url, req.timeout_ms);
-  curl_easy_setopt(c.h, CURLOPT_POST, 1L);
-  curl_easy_setopt(c.h, CURLOPT_POSTFIELDS, req.body.data());
-  curl_easy_setopt(c.h, CURLOPT_POSTFIELDSIZE,
-                   static_cast<long>(req.body.size()));
-  curl_easy_setopt(c.h, CURLOPT_HTTPHEADER, c.headers);
-  curl_easy_setopt(c.h, CURLOPT_WRITEFUNCTION, &collect);
-  curl_easy_setopt(c.h, CURLOPT_WRITEDATA, &answer);
-  curl_easy_setopt(c.h, CURLOPT_USERAGENT, "switchboard");
   std::string retry_after;
-  curl_easy_setopt(c.h, CURLOPT_HEADERFUNCTION, &retry_after_header);
-  curl_easy_setopt(c.h, CURLOPT_HEADERDATA, &retry_after);
-  auto rc = curl_easy_perform(c.h);
-  if (rc != CURLE_OK)
-    return transport_failure(target, rc, c.errbuf, req.timeout_ms);
-  long status = 0;
-  curl_easy_getinfo(c.h, CURLINFO_RESPONSE_CODE, &status);
-  auto wait = retry_after_ms_of(retry_after);
-  auto r = target == "twilio" ? classify_twilio(status, answer, wait)
-                              : classify_http(target, status, answer);
-  if (target != "twilio" && r.outcome == provider_outcome::retry)
-    r.retry_after_ms = wait;
-  r.body = std::move(answer);
-  return r;
+  auto setup = [&](curl_handle& c) {
+    for (const auto& [k, v] : req.headers)
+      c.headers = curl_slist_append(c.headers, (k + ": " + v).c_str());
+    // No "Expect: 100-continue" round trip.
+    c.headers = curl_slist_append(c.headers, "Expect:");
+    curl_easy_setopt(c.h, CURLOPT_POST, 1L);
+    curl_easy_setopt(c.h, CURLOPT_POSTFIELDS, req.body.data());
+    curl_easy_setopt(c.h, CURLOPT_POSTFIELDSIZE,
+                     static_cast<long>(req.body.size()));
+    curl_easy_setopt(c.h, CURLOPT_HTTPHEADER, c.headers);
+    curl_easy_setopt(c.h, CURLOPT_WRITEFUNCTION, &collect);
+    curl_easy_setopt(c.h, CURLOPT_WRITEDATA, &answer);
+    curl_easy_setopt(c.h, CURLOPT_USERAGENT, "switchboard");
+    curl_easy_setopt(c.h, CURLOPT_HEADERFUNCTION, &retry_after_header);
+    curl_easy_setopt(c.h, CURLOPT_HEADERDATA, &retry_after);
+  };
+  auto finish = [&](curl_handle& c, CURLcode rc, long status) {
+    if (rc != CURLE_OK)
+      return transport_failure(target, rc, c.errbuf, req.timeout_ms);
+    auto wait = retry_after_ms_of(retry_after);
+    auto r = target == "twilio" ? classify_twilio(status, answer, wait)
+                                : classify_http(target, status, answer);
+    if (target != "twilio" && r.outcome == provider_outcome::retry)
+      r.retry_after_ms = wait;
+    r.body = std::move(answer);
+    return r;
+  };
+  return perform_curl(req.url, req.timeout_ms, setup, finish);
 }
 
 provider_result perform_smtp(const provider_options::smtp_options& opts,
                              const smtp_request& req) {
-  curl_handle c;
-  if (c.h == nullptr)
-    return no_curl_handle();
   struct reader {
     const std::string* text;
     std::size_t pos = 0;
@@ -624,57 +637,59 @@ provider_result perform_smtp(const provider_options::smtp_options& opts,
     r->pos += take;
     return take;
   };
-  for (const auto& to : req.rcpt_to)
-    c.headers = curl_slist_append(c.headers, to.c_str());
-  c.prepare(req.url, opts.timeout_ms);
-  curl_easy_setopt(c.h, CURLOPT_MAIL_FROM, req.mail_from.c_str());
-  curl_easy_setopt(c.h, CURLOPT_MAIL_RCPT, c.headers);
-  curl_easy_setopt(c.h, CURLOPT_UPLOAD, 1L);
-  curl_easy_setopt(c.h, CURLOPT_READFUNCTION, read_fn);
-  curl_easy_setopt(c.h, CURLOPT_READDATA, &rd);
-  curl_easy_setopt(c.h, CURLOPT_INFILESIZE,
-                   static_cast<long>(req.message.size()));
-  // starttls: the session must become TLS before anything else is sent
-  // (a server that offers no STARTTLS is refused), the certificate
-  // verified against ca_file (or the system's CAs) and the host name.
-  if (opts.tls == "starttls")
-    curl_easy_setopt(c.h, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
-  if (!opts.ca_file.empty())
-    curl_easy_setopt(c.h, CURLOPT_CAINFO, opts.ca_file.c_str());
-  curl_easy_setopt(c.h, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(c.h, CURLOPT_SSL_VERIFYHOST, 2L);
   std::string login_options;
-  if (!opts.user.empty()) {
-    curl_easy_setopt(c.h, CURLOPT_USERNAME, opts.user.c_str());
-    curl_easy_setopt(c.h, CURLOPT_PASSWORD, opts.password.c_str());
-    if (!opts.auth.empty()) {
-      login_options = "AUTH=" + opts.auth;
-      curl_easy_setopt(c.h, CURLOPT_LOGIN_OPTIONS, login_options.c_str());
+  auto setup = [&](curl_handle& c) {
+    for (const auto& to : req.rcpt_to)
+      c.headers = curl_slist_append(c.headers, to.c_str());
+    curl_easy_setopt(c.h, CURLOPT_MAIL_FROM, req.mail_from.c_str());
+    curl_easy_setopt(c.h, CURLOPT_MAIL_RCPT, c.headers);
+    curl_easy_setopt(c.h, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(c.h, CURLOPT_READFUNCTION, read_fn);
+    curl_easy_setopt(c.h, CURLOPT_READDATA, &rd);
+    curl_easy_setopt(c.h, CURLOPT_INFILESIZE,
+                     static_cast<long>(req.message.size()));
+    // starttls: the session must become TLS before anything else is sent
+    // (a server that offers no STARTTLS is refused), the certificate
+    // verified against ca_file (or the system's CAs) and the host name.
+    if (opts.tls == "starttls")
+      curl_easy_setopt(c.h, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_ALL));
+    if (!opts.ca_file.empty())
+      curl_easy_setopt(c.h, CURLOPT_CAINFO, opts.ca_file.c_str());
+    curl_easy_setopt(c.h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c.h, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!opts.user.empty()) {
+      curl_easy_setopt(c.h, CURLOPT_USERNAME, opts.user.c_str());
+      curl_easy_setopt(c.h, CURLOPT_PASSWORD, opts.password.c_str());
+      if (!opts.auth.empty()) {
+        login_options = "AUTH=" + opts.auth;
+        curl_easy_setopt(c.h, CURLOPT_LOGIN_OPTIONS, login_options.c_str());
+      }
     }
-  }
-  auto rc = curl_easy_perform(c.h);
-  long status = 0;
-  curl_easy_getinfo(c.h, CURLINFO_RESPONSE_CODE, &status);
-  if (rc == CURLE_OK)
-    return {provider_outcome::delivered, status, false, {}, {}};
-  auto r = transport_failure("smtp", rc, c.errbuf, opts.timeout_ms);
-  r.status = status;
-  if (rc == CURLE_USE_SSL_FAILED)
-    r.message = "smtp refused: " + opts.host
-                + " offers no STARTTLS and providers.smtp_tls is starttls: "
-                  "nothing was sent";
-  else if (rc == CURLE_PEER_FAILED_VERIFICATION)
-    r.message = "smtp refused: the certificate of " + opts.host
-                + " is not trusted (providers.smtp_ca_file): "
-                + (c.errbuf[0] != '\0' ? c.errbuf : curl_easy_strerror(rc));
-  // A permanent SMTP reply (5xx) to MAIL, RCPT or DATA: a bad address or
-  // a refused message.
-  if (status >= 500 && status < 600 && rc != CURLE_OPERATION_TIMEDOUT) {
-    r.outcome = provider_outcome::rejected;
-    r.message = "smtp answered " + std::to_string(status) + ": "
-                + (c.errbuf[0] != '\0' ? c.errbuf : curl_easy_strerror(rc));
-  }
-  return r;
+  };
+  auto finish = [&](curl_handle& c, CURLcode rc, long status) {
+    if (rc == CURLE_OK)
+      return provider_result{
+          provider_outcome::delivered, status, false, {}, {}};
+    auto r = transport_failure("smtp", rc, c.errbuf, opts.timeout_ms);
+    r.status = status;
+    if (rc == CURLE_USE_SSL_FAILED)
+      r.message = "smtp refused: " + opts.host
+                  + " offers no STARTTLS and providers.smtp_tls is starttls: "
+                    "nothing was sent";
+    else if (rc == CURLE_PEER_FAILED_VERIFICATION)
+      r.message = "smtp refused: the certificate of " + opts.host
+                  + " is not trusted (providers.smtp_ca_file): "
+                  + (c.errbuf[0] != '\0' ? c.errbuf : curl_easy_strerror(rc));
+    // A permanent SMTP reply (5xx) to MAIL, RCPT or DATA: a bad address or
+    // a refused message.
+    if (status >= 500 && status < 600 && rc != CURLE_OPERATION_TIMEDOUT) {
+      r.outcome = provider_outcome::rejected;
+      r.message = "smtp answered " + std::to_string(status) + ": "
+                  + (c.errbuf[0] != '\0' ? c.errbuf : curl_easy_strerror(rc));
+    }
+    return r;
+  };
+  return perform_curl(req.url, opts.timeout_ms, setup, finish);
 }
 
 provider_result call_provider(const provider_options& opts,
