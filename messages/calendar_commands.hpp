@@ -111,65 +111,28 @@ struct set_appointment_no_show {
 
 // -- field lists (messages/fields.hpp) ----------------------------------------
 
-template <class V>
-auto fields(V& v, appointment_ref& x) {
-  return v.list("appointment_ref", field("company_id", x.company_id),
-                field("appointment_id", x.appointment_id),
-                field("metadata", x.metadata),
-                field("check_version", x.check_version),
-                field("expected_version", x.expected_version),
-                field("event_id", x.event_id));
-}
+SB_FIELDS(appointment_ref, SB_FIELD(company_id), SB_FIELD(appointment_id),
+          SB_FIELD(metadata), SB_FIELD(check_version),
+          SB_FIELD(expected_version), SB_FIELD(event_id))
 
-template <class V>
-auto fields(V& v, book_appointment& x) {
-  return v.list(
-      "book_appointment", field("ref", x.ref),
-      field("customer_id", x.customer_id), field("service_id", x.service_id),
-      field("staff_id", x.staff_id), field("start_time", x.start_time),
-      field("set_branch", x.set_branch), field("branch_id", x.branch_id),
-      field("notes", x.notes), field("source", x.source),
-      field("calcom_uid", x.calcom_uid));
-}
+SB_FIELDS(book_appointment, SB_FIELD(ref), SB_FIELD(customer_id),
+          SB_FIELD(service_id), SB_FIELD(staff_id), SB_FIELD(start_time),
+          SB_FIELD(set_branch), SB_FIELD(branch_id), SB_FIELD(notes),
+          SB_FIELD(source), SB_FIELD(calcom_uid))
 
-template <class V>
-auto fields(V& v, reschedule_appointment& x) {
-  return v.list("reschedule_appointment", field("ref", x.ref),
-                field("start_time", x.start_time),
-                field("set_notes", x.set_notes), field("notes", x.notes),
-                field("calcom_uid", x.calcom_uid));
-}
+SB_FIELDS(reschedule_appointment, SB_FIELD(ref), SB_FIELD(start_time),
+          SB_FIELD(set_notes), SB_FIELD(notes), SB_FIELD(calcom_uid))
 
-template <class V>
-auto fields(V& v, reassign_appointment& x) {
-  return v.list("reassign_appointment", field("ref", x.ref),
-                field("staff_id", x.staff_id),
-                field("set_start_time", x.set_start_time),
-                field("start_time", x.start_time),
-                field("set_notes", x.set_notes), field("notes", x.notes));
-}
+SB_FIELDS(reassign_appointment, SB_FIELD(ref), SB_FIELD(staff_id),
+          SB_FIELD(set_start_time), SB_FIELD(start_time), SB_FIELD(set_notes),
+          SB_FIELD(notes))
 
-template <class V>
-auto fields(V& v, cancel_appointment& x) {
-  return v.list("cancel_appointment", field("ref", x.ref),
-                field("reason", x.reason));
-}
+SB_FIELDS(cancel_appointment, SB_FIELD(ref), SB_FIELD(reason))
 
-template <class V>
-auto fields(V& v, complete_appointment& x) {
-  return v.list("complete_appointment", field("ref", x.ref));
-}
+SB_FIELDS(complete_appointment, SB_FIELD(ref))
 
-template <class V>
-auto fields(V& v, link_calcom_booking& x) {
-  return v.list("link_calcom_booking", field("ref", x.ref),
-                field("calcom_uid", x.calcom_uid));
-}
+SB_FIELDS(link_calcom_booking, SB_FIELD(ref), SB_FIELD(calcom_uid))
 
-template <class V>
-auto fields(V& v, set_appointment_no_show& x) {
-  return v.list("set_appointment_no_show", field("ref", x.ref),
-                field("no_show", x.no_show));
-}
+SB_FIELDS(set_appointment_no_show, SB_FIELD(ref), SB_FIELD(no_show))
 
 } // namespace switchboard

@@ -104,57 +104,25 @@ struct channel_message {
 
 // -- field lists (messages/fields.hpp) ----------------------------------------
 
-template <class V>
-auto fields(V& v, cluster_hello& x) {
-  return v.list("cluster_hello", field("node", x.node),
-                field("version", x.version), field("nonce", x.nonce),
-                field("mac", x.mac));
-}
+SB_FIELDS(cluster_hello, SB_FIELD(node), SB_FIELD(version), SB_FIELD(nonce),
+          SB_FIELD(mac))
 
-template <class V>
-auto fields(V& v, forward_request& x) {
-  return v.list("forward_request", field("method", x.method),
-                field("target", x.target), field("headers", x.headers),
-                field("body", x.body),
-                field("remote_address", x.remote_address));
-}
+SB_FIELDS(forward_request, SB_FIELD(method), SB_FIELD(target),
+          SB_FIELD(headers), SB_FIELD(body), SB_FIELD(remote_address))
 
-template <class V>
-auto fields(V& v, forward_response& x) {
-  return v.list("forward_response", field("status", x.status),
-                field("headers", x.headers), field("body", x.body));
-}
+SB_FIELDS(forward_response, SB_FIELD(status), SB_FIELD(headers), SB_FIELD(body))
 
-template <class V>
-auto fields(V& v, tenant_digest& x) {
-  return v.list("tenant_digest", field("companies", x.companies),
-                field("tokens", x.tokens), field("revoked", x.revoked));
-}
+SB_FIELDS(tenant_digest, SB_FIELD(companies), SB_FIELD(tokens),
+          SB_FIELD(revoked))
 
-template <class V>
-auto fields(V& v, cluster_placement& x) {
-  return v.list("cluster_placement", field("epoch", x.epoch),
-                field("basis", x.basis), field("moved", x.moved));
-}
+SB_FIELDS(cluster_placement, SB_FIELD(epoch), SB_FIELD(basis), SB_FIELD(moved))
 
-template <class V>
-auto fields(V& v, company_transfer& x) {
-  return v.list("company_transfer", field("company", x.company),
-                field("events", x.events), field("settings", x.settings),
-                field("jobs", x.jobs), field("last", x.last),
-                field("outbox", x.outbox));
-}
+SB_FIELDS(company_transfer, SB_FIELD(company), SB_FIELD(events),
+          SB_FIELD(settings), SB_FIELD(jobs), SB_FIELD(last), SB_FIELD(outbox))
 
-template <class V>
-auto fields(V& v, presence_digest& x) {
-  return v.list("presence_digest", field("members", x.members));
-}
+SB_FIELDS(presence_digest, SB_FIELD(members))
 
-template <class V>
-auto fields(V& v, channel_message& x) {
-  return v.list("channel_message", field("channel", x.channel),
-                field("payload", x.payload),
-                field("except_socket", x.except_socket));
-}
+SB_FIELDS(channel_message, SB_FIELD(channel), SB_FIELD(payload),
+          SB_FIELD(except_socket))
 
 } // namespace switchboard

@@ -177,88 +177,41 @@ struct outbound_call {
 
 // -- field lists (messages/fields.hpp) ----------------------------------------
 
-template <class V>
-auto fields(V& v, dispatch_request& x) {
-  return v.list(
-      "dispatch_request", field("events", x.events), field("expect", x.expect),
-      field("expected_version", x.expected_version), field("typed", x.typed),
-      field("linked_versions", x.linked_versions));
-}
+SB_FIELDS(dispatch_request, SB_FIELD(events), SB_FIELD(expect),
+          SB_FIELD(expected_version), SB_FIELD(typed),
+          SB_FIELD(linked_versions))
 
-template <class V>
-auto fields(V& v, listener_outcome& x) {
-  return v.list("listener_outcome", field("listener", x.listener),
-                field("event_id", x.event_id), field("ok", x.ok),
-                field("error", x.error), field("elapsed_us", x.elapsed_us));
-}
+SB_FIELDS(listener_outcome, SB_FIELD(listener), SB_FIELD(event_id),
+          SB_FIELD(ok), SB_FIELD(error), SB_FIELD(elapsed_us))
 
-template <class V>
-auto fields(V& v, dispatch_result& x) {
-  return v.list("dispatch_result", field("sequences", x.sequences),
-                field("versions", x.versions),
-                field("sync_outcomes", x.sync_outcomes),
-                field("jobs_enqueued", x.jobs_enqueued));
-}
+SB_FIELDS(dispatch_result, SB_FIELD(sequences), SB_FIELD(versions),
+          SB_FIELD(sync_outcomes), SB_FIELD(jobs_enqueued))
 
-template <class V>
-auto fields(V& v, job_request& x) {
-  return v.list("job_request", field("job_id", x.job_id),
-                field("queue", x.queue), field("listener", x.listener),
-                field("attempt", x.attempt), field("max_tries", x.max_tries),
-                field("event", x.event), field("payload", x.payload));
-}
+SB_FIELDS(job_request, SB_FIELD(job_id), SB_FIELD(queue), SB_FIELD(listener),
+          SB_FIELD(attempt), SB_FIELD(max_tries), SB_FIELD(event),
+          SB_FIELD(payload))
 
-template <class V>
-auto fields(V& v, queue_stats& x) {
-  return v.list("queue_stats", field("queue", x.queue), field("ready", x.ready),
-                field("delayed", x.delayed), field("leased", x.leased),
-                field("failed", x.failed), field("processed", x.processed),
-                field("retried", x.retried),
-                field("failed_since_start", x.failed_since_start),
-                field("in_flight", x.in_flight),
-                field("concurrency", x.concurrency));
-}
+SB_FIELDS(queue_stats, SB_FIELD(queue), SB_FIELD(ready), SB_FIELD(delayed),
+          SB_FIELD(leased), SB_FIELD(failed), SB_FIELD(processed),
+          SB_FIELD(retried), SB_FIELD(failed_since_start), SB_FIELD(in_flight),
+          SB_FIELD(concurrency))
 
-template <class V>
-auto fields(V& v, cache_lookup& x) {
-  return v.list("cache_lookup", field("found", x.found),
-                field("value", x.value));
-}
+SB_FIELDS(cache_lookup, SB_FIELD(found), SB_FIELD(value))
 
-template <class V>
-auto fields(V& v, cache_stats& x) {
-  return v.list("cache_stats", field("hits", x.hits), field("misses", x.misses),
-                field("flushes", x.flushes),
-                field("flushed_entries", x.flushed_entries),
-                field("entries", x.entries), field("bytes", x.bytes),
-                field("evicted", x.evicted), field("expired", x.expired));
-}
+SB_FIELDS(cache_stats, SB_FIELD(hits), SB_FIELD(misses), SB_FIELD(flushes),
+          SB_FIELD(flushed_entries), SB_FIELD(entries), SB_FIELD(bytes),
+          SB_FIELD(evicted), SB_FIELD(expired))
 
-template <class V>
-auto fields(V& v, outbound_call& x) {
-  return v.list("outbound_call", field("target", x.target),
-                field("operation", x.operation),
-                field("idempotency_key", x.idempotency_key),
-                field("body", x.body), field("mark", x.mark),
-                field("mark_event", x.mark_event),
-                field("company_id", x.company_id));
-}
+SB_FIELDS(outbound_call, SB_FIELD(target), SB_FIELD(operation),
+          SB_FIELD(idempotency_key), SB_FIELD(body), SB_FIELD(mark),
+          SB_FIELD(mark_event), SB_FIELD(company_id))
 
-template <class V>
-auto fields(V& v, aggregate_command& x) {
-  return v.list("aggregate_command", field("aggregate_type", x.aggregate_type),
-                field("aggregate_id", x.aggregate_id),
-                field("company_id", x.company_id), field("name", x.name),
-                field("payload", x.payload), field("metadata", x.metadata),
-                field("check_version", x.check_version),
-                field("expected_version", x.expected_version));
-}
+SB_FIELDS(aggregate_command, SB_FIELD(aggregate_type), SB_FIELD(aggregate_id),
+          SB_FIELD(company_id), SB_FIELD(name), SB_FIELD(payload),
+          SB_FIELD(metadata), SB_FIELD(check_version),
+          SB_FIELD(expected_version))
 
-template <class V>
-auto fields(V& v, command_result& x) {
-  return v.list("command_result", field("aggregate_id", x.aggregate_id),
-                field("version", x.version), field("sequences", x.sequences),
-                field("state", x.state), field("created", x.created));
-}
+SB_FIELDS(command_result, SB_FIELD(aggregate_id), SB_FIELD(version),
+          SB_FIELD(sequences), SB_FIELD(state), SB_FIELD(created))
 
 } // namespace switchboard

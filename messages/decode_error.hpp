@@ -20,11 +20,7 @@ struct decode_error {
 
 // -- field lists (messages/fields.hpp) ----------------------------------------
 
-template <class V>
-auto fields(V& v, decode_error& x) {
-  using namespace field_options;
-  return v.list("decode_error", field("field", x.field),
-                field("problem", x.problem), field("message", x.message, opt));
-}
+SB_FIELDS(decode_error, SB_FIELD(field), SB_FIELD(problem),
+          SB_FIELD(message, opt))
 
 } // namespace switchboard

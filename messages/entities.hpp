@@ -197,27 +197,13 @@ struct call {
 
 // -- field lists (messages/fields.hpp) ----------------------------------------
 
-template <class V>
-auto fields(V& v, company& x) {
-  using namespace field_options;
-  return v.list("company", field("id", x.id), field("name", x.name),
-                field("timezone", x.timezone, opt));
-}
+SB_FIELDS(company, SB_FIELD(id), SB_FIELD(name), SB_FIELD(timezone, opt))
 
-template <class V>
-auto fields(V& v, branch& x) {
-  using namespace field_options;
-  return v.list("branch", field("id", x.id), field("company_id", x.company_id),
-                field("name", x.name), field("address", x.address, opt),
-                field("phone", x.phone, opt));
-}
+SB_FIELDS(branch, SB_FIELD(id), SB_FIELD(company_id), SB_FIELD(name),
+          SB_FIELD(address, opt), SB_FIELD(phone, opt))
 
-template <class V>
-auto fields(V& v, work_interval& x) {
-  return v.list("work_interval", field("day", x.day),
-                field("start_minute", x.start_minute),
-                field("end_minute", x.end_minute));
-}
+SB_FIELDS(work_interval, SB_FIELD(day), SB_FIELD(start_minute),
+          SB_FIELD(end_minute))
 
 template <class V>
 void checks(V& v, const work_interval& x) {
@@ -227,23 +213,13 @@ void checks(V& v, const work_interval& x) {
           "must be after start_minute and at most 1440");
 }
 
-template <class V>
-auto fields(V& v, staff& x) {
-  using namespace field_options;
-  return v.list("staff", field("id", x.id), field("company_id", x.company_id),
-                field("branch_id", x.branch_id, opt), field("name", x.name),
-                field("email", x.email, opt), field("phone", x.phone, opt),
-                field("service_ids", x.service_ids, opt),
-                field("working_hours", x.working_hours, opt),
-                field("active", x.active, opt));
-}
+SB_FIELDS(staff, SB_FIELD(id), SB_FIELD(company_id), SB_FIELD(branch_id, opt),
+          SB_FIELD(name), SB_FIELD(email, opt), SB_FIELD(phone, opt),
+          SB_FIELD(service_ids, opt), SB_FIELD(working_hours, opt),
+          SB_FIELD(active, opt))
 
-template <class V>
-auto fields(V& v, service& x) {
-  return v.list("service", field("id", x.id), field("company_id", x.company_id),
-                field("name", x.name), field("price_cents", x.price_cents),
-                field("duration_minutes", x.duration_minutes));
-}
+SB_FIELDS(service, SB_FIELD(id), SB_FIELD(company_id), SB_FIELD(name),
+          SB_FIELD(price_cents), SB_FIELD(duration_minutes))
 
 template <class V>
 void checks(V& v, const service& x) {
@@ -251,29 +227,16 @@ void checks(V& v, const service& x) {
   v.check(x.duration_minutes > 0, "duration_minutes", "must be positive");
 }
 
-template <class V>
-auto fields(V& v, customer& x) {
-  using namespace field_options;
-  return v.list("customer", field("id", x.id),
-                field("company_id", x.company_id), field("name", x.name, opt),
-                field("phone", x.phone, opt), field("email", x.email, opt),
-                field("prefers_sms", x.prefers_sms, opt),
-                field("prefers_email", x.prefers_email, opt),
-                field("prefers_whatsapp", x.prefers_whatsapp, opt));
-}
+SB_FIELDS(customer, SB_FIELD(id), SB_FIELD(company_id), SB_FIELD(name, opt),
+          SB_FIELD(phone, opt), SB_FIELD(email, opt),
+          SB_FIELD(prefers_sms, opt), SB_FIELD(prefers_email, opt),
+          SB_FIELD(prefers_whatsapp, opt))
 
-template <class V>
-auto fields(V& v, appointment& x) {
-  using namespace field_options;
-  return v.list(
-      "appointment", field("id", x.id), field("company_id", x.company_id),
-      field("branch_id", x.branch_id), field("service_id", x.service_id),
-      field("staff_id", x.staff_id), field("customer_id", x.customer_id),
-      field("start_time", as_time(x.start_time)),
-      field("end_time", as_time(x.end_time)), field("status", x.status),
-      field("price_cents", x.price_cents, opt), field("notes", x.notes, opt),
-      field("calcom_uid", x.calcom_uid, omit));
-}
+SB_FIELDS(appointment, SB_FIELD(id), SB_FIELD(company_id), SB_FIELD(branch_id),
+          SB_FIELD(service_id), SB_FIELD(staff_id), SB_FIELD(customer_id),
+          SB_TIME(start_time), SB_TIME(end_time), SB_FIELD(status),
+          SB_FIELD(price_cents, opt), SB_FIELD(notes, opt),
+          SB_FIELD(calcom_uid, omit))
 
 template <class V>
 void checks(V& v, const appointment& x) {
@@ -282,17 +245,10 @@ void checks(V& v, const appointment& x) {
   v.check(x.price_cents >= 0, "price_cents", "must not be negative");
 }
 
-template <class V>
-auto fields(V& v, call& x) {
-  using namespace field_options;
-  return v.list("call", field("id", x.id), field("company_id", x.company_id),
-                field("from_number", x.from_number, opt),
-                field("to_number", x.to_number, opt), field("state", x.state),
-                field("started_at", as_time(x.started_at)),
-                field("ended_at", as_time(x.ended_at), opt),
-                field("duration_s", x.duration_s, opt),
-                field("transcript", x.transcript, opt));
-}
+SB_FIELDS(call, SB_FIELD(id), SB_FIELD(company_id), SB_FIELD(from_number, opt),
+          SB_FIELD(to_number, opt), SB_FIELD(state), SB_TIME(started_at),
+          SB_TIME(ended_at, opt), SB_FIELD(duration_s, opt),
+          SB_FIELD(transcript, opt))
 
 template <class V>
 void checks(V& v, const call& x) {

@@ -39,28 +39,13 @@ struct envelope {
 
 // -- field lists (messages/fields.hpp) ----------------------------------------
 
-template <class V>
-auto fields(V& v, event_metadata& x) {
-  using namespace field_options;
-  return v.list("event_metadata", field("user_id", x.user_id, opt),
-                field("ip_address", x.ip_address, opt),
-                field("user_agent", x.user_agent, opt),
-                field("source", x.source, opt),
-                field("correlation_id", x.correlation_id, opt),
-                field("causation_id", x.causation_id, opt));
-}
+SB_FIELDS(event_metadata, SB_FIELD(user_id, opt), SB_FIELD(ip_address, opt),
+          SB_FIELD(user_agent, opt), SB_FIELD(source, opt),
+          SB_FIELD(correlation_id, opt), SB_FIELD(causation_id, opt))
 
-template <class V>
-auto fields(V& v, envelope& x) {
-  using namespace field_options;
-  return v.list(
-      "envelope", field("id", x.id), field("type", x.type),
-      field("aggregate_type", x.aggregate_type),
-      field("aggregate_id", x.aggregate_id), field("version", x.version),
-      field("company_id", x.company_id, opt),
-      field("occurred_at", as_time(x.occurred_at)),
-      field("sequence", x.sequence, opt), field("metadata", x.metadata, opt),
-      field("data", json_text_ref{x.data}));
-}
+SB_FIELDS(envelope, SB_FIELD(id), SB_FIELD(type), SB_FIELD(aggregate_type),
+          SB_FIELD(aggregate_id), SB_FIELD(version), SB_FIELD(company_id, opt),
+          SB_TIME(occurred_at), SB_FIELD(sequence, opt),
+          SB_FIELD(metadata, opt), field("data", json_text_ref{x.data}))
 
 } // namespace switchboard

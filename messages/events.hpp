@@ -265,193 +265,76 @@ inline std::string sentiment(const call_completed& e) {
 
 // -- field lists (messages/fields.hpp) ----------------------------------------
 
-template <class V>
-auto fields(V& v, change& x) {
-  using namespace field_options;
-  return v.list("change", field("old", x.old_value, opt),
-                field("new", x.new_value, opt));
-}
+SB_FIELDS(change, field("old", x.old_value, opt),
+          field("new", x.new_value, opt))
 
-template <class V>
-auto fields(V& v, appointment_request& x) {
-  using namespace field_options;
-  return v.list("appointment_request", field("service_id", x.service_id, opt),
-                field("staff_id", x.staff_id, opt),
-                field("branch_id", x.branch_id, opt),
-                field("preferred_start", as_time(x.preferred_start), opt),
-                field("customer_name", x.customer_name, opt),
-                field("notes", x.notes, opt));
-}
+SB_FIELDS(appointment_request, SB_FIELD(service_id, opt),
+          SB_FIELD(staff_id, opt), SB_FIELD(branch_id, opt),
+          SB_TIME(preferred_start, opt), SB_FIELD(customer_name, opt),
+          SB_FIELD(notes, opt))
 
-template <class V>
-auto fields(V& v, call_analysis& x) {
-  using namespace field_options;
-  return v.list("call_analysis", field("sentiment", x.sentiment, omit),
-                field("summary", x.summary, opt),
-                field("appointment_request", x.appointment_request, omit),
-                field("extra", x.extra, opt));
-}
+SB_FIELDS(call_analysis, SB_FIELD(sentiment, omit), SB_FIELD(summary, opt),
+          SB_FIELD(appointment_request, omit), SB_FIELD(extra, opt))
 
-template <class V>
-auto fields(V& v, appointment_created& x) {
-  using namespace field_options;
-  return v.list("appointment_created", field("appointment", x.appointment),
-                field("source", x.source, opt),
-                field("metadata", x.metadata, opt));
-}
+SB_FIELDS(appointment_created, SB_FIELD(appointment), SB_FIELD(source, opt),
+          SB_FIELD(metadata, opt))
 
-template <class V>
-auto fields(V& v, appointment_updated& x) {
-  using namespace field_options;
-  return v.list("appointment_updated", field("appointment", x.appointment),
-                field("changes", x.changes, opt),
-                field("updated_by", x.updated_by, opt));
-}
+SB_FIELDS(appointment_updated, SB_FIELD(appointment), SB_FIELD(changes, opt),
+          SB_FIELD(updated_by, opt))
 
-template <class V>
-auto fields(V& v, appointment_cancelled& x) {
-  using namespace field_options;
-  return v.list("appointment_cancelled", field("appointment", x.appointment),
-                field("reason", x.reason, opt),
-                field("cancelled_by", x.cancelled_by, opt));
-}
+SB_FIELDS(appointment_cancelled, SB_FIELD(appointment), SB_FIELD(reason, opt),
+          SB_FIELD(cancelled_by, opt))
 
-template <class V>
-auto fields(V& v, appointment_completed& x) {
-  using namespace field_options;
-  return v.list("appointment_completed", field("appointment", x.appointment),
-                field("completed_by", x.completed_by, opt));
-}
+SB_FIELDS(appointment_completed, SB_FIELD(appointment),
+          SB_FIELD(completed_by, opt))
 
-template <class V>
-auto fields(V& v, customer_created& x) {
-  return v.list("customer_created", field("customer", x.customer),
-                field("source", x.source));
-}
+SB_FIELDS(customer_created, SB_FIELD(customer), SB_FIELD(source))
 
-template <class V>
-auto fields(V& v, customer_updated& x) {
-  using namespace field_options;
-  return v.list("customer_updated", field("customer", x.customer),
-                field("changes", x.changes, opt));
-}
+SB_FIELDS(customer_updated, SB_FIELD(customer), SB_FIELD(changes, opt))
 
-template <class V>
-auto fields(V& v, customer_merged& x) {
-  using namespace field_options;
-  return v.list("customer_merged", field("primary", x.primary),
-                field("merged", x.merged),
-                field("merged_data", x.merged_data, opt));
-}
+SB_FIELDS(customer_merged, SB_FIELD(primary), SB_FIELD(merged),
+          SB_FIELD(merged_data, opt))
 
-template <class V>
-auto fields(V& v, staff_updated& x) {
-  using namespace field_options;
-  return v.list("staff_updated", field("staff", x.staff),
-                field("changes", x.changes, opt));
-}
+SB_FIELDS(staff_updated, SB_FIELD(staff), SB_FIELD(changes, opt))
 
-template <class V>
-auto fields(V& v, service_updated& x) {
-  using namespace field_options;
-  return v.list("service_updated", field("service", x.service),
-                field("changes", x.changes, opt));
-}
+SB_FIELDS(service_updated, SB_FIELD(service), SB_FIELD(changes, opt))
 
-template <class V>
-auto fields(V& v, call_completed& x) {
-  return v.list("call_completed", field("call", x.call),
-                field("analysis", x.analysis));
-}
+SB_FIELDS(call_completed, SB_FIELD(call), SB_FIELD(analysis))
 
-template <class V>
-auto fields(V& v, call_started& x) {
-  using namespace field_options;
-  return v.list("call_started", field("call_id", x.call_id),
-                field("company_id", x.company_id),
-                field("from_number", x.from_number, opt),
-                field("to_number", x.to_number, opt),
-                field("started_at", as_time(x.started_at)));
-}
+SB_FIELDS(call_started, SB_FIELD(call_id), SB_FIELD(company_id),
+          SB_FIELD(from_number, opt), SB_FIELD(to_number, opt),
+          SB_TIME(started_at))
 
-template <class V>
-auto fields(V& v, call_connected& x) {
-  return v.list("call_connected", field("call_id", x.call_id),
-                field("company_id", x.company_id),
-                field("connected_at", as_time(x.connected_at)));
-}
+SB_FIELDS(call_connected, SB_FIELD(call_id), SB_FIELD(company_id),
+          SB_TIME(connected_at))
 
-template <class V>
-auto fields(V& v, call_ended& x) {
-  using namespace field_options;
-  return v.list("call_ended", field("call_id", x.call_id),
-                field("company_id", x.company_id),
-                field("ended_at", as_time(x.ended_at)),
-                field("duration_s", x.duration_s, opt),
-                field("end_reason", x.end_reason, opt),
-                field("transcript", x.transcript, opt));
-}
+SB_FIELDS(call_ended, SB_FIELD(call_id), SB_FIELD(company_id),
+          SB_TIME(ended_at), SB_FIELD(duration_s, opt),
+          SB_FIELD(end_reason, opt), SB_FIELD(transcript, opt))
 
 template <class V>
 void checks(V& v, const call_ended& x) {
   v.check(x.duration_s >= 0, "duration_s", "must not be negative");
 }
 
-template <class V>
-auto fields(V& v, call_analyzed& x) {
-  return v.list("call_analyzed", field("call_id", x.call_id),
-                field("company_id", x.company_id),
-                field("analysis", x.analysis),
-                field("analyzed_at", as_time(x.analyzed_at)));
-}
+SB_FIELDS(call_analyzed, SB_FIELD(call_id), SB_FIELD(company_id),
+          SB_FIELD(analysis), SB_TIME(analyzed_at))
 
-template <class V>
-auto fields(V& v, appointment_requested& x) {
-  using namespace field_options;
-  return v.list("appointment_requested", field("call_id", x.call_id),
-                field("company_id", x.company_id),
-                field("customer_id", x.customer_id, opt),
-                field("request", x.request),
-                field("requested_at", as_time(x.requested_at)));
-}
+SB_FIELDS(appointment_requested, SB_FIELD(call_id), SB_FIELD(company_id),
+          SB_FIELD(customer_id, opt), SB_FIELD(request), SB_TIME(requested_at))
 
-template <class V>
-auto fields(V& v, appointment_failed& x) {
-  using namespace field_options;
-  return v.list("appointment_failed", field("call_id", x.call_id),
-                field("company_id", x.company_id), field("request", x.request),
-                field("reason", x.reason, opt),
-                field("failed_at", as_time(x.failed_at)));
-}
+SB_FIELDS(appointment_failed, SB_FIELD(call_id), SB_FIELD(company_id),
+          SB_FIELD(request), SB_FIELD(reason, opt), SB_TIME(failed_at))
 
-template <class V>
-auto fields(V& v, follow_up_scheduled& x) {
-  using namespace field_options;
-  return v.list("follow_up_scheduled", field("call_id", x.call_id),
-                field("company_id", x.company_id),
-                field("customer_id", x.customer_id, opt),
-                field("due_at", as_time(x.due_at)),
-                field("reason", x.reason, opt),
-                field("alternative_slots", as_times(x.alternative_slots), opt));
-}
+SB_FIELDS(follow_up_scheduled, SB_FIELD(call_id), SB_FIELD(company_id),
+          SB_FIELD(customer_id, opt), SB_TIME(due_at), SB_FIELD(reason, opt),
+          field("alternative_slots", as_times(x.alternative_slots), opt))
 
-template <class V>
-auto fields(V& v, notification_sent& x) {
-  using namespace field_options;
-  return v.list(
-      "notification_sent", field("appointment_id", x.appointment_id),
-      field("company_id", x.company_id), field("customer_id", x.customer_id),
-      field("channel", x.channel), field("recipient", x.recipient),
-      field("sent_at", as_time(x.sent_at)), field("call_id", x.call_id, opt));
-}
+SB_FIELDS(notification_sent, SB_FIELD(appointment_id), SB_FIELD(company_id),
+          SB_FIELD(customer_id), SB_FIELD(channel), SB_FIELD(recipient),
+          SB_TIME(sent_at), SB_FIELD(call_id, opt))
 
-template <class V>
-auto fields(V& v, call_information_only& x) {
-  using namespace field_options;
-  return v.list("call_information_only", field("call_id", x.call_id),
-                field("company_id", x.company_id),
-                field("summary", x.summary, opt),
-                field("concluded_at", as_time(x.concluded_at)));
-}
+SB_FIELDS(call_information_only, SB_FIELD(call_id), SB_FIELD(company_id),
+          SB_FIELD(summary, opt), SB_TIME(concluded_at))
 
 } // namespace switchboard

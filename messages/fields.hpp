@@ -3,17 +3,20 @@
 // One field list per message struct. Each struct's header ends with its
 // list, written once:
 //
-//     template <class V>
-//     auto fields(V& v, service& x) {
-//       return v.list("service", field("id", x.id), field("name", x.name),
-//                     field("price_cents", x.price_cents), ...);
-//     }
+//     SB_FIELDS(service, SB_FIELD(id), SB_FIELD(name),
+//               SB_FIELD(price_cents, opt), SB_TIME(created_at), ...)
 //
-// and, where decoding checks invariants, its `checks`. From that list come
-// the JSON codec (messages/json.cpp: the field's JSON name, whether it may
-// be absent, timestamps as RFC 3339), CAF's `inspect` (messages/inspect.hpp:
-// the wire between cluster members, in list order) and `==` (below). A new
-// field is one more `field(...)`: the three cannot disagree.
+// `SB_FIELD(m)` is the member `m` under the JSON name "m"; a member whose
+// JSON name differs, or that goes through a wrapper, is written out:
+// `field("old", x.old_value, opt)`, `field("data", json_text_ref{x.data})`.
+// The macro defines `template <class V> auto fields(V& v, service& x)`,
+// which answers `v.list("service", field(...)...)`; where decoding checks
+// invariants, the header also has the struct's `checks`. From that list
+// come the JSON codec (messages/json.cpp: the field's JSON name, whether it
+// may be absent, timestamps as RFC 3339), CAF's `inspect`
+// (messages/inspect.hpp: the wire between cluster members, in list order)
+// and `==` (below). A new field is one more entry: the three cannot
+// disagree.
 
 #include <cstddef>
 #include <cstdint>
@@ -91,6 +94,31 @@ inline field_desc<json_text_ref> field(const char* name, json_text_ref x,
                                        presence p = presence::required) {
   return {name, x, p};
 }
+
+/// The field list of struct `T` (see the top of this file): the entries
+/// are `field(...)` calls or the shorthands below, which name the struct's
+/// `x`.
+#define SB_FIELDS(T, ...)                                                      \
+  template <class V>                                                           \
+  auto fields(V& v, T& x) {                                                    \
+    using namespace ::switchboard::field_options;                              \
+    return v.list(#T, __VA_ARGS__);                                            \
+  }
+
+/// `SB_FIELD(m)` or `SB_FIELD(m, presence)`: member `m` as JSON field "m".
+#define SB_FIELD(...)                                                          \
+  SB_FIELD_PICK(__VA_ARGS__, SB_FIELD_2, SB_FIELD_1, unused)(__VA_ARGS__)
+
+/// `SB_TIME(m)` or `SB_TIME(m, presence)`: timestamp member `m`, RFC 3339
+/// in JSON field "m".
+#define SB_TIME(...)                                                           \
+  SB_FIELD_PICK(__VA_ARGS__, SB_TIME_2, SB_TIME_1, unused)(__VA_ARGS__)
+
+#define SB_FIELD_PICK(a, b, name, ...) name
+#define SB_FIELD_1(m) ::switchboard::field(#m, x.m)
+#define SB_FIELD_2(m, p) ::switchboard::field(#m, x.m, p)
+#define SB_TIME_1(m) ::switchboard::field(#m, ::switchboard::as_time(x.m))
+#define SB_TIME_2(m, p) ::switchboard::field(#m, ::switchboard::as_time(x.m), p)
 
 /// The member a field refers to.
 template <class T>
