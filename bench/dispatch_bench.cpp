@@ -73,6 +73,24 @@ struct settings {
   std::uint64_t aggregates = 100000;
   std::uint32_t concurrency = 256;
   bool quick = false;
+
+  /// The flags that set these, in the order of the usage.
+  std::vector<flag> flags() {
+    return {
+        {"--quick",
+         [this] {
+           quick = true;
+           seconds = 1;
+           jobs = 20000;
+           aggregates = 10000;
+         }},
+        {"--seconds", "S", set_real(seconds)},
+        {"--producers", "P", set_int(producers, 1)},
+        {"--jobs", "N", set_count(jobs, 1)},
+        {"--aggregates", "A", set_count(aggregates, 1)},
+        {"--concurrency", "C", set_int(concurrency, 1)},
+    };
+  }
 };
 
 constexpr const char* event_queue = "bench";
@@ -547,38 +565,7 @@ listener_binding trivial_listener(std::vector<std::string> names,
 
 int main(int argc, char** argv) {
   settings s;
-  auto known = [&s](const std::string& a, auto& value) {
-    if (a == "--quick") {
-      s.quick = true;
-      s.seconds = 1;
-      s.jobs = 20000;
-      s.aggregates = 10000;
-    } else if (a == "--seconds") {
-      s.seconds = std::atof(value().c_str());
-    } else if (a == "--producers") {
-      s.producers = std::max(1, std::atoi(value().c_str()));
-    } else if (a == "--jobs") {
-      s.jobs = std::max<std::uint64_t>(
-          1, std::strtoull(value().c_str(), nullptr, 10));
-    } else if (a == "--aggregates") {
-      s.aggregates = std::max<std::uint64_t>(
-          1, std::strtoull(value().c_str(), nullptr, 10));
-    } else if (a == "--concurrency") {
-      s.concurrency
-          = static_cast<std::uint32_t>(std::max(1, std::atoi(value().c_str())));
-    } else {
-      return false;
-    }
-    return true;
-  };
-  std::string base;
-  if (auto rc = bench::read_flags_and_run_dir(
-          argc, argv, "dispatch_bench",
-          "[--quick] [--seconds S] [--producers P] [--jobs N] "
-          "[--aggregates A] [--concurrency C] [--dir D]",
-          known, base);
-      rc != 0)
-    return rc;
+  auto base = read_flags_and_run_dir(argc, argv, "dispatch_bench", s.flags());
   log::configure("warn", log::format::text);
   std::printf("dispatch_bench: %.1f s per phase, %d producers, %llu "
               "aggregates, %llu jobs, sync=full, %u cores, dir %s\n",

@@ -48,6 +48,33 @@ struct settings {
   std::uint64_t aggregates = 100000;
   options::sync_mode sync = options::sync_mode::full;
   bool nested = false;
+
+  /// The flags that set these, in the order of the usage.
+  std::vector<flag> flags() {
+    return {
+        {"--quick",
+         [this] {
+           seconds = 0.5;
+           aggregates = 10000;
+         }},
+        {"--seconds", "S", set_real(seconds)},
+        {"--aggregates", "N", set_count(aggregates)},
+        {"--sync", "full|no_meta_sync|none",
+         [this](const std::string& m) {
+           if (m == "full")
+             sync = options::sync_mode::full;
+           else if (m == "no_meta_sync")
+             sync = options::sync_mode::no_meta_sync;
+           else if (m == "none")
+             sync = options::sync_mode::none;
+           else {
+             std::fprintf(stderr, "unknown sync mode %s\n", m.c_str());
+             std::exit(2);
+           }
+         }},
+        {"--nested", set_true(nested)},
+    };
+  }
 };
 
 const std::string_view types[]
@@ -283,41 +310,7 @@ double raw_lmdb(const std::string& path, const settings& s) {
 
 int main(int argc, char** argv) {
   settings s;
-  auto known = [&s](const std::string& a, auto& value) {
-    if (a == "--quick") {
-      s.seconds = 0.5;
-      s.aggregates = 10000;
-    } else if (a == "--seconds") {
-      s.seconds = std::atof(value().c_str());
-    } else if (a == "--aggregates") {
-      s.aggregates = std::strtoull(value().c_str(), nullptr, 10);
-    } else if (a == "--nested") {
-      s.nested = true;
-    } else if (a == "--sync") {
-      auto m = value();
-      if (m == "full")
-        s.sync = options::sync_mode::full;
-      else if (m == "no_meta_sync")
-        s.sync = options::sync_mode::no_meta_sync;
-      else if (m == "none")
-        s.sync = options::sync_mode::none;
-      else {
-        std::fprintf(stderr, "unknown sync mode %s\n", m.c_str());
-        std::exit(2);
-      }
-    } else {
-      return false;
-    }
-    return true;
-  };
-  std::string base;
-  if (auto rc = bench::read_flags_and_run_dir(
-          argc, argv, "store_bench",
-          "[--quick] [--seconds S] [--aggregates N] "
-          "[--sync full|no_meta_sync|none] [--nested] [--dir D]",
-          known, base);
-      rc != 0)
-    return rc;
+  auto base = read_flags_and_run_dir(argc, argv, "store_bench", s.flags());
   std::printf("store_bench: %.1f s per phase, %llu aggregates, sync=%s%s, "
               "dir %s\n",
               s.seconds, static_cast<unsigned long long>(s.aggregates),
