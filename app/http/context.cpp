@@ -269,6 +269,13 @@ void request_context::fail_fields(const field_errors& fields) {
   fail(422, "invalid_fields", msg, fields);
 }
 
+bool request_context::fail_fields_if_any(const field_errors& fields) {
+  if (fields.empty())
+    return false;
+  fail_fields(fields);
+  return true;
+}
+
 void request_context::fail_store(const store::error& err) {
   using store::errc;
   switch (err.code) {

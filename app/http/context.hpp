@@ -246,6 +246,10 @@ public:
   /// Answers 422 "invalid_fields" naming each field.
   void fail_fields(const field_errors& fields);
 
+  /// Answers as `fail_fields` when `fields` names any field; returns
+  /// whether it answered.
+  bool fail_fields_if_any(const field_errors& fields);
+
   /// Answers a store error: not_found 404, version_conflict 409,
   /// invalid_argument 422, closed 503, others 500.
   void fail_store(const store::error& err);

@@ -64,20 +64,16 @@ void get_stream(const context_ptr& ctx) {
   field_errors errs;
   auto from = ctx->query_uint("from_version", 1, 1, UINT64_MAX, errs);
   auto limit = query_limit(*ctx, errs);
-  if (!errs.empty()) {
-    ctx->fail_fields(errs);
+  if (ctx->fail_fields_if_any(errs))
     return;
-  }
   const auto& type = ctx->param("aggregate_type");
   const auto& id = ctx->param("aggregate_id");
   if (auto bad = id_problem(id))
     errs["aggregate_id"] = *bad;
   if (auto bad = id_problem(type))
     errs["aggregate_type"] = *bad;
-  if (!errs.empty()) {
-    ctx->fail_fields(errs);
+  if (ctx->fail_fields_if_any(errs))
     return;
-  }
   // The caller's company's stream (an admin names the company): another
   // company's stream of that id is another stream, never read here.
   const auto& who = ctx->who();
@@ -225,10 +221,8 @@ void list_events(const context_ptr& ctx) {
   auto type = ctx->query("type");
   if (!type.empty() && find_event_type(type) == nullptr)
     errs["type"] = "unknown_value: no event type " + type;
-  if (!errs.empty()) {
-    ctx->fail_fields(errs);
+  if (ctx->fail_fields_if_any(errs))
     return;
-  }
   run_read(
       ctx, ctx->who().admin ? std::string{} : ctx->who().company_id,
       [ctx, limit, has_after, after, from, to,
@@ -407,10 +401,8 @@ void append_event(const context_ptr& ctx) {
       errs[field] = ok.error().problem + ": " + ok.error().message;
     }
   }
-  if (!errs.empty()) {
-    ctx->fail_fields(errs);
+  if (ctx->fail_fields_if_any(errs))
     return;
-  }
   if (!admin) {
     // Who and from where come from the token and the connection; an
     // admin's import keeps the history's own.
@@ -532,10 +524,8 @@ void list_audit(const context_ptr& ctx) {
   auto company = who.admin ? ctx->query("company_id") : who.company_id;
   if (who.admin && company.empty())
     errs["company_id"] = "missing: an admin names a company";
-  if (!errs.empty()) {
-    ctx->fail_fields(errs);
+  if (ctx->fail_fields_if_any(errs))
     return;
-  }
   run_read(
       ctx, who.admin ? std::string{} : who.company_id,
       [ctx, company, model_type, model_id, after, limit](const read_deadline&) {

@@ -146,10 +146,8 @@ std::optional<store::job_filter> bulk_filter(const context_ptr& ctx) {
     else if (!kv.value().is_string())
       errs[std::string{kv.key()}] = "expects a string";
   }
-  if (!errs.empty()) {
-    ctx->fail_fields(errs);
+  if (ctx->fail_fields_if_any(errs))
     return std::nullopt;
-  }
   return read_filter(ctx, [&](const char* k) {
     auto* v = obj.if_contains(k);
     return v != nullptr ? std::string{v->get_string()} : std::string{};
@@ -211,10 +209,8 @@ void list_jobs(const context_ptr& ctx,
                       + "\"; expects pending, ready, delayed, leased or "
                         "failed";
   }
-  if (!errs.empty()) {
-    ctx->fail_fields(errs);
+  if (ctx->fail_fields_if_any(errs))
     return;
-  }
   auto f = read_filter(ctx, [&](const char* k) {
     return ctx->query(k);
   });
@@ -575,10 +571,8 @@ void add_ops_routes(router& r) {
         field_errors errs;
         auto after = ctx->query_uint("after", 0, 0, UINT64_MAX, errs);
         auto limit = query_limit(*ctx, errs);
-        if (!errs.empty()) {
-          ctx->fail_fields(errs);
+        if (ctx->fail_fields_if_any(errs))
           return;
-        }
         auto channel = ctx->query("channel");
         const auto& who = ctx->who();
         auto reader = who.admin ? std::string{} : who.company_id;

@@ -196,10 +196,8 @@ void retell_webhook(const context_ptr& ctx) {
     if (auto bad = id_problem(call_id))
       errs["call.call_id"] = *bad;
   }
-  if (!errs.empty()) {
-    ctx->fail_fields(errs);
+  if (ctx->fail_fields_if_any(errs))
     return;
-  }
   const auto company = std::string{ctx->param("company_id")};
   auto settings = retell_settings::defaults();
   if (auto text = ctx->tenants().setting(company, retell_setting))

@@ -198,10 +198,8 @@ void call_webhook(const context_ptr& ctx) {
     else
       errs["data"] = "wrong_type: expects an object";
   }
-  if (!errs.empty()) {
-    ctx->fail_fields(errs);
+  if (ctx->fail_fields_if_any(errs))
     return;
-  }
   const auto& company = ctx->param("company_id");
   // One event per call and kind: a redelivery appends the same id.
   data["event_id"]
@@ -270,10 +268,8 @@ void twilio_status(const context_ptr& ctx) {
   if (auto a = field("AccountSid");
       !a.empty() && !account.empty() && a != account)
     errs["AccountSid"] = "invalid: not providers.twilio_account_sid";
-  if (!errs.empty()) {
-    ctx->fail_fields(errs);
+  if (ctx->fail_fields_if_any(errs))
     return;
-  }
   auto* outbox = ctx->node().store().outbox.get();
   auto out = std::make_shared<status_outcome>();
   auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
