@@ -6,6 +6,8 @@
 // invalid_argument error naming each field ("field: problem; ..."), as
 // payload_reader words it; the calendar then decides on typed fields.
 
+#include <utility>
+
 #include <boost/json/value.hpp>
 
 #include <caf/error.hpp>
@@ -15,37 +17,34 @@
 
 namespace switchboard {
 
-/// A booking from `body`: customer_id, service_id, staff_id and
-/// start_time are required; branch_id, notes and source are optional (and
-/// calcom_uid when `ref.metadata.source` is "calcom"). A bad staff_id is
-/// the only problem named: it says which calendar would have decided.
-expected<book_appointment, caf::error>
-decode_book(const boost::json::value& body, appointment_ref ref);
+/// Reads a `Command` for `ref` from a JSON body. Defined in
+/// actors/calendar_commands.cpp and instantiated there for each of the
+/// commands decode_command lists.
+template <class Command>
+struct calendar_decoder {
+  static expected<Command, caf::error> decode(const boost::json::value& body,
+                                              appointment_ref ref);
+};
 
-/// A reschedule from `body`: start_time is required, notes optional (and
-/// calcom_uid when `ref.metadata.source` is "calcom").
-expected<reschedule_appointment, caf::error>
-decode_reschedule(const boost::json::value& body, appointment_ref ref);
-
-/// A reassignment from `body`: staff_id is required (and, when bad, the
-/// only problem named), start_time and notes optional.
-expected<reassign_appointment, caf::error>
-decode_reassign(const boost::json::value& body, appointment_ref ref);
-
-/// A completion from `body`, which names no field.
-expected<complete_appointment, caf::error>
-decode_complete(const boost::json::value& body, appointment_ref ref);
-
-/// A cancellation from `body`: reason is optional.
-expected<cancel_appointment, caf::error>
-decode_cancel(const boost::json::value& body, appointment_ref ref);
-
-/// Cal.com's uid for a booking from `body`: calcom_uid is required.
-expected<link_calcom_booking, caf::error>
-decode_link_calcom(const boost::json::value& body, appointment_ref ref);
-
-/// Whether the attendee came, from `body`: no_show is required.
-expected<set_appointment_no_show, caf::error>
-decode_no_show(const boost::json::value& body, appointment_ref ref);
+/// The command `Command` for `ref` from `body`; the fields each reads:
+/// - book_appointment: customer_id, service_id, staff_id and start_time
+///   are required; branch_id, notes and source are optional (and
+///   calcom_uid when `ref.metadata.source` is "calcom"). A bad staff_id is
+///   the only problem named: it says which calendar would have decided.
+/// - reschedule_appointment: start_time is required, notes optional (and
+///   calcom_uid when `ref.metadata.source` is "calcom").
+/// - reassign_appointment: staff_id is required (and, when bad, the only
+///   problem named), start_time and notes optional.
+/// - complete_appointment: no field.
+/// - cancel_appointment: reason is optional.
+/// - link_calcom_booking: Cal.com's uid for the booking, calcom_uid, is
+///   required.
+/// - set_appointment_no_show: whether the attendee came, no_show, is
+///   required.
+template <class Command>
+expected<Command, caf::error> decode_command(const boost::json::value& body,
+                                             appointment_ref ref) {
+  return calendar_decoder<Command>::decode(body, std::move(ref));
+}
 
 } // namespace switchboard

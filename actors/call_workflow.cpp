@@ -296,7 +296,7 @@ void book(call_ptr self, aggregate_command cmd,
   if (!req.notes.empty())
     p["notes"] = req.notes;
   auto appt_id = ref.appointment_id;
-  auto b = decode_book(p, std::move(ref));
+  auto b = decode_command<book_appointment>(p, std::move(ref));
   if (!b) {
     fail_booking(self, cmd, rp, seqs, base_id,
                  "not_bookable: " + describe(b.error()));

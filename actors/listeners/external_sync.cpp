@@ -100,8 +100,8 @@ void link_uid(queued_listener_actor::pointer self, listener_context ctx,
   ref.metadata.source = "calcom";
   ref.metadata.causation_id = event_id;
   // The uid is Cal.com's answer: checked as any field from outside.
-  auto cmd = decode_link_calcom(boost::json::object{{"calcom_uid", uid}},
-                                std::move(ref));
+  auto cmd = decode_command<link_calcom_booking>(
+      boost::json::object{{"calcom_uid", uid}}, std::move(ref));
   if (!cmd) {
     rp.deliver(make_runtime_error(runtime_errc::listener_failed,
                                   "calcom booking uid not recorded: "

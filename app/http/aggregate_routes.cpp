@@ -263,13 +263,14 @@ void send_command(const context_ptr& ctx, std::string type, std::string id,
   ask_router(ctx, std::move(cmd), ok_status, what);
 }
 
-/// Decodes the request as a calendar command with `decode` (one of
-/// actors/calendar_commands.hpp, which names the field of each problem)
-/// and sends it to the router, which hands it to the calendar of the
-/// appointment's staff member; answers `ok_status` (201 when booked).
-template <class Decode>
+/// Decodes the request as the calendar command `Command` (with
+/// decode_command of actors/calendar_commands.hpp, which names the field of
+/// each problem) and sends it to the router, which hands it to the
+/// calendar of the appointment's staff member; answers `ok_status` (201
+/// when booked).
+template <class Command>
 void send_calendar_command(const context_ptr& ctx, std::string id,
-                           Decode decode, bool booking, int ok_status = 200) {
+                           bool booking = false, int ok_status = 200) {
   auto req = read_command(ctx, std::move(id));
   if (!req || !admit_command(ctx, req->company, booking))
     return;
@@ -282,7 +283,7 @@ void send_calendar_command(const context_ptr& ctx, std::string id,
   auto what = "appointment "
               + (ref.appointment_id.empty() ? std::string{"(new)"}
                                             : ref.appointment_id);
-  auto cmd = decode(req->body, std::move(ref));
+  auto cmd = decode_command<Command>(req->body, std::move(ref));
   if (!cmd) {
     fail_with(*ctx, cmd.error());
     return;
@@ -559,7 +560,7 @@ void add_aggregate_routes(router& r) {
   r.add(
       "POST", "/api/appointments", access::company,
       [](const context_ptr& ctx) {
-        send_calendar_command(ctx, "", decode_book, true, 201);
+        send_calendar_command<book_appointment>(ctx, "", true, 201);
       },
       "Book an appointment");
   r.add("GET", "/api/appointments", access::company, list_appointments,
@@ -581,22 +582,21 @@ void add_aggregate_routes(router& r) {
         bool reassign = !ec && body.is_object()
                         && body.as_object().if_contains("staff_id") != nullptr;
         if (reassign)
-          send_calendar_command(ctx, ctx->param("id"), decode_reassign, false);
+          send_calendar_command<reassign_appointment>(ctx, ctx->param("id"));
         else
-          send_calendar_command(ctx, ctx->param("id"), decode_reschedule,
-                                false);
+          send_calendar_command<reschedule_appointment>(ctx, ctx->param("id"));
       },
       "Reschedule or reassign an appointment");
   r.add(
       "POST", "/api/appointments/{id}/cancel", access::company,
       [](const context_ptr& ctx) {
-        send_calendar_command(ctx, ctx->param("id"), decode_cancel, false);
+        send_calendar_command<cancel_appointment>(ctx, ctx->param("id"));
       },
       "Cancel an appointment");
   r.add(
       "POST", "/api/appointments/{id}/complete", access::company,
       [](const context_ptr& ctx) {
-        send_calendar_command(ctx, ctx->param("id"), decode_complete, false);
+        send_calendar_command<complete_appointment>(ctx, ctx->param("id"));
       },
       "Mark an appointment as having taken place");
   r.add(

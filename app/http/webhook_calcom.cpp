@@ -324,7 +324,8 @@ void calcom_webhook(const context_ptr& ctx) {
                if (trigger == "BOOKING_REQUESTED")
                  payload["notes"] = "requested on Cal.com, awaiting the "
                                     "host's confirmation";
-               auto book = decode_book(payload, std::move(ref));
+               auto book
+                   = decode_command<book_appointment>(payload, std::move(ref));
                if (!book) {
                  fail_with(*ctx, book.error());
                  return;
@@ -387,16 +388,17 @@ void calcom_webhook(const context_ptr& ctx) {
       ctx->fail_fields({{"payload.startTime", "missing"}});
       return;
     }
-    send(decode_reschedule(
+    send(decode_command<reschedule_appointment>(
         json::object{{"start_time", start}, {"calcom_uid", uid}},
         std::move(ref)));
   } else if (trigger == "BOOKING_NO_SHOW_UPDATED") {
-    send(decode_no_show(json::object{{"no_show", no_show}}, std::move(ref)));
+    send(decode_command<set_appointment_no_show>(
+        json::object{{"no_show", no_show}}, std::move(ref)));
   } else if (trigger == "MEETING_ENDED") {
     // Cal.com sends it when the booking's time is over, whatever became
     // of it: an appointment cancelled or marked a no-show stays so, and
     // the delivery is answered as one that changes nothing.
-    send(decode_complete(json::object{}, std::move(ref)),
+    send(decode_command<complete_appointment>(json::object{}, std::move(ref)),
          [](const caf::error& e) {
            return runtime_code(e) == runtime_errc::conflict
                   && describe(e).find(", not scheduled") != std::string::npos;
@@ -407,7 +409,8 @@ void calcom_webhook(const context_ptr& ctx) {
                                                    : "cancellationReason");
     if (trigger == "BOOKING_REJECTED")
       reason = "rejected on Cal.com" + (reason.empty() ? "" : ": " + reason);
-    send(decode_cancel(json::object{{"reason", reason}}, std::move(ref)),
+    send(decode_command<cancel_appointment>(json::object{{"reason", reason}},
+                                            std::move(ref)),
          [](const caf::error& e) {
            return runtime_code(e) == runtime_errc::conflict
                   && describe(e).find("already cancelled") != std::string::npos;

@@ -46,13 +46,17 @@ struct company_fixture : test::router_fixture {
       ref.metadata.user_id = "u1";
       boost::json::value body = std::move(payload);
       if (name == "book")
-        return send_decoded(decode_book(body, std::move(ref)));
+        return send_decoded(
+            decode_command<book_appointment>(body, std::move(ref)));
       if (name == "reschedule")
-        return send_decoded(decode_reschedule(body, std::move(ref)));
+        return send_decoded(
+            decode_command<reschedule_appointment>(body, std::move(ref)));
       if (name == "reassign")
-        return send_decoded(decode_reassign(body, std::move(ref)));
+        return send_decoded(
+            decode_command<reassign_appointment>(body, std::move(ref)));
       BOOST_REQUIRE(name == "cancel");
-      return send_decoded(decode_cancel(body, std::move(ref)));
+      return send_decoded(
+          decode_command<cancel_appointment>(body, std::move(ref)));
     }
     auto cmd
         = test::named_command(std::move(type), std::move(id),

@@ -333,15 +333,14 @@ BOOST_AUTO_TEST_CASE(a_booking_decodes_its_fields_and_names_each_problem) {
   appointment_ref r;
   r.company_id = "c1";
   r.metadata.source = "api";
-  auto ok = decode_book(
-      boost::json::object{{"customer_id", "cu1"},
-                          {"service_id", "s1"},
-                          {"staff_id", "st1"},
-                          {"start_time", "2031-01-01T10:00:00+01:00"},
-                          {"branch_id", ""},
-                          {"notes", "first visit"},
-                          {"calcom_uid", "not taken from the API"}},
-      r);
+  boost::json::object body{{"customer_id", "cu1"},
+                           {"service_id", "s1"},
+                           {"staff_id", "st1"},
+                           {"start_time", "2031-01-01T10:00:00+01:00"},
+                           {"branch_id", ""},
+                           {"notes", "first visit"},
+                           {"calcom_uid", "not taken from the API"}};
+  auto ok = decode_command<book_appointment>(body, r);
   BOOST_REQUIRE(ok);
   BOOST_TEST(ok->staff_id == "st1");
   BOOST_TEST(ok->start_time == 1925024400000);
@@ -352,13 +351,14 @@ BOOST_AUTO_TEST_CASE(a_booking_decodes_its_fields_and_names_each_problem) {
   BOOST_TEST(ok->calcom_uid.empty());
   BOOST_TEST((ok->ref == r));
   // A bad staff member is named alone: it says which calendar decides.
-  auto no_staff = decode_book(boost::json::object{{"customer_id", 7}}, r);
+  auto no_staff = decode_command<book_appointment>(
+      boost::json::object{{"customer_id", 7}}, r);
   BOOST_REQUIRE(!no_staff);
   BOOST_TEST(describe(no_staff.error()) == "staff_id: is required");
-  auto bad = decode_book(boost::json::object{{"customer_id", 7},
-                                             {"staff_id", "st1"},
-                                             {"start_time", "tomorrow"}},
-                         r);
+  auto bad = decode_command<book_appointment>(
+      boost::json::object{
+          {"customer_id", 7}, {"staff_id", "st1"}, {"start_time", "tomorrow"}},
+      r);
   BOOST_REQUIRE(!bad);
   BOOST_TEST((runtime_code(bad.error()) == runtime_errc::invalid_argument));
   auto msg = describe(bad.error());
@@ -366,15 +366,11 @@ BOOST_AUTO_TEST_CASE(a_booking_decodes_its_fields_and_names_each_problem) {
   BOOST_TEST(msg.find("service_id: is required") != std::string::npos);
   BOOST_TEST(msg.find("start_time: must be an RFC 3339 timestamp")
              != std::string::npos);
-  // Cal.com's bookings carry its uid.
+  // Cal.com's bookings carry its uid (here the same booking, no branch).
   r.metadata.source = "calcom";
-  auto from_calcom
-      = decode_book(boost::json::object{{"customer_id", "cu1"},
-                                        {"service_id", "s1"},
-                                        {"staff_id", "st1"},
-                                        {"start_time", "2031-01-01T10:00:00Z"},
-                                        {"calcom_uid", "uid-1"}},
-                    r);
+  body.erase("branch_id");
+  body["calcom_uid"] = "uid-1";
+  auto from_calcom = decode_command<book_appointment>(body, r);
   BOOST_REQUIRE(from_calcom);
   BOOST_TEST(from_calcom->calcom_uid == "uid-1");
   BOOST_TEST(!from_calcom->set_branch);
@@ -384,41 +380,47 @@ BOOST_AUTO_TEST_CASE(moves_cancels_and_calcom_updates_decode) {
   appointment_ref r;
   r.company_id = "c1";
   r.appointment_id = "a1";
-  auto re = decode_reschedule(boost::json::object{{"notes", "x"}}, r);
+  auto re = decode_command<reschedule_appointment>(
+      boost::json::object{{"notes", "x"}}, r);
   BOOST_REQUIRE(!re);
   BOOST_TEST(describe(re.error()) == "start_time: is required");
-  re = decode_reschedule(
+  re = decode_command<reschedule_appointment>(
       boost::json::object{{"start_time", "2031-01-01T10:00:00Z"}}, r);
   BOOST_REQUIRE(re);
   BOOST_TEST(!re->set_notes);
-  auto too_long = decode_reschedule(
+  auto too_long = decode_command<reschedule_appointment>(
       boost::json::object{{"start_time", "2031-01-01T10:00:00Z"},
                           {"notes", std::string(2001, 'n')}},
       r);
   BOOST_REQUIRE(!too_long);
   BOOST_TEST(describe(too_long.error())
              == "notes: must have at most 2000 bytes");
-  auto ra = decode_reassign(
+  auto ra = decode_command<reassign_appointment>(
       boost::json::object{{"staff_id", "s t"}, {"start_time", "soon"}}, r);
   BOOST_REQUIRE(!ra);
   BOOST_TEST(describe(ra.error()).rfind("staff_id: ", 0) == 0);
   BOOST_TEST(describe(ra.error()).find("start_time") == std::string::npos);
-  ra = decode_reassign(boost::json::object{{"staff_id", "st2"}}, r);
+  ra = decode_command<reassign_appointment>(
+      boost::json::object{{"staff_id", "st2"}}, r);
   BOOST_REQUIRE(ra);
   BOOST_TEST(!ra->set_start_time);
-  auto cancel = decode_cancel(boost::json::object{}, r);
+  auto cancel = decode_command<cancel_appointment>(boost::json::object{}, r);
   BOOST_REQUIRE(cancel);
   BOOST_TEST(cancel->reason.empty());
-  BOOST_TEST(!decode_cancel(boost::json::object{{"reason", 3}}, r));
-  BOOST_TEST(decode_complete(boost::json::object{}, r).has_value());
-  auto not_object = decode_complete(boost::json::array{}, r);
+  BOOST_TEST(!decode_command<cancel_appointment>(
+      boost::json::object{{"reason", 3}}, r));
+  BOOST_TEST(decode_command<complete_appointment>(boost::json::object{}, r)
+                 .has_value());
+  auto not_object
+      = decode_command<complete_appointment>(boost::json::array{}, r);
   BOOST_REQUIRE(!not_object);
   BOOST_TEST(describe(not_object.error()) == "body: must be a JSON object");
-  BOOST_TEST(!decode_link_calcom(boost::json::object{}, r));
-  auto ns = decode_no_show(boost::json::object{{"no_show", "yes"}}, r);
+  BOOST_TEST(!decode_command<link_calcom_booking>(boost::json::object{}, r));
+  auto ns = decode_command<set_appointment_no_show>(
+      boost::json::object{{"no_show", "yes"}}, r);
   BOOST_REQUIRE(!ns);
   BOOST_TEST(describe(ns.error()) == "no_show: must be true or false");
-  BOOST_TEST(!decode_book(boost::json::array{}, r));
+  BOOST_TEST(!decode_command<book_appointment>(boost::json::array{}, r));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
