@@ -57,6 +57,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 using namespace switchboard;
@@ -309,12 +310,7 @@ struct paced_state {
 
 caf::behavior pacer(caf::stateful_actor<paced_state>* self, paced_state init) {
   auto& st = self->state;
-  st.factory = init.factory;
-  st.dispatcher = init.dispatcher;
-  st.rate = init.rate;
-  st.seconds = init.seconds;
-  st.latencies = init.latencies;
-  st.done = init.done;
+  st = std::move(init); // its inputs set, its counters and rng fresh
   st.start = clock_type::now();
   self->send(self, pace_atom::value);
   return {
