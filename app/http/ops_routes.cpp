@@ -194,6 +194,80 @@ void run_bulk(const context_ptr& ctx, const char* what,
   });
 }
 
+/// What a failed-job route does with the jobs it names.
+enum class failed_action {
+  retry,  ///< Puts them back on their queues, due now.
+  remove, ///< Deletes them.
+};
+
+/// The handler of a bulk change of the failed jobs that match the
+/// request's filter (`bulk_filter`); answers `{"retried": n}` or
+/// `{"deleted": n}`.
+handler_fn failed_where(failed_action action) {
+  return [action](const context_ptr& ctx) {
+    auto f = bulk_filter(ctx);
+    if (!f)
+      return;
+    auto* jobs = ctx->node().store().jobs.get();
+    auto now = ctx->node().clock()();
+    bool retry = action == failed_action::retry;
+    run_bulk(ctx, retry ? "retried" : "deleted",
+             [jobs, f = *f, now, retry](store::write_txn& txn) {
+               return retry
+                          ? jobs->retry_failed_where_in(txn, f, now, bulk_batch)
+                          : jobs->delete_failed_where_in(txn, f, bulk_batch);
+             });
+  };
+}
+
+/// The handler of a change of the path's failed job (`failed_job_param`):
+/// a retry wakes its queue and answers 202 `{"id", "state": "pending"}`, a
+/// delete answers 204.
+handler_fn failed_one(failed_action action) {
+  return [action](const context_ptr& ctx) {
+    auto j = failed_job_param(ctx);
+    if (!j)
+      return;
+    auto id = j->id;
+    auto* jobs = ctx->node().store().jobs.get();
+    auto now = ctx->node().clock()();
+    bool retry = action == failed_action::retry;
+    run_write(
+        ctx, actor_timeout,
+        [jobs, id, now, retry](store::write_txn& txn) {
+          return retry ? jobs->retry_failed_in(txn, id, now)
+                       : jobs->delete_failed_in(txn, id);
+        },
+        [ctx, id, retry, queue = j->queue](caf::event_based_actor* self) {
+          if (!retry) {
+            ctx->respond_empty(204);
+            return;
+          }
+          auto& qs = ctx->node().queues();
+          if (auto q = qs.find(queue); q != qs.end())
+            self->send(q->second, wake_atom::value);
+          json::object o;
+          o["id"] = id;
+          o["state"] = "pending";
+          ctx->respond(202, o);
+        });
+  };
+}
+
+/// Adds the routes of `action` on failed jobs: POST .../retry or DELETE,
+/// on those that match a filter (/api/jobs/failed, `where_summary`) and on
+/// one (/api/jobs/failed/{id}, `one_summary`).
+void add_failed_routes(router& r, failed_action action,
+                       std::string where_summary, std::string one_summary) {
+  bool retry = action == failed_action::retry;
+  std::string method = retry ? "POST" : "DELETE";
+  std::string suffix = retry ? "/retry" : "";
+  r.add(method, "/api/jobs/failed" + suffix, access::company,
+        failed_where(action), std::move(where_summary));
+  r.add(method, "/api/jobs/failed/{id}" + suffix, access::company,
+        failed_one(action), std::move(one_summary));
+}
+
 /// Answers a page of jobs: `state` fixed by the route, or from ?state=
 /// (pending by default).
 void list_jobs(const context_ptr& ctx,
@@ -243,6 +317,17 @@ void list_jobs(const context_ptr& ctx,
 handler_fn jobs_lister(std::optional<store::job_list_state> state) {
   return [state](const context_ptr& ctx) {
     list_jobs(ctx, state);
+  };
+}
+
+/// The handler that calls `fn(ctx, company)` with the company the request
+/// names (`named_company`), once it names one.
+template <class Fn>
+handler_fn of_named_company(Fn fn) {
+  return [fn](const context_ptr& ctx) {
+    auto company = named_company(ctx);
+    if (!company.empty())
+      fn(ctx, company);
   };
 }
 
@@ -487,83 +572,16 @@ void add_ops_routes(router& r) {
       },
       "One job with its attempts (time, duration, error)");
 
-  r.add(
-      "POST", "/api/jobs/failed/retry", access::company,
-      [](const context_ptr& ctx) {
-        auto f = bulk_filter(ctx);
-        if (!f)
-          return;
-        auto* jobs = ctx->node().store().jobs.get();
-        auto now = ctx->node().clock()();
-        run_bulk(ctx, "retried", [jobs, f = *f, now](store::write_txn& txn) {
-          return jobs->retry_failed_where_in(txn, f, now, bulk_batch);
-        });
-      },
-      "Puts every failed job that matches the filter (body: queue, "
-      "listener, event_type, event_id; admin: company_id) back on its "
-      "queue, due now");
-
-  r.add(
-      "POST", "/api/jobs/failed/{id}/retry", access::company,
-      [](const context_ptr& ctx) {
-        auto j = failed_job_param(ctx);
-        if (!j)
-          return;
-        auto id = j->id;
-        auto& n = ctx->node();
-        auto* jobs = n.store().jobs.get();
-        auto now = n.clock()();
-        auto queue = j->queue;
-        run_write(
-            ctx, actor_timeout,
-            [jobs, id, now](store::write_txn& txn) {
-              return jobs->retry_failed_in(txn, id, now);
-            },
-            [ctx, id, queue](caf::event_based_actor* self) {
-              auto& qs = ctx->node().queues();
-              if (auto q = qs.find(queue); q != qs.end())
-                self->send(q->second, wake_atom::value);
-              json::object o;
-              o["id"] = id;
-              o["state"] = "pending";
-              ctx->respond(202, o);
-            });
-      },
-      "Puts a failed job back on its queue");
-
-  r.add(
-      "DELETE", "/api/jobs/failed", access::company,
-      [](const context_ptr& ctx) {
-        auto f = bulk_filter(ctx);
-        if (!f)
-          return;
-        auto* jobs = ctx->node().store().jobs.get();
-        run_bulk(ctx, "deleted", [jobs, f = *f](store::write_txn& txn) {
-          return jobs->delete_failed_where_in(txn, f, bulk_batch);
-        });
-      },
-      "Flushes the failed jobs that match the query (queue, listener, "
-      "event_type, event_id; admin: company_id): all of the token's when "
-      "none is given");
-
-  r.add(
-      "DELETE", "/api/jobs/failed/{id}", access::company,
-      [](const context_ptr& ctx) {
-        auto j = failed_job_param(ctx);
-        if (!j)
-          return;
-        auto id = j->id;
-        auto* jobs = ctx->node().store().jobs.get();
-        run_write(
-            ctx, actor_timeout,
-            [jobs, id](store::write_txn& txn) {
-              return jobs->delete_failed_in(txn, id);
-            },
-            [ctx](caf::event_based_actor*) {
-              ctx->respond_empty(204);
-            });
-      },
-      "Deletes a failed job (company tokens: their own)");
+  add_failed_routes(r, failed_action::retry,
+                    "Puts every failed job that matches the filter (body: "
+                    "queue, listener, event_type, event_id; admin: "
+                    "company_id) back on its queue, due now",
+                    "Puts a failed job back on its queue");
+  add_failed_routes(r, failed_action::remove,
+                    "Flushes the failed jobs that match the query (queue, "
+                    "listener, event_type, event_id; admin: company_id): all "
+                    "of the token's when none is given",
+                    "Deletes a failed job (company tokens: their own)");
 
   r.add(
       "GET", "/api/outbox", access::company,
@@ -620,39 +638,25 @@ void add_ops_routes(router& r) {
       "Messages written to the outbox (SMS, email, WhatsApp, external "
       "calls), and those Twilio took with their SID and delivery status");
 
-  r.add(
-      "GET", "/api/company", access::company,
-      [](const context_ptr& ctx) {
-        const auto& who = ctx->who();
-        auto id = who.admin ? ctx->query("company_id") : who.company_id;
-        if (id.empty()) {
-          ctx->fail_fields(
-              {{"company_id", "admin tokens must name the company"}});
-          return;
-        }
-        auto c = ctx->tenants().company(id);
-        if (!c) {
-          ctx->fail_store(c.error());
-          return;
-        }
-        json::object o{{"id", c->id},
-                       {"name", c->name},
-                       {"time_zone", c->time_zone.empty() ? std::string{"UTC"}
-                                                          : c->time_zone},
-                       {"created_at", time_or_null(c->created_at)}};
-        ctx->respond(200, o);
-      },
-      "The company the token acts for: name and time zone");
+  r.add("GET", "/api/company", access::company,
+        of_named_company([](const context_ptr& ctx, const std::string& id) {
+          auto c = ctx->tenants().company(id);
+          if (!c) {
+            ctx->fail_store(c.error());
+            return;
+          }
+          json::object o{{"id", c->id},
+                         {"name", c->name},
+                         {"time_zone", c->time_zone.empty() ? std::string{"UTC"}
+                                                            : c->time_zone},
+                         {"created_at", time_or_null(c->created_at)}};
+          ctx->respond(200, o);
+        }),
+        "The company the token acts for: name and time zone");
   r.add(
       "GET", "/api/analytics", access::company,
-      [](const context_ptr& ctx) {
+      of_named_company([](const context_ptr& ctx, const std::string& company) {
         const auto& who = ctx->who();
-        auto company = who.admin ? ctx->query("company_id") : who.company_id;
-        if (company.empty()) {
-          ctx->fail_fields(
-              {{"company_id", "admin tokens must name the company"}});
-          return;
-        }
         // Its counters grow with the company's days of history: read on
         // the read pool, off the Asio threads.
         run_read(ctx, who.admin ? std::string{} : who.company_id,
@@ -666,7 +670,7 @@ void add_ops_routes(router& r) {
                    (*report)["company_id"] = company;
                    ctx->respond(200, *report);
                  });
-      },
+      }),
       "The company's analytics: appointments by day, service, staff, "
       "branch and source with value and lead time; calls by sentiment; "
       "customers by source");

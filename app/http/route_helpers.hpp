@@ -1,9 +1,11 @@
 #pragma once
 
-// What several route files share: a listing's ?limit=, and a route's store
-// write (one op through the store writer, then the answer).
+// What several route files share: a listing's ?limit=, the company a route
+// names, and a route's store write (one op through the store writer, then
+// the answer).
 
 #include <cstdint>
+#include <string>
 
 #include <caf/event_based_actor.hpp>
 
@@ -19,6 +21,17 @@ namespace switchboard::app::http {
 inline std::uint64_t query_limit(const request_context& ctx,
                                  field_errors& errs) {
   return ctx.query_uint("limit", 100, 1, 1000, errs);
+}
+
+/// The company a company-scoped route names: the token's, or for an admin
+/// token `?company_id=` (not looked up); "" after answering 422 when an
+/// admin token names none.
+inline std::string named_company(const context_ptr& ctx) {
+  const auto& who = ctx->who();
+  auto id = who.admin ? ctx->query("company_id") : who.company_id;
+  if (id.empty())
+    ctx->fail_fields({{"company_id", "admin tokens must name the company"}});
+  return id;
 }
 
 /// Runs `op` in the store writer's next commit, waiting at most `timeout`;
