@@ -168,7 +168,8 @@ int run_events(const std::vector<std::string>& args) {
       got = std::move(kept);
     }
   } else if (!type.empty()) {
-    got = st->events->read_by_type(type, a->after + 1, max);
+    got = st->events->read_by(store::event_index::type, type, a->after + 1,
+                              max);
   } else {
     got = st->events->read_all(a->after + 1, max);
   }

@@ -37,6 +37,11 @@ struct expected_version {
   }
 };
 
+/// The indexes `event_store::read_by` reads: events by type, and by
+/// reference (see `event_store_config::refs`; events before
+/// `event_store::refs_indexed_from()` are not indexed).
+enum class event_index { type, ref };
+
 /// Counters of an event store.
 struct event_store_stats {
   std::uint64_t appends = 0;            ///< Appends that stored events.
@@ -271,11 +276,14 @@ public:
                                             std::uint64_t from_version,
                                             std::size_t max_count) const;
 
-  /// Reads events of `type` with sequence >= `from_seq`, in sequence
-  /// order, at most `max_count`. Errors: `errc::corrupt`, LMDB errors.
-  result<std::vector<envelope>> read_by_type(std::string_view type,
-                                             std::uint64_t from_seq,
-                                             std::size_t max_count) const;
+  /// Reads the events under `name` in `index` (an event type, a
+  /// reference) with sequence >= `from_seq`, in sequence order, at most
+  /// `max_count`. Errors: `errc::corrupt`, LMDB errors; they name the read
+  /// "read_by_type" or "read_by_ref".
+  result<std::vector<envelope>> read_by(event_index index,
+                                        std::string_view name,
+                                        std::uint64_t from_seq,
+                                        std::size_t max_count) const;
 
   /// Reads events with `from_ms` <= occurred_at < `to_ms`, ordered by
   /// (occurred_at, sequence), at most `max_count`. To page, pass the last
@@ -301,14 +309,6 @@ public:
   result<std::vector<envelope>>
   read_by_company_before(std::string_view company_id, std::uint64_t before_seq,
                          std::size_t max_count) const;
-
-  /// Reads events indexed under reference `ref` (see `config::refs`)
-  /// with sequence >= `from_seq`, in sequence order, at most
-  /// `max_count`. Events before `refs_indexed_from()` are not indexed.
-  /// Errors: `errc::corrupt`, LMDB errors.
-  result<std::vector<envelope>> read_by_ref(std::string_view ref,
-                                            std::uint64_t from_seq,
-                                            std::size_t max_count) const;
 
   /// The first sequence from which every event is in the by_ref index:
   /// 1 for a store made with references; past the events of a store

@@ -113,9 +113,11 @@ event_store::visit_company(const read_txn& txn, std::string_view company_id,
 }
 
 result<std::vector<envelope>>
-event_store::read_by_type(std::string_view type, std::uint64_t from_seq,
-                          std::size_t max_count) const {
-  return read_name_index("read_by_type", env_, db_.by_type, db_.events, type,
+event_store::read_by(event_index index, std::string_view name,
+                     std::uint64_t from_seq, std::size_t max_count) const {
+  bool by_type = index == event_index::type;
+  return read_name_index(by_type ? "read_by_type" : "read_by_ref", env_,
+                         by_type ? db_.by_type : db_.by_ref, db_.events, name,
                          from_seq, max_count);
 }
 
@@ -168,13 +170,6 @@ event_store::read_by_company_before(std::string_view company_id,
           return fail_mdb(rc, "mdb_cursor_get(by_company)");
         return out;
       });
-}
-
-result<std::vector<envelope>>
-event_store::read_by_ref(std::string_view ref, std::uint64_t from_seq,
-                         std::size_t max_count) const {
-  return read_name_index("read_by_ref", env_, db_.by_ref, db_.events, ref,
-                         from_seq, max_count);
 }
 
 result<std::vector<envelope>>

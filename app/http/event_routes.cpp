@@ -156,7 +156,7 @@ void list_events_page(const context_ptr& ctx, const read_deadline& deadline,
     if (!who.admin)
       return es.read_by_company(who.company_id, from_seq, n);
     if (!type.empty())
-      return es.read_by_type(type, from_seq, n);
+      return es.read_by(store::event_index::type, type, from_seq, n);
     return es.read_all(from_seq, n);
   };
   std::deque<envelope> out;

@@ -87,7 +87,8 @@ std::string calcom_appointment(const context_ptr& ctx,
                                const std::string& company,
                                const std::string& uid) {
   auto& events = *ctx->node().store().events;
-  auto found = events.read_by_ref(calcom_booking_ref(company, uid), 1, 1);
+  auto found = events.read_by(store::event_index::ref,
+                              calcom_booking_ref(company, uid), 1, 1);
   if (found && !found->empty() && found->front().company_id == company)
     return found->front().aggregate_id;
   return derived_id("calcom\n" + company + "\n" + uid);
@@ -253,8 +254,8 @@ void calcom_webhook(const context_ptr& ctx) {
       return;
     // A booking made here and created on Cal.com comes back as Cal.com's
     // BOOKING_CREATED: its uid is on the appointment already.
-    if (auto linked = ctx->node().store().events->read_by_ref(
-            calcom_booking_ref(company, uid), 1, 1);
+    if (auto linked = ctx->node().store().events->read_by(
+            store::event_index::ref, calcom_booking_ref(company, uid), 1, 1);
         linked && !linked->empty()) {
       ctx->respond(200, json::object{{"status", "accepted"},
                                      {"duplicate", true},

@@ -54,7 +54,8 @@ BOOST_AUTO_TEST_CASE(kill_9_with_leased_jobs_loses_none) {
   auto st = node_store::open(opts);
   BOOST_REQUIRE(st);
   auto& s = **st;
-  auto stored = s.events->read_by_type("customer.created", 1, 100000);
+  auto stored = s.events->read_by(store::event_index::type, "customer.created",
+                                  1, 100000);
   BOOST_REQUIRE(stored);
   BOOST_TEST(stored->size() >= acked.size());
   std::set<std::string> stored_ids;

@@ -174,7 +174,8 @@ std::string book(deterministic_node& n) {
   auto a = test::sample_appointment("a1", n.now() + 3 * day_ms);
   auto r = n.dispatch_event(appointment_created{a, "api", {}}, "a1", "c1");
   BOOST_REQUIRE(r);
-  auto ev = n.node().store().events->read_by_type("appointment.created", 1, 1);
+  auto ev = n.node().store().events->read_by(store::event_index::type,
+                                             "appointment.created", 1, 1);
   BOOST_REQUIRE(ev);
   BOOST_REQUIRE(ev->size() == 1u);
   return (*ev)[0].id;

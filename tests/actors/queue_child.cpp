@@ -132,8 +132,8 @@ int main(int argc, char** argv) {
   }
   // Run until every stored customer.created event has been worked.
   for (;;) {
-    auto stored
-        = nd.store().events->read_by_type("customer.created", 1, 1000000);
+    auto stored = nd.store().events->read_by(store::event_index::type,
+                                             "customer.created", 1, 1000000);
     auto done = nd.store().projections->counter(work_counter);
     if (stored && done && static_cast<std::size_t>(*done) >= stored->size()
         && (mode == "resume" || static_cast<int>(stored->size()) >= n)) {

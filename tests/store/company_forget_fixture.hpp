@@ -384,7 +384,7 @@ struct forget_fixture : store_fixture {
     by = store->read_by_company_before(company, UINT64_MAX, 1000);
     BOOST_REQUIRE_MESSAGE(by, why(by));
     BOOST_TEST(by->empty());
-    by = store->read_by_ref("ref/" + company + "/apt-1", 1, 100);
+    by = store->read_by(event_index::ref, "ref/" + company + "/apt-1", 1, 100);
     BOOST_REQUIRE_MESSAGE(by, why(by));
     BOOST_TEST(by->empty());
     auto list = store->read_list("list/" + company, "", "", 100);
@@ -396,7 +396,7 @@ struct forget_fixture : store_fixture {
         BOOST_TEST(e.company_id != company);
     };
     none_of(store->read_all(1, 1000));
-    none_of(store->read_by_type("appointment.created", 1, 1000));
+    none_of(store->read_by(event_index::type, "appointment.created", 1, 1000));
     none_of(store->read_by_time(std::numeric_limits<timestamp_ms>::min(),
                                 std::numeric_limits<timestamp_ms>::max(), 0,
                                 1000));
@@ -483,7 +483,7 @@ struct forget_fixture : store_fixture {
     auto by = store->read_by_company(company, 1, 1000);
     BOOST_REQUIRE_MESSAGE(by, why(by));
     BOOST_TEST(by->size() == d.events.size());
-    by = store->read_by_ref("ref/" + company + "/apt-1", 1, 100);
+    by = store->read_by(event_index::ref, "ref/" + company + "/apt-1", 1, 100);
     BOOST_REQUIRE_MESSAGE(by, why(by));
     BOOST_TEST(by->size() == 3u);
     auto list = store->read_list("list/" + company, "", "", 100);

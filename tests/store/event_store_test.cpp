@@ -308,10 +308,11 @@ BOOST_AUTO_TEST_CASE(reads_are_ordered_and_paged) {
     BOOST_TEST(a1[i].id == a1_ids[i]);
   }
   BOOST_TEST(store->read_stream("c1", "appointment", "a1", 9, 5)->empty());
-  // read_by_type.
+  // read_by, the type index.
   auto updated = read_pages(
       [&](std::uint64_t from, std::uint64_t limit) {
-        return store->read_by_type("appointment.updated", from, limit);
+        return store->read_by(event_index::type, "appointment.updated", from,
+                              limit);
       },
       0, 4);
   for (auto& e : updated)
@@ -320,7 +321,7 @@ BOOST_AUTO_TEST_CASE(reads_are_ordered_and_paged) {
   for (int i = 1; i < 30; i += 2)
     want.push_back(i + 1);
   BOOST_TEST(seqs_of(updated) == want, boost::test_tools::per_element());
-  BOOST_TEST(store->read_by_type("nope", 0, 4)->empty());
+  BOOST_TEST(store->read_by(event_index::type, "nope", 0, 4)->empty());
   // read_by_company.
   auto c2 = read_pages(
       [&](std::uint64_t from, std::uint64_t limit) {
@@ -462,15 +463,15 @@ BOOST_FIXTURE_TEST_CASE(events_are_read_by_reference, test::store_fixture) {
   append_one(make_event("appointment", "x2"));
   append_one(make_event("appointment", "y1"));
   append_one(make_event("appointment", "x1"));
-  auto x = store->read_by_ref("x", 1, 100);
+  auto x = store->read_by(event_index::ref, "x", 1, 100);
   BOOST_REQUIRE(x);
   BOOST_TEST(seqs_of(*x) == (std::vector<std::uint64_t>{2, 4}),
              boost::test_tools::per_element());
-  auto y = store->read_by_ref("agg/y1", 1, 100);
+  auto y = store->read_by(event_index::ref, "agg/y1", 1, 100);
   BOOST_REQUIRE(y);
   BOOST_TEST(seqs_of(*y) == (std::vector<std::uint64_t>{3}),
              boost::test_tools::per_element());
-  auto paged = store->read_by_ref("x", 3, 1);
+  auto paged = store->read_by(event_index::ref, "x", 3, 1);
   BOOST_REQUIRE(paged);
   BOOST_TEST(seqs_of(*paged) == (std::vector<std::uint64_t>{4}),
              boost::test_tools::per_element());
