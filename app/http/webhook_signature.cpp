@@ -38,7 +38,8 @@ signature_check check_signature(std::string_view secret,
   for (auto& c : given)
     if (c >= 'A' && c <= 'F')
       c = static_cast<char>(c - 'A' + 'a');
-  if (given.size() != out.signature.size()
+  // An empty MAC (the HMAC itself failed) matches nothing, not "sha256=".
+  if (out.signature.empty() || given.size() != out.signature.size()
       || CRYPTO_memcmp(given.data(), out.signature.data(), out.signature.size())
              != 0) {
     out.problem = "bad signature";
