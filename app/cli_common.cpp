@@ -170,6 +170,17 @@ std::unique_ptr<node_store> open_store(const std::string& cmd,
   return std::move(*st);
 }
 
+int unknown_value(const std::string& cmd, const char* flag, const char* what,
+                  const std::string& value,
+                  const std::vector<std::string_view>& known) {
+  std::cerr << "switchboard " << cmd << ": " << flag << ": unknown " << what
+            << " \"" << value << '"';
+  for (std::size_t i = 0; i < known.size(); ++i)
+    std::cerr << (i == 0 ? " (one of " : ", ") << known[i];
+  std::cerr << (known.empty() ? "\n" : ")\n");
+  return 2;
+}
+
 timestamp_ms wall_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())

@@ -8,6 +8,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -65,6 +66,13 @@ bool read_uints(
 std::unique_ptr<node_store> open_store(const std::string& cmd,
                                        const common_flags& flags,
                                        bool rebuild_stream_index = true);
+
+/// Prints `switchboard <cmd>: <flag>: unknown <what> "<value>"` to stderr,
+/// with ` (one of <known>)` when `known` names any, and returns the exit
+/// status 2.
+int unknown_value(const std::string& cmd, const char* flag, const char* what,
+                  const std::string& value,
+                  const std::vector<std::string_view>& known = {});
 
 /// Milliseconds since the epoch, now.
 timestamp_ms wall_now();

@@ -133,12 +133,10 @@ int run_events(const std::vector<std::string>& args) {
   if (auto i = a->values.find("--type"); i != a->values.end()) {
     type = i->second;
     if (find_event_type(type) == nullptr) {
-      std::string known;
+      std::vector<std::string_view> known;
       for (const auto& info : all_event_types())
-        known += (known.empty() ? "" : ", ") + std::string{info.wire_name};
-      std::cerr << "switchboard events: --type: unknown event type \"" << type
-                << "\" (one of " << known << ")\n";
-      return 2;
+        known.push_back(info.wire_name);
+      return cli::unknown_value("events", "--type", "event type", type, known);
     }
   }
   auto known_aggregate = [](const std::string& t) {
@@ -147,11 +145,9 @@ int run_events(const std::vector<std::string>& args) {
       return info.aggregate_type == t;
     });
   };
-  if (!agg_type.empty() && !known_aggregate(agg_type)) {
-    std::cerr << "switchboard events: --aggregate: unknown aggregate type \""
-              << agg_type << "\"\n";
-    return 2;
-  }
+  if (!agg_type.empty() && !known_aggregate(agg_type))
+    return cli::unknown_value("events", "--aggregate", "aggregate type",
+                              agg_type);
   auto st = cli::open_store("events", a->common);
   if (!st)
     return 1;
@@ -205,11 +201,9 @@ int run_outbox(const std::vector<std::string>& args) {
     static constexpr std::string_view channels[]
         = {"sms", "email", "whatsapp", "calcom", "crm"};
     if (std::find(std::begin(channels), std::end(channels), channel)
-        == std::end(channels)) {
-      std::cerr << "switchboard outbox: --channel: unknown channel \""
-                << channel << "\" (one of sms, email, whatsapp, calcom, crm)\n";
-      return 2;
-    }
+        == std::end(channels))
+      return cli::unknown_value("outbox", "--channel", "channel", channel,
+                                {std::begin(channels), std::end(channels)});
   }
   auto st = cli::open_store("outbox", a->common);
   if (!st)
