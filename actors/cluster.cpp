@@ -19,7 +19,6 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
-#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include <actors/log.hpp>
@@ -31,16 +30,6 @@ namespace switchboard {
 
 using namespace cluster_detail;
 
-namespace {
-
-/// Compares two MACs in constant time.
-bool same_mac(const std::string& a, const std::string& b) {
-  return !a.empty() && a.size() == b.size()
-         && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
-
-} // namespace
-
 namespace cluster_detail {
 
 std::string trusted_sender(cluster_pointer self, const std::string& link) {
@@ -49,7 +38,7 @@ std::string trusted_sender(cluster_pointer self, const std::string& link) {
     return {};
   auto& st = self->state;
   auto i = st.joined.find(sender->node());
-  if (i == st.joined.end() || !same_mac(link, i->second.link))
+  if (i == st.joined.end() || !store::same_hex_mac(link, i->second.link))
     return {};
   if (auto p = st.peers.find(i->second.name); p != st.peers.end())
     p->second.heard = steady::now();
@@ -263,7 +252,7 @@ void connect(cluster_pointer self, peer& p) {
                                                              nonce, r.nonce));
                       if (r.node != name
                           || r.version != cluster_protocol_version
-                          || !same_mac(r.mac, want)) {
+                          || !store::same_hex_mac(r.mac, want)) {
                         lg->warn("{} failed the handshake (name {}, protocol "
                                  "{}, or another secret)",
                                  name, r.node, r.version);
@@ -438,7 +427,7 @@ cluster_actor::behavior_type cluster(cluster_pointer self, cluster_deps deps) {
         auto want = cluster_mac(
             st.deps.secret,
             cluster_proof_text(h.node, st.self_name, "", h.nonce));
-        if (!same_mac(h.mac, want))
+        if (!store::same_hex_mac(h.mac, want))
           return refuse("wrong proof (another secret?)");
         std::int64_t sent = 0;
         try {

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -35,6 +36,19 @@ inline std::string hmac_sha256_hex(std::string_view key,
                                    std::string_view data) {
   auto mac = hmac_bytes(EVP_sha256(), key, data);
   return to_hex(reinterpret_cast<const unsigned char*>(mac.data()), mac.size());
+}
+
+/// Whether the hex MAC `given` (either case) is `expected` (lowercase
+/// hex, as hmac_sha256_hex gives it), compared in constant time. Never
+/// when `expected` is empty: an HMAC that failed matches nothing.
+inline bool same_hex_mac(std::string_view given, std::string_view expected) {
+  if (expected.empty() || given.size() != expected.size())
+    return false;
+  std::string lower{given};
+  for (auto& c : lower)
+    if (c >= 'A' && c <= 'F')
+      c = static_cast<char>(c - 'A' + 'a');
+  return CRYPTO_memcmp(lower.data(), expected.data(), expected.size()) == 0;
 }
 
 } // namespace switchboard::store

@@ -11,8 +11,6 @@
 
 #include <boost/json/serialize.hpp>
 
-#include <openssl/crypto.h>
-
 #include <actors/aggregate_state.hpp>
 #include <actors/calcom.hpp>
 #include <actors/calendar_commands.hpp>
@@ -25,6 +23,7 @@
 #include <messages/id_check.hpp>
 #include <messages/json.hpp>
 #include <store/event_store.hpp>
+#include <store/hmac.hpp>
 
 namespace switchboard::app::http::webhook_detail {
 
@@ -58,13 +57,9 @@ bool verify_calcom(const context_ptr& ctx, const calcom_settings& settings) {
     ctx->fail(401, "unauthorized", "missing X-Cal-Signature-256");
     return false;
   }
-  for (auto& c : given)
-    if (c >= 'A' && c <= 'F')
-      c = static_cast<char>(c - 'A' + 'a');
   auto expected = secret.empty() ? std::string{}
                                  : hmac_sha256_hex(secret, ctx->req().body);
-  if (expected.empty() || given.size() != expected.size()
-      || CRYPTO_memcmp(given.data(), expected.data(), expected.size()) != 0) {
+  if (!store::same_hex_mac(given, expected)) {
     ctx->fail(401, "unauthorized",
               "X-Cal-Signature-256 does not match the company's Cal.com "
               "secret (PUT /api/integrations/calcom, or "

@@ -5,8 +5,6 @@
 
 #include <stdexcept>
 
-#include <openssl/crypto.h>
-
 #include <store/hmac.hpp>
 
 namespace switchboard::app::http {
@@ -31,17 +29,10 @@ signature_check check_signature(std::string_view secret,
     out.problem = "missing or malformed signature";
     return out;
   }
-  std::string given{signature_header.substr(7)};
   std::string signed_text = ts_text + ".";
   signed_text.append(body);
   out.signature = store::hmac_sha256_hex(secret, signed_text);
-  for (auto& c : given)
-    if (c >= 'A' && c <= 'F')
-      c = static_cast<char>(c - 'A' + 'a');
-  // An empty MAC (the HMAC itself failed) matches nothing, not "sha256=".
-  if (out.signature.empty() || given.size() != out.signature.size()
-      || CRYPTO_memcmp(given.data(), out.signature.data(), out.signature.size())
-             != 0) {
+  if (!store::same_hex_mac(signature_header.substr(7), out.signature)) {
     out.problem = "bad signature";
     return out;
   }
