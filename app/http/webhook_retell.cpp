@@ -8,8 +8,6 @@
 
 #include <boost/json/serialize.hpp>
 
-#include <openssl/crypto.h>
-
 #include <actors/call_workflow.hpp>
 #include <actors/errors.hpp>
 #include <actors/node.hpp>
@@ -19,6 +17,7 @@
 #include <app/http/routes.hpp>
 #include <messages/id_check.hpp>
 #include <messages/json.hpp>
+#include <store/hmac.hpp>
 
 namespace switchboard::app::http::webhook_detail {
 
@@ -63,12 +62,7 @@ bool verify_retell(const context_ptr& ctx) {
               "missing or malformed x-retell-signature (v=<ms>,d=<hex>)");
     return false;
   }
-  for (auto& c : given)
-    if (c >= 'A' && c <= 'F')
-      c = static_cast<char>(c - 'A' + 'a');
-  auto expected = hmac_sha256_hex(key, ctx->req().body + ms);
-  if (given.size() != expected.size()
-      || CRYPTO_memcmp(given.data(), expected.data(), expected.size()) != 0) {
+  if (!store::same_hex_mac(given, hmac_sha256_hex(key, ctx->req().body + ms))) {
     ctx->fail(401, "unauthorized", "bad x-retell-signature");
     return false;
   }
