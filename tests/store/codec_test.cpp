@@ -1,4 +1,5 @@
 #include "store/codec.hpp"
+#include "store/hmac.hpp"
 
 #include "fixture.hpp"
 
@@ -56,6 +57,27 @@ BOOST_AUTO_TEST_CASE(keys_are_big_endian) {
   BOOST_TEST(get_be64(b) == 256u);
   BOOST_TEST(order_preserving(-1) < order_preserving(0));
   BOOST_TEST(order_preserving(0) < order_preserving(1));
+}
+
+BOOST_AUTO_TEST_CASE(hmac_sha256_matches_rfc_4231) {
+  // RFC 4231, test case 1.
+  BOOST_TEST(hmac_sha256_hex(std::string(20, '\x0b'), "Hi There")
+             == "b0344c61d8db38535ca8afceaf0bf12b"
+                "881dc200c9833da726e9376c2e32cff7");
+}
+
+BOOST_AUTO_TEST_CASE(mac_check_refuses_what_it_cannot_match) {
+  auto mac = hmac_sha256_hex("key", "text");
+  auto upper = mac;
+  for (auto& c : upper)
+    if (c >= 'a' && c <= 'f')
+      c = static_cast<char>(c - 'a' + 'A');
+  BOOST_TEST(same_hex_mac(mac, mac));
+  BOOST_TEST(same_hex_mac(upper, mac));
+  BOOST_TEST(!same_hex_mac(mac.substr(1), mac));
+  BOOST_TEST(!same_hex_mac(hmac_sha256_hex("other", "text"), mac));
+  // An HMAC that failed is empty: nothing matches it, not even "".
+  BOOST_TEST(!same_hex_mac("", ""));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
