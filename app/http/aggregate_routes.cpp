@@ -39,17 +39,6 @@ namespace {
 
 constexpr auto command_timeout = 30s;
 
-/// The company a request acts for: the token's, or for an admin token the
-/// `company_id` query parameter. Answers 422 and returns "" when missing.
-std::string company_of(const context_ptr& ctx) {
-  if (!ctx->who().admin)
-    return ctx->who().company_id;
-  auto c = ctx->query("company_id");
-  if (c.empty())
-    ctx->fail_fields({{"company_id", "admin tokens must name the company"}});
-  return c;
-}
-
 /// What `If-Match: *` stands for in `parse_if_match`.
 constexpr std::uint64_t any_version = UINT64_MAX;
 
@@ -118,7 +107,7 @@ std::optional<command_request> read_command(const context_ptr& ctx,
       ctx->fail_fields({{"id", *bad}});
       return std::nullopt;
     }
-  auto company = company_of(ctx);
+  auto company = named_company(ctx);
   if (company.empty())
     return std::nullopt;
   command_request out;
@@ -292,7 +281,7 @@ void send_calendar_command(const context_ptr& ctx, std::string id,
 }
 
 void get_state(const context_ptr& ctx, std::string type) {
-  auto company = company_of(ctx);
+  auto company = named_company(ctx);
   if (company.empty())
     return;
   auto id = ctx->param("id");
@@ -431,7 +420,7 @@ std::optional<std::string> parse_appointment_cursor(std::string_view c) {
 /// history), on the read pool. `next` is a cursor whenever more may
 /// follow.
 void list_appointments(const context_ptr& ctx) {
-  auto company = company_of(ctx);
+  auto company = named_company(ctx);
   if (company.empty())
     return;
   field_errors errs;
@@ -602,7 +591,7 @@ void add_aggregate_routes(router& r) {
   r.add(
       "GET", "/api/availability", access::company,
       [](const context_ptr& ctx) {
-        auto company = company_of(ctx);
+        auto company = named_company(ctx);
         if (company.empty())
           return;
         field_errors errs;

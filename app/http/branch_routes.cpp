@@ -31,12 +31,9 @@ namespace switchboard::app::http {
 using namespace std::chrono_literals;
 
 std::string acting_company(const context_ptr& ctx) {
-  const auto& who = ctx->who();
-  auto id = who.admin ? std::string{ctx->query("company_id")} : who.company_id;
-  if (id.empty()) {
-    ctx->fail_fields({{"company_id", "admin tokens must name the company"}});
+  auto id = named_company(ctx);
+  if (id.empty())
     return id;
-  }
   if (auto c = ctx->tenants().company(id); !c) {
     ctx->fail_store(c.error());
     return {};
