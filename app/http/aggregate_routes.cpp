@@ -455,10 +455,8 @@ void list_appointments(const context_ptr& ctx) {
       errs["cursor"] = "invalid: not a cursor this listing returned (pass "
                        "the `next` of the previous page as it came)";
   }
-  if (!errs.empty()) {
-    ctx->fail_fields(errs);
+  if (ctx->fail_fields_if_any(errs))
     return;
-  }
   auto list = appointment_list(company, staff, customer, status);
   // [from_key, to_key): the filter's time range, after the cursor.
   auto from_key = appointment_sort_key(from, "");
@@ -604,10 +602,8 @@ void add_aggregate_routes(router& r) {
           errs["service_id"] = *bad;
         if (date.empty())
           errs["date"] = "missing";
-        if (!errs.empty()) {
-          ctx->fail_fields(errs);
+        if (ctx->fail_fields_if_any(errs))
           return;
-        }
         // A staff member the company does not have is refused here with
         // one index probe: a flood of made-up ids costs the actors (the
         // router, the cache) nothing, and so delays no other company's

@@ -122,10 +122,8 @@ void broadcasting_auth(const context_ptr& ctx) {
     errors["channel_name"] = "missing";
   else if (!valid_channel_name(channel))
     errors["channel_name"] = "invalid";
-  if (!errors.empty()) {
-    ctx->fail_fields(errors);
+  if (ctx->fail_fields_if_any(errors))
     return;
-  }
   const auto& company = ctx->who().company_id;
   auto own_private = "private-company." + company;
   auto own_presence = "presence-company." + company;
@@ -274,10 +272,8 @@ std::optional<info_set> query_info(const context_ptr& ctx, bool presence,
   auto info = parse_info(ctx->query("info"), "info", errors);
   if (info.user_count && !presence)
     errors["info"] = no_user_count;
-  if (!errors.empty()) {
-    ctx->fail_fields(errors);
+  if (ctx->fail_fields_if_any(errors))
     return std::nullopt;
-  }
   return info;
 }
 
@@ -410,10 +406,8 @@ void api_batch_events(const context_ptr& ctx, broadcaster& b) {
     else
       errors["batch[" + std::to_string(i) + "]"] = "expects an object";
   }
-  if (!errors.empty()) {
-    ctx->fail_fields(errors);
+  if (ctx->fail_fields_if_any(errors))
     return;
-  }
   for (const auto& ev : events)
     for (const auto& ch : ev.channels)
       b.publish(ch, ev.name, ev.data, ev.socket_id);

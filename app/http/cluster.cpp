@@ -150,10 +150,8 @@ void cluster_move(const context_ptr& ctx) {
     if (std::find(members.begin(), members.end(), to) == members.end())
       errs["to"] = "unknown_value: " + to + " is not a member";
   }
-  if (!errs.empty()) {
-    ctx->fail_fields(errs);
+  if (ctx->fail_fields_if_any(errs))
     return;
-  }
   ctx->svc().move(ctx, company, to);
 }
 
@@ -171,10 +169,8 @@ void cluster_forget(const context_ptr& ctx) {
                              "missing: the company whose copy goes", errs);
   if (!company.empty() && !ctx->tenants().company(company))
     errs["company_id"] = "unknown_value: no company " + company;
-  if (!errs.empty()) {
-    ctx->fail_fields(errs);
+  if (ctx->fail_fields_if_any(errs))
     return;
-  }
   if (view->placement().epoch == 0) {
     ctx->fail(409, "placement_pending",
               "the members have not agreed on a placement table yet");

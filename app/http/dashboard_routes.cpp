@@ -350,10 +350,8 @@ void open_stream(const context_ptr& ctx) {
       errs["after"] = "invalid: expected an event sequence number";
   }
   auto company = who->admin ? ctx->query("company_id") : who->company_id;
-  if (!errs.empty()) {
-    ctx->fail_fields(errs);
+  if (ctx->fail_fields_if_any(errs))
     return;
-  }
   event_streams::refusal why;
   auto s = streams->open(company, after.value_or(0), why);
   if (!s) {

@@ -168,10 +168,8 @@ void admin_stats(const context_ptr& ctx) {
   // one company's with company_id.
   const auto& who = ctx->who();
   auto company = who.admin ? ctx->query("company_id") : who.company_id;
-  if (!errs.empty()) {
-    ctx->fail_fields(errs);
+  if (ctx->fail_fields_if_any(errs))
     return;
-  }
   // The read may cover days of buckets: on the read pool.
   run_read(
       ctx, who.admin ? std::string{} : company,

@@ -217,10 +217,8 @@ void calcom_webhook(const context_ptr& ctx) {
         = "invalid: expects BOOKING_CREATED, BOOKING_REQUESTED, "
           "BOOKING_RESCHEDULED, BOOKING_CANCELLED, BOOKING_REJECTED, "
           "BOOKING_NO_SHOW_UPDATED or MEETING_ENDED";
-  if (!errs.empty()) {
-    ctx->fail_fields(errs);
+  if (ctx->fail_fields_if_any(errs))
     return;
-  }
   auto uid = str_of(*p, "uid");
   if (trigger == "BOOKING_NO_SHOW_UPDATED" && uid.empty())
     uid = str_of(*p, "bookingUid");
