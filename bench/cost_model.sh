@@ -16,14 +16,21 @@
 #          [--pace PATH] [--binary PATH]
 # Default rates 500 1000 2000 3000 for 10 s each (about two minutes);
 # --quick: 1,000 and 2,000 for 3 s (a check that it runs; below about
-# 500/s the daemon's idle work, spread over few bookings, bends the line). Other options and CPU_BENCH_SET go to
-# cpu_per_booking.sh. The last line is "RESULT cost_model booking_us=...
+# 500/s the daemon's idle work, spread over few bookings, bends the line).
+# --pace, --binary and --staff, and CPU_BENCH_SET in the environment, go
+# to cpu_per_booking.sh. The last line is "RESULT cost_model booking_us=...
 # commit_us=... writer_booking_us=... writer_commit_us=...
 # actors_booking_us=... actors_commit_us=... booking_kb=... commit_kb=...
 # ceiling_rps=... rates=...".
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+usage() {
+  echo "cost_model.sh: $1" >&2
+  echo "usage: bench/cost_model.sh [--quick] [--rates \"R1 R2 ...\"]" \
+    "[--seconds S] [--pace PATH] [--binary PATH] [--staff N]" >&2
+  exit 2
+}
 rates="500 1000 2000 3000"
 seconds=10
 pass=()
@@ -34,20 +41,22 @@ while [ $# -gt 0 ]; do
     seconds=3
     ;;
   --rates)
-    rates=${2:?--rates needs a list}
+    [ $# -ge 2 ] || usage "--rates needs a list"
+    rates=$2
     shift
     ;;
   --seconds)
-    seconds=${2:?--seconds needs a value}
+    [ $# -ge 2 ] || usage "--seconds needs a value"
+    seconds=$2
     shift
     ;;
   --pace | --binary | --staff)
-    pass+=("$1" "${2:?$1 needs a value}")
+    [ $# -ge 2 ] || usage "$1 needs a value"
+    pass+=("$1" "$2")
     shift
     ;;
   *)
-    echo "cost_model.sh: unknown option $1" >&2
-    exit 2
+    usage "unknown option $1"
     ;;
   esac
   shift
@@ -56,7 +65,7 @@ done
 lines=""
 for r in $rates; do
   line=$(bash "$here/cpu_per_booking.sh" --rate "$r" --seconds "$seconds" \
-    "${pass[@]}" | grep '^RESULT cpu_per_booking') || {
+    ${pass[@]+"${pass[@]}"} | grep '^RESULT cpu_per_booking') || {
     echo "cost_model.sh: cpu_per_booking.sh at $r/s printed no RESULT" >&2
     exit 1
   }
@@ -87,11 +96,16 @@ def fit(name):
     mx, my = sum(xs) / n, sum(ys) / n
     sxx = sum((x - mx) ** 2 for x in xs)
     if sxx == 0:
-        sys.exit("cost_model.sh: every rate gave the same commits per booking")
+        return None
     slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
     return slope, my - slope * mx
 
 
+if fit("total_us") is None:
+    # Nothing to split: every rate shared its commits alike.
+    print("RESULT cost_model fit=none (every rate gave the same commits per "
+          "booking; use rates further apart)")
+    sys.exit(0)
 commit_us, booking_us = fit("total_us")
 wc, wb = fit("writer_us")
 ac, ab = fit("actors_us")
