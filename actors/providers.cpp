@@ -16,6 +16,7 @@
 #include <actors/errors.hpp>
 #include <messages/json.hpp>
 #include <messages/time.hpp>
+#include <store/base64.hpp>
 #include <store/hmac.hpp>
 
 namespace switchboard {
@@ -58,43 +59,13 @@ expected<message_fields, std::string> parse_message(const outbound_call& c) {
   return m;
 }
 
-std::string base64(std::string_view in) {
-  static constexpr char tbl[]
-      = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    auto n = (static_cast<unsigned char>(in[i]) << 16)
-             | (static_cast<unsigned char>(in[i + 1]) << 8)
-             | static_cast<unsigned char>(in[i + 2]);
-    out += tbl[(n >> 18) & 63];
-    out += tbl[(n >> 12) & 63];
-    out += tbl[(n >> 6) & 63];
-    out += tbl[n & 63];
-  }
-  if (i + 1 == in.size()) {
-    auto n = static_cast<unsigned char>(in[i]) << 16;
-    out += tbl[(n >> 18) & 63];
-    out += tbl[(n >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == in.size()) {
-    auto n = (static_cast<unsigned char>(in[i]) << 16)
-             | (static_cast<unsigned char>(in[i + 1]) << 8);
-    out += tbl[(n >> 18) & 63];
-    out += tbl[(n >> 12) & 63];
-    out += tbl[(n >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
-
 /// A header value: as is when printable ASCII, else an RFC 2047 word.
 std::string header_text(const std::string& s) {
   bool plain = true;
   for (unsigned char c : s)
     if (c >= 0x80 || c < 0x20)
       plain = false;
-  return plain ? s : "=?UTF-8?B?" + base64(s) + "?=";
+  return plain ? s : "=?UTF-8?B?" + store::to_base64(s) + "?=";
 }
 
 /// A Message-ID local part from an idempotency key (RFC 5322 atext).
@@ -500,9 +471,10 @@ expected<http_request, std::string> twilio_request(const twilio_options& opts,
   auto user = opts.api_key_sid.empty() ? opts.account_sid : opts.api_key_sid;
   const auto& pass
       = opts.api_key_sid.empty() ? opts.auth_token : opts.api_key_secret;
-  req.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
-                 {"Accept", "application/json"},
-                 {"Authorization", "Basic " + base64(user + ":" + pass)}};
+  req.headers
+      = {{"Content-Type", "application/x-www-form-urlencoded"},
+         {"Accept", "application/json"},
+         {"Authorization", "Basic " + store::to_base64(user + ":" + pass)}};
   return req;
 }
 

@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <openssl/evp.h>
 
+#include <store/base64.hpp>
 #include <store/hmac.hpp>
 
 namespace switchboard {
@@ -18,16 +19,6 @@ std::string_view without_prefix(std::string_view s, std::string_view prefix) {
   if (s.substr(0, prefix.size()) == prefix)
     s.remove_prefix(prefix.size());
   return s;
-}
-
-std::string base64(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
-  auto len
-      = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                        reinterpret_cast<const unsigned char*>(bytes.data()),
-                        static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(len));
-  return out;
 }
 
 } // namespace
@@ -156,7 +147,7 @@ std::string twilio_signature(std::string_view auth_token, std::string_view url,
   std::string data{url};
   for (const auto& [k, v] : params)
     data += k + v;
-  return base64(store::hmac_bytes(EVP_sha1(), auth_token, data));
+  return store::to_base64(store::hmac_bytes(EVP_sha1(), auth_token, data));
 }
 
 int twilio_status_rank(std::string_view s) {

@@ -1,3 +1,4 @@
+#include "store/base64.hpp"
 #include "store/codec.hpp"
 #include "store/hmac.hpp"
 
@@ -5,6 +6,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <utility>
 #include <vector>
 
 using namespace switchboard;
@@ -57,6 +59,20 @@ BOOST_AUTO_TEST_CASE(keys_are_big_endian) {
   BOOST_TEST(get_be64(b) == 256u);
   BOOST_TEST(order_preserving(-1) < order_preserving(0));
   BOOST_TEST(order_preserving(0) < order_preserving(1));
+}
+
+BOOST_AUTO_TEST_CASE(base64_matches_rfc_4648) {
+  // RFC 4648, section 10.
+  std::pair<const char*, const char*> cases[] = {{"", ""},
+                                                 {"f", "Zg=="},
+                                                 {"fo", "Zm8="},
+                                                 {"foo", "Zm9v"},
+                                                 {"foob", "Zm9vYg=="},
+                                                 {"fooba", "Zm9vYmE="},
+                                                 {"foobar", "Zm9vYmFy"}};
+  for (auto [in, out] : cases)
+    BOOST_TEST(to_base64(in) == out, "\"" << in << "\"");
+  BOOST_TEST(to_base64(std::string("\xff\xfe\x00", 3)) == "//4A");
 }
 
 BOOST_AUTO_TEST_CASE(hmac_sha256_matches_rfc_4231) {
