@@ -15,6 +15,7 @@
 
 #include <actors/errors.hpp>
 #include <messages/json.hpp>
+#include <messages/json_string.hpp>
 #include <messages/time.hpp>
 #include <store/base64.hpp>
 #include <store/hmac.hpp>
@@ -24,12 +25,6 @@ namespace switchboard {
 namespace {
 
 namespace json = boost::json;
-
-std::string str_of(const json::object& o, const char* key) {
-  if (auto* v = o.if_contains(key); v && v->is_string())
-    return std::string{v->get_string()};
-  return {};
-}
 
 std::string trim_slash(std::string s) {
   while (!s.empty() && s.back() == '/')

@@ -17,6 +17,7 @@
 #include <actors/log.hpp>
 #include <actors/providers.hpp>
 #include <messages/json.hpp>
+#include <messages/json_string.hpp>
 #include <messages/time.hpp>
 #include <store/event_store.hpp>
 #include <store/job_queue.hpp>
@@ -32,24 +33,17 @@ using namespace listener_detail;
 
 namespace {
 
-/// The string field `k` of `p` ("" when it is missing or not a string).
-std::string string_field(const boost::json::object& p, const char* k) {
-  if (auto* v = p.if_contains(k); v && v->is_string())
-    return std::string{v->get_string()};
-  return {};
-}
-
 std::string message_body(const boost::json::object& p) {
-  auto kind = string_field(p, "kind");
-  auto name = string_field(p, "customer_name");
-  auto when = string_field(p, "start_time");
+  auto kind = str_of(p, "kind");
+  auto name = str_of(p, "customer_name");
+  auto when = str_of(p, "start_time");
   if (kind == "rescheduled")
     return "Hello " + name + ", your appointment was moved to " + when + ".";
   if (kind == "cancelled")
     return "Hello " + name + ", your appointment at " + when
            + " was cancelled.";
   if (kind == "follow_up") {
-    auto alternatives = string_field(p, "alternatives");
+    auto alternatives = str_of(p, "alternatives");
     return "Hello " + name
            + ", we could not book the appointment you asked for on your "
              "call. "
@@ -144,8 +138,8 @@ void send_calls(queued_listener_actor::pointer self, listener_context ctx,
 /// Other messages are never superseded.
 bool superseded(const listener_context& ctx, const job_request& req,
                 boost::json::object& p) {
-  auto kind = string_field(p, "kind");
-  auto id = string_field(p, "appointment_id");
+  auto kind = str_of(p, "kind");
+  auto id = str_of(p, "appointment_id");
   if ((kind != "confirmation" && kind != "rescheduled") || id.empty())
     return false;
   auto cur = load_current(ctx, req.event.company_id, id);
@@ -156,8 +150,7 @@ bool superseded(const listener_context& ctx, const job_request& req,
   auto now_start
       = format_rfc3339_in(cur->appt.start_time, zone_of(ctx, req, cur->appt));
   if (kind == "rescheduled"
-      && (!cur->confirmation_handled
-          || string_field(p, "start_time") != now_start))
+      && (!cur->confirmation_handled || str_of(p, "start_time") != now_start))
     return true;
   p["start_time"] = now_start;
   return false;
@@ -182,7 +175,7 @@ channel_worker(queued_listener_actor::pointer self, listener_context ctx) {
             || req.listener == ln::reminder_1h) {
           // A reminder goes out on every channel the customer prefers now.
           auto c = customer_of(ctx, req.event.company_id,
-                               string_field(p, "customer_id"));
+                               str_of(p, "customer_id"));
           if (!c)
             return c.error();
           for (const auto& ch : channels_for(*c)) {
@@ -190,10 +183,9 @@ channel_worker(queued_listener_actor::pointer self, listener_context ctx) {
             m.channel = ch;
             m.recipient = recipient_for(*c, ch);
             m.subject = "Appointment reminder";
-            boost::json::object rp{
-                {"kind", "reminder"},
-                {"customer_name", c->name},
-                {"start_time", string_field(p, "start_time")}};
+            boost::json::object rp{{"kind", "reminder"},
+                                   {"customer_name", c->name},
+                                   {"start_time", str_of(p, "start_time")}};
             m.body = message_body(rp);
             m.company_id = req.event.company_id;
             m.event_id = req.event.id;
@@ -205,13 +197,13 @@ channel_worker(queued_listener_actor::pointer self, listener_context ctx) {
           }
         } else if (!superseded(ctx, req, p)) {
           store::outbound_message m;
-          m.channel = string_field(p, "channel");
-          m.recipient = string_field(p, "recipient");
+          m.channel = str_of(p, "channel");
+          m.recipient = str_of(p, "recipient");
           if (m.recipient.empty())
             return make_runtime_error(runtime_errc::invalid_argument,
                                       "job " + std::to_string(req.job_id)
                                           + ": payload.recipient is missing");
-          m.subject = subject_of(string_field(p, "kind"));
+          m.subject = subject_of(str_of(p, "kind"));
           m.body = message_body(p);
           m.company_id = req.event.company_id;
           m.event_id = req.event.id;

@@ -26,6 +26,7 @@
 #include <app/http/bridge.hpp>
 #include <app/http/context.hpp>
 #include <app/http/webhooks.hpp>
+#include <messages/json_string.hpp>
 
 namespace switchboard::app::http {
 
@@ -47,9 +48,6 @@ webhook_state& state();
 
 /// The request's body as a JSON object; nullptr after answering 400/422.
 const json::object* object_body(const context_ptr& ctx);
-
-/// `o[key]` when it is a string; "" otherwise.
-std::string str_of(const json::object& o, const char* key);
 
 /// Whether the path's {company_id} is a company of ours; false after
 /// answering 404. A signed delivery must still name one, so that it

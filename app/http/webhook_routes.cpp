@@ -33,11 +33,11 @@
 #include <actors/node.hpp>
 #include <actors/providers.hpp>
 #include <actors/twilio.hpp>
-#include <app/cli_tools.hpp>
 #include <app/config.hpp>
 #include <app/http/bridge.hpp>
 #include <app/http/route_helpers.hpp>
 #include <app/http/routes.hpp>
+#include <app/cli_tools.hpp>
 #include <messages/id_check.hpp>
 #include <messages/json.hpp>
 #include <store/outbox.hpp>
@@ -60,12 +60,6 @@ const json::object* object_body(const context_ptr& ctx) {
     return nullptr;
   }
   return &body->get_object();
-}
-
-std::string str_of(const json::object& o, const char* key) {
-  if (const auto* v = o.if_contains(key); v != nullptr && v->is_string())
-    return std::string{v->get_string()};
-  return {};
 }
 
 bool path_company_known(const context_ptr& ctx) {
