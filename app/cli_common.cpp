@@ -3,6 +3,7 @@
 #include <charconv>
 #include <chrono>
 
+#include <app/provider_config.hpp>
 #include <app/store_options.hpp>
 
 namespace switchboard::app {

@@ -15,11 +15,6 @@
 
 namespace switchboard::app {
 
-/// The `[store]` options as the store takes them.
-
-/// The `[providers]` options as the node takes them.
-provider_options provider_options_from(const config& cfg);
-
 /// `switchboard events [--type T] [--aggregate TYPE/ID] [--after SEQ]
 /// [--limit N] [--json]`.
 int run_events(const std::vector<std::string>& args);

@@ -16,13 +16,13 @@
 #include <actors/node.hpp>
 #include <actors/runtime.hpp>
 #include <app/cli.hpp>
-#include <app/cli_tools.hpp>
 #include <app/data_lock.hpp>
 #include <app/http/cluster.hpp>
 #include <app/http/gateway.hpp>
 #include <app/http/server.hpp>
 #include <app/http/webhooks.hpp>
 #include <app/notify.hpp>
+#include <app/provider_config.hpp>
 #include <app/store_options.hpp>
 #include <store/event_store.hpp>
 

@@ -37,7 +37,7 @@
 #include <app/http/bridge.hpp>
 #include <app/http/route_helpers.hpp>
 #include <app/http/routes.hpp>
-#include <app/cli_tools.hpp>
+#include <app/provider_config.hpp>
 #include <messages/id_check.hpp>
 #include <messages/json.hpp>
 #include <store/outbox.hpp>
