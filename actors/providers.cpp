@@ -279,10 +279,6 @@ outbound_call message_call(const store::outbound_message& m) {
   return {m.channel, "message.send", m.idempotency_key, json::serialize(body)};
 }
 
-std::string hmac_sha256_hex(const std::string& key, const std::string& data) {
-  return store::hmac_sha256_hex(key, data);
-}
-
 namespace {
 
 /// A path segment: unreserved characters as they are, the rest %XX.
@@ -427,7 +423,8 @@ http_request crm_request(const provider_options& opts,
     req.headers.emplace_back("X-Switchboard-Timestamp", ts);
     req.headers.emplace_back(
         "X-Switchboard-Signature",
-        "sha256=" + hmac_sha256_hex(opts.crm.secret, ts + "." + req.body));
+        "sha256="
+            + store::hmac_sha256_hex(opts.crm.secret, ts + "." + req.body));
   }
   return req;
 }

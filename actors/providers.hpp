@@ -138,9 +138,6 @@ expected<smtp_request, std::string> email_request(const provider_options& opts,
                                                   const outbound_call& call,
                                                   timestamp_ms now);
 
-/// HMAC-SHA256 of `data` under `key`, as lowercase hex.
-std::string hmac_sha256_hex(const std::string& key, const std::string& data);
-
 // -- outcomes -----------------------------------------------------------------
 
 /// What a provider call came to.

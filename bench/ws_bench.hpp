@@ -39,9 +39,6 @@ inline constexpr const char* marker = "wsb:";
 /// Raises the soft open-files limit to the hard one.
 void raise_fd_limit();
 
-/// Lowercase hex HMAC-SHA256 of `text` under `key`.
-std::string hmac_hex(const std::string& key, const std::string& text);
-
 enum class protocol { pusher, bare };
 
 /// What a publisher sends its k-th message as.

@@ -31,6 +31,7 @@
 
 #include "bench/loopback.hpp"
 #include "bench/ws_bench.hpp"
+#include "store/hmac.hpp"
 
 namespace switchboard::bench::ws_bench {
 
@@ -295,7 +296,8 @@ private:
       json::object sd;
       sd["channel"] = channel;
       sd["auth"] = std::string{app_key} + ":"
-                   + hmac_hex(app_secret, std::string{*sid} + ":" + channel);
+                   + store::hmac_sha256_hex(app_secret,
+                                            std::string{*sid} + ":" + channel);
       sub["data"] = std::move(sd);
       send(json::serialize(sub));
     } else if (*ev == "pusher_internal:subscription_succeeded") {

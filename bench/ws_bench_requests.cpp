@@ -37,10 +37,6 @@ std::string rfc3339(std::int64_t epoch_s) {
 
 } // namespace
 
-std::string hmac_hex(const std::string& key, const std::string& text) {
-  return store::hmac_sha256_hex(key, text);
-}
-
 void api_request(const publish_plan& p, std::uint64_t k, std::int64_t stamp,
                  http::request<http::string_body>& req) {
   json::array channels;
@@ -57,7 +53,7 @@ void api_request(const publish_plan& p, std::uint64_t k, std::int64_t stamp,
   auto query = std::string{"auth_key="} + app_key
                + "&auth_timestamp=" + std::to_string(std::time(nullptr))
                + "&auth_version=1.0&body_md5=" + md5_hex(body);
-  auto sig = hmac_hex(app_secret, "POST\n" + path + "\n" + query);
+  auto sig = store::hmac_sha256_hex(app_secret, "POST\n" + path + "\n" + query);
   req = {http::verb::post, path + "?" + query + "&auth_signature=" + sig, 11};
   req.set(http::field::host, "127.0.0.1");
   req.set(http::field::content_type, "application/json");

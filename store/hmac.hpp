@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -36,6 +37,13 @@ inline std::string hmac_sha256_hex(std::string_view key,
                                    std::string_view data) {
   auto mac = hmac_bytes(EVP_sha256(), key, data);
   return to_hex(reinterpret_cast<const unsigned char*>(mac.data()), mac.size());
+}
+
+/// Whether `a` and `b` are equal, compared without an early exit (their
+/// lengths are public: a key's, a digest's).
+inline bool equal_constant_time(std::string_view a, std::string_view b) {
+  return a.size() == b.size()
+         && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 /// Whether the hex MAC `given` (either case) is `expected` (lowercase

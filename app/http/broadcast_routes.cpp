@@ -13,12 +13,12 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include <app/http/broadcasting.hpp>
 #include <app/http/routes.hpp>
 #include <store/hex.hpp>
+#include <store/hmac.hpp>
 
 namespace switchboard::app::http {
 
@@ -222,8 +222,7 @@ broadcaster* verified(const context_ptr& ctx) {
   }
   auto expected = b->sign(text);
   auto given = q("auth_signature");
-  if (given.size() != expected.size()
-      || CRYPTO_memcmp(given.data(), expected.data(), expected.size()) != 0)
+  if (!store::equal_constant_time(given, expected))
     return fail("auth_signature does not match");
   return b;
 }

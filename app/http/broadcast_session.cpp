@@ -24,6 +24,7 @@
 #include <app/http/context.hpp>
 #include <app/http/frame_socket.hpp>
 #include <app/http/upgrade.hpp>
+#include <store/hmac.hpp>
 
 namespace switchboard::app::http {
 
@@ -356,7 +357,7 @@ private:
         channel_data = std::string{*cd};
       auto expected = channel_auth(h.opts, socket_id_, ch,
                                    sub.presence ? channel_data : "");
-      if (auth == nullptr || !equal_constant_time(*auth, expected)) {
+      if (auth == nullptr || !store::equal_constant_time(*auth, expected)) {
         send(error_frame(codes::unauthorized,
                          "Invalid signature for " + ch
                              + ": expected key:HMAC-SHA256 hex of "

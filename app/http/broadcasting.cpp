@@ -13,12 +13,10 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
-#include <openssl/crypto.h>
-
-#include <actors/providers.hpp>
 #include <app/config.hpp>
 #include <messages/registry.hpp>
 #include <messages/text.hpp>
+#include <store/hmac.hpp>
 
 namespace switchboard::app::http {
 
@@ -46,13 +44,6 @@ frame_ptr encode(std::string_view payload) {
   }
   out.append(payload.data(), payload.size());
   return std::make_shared<const std::string>(std::move(out));
-}
-
-bool equal_constant_time(std::string_view a, std::string_view b) {
-  // The lengths are public (the key's and a hex digest's); the bytes are
-  // compared without an early exit.
-  return a.size() == b.size()
-         && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 std::string frame_payload(std::string_view event, std::string_view channel,
@@ -90,7 +81,7 @@ std::string channel_auth(const broadcast_options& opts,
     text += ':';
     text += channel_data;
   }
-  return opts.key + ":" + hmac_sha256_hex(opts.secret, text);
+  return opts.key + ":" + store::hmac_sha256_hex(opts.secret, text);
 }
 
 } // namespace broadcasting_detail
@@ -429,7 +420,7 @@ std::string broadcaster::channel_auth(std::string_view socket_id,
 }
 
 std::string broadcaster::sign(std::string_view text) const {
-  return hmac_sha256_hex(hub_->opts.secret, std::string{text});
+  return store::hmac_sha256_hex(hub_->opts.secret, text);
 }
 
 std::vector<channel_summary>

@@ -59,9 +59,6 @@ using frame_ptr = std::shared_ptr<const std::string>;
 /// Frames `payload` as one unmasked, final text frame (RFC 6455 5.2).
 frame_ptr encode(std::string_view payload);
 
-/// Compares `a` and `b` without an early exit.
-bool equal_constant_time(std::string_view a, std::string_view b);
-
 /// `{"event":..,"channel":..,"data":..}` with `data` a JSON string, as
 /// text.
 std::string frame_payload(std::string_view event, std::string_view channel,

@@ -57,8 +57,9 @@ bool verify_calcom(const context_ptr& ctx, const calcom_settings& settings) {
     ctx->fail(401, "unauthorized", "missing X-Cal-Signature-256");
     return false;
   }
-  auto expected = secret.empty() ? std::string{}
-                                 : hmac_sha256_hex(secret, ctx->req().body);
+  auto expected = secret.empty()
+                      ? std::string{}
+                      : store::hmac_sha256_hex(secret, ctx->req().body);
   if (!store::same_hex_mac(given, expected)) {
     ctx->fail(401, "unauthorized",
               "X-Cal-Signature-256 does not match the company's Cal.com "

@@ -62,7 +62,8 @@ bool verify_retell(const context_ptr& ctx) {
               "missing or malformed x-retell-signature (v=<ms>,d=<hex>)");
     return false;
   }
-  if (!store::same_hex_mac(given, hmac_sha256_hex(key, ctx->req().body + ms))) {
+  if (!store::same_hex_mac(given,
+                           store::hmac_sha256_hex(key, ctx->req().body + ms))) {
     ctx->fail(401, "unauthorized", "bad x-retell-signature");
     return false;
   }

@@ -23,8 +23,6 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
-#include <openssl/crypto.h>
-
 #include <caf/event_based_actor.hpp>
 
 #include <actors/call_workflow.hpp>
@@ -40,6 +38,7 @@
 #include <app/provider_config.hpp>
 #include <messages/id_check.hpp>
 #include <messages/json.hpp>
+#include <store/hmac.hpp>
 #include <store/outbox.hpp>
 
 namespace switchboard::app::http {
@@ -238,8 +237,7 @@ void twilio_status(const context_ptr& ctx) {
     ctx->fail(403, "forbidden", "missing X-Twilio-Signature");
     return;
   }
-  if (given.size() != expected.size()
-      || CRYPTO_memcmp(given.data(), expected.data(), expected.size()) != 0) {
+  if (!store::equal_constant_time(given, expected)) {
     ctx->fail(403, "forbidden", "bad X-Twilio-Signature");
     return;
   }

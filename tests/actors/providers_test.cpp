@@ -28,6 +28,7 @@
 #include <actors/providers.hpp>
 #include <actors/testing.hpp>
 #include <store/event_store.hpp>
+#include <store/hmac.hpp>
 #include <store/job_queue.hpp>
 #include <store/outbox.hpp>
 
@@ -258,9 +259,10 @@ BOOST_AUTO_TEST_CASE(calcom_and_crm_get_the_booking_with_idempotency_keys) {
   BOOST_TEST(rr[0].target == "/hooks/switchboard");
   BOOST_TEST(header(rr[0], "idempotency-key") == event_id + ":crm");
   auto ts = header(rr[0], "x-switchboard-timestamp");
-  BOOST_TEST(header(rr[0], "x-switchboard-signature")
-             == "sha256="
-                    + hmac_sha256_hex("crm-secret", ts + "." + rr[0].body));
+  BOOST_TEST(
+      header(rr[0], "x-switchboard-signature")
+      == "sha256="
+             + store::hmac_sha256_hex("crm-secret", ts + "." + rr[0].body));
   auto crm_body = body_of(rr[0]);
   BOOST_TEST(crm_body.at("event").as_string() == "appointment.upsert");
   BOOST_TEST(crm_body.at("data").as_object().at("id").as_string() == "a1");
