@@ -3,6 +3,7 @@
 
 #include <boost/json.hpp>
 
+#include <messages/json_string.hpp>
 #include <store/tenants.hpp>
 
 namespace switchboard {
@@ -92,18 +93,13 @@ std::optional<branch_record> decode_branch(const std::string& company_id,
   if (ec || !v.is_object())
     return std::nullopt;
   const auto& o = v.get_object();
-  auto str = [&o](const char* k) {
-    const auto* f = o.if_contains(k);
-    return f != nullptr && f->is_string() ? std::string{f->get_string()}
-                                          : std::string{};
-  };
   branch_record r;
   r.b.id = id;
   r.b.company_id = company_id;
-  r.b.name = str("name");
-  r.b.address = str("address");
-  r.b.phone = str("phone");
-  r.time_zone = str("time_zone");
+  r.b.name = str_of(o, "name");
+  r.b.address = str_of(o, "address");
+  r.b.phone = str_of(o, "phone");
+  r.time_zone = str_of(o, "time_zone");
   return r;
 }
 
