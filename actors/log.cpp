@@ -73,8 +73,6 @@ private:
         char buf[8];
         std::snprintf(buf, sizeof buf, "\\u%04x", c);
         append(dest, buf);
-      } else {
-        dest.push_back(c);
       }
     }
     dest.push_back('"');
