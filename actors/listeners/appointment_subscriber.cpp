@@ -146,15 +146,16 @@ expected<effects_fn, caf::error> subscriber_effects(const listener_context& ctx,
             // A move: new reminders, then a notice on each channel.
             std::vector<store::job> jobs;
             if (moved) {
-              jobs = reminder_jobs(zone_of(ctx, req, a), req, a, now);
+              auto tz = zone_of(ctx, req, a);
+              jobs = reminder_jobs(tz, req, a, now);
               auto c = customer_of(ctx, req.event.company_id, a.customer_id);
               if (!c) {
                 failure = c.error();
                 return;
               }
               for (const auto& ch : channels_for(*c))
-                jobs.push_back(channel_job(zone_of(ctx, req, a), req, *c, ch, a,
-                                           "rescheduled", now));
+                jobs.push_back(
+                    channel_job(tz, req, *c, ch, a, "rescheduled", now));
             }
             effects = [=](store::write_txn& txn) -> store::result<void> {
               if (auto r = free_slot(proj, txn, company, old_staff, old_start);
@@ -173,10 +174,13 @@ expected<effects_fn, caf::error> subscriber_effects(const listener_context& ctx,
             auto a = ev.appointment;
             // The customer hears of it on every channel they prefer.
             std::vector<store::job> notices;
-            if (auto c = customer_of(ctx, req.event.company_id, a.customer_id))
+            if (auto c
+                = customer_of(ctx, req.event.company_id, a.customer_id)) {
+              auto tz = zone_of(ctx, req, a);
               for (const auto& ch : channels_for(*c))
-                notices.push_back(channel_job(zone_of(ctx, req, a), req, *c, ch,
-                                              a, "cancelled", now));
+                notices.push_back(
+                    channel_job(tz, req, *c, ch, a, "cancelled", now));
+            }
             effects = [=](store::write_txn& txn) -> store::result<void> {
               if (auto r = enqueue_all_in(*queue, txn, notices); !r)
                 return r;

@@ -50,9 +50,10 @@ send_appointment_notification(queued_listener_actor::pointer self,
               = customer_of(ctx, req.event.company_id, cur->appt.customer_id);
           if (!c)
             return c.error();
+          auto tz = zone_of(ctx, req, cur->appt);
           for (const auto& ch : channels_for(*c))
-            jobs.push_back(channel_job(zone_of(ctx, req, cur->appt), req, *c,
-                                       ch, cur->appt, "confirmation", now));
+            jobs.push_back(
+                channel_job(tz, req, *c, ch, cur->appt, "confirmation", now));
         }
         auto rp = self->make_response_promise<ok_atom>();
         enqueue_once(self, ctx, req, std::move(jobs), rp);

@@ -25,9 +25,9 @@ send_thank_you_note(queued_listener_actor::pointer self, listener_context ctx) {
           return c.error();
         auto now = ctx.clock();
         std::vector<store::job> jobs;
+        auto tz = zone_of(ctx, req, a);
         for (const auto& ch : channels_for(*c))
-          jobs.push_back(channel_job(zone_of(ctx, req, a), req, *c, ch, a,
-                                     "thank_you", now));
+          jobs.push_back(channel_job(tz, req, *c, ch, a, "thank_you", now));
         auto rp = self->make_response_promise<ok_atom>();
         enqueue_once(self, ctx, req, std::move(jobs), rp);
         return rp;
