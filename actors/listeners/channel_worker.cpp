@@ -142,7 +142,7 @@ bool superseded(const listener_context& ctx, const job_request& req,
   auto id = str_of(p, "appointment_id");
   if ((kind != "confirmation" && kind != "rescheduled") || id.empty())
     return false;
-  auto cur = load_current(ctx, req.event.company_id, id);
+  auto cur = load_current(ctx, req.event.company_id, id, &req.event);
   if (!cur)
     return false; // sent as queued; the read error is not the customer's
   if (!cur->exists || cur->appt.status != appointment_status::scheduled)

@@ -109,24 +109,47 @@ void enqueue_once(queued_listener_actor::pointer self,
 
 expected<current_appointment, caf::error>
 load_current(const listener_context& ctx, const std::string& company,
-             const std::string& id) {
+             const std::string& id, const envelope* known) {
   current_appointment out;
-  auto st = load_aggregate(*ctx.events, aggregates::appointment, company, id);
-  if (!st)
-    return make_unexpected(st.error());
-  out.exists = st->exists;
-  out.appt = st->appt;
-  if (!out.exists)
+  auto version
+      = ctx.events->stream_version(company, aggregates::appointment, id);
+  if (!version)
+    return make_unexpected(to_caf_error(version.error()));
+  if (*version == 0)
     return out;
-  auto first
-      = ctx.events->read_stream(company, aggregates::appointment, id, 1, 1);
+  // Every appointment event carries the whole appointment, so its last
+  // event alone says what it is now: one read, not the stream folded, and
+  // none when that event is the job's own.
+  auto is_event = [&](const envelope& ev, std::uint64_t v) {
+    return ev.version == v && ev.aggregate_id == id && ev.company_id == company
+           && ev.aggregate_type == aggregates::appointment;
+  };
+  auto event_at = [&](std::uint64_t v) -> expected<envelope, caf::error> {
+    if (known != nullptr && is_event(*known, v))
+      return *known;
+    auto read
+        = ctx.events->read_stream(company, aggregates::appointment, id, v, 1);
+    if (!read)
+      return make_unexpected(to_caf_error(read.error()));
+    if (read->empty() || !is_event(read->front(), v))
+      return make_unexpected(make_runtime_error(
+          runtime_errc::storage,
+          "appointment " + id + " has no event " + std::to_string(v)));
+    return std::move(read->front());
+  };
+  auto last = event_at(*version);
+  if (!last)
+    return make_unexpected(last.error());
+  aggregate_state st;
+  apply_event(st, *last);
+  out.exists = st.exists;
+  out.appt = std::move(st.appt);
+  auto first = *version == 1 ? std::move(last) : event_at(1);
   if (!first)
-    return make_unexpected(to_caf_error(first.error()));
-  if (!first->empty()) {
-    auto done = ctx.processed->contains(listener_names::send_notification,
-                                        first->front().id);
-    out.confirmation_handled = done && *done;
-  }
+    return make_unexpected(first.error());
+  auto done
+      = ctx.processed->contains(listener_names::send_notification, first->id);
+  out.confirmation_handled = done && *done;
   return out;
 }
 

@@ -67,7 +67,10 @@ store::result<void> enqueue_all_in(store::job_queue& queue,
 
 /// The appointment `id` of `company` as it is now (the read a queued
 /// notification makes when it runs, as Laravel's SerializesModels reloads
-/// the model), and whether its confirmation has been handled.
+/// the model), and whether its confirmation has been handled. Read from
+/// the stream's last event (and its first, for the confirmation), not
+/// folded; `known`, an event the caller holds (the job's own), is not read
+/// again when it is one of those.
 struct current_appointment {
   appointment appt;
   bool exists = false;
@@ -76,7 +79,7 @@ struct current_appointment {
 
 expected<current_appointment, caf::error>
 load_current(const listener_context& ctx, const std::string& company,
-             const std::string& id);
+             const std::string& id, const envelope* known = nullptr);
 
 /// The error of a job whose event does not decode: it fails at once.
 caf::error bad_event(const job_request& req, const decode_error& err);
