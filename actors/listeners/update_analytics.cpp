@@ -4,6 +4,9 @@
 
 #include "actors/listeners/common.hpp"
 
+#include <algorithm>
+#include <iterator>
+#include <map>
 #include <optional>
 
 #include <boost/json.hpp>
@@ -83,28 +86,87 @@ analytics_deltas(const envelope& event) {
   return deltas;
 }
 
-queued_listener_actor::behavior_type
-update_analytics(queued_listener_actor::pointer self, listener_context ctx) {
+namespace {
+
+/// Jobs whose deltas go into one write: many jobs' counters folded into
+/// one add per key, each job's processed mark beside them.
+constexpr std::size_t max_folded_jobs = 512;
+
+/// Writes of folded jobs in flight: one is being synced while the next
+/// fills up.
+constexpr std::uint32_t max_fold_writes = 2;
+
+using self_ptr = queued_listener_actor::stateful_pointer<analytics_state>;
+
+void write_folded(self_ptr self) {
+  auto& st = self->state;
+  if (st.waiting.empty() || st.writes_in_flight >= max_fold_writes)
+    return;
+  auto batch = std::make_shared<std::vector<folded_job>>();
+  auto n = std::min(st.waiting.size(), max_folded_jobs);
+  batch->assign(std::make_move_iterator(st.waiting.begin()),
+                std::make_move_iterator(st.waiting.begin() + n));
+  st.waiting.erase(st.waiting.begin(), st.waiting.begin() + n);
+  ++st.writes_in_flight;
+  auto* proj = st.ctx.projections;
+  auto* processed = st.ctx.processed;
+  auto op
+      = [proj, processed, batch](store::write_txn& txn) -> store::result<void> {
+    // A job marked before (delivered again after a lost ack) adds nothing.
+    std::map<std::string, std::int64_t> sums;
+    for (const auto& j : *batch) {
+      auto fresh = processed->mark_in(txn, j.listener, j.event_id);
+      if (!fresh)
+        return make_unexpected(fresh.error());
+      if (*fresh)
+        for (const auto& [key, delta] : j.deltas)
+          sums[key] += delta;
+    }
+    for (const auto& [key, delta] : sums)
+      if (auto r = proj->add_in(txn, key, delta); !r)
+        return r;
+    return {};
+  };
+  auto done = [self, batch](caf::error err) {
+    for (auto& j : *batch) {
+      if (err)
+        j.rp.deliver(err);
+      else
+        j.rp.deliver(ok_atom::value);
+    }
+    --self->state.writes_in_flight;
+    write_folded(self);
+  };
+  // Nested: nothing of the batch stays when a step fails.
+  self->request(st.ctx.writer, caf::infinite, write_atom::value,
+                make_write_op(std::move(op), store::isolation::nested,
+                              store::lane::background))
+      .then(
+          [done](ok_atom) {
+            done(caf::error{});
+          },
+          [done](caf::error& err) {
+            done(std::move(err));
+          });
+}
+
+} // namespace
+
+queued_listener_actor::behavior_type update_analytics(self_ptr self,
+                                                      listener_context ctx) {
+  self->state.ctx = std::move(ctx);
   auto lg = log::get(log::subsystem::listeners);
   return {
-      [self, ctx](handle_atom, const job_request& req) -> caf::result<ok_atom> {
+      [self](handle_atom, const job_request& req) -> caf::result<ok_atom> {
         auto computed = analytics_deltas(req.event);
         if (!computed)
           return bad_event(req, computed.error());
-        auto deltas = std::move(*computed);
-        if (deltas.empty())
+        if (computed->empty())
           return ok_atom::value;
-        auto* proj = ctx.projections;
         auto rp = self->make_response_promise<ok_atom>();
-        commit_once(
-            self, ctx, req.listener, req.event.id,
-            [proj, deltas](store::write_txn& txn) -> store::result<void> {
-              for (const auto& [key, delta] : deltas)
-                if (auto r = proj->add_in(txn, key, delta); !r)
-                  return r;
-              return {};
-            },
-            rp);
+        self->state.waiting.push_back(
+            {req.listener, req.event.id, std::move(*computed), rp});
+        write_folded(self);
         return rp;
       },
       [lg](failed_atom, const job_request& req, const std::string& error) {

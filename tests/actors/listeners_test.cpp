@@ -287,6 +287,47 @@ BOOST_AUTO_TEST_CASE(analytics_projections_follow_the_seed) {
       == 1);
 }
 
+// Jobs that reach UpdateAnalytics while its write is in flight are folded
+// into the next: one add per counter for all of them. Each still counts
+// once, in its own company, and is marked processed.
+BOOST_AUTO_TEST_CASE(analytics_folds_many_jobs_into_one_write) {
+  deterministic_node n;
+  dispatch_request req;
+  std::vector<std::pair<std::string, std::string>> made; // company, event id
+  for (int i = 0; i < 40; ++i) {
+    auto company = i % 4 == 0 ? std::string{"c2"} : std::string{"c1"};
+    auto id = "cu" + std::to_string(i);
+    auto c = test::sample_customer(id);
+    c.company_id = company;
+    auto source = i % 2 == 0 ? customer_source::web : customer_source::phone;
+    req.events.push_back(make_envelope(customer_created{c, source}, id, 0,
+                                       company, n.now(), {}));
+    made.emplace_back(company, req.events.back().id);
+    if (i > 0)
+      req.linked_versions.push_back(0); // a new stream each
+  }
+  BOOST_REQUIRE(n.dispatch(std::move(req)));
+  n.advance(3s);
+  auto customers = [](const char* company) {
+    return projection_keys::analytics("customers", company);
+  };
+  BOOST_TEST(counter(n, customers("c1") + "count") == 30);
+  BOOST_TEST(counter(n, customers("c2") + "count") == 10);
+  // c2 holds every fourth customer, all of them even: all from the web.
+  BOOST_TEST(counter(n, customers("c2") + "source=web") == 10);
+  BOOST_TEST(counter(n, customers("c1") + "source=web") == 10);
+  BOOST_TEST(counter(n, customers("c1") + "source=phone") == 20);
+  auto& processed = *n.node().store().processed;
+  for (const auto& [company, event_id] : made) {
+    auto marked
+        = processed.contains(listener_names::update_analytics, event_id);
+    BOOST_TEST((marked && *marked), event_id);
+  }
+  auto c = n.node().store().jobs->counts("analytics", n.now());
+  BOOST_REQUIRE(c);
+  BOOST_TEST(c->ready + c->delayed + c->leased + c->failed == 0u);
+}
+
 BOOST_FIXTURE_TEST_CASE(external_sync_retries_only_the_failed_step,
                         flaky_fixture) {
   ep.st->failures_left["crm"] = 2;
