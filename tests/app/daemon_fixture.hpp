@@ -35,13 +35,18 @@ inline std::vector<std::string> store_args(const std::string& data) {
           "--set",    "store.sync=none"};
 }
 
+/// The port of the daemon's "http listening on HOST:PORT" line.
+inline std::uint16_t port_of_listening_line(const std::string& line) {
+  auto colon = line.find(':', line.find("http listening on"));
+  return static_cast<std::uint16_t>(std::stoi(line.substr(colon + 1)));
+}
+
 /// The HTTP port a starting daemon says it listens on, waited for.
 inline std::uint16_t listening_port(child_process& daemon) {
   auto line = daemon.wait_for("http listening on", 30s);
   BOOST_TEST_INFO(daemon.output());
   BOOST_REQUIRE(!line.empty());
-  auto colon = line.find(':', line.find("http listening on"));
-  return static_cast<std::uint16_t>(std::stoi(line.substr(colon + 1)));
+  return port_of_listening_line(line);
 }
 
 /// `switchboard serve` on the store at `data`, on a free port.
@@ -198,8 +203,25 @@ private:
     args.insert(args.begin(), launcher_.begin(), launcher_.end());
     for (auto& s : sets)
       args.insert(args.end(), {"--set", s});
-    proc = std::make_unique<child_process>(args);
-    port = listening_port(*proc);
+    // A cluster member's port is picked free but bound only now: another
+    // process (a test or benchmark beside this one under ctest -j2) may
+    // hold it for a moment. The member refuses to start then; start it
+    // again on the same port, which its peers know it by.
+    for (int attempt = 1;; ++attempt) {
+      proc = std::make_unique<child_process>(args);
+      auto line = proc->wait_for("http listening on", 30s);
+      if (line.empty() && attempt < 5
+          && proc->output().find("cannot publish the cluster actor")
+                 != std::string::npos) {
+        proc->wait(30s);
+        std::this_thread::sleep_for(std::chrono::milliseconds(250 * attempt));
+        continue;
+      }
+      BOOST_TEST_INFO(proc->output());
+      BOOST_REQUIRE(!line.empty());
+      port = port_of_listening_line(line);
+      break;
+    }
     BOOST_REQUIRE(port != 0);
   }
 
