@@ -240,14 +240,14 @@ expected<bool, decode_error> plan_steps(const listener_context& ctx,
       event,
       overloaded{
           [&](const appointment_created& ev) {
-            auto body = to_json_text(ev.appointment);
+            boost::json::value v = to_json(ev.appointment);
+            auto body = serialize_json(v);
             // Cal.com wants an attendee (the customer, when it can be read)
             // and the event type mapped to the service.
-            auto v = boost::json::parse(body);
             auto& o = v.as_object();
             if (auto c = customer_of(ctx, event.company_id,
                                      ev.appointment.customer_id))
-              o["customer"] = boost::json::parse(to_json_text(*c));
+              o["customer"] = to_json(*c);
             o["time_zone"] = zone_at(ctx.tenants, event.company_id,
                                      ev.appointment.branch_id)
                                  .name();
@@ -282,7 +282,7 @@ expected<bool, decode_error> plan_steps(const listener_context& ctx,
                 {"crm", {"crm", "appointment.upsert", key + ":crm", body}});
           },
           [&](const appointment_cancelled& ev) {
-            auto v = boost::json::parse(to_json_text(ev.appointment));
+            auto v = to_json(ev.appointment);
             v.as_object()["cancellation_reason"] = ev.reason;
             auto body = boost::json::serialize(v);
             if (!from_calcom)
