@@ -109,7 +109,8 @@ void enqueue_once(queued_listener_actor::pointer self,
 
 expected<current_appointment, caf::error>
 load_current(const listener_context& ctx, const std::string& company,
-             const std::string& id, const envelope* known) {
+             const std::string& id, const envelope* known,
+             const appointment* known_created) {
   current_appointment out;
   auto version
       = ctx.events->stream_version(company, aggregates::appointment, id);
@@ -140,10 +141,15 @@ load_current(const listener_context& ctx, const std::string& company,
   auto last = event_at(*version);
   if (!last)
     return make_unexpected(last.error());
-  aggregate_state st;
-  apply_event(st, *last);
-  out.exists = st.exists;
-  out.appt = std::move(st.appt);
+  out.exists = true;
+  if (known_created != nullptr && known != nullptr && is_event(*known, *version)
+      && known->type == event_traits<appointment_created>::wire_name) {
+    out.appt = *known_created; // decoded by the caller already
+  } else {
+    aggregate_state st;
+    apply_event(st, *last);
+    out.appt = std::move(st.appt);
+  }
   auto first = *version == 1 ? std::move(last) : event_at(1);
   if (!first)
     return make_unexpected(first.error());

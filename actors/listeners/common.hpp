@@ -70,7 +70,8 @@ store::result<void> enqueue_all_in(store::job_queue& queue,
 /// the model), and whether its confirmation has been handled. Read from
 /// the stream's last event (and its first, for the confirmation), not
 /// folded; `known`, an event the caller holds (the job's own), is not read
-/// again when it is one of those.
+/// again when it is one of those, nor decoded again when it is an
+/// appointment.created and `known_created` is its appointment.
 struct current_appointment {
   appointment appt;
   bool exists = false;
@@ -79,7 +80,8 @@ struct current_appointment {
 
 expected<current_appointment, caf::error>
 load_current(const listener_context& ctx, const std::string& company,
-             const std::string& id, const envelope* known = nullptr);
+             const std::string& id, const envelope* known = nullptr,
+             const appointment* known_created = nullptr);
 
 /// The error of a job whose event does not decode: it fails at once.
 caf::error bad_event(const job_request& req, const decode_error& err);

@@ -41,7 +41,7 @@ send_appointment_notification(queued_listener_actor::pointer self,
         // The appointment as it is now: a reschedule within the delay is
         // confirmed at its new time, a cancelled one is not confirmed.
         auto cur = load_current(ctx, req.event.company_id, ev.appointment.id,
-                                &req.event);
+                                &req.event, &ev.appointment);
         if (!cur)
           return cur.error();
         auto now = ctx.clock();

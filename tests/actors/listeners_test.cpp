@@ -6,8 +6,10 @@
 #include <boost/test/unit_test.hpp>
 
 #include <actors/listeners.hpp>
+#include <actors/listeners/common.hpp>
 #include <actors/listeners/customer_view.hpp>
 #include <actors/testing.hpp>
+#include <store/event_store.hpp>
 #include <store/job_queue.hpp>
 #include <store/outbox.hpp>
 #include <store/processed.hpp>
@@ -285,6 +287,53 @@ BOOST_AUTO_TEST_CASE(analytics_projections_follow_the_seed) {
   BOOST_TEST(
       counter(n, projection_keys::analytics("customers", "c1") + "source=phone")
       == 1);
+}
+
+// A job's view of an appointment is its stream's last event, whatever the
+// job's own event says: a job of the booking that runs after a move sees
+// the new time, after a cancellation the cancelled status.
+BOOST_AUTO_TEST_CASE(the_current_appointment_is_its_last_event) {
+  deterministic_node n;
+  auto a = test::sample_appointment("a1", n.now() + 3 * day_ms);
+  BOOST_REQUIRE(
+      n.dispatch_event(appointment_created{a, "web", {}}, "a1", "c1"));
+  listener_context ctx;
+  ctx.events = n.node().store().events.get();
+  ctx.processed = n.node().store().processed.get();
+  auto stream = [&] {
+    auto read = ctx.events->read_stream("c1", "appointment", "a1", 1, 10);
+    BOOST_REQUIRE(read);
+    return *read;
+  };
+  auto created = stream().front();
+  // Only the booking so far: its own event, not read again.
+  auto cur = listener_detail::load_current(ctx, "c1", "a1", &created, &a);
+  BOOST_REQUIRE(cur);
+  BOOST_TEST(cur->exists);
+  BOOST_TEST(cur->appt.start_time == a.start_time);
+  auto moved = a;
+  moved.start_time += hour_ms;
+  moved.end_time += hour_ms;
+  auto updated
+      = n.dispatch_event(appointment_updated{moved, {}, ""}, "a1", "c1");
+  if (!updated)
+    BOOST_FAIL(to_string(updated.error()));
+  for (const envelope* known : {static_cast<const envelope*>(&created),
+                                static_cast<const envelope*>(nullptr)}) {
+    cur = listener_detail::load_current(ctx, "c1", "a1", known, &a);
+    BOOST_REQUIRE(cur);
+    BOOST_TEST(cur->appt.start_time == moved.start_time);
+    BOOST_TEST((cur->appt.status == appointment_status::scheduled));
+  }
+  BOOST_REQUIRE(
+      n.dispatch_event(appointment_cancelled{moved, "ill", ""}, "a1", "c1"));
+  cur = listener_detail::load_current(ctx, "c1", "a1", &created, &a);
+  BOOST_REQUIRE(cur);
+  BOOST_TEST((cur->appt.status == appointment_status::cancelled));
+  // Another company's equal id is another stream: none here.
+  cur = listener_detail::load_current(ctx, "c2", "a1", &created, &a);
+  BOOST_REQUIRE(cur);
+  BOOST_TEST(!cur->exists);
 }
 
 // Jobs that reach UpdateAnalytics while its write is in flight are folded
