@@ -5,6 +5,13 @@
 // handler that takes it, so that a fold names event types as types, not
 // as strings.
 
+#include <array>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
 #include <type_traits>
 
 #include <messages/envelope.hpp>
@@ -23,6 +30,63 @@ struct overloaded : Fs... {
 template <class... Fs>
 overloaded(Fs...) -> overloaded<Fs...>;
 
+/// Events of type `E` decoded lately, by their payload: the listeners of
+/// one event (its lists and references at append, then each queued job)
+/// decode the same text within moments of each other, and decoding is
+/// most of what a light listener costs. A slot holds the payload it was
+/// decoded from and answers only for equal text, so an entry is never
+/// wrong, only gone when another payload takes its slot. Thread-safe.
+template <class E>
+class decoded_events {
+public:
+  /// Slots per event type; payloads longer than `max_text` are not kept.
+  static constexpr std::size_t slots = 512;
+  static constexpr std::size_t max_text = 16 * 1024;
+
+  static decoded_events& instance() {
+    static decoded_events cache;
+    return cache;
+  }
+
+  /// `event_from<E>(ev)`, shared with the other decoders of equal text.
+  expected<std::shared_ptr<const E>, decode_error> get(const envelope& ev) {
+    if (ev.type != event_traits<E>::wire_name || ev.data.size() > max_text)
+      return decode(ev);
+    auto hash = std::hash<std::string_view>{}(ev.data);
+    auto& s = slots_[hash % slots];
+    {
+      std::lock_guard<std::mutex> guard{s.mtx};
+      if (s.value && s.hash == hash && s.text == ev.data)
+        return s.value;
+    }
+    auto decoded = decode(ev);
+    if (decoded) {
+      std::lock_guard<std::mutex> guard{s.mtx};
+      s.hash = hash;
+      s.text = ev.data;
+      s.value = *decoded;
+    }
+    return decoded;
+  }
+
+private:
+  static expected<std::shared_ptr<const E>, decode_error>
+  decode(const envelope& ev) {
+    auto e = event_from<E>(ev);
+    if (!e)
+      return make_unexpected(std::move(e.error()));
+    return std::make_shared<const E>(std::move(*e));
+  }
+
+  struct slot {
+    std::mutex mtx;
+    std::size_t hash = 0;
+    std::string text;
+    std::shared_ptr<const E> value;
+  };
+  std::array<slot, slots> slots_;
+};
+
 /// Calls `f(e)` with `ev` decoded as its registered type `E`, when `f`
 /// takes an `E`. The decode error when the payload does not decode as it;
 /// else whether `f` was called (false when it takes no `E`, or when the
@@ -34,8 +98,8 @@ expected<bool, decode_error> visit_event_checked(const envelope& ev, F&& f) {
     using E = typename decltype(tag)::type;
     if constexpr (std::is_invocable_v<F&, const E&>) {
       if (called && !*called && ev.type == event_traits<E>::wire_name) {
-        if (auto e = event_from<E>(ev)) {
-          f(static_cast<const E&>(*e));
+        if (auto e = decoded_events<E>::instance().get(ev)) {
+          f(static_cast<const E&>(**e));
           called = true;
         } else {
           called = make_unexpected(std::move(e.error()));

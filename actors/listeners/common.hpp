@@ -11,6 +11,7 @@
 
 #include <caf/typed_response_promise.hpp>
 
+#include <actors/event_visit.hpp>
 #include <actors/listeners.hpp>
 #include <messages/json.hpp>
 #include <messages/time.hpp>
@@ -109,10 +110,10 @@ queued_listener_actor::behavior_type event_listener_behavior(Handle handle,
                                                              Failed failed) {
   return listener_behavior(
       [handle](const job_request& req) -> caf::result<ok_atom> {
-        auto ev = event_from<E>(req.event);
+        auto ev = decoded_events<E>::instance().get(req.event);
         if (!ev)
           return bad_event(req, ev.error());
-        return handle(req, *ev);
+        return handle(req, **ev);
       },
       std::move(failed));
 }

@@ -289,6 +289,43 @@ BOOST_AUTO_TEST_CASE(analytics_projections_follow_the_seed) {
       == 1);
 }
 
+// The listeners of one event share its decoding: equal payload text gives
+// the same decoded event, other text its own, and what does not decode is
+// an error each time, never kept.
+BOOST_AUTO_TEST_CASE(equal_payloads_are_decoded_once) {
+  auto& cache = decoded_events<appointment_created>::instance();
+  auto a
+      = test::sample_appointment("a-shared", deterministic_node::default_start);
+  auto env = make_envelope(appointment_created{a, "web", {}}, "a-shared", 0,
+                           "c1", deterministic_node::default_start, {});
+  auto copy = env; // another job's copy of the same event
+  copy.id = "another";
+  auto first = cache.get(env);
+  auto second = cache.get(copy);
+  BOOST_REQUIRE(first && second);
+  BOOST_TEST(first->get() == second->get());
+  BOOST_TEST((*first)->appointment.id == "a-shared");
+  auto b = a;
+  b.id = "b-other";
+  auto other = make_envelope(appointment_created{b, "web", {}}, "b-other", 0,
+                             "c1", deterministic_node::default_start, {});
+  auto third = cache.get(other);
+  BOOST_REQUIRE(third);
+  BOOST_TEST((*third)->appointment.id == "b-other");
+  BOOST_TEST(cache.get(env)->get() == first->get());
+  // Another type's envelope is refused as event_from refuses it.
+  auto wrong = other;
+  wrong.type = "appointment.updated";
+  BOOST_TEST(!cache.get(wrong));
+  auto broken = env;
+  broken.data = R"({"appointment":{"id":7}})";
+  for (int i = 0; i < 2; ++i) {
+    auto bad = cache.get(broken);
+    BOOST_REQUIRE(!bad);
+    BOOST_TEST(bad.error().field.rfind("data.", 0) == 0u);
+  }
+}
+
 // A job's view of an appointment is its stream's last event, whatever the
 // job's own event says: a job of the booking that runs after a move sees
 // the new time, after a cancellation the cancelled status.
