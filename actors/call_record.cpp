@@ -7,6 +7,7 @@
 
 #include <messages/aggregate_types.hpp>
 
+#include <cstring>
 #include <map>
 
 #include <boost/json.hpp>
@@ -21,6 +22,7 @@
 #include <messages/json.hpp>
 #include <messages/time.hpp>
 #include <store/event_store.hpp>
+#include <store/hmac.hpp>
 
 namespace switchboard {
 
@@ -28,7 +30,10 @@ namespace switchboard {
 
 std::string derived_id(std::string_view key) {
   unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), md);
+  if (auto digest = store::sha256_bytes(key); digest.size() == sizeof md)
+    std::memcpy(md, digest.data(), sizeof md);
+  else
+    SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), md);
   md[6] = static_cast<unsigned char>((md[6] & 0x0f) | 0x80); // version 8
   md[8] = static_cast<unsigned char>((md[8] & 0x3f) | 0x80); // RFC variant
   static constexpr char hex[] = "0123456789abcdef";

@@ -1,11 +1,13 @@
 #pragma once
 
 // HMACs: of any digest as raw bytes, and HMAC-SHA256 in lowercase hex (the
-// webhook, cluster, CRM and Pusher signatures). Header-only, like
+// webhook, cluster, CRM and Pusher signatures); and SHA-256 itself (token
+// hashes, derived ids). Header-only, like
 // store/hex.hpp, so that code built without the store library (the fuzz
 // targets, the benchmarks) can use it; only OpenSSL's libcrypto is needed.
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -29,6 +31,33 @@ inline std::string hmac_bytes(const EVP_MD* md, std::string_view key,
       == nullptr)
     return {};
   return std::string(reinterpret_cast<const char*>(mac), len);
+}
+
+/// SHA-256 of `data` as raw bytes; empty when OpenSSL fails. The digest is
+/// fetched once and each thread keeps its context: OpenSSL 3's one-shot
+/// calls (SHA256, EVP_Digest with EVP_sha256()) fetch it on every call,
+/// which costs more than hashing a short text.
+inline std::string sha256_bytes(std::string_view data) {
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  struct ctx_deleter {
+    void operator()(EVP_MD_CTX* c) const noexcept {
+      EVP_MD_CTX_free(c);
+    }
+  };
+  thread_local std::unique_ptr<EVP_MD_CTX, ctx_deleter> ctx{EVP_MD_CTX_new()};
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (sha256 == nullptr || !ctx
+      || EVP_DigestInit_ex(ctx.get(), sha256, nullptr) != 1
+      || EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1
+      || EVP_DigestFinal_ex(ctx.get(), md, &len) != 1) {
+    // Not expected with a working libcrypto; the one-shot call gives the
+    // same digest or fails the same way.
+    if (EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr)
+        != 1)
+      return {};
+  }
+  return std::string(reinterpret_cast<const char*>(md), len);
 }
 
 /// HMAC-SHA256 of `data` under `key`, as lowercase hex; empty when OpenSSL

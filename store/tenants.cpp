@@ -1,6 +1,7 @@
 #include "store/tenants.hpp"
 #include "store/cursor_detail.hpp"
 #include "store/hex.hpp"
+#include "store/hmac.hpp"
 #include "store/lmdb_util.hpp"
 
 #include "store/record.hpp"
@@ -123,27 +124,7 @@ result<std::unique_ptr<tenants>> tenants::open(environment& env) {
 }
 
 std::string tenants::hash_token(std::string_view token) {
-  // The digest is fetched once and each thread keeps its context: a
-  // fetch per call (what EVP_Digest with EVP_sha256() does in OpenSSL 3)
-  // cost more than hashing a token, on every authenticated request.
-  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  struct ctx_deleter {
-    void operator()(EVP_MD_CTX* c) const noexcept {
-      EVP_MD_CTX_free(c);
-    }
-  };
-  thread_local std::unique_ptr<EVP_MD_CTX, ctx_deleter> ctx{EVP_MD_CTX_new()};
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (sha256 == nullptr || !ctx
-      || EVP_DigestInit_ex(ctx.get(), sha256, nullptr) != 1
-      || EVP_DigestUpdate(ctx.get(), token.data(), token.size()) != 1
-      || EVP_DigestFinal_ex(ctx.get(), md, &len) != 1) {
-    // Not expected with a working libcrypto; the one-shot call reports
-    // the same digest or fails the same way.
-    EVP_Digest(token.data(), token.size(), md, &len, EVP_sha256(), nullptr);
-  }
-  return std::string{reinterpret_cast<const char*>(md), len};
+  return sha256_bytes(token);
 }
 
 result<void> tenants::add_company_in(write_txn& txn, const company_record& c) {
