@@ -32,6 +32,21 @@ using namespace listener_detail;
 
 namespace listener_detail {
 
+void write_background(queued_listener_actor::pointer self,
+                      const store_writer_actor& writer, store::writer::op_fn op,
+                      store::isolation iso,
+                      std::function<void(caf::error)> then) {
+  self->request(writer, caf::infinite, write_atom::value,
+                make_write_op(std::move(op), iso, store::lane::background))
+      .then(
+          [then](ok_atom) {
+            then(caf::error{});
+          },
+          [then](caf::error& err) {
+            then(std::move(err));
+          });
+}
+
 void commit_once(queued_listener_actor::pointer self,
                  const listener_context& ctx, std::string mark,
                  std::string event_id, effects_fn effects,
@@ -48,19 +63,18 @@ void commit_once(queued_listener_actor::pointer self,
       return {}; // Delivered before: its effects are stored already.
     return effects(txn);
   };
-  self->request(ctx.writer, caf::infinite, write_atom::value,
-                make_write_op(std::move(op), store::isolation::nested,
-                              store::lane::background))
-      .then(
-          [self, rp, wake, queues = ctx.queues](ok_atom) mutable {
-            for (const auto& q : wake)
-              if (auto i = queues->find(q); i != queues->end())
-                self->send(i->second, wake_atom::value);
-            rp.deliver(ok_atom::value);
-          },
-          [rp](caf::error& err) mutable {
-            rp.deliver(std::move(err));
-          });
+  write_background(
+      self, ctx.writer, std::move(op), store::isolation::nested,
+      [self, rp, wake, queues = ctx.queues](caf::error err) mutable {
+        if (err) {
+          rp.deliver(std::move(err));
+          return;
+        }
+        for (const auto& q : wake)
+          if (auto i = queues->find(q); i != queues->end())
+            self->send(i->second, wake_atom::value);
+        rp.deliver(ok_atom::value);
+      });
 }
 
 void mark_step(queued_listener_actor::pointer self, const listener_context& ctx,
@@ -74,16 +88,8 @@ void mark_step(queued_listener_actor::pointer self, const listener_context& ctx,
       return make_unexpected(r.error());
     return effects ? effects(txn) : store::result<void>{};
   };
-  self->request(ctx.writer, caf::infinite, write_atom::value,
-                make_write_op(std::move(op), store::isolation::validated,
-                              store::lane::background))
-      .then(
-          [then](ok_atom) {
-            then(caf::error{});
-          },
-          [then](caf::error& err) {
-            then(std::move(err));
-          });
+  write_background(self, ctx.writer, std::move(op), store::isolation::validated,
+                   std::move(then));
 }
 
 store::result<void> enqueue_all_in(store::job_queue& queue,

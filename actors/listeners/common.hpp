@@ -45,6 +45,14 @@ void commit_once(queued_listener_actor::pointer self,
                  caf::typed_response_promise<ok_atom> rp,
                  std::vector<std::string> wake = {});
 
+/// Sends `op` to the writer on the background lane (a queued listener's
+/// writes yield to requests), isolated as `iso`; then runs `then` on this
+/// actor with no error once stored, or with the error.
+void write_background(queued_listener_actor::pointer self,
+                      const store_writer_actor& writer, store::writer::op_fn op,
+                      store::isolation iso,
+                      std::function<void(caf::error)> then);
+
 /// Marks (`mark`, event id) processed, a step of a job done, in a commit
 /// of its own (validated, on the background lane) together with `effects`
 /// (when set); then runs `then` on this actor with no error once stored,

@@ -138,16 +138,8 @@ void write_folded(self_ptr self) {
     write_folded(self);
   };
   // Nested: nothing of the batch stays when a step fails.
-  self->request(st.ctx.writer, caf::infinite, write_atom::value,
-                make_write_op(std::move(op), store::isolation::nested,
-                              store::lane::background))
-      .then(
-          [done](ok_atom) {
-            done(caf::error{});
-          },
-          [done](caf::error& err) {
-            done(std::move(err));
-          });
+  write_background(self, st.ctx.writer, std::move(op), store::isolation::nested,
+                   std::move(done));
 }
 
 } // namespace
