@@ -197,29 +197,10 @@ endpoint_actor spawn_outbox_endpoint(caf::actor_system& sys,
         return {
             [=](sync_atom,
                 const outbound_call& call) -> caf::result<std::string> {
-              store::outbound_message m;
-              m.channel = call.target;
-              m.recipient = call.operation;
-              m.body = call.body;
-              m.idempotency_key = call.idempotency_key;
-              m.company_id = call.company_id;
-              m.event_id = call.mark_event;
-              m.created_at = clock();
               auto rp = self->make_response_promise<std::string>();
-              auto op = [outbox, processed, m, mark = call.mark,
-                         event = call.mark_event](
-                            store::write_txn& txn) -> store::result<void> {
-                if (!mark.empty()) {
-                  auto fresh = processed->mark_in(txn, mark, event);
-                  if (!fresh)
-                    return make_unexpected(fresh.error());
-                  if (!*fresh)
-                    return {}; // the step was done before: no second message
-                }
-                auto r = outbox->add_in(txn, m);
-                if (!r)
-                  return make_unexpected(r.error());
-                return {};
+              auto op = [outbox, processed, call,
+                         now = clock()](store::write_txn& txn) {
+                return queue_call_in(txn, *outbox, *processed, call, now);
               };
               // Called by queued listeners: their writes yield to requests.
               self->request(writer, caf::infinite, write_atom::value,
@@ -326,6 +307,9 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
   if (!opts.endpoint || !with_providers.empty())
     n->outbox_endpoint_ = spawn_outbox_endpoint(
         sys, s.outbox.get(), s.processed.get(), n->writer_, clock);
+  if (!opts.endpoint)
+    ctx.provider_targets
+        = std::make_shared<const std::set<std::string>>(with_providers);
   if (!with_providers.empty()) {
     // Blocking curl calls run on detached workers, except under the test
     // coordinator, where they run inline.

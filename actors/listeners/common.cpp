@@ -233,6 +233,30 @@ store::job notification_job(const job_request& req, std::string listener,
 
 } // namespace listener_detail
 
+store::result<void> queue_call_in(store::write_txn& txn,
+                                  store::message_outbox& outbox,
+                                  store::processed_set& processed,
+                                  const outbound_call& call, timestamp_ms now) {
+  if (!call.mark.empty()) {
+    auto fresh = processed.mark_in(txn, call.mark, call.mark_event);
+    if (!fresh)
+      return make_unexpected(fresh.error());
+    if (!*fresh)
+      return {}; // the step was done before: no second message
+  }
+  store::outbound_message m;
+  m.channel = call.target;
+  m.recipient = call.operation;
+  m.body = call.body;
+  m.idempotency_key = call.idempotency_key;
+  m.company_id = call.company_id;
+  m.event_id = call.mark_event;
+  m.created_at = now;
+  if (auto r = outbox.add_in(txn, std::move(m)); !r)
+    return make_unexpected(r.error());
+  return {};
+}
+
 retry_policy channel_retry_policy() {
   retry_policy p;
   p.tries = 3;

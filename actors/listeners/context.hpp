@@ -17,6 +17,7 @@
 #include <actors/listener_registry.hpp>
 #include <messages/decode_error.hpp>
 #include <messages/entities.hpp>
+#include <store/error.hpp>
 
 namespace switchboard::store {
 class event_store;
@@ -25,6 +26,7 @@ class processed_set;
 class projections;
 class message_outbox;
 class tenants;
+class write_txn;
 } // namespace switchboard::store
 
 namespace switchboard {
@@ -44,6 +46,15 @@ using sync_atom = caf::atom_constant<caf::atom("sync")>;
 /// attempt (one with `runtime_errc::rejected` fails the job at once).
 using endpoint_actor = caf::typed_actor<
     caf::replies_to<sync_atom, outbound_call>::with<std::string>>;
+
+/// Writes `call` to the outbox in `txn`, created at `now`, together with
+/// its processed mark when it has one (`call.mark` for `call.mark_event`):
+/// when that mark exists already (the step was done), writes nothing.
+/// What an endpoint that only queues calls does with each.
+store::result<void> queue_call_in(store::write_txn& txn,
+                                  store::message_outbox& outbox,
+                                  store::processed_set& processed,
+                                  const outbound_call& call, timestamp_ms now);
 
 /// What a listener needs from the node; handed over at spawn.
 struct listener_context {
@@ -69,6 +80,12 @@ struct listener_context {
   /// outbox.
   endpoint_actor messenger;
   std::set<std::string> provider_channels;
+  /// The targets of external calls that a provider takes, when the calls
+  /// to any other target go to the outbox (the node's own endpoints): a
+  /// listener may then write those itself (`queue_call_in`), several in
+  /// one transaction, instead of asking the endpoint for each. Null: the
+  /// endpoint takes every call (one given by the caller, e.g. a test's).
+  std::shared_ptr<const std::set<std::string>> provider_targets;
   /// The customers the listeners read, folded once per change of any
   /// customer rather than once per job (see `customer_of`).
   std::shared_ptr<customer_view> customers = new_customer_view();

@@ -123,6 +123,72 @@ void link_uid(queued_listener_actor::pointer self, listener_context ctx,
           });
 }
 
+/// How many steps from `i` on go straight to the outbox: their target
+/// has no provider, and none acts on the stored booking uid.
+std::size_t outbox_run(const listener_context& ctx,
+                       const std::vector<sync_step>& steps, std::size_t i) {
+  if (!ctx.provider_targets)
+    return 0;
+  std::size_t n = 0;
+  for (; i + n < steps.size(); ++n) {
+    const auto& s = steps[i + n];
+    if (s.needs_uid || ctx.provider_targets->count(s.call.target) > 0)
+      break;
+  }
+  return n;
+}
+
+/// Writes the `n` outbox-bound steps from `i` on (see `outbox_run`) in
+/// one transaction, each message with its step's mark (a step marked
+/// already writes nothing, one whose answer was recorded is only marked),
+/// then runs the rest: one commit for them all, where asking the endpoint
+/// costs one for each.
+void queue_steps(queued_listener_actor::pointer self, listener_context ctx,
+                 endpoint_actor endpoint, std::string listener,
+                 std::string event_id, step_list steps, std::size_t i,
+                 std::size_t n, caf::typed_response_promise<ok_atom> rp) {
+  std::vector<outbound_call> calls;
+  std::vector<std::string> marks_only;
+  for (std::size_t k = i; k < i + n; ++k) {
+    const auto& step = (*steps)[k];
+    auto mark = listener + "." + step.name;
+    if (!step.link_event_id.empty()
+        && ctx.events->find_event(step.company, step.link_event_id)) {
+      // The answer was recorded before an ack was lost: done.
+      marks_only.push_back(std::move(mark));
+      continue;
+    }
+    auto call = step.call;
+    call.mark = std::move(mark);
+    call.mark_event = event_id;
+    call.company_id = step.company;
+    calls.push_back(std::move(call));
+  }
+  auto* outbox = ctx.outbox;
+  auto* processed = ctx.processed;
+  auto op = [outbox, processed, calls = std::move(calls),
+             marks_only = std::move(marks_only), event_id,
+             now = ctx.clock()](store::write_txn& txn) -> store::result<void> {
+    for (const auto& mark : marks_only)
+      if (auto r = processed->mark_in(txn, mark, event_id); !r)
+        return make_unexpected(r.error());
+    for (const auto& call : calls)
+      if (auto r = queue_call_in(txn, *outbox, *processed, call, now); !r)
+        return r;
+    return {};
+  };
+  write_background(
+      self, ctx.writer, std::move(op), store::isolation::nested,
+      [=](caf::error err) mutable {
+        if (err)
+          rp.deliver(
+              make_runtime_error(runtime_errc::listener_failed,
+                                 "external sync not queued: " + describe(err)));
+        else
+          run_steps(self, ctx, endpoint, listener, event_id, steps, i + n, rp);
+      });
+}
+
 void run_steps(queued_listener_actor::pointer self, listener_context ctx,
                endpoint_actor endpoint, std::string listener,
                std::string event_id, step_list steps, std::size_t i,
@@ -138,6 +204,10 @@ void run_steps(queued_listener_actor::pointer self, listener_context ctx,
   }
   if (i == steps->size()) {
     rp.deliver(ok_atom::value);
+    return;
+  }
+  if (auto n = outbox_run(ctx, *steps, i); n > 0) {
+    queue_steps(self, ctx, endpoint, listener, event_id, steps, i, n, rp);
     return;
   }
   auto& step = (*steps)[i];

@@ -1,6 +1,7 @@
 // The seed's listeners, end to end through the queues in simulated time.
 
 #include <map>
+#include <set>
 #include <utility>
 
 #include <boost/test/unit_test.hpp>
@@ -477,6 +478,67 @@ BOOST_AUTO_TEST_CASE(outbox_steps_are_marked_with_their_message) {
   BOOST_TEST(outbox(n, "crm").size() == 2u);
   auto marked = processed.contains(sync + ".other", event_id);
   BOOST_TEST((marked && *marked));
+  caf::anon_send_exit(endpoint, caf::exit_reason::user_shutdown);
+  n.run();
+}
+
+// With no provider for their targets, the steps of one event are queued
+// by the listener itself in one transaction (not a commit per step through
+// the outbox endpoint), each with its mark; a job delivered again writes
+// nothing.
+BOOST_AUTO_TEST_CASE(outbox_bound_steps_are_queued_in_one_commit) {
+  deterministic_node n;
+  auto& s = n.node().store();
+  listener_context ctx;
+  ctx.events = s.events.get();
+  ctx.jobs = s.jobs.get();
+  ctx.processed = s.processed.get();
+  ctx.outbox = s.outbox.get();
+  ctx.tenants = s.tenants.get();
+  ctx.writer = n.node().writer();
+  ctx.clock = n.node().clock();
+  ctx.provider_targets = std::make_shared<const std::set<std::string>>();
+  auto endpoint = spawn_outbox_endpoint(n.sys(), ctx.outbox, ctx.processed,
+                                        ctx.writer, ctx.clock);
+  auto sync = n.sys().spawn(sync_with_external_services, ctx, endpoint);
+  auto a = test::sample_appointment("a1", n.now() + 3 * day_ms);
+  job_request req;
+  req.job_id = 1;
+  req.queue = "default";
+  req.listener = listener_names::external_sync;
+  req.attempt = 1;
+  req.event = make_envelope(appointment_created{a, "api", {}}, "a1", 0, "c1",
+                            n.now(), {});
+  auto commits = [&] {
+    return s.writer->stats().commits;
+  };
+  auto before = commits();
+  BOOST_TEST(n.call<ok_atom>(sync, handle_atom::value, req).has_value());
+  BOOST_TEST(commits() - before == 1u);
+  auto calcom = outbox(n, "calcom");
+  auto crm = outbox(n, "crm");
+  BOOST_REQUIRE(calcom.size() == 1u);
+  BOOST_REQUIRE(crm.size() == 1u);
+  BOOST_TEST(calcom[0].recipient == "booking.create");
+  BOOST_TEST(calcom[0].idempotency_key == req.event.id + ":calcom");
+  BOOST_TEST(crm[0].recipient == "appointment.upsert");
+  BOOST_TEST(crm[0].idempotency_key == req.event.id + ":crm");
+  for (const auto& m : {calcom[0], crm[0]}) {
+    BOOST_TEST(m.company_id == "c1");
+    BOOST_TEST(m.event_id == req.event.id);
+    BOOST_TEST(m.body.find("\"a1\"") != std::string::npos);
+  }
+  std::string mark{listener_names::external_sync};
+  for (const char* step : {".calcom", ".crm"}) {
+    auto marked = s.processed->contains(mark + step, req.event.id);
+    BOOST_TEST((marked && *marked), step);
+  }
+  // Delivered again (an ack lost): nothing more is written.
+  before = commits();
+  BOOST_TEST(n.call<ok_atom>(sync, handle_atom::value, req).has_value());
+  BOOST_TEST(commits() == before);
+  BOOST_TEST(outbox(n).size() == 2u);
+  caf::anon_send_exit(sync, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(endpoint, caf::exit_reason::user_shutdown);
   n.run();
 }
