@@ -123,26 +123,44 @@ result<void> trace_index::job_ended_in(MDB_txn* txn, const job& j,
     // Enqueued before `trace_done`: its entry of format 1 keeps the end.
     return put(txn, dbi_, key, ended_job(j, outcome, finished_at));
   // The next number of `trace_done`: one past its last key.
-  MDB_cursor* cur = nullptr;
-  if (rc = mdb_cursor_open(txn, done_, &cur); rc != 0)
-    return fail_mdb(rc, "mdb_cursor_open(trace_done)");
-  MDB_val lk, lv;
-  rc = mdb_cursor_get(cur, &lk, &lv, MDB_LAST);
-  std::uint64_t next = 1;
-  if (rc == 0 && lk.mv_size == 8)
-    next = get_be64(lk.mv_data) + 1;
-  mdb_cursor_close(cur);
-  if (rc != 0 && rc != MDB_NOTFOUND)
-    return fail_mdb(rc, "mdb_cursor_get(trace_done)");
-  std::string done_key(8, '\0');
-  put_be64(done_key.data(), next);
-  if (auto ok = put(txn, done_, done_key, ended_job(j, outcome, finished_at),
-                    MDB_APPEND);
-      !ok)
-    return ok;
+  auto record = ended_job(j, outcome, finished_at);
+  auto value = as_val(record);
+  std::uint64_t next = next_done_;
+  for (bool again = false;; again = true) {
+    if (next == 0 || again) {
+      auto last = last_done(txn);
+      if (!last)
+        return make_unexpected(last.error());
+      next = *last + 1;
+    }
+    std::string done_key(8, '\0');
+    put_be64(done_key.data(), next);
+    auto dk = as_val(done_key);
+    rc = mdb_put(txn, done_, &dk, &value, MDB_APPEND);
+    if (rc == 0)
+      break;
+    if (rc != MDB_KEYEXIST || again)
+      return fail_mdb(rc, "mdb_put(trace_done)");
+  }
+  next_done_ = next + 1;
   record_writer w{trace_format_v2};
   w.str(j.company_id).u64(next);
   return put(txn, dbi_, key, w.bytes());
+}
+
+result<std::uint64_t> trace_index::last_done(MDB_txn* txn) const {
+  MDB_cursor* cur = nullptr;
+  if (auto rc = mdb_cursor_open(txn, done_, &cur); rc != 0)
+    return fail_mdb(rc, "mdb_cursor_open(trace_done)");
+  MDB_val lk, lv;
+  auto rc = mdb_cursor_get(cur, &lk, &lv, MDB_LAST);
+  std::uint64_t last = 0;
+  if (rc == 0 && lk.mv_size == 8)
+    last = get_be64(lk.mv_data);
+  mdb_cursor_close(cur);
+  if (rc != 0 && rc != MDB_NOTFOUND)
+    return fail_mdb(rc, "mdb_cursor_get(trace_done)");
+  return last;
 }
 
 result<void> trace_index::message_in(MDB_txn* txn,

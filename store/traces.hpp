@@ -132,11 +132,20 @@ private:
 
   trace_index(environment& env, MDB_dbi dbi, MDB_dbi done)
       : env_(env), dbi_(dbi), done_(done) {}
+  /// The key `trace_done`'s last entry has, read in `txn` (0: none).
+  result<std::uint64_t> last_done(MDB_txn* txn) const;
+
   environment& env_;
   MDB_dbi dbi_;
   MDB_dbi done_;
   MDB_dbi jobs_dbi_ = 0;
   bool has_jobs_ = false;
+  /// The key the next end takes in `trace_done` (0: not known yet), kept
+  /// on the writer thread so that an end costs no seek to the last key.
+  /// After an abort it is ahead of the database (keys are skipped, never
+  /// given twice); after another process appended, it is behind, which
+  /// the append finds (MDB_KEYEXIST): the last key is then read again.
+  std::uint64_t next_done_ = 0;
 };
 
 } // namespace switchboard::store

@@ -186,6 +186,36 @@ BOOST_FIXTURE_TEST_CASE(a_job_writes_the_trace_when_queued_and_at_its_end,
   BOOST_TEST(read("c1", "globex").jobs.empty());
 }
 
+// Ends are appended to trace_done at the key the index keeps in memory,
+// not at one found by a seek per end; when another writer of the same
+// environment (here a second index, as another process would be) has
+// appended past it, the append finds that and takes the key after the
+// last. Every end stays readable.
+BOOST_FIXTURE_TEST_CASE(ends_appended_by_another_index_are_not_overwritten,
+                        trace_fixture) {
+  auto& other_traces = part<trace_index>();
+  auto& other_jobs = part<job_queue>();
+  other_jobs->trace_into(other_traces.get());
+  auto end = [&](job_queue& q, const std::string& corr) {
+    auto a = test::enqueue(q, make_job("acme", corr));
+    BOOST_REQUIRE_MESSAGE(a, why(a));
+    BOOST_REQUIRE(test::lease(q, "notifications", t0, 10, t0 + 1000));
+    auto acked = test::ack(q, a->id);
+    BOOST_REQUIRE_MESSAGE(acked, why(acked));
+  };
+  end(*jobs, "k1");       // this index: key 1, next 2 kept
+  end(*other_jobs, "k2"); // the other: reads the last (1), writes 2
+  end(*jobs, "k3");       // this index: 2 is taken; reads again, writes 3
+  end(*other_jobs, "k4"); // the other: 3 is taken; writes 4
+  BOOST_TEST(entries("trace_done") == 4u);
+  for (const char* corr : {"k1", "k2", "k3", "k4"}) {
+    auto e = read(corr, "acme");
+    BOOST_REQUIRE_MESSAGE(e.jobs.size() == 1u, corr);
+    BOOST_TEST(e.jobs[0].outcome == job_outcome::succeeded, corr);
+    BOOST_TEST(e.jobs[0].record.correlation_id == corr);
+  }
+}
+
 BOOST_FIXTURE_TEST_CASE(a_job_traced_in_format_1_keeps_its_entry,
                         trace_fixture) {
   auto a = test::enqueue(*jobs, make_job("acme", "old"));
