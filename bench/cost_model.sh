@@ -21,6 +21,7 @@
 # to cpu_per_booking.sh. The last line is "RESULT cost_model booking_us=...
 # commit_us=... writer_booking_us=... writer_commit_us=...
 # actors_booking_us=... actors_commit_us=... booking_kb=... commit_kb=...
+# kernel_booking_us=... kernel_commit_us=... (system time)
 # ceiling_rps=... rates=...".
 set -euo pipefail
 
@@ -110,6 +111,7 @@ commit_us, booking_us = fit("total_us")
 wc, wb = fit("writer_us")
 ac, ab = fit("actors_us")
 kc, kb = fit("written_kb")
+sc, sb = fit("kernel_us")
 ceiling = 2e6 / booking_us if booking_us > 0 else 0
 for rate, f in rows:
     model = booking_us + commit_us * f["commits_per_1k"] / 1000
@@ -118,6 +120,7 @@ for rate, f in rows:
 print(f"RESULT cost_model booking_us={booking_us:.1f} commit_us={commit_us:.1f} "
       f"writer_booking_us={wb:.1f} writer_commit_us={wc:.1f} "
       f"actors_booking_us={ab:.1f} actors_commit_us={ac:.1f} "
-      f"booking_kb={kb:.1f} commit_kb={kc:.1f} ceiling_rps={ceiling:.0f} "
+      f"booking_kb={kb:.1f} commit_kb={kc:.1f} kernel_booking_us={sb:.1f} "
+      f"kernel_commit_us={sc:.1f} ceiling_rps={ceiling:.0f} "
       f"rates={','.join(str(r) for r, _ in rows)}")
 EOF

@@ -20,7 +20,9 @@
 # settings, e.g. --set store.commit_delay_us=2000). Needs curl, python3 and
 # the pace binary (build/bench/pace). The last line is "RESULT
 # cpu_per_booking total_us=... writer_us=... completions_us=... http_us=...
-# actors_us=... written_kb=... commits_per_1k=... jobs_per_booking=...".
+# actors_us=... written_kb=... commits_per_1k=... jobs_per_booking=...
+# kernel_us=... writer_kernel_us=..." (the kernel's part: system time, e.g.
+# the store's page writes and fsyncs).
 set -euo pipefail
 
 bench=cpu_per_booking
@@ -60,8 +62,8 @@ cpu_ticks() {
     esac
     # utime and stime are the 14th and 15th fields; the name (2nd) has no
     # spaces here.
-    echo "$name $(awk '{ print $14 + $15 }' "$t/stat" 2>/dev/null || echo 0)"
-  done | awk '{ n[$1] += $2 } END { for (k in n) print k, n[k] }' | sort
+    echo "$name $(awk '{ print $14 + $15, $15 }' "$t/stat" 2>/dev/null || echo 0 0)"
+  done | awk '{ n[$1] += $2; s[$1] += $3 } END { for (k in n) print k, n[k], s[k] }' | sort
 }
 written() {
   awk '/^wchar:/ { print $2 }' /proc/"$daemon_pid"/io
@@ -88,14 +90,19 @@ written_after=$(written)
 commits_after=$(commits)
 jobs=$(($(jobs_made) - jobs_before))
 
+# Lines: group, ticks and kernel ticks before, then after.
 join "$tmp/cpu.before" "$tmp/cpu.after" | awk -v ok="$ok" -v hz="$(getconf CLK_TCK)" \
   -v bytes="$((written_after - written_before))" \
   -v commits="$((commits_after - commits_before))" -v jobs="$jobs" '
-  { us[$1] = ($3 - $2) * 1e6 / hz / ok; total += us[$1] }
+  { us[$1] = ($4 - $2) * 1e6 / hz / ok; total += us[$1]
+    sys[$1] = ($5 - $3) * 1e6 / hz / ok; kernel += sys[$1] }
   END {
-    for (k in us) printf "  %-8s %8.1f us of CPU per booking\n", k, us[k]
+    for (k in us)
+      printf "  %-8s %8.1f us of CPU per booking (%.1f of it in the kernel)\n",
+        k, us[k], sys[k]
     printf "RESULT cpu_per_booking total_us=%.1f writer_us=%.1f completions_us=%.1f " \
       "http_us=%.1f actors_us=%.1f written_kb=%.1f commits_per_1k=%.1f " \
-      "jobs_per_booking=%.2f\n", total, us["writer"], us["completions"], us["http"],
-      us["actors"], bytes / 1024 / ok, commits * 1000 / ok, jobs / ok
+      "jobs_per_booking=%.2f kernel_us=%.1f writer_kernel_us=%.1f\n", total,
+      us["writer"], us["completions"], us["http"], us["actors"],
+      bytes / 1024 / ok, commits * 1000 / ok, jobs / ok, kernel, sys["writer"]
   }'
