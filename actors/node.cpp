@@ -383,6 +383,7 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
   ad.live = n->live_aggregates_;
   n->router_ = spawn_local(sys, switchboard::router, std::move(ad));
   *ctx.router = n->router_;
+  n->listener_ctx_ = ctx;
   if (opts.stats_interval.count() > 0 && !n->deterministic_) {
     stats_recorder_deps rd;
     rd.writer = s.writer.get();

@@ -132,6 +132,10 @@ public:
   store_writer_actor writer() const {
     return writer_;
   }
+  /// What the node's queued listeners were given at spawn.
+  const listener_context& listener_ctx() const {
+    return listener_ctx_;
+  }
   const std::map<std::string, queue_supervisor_actor>& queues() const {
     return queues_;
   }
@@ -161,6 +165,7 @@ private:
   clock_fn clock_;
   std::shared_ptr<commit_feed> feed_ = std::make_shared<commit_feed>();
   store_writer_actor writer_;
+  listener_context listener_ctx_;
   dispatcher_actor dispatcher_;
   cache_actor cache_;
   router_actor router_;

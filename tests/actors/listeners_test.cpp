@@ -489,15 +489,11 @@ BOOST_AUTO_TEST_CASE(outbox_steps_are_marked_with_their_message) {
 BOOST_AUTO_TEST_CASE(outbox_bound_steps_are_queued_in_one_commit) {
   deterministic_node n;
   auto& s = n.node().store();
-  listener_context ctx;
-  ctx.events = s.events.get();
-  ctx.jobs = s.jobs.get();
-  ctx.processed = s.processed.get();
-  ctx.outbox = s.outbox.get();
-  ctx.tenants = s.tenants.get();
-  ctx.writer = n.node().writer();
-  ctx.clock = n.node().clock();
-  ctx.provider_targets = std::make_shared<const std::set<std::string>>();
+  // The node's own context: no provider, so every target goes to the
+  // outbox.
+  const auto& ctx = n.node().listener_ctx();
+  BOOST_REQUIRE(ctx.provider_targets);
+  BOOST_REQUIRE(ctx.provider_targets->empty());
   auto endpoint = spawn_outbox_endpoint(n.sys(), ctx.outbox, ctx.processed,
                                         ctx.writer, ctx.clock);
   auto sync = n.sys().spawn(sync_with_external_services, ctx, endpoint);
