@@ -122,27 +122,35 @@ result<void> trace_index::job_ended_in(MDB_txn* txn, const job& j,
       || record_reader{v.mv_data, v.mv_size}.format() != trace_format_v2)
     // Enqueued before `trace_done`: its entry of format 1 keeps the end.
     return put(txn, dbi_, key, ended_job(j, outcome, finished_at));
-  // The next number of `trace_done`: one past its last key.
+  // At the key kept in memory; at the one after the last when none is
+  // kept yet, or when another writer has appended past it.
   auto record = ended_job(j, outcome, finished_at);
-  auto value = as_val(record);
-  std::uint64_t next = next_done_;
-  for (bool again = false;; again = true) {
-    if (next == 0 || again) {
-      auto last = last_done(txn);
-      if (!last)
-        return make_unexpected(last.error());
-      next = *last + 1;
-    }
+  auto append = [&] {
     std::string done_key(8, '\0');
-    put_be64(done_key.data(), next);
+    put_be64(done_key.data(), next_done_);
     auto dk = as_val(done_key);
-    rc = mdb_put(txn, done_, &dk, &value, MDB_APPEND);
-    if (rc == 0)
-      break;
-    if (rc != MDB_KEYEXIST || again)
-      return fail_mdb(rc, "mdb_put(trace_done)");
+    auto value = as_val(record);
+    return mdb_put(txn, done_, &dk, &value, MDB_APPEND);
+  };
+  auto read_last = [&]() -> result<void> {
+    auto last = last_done(txn);
+    if (!last)
+      return make_unexpected(last.error());
+    next_done_ = *last + 1;
+    return {};
+  };
+  if (next_done_ == 0)
+    if (auto ok = read_last(); !ok)
+      return ok;
+  rc = append();
+  if (rc == MDB_KEYEXIST) {
+    if (auto ok = read_last(); !ok)
+      return ok;
+    rc = append();
   }
-  next_done_ = next + 1;
+  if (rc != 0)
+    return fail_mdb(rc, "mdb_put(trace_done)");
+  auto next = next_done_++;
   record_writer w{trace_format_v2};
   w.str(j.company_id).u64(next);
   return put(txn, dbi_, key, w.bytes());
