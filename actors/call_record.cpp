@@ -7,7 +7,6 @@
 
 #include <messages/aggregate_types.hpp>
 
-#include <cstring>
 #include <map>
 
 #include <boost/json.hpp>
@@ -29,11 +28,11 @@ namespace switchboard {
 // -- ids ----------------------------------------------------------------------
 
 std::string derived_id(std::string_view key) {
-  unsigned char md[SHA256_DIGEST_LENGTH];
-  if (auto digest = store::sha256_bytes(key); digest.size() == sizeof md)
-    std::memcpy(md, digest.data(), sizeof md);
-  else
-    SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), md);
+  // sha256_bytes falls back to OpenSSL's one-shot call itself: it is
+  // empty only when libcrypto cannot hash at all.
+  auto digest = store::sha256_bytes(key);
+  digest.resize(SHA256_DIGEST_LENGTH, '\0');
+  auto* md = reinterpret_cast<unsigned char*>(digest.data());
   md[6] = static_cast<unsigned char>((md[6] & 0x0f) | 0x80); // version 8
   md[8] = static_cast<unsigned char>((md[8] & 0x3f) | 0x80); // RFC variant
   static constexpr char hex[] = "0123456789abcdef";
