@@ -364,7 +364,6 @@ int main(int argc, char** argv) {
               "next_offset=%" PRIu64 "\n",
               all.sent, all.ok, all.bad, wall,
               static_cast<double>(all.ok) / std::max(o.seconds, wall),
-              pct(0.50), pct(0.99),
-              pct(1.0), o.offset + issued);
+              pct(0.50), pct(0.99), pct(1.0), o.offset + issued);
   return 0;
 }
