@@ -274,8 +274,22 @@ result<void> event_store::build_lists() {
     return make_unexpected(built.error());
   if (found)
     return {};
-  // A store made before the lists: list what it holds, a batch of events
-  // per write transaction, before any append.
+  // Entries of an earlier layout go first (the lists of any status, which
+  // read_lists now merges from the status lists): a store made before the
+  // lists has none, and the others are listed again below.
+  auto cleared = writer_.execute([this](write_txn& w) -> result<void> {
+    if (auto rc = mdb_drop(w.handle(), db_.listed, 0); rc != 0)
+      return fail_mdb(rc, "mdb_drop(listed)");
+    auto old = as_val(lists_checkpoint_v1);
+    if (auto rc = mdb_del(w.handle(), db_.checkpoints, &old, nullptr);
+        rc != 0 && rc != MDB_NOTFOUND)
+      return fail_mdb(rc, "mdb_del(checkpoints)");
+    return {};
+  });
+  if (!cleared)
+    return cleared;
+  // List what the store holds, a batch of events per write transaction,
+  // before any append.
   std::uint64_t from = 1;
   for (;;) {
     auto batch = read_all(from, 4096);

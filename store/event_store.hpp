@@ -331,9 +331,22 @@ public:
                                             std::string_view to_key,
                                             std::size_t max_count) const;
 
+  /// Reads `lists` as one, as `read_list` reads one list: the first
+  /// `max_count` entries of their union from `from_key` (before `to_key`
+  /// when not empty) in sort key order, as of one snapshot. For lists
+  /// that split one list between them (by status, say), with sort keys
+  /// unique across them. The cost is that of at most `max_count` keys of
+  /// each list and the entries returned. Errors: as `read_list`.
+  result<std::vector<list_entry>>
+  read_lists(const std::vector<std::string>& lists, std::string_view from_key,
+             std::string_view to_key, std::size_t max_count) const;
+
   /// The checkpoint (database `checkpoints`) set once every stored event
-  /// is in the sorted lists (a store made before them is listed at open).
-  static constexpr std::string_view lists_checkpoint = "lists_built";
+  /// is in the sorted lists as `config::lists` now lists them. A store
+  /// without it is listed at open: one made before the lists, or before
+  /// this checkpoint (`lists_built`, when each appointment was also in
+  /// lists of any status), whose entries are dropped first.
+  static constexpr std::string_view lists_checkpoint = "lists_built_v2";
 
   /// Reads the global log from sequence `from_seq` on, at most
   /// `max_count` events (catch-up, replay). Errors: `errc::corrupt`, LMDB

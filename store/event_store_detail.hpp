@@ -45,6 +45,11 @@ inline constexpr const char* by_ref_db = "by_ref";
 inline constexpr const char* listed_db = "listed";
 inline constexpr const char* checkpoints_db = "checkpoints";
 
+/// The checkpoint of the lists' first layout, in which each appointment
+/// was also listed regardless of its status (event_store::build_lists
+/// drops those lists and this checkpoint, and lists the store again).
+inline constexpr std::string_view lists_checkpoint_v1 = "lists_built";
+
 /// The sequences a forget deleted (company_forget.hpp), as runs: first
 /// sequence → last sequence (both big-endian), each run as long as it
 /// goes (adjacent runs are merged). Every sequence missing from the log

@@ -2,6 +2,9 @@
 // the sorted lists, single events and the stats.
 #include "store/event_store_detail.hpp"
 
+#include <algorithm>
+#include <utility>
+
 namespace switchboard::store {
 
 // -- reads --------------------------------------------------------------------
@@ -235,34 +238,57 @@ event_store::read_all(std::uint64_t from_seq, std::size_t max_count) const {
 result<std::vector<list_entry>>
 event_store::read_list(std::string_view list, std::string_view from_key,
                        std::string_view to_key, std::size_t max_count) const {
+  return read_lists({std::string{list}}, from_key, to_key, max_count);
+}
+
+result<std::vector<list_entry>>
+event_store::read_lists(const std::vector<std::string>& lists,
+                        std::string_view from_key, std::string_view to_key,
+                        std::size_t max_count) const {
   return guarded("read_list", [&]() -> result<std::vector<list_entry>> {
     std::vector<list_entry> out;
-    if (list.empty() || 2 + list.size() > max_key_size || max_count == 0)
+    if (max_count == 0)
       return out;
     auto txn = env_.begin_read();
     if (!txn)
       return make_unexpected(txn.error());
-    auto prefix = list_key(list, {});
-    auto start = list_key(list, from_key);
-    if (start.size() > max_key_size)
-      return out;
-    auto walked = cursor_detail::each_with_prefix_from(
-        txn->handle(), db_.listed, prefix, start, "mdb_cursor_open",
-        "mdb_cursor_get(listed)",
-        [&](std::string_view k, const MDB_val& val) -> result<bool> {
-          auto sort_key = k.substr(prefix.size());
-          if (!to_key.empty() && sort_key >= to_key)
-            return false;
-          if (val.mv_size != 8)
-            return fail(errc::corrupt, "listed: bad value size");
-          auto ev = load(txn->handle(), db_.events, get_be64(val.mv_data));
-          if (!ev)
-            return make_unexpected(ev.error());
-          out.push_back({std::string{sort_key}, ev->to_envelope()});
-          return out.size() < max_count;
-        });
-    if (!walked)
-      return make_unexpected(walked.error());
+    // The first max_count keys of each list hold the first max_count of
+    // their union: collect those (sort key, sequence), then load only the
+    // events of the ones returned.
+    std::vector<std::pair<std::string, std::uint64_t>> found;
+    for (const auto& list : lists) {
+      if (list.empty() || 2 + list.size() > max_key_size)
+        continue;
+      auto prefix = list_key(list, {});
+      auto start = list_key(list, from_key);
+      if (start.size() > max_key_size)
+        continue;
+      std::size_t taken = 0;
+      auto walked = cursor_detail::each_with_prefix_from(
+          txn->handle(), db_.listed, prefix, start, "mdb_cursor_open",
+          "mdb_cursor_get(listed)",
+          [&](std::string_view k, const MDB_val& val) -> result<bool> {
+            auto sort_key = k.substr(prefix.size());
+            if (!to_key.empty() && sort_key >= to_key)
+              return false;
+            if (val.mv_size != 8)
+              return fail(errc::corrupt, "listed: bad value size");
+            found.emplace_back(std::string{sort_key}, get_be64(val.mv_data));
+            return ++taken < max_count;
+          });
+      if (!walked)
+        return make_unexpected(walked.error());
+    }
+    std::sort(found.begin(), found.end());
+    if (found.size() > max_count)
+      found.resize(max_count);
+    out.reserve(found.size());
+    for (auto& [sort_key, seq] : found) {
+      auto ev = load(txn->handle(), db_.events, seq);
+      if (!ev)
+        return make_unexpected(ev.error());
+      out.push_back({std::move(sort_key), ev->to_envelope()});
+    }
     return out;
   });
 }

@@ -1,4 +1,6 @@
 #include "store/event_store.hpp"
+#include "store/event_store_detail.hpp"
+#include "store/lmdb_util.hpp"
 
 #include "fixture.hpp"
 
@@ -555,5 +557,96 @@ BOOST_FIXTURE_TEST_CASE(sorted_lists_hold_each_entity_once,
   all = store->read_list("all", "", "", 100);
   BOOST_REQUIRE(all);
   BOOST_TEST(all->size() == 3u);
+  close();
+}
+
+BOOST_FIXTURE_TEST_CASE(split_lists_read_as_one, test::store_fixture) {
+  // "type/t.one" and "type/t.two" split the entities between them (by
+  // their last event's type): read together, they are one list in id
+  // order, paged as one.
+  cfg.lists = test_lists;
+  reopen();
+  for (auto [id, type] : {std::pair{"a4", "t.two"}, std::pair{"a1", "t.one"},
+                          std::pair{"a3", "t.two"}, std::pair{"a2", "t.one"},
+                          std::pair{"a5", "t.one"}})
+    append_one(make_event("appointment", id, type));
+  append_one(make_event("appointment", "a1", "t.two")); // moves a1
+  const std::vector<std::string> both{"type/t.one", "type/t.two"};
+  auto all = store->read_lists(both, "", "", 100);
+  BOOST_REQUIRE(all);
+  BOOST_TEST(keys_of(*all)
+                 == (std::vector<std::string>{"a1", "a2", "a3", "a4", "a5"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(all->front().event.type == "t.two");
+  // Pages of two: each page the least keys of both lists after the last.
+  std::vector<std::string> walked;
+  std::string from;
+  for (int pages = 0; pages < 5; ++pages) {
+    auto page = store->read_lists(both, from, "", 2);
+    BOOST_REQUIRE(page);
+    for (const auto& e : *page)
+      walked.push_back(e.sort_key);
+    if (page->size() < 2)
+      break;
+    from = page->back().sort_key + '\0';
+  }
+  BOOST_TEST(walked == keys_of(*all), boost::test_tools::per_element());
+  auto bounded = store->read_lists(both, "a2", "a5", 100);
+  BOOST_REQUIRE(bounded);
+  BOOST_TEST(keys_of(*bounded) == (std::vector<std::string>{"a2", "a3", "a4"}),
+             boost::test_tools::per_element());
+  // One list read as a set of one is read_list.
+  auto one = store->read_lists({"type/t.one"}, "", "", 100);
+  BOOST_REQUIRE(one);
+  BOOST_TEST(keys_of(*one)
+                 == keys_of(*store->read_list("type/t.one", "", "", 100)),
+             boost::test_tools::per_element());
+  close();
+}
+
+BOOST_FIXTURE_TEST_CASE(lists_of_the_first_layout_are_listed_again,
+                        test::store_fixture) {
+  cfg.lists = test_lists;
+  reopen();
+  append_one(make_event("appointment", "a1", "t.one"));
+  append_one(make_event("appointment", "a2", "t.two"));
+  // What a store of the first layout holds: its checkpoint, not this
+  // one, and an entry no list of this layout has.
+  auto listed = env->open_db(event_detail::listed_db);
+  auto checkpoints = env->open_db(event_detail::checkpoints_db);
+  BOOST_REQUIRE(listed);
+  BOOST_REQUIRE(checkpoints);
+  auto old = w->execute([&](write_txn& t) -> result<void> {
+    auto k = event_detail::list_key("any/acme", "a1");
+    auto key = as_val(k);
+    char seq[8];
+    put_be64(seq, 1);
+    MDB_val val{8, seq};
+    if (auto rc = mdb_put(t.handle(), *listed, &key, &val, 0); rc != 0)
+      return fail_mdb(rc, "mdb_put(listed)");
+    auto v2 = as_val(event_store::lists_checkpoint);
+    if (auto rc = mdb_del(t.handle(), *checkpoints, &v2, nullptr); rc != 0)
+      return fail_mdb(rc, "mdb_del(checkpoints)");
+    return write_checkpoint(t.handle(), *checkpoints,
+                            event_detail::lists_checkpoint_v1, 3);
+  });
+  BOOST_REQUIRE(old);
+  BOOST_TEST(store->read_list("any/acme", "", "", 100)->size() == 1u);
+  // Opened again: the old entries and checkpoint are gone, the store is
+  // listed as this layout lists it, and the checkpoint is this one's.
+  reopen();
+  BOOST_TEST(store->read_list("any/acme", "", "", 100)->empty());
+  auto all = store->read_list("all", "", "", 100);
+  BOOST_REQUIRE(all);
+  BOOST_TEST(keys_of(*all)
+                 == (std::vector<std::string>{"t.one/a1", "t.two/a2"}),
+             boost::test_tools::per_element());
+  bool found = false;
+  BOOST_TEST(*read_checkpoint(*env, *checkpoints,
+                              event_detail::lists_checkpoint_v1, &found)
+             == 0u);
+  BOOST_TEST(!found);
+  read_checkpoint(*env, *checkpoints, event_store::lists_checkpoint, &found);
+  BOOST_TEST(found);
   close();
 }
