@@ -56,14 +56,27 @@ void appointment_lists(const envelope& e, store::listing& out) {
   const auto& a = st.appt;
   const auto& c = e.company_id;
   auto key = appointment_sort_key(a.start_time, e.aggregate_id);
-  auto status = std::string{to_string(a.status)};
-  for (const auto& s : {std::string{}, status}) {
-    out.entries.emplace_back(appointment_list(c, "", "", s), key);
-    if (!a.staff_id.empty())
-      out.entries.emplace_back(appointment_list(c, a.staff_id, "", s), key);
-    if (!a.customer_id.empty())
-      out.entries.emplace_back(appointment_list(c, "", a.customer_id, s), key);
+  auto s = std::string{to_string(a.status)};
+  out.entries.emplace_back(appointment_list(c, "", "", s), key);
+  if (!a.staff_id.empty())
+    out.entries.emplace_back(appointment_list(c, a.staff_id, "", s), key);
+  if (!a.customer_id.empty())
+    out.entries.emplace_back(appointment_list(c, "", a.customer_id, s), key);
+}
+
+std::vector<std::string> appointment_lists_of(const std::string& company,
+                                              const std::string& staff_id,
+                                              const std::string& customer_id,
+                                              const std::string& status) {
+  std::vector<std::string> out;
+  if (!status.empty()) {
+    out.push_back(appointment_list(company, staff_id, customer_id, status));
+    return out;
   }
+  for (auto name : enum_names(appointment_status{}))
+    out.push_back(
+        appointment_list(company, staff_id, customer_id, std::string{name}));
+  return out;
 }
 
 std::optional<customer_change> customer_change_of(const envelope& ev) {

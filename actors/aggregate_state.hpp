@@ -52,19 +52,30 @@ std::string calcom_booking_ref(const std::string& company,
 
 /// The store's sorted lists of appointments (event_store_config::lists):
 /// each appointment, as of its last event, is listed by start time (then
-/// id) among the company's appointments, its staff member's and its
-/// customer's, each also per status, so that a filtered list reads one
-/// page of one list.
+/// id) among the company's appointments of its status, its staff
+/// member's and its customer's. Three entries, not six: the lists of any
+/// status are the status lists read as one (`appointment_lists_of`,
+/// event_store::read_lists), which costs a listing a few keys more and
+/// each booking three fewer index writes (one of them a page of its own:
+/// the staff member's).
 void appointment_lists(const envelope& e, store::listing& out);
 
 /// The list holding the appointments of `company` with the given filters
-/// (empty: any): the staff member's when named, else the customer's, else
-/// the company's; per status when one is named. A staff member and a
-/// customer together give the staff member's list (filter the customer).
+/// and `status` (not empty): the staff member's when named, else the
+/// customer's, else the company's. A staff member and a customer together
+/// give the staff member's list (filter the customer).
 std::string appointment_list(const std::string& company,
                              const std::string& staff_id,
                              const std::string& customer_id,
                              const std::string& status);
+
+/// The lists that together hold the appointments with the given filters
+/// (`status` empty: any): `appointment_list`'s for the status, or one
+/// for each status.
+std::vector<std::string> appointment_lists_of(const std::string& company,
+                                              const std::string& staff_id,
+                                              const std::string& customer_id,
+                                              const std::string& status);
 
 /// The sort key of an appointment in the lists: its start time (8 bytes,
 /// in order) and its id. `id` empty: the first key at `start`.

@@ -457,18 +457,18 @@ void list_appointments(const context_ptr& ctx) {
   }
   if (ctx->fail_fields_if_any(errs))
     return;
-  auto list = appointment_list(company, staff, customer, status);
+  auto lists = appointment_lists_of(company, staff, customer, status);
   // [from_key, to_key): the filter's time range, after the cursor.
   auto from_key = appointment_sort_key(from, "");
   if (after)
     from_key = std::max(from_key, *after + '\0');
   auto to_key = to == INT64_MAX ? std::string{} : appointment_sort_key(to, "");
-  // Only the staff member's list holds both filters' entries when both
+  // Only the staff member's lists hold both filters' entries when both
   // are given: the customer is filtered here, within a bounded scan.
   bool filter_customer = !staff.empty() && !customer.empty();
   run_read(
       ctx, company,
-      [ctx, list, from_key, to_key, limit, customer,
+      [ctx, lists, from_key, to_key, limit, customer,
        filter_customer](const read_deadline& deadline) mutable {
         const auto& es = *ctx->node().store().events;
         json::array out;
@@ -482,7 +482,7 @@ void list_appointments(const context_ptr& ctx) {
             return;
           }
           auto want = filter_customer ? std::size_t{256} : limit + 1;
-          auto page = es.read_list(list, from_key, to_key, want);
+          auto page = es.read_lists(lists, from_key, to_key, want);
           if (!page) {
             ctx->fail_store(page.error());
             return;
