@@ -250,6 +250,11 @@ const std::vector<option_spec>& option_specs() {
           100, 3600000),
       integer("scheduler.max_threads", "2",
               "CAF scheduler worker threads (0 = one per core)", 0, 256),
+      integer("scheduler.sleeping_polls", "0",
+              "times an idle worker polls its queue with a 50 us sleep "
+              "between before it blocks until a message arrives (CAF's "
+              "default is 500; each sleep is a timer wake-up that costs CPU)",
+              0, 1000000),
       {"providers.calcom_base_url", ot::string, "",
        "Cal.com API base URL (bookings go to {base}/v2/bookings); empty: "
        "Cal.com calls go to the outbox"},

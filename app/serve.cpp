@@ -97,7 +97,8 @@ int run_serve(const std::vector<std::string>& args) {
     return 1;
   }
   runtime_config rcfg{
-      static_cast<std::size_t>(cfg->get_int("scheduler.max_threads"))};
+      static_cast<std::size_t>(cfg->get_int("scheduler.max_threads")),
+      static_cast<std::size_t>(cfg->get_int("scheduler.sleeping_polls"))};
   notify(lg, "STATUS=opening the store at " + abs_path.string());
   caf::actor_system sys{rcfg};
   capture_caf_output(sys);
