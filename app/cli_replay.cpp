@@ -156,12 +156,12 @@ int replay_analytics(node_store& st, std::uint64_t chunk) {
     o.counters = all.size();
     // Every event is in the new counters: the analytics jobs not yet done
     // must not add theirs again (the done ones marked theirs already).
-    auto live = jobs->live_event_ids_in(txn, listener_names::update_analytics);
+    auto live = jobs->live_events_in(txn, listener_names::update_analytics);
     if (!live)
       return make_unexpected(live.error());
-    for (const auto& id : *live) {
-      auto marked
-          = processed->mark_in(txn, listener_names::update_analytics, id);
+    for (const auto& [company, id] : *live) {
+      auto marked = processed->mark_in(txn, company,
+                                       listener_names::update_analytics, id);
       if (!marked)
         return make_unexpected(marked.error());
       ++o.marked;

@@ -69,8 +69,8 @@
 // Where the company is found. By key: its events through by_company (and
 // with them their audit records, keyed by sequence, and trace entries,
 // keyed by correlation id), its minute buckets (a prefix of its own), its
-// parked jobs (a prefix of its own), its processed marks (listener, event
-// id: for each listener, the company's event ids). By a whole scan:
+// parked jobs (a prefix of its own), its processed marks (a prefix of
+// each of its events: event id, company). By a whole scan:
 // jobs, outbox, by_ref and listed (their keys are the configured
 // functions' and may have changed between versions; scanning is exact),
 // jobs_counters, proj_counters and proj_values. Everything is read and
@@ -156,7 +156,7 @@ result<handles> lookup_all(MDB_txn* t) {
       {outbox_detail::ids_db, 0, &h.outbox_ids},
       {trace_detail::traces_db, 0, &h.traces},
       {trace_detail::done_db, 0, &h.trace_done},
-      {processed_detail::processed_db, 0, &h.processed},
+      {processed_detail::marks_db, 0, &h.processed},
       {"proj_counters", 0, &h.proj_counters},
       {"proj_values", 0, &h.proj_values},
       {stats_detail::stats_db, 0, &h.stats},
@@ -510,65 +510,33 @@ result<void> find_refs_and_lists(MDB_txn* t, const handles& h, plan& p) {
                     });
 }
 
-/// The company's event ids that no other company's event has (the
-/// processed set keys marks by event id alone), and the listeners that
-/// have marks.
+/// The company's processed marks: the keys under each of its events'
+/// prefix (event id, company).
 result<void> find_processed(MDB_txn* t, const handles& h,
                             std::string_view company, plan& p) {
-  if (p.events.empty() || !h.processed || !h.event_ids)
+  if (p.events.empty() || !h.processed)
     return {};
   cursor_guard c;
-  if (auto rc = mdb_cursor_open(t, *h.event_ids, &c.c); rc != 0)
+  if (auto rc = mdb_cursor_open(t, *h.processed, &c.c); rc != 0)
     return fail_mdb(rc, "mdb_cursor_open");
-  id_key k;
   for (const auto& e : p.events) {
-    if (e.id.empty() || e.id.size() > processed_detail::max_name_size)
+    auto k = processed_detail::make_key(company, {}, e.id, true);
+    if (!k)
       continue; // never marked
-    // The key of the id without a company: the id's part of every key.
-    make_id_key(std::string_view{"", 0}, e.id, k);
-    auto id_part
-        = std::string_view{k.buf, static_cast<std::size_t>(k.size - 1)};
-    auto key = as_val(id_part);
+    auto prefix = as_view(k->event_prefix());
+    auto key = as_val(prefix);
     MDB_val val;
-    bool shared = false;
     auto rc = mdb_cursor_get(c.c, &key, &val, MDB_SET_RANGE);
-    for (; rc == 0 && !shared; rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT)) {
+    for (; rc == 0; rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT)) {
       auto stored = as_view(key);
-      if (stored.substr(0, id_part.size()) != id_part)
+      if (stored.size() <= prefix.size()
+          || stored.compare(0, prefix.size(), prefix) != 0)
         break;
-      auto n = static_cast<unsigned char>(stored.back());
-      if (stored.size() != id_part.size() + n + 1)
-        continue; // a longer id
-      shared = stored.substr(id_part.size(), n) != company;
+      p.mark_keys.emplace_back(stored);
     }
     if (rc != 0 && rc != MDB_NOTFOUND)
-      return fail_mdb(rc, "mdb_cursor_get(event_ids)");
-    if (!shared)
-      p.exclusive_ids.push_back(e.id);
+      return fail_mdb(rc, "mdb_cursor_get(processed_marks)");
   }
-  if (p.exclusive_ids.empty())
-    return {};
-  // The listeners: keys are (listener length, listener, event id); past
-  // a listener's keys is its prefix followed by 256 bytes 0xff.
-  cursor_guard pc;
-  if (auto rc = mdb_cursor_open(t, *h.processed, &pc.c); rc != 0)
-    return fail_mdb(rc, "mdb_cursor_open");
-  MDB_val key, val;
-  auto rc = mdb_cursor_get(pc.c, &key, &val, MDB_FIRST);
-  std::string seek;
-  while (rc == 0) {
-    auto stored = as_view(key);
-    auto n = stored.empty() ? 0u : static_cast<unsigned char>(stored[0]);
-    if (n == 0 || stored.size() < 1 + n)
-      return fail(errc::corrupt, "processed: bad key");
-    p.listeners.emplace_back(stored.substr(1, n));
-    seek.assign(stored.substr(0, 1 + n));
-    seek.append(256, '\xff');
-    key = as_val(seek);
-    rc = mdb_cursor_get(pc.c, &key, &val, MDB_SET_RANGE);
-  }
-  if (rc != MDB_NOTFOUND)
-    return fail_mdb(rc, "mdb_cursor_get(processed)");
   return {};
 }
 
@@ -695,18 +663,14 @@ result<void> forget_events(MDB_txn* t, const handles& h,
     return make_unexpected(ok.error());
   if (auto ok = del_all(t, h.listed, p.listed_keys, "mdb_del(listed)"); !ok)
     return make_unexpected(ok.error());
-  for (const auto& listener : p.listeners)
-    for (const auto& id : p.exclusive_ids) {
-      auto k = processed_detail::make_key(listener, id);
-      if (!k)
-        continue; // never marked
-      auto key = k->val();
-      auto rc = mdb_del(t, *h.processed, &key, nullptr);
-      if (rc == 0)
-        ++n.other;
-      else if (rc != MDB_NOTFOUND)
-        return fail_mdb(rc, "mdb_del(processed)");
-    }
+  for (const auto& mark : p.mark_keys) {
+    auto key = as_val(mark);
+    auto rc = mdb_del(t, *h.processed, &key, nullptr);
+    if (rc == 0)
+      ++n.other;
+    else if (rc != MDB_NOTFOUND)
+      return fail_mdb(rc, "mdb_del(processed_marks)");
+  }
   return record_forgotten(t, h, p.events);
 }
 

@@ -19,7 +19,7 @@
 // |               | place in jobs_meta; cluster_parked                  |
 // | messages      | outbox, outbox_ids                                  |
 // | traces        | traces, trace_done                                  |
-// | the rest      | processed, proj_counters, proj_values,              |
+// | the rest      | processed_marks, proj_counters, proj_values,        |
 // |               | stats_minutes                                       |
 //
 // The event log keeps a gap where the company's events were: the
@@ -85,8 +85,7 @@ struct forget_options {
 ///
 /// Projection keys are the company's when one of their '/'-separated
 /// segments is `company=<company>` (listeners' projection_keys); processed
-/// marks when their event id is one of the company's events and no other
-/// company has an event with that id.
+/// marks when they name the company and one of its events.
 ///
 /// @param company 1 to 255 bytes, no NUL, no '/'.
 /// Errors: `errc::invalid_argument` (the company; `env` is not the

@@ -88,13 +88,12 @@ struct company_event {
 struct plan {
   std::vector<company_event> events;                     ///< By sequence.
   std::set<std::pair<std::string, std::string>> streams; ///< Type, id.
-  std::set<std::uint64_t> slots;          ///< The company's stream slots.
-  std::vector<std::string> stream_keys;   ///< Of the streams database.
-  std::vector<std::string> ref_keys;      ///< Of by_ref.
-  std::vector<std::string> listed_keys;   ///< Of listed.
-  std::set<std::string> correlations;     ///< Of events, jobs, messages.
-  std::vector<std::string> exclusive_ids; ///< Event ids no other has.
-  std::vector<std::string> listeners;     ///< Of the processed set.
+  std::set<std::uint64_t> slots;        ///< The company's stream slots.
+  std::vector<std::string> stream_keys; ///< Of the streams database.
+  std::vector<std::string> ref_keys;    ///< Of by_ref.
+  std::vector<std::string> listed_keys; ///< Of listed.
+  std::set<std::string> correlations;   ///< Of events, jobs, messages.
+  std::vector<std::string> mark_keys;   ///< Of processed_marks.
   std::vector<job> jobs;
   std::vector<std::string> meta_keys;    ///< "rr/<queue>" at the company.
   std::vector<std::string> counter_keys; ///< Of jobs_counters.

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace switchboard::store {
@@ -456,12 +457,12 @@ public:
   /// job), `errc::corrupt`, LMDB errors.
   result<timestamp_ms> next_due(std::string_view queue) const;
 
-  /// The event ids of `listener`'s jobs that are pending, leased or failed,
-  /// read in `txn` (a replay marks them handled in the transaction that
-  /// replaces what they would add to). Reads every live job record.
-  /// Errors: `errc::corrupt`, LMDB errors.
-  result<std::vector<std::string>>
-  live_event_ids_in(write_txn& txn, std::string_view listener) const;
+  /// The events (company, event id) of `listener`'s jobs that are
+  /// pending, leased or failed, read in `txn` (a replay marks them handled
+  /// in the transaction that replaces what they would add to). Reads every
+  /// live job record. Errors: `errc::corrupt`, LMDB errors.
+  result<std::vector<std::pair<std::string, std::string>>>
+  live_events_in(write_txn& txn, std::string_view listener) const;
 
   /// The earliest due_at of each company's pending jobs in each queue (one
   /// row per queue and company with a pending job), for the queues' lag.

@@ -174,12 +174,12 @@ result<timestamp_ms> job_queue::next_due(std::string_view queue) const {
   });
 }
 
-result<std::vector<std::string>>
-job_queue::live_event_ids_in(write_txn& txn, std::string_view listener) const {
+result<std::vector<std::pair<std::string, std::string>>>
+job_queue::live_events_in(write_txn& txn, std::string_view listener) const {
   return guarded(
-      "job_queue::live_event_ids_in",
-      [&]() -> result<std::vector<std::string>> {
-        std::vector<std::string> out;
+      "job_queue::live_events_in",
+      [&]() -> result<std::vector<std::pair<std::string, std::string>>> {
+        std::vector<std::pair<std::string, std::string>> out;
         auto walked = cursor_detail::each_entry(
             txn.handle(), db_.jobs, "mdb_cursor_open", "mdb_cursor_get(jobs)",
             [&](std::string_view, const MDB_val& val) -> result<void> {
@@ -187,7 +187,8 @@ job_queue::live_event_ids_in(write_txn& txn, std::string_view listener) const {
               if (!j)
                 return make_unexpected(j.error());
               if (j->listener == listener)
-                out.push_back(std::move(j->event_id));
+                out.emplace_back(std::move(j->company_id),
+                                 std::move(j->event_id));
               return {};
             });
         if (!walked)

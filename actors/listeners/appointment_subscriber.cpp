@@ -220,8 +220,8 @@ appointment_event_subscriber(queued_listener_actor::pointer self,
         if (!*effects)
           return ok_atom::value;
         auto rp = self->make_response_promise<ok_atom>();
-        commit_once(self, ctx, req.listener, req.event.id, std::move(*effects),
-                    rp, {"notifications"});
+        commit_once(self, ctx, req.listener, req.event.company_id, req.event.id,
+                    std::move(*effects), rp, {"notifications"});
         return rp;
       },
       [lg](const job_request& req, const std::string& error) {

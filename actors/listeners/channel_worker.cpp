@@ -81,12 +81,12 @@ std::string subject_of(const std::string& kind) {
 /// once the job knows the send succeeded, the SID is durable and the
 /// message is never sent again.
 void send_calls(queued_listener_actor::pointer self, listener_context ctx,
-                std::string mark, std::string event_id,
+                std::string mark, std::string company, std::string event_id,
                 std::shared_ptr<std::vector<store::outbound_message>> msgs,
                 std::size_t i, std::function<void(caf::error)> then) {
   for (; i < msgs->size(); ++i) {
-    auto done
-        = ctx.processed->contains(mark + "." + (*msgs)[i].channel, event_id);
+    auto done = ctx.processed->contains(
+        company, mark + "." + (*msgs)[i].channel, event_id);
     if (!done || !*done)
       break;
   }
@@ -116,13 +116,13 @@ void send_calls(queued_listener_actor::pointer self, listener_context ctx,
                   return make_unexpected(added.error());
                 return {};
               };
-            mark_step(self, ctx, step_mark, event_id, std::move(record),
-                      [=](caf::error err) {
+            mark_step(self, ctx, step_mark, company, event_id,
+                      std::move(record), [=](caf::error err) {
                         if (err)
                           then(std::move(err));
                         else
-                          send_calls(self, ctx, mark, event_id, msgs, i + 1,
-                                     then);
+                          send_calls(self, ctx, mark, company, event_id, msgs,
+                                     i + 1, then);
                       });
           },
           [then](caf::error& err) {
@@ -226,17 +226,18 @@ channel_worker(queued_listener_actor::pointer self, listener_context ctx) {
         auto* outbox = ctx.outbox;
         auto rp = self->make_response_promise<ok_atom>();
         auto mark = req.listener + "#" + std::to_string(req.job_id);
+        auto company = req.event.company_id;
         auto event_id = req.event.id;
         send_calls(
-            self, ctx, mark, event_id, sends, 0,
-            [self, ctx, mark, event_id, outbox, kept,
+            self, ctx, mark, company, event_id, sends, 0,
+            [self, ctx, mark, company, event_id, outbox, kept,
              rp](caf::error err) mutable {
               if (err) {
                 rp.deliver(std::move(err));
                 return;
               }
               commit_once(
-                  self, ctx, mark, event_id,
+                  self, ctx, mark, company, event_id,
                   [outbox, kept](store::write_txn& txn) -> store::result<void> {
                     for (const auto& m : kept)
                       if (auto r = outbox->add_in(txn, m); !r)

@@ -49,14 +49,14 @@ void write_background(queued_listener_actor::pointer self,
 
 void commit_once(queued_listener_actor::pointer self,
                  const listener_context& ctx, std::string mark,
-                 std::string event_id, effects_fn effects,
+                 std::string company, std::string event_id, effects_fn effects,
                  caf::typed_response_promise<ok_atom> rp,
                  std::vector<std::string> wake) {
   auto* processed = ctx.processed;
-  auto op = [processed, mark = std::move(mark), event_id = std::move(event_id),
-             effects = std::move(effects)](
+  auto op = [processed, mark = std::move(mark), company = std::move(company),
+             event_id = std::move(event_id), effects = std::move(effects)](
                 store::write_txn& txn) -> store::result<void> {
-    auto fresh = processed->mark_in(txn, mark, event_id);
+    auto fresh = processed->mark_in(txn, company, mark, event_id);
     if (!fresh)
       return make_unexpected(fresh.error());
     if (!*fresh)
@@ -78,13 +78,13 @@ void commit_once(queued_listener_actor::pointer self,
 }
 
 void mark_step(queued_listener_actor::pointer self, const listener_context& ctx,
-               std::string mark, std::string event_id, effects_fn effects,
-               std::function<void(caf::error)> then) {
+               std::string mark, std::string company, std::string event_id,
+               effects_fn effects, std::function<void(caf::error)> then) {
   auto* processed = ctx.processed;
-  auto op = [processed, mark = std::move(mark), event_id = std::move(event_id),
-             effects = std::move(effects)](
+  auto op = [processed, mark = std::move(mark), company = std::move(company),
+             event_id = std::move(event_id), effects = std::move(effects)](
                 store::write_txn& txn) -> store::result<void> {
-    if (auto r = processed->mark_in(txn, mark, event_id); !r)
+    if (auto r = processed->mark_in(txn, company, mark, event_id); !r)
       return make_unexpected(r.error());
     return effects ? effects(txn) : store::result<void>{};
   };
@@ -106,7 +106,7 @@ void enqueue_once(queued_listener_actor::pointer self,
                   std::vector<store::job> jobs,
                   caf::typed_response_promise<ok_atom> rp) {
   auto* queue = ctx.jobs;
-  commit_once(self, ctx, req.listener, req.event.id,
+  commit_once(self, ctx, req.listener, req.event.company_id, req.event.id,
               [queue, jobs = std::move(jobs)](store::write_txn& txn) {
                 return enqueue_all_in(*queue, txn, jobs);
               },
@@ -159,8 +159,8 @@ load_current(const listener_context& ctx, const std::string& company,
   auto first = *version == 1 ? std::move(last) : event_at(1);
   if (!first)
     return make_unexpected(first.error());
-  auto done
-      = ctx.processed->contains(listener_names::send_notification, first->id);
+  auto done = ctx.processed->contains(
+      company, listener_names::send_notification, first->id);
   out.confirmation_handled = done && *done;
   return out;
 }
@@ -238,7 +238,8 @@ store::result<void> queue_call_in(store::write_txn& txn,
                                   store::processed_set& processed,
                                   const outbound_call& call, timestamp_ms now) {
   if (!call.mark.empty()) {
-    auto fresh = processed.mark_in(txn, call.mark, call.mark_event);
+    auto fresh
+        = processed.mark_in(txn, call.company_id, call.mark, call.mark_event);
     if (!fresh)
       return make_unexpected(fresh.error());
     if (!*fresh)

@@ -36,12 +36,12 @@ bool is_a(const envelope& e) {
 /// Effects of one job, run inside the writer's transaction.
 using effects_fn = std::function<store::result<void>(store::write_txn&)>;
 
-/// Commits `effects` together with the processed mark of (`mark`, event
-/// id): when the mark exists, the effects are skipped. Answers `rp` after
-/// the commit.
+/// Commits `effects` together with the processed mark of (`mark`, the
+/// event `event_id` of `company`): when the mark exists, the effects are
+/// skipped. Answers `rp` after the commit.
 void commit_once(queued_listener_actor::pointer self,
                  const listener_context& ctx, std::string mark,
-                 std::string event_id, effects_fn effects,
+                 std::string company, std::string event_id, effects_fn effects,
                  caf::typed_response_promise<ok_atom> rp,
                  std::vector<std::string> wake = {});
 
@@ -53,13 +53,13 @@ void write_background(queued_listener_actor::pointer self,
                       store::isolation iso,
                       std::function<void(caf::error)> then);
 
-/// Marks (`mark`, event id) processed, a step of a job done, in a commit
-/// of its own (validated, on the background lane) together with `effects`
-/// (when set); then runs `then` on this actor with no error once stored,
-/// or with the error.
+/// Marks (`mark`, the event `event_id` of `company`) processed, a step of
+/// a job done, in a commit of its own (validated, on the background lane)
+/// together with `effects` (when set); then runs `then` on this actor with
+/// no error once stored, or with the error.
 void mark_step(queued_listener_actor::pointer self, const listener_context& ctx,
-               std::string mark, std::string event_id, effects_fn effects,
-               std::function<void(caf::error)> then);
+               std::string mark, std::string company, std::string event_id,
+               effects_fn effects, std::function<void(caf::error)> then);
 
 /// Enqueues `jobs` in the transaction of the processed mark of `req`'s
 /// listener and event (see commit_once) and wakes the notifications

@@ -73,16 +73,19 @@ void step_done(queued_listener_actor::pointer self, listener_context ctx,
                caf::typed_response_promise<ok_atom> rp) {
   auto* processed = ctx.processed;
   auto mark = listener + "." + (*steps)[i].name;
-  if (auto marked = processed->contains(mark, event_id); marked && *marked) {
+  const auto& company = (*steps)[i].company;
+  if (auto marked = processed->contains(company, mark, event_id);
+      marked && *marked) {
     run_steps(self, ctx, endpoint, listener, event_id, steps, i + 1, rp);
     return;
   }
-  mark_step(self, ctx, mark, event_id, nullptr, [=](caf::error err) mutable {
-    if (err)
-      rp.deliver(std::move(err));
-    else
-      run_steps(self, ctx, endpoint, listener, event_id, steps, i + 1, rp);
-  });
+  mark_step(
+      self, ctx, mark, company, event_id, nullptr, [=](caf::error err) mutable {
+        if (err)
+          rp.deliver(std::move(err));
+        else
+          run_steps(self, ctx, endpoint, listener, event_id, steps, i + 1, rp);
+      });
 }
 
 /// Records the booking uid Cal.com answered on the appointment (an event
@@ -148,14 +151,14 @@ void queue_steps(queued_listener_actor::pointer self, listener_context ctx,
                  std::string event_id, step_list steps, std::size_t i,
                  std::size_t n, caf::typed_response_promise<ok_atom> rp) {
   std::vector<outbound_call> calls;
-  std::vector<std::string> marks_only;
+  std::vector<std::pair<std::string, std::string>> marks_only; // company, mark
   for (std::size_t k = i; k < i + n; ++k) {
     const auto& step = (*steps)[k];
     auto mark = listener + "." + step.name;
     if (!step.link_event_id.empty()
         && ctx.events->find_event(step.company, step.link_event_id)) {
       // The answer was recorded before an ack was lost: done.
-      marks_only.push_back(std::move(mark));
+      marks_only.emplace_back(step.company, std::move(mark));
       continue;
     }
     auto call = step.call;
@@ -169,8 +172,8 @@ void queue_steps(queued_listener_actor::pointer self, listener_context ctx,
   auto op = [outbox, processed, calls = std::move(calls),
              marks_only = std::move(marks_only), event_id,
              now = ctx.clock()](store::write_txn& txn) -> store::result<void> {
-    for (const auto& mark : marks_only)
-      if (auto r = processed->mark_in(txn, mark, event_id); !r)
+    for (const auto& [company, mark] : marks_only)
+      if (auto r = processed->mark_in(txn, company, mark, event_id); !r)
         return make_unexpected(r.error());
     for (const auto& call : calls)
       if (auto r = queue_call_in(txn, *outbox, *processed, call, now); !r)
@@ -195,7 +198,7 @@ void run_steps(queued_listener_actor::pointer self, listener_context ctx,
                caf::typed_response_promise<ok_atom> rp) {
   while (i < steps->size()) {
     auto mark = listener + "." + (*steps)[i].name;
-    auto done = ctx.processed->contains(mark, event_id);
+    auto done = ctx.processed->contains((*steps)[i].company, mark, event_id);
     if (done && *done) {
       ++i;
       continue;
@@ -235,7 +238,7 @@ void run_steps(queued_listener_actor::pointer self, listener_context ctx,
                                                step.appointment_id, 1, 1);
         bool pending = false;
         if (created && !created->empty()) {
-          auto c = ctx.processed->contains(listener + ".calcom",
+          auto c = ctx.processed->contains(company, listener + ".calcom",
                                            created->front().id);
           pending = is_a<appointment_created>(created->front()) && (!c || !*c);
         }

@@ -115,7 +115,7 @@ void write_folded(self_ptr self) {
     // A job marked before (delivered again after a lost ack) adds nothing.
     std::map<std::string, std::int64_t> sums;
     for (const auto& j : *batch) {
-      auto fresh = processed->mark_in(txn, j.listener, j.event_id);
+      auto fresh = processed->mark_in(txn, j.company, j.listener, j.event_id);
       if (!fresh)
         return make_unexpected(fresh.error());
       if (*fresh)
@@ -156,8 +156,8 @@ queued_listener_actor::behavior_type update_analytics(self_ptr self,
         if (computed->empty())
           return ok_atom::value;
         auto rp = self->make_response_promise<ok_atom>();
-        self->state.waiting.push_back(
-            {req.listener, req.event.id, std::move(*computed), rp});
+        self->state.waiting.push_back({req.listener, req.event.company_id,
+                                       req.event.id, std::move(*computed), rp});
         write_folded(self);
         return rp;
       },

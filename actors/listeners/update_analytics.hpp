@@ -18,6 +18,7 @@ analytics_deltas(const envelope& ev);
 /// A job of UpdateAnalytics waiting for the write its deltas go into.
 struct folded_job {
   std::string listener;
+  std::string company;
   std::string event_id;
   std::vector<std::pair<std::string, std::int64_t>> deltas;
   caf::typed_response_promise<ok_atom> rp;

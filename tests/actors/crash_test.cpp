@@ -58,13 +58,13 @@ BOOST_AUTO_TEST_CASE(kill_9_with_leased_jobs_loses_none) {
                                   1, 100000);
   BOOST_REQUIRE(stored);
   BOOST_TEST(stored->size() >= acked.size());
-  std::set<std::string> stored_ids;
+  std::map<std::string, std::string> stored_ids; // id -> company
   for (const auto& ev : *stored)
-    stored_ids.insert(ev.id);
+    stored_ids.emplace(ev.id, ev.company_id);
   for (const auto& id : acked) {
     BOOST_TEST_INFO("acked event " << id);
-    BOOST_TEST(stored_ids.count(id) == 1u);
-    auto seen = s.processed->contains("work", id);
+    BOOST_REQUIRE(stored_ids.count(id) == 1u);
+    auto seen = s.processed->contains(stored_ids[id], "work", id);
     BOOST_REQUIRE(seen);
     BOOST_TEST(*seen);
   }

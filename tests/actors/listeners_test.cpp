@@ -406,8 +406,8 @@ BOOST_AUTO_TEST_CASE(analytics_folds_many_jobs_into_one_write) {
   BOOST_TEST(counter(n, customers("c1") + "source=phone") == 20);
   auto& processed = *n.node().store().processed;
   for (const auto& [company, event_id] : made) {
-    auto marked
-        = processed.contains(listener_names::update_analytics, event_id);
+    auto marked = processed.contains(company, listener_names::update_analytics,
+                                     event_id);
     BOOST_TEST((marked && *marked), event_id);
   }
   auto c = n.node().store().jobs->counts("analytics", n.now());
@@ -458,7 +458,7 @@ BOOST_AUTO_TEST_CASE(outbox_steps_are_marked_with_their_message) {
   auto& processed = *n.node().store().processed;
   std::string sync{listener_names::external_sync};
   for (const char* step : {".calcom", ".crm"}) {
-    auto marked = processed.contains(sync + step, event_id);
+    auto marked = processed.contains("c1", sync + step, event_id);
     BOOST_TEST((marked && *marked), step);
   }
   // The endpoint itself: a call whose step is marked already is dropped.
@@ -468,6 +468,7 @@ BOOST_AUTO_TEST_CASE(outbox_steps_are_marked_with_their_message) {
   outbound_call again{"crm", "appointment.upsert", event_id + ":crm", "{}"};
   again.mark = sync + ".crm";
   again.mark_event = event_id;
+  again.company_id = "c1";
   BOOST_TEST(
       n.call<std::string>(endpoint, sync_atom::value, again).has_value());
   BOOST_TEST(outbox(n, "crm").size() == 1u);
@@ -476,7 +477,17 @@ BOOST_AUTO_TEST_CASE(outbox_steps_are_marked_with_their_message) {
   BOOST_TEST(
       n.call<std::string>(endpoint, sync_atom::value, again).has_value());
   BOOST_TEST(outbox(n, "crm").size() == 2u);
-  auto marked = processed.contains(sync + ".other", event_id);
+  auto marked = processed.contains("c1", sync + ".other", event_id);
+  BOOST_TEST((marked && *marked));
+  // Marks are the company's: the same event id in another company is not
+  // marked, and its call is queued.
+  auto other = processed.contains("c2", sync + ".other", event_id);
+  BOOST_TEST((other && !*other));
+  again.company_id = "c2";
+  BOOST_TEST(
+      n.call<std::string>(endpoint, sync_atom::value, again).has_value());
+  BOOST_TEST(outbox(n, "crm").size() == 3u);
+  marked = processed.contains("c2", sync + ".other", event_id);
   BOOST_TEST((marked && *marked));
   caf::anon_send_exit(endpoint, caf::exit_reason::user_shutdown);
   n.run();
@@ -526,7 +537,8 @@ BOOST_AUTO_TEST_CASE(outbox_bound_steps_are_queued_in_one_commit) {
   }
   std::string mark{listener_names::external_sync};
   for (const char* step : {".calcom", ".crm"}) {
-    auto marked = s.processed->contains(mark + step, req.event.id);
+    auto marked = s.processed->contains(req.event.company_id, mark + step,
+                                        req.event.id);
     BOOST_TEST((marked && *marked), step);
   }
   // Delivered again (an ack lost): nothing more is written.

@@ -43,9 +43,10 @@ listener_binding work_listener() {
             auto* processed = ctx.processed;
             auto* proj = ctx.projections;
             auto id = req.event.id;
-            auto op = [processed, proj,
-                       id](store::write_txn& txn) -> store::result<void> {
-              auto fresh = processed->mark_in(txn, "work", id);
+            auto company = req.event.company_id;
+            auto op = [processed, proj, id,
+                       company](store::write_txn& txn) -> store::result<void> {
+              auto fresh = processed->mark_in(txn, company, "work", id);
               if (!fresh)
                 return make_unexpected(fresh.error());
               if (!*fresh)

@@ -54,7 +54,7 @@ struct writer_fixture {
     auto* m = marks.get();
     return make_write_op(
         [m, id, fail](store::write_txn& txn) -> store::result<void> {
-          if (auto r = m->mark_in(txn, "t", id); !r)
+          if (auto r = m->mark_in(txn, "c1", "t", id); !r)
             return make_unexpected(r.error());
           if (fail != store::errc::none)
             return make_unexpected(store::error{fail, "failed on purpose"});
@@ -64,7 +64,7 @@ struct writer_fixture {
   }
 
   bool marked(const std::string& id) const {
-    auto r = marks->contains("t", id);
+    auto r = marks->contains("c1", "t", id);
     return r && *r;
   }
 

@@ -360,8 +360,8 @@ BOOST_AUTO_TEST_CASE(replay_analytics_gives_the_live_counters) {
   // replay when its job was still queued), so no job counts it again.
   auto ev = st->events->read_event(1);
   BOOST_REQUIRE(ev);
-  auto marked
-      = st->processed->contains(listener_names::update_analytics, ev->id);
+  auto marked = st->processed->contains(
+      ev->company_id, listener_names::update_analytics, ev->id);
   BOOST_TEST((marked && *marked));
   auto unknown = cli(data, {"replay", "nonsense"});
   BOOST_TEST(unknown.rc == 2);

@@ -14,10 +14,11 @@ struct processed_fixture : store_fixture {
   std::unique_ptr<processed_set>& set = part<processed_set>();
 
   /// Marks in a writer op of its own; returns whether newly marked.
-  result<bool> mark(std::string_view listener, std::string_view event_id) {
+  result<bool> mark(std::string_view listener, std::string_view event_id,
+                    std::string_view company = "c1") {
     std::optional<result<bool>> out;
     auto res = w->execute([&](write_txn& txn) -> result<void> {
-      out.emplace(set->mark_in(txn, listener, event_id));
+      out.emplace(set->mark_in(txn, company, listener, event_id));
       if (!*out)
         return make_unexpected(out->error());
       return {};
@@ -27,8 +28,9 @@ struct processed_fixture : store_fixture {
     return std::move(*out);
   }
 
-  bool has(std::string_view listener, std::string_view event_id) {
-    auto res = set->contains(listener, event_id);
+  bool has(std::string_view listener, std::string_view event_id,
+           std::string_view company = "c1") {
+    auto res = set->contains(company, listener, event_id);
     BOOST_REQUIRE_MESSAGE(res, why(res));
     return *res;
   }
@@ -54,23 +56,84 @@ BOOST_AUTO_TEST_CASE(marks_each_event_once_per_listener) {
   auto other = mark("notifications", ev);
   BOOST_REQUIRE(other);
   BOOST_TEST(*other);
-  // The length prefix keeps ("ab", "c...") apart from ("a", "bc...").
-  BOOST_REQUIRE(mark("ab", "cd"));
-  BOOST_TEST(!has("a", "bcd"));
+  // The length prefixes keep (event "ab", company "c") apart from
+  // (event "a", company "bc").
+  BOOST_REQUIRE(mark("l", "ab", "c"));
+  BOOST_TEST(!has("l", "a", "bc"));
+}
+
+BOOST_AUTO_TEST_CASE(marks_are_the_companys_own) {
+  // Equal event ids of two companies are two events: one company's mark
+  // does not make the other's listener skip its event.
+  auto ev = uuid7();
+  BOOST_REQUIRE(mark("notify", ev, "c1"));
+  BOOST_TEST(has("notify", ev, "c1"));
+  BOOST_TEST(!has("notify", ev, "c2"));
+  auto theirs = mark("notify", ev, "c2");
+  BOOST_REQUIRE(theirs);
+  BOOST_TEST(*theirs);
+  // The company's length prefix keeps "c1" apart from "c" + "1...".
+  BOOST_TEST(!has("1notify", ev, "c"));
+}
+
+BOOST_AUTO_TEST_CASE(marks_of_the_first_layout_become_each_companys) {
+  // A store written before the company was part of a mark: (listener
+  // length, listener, event id) in `processed`. An id that two companies'
+  // events have was one mark for both, and becomes one for each.
+  auto shared = make_event("appointment", "a1", "appointment.created", "c1");
+  auto twin = make_event("appointment", "a1", "appointment.created", "c2");
+  twin.id = shared.id;
+  auto only = make_event("appointment", "a2", "appointment.created", "c1");
+  append_one(shared);
+  append_one(twin);
+  append_one(only);
+  auto old = env->open_db("processed");
+  BOOST_REQUIRE(old);
+  auto put = [&](std::string_view listener, std::string_view id) {
+    std::string key(1, static_cast<char>(listener.size()));
+    key.append(listener);
+    key.append(id);
+    auto res = w->execute([&](write_txn& txn) -> result<void> {
+      MDB_val k{key.size(), key.data()}, v{0, nullptr};
+      if (auto rc = mdb_put(txn.handle(), *old, &k, &v, 0); rc != 0)
+        return store::fail(errc::internal, "mdb_put");
+      return {};
+    });
+    BOOST_REQUIRE_MESSAGE(res, why(res));
+  };
+  put("analytics", shared.id);
+  put("notify", only.id);
+  put("notify", "an-id-no-event-has");
+  reopen();
+  BOOST_TEST(has("analytics", shared.id, "c1"));
+  BOOST_TEST(has("analytics", shared.id, "c2"));
+  BOOST_TEST(has("notify", only.id, "c1"));
+  BOOST_TEST(!has("notify", only.id, "c2"));
+  BOOST_TEST(!has("analytics", only.id, "c1"));
+  // The first layout's database is gone: the next open moves nothing.
+  {
+    auto txn = env->begin_read();
+    BOOST_REQUIRE(txn);
+    MDB_dbi dbi;
+    BOOST_TEST(mdb_dbi_open(txn->handle(), "processed", 0, &dbi)
+               == MDB_NOTFOUND);
+  }
+  reopen();
+  BOOST_TEST(has("analytics", shared.id, "c2"));
 }
 
 BOOST_AUTO_TEST_CASE(contains_in_sees_the_marks_of_its_transaction) {
   auto ev = uuid7();
   bool before = true, after = false;
   auto res = w->execute([&](write_txn& txn) -> result<void> {
-    auto b = set->contains_in(txn, "audit", ev);
+    auto b = set->contains_in(txn, "c1", "audit", ev);
     if (!b)
       return make_unexpected(b.error());
     before = *b;
-    auto m = set->mark_in(txn, "audit", ev);
+    auto m = set->mark_in(txn, "c1", "audit", ev);
     if (!m)
       return make_unexpected(m.error());
-    auto a = set->contains_in(txn, "audit", ev);
+    auto a = set->contains_in(txn, "c1", "audit", ev);
     if (!a)
       return make_unexpected(a.error());
     after = *a;
@@ -81,7 +144,7 @@ BOOST_AUTO_TEST_CASE(contains_in_sees_the_marks_of_its_transaction) {
   BOOST_TEST(after);
   auto txn = env->begin_read();
   BOOST_REQUIRE(txn);
-  auto seen = set->contains(*txn, "audit", ev);
+  auto seen = set->contains(*txn, "c1", "audit", ev);
   BOOST_REQUIRE(seen);
   BOOST_TEST(*seen);
 }
@@ -90,7 +153,7 @@ BOOST_AUTO_TEST_CASE(mark_goes_with_a_failed_transaction) {
   auto ev = uuid7();
   auto res = w->execute(
       [&](write_txn& txn) -> result<void> {
-        auto m = set->mark_in(txn, "crm", ev);
+        auto m = set->mark_in(txn, "c1", "crm", ev);
         if (!m)
           return make_unexpected(m.error());
         return store::fail(errc::internal, "the listener's effect failed");
@@ -114,17 +177,26 @@ BOOST_AUTO_TEST_CASE(marks_survive_reopen) {
 }
 
 BOOST_AUTO_TEST_CASE(refuses_bad_names) {
-  auto res = set->contains("", "e1");
+  auto res = set->contains("c1", "", "e1");
   BOOST_REQUIRE(!res);
   BOOST_TEST(res.error().code == errc::invalid_argument);
-  res = set->contains("l", std::string(256, 'e'));
+  res = set->contains("c1", "l", std::string(256, 'e'));
+  BOOST_REQUIRE(!res);
+  BOOST_TEST(res.error().code == errc::invalid_argument);
+  res = set->contains(std::string(256, 'c'), "l", "e1");
   BOOST_REQUIRE(!res);
   BOOST_TEST(res.error().code == errc::invalid_argument);
   res = mark(std::string(256, 'l'), "e1");
   BOOST_REQUIRE(!res);
   BOOST_TEST(res.error().code == errc::invalid_argument);
-  // The longest names fit in one LMDB key.
-  res = mark(std::string(255, 'l'), std::string(255, 'e'));
+  // Longer than an LMDB key together: refused, nothing written.
+  res = mark(std::string(127, 'l'), std::string(255, 'e'),
+             std::string(128, 'c'));
+  BOOST_REQUIRE(!res);
+  BOOST_TEST(res.error().code == errc::invalid_argument);
+  // The longest event id and tenant company with a 126-byte listener fit.
+  res = mark(std::string(126, 'l'), std::string(255, 'e'),
+             std::string(128, 'c'));
   BOOST_REQUIRE_MESSAGE(res, why(res));
   BOOST_TEST(*res);
 }
