@@ -189,7 +189,8 @@ channel_worker(queued_listener_actor::pointer self, listener_context ctx) {
             m.body = message_body(rp);
             m.company_id = req.event.company_id;
             m.event_id = req.event.id;
-            m.idempotency_key = req.event.id + ":" + req.listener + ":" + ch;
+            m.idempotency_key
+                = idempotency_key(req.event, req.listener + ":" + ch);
             m.created_at = now;
             m.correlation_id = req.event.metadata.correlation_id;
             m.causation_id = "job:" + std::to_string(req.job_id);
@@ -207,7 +208,7 @@ channel_worker(queued_listener_actor::pointer self, listener_context ctx) {
           m.body = message_body(p);
           m.company_id = req.event.company_id;
           m.event_id = req.event.id;
-          m.idempotency_key = req.event.id + ":" + req.listener;
+          m.idempotency_key = idempotency_key(req.event, req.listener);
           m.created_at = now;
           m.correlation_id = req.event.metadata.correlation_id;
           m.causation_id = "job:" + std::to_string(req.job_id);

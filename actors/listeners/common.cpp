@@ -186,6 +186,14 @@ std::string recipient_for(const customer& c, const std::string& channel) {
   return channel == "email" ? c.email : c.phone;
 }
 
+std::string idempotency_key(const envelope& event, std::string_view what) {
+  std::string k;
+  k.reserve(event.company_id.size() + event.id.size() + what.size() + 2);
+  k.append(event.company_id).append(1, ':').append(event.id).append(1, ':');
+  k.append(what);
+  return k;
+}
+
 std::string day_of(timestamp_ms t) {
   return format_rfc3339(t).substr(0, 10);
 }

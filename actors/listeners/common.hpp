@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <caf/typed_response_promise.hpp>
@@ -131,6 +132,14 @@ std::vector<std::string> channels_for(const customer& c);
 
 /// The address of `c` on `channel` (email or phone).
 std::string recipient_for(const customer& c, const std::string& channel);
+
+/// The Idempotency-Key of a call or message for `event` (`what`: its step
+/// or channel): "company:event id:what". Event ids are unique only within
+/// a company (a client may choose them), and a provider keeps the keys of
+/// every company the node serves under one account: without the company,
+/// a company could have another's call taken for a repeat of its own, and
+/// get the answer to its own call back.
+std::string idempotency_key(const envelope& event, std::string_view what);
 
 /// The calendar day (YYYY-MM-DD, UTC) of `t`.
 std::string day_of(timestamp_ms t);

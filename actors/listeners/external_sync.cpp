@@ -303,11 +303,10 @@ std::string mapped_event_type(const listener_context& ctx,
 expected<bool, decode_error> plan_steps(const listener_context& ctx,
                                         const envelope& event,
                                         std::vector<sync_step>& steps) {
-  auto key = event.id;
   // Changes that came from Cal.com are not sent back to it.
   bool from_calcom = event.metadata.source == "calcom";
-  auto link_id = [&key] {
-    return derived_id("calcom-link\n" + key);
+  auto link_id = [&event] {
+    return derived_id("calcom-link\n" + event.id);
   };
   return visit_event_checked(
       event,
@@ -331,11 +330,12 @@ expected<bool, decode_error> plan_steps(const listener_context& ctx,
             if (ev.source != "calcom" && !from_calcom)
               steps.emplace_back("calcom",
                                  outbound_call{"calcom", "booking.create",
-                                               key + ":calcom",
+                                               idempotency_key(event, "calcom"),
                                                boost::json::serialize(v)},
                                  ev.appointment.id, link_id(), false);
-            steps.push_back(
-                {"crm", {"crm", "appointment.upsert", key + ":crm", body}});
+            steps.push_back({"crm",
+                             {"crm", "appointment.upsert",
+                              idempotency_key(event, "crm"), body}});
           },
           [&](const appointment_updated& ev) {
             // Changes reach the CRM with the same retries as the booking; a
@@ -345,14 +345,16 @@ expected<bool, decode_error> plan_steps(const listener_context& ctx,
             if (!from_calcom && ev.changes.count("start_time") > 0)
               steps.push_back(
                   {"calcom",
-                   {"calcom", "booking.reschedule", key + ":calcom",
+                   {"calcom", "booking.reschedule",
+                    idempotency_key(event, "calcom"),
                     boost::json::serialize(boost::json::object{
                         {"start", format_rfc3339(ev.appointment.start_time)}})},
                    ev.appointment.id,
                    link_id(),
                    true});
-            steps.push_back(
-                {"crm", {"crm", "appointment.upsert", key + ":crm", body}});
+            steps.push_back({"crm",
+                             {"crm", "appointment.upsert",
+                              idempotency_key(event, "crm"), body}});
           },
           [&](const appointment_cancelled& ev) {
             auto v = to_json(ev.appointment);
@@ -360,19 +362,22 @@ expected<bool, decode_error> plan_steps(const listener_context& ctx,
             auto body = boost::json::serialize(v);
             if (!from_calcom)
               steps.push_back({"calcom",
-                               {"calcom", "booking.cancel", key + ":calcom",
+                               {"calcom", "booking.cancel",
+                                idempotency_key(event, "calcom"),
                                 boost::json::serialize(boost::json::object{
                                     {"reason", ev.reason}})},
                                ev.appointment.id,
                                {},
                                true});
-            steps.push_back(
-                {"crm", {"crm", "appointment.upsert", key + ":crm", body}});
+            steps.push_back({"crm",
+                             {"crm", "appointment.upsert",
+                              idempotency_key(event, "crm"), body}});
           },
           [&](const customer_updated& ev) {
-            steps.push_back({"crm",
-                             {"crm", "customer.upsert", key + ":crm",
-                              to_json_text(ev.customer)}});
+            steps.push_back(
+                {"crm",
+                 {"crm", "customer.upsert", idempotency_key(event, "crm"),
+                  to_json_text(ev.customer)}});
           },
       });
 }

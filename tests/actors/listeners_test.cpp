@@ -527,9 +527,16 @@ BOOST_AUTO_TEST_CASE(outbox_bound_steps_are_queued_in_one_commit) {
   BOOST_REQUIRE(calcom.size() == 1u);
   BOOST_REQUIRE(crm.size() == 1u);
   BOOST_TEST(calcom[0].recipient == "booking.create");
-  BOOST_TEST(calcom[0].idempotency_key == req.event.id + ":calcom");
+  BOOST_TEST(calcom[0].idempotency_key == "c1:" + req.event.id + ":calcom");
   BOOST_TEST(crm[0].recipient == "appointment.upsert");
-  BOOST_TEST(crm[0].idempotency_key == req.event.id + ":crm");
+  BOOST_TEST(crm[0].idempotency_key == "c1:" + req.event.id + ":crm");
+  // Event ids are unique within a company only: the same id in another
+  // company is another key, so a provider never takes one company's call
+  // for a repeat of another's.
+  auto twin = req.event;
+  twin.company_id = "c2";
+  BOOST_TEST(listener_detail::idempotency_key(twin, "crm")
+             != crm[0].idempotency_key);
   for (const auto& m : {calcom[0], crm[0]}) {
     BOOST_TEST(m.company_id == "c1");
     BOOST_TEST(m.event_id == req.event.id);

@@ -247,7 +247,7 @@ BOOST_AUTO_TEST_CASE(calcom_and_crm_get_the_booking_with_idempotency_keys) {
   BOOST_TEST(cr[0].target == "/v2/bookings");
   BOOST_TEST(header(cr[0], "cal-api-version") == "2024-08-13");
   BOOST_TEST(header(cr[0], "authorization") == "Bearer cal_live_key");
-  BOOST_TEST(header(cr[0], "idempotency-key") == event_id + ":calcom");
+  BOOST_TEST(header(cr[0], "idempotency-key") == "c1:" + event_id + ":calcom");
   auto body = body_of(cr[0]);
   BOOST_TEST(body.at("attendee").as_object().at("name").as_string() == "Ada");
   BOOST_TEST(body.at("attendee").as_object().at("email").as_string()
@@ -257,7 +257,7 @@ BOOST_AUTO_TEST_CASE(calcom_and_crm_get_the_booking_with_idempotency_keys) {
   auto rr = crm.requests();
   BOOST_REQUIRE(rr.size() == 1u);
   BOOST_TEST(rr[0].target == "/hooks/switchboard");
-  BOOST_TEST(header(rr[0], "idempotency-key") == event_id + ":crm");
+  BOOST_TEST(header(rr[0], "idempotency-key") == "c1:" + event_id + ":crm");
   auto ts = header(rr[0], "x-switchboard-timestamp");
   BOOST_TEST(
       header(rr[0], "x-switchboard-signature")
@@ -296,7 +296,7 @@ BOOST_AUTO_TEST_CASE(a_500_is_retried_by_the_policy_then_succeeds) {
   auto cr = cal.requests();
   BOOST_REQUIRE(cr.size() == 2u);
   // The retry carries the same key: the provider can deduplicate.
-  BOOST_TEST(header(cr[1], "idempotency-key") == event_id + ":calcom");
+  BOOST_TEST(header(cr[1], "idempotency-key") == "c1:" + event_id + ":calcom");
   BOOST_TEST(crm.requests().size() == 1u);
   BOOST_TEST(pending_in(n, "default") == 0u);
   BOOST_TEST(failed_jobs(n).empty());
@@ -404,7 +404,8 @@ BOOST_AUTO_TEST_CASE(sms_and_email_go_to_their_providers) {
   BOOST_REQUIRE(sr.size() == 1u);
   BOOST_TEST(sr[0].target == "/messages");
   BOOST_TEST(header(sr[0], "authorization") == "Bearer sms-token");
-  BOOST_TEST(header(sr[0], "idempotency-key") == event_id + ":notify.sms");
+  BOOST_TEST(header(sr[0], "idempotency-key")
+             == "c1:" + event_id + ":notify.sms");
   auto body = body_of(sr[0]);
   BOOST_TEST(body.at("to").as_string() == "+4930123456");
   BOOST_TEST(body.at("channel").as_string() == "sms");
@@ -421,7 +422,7 @@ BOOST_AUTO_TEST_CASE(sms_and_email_go_to_their_providers) {
   BOOST_TEST(data.find("Subject: Appointment confirmed\r\n")
              != std::string::npos);
   BOOST_TEST(data.find("To: ada@example.com\r\n") != std::string::npos);
-  BOOST_TEST(data.find("Message-ID: <" + event_id + ".notify.email@")
+  BOOST_TEST(data.find("Message-ID: <c1." + event_id + ".notify.email@")
              != std::string::npos);
   BOOST_TEST(data.find("confirmed") != std::string::npos);
   // Nothing for these channels in the outbox (Cal.com and CRM, with no
