@@ -156,6 +156,7 @@ result<handles> lookup_all(MDB_txn* t) {
       {outbox_detail::ids_db, 0, &h.outbox_ids},
       {trace_detail::traces_db, 0, &h.traces},
       {trace_detail::done_db, 0, &h.trace_done},
+      {trace_detail::ends_db, 0, &h.trace_ends},
       {processed_detail::marks_db, 0, &h.processed},
       {"proj_counters", 0, &h.proj_counters},
       {"proj_values", 0, &h.proj_values},

@@ -18,7 +18,7 @@
 // |               | company's rows of jobs_counters and its round-robin |
 // |               | place in jobs_meta; cluster_parked                  |
 // | messages      | outbox, outbox_ids                                  |
-// | traces        | traces, trace_done                                  |
+// | traces        | traces, trace_ends, trace_done                      |
 // | the rest      | processed_marks, proj_counters, proj_values,        |
 // |               | stats_minutes                                       |
 //

@@ -30,7 +30,7 @@ struct handles {
   opt_dbi audit;
   opt_dbi jobs, due, failed, unique, meta, due_company, counters;
   opt_dbi outbox, outbox_ids;
-  opt_dbi traces, trace_done;
+  opt_dbi traces, trace_done, trace_ends;
   opt_dbi processed, proj_counters, proj_values, stats, parked;
 };
 

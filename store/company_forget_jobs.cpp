@@ -258,6 +258,16 @@ result<void> forget_traces(MDB_txn* t, const handles& h, const plan& p,
     if (!gone)
       return make_unexpected(gone.error());
     n.traces += *gone ? 1 : 0;
+    // A job's end: under its id in trace_ends, or where its entry points
+    // in trace_done.
+    bool job = key.size() >= 9 && key[key.size() - 9] == 'j';
+    if (done == 0 && job && h.trace_ends) {
+      auto id = get_be64(key.data() + key.size() - 8);
+      auto ended = del(t, *h.trace_ends, be64_key(id), "mdb_del(trace_ends)");
+      if (!ended)
+        return make_unexpected(ended.error());
+      n.traces += *ended ? 1 : 0;
+    }
     if (done == 0 || !h.trace_done)
       continue;
     auto ended = del(t, *h.trace_done, be64_key(done), "mdb_del(trace_done)");

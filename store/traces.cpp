@@ -23,7 +23,8 @@ result<void> put(MDB_txn* txn, MDB_dbi dbi, const std::string& key,
   return {};
 }
 
-/// A job's end as `trace_done` (and a job entry of format 1) keeps it.
+/// A job's end as `trace_ends` (and `trace_done`, and a job entry of
+/// format 1) keeps it.
 std::string ended_job(const job& j, job_outcome outcome,
                       timestamp_ms finished_at) {
   record_writer w{trace_format_v1};
@@ -77,10 +78,12 @@ const char* to_string(job_outcome o) noexcept {
 }
 
 result<std::unique_ptr<trace_index>> trace_index::open(environment& env) {
-  MDB_dbi d{}, done{};
-  if (auto ok = open_dbs(env, {{traces_db, 0, &d}, {done_db, 0, &done}}); !ok)
+  MDB_dbi d{}, done{}, ends{};
+  if (auto ok = open_dbs(
+          env, {{traces_db, 0, &d}, {done_db, 0, &done}, {ends_db, 0, &ends}});
+      !ok)
     return make_unexpected(ok.error());
-  return std::unique_ptr<trace_index>{new trace_index(env, d, done)};
+  return std::unique_ptr<trace_index>{new trace_index(env, d, done, ends)};
 }
 
 std::string trace_index::event_prefix(std::string_view correlation_id) {
@@ -122,53 +125,12 @@ result<void> trace_index::job_ended_in(MDB_txn* txn, const job& j,
       || record_reader{v.mv_data, v.mv_size}.format() != trace_format_v2)
     // Enqueued before `trace_done`: its entry of format 1 keeps the end.
     return put(txn, dbi_, key, ended_job(j, outcome, finished_at));
-  // At the key kept in memory; at the one after the last when none is
-  // kept yet, or when another writer has appended past it.
-  auto record = ended_job(j, outcome, finished_at);
-  auto append = [&] {
-    std::string done_key(8, '\0');
-    put_be64(done_key.data(), next_done_);
-    auto dk = as_val(done_key);
-    auto value = as_val(record);
-    return mdb_put(txn, done_, &dk, &value, MDB_APPEND);
-  };
-  auto read_last = [&]() -> result<void> {
-    auto last = last_done(txn);
-    if (!last)
-      return make_unexpected(last.error());
-    next_done_ = *last + 1;
-    return {};
-  };
-  if (next_done_ == 0)
-    if (auto ok = read_last(); !ok)
-      return ok;
-  rc = append();
-  if (rc == MDB_KEYEXIST) {
-    if (auto ok = read_last(); !ok)
-      return ok;
-    rc = append();
-  }
-  if (rc != 0)
-    return fail_mdb(rc, "mdb_put(trace_done)");
-  auto next = next_done_++;
-  record_writer w{trace_format_v2};
-  w.str(j.company_id).u64(next);
-  return put(txn, dbi_, key, w.bytes());
-}
-
-result<std::uint64_t> trace_index::last_done(MDB_txn* txn) const {
-  MDB_cursor* cur = nullptr;
-  if (auto rc = mdb_cursor_open(txn, done_, &cur); rc != 0)
-    return fail_mdb(rc, "mdb_cursor_open(trace_done)");
-  MDB_val lk, lv;
-  auto rc = mdb_cursor_get(cur, &lk, &lv, MDB_LAST);
-  std::uint64_t last = 0;
-  if (rc == 0 && lk.mv_size == 8)
-    last = get_be64(lk.mv_data);
-  mdb_cursor_close(cur);
-  if (rc != 0 && rc != MDB_NOTFOUND)
-    return fail_mdb(rc, "mdb_cursor_get(trace_done)");
-  return last;
+  // Under the job's id: the entry stays as it was written, so that an end
+  // writes one page near the right edge of `trace_ends` (jobs end roughly
+  // in the order of their ids), not the older page of its entry too.
+  std::string end_key(8, '\0');
+  put_be64(end_key.data(), j.id);
+  return put(txn, ends_, end_key, ended_job(j, outcome, finished_at));
 }
 
 result<void> trace_index::message_in(MDB_txn* txn,
@@ -215,20 +177,32 @@ trace_index::read_job(MDB_txn* txn, std::uint8_t format, record_reader& r,
   auto done = r.u64();
   if (!r.ok())
     return fail(errc::corrupt, "trace record: bad job entry");
-  if (done == 0)
-    return live(); // Gone without an end: it moved to another member.
   std::string key(8, '\0');
-  put_be64(key.data(), done);
-  auto k = as_val(key);
   MDB_val v;
-  if (auto rc = mdb_get(txn, done_, &k, &v); rc != 0)
-    return rc == MDB_NOTFOUND
-               ? fail(errc::corrupt,
-                      "trace_done: no entry for job " + std::to_string(id))
-               : fail_mdb(rc, "mdb_get(trace_done)");
+  if (done == 0) {
+    auto now = live();
+    if (!now || *now)
+      return now;
+    // Ended: its end under its id, or none (it moved to another member).
+    put_be64(key.data(), id);
+    auto k = as_val(key);
+    auto rc = mdb_get(txn, ends_, &k, &v);
+    if (rc == MDB_NOTFOUND)
+      return std::optional<traced_job>{};
+    if (rc != 0)
+      return fail_mdb(rc, "mdb_get(trace_ends)");
+  } else {
+    put_be64(key.data(), done);
+    auto k = as_val(key);
+    if (auto rc = mdb_get(txn, done_, &k, &v); rc != 0)
+      return rc == MDB_NOTFOUND
+                 ? fail(errc::corrupt,
+                        "trace_done: no entry for job " + std::to_string(id))
+                 : fail_mdb(rc, "mdb_get(trace_done)");
+  }
   record_reader d{v.mv_data, v.mv_size};
   if (d.format() != trace_format_v1)
-    return fail(errc::corrupt, "trace_done: unknown format");
+    return fail(errc::corrupt, "trace end: unknown format");
   d.str(); // The company, checked at the job's entry.
   auto t = read_ended(d);
   if (!t)

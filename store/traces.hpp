@@ -61,20 +61,24 @@ struct trace_entries {
 /// | traces     | id length (1 byte), correlation id, kind ('e' event, |
 /// |            | 'j' job, 'm' message), 8-byte big-endian sequence or |
 /// |            | id → record: the company, and for a job (format 2)   |
-/// |            | the key of its end in `trace_done`, 0 while it lives |
-/// | trace_done | 8-byte big-endian number, appended → the company, the |
-/// |            | outcome, the finish time and the job's last record    |
+/// |            | the key of its end in `trace_done` (0: none there)   |
+/// | trace_ends | 8-byte big-endian job id → the company, the outcome,  |
+/// |            | the finish time and the job's last record             |
+/// | trace_done | the same under a number of its own, for the entries   |
+/// |            | that point at it (ends written before trace_ends)     |
 ///
 /// A job costs the trace two small writes: its entry when it is enqueued,
-/// and, when it ends (acknowledged, cancelled, forgotten), its record
-/// appended to `trace_done` and the entry pointed at it. While it lives
-/// (pending, leased, failed) the trace reads it from the queue's own
-/// record (`read_jobs_from`), so leases and retries write nothing here.
-/// Appending ends at the right edge of `trace_done` keeps the pages a
-/// commit writes few: the jobs of one commit end in one run of keys,
-/// whatever their correlation ids. Job entries of format 1 (written
-/// before, each holding the record as of the job's last change) are still
-/// read; a job that has one keeps it up to date at its end.
+/// and, when it ends (acknowledged, cancelled, forgotten), its record in
+/// `trace_ends` under its id. While it lives (pending, leased, failed)
+/// the trace reads it from the queue's own record (`read_jobs_from`), so
+/// leases and retries write nothing here. Ends keyed by job id land near
+/// the right edge of `trace_ends` (jobs end roughly in the order they were
+/// enqueued), so the jobs of one commit end in one run of keys whatever
+/// their correlation ids, and the entry, in an older page by then, is not
+/// written again. Job entries of format 1 (written before, each holding
+/// the record as of the job's last change) are still read; a job that has
+/// one keeps it up to date at its end; entries that point into
+/// `trace_done` are read there.
 ///
 /// Entries without a correlation id, or with one that is not
 /// `valid_correlation_id`, are not written. The `*_in` forms run in the
@@ -130,22 +134,15 @@ private:
                                              record_reader& r,
                                              std::uint64_t id) const;
 
-  trace_index(environment& env, MDB_dbi dbi, MDB_dbi done)
-      : env_(env), dbi_(dbi), done_(done) {}
-  /// The key `trace_done`'s last entry has, read in `txn` (0: none).
-  result<std::uint64_t> last_done(MDB_txn* txn) const;
+  trace_index(environment& env, MDB_dbi dbi, MDB_dbi done, MDB_dbi ends)
+      : env_(env), dbi_(dbi), done_(done), ends_(ends) {}
 
   environment& env_;
   MDB_dbi dbi_;
   MDB_dbi done_;
+  MDB_dbi ends_;
   MDB_dbi jobs_dbi_ = 0;
   bool has_jobs_ = false;
-  /// The key the next end takes in `trace_done` (0: not known yet), kept
-  /// on the writer thread so that an end costs no seek to the last key.
-  /// After an abort it is ahead of the database (keys are skipped, never
-  /// given twice); after another process appended, it is behind, which
-  /// the append finds (MDB_KEYEXIST): the last key is then read again.
-  std::uint64_t next_done_ = 0;
 };
 
 } // namespace switchboard::store

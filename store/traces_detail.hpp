@@ -1,6 +1,7 @@
 #pragma once
 // The causation trace's databases (entries under their correlation id,
-// and trace_done: the jobs that ended), its entry formats and its keys,
+// and trace_ends, trace_done: the jobs that ended), its entry formats and
+// its keys,
 // built from a correlation id and an entry kind (traces.cpp). The forget
 // of a company walks the entries of each correlation id its events, jobs
 // and messages carry, and keeps those whose record names the company
@@ -19,12 +20,14 @@ namespace switchboard::store::trace_detail {
 /// Database names.
 inline constexpr const char* traces_db = "traces";
 inline constexpr const char* done_db = "trace_done";
+inline constexpr const char* ends_db = "trace_ends";
 
 /// Every entry of format 1; a job's entry then holds its outcome, finish
 /// time and record (written before `trace_done`).
 inline constexpr std::uint8_t trace_format_v1 = 1;
 
-/// A job's entry: its company and the key of its end (0: it lives).
+/// A job's entry: its company and the key of its end in `trace_done` (0:
+/// it lives, or its end is in `trace_ends` under its id).
 inline constexpr std::uint8_t trace_format_v2 = 2;
 
 /// The key of the entry `id` under `prefix` (`prefix_of`).

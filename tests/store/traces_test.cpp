@@ -39,7 +39,7 @@ struct trace_fixture : store_fixture {
     return j;
   }
 
-  /// Entries in the database `name` (`traces` or `trace_done`).
+  /// Entries in the database `name` (`traces`, `trace_ends`, `trace_done`).
   std::size_t entries(const char* name) {
     auto dbi = env->open_db(name);
     BOOST_REQUIRE_MESSAGE(dbi, why(dbi));
@@ -48,6 +48,31 @@ struct trace_fixture : store_fixture {
     MDB_stat st;
     BOOST_REQUIRE(mdb_stat(rtxn->handle(), *dbi, &st) == 0);
     return st.ms_entries;
+  }
+
+  /// The key of job `id`'s entry under correlation id `corr`.
+  static std::string entry_key(const std::string& corr, std::uint64_t id) {
+    std::string key;
+    key.push_back(static_cast<char>(corr.size()));
+    key += corr;
+    key.push_back('j');
+    key.resize(key.size() + 8);
+    put_be64(key.data() + key.size() - 8, id);
+    return key;
+  }
+
+  /// The bytes of job `id`'s entry under `corr` ("" when none).
+  std::string raw_entry(const std::string& corr, std::uint64_t id) {
+    auto dbi = env->open_db("traces");
+    BOOST_REQUIRE_MESSAGE(dbi, why(dbi));
+    auto rtxn = env->begin_read();
+    BOOST_REQUIRE_MESSAGE(rtxn, why(rtxn));
+    auto key = entry_key(corr, id);
+    auto k = as_val(key);
+    MDB_val v;
+    if (mdb_get(rtxn->handle(), *dbi, &k, &v) != 0)
+      return {};
+    return std::string{static_cast<const char*>(v.mv_data), v.mv_size};
   }
 
   trace_entries read(const std::string& corr, const std::string& company) {
@@ -172,11 +197,15 @@ BOOST_FIXTURE_TEST_CASE(a_job_writes_the_trace_when_queued_and_at_its_end,
   BOOST_TEST(e.jobs.at(0).outcome == job_outcome::pending);
   BOOST_TEST(e.jobs.at(0).record.last_error == "busy");
   BOOST_TEST(entries("traces") == 1u);
-  BOOST_TEST(entries("trace_done") == 0u);
-  // Its end is appended to trace_done.
+  BOOST_TEST(entries("trace_ends") == 0u);
+  // Its end goes to trace_ends under its id; its entry is not written
+  // again.
+  auto entry_before = raw_entry("c1", a->id);
   BOOST_REQUIRE(test::lease(*jobs, "notifications", t0 + 10, 10, t0 + 1000));
   BOOST_REQUIRE(test::ack(*jobs, a->id));
-  BOOST_TEST(entries("trace_done") == 1u);
+  BOOST_TEST(entries("trace_ends") == 1u);
+  BOOST_TEST(entries("trace_done") == 0u);
+  BOOST_TEST(raw_entry("c1", a->id) == entry_before);
   e = read("c1", "acme");
   BOOST_REQUIRE(e.jobs.size() == 1u);
   BOOST_TEST(e.jobs[0].outcome == job_outcome::succeeded);
@@ -186,12 +215,10 @@ BOOST_FIXTURE_TEST_CASE(a_job_writes_the_trace_when_queued_and_at_its_end,
   BOOST_TEST(read("c1", "globex").jobs.empty());
 }
 
-// Ends are appended to trace_done at the key the index keeps in memory,
-// not at one found by a seek per end; when another writer of the same
-// environment (here a second index, as another process would be) has
-// appended past it, the append finds that and takes the key after the
-// last. Every end stays readable.
-BOOST_FIXTURE_TEST_CASE(ends_appended_by_another_index_are_not_overwritten,
+// Two indexes of the same environment (as two processes would be) write
+// their ends under the jobs' ids, which the queue never gives twice:
+// every end stays readable.
+BOOST_FIXTURE_TEST_CASE(ends_of_another_index_are_not_overwritten,
                         trace_fixture) {
   auto& other_traces = part<trace_index>();
   auto& other_jobs = part<job_queue>();
@@ -203,17 +230,62 @@ BOOST_FIXTURE_TEST_CASE(ends_appended_by_another_index_are_not_overwritten,
     auto acked = test::ack(q, a->id);
     BOOST_REQUIRE_MESSAGE(acked, why(acked));
   };
-  end(*jobs, "k1");       // this index: key 1, next 2 kept
-  end(*other_jobs, "k2"); // the other: reads the last (1), writes 2
-  end(*jobs, "k3");       // this index: 2 is taken; reads again, writes 3
-  end(*other_jobs, "k4"); // the other: 3 is taken; writes 4
-  BOOST_TEST(entries("trace_done") == 4u);
+  end(*jobs, "k1");
+  end(*other_jobs, "k2");
+  end(*jobs, "k3");
+  end(*other_jobs, "k4");
+  BOOST_TEST(entries("trace_ends") == 4u);
   for (const char* corr : {"k1", "k2", "k3", "k4"}) {
     auto e = read(corr, "acme");
     BOOST_REQUIRE_MESSAGE(e.jobs.size() == 1u, corr);
     BOOST_TEST(e.jobs[0].outcome == job_outcome::succeeded, corr);
     BOOST_TEST(e.jobs[0].record.correlation_id == corr);
   }
+}
+
+// An end written before trace_ends: appended to trace_done under a number
+// of its own, which the job's entry points at. It is still read.
+BOOST_FIXTURE_TEST_CASE(an_end_in_trace_done_is_read_where_its_entry_points,
+                        trace_fixture) {
+  auto a = test::enqueue(*jobs, make_job("acme", "c1"));
+  BOOST_REQUIRE_MESSAGE(a, why(a));
+  BOOST_REQUIRE(test::lease(*jobs, "notifications", t0, 10, t0 + 1000));
+  BOOST_REQUIRE(test::ack(*jobs, a->id));
+  // Move the end to trace_done, key 7, as the earlier layout had it.
+  auto ends = env->open_db("trace_ends");
+  auto done = env->open_db("trace_done");
+  auto all = env->open_db("traces");
+  BOOST_REQUIRE(ends && done && all);
+  auto ok = w->execute([&](write_txn& txn) -> result<void> {
+    std::string id_key(8, '\0');
+    put_be64(id_key.data(), a->id);
+    auto ik = as_val(id_key);
+    MDB_val v;
+    if (auto rc = mdb_get(txn.handle(), *ends, &ik, &v); rc != 0)
+      return fail_mdb(rc, "mdb_get");
+    std::string value{static_cast<const char*>(v.mv_data), v.mv_size};
+    if (auto rc = mdb_del(txn.handle(), *ends, &ik, nullptr); rc != 0)
+      return fail_mdb(rc, "mdb_del");
+    std::string seven(8, '\0');
+    put_be64(seven.data(), 7);
+    auto sk = as_val(seven);
+    auto sv = as_val(value);
+    if (auto rc = mdb_put(txn.handle(), *done, &sk, &sv, 0); rc != 0)
+      return fail_mdb(rc, "mdb_put");
+    record_writer entry{2};
+    entry.str("acme").u64(7);
+    auto ek = as_val(entry_key("c1", a->id));
+    auto ev = as_val(entry.bytes());
+    if (auto rc = mdb_put(txn.handle(), *all, &ek, &ev, 0); rc != 0)
+      return fail_mdb(rc, "mdb_put");
+    return {};
+  });
+  BOOST_REQUIRE_MESSAGE(ok, why(ok));
+  BOOST_TEST(entries("trace_ends") == 0u);
+  auto e = read("c1", "acme");
+  BOOST_REQUIRE(e.jobs.size() == 1u);
+  BOOST_TEST(e.jobs[0].outcome == job_outcome::succeeded);
+  BOOST_TEST(e.jobs[0].record.id == a->id);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_job_traced_in_format_1_keeps_its_entry,
@@ -248,6 +320,7 @@ BOOST_FIXTURE_TEST_CASE(a_job_traced_in_format_1_keeps_its_entry,
   // Its end rewrites the entry in format 1, as before.
   BOOST_REQUIRE(test::ack(*jobs, a->id));
   BOOST_TEST(entries("trace_done") == 0u);
+  BOOST_TEST(entries("trace_ends") == 0u);
   auto e = read("old", "acme");
   BOOST_REQUIRE(e.jobs.size() == 1u);
   BOOST_TEST(e.jobs[0].outcome == job_outcome::succeeded);
