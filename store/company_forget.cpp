@@ -517,26 +517,18 @@ result<void> find_processed(MDB_txn* t, const handles& h,
                             std::string_view company, plan& p) {
   if (p.events.empty() || !h.processed)
     return {};
-  cursor_guard c;
-  if (auto rc = mdb_cursor_open(t, *h.processed, &c.c); rc != 0)
-    return fail_mdb(rc, "mdb_cursor_open");
   for (const auto& e : p.events) {
     auto k = processed_detail::make_key(company, {}, e.id, true);
     if (!k)
       continue; // never marked
-    auto prefix = as_view(k->event_prefix());
-    auto key = as_val(prefix);
-    MDB_val val;
-    auto rc = mdb_cursor_get(c.c, &key, &val, MDB_SET_RANGE);
-    for (; rc == 0; rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT)) {
-      auto stored = as_view(key);
-      if (stored.size() <= prefix.size()
-          || stored.compare(0, prefix.size(), prefix) != 0)
-        break;
-      p.mark_keys.emplace_back(stored);
-    }
-    if (rc != 0 && rc != MDB_NOTFOUND)
-      return fail_mdb(rc, "mdb_cursor_get(processed_marks)");
+    auto walked = cursor_detail::each_with_prefix(
+        t, *h.processed, as_view(k->event_prefix()), "mdb_cursor_open",
+        "mdb_cursor_get(processed_marks)",
+        [&](std::string_view stored, const MDB_val&) {
+          p.mark_keys.emplace_back(stored);
+        });
+    if (!walked)
+      return walked;
   }
   return {};
 }

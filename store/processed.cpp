@@ -1,4 +1,5 @@
 #include "store/processed.hpp"
+#include "store/cursor_detail.hpp"
 #include "store/event_store_detail.hpp"
 #include "store/processed_detail.hpp"
 
@@ -38,22 +39,15 @@ result<std::vector<std::string>> companies_of(MDB_txn* t, MDB_dbi ids,
   event_detail::id_key k;
   event_detail::make_id_key(std::string_view{"", 0}, id, k);
   auto part = std::string_view{k.buf, static_cast<std::size_t>(k.size - 1)};
-  cursor_guard c;
-  if (auto rc = mdb_cursor_open(t, ids, &c.c); rc != 0)
-    return fail_mdb(rc, "mdb_cursor_open");
-  auto key = as_val(part);
-  MDB_val val;
-  auto rc = mdb_cursor_get(c.c, &key, &val, MDB_SET_RANGE);
-  for (; rc == 0; rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT)) {
-    auto stored = as_view(key);
-    if (stored.substr(0, part.size()) != part)
-      break;
-    auto n = static_cast<unsigned char>(stored.back());
-    if (stored.size() == part.size() + n + 1)
-      out.emplace_back(stored.substr(part.size(), n));
-  }
-  if (rc != 0 && rc != MDB_NOTFOUND)
-    return fail_mdb(rc, "mdb_cursor_get(event_ids)");
+  auto walked = cursor_detail::each_with_prefix(
+      t, ids, part, "mdb_cursor_open", "mdb_cursor_get(event_ids)",
+      [&](std::string_view stored, const MDB_val&) {
+        auto n = static_cast<unsigned char>(stored.back());
+        if (stored.size() == part.size() + n + 1)
+          out.emplace_back(stored.substr(part.size(), n));
+      });
+  if (!walked)
+    return make_unexpected(walked.error());
   return out;
 }
 
