@@ -71,33 +71,30 @@ result<void> move_first_layout(environment& env, MDB_dbi marks) {
   if (rc != 0 && rc != MDB_NOTFOUND)
     return fail_mdb(rc, "mdb_dbi_open(event_ids)");
   if (have_ids) {
-    cursor_guard c;
-    if (auto r = mdb_cursor_open(t, old, &c.c); r != 0)
-      return fail_mdb(r, "mdb_cursor_open");
-    MDB_val key, val;
-    for (rc = mdb_cursor_get(c.c, &key, &val, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT)) {
-      auto stored = as_view(key);
-      auto n = stored.empty() ? 0u : static_cast<unsigned char>(stored[0]);
-      if (n == 0 || stored.size() <= 1 + n)
-        return fail(errc::corrupt, "processed: bad key");
-      auto listener = stored.substr(1, n);
-      auto id = stored.substr(1 + n);
-      auto companies = companies_of(t, ids, id);
-      if (!companies)
-        return make_unexpected(companies.error());
-      for (const auto& company : *companies) {
-        auto k = make_key(company, listener, id);
-        if (!k)
-          continue; // not a mark the new layout can hold: none was read
-        auto nk = k->val();
-        MDB_val empty{0, nullptr};
-        if (auto r = mdb_put(t, marks, &nk, &empty, 0); r != 0)
-          return fail_mdb(r, "mdb_put(processed_marks)");
-      }
-    }
-    if (rc != MDB_NOTFOUND)
-      return fail_mdb(rc, "mdb_cursor_get(processed)");
+    auto moved = cursor_detail::each_entry(
+        t, old, "mdb_cursor_open", "mdb_cursor_get(processed)",
+        [&](std::string_view stored, const MDB_val&) -> result<void> {
+          auto n = stored.empty() ? 0u : static_cast<unsigned char>(stored[0]);
+          if (n == 0 || stored.size() <= 1 + n)
+            return fail(errc::corrupt, "processed: bad key");
+          auto listener = stored.substr(1, n);
+          auto id = stored.substr(1 + n);
+          auto companies = companies_of(t, ids, id);
+          if (!companies)
+            return make_unexpected(companies.error());
+          for (const auto& company : *companies) {
+            auto k = make_key(company, listener, id);
+            if (!k)
+              continue; // not a mark the new layout can hold: none was read
+            auto nk = k->val();
+            MDB_val empty{0, nullptr};
+            if (auto r = mdb_put(t, marks, &nk, &empty, 0); r != 0)
+              return fail_mdb(r, "mdb_put(processed_marks)");
+          }
+          return {};
+        });
+    if (!moved)
+      return moved;
   }
   if (rc = mdb_drop(t, old, 1); rc != 0)
     return fail_mdb(rc, "mdb_drop(processed)");
