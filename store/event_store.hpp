@@ -358,6 +358,15 @@ public:
   /// `errc::corrupt`, LMDB errors.
   result<envelope> read_event(std::uint64_t seq) const;
 
+  /// Inside `txn` (a transaction of this store's environment, e.g. a
+  /// writer op's): whether the event with sequence `seq` is stored (false
+  /// once its company was forgotten). Errors: LMDB errors.
+  result<bool> has_event_in(MDB_txn* txn, std::uint64_t seq) const;
+
+  /// Inside `txn`: the sequence of the last stored event, 0 when empty.
+  /// Errors: LMDB errors.
+  result<std::uint64_t> last_sequence_in(MDB_txn* txn) const;
+
   /// Returns the sequence of the event of `company_id` with id
   /// `event_id`. Errors: `errc::not_found` (also when only another
   /// company has that id), LMDB errors.

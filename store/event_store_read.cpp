@@ -338,6 +338,27 @@ result<std::uint64_t> event_store::last_sequence() const {
   });
 }
 
+result<bool> event_store::has_event_in(MDB_txn* txn, std::uint64_t seq) const {
+  char k[8];
+  put_be64(k, seq);
+  MDB_val key{8, k}, val;
+  auto rc = mdb_get(txn, db_.events, &key, &val);
+  if (rc == MDB_NOTFOUND)
+    return false;
+  if (rc != 0)
+    return fail_mdb(rc, "mdb_get(events)");
+  return true;
+}
+
+result<std::uint64_t> event_store::last_sequence_in(MDB_txn* txn) const {
+  cursor_guard c;
+  if (auto rc = mdb_cursor_open(txn, db_.events, &c.c); rc != 0)
+    return fail_mdb(rc, "mdb_cursor_open(events)");
+  MDB_val k, v;
+  auto rc = mdb_cursor_get(c.c, &k, &v, MDB_LAST);
+  return u64_or_zero(rc, k, "mdb_cursor_get(events)", "events: bad key size");
+}
+
 result<std::uint64_t>
 event_store::stream_version(std::string_view company_id,
                             std::string_view aggregate_type,
