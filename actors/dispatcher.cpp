@@ -218,6 +218,29 @@ void run_next_listener(self_ptr self, std::shared_ptr<dispatch_job> job) {
 
 } // namespace
 
+store::job listener_job(const queued_listener_spec& spec, const envelope& ev,
+                        timestamp_ms now) {
+  store::job j;
+  j.queue = spec.queue;
+  j.listener = spec.name;
+  j.event_id = ev.id;
+  j.correlation_id = ev.metadata.correlation_id;
+  j.event_seq = ev.sequence;
+  j.company_id = ev.company_id;
+  j.event_type = ev.type;
+  j.created_at = now;
+  j.due_at = now + spec.first_delay_ms();
+  j.max_tries = spec.retry.tries;
+  j.backoff_s = spec.retry.backoff_s;
+  j.backoff_ms = spec.retry.backoff_ms;
+  j.timeout_ms = static_cast<std::uint32_t>(spec.retry.timeout.count());
+  if (spec.retry.retry_until_s > 0)
+    j.retry_until
+        = now + static_cast<timestamp_ms>(spec.retry.retry_until_s) * 1000;
+  j.max_exceptions = spec.retry.max_exceptions;
+  return j;
+}
+
 dispatcher_actor::behavior_type
 dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
            dispatcher_deps deps) {
@@ -299,28 +322,10 @@ dispatcher(dispatcher_actor::stateful_pointer<dispatcher_state> self,
               return r;
           for (const auto& ev : out->events) {
             for (const auto& spec : registry->queued_for(ev.type)) {
-              store::job j;
-              j.queue = spec.queue;
-              j.listener = spec.name;
-              j.event_id = ev.id;
-              j.correlation_id = ev.metadata.correlation_id;
-              j.event_seq = ev.sequence;
-              j.company_id = ev.company_id;
-              j.event_type = ev.type;
-              j.created_at = now;
-              j.due_at = now + spec.first_delay_ms();
-              j.max_tries = spec.retry.tries;
-              j.backoff_s = spec.retry.backoff_s;
-              j.backoff_ms = spec.retry.backoff_ms;
-              j.timeout_ms
-                  = static_cast<std::uint32_t>(spec.retry.timeout.count());
-              if (spec.retry.retry_until_s > 0)
-                j.retry_until
-                    = now
-                      + static_cast<timestamp_ms>(spec.retry.retry_until_s)
-                            * 1000;
-              j.max_exceptions = spec.retry.max_exceptions;
-              auto added = jobs->enqueue_in(txn, std::move(j));
+              // A catch-up listener reads the log itself.
+              if (spec.catch_up)
+                continue;
+              auto added = jobs->enqueue_in(txn, listener_job(spec, ev, now));
               if (!added)
                 return make_unexpected(added.error());
               ++out->jobs;

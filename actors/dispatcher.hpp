@@ -14,6 +14,7 @@
 #include <actors/listener_registry.hpp>
 
 namespace switchboard::store {
+struct job;
 class event_store;
 class job_queue;
 class audit_log;
@@ -66,6 +67,11 @@ struct dispatcher_state {
   std::shared_ptr<spdlog::logger> log;
   static inline const char* name = "dispatcher";
 };
+
+/// The job of the queued listener `spec` for the event `ev`, created at
+/// `now` (due after the listener's delay), with the listener's retries.
+store::job listener_job(const queued_listener_spec& spec, const envelope& ev,
+                        timestamp_ms now);
 
 /// The dispatcher: for each request, one write transaction holds the
 /// events, their indexes, one job per queued listener of each event (the

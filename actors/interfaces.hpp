@@ -115,6 +115,13 @@ using queued_listener_actor = caf::typed_actor<
     /// The job failed for good (the seed's failed() hook); runs once.
     caf::reacts_to<failed_atom, job_request, std::string>>;
 
+/// A catch-up listener (actors/listeners/catch_up.hpp): reads the log
+/// after its checkpoint and commits each batch's effects with the new
+/// checkpoint.
+using catch_up_actor = caf::typed_actor<
+    /// Its timer: write the batch due, or read the next.
+    caf::reacts_to<tick_atom>>;
+
 /// One supervisor per named queue: leases due jobs and hands them to the
 /// listener actors, up to the queue's concurrency.
 using queue_supervisor_actor = caf::typed_actor<

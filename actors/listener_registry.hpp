@@ -58,6 +58,11 @@ struct queued_listener_spec {
   /// When set, replaces `delay_s` (config.ini's `delay_ms`).
   std::optional<std::uint32_t> delay_ms;
   retry_policy retry;
+  /// A catch-up listener (actors/listeners/catch_up.hpp): it reads the
+  /// log after its checkpoint, a batch at a time, instead of getting a
+  /// job per event; the dispatcher enqueues nothing for it. Only an event
+  /// whose effect fails becomes a job (its tries, backoff and failed()).
+  bool catch_up = false;
 
   /// The delay before the first attempt, in milliseconds.
   std::int64_t first_delay_ms() const {

@@ -14,6 +14,7 @@
 #include <actors/call_workflow.hpp>
 #include <actors/dispatcher.hpp>
 #include <actors/errors.hpp>
+#include <actors/listeners/catch_up.hpp>
 #include <actors/listeners/seed.hpp>
 #include <actors/local_only.hpp>
 #include <actors/log.hpp>
@@ -264,6 +265,25 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
     lg->info("listener {}: settings from the configuration", name);
   }
   std::shared_ptr<const listener_registry> reg = n->registry_;
+  // A catch-up listener without a checkpoint gets one before anything
+  // appends: at the log's end when its counters exist (the events before
+  // had their jobs), else at the log's start.
+  std::vector<const queued_listener_component*> catch_ups;
+  for (const auto& c : queued_listeners()) {
+    const auto* spec = reg->find_queued(c.spec.name);
+    if (c.spawn_catch_up == nullptr || spec == nullptr || !spec->catch_up)
+      continue;
+    auto counted = s.projections->counters(c.counters_prefix, 1);
+    if (!counted)
+      return make_unexpected("counters of " + spec->name + ": "
+                             + store::to_string(counted.error()));
+    auto at = settle_checkpoint(*s.writer, *s.projections, *s.events,
+                                spec->name, counted->empty());
+    if (!at)
+      return make_unexpected("checkpoint of " + spec->name + ": "
+                             + store::to_string(at.error()));
+    catch_ups.push_back(&c);
+  }
   // The endpoint is spawned below, before any supervisor spawns a
   // listener.
   auto endpoint = std::make_shared<endpoint_actor>();
@@ -384,6 +404,9 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
   n->router_ = spawn_local(sys, switchboard::router, std::move(ad));
   *ctx.router = n->router_;
   n->listener_ctx_ = ctx;
+  for (const auto* c : catch_ups)
+    n->catch_ups_.push_back(
+        c->spawn_catch_up(sys, ctx, *reg->find_queued(c->spec.name), *reg));
   if (opts.stats_interval.count() > 0 && !n->deterministic_) {
     stats_recorder_deps rd;
     rd.writer = s.writer.get();
@@ -418,6 +441,8 @@ void node::stop() {
     for (auto& [name, q] : queues_)
       caf::anon_send_exit(q, caf::exit_reason::user_shutdown);
     for (auto& [name, h] : sync_)
+      caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
+    for (auto& h : catch_ups_)
       caf::anon_send_exit(h, caf::exit_reason::user_shutdown);
     for (const auto& h : {endpoint_, outbox_endpoint_, provider_endpoint_})
       if (h)
@@ -456,6 +481,8 @@ void node::stop() {
     for (const auto& [addr, h] : *aggregates_)
       self->wait_for(h);
     kill(dispatcher_);
+    for (auto& h : catch_ups_)
+      kill(h);
     for (auto& [name, q] : queues_)
       kill(q);
     for (auto& [name, h] : sync_)
@@ -466,6 +493,8 @@ void node::stop() {
     kill(outbox_endpoint_);
     kill(writer_);
     self->wait_for(dispatcher_);
+    for (auto& h : catch_ups_)
+      self->wait_for(h);
     for (auto& [name, q] : queues_)
       self->wait_for(q);
     for (auto& [name, h] : sync_)

@@ -174,6 +174,8 @@ private:
   endpoint_actor outbox_endpoint_;
   endpoint_actor provider_endpoint_;
   std::map<std::string, sync_listener_actor> sync_;
+  /// The readers of the log of the catch-up listeners.
+  std::vector<catch_up_actor> catch_ups_;
   std::map<std::string, queue_supervisor_actor> queues_;
   /// The actors that the router and the supervisors spawn, so that stop
   /// can wait for them before the store closes.

@@ -55,7 +55,8 @@ event_data, metadata, version and occurred_at (UTC when without offset).
 Running it again adds nothing: events already stored are skipped (by
 event id; a Laravel row's id is derived from its company, stream and
 version). Imported events run no listeners (no messages are sent); they
-go into the audit log, and `switchboard replay analytics` counts them.
+go into the audit log, and the analytics count them (the daemon reads
+the log past its analytics checkpoint when it starts).
 The daemon must be stopped: the import refuses a store that a daemon
 holds, and holds the lock itself while it runs.
 )";

@@ -2,8 +2,11 @@
 
 #include <chrono>
 #include <map>
+#include <set>
 
 #include <actors/listeners.hpp>
+#include <actors/listeners/catch_up.hpp>
+#include <actors/listeners/seed.hpp>
 #include <app/cli_common.hpp>
 #include <store/codec.hpp>
 #include <store/event_store.hpp>
@@ -29,18 +32,27 @@ Projections:
 The events are read N at a time (--chunk, default 10000), each chunk in
 its own read transaction: the daemon goes on writing meanwhile. Only the
 switch at the end is a write transaction: it counts the events appended
-since the last chunk, replaces the counters, and marks the events of the
-analytics jobs still queued (or failed) as processed, so that they do not
-count them twice. All or nothing: stopped before the switch, it changed
+since the last chunk, replaces the counters, moves the daemon's analytics
+checkpoint to the last event counted (so that it goes on after it), and
+marks the events of the analytics jobs still queued (or failed) as
+processed, so that they do not count them twice. All or nothing: stopped before the switch, it changed
 nothing.
 )";
 
 constexpr std::uint64_t default_chunk = 10000;
 
-bool counted_type(std::string_view type) {
-  return type == event_traits<appointment_created>::wire_name
-         || type == event_traits<call_completed>::wire_name
-         || type == event_traits<customer_created>::wire_name;
+/// The event types UpdateAnalytics counts, as the node registers it.
+const std::set<std::string, std::less<>>& counted_types() {
+  static const auto types = [] {
+    std::set<std::string, std::less<>> out;
+    listener_registry reg;
+    if (register_seed_listeners(reg))
+      for (const auto& info : all_event_types())
+        if (reg.is_listening(info.wire_name, listener_names::update_analytics))
+          out.emplace(info.wire_name);
+    return out;
+  }();
+  return types;
 }
 
 struct replay_outcome {
@@ -73,7 +85,7 @@ count_events(MDB_txn* txn, MDB_dbi events, std::uint64_t from,
     if (!view)
       return make_unexpected(view.error());
     ++out.scanned;
-    if (!counted_type(view->type))
+    if (counted_types().count(view->type) == 0)
       continue;
     auto deltas = analytics_deltas(view->to_envelope());
     if (!deltas) {
@@ -166,6 +178,17 @@ int replay_analytics(node_store& st, std::uint64_t chunk) {
         return make_unexpected(marked.error());
       ++o.marked;
     }
+    // The daemon's UpdateAnalytics goes on after the last event counted
+    // here (a batch it read before the switch is refused at its commit:
+    // the checkpoint moved).
+    auto at = read_checkpoint_in(txn, *proj, listener_names::update_analytics);
+    if (!at)
+      return make_unexpected(at.error());
+    auto through = std::max(at->value_or(0), *end - 1);
+    if (auto w = write_checkpoint_in(txn, *proj,
+                                     listener_names::update_analytics, through);
+        !w)
+      return w;
     *done = o;
     return {};
   };

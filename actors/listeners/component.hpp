@@ -37,6 +37,16 @@ struct queued_listener_component {
   queued_listener_actor (*spawn)(caf::actor_system&, const listener_context&,
                                  const endpoint_actor& external)
       = nullptr;
+  /// A catch-up listener's (`spec.catch_up`) reader of the log, spawned
+  /// once beside the actor that runs the jobs of its failed events; its
+  /// spec as registered (config.ini's settings applied).
+  catch_up_actor (*spawn_catch_up)(caf::actor_system&, const listener_context&,
+                                   const queued_listener_spec&,
+                                   const listener_registry&)
+      = nullptr;
+  /// The prefix of a catch-up listener's counters: none stored yet means
+  /// it has counted nothing (see `settle_checkpoint`).
+  std::string counters_prefix;
 
   registration_result register_in(listener_registry& reg) const {
     return add != nullptr ? add(reg, spec) : registration_result{};

@@ -2,6 +2,7 @@
 // per company and day.
 #include "actors/listeners/update_analytics.hpp"
 
+#include "actors/listeners/catch_up.hpp"
 #include "actors/listeners/common.hpp"
 
 #include <algorithm>
@@ -155,6 +156,20 @@ queued_listener_actor::behavior_type update_analytics(self_ptr self,
           return bad_event(req, computed.error());
         if (computed->empty())
           return ok_atom::value;
+        // An event after the first checkpoint is the log reader's: it
+        // counted it (a job of it that runs again, retried by hand, adds
+        // nothing). The jobs made before the reader's first start count
+        // their events here, once each by their processed marks.
+        auto& st = self->state;
+        if (!st.first_checkpoint) {
+          auto first = read_first_checkpoint(*st.ctx.projections, req.listener);
+          if (!first)
+            return make_runtime_error(runtime_errc::storage,
+                                      store::to_string(first.error()));
+          st.first_checkpoint = first->value_or(UINT64_MAX);
+        }
+        if (req.event.sequence > *st.first_checkpoint)
+          return ok_atom::value;
         auto rp = self->make_response_promise<ok_atom>();
         self->state.waiting.push_back({req.listener, req.event.company_id,
                                        req.event.id, std::move(*computed), rp});
@@ -167,12 +182,36 @@ queued_listener_actor::behavior_type update_analytics(self_ptr self,
   };
 }
 
+catch_up_deps analytics_catch_up(const listener_context& ctx,
+                                 const queued_listener_spec& spec,
+                                 const listener_registry& reg) {
+  catch_up_deps d;
+  d.ctx = ctx;
+  d.spec = spec;
+  for (const auto& info : all_event_types())
+    if (reg.is_listening(info.wire_name, spec.name))
+      d.types.emplace(info.wire_name);
+  d.fold = [](const envelope& ev) {
+    return analytics_deltas(ev);
+  };
+  return d;
+}
+
 namespace listeners {
 
 queued_listener_component update_analytics() {
-  return listener_of<switchboard::update_analytics, appointment_created,
-                     appointment_completed, call_completed, customer_created>(
+  auto c = listener_of<switchboard::update_analytics, appointment_created,
+                       appointment_completed, call_completed, customer_created>(
       ln::update_analytics, "analytics", 3, {1, 5});
+  c.spec.catch_up = true;
+  c.counters_prefix = "analytics/";
+  c.spawn_catch_up
+      = [](caf::actor_system& sys, const listener_context& ctx,
+           const queued_listener_spec& spec, const listener_registry& reg) {
+          return spawn_local(sys, catch_up_listener,
+                             analytics_catch_up(ctx, spec, reg));
+        };
+  return c;
 }
 
 } // namespace listeners

@@ -17,6 +17,7 @@
 #include <caf/event_based_actor.hpp>
 
 #include <actors/interfaces.hpp>
+#include <actors/listeners/catch_up.hpp>
 #include <actors/node.hpp>
 #include <app/analytics.hpp>
 #include <app/http/bridge.hpp>
@@ -375,6 +376,52 @@ void gather_queue_stats(
   }
 }
 
+/// Most events counted per catch-up listener when one company's lag is
+/// asked for; more reads as this many.
+constexpr std::uint64_t max_counted_behind = 100000;
+
+/// The catch-up listeners (a queued listener that reads the log after its
+/// checkpoint): each one's queue, checkpoint and the events the log has
+/// after it, those of `company` only when it is set (a company learns
+/// nothing of another's events), else the sequences past it.
+store::result<json::array> catch_up_positions(switchboard::node& n,
+                                              const std::string& company) {
+  json::array out;
+  auto& st = n.store();
+  for (const auto& name : n.registry().queued_listener_names()) {
+    const auto* spec = n.registry().find_queued(name);
+    if (spec == nullptr || !spec->catch_up)
+      continue;
+    auto cp = read_checkpoint(*st.projections, name);
+    if (!cp)
+      return make_unexpected(cp.error());
+    auto at = cp->value_or(0);
+    std::uint64_t behind = 0;
+    if (company.empty()) {
+      auto last = st.events->last_sequence();
+      if (!last)
+        return make_unexpected(last.error());
+      behind = *last > at ? *last - at : 0;
+    } else {
+      auto txn = st.env->begin_read();
+      if (!txn)
+        return make_unexpected(txn.error());
+      auto visited
+          = st.events->visit_company(*txn, company, at, [&](std::uint64_t) {
+              return ++behind < max_counted_behind;
+            });
+      if (!visited)
+        return make_unexpected(visited.error());
+    }
+    json::object o{
+        {"listener", name}, {"queue", spec->queue}, {"events_behind", behind}};
+    if (company.empty())
+      o["checkpoint"] = at;
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
 } // namespace
 
 void add_health_routes(router& r) {
@@ -499,9 +546,15 @@ void add_ops_routes(router& r) {
             o["company_id"] = company;
             qs.push_back(std::move(o));
           }
+          auto readers = catch_up_positions(ctx->node(), company);
+          if (!readers) {
+            ctx->fail_store(readers.error());
+            return;
+          }
           auto& limits = ctx->limits();
           ctx->respond(200,
                        json::object{{"queues", std::move(qs)},
+                                    {"catch_up", std::move(*readers)},
                                     {"lag_ms", limits.queue_lag_ms(company)},
                                     {"max_lag_ms", limits.max_queue_lag_ms()}});
           return;
@@ -536,8 +589,14 @@ void add_ops_routes(router& r) {
                   add_job_counters(o, *rows);
                   qs.push_back(std::move(o));
                 }
+                auto readers = catch_up_positions(ctx->node(), "");
+                if (!readers) {
+                  ctx->fail_store(readers.error());
+                  return;
+                }
                 json::object o;
                 o["queues"] = std::move(qs);
+                o["catch_up"] = std::move(*readers);
                 o["lag_ms"] = ctx->limits().largest_queue_lag_ms();
                 o["max_lag_ms"] = ctx->limits().max_queue_lag_ms();
                 ctx->respond(200, o);
@@ -545,8 +604,10 @@ void add_ops_routes(router& r) {
         });
       },
       "Per queue: jobs ready, delayed, leased and failed, and the counters "
-      "processed, retried and failed_total by listener (company tokens: "
-      "their own jobs; admin tokens: all, or ?company_id=)");
+      "processed, retried and failed_total by listener; per catch-up "
+      "listener (catch_up): the events the log has past its checkpoint "
+      "(company tokens: their own jobs and events; admin tokens: all, or "
+      "?company_id=)");
 
   r.add("GET", "/api/jobs", access::company, jobs_lister(std::nullopt),
         "Jobs by state (pending, ready, delayed, leased, failed) and filter "

@@ -7,6 +7,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <actors/listeners.hpp>
+#include <actors/listeners/catch_up.hpp>
 #include <actors/listeners/common.hpp>
 #include <actors/listeners/customer_view.hpp>
 #include <actors/testing.hpp>
@@ -374,10 +375,10 @@ BOOST_AUTO_TEST_CASE(the_current_appointment_is_its_last_event) {
   BOOST_TEST(!cur->exists);
 }
 
-// Jobs that reach UpdateAnalytics while its write is in flight are folded
-// into the next: one add per counter for all of them. Each still counts
-// once, in its own company, and is marked processed.
-BOOST_AUTO_TEST_CASE(analytics_folds_many_jobs_into_one_write) {
+// UpdateAnalytics reads the log after its checkpoint: no job and no
+// processed mark per event, each company's customers counted once in its
+// own company, and the checkpoint at the last event it read.
+BOOST_AUTO_TEST_CASE(analytics_reads_the_log_after_its_checkpoint) {
   deterministic_node n;
   dispatch_request req;
   std::vector<std::pair<std::string, std::string>> made; // company, event id
@@ -393,7 +394,9 @@ BOOST_AUTO_TEST_CASE(analytics_folds_many_jobs_into_one_write) {
     if (i > 0)
       req.linked_versions.push_back(0); // a new stream each
   }
-  BOOST_REQUIRE(n.dispatch(std::move(req)));
+  auto res = n.dispatch(std::move(req));
+  BOOST_REQUIRE(res);
+  BOOST_TEST(res->jobs_enqueued == 0u);
   n.advance(3s);
   auto customers = [](const char* company) {
     return projection_keys::analytics("customers", company);
@@ -404,15 +407,89 @@ BOOST_AUTO_TEST_CASE(analytics_folds_many_jobs_into_one_write) {
   BOOST_TEST(counter(n, customers("c2") + "source=web") == 10);
   BOOST_TEST(counter(n, customers("c1") + "source=web") == 10);
   BOOST_TEST(counter(n, customers("c1") + "source=phone") == 20);
-  auto& processed = *n.node().store().processed;
+  auto& st = n.node().store();
+  auto cp = read_checkpoint(*st.projections, listener_names::update_analytics);
+  BOOST_REQUIRE(cp);
+  BOOST_REQUIRE(cp->has_value());
+  BOOST_TEST(**cp == *st.events->last_sequence());
   for (const auto& [company, event_id] : made) {
-    auto marked = processed.contains(company, listener_names::update_analytics,
-                                     event_id);
-    BOOST_TEST((marked && *marked), event_id);
+    auto marked = st.processed->contains(
+        company, listener_names::update_analytics, event_id);
+    BOOST_TEST((marked && !*marked), event_id);
   }
-  auto c = n.node().store().jobs->counts("analytics", n.now());
+  auto c = st.jobs->counts("analytics", n.now());
   BOOST_REQUIRE(c);
   BOOST_TEST(c->ready + c->delayed + c->leased + c->failed == 0u);
+  // More events: counted from the checkpoint on, nothing twice.
+  auto more = test::sample_customer("cu99");
+  BOOST_REQUIRE(n.dispatch_event(customer_created{more, customer_source::web},
+                                 "cu99", "c1"));
+  n.advance(3s);
+  BOOST_TEST(counter(n, customers("c1") + "count") == 31);
+  BOOST_TEST(counter(n, customers("c2") + "count") == 10);
+}
+
+// An event UpdateAnalytics cannot read (stored by another path) becomes
+// a job of its own, tried and failed by the listener's policy, and the
+// checkpoint moves past it: the events after it are counted.
+BOOST_AUTO_TEST_CASE(an_event_analytics_cannot_read_becomes_a_job) {
+  deterministic_node n;
+  auto bad = make_envelope(
+      customer_created{test::sample_customer("cu1"), customer_source::web},
+      "cu1", 0, "c1", n.now(), {});
+  bad.id = "bad-1";
+  bad.data = R"({"customer": 7})";
+  auto& st = n.node().store();
+  BOOST_REQUIRE(st.events->append({bad}, store::expected_version::any()));
+  BOOST_REQUIRE(n.dispatch_event(
+      customer_created{test::sample_customer("cu2"), customer_source::web},
+      "cu2", "c1"));
+  n.advance(60s);
+  auto key = projection_keys::analytics("customers", "c1") + "count";
+  BOOST_TEST(counter(n, key) == 1);
+  auto c = st.jobs->counts("analytics", n.now());
+  BOOST_REQUIRE(c);
+  BOOST_TEST(c->failed == 1u);
+  BOOST_TEST(c->ready + c->delayed + c->leased == 0u);
+  auto failed = st.jobs->list_failed("analytics", 0, 10);
+  BOOST_REQUIRE(failed);
+  BOOST_REQUIRE(failed->size() == 1u);
+  BOOST_TEST(failed->front().event_id == "bad-1");
+  BOOST_TEST(failed->front().attempts == 3u);
+  auto cp = read_checkpoint(*st.projections, listener_names::update_analytics);
+  BOOST_REQUIRE((cp && cp->has_value()));
+  BOOST_TEST(**cp == 2u);
+}
+
+// A batch read before the checkpoint moved (a replay's switch) is not
+// applied: the listener reads again from the new checkpoint, so nothing
+// the replay counted is counted twice.
+BOOST_AUTO_TEST_CASE(a_batch_read_before_a_replay_is_not_applied) {
+  deterministic_node n{[](node_options& o) {
+    o.listener_overrides[listener_names::update_analytics].delay_ms = 1000;
+  }};
+  auto key = projection_keys::analytics("customers", "c1") + "count";
+  BOOST_REQUIRE(n.dispatch_event(
+      customer_created{test::sample_customer("cu1"), customer_source::web},
+      "cu1", "c1"));
+  n.advance(100ms); // read, and held for the delay
+  BOOST_TEST(counter(n, key) == 0);
+  // What a replay's switch does: the counters and the checkpoint, at once.
+  auto& st = n.node().store();
+  auto replayed = st.writer->execute([&](store::write_txn& txn) {
+    if (auto r = st.projections->add_in(txn, key, 1); !r)
+      return r;
+    return write_checkpoint_in(txn, *st.projections,
+                               listener_names::update_analytics, 1);
+  });
+  BOOST_REQUIRE(replayed);
+  n.advance(5s);
+  BOOST_TEST(counter(n, key) == 1);
+  BOOST_REQUIRE(n.dispatch_event(
+      customer_created{test::sample_customer("cu2"), customer_source::web},
+      "cu2", "c1"));
+  n.advance(5s);
+  BOOST_TEST(counter(n, key) == 2);
 }
 
 BOOST_FIXTURE_TEST_CASE(external_sync_retries_only_the_failed_step,

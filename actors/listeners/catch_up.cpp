@@ -1,0 +1,292 @@
+// Catch-up listeners: the log after a checkpoint, folded a batch at a time.
+#include "actors/listeners/catch_up.hpp"
+
+#include <algorithm>
+#include <map>
+
+#include <actors/dispatcher.hpp>
+#include <actors/errors.hpp>
+#include <actors/log.hpp>
+#include <store/codec.hpp>
+#include <store/event_store.hpp>
+#include <store/job_queue.hpp>
+#include <store/projections.hpp>
+#include <store/writer.hpp>
+
+namespace switchboard {
+
+std::string checkpoint_key(std::string_view listener) {
+  std::string k{"checkpoint/"};
+  k.append(listener);
+  return k;
+}
+
+namespace {
+
+store::result<std::optional<std::uint64_t>>
+decode_checkpoint(store::result<std::string> value) {
+  if (!value) {
+    if (value.error().code == store::errc::not_found)
+      return std::optional<std::uint64_t>{};
+    return make_unexpected(value.error());
+  }
+  if (value->size() != 8)
+    return store::fail(store::errc::corrupt, "checkpoint: bad value size");
+  return std::optional<std::uint64_t>{store::get_be64(value->data())};
+}
+
+} // namespace
+
+store::result<std::optional<std::uint64_t>>
+read_checkpoint(const store::projections& proj, std::string_view listener) {
+  return decode_checkpoint(proj.get(checkpoint_key(listener)));
+}
+
+store::result<std::optional<std::uint64_t>>
+read_first_checkpoint(const store::projections& proj,
+                      std::string_view listener) {
+  return decode_checkpoint(proj.get(checkpoint_key(listener) + "/start"));
+}
+
+store::result<std::optional<std::uint64_t>>
+read_checkpoint_in(store::write_txn& txn, const store::projections& proj,
+                   std::string_view listener) {
+  return decode_checkpoint(proj.get_in(txn, checkpoint_key(listener)));
+}
+
+store::result<void> write_checkpoint_in(store::write_txn& txn,
+                                        store::projections& proj,
+                                        std::string_view listener,
+                                        std::uint64_t seq) {
+  char v[8];
+  store::put_be64(v, seq);
+  return proj.put_in(txn, checkpoint_key(listener), std::string_view{v, 8});
+}
+
+store::result<std::uint64_t> settle_checkpoint(store::writer& writer,
+                                               store::projections& proj,
+                                               const store::event_store& events,
+                                               std::string_view listener,
+                                               bool from_start) {
+  std::uint64_t at = 0;
+  auto op = [&](store::write_txn& txn) -> store::result<void> {
+    auto cp = read_checkpoint_in(txn, proj, listener);
+    if (!cp)
+      return make_unexpected(cp.error());
+    if (*cp) {
+      at = **cp;
+      return {};
+    }
+    at = 0;
+    if (!from_start) {
+      auto last = events.last_sequence_in(txn.handle());
+      if (!last)
+        return make_unexpected(last.error());
+      at = *last;
+    }
+    char v[8];
+    store::put_be64(v, at);
+    if (auto r = proj.put_in(txn, checkpoint_key(listener) + "/start",
+                             std::string_view{v, 8});
+        !r)
+      return r;
+    return write_checkpoint_in(txn, proj, listener, at);
+  };
+  if (auto r = writer.execute(op); !r)
+    return make_unexpected(r.error());
+  return at;
+}
+
+store::result<catch_up_batch>
+read_batch(const store::event_store& events, std::uint64_t after,
+           std::size_t max, const std::set<std::string, std::less<>>& types,
+           fold_fn fold) {
+  catch_up_batch b;
+  b.after = after;
+  b.through = after;
+  std::map<std::string, std::size_t, std::less<>> index;
+  std::vector<std::map<std::string, std::int64_t>> sums;
+  auto scanned = events.scan(after + 1, [&](const store::envelope_view& v) {
+    if (b.read >= max)
+      return false;
+    ++b.read;
+    b.through = v.sequence;
+    if (types.find(v.type) == types.end())
+      return true;
+    auto ev = v.to_envelope();
+    auto deltas = fold(ev);
+    if (!deltas) {
+      b.failed.push_back(std::move(ev));
+      return true;
+    }
+    ++b.counted;
+    if (deltas->empty())
+      return true;
+    auto [it, fresh] = index.try_emplace(ev.company_id, b.companies.size());
+    if (fresh) {
+      b.companies.emplace_back(ev.company_id, catch_up_batch::company_part{});
+      sums.emplace_back();
+    }
+    b.companies[it->second].second.last_seq = v.sequence;
+    auto& mine = sums[it->second];
+    for (auto& [key, delta] : *deltas)
+      mine[std::move(key)] += delta;
+    return true;
+  });
+  if (!scanned)
+    return make_unexpected(scanned.error());
+  for (std::size_t i = 0; i < sums.size(); ++i)
+    b.companies[i].second.sums.assign(sums[i].begin(), sums[i].end());
+  return b;
+}
+
+namespace {
+
+using self_ptr = catch_up_actor::stateful_pointer<catch_up_state>;
+
+void arm(self_ptr self, std::chrono::milliseconds wait) {
+  if (wait.count() <= 0)
+    self->send(self, tick_atom::value);
+  else
+    self->delayed_send(self, wait, tick_atom::value);
+}
+
+/// Commits the pending batch: its counters (but those of a company
+/// forgotten since the read), the jobs of its failed events and the new
+/// checkpoint, all or nothing, provided the checkpoint is still the one
+/// the batch was read after (a replay may have moved it).
+void write_pending(self_ptr self) {
+  auto& st = self->state;
+  auto batch = st.pending;
+  st.writing = true;
+  auto* proj = st.deps.ctx.projections;
+  auto* events = st.deps.ctx.events;
+  auto* jobs = st.deps.ctx.jobs;
+  auto spec = st.deps.spec;
+  auto now = st.deps.ctx.clock();
+  auto op = [=](store::write_txn& txn) -> store::result<void> {
+    auto at = read_checkpoint_in(txn, *proj, spec.name);
+    if (!at)
+      return make_unexpected(at.error());
+    if (at->value_or(0) != batch->after)
+      return store::fail(store::errc::version_conflict,
+                         "the checkpoint of " + spec.name + " moved");
+    for (const auto& [company, part] : batch->companies) {
+      auto kept = events->has_event_in(txn.handle(), part.last_seq);
+      if (!kept)
+        return make_unexpected(kept.error());
+      if (!*kept)
+        continue; // the company was forgotten since the read
+      for (const auto& [key, delta] : part.sums)
+        if (auto r = proj->add_in(txn, key, delta); !r)
+          return r;
+    }
+    for (const auto& ev : batch->failed) {
+      auto kept = events->has_event_in(txn.handle(), ev.sequence);
+      if (!kept)
+        return make_unexpected(kept.error());
+      if (*kept)
+        if (auto id = jobs->enqueue_in(txn, listener_job(spec, ev, now)); !id)
+          return make_unexpected(id.error());
+    }
+    return write_checkpoint_in(txn, *proj, spec.name, batch->through);
+  };
+  auto done = [self, batch](caf::error err) {
+    auto& st = self->state;
+    st.writing = false;
+    st.pending.reset();
+    if (err) {
+      // Read again from the stored checkpoint (moved by a replay, or
+      // unchanged after a failed commit).
+      auto cp = read_checkpoint(*st.deps.ctx.projections, st.deps.spec.name);
+      if (cp && *cp)
+        st.position = **cp;
+      st.log->warn("{}: a batch of {} event(s) after {} was not applied ({}); "
+                   "reading again from {}",
+                   st.deps.spec.name, batch->read, batch->after, describe(err),
+                   st.position);
+      arm(self, std::chrono::milliseconds(250));
+      return;
+    }
+    st.position = batch->through;
+    if (!batch->failed.empty()) {
+      auto q = st.deps.ctx.queues->find(st.deps.spec.queue);
+      if (q != st.deps.ctx.queues->end())
+        self->send(q->second, wake_atom::value);
+    }
+    st.wait = st.deps.busy;
+    arm(self, batch->read >= st.deps.max_batch ? std::chrono::milliseconds(0)
+                                               : st.deps.busy);
+  };
+  // Nested: a step that fails leaves nothing of the batch.
+  self->request(st.deps.ctx.writer, caf::infinite, write_atom::value,
+                make_write_op(std::move(op), store::isolation::nested,
+                              store::lane::background))
+      .then(
+          [done](ok_atom) {
+            done(caf::error{});
+          },
+          [done](caf::error& err) {
+            done(std::move(err));
+          });
+}
+
+void on_tick(self_ptr self) {
+  auto& st = self->state;
+  if (st.writing)
+    return;
+  if (st.pending) {
+    auto now = self->clock().now();
+    if (now < st.due) {
+      arm(self, std::chrono::ceil<std::chrono::milliseconds>(st.due - now));
+      return;
+    }
+    write_pending(self);
+    return;
+  }
+  auto batch = read_batch(*st.deps.ctx.events, st.position, st.deps.max_batch,
+                          st.deps.types, st.deps.fold);
+  if (!batch) {
+    st.log->warn("{}: reading the log after {}: {}", st.deps.spec.name,
+                 st.position, store::to_string(batch.error()));
+    arm(self, std::chrono::seconds(1));
+    return;
+  }
+  if (batch->read == 0) {
+    st.wait = std::min(st.deps.idle, std::max(st.deps.busy, st.wait * 2));
+    arm(self, st.wait);
+    return;
+  }
+  st.pending = std::make_shared<catch_up_batch>(std::move(*batch));
+  auto delay = st.deps.spec.first_delay_ms();
+  if (delay > 0) {
+    st.due = self->clock().now() + std::chrono::milliseconds(delay);
+    arm(self, std::chrono::milliseconds(delay));
+    return;
+  }
+  write_pending(self);
+}
+
+} // namespace
+
+catch_up_actor::behavior_type catch_up_listener(self_ptr self,
+                                                catch_up_deps deps) {
+  auto& st = self->state;
+  st.deps = std::move(deps);
+  st.log = log::get(log::subsystem::listeners);
+  st.wait = st.deps.busy;
+  auto cp = read_checkpoint(*st.deps.ctx.projections, st.deps.spec.name);
+  if (cp && *cp)
+    st.position = **cp;
+  else if (!cp)
+    st.log->error("{}: reading its checkpoint: {}", st.deps.spec.name,
+                  store::to_string(cp.error()));
+  self->send(self, tick_atom::value);
+  return {
+      [self](tick_atom) {
+        on_tick(self);
+      },
+  };
+}
+
+} // namespace switchboard

@@ -1,0 +1,145 @@
+#pragma once
+
+// Catch-up listeners: a queued listener that takes every event of its
+// types in log order and folds them into counters needs no job per event.
+// It keeps one checkpoint, the last sequence of the log it applied (a
+// projection value written in the same commit as its counters), and reads
+// the log after it a batch at a time; a batch's counters are summed in
+// memory and added in one commit with the new checkpoint. The checkpoint
+// is the exactly-once boundary: a crash before that commit reads the same
+// events again, one after it never does. An event whose effect fails (its
+// data does not decode) becomes a job of the listener in that commit,
+// with the listener's tries, backoff and failed(), and the checkpoint
+// moves past it.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <caf/actor_clock.hpp>
+#include <spdlog/logger.h>
+
+#include <actors/listeners/context.hpp>
+
+namespace switchboard::store {
+class writer;
+} // namespace switchboard::store
+
+namespace switchboard {
+
+/// What a catch-up listener adds to its counters for one event: (key,
+/// delta) pairs, empty for an event it does not count.
+using counter_deltas = std::vector<std::pair<std::string, std::int64_t>>;
+
+/// Computes the deltas of one event. Pure; runs on the listener's actor
+/// and in `switchboard replay`. Errors: the event's data does not decode.
+using fold_fn = expected<counter_deltas, decode_error> (*)(const envelope&);
+
+/// The projection value that holds the checkpoint of catch-up listener
+/// `listener` ("checkpoint/<listener>": no company segment, so a company's
+/// forget leaves it and a replay's clear of "analytics/" too).
+std::string checkpoint_key(std::string_view listener);
+
+/// The checkpoint of `listener` as of the last commit; none before its
+/// first start. Errors: LMDB errors, `corrupt`.
+store::result<std::optional<std::uint64_t>>
+read_checkpoint(const store::projections& proj, std::string_view listener);
+
+/// The checkpoint `listener` was given at its first start (the log's end
+/// then): the events up to it had jobs of their own, those after it are
+/// the reader's. None before its first start.
+store::result<std::optional<std::uint64_t>>
+read_first_checkpoint(const store::projections& proj,
+                      std::string_view listener);
+
+/// The checkpoint inside `txn` (a writer op's).
+store::result<std::optional<std::uint64_t>>
+read_checkpoint_in(store::write_txn& txn, const store::projections& proj,
+                   std::string_view listener);
+
+/// Sets the checkpoint inside `txn`.
+store::result<void> write_checkpoint_in(store::write_txn& txn,
+                                        store::projections& proj,
+                                        std::string_view listener,
+                                        std::uint64_t seq);
+
+/// At the node's start, before anything appends: a listener without a
+/// checkpoint gets one (kept too as its first checkpoint): at the log's
+/// last event when its listener ran per-event jobs until now (they still
+/// count the events they were made for), or before the log's first event
+/// when `from_start` (nothing was counted yet: a new store, or one that
+/// only imported events). Returns the checkpoint.
+store::result<std::uint64_t> settle_checkpoint(store::writer& writer,
+                                               store::projections& proj,
+                                               const store::event_store& events,
+                                               std::string_view listener,
+                                               bool from_start);
+
+/// What a catch-up listener's actor is given.
+struct catch_up_deps {
+  listener_context ctx;
+  /// Its name, queue (of the jobs of failed events) and retries; its
+  /// delay: an event is applied no sooner than that after it was read.
+  queued_listener_spec spec;
+  /// The event types it counts; the others it steps over.
+  std::set<std::string, std::less<>> types;
+  fold_fn fold = nullptr;
+  /// Most events read per batch.
+  std::size_t max_batch = 4096;
+  /// The wait after a batch that did not fill; the wait after an empty
+  /// read doubles from it up to `idle`.
+  std::chrono::milliseconds busy{10};
+  std::chrono::milliseconds idle{200};
+};
+
+/// One batch read from the log: each company's summed deltas (with the
+/// last sequence of the company in it, which tells at the commit whether
+/// a forget took the company meanwhile) and the events that failed.
+struct catch_up_batch {
+  struct company_part {
+    std::uint64_t last_seq = 0;
+    std::vector<std::pair<std::string, std::int64_t>> sums;
+  };
+  std::uint64_t after = 0;   ///< The checkpoint it was read after.
+  std::uint64_t through = 0; ///< The last sequence read.
+  std::size_t read = 0;      ///< Events read (counted or stepped over).
+  std::size_t counted = 0;
+  std::vector<std::pair<std::string, company_part>> companies;
+  std::vector<envelope> failed;
+};
+
+struct catch_up_state {
+  catch_up_deps deps;
+  /// The checkpoint as this actor last committed or read it.
+  std::uint64_t position = 0;
+  /// A batch read and waiting for its delay, or being written.
+  std::shared_ptr<catch_up_batch> pending;
+  /// When `pending` may be written (the actor clock).
+  caf::actor_clock::time_point due;
+  bool writing = false;
+  std::chrono::milliseconds wait{0};
+  std::shared_ptr<spdlog::logger> log;
+  static inline const char* name = "catch_up";
+};
+
+/// The actor of a catch-up listener: reads, folds and commits batches
+/// one at a time, on its own timer (see `catch_up_deps`).
+catch_up_actor::behavior_type
+catch_up_listener(catch_up_actor::stateful_pointer<catch_up_state> self,
+                  catch_up_deps deps);
+
+/// Reads the log after `after`, at most `max` events, into a batch:
+/// the deltas of the events of `types` summed per company, and those
+/// that failed. Any thread.
+store::result<catch_up_batch>
+read_batch(const store::event_store& events, std::uint64_t after,
+           std::size_t max, const std::set<std::string, std::less<>>& types,
+           fold_fn fold);
+
+} // namespace switchboard
