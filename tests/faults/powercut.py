@@ -477,8 +477,46 @@ def check_image(args, run, cut, mode, files, records, sync_ends, tmp):
                 if st not in (200, 404):
                     problems.append(f"unacknowledged {kind} {ident}: "
                                     f"{st} {text}")
+        problems += check_analytics(args, env, img, daemon, run)
     finally:
         daemon.stop()
+    return problems
+
+
+def check_analytics(args, env, img, daemon, run):
+    """UpdateAnalytics counted every appointment and customer of the
+    image's log exactly once, whatever the cut: its checkpoint is written
+    in the commit of its counters."""
+    for _ in range(400):
+        st, text = request(daemon.port, "GET", "/api/queues", run.admin)
+        if st != 200:
+            return [f"GET /api/queues: {st} {text}"]
+        body = json.loads(text)
+        behind = sum(e["events_behind"] for e in body["catch_up"])
+        waiting = sum(q["ready"] + q["delayed"] + q["leased"]
+                      for q in body["queues"] if q["name"] == "analytics")
+        if behind == 0 and waiting == 0:
+            break
+        time.sleep(0.05)
+    else:
+        return ["analytics did not catch up with the log"]
+    st, text = request(daemon.port, "GET", "/api/analytics", run.token)
+    if st != 200:
+        return [f"GET /api/analytics: {st} {text}"]
+    report = json.loads(text)
+    problems = []
+    for section, etype in (("appointments", "appointment.created"),
+                           ("customers", "customer.created")):
+        rc, out, err = run_cli(args, env, img,
+                               ["events", "--type", etype, "--json",
+                                "--limit", "1000000"])
+        if rc != 0:
+            return [f"events exited {rc}: {err}"]
+        logged = sum(1 for line in out.splitlines() if line.startswith("{"))
+        counted = report[section]["count"]
+        if counted != logged:
+            problems.append(f"analytics counted {counted} {section}, the "
+                            f"log holds {logged}")
     return problems
 
 
