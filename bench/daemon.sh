@@ -225,20 +225,27 @@ print("\n".join(str(p) for p in ports))' "$1"
 
 # From one GET /api/queues (asked with the admin token `admin`), one sum
 # per argument over every queue, on one line: an argument names the
-# fields it adds up, e.g. `queue_sums "ready leased" processed`.
+# fields it adds up, e.g. `queue_sums "ready leased" processed`; the
+# field events_behind is that of the catch-up listeners (analytics: the
+# events the log has past its checkpoint).
 queue_sums() { # "field..."...
   curl -sS "$url/api/queues" -H "Authorization: Bearer $admin" \
     | python3 -c 'import json, sys
-q = json.load(sys.stdin)["queues"]
-print(*(sum(x[f] for x in q for f in a.split()) for a in sys.argv[1:]))' "$@"
+r = json.load(sys.stdin)
+q = r["queues"]
+c = r.get("catch_up", [])
+def one(f):
+    return sum(x[f] for x in (c if f == "events_behind" else q))
+print(*(sum(one(f) for f in a.split()) for a in sys.argv[1:]))' "$@"
 }
 
 # The fields whose sum is the jobs made so far (processed, failed and
 # everything still queued), and those whose sum is the backlog (jobs
-# ready, leased or in flight; delayed ones such as reminders are due
-# later and not counted).
+# ready, leased or in flight, and the events the catch-up listeners have
+# still to read; delayed jobs such as reminders are due later and not
+# counted).
 made_fields="processed failed ready delayed leased"
-backlog_fields="ready leased in_flight"
+backlog_fields="ready leased in_flight events_behind"
 
 # Jobs made so far.
 jobs_made() {

@@ -94,8 +94,8 @@ struct catch_up_deps {
   std::size_t max_batch = 4096;
   /// The wait after a batch that did not fill; the wait after an empty
   /// read doubles from it up to `idle`.
-  std::chrono::milliseconds busy{10};
-  std::chrono::milliseconds idle{200};
+  std::chrono::milliseconds busy{100};
+  std::chrono::milliseconds idle{500};
 };
 
 /// One batch read from the log: each company's summed deltas (with the
