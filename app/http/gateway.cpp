@@ -10,6 +10,7 @@
 #include <caf/actor_system.hpp>
 
 #include <actors/cluster_view.hpp>
+#include <actors/listeners/catch_up.hpp>
 #include <actors/log.hpp>
 #include <actors/node.hpp>
 #include <app/config.hpp>
@@ -18,6 +19,7 @@
 #include <app/http/sessions.hpp>
 #include <app/http/upgrade.hpp>
 #include <messages/text.hpp>
+#include <store/event_store.hpp>
 #include <store/job_queue.hpp>
 #include <telemetry/metrics.hpp>
 
@@ -258,7 +260,9 @@ void gateway::dispatch(const router& r, const services& svc,
 /// A thread that reads, a few times a second, how long each company's
 /// oldest ready job has waited in each queue: the companies' lags go to
 /// the limits (backpressure on bookings), each queue's largest to
-/// `switchboard_queue_lag_seconds`. One short read transaction each time.
+/// `switchboard_queue_lag_seconds`. One short read transaction each time;
+/// and how far each catch-up listener's checkpoint is behind the log
+/// (`switchboard_catch_up_events_behind`).
 class gateway::lag_sampler {
 public:
   static constexpr std::chrono::milliseconds interval{200};
@@ -287,10 +291,16 @@ private:
                                      "queue has waited since it was due (0: "
                                      "none waiting)",
                                      {"queue"});
+    static auto& behind = telemetry::metrics().gauge(
+        "switchboard_catch_up_events_behind",
+        "Events the log holds past each catch-up listener's checkpoint "
+        "(sequences past it)",
+        {"listener"});
     std::unique_lock<std::mutex> lk{mtx_};
     while (!stop_) {
       lk.unlock();
       sample(gauge);
+      sample_catch_ups(behind);
       lk.lock();
       cv_.wait_for(lk, interval, [this] {
         return stop_;
@@ -319,6 +329,21 @@ private:
     limits_.set_queue_lags(std::move(by_company));
     for (const auto& [queue, lag] : by_queue)
       gauge.with({queue}).set(static_cast<double>(lag) / 1000.0);
+  }
+
+  void sample_catch_ups(telemetry::family<telemetry::gauge>& gauge) {
+    const auto& reg = node_.registry();
+    for (const auto& name : reg.queued_listener_names()) {
+      const auto* spec = reg.find_queued(name);
+      if (spec == nullptr || !spec->catch_up)
+        continue;
+      auto cp = read_checkpoint(*node_.store().projections, name);
+      auto last = node_.store().events->last_sequence();
+      if (!cp || !last)
+        continue; // the next reading tries again
+      auto at = cp->value_or(0);
+      gauge.with({name}).set(static_cast<double>(*last > at ? *last - at : 0));
+    }
   }
 
   switchboard::node& node_;

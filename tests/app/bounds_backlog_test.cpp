@@ -88,6 +88,9 @@ BOOST_AUTO_TEST_CASE(bookings_wait_while_their_companys_queued_work_is_behind) {
   BOOST_TEST(
       metrics.body.find("switchboard_queue_lag_seconds{queue=\"default\"}")
       != std::string::npos);
+  BOOST_TEST(metrics.body.find("switchboard_catch_up_events_behind{listener="
+                               "\"update_analytics\"}")
+             != std::string::npos);
 }
 
 // `switchboard replay analytics` beside the running daemon: it reads the
