@@ -97,6 +97,25 @@ store::result<std::uint64_t> settle_checkpoint(store::writer& writer,
   return at;
 }
 
+store::result<std::vector<catch_up_position>>
+catch_up_positions(const listener_registry& reg, const store::projections& proj,
+                   const store::event_store& events) {
+  std::vector<catch_up_position> out;
+  for (const auto& name : reg.queued_listener_names()) {
+    const auto* spec = reg.find_queued(name);
+    if (spec == nullptr || !spec->catch_up)
+      continue;
+    auto cp = read_checkpoint(proj, name);
+    if (!cp)
+      return make_unexpected(cp.error());
+    auto last = events.last_sequence();
+    if (!last)
+      return make_unexpected(last.error());
+    out.push_back({name, spec->queue, cp->value_or(0), *last});
+  }
+  return out;
+}
+
 store::result<catch_up_batch>
 read_batch(const store::event_store& events, std::uint64_t after,
            std::size_t max, const std::set<std::string, std::less<>>& types,

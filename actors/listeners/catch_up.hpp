@@ -81,6 +81,26 @@ store::result<std::uint64_t> settle_checkpoint(store::writer& writer,
                                                std::string_view listener,
                                                bool from_start);
 
+/// Where a catch-up listener stands: its checkpoint and the log's last
+/// sequence, read one after the other.
+struct catch_up_position {
+  std::string listener;
+  std::string queue;
+  std::uint64_t checkpoint = 0;
+  std::uint64_t last = 0;
+
+  /// The sequences past the checkpoint.
+  std::uint64_t behind() const {
+    return last > checkpoint ? last - checkpoint : 0;
+  }
+};
+
+/// The positions of the catch-up listeners of `reg`. Errors: LMDB
+/// errors, `corrupt`.
+store::result<std::vector<catch_up_position>>
+catch_up_positions(const listener_registry& reg, const store::projections& proj,
+                   const store::event_store& events);
+
 /// What a catch-up listener's actor is given.
 struct catch_up_deps {
   listener_context ctx;

@@ -332,18 +332,12 @@ private:
   }
 
   void sample_catch_ups(telemetry::family<telemetry::gauge>& gauge) {
-    const auto& reg = node_.registry();
-    for (const auto& name : reg.queued_listener_names()) {
-      const auto* spec = reg.find_queued(name);
-      if (spec == nullptr || !spec->catch_up)
-        continue;
-      auto cp = read_checkpoint(*node_.store().projections, name);
-      auto last = node_.store().events->last_sequence();
-      if (!cp || !last)
-        continue; // the next reading tries again
-      auto at = cp->value_or(0);
-      gauge.with({name}).set(static_cast<double>(*last > at ? *last - at : 0));
-    }
+    auto positions = catch_up_positions(
+        node_.registry(), *node_.store().projections, *node_.store().events);
+    if (!positions)
+      return; // the next reading tries again
+    for (const auto& p : *positions)
+      gauge.with({p.listener}).set(static_cast<double>(p.behind()));
   }
 
   switchboard::node& node_;

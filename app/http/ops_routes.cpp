@@ -384,39 +384,33 @@ constexpr std::uint64_t max_counted_behind = 100000;
 /// checkpoint): each one's queue, checkpoint and the events the log has
 /// after it, those of `company` only when it is set (a company learns
 /// nothing of another's events), else the sequences past it.
-store::result<json::array> catch_up_positions(switchboard::node& n,
-                                              const std::string& company) {
-  json::array out;
+store::result<json::array> catch_up_report(switchboard::node& n,
+                                           const std::string& company) {
   auto& st = n.store();
-  for (const auto& name : n.registry().queued_listener_names()) {
-    const auto* spec = n.registry().find_queued(name);
-    if (spec == nullptr || !spec->catch_up)
-      continue;
-    auto cp = read_checkpoint(*st.projections, name);
-    if (!cp)
-      return make_unexpected(cp.error());
-    auto at = cp->value_or(0);
-    std::uint64_t behind = 0;
-    if (company.empty()) {
-      auto last = st.events->last_sequence();
-      if (!last)
-        return make_unexpected(last.error());
-      behind = *last > at ? *last - at : 0;
-    } else {
+  auto positions
+      = catch_up_positions(n.registry(), *st.projections, *st.events);
+  if (!positions)
+    return make_unexpected(positions.error());
+  json::array out;
+  for (const auto& p : *positions) {
+    std::uint64_t behind = p.behind();
+    if (!company.empty()) {
+      behind = 0;
       auto txn = st.env->begin_read();
       if (!txn)
         return make_unexpected(txn.error());
-      auto visited
-          = st.events->visit_company(*txn, company, at, [&](std::uint64_t) {
-              return ++behind < max_counted_behind;
-            });
+      auto visited = st.events->visit_company(
+          *txn, company, p.checkpoint, [&](std::uint64_t) {
+            return ++behind < max_counted_behind;
+          });
       if (!visited)
         return make_unexpected(visited.error());
     }
-    json::object o{
-        {"listener", name}, {"queue", spec->queue}, {"events_behind", behind}};
+    json::object o{{"listener", p.listener},
+                   {"queue", p.queue},
+                   {"events_behind", behind}};
     if (company.empty())
-      o["checkpoint"] = at;
+      o["checkpoint"] = p.checkpoint;
     out.push_back(std::move(o));
   }
   return out;
@@ -546,7 +540,7 @@ void add_ops_routes(router& r) {
             o["company_id"] = company;
             qs.push_back(std::move(o));
           }
-          auto readers = catch_up_positions(ctx->node(), company);
+          auto readers = catch_up_report(ctx->node(), company);
           if (!readers) {
             ctx->fail_store(readers.error());
             return;
@@ -589,7 +583,7 @@ void add_ops_routes(router& r) {
                   add_job_counters(o, *rows);
                   qs.push_back(std::move(o));
                 }
-                auto readers = catch_up_positions(ctx->node(), "");
+                auto readers = catch_up_report(ctx->node(), "");
                 if (!readers) {
                   ctx->fail_store(readers.error());
                   return;
