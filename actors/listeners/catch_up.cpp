@@ -101,6 +101,7 @@ store::result<std::vector<catch_up_position>>
 catch_up_positions(const listener_registry& reg, const store::projections& proj,
                    const store::event_store& events) {
   std::vector<catch_up_position> out;
+  std::optional<std::uint64_t> last;
   for (const auto& name : reg.queued_listener_names()) {
     const auto* spec = reg.find_queued(name);
     if (spec == nullptr || !spec->catch_up)
@@ -108,9 +109,12 @@ catch_up_positions(const listener_registry& reg, const store::projections& proj,
     auto cp = read_checkpoint(proj, name);
     if (!cp)
       return make_unexpected(cp.error());
-    auto last = events.last_sequence();
-    if (!last)
-      return make_unexpected(last.error());
+    if (!last) {
+      auto l = events.last_sequence();
+      if (!l)
+        return make_unexpected(l.error());
+      last = *l;
+    }
     out.push_back({name, spec->queue, cp->value_or(0), *last});
   }
   return out;
@@ -138,7 +142,6 @@ read_batch(const store::event_store& events, std::uint64_t after,
       b.failed.push_back(std::move(ev));
       return true;
     }
-    ++b.counted;
     if (deltas->empty())
       return true;
     auto [it, fresh] = index.try_emplace(ev.company_id, b.companies.size());

@@ -129,7 +129,6 @@ struct catch_up_batch {
   std::uint64_t after = 0;   ///< The checkpoint it was read after.
   std::uint64_t through = 0; ///< The last sequence read.
   std::size_t read = 0;      ///< Events read (counted or stepped over).
-  std::size_t counted = 0;
   std::vector<std::pair<std::string, company_part>> companies;
   std::vector<envelope> failed;
 };
