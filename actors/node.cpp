@@ -266,19 +266,23 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
   }
   std::shared_ptr<const listener_registry> reg = n->registry_;
   // A catch-up listener without a checkpoint gets one before anything
-  // appends: at the log's end when its counters exist (the events before
-  // had their jobs), else at the log's start.
+  // appends: at the log's end (the events before had their jobs), or at
+  // the log's start when it keeps counters and has none yet.
   std::vector<const queued_listener_component*> catch_ups;
   for (const auto& c : queued_listeners()) {
     const auto* spec = reg->find_queued(c.spec.name);
     if (c.spawn_catch_up == nullptr || spec == nullptr || !spec->catch_up)
       continue;
-    auto counted = s.projections->counters(c.counters_prefix, 1);
-    if (!counted)
-      return make_unexpected("counters of " + spec->name + ": "
-                             + store::to_string(counted.error()));
+    bool from_start = false;
+    if (!c.counters_prefix.empty()) {
+      auto counted = s.projections->counters(c.counters_prefix, 1);
+      if (!counted)
+        return make_unexpected("counters of " + spec->name + ": "
+                               + store::to_string(counted.error()));
+      from_start = counted->empty();
+    }
     auto at = settle_checkpoint(*s.writer, *s.projections, *s.events,
-                                spec->name, counted->empty());
+                                spec->name, from_start);
     if (!at)
       return make_unexpected("checkpoint of " + spec->name + ": "
                              + store::to_string(at.error()));

@@ -7,6 +7,7 @@
 #include <actors/dispatcher.hpp>
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
+#include <messages/registry.hpp>
 #include <store/codec.hpp>
 #include <store/event_store.hpp>
 #include <store/job_queue.hpp>
@@ -120,10 +121,23 @@ catch_up_positions(const listener_registry& reg, const store::projections& proj,
   return out;
 }
 
+catch_up_deps catch_up_deps_of(const listener_context& ctx,
+                               const queued_listener_spec& spec,
+                               const listener_registry& reg, fold_fn fold) {
+  catch_up_deps d;
+  d.ctx = ctx;
+  d.spec = spec;
+  for (const auto& info : all_event_types())
+    if (reg.is_listening(info.wire_name, spec.name))
+      d.types.emplace(info.wire_name);
+  d.fold = std::move(fold);
+  return d;
+}
+
 store::result<catch_up_batch>
 read_batch(const store::event_store& events, std::uint64_t after,
            std::size_t max, const std::set<std::string, std::less<>>& types,
-           fold_fn fold) {
+           const fold_fn& fold) {
   catch_up_batch b;
   b.after = after;
   b.through = after;
@@ -137,22 +151,27 @@ read_batch(const store::event_store& events, std::uint64_t after,
     if (types.find(v.type) == types.end())
       return true;
     auto ev = v.to_envelope();
-    auto deltas = fold(ev);
-    if (!deltas) {
-      b.failed.push_back(std::move(ev));
+    auto effect = fold(ev);
+    if (!effect) {
+      b.jobs.push_back(std::move(ev));
       return true;
     }
-    if (deltas->empty())
+    if (effect->as_job)
+      b.jobs.push_back(ev);
+    if (effect->counters.empty() && effect->calls.empty())
       return true;
     auto [it, fresh] = index.try_emplace(ev.company_id, b.companies.size());
     if (fresh) {
       b.companies.emplace_back(ev.company_id, catch_up_batch::company_part{});
       sums.emplace_back();
     }
-    b.companies[it->second].second.last_seq = v.sequence;
+    auto& part = b.companies[it->second].second;
+    part.last_seq = v.sequence;
     auto& mine = sums[it->second];
-    for (auto& [key, delta] : *deltas)
+    for (auto& [key, delta] : effect->counters)
       mine[std::move(key)] += delta;
+    for (auto& call : effect->calls)
+      part.calls.push_back(std::move(call));
     return true;
   });
   if (!scanned)
@@ -173,8 +192,9 @@ void arm(self_ptr self, std::chrono::milliseconds wait) {
     self->delayed_send(self, wait, tick_atom::value);
 }
 
-/// Commits the pending batch: its counters (but those of a company
-/// forgotten since the read), the jobs of its failed events and the new
+/// Commits the pending batch: its counters and outbox messages (but those
+/// of a company forgotten since the read), the jobs of its events that
+/// need one and the new
 /// checkpoint, all or nothing, provided the checkpoint is still the one
 /// the batch was read after (a replay may have moved it).
 void write_pending(self_ptr self) {
@@ -184,6 +204,8 @@ void write_pending(self_ptr self) {
   auto* proj = st.deps.ctx.projections;
   auto* events = st.deps.ctx.events;
   auto* jobs = st.deps.ctx.jobs;
+  auto* outbox = st.deps.ctx.outbox;
+  auto* processed = st.deps.ctx.processed;
   auto spec = st.deps.spec;
   auto now = st.deps.ctx.clock();
   auto op = [=](store::write_txn& txn) -> store::result<void> {
@@ -202,8 +224,11 @@ void write_pending(self_ptr self) {
       for (const auto& [key, delta] : part.sums)
         if (auto r = proj->add_in(txn, key, delta); !r)
           return r;
+      for (const auto& call : part.calls)
+        if (auto r = queue_call_in(txn, *outbox, *processed, call, now); !r)
+          return r;
     }
-    for (const auto& ev : batch->failed) {
+    for (const auto& ev : batch->jobs) {
       auto kept = events->has_event_in(txn.handle(), ev.sequence);
       if (!kept)
         return make_unexpected(kept.error());
@@ -231,7 +256,7 @@ void write_pending(self_ptr self) {
       return;
     }
     st.position = batch->through;
-    if (!batch->failed.empty()) {
+    if (!batch->jobs.empty()) {
       auto q = st.deps.ctx.queues->find(st.deps.spec.queue);
       if (q != st.deps.ctx.queues->end())
         self->send(q->second, wake_atom::value);

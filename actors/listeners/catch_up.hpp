@@ -1,19 +1,21 @@
 #pragma once
 
 // Catch-up listeners: a queued listener that takes every event of its
-// types in log order and folds them into counters needs no job per event.
-// It keeps one checkpoint, the last sequence of the log it applied (a
-// projection value written in the same commit as its counters), and reads
-// the log after it a batch at a time; a batch's counters are summed in
-// memory and added in one commit with the new checkpoint. The checkpoint
-// is the exactly-once boundary: a crash before that commit reads the same
-// events again, one after it never does. An event whose effect fails (its
-// data does not decode) becomes a job of the listener in that commit,
-// with the listener's tries, backoff and failed(), and the checkpoint
-// moves past it.
+// types in log order, and whose effect is a write to the store, needs no
+// job per event. It keeps one checkpoint, the last sequence of the log it
+// applied (a projection value written in the same commit as its effects),
+// and reads the log after it a batch at a time; a batch's counters are
+// summed in memory, and they and its outbox messages are written in one
+// commit with the new checkpoint. The checkpoint is the exactly-once
+// boundary: a crash before that commit reads the same events again, one
+// after it never does. An event whose effect is not a write (a call to a
+// provider, with retries of its own) or fails (its data does not decode)
+// becomes a job of the listener in that commit, with the listener's
+// tries, backoff and failed(), and the checkpoint moves past it.
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -37,9 +39,24 @@ namespace switchboard {
 /// delta) pairs, empty for an event it does not count.
 using counter_deltas = std::vector<std::pair<std::string, std::int64_t>>;
 
-/// Computes the deltas of one event. Pure; runs on the listener's actor
-/// and in `switchboard replay`. Errors: the event's data does not decode.
-using fold_fn = expected<counter_deltas, decode_error> (*)(const envelope&);
+/// What a catch-up listener does with one event.
+struct catch_up_effect {
+  counter_deltas counters;
+  /// Written to the outbox (`queue_call_in`, with their marks if any).
+  std::vector<outbound_call> calls;
+  /// The event goes to the listener's job path too, for what the above
+  /// does not cover.
+  bool as_job = false;
+
+  bool empty() const {
+    return counters.empty() && calls.empty() && !as_job;
+  }
+};
+
+/// Computes the effect of one event; runs on the listener's actor.
+/// Errors: the event's data does not decode (it becomes a job).
+using fold_fn
+    = std::function<expected<catch_up_effect, decode_error>(const envelope&)>;
 
 /// The projection value that holds the checkpoint of catch-up listener
 /// `listener` ("checkpoint/<listener>": no company segment, so a company's
@@ -104,12 +121,13 @@ catch_up_positions(const listener_registry& reg, const store::projections& proj,
 /// What a catch-up listener's actor is given.
 struct catch_up_deps {
   listener_context ctx;
-  /// Its name, queue (of the jobs of failed events) and retries; its
-  /// delay: an event is applied no sooner than that after it was read.
+  /// Its name, queue (of the jobs of its events that need one) and
+  /// retries; its delay: an event is applied no sooner than that after
+  /// it was read.
   queued_listener_spec spec;
-  /// The event types it counts; the others it steps over.
+  /// The event types it takes; the others it steps over.
   std::set<std::string, std::less<>> types;
-  fold_fn fold = nullptr;
+  fold_fn fold;
   /// Most events read per batch.
   std::size_t max_batch = 4096;
   /// The wait after a batch that did not fill; the wait after an empty
@@ -118,19 +136,27 @@ struct catch_up_deps {
   std::chrono::milliseconds idle{500};
 };
 
-/// One batch read from the log: each company's summed deltas (with the
-/// last sequence of the company in it, which tells at the commit whether
-/// a forget took the company meanwhile) and the events that failed.
+/// The deps of the reader of catch-up listener `spec`: the event types it
+/// listens to in `reg`, and `fold`.
+catch_up_deps catch_up_deps_of(const listener_context& ctx,
+                               const queued_listener_spec& spec,
+                               const listener_registry& reg, fold_fn fold);
+
+/// One batch read from the log: each company's summed deltas and outbox
+/// messages (with the last sequence of the company in it, which tells at
+/// the commit whether a forget took the company meanwhile) and the events
+/// that become jobs.
 struct catch_up_batch {
   struct company_part {
     std::uint64_t last_seq = 0;
     std::vector<std::pair<std::string, std::int64_t>> sums;
+    std::vector<outbound_call> calls;
   };
   std::uint64_t after = 0;   ///< The checkpoint it was read after.
   std::uint64_t through = 0; ///< The last sequence read.
-  std::size_t read = 0;      ///< Events read (counted or stepped over).
+  std::size_t read = 0;      ///< Events read (applied or stepped over).
   std::vector<std::pair<std::string, company_part>> companies;
-  std::vector<envelope> failed;
+  std::vector<envelope> jobs;
 };
 
 struct catch_up_state {
@@ -153,12 +179,12 @@ catch_up_actor::behavior_type
 catch_up_listener(catch_up_actor::stateful_pointer<catch_up_state> self,
                   catch_up_deps deps);
 
-/// Reads the log after `after`, at most `max` events, into a batch:
-/// the deltas of the events of `types` summed per company, and those
-/// that failed. Any thread.
+/// Reads the log after `after`, at most `max` events, into a batch: the
+/// effects of the events of `types` per company (deltas summed), and
+/// those that become jobs. Any thread.
 store::result<catch_up_batch>
 read_batch(const store::event_store& events, std::uint64_t after,
            std::size_t max, const std::set<std::string, std::less<>>& types,
-           fold_fn fold);
+           const fold_fn& fold);
 
 } // namespace switchboard

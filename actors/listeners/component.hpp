@@ -45,7 +45,8 @@ struct queued_listener_component {
                                    const listener_registry&)
       = nullptr;
   /// The prefix of a catch-up listener's counters: none stored yet means
-  /// it has counted nothing (see `settle_checkpoint`).
+  /// it has counted nothing (see `settle_checkpoint`). Empty: it keeps
+  /// none, and its first checkpoint is the log's end.
   std::string counters_prefix;
 
   registration_result register_in(listener_registry& reg) const {

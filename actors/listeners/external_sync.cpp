@@ -4,6 +4,7 @@
 
 #include <messages/aggregate_types.hpp>
 
+#include "actors/listeners/catch_up.hpp"
 #include "actors/listeners/common.hpp"
 
 #include <optional>
@@ -384,6 +385,45 @@ expected<bool, decode_error> plan_steps(const listener_context& ctx,
 
 } // namespace
 
+expected<catch_up_effect, decode_error>
+external_sync_effect(const listener_context& ctx, const std::string& listener,
+                     const envelope& event) {
+  std::vector<sync_step> steps;
+  auto planned = plan_steps(ctx, event, steps);
+  if (!planned)
+    return make_unexpected(planned.error());
+  catch_up_effect e;
+  if (!*planned || steps.empty())
+    return e;
+  // Every step the outbox takes is written by the reader, in log order
+  // (so a target's messages keep the order of their events); the rest
+  // need the job path, which skips the steps marked here.
+  e.as_job = outbox_run(ctx, steps, 0) < steps.size();
+  for (auto& step : steps) {
+    if (ctx.provider_targets == nullptr || step.needs_uid
+        || ctx.provider_targets->count(step.call.target) > 0)
+      continue;
+    auto call = std::move(step.call);
+    call.mark_event = event.id;
+    call.company_id = event.company_id;
+    // A Cal.com create keeps its mark: a later change asks it whether
+    // the create is still pending.
+    if (e.as_job || !step.link_event_id.empty())
+      call.mark = listener + "." + step.name;
+    e.calls.push_back(std::move(call));
+  }
+  return e;
+}
+
+catch_up_deps external_sync_catch_up(const listener_context& ctx,
+                                     const queued_listener_spec& spec,
+                                     const listener_registry& reg) {
+  return catch_up_deps_of(ctx, spec, reg,
+                          [ctx, listener = spec.name](const envelope& ev) {
+                            return external_sync_effect(ctx, listener, ev);
+                          });
+}
+
 queued_listener_actor::behavior_type
 sync_with_external_services(queued_listener_actor::pointer self,
                             listener_context ctx, endpoint_actor endpoint) {
@@ -426,6 +466,13 @@ queued_listener_component external_sync() {
                const endpoint_actor& external) {
     return spawn_local(sys, sync_with_external_services, ctx, external);
   };
+  c.spec.catch_up = true;
+  c.spawn_catch_up
+      = [](caf::actor_system& sys, const listener_context& ctx,
+           const queued_listener_spec& spec, const listener_registry& reg) {
+          return spawn_local(sys, catch_up_listener,
+                             external_sync_catch_up(ctx, spec, reg));
+        };
   return c;
 }
 

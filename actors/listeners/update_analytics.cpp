@@ -185,16 +185,16 @@ queued_listener_actor::behavior_type update_analytics(self_ptr self,
 catch_up_deps analytics_catch_up(const listener_context& ctx,
                                  const queued_listener_spec& spec,
                                  const listener_registry& reg) {
-  catch_up_deps d;
-  d.ctx = ctx;
-  d.spec = spec;
-  for (const auto& info : all_event_types())
-    if (reg.is_listening(info.wire_name, spec.name))
-      d.types.emplace(info.wire_name);
-  d.fold = [](const envelope& ev) {
-    return analytics_deltas(ev);
-  };
-  return d;
+  return catch_up_deps_of(
+      ctx, spec, reg,
+      [](const envelope& ev) -> expected<catch_up_effect, decode_error> {
+        auto deltas = analytics_deltas(ev);
+        if (!deltas)
+          return make_unexpected(deltas.error());
+        catch_up_effect e;
+        e.counters = std::move(*deltas);
+        return e;
+      });
 }
 
 namespace listeners {

@@ -31,6 +31,7 @@
 #include <store/hmac.hpp>
 #include <store/job_queue.hpp>
 #include <store/outbox.hpp>
+#include <store/processed.hpp>
 
 #include "tests/actors/helpers.hpp"
 #include "tests/support/http_server.hpp"
@@ -298,6 +299,49 @@ BOOST_AUTO_TEST_CASE(a_500_is_retried_by_the_policy_then_succeeds) {
   // The retry carries the same key: the provider can deduplicate.
   BOOST_TEST(header(cr[1], "idempotency-key") == "c1:" + event_id + ":calcom");
   BOOST_TEST(crm.requests().size() == 1u);
+  BOOST_TEST(pending_in(n, "default") == 0u);
+  BOOST_TEST(failed_jobs(n).empty());
+}
+
+// With Cal.com a provider and no CRM, the external sync's log reader writes
+// every CRM step to the outbox in log order, the booking's with its mark,
+// and makes a job of the booking for the Cal.com call alone: the CRM gets
+// the booking before its change, even while the Cal.com call is retried.
+BOOST_AUTO_TEST_CASE(outbox_steps_keep_log_order_beside_a_provider_job) {
+  http_server cal{[](int n) {
+    return n == 1 ? http_answer{500, R"({"message":"database down"})"}
+                  : http_answer{201};
+  }};
+  auto np = calcom_node(cal.url(), "");
+  auto& n = *np;
+  auto event_id = book(n);
+  auto changed = test::sample_appointment("a1", n.now() + 3 * day_ms);
+  changed.notes = "window seat";
+  BOOST_REQUIRE(
+      n.dispatch_event(appointment_updated{changed, {}, ""}, "a1", "c1"));
+  n.advance(1s);
+  BOOST_TEST(cal.requests().size() == 1u);
+  auto crm = n.node().store().outbox->list(0, 10, "crm");
+  BOOST_REQUIRE(crm);
+  BOOST_REQUIRE(crm->size() == 2u);
+  BOOST_TEST((*crm)[0].event_id == event_id);
+  BOOST_TEST((*crm)[1].body.find("window seat") != std::string::npos);
+  std::string sync{listener_names::external_sync};
+  auto marked
+      = n.node().store().processed->contains("c1", sync + ".crm", event_id);
+  BOOST_TEST((marked && *marked));
+  auto pending = n.node().store().jobs->list_pending("default", 0, 10);
+  BOOST_REQUIRE(pending);
+  auto sync_jobs = std::count_if(pending->begin(), pending->end(),
+                                 [&](const store::job& j) {
+                                   return j.listener == sync;
+                                 });
+  BOOST_TEST(sync_jobs == 1); // the booking's, for Cal.com
+  n.advance(10s);
+  BOOST_TEST(cal.requests().size() == 2u);
+  crm = n.node().store().outbox->list(0, 10, "crm");
+  BOOST_REQUIRE(crm);
+  BOOST_TEST(crm->size() == 2u); // the job skipped the marked CRM step
   BOOST_TEST(pending_in(n, "default") == 0u);
   BOOST_TEST(failed_jobs(n).empty());
 }

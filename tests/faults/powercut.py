@@ -478,6 +478,7 @@ def check_image(args, run, cut, mode, files, records, sync_ends, tmp):
                     problems.append(f"unacknowledged {kind} {ident}: "
                                     f"{st} {text}")
         problems += check_analytics(args, env, img, daemon, run)
+        problems += check_external_sync(args, env, img)
     finally:
         daemon.stop()
     return problems
@@ -518,6 +519,36 @@ def check_analytics(args, env, img, daemon, run):
             problems.append(f"analytics counted {counted} {section}, the "
                             f"log holds {logged}")
     return problems
+
+
+def check_external_sync(args, env, img):
+    """The external sync's reader (run to the log's end by
+    check_analytics's wait) wrote one CRM message for every appointment
+    and customer change of the image's log, none twice: its messages are
+    written in the commit of its checkpoint."""
+    logged = []
+    for etype in ("appointment.created", "appointment.updated",
+                  "appointment.cancelled", "customer.updated"):
+        rc, out, err = run_cli(args, env, img,
+                               ["events", "--type", etype, "--json",
+                                "--limit", "1000000"])
+        if rc != 0:
+            return [f"events exited {rc}: {err}"]
+        logged += [json.loads(line)["id"] for line in out.splitlines()
+                   if line.startswith("{")]
+    rc, out, err = run_cli(args, env, img,
+                           ["outbox", "--channel", "crm", "--json",
+                            "--limit", "1000000"])
+    if rc != 0:
+        return [f"outbox exited {rc}: {err}"]
+    sent = [json.loads(line)["idempotency_key"].split(":")[-2]
+            for line in out.splitlines() if line.startswith("{")]
+    if sorted(sent) != sorted(logged):
+        twice = sorted({e for e in sent if sent.count(e) > 1})
+        missing = sorted(set(logged) - set(sent))
+        return [f"the CRM has {len(sent)} messages for {len(logged)} logged "
+                f"changes (twice: {twice[:3]}, missing: {missing[:3]})"]
+    return []
 
 
 def choose_cuts(records, args, rng):
