@@ -33,6 +33,7 @@ class cluster_state;
 class event_store;
 class job_queue;
 class message_outbox;
+class processed_set;
 class tenants;
 } // namespace switchboard::store
 
@@ -73,6 +74,9 @@ struct cluster_deps {
   store::audit_log* audit = nullptr;
   store::job_queue* jobs = nullptr;
   store::message_outbox* outbox = nullptr;
+  /// Where a moved event is marked handled by the listeners that do not
+  /// take events brought in from elsewhere (`mark_brought_in_in`).
+  store::processed_set* processed = nullptr;
   store::cluster_state* cluster_store = nullptr;
   /// Wakes the queue supervisors (jobs were enqueued).
   std::function<void()> wake_queues;

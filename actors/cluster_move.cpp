@@ -14,12 +14,14 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <actors/listeners/external_sync.hpp>
 #include <actors/log.hpp>
 #include <store/audit_log.hpp>
 #include <store/cluster_state.hpp>
 #include <store/event_store.hpp>
 #include <store/job_queue.hpp>
 #include <store/outbox.hpp>
+#include <store/processed.hpp>
 #include <store/tenants.hpp>
 
 namespace switchboard::cluster_detail {
@@ -674,11 +676,12 @@ void import_part(cluster_pointer self, company_transfer& tr,
   auto* audit = st.deps.audit;
   auto* tenants = st.deps.tenants;
   auto* cs = st.deps.cluster_store;
+  auto* processed = st.deps.processed;
   auto n = fresh->size();
   write(
       self,
-      [es, audit, tenants, cs, fresh, jobs, settings, messages, outbox, last,
-       company](store::write_txn& txn) -> store::result<void> {
+      [es, audit, tenants, cs, processed, fresh, jobs, settings, messages,
+       outbox, last, company](store::write_txn& txn) -> store::result<void> {
         for (auto& e : *fresh) {
           std::vector<envelope> one{e};
           auto base = e.version > 0 ? e.version - 1 : 0;
@@ -686,6 +689,10 @@ void import_part(cluster_pointer self, company_transfer& tr,
               = es->append_in(txn, one, store::expected_version::exact(base));
           if (!r)
             return make_unexpected(r.error());
+          // Synced by the member it comes from (or by its moved jobs).
+          if (processed != nullptr)
+            if (auto ok = mark_brought_in_in(txn, *processed, e); !ok)
+              return ok;
           if (audit != nullptr)
             if (auto ok = audit->record_in(txn, one.front()); !ok)
               return ok;

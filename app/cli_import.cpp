@@ -20,6 +20,7 @@
 #include <boost/json.hpp>
 
 #include <actors/call_workflow.hpp>
+#include <actors/listeners/external_sync.hpp>
 #include <app/cli_common.hpp>
 #include <app/data_lock.hpp>
 #include <app/event_checks.hpp>
@@ -29,6 +30,7 @@
 #include <messages/json.hpp>
 #include <store/audit_log.hpp>
 #include <store/event_store.hpp>
+#include <store/processed.hpp>
 #include <store/tenants.hpp>
 
 namespace switchboard::app {
@@ -302,6 +304,7 @@ int run_import(const std::vector<std::string>& args) {
   std::promise<store::result<void>> outcome;
   auto done = outcome.get_future();
   auto* events = st.events.get();
+  auto* processed = st.processed.get();
   st.writer->submit(
       [&](store::write_txn& txn) -> store::result<void> {
         written = 0;
@@ -313,6 +316,9 @@ int run_import(const std::vector<std::string>& args) {
               store::expected_version::exact((*records)[i].base_version));
           if (!r)
             return make_unexpected(r.error());
+          // History: not sent to the CRM or Cal.com again.
+          if (auto ok = mark_brought_in_in(txn, *processed, env); !ok)
+            return ok;
           ++written;
         }
         return {};

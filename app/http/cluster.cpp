@@ -336,6 +336,7 @@ start_cluster(caf::actor_system& sys, switchboard::node& n,
   d.audit = n.store().audit.get();
   d.jobs = n.store().jobs.get();
   d.outbox = n.store().outbox.get();
+  d.processed = n.store().processed.get();
   d.cluster_store = n.store().cluster.get();
   d.release_company = [&n](const std::string& company) {
     caf::anon_send(n.router(), drain_atom::value, company);

@@ -348,6 +348,29 @@ BOOST_AUTO_TEST_CASE(a_member_added_moves_nothing_until_a_rebalance) {
     return owner_seen(f.nodes[1]->port, f.admin, company).second >= 1;
   }));
   auto events_before = company_events(f.nodes[0]->port, token);
+  // Every member's log readers are through their logs: the external sync
+  // wrote its CRM and Cal.com messages.
+  auto caught_up = [&](std::size_t i) {
+    auto q = read_json(f.nodes[i]->port, "/api/queues", f.admin);
+    for (const auto& c : q.at("catch_up").as_array())
+      if (c.at("events_behind").to_number<std::int64_t>() != 0)
+        return false;
+    return true;
+  };
+  BOOST_REQUIRE(eventually([&] {
+    return caught_up(0) && caught_up(1);
+  }));
+  // The sync's messages (the notifications' go out 5 s after a booking).
+  auto synced = [&](std::uint16_t port) {
+    auto all = sent_messages(port, token);
+    std::vector<std::string> out;
+    for (auto& m : all)
+      if (m.rfind("crm ", 0) == 0 || m.rfind("calcom ", 0) == 0)
+        out.push_back(std::move(m));
+    return out;
+  };
+  auto sent_before = synced(f.nodes[0]->port);
+  BOOST_TEST(sent_before.size() == 16u); // a CRM and a Cal.com call each
 
   // n3 joins: started with three peers, and the two restarted with them.
   f.names.push_back("n3");
@@ -392,6 +415,13 @@ BOOST_AUTO_TEST_CASE(a_member_added_moves_nothing_until_a_rebalance) {
                == switchboard::rendezvous_owner(three, f.companies[i]));
   BOOST_TEST(company_events(f.nodes[2]->port, token) == events_before);
   BOOST_TEST(stored_events_naming(*f.nodes[2], "ap-grow-7") == 1u);
+  // The moved events were synced where they were booked: n3's reader,
+  // through them, sends none again.
+  BOOST_REQUIRE(eventually([&] {
+    return caught_up(2);
+  }));
+  BOOST_TEST(synced(f.nodes[2]->port) == sent_before,
+             boost::test_tools::per_element());
   auto again = cluster_cli(f.nodes[0]->port, f.admin, {"rebalance"});
   BOOST_TEST(again.first == 0);
   BOOST_TEST(again.second.find("balanced") != std::string::npos);
