@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -262,7 +263,8 @@ void gateway::dispatch(const router& r, const services& svc,
 /// the limits (backpressure on bookings), each queue's largest to
 /// `switchboard_queue_lag_seconds`. One short read transaction each time;
 /// and how far each catch-up listener's checkpoint is behind the log
-/// (`switchboard_catch_up_events_behind`).
+/// (`switchboard_catch_up_events_behind`), with how long the oldest event
+/// past it has waited (every company's lag, to the limits).
 class gateway::lag_sampler {
 public:
   static constexpr std::chrono::milliseconds interval{200};
@@ -336,9 +338,37 @@ private:
         node_.registry(), *node_.store().projections, *node_.store().events);
     if (!positions)
       return; // the next reading tries again
-    for (const auto& p : *positions)
+    auto now = node_.clock()();
+    std::int64_t lag = 0;
+    std::uint64_t least = UINT64_MAX;
+    for (const auto& p : *positions) {
       gauge.with({p.listener}).set(static_cast<double>(p.behind()));
+      if (ends_.empty() || ends_.back().second < p.last)
+        ends_.emplace_back(now, p.last);
+      least = std::min(least, p.checkpoint);
+      if (p.behind() == 0)
+        continue;
+      // The first reading that saw the log past the checkpoint: the
+      // event after it has waited at least since then.
+      auto first = std::upper_bound(ends_.begin(), ends_.end(), p.checkpoint,
+                                    [](std::uint64_t cp, const auto& e) {
+                                      return cp < e.second;
+                                    });
+      if (first != ends_.end())
+        lag = std::max(lag, now - first->first);
+    }
+    // Readings every listener is past are no longer needed; the oldest
+    // kept bounds the lag from below when there are too many.
+    while (ends_.size() > 1
+           && (ends_[1].second <= least || ends_.size() > max_ends))
+      ends_.pop_front();
+    limits_.set_catch_up_lag(lag);
   }
+
+  /// (time, the log's last sequence then) of the readings that saw the
+  /// log grow, oldest first (about 10 minutes of them at most).
+  static constexpr std::size_t max_ends = 3000;
+  std::deque<std::pair<timestamp_ms, std::uint64_t>> ends_;
 
   switchboard::node& node_;
   company_limits& limits_;

@@ -140,15 +140,20 @@ void company_limits::set_queue_lags(
   lags_.swap(lags);
 }
 
+void company_limits::set_catch_up_lag(std::int64_t lag_ms) {
+  std::lock_guard<std::mutex> g{lag_mtx_};
+  catch_up_lag_ = lag_ms;
+}
+
 std::int64_t company_limits::queue_lag_ms(std::string_view company) const {
   std::lock_guard<std::mutex> g{lag_mtx_};
   auto it = lags_.find(std::string{company});
-  return it == lags_.end() ? 0 : it->second;
+  return std::max(catch_up_lag_, it == lags_.end() ? 0 : it->second);
 }
 
 std::int64_t company_limits::largest_queue_lag_ms() const {
   std::lock_guard<std::mutex> g{lag_mtx_};
-  std::int64_t most = 0;
+  std::int64_t most = catch_up_lag_;
   for (const auto& [company, lag] : lags_)
     most = std::max(most, lag);
   return most;

@@ -80,7 +80,13 @@ public:
   /// Companies left out have none waiting.
   void set_queue_lags(std::unordered_map<std::string, std::int64_t> lags);
 
-  /// How long `company`'s oldest ready job has waited (ms; 0: none).
+  /// Sets how long the oldest event the catch-up listeners have not
+  /// applied has waited (ms; 0: they are through the log). Their readers
+  /// take every company's events in log order, so it is every company's.
+  void set_catch_up_lag(std::int64_t lag_ms);
+
+  /// How long `company`'s oldest ready job, or the oldest event a
+  /// catch-up listener has not applied, has waited (ms; 0: none).
   std::int64_t queue_lag_ms(std::string_view company) const;
 
   /// The largest lag of any company (ms; 0: none waiting).
@@ -119,6 +125,7 @@ private:
   std::unordered_map<std::string, usage> usage_;
   mutable std::mutex lag_mtx_;
   std::unordered_map<std::string, std::int64_t> lags_;
+  std::int64_t catch_up_lag_ = 0;
 };
 
 } // namespace switchboard::app::http
