@@ -14,7 +14,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
-#include <actors/listeners/external_sync.hpp>
+#include <actors/listeners/catch_up.hpp>
 #include <actors/log.hpp>
 #include <store/audit_log.hpp>
 #include <store/cluster_state.hpp>
@@ -689,7 +689,7 @@ void import_part(cluster_pointer self, company_transfer& tr,
               = es->append_in(txn, one, store::expected_version::exact(base));
           if (!r)
             return make_unexpected(r.error());
-          // Synced by the member it comes from (or by its moved jobs).
+          // Handled by the member it comes from (or by its moved jobs).
           if (processed != nullptr)
             if (auto ok = mark_brought_in_in(txn, *processed, e); !ok)
               return ok;

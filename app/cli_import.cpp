@@ -20,7 +20,7 @@
 #include <boost/json.hpp>
 
 #include <actors/call_workflow.hpp>
-#include <actors/listeners/external_sync.hpp>
+#include <actors/listeners/catch_up.hpp>
 #include <app/cli_common.hpp>
 #include <app/data_lock.hpp>
 #include <app/event_checks.hpp>
@@ -316,7 +316,7 @@ int run_import(const std::vector<std::string>& args) {
               store::expected_version::exact((*records)[i].base_version));
           if (!r)
             return make_unexpected(r.error());
-          // History: not sent to the CRM or Cal.com again.
+          // History: no message, reminder or sync for it again.
           if (auto ok = mark_brought_in_in(txn, *processed, env); !ok)
             return ok;
           ++written;

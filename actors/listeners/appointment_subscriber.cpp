@@ -2,6 +2,7 @@
 // kept as appointments are booked, moved and cancelled.
 #include "actors/listeners/appointment_subscriber.hpp"
 
+#include "actors/listeners/catch_up.hpp"
 #include "actors/listeners/common.hpp"
 
 #include <optional>
@@ -208,6 +209,32 @@ expected<effects_fn, caf::error> subscriber_effects(const listener_context& ctx,
 
 } // namespace
 
+catch_up_deps subscriber_catch_up(const listener_context& ctx,
+                                  const queued_listener_spec& spec,
+                                  const listener_registry& reg) {
+  auto d = catch_up_deps_of(
+      ctx, spec, reg,
+      [ctx,
+       spec](const envelope& ev) -> expected<catch_up_effect, decode_error> {
+        job_request req;
+        req.queue = spec.queue;
+        req.listener = spec.name;
+        req.event = ev;
+        catch_up_effect e;
+        auto effects = subscriber_effects(ctx, req);
+        if (!effects)
+          e.as_job = true; // fails there, with its tries and failed()
+        else if (*effects)
+          e.writes.push_back(std::move(*effects));
+        return e;
+      });
+  d.wake = {"notifications"};
+  // No reminders or notices for history, nor for a moved company's
+  // events (its jobs moved with it).
+  d.skips_brought_in = true;
+  return d;
+}
+
 queued_listener_actor::behavior_type
 appointment_event_subscriber(queued_listener_actor::pointer self,
                              listener_context ctx) {
@@ -233,10 +260,27 @@ appointment_event_subscriber(queued_listener_actor::pointer self,
 namespace listeners {
 
 queued_listener_component appointment_subscriber() {
-  return subscriber_of<switchboard::appointment_event_subscriber,
+  auto c = listener_of<switchboard::appointment_event_subscriber,
                        appointment_created, appointment_updated,
                        appointment_cancelled>(ln::appointment_subscriber,
                                               "default", 3, {1, 10});
+  // Also the jobs a store made before, one job listener per event type.
+  c.served = [](const listener_registry&, const queued_listener_spec& spec) {
+    std::vector<std::string> out{spec.name};
+    for (auto type : {event_traits<appointment_created>::wire_name,
+                      event_traits<appointment_updated>::wire_name,
+                      event_traits<appointment_cancelled>::wire_name})
+      out.push_back(spec.name + "@" + std::string{type});
+    return out;
+  };
+  c.spec.catch_up = true;
+  c.spawn_catch_up
+      = [](caf::actor_system& sys, const listener_context& ctx,
+           const queued_listener_spec& spec, const listener_registry& reg) {
+          return spawn_local(sys, catch_up_listener,
+                             subscriber_catch_up(ctx, spec, reg));
+        };
+  return c;
 }
 
 } // namespace listeners

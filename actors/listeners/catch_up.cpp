@@ -11,6 +11,7 @@
 #include <store/codec.hpp>
 #include <store/event_store.hpp>
 #include <store/job_queue.hpp>
+#include <store/processed.hpp>
 #include <store/projections.hpp>
 #include <store/writer.hpp>
 
@@ -134,10 +135,28 @@ catch_up_deps catch_up_deps_of(const listener_context& ctx,
   return d;
 }
 
+namespace {
+
+/// The processed mark of an event brought in: the name of no listener of
+/// ours, nor of any step of one ("<listener>.<step>").
+constexpr std::string_view brought_in_mark = "#brought_in";
+
+} // namespace
+
+store::result<void> mark_brought_in_in(store::write_txn& txn,
+                                       store::processed_set& processed,
+                                       const envelope& event) {
+  auto marked
+      = processed.mark_in(txn, event.company_id, brought_in_mark, event.id);
+  if (!marked)
+    return make_unexpected(marked.error());
+  return {};
+}
+
 store::result<catch_up_batch>
 read_batch(const store::event_store& events, std::uint64_t after,
            std::size_t max, const std::set<std::string, std::less<>>& types,
-           const fold_fn& fold) {
+           const fold_fn& fold, const store::processed_set* brought_in) {
   catch_up_batch b;
   b.after = after;
   b.through = after;
@@ -151,6 +170,11 @@ read_batch(const store::event_store& events, std::uint64_t after,
     if (types.find(v.type) == types.end())
       return true;
     auto ev = v.to_envelope();
+    if (brought_in != nullptr) {
+      auto marked = brought_in->contains(ev.company_id, brought_in_mark, ev.id);
+      if (marked && *marked)
+        return true;
+    }
     auto effect = fold(ev);
     if (!effect) {
       b.jobs.push_back(std::move(ev));
@@ -158,7 +182,8 @@ read_batch(const store::event_store& events, std::uint64_t after,
     }
     if (effect->as_job)
       b.jobs.push_back(ev);
-    if (effect->counters.empty() && effect->calls.empty())
+    if (effect->counters.empty() && effect->calls.empty()
+        && effect->writes.empty())
       return true;
     auto [it, fresh] = index.try_emplace(ev.company_id, b.companies.size());
     if (fresh) {
@@ -172,6 +197,8 @@ read_batch(const store::event_store& events, std::uint64_t after,
       mine[std::move(key)] += delta;
     for (auto& call : effect->calls)
       part.calls.push_back(std::move(call));
+    for (auto& w : effect->writes)
+      part.writes.push_back(std::move(w));
     return true;
   });
   if (!scanned)
@@ -227,6 +254,9 @@ void write_pending(self_ptr self) {
       for (const auto& call : part.calls)
         if (auto r = queue_call_in(txn, *outbox, *processed, call, now); !r)
           return r;
+      for (const auto& w : part.writes)
+        if (auto r = w(txn); !r)
+          return r;
     }
     for (const auto& ev : batch->jobs) {
       auto kept = events->has_event_in(txn.handle(), ev.sequence);
@@ -256,11 +286,16 @@ void write_pending(self_ptr self) {
       return;
     }
     st.position = batch->through;
-    if (!batch->jobs.empty()) {
-      auto q = st.deps.ctx.queues->find(st.deps.spec.queue);
+    auto wake = [&](const std::string& name) {
+      auto q = st.deps.ctx.queues->find(name);
       if (q != st.deps.ctx.queues->end())
         self->send(q->second, wake_atom::value);
-    }
+    };
+    if (!batch->jobs.empty())
+      wake(st.deps.spec.queue);
+    if (!batch->companies.empty())
+      for (const auto& name : st.deps.wake)
+        wake(name);
     st.wait = st.deps.busy;
     arm(self, batch->read >= st.deps.max_batch ? std::chrono::milliseconds(0)
                                                : st.deps.busy);
@@ -291,8 +326,9 @@ void on_tick(self_ptr self) {
     write_pending(self);
     return;
   }
-  auto batch = read_batch(*st.deps.ctx.events, st.position, st.deps.max_batch,
-                          st.deps.types, st.deps.fold);
+  auto batch = read_batch(
+      *st.deps.ctx.events, st.position, st.deps.max_batch, st.deps.types,
+      st.deps.fold, st.deps.skips_brought_in ? st.deps.ctx.processed : nullptr);
   if (!batch) {
     st.log->warn("{}: reading the log after {}: {}", st.deps.spec.name,
                  st.position, store::to_string(batch.error()));

@@ -39,17 +39,22 @@ namespace switchboard {
 /// delta) pairs, empty for an event it does not count.
 using counter_deltas = std::vector<std::pair<std::string, std::int64_t>>;
 
+/// A write of a catch-up listener's, in the batch's transaction.
+using catch_up_write = std::function<store::result<void>(store::write_txn&)>;
+
 /// What a catch-up listener does with one event.
 struct catch_up_effect {
   counter_deltas counters;
   /// Written to the outbox (`queue_call_in`, with their marks if any).
   std::vector<outbound_call> calls;
+  /// Other writes (projections, jobs), in the order of their events.
+  std::vector<catch_up_write> writes;
   /// The event goes to the listener's job path too, for what the above
   /// does not cover.
   bool as_job = false;
 
   bool empty() const {
-    return counters.empty() && calls.empty() && !as_job;
+    return counters.empty() && calls.empty() && writes.empty() && !as_job;
   }
 };
 
@@ -98,6 +103,16 @@ store::result<std::uint64_t> settle_checkpoint(store::writer& writer,
                                                std::string_view listener,
                                                bool from_start);
 
+/// Marks `event`, brought into this store from elsewhere (a company moved
+/// from another member, `switchboard import`), inside `txn`: the
+/// dispatcher gives such an event no job, and the readers of the
+/// catch-up listeners that act on new events only (`skips_brought_in`:
+/// messages, reminders) step over it; those that count history (the
+/// analytics) take it. Errors: LMDB errors.
+store::result<void> mark_brought_in_in(store::write_txn& txn,
+                                       store::processed_set& processed,
+                                       const envelope& event);
+
 /// Where a catch-up listener stands: its checkpoint and the log's last
 /// sequence, read one after the other.
 struct catch_up_position {
@@ -128,6 +143,11 @@ struct catch_up_deps {
   /// The event types it takes; the others it steps over.
   std::set<std::string, std::less<>> types;
   fold_fn fold;
+  /// The queues its writes may enqueue jobs on, woken after a commit.
+  std::vector<std::string> wake;
+  /// It steps over the events brought in from elsewhere
+  /// (`mark_brought_in_in`).
+  bool skips_brought_in = false;
   /// Most events read per batch.
   std::size_t max_batch = 4096;
   /// The wait after a batch that did not fill; the wait after an empty
@@ -151,6 +171,7 @@ struct catch_up_batch {
     std::uint64_t last_seq = 0;
     std::vector<std::pair<std::string, std::int64_t>> sums;
     std::vector<outbound_call> calls;
+    std::vector<catch_up_write> writes;
   };
   std::uint64_t after = 0;   ///< The checkpoint it was read after.
   std::uint64_t through = 0; ///< The last sequence read.
@@ -181,10 +202,12 @@ catch_up_listener(catch_up_actor::stateful_pointer<catch_up_state> self,
 
 /// Reads the log after `after`, at most `max` events, into a batch: the
 /// effects of the events of `types` per company (deltas summed), and
-/// those that become jobs. Any thread.
+/// those that become jobs; with `brought_in`, the events marked there as
+/// brought in are stepped over. Any thread.
 store::result<catch_up_batch>
 read_batch(const store::event_store& events, std::uint64_t after,
            std::size_t max, const std::set<std::string, std::less<>>& types,
-           const fold_fn& fold);
+           const fold_fn& fold,
+           const store::processed_set* brought_in = nullptr);
 
 } // namespace switchboard

@@ -8,8 +8,6 @@
 #include "actors/listeners/common.hpp"
 
 #include <optional>
-#include <set>
-#include <string_view>
 
 #include <boost/json.hpp>
 
@@ -41,22 +39,6 @@ using namespace listener_detail;
 // -----------------------------------------------------
 
 namespace {
-
-/// The event types the listener takes.
-template <class... Es>
-struct event_list {
-  static registration_result add(listener_registry& reg,
-                                 const queued_listener_spec& spec) {
-    return listens_to<Es...>(reg, spec);
-  }
-  static const std::set<std::string_view>& names() {
-    static const std::set<std::string_view> n{event_traits<Es>::wire_name...};
-    return n;
-  }
-};
-
-using synced = event_list<appointment_created, appointment_updated,
-                          appointment_cancelled, customer_updated>;
 
 struct sync_step {
   sync_step(std::string n, outbound_call c, std::string appt = {},
@@ -413,11 +395,6 @@ external_sync_effect(const listener_context& ctx, const std::string& listener,
   catch_up_effect e;
   if (!*planned || steps.empty())
     return e;
-  // Brought in from elsewhere (see mark_brought_in_in): not synced here.
-  auto brought_in
-      = ctx.processed->contains(event.company_id, listener, event.id);
-  if (brought_in && *brought_in)
-    return e;
   // Every step the outbox takes is written by the reader, in log order
   // (so a target's messages keep the order of their events); the rest
   // need the job path, which skips the steps marked here.
@@ -438,25 +415,16 @@ external_sync_effect(const listener_context& ctx, const std::string& listener,
   return e;
 }
 
-store::result<void> mark_brought_in_in(store::write_txn& txn,
-                                       store::processed_set& processed,
-                                       const envelope& event) {
-  if (synced::names().count(event.type) == 0)
-    return {};
-  auto marked
-      = processed.mark_in(txn, event.company_id, ln::external_sync, event.id);
-  if (!marked)
-    return make_unexpected(marked.error());
-  return {};
-}
-
 catch_up_deps external_sync_catch_up(const listener_context& ctx,
                                      const queued_listener_spec& spec,
                                      const listener_registry& reg) {
-  return catch_up_deps_of(ctx, spec, reg,
-                          [ctx, listener = spec.name](const envelope& ev) {
-                            return external_sync_effect(ctx, listener, ev);
-                          });
+  auto d = catch_up_deps_of(ctx, spec, reg,
+                            [ctx, listener = spec.name](const envelope& ev) {
+                              return external_sync_effect(ctx, listener, ev);
+                            });
+  // Synced where it came from, or history.
+  d.skips_brought_in = true;
+  return d;
 }
 
 queued_listener_actor::behavior_type
@@ -495,7 +463,8 @@ queued_listener_component external_sync() {
   c.spec.retry.tries = 5;
   c.spec.retry.backoff_s = {10, 30, 60, 120, 300};
   c.spec.retry.timeout = std::chrono::seconds(30);
-  c.add = synced::add;
+  c.add = listens_to<appointment_created, appointment_updated,
+                     appointment_cancelled, customer_updated>;
   c.spawn = [](caf::actor_system& sys, const listener_context& ctx,
                const endpoint_actor& external) {
     return spawn_local(sys, sync_with_external_services, ctx, external);

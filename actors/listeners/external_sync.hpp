@@ -33,16 +33,6 @@ catch_up_deps external_sync_catch_up(const listener_context& ctx,
                                      const queued_listener_spec& spec,
                                      const listener_registry& reg);
 
-/// Marks `event`, brought into this store from elsewhere (a company moved
-/// from another member, `switchboard import`), handled by
-/// SyncWithExternalServices inside `txn` when it is of a type the listener
-/// takes: such an event never gets a job from the dispatcher, and the
-/// listener's log reader skips it (it was synced where it came from, or
-/// it is history). Errors: LMDB errors.
-store::result<void> mark_brought_in_in(store::write_txn& txn,
-                                       store::processed_set& processed,
-                                       const envelope& event);
-
 namespace listeners {
 
 /// SyncWithExternalServices (external_sync.cpp): appointment and customer

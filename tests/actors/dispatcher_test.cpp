@@ -61,10 +61,10 @@ BOOST_AUTO_TEST_CASE(dispatch_stores_events_and_one_job_per_queued_listener) {
              boost::test_tools::per_element());
   BOOST_TEST(res->versions == (std::vector<std::uint64_t>{1}),
              boost::test_tools::per_element());
-  // appointment.created has four queued listeners: notification and the
-  // subscriber get a job each; analytics and the external sync read the
-  // log after their checkpoints (catch-up listeners).
-  BOOST_TEST(res->jobs_enqueued == 2u);
+  // appointment.created has four queued listeners: the notification gets
+  // a job; analytics, the external sync and the subscriber read the log
+  // after their checkpoints (catch-up listeners).
+  BOOST_TEST(res->jobs_enqueued == 1u);
   // Audit logger and cache invalidator ran, both fine.
   BOOST_REQUIRE(res->sync_outcomes.size() == 2u);
   BOOST_TEST(res->sync_outcomes[0].listener == listener_names::audit_logger);
@@ -112,7 +112,7 @@ BOOST_AUTO_TEST_CASE(a_conflicting_append_enqueues_nothing) {
   req.expect = expect_kind::no_stream;
   auto ok = n.dispatch(req);
   BOOST_REQUIRE(ok);
-  BOOST_TEST(ok->jobs_enqueued == 2u);
+  BOOST_TEST(ok->jobs_enqueued == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(an_idempotent_retry_stores_and_enqueues_once) {

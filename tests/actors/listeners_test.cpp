@@ -692,6 +692,23 @@ BOOST_AUTO_TEST_CASE(subscriber_keeps_slots_stats_and_reminders) {
   BOOST_REQUIRE(reminders.size() == 2u);
   BOOST_TEST(reminders["reminder.24h"] == start - day_ms);
   BOOST_TEST(reminders["reminder.1h"] == start - hour_ms);
+  // Written by its log reader: no job of its own, no mark, and its
+  // checkpoint past the booking.
+  auto pending = n.node().store().jobs->list_pending("", 0, 100);
+  BOOST_REQUIRE(pending);
+  for (const auto& j : *pending)
+    BOOST_TEST(j.listener.rfind(listener_names::appointment_subscriber, 0) != 0,
+               j.listener);
+  auto booking = n.node().store().events->read_by(store::event_index::type,
+                                                  "appointment.created", 1, 1);
+  BOOST_REQUIRE(booking);
+  BOOST_REQUIRE(booking->size() == 1u);
+  auto marked = n.node().store().processed->contains(
+      "c1", listener_names::appointment_subscriber, (*booking)[0].id);
+  BOOST_TEST((marked && !*marked));
+  auto cp = read_checkpoint(proj, listener_names::appointment_subscriber);
+  BOOST_REQUIRE(cp);
+  BOOST_TEST(cp->value_or(0) >= (*booking)[0].sequence);
 
   // Reschedule by a day: old slot cleared, reminders moved, customer told.
   auto moved = a;
