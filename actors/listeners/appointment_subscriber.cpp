@@ -274,12 +274,7 @@ queued_listener_component appointment_subscriber() {
     return out;
   };
   c.spec.catch_up = true;
-  c.spawn_catch_up
-      = [](caf::actor_system& sys, const listener_context& ctx,
-           const queued_listener_spec& spec, const listener_registry& reg) {
-          return spawn_local(sys, catch_up_listener,
-                             subscriber_catch_up(ctx, spec, reg));
-        };
+  c.spawn_catch_up = spawn_reader<subscriber_catch_up>;
   return c;
 }
 

@@ -2,6 +2,7 @@
 #include "actors/listeners/catch_up.hpp"
 
 #include <algorithm>
+#include <cstddef>
 #include <map>
 
 #include <actors/dispatcher.hpp>
@@ -153,20 +154,17 @@ store::result<void> mark_brought_in_in(store::write_txn& txn,
   return {};
 }
 
-store::result<catch_up_batch>
-read_batch(const store::event_store& events, std::uint64_t after,
-           std::size_t max, const std::set<std::string, std::less<>>& types,
-           const fold_fn& fold, const store::processed_set* brought_in) {
-  catch_up_batch b;
-  b.after = after;
-  b.through = after;
-  std::map<std::string, std::size_t, std::less<>> index;
-  std::vector<std::map<std::string, std::int64_t>> sums;
+store::result<catch_up_read>
+read_events(const store::event_store& events, std::uint64_t after,
+            std::size_t max, const std::set<std::string, std::less<>>& types,
+            const store::processed_set* brought_in) {
+  catch_up_read r;
+  r.through = after;
   auto scanned = events.scan(after + 1, [&](const store::envelope_view& v) {
-    if (b.read >= max)
+    if (r.read >= max)
       return false;
-    ++b.read;
-    b.through = v.sequence;
+    ++r.read;
+    r.through = v.sequence;
     if (types.find(v.type) == types.end())
       return true;
     auto ev = v.to_envelope();
@@ -175,23 +173,41 @@ read_batch(const store::event_store& events, std::uint64_t after,
       if (marked && *marked)
         return true;
     }
+    r.events.push_back(std::move(ev));
+    return true;
+  });
+  if (!scanned)
+    return make_unexpected(scanned.error());
+  return r;
+}
+
+catch_up_batch fold_events(std::uint64_t after, std::uint64_t through,
+                           const std::vector<envelope>& events,
+                           const fold_fn& fold) {
+  catch_up_batch b;
+  b.after = after;
+  b.through = through;
+  b.read = events.size();
+  std::map<std::string, std::size_t, std::less<>> index;
+  std::vector<std::map<std::string, std::int64_t>> sums;
+  for (const auto& ev : events) {
     auto effect = fold(ev);
     if (!effect) {
-      b.jobs.push_back(std::move(ev));
-      return true;
+      b.jobs.push_back(ev);
+      continue;
     }
     if (effect->as_job)
       b.jobs.push_back(ev);
     if (effect->counters.empty() && effect->calls.empty()
         && effect->writes.empty())
-      return true;
+      continue;
     auto [it, fresh] = index.try_emplace(ev.company_id, b.companies.size());
     if (fresh) {
       b.companies.emplace_back(ev.company_id, catch_up_batch::company_part{});
       sums.emplace_back();
     }
     auto& part = b.companies[it->second].second;
-    part.last_seq = v.sequence;
+    part.last_seq = ev.sequence;
     auto& mine = sums[it->second];
     for (auto& [key, delta] : effect->counters)
       mine[std::move(key)] += delta;
@@ -199,10 +215,7 @@ read_batch(const store::event_store& events, std::uint64_t after,
       part.calls.push_back(std::move(call));
     for (auto& w : effect->writes)
       part.writes.push_back(std::move(w));
-    return true;
-  });
-  if (!scanned)
-    return make_unexpected(scanned.error());
+  }
   for (std::size_t i = 0; i < sums.size(); ++i)
     b.companies[i].second.sums.assign(sums[i].begin(), sums[i].end());
   return b;
@@ -219,14 +232,39 @@ void arm(self_ptr self, std::chrono::milliseconds wait) {
     self->delayed_send(self, wait, tick_atom::value);
 }
 
-/// Commits the pending batch: its counters and outbox messages (but those
-/// of a company forgotten since the read), the jobs of its events that
-/// need one and the new
-/// checkpoint, all or nothing, provided the checkpoint is still the one
-/// the batch was read after (a replay may have moved it).
-void write_pending(self_ptr self) {
+/// The wait until the oldest held event is due, at most `cap`.
+std::chrono::milliseconds until_due(self_ptr self,
+                                    std::chrono::milliseconds cap) {
   auto& st = self->state;
-  auto batch = st.pending;
+  if (st.held.empty())
+    return cap;
+  auto due = st.held.front().second
+             + std::chrono::milliseconds(st.deps.spec.first_delay_ms());
+  auto now = self->clock().now();
+  if (due <= now)
+    return std::chrono::milliseconds(0);
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(due - now);
+  return std::min(cap, left);
+}
+
+/// The wait before the next tick after one that did not end in an empty
+/// read: none while the log has more to read and there is room, else
+/// until the oldest held event is due (at most `busy`).
+std::chrono::milliseconds next_wait(self_ptr self) {
+  auto& st = self->state;
+  if (st.full && st.held.size() < st.deps.max_held)
+    return std::chrono::milliseconds(0);
+  return until_due(self, st.deps.busy);
+}
+
+/// Commits `batch`, the first `n` held events: its counters, outbox
+/// messages and other writes (but those of a company forgotten since the
+/// read), the jobs of its events that need one and the new checkpoint,
+/// all or nothing, provided the checkpoint is still the one the batch was
+/// read after (a replay may have moved it).
+void write_batch(self_ptr self, std::shared_ptr<catch_up_batch> batch,
+                 std::size_t n) {
+  auto& st = self->state;
   st.writing = true;
   auto* proj = st.deps.ctx.projections;
   auto* events = st.deps.ctx.events;
@@ -262,22 +300,28 @@ void write_pending(self_ptr self) {
       auto kept = events->has_event_in(txn.handle(), ev.sequence);
       if (!kept)
         return make_unexpected(kept.error());
-      if (*kept)
-        if (auto id = jobs->enqueue_in(txn, listener_job(spec, ev, now)); !id)
+      if (*kept) {
+        // Its delay is over: it waited in the reader.
+        auto j = listener_job(spec, ev, now);
+        j.due_at = now;
+        if (auto id = jobs->enqueue_in(txn, j); !id)
           return make_unexpected(id.error());
+      }
     }
     return write_checkpoint_in(txn, *proj, spec.name, batch->through);
   };
-  auto done = [self, batch](caf::error err) {
+  auto done = [self, batch, n](caf::error err) {
     auto& st = self->state;
     st.writing = false;
-    st.pending.reset();
     if (err) {
       // Read again from the stored checkpoint (moved by a replay, or
       // unchanged after a failed commit).
       auto cp = read_checkpoint(*st.deps.ctx.projections, st.deps.spec.name);
       if (cp && *cp)
         st.position = **cp;
+      st.read_through = st.position;
+      st.held.clear();
+      st.full = false;
       st.log->warn("{}: a batch of {} event(s) after {} was not applied ({}); "
                    "reading again from {}",
                    st.deps.spec.name, batch->read, batch->after, describe(err),
@@ -286,6 +330,8 @@ void write_pending(self_ptr self) {
       return;
     }
     st.position = batch->through;
+    st.held.erase(st.held.begin(),
+                  st.held.begin() + static_cast<std::ptrdiff_t>(n));
     auto wake = [&](const std::string& name) {
       auto q = st.deps.ctx.queues->find(name);
       if (q != st.deps.ctx.queues->end())
@@ -297,8 +343,7 @@ void write_pending(self_ptr self) {
       for (const auto& name : st.deps.wake)
         wake(name);
     st.wait = st.deps.busy;
-    arm(self, batch->read >= st.deps.max_batch ? std::chrono::milliseconds(0)
-                                               : st.deps.busy);
+    arm(self, next_wait(self));
   };
   // Nested: a step that fails leaves nothing of the batch.
   self->request(st.deps.ctx.writer, caf::infinite, write_atom::value,
@@ -313,41 +358,58 @@ void write_pending(self_ptr self) {
           });
 }
 
+/// Reads on while there is room, then applies the held events whose delay
+/// is over (at most a batch): the checkpoint moves to just before the
+/// first event still held, or to the last sequence read.
 void on_tick(self_ptr self) {
   auto& st = self->state;
   if (st.writing)
     return;
-  if (st.pending) {
-    auto now = self->clock().now();
-    if (now < st.due) {
-      arm(self, std::chrono::ceil<std::chrono::milliseconds>(st.due - now));
+  std::size_t read = 0;
+  if (st.held.size() < st.deps.max_held) {
+    auto room = std::min(st.deps.max_batch, st.deps.max_held - st.held.size());
+    auto got = read_events(
+        *st.deps.ctx.events, st.read_through, room, st.deps.types,
+        st.deps.skips_brought_in ? st.deps.ctx.processed : nullptr);
+    if (!got) {
+      st.log->warn("{}: reading the log after {}: {}", st.deps.spec.name,
+                   st.read_through, store::to_string(got.error()));
+      arm(self, std::chrono::seconds(1));
       return;
     }
-    write_pending(self);
+    read = got->read;
+    st.full = got->read >= room;
+    st.read_through = got->through;
+    auto now = self->clock().now();
+    for (auto& ev : got->events)
+      st.held.emplace_back(std::move(ev), now);
+  }
+  auto delay = std::chrono::milliseconds(st.deps.spec.first_delay_ms());
+  auto now = self->clock().now();
+  std::size_t n = 0;
+  while (n < st.held.size() && n < st.deps.max_batch
+         && st.held[n].second + delay <= now)
+    ++n;
+  auto through
+      = n < st.held.size() ? st.held[n].first.sequence - 1 : st.read_through;
+  // Nothing due: wait (moving the checkpoint over other types' events
+  // alone only once nothing is held).
+  if (through <= st.position || (n == 0 && !st.held.empty())) {
+    if (read == 0 && st.held.empty()) {
+      st.wait = std::min(st.deps.idle, std::max(st.deps.busy, st.wait * 2));
+      arm(self, st.wait);
+    } else {
+      arm(self, next_wait(self));
+    }
     return;
   }
-  auto batch = read_batch(
-      *st.deps.ctx.events, st.position, st.deps.max_batch, st.deps.types,
-      st.deps.fold, st.deps.skips_brought_in ? st.deps.ctx.processed : nullptr);
-  if (!batch) {
-    st.log->warn("{}: reading the log after {}: {}", st.deps.spec.name,
-                 st.position, store::to_string(batch.error()));
-    arm(self, std::chrono::seconds(1));
-    return;
-  }
-  if (batch->read == 0) {
-    st.wait = std::min(st.deps.idle, std::max(st.deps.busy, st.wait * 2));
-    arm(self, st.wait);
-    return;
-  }
-  st.pending = std::make_shared<catch_up_batch>(std::move(*batch));
-  auto delay = st.deps.spec.first_delay_ms();
-  if (delay > 0) {
-    st.due = self->clock().now() + std::chrono::milliseconds(delay);
-    arm(self, std::chrono::milliseconds(delay));
-    return;
-  }
-  write_pending(self);
+  std::vector<envelope> due;
+  due.reserve(n);
+  for (std::size_t i = 0; i < n; ++i)
+    due.push_back(st.held[i].first);
+  auto batch = std::make_shared<catch_up_batch>(
+      fold_events(st.position, through, due, st.deps.fold));
+  write_batch(self, std::move(batch), n);
 }
 
 } // namespace
@@ -361,7 +423,8 @@ catch_up_actor::behavior_type catch_up_listener(self_ptr self,
   auto cp = read_checkpoint(*st.deps.ctx.projections, st.deps.spec.name);
   if (cp && *cp)
     st.position = **cp;
-  else if (!cp)
+  st.read_through = st.position;
+  if (!cp)
     st.log->error("{}: reading its checkpoint: {}", st.deps.spec.name,
                   store::to_string(cp.error()));
   self->send(self, tick_atom::value);

@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -25,9 +26,11 @@
 #include <vector>
 
 #include <caf/actor_clock.hpp>
+#include <caf/actor_system.hpp>
 #include <spdlog/logger.h>
 
 #include <actors/listeners/context.hpp>
+#include <actors/local_only.hpp>
 
 namespace switchboard::store {
 class writer;
@@ -137,8 +140,8 @@ catch_up_positions(const listener_registry& reg, const store::projections& proj,
 struct catch_up_deps {
   listener_context ctx;
   /// Its name, queue (of the jobs of its events that need one) and
-  /// retries; its delay: an event is applied no sooner than that after
-  /// it was read.
+  /// retries; its delay: an event is applied (folded, then written) no
+  /// sooner than that after it was read, while the reader reads on.
   queued_listener_spec spec;
   /// The event types it takes; the others it steps over.
   std::set<std::string, std::less<>> types;
@@ -148,8 +151,10 @@ struct catch_up_deps {
   /// It steps over the events brought in from elsewhere
   /// (`mark_brought_in_in`).
   bool skips_brought_in = false;
-  /// Most events read per batch.
+  /// Most events read, and applied, per batch.
   std::size_t max_batch = 4096;
+  /// Most events read and waiting for the delay.
+  std::size_t max_held = 65536;
   /// The wait after a batch that did not fill; the wait after an empty
   /// read doubles from it up to `idle`.
   std::chrono::milliseconds busy{100};
@@ -180,14 +185,25 @@ struct catch_up_batch {
   std::vector<envelope> jobs;
 };
 
+/// Events of a reader's types read from the log after some sequence, up
+/// to `through`.
+struct catch_up_read {
+  std::uint64_t through = 0; ///< The last sequence read.
+  std::size_t read = 0;      ///< Events read (taken or stepped over).
+  std::vector<envelope> events;
+};
+
 struct catch_up_state {
   catch_up_deps deps;
   /// The checkpoint as this actor last committed or read it.
   std::uint64_t position = 0;
-  /// A batch read and waiting for its delay, or being written.
-  std::shared_ptr<catch_up_batch> pending;
-  /// When `pending` may be written (the actor clock).
-  caf::actor_clock::time_point due;
+  /// The last sequence read (at or after `position`).
+  std::uint64_t read_through = 0;
+  /// The events of its types after `position` up to `read_through`, in
+  /// log order, each with when it was read (the actor clock).
+  std::deque<std::pair<envelope, caf::actor_clock::time_point>> held;
+  /// The last read filled `max_batch`: more is waiting in the log.
+  bool full = false;
   bool writing = false;
   std::chrono::milliseconds wait{0};
   std::shared_ptr<spdlog::logger> log;
@@ -200,14 +216,29 @@ catch_up_actor::behavior_type
 catch_up_listener(catch_up_actor::stateful_pointer<catch_up_state> self,
                   catch_up_deps deps);
 
-/// Reads the log after `after`, at most `max` events, into a batch: the
-/// effects of the events of `types` per company (deltas summed), and
-/// those that become jobs; with `brought_in`, the events marked there as
-/// brought in are stepped over. Any thread.
-store::result<catch_up_batch>
-read_batch(const store::event_store& events, std::uint64_t after,
-           std::size_t max, const std::set<std::string, std::less<>>& types,
-           const fold_fn& fold,
-           const store::processed_set* brought_in = nullptr);
+/// The `spawn_catch_up` of a listener whose reader is given what `Deps`
+/// makes.
+template <catch_up_deps (*Deps)(const listener_context&,
+                                const queued_listener_spec&,
+                                const listener_registry&)>
+catch_up_actor spawn_reader(caf::actor_system& sys, const listener_context& ctx,
+                            const queued_listener_spec& spec,
+                            const listener_registry& reg) {
+  return spawn_local(sys, catch_up_listener, Deps(ctx, spec, reg));
+}
+
+/// Reads the log after `after`, at most `max` events: those of `types`
+/// (with `brought_in`, but those marked there as brought in). Any thread.
+store::result<catch_up_read>
+read_events(const store::event_store& events, std::uint64_t after,
+            std::size_t max, const std::set<std::string, std::less<>>& types,
+            const store::processed_set* brought_in = nullptr);
+
+/// Folds `events` (read after `after`, through `through`) into a batch:
+/// their effects per company (deltas summed), and those that become
+/// jobs. Any thread.
+catch_up_batch fold_events(std::uint64_t after, std::uint64_t through,
+                           const std::vector<envelope>& events,
+                           const fold_fn& fold);
 
 } // namespace switchboard

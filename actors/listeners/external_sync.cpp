@@ -470,12 +470,7 @@ queued_listener_component external_sync() {
     return spawn_local(sys, sync_with_external_services, ctx, external);
   };
   c.spec.catch_up = true;
-  c.spawn_catch_up
-      = [](caf::actor_system& sys, const listener_context& ctx,
-           const queued_listener_spec& spec, const listener_registry& reg) {
-          return spawn_local(sys, catch_up_listener,
-                             external_sync_catch_up(ctx, spec, reg));
-        };
+  c.spawn_catch_up = spawn_reader<external_sync_catch_up>;
   return c;
 }
 

@@ -205,12 +205,7 @@ queued_listener_component update_analytics() {
       ln::update_analytics, "analytics", 3, {1, 5});
   c.spec.catch_up = true;
   c.counters_prefix = "analytics/";
-  c.spawn_catch_up
-      = [](caf::actor_system& sys, const listener_context& ctx,
-           const queued_listener_spec& spec, const listener_registry& reg) {
-          return spawn_local(sys, catch_up_listener,
-                             analytics_catch_up(ctx, spec, reg));
-        };
+  c.spawn_catch_up = spawn_reader<analytics_catch_up>;
   return c;
 }
 

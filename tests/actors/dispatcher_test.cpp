@@ -65,6 +65,12 @@ BOOST_AUTO_TEST_CASE(dispatch_stores_events_and_one_job_per_queued_listener) {
   // a job; analytics, the external sync and the subscriber read the log
   // after their checkpoints (catch-up listeners).
   BOOST_TEST(res->jobs_enqueued == 1u);
+  // appointment.completed's thank-you note is a job listener: one job.
+  auto done = n.dispatch_event(
+      appointment_completed{test::sample_appointment("a2", n.now()), "u1"},
+      "a2", "c1");
+  BOOST_REQUIRE(done);
+  BOOST_TEST(done->jobs_enqueued == 1u);
   // Audit logger and cache invalidator ran, both fine.
   BOOST_REQUIRE(res->sync_outcomes.size() == 2u);
   BOOST_TEST(res->sync_outcomes[0].listener == listener_names::audit_logger);
@@ -89,14 +95,14 @@ BOOST_AUTO_TEST_CASE(dispatch_stores_events_and_one_job_per_queued_listener) {
   BOOST_TEST(rec.data == (*stream)[0].data);
   auto by_company = n.node().store().audit->by_company("c1", 0, 10);
   BOOST_REQUIRE(by_company);
-  BOOST_TEST(by_company->size() == 1u);
-  BOOST_TEST(*n.node().store().audit->checkpoint() == 1u);
+  BOOST_TEST(by_company->size() == 2u);
+  BOOST_TEST(*n.node().store().audit->checkpoint() == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(a_conflicting_append_enqueues_nothing) {
   deterministic_node n;
-  appointment_created e{
-      test::sample_appointment("a1", n.now() + 86400000), "api", {}};
+  // The thank-you note's job is the one enqueued.
+  appointment_completed e{test::sample_appointment("a1", n.now()), "u1"};
   dispatch_request req;
   req.events.push_back(make_envelope(e, "a1", 0, "c1", n.now(), {}));
   req.expect = expect_kind::exact;

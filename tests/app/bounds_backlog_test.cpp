@@ -21,6 +21,59 @@
 
 using switchboard::test::day;
 
+namespace {
+
+/// acme and globex ("g"-prefixed ids) each with a service, a customer and
+/// a staff member, booked through `c`.
+struct two_companies {
+  http_client& c;
+  daemon_fixture& d;
+
+  two_companies(http_client& client, daemon_fixture& fixture)
+      : c(client), d(fixture) {
+    for (auto [token, p] : {std::pair{d.acme, ""}, std::pair{d.globex, "g"}}) {
+      std::string pre{p};
+      created(c.request("POST", "/api/services",
+                        R"({"id":")" + pre + R"(s1","name":"Cut",
+                            "price_cents":4500,"duration_minutes":30})",
+                        token));
+      created(c.request("POST", "/api/customers",
+                        R"({"id":")" + pre + R"(cu1","name":"Ada"})", token));
+      created(c.request("POST", "/api/staff",
+                        R"({"id":")" + pre + R"(st1","name":"Bo"})", token));
+    }
+  }
+
+  /// Booking `i` of the company of `token` (its ids prefixed `pre`).
+  http_reply book(const std::string& token, const std::string& pre, int i) {
+    char start[32];
+    std::snprintf(start, sizeof start, "%sT%02d:00:00Z", day(2 + i / 8).c_str(),
+                  9 + i % 8);
+    json::object b{{"customer_id", pre + "cu1"},
+                   {"service_id", pre + "s1"},
+                   {"staff_id", pre + "st1"},
+                   {"start_time", start}};
+    return c.request("POST", "/api/appointments", json::serialize(b), token);
+  }
+
+  /// Books for acme every 100 ms until a booking is refused (at most 40);
+  /// returns the refusal (status 0: none).
+  http_reply book_until_refused() {
+    http_reply refused;
+    for (int i = 0; i < 40 && refused.status != 503; ++i) {
+      auto r = book(d.acme, "", i);
+      if (r.status == 503)
+        refused = r;
+      else
+        BOOST_TEST(r.status == 201);
+      std::this_thread::sleep_for(100ms);
+    }
+    return refused;
+  }
+};
+
+} // namespace
+
 BOOST_AUTO_TEST_SUITE(bounds_suite)
 
 // Backpressure: while a company's queued work is further behind than
@@ -37,40 +90,12 @@ BOOST_AUTO_TEST_CASE(bookings_wait_while_their_companys_queued_work_is_behind) {
   daemon_fixture d{{"providers.crm_webhook_url=" + crm.url(),
                     "queues.default_concurrency=1", "queues.max_lag_ms=1000"}};
   http_client c{d.port};
-  for (auto [token, p] : {std::pair{d.acme, ""}, std::pair{d.globex, "g"}}) {
-    std::string pre{p};
-    created(c.request("POST", "/api/services",
-                      R"({"id":")" + pre + R"(s1","name":"Cut",
-                          "price_cents":4500,"duration_minutes":30})",
-                      token));
-    created(c.request("POST", "/api/customers",
-                      R"({"id":")" + pre + R"(cu1","name":"Ada"})", token));
-    created(c.request("POST", "/api/staff",
-                      R"({"id":")" + pre + R"(st1","name":"Bo"})", token));
-  }
-  auto book = [&](const std::string& token, const std::string& pre, int i) {
-    char start[32];
-    std::snprintf(start, sizeof start, "%sT%02d:00:00Z", day(2 + i / 8).c_str(),
-                  9 + i % 8);
-    json::object b{{"customer_id", pre + "cu1"},
-                   {"service_id", pre + "s1"},
-                   {"staff_id", pre + "st1"},
-                   {"start_time", start}};
-    return c.request("POST", "/api/appointments", json::serialize(b), token);
-  };
+  two_companies two{c, d};
   // Each booking leaves jobs on the default queue (the CRM sync, the
   // subscriber); they wait, and soon the company is behind. (The lag is
   // over the log readers' idle wait, half a second, which every company
   // may see.)
-  http_reply refused;
-  for (int i = 0; i < 40 && refused.status != 503; ++i) {
-    auto r = book(d.acme, "", i);
-    if (r.status == 503)
-      refused = r;
-    else
-      BOOST_TEST(r.status == 201);
-    std::this_thread::sleep_for(100ms);
-  }
+  auto refused = two.book_until_refused();
   BOOST_TEST_INFO(refused.body);
   BOOST_REQUIRE(refused.status == 503);
   BOOST_TEST(refused.json().at("error").at("code").as_string()
@@ -81,7 +106,7 @@ BOOST_AUTO_TEST_CASE(bookings_wait_while_their_companys_queued_work_is_behind) {
   BOOST_TEST(queues.json().at("lag_ms").as_int64() > 1000);
   BOOST_TEST(queues.json().at("max_lag_ms").as_int64() == 1000);
   // Another company's jobs are not behind: it books.
-  auto other = book(d.globex, "g", 0);
+  auto other = two.book(d.globex, "g", 0);
   BOOST_TEST_INFO(other.body);
   BOOST_TEST(other.status == 201);
   auto metrics = c.request("GET", "/metrics", "", d.admin);
@@ -102,36 +127,8 @@ BOOST_AUTO_TEST_CASE(bookings_wait_while_a_log_reader_is_behind) {
   daemon_fixture d{
       {"listener.update_analytics.delay_ms=3000", "queues.max_lag_ms=500"}};
   http_client c{d.port};
-  for (auto [token, p] : {std::pair{d.acme, ""}, std::pair{d.globex, "g"}}) {
-    std::string pre{p};
-    created(c.request("POST", "/api/services",
-                      R"({"id":")" + pre + R"(s1","name":"Cut",
-                          "price_cents":4500,"duration_minutes":30})",
-                      token));
-    created(c.request("POST", "/api/customers",
-                      R"({"id":")" + pre + R"(cu1","name":"Ada"})", token));
-    created(c.request("POST", "/api/staff",
-                      R"({"id":")" + pre + R"(st1","name":"Bo"})", token));
-  }
-  auto book = [&](const std::string& token, const std::string& pre, int i) {
-    char start[32];
-    std::snprintf(start, sizeof start, "%sT%02d:00:00Z", day(2 + i / 8).c_str(),
-                  9 + i % 8);
-    json::object b{{"customer_id", pre + "cu1"},
-                   {"service_id", pre + "s1"},
-                   {"staff_id", pre + "st1"},
-                   {"start_time", start}};
-    return c.request("POST", "/api/appointments", json::serialize(b), token);
-  };
-  http_reply refused;
-  for (int i = 0; i < 40 && refused.status != 503; ++i) {
-    auto r = book(d.acme, "", i);
-    if (r.status == 503)
-      refused = r;
-    else
-      BOOST_TEST(r.status == 201);
-    std::this_thread::sleep_for(100ms);
-  }
+  two_companies two{c, d};
+  auto refused = two.book_until_refused();
   BOOST_TEST_INFO(refused.body);
   BOOST_REQUIRE(refused.status == 503);
   BOOST_TEST(refused.json().at("error").at("code").as_string()
@@ -140,7 +137,7 @@ BOOST_AUTO_TEST_CASE(bookings_wait_while_a_log_reader_is_behind) {
   BOOST_REQUIRE(queues.status == 200);
   BOOST_TEST(queues.json().at("lag_ms").as_int64() > 500);
   // The other company's events wait behind the same reader.
-  auto other = book(d.globex, "g", 0);
+  auto other = two.book(d.globex, "g", 0);
   BOOST_TEST_INFO(other.body);
   BOOST_TEST(other.status == 503);
 }
