@@ -182,24 +182,22 @@ read_events(const store::event_store& events, std::uint64_t after,
 }
 
 catch_up_batch fold_events(std::uint64_t after, std::uint64_t through,
-                           const std::vector<envelope>& events,
-                           const fold_fn& fold) {
+                           std::vector<envelope> events, const fold_fn& fold) {
   catch_up_batch b;
   b.after = after;
   b.through = through;
   b.read = events.size();
   std::map<std::string, std::size_t, std::less<>> index;
   std::vector<std::map<std::string, std::int64_t>> sums;
-  for (const auto& ev : events) {
+  for (auto& ev : events) {
     auto effect = fold(ev);
-    if (!effect) {
-      b.jobs.push_back(ev);
+    if (!effect || (effect->as_job && effect->writes_nothing())) {
+      b.jobs.push_back(std::move(ev));
       continue;
     }
     if (effect->as_job)
       b.jobs.push_back(ev);
-    if (effect->counters.empty() && effect->calls.empty()
-        && effect->writes.empty())
+    if (effect->writes_nothing())
       continue;
     auto [it, fresh] = index.try_emplace(ev.company_id, b.companies.size());
     if (fresh) {
@@ -403,12 +401,14 @@ void on_tick(self_ptr self) {
     }
     return;
   }
+  // Moved out: held events leave the deque whether the commit succeeds
+  // (the first n) or fails (all of them).
   std::vector<envelope> due;
   due.reserve(n);
   for (std::size_t i = 0; i < n; ++i)
-    due.push_back(st.held[i].first);
+    due.push_back(std::move(st.held[i].first));
   auto batch = std::make_shared<catch_up_batch>(
-      fold_events(st.position, through, due, st.deps.fold));
+      fold_events(st.position, through, std::move(due), st.deps.fold));
   write_batch(self, std::move(batch), n);
 }
 

@@ -5,8 +5,9 @@
 // job per event. It keeps one checkpoint, the last sequence of the log it
 // applied (a projection value written in the same commit as its effects),
 // and reads the log after it a batch at a time; a batch's counters are
-// summed in memory, and they and its outbox messages are written in one
-// commit with the new checkpoint. The checkpoint is the exactly-once
+// summed in memory, and they and its other effects (outbox messages,
+// projection values, jobs) are written in one commit with the new
+// checkpoint. The checkpoint is the exactly-once
 // boundary: a crash before that commit reads the same events again, one
 // after it never does. An event whose effect is not a write (a call to a
 // provider, with retries of its own) or fails (its data does not decode)
@@ -56,8 +57,9 @@ struct catch_up_effect {
   /// does not cover.
   bool as_job = false;
 
-  bool empty() const {
-    return counters.empty() && calls.empty() && writes.empty() && !as_job;
+  /// Nothing to write in the batch's commit (a job may still be due).
+  bool writes_nothing() const {
+    return counters.empty() && calls.empty() && writes.empty();
   }
 };
 
@@ -238,7 +240,6 @@ read_events(const store::event_store& events, std::uint64_t after,
 /// their effects per company (deltas summed), and those that become
 /// jobs. Any thread.
 catch_up_batch fold_events(std::uint64_t after, std::uint64_t through,
-                           const std::vector<envelope>& events,
-                           const fold_fn& fold);
+                           std::vector<envelope> events, const fold_fn& fold);
 
 } // namespace switchboard

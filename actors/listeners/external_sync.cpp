@@ -7,6 +7,7 @@
 #include "actors/listeners/catch_up.hpp"
 #include "actors/listeners/common.hpp"
 
+#include <algorithm>
 #include <optional>
 
 #include <boost/json.hpp>
@@ -127,18 +128,19 @@ void link_uid(queued_listener_actor::pointer self, listener_context ctx,
           });
 }
 
-/// How many steps from `i` on go straight to the outbox: their target
-/// has no provider, and none acts on the stored booking uid.
+/// Whether `s` goes straight to the outbox: its target has no provider,
+/// and it does not act on the stored booking uid.
+bool to_outbox(const listener_context& ctx, const sync_step& s) {
+  return ctx.provider_targets && !s.needs_uid
+         && ctx.provider_targets->count(s.call.target) == 0;
+}
+
+/// How many steps from `i` on go straight to the outbox (`to_outbox`).
 std::size_t outbox_run(const listener_context& ctx,
                        const std::vector<sync_step>& steps, std::size_t i) {
-  if (!ctx.provider_targets)
-    return 0;
   std::size_t n = 0;
-  for (; i + n < steps.size(); ++n) {
-    const auto& s = steps[i + n];
-    if (s.needs_uid || ctx.provider_targets->count(s.call.target) > 0)
-      break;
-  }
+  while (i + n < steps.size() && to_outbox(ctx, steps[i + n]))
+    ++n;
   return n;
 }
 
@@ -398,10 +400,11 @@ external_sync_effect(const listener_context& ctx, const std::string& listener,
   // Every step the outbox takes is written by the reader, in log order
   // (so a target's messages keep the order of their events); the rest
   // need the job path, which skips the steps marked here.
-  e.as_job = outbox_run(ctx, steps, 0) < steps.size();
+  e.as_job = !std::all_of(steps.begin(), steps.end(), [&](const auto& step) {
+    return to_outbox(ctx, step);
+  });
   for (auto& step : steps) {
-    if (ctx.provider_targets == nullptr || step.needs_uid
-        || ctx.provider_targets->count(step.call.target) > 0)
+    if (!to_outbox(ctx, step))
       continue;
     auto call = std::move(step.call);
     call.mark_event = event.id;

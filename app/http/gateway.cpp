@@ -338,13 +338,17 @@ private:
         node_.registry(), *node_.store().projections, *node_.store().events);
     if (!positions)
       return; // the next reading tries again
+    if (positions->empty())
+      return;
     auto now = node_.clock()();
+    // The log's end, read once for all of them.
+    auto last = positions->front().last;
+    if (ends_.empty() || ends_.back().second < last)
+      ends_.emplace_back(now, last);
     std::int64_t lag = 0;
     std::uint64_t least = UINT64_MAX;
     for (const auto& p : *positions) {
       gauge.with({p.listener}).set(static_cast<double>(p.behind()));
-      if (ends_.empty() || ends_.back().second < p.last)
-        ends_.emplace_back(now, p.last);
       least = std::min(least, p.checkpoint);
       if (p.behind() == 0)
         continue;

@@ -1,6 +1,7 @@
 // Health, readiness and operations: queues, failed jobs, the message
 // outbox.
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <chrono>
@@ -391,24 +392,35 @@ store::result<json::array> catch_up_report(switchboard::node& n,
       = catch_up_positions(n.registry(), *st.projections, *st.events);
   if (!positions)
     return make_unexpected(positions.error());
+  // A company's own events past each checkpoint: one visit from the
+  // lowest, each event counted for every checkpoint it is past.
+  std::vector<std::uint64_t> own(positions->size(), 0);
+  if (!company.empty() && !positions->empty()) {
+    auto lowest = std::min_element(positions->begin(), positions->end(),
+                                   [](const auto& a, const auto& b) {
+                                     return a.checkpoint < b.checkpoint;
+                                   })
+                      ->checkpoint;
+    auto txn = st.env->begin_read();
+    if (!txn)
+      return make_unexpected(txn.error());
+    std::uint64_t seen = 0;
+    auto visited = st.events->visit_company(
+        *txn, company, lowest, [&](std::uint64_t seq) {
+          for (std::size_t i = 0; i < positions->size(); ++i)
+            if (seq > (*positions)[i].checkpoint)
+              ++own[i];
+          return ++seen < max_counted_behind;
+        });
+    if (!visited)
+      return make_unexpected(visited.error());
+  }
   json::array out;
-  for (const auto& p : *positions) {
-    std::uint64_t behind = p.behind();
-    if (!company.empty()) {
-      behind = 0;
-      auto txn = st.env->begin_read();
-      if (!txn)
-        return make_unexpected(txn.error());
-      auto visited = st.events->visit_company(
-          *txn, company, p.checkpoint, [&](std::uint64_t) {
-            return ++behind < max_counted_behind;
-          });
-      if (!visited)
-        return make_unexpected(visited.error());
-    }
+  for (std::size_t i = 0; i < positions->size(); ++i) {
+    const auto& p = (*positions)[i];
     json::object o{{"listener", p.listener},
                    {"queue", p.queue},
-                   {"events_behind", behind}};
+                   {"events_behind", company.empty() ? p.behind() : own[i]}};
     if (company.empty())
       o["checkpoint"] = p.checkpoint;
     out.push_back(std::move(o));
