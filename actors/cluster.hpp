@@ -78,6 +78,12 @@ struct cluster_deps {
   /// take events brought in from elsewhere (`mark_brought_in_in`).
   store::processed_set* processed = nullptr;
   store::cluster_state* cluster_store = nullptr;
+  /// The lowest checkpoint of the node's catch-up listeners (UINT64_MAX
+  /// when it has none): a move waits until they are past the company's
+  /// last event, so that what they write for it (messages, reminders,
+  /// confirmations held for their delay) is written before its jobs and
+  /// messages are taken. Errors: LMDB errors.
+  std::function<store::result<std::uint64_t>()> readers_through;
   /// Wakes the queue supervisors (jobs were enqueued).
   std::function<void()> wake_queues;
   /// Drops what this node holds in memory of a company (live actors,

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -53,6 +54,9 @@ struct move_state {
   /// Its pending jobs, taken from the queues and parked (job records).
   std::vector<std::string> parked;
   bool jobs_taken = false;
+  /// The log's last sequence once the company's writes were done: the
+  /// catch-up listeners must be past it before its jobs are taken.
+  std::optional<std::uint64_t> readers_target;
   std::uint64_t next_seq = 0;
   std::uint64_t events = 0;
   std::size_t settings = 0;

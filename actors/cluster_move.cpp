@@ -476,6 +476,32 @@ void move_step(cluster_pointer self, const std::string& company) {
         again(std::chrono::milliseconds(10));
       return;
     }
+    // What the catch-up listeners write for its events comes first.
+    if (st.deps.readers_through) {
+      if (!m.readers_target) {
+        auto last = st.deps.events->last_sequence();
+        if (!last) {
+          abort_move(self, company,
+                     error_answer(500, "move_failed",
+                                  "reading the log's end: "
+                                      + store::to_string(last.error())));
+          return;
+        }
+        m.readers_target = *last;
+      }
+      auto through = st.deps.readers_through();
+      if (!through || *through < *m.readers_target) {
+        if (late)
+          abort_move(self, company,
+                     error_answer(503, "move_timeout",
+                                  "the catch-up listeners had not read the "
+                                  "company's events after the move's wait; "
+                                  "nothing moved"));
+        else
+          again(std::chrono::milliseconds(50));
+        return;
+      }
+    }
     log::get(log::subsystem::cluster)
         ->debug("taking the pending jobs of {}", company);
     // Its pending jobs leave the queues for the parked list, in one

@@ -223,6 +223,8 @@ bool listener_registry::override_queued(std::string_view name,
         spec.delay_ms = *o.delay_ms;
       if (o.timeout_ms)
         spec.retry.timeout = std::chrono::milliseconds(*o.timeout_ms);
+      if (o.poll_ms)
+        spec.poll_ms = *o.poll_ms;
     }
   }
   return found;

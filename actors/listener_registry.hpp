@@ -63,6 +63,10 @@ struct queued_listener_spec {
   /// job per event; the dispatcher enqueues nothing for it. Only an event
   /// whose effect fails becomes a job (its tries, backoff and failed()).
   bool catch_up = false;
+  /// A catch-up listener's wait before it reads again after a read that
+  /// did not fill a batch, busy or idle (config.ini's `poll_ms`); unset:
+  /// its reader's own (catch_up_deps).
+  std::optional<std::uint32_t> poll_ms;
 
   /// The delay before the first attempt, in milliseconds.
   std::int64_t first_delay_ms() const {
@@ -77,6 +81,7 @@ struct listener_override {
   std::optional<std::vector<std::uint32_t>> backoff_ms;
   std::optional<std::uint32_t> delay_ms;
   std::optional<std::uint32_t> timeout_ms;
+  std::optional<std::uint32_t> poll_ms;
 };
 
 /// A subscriber registers several handlers at once (the seed's

@@ -15,7 +15,8 @@ actor_metrics& metrics() {
   static actor_metrics m{
       {appended,
        r.counter("switchboard_listener_runs_total",
-                 "Listener runs, by listener and kind (sync or queued)",
+                 "Listener runs, by listener and kind (sync, queued, or "
+                 "catch_up: the events a reader applied)",
                  {"listener", "kind"}),
        r.counter("switchboard_listener_failures_total",
                  "Listener runs that failed or timed out, by listener and kind",

@@ -15,8 +15,8 @@ namespace switchboard {
 struct activity_metrics {
   /// Events stored by the dispatcher: by type, or by company and type.
   telemetry::family<telemetry::counter>& appended;
-  /// By listener and kind ("sync" or "queued"), or by company and
-  /// listener.
+  /// By listener and kind ("sync", "queued", or "catch_up": events a
+  /// reader applied), or by company and listener.
   telemetry::family<telemetry::counter>& listener_runs;
   telemetry::family<telemetry::counter>& listener_failures;
   telemetry::family<telemetry::histogram>& listener_duration;

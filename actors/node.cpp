@@ -327,6 +327,7 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
   ctx.tenants = s.tenants.get();
   ctx.writer = n->writer_;
   ctx.clock = clock;
+  ctx.readers = std::make_shared<catch_up_board>();
   auto with_providers = opts.providers.configured();
   if (!opts.endpoint || !with_providers.empty())
     n->outbox_endpoint_ = spawn_outbox_endpoint(

@@ -136,6 +136,10 @@ public:
   const listener_context& listener_ctx() const {
     return listener_ctx_;
   }
+  /// How far the catch-up listeners' readers read.
+  const catch_up_board* catch_up_readers() const {
+    return listener_ctx_.readers.get();
+  }
   const std::map<std::string, queue_supervisor_actor>& queues() const {
     return queues_;
   }

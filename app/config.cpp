@@ -50,6 +50,14 @@ const option_spec* listener_field_spec(std::string_view key) {
        {},
        1,
        86400000},
+      {"poll_ms",
+       ot::integer,
+       "",
+       "a catch-up listener's wait before it reads the log again when it "
+       "read less than a batch (default 100, and up to 500 while idle)",
+       {},
+       1,
+       3600000},
   };
   constexpr std::string_view prefix = "listener.";
   if (key.substr(0, prefix.size()) != prefix)
@@ -327,6 +335,8 @@ listener_settings_of(const config& cfg) {
         s.delay_ms = static_cast<std::uint32_t>(n);
       else if (field == "timeout_ms")
         s.timeout_ms = static_cast<std::uint32_t>(n);
+      else if (field == "poll_ms")
+        s.poll_ms = static_cast<std::uint32_t>(n);
     }
   }
   return out;

@@ -89,6 +89,7 @@ struct listener_settings {
   std::optional<std::vector<std::uint32_t>> backoff_ms;
   std::optional<std::uint32_t> delay_ms;
   std::optional<std::uint32_t> timeout_ms;
+  std::optional<std::uint32_t> poll_ms;
 };
 
 /// The `[listener.NAME]` sections of `cfg`, by NAME. (parse_config checked

@@ -118,6 +118,7 @@ int run_serve(const std::vector<std::string>& args) {
     o.backoff_ms = s.backoff_ms;
     o.delay_ms = s.delay_ms;
     o.timeout_ms = s.timeout_ms;
+    o.poll_ms = s.poll_ms;
     nopts.listener_overrides.emplace(name, std::move(o));
   }
   nopts.max_live_aggregates

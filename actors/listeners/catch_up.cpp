@@ -8,6 +8,7 @@
 #include <actors/dispatcher.hpp>
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
+#include <actors/metrics.hpp>
 #include <messages/registry.hpp>
 #include <store/codec.hpp>
 #include <store/event_store.hpp>
@@ -100,9 +101,28 @@ store::result<std::uint64_t> settle_checkpoint(store::writer& writer,
   return at;
 }
 
+std::shared_ptr<catch_up_progress>
+catch_up_board::of(const std::string& listener) {
+  std::lock_guard<std::mutex> g{mtx_};
+  auto& p = readers_[listener];
+  if (!p)
+    p = std::make_shared<catch_up_progress>();
+  return p;
+}
+
+std::shared_ptr<const catch_up_progress>
+catch_up_board::find(const std::string& listener) const {
+  std::lock_guard<std::mutex> g{mtx_};
+  auto i = readers_.find(listener);
+  if (i == readers_.end())
+    return nullptr;
+  return i->second;
+}
+
 store::result<std::vector<catch_up_position>>
 catch_up_positions(const listener_registry& reg, const store::projections& proj,
-                   const store::event_store& events) {
+                   const store::event_store& events,
+                   const catch_up_board* board) {
   std::vector<catch_up_position> out;
   std::optional<std::uint64_t> last;
   for (const auto& name : reg.queued_listener_names()) {
@@ -118,7 +138,27 @@ catch_up_positions(const listener_registry& reg, const store::projections& proj,
         return make_unexpected(l.error());
       last = *l;
     }
-    out.push_back({name, spec->queue, cp->value_or(0), *last});
+    catch_up_position p;
+    p.listener = name;
+    p.queue = spec->queue;
+    p.checkpoint = cp->value_or(0);
+    p.last = *last;
+    p.delay_ms = spec->first_delay_ms();
+    if (board != nullptr)
+      if (auto told = board->find(name)) {
+        auto from = told->delayed_from.load(std::memory_order_relaxed);
+        auto through = told->read_through.load(std::memory_order_relaxed);
+        // Told before or after the checkpoint was read: only what lies
+        // past it and within the log counts.
+        from = std::max(from, p.checkpoint + 1);
+        through = std::min(through, p.last);
+        if (told->delayed_from.load(std::memory_order_relaxed) != 0
+            && from <= through) {
+          p.delayed_from = from;
+          p.delayed_through = through;
+        }
+      }
+    out.push_back(std::move(p));
   }
   return out;
 }
@@ -129,6 +169,10 @@ catch_up_deps catch_up_deps_of(const listener_context& ctx,
   catch_up_deps d;
   d.ctx = ctx;
   d.spec = spec;
+  if (ctx.readers)
+    d.progress = ctx.readers->of(spec.name);
+  if (spec.poll_ms)
+    d.busy = d.idle = std::chrono::milliseconds(*spec.poll_ms);
   for (const auto& info : all_event_types())
     if (reg.is_listening(info.wire_name, spec.name))
       d.types.emplace(info.wire_name);
@@ -255,13 +299,15 @@ std::chrono::milliseconds next_wait(self_ptr self) {
   return until_due(self, st.deps.busy);
 }
 
-/// Commits `batch`, the first `n` held events: its counters, outbox
-/// messages and other writes (but those of a company forgotten since the
-/// read), the jobs of its events that need one and the new checkpoint,
-/// all or nothing, provided the checkpoint is still the one the batch was
-/// read after (a replay may have moved it).
+/// Commits `batch`, the first `n` held events (`runs` of them per
+/// company, counted as the listener's runs once committed): its counters,
+/// outbox messages and other writes (but those of a company forgotten
+/// since the read), the jobs of its events that need one and the new
+/// checkpoint, all or nothing, provided the checkpoint is still the one
+/// the batch was read after (a replay may have moved it).
 void write_batch(self_ptr self, std::shared_ptr<catch_up_batch> batch,
-                 std::size_t n) {
+                 std::size_t n,
+                 std::shared_ptr<std::map<std::string, std::uint64_t>> runs) {
   auto& st = self->state;
   st.writing = true;
   auto* proj = st.deps.ctx.projections;
@@ -308,7 +354,7 @@ void write_batch(self_ptr self, std::shared_ptr<catch_up_batch> batch,
     }
     return write_checkpoint_in(txn, *proj, spec.name, batch->through);
   };
-  auto done = [self, batch, n](caf::error err) {
+  auto done = [self, batch, n, runs](caf::error err) {
     auto& st = self->state;
     st.writing = false;
     if (err) {
@@ -328,6 +374,13 @@ void write_batch(self_ptr self, std::shared_ptr<catch_up_batch> batch,
       return;
     }
     st.position = batch->through;
+    // The events applied are the listener's runs, per company too.
+    if (n > 0)
+      metrics().listener_runs.with({st.deps.spec.name, "catch_up"}).inc(n);
+    for (const auto& [company, count] : *runs)
+      per_company_metrics()
+          .listener_runs.with({company, st.deps.spec.name})
+          .inc(count);
     st.held.erase(st.held.begin(),
                   st.held.begin() + static_cast<std::ptrdiff_t>(n));
     auto wake = [&](const std::string& name) {
@@ -388,6 +441,18 @@ void on_tick(self_ptr self) {
   while (n < st.held.size() && n < st.deps.max_batch
          && st.held[n].second + delay <= now)
     ++n;
+  if (st.deps.progress) {
+    // The first event still held once the due ones are applied; the
+    // prefix past `max_batch` is due and counts as behind.
+    std::size_t waiting = n;
+    while (waiting < st.held.size() && st.held[waiting].second + delay <= now)
+      ++waiting;
+    st.deps.progress->read_through.store(st.read_through,
+                                         std::memory_order_relaxed);
+    st.deps.progress->delayed_from.store(
+        waiting < st.held.size() ? st.held[waiting].first.sequence : 0,
+        std::memory_order_relaxed);
+  }
   auto through
       = n < st.held.size() ? st.held[n].first.sequence - 1 : st.read_through;
   // Nothing due: wait (moving the checkpoint over other types' events
@@ -405,11 +470,14 @@ void on_tick(self_ptr self) {
   // (the first n) or fails (all of them).
   std::vector<envelope> due;
   due.reserve(n);
-  for (std::size_t i = 0; i < n; ++i)
+  auto runs = std::make_shared<std::map<std::string, std::uint64_t>>();
+  for (std::size_t i = 0; i < n; ++i) {
+    ++(*runs)[st.held[i].first.company_id];
     due.push_back(std::move(st.held[i].first));
+  }
   auto batch = std::make_shared<catch_up_batch>(
       fold_events(st.position, through, std::move(due), st.deps.fold));
-  write_batch(self, std::move(batch), n);
+  write_batch(self, std::move(batch), n, std::move(runs));
 }
 
 } // namespace

@@ -14,11 +14,14 @@
 // becomes a job of the listener in that commit, with the listener's
 // tries, backoff and failed(), and the checkpoint moves past it.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -118,25 +121,72 @@ store::result<void> mark_brought_in_in(store::write_txn& txn,
                                        store::processed_set& processed,
                                        const envelope& event);
 
+/// How far a reader has read, as it last told (any thread reads it).
+struct catch_up_progress {
+  /// The last sequence read.
+  std::atomic<std::uint64_t> read_through{0};
+  /// The first sequence of the events it holds whose delay is not over
+  /// (they run through `read_through`); 0: none.
+  std::atomic<std::uint64_t> delayed_from{0};
+};
+
+/// The progress of a node's readers, by listener name.
+class catch_up_board {
+public:
+  /// The progress of `listener`'s reader, made at the first ask.
+  std::shared_ptr<catch_up_progress> of(const std::string& listener);
+
+  /// The progress of `listener`'s reader, if it has one.
+  std::shared_ptr<const catch_up_progress>
+  find(const std::string& listener) const;
+
+private:
+  mutable std::mutex mtx_;
+  std::map<std::string, std::shared_ptr<catch_up_progress>> readers_;
+};
+
 /// Where a catch-up listener stands: its checkpoint and the log's last
-/// sequence, read one after the other.
+/// sequence, read one after the other, and the events its reader holds
+/// for their delay.
 struct catch_up_position {
   std::string listener;
   std::string queue;
   std::uint64_t checkpoint = 0;
   std::uint64_t last = 0;
+  /// The listener's delay: its events are due that long after they are
+  /// read, and wait meanwhile without being behind.
+  std::int64_t delay_ms = 0;
+  /// The sequences past the checkpoint its reader holds while their
+  /// delay is not over: [delayed_from, delayed_through] (none when
+  /// `delayed_from` is 0).
+  std::uint64_t delayed_from = 0;
+  std::uint64_t delayed_through = 0;
 
-  /// The sequences past the checkpoint.
+  /// Whether `seq`, past the checkpoint, is held for its delay.
+  bool is_delayed(std::uint64_t seq) const {
+    return delayed_from != 0 && seq >= delayed_from && seq <= delayed_through;
+  }
+
+  /// The sequences held for their delay.
+  std::uint64_t delayed() const {
+    return delayed_from == 0 ? 0 : delayed_through - delayed_from + 1;
+  }
+
+  /// The sequences past the checkpoint that are not held for their delay:
+  /// those due and not applied yet, and those not read yet.
   std::uint64_t behind() const {
-    return last > checkpoint ? last - checkpoint : 0;
+    auto past = last > checkpoint ? last - checkpoint : 0;
+    return past > delayed() ? past - delayed() : 0;
   }
 };
 
-/// The positions of the catch-up listeners of `reg`. Errors: LMDB
+/// The positions of the catch-up listeners of `reg`, with what their
+/// readers told `board` (none: nothing is counted as held). Errors: LMDB
 /// errors, `corrupt`.
 store::result<std::vector<catch_up_position>>
 catch_up_positions(const listener_registry& reg, const store::projections& proj,
-                   const store::event_store& events);
+                   const store::event_store& events,
+                   const catch_up_board* board = nullptr);
 
 /// What a catch-up listener's actor is given.
 struct catch_up_deps {
@@ -153,6 +203,8 @@ struct catch_up_deps {
   /// It steps over the events brought in from elsewhere
   /// (`mark_brought_in_in`).
   bool skips_brought_in = false;
+  /// Where it tells how far it read; null: nowhere.
+  std::shared_ptr<catch_up_progress> progress;
   /// Most events read, and applied, per batch.
   std::size_t max_batch = 4096;
   /// Most events read and waiting for the delay.

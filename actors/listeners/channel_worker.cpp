@@ -33,46 +33,6 @@ using namespace listener_detail;
 
 namespace {
 
-std::string message_body(const boost::json::object& p) {
-  auto kind = str_of(p, "kind");
-  auto name = str_of(p, "customer_name");
-  auto when = str_of(p, "start_time");
-  if (kind == "rescheduled")
-    return "Hello " + name + ", your appointment was moved to " + when + ".";
-  if (kind == "cancelled")
-    return "Hello " + name + ", your appointment at " + when
-           + " was cancelled.";
-  if (kind == "follow_up") {
-    auto alternatives = str_of(p, "alternatives");
-    return "Hello " + name
-           + ", we could not book the appointment you asked for on your "
-             "call. "
-           + (alternatives.empty()
-                  ? std::string{"We will get back to you with other times."}
-                  : "Free times: " + alternatives + ".");
-  }
-  if (kind == "thank_you")
-    return "Hello " + name + ", thank you for your visit at " + when
-           + ". We hope to see you again.";
-  if (kind == "reminder")
-    return "Hello " + name + ", a reminder of your appointment at " + when
-           + ".";
-  return "Hello " + name + ", your appointment at " + when + " is confirmed.";
-}
-
-/// The subject of a message of `kind` (an email's; other channels have
-/// none).
-std::string subject_of(const std::string& kind) {
-  static const std::map<std::string, std::string> subjects{
-      {"rescheduled", "Appointment moved"},
-      {"cancelled", "Appointment cancelled"},
-      {"follow_up", "About your call"},
-      {"thank_you", "Thank you for your visit"},
-  };
-  auto i = subjects.find(kind);
-  return i == subjects.end() ? "Appointment confirmed" : i->second;
-}
-
 /// Sends `msgs[i..]` through `ctx.messenger` one after the other, marking
 /// each sent one (`mark` + "." + channel), so that a retry sends only those
 /// not sent yet; then runs `then` with no error, or with the first error.
@@ -197,21 +157,12 @@ channel_worker(queued_listener_actor::pointer self, listener_context ctx) {
             msgs.push_back(std::move(m));
           }
         } else if (!superseded(ctx, req, p)) {
-          store::outbound_message m;
-          m.channel = str_of(p, "channel");
-          m.recipient = str_of(p, "recipient");
+          auto m = customer_message(req.event, req.listener, p, now,
+                                    "job:" + std::to_string(req.job_id));
           if (m.recipient.empty())
             return make_runtime_error(runtime_errc::invalid_argument,
                                       "job " + std::to_string(req.job_id)
                                           + ": payload.recipient is missing");
-          m.subject = subject_of(str_of(p, "kind"));
-          m.body = message_body(p);
-          m.company_id = req.event.company_id;
-          m.event_id = req.event.id;
-          m.idempotency_key = idempotency_key(req.event, req.listener);
-          m.created_at = now;
-          m.correlation_id = req.event.metadata.correlation_id;
-          m.causation_id = "job:" + std::to_string(req.job_id);
           msgs.push_back(std::move(m));
         }
         // Channels with a provider go out through it; the rest to the

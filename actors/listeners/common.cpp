@@ -2,8 +2,11 @@
 // load, and the projection keys they write.
 #include "actors/listeners/common.hpp"
 
+#include "actors/listeners/catch_up.hpp"
+
 #include <messages/aggregate_types.hpp>
 
+#include <map>
 #include <optional>
 
 #include <boost/json.hpp>
@@ -17,6 +20,7 @@
 #include <actors/log.hpp>
 #include <actors/providers.hpp>
 #include <messages/json.hpp>
+#include <messages/json_string.hpp>
 #include <messages/time.hpp>
 #include <store/event_store.hpp>
 #include <store/job_queue.hpp>
@@ -113,10 +117,40 @@ void enqueue_once(queued_listener_actor::pointer self,
               std::move(rp), {"notifications"});
 }
 
+namespace {
+
+/// Whether the confirmation of the appointment created by `created` was
+/// handled: its job's processed mark (a job of a store from before the
+/// reader, or an event the reader sent to the job path), or the reader's
+/// checkpoint past the event (the events after its first checkpoint are
+/// the reader's).
+expected<bool, caf::error> confirmation_handled(const listener_context& ctx,
+                                                const envelope& created) {
+  auto done = ctx.processed->contains(
+      created.company_id, listener_names::send_notification, created.id);
+  if (!done)
+    return make_unexpected(to_caf_error(done.error()));
+  if (*done || ctx.projections == nullptr)
+    return *done;
+  auto cp
+      = read_checkpoint(*ctx.projections, listener_names::send_notification);
+  if (!cp)
+    return make_unexpected(to_caf_error(cp.error()));
+  if (!*cp || created.sequence > **cp)
+    return false;
+  auto first = read_first_checkpoint(*ctx.projections,
+                                     listener_names::send_notification);
+  if (!first)
+    return make_unexpected(to_caf_error(first.error()));
+  return !*first || created.sequence > **first;
+}
+
+} // namespace
+
 expected<current_appointment, caf::error>
 load_current(const listener_context& ctx, const std::string& company,
              const std::string& id, const envelope* known,
-             const appointment* known_created) {
+             const appointment* known_created, bool confirmation) {
   current_appointment out;
   auto version
       = ctx.events->stream_version(company, aggregates::appointment, id);
@@ -156,12 +190,15 @@ load_current(const listener_context& ctx, const std::string& company,
     apply_event(st, *last);
     out.appt = std::move(st.appt);
   }
+  if (!confirmation)
+    return out;
   auto first = *version == 1 ? std::move(last) : event_at(1);
   if (!first)
     return make_unexpected(first.error());
-  auto done = ctx.processed->contains(
-      company, listener_names::send_notification, first->id);
-  out.confirmation_handled = done && *done;
+  auto handled = confirmation_handled(ctx, *first);
+  if (!handled)
+    return make_unexpected(handled.error());
+  out.confirmation_handled = *handled;
   return out;
 }
 
@@ -237,6 +274,69 @@ store::job notification_job(const job_request& req, std::string listener,
   j.backoff_s = policy.backoff_s;
   j.timeout_ms = static_cast<std::uint32_t>(policy.timeout.count());
   return j;
+}
+
+std::string message_body(const boost::json::object& p) {
+  auto kind = str_of(p, "kind");
+  auto name = str_of(p, "customer_name");
+  auto when = str_of(p, "start_time");
+  if (kind == "rescheduled")
+    return "Hello " + name + ", your appointment was moved to " + when + ".";
+  if (kind == "cancelled")
+    return "Hello " + name + ", your appointment at " + when
+           + " was cancelled.";
+  if (kind == "follow_up") {
+    auto alternatives = str_of(p, "alternatives");
+    return "Hello " + name
+           + ", we could not book the appointment you asked for on your "
+             "call. "
+           + (alternatives.empty()
+                  ? std::string{"We will get back to you with other times."}
+                  : "Free times: " + alternatives + ".");
+  }
+  if (kind == "thank_you")
+    return "Hello " + name + ", thank you for your visit at " + when
+           + ". We hope to see you again.";
+  if (kind == "reminder")
+    return "Hello " + name + ", a reminder of your appointment at " + when
+           + ".";
+  return "Hello " + name + ", your appointment at " + when + " is confirmed.";
+}
+
+namespace {
+
+/// The subject of a message of `kind` (an email's; other channels have
+/// none).
+std::string subject_of(const std::string& kind) {
+  static const std::map<std::string, std::string> subjects{
+      {"rescheduled", "Appointment moved"},
+      {"cancelled", "Appointment cancelled"},
+      {"follow_up", "About your call"},
+      {"thank_you", "Thank you for your visit"},
+  };
+  auto i = subjects.find(kind);
+  return i == subjects.end() ? "Appointment confirmed" : i->second;
+}
+
+} // namespace
+
+store::outbound_message customer_message(const envelope& event,
+                                         const std::string& listener,
+                                         const boost::json::object& payload,
+                                         timestamp_ms now,
+                                         std::string causation) {
+  store::outbound_message m;
+  m.channel = str_of(payload, "channel");
+  m.recipient = str_of(payload, "recipient");
+  m.subject = subject_of(str_of(payload, "kind"));
+  m.body = message_body(payload);
+  m.company_id = event.company_id;
+  m.event_id = event.id;
+  m.idempotency_key = idempotency_key(event, listener);
+  m.created_at = now;
+  m.correlation_id = event.metadata.correlation_id;
+  m.causation_id = std::move(causation);
+  return m;
 }
 
 } // namespace listener_detail

@@ -12,12 +12,15 @@
 
 #include <caf/typed_response_promise.hpp>
 
+#include <boost/json/object.hpp>
+
 #include <actors/event_visit.hpp>
 #include <actors/listeners.hpp>
 #include <messages/json.hpp>
 #include <messages/time.hpp>
 #include <messages/time_zone.hpp>
 #include <store/job_queue.hpp>
+#include <store/outbox.hpp>
 #include <store/writer.hpp>
 
 namespace switchboard::listener_detail {
@@ -81,7 +84,8 @@ store::result<void> enqueue_all_in(store::job_queue& queue,
 /// the stream's last event (and its first, for the confirmation), not
 /// folded; `known`, an event the caller holds (the job's own), is not read
 /// again when it is one of those, nor decoded again when it is an
-/// appointment.created and `known_created` is its appointment.
+/// appointment.created and `known_created` is its appointment. With
+/// `confirmation` false, `confirmation_handled` is not read (left false).
 struct current_appointment {
   appointment appt;
   bool exists = false;
@@ -91,7 +95,8 @@ struct current_appointment {
 expected<current_appointment, caf::error>
 load_current(const listener_context& ctx, const std::string& company,
              const std::string& id, const envelope* known = nullptr,
-             const appointment* known_created = nullptr);
+             const appointment* known_created = nullptr,
+             bool confirmation = true);
 
 /// The error of a job whose event does not decode: it fails at once.
 caf::error bad_event(const job_request& req, const decode_error& err);
@@ -161,5 +166,19 @@ store::job channel_job(const time_zone& tz, const job_request& req,
                        const customer& c, const std::string& channel,
                        const appointment& a, const std::string& kind,
                        timestamp_ms now);
+
+/// The text of a message to a customer of `payload` (a channel job's:
+/// kind, customer_name, start_time, ...).
+std::string message_body(const boost::json::object& payload);
+
+/// The message the channel job of `payload` (channel, recipient, kind,
+/// ...) for `event` writes to the outbox: `listener` is the channel job's
+/// ("notify.email"), its idempotency key's part; `causation` what caused
+/// it ("job:<id>"). The caller checks the recipient.
+store::outbound_message customer_message(const envelope& event,
+                                         const std::string& listener,
+                                         const boost::json::object& payload,
+                                         timestamp_ms now,
+                                         std::string causation);
 
 } // namespace switchboard::listener_detail

@@ -57,6 +57,8 @@ store::result<void> queue_call_in(store::write_txn& txn,
                                   const outbound_call& call, timestamp_ms now);
 
 /// What a listener needs from the node; handed over at spawn.
+class catch_up_board;
+
 struct listener_context {
   store::event_store* events = nullptr;
   store::job_queue* jobs = nullptr;
@@ -89,6 +91,9 @@ struct listener_context {
   /// The customers the listeners read, folded once per change of any
   /// customer rather than once per job (see `customer_of`).
   std::shared_ptr<customer_view> customers = new_customer_view();
+  /// Where the catch-up listeners' readers tell how far they read (see
+  /// `catch_up_board`); null: they tell no one.
+  std::shared_ptr<catch_up_board> readers;
 };
 
 // -- names --------------------------------------------------------------------

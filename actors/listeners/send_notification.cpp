@@ -2,6 +2,7 @@
 // prefers, for each new appointment.
 #include "actors/listeners/send_notification.hpp"
 
+#include "actors/listeners/catch_up.hpp"
 #include "actors/listeners/common.hpp"
 
 #include <optional>
@@ -16,6 +17,7 @@
 #include <actors/log.hpp>
 #include <actors/providers.hpp>
 #include <messages/json.hpp>
+#include <messages/json_string.hpp>
 #include <messages/time.hpp>
 #include <store/event_store.hpp>
 #include <store/job_queue.hpp>
@@ -31,6 +33,35 @@ using namespace listener_detail;
 
 // -- SendAppointmentNotification ----------------------------------------------
 
+namespace {
+
+/// The channel jobs that confirm the appointment of `req`'s event, as it
+/// is now: a reschedule within the delay is confirmed at its new time, a
+/// cancelled one is not confirmed. Errors: the appointment or its customer
+/// cannot be read.
+expected<std::vector<store::job>, caf::error>
+confirmation_jobs(const listener_context& ctx, const job_request& req,
+                  const appointment_created& ev) {
+  auto cur = load_current(ctx, req.event.company_id, ev.appointment.id,
+                          &req.event, &ev.appointment, false);
+  if (!cur)
+    return make_unexpected(cur.error());
+  std::vector<store::job> jobs;
+  if (!cur->exists || cur->appt.status != appointment_status::scheduled)
+    return jobs;
+  auto c = customer_of(ctx, req.event.company_id, cur->appt.customer_id);
+  if (!c)
+    return make_unexpected(c.error());
+  auto tz = zone_of(ctx, req, cur->appt);
+  auto now = ctx.clock();
+  for (const auto& ch : channels_for(*c))
+    jobs.push_back(
+        channel_job(tz, req, *c, ch, cur->appt, "confirmation", now));
+  return jobs;
+}
+
+} // namespace
+
 queued_listener_actor::behavior_type
 send_appointment_notification(queued_listener_actor::pointer self,
                               listener_context ctx) {
@@ -38,26 +69,11 @@ send_appointment_notification(queued_listener_actor::pointer self,
   return event_listener_behavior<appointment_created>(
       [self, ctx](const job_request& req,
                   const appointment_created& ev) -> caf::result<ok_atom> {
-        // The appointment as it is now: a reschedule within the delay is
-        // confirmed at its new time, a cancelled one is not confirmed.
-        auto cur = load_current(ctx, req.event.company_id, ev.appointment.id,
-                                &req.event, &ev.appointment);
-        if (!cur)
-          return cur.error();
-        auto now = ctx.clock();
-        std::vector<store::job> jobs;
-        if (cur->exists && cur->appt.status == appointment_status::scheduled) {
-          auto c
-              = customer_of(ctx, req.event.company_id, cur->appt.customer_id);
-          if (!c)
-            return c.error();
-          auto tz = zone_of(ctx, req, cur->appt);
-          for (const auto& ch : channels_for(*c))
-            jobs.push_back(
-                channel_job(tz, req, *c, ch, cur->appt, "confirmation", now));
-        }
+        auto jobs = confirmation_jobs(ctx, req, ev);
+        if (!jobs)
+          return jobs.error();
         auto rp = self->make_response_promise<ok_atom>();
-        enqueue_once(self, ctx, req, std::move(jobs), rp);
+        enqueue_once(self, ctx, req, std::move(*jobs), rp);
         return rp;
       },
       [lg](const job_request& req, const std::string& error) {
@@ -71,6 +87,64 @@ send_appointment_notification(queued_listener_actor::pointer self,
       });
 }
 
+catch_up_deps notification_catch_up(const listener_context& ctx,
+                                    const queued_listener_spec& spec,
+                                    const listener_registry& reg) {
+  auto d = catch_up_deps_of(
+      ctx, spec, reg,
+      [ctx,
+       spec](const envelope& ev) -> expected<catch_up_effect, decode_error> {
+        auto created = event_from<appointment_created>(ev);
+        if (!created)
+          return make_unexpected(created.error());
+        job_request req;
+        req.queue = spec.queue;
+        req.listener = spec.name;
+        req.event = ev;
+        catch_up_effect e;
+        auto jobs = confirmation_jobs(ctx, req, *created);
+        if (!jobs) {
+          e.as_job = true; // fails there, with its tries and failed()
+          return e;
+        }
+        // A channel with a provider gets its job (the call, with its
+        // retries); the message of one without goes to the outbox here,
+        // as its channel job would have written it.
+        std::vector<store::job> calls;
+        std::vector<store::outbound_message> kept;
+        auto now = ctx.clock();
+        for (auto& j : *jobs) {
+          boost::json::error_code ec;
+          auto p = boost::json::parse(j.payload, ec);
+          auto channel = p.is_object() ? str_of(p.as_object(), "channel") : "";
+          if (ec || !p.is_object()
+              || (ctx.messenger && ctx.provider_channels.count(channel) > 0)) {
+            calls.push_back(std::move(j));
+            continue;
+          }
+          kept.push_back(
+              customer_message(ev, j.listener, p.as_object(), now, ev.id));
+        }
+        if (calls.empty() && kept.empty())
+          return e;
+        auto* queue = ctx.jobs;
+        auto* outbox = ctx.outbox;
+        e.writes.push_back(
+            [queue, outbox, calls = std::move(calls), kept = std::move(kept)](
+                store::write_txn& txn) -> store::result<void> {
+              for (const auto& m : kept)
+                if (auto r = outbox->add_in(txn, m); !r)
+                  return make_unexpected(r.error());
+              return enqueue_all_in(*queue, txn, calls);
+            });
+        return e;
+      });
+  d.wake = {"notifications"};
+  // History and a moved company's events are not confirmed again.
+  d.skips_brought_in = true;
+  return d;
+}
+
 namespace listeners {
 
 queued_listener_component send_notification() {
@@ -78,6 +152,8 @@ queued_listener_component send_notification() {
                        appointment_created>(ln::send_notification,
                                             "notifications", 3, {10, 60});
   c.spec.delay_s = 5;
+  c.spec.catch_up = true;
+  c.spawn_catch_up = spawn_reader<notification_catch_up>;
   return c;
 }
 

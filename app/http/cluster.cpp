@@ -14,6 +14,7 @@
 
 #include <openssl/rand.h>
 
+#include <actors/listeners/catch_up.hpp>
 #include <actors/log.hpp>
 #include <actors/node.hpp>
 #include <app/config.hpp>
@@ -340,6 +341,16 @@ start_cluster(caf::actor_system& sys, switchboard::node& n,
   d.cluster_store = n.store().cluster.get();
   d.release_company = [&n](const std::string& company) {
     caf::anon_send(n.router(), drain_atom::value, company);
+  };
+  d.readers_through = [&n]() -> store::result<std::uint64_t> {
+    auto positions = catch_up_positions(n.registry(), *n.store().projections,
+                                        *n.store().events);
+    if (!positions)
+      return make_unexpected(positions.error());
+    std::uint64_t least = UINT64_MAX;
+    for (const auto& p : *positions)
+      least = std::min(least, p.checkpoint);
+    return least;
   };
   d.wake_queues = [&n] {
     for (const auto& [name, q] : n.queues())

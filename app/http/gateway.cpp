@@ -334,8 +334,9 @@ private:
   }
 
   void sample_catch_ups(telemetry::family<telemetry::gauge>& gauge) {
-    auto positions = catch_up_positions(
-        node_.registry(), *node_.store().projections, *node_.store().events);
+    auto positions
+        = catch_up_positions(node_.registry(), *node_.store().projections,
+                             *node_.store().events, node_.catch_up_readers());
     if (!positions)
       return; // the next reading tries again
     if (positions->empty())
@@ -350,16 +351,17 @@ private:
     for (const auto& p : *positions) {
       gauge.with({p.listener}).set(static_cast<double>(p.behind()));
       least = std::min(least, p.checkpoint);
-      if (p.behind() == 0)
+      if (p.last <= p.checkpoint)
         continue;
       // The first reading that saw the log past the checkpoint: the
-      // event after it has waited at least since then.
+      // event after it has waited at least since then, of which the
+      // listener's delay is its due wait, not lag.
       auto first = std::upper_bound(ends_.begin(), ends_.end(), p.checkpoint,
                                     [](std::uint64_t cp, const auto& e) {
                                       return cp < e.second;
                                     });
       if (first != ends_.end())
-        lag = std::max(lag, now - first->first);
+        lag = std::max(lag, now - first->first - p.delay_ms);
     }
     // Readings every listener is past are no longer needed; the oldest
     // kept bounds the lag from below when there are too many.

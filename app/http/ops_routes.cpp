@@ -388,13 +388,14 @@ constexpr std::uint64_t max_counted_behind = 100000;
 store::result<json::array> catch_up_report(switchboard::node& n,
                                            const std::string& company) {
   auto& st = n.store();
-  auto positions
-      = catch_up_positions(n.registry(), *st.projections, *st.events);
+  auto positions = catch_up_positions(n.registry(), *st.projections, *st.events,
+                                      n.catch_up_readers());
   if (!positions)
     return make_unexpected(positions.error());
   // A company's own events past each checkpoint: one visit from the
   // lowest, each event counted for every checkpoint it is past.
   std::vector<std::uint64_t> own(positions->size(), 0);
+  std::vector<std::uint64_t> own_delayed(positions->size(), 0);
   if (!company.empty() && !positions->empty()) {
     auto lowest = std::min_element(positions->begin(), positions->end(),
                                    [](const auto& a, const auto& b) {
@@ -407,9 +408,13 @@ store::result<json::array> catch_up_report(switchboard::node& n,
     std::uint64_t seen = 0;
     auto visited = st.events->visit_company(
         *txn, company, lowest, [&](std::uint64_t seq) {
-          for (std::size_t i = 0; i < positions->size(); ++i)
-            if (seq > (*positions)[i].checkpoint)
+          for (std::size_t i = 0; i < positions->size(); ++i) {
+            const auto& p = (*positions)[i];
+            if (p.is_delayed(seq))
+              ++own_delayed[i];
+            else if (seq > p.checkpoint)
               ++own[i];
+          }
           return ++seen < max_counted_behind;
         });
     if (!visited)
@@ -418,9 +423,11 @@ store::result<json::array> catch_up_report(switchboard::node& n,
   json::array out;
   for (std::size_t i = 0; i < positions->size(); ++i) {
     const auto& p = (*positions)[i];
-    json::object o{{"listener", p.listener},
-                   {"queue", p.queue},
-                   {"events_behind", company.empty() ? p.behind() : own[i]}};
+    json::object o{
+        {"listener", p.listener},
+        {"queue", p.queue},
+        {"events_behind", company.empty() ? p.behind() : own[i]},
+        {"events_delayed", company.empty() ? p.delayed() : own_delayed[i]}};
     if (company.empty())
       o["checkpoint"] = p.checkpoint;
     out.push_back(std::move(o));

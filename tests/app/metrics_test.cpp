@@ -15,6 +15,7 @@
 #include "tests/app/check_script.hpp"
 #include "tests/app/daemon_names.hpp"
 #include "tests/app/free_port.hpp"
+#include "tests/support/http_server.hpp"
 
 namespace {
 
@@ -72,13 +73,30 @@ double value_of(const std::string& text, const std::string& series) {
   return v.empty() ? -1 : std::stod(v);
 }
 
-struct metrics_fixture : daemon_fixture {
-  using daemon_fixture::daemon_fixture;
+/// A CRM endpoint that takes every call: with it configured, the
+/// external sync's calls are jobs (a booking's other listeners read the
+/// log and make none), so that the queue families get samples.
+struct crm_endpoint {
+  switchboard::test::http_server crm{[](int) {
+    return switchboard::test::http_answer{};
+  }};
+};
+
+struct metrics_fixture : crm_endpoint, daemon_fixture {
+  explicit metrics_fixture(std::vector<std::string> sets = {})
+      : daemon_fixture(with_crm(std::move(sets), crm.url())) {}
+
+  static std::vector<std::string> with_crm(std::vector<std::string> sets,
+                                           const std::string& url) {
+    sets.push_back("providers.crm_webhook_url=" + url);
+    return sets;
+  }
 
   void seed(http_client& c) {
     switchboard::test::seed(c, acme,
                             R"({"id":"cu1","name":"Ada","phone":"+4930123",
-                                "email":"ada@example.com"})");
+                                "email":"ada@example.com",
+                                "prefers_email":true})");
   }
 
   http_reply book(http_client& c, const std::string& id, int hour) {
