@@ -46,7 +46,7 @@ url="http://127.0.0.1:$port"
 admin=$(add_tenant "$tmp/data" ops --admin)
 token=$(add_tenant "$tmp/data" bench)
 [ -n "$admin" ] && [ -n "$token" ] || die "switchboard tenant add printed no token"
-seed_company "$token" "" '"email":"ada@example.com"'
+seed_company "$token" "" '"email":"ada@example.com","prefers_email":true'
 sleep 1
 
 # One line per thread group: its name and its CPU ticks so far.

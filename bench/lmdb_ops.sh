@@ -82,7 +82,7 @@ admin=$(add_tenant "$tmp/data" ops --admin)
 token=$(add_tenant "$tmp/data" bench)
 [ -n "$admin" ] && [ -n "$token" ] || die "switchboard tenant add printed no token"
 
-seed_company "$token" "" '"email":"ada@example.com"'
+seed_company "$token" "" '"email":"ada@example.com","prefers_email":true'
 sleep 1 # the seeding's own jobs are counted before the bookings
 jobs_before=$(jobs_made)
 kill -USR2 "$daemon_pid"

@@ -226,7 +226,8 @@ class Run:
                 self.sent["customer"].add(cid)
             st, _ = request(port, "POST", "/api/customers", self.token,
                             {"id": cid, "name": f"Customer {t} {i}",
-                             "phone": f"+49301{t:02d}{i:05d}"})
+                             "phone": f"+49301{t:02d}{i:05d}",
+                             "prefers_sms": True})
             if st in (200, 201):
                 self.ack("customer", cid, None)
             start = day + datetime.timedelta(minutes=30 * (t * 1000 + i))
@@ -439,7 +440,10 @@ def check_image(args, run, cut, mode, files, records, sync_ends, tmp):
     if cut < run.token_at:
         return problems
     try:
-        daemon = Daemon(args, env, img, ["store.sync=none"])
+        # Confirmations go out at once, so that every one is due.
+        daemon = Daemon(args, env, img, [
+            "store.sync=none",
+            "listener.send_appointment_notification.delay_ms=0"])
     except RuntimeError as e:
         # An image the daemon refuses to open is a loss too (without
         # fsync, a torn page can leave a record that no longer decodes).
@@ -479,6 +483,7 @@ def check_image(args, run, cut, mode, files, records, sync_ends, tmp):
                                     f"{st} {text}")
         problems += check_analytics(args, env, img, daemon, run)
         problems += check_external_sync(args, env, img)
+        problems += check_confirmations(args, env, img, daemon, run)
     finally:
         daemon.stop()
     return problems
@@ -549,6 +554,50 @@ def check_external_sync(args, env, img):
         return [f"the CRM has {len(sent)} messages for {len(logged)} logged "
                 f"changes (twice: {twice[:3]}, missing: {missing[:3]})"]
     return []
+
+
+def check_confirmations(args, env, img, daemon, run):
+    """The notification's reader (run to the log's end by check_analytics's
+    wait) confirmed every booking still scheduled by SMS once, and none
+    twice: its messages are written in the commit of its checkpoint."""
+    rc, out, err = run_cli(args, env, img,
+                           ["events", "--type", "appointment.created",
+                            "--json", "--limit", "1000000"])
+    if rc != 0:
+        return [f"events exited {rc}: {err}"]
+    created = {}
+    for line in out.splitlines():
+        if line.startswith("{"):
+            e = json.loads(line)
+            created[e["id"]] = e["aggregateid"]
+    rc, out, err = run_cli(args, env, img,
+                           ["outbox", "--channel", "sms", "--json",
+                            "--limit", "1000000"])
+    if rc != 0:
+        return [f"outbox exited {rc}: {err}"]
+    sent = {}
+    for line in out.splitlines():
+        if line.startswith("{"):
+            m = json.loads(line)
+            if m["event_id"] in created:
+                sent[m["event_id"]] = sent.get(m["event_id"], 0) + 1
+    problems = []
+    twice = sorted(e for e, n in sent.items() if n > 1)
+    if twice:
+        problems.append(f"{len(twice)} booking(s) confirmed twice: "
+                        f"{twice[:3]}")
+    missing = []
+    for event_id, appointment in sorted(created.items()):
+        if sent.get(event_id, 0) > 0:
+            continue
+        st, text = request(daemon.port, "GET",
+                           f"/api/appointments/{appointment}", run.token)
+        if st == 200 and json.loads(text).get("status") == "scheduled":
+            missing.append(appointment)
+    if missing:
+        problems.append(f"{len(missing)} scheduled booking(s) never "
+                        f"confirmed: {missing[:3]}")
+    return problems
 
 
 def choose_cuts(records, args, rng):
