@@ -216,10 +216,7 @@ catch_up_deps subscriber_catch_up(const listener_context& ctx,
       ctx, spec, reg,
       [ctx,
        spec](const envelope& ev) -> expected<catch_up_effect, decode_error> {
-        job_request req;
-        req.queue = spec.queue;
-        req.listener = spec.name;
-        req.event = ev;
+        auto req = reader_request(spec, ev);
         catch_up_effect e;
         auto effects = subscriber_effects(ctx, req);
         if (!effects)

@@ -163,6 +163,15 @@ catch_up_positions(const listener_registry& reg, const store::projections& proj,
   return out;
 }
 
+job_request reader_request(const queued_listener_spec& spec,
+                           const envelope& ev) {
+  job_request req;
+  req.queue = spec.queue;
+  req.listener = spec.name;
+  req.event = ev;
+  return req;
+}
+
 catch_up_deps catch_up_deps_of(const listener_context& ctx,
                                const queued_listener_spec& spec,
                                const listener_registry& reg, fold_fn fold) {

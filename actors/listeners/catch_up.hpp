@@ -215,6 +215,11 @@ struct catch_up_deps {
   std::chrono::milliseconds idle{500};
 };
 
+/// The request a job of listener `spec` for `ev` would carry: what a
+/// reader's fold hands to the code it shares with the listener's job path.
+job_request reader_request(const queued_listener_spec& spec,
+                           const envelope& ev);
+
 /// The deps of the reader of catch-up listener `spec`: the event types it
 /// listens to in `reg`, and `fold`.
 catch_up_deps catch_up_deps_of(const listener_context& ctx,

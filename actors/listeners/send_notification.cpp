@@ -97,10 +97,7 @@ catch_up_deps notification_catch_up(const listener_context& ctx,
         auto created = event_from<appointment_created>(ev);
         if (!created)
           return make_unexpected(created.error());
-        job_request req;
-        req.queue = spec.queue;
-        req.listener = spec.name;
-        req.event = ev;
+        auto req = reader_request(spec, ev);
         catch_up_effect e;
         auto jobs = confirmation_jobs(ctx, req, *created);
         if (!jobs) {
