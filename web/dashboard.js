@@ -187,9 +187,11 @@ async function refreshAll() {
   }
   tiles.push(tile('failed jobs, past 7 days', failedWeek));
   tiles.push(tile('jobs waiting', queues.reduce((n, x) => n + x.ready + x.delayed, 0)));
-  // Catch-up listeners (analytics) read the log: their lag is in events.
+  // Catch-up listeners read the log: their lag is in events, beside those
+  // held for the listener's delay (the notification's 5 s).
   for (const c of (q.status === 200 && q.data.catch_up) || [])
-    tiles.push(tile(`events behind, ${c.listener}`, c.events_behind));
+    tiles.push(tile(`events behind, ${c.listener}`,
+                    c.events_delayed ? `${c.events_behind} (${c.events_delayed} held)` : c.events_behind));
   for (const [name, t] of Object.entries(queueTimes))
     tiles.push(tile(`max wait / runtime, ${name} (p99 ms)`, `${Math.round(t.wait)} / ${Math.round(t.run)}`));
   $('tiles').replaceChildren(...tiles);
