@@ -147,14 +147,12 @@ catch_up_positions(const listener_registry& reg, const store::projections& proj,
     if (board != nullptr)
       if (auto told = board->find(name)) {
         auto from = told->delayed_from.load(std::memory_order_relaxed);
-        auto through = told->read_through.load(std::memory_order_relaxed);
         // Told before or after the checkpoint was read: only what lies
         // past it and within the log counts.
-        from = std::max(from, p.checkpoint + 1);
-        through = std::min(through, p.last);
-        if (told->delayed_from.load(std::memory_order_relaxed) != 0
-            && from <= through) {
-          p.delayed_from = from;
+        auto through = std::min(
+            told->read_through.load(std::memory_order_relaxed), p.last);
+        if (from != 0 && std::max(from, p.checkpoint + 1) <= through) {
+          p.delayed_from = std::max(from, p.checkpoint + 1);
           p.delayed_through = through;
         }
       }

@@ -245,7 +245,15 @@ store::job channel_job(const time_zone& tz, const job_request& req,
                        const appointment& a, const std::string& kind,
                        timestamp_ms now) {
   auto j = notification_job(req, "notify." + channel, now, now);
-  boost::json::object payload{
+  j.payload = boost::json::serialize(channel_payload(tz, c, channel, a, kind));
+  return j;
+}
+
+boost::json::object channel_payload(const time_zone& tz, const customer& c,
+                                    const std::string& channel,
+                                    const appointment& a,
+                                    const std::string& kind) {
+  return boost::json::object{
       {"kind", kind},
       {"channel", channel},
       {"recipient", recipient_for(c, channel)},
@@ -253,8 +261,6 @@ store::job channel_job(const time_zone& tz, const job_request& req,
       {"appointment_id", a.id},
       {"start_time", format_rfc3339_in(a.start_time, tz)},
   };
-  j.payload = boost::json::serialize(payload);
-  return j;
 }
 
 store::job notification_job(const job_request& req, std::string listener,

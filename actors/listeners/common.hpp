@@ -161,6 +161,13 @@ time_zone zone_of(const listener_context& ctx, const job_request& req,
 store::job notification_job(const job_request& req, std::string listener,
                             timestamp_ms now, timestamp_ms due);
 
+/// The payload of a channel job for `kind` ("confirmation", "rescheduled",
+/// ...) to customer `c` on `channel` about `a` (times in `tz`).
+boost::json::object channel_payload(const time_zone& tz, const customer& c,
+                                    const std::string& channel,
+                                    const appointment& a,
+                                    const std::string& kind);
+
 /// A channel job for `msg_kind` ("confirmation", "rescheduled", ...).
 store::job channel_job(const time_zone& tz, const job_request& req,
                        const customer& c, const std::string& channel,

@@ -17,7 +17,6 @@
 #include <actors/log.hpp>
 #include <actors/providers.hpp>
 #include <messages/json.hpp>
-#include <messages/json_string.hpp>
 #include <messages/time.hpp>
 #include <store/event_store.hpp>
 #include <store/job_queue.hpp>
@@ -35,29 +34,31 @@ using namespace listener_detail;
 
 namespace {
 
-/// The channel jobs that confirm the appointment of `req`'s event, as it
-/// is now: a reschedule within the delay is confirmed at its new time, a
-/// cancelled one is not confirmed. Errors: the appointment or its customer
-/// cannot be read.
-expected<std::vector<store::job>, caf::error>
-confirmation_jobs(const listener_context& ctx, const job_request& req,
-                  const appointment_created& ev) {
+/// What confirming the appointment of `req`'s event takes, as it is now
+/// (a reschedule within the delay is confirmed at its new time): its
+/// customer and time zone; none when it is not to be confirmed (it was
+/// cancelled). Errors: the appointment or its customer cannot be read.
+struct confirming {
+  appointment appt;
+  customer c;
+  time_zone tz;
+};
+
+expected<std::optional<confirming>, caf::error>
+confirmation_of(const listener_context& ctx, const job_request& req,
+                const appointment_created& ev) {
   auto cur = load_current(ctx, req.event.company_id, ev.appointment.id,
                           &req.event, &ev.appointment, false);
   if (!cur)
     return make_unexpected(cur.error());
-  std::vector<store::job> jobs;
   if (!cur->exists || cur->appt.status != appointment_status::scheduled)
-    return jobs;
+    return std::optional<confirming>{};
   auto c = customer_of(ctx, req.event.company_id, cur->appt.customer_id);
   if (!c)
     return make_unexpected(c.error());
   auto tz = zone_of(ctx, req, cur->appt);
-  auto now = ctx.clock();
-  for (const auto& ch : channels_for(*c))
-    jobs.push_back(
-        channel_job(tz, req, *c, ch, cur->appt, "confirmation", now));
-  return jobs;
+  return std::optional<confirming>{
+      confirming{std::move(cur->appt), std::move(*c), std::move(tz)}};
 }
 
 } // namespace
@@ -69,11 +70,18 @@ send_appointment_notification(queued_listener_actor::pointer self,
   return event_listener_behavior<appointment_created>(
       [self, ctx](const job_request& req,
                   const appointment_created& ev) -> caf::result<ok_atom> {
-        auto jobs = confirmation_jobs(ctx, req, ev);
-        if (!jobs)
-          return jobs.error();
+        auto conf = confirmation_of(ctx, req, ev);
+        if (!conf)
+          return conf.error();
+        std::vector<store::job> jobs;
+        if (*conf) {
+          auto now = ctx.clock();
+          for (const auto& ch : channels_for((*conf)->c))
+            jobs.push_back(channel_job((*conf)->tz, req, (*conf)->c, ch,
+                                       (*conf)->appt, "confirmation", now));
+        }
         auto rp = self->make_response_promise<ok_atom>();
-        enqueue_once(self, ctx, req, std::move(*jobs), rp);
+        enqueue_once(self, ctx, req, std::move(jobs), rp);
         return rp;
       },
       [lg](const job_request& req, const std::string& error) {
@@ -99,28 +107,28 @@ catch_up_deps notification_catch_up(const listener_context& ctx,
           return make_unexpected(created.error());
         auto req = reader_request(spec, ev);
         catch_up_effect e;
-        auto jobs = confirmation_jobs(ctx, req, *created);
-        if (!jobs) {
+        auto conf = confirmation_of(ctx, req, *created);
+        if (!conf) {
           e.as_job = true; // fails there, with its tries and failed()
           return e;
         }
+        if (!*conf)
+          return e;
         // A channel with a provider gets its job (the call, with its
         // retries); the message of one without goes to the outbox here,
         // as its channel job would have written it.
+        const auto& [appt, c, tz] = **conf;
         std::vector<store::job> calls;
         std::vector<store::outbound_message> kept;
         auto now = ctx.clock();
-        for (auto& j : *jobs) {
-          boost::json::error_code ec;
-          auto p = boost::json::parse(j.payload, ec);
-          auto channel = p.is_object() ? str_of(p.as_object(), "channel") : "";
-          if (ec || !p.is_object()
-              || (ctx.messenger && ctx.provider_channels.count(channel) > 0)) {
-            calls.push_back(std::move(j));
-            continue;
-          }
-          kept.push_back(
-              customer_message(ev, j.listener, p.as_object(), now, ev.id));
+        for (const auto& ch : channels_for(c)) {
+          if (ctx.messenger && ctx.provider_channels.count(ch) > 0)
+            calls.push_back(
+                channel_job(tz, req, c, ch, appt, "confirmation", now));
+          else
+            kept.push_back(customer_message(
+                ev, "notify." + ch,
+                channel_payload(tz, c, ch, appt, "confirmation"), now, ev.id));
         }
         if (calls.empty() && kept.empty())
           return e;
