@@ -87,6 +87,8 @@ node_store::open(const store::options& opts, bool rebuild_stream_index) {
   // GET /api/appointments reads one page of one list, and a calendar its
   // staff member's scheduled ones.
   ecfg.lists = appointment_lists;
+  // Written behind the log, a batch per transaction (event_store.hpp).
+  ecfg.lists_behind = true;
   ecfg.stream_index_batch = opts.stream_index_batch;
   auto events = store::event_store::open(*out->env, *out->writer, ecfg);
   if (!events)

@@ -5,6 +5,10 @@
 #include "store/event_store_detail.hpp"
 
 #include <limits>
+#include <map>
+#include <unordered_map>
+
+#include <pthread.h>
 
 namespace switchboard::store {
 
@@ -12,7 +16,8 @@ namespace switchboard::store {
 
 event_store::event_store(environment& env, writer& w, config cfg, dbs d)
     : env_(env), writer_(w), cfg_(cfg), db_(d),
-      tails_(std::make_unique<stream_tails>()) {
+      tails_(std::make_unique<stream_tails>()),
+      lister_(std::make_unique<lister_state>()) {
   if (cfg_.hash == nullptr)
     cfg_.hash = &default_stream_hash;
   if (cfg_.stream_index_chunk == 0)
@@ -21,7 +26,15 @@ event_store::event_store(environment& env, writer& w, config cfg, dbs d)
     cfg_.stream_index_batch = 1;
 }
 
-event_store::~event_store() = default;
+event_store::~event_store() {
+  {
+    std::lock_guard<std::mutex> lock{lister_->mtx};
+    lister_->stop = true;
+  }
+  lister_->cv.notify_all();
+  if (lister_->thread.joinable())
+    lister_->thread.join();
+}
 
 result<std::unique_ptr<event_store>> event_store::open(environment& env,
                                                        writer& w, config cfg) {
@@ -56,9 +69,12 @@ result<std::unique_ptr<event_store>> event_store::open(environment& env,
         if (cfg.refs && cfg.rebuild_stream_index)
           if (auto ok = out->settle_refs_checkpoint(); !ok)
             return make_unexpected(ok.error());
-        if (cfg.lists && cfg.rebuild_stream_index)
+        if (cfg.lists && cfg.rebuild_stream_index) {
           if (auto ok = out->build_lists(); !ok)
             return make_unexpected(ok.error());
+          if (auto ok = out->settle_lists_behind(); !ok)
+            return make_unexpected(ok.error());
+        }
         return out;
       });
 }
@@ -218,19 +234,25 @@ result<void> event_store::settle_refs_checkpoint() {
 
 listing event_store::listing_of(const envelope& e) const {
   listing out;
-  if (cfg_.lists)
+  if (cfg_.lists && !cfg_.lists_behind)
     cfg_.lists(e, out);
   if (cfg_.refs)
     cfg_.refs(e, out.refs);
   return out;
 }
 
+namespace {
+
+/// Whether a (list, sort key) pair fits a `listed` key.
+bool listable(const std::pair<std::string, std::string>& entry) {
+  return !entry.first.empty()
+         && 2 + entry.first.size() + entry.second.size() <= max_key_size;
+}
+
+} // namespace
+
 result<void> event_store::list_in(MDB_txn* t, const envelope* previous,
                                   const envelope& e, const listing* computed) {
-  auto listable = [](const std::pair<std::string, std::string>& entry) {
-    return !entry.first.empty()
-           && 2 + entry.first.size() + entry.second.size() <= max_key_size;
-  };
   auto& now = listing_scratch_;
   now.entries.clear();
   if (computed == nullptr)
@@ -265,6 +287,223 @@ result<void> event_store::list_in(MDB_txn* t, const envelope* previous,
       return fail_mdb(rc, "mdb_put(listed)");
   }
   return {};
+}
+
+result<std::uint64_t>
+event_store::tail_list_ops(MDB_txn* txn, std::uint64_t from_seq,
+                           std::size_t max_events,
+                           std::vector<list_op>& out) const {
+  // Each stream's last event read so far: its version and its entries,
+  // which the stream's next event replaces.
+  using entries = std::vector<std::pair<std::string, std::string>>;
+  std::unordered_map<std::string, std::pair<std::uint64_t, entries>> last;
+  listing now, before;
+  cursor_guard c;
+  if (auto rc = mdb_cursor_open(txn, db_.events, &c.c); rc != 0)
+    return fail_mdb(rc, "mdb_cursor_open");
+  char start[8];
+  put_be64(start, from_seq);
+  auto key = as_val(start, 8);
+  MDB_val val;
+  std::uint64_t last_seq = 0;
+  std::size_t n = 0;
+  auto rc = mdb_cursor_get(c.c, &key, &val, MDB_SET_RANGE);
+  for (; rc == 0 && n < max_events;
+       rc = mdb_cursor_get(c.c, &key, &val, MDB_NEXT), ++n) {
+    auto view = decode_record(val.mv_data, val.mv_size);
+    if (!view)
+      return make_unexpected(view.error());
+    auto e = view->to_envelope();
+    last_seq = e.sequence;
+    now.entries.clear();
+    now.refs.clear();
+    cfg_.lists(e, now);
+    before.entries.clear();
+    std::string stream;
+    stream.reserve(e.company_id.size() + e.aggregate_type.size()
+                   + e.aggregate_id.size() + 2);
+    stream.append(e.company_id).push_back('\0');
+    stream.append(e.aggregate_type).push_back('\0');
+    stream.append(e.aggregate_id);
+    auto known = last.find(stream);
+    if (e.version > 1) {
+      if (known != last.end() && known->second.first + 1 == e.version) {
+        before.entries = std::move(known->second.second);
+      } else {
+        auto read = read_stream(e.company_id, e.aggregate_type, e.aggregate_id,
+                                e.version - 1, 1);
+        if (!read)
+          return make_unexpected(read.error());
+        if (!read->empty() && read->front().version + 1 == e.version)
+          cfg_.lists(read->front(), before);
+      }
+    }
+    for (const auto& entry : before.entries)
+      if (listable(entry)
+          && std::find(now.entries.begin(), now.entries.end(), entry)
+                 == now.entries.end())
+        out.emplace_back(list_key(entry.first, entry.second), 0);
+    for (const auto& entry : now.entries)
+      if (listable(entry))
+        out.emplace_back(list_key(entry.first, entry.second), e.sequence);
+    if (known != last.end())
+      known->second = {e.version, std::move(now.entries)};
+    else if (!now.entries.empty() || !before.entries.empty())
+      last.emplace(std::move(stream),
+                   std::make_pair(e.version, std::move(now.entries)));
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND)
+    return fail_mdb(rc, "mdb_cursor_get(events)");
+  return last_seq;
+}
+
+result<bool> event_store::list_round() {
+  auto& L = *lister_;
+  auto generation = L.generation.load();
+  auto from = L.through.load();
+  std::vector<list_op> ops;
+  std::uint64_t last_seq = 0;
+  {
+    // Read, then let the snapshot go before waiting for the writer.
+    auto txn = env_.begin_read();
+    if (!txn)
+      return make_unexpected(txn.error());
+    auto read = tail_list_ops(txn->handle(), from, cfg_.list_batch, ops);
+    if (!read)
+      return make_unexpected(read.error());
+    last_seq = *read;
+  }
+  if (last_seq == 0)
+    return false;
+  // The last operation on each key, in key order: the entries of a list
+  // share their leaves.
+  std::map<std::string, std::uint64_t> last;
+  for (auto& [key, seq] : ops)
+    last[std::move(key)] = seq;
+  ops = {};
+  auto next = last_seq + 1;
+  bool moved = false;
+  auto ok = writer_.execute(
+      [&](write_txn& w) -> result<void> {
+        moved = false;
+        auto* t = w.handle();
+        if (L.generation.load() != generation)
+          return {}; // a forget came between: read the batch again
+        auto at = read_checkpoint(t, db_.checkpoints, lists_through_checkpoint);
+        if (!at)
+          return make_unexpected(at.error());
+        if (*at != from)
+          return {};
+        for (const auto& [k, seq] : last) {
+          auto key = as_val(k);
+          if (seq == 0) {
+            if (auto rc = mdb_del(t, db_.listed, &key, nullptr);
+                rc != 0 && rc != MDB_NOTFOUND)
+              return fail_mdb(rc, "mdb_del(listed)");
+            continue;
+          }
+          char seq_be[8];
+          put_be64(seq_be, seq);
+          auto val = as_val(seq_be, 8);
+          if (auto rc = mdb_put(t, db_.listed, &key, &val, 0); rc != 0)
+            return fail_mdb(rc, "mdb_put(listed)");
+        }
+        if (auto put = write_checkpoint(t, db_.checkpoints,
+                                        lists_through_checkpoint, next);
+            !put)
+          return put;
+        moved = true;
+        return {};
+      },
+      isolation::nested, lane::background);
+  if (!ok)
+    return make_unexpected(ok.error());
+  if (moved) {
+    L.through = next;
+  } else {
+    auto at = read_checkpoint(env_, db_.checkpoints, lists_through_checkpoint);
+    if (!at)
+      return make_unexpected(at.error());
+    L.through = *at;
+  }
+  return true;
+}
+
+result<void> event_store::settle_lists_behind() {
+  bool found = false;
+  auto at = read_checkpoint(env_, db_.checkpoints, lists_through_checkpoint,
+                            &found);
+  if (!at)
+    return make_unexpected(at.error());
+  auto& L = *lister_;
+  if (found) {
+    // What the last run left unlisted is listed now, before any append.
+    L.through = *at;
+    for (;;) {
+      auto more = list_round();
+      if (!more)
+        return make_unexpected(more.error());
+      if (!*more)
+        break;
+    }
+  }
+  if (!cfg_.lists_behind) {
+    // Appends list their events from here on.
+    if (!found)
+      return {};
+    return writer_.execute([this](write_txn& w) -> result<void> {
+      auto key = as_val(lists_through_checkpoint);
+      if (auto rc = mdb_del(w.handle(), db_.checkpoints, &key, nullptr);
+          rc != 0 && rc != MDB_NOTFOUND)
+        return fail_mdb(rc, "mdb_del(checkpoints)");
+      return {};
+    });
+  }
+  if (!found) {
+    // Every stored event was listed by its append (or by build_lists).
+    std::uint64_t next = 1;
+    auto ok = writer_.execute([this, &next](write_txn& w) -> result<void> {
+      auto last = last_sequence_in(w.handle());
+      if (!last)
+        return make_unexpected(last.error());
+      next = *last + 1;
+      return write_checkpoint(w.handle(), db_.checkpoints,
+                              lists_through_checkpoint, next);
+    });
+    if (!ok)
+      return ok;
+    L.through = next;
+  }
+  L.thread = std::thread([this] {
+    run_lister();
+  });
+  return {};
+}
+
+void event_store::run_lister() {
+  pthread_setname_np(pthread_self(), "sb-lister");
+  auto& L = *lister_;
+  std::unique_lock<std::mutex> lock{L.mtx};
+  while (!L.stop) {
+    L.cv.wait_for(lock, cfg_.list_interval, [&L] {
+      return L.stop || L.kicked.load();
+    });
+    if (L.stop)
+      break;
+    L.kicked = false;
+    lock.unlock();
+    // Rounds until one finds nothing: caught up. An error (the writer
+    // stopping, a full disk) waits for the next interval.
+    for (;;) {
+      auto more = list_round();
+      if (!more || !*more)
+        break;
+      std::lock_guard<std::mutex> guard{L.mtx};
+      if (L.stop)
+        break;
+    }
+    lock.lock();
+  }
 }
 
 result<void> event_store::build_lists() {
@@ -595,6 +834,8 @@ void event_store::forget_company_in(write_txn& txn,
     for (auto& g : T.generation)
       g.fetch_add(1, std::memory_order_release);
   });
+  // A lister batch read before this forget may hold the company's events.
+  lister_->generation.fetch_add(1);
 }
 
 std::uint64_t event_store::default_stream_hash(std::string_view company,

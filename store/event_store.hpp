@@ -6,6 +6,7 @@
 #include "store/error.hpp"
 #include "store/writer.hpp"
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -111,6 +112,20 @@ struct event_store_config {
   std::size_t stream_index_batch = 65536;
   /// Entries a flush cycle writes per write transaction.
   std::size_t stream_index_chunk = 1024;
+  /// Write the sorted lists behind the log: appends leave database
+  /// `listed` alone, a lister thread lists the log after its checkpoint
+  /// (`lists_through_checkpoint`) a batch per write transaction, entries
+  /// in key order, and `read_lists` folds the events it has not listed yet
+  /// into what it reads, in the same snapshot. A staff member's list then
+  /// takes a leaf per batch instead of one per booking. Off: each append
+  /// lists its events in its own transaction.
+  bool lists_behind = false;
+  /// Most events the lister lists in one write transaction.
+  std::size_t list_batch = 4096;
+  /// Events appended past the lister's checkpoint that wake it before its
+  /// next round; it also runs every `list_interval`.
+  std::size_t list_wake = 1024;
+  std::chrono::milliseconds list_interval{250};
   /// Rebuild the in-memory stream index from the log at open. Off only
   /// for a process that neither appends nor reads streams (`switchboard
   /// check`, which must open a store whose log is damaged).
@@ -348,6 +363,11 @@ public:
   /// lists of any status), whose entries are dropped first.
   static constexpr std::string_view lists_checkpoint = "lists_built_v2";
 
+  /// With `config::lists_behind`: the first sequence the lister has not
+  /// listed yet (database `checkpoints`). A store opened without
+  /// `lists_behind` lists what is left at open and drops the checkpoint.
+  static constexpr std::string_view lists_through_checkpoint = "lists_through";
+
   /// Reads the global log from sequence `from_seq` on, at most
   /// `max_count` events (catch-up, replay). Errors: `errc::corrupt`, LMDB
   /// errors.
@@ -453,6 +473,24 @@ private:
   result<void> recover_stream_tails();
   result<void> settle_refs_checkpoint();
   result<void> build_lists();
+  /// One list operation: a `listed` key and the sequence it points at,
+  /// 0 to delete it.
+  using list_op = std::pair<std::string, std::uint64_t>;
+  /// Appends to `out` what listing the log from `from_seq` on does to
+  /// `listed` (at most `max_events` events, in `txn`, one event in memory
+  /// at a time): each event's entries, and the removal of the entries of
+  /// its stream's previous event that it does not keep. Returns the last
+  /// sequence read, 0 when none.
+  result<std::uint64_t> tail_list_ops(MDB_txn* txn, std::uint64_t from_seq,
+                                      std::size_t max_events,
+                                      std::vector<list_op>& out) const;
+  /// The lister's settling at open (see `config::lists_behind`).
+  result<void> settle_lists_behind();
+  /// Lists up to `config::list_batch` events after the checkpoint; whether
+  /// it found any.
+  result<bool> list_round();
+  void run_lister();
+  struct lister_state;
   result<void> list_in(MDB_txn* t, const envelope* previous, const envelope& e,
                        const listing* computed);
   result<found_stream> find_for_read(std::string_view company,
@@ -468,6 +506,7 @@ private:
   config cfg_;
   dbs db_;
   std::unique_ptr<stream_tails> tails_;
+  std::unique_ptr<lister_state> lister_; ///< Its thread runs with lists_behind.
   /// The next sequence within write transaction `next_seq_txn_` (touched
   /// on the writer thread only).
   std::uint64_t next_seq_txn_ = 0;

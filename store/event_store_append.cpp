@@ -169,7 +169,7 @@ event_store::append_result event_store::append_in(write_txn& txn,
       return make_unexpected(slot.error());
     auto current = slot->version;
     std::optional<envelope> previous; // the stream's last event
-    if (slot->exists && cfg_.lists) {
+    if (slot->exists && cfg_.lists && !cfg_.lists_behind) {
       auto last = load(t, db_.events, slot->last_seq);
       if (!last)
         return make_unexpected(last.error());
@@ -280,7 +280,7 @@ event_store::append_result event_store::append_in(write_txn& txn,
         }
       }
       // listed
-      if (cfg_.lists) {
+      if (cfg_.lists && !cfg_.lists_behind) {
         const envelope* before = nullptr;
         if (i > 0)
           before = &events[i - 1];
@@ -295,6 +295,10 @@ event_store::append_result event_store::append_in(write_txn& txn,
     next_seq_txn_ = txn.serial();
     next_seq_ = next_seq + events.size();
     ++appends_;
+    if (cfg_.lists && cfg_.lists_behind
+        && next_seq_ >= lister_->through.load() + cfg_.list_wake
+        && !lister_->kicked.exchange(true))
+      lister_->cv.notify_one();
     return seqs;
   });
 }

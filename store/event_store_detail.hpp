@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <condition_variable>
 #include <cstring>
 #include <future>
 #include <map>
@@ -20,6 +21,7 @@
 #include <new>
 #include <optional>
 #include <shared_mutex>
+#include <thread>
 #include <unordered_map>
 
 namespace switchboard::store {
@@ -459,6 +461,21 @@ struct staged_entry {
   std::string company;
   std::string type;
   std::string id;
+};
+
+/// The lister of `config::lists_behind` and what it shares.
+struct event_store::lister_state {
+  std::mutex mtx;
+  std::condition_variable cv;
+  bool stop = false; ///< Under `mtx`.
+  /// An append passed `config::list_wake`: run before the interval ends.
+  std::atomic<bool> kicked{false};
+  /// The first sequence not listed yet (the checkpoint, once committed).
+  std::atomic<std::uint64_t> through{0};
+  /// Moved by every forget: a batch read before one lists nothing (its
+  /// events may be gone) and is read again.
+  std::atomic<std::uint64_t> generation{0};
+  std::thread thread;
 };
 
 struct event_store::stream_tails {

@@ -3,6 +3,8 @@
 #include "store/event_store_detail.hpp"
 
 #include <algorithm>
+#include <limits>
+#include <map>
 #include <utility>
 
 namespace switchboard::store {
@@ -256,6 +258,25 @@ event_store::read_lists(const std::vector<std::string>& lists,
     // their union: collect those (sort key, sequence), then load only the
     // events of the ones returned.
     std::vector<std::pair<std::string, std::uint64_t>> found;
+    // Written behind the log: the events the lister has not listed yet, in
+    // this snapshot, decide their keys (0: deleted).
+    std::map<std::string, std::uint64_t, std::less<>> unlisted;
+    if (cfg_.lists && cfg_.lists_behind) {
+      bool behind = false;
+      auto at = read_checkpoint(txn->handle(), db_.checkpoints,
+                                lists_through_checkpoint, &behind);
+      if (!at)
+        return make_unexpected(at.error());
+      if (behind) {
+        std::vector<list_op> ops;
+        auto read = tail_list_ops(txn->handle(), *at,
+                                  std::numeric_limits<std::size_t>::max(), ops);
+        if (!read)
+          return make_unexpected(read.error());
+        for (auto& [k, seq] : ops)
+          unlisted[std::move(k)] = seq;
+      }
+    }
     for (const auto& list : lists) {
       if (list.empty() || 2 + list.size() > max_key_size)
         continue;
@@ -273,11 +294,23 @@ event_store::read_lists(const std::vector<std::string>& lists,
               return false;
             if (val.mv_size != 8)
               return fail(errc::corrupt, "listed: bad value size");
+            if (!unlisted.empty() && unlisted.find(k) != unlisted.end())
+              return true; // decided below
             found.emplace_back(std::string{sort_key}, get_be64(val.mv_data));
             return ++taken < max_count;
           });
       if (!walked)
         return make_unexpected(walked.error());
+      for (auto i = unlisted.lower_bound(start);
+           i != unlisted.end()
+           && std::string_view{i->first}.substr(0, prefix.size()) == prefix;
+           ++i) {
+        auto sort_key = std::string_view{i->first}.substr(prefix.size());
+        if (!to_key.empty() && sort_key >= to_key)
+          break;
+        if (i->second != 0)
+          found.emplace_back(std::string{sort_key}, i->second);
+      }
     }
     std::sort(found.begin(), found.end());
     if (found.size() > max_count)

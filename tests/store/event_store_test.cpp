@@ -6,6 +6,9 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <chrono>
+#include <thread>
+
 #include <string>
 #include <vector>
 
@@ -557,6 +560,89 @@ BOOST_FIXTURE_TEST_CASE(sorted_lists_hold_each_entity_once,
   all = store->read_list("all", "", "", 100);
   BOOST_REQUIRE(all);
   BOOST_TEST(all->size() == 3u);
+  close();
+}
+
+BOOST_FIXTURE_TEST_CASE(lists_written_behind_the_log_read_whole,
+                        test::store_fixture) {
+  // The lister waits: reads must fold the unlisted events themselves.
+  cfg.lists = test_lists;
+  cfg.lists_behind = true;
+  cfg.list_wake = 1000000;
+  cfg.list_interval = std::chrono::hours(1);
+  reopen();
+  auto listed = env->open_db(event_detail::listed_db);
+  BOOST_REQUIRE(listed);
+  auto stored = [&] {
+    std::vector<std::string> keys;
+    auto txn = env->begin_read();
+    BOOST_REQUIRE(txn);
+    MDB_cursor* c = nullptr;
+    BOOST_REQUIRE(mdb_cursor_open(txn->handle(), *listed, &c) == 0);
+    MDB_val k, v;
+    for (auto rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+      keys.emplace_back(static_cast<const char*>(k.mv_data), k.mv_size);
+    mdb_cursor_close(c);
+    return keys.size();
+  };
+  auto all_keys = [&] {
+    auto all = store->read_list("all", "", "", 100);
+    BOOST_REQUIRE(all);
+    return keys_of(*all);
+  };
+  append_one(make_event("appointment", "a1", "t.one"));
+  append_one(make_event("appointment", "a2", "t.one"));
+  append_one(make_event("appointment", "a3", "t.two"));
+  auto moved = append_one(make_event("appointment", "a1", "t.two"));
+  BOOST_TEST(stored() == 0u); // nothing listed yet
+  BOOST_TEST(
+      all_keys()
+          == (std::vector<std::string>{"t.one/a2", "t.two/a1", "t.two/a3"}),
+      boost::test_tools::per_element());
+  auto one = store->read_list("type/t.one", "", "", 100);
+  BOOST_REQUIRE(one);
+  BOOST_TEST(keys_of(*one) == (std::vector<std::string>{"a2"}),
+             boost::test_tools::per_element());
+  auto two = store->read_list("type/t.two", "", "", 100);
+  BOOST_REQUIRE(two);
+  BOOST_REQUIRE(two->size() == 2u);
+  BOOST_TEST(two->front().event.sequence == moved);
+  // Pages count the folded entries as stored ones.
+  auto page = store->read_list("all", "t.one/a2", "", 1);
+  BOOST_REQUIRE(page);
+  BOOST_TEST(keys_of(*page) == (std::vector<std::string>{"t.one/a2"}),
+             boost::test_tools::per_element());
+  // An open lists what was left: 3 entities in 2 lists each.
+  reopen();
+  BOOST_TEST(stored() == 6u);
+  BOOST_TEST(
+      all_keys()
+          == (std::vector<std::string>{"t.one/a2", "t.two/a1", "t.two/a3"}),
+      boost::test_tools::per_element());
+  // Unlisted events over listed ones: a2 moves, a4 comes.
+  append_one(make_event("appointment", "a2", "t.three"));
+  append_one(make_event("appointment", "a4", "t.one"));
+  BOOST_TEST(stored() == 6u);
+  BOOST_TEST(all_keys()
+                 == (std::vector<std::string>{"t.one/a4", "t.three/a2",
+                                              "t.two/a1", "t.two/a3"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(store->read_list("type/t.one", "", "", 100)->size() == 1u);
+  // The lister lists on its own.
+  cfg.list_interval = std::chrono::milliseconds(5);
+  reopen();
+  append_one(make_event("appointment", "a5", "t.one"));
+  for (int i = 0; i < 500 && stored() < 10u; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  BOOST_TEST(stored() == 10u);
+  BOOST_TEST(all_keys().size() == 5u);
+  // Without lists_behind the appends list again, and the checkpoint goes.
+  cfg.lists_behind = false;
+  reopen();
+  append_one(make_event("appointment", "a6", "t.one"));
+  BOOST_TEST(stored() == 12u);
+  BOOST_TEST(all_keys().size() == 6u);
   close();
 }
 
