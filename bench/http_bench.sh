@@ -26,8 +26,10 @@
 #              the queued jobs (due -> leased, from the daemon's own
 #              histogram in /metrics) stayed under 1 s, and at the end no
 #              more than a second's work was waiting. The probes start at
-#              the burst rate and double while a rate holds, then bisect
-#              (--sustain-probes steps, 5; 2 with --quick); that gives
+#              the burst rate and rise by a quarter while a rate holds,
+#              then bisect (--sustain-probes steps, 5; 2 with --quick); a
+#              probe whose bookings are still unanswered a minute after
+#              its schedule ended falls behind. That gives
 #              sustained_book_rps, with the job wait p99, the jobs per
 #              booking (made, the reminders among them) and the runs per
 #              booking (the seed listeners' work: jobs run, and events
@@ -401,7 +403,15 @@ probe() {
   p99=$(sed -n 's/.* p99_ms=\([0-9.]*\).*/\1/p' <<<"$out")
   offset=$(sed -n 's/.* next_offset=\([0-9]*\).*/\1/p' <<<"$out")
   booked=$((booked + ok))
-  [ "$bad" -eq 0 ] || die "$bad bookings at $r/s did not get a 201: $(cat "$tmp/pace.err")"
+  # Far past what the daemon holds, bookings still waiting for their turn
+  # a minute after the schedule ended are the probe falling behind; any
+  # other failed booking is an error.
+  local unanswered=0
+  if [ "$bad" -gt 0 ] && grep -q "without an answer" "$tmp/pace.err"; then
+    unanswered=1
+  fi
+  [ "$bad" -eq 0 ] || [ "$unanswered" = 1 ] \
+    || die "$bad bookings at $r/s did not get a 201: $(cat "$tmp/pace.err")"
   read -r wait n < <(python3 "$tmp/wait_p99.py" "$tmp/m0" "$tmp/m1")
   probe_wait=$wait
   probe_jpb=$(awk -v j="$((made1 - made0))" -v b="$ok" \
@@ -413,15 +423,17 @@ probe() {
   probe_ok=$(awk -v r="$r" -v got="$got" -v w="$wait" -v back="$back" \
     -v jpb="$probe_jpb" -v rpb="$probe_rpb" -v p99="$p99" \
     'BEGIN { m = (rpb > jpb ? rpb : jpb); print ((got >= 0.95 * r && p99 < 1000 && w < 1000 && back <= m * r + 100) ? 1 : 0) }')
+  [ "$unanswered" = 0 ] || probe_ok=0
   printf '  %6d bookings/s asked, %6d held (booking p99 %7.1f ms): job wait p99 %7.1f ms (%d jobs), %d waiting at the end, %s jobs/booking, %s runs/booking -> %s\n' \
     "$r" "$got" "$p99" "$wait" "$n" "$back" "$probe_jpb" "$probe_rpb" \
     "$([ "$probe_ok" = 1 ] && echo holds || echo falls\ behind)"
 }
 echo "sustained: $sustain_seconds s per rate, from the burst rate up while it holds, then bisecting"
 # An open-loop rate is not bounded by the closed-loop burst: the first
-# probe is the burst rate, and each one that holds doubles the next, until
-# one falls behind; then the probes bisect between the highest rate held
-# and the lowest that fell behind.
+# probe is the burst rate, and each one that holds asks a quarter more the
+# next (doubling asked twice what the daemon could answer in a minute and
+# left bookings unanswered), until one falls behind; then the probes
+# bisect between the highest rate held and the lowest that fell behind.
 lo=0
 hi=$(field rps "$tmp/book.out")
 growing=1
@@ -444,7 +456,7 @@ for ((i = 0; i < sustain_probes; i++)); do
     sustained_jpb=$probe_jpb
     sustained_rpb=$probe_rpb
     if [ "$growing" = 1 ]; then
-      hi=$((2 * mid))
+      hi=$((mid + mid / 4))
     fi
   else
     hi=$mid
