@@ -243,10 +243,45 @@ listing event_store::listing_of(const envelope& e) const {
 
 namespace {
 
+using list_entries = std::vector<std::pair<std::string, std::string>>;
+
 /// Whether a (list, sort key) pair fits a `listed` key.
 bool listable(const std::pair<std::string, std::string>& entry) {
   return !entry.first.empty()
          && 2 + entry.first.size() + entry.second.size() <= max_key_size;
+}
+
+/// Appends to `out` what an entity's entries going from `before` to `now`
+/// (those of event `seq`) does to `listed`: (key, seq), seq 0 to delete.
+/// An entry in both is put again, pointing at the new event.
+void list_changes(const list_entries& before, const list_entries& now,
+                  std::uint64_t seq,
+                  std::vector<std::pair<std::string, std::uint64_t>>& out) {
+  for (const auto& entry : before)
+    if (listable(entry)
+        && std::find(now.begin(), now.end(), entry) == now.end())
+      out.emplace_back(list_key(entry.first, entry.second), 0);
+  for (const auto& entry : now)
+    if (listable(entry))
+      out.emplace_back(list_key(entry.first, entry.second), seq);
+}
+
+/// Writes one change of `list_changes` to `listed`.
+result<void> write_list_change(MDB_txn* t, MDB_dbi listed, std::string_view k,
+                               std::uint64_t seq) {
+  auto key = as_val(k);
+  if (seq == 0) {
+    if (auto rc = mdb_del(t, listed, &key, nullptr);
+        rc != 0 && rc != MDB_NOTFOUND)
+      return fail_mdb(rc, "mdb_del(listed)");
+    return {};
+  }
+  char seq_be[8];
+  put_be64(seq_be, seq);
+  auto val = as_val(seq_be, 8);
+  if (auto rc = mdb_put(t, listed, &key, &val, 0); rc != 0)
+    return fail_mdb(rc, "mdb_put(listed)");
+  return {};
 }
 
 } // namespace
@@ -259,33 +294,16 @@ result<void> event_store::list_in(MDB_txn* t, const envelope* previous,
     cfg_.lists(e, now);
   const auto& entries = computed != nullptr ? computed->entries : now.entries;
   // The entries of the stream's previous event go, unless this event
-  // keeps them (then the put below points them at this event).
-  if (previous != nullptr) {
-    auto& before = previous_scratch_;
-    before.entries.clear();
+  // keeps them (then the put points them at this event).
+  auto& before = previous_scratch_;
+  before.entries.clear();
+  if (previous != nullptr)
     cfg_.lists(*previous, before);
-    for (const auto& entry : before.entries) {
-      if (!listable(entry)
-          || std::find(entries.begin(), entries.end(), entry) != entries.end())
-        continue;
-      auto k = list_key(entry.first, entry.second);
-      auto key = as_val(k);
-      if (auto rc = mdb_del(t, db_.listed, &key, nullptr);
-          rc != 0 && rc != MDB_NOTFOUND)
-        return fail_mdb(rc, "mdb_del(listed)");
-    }
-  }
-  char seq_be[8];
-  put_be64(seq_be, e.sequence);
-  for (const auto& entry : entries) {
-    if (!listable(entry))
-      continue;
-    auto k = list_key(entry.first, entry.second);
-    auto key = as_val(k);
-    auto val = as_val(seq_be, 8);
-    if (auto rc = mdb_put(t, db_.listed, &key, &val, 0); rc != 0)
-      return fail_mdb(rc, "mdb_put(listed)");
-  }
+  std::vector<list_op> changes;
+  list_changes(before.entries, entries, e.sequence, changes);
+  for (const auto& [k, seq] : changes)
+    if (auto ok = write_list_change(t, db_.listed, k, seq); !ok)
+      return ok;
   return {};
 }
 
@@ -295,8 +313,7 @@ event_store::tail_list_ops(MDB_txn* txn, std::uint64_t from_seq,
                            std::vector<list_op>& out) const {
   // Each stream's last event read so far: its version and its entries,
   // which the stream's next event replaces.
-  using entries = std::vector<std::pair<std::string, std::string>>;
-  std::unordered_map<std::string, std::pair<std::uint64_t, entries>> last;
+  std::unordered_map<std::string, std::pair<std::uint64_t, list_entries>> last;
   listing now, before;
   cursor_guard c;
   if (auto rc = mdb_cursor_open(txn, db_.events, &c.c); rc != 0)
@@ -338,14 +355,7 @@ event_store::tail_list_ops(MDB_txn* txn, std::uint64_t from_seq,
           cfg_.lists(read->front(), before);
       }
     }
-    for (const auto& entry : before.entries)
-      if (listable(entry)
-          && std::find(now.entries.begin(), now.entries.end(), entry)
-                 == now.entries.end())
-        out.emplace_back(list_key(entry.first, entry.second), 0);
-    for (const auto& entry : now.entries)
-      if (listable(entry))
-        out.emplace_back(list_key(entry.first, entry.second), e.sequence);
+    list_changes(before.entries, now.entries, e.sequence, out);
     if (known != last.end())
       known->second = {e.version, std::move(now.entries)};
     else if (!now.entries.empty() || !before.entries.empty())
@@ -394,20 +404,9 @@ result<bool> event_store::list_round() {
           return make_unexpected(at.error());
         if (*at != from)
           return {};
-        for (const auto& [k, seq] : last) {
-          auto key = as_val(k);
-          if (seq == 0) {
-            if (auto rc = mdb_del(t, db_.listed, &key, nullptr);
-                rc != 0 && rc != MDB_NOTFOUND)
-              return fail_mdb(rc, "mdb_del(listed)");
-            continue;
-          }
-          char seq_be[8];
-          put_be64(seq_be, seq);
-          auto val = as_val(seq_be, 8);
-          if (auto rc = mdb_put(t, db_.listed, &key, &val, 0); rc != 0)
-            return fail_mdb(rc, "mdb_put(listed)");
-        }
+        for (const auto& [k, seq] : last)
+          if (auto put = write_list_change(t, db_.listed, k, seq); !put)
+            return put;
         if (auto put = write_checkpoint(t, db_.checkpoints,
                                         lists_through_checkpoint, next);
             !put)
