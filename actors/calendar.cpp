@@ -9,6 +9,7 @@
 #include <actors/branches.hpp>
 #include <actors/deciders.hpp>
 #include <actors/errors.hpp>
+#include <actors/event_visit.hpp>
 #include <actors/payload.hpp>
 #include <messages/json.hpp>
 #include <messages/time.hpp>
@@ -227,8 +228,9 @@ expected<decision, caf::error> decide_book(calendar_state& cal,
   const auto& md = c.ref.metadata;
   if (!md.user_id.empty())
     meta["user_id"] = md.user_id;
-  d.events.push_back(make_envelope(appointment_created{a, cmd.source, meta},
-                                   a.id, 0, a.company_id, now, md));
+  d.events.push_back(
+      make_known_envelope(appointment_created{a, cmd.source, meta}, a.id, 0,
+                          a.company_id, now, md));
   return d;
 }
 
@@ -302,7 +304,7 @@ decide_move(calendar_state& cal, const calendar_command& c, const move& m) {
   e.appointment = a;
   e.updated_by = md.user_id;
   if (!e.changes.empty())
-    d.events.push_back(make_envelope(e, a.id, 0, a.company_id, now, md));
+    d.events.push_back(make_known_envelope(e, a.id, 0, a.company_id, now, md));
   return d;
 }
 
@@ -355,7 +357,8 @@ expected<decision, caf::error> decide_calcom_update(const calendar_command& c,
   e.appointment = a;
   e.updated_by = md.user_id;
   if (!e.changes.empty())
-    d.events.push_back(make_envelope(e, a.id, 0, a.company_id, c.now, md));
+    d.events.push_back(
+        make_known_envelope(e, a.id, 0, a.company_id, c.now, md));
   return d;
 }
 
@@ -402,8 +405,8 @@ expected<decision, caf::error> decide_cancel(calendar_state& cal,
         conflict("appointment " + a.id + " is already cancelled"));
   a.status = appointment_status::cancelled;
   d.events.push_back(
-      make_envelope(appointment_cancelled{a, cmd.reason, md.user_id}, a.id, 0,
-                    a.company_id, c.now, md));
+      make_known_envelope(appointment_cancelled{a, cmd.reason, md.user_id},
+                          a.id, 0, a.company_id, c.now, md));
   return d;
 }
 
@@ -426,8 +429,8 @@ expected<decision, caf::error> decide_complete(calendar_state& cal,
                                     + " has not started yet (it starts at "
                                     + format_rfc3339(a.start_time) + ")"));
   a.status = appointment_status::completed;
-  d.events.push_back(make_envelope(appointment_completed{a, md.user_id}, a.id,
-                                   0, a.company_id, c.now, md));
+  d.events.push_back(make_known_envelope(appointment_completed{a, md.user_id},
+                                         a.id, 0, a.company_id, c.now, md));
   return d;
 }
 

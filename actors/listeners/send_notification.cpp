@@ -102,12 +102,12 @@ catch_up_deps notification_catch_up(const listener_context& ctx,
       ctx, spec, reg,
       [ctx,
        spec](const envelope& ev) -> expected<catch_up_effect, decode_error> {
-        auto created = event_from<appointment_created>(ev);
+        auto created = decoded_events<appointment_created>::instance().get(ev);
         if (!created)
           return make_unexpected(created.error());
         auto req = reader_request(spec, ev);
         catch_up_effect e;
-        auto conf = confirmation_of(ctx, req, *created);
+        auto conf = confirmation_of(ctx, req, **created);
         if (!conf) {
           e.as_job = true; // fails there, with its tries and failed()
           return e;

@@ -329,6 +329,27 @@ BOOST_AUTO_TEST_CASE(equal_payloads_are_decoded_once) {
   }
 }
 
+// A decider's envelope is known decoded: its listeners get the event it was
+// made from, equal to what its text decodes to, without parsing it.
+BOOST_AUTO_TEST_CASE(a_deciders_envelope_is_known_decoded) {
+  auto& cache = decoded_events<appointment_created>::instance();
+  auto a
+      = test::sample_appointment("a-known", deterministic_node::default_start);
+  appointment_created made{a, "phone", {{"user_id", "u1"}}};
+  auto env = make_known_envelope(made, "a-known", 0, "c1",
+                                 deterministic_node::default_start,
+                                 event_metadata{});
+  auto first = cache.get(env);
+  auto copy = env; // a reader's copy, read back from the log
+  auto second = cache.get(copy);
+  BOOST_REQUIRE(first && second);
+  BOOST_TEST(first->get() == second->get());
+  BOOST_TEST((**first == made));
+  auto parsed = event_from<appointment_created>(env);
+  BOOST_REQUIRE(parsed);
+  BOOST_TEST((*parsed == made));
+}
+
 // A job's view of an appointment is its stream's last event, whatever the
 // job's own event says: a job of the booking that runs after a move sees
 // the new time, after a cancellation the cancelled status.
