@@ -36,8 +36,9 @@
 #              applied by the catch-up listeners' readers, each one
 #              listener's handling of one event) at that rate;
 #              seed_jobs_per_s is the rate of those runs while the c=128
-#              run's backlog drained, over the polls with at least 1,000
-#              waiting (when the run left no such backlog, as the
+#              run's backlog drained, over the polls that began and
+#              ended with at least 1,000 waiting (when the run left no
+#              such backlog, as the
 #              listeners now keep up at full booking speed: the runs per
 #              second over the run and its drain, which the
 #              notification's 5 s delay lengthens). The customer takes
@@ -246,9 +247,10 @@ backlog() {
 # Waits (at most drain_max seconds; never fails) until the queues have
 # caught up with the bookings, so that the next run does not share the
 # CPU and the writer with their jobs. drain_rate: the jobs' rate over the
-# polls that began with at least busy_backlog jobs waiting (the queues'
-# own pace, not the pace at which delayed jobs fall due: the seed's
-# notification waits 5 s, its $delay); 0 when no poll did.
+# polls that began and ended with at least busy_backlog jobs waiting (the
+# queues' own pace, not the pace at which delayed jobs fall due: the
+# seed's notification waits 5 s, its $delay, nor the size of a backlog
+# that ran out within a poll); 0 when no poll did.
 drain_max=180
 [ "$quick" -eq 1 ] && drain_max=2
 busy_backlog=1000
@@ -264,7 +266,9 @@ drain() {
     nb=$n
     sleep 0.2
     read -r n p < <(backlog)
-    if [ "$nb" -ge "$busy_backlog" ]; then
+    # Busy from start to end: a poll whose backlog ran out measures the
+    # backlog, not the queues' pace.
+    if [ "$nb" -ge "$busy_backlog" ] && [ "$n" -ge "$busy_backlog" ]; then
       busy_t=$(awk -v s="$busy_t" -v a="$ta" -v b="$(date +%s.%N)" \
         'BEGIN { printf "%.6f", s + b - a }')
       busy_p=$((busy_p + p - pa))
