@@ -264,7 +264,8 @@ void gateway::dispatch(const router& r, const services& svc,
 /// `switchboard_queue_lag_seconds`. One short read transaction each time;
 /// and how far each catch-up listener's checkpoint is behind the log
 /// (`switchboard_catch_up_events_behind`), with how long the oldest event
-/// past it has waited (every company's lag, to the limits).
+/// past it has waited past its due time (`switchboard_catch_up_lag_seconds`;
+/// the largest is every company's lag, to the limits).
 class gateway::lag_sampler {
 public:
   static constexpr std::chrono::milliseconds interval{200};
@@ -298,11 +299,17 @@ private:
         "Events the log holds past each catch-up listener's checkpoint "
         "(sequences past it)",
         {"listener"});
+    static auto& catch_up_lag = telemetry::metrics().gauge(
+        "switchboard_catch_up_lag_seconds",
+        "How long the oldest event past each catch-up listener's checkpoint "
+        "has waited since it was due (its listener's delay after it was "
+        "seen in the log; 0: none waiting)",
+        {"listener"});
     std::unique_lock<std::mutex> lk{mtx_};
     while (!stop_) {
       lk.unlock();
       sample(gauge);
-      sample_catch_ups(behind);
+      sample_catch_ups(behind, catch_up_lag);
       lk.lock();
       cv_.wait_for(lk, interval, [this] {
         return stop_;
@@ -333,7 +340,8 @@ private:
       gauge.with({queue}).set(static_cast<double>(lag) / 1000.0);
   }
 
-  void sample_catch_ups(telemetry::family<telemetry::gauge>& gauge) {
+  void sample_catch_ups(telemetry::family<telemetry::gauge>& gauge,
+                        telemetry::family<telemetry::gauge>& lags) {
     auto positions
         = catch_up_positions(node_.registry(), *node_.store().projections,
                              *node_.store().events, node_.catch_up_readers());
@@ -351,8 +359,11 @@ private:
     for (const auto& p : *positions) {
       gauge.with({p.listener}).set(static_cast<double>(p.behind()));
       least = std::min(least, p.checkpoint);
-      if (p.last <= p.checkpoint)
+      auto& listener_lag = lags.with({p.listener});
+      if (p.last <= p.checkpoint) {
+        listener_lag.set(0);
         continue;
+      }
       // The first reading that saw the log past the checkpoint: the
       // event after it has waited at least since then, of which the
       // listener's delay is its due wait, not lag.
@@ -360,8 +371,12 @@ private:
                                     [](std::uint64_t cp, const auto& e) {
                                       return cp < e.second;
                                     });
+      std::int64_t waited = 0;
       if (first != ends_.end())
-        lag = std::max(lag, now - first->first - p.delay_ms);
+        waited = now - first->first - p.delay_ms;
+      listener_lag.set(static_cast<double>(std::max<std::int64_t>(0, waited))
+                       / 1000.0);
+      lag = std::max(lag, waited);
     }
     // Readings every listener is past are no longer needed; the oldest
     // kept bounds the lag from below when there are too many.

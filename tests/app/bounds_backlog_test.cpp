@@ -134,6 +134,23 @@ BOOST_AUTO_TEST_CASE(bookings_wait_while_a_log_reader_is_behind) {
   auto other = two.book(d.globex, "g", 0);
   BOOST_TEST_INFO(other.body);
   BOOST_TEST(other.status == 503);
+  // /metrics has the reader's lag: over max_lag_ms, as the refusal says
+  // (unless the reader read meanwhile: then a booking makes it lag again).
+  const std::string series
+      = "switchboard_catch_up_lag_seconds{listener=\"update_analytics\"} ";
+  double seconds = 0;
+  for (int i = 0; i < 50 && seconds <= 0.5; ++i) {
+    auto metrics = c.request("GET", "/metrics", "", d.admin);
+    auto at = metrics.body.find(series);
+    BOOST_REQUIRE(at != std::string::npos);
+    seconds = std::stod(metrics.body.substr(at + series.size()));
+    if (seconds <= 0.5) {
+      two.book(d.acme, "lag", i);
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+  BOOST_TEST(seconds > 0.5);
+  BOOST_TEST(seconds < 60.0);
 }
 
 // An event a reader holds for its listener's delay (the notification's
