@@ -64,12 +64,8 @@ public:
         return s.value;
     }
     auto decoded = decode(ev);
-    if (decoded) {
-      std::lock_guard<std::mutex> guard{s.mtx};
-      s.hash = hash;
-      s.text = ev.data;
-      s.value = *decoded;
-    }
+    if (decoded)
+      keep(s, hash, ev.data, *decoded);
     return decoded;
   }
 
@@ -81,14 +77,25 @@ public:
     if (ev.type != event_traits<E>::wire_name || ev.data.size() > max_text)
       return;
     auto hash = std::hash<std::string_view>{}(ev.data);
-    auto& s = slots_[hash % slots];
-    std::lock_guard<std::mutex> guard{s.mtx};
-    s.hash = hash;
-    s.text = ev.data;
-    s.value = std::move(value);
+    keep(slots_[hash % slots], hash, ev.data, std::move(value));
   }
 
 private:
+  struct slot {
+    std::mutex mtx;
+    std::size_t hash = 0;
+    std::string text;
+    std::shared_ptr<const E> value;
+  };
+
+  static void keep(slot& s, std::size_t hash, const std::string& text,
+                   std::shared_ptr<const E> value) {
+    std::lock_guard<std::mutex> guard{s.mtx};
+    s.hash = hash;
+    s.text = text;
+    s.value = std::move(value);
+  }
+
   static expected<std::shared_ptr<const E>, decode_error>
   decode(const envelope& ev) {
     auto e = event_from<E>(ev);
@@ -97,12 +104,6 @@ private:
     return std::make_shared<const E>(std::move(*e));
   }
 
-  struct slot {
-    std::mutex mtx;
-    std::size_t hash = 0;
-    std::string text;
-    std::shared_ptr<const E> value;
-  };
   std::array<slot, slots> slots_;
 };
 

@@ -307,14 +307,15 @@ result<void> event_store::list_in(MDB_txn* t, const envelope* previous,
   return {};
 }
 
-result<std::uint64_t>
-event_store::tail_list_ops(MDB_txn* txn, std::uint64_t from_seq,
-                           std::size_t max_events,
-                           std::vector<list_op>& out) const {
+result<std::uint64_t> event_store::tail_list_ops(MDB_txn* txn,
+                                                 std::uint64_t from_seq,
+                                                 std::size_t max_events,
+                                                 list_ops& out) const {
   // Each stream's last event read so far: its version and its entries,
   // which the stream's next event replaces.
   std::unordered_map<std::string, std::pair<std::uint64_t, list_entries>> last;
   listing now, before;
+  std::vector<list_op> changes;
   cursor_guard c;
   if (auto rc = mdb_cursor_open(txn, db_.events, &c.c); rc != 0)
     return fail_mdb(rc, "mdb_cursor_open");
@@ -355,7 +356,10 @@ event_store::tail_list_ops(MDB_txn* txn, std::uint64_t from_seq,
           cfg_.lists(read->front(), before);
       }
     }
-    list_changes(before.entries, now.entries, e.sequence, out);
+    changes.clear();
+    list_changes(before.entries, now.entries, e.sequence, changes);
+    for (auto& [k, seq] : changes)
+      out[std::move(k)] = seq;
     if (known != last.end())
       known->second = {e.version, std::move(now.entries)};
     else if (!now.entries.empty() || !before.entries.empty())
@@ -371,26 +375,21 @@ result<bool> event_store::list_round() {
   auto& L = *lister_;
   auto generation = L.generation.load();
   auto from = L.through.load();
-  std::vector<list_op> ops;
+  // The entries of a list share their leaves: written in key order.
+  list_ops last;
   std::uint64_t last_seq = 0;
   {
     // Read, then let the snapshot go before waiting for the writer.
     auto txn = env_.begin_read();
     if (!txn)
       return make_unexpected(txn.error());
-    auto read = tail_list_ops(txn->handle(), from, cfg_.list_batch, ops);
+    auto read = tail_list_ops(txn->handle(), from, cfg_.list_batch, last);
     if (!read)
       return make_unexpected(read.error());
     last_seq = *read;
   }
   if (last_seq == 0)
     return false;
-  // The last operation on each key, in key order: the entries of a list
-  // share their leaves.
-  std::map<std::string, std::uint64_t> last;
-  for (auto& [key, seq] : ops)
-    last[std::move(key)] = seq;
-  ops = {};
   auto next = last_seq + 1;
   bool moved = false;
   auto ok = writer_.execute(

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -476,14 +477,17 @@ private:
   /// One list operation: a `listed` key and the sequence it points at,
   /// 0 to delete it.
   using list_op = std::pair<std::string, std::uint64_t>;
-  /// Appends to `out` what listing the log from `from_seq` on does to
+  /// The last operation on each `listed` key, in key order.
+  using list_ops = std::map<std::string, std::uint64_t, std::less<>>;
+  /// Puts into `out` what listing the log from `from_seq` on does to
   /// `listed` (at most `max_events` events, in `txn`, one event in memory
   /// at a time): each event's entries, and the removal of the entries of
-  /// its stream's previous event that it does not keep. Returns the last
+  /// its stream's previous event that it does not keep; a later event's
+  /// operation on a key replaces an earlier one's. Returns the last
   /// sequence read, 0 when none.
   result<std::uint64_t> tail_list_ops(MDB_txn* txn, std::uint64_t from_seq,
                                       std::size_t max_events,
-                                      std::vector<list_op>& out) const;
+                                      list_ops& out) const;
   /// The lister's settling at open (see `config::lists_behind`).
   result<void> settle_lists_behind();
   /// Lists up to `config::list_batch` events after the checkpoint; whether

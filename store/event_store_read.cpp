@@ -260,7 +260,7 @@ event_store::read_lists(const std::vector<std::string>& lists,
     std::vector<std::pair<std::string, std::uint64_t>> found;
     // Written behind the log: the events the lister has not listed yet, in
     // this snapshot, decide their keys (0: deleted).
-    std::map<std::string, std::uint64_t, std::less<>> unlisted;
+    list_ops unlisted;
     if (cfg_.lists && cfg_.lists_behind) {
       bool behind = false;
       auto at = read_checkpoint(txn->handle(), db_.checkpoints,
@@ -268,13 +268,11 @@ event_store::read_lists(const std::vector<std::string>& lists,
       if (!at)
         return make_unexpected(at.error());
       if (behind) {
-        std::vector<list_op> ops;
-        auto read = tail_list_ops(txn->handle(), *at,
-                                  std::numeric_limits<std::size_t>::max(), ops);
+        auto read
+            = tail_list_ops(txn->handle(), *at,
+                            std::numeric_limits<std::size_t>::max(), unlisted);
         if (!read)
           return make_unexpected(read.error());
-        for (auto& [k, seq] : ops)
-          unlisted[std::move(k)] = seq;
       }
     }
     for (const auto& list : lists) {
