@@ -196,7 +196,20 @@ boost::json::object state_json(const aggregate_state& st) {
 }
 
 std::string render_state(const aggregate_state& st) {
-  return boost::json::serialize(state_json(st));
+  // state_json's text, written without building its object.
+  std::string out = "{}";
+  if (st.type == aggregates::customer)
+    out = to_json_text(st.cust);
+  else if (st.type == aggregates::staff)
+    out = to_json_text(st.stf);
+  else if (st.type == aggregates::service)
+    out = to_json_text(st.svc);
+  else if (st.type == aggregates::appointment)
+    out = to_json_text(st.appt);
+  if (!st.merged_into.empty())
+    append_string_member(out, "merged_into", st.merged_into);
+  append_member(out, "version", std::to_string(st.version));
+  return out;
 }
 
 } // namespace switchboard

@@ -5,6 +5,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <charconv>
 #include <exception>
 #include <limits>
 #include <map>
@@ -149,6 +150,175 @@ json::value encode(const T& x) {
     // list serves both directions.
     fields(w, const_cast<T&>(x));
     return std::move(w.object());
+  }
+}
+
+// -- encoding as text ---------------------------------------------------------
+//
+// The same JSON as `encode` then `json::serialize`, byte for byte (the
+// json_codecs tests compare the two for every type), written straight into
+// one string: no object is built, and no key is looked up.
+
+/// Appends `s` as a JSON string, escaped as Boost.JSON's serializer does:
+/// '"', '\\' and the control characters; everything else as it is.
+void append_string(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out += '"';
+  std::size_t run = 0; // start of the bytes not yet copied
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\')
+      continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    out += '\\';
+    switch (c) {
+    case '"':
+      out += '"';
+      break;
+    case '\\':
+      out += '\\';
+      break;
+    case '\b':
+      out += 'b';
+      break;
+    case '\t':
+      out += 't';
+      break;
+    case '\n':
+      out += 'n';
+      break;
+    case '\f':
+      out += 'f';
+      break;
+    case '\r':
+      out += 'r';
+      break;
+    default:
+      out += "u00";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out += '"';
+}
+
+template <class T>
+void append_text(std::string& out, const T& x);
+
+/// Writes a JSON object from a field list, in the list's order.
+class text_writer {
+public:
+  explicit text_writer(std::string& out) : out_(out) {}
+
+  template <class T>
+  void operator()(const char* name, const T& x, presence p = req) {
+    if constexpr (has_empty<T>::value)
+      if (p == omit && x.empty())
+        return;
+    key(name);
+    append_text(out_, x);
+  }
+
+  void operator()(const char* name, time_ref t, presence p = req) {
+    if (t.value == 0 && p != req) {
+      if (p == opt) {
+        key(name);
+        out_ += "null";
+      }
+      return;
+    }
+    key(name);
+    append_string(out_, format_rfc3339(t.value));
+  }
+
+  void operator()(const char* name, time_list_ref t, presence = req) {
+    key(name);
+    out_ += '[';
+    for (std::size_t i = 0; i < t.values.size(); ++i) {
+      if (i > 0)
+        out_ += ',';
+      append_string(out_, format_rfc3339(t.values[i]));
+    }
+    out_ += ']';
+  }
+
+  void operator()(const char* name, json_text_ref t, presence = req) {
+    key(name);
+    if (t.text.empty()) {
+      out_ += "null";
+      return;
+    }
+    boost::system::error_code ec;
+    auto parsed = json::parse(to_sv(t.text), ec);
+    // Data that is not JSON text (it should always be) stays a string.
+    if (ec)
+      append_string(out_, t.text);
+    else
+      out_ += json::serialize(parsed);
+  }
+
+  void check(bool, const char*, const char*) {
+    // Invariants are checked when decoding only.
+  }
+
+  template <class... Rs>
+  void list(const char*, field_desc<Rs>... ds) {
+    out_ += '{';
+    ((*this)(ds.name, ds.ref, ds.p), ...);
+    out_ += '}';
+  }
+
+private:
+  void key(const char* name) {
+    if (!first_)
+      out_ += ',';
+    first_ = false;
+    append_string(out_, name);
+    out_ += ':';
+  }
+
+  std::string& out_;
+  bool first_ = true;
+};
+
+template <class T>
+void append_text(std::string& out, const T& x) {
+  if constexpr (std::is_same_v<T, std::string>) {
+    append_string(out, x);
+  } else if constexpr (std::is_same_v<T, bool>) {
+    out += x ? "true" : "false";
+  } else if constexpr (std::is_enum_v<T>) {
+    append_string(out, to_string(x));
+  } else if constexpr (std::is_integral_v<T>) {
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, x);
+    out.append(buf, end);
+  } else if constexpr (is_vector<T>::value) {
+    out += '[';
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      if (i > 0)
+        out += ',';
+      append_text(out, x[i]);
+    }
+    out += ']';
+  } else if constexpr (is_string_map<T>::value) {
+    out += '{';
+    bool first = true;
+    for (const auto& [key, item] : x) {
+      if (!first)
+        out += ',';
+      first = false;
+      append_string(out, key);
+      out += ':';
+      append_text(out, item);
+    }
+    out += '}';
+  } else {
+    text_writer w{out};
+    // As in `encode`: the list only reads here.
+    fields(w, const_cast<T&>(x));
   }
 }
 
@@ -374,6 +544,27 @@ expected<json::value, decode_error> parse_json(std::string_view text) {
   }
 }
 
+void append_member(std::string& object, std::string_view key,
+                   std::string_view value) {
+  if (object.empty() || object.back() != '}')
+    object = "{}"; // not an object: the member alone
+  object.pop_back();
+  if (object.size() > 1)
+    object += ',';
+  append_string(object, key);
+  object += ':';
+  object += value;
+  object += '}';
+}
+
+void append_string_member(std::string& object, std::string_view key,
+                          std::string_view value) {
+  std::string text;
+  text.reserve(value.size() + 2);
+  append_string(text, value);
+  append_member(object, key, text);
+}
+
 std::string serialize_json(const json::value& v) {
   return json::serialize(v);
 }
@@ -393,6 +584,12 @@ expected<T, decode_error> from_json(const json::value& v) {
 #define SWITCHBOARD_DEFINE_CODEC(type)                                         \
   json::value to_json(const type& x) {                                         \
     return encode(x);                                                          \
+  }                                                                            \
+  std::string to_json_text(const type& x) {                                    \
+    std::string out;                                                           \
+    out.reserve(256);                                                          \
+    append_text(out, x);                                                       \
+    return out;                                                                \
   }                                                                            \
   template expected<type, decode_error> from_json<type>(const json::value&);
 #define SWITCHBOARD_DEFINE_EVENT_CODEC(type, ...) SWITCHBOARD_DEFINE_CODEC(type)

@@ -32,9 +32,11 @@ namespace switchboard {
 /// "malformed".
 expected<boost::json::value, decode_error> parse_json(std::string_view text);
 
-/// Encodes any event or value type of the registry as JSON.
+/// Encodes any event or value type of the registry as JSON, and as its
+/// compact JSON text (`serialize_json(to_json(x))`, written directly).
 #define SWITCHBOARD_DECLARE_TO_JSON(type)                                      \
-  boost::json::value to_json(const type& x);
+  boost::json::value to_json(const type& x);                                   \
+  std::string to_json_text(const type& x);
 #define SWITCHBOARD_DECLARE_EVENT_TO_JSON(type, ...)                           \
   SWITCHBOARD_DECLARE_TO_JSON(type)
 SWITCHBOARD_EVENT_TYPES(SWITCHBOARD_DECLARE_EVENT_TO_JSON)
@@ -49,11 +51,14 @@ expected<T, decode_error> from_json(const boost::json::value& json);
 /// Returns the compact JSON text of `json`.
 std::string serialize_json(const boost::json::value& json);
 
-/// Returns the compact JSON text of `x`.
-template <class T>
-std::string to_json_text(const T& x) {
-  return serialize_json(to_json(x));
-}
+/// Adds member `key`, whose value is the JSON text `value`, to the end of
+/// `object`, the text of a JSON object (as `to_json_text` writes it).
+void append_member(std::string& object, std::string_view key,
+                   std::string_view value);
+
+/// As `append_member`, with the string `value` as the member's value.
+void append_string_member(std::string& object, std::string_view key,
+                          std::string_view value);
 
 /// Wraps an event in an envelope: type and aggregate type come from the
 /// registry, data is the event's JSON text and sequence is left 0 for the

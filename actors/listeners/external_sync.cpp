@@ -315,27 +315,28 @@ expected<bool, decode_error> plan_steps(const listener_context& ctx,
       event,
       overloaded{
           [&](const appointment_created& ev) {
-            boost::json::value v = to_json(ev.appointment);
-            auto body = serialize_json(v);
-            // Cal.com wants an attendee (the customer, when it can be read)
-            // and the event type mapped to the service.
-            auto& o = v.as_object();
-            if (auto c = customer_of(ctx, event.company_id,
-                                     ev.appointment.customer_id))
-              o["customer"] = to_json(*c);
-            o["time_zone"] = zone_at(ctx.tenants, event.company_id,
-                                     ev.appointment.branch_id)
-                                 .name();
-            auto type_id = mapped_event_type(ctx, event.company_id,
-                                             ev.appointment.service_id);
-            if (!type_id.empty())
-              o["event_type_id"] = type_id;
-            if (ev.source != "calcom" && !from_calcom)
+            auto body = to_json_text(ev.appointment);
+            if (ev.source != "calcom" && !from_calcom) {
+              // Cal.com wants an attendee (the customer, when it can be
+              // read) and the event type mapped to the service.
+              auto create = body;
+              if (auto c = customer_of(ctx, event.company_id,
+                                       ev.appointment.customer_id))
+                append_member(create, "customer", to_json_text(*c));
+              append_string_member(create, "time_zone",
+                                   zone_at(ctx.tenants, event.company_id,
+                                           ev.appointment.branch_id)
+                                       .name());
+              auto type_id = mapped_event_type(ctx, event.company_id,
+                                               ev.appointment.service_id);
+              if (!type_id.empty())
+                append_string_member(create, "event_type_id", type_id);
               steps.emplace_back("calcom",
                                  outbound_call{"calcom", "booking.create",
                                                idempotency_key(event, "calcom"),
-                                               boost::json::serialize(v)},
+                                               std::move(create)},
                                  ev.appointment.id, link_id(), false);
+            }
             steps.push_back({"crm",
                              {"crm", "appointment.upsert",
                               idempotency_key(event, "crm"), body}});
@@ -360,9 +361,8 @@ expected<bool, decode_error> plan_steps(const listener_context& ctx,
                               idempotency_key(event, "crm"), body}});
           },
           [&](const appointment_cancelled& ev) {
-            auto v = to_json(ev.appointment);
-            v.as_object()["cancellation_reason"] = ev.reason;
-            auto body = boost::json::serialize(v);
+            auto body = to_json_text(ev.appointment);
+            append_string_member(body, "cancellation_reason", ev.reason);
             if (!from_calcom)
               steps.push_back({"calcom",
                                {"calcom", "booking.cancel",

@@ -1,5 +1,7 @@
 #include <boost/test/unit_test.hpp>
 
+#include <boost/json/serialize.hpp>
+
 #include <actors/aggregate_state.hpp>
 #include <actors/calendar.hpp>
 #include <actors/deciders.hpp>
@@ -189,6 +191,22 @@ BOOST_AUTO_TEST_CASE(customer_events_say_what_the_customer_is_now) {
   BOOST_TEST(!customer_change_of(
                   make_envelope(staff_updated{bo, {}}, "st1", 1, "c1", now, {}))
                   .has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_states_text_is_its_json) {
+  // render_state writes the text itself; it must be state_json's.
+  for (std::string type :
+       {"customer", "staff", "service", "appointment", "branch"}) {
+    auto st = empty_state(type);
+    st.version = 7;
+    BOOST_TEST(render_state(st) == boost::json::serialize(state_json(st)));
+    st.cust.name = "Ada \"the\" \\ Lovelace\n";
+    st.stf.name = st.cust.name;
+    st.svc.name = st.cust.name;
+    st.appt.notes = st.cust.name;
+    st.merged_into = "cu\"2";
+    BOOST_TEST(render_state(st) == boost::json::serialize(state_json(st)));
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

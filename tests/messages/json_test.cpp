@@ -55,6 +55,8 @@ void check_no_defaults(const json::value& v, const std::string& path) {
 template <class T>
 void check_json_roundtrip(const T& x, const std::string& name) {
   const auto text = to_json_text(x);
+  // The text is written directly; it must be what the JSON value prints.
+  BOOST_CHECK_EQUAL(text, serialize_json(to_json(x)));
   auto parsed = parse_json(text);
   BOOST_REQUIRE_MESSAGE(parsed, name << ": " << why(parsed));
   auto back = from_json<T>(*parsed);
@@ -108,6 +110,57 @@ BOOST_AUTO_TEST_CASE(realistic_events_roundtrip) {
   call open_call = sample_call();
   open_call.ended_at = 0;
   check_json_roundtrip(call_completed{open_call, {}}, "call_completed");
+}
+
+BOOST_AUTO_TEST_CASE(text_is_what_the_value_prints) {
+  // Every byte in a string, a key and a name: quotes, backslashes and
+  // control characters are escaped as the serializer escapes them, the
+  // rest (DEL, UTF-8, stray high bytes) passes as it is.
+  std::string every;
+  for (int c = 0; c < 256; ++c)
+    every += static_cast<char>(c);
+  customer c = sample_customer();
+  c.name = every;
+  BOOST_CHECK_EQUAL(to_json_text(c), serialize_json(to_json(c)));
+  appointment_created created{
+      sample_appointment(), every, {{every, every}, {"", ""}}};
+  BOOST_CHECK_EQUAL(to_json_text(created), serialize_json(to_json(created)));
+  // What is valid UTF-8 also comes back as it was.
+  c.name = "\"quoted\" \\ back\nslash\t\x01\x1f\x7f \u00e9\u2603";
+  check_json_roundtrip(c, "customer with escapes");
+  // An envelope's data: JSON text is embedded as a value, other text as
+  // a string, none as null.
+  for (std::string data : {std::string{"{ \"a\" : [1, 2.5, null] }"},
+                           std::string{"not json"}, std::string{}}) {
+    envelope env;
+    env.id = "e1";
+    env.type = "appointment.created";
+    env.data = data;
+    BOOST_CHECK_EQUAL(to_json_text(env), serialize_json(to_json(env)));
+  }
+  // Optional times: null when 0, left out when omitted and 0.
+  call open_call = sample_call();
+  open_call.ended_at = 0;
+  BOOST_CHECK_EQUAL(to_json_text(open_call),
+                    serialize_json(to_json(open_call)));
+}
+
+BOOST_AUTO_TEST_CASE(members_are_added_to_an_objects_text) {
+  std::string empty = "{}";
+  append_member(empty, "version", "3");
+  BOOST_TEST(empty == R"({"version":3})");
+  auto text = to_json_text(sample_customer());
+  append_string_member(text, "time_zone", "Europe/\"Berlin\"");
+  append_member(text, "n", "[1]");
+  auto v = parse_json(text);
+  BOOST_REQUIRE(v);
+  BOOST_TEST(v->at("time_zone").as_string() == "Europe/\"Berlin\"");
+  BOOST_TEST(v->at("n").at(0).as_int64() == 1);
+  BOOST_TEST(v->at("id").as_string() == sample_customer().id);
+  // Text that is not an object becomes one with the member alone.
+  std::string none;
+  append_string_member(none, "k", "v");
+  BOOST_TEST(none == R"({"k":"v"})");
 }
 
 BOOST_AUTO_TEST_CASE(json_shape) {
