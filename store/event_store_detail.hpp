@@ -484,9 +484,20 @@ struct event_store::stream_tails {
   mutable std::shared_mutex mtx;
   std::uint64_t indexed_through = 0;
   tail_map committed;
-  /// Slot / 64 → how many slots of `committed` lie in that block: most
-  /// probes find their window's blocks absent and skip the tree.
-  std::unordered_map<std::uint64_t, std::uint32_t> blocks;
+  /// Slot / 64 → how many slots of `committed` lie in that block, counted
+  /// in a fixed table by the block's low bits (blocks that share an entry
+  /// share its count, which only sends a probe to the tree): most probes
+  /// find their window's counts at zero and skip the tree. An index into
+  /// an array, where a hash map cost a division and a node out of cache
+  /// on every probe of every read and append.
+  static constexpr unsigned block_bits = 20;
+  std::vector<std::uint32_t> blocks
+      = std::vector<std::uint32_t>(std::size_t{1} << block_bits);
+
+  static std::size_t block_of(std::uint64_t slot) noexcept {
+    return static_cast<std::size_t>((slot >> 6)
+                                    & ((std::uint64_t{1} << block_bits) - 1));
+  }
   std::size_t committed_entries = 0;
   std::uint64_t last_seq = 0; ///< Of the newest committed entry.
   /// stream_generation's numbers, by a hash of the aggregate type.
@@ -527,7 +538,7 @@ struct event_store::stream_tails {
 
   /// The owner `committed` gives a slot.
   mem_owner owner(std::uint64_t slot) const {
-    if (blocks.find(slot >> 6) == blocks.end())
+    if (blocks[block_of(slot)] == 0)
       return {};
     return owner_in(committed, slot);
   }
@@ -536,15 +547,13 @@ struct event_store::stream_tails {
   /// probe's window; it may wrap around).
   bool may_hold(std::uint64_t from) const {
     auto to = from + static_cast<std::uint64_t>(max_probes - 1);
-    return blocks.find(from >> 6) != blocks.end()
-           || blocks.find(to >> 6) != blocks.end();
+    return blocks[block_of(from)] != 0 || blocks[block_of(to)] != 0;
   }
 
   /// Erases `i` from `committed`; returns the next.
   tail_map::iterator drop(tail_map::iterator i) {
-    if (auto b = blocks.find(i->first >> 6);
-        b != blocks.end() && --b->second == 0)
-      blocks.erase(b);
+    if (auto& n = blocks[block_of(i->first)]; n > 0)
+      --n;
     return committed.erase(i);
   }
 
@@ -589,7 +598,7 @@ struct event_store::stream_tails {
   void add(std::uint64_t slot, std::string_view company, std::string_view type,
            std::string_view id, std::uint64_t version, std::uint64_t seq) {
     if (add_tail_entry(committed, slot, company, type, id, version, seq))
-      ++blocks[slot >> 6];
+      ++blocks[block_of(slot)];
     ++committed_entries;
     last_seq = std::max(last_seq, seq);
   }
