@@ -2,6 +2,7 @@
 
 #include <messages/time.hpp>
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -47,19 +48,40 @@ json::string_view to_sv(const std::string& x) {
   return {x.data(), x.size()};
 }
 
-std::string join(const std::string& path, std::string_view name) {
-  std::string result;
-  result.reserve(path.size() + name.size() + 1);
-  result = path;
-  if (!result.empty())
-    result += '.';
-  result += name;
-  return result;
-}
+/// Where a value being decoded sits ("appointment.start_time",
+/// "slots[2]"), kept as links up to the document and spelled out only for
+/// an error: a decode that succeeds builds no path.
+struct path_ref {
+  static constexpr std::size_t no_index = ~std::size_t{0};
 
-std::string at_index(const std::string& path, std::size_t i) {
-  return path + '[' + std::to_string(i) + ']';
-}
+  const path_ref* parent = nullptr; ///< None: the document itself.
+  std::string_view name;            ///< A member's name.
+  std::size_t index = no_index;     ///< An element's index.
+
+  path_ref member(std::string_view n) const {
+    return {this, n, no_index};
+  }
+
+  path_ref element(std::size_t i) const {
+    return {this, {}, i};
+  }
+
+  std::string str() const {
+    if (parent == nullptr)
+      return {};
+    auto out = parent->str();
+    if (index != no_index) {
+      out += '[';
+      out += std::to_string(index);
+      out += ']';
+    } else {
+      if (!out.empty())
+        out += '.';
+      out += name;
+    }
+    return out;
+  }
+};
 
 // -- encoding -----------------------------------------------------------------
 
@@ -343,6 +365,16 @@ decode_error wrong_type(const std::string& field, const char* expected,
   return error_at(field, "wrong_type", std::move(what));
 }
 
+decode_error error_at(const path_ref& path, const char* problem,
+                      std::string what) {
+  return error_at(path.str(), problem, std::move(what));
+}
+
+decode_error wrong_type(const path_ref& path, const char* expected,
+                        const json::value& got) {
+  return wrong_type(path.str(), expected, got);
+}
+
 template <class E>
 std::string expected_names() {
   std::string result;
@@ -354,7 +386,7 @@ std::string expected_names() {
   return result;
 }
 
-status decode_time(const json::value& v, const std::string& path,
+status decode_time(const json::value& v, const path_ref& path,
                    timestamp_ms& out) {
   if (!v.is_string())
     return wrong_type(path, "an RFC 3339 timestamp string", v);
@@ -367,31 +399,31 @@ status decode_time(const json::value& v, const std::string& path,
 }
 
 template <class T>
-status decode(const json::value& v, const std::string& path, T& x);
+status decode(const json::value& v, const path_ref& path, T& x);
 
 /// Reads the fields of a field list (messages/fields.hpp) from a JSON
 /// object, stopping at the first error; then the struct's `checks`.
 class reader {
 public:
-  reader(const json::object& obj, const std::string& path)
+  reader(const json::object& obj, const path_ref& path)
       : obj_(obj), path_(path) {}
 
   template <class T>
   void operator()(const char* name, T& x, presence p = req) {
     if (auto* v = find(name, p))
-      err_ = decode(*v, join(path_, name), x);
+      err_ = decode(*v, path_.member(name), x);
   }
 
   void operator()(const char* name, time_ref t, presence p = req) {
     if (auto* v = find(name, p))
-      err_ = decode_time(*v, join(path_, name), t.value);
+      err_ = decode_time(*v, path_.member(name), t.value);
   }
 
   void operator()(const char* name, time_list_ref t, presence p = req) {
     auto* v = find(name, p);
     if (!v)
       return;
-    auto path = join(path_, name);
+    auto path = path_.member(name);
     if (!v->is_array()) {
       err_ = wrong_type(path, "an array", *v);
       return;
@@ -399,7 +431,7 @@ public:
     const auto& arr = v->get_array();
     t.values.resize(arr.size());
     for (std::size_t i = 0; i < arr.size() && !err_; ++i)
-      err_ = decode_time(arr[i], at_index(path, i), t.values[i]);
+      err_ = decode_time(arr[i], path.element(i), t.values[i]);
   }
 
   void operator()(const char* name, json_text_ref t, presence p = req) {
@@ -409,7 +441,7 @@ public:
 
   void check(bool ok, const char* name, const char* what) {
     if (!err_ && !ok)
-      err_ = error_at(join(path_, name), "invalid", what);
+      err_ = error_at(path_.member(name), "invalid", what);
   }
 
   template <class... Rs>
@@ -430,7 +462,7 @@ private:
     auto* v = obj_.if_contains(name);
     if (v == nullptr) {
       if (p == req)
-        err_ = error_at(join(path_, name), "missing", "required field");
+        err_ = error_at(path_.member(name), "missing", "required field");
       return nullptr;
     }
     if (v->is_null() && p != req)
@@ -439,12 +471,12 @@ private:
   }
 
   const json::object& obj_;
-  const std::string& path_;
+  const path_ref& path_;
   status err_;
 };
 
 template <class T>
-status decode_int(const json::value& v, const std::string& path, T& x) {
+status decode_int(const json::value& v, const path_ref& path, T& x) {
   using limits = std::numeric_limits<T>;
   if (v.is_int64()) {
     const auto i = v.get_int64();
@@ -473,7 +505,7 @@ status decode_int(const json::value& v, const std::string& path, T& x) {
 }
 
 template <class T>
-status decode(const json::value& v, const std::string& path, T& x) {
+status decode(const json::value& v, const path_ref& path, T& x) {
   if constexpr (std::is_same_v<T, std::string>) {
     if (!v.is_string())
       return wrong_type(path, "a string", v);
@@ -503,7 +535,7 @@ status decode(const json::value& v, const std::string& path, T& x) {
     x.clear();
     x.resize(arr.size());
     for (std::size_t i = 0; i < arr.size(); ++i)
-      if (auto err = decode(arr[i], at_index(path, i), x[i]))
+      if (auto err = decode(arr[i], path.element(i), x[i]))
         return err;
     return std::nullopt;
   } else if constexpr (is_string_map<T>::value) {
@@ -513,7 +545,7 @@ status decode(const json::value& v, const std::string& path, T& x) {
     for (const auto& kv : v.get_object()) {
       std::string key{kv.key().data(), kv.key().size()};
       auto& item = x[key];
-      if (auto err = decode(kv.value(), join(path, key), item))
+      if (auto err = decode(kv.value(), path.member(key), item))
         return err;
     }
     return std::nullopt;
@@ -527,14 +559,13 @@ status decode(const json::value& v, const std::string& path, T& x) {
   }
 }
 
-} // namespace
-
-// -- public API ---------------------------------------------------------------
-
-expected<json::value, decode_error> parse_json(std::string_view text) {
+/// Parses `text` into values whose memory comes from `sp`.
+expected<json::value, decode_error> parse_in(std::string_view text,
+                                             json::storage_ptr sp) {
   try {
     boost::system::error_code ec;
-    auto result = json::parse(json::string_view{text.data(), text.size()}, ec);
+    auto result
+        = json::parse(json::string_view{text.data(), text.size()}, ec, sp);
     if (ec)
       return make_unexpected(
           decode_error{"", "malformed", "malformed JSON: " + ec.message()});
@@ -542,6 +573,14 @@ expected<json::value, decode_error> parse_json(std::string_view text) {
   } catch (const std::exception& e) {
     return make_unexpected(decode_error{"", "malformed", e.what()});
   }
+}
+
+} // namespace
+
+// -- public API ---------------------------------------------------------------
+
+expected<json::value, decode_error> parse_json(std::string_view text) {
+  return parse_in(text, {});
 }
 
 void append_member(std::string& object, std::string_view key,
@@ -573,12 +612,25 @@ template <class T>
 expected<T, decode_error> from_json(const json::value& v) {
   try {
     T result{};
-    if (auto err = decode(v, std::string{}, result))
+    if (auto err = decode(v, path_ref{}, result))
       return make_unexpected(std::move(*err));
     return result;
   } catch (const std::exception& e) {
     return make_unexpected(decode_error{"", "invalid", e.what()});
   }
+}
+
+template <class T>
+expected<T, decode_error> from_json_text(std::string_view text) {
+  // The document is read and dropped here: its nodes are carved out of a
+  // buffer on the stack (blocks after it when it is too small), released
+  // all at once, instead of an allocation and a free for each.
+  unsigned char buf[4096];
+  json::monotonic_resource mr{buf, sizeof buf};
+  auto v = parse_in(text, json::storage_ptr{&mr});
+  if (!v)
+    return make_unexpected(std::move(v.error()));
+  return from_json<T>(*v);
 }
 
 #define SWITCHBOARD_DEFINE_CODEC(type)                                         \
@@ -591,7 +643,8 @@ expected<T, decode_error> from_json(const json::value& v) {
     append_text(out, x);                                                       \
     return out;                                                                \
   }                                                                            \
-  template expected<type, decode_error> from_json<type>(const json::value&);
+  template expected<type, decode_error> from_json<type>(const json::value&);   \
+  template expected<type, decode_error> from_json_text<type>(std::string_view);
 #define SWITCHBOARD_DEFINE_EVENT_CODEC(type, ...) SWITCHBOARD_DEFINE_CODEC(type)
 SWITCHBOARD_EVENT_TYPES(SWITCHBOARD_DEFINE_EVENT_CODEC)
 SWITCHBOARD_VALUE_TYPES(SWITCHBOARD_DEFINE_CODEC)
@@ -600,18 +653,15 @@ SWITCHBOARD_VALUE_TYPES(SWITCHBOARD_DEFINE_CODEC)
 
 namespace detail {
 
-expected<json::value, decode_error>
-envelope_payload(const envelope& env, std::string_view wire_name) {
+expected<void, decode_error> check_type(const envelope& env,
+                                        std::string_view wire_name) {
   if (env.type != wire_name) {
     std::string what = "expected event type ";
     what += wire_name;
     what += ", got \"" + env.type + '"';
     return make_unexpected(error_at("type", "invalid", std::move(what)));
   }
-  auto payload = parse_json(env.data);
-  if (!payload)
-    return make_unexpected(in_payload(payload.error()));
-  return payload;
+  return {};
 }
 
 decode_error in_payload(decode_error err) {

@@ -48,6 +48,11 @@ SWITCHBOARD_VALUE_TYPES(SWITCHBOARD_DECLARE_TO_JSON)
 template <class T>
 expected<T, decode_error> from_json(const boost::json::value& json);
 
+/// `parse_json` then `from_json<T>`, the document parsed into a buffer of
+/// its own that goes when the decode ends.
+template <class T>
+expected<T, decode_error> from_json_text(std::string_view text);
+
 /// Returns the compact JSON text of `json`.
 std::string serialize_json(const boost::json::value& json);
 
@@ -84,9 +89,9 @@ envelope make_envelope(const E& event, std::string aggregate_id,
 
 namespace detail {
 
-/// Checks that `env` has type `wire_name` and parses its data.
-expected<boost::json::value, decode_error>
-envelope_payload(const envelope& env, std::string_view wire_name);
+/// Checks that `env` has type `wire_name`.
+expected<void, decode_error> check_type(const envelope& env,
+                                        std::string_view wire_name);
 
 /// Prefixes the field of `err` with "data.".
 decode_error in_payload(decode_error err);
@@ -99,10 +104,9 @@ decode_error in_payload(decode_error err);
 template <class E>
 expected<E, decode_error> event_from(const envelope& env) {
   static_assert(is_event_v<E>, "E is not in SWITCHBOARD_EVENT_TYPES");
-  auto payload = detail::envelope_payload(env, event_traits<E>::wire_name);
-  if (!payload)
-    return make_unexpected(payload.error());
-  auto result = from_json<E>(*payload);
+  if (auto ok = detail::check_type(env, event_traits<E>::wire_name); !ok)
+    return make_unexpected(std::move(ok.error()));
+  auto result = from_json_text<E>(env.data);
   if (!result)
     return make_unexpected(detail::in_payload(result.error()));
   return result;
