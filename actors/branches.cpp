@@ -3,6 +3,9 @@
 
 #include <boost/json.hpp>
 
+#include <map>
+#include <tuple>
+
 #include <messages/json_string.hpp>
 #include <store/tenants.hpp>
 
@@ -114,13 +117,49 @@ time_zone company_zone(const store::tenants* tenants,
   return tz ? *tz : time_zone{};
 }
 
-time_zone zone_at(const store::tenants* tenants, const std::string& company_id,
-                  const std::string& branch_id) {
+namespace {
+
+/// The zones read under this thread's zone_memo_scope, by tenants
+/// instance, company and branch; null when no scope is open.
+using zone_memo
+    = std::map<std::tuple<const store::tenants*, std::string, std::string>,
+               time_zone>;
+thread_local zone_memo* open_memo = nullptr;
+
+time_zone read_zone(const store::tenants* tenants,
+                    const std::string& company_id,
+                    const std::string& branch_id) {
   if (auto b = find_branch(tenants, company_id, branch_id);
       b && !b->time_zone.empty())
     if (auto tz = time_zone::load(b->time_zone))
       return *tz;
   return company_zone(tenants, company_id);
+}
+
+} // namespace
+
+time_zone zone_at(const store::tenants* tenants, const std::string& company_id,
+                  const std::string& branch_id) {
+  if (open_memo == nullptr)
+    return read_zone(tenants, company_id, branch_id);
+  auto key = std::make_tuple(tenants, company_id, branch_id);
+  if (auto i = open_memo->find(key); i != open_memo->end())
+    return i->second;
+  auto tz = read_zone(tenants, company_id, branch_id);
+  open_memo->emplace(std::move(key), tz);
+  return tz;
+}
+
+zone_memo_scope::zone_memo_scope() : outermost_(open_memo == nullptr) {
+  if (outermost_)
+    open_memo = new zone_memo;
+}
+
+zone_memo_scope::~zone_memo_scope() {
+  if (outermost_) {
+    delete open_memo;
+    open_memo = nullptr;
+  }
 }
 
 } // namespace switchboard

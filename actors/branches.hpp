@@ -72,4 +72,21 @@ time_zone company_zone(const store::tenants* tenants,
 time_zone zone_at(const store::tenants* tenants, const std::string& company_id,
                   const std::string& branch_id);
 
+/// While one lives on a thread, `zone_at` there reads each (company,
+/// branch) once and answers from memory after: a catch-up reader's batch
+/// asks for the same zone with nearly every event, and each ask read a
+/// branch setting and the company record. A change of zone is seen by the
+/// next batch. Scopes nest (the outermost one keeps the memory); not
+/// copied or moved.
+class zone_memo_scope {
+public:
+  zone_memo_scope();
+  ~zone_memo_scope();
+  zone_memo_scope(const zone_memo_scope&) = delete;
+  zone_memo_scope& operator=(const zone_memo_scope&) = delete;
+
+private:
+  bool outermost_;
+};
+
 } // namespace switchboard

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <map>
 
+#include <actors/branches.hpp>
 #include <actors/dispatcher.hpp>
 #include <actors/errors.hpp>
 #include <actors/log.hpp>
@@ -234,6 +235,9 @@ read_events(const store::event_store& events, std::uint64_t after,
 
 catch_up_batch fold_events(std::uint64_t after, std::uint64_t through,
                            std::vector<envelope> events, const fold_fn& fold) {
+  // The batch's events mostly share a company and branch: each zone is
+  // read once for all of them.
+  zone_memo_scope zones;
   catch_up_batch b;
   b.after = after;
   b.through = through;

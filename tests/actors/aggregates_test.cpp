@@ -193,6 +193,33 @@ BOOST_FIXTURE_TEST_CASE(branch_zones_across_the_2026_transitions,
   BOOST_CHECK(book("be", "2026-10-26T11:30:00Z", "st1"));
 }
 
+// A catch-up reader's batch reads each zone once: within a memo scope a
+// change is not seen, once the scope ends it is.
+BOOST_FIXTURE_TEST_CASE(a_zone_memo_answers_until_its_scope_ends,
+                        branch_zone_fixture) {
+  auto* tenants = n.node().store().tenants.get();
+  auto zone = [&](const char* branch) {
+    return zone_at(tenants, "c1", branch).name();
+  };
+  BOOST_TEST(zone("b1") == "Europe/Berlin");
+  {
+    zone_memo_scope memo;
+    BOOST_TEST(zone("b1") == "Europe/Berlin");
+    BOOST_TEST(zone("ny") == "America/New_York");
+    BOOST_REQUIRE(tenants->set_time_zone("c1", "Asia/Tokyo"));
+    BOOST_TEST(zone("b1") == "Europe/Berlin");
+    {
+      zone_memo_scope inner; // nested: the outer memory still answers
+      BOOST_TEST(zone("b1") == "Europe/Berlin");
+    }
+    BOOST_TEST(zone("b1") == "Europe/Berlin");
+    // A branch not asked for yet is read now.
+    BOOST_TEST(zone("elsewhere") == "Asia/Tokyo");
+  }
+  BOOST_TEST(zone("b1") == "Asia/Tokyo");
+  BOOST_TEST(zone("ny") == "America/New_York");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_FIXTURE_TEST_SUITE(aggregates_suite, company_fixture)
