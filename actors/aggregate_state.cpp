@@ -179,16 +179,29 @@ load_aggregate(const store::event_store& events, const std::string& type,
   return st;
 }
 
-boost::json::object state_json(const aggregate_state& st) {
-  boost::json::object out;
+namespace {
+
+/// `f(entity)` for the entity `st` holds, by its type; `none` for a type
+/// that holds none.
+template <class R, class F>
+R with_entity(const aggregate_state& st, R none, F f) {
   if (st.type == aggregates::customer)
-    out = to_json(st.cust).as_object();
-  else if (st.type == aggregates::staff)
-    out = to_json(st.stf).as_object();
-  else if (st.type == aggregates::service)
-    out = to_json(st.svc).as_object();
-  else if (st.type == aggregates::appointment)
-    out = to_json(st.appt).as_object();
+    return f(st.cust);
+  if (st.type == aggregates::staff)
+    return f(st.stf);
+  if (st.type == aggregates::service)
+    return f(st.svc);
+  if (st.type == aggregates::appointment)
+    return f(st.appt);
+  return none;
+}
+
+} // namespace
+
+boost::json::object state_json(const aggregate_state& st) {
+  auto out = with_entity(st, boost::json::object{}, [](const auto& e) {
+    return std::move(to_json(e).as_object());
+  });
   if (!st.merged_into.empty())
     out["merged_into"] = st.merged_into;
   out["version"] = st.version;
@@ -197,15 +210,9 @@ boost::json::object state_json(const aggregate_state& st) {
 
 std::string render_state(const aggregate_state& st) {
   // state_json's text, written without building its object.
-  std::string out = "{}";
-  if (st.type == aggregates::customer)
-    out = to_json_text(st.cust);
-  else if (st.type == aggregates::staff)
-    out = to_json_text(st.stf);
-  else if (st.type == aggregates::service)
-    out = to_json_text(st.svc);
-  else if (st.type == aggregates::appointment)
-    out = to_json_text(st.appt);
+  auto out = with_entity(st, std::string{"{}"}, [](const auto& e) {
+    return to_json_text(e);
+  });
   if (!st.merged_into.empty())
     append_string_member(out, "merged_into", st.merged_into);
   append_member(out, "version", std::to_string(st.version));
