@@ -85,6 +85,16 @@ struct path_ref {
 
 // -- encoding -----------------------------------------------------------------
 
+/// The value a `json_text_ref` embeds: its text parsed, null when empty;
+/// text that is not JSON (it should always be) stays a string.
+json::value embedded(const std::string& text) {
+  if (text.empty())
+    return nullptr;
+  boost::system::error_code ec;
+  auto parsed = json::parse(to_sv(text), ec);
+  return ec ? json::value(to_sv(text)) : std::move(parsed);
+}
+
 template <class T>
 json::value encode(const T& x);
 
@@ -117,14 +127,7 @@ public:
   }
 
   void operator()(const char* name, json_text_ref t, presence = req) {
-    if (t.text.empty()) {
-      obj_[name] = nullptr;
-      return;
-    }
-    boost::system::error_code ec;
-    auto parsed = json::parse(to_sv(t.text), ec);
-    // Data that is not JSON text (it should always be) stays a string.
-    obj_[name] = ec ? json::value(to_sv(t.text)) : std::move(parsed);
+    obj_[name] = embedded(t.text);
   }
 
   void check(bool, const char*, const char*) {
@@ -268,17 +271,7 @@ public:
 
   void operator()(const char* name, json_text_ref t, presence = req) {
     key(name);
-    if (t.text.empty()) {
-      out_ += "null";
-      return;
-    }
-    boost::system::error_code ec;
-    auto parsed = json::parse(to_sv(t.text), ec);
-    // Data that is not JSON text (it should always be) stays a string.
-    if (ec)
-      append_string(out_, t.text);
-    else
-      out_ += json::serialize(parsed);
+    out_ += json::serialize(embedded(t.text));
   }
 
   void check(bool, const char*, const char*) {
