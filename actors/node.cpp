@@ -15,6 +15,7 @@
 #include <actors/dispatcher.hpp>
 #include <actors/errors.hpp>
 #include <actors/listeners/catch_up.hpp>
+#include <actors/listeners/pause.hpp>
 #include <actors/listeners/seed.hpp>
 #include <actors/local_only.hpp>
 #include <actors/log.hpp>
@@ -330,6 +331,7 @@ expected<std::unique_ptr<node>, std::string> node::start(caf::actor_system& sys,
   ctx.writer = n->writer_;
   ctx.clock = clock;
   ctx.readers = std::make_shared<catch_up_board>();
+  ctx.pause = std::make_shared<listener_pause>(s.projections.get());
   auto with_providers = opts.providers.configured();
   if (!opts.endpoint || !with_providers.empty())
     n->outbox_endpoint_ = spawn_outbox_endpoint(

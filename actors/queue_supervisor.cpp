@@ -8,6 +8,7 @@
 #include <caf/system_messages.hpp>
 
 #include <actors/errors.hpp>
+#include <actors/listeners/pause.hpp>
 #include <actors/log.hpp>
 #include <actors/metrics.hpp>
 #include <store/event_store.hpp>
@@ -289,9 +290,15 @@ void leased_jobs(self_ptr self, std::vector<store::job>& leased,
     arm_timer(self);
 }
 
+/// Whether the node's listeners are paused: no lease then (the tick
+/// tries again).
+bool paused(const queue_supervisor_state& st) {
+  return st.deps.context.pause && st.deps.context.pause->paused();
+}
+
 void lease(self_ptr self) {
   auto& st = self->state;
-  if (st.draining)
+  if (st.draining || paused(st))
     return;
   if (st.leasing) {
     st.rewake = true;
@@ -336,7 +343,7 @@ void flush_acks(self_ptr self) {
   auto ids = std::make_shared<std::vector<std::uint64_t>>();
   ids->swap(st.pending_acks);
   ++st.acks_in_flight;
-  bool and_lease = !st.draining && !st.leasing;
+  bool and_lease = !st.draining && !st.leasing && !paused(st);
   std::size_t slots = 0;
   if (and_lease) {
     st.leasing = true;

@@ -3,10 +3,13 @@
 
 #include <boost/json.hpp>
 
+#include <actors/listeners/pause.hpp>
 #include <app/cli_common.hpp>
 #include <app/job_json.hpp>
 #include <messages/time.hpp>
 #include <store/job_queue.hpp>
+#include <store/projections.hpp>
+#include <store/writer.hpp>
 
 namespace switchboard::app {
 
@@ -20,6 +23,7 @@ constexpr const char* jobs_usage
        switchboard jobs flush [FILTERS]
        switchboard jobs forget <id>
        switchboard jobs stats [--company C] [--json]
+       switchboard jobs pause | continue
        (each also takes --config FILE and --set section.key=value)
 
   FILTERS: --queue Q --listener L --event-type T --event-id E --company C
@@ -35,6 +39,11 @@ constexpr const char* jobs_usage
   forget <id>  delete a failed job
   stats        per queue: jobs ready, delayed, leased, failed, and the
                counters processed, retried, failed_total by listener
+  pause        the queued listeners lease no job and apply no event until
+               `continue` (as horizon:pause); bookings are still taken and
+               their work waits. Kept in the store: a restart stays paused,
+               and a running daemon follows within half a second
+  continue     they go on where they stopped
 Works while the daemon runs: a change is short LMDB write transactions.
 )";
 
@@ -186,7 +195,7 @@ int run_jobs(const std::vector<std::string>& args) {
   const auto& rest = a->common.rest;
   if (rest.empty()) {
     std::cerr << "switchboard jobs: expected list, failed, show, retry, "
-                 "flush, forget or stats\n\n"
+                 "flush, forget, stats, pause or continue\n\n"
               << jobs_usage;
     return 2;
   }
@@ -218,6 +227,27 @@ int run_jobs(const std::vector<std::string>& args) {
     if (!no_more_args())
       return 2;
     return stats(*a);
+  }
+  if (mode == "pause" || mode == "continue") {
+    if (!no_more_args())
+      return 2;
+    auto st = cli::open_store("jobs", a->common);
+    if (!st)
+      return 1;
+    bool paused = mode == "pause";
+    auto* proj = st->projections.get();
+    auto r = st->writer->execute([proj, paused](store::write_txn& txn) {
+      return write_paused_in(txn, *proj, paused);
+    });
+    if (!r) {
+      std::cerr << "switchboard jobs: " << mode << ": "
+                << store::to_string(r.error()) << '\n';
+      return 1;
+    }
+    std::cout << (paused ? "queued listeners paused"
+                         : "queued listeners resumed")
+              << '\n';
+    return 0;
   }
   if (mode == "flush" || (mode == "retry" && rest.size() == 1)) {
     if (!no_more_args())

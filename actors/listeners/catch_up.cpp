@@ -8,6 +8,7 @@
 #include <actors/branches.hpp>
 #include <actors/dispatcher.hpp>
 #include <actors/errors.hpp>
+#include <actors/listeners/pause.hpp>
 #include <actors/log.hpp>
 #include <actors/metrics.hpp>
 #include <messages/registry.hpp>
@@ -427,6 +428,11 @@ void on_tick(self_ptr self) {
   auto& st = self->state;
   if (st.writing)
     return;
+  if (st.deps.ctx.pause && st.deps.ctx.pause->paused()) {
+    // Paused: nothing read or applied; look again shortly.
+    arm(self, std::chrono::milliseconds(250));
+    return;
+  }
   std::size_t read = 0;
   if (st.held.size() < st.deps.max_held) {
     auto room = std::min(st.deps.max_batch, st.deps.max_held - st.held.size());

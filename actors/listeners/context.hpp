@@ -58,6 +58,7 @@ store::result<void> queue_call_in(store::write_txn& txn,
 
 /// What a listener needs from the node; handed over at spawn.
 class catch_up_board;
+class listener_pause;
 
 struct listener_context {
   store::event_store* events = nullptr;
@@ -94,6 +95,8 @@ struct listener_context {
   /// Where the catch-up listeners' readers tell how far they read (see
   /// `catch_up_board`); null: they tell no one.
   std::shared_ptr<catch_up_board> readers;
+  /// Whether the listeners are paused (see pause.hpp); null: never.
+  std::shared_ptr<listener_pause> pause;
 };
 
 // -- names --------------------------------------------------------------------

@@ -19,6 +19,8 @@
 
 #include <actors/interfaces.hpp>
 #include <actors/listeners/catch_up.hpp>
+#include <actors/listeners/pause.hpp>
+#include <actors/log.hpp>
 #include <actors/node.hpp>
 #include <app/analytics.hpp>
 #include <app/http/bridge.hpp>
@@ -515,7 +517,44 @@ void add_health_routes(router& r) {
       "Readiness: the store is open and every queue supervisor answers");
 }
 
+/// Whether the node's queued listeners are paused (pause.hpp).
+bool listeners_paused(const context_ptr& ctx) {
+  const auto& p = ctx->node().listener_ctx().pause;
+  return p && p->paused();
+}
+
+/// POST /api/admin/queues/pause or /continue: writes the switch, then
+/// tells the node's supervisors and readers at once (a `switchboard jobs
+/// pause` from another process reaches them within half a second); a
+/// continue wakes the queues. Answers {"paused"}.
+handler_fn set_paused(bool paused) {
+  return [paused](const context_ptr& ctx) {
+    auto* proj = ctx->node().store().projections.get();
+    run_write(
+        ctx, actor_timeout,
+        [proj, paused](store::write_txn& txn) {
+          return write_paused_in(txn, *proj, paused);
+        },
+        [ctx, paused](caf::event_based_actor* self) {
+          if (const auto& p = ctx->node().listener_ctx().pause)
+            p->set(paused);
+          if (!paused)
+            for (const auto& q : ctx->node().queues())
+              self->send(q.second, wake_atom::value);
+          log::get(log::subsystem::queue)
+              ->info("listeners {} over HTTP", paused ? "paused" : "continued");
+          ctx->respond(200, json::object{{"paused", paused}});
+        });
+  };
+}
+
 void add_ops_routes(router& r) {
+  r.add("POST", "/api/admin/queues/pause", access::admin, set_paused(true),
+        "Pauses the queued listeners: no job is leased and no catch-up "
+        "listener applies an event until /api/admin/queues/continue; "
+        "kept across restarts (admin)");
+  r.add("POST", "/api/admin/queues/continue", access::admin, set_paused(false),
+        "Resumes the queued listeners (admin)");
   r.add(
       "GET", "/api/queues", access::company,
       [](const context_ptr& ctx) {
@@ -569,7 +608,8 @@ void add_ops_routes(router& r) {
                        json::object{{"queues", std::move(qs)},
                                     {"catch_up", std::move(*readers)},
                                     {"lag_ms", limits.queue_lag_ms(company)},
-                                    {"max_lag_ms", limits.max_queue_lag_ms()}});
+                                    {"max_lag_ms", limits.max_queue_lag_ms()},
+                                    {"paused", listeners_paused(ctx)}});
           return;
         }
         ctx->with_actor([ctx](caf::event_based_actor* self) {
@@ -612,6 +652,7 @@ void add_ops_routes(router& r) {
                 o["catch_up"] = std::move(*readers);
                 o["lag_ms"] = ctx->limits().largest_queue_lag_ms();
                 o["max_lag_ms"] = ctx->limits().max_queue_lag_ms();
+                o["paused"] = listeners_paused(ctx);
                 ctx->respond(200, o);
               });
         });

@@ -1,7 +1,8 @@
 // The queues through the real daemon and the real CLI: jobs by state and
 // filter, every attempt's error, retry and flush by filter, per-listener
 // settings from the configuration, counters that survive a restart, the
-// company scope of every route, and fair shares between companies.
+// company scope of every route, fair shares between companies, and the
+// pause of every queued listener.
 
 #include <optional>
 #include <thread>
@@ -391,6 +392,91 @@ BOOST_AUTO_TEST_CASE(one_companys_burst_does_not_delay_anothers_notification) {
   // Round-robin leases: at most a lease or two of acme's jobs go first
   // (each of the queue's 64 slots), far from the burst of 600.
   BOOST_TEST(before < std::size_t{burst} / 2);
+}
+
+/// The events the catch-up listeners have not applied, as `token` sees them.
+std::int64_t events_behind(const http_reply& q) {
+  std::int64_t n = 0;
+  auto body = q.json();
+  for (const auto& e : body.at("catch_up").as_array())
+    n += e.at("events_behind").to_number<std::int64_t>();
+  return n;
+}
+
+BOOST_AUTO_TEST_CASE(paused_listeners_leave_their_work_until_continued) {
+  // As horizon:pause: while paused, a retried job is not leased and a new
+  // event is applied by no catch-up listener; a restart stays paused; the
+  // CLI continues the running daemon, and both go on. (Without the
+  // pause, the job fails again and the event is applied within
+  // milliseconds, long before the waits below end.)
+  daemon_fixture d{failing_sync()};
+  http_client c{d.port};
+  customer_changed(c, d.acme, "qp1");
+  auto failed_sync = "/api/jobs/failed?listener=" + std::string{sync_listener};
+  auto failed = poll(c, failed_sync, d.acme, [](const http_reply& r) {
+    return job_count(r) == 1;
+  });
+  BOOST_REQUIRE(job_count(failed) == 1u);
+  auto id = std::to_string(
+      failed.json().at("jobs").at(0).at("id").to_number<std::uint64_t>());
+  auto job_path = "/api/jobs/" + id;
+  auto history = [&](http_client& cl) {
+    auto j = cl.request("GET", job_path, "", d.acme);
+    BOOST_REQUIRE(j.status == 200);
+    return std::pair{std::string{j.json().at("state").as_string()},
+                     j.json().at("history").as_array().size()};
+  };
+  BOOST_REQUIRE(history(c).second == 2u);
+
+  // Only an admin pauses or continues.
+  BOOST_TEST(c.request("POST", "/api/admin/queues/pause", "", d.acme).status
+             == 403);
+  BOOST_TEST(
+      c.request("POST", "/api/admin/queues/continue", "", d.globex).status
+      == 403);
+  auto paused = c.request("POST", "/api/admin/queues/pause", "", d.admin);
+  BOOST_TEST_INFO(paused.body);
+  BOOST_REQUIRE(paused.status == 200);
+  BOOST_TEST(paused.json().at("paused").as_bool());
+
+  auto retried
+      = c.request("POST", "/api/jobs/failed/" + id + "/retry", "", d.acme);
+  BOOST_REQUIRE(retried.status == 202);
+  auto changed
+      = c.request("PATCH", "/api/customers/qp1", R"({"name":"Ada C"})", d.acme);
+  BOOST_REQUIRE(changed.status == 200);
+  auto still_waiting = [&](http_client& cl) {
+    std::this_thread::sleep_for(1500ms);
+    auto q = cl.request("GET", "/api/queues", "", d.acme);
+    BOOST_TEST_INFO(q.body);
+    BOOST_REQUIRE(q.status == 200);
+    BOOST_TEST(q.json().at("paused").as_bool());
+    BOOST_TEST(events_behind(q) > 0);
+    auto [state, attempts] = history(cl);
+    BOOST_TEST(state != "failed");
+    BOOST_TEST(attempts == 2u);
+  };
+  still_waiting(c);
+
+  d.restart_with(failing_sync());
+  http_client c2{d.port};
+  still_waiting(c2);
+
+  auto run = jobs_cli(d, {"continue"});
+  BOOST_TEST_INFO(run.out);
+  BOOST_REQUIRE(run.rc == 0);
+  auto caught_up = poll(c2, "/api/queues", d.acme, [](const http_reply& r) {
+    return !r.json().at("paused").as_bool() && events_behind(r) == 0;
+  });
+  BOOST_TEST_INFO(caught_up.body);
+  BOOST_TEST(!caught_up.json().at("paused").as_bool());
+  BOOST_TEST(events_behind(caught_up) == 0);
+  auto ran = poll(c2, job_path, d.acme, [](const http_reply& r) {
+    return r.json().at("state").as_string() == "failed"
+           && r.json().at("history").as_array().size() == 4;
+  });
+  BOOST_TEST_INFO(ran.body);
+  BOOST_TEST(ran.json().at("history").as_array().size() == 4u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
