@@ -211,6 +211,13 @@ BOOST_FIXTURE_TEST_CASE(no_route_gives_one_company_anothers_data,
             .status
         == 403);
   });
+  // Pausing stops every company's listeners: admin only.
+  add("POST", "/api/admin/queues/pause", [&] {
+    BOOST_TEST(as_b("POST", "/api/admin/queues/pause").status == 403);
+  });
+  add("POST", "/api/admin/queues/continue", [&] {
+    BOOST_TEST(as_b("POST", "/api/admin/queues/continue").status == 403);
+  });
   add("GET", "/api/admin/stats", [&] {
     // B's own series, whatever company it names (A's calls are A's).
     for (const auto* q :
