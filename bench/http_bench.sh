@@ -11,6 +11,15 @@
 #              commits: measured here, a commit carries about 4 bookings
 #              at 64 and 6 at 128, and the daemon's CPU per booking drops
 #              from about 72 to 59 us (the writer's from 29 to 20 us).
+#   1b. paused: the same bookings at --book-connections with the queued
+#              listeners paused (POST /api/admin/queues/pause, as Horizon's
+#              horizon:pause): the queues lease nothing and the catch-up
+#              readers apply nothing meanwhile, so the run measures the
+#              booking path alone and leaves the seed's work behind, as
+#              the burst did when this bench first measured it (its jobs
+#              drained after the run). Then they continue:
+#              book_paused_rps, and paused_drain_per_s, the listeners'
+#              runs per second on that backlog (as seed_jobs_per_s).
 #   2. paced:  booking latency at ~10k req/s. Debian's wrk 4 has no
 #              fixed-rate mode (that is wrk2), so each of 150 connections
 #              waits 10 ms before each request (wrk's delay()): about 10k
@@ -347,6 +356,20 @@ summary book "POST /api/appointments (c=$book_conns)"
 rounds_line book "$rounds"
 cpu_report "$tmp/cpu0" "$tmp/cpu1" "$seconds"
 
+# --- 1b. the booking path alone: the listeners paused ---------------------------
+admin_post() { # path
+  local code
+  code=$(curl -sS -o "$tmp/reply" -w '%{http_code}' -X POST "$url$1" \
+    -H "Authorization: Bearer $admin") || die "POST $1 failed"
+  [ "$code" = 200 ] || die "POST $1 answered $code: $(cat "$tmp/reply")"
+}
+admin_post /api/admin/queues/pause
+book_run bookpaused "$book_conns" "$seconds"
+admin_post /api/admin/queues/continue
+summary bookpaused "POST /api/appointments (c=$book_conns, paused)"
+drain
+paused_drain_per_s=$drain_rate
+
 # --- 2. bookings at ~10k req/s -------------------------------------------------
 HTTP_BENCH_DELAY_MS=10 book_run paced "$paced_conns" "$seconds"
 summary paced "POST paced (c=$paced_conns, 10 ms gaps)"
@@ -626,5 +649,7 @@ echo "RESULT http_bench book_rps=$book_rps book_p99_ms=$book_p99" \
   "metrics_ms=$metrics_ms scrape=$scrape sustained_book_rps=$sustained" \
   "job_wait_p99_ms=$sustained_wait jobs_per_booking=$sustained_jpb" \
   "runs_per_booking=$sustained_rpb seed_jobs_per_s=${seed_jobs_per_s:-0}" \
+  "book_paused_rps=$(field rps "$tmp/bookpaused.out")" \
+  "paused_drain_per_s=$paused_drain_per_s" \
   "sustained_jobs_per_s=$(awk -v r="$sustained" -v j="$sustained_rpb" 'BEGIN { printf "%.0f", r * j }')" \
   "bullmq_jobs_per_s=${bullmq_jobs:-0} bullmq_drain_per_s=${bullmq_drain:-0}"
