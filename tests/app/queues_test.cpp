@@ -477,6 +477,16 @@ BOOST_AUTO_TEST_CASE(paused_listeners_leave_their_work_until_continued) {
   });
   BOOST_TEST_INFO(ran.body);
   BOOST_TEST(ran.json().at("history").as_array().size() == 4u);
+
+  // The CLI pauses a running daemon too, and names a stray argument.
+  BOOST_TEST(jobs_cli(d, {"pause", "now"}).rc == 2);
+  auto again = jobs_cli(d, {"pause"});
+  BOOST_TEST_INFO(again.out);
+  BOOST_REQUIRE(again.rc == 0);
+  auto shown = poll(c2, "/api/queues", d.admin, [](const http_reply& r) {
+    return r.json().at("paused").as_bool();
+  });
+  BOOST_TEST(shown.json().at("paused").as_bool());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
