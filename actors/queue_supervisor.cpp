@@ -290,10 +290,9 @@ void leased_jobs(self_ptr self, std::vector<store::job>& leased,
     arm_timer(self);
 }
 
-/// Whether the node's listeners are paused: no lease then (the tick
-/// tries again).
+/// Whether the queue is paused: no lease then (the tick tries again).
 bool paused(const queue_supervisor_state& st) {
-  return st.deps.context.pause && st.deps.context.pause->paused();
+  return st.deps.context.pause && st.deps.context.pause->paused(st.deps.queue);
 }
 
 void lease(self_ptr self) {

@@ -23,7 +23,7 @@ constexpr const char* jobs_usage
        switchboard jobs flush [FILTERS]
        switchboard jobs forget <id>
        switchboard jobs stats [--company C] [--json]
-       switchboard jobs pause | continue
+       switchboard jobs pause | continue [--queue Q]
        (each also takes --config FILE and --set section.key=value)
 
   FILTERS: --queue Q --listener L --event-type T --event-id E --company C
@@ -41,9 +41,12 @@ constexpr const char* jobs_usage
                counters processed, retried, failed_total by listener
   pause        the queued listeners lease no job and apply no event until
                `continue` (as horizon:pause); bookings are still taken and
-               their work waits. Kept in the store: a restart stays paused,
-               and a running daemon follows within half a second
-  continue     they go on where they stopped
+               their work waits. With --queue, only that queue's (e.g.
+               analytics and default, to let the notifications go on).
+               Kept in the store: a restart stays paused, and a running
+               daemon follows within half a second
+  continue     they go on where they stopped: every queue (also those
+               paused by name), or --queue's
 Works while the daemon runs: a change is short LMDB write transactions.
 )";
 
@@ -235,18 +238,27 @@ int run_jobs(const std::vector<std::string>& args) {
     if (!st)
       return 1;
     bool paused = mode == "pause";
+    std::string queue;
+    if (auto i = a->values.find("--queue"); i != a->values.end()) {
+      queue = i->second;
+      const auto known = node_options{}.concurrency;
+      if (known.count(queue) == 0) {
+        std::cerr << "switchboard jobs: --queue: unknown queue \"" << queue
+                  << "\"; expects notifications, analytics or default\n";
+        return 2;
+      }
+    }
     auto* proj = st->projections.get();
-    auto r = st->writer->execute([proj, paused](store::write_txn& txn) {
-      return write_paused_in(txn, *proj, paused);
+    auto r = st->writer->execute([proj, queue, paused](store::write_txn& txn) {
+      return write_pause_in(txn, *proj, queue, paused);
     });
     if (!r) {
       std::cerr << "switchboard jobs: " << mode << ": "
                 << store::to_string(r.error()) << '\n';
       return 1;
     }
-    std::cout << (paused ? "queued listeners paused"
-                         : "queued listeners resumed")
-              << '\n';
+    std::cout << (queue.empty() ? std::string{"every queue"} : "queue " + queue)
+              << (paused ? " paused" : " resumed") << '\n';
     return 0;
   }
   if (mode == "flush" || (mode == "retry" && rest.size() == 1)) {

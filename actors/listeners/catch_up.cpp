@@ -428,7 +428,7 @@ void on_tick(self_ptr self) {
   auto& st = self->state;
   if (st.writing)
     return;
-  if (st.deps.ctx.pause && st.deps.ctx.pause->paused()) {
+  if (st.deps.ctx.pause && st.deps.ctx.pause->paused(st.deps.spec.queue)) {
     // Paused: nothing read or applied; look again shortly.
     arm(self, std::chrono::milliseconds(250));
     return;

@@ -517,44 +517,67 @@ void add_health_routes(router& r) {
       "Readiness: the store is open and every queue supervisor answers");
 }
 
-/// Whether the node's queued listeners are paused (pause.hpp).
-bool listeners_paused(const context_ptr& ctx) {
-  const auto& p = ctx->node().listener_ctx().pause;
-  return p && p->paused();
+/// What is paused (pause.hpp): {"paused": every queue, "paused_queues":
+/// those paused by name}.
+void add_pause_state(const context_ptr& ctx, json::object& o) {
+  pause_state st;
+  if (const auto& p = ctx->node().listener_ctx().pause)
+    st = p->state();
+  json::array queues;
+  for (const auto& q : st.queues)
+    queues.emplace_back(q);
+  o["paused"] = st.all;
+  o["paused_queues"] = std::move(queues);
 }
 
-/// POST /api/admin/queues/pause or /continue: writes the switch, then
-/// tells the node's supervisors and readers at once (a `switchboard jobs
-/// pause` from another process reaches them within half a second); a
-/// continue wakes the queues. Answers {"paused"}.
+/// POST /api/admin/queues/pause or /continue, of every queue or of
+/// ?queue=: writes the switch, then has the node read it at once (a
+/// `switchboard jobs pause` from another process reaches it within half
+/// a second); a continue wakes the queues. Answers the pause state.
 handler_fn set_paused(bool paused) {
   return [paused](const context_ptr& ctx) {
+    auto queue = ctx->query("queue");
+    const auto& served = ctx->node().queues();
+    if (!queue.empty() && served.count(queue) == 0) {
+      std::string names;
+      for (const auto& q : served)
+        names += (names.empty() ? "" : ", ") + q.first;
+      ctx->fail_fields(
+          {{"queue", "unknown queue \"" + queue + "\"; expects " + names}});
+      return;
+    }
     auto* proj = ctx->node().store().projections.get();
     run_write(
         ctx, actor_timeout,
-        [proj, paused](store::write_txn& txn) {
-          return write_paused_in(txn, *proj, paused);
+        [proj, queue, paused](store::write_txn& txn) {
+          return write_pause_in(txn, *proj, queue, paused);
         },
-        [ctx, paused](caf::event_based_actor* self) {
+        [ctx, queue, paused](caf::event_based_actor* self) {
           if (const auto& p = ctx->node().listener_ctx().pause)
-            p->set(paused);
+            p->reload();
           if (!paused)
             for (const auto& q : ctx->node().queues())
               self->send(q.second, wake_atom::value);
           log::get(log::subsystem::queue)
-              ->info("listeners {} over HTTP", paused ? "paused" : "continued");
-          ctx->respond(200, json::object{{"paused", paused}});
+              ->info("{} {} over HTTP",
+                     queue.empty() ? std::string{"every queue"}
+                                   : "queue " + queue,
+                     paused ? "paused" : "continued");
+          json::object o;
+          add_pause_state(ctx, o);
+          ctx->respond(200, o);
         });
   };
 }
 
 void add_ops_routes(router& r) {
   r.add("POST", "/api/admin/queues/pause", access::admin, set_paused(true),
-        "Pauses the queued listeners: no job is leased and no catch-up "
-        "listener applies an event until /api/admin/queues/continue; "
-        "kept across restarts (admin)");
+        "Pauses the queued listeners of every queue, or of ?queue=: no job "
+        "is leased and no catch-up listener applies an event until "
+        "/api/admin/queues/continue; kept across restarts (admin)");
   r.add("POST", "/api/admin/queues/continue", access::admin, set_paused(false),
-        "Resumes the queued listeners (admin)");
+        "Resumes the queued listeners of every queue (also those paused by "
+        "name), or of ?queue= (admin)");
   r.add(
       "GET", "/api/queues", access::company,
       [](const context_ptr& ctx) {
@@ -604,12 +627,12 @@ void add_ops_routes(router& r) {
             return;
           }
           auto& limits = ctx->limits();
-          ctx->respond(200,
-                       json::object{{"queues", std::move(qs)},
-                                    {"catch_up", std::move(*readers)},
-                                    {"lag_ms", limits.queue_lag_ms(company)},
-                                    {"max_lag_ms", limits.max_queue_lag_ms()},
-                                    {"paused", listeners_paused(ctx)}});
+          json::object o{{"queues", std::move(qs)},
+                         {"catch_up", std::move(*readers)},
+                         {"lag_ms", limits.queue_lag_ms(company)},
+                         {"max_lag_ms", limits.max_queue_lag_ms()}};
+          add_pause_state(ctx, o);
+          ctx->respond(200, o);
           return;
         }
         ctx->with_actor([ctx](caf::event_based_actor* self) {
@@ -652,7 +675,7 @@ void add_ops_routes(router& r) {
                 o["catch_up"] = std::move(*readers);
                 o["lag_ms"] = ctx->limits().largest_queue_lag_ms();
                 o["max_lag_ms"] = ctx->limits().max_queue_lag_ms();
-                o["paused"] = listeners_paused(ctx);
+                add_pause_state(ctx, o);
                 ctx->respond(200, o);
               });
         });

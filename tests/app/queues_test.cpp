@@ -489,4 +489,69 @@ BOOST_AUTO_TEST_CASE(paused_listeners_leave_their_work_until_continued) {
   BOOST_TEST(shown.json().at("paused").as_bool());
 }
 
+/// The events `listener` has not applied, in a GET /api/queues reply.
+std::int64_t behind_of(const http_reply& q, const char* listener) {
+  auto body = q.json();
+  for (const auto& e : body.at("catch_up").as_array())
+    if (e.at("listener").as_string() == listener)
+      return e.at("events_behind").to_number<std::int64_t>();
+  return -1;
+}
+
+BOOST_AUTO_TEST_CASE(a_queue_paused_by_name_waits_while_the_others_go_on) {
+  // Analytics paused by name: a booking's event waits for its reader,
+  // while the appointment subscriber (notifications) and the external
+  // sync (default) apply it; a continue of that queue lets it catch up.
+  daemon_fixture d{};
+  http_client c{d.port};
+  auto made = [&](const char* path, const std::string& body) {
+    auto r = c.request("POST", path, body, d.acme);
+    BOOST_TEST_INFO(r.body);
+    BOOST_REQUIRE(r.status == 201);
+  };
+  made("/api/customers", R"({"id":"cu-p","name":"Ada","phone":"+4930123"})");
+  made("/api/services",
+       R"({"id":"s-p","name":"Cut","price_cents":100,"duration_minutes":30})");
+  made("/api/staff", R"({"id":"st-p","name":"Bo"})");
+
+  auto bogus
+      = c.request("POST", "/api/admin/queues/pause?queue=bogus", "", d.admin);
+  BOOST_TEST(bogus.status == 422);
+  BOOST_TEST(bogus.body.find("queue") != std::string::npos);
+  BOOST_TEST(bogus.body.find("analytics") != std::string::npos);
+  auto paused = c.request("POST", "/api/admin/queues/pause?queue=analytics", "",
+                          d.admin);
+  BOOST_TEST_INFO(paused.body);
+  BOOST_REQUIRE(paused.status == 200);
+  BOOST_TEST(!paused.json().at("paused").as_bool());
+  BOOST_TEST(paused.json().at("paused_queues").as_array().size() == 1u);
+
+  made("/api/appointments",
+       R"({"customer_id":"cu-p","service_id":"s-p","staff_id":"st-p",
+           "start_time":")"
+           + switchboard::test::utc_at(2, 10, 0) + "\"}");
+  poll(c, "/api/queues", d.admin, [](const http_reply& r) {
+    return behind_of(r, "appointment_event_subscriber") == 0
+           && behind_of(r, sync_listener) == 0;
+  });
+  std::this_thread::sleep_for(1500ms);
+  auto q = c.request("GET", "/api/queues", "", d.admin);
+  BOOST_TEST_INFO(q.body);
+  BOOST_TEST(behind_of(q, "appointment_event_subscriber") == 0);
+  BOOST_TEST(behind_of(q, sync_listener) == 0);
+  BOOST_TEST(behind_of(q, "update_analytics") > 0);
+  BOOST_TEST(q.json().at("paused_queues").at(0).as_string() == "analytics");
+
+  // The CLI names a queue it does not know.
+  BOOST_TEST(jobs_cli(d, {"continue", "--queue", "bogus"}).rc == 2);
+  auto resumed = c.request("POST", "/api/admin/queues/continue?queue=analytics",
+                           "", d.admin);
+  BOOST_REQUIRE(resumed.status == 200);
+  BOOST_TEST(resumed.json().at("paused_queues").as_array().empty());
+  auto caught_up = poll(c, "/api/queues", d.admin, [](const http_reply& r) {
+    return behind_of(r, "update_analytics") == 0;
+  });
+  BOOST_TEST(behind_of(caught_up, "update_analytics") == 0);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
