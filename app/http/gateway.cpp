@@ -12,6 +12,7 @@
 
 #include <actors/cluster_view.hpp>
 #include <actors/listeners/catch_up.hpp>
+#include <actors/listeners/pause.hpp>
 #include <actors/log.hpp>
 #include <actors/node.hpp>
 #include <app/config.hpp>
@@ -326,14 +327,19 @@ private:
     std::map<std::string, std::int64_t, std::less<>> by_queue;
     for (const auto& [name, actor] : node_.queues())
       by_queue[name] = 0;
+    const auto& pause = node_.listener_ctx().pause;
     for (const auto& h : *heads) {
       if (h.due_at >= now)
         continue;
       auto lag = now - h.due_at;
-      auto& c = by_company[h.company_id];
-      c = std::max(c, lag);
       auto& q = by_queue[h.queue];
       q = std::max(q, lag);
+      // A paused queue's work waits by the operator's choice: it shows
+      // in the gauge but refuses no booking.
+      if (pause && pause->paused(h.queue))
+        continue;
+      auto& c = by_company[h.company_id];
+      c = std::max(c, lag);
     }
     limits_.set_queue_lags(std::move(by_company));
     for (const auto& [queue, lag] : by_queue)
@@ -376,7 +382,9 @@ private:
         waited = now - first->first - p.delay_ms;
       listener_lag.set(static_cast<double>(std::max<std::int64_t>(0, waited))
                        / 1000.0);
-      lag = std::max(lag, waited);
+      if (const auto& pause = node_.listener_ctx().pause;
+          !pause || !pause->paused(p.queue))
+        lag = std::max(lag, waited);
     }
     // Readings every listener is past are no longer needed; the oldest
     // kept bounds the lag from below when there are too many.
