@@ -234,20 +234,23 @@ int run_jobs(const std::vector<std::string>& args) {
   if (mode == "pause" || mode == "continue") {
     if (!no_more_args())
       return 2;
-    auto st = cli::open_store("jobs", a->common);
-    if (!st)
-      return 1;
     bool paused = mode == "pause";
     std::string queue;
     if (auto i = a->values.find("--queue"); i != a->values.end()) {
       queue = i->second;
       const auto known = node_options{}.concurrency;
       if (known.count(queue) == 0) {
+        std::string names;
+        for (const auto& q : known)
+          names += (names.empty() ? "" : ", ") + q.first;
         std::cerr << "switchboard jobs: --queue: unknown queue \"" << queue
-                  << "\"; expects notifications, analytics or default\n";
+                  << "\"; expects " << names << '\n';
         return 2;
       }
     }
+    auto st = cli::open_store("jobs", a->common);
+    if (!st)
+      return 1;
     auto* proj = st->projections.get();
     auto r = st->writer->execute([proj, queue, paused](store::write_txn& txn) {
       return write_pause_in(txn, *proj, queue, paused);
